@@ -1,0 +1,123 @@
+import { z } from 'zod/v4';
+import { ChannelSchema } from '../channels';
+
+/** The closed list of reasons a message was not sent. Every suppression carries one. */
+export const REASON_CODES = [
+	'FREQUENCY_CAP',
+	'QUIET_HOURS',
+	'NO_CONSENT',
+	'UNREACHABLE',
+	'NEGATIVE_TRIGGER',
+	'HOLDOUT',
+	'REVIEW_REQUIRED',
+	'DUPLICATE_EVENT',
+	'POLICY_BLOCKED',
+	'NO_ELIGIBLE_CHANNEL',
+	'SEND_FAILED',
+] as const;
+export const ReasonCodeSchema = z.enum(REASON_CODES);
+export type ReasonCode = z.infer<typeof ReasonCodeSchema>;
+
+export const DECISION_STATUSES = ['pending', 'sent', 'suppressed', 'failed'] as const;
+export type DecisionStatus = (typeof DECISION_STATUSES)[number];
+
+export const FactorSchema = z.object({ label: z.string(), contribution: z.number() });
+
+export const ScoreSchema = z.object({
+	/** 0–100. */
+	value: z.number(),
+	probability: z.number(),
+	tier: z.enum(['hot', 'warm', 'cold']),
+	model: z.string(),
+	/** Rules model used because no trained model is active. */
+	fallback: z.boolean(),
+	factors: z.array(FactorSchema),
+});
+export type Score = z.infer<typeof ScoreSchema>;
+
+export const CandidateSchema = z.object({
+	channel: ChannelSchema,
+	rank: z.number(),
+	eligible: z.boolean(),
+	reason: ReasonCodeSchema.optional(),
+	detail: z.string().optional(),
+});
+export type Candidate = z.infer<typeof CandidateSchema>;
+
+export const GuardCheckSchema = z.object({
+	kind: z.enum(['frequency_cap']),
+	ruleId: z.string(),
+	passed: z.boolean(),
+	count: z.number(),
+	limit: z.number(),
+	window: z.string(),
+});
+export type GuardCheck = z.infer<typeof GuardCheckSchema>;
+
+export const DeliverySchema = z.object({
+	provider: z.string(),
+	status: z.enum(['sent', 'failed']),
+	idempotencyKey: z.string(),
+	attempts: z.number(),
+	httpStatus: z.number().optional(),
+	providerMessageId: z.string().optional(),
+	error: z.string().optional(),
+	at: z.string(),
+});
+export type Delivery = z.infer<typeof DeliverySchema>;
+
+export const OutcomeSchema = z.object({
+	outcomeId: z.string(),
+	type: z.enum(['open', 'click', 'conversion', 'unsubscribe', 'complaint', 'revenue']),
+	channel: ChannelSchema.optional(),
+	value: z.number().optional(),
+	at: z.string(),
+});
+export type Outcome = z.infer<typeof OutcomeSchema>;
+
+export const DecisionSchema = z.object({
+	decisionId: z.string(),
+	createdAt: z.string(),
+	updatedAt: z.string(),
+	policyVersion: z.string(),
+	journey: z.string(),
+	contactId: z.string(),
+	status: z.enum(DECISION_STATUSES),
+	reason: ReasonCodeSchema.optional(),
+	ruleId: z.string().optional(),
+	/** One sentence on why, for the audit trail. */
+	explanation: z.string().optional(),
+	event: z.object({
+		eventId: z.string(),
+		source: z.string(),
+		type: z.string(),
+		name: z.string().optional(),
+		occurredAt: z.string(),
+	}),
+	score: ScoreSchema.optional(),
+	channel: ChannelSchema.optional(),
+	candidates: z.array(CandidateSchema).optional(),
+	guard: z
+		.object({ allowed: z.boolean(), reservationId: z.string().optional(), checks: z.array(GuardCheckSchema) })
+		.optional(),
+	delivery: DeliverySchema.optional(),
+	outcomes: z.array(OutcomeSchema),
+	/** Each stage the decision passed, in order. */
+	trail: z.array(z.object({ stage: z.string(), at: z.string(), status: z.string() })),
+	annotations: z.record(z.string(), z.unknown()),
+	loggedAt: z.string().optional(),
+});
+export type Decision = z.infer<typeof DecisionSchema>;
+
+export interface DecisionQuery {
+	contactId?: string;
+	journey?: string;
+	reason?: ReasonCode;
+	status?: DecisionStatus;
+	/** ISO date-times, inclusive `from`, exclusive `to`, on createdAt. */
+	from?: string;
+	to?: string;
+	limit?: number;
+	/** Keyset pagination: decisions created after this decision (createdAt, decisionId). */
+	after?: { createdAt: string; decisionId: string };
+}

@@ -1,0 +1,72 @@
+import type { Candidate, ReasonCode } from '../audit/schema';
+import type { Channel } from '../channels';
+import type { Policy } from '../policy/schema';
+import type { Profile } from '../profiles/schema';
+
+function reachable(channel: Channel, profile: Profile): string | undefined {
+	switch (channel) {
+		case 'email':
+			return profile.email ? undefined : 'contact has no email address';
+		case 'sms':
+			return profile.phone ? undefined : 'contact has no phone number';
+		case 'push':
+			return profile.pushToken ? undefined : 'contact has no push token';
+		case 'in_app':
+			return profile.identities.userId?.length ? undefined : 'contact has no app user id';
+		default:
+			return undefined;
+	}
+}
+
+/** Why a channel may not be used for this contact, or undefined when it may. */
+export function channelEligibility(
+	channel: Channel,
+	profile: Profile,
+	policy: Policy,
+): { reason: ReasonCode; detail: string } | undefined {
+	const rules = policy.channels[channel];
+	if (rules && !rules.enabled) return { reason: 'POLICY_BLOCKED', detail: `channel ${channel} is switched off in the policy` };
+	const missing = reachable(channel, profile);
+	if (missing) return { reason: 'UNREACHABLE', detail: `${missing}; channel ${channel} is not reachable` };
+	const consent = profile.consent[channel] ?? 'unknown';
+	if (consent === 'opted_out') return { reason: 'NO_CONSENT', detail: `contact opted out of ${channel}` };
+	if (consent === 'unknown' && (rules?.unknownConsent ?? 'deny') === 'deny') {
+		return { reason: 'NO_CONSENT', detail: `${channel} needs explicit opt-in and the contact has not opted in` };
+	}
+	return undefined;
+}
+
+export interface ChannelChoice {
+	channel?: Channel;
+	candidates: Candidate[];
+	/** Set when no channel is eligible. */
+	reason?: ReasonCode;
+	explanation: string;
+}
+
+/** The channels a journey may use, in the policy's order of preference. */
+export function journeyChannels(policy: Policy, journey: string): Channel[] {
+	return policy.journeys[journey]?.channels ?? policy.channelOrder;
+}
+
+/**
+ * Picks the first eligible channel in the policy's order. Every candidate is listed with its
+ * eligibility and, when ineligible, the reason.
+ */
+export function chooseChannel(profile: Profile, policy: Policy, journey: string): ChannelChoice {
+	const candidates: Candidate[] = journeyChannels(policy, journey).map((channel, rank) => {
+		const why = channelEligibility(channel, profile, policy);
+		return why ? { channel, rank, eligible: false, ...why } : { channel, rank, eligible: true };
+	});
+	const chosen = candidates.find((c) => c.eligible);
+	if (chosen) {
+		return { channel: chosen.channel, candidates, explanation: `${chosen.channel} is the first eligible channel in the policy order` };
+	}
+	const reasons = new Set(candidates.map((c) => c.reason));
+	const reason: ReasonCode = reasons.size === 1 ? [...reasons][0]! : 'NO_ELIGIBLE_CHANNEL';
+	return {
+		candidates,
+		reason,
+		explanation: `no channel is eligible: ${candidates.map((c) => c.detail).join('; ')}`,
+	};
+}

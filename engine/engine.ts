@@ -1,0 +1,324 @@
+import type { Decision, DecisionQuery, Outcome, ReasonCode } from './audit/schema';
+import { OutcomeSchema } from './audit/schema';
+import { exportJsonl } from './audit/export';
+import type { Channel } from './channels';
+import { chooseChannel } from './decide/chooseChannel';
+import { postWebhook, WebhookTarget } from './deliver/webhook';
+import { NudgeError, describeIssues, issuesFromZod } from './errors';
+import type { CustomerEvent } from './events/schema';
+import { normalizeEvent } from './events/normalize';
+import { checkAndReserve } from './guard/frequencyCap';
+import { newId } from './ids';
+import { LoadedPolicy, loadPolicy } from './policy/load';
+import type { Policy } from './policy/schema';
+import { ingestIntoProfile } from './profiles/profiles';
+import type { Profile } from './profiles/schema';
+import { scoreWithRules } from './scoring/rulesModel';
+import type { Store } from './store/types';
+import { Serial } from './util/serial';
+
+export interface EngineOptions {
+	store: Store;
+	policy?: LoadedPolicy;
+	/**
+	 * `wall` (default) decides at the current time. `event` decides at each event's own time, so a
+	 * replay of history sees caps and windows as they were.
+	 */
+	clock?: 'wall' | 'event';
+	/** Overrides the wall clock (tests). */
+	now?: () => Date;
+}
+
+export interface IngestResult {
+	event: CustomerEvent;
+	decision: Decision;
+	duplicate: boolean;
+	profile?: Profile;
+}
+
+export type SendTarget = WebhookTarget | { dryRun: true };
+
+export interface OutcomeInput {
+	decisionId: string;
+	type: Outcome['type'];
+	outcomeId?: string;
+	value?: number;
+	at?: string;
+}
+
+/** A step may be given a decision, its id, or an item that carries `decision`. */
+export type DecisionRef = string | { decisionId: string } | { decision: { decisionId: string } };
+
+function decisionIdOf(ref: unknown): string | undefined {
+	if (typeof ref === 'string') return ref;
+	if (ref && typeof ref === 'object') {
+		const r = ref as Record<string, unknown>;
+		if (typeof r.decisionId === 'string') return r.decisionId;
+		if (r.decision && typeof r.decision === 'object') return decisionIdOf(r.decision);
+	}
+	return undefined;
+}
+
+/**
+ * The decision engine. Each step loads the decision from the store (the store is the authority, not the
+ * item a flow passes along), does one thing, records it in the decision log, and returns the decision.
+ * A step given a decision that is already settled (sent, suppressed, failed) returns it unchanged.
+ */
+export class Engine {
+	readonly store: Store;
+	private loaded: LoadedPolicy;
+	private readonly clock: 'wall' | 'event';
+	private readonly wallNow: () => Date;
+	private readonly profileLock = new Serial();
+
+	constructor(options: EngineOptions) {
+		this.store = options.store;
+		this.loaded = options.policy ?? loadPolicy();
+		this.clock = options.clock ?? 'wall';
+		this.wallNow = options.now ?? (() => new Date());
+	}
+
+	get policy(): Policy {
+		return this.loaded.policy;
+	}
+
+	get policyVersion(): string {
+		return this.loaded.version;
+	}
+
+	/** Swaps the policy; an invalid one throws and the old one stays in force. */
+	setPolicy(input: unknown): void {
+		this.loaded = loadPolicy(input);
+	}
+
+	private nowFor(decision?: Decision): Date {
+		return this.clock === 'event' && decision ? new Date(decision.event.occurredAt) : this.wallNow();
+	}
+
+	/**
+	 * Records a step. A settled decision (sent, suppressed, failed) and a logged one are durable before
+	 * this returns; pending progress is committed with the store's next batch.
+	 */
+	private async save(decision: Decision, stage: string, now: Date, durable = decision.status !== 'pending'): Promise<Decision> {
+		decision.updatedAt = now.toISOString();
+		decision.trail.push({ stage, at: decision.updatedAt, status: decision.status });
+		await this.store.putDecision(decision);
+		if (durable) await this.store.sync();
+		return decision;
+	}
+
+	private suppress(decision: Decision, reason: ReasonCode, explanation: string, ruleId?: string): void {
+		decision.status = 'suppressed';
+		decision.reason = reason;
+		decision.explanation = explanation;
+		if (ruleId) decision.ruleId = ruleId;
+	}
+
+	/**
+	 * Takes in an event (Nudge or Segment format): validates it, drops a retried delivery, updates the
+	 * contact's profile and opens a decision for the journey. A malformed event throws and stores nothing.
+	 */
+	async ingest(raw: unknown, options: { journey?: string; source?: CustomerEvent['source'] } = {}): Promise<IngestResult> {
+		const received = this.wallNow();
+		const event = normalizeEvent(raw, { source: options.source, now: received });
+		const at = this.clock === 'event' ? new Date(event.occurredAt) : received;
+		const decision: Decision = {
+			decisionId: newId('d'),
+			createdAt: at.toISOString(),
+			updatedAt: at.toISOString(),
+			policyVersion: this.policyVersion,
+			journey: options.journey ?? 'default',
+			contactId: event.identities.contactId ?? '',
+			status: 'pending',
+			event: { eventId: event.eventId, source: event.source, type: event.type, name: event.name, occurredAt: event.occurredAt },
+			outcomes: [],
+			trail: [],
+			annotations: {},
+		};
+		const fresh = await this.store.claimKey(`event:${event.eventId}`, this.policy.dedupWindowHours * 3_600_000, at.getTime());
+		if (!fresh) {
+			const known = await this.store.resolveIdentities(
+				Object.entries(event.identities).map(([k, v]) => `${k}:${k === 'email' ? String(v).toLowerCase() : v}`),
+			);
+			decision.contactId ||= [...known.values()][0] ?? 'unknown';
+			this.suppress(decision, 'DUPLICATE_EVENT', `event ${event.eventId} was already processed`);
+			return { event, decision: await this.save(decision, 'ingest', at), duplicate: true };
+		}
+		try {
+			const profile = await this.profileLock.run(() => ingestIntoProfile(this.store, event));
+			decision.contactId = profile.contactId;
+			// Durable before the caller acknowledges the event: an accepted event always has its decision row.
+			return { event, profile, decision: await this.save(decision, 'ingest', at, true), duplicate: false };
+		} catch (error) {
+			// Not processed: let a retried delivery through again.
+			await this.store.releaseKey(`event:${event.eventId}`);
+			throw error;
+		}
+	}
+
+	/** Loads a decision; accepts an id, a decision, or an item carrying one. */
+	async getDecision(ref: DecisionRef | unknown): Promise<Decision> {
+		const id = decisionIdOf(ref);
+		if (!id) {
+			throw new NudgeError('INVALID_INPUT', 'This item carries no Nudge decision: connect the node after a Nudge Trigger (or another Nudge node), or pass an event');
+		}
+		const decision = await this.store.getDecision(id);
+		if (!decision) throw new NudgeError('UNKNOWN_DECISION', `Decision ${id} is not in this engine's decision log (is the node using the same engine settings as the trigger?)`);
+		return decision;
+	}
+
+	/** A decision for an item: the one it carries, or a new one when the item is itself an event. */
+	async open(item: unknown, journey?: string): Promise<Decision> {
+		if (decisionIdOf(item)) return this.getDecision(item);
+		return (await this.ingest(item, { journey })).decision;
+	}
+
+	private async profileOf(decision: Decision): Promise<Profile> {
+		const profile = await this.store.getProfile(decision.contactId);
+		if (!profile) throw new NudgeError('UNKNOWN_CONTACT', `Contact ${decision.contactId} is unknown: no profile exists for it (was it erased?)`);
+		return profile;
+	}
+
+	async score(ref: DecisionRef | unknown): Promise<Decision> {
+		const decision = await this.getDecision(ref);
+		if (decision.status !== 'pending') return decision;
+		const now = this.nowFor(decision);
+		const profile = await this.profileOf(decision);
+		decision.score = scoreWithRules(profile, this.policy, this.policyVersion);
+		return this.save(decision, 'score', now);
+	}
+
+	async chooseChannel(ref: DecisionRef | unknown): Promise<Decision> {
+		const decision = await this.getDecision(ref);
+		if (decision.status !== 'pending') return decision;
+		const now = this.nowFor(decision);
+		const choice = chooseChannel(await this.profileOf(decision), this.policy, decision.journey);
+		decision.candidates = choice.candidates;
+		if (choice.channel) {
+			decision.channel = choice.channel;
+			decision.explanation = choice.explanation;
+		} else this.suppress(decision, choice.reason!, choice.explanation);
+		return this.save(decision, 'choose', now);
+	}
+
+	/** Frequency caps: reserves a slot for the chosen channel, or suppresses with the binding rule. */
+	async checkCap(ref: DecisionRef | unknown, channel?: Channel): Promise<Decision> {
+		const decision = await this.getDecision(ref);
+		if (decision.status !== 'pending') return decision;
+		const now = this.nowFor(decision);
+		const target = channel ?? decision.channel;
+		if (!target) {
+			throw new NudgeError('INVALID_INPUT', `Decision ${decision.decisionId} has no channel yet: put Choose Channel before Frequency Cap, or set the channel on the node`);
+		}
+		decision.channel = target;
+		const result = await checkAndReserve(this.store, this.policy, decision.contactId, target, now.getTime());
+		decision.guard = { allowed: result.allowed, reservationId: result.reservationId, checks: result.checks };
+		if (!result.allowed) this.suppress(decision, 'FREQUENCY_CAP', result.explanation, result.bindingRuleId);
+		return this.save(decision, 'cap', now);
+	}
+
+	/**
+	 * Sends once per decision: the decision id is the idempotency key, so a retried flow never sends
+	 * twice. Only a decision holding a cap reservation may send; success commits it, failure releases it.
+	 */
+	async send(ref: DecisionRef | unknown, target: SendTarget): Promise<Decision> {
+		const decision = await this.getDecision(ref);
+		if (decision.status !== 'pending') return decision;
+		const now = this.nowFor(decision);
+		const reservationId = decision.guard?.reservationId;
+		if (!decision.guard?.allowed || !reservationId) {
+			throw new NudgeError('NOT_RESERVED', `Decision ${decision.decisionId} has not passed Frequency Cap; Nudge only sends messages that hold a cap reservation`);
+		}
+		const key = `send:${decision.decisionId}`;
+		if (!(await this.store.claimKey(key, 24 * 3_600_000, now.getTime()))) {
+			throw new NudgeError('INVALID_INPUT', `Decision ${decision.decisionId} is already being sent by another execution`);
+		}
+		// The reservation and the send claim are durable before the message leaves the process.
+		await this.store.sync();
+		const profile = await this.profileOf(decision);
+		const payload = {
+			decisionId: decision.decisionId,
+			journey: decision.journey,
+			channel: decision.channel,
+			contact: { contactId: profile.contactId, email: profile.email, phone: profile.phone, traits: profile.traits },
+			score: decision.score,
+			event: decision.event,
+			policyVersion: decision.policyVersion,
+		};
+		const result = 'dryRun' in target ? { ok: true, attempts: 0 } : await postWebhook(target, payload, decision.decisionId);
+		decision.delivery = {
+			provider: 'dryRun' in target ? 'dry-run' : 'webhook',
+			status: result.ok ? 'sent' : 'failed',
+			idempotencyKey: decision.decisionId,
+			attempts: result.attempts,
+			...('httpStatus' in result && result.httpStatus !== undefined ? { httpStatus: result.httpStatus } : {}),
+			...('providerMessageId' in result && result.providerMessageId ? { providerMessageId: result.providerMessageId } : {}),
+			...('error' in result && result.error ? { error: result.error } : {}),
+			at: now.toISOString(),
+		};
+		if (result.ok) {
+			await this.store.settleCap(reservationId, 'commit');
+			decision.status = 'sent';
+			decision.explanation = `sent by ${decision.channel}`;
+		} else {
+			await this.store.settleCap(reservationId, 'release');
+			decision.status = 'failed';
+			decision.reason = 'SEND_FAILED';
+			decision.explanation = `send failed after ${result.attempts} attempt(s): ${'error' in result ? result.error : ''}`;
+		}
+		return this.save(decision, 'send', now);
+	}
+
+	/** Finalises a decision in the log, with optional annotations (campaign, reviewer notes…). */
+	async logDecision(ref: DecisionRef | unknown, annotations: Record<string, unknown> = {}): Promise<Decision> {
+		const decision = await this.getDecision(ref);
+		const now = this.nowFor(decision);
+		Object.assign(decision.annotations, annotations);
+		decision.loggedAt = now.toISOString();
+		return this.save(decision, 'log', now, true);
+	}
+
+	/** Attributes an outcome to its decision, once: a repeated outcome id is ignored and reported. */
+	async recordOutcome(input: OutcomeInput): Promise<{ decision: Decision; duplicate: boolean }> {
+		const decision = await this.getDecision(input.decisionId);
+		const outcome = OutcomeSchema.safeParse({
+			outcomeId: input.outcomeId ?? `${input.decisionId}:${input.type}`,
+			type: input.type,
+			channel: decision.channel,
+			value: input.value,
+			at: input.at ?? this.wallNow().toISOString(),
+		});
+		if (!outcome.success) {
+			const issues = issuesFromZod(outcome.error);
+			throw new NudgeError('INVALID_INPUT', `Outcome is not valid: ${describeIssues(issues)}`, issues);
+		}
+		if (outcome.data.at < decision.createdAt) {
+			throw new NudgeError('INVALID_INPUT', `Outcome at ${outcome.data.at} is earlier than its decision (${decision.createdAt})`);
+		}
+		const added = await this.store.addOutcome(decision.decisionId, outcome.data);
+		if (added && (outcome.data.type === 'unsubscribe' || outcome.data.type === 'complaint') && decision.channel) {
+			await this.profileLock.run(async () => {
+				const profile = await this.profileOf(decision);
+				profile.consent[decision.channel!] = 'opted_out';
+				await this.store.saveProfile(profile, [], []);
+			});
+		}
+		return { decision: await this.getDecision(decision.decisionId), duplicate: !added };
+	}
+
+	queryDecisions(query: DecisionQuery): Promise<Decision[]> {
+		return this.store.queryDecisions(query);
+	}
+
+	exportJsonl(query: DecisionQuery, write: (line: string) => void): Promise<number> {
+		return exportJsonl(this.store, query, write);
+	}
+
+	async getProfile(contactId: string): Promise<Profile | undefined> {
+		return this.store.getProfile(contactId);
+	}
+
+	close(): Promise<void> {
+		return this.store.close();
+	}
+}

@@ -1,0 +1,46 @@
+/**
+ * Errors a marketer can act on. Every engine entry point throws NudgeError (never a raw stack)
+ * with a stable code, a plain-language message and, for validation errors, the offending fields.
+ */
+export type NudgeErrorCode =
+	| 'INVALID_EVENT'
+	| 'INVALID_POLICY'
+	| 'INVALID_INPUT'
+	| 'INVALID_CONFIG'
+	| 'UNKNOWN_CONTACT'
+	| 'UNKNOWN_DECISION'
+	| 'BAD_SIGNATURE'
+	| 'NOT_RESERVED'
+	| 'STORE_ERROR';
+
+export interface FieldIssue {
+	path: string;
+	message: string;
+}
+
+export class NudgeError extends Error {
+	readonly code: NudgeErrorCode;
+	readonly issues: FieldIssue[];
+	/** HTTP status a webhook should answer with when this error rejects a request. */
+	readonly httpStatus: number;
+
+	constructor(code: NudgeErrorCode, message: string, issues: FieldIssue[] = [], httpStatus = 400) {
+		super(message);
+		this.name = 'NudgeError';
+		this.code = code;
+		this.issues = issues;
+		this.httpStatus = httpStatus;
+	}
+}
+
+/** Turns zod issues into "field: reason" lines that name the offending field. */
+export function issuesFromZod(error: { issues: { path: PropertyKey[]; message: string }[] }): FieldIssue[] {
+	return error.issues.map((issue) => ({
+		path: issue.path.length ? issue.path.map(String).join('.') : '(root)',
+		message: issue.message,
+	}));
+}
+
+export function describeIssues(issues: FieldIssue[]): string {
+	return issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+}

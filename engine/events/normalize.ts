@@ -1,0 +1,93 @@
+import { NudgeError, describeIssues, issuesFromZod } from '../errors';
+import { contentHash } from '../ids';
+import {
+	CustomerEvent,
+	CustomerEventSchema,
+	NudgeEventInputSchema,
+	SegmentEvent,
+	SegmentEventSchema,
+} from './schema';
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+	return !!value && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** Segment payloads carry messageId / userId / anonymousId at the top level; ours carry `identities`. */
+export function looksLikeSegment(raw: Record<string, unknown>): boolean {
+	return !('identities' in raw) && ('messageId' in raw || 'userId' in raw || 'anonymousId' in raw);
+}
+
+function invalid(what: string, issues: ReturnType<typeof issuesFromZod>): NudgeError {
+	return new NudgeError('INVALID_EVENT', `${what} is not valid: ${describeIssues(issues)}`, issues);
+}
+
+function fromSegment(raw: Record<string, unknown>, now: Date): CustomerEvent {
+	const parsed = SegmentEventSchema.safeParse(raw);
+	if (!parsed.success) throw invalid('Segment event', issuesFromZod(parsed.error));
+	const e: SegmentEvent = parsed.data;
+	const contextTraits = isRecord(e.context?.traits) ? e.context.traits : {};
+	const traits: Record<string, unknown> = { ...contextTraits, ...(e.traits ?? {}) };
+	if (typeof e.context?.timezone === 'string' && !traits.timezone) traits.timezone = e.context.timezone;
+	const email = [traits.email, e.properties?.email].find((v) => typeof v === 'string' && v.includes('@')) as
+		| string
+		| undefined;
+	const occurredAt = e.timestamp ?? e.originalTimestamp ?? e.sentAt ?? now.toISOString();
+	return finish({
+		eventId: e.messageId ?? `seg_${contentHash(raw)}`,
+		source: 'segment',
+		type: e.type,
+		name: e.type === 'track' ? e.event : e.type === 'page' ? (e.name ?? 'Page Viewed') : undefined,
+		occurredAt,
+		receivedAt: now.toISOString(),
+		identities: {
+			...(e.userId != null ? { userId: String(e.userId) } : {}),
+			...(e.anonymousId != null ? { anonymousId: String(e.anonymousId) } : {}),
+			...(email ? { email } : {}),
+		},
+		traits,
+		properties: e.properties ?? {},
+	});
+}
+
+function fromNudge(raw: Record<string, unknown>, now: Date, source: CustomerEvent['source']): CustomerEvent {
+	const parsed = NudgeEventInputSchema.safeParse(raw);
+	if (!parsed.success) throw invalid('Event', issuesFromZod(parsed.error));
+	const e = parsed.data;
+	return finish({
+		...e,
+		eventId: e.eventId ?? `evt_${contentHash(raw)}`,
+		source: e.source ?? source,
+		occurredAt: e.occurredAt ?? now.toISOString(),
+		receivedAt: e.receivedAt ?? now.toISOString(),
+	});
+}
+
+function finish(event: CustomerEvent): CustomerEvent {
+	const parsed = CustomerEventSchema.safeParse(event);
+	if (!parsed.success) throw invalid('Event', issuesFromZod(parsed.error));
+	if (parsed.data.identities.email) parsed.data.identities.email = parsed.data.identities.email.toLowerCase();
+	return parsed.data;
+}
+
+/**
+ * Normalises a payload in Nudge's own format or Segment's spec format into a CustomerEvent.
+ * Events without an id get a content hash, so a re-sent identical payload is recognised as a duplicate.
+ */
+export function normalizeEvent(
+	raw: unknown,
+	options: { source?: CustomerEvent['source']; now?: Date } = {},
+): CustomerEvent {
+	const now = options.now ?? new Date();
+	if (typeof raw === 'string') {
+		try {
+			raw = JSON.parse(raw);
+		} catch {
+			throw new NudgeError('INVALID_EVENT', 'Event is not valid JSON');
+		}
+	}
+	if (!isRecord(raw)) {
+		throw new NudgeError('INVALID_EVENT', 'Event must be a JSON object with a type and the contact it is about');
+	}
+	if (options.source === 'segment' || looksLikeSegment(raw)) return fromSegment(raw, now);
+	return fromNudge(raw, now, options.source ?? 'nudge');
+}

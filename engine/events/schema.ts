@@ -1,0 +1,69 @@
+import { z } from 'zod/v4';
+
+export const EVENT_SOURCES = ['segment', 'hubspot', 'salesforce', 'webhook', 'nudge'] as const;
+export const EVENT_TYPES = ['identify', 'track', 'page', 'group', 'alias'] as const;
+
+/** The identities an event can carry; the profile module stitches them into one contact. */
+export const IdentitiesSchema = z
+	.object({
+		contactId: z.string().min(1).optional(),
+		email: z.email('is not a valid email address').optional(),
+		userId: z.string().min(1).optional(),
+		anonymousId: z.string().min(1).optional(),
+		hubspotId: z.string().min(1).optional(),
+		salesforceId: z.string().min(1).optional(),
+	})
+	.strict();
+export type Identities = z.infer<typeof IdentitiesSchema>;
+
+const isoDate = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-11-21T09:30:00Z' });
+
+/** One event from any source, after normalisation. */
+export const CustomerEventSchema = z.object({
+	eventId: z.string().min(1),
+	source: z.enum(EVENT_SOURCES),
+	type: z.enum(EVENT_TYPES),
+	name: z.string().min(1).optional(),
+	occurredAt: isoDate,
+	receivedAt: isoDate,
+	identities: IdentitiesSchema.refine((ids) => Object.values(ids).some(Boolean), {
+		message: 'the event names no contact: give at least one of email, userId, anonymousId, hubspotId, salesforceId or contactId',
+	}),
+	traits: z.record(z.string(), z.unknown()).default({}),
+	properties: z.record(z.string(), z.unknown()).default({}),
+});
+export type CustomerEvent = z.infer<typeof CustomerEventSchema>;
+
+/** Nudge's own input format: the normalised event with the bookkeeping fields optional. */
+export const NudgeEventInputSchema = CustomerEventSchema.extend({
+	eventId: z.string().min(1).optional(),
+	source: z.enum(EVENT_SOURCES).optional(),
+	occurredAt: isoDate.optional(),
+	receivedAt: isoDate.optional(),
+}).refine((e) => e.type !== 'track' || !!e.name, { message: 'a track event needs a name', path: ['name'] });
+
+/** Segment's common fields (https://segment.com/docs/connections/spec/common/). */
+export const SegmentEventSchema = z
+	.object({
+		type: z.enum(EVENT_TYPES),
+		messageId: z.string().min(1).optional(),
+		userId: z.union([z.string(), z.number()]).nullish(),
+		anonymousId: z.union([z.string(), z.number()]).nullish(),
+		previousId: z.string().nullish(),
+		groupId: z.string().nullish(),
+		event: z.string().optional(),
+		name: z.string().optional(),
+		traits: z.record(z.string(), z.unknown()).optional(),
+		properties: z.record(z.string(), z.unknown()).optional(),
+		context: z.record(z.string(), z.unknown()).optional(),
+		timestamp: isoDate.optional(),
+		originalTimestamp: isoDate.optional(),
+		sentAt: isoDate.optional(),
+		receivedAt: isoDate.optional(),
+	})
+	.refine((e) => e.userId != null || e.anonymousId != null, {
+		message: 'a Segment event needs a userId or an anonymousId',
+		path: ['userId'],
+	})
+	.refine((e) => e.type !== 'track' || !!e.event, { message: 'a Segment track call needs an event name', path: ['event'] });
+export type SegmentEvent = z.infer<typeof SegmentEventSchema>;

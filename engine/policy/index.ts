@@ -1,0 +1,3 @@
+export * from './schema';
+export * from './defaultPolicy';
+export * from './load';

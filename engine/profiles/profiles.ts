@@ -1,0 +1,132 @@
+import type { Channel, ConsentState } from '../channels';
+import { CHANNELS } from '../channels';
+import type { CustomerEvent } from '../events/schema';
+import { newId } from '../ids';
+import type { Store } from '../store/types';
+import { IDENTITY_KINDS, IdentityKind, Profile } from './schema';
+
+/** Events that show a person engaging (they move lastEngagedAt and feed the score's recency). */
+const ENGAGEMENT = /open|click|view|visit|reply|demo|download|signup|sign up|purchase|order|cart|checkout/i;
+const UNSUBSCRIBE = /^(unsubscribed|opted out|email unsubscribed|sms unsubscribed)$/i;
+const SUBSCRIBE = /^(subscribed|opted in)$/i;
+
+export function identityKey(kind: IdentityKind, value: string): string {
+	return `${kind}:${kind === 'email' ? value.toLowerCase() : value}`;
+}
+
+export function eventIdentityKeys(event: CustomerEvent): string[] {
+	return IDENTITY_KINDS.flatMap((kind) => {
+		const value = event.identities[kind];
+		return value ? [identityKey(kind, value)] : [];
+	});
+}
+
+export function profileIdentityKeys(profile: Profile): string[] {
+	return IDENTITY_KINDS.flatMap((kind) => (profile.identities[kind] ?? []).map((v) => identityKey(kind, v)));
+}
+
+function emptyProfile(contactId: string, at: string): Profile {
+	return {
+		contactId,
+		createdAt: at,
+		updatedAt: at,
+		identities: {},
+		traits: {},
+		consent: {},
+		counters: {},
+		firstSeenAt: at,
+		lastSeenAt: at,
+	};
+}
+
+function addIdentity(profile: Profile, kind: IdentityKind, value: string): void {
+	const list = (profile.identities[kind] ??= []);
+	const v = kind === 'email' ? value.toLowerCase() : value;
+	if (!list.includes(v)) list.push(v);
+}
+
+function isChannel(value: unknown): value is Channel {
+	return typeof value === 'string' && (CHANNELS as readonly string[]).includes(value);
+}
+
+function isConsent(value: unknown): value is ConsentState {
+	return value === 'opted_in' || value === 'opted_out' || value === 'unknown';
+}
+
+/** Folds the second profile into the first (the older one keeps its id): identities, traits, counters. */
+export function mergeProfiles(keep: Profile, other: Profile): Profile {
+	for (const kind of IDENTITY_KINDS) for (const v of other.identities[kind] ?? []) addIdentity(keep, kind, v);
+	keep.traits = { ...other.traits, ...keep.traits };
+	for (const [name, n] of Object.entries(other.counters)) keep.counters[name] = (keep.counters[name] ?? 0) + n;
+	for (const [ch, state] of Object.entries(other.consent)) {
+		// An opt-out anywhere wins: merging must never re-open a channel someone closed.
+		if (state === 'opted_out' || !keep.consent[ch as Channel]) keep.consent[ch as Channel] = state;
+	}
+	keep.email ??= other.email;
+	keep.phone ??= other.phone;
+	keep.pushToken ??= other.pushToken;
+	keep.timezone ??= other.timezone;
+	if (other.firstSeenAt < keep.firstSeenAt) keep.firstSeenAt = other.firstSeenAt;
+	if (other.lastSeenAt > keep.lastSeenAt) keep.lastSeenAt = other.lastSeenAt;
+	if (other.lastEngagedAt && (!keep.lastEngagedAt || other.lastEngagedAt > keep.lastEngagedAt)) {
+		keep.lastEngagedAt = other.lastEngagedAt;
+	}
+	return keep;
+}
+
+/** Applies one event to a profile: identities, traits, contact points, consent, counters, recency. */
+export function applyEvent(profile: Profile, event: CustomerEvent): Profile {
+	const at = event.occurredAt;
+	for (const kind of IDENTITY_KINDS) {
+		const value = event.identities[kind];
+		if (value) addIdentity(profile, kind, value);
+	}
+	const { consent, ...traits } = event.traits as Record<string, unknown> & { consent?: unknown };
+	Object.assign(profile.traits, traits);
+	const email = event.identities.email ?? (typeof traits.email === 'string' ? traits.email : undefined);
+	if (email) profile.email = email.toLowerCase();
+	if (typeof traits.phone === 'string' && traits.phone.trim()) profile.phone = traits.phone.trim();
+	if (typeof traits.pushToken === 'string' && traits.pushToken) profile.pushToken = traits.pushToken;
+	if (typeof traits.timezone === 'string' && traits.timezone) profile.timezone = traits.timezone;
+	if (typeof traits.lifecycle === 'string') profile.lifecycle = traits.lifecycle;
+	if (consent && typeof consent === 'object') {
+		for (const [ch, state] of Object.entries(consent as Record<string, unknown>)) {
+			if (isChannel(ch) && isConsent(state)) profile.consent[ch] = state;
+		}
+	}
+	if (event.name) {
+		profile.counters[event.name] = (profile.counters[event.name] ?? 0) + 1;
+		if (ENGAGEMENT.test(event.name) && (!profile.lastEngagedAt || at > profile.lastEngagedAt)) {
+			profile.lastEngagedAt = at;
+		}
+		if (UNSUBSCRIBE.test(event.name) || SUBSCRIBE.test(event.name)) {
+			const channel = isChannel(event.properties.channel) ? event.properties.channel : /sms/i.test(event.name) ? 'sms' : 'email';
+			profile.consent[channel] = UNSUBSCRIBE.test(event.name) ? 'opted_out' : 'opted_in';
+		}
+	}
+	if (at > profile.lastSeenAt) profile.lastSeenAt = at;
+	if (at < profile.firstSeenAt) profile.firstSeenAt = at;
+	profile.updatedAt = event.receivedAt;
+	return profile;
+}
+
+/**
+ * Finds (or creates) the contact an event is about, stitching every identity it carries: when an
+ * event links identities that belonged to two contacts, they become one (the oldest id survives).
+ */
+export async function ingestIntoProfile(store: Store, event: CustomerEvent): Promise<Profile> {
+	const keys = eventIdentityKeys(event);
+	const direct = event.identities.contactId;
+	const ids = new Set<string>();
+	if (direct && (await store.getProfile(direct))) ids.add(direct);
+	for (const contactId of (await store.resolveIdentities(keys)).values()) ids.add(contactId);
+	const profiles = (await Promise.all([...ids].map((id) => store.getProfile(id)))).filter(
+		(p): p is Profile => !!p,
+	);
+	profiles.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));
+	const profile = profiles[0] ?? emptyProfile(direct ?? newId('c'), event.occurredAt);
+	for (const other of profiles.slice(1)) mergeProfiles(profile, other);
+	applyEvent(profile, event);
+	await store.saveProfile(profile, profileIdentityKeys(profile), profiles.slice(1).map((p) => p.contactId));
+	return profile;
+}

@@ -1,0 +1,26 @@
+import { z } from 'zod/v4';
+import { ChannelSchema, ConsentStateSchema } from '../channels';
+
+export const IDENTITY_KINDS = ['email', 'userId', 'anonymousId', 'hubspotId', 'salesforceId'] as const;
+export type IdentityKind = (typeof IDENTITY_KINDS)[number];
+
+export const ProfileSchema = z.object({
+	contactId: z.string(),
+	createdAt: z.string(),
+	updatedAt: z.string(),
+	/** Every identity ever seen for this contact, by kind. */
+	identities: z.partialRecord(z.enum(IDENTITY_KINDS), z.array(z.string())),
+	traits: z.record(z.string(), z.unknown()),
+	email: z.string().optional(),
+	phone: z.string().optional(),
+	pushToken: z.string().optional(),
+	timezone: z.string().optional(),
+	consent: z.partialRecord(ChannelSchema, ConsentStateSchema),
+	/** Count of each event name seen, e.g. `{"Email Opened": 4}`. */
+	counters: z.record(z.string(), z.number()),
+	firstSeenAt: z.string(),
+	lastSeenAt: z.string(),
+	lastEngagedAt: z.string().optional(),
+	lifecycle: z.string().optional(),
+});
+export type Profile = z.infer<typeof ProfileSchema>;

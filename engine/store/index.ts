@@ -1,0 +1,4 @@
+export * from './types';
+export * from './memory';
+export * from './sqlite';
+export * from './open';

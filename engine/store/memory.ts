@@ -1,0 +1,131 @@
+import { LRUCache } from 'lru-cache';
+import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
+import type { Profile } from '../profiles/schema';
+import { byCreated, matchesQuery, queryLimit } from './matchDecision';
+import type { CapCounter, CapReservation, CapVerdict, Store } from './types';
+
+interface CapEntry extends CapReservation {
+	state: 'pending' | 'committed';
+}
+
+export interface MemoryStoreOptions {
+	/** Most contacts (profiles and their cap ledgers) kept; the least recently used go first. */
+	maxContacts?: number;
+	/** Most decisions kept in the log. */
+	maxDecisions?: number;
+}
+
+/** Profiles and decisions are kept as JSON text: one stringify per write and one parse per read is the
+ * cheapest way to never share an object with a caller (structuredClone measured slower). */
+const parse = <T>(json: string | undefined): T | undefined => (json === undefined ? undefined : (JSON.parse(json) as T));
+
+/**
+ * A bounded in-process store for tests and throwaway runs. Every method body is synchronous, so
+ * check-and-reserve is atomic within the process. Nothing survives a restart.
+ */
+export class MemoryStore implements Store {
+	readonly kind = 'memory';
+	private readonly profiles: LRUCache<string, string>;
+	private readonly identities = new Map<string, string>();
+	private readonly keys = new Map<string, number>();
+	private readonly ledgers: LRUCache<string, CapEntry[]>;
+	private readonly reservations = new Map<string, CapEntry>();
+	private readonly decisions: LRUCache<string, { json: string; row: Pick<Decision, 'contactId' | 'journey' | 'status' | 'reason' | 'createdAt' | 'decisionId'> }>;
+	private readonly outcomeIds = new Set<string>();
+
+	constructor(options: MemoryStoreOptions = {}) {
+		const maxContacts = options.maxContacts ?? 100_000;
+		this.profiles = new LRUCache({ max: maxContacts });
+		this.ledgers = new LRUCache({ max: maxContacts });
+		this.decisions = new LRUCache({ max: options.maxDecisions ?? 100_000 });
+	}
+
+	/** Nothing here is durable; every write is as final as it will ever be. */
+	async sync() {}
+
+	async getProfile(contactId: string) {
+		return parse<Profile>(this.profiles.get(contactId));
+	}
+
+	async resolveIdentities(keys: string[]) {
+		const found = new Map<string, string>();
+		for (const k of keys) {
+			const id = this.identities.get(k);
+			if (id && this.profiles.has(id)) found.set(k, id);
+		}
+		return found;
+	}
+
+	async saveProfile(profile: Profile, identityKeys: string[], merged: string[]) {
+		for (const id of merged) this.profiles.delete(id);
+		this.profiles.set(profile.contactId, JSON.stringify(profile));
+		for (const k of identityKeys) this.identities.set(k, profile.contactId);
+	}
+
+	async claimKey(key: string, ttlMs: number, now: number) {
+		const until = this.keys.get(key);
+		if (until !== undefined && until > now) return false;
+		this.keys.set(key, now + ttlMs);
+		return true;
+	}
+
+	async releaseKey(key: string) {
+		this.keys.delete(key);
+	}
+
+	async reserveCap(r: CapReservation, counters: CapCounter[]): Promise<CapVerdict> {
+		// Expired pending entries stay in the ledger (uncounted) until settled: a late commit must still count.
+		const ledger = this.ledgers.get(r.contactId) ?? [];
+		const live = ledger.filter((e) => e.state === 'committed' || e.expiresAt > r.at);
+		const counts = counters.map(
+			(c) => live.filter((e) => e.at >= c.since && (c.channel === undefined || e.channel === c.channel)).length,
+		);
+		const full = counters.findIndex((c, i) => counts[i] >= c.limit);
+		if (full >= 0) return { ok: false, counts, bindingRuleId: counters[full].ruleId };
+		const entry: CapEntry = { ...r, state: 'pending' };
+		ledger.push(entry);
+		this.ledgers.set(r.contactId, ledger);
+		this.reservations.set(r.reservationId, entry);
+		return { ok: true, counts };
+	}
+
+	async settleCap(reservationId: string, outcome: 'commit' | 'release') {
+		const entry = this.reservations.get(reservationId);
+		if (!entry || entry.state !== 'pending') return false;
+		this.reservations.delete(reservationId);
+		if (outcome === 'commit') entry.state = 'committed';
+		else {
+			const ledger = this.ledgers.get(entry.contactId) ?? [];
+			this.ledgers.set(entry.contactId, ledger.filter((e) => e !== entry));
+		}
+		return true;
+	}
+
+	async putDecision(d: Decision) {
+		const { decisionId, contactId, journey, status, reason, createdAt } = d;
+		this.decisions.set(decisionId, { json: JSON.stringify(d), row: { decisionId, contactId, journey, status, reason, createdAt } });
+	}
+
+	async getDecision(decisionId: string) {
+		return parse<Decision>(this.decisions.get(decisionId)?.json);
+	}
+
+	async queryDecisions(query: DecisionQuery) {
+		const rows = [...this.decisions.values()].filter((d) => matchesQuery(d.row, query));
+		rows.sort((a, b) => byCreated(a.row, b.row));
+		return rows.slice(0, queryLimit(query)).map((d) => JSON.parse(d.json) as Decision);
+	}
+
+	async addOutcome(decisionId: string, outcome: Outcome) {
+		const entry = this.decisions.get(decisionId);
+		if (!entry || this.outcomeIds.has(outcome.outcomeId)) return false;
+		this.outcomeIds.add(outcome.outcomeId);
+		const d = JSON.parse(entry.json) as Decision;
+		d.outcomes.push(outcome);
+		if (outcome.at > d.updatedAt) d.updatedAt = outcome.at;
+		await this.putDecision(d);
+		return true;
+	}
+
+	async close() {}
+}

@@ -1,0 +1,21 @@
+import { configWithoutCloudSupport } from '@n8n/node-cli/eslint';
+
+export default [
+	...configWithoutCloudSupport,
+	{ ignores: ['dist/**', 'examples/**', 'node_modules/**', 'coverage/**'] },
+	{
+		files: ['package.json'],
+		rules: {
+			// Nudge keeps runtime dependencies (zod, lru-cache, axios…): self-hosted n8n and Node-RED both
+			// install them, and n8n Cloud verification excludes flow-control nodes such as ours anyway.
+			'@n8n/community-nodes/no-runtime-dependencies': 'off',
+		},
+	},
+	{
+		// This rule asks n8n nodes to throw n8n's NodeOperationError. It stays on for nodes/n8n and
+		// credentials; the engine, CLI, benchmarks, demo and Node-RED nodes must not import n8n at all
+		// (they throw NudgeError, which the n8n adapter converts), so it cannot apply to them.
+		files: ['engine/**/*.ts', 'cli/**/*.ts', 'bench/**/*.ts', 'demo/**/*.ts', 'nodes/node-red/**/*.ts', 'test/**/*.ts'],
+		rules: { '@n8n/community-nodes/require-node-api-error': 'off' },
+	},
+];

@@ -1,0 +1,20 @@
+// Copies what tsc does not emit: icons, Node-RED editor .html files, the example flows Node-RED lists
+// under Import → Examples (it reads only a root examples/ folder), and the policy's JSON Schema.
+const { src, dest, parallel, series } = require('gulp');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const icons = () => src(['nodes/**/*.{png,svg}', '!nodes/node-red/**'], { encoding: false }).pipe(dest('dist/nodes'));
+const credentialIcons = () => src('credentials/**/*.{png,svg}', { encoding: false, allowEmpty: true }).pipe(dest('dist/credentials'));
+const nodeRedAssets = () =>
+	src(['nodes/node-red/**/*.html', 'nodes/node-red/icons/**', 'nodes/node-red/locales/**'], { encoding: false, base: 'nodes/node-red' }).pipe(
+		dest('dist/nodes/node-red'),
+	);
+const examples = () => src('flows/node-red/*.json').pipe(dest('examples'));
+
+async function policySchema() {
+	const { policyJsonSchema } = require('./dist/engine/policy/load');
+	fs.writeFileSync(path.join('dist', 'policy.schema.json'), `${JSON.stringify(policyJsonSchema(), null, 2)}\n`);
+}
+
+exports.default = series(parallel(icons, credentialIcons, nodeRedAssets, examples), policySchema);

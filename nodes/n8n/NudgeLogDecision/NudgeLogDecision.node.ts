@@ -1,0 +1,48 @@
+import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
+import { NodeConnectionTypes } from 'n8n-workflow';
+import { jsonObjectParameter, nudgeEngineConnectionTest, openDecision, runForEachItem } from '../shared/engine';
+
+export class NudgeLogDecision implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Nudge Log Decision',
+		name: 'nudgeLogDecision',
+		icon: { light: 'file:nudgeLogDecision.svg', dark: 'file:nudgeLogDecision.dark.svg' },
+		group: ['output'],
+		version: 1,
+		subtitle: 'Finalise in the decision log',
+		description:
+			'Closes the decision in Nudge’s decision log (what was done or not done for the contact, and why), with your own notes',
+		defaults: { name: 'Log Decision' },
+		usableAsTool: true,
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main],
+		credentials: [{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' }],
+		properties: [
+			{
+				displayName:
+					'Connect every end of your journey here — sent, capped, failed and "None" — so each decision is finalised with its reason.',
+				name: 'notice',
+				type: 'notice',
+				default: '',
+			},
+			{
+				displayName: 'Annotations',
+				name: 'annotations',
+				type: 'json',
+				default: '{}',
+				description:
+					'Notes to keep with the decision, as a JSON object, e.g. {"campaign": "spring-webinar", "reviewer": "ana"}',
+			},
+		],
+	};
+
+	methods = { credentialTest: { nudgeEngineConnectionTest } };
+
+	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+		return await runForEachItem(this, { outputs: 1, errorOutput: 0 }, async ({ engine, item, itemIndex }) => {
+			const annotations = jsonObjectParameter(this.getNodeParameter('annotations', itemIndex, '{}'), 'Annotations');
+			const decision = await engine.logDecision(await openDecision(engine, item.json), annotations);
+			return { decision, output: 0 };
+		});
+	}
+}

@@ -1,0 +1,289 @@
+/**
+ * The one bridge between n8n and the Nudge engine. Every Nudge node uses it to read the "Nudge Engine"
+ * credential, get the shared engine, run the engine once per item, map the resulting decision onto the
+ * node's outputs, and turn engine errors into NodeOperationErrors (or error items with "On Error →
+ * Continue"). Nodes stay thin: they read their parameters and say which engine step to call.
+ */
+import type {
+	ICredentialDataDecryptedObject,
+	ICredentialsDecrypted,
+	ICredentialTestFunctions,
+	IDataObject,
+	IExecuteFunctions,
+	INode,
+	INodeCredentialTestResult,
+	INodeExecutionData,
+	IWebhookFunctions,
+} from 'n8n-workflow';
+import { NodeOperationError } from 'n8n-workflow';
+import type { Decision } from '../../../engine/audit/schema';
+import { CHANNELS, type Channel } from '../../../engine/channels';
+import type { Engine } from '../../../engine/engine';
+import { NudgeError, type FieldIssue } from '../../../engine/errors';
+import { createEngine, getEngine, type EngineConfig } from '../../../engine/registry';
+
+/** The credential type every Nudge node uses. */
+export const NUDGE_CREDENTIAL = 'nudgeEngineApi';
+
+/** What the "Nudge Engine" credential holds, mapped for the engine. */
+export interface NudgeSettings {
+	config: EngineConfig;
+	signingSecret: string;
+}
+
+export function settingsFromCredential(data: ICredentialDataDecryptedObject | undefined): NudgeSettings {
+	const text = (value: unknown) => (typeof value === 'string' ? value.trim() : '');
+	return {
+		config: { store: text(data?.store) || undefined, policy: text(data?.policy) || undefined },
+		signingSecret: typeof data?.signingSecret === 'string' ? data.signingSecret : '',
+	};
+}
+
+export function isNudgeError(error: unknown): error is NudgeError {
+	return (
+		error instanceof NudgeError ||
+		(error instanceof Error && error.name === 'NudgeError' && typeof (error as NudgeError).code === 'string')
+	);
+}
+
+function messageOf(error: unknown): string {
+	return error instanceof Error ? error.message : String(error);
+}
+
+/** Reads the credential and returns the engine it configures (shared by every node naming the same settings). */
+export async function loadEngine(
+	context: Pick<IExecuteFunctions | IWebhookFunctions, 'getCredentials'>,
+): Promise<{ engine: Engine; settings: NudgeSettings }> {
+	let data: ICredentialDataDecryptedObject | undefined;
+	let missing: string | undefined;
+	try {
+		data = await context.getCredentials<ICredentialDataDecryptedObject>(NUDGE_CREDENTIAL);
+	} catch (error) {
+		missing = messageOf(error);
+	}
+	if (missing !== undefined || !data) {
+		throw new NudgeError(
+			'INVALID_CONFIG',
+			`No Nudge Engine credential is selected (${missing ?? 'it is empty'}). Open this node and choose a Nudge Engine credential: it tells Nudge which store and policy to use.`,
+		);
+	}
+	const settings = settingsFromCredential(data);
+	let engine: Engine | undefined;
+	let problem: NudgeError | undefined;
+	try {
+		engine = getEngine(settings.config);
+	} catch (error) {
+		problem = isNudgeError(error)
+			? new NudgeError(error.code, `Check the Nudge Engine credential. ${error.message}`, error.issues, error.httpStatus)
+			: new NudgeError('INVALID_CONFIG', `Check the Nudge Engine credential: the engine could not start (${messageOf(error)})`);
+	}
+	if (!engine) throw problem;
+	return { engine, settings };
+}
+
+function describeIssues(issues: FieldIssue[]): string | undefined {
+	return issues.length ? issues.map((issue) => `${issue.path}: ${issue.message}`).join('\n') : undefined;
+}
+
+/** Any error → a NodeOperationError that keeps the engine's plain-language message and names the fields at fault. */
+export function toNodeError(node: INode, error: unknown, itemIndex?: number): NodeOperationError {
+	if (error instanceof NodeOperationError) {
+		if (itemIndex !== undefined && error.context.itemIndex === undefined) error.context.itemIndex = itemIndex;
+		return error;
+	}
+	if (isNudgeError(error)) {
+		const nodeError = new NodeOperationError(node, error.message, { itemIndex, description: describeIssues(error.issues) });
+		nodeError.context.nudgeCode = error.code;
+		if (error.issues.length) nodeError.context.issues = error.issues.map((issue) => ({ ...issue }));
+		return nodeError;
+	}
+	return new NodeOperationError(node, error instanceof Error ? error : messageOf(error), { itemIndex });
+}
+
+/** The json every Nudge node emits: the incoming item plus the decision, so expressions can read it. */
+export function decisionJson(input: IDataObject, decision: Decision, extra: IDataObject = {}): IDataObject {
+	return {
+		...input,
+		decisionId: decision.decisionId,
+		contactId: decision.contactId,
+		decision: decision as unknown as IDataObject,
+		...extra,
+	};
+}
+
+export interface StepResult {
+	decision: Decision;
+	/** Index of the output the item goes to. */
+	output: number;
+	/** Extra fields for the output item (e.g. `duplicate`). */
+	extra?: IDataObject;
+}
+
+export interface StepInput {
+	engine: Engine;
+	settings: NudgeSettings;
+	item: INodeExecutionData;
+	itemIndex: number;
+}
+
+/**
+ * Runs one engine step per input item, in order (caps are checked one contact at a time), and routes
+ * each item to the output the step chose. A failing item throws a NodeOperationError naming the item,
+ * or — with "On Error → Continue" — becomes an error item on `errorOutput`.
+ */
+export async function runForEachItem(
+	context: IExecuteFunctions,
+	shape: { outputs: number; errorOutput: number },
+	step: (input: StepInput) => Promise<StepResult>,
+): Promise<INodeExecutionData[][]> {
+	const items = context.getInputData();
+	const outputs: INodeExecutionData[][] = Array.from({ length: shape.outputs }, () => []);
+	let loaded: { engine: Engine; settings: NudgeSettings } | undefined;
+	let loadError: unknown;
+	try {
+		loaded = await loadEngine(context);
+	} catch (error) {
+		loadError = error;
+	}
+	for (let itemIndex = 0; itemIndex < items.length; itemIndex++) {
+		const item = items[itemIndex];
+		try {
+			if (!loaded) throw loadError;
+			const result = await step({ ...loaded, item, itemIndex });
+			outputs[result.output].push({
+				json: decisionJson(item.json, result.decision, result.extra),
+				pairedItem: { item: itemIndex },
+			});
+		} catch (error) {
+			const nodeError = toNodeError(context.getNode(), error, itemIndex);
+			if (!context.continueOnFail()) throw nodeError;
+			// Only "error", "message" and "details" keys let n8n move the item to the error output (it then adds
+			// the input item's fields back); otherwise the item keeps its fields on this node's fallback output.
+			const errorJson: IDataObject = {
+				error: nodeError.message,
+				details: {
+					code: typeof nodeError.context.nudgeCode === 'string' ? nodeError.context.nudgeCode : 'NODE_ERROR',
+					issues: Array.isArray(nodeError.context.issues) ? nodeError.context.issues : [],
+				},
+			};
+			const toErrorOutput = context.getNode().onError === 'continueErrorOutput';
+			outputs[shape.errorOutput].push({
+				json: toErrorOutput ? errorJson : { ...item.json, ...errorJson },
+				pairedItem: { item: itemIndex },
+			});
+		}
+	}
+	return outputs;
+}
+
+/**
+ * The decision an item stands for: the one it carries (from a Nudge Trigger or another Nudge node), or a
+ * new one when the item is itself a customer event.
+ */
+export async function openDecision(engine: Engine, json: IDataObject, journey?: string): Promise<Decision> {
+	let failure: unknown;
+	try {
+		return await engine.open(json, journey);
+	} catch (error) {
+		failure = error;
+	}
+	// open() validates an event only when the item carries no decision, so INVALID_EVENT means "neither".
+	if (isNudgeError(failure) && failure.code === 'INVALID_EVENT') {
+		throw new NudgeError(
+			'INVALID_INPUT',
+			`This item carries no Nudge decision and is not a customer event either (${failure.message}). Connect this node after a Nudge Trigger or another Nudge node, or give it an event with a type and the contact it is about (email, userId…).`,
+			failure.issues,
+		);
+	}
+	throw failure;
+}
+
+/** Parses a JSON-object parameter (text or an object from an expression); names the parameter when it is not one. */
+export function jsonObjectParameter(value: unknown, label: string): IDataObject {
+	let parsed: unknown = value;
+	let syntaxError: string | undefined;
+	if (typeof value === 'string') {
+		if (!value.trim()) return {};
+		try {
+			parsed = JSON.parse(value);
+		} catch (error) {
+			syntaxError = messageOf(error);
+		}
+	}
+	if (syntaxError !== undefined) {
+		throw new NudgeError('INVALID_INPUT', `${label} is not valid JSON (${syntaxError}); write an object such as {"campaign": "spring"}`);
+	}
+	if (parsed === undefined || parsed === null) return {};
+	if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+		throw new NudgeError('INVALID_INPUT', `${label} must be a JSON object such as {"campaign": "spring"}`);
+	}
+	return parsed as IDataObject;
+}
+
+/** The http(s) address a message is posted to; checked here so a typo fails before anything is reserved or claimed. */
+export function webhookUrlParameter(value: unknown): string {
+	const url = typeof value === 'string' ? value.trim() : '';
+	let protocol = '';
+	try {
+		protocol = new URL(url).protocol;
+	} catch {
+		protocol = '';
+	}
+	if (protocol !== 'http:' && protocol !== 'https:') {
+		throw new NudgeError('INVALID_INPUT', `Webhook URL "${url}" is not a web address: enter a full URL starting with https:// (or http://)`);
+	}
+	return url;
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * Outputs. Which output an item goes to follows from the decision the engine returned; nothing else.
+ * ------------------------------------------------------------------------------------------------- */
+
+/** Choose Channel: one output per channel in the engine's channel order, then None. */
+export const CHANNEL_OUTPUT_NAMES = ['Email', 'SMS', 'Push', 'In-App', 'Paid Audience', 'Sales Task', 'None'];
+export const NONE_OUTPUT = CHANNELS.length;
+
+const live = (decision: Decision) => decision.status === 'pending' || decision.status === 'sent';
+
+/** The channel's output for a live decision with a channel; None for every suppressed (or failed) decision. */
+export function channelOutput(decision: Decision): number {
+	const index = decision.channel && live(decision) ? CHANNELS.indexOf(decision.channel) : -1;
+	return index >= 0 ? index : NONE_OUTPUT;
+}
+
+export function isChannel(value: unknown): value is Channel {
+	return typeof value === 'string' && (CHANNELS as readonly string[]).includes(value);
+}
+
+/** Frequency Cap: Allowed (0) when the decision holds a cap slot, Capped (1) otherwise. */
+export function capOutput(decision: Decision): number {
+	return live(decision) && decision.guard?.allowed === true ? 0 : 1;
+}
+
+/** Send: Sent (0) when the message went out, Failed (1) otherwise. */
+export function sendOutput(decision: Decision): number {
+	return decision.status === 'sent' ? 0 : 1;
+}
+
+/**
+ * Credential test ("Test" button on the Nudge Engine credential): validates the policy and opens the
+ * store, without touching the shared engines that running workflows use.
+ */
+export async function nudgeEngineConnectionTest(
+	this: ICredentialTestFunctions,
+	credential: ICredentialsDecrypted,
+): Promise<INodeCredentialTestResult> {
+	const settings = settingsFromCredential(credential.data);
+	let version = '';
+	try {
+		const engine = createEngine(settings.config);
+		version = engine.policyVersion;
+		await engine.close();
+	} catch (error) {
+		return { status: 'Error', message: messageOf(error) };
+	}
+	const secretNote = settings.signingSecret
+		? ''
+		: ' No signing secret is set: Nudge Trigger will refuse every event until you add one.';
+	return { status: 'OK', message: `Policy ${version} is valid and the store opened.${secretNote}` };
+}

@@ -1,0 +1,38 @@
+/**
+ * `nudge-engine` config node: owns one shared Nudge engine (store + policy) and the signing secret.
+ * An invalid configuration never crashes Node-RED: the error is kept, and every node using this
+ * config shows a red status and fails its messages with the reason.
+ */
+import type { NodeAPI, NodeDef } from 'node-red';
+import { acquireEngine } from '../../engine/registry';
+import { asNudgeError, ENGINE_NODE_TYPE, NudgeEngineCredentials, NudgeEngineNode } from './shared/adapter';
+
+interface EngineDef extends NodeDef {
+	store?: string;
+	policy?: string;
+}
+
+export = function (RED: NodeAPI) {
+	function NudgeEngine(this: NudgeEngineNode, def: EngineDef) {
+		RED.nodes.createNode(this, def);
+		const label = def.name || def.id;
+		let release: (() => Promise<void>) | undefined;
+		try {
+			const acquired = acquireEngine({ store: def.store ?? '', policy: def.policy ?? '' });
+			this.engine = acquired.engine;
+			release = acquired.release;
+		} catch (error) {
+			this.configError = asNudgeError(error, 'INVALID_CONFIG');
+			this.error(`Nudge engine "${label}" cannot start: ${this.configError.message}`);
+		}
+		this.on('close', (_removed: boolean, done: () => void) => {
+			this.engine = undefined;
+			if (!release) return done();
+			release().then(done, (error: Error) => {
+				this.error(`Nudge engine "${label}" did not close cleanly: ${error.message}`);
+				done();
+			});
+		});
+	}
+	RED.nodes.registerType<NudgeEngineNode, EngineDef, Record<string, never>, NudgeEngineCredentials>(ENGINE_NODE_TYPE, NudgeEngine, { credentials: { signingSecret: { type: 'password' } } });
+};

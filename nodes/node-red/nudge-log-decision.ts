@@ -1,0 +1,37 @@
+/** `nudge-log-decision`: finalises a decision in the decision log, with optional annotations. */
+import type { NodeAPI, Node } from 'node-red';
+import { NudgeError } from '../../engine/errors';
+import { decisionOf, decisionStatus, handleSteps, NudgeNodeDef } from './shared/adapter';
+
+interface LogDecisionDef extends NudgeNodeDef {
+	/** JSON object text, e.g. {"campaign": "spring"}; empty = none. */
+	annotations?: string;
+}
+
+function parseAnnotations(text: string | undefined): { annotations: Record<string, unknown>; error?: NudgeError } {
+	if (!text?.trim()) return { annotations: {} };
+	try {
+		const value: unknown = JSON.parse(text);
+		if (value && typeof value === 'object' && !Array.isArray(value)) return { annotations: value as Record<string, unknown> };
+	} catch (error) {
+		return { annotations: {}, error: new NudgeError('INVALID_INPUT', `Annotations must be a JSON object such as {"campaign": "spring"}: ${(error as Error).message}`) };
+	}
+	return { annotations: {}, error: new NudgeError('INVALID_INPUT', 'Annotations must be a JSON object such as {"campaign": "spring"}') };
+}
+
+export = function (RED: NodeAPI) {
+	function NudgeLogDecision(this: Node, def: LogDecisionDef) {
+		RED.nodes.createNode(this, def);
+		const { annotations, error } = parseAnnotations(def.annotations);
+		handleSteps(RED, this, def, {
+			outputs: 1,
+			settingsError: error,
+			run: async (engine, msg) => {
+				const fromMsg = msg.annotations && typeof msg.annotations === 'object' && !Array.isArray(msg.annotations) ? (msg.annotations as Record<string, unknown>) : {};
+				const decision = await engine.logDecision(await decisionOf(engine, msg), { ...annotations, ...fromMsg });
+				return { decision, output: 0, status: decisionStatus(decision, 'logged: pending') };
+			},
+		});
+	}
+	RED.nodes.registerType('nudge-log-decision', NudgeLogDecision);
+};

@@ -1,0 +1,70 @@
+/** `nudge-record-outcome`: attributes an outcome (open, click, conversion…) to the decision that caused it. */
+import type { NodeAPI, Node } from 'node-red';
+import { OutcomeSchema } from '../../engine/audit/schema';
+import type { OutcomeInput } from '../../engine/engine';
+import { NudgeError } from '../../engine/errors';
+import { decisionIdOf, handleSteps, NudgeNodeDef, shortText } from './shared/adapter';
+
+interface RecordOutcomeDef extends NudgeNodeDef {
+	/** '' = take it from msg.payload.type. */
+	outcomeType?: string;
+	/** '' = take it from msg.payload.value (optional). */
+	value?: string | number;
+}
+
+const OUTCOME_TYPES = OutcomeSchema.shape.type.options as readonly string[];
+
+function field(payload: unknown, key: string): unknown {
+	return payload && typeof payload === 'object' && !Array.isArray(payload) ? (payload as Record<string, unknown>)[key] : undefined;
+}
+
+export = function (RED: NodeAPI) {
+	function NudgeRecordOutcome(this: Node, def: RecordOutcomeDef) {
+		RED.nodes.createNode(this, def);
+		const fixedType = def.outcomeType?.trim() || undefined;
+		const fixedValue = def.value === undefined || String(def.value).trim() === '' ? undefined : Number(def.value);
+		const settingsError =
+			fixedType && !OUTCOME_TYPES.includes(fixedType)
+				? new NudgeError('INVALID_INPUT', `Outcome type "${fixedType}" is not one of ${OUTCOME_TYPES.join(', ')}`)
+				: fixedValue !== undefined && !Number.isFinite(fixedValue)
+					? new NudgeError('INVALID_INPUT', `Value must be a number, e.g. 49.90 (got "${def.value}")`)
+					: undefined;
+		handleSteps(RED, this, def, {
+			outputs: 1,
+			settingsError,
+			run: async (engine, msg) => {
+				const decisionId = decisionIdOf(msg);
+				if (!decisionId) {
+					throw new NudgeError(
+						'INVALID_INPUT',
+						'This message names no decision: put the decision id in msg.decisionId or msg.payload.decisionId (it is in the "decisionId" of every message Nudge sent)',
+					);
+				}
+				const type = fixedType ?? field(msg.payload, 'type');
+				if (typeof type !== 'string' || !type) {
+					throw new NudgeError('INVALID_INPUT', `No outcome type: choose one on the node or send msg.payload.type (${OUTCOME_TYPES.join(', ')})`);
+				}
+				const rawValue = fixedValue ?? field(msg.payload, 'value');
+				const outcomeId = field(msg.payload, 'outcomeId');
+				const at = field(msg.payload, 'at');
+				const input: OutcomeInput = {
+					decisionId,
+					type: type as OutcomeInput['type'],
+					...(rawValue !== undefined && rawValue !== null && rawValue !== '' ? { value: typeof rawValue === 'string' ? Number(rawValue) : (rawValue as number) } : {}),
+					...(typeof outcomeId === 'string' && outcomeId ? { outcomeId } : {}),
+					...(typeof at === 'string' && at ? { at } : {}),
+				};
+				const { decision, duplicate } = await engine.recordOutcome(input);
+				return {
+					decision,
+					output: 0,
+					extra: { duplicate },
+					status: duplicate
+						? { fill: 'yellow', shape: 'dot', text: shortText(`duplicate ${type}`) }
+						: { fill: 'green', shape: 'dot', text: shortText(`${type} recorded`) },
+				};
+			},
+		});
+	}
+	RED.nodes.registerType('nudge-record-outcome', NudgeRecordOutcome);
+};

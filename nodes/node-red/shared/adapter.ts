@@ -1,0 +1,248 @@
+/**
+ * The glue every Nudge Node-RED node shares, so each node stays a thin adapter over one engine step:
+ * - which engine a node uses (its `nudge-engine` config node) and why it cannot, when it cannot;
+ * - which decision a message is about;
+ * - how a result becomes outputs + a status, and how an error becomes a red status + done(err).
+ * No business rule lives here: the engine decides, this module only routes and reports.
+ */
+import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
+import type { Decision, ReasonCode } from '../../../engine/audit/schema';
+import type { Engine } from '../../../engine/engine';
+import { NudgeError, NudgeErrorCode } from '../../../engine/errors';
+
+/** The node type of the config node; every flow node names one in its `engine` property. */
+export const ENGINE_NODE_TYPE = 'nudge-engine';
+
+export interface NudgeEngineCredentials {
+	signingSecret?: string;
+}
+
+/** What the `nudge-engine` config node exposes to flow nodes at runtime. */
+export interface NudgeEngineNode extends Node<NudgeEngineCredentials> {
+	/** The shared engine; undefined when the configuration is invalid. */
+	engine?: Engine;
+	/** Why the configuration is unusable (bad policy, bad store URL…), in words a marketer can act on. */
+	configError?: NudgeError;
+}
+
+/** Properties every flow node has in its editor definition. */
+export interface NudgeNodeDef extends NodeDef {
+	engine?: string;
+}
+
+export type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
+export type Done = (err?: Error) => void;
+
+/** The engine a node works with, or the error that explains why it has none. */
+export interface EngineLink {
+	engine?: Engine;
+	error?: NudgeError;
+	/** The config node's signing secret ('' when none is set). */
+	signingSecret: string;
+}
+
+/** Looks up the node's config node: the engine it holds, or an actionable reason it cannot be used. */
+export function linkEngine(RED: NodeAPI, engineNodeId: string | undefined): EngineLink {
+	const config = engineNodeId ? (RED.nodes.getNode(engineNodeId) as NudgeEngineNode | null) : null;
+	if (!config || config.type !== ENGINE_NODE_TYPE) {
+		return {
+			signingSecret: '',
+			error: new NudgeError(
+				'INVALID_CONFIG',
+				'No Nudge engine is selected: open this node, pick a Nudge Engine (or add one with the pencil button) and deploy',
+				[],
+				503,
+			),
+		};
+	}
+	const signingSecret = config.credentials?.signingSecret ?? '';
+	if (config.configError || !config.engine) {
+		const why = config.configError?.message ?? 'it did not start';
+		return {
+			signingSecret,
+			error: new NudgeError(
+				'INVALID_CONFIG',
+				`The Nudge engine "${config.name || config.id}" cannot be used: ${why}. Fix it in the Nudge Engine settings and deploy again`,
+				config.configError?.issues ?? [],
+				503,
+			),
+		};
+	}
+	return { engine: config.engine, signingSecret };
+}
+
+/** Wraps anything thrown into a NudgeError, keeping NudgeErrors as they are. */
+export function asNudgeError(error: unknown, code: NudgeErrorCode = 'INVALID_INPUT'): NudgeError {
+	if (error instanceof NudgeError) return error;
+	const message = error instanceof Error ? error.message : String(error);
+	return new NudgeError(code, `Nudge could not process this message: ${message}`, [], 500);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Status: a dot and a short text (under 20 characters) that a marketer reads at a glance.
+
+const REASON_LABELS: Record<ReasonCode, string> = {
+	FREQUENCY_CAP: 'capped',
+	QUIET_HOURS: 'quiet hours',
+	NO_CONSENT: 'no consent',
+	UNREACHABLE: 'unreachable',
+	NEGATIVE_TRIGGER: 'paused',
+	HOLDOUT: 'holdout',
+	REVIEW_REQUIRED: 'needs review',
+	DUPLICATE_EVENT: 'duplicate',
+	POLICY_BLOCKED: 'policy blocked',
+	NO_ELIGIBLE_CHANNEL: 'no channel',
+	SEND_FAILED: 'send failed',
+};
+
+const ERROR_LABELS: Record<NudgeErrorCode, string> = {
+	INVALID_EVENT: 'invalid event',
+	INVALID_POLICY: 'invalid policy',
+	INVALID_INPUT: 'invalid input',
+	INVALID_CONFIG: 'engine not set up',
+	UNKNOWN_CONTACT: 'unknown contact',
+	UNKNOWN_DECISION: 'unknown decision',
+	BAD_SIGNATURE: 'bad signature',
+	NOT_RESERVED: 'not cap-checked',
+	STORE_ERROR: 'store error',
+};
+
+export const MAX_STATUS_LENGTH = 19;
+
+export function shortText(text: string): string {
+	return text.length <= MAX_STATUS_LENGTH ? text : `${text.slice(0, MAX_STATUS_LENGTH - 1)}…`;
+}
+
+export function reasonLabel(reason: ReasonCode | undefined): string {
+	return reason ? REASON_LABELS[reason] : 'suppressed';
+}
+
+/**
+ * The status for a decision after a step: green while it goes on (with the step's own text) or once
+ * sent, yellow when it was suppressed (with the reason), red when its send failed.
+ */
+export function decisionStatus(decision: Decision, pendingText: string): NodeStatus {
+	switch (decision.status) {
+		case 'pending':
+			return { fill: 'green', shape: 'dot', text: shortText(pendingText) };
+		case 'sent':
+			return { fill: 'green', shape: 'dot', text: shortText(decision.channel ? `sent ${decision.channel}` : 'sent') };
+		case 'failed':
+			return { fill: 'red', shape: 'dot', text: 'send failed' };
+		default:
+			return { fill: 'yellow', shape: 'dot', text: shortText(reasonLabel(decision.reason)) };
+	}
+}
+
+export function errorStatus(error: NudgeError): NodeStatus {
+	const text = error.code === 'INVALID_CONFIG' && /No Nudge engine is selected/.test(error.message) ? 'no engine' : ERROR_LABELS[error.code];
+	return { fill: 'red', shape: 'dot', text: shortText(text ?? 'error') };
+}
+
+/**
+ * Reports a failed message: red status, and done(err) so Catch nodes see the actionable message.
+ * Node-RED shows `err.toString()` as msg.error.message, so the error reads as its message alone
+ * (no "NudgeError:" prefix); code and issues stay on the error object for the log.
+ */
+export function fail(node: Node, done: Done, error: unknown): void {
+	const nudgeError = asNudgeError(error);
+	node.status(errorStatus(nudgeError));
+	nudgeError.toString = () => nudgeError.message;
+	done(nudgeError);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages ↔ decisions
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+	return !!value && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * The decision a message is about: `msg.decision` when it is attached (a decision or its id);
+ * otherwise `msg.payload` is taken as a customer event and opens a new decision for `msg.journey`
+ * (default `nurture`), exactly as the Nudge Trigger would.
+ */
+export async function decisionOf(engine: Engine, msg: NodeMessage): Promise<Decision> {
+	if (msg.decision !== undefined && msg.decision !== null) return engine.getDecision(msg.decision);
+	const journey = typeof msg.journey === 'string' && msg.journey.trim() ? msg.journey.trim() : 'nurture';
+	// A text payload is an event in JSON, never a decision id (engine.open would read a string as one).
+	const opened = typeof msg.payload === 'string' ? engine.ingest(msg.payload, { journey }).then((r) => r.decision) : engine.open(msg.payload, journey);
+	return opened.catch((error: unknown) => Promise.reject(explainNoDecision(error)));
+}
+
+function explainNoDecision(error: unknown): NudgeError {
+	const e = asNudgeError(error);
+	if (e.code !== 'INVALID_EVENT') return e;
+	return new NudgeError(
+		'INVALID_EVENT',
+		`This message carries no Nudge decision (msg.decision) and msg.payload is not a customer event: ${e.message}. ` +
+			'Connect this node after a Nudge Trigger or another Nudge node, or put an event in msg.payload',
+		e.issues,
+	);
+}
+
+/** The decision id a message names: msg.decision, msg.decisionId or msg.payload.decisionId. */
+export function decisionIdOf(msg: NodeMessage): string | undefined {
+	const candidates: unknown[] = [msg.decision, msg.decisionId, isRecord(msg.payload) ? msg.payload.decisionId : undefined];
+	for (const c of candidates) {
+		if (typeof c === 'string' && c.trim()) return c.trim();
+		if (isRecord(c) && typeof c.decisionId === 'string' && c.decisionId) return c.decisionId;
+	}
+	return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The input handler every step node uses.
+
+export interface StepResult {
+	decision: Decision;
+	/** Which output the message leaves by (0-based). */
+	output: number;
+	status: NodeStatus;
+	/** Extra message properties to set, e.g. `duplicate`. */
+	extra?: Record<string, unknown>;
+}
+
+export interface StepOptions {
+	/** Number of outputs the node declares in its editor definition. */
+	outputs: number;
+	/**
+	 * A problem with the node's own settings, found when it was deployed (e.g. annotations that are
+	 * not JSON): every message fails with it.
+	 */
+	settingsError?: NudgeError;
+	run: (engine: Engine, msg: NodeMessageInFlow) => Promise<StepResult>;
+}
+
+/**
+ * Wires a node to one engine step: finds the engine, shows a red status when it has none, and for
+ * each message runs the step, sets `msg.decision`, sends on the chosen output, sets the status and
+ * calls done(); any error becomes a red status and done(err).
+ */
+export function handleSteps(RED: NodeAPI, node: Node, def: NudgeNodeDef, options: StepOptions): void {
+	const link = linkEngine(RED, def.engine);
+	const problem = link.error ?? options.settingsError;
+	if (problem) {
+		node.status(errorStatus(problem));
+		node.error(problem.message);
+	}
+	node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
+		if (problem || !link.engine) {
+			fail(node, done, problem);
+			return;
+		}
+		options.run(link.engine, msg).then(
+			(result) => {
+				msg.decision = result.decision;
+				if (result.extra) Object.assign(msg, result.extra);
+				const outputs: Array<NodeMessage | null> = new Array(options.outputs).fill(null);
+				outputs[result.output] = msg;
+				node.status(result.status);
+				send(options.outputs === 1 ? msg : outputs);
+				done();
+			},
+			(error) => fail(node, done, error),
+		);
+	});
+}

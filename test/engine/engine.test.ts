@@ -1,0 +1,216 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Engine } from '../../engine/engine';
+import { NudgeError } from '../../engine/errors';
+import { verifySignedRequest } from '../../engine/events/signature';
+import { runJourney } from '../../engine/journeys/journey';
+import { loadPolicy } from '../../engine/policy/load';
+import { acquireEngine, closeAllEngines, createEngine, getEngine } from '../../engine/registry';
+import { MemoryStore } from '../../engine/store/memory';
+import { tempDir, trackEvent } from '../helpers/fixtures';
+import { closeReceivers, startReceiver } from '../helpers/receiver';
+
+const lead = (email: string, name = 'Demo Requested', extra: Record<string, unknown> = {}) => trackEvent(email, name, extra);
+
+afterEach(closeReceivers);
+afterAll(closeAllEngines);
+
+describe('the nurture journey end to end', () => {
+	test('sends once, then caps, and logs every step with the policy version', async () => {
+		const receiver = await startReceiver();
+		const engine = createEngine({ store: `sqlite:${join(tempDir(), 'n.db')}` });
+		const target = { url: receiver.url, secret: 'shh' };
+		const first = await runJourney(engine, 'nurture', lead('ana@x.io', 'Demo Requested', { traits: { title: 'VP Sales' } }), target);
+		expect(first).toMatchObject({ status: 'sent', channel: 'email', journey: 'nurture', policyVersion: engine.policyVersion });
+		expect(first.score).toMatchObject({ tier: 'warm', value: 65 });
+		expect(first.trail.map((t) => t.stage)).toEqual(['ingest', 'score', 'choose', 'cap', 'send', 'log']);
+		expect(first.delivery).toMatchObject({ provider: 'webhook', status: 'sent', attempts: 1, httpStatus: 202, providerMessageId: 'msg-1', idempotencyKey: first.decisionId });
+		expect(receiver.received).toHaveLength(1);
+		const req = receiver.received[0];
+		expect(req.headers['idempotency-key']).toBe(first.decisionId);
+		expect(() => verifySignedRequest('shh', req.body, req.headers)).not.toThrow();
+		expect(JSON.parse(req.body)).toMatchObject({ decisionId: first.decisionId, channel: 'email', contact: { email: 'ana@x.io' } });
+
+		const second = await runJourney(engine, 'nurture', lead('ana@x.io', 'Pricing Viewed'), target);
+		expect(second).toMatchObject({ status: 'suppressed', reason: 'FREQUENCY_CAP', ruleId: 'email-daily' });
+		expect(receiver.received).toHaveLength(1);
+
+		const logged = await engine.queryDecisions({ contactId: first.contactId });
+		expect(logged.map((d) => [d.status, d.reason ?? null, !!d.loggedAt])).toEqual([
+			['sent', null, true],
+			['suppressed', 'FREQUENCY_CAP', true],
+		]);
+		await engine.close();
+		await receiver.close();
+	});
+
+	test('a retried delivery of the same event is suppressed as DUPLICATE_EVENT and sends nothing', async () => {
+		const engine = createEngine({ store: 'memory:' });
+		const event = { ...lead('bo@x.io'), eventId: 'evt-1' };
+		const a = await runJourney(engine, 'nurture', event, { dryRun: true });
+		const b = await runJourney(engine, 'nurture', event, { dryRun: true });
+		expect(a.status).toBe('sent');
+		expect(b).toMatchObject({ status: 'suppressed', reason: 'DUPLICATE_EVENT', contactId: a.contactId });
+		expect(b.trail.map((t) => t.stage)).toEqual(['ingest', 'log']);
+	});
+
+	test('no eligible channel is a logged suppression with every candidate and its reason', async () => {
+		const engine = createEngine({ store: 'memory:' });
+		const d = await runJourney(engine, 'nurture', { type: 'identify', identities: { userId: 'u-no-contact-points' } }, { dryRun: true });
+		expect(d).toMatchObject({ status: 'suppressed', reason: 'UNREACHABLE' });
+		expect(d.candidates?.every((c) => !c.eligible && c.reason === 'UNREACHABLE')).toBe(true);
+	});
+});
+
+describe('send', () => {
+	async function reserved(engine: Engine, email: string, name = 'Demo Requested') {
+		const { decision } = await engine.ingest(lead(email, name), { journey: 'nurture' });
+		await engine.chooseChannel(decision);
+		return engine.checkCap(decision);
+	}
+
+	test('is idempotent: a retried send of the same decision does not send twice', async () => {
+		const receiver = await startReceiver();
+		const engine = createEngine({ store: 'memory:' });
+		const d = await reserved(engine, 'cy@x.io');
+		const sent = await engine.send(d, { url: receiver.url });
+		const again = await engine.send(d, { url: receiver.url });
+		expect(sent.status).toBe('sent');
+		expect(again).toEqual(sent);
+		expect(receiver.received).toHaveLength(1);
+		await receiver.close();
+	});
+
+	test('retries 5xx, and a final failure releases the reservation and is logged as SEND_FAILED', async () => {
+		const receiver = await startReceiver([503, 503, 503]);
+		const engine = createEngine({ store: 'memory:' });
+		const d = await reserved(engine, 'di@x.io');
+		const failed = await engine.send(d, { url: receiver.url, maxAttempts: 3 });
+		expect(failed).toMatchObject({ status: 'failed', reason: 'SEND_FAILED', delivery: { status: 'failed', attempts: 3, httpStatus: 503 } });
+		expect(receiver.received).toHaveLength(3);
+		// The slot was released, so the next email is allowed.
+		const next = await reserved(engine, 'di@x.io', 'Pricing Viewed');
+		expect(next.guard?.allowed).toBe(true);
+		await receiver.close();
+	});
+
+	test('a 4xx is not retried', async () => {
+		const receiver = await startReceiver([400]);
+		const engine = createEngine({ store: 'memory:' });
+		const failed = await engine.send(await reserved(engine, 'ed@x.io'), { url: receiver.url, maxAttempts: 3 });
+		expect(failed.delivery).toMatchObject({ attempts: 1, httpStatus: 400, error: 'the endpoint answered HTTP 400' });
+		await receiver.close();
+	});
+
+	test('refuses a decision that never passed Frequency Cap', async () => {
+		const engine = createEngine({ store: 'memory:' });
+		const { decision } = await engine.ingest(lead('fa@x.io'), { journey: 'nurture' });
+		await expect(engine.send(decision, { dryRun: true })).rejects.toThrow(/has not passed Frequency Cap/);
+	});
+
+	test('an unreachable endpoint fails cleanly with the host in the error', async () => {
+		const engine = createEngine({ store: 'memory:' });
+		const failed = await engine.send(await reserved(engine, 'gi@x.io'), { url: 'http://127.0.0.1:9/none', maxAttempts: 1, timeoutMs: 2000 });
+		expect(failed.status).toBe('failed');
+		expect(failed.delivery?.error).toMatch(/could not reach 127\.0\.0\.1:9/);
+	});
+});
+
+describe('outcomes', () => {
+	test('are attributed once; a duplicate is reported, and an unsubscribe closes the channel', async () => {
+		const engine = createEngine({ store: 'memory:' });
+		const d = await runJourney(engine, 'nurture', lead('ha@x.io'), { dryRun: true });
+		const click = await engine.recordOutcome({ decisionId: d.decisionId, type: 'click', outcomeId: 'o-1' });
+		expect(click.duplicate).toBe(false);
+		expect(click.decision.outcomes).toEqual([expect.objectContaining({ outcomeId: 'o-1', type: 'click', channel: 'email' })]);
+		expect((await engine.recordOutcome({ decisionId: d.decisionId, type: 'click', outcomeId: 'o-1' })).duplicate).toBe(true);
+		await engine.recordOutcome({ decisionId: d.decisionId, type: 'unsubscribe' });
+		expect((await engine.getProfile(d.contactId))?.consent.email).toBe('opted_out');
+		expect((await engine.getDecision(d.decisionId)).outcomes).toHaveLength(2);
+	});
+
+	test('bad outcomes are clear errors and change nothing', async () => {
+		const engine = createEngine({ store: 'memory:' });
+		const d = await runJourney(engine, 'nurture', lead('io@x.io'), { dryRun: true });
+		await expect(engine.recordOutcome({ decisionId: 'd_missing', type: 'click' })).rejects.toThrow(/Decision d_missing is not in this engine's decision log/);
+		await expect(engine.recordOutcome({ decisionId: d.decisionId, type: 'revenue', value: Number.NaN })).rejects.toThrow(/Outcome is not valid: value/);
+		await expect(engine.recordOutcome({ decisionId: d.decisionId, type: 'click', at: '2000-01-01T00:00:00.000Z' })).rejects.toThrow(/earlier than its decision/);
+		expect((await engine.getDecision(d.decisionId)).outcomes).toEqual([]);
+	});
+});
+
+describe('bad input leaves the store unchanged', () => {
+	test('a malformed event is rejected with the field, and nothing is stored', async () => {
+		const store = new MemoryStore();
+		const engine = new Engine({ store });
+		await expect(engine.ingest({ type: 'track', identities: { email: 'x@y.io' } })).rejects.toThrow(/name: a track event needs a name/);
+		expect(await store.queryDecisions({})).toEqual([]);
+		expect(await store.resolveIdentities(['email:x@y.io'])).toEqual(new Map());
+	});
+
+	test('a step on an unknown contact says so', async () => {
+		const store = new MemoryStore();
+		const engine = new Engine({ store });
+		const { decision } = await engine.ingest(lead('ju@x.io'), { journey: 'nurture' });
+		await store.saveProfile({ ...(await store.getProfile(decision.contactId))!, contactId: 'other' }, [], [decision.contactId]);
+		await expect(engine.score(decision)).rejects.toThrow(`Contact ${decision.contactId} is unknown`);
+		expect((await engine.getDecision(decision)).status).toBe('pending');
+	});
+
+	test('an item without a decision, and a decision from another engine, are explained', async () => {
+		const engine = createEngine({ store: 'memory:' });
+		await expect(engine.score({ hello: 'world' })).rejects.toThrow(/carries no Nudge decision/);
+		await expect(engine.score({ decisionId: 'd_elsewhere' })).rejects.toThrow(/same engine settings as the trigger/);
+	});
+
+	test('Frequency Cap before Choose Channel is explained', async () => {
+		const engine = createEngine({ store: 'memory:' });
+		const { decision } = await engine.ingest(lead('ka@x.io'), { journey: 'nurture' });
+		await expect(engine.checkCap(decision)).rejects.toThrow(/put Choose Channel before Frequency Cap/);
+	});
+
+	test('an invalid policy swap keeps the old policy in force', () => {
+		const engine = createEngine({ store: 'memory:' });
+		const before = engine.policyVersion;
+		expect(() => engine.setPolicy({ channelOrder: [] })).toThrow(/channelOrder: must list at least one channel/);
+		expect(engine.policyVersion).toBe(before);
+	});
+});
+
+describe('engine registry', () => {
+	test('one engine per configuration per process, closed when the last user releases it', async () => {
+		const dir = tempDir();
+		const config = { store: `sqlite:${join(dir, 'shared.db')}` };
+		const a = acquireEngine(config);
+		const b = acquireEngine({ ...config });
+		expect(a.engine).toBe(b.engine);
+		expect(getEngine(config)).toBe(a.engine);
+		expect(acquireEngine({ store: 'memory:' }).engine).not.toBe(a.engine);
+		await a.release();
+		await a.release();
+		await runJourney(b.engine, 'nurture', lead('la@x.io'), { dryRun: true });
+		await b.release();
+		expect(acquireEngine(config).engine).not.toBe(a.engine);
+	});
+
+	test('a policy that does not validate creates no store file', () => {
+		const path = join(tempDir(), 'never.db');
+		expect(() => createEngine({ store: `sqlite:${path}`, policy: '{"channelOrder": "email"}' })).toThrow(/channelOrder: /);
+		expect(existsSync(path)).toBe(false);
+	});
+
+	test('a missing configuration is explained', () => {
+		expect(() => acquireEngine(undefined as never)).toThrow(NudgeError);
+		expect(() => acquireEngine(undefined as never)).toThrow(/No Nudge engine is configured/);
+	});
+
+	test('the event clock decides at each event time (replays see history as it was)', async () => {
+		const engine = new Engine({ store: new MemoryStore(), clock: 'event', policy: loadPolicy() });
+		const at = (iso: string) => ({ ...lead('ma@x.io', 'Email Opened'), occurredAt: iso });
+		const a = await runJourney(engine, 'nurture', at('2026-01-01T09:00:00Z'), { dryRun: true });
+		const b = await runJourney(engine, 'nurture', at('2026-01-01T20:00:00Z'), { dryRun: true });
+		const c = await runJourney(engine, 'nurture', at('2026-01-02T09:30:00Z'), { dryRun: true });
+		expect([a.status, b.status, c.status]).toEqual(['sent', 'suppressed', 'sent']);
+		expect(a.createdAt).toBe('2026-01-01T09:00:00.000Z');
+	});
+});

@@ -1,0 +1,66 @@
+import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
+import { loadPolicy, loadPolicyFile, policyJsonSchema } from '../../engine/policy/load';
+import { NudgeError } from '../../engine/errors';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from '../helpers/fixtures';
+
+describe('policy', () => {
+	test('the default policy validates and is versioned by content', () => {
+		const a = loadPolicy();
+		expect(a.version).toMatch(/^default@[0-9a-f]{12}$/);
+		expect(loadPolicy(JSON.stringify(DEFAULT_POLICY)).version).toBe(a.version);
+		expect(loadPolicy('').version).toBe(a.version);
+		const changed = loadPolicy({ ...DEFAULT_POLICY, channelOrder: ['sms', 'email'] });
+		expect(changed.version).not.toBe(a.version);
+	});
+
+	test('key order does not change the version', () => {
+		const reordered = Object.fromEntries(Object.entries(DEFAULT_POLICY).reverse());
+		expect(loadPolicy(reordered).version).toBe(loadPolicy(DEFAULT_POLICY).version);
+	});
+
+	test('defaults fill what a minimal policy leaves out', () => {
+		const { policy } = loadPolicy({ channelOrder: ['email'] });
+		expect(policy).toMatchObject({ name: 'default', timezone: 'UTC', caps: [], reservationTimeoutSeconds: 300, scoring: { tiers: { hot: 70, warm: 40 } } });
+	});
+
+	test.each([
+		[{ ...DEFAULT_POLICY, caps: [{ id: 'x', scope: { kind: 'any' }, limit: 0, window: { kind: 'rolling', duration: '1d' } }] }, 'caps.0.limit: must be at least 1'],
+		[{ ...DEFAULT_POLICY, caps: [{ id: 'x', scope: { kind: 'any' }, limit: 1, window: { kind: 'rolling', duration: '1 day' } }] }, 'caps.0.window.duration: must be a number followed by s, m, h, d or w'],
+		[{ ...DEFAULT_POLICY, channelOrder: ['fax'] }, 'channelOrder.0: '],
+		[{ ...DEFAULT_POLICY, channelOrder: [] }, 'channelOrder: must list at least one channel'],
+		[{ ...DEFAULT_POLICY, scoring: { base: 0, rules: [], tiers: { hot: 30, warm: 50 } } }, 'scoring.tiers.hot: hot must be above warm'],
+		[{ ...DEFAULT_POLICY, scoring: { rules: [{ id: 'r', label: 'L', field: 'traits.x', op: 'gte', points: 1 }] } }, 'scoring.rules.0.value: needs a value for this operator'],
+		[{ ...DEFAULT_POLICY, surprise: true }, '(root): '],
+	])('an invalid policy is rejected with the path of each error (%#)', (input, message) => {
+		let caught: unknown;
+		try {
+			loadPolicy(input);
+		} catch (error) {
+			caught = error;
+		}
+		expect(caught).toBeInstanceOf(NudgeError);
+		expect((caught as NudgeError).code).toBe('INVALID_POLICY');
+		expect((caught as Error).message).toContain(message);
+	});
+
+	test('duplicate cap rule ids and broken JSON are rejected', () => {
+		const rule = { id: 'same', scope: { kind: 'any' }, limit: 1, window: { kind: 'rolling', duration: '1d' } };
+		expect(() => loadPolicy({ ...DEFAULT_POLICY, caps: [rule, rule] })).toThrow(/caps: rule id "same" is used twice/);
+		expect(() => loadPolicy('{"channelOrder": [')).toThrow(/Policy is not valid JSON/);
+	});
+
+	test('loads from a file, and a missing file is a clear error', () => {
+		const path = join(tempDir(), 'policy.json');
+		writeFileSync(path, JSON.stringify({ name: 'acme', channelOrder: ['email'] }));
+		expect(loadPolicyFile(path).version).toMatch(/^acme@/);
+		expect(() => loadPolicyFile(join(tempDir(), 'missing.json'))).toThrow(/Cannot read policy file/);
+	});
+
+	test('the JSON Schema describes the policy for editors', () => {
+		const schema = policyJsonSchema() as { properties: Record<string, unknown>; required?: string[] };
+		expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['channelOrder', 'caps', 'scoring', 'journeys']));
+		expect(schema.required).toEqual(['channelOrder']);
+	});
+});

@@ -1,0 +1,57 @@
+import { normalizeEvent } from '../../engine/events/normalize';
+import { ingestIntoProfile } from '../../engine/profiles/profiles';
+import { MemoryStore } from '../../engine/store/memory';
+
+const ev = (raw: Record<string, unknown>) => normalizeEvent(raw, { now: new Date(String(raw.occurredAt ?? '2026-11-01T00:00:00Z')) });
+
+describe('profiles', () => {
+	test('an event creates a contact with traits, contact points, time zone and counters', async () => {
+		const store = new MemoryStore();
+		const p = await ingestIntoProfile(store, ev({
+			type: 'identify',
+			identities: { email: 'Ana@X.io', userId: 'u1' },
+			traits: { title: 'VP', phone: ' +15550100 ', timezone: 'America/New_York', consent: { sms: 'opted_in', fax: 'opted_in', email: 'maybe' } },
+		}));
+		expect(p).toMatchObject({ email: 'ana@x.io', phone: '+15550100', timezone: 'America/New_York', consent: { sms: 'opted_in' }, identities: { email: ['ana@x.io'], userId: ['u1'] } });
+		expect(p.consent).not.toHaveProperty('email');
+		expect(p.traits).not.toHaveProperty('consent');
+		const again = await ingestIntoProfile(store, ev({ type: 'track', name: 'Email Opened', identities: { userId: 'u1' }, occurredAt: '2026-11-02T00:00:00Z' }));
+		expect(again.contactId).toBe(p.contactId);
+		expect(again.counters).toEqual({ 'Email Opened': 1 });
+		expect(again.lastEngagedAt).toBe('2026-11-02T00:00:00Z');
+	});
+
+	test('stitches an anonymous visitor to the known contact when an event links them', async () => {
+		const store = new MemoryStore();
+		const known = await ingestIntoProfile(store, ev({ type: 'identify', identities: { email: 'bo@x.io' }, occurredAt: '2026-10-01T00:00:00Z' }));
+		const anon = await ingestIntoProfile(store, ev({ type: 'track', name: 'Pricing Viewed', identities: { anonymousId: 'a-9' }, occurredAt: '2026-10-02T00:00:00Z' }));
+		expect(anon.contactId).not.toBe(known.contactId);
+		const merged = await ingestIntoProfile(store, ev({ type: 'identify', identities: { email: 'bo@x.io', anonymousId: 'a-9' }, occurredAt: '2026-10-03T00:00:00Z' }));
+		expect(merged.contactId).toBe(known.contactId);
+		expect(merged.counters['Pricing Viewed']).toBe(1);
+		expect(merged.identities.anonymousId).toEqual(['a-9']);
+		expect(await store.getProfile(anon.contactId)).toBeUndefined();
+		const later = await ingestIntoProfile(store, ev({ type: 'track', name: 'Pricing Viewed', identities: { anonymousId: 'a-9' }, occurredAt: '2026-10-04T00:00:00Z' }));
+		expect(later.contactId).toBe(known.contactId);
+		expect(later.counters['Pricing Viewed']).toBe(2);
+	});
+
+	test('a merge never re-opens a channel someone opted out of', async () => {
+		const store = new MemoryStore();
+		await ingestIntoProfile(store, ev({ type: 'identify', identities: { email: 'c@x.io' }, traits: { consent: { email: 'opted_in' } }, occurredAt: '2026-10-01T00:00:00Z' }));
+		await ingestIntoProfile(store, ev({ type: 'identify', identities: { userId: 'u-c' }, traits: { consent: { email: 'opted_out' } }, occurredAt: '2026-10-02T00:00:00Z' }));
+		const merged = await ingestIntoProfile(store, ev({ type: 'track', name: 'Page Viewed', identities: { email: 'c@x.io', userId: 'u-c' }, occurredAt: '2026-10-03T00:00:00Z' }));
+		expect(merged.consent.email).toBe('opted_out');
+	});
+
+	test('unsubscribe and subscribe events update consent immediately', async () => {
+		const store = new MemoryStore();
+		await ingestIntoProfile(store, ev({ type: 'identify', identities: { email: 'd@x.io' }, traits: { consent: { email: 'opted_in', sms: 'opted_in' } } }));
+		let p = await ingestIntoProfile(store, ev({ type: 'track', name: 'Unsubscribed', identities: { email: 'd@x.io' } }));
+		expect(p.consent).toEqual({ email: 'opted_out', sms: 'opted_in' });
+		p = await ingestIntoProfile(store, ev({ type: 'track', name: 'Unsubscribed', identities: { email: 'd@x.io' }, properties: { channel: 'sms' } }));
+		expect(p.consent.sms).toBe('opted_out');
+		p = await ingestIntoProfile(store, ev({ type: 'track', name: 'Subscribed', identities: { email: 'd@x.io' }, properties: { channel: 'email' } }));
+		expect(p.consent.email).toBe('opted_in');
+	});
+});

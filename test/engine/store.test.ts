@@ -1,0 +1,76 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MemoryStore } from '../../engine/store/memory';
+import { openStore } from '../../engine/store/open';
+import { SqliteStore } from '../../engine/store/sqlite';
+import { NudgeError } from '../../engine/errors';
+import { decision, profile, tempDir } from '../helpers/fixtures';
+import { describeStoreContract } from './storeContract';
+
+describeStoreContract('memory', () => new MemoryStore());
+describeStoreContract('sqlite', () => new SqliteStore(join(tempDir(), 'store.db')));
+
+describe('SQLite store', () => {
+	test('is created on first use, in WAL mode, and keeps data across reopening', async () => {
+		const path = join(tempDir(), 'nested', 'dir', 'nudge.db');
+		expect(existsSync(path)).toBe(false);
+		const first = new SqliteStore(path);
+		await first.saveProfile(profile('c1', { email: 'a@x.io' }), ['email:a@x.io'], []);
+		await first.putDecision(decision('d1'));
+		await first.close();
+		expect(existsSync(path)).toBe(true);
+		// The WAL journal mode is recorded in the file header (bytes 18-19 = 2).
+		const header = readFileSync(path).subarray(18, 20);
+		expect([...header]).toEqual([2, 2]);
+		const second = new SqliteStore(path);
+		expect((await second.getProfile('c1'))?.email).toBe('a@x.io');
+		expect((await second.getDecision('d1'))?.decisionId).toBe('d1');
+		await second.close();
+	});
+
+	test('sync resolves after the batch commits, and another connection then sees the writes', async () => {
+		const path = join(tempDir(), 'nudge.db');
+		const writer = new SqliteStore(path);
+		const reader = new SqliteStore(path);
+		await writer.putDecision(decision('d1'));
+		expect(await reader.getDecision('d1')).toBeUndefined();
+		await writer.sync();
+		expect((await reader.getDecision('d1'))?.decisionId).toBe('d1');
+		await writer.close();
+		await reader.close();
+	});
+
+	test('two connections racing for the last cap slot: exactly one gets it', async () => {
+		const path = join(tempDir(), 'nudge.db');
+		const a = new SqliteStore(path);
+		const b = new SqliteStore(path);
+		const counter = [{ ruleId: 'one', limit: 1, since: 0 }];
+		const reserve = (s: SqliteStore, id: string) =>
+			s.reserveCap({ reservationId: id, contactId: 'c1', channel: 'email', at: 1, expiresAt: 10_000 }, counter);
+		const first = await reserve(a, 'ra');
+		await a.sync();
+		const second = await reserve(b, 'rb');
+		await b.sync();
+		expect([first.ok, second.ok]).toEqual([true, false]);
+		await a.close();
+		await b.close();
+	});
+});
+
+describe('openStore', () => {
+	test('opens memory and sqlite stores by URL', async () => {
+		const mem = openStore('memory:');
+		expect(mem.kind).toBe('memory');
+		const dir = tempDir();
+		const sqlite = openStore(`sqlite:${join(dir, 'x.db')}`);
+		expect(sqlite.kind).toBe('sqlite');
+		await sqlite.close();
+		expect(existsSync(join(dir, 'x.db'))).toBe(true);
+	});
+
+	test('an unknown store URL is a clear configuration error', () => {
+		expect(() => openStore('mongodb://localhost')).toThrow(NudgeError);
+		expect(() => openStore('mongodb://localhost')).toThrow(/Unknown store "mongodb:\/\/localhost". Use sqlite:<file path>/);
+		expect(() => openStore('sqlite:')).toThrow(/needs a file path/);
+	});
+});

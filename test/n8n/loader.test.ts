@@ -1,0 +1,72 @@
+/**
+ * Loads the built package (dist/) the way n8n loads an installed community package: n8n-core's
+ * PackageDirectoryLoader reading the package.json "n8n" block. Needs the build (`npm run build`, i.e.
+ * `tsc -p tsconfig.json && gulp`); `npm test` runs it first.
+ */
+import './quiet';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { PackageDirectoryLoader } from 'n8n-core';
+import type { ICredentialType, INodeTypeDescription } from 'n8n-workflow';
+
+const ROOT = resolve(__dirname, '../..');
+const NODES = ['nudgeTrigger', 'nudgeScore', 'nudgeChooseChannel', 'nudgeFrequencyCap', 'nudgeSend', 'nudgeLogDecision', 'nudgeRecordOutcome'];
+const ACTION_NODES = NODES.filter((name) => name !== 'nudgeTrigger');
+
+let loader: PackageDirectoryLoader;
+
+beforeAll(async () => {
+	const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { n8n: { nodes: string[]; credentials: string[] } };
+	const missing = [...pkg.n8n.nodes, ...pkg.n8n.credentials].filter((file) => !existsSync(join(ROOT, file)));
+	if (missing.length) {
+		throw new Error(`dist/ is missing (${missing.join(', ')}): run \`npm run build\` (tsc -p tsconfig.json && gulp) before this test`);
+	}
+	loader = new PackageDirectoryLoader(ROOT);
+	await loader.loadAll();
+});
+
+function description(name: string): INodeTypeDescription {
+	const found = loader.types.nodes.find((node) => node.name === name);
+	if (!found) throw new Error(`${name} was not loaded`);
+	return found;
+}
+
+describe('the built package, loaded by n8n-core', () => {
+	it('registers every node and the credential under the package name', () => {
+		expect(loader.packageName).toBe('n8n-nodes-nudge');
+		const types = Object.keys(loader.nodeTypes).map((name) => `${loader.packageName}.${name}`);
+		expect(types.sort()).toEqual(NODES.map((name) => `n8n-nodes-nudge.${name}`).sort());
+		expect(Object.keys(loader.credentialTypes)).toEqual(['nudgeEngineApi']);
+		expect(loader.known.credentials.nudgeEngineApi.supportedNodes?.sort()).toEqual([...NODES].sort());
+	});
+
+	it('gives each node its codex category and icons that exist in dist/', () => {
+		for (const name of NODES) {
+			const node = description(name);
+			expect(node.codex?.categories).toEqual(['Marketing']);
+			const iconUrl = node.iconUrl as { light: string; dark: string };
+			for (const url of [iconUrl.light, iconUrl.dark]) {
+				expect(url).toMatch(/^icons\/n8n-nodes-nudge\/dist\/nodes\/n8n\/Nudge\w+\/nudge\w+(\.dark)?\.svg$/);
+				expect(existsSync(join(ROOT, url.replace('icons/n8n-nodes-nudge/', '')))).toBe(true);
+			}
+			expect(iconUrl.light).not.toBe(iconUrl.dark);
+		}
+		const credential = loader.credentialTypes.nudgeEngineApi.type as ICredentialType;
+		expect(credential.displayName).toBe('Nudge Engine API');
+		expect(existsSync(join(ROOT, (credential.iconUrl as { light: string }).light.replace('icons/n8n-nodes-nudge/', '')))).toBe(true);
+	});
+
+	it('marks the action nodes usable as AI tools, not the trigger, and each declares the credential test', () => {
+		for (const name of ACTION_NODES) expect(description(name).usableAsTool).toBe(true);
+		expect(description('nudgeTrigger').usableAsTool).toBeUndefined();
+		expect(description('nudgeTrigger').webhooks).toEqual([expect.objectContaining({ httpMethod: 'POST', path: 'events', responseMode: 'onReceived' })]);
+		for (const name of NODES) {
+			expect(description(name).credentials).toEqual([{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' }]);
+			const nodeType = loader.nodeTypes[name].type as { methods?: { credentialTest?: Record<string, unknown> } };
+			expect(typeof nodeType.methods?.credentialTest?.nudgeEngineConnectionTest).toBe('function');
+		}
+		expect(description('nudgeChooseChannel').outputNames).toEqual(['Email', 'SMS', 'Push', 'In-App', 'Paid Audience', 'Sales Task', 'None']);
+		expect(description('nudgeFrequencyCap').outputNames).toEqual(['Allowed', 'Capped']);
+		expect(description('nudgeSend').outputNames).toEqual(['Sent', 'Failed']);
+	});
+});

@@ -1,0 +1,250 @@
+/** Each Nudge node inside n8n's WorkflowExecute: what it records and which output each item leaves by. */
+import type { IDataObject } from 'n8n-workflow';
+import { verifySignedRequest } from '../../engine/events/signature';
+import { closeAllEngines } from '../../engine/registry';
+import { anaEvent, benEvent, caraEvent, danEvent, fixture, SECRET, SendTarget, trigger } from './fixtures';
+import { connect, nudgeNode, runWorkflow, type WorkflowJson } from './harness';
+
+const target = new SendTarget();
+let url = '';
+
+beforeAll(async () => {
+	url = await target.start();
+});
+
+afterAll(async () => {
+	await target.stop();
+	await closeAllEngines();
+});
+
+beforeEach(() => {
+	target.received.length = 0;
+	target.answer = () => 200;
+});
+
+const decisionOf = (json: IDataObject) => json.decision as IDataObject;
+
+/** Trigger → Score → Choose Channel → (channels) Frequency Cap → (Allowed) Send. */
+function pipeline(): WorkflowJson {
+	const nodes = [
+		nudgeNode('Nudge Trigger', 'nudgeTrigger', { journey: 'nurture' }, { webhookId: 'b3c0f1d2-0000-4000-8000-000000000001' }),
+		nudgeNode('Score Lead', 'nudgeScore'),
+		nudgeNode('Choose Channel', 'nudgeChooseChannel'),
+		nudgeNode('Frequency Cap', 'nudgeFrequencyCap'),
+		nudgeNode('Send', 'nudgeSend', { url, timeoutSeconds: 5, sign: true }),
+	];
+	return {
+		nodes,
+		connections: connect([
+			['Nudge Trigger', 0, 'Score Lead'],
+			['Score Lead', 0, 'Choose Channel'],
+			['Choose Channel', 0, 'Frequency Cap'],
+			['Choose Channel', 1, 'Frequency Cap'],
+			['Choose Channel', 2, 'Frequency Cap'],
+			['Frequency Cap', 0, 'Send'],
+		]),
+	};
+}
+
+describe('Nudge Score', () => {
+	it('adds the policy score with its factors to the decision and keeps the item fields', async () => {
+		const f = fixture();
+		const wf = pipeline();
+		const input = await trigger(f, wf, anaEvent('Pricing Viewed'));
+		const result = await runWorkflow({ workflow: wf, startNode: 'Nudge Trigger', input, credentials: f.credentials });
+
+		expect(result.error).toBeUndefined();
+		const [scored] = result.output('Score Lead');
+		const score = decisionOf(scored).score as IDataObject;
+		// base 10 + pricing 20 + senior title 15 + company size 10
+		expect(score.value).toBe(55);
+		expect(score.tier).toBe('warm');
+		expect((score.factors as IDataObject[]).map((factor) => factor.label)).toEqual(
+			expect.arrayContaining(['Viewed the pricing page', 'Senior job title', 'Company size 50+']),
+		);
+		expect(scored.decisionId).toBe(decisionOf(scored).decisionId);
+		expect((scored.event as IDataObject).name).toBe('Pricing Viewed');
+		const stored = await f.engine.getDecision(scored.decisionId as string);
+		expect(stored.score?.value).toBe(55);
+	});
+
+	it('opens a decision when the incoming item is a customer event (e.g. after an n8n Webhook)', async () => {
+		const f = fixture();
+		const wf: WorkflowJson = { nodes: [nudgeNode('Score Lead', 'nudgeScore', { options: { journey: 'winback' } })], connections: {} };
+		const result = await runWorkflow({ workflow: wf, startNode: 'Score Lead', input: [[{ json: anaEvent('Webinar Signup') }]], credentials: f.credentials });
+
+		const [scored] = result.output('Score Lead');
+		expect(decisionOf(scored).journey).toBe('winback');
+		expect((decisionOf(scored).score as IDataObject).value).toBe(35);
+		expect(await f.engine.queryDecisions({ journey: 'winback' })).toHaveLength(1);
+	});
+});
+
+describe('Nudge Choose Channel', () => {
+	it('routes each contact to the output of their channel, and unreachable contacts to None', async () => {
+		const f = fixture();
+		const wf = pipeline();
+		const input = await trigger(f, wf, [anaEvent(), benEvent(), caraEvent()]);
+		const result = await runWorkflow({ workflow: wf, startNode: 'Nudge Trigger', input, credentials: f.credentials });
+
+		const email = result.output('Choose Channel', 0);
+		const sms = result.output('Choose Channel', 1);
+		const none = result.output('Choose Channel', 6);
+		expect(email.map((json) => (json.event as IDataObject).identities)).toEqual([{ email: 'ana@example.com' }]);
+		expect(sms.map((json) => (json.event as IDataObject).identities)).toEqual([{ email: 'ben@example.com' }]);
+		expect(none.map((json) => (json.event as IDataObject).identities)).toEqual([{ email: 'cara@example.com' }]);
+		expect(decisionOf(sms[0]).channel).toBe('sms');
+		expect(decisionOf(none[0])).toMatchObject({ status: 'suppressed', reason: 'NO_ELIGIBLE_CHANNEL' });
+		expect((decisionOf(none[0]).candidates as IDataObject[]).map((c) => [c.channel, c.reason])).toEqual([
+			['email', 'NO_CONSENT'],
+			['sms', 'UNREACHABLE'],
+			['push', 'UNREACHABLE'],
+		]);
+		for (const output of [3, 4, 5]) expect(result.output('Choose Channel', output)).toEqual([]);
+
+		// Paired items point back at the trigger item each decision came from.
+		const task = result.run.data.resultData.runData['Choose Channel'][0];
+		expect(task.data!.main[1]![0].pairedItem).toEqual({ item: 1 });
+		expect(task.data!.main[6]![0].pairedItem).toEqual({ item: 2 });
+	});
+});
+
+describe('Nudge Frequency Cap', () => {
+	it('lets the first email through and sends a second email within 24 hours to Capped', async () => {
+		const f = fixture();
+		const wf = pipeline();
+		const first = await runWorkflow({ workflow: wf, startNode: 'Nudge Trigger', input: await trigger(f, wf, anaEvent('Pricing Viewed')), credentials: f.credentials });
+		expect(first.output('Frequency Cap', 0)).toHaveLength(1);
+		expect(first.output('Send', 0)).toHaveLength(1);
+
+		const second = await runWorkflow({ workflow: wf, startNode: 'Nudge Trigger', input: await trigger(f, wf, anaEvent('Demo Requested')), credentials: f.credentials });
+		expect(second.output('Frequency Cap', 0)).toEqual([]);
+		const [capped] = second.output('Frequency Cap', 1);
+		expect(decisionOf(capped)).toMatchObject({ status: 'suppressed', reason: 'FREQUENCY_CAP', ruleId: 'email-daily', channel: 'email' });
+		expect(second.run.data.resultData.runData.Send).toBeUndefined();
+		expect(target.received).toHaveLength(1);
+	});
+
+	it('checks the caps of the channel set on the node when one is chosen there', async () => {
+		const f = fixture();
+		const wf: WorkflowJson = {
+			nodes: [
+				nudgeNode('Nudge Trigger', 'nudgeTrigger', { journey: 'nurture' }, { webhookId: 'b3c0f1d2-0000-4000-8000-000000000002' }),
+				nudgeNode('SMS Cap', 'nudgeFrequencyCap', { channel: 'sms' }),
+			],
+			connections: connect([['Nudge Trigger', 0, 'SMS Cap']]),
+		};
+		const result = await runWorkflow({ workflow: wf, startNode: 'Nudge Trigger', input: await trigger(f, wf, benEvent()), credentials: f.credentials });
+		const [allowed] = result.output('SMS Cap', 0);
+		expect(decisionOf(allowed).channel).toBe('sms');
+		expect((decisionOf(allowed).guard as IDataObject).checks).toEqual([expect.objectContaining({ ruleId: 'all-weekly', passed: true })]);
+	});
+});
+
+describe('Nudge Send', () => {
+	it('posts a signed message once, and a retry of the same decision does not post again', async () => {
+		const f = fixture();
+		const wf = pipeline();
+		const input = await trigger(f, wf, anaEvent());
+		const result = await runWorkflow({ workflow: wf, startNode: 'Nudge Trigger', input, credentials: f.credentials });
+
+		const [sent] = result.output('Send', 0);
+		expect(decisionOf(sent)).toMatchObject({ status: 'sent', channel: 'email' });
+		expect((decisionOf(sent).delivery as IDataObject).httpStatus).toBe(200);
+		expect(target.received).toHaveLength(1);
+		const [request] = target.received;
+		expect(request.body).toMatchObject({ decisionId: sent.decisionId, channel: 'email', contact: { email: 'ana@example.com' } });
+		expect(request.headers['idempotency-key']).toBe(sent.decisionId);
+		expect(() => verifySignedRequest(SECRET, request.rawBody, request.headers as Record<string, unknown>)).not.toThrow();
+
+		// The same items again (a retried execution): still Sent, nothing posted twice.
+		const retry = await runWorkflow({ workflow: wf, startNode: 'Nudge Trigger', input, credentials: f.credentials });
+		expect(retry.output('Send', 0).map((json) => json.decisionId)).toEqual([sent.decisionId]);
+		expect(target.received).toHaveLength(1);
+	});
+
+	it('routes a refused message to Failed and frees the contact’s cap slot', async () => {
+		const f = fixture();
+		const wf = pipeline();
+		target.answer = (body) => ((body.contact as IDataObject).email === 'dan@example.com' ? 400 : 200);
+		const failed = await runWorkflow({ workflow: wf, startNode: 'Nudge Trigger', input: await trigger(f, wf, danEvent()), credentials: f.credentials });
+		const [item] = failed.output('Send', 1);
+		expect(decisionOf(item)).toMatchObject({ status: 'failed', reason: 'SEND_FAILED' });
+		expect(failed.output('Send', 0)).toEqual([]);
+
+		// The slot was released, so the next email for dan is allowed (1 email a day).
+		target.answer = () => 200;
+		const next = await runWorkflow({ workflow: wf, startNode: 'Nudge Trigger', input: await trigger(f, wf, danEvent()), credentials: f.credentials });
+		expect(next.output('Send', 0)).toHaveLength(1);
+	});
+
+	it('posts unsigned when signing is off', async () => {
+		const f = fixture({ signingSecret: SECRET });
+		const wf = pipeline();
+		wf.nodes.find((node) => node.name === 'Send')!.parameters.sign = false;
+		await runWorkflow({ workflow: wf, startNode: 'Nudge Trigger', input: await trigger(f, wf, anaEvent()), credentials: f.credentials });
+		expect(target.received).toHaveLength(1);
+		expect(target.received[0].headers['x-nudge-signature']).toBeUndefined();
+	});
+});
+
+describe('Nudge Log Decision', () => {
+	it('finalises the decision with the annotations', async () => {
+		const f = fixture();
+		const wf: WorkflowJson = {
+			nodes: [
+				nudgeNode('Nudge Trigger', 'nudgeTrigger', { journey: 'nurture' }, { webhookId: 'b3c0f1d2-0000-4000-8000-000000000003' }),
+				nudgeNode('Choose Channel', 'nudgeChooseChannel'),
+				nudgeNode('Log Decision', 'nudgeLogDecision', { annotations: '{"campaign": "spring", "reviewer": "ana"}' }),
+			],
+			connections: connect([
+				['Nudge Trigger', 0, 'Choose Channel'],
+				['Choose Channel', 6, 'Log Decision'],
+			]),
+		};
+		const result = await runWorkflow({ workflow: wf, startNode: 'Nudge Trigger', input: await trigger(f, wf, caraEvent()), credentials: f.credentials });
+		const [logged] = result.output('Log Decision');
+		expect(decisionOf(logged).annotations).toEqual({ campaign: 'spring', reviewer: 'ana' });
+		const stored = await f.engine.getDecision(logged.decisionId as string);
+		expect(stored.loggedAt).toBeDefined();
+		expect(stored.reason).toBe('NO_ELIGIBLE_CHANNEL');
+		expect(stored.trail.map((step) => step.stage)).toEqual(['ingest', 'choose', 'log']);
+	});
+});
+
+describe('Nudge Record Outcome', () => {
+	function outcomeWorkflow(parameters: IDataObject): WorkflowJson {
+		return { nodes: [nudgeNode('Record Outcome', 'nudgeRecordOutcome', parameters)], connections: {} };
+	}
+
+	it('records an outcome once and flags the repeat as a duplicate', async () => {
+		const f = fixture();
+		const { decision } = await f.engine.ingest(anaEvent(), { journey: 'nurture' });
+		const wf = outcomeWorkflow({ decisionId: '={{ $json.decisionId }}', outcomeType: 'click', outcomeId: '={{ $json.clickId }}' });
+		const click = { json: { decisionId: decision.decisionId, clickId: 'click-1' } };
+
+		const first = await runWorkflow({ workflow: wf, startNode: 'Record Outcome', input: [[click]], credentials: f.credentials });
+		expect(first.output('Record Outcome')[0]).toMatchObject({ duplicate: false, decisionId: decision.decisionId, clickId: 'click-1' });
+		const again = await runWorkflow({ workflow: wf, startNode: 'Record Outcome', input: [[click]], credentials: f.credentials });
+		expect(again.output('Record Outcome')[0].duplicate).toBe(true);
+		const stored = await f.engine.getDecision(decision.decisionId);
+		expect(stored.outcomes).toEqual([expect.objectContaining({ outcomeId: 'click-1', type: 'click' })]);
+	});
+
+	it('records revenue with its value, and an unsubscribe opts the contact out of the channel', async () => {
+		const f = fixture();
+		const { decision } = await f.engine.ingest(anaEvent(), { journey: 'nurture' });
+		await f.engine.chooseChannel(decision);
+		const item = [[{ json: { decisionId: decision.decisionId } }]];
+
+		await runWorkflow({ workflow: outcomeWorkflow({ outcomeType: 'revenue', value: 249.5 }), startNode: 'Record Outcome', input: item, credentials: f.credentials });
+		await runWorkflow({ workflow: outcomeWorkflow({ outcomeType: 'unsubscribe' }), startNode: 'Record Outcome', input: item, credentials: f.credentials });
+
+		const stored = await f.engine.getDecision(decision.decisionId);
+		expect(stored.outcomes.map((outcome) => [outcome.type, outcome.value])).toEqual([
+			['revenue', 249.5],
+			['unsubscribe', undefined],
+		]);
+		expect((await f.engine.getProfile(decision.contactId))?.consent.email).toBe('opted_out');
+	});
+});

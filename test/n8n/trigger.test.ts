@@ -1,0 +1,154 @@
+/** Nudge Trigger's webhook(), called through n8n-core's WebhookContext with a raw body and headers. */
+import type { IDataObject } from 'n8n-workflow';
+import { closeAllEngines } from '../../engine/registry';
+import { anaEvent, benEvent, fixture, SECRET, type Fixture } from './fixtures';
+import { callWebhook, nudgeNode, runWorkflow, signed, type WorkflowJson } from './harness';
+
+afterAll(async () => {
+	await closeAllEngines();
+});
+
+function triggerWorkflow(journey = 'nurture'): WorkflowJson {
+	return {
+		nodes: [
+			nudgeNode('Nudge Trigger', 'nudgeTrigger', { journey }, { webhookId: '6f1c2b7a-1111-4c3d-9e8f-000000000001' }),
+			nudgeNode('Score Lead', 'nudgeScore'),
+		],
+		connections: { 'Nudge Trigger': { main: [[{ node: 'Score Lead', type: 'main', index: 0 }]] } },
+	};
+}
+
+async function post(f: Fixture, body: string, headers: Record<string, string> = signed(SECRET, body), workflow = triggerWorkflow()) {
+	return await callWebhook({ workflow, nodeName: 'Nudge Trigger', rawBody: body, headers, credentials: f.credentials });
+}
+
+/** Nothing was stored: no decision in the log and no profile for the contacts named. */
+async function expectStoreEmpty(f: Fixture, emails: string[]) {
+	expect(await f.engine.queryDecisions({})).toEqual([]);
+	const known = await f.engine.store.resolveIdentities(emails.map((email) => `email:${email}`));
+	expect(known.size).toBe(0);
+}
+
+describe('Nudge Trigger: accepted requests', () => {
+	it('answers 200 and emits one item per event, carrying the new decision', async () => {
+		const f = fixture();
+		const event = anaEvent('Pricing Viewed', 'evt-ana-1');
+		const call = await post(f, JSON.stringify(event));
+
+		expect(call.status).toBe(200);
+		const items = call.result.workflowData![0];
+		expect(items).toHaveLength(1);
+		const json = items[0].json;
+		expect(call.body).toEqual({ accepted: 1, duplicates: 0, decisionIds: [json.decisionId] });
+		expect(json.contactId).toEqual(expect.any(String));
+		expect(json.decision).toMatchObject({ decisionId: json.decisionId, status: 'pending', journey: 'nurture' });
+		expect(json.event).toMatchObject({ eventId: 'evt-ana-1', name: 'Pricing Viewed', identities: { email: 'ana@example.com' } });
+		const profile = await f.engine.getProfile(json.contactId as string);
+		expect(profile?.email).toBe('ana@example.com');
+	});
+
+	it('takes a batch, drops repeated events (logged as DUPLICATE_EVENT) and starts the configured journey', async () => {
+		const f = fixture();
+		const wf = triggerWorkflow('onboarding');
+		const events = [anaEvent('Pricing Viewed', 'evt-1'), benEvent('evt-2'), anaEvent('Pricing Viewed', 'evt-1')];
+		const body = JSON.stringify(events);
+		const call = await post(f, body, signed(SECRET, body), wf);
+
+		expect(call.status).toBe(200);
+		expect(call.body).toMatchObject({ accepted: 2, duplicates: 1 });
+		const items = call.result.workflowData![0];
+		expect(items.map((item) => (item.json.event as IDataObject).eventId)).toEqual(['evt-1', 'evt-2']);
+		expect(items.every((item) => (item.json.decision as IDataObject).journey === 'onboarding')).toBe(true);
+		expect(await f.engine.queryDecisions({ reason: 'DUPLICATE_EVENT' })).toHaveLength(1);
+
+		// A retried delivery of the whole batch starts nothing.
+		const retry = await post(f, body, signed(SECRET, body), wf);
+		expect(retry.status).toBe(200);
+		expect(retry.body).toEqual({ accepted: 0, duplicates: 3, decisionIds: [] });
+		expect(retry.result.workflowData).toBeUndefined();
+
+		// The emitted items run the rest of the workflow.
+		const run = await runWorkflow({ workflow: wf, startNode: 'Nudge Trigger', input: call.result.workflowData!, credentials: f.credentials });
+		expect(run.output('Score Lead')).toHaveLength(2);
+	});
+
+	it('accepts Segment-format events', async () => {
+		const f = fixture();
+		const segment = { type: 'track', event: 'Pricing Viewed', userId: 'u-42', messageId: 'seg-1', traits: { email: 'sam@example.com' } };
+		const call = await post(f, JSON.stringify(segment));
+		expect(call.status).toBe(200);
+		expect(call.result.workflowData![0][0].json.event).toMatchObject({ source: 'segment', eventId: 'seg-1', identities: { userId: 'u-42' } });
+	});
+});
+
+describe('Nudge Trigger: refused signatures (401, nothing run or stored)', () => {
+	const body = JSON.stringify(anaEvent('Pricing Viewed', 'evt-sig'));
+
+	it.each([
+		['a wrong signature', () => signed('another-secret', body), /Signature does not match/],
+		['a timestamp older than 5 minutes', () => signed(SECRET, body, new Date(Date.now() - 10 * 60_000)), /more than 5 minutes/],
+		['no signature headers', () => ({}), /Missing x-nudge-signature/],
+		['a body altered after signing', () => signed(SECRET, body.replace('ana@', 'eve@')), /Signature does not match/],
+	])('refuses %s', async (_case, headers, message) => {
+		const f = fixture();
+		const call = await post(f, body, headers());
+		expect(call.status).toBe(401);
+		expect((call.body as IDataObject).error).toMatch(message);
+		expect(call.result).toEqual({ noWebhookResponse: true });
+		await expectStoreEmpty(f, ['ana@example.com']);
+	});
+
+	it('refuses every event while the credential has no signing secret', async () => {
+		const f = fixture({ signingSecret: '' });
+		const call = await post(f, body);
+		expect(call.status).toBe(401);
+		expect((call.body as IDataObject).error).toMatch(/No signing secret is configured/);
+		await expectStoreEmpty(f, ['ana@example.com']);
+	});
+});
+
+describe('Nudge Trigger: malformed payloads (400, store unchanged)', () => {
+	it('refuses a malformed event and names the field', async () => {
+		const f = fixture();
+		const call = await post(f, JSON.stringify({ type: 'track', name: 'Pricing Viewed', identities: { email: 'not-an-email' } }));
+		expect(call.status).toBe(400);
+		expect((call.body as IDataObject).error).toMatch(/^The event is not valid: .*identities\.email: is not a valid email address.*Nothing was stored\.$/);
+		expect(call.result.workflowData).toBeUndefined();
+		await expectStoreEmpty(f, ['not-an-email']);
+	});
+
+	it('refuses a whole batch when one event is malformed, naming its index, and stores none of it', async () => {
+		const f = fixture();
+		const events = [anaEvent('Pricing Viewed', 'evt-a'), { type: 'track', identities: { email: 'x@example.com' } }, benEvent('evt-b')];
+		const call = await post(f, JSON.stringify(events));
+		expect(call.status).toBe(400);
+		const body = call.body as IDataObject;
+		expect(body.error).toMatch(/^Event 1 of the batch \(counting from 0\) is not valid: .*name: a track event needs a name/);
+		expect(body.invalid).toEqual([expect.objectContaining({ index: 1, issues: [{ path: 'name', message: 'a track event needs a name' }] })]);
+		expect(call.result.workflowData).toBeUndefined();
+		await expectStoreEmpty(f, ['ana@example.com', 'ben@example.com', 'x@example.com']);
+	});
+
+	it.each([
+		['a body that is not JSON', '{"type": "track",', /not valid JSON/],
+		['an empty batch', '[]', /The batch is empty/],
+		['a JSON value that is not an event', '"hello"', /^The event is not valid: Event must be a JSON object, not string/],
+		['a batch holding a string', `[${JSON.stringify(JSON.stringify(anaEvent()))}]`, /^Event 0 of the batch .* must be a JSON object, not string/],
+	])('refuses %s', async (_case, body, message) => {
+		const f = fixture();
+		const call = await post(f, body);
+		expect(call.status).toBe(400);
+		expect((call.body as IDataObject).error).toMatch(message);
+		expect(await f.engine.queryDecisions({})).toEqual([]);
+	});
+});
+
+describe('Nudge Trigger: engine settings', () => {
+	it('answers 500 with the reason when the credential’s policy is invalid, so the sender retries later', async () => {
+		const f = fixture({ policy: '{"channelOrder": []}' });
+		const body = JSON.stringify(anaEvent());
+		const call = await post(f, body);
+		expect(call.status).toBe(500);
+		expect((call.body as IDataObject).error).toMatch(/Check the Nudge Engine credential\. Policy is not valid: channelOrder: must list at least one channel/);
+	});
+});

@@ -1,0 +1,148 @@
+/**
+ * Bad input never crashes Node-RED, never corrupts the store and is never silently dropped: each case
+ * ends in done(err) with a message a marketer can act on (seen by a Catch node) and a red status.
+ */
+import { closeAllEngines } from '../../engine/registry';
+import type { NudgeEngineNode } from '../../nodes/node-red/shared/adapter';
+import {
+	catchAll,
+	credentials,
+	engineNodeDef,
+	engineOf,
+	helper,
+	lastStatus,
+	nextCaught,
+	nodeOf,
+	NUDGE_NODES,
+	quietFor,
+	recordMessages,
+	segmentEvent,
+	TAB,
+} from './_helpers';
+
+/** Node ids must differ from type names (Node-RED would take them for config-node references). */
+const idOf = (type: string) => `n_${type.replace('nudge-', '')}`;
+const STEP_TYPES = ['nudge-score', 'nudge-choose-channel', 'nudge-frequency-cap', 'nudge-send', 'nudge-log-decision', 'nudge-record-outcome'];
+
+function stepsFlow(engine = 'eng1', engineDef: Record<string, unknown> | null = {}): Record<string, unknown>[] {
+	return [
+		...catchAll(),
+		...(engineDef ? [engineNodeDef(engineDef)] : []),
+		...STEP_TYPES.map((type) => ({
+			id: idOf(type),
+			type,
+			z: TAB,
+			engine,
+			...(type === 'nudge-send' ? { url: 'http://127.0.0.1:9/never', timeout: 1, sign: false } : {}),
+			...(type === 'nudge-record-outcome' ? { outcomeType: 'click' } : {}),
+			wires: [['out']],
+		})),
+		{ id: 'out', type: 'helper', z: TAB },
+	];
+}
+
+beforeAll(() => helper.startServer());
+afterAll(async () => {
+	await helper.stopServer();
+	await closeAllEngines();
+});
+afterEach(() => helper.unload());
+
+describe('missing or invalid engine configuration', () => {
+	it('a node without a config node shows "no engine" and fails each message saying what to do', async () => {
+		await helper.load(NUDGE_NODES, stepsFlow('not-deployed', null), {});
+		const out = recordMessages(['out']).out;
+		for (const type of STEP_TYPES) {
+			expect(lastStatus(idOf(type))).toEqual({ fill: 'red', shape: 'dot', text: 'no engine' });
+			const caught = nextCaught();
+			nodeOf(idOf(type)).receive({ payload: segmentEvent(), decisionId: 'd_x' });
+			const error = await caught;
+			expect(error.source).toBe(idOf(type));
+			expect(error.message).toMatch(/^No Nudge engine is selected/); // the plain message, no "NudgeError:" prefix
+			expect(error.message).toMatch(/No Nudge engine is selected: open this node, pick a Nudge Engine \(or add one with the pencil button\) and deploy/);
+		}
+		await quietFor(50);
+		expect(out).toHaveLength(0);
+	});
+
+	it.each([
+		['a policy that is not JSON', { policy: '{"caps": [' }, /Policy is not valid JSON/],
+		['a policy with an invalid rule', { policy: JSON.stringify({ channelOrder: ['email'], caps: [{ id: 'x', scope: { kind: 'any' }, limit: 0, window: { kind: 'rolling', duration: '1 day' } }] }) }, /Policy is not valid: caps\.0\.limit: must be at least 1; caps\.0\.window\.duration: must be a number followed by s, m, h, d or w/],
+		['an unknown store', { store: 'postgres://db/nudge' }, /Unknown store "postgres:\/\/db\/nudge". Use sqlite:<file path>/],
+	])('%s: Node-RED keeps running, each node is red and fails messages with the reason', async (_label, config, reason) => {
+		await helper.load(NUDGE_NODES, stepsFlow('eng1', config), credentials());
+		const engineNode = helper.getNode('eng1') as unknown as NudgeEngineNode;
+		expect(engineNode.engine).toBeUndefined();
+		expect(engineNode.configError?.message).toMatch(reason);
+		for (const type of STEP_TYPES) {
+			expect(lastStatus(idOf(type))).toEqual({ fill: 'red', shape: 'dot', text: 'engine not set up' });
+			const caught = nextCaught();
+			nodeOf(idOf(type)).receive({ payload: segmentEvent(), decisionId: 'd_x' });
+			const error = await caught;
+			expect(error.message).toMatch(/The Nudge engine "test engine" cannot be used: /);
+			expect(error.message).toMatch(reason);
+			expect(error.message).toMatch(/Fix it in the Nudge Engine settings and deploy again/);
+		}
+	});
+});
+
+describe('messages that are not about a decision', () => {
+	beforeEach(() => helper.load(NUDGE_NODES, stepsFlow(), credentials()));
+
+	it.each([
+		['a text payload', 'hello'],
+		['no payload at all', undefined],
+		['an event without a contact', { type: 'track', event: 'Pricing Viewed', properties: {} }],
+	])('%s: done(err) explaining how to connect the node, red status, nothing stored', async (_label, payload) => {
+		const engine = engineOf();
+		for (const type of ['nudge-score', 'nudge-choose-channel', 'nudge-frequency-cap', 'nudge-log-decision']) {
+			const caught = nextCaught();
+			nodeOf(idOf(type)).receive({ payload });
+			const error = await caught;
+			expect(error.message).toMatch(/This message carries no Nudge decision \(msg\.decision\) and msg\.payload is not a customer event/);
+			expect(error.message).toMatch(/Connect this node after a Nudge Trigger or another Nudge node, or put an event in msg\.payload/);
+			expect(lastStatus(idOf(type))).toEqual({ fill: 'red', shape: 'dot', text: 'invalid event' });
+		}
+		expect(await engine.queryDecisions({})).toEqual([]);
+	});
+
+	it('names the missing field of an event', async () => {
+		const caught = nextCaught();
+		nodeOf(idOf('nudge-score')).receive({ payload: { type: 'track', userId: 'u-1', properties: {} } });
+		expect((await caught).message).toMatch(/event: a Segment track call needs an event name/);
+		expect((await engineOf().store.resolveIdentities(['userId:u-1'])).size).toBe(0);
+	});
+
+	it('an unknown decision id fails with the reason, and creates nothing', async () => {
+		const caught = nextCaught();
+		nodeOf(idOf('nudge-score')).receive({ decision: { decisionId: 'd_does_not_exist' } });
+		expect((await caught).message).toMatch(/Decision d_does_not_exist is not in this engine's decision log \(is the node using the same engine settings as the trigger\?\)/);
+		expect(lastStatus(idOf('nudge-score'))).toEqual({ fill: 'red', shape: 'dot', text: 'unknown decision' });
+		expect(await engineOf().queryDecisions({})).toEqual([]);
+	});
+
+	it('a decision about an unknown (erased) contact fails with the reason and stays unchanged', async () => {
+		const engine = engineOf();
+		const { decision } = await engine.ingest(segmentEvent(), { journey: 'nurture' });
+		const orphan = { ...structuredClone(decision), decisionId: 'd_orphan', contactId: 'c_erased' };
+		await engine.store.putDecision(orphan);
+		for (const type of ['nudge-score', 'nudge-choose-channel']) {
+			const caught = nextCaught();
+			nodeOf(idOf(type)).receive({ decision: orphan });
+			expect((await caught).message).toMatch(/Contact c_erased is unknown: no profile exists for it \(was it erased\?\)/);
+			expect(lastStatus(idOf(type))).toEqual({ fill: 'red', shape: 'dot', text: 'unknown contact' });
+		}
+		expect(await engine.store.getDecision('d_orphan')).toEqual(orphan);
+	});
+
+	it('log decision with notes that are not a JSON object: red status and each message fails', async () => {
+		await helper.unload();
+		await helper.load(NUDGE_NODES, [...catchAll(), engineNodeDef(), { id: 'log', type: 'nudge-log-decision', z: TAB, engine: 'eng1', annotations: '{campaign: spring}', wires: [[]] }], credentials());
+		expect(lastStatus('log')).toEqual({ fill: 'red', shape: 'dot', text: 'invalid input' });
+		const { decision } = await engineOf().ingest(segmentEvent(), { journey: 'nurture' });
+		const caught = nextCaught();
+		nodeOf('log').receive({ decision });
+		expect((await caught).message).toMatch(/Annotations must be a JSON object such as \{"campaign": "spring"\}/);
+		expect((await engineOf().store.getDecision(decision.decisionId))?.loggedAt).toBeUndefined();
+	});
+});

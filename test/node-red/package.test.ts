@@ -1,0 +1,148 @@
+/**
+ * What Node-RED's loader, the editor and the flow library read: the package.json `node-red` block, one
+ * runtime module and one editor .html per type (literal registerType, template, help), outputs that
+ * match between editor and runtime, and icons that exist.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import vm from 'node:vm';
+import type { NodeAPI } from 'node-red';
+import { NUDGE_NODES } from './_helpers';
+
+const ROOT = path.join(__dirname, '..', '..');
+const SRC = path.join(ROOT, 'nodes', 'node-red');
+const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+	keywords: string[];
+	'node-red': { version: string; nodes: Record<string, string> };
+};
+
+const RUNTIME_OUTPUTS: Record<string, { inputs: number; outputs: number }> = {
+	'nudge-trigger': { inputs: 0, outputs: 1 },
+	'nudge-score': { inputs: 1, outputs: 1 },
+	'nudge-choose-channel': { inputs: 1, outputs: 7 },
+	'nudge-frequency-cap': { inputs: 1, outputs: 2 },
+	'nudge-send': { inputs: 1, outputs: 2 },
+	'nudge-log-decision': { inputs: 1, outputs: 1 },
+	'nudge-record-outcome': { inputs: 1, outputs: 1 },
+};
+
+/** The quoted strings of an array literal: `'a', 'b, c'` → ['a', 'b, c']. */
+function quoted(list: string): string[] {
+	return [...list.matchAll(/'([^']*)'/g)].map((m) => m[1]);
+}
+
+function html(type: string): string {
+	return readFileSync(path.join(SRC, `${type}.html`), 'utf8');
+}
+
+/** The literal object passed to RED.nodes.registerType('<type>', {...}) in the editor script. */
+function definition(type: string): string {
+	const text = html(type);
+	const start = text.indexOf(`RED.nodes.registerType('${type}', {`);
+	expect(start).toBeGreaterThanOrEqual(0);
+	return text.slice(start, text.indexOf('</script>', start));
+}
+
+describe('package.json node-red block', () => {
+	it('lists every Nudge type at dist/nodes/node-red/<type>.js, with a source and an editor file next to it', () => {
+		expect(pkg.keywords).toContain('node-red');
+		expect(pkg['node-red'].version).toBe('>=5.0.0');
+		const types = Object.keys(pkg['node-red'].nodes).sort();
+		expect(types).toEqual(['nudge-engine', ...Object.keys(RUNTIME_OUTPUTS)].sort());
+		for (const [type, file] of Object.entries(pkg['node-red'].nodes)) {
+			expect(file).toBe(`dist/nodes/node-red/${type}.js`);
+			expect(existsSync(path.join(SRC, `${type}.ts`))).toBe(true);
+			expect(existsSync(path.join(SRC, `${type}.html`))).toBe(true);
+		}
+	});
+
+	it('each runtime module registers exactly its own type (config node with a password credential)', () => {
+		const registered: Array<{ type: string; opts?: { credentials?: Record<string, { type: string }> } }> = [];
+		const fakeRED = { nodes: { registerType: (type: string, _ctor: unknown, opts?: never) => registered.push({ type, opts }) } } as unknown as NodeAPI;
+		for (const init of NUDGE_NODES) init(fakeRED);
+		expect(registered.map((r) => r.type).sort()).toEqual(Object.keys(pkg['node-red'].nodes).sort());
+		expect(registered.find((r) => r.type === 'nudge-engine')?.opts?.credentials).toEqual({ signingSecret: { type: 'password' } });
+	});
+});
+
+interface EditorDefinition {
+	category: string;
+	defaults: Record<string, { value: unknown; type?: string; required?: boolean; validate?: (v: unknown) => unknown }>;
+	credentials?: Record<string, { type: string }>;
+	inputs?: number;
+	outputs?: number;
+	outputLabels?: string[];
+	label: (this: Record<string, unknown>) => string;
+}
+
+/** Runs the editor script against a stand-in RED and returns what it registered. */
+function runEditorScript(type: string): { type: string; def: EditorDefinition } {
+	const script = /<script type="text\/javascript">([\s\S]*?)<\/script>/.exec(html(type));
+	expect(script).toBeTruthy();
+	const registered: Array<{ type: string; def: EditorDefinition }> = [];
+	const RED = {
+		nodes: { registerType: (t: string, def: EditorDefinition) => registered.push({ type: t, def }) },
+		validators: { number: () => (v: unknown) => !Number.isNaN(Number(v)) },
+	};
+	new vm.Script(script![1], { filename: `${type}.html` }).runInNewContext({ RED });
+	expect(registered).toHaveLength(1);
+	return registered[0];
+}
+
+describe('editor files', () => {
+	it.each(Object.keys(pkg['node-red'].nodes))('%s: the editor script runs and registers a definition that matches the runtime', (type) => {
+		const { type: registeredType, def } = runEditorScript(type);
+		expect(registeredType).toBe(type);
+		const defaults = Object.fromEntries(Object.entries(def.defaults).map(([k, v]) => [k, v.value]));
+		expect(typeof def.label.call({ ...defaults })).toBe('string');
+		if (type === 'nudge-engine') {
+			expect(def.category).toBe('config');
+			expect(def.defaults.policy.validate!('{"caps": [')).toMatch(/not valid JSON/);
+			expect(def.defaults.policy.validate!('')).toBe(true);
+			return;
+		}
+		expect(def.inputs).toBe(RUNTIME_OUTPUTS[type].inputs);
+		expect(def.outputs).toBe(RUNTIME_OUTPUTS[type].outputs);
+		expect(def.outputLabels).toHaveLength(RUNTIME_OUTPUTS[type].outputs);
+		expect(def.defaults.engine).toEqual({ value: '', type: 'nudge-engine', required: true });
+	});
+
+	it('the config node has store, policy and a password signing secret', () => {
+		const def = definition('nudge-engine');
+		expect(def).toMatch(/category: 'config'/);
+		expect(def).toMatch(/store: \{ value: 'sqlite:~\/\.nudge\/nudge\.db' \}/);
+		expect(def).toMatch(/signingSecret: \{ type: 'password' \}/);
+		expect(html('nudge-engine')).toContain('id="node-config-input-signingSecret"');
+	});
+
+	it.each(Object.entries(RUNTIME_OUTPUTS))('%s: literal definition with the runtime outputs, labels, icon, template and help', (type, io) => {
+		const def = definition(type);
+		expect(def).toMatch(/category: 'Nudge'/);
+		expect(def).toMatch(/engine: \{ value: '', type: 'nudge-engine', required: true \}/);
+		expect(def).toContain(`inputs: ${io.inputs},`);
+		expect(def).toContain(`outputs: ${io.outputs},`);
+		const labels = /outputLabels: \[([^\]]*)\]/.exec(def);
+		expect(labels).toBeTruthy();
+		expect(quoted(labels![1])).toHaveLength(io.outputs);
+		const icon = /icon: '([^']+)'/.exec(def)?.[1];
+		expect(icon).toMatch(/^nudge-[a-z-]+\.svg$/);
+		const svg = readFileSync(path.join(SRC, 'icons', icon!), 'utf8');
+		expect(svg).toMatch(/^<svg[^>]*viewBox="0 0 40 60"/);
+		expect(svg).toMatch(/fill="#fff"|stroke="#fff"/);
+		const text = html(type);
+		expect(text).toContain(`<script type="text/html" data-template-name="${type}">`);
+		expect(text).toContain('id="node-input-engine"');
+		const help = text.slice(text.indexOf(`data-help-name="${type}"`));
+		expect(help).toMatch(/^data-help-name="[^"]+">\s*<p>[^<]{20,}<\/p>/);
+	});
+
+	it('uses a different icon for every node type', () => {
+		const icons = Object.keys(RUNTIME_OUTPUTS).map((type) => /icon: '([^']+)'/.exec(definition(type))?.[1]);
+		expect(new Set(icons).size).toBe(icons.length);
+	});
+
+	it('choose channel output labels follow the engine channel order, then none', () => {
+		const labels = /outputLabels: \[([^\]]*)\]/.exec(definition('nudge-choose-channel'))![1];
+		expect(quoted(labels)).toEqual(['email', 'sms', 'push', 'in-app', 'paid audience', 'sales task', 'none (suppressed)']);
+	});
+});
