@@ -3,15 +3,15 @@ import { OutcomeSchema } from './audit/schema';
 import { exportJsonl } from './audit/export';
 import type { Channel } from './channels';
 import { chooseChannel } from './decide/chooseChannel';
-import { postWebhook, WebhookTarget } from './deliver/webhook';
-import { NudgeError, describeIssues, issuesFromZod } from './errors';
+import { checkWebhookUrl, postWebhook, SendResult, WebhookTarget } from './deliver/webhook';
+import { FieldIssue, NudgeError, describeIssues, issuesFromZod } from './errors';
 import type { CustomerEvent } from './events/schema';
 import { normalizeEvent } from './events/normalize';
 import { checkAndReserve } from './guard/frequencyCap';
 import { newId } from './ids';
 import { LoadedPolicy, loadPolicy } from './policy/load';
 import type { Policy } from './policy/schema';
-import { ingestIntoProfile } from './profiles/profiles';
+import { eventIdentityKeys, ingestIntoProfile } from './profiles/profiles';
 import type { Profile } from './profiles/schema';
 import { scoreWithRules } from './scoring/rulesModel';
 import type { Store } from './store/types';
@@ -19,6 +19,8 @@ import { Serial } from './util/serial';
 
 export interface EngineOptions {
 	store: Store;
+	/** False when the store is shared (the registry closes it when its last engine goes). */
+	ownsStore?: boolean;
 	policy?: LoadedPolicy;
 	/**
 	 * `wall` (default) decides at the current time. `event` decides at each event's own time, so a
@@ -46,6 +48,14 @@ export interface OutcomeInput {
 	at?: string;
 }
 
+/** Profile read-modify-write must not interleave: one lock per store, shared by every engine on it. */
+const profileLocks = new WeakMap<Store, Serial>();
+function profileLockFor(store: Store): Serial {
+	let lock = profileLocks.get(store);
+	if (!lock) profileLocks.set(store, (lock = new Serial()));
+	return lock;
+}
+
 /** A step may be given a decision, its id, or an item that carries `decision`. */
 export type DecisionRef = string | { decisionId: string } | { decision: { decisionId: string } };
 
@@ -69,10 +79,13 @@ export class Engine {
 	private loaded: LoadedPolicy;
 	private readonly clock: 'wall' | 'event';
 	private readonly wallNow: () => Date;
-	private readonly profileLock = new Serial();
+	private readonly profileLock: Serial;
+	private readonly ownsStore: boolean;
 
 	constructor(options: EngineOptions) {
 		this.store = options.store;
+		this.ownsStore = options.ownsStore ?? true;
+		this.profileLock = profileLockFor(options.store);
 		this.loaded = options.policy ?? loadPolicy();
 		this.clock = options.clock ?? 'wall';
 		this.wallNow = options.now ?? (() => new Date());
@@ -119,15 +132,57 @@ export class Engine {
 	 * contact's profile and opens a decision for the journey. A malformed event throws and stores nothing.
 	 */
 	async ingest(raw: unknown, options: { journey?: string; source?: CustomerEvent['source'] } = {}): Promise<IngestResult> {
-		const received = this.wallNow();
-		const event = normalizeEvent(raw, { source: options.source, now: received });
-		const at = this.clock === 'event' ? new Date(event.occurredAt) : received;
+		return this.accept(normalizeEvent(raw, { source: options.source, now: this.wallNow() }), options.journey);
+	}
+
+	/**
+	 * Takes in a batch whole or not at all: every event is validated before any is stored. An invalid
+	 * event fails the batch with its position and field errors.
+	 */
+	async ingestBatch(
+		raws: unknown[],
+		options: { journey?: string; source?: CustomerEvent['source']; batch?: boolean } = {},
+	): Promise<IngestResult[]> {
+		if (!raws.length) throw new NudgeError('INVALID_EVENT', 'The batch is empty: send one event, or a JSON array of events');
+		const now = this.wallNow();
+		const events: CustomerEvent[] = [];
+		const invalid: { index: number; error: string; issues: FieldIssue[] }[] = [];
+		raws.forEach((raw, index) => {
+			try {
+				if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
+					throw new NudgeError('INVALID_EVENT', `Event must be a JSON object, not ${Array.isArray(raw) ? 'an array' : typeof raw}`);
+				}
+				events.push(normalizeEvent(raw, { source: options.source, now }));
+			} catch (error) {
+				const e = error as NudgeError;
+				invalid.push({ index, error: e.issues?.length ? describeIssues(e.issues) : e.message, issues: e.issues ?? [] });
+			}
+		});
+		if (invalid.length) {
+			const first = invalid[0];
+			const where = options.batch || raws.length > 1 ? `Event ${first.index} of the batch (counting from 0)` : 'The event';
+			const more = invalid.length > 1 ? ` (${invalid.length} of ${raws.length} events are invalid)` : '';
+			throw new NudgeError(
+				'INVALID_EVENT',
+				`${where} is not valid, so nothing was stored${more}: ${first.error}`,
+				first.issues,
+				400,
+				{ index: first.index, invalid },
+			);
+		}
+		const results: IngestResult[] = [];
+		for (const event of events) results.push(await this.accept(event, options.journey));
+		return results;
+	}
+
+	private async accept(event: CustomerEvent, journey = 'default'): Promise<IngestResult> {
+		const at = this.clock === 'event' ? new Date(event.occurredAt) : this.wallNow();
 		const decision: Decision = {
 			decisionId: newId('d'),
 			createdAt: at.toISOString(),
 			updatedAt: at.toISOString(),
 			policyVersion: this.policyVersion,
-			journey: options.journey ?? 'default',
+			journey,
 			contactId: event.identities.contactId ?? '',
 			status: 'pending',
 			event: { eventId: event.eventId, source: event.source, type: event.type, name: event.name, occurredAt: event.occurredAt },
@@ -137,11 +192,11 @@ export class Engine {
 		};
 		const fresh = await this.store.claimKey(`event:${event.eventId}`, this.policy.dedupWindowHours * 3_600_000, at.getTime());
 		if (!fresh) {
-			const known = await this.store.resolveIdentities(
-				Object.entries(event.identities).map(([k, v]) => `${k}:${k === 'email' ? String(v).toLowerCase() : v}`),
-			);
+			const known = await this.store.resolveIdentities(eventIdentityKeys(event));
 			decision.contactId ||= [...known.values()][0] ?? 'unknown';
 			this.suppress(decision, 'DUPLICATE_EVENT', `event ${event.eventId} was already processed`);
+			// No flow sees a duplicate, so it is finalised here.
+			decision.loggedAt = at.toISOString();
 			return { event, decision: await this.save(decision, 'ingest', at), duplicate: true };
 		}
 		try {
@@ -167,10 +222,23 @@ export class Engine {
 		return decision;
 	}
 
-	/** A decision for an item: the one it carries, or a new one when the item is itself an event. */
+	/**
+	 * A decision for an item: the one it carries (a decision, `{decision}`, `{decisionId}` or a `d_…` id),
+	 * or a new one when the item is itself an event (an object, or JSON text).
+	 */
 	async open(item: unknown, journey?: string): Promise<Decision> {
-		if (decisionIdOf(item)) return this.getDecision(item);
-		return (await this.ingest(item, { journey })).decision;
+		const carried = typeof item === 'string' ? (item.startsWith('d_') ? item : undefined) : decisionIdOf(item);
+		if (carried) return this.getDecision(carried);
+		try {
+			return (await this.ingest(item, { journey })).decision;
+		} catch (error) {
+			if (!(error instanceof NudgeError) || error.code !== 'INVALID_EVENT') throw error;
+			throw new NudgeError(
+				'INVALID_EVENT',
+				`This item carries no Nudge decision and is not a customer event either (${error.message}). Connect this node after a Nudge Trigger or another Nudge node, or give it an event with a type and the contact it is about (email, userId…)`,
+				error.issues,
+			);
+		}
 	}
 
 	private async profileOf(decision: Decision): Promise<Profile> {
@@ -223,7 +291,12 @@ export class Engine {
 	 */
 	async send(ref: DecisionRef | unknown, target: SendTarget): Promise<Decision> {
 		const decision = await this.getDecision(ref);
-		if (decision.status !== 'pending') return decision;
+		// Sent or failed: a retried flow gets the same answer, and nothing is posted again.
+		if (decision.status === 'sent' || decision.status === 'failed') return decision;
+		if (decision.status === 'suppressed') {
+			throw new NudgeError('NOT_RESERVED', `Decision ${decision.decisionId} was suppressed (${decision.reason}) and cannot be sent: connect Send only after the Allowed output of Frequency Cap`);
+		}
+		if (!('dryRun' in target)) checkWebhookUrl(target.url);
 		const now = this.nowFor(decision);
 		const reservationId = decision.guard?.reservationId;
 		if (!decision.guard?.allowed || !reservationId) {
@@ -231,7 +304,7 @@ export class Engine {
 		}
 		const key = `send:${decision.decisionId}`;
 		if (!(await this.store.claimKey(key, 24 * 3_600_000, now.getTime()))) {
-			throw new NudgeError('INVALID_INPUT', `Decision ${decision.decisionId} is already being sent by another execution`);
+			throw new NudgeError('CONFLICT', `Decision ${decision.decisionId} is already being sent by another execution`, [], 409);
 		}
 		// The reservation and the send claim are durable before the message leaves the process.
 		await this.store.sync();
@@ -245,15 +318,22 @@ export class Engine {
 			event: decision.event,
 			policyVersion: decision.policyVersion,
 		};
-		const result = 'dryRun' in target ? { ok: true, attempts: 0 } : await postWebhook(target, payload, decision.decisionId);
+		let result: SendResult;
+		try {
+			result = 'dryRun' in target ? { ok: true, attempts: 0 } : await postWebhook(target, payload, decision.decisionId);
+		} catch (error) {
+			// Nothing was recorded: free the claim so the send can be retried.
+			await this.store.releaseKey(key);
+			throw error;
+		}
 		decision.delivery = {
 			provider: 'dryRun' in target ? 'dry-run' : 'webhook',
 			status: result.ok ? 'sent' : 'failed',
 			idempotencyKey: decision.decisionId,
 			attempts: result.attempts,
-			...('httpStatus' in result && result.httpStatus !== undefined ? { httpStatus: result.httpStatus } : {}),
-			...('providerMessageId' in result && result.providerMessageId ? { providerMessageId: result.providerMessageId } : {}),
-			...('error' in result && result.error ? { error: result.error } : {}),
+			...(result.httpStatus !== undefined ? { httpStatus: result.httpStatus } : {}),
+			...(result.providerMessageId ? { providerMessageId: result.providerMessageId } : {}),
+			...(result.error ? { error: result.error } : {}),
 			at: now.toISOString(),
 		};
 		if (result.ok) {
@@ -264,7 +344,7 @@ export class Engine {
 			await this.store.settleCap(reservationId, 'release');
 			decision.status = 'failed';
 			decision.reason = 'SEND_FAILED';
-			decision.explanation = `send failed after ${result.attempts} attempt(s): ${'error' in result ? result.error : ''}`;
+			decision.explanation = `send failed after ${result.attempts} attempt(s): ${result.error ?? ''}`;
 		}
 		return this.save(decision, 'send', now);
 	}
@@ -318,7 +398,8 @@ export class Engine {
 		return this.store.getProfile(contactId);
 	}
 
-	close(): Promise<void> {
-		return this.store.close();
+	async close(): Promise<void> {
+		if (this.ownsStore) await this.store.close();
+		else await this.store.sync();
 	}
 }

@@ -11,6 +11,7 @@ export type NudgeErrorCode =
 	| 'UNKNOWN_DECISION'
 	| 'BAD_SIGNATURE'
 	| 'NOT_RESERVED'
+	| 'CONFLICT'
 	| 'STORE_ERROR';
 
 export interface FieldIssue {
@@ -23,13 +24,21 @@ export class NudgeError extends Error {
 	readonly issues: FieldIssue[];
 	/** HTTP status a webhook should answer with when this error rejects a request. */
 	readonly httpStatus: number;
+	/** Extra facts for a machine reader, e.g. which events of a batch were invalid. */
+	readonly details: Record<string, unknown>;
 
-	constructor(code: NudgeErrorCode, message: string, issues: FieldIssue[] = [], httpStatus = 400) {
+	constructor(code: NudgeErrorCode, message: string, issues: FieldIssue[] = [], httpStatus = 400, details: Record<string, unknown> = {}) {
 		super(message);
 		this.name = 'NudgeError';
 		this.code = code;
 		this.issues = issues;
 		this.httpStatus = httpStatus;
+		this.details = details;
+	}
+
+	/** Platforms show `String(error)`: a marketer should read the message, not a class name. */
+	override toString(): string {
+		return this.message;
 	}
 }
 

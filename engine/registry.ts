@@ -1,10 +1,10 @@
 import { Engine } from './engine';
 import { NudgeError } from './errors';
-import { contentHash } from './ids';
-import { loadPolicy, loadPolicyFile } from './policy/load';
+import { LoadedPolicy, loadPolicy, loadPolicyFile } from './policy/load';
 import { DEFAULT_STORE_URL, openStore } from './store/open';
+import type { Store } from './store/types';
 
-/** What the n8n credential "Nudge Engine" and the Node-RED config node `nudge-engine` hold. */
+/** What the n8n credential "Nudge Engine API" and the Node-RED config node `nudge-engine` hold. */
 export interface EngineConfig {
 	/** `sqlite:<path>` (default `sqlite:~/.nudge/nudge.db`) or `memory:`. */
 	store?: string;
@@ -15,50 +15,89 @@ export interface EngineConfig {
 	clock?: 'wall' | 'event';
 }
 
-interface Entry {
-	engine: Engine;
-	users: number;
+function storeUrlOf(config: EngineConfig): string {
+	return config.store?.trim() || DEFAULT_STORE_URL;
 }
 
-const engines = new Map<string, Entry>();
-
-function keyOf(config: EngineConfig): string {
-	return contentHash({ store: config.store?.trim() || DEFAULT_STORE_URL, policy: config.policy ?? '', file: config.policyFile ?? '', clock: config.clock ?? 'wall' });
-}
-
-/** Builds an engine without sharing it (CLI, tests, benchmarks). */
-export function createEngine(config: EngineConfig = {}): Engine {
+/** Validates the configured policy before anything else, so a bad policy opens (and creates) nothing. */
+function policyOf(config: EngineConfig): LoadedPolicy {
 	const hasPolicy = typeof config.policy === 'object' || (typeof config.policy === 'string' && config.policy.trim() !== '');
-	// Validate the policy before opening the store, so a bad policy creates no file.
-	const policy = hasPolicy ? loadPolicy(config.policy) : config.policyFile ? loadPolicyFile(config.policyFile) : loadPolicy();
-	return new Engine({ store: openStore(config.store), policy, clock: config.clock });
+	if (hasPolicy) return loadPolicy(config.policy);
+	return config.policyFile ? loadPolicyFile(config.policyFile) : loadPolicy();
+}
+
+/** Builds an engine that owns its own store (CLI, tests, benchmarks). */
+export function createEngine(config: EngineConfig = {}): Engine {
+	const policy = policyOf(config);
+	return new Engine({ store: openStore(storeUrlOf(config)), policy, clock: config.clock });
 }
 
 /**
- * One engine per configuration per process, shared by every node that names the same configuration.
+ * Checks a configuration the way a credential "Test" button or a config node needs: the policy
+ * validates and the store opens. Touches none of the shared engines running flows use.
+ */
+export async function checkEngineConfig(config: EngineConfig): Promise<{ policyVersion: string; store: string }> {
+	const engine = createEngine(config);
+	const result = { policyVersion: engine.policyVersion, store: engine.store.kind };
+	await engine.close();
+	return result;
+}
+
+interface Shared<T> {
+	value: T;
+	users: number;
+}
+
+/** Stores are shared by URL (one SQLite connection per file per process); engines by store + policy version. */
+const stores = new Map<string, Shared<Store>>();
+const engines = new Map<string, Shared<Engine>>();
+
+function acquireStore(url: string): Store {
+	let entry = stores.get(url);
+	if (!entry) stores.set(url, (entry = { value: openStore(url), users: 0 }));
+	entry.users++;
+	return entry.value;
+}
+
+async function releaseStore(url: string, store: Store): Promise<void> {
+	const entry = stores.get(url);
+	if (!entry || entry.value !== store) return;
+	if (--entry.users === 0) {
+		stores.delete(url);
+		await store.close();
+	}
+}
+
+/**
+ * One engine per configuration per process, shared by every node that names the same configuration
+ * (same store, same policy content — whitespace and key order do not matter).
  * Each `acquireEngine` must be paired with a `release` (Node-RED config nodes do it on close).
  */
 export function acquireEngine(config: EngineConfig): { engine: Engine; release: () => Promise<void> } {
 	if (!config || typeof config !== 'object') {
 		throw new NudgeError('INVALID_CONFIG', 'No Nudge engine is configured: select a Nudge Engine credential / config node');
 	}
-	const key = keyOf(config);
+	const policy = policyOf(config);
+	const url = storeUrlOf(config);
+	const key = `${url}\n${policy.version}\n${config.clock ?? 'wall'}`;
 	let entry = engines.get(key);
 	if (!entry) {
-		entry = { engine: createEngine(config), users: 0 };
+		const store = acquireStore(url);
+		entry = { value: new Engine({ store, policy, clock: config.clock, ownsStore: false }), users: 0 };
 		engines.set(key, entry);
 	}
 	entry.users++;
 	const held = entry;
 	let released = false;
 	return {
-		engine: held.engine,
+		engine: held.value,
 		release: async () => {
 			if (released) return;
 			released = true;
 			if (--held.users === 0 && engines.get(key) === held) {
 				engines.delete(key);
-				await held.engine.close();
+				await held.value.close();
+				await releaseStore(url, held.value.store);
 			}
 		},
 	};
@@ -66,13 +105,15 @@ export function acquireEngine(config: EngineConfig): { engine: Engine; release: 
 
 /** The shared engine for a configuration, kept for the life of the process (n8n executions). */
 export function getEngine(config: EngineConfig): Engine {
-	const existing = engines.get(keyOf(config));
-	return existing ? existing.engine : acquireEngine(config).engine;
+	return acquireEngine(config).engine;
 }
 
-/** Closes every shared engine (tests, shutdown). */
+/** Closes every shared engine and store (tests, shutdown). */
 export async function closeAllEngines(): Promise<void> {
 	const all = [...engines.values()];
+	const allStores = [...stores.values()];
 	engines.clear();
-	await Promise.all(all.map((e) => e.engine.close()));
+	stores.clear();
+	await Promise.all(all.map((e) => e.value.close()));
+	await Promise.all(allStores.map((s) => s.value.close()));
 }

@@ -1,6 +1,7 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import axios, { AxiosInstance } from 'axios';
+import { NudgeError } from '../errors';
 import { signatureHeaders } from '../events/signature';
 
 export interface WebhookTarget {
@@ -26,6 +27,19 @@ const client: AxiosInstance = axios.create({
 	validateStatus: () => true,
 	maxRedirects: 0,
 });
+
+/** A typo in the address fails before anything is reserved, claimed or posted. */
+export function checkWebhookUrl(url: string): void {
+	let protocol = '';
+	try {
+		protocol = new URL(url).protocol;
+	} catch {
+		protocol = '';
+	}
+	if (protocol !== 'http:' && protocol !== 'https:') {
+		throw new NudgeError('INVALID_INPUT', `Webhook URL "${url}" is not a web address: enter a full URL starting with https:// (or http://)`);
+	}
+}
 
 const retryable = (status: number) => status === 429 || status >= 500;
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

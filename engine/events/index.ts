@@ -1,3 +1,4 @@
 export * from './schema';
 export * from './normalize';
 export * from './signature';
+export * from './receive';

@@ -10,11 +10,16 @@ export type JourneyName = (typeof JOURNEYS)[number];
  */
 export async function runJourney(engine: Engine, journey: JourneyName, rawEvent: unknown, target: SendTarget): Promise<Decision> {
 	let { decision } = await engine.ingest(rawEvent, { journey });
-	if (decision.status === 'pending') {
-		decision = await engine.score(decision);
-		decision = await engine.chooseChannel(decision);
-		decision = await engine.checkCap(decision);
-		decision = await engine.send(decision, target);
+	const steps = [
+		(d: Decision) => engine.score(d),
+		(d: Decision) => engine.chooseChannel(d),
+		(d: Decision) => engine.checkCap(d),
+		(d: Decision) => engine.send(d, target),
+	];
+	// Like the flows: a suppressed decision leaves by its own output and goes straight to the log.
+	for (const step of steps) {
+		if (decision.status !== 'pending') break;
+		decision = await step(decision);
 	}
-	return engine.logDecision(decision);
+	return decision.loggedAt ? decision : engine.logDecision(decision);
 }

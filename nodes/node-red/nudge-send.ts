@@ -4,7 +4,7 @@
  */
 import type { NodeAPI, Node } from 'node-red';
 import { NudgeError } from '../../engine/errors';
-import { decisionOf, decisionStatus, handleSteps, linkEngine, NudgeNodeDef, reasonLabel } from './shared/adapter';
+import { decisionOf, decisionStatus, handleSteps, linkEngine, NudgeNodeDef } from './shared/adapter';
 
 interface SendDef extends NudgeNodeDef {
 	url?: string;
@@ -49,12 +49,6 @@ export = function (RED: NodeAPI) {
 			settingsError: settingsProblem(def, signingSecret),
 			run: async (engine, msg) => {
 				const decision = await engine.send(await decisionOf(engine, msg), target);
-				if (decision.status === 'suppressed') {
-					throw new NudgeError(
-						'NOT_RESERVED',
-						`Decision ${decision.decisionId} was suppressed (${reasonLabel(decision.reason)}: ${decision.explanation ?? ''}) and is never sent; connect only the "allowed" output of Frequency Cap to Send`,
-					);
-				}
 				return { decision, output: decision.status === 'sent' ? 0 : 1, status: decisionStatus(decision, 'sending') };
 			},
 		});

@@ -51,7 +51,8 @@ describe('the nurture journey end to end', () => {
 		const b = await runJourney(engine, 'nurture', event, { dryRun: true });
 		expect(a.status).toBe('sent');
 		expect(b).toMatchObject({ status: 'suppressed', reason: 'DUPLICATE_EVENT', contactId: a.contactId });
-		expect(b.trail.map((t) => t.stage)).toEqual(['ingest', 'log']);
+		expect(b.trail.map((t) => t.stage)).toEqual(['ingest']);
+		expect(b.loggedAt).toBeDefined();
 	});
 
 	test('no eligible channel is a logged suppression with every candidate and its reason', async () => {
@@ -184,13 +185,16 @@ describe('engine registry', () => {
 		const a = acquireEngine(config);
 		const b = acquireEngine({ ...config });
 		expect(a.engine).toBe(b.engine);
-		expect(getEngine(config)).toBe(a.engine);
 		expect(acquireEngine({ store: 'memory:' }).engine).not.toBe(a.engine);
 		await a.release();
 		await a.release();
 		await runJourney(b.engine, 'nurture', lead('la@x.io'), { dryRun: true });
 		await b.release();
 		expect(acquireEngine(config).engine).not.toBe(a.engine);
+		// The same policy written differently (key order, spacing) is the same configuration.
+		const policy = { channelOrder: ['email'], name: 'x' };
+		const c = getEngine({ store: 'memory:', policy: JSON.stringify(policy) });
+		expect(getEngine({ store: 'memory:', policy: `  {"name": "x", "channelOrder": ["email"]}` })).toBe(c);
 	});
 
 	test('a policy that does not validate creates no store file', () => {

@@ -60,7 +60,7 @@ describe('an item that carries no decision and is not an event', () => {
 		expect(result.run.status).toBe('success');
 		expect(result.output('Choose Channel', 0)).toHaveLength(1);
 		const [errorItem] = result.output('Choose Channel', 6);
-		expect(errorItem).toMatchObject({ ...junk, details: expect.objectContaining({ code: 'INVALID_INPUT' }) });
+		expect(errorItem).toMatchObject({ ...junk, details: expect.objectContaining({ code: 'INVALID_EVENT' }) });
 		expect(errorItem.error).toMatch(/carries no Nudge decision/);
 		expect(await f.engine.queryDecisions({})).toHaveLength(1);
 	});

@@ -99,8 +99,8 @@ describe('messages that are not about a decision', () => {
 			const caught = nextCaught();
 			nodeOf(idOf(type)).receive({ payload });
 			const error = await caught;
-			expect(error.message).toMatch(/This message carries no Nudge decision \(msg\.decision\) and msg\.payload is not a customer event/);
-			expect(error.message).toMatch(/Connect this node after a Nudge Trigger or another Nudge node, or put an event in msg\.payload/);
+			expect(error.message).toMatch(/carries no Nudge decision and is not a customer event either/);
+			expect(error.message).toMatch(/Connect this node after a Nudge Trigger or another Nudge node, or give it an event/);
 			expect(lastStatus(idOf(type))).toEqual({ fill: 'red', shape: 'dot', text: 'invalid event' });
 		}
 		expect(await engine.queryDecisions({})).toEqual([]);

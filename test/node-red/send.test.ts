@@ -175,7 +175,7 @@ describe('nudge-send', () => {
 		expect(capped.status).toBe('suppressed');
 		const caught = nextCaught();
 		nodeOf('send').receive({ decision: capped });
-		expect((await caught).message).toMatch(/was suppressed \(capped: .*\) and is never sent; connect only the "allowed" output of Frequency Cap to Send/);
+		expect((await caught).message).toMatch(/was suppressed \(FREQUENCY_CAP\) and cannot be sent: connect Send only after the Allowed output of Frequency Cap/);
 		expect(received).toHaveLength(0);
 	});
 

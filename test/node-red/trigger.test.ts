@@ -196,7 +196,7 @@ describe('refused requests', () => {
 		const res = await post(httpNode(), body, signed(body));
 		expect(res.status).toBe(400);
 		expect(res.body.index).toBe(1);
-		expect(res.body.error).toMatch(/^Event 1 of the batch is not valid, so nothing was stored: timestamp: must be an ISO 8601 date-time/);
+		expect(res.body.error).toMatch(/^Event 1 of the batch \(counting from 0\) is not valid, so nothing was stored: timestamp: must be an ISO 8601 date-time/);
 		expect(res.body.issues).toEqual([expect.objectContaining({ path: 'timestamp' })]);
 		await quietFor(50);
 		expect(out).toHaveLength(0);
@@ -215,7 +215,7 @@ describe('refused requests', () => {
 		const empty = '[]';
 		const r2 = await post(httpNode(), empty, signed(empty));
 		expect(r2.status).toBe(400);
-		expect(r2.body.error).toMatch(/holds no events/);
+		expect(r2.body.error).toMatch(/The batch is empty/);
 		await storeIsEmpty();
 	});
 

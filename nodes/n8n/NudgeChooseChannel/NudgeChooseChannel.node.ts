@@ -1,6 +1,6 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
-import { channelOutput, nudgeEngineConnectionTest, openDecision, runForEachItem } from '../shared/engine';
+import { channelOutput, nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
 
 export class NudgeChooseChannel implements INodeType {
 	description: INodeTypeDescription = {
@@ -59,7 +59,7 @@ export class NudgeChooseChannel implements INodeType {
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		return await runForEachItem(this, { outputs: 7, errorOutput: 6 }, async ({ engine, item, itemIndex }) => {
 			const journey = this.getNodeParameter('options.journey', itemIndex, 'nurture') as string;
-			const decision = await engine.chooseChannel(await openDecision(engine, item.json, journey));
+			const decision = await engine.chooseChannel(await engine.open(item.json, journey));
 			return { decision, output: channelOutput(decision) };
 		});
 	}

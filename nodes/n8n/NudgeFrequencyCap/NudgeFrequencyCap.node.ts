@@ -1,6 +1,6 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
-import { capOutput, isChannel, nudgeEngineConnectionTest, openDecision, runForEachItem } from '../shared/engine';
+import { capOutput, isChannel, nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
 
 export class NudgeFrequencyCap implements INodeType {
 	description: INodeTypeDescription = {
@@ -50,7 +50,7 @@ export class NudgeFrequencyCap implements INodeType {
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		return await runForEachItem(this, { outputs: 2, errorOutput: 1 }, async ({ engine, item, itemIndex }) => {
 			const channel = this.getNodeParameter('channel', itemIndex, '') as string;
-			const decision = await engine.checkCap(await openDecision(engine, item.json), isChannel(channel) ? channel : undefined);
+			const decision = await engine.checkCap(await engine.open(item.json), isChannel(channel) ? channel : undefined);
 			return { decision, output: capOutput(decision) };
 		});
 	}

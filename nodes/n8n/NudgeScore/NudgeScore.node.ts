@@ -1,6 +1,6 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
-import { nudgeEngineConnectionTest, openDecision, runForEachItem } from '../shared/engine';
+import { nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
 
 export class NudgeScore implements INodeType {
 	description: INodeTypeDescription = {
@@ -49,7 +49,7 @@ export class NudgeScore implements INodeType {
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		return await runForEachItem(this, { outputs: 1, errorOutput: 0 }, async ({ engine, item, itemIndex }) => {
 			const journey = this.getNodeParameter('options.journey', itemIndex, 'nurture') as string;
-			const decision = await engine.score(await openDecision(engine, item.json, journey));
+			const decision = await engine.score(await engine.open(item.json, journey));
 			return { decision, output: 0 };
 		});
 	}

@@ -1,6 +1,6 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
-import { nudgeEngineConnectionTest, openDecision, runForEachItem, sendOutput, webhookUrlParameter } from '../shared/engine';
+import { nudgeEngineConnectionTest, runForEachItem, sendOutput } from '../shared/engine';
 
 export class NudgeSend implements INodeType {
 	description: INodeTypeDescription = {
@@ -59,7 +59,7 @@ export class NudgeSend implements INodeType {
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		return await runForEachItem(this, { outputs: 2, errorOutput: 1 }, async ({ engine, settings, item, itemIndex }) => {
-			const url = webhookUrlParameter(this.getNodeParameter('url', itemIndex));
+			const url = String(this.getNodeParameter('url', itemIndex)).trim();
 			const timeoutSeconds = this.getNodeParameter('timeoutSeconds', itemIndex, 10) as number;
 			const sign = this.getNodeParameter('sign', itemIndex, true) as boolean;
 			if (sign && !settings.signingSecret) {
@@ -69,7 +69,7 @@ export class NudgeSend implements INodeType {
 					{ itemIndex },
 				);
 			}
-			const decision = await engine.send(await openDecision(engine, item.json), {
+			const decision = await engine.send(await engine.open(item.json), {
 				url,
 				timeoutMs: Math.max(1, timeoutSeconds) * 1000,
 				...(sign ? { secret: settings.signingSecret } : {}),

@@ -20,7 +20,7 @@ import type { Decision } from '../../../engine/audit/schema';
 import { CHANNELS, type Channel } from '../../../engine/channels';
 import type { Engine } from '../../../engine/engine';
 import { NudgeError, type FieldIssue } from '../../../engine/errors';
-import { createEngine, getEngine, type EngineConfig } from '../../../engine/registry';
+import { checkEngineConfig, getEngine, type EngineConfig } from '../../../engine/registry';
 
 /** The credential type every Nudge node uses. */
 export const NUDGE_CREDENTIAL = 'nudgeEngineApi';
@@ -176,28 +176,6 @@ export async function runForEachItem(
 	return outputs;
 }
 
-/**
- * The decision an item stands for: the one it carries (from a Nudge Trigger or another Nudge node), or a
- * new one when the item is itself a customer event.
- */
-export async function openDecision(engine: Engine, json: IDataObject, journey?: string): Promise<Decision> {
-	let failure: unknown;
-	try {
-		return await engine.open(json, journey);
-	} catch (error) {
-		failure = error;
-	}
-	// open() validates an event only when the item carries no decision, so INVALID_EVENT means "neither".
-	if (isNudgeError(failure) && failure.code === 'INVALID_EVENT') {
-		throw new NudgeError(
-			'INVALID_INPUT',
-			`This item carries no Nudge decision and is not a customer event either (${failure.message}). Connect this node after a Nudge Trigger or another Nudge node, or give it an event with a type and the contact it is about (email, userId…).`,
-			failure.issues,
-		);
-	}
-	throw failure;
-}
-
 /** Parses a JSON-object parameter (text or an object from an expression); names the parameter when it is not one. */
 export function jsonObjectParameter(value: unknown, label: string): IDataObject {
 	let parsed: unknown = value;
@@ -218,21 +196,6 @@ export function jsonObjectParameter(value: unknown, label: string): IDataObject 
 		throw new NudgeError('INVALID_INPUT', `${label} must be a JSON object such as {"campaign": "spring"}`);
 	}
 	return parsed as IDataObject;
-}
-
-/** The http(s) address a message is posted to; checked here so a typo fails before anything is reserved or claimed. */
-export function webhookUrlParameter(value: unknown): string {
-	const url = typeof value === 'string' ? value.trim() : '';
-	let protocol = '';
-	try {
-		protocol = new URL(url).protocol;
-	} catch {
-		protocol = '';
-	}
-	if (protocol !== 'http:' && protocol !== 'https:') {
-		throw new NudgeError('INVALID_INPUT', `Webhook URL "${url}" is not a web address: enter a full URL starting with https:// (or http://)`);
-	}
-	return url;
 }
 
 /* ---------------------------------------------------------------------------------------------------
@@ -266,8 +229,8 @@ export function sendOutput(decision: Decision): number {
 }
 
 /**
- * Credential test ("Test" button on the Nudge Engine credential): validates the policy and opens the
- * store, without touching the shared engines that running workflows use.
+ * Credential test ("Test" button on the Nudge Engine API credential): validates the policy and opens
+ * the store, without touching the shared engines that running workflows use.
  */
 export async function nudgeEngineConnectionTest(
 	this: ICredentialTestFunctions,
@@ -276,9 +239,7 @@ export async function nudgeEngineConnectionTest(
 	const settings = settingsFromCredential(credential.data);
 	let version = '';
 	try {
-		const engine = createEngine(settings.config);
-		version = engine.policyVersion;
-		await engine.close();
+		version = (await checkEngineConfig(settings.config)).policyVersion;
 	} catch (error) {
 		return { status: 'Error', message: messageOf(error) };
 	}

@@ -104,6 +104,7 @@ const ERROR_LABELS: Record<NudgeErrorCode, string> = {
 	UNKNOWN_DECISION: 'unknown decision',
 	BAD_SIGNATURE: 'bad signature',
 	NOT_RESERVED: 'not cap-checked',
+	CONFLICT: 'already sending',
 	STORE_ERROR: 'store error',
 };
 
@@ -147,7 +148,6 @@ export function errorStatus(error: NudgeError): NodeStatus {
 export function fail(node: Node, done: Done, error: unknown): void {
 	const nudgeError = asNudgeError(error);
 	node.status(errorStatus(nudgeError));
-	nudgeError.toString = () => nudgeError.message;
 	done(nudgeError);
 }
 
@@ -160,26 +160,13 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 /**
  * The decision a message is about: `msg.decision` when it is attached (a decision or its id);
- * otherwise `msg.payload` is taken as a customer event and opens a new decision for `msg.journey`
- * (default `nurture`), exactly as the Nudge Trigger would.
+ * otherwise `msg.payload` is taken as a customer event (an object or JSON text) and opens a new
+ * decision for `msg.journey` (default `nurture`), exactly as the Nudge Trigger would.
  */
 export async function decisionOf(engine: Engine, msg: NodeMessage): Promise<Decision> {
 	if (msg.decision !== undefined && msg.decision !== null) return engine.getDecision(msg.decision);
 	const journey = typeof msg.journey === 'string' && msg.journey.trim() ? msg.journey.trim() : 'nurture';
-	// A text payload is an event in JSON, never a decision id (engine.open would read a string as one).
-	const opened = typeof msg.payload === 'string' ? engine.ingest(msg.payload, { journey }).then((r) => r.decision) : engine.open(msg.payload, journey);
-	return opened.catch((error: unknown) => Promise.reject(explainNoDecision(error)));
-}
-
-function explainNoDecision(error: unknown): NudgeError {
-	const e = asNudgeError(error);
-	if (e.code !== 'INVALID_EVENT') return e;
-	return new NudgeError(
-		'INVALID_EVENT',
-		`This message carries no Nudge decision (msg.decision) and msg.payload is not a customer event: ${e.message}. ` +
-			'Connect this node after a Nudge Trigger or another Nudge node, or put an event in msg.payload',
-		e.issues,
-	);
+	return engine.open(msg.payload, journey);
 }
 
 /** The decision id a message names: msg.decision, msg.decisionId or msg.payload.decisionId. */

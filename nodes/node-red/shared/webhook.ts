@@ -5,12 +5,11 @@
  * (mounted first when both share `/`) would otherwise have parsed the JSON body already.
  */
 import type { NodeAPI } from 'node-red';
+import { MAX_WEBHOOK_BYTES } from '../../../engine/events/receive';
 import type { Express, NextFunction, Request, Response } from 'express';
 
 /** Every trigger listens under this prefix of Node-RED's HTTP node root. */
 export const ROUTE_PREFIX = '/nudge/';
-/** Largest request body accepted (a batch of events). */
-export const MAX_BODY_BYTES = 5 * 1024 * 1024;
 
 export type WebhookHandler = (req: Request & { rawBody?: Buffer }, res: Response) => void;
 
@@ -58,9 +57,9 @@ function installRawBodyCapture(RED: NodeAPI): void {
 		req.on('data', (chunk: Buffer) => {
 			if (finished) return;
 			size += chunk.length;
-			if (size > MAX_BODY_BYTES) {
+			if (size > MAX_WEBHOOK_BYTES) {
 				finished = true;
-				res.status(413).json({ error: `The request body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MB; send smaller batches` });
+				res.status(413).json({ error: `The request body is larger than ${MAX_WEBHOOK_BYTES / 1024 / 1024} MB; send smaller batches` });
 				req.resume();
 				return;
 			}

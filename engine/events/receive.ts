@@ -1,0 +1,79 @@
+import type { Engine, IngestResult } from '../engine';
+import { NudgeError } from '../errors';
+import { verifySignedRequest } from './signature';
+
+/** Largest request body a trigger accepts (a batch of events). */
+export const MAX_WEBHOOK_BYTES = 5 * 1024 * 1024;
+
+export interface SignedRequest {
+	rawBody: Buffer | string | undefined;
+	headers: Record<string, unknown>;
+}
+
+export interface WebhookAnswer {
+	/** HTTP status for the sender: 200, 400 malformed (nothing stored), 401 bad signature, 413, 5xx retry. */
+	status: number;
+	body: Record<string, unknown>;
+	/** New events, each with its opened decision (duplicates are answered, not returned). */
+	accepted: IngestResult[];
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+	return !!value && typeof value === 'object' && !Array.isArray(value);
+}
+
+function isBatchEnvelope(body: unknown): body is { batch: unknown[] } {
+	return isRecord(body) && Array.isArray(body.batch) && !('type' in body);
+}
+
+/** One event, an array of events, or Segment's batch envelope `{ "batch": [...] }`. */
+export function eventsInBody(body: unknown): unknown[] {
+	if (Array.isArray(body)) return body;
+	return isBatchEnvelope(body) ? body.batch : [body];
+}
+
+/**
+ * Everything a trigger does with a signed webhook request, for both platforms: verify the signature on
+ * the raw bytes, parse one event or a batch, validate all of it before storing anything, ingest each
+ * event, and say what happened in an answer the sender can act on.
+ */
+export async function receiveSignedEvents(
+	engine: Engine,
+	request: SignedRequest,
+	options: { secret: string; journey: string },
+): Promise<WebhookAnswer> {
+	const refuse = (status: number, body: Record<string, unknown>): WebhookAnswer => ({ status, body, accepted: [] });
+	const size = request.rawBody === undefined ? 0 : Buffer.byteLength(request.rawBody);
+	if (size > MAX_WEBHOOK_BYTES) {
+		return refuse(413, { error: `The request is ${size} bytes; the limit is ${MAX_WEBHOOK_BYTES}. Send smaller batches.` });
+	}
+	try {
+		verifySignedRequest(options.secret, request.rawBody, request.headers);
+	} catch (error) {
+		return refuse((error as NudgeError).httpStatus ?? 401, { error: (error as Error).message });
+	}
+	let body: unknown;
+	try {
+		body = JSON.parse(String(request.rawBody));
+	} catch (error) {
+		return refuse(400, { error: `The request body is not valid JSON (${(error as Error).message}); nothing was stored` });
+	}
+	const events = eventsInBody(body);
+	let results: IngestResult[];
+	try {
+		results = await engine.ingestBatch(events, { journey: options.journey, batch: Array.isArray(body) || isBatchEnvelope(body) });
+	} catch (error) {
+		if (error instanceof NudgeError && error.httpStatus < 500) {
+			return refuse(error.httpStatus, { error: error.message, issues: error.issues, ...error.details });
+		}
+		// Store trouble: ask the sender to retry; events stored before the failure come back as duplicates.
+		const message = error instanceof Error ? error.message : String(error);
+		return refuse(503, { error: `${message}. Retry the request: events already stored are recognised as duplicates.` });
+	}
+	const accepted = results.filter((r) => !r.duplicate);
+	return {
+		status: 200,
+		body: { accepted: accepted.length, duplicates: results.length - accepted.length, decisionIds: accepted.map((r) => r.decision.decisionId) },
+		accepted,
+	};
+}
