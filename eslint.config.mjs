@@ -18,4 +18,10 @@ export default [
 		files: ['engine/**/*.ts', 'cli/**/*.ts', 'bench/**/*.ts', 'demo/**/*.ts', 'nodes/node-red/**/*.ts', 'test/**/*.ts'],
 		rules: { '@n8n/community-nodes/require-node-api-error': 'off' },
 	},
+	{
+		// Tests start our own built CLI and demo as child processes, exactly as a user runs them;
+		// nothing that ships spawns a process.
+		files: ['test/**/*.ts'],
+		rules: { '@n8n/community-nodes/no-dangerous-functions': 'off' },
+	},
 ];

@@ -14,7 +14,8 @@ import { fmt, percentile, print } from './stats';
  */
 const CONTACTS = 2_000;
 const DECISIONS = Number(process.env.BENCH_DECISIONS ?? 20_000);
-const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 32);
+const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 64);
+const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 2_000);
 
 const policy = {
 	...DEFAULT_POLICY,
@@ -38,28 +39,36 @@ function event(i: number) {
 interface Result {
 	store: string;
 	perSecond: number;
+	sent: number;
+	/** One decision at a time: the latency a single event sees. */
 	p50: number;
 	p99: number;
-	sent: number;
 }
 
-async function measure(storeKind: 'sqlite' | 'memory', sinkUrl: string): Promise<Result> {
+async function measure(storeKind: 'sqlite' | 'memory', sinkUrl: string | undefined): Promise<Result> {
 	const dir = mkdtempSync(join(tmpdir(), 'nudge-bench-'));
 	const engine = createEngine({ store: storeKind === 'sqlite' ? `sqlite:${join(dir, 'bench.db')}` : 'memory:', policy });
-	const target = { url: sinkUrl, maxAttempts: 1 };
+	const target = sinkUrl ? { url: sinkUrl, maxAttempts: 1 } : { dryRun: true as const };
 	// Warm up JIT, connections and SQLite pages.
-	for (let i = 0; i < 500; i++) await runJourney(engine, 'nurture', { ...event(i), eventId: `warm-${i}` }, target);
+	for (let i = 0; i < 1000; i++) await runJourney(engine, 'nurture', { ...event(i), eventId: `warm-${i}` }, target);
+
+	// Latency: one decision at a time.
 	const latencies: number[] = [];
+	for (let i = 0; i < LATENCY_SAMPLES; i++) {
+		const t0 = performance.now();
+		await runJourney(engine, 'nurture', { ...event(i), eventId: `lat-${i}` }, target);
+		latencies.push(performance.now() - t0);
+	}
+	latencies.sort((a, b) => a - b);
+
+	// Throughput: many decisions in flight, as a busy trigger produces them.
 	let next = 0;
 	let sent = 0;
 	const started = performance.now();
 	await Promise.all(
 		Array.from({ length: IN_FLIGHT }, async () => {
 			while (next < DECISIONS) {
-				const i = next++;
-				const t0 = performance.now();
-				const d = await runJourney(engine, 'nurture', event(i), target);
-				latencies.push(performance.now() - t0);
+				const d = await runJourney(engine, 'nurture', event(next++), target);
 				if (d.status === 'sent') sent++;
 			}
 		}),
@@ -67,25 +76,28 @@ async function measure(storeKind: 'sqlite' | 'memory', sinkUrl: string): Promise
 	const seconds = (performance.now() - started) / 1000;
 	await engine.close();
 	rmSync(dir, { recursive: true, force: true });
-	latencies.sort((a, b) => a - b);
-	return { store: storeKind, perSecond: DECISIONS / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), sent };
+	return { store: storeKind, perSecond: DECISIONS / seconds, sent, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
 export async function benchDecide(): Promise<void> {
 	const sink = await startSinkProcess();
-	print(`bench/decide: ${fmt(DECISIONS, 0)} decisions over ${CONTACTS} contacts, ${IN_FLIGHT} in flight, one process (the webhook sink runs in a child process)`);
+	print(`bench/decide: full path ingest → score → choose → cap → send (HTTP) → log; ${fmt(DECISIONS, 0)} decisions over ${CONTACTS} contacts`);
+	print(`  throughput with ${IN_FLIGHT} decisions in flight; latency one decision at a time (${fmt(LATENCY_SAMPLES, 0)} samples); one process, the webhook sink in a child process`);
 	const results: Result[] = [];
 	for (const kind of ['memory', 'sqlite'] as const) results.push(await measure(kind, sink.url));
 	const { received, unique } = await sink.counts();
 	await sink.close();
-	print(`  sink received ${fmt(received, 0)} requests with ${fmt(unique, 0)} distinct idempotency keys`);
-	for (const r of results) {
-		print(`  ${r.store.padEnd(7)} ${fmt(r.perSecond, 0).padStart(8)} decisions/s   p50 ${fmt(r.p50)} ms   p99 ${fmt(r.p99)} ms   sent ${r.sent}`);
-	}
+	const line = (label: string, r: Result) =>
+		print(`  ${label.padEnd(17)} ${fmt(r.perSecond, 0).padStart(8)} decisions/s   latency p50 ${fmt(r.p50)} ms   p99 ${fmt(r.p99)} ms   sent ${fmt(r.sent, 0)}`);
+	for (const r of results) line(r.store, r);
+	print(`  sink received ${fmt(received, 0)} requests with ${fmt(unique, 0)} distinct idempotency keys (one send per decision)`);
 	const [memory, sqlite] = results;
 	print(`  sqlite/memory throughput ratio: ${fmt(sqlite.perSecond / memory.perSecond)}`);
+	// The same path with the send as a dry run: what the engine costs without the HTTP round trip.
+	const dry = await measure('sqlite', undefined);
+	line('sqlite, dry run', dry);
+	print(`  sqlite with HTTP / sqlite dry run: ${fmt(sqlite.perSecond / dry.perSecond)}`);
 }
-
 if (require.main === module) {
 	benchDecide().catch((error) => {
 		process.stderr.write(`${error.stack ?? error}\n`);

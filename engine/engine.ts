@@ -109,14 +109,16 @@ export class Engine {
 	}
 
 	/**
-	 * Records a step. A settled decision (sent, suppressed, failed) and a logged one are durable before
-	 * this returns; pending progress is committed with the store's next batch.
+	 * Records a step in the decision's trail and stores it. A settled decision (sent, suppressed, failed)
+	 * and a logged one are durable before this returns; pending progress is committed with the store's
+	 * next batch. `persist: false` only adds to the trail: the one-call journey stores at its milestones.
 	 */
-	private async save(decision: Decision, stage: string, now: Date, durable = decision.status !== 'pending'): Promise<Decision> {
+	private async save(decision: Decision, stage: string, now: Date, options: { durable?: boolean; persist?: boolean } = {}): Promise<Decision> {
 		decision.updatedAt = now.toISOString();
 		decision.trail.push({ stage, at: decision.updatedAt, status: decision.status });
+		if (options.persist === false) return decision;
 		await this.store.putDecision(decision);
-		if (durable) await this.store.sync();
+		if (options.durable ?? decision.status !== 'pending') await this.store.sync();
 		return decision;
 	}
 
@@ -203,7 +205,7 @@ export class Engine {
 			const profile = await this.profileLock.run(() => ingestIntoProfile(this.store, event));
 			decision.contactId = profile.contactId;
 			// Durable before the caller acknowledges the event: an accepted event always has its decision row.
-			return { event, profile, decision: await this.save(decision, 'ingest', at, true), duplicate: false };
+			return { event, profile, decision: await this.save(decision, 'ingest', at, { durable: true }), duplicate: false };
 		} catch (error) {
 			// Not processed: let a retried delivery through again.
 			await this.store.releaseKey(`event:${event.eventId}`);
@@ -247,42 +249,26 @@ export class Engine {
 		return profile;
 	}
 
+	/** The contact's profile for the stages of one decision, loaded at most once. */
+	private profileLoader(decision: Decision, known?: Profile): () => Promise<Profile> {
+		let profile = known;
+		return async () => (profile ??= await this.profileOf(decision));
+	}
+
 	async score(ref: DecisionRef | unknown): Promise<Decision> {
 		const decision = await this.getDecision(ref);
-		if (decision.status !== 'pending') return decision;
-		const now = this.nowFor(decision);
-		const profile = await this.profileOf(decision);
-		decision.score = scoreWithRules(profile, this.policy, this.policyVersion);
-		return this.save(decision, 'score', now);
+		return decision.status === 'pending' ? this.scoreStage(decision, this.profileLoader(decision)) : decision;
 	}
 
 	async chooseChannel(ref: DecisionRef | unknown): Promise<Decision> {
 		const decision = await this.getDecision(ref);
-		if (decision.status !== 'pending') return decision;
-		const now = this.nowFor(decision);
-		const choice = chooseChannel(await this.profileOf(decision), this.policy, decision.journey);
-		decision.candidates = choice.candidates;
-		if (choice.channel) {
-			decision.channel = choice.channel;
-			decision.explanation = choice.explanation;
-		} else this.suppress(decision, choice.reason!, choice.explanation);
-		return this.save(decision, 'choose', now);
+		return decision.status === 'pending' ? this.chooseStage(decision, this.profileLoader(decision)) : decision;
 	}
 
 	/** Frequency caps: reserves a slot for the chosen channel, or suppresses with the binding rule. */
 	async checkCap(ref: DecisionRef | unknown, channel?: Channel): Promise<Decision> {
 		const decision = await this.getDecision(ref);
-		if (decision.status !== 'pending') return decision;
-		const now = this.nowFor(decision);
-		const target = channel ?? decision.channel;
-		if (!target) {
-			throw new NudgeError('INVALID_INPUT', `Decision ${decision.decisionId} has no channel yet: put Choose Channel before Frequency Cap, or set the channel on the node`);
-		}
-		decision.channel = target;
-		const result = await checkAndReserve(this.store, this.policy, decision.contactId, target, now.getTime());
-		decision.guard = { allowed: result.allowed, reservationId: result.reservationId, checks: result.checks };
-		if (!result.allowed) this.suppress(decision, 'FREQUENCY_CAP', result.explanation, result.bindingRuleId);
-		return this.save(decision, 'cap', now);
+		return decision.status === 'pending' ? this.capStage(decision, channel) : decision;
 	}
 
 	/**
@@ -296,6 +282,63 @@ export class Engine {
 		if (decision.status === 'suppressed') {
 			throw new NudgeError('NOT_RESERVED', `Decision ${decision.decisionId} was suppressed (${decision.reason}) and cannot be sent: connect Send only after the Allowed output of Frequency Cap`);
 		}
+		return this.sendStage(decision, this.profileLoader(decision), target);
+	}
+
+	/**
+	 * A whole journey in one call (CLI replay, benchmarks): the same stages as the nodes on one loaded
+	 * decision, each recorded in its trail; stored when the event is accepted, before a message leaves,
+	 * and when it is logged. A suppressed decision skips to the log, like the flows.
+	 */
+	async decide(rawEvent: unknown, options: { journey: string; target: SendTarget }): Promise<Decision> {
+		const ingested = await this.ingest(rawEvent, { journey: options.journey });
+		let decision = ingested.decision;
+		if (ingested.duplicate) return decision;
+		const profile = this.profileLoader(decision, ingested.profile);
+		const stages = [
+			() => this.scoreStage(decision, profile, false),
+			() => this.chooseStage(decision, profile, false),
+			() => this.capStage(decision, undefined, false),
+			() => this.sendStage(decision, profile, options.target, false),
+		];
+		for (const stage of stages) {
+			if (decision.status !== 'pending') break;
+			decision = await stage();
+		}
+		return this.logStage(decision, {});
+	}
+
+	private async scoreStage(decision: Decision, profile: () => Promise<Profile>, persist = true): Promise<Decision> {
+		const now = this.nowFor(decision);
+		decision.score = scoreWithRules(await profile(), this.policy, this.policyVersion);
+		return this.save(decision, 'score', now, { persist });
+	}
+
+	private async chooseStage(decision: Decision, profile: () => Promise<Profile>, persist = true): Promise<Decision> {
+		const now = this.nowFor(decision);
+		const choice = chooseChannel(await profile(), this.policy, decision.journey);
+		decision.candidates = choice.candidates;
+		if (choice.channel) {
+			decision.channel = choice.channel;
+			decision.explanation = choice.explanation;
+		} else this.suppress(decision, choice.reason!, choice.explanation);
+		return this.save(decision, 'choose', now, { persist });
+	}
+
+	private async capStage(decision: Decision, channel?: Channel, persist = true): Promise<Decision> {
+		const now = this.nowFor(decision);
+		const target = channel ?? decision.channel;
+		if (!target) {
+			throw new NudgeError('INVALID_INPUT', `Decision ${decision.decisionId} has no channel yet: put Choose Channel before Frequency Cap, or set the channel on the node`);
+		}
+		decision.channel = target;
+		const result = await checkAndReserve(this.store, this.policy, decision.contactId, target, now.getTime());
+		decision.guard = { allowed: result.allowed, reservationId: result.reservationId, checks: result.checks };
+		if (!result.allowed) this.suppress(decision, 'FREQUENCY_CAP', result.explanation, result.bindingRuleId);
+		return this.save(decision, 'cap', now, { persist });
+	}
+
+	private async sendStage(decision: Decision, loadProfile: () => Promise<Profile>, target: SendTarget, persist = true): Promise<Decision> {
 		if (!('dryRun' in target)) checkWebhookUrl(target.url);
 		const now = this.nowFor(decision);
 		const reservationId = decision.guard?.reservationId;
@@ -306,9 +349,10 @@ export class Engine {
 		if (!(await this.store.claimKey(key, 24 * 3_600_000, now.getTime()))) {
 			throw new NudgeError('CONFLICT', `Decision ${decision.decisionId} is already being sent by another execution`, [], 409);
 		}
-		// The reservation and the send claim are durable before the message leaves the process.
+		// The decision, its reservation and the send claim are durable before the message leaves the process.
+		if (!persist) await this.store.putDecision(decision);
 		await this.store.sync();
-		const profile = await this.profileOf(decision);
+		const profile = await loadProfile();
 		const payload = {
 			decisionId: decision.decisionId,
 			journey: decision.journey,
@@ -346,16 +390,19 @@ export class Engine {
 			decision.reason = 'SEND_FAILED';
 			decision.explanation = `send failed after ${result.attempts} attempt(s): ${result.error ?? ''}`;
 		}
-		return this.save(decision, 'send', now);
+		return this.save(decision, 'send', now, { persist });
 	}
 
 	/** Finalises a decision in the log, with optional annotations (campaign, reviewer notes…). */
 	async logDecision(ref: DecisionRef | unknown, annotations: Record<string, unknown> = {}): Promise<Decision> {
-		const decision = await this.getDecision(ref);
+		return this.logStage(await this.getDecision(ref), annotations);
+	}
+
+	private logStage(decision: Decision, annotations: Record<string, unknown>): Promise<Decision> {
 		const now = this.nowFor(decision);
 		Object.assign(decision.annotations, annotations);
 		decision.loggedAt = now.toISOString();
-		return this.save(decision, 'log', now, true);
+		return this.save(decision, 'log', now, { durable: true });
 	}
 
 	/** Attributes an outcome to its decision, once: a repeated outcome id is ignored and reported. */

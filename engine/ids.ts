@@ -1,7 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 
+/**
+ * Time-ordered ids (milliseconds first, then 80 bits of a random UUID, like UUIDv7): new decisions, reservations
+ * and send keys append at the end of their store indexes instead of landing on random pages, which
+ * measurably cuts the SQLite store's write volume (docs/benchmarks.md). They also sort by creation.
+ */
 export function newId(prefix: string): string {
-	return `${prefix}_${randomUUID().replace(/-/g, '')}`;
+	return `${prefix}_${Date.now().toString(36).padStart(9, '0')}${randomUUID().replace(/-/g, '').slice(0, 20)}`;
 }
 
 /** Stable JSON: object keys sorted, so equal content always hashes the same. */

@@ -40,7 +40,9 @@ function openDatabase(path: string): DatabaseSync {
  *
  * Group commit: writes apply at once inside one open BEGIN IMMEDIATE transaction per event-loop turn,
  * which commits at the end of the turn, so a burst of decisions costs one WAL commit instead of one
- * per write (see docs/benchmarks.md). `sync()` resolves once everything applied so far is committed;
+ * per write (see docs/benchmarks.md). A decision is written at every step of a flow, so decision rows
+ * are coalesced: each decision's latest version in a batch is written once, just before the commit
+ * (or before a query reads the table), and reads of a queued decision are served from the queue. `sync()` resolves once everything applied so far is committed;
  * the engine calls it before anything leaves the process (an acknowledged event, a send) and when a
  * decision settles. Each unit (a cap check-and-reserve, a profile merge) runs in a savepoint, so it is
  * atomic and a failing unit rolls back alone. The write lock makes check-and-reserve atomic across
@@ -54,6 +56,7 @@ export class SqliteStore implements Store {
 	private batchOpen = false;
 	private waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
 	private failure?: NudgeError;
+	private readonly queuedDecisions = new Map<string, { row: Decision; json: string }>();
 
 	constructor(readonly path: string) {
 		this.db = openDatabase(path);
@@ -87,14 +90,25 @@ export class SqliteStore implements Store {
 	}
 
 	/** Applies a write unit in this turn's transaction (visible to this process at once, durable after sync). */
+	private openBatch(): void {
+		if (this.batchOpen) return;
+		this.db.exec('BEGIN IMMEDIATE');
+		this.batchOpen = true;
+		setImmediate(() => this.commit());
+	}
+
+	/** Writes the queued decision rows into the open transaction. */
+	private writeQueuedDecisions(): void {
+		for (const { row, json } of this.queuedDecisions.values()) {
+			this.stmt.putDecision.run(row.decisionId, row.contactId, row.journey, row.status, row.reason ?? null, row.createdAt, json);
+		}
+		this.queuedDecisions.clear();
+	}
+
 	private write<T>(unit: () => T): Promise<T> {
 		if (this.failure) return Promise.reject(this.failure);
 		try {
-			if (!this.batchOpen) {
-				this.db.exec('BEGIN IMMEDIATE');
-				this.batchOpen = true;
-				setImmediate(() => this.commit());
-			}
+			this.openBatch();
 			this.db.exec('SAVEPOINT unit');
 			try {
 				const result = unit();
@@ -122,8 +136,10 @@ export class SqliteStore implements Store {
 		this.waiters = [];
 		this.batchOpen = false;
 		try {
+			this.writeQueuedDecisions();
 			this.db.exec('COMMIT');
 		} catch (error) {
+			this.queuedDecisions.clear();
 			if (this.db.isTransaction) this.db.exec('ROLLBACK');
 			this.failure = new NudgeError('STORE_ERROR', `The SQLite store at ${this.path} failed to commit and has stopped accepting writes (restart to recover): ${(error as Error).message}`);
 			for (const w of waiters) w.reject(this.failure);
@@ -186,10 +202,15 @@ export class SqliteStore implements Store {
 		return this.write(() => Number(stmt.run(reservationId).changes) > 0);
 	}
 
-	putDecision(d: Decision) {
-		return this.write(() => {
-			this.putDecisionRow(d);
-		});
+	async putDecision(d: Decision) {
+		if (this.failure) throw this.failure;
+		try {
+			this.openBatch();
+		} catch (error) {
+			throw this.storeError(error);
+		}
+		const { decisionId, contactId, journey, status, reason, createdAt } = d;
+		this.queuedDecisions.set(decisionId, { row: { decisionId, contactId, journey, status, reason, createdAt } as Decision, json: JSON.stringify(d) });
 	}
 
 	private putDecisionRow(d: Decision): void {
@@ -197,11 +218,14 @@ export class SqliteStore implements Store {
 	}
 
 	async getDecision(decisionId: string) {
+		const queued = this.queuedDecisions.get(decisionId);
+		if (queued) return JSON.parse(queued.json) as Decision;
 		const row = this.stmt.getDecision.get(decisionId) as { body: string } | undefined;
 		return row ? (JSON.parse(row.body) as Decision) : undefined;
 	}
 
 	async queryDecisions(q: DecisionQuery) {
+		this.writeQueuedDecisions();
 		const where: string[] = [];
 		const args: (string | number)[] = [];
 		const add = (sql: string, ...values: (string | number)[]) => {
@@ -222,6 +246,7 @@ export class SqliteStore implements Store {
 
 	addOutcome(decisionId: string, outcome: Outcome) {
 		return this.write(() => {
+			this.writeQueuedDecisions();
 			const row = this.stmt.getDecision.get(decisionId) as { body: string } | undefined;
 			if (!row) return false;
 			if (Number(this.stmt.putOutcome.run(outcome.outcomeId, decisionId, JSON.stringify(outcome)).changes) === 0) {

@@ -55,7 +55,6 @@ interface Run {
 
 function runDemo(home: string, port: number, args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<Run> {
 	return new Promise((resolve, reject) => {
-		// eslint-disable-next-line @n8n/community-nodes/no-dangerous-functions -- the test runs the built demo exactly as `npm start` does
 		const child = spawn(process.execPath, [DEMO, ...args], {
 			cwd: ROOT,
 			env: { ...process.env, HOME: home, PORT: String(port), NUDGE_DEMO_ONCE: '', ...env },
@@ -152,7 +151,6 @@ describe('npm start (dist/demo/start.js)', () => {
 
 	it('without --once keeps serving the Node-RED editor until interrupted', async () => {
 		const port = await freePort();
-		// eslint-disable-next-line @n8n/community-nodes/no-dangerous-functions -- the test runs the built demo exactly as `npm start` does
 		const child = spawn(process.execPath, [DEMO], { cwd: ROOT, env: { ...process.env, HOME: home, PORT: String(port), NUDGE_DEMO_ONCE: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
 		let stdout = '';
 		child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

@@ -1,0 +1,111 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { formatSummary, replay } from '../../cli/replay';
+import type { Decision } from '../../engine/audit/schema';
+import { tempDir } from '../helpers/fixtures';
+
+const ROOT = resolve(__dirname, '../..');
+const CLI = join(ROOT, 'dist/cli/nudge.js');
+const SAMPLES = join(ROOT, 'flows/samples/nurture.jsonl');
+
+function lines(events: unknown[]): string {
+	const path = join(tempDir(), 'events.jsonl');
+	writeFileSync(path, events.map((e) => (typeof e === 'string' ? e : JSON.stringify(e))).join('\n') + '\n');
+	return path;
+}
+
+const seg = (n: number, at: string, extra: Record<string, unknown> = {}) => ({
+	type: 'track',
+	event: 'Pricing Viewed',
+	userId: 'u-1',
+	messageId: `m-${n}`,
+	timestamp: at,
+	context: { traits: { email: 'ana@example.com' } },
+	...extra,
+});
+
+describe('replay (engine side)', () => {
+	test('decides each event at its own time: caps see history as it happened', async () => {
+		const path = lines([seg(1, '2026-03-01T09:00:00Z'), seg(2, '2026-03-01T15:00:00Z'), seg(3, '2026-03-02T10:00:00Z'), seg(3, '2026-03-02T10:00:00Z')]);
+		const out: Decision[] = [];
+		const summary = await replay({ events: path }, (d) => out.push(d));
+		expect(out.map((d) => [d.status, d.reason ?? null, d.createdAt])).toEqual([
+			['sent', null, '2026-03-01T09:00:00.000Z'],
+			['suppressed', 'FREQUENCY_CAP', '2026-03-01T15:00:00.000Z'],
+			['sent', null, '2026-03-02T10:00:00.000Z'],
+			['suppressed', 'DUPLICATE_EVENT', '2026-03-02T10:00:00.000Z'],
+		]);
+		expect(out.every((d) => d.delivery === undefined || d.delivery.provider === 'dry-run')).toBe(true);
+		expect(summary).toMatchObject({ events: 4, rejected: [], byStatus: { sent: 2, suppressed: 2 }, byReason: { FREQUENCY_CAP: 1, DUPLICATE_EVENT: 1 } });
+	});
+
+	test('bad lines are reported with their line number; the rest is replayed', async () => {
+		const path = lines([seg(1, '2026-03-01T09:00:00Z'), '{not json', { type: 'track', userId: 'u', messageId: 'x' }, seg(2, '2026-03-05T09:00:00Z')]);
+		const out: Decision[] = [];
+		const summary = await replay({ events: path }, (d) => out.push(d));
+		expect(out).toHaveLength(2);
+		expect(summary.rejected).toEqual([
+			{ line: 2, error: 'Event is not valid JSON' },
+			{ line: 3, error: expect.stringMatching(/event: a Segment track call needs an event name/) },
+		]);
+		expect(formatSummary(summary)).toContain('line 3: Segment event is not valid');
+	});
+
+	test('a policy file changes the outcome; an invalid one or a missing file is a clear error', async () => {
+		const dir = tempDir();
+		const policy = join(dir, 'policy.json');
+		writeFileSync(policy, JSON.stringify({ name: 'sms-only', channelOrder: ['sms'] }));
+		const out: Decision[] = [];
+		await replay({ events: lines([seg(1, '2026-03-01T09:00:00Z')]), policy }, (d) => out.push(d));
+		expect(out[0]).toMatchObject({ status: 'suppressed', reason: 'UNREACHABLE', policyVersion: expect.stringMatching(/^sms-only@/) });
+		writeFileSync(policy, '{"channelOrder": []}');
+		await expect(replay({ events: lines([seg(1, '2026-03-01T09:00:00Z')]), policy }, () => undefined)).rejects.toThrow(/channelOrder: must list at least one channel/);
+		await expect(replay({ events: join(dir, 'none.jsonl') }, () => undefined)).rejects.toThrow(/Events file not found/);
+		await expect(replay({ events: SAMPLES, journey: 'winback' }, () => undefined)).rejects.toThrow(/Unknown journey "winback"/);
+	});
+});
+
+describe('nudge replay (the built CLI)', () => {
+	beforeAll(() => {
+		if (!existsSync(CLI)) throw new Error('dist/cli/nudge.js is missing: run `npm run build` first (npm test does)');
+	});
+
+	const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: ROOT });
+
+	test('replays the sample stream: one JSON decision per line on stdout, a summary on stderr', () => {
+		const result = run('replay', '--events', SAMPLES, '--journey', 'nurture');
+		expect(result.status).toBe(0);
+		const decisions = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as Decision);
+		expect(decisions).toHaveLength(40);
+		expect(decisions.every((d) => d.journey === 'nurture' && d.policyVersion.startsWith('default@') && d.loggedAt)).toBe(true);
+		const suppressed = decisions.filter((d) => d.status === 'suppressed');
+		expect(suppressed.every((d) => d.reason)).toBe(true);
+		expect(new Set(suppressed.map((d) => d.reason))).toEqual(new Set(['FREQUENCY_CAP', 'UNREACHABLE', 'NO_ELIGIBLE_CHANNEL', 'NO_CONSENT', 'DUPLICATE_EVENT']));
+		const sent = decisions.filter((d) => d.status === 'sent').length;
+		expect(result.stderr).toContain(`replayed 40 event(s): suppressed ${40 - sent}, sent ${sent}`);
+		expect(result.stderr).toMatch(/suppression reasons: FREQUENCY_CAP \d+/);
+	});
+
+	test('--out writes the file and --store keeps the replay store for inspection', () => {
+		const dir = tempDir();
+		const out = join(dir, 'decisions.jsonl');
+		const store = join(dir, 'replay.db');
+		const result = run('replay', '--events', SAMPLES, '--out', out, '--store', store);
+		expect(result.status).toBe(0);
+		expect(result.stdout).toBe('');
+		expect(readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(40);
+		expect(existsSync(store)).toBe(true);
+	});
+
+	test('usage errors and rejected lines give a non-zero exit with a message', () => {
+		expect(run('replay').status).toBe(2);
+		expect(run('replay').stderr).toContain('replay needs --events FILE.jsonl');
+		expect(run('frobnicate').stderr).toContain('unknown command "frobnicate"');
+		expect(run('replay', '--events', SAMPLES, '--bogus').stderr).toMatch(/Unknown option '--bogus'/);
+		const bad = run('replay', '--events', lines(['{oops']));
+		expect(bad.status).toBe(1);
+		expect(bad.stderr).toContain('line 1: Event is not valid JSON');
+		expect(run('--help').stdout).toContain('Usage: nudge <command>');
+	});
+});
