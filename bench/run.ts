@@ -1,8 +1,11 @@
 import { benchDecide } from './decide';
+import { benchSendClient } from './sendClient';
 
 /** `npm run bench`: every benchmark, one after another, in this process. */
 async function main(): Promise<void> {
 	await benchDecide();
+	process.stdout.write('\n');
+	await benchSendClient();
 }
 
 main().catch((error) => {

@@ -242,7 +242,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 		}
 		const finalised = all.filter((d) => d.loggedAt).length;
 		const duplicates = all.filter((d) => d.reason === 'DUPLICATE_EVENT').length;
-		write(`\nSummary: ${lines.length} events, ${all.length} decisions (${finalised} finalised by Log Decision, ${duplicates} duplicate delivery recorded by the trigger)`);
+		write(`\nSummary: ${lines.length} events, ${all.length} decisions, ${finalised} finalised in the decision log (${duplicates} retried delivery answered by the trigger)`);
 		for (const status of ['sent', 'suppressed', 'failed', 'pending']) {
 			const count = byStatus.get(status) ?? 0;
 			if (!count && status === 'pending') continue;

@@ -1,7 +1,7 @@
 import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { loadPolicy, loadPolicyFile, policyJsonSchema } from '../../engine/policy/load';
 import { NudgeError } from '../../engine/errors';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/fixtures';
 
@@ -62,5 +62,12 @@ describe('policy', () => {
 		const schema = policyJsonSchema() as { properties: Record<string, unknown>; required?: string[] };
 		expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['channelOrder', 'caps', 'scoring', 'journeys']));
 		expect(schema.required).toEqual(['channelOrder']);
+	});
+});
+
+describe('documented example policies', () => {
+	const dir = join(__dirname, '../../docs/examples');
+	test.each(readdirSync(dir).filter((f) => f.endsWith('.json')))('%s validates', (file) => {
+		expect(loadPolicyFile(join(dir, file)).version).toMatch(/@[0-9a-f]{12}$/);
 	});
 });
