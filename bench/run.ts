@@ -1,4 +1,6 @@
+import { benchCaps } from './caps';
 import { benchDecide } from './decide';
+import { benchScoring } from './scoring';
 import { benchSendClient } from './sendClient';
 
 /** `npm run bench`: every benchmark, one after another, in this process. */
@@ -6,6 +8,10 @@ async function main(): Promise<void> {
 	await benchDecide();
 	process.stdout.write('\n');
 	await benchSendClient();
+	process.stdout.write('\n');
+	await benchCaps();
+	process.stdout.write('\n');
+	await benchScoring();
 }
 
 main().catch((error) => {

@@ -2,6 +2,7 @@
 import { createWriteStream, WriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { NudgeError } from '../engine/errors';
+import { MODEL_USAGE, runActivate, runImport, runScore, runTrain } from './models';
 import { formatSummary, replay } from './replay';
 
 const USAGE = `Usage: nudge <command> [options]
@@ -11,7 +12,7 @@ Commands:
       Dry-runs a journey over past events (Nudge or Segment format, one JSON per line) on a fresh
       embedded store. Writes one JSON decision per line (stdout by default) and a summary on stderr.
       Nothing is sent.
-`;
+${MODEL_USAGE}`;
 
 function fail(message: string): never {
 	process.stderr.write(`nudge: ${message}\n`);
@@ -50,6 +51,10 @@ async function main(argv: string[]): Promise<number> {
 		return command ? 0 : 2;
 	}
 	if (command === 'replay') return runReplay(rest);
+	if (command === 'train') return runTrain(rest);
+	if (command === 'score') return runScore(rest);
+	if (command === 'import') return runImport(rest);
+	if (command === 'activate' || command === 'rollback') return runActivate(rest, command === 'rollback');
 	fail(`unknown command "${command}"\n\n${USAGE}`);
 }
 

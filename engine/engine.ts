@@ -1,19 +1,23 @@
-import type { Decision, DecisionQuery, Outcome, ReasonCode } from './audit/schema';
+import type { Decision, DecisionQuery, Outcome, ReasonCode, Score } from './audit/schema';
 import { OutcomeSchema } from './audit/schema';
 import { exportJsonl } from './audit/export';
 import type { Channel } from './channels';
-import { chooseChannel } from './decide/chooseChannel';
-import { checkWebhookUrl, postWebhook, SendResult, WebhookTarget } from './deliver/webhook';
+import { channelEligibility, chooseChannel } from './decide/chooseChannel';
+import { deliver, RetryPolicy, Sender, SendResult } from './deliver/provider';
+import { checkWebhookUrl, postWebhook, WebhookTarget } from './deliver/webhook';
 import { FieldIssue, NudgeError, describeIssues, issuesFromZod } from './errors';
 import type { CustomerEvent } from './events/schema';
 import { normalizeEvent } from './events/normalize';
-import { checkAndReserve } from './guard/frequencyCap';
+import { evaluateGuards, suppressionHit } from './guard/guard';
+import { applyNegativeTriggers } from './guard/negativeTriggers';
+import { markVariantApproved } from './guard/review';
 import { newId } from './ids';
 import { LoadedPolicy, loadPolicy } from './policy/load';
 import type { Policy } from './policy/schema';
 import { eventIdentityKeys, ingestIntoProfile } from './profiles/profiles';
 import type { Profile } from './profiles/schema';
 import { scoreWithRules } from './scoring/rulesModel';
+import { activeModel, coldStartReason, modelScore } from './scoring/registry';
 import type { Store } from './store/types';
 import { Serial } from './util/serial';
 
@@ -38,7 +42,8 @@ export interface IngestResult {
 	profile?: Profile;
 }
 
-export type SendTarget = WebhookTarget | { dryRun: true };
+/** A webhook, a dry run, or any provider's sender (engine/deliver: Segment, HubSpot…). */
+export type SendTarget = WebhookTarget | { dryRun: true } | { sender: Sender; retry?: Partial<RetryPolicy> };
 
 export interface OutcomeInput {
 	decisionId: string;
@@ -46,6 +51,15 @@ export interface OutcomeInput {
 	outcomeId?: string;
 	value?: number;
 	at?: string;
+}
+
+/** What the Frequency Cap step may be told about the message (and a channel other than the chosen one). */
+export interface GuardOptions {
+	channel?: Channel;
+	category?: string;
+	tags?: string[];
+	offerValue?: number;
+	variant?: string;
 }
 
 /** Profile read-modify-write must not interleave: one lock per store, shared by every engine on it. */
@@ -202,7 +216,7 @@ export class Engine {
 			return { event, decision: await this.save(decision, 'ingest', at), duplicate: true };
 		}
 		try {
-			const profile = await this.profileLock.run(() => ingestIntoProfile(this.store, event));
+			const profile = await this.profileLock.run(() => ingestIntoProfile(this.store, event, (p, e) => applyNegativeTriggers(p, e, this.policy)));
 			decision.contactId = profile.contactId;
 			// Durable before the caller acknowledges the event: an accepted event always has its decision row.
 			return { event, profile, decision: await this.save(decision, 'ingest', at, { durable: true }), duplicate: false };
@@ -265,18 +279,51 @@ export class Engine {
 		return decision.status === 'pending' ? this.chooseStage(decision, this.profileLoader(decision)) : decision;
 	}
 
-	/** Frequency caps: reserves a slot for the chosen channel, or suppresses with the binding rule. */
-	async checkCap(ref: DecisionRef | unknown, channel?: Channel): Promise<Decision> {
+	/**
+	 * The guardrails step (the Frequency Cap node): suppression list, consent, negative triggers, human
+	 * review, quiet hours and caps. Ends allowed (a cap slot reserved), delayed (with `guard.retryAt`),
+	 * blocked (suppressed with a reason) or in review. A delayed decision is checked again when it comes
+	 * back. `message` says what is sent (category such as "transactional", tags, offer value, variant).
+	 */
+	async checkCap(ref: DecisionRef | unknown, options: Channel | GuardOptions = {}): Promise<Decision> {
 		const decision = await this.getDecision(ref);
-		return decision.status === 'pending' ? this.capStage(decision, channel) : decision;
+		const opts = typeof options === 'string' ? { channel: options } : options;
+		return decision.status === 'pending' || decision.status === 'delayed' ? this.guardStage(decision, this.profileLoader(decision), opts) : decision;
+	}
+
+	/**
+	 * A reviewer's verdict on a decision waiting in review. Approved: the remaining guardrails run (the
+	 * review is not asked again) and the decision goes on; rejected: it ends suppressed (REVIEW_REJECTED).
+	 * Who decided, when and why is recorded in `decision.review`.
+	 */
+	async resolveReview(ref: DecisionRef | unknown, verdict: { approve: boolean; reviewer: string; note?: string }): Promise<Decision> {
+		const decision = await this.getDecision(ref);
+		if (decision.status !== 'review' || !decision.review) {
+			throw new NudgeError('INVALID_INPUT', `Decision ${decision.decisionId} is not waiting for review (it is ${decision.status})`);
+		}
+		const reviewer = verdict.reviewer?.trim();
+		if (!reviewer) throw new NudgeError('INVALID_INPUT', 'A review verdict needs the reviewer’s name or email, for the audit trail');
+		const now = this.nowFor(decision);
+		Object.assign(decision.review, { verdict: verdict.approve ? 'approved' : 'rejected', reviewer, decidedAt: now.toISOString(), ...(verdict.note ? { note: verdict.note } : {}) });
+		if (!verdict.approve) {
+			this.suppress(decision, 'REVIEW_REJECTED', `rejected by ${reviewer}${verdict.note ? `: ${verdict.note}` : ''}`);
+			return this.save(decision, 'review', now);
+		}
+		if (decision.message?.variant) await markVariantApproved(this.store, decision.message.variant, now.getTime());
+		decision.status = 'pending';
+		delete decision.reason;
+		delete decision.ruleId;
+		await this.save(decision, 'review', now);
+		return this.guardStage(decision, this.profileLoader(decision), {}, true);
 	}
 
 	/**
 	 * Sends once per decision: the decision id is the idempotency key, so a retried flow never sends
 	 * twice. Only a decision holding a cap reservation may send; success commits it, failure releases it.
 	 */
-	async send(ref: DecisionRef | unknown, target: SendTarget): Promise<Decision> {
+	async send(ref: DecisionRef | unknown, target: SendTarget, message: { category?: string } = {}): Promise<Decision> {
 		const decision = await this.getDecision(ref);
+		if (message.category && decision.status === 'pending') decision.message = { ...decision.message, category: message.category };
 		// Sent or failed: a retried flow gets the same answer, and nothing is posted again.
 		if (decision.status === 'sent' || decision.status === 'failed') return decision;
 		if (decision.status === 'suppressed') {
@@ -298,7 +345,7 @@ export class Engine {
 		const stages = [
 			() => this.scoreStage(decision, profile, false),
 			() => this.chooseStage(decision, profile, false),
-			() => this.capStage(decision, undefined, false),
+			() => this.guardStage(decision, profile, {}, false),
 			() => this.sendStage(decision, profile, options.target, false),
 		];
 		for (const stage of stages) {
@@ -310,8 +357,29 @@ export class Engine {
 
 	private async scoreStage(decision: Decision, profile: () => Promise<Profile>, persist = true): Promise<Decision> {
 		const now = this.nowFor(decision);
-		decision.score = scoreWithRules(await profile(), this.policy, this.policyVersion);
+		decision.score = await this.scoreProfile(await profile());
 		return this.save(decision, 'score', now, { persist });
+	}
+
+	/**
+	 * The active version of the policy's model (`scoring.model`) when it was trained on enough data;
+	 * otherwise the rules model, with `fallback: true` and a note saying why.
+	 */
+	async scoreProfile(profile: Profile): Promise<Score> {
+		const { model: name, tiers, minTrainingRows, minTrainingPositives } = this.policy.scoring;
+		if (!name) return scoreWithRules(profile, this.policy, this.policyVersion);
+		let active: Awaited<ReturnType<typeof activeModel>>;
+		let why: string | undefined;
+		try {
+			active = await activeModel(this.store, name);
+			why = active ? coldStartReason(active.model, minTrainingRows, minTrainingPositives) : `no version of model "${name}" is active`;
+		} catch (error) {
+			// A stored model that no longer loads must not stop decisions: the rules score, and say why.
+			if (!(error instanceof NudgeError)) throw error;
+			why = `model "${name}" could not be loaded (${error.message})`;
+		}
+		if (active && !why) return modelScore(name, active.version, active.model, profile, tiers);
+		return { ...scoreWithRules(profile, this.policy, this.policyVersion), note: `rules used: ${active ? `model ${name} v${active.version} is not used yet: ${why}` : why}` };
 	}
 
 	private async chooseStage(decision: Decision, profile: () => Promise<Profile>, persist = true): Promise<Decision> {
@@ -325,25 +393,60 @@ export class Engine {
 		return this.save(decision, 'choose', now, { persist });
 	}
 
-	private async capStage(decision: Decision, channel?: Channel, persist = true): Promise<Decision> {
+	private async guardStage(decision: Decision, profile: () => Promise<Profile>, options: GuardOptions, persist = true, reviewApproved = false): Promise<Decision> {
 		const now = this.nowFor(decision);
-		const target = channel ?? decision.channel;
-		if (!target) {
+		const channel = options.channel ?? decision.channel;
+		if (!channel) {
 			throw new NudgeError('INVALID_INPUT', `Decision ${decision.decisionId} has no channel yet: put Choose Channel before Frequency Cap, or set the channel on the node`);
 		}
-		decision.channel = target;
-		const result = await checkAndReserve(this.store, this.policy, decision.contactId, target, now.getTime());
-		decision.guard = { allowed: result.allowed, reservationId: result.reservationId, checks: result.checks };
-		if (!result.allowed) this.suppress(decision, 'FREQUENCY_CAP', result.explanation, result.bindingRuleId);
-		return this.save(decision, 'cap', now, { persist });
+		decision.channel = channel;
+		const message = { category: options.category, tags: options.tags, offerValue: options.offerValue, variant: options.variant };
+		const given = Object.fromEntries(Object.entries(message).filter(([, v]) => v !== undefined));
+		if (Object.keys(given).length) decision.message = { ...decision.message, ...given };
+		const approved = reviewApproved || decision.review?.verdict === 'approved';
+		const result = await evaluateGuards({ store: this.store, policy: this.policy, profile: await profile(), decision, channel, now: now.getTime(), reviewApproved: approved });
+		const retryAt = result.retryAt !== undefined ? new Date(result.retryAt).toISOString() : undefined;
+		decision.guard = {
+			outcome: result.outcome,
+			allowed: result.outcome === 'allowed',
+			checks: result.checks,
+			...(result.reservationId ? { reservationId: result.reservationId } : {}),
+			...(retryAt ? { retryAt } : {}),
+			...(result.bindingRuleId ? { bindingRuleId: result.bindingRuleId } : {}),
+		};
+		decision.explanation = result.explanation;
+		if (result.outcome === 'allowed') {
+			decision.status = 'pending';
+			delete decision.reason;
+			delete decision.ruleId;
+		} else if (result.outcome === 'blocked') {
+			this.suppress(decision, result.reason!, result.explanation, result.bindingRuleId);
+		} else {
+			decision.status = result.outcome === 'delayed' ? 'delayed' : 'review';
+			decision.reason = result.reason;
+			decision.ruleId = result.bindingRuleId;
+			if (result.outcome === 'review') decision.review = { rules: result.reviewRules ?? [], requestedAt: now.toISOString() };
+		}
+		return this.save(decision, 'guard', now, { persist, durable: decision.status !== 'pending' });
 	}
 
 	private async sendStage(decision: Decision, loadProfile: () => Promise<Profile>, target: SendTarget, persist = true): Promise<Decision> {
-		if (!('dryRun' in target)) checkWebhookUrl(target.url);
+		if ('sender' in target) target.sender.check?.();
+		else if (!('dryRun' in target)) checkWebhookUrl(target.url);
 		const now = this.nowFor(decision);
-		const reservationId = decision.guard?.reservationId;
-		if (!decision.guard?.allowed || !reservationId) {
-			throw new NudgeError('NOT_RESERVED', `Decision ${decision.decisionId} has not passed Frequency Cap; Nudge only sends messages that hold a cap reservation`);
+		const reservationId = decision.guard?.allowed ? decision.guard.reservationId : undefined;
+		const category = decision.message?.category;
+		const unreservedAllowed = !!category && this.policy.sendWithoutCapCheck.includes(category);
+		if (!reservationId && !unreservedAllowed) {
+			throw new NudgeError('NOT_RESERVED', `Decision ${decision.decisionId} has not passed Frequency Cap${decision.status === 'delayed' ? ` (it is delayed until ${decision.guard?.retryAt})` : decision.status === 'review' ? ' (it is waiting for review)' : ''}; Nudge only sends messages that hold a cap reservation`);
+		}
+		// Defence in depth: consent or the suppression list may have changed since Frequency Cap.
+		const current = await loadProfile();
+		const blocked = suppressionHit(this.policy, current) ?? (decision.channel ? channelEligibility(decision.channel, current, this.policy)?.detail : 'no channel');
+		if (blocked) {
+			if (reservationId) await this.store.settleCap(reservationId, 'release');
+			this.suppress(decision, suppressionHit(this.policy, current) ? 'SUPPRESSION_LIST' : 'NO_CONSENT', `not sent: ${blocked} (checked again at send)`);
+			return this.save(decision, 'send', now, { persist });
 		}
 		const key = `send:${decision.decisionId}`;
 		if (!(await this.store.claimKey(key, 24 * 3_600_000, now.getTime()))) {
@@ -352,26 +455,31 @@ export class Engine {
 		// The decision, its reservation and the send claim are durable before the message leaves the process.
 		if (!persist) await this.store.putDecision(decision);
 		await this.store.sync();
-		const profile = await loadProfile();
+		const profile = current;
 		const payload = {
 			decisionId: decision.decisionId,
 			journey: decision.journey,
 			channel: decision.channel,
-			contact: { contactId: profile.contactId, email: profile.email, phone: profile.phone, traits: profile.traits },
+			contact: { contactId: profile.contactId, email: profile.email, phone: profile.phone, traits: profile.traits, identities: profile.identities },
 			score: decision.score,
 			event: decision.event,
 			policyVersion: decision.policyVersion,
 		};
 		let result: SendResult;
 		try {
-			result = 'dryRun' in target ? { ok: true, attempts: 0 } : await postWebhook(target, payload, decision.decisionId);
+			result =
+				'dryRun' in target
+					? { ok: true, attempts: 0 }
+					: 'sender' in target
+						? await deliver(target.sender, payload, decision.decisionId, target.retry)
+						: await postWebhook(target, payload, decision.decisionId);
 		} catch (error) {
 			// Nothing was recorded: free the claim so the send can be retried.
 			await this.store.releaseKey(key);
 			throw error;
 		}
 		decision.delivery = {
-			provider: 'dryRun' in target ? 'dry-run' : 'webhook',
+			provider: 'dryRun' in target ? 'dry-run' : 'sender' in target ? target.sender.provider : 'webhook',
 			status: result.ok ? 'sent' : 'failed',
 			idempotencyKey: decision.decisionId,
 			attempts: result.attempts,
@@ -381,11 +489,11 @@ export class Engine {
 			at: now.toISOString(),
 		};
 		if (result.ok) {
-			await this.store.settleCap(reservationId, 'commit');
+			if (reservationId) await this.store.settleCap(reservationId, 'commit');
 			decision.status = 'sent';
 			decision.explanation = `sent by ${decision.channel}`;
 		} else {
-			await this.store.settleCap(reservationId, 'release');
+			if (reservationId) await this.store.settleCap(reservationId, 'release');
 			decision.status = 'failed';
 			decision.reason = 'SEND_FAILED';
 			decision.explanation = `send failed after ${result.attempts} attempt(s): ${result.error ?? ''}`;

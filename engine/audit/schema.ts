@@ -14,11 +14,17 @@ export const REASON_CODES = [
 	'POLICY_BLOCKED',
 	'NO_ELIGIBLE_CHANNEL',
 	'SEND_FAILED',
+	'SUPPRESSION_LIST',
+	'REVIEW_REJECTED',
 ] as const;
 export const ReasonCodeSchema = z.enum(REASON_CODES);
 export type ReasonCode = z.infer<typeof ReasonCodeSchema>;
 
-export const DECISION_STATUSES = ['pending', 'sent', 'suppressed', 'failed'] as const;
+/**
+ * pending: still moving through the flow; delayed: held until `guard.retryAt` (quiet hours, a full cap
+ * with action delay); review: waiting for a person; then sent, suppressed (with a reason) or failed.
+ */
+export const DECISION_STATUSES = ['pending', 'delayed', 'review', 'sent', 'suppressed', 'failed'] as const;
 export type DecisionStatus = (typeof DECISION_STATUSES)[number];
 
 export const FactorSchema = z.object({ label: z.string(), contribution: z.number() });
@@ -32,6 +38,8 @@ export const ScoreSchema = z.object({
 	/** Rules model used because no trained model is active. */
 	fallback: z.boolean(),
 	factors: z.array(FactorSchema),
+	/** Why the rules scored although the policy names a model (none active, or too little training data). */
+	note: z.string().optional(),
 });
 export type Score = z.infer<typeof ScoreSchema>;
 
@@ -44,13 +52,21 @@ export const CandidateSchema = z.object({
 });
 export type Candidate = z.infer<typeof CandidateSchema>;
 
+export const GUARD_CHECK_KINDS = ['suppression', 'consent', 'negative_trigger', 'review', 'quiet_hours', 'frequency_cap'] as const;
+
+/** One guardrail evaluated for a decision: which rule, whether it passed, and the facts behind it. */
 export const GuardCheckSchema = z.object({
-	kind: z.enum(['frequency_cap']),
+	kind: z.enum(GUARD_CHECK_KINDS),
 	ruleId: z.string(),
 	passed: z.boolean(),
-	count: z.number(),
-	limit: z.number(),
-	window: z.string(),
+	/** The message is exempt from this rule (e.g. transactional). */
+	exempt: z.boolean().optional(),
+	count: z.number().optional(),
+	limit: z.number().optional(),
+	window: z.string().optional(),
+	detail: z.string().optional(),
+	/** When the rule would let the message through (a slot frees, quiet hours end). */
+	retryAt: z.string().optional(),
 });
 export type GuardCheck = z.infer<typeof GuardCheckSchema>;
 
@@ -97,8 +113,30 @@ export const DecisionSchema = z.object({
 	score: ScoreSchema.optional(),
 	channel: ChannelSchema.optional(),
 	candidates: z.array(CandidateSchema).optional(),
+	/** What is being sent: its category (e.g. transactional), tags, offer value and content variant. */
+	message: z
+		.object({ category: z.string().optional(), tags: z.array(z.string()).optional(), offerValue: z.number().optional(), variant: z.string().optional() })
+		.optional(),
 	guard: z
-		.object({ allowed: z.boolean(), reservationId: z.string().optional(), checks: z.array(GuardCheckSchema) })
+		.object({
+			outcome: z.enum(['allowed', 'delayed', 'blocked', 'review']),
+			allowed: z.boolean(),
+			reservationId: z.string().optional(),
+			retryAt: z.string().optional(),
+			/** The rule that decided a delay, block or review. */
+			bindingRuleId: z.string().optional(),
+			checks: z.array(GuardCheckSchema),
+		})
+		.optional(),
+	review: z
+		.object({
+			rules: z.array(z.string()),
+			requestedAt: z.string(),
+			verdict: z.enum(['approved', 'rejected']).optional(),
+			reviewer: z.string().optional(),
+			note: z.string().optional(),
+			decidedAt: z.string().optional(),
+		})
 		.optional(),
 	delivery: DeliverySchema.optional(),
 	outcomes: z.array(OutcomeSchema),

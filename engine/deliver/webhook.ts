@@ -1,6 +1,7 @@
 import { Agent, request } from 'undici';
 import { NudgeError } from '../errors';
 import { signatureHeaders } from '../events/signature';
+import { deliver, OutboundMessage, ProviderError, retryAfterMs, RetryPolicy, Sender, SendResult } from './provider';
 
 export interface WebhookTarget {
 	url: string;
@@ -9,14 +10,6 @@ export interface WebhookTarget {
 	timeoutMs?: number;
 	maxAttempts?: number;
 	headers?: Record<string, string>;
-}
-
-export interface SendResult {
-	ok: boolean;
-	attempts: number;
-	httpStatus?: number;
-	providerMessageId?: string;
-	error?: string;
 }
 
 /**
@@ -39,9 +32,6 @@ export function checkWebhookUrl(url: string): void {
 	}
 }
 
-const retryable = (status: number) => status === 429 || status >= 500;
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 function messageIdFrom(header: string | string[] | undefined, data: unknown): string | undefined {
 	if (typeof header === 'string') return header;
 	if (data && typeof data === 'object') {
@@ -61,18 +51,22 @@ async function bodyOf(res: Awaited<ReturnType<typeof request>>): Promise<unknown
 	}
 }
 
-/**
- * POSTs a JSON payload with an Idempotency-Key header. Retries 429/5xx and network errors with
- * exponential backoff; the caller guarantees one key is never sent twice once it succeeded.
- */
-export async function postWebhook(target: WebhookTarget, payload: unknown, idempotencyKey: string): Promise<SendResult> {
-	const body = JSON.stringify(payload);
-	const maxAttempts = Math.max(1, target.maxAttempts ?? 3);
-	let last: SendResult = { ok: false, attempts: 0 };
-	for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+/** The generic webhook sender: one signed POST per attempt, with an Idempotency-Key header. */
+export class WebhookSender implements Sender {
+	readonly provider = 'webhook';
+
+	constructor(private readonly target: WebhookTarget) {}
+
+	check(): void {
+		checkWebhookUrl(this.target.url);
+	}
+
+	async attempt(payload: OutboundMessage | unknown, idempotencyKey: string): Promise<{ providerMessageId?: string; httpStatus: number }> {
+		const body = JSON.stringify(payload);
+		const timeout = this.target.timeoutMs ?? 10_000;
+		let res: Awaited<ReturnType<typeof request>>;
 		try {
-			const timeout = target.timeoutMs ?? 10_000;
-			const res = await request(target.url, {
+			res = await request(this.target.url, {
 				method: 'POST',
 				body,
 				dispatcher,
@@ -81,20 +75,27 @@ export async function postWebhook(target: WebhookTarget, payload: unknown, idemp
 				headers: {
 					'content-type': 'application/json',
 					'idempotency-key': idempotencyKey,
-					...(target.secret ? signatureHeaders(target.secret, body) : {}),
-					...target.headers,
+					...(this.target.secret ? signatureHeaders(this.target.secret, body) : {}),
+					...this.target.headers,
 				},
 			});
-			const data = await bodyOf(res);
-			if (res.statusCode >= 200 && res.statusCode < 300) {
-				return { ok: true, attempts: attempt, httpStatus: res.statusCode, providerMessageId: messageIdFrom(res.headers['x-message-id'], data) };
-			}
-			last = { ok: false, attempts: attempt, httpStatus: res.statusCode, error: `the endpoint answered HTTP ${res.statusCode}` };
-			if (!retryable(res.statusCode)) return last;
 		} catch (error) {
-			last = { ok: false, attempts: attempt, error: `could not reach ${new URL(target.url).host}: ${(error as Error).message}` };
+			throw new ProviderError(`could not reach ${new URL(this.target.url).host}: ${(error as Error).message}`);
 		}
-		if (attempt < maxAttempts) await pause(100 * 2 ** (attempt - 1));
+		const data = await bodyOf(res);
+		if (res.statusCode >= 200 && res.statusCode < 300) {
+			return { httpStatus: res.statusCode, providerMessageId: messageIdFrom(res.headers['x-message-id'], data) };
+		}
+		throw new ProviderError(`the endpoint answered HTTP ${res.statusCode}`, { status: res.statusCode, retryAfterMs: retryAfterMs(res.headers['retry-after']) });
 	}
-	return last;
+}
+
+/**
+ * POSTs a JSON payload with an Idempotency-Key header. Retries 429/5xx and network errors with
+ * exponential backoff; the caller guarantees one key is never sent twice once it succeeded.
+ */
+export async function postWebhook(target: WebhookTarget, payload: unknown, idempotencyKey: string, retry: Partial<RetryPolicy> = {}): Promise<SendResult> {
+	const result = await deliver(new WebhookSender(target), payload as OutboundMessage, idempotencyKey, { maxAttempts: target.maxAttempts ?? 3, ...retry });
+	// The webhook's own failures read as before, without the provider prefix.
+	return result.error ? { ...result, error: result.error.replace(/^webhook: /, '') } : result;
 }

@@ -1,5 +1,6 @@
 import { NudgeError, describeIssues, issuesFromZod } from '../errors';
 import { contentHash } from '../ids';
+import { fromHubSpotWebhook } from './hubspot';
 import {
 	CustomerEvent,
 	CustomerEventSchema,
@@ -32,6 +33,15 @@ function fromSegment(raw: Record<string, unknown>, now: Date): CustomerEvent {
 		| string
 		| undefined;
 	const occurredAt = e.timestamp ?? e.originalTimestamp ?? e.sentAt ?? now.toISOString();
+	const properties: Record<string, unknown> = { ...(e.properties ?? {}) };
+	if (e.type === 'group') {
+		// A group call's traits describe the account, not the person: kept apart so they never overwrite theirs.
+		if (e.groupId) traits.groupId = e.groupId;
+		traits.group = { ...(e.groupId ? { id: e.groupId } : {}), ...(e.traits ?? {}) };
+		for (const key of Object.keys(e.traits ?? {})) if (!(key in contextTraits)) delete traits[key];
+	}
+	// alias: the profile module links previousId (an old userId or anonymousId) to userId.
+	if (e.type === 'alias' && e.previousId) properties.previousId = e.previousId;
 	return finish({
 		eventId: e.messageId ?? `seg_${contentHash(raw)}`,
 		source: 'segment',
@@ -45,7 +55,7 @@ function fromSegment(raw: Record<string, unknown>, now: Date): CustomerEvent {
 			...(email ? { email } : {}),
 		},
 		traits,
-		properties: e.properties ?? {},
+		properties,
 	});
 }
 
@@ -88,6 +98,8 @@ export function normalizeEvent(
 	if (!isRecord(raw)) {
 		throw new NudgeError('INVALID_EVENT', 'Event must be a JSON object with a type and the contact it is about');
 	}
+	// HubSpot webhook events; the polling trigger hands over events already in Nudge format.
+	if (options.source === 'hubspot' && !('identities' in raw)) return fromNudge(fromHubSpotWebhook(raw), now, 'hubspot');
 	if (options.source === 'segment' || looksLikeSegment(raw)) return fromSegment(raw, now);
 	return fromNudge(raw, now, options.source ?? 'nudge');
 }

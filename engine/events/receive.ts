@@ -1,6 +1,8 @@
 import type { Engine, IngestResult } from '../engine';
 import { NudgeError } from '../errors';
+import type { CustomerEvent } from './schema';
 import { verifySignedRequest } from './signature';
+import { verifyHubSpotRequest, verifySegmentRequest } from './vendorSignatures';
 
 /** Largest request body a trigger accepts (a batch of events). */
 export const MAX_WEBHOOK_BYTES = 5 * 1024 * 1024;
@@ -8,7 +10,24 @@ export const MAX_WEBHOOK_BYTES = 5 * 1024 * 1024;
 export interface SignedRequest {
 	rawBody: Buffer | string | undefined;
 	headers: Record<string, unknown>;
+	method?: string;
+	/** The full URI the sender called (HubSpot signs it). */
+	url?: string;
 }
+
+/** Who posts to a trigger, which decides how the request is signed and how its events read. */
+export const WEBHOOK_SOURCES = ['nudge', 'segment', 'hubspot'] as const;
+export type WebhookSource = (typeof WEBHOOK_SOURCES)[number];
+
+/** One signature check per source: Nudge's own (X-Nudge-Signature), Segment's X-Signature, HubSpot's v3. */
+const VERIFIERS: Record<WebhookSource, (secret: string, request: SignedRequest) => void> = {
+	nudge: (secret, request) => verifySignedRequest(secret, request.rawBody, request.headers),
+	segment: (secret, request) => verifySegmentRequest(secret, request.rawBody, request.headers),
+	hubspot: (secret, request) => verifyHubSpotRequest(secret, request),
+};
+
+/** Events of a `nudge` source are read as Nudge or Segment format by their shape. */
+const EVENT_SOURCE: Record<WebhookSource, CustomerEvent['source'] | undefined> = { nudge: undefined, segment: 'segment', hubspot: 'hubspot' };
 
 export interface WebhookAnswer {
 	/** HTTP status for the sender: 200, 400 malformed (nothing stored), 401 bad signature, 413, 5xx retry. */
@@ -40,15 +59,16 @@ export function eventsInBody(body: unknown): unknown[] {
 export async function receiveSignedEvents(
 	engine: Engine,
 	request: SignedRequest,
-	options: { secret: string; journey: string },
+	options: { secret: string; journey: string; source?: WebhookSource },
 ): Promise<WebhookAnswer> {
+	const source = options.source ?? 'nudge';
 	const refuse = (status: number, body: Record<string, unknown>): WebhookAnswer => ({ status, body, accepted: [] });
 	const size = request.rawBody === undefined ? 0 : Buffer.byteLength(request.rawBody);
 	if (size > MAX_WEBHOOK_BYTES) {
 		return refuse(413, { error: `The request is ${size} bytes; the limit is ${MAX_WEBHOOK_BYTES}. Send smaller batches.` });
 	}
 	try {
-		verifySignedRequest(options.secret, request.rawBody, request.headers);
+		VERIFIERS[source](options.secret, request);
 	} catch (error) {
 		return refuse((error as NudgeError).httpStatus ?? 401, { error: (error as Error).message });
 	}
@@ -61,7 +81,7 @@ export async function receiveSignedEvents(
 	const events = eventsInBody(body);
 	let results: IngestResult[];
 	try {
-		results = await engine.ingestBatch(events, { journey: options.journey, batch: Array.isArray(body) || isBatchEnvelope(body) });
+		results = await engine.ingestBatch(events, { journey: options.journey, source: EVENT_SOURCE[source], batch: Array.isArray(body) || isBatchEnvelope(body) });
 	} catch (error) {
 		if (error instanceof NudgeError && error.httpStatus < 500) {
 			return refuse(error.httpStatus, { error: error.message, issues: error.issues, ...error.details });

@@ -65,5 +65,7 @@ export const SegmentEventSchema = z
 		message: 'a Segment event needs a userId or an anonymousId',
 		path: ['userId'],
 	})
-	.refine((e) => e.type !== 'track' || !!e.event, { message: 'a Segment track call needs an event name', path: ['event'] });
+	.refine((e) => e.type !== 'track' || !!e.event, { message: 'a Segment track call needs an event name', path: ['event'] })
+	.refine((e) => e.type !== 'alias' || !!e.previousId, { message: 'a Segment alias call needs a previousId', path: ['previousId'] })
+	.refine((e) => e.type !== 'group' || !!e.groupId, { message: 'a Segment group call needs a groupId', path: ['groupId'] });
 export type SegmentEvent = z.infer<typeof SegmentEventSchema>;

@@ -3,63 +3,119 @@ import type { Channel } from '../channels';
 import { newId } from '../ids';
 import type { CapRule, Policy } from '../policy/schema';
 import type { CapCounter, Store } from '../store/types';
-import { durationMs } from './duration';
+import { windowSpan, WindowSpan } from './windows';
 
-export function rulesFor(policy: Policy, channel: Channel): CapRule[] {
-	return policy.caps.filter((rule) => rule.scope.kind === 'any' || rule.scope.channel === channel);
+/** The facts about a message that caps look at. */
+export interface MessageFacts {
+	channel: Channel;
+	journey: string;
+	/** e.g. "transactional", "promotional": matched by exemptions and tag scopes. */
+	category?: string;
+	tags: string[];
 }
 
-export function countersFor(rules: CapRule[], now: number): CapCounter[] {
-	return rules.map((rule) => ({
+export function messageTags(message: MessageFacts): string[] {
+	return [...new Set([...(message.category ? [message.category] : []), ...message.tags])];
+}
+
+/** Does a rule's scope cover this message? */
+export function ruleApplies(rule: CapRule, message: MessageFacts): boolean {
+	switch (rule.scope.kind) {
+		case 'any':
+			return true;
+		case 'channel':
+			return rule.scope.channel === message.channel;
+		case 'tag':
+			return messageTags(message).includes(rule.scope.tag);
+		case 'journey':
+			return rule.scope.journey === message.journey;
+	}
+}
+
+/** The rules that apply to a channel's messages in general (no category or tags). */
+export function rulesFor(policy: Policy, channel: Channel, journey = 'default'): CapRule[] {
+	return policy.caps.filter((rule) => ruleApplies(rule, { channel, journey, tags: [] }));
+}
+
+function counterFor(rule: CapRule, span: WindowSpan): CapCounter {
+	const scope = rule.scope;
+	return {
 		ruleId: rule.id,
 		limit: rule.limit,
-		channel: rule.scope.kind === 'channel' ? rule.scope.channel : undefined,
-		since: now - durationMs(rule.window.duration),
-	}));
+		since: span.since,
+		match: scope.kind === 'channel' ? { channel: scope.channel } : scope.kind === 'tag' ? { tag: scope.tag } : scope.kind === 'journey' ? { journey: scope.journey } : {},
+		excludeTags: rule.exemptions.filter((e) => !e.countsTowardCap).map((e) => e.category),
+		...(span.lengthMs !== undefined ? { lengthMs: span.lengthMs } : {}),
+	};
 }
 
 export interface CapResult {
 	allowed: boolean;
 	reservationId?: string;
 	checks: GuardCheck[];
-	bindingRuleId?: string;
+	/** The most restrictive full rule: a drop wins over a delay; among delays, the latest slot. */
+	binding?: { rule: CapRule; retryAt?: number };
 	explanation: string;
 }
 
 /**
- * Check-and-reserve: if every applicable rule has room, a slot is reserved (atomically, in the store)
- * until the send commits it, a failure releases it, or the policy's timeout expires it.
+ * Check-and-reserve across every rule that applies, in one atomic store call: if all have room, a slot
+ * is reserved until the send commits it, a failure releases it, or the policy's timeout expires it.
+ * A message of an exempt category skips that rule (and, unless the exemption says it counts, is not
+ * counted by it later). Every rule evaluated is in the checks; the binding one is named.
  */
 export async function checkAndReserve(
 	store: Store,
 	policy: Policy,
 	contactId: string,
-	channel: Channel,
+	message: MessageFacts,
 	now: number,
+	zone: string,
 ): Promise<CapResult> {
-	const rules = rulesFor(policy, channel);
-	const counters = countersFor(rules, now);
+	const checks: GuardCheck[] = [];
+	const checked: { rule: CapRule; span: WindowSpan }[] = [];
+	for (const rule of policy.caps) {
+		if (!ruleApplies(rule, message)) continue;
+		const span = windowSpan(rule.window, now, zone);
+		const exemption = message.category ? rule.exemptions.find((e) => e.category === message.category) : undefined;
+		if (exemption) {
+			checks.push({ kind: 'frequency_cap', ruleId: rule.id, passed: true, exempt: true, limit: rule.limit, window: span.label, detail: `${message.category} messages are exempt${exemption.countsTowardCap ? ' but count toward the cap' : ''}` });
+		} else checked.push({ rule, span });
+	}
 	const reservationId = newId('r');
 	const verdict = await store.reserveCap(
-		{ reservationId, contactId, channel, at: now, expiresAt: now + policy.reservationTimeoutSeconds * 1000 },
-		counters,
+		{ reservationId, contactId, channel: message.channel, journey: message.journey, tags: messageTags(message), at: now, expiresAt: now + policy.reservationTimeoutSeconds * 1000 },
+		checked.map(({ rule, span }) => counterFor(rule, span)),
 	);
-	const checks: GuardCheck[] = rules.map((rule, i) => ({
-		kind: 'frequency_cap',
-		ruleId: rule.id,
-		passed: verdict.counts[i] < rule.limit,
-		count: verdict.counts[i],
-		limit: rule.limit,
-		window: rule.window.duration,
-	}));
+	let binding: CapResult['binding'];
+	checked.forEach(({ rule, span }, i) => {
+		const full = verdict.counts[i] >= rule.limit;
+		const retryAt = full ? (span.resetsAt ?? verdict.freesAt[i]) : undefined;
+		checks.push({
+			kind: 'frequency_cap',
+			ruleId: rule.id,
+			passed: !full,
+			count: verdict.counts[i],
+			limit: rule.limit,
+			window: span.label,
+			...(retryAt !== undefined ? { retryAt: new Date(retryAt).toISOString() } : {}),
+		});
+		if (!full) return;
+		const moreRestrictive =
+			!binding ||
+			(rule.action === 'drop' && binding.rule.action !== 'drop') ||
+			(rule.action === binding.rule.action && (retryAt ?? Infinity) > (binding.retryAt ?? Infinity));
+		if (moreRestrictive) binding = { rule, retryAt };
+	});
 	if (verdict.ok) {
-		return { allowed: true, reservationId, checks, explanation: `within ${rules.length} cap rule(s) for ${channel}` };
+		return { allowed: true, reservationId, checks, explanation: `within ${checked.length} cap rule(s) for ${message.channel}` };
 	}
-	const binding = checks.find((c) => c.ruleId === verdict.bindingRuleId)!;
+	const b = binding!;
+	const check = checks.find((c) => c.kind === 'frequency_cap' && c.ruleId === b.rule.id)!;
 	return {
 		allowed: false,
 		checks,
-		bindingRuleId: verdict.bindingRuleId,
-		explanation: `cap ${binding.ruleId} reached: ${binding.count} of ${binding.limit} in the last ${binding.window}`,
+		binding: b,
+		explanation: `cap ${b.rule.id} reached: ${check.count} of ${check.limit} in the ${check.window?.startsWith('calendar') ? 'current ' : 'last '}${check.window}`,
 	};
 }

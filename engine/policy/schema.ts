@@ -6,10 +6,37 @@ export const DurationSchema = z
 	.string()
 	.regex(/^\d+(s|m|h|d|w)$/, 'must be a number followed by s, m, h, d or w, e.g. "24h" or "7d"');
 
+/** What a cap counts: one channel, every channel, a message category/tag, or one journey's messages. */
 export const CapScopeSchema = z.discriminatedUnion('kind', [
 	z.object({ kind: z.literal('channel'), channel: ChannelSchema }).strict(),
 	z.object({ kind: z.literal('any') }).strict(),
+	z.object({ kind: z.literal('tag'), tag: z.string().min(1) }).strict(),
+	z.object({ kind: z.literal('journey'), journey: z.string().min(1) }).strict(),
 ]);
+export type CapScope = z.infer<typeof CapScopeSchema>;
+
+/** A rolling duration ("the last 7 days"), or a calendar period in the contact's own time zone. */
+export const CapWindowSchema = z.discriminatedUnion('kind', [
+	z.object({ kind: z.literal('rolling'), duration: DurationSchema }).strict(),
+	z
+		.object({
+			kind: z.literal('calendar'),
+			unit: z.enum(['day', 'week', 'month']),
+			/** First day of a calendar week, 1 = Monday … 7 = Sunday. */
+			weekStartsOn: z.int().min(1).max(7).default(1),
+		})
+		.strict(),
+]);
+export type CapWindow = z.infer<typeof CapWindowSchema>;
+
+export const ExemptionSchema = z
+	.object({
+		/** Messages of this category (e.g. "transactional") are not stopped by the rule… */
+		category: z.string().min(1),
+		/** …and, when true, still count toward it for the messages that follow. */
+		countsTowardCap: z.boolean().default(false),
+	})
+	.strict();
 
 export const CapRuleSchema = z
 	.object({
@@ -17,11 +44,94 @@ export const CapRuleSchema = z
 		description: z.string().optional(),
 		scope: CapScopeSchema,
 		limit: z.int().min(1, 'must be at least 1'),
-		window: z.object({ kind: z.literal('rolling'), duration: DurationSchema }).strict(),
-		action: z.literal('drop').default('drop'),
+		window: CapWindowSchema,
+		/** Over the cap: drop the message, or delay it to the earliest instant a slot frees (`retryAt`). */
+		action: z.enum(['drop', 'delay']).default('drop'),
+		exemptions: z.array(ExemptionSchema).default([]),
 	})
 	.strict();
 export type CapRule = z.infer<typeof CapRuleSchema>;
+
+/** "HH:mm", 24-hour clock. */
+const ClockSchema = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time of day like "21:00"');
+
+export const QuietHoursSchema = z
+	.object({
+		id: z.string().min(1),
+		/** Channels the quiet hours apply to; all channels when absent. */
+		channels: z.array(ChannelSchema).min(1).optional(),
+		/** Local time in the contact's time zone; a window may cross midnight ("21:00" to "08:00"). */
+		start: ClockSchema,
+		end: ClockSchema,
+		/** Inside quiet hours: delay to the window's end, or drop. */
+		action: z.enum(['delay', 'drop']).default('delay'),
+		/** Categories that may be sent during quiet hours. */
+		exemptCategories: z.array(z.string().min(1)).default(['transactional']),
+	})
+	.strict()
+	.refine((q) => q.start !== q.end, { message: 'start and end must differ', path: ['end'] });
+export type QuietHours = z.infer<typeof QuietHoursSchema>;
+
+const ConditionSchema = z
+	.object({
+		/** `event.name`, `event.properties.<p>`, `traits.<t>`, `counters.<event>`, `lifecycle`… */
+		field: z.string().min(1),
+		op: z.enum(['exists', 'eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'in', 'contains']),
+		value: z.unknown().optional(),
+	})
+	.strict();
+export type Condition = z.infer<typeof ConditionSchema>;
+
+/**
+ * Pauses journeys for a contact: from an event (a support ticket opened, an order placed, a deal in
+ * negotiation) until a clearing event or a timeout, or while a profile condition holds (churned).
+ */
+export const NegativeTriggerSchema = z
+	.object({
+		id: z.string().min(1),
+		description: z.string().optional(),
+		/** Event names that start the pause… */
+		events: z.array(z.string().min(1)).default([]),
+		/** …when every one of these conditions holds on the event or profile. */
+		where: z.array(ConditionSchema).default([]),
+		/** Event names that end the pause. */
+		clearedBy: z.array(z.string().min(1)).default([]),
+		/** The pause ends by itself after this long (e.g. "7d" after a purchase). */
+		timeout: DurationSchema.optional(),
+		/** Pauses only these journeys; all when absent. */
+		journeys: z.array(z.string().min(1)).optional(),
+	})
+	.strict()
+	.refine((t) => t.events.length > 0 || t.where.length > 0, { message: 'give the events that start the pause, or a `where` condition on the profile', path: ['events'] });
+export type NegativeTrigger = z.infer<typeof NegativeTriggerSchema>;
+
+/** Sends a decision to a person instead of sending the message, when a condition holds. */
+export const ReviewRuleSchema = z
+	.object({
+		id: z.string().min(1),
+		description: z.string().optional(),
+		/**
+		 * `message.offerValue`, `traits.accountValue`, `score.probability`, … (same operators as scoring);
+		 * or `newVariant: true` for the first use of a content variant.
+		 */
+		when: ConditionSchema.optional(),
+		newVariant: z.boolean().optional(),
+		journeys: z.array(z.string().min(1)).optional(),
+	})
+	.strict()
+	.refine((r) => !!r.when !== !!r.newVariant, { message: 'give either `when` or `newVariant: true`', path: ['when'] });
+export type ReviewRule = z.infer<typeof ReviewRuleSchema>;
+
+export const SuppressionSchema = z
+	.object({
+		/** Never message these addresses (case-insensitive). */
+		emails: z.array(z.string().min(3)).default([]),
+		/** Never message addresses at these domains ("competitor.com"). */
+		domains: z.array(z.string().min(1)).default([]),
+		/** Never message these Nudge contact ids or user ids. */
+		userIds: z.array(z.string().min(1)).default([]),
+	})
+	.strict();
 
 export const ScoreRuleSchema = z
 	.object({
@@ -65,6 +175,12 @@ export const PolicySchema = z
 		channelOrder: z.array(ChannelSchema).min(1, 'must list at least one channel'),
 		journeys: z.record(z.string(), JourneyPolicySchema).default({}),
 		caps: z.array(CapRuleSchema).default([]),
+		quietHours: z.array(QuietHoursSchema).default([]),
+		suppression: SuppressionSchema.default({ emails: [], domains: [], userIds: [] }),
+		negativeTriggers: z.array(NegativeTriggerSchema).default([]),
+		review: z.array(ReviewRuleSchema).default([]),
+		/** Message categories Send may deliver without a Frequency Cap reservation (e.g. "transactional"). */
+		sendWithoutCapCheck: z.array(z.string().min(1)).default([]),
 		scoring: z
 			.object({
 				base: z.number().default(0),
@@ -75,9 +191,17 @@ export const PolicySchema = z
 					.strict()
 					.refine((t) => t.hot > t.warm, { message: 'hot must be above warm', path: ['hot'] })
 					.default({ hot: 70, warm: 40 }),
+				/**
+				 * Name of a trained model (`nudge train --name lead`). Its active version scores when it was
+				 * trained on at least `minTrainingRows` rows with `minTrainingPositives` successes; otherwise,
+				 * and when no version is active, the rules above score and the score says `fallback: true`.
+				 */
+				model: z.string().min(1).optional(),
+				minTrainingRows: z.int().min(1).default(1000),
+				minTrainingPositives: z.int().min(1).default(120),
 			})
 			.strict()
-			.default({ base: 0, rules: [], tiers: { hot: 70, warm: 40 } }),
+			.default({ base: 0, rules: [], tiers: { hot: 70, warm: 40 }, minTrainingRows: 1000, minTrainingPositives: 120 }),
 		/** How long a cap reservation holds a slot when neither a send nor a failure settles it. */
 		reservationTimeoutSeconds: z.int().min(1).default(300),
 		/** How long a processed event id is remembered to drop retried deliveries. */

@@ -114,12 +114,21 @@ export function applyEvent(profile: Profile, event: CustomerEvent): Profile {
  * Finds (or creates) the contact an event is about, stitching every identity it carries: when an
  * event links identities that belonged to two contacts, they become one (the oldest id survives).
  */
-export async function ingestIntoProfile(store: Store, event: CustomerEvent): Promise<Profile> {
+export async function ingestIntoProfile(
+	store: Store,
+	event: CustomerEvent,
+	/** Runs after the event is applied, before the profile is saved (e.g. negative triggers). */
+	afterApply?: (profile: Profile, event: CustomerEvent) => void,
+): Promise<Profile> {
 	const keys = eventIdentityKeys(event);
 	const direct = event.identities.contactId;
 	const ids = new Set<string>();
 	if (direct && (await store.getProfile(direct))) ids.add(direct);
-	for (const contactId of (await store.resolveIdentities(keys)).values()) ids.add(contactId);
+	// A Segment alias names an earlier id (an old userId or an anonymousId) that now means this user.
+	const previousId = event.type === 'alias' && typeof event.properties.previousId === 'string' ? event.properties.previousId : undefined;
+	const aliasKeys = previousId ? [identityKey('userId', previousId), identityKey('anonymousId', previousId)] : [];
+	const resolved = await store.resolveIdentities([...keys, ...aliasKeys]);
+	for (const contactId of resolved.values()) ids.add(contactId);
 	const profiles = (await Promise.all([...ids].map((id) => store.getProfile(id)))).filter(
 		(p): p is Profile => !!p,
 	);
@@ -127,6 +136,11 @@ export async function ingestIntoProfile(store: Store, event: CustomerEvent): Pro
 	const profile = profiles[0] ?? emptyProfile(direct ?? newId('c'), event.occurredAt);
 	for (const other of profiles.slice(1)) mergeProfiles(profile, other);
 	applyEvent(profile, event);
+	afterApply?.(profile, event);
+	if (previousId) {
+		const known = aliasKeys.filter((key) => resolved.has(key));
+		for (const key of known.length ? known : aliasKeys) addIdentity(profile, key.startsWith('userId:') ? 'userId' : 'anonymousId', previousId);
+	}
 	await store.saveProfile(profile, profileIdentityKeys(profile), profiles.slice(1).map((p) => p.contactId));
 	return profile;
 }

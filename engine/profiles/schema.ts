@@ -22,5 +22,9 @@ export const ProfileSchema = z.object({
 	lastSeenAt: z.string(),
 	lastEngagedAt: z.string().optional(),
 	lifecycle: z.string().optional(),
+	/** Journeys paused by negative triggers, by trigger id (DESIGN §4). */
+	pauses: z
+		.record(z.string(), z.object({ since: z.string(), until: z.string().optional(), event: z.string().optional() }))
+		.optional(),
 });
 export type Profile = z.infer<typeof ProfileSchema>;

@@ -2,11 +2,10 @@ import { LRUCache } from 'lru-cache';
 import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
 import type { Profile } from '../profiles/schema';
 import { byCreated, matchesQuery, queryLimit } from './matchDecision';
-import type { CapCounter, CapReservation, CapVerdict, Store } from './types';
+import { evaluateCounters, LedgerEntry } from './capMatch';
+import type { ModelActivation, ModelVersionRecord } from './models';
+import type { CapCounter, CapReservation, CapVerdict, Store, StoredTimer } from './types';
 
-interface CapEntry extends CapReservation {
-	state: 'pending' | 'committed';
-}
 
 export interface MemoryStoreOptions {
 	/** Most contacts (profiles and their cap ledgers) kept; the least recently used go first. */
@@ -28,8 +27,8 @@ export class MemoryStore implements Store {
 	private readonly profiles: LRUCache<string, string>;
 	private readonly identities = new Map<string, string>();
 	private readonly keys = new Map<string, number>();
-	private readonly ledgers: LRUCache<string, CapEntry[]>;
-	private readonly reservations = new Map<string, CapEntry>();
+	private readonly ledgers: LRUCache<string, LedgerEntry[]>;
+	private readonly reservations = new Map<string, LedgerEntry>();
 	private readonly decisions: LRUCache<string, { json: string; row: Pick<Decision, 'contactId' | 'journey' | 'status' | 'reason' | 'createdAt' | 'decisionId'> }>;
 	private readonly outcomeIds = new Set<string>();
 
@@ -76,17 +75,13 @@ export class MemoryStore implements Store {
 	async reserveCap(r: CapReservation, counters: CapCounter[]): Promise<CapVerdict> {
 		// Expired pending entries stay in the ledger (uncounted) until settled: a late commit must still count.
 		const ledger = this.ledgers.get(r.contactId) ?? [];
-		const live = ledger.filter((e) => e.state === 'committed' || e.expiresAt > r.at);
-		const counts = counters.map(
-			(c) => live.filter((e) => e.at >= c.since && (c.channel === undefined || e.channel === c.channel)).length,
-		);
-		const full = counters.findIndex((c, i) => counts[i] >= c.limit);
-		if (full >= 0) return { ok: false, counts, bindingRuleId: counters[full].ruleId };
-		const entry: CapEntry = { ...r, state: 'pending' };
+		const verdict = evaluateCounters(ledger, counters, r.at);
+		if (!verdict.ok) return verdict;
+		const entry: LedgerEntry = { ...r, tags: [...r.tags], state: 'pending' };
 		ledger.push(entry);
 		this.ledgers.set(r.contactId, ledger);
 		this.reservations.set(r.reservationId, entry);
-		return { ok: true, counts };
+		return verdict;
 	}
 
 	async settleCap(reservationId: string, outcome: 'commit' | 'release') {
@@ -125,6 +120,76 @@ export class MemoryStore implements Store {
 		if (outcome.at > d.updatedAt) d.updatedAt = outcome.at;
 		await this.putDecision(d);
 		return true;
+	}
+
+	private readonly models = new Map<string, { versions: ModelVersionRecord[]; active?: number; log: ModelActivation[] }>();
+
+	private modelEntry(name: string) {
+		let entry = this.models.get(name);
+		if (!entry) this.models.set(name, (entry = { versions: [], log: [] }));
+		return entry;
+	}
+
+	async saveModelVersion(name: string, createdAt: string, meta: Record<string, unknown>, body: string) {
+		const entry = this.modelEntry(name);
+		const version = entry.versions.length + 1;
+		entry.versions.push({ name, version, createdAt, active: false, meta: structuredClone(meta), body });
+		return version;
+	}
+
+	async getModelVersion(name: string, version?: number) {
+		const entry = this.models.get(name);
+		const v = version ?? entry?.active;
+		const found = v === undefined ? undefined : entry?.versions[v - 1];
+		return found && { ...found, meta: structuredClone(found.meta), active: found.version === entry!.active };
+	}
+
+	async activeModelVersion(name: string) {
+		return this.models.get(name)?.active;
+	}
+
+	async listModelVersions(name: string) {
+		const entry = this.models.get(name);
+		return (entry?.versions ?? []).map((v) => ({ name, version: v.version, createdAt: v.createdAt, meta: structuredClone(v.meta), active: v.version === entry!.active }));
+	}
+
+	async activateModelVersion(a: Omit<ModelActivation, 'previous'>) {
+		const entry = this.models.get(a.name);
+		if (!entry?.versions[a.version - 1]) return false;
+		entry.log.push({ ...a, ...(entry.active !== undefined ? { previous: entry.active } : {}) });
+		entry.active = a.version;
+		return true;
+	}
+
+	async modelActivations(name: string) {
+		return (this.models.get(name)?.log ?? []).map((a) => ({ ...a }));
+	}
+
+	private readonly cursors = new Map<string, string>();
+	private readonly timers = new Map<string, StoredTimer>();
+
+	async getCursor(name: string) {
+		return this.cursors.get(name);
+	}
+
+	async setCursor(name: string, value: string, expected: string | undefined) {
+		if (this.cursors.get(name) !== expected) return false;
+		this.cursors.set(name, value);
+		return true;
+	}
+
+	async scheduleTimer(timer: StoredTimer) {
+		this.timers.set(timer.timerId, { ...timer });
+	}
+
+	async cancelTimer(timerId: string) {
+		return this.timers.delete(timerId);
+	}
+
+	async takeDueTimers(now: number, limit: number) {
+		const due = [...this.timers.values()].filter((t) => t.dueAt <= now).sort((a, b) => a.dueAt - b.dueAt || (a.timerId < b.timerId ? -1 : 1)).slice(0, limit);
+		for (const t of due) this.timers.delete(t.timerId);
+		return due;
 	}
 
 	async close() {}

@@ -5,7 +5,15 @@ import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
 import { NudgeError } from '../errors';
 import type { Profile } from '../profiles/schema';
 import { queryLimit } from './matchDecision';
-import type { CapCounter, CapReservation, CapVerdict, Store } from './types';
+import type { ModelActivation } from './models';
+import type { CapCounter, CapReservation, CapVerdict, Store, StoredTimer } from './types';
+
+/** Polling cursors and inactivity timers (issue 6), kept apart from the core schema. */
+const INTEGRATION_SCHEMA = `
+CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS timers (timer_id TEXT PRIMARY KEY, due_at INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS timers_due ON timers (due_at, timer_id);
+`;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS profiles (contact_id TEXT PRIMARY KEY, body TEXT NOT NULL);
@@ -14,7 +22,8 @@ CREATE INDEX IF NOT EXISTS identities_contact ON identities (contact_id);
 CREATE TABLE IF NOT EXISTS claimed_keys (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS cap_ledger (
   reservation_id TEXT PRIMARY KEY, contact_id TEXT NOT NULL, channel TEXT NOT NULL,
-  at INTEGER NOT NULL, expires_at INTEGER NOT NULL, state TEXT NOT NULL);
+  at INTEGER NOT NULL, expires_at INTEGER NOT NULL, state TEXT NOT NULL,
+  journey TEXT NOT NULL DEFAULT '', tags TEXT NOT NULL DEFAULT ',');
 CREATE INDEX IF NOT EXISTS cap_ledger_contact ON cap_ledger (contact_id, at);
 CREATE TABLE IF NOT EXISTS decisions (
   decision_id TEXT PRIMARY KEY, contact_id TEXT NOT NULL, journey TEXT NOT NULL, status TEXT NOT NULL,
@@ -24,6 +33,13 @@ CREATE INDEX IF NOT EXISTS decisions_contact ON decisions (contact_id, created_a
 CREATE INDEX IF NOT EXISTS decisions_journey ON decisions (journey, created_at);
 CREATE INDEX IF NOT EXISTS decisions_reason ON decisions (reason, created_at);
 CREATE TABLE IF NOT EXISTS outcomes (outcome_id TEXT PRIMARY KEY, decision_id TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS model_versions (
+  name TEXT NOT NULL, version INTEGER NOT NULL, created_at TEXT NOT NULL, meta TEXT NOT NULL, body TEXT NOT NULL,
+  PRIMARY KEY (name, version));
+CREATE TABLE IF NOT EXISTS model_active (name TEXT PRIMARY KEY, version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS model_activations (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, version INTEGER NOT NULL, previous INTEGER,
+  action TEXT NOT NULL, at TEXT NOT NULL, note TEXT);
 `;
 
 function openDatabase(path: string): DatabaseSync {
@@ -60,8 +76,12 @@ export class SqliteStore implements Store {
 
 	constructor(readonly path: string) {
 		this.db = openDatabase(path);
-		this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
+		// The busy timeout first: connections opened at the same moment (worker threads, processes) wait for
+		// each other's schema setup instead of failing with "database is locked".
+		this.db.exec('PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
 		this.db.exec(SCHEMA);
+		this.db.exec(INTEGRATION_SCHEMA);
+		this.migrate();
 		const p = (sql: string) => this.db.prepare(sql);
 		this.stmt = {
 			getProfile: p('SELECT body FROM profiles WHERE contact_id = ?'),
@@ -72,9 +92,7 @@ export class SqliteStore implements Store {
 			// One statement: inserts, or takes over an expired claim; zero changes means someone holds it.
 			claimKey: p('INSERT INTO claimed_keys (key, expires_at) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET expires_at = excluded.expires_at WHERE claimed_keys.expires_at <= ?'),
 			delKey: p('DELETE FROM claimed_keys WHERE key = ?'),
-			countAny: p(`SELECT COUNT(*) AS n FROM cap_ledger WHERE contact_id = ? AND at >= ? AND (state = 'committed' OR expires_at > ?)`),
-			countChannel: p(`SELECT COUNT(*) AS n FROM cap_ledger WHERE contact_id = ? AND at >= ? AND channel = ? AND (state = 'committed' OR expires_at > ?)`),
-			putReservation: p(`INSERT INTO cap_ledger (reservation_id, contact_id, channel, at, expires_at, state) VALUES (?, ?, ?, ?, ?, 'pending')`),
+			putReservation: p(`INSERT INTO cap_ledger (reservation_id, contact_id, channel, journey, tags, at, expires_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')`),
 			commitReservation: p(`UPDATE cap_ledger SET state = 'committed' WHERE reservation_id = ? AND state = 'pending'`),
 			releaseReservation: p(`DELETE FROM cap_ledger WHERE reservation_id = ? AND state = 'pending'`),
 			putDecision: p(`INSERT INTO decisions (decision_id, contact_id, journey, status, reason, created_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -148,6 +166,36 @@ export class SqliteStore implements Store {
 		for (const w of waiters) w.resolve();
 	}
 
+	/** Files made by earlier versions lack the ledger's journey and tags columns. */
+	private migrate(): void {
+		const columns = (this.db.prepare('PRAGMA table_info(cap_ledger)').all() as { name: string }[]).map((c) => c.name);
+		if (!columns.includes('journey')) this.db.exec(`ALTER TABLE cap_ledger ADD COLUMN journey TEXT NOT NULL DEFAULT ''`);
+		if (!columns.includes('tags')) this.db.exec(`ALTER TABLE cap_ledger ADD COLUMN tags TEXT NOT NULL DEFAULT ','`);
+	}
+
+	private readonly counterStatements = new Map<string, { count: StatementSync; times: StatementSync }>();
+
+	/** Live entries matching one counter (the SQL twin of capMatch.counts); statements are cached by shape. */
+	private counterQuery(c: CapCounter): { count: StatementSync; times: StatementSync; args: (string | number)[] } {
+		const where = [`contact_id = ?`, `at >= ?`, `(state = 'committed' OR expires_at > ?)`];
+		const args: (string | number)[] = [];
+		const add = (clause: string, value: string) => {
+			where.push(clause);
+			args.push(value);
+		};
+		if (c.match.channel !== undefined) add('channel = ?', c.match.channel);
+		if (c.match.journey !== undefined) add('journey = ?', c.match.journey);
+		if (c.match.tag !== undefined) add('instr(tags, ?) > 0', `,${c.match.tag},`);
+		for (const tag of c.excludeTags) add('instr(tags, ?) = 0', `,${tag},`);
+		const sql = `FROM cap_ledger WHERE ${where.join(' AND ')}`;
+		let cached = this.counterStatements.get(sql);
+		if (!cached) {
+			cached = { count: this.db.prepare(`SELECT COUNT(*) AS n ${sql}`), times: this.db.prepare(`SELECT at ${sql} ORDER BY at LIMIT 1 OFFSET ?`) };
+			this.counterStatements.set(sql, cached);
+		}
+		return { ...cached, args };
+	}
+
 	async getProfile(contactId: string) {
 		const row = this.stmt.getProfile.get(contactId) as { body: string } | undefined;
 		return row ? (JSON.parse(row.body) as Profile) : undefined;
@@ -182,18 +230,17 @@ export class SqliteStore implements Store {
 
 	reserveCap(r: CapReservation, counters: CapCounter[]): Promise<CapVerdict> {
 		return this.write(() => {
-			const counts = counters.map((c) => {
-				const row = (
-					c.channel === undefined
-						? this.stmt.countAny.get(r.contactId, c.since, r.at)
-						: this.stmt.countChannel.get(r.contactId, c.since, c.channel, r.at)
-				) as { n: number };
-				return Number(row.n);
+			const queries = counters.map((c) => this.counterQuery(c));
+			const counts = queries.map((q, i) => Number((q.count.get(r.contactId, counters[i].since, r.at, ...q.args) as { n: number }).n));
+			const freesAt = counters.map((c, i) => {
+				if (counts[i] < c.limit || c.lengthMs === undefined) return undefined;
+				const row = queries[i].times.get(r.contactId, c.since, r.at, ...queries[i].args, counts[i] - c.limit) as { at: number } | undefined;
+				return row ? Number(row.at) + c.lengthMs : undefined;
 			});
 			const full = counters.findIndex((c, i) => counts[i] >= c.limit);
-			if (full >= 0) return { ok: false, counts, bindingRuleId: counters[full].ruleId };
-			this.stmt.putReservation.run(r.reservationId, r.contactId, r.channel, r.at, r.expiresAt);
-			return { ok: true, counts };
+			if (full >= 0) return { ok: false, counts, bindingRuleId: counters[full].ruleId, freesAt };
+			this.stmt.putReservation.run(r.reservationId, r.contactId, r.channel, r.journey, `,${r.tags.join(',')},`, r.at, r.expiresAt);
+			return { ok: true, counts, freesAt };
 		});
 	}
 
@@ -257,6 +304,109 @@ export class SqliteStore implements Store {
 			if (outcome.at > d.updatedAt) d.updatedAt = outcome.at;
 			this.putDecisionRow(d);
 			return true;
+		});
+	}
+
+	saveModelVersion(name: string, createdAt: string, meta: Record<string, unknown>, body: string) {
+		return this.write(() => {
+			const { v } = this.db.prepare('SELECT COALESCE(MAX(version), 0) + 1 AS v FROM model_versions WHERE name = ?').get(name) as { v: number };
+			this.db.prepare('INSERT INTO model_versions (name, version, created_at, meta, body) VALUES (?, ?, ?, ?, ?)').run(name, v, createdAt, JSON.stringify(meta), body);
+			return Number(v);
+		});
+	}
+
+	async getModelVersion(name: string, version?: number) {
+		const active = await this.activeModelVersion(name);
+		const v = version ?? active;
+		if (v === undefined) return undefined;
+		const row = this.db.prepare('SELECT created_at, meta, body FROM model_versions WHERE name = ? AND version = ?').get(name, v) as
+			| { created_at: string; meta: string; body: string }
+			| undefined;
+		return row && { name, version: v, createdAt: row.created_at, active: v === active, meta: JSON.parse(row.meta), body: row.body };
+	}
+
+	async activeModelVersion(name: string) {
+		const row = this.db.prepare('SELECT version FROM model_active WHERE name = ?').get(name) as { version: number } | undefined;
+		return row && Number(row.version);
+	}
+
+	async listModelVersions(name: string) {
+		const active = await this.activeModelVersion(name);
+		const rows = this.db.prepare('SELECT version, created_at, meta FROM model_versions WHERE name = ? ORDER BY version').all(name) as { version: number; created_at: string; meta: string }[];
+		return rows.map((r) => ({ name, version: Number(r.version), createdAt: r.created_at, active: Number(r.version) === active, meta: JSON.parse(r.meta) }));
+	}
+
+	async activateModelVersion(a: Omit<ModelActivation, 'previous'>) {
+		const ok = await this.write(() => {
+			if (!this.db.prepare('SELECT 1 FROM model_versions WHERE name = ? AND version = ?').get(a.name, a.version)) return false;
+			const prev = this.db.prepare('SELECT version FROM model_active WHERE name = ?').get(a.name) as { version: number } | undefined;
+			this.db.prepare('INSERT INTO model_active (name, version) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET version = excluded.version').run(a.name, a.version);
+			this.db
+				.prepare('INSERT INTO model_activations (name, version, previous, action, at, note) VALUES (?, ?, ?, ?, ?, ?)')
+				.run(a.name, a.version, prev ? Number(prev.version) : null, a.action, a.at, a.note ?? null);
+			return true;
+		});
+		// An activation changes what every later score uses: durable before it is reported done.
+		if (ok) await this.sync();
+		return ok;
+	}
+
+	async modelActivations(name: string) {
+		const rows = this.db.prepare('SELECT version, previous, action, at, note FROM model_activations WHERE name = ? ORDER BY seq').all(name) as {
+			version: number;
+			previous: number | null;
+			action: ModelActivation['action'];
+			at: string;
+			note: string | null;
+		}[];
+		return rows.map((r) => ({
+			name,
+			version: Number(r.version),
+			...(r.previous !== null ? { previous: Number(r.previous) } : {}),
+			action: r.action,
+			at: r.at,
+			...(r.note !== null ? { note: r.note } : {}),
+		}));
+	}
+
+	private readonly integrationStatements = new Map<string, StatementSync>();
+	private prepared(sql: string): StatementSync {
+		let statement = this.integrationStatements.get(sql);
+		if (!statement) this.integrationStatements.set(sql, (statement = this.db.prepare(sql)));
+		return statement;
+	}
+
+	async getCursor(name: string) {
+		const row = this.prepared('SELECT value FROM cursors WHERE name = ?').get(name) as { value: string } | undefined;
+		return row?.value;
+	}
+
+	setCursor(name: string, value: string, expected: string | undefined) {
+		return this.write(() => {
+			const changed =
+				expected === undefined
+					? this.prepared('INSERT INTO cursors (name, value) VALUES (?, ?) ON CONFLICT(name) DO NOTHING').run(name, value).changes
+					: this.prepared('UPDATE cursors SET value = ? WHERE name = ? AND value = ?').run(value, name, expected).changes;
+			return Number(changed) > 0;
+		});
+	}
+
+	scheduleTimer(timer: StoredTimer) {
+		return this.write(() => {
+			this.prepared('INSERT INTO timers (timer_id, due_at, body) VALUES (?, ?, ?) ON CONFLICT(timer_id) DO UPDATE SET due_at = excluded.due_at, body = excluded.body').run(timer.timerId, timer.dueAt, timer.body);
+		});
+	}
+
+	cancelTimer(timerId: string) {
+		return this.write(() => Number(this.prepared('DELETE FROM timers WHERE timer_id = ?').run(timerId).changes) > 0);
+	}
+
+	takeDueTimers(now: number, limit: number) {
+		return this.write(() => {
+			const rows = this.prepared('SELECT timer_id AS timerId, due_at AS dueAt, body FROM timers WHERE due_at <= ? ORDER BY due_at, timer_id LIMIT ?').all(now, limit) as unknown as StoredTimer[];
+			const remove = this.prepared('DELETE FROM timers WHERE timer_id = ?');
+			for (const row of rows) remove.run(row.timerId);
+			return rows.map((row) => ({ timerId: row.timerId, dueAt: Number(row.dueAt), body: row.body }));
 		});
 	}
 

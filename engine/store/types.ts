@@ -1,20 +1,28 @@
 import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
 import type { Profile } from '../profiles/schema';
+import type { ModelActivation, ModelVersionInfo, ModelVersionRecord } from './models';
 
-/** A cap rule reduced to what the store must count: sends of `channel` (or any) since `since`. */
+/** A cap rule reduced to what the store must count: live ledger entries that match, since `since`. */
 export interface CapCounter {
 	ruleId: string;
 	limit: number;
-	/** Undefined counts every channel. */
-	channel?: string;
 	/** Epoch ms: entries at or after this instant count. */
 	since: number;
+	/** Only entries of this channel / journey / carrying this tag; each absent field matches all. */
+	match: { channel?: string; journey?: string; tag?: string };
+	/** Entries carrying any of these tags do not count (exempt categories that do not count toward the rule). */
+	excludeTags: string[];
+	/** Rolling windows: how long each entry counts, so the store can say when the next slot frees. */
+	lengthMs?: number;
 }
 
 export interface CapReservation {
 	reservationId: string;
 	contactId: string;
 	channel: string;
+	journey: string;
+	/** The message's category and tags, matched by tag-scoped rules and exemptions. */
+	tags: string[];
 	at: number;
 	expiresAt: number;
 }
@@ -25,6 +33,8 @@ export interface CapVerdict {
 	counts: number[];
 	/** The first rule that is full, when not ok. */
 	bindingRuleId?: string;
+	/** For each full rolling counter: when its oldest counted entry leaves the window (a slot frees). */
+	freesAt: (number | undefined)[];
 }
 
 /**
@@ -59,5 +69,41 @@ export interface Store {
 	/** False when the outcome id was already recorded (duplicates are not counted twice). */
 	addOutcome(decisionId: string, outcome: Outcome): Promise<boolean>;
 
+	/** Saves a new version of a model (inactive) and returns its version number. */
+	saveModelVersion(name: string, createdAt: string, meta: Record<string, unknown>, body: string): Promise<number>;
+	/** One version, or the active one when `version` is omitted. */
+	getModelVersion(name: string, version?: number): Promise<ModelVersionRecord | undefined>;
+	/** The active version's number; cheap, so a scorer can check it on every score. */
+	activeModelVersion(name: string): Promise<number | undefined>;
+	/** Every version of a model (without bodies), oldest first. */
+	listModelVersions(name: string): Promise<ModelVersionInfo[]>;
+	/** Makes one version the active one and logs it. False when the version does not exist (nothing changes). */
+	activateModelVersion(entry: Omit<ModelActivation, 'previous'>): Promise<boolean>;
+	/** Activations and rollbacks of a model, oldest first. */
+	modelActivations(name: string): Promise<ModelActivation[]>;
+
+	/** A named position in an external feed (a polling trigger's cursor), or undefined when unset. */
+	getCursor(name: string): Promise<string | undefined>;
+	/**
+	 * Compare-and-set: stores `value` only if the cursor still equals `expected` (undefined = unset), so two
+	 * pollers on one store never both advance it. False when it had moved.
+	 */
+	setCursor(name: string, value: string, expected: string | undefined): Promise<boolean>;
+
+	/** Schedules a timer, replacing a pending one with the same id. */
+	scheduleTimer(timer: StoredTimer): Promise<void>;
+	/** Cancels a pending timer; false when there was none. */
+	cancelTimer(timerId: string): Promise<boolean>;
+	/** Removes and returns timers due at `now` (earliest first, at most `limit`): each fires for one caller only. */
+	takeDueTimers(now: number, limit: number): Promise<StoredTimer[]>;
+
 	close(): Promise<void>;
+}
+
+/** A timer kept in the store (e.g. "cart abandoned" if no order within 30 minutes); `body` is JSON. */
+export interface StoredTimer {
+	timerId: string;
+	/** Epoch ms. */
+	dueAt: number;
+	body: string;
 }

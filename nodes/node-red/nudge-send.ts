@@ -4,7 +4,11 @@
  */
 import type { NodeAPI, Node } from 'node-red';
 import { NudgeError } from '../../engine/errors';
+import { createSender, type ClosableSender } from '../../engine/deliver/senders';
+import type { HubSpotAction } from '../../engine/deliver/hubspot';
+import type { SalesforceAction } from '../../engine/deliver/salesforce';
 import { decisionOf, decisionStatus, handleSteps, linkEngine, NudgeNodeDef } from './shared/adapter';
+import { salesforceSettingsOf, vendorConfig, vendorField } from './shared/vendors';
 
 interface SendDef extends NudgeNodeDef {
 	url?: string;
@@ -12,6 +16,30 @@ interface SendDef extends NudgeNodeDef {
 	timeout?: string | number;
 	/** Sign each request with the engine's signing secret (X-Nudge-Signature). */
 	sign?: boolean;
+	/** webhook (default), segment, hubspot or salesforce. */
+	provider?: 'webhook' | 'segment' | 'hubspot' | 'salesforce';
+	segment?: string;
+	hubspot?: string;
+	salesforce?: string;
+	hubspotAction?: HubSpotAction;
+	salesforceAction?: SalesforceAction;
+	campaignId?: string;
+	memberStatus?: string;
+	emailId?: string | number;
+	ownerId?: string;
+	subject?: string;
+}
+
+/** The provider's sender, built from the node's settings and its Segment / HubSpot config node. */
+function providerSender(RED: NodeAPI, def: SendDef): ClosableSender {
+	if (def.provider === 'segment') {
+		const host = (vendorConfig(RED, def.segment) as { host?: string } | undefined)?.host;
+		return createSender({ provider: 'segment', writeKey: vendorField(RED, def.segment, 'writeKey'), host });
+	}
+	if (def.provider === 'salesforce') {
+		return createSender({ provider: 'salesforce', settings: salesforceSettingsOf(RED, def.salesforce), action: def.salesforceAction ?? 'task', campaignId: def.campaignId?.trim(), memberStatus: def.memberStatus?.trim(), ownerId: def.ownerId?.trim(), subject: def.subject });
+	}
+	return createSender({ provider: 'hubspot', accessToken: vendorField(RED, def.hubspot, 'accessToken'), action: def.hubspotAction ?? 'task', emailId: Number(def.emailId) || undefined, ownerId: def.ownerId, subject: def.subject });
 }
 
 function settingsProblem(def: SendDef, signingSecret: string): NudgeError | undefined {
@@ -39,6 +67,26 @@ export = function (RED: NodeAPI) {
 	function NudgeSend(this: Node, def: SendDef) {
 		RED.nodes.createNode(this, def);
 		const { signingSecret } = linkEngine(RED, def.engine);
+		if (def.provider === 'segment' || def.provider === 'hubspot' || def.provider === 'salesforce') {
+			const sender = providerSender(RED, def);
+			let problem: NudgeError | undefined;
+			try {
+				sender.check?.();
+			} catch (error) {
+				problem = error as NudgeError;
+			}
+			handleSteps(RED, this, def, {
+				outputs: 2,
+				settingsError: problem,
+				run: async (engine, msg) => {
+					const decision = await engine.send(await decisionOf(engine, msg), { sender });
+					return { decision, output: decision.status === 'sent' ? 0 : 1, status: decisionStatus(decision, 'sending') };
+				},
+			});
+			// Segment queues events: flush them when the flow stops.
+			this.on('close', (_removed: boolean, done: () => void) => void (sender.close?.() ?? Promise.resolve()).then(() => done(), () => done()));
+			return;
+		}
 		const target = {
 			url: def.url?.trim() ?? '',
 			timeoutMs: Number(def.timeout ?? 10) * 1000,

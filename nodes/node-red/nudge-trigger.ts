@@ -5,7 +5,10 @@
  */
 import type { NodeAPI, Node } from 'node-red';
 import { NudgeError } from '../../engine/errors';
-import { receiveSignedEvents } from '../../engine/events/receive';
+import { receiveSignedEvents, type WebhookSource } from '../../engine/events/receive';
+import { headerValue } from '../../engine/events/vendorSignatures';
+import { vendorField } from './shared/vendors';
+import { applyInactivityRules, fireDueTimers, parseInactivityRulesJson, type InactivityRule } from '../../engine/events/timers';
 import { asNudgeError, errorStatus, linkEngine, NudgeNodeDef, shortText } from './shared/adapter';
 import { isValidPath, normalisePath, ROUTE_PREFIX, webhookDispatcher, WebhookHandler } from './shared/webhook';
 
@@ -15,6 +18,34 @@ const REFUSAL_LABELS: Record<number, string> = { 400: 'invalid event', 401: 'bad
 interface TriggerDef extends NudgeNodeDef {
 	path?: string;
 	journey?: string;
+	/** nudge (default), segment or hubspot. */
+	source?: WebhookSource;
+	/** The `nudge-segment` / `nudge-hubspot` config node holding the vendor's secret. */
+	segment?: string;
+	hubspot?: string;
+	/** Public base URL HubSpot calls (e.g. https://nodered.example.com), when a proxy hides it. */
+	publicUrl?: string;
+	/** Inactivity timers as JSON: [{"start": "Cart Updated", "cancel": ["Order Completed"], "minutes": 30, "fire": "Cart Abandoned"}]. */
+	timers?: string;
+	/** Seconds between checks for timers that ran out (default 30). */
+	timerCheck?: string | number;
+}
+
+/** The node's inactivity rules; a problem is reported and no timer is used. */
+function rulesOf(def: TriggerDef): { rules: InactivityRule[]; error?: string } {
+	try {
+		return { rules: parseInactivityRulesJson(def.timers) };
+	} catch (error) {
+		return { rules: [], error: (error as Error).message };
+	}
+}
+
+/** The URL the sender called, as HubSpot signs it: the configured public base, else what proxies forwarded. */
+function calledUrl(req: { headers: Record<string, unknown>; protocol?: string; originalUrl: string }, publicUrl: string | undefined): string {
+	if (publicUrl?.trim()) return `${publicUrl.trim().replace(/\/+$/, '')}${req.originalUrl}`;
+	const proto = headerValue(req.headers, 'x-forwarded-proto')?.split(',')[0].trim() || req.protocol || 'http';
+	const host = headerValue(req.headers, 'x-forwarded-host')?.split(',')[0].trim() || headerValue(req.headers, 'host') || 'localhost';
+	return `${proto}://${host}${req.originalUrl}`;
 }
 
 export = function (RED: NodeAPI) {
@@ -22,7 +53,10 @@ export = function (RED: NodeAPI) {
 		RED.nodes.createNode(this, def);
 		const path = normalisePath(def.path) || 'events';
 		const journey = def.journey?.trim() || 'nurture';
+		const source: WebhookSource = def.source === 'segment' || def.source === 'hubspot' ? def.source : 'nudge';
 		const link = linkEngine(RED, def.engine);
+		const { rules, error: rulesError } = rulesOf(def);
+		if (rulesError) this.error(rulesError);
 
 		const handler: WebhookHandler = (req, res) => {
 			if (!link.engine || link.error) {
@@ -32,8 +66,14 @@ export = function (RED: NodeAPI) {
 				return;
 			}
 			const rawBody = req.rawBody ?? (typeof req.body === 'string' || Buffer.isBuffer(req.body) ? req.body : undefined);
-			receiveSignedEvents(link.engine, { rawBody, headers: req.headers as Record<string, unknown> }, { secret: link.signingSecret, journey }).then(
-				(answer) => {
+			const headers = req.headers as Record<string, unknown>;
+			const secret =
+				source === 'nudge' ? link.signingSecret : source === 'segment' ? vendorField(RED, def.segment, 'sharedSecret') : vendorField(RED, def.hubspot, 'clientSecret');
+			const request = { rawBody, headers, method: req.method, url: calledUrl({ headers, protocol: req.protocol, originalUrl: req.originalUrl }, def.publicUrl) };
+			const engine = link.engine;
+			receiveSignedEvents(engine, request, { secret, journey, source }).then(
+				async (answer) => {
+					await applyInactivityRules(engine, answer.accepted, rules).catch((error: Error) => this.error(`Could not schedule inactivity timers: ${error.message}`));
 					res.status(answer.status).json(answer.body);
 					if (answer.status !== 200) {
 						this.status({ fill: 'red', shape: 'dot', text: REFUSAL_LABELS[answer.status] ?? `refused ${answer.status}` });
@@ -78,7 +118,27 @@ export = function (RED: NodeAPI) {
 			}
 		}
 
+		// Timers that ran out fire from here, as messages like any other event.
+		let firing = false;
+		const fireTimers = () => {
+			if (!link.engine || firing) return;
+			firing = true;
+			fireDueTimers(link.engine)
+				.then(
+					(fired) => {
+						for (const { event, decision } of fired) this.send({ payload: event, decision, topic: decision.contactId });
+					},
+					(error: Error) => this.error(`Could not fire inactivity timers: ${error.message}`),
+				)
+				.finally(() => {
+					firing = false;
+				});
+		};
+		const timerCheck = Number(def.timerCheck ?? 30);
+		const timerLoop = rules.length && handlers ? setInterval(fireTimers, Math.max(0.05, Number.isFinite(timerCheck) ? timerCheck : 30) * 1000) : undefined;
+
 		this.on('close', (_removed: boolean, done: () => void) => {
+			if (timerLoop) clearInterval(timerLoop);
 			if (handlers?.get(path) === handler) handlers.delete(path);
 			done();
 		});

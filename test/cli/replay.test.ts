@@ -66,6 +66,32 @@ describe('replay (engine side)', () => {
 	});
 });
 
+describe('replay honours the full policy', () => {
+	test('quiet hours, calendar caps, negative triggers and review show up in the dry run', async () => {
+		const policy = join(ROOT, 'docs/examples/guardrails.json');
+		const at = (iso: string, extra: Record<string, unknown>) => ({ type: 'track', identities: { email: 'ana@example.com' }, occurredAt: iso, ...extra });
+		const events = [
+			at('2026-03-02T21:30:00Z', { name: 'Pricing Viewed', traits: { timezone: 'Europe/Berlin' } }), // 22:30 in Berlin: quiet
+			at('2026-03-03T09:00:00Z', { name: 'Pricing Viewed' }), // 10:00: sent
+			at('2026-03-03T10:00:00Z', { name: 'Webinar Viewed' }), // the calendar day's email is used: delayed to midnight
+			at('2026-03-04T09:00:00Z', { name: 'Ticket Opened' }), // paused
+			at('2026-03-04T12:00:00Z', { name: 'Ticket Solved' }), // cleared, new day: sent
+		];
+		const out: Decision[] = [];
+		await replay({ events: lines(events), policy }, (d) => out.push(d));
+		expect(out.map((d) => [d.status, d.reason ?? null, d.ruleId ?? null])).toEqual([
+			['delayed', 'QUIET_HOURS', 'night'],
+			['sent', null, null],
+			['delayed', 'FREQUENCY_CAP', 'email-daily'],
+			['suppressed', 'NEGATIVE_TRIGGER', 'open-ticket'],
+			['sent', null, null],
+		]);
+		expect(out[0].guard?.retryAt).toBe('2026-03-03T07:00:00.000Z'); // 08:00 in Berlin
+		expect(out[2].guard?.retryAt).toBe('2026-03-03T23:00:00.000Z'); // midnight in Berlin
+		expect(out[1].policyVersion).toMatch(/^guardrails-example@/);
+	});
+});
+
 describe('nudge replay (the built CLI)', () => {
 	beforeAll(() => {
 		if (!existsSync(CLI)) throw new Error('dist/cli/nudge.js is missing: run `npm run build` first (npm test does)');

@@ -23,7 +23,7 @@ describe('the nurture journey end to end', () => {
 		const first = await runJourney(engine, 'nurture', lead('ana@x.io', 'Demo Requested', { traits: { title: 'VP Sales' } }), target);
 		expect(first).toMatchObject({ status: 'sent', channel: 'email', journey: 'nurture', policyVersion: engine.policyVersion });
 		expect(first.score).toMatchObject({ tier: 'warm', value: 65 });
-		expect(first.trail.map((t) => t.stage)).toEqual(['ingest', 'score', 'choose', 'cap', 'send', 'log']);
+		expect(first.trail.map((t) => t.stage)).toEqual(['ingest', 'score', 'choose', 'guard', 'send', 'log']);
 		expect(first.delivery).toMatchObject({ provider: 'webhook', status: 'sent', attempts: 1, httpStatus: 202, providerMessageId: 'msg-1', idempotencyKey: first.decisionId });
 		expect(receiver.received).toHaveLength(1);
 		const req = receiver.received[0];

@@ -45,6 +45,22 @@ describe('policy', () => {
 		expect((caught as Error).message).toContain(message);
 	});
 
+	test.each([
+		[{ quietHours: [{ id: 'q', start: '9pm', end: '08:00' }] }, 'quietHours.0.start: must be a time of day like "21:00"'],
+		[{ quietHours: [{ id: 'q', start: '08:00', end: '08:00' }] }, 'quietHours.0.end: start and end must differ'],
+		[{ caps: [{ id: 'c', scope: { kind: 'tag' }, limit: 1, window: { kind: 'rolling', duration: '1d' } }] }, 'caps.0.scope.tag: '],
+		[{ caps: [{ id: 'c', scope: { kind: 'any' }, limit: 1, window: { kind: 'calendar', unit: 'fortnight' } }] }, 'caps.0.window.unit: '],
+		[{ caps: [{ id: 'c', scope: { kind: 'any' }, limit: 1, window: { kind: 'calendar', unit: 'week', weekStartsOn: 0 } }] }, 'caps.0.window.weekStartsOn: '],
+		[{ caps: [{ id: 'c', scope: { kind: 'any' }, limit: 1, window: { kind: 'rolling', duration: '1d' }, action: 'queue' }] }, 'caps.0.action: '],
+		[{ negativeTriggers: [{ id: 't' }] }, 'negativeTriggers.0.events: give the events that start the pause'],
+		[{ negativeTriggers: [{ id: 't', events: ['X'], timeout: 'soon' }] }, 'negativeTriggers.0.timeout: must be a number followed by'],
+		[{ review: [{ id: 'r' }] }, 'review.0.when: give either `when` or `newVariant: true`'],
+		[{ review: [{ id: 'r', newVariant: true, when: { field: 'x', op: 'exists' } }] }, 'review.0.when: give either'],
+		[{ suppression: { emails: 'a@b.c' } }, 'suppression.emails: '],
+	])('guardrail rules are validated with the path of each error (%#)', (extra, message) => {
+		expect(() => loadPolicy({ ...DEFAULT_POLICY, ...extra })).toThrow(message);
+	});
+
 	test('duplicate cap rule ids and broken JSON are rejected', () => {
 		const rule = { id: 'same', scope: { kind: 'any' }, limit: 1, window: { kind: 'rolling', duration: '1d' } };
 		expect(() => loadPolicy({ ...DEFAULT_POLICY, caps: [rule, rule] })).toThrow(/caps: rule id "same" is used twice/);

@@ -44,9 +44,9 @@ describe('SQLite store', () => {
 		const path = join(tempDir(), 'nudge.db');
 		const a = new SqliteStore(path);
 		const b = new SqliteStore(path);
-		const counter = [{ ruleId: 'one', limit: 1, since: 0 }];
+		const counter = [{ ruleId: 'one', limit: 1, since: 0, match: {}, excludeTags: [] }];
 		const reserve = (s: SqliteStore, id: string) =>
-			s.reserveCap({ reservationId: id, contactId: 'c1', channel: 'email', at: 1, expiresAt: 10_000 }, counter);
+			s.reserveCap({ reservationId: id, contactId: 'c1', channel: 'email', journey: 'nurture', tags: [], at: 1, expiresAt: 10_000 }, counter);
 		const first = await reserve(a, 'ra');
 		await a.sync();
 		const second = await reserve(b, 'rb');
@@ -54,6 +54,25 @@ describe('SQLite store', () => {
 		expect([first.ok, second.ok]).toEqual([true, false]);
 		await a.close();
 		await b.close();
+	});
+});
+
+describe('SQLite store upgrades', () => {
+	test('a file from the first version (cap ledger without journey and tags) is migrated and keeps its slots', async () => {
+		const { DatabaseSync } = await import('node:sqlite');
+		const path = join(tempDir(), 'old.db');
+		const old = new DatabaseSync(path);
+		old.exec(`CREATE TABLE cap_ledger (reservation_id TEXT PRIMARY KEY, contact_id TEXT NOT NULL, channel TEXT NOT NULL,
+			at INTEGER NOT NULL, expires_at INTEGER NOT NULL, state TEXT NOT NULL)`);
+		old.prepare(`INSERT INTO cap_ledger VALUES ('r-old', 'c1', 'email', 100, 200, 'committed')`).run();
+		old.close();
+		const store = new SqliteStore(path);
+		const verdict = await store.reserveCap(
+			{ reservationId: 'r-new', contactId: 'c1', channel: 'email', journey: 'nurture', tags: ['promo'], at: 1000, expiresAt: 5000 },
+			[{ ruleId: 'one', limit: 1, since: 0, match: { channel: 'email' }, excludeTags: [] }],
+		);
+		expect(verdict).toMatchObject({ ok: false, counts: [1] });
+		await store.close();
 	});
 });
 

@@ -1,4 +1,4 @@
-import type { Store } from '../../engine/store/types';
+import type { CapCounter, CapReservation, Store } from '../../engine/store/types';
 import { decision, profile } from '../helpers/fixtures';
 
 /**
@@ -43,61 +43,97 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			expect(await store.claimKey('event:1', 1000, 1001)).toBe(true);
 		});
 
+		const counter = (ruleId: string, limit: number, since: number, match: CapCounter['match'] = {}, extra: Partial<CapCounter> = {}): CapCounter => ({
+			ruleId,
+			limit,
+			since,
+			match,
+			excludeTags: [],
+			...extra,
+		});
+		const reservation = (id: string, channel: string, at: number, extra: Partial<CapReservation> = {}): CapReservation => ({
+			reservationId: id,
+			contactId: 'c1',
+			channel,
+			journey: 'nurture',
+			tags: [],
+			at,
+			expiresAt: at + 60_000,
+			...extra,
+		});
+
 		test('reserveCap counts per channel and across channels, and refuses the slot past the limit', async () => {
-			const counters = (now: number) => [
-				{ ruleId: 'email-daily', limit: 2, channel: 'email', since: now - 86_400_000 },
-				{ ruleId: 'any-weekly', limit: 3, since: now - 7 * 86_400_000 },
-			];
-			const r = (id: string, channel: string, at: number) => ({ reservationId: id, contactId: 'c1', channel, at, expiresAt: at + 60_000 });
 			const day = 86_400_000;
-			expect((await store.reserveCap(r('r1', 'email', 10 * day), counters(10 * day))).ok).toBe(true);
-			expect((await store.reserveCap(r('r2', 'email', 10 * day + 1), counters(10 * day + 1))).ok).toBe(true);
-			const third = await store.reserveCap(r('r3', 'email', 10 * day + 2), counters(10 * day + 2));
-			expect(third).toEqual({ ok: false, counts: [2, 2], bindingRuleId: 'email-daily' });
+			const counters = (now: number) => [counter('email-daily', 2, now - day, { channel: 'email' }), counter('any-weekly', 3, now - 7 * day)];
+			expect((await store.reserveCap(reservation('r1', 'email', 10 * day), counters(10 * day))).ok).toBe(true);
+			expect((await store.reserveCap(reservation('r2', 'email', 10 * day + 1), counters(10 * day + 1))).ok).toBe(true);
+			const third = await store.reserveCap(reservation('r3', 'email', 10 * day + 2), counters(10 * day + 2));
+			expect(third).toMatchObject({ ok: false, counts: [2, 2], bindingRuleId: 'email-daily' });
 			// The guard passes only the rules that apply to the channel: for SMS, just the any-channel rule.
 			const smsCounters = (now: number) => counters(now).slice(1);
-			expect((await store.reserveCap(r('r4', 'sms', 10 * day + 3), smsCounters(10 * day + 3))).ok).toBe(true);
-			const fifth = await store.reserveCap(r('r5', 'sms', 10 * day + 4), smsCounters(10 * day + 4));
+			expect((await store.reserveCap(reservation('r4', 'sms', 10 * day + 3), smsCounters(10 * day + 3))).ok).toBe(true);
+			const fifth = await store.reserveCap(reservation('r5', 'sms', 10 * day + 4), smsCounters(10 * day + 4));
 			expect(fifth.bindingRuleId).toBe('any-weekly');
 			// Another contact is unaffected.
-			expect((await store.reserveCap({ ...r('r6', 'email', 10 * day), contactId: 'c2' }, counters(10 * day))).ok).toBe(true);
+			expect((await store.reserveCap({ ...reservation('r6', 'email', 10 * day), contactId: 'c2' }, counters(10 * day))).ok).toBe(true);
+		});
+
+		test('tag and journey scopes count only matching entries; excluded tags do not count', async () => {
+			await store.reserveCap(reservation('a', 'email', 10, { tags: ['promo'] }), []);
+			await store.reserveCap(reservation('b', 'sms', 11, { tags: ['transactional'], journey: 'cart' }), []);
+			await store.reserveCap(reservation('c', 'email', 12, { tags: ['promo', 'newsletter'], journey: 'cart' }), []);
+			const verdict = await store.reserveCap(reservation('probe', 'push', 20), [
+				counter('promo', 10, 0, { tag: 'promo' }),
+				counter('cart', 10, 0, { journey: 'cart' }),
+				counter('all-but-transactional', 10, 0, {}, { excludeTags: ['transactional'] }),
+				counter('news', 10, 0, { tag: 'news' }),
+			]);
+			expect(verdict.counts).toEqual([2, 2, 2, 0]);
+		});
+
+		test('a full rolling counter says when its slot frees; calendar counters leave that to the caller', async () => {
+			for (const [id, at] of [['a', 100], ['b', 200], ['c', 300]] as const) {
+				await store.reserveCap(reservation(id, 'email', at), []);
+				await store.settleCap(id, 'commit');
+			}
+			const verdict = await store.reserveCap(reservation('x', 'email', 400), [counter('two-per-1000', 2, 0, {}, { lengthMs: 1000 }), counter('calendar', 2, 0)]);
+			// Three sends, limit two: the slot frees when the second-oldest (at 200) leaves the window.
+			expect(verdict).toMatchObject({ ok: false, counts: [3, 3], bindingRuleId: 'two-per-1000' });
+			expect(verdict.freesAt).toEqual([1200, undefined]);
 		});
 
 		test('a rolling window forgets old sends', async () => {
 			const day = 86_400_000;
-			const counter = (now: number) => [{ ruleId: 'email-daily', limit: 1, channel: 'email', since: now - day }];
-			const r = (id: string, at: number) => ({ reservationId: id, contactId: 'c1', channel: 'email', at, expiresAt: at + 60_000 });
-			expect((await store.reserveCap(r('a', 0), counter(0))).ok).toBe(true);
+			const daily = (now: number) => [counter('email-daily', 1, now - day, { channel: 'email' })];
+			expect((await store.reserveCap(reservation('a', 'email', 0), daily(0))).ok).toBe(true);
 			await store.settleCap('a', 'commit');
-			expect((await store.reserveCap(r('b', day - 1), counter(day - 1))).ok).toBe(false);
-			expect((await store.reserveCap(r('c', day + 1), counter(day + 1))).ok).toBe(true);
+			expect((await store.reserveCap(reservation('b', 'email', day - 1), daily(day - 1))).ok).toBe(false);
+			expect((await store.reserveCap(reservation('c', 'email', day + 1), daily(day + 1))).ok).toBe(true);
 		});
 
 		test('released and expired reservations free their slot; committed ones keep it', async () => {
 			// A send that outlived its reservation's timeout still happened, so committing it late counts it.
-			const counter = [{ ruleId: 'one', limit: 1, since: 0 }];
-			const r = (id: string, at: number) => ({ reservationId: id, contactId: 'c1', channel: 'email', at, expiresAt: at + 1000 });
-			expect((await store.reserveCap(r('a', 10), counter)).ok).toBe(true);
+			const one = [counter('one', 1, 0)];
+			const r = (id: string, at: number) => reservation(id, 'email', at, { expiresAt: at + 1000 });
+			expect((await store.reserveCap(r('a', 10), one)).ok).toBe(true);
 			expect(await store.settleCap('a', 'release')).toBe(true);
 			expect(await store.settleCap('a', 'release')).toBe(false);
-			expect((await store.reserveCap(r('b', 20), counter)).ok).toBe(true);
+			expect((await store.reserveCap(r('b', 20), one)).ok).toBe(true);
 			// b is pending and unexpired at 500, expired at 1020.
-			expect((await store.reserveCap(r('c', 500), counter)).ok).toBe(false);
-			expect((await store.reserveCap(r('d', 1021), counter)).ok).toBe(true);
+			expect((await store.reserveCap(r('c', 500), one)).ok).toBe(false);
+			expect((await store.reserveCap(r('d', 1021), one)).ok).toBe(true);
 			expect(await store.settleCap('b', 'commit')).toBe(true);
 			expect(await store.settleCap('b', 'commit')).toBe(false);
-			const full = await store.reserveCap(r('e', 5000), counter);
+			const full = await store.reserveCap(r('e', 5000), one);
 			// b is committed; d is pending but expired at 5000, so only b counts.
-			expect(full).toEqual({ ok: false, counts: [1], bindingRuleId: 'one' });
+			expect(full).toMatchObject({ ok: false, counts: [1], bindingRuleId: 'one' });
 			expect(await store.settleCap('d', 'release')).toBe(true);
 		});
 
 		test('concurrent reservations for the last slots: exactly the limit succeed', async () => {
-			const counter = [{ ruleId: 'three', limit: 3, since: 0 }];
+			const three = [counter('three', 3, 0)];
 			const results = await Promise.all(
-				Array.from({ length: 40 }, (_, i) =>
-					store.reserveCap({ reservationId: `r${i}`, contactId: 'c1', channel: 'email', at: 100, expiresAt: 10_000 }, counter),
-				),
+				Array.from({ length: 40 }, (_, i) => store.reserveCap({ ...reservation(`r${i}`, 'email', 100), expiresAt: 10_000 }, three)),
 			);
 			expect(results.filter((v) => v.ok)).toHaveLength(3);
 		});
@@ -133,6 +169,64 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			const d = await store.getDecision('d1');
 			expect(d?.outcomes).toEqual([outcome]);
 			expect(d?.updatedAt).toBe('2026-11-02T00:00:00.000Z');
+		});
+
+		test('model versions: numbered per name, one active, activation logged, unknown versions refused', async () => {
+			expect(await store.saveModelVersion('lead', '2026-11-01T00:00:00.000Z', { auc: 0.9 }, '{"v":1}')).toBe(1);
+			expect(await store.saveModelVersion('lead', '2026-11-02T00:00:00.000Z', { auc: 0.91 }, '{"v":2}')).toBe(2);
+			expect(await store.saveModelVersion('churn', '2026-11-02T00:00:00.000Z', {}, '{}')).toBe(1);
+			// Saved is not active.
+			expect(await store.activeModelVersion('lead')).toBeUndefined();
+			expect(await store.getModelVersion('lead')).toBeUndefined();
+			expect(await store.activateModelVersion({ name: 'lead', version: 1, action: 'activate', at: '2026-11-03T00:00:00.000Z' })).toBe(true);
+			expect(await store.activateModelVersion({ name: 'lead', version: 2, action: 'activate', at: '2026-11-04T00:00:00.000Z', note: 'better' })).toBe(true);
+			expect(await store.activateModelVersion({ name: 'lead', version: 9, action: 'activate', at: '2026-11-05T00:00:00.000Z' })).toBe(false);
+			expect(await store.activateModelVersion({ name: 'nope', version: 1, action: 'activate', at: '2026-11-05T00:00:00.000Z' })).toBe(false);
+			await store.sync();
+			expect(await store.activeModelVersion('lead')).toBe(2);
+			expect(await store.getModelVersion('lead')).toEqual({ name: 'lead', version: 2, createdAt: '2026-11-02T00:00:00.000Z', active: true, meta: { auc: 0.91 }, body: '{"v":2}' });
+			expect((await store.getModelVersion('lead', 1))?.active).toBe(false);
+			expect((await store.listModelVersions('lead')).map((m) => [m.version, m.active, m.meta])).toEqual([
+				[1, false, { auc: 0.9 }],
+				[2, true, { auc: 0.91 }],
+			]);
+			expect(await store.listModelVersions('nope')).toEqual([]);
+			expect(await store.activeModelVersion('churn')).toBeUndefined();
+			expect(await store.activateModelVersion({ name: 'lead', version: 1, action: 'rollback', at: '2026-11-06T00:00:00.000Z' })).toBe(true);
+			expect(await store.modelActivations('lead')).toEqual([
+				{ name: 'lead', version: 1, action: 'activate', at: '2026-11-03T00:00:00.000Z' },
+				{ name: 'lead', version: 2, previous: 1, action: 'activate', at: '2026-11-04T00:00:00.000Z', note: 'better' },
+				{ name: 'lead', version: 1, previous: 2, action: 'rollback', at: '2026-11-06T00:00:00.000Z' },
+			]);
+			expect(await store.activeModelVersion('lead')).toBe(1);
+		});
+
+		test('cursors: compare-and-set, so two pollers never both advance one cursor', async () => {
+			expect(await store.getCursor('hubspot:contacts')).toBeUndefined();
+			expect(await store.setCursor('hubspot:contacts', 'a', 'x')).toBe(false);
+			expect(await store.setCursor('hubspot:contacts', 'a', undefined)).toBe(true);
+			expect(await store.setCursor('hubspot:contacts', 'b', undefined)).toBe(false);
+			expect(await store.setCursor('hubspot:contacts', 'b', 'a')).toBe(true);
+			expect(await store.setCursor('hubspot:contacts', 'c', 'a')).toBe(false);
+			await store.sync();
+			expect(await store.getCursor('hubspot:contacts')).toBe('b');
+			expect(await store.getCursor('salesforce:Lead')).toBeUndefined();
+		});
+
+		test('timers: rescheduled by id, cancelled, and each due timer taken once, earliest first', async () => {
+			await store.scheduleTimer({ timerId: 't-late', dueAt: 3000, body: '{"n":3}' });
+			await store.scheduleTimer({ timerId: 't-b', dueAt: 1000, body: '{"n":1}' });
+			await store.scheduleTimer({ timerId: 't-a', dueAt: 1000, body: '{"n":0}' });
+			await store.scheduleTimer({ timerId: 't-moved', dueAt: 500, body: '{}' });
+			await store.scheduleTimer({ timerId: 't-moved', dueAt: 2000, body: '{"n":2}' });
+			await store.scheduleTimer({ timerId: 't-cancel', dueAt: 100, body: '{}' });
+			expect(await store.cancelTimer('t-cancel')).toBe(true);
+			expect(await store.cancelTimer('t-cancel')).toBe(false);
+			expect(await store.takeDueTimers(999, 10)).toEqual([]);
+			expect((await store.takeDueTimers(2000, 2)).map((t) => t.timerId)).toEqual(['t-a', 't-b']);
+			expect(await store.takeDueTimers(2000, 10)).toEqual([{ timerId: 't-moved', dueAt: 2000, body: '{"n":2}' }]);
+			expect(await store.takeDueTimers(2000, 10)).toEqual([]);
+			expect((await store.takeDueTimers(5000, 10)).map((t) => t.timerId)).toEqual(['t-late']);
 		});
 	});
 }

@@ -34,10 +34,12 @@ import { createRunExecutionData, ICredentialsHelper, NodeHelpers, Workflow } fro
 import { NudgeChooseChannel } from '../../nodes/n8n/NudgeChooseChannel/NudgeChooseChannel.node';
 import { NudgeFrequencyCap } from '../../nodes/n8n/NudgeFrequencyCap/NudgeFrequencyCap.node';
 import { NudgeLogDecision } from '../../nodes/n8n/NudgeLogDecision/NudgeLogDecision.node';
+import { NudgeModel } from '../../nodes/n8n/NudgeModel/NudgeModel.node';
 import { NudgeRecordOutcome } from '../../nodes/n8n/NudgeRecordOutcome/NudgeRecordOutcome.node';
 import { NudgeScore } from '../../nodes/n8n/NudgeScore/NudgeScore.node';
 import { NudgeSend } from '../../nodes/n8n/NudgeSend/NudgeSend.node';
 import { NudgeTrigger } from '../../nodes/n8n/NudgeTrigger/NudgeTrigger.node';
+import { NudgePollTrigger } from '../../nodes/n8n/NudgePollTrigger/NudgePollTrigger.node';
 import { signatureHeaders } from '../../engine/events/signature';
 
 export const PACKAGE = 'n8n-nodes-nudge';
@@ -51,6 +53,8 @@ const NUDGE_NODES: INodeType[] = [
 	new NudgeSend(),
 	new NudgeLogDecision(),
 	new NudgeRecordOutcome(),
+	new NudgeModel(),
+	new NudgePollTrigger(),
 ];
 
 /** n8n's sticky note has no behaviour; templates carry one, so the harness knows its type. */

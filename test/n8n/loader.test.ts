@@ -10,8 +10,8 @@ import { PackageDirectoryLoader } from 'n8n-core';
 import type { ICredentialType, INodeTypeDescription } from 'n8n-workflow';
 
 const ROOT = resolve(__dirname, '../..');
-const NODES = ['nudgeTrigger', 'nudgeScore', 'nudgeChooseChannel', 'nudgeFrequencyCap', 'nudgeSend', 'nudgeLogDecision', 'nudgeRecordOutcome'];
-const ACTION_NODES = NODES.filter((name) => name !== 'nudgeTrigger');
+const NODES = ['nudgeTrigger', 'nudgePollTrigger', 'nudgeScore', 'nudgeChooseChannel', 'nudgeFrequencyCap', 'nudgeSend', 'nudgeLogDecision', 'nudgeRecordOutcome', 'nudgeModel'];
+const ACTION_NODES = NODES.filter((name) => name !== 'nudgeTrigger' && name !== 'nudgePollTrigger');
 
 let loader: PackageDirectoryLoader;
 
@@ -36,7 +36,11 @@ describe('the built package, loaded by n8n-core', () => {
 		expect(loader.packageName).toBe('n8n-nodes-nudge');
 		const types = Object.keys(loader.nodeTypes).map((name) => `${loader.packageName}.${name}`);
 		expect(types.sort()).toEqual(NODES.map((name) => `n8n-nodes-nudge.${name}`).sort());
-		expect(Object.keys(loader.credentialTypes)).toEqual(['nudgeEngineApi']);
+		expect(Object.keys(loader.credentialTypes).sort()).toEqual(['nudgeEngineApi', 'nudgeHubSpotApi', 'nudgeSalesforceApi', 'nudgeSegmentApi']);
+		// Vendor credentials are offered only where a Source / Provider option needs them.
+		expect(loader.known.credentials.nudgeSegmentApi.supportedNodes?.sort()).toEqual(['nudgeSend', 'nudgeTrigger']);
+		expect(loader.known.credentials.nudgeHubSpotApi.supportedNodes?.sort()).toEqual(['nudgePollTrigger', 'nudgeSend', 'nudgeTrigger']);
+		expect(loader.known.credentials.nudgeSalesforceApi.supportedNodes?.sort()).toEqual(['nudgePollTrigger', 'nudgeSend']);
 		expect(loader.known.credentials.nudgeEngineApi.supportedNodes?.sort()).toEqual([...NODES].sort());
 	});
 
@@ -59,14 +63,19 @@ describe('the built package, loaded by n8n-core', () => {
 	it('marks the action nodes usable as AI tools, not the trigger, and each declares the credential test', () => {
 		for (const name of ACTION_NODES) expect(description(name).usableAsTool).toBe(true);
 		expect(description('nudgeTrigger').usableAsTool).toBeUndefined();
+		expect(description('nudgePollTrigger').usableAsTool).toBeUndefined();
+		expect(description('nudgePollTrigger').polling).toBe(true);
 		expect(description('nudgeTrigger').webhooks).toEqual([expect.objectContaining({ httpMethod: 'POST', path: 'events', responseMode: 'onReceived' })]);
 		for (const name of NODES) {
-			expect(description(name).credentials).toEqual([{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' }]);
+			const [engineCredential, ...vendors] = description(name).credentials ?? [];
+			expect(engineCredential).toEqual({ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' });
+			// Vendor credentials only show for their own Source / Provider.
+			for (const vendor of vendors) expect(vendor.displayOptions?.show).toBeDefined();
 			const nodeType = loader.nodeTypes[name].type as { methods?: { credentialTest?: Record<string, unknown> } };
 			expect(typeof nodeType.methods?.credentialTest?.nudgeEngineConnectionTest).toBe('function');
 		}
 		expect(description('nudgeChooseChannel').outputNames).toEqual(['Email', 'SMS', 'Push', 'In-App', 'Paid Audience', 'Sales Task', 'None']);
-		expect(description('nudgeFrequencyCap').outputNames).toEqual(['Allowed', 'Capped']);
+		expect(description('nudgeFrequencyCap').outputNames).toEqual(['Allowed', 'Delayed', 'Blocked', 'Review']);
 		expect(description('nudgeSend').outputNames).toEqual(['Sent', 'Failed']);
 	});
 });

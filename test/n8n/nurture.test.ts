@@ -63,7 +63,7 @@ describe('flows/n8n/nurture.json', () => {
 		const logNodes = new Set(json.nodes.filter((node) => node.type === 'n8n-nodes-nudge.nudgeLogDecision').map((node) => node.name));
 		const targetOf = (from: string, output: number) => json.connections[from].main[output]!.map((edge) => edge.node);
 		expect(logNodes.has(targetOf('Choose Channel', 6)[0])).toBe(true);
-		expect(logNodes.has(targetOf('Frequency Cap', 1)[0])).toBe(true);
+		for (const output of [1, 2, 3]) expect(logNodes.has(targetOf('Frequency Cap', output)[0])).toBe(true);
 		expect(logNodes.has(targetOf('Send', 0)[0])).toBe(true);
 		expect(logNodes.has(targetOf('Send', 1)[0])).toBe(true);
 	});
@@ -93,7 +93,7 @@ describe('flows/n8n/nurture.json', () => {
 		// base 10 + demo 40 + pricing 20 + senior title 15 + company size 10.
 		expect(anaSent.score).toMatchObject({ value: 95, tier: 'hot' });
 		expect(anaSent.score!.factors.map((factor) => factor.label)).toContain('Requested a demo');
-		expect(anaSent.trail.map((step) => step.stage)).toEqual(['ingest', 'score', 'choose', 'cap', 'send', 'log']);
+		expect(anaSent.trail.map((step) => step.stage)).toEqual(['ingest', 'score', 'choose', 'guard', 'send', 'log']);
 		expect(anaCapped).toMatchObject({ status: 'suppressed', reason: 'FREQUENCY_CAP', ruleId: 'email-daily', annotations: { result: 'not sent' } });
 		expect(anaCapped.score).toMatchObject({ value: 95, tier: 'hot' });
 		expect(anaDuplicate).toMatchObject({ status: 'suppressed', reason: 'DUPLICATE_EVENT' });

@@ -16,6 +16,11 @@ import nudgeFrequencyCap from '../../nodes/node-red/nudge-frequency-cap';
 import nudgeSend from '../../nodes/node-red/nudge-send';
 import nudgeLogDecision from '../../nodes/node-red/nudge-log-decision';
 import nudgeRecordOutcome from '../../nodes/node-red/nudge-record-outcome';
+import nudgeModel from '../../nodes/node-red/nudge-model';
+import nudgeSegment from '../../nodes/node-red/nudge-segment';
+import nudgeHubSpot from '../../nodes/node-red/nudge-hubspot';
+import nudgeSalesforce from '../../nodes/node-red/nudge-salesforce';
+import nudgePoll from '../../nodes/node-red/nudge-poll';
 import type { NudgeEngineNode } from '../../nodes/node-red/shared/adapter';
 
 type NodeInit = (RED: NodeAPI) => void;
@@ -55,6 +60,11 @@ export const NUDGE_NODES: NodeInit[] = [
 	nudgeSend,
 	nudgeLogDecision,
 	nudgeRecordOutcome,
+	nudgeModel,
+	nudgeSegment,
+	nudgeHubSpot,
+	nudgeSalesforce,
+	nudgePoll,
 ];
 
 let capturedHttpNode: Express | undefined;

@@ -23,14 +23,14 @@ import {
 const CHANNEL_OUTS = ['ch_email', 'ch_sms', 'ch_push', 'ch_in_app', 'ch_paid', 'ch_sales', 'ch_none'];
 
 function flow(): Record<string, unknown>[] {
-	const helpers = ['scored', ...CHANNEL_OUTS, 'allowed', 'capped', 'allowed_sms', 'capped_sms', 'logged', 'recorded', 'recorded_fixed'];
+	const helpers = ['scored', ...CHANNEL_OUTS, 'allowed', 'delayed', 'capped', 'review', 'allowed_sms', 'capped_sms', 'logged', 'recorded', 'recorded_fixed'];
 	return [
 		...catchAll(),
 		engineNodeDef(),
 		{ id: 'score', type: 'nudge-score', z: TAB, engine: 'eng1', wires: [['scored']] },
 		{ id: 'choose', type: 'nudge-choose-channel', z: TAB, engine: 'eng1', wires: CHANNEL_OUTS.map((id) => [id]) },
-		{ id: 'cap', type: 'nudge-frequency-cap', z: TAB, engine: 'eng1', channel: '', wires: [['allowed'], ['capped']] },
-		{ id: 'cap_sms', type: 'nudge-frequency-cap', z: TAB, engine: 'eng1', channel: 'sms', wires: [['allowed_sms'], ['capped_sms']] },
+		{ id: 'cap', type: 'nudge-frequency-cap', z: TAB, engine: 'eng1', channel: '', wires: [['allowed'], ['delayed'], ['capped'], ['review']] },
+		{ id: 'cap_sms', type: 'nudge-frequency-cap', z: TAB, engine: 'eng1', channel: 'sms', wires: [['allowed_sms'], [], ['capped_sms'], []] },
 		{ id: 'log', type: 'nudge-log-decision', z: TAB, engine: 'eng1', annotations: '{"campaign": "spring", "owner": "ops"}', wires: [['logged']] },
 		{ id: 'outcome', type: 'nudge-record-outcome', z: TAB, engine: 'eng1', outcomeType: '', value: '', wires: [['recorded']] },
 		{ id: 'outcome_fixed', type: 'nudge-record-outcome', z: TAB, engine: 'eng1', outcomeType: 'conversion', value: '49.9', wires: [['recorded_fixed']] },
@@ -58,8 +58,8 @@ afterEach(async () => {
 	// Every status a node showed fits under the node: a dot and fewer than 20 characters.
 	for (const id of ['score', 'choose', 'cap', 'cap_sms', 'log', 'outcome', 'outcome_fixed']) {
 		for (const call of nodeOf(id).status.getCalls()) {
-			expect(['green', 'yellow', 'red']).toContain(call.args[0].fill);
-			expect(call.args[0].shape).toBe('dot');
+			expect(['green', 'yellow', 'red', 'blue']).toContain(call.args[0].fill);
+			expect(['dot', 'ring']).toContain(call.args[0].shape);
 			expect((call.args[0].text ?? '').length).toBeLessThan(20);
 		}
 	}
@@ -187,12 +187,18 @@ describe('nudge-frequency-cap', () => {
 	});
 
 	it('checks the channel set on the node instead of the chosen one', async () => {
-		const { decision } = await engineOf().ingest(segmentEvent(), { journey: 'nurture' });
+		const texter = { email: 'sms@example.com', phone: '+15550100', consent: { sms: 'opted_in' } };
+		const { decision } = await engineOf().ingest(segmentEvent({ context: { traits: texter } }), { journey: 'nurture' });
 		const allowed = nextMessage('allowed_sms');
 		nodeOf('cap_sms').receive({ decision });
 		const d = (await allowed).decision as { channel: string; guard: { checks: { ruleId: string }[] } };
 		expect(d.channel).toBe('sms');
-		expect(d.guard.checks.map((c) => c.ruleId)).toEqual(['all-weekly']);
+		expect(d.guard.checks.map((c) => c.ruleId)).toEqual(['suppression-list', 'consent:sms', 'all-weekly']);
+		// The same check for a contact without a phone number is blocked: the guardrails re-check reachability.
+		const { decision: noPhone } = await engineOf().ingest(segmentEvent(), { journey: 'nurture' });
+		const blocked = nextMessage('capped_sms');
+		nodeOf('cap_sms').receive({ decision: noPhone });
+		expect(((await blocked).decision as { reason: string }).reason).toBe('UNREACHABLE');
 	});
 
 	it('fails a decision without a channel, saying to put Choose Channel first', async () => {
@@ -219,7 +225,7 @@ describe('nudge-log-decision', () => {
 		const d = (await out).decision as { loggedAt?: string; annotations: Record<string, unknown>; trail: { stage: string }[] };
 		expect(d.loggedAt).toBeTruthy();
 		expect(d.annotations).toEqual({ campaign: 'spring', owner: 'ops', reviewer: 'kim' });
-		expect(d.trail.map((t) => t.stage)).toEqual(['ingest', 'choose', 'cap', 'log']);
+		expect(d.trail.map((t) => t.stage)).toEqual(['ingest', 'choose', 'guard', 'log']);
 		expect(lastStatus('log')).toEqual({ fill: 'yellow', shape: 'dot', text: 'capped' });
 		const stored = await engine.store.getDecision(capped.decisionId);
 		expect(stored?.loggedAt).toBe(d.loggedAt);

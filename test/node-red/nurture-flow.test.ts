@@ -145,13 +145,13 @@ describe('flows/node-red/nurture.json', () => {
 		const d1 = await run(engineId, hot);
 		expect(d1).toMatchObject({ status: 'sent', channel: 'email', journey: 'nurture', score: { tier: 'hot', value: 75 }, annotations: { campaign: 'nurture-example' } });
 		expect(d1.delivery).toMatchObject({ status: 'sent', provider: 'webhook', httpStatus: 200, providerMessageId: expect.stringMatching(/^inbox-/) });
-		expect(d1.trail.map((t) => t.stage)).toEqual(['ingest', 'score', 'choose', 'cap', 'send', 'log']);
+		expect(d1.trail.map((t) => t.stage)).toEqual(['ingest', 'score', 'choose', 'guard', 'send', 'log']);
 		expect(lastStatus('nudge_nurture_log_sent')).toEqual({ fill: 'green', shape: 'dot', text: 'sent email' });
 
 		const d2 = await run(engineId, event('u-dana', 'Pricing Viewed'));
 		expect(d2).toMatchObject({ status: 'suppressed', reason: 'FREQUENCY_CAP', ruleId: 'email-daily' });
 		expect(d2.contactId).toBe(d1.contactId);
-		expect(d2.trail.map((t) => t.stage)).toEqual(['ingest', 'score', 'choose', 'cap', 'log']);
+		expect(d2.trail.map((t) => t.stage)).toEqual(['ingest', 'score', 'choose', 'guard', 'log']);
 		expect(lastStatus('nudge_nurture_log_suppressed')).toEqual({ fill: 'yellow', shape: 'dot', text: 'capped' });
 
 		const maya = await run(engineId, event('u-maya', null, { email: 'maya@fernhill.example', phone: '+14155550123', consent: { email: 'opted_out', sms: 'opted_in' } }));
@@ -207,7 +207,7 @@ describe('flows/node-red/nurture.json', () => {
 		const d = await run(engineId, event('u-lee', 'Pricing Viewed', { email: 'lee@example.com' }));
 		expect(d).toMatchObject({ status: 'failed', reason: 'SEND_FAILED', delivery: { status: 'failed', attempts: 3 } });
 		expect(d.explanation).toMatch(/send failed after 3 attempt\(s\): could not reach 127\.0\.0\.1:9/);
-		expect(d.trail.map((t) => t.stage)).toEqual(['ingest', 'score', 'choose', 'cap', 'send', 'log']);
+		expect(d.trail.map((t) => t.stage)).toEqual(['ingest', 'score', 'choose', 'guard', 'send', 'log']);
 		expect(lastStatus('nudge_nurture_log_suppressed')).toEqual({ fill: 'red', shape: 'dot', text: 'send failed' });
 		expect(lastStatus('nudge_nurture_send')).toEqual({ fill: 'red', shape: 'dot', text: 'send failed' });
 		// The email-daily slot was released: the same contact may still get an email today.

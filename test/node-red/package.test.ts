@@ -20,10 +20,12 @@ const RUNTIME_OUTPUTS: Record<string, { inputs: number; outputs: number }> = {
 	'nudge-trigger': { inputs: 0, outputs: 1 },
 	'nudge-score': { inputs: 1, outputs: 1 },
 	'nudge-choose-channel': { inputs: 1, outputs: 7 },
-	'nudge-frequency-cap': { inputs: 1, outputs: 2 },
+	'nudge-frequency-cap': { inputs: 1, outputs: 4 },
 	'nudge-send': { inputs: 1, outputs: 2 },
 	'nudge-log-decision': { inputs: 1, outputs: 1 },
 	'nudge-record-outcome': { inputs: 1, outputs: 1 },
+	'nudge-model': { inputs: 1, outputs: 1 },
+	'nudge-poll': { inputs: 1, outputs: 1 },
 };
 
 /** The quoted strings of an array literal: `'a', 'b, c'` → ['a', 'b, c']. */
@@ -48,7 +50,7 @@ describe('package.json node-red block', () => {
 		expect(pkg.keywords).toContain('node-red');
 		expect(pkg['node-red'].version).toBe('>=5.0.0');
 		const types = Object.keys(pkg['node-red'].nodes).sort();
-		expect(types).toEqual(['nudge-engine', ...Object.keys(RUNTIME_OUTPUTS)].sort());
+		expect(types).toEqual(['nudge-engine', 'nudge-segment', 'nudge-hubspot', 'nudge-salesforce', ...Object.keys(RUNTIME_OUTPUTS)].sort());
 		for (const [type, file] of Object.entries(pkg['node-red'].nodes)) {
 			expect(file).toBe(`dist/nodes/node-red/${type}.js`);
 			expect(existsSync(path.join(SRC, `${type}.ts`))).toBe(true);
@@ -62,6 +64,9 @@ describe('package.json node-red block', () => {
 		for (const init of NUDGE_NODES) init(fakeRED);
 		expect(registered.map((r) => r.type).sort()).toEqual(Object.keys(pkg['node-red'].nodes).sort());
 		expect(registered.find((r) => r.type === 'nudge-engine')?.opts?.credentials).toEqual({ signingSecret: { type: 'password' } });
+		expect(registered.find((r) => r.type === 'nudge-segment')?.opts?.credentials).toEqual({ writeKey: { type: 'password' }, sharedSecret: { type: 'password' } });
+		expect(registered.find((r) => r.type === 'nudge-hubspot')?.opts?.credentials).toEqual({ accessToken: { type: 'password' }, clientSecret: { type: 'password' } });
+		expect(registered.find((r) => r.type === 'nudge-salesforce')?.opts?.credentials).toEqual({ clientSecret: { type: 'password' }, refreshToken: { type: 'password' }, privateKey: { type: 'password' } });
 	});
 });
 
@@ -99,6 +104,12 @@ describe('editor files', () => {
 			expect(def.category).toBe('config');
 			expect(def.defaults.policy.validate!('{"caps": [')).toMatch(/not valid JSON/);
 			expect(def.defaults.policy.validate!('')).toBe(true);
+			return;
+		}
+		if (type === 'nudge-segment' || type === 'nudge-hubspot' || type === 'nudge-salesforce') {
+			// Vendor config nodes: every secret is a password credential, in the editor as in the runtime.
+			expect(def.category).toBe('config');
+			expect(Object.values(def.credentials ?? {}).every((c) => c.type === 'password')).toBe(true);
 			return;
 		}
 		expect(def.inputs).toBe(RUNTIME_OUTPUTS[type].inputs);

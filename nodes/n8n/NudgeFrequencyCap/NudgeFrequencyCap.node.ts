@@ -1,6 +1,7 @@
-import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
-import { capOutput, isChannel, nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
+import { GUARD_OUTPUTS, guardOutput } from '../../../engine/guard/outputs';
+import { isChannel, nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
 
 export class NudgeFrequencyCap implements INodeType {
 	description: INodeTypeDescription = {
@@ -9,22 +10,34 @@ export class NudgeFrequencyCap implements INodeType {
 		icon: { light: 'file:nudgeFrequencyCap.svg', dark: 'file:nudgeFrequencyCap.dark.svg' },
 		group: ['transform'],
 		version: 1,
-		subtitle: '={{$parameter["channel"] ? "Cap " + $parameter["channel"] : "Cap chosen channel"}}',
+		subtitle: '={{$parameter["operation"] === "review" ? "Record review verdict" : "Check guardrails"}}',
 		description:
-			'Stops a contact from getting too many messages: holds a slot within your policy’s frequency caps, or sends the item to Capped',
+			'Applies your policy’s guardrails — suppression list, consent, paused journeys, human review, quiet hours and frequency caps — before a message goes out',
 		defaults: { name: 'Frequency Cap' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
-		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main],
-		outputNames: ['Allowed', 'Capped'],
+		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main, NodeConnectionTypes.Main, NodeConnectionTypes.Main],
+		outputNames: ['Allowed', 'Delayed', 'Blocked', 'Review'],
 		credentials: [{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' }],
 		properties: [
 			{
+				displayName: 'Operation',
+				name: 'operation',
+				type: 'options',
+				noDataExpression: true,
+				options: [
+					{ name: 'Check Guardrails', value: 'check', action: 'Check guardrails', description: 'Decide whether the message may go out now' },
+					{ name: 'Record Review Verdict', value: 'review', action: 'Record a review verdict', description: 'Approve or reject a decision that waited for review' },
+				],
+				default: 'check',
+			},
+			{
 				displayName:
-					'Allowed contacts have a slot held for them until Nudge Send delivers the message (or the slot frees after the policy’s timeout). Capped contacts have had enough messages: connect Capped to Log Decision.',
+					'Allowed: a slot is held for the message — connect to Send. Delayed: quiet hours or a full cap; the item carries retryAt — connect a Wait node (until retryAt) and back into this node. Blocked: not to be sent (the reason is in the decision) — connect to Log Decision. Review: a person must approve — notify them, then run this node with "Record Review Verdict".',
 				name: 'notice',
 				type: 'notice',
 				default: '',
+				displayOptions: { show: { operation: ['check'] } },
 			},
 			{
 				displayName: 'Channel',
@@ -40,7 +53,76 @@ export class NudgeFrequencyCap implements INodeType {
 					{ name: 'SMS', value: 'sms' },
 				],
 				default: '',
-				description: 'Which channel’s caps to check. Leave it on the chosen channel unless this branch always sends one way.',
+				description: 'Which channel’s guardrails to check. Leave it on the chosen channel unless this branch always sends one way.',
+				displayOptions: { show: { operation: ['check'] } },
+			},
+			{
+				displayName: 'Message',
+				name: 'message',
+				type: 'collection',
+				placeholder: 'Describe the Message',
+				default: {},
+				displayOptions: { show: { operation: ['check'] } },
+				options: [
+					{
+						displayName: 'Category',
+						name: 'category',
+						type: 'string',
+						default: '',
+						placeholder: 'promotional',
+						description: 'E.g. transactional, promotional. Your policy can exempt categories from caps and quiet hours.',
+					},
+					{
+						displayName: 'Tags',
+						name: 'tags',
+						type: 'string',
+						default: '',
+						placeholder: 'newsletter, webinar',
+						description: 'Comma-separated tags; caps can count messages by tag',
+					},
+					{
+						displayName: 'Offer Value',
+						name: 'offerValue',
+						type: 'number',
+						default: 0,
+						description: 'Discount or offer size; your policy can send large offers to review',
+					},
+					{
+						displayName: 'Content Variant',
+						name: 'variant',
+						type: 'string',
+						default: '',
+						description: 'Subject line or creative ID; your policy can send the first use of a new variant to review',
+					},
+				],
+			},
+			{
+				displayName: 'Verdict',
+				name: 'verdict',
+				type: 'options',
+				options: [
+					{ name: 'Approve', value: 'approve' },
+					{ name: 'Reject', value: 'reject' },
+				],
+				default: 'approve',
+				displayOptions: { show: { operation: ['review'] } },
+			},
+			{
+				displayName: 'Reviewer',
+				name: 'reviewer',
+				type: 'string',
+				default: '',
+				required: true,
+				placeholder: 'name@company.com',
+				description: 'Who decided; recorded in the decision log',
+				displayOptions: { show: { operation: ['review'] } },
+			},
+			{
+				displayName: 'Note',
+				name: 'note',
+				type: 'string',
+				default: '',
+				displayOptions: { show: { operation: ['review'] } },
 			},
 		],
 	};
@@ -48,10 +130,28 @@ export class NudgeFrequencyCap implements INodeType {
 	methods = { credentialTest: { nudgeEngineConnectionTest } };
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
-		return await runForEachItem(this, { outputs: 2, errorOutput: 1 }, async ({ engine, item, itemIndex }) => {
-			const channel = this.getNodeParameter('channel', itemIndex, '') as string;
-			const decision = await engine.checkCap(await engine.open(item.json), isChannel(channel) ? channel : undefined);
-			return { decision, output: capOutput(decision) };
+		return await runForEachItem(this, { outputs: 4, errorOutput: 2 }, async ({ engine, item, itemIndex }) => {
+			const operation = this.getNodeParameter('operation', itemIndex, 'check') as string;
+			let decision;
+			if (operation === 'review') {
+				decision = await engine.resolveReview(await engine.open(item.json), {
+					approve: this.getNodeParameter('verdict', itemIndex) === 'approve',
+					reviewer: this.getNodeParameter('reviewer', itemIndex) as string,
+					note: (this.getNodeParameter('note', itemIndex, '') as string) || undefined,
+				});
+			} else {
+				const channel = this.getNodeParameter('channel', itemIndex, '') as string;
+				const message = this.getNodeParameter('message', itemIndex, {}) as IDataObject;
+				const tags = String(message.tags ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+				decision = await engine.checkCap(await engine.open(item.json), {
+					...(isChannel(channel) ? { channel } : {}),
+					...(message.category ? { category: String(message.category) } : {}),
+					...(tags.length ? { tags } : {}),
+					...(message.offerValue ? { offerValue: Number(message.offerValue) } : {}),
+					...(message.variant ? { variant: String(message.variant) } : {}),
+				});
+			}
+			return { decision, output: GUARD_OUTPUTS.indexOf(guardOutput(decision)), extra: decision.guard?.retryAt ? { retryAt: decision.guard.retryAt } : {} };
 		});
 	}
 }

@@ -1,6 +1,12 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
-import { nudgeEngineConnectionTest, runForEachItem, sendOutput } from '../shared/engine';
+import { createSender, type ClosableSender, type ProviderName } from '../../../engine/deliver/senders';
+import type { HubSpotAction } from '../../../engine/deliver/hubspot';
+import type { SalesforceAction } from '../../../engine/deliver/salesforce';
+import { nudgeEngineConnectionTest, nudgeSalesforceConnectionTest, runForEachItem, salesforceSettings, sendOutput, vendorCredential } from '../shared/engine';
+
+const webhookOnly = { show: { provider: ['webhook'] } };
+const hubspotOnly = { show: { provider: ['hubspot'] } };
 
 export class NudgeSend implements INodeType {
 	description: INodeTypeDescription = {
@@ -9,7 +15,7 @@ export class NudgeSend implements INodeType {
 		icon: { light: 'file:nudgeSend.svg', dark: 'file:nudgeSend.dark.svg' },
 		group: ['output'],
 		version: 1,
-		subtitle: '={{"Post to " + $parameter["url"]}}',
+		subtitle: '={{$parameter["provider"] === "webhook" ? "Post to " + $parameter["url"] : "Send via " + $parameter["provider"]}}',
 		description:
 			'Delivers the message by posting the decision to your sending tool’s webhook, once per decision even when the workflow is retried',
 		defaults: { name: 'Send' },
@@ -17,7 +23,12 @@ export class NudgeSend implements INodeType {
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main],
 		outputNames: ['Sent', 'Failed'],
-		credentials: [{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' }],
+		credentials: [
+			{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' },
+			{ name: 'nudgeSegmentApi', required: true, displayOptions: { show: { provider: ['segment'] } } },
+			{ name: 'nudgeHubSpotApi', required: true, displayOptions: hubspotOnly },
+			{ name: 'nudgeSalesforceApi', required: true, testedBy: 'nudgeSalesforceConnectionTest', displayOptions: { show: { provider: ['salesforce'] } } },
+		],
 		properties: [
 			{
 				displayName:
@@ -27,12 +38,93 @@ export class NudgeSend implements INodeType {
 				default: '',
 			},
 			{
+				displayName: 'Provider',
+				name: 'provider',
+				type: 'options',
+				noDataExpression: true,
+				options: [
+					{ name: 'Webhook', value: 'webhook', description: 'Post the decision as JSON to any web address (your email/SMS tool, an n8n Webhook…)' },
+					{ name: 'Segment', value: 'segment', description: 'Track a “Nudge Message Requested” event so your Segment destinations (Braze, Twilio, ads) deliver it' },
+					{ name: 'HubSpot', value: 'hubspot', description: 'Create a task for the owner, a note on the record, or send a HubSpot email' },
+					{ name: 'Salesforce', value: 'salesforce', description: 'Create a task for the owner, or add the lead or contact to a campaign' },
+				],
+				default: 'webhook',
+			},
+			{
+				displayName: 'Salesforce Action',
+				name: 'salesforceAction',
+				type: 'options',
+				noDataExpression: true,
+				displayOptions: { show: { provider: ['salesforce'] } },
+				options: [
+					{ name: 'Task for the Owner', value: 'task', description: 'A task on the lead or contact for its owner' },
+					{ name: 'Add to Campaign', value: 'campaign', description: 'Add the lead or contact to a campaign as a campaign member' },
+				],
+				default: 'task',
+			},
+			{
+				displayName: 'Campaign ID',
+				name: 'campaignId',
+				type: 'string',
+				default: '',
+				placeholder: '701…',
+				displayOptions: { show: { provider: ['salesforce'], salesforceAction: ['campaign'] } },
+				description: 'The campaign’s ID (starts with 701; it is in the campaign’s address in Salesforce)',
+			},
+			{
+				displayName: 'Member Status',
+				name: 'memberStatus',
+				type: 'string',
+				default: '',
+				placeholder: 'Sent',
+				displayOptions: { show: { provider: ['salesforce'], salesforceAction: ['campaign'] } },
+				description: 'Campaign member status to set; leave empty for the campaign’s default',
+			},
+			{
+				displayName: 'HubSpot Action',
+				name: 'hubspotAction',
+				type: 'options',
+				noDataExpression: true,
+				displayOptions: hubspotOnly,
+				options: [
+					{ name: 'Task for the Owner', value: 'task', description: 'A to-do for the contact’s (or deal’s) owner, e.g. to call a hot lead' },
+					{ name: 'Note on the Record', value: 'note', description: 'A note on the contact’s or deal’s timeline saying what Nudge decided' },
+					{ name: 'Send Email', value: 'email', description: 'Send a transactional email you built in HubSpot (single send)' },
+				],
+				default: 'task',
+			},
+			{
+				displayName: 'Email ID',
+				name: 'emailId',
+				type: 'number',
+				default: 0,
+				displayOptions: { show: { provider: ['hubspot'], hubspotAction: ['email'] } },
+				description: 'ID of the transactional email in HubSpot (the number in the email’s address in HubSpot)',
+			},
+			{
+				displayName: 'Subject',
+				name: 'subject',
+				type: 'string',
+				default: 'Nudge: follow up ({{name}})',
+				displayOptions: { show: { provider: ['hubspot', 'salesforce'], hubspotAction: ['task', 'note'], salesforceAction: ['task'] } },
+				description: 'Task subject or note heading; {{name}} becomes the name of the event that started the journey',
+			},
+			{
+				displayName: 'Owner ID',
+				name: 'ownerId',
+				type: 'string',
+				default: '',
+				displayOptions: { show: { provider: ['hubspot', 'salesforce'], hubspotAction: ['task'], salesforceAction: ['task'] } },
+				description: 'Owner (HubSpot owner ID or Salesforce user ID) to assign the task to; leave empty to use the record’s own owner',
+			},
+			{
 				displayName: 'Webhook URL',
 				name: 'url',
 				type: 'string',
 				required: true,
 				default: '',
 				placeholder: 'https://hooks.example.com/nudge',
+				displayOptions: webhookOnly,
 				description:
 					'Where to post each message: your email/SMS tool, a CRM workflow or an n8n Webhook. It receives the contact, channel, score and decision ID as JSON.',
 			},
@@ -42,6 +134,7 @@ export class NudgeSend implements INodeType {
 				type: 'number',
 				typeOptions: { minValue: 1 },
 				default: 10,
+				displayOptions: webhookOnly,
 				description: 'How long to wait for the webhook to answer before trying again (up to 3 attempts in all)',
 			},
 			{
@@ -49,15 +142,30 @@ export class NudgeSend implements INodeType {
 				name: 'sign',
 				type: 'boolean',
 				default: true,
+				displayOptions: webhookOnly,
 				description:
 					'Whether to sign each request with the signing secret of the Nudge Engine credential (X-Nudge-Signature header), so the receiver can check it came from you',
 			},
 		],
 	};
 
-	methods = { credentialTest: { nudgeEngineConnectionTest } };
+	methods = { credentialTest: { nudgeEngineConnectionTest, nudgeSalesforceConnectionTest } };
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+		const provider = this.getNodeParameter('provider', 0, 'webhook') as ProviderName;
+		let sender: ClosableSender | undefined;
+		if (provider !== 'webhook') {
+			try {
+				return await runForEachItem(this, { outputs: 2, errorOutput: 1 }, async ({ engine, item }) => {
+					sender ??= await providerSender(this, provider);
+					const decision = await engine.send(await engine.open(item.json), { sender });
+					return { decision, output: sendOutput(decision) };
+				});
+			} finally {
+				// Segment queues events: flush them before the execution ends.
+				await sender?.close?.();
+			}
+		}
 		return await runForEachItem(this, { outputs: 2, errorOutput: 1 }, async ({ engine, settings, item, itemIndex }) => {
 			const url = String(this.getNodeParameter('url', itemIndex)).trim();
 			const timeoutSeconds = this.getNodeParameter('timeoutSeconds', itemIndex, 10) as number;
@@ -77,4 +185,30 @@ export class NudgeSend implements INodeType {
 			return { decision, output: sendOutput(decision) };
 		});
 	}
+}
+
+/** The provider's sender, from the node's settings and the provider credential. */
+async function providerSender(context: IExecuteFunctions, provider: Exclude<ProviderName, 'webhook'>): Promise<ClosableSender> {
+	const text = (name: string) => String(context.getNodeParameter(name, 0, '') ?? '');
+	if (provider === 'salesforce') {
+		return createSender({
+			provider,
+			settings: await salesforceSettings(context),
+			action: context.getNodeParameter('salesforceAction', 0, 'task') as SalesforceAction,
+			campaignId: text('campaignId').trim(),
+			memberStatus: text('memberStatus').trim(),
+			ownerId: text('ownerId').trim(),
+			subject: text('subject'),
+		});
+	}
+	const credential = await vendorCredential(context, provider);
+	if (provider === 'segment') return createSender({ provider, writeKey: credential.writeKey ?? '', host: credential.host });
+	return createSender({
+		provider,
+		accessToken: credential.accessToken ?? '',
+		action: context.getNodeParameter('hubspotAction', 0, 'task') as HubSpotAction,
+		emailId: context.getNodeParameter('emailId', 0, 0) as number,
+		ownerId: context.getNodeParameter('ownerId', 0, '') as string,
+		subject: context.getNodeParameter('subject', 0, '') as string,
+	});
 }

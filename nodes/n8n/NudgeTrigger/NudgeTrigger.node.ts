@@ -8,8 +8,9 @@ import type {
 	IWebhookResponseData,
 } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
-import { receiveSignedEvents } from '../../../engine/events/receive';
-import { loadEngine, nudgeEngineConnectionTest } from '../shared/engine';
+import { receiveSignedEvents, type WebhookSource } from '../../../engine/events/receive';
+import { applyInactivityRules } from '../../../engine/events/timers';
+import { INACTIVITY_TIMERS_PROPERTY, inactivityRules, loadEngine, nudgeEngineConnectionTest, vendorSecret } from '../shared/engine';
 
 export class NudgeTrigger implements INodeType {
 	description: INodeTypeDescription = {
@@ -24,7 +25,11 @@ export class NudgeTrigger implements INodeType {
 		defaults: { name: 'Nudge Trigger' },
 		inputs: [],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' }],
+		credentials: [
+			{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' },
+			{ name: 'nudgeSegmentApi', required: true, displayOptions: { show: { source: ['segment'] } } },
+			{ name: 'nudgeHubSpotApi', required: true, displayOptions: { show: { source: ['hubspot'] } } },
+		],
 		webhooks: [
 			{
 				name: 'default',
@@ -35,11 +40,39 @@ export class NudgeTrigger implements INodeType {
 		],
 		properties: [
 			{
+				displayName: 'Source',
+				name: 'source',
+				type: 'options',
+				noDataExpression: true,
+				options: [
+					{ name: 'Nudge or Your App (Signed JSON)', value: 'nudge', description: 'Events in Nudge or Segment format, signed with the Nudge Engine signing secret' },
+					{ name: 'Segment (Webhooks Destination)', value: 'segment', description: 'Segment’s Webhooks (Actions) destination, signed with its shared secret (X-Signature)' },
+					{ name: 'HubSpot (App Webhooks)', value: 'hubspot', description: 'A HubSpot app’s webhook subscriptions, signed with the app’s client secret (signature v3)' },
+				],
+				default: 'nudge',
+				description: 'Who sends events to this trigger; decides how requests are verified and read',
+			},
+			{
+				displayName: 'In Segment, add a Webhooks (Actions) destination with the URL above, and set the same shared secret there and in the Nudge Segment credential. Identify, track, page, group and alias calls are accepted.',
+				name: 'segmentNotice',
+				type: 'notice',
+				default: '',
+				displayOptions: { show: { source: ['segment'] } },
+			},
+			{
+				displayName: 'In your HubSpot app’s Webhooks settings, set the target URL to the URL above and subscribe to contact and deal events. The Nudge HubSpot credential needs the app’s client secret.',
+				name: 'hubspotNotice',
+				type: 'notice',
+				default: '',
+				displayOptions: { show: { source: ['hubspot'] } },
+			},
+			{
 				displayName:
 					'Send events to the URL above as JSON (one event, or an array of events) and sign each request with the signing secret of your Nudge Engine credential: header X-Nudge-Timestamp (Unix seconds) and X-Nudge-Signature = "v1=" + hex HMAC-SHA256 of "timestamp.body". Unsigned, altered or older than 5 minutes requests are refused.',
 				name: 'notice',
 				type: 'notice',
 				default: '',
+				displayOptions: { show: { source: ['nudge'] } },
 			},
 			{
 				displayName: 'Journey',
@@ -49,6 +82,7 @@ export class NudgeTrigger implements INodeType {
 				required: true,
 				description: 'Journey these events start. Your policy can give each journey its own channels.',
 			},
+			INACTIVITY_TIMERS_PROPERTY,
 		],
 	};
 
@@ -73,7 +107,9 @@ export class NudgeTrigger implements INodeType {
 		const req = this.getRequestObject();
 		const res = this.getResponseObject();
 		let loaded: Awaited<ReturnType<typeof loadEngine>>;
+		let rules: ReturnType<typeof inactivityRules>;
 		try {
+			rules = inactivityRules(this);
 			loaded = await loadEngine(this);
 		} catch (error) {
 			// The sender cannot fix this, but it retries: nothing is lost while the credential is fixed.
@@ -81,11 +117,16 @@ export class NudgeTrigger implements INodeType {
 			return { noWebhookResponse: true };
 		}
 		const journey = (this.getNodeParameter('journey', 'nurture') as string).trim() || 'nurture';
+		const source = this.getNodeParameter('source', 'nudge') as WebhookSource;
+		const secret = source === 'nudge' ? loaded.settings.signingSecret : await vendorSecret(this, source);
+		// HubSpot signs the URL it called: n8n's public webhook URL plus the query string.
+		const query = req.originalUrl?.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?')) : '';
 		const answer = await receiveSignedEvents(
 			loaded.engine,
-			{ rawBody: req.rawBody, headers: req.headers as Record<string, unknown> },
-			{ secret: loaded.settings.signingSecret, journey },
+			{ rawBody: req.rawBody, headers: req.headers as Record<string, unknown>, method: req.method, url: `${this.getNodeWebhookUrl('default')}${query}` },
+			{ secret, journey, source },
 		);
+		await applyInactivityRules(loaded.engine, answer.accepted, rules);
 		const items: INodeExecutionData[] = answer.accepted.map(({ decision, event }) => ({
 			json: {
 				decisionId: decision.decisionId,

@@ -13,6 +13,8 @@ import type {
 	INode,
 	INodeCredentialTestResult,
 	INodeExecutionData,
+	INodeProperties,
+	IPollFunctions,
 	IWebhookFunctions,
 } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
@@ -21,6 +23,8 @@ import { CHANNELS, type Channel } from '../../../engine/channels';
 import type { Engine } from '../../../engine/engine';
 import { NudgeError, type FieldIssue } from '../../../engine/errors';
 import { checkEngineConfig, getEngine, type EngineConfig } from '../../../engine/registry';
+import { connectSalesforce, salesforceSettingsFrom, type SalesforceSettings } from '../../../engine/vendors/salesforce';
+import { parseInactivityRules, type InactivityRule } from '../../../engine/events/timers';
 
 /** The credential type every Nudge node uses. */
 export const NUDGE_CREDENTIAL = 'nudgeEngineApi';
@@ -218,11 +222,6 @@ export function isChannel(value: unknown): value is Channel {
 	return typeof value === 'string' && (CHANNELS as readonly string[]).includes(value);
 }
 
-/** Frequency Cap: Allowed (0) when the decision holds a cap slot, Capped (1) otherwise. */
-export function capOutput(decision: Decision): number {
-	return live(decision) && decision.guard?.allowed === true ? 0 : 1;
-}
-
 /** Send: Sent (0) when the message went out, Failed (1) otherwise. */
 export function sendOutput(decision: Decision): number {
 	return decision.status === 'sent' ? 0 : 1;
@@ -247,4 +246,90 @@ export async function nudgeEngineConnectionTest(
 		? ''
 		: ' No signing secret is set: Nudge Trigger will refuse every event until you add one.';
 	return { status: 'OK', message: `Policy ${version} is valid and the store opened.${secretNote}` };
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * Vendor credentials (Segment, HubSpot): secrets for triggers and settings for Send's providers.
+ * ------------------------------------------------------------------------------------------------- */
+
+const VENDOR_CREDENTIALS = {
+	segment: { type: 'nudgeSegmentApi', secret: 'sharedSecret' },
+	hubspot: { type: 'nudgeHubSpotApi', secret: 'clientSecret' },
+	salesforce: { type: 'nudgeSalesforceApi', secret: '' },
+} as const;
+
+/** The vendor credential's fields ('' for missing ones); an unselected credential reads as empty. */
+export async function vendorCredential(
+	context: Pick<IExecuteFunctions | IWebhookFunctions, 'getCredentials'>,
+	vendor: keyof typeof VENDOR_CREDENTIALS,
+): Promise<Record<string, string>> {
+	let data: ICredentialDataDecryptedObject | undefined;
+	try {
+		data = await context.getCredentials<ICredentialDataDecryptedObject>(VENDOR_CREDENTIALS[vendor].type);
+	} catch {
+		data = undefined;
+	}
+	return Object.fromEntries(Object.entries(data ?? {}).map(([key, value]) => [key, typeof value === 'string' ? value : String(value ?? '')]));
+}
+
+/** The secret a trigger checks a vendor's signature with: Segment's shared secret, HubSpot's client secret. */
+export async function vendorSecret(
+	context: Pick<IExecuteFunctions | IWebhookFunctions, 'getCredentials'>,
+	vendor: keyof typeof VENDOR_CREDENTIALS,
+): Promise<string> {
+	return (await vendorCredential(context, vendor))[VENDOR_CREDENTIALS[vendor].secret] ?? '';
+}
+
+/** The Salesforce credential as jsforce sign-in settings. */
+export async function salesforceSettings(context: Pick<IExecuteFunctions | IWebhookFunctions, 'getCredentials'>): Promise<SalesforceSettings> {
+	return salesforceSettingsFrom(await vendorCredential(context, 'salesforce'));
+}
+
+/** Credential test for "Nudge Salesforce API": signs in, and says what Salesforce answered when it cannot. */
+export async function nudgeSalesforceConnectionTest(
+	this: ICredentialTestFunctions,
+	credential: ICredentialsDecrypted,
+): Promise<INodeCredentialTestResult> {
+	const data = Object.fromEntries(Object.entries(credential.data ?? {}).map(([k, v]) => [k, typeof v === 'string' ? v : String(v ?? '')]));
+	try {
+		const conn = await connectSalesforce(salesforceSettingsFrom(data));
+		return { status: 'OK', message: `Signed in to ${conn.instanceUrl}` };
+	} catch (error) {
+		return { status: 'Error', message: messageOf(error) };
+	}
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * Inactivity timers: one property for both triggers, read the same way.
+ * ------------------------------------------------------------------------------------------------- */
+
+export const INACTIVITY_TIMERS_PROPERTY: INodeProperties = {
+	displayName: 'Inactivity Timers',
+	name: 'inactivityTimers',
+	type: 'fixedCollection',
+	placeholder: 'Add Timer',
+	typeOptions: { multipleValues: true },
+	default: {},
+	description:
+		'Start a wait when an event arrives, and fire a new event if nothing cancels it in time (e.g. Cart Updated with no Order Completed within 30 minutes → Cart Abandoned). Timers are kept in the Nudge store; a Nudge Poll Trigger with Source "Inactivity Timers" fires them.',
+	options: [
+		{
+			displayName: 'Timer',
+			name: 'timer',
+			values: [
+				{ displayName: 'When This Event Arrives', name: 'start', type: 'string', default: 'Cart Updated' },
+				{ displayName: 'Unless One of These Follows (Comma-Separated)', name: 'cancel', type: 'string', default: 'Order Completed' },
+				{ displayName: 'Within (Minutes)', name: 'minutes', type: 'number', typeOptions: { minValue: 1 }, default: 30 },
+				{ displayName: 'Fire This Event', name: 'fire', type: 'string', default: 'Cart Abandoned' },
+			],
+		},
+	],
+};
+
+/** The node's inactivity rules, validated by the engine. */
+export function inactivityRules(context: Pick<IPollFunctions | IWebhookFunctions, 'getNodeParameter'>): InactivityRule[] {
+	const value = context.getNodeParameter('inactivityTimers', {}) as { timer?: Array<{ start: string; cancel: string; minutes: number; fire: string }> };
+	return parseInactivityRules(
+		(value.timer ?? []).map((t) => ({ start: t.start, cancel: String(t.cancel ?? '').split(',').map((s) => s.trim()).filter(Boolean), minutes: Number(t.minutes), fire: t.fire })),
+	);
 }

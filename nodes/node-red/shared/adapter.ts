@@ -93,6 +93,8 @@ const REASON_LABELS: Record<ReasonCode, string> = {
 	POLICY_BLOCKED: 'policy blocked',
 	NO_ELIGIBLE_CHANNEL: 'no channel',
 	SEND_FAILED: 'send failed',
+	SUPPRESSION_LIST: 'suppressed list',
+	REVIEW_REJECTED: 'review rejected',
 };
 
 const ERROR_LABELS: Record<NudgeErrorCode, string> = {
@@ -120,7 +122,8 @@ export function reasonLabel(reason: ReasonCode | undefined): string {
 
 /**
  * The status for a decision after a step: green while it goes on (with the step's own text) or once
- * sent, yellow when it was suppressed (with the reason), red when its send failed.
+ * sent, a yellow ring while delayed, blue while waiting for review, yellow when suppressed (with the
+ * reason), red when its send failed.
  */
 export function decisionStatus(decision: Decision, pendingText: string): NodeStatus {
 	switch (decision.status) {
@@ -130,6 +133,10 @@ export function decisionStatus(decision: Decision, pendingText: string): NodeSta
 			return { fill: 'green', shape: 'dot', text: shortText(decision.channel ? `sent ${decision.channel}` : 'sent') };
 		case 'failed':
 			return { fill: 'red', shape: 'dot', text: 'send failed' };
+		case 'delayed':
+			return { fill: 'yellow', shape: 'ring', text: shortText(`delayed: ${reasonLabel(decision.reason)}`) };
+		case 'review':
+			return { fill: 'blue', shape: 'dot', text: 'needs review' };
 		default:
 			return { fill: 'yellow', shape: 'dot', text: shortText(reasonLabel(decision.reason)) };
 	}

@@ -1,0 +1,170 @@
+/**
+ * HubSpot senders through `@hubspot/api-client` with a private-app token:
+ * - `task`: a task for the record's owner (sales escalation), associated with the contact or deal
+ *   (https://developers.hubspot.com/docs/api/crm/tasks);
+ * - `note`: a note on the contact's or deal's timeline (https://developers.hubspot.com/docs/api/crm/notes);
+ * - `email`: a marketing single-send of a transactional email built in HubSpot
+ *   (https://developers.hubspot.com/docs/api/marketing/transactional-emails#single-send-api); its
+ *   `sendId` is the decision id, and HubSpot sends at most one email per sendId.
+ * The library's own retries are off (numberOfApiCallRetries 0): Nudge's delivery loop retries.
+ */
+import { createHash } from 'node:crypto';
+import { Client } from '@hubspot/api-client';
+import { NudgeError } from '../errors';
+import { OutboundMessage, ProviderError, RateLimiter, retryAfterMs, Sender, sharedLimiter } from './provider';
+
+export const HUBSPOT_ACTIONS = ['task', 'note', 'email'] as const;
+export type HubSpotAction = (typeof HUBSPOT_ACTIONS)[number];
+
+export interface HubSpotSettings {
+	accessToken: string;
+	action: HubSpotAction;
+	/** Task owner; defaults to the record's `hubspot_owner_id` trait. */
+	ownerId?: string;
+	/** The transactional email's id (action `email`). */
+	emailId?: number;
+	/** Task subject / note heading; `{{name}}` is replaced by the trigger event's name. */
+	subject?: string;
+	/** Test servers (nock) or a proxy. */
+	basePath?: string;
+}
+
+/** HUBSPOT_DEFINED association type ids (https://developers.hubspot.com/docs/api/crm/associations/v4#association-type-id-values). */
+const ASSOCIATION_TYPES: Record<'task' | 'note', Record<'contact' | 'deal', number>> = {
+	task: { contact: 204, deal: 216 },
+	note: { contact: 202, deal: 214 },
+};
+
+const fingerprint = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 16);
+
+/** The HubSpot record a message is about: a contact id, or `deal:<id>` records made from deal events. */
+export function hubspotRecord(message: OutboundMessage): { type: 'contact' | 'deal'; id: string } | undefined {
+	for (const id of message.contact.identities?.hubspotId ?? []) {
+		if (/^\d+$/.test(id)) return { type: 'contact', id };
+		const deal = /^deal:(\d+)$/.exec(id);
+		if (deal) return { type: 'deal', id: deal[1] };
+	}
+	return undefined;
+}
+
+interface ApiError {
+	code?: number;
+	body?: unknown;
+	headers?: Record<string, unknown>;
+	message?: string;
+}
+
+/** HubSpot's error body `{status, message, correlationId, category}` → one line, never the token. */
+function providerError(error: unknown): ProviderError {
+	const e = error as ApiError;
+	if (typeof e?.code !== 'number') return new ProviderError(`could not reach HubSpot: ${e?.message ?? String(error)}`);
+	const body = (typeof e.body === 'string' ? safeJson(e.body) : e.body) as Record<string, unknown> | undefined;
+	const detail = [body?.category ?? body?.errorType, body?.message].filter(Boolean).join(': ');
+	const correlation = body?.correlationId ? ` (correlationId ${String(body.correlationId)})` : '';
+	return new ProviderError(`HubSpot answered HTTP ${e.code}${detail ? ` ${detail}` : ''}${correlation}`, {
+		status: e.code,
+		retryAfterMs: retryAfterMs(e.headers?.['retry-after']),
+	});
+}
+
+function safeJson(text: string): unknown {
+	try {
+		return JSON.parse(text);
+	} catch {
+		return { message: text.slice(0, 300) };
+	}
+}
+
+export class HubSpotSender implements Sender {
+	readonly provider: string;
+	readonly limiter: RateLimiter;
+	private client?: Client;
+
+	constructor(private readonly settings: HubSpotSettings) {
+		this.provider = `hubspot:${settings.action}`;
+		// Private apps may make 100 requests per 10 seconds (110 on Pro/Enterprise); stay under it.
+		this.limiter = sharedLimiter(`hubspot:${fingerprint(settings.accessToken ?? '')}`, 9, 10);
+	}
+
+	check(): void {
+		if (!this.settings.accessToken?.trim()) {
+			throw new NudgeError('INVALID_CONFIG', 'The HubSpot credential has no private app access token: create a private app in HubSpot (Settings → Integrations → Private Apps) and paste its token');
+		}
+		if (!HUBSPOT_ACTIONS.includes(this.settings.action)) {
+			throw new NudgeError('INVALID_INPUT', `HubSpot action "${String(this.settings.action)}" is not one of ${HUBSPOT_ACTIONS.join(', ')}`);
+		}
+		if (this.settings.action === 'email' && !(Number(this.settings.emailId) > 0)) {
+			throw new NudgeError('INVALID_INPUT', 'Sending a HubSpot email needs the email’s ID: open the transactional email in HubSpot and copy the number from its address');
+		}
+	}
+
+	private api(): Client {
+		this.client ??= new Client({ accessToken: this.settings.accessToken, numberOfApiCallRetries: 0, ...(this.settings.basePath ? { basePath: this.settings.basePath } : {}) });
+		return this.client;
+	}
+
+	private subject(message: OutboundMessage): string {
+		const name = message.event.name ?? message.event.type;
+		return (this.settings.subject || 'Nudge: follow up ({{name}})').replace(/\{\{\s*name\s*\}\}/g, name);
+	}
+
+	private body(message: OutboundMessage): string {
+		const score = (message.score as { value?: number; tier?: string } | undefined) ?? {};
+		const lines = [
+			`Trigger: ${message.event.name ?? message.event.type} at ${message.event.occurredAt}`,
+			...(score.value !== undefined ? [`Score: ${score.value} (${score.tier ?? ''})`] : []),
+			`Journey: ${message.journey}`,
+			`Nudge decision: ${message.decisionId}`,
+		];
+		return lines.join('<br>');
+	}
+
+	async attempt(message: OutboundMessage, idempotencyKey: string): Promise<{ providerMessageId?: string }> {
+		const { action } = this.settings;
+		if (action === 'email') return this.sendEmail(message, idempotencyKey);
+		const record = hubspotRecord(message);
+		if (!record) {
+			throw new ProviderError(`contact ${message.contact.contactId} has no HubSpot record id, so there is nothing to attach the ${action} to (start the journey from a HubSpot trigger, or add hubspotId to the contact)`, { retryable: false });
+		}
+		const associations = [
+			{ to: { id: record.id }, types: [{ associationCategory: 'HUBSPOT_DEFINED' as never, associationTypeId: ASSOCIATION_TYPES[action][record.type] }] },
+		];
+		const properties: Record<string, string> = { hs_timestamp: new Date().toISOString() };
+		if (action === 'task') {
+			const owner = this.settings.ownerId || message.contact.traits.hubspot_owner_id;
+			Object.assign(properties, {
+				hs_task_subject: this.subject(message),
+				hs_task_body: this.body(message),
+				hs_task_status: 'NOT_STARTED',
+				hs_task_priority: 'HIGH',
+				hs_task_type: 'TODO',
+				...(owner ? { hubspot_owner_id: String(owner) } : {}),
+			});
+		} else {
+			properties.hs_note_body = `<strong>${this.subject(message)}</strong><br>${this.body(message)}`;
+		}
+		const api = action === 'task' ? this.api().crm.objects.tasks.basicApi : this.api().crm.objects.notes.basicApi;
+		try {
+			const created = await api.create({ properties, associations });
+			return { providerMessageId: created.id };
+		} catch (error) {
+			throw providerError(error);
+		}
+	}
+
+	private async sendEmail(message: OutboundMessage, sendId: string): Promise<{ providerMessageId?: string }> {
+		if (!message.contact.email) {
+			throw new ProviderError(`contact ${message.contact.contactId} has no email address`, { retryable: false });
+		}
+		try {
+			const status = await this.api().marketing.transactional.singleSendApi.sendEmail({
+				emailId: Number(this.settings.emailId),
+				message: { to: message.contact.email, sendId },
+				customProperties: { nudgeDecisionId: message.decisionId, journey: message.journey },
+			});
+			return { providerMessageId: status.statusId ?? sendId };
+		} catch (error) {
+			throw providerError(error);
+		}
+	}
+}

@@ -1,0 +1,94 @@
+/**
+ * Inactivity timers: "cart updated with no order completed within 30 minutes → cart abandoned".
+ * A start event schedules a timer for its contact in the store (a later start event moves it), a
+ * clearing event cancels it, and a due timer fires once — `takeDueTimers` hands each to one caller —
+ * as a new event for the contact, whose id is derived from the timer so a repeated firing is a duplicate.
+ */
+import { z } from 'zod/v4';
+import type { Engine, IngestResult } from '../engine';
+import { NudgeError, describeIssues, issuesFromZod } from '../errors';
+
+export const InactivityRuleSchema = z.object({
+	/** Event name that starts (or restarts) the wait, e.g. "Cart Updated". */
+	start: z.string().trim().min(1, 'name the event that starts the wait'),
+	/** Event names that end the wait without firing, e.g. ["Order Completed"]. */
+	cancel: z.array(z.string().trim().min(1)).min(1, 'name at least one event that cancels the wait'),
+	minutes: z.number().positive('must be more than 0 minutes').max(60 * 24 * 90, 'must be at most 90 days'),
+	/** Event fired when the wait runs out, e.g. "Cart Abandoned". */
+	fire: z.string().trim().min(1, 'name the event to fire'),
+});
+export type InactivityRule = z.infer<typeof InactivityRuleSchema>;
+
+/** Validates rules from a node's settings; an invalid one names its position and field. */
+export function parseInactivityRules(input: unknown): InactivityRule[] {
+	const parsed = z.array(InactivityRuleSchema).safeParse(input);
+	if (!parsed.success) {
+		const issues = issuesFromZod(parsed.error);
+		throw new NudgeError('INVALID_INPUT', `Inactivity timer settings are not valid: ${describeIssues(issues)}`, issues);
+	}
+	return parsed.data;
+}
+
+interface TimerBody {
+	fire: string;
+	contactId: string;
+	journey: string;
+	startedBy: string;
+	start: string;
+	minutes: number;
+}
+
+const timerId = (rule: InactivityRule, contactId: string) => `inactivity:${rule.fire}:${contactId}`;
+const same = (a: string | undefined, b: string) => !!a && a.toLowerCase() === b.toLowerCase();
+
+/** Schedules and cancels timers for newly accepted events (call after every ingest). */
+export async function applyInactivityRules(engine: Engine, accepted: IngestResult[], rules: InactivityRule[]): Promise<void> {
+	if (!rules.length) return;
+	for (const { event, decision } of accepted) {
+		for (const rule of rules) {
+			const id = timerId(rule, decision.contactId);
+			if (rule.cancel.some((name) => same(event.name, name))) {
+				await engine.store.cancelTimer(id);
+			} else if (same(event.name, rule.start)) {
+				const body: TimerBody = { fire: rule.fire, contactId: decision.contactId, journey: decision.journey, startedBy: event.eventId, start: rule.start, minutes: rule.minutes };
+				await engine.store.scheduleTimer({ timerId: id, dueAt: Date.parse(event.occurredAt) + rule.minutes * 60_000, body: JSON.stringify(body) });
+			}
+		}
+	}
+	await engine.store.sync();
+}
+
+/** Fires the timers due at `now` as events (one decision each, in the journey that started them). */
+export async function fireDueTimers(engine: Engine, now = Date.now(), limit = 100): Promise<IngestResult[]> {
+	const due = await engine.store.takeDueTimers(now, limit);
+	const fired: IngestResult[] = [];
+	for (const timer of due) {
+		const body = JSON.parse(timer.body) as TimerBody;
+		const result = await engine.ingest(
+			{
+				eventId: `${timer.timerId}:${timer.dueAt}`,
+				source: 'nudge',
+				type: 'track',
+				name: body.fire,
+				occurredAt: new Date(timer.dueAt).toISOString(),
+				identities: { contactId: body.contactId },
+				properties: { timer: true, startedBy: body.startedBy, waitedFor: body.start, minutes: body.minutes },
+			},
+			{ journey: body.journey },
+		);
+		if (!result.duplicate) fired.push(result);
+	}
+	return fired;
+}
+
+/** Rules written as JSON text (Node-RED settings); empty text means none. */
+export function parseInactivityRulesJson(text: string | undefined): InactivityRule[] {
+	if (!text?.trim()) return [];
+	let value: unknown;
+	try {
+		value = JSON.parse(text);
+	} catch (error) {
+		throw new NudgeError('INVALID_INPUT', `Inactivity timers are not valid JSON: ${(error as Error).message}`);
+	}
+	return parseInactivityRules(value);
+}

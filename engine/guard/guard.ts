@@ -1,0 +1,112 @@
+import type { Decision, GuardCheck, ReasonCode } from '../audit/schema';
+import type { Channel } from '../channels';
+import { channelEligibility } from '../decide/chooseChannel';
+import type { Policy } from '../policy/schema';
+import type { Profile } from '../profiles/schema';
+import type { Store } from '../store/types';
+import { checkAndReserve, MessageFacts } from './frequencyCap';
+import { checkNegativeTriggers } from './negativeTriggers';
+import { checkQuietHours } from './quietHours';
+import { checkReview } from './review';
+import { zoneFor } from './windows';
+
+export type GuardOutcome = 'allowed' | 'delayed' | 'blocked' | 'review';
+
+export interface GuardResult {
+	outcome: GuardOutcome;
+	checks: GuardCheck[];
+	reason?: ReasonCode;
+	bindingRuleId?: string;
+	retryAt?: number;
+	reservationId?: string;
+	explanation: string;
+	/** Review rules that asked for a person. */
+	reviewRules?: string[];
+}
+
+/** Is the contact on the policy's global suppression list? */
+export function suppressionHit(policy: Policy, profile: Profile): string | undefined {
+	const { emails, domains, userIds } = policy.suppression;
+	const addresses = [profile.email, ...(profile.identities.email ?? [])].filter((e): e is string => !!e).map((e) => e.toLowerCase());
+	const email = addresses.find((a) => emails.some((e) => e.toLowerCase() === a));
+	if (email) return `${email} is on the suppression list`;
+	const domain = addresses.find((a) => domains.some((d) => a.endsWith(`@${d.toLowerCase().replace(/^@/, '')}`)));
+	if (domain) return `${domain} is at a suppressed domain`;
+	const ids = [profile.contactId, ...(profile.identities.userId ?? [])];
+	const id = ids.find((i) => userIds.includes(i));
+	return id ? `${id} is on the suppression list` : undefined;
+}
+
+export interface GuardInput {
+	store: Store;
+	policy: Policy;
+	profile: Profile;
+	decision: Decision;
+	channel: Channel;
+	now: number;
+	/** A reviewer approved this decision: review thresholds are not asked again. */
+	reviewApproved?: boolean;
+}
+
+/**
+ * Every guardrail for one message, in order — suppression list, consent, negative triggers, human
+ * review, quiet hours, frequency caps — stopping at the first that blocks, delays or asks for review.
+ * Caps come last because they reserve a slot: nothing is reserved for a message that cannot go.
+ */
+export async function evaluateGuards(input: GuardInput): Promise<GuardResult> {
+	const { store, policy, profile, decision, channel, now } = input;
+	const checks: GuardCheck[] = [];
+	const stop = (outcome: GuardOutcome, reason: ReasonCode, ruleId: string, explanation: string, retryAt?: number): GuardResult => ({
+		outcome,
+		checks,
+		reason,
+		bindingRuleId: ruleId,
+		explanation,
+		...(retryAt !== undefined ? { retryAt } : {}),
+	});
+
+	const suppressed = suppressionHit(policy, profile);
+	checks.push({ kind: 'suppression', ruleId: 'suppression-list', passed: !suppressed, ...(suppressed ? { detail: suppressed } : {}) });
+	if (suppressed) return stop('blocked', 'SUPPRESSION_LIST', 'suppression-list', suppressed);
+
+	// Consent may have changed since the channel was chosen (an unsubscribe in between): check again.
+	const ineligible = channelEligibility(channel, profile, policy);
+	checks.push({ kind: 'consent', ruleId: `consent:${channel}`, passed: !ineligible, ...(ineligible ? { detail: ineligible.detail } : {}) });
+	if (ineligible) return stop('blocked', ineligible.reason, `consent:${channel}`, ineligible.detail);
+
+	const paused = checkNegativeTriggers(policy, profile, decision.journey, now);
+	checks.push(...paused.checks);
+	if (paused.binding) {
+		const detail = paused.checks.find((c) => c.ruleId === paused.binding!.id)?.detail ?? '';
+		return stop('blocked', 'NEGATIVE_TRIGGER', paused.binding.id, `journey paused by ${paused.binding.id}: ${detail}`);
+	}
+
+	if (!input.reviewApproved) {
+		const review = await checkReview(store, policy, profile, decision, now);
+		checks.push(...review.checks);
+		if (review.hits.length) {
+			const ids = review.hits.map((r) => r.id);
+			return { ...stop('review', 'REVIEW_REQUIRED', ids[0], `needs a person's approval (${ids.join(', ')})`), reviewRules: ids };
+		}
+	}
+
+	const zone = zoneFor(profile.timezone, policy.timezone);
+	const quiet = checkQuietHours(policy, channel, decision.message?.category, now, zone);
+	checks.push(...quiet.checks);
+	if (quiet.binding) {
+		const { rule, retryAt } = quiet.binding;
+		const when = new Date(retryAt).toISOString();
+		return rule.action === 'drop'
+			? stop('blocked', 'QUIET_HOURS', rule.id, `inside quiet hours ${rule.start}–${rule.end} (${zone}); the policy drops such messages`)
+			: stop('delayed', 'QUIET_HOURS', rule.id, `inside quiet hours ${rule.start}–${rule.end} (${zone}); retry at ${when}`, retryAt);
+	}
+
+	const message: MessageFacts = { channel, journey: decision.journey, category: decision.message?.category, tags: decision.message?.tags ?? [] };
+	const caps = await checkAndReserve(store, policy, profile.contactId, message, now, zone);
+	checks.push(...caps.checks);
+	if (caps.allowed) return { outcome: 'allowed', checks, reservationId: caps.reservationId, explanation: caps.explanation };
+	const { rule, retryAt } = caps.binding!;
+	return rule.action === 'delay' && retryAt !== undefined
+		? stop('delayed', 'FREQUENCY_CAP', rule.id, `${caps.explanation}; retry at ${new Date(retryAt).toISOString()}`, retryAt)
+		: stop('blocked', 'FREQUENCY_CAP', rule.id, caps.explanation);
+}

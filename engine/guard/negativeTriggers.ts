@@ -1,0 +1,54 @@
+import type { GuardCheck } from '../audit/schema';
+import type { CustomerEvent } from '../events/schema';
+import { holds } from '../policy/conditions';
+import type { NegativeTrigger, Policy } from '../policy/schema';
+import type { Profile } from '../profiles/schema';
+import { durationMs } from './duration';
+
+/** What a condition can read on ingest: the profile's fields plus the event. */
+function eventContext(profile: Profile, event: CustomerEvent) {
+	return { ...profile, event: { name: event.name, type: event.type, properties: event.properties, traits: event.traits } };
+}
+
+/**
+ * Starts and clears pauses as events arrive (called while the profile is updated, so a pause is in
+ * place before the next decision): a starting event opens a pause, a clearing event ends it.
+ */
+export function applyNegativeTriggers(profile: Profile, event: CustomerEvent, policy: Policy): void {
+	if (!event.name) return;
+	for (const trigger of policy.negativeTriggers) {
+		if (trigger.clearedBy.includes(event.name) && profile.pauses?.[trigger.id]) {
+			delete profile.pauses[trigger.id];
+		} else if (trigger.events.includes(event.name) && trigger.where.every((c) => holds(c, eventContext(profile, event)))) {
+			const since = event.occurredAt;
+			const until = trigger.timeout ? new Date(Date.parse(since) + durationMs(trigger.timeout)).toISOString() : undefined;
+			(profile.pauses ??= {})[trigger.id] = { since, ...(until ? { until } : {}), event: event.name };
+		}
+	}
+}
+
+function applies(trigger: NegativeTrigger, journey: string): boolean {
+	return !trigger.journeys || trigger.journeys.includes(journey);
+}
+
+/** Is the journey paused for this contact now? Event pauses (until cleared or timed out) and profile conditions. */
+export function checkNegativeTriggers(policy: Policy, profile: Profile, journey: string, now: number): { checks: GuardCheck[]; binding?: NegativeTrigger } {
+	const checks: GuardCheck[] = [];
+	let binding: NegativeTrigger | undefined;
+	for (const trigger of policy.negativeTriggers) {
+		if (!applies(trigger, journey)) continue;
+		const pause = profile.pauses?.[trigger.id];
+		let active = false;
+		let detail: string | undefined;
+		if (trigger.events.length) {
+			active = !!pause && (!pause.until || Date.parse(pause.until) > now);
+			if (active) detail = `paused since ${pause!.since} by ${pause!.event}${pause!.until ? ` until ${pause!.until}` : ' until a clearing event'}`;
+		} else {
+			active = trigger.where.every((c) => holds(c, profile));
+			if (active) detail = 'the contact matches the trigger’s conditions';
+		}
+		checks.push({ kind: 'negative_trigger', ruleId: trigger.id, passed: !active, ...(detail ? { detail } : {}) });
+		if (active && !binding) binding = trigger;
+	}
+	return { checks, binding };
+}

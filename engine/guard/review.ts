@@ -1,0 +1,49 @@
+import type { Decision, GuardCheck } from '../audit/schema';
+import { holds } from '../policy/conditions';
+import type { Policy, ReviewRule } from '../policy/schema';
+import type { Profile } from '../profiles/schema';
+import type { Store } from '../store/types';
+
+/** A variant stays "new" until a reviewer approves one decision that uses it. */
+export const approvedVariantKey = (variant: string) => `variant-approved:${variant}`;
+const FOREVER_MS = 100 * 365 * 86_400_000;
+
+export async function markVariantApproved(store: Store, variant: string, now: number): Promise<void> {
+	await store.claimKey(approvedVariantKey(variant), FOREVER_MS, now);
+}
+
+async function variantIsNew(store: Store, variant: string, now: number): Promise<boolean> {
+	// Claiming and releasing at once asks "was it claimed?" without keeping a claim.
+	const unclaimed = await store.claimKey(approvedVariantKey(variant), 1, now);
+	if (unclaimed) await store.releaseKey(approvedVariantKey(variant));
+	return unclaimed;
+}
+
+/** Review thresholds: offer value, account value, low score confidence, a new content variant… */
+export async function checkReview(
+	store: Store,
+	policy: Policy,
+	profile: Profile,
+	decision: Decision,
+	now: number,
+): Promise<{ checks: GuardCheck[]; hits: ReviewRule[] }> {
+	const context = { ...profile, message: decision.message ?? {}, score: decision.score ?? {}, event: decision.event };
+	const checks: GuardCheck[] = [];
+	const hits: ReviewRule[] = [];
+	for (const rule of policy.review) {
+		if (rule.journeys && !rule.journeys.includes(decision.journey)) continue;
+		let hit = false;
+		let detail: string | undefined;
+		if (rule.when) {
+			hit = holds(rule.when, context);
+			if (hit) detail = `${rule.when.field} ${rule.when.op} ${JSON.stringify(rule.when.value ?? '')}`;
+		} else {
+			const variant = decision.message?.variant;
+			hit = !!variant && (await variantIsNew(store, variant, now));
+			if (hit) detail = `content variant "${variant}" has not been approved yet`;
+		}
+		checks.push({ kind: 'review', ruleId: rule.id, passed: !hit, ...(detail ? { detail } : {}) });
+		if (hit) hits.push(rule);
+	}
+	return { checks, hits };
+}

@@ -1,0 +1,56 @@
+import { DateTime } from 'luxon';
+import type { CapWindow } from '../policy/schema';
+import { durationMs } from './duration';
+
+/** A contact's time zone when it is valid, else the policy's (a bad zone must not break decisions). */
+export function zoneFor(contactZone: string | undefined, policyZone: string): string {
+	if (contactZone && DateTime.now().setZone(contactZone).isValid) return contactZone;
+	return policyZone;
+}
+
+export interface WindowSpan {
+	/** Epoch ms: sends at or after this count. */
+	since: number;
+	/** Calendar windows: when the period ends and every slot frees. */
+	resetsAt?: number;
+	/** Rolling windows: how long each send counts. */
+	lengthMs?: number;
+	/** Human label for the decision log ("24h", "calendar week"). */
+	label: string;
+}
+
+/**
+ * Calendar periods only change at their boundaries, so each (zone, unit, week start) keeps its current
+ * span until `now` leaves it: time-zone arithmetic was most of a cap check's cost (bench/caps).
+ */
+const calendarSpans = new Map<string, WindowSpan>();
+const MAX_CACHED_SPANS = 2_000;
+
+/**
+ * The span a cap window covers at `now`. Calendar periods start at local midnight in the contact's
+ * zone (luxon handles DST: a day may be 23 or 25 hours long).
+ */
+export function windowSpan(window: CapWindow, now: number, zone: string): WindowSpan {
+	if (window.kind === 'rolling') {
+		const lengthMs = durationMs(window.duration);
+		return { since: now - lengthMs, lengthMs, label: window.duration };
+	}
+	const key = `${zone}|${window.unit}|${window.weekStartsOn}`;
+	const cached = calendarSpans.get(key);
+	if (cached && cached.since <= now && now < cached.resetsAt!) return cached;
+	const span = calendarSpan(window, now, zone);
+	if (calendarSpans.size >= MAX_CACHED_SPANS) calendarSpans.clear();
+	calendarSpans.set(key, span);
+	return span;
+}
+
+function calendarSpan(window: Extract<CapWindow, { kind: 'calendar' }>, now: number, zone: string): WindowSpan {
+	const local = DateTime.fromMillis(now, { zone });
+	let start: DateTime;
+	if (window.unit === 'week') {
+		const back = (local.weekday - window.weekStartsOn + 7) % 7;
+		start = local.startOf('day').minus({ days: back });
+	} else start = local.startOf(window.unit);
+	const end = start.plus(window.unit === 'day' ? { days: 1 } : window.unit === 'week' ? { weeks: 1 } : { months: 1 });
+	return { since: start.toMillis(), resetsAt: end.toMillis(), label: `calendar ${window.unit} (${zone})` };
+}

@@ -1,0 +1,62 @@
+/**
+ * The one `field op value` evaluator: scoring rules, negative triggers and review thresholds all use it.
+ */
+export interface ConditionLike {
+	field: string;
+	op: 'exists' | 'eq' | 'neq' | 'gt' | 'gte' | 'lt' | 'lte' | 'in' | 'contains';
+	value?: unknown;
+}
+
+/**
+ * Reads `traits.title`, `counters.Email Opened`, `message.offerValue`… Names may themselves contain dots
+ * or spaces, so at each level the whole remainder is tried first.
+ */
+export function readPath(root: unknown, path: string): unknown {
+	if (!root || typeof root !== 'object') return undefined;
+	const record = root as Record<string, unknown>;
+	if (path in record) return record[path];
+	const dot = path.indexOf('.');
+	if (dot < 0) return undefined;
+	return readPath(record[path.slice(0, dot)], path.slice(dot + 1));
+}
+
+function asNumber(v: unknown): number | undefined {
+	const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() ? Number(v) : NaN;
+	return Number.isFinite(n) ? n : undefined;
+}
+
+function equal(a: unknown, b: unknown): boolean {
+	return a === b || (asNumber(a) !== undefined && asNumber(a) === asNumber(b));
+}
+
+export function conditionHolds(condition: ConditionLike, actual: unknown): boolean {
+	const expected = condition.value;
+	switch (condition.op) {
+		case 'exists':
+			return actual !== undefined && actual !== null && actual !== '';
+		case 'eq':
+			return equal(actual, expected);
+		case 'neq':
+			return !equal(actual, expected);
+		case 'gt':
+		case 'gte':
+		case 'lt':
+		case 'lte': {
+			const a = asNumber(actual ?? 0);
+			const b = asNumber(expected);
+			if (a === undefined || b === undefined) return false;
+			return condition.op === 'gt' ? a > b : condition.op === 'gte' ? a >= b : condition.op === 'lt' ? a < b : a <= b;
+		}
+		case 'in':
+			return Array.isArray(expected) && typeof actual === 'string'
+				? expected.some((e) => typeof e === 'string' && actual.toLowerCase().includes(e.toLowerCase()))
+				: Array.isArray(expected) && expected.includes(actual);
+		case 'contains':
+			return typeof actual === 'string' && typeof expected === 'string' && actual.toLowerCase().includes(expected.toLowerCase());
+	}
+}
+
+/** Evaluates a condition against an object of named roots (`traits`, `counters`, `event`, `message`…). */
+export function holds(condition: ConditionLike, context: unknown): boolean {
+	return conditionHolds(condition, readPath(context, condition.field));
+}

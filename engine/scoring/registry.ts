@@ -1,0 +1,228 @@
+import type { Score } from '../audit/schema';
+import { NudgeError } from '../errors';
+import type { Profile } from '../profiles/schema';
+import type { ModelVersionInfo } from '../store/models';
+import type { Store } from '../store/types';
+import { Evaluation, auc, calibrate, evaluate } from './evaluate';
+import { encodeTable, labelsOf } from './features';
+import { predictForest } from './forest';
+import { DEFAULT_TIERS, TrainOptions, TrainedModel, TrainingSummary, Tiers, deserializeModel, predictTable, scoreRecord, serializeModel, splitFor, trainOnSplitAsync } from './model';
+import { OUTCOME_LABEL, OutcomeRowsOptions, outcomeTrainingTable } from './outcomes';
+import { Table, readTable, tableFromObjects } from './table';
+
+/**
+ * Models in the store: train → save a version → activate (explicitly, or when asked, only if it beats
+ * the active version on the same held-out rows) → roll back. Every activation is logged by the store.
+ */
+
+/** Einstein-like cold start: below this much training data a model does not score; the rules do. */
+export const COLD_START = { minRows: 1000, minPositives: 120 };
+
+export interface SaveOptions {
+	/** Activate the new version. */
+	activate?: boolean;
+	/** With `activate`: only if its AUC beats the active version's on the new version's held-out rows. */
+	requireBetter?: boolean;
+	note?: string;
+	now?: Date;
+}
+
+export interface SaveResult {
+	version: number;
+	model: TrainedModel;
+	activated: boolean;
+	/** Why it was or was not activated, in words. */
+	activation: string;
+	/** AUC of the previously active version on the same held-out rows, when compared. */
+	activeAuc?: number;
+}
+
+function metaOf(model: TrainedModel): Record<string, unknown> {
+	return {
+		summary: model.summary,
+		fingerprint: model.spec.fingerprint,
+		target: model.spec.target,
+		positive: model.spec.positive,
+		features: model.spec.features.map((f) => ({ name: f.name, kind: f.kind })),
+		evaluation: model.evaluation,
+	};
+}
+
+const checkName = (name: string) => {
+	if (!/^[\w.-]{1,64}$/.test(name)) throw new NudgeError('INVALID_INPUT', `Model name "${name}" is not valid: use letters, digits, "-", "_" or "." (e.g. "lead")`);
+};
+
+/** Trains on a table, stores the new version and activates it if asked (and if it is good enough). */
+export async function trainAndSave(store: Store, name: string, table: Table, options: TrainOptions, save: SaveOptions = {}): Promise<SaveResult> {
+	checkName(name);
+	const labels = labelsOf(table, options);
+	const split = splitFor(table, labels.y, options);
+	const model = await trainOnSplitAsync(table, options, split);
+	const version = await store.saveModelVersion(name, (save.now ?? new Date()).toISOString(), metaOf(model), serializeModel(model));
+	if (!save.activate) return { version, model, activated: false, activation: `saved as ${name} v${version}, not activated` };
+	let activeAuc: number | undefined;
+	const active = save.requireBetter ? await store.getModelVersion(name) : undefined;
+	if (active) {
+		const current = deserializeModel(active.body);
+		const heldOut = { columns: table.columns, rows: Array.from(split.split.test, (r) => table.rows[r]) };
+		try {
+			activeAuc = auc(predictTable(current, heldOut, options.asOf), Uint8Array.from(split.split.test, (r) => labels.y[r]));
+		} catch (error) {
+			if (!(error instanceof NudgeError)) throw error;
+			return { version, model, activated: false, activation: `saved as ${name} v${version}, not activated: the active v${active.version} cannot read this data, so they cannot be compared (${error.message})` };
+		}
+		if (!(model.evaluation.auc > activeAuc)) {
+			return { version, model, activated: false, activeAuc, activation: `saved as ${name} v${version}, not activated: AUC ${model.evaluation.auc.toFixed(3)} does not beat the active v${active.version} (${activeAuc.toFixed(3)}) on the same held-out rows` };
+		}
+	}
+	await activateModel(store, name, version, { note: save.note ?? (active ? `AUC ${model.evaluation.auc.toFixed(3)} beat v${active.version} (${activeAuc!.toFixed(3)})` : undefined), now: save.now });
+	return { version, model, activated: true, activeAuc, activation: `saved and activated as ${name} v${version}` };
+}
+
+/** Stores a serialised model (a file from `nudge train --out`) as a new version; a broken one is refused. */
+export async function importModel(store: Store, name: string, json: string, now = new Date()): Promise<number> {
+	checkName(name);
+	const model = deserializeModel(json);
+	return store.saveModelVersion(name, now.toISOString(), metaOf(model), json);
+}
+
+/** Activates a version after checking it loads; a missing or broken version changes nothing. */
+export async function activateModel(store: Store, name: string, version: number, options: { note?: string; now?: Date; action?: 'activate' | 'rollback' } = {}): Promise<ModelVersionInfo> {
+	const record = await store.getModelVersion(name, version);
+	if (!record) {
+		const known = (await store.listModelVersions(name)).map((v) => v.version);
+		throw new NudgeError('INVALID_INPUT', known.length ? `Model ${name} has no version ${version} (its versions: ${known.join(', ')})` : `There is no model named "${name}": train one first`);
+	}
+	deserializeModel(record.body);
+	const entry = { name, version, action: options.action ?? 'activate', at: (options.now ?? new Date()).toISOString(), ...(options.note ? { note: options.note } : {}) } as const;
+	if (!(await store.activateModelVersion(entry))) throw new NudgeError('CONFLICT', `Model ${name} v${version} disappeared while activating it`);
+	return { name: record.name, version: record.version, createdAt: record.createdAt, meta: record.meta, active: true };
+}
+
+/** Re-activates the version that was active before the current one. */
+export async function rollbackModel(store: Store, name: string, options: { note?: string; now?: Date } = {}): Promise<ModelVersionInfo> {
+	const log = await store.modelActivations(name);
+	const last = log[log.length - 1];
+	if (last?.previous === undefined) throw new NudgeError('INVALID_INPUT', `Model ${name} has no earlier active version to roll back to`);
+	return activateModel(store, name, last.previous, { ...options, action: 'rollback' });
+}
+
+/**
+ * How a contact's profile feeds a model: each feature is looked up by its column name in the profile's
+ * traits, then its event counters (e.g. "Email Opened"), then the profile's own fields (lifecycle,
+ * timezone…). A feature found nowhere is blank, which the model handles like a blank cell in training.
+ */
+export function profileRecord(profile: Profile, model: TrainedModel): Record<string, unknown> {
+	const record: Record<string, unknown> = {};
+	const top = profile as unknown as Record<string, unknown>;
+	for (const { name } of model.spec.features) {
+		if (name in profile.traits) record[name] = profile.traits[name];
+		else if (name in profile.counters) record[name] = profile.counters[name];
+		else if (typeof top[name] === 'string' || typeof top[name] === 'number') record[name] = top[name];
+	}
+	return record;
+}
+
+/** Loaded models per store, by name and version: a score costs one cheap active-version lookup. */
+const cache = new WeakMap<Store, Map<string, { version: number; model: TrainedModel }>>();
+
+export async function activeModel(store: Store, name: string): Promise<{ version: number; model: TrainedModel } | undefined> {
+	const version = await store.activeModelVersion(name);
+	if (version === undefined) return undefined;
+	let byName = cache.get(store);
+	if (!byName) cache.set(store, (byName = new Map()));
+	const hit = byName.get(name);
+	if (hit?.version === version) return hit;
+	const record = await store.getModelVersion(name, version);
+	if (!record) return undefined;
+	const loaded = { version, model: deserializeModel(record.body) };
+	byName.set(name, loaded);
+	return loaded;
+}
+
+/** Why a model may not score yet (cold start), or undefined when it may. */
+export function coldStartReason(model: TrainedModel, minRows = COLD_START.minRows, minPositives = COLD_START.minPositives): string | undefined {
+	const { rows, positives } = model.summary;
+	if (rows >= minRows && positives >= minPositives) return undefined;
+	return `trained on ${rows} rows with ${positives} successes; a model scores from ${minRows} rows with ${minPositives} successes`;
+}
+
+/** A model's score in the decision's score shape. */
+export function modelScore(name: string, version: number, model: TrainedModel, profile: Profile, tiers: Tiers): Score {
+	const s = scoreRecord(model, profileRecord(profile, model), { tiers });
+	return { value: s.value, probability: s.probability, tier: s.tier, model: `${name}@v${version}`, fallback: false, factors: s.factors };
+}
+
+/** A stored model's evaluation on new labelled data (rows with the model's target column). */
+export function evaluateOn(model: TrainedModel, table: Table, tiers: Tiers = DEFAULT_TIERS): Evaluation {
+	const { y } = labelsOf(table, { target: model.spec.target, positive: model.spec.positive, placeholders: model.spec.placeholders });
+	const raw = predictForest(model.forest, encodeTable(table, model.spec));
+	return evaluate(raw.map((p) => calibrate(model.calibrator, p)), raw, y, [tiers.hot / 100, tiers.warm / 100]);
+}
+
+/** Training data as the nodes receive it: rows as objects (one per contact), or a file path. */
+export function dataTable(data: unknown): Table {
+	if (typeof data === 'string' && data.trim()) return readTable(data.trim());
+	if (Array.isArray(data)) {
+		if (!data.length) throw new NudgeError('INVALID_INPUT', 'No rows to learn from: pass one object per contact, or the path of a CSV/JSON export');
+		return tableFromObjects(data, 'The rows');
+	}
+	throw new NudgeError('INVALID_INPUT', 'Give the data as a list of rows (one object per contact) or the path of a CSV, JSON or JSONL file');
+}
+
+/** What the Model node (n8n and Node-RED) and the CLI ask of the store's models. */
+export type ModelRequest =
+	| ({ operation: 'train'; name: string; data: Table; options: TrainOptions } & Pick<SaveOptions, 'activate' | 'requireBetter' | 'note'>)
+	/** Learn from outcomes: the engine's decisions and recorded outcomes become the rows (outcomes.ts). */
+	| ({ operation: 'retrain'; name: string; outcomes?: OutcomeRowsOptions; options?: Omit<TrainOptions, 'target' | 'positive'> } & Pick<SaveOptions, 'activate' | 'requireBetter' | 'note'>)
+	| { operation: 'evaluate'; name: string; version?: number; data: Table }
+	| { operation: 'activate'; name: string; version: number; note?: string }
+	| { operation: 'rollback'; name: string; note?: string }
+	| { operation: 'list'; name: string };
+
+export interface ModelResponse {
+	name: string;
+	/** The version trained, evaluated or activated. */
+	version?: number;
+	/** The active version after the operation. */
+	active?: number;
+	message: string;
+	evaluation?: Evaluation;
+	summary?: TrainingSummary;
+	versions?: ModelVersionInfo[];
+}
+
+async function storedModel(store: Store, name: string, version?: number): Promise<{ version: number; model: TrainedModel }> {
+	const found = version === undefined ? await activeModel(store, name) : await store.getModelVersion(name, version).then((r) => r && { version, model: deserializeModel(r.body) });
+	if (!found) throw new NudgeError('INVALID_INPUT', version === undefined ? `Model "${name}" has no active version: train one and activate it` : `Model "${name}" has no version ${version}`);
+	return found;
+}
+
+export async function modelOperation(store: Store, request: ModelRequest): Promise<ModelResponse> {
+	const { name } = request;
+	switch (request.operation) {
+		case 'train':
+		case 'retrain': {
+			const [data, options] =
+				request.operation === 'train'
+					? [request.data, request.options]
+					: [await outcomeTrainingTable(store, request.outcomes), { ...request.options, target: OUTCOME_LABEL, positive: '1' }];
+			const r = await trainAndSave(store, name, data, options, request);
+			return { name, version: r.version, active: await store.activeModelVersion(name), message: r.activation, evaluation: r.model.evaluation, summary: r.model.summary };
+		}
+		case 'evaluate': {
+			const { version, model } = await storedModel(store, name, request.version);
+			const evaluation = evaluateOn(model, request.data);
+			return { name, version, active: await store.activeModelVersion(name), message: `${name} v${version}: AUC ${evaluation.auc.toFixed(3)} on ${evaluation.rows} rows`, evaluation };
+		}
+		case 'activate':
+		case 'rollback': {
+			const info = request.operation === 'activate' ? await activateModel(store, name, request.version, { note: request.note }) : await rollbackModel(store, name, { note: request.note });
+			return { name, version: info.version, active: info.version, message: `${name} v${info.version} is now active` };
+		}
+		case 'list': {
+			const versions = await store.listModelVersions(name);
+			return { name, active: await store.activeModelVersion(name), versions, message: `${name}: ${versions.length} version(s)` };
+		}
+	}
+}

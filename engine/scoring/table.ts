@@ -1,0 +1,127 @@
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { NudgeError } from '../errors';
+
+/** Training or scoring data: one value per column per row, as read (text from CSV, any JSON value). */
+export interface Table {
+	columns: string[];
+	rows: unknown[][];
+}
+
+export type TableFormat = 'csv' | 'json' | 'jsonl';
+
+const DELIMITERS = [',', ';', '\t'] as const;
+
+/**
+ * The delimiter of a CSV export: comma, semicolon (many European CRM exports) or tab. The header line
+ * decides, outside quotes; the one that splits it into the most columns wins, comma on a tie.
+ */
+export function detectDelimiter(text: string): string {
+	const end = text.search(/\r?\n/);
+	const header = end < 0 ? text : text.slice(0, end);
+	let best: string = ',';
+	let bestCount = 0;
+	for (const d of DELIMITERS) {
+		let count = 0;
+		let quoted = false;
+		for (const ch of header) {
+			if (ch === '"') quoted = !quoted;
+			else if (ch === d && !quoted) count++;
+		}
+		if (count > bestCount) [best, bestCount] = [d, count];
+	}
+	return best;
+}
+
+/** Parses CSV text with a real parser (quoted fields may hold delimiters and line breaks). */
+export function parseCsv(text: string, delimiter = detectDelimiter(text)): Table {
+	let records: string[][];
+	try {
+		records = parse(text.replace(/^\uFEFF/, ''), { delimiter, relax_column_count: false, skip_empty_lines: true }) as string[][];
+	} catch (error) {
+		throw new NudgeError('INVALID_INPUT', `The CSV file could not be read: ${(error as Error).message}`);
+	}
+	if (!records.length) throw new NudgeError('INVALID_INPUT', 'The CSV file is empty: it needs a header row and at least one data row');
+	const [columns, ...rows] = records;
+	checkColumns(columns.map((c) => c.trim()));
+	return { columns: columns.map((c) => c.trim()), rows };
+}
+
+function checkColumns(columns: string[]): void {
+	const seen = new Set<string>();
+	columns.forEach((c, i) => {
+		if (!c) throw new NudgeError('INVALID_INPUT', `Column ${i + 1} of the header has no name: every column needs one`);
+		if (seen.has(c)) throw new NudgeError('INVALID_INPUT', `Two columns are both named "${c}": rename one so each column has its own name`);
+		seen.add(c);
+	});
+}
+
+/** Objects (one per contact) to a table: the columns are every key seen, in first-seen order. */
+export function tableFromObjects(objects: unknown[], what = 'The data'): Table {
+	const columns: string[] = [];
+	const index = new Map<string, number>();
+	objects.forEach((o, i) => {
+		if (!o || typeof o !== 'object' || Array.isArray(o)) {
+			throw new NudgeError('INVALID_INPUT', `${what}: record ${i + 1} is not a JSON object (one object per contact is expected)`);
+		}
+		for (const key of Object.keys(o)) if (!index.has(key)) index.set(key, columns.push(key) - 1);
+	});
+	const rows = objects.map((o) => columns.map((c) => (o as Record<string, unknown>)[c]));
+	return { columns, rows };
+}
+
+export function parseJson(text: string): Table {
+	let value: unknown;
+	try {
+		value = JSON.parse(text);
+	} catch (error) {
+		throw new NudgeError('INVALID_INPUT', `The JSON file could not be read: ${(error as Error).message}`);
+	}
+	const list = Array.isArray(value) ? value : value && typeof value === 'object' && Array.isArray((value as { rows?: unknown }).rows) ? (value as { rows: unknown[] }).rows : undefined;
+	if (!list) throw new NudgeError('INVALID_INPUT', 'The JSON file must hold an array of objects, one per contact');
+	return tableFromObjects(list, 'The JSON file');
+}
+
+export function parseJsonl(text: string): Table {
+	const objects: unknown[] = [];
+	text.split(/\r?\n/).forEach((line, i) => {
+		if (!line.trim()) return;
+		try {
+			objects.push(JSON.parse(line));
+		} catch (error) {
+			throw new NudgeError('INVALID_INPUT', `Line ${i + 1} of the JSONL file is not JSON: ${(error as Error).message}`);
+		}
+	});
+	return tableFromObjects(objects, 'The JSONL file');
+}
+
+/** The format from the file name (.csv, .tsv, .json, .jsonl/.ndjson), else from the first character. */
+export function formatOf(path: string, text: string): TableFormat {
+	const ext = extname(path).toLowerCase();
+	if (ext === '.json') return 'json';
+	if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
+	if (ext === '.csv' || ext === '.tsv' || ext === '.txt') return 'csv';
+	const first = text.trimStart()[0];
+	return first === '[' ? 'json' : first === '{' ? 'jsonl' : 'csv';
+}
+
+export function parseTable(text: string, format: TableFormat): Table {
+	return format === 'csv' ? parseCsv(text) : format === 'json' ? parseJson(text) : parseJsonl(text);
+}
+
+/** Reads a CSV, JSON or JSONL file into a table. */
+export function readTable(path: string, format?: TableFormat): Table {
+	let text: string;
+	try {
+		text = readFileSync(path, 'utf8');
+	} catch (error) {
+		throw new NudgeError('INVALID_INPUT', `Cannot read the data file ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+	}
+	return parseTable(text, format ?? formatOf(path, text));
+}
+
+/** The rows of a table as objects keyed by column name. */
+export function tableRecords(table: Table): Record<string, unknown>[] {
+	return table.rows.map((row) => Object.fromEntries(table.columns.map((c, i) => [c, row[i]])));
+}

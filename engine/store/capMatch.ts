@@ -1,0 +1,35 @@
+import type { CapCounter, CapReservation, CapVerdict } from './types';
+
+export interface LedgerEntry extends CapReservation {
+	state: 'pending' | 'committed';
+}
+
+/** Does an entry count toward a counter at `now`: live (committed, or pending and unexpired) and matching. */
+export function counts(entry: LedgerEntry, counter: CapCounter, now: number): boolean {
+	if (entry.at < counter.since) return false;
+	if (entry.state !== 'committed' && entry.expiresAt <= now) return false;
+	const { channel, journey, tag } = counter.match;
+	if (channel !== undefined && entry.channel !== channel) return false;
+	if (journey !== undefined && entry.journey !== journey) return false;
+	if (tag !== undefined && !entry.tags.includes(tag)) return false;
+	return !counter.excludeTags.some((t) => entry.tags.includes(t));
+}
+
+/**
+ * The in-memory twin of the SQLite store's counting queries: counts, the first full rule, and when
+ * slots free. One pass over the contact's ledger for all counters (this is the memory store's hot path).
+ */
+export function evaluateCounters(entries: LedgerEntry[], counters: CapCounter[], now: number): CapVerdict {
+	const tally = new Array<number>(counters.length).fill(0);
+	for (const entry of entries) {
+		for (let i = 0; i < counters.length; i++) if (counts(entry, counters[i], now)) tally[i]++;
+	}
+	const freesAt = counters.map((c, i) => {
+		if (tally[i] < c.limit || c.lengthMs === undefined) return undefined;
+		const times = entries.filter((e) => counts(e, c, now)).map((e) => e.at);
+		times.sort((a, b) => a - b);
+		return times[tally[i] - c.limit] + c.lengthMs;
+	});
+	const full = counters.findIndex((c, i) => tally[i] >= c.limit);
+	return full >= 0 ? { ok: false, counts: tally, bindingRuleId: counters[full].ruleId, freesAt } : { ok: true, counts: tally, freesAt };
+}

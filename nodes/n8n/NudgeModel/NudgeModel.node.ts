@@ -1,0 +1,192 @@
+import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
+import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
+import { dataTable, modelOperation, ModelRequest } from '../../../engine/scoring/registry';
+import { loadEngine, nudgeEngineConnectionTest, toNodeError } from '../shared/engine';
+
+const list = (v: string) =>
+	v
+		.split(',')
+		.map((s) => s.trim())
+		.filter(Boolean);
+
+const withData = { show: { operation: ['train', 'evaluate'] } };
+const fromFile = { show: { operation: ['train', 'evaluate'], dataSource: ['file'] } };
+const trainOnly = { show: { operation: ['train'] } };
+const fromRows = { show: { operation: ['train'], dataSource: ['items', 'file'] } };
+
+export class NudgeModel implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Nudge Model',
+		name: 'nudgeModel',
+		icon: { light: 'file:nudgeModel.svg', dark: 'file:nudgeModel.dark.svg' },
+		group: ['transform'],
+		version: 1,
+		subtitle: '={{$parameter["operation"] + " " + $parameter["modelName"]}}',
+		description: 'Trains, evaluates, activates or rolls back the predictive scoring model Nudge Score uses',
+		defaults: { name: 'Nudge Model' },
+		usableAsTool: true,
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main],
+		credentials: [{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' }],
+		properties: [
+			{
+				displayName: 'Operation',
+				name: 'operation',
+				type: 'options',
+				noDataExpression: true,
+				options: [
+					{ name: 'Activate', value: 'activate', action: 'Activate a model version', description: 'Make a version the one that scores' },
+					{ name: 'Evaluate', value: 'evaluate', action: 'Evaluate a model version', description: 'Measure a stored version on labelled rows' },
+					{ name: 'List Versions', value: 'list', action: 'List model versions' },
+					{ name: 'Roll Back', value: 'rollback', action: 'Roll back to the previous version', description: 'Re-activate the version active before' },
+					{ name: 'Train', value: 'train', action: 'Train a new model version', description: 'Learn from past contacts whose outcome is known' },
+				],
+				default: 'train',
+			},
+			{
+				displayName: 'Model Name',
+				name: 'modelName',
+				type: 'string',
+				default: 'lead',
+				required: true,
+				description: 'The name the policy’s scoring.model refers to',
+			},
+			{
+				displayName: 'Data',
+				name: 'dataSource',
+				type: 'options',
+				options: [
+					{ name: 'Input Items (One per Contact)', value: 'items' },
+					{ name: 'CSV / JSON File', value: 'file' },
+					{ name: 'Recorded Outcomes (Learn From Nudge Decisions)', value: 'outcomes' },
+				],
+				default: 'items',
+				displayOptions: withData,
+			},
+			{
+				displayName: 'File Path',
+				name: 'filePath',
+				type: 'string',
+				default: '',
+				placeholder: '/data/crm-export.csv',
+				description: 'CSV (comma, semicolon or tab), JSON or JSONL export on the n8n server',
+				displayOptions: fromFile,
+			},
+			{
+				displayName: 'Outcome Column',
+				name: 'target',
+				type: 'string',
+				default: 'Converted',
+				required: true,
+				description: 'The column saying whether the contact converted (the model learns to predict it)',
+				displayOptions: fromRows,
+			},
+			{
+				displayName: 'Success Value',
+				name: 'positive',
+				type: 'string',
+				default: '',
+				description: 'The value of the outcome column that means success; leave empty for 1, true or yes',
+				displayOptions: fromRows,
+			},
+			{
+				displayName: 'Leave Out Columns',
+				name: 'exclude',
+				type: 'string',
+				default: '',
+				description: 'Comma-separated: IDs, and fields filled in after the outcome (they would make the model look better than it is)',
+				displayOptions: trainOnly,
+			},
+			{
+				displayName: 'Values Meaning Blank',
+				name: 'placeholders',
+				type: 'string',
+				default: '',
+				placeholder: 'Select',
+				description: 'Comma-separated values your form uses for "not chosen"',
+				displayOptions: trainOnly,
+			},
+			{
+				displayName: 'Activate',
+				name: 'activate',
+				type: 'boolean',
+				default: false,
+				description: 'Whether the new version starts scoring at once',
+				displayOptions: trainOnly,
+			},
+			{
+				displayName: 'Only If Better',
+				name: 'requireBetter',
+				type: 'boolean',
+				default: true,
+				description: 'Whether to activate only if the new version beats the active one on the same held-out rows',
+				displayOptions: { show: { operation: ['train'], activate: [true] } },
+			},
+			{
+				displayName: 'Trees',
+				name: 'trees',
+				type: 'number',
+				default: 100,
+				typeOptions: { minValue: 1, maxValue: 1000 },
+				displayOptions: trainOnly,
+			},
+			{
+				displayName: 'Version',
+				name: 'version',
+				type: 'number',
+				default: 0,
+				typeOptions: { minValue: 0 },
+				description: 'Version to use; 0 means the active one (Evaluate)',
+				displayOptions: { show: { operation: ['activate', 'evaluate'] } },
+			},
+			{
+				displayName: 'Note',
+				name: 'note',
+				type: 'string',
+				default: '',
+				description: 'Why, for the activation log',
+				displayOptions: { show: { operation: ['activate', 'rollback', 'train'] } },
+			},
+		],
+	};
+
+	methods = { credentialTest: { nudgeEngineConnectionTest } };
+
+	/** One run for all input items: they are the training (or evaluation) rows, not separate requests. */
+	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+		const items = this.getInputData();
+		try {
+			const { engine } = await loadEngine(this);
+			const p = <T>(name: string, fallback: T) => this.getNodeParameter(name, 0, fallback) as T;
+			const operation = p<ModelRequest['operation']>('operation', 'train');
+			const name = p('modelName', 'lead').trim();
+			const data = () => dataTable(p<string>('dataSource', 'items') === 'file' ? p('filePath', '') : items.map((i) => i.json));
+			const note = p('note', '') || undefined;
+			const version = p('version', 0);
+			let request: ModelRequest;
+			const common = { exclude: list(p('exclude', '')), placeholders: list(p('placeholders', '')), trees: p('trees', 100) };
+			const activation = { activate: p('activate', false), requireBetter: p('requireBetter', true), note };
+			if (operation === 'train' && p<string>('dataSource', 'items') === 'outcomes') {
+				request = { operation: 'retrain', name, options: common, ...activation };
+			} else if (operation === 'train') {
+				request = {
+					operation,
+					name,
+					data: data(),
+					...activation,
+					options: { target: p('target', '').trim(), positive: p('positive', '').trim() || undefined, ...common },
+				};
+			} else if (operation === 'evaluate') request = { operation, name, data: data(), version: version || undefined };
+			else if (operation === 'activate') {
+				if (!version) throw new NodeOperationError(this.getNode(), 'Set the Version to activate (List Versions shows them)');
+				request = { operation, name, version, note };
+			} else request = operation === 'rollback' ? { operation, name, note } : { operation: 'list', name };
+			const result = await modelOperation(engine.store, request);
+			return [[{ json: result as unknown as IDataObject, pairedItem: items.map((_, item) => ({ item })) }]];
+		} catch (error) {
+			const nodeError = toNodeError(this.getNode(), error);
+			if (!this.continueOnFail()) throw nodeError;
+			return [[{ json: { error: nodeError.message }, pairedItem: { item: 0 } }]];
+		}
+	}
+}

@@ -1,0 +1,135 @@
+import type { IDataObject, INodeExecutionData, INodeType, INodeTypeDescription, IPollFunctions } from 'n8n-workflow';
+import { NodeConnectionTypes } from 'n8n-workflow';
+import { pollOnce } from '../../../engine/events/poll';
+import { createPollSource, type PollSourceSpec } from '../../../engine/events/pollSources';
+import { applyInactivityRules, fireDueTimers } from '../../../engine/events/timers';
+import type { IngestResult } from '../../../engine/engine';
+import {
+	INACTIVITY_TIMERS_PROPERTY,
+	inactivityRules,
+	loadEngine,
+	nudgeEngineConnectionTest,
+	nudgeSalesforceConnectionTest,
+	salesforceSettings,
+	toNodeError,
+	vendorCredential,
+} from '../shared/engine';
+
+const recordSources = { show: { source: ['hubspot', 'salesforce'] } };
+
+export class NudgePollTrigger implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Nudge Poll Trigger',
+		name: 'nudgePollTrigger',
+		icon: { light: 'file:nudgePollTrigger.svg', dark: 'file:nudgePollTrigger.dark.svg' },
+		group: ['trigger'],
+		version: 1,
+		polling: true,
+		subtitle: '={{$parameter["source"] === "timers" ? "Inactivity timers" : $parameter["source"] + " " + ($parameter["source"] === "hubspot" ? $parameter["hubspotObject"] : $parameter["salesforceObject"])}}',
+		description:
+			'Starts a journey for each HubSpot or Salesforce record that changed since the last check: no developer app needed, nothing missed or repeated',
+		defaults: { name: 'Nudge Poll Trigger' },
+		inputs: [],
+		outputs: [NodeConnectionTypes.Main],
+		credentials: [
+			{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' },
+			{ name: 'nudgeHubSpotApi', required: true, displayOptions: { show: { source: ['hubspot'] } } },
+			{ name: 'nudgeSalesforceApi', required: true, testedBy: 'nudgeSalesforceConnectionTest', displayOptions: { show: { source: ['salesforce'] } } },
+		],
+		properties: [
+			{
+				displayName: 'Source',
+				name: 'source',
+				type: 'options',
+				noDataExpression: true,
+				options: [
+					{ name: 'HubSpot (Private App)', value: 'hubspot', description: 'Checks HubSpot’s CRM search for records changed since the last check' },
+					{ name: 'Salesforce', value: 'salesforce', description: 'Checks Salesforce for records changed since the last check (SystemModstamp)' },
+					{ name: 'Inactivity Timers', value: 'timers', description: 'Fires the events of inactivity timers that ran out (set up on a Nudge Trigger or Poll Trigger)' },
+				],
+				default: 'hubspot',
+			},
+			{
+				displayName: 'Records',
+				name: 'hubspotObject',
+				type: 'options',
+				noDataExpression: true,
+				displayOptions: { show: { source: ['hubspot'] } },
+				options: [
+					{ name: 'Contacts', value: 'contacts' },
+					{ name: 'Deals', value: 'deals' },
+				],
+				default: 'contacts',
+			},
+			{
+				displayName: 'Records',
+				name: 'salesforceObject',
+				type: 'options',
+				noDataExpression: true,
+				displayOptions: { show: { source: ['salesforce'] } },
+				options: [
+					{ name: 'Leads', value: 'Lead' },
+					{ name: 'Contacts', value: 'Contact' },
+				],
+				default: 'Lead',
+			},
+			{
+				displayName: 'Journey',
+				name: 'journey',
+				type: 'string',
+				default: 'nurture',
+				required: true,
+				description: 'Journey these changes start. Your policy can give each journey its own channels.',
+				displayOptions: recordSources,
+			},
+			{
+				displayName: 'Settle Time (Seconds)',
+				name: 'settleSeconds',
+				type: 'number',
+				typeOptions: { minValue: 0 },
+				default: 60,
+				description:
+					'How far behind now each check reads. A record saved in a slow transaction (or indexed late by HubSpot) can carry an earlier time than records already seen; reading a little behind means it is never skipped.',
+				displayOptions: recordSources,
+			},
+			{ ...INACTIVITY_TIMERS_PROPERTY, displayOptions: recordSources },
+		],
+	};
+
+	methods = { credentialTest: { nudgeEngineConnectionTest, nudgeSalesforceConnectionTest } };
+
+	async poll(this: IPollFunctions): Promise<INodeExecutionData[][] | null> {
+		const source = this.getNodeParameter('source', 'hubspot') as 'hubspot' | 'salesforce' | 'timers';
+		try {
+			const { engine } = await loadEngine(this);
+			if (source === 'timers') return itemsOf(await fireDueTimers(engine));
+			const journey = (this.getNodeParameter('journey', 'nurture') as string).trim() || 'nurture';
+			const settleSeconds = this.getNodeParameter('settleSeconds', 60) as number;
+			const rules = inactivityRules(this);
+			const spec: PollSourceSpec =
+				source === 'salesforce'
+					? { source, settings: await salesforceSettings(this), object: this.getNodeParameter('salesforceObject', 'Lead') as 'Lead' | 'Contact' }
+					: { source, accessToken: (await vendorCredential(this, 'hubspot')).accessToken ?? '', object: this.getNodeParameter('hubspotObject', 'contacts') as 'contacts' | 'deals' };
+			// The cursor lives in the Nudge store (not n8n static data), so it is shared and survives restarts.
+			const result = await pollOnce(engine, createPollSource(spec), { journey, settleMs: Math.max(0, settleSeconds) * 1000 });
+			await applyInactivityRules(engine, result.accepted, rules);
+			return itemsOf(result.accepted);
+		} catch (error) {
+			throw toNodeError(this.getNode(), error);
+		}
+	}
+}
+
+function itemsOf(accepted: IngestResult[]): INodeExecutionData[][] | null {
+	if (!accepted.length) return null;
+	return [
+		accepted.map(({ decision, event }) => ({
+			json: {
+				decisionId: decision.decisionId,
+				contactId: decision.contactId,
+				decision: decision as unknown as IDataObject,
+				event: event as unknown as IDataObject,
+			},
+		})),
+	];
+}

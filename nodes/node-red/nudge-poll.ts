@@ -1,0 +1,99 @@
+/**
+ * `nudge-poll`: every N seconds, asks HubSpot (CRM search, private-app token) or Salesforce (SOQL on
+ * SystemModstamp) for records changed since the last check, and sends one message per new change with
+ * its decision. The cursor lives in the Nudge store, so several Node-RED instances sharing a store
+ * neither skip nor repeat records.
+ */
+import type { Node, NodeAPI } from 'node-red';
+import { NudgeError } from '../../engine/errors';
+import { pollOnce } from '../../engine/events/poll';
+import { createPollSource, type PollSourceSpec } from '../../engine/events/pollSources';
+import { applyInactivityRules, fireDueTimers, parseInactivityRulesJson, type InactivityRule } from '../../engine/events/timers';
+import { asNudgeError, errorStatus, linkEngine, NudgeNodeDef, shortText } from './shared/adapter';
+import { salesforceSettingsOf, vendorField } from './shared/vendors';
+
+interface PollDef extends NudgeNodeDef {
+	source?: 'hubspot' | 'salesforce';
+	hubspot?: string;
+	salesforce?: string;
+	object?: string;
+	journey?: string;
+	/** Seconds between checks. */
+	interval?: string | number;
+	/** Seconds each check reads behind now (late writes). */
+	settle?: string | number;
+	/** Inactivity timers as JSON, like nudge-trigger's. */
+	timers?: string;
+}
+
+function specOf(RED: NodeAPI, def: PollDef): PollSourceSpec {
+	if (def.source === 'salesforce') return { source: 'salesforce', settings: salesforceSettingsOf(RED, def.salesforce), object: def.object === 'Contact' ? 'Contact' : 'Lead' };
+	return { source: 'hubspot', accessToken: vendorField(RED, def.hubspot, 'accessToken'), object: def.object === 'deals' ? 'deals' : 'contacts' };
+}
+
+export = function (RED: NodeAPI) {
+	function NudgePoll(this: Node, def: PollDef) {
+		RED.nodes.createNode(this, def);
+		const journey = def.journey?.trim() || 'nurture';
+		const intervalSeconds = Number(def.interval ?? 60);
+		const settleMs = Math.max(0, Number(def.settle ?? 60)) * 1000;
+		const link = linkEngine(RED, def.engine);
+		let problem: NudgeError | undefined = link.error;
+		let source: ReturnType<typeof createPollSource> | undefined;
+		let rules: InactivityRule[] = [];
+		if (!problem && (!Number.isFinite(intervalSeconds) || intervalSeconds < 5)) {
+			problem = new NudgeError('INVALID_INPUT', `Check every must be at least 5 seconds (got "${def.interval}")`);
+		}
+		if (!problem) {
+			try {
+				rules = parseInactivityRulesJson(def.timers);
+				source = createPollSource(specOf(RED, def));
+			} catch (error) {
+				problem = asNudgeError(error, 'INVALID_CONFIG');
+			}
+		}
+		if (problem || !source || !link.engine) {
+			const error = problem ?? new NudgeError('INVALID_CONFIG', 'The Nudge engine is not available');
+			this.status(errorStatus(error));
+			this.error(error.message);
+			return;
+		}
+		const engine = link.engine;
+		const poller = source;
+		let running = false;
+		const check = () => {
+			if (running) return;
+			running = true;
+			pollOnce(engine, poller, { journey, settleMs })
+				.then(async (result) => {
+					await applyInactivityRules(engine, result.accepted, rules);
+					// Timers that ran out leave with the changes (the same ids fire once, whichever node takes them).
+					const fired = rules.length ? await fireDueTimers(engine) : [];
+					return { ...result, accepted: [...result.accepted, ...fired] };
+				})
+				.then(
+					(result) => {
+						for (const { event, decision } of result.accepted) this.send({ payload: event, decision, topic: decision.contactId });
+						for (const bad of result.invalid) this.warn(`Skipped record ${bad.id}: ${bad.error}`);
+						this.status({ fill: 'green', shape: 'dot', text: shortText(`${result.accepted.length} new`) });
+					},
+					(error: unknown) => {
+						const e = asNudgeError(error, 'STORE_ERROR');
+						this.status({ fill: 'red', shape: 'dot', text: shortText(e.httpStatus === 429 ? 'API limit' : 'check failed') });
+						this.error(`Could not check ${def.source ?? 'hubspot'} for changes: ${e.message}`);
+					},
+				)
+				.finally(() => {
+					running = false;
+				});
+		};
+		const timer = setInterval(check, intervalSeconds * 1000);
+		this.on('input', () => check());
+		this.status({ fill: 'grey', shape: 'ring', text: 'waiting' });
+		this.on('close', (_removed: boolean, done: () => void) => {
+			clearInterval(timer);
+			done();
+		});
+	}
+	RED.nodes.registerType('nudge-poll', NudgePoll);
+};

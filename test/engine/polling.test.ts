@@ -1,0 +1,156 @@
+/**
+ * Polling triggers: HubSpot CRM search with a (timestamp, id) cursor kept in the store. nock stands in
+ * for POST /crm/v3/objects/{contacts,deals}/search and behaves as documented
+ * (https://developers.hubspot.com/docs/api/crm/search): filterGroups with GTE/LT/EQ/GT on
+ * hs_lastmodifieddate (epoch ms) and hs_object_id, one sort property, pages of `limit` with
+ * paging.next.after — and, like the real index, no order among records sharing a timestamp and a lag
+ * before a write becomes searchable.
+ */
+import nock from 'nock';
+import type { Engine } from '../../engine/engine';
+import { HubSpotPollSource } from '../../engine/events/hubspotPoll';
+import { pollOnce } from '../../engine/events/poll';
+import { createEngine } from '../../engine/registry';
+
+const T0 = Date.parse('2026-11-21T09:00:00.000Z');
+
+interface FakeRecord {
+	id: string;
+	modifiedAt: number;
+	/** When the search index starts returning it. */
+	visibleAt: number;
+	email?: string;
+}
+
+/** A HubSpot search index: answers the documented request shape from a list of records. */
+function fakeHubSpot(records: FakeRecord[], clock: { now: number }) {
+	const requests: Record<string, unknown>[] = [];
+	const scope = nock('https://api.hubapi.com')
+		.persist()
+		.post(/\/crm\/v3\/objects\/(contacts|deals)\/search/)
+		.reply(200, (_uri, body) => {
+			const req = body as { filterGroups: { filters: { propertyName: string; operator: string; value: string }[] }[]; sorts: { propertyName: string }[]; limit: number; after?: string };
+			requests.push(req);
+			const value = (r: FakeRecord, name: string) => (name === 'hs_object_id' ? Number(r.id) : r.modifiedAt);
+			const ops: Record<string, (a: number, b: number) => boolean> = { GTE: (a, b) => a >= b, GT: (a, b) => a > b, LT: (a, b) => a < b, EQ: (a, b) => a === b };
+			const matches = records.filter((r) => r.visibleAt <= clock.now && req.filterGroups.some((g) => g.filters.every((f) => ops[f.operator](value(r, f.propertyName), Number(f.value)))));
+			const sortBy = req.sorts[0].propertyName;
+			// Ties in reverse id order: the index promises no order among equal sort keys.
+			matches.sort((a, b) => value(a, sortBy) - value(b, sortBy) || Number(b.id) - Number(a.id));
+			const offset = Number(req.after ?? 0);
+			const page = matches.slice(offset, offset + req.limit);
+			return {
+				total: matches.length,
+				results: page.map((r) => ({
+					id: r.id,
+					properties: { hs_object_id: r.id, email: r.email ?? `c${r.id}@example.com`, lifecyclestage: 'lead', hs_lastmodifieddate: new Date(r.modifiedAt).toISOString() },
+					createdAt: new Date(T0 - 86_400_000).toISOString(),
+					updatedAt: new Date(r.modifiedAt).toISOString(),
+					archived: false,
+				})),
+				...(offset + req.limit < matches.length ? { paging: { next: { after: String(offset + req.limit), link: '' } } } : {}),
+			};
+		});
+	return { scope, requests };
+}
+
+let engine: Engine;
+beforeEach(() => {
+	engine = createEngine({ store: 'memory:' });
+});
+afterEach(async () => {
+	nock.cleanAll();
+	await engine.close();
+});
+
+const source = (maxPages = 5) => new HubSpotPollSource({ accessToken: 'test-access-value', object: 'contacts', maxPages });
+
+async function pollUntilQuiet(clock: { now: number }, src: HubSpotPollSource, settleMs: number, limit = 500) {
+	const seen: string[] = [];
+	for (let i = 0; i < 20; i++) {
+		const result = await pollOnce(engine, src, { journey: 'nurture', since: new Date(T0), settleMs, limit, now: () => clock.now });
+		seen.push(...result.accepted.map((r) => String(r.event.properties.objectId)));
+		if (!result.more) break;
+	}
+	return seen;
+}
+
+describe('HubSpot polling (CRM search on hs_lastmodifieddate)', () => {
+	test('maps contacts into identify events and profiles, and sends the documented search request', async () => {
+		const clock = { now: T0 + 10 * 60_000 };
+		const { requests } = fakeHubSpot([{ id: '101', modifiedAt: T0 + 1000, visibleAt: T0 + 1000, email: 'Pat@Example.com' }], clock);
+		const result = await pollOnce(engine, source(), { journey: 'nurture', since: new Date(T0), now: () => clock.now });
+		expect(result.accepted).toHaveLength(1);
+		expect(result.accepted[0].event).toMatchObject({ source: 'hubspot', type: 'identify', name: 'Contact Changed', eventId: `hubspot:contacts:101:${T0 + 1000}`, identities: { hubspotId: '101', email: 'pat@example.com' } });
+		expect(await engine.getProfile(result.accepted[0].decision.contactId)).toMatchObject({ email: 'pat@example.com', lifecycle: 'lead' });
+		expect(requests[0]).toMatchObject({
+			filterGroups: [{ filters: [{ propertyName: 'hs_lastmodifieddate', operator: 'GTE', value: String(T0 - 1) }, { propertyName: 'hs_lastmodifieddate', operator: 'LT', value: String(clock.now - 60_000) }] }],
+			sorts: [{ propertyName: 'hs_lastmodifieddate', direction: 'ASCENDING' }],
+			limit: 100,
+		});
+		expect(JSON.parse((await engine.store.getCursor('hubspot:contacts'))!)).toEqual({ at: T0 + 1000, id: '101' });
+	});
+
+	test('ties: 250 contacts sharing one timestamp, read 100 per poll, each taken exactly once', async () => {
+		const clock = { now: T0 + 10 * 60_000 };
+		const records: FakeRecord[] = [{ id: '1', modifiedAt: T0 + 500, visibleAt: T0 }];
+		for (let i = 0; i < 250; i++) records.push({ id: String(1000 + ((i * 37) % 250)), modifiedAt: T0 + 1000, visibleAt: T0 });
+		records.push({ id: '7', modifiedAt: T0 + 2000, visibleAt: T0 });
+		fakeHubSpot(records, clock);
+		const seen = await pollUntilQuiet(clock, source(1), 60_000, 100);
+		expect(seen).toHaveLength(252);
+		expect(new Set(seen).size).toBe(252);
+		expect(seen[0]).toBe('1');
+		expect(seen[seen.length - 1]).toBe('7');
+		// Nothing more on a later poll.
+		expect((await pollOnce(engine, source(1), { journey: 'nurture', now: () => clock.now })).accepted).toEqual([]);
+	});
+
+	test('late writes: a record that becomes searchable 30 s after its timestamp is not skipped (settle window)', async () => {
+		const clock = { now: T0 + 120_000 };
+		const records: FakeRecord[] = [
+			{ id: '201', modifiedAt: T0 + 10_000, visibleAt: T0 + 10_000 },
+			// Written at T0+100 s but only searchable at T0+130 s (after the first poll).
+			{ id: '202', modifiedAt: T0 + 100_000, visibleAt: T0 + 130_000 },
+			{ id: '203', modifiedAt: T0 + 110_000, visibleAt: T0 + 110_000 },
+		];
+		fakeHubSpot(records, clock);
+		expect(await pollUntilQuiet(clock, source(), 60_000)).toEqual(['201']);
+		clock.now = T0 + 200_000;
+		expect(await pollUntilQuiet(clock, source(), 60_000)).toEqual(['202', '203']);
+	});
+
+	test('without the settle window the same late write would be skipped (the test can fail)', async () => {
+		const clock = { now: T0 + 120_000 };
+		fakeHubSpot(
+			[
+				{ id: '202', modifiedAt: T0 + 100_000, visibleAt: T0 + 130_000 },
+				{ id: '203', modifiedAt: T0 + 110_000, visibleAt: T0 + 110_000 },
+			],
+			clock,
+		);
+		expect(await pollUntilQuiet(clock, source(), 0)).toEqual(['203']);
+		clock.now = T0 + 200_000;
+		expect(await pollUntilQuiet(clock, source(), 0)).toEqual([]);
+	});
+
+	test('a repeated poll after a crash before the cursor moved ingests nothing twice', async () => {
+		const clock = { now: T0 + 10 * 60_000 };
+		fakeHubSpot([{ id: '301', modifiedAt: T0 + 1000, visibleAt: T0 }, { id: '302', modifiedAt: T0 + 1000, visibleAt: T0 }], clock);
+		const first = await pollOnce(engine, source(), { journey: 'nurture', since: new Date(T0), now: () => clock.now });
+		expect(first.accepted).toHaveLength(2);
+		// Simulate the crash: put the cursor back where it was.
+		const cursor = await engine.store.getCursor('hubspot:contacts');
+		await engine.store.setCursor('hubspot:contacts', JSON.stringify({ at: T0 - 1, id: '' }), cursor);
+		const again = await pollOnce(engine, source(), { journey: 'nurture', now: () => clock.now });
+		expect(again).toMatchObject({ accepted: [], duplicates: 2 });
+	});
+
+	test('a HubSpot error fails the poll with the reason and leaves the cursor where it was', async () => {
+		nock('https://api.hubapi.com')
+			.post('/crm/v3/objects/contacts/search')
+			.reply(429, { status: 'error', message: 'You have reached your ten_secondly_rolling limit.', errorType: 'RATE_LIMIT', correlationId: 'c-1', policyName: 'TEN_SECONDLY_ROLLING' });
+		await expect(pollOnce(engine, source(), { journey: 'nurture', since: new Date(T0) })).rejects.toThrow(/HubSpot search failed \(HTTP 429\): You have reached your ten_secondly_rolling limit/);
+		expect(await engine.store.getCursor('hubspot:contacts')).toBeUndefined();
+	});
+});

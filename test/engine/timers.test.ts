@@ -1,0 +1,61 @@
+/** Inactivity timers kept in the store: scheduled by a start event, cancelled by a clearing event, fired once. */
+import { join } from 'node:path';
+import type { Engine } from '../../engine/engine';
+import { applyInactivityRules, fireDueTimers, parseInactivityRules } from '../../engine/events/timers';
+import { createEngine } from '../../engine/registry';
+import { tempDir } from '../helpers/fixtures';
+
+const T0 = Date.parse('2026-11-21T09:00:00.000Z');
+const rules = parseInactivityRules([{ start: 'Cart Updated', cancel: ['Order Completed'], minutes: 30, fire: 'Cart Abandoned' }]);
+const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
+
+async function event(engine: Engine, email: string, name: string, minutes: number) {
+	const result = await engine.ingest({ type: 'track', name, identities: { email }, occurredAt: at(minutes) }, { journey: 'cart' });
+	await applyInactivityRules(engine, [result], rules);
+	return result;
+}
+
+describe.each([
+	['memory', () => createEngine({ store: 'memory:' })],
+	['sqlite', () => createEngine({ store: `sqlite:${join(tempDir(), 't.db')}` })],
+])('inactivity timers (%s store)', (_name, open) => {
+	let engine: Engine;
+	beforeEach(() => {
+		engine = open();
+	});
+	afterEach(() => engine.close());
+
+	test('cart updated with no order within 30 minutes fires "Cart Abandoned" once, in the same journey', async () => {
+		const started = await event(engine, 'ana@example.com', 'Cart Updated', 0);
+		expect(await fireDueTimers(engine, T0 + 29 * 60_000)).toEqual([]);
+		const fired = await fireDueTimers(engine, T0 + 31 * 60_000);
+		expect(fired).toHaveLength(1);
+		expect(fired[0].event).toMatchObject({ name: 'Cart Abandoned', occurredAt: at(30), properties: { startedBy: started.event.eventId, minutes: 30 } });
+		expect(fired[0].decision).toMatchObject({ contactId: started.decision.contactId, journey: 'cart', status: 'pending' });
+		expect(await fireDueTimers(engine, T0 + 60 * 60_000)).toEqual([]);
+	});
+
+	test('an order completed in time cancels it; a later cart update restarts the wait', async () => {
+		await event(engine, 'ben@example.com', 'Cart Updated', 0);
+		await event(engine, 'ben@example.com', 'Order Completed', 10);
+		expect(await fireDueTimers(engine, T0 + 120 * 60_000)).toEqual([]);
+		await event(engine, 'ben@example.com', 'Cart Updated', 130);
+		await event(engine, 'ben@example.com', 'Cart Updated', 150);
+		expect(await fireDueTimers(engine, T0 + 170 * 60_000)).toEqual([]);
+		expect((await fireDueTimers(engine, T0 + 181 * 60_000)).map((r) => r.event.occurredAt)).toEqual([at(180)]);
+	});
+
+	test('timers are per contact', async () => {
+		await event(engine, 'cy@example.com', 'Cart Updated', 0);
+		await event(engine, 'di@example.com', 'Cart Updated', 5);
+		await event(engine, 'cy@example.com', 'Order Completed', 6);
+		const fired = await fireDueTimers(engine, T0 + 60 * 60_000);
+		expect(fired.map((r) => r.profile?.email)).toEqual(['di@example.com']);
+	});
+});
+
+test('invalid rules are refused with the field at fault', () => {
+	expect(() => parseInactivityRules([{ start: 'Cart Updated', cancel: [], minutes: 0, fire: '' }])).toThrow(
+		/Inactivity timer settings are not valid: 0\.cancel: name at least one event that cancels the wait; 0\.minutes: must be more than 0 minutes; 0\.fire: name the event to fire/,
+	);
+});

@@ -1,0 +1,246 @@
+/**
+ * Segment and HubSpot webhooks through the one receiver both triggers use (`receiveSignedEvents`):
+ * signatures computed from each vendor's documented algorithm, payloads shaped like their docs,
+ * mapping into events and profiles, and exact-once on replays.
+ */
+import { createHmac } from 'node:crypto';
+import { createEngine } from '../../engine/registry';
+import type { Engine } from '../../engine/engine';
+import { NudgeError } from '../../engine/errors';
+import { receiveSignedEvents, type WebhookSource } from '../../engine/events/receive';
+import { hubspotSignature, segmentSignature, verifyHubSpotRequest, verifySegmentRequest } from '../../engine/events/vendorSignatures';
+
+const SEGMENT_SECRET = 'whsec-segment';
+const HUBSPOT_SECRET = 'hs-client-secret';
+const HOOK_URL = 'https://hooks.example.com/webhook/nudge/events?portal=62515';
+
+let engine: Engine;
+beforeEach(() => {
+	engine = createEngine({ store: 'memory:' });
+});
+afterEach(() => engine.close());
+
+function thrown(fn: () => void): NudgeError {
+	try {
+		fn();
+	} catch (error) {
+		return error as NudgeError;
+	}
+	throw new Error('expected a throw');
+}
+
+function segmentPost(body: unknown, secret = SEGMENT_SECRET) {
+	const rawBody = JSON.stringify(body);
+	return receiveSignedEvents(engine, { rawBody, headers: { 'X-Signature': segmentSignature(secret, rawBody) } }, { secret: SEGMENT_SECRET, journey: 'nurture', source: 'segment' });
+}
+
+function hubspotPost(body: unknown, options: { at?: number; secret?: string; url?: string } = {}) {
+	const rawBody = JSON.stringify(body);
+	const ts = String(options.at ?? Date.now());
+	const headers = {
+		'x-hubspot-signature-v3': hubspotSignature(options.secret ?? HUBSPOT_SECRET, 'POST', HOOK_URL, rawBody, ts),
+		'x-hubspot-request-timestamp': ts,
+		'x-hubspot-signature-version': 'v3',
+	};
+	return receiveSignedEvents(engine, { rawBody, headers, method: 'POST', url: options.url ?? HOOK_URL }, { secret: HUBSPOT_SECRET, journey: 'sales', source: 'hubspot' as WebhookSource });
+}
+
+describe('Segment Webhooks (Actions): X-Signature', () => {
+	// https://www.twilio.com/docs/segment/connections/destinations/catalog/actions-webhook — "If you provide a shared
+	// secret, Segment will sign requests with an HMAC in the "X-Signature" request header. The HMAC is a hex-encoded
+	// SHA1 hash generated using the shared secret and the request body."
+	const body = '{"type":"track","event":"Order Completed","userId":"u-1","messageId":"m-1"}';
+
+	test('is hex HMAC-SHA1 of the raw body (vector computed with openssl dgst -sha1 -hmac)', () => {
+		expect(segmentSignature(SEGMENT_SECRET, body)).toBe('31b242e3062899627ff5517ceb4cd2a8c2b0c64c');
+		expect(() => verifySegmentRequest(SEGMENT_SECRET, Buffer.from(body), { 'x-signature': '31b242e3062899627ff5517ceb4cd2a8c2b0c64c' })).not.toThrow();
+	});
+
+	test.each([
+		['a wrong secret', { 'x-signature': createHmac('sha1', 'other').update(body).digest('hex') }, SEGMENT_SECRET, /X-Signature does not match/],
+		['no header', {}, SEGMENT_SECRET, /Missing X-Signature/],
+		['a truncated signature', { 'x-signature': '31b242e3' }, SEGMENT_SECRET, /X-Signature does not match/],
+		['no secret configured', { 'x-signature': '31b242e3062899627ff5517ceb4cd2a8c2b0c64c' }, '', /No Segment shared secret is configured/],
+	])('refuses %s with 401 and never echoes the secret', (_case, headers, secret, message) => {
+		const error = thrown(() => verifySegmentRequest(secret, body, headers));
+		expect(error.httpStatus).toBe(401);
+		expect(error.message).toMatch(message);
+		expect(error.message).not.toContain(SEGMENT_SECRET);
+	});
+
+	test('an altered body is refused and nothing is stored', async () => {
+		const rawBody = JSON.stringify({ type: 'identify', userId: 'u-9', messageId: 'm-9' });
+		const answer = await receiveSignedEvents(
+			engine,
+			{ rawBody: rawBody.replace('u-9', 'u-6'), headers: { 'x-signature': segmentSignature(SEGMENT_SECRET, rawBody) } },
+			{ secret: SEGMENT_SECRET, journey: 'nurture', source: 'segment' },
+		);
+		expect(answer.status).toBe(401);
+		expect(await engine.queryDecisions({})).toEqual([]);
+		expect((await engine.store.resolveIdentities(['userId:u-6', 'userId:u-9'])).size).toBe(0);
+	});
+});
+
+describe('Segment spec calls → events and profiles', () => {
+	// Payloads follow https://segment.com/docs/connections/spec/ (identify, track, page, group, alias pages).
+	test('identify, track and page build one profile and one decision each', async () => {
+		const answer = await segmentPost({
+			batch: [
+				{ type: 'identify', messageId: 'seg-1', userId: 'u-1', anonymousId: 'anon-1', traits: { email: 'Pat@Example.com', plan: 'pro' }, timestamp: '2026-11-21T09:00:00.000Z' },
+				{ type: 'track', messageId: 'seg-2', userId: 'u-1', event: 'Product Added', properties: { sku: 'A-1', price: 19 }, timestamp: '2026-11-21T09:01:00.000Z' },
+				{ type: 'page', messageId: 'seg-3', anonymousId: 'anon-1', name: 'Pricing', properties: { path: '/pricing' }, timestamp: '2026-11-21T09:02:00.000Z' },
+			],
+		});
+		expect(answer.status).toBe(200);
+		expect(answer.body).toMatchObject({ accepted: 3, duplicates: 0 });
+		const [identify, track, page] = answer.accepted;
+		expect(identify.event).toMatchObject({ source: 'segment', type: 'identify', eventId: 'seg-1', identities: { userId: 'u-1', anonymousId: 'anon-1', email: 'pat@example.com' } });
+		expect(track.event).toMatchObject({ type: 'track', name: 'Product Added', properties: { sku: 'A-1', price: 19 } });
+		expect(page.event).toMatchObject({ type: 'page', name: 'Pricing' });
+		const contactIds = new Set(answer.accepted.map((r) => r.decision.contactId));
+		expect(contactIds.size).toBe(1);
+		const profile = await engine.getProfile([...contactIds][0]);
+		expect(profile).toMatchObject({ email: 'pat@example.com', traits: { plan: 'pro' }, counters: { 'Product Added': 1, Pricing: 1 } });
+	});
+
+	test('group attaches groupId and the account traits without overwriting the person’s traits', async () => {
+		await segmentPost({ type: 'identify', messageId: 'g-0', userId: 'u-2', traits: { name: 'Pat', email: 'pat@example.com' } });
+		const answer = await segmentPost({ type: 'group', messageId: 'g-1', userId: 'u-2', groupId: 'acme-1', traits: { name: 'Acme Inc', industry: 'Retail' } });
+		expect(answer.status).toBe(200);
+		const profile = await engine.getProfile(answer.accepted[0].decision.contactId);
+		expect(profile?.traits).toMatchObject({ name: 'Pat', groupId: 'acme-1', group: { id: 'acme-1', name: 'Acme Inc', industry: 'Retail' } });
+	});
+
+	test('alias links previousId to userId: the two profiles become one', async () => {
+		const before = await segmentPost({ type: 'track', messageId: 'a-0', userId: 'old-id', event: 'Cart Viewed', traits: { email: 'lee@example.com' } });
+		const other = await segmentPost({ type: 'identify', messageId: 'a-1', userId: 'new-id', traits: { plan: 'pro' } });
+		expect(before.accepted[0].decision.contactId).not.toBe(other.accepted[0].decision.contactId);
+		const alias = await segmentPost({ type: 'alias', messageId: 'a-2', userId: 'new-id', previousId: 'old-id' });
+		expect(alias.status).toBe(200);
+		const contactId = alias.accepted[0].decision.contactId;
+		const resolved = await engine.store.resolveIdentities(['userId:old-id', 'userId:new-id']);
+		expect(new Set(resolved.values())).toEqual(new Set([contactId]));
+		expect(await engine.getProfile(contactId)).toMatchObject({ email: 'lee@example.com', traits: { plan: 'pro' }, counters: { 'Cart Viewed': 1 } });
+	});
+
+	test('an alias of an id never seen before still makes it resolve to the user', async () => {
+		const alias = await segmentPost({ type: 'alias', messageId: 'a-9', userId: 'u-7', previousId: 'anon-77' });
+		const later = await segmentPost({ type: 'page', messageId: 'a-10', anonymousId: 'anon-77', name: 'Home' });
+		expect(later.accepted[0].decision.contactId).toBe(alias.accepted[0].decision.contactId);
+	});
+
+	test.each([
+		['an alias without previousId', { type: 'alias', messageId: 'x-1', userId: 'u' }, /previousId: a Segment alias call needs a previousId/],
+		['a group without groupId', { type: 'group', messageId: 'x-2', userId: 'u' }, /groupId: a Segment group call needs a groupId/],
+		['a screen call (not accepted by the destination mapping)', { type: 'screen', messageId: 'x-3', userId: 'u' }, /type: /],
+	])('answers 400 for %s and stores nothing', async (_case, event, message) => {
+		const answer = await segmentPost({ batch: [{ type: 'identify', messageId: 'ok-1', userId: 'u-ok' }, event] });
+		expect(answer.status).toBe(400);
+		expect(String(answer.body.error)).toMatch(message);
+		expect(await engine.queryDecisions({})).toEqual([]);
+		expect((await engine.store.resolveIdentities(['userId:u-ok'])).size).toBe(0);
+	});
+
+	test('exact-once: the same delivery replayed 10 times is one event and one open decision', async () => {
+		const event = { type: 'track', messageId: 'replay-1', userId: 'u-r', event: 'Order Completed', properties: { total: 30 } };
+		const answers = [];
+		for (let i = 0; i < 10; i++) answers.push(await segmentPost(event));
+		expect(answers.map((a) => a.status)).toEqual(Array(10).fill(200));
+		expect(answers.map((a) => a.accepted.length)).toEqual([1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+		const contactId = answers[0].accepted[0].decision.contactId;
+		expect((await engine.getProfile(contactId))?.counters['Order Completed']).toBe(1);
+		expect(await engine.queryDecisions({ status: 'pending' })).toHaveLength(1);
+		expect(await engine.queryDecisions({ reason: 'DUPLICATE_EVENT' })).toHaveLength(9);
+	});
+});
+
+describe('HubSpot app webhooks: signature v3', () => {
+	// https://developers.hubspot.com/docs/apps/legacy-apps/authentication/validating-requests#validate-the-v3-request-signature
+	// requestMethod + requestUri + requestBody + timestamp, HMAC SHA-256 with the client secret, base64.
+	const body = '[{"eventId":100,"portalId":62515,"occurredAt":1763715600000,"subscriptionType":"contact.creation","objectId":123,"attemptNumber":0}]';
+	const ts = '1763715600000';
+	const at = new Date(1763715600000 + 60_000);
+
+	test('matches the documented algorithm (vector computed with openssl dgst -sha256 -hmac | base64)', () => {
+		expect(hubspotSignature(HUBSPOT_SECRET, 'POST', HOOK_URL, body, ts)).toBe('7GhVUn6AxSPgiqZeaxKnQP8ZbGLlMl8ChCDEMOSW2Zg=');
+		const headers = { 'X-HubSpot-Signature-v3': '7GhVUn6AxSPgiqZeaxKnQP8ZbGLlMl8ChCDEMOSW2Zg=', 'X-HubSpot-Request-Timestamp': ts };
+		expect(() => verifyHubSpotRequest(HUBSPOT_SECRET, { rawBody: body, headers, method: 'POST', url: HOOK_URL }, at)).not.toThrow();
+		// HubSpot signs the URI with %3A, %2F, %3F… decoded, so an encoded query still verifies.
+		const encoded = HOOK_URL.replace('?portal=', '%3Fportal=');
+		expect(() => verifyHubSpotRequest(HUBSPOT_SECRET, { rawBody: body, headers, method: 'POST', url: encoded }, at)).not.toThrow();
+	});
+
+	test.each([
+		['older than 5 minutes', { at: new Date(1763715600000 + 5 * 60_000 + 1) }, /more than 5 minutes old/],
+		['a different URL', { url: 'https://evil.example.com/webhook/nudge/events?portal=62515' }, /does not match/],
+		['a different method', { method: 'PUT' }, /does not match/],
+		['a different client secret', { secret: 'other' }, /does not match/],
+		['a body altered after signing', { rawBody: body.replace('123', '124') }, /does not match/],
+		['no v3 headers', { headers: { 'x-hubspot-signature': 'abc', 'x-hubspot-signature-version': 'v1' } }, /Missing X-HubSpot-Signature-v3/],
+	])('refuses a request %s (401)', (_case, change: Record<string, unknown>, message) => {
+		const headers = { 'x-hubspot-signature-v3': '7GhVUn6AxSPgiqZeaxKnQP8ZbGLlMl8ChCDEMOSW2Zg=', 'x-hubspot-request-timestamp': ts };
+		const request = { rawBody: body, headers, method: 'POST', url: HOOK_URL, ...change } as Parameters<typeof verifyHubSpotRequest>[1];
+		const error = thrown(() => verifyHubSpotRequest((change.secret as string) ?? HUBSPOT_SECRET, request, (change.at as Date) ?? at));
+		expect(error).toBeInstanceOf(NudgeError);
+		expect(error.httpStatus).toBe(401);
+		expect(error.message).toMatch(message);
+		expect(error.message).not.toContain(HUBSPOT_SECRET);
+	});
+
+	test('a stale delivery through the receiver answers 401 and stores nothing', async () => {
+		const answer = await hubspotPost(JSON.parse(body), { at: Date.now() - 6 * 60_000 });
+		expect(answer.status).toBe(401);
+		expect(await engine.queryDecisions({})).toEqual([]);
+	});
+});
+
+describe('HubSpot batch payloads → events and profiles', () => {
+	// Shaped like https://developers.hubspot.com/docs/api/webhooks#webhook-payloads (array of up to 100 events).
+	const occurredAt = Date.parse('2026-11-21T09:00:00.000Z');
+	const batch = [
+		{ eventId: 1001, subscriptionId: 25, portalId: 62515, appId: 54321, occurredAt, subscriptionType: 'contact.creation', attemptNumber: 0, objectId: 501, changeFlag: 'CREATED', changeSource: 'CRM_UI', sourceId: 'userId:45678' },
+		{ eventId: 1002, subscriptionId: 26, portalId: 62515, appId: 54321, occurredAt: occurredAt + 1000, subscriptionType: 'contact.propertyChange', attemptNumber: 0, objectId: 501, propertyName: 'email', propertyValue: 'Rae@Example.com', changeSource: 'CRM_UI' },
+		{ eventId: 1003, subscriptionId: 26, portalId: 62515, appId: 54321, occurredAt: occurredAt + 2000, subscriptionType: 'contact.propertyChange', attemptNumber: 0, objectId: 501, propertyName: 'lifecyclestage', propertyValue: 'marketingqualifiedlead', changeSource: 'WORKFLOWS' },
+		{ eventId: 1004, subscriptionId: 27, portalId: 62515, appId: 54321, occurredAt: occurredAt + 3000, subscriptionType: 'deal.propertyChange', attemptNumber: 0, objectId: 9001, propertyName: 'dealstage', propertyValue: 'contractsent', changeSource: 'CRM_UI' },
+		{ eventId: 1005, subscriptionId: 28, portalId: 62515, appId: 54321, occurredAt: occurredAt + 4000, subscriptionType: 'object.creation', objectTypeId: '0-3', attemptNumber: 0, objectId: 9002, changeSource: 'API' },
+	];
+
+	test('splits the batch into events, maps contact properties onto the profile and deals onto their own record', async () => {
+		const answer = await hubspotPost(batch);
+		expect(answer.status).toBe(200);
+		expect(answer.body).toMatchObject({ accepted: 5, duplicates: 0 });
+		const events = answer.accepted.map((r) => r.event);
+		expect(events.map((e) => [e.eventId, e.type, e.name])).toEqual([
+			['hubspot:62515:1001', 'track', 'Contact Created'],
+			['hubspot:62515:1002', 'identify', 'Contact Property Changed'],
+			['hubspot:62515:1003', 'identify', 'Contact Property Changed'],
+			['hubspot:62515:1004', 'track', 'Deal Stage Changed'],
+			['hubspot:62515:1005', 'track', 'Deal Created'],
+		]);
+		expect(events[0]).toMatchObject({ source: 'hubspot', occurredAt: '2026-11-21T09:00:00.000Z', identities: { hubspotId: '501' }, properties: { portalId: '62515', objectType: 'contact', changeSource: 'CRM_UI' } });
+		expect(events[3]).toMatchObject({ identities: { hubspotId: 'deal:9001' }, properties: { propertyName: 'dealstage', propertyValue: 'contractsent' } });
+		const contact = await engine.getProfile(answer.accepted[0].decision.contactId);
+		expect(contact).toMatchObject({ email: 'rae@example.com', lifecycle: 'marketingqualifiedlead', identities: { hubspotId: ['501'], email: ['rae@example.com'] } });
+		expect(answer.accepted[3].decision.contactId).not.toBe(contact?.contactId);
+		expect(answer.accepted.every((r) => r.decision.journey === 'sales')).toBe(true);
+	});
+
+	test('a retried delivery (same eventIds, higher attemptNumber) is recognised: 10 replays, one event each', async () => {
+		await hubspotPost(batch);
+		for (let attempt = 1; attempt < 10; attempt++) {
+			const retry = await hubspotPost(batch.map((e) => ({ ...e, attemptNumber: attempt })));
+			expect(retry.status).toBe(200);
+			expect(retry.body).toMatchObject({ accepted: 0, duplicates: 5 });
+		}
+		expect(await engine.queryDecisions({ status: 'pending' })).toHaveLength(5);
+	});
+
+	test('one malformed event fails the whole batch with its index; nothing is stored', async () => {
+		const bad = [batch[0], { ...batch[1], objectId: undefined }];
+		const answer = await hubspotPost(bad);
+		expect(answer.status).toBe(400);
+		expect(String(answer.body.error)).toMatch(/^Event 1 of the batch \(counting from 0\) is not valid, so nothing was stored: objectId: /);
+		expect(await engine.queryDecisions({})).toEqual([]);
+		expect((await engine.store.resolveIdentities(['hubspotId:501'])).size).toBe(0);
+	});
+});

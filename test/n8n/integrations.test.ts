@@ -1,0 +1,223 @@
+/**
+ * Segment and HubSpot in real n8n execution: Nudge Trigger with Source "Segment" / "HubSpot" (vendor
+ * signatures, batches, exact-once on replays) and Nudge Send with Provider "HubSpot" (nock stands in
+ * for api.hubapi.com, answering like https://developers.hubspot.com/docs/api/crm/tasks).
+ */
+import nock from 'nock';
+import { PollContext } from 'n8n-core';
+import type { IDataObject, INode, INodeType } from 'n8n-workflow';
+import { closeAllEngines } from '../../engine/registry';
+import { hubspotSignature, segmentSignature } from '../../engine/events/vendorSignatures';
+import { fixture } from './fixtures';
+import { additionalData, buildWorkflow, callWebhook, nodeTypes, nudgeNode, runWorkflow, type WorkflowJson } from './harness';
+
+const SHARED = 'segment-shared-value';
+const CLIENT = 'hubspot-client-value';
+const ACCESS = 'hubspot-access-value';
+const WEBHOOK_ID = '6f1c2b7a-2222-4c3d-9e8f-000000000006';
+
+afterAll(async () => {
+	await closeAllEngines();
+	nock.enableNetConnect();
+});
+afterEach(() => nock.cleanAll());
+
+function withVendor(node: INode): INode {
+	return { ...node, credentials: { ...node.credentials, nudgeSegmentApi: { id: '2', name: 'Segment' }, nudgeHubSpotApi: { id: '3', name: 'HubSpot' }, nudgeSalesforceApi: { id: '4', name: 'Salesforce' } } };
+}
+
+function triggerWorkflow(source: string): WorkflowJson {
+	return { nodes: [withVendor(nudgeNode('Nudge Trigger', 'nudgeTrigger', { source, journey: 'sales' }, { webhookId: WEBHOOK_ID }))], connections: {} };
+}
+
+function vendorFixture() {
+	const f = fixture();
+	f.credentials.nudgeSegmentApi = { writeKey: 'seg-write', sharedSecret: SHARED, host: 'https://api.segment.io' };
+	f.credentials.nudgeHubSpotApi = { accessToken: ACCESS, clientSecret: CLIENT };
+	return f;
+}
+
+describe('Nudge Trigger, Source Segment', () => {
+	it('verifies X-Signature and emits a replayed delivery once (10 deliveries → 1 item)', async () => {
+		const f = vendorFixture();
+		const body = JSON.stringify({ type: 'track', event: 'Cart Updated', userId: 'u-n8n', messageId: 'seg-n8n-1', properties: { cartValue: 80 } });
+		const items: IDataObject[] = [];
+		for (let i = 0; i < 10; i++) {
+			const call = await callWebhook({ workflow: triggerWorkflow('segment'), nodeName: 'Nudge Trigger', rawBody: body, headers: { 'x-signature': segmentSignature(SHARED, body) }, credentials: f.credentials });
+			expect(call.status).toBe(200);
+			items.push(...(call.result.workflowData?.[0] ?? []).map((item) => item.json));
+		}
+		expect(items).toHaveLength(1);
+		expect(items[0].event).toMatchObject({ source: 'segment', eventId: 'seg-n8n-1', name: 'Cart Updated' });
+		expect(await f.engine.queryDecisions({ reason: 'DUPLICATE_EVENT' })).toHaveLength(9);
+	});
+
+	it('answers 401 to a request signed with another secret, without echoing the secret', async () => {
+		const f = vendorFixture();
+		const body = JSON.stringify({ type: 'identify', userId: 'u-x', messageId: 'seg-n8n-2' });
+		const wrong = await callWebhook({ workflow: triggerWorkflow('segment'), nodeName: 'Nudge Trigger', rawBody: body, headers: { 'x-signature': segmentSignature('other', body) }, credentials: f.credentials });
+		expect(wrong.status).toBe(401);
+		expect((wrong.body as IDataObject).error).toMatch(/X-Signature does not match/);
+		expect(JSON.stringify(wrong.body)).not.toContain(SHARED);
+		expect(await f.engine.queryDecisions({})).toEqual([]);
+	});
+});
+
+describe('Nudge Trigger, Source HubSpot', () => {
+	const url = `http://localhost:5678/webhook/${WEBHOOK_ID}/events`;
+	const batch = [
+		{ eventId: 3001, subscriptionId: 25, portalId: 62515, appId: 54321, occurredAt: Date.now() - 1000, subscriptionType: 'contact.creation', attemptNumber: 0, objectId: 701, changeFlag: 'CREATED', changeSource: 'CRM_UI' },
+		{ eventId: 3002, subscriptionId: 26, portalId: 62515, appId: 54321, occurredAt: Date.now(), subscriptionType: 'contact.propertyChange', attemptNumber: 0, objectId: 701, propertyName: 'email', propertyValue: 'kim@example.com', changeSource: 'CRM_UI' },
+	];
+
+	function hubspotHeaders(body: string, secret = CLIENT, at = Date.now()) {
+		const ts = String(at);
+		return { 'x-hubspot-signature-v3': hubspotSignature(secret, 'POST', url, body, ts), 'x-hubspot-request-timestamp': ts };
+	}
+
+	it('verifies the v3 signature over n8n’s public webhook URL and splits the batch into items', async () => {
+		const f = vendorFixture();
+		const body = JSON.stringify(batch);
+		const call = await callWebhook({ workflow: triggerWorkflow('hubspot'), nodeName: 'Nudge Trigger', rawBody: body, headers: hubspotHeaders(body), credentials: f.credentials });
+		expect(call.status).toBe(200);
+		const items = call.result.workflowData![0].map((item) => item.json);
+		expect(items.map((item) => (item.event as IDataObject).name)).toEqual(['Contact Created', 'Contact Property Changed']);
+		expect((await f.engine.getProfile(items[0].contactId as string))?.email).toBe('kim@example.com');
+		const retry = await callWebhook({ workflow: triggerWorkflow('hubspot'), nodeName: 'Nudge Trigger', rawBody: body, headers: hubspotHeaders(body), credentials: f.credentials });
+		expect(retry.body).toMatchObject({ accepted: 0, duplicates: 2 });
+	});
+
+	it.each([
+		['another client secret', (body: string) => hubspotHeaders(body, 'other'), /does not match/],
+		['a timestamp 6 minutes old', (body: string) => hubspotHeaders(body, CLIENT, Date.now() - 6 * 60_000), /more than 5 minutes old/],
+	])('answers 401 to %s and stores nothing', async (_case, headers, message) => {
+		const f = vendorFixture();
+		const body = JSON.stringify(batch);
+		const call = await callWebhook({ workflow: triggerWorkflow('hubspot'), nodeName: 'Nudge Trigger', rawBody: body, headers: headers(body), credentials: f.credentials });
+		expect(call.status).toBe(401);
+		expect((call.body as IDataObject).error).toMatch(message);
+		expect(await f.engine.queryDecisions({})).toEqual([]);
+	});
+});
+
+describe('Nudge Send, Provider HubSpot', () => {
+	const workflow: WorkflowJson = {
+		nodes: [
+			nudgeNode('Frequency Cap', 'nudgeFrequencyCap'),
+			withVendor(nudgeNode('Send', 'nudgeSend', { provider: 'hubspot', hubspotAction: 'task', subject: 'Call {{name}}' })),
+		],
+		connections: { 'Frequency Cap': { main: [[{ node: 'Send', type: 'main', index: 0 }]] } },
+	};
+
+	it('creates one task per decision, records the task id, and a re-run sends nothing', async () => {
+		const f = vendorFixture();
+		let sent: IDataObject = {};
+		const scope = nock('https://api.hubapi.com', { reqheaders: { authorization: `Bearer ${ACCESS}` } })
+			.post('/crm/v3/objects/tasks', (body) => ((sent = body), true))
+			.once()
+			.reply(201, { id: '88001', properties: {}, createdAt: '2026-11-21T09:00:01.000Z', updatedAt: '2026-11-21T09:00:01.000Z', archived: false });
+		const { decision } = await f.engine.ingest({ type: 'track', name: 'Demo Requested', identities: { email: 'lou@example.com', hubspotId: '901' } }, { journey: 'nurture' });
+		await f.engine.chooseChannel(decision);
+		const input = [[{ json: { decisionId: decision.decisionId } }]];
+		const run = await runWorkflow({ workflow, startNode: 'Frequency Cap', input, credentials: f.credentials });
+		const out = run.output('Send');
+		expect(out).toHaveLength(1);
+		expect(out[0].decision).toMatchObject({ status: 'sent', delivery: { provider: 'hubspot:task', providerMessageId: '88001', idempotencyKey: decision.decisionId } });
+		expect(sent).toMatchObject({ properties: { hs_task_subject: 'Call Demo Requested' }, associations: [{ to: { id: '901' } }] });
+		const again = await runWorkflow({ workflow, startNode: 'Frequency Cap', input, credentials: f.credentials });
+		expect(again.output('Send')[0].decision).toMatchObject({ status: 'sent', delivery: { providerMessageId: '88001' } });
+		scope.done();
+	});
+});
+
+describe('Nudge Poll Trigger, Source HubSpot (private app)', () => {
+	it('emits contacts changed since the last check once each; the cursor lives in the Nudge store', async () => {
+		const f = vendorFixture();
+		const modified = Date.now() - 5 * 60_000;
+		// https://developers.hubspot.com/docs/api/crm/search — results sorted by hs_lastmodifieddate.
+		const scope = nock('https://api.hubapi.com', { reqheaders: { authorization: `Bearer ${ACCESS}` } })
+			.post('/crm/v3/objects/contacts/search')
+			.times(2)
+			.reply(200, {
+				total: 2,
+				results: [
+					{ id: '801', properties: { hs_object_id: '801', email: 'mo@example.com', lifecyclestage: 'lead', hs_lastmodifieddate: new Date(modified).toISOString() }, createdAt: new Date(modified).toISOString(), updatedAt: new Date(modified).toISOString(), archived: false },
+					{ id: '802', properties: { hs_object_id: '802', email: 'jo@example.com', lifecyclestage: 'customer', hs_lastmodifieddate: new Date(modified).toISOString() }, createdAt: new Date(modified).toISOString(), updatedAt: new Date(modified).toISOString(), archived: false },
+				],
+			});
+		// The first check pins the cursor 10 minutes back so both contacts are after it.
+		await f.engine.store.setCursor('hubspot:contacts', JSON.stringify({ at: modified - 600_000, id: '' }), undefined);
+		const workflow = buildWorkflow({ nodes: [withVendor(nudgeNode('Poll', 'nudgePollTrigger', { source: 'hubspot', hubspotObject: 'contacts', journey: 'sales', settleSeconds: 60 }))], connections: {} });
+		const node = workflow.getNode('Poll')!;
+		const poll = () => (nodeTypes.getByNameAndVersion(node.type, 1) as INodeType).poll!.call(new PollContext(workflow, node, additionalData(f.credentials), 'trigger', 'activate'));
+		const first = await poll();
+		expect(first![0].map((item) => (item.json.event as IDataObject).identities)).toEqual([
+			{ hubspotId: '801', email: 'mo@example.com' },
+			{ hubspotId: '802', email: 'jo@example.com' },
+		]);
+		expect(first![0][0].json.decision).toMatchObject({ journey: 'sales', status: 'pending' });
+		// The same records again: nothing new.
+		expect(await poll()).toBeNull();
+		scope.done();
+	});
+
+	it('fails the check with a message naming the missing token', async () => {
+		const f = vendorFixture();
+		f.credentials.nudgeHubSpotApi = { accessToken: '', clientSecret: '' };
+		const workflow = buildWorkflow({ nodes: [withVendor(nudgeNode('Poll', 'nudgePollTrigger', { source: 'hubspot' }))], connections: {} });
+		const node = workflow.getNode('Poll')!;
+		await expect((nodeTypes.getByNameAndVersion(node.type, 1) as INodeType).poll!.call(new PollContext(workflow, node, additionalData(f.credentials), 'trigger', 'activate'))).rejects.toThrow(/no private app access token/);
+	});
+});
+
+describe('Inactivity timers: scheduled by Nudge Trigger, fired by Nudge Poll Trigger (Source Inactivity Timers)', () => {
+	const timers = { timer: [{ start: 'Cart Updated', cancel: 'Order Completed, Checkout Completed', minutes: 30, fire: 'Cart Abandoned' }] };
+
+	function pollTimers(f: ReturnType<typeof vendorFixture>) {
+		const workflow = buildWorkflow({ nodes: [nudgeNode('Timers', 'nudgePollTrigger', { source: 'timers' })], connections: {} });
+		const node = workflow.getNode('Timers')!;
+		return (nodeTypes.getByNameAndVersion(node.type, 1) as INodeType).poll!.call(new PollContext(workflow, node, additionalData(f.credentials), 'trigger', 'activate'));
+	}
+
+	async function post(f: ReturnType<typeof vendorFixture>, event: Record<string, unknown>) {
+		const body = JSON.stringify(event);
+		const workflow: WorkflowJson = { nodes: [withVendor(nudgeNode('Nudge Trigger', 'nudgeTrigger', { source: 'segment', journey: 'cart', inactivityTimers: timers }, { webhookId: WEBHOOK_ID }))], connections: {} };
+		return await callWebhook({ workflow, nodeName: 'Nudge Trigger', rawBody: body, headers: { 'x-signature': segmentSignature(SHARED, body) }, credentials: f.credentials });
+	}
+
+	it('fires "Cart Abandoned" once for a cart left 30 minutes, and never for a cart that was ordered', async () => {
+		const f = vendorFixture();
+		const longAgo = new Date(Date.now() - 40 * 60_000).toISOString();
+		await post(f, { type: 'track', event: 'Cart Updated', userId: 'u-left', messageId: 'cart-1', timestamp: longAgo });
+		await post(f, { type: 'track', event: 'Cart Updated', userId: 'u-bought', messageId: 'cart-2', timestamp: longAgo });
+		await post(f, { type: 'track', event: 'Checkout Completed', userId: 'u-bought', messageId: 'order-2', timestamp: longAgo });
+		const fired = await pollTimers(f);
+		expect(fired![0]).toHaveLength(1);
+		expect(fired![0][0].json.event).toMatchObject({ name: 'Cart Abandoned', properties: { startedBy: 'cart-1' } });
+		expect(fired![0][0].json.decision).toMatchObject({ journey: 'cart' });
+		const profile = await f.engine.getProfile(fired![0][0].json.contactId as string);
+		expect(profile?.identities.userId).toEqual(['u-left']);
+		expect(await pollTimers(f)).toBeNull();
+	});
+});
+
+describe('Nudge Send, Provider Segment', () => {
+	it('tracks "Nudge Message Requested" with messageId = decision id, flushed before the execution ends', async () => {
+		const f = vendorFixture();
+		const batches: IDataObject[] = [];
+		// https://segment.com/docs/connections/sources/catalog/libraries/server/http-api/#batch — 200 {} on success.
+		const scope = nock('https://api.segment.io')
+			.post('/v1/batch', (body) => (batches.push(body), true))
+			.reply(200, {});
+		const workflow: WorkflowJson = {
+			nodes: [nudgeNode('Frequency Cap', 'nudgeFrequencyCap'), withVendor(nudgeNode('Send', 'nudgeSend', { provider: 'segment' }))],
+			connections: { 'Frequency Cap': { main: [[{ node: 'Send', type: 'main', index: 0 }]] } },
+		};
+		const { decision } = await f.engine.ingest({ type: 'track', name: 'Trial Started', identities: { email: 'sy@example.com', userId: 'u-sy' } }, { journey: 'nurture' });
+		await f.engine.chooseChannel(decision);
+		const run = await runWorkflow({ workflow, startNode: 'Frequency Cap', input: [[{ json: { decisionId: decision.decisionId } }]], credentials: f.credentials });
+		scope.done();
+		expect(run.output('Send')[0].decision).toMatchObject({ status: 'sent', delivery: { provider: 'segment', providerMessageId: decision.decisionId } });
+		expect((batches[0].batch as IDataObject[])[0]).toMatchObject({ type: 'track', event: 'Nudge Message Requested', userId: 'u-sy', messageId: decision.decisionId, properties: { decisionId: decision.decisionId, email: 'sy@example.com' } });
+	});
+});

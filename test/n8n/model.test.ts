@@ -1,0 +1,104 @@
+/** Nudge Model inside n8n's WorkflowExecute: train from items or a file, activate, roll back, and Score using it. */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { IDataObject } from 'n8n-workflow';
+import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
+import { closeAllEngines } from '../../engine/registry';
+import { tableRecords } from '../../engine/scoring/table';
+import { tempDir } from '../helpers/fixtures';
+import { seedOutcomes, synthetic } from '../scoring/synthetic';
+import { fixture } from './fixtures';
+import { nudgeNode, runWorkflow, type WorkflowJson } from './harness';
+
+afterAll(closeAllEngines);
+
+const rows = tableRecords(synthetic(2000)).map((r) => {
+	delete r['Last Seen'];
+	return r as IDataObject;
+});
+const policy = JSON.stringify({ ...DEFAULT_POLICY, scoring: { ...DEFAULT_POLICY.scoring, model: 'lead' } });
+const train = { operation: 'train', modelName: 'lead', target: 'Converted', exclude: 'Lead Id', trees: 30 };
+
+async function run(f: ReturnType<typeof fixture>, parameters: IDataObject, input: IDataObject[] = [{}], extra = {}) {
+	const wf: WorkflowJson = { nodes: [nudgeNode('Model', 'nudgeModel', parameters, extra)], connections: {} };
+	return runWorkflow({ workflow: wf, startNode: 'Model', input: [input.map((json) => ({ json }))], credentials: f.credentials });
+}
+
+describe('Nudge Model', () => {
+	it('trains on the input items, activates, and Nudge Score then scores with the model', async () => {
+		const f = fixture({ policy });
+		const trained = await run(f, { ...train, activate: true }, rows);
+		expect(trained.error).toBeUndefined();
+		const [out] = trained.output('Model');
+		expect(out).toMatchObject({ name: 'lead', version: 1, active: 1, message: 'saved and activated as lead v1', summary: { rows: 2000, trees: 30 } });
+		expect((out.evaluation as IDataObject).auc).toBeGreaterThan(0.9);
+
+		const score: WorkflowJson = { nodes: [nudgeNode('Score Lead', 'nudgeScore')], connections: {} };
+		const event = { type: 'track', name: 'Pricing Viewed', identities: { email: 'hot@example.com' }, traits: { Visits: 19, Source: 'Referral', 'Opted In': 'Yes' } };
+		const result = await runWorkflow({ workflow: score, startNode: 'Score Lead', input: [[{ json: event }]], credentials: f.credentials });
+		const decision = result.output('Score Lead')[0].decision as IDataObject;
+		expect(decision.score).toMatchObject({ model: 'lead@v1', fallback: false, tier: 'hot' });
+	});
+
+	it('trains from a CSV file, keeps the better version, lists versions and rolls back', async () => {
+		const f = fixture({ policy });
+		const path = join(tempDir(), 'crm.csv');
+		const table = synthetic(1500, 3);
+		writeFileSync(path, [table.columns.join(';'), ...table.rows.map((r) => r.join(';'))].join('\n'));
+		const fileTrain = { ...train, dataSource: 'file', filePath: path };
+		expect((await run(f, { ...fileTrain, activate: true, exclude: 'Lead Id,Visits' })).output('Model')[0]).toMatchObject({ version: 1, active: 1 });
+		expect((await run(f, { ...fileTrain, activate: true, requireBetter: true })).output('Model')[0]).toMatchObject({ version: 2, active: 2 });
+		const evaluated = (await run(f, { operation: 'evaluate', modelName: 'lead', dataSource: 'file', filePath: path, version: 1 })).output('Model')[0];
+		expect(evaluated).toMatchObject({ version: 1, active: 2, message: expect.stringMatching(/^lead v1: AUC 0\.\d+ on 1500 rows$/) });
+		expect((await run(f, { operation: 'rollback', modelName: 'lead', note: 'v2 misbehaves' })).output('Model')[0]).toMatchObject({ version: 1, active: 1, message: 'lead v1 is now active' });
+		const listed = (await run(f, { operation: 'list', modelName: 'lead' })).output('Model')[0];
+		expect((listed.versions as IDataObject[]).map((v) => [v.version, v.active])).toEqual([
+			[1, true],
+			[2, false],
+		]);
+	});
+
+	it('retrains from the outcomes recorded on Nudge decisions', async () => {
+		const f = fixture({ policy });
+		await seedOutcomes(f.engine, 60, 'demo');
+		const out = (await run(f, { operation: 'train', modelName: 'lead', dataSource: 'outcomes', trees: 10 })).output('Model')[0];
+		expect(out).toMatchObject({ version: 1, message: 'saved as lead v1, not activated', summary: { rows: 60, positives: 30 } });
+		expect((out.evaluation as IDataObject).auc).toBe(1);
+	});
+
+	it('bad input stops the run with an actionable message, and nothing is stored or activated', async () => {
+		const f = fixture({ policy });
+		const noTarget = await run(f, { ...train, target: 'Won', activate: true }, rows);
+		expect(noTarget.error?.message).toMatch(/The data has no target column "Won"/);
+		const oneClass = await run(f, { ...train, activate: true }, rows.map((r) => ({ ...r, Converted: '1' })));
+		expect(oneClass.error?.message).toMatch(/"Converted" has only one value/);
+		const missingVersion = await run(f, { operation: 'activate', modelName: 'lead', version: 3 });
+		expect(missingVersion.error?.message).toMatch(/There is no model named "lead": train one first/);
+		const listed = (await run(f, { operation: 'list', modelName: 'lead' })).output('Model')[0];
+		expect(listed).toMatchObject({ versions: [], message: 'lead: 0 version(s)' });
+		expect(listed.active).toBeUndefined();
+		// With "On Error → Continue" the error becomes the output item.
+		const continued = await run(f, { ...train, target: 'Won' }, rows.slice(0, 5), { continueOnFail: true });
+		expect(continued.output('Model')[0].error).toMatch(/no target column "Won"/);
+	});
+});
+
+describe('flows/n8n/retrain.json', () => {
+	it('is a weekly schedule into Nudge Model: retrain from recorded outcomes, activate only if better', async () => {
+		const json = JSON.parse(readFileSync(join(__dirname, '../../flows/n8n/retrain.json'), 'utf8')) as WorkflowJson & IDataObject;
+		expect(json.name).toBe('Nudge — Retrain lead model');
+		const schedule = json.nodes.find((n) => n.type === 'n8n-nodes-base.scheduleTrigger')!;
+		const model = json.nodes.find((n) => n.type === 'n8n-nodes-nudge.nudgeModel')!;
+		expect((json.connections as IDataObject)[schedule.name]).toEqual({ main: [[{ node: model.name, type: 'main', index: 0 }]] });
+		expect(model.parameters).toMatchObject({ operation: 'train', modelName: 'lead', dataSource: 'outcomes', activate: true, requireBetter: true });
+		// The Model node as the schedule would run it (n8n's own Schedule Trigger is not installed here).
+		const f = fixture({ policy });
+		await seedOutcomes(f.engine, 40, 'flow');
+		const wf: WorkflowJson = { nodes: json.nodes.filter((n) => n.type !== schedule.type), connections: {} };
+		const result = await runWorkflow({ workflow: wf, startNode: model.name, input: [[{ json: { timestamp: new Date().toISOString() } }]], credentials: f.credentials });
+		expect(result.error).toBeUndefined();
+		expect(result.output(model.name)[0]).toMatchObject({ name: 'lead', version: 1, active: 1, summary: { rows: 40 } });
+		const [activation] = await f.engine.store.modelActivations('lead');
+		expect(activation).toMatchObject({ version: 1, action: 'activate', note: 'weekly retrain' });
+	});
+});
