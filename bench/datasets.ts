@@ -10,10 +10,16 @@ import type { TrainOptions } from '../engine/scoring/model';
  * the columns each must leave out. Found beside the repository (`<repo>/../shared/data`) from the
  * sources or from dist/, or at NUDGE_DATA_DIR.
  */
+const candidates = () => [process.env.NUDGE_DATA_DIR, resolve(__dirname, '../../shared/data'), resolve(__dirname, '../../../shared/data')];
+
+/** The data folder, or undefined when it is not on this machine. */
+export function findDataDir(): string | undefined {
+	return candidates().find((c) => c && existsSync(resolve(c, 'leads/Leads.csv')));
+}
+
 export function dataDir(): string {
-	const candidates = [process.env.NUDGE_DATA_DIR, resolve(__dirname, '../../shared/data'), resolve(__dirname, '../../../shared/data')];
-	const found = candidates.find((c) => c && existsSync(resolve(c, 'leads/Leads.csv')));
-	if (!found) throw new Error(`The shared data sets are not beside the repository (looked in ${candidates.filter(Boolean).join(', ')}); set NUDGE_DATA_DIR`);
+	const found = findDataDir();
+	if (!found) throw new Error(`The shared data sets are not beside the repository (looked in ${candidates().filter(Boolean).join(', ')}); set NUDGE_DATA_DIR`);
 	return found;
 }
 

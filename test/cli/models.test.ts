@@ -2,13 +2,14 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DATA_SETS, dataPath } from '../../bench/datasets';
+import { describeWithData } from '../helpers/dataSets';
 import { tempDir } from '../helpers/fixtures';
 
 /** These run the built CLI (`npm test` builds first). */
 const CLI = join(resolve(__dirname, '../..'), 'dist/cli/nudge.js');
 const nudge = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
 
-describe('nudge train / score / activate / rollback', () => {
+describeWithData()('nudge train / score / activate / rollback', () => {
 	const dir = tempDir();
 	const store = join(dir, 'nudge.db');
 	const telco = DATA_SETS[1];

@@ -96,23 +96,34 @@ describe('Source HubSpot', () => {
 	});
 });
 
+/** A Send node on a provider's config node, and a decision for `identities` that passed Frequency Cap. */
+async function loadSend(config: Record<string, unknown>, send: Record<string, unknown>, creds: Record<string, object>, identities: Record<string, string>) {
+	await helper.load(withHttpCapture(), [
+		...catchAll(),
+		engineNodeDef(),
+		config,
+		{ id: 'send', type: 'nudge-send', z: TAB, engine: 'eng1', wires: [['sent'], ['failed']], ...send },
+		{ id: 'sent', type: 'helper', z: TAB },
+		{ id: 'failed', type: 'helper', z: TAB },
+	], { ...credentials(), ...creds });
+	const out = recordMessages(['sent', 'failed']);
+	const engine = engineOf();
+	const { decision } = await engine.ingest({ type: 'track', name: 'Demo Requested', identities }, { journey: 'nurture' });
+	await engine.chooseChannel(decision);
+	await engine.checkCap(decision);
+	return { out, decision };
+}
+
 describe('Send with Provider HubSpot', () => {
 	it('creates the task once per decision and records its id (nock answers like the HubSpot tasks API)', async () => {
 		const nock = (await import('nock')).default;
 		const scope = nock('https://api.hubapi.com').post('/crm/v3/objects/tasks').once().reply(201, { id: '99001', properties: {}, createdAt: '2026-11-21T09:00:01.000Z', updatedAt: '2026-11-21T09:00:01.000Z', archived: false });
-		await helper.load(withHttpCapture(), [
-			...catchAll(),
-			engineNodeDef(),
+		const { out, decision } = await loadSend(
 			{ id: 'hs1', type: 'nudge-hubspot', name: 'HubSpot' },
-			{ id: 'send', type: 'nudge-send', z: TAB, engine: 'eng1', provider: 'hubspot', hubspot: 'hs1', hubspotAction: 'task', wires: [['sent'], ['failed']] },
-			{ id: 'sent', type: 'helper', z: TAB },
-			{ id: 'failed', type: 'helper', z: TAB },
-		], { ...credentials(), hs1: { accessToken: 'hubspot-access-value-nr', clientSecret: '' } });
-		const out = recordMessages(['sent', 'failed']);
-		const engine = engineOf();
-		const { decision } = await engine.ingest({ type: 'track', name: 'Demo Requested', identities: { email: 'nr@example.com', hubspotId: '333' } }, { journey: 'nurture' });
-		await engine.chooseChannel(decision);
-		await engine.checkCap(decision);
+			{ provider: 'hubspot', hubspot: 'hs1', hubspotAction: 'task' },
+			{ hs1: { accessToken: 'hubspot-access-value-nr', clientSecret: '' } },
+			{ email: 'nr@example.com', hubspotId: '333' },
+		);
 		// A retried flow: the second message gets the recorded delivery, HubSpot is called once.
 		helper.getNode('send')!.receive({ decision: decision.decisionId });
 		await waitUntil(() => out.sent.length === 1, 'the first send');
@@ -160,19 +171,12 @@ describe('Send with Provider Segment', () => {
 		const batches: Record<string, unknown>[] = [];
 		// https://segment.com/docs/connections/sources/catalog/libraries/server/http-api/#batch — 200 {} on success.
 		const scope = nock('https://api.segment.io').post('/v1/batch', (body) => (batches.push(body), true)).reply(200, {});
-		await helper.load(withHttpCapture(), [
-			...catchAll(),
-			engineNodeDef(),
+		const { out, decision } = await loadSend(
 			{ id: 'seg1', type: 'nudge-segment', name: 'Segment', host: 'https://api.segment.io' },
-			{ id: 'send', type: 'nudge-send', z: TAB, engine: 'eng1', provider: 'segment', segment: 'seg1', wires: [['sent'], ['failed']] },
-			{ id: 'sent', type: 'helper', z: TAB },
-			{ id: 'failed', type: 'helper', z: TAB },
-		], { ...credentials(), seg1: { writeKey: 'seg-write-nr', sharedSecret: '' } });
-		const out = recordMessages(['sent', 'failed']);
-		const engine = engineOf();
-		const { decision } = await engine.ingest({ type: 'track', name: 'Trial Started', identities: { email: 'nr2@example.com', anonymousId: 'anon-nr' } }, { journey: 'nurture' });
-		await engine.chooseChannel(decision);
-		await engine.checkCap(decision);
+			{ provider: 'segment', segment: 'seg1' },
+			{ seg1: { writeKey: 'seg-write-nr', sharedSecret: '' } },
+			{ email: 'nr2@example.com', anonymousId: 'anon-nr' },
+		);
 		helper.getNode('send')!.receive({ decision: decision.decisionId });
 		await waitUntil(() => out.sent.length + out.failed.length === 1, 'the send');
 		scope.done();
