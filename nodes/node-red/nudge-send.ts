@@ -2,7 +2,7 @@
  * `nudge-send`: delivers a decision that passed Frequency Cap to a webhook, once per decision
  * (the decision id is the idempotency key). Outputs: sent, failed.
  */
-import type { NodeAPI, Node } from 'node-red';
+import type { NodeAPI, Node, NodeMessage } from 'node-red';
 import { NudgeError } from '../../engine/errors';
 import { createSender, type ClosableSender } from '../../engine/deliver/senders';
 import type { HubSpotAction } from '../../engine/deliver/hubspot';
@@ -16,6 +16,8 @@ interface SendDef extends NudgeNodeDef {
 	timeout?: string | number;
 	/** Sign each request with the engine's signing secret (X-Nudge-Signature). */
 	sign?: boolean;
+	/** e.g. "transactional": sent without a Frequency Cap slot when the policy's sendWithoutCapCheck lists it. */
+	category?: string;
 	/** webhook (default), segment, hubspot or salesforce. */
 	provider?: 'webhook' | 'segment' | 'hubspot' | 'salesforce';
 	segment?: string;
@@ -63,6 +65,13 @@ function settingsProblem(def: SendDef, signingSecret: string): NudgeError | unde
 	return undefined;
 }
 
+/** The message category: msg.message.category, else the node's setting. */
+function categoryOf(def: SendDef, msg: NodeMessage): { category?: string } {
+	const fromMsg = (msg.message as { category?: unknown } | undefined)?.category;
+	const category = (typeof fromMsg === 'string' ? fromMsg : (def.category ?? '')).trim();
+	return category ? { category } : {};
+}
+
 export = function (RED: NodeAPI) {
 	function NudgeSend(this: Node, def: SendDef) {
 		RED.nodes.createNode(this, def);
@@ -79,7 +88,7 @@ export = function (RED: NodeAPI) {
 				outputs: 2,
 				settingsError: problem,
 				run: async (engine, msg) => {
-					const decision = await engine.send(await decisionOf(engine, msg), { sender });
+					const decision = await engine.send(await decisionOf(engine, msg), { sender }, categoryOf(def, msg));
 					return { decision, output: decision.status === 'sent' ? 0 : 1, status: decisionStatus(decision, 'sending') };
 				},
 			});
@@ -96,7 +105,7 @@ export = function (RED: NodeAPI) {
 			outputs: 2,
 			settingsError: settingsProblem(def, signingSecret),
 			run: async (engine, msg) => {
-				const decision = await engine.send(await decisionOf(engine, msg), target);
+				const decision = await engine.send(await decisionOf(engine, msg), target, categoryOf(def, msg));
 				return { decision, output: decision.status === 'sent' ? 0 : 1, status: decisionStatus(decision, 'sending') };
 			},
 		});

@@ -4,7 +4,7 @@
  */
 import type { IDataObject } from 'n8n-workflow';
 import { closeAllEngines } from '../../engine/registry';
-import { anaEvent, fixture } from './fixtures';
+import { anaEvent, fixture, SendTarget } from './fixtures';
 import { connect, nudgeNode, runWorkflow, WorkflowJson } from './harness';
 import './quiet';
 
@@ -74,5 +74,31 @@ describe('Nudge Frequency Cap: the four outputs', () => {
 		const result = await run(f, { nodes: [nudgeNode('Review', 'nudgeFrequencyCap', { operation: 'review', verdict: 'approve', reviewer: 'x' })], connections: {} }, [allowed], 'Review');
 		expect(result.run.status).toBe('error');
 		expect(String(result.run.data.resultData.error?.message)).toMatch(/is not waiting for review \(it is pending\)/);
+	});
+});
+
+describe('Nudge Send: a message category the policy lets through without a cap slot', () => {
+	const receiver = new SendTarget();
+	let url = '';
+	beforeAll(async () => {
+		url = await receiver.start();
+	});
+	afterAll(() => receiver.stop());
+
+	const receipts = JSON.stringify({ channelOrder: ['email'], channels: { email: { unknownConsent: 'allow' } }, sendWithoutCapCheck: ['transactional'] });
+	const sendFlow = (category: string): WorkflowJson => ({
+		nodes: [nudgeNode('Choose Channel', 'nudgeChooseChannel'), nudgeNode('Send', 'nudgeSend', { provider: 'webhook', url, sign: false, category })],
+		connections: connect([['Choose Channel', 0, 'Send']]),
+	});
+
+	it('sends a transactional receipt straight after Choose Channel; refuses the same without the category', async () => {
+		const f = fixture({ policy: receipts });
+		const sent = await run(f, sendFlow('transactional'), [anaEvent('Order Completed')]);
+		expect(decisionOf(sent.output('Send', 0)[0])).toMatchObject({ status: 'sent', message: { category: 'transactional' } });
+		expect(receiver.received).toHaveLength(1);
+		const refused = await run(f, sendFlow(''), [anaEvent('Order Shipped')]);
+		expect(refused.run.status).toBe('error');
+		expect(String(refused.run.data.resultData.error?.message)).toMatch(/has not passed Frequency Cap/);
+		expect(receiver.received).toHaveLength(1);
 	});
 });

@@ -2,6 +2,8 @@
  * The nudge-frequency-cap node's four outputs in a real Node-RED runtime, and the review verdict
  * operation fed by msg.review.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { closeAllEngines } from '../../engine/registry';
 import { catchAll, credentials, engineNodeDef, engineOf, helper, lastStatus, nextCaught, nextMessage, nodeOf, NUDGE_NODES, segmentEvent, TAB } from './_helpers';
 
@@ -13,23 +15,41 @@ const POLICY = JSON.stringify({
 	review: [{ id: 'big-discount', when: { field: 'message.offerValue', op: 'gte', value: 30 } }],
 });
 
-function flow() {
+const RECEIPTS = JSON.stringify({ channelOrder: ['email'], channels: { email: { unknownConsent: 'allow' } }, sendWithoutCapCheck: ['transactional'] });
+let posts = 0;
+const receiver = createServer((req, res) => {
+	req.resume();
+	req.on('end', () => {
+		posts++;
+		res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+	});
+});
+let receiverUrl = '';
+
+function flow(policy = POLICY) {
 	const outs = ['allowed', 'delayed', 'blocked', 'review'];
 	return [
 		...catchAll(),
-		engineNodeDef({ policy: POLICY }),
+		engineNodeDef({ policy }),
+		{ id: 'receipt', type: 'nudge-send', z: TAB, engine: 'eng1', provider: 'webhook', url: receiverUrl, timeout: 5, sign: false, category: 'transactional', wires: [['sent'], ['failed']] },
 		{ id: 'cap', type: 'nudge-frequency-cap', z: TAB, engine: 'eng1', operation: 'check', channel: '', wires: outs.map((o) => [o]) },
 		{ id: 'verdict', type: 'nudge-frequency-cap', z: TAB, engine: 'eng1', operation: 'review', wires: outs.map((o) => [`v_${o}`]) },
-		...[...outs, ...outs.map((o) => `v_${o}`)].map((id) => ({ id, type: 'helper', z: TAB })),
+		...[...outs, ...outs.map((o) => `v_${o}`), 'sent', 'failed'].map((id) => ({ id, type: 'helper', z: TAB })),
 	];
 }
 
-beforeAll(() => helper.startServer());
+beforeAll(async () => {
+	await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+	receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/receipts`;
+	await helper.startServer();
+});
 afterAll(async () => {
 	await helper.stopServer();
 	await closeAllEngines();
+	receiver.closeAllConnections();
+	await new Promise<void>((resolve) => receiver.close(() => resolve()));
 });
-beforeEach(() => helper.load(NUDGE_NODES, flow(), credentials()));
+beforeEach(() => helper.load(NUDGE_NODES, flow(expect.getState().currentTestName?.includes('receipt') ? RECEIPTS : POLICY), credentials()));
 afterEach(() => helper.unload());
 
 async function chosen(email: string, name = 'Pricing Viewed') {
@@ -80,5 +100,15 @@ describe('nudge-frequency-cap: four outputs', () => {
 		nodeOf('verdict').receive({ decision: (await review).decision, review: { approve: true } });
 		expect((await caught).message).toMatch(/needs the reviewer’s name or email/);
 		expect(lastStatus('verdict')).toEqual({ fill: 'red', shape: 'dot', text: 'invalid input' });
+	});
+});
+
+describe('nudge-send: category', () => {
+	it('a transactional receipt goes out without a Frequency Cap slot when the policy allows it', async () => {
+		const before = posts;
+		const sent = nextMessage('sent');
+		nodeOf('receipt').receive({ decision: await chosen('fay@example.com', 'Order Completed') });
+		expect((await sent).decision).toMatchObject({ status: 'sent', message: { category: 'transactional' } });
+		expect(posts).toBe(before + 1);
 	});
 });

@@ -8,6 +8,12 @@ import { nudgeEngineConnectionTest, nudgeSalesforceConnectionTest, runForEachIte
 const webhookOnly = { show: { provider: ['webhook'] } };
 const hubspotOnly = { show: { provider: ['hubspot'] } };
 
+/** The message category set on the node, if any (see the policy's `sendWithoutCapCheck`). */
+function categoryOf(context: IExecuteFunctions, itemIndex: number): { category?: string } {
+	const category = String(context.getNodeParameter('category', itemIndex, '') ?? '').trim();
+	return category ? { category } : {};
+}
+
 export class NudgeSend implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Nudge Send',
@@ -49,6 +55,15 @@ export class NudgeSend implements INodeType {
 					{ name: 'Salesforce', value: 'salesforce', description: 'Create a task for the owner, or add the lead or contact to a campaign' },
 				],
 				default: 'webhook',
+			},
+			{
+				displayName: 'Message Category',
+				name: 'category',
+				type: 'string',
+				default: '',
+				placeholder: 'transactional',
+				description:
+					'Optional. A message of a category your policy lists in sendWithoutCapCheck (e.g. a receipt marked transactional) may be sent without passing Frequency Cap; consent is still checked.',
 			},
 			{
 				displayName: 'Salesforce Action',
@@ -156,9 +171,9 @@ export class NudgeSend implements INodeType {
 		let sender: ClosableSender | undefined;
 		if (provider !== 'webhook') {
 			try {
-				return await runForEachItem(this, { outputs: 2, errorOutput: 1 }, async ({ engine, item }) => {
+				return await runForEachItem(this, { outputs: 2, errorOutput: 1 }, async ({ engine, item, itemIndex }) => {
 					sender ??= await providerSender(this, provider);
-					const decision = await engine.send(await engine.open(item.json), { sender });
+					const decision = await engine.send(await engine.open(item.json), { sender }, categoryOf(this, itemIndex));
 					return { decision, output: sendOutput(decision) };
 				});
 			} finally {
@@ -177,11 +192,11 @@ export class NudgeSend implements INodeType {
 					{ itemIndex },
 				);
 			}
-			const decision = await engine.send(await engine.open(item.json), {
-				url,
-				timeoutMs: Math.max(1, timeoutSeconds) * 1000,
-				...(sign ? { secret: settings.signingSecret } : {}),
-			});
+			const decision = await engine.send(
+				await engine.open(item.json),
+				{ url, timeoutMs: Math.max(1, timeoutSeconds) * 1000, ...(sign ? { secret: settings.signingSecret } : {}) },
+				categoryOf(this, itemIndex),
+			);
 			return { decision, output: sendOutput(decision) };
 		});
 	}
