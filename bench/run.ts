@@ -1,5 +1,7 @@
+import { benchBandit } from './bandit';
 import { benchCaps } from './caps';
 import { benchDecide } from './decide';
+import { benchScale } from './scale';
 import { benchScoring } from './scoring';
 import { benchSendClient } from './sendClient';
 
@@ -12,6 +14,10 @@ async function main(): Promise<void> {
 	await benchCaps();
 	process.stdout.write('\n');
 	await benchScoring();
+	process.stdout.write('\n');
+	await benchScale();
+	process.stdout.write('\n');
+	await benchBandit();
 }
 
 main().catch((error) => {

@@ -35,7 +35,7 @@ function int(name: string, v: string | undefined): number | undefined {
 	return n;
 }
 
-function storeOf(path?: string): Store {
+export function storeOf(path?: string): Store {
 	return openStore(!path ? DEFAULT_STORE_URL : /^(sqlite|memory):/.test(path) ? path : `sqlite:${path}`);
 }
 

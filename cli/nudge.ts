@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { NudgeError } from '../engine/errors';
 import { MODEL_USAGE, runActivate, runImport, runScore, runTrain } from './models';
 import { formatSummary, replay } from './replay';
+import { LIFT_USAGE, runLift } from './lift';
 
 const USAGE = `Usage: nudge <command> [options]
 
@@ -12,7 +13,7 @@ Commands:
       Dry-runs a journey over past events (Nudge or Segment format, one JSON per line) on a fresh
       embedded store. Writes one JSON decision per line (stdout by default) and a summary on stderr.
       Nothing is sent.
-${MODEL_USAGE}`;
+${MODEL_USAGE}${LIFT_USAGE}`;
 
 function fail(message: string): never {
 	process.stderr.write(`nudge: ${message}\n`);
@@ -51,6 +52,7 @@ async function main(argv: string[]): Promise<number> {
 		return command ? 0 : 2;
 	}
 	if (command === 'replay') return runReplay(rest);
+	if (command === 'lift') return runLift(rest);
 	if (command === 'train') return runTrain(rest);
 	if (command === 'score') return runScore(rest);
 	if (command === 'import') return runImport(rest);

@@ -24,7 +24,7 @@ export class NudgeEngineApi implements ICredentialType {
 			default: 'sqlite:~/.nudge/nudge.db',
 			placeholder: 'sqlite:~/.nudge/nudge.db',
 			description:
-				'Where Nudge keeps contacts, frequency caps and the decision log. Use sqlite:&lt;file path&gt; for a file on the n8n server (created on first use; ~ is the home folder), or memory: for a throwaway store that is emptied when n8n restarts.',
+				'Where Nudge keeps contacts, frequency caps and the decision log. Use sqlite:&lt;file path&gt; for a file on the n8n server (created on first use; ~ is the home folder), or memory: for a throwaway store that is emptied when n8n restarts. In queue mode (several workers) every process must share one store: redis://host:6379, postgres://user@host:5432/db, or split:hot=redis://…;log=postgres://… (Redis for caps and profiles, PostgreSQL for the decision log). See docs/deploy.md.',
 		},
 		{
 			displayName: 'Policy',

@@ -1,8 +1,14 @@
 import type { Decision, DecisionQuery, Outcome, ReasonCode, Score } from './audit/schema';
 import { OutcomeSchema } from './audit/schema';
-import { exportJsonl } from './audit/export';
-import type { Channel } from './channels';
+import { exportJsonl, iterateDecisions } from './audit/export';
+import { CHANNELS, Channel } from './channels';
 import { channelEligibility, chooseChannel } from './decide/chooseChannel';
+import { holdoutOf } from './decide/holdout';
+import { bestSendTime, ENGAGEMENT, engagementDeltas } from './decide/sendTime';
+import { zoneFor } from './guard/windows';
+import { LiftOptions, LiftRow, LiftTally } from './decide/lift';
+import { armDeltas, chooseArm, contextOf, outcomeDelta, probabilityBest, variantScopes, WAIT } from './decide/learner';
+import { Random } from './decide/sampling';
 import { deliver, RetryPolicy, Sender, SendResult } from './deliver/provider';
 import { checkWebhookUrl, postWebhook, WebhookTarget } from './deliver/webhook';
 import { FieldIssue, NudgeError, describeIssues, issuesFromZod } from './errors';
@@ -33,6 +39,8 @@ export interface EngineOptions {
 	clock?: 'wall' | 'event';
 	/** Overrides the wall clock (tests). */
 	now?: () => Date;
+	/** The learner's uniform random source (seed it in tests and benchmarks); Math.random by default. */
+	random?: Random;
 }
 
 export interface IngestResult {
@@ -45,8 +53,15 @@ export interface IngestResult {
 /** A webhook, a dry run, or any provider's sender (engine/deliver: Segment, HubSpot…). */
 export type SendTarget = WebhookTarget | { dryRun: true } | { sender: Sender; retry?: Partial<RetryPolicy> };
 
+/**
+ * An outcome names its decision one way: its decision id, the provider's message id, or the contact
+ * (and optionally the channel): then the contact's latest decision within the policy's attribution window.
+ */
 export interface OutcomeInput {
-	decisionId: string;
+	decisionId?: string;
+	messageId?: string;
+	contactId?: string;
+	channel?: Channel;
 	type: Outcome['type'];
 	outcomeId?: string;
 	value?: number;
@@ -95,6 +110,7 @@ export class Engine {
 	private readonly wallNow: () => Date;
 	private readonly profileLock: Serial;
 	private readonly ownsStore: boolean;
+	private readonly random: Random;
 
 	constructor(options: EngineOptions) {
 		this.store = options.store;
@@ -103,6 +119,7 @@ export class Engine {
 		this.loaded = options.policy ?? loadPolicy();
 		this.clock = options.clock ?? 'wall';
 		this.wallNow = options.now ?? (() => new Date());
+		this.random = options.random ?? Math.random;
 	}
 
 	get policy(): Policy {
@@ -274,6 +291,46 @@ export class Engine {
 		return decision.status === 'pending' ? this.scoreStage(decision, this.profileLoader(decision)) : decision;
 	}
 
+	/**
+	 * Picks the content variant for a slot (e.g. `cart-subject` among ["A", "B"]) with the same learner as
+	 * channels, per context; once a variant's probability of being best reaches `learner.promoteAt` (and
+	 * every variant was sent `promoteMinTrials` times) it is promoted and every later decision gets it.
+	 * The choice is recorded in `variantChoice` and as `message.variant`. `variants` may be a list, or text
+	 * with one variant per line (or comma-separated), as node settings give it.
+	 */
+	async chooseVariant(ref: DecisionRef | unknown, slot: string, variants: string[] | string): Promise<Decision> {
+		const name = typeof slot === 'string' ? slot.trim() : '';
+		const given = typeof variants === 'string' ? variants.split(/[\n,]/).filter((v) => v.trim()) : variants;
+		const list = Array.isArray(given) ? given.map((v) => (typeof v === 'string' ? v.trim() : '')) : [];
+		if (!name) throw new NudgeError('INVALID_INPUT', 'A content slot needs a name, e.g. "cart-subject"');
+		if (!list.length || list.some((v) => !v) || new Set(list).size !== list.length) {
+			throw new NudgeError('INVALID_INPUT', `Slot "${name}" needs a list of distinct, non-empty variant names, e.g. ["A", "B"]`);
+		}
+		const decision = await this.getDecision(ref);
+		if (decision.status !== 'pending') return decision;
+		const now = this.nowFor(decision);
+		const context = decision.choice?.context ?? contextOf(decision, await this.profileOf(decision), this.policy.learner);
+		const scopes = variantScopes(name, context);
+		const winner = await this.store.getCursor(`variant-winner:${name}`);
+		const picked = await chooseArm({ store: this.store, policy: this.policy, arms: list, context: scopes.context, globalScope: scopes.globalScope, random: this.random });
+		const promoted = winner !== undefined && list.includes(winner);
+		const variant = promoted ? winner : picked.arm;
+		decision.variantChoice = {
+			slot: name,
+			variant,
+			context,
+			method: promoted ? 'promoted' : picked.method,
+			estimates: picked.estimates.map((e) => ({ variant: e.arm, mean: e.mean, sampled: e.sampled })),
+		};
+		decision.message = { ...decision.message, variant };
+		return this.save(decision, 'variant', now);
+	}
+
+	/** The promoted variant of a content slot, if one has won. */
+	variantWinner(slot: string): Promise<string | undefined> {
+		return this.store.getCursor(`variant-winner:${slot}`);
+	}
+
 	async chooseChannel(ref: DecisionRef | unknown): Promise<Decision> {
 		const decision = await this.getDecision(ref);
 		return decision.status === 'pending' ? this.chooseStage(decision, this.profileLoader(decision)) : decision;
@@ -384,12 +441,42 @@ export class Engine {
 
 	private async chooseStage(decision: Decision, profile: () => Promise<Profile>, persist = true): Promise<Decision> {
 		const now = this.nowFor(decision);
-		const choice = chooseChannel(await profile(), this.policy, decision.journey);
+		const contact = await profile();
+		const choice = chooseChannel(contact, this.policy, decision.journey);
+		const context = contextOf(decision, contact, this.policy.learner);
 		decision.candidates = choice.candidates;
-		if (choice.channel) {
-			decision.channel = choice.channel;
-			decision.explanation = choice.explanation;
-		} else this.suppress(decision, choice.reason!, choice.explanation);
+		// Holdout first and regardless of eligibility: the control group is a random slice of everyone.
+		const holdout = holdoutOf(this.policy.holdout, decision.contactId, decision.journey);
+		if (holdout) {
+			decision.choice = { context, method: 'holdout', holdout };
+			const group = holdout.group === 'global' ? 'the global control group' : `the holdout of journey ${decision.journey}`;
+			this.suppress(decision, 'HOLDOUT', `contact is in ${group} (bucket ${holdout.bucket}): no message is sent; outcomes are still recorded to measure lift`);
+		} else if (!choice.channel) {
+			decision.choice = { context, method: 'none_eligible' };
+			this.suppress(decision, choice.reason!, choice.explanation);
+		} else {
+			const arms = choice.candidates.filter((c) => c.eligible).map((c) => c.channel);
+			const picked = await chooseArm({ store: this.store, policy: this.policy, arms, context, random: this.random });
+			for (const e of picked.estimates) Object.assign(decision.candidates.find((c) => c.channel === e.arm)!, { mean: e.mean, sampled: e.sampled });
+			decision.choice = { context, method: picked.method, arm: picked.arm };
+			const estimate = picked.estimates.find((e) => e.arm === picked.arm)!;
+			const why = {
+				default_order: 'is the first eligible channel in the policy order (nothing learned yet)',
+				thompson: `drew the highest sampled expected value (${estimate.sampled.toFixed(4)}, mean ${estimate.mean.toFixed(4)}) of ${arms.length} eligible`,
+				greedy: `has the highest expected value (mean ${estimate.mean.toFixed(4)}) of ${arms.length} eligible`,
+				explore: 'was tried to keep learning (exploration floor)',
+			}[picked.method];
+			if (picked.arm === WAIT) {
+				await this.store.addArmStats(armDeltas(context, WAIT));
+				decision.choice.trialCounted = true;
+				this.suppress(decision, 'WAIT_CHOSEN', `no action now: waiting ${why}`);
+			} else {
+				decision.channel = picked.arm;
+				decision.explanation = `${picked.arm} ${why}`;
+				const sendTime = await bestSendTime({ store: this.store, policy: this.policy, contactId: decision.contactId, channel: picked.arm, zone: zoneFor(contact.timezone, this.policy.timezone), now });
+				if (sendTime) decision.sendTime = sendTime;
+			}
+		}
 		return this.save(decision, 'choose', now, { persist });
 	}
 
@@ -490,6 +577,17 @@ export class Engine {
 		};
 		if (result.ok) {
 			if (reservationId) await this.store.settleCap(reservationId, 'commit');
+			// The learner counts a trial only for a message that left (a chosen channel, sent).
+			if (decision.choice && decision.channel && !decision.choice.trialCounted) {
+				await this.store.addArmStats(armDeltas(decision.choice.context, decision.channel));
+				Object.assign(decision.choice, { arm: decision.channel, trialCounted: true });
+			}
+			const vc = decision.variantChoice;
+			if (vc && !vc.trialCounted) {
+				const scopes = variantScopes(vc.slot, vc.context);
+				await this.store.addArmStats(armDeltas(scopes.context, vc.variant, { trials: 1 }, scopes.globalScope));
+				vc.trialCounted = true;
+			}
 			decision.status = 'sent';
 			decision.explanation = `sent by ${decision.channel}`;
 		} else {
@@ -513,15 +611,24 @@ export class Engine {
 		return this.save(decision, 'log', now, { durable: true });
 	}
 
-	/** Attributes an outcome to its decision, once: a repeated outcome id is ignored and reported. */
+	/**
+	 * Attributes an outcome to its decision (by decision id, message id, or contact and channel within the
+	 * attribution window) and teaches the learner, once: a repeated outcome id is ignored and reported as
+	 * `duplicate`, and changes nothing.
+	 */
 	async recordOutcome(input: OutcomeInput): Promise<{ decision: Decision; duplicate: boolean }> {
-		const decision = await this.getDecision(input.decisionId);
+		const at = input.at === undefined ? this.wallNow() : new Date(input.at);
+		if (Number.isNaN(at.getTime())) throw new NudgeError('INVALID_INPUT', `Outcome time "${input.at}" is not a date-time (use ISO 8601, e.g. 2026-05-01T10:00:00Z)`);
+		if (input.type === 'revenue' && !(typeof input.value === 'number' && Number.isFinite(input.value) && input.value >= 0)) {
+			throw new NudgeError('INVALID_INPUT', `A revenue outcome needs its amount as a number of 0 or more; got ${JSON.stringify(input.value) ?? 'nothing'}`);
+		}
+		const decision = await this.attribute(input, at);
 		const outcome = OutcomeSchema.safeParse({
-			outcomeId: input.outcomeId ?? `${input.decisionId}:${input.type}`,
+			outcomeId: input.outcomeId ?? `${decision.decisionId}:${input.type}`,
 			type: input.type,
 			channel: decision.channel,
 			value: input.value,
-			at: input.at ?? this.wallNow().toISOString(),
+			at: at.toISOString(),
 		});
 		if (!outcome.success) {
 			const issues = issuesFromZod(outcome.error);
@@ -531,6 +638,11 @@ export class Engine {
 			throw new NudgeError('INVALID_INPUT', `Outcome at ${outcome.data.at} is earlier than its decision (${decision.createdAt})`);
 		}
 		const added = await this.store.addOutcome(decision.decisionId, outcome.data);
+		if (added) await this.learnFrom(decision, outcome.data);
+		if (added && ENGAGEMENT.has(outcome.data.type) && decision.contactId) {
+			const profile = await this.store.getProfile(decision.contactId);
+			await this.store.addArmStats(engagementDeltas(decision.contactId, at, zoneFor(profile?.timezone, this.policy.timezone)));
+		}
 		if (added && (outcome.data.type === 'unsubscribe' || outcome.data.type === 'complaint') && decision.channel) {
 			await this.profileLock.run(async () => {
 				const profile = await this.profileOf(decision);
@@ -541,8 +653,70 @@ export class Engine {
 		return { decision: await this.getDecision(decision.decisionId), duplicate: !added };
 	}
 
+	/** The decision an outcome belongs to; exactly one way of naming it must be given. */
+	private async attribute(input: OutcomeInput, at: Date): Promise<Decision> {
+		const ways = [input.decisionId, input.messageId, input.contactId].filter((v) => v !== undefined && v !== '');
+		if (ways.length !== 1 || (input.channel && !input.contactId)) {
+			throw new NudgeError('INVALID_INPUT', 'An outcome names its decision one way: a decision id, a provider message id, or a contact id (optionally with the channel)');
+		}
+		if (input.channel !== undefined && !(CHANNELS as readonly string[]).includes(input.channel)) {
+			throw new NudgeError('INVALID_INPUT', `Channel "${input.channel}" is not one of ${CHANNELS.join(', ')}`);
+		}
+		if (input.decisionId) return this.getDecision(input.decisionId);
+		if (input.messageId) {
+			const found = await this.store.findDecisionByMessageId(input.messageId);
+			if (!found) throw new NudgeError('UNKNOWN_DECISION', `No decision in the log sent message ${input.messageId}`);
+			return found;
+		}
+		const hours = this.policy.learner.attributionWindowHours;
+		const from = new Date(at.getTime() - hours * 3_600_000).toISOString();
+		const to = new Date(at.getTime() + 1).toISOString();
+		const recent = await this.store.queryDecisions({ contactId: input.contactId, from, to, limit: 1000 });
+		// Only decisions that reached Choose Channel (a channel, wait or holdout) can earn an outcome.
+		const match = recent.filter((d) => d.choice && (!input.channel || d.channel === input.channel)).pop();
+		if (!match) {
+			throw new NudgeError('UNKNOWN_DECISION', `No decision for contact ${input.contactId}${input.channel ? ` by ${input.channel}` : ''} in the ${hours} hours before ${at.toISOString()} (the policy's attribution window)`);
+		}
+		return match;
+	}
+
+	/** A newly recorded outcome updates the arm its decision tried (a sent message or a chosen wait). */
+	private async learnFrom(decision: Decision, outcome: Outcome): Promise<void> {
+		const choice = decision.choice?.trialCounted && decision.choice.arm ? decision.choice : undefined;
+		const vc = decision.variantChoice?.trialCounted ? decision.variantChoice : undefined;
+		if (!choice && !vc) return;
+		const learner = this.policy.learner;
+		const isReward = learner.objective === 'conversion' && (learner.reward as string[]).includes(outcome.type);
+		// A decision is one trial, so it earns at most one success however many reward outcomes arrive.
+		const first = isReward && (await this.store.claimKey(`reward:${decision.decisionId}`, 100 * 365 * 86_400_000, Date.now()));
+		const delta = outcomeDelta(outcome, learner, first);
+		if (!delta) return;
+		if (choice) await this.store.addArmStats(armDeltas(choice.context, choice.arm!, delta));
+		if (vc) {
+			const scopes = variantScopes(vc.slot, vc.context);
+			await this.store.addArmStats(armDeltas(scopes.context, vc.variant, delta, scopes.globalScope));
+			if (delta.successes) await this.maybePromote(vc.slot, vc.estimates.map((e) => e.variant), scopes.globalScope);
+		}
+	}
+
+	/** Promotes a slot's leader once it is probably best and was sent often enough; only once (compare-and-set). */
+	private async maybePromote(slot: string, variants: string[], globalScope: string): Promise<void> {
+		if (variants.length < 2 || (await this.variantWinner(slot)) !== undefined) return;
+		const { promoteAt, promoteMinTrials } = this.policy.learner;
+		const odds = await probabilityBest({ store: this.store, policy: this.policy, arms: variants, globalScope, random: this.random });
+		const leader = odds.reduce((a, b) => (b.probability > a.probability ? b : a));
+		if (leader.probability >= promoteAt && leader.trials >= promoteMinTrials) await this.store.setCursor(`variant-winner:${slot}`, leader.arm, undefined);
+	}
+
 	queryDecisions(query: DecisionQuery): Promise<Decision[]> {
 		return this.store.queryDecisions(query);
+	}
+
+	/** Lift per journey and arm, treated vs holdout, from the decision log (see engine/decide/lift.ts). */
+	async lift(query: DecisionQuery = {}, options: LiftOptions = {}): Promise<LiftRow[]> {
+		const tally = new LiftTally(options);
+		for await (const d of iterateDecisions(this.store, query)) tally.add(d);
+		return tally.report();
 	}
 
 	exportJsonl(query: DecisionQuery, write: (line: string) => void): Promise<number> {

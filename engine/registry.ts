@@ -6,7 +6,7 @@ import type { Store } from './store/types';
 
 /** What the n8n credential "Nudge Engine API" and the Node-RED config node `nudge-engine` hold. */
 export interface EngineConfig {
-	/** `sqlite:<path>` (default `sqlite:~/.nudge/nudge.db`) or `memory:`. */
+	/** `sqlite:<path>` (default `sqlite:~/.nudge/nudge.db`), `memory:`, `redis://…`, `postgres://…` or `split:hot=…;log=…` (see store/open.ts). */
 	store?: string;
 	/** Policy as JSON text or an object; empty means the default policy. */
 	policy?: string | Record<string, unknown>;
@@ -38,9 +38,13 @@ export function createEngine(config: EngineConfig = {}): Engine {
  */
 export async function checkEngineConfig(config: EngineConfig): Promise<{ policyVersion: string; store: string }> {
 	const engine = createEngine(config);
-	const result = { policyVersion: engine.policyVersion, store: engine.store.kind };
-	await engine.close();
-	return result;
+	try {
+		// Network stores connect lazily: one read proves the server answers (and the schema exists).
+		await engine.store.getCursor('nudge:connection-check');
+		return { policyVersion: engine.policyVersion, store: engine.store.kind };
+	} finally {
+		await engine.close();
+	}
 }
 
 interface Shared<T> {

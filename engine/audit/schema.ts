@@ -16,6 +16,8 @@ export const REASON_CODES = [
 	'SEND_FAILED',
 	'SUPPRESSION_LIST',
 	'REVIEW_REJECTED',
+	/** The learner judged "no action / wait" the best move for now. */
+	'WAIT_CHOSEN',
 ] as const;
 export const ReasonCodeSchema = z.enum(REASON_CODES);
 export type ReasonCode = z.infer<typeof ReasonCodeSchema>;
@@ -43,12 +45,18 @@ export const ScoreSchema = z.object({
 });
 export type Score = z.infer<typeof ScoreSchema>;
 
+/** "No action / wait" competes with the channels when the policy allows it. */
+export const WAIT = 'wait' as const;
 export const CandidateSchema = z.object({
-	channel: ChannelSchema,
+	channel: z.union([ChannelSchema, z.literal(WAIT)]),
 	rank: z.number(),
 	eligible: z.boolean(),
 	reason: ReasonCodeSchema.optional(),
 	detail: z.string().optional(),
+	/** The learner's posterior mean expected value (conversion chance, or revenue per message). */
+	mean: z.number().optional(),
+	/** The value drawn from the posterior for this decision (Thompson sampling). */
+	sampled: z.number().optional(),
 });
 export type Candidate = z.infer<typeof CandidateSchema>;
 
@@ -113,6 +121,34 @@ export const DecisionSchema = z.object({
 	score: ScoreSchema.optional(),
 	channel: ChannelSchema.optional(),
 	candidates: z.array(CandidateSchema).optional(),
+	/** How the channel was chosen: the learner's context, method, and any holdout group. */
+	choice: z
+		.object({
+			context: z.string(),
+			/** default_order: no data yet; thompson: posterior sample; greedy: best mean; explore: exploration floor; holdout. */
+			method: z.enum(['default_order', 'thompson', 'greedy', 'explore', 'holdout', 'none_eligible']),
+			arm: z.union([ChannelSchema, z.literal(WAIT)]).optional(),
+			holdout: z.object({ group: z.enum(['global', 'journey']), bucket: z.number() }).optional(),
+			/** Set once the learner counted this decision as a trial of `arm` (on send, or on choosing wait). */
+			trialCounted: z.boolean().optional(),
+		})
+		.optional(),
+	/** The best time to send: the contact's best local hour (shrunk toward the population's), outside quiet hours. */
+	sendTime: z
+		.object({ hour: z.number(), sendAt: z.string(), basis: z.enum(['contact', 'population']), contactEngagements: z.number() })
+		.optional(),
+	/** The content variant the learner chose for a slot (a subject line, an offer), and how. */
+	variantChoice: z
+		.object({
+			slot: z.string(),
+			variant: z.string(),
+			context: z.string(),
+			/** As `choice.method`, or `promoted`: the slot has a winner, which every decision now gets. */
+			method: z.enum(['default_order', 'thompson', 'greedy', 'explore', 'promoted']),
+			estimates: z.array(z.object({ variant: z.string(), mean: z.number(), sampled: z.number() })),
+			trialCounted: z.boolean().optional(),
+		})
+		.optional(),
 	/** What is being sent: its category (e.g. transactional), tags, offer value and content variant. */
 	message: z
 		.object({ category: z.string().optional(), tags: z.array(z.string()).optional(), offerValue: z.number().optional(), variant: z.string().optional() })

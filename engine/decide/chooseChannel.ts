@@ -1,5 +1,5 @@
-import type { Candidate, ReasonCode } from '../audit/schema';
-import type { Channel } from '../channels';
+import { Candidate, ReasonCode, WAIT } from '../audit/schema';
+import { CHANNELS, Channel } from '../channels';
 import type { Policy } from '../policy/schema';
 import type { Profile } from '../profiles/schema';
 
@@ -50,23 +50,42 @@ export function journeyChannels(policy: Policy, journey: string): Channel[] {
 }
 
 /**
- * Picks the first eligible channel in the policy's order. Every candidate is listed with its
- * eligibility and, when ineligible, the reason.
+ * Every candidate (each channel, then "no action / wait") with its eligibility and, when ineligible, the
+ * reason: the journey's channels first in its order of preference, then the channels the journey does
+ * not allow, then wait (eligible only when the policy lets the learner choose it).
  */
-export function chooseChannel(profile: Profile, policy: Policy, journey: string): ChannelChoice {
-	const candidates: Candidate[] = journeyChannels(policy, journey).map((channel, rank) => {
-		const why = channelEligibility(channel, profile, policy);
+export function channelCandidates(profile: Profile, policy: Policy, journey: string): Candidate[] {
+	const allowed = journeyChannels(policy, journey);
+	const others = CHANNELS.filter((c) => !allowed.includes(c));
+	const candidates: Candidate[] = [...allowed, ...others].map((channel, rank) => {
+		const why = allowed.includes(channel)
+			? channelEligibility(channel, profile, policy)
+			: { reason: 'POLICY_BLOCKED' as const, detail: `channel ${channel} is not allowed in journey ${journey} by the policy` };
 		return why ? { channel, rank, eligible: false, ...why } : { channel, rank, eligible: true };
 	});
-	const chosen = candidates.find((c) => c.eligible);
+	const wait: Candidate = policy.learner.allowWait
+		? { channel: WAIT, rank: candidates.length, eligible: true }
+		: { channel: WAIT, rank: candidates.length, eligible: false, reason: 'POLICY_BLOCKED', detail: 'waiting is not enabled (policy learner.allowWait)' };
+	return [...candidates, wait];
+}
+
+/**
+ * Picks the first eligible channel in the policy's order (the learner's choice with no data). Every
+ * candidate is listed with its eligibility and, when ineligible, the reason.
+ */
+export function chooseChannel(profile: Profile, policy: Policy, journey: string): ChannelChoice {
+	const candidates = channelCandidates(profile, policy, journey);
+	const chosen = candidates.find((c) => c.eligible && c.channel !== WAIT);
 	if (chosen) {
-		return { channel: chosen.channel, candidates, explanation: `${chosen.channel} is the first eligible channel in the policy order` };
+		return { channel: chosen.channel as Channel, candidates, explanation: `${chosen.channel} is the first eligible channel in the policy order` };
 	}
-	const reasons = new Set(candidates.map((c) => c.reason));
+	// The reason names what stopped the journey's own channels (the others are off-journey by definition).
+	const allowed = journeyChannels(policy, journey);
+	const reasons = new Set(candidates.filter((c) => allowed.includes(c.channel as Channel)).map((c) => c.reason));
 	const reason: ReasonCode = reasons.size === 1 ? [...reasons][0]! : 'NO_ELIGIBLE_CHANNEL';
 	return {
 		candidates,
 		reason,
-		explanation: `no channel is eligible: ${candidates.map((c) => c.detail).join('; ')}`,
+		explanation: `no channel is eligible: ${candidates.filter((c) => allowed.includes(c.channel as Channel)).map((c) => c.detail).join('; ')}`,
 	};
 }

@@ -166,6 +166,61 @@ export const JourneyPolicySchema = z
 	})
 	.strict();
 
+/** Unit interval share, e.g. 0.05 for 5%. */
+const ShareSchema = z.number().min(0).max(1);
+
+/** How Choose Channel learns from outcomes (docs/choosing.md). */
+export const LearnerPolicySchema = z
+	.object({
+		/** `conversion`: Beta posteriors on the chance a message earns a reward outcome; `value`: Normal posteriors on revenue per message. */
+		objective: z.enum(['conversion', 'value']).default('conversion'),
+		/** Outcome types that count as a success (once per decision) for the `conversion` objective. */
+		reward: z.array(z.enum(['open', 'click', 'conversion', 'revenue'])).min(1).default(['conversion']),
+		/** Each unsubscribe or spam complaint counts against its channel as this many failures. */
+		negativeWeight: z.number().min(0).default(1),
+		exploration: z
+			.object({
+				/** `thompson` samples each candidate's posterior; `off` always takes the best mean. */
+				mode: z.enum(['thompson', 'off']).default('thompson'),
+				/** At least this share of decisions try a channel other than the current best. */
+				floor: ShareSchema.default(0),
+				/** At most this share of decisions may try a channel other than the current best. */
+				ceiling: ShareSchema.default(1),
+			})
+			.strict()
+			.refine((e) => e.floor <= e.ceiling, { message: 'floor must not be above ceiling', path: ['floor'] })
+			.default({ mode: 'thompson', floor: 0, ceiling: 1 }),
+		/** How many decisions' worth of the all-contexts evidence a context starts from (pooling). */
+		poolStrength: z.number().min(0).default(20),
+		/** Weight of the default-order prior, in decisions. */
+		priorStrength: z.number().positive().default(2),
+		/** A profile path (e.g. `traits.plan`) whose value splits contexts further. */
+		segmentKey: z.string().min(1).optional(),
+		/** Lets "no action / wait" compete with the channels. */
+		allowWait: z.boolean().default(false),
+		/** Outcomes given by contact (and channel) attach to that contact's latest decision within this window. */
+		attributionWindowHours: z.number().positive().default(168),
+		/** A content variant becomes the slot's winner once its probability of being best reaches this… */
+		promoteAt: z.number().min(0.5).max(1).default(0.95),
+		/** …and it has been sent at least this many times. */
+		promoteMinTrials: z.int().min(1).default(100),
+	})
+	.strict();
+export type LearnerPolicy = z.infer<typeof LearnerPolicySchema>;
+
+/** Control groups: a stable share of contacts gets no message, so lift can be measured. */
+export const HoldoutPolicySchema = z
+	.object({
+		/** Changing the salt reshuffles every contact's bucket: keep it fixed for the life of an experiment. */
+		salt: z.string().min(1).default('nudge'),
+		/** Share of all contacts in the global control group (no journey messages them). */
+		globalShare: ShareSchema.default(0),
+		/** Per-journey holdout shares, drawn independently of the global group. */
+		journeys: z.record(z.string(), ShareSchema).default({}),
+	})
+	.strict();
+export type HoldoutPolicy = z.infer<typeof HoldoutPolicySchema>;
+
 export const PolicySchema = z
 	.object({
 		name: z.string().min(1).default('default'),
@@ -202,6 +257,8 @@ export const PolicySchema = z
 			})
 			.strict()
 			.default({ base: 0, rules: [], tiers: { hot: 70, warm: 40 }, minTrainingRows: 1000, minTrainingPositives: 120 }),
+		learner: LearnerPolicySchema.default(LearnerPolicySchema.parse({})),
+		holdout: HoldoutPolicySchema.default({ salt: 'nudge', globalShare: 0, journeys: {} }),
 		/** How long a cap reservation holds a slot when neither a send nor a failure settles it. */
 		reservationTimeoutSeconds: z.int().min(1).default(300),
 		/** How long a processed event id is remembered to drop retried deliveries. */

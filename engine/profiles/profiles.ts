@@ -2,6 +2,7 @@ import type { Channel, ConsentState } from '../channels';
 import { CHANNELS } from '../channels';
 import type { CustomerEvent } from '../events/schema';
 import { newId } from '../ids';
+import { withIdentityLocks } from './identityLock';
 import type { Store } from '../store/types';
 import { IDENTITY_KINDS, IdentityKind, Profile } from './schema';
 
@@ -122,25 +123,28 @@ export async function ingestIntoProfile(
 ): Promise<Profile> {
 	const keys = eventIdentityKeys(event);
 	const direct = event.identities.contactId;
-	const ids = new Set<string>();
-	if (direct && (await store.getProfile(direct))) ids.add(direct);
 	// A Segment alias names an earlier id (an old userId or an anonymousId) that now means this user.
 	const previousId = event.type === 'alias' && typeof event.properties.previousId === 'string' ? event.properties.previousId : undefined;
 	const aliasKeys = previousId ? [identityKey('userId', previousId), identityKey('anonymousId', previousId)] : [];
-	const resolved = await store.resolveIdentities([...keys, ...aliasKeys]);
-	for (const contactId of resolved.values()) ids.add(contactId);
-	const profiles = (await Promise.all([...ids].map((id) => store.getProfile(id)))).filter(
-		(p): p is Profile => !!p,
-	);
-	profiles.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));
-	const profile = profiles[0] ?? emptyProfile(direct ?? newId('c'), event.occurredAt);
-	for (const other of profiles.slice(1)) mergeProfiles(profile, other);
-	applyEvent(profile, event);
-	afterApply?.(profile, event);
-	if (previousId) {
-		const known = aliasKeys.filter((key) => resolved.has(key));
-		for (const key of known.length ? known : aliasKeys) addIdentity(profile, key.startsWith('userId:') ? 'userId' : 'anonymousId', previousId);
-	}
-	await store.saveProfile(profile, profileIdentityKeys(profile), profiles.slice(1).map((p) => p.contactId));
-	return profile;
+	const lockKeys = [...keys, ...aliasKeys, ...(direct ? [`contactId:${direct}`] : [])];
+	return withIdentityLocks(store, lockKeys, async () => {
+		const ids = new Set<string>();
+		if (direct && (await store.getProfile(direct))) ids.add(direct);
+		const resolved = await store.resolveIdentities([...keys, ...aliasKeys]);
+		for (const contactId of resolved.values()) ids.add(contactId);
+		const profiles = (await Promise.all([...ids].map((id) => store.getProfile(id)))).filter(
+			(p): p is Profile => !!p,
+		);
+		profiles.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));
+		const profile = profiles[0] ?? emptyProfile(direct ?? newId('c'), event.occurredAt);
+		for (const other of profiles.slice(1)) mergeProfiles(profile, other);
+		applyEvent(profile, event);
+		afterApply?.(profile, event);
+		if (previousId) {
+			const known = aliasKeys.filter((key) => resolved.has(key));
+			for (const key of known.length ? known : aliasKeys) addIdentity(profile, key.startsWith('userId:') ? 'userId' : 'anonymousId', previousId);
+		}
+		await store.saveProfile(profile, profileIdentityKeys(profile), profiles.slice(1).map((p) => p.contactId));
+		return profile;
+	});
 }

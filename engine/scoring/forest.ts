@@ -12,6 +12,7 @@
  * explanation is the change in frequency along the path, attributed to the feature split on (the
  * "Saabas" decomposition): base rate + Σ contributions = prediction, exactly.
  */
+import { seededRandom } from '../decide/sampling';
 import type { Encoded } from './features';
 
 export interface ForestOptions {
@@ -55,17 +56,8 @@ export interface Forest {
 	oob?: Float64Array;
 }
 
-/** mulberry32: a small, fast, seedable generator; same seed, same forest. */
-export function rng(seed: number): () => number {
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
+/** mulberry32 (engine/decide/sampling.ts): a small, fast, seedable generator; same seed, same forest. */
+export const rng = seededRandom;
 
 /** Quantile bin edges of one feature's non-missing values; at most `bins - 1` bins besides missing. */
 export function binEdges(values: Float64Array, bins: number): Float64Array {

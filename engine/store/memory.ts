@@ -4,7 +4,8 @@ import type { Profile } from '../profiles/schema';
 import { byCreated, matchesQuery, queryLimit } from './matchDecision';
 import { evaluateCounters, LedgerEntry } from './capMatch';
 import type { ModelActivation, ModelVersionRecord } from './models';
-import type { CapCounter, CapReservation, CapVerdict, Store, StoredTimer } from './types';
+import type { ArmStats, CapCounter, CapReservation, CapVerdict, Store, StoredTimer } from './types';
+import { addArmDelta, checkArmDeltas } from './armStats';
 
 
 export interface MemoryStoreOptions {
@@ -31,6 +32,8 @@ export class MemoryStore implements Store {
 	private readonly reservations = new Map<string, LedgerEntry>();
 	private readonly decisions: LRUCache<string, { json: string; row: Pick<Decision, 'contactId' | 'journey' | 'status' | 'reason' | 'createdAt' | 'decisionId'> }>;
 	private readonly outcomeIds = new Set<string>();
+	private readonly messageIds = new Map<string, string>();
+	private readonly arms = new Map<string, ArmStats>();
 
 	constructor(options: MemoryStoreOptions = {}) {
 		const maxContacts = options.maxContacts ?? 100_000;
@@ -98,6 +101,7 @@ export class MemoryStore implements Store {
 
 	async putDecision(d: Decision) {
 		const { decisionId, contactId, journey, status, reason, createdAt } = d;
+		if (d.delivery?.providerMessageId) this.messageIds.set(d.delivery.providerMessageId, decisionId);
 		this.decisions.set(decisionId, { json: JSON.stringify(d), row: { decisionId, contactId, journey, status, reason, createdAt } });
 	}
 
@@ -190,6 +194,25 @@ export class MemoryStore implements Store {
 		const due = [...this.timers.values()].filter((t) => t.dueAt <= now).sort((a, b) => a.dueAt - b.dueAt || (a.timerId < b.timerId ? -1 : 1)).slice(0, limit);
 		for (const t of due) this.timers.delete(t.timerId);
 		return due;
+	}
+
+	async getArmStats(keys: string[]) {
+		const found = new Map<string, ArmStats>();
+		for (const k of keys) {
+			const stats = this.arms.get(k);
+			if (stats) found.set(k, { ...stats });
+		}
+		return found;
+	}
+
+	async addArmStats(deltas: { key: string; delta: Partial<ArmStats> }[]) {
+		checkArmDeltas(deltas);
+		for (const { key, delta } of deltas) this.arms.set(key, addArmDelta(this.arms.get(key), delta));
+	}
+
+	async findDecisionByMessageId(messageId: string) {
+		const id = this.messageIds.get(messageId);
+		return id === undefined ? undefined : this.getDecision(id);
 	}
 
 	async close() {}

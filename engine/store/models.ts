@@ -27,3 +27,23 @@ export interface ModelActivation {
 	at: string;
 	note?: string;
 }
+
+/** An activation as the SQL backends keep it: absent previous / note are NULL. */
+export interface ActivationRow {
+	version: number | string;
+	previous: number | string | null;
+	action: ModelActivation['action'];
+	at: string;
+	note: string | null;
+}
+
+export function activationFromRow(name: string, r: ActivationRow): ModelActivation {
+	return {
+		name,
+		version: Number(r.version),
+		...(r.previous !== null ? { previous: Number(r.previous) } : {}),
+		action: r.action,
+		at: r.at,
+		...(r.note !== null ? { note: r.note } : {}),
+	};
+}

@@ -5,14 +5,24 @@ import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
 import { NudgeError } from '../errors';
 import type { Profile } from '../profiles/schema';
 import { queryLimit } from './matchDecision';
-import type { ModelActivation } from './models';
-import type { CapCounter, CapReservation, CapVerdict, Store, StoredTimer } from './types';
+import { activationFromRow, ModelActivation } from './models';
+import type { ArmStats, CapCounter, CapReservation, CapVerdict, Store, StoredTimer } from './types';
+import { checkArmDeltas } from './armStats';
 
 /** Polling cursors and inactivity timers (issue 6), kept apart from the core schema. */
 const INTEGRATION_SCHEMA = `
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS timers (timer_id TEXT PRIMARY KEY, due_at INTEGER NOT NULL, body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS timers_due ON timers (due_at, timer_id);
+`;
+
+/** The learner's per-(context, arm) counts and the provider message id lookup (issue 5). */
+const LEARNER_SCHEMA = `
+CREATE TABLE IF NOT EXISTS learner_arms (
+  key TEXT PRIMARY KEY, trials REAL NOT NULL DEFAULT 0, successes REAL NOT NULL DEFAULT 0, negatives REAL NOT NULL DEFAULT 0,
+  value_sum REAL NOT NULL DEFAULT 0, value_sq REAL NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS decisions_message ON decisions (json_extract(body, '$.delivery.providerMessageId'))
+  WHERE json_extract(body, '$.delivery.providerMessageId') IS NOT NULL;
 `;
 
 const SCHEMA = `
@@ -81,6 +91,7 @@ export class SqliteStore implements Store {
 		this.db.exec('PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
 		this.db.exec(SCHEMA);
 		this.db.exec(INTEGRATION_SCHEMA);
+		this.db.exec(LEARNER_SCHEMA);
 		this.migrate();
 		const p = (sql: string) => this.db.prepare(sql);
 		this.stmt = {
@@ -359,14 +370,7 @@ export class SqliteStore implements Store {
 			at: string;
 			note: string | null;
 		}[];
-		return rows.map((r) => ({
-			name,
-			version: Number(r.version),
-			...(r.previous !== null ? { previous: Number(r.previous) } : {}),
-			action: r.action,
-			at: r.at,
-			...(r.note !== null ? { note: r.note } : {}),
-		}));
+		return rows.map((r) => activationFromRow(name, r));
 	}
 
 	private readonly integrationStatements = new Map<string, StatementSync>();
@@ -408,6 +412,42 @@ export class SqliteStore implements Store {
 			for (const row of rows) remove.run(row.timerId);
 			return rows.map((row) => ({ timerId: row.timerId, dueAt: Number(row.dueAt), body: row.body }));
 		});
+	}
+
+	async getArmStats(keys: string[]) {
+		const found = new Map<string, ArmStats>();
+		const get = this.prepared('SELECT trials, successes, negatives, value_sum AS valueSum, value_sq AS valueSq FROM learner_arms WHERE key = ?');
+		for (const k of keys) {
+			const row = get.get(k) as ArmStats | undefined;
+			if (row) found.set(k, { trials: row.trials, successes: row.successes, negatives: row.negatives, valueSum: row.valueSum, valueSq: row.valueSq });
+		}
+		return found;
+	}
+
+	addArmStats(deltas: { key: string; delta: Partial<ArmStats> }[]) {
+		try {
+			checkArmDeltas(deltas);
+		} catch (error) {
+			return Promise.reject(error);
+		}
+		return this.write(() => {
+			// Increments in SQL, so writers in other processes add to each other's counts instead of overwriting them.
+			const add = this.prepared(`INSERT INTO learner_arms (key, trials, successes, negatives, value_sum, value_sq) VALUES (?, ?, ?, ?, ?, ?)
+				ON CONFLICT(key) DO UPDATE SET trials = trials + excluded.trials, successes = successes + excluded.successes,
+				negatives = negatives + excluded.negatives, value_sum = value_sum + excluded.value_sum, value_sq = value_sq + excluded.value_sq`);
+			for (const { key, delta: d } of deltas) add.run(key, d.trials ?? 0, d.successes ?? 0, d.negatives ?? 0, d.valueSum ?? 0, d.valueSq ?? 0);
+		});
+	}
+
+	async findDecisionByMessageId(messageId: string) {
+		for (const { json } of this.queuedDecisions.values()) {
+			const d = JSON.parse(json) as Decision;
+			if (d.delivery?.providerMessageId === messageId) return d;
+		}
+		const row = this.prepared(`SELECT body FROM decisions WHERE json_extract(body, '$.delivery.providerMessageId') = ? LIMIT 1`).get(messageId) as
+			| { body: string }
+			| undefined;
+		return row ? (JSON.parse(row.body) as Decision) : undefined;
 	}
 
 	async close() {

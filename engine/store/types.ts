@@ -46,6 +46,11 @@ export interface CapVerdict {
  */
 export interface Store {
 	readonly kind: string;
+	/**
+	 * True for network stores that several processes use at once (Redis, PostgreSQL): the engine then
+	 * serialises profile updates across processes with claimKey locks (engine/profiles/identityLock.ts).
+	 */
+	readonly shared?: boolean;
 	sync(): Promise<void>;
 	getProfile(contactId: string): Promise<Profile | undefined>;
 	/** identity key → contactId for the keys that are known. */
@@ -97,8 +102,25 @@ export interface Store {
 	/** Removes and returns timers due at `now` (earliest first, at most `limit`): each fires for one caller only. */
 	takeDueTimers(now: number, limit: number): Promise<StoredTimer[]>;
 
+	/** The learner's counts for each key that has any (see engine/decide/learner.ts). */
+	getArmStats(keys: string[]): Promise<Map<string, ArmStats>>;
+	/** Adds each delta to its key's counts, all or none, atomically with respect to other writers. */
+	addArmStats(deltas: { key: string; delta: Partial<ArmStats> }[]): Promise<void>;
+	/** The decision whose delivery carries this provider message id, if any. */
+	findDecisionByMessageId(messageId: string): Promise<Decision | undefined>;
+
 	close(): Promise<void>;
 }
+
+/** What the learner keeps per (context, arm): sufficient statistics of its posteriors. */
+export interface ArmStats {
+	trials: number;
+	successes: number;
+	negatives: number;
+	valueSum: number;
+	valueSq: number;
+}
+export const ARM_STAT_FIELDS = ['trials', 'successes', 'negatives', 'valueSum', 'valueSq'] as const;
 
 /** A timer kept in the store (e.g. "cart abandoned" if no order within 30 minutes); `body` is JSON. */
 export interface StoredTimer {

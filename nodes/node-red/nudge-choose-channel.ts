@@ -6,16 +6,25 @@ import { decisionOf, decisionStatus, handleSteps, NudgeNodeDef } from './shared/
 /** Output order: the engine's channels (email, sms, push, in_app, paid_audience, sales_task), then none. */
 const CHANNEL_OUTPUTS = [...CHANNELS, 'none'] as const;
 
+interface ChooseChannelDef extends NudgeNodeDef {
+	/** A content slot to test (e.g. "cart-subject") and its variants, one per line. */
+	variantSlot?: string;
+	variants?: string;
+}
+
 export = function (RED: NodeAPI) {
-	function NudgeChooseChannel(this: Node, def: NudgeNodeDef) {
+	function NudgeChooseChannel(this: Node, def: ChooseChannelDef) {
 		RED.nodes.createNode(this, def);
 		handleSteps(RED, this, def, {
 			outputs: CHANNEL_OUTPUTS.length,
 			run: async (engine, msg) => {
-				const decision = await engine.chooseChannel(await decisionOf(engine, msg));
+				const chosen = await engine.chooseChannel(await decisionOf(engine, msg));
+				const decision = def.variantSlot?.trim() || def.variants?.trim() ? await engine.chooseVariant(chosen, def.variantSlot ?? '', def.variants ?? '') : chosen;
 				const channel = decision.status === 'pending' ? decision.channel : undefined;
 				const output = channel ? CHANNELS.indexOf(channel) : CHANNEL_OUTPUTS.length - 1;
-				return { decision, output, status: decisionStatus(decision, channel ?? 'none') };
+				// The best time to send (contact's best hour, outside quiet hours): msg.sendAt, for a delay node.
+				const extra = channel && decision.sendTime ? { sendAt: decision.sendTime.sendAt } : undefined;
+				return { decision, output, extra, status: decisionStatus(decision, channel ?? 'none') };
 			},
 		});
 	}

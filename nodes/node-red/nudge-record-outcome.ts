@@ -33,13 +33,21 @@ export = function (RED: NodeAPI) {
 			outputs: 1,
 			settingsError,
 			run: async (engine, msg) => {
+				// The decision id when the message carries one; otherwise the provider's message id, or the contact (and channel).
 				const decisionId = decisionIdOf(msg);
-				if (!decisionId) {
+				const text = (key: string) => {
+					const v = field(msg.payload, key);
+					return typeof v === 'string' && v.trim() ? v.trim() : undefined;
+				};
+				const messageId = decisionId ? undefined : text('messageId');
+				const contactId = decisionId || messageId ? undefined : text('contactId');
+				if (!decisionId && !messageId && !contactId) {
 					throw new NudgeError(
 						'INVALID_INPUT',
-						'This message names no decision: put the decision id in msg.decisionId or msg.payload.decisionId (it is in the "decisionId" of every message Nudge sent)',
+						'This message names no decision: put the decision id in msg.decisionId or msg.payload.decisionId (it is in the "decisionId" of every message Nudge sent), or give msg.payload.messageId, or msg.payload.contactId (and msg.payload.channel)',
 					);
 				}
+				const channel = contactId ? text('channel') : undefined;
 				const type = fixedType ?? field(msg.payload, 'type');
 				if (typeof type !== 'string' || !type) {
 					throw new NudgeError('INVALID_INPUT', `No outcome type: choose one on the node or send msg.payload.type (${OUTCOME_TYPES.join(', ')})`);
@@ -48,7 +56,7 @@ export = function (RED: NodeAPI) {
 				const outcomeId = field(msg.payload, 'outcomeId');
 				const at = field(msg.payload, 'at');
 				const input: OutcomeInput = {
-					decisionId,
+					...(decisionId ? { decisionId } : messageId ? { messageId } : { contactId, ...(channel ? { channel: channel as OutcomeInput['channel'] } : {}) }),
 					type: type as OutcomeInput['type'],
 					...(rawValue !== undefined && rawValue !== null && rawValue !== '' ? { value: typeof rawValue === 'string' ? Number(rawValue) : (rawValue as number) } : {}),
 					...(typeof outcomeId === 'string' && outcomeId ? { outcomeId } : {}),

@@ -59,7 +59,10 @@ describe('the nurture journey end to end', () => {
 		const engine = createEngine({ store: 'memory:' });
 		const d = await runJourney(engine, 'nurture', { type: 'identify', identities: { userId: 'u-no-contact-points' } }, { dryRun: true });
 		expect(d).toMatchObject({ status: 'suppressed', reason: 'UNREACHABLE' });
-		expect(d.candidates?.every((c) => !c.eligible && c.reason === 'UNREACHABLE')).toBe(true);
+		// The journey's own channels are unreachable; the rest are not allowed in this journey, and waiting is off.
+		const journeyChannels = engine.policy.journeys.nurture.channels!;
+		expect(d.candidates?.filter((c) => journeyChannels.includes(c.channel as never)).every((c) => !c.eligible && c.reason === 'UNREACHABLE')).toBe(true);
+		expect(d.candidates?.filter((c) => !journeyChannels.includes(c.channel as never)).every((c) => !c.eligible && c.reason === 'POLICY_BLOCKED')).toBe(true);
 	});
 });
 
@@ -134,7 +137,7 @@ describe('outcomes', () => {
 		const engine = createEngine({ store: 'memory:' });
 		const d = await runJourney(engine, 'nurture', lead('io@x.io'), { dryRun: true });
 		await expect(engine.recordOutcome({ decisionId: 'd_missing', type: 'click' })).rejects.toThrow(/Decision d_missing is not in this engine's decision log/);
-		await expect(engine.recordOutcome({ decisionId: d.decisionId, type: 'revenue', value: Number.NaN })).rejects.toThrow(/Outcome is not valid: value/);
+		await expect(engine.recordOutcome({ decisionId: d.decisionId, type: 'revenue', value: Number.NaN })).rejects.toThrow(/revenue outcome needs its amount as a number of 0 or more/);
 		await expect(engine.recordOutcome({ decisionId: d.decisionId, type: 'click', at: '2000-01-01T00:00:00.000Z' })).rejects.toThrow(/earlier than its decision/);
 		expect((await engine.getDecision(d.decisionId)).outcomes).toEqual([]);
 	});

@@ -46,6 +46,10 @@ describe('channel choice', () => {
 			{ channel: 'email', rank: 0, eligible: false, reason: 'NO_CONSENT', detail: 'contact opted out of email' },
 			{ channel: 'sms', rank: 1, eligible: true },
 			{ channel: 'push', rank: 2, eligible: false, reason: 'UNREACHABLE', detail: 'contact has no push token; channel push is not reachable' },
+			{ channel: 'in_app', rank: 3, eligible: false, reason: 'POLICY_BLOCKED', detail: 'channel in_app is not allowed in journey nurture by the policy' },
+			{ channel: 'paid_audience', rank: 4, eligible: false, reason: 'POLICY_BLOCKED', detail: 'channel paid_audience is not allowed in journey nurture by the policy' },
+			{ channel: 'sales_task', rank: 5, eligible: false, reason: 'POLICY_BLOCKED', detail: 'channel sales_task is not allowed in journey nurture by the policy' },
+			{ channel: 'wait', rank: 6, eligible: false, reason: 'POLICY_BLOCKED', detail: 'waiting is not enabled (policy learner.allowWait)' },
 		]);
 	});
 

@@ -228,5 +228,33 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			expect(await store.takeDueTimers(2000, 10)).toEqual([]);
 			expect((await store.takeDueTimers(5000, 10)).map((t) => t.timerId)).toEqual(['t-late']);
 		});
+
+		test('learner counts: increments add up, unknown keys are absent, a bad delta changes nothing', async () => {
+			await store.addArmStats([{ key: 'global#email', delta: { trials: 1 } }, { key: 'ctx#email', delta: { trials: 1 } }]);
+			await store.addArmStats([{ key: 'global#email', delta: { successes: 1, valueSum: 40, valueSq: 1600 } }]);
+			await store.addArmStats([{ key: 'global#email', delta: { trials: 1, negatives: 1 } }]);
+			await expect(store.addArmStats([{ key: 'global#email', delta: { trials: 1 } }, { key: 'global#sms', delta: { trials: Number.NaN } }])).rejects.toThrow(/trials for global#sms must be a finite number/);
+			await store.sync();
+			const stats = await store.getArmStats(['global#email', 'ctx#email', 'global#push']);
+			expect(stats.get('global#email')).toEqual({ trials: 2, successes: 1, negatives: 1, valueSum: 40, valueSq: 1600 });
+			expect(stats.get('ctx#email')).toEqual({ trials: 1, successes: 0, negatives: 0, valueSum: 0, valueSq: 0 });
+			expect(stats.has('global#push')).toBe(false);
+		});
+
+		test('learner counts: concurrent increments are all kept', async () => {
+			await Promise.all(Array.from({ length: 50 }, () => store.addArmStats([{ key: 'k', delta: { trials: 1, successes: 0.5 } }])));
+			await store.sync();
+			expect(await store.getArmStats(['k'])).toEqual(new Map([['k', { trials: 50, successes: 25, negatives: 0, valueSum: 0, valueSq: 0 }]]));
+		});
+
+		test('a decision is found by its provider message id, before and after its batch commits', async () => {
+			const sent = decision('d-msg', { status: 'sent', delivery: { provider: 'webhook', status: 'sent', idempotencyKey: 'd-msg', attempts: 1, providerMessageId: 'pm-1', at: '2026-11-01T00:00:00.000Z' } });
+			await store.putDecision(decision('d-other'));
+			await store.putDecision(sent);
+			expect((await store.findDecisionByMessageId('pm-1'))?.decisionId).toBe('d-msg');
+			await store.sync();
+			expect((await store.findDecisionByMessageId('pm-1'))?.decisionId).toBe('d-msg');
+			expect(await store.findDecisionByMessageId('pm-none')).toBeUndefined();
+		});
 	});
 }

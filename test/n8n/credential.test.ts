@@ -55,7 +55,12 @@ describe('Nudge Engine credential', () => {
 	});
 
 	it('fails for a store it cannot open', async () => {
-		const result = await testCredential({ store: 'redis://localhost', policy: '' });
-		expect(result).toEqual({ status: 'Error', message: expect.stringMatching(/Unknown store "redis:\/\/localhost"\. Use sqlite:<file path>/) });
+		const result = await testCredential({ store: 'mongodb://localhost', policy: '' });
+		expect(result).toEqual({ status: 'Error', message: expect.stringMatching(/Unknown store "mongodb:\/\/localhost"\. Use sqlite:<file path>/) });
+	});
+
+	it('fails, with the reason, for a Redis store that does not answer', async () => {
+		const result = await testCredential({ store: 'redis://127.0.0.1:1', policy: '' });
+		expect(result).toEqual({ status: 'Error', message: expect.stringMatching(/Redis store at redis:\/\/127\.0\.0\.1:1 could not read a cursor: .*ECONNREFUSED/) });
 	});
 });

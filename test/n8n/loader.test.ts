@@ -74,7 +74,7 @@ describe('the built package, loaded by n8n-core', () => {
 			const nodeType = loader.nodeTypes[name].type as { methods?: { credentialTest?: Record<string, unknown> } };
 			expect(typeof nodeType.methods?.credentialTest?.nudgeEngineConnectionTest).toBe('function');
 		}
-		expect(description('nudgeChooseChannel').outputNames).toEqual(['Email', 'SMS', 'Push', 'In-App', 'Paid Audience', 'Sales Task', 'None']);
+		expect(description('nudgeChooseChannel').outputNames).toEqual(['Email', 'SMS', 'Push', 'In-App', 'Paid Audience', 'Sales Task', 'None / Holdout']);
 		expect(description('nudgeFrequencyCap').outputNames).toEqual(['Allowed', 'Delayed', 'Blocked', 'Review']);
 		expect(description('nudgeSend').outputNames).toEqual(['Sent', 'Failed']);
 	});

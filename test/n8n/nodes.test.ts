@@ -1,6 +1,8 @@
 /** Each Nudge node inside n8n's WorkflowExecute: what it records and which output each item leaves by. */
 import type { IDataObject } from 'n8n-workflow';
 import { verifySignedRequest } from '../../engine/events/signature';
+import { engagementDeltas } from '../../engine/decide/sendTime';
+import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { closeAllEngines } from '../../engine/registry';
 import { anaEvent, benEvent, caraEvent, danEvent, fixture, SECRET, SendTarget, trigger } from './fixtures';
 import { connect, nudgeNode, runWorkflow, type WorkflowJson } from './harness';
@@ -99,6 +101,10 @@ describe('Nudge Choose Channel', () => {
 			['email', 'NO_CONSENT'],
 			['sms', 'UNREACHABLE'],
 			['push', 'UNREACHABLE'],
+			['in_app', 'POLICY_BLOCKED'],
+			['paid_audience', 'POLICY_BLOCKED'],
+			['sales_task', 'POLICY_BLOCKED'],
+			['wait', 'POLICY_BLOCKED'],
 		]);
 		for (const output of [3, 4, 5]) expect(result.output('Choose Channel', output)).toEqual([]);
 
@@ -251,5 +257,68 @@ describe('Nudge Record Outcome', () => {
 			['unsubscribe', undefined],
 		]);
 		expect((await f.engine.getProfile(decision.contactId))?.consent.email).toBe('opted_out');
+	});
+
+	it('matches by message ID or by contact and channel; a duplicate teaches the learner nothing', async () => {
+		const f = fixture();
+		const engine = f.engine;
+		const { decision } = await engine.ingest(anaEvent(), { journey: 'nurture' });
+		await engine.checkCap(await engine.chooseChannel(decision));
+		await engine.send(decision, { sender: { provider: 'fake', attempt: async () => ({ providerMessageId: 'pm-9' }) } });
+		const run = (parameters: IDataObject, json: IDataObject) =>
+			runWorkflow({ workflow: outcomeWorkflow(parameters), startNode: 'Record Outcome', input: [[{ json }]], credentials: f.credentials });
+
+		const byMessage = await run({ matchBy: 'messageId', outcomeType: 'click' }, { messageId: 'pm-9' });
+		expect(byMessage.output('Record Outcome')[0]).toMatchObject({ duplicate: false, decisionId: decision.decisionId });
+		const byContact = { matchBy: 'contact', contactId: '={{ $json.contact }}', channel: 'email', outcomeType: 'conversion' };
+		expect((await run(byContact, { contact: decision.contactId })).output('Record Outcome')[0].duplicate).toBe(false);
+		expect((await run(byContact, { contact: decision.contactId })).output('Record Outcome')[0].duplicate).toBe(true);
+		expect((await engine.store.getArmStats(['global#email'])).get('global#email')).toMatchObject({ trials: 1, successes: 1 });
+		expect((await run({ matchBy: 'messageId', outcomeType: 'click' }, { messageId: '' })).error?.message).toMatch(/Message ID is empty/);
+	});
+});
+
+describe('Nudge Choose Channel holdout', () => {
+	it('sends a holdout contact out of "None / Holdout", logged as HOLDOUT', async () => {
+		const f = fixture({ policy: JSON.stringify({ ...DEFAULT_POLICY, holdout: { globalShare: 1 } }) });
+		const { decision } = await f.engine.ingest(anaEvent(), { journey: 'nurture' });
+		const result = await runWorkflow({
+			workflow: { nodes: [nudgeNode('Choose Channel', 'nudgeChooseChannel')], connections: {} },
+			startNode: 'Choose Channel',
+			input: [[{ json: { decision } as unknown as IDataObject }]],
+			credentials: f.credentials,
+		});
+		expect(result.output('Choose Channel', 0)).toEqual([]);
+		expect(decisionOf(result.output('Choose Channel', 6)[0])).toMatchObject({ status: 'suppressed', reason: 'HOLDOUT', choice: { method: 'holdout' } });
+	});
+
+	it('picks a content variant when a slot and variants are set', async () => {
+		const f = fixture();
+		const { decision } = await f.engine.ingest(anaEvent(), { journey: 'nurture' });
+		const result = await runWorkflow({
+			workflow: { nodes: [nudgeNode('Choose Channel', 'nudgeChooseChannel', { options: { variantSlot: 'subject', variants: 'Hello\nWelcome back' } })], connections: {} },
+			startNode: 'Choose Channel',
+			input: [[{ json: { decision } as unknown as IDataObject }]],
+			credentials: f.credentials,
+		});
+		const chosen = decisionOf(result.output('Choose Channel', 0)[0]);
+		expect(chosen.variantChoice).toMatchObject({ slot: 'subject', variant: 'Hello', method: 'default_order' });
+		expect((chosen.message as IDataObject).variant).toBe('Hello');
+		expect(((chosen.variantChoice as IDataObject).estimates as IDataObject[]).map((e) => e.variant)).toEqual(['Hello', 'Welcome back']);
+	});
+
+	it('adds sendAt, the best time to send, once contacts have engaged', async () => {
+		const f = fixture();
+		await f.engine.store.addArmStats(engagementDeltas('someone-else', new Date('2026-10-01T18:10:00Z'), 'UTC'));
+		const { decision } = await f.engine.ingest(anaEvent(), { journey: 'nurture' });
+		const result = await runWorkflow({
+			workflow: { nodes: [nudgeNode('Choose Channel', 'nudgeChooseChannel')], connections: {} },
+			startNode: 'Choose Channel',
+			input: [[{ json: { decision } as unknown as IDataObject }]],
+			credentials: f.credentials,
+		});
+		const [email] = result.output('Choose Channel', 0);
+		expect(email.sendAt).toMatch(/T18:00:00\.000Z$/);
+		expect(decisionOf(email).sendTime).toMatchObject({ hour: 18, basis: 'population', sendAt: email.sendAt });
 	});
 });

@@ -68,7 +68,7 @@ describe('missing or invalid engine configuration', () => {
 	it.each([
 		['a policy that is not JSON', { policy: '{"caps": [' }, /Policy is not valid JSON/],
 		['a policy with an invalid rule', { policy: JSON.stringify({ channelOrder: ['email'], caps: [{ id: 'x', scope: { kind: 'any' }, limit: 0, window: { kind: 'rolling', duration: '1 day' } }] }) }, /Policy is not valid: caps\.0\.limit: must be at least 1; caps\.0\.window\.duration: must be a number followed by s, m, h, d or w/],
-		['an unknown store', { store: 'postgres://db/nudge' }, /Unknown store "postgres:\/\/db\/nudge". Use sqlite:<file path>/],
+		['an unknown store', { store: 'mongodb://db/nudge' }, /Unknown store "mongodb:\/\/db\/nudge". Use sqlite:<file path>/],
 	])('%s: Node-RED keeps running, each node is red and fails messages with the reason', async (_label, config, reason) => {
 		await helper.load(NUDGE_NODES, stepsFlow('eng1', config), credentials());
 		const engineNode = helper.getNode('eng1') as unknown as NudgeEngineNode;

@@ -23,12 +23,13 @@ import {
 const CHANNEL_OUTS = ['ch_email', 'ch_sms', 'ch_push', 'ch_in_app', 'ch_paid', 'ch_sales', 'ch_none'];
 
 function flow(): Record<string, unknown>[] {
-	const helpers = ['scored', ...CHANNEL_OUTS, 'allowed', 'delayed', 'capped', 'review', 'allowed_sms', 'capped_sms', 'logged', 'recorded', 'recorded_fixed'];
+	const helpers = ['scored', ...CHANNEL_OUTS, 'allowed', 'delayed', 'capped', 'review', 'allowed_sms', 'capped_sms', 'logged', 'recorded', 'recorded_fixed', 'variant_email'];
 	return [
 		...catchAll(),
 		engineNodeDef(),
 		{ id: 'score', type: 'nudge-score', z: TAB, engine: 'eng1', wires: [['scored']] },
 		{ id: 'choose', type: 'nudge-choose-channel', z: TAB, engine: 'eng1', wires: CHANNEL_OUTS.map((id) => [id]) },
+		{ id: 'choose_variant', type: 'nudge-choose-channel', z: TAB, engine: 'eng1', variantSlot: 'subject', variants: 'Hello\nWelcome back', wires: [['variant_email']] },
 		{ id: 'cap', type: 'nudge-frequency-cap', z: TAB, engine: 'eng1', channel: '', wires: [['allowed'], ['delayed'], ['capped'], ['review']] },
 		{ id: 'cap_sms', type: 'nudge-frequency-cap', z: TAB, engine: 'eng1', channel: 'sms', wires: [['allowed_sms'], [], ['capped_sms'], []] },
 		{ id: 'log', type: 'nudge-log-decision', z: TAB, engine: 'eng1', annotations: '{"campaign": "spring", "owner": "ops"}', wires: [['logged']] },
@@ -128,6 +129,23 @@ describe('nudge-choose-channel', () => {
 		);
 		expect(output).toBe('ch_sms');
 		expect(decision.channel).toBe('sms');
+	});
+
+	it('picks a content variant when the node has a slot and variants', async () => {
+		const { decision } = await engineOf().ingest(segmentEvent(), { journey: 'nurture' });
+		const out = nextMessage('variant_email');
+		nodeOf('choose_variant').receive({ decision });
+		const msg = await out;
+		expect(msg.decision).toMatchObject({ channel: 'email', message: { variant: 'Hello' }, variantChoice: { slot: 'subject', variant: 'Hello' } });
+	});
+
+	it('sends a holdout contact to "none / holdout", logged as HOLDOUT with its bucket', async () => {
+		const engine = engineOf();
+		engine.setPolicy({ ...engine.policy, holdout: { salt: 'test', globalShare: 1, journeys: {} } });
+		const { output, decision } = await route(segmentEvent());
+		expect(output).toBe('ch_none');
+		expect(decision).toMatchObject({ status: 'suppressed', reason: 'HOLDOUT', choice: { method: 'holdout', holdout: { group: 'global' } } });
+		expect(lastStatus('choose')).toEqual({ fill: 'yellow', shape: 'dot', text: 'holdout' });
 	});
 
 	it('sends a contact who opted out of everything to "none", suppressed with NO_CONSENT', async () => {
@@ -249,6 +267,33 @@ describe('nudge-record-outcome', () => {
 		expect(m2.duplicate).toBe(true);
 		expect((m2.decision as { outcomes: unknown[] }).outcomes).toHaveLength(1);
 		expect(lastStatus('outcome')).toEqual({ fill: 'yellow', shape: 'dot', text: 'duplicate click' });
+	});
+
+	it('matches by provider message id, or by contact and channel, and teaches the learner once', async () => {
+		const engine = engineOf();
+		const { decision } = await engine.ingest(segmentEvent(), { journey: 'nurture' });
+		await engine.checkCap(await engine.chooseChannel(decision));
+		const sender = { provider: 'fake', attempt: async () => ({ providerMessageId: 'pm-77' }) };
+		const sent = await engine.send(decision, { sender });
+		expect(sent.delivery?.providerMessageId).toBe('pm-77');
+
+		const byMessage = nextMessage('recorded');
+		nodeOf('outcome').receive({ payload: { messageId: 'pm-77', type: 'click' } });
+		expect(((await byMessage).decision as { decisionId: string }).decisionId).toBe(decision.decisionId);
+
+		const byContact = nextMessage('recorded');
+		nodeOf('outcome').receive({ payload: { contactId: decision.contactId, channel: 'email', type: 'conversion' } });
+		const msg = await byContact;
+		expect((msg.decision as { outcomes: { type: string }[] }).outcomes.map((o) => o.type)).toEqual(['click', 'conversion']);
+		const again = nextMessage('recorded');
+		nodeOf('outcome').receive({ payload: { contactId: decision.contactId, channel: 'email', type: 'conversion' } });
+		expect((await again).duplicate).toBe(true);
+		const stats = await engine.store.getArmStats(['global#email']);
+		expect(stats.get('global#email')).toMatchObject({ trials: 1, successes: 1 });
+
+		const caught = nextCaught();
+		nodeOf('outcome').receive({ payload: { contactId: decision.contactId, channel: 'fax', type: 'click' } });
+		expect((await caught).message).toMatch(/Channel "fax" is not one of email, sms/);
 	});
 
 	it('uses the type and value set on the node, and msg.decisionId', async () => {

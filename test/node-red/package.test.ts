@@ -154,6 +154,6 @@ describe('editor files', () => {
 
 	it('choose channel output labels follow the engine channel order, then none', () => {
 		const labels = /outputLabels: \[([^\]]*)\]/.exec(definition('nudge-choose-channel'))![1];
-		expect(quoted(labels)).toEqual(['email', 'sms', 'push', 'in-app', 'paid audience', 'sales task', 'none (suppressed)']);
+		expect(quoted(labels)).toEqual(['email', 'sms', 'push', 'in-app', 'paid audience', 'sales task', 'none / holdout']);
 	});
 });

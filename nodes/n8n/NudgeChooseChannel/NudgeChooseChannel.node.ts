@@ -24,12 +24,12 @@ export class NudgeChooseChannel implements INodeType {
 			NodeConnectionTypes.Main,
 			NodeConnectionTypes.Main,
 		],
-		outputNames: ['Email', 'SMS', 'Push', 'In-App', 'Paid Audience', 'Sales Task', 'None'],
+		outputNames: ['Email', 'SMS', 'Push', 'In-App', 'Paid Audience', 'Sales Task', 'None / Holdout'],
 		credentials: [{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' }],
 		properties: [
 			{
 				displayName:
-					'Each contact leaves through the output of the channel chosen for them. "None" receives every contact that must not be messaged now (no consent, no address, holdout…): connect it to Log Decision so the reason is recorded.',
+					'Each contact leaves through the output of the channel chosen for them: among the channels they can be reached on and have agreed to, the one expected to work best, learned from outcomes (Record Outcome). "None / Holdout" receives every contact that must not be messaged now (no consent, no address, in a holdout group, or waiting is best): connect it to Log Decision so the reason is recorded.',
 				name: 'notice',
 				type: 'notice',
 				default: '',
@@ -49,6 +49,24 @@ export class NudgeChooseChannel implements INodeType {
 						description:
 							'Journey to start when an incoming item is a customer event rather than a Nudge decision. The journey decides which channels may be used.',
 					},
+					{
+						displayName: 'Content Slot',
+						name: 'variantSlot',
+						type: 'string',
+						default: '',
+						placeholder: 'cart-subject',
+						description:
+							'Name of a piece of content to test, e.g. the subject line. With variants below, Nudge also picks the variant expected to work best (in decision.message.variant) and promotes a clear winner.',
+					},
+					{
+						displayName: 'Variants',
+						name: 'variants',
+						type: 'string',
+						typeOptions: { rows: 3 },
+						default: '',
+						placeholder: 'Your cart misses you\nStill thinking it over?',
+						description: 'The variants of the content slot, one per line (or separated by commas)',
+					},
 				],
 			},
 		],
@@ -59,8 +77,12 @@ export class NudgeChooseChannel implements INodeType {
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		return await runForEachItem(this, { outputs: 7, errorOutput: 6 }, async ({ engine, item, itemIndex }) => {
 			const journey = this.getNodeParameter('options.journey', itemIndex, 'nurture') as string;
-			const decision = await engine.chooseChannel(await engine.open(item.json, journey));
-			return { decision, output: channelOutput(decision) };
+			const slot = this.getNodeParameter('options.variantSlot', itemIndex, '') as string;
+			const variants = this.getNodeParameter('options.variants', itemIndex, '') as string;
+			const chosen = await engine.chooseChannel(await engine.open(item.json, journey));
+			const decision = slot.trim() || variants.trim() ? await engine.chooseVariant(chosen, slot, variants) : chosen;
+			// The best time to send (contact's best hour, outside quiet hours), for a Wait node: `sendAt`.
+			return { decision, output: channelOutput(decision), extra: decision.sendTime ? { sendAt: decision.sendTime.sendAt } : undefined };
 		});
 	}
 }

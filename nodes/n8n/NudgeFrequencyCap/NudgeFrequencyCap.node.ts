@@ -1,6 +1,7 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
 import { GUARD_OUTPUTS, guardOutput } from '../../../engine/guard/outputs';
+import { channelOptions } from '../shared/channelOptions';
 import { isChannel, nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
 
 export class NudgeFrequencyCap implements INodeType {
@@ -43,15 +44,7 @@ export class NudgeFrequencyCap implements INodeType {
 				displayName: 'Channel',
 				name: 'channel',
 				type: 'options',
-				options: [
-					{ name: 'Channel Chosen by Choose Channel', value: '' },
-					{ name: 'Email', value: 'email' },
-					{ name: 'In-App', value: 'in_app' },
-					{ name: 'Paid Audience', value: 'paid_audience' },
-					{ name: 'Push', value: 'push' },
-					{ name: 'Sales Task', value: 'sales_task' },
-					{ name: 'SMS', value: 'sms' },
-				],
+				options: channelOptions('Channel Chosen by Choose Channel'),
 				default: '',
 				description: 'Which channel’s guardrails to check. Leave it on the chosen channel unless this branch always sends one way.',
 				displayOptions: { show: { operation: ['check'] } },

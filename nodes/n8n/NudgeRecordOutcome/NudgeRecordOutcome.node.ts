@@ -1,6 +1,8 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
 import type { Outcome } from '../../../engine/audit/schema';
+import type { Channel } from '../../../engine/channels';
+import { channelOptions } from '../shared/channelOptions';
 import { nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
 
 const WITH_VALUE = ['conversion', 'revenue'];
@@ -22,13 +24,57 @@ export class NudgeRecordOutcome implements INodeType {
 		credentials: [{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' }],
 		properties: [
 			{
+				displayName: 'Match Outcome By',
+				name: 'matchBy',
+				type: 'options',
+				options: [
+					{ name: 'Decision ID', value: 'decisionId', description: 'The decision ID Nudge Send posted with the message' },
+					{ name: 'Message ID', value: 'messageId', description: 'Your sending tool’s ID for the message (recorded when Nudge sent it)' },
+					{
+						name: 'Contact (and Channel)',
+						value: 'contact',
+						description: 'The contact’s latest decision within the policy’s attribution window (default 7 days)',
+					},
+				],
+				default: 'decisionId',
+				description: 'How to find the decision this outcome belongs to',
+			},
+			{
 				displayName: 'Decision ID',
 				name: 'decisionId',
 				type: 'string',
 				required: true,
+				displayOptions: { show: { matchBy: ['decisionId'] } },
 				default: '={{ $json.decisionId }}',
 				description:
 					'The decision the outcome belongs to. Nudge Send posts it to your sending tool; map it back from the tool’s event (open, click…).',
+			},
+			{
+				displayName: 'Message ID',
+				name: 'messageId',
+				type: 'string',
+				required: true,
+				displayOptions: { show: { matchBy: ['messageId'] } },
+				default: '={{ $json.messageId }}',
+				description: 'The provider’s message ID from the tool’s event (open, click…)',
+			},
+			{
+				displayName: 'Contact ID',
+				name: 'contactId',
+				type: 'string',
+				required: true,
+				displayOptions: { show: { matchBy: ['contact'] } },
+				default: '={{ $json.contactId }}',
+				description: 'The Nudge contact ID (in every decision, as contactId)',
+			},
+			{
+				displayName: 'Channel',
+				name: 'channel',
+				type: 'options',
+				displayOptions: { show: { matchBy: ['contact'] } },
+				options: channelOptions('Any Channel'),
+				default: '',
+				description: 'Only a decision that chose this channel; "Any Channel" also matches holdout decisions',
 			},
 			{
 				displayName: 'Outcome',
@@ -68,19 +114,25 @@ export class NudgeRecordOutcome implements INodeType {
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		return await runForEachItem(this, { outputs: 1, errorOutput: 0 }, async ({ engine, itemIndex }) => {
-			const decisionId = String(this.getNodeParameter('decisionId', itemIndex, '') ?? '').trim();
-			if (!decisionId) {
-				throw new NodeOperationError(
-					this.getNode(),
-					'Decision ID is empty: map it from the incoming item, e.g. {{ $json.decisionId }} (Nudge Send includes it in every message it posts)',
-					{ itemIndex },
-				);
+			const matchBy = this.getNodeParameter('matchBy', itemIndex, 'decisionId') as 'decisionId' | 'messageId' | 'contact';
+			const text = (name: string) => String(this.getNodeParameter(name, itemIndex, '') ?? '').trim();
+			const key = { decisionId: 'decisionId', messageId: 'messageId', contact: 'contactId' }[matchBy];
+			const ref = text(key);
+			if (!ref) {
+				const hint = {
+					decisionId: 'Decision ID is empty: map it from the incoming item, e.g. {{ $json.decisionId }} (Nudge Send includes it in every message it posts)',
+					messageId: 'Message ID is empty: map the sending tool’s message ID from the incoming item, e.g. {{ $json.messageId }}',
+					contact: 'Contact ID is empty: map it from the incoming item, e.g. {{ $json.contactId }}',
+				}[matchBy];
+				throw new NodeOperationError(this.getNode(), hint, { itemIndex });
 			}
+			const channel = matchBy === 'contact' ? text('channel') : '';
 			const type = this.getNodeParameter('outcomeType', itemIndex) as Outcome['type'];
 			const outcomeId = String(this.getNodeParameter('outcomeId', itemIndex, '') ?? '').trim();
 			const value = WITH_VALUE.includes(type) ? (this.getNodeParameter('value', itemIndex, 0) as number) : undefined;
 			const { decision, duplicate } = await engine.recordOutcome({
-				decisionId,
+				[key]: ref,
+				...(channel ? { channel: channel as Channel } : {}),
 				type,
 				...(outcomeId ? { outcomeId } : {}),
 				...(value !== undefined ? { value } : {}),

@@ -95,6 +95,7 @@ const REASON_LABELS: Record<ReasonCode, string> = {
 	SEND_FAILED: 'send failed',
 	SUPPRESSION_LIST: 'suppressed list',
 	REVIEW_REJECTED: 'review rejected',
+	WAIT_CHOSEN: 'waiting',
 };
 
 const ERROR_LABELS: Record<NudgeErrorCode, string> = {

@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { Outcome } from '../engine/audit/schema';
+import { formatLift, joinJsonl, LiftOptions, liftReport, LiftRow } from '../engine/decide/lift';
+import { Engine } from '../engine/engine';
+import { NudgeError } from '../engine/errors';
+import { storeOf } from './models';
+
+export const LIFT_USAGE = `  lift [--store PATH | --decisions FILE.jsonl [--outcomes FILE.jsonl]] [--journey NAME] [--from ISO]
+       [--to ISO] [--conversion conversion,revenue] [--min-sample 100] [--json]
+      Lift per journey and arm: conversion rate of treated vs holdout decisions, absolute lift (95%
+      Newcombe interval) and relative lift (95% Katz log interval), with sample sizes and a warning when
+      a sample is too small. Reads the decision log of --store, or a decision export (nudge export /
+      Log Decision JSONL) joined with outcome lines {"decisionId","type","outcomeId"}.
+`;
+
+const lines = (file: string) => readFileSync(file, 'utf8').split('\n');
+
+export async function runLift(args: string[]): Promise<number> {
+	const { values } = parseArgs({
+		args,
+		options: {
+			store: { type: 'string' },
+			decisions: { type: 'string' },
+			outcomes: { type: 'string' },
+			journey: { type: 'string' },
+			from: { type: 'string' },
+			to: { type: 'string' },
+			conversion: { type: 'string' },
+			'min-sample': { type: 'string' },
+			json: { type: 'boolean', default: false },
+		},
+		strict: true,
+	});
+	if (values.store && values.decisions) throw new NudgeError('INVALID_INPUT', 'give --store or --decisions, not both');
+	if (values.outcomes && !values.decisions) throw new NudgeError('INVALID_INPUT', '--outcomes goes with --decisions (the store already holds its outcomes)');
+	const minSample = values['min-sample'] === undefined ? undefined : Number(values['min-sample']);
+	if (minSample !== undefined && !(Number.isInteger(minSample) && minSample >= 1)) throw new NudgeError('INVALID_INPUT', `--min-sample must be a whole number of at least 1, not "${values['min-sample']}"`);
+	const options: LiftOptions = { minSample, conversion: values.conversion?.split(',').map((s) => s.trim() as Outcome['type']) };
+	const query = { journey: values.journey, from: values.from, to: values.to };
+	let rows: LiftRow[];
+	if (values.decisions) {
+		const { decisions, unmatchedOutcomes } = joinJsonl(lines(values.decisions), values.outcomes ? lines(values.outcomes) : []);
+		if (unmatchedOutcomes) process.stderr.write(`nudge lift: ${unmatchedOutcomes} outcome(s) name decisions not in ${values.decisions}; they are not counted\n`);
+		const inRange = decisions.filter((d) => (!query.journey || d.journey === query.journey) && (!query.from || d.createdAt >= query.from) && (!query.to || d.createdAt < query.to));
+		rows = liftReport(inRange, options);
+	} else {
+		const engine = new Engine({ store: storeOf(values.store) });
+		try {
+			rows = await engine.lift(query, options);
+		} finally {
+			await engine.close();
+		}
+	}
+	process.stdout.write(values.json ? `${JSON.stringify(rows, null, 2)}\n` : formatLift(rows));
+	return 0;
+}

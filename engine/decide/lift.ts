@@ -1,0 +1,205 @@
+import { Decision, DecisionSchema, Outcome, OutcomeSchema } from '../audit/schema';
+import { NudgeError, describeIssues, issuesFromZod } from '../errors';
+
+/** The 97.5th percentile of the standard normal: two-sided 95% intervals. */
+const Z95 = 1.959963984540054;
+
+export interface Interval {
+	estimate: number;
+	low: number;
+	high: number;
+}
+
+export interface GroupRate {
+	/** Decisions in the group (each reached Choose Channel). */
+	n: number;
+	/** Decisions with at least one conversion outcome. */
+	conversions: number;
+	rate: number;
+}
+
+export interface LiftRow {
+	journey: string;
+	/** `all` (every treated decision: the experiment's answer) or one channel / `none` (descriptive). */
+	arm: string;
+	treated: GroupRate;
+	holdout: GroupRate;
+	/** treated rate − holdout rate; 95% Newcombe hybrid score interval. */
+	absolute?: Interval;
+	/** treated rate ÷ holdout rate − 1; 95% Katz log interval. Absent when either group has no conversions. */
+	relative?: Interval;
+	/** The absolute interval excludes zero. */
+	significant: boolean;
+	/** Set when the samples are too small to conclude anything. */
+	warning?: string;
+}
+
+export interface LiftOptions {
+	/** Outcome types that count as converting (default: conversion). */
+	conversion?: Outcome['type'][];
+	/** Fewer decisions than this in either group, or fewer than `minConversions` in both together, warns. */
+	minSample?: number;
+	minConversions?: number;
+}
+
+/** Wilson score interval for one proportion (the building block of Newcombe's interval). */
+export function wilson(x: number, n: number, z = Z95): { low: number; high: number } {
+	if (n === 0) return { low: 0, high: 1 };
+	const p = x / n;
+	const z2 = z * z;
+	const centre = (p + z2 / (2 * n)) / (1 + z2 / n);
+	const half = (z / (1 + z2 / n)) * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
+	return { low: Math.max(0, centre - half), high: Math.min(1, centre + half) };
+}
+
+/**
+ * Difference of two proportions with Newcombe's hybrid score interval (Newcombe 1998, method 10): it
+ * keeps close to nominal coverage for small samples and rates near 0, where the Wald interval does not.
+ */
+export function newcombeDifference(x1: number, n1: number, x2: number, n2: number, z = Z95): Interval {
+	const p1 = x1 / n1;
+	const p2 = x2 / n2;
+	const w1 = wilson(x1, n1, z);
+	const w2 = wilson(x2, n2, z);
+	const d = p1 - p2;
+	return { estimate: d, low: d - Math.sqrt((p1 - w1.low) ** 2 + (w2.high - p2) ** 2), high: d + Math.sqrt((w1.high - p1) ** 2 + (p2 - w2.low) ** 2) };
+}
+
+/** Relative lift p1/p2 − 1 with the Katz log interval for the risk ratio; undefined without conversions in both. */
+export function relativeLift(x1: number, n1: number, x2: number, n2: number, z = Z95): Interval | undefined {
+	if (!x1 || !x2) return undefined;
+	const rr = x1 / n1 / (x2 / n2);
+	const se = Math.sqrt(1 / x1 - 1 / n1 + 1 / x2 - 1 / n2);
+	return { estimate: rr - 1, low: rr * Math.exp(-z * se) - 1, high: rr * Math.exp(z * se) - 1 };
+}
+
+function rate(n: number, conversions: number): GroupRate {
+	return { n, conversions, rate: n ? conversions / n : 0 };
+}
+
+/** One comparison of converted counts, with the warning a marketer needs when it proves nothing. */
+export function compare(journey: string, arm: string, treated: GroupRate, holdout: GroupRate, options: LiftOptions = {}): LiftRow {
+	const minSample = options.minSample ?? 100;
+	const minConversions = options.minConversions ?? 10;
+	const row: LiftRow = { journey, arm, treated, holdout, significant: false };
+	if (treated.n && holdout.n) {
+		row.absolute = newcombeDifference(treated.conversions, treated.n, holdout.conversions, holdout.n);
+		row.relative = relativeLift(treated.conversions, treated.n, holdout.conversions, holdout.n);
+		row.significant = row.absolute.low > 0 || row.absolute.high < 0;
+	}
+	const small: string[] = [];
+	if (treated.n < minSample) small.push(`${treated.n} treated decisions`);
+	if (holdout.n < minSample) small.push(`${holdout.n} holdout decisions`);
+	if (treated.conversions + holdout.conversions < minConversions) small.push(`${treated.conversions + holdout.conversions} conversions in all`);
+	if (small.length) row.warning = `too small to conclude anything: ${small.join(', ')} (want at least ${minSample} per group and ${minConversions} conversions)`;
+	return row;
+}
+
+/**
+ * Lift per journey, tallied one decision at a time (so a long log streams through). Every decision that
+ * reached Choose Channel is either holdout (its contact's bucket put it in a control group) or treated.
+ * The `all` row compares every treated decision with the holdout (intention to treat: the randomised
+ * comparison); one row per channel (and `none` for treated decisions that sent nothing) compares that
+ * channel's decisions with the same holdout, which is descriptive only, since the channel was not
+ * assigned at random.
+ */
+export class LiftTally {
+	private readonly converting: Set<string>;
+	private readonly groups = new Map<string, Map<string, { n: number; conversions: number }>>();
+
+	constructor(private readonly options: LiftOptions = {}) {
+		this.converting = new Set(options.conversion ?? ['conversion']);
+	}
+
+	private count(journey: string, arm: string, converted: boolean): void {
+		let arms = this.groups.get(journey);
+		if (!arms) this.groups.set(journey, (arms = new Map()));
+		const g = arms.get(arm) ?? { n: 0, conversions: 0 };
+		g.n += 1;
+		if (converted) g.conversions += 1;
+		arms.set(arm, g);
+	}
+
+	add(d: Decision): void {
+		if (!d.choice) return;
+		const converted = d.outcomes.some((o) => this.converting.has(o.type));
+		if (d.choice.method === 'holdout') return this.count(d.journey, 'holdout', converted);
+		this.count(d.journey, 'all', converted);
+		this.count(d.journey, `arm:${d.status === 'sent' && d.channel ? d.channel : 'none'}`, converted);
+	}
+
+	report(): LiftRow[] {
+		const rows: LiftRow[] = [];
+		for (const [journey, arms] of [...this.groups].sort(([a], [b]) => a.localeCompare(b))) {
+			const get = (arm: string) => rate(arms.get(arm)?.n ?? 0, arms.get(arm)?.conversions ?? 0);
+			const holdout = get('holdout');
+			rows.push(compare(journey, 'all', get('all'), holdout, this.options));
+			const channels = [...arms.keys()].filter((k) => k.startsWith('arm:')).sort();
+			for (const key of channels) rows.push(compare(journey, key.slice(4), get(key), holdout, this.options));
+		}
+		return rows;
+	}
+}
+
+export function liftReport(decisions: Iterable<Decision>, options: LiftOptions = {}): LiftRow[] {
+	const tally = new LiftTally(options);
+	for (const d of decisions) tally.add(d);
+	return tally.report();
+}
+
+const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
+const pp = (v: number) => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(2)} pp`;
+
+/** The report as a table a marketer can read. */
+export function formatLift(rows: LiftRow[]): string {
+	if (!rows.length) return 'No decisions reached Choose Channel in this range, so there is nothing to compare.\n';
+	const lines = ['journey\tarm\ttreated (conv/n)\tholdout (conv/n)\tabsolute lift [95% CI]\trelative lift [95% CI]'];
+	for (const r of rows) {
+		const abs = r.absolute ? `${pp(r.absolute.estimate)} [${pp(r.absolute.low)}, ${pp(r.absolute.high)}]` : 'n/a (a group is empty)';
+		const rel = r.relative ? `${pct(r.relative.estimate)} [${pct(r.relative.low)}, ${pct(r.relative.high)}]` : 'n/a';
+		lines.push(`${r.journey}\t${r.arm}\t${pct(r.treated.rate)} (${r.treated.conversions}/${r.treated.n})\t${pct(r.holdout.rate)} (${r.holdout.conversions}/${r.holdout.n})\t${abs}\t${rel}${r.warning ? `\tWARNING: ${r.warning}` : r.significant ? '\tsignificant' : ''}`);
+	}
+	lines.push('Absolute lift: Newcombe hybrid score interval; relative lift: Katz log interval; both 95%. Only the "all" row is a randomised comparison; channel rows are descriptive.');
+	return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Decisions and outcomes read from JSONL files (a decision log export, and outcomes as
+ * `{"decisionId", "type", "outcomeId"?}` lines): each outcome is attached to its decision once (a
+ * repeated outcome id, or one already in the decision, is skipped). Bad lines are errors with their line
+ * number; outcomes for decisions not in the file are counted and returned, not guessed at.
+ */
+export function joinJsonl(decisionLines: string[], outcomeLines: string[] = []): { decisions: Decision[]; unmatchedOutcomes: number } {
+	const decisions = new Map<string, Decision>();
+	const parseLine = (line: string, where: string): unknown => {
+		try {
+			return JSON.parse(line);
+		} catch {
+			throw new NudgeError('INVALID_INPUT', `${where} is not JSON`);
+		}
+	};
+	decisionLines.forEach((line, i) => {
+		if (!line.trim()) return;
+		const parsed = DecisionSchema.safeParse(parseLine(line, `Decision line ${i + 1}`));
+		if (!parsed.success) throw new NudgeError('INVALID_INPUT', `Decision line ${i + 1} is not a Nudge decision: ${describeIssues(issuesFromZod(parsed.error))}`);
+		decisions.set(parsed.data.decisionId, parsed.data);
+	});
+	const seen = new Set([...decisions.values()].flatMap((d) => d.outcomes.map((o) => o.outcomeId)));
+	let unmatchedOutcomes = 0;
+	outcomeLines.forEach((line, i) => {
+		if (!line.trim()) return;
+		const raw = parseLine(line, `Outcome line ${i + 1}`) as Record<string, unknown>;
+		const decisionId = raw && typeof raw.decisionId === 'string' ? raw.decisionId : undefined;
+		const parsed = OutcomeSchema.safeParse({ at: '', ...raw, outcomeId: raw?.outcomeId ?? `${decisionId}:${raw?.type}` });
+		if (!decisionId || !parsed.success) {
+			const why = parsed.success ? 'decisionId: required' : describeIssues(issuesFromZod(parsed.error));
+			throw new NudgeError('INVALID_INPUT', `Outcome line ${i + 1} is not an outcome (needs decisionId and type): ${why}`);
+		}
+		const d = decisions.get(decisionId);
+		if (!d) return void unmatchedOutcomes++;
+		if (seen.has(parsed.data.outcomeId)) return;
+		seen.add(parsed.data.outcomeId);
+		d.outcomes.push(parsed.data);
+	});
+	return { decisions: [...decisions.values()], unmatchedOutcomes };
+}

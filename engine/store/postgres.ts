@@ -1,0 +1,541 @@
+import { Pool, PoolClient } from 'pg';
+import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
+import { NudgeError } from '../errors';
+import type { Profile } from '../profiles/schema';
+import { evaluateCounters, LedgerEntry } from './capMatch';
+import { queryLimit } from './matchDecision';
+import { activationFromRow, ModelActivation } from './models';
+import { reconnectDelayMs, redactUrl } from './connection';
+import { checkArmDeltas } from './armStats';
+import type { ArmStats, CapCounter, CapReservation, CapVerdict, Store, StoredTimer } from './types';
+
+export interface PostgresStoreOptions {
+	/** The schema holding Nudge's tables (default `nudge`), created on first use. */
+	schema?: string;
+	/** Connections in the pool (default 10). */
+	maxConnections?: number;
+	/** Attempts to get a connection before a call fails (default 5, with backoff). */
+	connectAttempts?: number;
+}
+
+const schemaSql = (s: string) => `
+CREATE SCHEMA IF NOT EXISTS ${s};
+CREATE TABLE IF NOT EXISTS ${s}.profiles (contact_id TEXT PRIMARY KEY, body JSONB NOT NULL);
+CREATE TABLE IF NOT EXISTS ${s}.identities (key TEXT PRIMARY KEY, contact_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ${s}.claimed_keys (key TEXT PRIMARY KEY, expires_at BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS ${s}.cap_ledger (
+  reservation_id TEXT PRIMARY KEY, contact_id TEXT NOT NULL, channel TEXT NOT NULL, journey TEXT NOT NULL,
+  tags TEXT[] NOT NULL, at BIGINT NOT NULL, expires_at BIGINT NOT NULL, committed BOOLEAN NOT NULL DEFAULT false);
+CREATE INDEX IF NOT EXISTS cap_ledger_contact ON ${s}.cap_ledger (contact_id, at);
+CREATE TABLE IF NOT EXISTS ${s}.decisions (
+  decision_id TEXT PRIMARY KEY, contact_id TEXT NOT NULL, journey TEXT NOT NULL, status TEXT NOT NULL,
+  reason TEXT, created_at TEXT NOT NULL, body JSONB NOT NULL);
+CREATE INDEX IF NOT EXISTS decisions_created ON ${s}.decisions (created_at, decision_id);
+CREATE INDEX IF NOT EXISTS decisions_contact ON ${s}.decisions (contact_id, created_at, decision_id);
+CREATE INDEX IF NOT EXISTS decisions_journey ON ${s}.decisions (journey, created_at, decision_id);
+CREATE INDEX IF NOT EXISTS decisions_reason ON ${s}.decisions (reason, created_at, decision_id);
+CREATE INDEX IF NOT EXISTS decisions_status ON ${s}.decisions (status, created_at, decision_id);
+CREATE TABLE IF NOT EXISTS ${s}.outcomes (outcome_id TEXT PRIMARY KEY, decision_id TEXT NOT NULL, body JSONB NOT NULL);
+CREATE TABLE IF NOT EXISTS ${s}.model_versions (
+  name TEXT NOT NULL, version INTEGER NOT NULL, created_at TEXT NOT NULL, meta JSONB NOT NULL, body TEXT NOT NULL,
+  PRIMARY KEY (name, version));
+CREATE TABLE IF NOT EXISTS ${s}.model_active (name TEXT PRIMARY KEY, version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS ${s}.model_activations (
+  seq BIGSERIAL PRIMARY KEY, name TEXT NOT NULL, version INTEGER NOT NULL, previous INTEGER,
+  action TEXT NOT NULL, at TEXT NOT NULL, note TEXT);
+CREATE TABLE IF NOT EXISTS ${s}.cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ${s}.timers (timer_id TEXT PRIMARY KEY, due_at BIGINT NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS timers_due ON ${s}.timers (due_at, timer_id);
+CREATE TABLE IF NOT EXISTS ${s}.learner_arms (
+  key TEXT PRIMARY KEY, trials DOUBLE PRECISION NOT NULL DEFAULT 0, successes DOUBLE PRECISION NOT NULL DEFAULT 0,
+  negatives DOUBLE PRECISION NOT NULL DEFAULT 0, value_sum DOUBLE PRECISION NOT NULL DEFAULT 0, value_sq DOUBLE PRECISION NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS decisions_message ON ${s}.decisions ((body->'delivery'->>'providerMessageId'))
+  WHERE body->'delivery'->>'providerMessageId' IS NOT NULL;
+`;
+
+/** Errors that mean "no connection was made", so the call can be retried without doing anything twice. */
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EAI_AGAIN', '57P03', '53300']);
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A shared store on PostgreSQL (`postgres://user@host:port/db?schema=nudge`): the decision log
+ * (JSONB bodies, indexes for every query the log supports), model versions, and optionally the hot
+ * state too (profiles, caps, keys, timers), so it is a complete Store on its own. Decision rows are
+ * group-committed (one multi-row upsert per event-loop turn; `sync()` waits for it, and the engine calls
+ * it before acknowledging an event or sending); every other write is committed when its promise resolves.
+ *
+ * Cap checks lock the contact (a transaction-scoped advisory lock), read its live ledger and evaluate
+ * the counters with capMatch.ts, so the semantics are exactly the memory store's.
+ */
+export class PostgresStore implements Store {
+	readonly kind = 'postgres';
+	readonly shared = true;
+	readonly schema: string;
+	private readonly pool: Pool;
+	private readonly where: string;
+	private readonly attempts: number;
+	private ready?: Promise<void>;
+	private closed = false;
+
+	constructor(url: string, options: PostgresStoreOptions = {}) {
+		const parsed = new URL(url);
+		this.schema = options.schema ?? parsed.searchParams.get('schema') ?? 'nudge';
+		if (!/^[a-z_][a-z0-9_]*$/i.test(this.schema)) throw new NudgeError('INVALID_CONFIG', `The PostgreSQL schema "${this.schema}" must be letters, digits and underscores`);
+		parsed.searchParams.delete('schema');
+		this.where = redactUrl(url);
+		this.attempts = options.connectAttempts ?? 5;
+		this.pool = new Pool({ connectionString: parsed.toString(), max: options.maxConnections ?? 10, connectionTimeoutMillis: 5000 });
+		// An idle connection dropped by the server: the pool replaces it; the error must not crash the process.
+		this.pool.on('error', () => undefined);
+	}
+
+	private t(table: string): string {
+		return `${this.schema}.${table}`;
+	}
+
+	/** A pooled connection, retried with backoff while the server refuses connections. */
+	private async connect(): Promise<PoolClient> {
+		for (let attempt = 1; ; attempt++) {
+			try {
+				return await this.pool.connect();
+			} catch (error) {
+				const code = (error as { code?: string }).code ?? '';
+				const retry = CONNECT_ERRORS.has(code) || /timeout|terminat/i.test((error as Error).message);
+				if (!retry || attempt >= this.attempts || this.closed) throw error;
+				await sleep(reconnectDelayMs(attempt));
+			}
+		}
+	}
+
+	private async withClient<T>(what: string, op: (c: PoolClient) => Promise<T>, transaction = false): Promise<T> {
+		if (this.closed) throw new NudgeError('STORE_ERROR', `The PostgreSQL store at ${this.where} is closed`);
+		try {
+			if (!this.ready) {
+				this.ready = this.setup();
+				this.ready.catch(() => (this.ready = undefined));
+			}
+			await this.ready;
+			const client = await this.connect();
+			let broken = false;
+			try {
+				if (!transaction) return await op(client);
+				await client.query('BEGIN');
+				try {
+					const result = await op(client);
+					await client.query('COMMIT');
+					return result;
+				} catch (error) {
+					await client.query('ROLLBACK').catch(() => (broken = true));
+					throw error;
+				}
+			} catch (error) {
+				if ((error as { code?: string }).code === undefined) broken = true;
+				throw error;
+			} finally {
+				client.release(broken);
+			}
+		} catch (error) {
+			if (error instanceof NudgeError) throw error;
+			throw new NudgeError('STORE_ERROR', `PostgreSQL store at ${this.where} could not ${what}: ${(error as Error).message}`, [], 503);
+		}
+	}
+
+	private async setup(): Promise<void> {
+		const client = await this.connect();
+		try {
+			// Several processes starting together: one creates the schema while the others wait.
+			await client.query('SELECT pg_advisory_lock(hashtext($1))', [`nudge-schema:${this.schema}`]);
+			try {
+				await client.query(schemaSql(this.schema));
+			} finally {
+				await client.query('SELECT pg_advisory_unlock(hashtext($1))', [`nudge-schema:${this.schema}`]);
+			}
+		} finally {
+			client.release();
+		}
+	}
+
+	private q<T = Record<string, unknown>>(what: string, sql: string, args: unknown[] = []): Promise<T[]> {
+		return this.withClient(what, async (c) => (await c.query(sql, args)).rows as T[]);
+	}
+
+	/** Decision rows waiting for the next group commit (reads of them are served from here). */
+	private queued = new Map<string, Decision>();
+	private flushing?: Promise<void>;
+	private flushScheduled = false;
+
+	/** Resolves once every decision written so far is committed; rejects when that commit failed. */
+	async sync() {
+		while (this.queued.size || this.flushing) {
+			if (this.flushing) await this.flushing;
+			else await this.flush();
+		}
+	}
+
+	private scheduleFlush(): void {
+		if (this.flushScheduled) return;
+		this.flushScheduled = true;
+		setImmediate(() => {
+			this.flushScheduled = false;
+			if (!this.closed) this.flush().catch(() => undefined);
+		});
+	}
+
+	/**
+	 * Group commit: every decision queued since the last flush in one multi-row upsert (one round trip,
+	 * one WAL flush), one flush at a time. A failed flush puts its rows back for the next one, so
+	 * nothing written is dropped, and the sync() callers waiting on it reject.
+	 */
+	private flush(): Promise<void> {
+		if (this.flushing) return this.flushing;
+		if (!this.queued.size) return Promise.resolve();
+		const batch = [...this.queued.values()];
+		this.queued = new Map();
+		let failed = false;
+		const cols = (f: (d: Decision) => unknown) => batch.map(f);
+		this.flushing = this.q(
+			'write decisions',
+			`INSERT INTO ${this.t('decisions')} (decision_id, contact_id, journey, status, reason, created_at, body)
+			 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[])
+			 ON CONFLICT (decision_id) DO UPDATE SET status = excluded.status, reason = excluded.reason, body = excluded.body`,
+			[
+				cols((d) => d.decisionId),
+				cols((d) => d.contactId),
+				cols((d) => d.journey),
+				cols((d) => d.status),
+				cols((d) => d.reason ?? null),
+				cols((d) => d.createdAt),
+				cols((d) => JSON.stringify(d)),
+			],
+		)
+			.then(
+				() => undefined,
+				(error: unknown) => {
+					failed = true;
+					for (const d of batch) if (!this.queued.has(d.decisionId)) this.queued.set(d.decisionId, d);
+					throw error;
+				},
+			)
+			.finally(() => {
+				this.flushing = undefined;
+				// After a failure the rows wait for the next write or sync() to try again (no busy retry loop).
+				if (this.queued.size && !failed && !this.closed) this.scheduleFlush();
+			});
+		return this.flushing;
+	}
+
+	async getProfile(contactId: string) {
+		const rows = await this.q<{ body: Profile }>('read a profile', `SELECT body FROM ${this.t('profiles')} WHERE contact_id = $1`, [contactId]);
+		return rows[0]?.body;
+	}
+
+	async resolveIdentities(keys: string[]) {
+		const found = new Map<string, string>();
+		if (keys.length === 0) return found;
+		const rows = await this.q<{ key: string; contact_id: string }>('resolve identities', `SELECT key, contact_id FROM ${this.t('identities')} WHERE key = ANY($1)`, [keys]);
+		for (const r of rows) found.set(r.key, r.contact_id);
+		return found;
+	}
+
+	saveProfile(profile: Profile, identityKeys: string[], merged: string[]) {
+		return this.withClient(
+			'save a profile',
+			async (c) => {
+				if (merged.length) await c.query(`DELETE FROM ${this.t('profiles')} WHERE contact_id = ANY($1)`, [merged]);
+				await c.query(`INSERT INTO ${this.t('profiles')} (contact_id, body) VALUES ($1, $2) ON CONFLICT (contact_id) DO UPDATE SET body = excluded.body`, [profile.contactId, JSON.stringify(profile)]);
+				if (identityKeys.length) {
+					await c.query(
+						`INSERT INTO ${this.t('identities')} (key, contact_id) SELECT k, $2 FROM unnest($1::text[]) AS k ON CONFLICT (key) DO UPDATE SET contact_id = excluded.contact_id`,
+						[identityKeys, profile.contactId],
+					);
+				}
+			},
+			true,
+		);
+	}
+
+	async claimKey(key: string, ttlMs: number, now: number) {
+		const rows = await this.q(
+			'claim a key',
+			`INSERT INTO ${this.t('claimed_keys')} (key, expires_at) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE ${this.t('claimed_keys')}.expires_at <= $3 RETURNING 1`,
+			[key, now + ttlMs, now],
+		);
+		return rows.length > 0;
+	}
+
+	async releaseKey(key: string) {
+		await this.q('release a key', `DELETE FROM ${this.t('claimed_keys')} WHERE key = $1`, [key]);
+	}
+
+	reserveCap(r: CapReservation, counters: CapCounter[]): Promise<CapVerdict> {
+		return this.withClient(
+			'check a frequency cap',
+			async (c) => {
+				await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`nudge-cap:${this.schema}:${r.contactId}`]);
+				const since = counters.length ? Math.min(...counters.map((x) => x.since)) : r.at;
+				const { rows } = await c.query<{ channel: string; journey: string; tags: string[]; at: string; expires_at: string; committed: boolean }>(
+					`SELECT channel, journey, tags, at, expires_at, committed FROM ${this.t('cap_ledger')} WHERE contact_id = $1 AND at >= $2`,
+					[r.contactId, since],
+				);
+				const ledger: LedgerEntry[] = rows.map((row) => ({
+					reservationId: '',
+					contactId: r.contactId,
+					channel: row.channel,
+					journey: row.journey,
+					tags: row.tags,
+					at: Number(row.at),
+					expiresAt: Number(row.expires_at),
+					state: row.committed ? 'committed' : 'pending',
+				}));
+				const verdict = evaluateCounters(ledger, counters, r.at);
+				if (verdict.ok) {
+					await c.query(`INSERT INTO ${this.t('cap_ledger')} (reservation_id, contact_id, channel, journey, tags, at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`, [
+						r.reservationId,
+						r.contactId,
+						r.channel,
+						r.journey,
+						r.tags,
+						r.at,
+						r.expiresAt,
+					]);
+				}
+				return verdict;
+			},
+			true,
+		);
+	}
+
+	async settleCap(reservationId: string, outcome: 'commit' | 'release') {
+		const sql =
+			outcome === 'commit'
+				? `UPDATE ${this.t('cap_ledger')} SET committed = true WHERE reservation_id = $1 AND NOT committed RETURNING 1`
+				: `DELETE FROM ${this.t('cap_ledger')} WHERE reservation_id = $1 AND NOT committed RETURNING 1`;
+		return (await this.q('settle a cap reservation', sql, [reservationId])).length > 0;
+	}
+
+	/** Queued for the next group commit: applied for this process at once, durable after `sync()`. */
+	async putDecision(d: Decision) {
+		if (this.closed) throw new NudgeError('STORE_ERROR', `The PostgreSQL store at ${this.where} is closed`);
+		this.queued.set(d.decisionId, structuredClone(d));
+		this.scheduleFlush();
+	}
+
+	async getDecision(decisionId: string) {
+		const queued = this.queued.get(decisionId);
+		if (queued) return structuredClone(queued);
+		const rows = await this.q<{ body: Decision }>('read a decision', `SELECT body FROM ${this.t('decisions')} WHERE decision_id = $1`, [decisionId]);
+		return rows[0]?.body;
+	}
+
+	async queryDecisions(q: DecisionQuery) {
+		await this.sync();
+		const where: string[] = [];
+		const args: unknown[] = [];
+		const add = (sql: (n: (v: unknown) => string) => string) => where.push(sql((v) => (args.push(v), `$${args.length}`)));
+		if (q.contactId) add((n) => `contact_id = ${n(q.contactId)}`);
+		if (q.journey) add((n) => `journey = ${n(q.journey)}`);
+		if (q.reason) add((n) => `reason = ${n(q.reason)}`);
+		if (q.status) add((n) => `status = ${n(q.status)}`);
+		if (q.from) add((n) => `created_at >= ${n(q.from)}`);
+		if (q.to) add((n) => `created_at < ${n(q.to)}`);
+		if (q.after) add((n) => `(created_at, decision_id) > (${n(q.after!.createdAt)}, ${n(q.after!.decisionId)})`);
+		args.push(queryLimit(q));
+		const sql = `SELECT body FROM ${this.t('decisions')} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, decision_id LIMIT $${args.length}`;
+		return (await this.q<{ body: Decision }>('query decisions', sql, args)).map((r) => r.body);
+	}
+
+	async addOutcome(decisionId: string, outcome: Outcome) {
+		await this.sync();
+		return this.withClient(
+			'record an outcome',
+			async (c) => {
+				const { rows } = await c.query<{ body: Decision }>(`SELECT body FROM ${this.t('decisions')} WHERE decision_id = $1 FOR UPDATE`, [decisionId]);
+				if (!rows[0]) return false;
+				const inserted = await c.query(`INSERT INTO ${this.t('outcomes')} (outcome_id, decision_id, body) VALUES ($1, $2, $3) ON CONFLICT (outcome_id) DO NOTHING`, [
+					outcome.outcomeId,
+					decisionId,
+					JSON.stringify(outcome),
+				]);
+				if (inserted.rowCount === 0) return false;
+				const d = rows[0].body;
+				d.outcomes.push(outcome);
+				if (outcome.at > d.updatedAt) d.updatedAt = outcome.at;
+				await c.query(`UPDATE ${this.t('decisions')} SET body = $2 WHERE decision_id = $1`, [decisionId, JSON.stringify(d)]);
+				return true;
+			},
+			true,
+		);
+	}
+
+	saveModelVersion(name: string, createdAt: string, meta: Record<string, unknown>, body: string) {
+		return this.withClient(
+			'save a model version',
+			async (c) => {
+				await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`nudge-model:${this.schema}:${name}`]);
+				const { rows } = await c.query<{ v: number }>(
+					`INSERT INTO ${this.t('model_versions')} (name, version, created_at, meta, body)
+					 SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4 FROM ${this.t('model_versions')} WHERE name = $1 RETURNING version AS v`,
+					[name, createdAt, JSON.stringify(meta), body],
+				);
+				return Number(rows[0].v);
+			},
+			true,
+		);
+	}
+
+	async getModelVersion(name: string, version?: number) {
+		const active = await this.activeModelVersion(name);
+		const v = version ?? active;
+		if (v === undefined) return undefined;
+		const rows = await this.q<{ created_at: string; meta: Record<string, unknown>; body: string }>(
+			'read a model version',
+			`SELECT created_at, meta, body FROM ${this.t('model_versions')} WHERE name = $1 AND version = $2`,
+			[name, v],
+		);
+		const row = rows[0];
+		return row && { name, version: v, createdAt: row.created_at, active: v === active, meta: row.meta, body: row.body };
+	}
+
+	async activeModelVersion(name: string) {
+		const rows = await this.q<{ version: number }>('read the active model version', `SELECT version FROM ${this.t('model_active')} WHERE name = $1`, [name]);
+		return rows[0] && Number(rows[0].version);
+	}
+
+	async listModelVersions(name: string) {
+		const active = await this.activeModelVersion(name);
+		const rows = await this.q<{ version: number; created_at: string; meta: Record<string, unknown> }>(
+			'list model versions',
+			`SELECT version, created_at, meta FROM ${this.t('model_versions')} WHERE name = $1 ORDER BY version`,
+			[name],
+		);
+		return rows.map((r) => ({ name, version: Number(r.version), createdAt: r.created_at, active: Number(r.version) === active, meta: r.meta }));
+	}
+
+	activateModelVersion(a: Omit<ModelActivation, 'previous'>) {
+		return this.withClient(
+			'activate a model version',
+			async (c) => {
+				await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`nudge-model:${this.schema}:${a.name}`]);
+				const exists = await c.query(`SELECT 1 FROM ${this.t('model_versions')} WHERE name = $1 AND version = $2`, [a.name, a.version]);
+				if (exists.rowCount === 0) return false;
+				const prev = await c.query<{ version: number }>(`SELECT version FROM ${this.t('model_active')} WHERE name = $1`, [a.name]);
+				await c.query(`INSERT INTO ${this.t('model_active')} (name, version) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET version = excluded.version`, [a.name, a.version]);
+				await c.query(`INSERT INTO ${this.t('model_activations')} (name, version, previous, action, at, note) VALUES ($1, $2, $3, $4, $5, $6)`, [
+					a.name,
+					a.version,
+					prev.rows[0]?.version ?? null,
+					a.action,
+					a.at,
+					a.note ?? null,
+				]);
+				return true;
+			},
+			true,
+		);
+	}
+
+	async modelActivations(name: string) {
+		const rows = await this.q<{ version: number; previous: number | null; action: ModelActivation['action']; at: string; note: string | null }>(
+			'read model activations',
+			`SELECT version, previous, action, at, note FROM ${this.t('model_activations')} WHERE name = $1 ORDER BY seq`,
+			[name],
+		);
+		return rows.map((r) => activationFromRow(name, r));
+	}
+
+	async getCursor(name: string) {
+		const rows = await this.q<{ value: string }>('read a cursor', `SELECT value FROM ${this.t('cursors')} WHERE name = $1`, [name]);
+		return rows[0]?.value;
+	}
+
+	async setCursor(name: string, value: string, expected: string | undefined) {
+		const rows =
+			expected === undefined
+				? await this.q('move a cursor', `INSERT INTO ${this.t('cursors')} (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING 1`, [name, value])
+				: await this.q('move a cursor', `UPDATE ${this.t('cursors')} SET value = $2 WHERE name = $1 AND value = $3 RETURNING 1`, [name, value, expected]);
+		return rows.length > 0;
+	}
+
+	async scheduleTimer(timer: StoredTimer) {
+		await this.q(
+			'schedule a timer',
+			`INSERT INTO ${this.t('timers')} (timer_id, due_at, body) VALUES ($1, $2, $3) ON CONFLICT (timer_id) DO UPDATE SET due_at = excluded.due_at, body = excluded.body`,
+			[timer.timerId, timer.dueAt, timer.body],
+		);
+	}
+
+	async cancelTimer(timerId: string) {
+		return (await this.q('cancel a timer', `DELETE FROM ${this.t('timers')} WHERE timer_id = $1 RETURNING 1`, [timerId])).length > 0;
+	}
+
+	/** SKIP LOCKED: concurrent takers get disjoint timers; each due timer is deleted by exactly one. */
+	async takeDueTimers(now: number, limit: number) {
+		const rows = await this.q<{ timer_id: string; due_at: string; body: string }>(
+			'take due timers',
+			`DELETE FROM ${this.t('timers')} WHERE timer_id IN (
+			   SELECT timer_id FROM ${this.t('timers')} WHERE due_at <= $1 ORDER BY due_at, timer_id LIMIT $2 FOR UPDATE SKIP LOCKED)
+			 RETURNING timer_id, due_at, body`,
+			[now, limit],
+		);
+		return rows
+			.map((r) => ({ timerId: r.timer_id, dueAt: Number(r.due_at), body: r.body }))
+			.sort((a, b) => a.dueAt - b.dueAt || (a.timerId < b.timerId ? -1 : 1));
+	}
+
+	async getArmStats(keys: string[]) {
+		const found = new Map<string, ArmStats>();
+		if (keys.length === 0) return found;
+		const rows = await this.q<{ key: string; trials: number; successes: number; negatives: number; value_sum: number; value_sq: number }>(
+			'read learner statistics',
+			`SELECT key, trials, successes, negatives, value_sum, value_sq FROM ${this.t('learner_arms')} WHERE key = ANY($1)`,
+			[keys],
+		);
+		for (const r of rows) found.set(r.key, { trials: r.trials, successes: r.successes, negatives: r.negatives, valueSum: r.value_sum, valueSq: r.value_sq });
+		return found;
+	}
+
+	/** Increments in SQL inside one transaction (keys in a fixed order, so concurrent writers cannot deadlock). */
+	async addArmStats(deltas: { key: string; delta: Partial<ArmStats> }[]) {
+		checkArmDeltas(deltas);
+		if (deltas.length === 0) return;
+		const sorted = [...deltas].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+		await this.withClient(
+			'update learner statistics',
+			async (c) => {
+				for (const { key, delta: d } of sorted) {
+					await c.query(
+						`INSERT INTO ${this.t('learner_arms')} AS a (key, trials, successes, negatives, value_sum, value_sq) VALUES ($1, $2, $3, $4, $5, $6)
+						 ON CONFLICT (key) DO UPDATE SET trials = a.trials + excluded.trials, successes = a.successes + excluded.successes,
+						 negatives = a.negatives + excluded.negatives, value_sum = a.value_sum + excluded.value_sum, value_sq = a.value_sq + excluded.value_sq`,
+						[key, d.trials ?? 0, d.successes ?? 0, d.negatives ?? 0, d.valueSum ?? 0, d.valueSq ?? 0],
+					);
+				}
+			},
+			true,
+		);
+	}
+
+	async findDecisionByMessageId(messageId: string) {
+		await this.sync();
+		const rows = await this.q<{ body: Decision }>(
+			'find a decision by message id',
+			`SELECT body FROM ${this.t('decisions')} WHERE body->'delivery'->>'providerMessageId' = $1 LIMIT 1`,
+			[messageId],
+		);
+		return rows[0]?.body;
+	}
+
+	/** Drops this store's schema with everything in it (tests; never called by the engine). */
+	async dropAll(): Promise<void> {
+		await this.q('drop the schema', `DROP SCHEMA IF EXISTS ${this.schema} CASCADE`);
+		this.ready = undefined;
+	}
+
+	async close() {
+		if (this.closed) return;
+		await this.sync().catch(() => undefined);
+		this.closed = true;
+		await this.pool.end();
+	}
+}

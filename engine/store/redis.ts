@@ -1,0 +1,485 @@
+import Redis from 'ioredis';
+import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
+import { NudgeError } from '../errors';
+import type { Profile } from '../profiles/schema';
+import { byCreated, matchesQuery, queryLimit } from './matchDecision';
+import type { ModelActivation, ModelVersionInfo } from './models';
+import { checkArmDeltas } from './armStats';
+import { reconnectDelayMs, redactUrl } from './connection';
+import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, Store, StoredTimer } from './types';
+
+export interface RedisStoreOptions {
+	/** Every key starts with this (default `nudge:`), so several deployments or test runs share one Redis. */
+	prefix?: string;
+	/** How many times a command is retried while the connection is down before it fails (default 3). */
+	maxRetriesPerRequest?: number;
+}
+
+/**
+ * The cap check in one round trip, with the semantics of capMatch.ts. The contact's ledger is a hash
+ * reservationId → "p|json" (pending) or "c|json" (committed); counters arrive as JSON. Returns
+ * [ok, counts…, freesAt… (-1 = none)]. Expired pending entries stay (uncounted) until settled.
+ */
+const RESERVE_LUA = `
+local counters = cjson.decode(ARGV[1])
+local now = tonumber(ARGV[2])
+local n = #counters
+local entries = {}
+local raw = redis.call('HGETALL', KEYS[1])
+for i = 1, #raw, 2 do
+  local v = raw[i + 1]
+  local e = cjson.decode(string.sub(v, 3))
+  e.committed = string.sub(v, 1, 1) == 'c'
+  entries[#entries + 1] = e
+end
+local function has(tags, t)
+  for _, x in ipairs(tags) do if x == t then return true end end
+  return false
+end
+local function counts(e, c)
+  if e.at < c.since then return false end
+  if (not e.committed) and e.expiresAt <= now then return false end
+  local m = c.match
+  if m.channel ~= nil and e.channel ~= m.channel then return false end
+  if m.journey ~= nil and e.journey ~= m.journey then return false end
+  if m.tag ~= nil and not has(e.tags, m.tag) then return false end
+  for _, t in ipairs(c.excludeTags) do if has(e.tags, t) then return false end end
+  return true
+end
+local tally = {}
+local frees = {}
+local full = 0
+for i = 1, n do
+  local c = counters[i]
+  local times = {}
+  for _, e in ipairs(entries) do if counts(e, c) then times[#times + 1] = e.at end end
+  tally[i] = #times
+  frees[i] = -1
+  if #times >= c.limit then
+    if full == 0 then full = i end
+    if c.lengthMs ~= nil then
+      table.sort(times)
+      local t = times[#times - c.limit + 1]
+      if t then frees[i] = t + c.lengthMs end
+    end
+  end
+end
+if full == 0 then
+  redis.call('HSET', KEYS[1], ARGV[3], 'p|' .. ARGV[4])
+  redis.call('SET', KEYS[2], ARGV[5])
+end
+local out = { full == 0 and 1 or 0 }
+for i = 1, n do out[#out + 1] = tally[i] end
+for i = 1, n do out[#out + 1] = frees[i] end
+return out
+`;
+
+/** KEYS[1] = reservation → contact key; ARGV = ledger key prefix, outcome. */
+const SETTLE_LUA = `
+local contact = redis.call('GET', KEYS[1])
+if not contact then return 0 end
+local ledger = ARGV[1] .. contact
+local id = ARGV[3]
+local v = redis.call('HGET', ledger, id)
+redis.call('DEL', KEYS[1])
+if not v or string.sub(v, 1, 1) ~= 'p' then return 0 end
+if ARGV[2] == 'commit' then redis.call('HSET', ledger, id, 'c' .. string.sub(v, 2)) else redis.call('HDEL', ledger, id) end
+return 1
+`;
+
+const CLAIM_LUA = `
+local until_ = tonumber(redis.call('GET', KEYS[1]))
+if until_ ~= nil and until_ > tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+`;
+
+const CURSOR_LUA = `
+local v = redis.call('GET', KEYS[1])
+if ARGV[2] == '0' then
+  if v then return 0 end
+elseif v ~= ARGV[3] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+`;
+
+/** Removes and returns due timers atomically, so each is taken by exactly one process. */
+const TAKE_TIMERS_LUA = `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+for i = 1, #ids, 2 do
+  local body = redis.call('HGET', KEYS[2], ids[i])
+  redis.call('ZREM', KEYS[1], ids[i])
+  redis.call('HDEL', KEYS[2], ids[i])
+  out[#out + 1] = ids[i]
+  out[#out + 1] = ids[i + 1]
+  out[#out + 1] = body or ''
+end
+return out
+`;
+
+const CANCEL_TIMER_LUA = `
+local n = redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return n
+`;
+
+/** KEYS: decision body, global outcome ids, decision's outcome list. */
+const ADD_OUTCOME_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('RPUSH', KEYS[3], ARGV[2])
+return 1
+`;
+
+/** KEYS: versions hash. Returns the new version number. */
+const SAVE_MODEL_LUA = `
+local v = redis.call('HLEN', KEYS[1]) + 1
+redis.call('HSET', KEYS[1], v, ARGV[1])
+return v
+`;
+
+/** KEYS: versions hash, active key, log list. ARGV: version, log entry JSON. Log items are "previous|json". */
+const ACTIVATE_MODEL_LUA = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+local prev = redis.call('GET', KEYS[2]) or ''
+redis.call('SET', KEYS[2], ARGV[1])
+redis.call('RPUSH', KEYS[3], prev .. '|' .. ARGV[2])
+return 1
+`;
+
+const SCRIPTS = {
+	nudgeReserve: { keys: 2, lua: RESERVE_LUA },
+	nudgeSettle: { keys: 1, lua: SETTLE_LUA },
+	nudgeClaim: { keys: 1, lua: CLAIM_LUA },
+	nudgeCursor: { keys: 1, lua: CURSOR_LUA },
+	nudgeTakeTimers: { keys: 2, lua: TAKE_TIMERS_LUA },
+	nudgeCancelTimer: { keys: 2, lua: CANCEL_TIMER_LUA },
+	nudgeAddOutcome: { keys: 3, lua: ADD_OUTCOME_LUA },
+	nudgeSaveModel: { keys: 1, lua: SAVE_MODEL_LUA },
+	nudgeActivateModel: { keys: 3, lua: ACTIVATE_MODEL_LUA },
+} as const;
+
+type ScriptName = keyof typeof SCRIPTS;
+type Scripted = Redis & Record<ScriptName, (...args: (string | number)[]) => Promise<unknown>>;
+
+/**
+ * A shared store on Redis (`redis://host:port/db`), for several n8n workers or Node-RED instances.
+ * Every multi-key step is one Lua script, so it is atomic across processes: a cap check reads the
+ * contact's ledger, evaluates every counter and reserves in one round trip; each due timer is removed
+ * by exactly one taker. Writes are applied by Redis when the promise resolves, so `sync()` is
+ * immediate (durability is Redis's own: use appendonly with fsync everysec or always).
+ *
+ * Cluster mode is not supported (scripts touch keys of one contact and its reservation index).
+ */
+export class RedisStore implements Store {
+	readonly kind = 'redis';
+	readonly shared = true;
+	private readonly redis: Scripted;
+	readonly prefix: string;
+	private readonly where: string;
+	private closed = false;
+	private lastConnectionError?: string;
+
+	/** `url` is `redis://[user:password@]host:port[/db][?prefix=nudge:]` (`rediss://` for TLS). */
+	constructor(url: string, options: RedisStoreOptions = {}) {
+		const parsed = new URL(url);
+		this.prefix = options.prefix ?? parsed.searchParams.get('prefix') ?? 'nudge:';
+		parsed.searchParams.delete('prefix');
+		this.where = redactUrl(url);
+		this.redis = new Redis(parsed.toString(), {
+			lazyConnect: false,
+			maxRetriesPerRequest: options.maxRetriesPerRequest ?? 3,
+			retryStrategy: (times) => reconnectDelayMs(times),
+			enableAutoPipelining: true,
+		}) as Scripted;
+		// Connection errors surface on the commands that needed the connection (with this cause); the event must not crash.
+		this.redis.on('error', (error: Error) => (this.lastConnectionError = error.message));
+		this.redis.on('ready', () => (this.lastConnectionError = undefined));
+		for (const [name, s] of Object.entries(SCRIPTS)) this.redis.defineCommand(name, { numberOfKeys: s.keys, lua: s.lua });
+	}
+
+	/** The underlying connection (tests count round trips with it). */
+	get client(): Redis {
+		return this.redis;
+	}
+
+	private k(...parts: string[]): string {
+		return this.prefix + parts.join(':');
+	}
+
+	private async run<T>(what: string, op: () => Promise<T>): Promise<T> {
+		if (this.closed) throw new NudgeError('STORE_ERROR', `The Redis store at ${this.where} is closed`);
+		try {
+			return await op();
+		} catch (error) {
+			if (error instanceof NudgeError) throw error;
+			const cause = this.lastConnectionError;
+			const message = `${(error as Error).message}${cause && !(error as Error).message.includes(cause) ? ` (connection: ${cause})` : ''}`;
+			throw new NudgeError('STORE_ERROR', `Redis store at ${this.where} could not ${what}: ${message}`, [], 503);
+		}
+	}
+
+	async sync() {}
+
+	getProfile(contactId: string) {
+		return this.run('read a profile', async () => {
+			const json = await this.redis.get(this.k('profile', contactId));
+			return json === null ? undefined : (JSON.parse(json) as Profile);
+		});
+	}
+
+	resolveIdentities(keys: string[]) {
+		return this.run('resolve identities', async () => {
+			const found = new Map<string, string>();
+			if (keys.length === 0) return found;
+			const ids = await this.redis.mget(keys.map((key) => this.k('identity', key)));
+			ids.forEach((id, i) => id !== null && found.set(keys[i], id));
+			return found;
+		});
+	}
+
+	saveProfile(profile: Profile, identityKeys: string[], merged: string[]) {
+		return this.run('save a profile', async () => {
+			const tx = this.redis.multi();
+			for (const id of merged) tx.del(this.k('profile', id));
+			tx.set(this.k('profile', profile.contactId), JSON.stringify(profile));
+			for (const key of identityKeys) tx.set(this.k('identity', key), profile.contactId);
+			await tx.exec();
+		});
+	}
+
+	claimKey(key: string, ttlMs: number, now: number) {
+		return this.run('claim a key', async () => (await this.redis.nudgeClaim(this.k('claim', key), now, now + ttlMs, Math.max(1, Math.ceil(ttlMs)))) === 1);
+	}
+
+	releaseKey(key: string) {
+		return this.run('release a key', async () => {
+			await this.redis.del(this.k('claim', key));
+		});
+	}
+
+	reserveCap(r: CapReservation, counters: CapCounter[]): Promise<CapVerdict> {
+		return this.run('check a frequency cap', async () => {
+			const entry = JSON.stringify({ channel: r.channel, journey: r.journey, tags: r.tags, at: r.at, expiresAt: r.expiresAt });
+			// cjson turns an empty array into an empty object; Lua iterates both alike.
+			const json = JSON.stringify(counters.map((c) => ({ ...c, match: { ...c.match }, excludeTags: c.excludeTags })));
+			const out = (await this.redis.nudgeReserve(this.k('cap', r.contactId), this.k('res', r.reservationId), json, r.at, r.reservationId, entry, r.contactId)) as number[];
+			const n = counters.length;
+			const counts = out.slice(1, 1 + n).map(Number);
+			const freesAt = out.slice(1 + n).map((v) => (Number(v) < 0 ? undefined : Number(v)));
+			if (out[0] === 1) return { ok: true, counts, freesAt };
+			const full = counters.findIndex((c, i) => counts[i] >= c.limit);
+			return { ok: false, counts, bindingRuleId: counters[full].ruleId, freesAt };
+		});
+	}
+
+	settleCap(reservationId: string, outcome: 'commit' | 'release') {
+		return this.run('settle a cap reservation', async () => (await this.redis.nudgeSettle(this.k('res', reservationId), this.k('cap', ''), outcome, reservationId)) === 1);
+	}
+
+	private decisionIndexes(d: Pick<Decision, 'contactId' | 'journey'>): string[] {
+		return [this.k('decisions'), this.k('decisions', 'contact', d.contactId), this.k('decisions', 'journey', d.journey)];
+	}
+
+	/** A decision's contact, journey and creation time never change, so its index entries are written once. */
+	putDecision(d: Decision) {
+		return this.run('write a decision', async () => {
+			const member = `${d.createdAt}|${d.decisionId}`;
+			const tx = this.redis.multi().set(this.k('decision', d.decisionId), JSON.stringify(d));
+			if (d.delivery?.providerMessageId) tx.set(this.k('message', d.delivery.providerMessageId), d.decisionId);
+			for (const index of this.decisionIndexes(d)) tx.zadd(index, 0, member);
+			await tx.exec();
+		});
+	}
+
+	/** The stored body plus outcomes recorded since (deduplicated by outcome id). */
+	private withOutcomes(json: string | null, outcomes: string[]): Decision | undefined {
+		if (json === null) return undefined;
+		const d = JSON.parse(json) as Decision;
+		const seen = new Set(d.outcomes.map((o) => o.outcomeId));
+		for (const o of outcomes.map((text) => JSON.parse(text) as Outcome)) {
+			if (seen.has(o.outcomeId)) continue;
+			d.outcomes.push(o);
+			if (o.at > d.updatedAt) d.updatedAt = o.at;
+		}
+		return d;
+	}
+
+	private async readDecisions(ids: string[]): Promise<(Decision | undefined)[]> {
+		if (ids.length === 0) return [];
+		const tx = this.redis.pipeline();
+		for (const id of ids) tx.get(this.k('decision', id)).lrange(this.k('outcomes', id), 0, -1);
+		const replies = (await tx.exec()) ?? [];
+		for (const [error] of replies) if (error) throw error;
+		return ids.map((_, i) => this.withOutcomes(replies[2 * i][1] as string | null, replies[2 * i + 1][1] as string[]));
+	}
+
+	getDecision(decisionId: string) {
+		return this.run('read a decision', async () => (await this.readDecisions([decisionId]))[0]);
+	}
+
+	/** Walks the narrowest index (contact, journey or all) in (createdAt, decisionId) order and filters. */
+	queryDecisions(q: DecisionQuery) {
+		return this.run('query decisions', async () => {
+			const index = q.contactId ? this.k('decisions', 'contact', q.contactId) : q.journey ? this.k('decisions', 'journey', q.journey) : this.k('decisions');
+			const limit = queryLimit(q);
+			let min = '-';
+			if (q.after) min = `(${q.after.createdAt}|${q.after.decisionId}`;
+			else if (q.from) min = `[${q.from}`;
+			const max = q.to ? `(${q.to}` : '+';
+			const found: Decision[] = [];
+			const page = Math.max(100, limit);
+			for (;;) {
+				const members = await this.redis.zrangebylex(index, min, max, 'LIMIT', 0, page);
+				const ds = await this.readDecisions(members.map((m) => m.slice(m.indexOf('|') + 1)));
+				for (const d of ds) if (d && matchesQuery(d, q) && found.length < limit) found.push(d);
+				if (found.length >= limit || members.length < page) break;
+				min = `(${members[members.length - 1]}`;
+			}
+			return found.sort(byCreated);
+		});
+	}
+
+	addOutcome(decisionId: string, outcome: Outcome) {
+		return this.run('record an outcome', async () => {
+			const added = await this.redis.nudgeAddOutcome(this.k('decision', decisionId), this.k('outcome-ids'), this.k('outcomes', decisionId), outcome.outcomeId, JSON.stringify(outcome));
+			return added === 1;
+		});
+	}
+
+	saveModelVersion(name: string, createdAt: string, meta: Record<string, unknown>, body: string) {
+		return this.run('save a model version', async () => Number(await this.redis.nudgeSaveModel(this.k('model', name, 'versions'), JSON.stringify({ createdAt, meta, body }))));
+	}
+
+	async getModelVersion(name: string, version?: number) {
+		const active = await this.activeModelVersion(name);
+		const v = version ?? active;
+		if (v === undefined) return undefined;
+		return this.run('read a model version', async () => {
+			const json = await this.redis.hget(this.k('model', name, 'versions'), String(v));
+			if (json === null) return undefined;
+			const { createdAt, meta, body } = JSON.parse(json) as { createdAt: string; meta: Record<string, unknown>; body: string };
+			return { name, version: v, createdAt, active: v === active, meta, body };
+		});
+	}
+
+	activeModelVersion(name: string) {
+		return this.run('read the active model version', async () => {
+			const v = await this.redis.get(this.k('model', name, 'active'));
+			return v === null ? undefined : Number(v);
+		});
+	}
+
+	async listModelVersions(name: string) {
+		const active = await this.activeModelVersion(name);
+		return this.run('list model versions', async () => {
+			const all = await this.redis.hgetall(this.k('model', name, 'versions'));
+			const list: ModelVersionInfo[] = Object.entries(all).map(([v, json]) => {
+				const { createdAt, meta } = JSON.parse(json) as { createdAt: string; meta: Record<string, unknown> };
+				return { name, version: Number(v), createdAt, active: Number(v) === active, meta };
+			});
+			return list.sort((a, b) => a.version - b.version);
+		});
+	}
+
+	activateModelVersion(a: Omit<ModelActivation, 'previous'>) {
+		return this.run('activate a model version', async () => {
+			const entry = JSON.stringify({ version: a.version, action: a.action, at: a.at, ...(a.note !== undefined ? { note: a.note } : {}) });
+			const ok = await this.redis.nudgeActivateModel(this.k('model', a.name, 'versions'), this.k('model', a.name, 'active'), this.k('model', a.name, 'log'), a.version, entry);
+			return ok === 1;
+		});
+	}
+
+	modelActivations(name: string) {
+		return this.run('read model activations', async () => {
+			const items = await this.redis.lrange(this.k('model', name, 'log'), 0, -1);
+			return items.map((item): ModelActivation => {
+				const bar = item.indexOf('|');
+				const previous = item.slice(0, bar);
+				const { version, action, at, note } = JSON.parse(item.slice(bar + 1)) as { version: number; action: ModelActivation['action']; at: string; note?: string };
+				return { name, version, ...(previous ? { previous: Number(previous) } : {}), action, at, ...(note !== undefined ? { note } : {}) };
+			});
+		});
+	}
+
+	getCursor(name: string) {
+		return this.run('read a cursor', async () => (await this.redis.get(this.k('cursor', name))) ?? undefined);
+	}
+
+	setCursor(name: string, value: string, expected: string | undefined) {
+		return this.run('move a cursor', async () => (await this.redis.nudgeCursor(this.k('cursor', name), value, expected === undefined ? '0' : '1', expected ?? '')) === 1);
+	}
+
+	scheduleTimer(timer: StoredTimer) {
+		return this.run('schedule a timer', async () => {
+			await this.redis.multi().zadd(this.k('timers'), timer.dueAt, timer.timerId).hset(this.k('timer-bodies'), timer.timerId, timer.body).exec();
+		});
+	}
+
+	cancelTimer(timerId: string) {
+		return this.run('cancel a timer', async () => (await this.redis.nudgeCancelTimer(this.k('timers'), this.k('timer-bodies'), timerId)) === 1);
+	}
+
+	takeDueTimers(now: number, limit: number) {
+		return this.run('take due timers', async () => {
+			const out = (await this.redis.nudgeTakeTimers(this.k('timers'), this.k('timer-bodies'), now, limit)) as string[];
+			const timers: StoredTimer[] = [];
+			for (let i = 0; i < out.length; i += 3) timers.push({ timerId: out[i], dueAt: Number(out[i + 1]), body: out[i + 2] });
+			return timers;
+		});
+	}
+
+	getArmStats(keys: string[]) {
+		return this.run('read learner statistics', async () => {
+			const found = new Map<string, ArmStats>();
+			if (keys.length === 0) return found;
+			const tx = this.redis.pipeline();
+			for (const key of keys) tx.hmget(this.k('arm', key), ...ARM_STAT_FIELDS);
+			const replies = (await tx.exec()) ?? [];
+			replies.forEach(([error, values], i) => {
+				if (error) throw error;
+				const v = values as (string | null)[];
+				if (v.every((x) => x === null)) return;
+				found.set(keys[i], { trials: Number(v[0] ?? 0), successes: Number(v[1] ?? 0), negatives: Number(v[2] ?? 0), valueSum: Number(v[3] ?? 0), valueSq: Number(v[4] ?? 0) });
+			});
+			return found;
+		});
+	}
+
+	/** One MULTI of HINCRBYFLOATs: all deltas apply together, and concurrent writers add up. */
+	async addArmStats(deltas: { key: string; delta: Partial<ArmStats> }[]) {
+		checkArmDeltas(deltas);
+		if (deltas.length === 0) return;
+		await this.run('update learner statistics', async () => {
+			const tx = this.redis.multi();
+			for (const { key, delta } of deltas) for (const field of ARM_STAT_FIELDS) tx.hincrbyfloat(this.k('arm', key), field, delta[field] ?? 0);
+			const replies = (await tx.exec()) ?? [];
+			for (const [error] of replies) if (error) throw error;
+		});
+	}
+
+	findDecisionByMessageId(messageId: string) {
+		return this.run('find a decision by message id', async () => {
+			const id = await this.redis.get(this.k('message', messageId));
+			return id === null ? undefined : (await this.readDecisions([id]))[0];
+		});
+	}
+
+	/** Deletes every key under this store's prefix (tests and `nudge` tooling; never called by the engine). */
+	async dropAll(): Promise<void> {
+		let cursor = '0';
+		do {
+			const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}*`, 'COUNT', 1000);
+			cursor = next;
+			if (keys.length) await this.redis.unlink(...keys);
+		} while (cursor !== '0');
+	}
+
+	async close() {
+		if (this.closed) return;
+		this.closed = true;
+		if (this.redis.status === 'ready') await this.redis.quit().catch(() => this.redis.disconnect());
+		else this.redis.disconnect();
+	}
+}

@@ -1,0 +1,107 @@
+import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
+import type { Profile } from '../profiles/schema';
+import type { ModelActivation } from './models';
+import type { ArmStats, CapCounter, CapReservation, Store, StoredTimer } from './types';
+
+/**
+ * Two stores as one: `hot` keeps what every decision reads and writes under contention (profiles,
+ * de-duplication keys, cap reservations, cursors, timers, learner counts) — Redis; `log` keeps what
+ * is written once and queried later (decisions, outcomes, model versions) — PostgreSQL.
+ */
+export class SplitStore implements Store {
+	readonly kind: string;
+	readonly shared: boolean;
+
+	constructor(
+		readonly hot: Store,
+		readonly log: Store,
+	) {
+		this.kind = `${hot.kind}+${log.kind}`;
+		this.shared = !!(hot.shared || log.shared);
+	}
+
+	async sync() {
+		await Promise.all([this.hot.sync(), this.log.sync()]);
+	}
+
+	getProfile(contactId: string) {
+		return this.hot.getProfile(contactId);
+	}
+	resolveIdentities(keys: string[]) {
+		return this.hot.resolveIdentities(keys);
+	}
+	saveProfile(profile: Profile, identityKeys: string[], merged: string[]) {
+		return this.hot.saveProfile(profile, identityKeys, merged);
+	}
+	claimKey(key: string, ttlMs: number, now: number) {
+		return this.hot.claimKey(key, ttlMs, now);
+	}
+	releaseKey(key: string) {
+		return this.hot.releaseKey(key);
+	}
+	reserveCap(reservation: CapReservation, counters: CapCounter[]) {
+		return this.hot.reserveCap(reservation, counters);
+	}
+	settleCap(reservationId: string, outcome: 'commit' | 'release') {
+		return this.hot.settleCap(reservationId, outcome);
+	}
+	getCursor(name: string) {
+		return this.hot.getCursor(name);
+	}
+	setCursor(name: string, value: string, expected: string | undefined) {
+		return this.hot.setCursor(name, value, expected);
+	}
+	scheduleTimer(timer: StoredTimer) {
+		return this.hot.scheduleTimer(timer);
+	}
+	cancelTimer(timerId: string) {
+		return this.hot.cancelTimer(timerId);
+	}
+	takeDueTimers(now: number, limit: number) {
+		return this.hot.takeDueTimers(now, limit);
+	}
+	getArmStats(keys: string[]) {
+		return this.hot.getArmStats(keys);
+	}
+	addArmStats(deltas: { key: string; delta: Partial<ArmStats> }[]) {
+		return this.hot.addArmStats(deltas);
+	}
+
+	putDecision(decision: Decision) {
+		return this.log.putDecision(decision);
+	}
+	getDecision(decisionId: string) {
+		return this.log.getDecision(decisionId);
+	}
+	queryDecisions(query: DecisionQuery) {
+		return this.log.queryDecisions(query);
+	}
+	addOutcome(decisionId: string, outcome: Outcome) {
+		return this.log.addOutcome(decisionId, outcome);
+	}
+	findDecisionByMessageId(messageId: string) {
+		return this.log.findDecisionByMessageId(messageId);
+	}
+	saveModelVersion(name: string, createdAt: string, meta: Record<string, unknown>, body: string) {
+		return this.log.saveModelVersion(name, createdAt, meta, body);
+	}
+	getModelVersion(name: string, version?: number) {
+		return this.log.getModelVersion(name, version);
+	}
+	activeModelVersion(name: string) {
+		return this.log.activeModelVersion(name);
+	}
+	listModelVersions(name: string) {
+		return this.log.listModelVersions(name);
+	}
+	activateModelVersion(entry: Omit<ModelActivation, 'previous'>) {
+		return this.log.activateModelVersion(entry);
+	}
+	modelActivations(name: string) {
+		return this.log.modelActivations(name);
+	}
+
+	async close() {
+		await Promise.all([this.hot.close(), this.log.close()]);
+	}
+}

@@ -1,0 +1,79 @@
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { joinJsonl } from '../../engine/decide/lift';
+import { seededRandom } from '../../engine/decide/sampling';
+import { Engine } from '../../engine/engine';
+import { loadPolicy } from '../../engine/policy/load';
+import { SqliteStore } from '../../engine/store/sqlite';
+import { decision, tempDir } from '../helpers/fixtures';
+
+const CLI = join(resolve(__dirname, '../..'), 'dist/cli/nudge.js');
+const nudge = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+
+/** A store with a 30% global holdout; treated contacts convert at 30%, held-out ones at 10% (seeded). */
+async function experiment(path: string): Promise<void> {
+	const policy = loadPolicy({ channelOrder: ['email'], channels: { email: { unknownConsent: 'allow' } }, holdout: { salt: 'cli', globalShare: 0.3 } });
+	const engine = new Engine({ store: new SqliteStore(path), policy, random: seededRandom(4) });
+	const world = seededRandom(9);
+	for (let i = 0; i < 400; i++) {
+		const d = await engine.decide({ type: 'track', name: 'Cart Abandoned', identities: { email: `p${i}@x.io` } }, { journey: 'cart', target: { dryRun: true } });
+		if (world() < (d.reason === 'HOLDOUT' ? 0.1 : 0.3)) await engine.recordOutcome({ contactId: d.contactId, type: 'conversion' });
+	}
+	await engine.close();
+}
+
+describe('nudge lift', () => {
+	test('from the decision log and from JSONL files: the same report, with intervals and sample sizes', async () => {
+		const dir = tempDir();
+		const store = join(dir, 'lift.db');
+		await experiment(store);
+		const table = nudge('lift', '--store', store);
+		expect(table.stderr).toBe('');
+		expect(table.status).toBe(0);
+		expect(table.stdout).toMatch(/^journey\tarm\ttreated \(conv\/n\)/);
+		expect(table.stdout).toMatch(/\ncart\tall\t\d+\.\d\d% \(\d+\/\d+\)\t\d+\.\d\d% \(\d+\/\d+\)\t\+\d+\.\d\d pp \[/);
+		expect(table.stdout).toContain('Newcombe hybrid score interval');
+		const json = nudge('lift', '--store', store, '--json');
+		const [all] = JSON.parse(json.stdout);
+		expect(all.treated.n + all.holdout.n).toBe(400);
+		expect(all.significant).toBe(true);
+		expect(all.absolute.low).toBeGreaterThan(0);
+
+		// The same experiment as files: decisions without outcomes, outcomes beside them.
+		const engine = new Engine({ store: new SqliteStore(store) });
+		const exported: string[] = [];
+		const outcomes: string[] = [];
+		await engine.exportJsonl({}, (line) => {
+			const d = JSON.parse(line);
+			for (const o of d.outcomes) outcomes.push(JSON.stringify({ decisionId: d.decisionId, ...o }));
+			exported.push(JSON.stringify({ ...d, outcomes: [] }));
+		});
+		await engine.close();
+		writeFileSync(join(dir, 'd.jsonl'), exported.join('\n'));
+		// A repeated outcome line counts once; one for an unknown decision is reported and skipped.
+		writeFileSync(join(dir, 'o.jsonl'), [...outcomes, outcomes[0], JSON.stringify({ decisionId: 'd_gone', type: 'conversion' })].join('\n'));
+		const fromFiles = nudge('lift', '--decisions', join(dir, 'd.jsonl'), '--outcomes', join(dir, 'o.jsonl'), '--json');
+		expect(fromFiles.stderr).toMatch(/1 outcome\(s\) name decisions not in/);
+		expect(JSON.parse(fromFiles.stdout)).toEqual(JSON.parse(json.stdout));
+	});
+
+	test('bad arguments and bad lines are clear errors', () => {
+		const dir = tempDir();
+		writeFileSync(join(dir, 'bad.jsonl'), '{"decisionId": "x"}\n');
+		expect(nudge('lift', '--decisions', join(dir, 'bad.jsonl')).stderr).toMatch(/Decision line 1 is not a Nudge decision/);
+		expect(nudge('lift', '--store', 'a', '--decisions', 'b').stderr).toMatch(/give --store or --decisions, not both/);
+		expect(nudge('lift', '--store', join(dir, 's.db'), '--min-sample', '0').stderr).toMatch(/--min-sample must be a whole number/);
+		const empty = nudge('lift', '--store', join(dir, 'empty.db'));
+		expect(empty.stdout).toMatch(/nothing to compare/);
+		expect(nudge('--help').stdout).toContain('lift [--store PATH');
+	});
+
+	test('joinJsonl: bad outcome lines name their line', () => {
+		const d = JSON.stringify(decision('d1'));
+		expect(() => joinJsonl([d], ['{"type": "conversion"}'])).toThrow(/Outcome line 1 is not an outcome \(needs decisionId and type\)/);
+		expect(() => joinJsonl([d], ['{"decisionId": "d1", "type": "bought"}'])).toThrow(/Outcome line 1 is not an outcome/);
+		expect(() => joinJsonl(['nope'])).toThrow(/Decision line 1 is not JSON/);
+		expect(joinJsonl([d, ''], ['{"decisionId": "d1", "type": "click"}']).decisions[0].outcomes).toHaveLength(1);
+	});
+});

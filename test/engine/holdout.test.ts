@@ -1,0 +1,163 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import type { Decision } from '../../engine/audit/schema';
+import { HOLDOUT_BUCKETS, holdoutBucket, holdoutOf } from '../../engine/decide/holdout';
+import { compare, liftReport, newcombeDifference, relativeLift, wilson } from '../../engine/decide/lift';
+import { seededRandom } from '../../engine/decide/sampling';
+import { Engine } from '../../engine/engine';
+import { loadPolicy } from '../../engine/policy/load';
+import { HoldoutPolicySchema } from '../../engine/policy/schema';
+import { SqliteStore } from '../../engine/store/sqlite';
+import { decision, tempDir } from '../helpers/fixtures';
+
+const ids = (n: number) => Array.from({ length: n }, (_, i) => `contact-${i}`);
+
+describe('holdout buckets', () => {
+	test('100,000 contacts: each configured share is met within ±0.5 percentage points', () => {
+		const policy = HoldoutPolicySchema.parse({ salt: 'spring-2026', globalShare: 0.1, journeys: { nurture: 0.2 } });
+		let global = 0;
+		let journey = 0;
+		for (const id of ids(100_000)) {
+			const h = holdoutOf(policy, id, 'nurture');
+			if (h?.group === 'global') global++;
+			if (h?.group === 'journey') journey++;
+		}
+		expect(Math.abs(global / 100_000 - 0.1)).toBeLessThanOrEqual(0.005);
+		// The journey holdout is drawn independently, among contacts outside the global group.
+		expect(Math.abs(journey / (100_000 - global) - 0.2)).toBeLessThanOrEqual(0.005);
+		// Another journey has no holdout of its own: only the global group.
+		expect(ids(2000).filter((id) => holdoutOf(policy, id, 'winback')?.group === 'journey')).toEqual([]);
+	});
+
+	test('buckets are fixed: known values, and the same in a separate process', () => {
+		// Golden values: a change here would silently move contacts between groups mid-experiment.
+		expect([holdoutBucket('contact-0', 'nudge'), holdoutBucket('contact-1', 'nudge'), holdoutBucket('contact-1', 'other'), holdoutBucket('contact-1', 'nudge', 'journey:nurture')]).toEqual(
+			[5758, 6326, 7757, 9167],
+		);
+		const sample = ids(500);
+		const here = sample.map((id) => holdoutBucket(id, 'nudge'));
+		expect(here.every((b) => Number.isInteger(b) && b >= 0 && b < HOLDOUT_BUCKETS)).toBe(true);
+		const script = `const { holdoutBucket } = require(${JSON.stringify(join(__dirname, '../../engine/decide/holdout.ts'))});
+			process.stdout.write(JSON.stringify(${JSON.stringify(sample)}.map((id) => holdoutBucket(id, 'nudge'))));`;
+		const child = spawnSync(process.execPath, ['--experimental-strip-types', '--no-warnings', '-e', script], { encoding: 'utf8' });
+		expect(child.stderr).toBe('');
+		expect(JSON.parse(child.stdout)).toEqual(here);
+	});
+});
+
+
+describe('holdout decisions in the engine', () => {
+	test('a holdout contact gets a logged HOLDOUT decision and no message; its outcomes are recorded and not learned from', async () => {
+		const path = join(tempDir(), 'holdout.db');
+		const { policy } = loadPolicy({ channelOrder: ['email'], channels: { email: { unknownConsent: 'allow' } }, holdout: { globalShare: 0.5 } });
+		const engine = new Engine({ store: new SqliteStore(path), policy: loadPolicy(policy), random: seededRandom(1) });
+		const held: Decision[] = [];
+		const treated: Decision[] = [];
+		for (let i = 0; i < 40; i++) {
+			const d = await engine.decide({ type: 'track', name: 'Cart Abandoned', identities: { email: `h${i}@x.io` } }, { journey: 'cart', target: { dryRun: true } });
+			(d.reason === 'HOLDOUT' ? held : treated).push(d);
+		}
+		expect(held.length).toBeGreaterThan(5);
+		expect(treated.length).toBeGreaterThan(5);
+		for (const d of held) {
+			expect(d).toMatchObject({ status: 'suppressed', reason: 'HOLDOUT', choice: { method: 'holdout', holdout: { group: 'global' } } });
+			expect(d.explanation).toMatch(/global control group \(bucket \d+\): no message is sent/);
+			expect(d.delivery).toBeUndefined();
+			expect(d.loggedAt).toBeDefined();
+			expect(holdoutOf(engine.policy.holdout, d.contactId, 'cart')?.bucket).toBe(d.choice!.holdout!.bucket);
+		}
+		const trialsBefore = (await engine.store.getArmStats(['global#email'])).get('global#email')?.trials;
+		expect(trialsBefore).toBe(treated.length);
+		const outcome = await engine.recordOutcome({ contactId: held[0].contactId, type: 'conversion' });
+		expect(outcome.decision.decisionId).toBe(held[0].decisionId);
+		expect(outcome.decision.outcomes).toHaveLength(1);
+		expect((await engine.store.getArmStats(['global#email'])).get('global#email')).toMatchObject({ trials: treated.length, successes: 0 });
+		// Restarted: the same contacts are held out again.
+		await engine.close();
+		const again = new Engine({ store: new SqliteStore(path), policy: loadPolicy(policy) });
+		const repeat = await again.decide({ type: 'track', name: 'Browse Abandoned', identities: { email: 'h0@x.io' } }, { journey: 'cart', target: { dryRun: true } });
+		expect(repeat.reason === 'HOLDOUT').toBe(held.some((d) => d.contactId === repeat.contactId));
+		const rows = await again.lift({ journey: 'cart' });
+		expect(rows[0]).toMatchObject({ journey: 'cart', arm: 'all', holdout: { conversions: 1 } });
+		expect(rows[0].holdout.n + rows[0].treated.n).toBe(41);
+		await again.close();
+	});
+});
+
+describe('lift', () => {
+	test('Wilson and Newcombe match published values (Newcombe 1998, table II, example 56/70 vs 48/80)', () => {
+		const w = wilson(56, 70);
+		expect(w.low).toBeCloseTo(0.6918, 3);
+		expect(w.high).toBeCloseTo(0.8770, 3);
+		const d = newcombeDifference(56, 70, 48, 80);
+		expect(d.estimate).toBeCloseTo(0.2, 10);
+		expect(d.low).toBeCloseTo(0.0524, 3);
+		expect(d.high).toBeCloseTo(0.3339, 3);
+		expect(relativeLift(0, 70, 48, 80)).toBeUndefined();
+	});
+
+	test('coverage: on 100 simulated experiments with a known effect the 95% interval covers the truth ≥ 93 times, and the estimate is unbiased', () => {
+		const pTreated = 0.06;
+		const pHoldout = 0.04;
+		const truth = pTreated - pHoldout;
+		const trueRelative = pTreated / pHoldout - 1;
+		let covered = 0;
+		let coveredRelative = 0;
+		const estimates: number[] = [];
+		for (let seed = 1; seed <= 100; seed++) {
+			const random = seededRandom(seed);
+			const decisions: Decision[] = [];
+			for (let i = 0; i < 6000; i++) {
+				const held = random() < 0.3;
+				const converted = random() < (held ? pHoldout : pTreated);
+				decisions.push(
+					decision(`d${i}`, {
+						journey: 'cart',
+						status: held ? 'suppressed' : 'sent',
+						channel: held ? undefined : 'email',
+						choice: held ? { context: 'c', method: 'holdout', holdout: { group: 'global', bucket: 1 } } : { context: 'c', method: 'thompson', arm: 'email' },
+						outcomes: converted ? [{ outcomeId: `o${i}`, type: 'conversion', at: '2026-11-02T00:00:00.000Z' }] : [],
+					}),
+				);
+			}
+			const [all] = liftReport(decisions);
+			expect(all.arm).toBe('all');
+			expect(all.treated.n + all.holdout.n).toBe(6000);
+			if (all.absolute!.low <= truth && truth <= all.absolute!.high) covered++;
+			if (all.relative!.low <= trueRelative && trueRelative <= all.relative!.high) coveredRelative++;
+			estimates.push(all.absolute!.estimate);
+		}
+		expect(covered).toBeGreaterThanOrEqual(93);
+		expect(coveredRelative).toBeGreaterThanOrEqual(93);
+		const mean = estimates.reduce((a, b) => a + b, 0) / estimates.length;
+		const sd = Math.sqrt(estimates.reduce((a, b) => a + (b - mean) ** 2, 0) / (estimates.length - 1));
+		// Unbiased: the average estimate is within 3 standard errors of the truth.
+		expect(Math.abs(mean - truth)).toBeLessThan((3 * sd) / Math.sqrt(estimates.length));
+	});
+
+	test('rows per journey and arm, and a warning when a sample is too small', () => {
+		const mk = (i: number, journey: string, held: boolean, channel: 'email' | 'sms' | undefined, converted: boolean): Decision =>
+			decision(`d${journey}${i}`, {
+				journey,
+				status: channel ? 'sent' : 'suppressed',
+				channel,
+				choice: held ? { context: 'c', method: 'holdout' } : { context: 'c', method: 'thompson' },
+				outcomes: converted ? [{ outcomeId: `o${journey}${i}`, type: 'conversion', at: '2026-11-02T00:00:00.000Z' }] : [],
+			});
+		const decisions = [mk(1, 'cart', true, undefined, true), mk(2, 'cart', false, 'email', true), mk(3, 'cart', false, 'sms', false), mk(4, 'cart', false, undefined, false), mk(5, 'nurture', false, 'email', false), decision('no-choice')];
+		const rows = liftReport(decisions);
+		expect(rows.map((r) => [r.journey, r.arm, r.treated.n, r.treated.conversions, r.holdout.n])).toEqual([
+			['cart', 'all', 3, 1, 1],
+			['cart', 'email', 1, 1, 1],
+			['cart', 'none', 1, 0, 1],
+			['cart', 'sms', 1, 0, 1],
+			['nurture', 'all', 1, 0, 0],
+			['nurture', 'email', 1, 0, 0],
+		]);
+		expect(rows[0].warning).toMatch(/too small to conclude anything: 3 treated decisions, 1 holdout decisions, 2 conversions in all/);
+		expect(rows[4].absolute).toBeUndefined();
+		const big = compare('j', 'all', { n: 5000, conversions: 300, rate: 0.06 }, { n: 5000, conversions: 200, rate: 0.04 });
+		expect(big.warning).toBeUndefined();
+		expect(big.significant).toBe(true);
+	});
+});

@@ -1,0 +1,69 @@
+import { bestSendTime, engagementDeltas } from '../../engine/decide/sendTime';
+import { seededRandom } from '../../engine/decide/sampling';
+import { Engine } from '../../engine/engine';
+import { loadPolicy } from '../../engine/policy/load';
+import type { PolicyInput } from '../../engine/policy/schema';
+import { MemoryStore } from '../../engine/store/memory';
+import type { Store } from '../../engine/store/types';
+
+const policy = (extra: Partial<PolicyInput> = {}) => loadPolicy({ channelOrder: ['email'], channels: { email: { unknownConsent: 'allow' } }, ...extra }).policy;
+
+async function engage(store: Store, contactId: string, isoTimes: string[], zone = 'UTC') {
+	for (const t of isoTimes) await store.addArmStats(engagementDeltas(contactId, new Date(t), zone));
+}
+const at = (hour: number, n: number) => Array.from({ length: n }, (_, i) => `2026-10-${String(i + 1).padStart(2, '0')}T${String(hour).padStart(2, '0')}:15:00Z`);
+const now = new Date('2026-11-02T10:30:00Z');
+
+describe('send time', () => {
+	test('no engagement anywhere: no send time', async () => {
+		expect(await bestSendTime({ store: new MemoryStore(), policy: policy(), contactId: 'c1', channel: 'email', zone: 'UTC', now })).toBeUndefined();
+	});
+
+	test('a new contact gets the population’s best hour; a contact with a habit gets their own', async () => {
+		const store = new MemoryStore();
+		for (let i = 0; i < 30; i++) await engage(store, `other${i}`, at(18, 2));
+		await engage(store, 'other-morning', at(7, 5));
+		const fresh = await bestSendTime({ store, policy: policy(), contactId: 'new', channel: 'email', zone: 'UTC', now });
+		expect(fresh).toEqual({ hour: 18, sendAt: '2026-11-02T18:00:00.000Z', basis: 'population', contactEngagements: 0 });
+		// One stray evening-person click does not move a contact; a habit of six does (shrinkage).
+		await engage(store, 'one', at(9, 1));
+		expect((await bestSendTime({ store, policy: policy(), contactId: 'one', channel: 'email', zone: 'UTC', now }))?.hour).toBe(18);
+		await engage(store, 'habit', at(9, 6));
+		expect(await bestSendTime({ store, policy: policy(), contactId: 'habit', channel: 'email', zone: 'UTC', now })).toEqual({
+			hour: 9,
+			sendAt: '2026-11-03T09:00:00.000Z',
+			basis: 'contact',
+			contactEngagements: 6,
+		});
+		// The current hour means now.
+		await engage(store, 'now-person', at(10, 6));
+		expect((await bestSendTime({ store, policy: policy(), contactId: 'now-person', channel: 'email', zone: 'UTC', now }))?.sendAt).toBe('2026-11-02T10:30:00.000Z');
+	});
+
+	test('quiet hours are skipped, and hours are the contact’s local hours', async () => {
+		const store = new MemoryStore();
+		await engage(store, 'night', at(22, 10));
+		await engage(store, 'someone', at(19, 3));
+		const quiet = policy({ quietHours: [{ id: 'night', start: '21:00', end: '08:00' }] });
+		expect((await bestSendTime({ store, policy: quiet, contactId: 'night', channel: 'email', zone: 'UTC', now }))?.hour).toBe(19);
+		// 14:15 UTC in October is 10:15 in New York (EDT): the engagement counts at local hour 10, and on
+		// 2 November (EST, after the clocks went back) 10:00 local is 15:00 UTC.
+		await engage(store, 'ny', at(14, 6), 'America/New_York');
+		const ny = await bestSendTime({ store, policy: policy(), contactId: 'ny', channel: 'email', zone: 'America/New_York', now });
+		expect(ny).toMatchObject({ hour: 10, sendAt: '2026-11-02T15:00:00.000Z', basis: 'contact' });
+	});
+
+	test('the engine learns hours from engagement outcomes and puts sendTime on the decision', async () => {
+		let clock = new Date('2026-10-01T08:00:00Z');
+		const engine = new Engine({ store: new MemoryStore(), policy: loadPolicy({ channelOrder: ['email'], channels: { email: { unknownConsent: 'allow' } } }), random: seededRandom(1), now: () => clock });
+		const event = { type: 'track', name: 'Cart Abandoned', identities: { email: 'lee@x.io' } };
+		for (let day = 1; day <= 4; day++) {
+			clock = new Date(`2026-10-0${day}T08:00:00Z`);
+			const d = await engine.decide({ ...event, eventId: `e${day}` }, { journey: 'cart', target: { dryRun: true } });
+			await engine.recordOutcome({ decisionId: d.decisionId, type: 'click', at: `2026-10-0${day}T20:05:00Z` });
+		}
+		clock = new Date('2026-10-06T08:00:00Z');
+		const next = await engine.decide({ ...event, eventId: 'e6' }, { journey: 'cart', target: { dryRun: true } });
+		expect(next.sendTime).toEqual({ hour: 20, sendAt: '2026-10-06T20:00:00.000Z', basis: 'population', contactEngagements: 4 });
+	});
+});

@@ -1,0 +1,78 @@
+import { NudgeError } from '../../engine/errors';
+import type { CapCounter, CapReservation, Store } from '../../engine/store/types';
+import { decision } from '../helpers/fixtures';
+
+/**
+ * What a store shared by several processes must add to the single-process contract: separate
+ * connections to one namespace see each other's writes and race safely. `open()` returns a new
+ * connection to the same (fresh) namespace each call within one test.
+ */
+export function describeSharedStoreContract(name: string, namespace: () => (() => Store) | Promise<() => Store>): void {
+	describe(`Shared store contract: ${name}`, () => {
+		let open: () => Store;
+		const connections: Store[] = [];
+		const connect = () => {
+			const store = open();
+			connections.push(store);
+			return store;
+		};
+		beforeEach(async () => {
+			open = await namespace();
+		});
+		afterEach(async () => {
+			await Promise.all(connections.splice(0).map((s) => s.close()));
+		});
+
+		const one: CapCounter[] = [{ ruleId: 'two', limit: 2, since: 0, match: { channel: 'email' }, excludeTags: [] }];
+		const reservation = (id: string, contactId: string): CapReservation => ({ reservationId: id, contactId, channel: 'email', journey: 'nurture', tags: [], at: 100, expiresAt: 60_000 });
+
+		test('eight connections racing for the last cap slots of many contacts: exactly the limit each', async () => {
+			const stores = Array.from({ length: 8 }, connect);
+			const attempts = [];
+			for (let c = 0; c < 10; c++) for (let i = 0; i < 16; i++) attempts.push(stores[i % 8].reserveCap(reservation(`r-${c}-${i}`, `c${c}`), one));
+			const verdicts = await Promise.all(attempts);
+			for (let c = 0; c < 10; c++) expect(verdicts.slice(c * 16, c * 16 + 16).filter((v) => v.ok)).toHaveLength(2);
+			// A reservation is settled from any connection.
+			const won = `r-0-${verdicts.findIndex((v) => v.ok)}`;
+			expect(await stores[3].settleCap(won, 'commit')).toBe(true);
+			expect(await stores[5].settleCap(won, 'commit')).toBe(false);
+		});
+
+		test('each due timer is taken by exactly one of several concurrent takers', async () => {
+			const stores = Array.from({ length: 4 }, connect);
+			for (let i = 0; i < 60; i++) await stores[0].scheduleTimer({ timerId: `t${String(i).padStart(2, '0')}`, dueAt: 1000 + i, body: `{"i":${i}}` });
+			const taken = (await Promise.all(stores.flatMap((s) => [s.takeDueTimers(5000, 7), s.takeDueTimers(5000, 7), s.takeDueTimers(5000, 7)]))).flat();
+			const rest = await stores[1].takeDueTimers(5000, 100);
+			const ids = [...taken, ...rest].map((t) => t.timerId);
+			expect(ids).toHaveLength(60);
+			expect(new Set(ids).size).toBe(60);
+		});
+
+		test('a de-duplication key is claimed by one connection only', async () => {
+			const stores = Array.from({ length: 6 }, connect);
+			const claims = await Promise.all(stores.flatMap((s) => [s.claimKey('event:x', 60_000, 10), s.claimKey('event:x', 60_000, 10)]));
+			expect(claims.filter(Boolean)).toHaveLength(1);
+		});
+
+		test('learner counts from concurrent writers add up, and reads see them', async () => {
+			const stores = Array.from({ length: 4 }, connect);
+			await Promise.all(
+				Array.from({ length: 40 }, (_, i) => stores[i % 4].addArmStats([{ key: 'ctx|email', delta: { trials: 1, successes: i % 2, valueSum: 2.5 } }, { key: 'ctx|sms', delta: { trials: 1 } }])),
+			);
+			const stats = await stores[2].getArmStats(['ctx|email', 'ctx|sms', 'ctx|push']);
+			expect(stats.get('ctx|email')).toEqual({ trials: 40, successes: 20, negatives: 0, valueSum: 100, valueSq: 0 });
+			expect(stats.get('ctx|sms')?.trials).toBe(40);
+			expect(stats.has('ctx|push')).toBe(false);
+			await expect(stores[0].addArmStats([{ key: 'ctx|email', delta: { trials: Number.NaN } }])).rejects.toThrow(NudgeError);
+			expect((await stores[0].getArmStats(['ctx|email'])).get('ctx|email')?.trials).toBe(40);
+		});
+
+		test('a decision is found by its provider message id from another connection', async () => {
+			const [a, b] = [connect(), connect()];
+			await a.putDecision(decision('d1', { status: 'sent', delivery: { provider: 'webhook', status: 'sent', idempotencyKey: 'k1', attempts: 1, providerMessageId: 'msg-1', at: '2026-11-01T00:00:01.000Z' } }));
+			await a.sync();
+			expect((await b.findDecisionByMessageId('msg-1'))?.decisionId).toBe('d1');
+			expect(await b.findDecisionByMessageId('msg-2')).toBeUndefined();
+		});
+	});
+}

@@ -1,0 +1,112 @@
+import { NudgeError } from '../../engine/errors';
+import { openStore } from '../../engine/store/open';
+import { PostgresStore } from '../../engine/store/postgres';
+import { RedisStore } from '../../engine/store/redis';
+import { SplitStore } from '../../engine/store/split';
+import { decision, profile } from '../helpers/fixtures';
+import { describeWithServer, runId, TEST_POSTGRES_URL, TEST_REDIS_URL } from '../helpers/services';
+import { describeSharedStoreContract } from './sharedStoreContract';
+import { describeStoreContract } from './storeContract';
+
+const withPostgres = describeWithServer('PostgreSQL', TEST_POSTGRES_URL);
+const withBoth = describeWithServer('Redis', TEST_REDIS_URL);
+
+const schemas: string[] = [];
+const prefixes: string[] = [];
+const freshSchema = () => {
+	const schema = runId('nudgetest');
+	schemas.push(schema);
+	return schema;
+};
+const freshPrefix = () => {
+	const prefix = `${runId('nudgetest')}:`;
+	prefixes.push(prefix);
+	return prefix;
+};
+afterAll(async () => {
+	for (const schema of schemas) {
+		const cleaner = new PostgresStore(TEST_POSTGRES_URL, { schema });
+		await cleaner.dropAll();
+		await cleaner.close();
+	}
+	for (const prefix of prefixes) {
+		const cleaner = new RedisStore(TEST_REDIS_URL, { prefix });
+		await cleaner.dropAll();
+		await cleaner.close();
+	}
+});
+
+withPostgres('PostgreSQL store', () => {
+	describeStoreContract('postgres', () => new PostgresStore(TEST_POSTGRES_URL, { schema: freshSchema(), maxConnections: 4 }));
+	describeSharedStoreContract('postgres', () => {
+		const schema = freshSchema();
+		return () => new PostgresStore(TEST_POSTGRES_URL, { schema, maxConnections: 2 });
+	});
+
+	test('openStore takes postgres:// URLs with a schema; the decision body is JSONB and the log queries use indexes', async () => {
+		const schema = freshSchema();
+		const store = openStore(`${TEST_POSTGRES_URL}?schema=${schema}`) as PostgresStore;
+		expect(store.kind).toBe('postgres');
+		expect(store.schema).toBe(schema);
+		await store.putDecision(decision('d1', { contactId: 'c9' }));
+		await store.sync();
+		const check = new (await import('pg')).Client({ connectionString: TEST_POSTGRES_URL });
+		await check.connect();
+		try {
+			const type = await check.query(`SELECT data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'decisions' AND column_name = 'body'`, [schema]);
+			expect(type.rows[0].data_type).toBe('jsonb');
+			await check.query('SET enable_seqscan = off');
+			const plan = await check.query(`EXPLAIN SELECT body FROM ${schema}.decisions WHERE contact_id = 'c9' ORDER BY created_at, decision_id LIMIT 100`);
+			expect(plan.rows.map((r) => r['QUERY PLAN']).join('\n')).toMatch(/decisions_contact/);
+		} finally {
+			await check.end();
+		}
+		await store.close();
+	});
+
+	test('a schema name that is not a plain identifier is refused', () => {
+		expect(() => new PostgresStore(TEST_POSTGRES_URL, { schema: 'x; DROP TABLE y' })).toThrow(/letters, digits and underscores/);
+	});
+});
+
+withPostgres('Split store (Redis hot state + PostgreSQL log)', () => {
+	withBoth('with Redis', () => {
+		const openSplit = () => openStore(`split:hot=${TEST_REDIS_URL}?prefix=${freshPrefix()};log=${TEST_POSTGRES_URL}?schema=${freshSchema()}`);
+		describeStoreContract('split redis+postgres', openSplit);
+
+		test('hot state goes to Redis and the decision log to PostgreSQL', async () => {
+			const store = openSplit() as SplitStore;
+			expect(store.kind).toBe('redis+postgres');
+			await store.saveProfile(profile('c1'), ['email:a@x.io'], []);
+			await store.putDecision(decision('d1'));
+			expect(await store.hot.getProfile('c1')).toBeDefined();
+			expect(await store.log.getProfile('c1')).toBeUndefined();
+			expect(await store.log.getDecision('d1')).toBeDefined();
+			expect(await store.hot.getDecision('d1')).toBeUndefined();
+			await store.close();
+		});
+	});
+});
+
+describe('PostgreSQL and split store configuration errors', () => {
+	test('an unreachable PostgreSQL fails with a clear STORE_ERROR after retrying with backoff', async () => {
+		const store = new PostgresStore('postgres://nudge:secret@127.0.0.1:1/none', { connectAttempts: 3 });
+		const started = Date.now();
+		// The write is queued for the group commit; sync(), which the engine awaits before acknowledging an event, fails.
+		await store.putDecision(decision('d1'));
+		const failure = await store.sync().catch((e: unknown) => e);
+		expect(failure).toBeInstanceOf(NudgeError);
+		expect((failure as Error).message).toMatch(/^PostgreSQL store at postgres:\/\/nudge:\*\*\*@127\.0\.0\.1:1\/none could not write decisions: .*ECONNREFUSED/);
+		// The row is kept for the next attempt, not dropped.
+		expect((await store.getDecision('d1'))?.decisionId).toBe('d1');
+		await expect(store.getProfile('c1')).rejects.toThrow(/could not read a profile/);
+		// Three attempts: two backoff waits (50 + 100 ms) before giving up.
+		expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+		await store.close();
+	});
+
+	test('a malformed split URL names the expected form', () => {
+		expect(() => openStore('split:hot=redis://127.0.0.1:6379')).toThrow(/must be split:hot=<store URL>;log=<store URL>/);
+		expect(() => openStore('split:hot=redis://u:pw@h:1;log=x;extra=y')).toThrow(/u:\*\*\*@h/);
+	});
+});

@@ -1,0 +1,113 @@
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { NudgeError } from '../../engine/errors';
+import { openStore } from '../../engine/store/open';
+import { RedisStore } from '../../engine/store/redis';
+import { tempDir } from '../helpers/fixtures';
+import { describeWithServer, runId, TEST_REDIS_URL } from '../helpers/services';
+import { describeSharedStoreContract } from './sharedStoreContract';
+import { describeStoreContract } from './storeContract';
+
+const withRedis = describeWithServer('Redis', TEST_REDIS_URL);
+
+withRedis('Redis store', () => {
+	const prefixes: string[] = [];
+	const freshPrefix = () => {
+		const prefix = `${runId('nudgetest')}:`;
+		prefixes.push(prefix);
+		return prefix;
+	};
+	afterAll(async () => {
+		for (const prefix of prefixes) {
+			const cleaner = new RedisStore(TEST_REDIS_URL, { prefix });
+			await cleaner.dropAll();
+			await cleaner.close();
+		}
+	});
+
+	describeStoreContract('redis', () => new RedisStore(TEST_REDIS_URL, { prefix: freshPrefix() }));
+	describeSharedStoreContract('redis', () => {
+		const prefix = freshPrefix();
+		return () => new RedisStore(TEST_REDIS_URL, { prefix });
+	});
+
+	test('openStore takes redis:// URLs with a key prefix; keys stay under it and dropAll removes them', async () => {
+		const prefix = freshPrefix();
+		const store = openStore(`${TEST_REDIS_URL}/0?prefix=${prefix}`) as RedisStore;
+		expect(store.kind).toBe('redis');
+		expect(store.prefix).toBe(prefix);
+		await store.saveProfile({ contactId: 'c1' } as never, ['email:a@x.io'], []);
+		const keys = await store.client.keys(`${prefix}*`);
+		expect(keys.sort()).toEqual([`${prefix}identity:email:a@x.io`, `${prefix}profile:c1`]);
+		await store.dropAll();
+		expect(await store.client.keys(`${prefix}*`)).toEqual([]);
+		await store.close();
+	});
+
+	test('a cap check is one round trip for all of its rules', async () => {
+		const store = new RedisStore(TEST_REDIS_URL, { prefix: freshPrefix() });
+		await store.getProfile('warm-up');
+		const counters = ['a', 'b', 'c', 'd'].map((ruleId) => ({ ruleId, limit: 5, since: 0, match: {}, excludeTags: [] }));
+		const before = Number((await store.client.info('stats')).match(/total_commands_processed:(\d+)/)![1]);
+		await store.reserveCap({ reservationId: 'r1', contactId: 'c1', channel: 'email', journey: 'j', tags: [], at: 1, expiresAt: 1000 }, counters);
+		const after = Number((await store.client.info('stats')).match(/total_commands_processed:(\d+)/)![1]);
+		// The reserve script itself, plus the first INFO; other test files may add commands concurrently, so at most a few.
+		expect(after - before).toBeGreaterThanOrEqual(2);
+		expect(after - before).toBeLessThan(2 + 10);
+		await store.close();
+	});
+});
+
+describe('Redis store connection errors', () => {
+	test('an unreachable Redis fails each call with a clear STORE_ERROR after retrying, and never crashes the process', async () => {
+		const store = new RedisStore('redis://user:secret@127.0.0.1:1/0', { maxRetriesPerRequest: 2 });
+		const started = Date.now();
+		const failure = await store.reserveCap({ reservationId: 'r', contactId: 'c', channel: 'email', journey: 'j', tags: [], at: 1, expiresAt: 2 }, []).catch((e: unknown) => e);
+		expect(failure).toBeInstanceOf(NudgeError);
+		expect(failure).toMatchObject({ code: 'STORE_ERROR' });
+		expect((failure as Error).message).toMatch(/^Redis store at redis:\/\/user:\*\*\*@127\.0\.0\.1:1\/0 could not check a frequency cap: /);
+		expect((failure as Error).message).not.toContain('secret');
+		expect(Date.now() - started).toBeLessThan(10_000);
+		await store.close();
+	});
+});
+
+describe('Redis store across a Redis restart', () => {
+	const hasServer = spawnSync('redis-server', ['--version']).status === 0;
+	const maybe = hasServer ? test : test.skip;
+	if (!hasServer) process.stderr.write('\n*** redis-server is not installed: the Redis restart test is SKIPPED ***\n\n');
+
+	maybe('calls fail with a clear error while Redis is down, and work again after it restarts, with nothing lost', async () => {
+		// A private server on another loopback port (never the machine's own Redis), persisting to an append-only file.
+		const dir = tempDir();
+		const port = 20_000 + Math.floor(Math.random() * 20_000);
+		const start = async () => {
+			const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''], { stdio: 'ignore' });
+			for (let i = 0; i < 100; i++) {
+				if (spawnSync(process.execPath, ['-e', `require('net').connect(${port},'127.0.0.1').on('connect',()=>process.exit(0)).on('error',()=>process.exit(1))`]).status === 0) return server;
+				await new Promise((r) => setTimeout(r, 50));
+			}
+			throw new Error('private redis-server did not start');
+		};
+		const stop = (server: ChildProcess) => new Promise<void>((resolve) => (server.once('exit', () => resolve()), server.kill('SIGKILL')));
+		let server = await start();
+		const store = new RedisStore(`redis://127.0.0.1:${port}`, { maxRetriesPerRequest: 2 });
+		const one = [{ ruleId: 'one', limit: 1, since: 0, match: {}, excludeTags: [] }];
+		const reserve = (id: string) => store.reserveCap({ reservationId: id, contactId: 'c1', channel: 'email', journey: 'j', tags: [], at: 10, expiresAt: Date.now() + 60_000 }, one);
+		try {
+			expect((await reserve('before')).ok).toBe(true);
+			expect(await store.settleCap('before', 'commit')).toBe(true);
+			await stop(server);
+			const failure = await reserve('during').catch((e: unknown) => e);
+			expect(failure).toMatchObject({ code: 'STORE_ERROR' });
+			expect((failure as Error).message).toMatch(new RegExp(`^Redis store at redis://127\\.0\\.0\\.1:${port} could not check a frequency cap: .*ECONNREFUSED`));
+			server = await start();
+			// The client reconnects by itself; the committed send survived the restart, so the cap is still full.
+			let verdict;
+			for (let i = 0; i < 50 && !verdict; i++) verdict = await reserve('after').catch(() => new Promise((r) => setTimeout(r, 100)).then(() => undefined));
+			expect(verdict).toMatchObject({ ok: false, counts: [1], bindingRuleId: 'one' });
+		} finally {
+			await store.close();
+			await stop(server);
+		}
+	});
+});
