@@ -650,7 +650,10 @@ export class Engine {
 				await this.store.saveProfile(profile, [], []);
 			});
 		}
-		return { decision: await this.getDecision(decision.decisionId), duplicate: !added };
+		const current = await this.getDecision(decision.decisionId);
+		if (added) return { decision: current, duplicate: false };
+		// A repeated outcome is not counted again, but it is logged: the trail says it arrived and was ignored.
+		return { decision: await this.save(current, `outcome ignored: duplicate ${outcome.data.outcomeId}`, this.wallNow(), { durable: true }), duplicate: true };
 	}
 
 	/** The decision an outcome belongs to; exactly one way of naming it must be given. */

@@ -127,7 +127,12 @@ describe('outcomes', () => {
 		const click = await engine.recordOutcome({ decisionId: d.decisionId, type: 'click', outcomeId: 'o-1' });
 		expect(click.duplicate).toBe(false);
 		expect(click.decision.outcomes).toEqual([expect.objectContaining({ outcomeId: 'o-1', type: 'click', channel: 'email' })]);
-		expect((await engine.recordOutcome({ decisionId: d.decisionId, type: 'click', outcomeId: 'o-1' })).duplicate).toBe(true);
+		const repeat = await engine.recordOutcome({ decisionId: d.decisionId, type: 'click', outcomeId: 'o-1' });
+		expect(repeat.duplicate).toBe(true);
+		// Ignored (still one click), and logged in the decision's trail.
+		expect(repeat.decision.outcomes.filter((o) => o.outcomeId === 'o-1')).toHaveLength(1);
+		expect(repeat.decision.trail.at(-1)?.stage).toBe('outcome ignored: duplicate o-1');
+		expect((await engine.getDecision(d.decisionId)).trail.at(-1)?.stage).toBe('outcome ignored: duplicate o-1');
 		await engine.recordOutcome({ decisionId: d.decisionId, type: 'unsubscribe' });
 		expect((await engine.getProfile(d.contactId))?.consent.email).toBe('opted_out');
 		expect((await engine.getDecision(d.decisionId)).outcomes).toHaveLength(2);
