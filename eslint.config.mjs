@@ -4,6 +4,11 @@ export default [
 	...configWithoutCloudSupport,
 	{ ignores: ['dist/**', 'examples/**', 'node_modules/**', 'coverage/**'] },
 	{
+		// node:sqlite is built into every Node the package supports (engines >= 22.13); say so, so that
+		// linting under an older Node does not report it as unresolved.
+		settings: { 'import-x/core-modules': ['node:sqlite'] },
+	},
+	{
 		files: ['package.json'],
 		rules: {
 			// Nudge keeps runtime dependencies (zod, lru-cache, axios…): self-hosted n8n and Node-RED both
