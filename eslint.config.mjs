@@ -14,6 +14,10 @@ export default [
 			// Nudge keeps runtime dependencies (zod, lru-cache, axios…): self-hosted n8n and Node-RED both
 			// install them, and n8n Cloud verification excludes flow-control nodes such as ours anyway.
 			'@n8n/community-nodes/no-runtime-dependencies': 'off',
+			// Our one override pins xlsx for the dev-only n8n-nodes-base install (n8n points it at a CDN
+			// tarball outside the npm registry). npm applies overrides only from the root project, so it
+			// never reaches a user who installs this package.
+			'@n8n/community-nodes/no-overrides-field': 'off',
 		},
 	},
 	{
