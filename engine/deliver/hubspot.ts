@@ -1,5 +1,6 @@
 /**
- * HubSpot senders through `@hubspot/api-client` with a private-app token:
+ * HubSpot senders through `@hubspot/api-client`, with a private app's token or an OAuth2 app's
+ * (renewed on expiry, engine/vendors/hubspot.ts):
  * - `task`: a task for the record's owner (sales escalation), associated with the contact or deal
  *   (https://developers.hubspot.com/docs/api/crm/tasks);
  * - `note`: a note on the contact's or deal's timeline (https://developers.hubspot.com/docs/api/crm/notes);
@@ -8,16 +9,15 @@
  *   `sendId` is the decision id, and HubSpot sends at most one email per sendId.
  * The library's own retries are off (numberOfApiCallRetries 0): Nudge's delivery loop retries.
  */
-import { createHash } from 'node:crypto';
-import { Client } from '@hubspot/api-client';
 import { NudgeError } from '../errors';
+import { checkHubSpotAuth, HubSpotApi, hubspotAccountKey, HubSpotAuthError, hubspotTokens, type HubSpotAuthSettings } from '../vendors/hubspot';
 import { OutboundMessage, ProviderError, RateLimiter, retryAfterMs, Sender, sharedLimiter } from './provider';
 
 export const HUBSPOT_ACTIONS = ['task', 'note', 'email'] as const;
 export type HubSpotAction = (typeof HUBSPOT_ACTIONS)[number];
 
 export interface HubSpotSettings {
-	accessToken: string;
+	auth: HubSpotAuthSettings;
 	action: HubSpotAction;
 	/** Task owner; defaults to the record's `hubspot_owner_id` trait. */
 	ownerId?: string;
@@ -34,8 +34,6 @@ const ASSOCIATION_TYPES: Record<'task' | 'note', Record<'contact' | 'deal', numb
 	task: { contact: 204, deal: 216 },
 	note: { contact: 202, deal: 214 },
 };
-
-const fingerprint = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 16);
 
 /** The HubSpot record a message is about: a contact id, or `deal:<id>` records made from deal events. */
 export function hubspotRecord(message: OutboundMessage): { type: 'contact' | 'deal'; id: string } | undefined {
@@ -56,6 +54,7 @@ interface ApiError {
 
 /** HubSpot's error body `{status, message, correlationId, category}` → one line, never the token. */
 function providerError(error: unknown): ProviderError {
+	if (error instanceof HubSpotAuthError) return new ProviderError(error.message, { status: error.status, retryable: error.retryable });
 	const e = error as ApiError;
 	if (typeof e?.code !== 'number') return new ProviderError(`could not reach HubSpot: ${e?.message ?? String(error)}`);
 	const body = (typeof e.body === 'string' ? safeJson(e.body) : e.body) as Record<string, unknown> | undefined;
@@ -78,18 +77,16 @@ function safeJson(text: string): unknown {
 export class HubSpotSender implements Sender {
 	readonly provider: string;
 	readonly limiter: RateLimiter;
-	private client?: Client;
+	private client?: HubSpotApi;
 
 	constructor(private readonly settings: HubSpotSettings) {
 		this.provider = `hubspot:${settings.action}`;
-		// Private apps may make 100 requests per 10 seconds (110 on Pro/Enterprise); stay under it.
-		this.limiter = sharedLimiter(`hubspot:${fingerprint(settings.accessToken ?? '')}`, 9, 10);
+		// Apps may make 100 requests per 10 seconds (110 on Pro/Enterprise); stay under it.
+		this.limiter = sharedLimiter(`hubspot:${hubspotAccountKey(settings.auth)}`, 9, 10);
 	}
 
 	check(): void {
-		if (!this.settings.accessToken?.trim()) {
-			throw new NudgeError('INVALID_CONFIG', 'The HubSpot credential has no private app access token: create a private app in HubSpot (Settings → Integrations → Private Apps) and paste its token');
-		}
+		checkHubSpotAuth(this.settings.auth);
 		if (!HUBSPOT_ACTIONS.includes(this.settings.action)) {
 			throw new NudgeError('INVALID_INPUT', `HubSpot action "${String(this.settings.action)}" is not one of ${HUBSPOT_ACTIONS.join(', ')}`);
 		}
@@ -98,8 +95,8 @@ export class HubSpotSender implements Sender {
 		}
 	}
 
-	private api(): Client {
-		this.client ??= new Client({ accessToken: this.settings.accessToken, numberOfApiCallRetries: 0, ...(this.settings.basePath ? { basePath: this.settings.basePath } : {}) });
+	private api(): HubSpotApi {
+		this.client ??= new HubSpotApi(hubspotTokens(this.settings.auth), this.settings.basePath);
 		return this.client;
 	}
 
@@ -143,9 +140,8 @@ export class HubSpotSender implements Sender {
 		} else {
 			properties.hs_note_body = `<strong>${this.subject(message)}</strong><br>${this.body(message)}`;
 		}
-		const api = action === 'task' ? this.api().crm.objects.tasks.basicApi : this.api().crm.objects.notes.basicApi;
 		try {
-			const created = await api.create({ properties, associations });
+			const created = await this.api().call((client) => (action === 'task' ? client.crm.objects.tasks.basicApi : client.crm.objects.notes.basicApi).create({ properties, associations }));
 			return { providerMessageId: created.id };
 		} catch (error) {
 			throw providerError(error);
@@ -157,11 +153,13 @@ export class HubSpotSender implements Sender {
 			throw new ProviderError(`contact ${message.contact.contactId} has no email address`, { retryable: false });
 		}
 		try {
-			const status = await this.api().marketing.transactional.singleSendApi.sendEmail({
-				emailId: Number(this.settings.emailId),
-				message: { to: message.contact.email, sendId },
-				customProperties: { nudgeDecisionId: message.decisionId, journey: message.journey },
-			});
+			const status = await this.api().call((client) =>
+				client.marketing.transactional.singleSendApi.sendEmail({
+					emailId: Number(this.settings.emailId),
+					message: { to: message.contact.email!, sendId },
+					customProperties: { nudgeDecisionId: message.decisionId, journey: message.journey },
+				}),
+			);
 			return { providerMessageId: status.statusId ?? sendId };
 		} catch (error) {
 			throw providerError(error);

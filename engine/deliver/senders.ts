@@ -7,6 +7,7 @@ import { HubSpotSender, type HubSpotAction } from './hubspot';
 import type { Sender } from './provider';
 import { SalesforceSender, type SalesforceAction } from './salesforce';
 import { SegmentSender } from './segment';
+import type { HubSpotAuthSettings } from '../vendors/hubspot';
 import { sharedSalesforceConnector, type SalesforceSettings } from '../vendors/salesforce';
 
 export const PROVIDERS = ['webhook', 'segment', 'hubspot', 'salesforce'] as const;
@@ -14,7 +15,7 @@ export type ProviderName = (typeof PROVIDERS)[number];
 
 export type ProviderSpec =
 	| { provider: 'segment'; writeKey: string; host?: string; eventName?: string }
-	| { provider: 'hubspot'; accessToken: string; action: HubSpotAction; ownerId?: string; emailId?: number; subject?: string }
+	| { provider: 'hubspot'; auth: HubSpotAuthSettings; action: HubSpotAction; ownerId?: string; emailId?: number; subject?: string }
 	| { provider: 'salesforce'; settings: SalesforceSettings; action: SalesforceAction; campaignId?: string; memberStatus?: string; ownerId?: string; subject?: string };
 
 /** A sender that may hold queued work (Segment); `close()` flushes it. */
@@ -26,7 +27,7 @@ export function createSender(spec: ProviderSpec): ClosableSender {
 			return new SegmentSender({ writeKey: spec.writeKey, host: spec.host || undefined, eventName: spec.eventName || undefined });
 		case 'hubspot':
 			return new HubSpotSender({
-				accessToken: spec.accessToken,
+				auth: spec.auth,
 				action: spec.action,
 				ownerId: spec.ownerId || undefined,
 				emailId: spec.emailId ? Number(spec.emailId) : undefined,

@@ -1,13 +1,13 @@
 /**
- * HubSpot polling with a private-app token, for accounts without a developer app: the CRM search API
+ * HubSpot polling with a private app's token or an OAuth2 app's, for accounts without webhooks: the CRM search API
  * (https://developers.hubspot.com/docs/api/crm/search) on `hs_lastmodifieddate`, ascending, read
  * through pages of 100. The search API sorts by one property only, so records sharing a timestamp
  * come back in no set order: the page is re-sorted by (timestamp, id), and when a poll stops early the
  * records at its last timestamp are left whole for the next poll (or, when a single timestamp fills
  * the poll, read in id order with `hs_object_id`).
  */
-import { Client } from '@hubspot/api-client';
 import { NudgeError } from '../errors';
+import { HubSpotApi, HubSpotAuthError, hubspotTokens, type HubSpotAuthSettings } from '../vendors/hubspot';
 import { hubspotIdentity } from './hubspot';
 import { byCursorOrder, isAfter, PollCursor, PolledRecord, PollPage, PollSource } from './poll';
 
@@ -32,7 +32,7 @@ interface SearchResponse {
 type Filter = { propertyName: string; operator: string; value: string };
 
 export interface HubSpotPollSettings {
-	accessToken: string;
+	auth: HubSpotAuthSettings;
 	object: HubSpotPollObject;
 	basePath?: string;
 	/** Pages of 100 read per poll (default 5). */
@@ -48,27 +48,25 @@ function modifiedAt(result: SearchResult): number {
 export class HubSpotPollSource implements PollSource {
 	readonly source = 'hubspot' as const;
 	readonly cursorName: string;
-	private readonly client: Client;
+	private readonly api: HubSpotApi;
 
 	constructor(private readonly settings: HubSpotPollSettings) {
-		if (!settings.accessToken?.trim()) {
-			throw new NudgeError('INVALID_CONFIG', 'The HubSpot credential has no private app access token: create a private app in HubSpot and paste its token');
-		}
 		this.cursorName = `hubspot:${settings.object}`;
-		this.client = new Client({ accessToken: settings.accessToken, numberOfApiCallRetries: 0, ...(settings.basePath ? { basePath: settings.basePath } : {}) });
+		this.api = new HubSpotApi(hubspotTokens(settings.auth), settings.basePath);
 	}
 
 	private async search(filters: Filter[], sortBy: string, after?: string): Promise<SearchResponse> {
-		const api = this.settings.object === 'contacts' ? this.client.crm.contacts.searchApi : this.client.crm.deals.searchApi;
+		const request = {
+			filterGroups: [{ filters: filters as never }],
+			sorts: [{ propertyName: sortBy, direction: 'ASCENDING' } as never],
+			properties: PROPERTIES[this.settings.object],
+			limit: 100,
+			...(after ? { after } : {}),
+		};
 		try {
-			return (await api.doSearch({
-				filterGroups: [{ filters: filters as never }],
-				sorts: [{ propertyName: sortBy, direction: 'ASCENDING' } as never],
-				properties: PROPERTIES[this.settings.object],
-				limit: 100,
-				...(after ? { after } : {}),
-			})) as unknown as SearchResponse;
+			return (await this.api.call((client) => (this.settings.object === 'contacts' ? client.crm.contacts.searchApi : client.crm.deals.searchApi).doSearch(request))) as unknown as SearchResponse;
 		} catch (error) {
+			if (error instanceof HubSpotAuthError) throw error;
 			const e = error as { code?: number; body?: { message?: string; category?: string } };
 			throw new NudgeError('STORE_ERROR', `HubSpot search failed${e.code ? ` (HTTP ${e.code})` : ''}: ${e.body?.message ?? (error as Error).message}`, [], 503);
 		}

@@ -10,7 +10,7 @@ import { pollOnce } from '../../engine/events/poll';
 import { createPollSource, type PollSourceSpec } from '../../engine/events/pollSources';
 import { applyInactivityRules, fireDueTimers, parseInactivityRulesJson, type InactivityRule } from '../../engine/events/timers';
 import { asNudgeError, errorStatus, linkEngine, NudgeNodeDef, shortText } from './shared/adapter';
-import { salesforceSettingsOf, vendorField } from './shared/vendors';
+import { hubspotAuthOf, salesforceSettingsOf } from './shared/vendors';
 
 interface PollDef extends NudgeNodeDef {
 	source?: 'hubspot' | 'salesforce';
@@ -28,7 +28,7 @@ interface PollDef extends NudgeNodeDef {
 
 function specOf(RED: NodeAPI, def: PollDef): PollSourceSpec {
 	if (def.source === 'salesforce') return { source: 'salesforce', settings: salesforceSettingsOf(RED, def.salesforce), object: def.object === 'Contact' ? 'Contact' : 'Lead' };
-	return { source: 'hubspot', accessToken: vendorField(RED, def.hubspot, 'accessToken'), object: def.object === 'deals' ? 'deals' : 'contacts' };
+	return { source: 'hubspot', auth: hubspotAuthOf(RED, def.hubspot), object: def.object === 'deals' ? 'deals' : 'contacts' };
 }
 
 export = function (RED: NodeAPI) {

@@ -8,7 +8,7 @@ import { createSender, type ClosableSender } from '../../engine/deliver/senders'
 import type { HubSpotAction } from '../../engine/deliver/hubspot';
 import type { SalesforceAction } from '../../engine/deliver/salesforce';
 import { decisionOf, decisionStatus, handleSteps, linkEngine, NudgeNodeDef } from './shared/adapter';
-import { salesforceSettingsOf, vendorConfig, vendorField } from './shared/vendors';
+import { hubspotAuthOf, salesforceSettingsOf, vendorConfig, vendorField } from './shared/vendors';
 
 interface SendDef extends NudgeNodeDef {
 	url?: string;
@@ -41,7 +41,7 @@ function providerSender(RED: NodeAPI, def: SendDef): ClosableSender {
 	if (def.provider === 'salesforce') {
 		return createSender({ provider: 'salesforce', settings: salesforceSettingsOf(RED, def.salesforce), action: def.salesforceAction ?? 'task', campaignId: def.campaignId?.trim(), memberStatus: def.memberStatus?.trim(), ownerId: def.ownerId?.trim(), subject: def.subject });
 	}
-	return createSender({ provider: 'hubspot', accessToken: vendorField(RED, def.hubspot, 'accessToken'), action: def.hubspotAction ?? 'task', emailId: Number(def.emailId) || undefined, ownerId: def.ownerId, subject: def.subject });
+	return createSender({ provider: 'hubspot', auth: hubspotAuthOf(RED, def.hubspot), action: def.hubspotAction ?? 'task', emailId: Number(def.emailId) || undefined, ownerId: def.ownerId, subject: def.subject });
 }
 
 function settingsProblem(def: SendDef, signingSecret: string): NudgeError | undefined {

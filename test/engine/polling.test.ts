@@ -63,7 +63,7 @@ afterEach(async () => {
 	await engine.close();
 });
 
-const source = (maxPages = 5) => new HubSpotPollSource({ accessToken: 'test-access-value', object: 'contacts', maxPages });
+const source = (maxPages = 5) => new HubSpotPollSource({ auth: { auth: 'privateApp', accessToken: 'test-access-value' }, object: 'contacts', maxPages });
 
 async function pollUntilQuiet(clock: { now: number }, src: HubSpotPollSource, settleMs: number, limit = 500) {
 	const seen: string[] = [];

@@ -136,7 +136,7 @@ describe('HubSpot senders (@hubspot/api-client)', () => {
 		nock(HUBSPOT, { reqheaders: { authorization: `Bearer ${ACCESS}` } })
 			.post('/crm/v3/objects/tasks', (body) => ((sent = body), true))
 			.reply(201, { id: '94312', properties: { hs_task_subject: 'x', hs_createdate: '2026-11-21T09:00:01.000Z' }, createdAt: '2026-11-21T09:00:01.000Z', updatedAt: '2026-11-21T09:00:01.000Z', archived: false });
-		const result = await deliver(new HubSpotSender({ accessToken: ACCESS, action: 'task', subject: 'Call now: {{name}}' }), message(), 'd_test_1');
+		const result = await deliver(new HubSpotSender({ auth: { auth: 'privateApp', accessToken: ACCESS }, action: 'task', subject: 'Call now: {{name}}' }), message(), 'd_test_1');
 		expect(result).toEqual({ ok: true, attempts: 1, providerMessageId: '94312' });
 		expect(sent).toMatchObject({
 			properties: { hs_task_subject: 'Call now: Demo Requested', hs_task_status: 'NOT_STARTED', hubspot_owner_id: '7001', hs_task_body: expect.stringContaining('d_test_1') },
@@ -147,7 +147,7 @@ describe('HubSpot senders (@hubspot/api-client)', () => {
 	test('note on a deal record made from a deal event (association 214)', async () => {
 		let sent: Record<string, unknown> = {};
 		nock(HUBSPOT).post('/crm/v3/objects/notes', (body) => ((sent = body), true)).reply(201, { id: '77', properties: {}, createdAt: '2026-11-21T09:00:01.000Z', updatedAt: '2026-11-21T09:00:01.000Z', archived: false });
-		const result = await deliver(new HubSpotSender({ accessToken: ACCESS, action: 'note' }), message({ identities: { hubspotId: ['deal:9001'] } }), 'd_test_3');
+		const result = await deliver(new HubSpotSender({ auth: { auth: 'privateApp', accessToken: ACCESS }, action: 'note' }), message({ identities: { hubspotId: ['deal:9001'] } }), 'd_test_3');
 		expect(result).toMatchObject({ ok: true, providerMessageId: '77' });
 		expect(sent).toMatchObject({ associations: [{ to: { id: '9001' }, types: [{ associationTypeId: 214 }] }], properties: { hs_note_body: expect.stringContaining('Demo Requested') } });
 	});
@@ -158,7 +158,7 @@ describe('HubSpot senders (@hubspot/api-client)', () => {
 		nock(HUBSPOT)
 			.post('/marketing/v3/transactional/single-email/send', (body) => ((sent = body), true))
 			.reply(200, { status: 'PENDING', requestedAt: '2026-11-21T09:00:01.000Z', statusId: 'a1b2c3-status' });
-		const result = await deliver(new HubSpotSender({ accessToken: ACCESS, action: 'email', emailId: 4126643 }), message(), 'd_test_4');
+		const result = await deliver(new HubSpotSender({ auth: { auth: 'privateApp', accessToken: ACCESS }, action: 'email', emailId: 4126643 }), message(), 'd_test_4');
 		expect(result).toEqual({ ok: true, attempts: 1, providerMessageId: 'a1b2c3-status' });
 		expect(sent).toMatchObject({ emailId: 4126643, message: { to: 'rae@example.com', sendId: 'd_test_4' } });
 	});
@@ -171,14 +171,14 @@ describe('HubSpot senders (@hubspot/api-client)', () => {
 			.post('/crm/v3/objects/tasks')
 			.reply(401, { status: 'error', message: 'Authentication credentials not found. This API supports OAuth 2.0 authentication.', correlationId: 'c-401', category: 'INVALID_AUTHENTICATION' });
 		const { pauses, sleep } = fakeSleep();
-		const result = await deliver(new HubSpotSender({ accessToken: ACCESS, action: 'task' }), message(), 'd_test_5', { sleep });
+		const result = await deliver(new HubSpotSender({ auth: { auth: 'privateApp', accessToken: ACCESS }, action: 'task' }), message(), 'd_test_5', { sleep });
 		expect(pauses).toEqual([1000]);
 		expect(result).toMatchObject({ ok: false, attempts: 2, httpStatus: 401, error: 'hubspot:task: HubSpot answered HTTP 401 INVALID_AUTHENTICATION: Authentication credentials not found. This API supports OAuth 2.0 authentication. (correlationId c-401)' });
 		expect(JSON.stringify(result)).not.toContain(ACCESS);
 	});
 
 	test('a contact with no HubSpot id fails without calling HubSpot', async () => {
-		const result = await deliver(new HubSpotSender({ accessToken: ACCESS, action: 'task' }), message({ identities: { email: ['x@example.com'] } }), 'k');
+		const result = await deliver(new HubSpotSender({ auth: { auth: 'privateApp', accessToken: ACCESS }, action: 'task' }), message({ identities: { email: ['x@example.com'] } }), 'k');
 		expect(result).toMatchObject({ ok: false, attempts: 1, error: expect.stringMatching(/has no HubSpot record id/) });
 	});
 });
@@ -200,7 +200,7 @@ describe('engine.send with a provider sender', () => {
 		const scope = nock(HUBSPOT).post('/crm/v3/objects/tasks').once().reply(201, { id: '5551', properties: {}, createdAt: '2026-11-21T09:00:01.000Z', updatedAt: '2026-11-21T09:00:01.000Z', archived: false });
 		const decision = await reserved('ana@example.com');
 		expect(decision.guard?.allowed).toBe(true);
-		const sender = new HubSpotSender({ accessToken: ACCESS, action: 'task' });
+		const sender = new HubSpotSender({ auth: { auth: 'privateApp', accessToken: ACCESS }, action: 'task' });
 		const first = await engine.send(decision, { sender });
 		for (let i = 0; i < 9; i++) expect((await engine.send(decision, { sender })).delivery).toEqual(first.delivery);
 		scope.done();
@@ -210,7 +210,7 @@ describe('engine.send with a provider sender', () => {
 	test('a failure after the last attempt releases the reservation and keeps the provider error (no secret) in the log', async () => {
 		nock(HUBSPOT).post('/crm/v3/objects/tasks').times(3).reply(503, { status: 'error', message: 'Service unavailable', correlationId: 'c-503' });
 		const decision = await reserved('ben@example.com');
-		const failed = await engine.send(decision, { sender: new HubSpotSender({ accessToken: ACCESS, action: 'task' }), retry: { sleep: async () => undefined } });
+		const failed = await engine.send(decision, { sender: new HubSpotSender({ auth: { auth: 'privateApp', accessToken: ACCESS }, action: 'task' }), retry: { sleep: async () => undefined } });
 		expect(failed).toMatchObject({ status: 'failed', reason: 'SEND_FAILED', delivery: { provider: 'hubspot:task', attempts: 3, httpStatus: 503, error: expect.stringContaining('Service unavailable') } });
 		expect(JSON.stringify(await engine.queryDecisions({}))).not.toContain(ACCESS);
 		// The slot was freed: the next decision for the same contact may pass the cap again.
@@ -220,7 +220,7 @@ describe('engine.send with a provider sender', () => {
 
 	test('bad settings fail before anything is claimed', async () => {
 		const decision = await reserved('cy@example.com');
-		await expect(engine.send(decision, { sender: new HubSpotSender({ accessToken: '', action: 'task' }) })).rejects.toThrow(/no private app access token/);
+		await expect(engine.send(decision, { sender: new HubSpotSender({ auth: { auth: 'privateApp', accessToken: '' }, action: 'task' }) })).rejects.toThrow(/no private app access token/);
 		expect((await engine.getDecision(decision.decisionId)).status).toBe('pending');
 	});
 });

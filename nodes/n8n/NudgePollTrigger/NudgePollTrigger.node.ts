@@ -5,6 +5,9 @@ import { createPollSource, type PollSourceSpec } from '../../../engine/events/po
 import { applyInactivityRules, fireDueTimers } from '../../../engine/events/timers';
 import type { IngestResult } from '../../../engine/engine';
 import {
+	hubspotAuth,
+	hubspotAuthenticationProperty,
+	hubspotCredentials,
 	INACTIVITY_TIMERS_PROPERTY,
 	inactivityRules,
 	loadEngine,
@@ -12,7 +15,6 @@ import {
 	nudgeSalesforceConnectionTest,
 	salesforceSettings,
 	toNodeError,
-	vendorCredential,
 } from '../shared/engine';
 
 const recordSources = { show: { source: ['hubspot', 'salesforce'] } };
@@ -33,7 +35,7 @@ export class NudgePollTrigger implements INodeType {
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [
 			{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' },
-			{ name: 'nudgeHubSpotApi', required: true, displayOptions: { show: { source: ['hubspot'] } } },
+			...hubspotCredentials({ source: ['hubspot'] }),
 			{ name: 'nudgeSalesforceApi', required: true, testedBy: 'nudgeSalesforceConnectionTest', displayOptions: { show: { source: ['salesforce'] } } },
 		],
 		properties: [
@@ -43,12 +45,13 @@ export class NudgePollTrigger implements INodeType {
 				type: 'options',
 				noDataExpression: true,
 				options: [
-					{ name: 'HubSpot (Private App)', value: 'hubspot', description: 'Checks HubSpot’s CRM search for records changed since the last check' },
+					{ name: 'HubSpot', value: 'hubspot', description: 'Checks HubSpot’s CRM search for records changed since the last check (private app token or OAuth2 app)' },
 					{ name: 'Salesforce', value: 'salesforce', description: 'Checks Salesforce for records changed since the last check (SystemModstamp)' },
 					{ name: 'Inactivity Timers', value: 'timers', description: 'Fires the events of inactivity timers that ran out (set up on a Nudge Trigger or Poll Trigger)' },
 				],
 				default: 'hubspot',
 			},
+			hubspotAuthenticationProperty({ source: ['hubspot'] }),
 			{
 				displayName: 'Records',
 				name: 'hubspotObject',
@@ -109,7 +112,7 @@ export class NudgePollTrigger implements INodeType {
 			const spec: PollSourceSpec =
 				source === 'salesforce'
 					? { source, settings: await salesforceSettings(this), object: this.getNodeParameter('salesforceObject', 'Lead') as 'Lead' | 'Contact' }
-					: { source, accessToken: (await vendorCredential(this, 'hubspot')).accessToken ?? '', object: this.getNodeParameter('hubspotObject', 'contacts') as 'contacts' | 'deals' };
+					: { source, auth: await hubspotAuth(this, this.getNodeParameter('authentication', 'privateApp')), object: this.getNodeParameter('hubspotObject', 'contacts') as 'contacts' | 'deals' };
 			// The cursor lives in the Nudge store (not n8n static data), so it is shared and survives restarts.
 			const result = await pollOnce(engine, createPollSource(spec), { journey, settleMs: Math.max(0, settleSeconds) * 1000 });
 			await applyInactivityRules(engine, result.accepted, rules);

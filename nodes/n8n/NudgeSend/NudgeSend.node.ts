@@ -3,7 +3,17 @@ import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
 import { createSender, type ClosableSender, type ProviderName } from '../../../engine/deliver/senders';
 import type { HubSpotAction } from '../../../engine/deliver/hubspot';
 import type { SalesforceAction } from '../../../engine/deliver/salesforce';
-import { nudgeEngineConnectionTest, nudgeSalesforceConnectionTest, runForEachItem, salesforceSettings, sendOutput, vendorCredential } from '../shared/engine';
+import {
+	hubspotAuth,
+	hubspotAuthenticationProperty,
+	hubspotCredentials,
+	nudgeEngineConnectionTest,
+	nudgeSalesforceConnectionTest,
+	runForEachItem,
+	salesforceSettings,
+	sendOutput,
+	vendorCredential,
+} from '../shared/engine';
 
 const webhookOnly = { show: { provider: ['webhook'] } };
 const hubspotOnly = { show: { provider: ['hubspot'] } };
@@ -32,7 +42,7 @@ export class NudgeSend implements INodeType {
 		credentials: [
 			{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' },
 			{ name: 'nudgeSegmentApi', required: true, displayOptions: { show: { provider: ['segment'] } } },
-			{ name: 'nudgeHubSpotApi', required: true, displayOptions: hubspotOnly },
+			...hubspotCredentials(hubspotOnly.show),
 			{ name: 'nudgeSalesforceApi', required: true, testedBy: 'nudgeSalesforceConnectionTest', displayOptions: { show: { provider: ['salesforce'] } } },
 		],
 		properties: [
@@ -56,6 +66,7 @@ export class NudgeSend implements INodeType {
 				],
 				default: 'webhook',
 			},
+			hubspotAuthenticationProperty(hubspotOnly.show),
 			{
 				displayName: 'Message Category',
 				name: 'category',
@@ -216,11 +227,13 @@ async function providerSender(context: IExecuteFunctions, provider: Exclude<Prov
 			subject: text('subject'),
 		});
 	}
-	const credential = await vendorCredential(context, provider);
-	if (provider === 'segment') return createSender({ provider, writeKey: credential.writeKey ?? '', host: credential.host });
+	if (provider === 'segment') {
+		const credential = await vendorCredential(context, provider);
+		return createSender({ provider, writeKey: credential.writeKey ?? '', host: credential.host });
+	}
 	return createSender({
 		provider,
-		accessToken: credential.accessToken ?? '',
+		auth: await hubspotAuth(context, context.getNodeParameter('authentication', 0, 'privateApp')),
 		action: context.getNodeParameter('hubspotAction', 0, 'task') as HubSpotAction,
 		emailId: context.getNodeParameter('emailId', 0, 0) as number,
 		ownerId: context.getNodeParameter('ownerId', 0, '') as string,

@@ -10,7 +10,18 @@ import type {
 import { NodeConnectionTypes } from 'n8n-workflow';
 import { receiveSignedEvents, type WebhookSource } from '../../../engine/events/receive';
 import { applyInactivityRules } from '../../../engine/events/timers';
-import { INACTIVITY_TIMERS_PROPERTY, inactivityRules, loadEngine, nudgeEngineConnectionTest, vendorSecret } from '../shared/engine';
+import {
+	hubspotAuthenticationProperty,
+	hubspotCredentials,
+	hubspotVendor,
+	INACTIVITY_TIMERS_PROPERTY,
+	inactivityRules,
+	loadEngine,
+	nudgeEngineConnectionTest,
+	vendorSecret,
+} from '../shared/engine';
+
+const hubspotOnly = { source: ['hubspot'] };
 
 export class NudgeTrigger implements INodeType {
 	description: INodeTypeDescription = {
@@ -28,7 +39,7 @@ export class NudgeTrigger implements INodeType {
 		credentials: [
 			{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' },
 			{ name: 'nudgeSegmentApi', required: true, displayOptions: { show: { source: ['segment'] } } },
-			{ name: 'nudgeHubSpotApi', required: true, displayOptions: { show: { source: ['hubspot'] } } },
+			...hubspotCredentials(hubspotOnly),
 		],
 		webhooks: [
 			{
@@ -52,6 +63,7 @@ export class NudgeTrigger implements INodeType {
 				default: 'nudge',
 				description: 'Who sends events to this trigger; decides how requests are verified and read',
 			},
+			hubspotAuthenticationProperty(hubspotOnly),
 			{
 				displayName: 'In Segment, add a Webhooks (Actions) destination with the URL above, and set the same shared secret there and in the Nudge Segment credential. Identify, track, page, group and alias calls are accepted.',
 				name: 'segmentNotice',
@@ -60,7 +72,7 @@ export class NudgeTrigger implements INodeType {
 				displayOptions: { show: { source: ['segment'] } },
 			},
 			{
-				displayName: 'In your HubSpot app’s Webhooks settings, set the target URL to the URL above and subscribe to contact and deal events. The Nudge HubSpot credential needs the app’s client secret.',
+				displayName: 'In your HubSpot app’s Webhooks settings, set the target URL to the URL above and subscribe to contact and deal events. Requests are checked with the app’s client secret: from the Nudge HubSpot API credential (private app token) or the Nudge HubSpot OAuth2 API credential (OAuth2 app).',
 				name: 'hubspotNotice',
 				type: 'notice',
 				default: '',
@@ -118,7 +130,8 @@ export class NudgeTrigger implements INodeType {
 		}
 		const journey = (this.getNodeParameter('journey', 'nurture') as string).trim() || 'nurture';
 		const source = this.getNodeParameter('source', 'nudge') as WebhookSource;
-		const secret = source === 'nudge' ? loaded.settings.signingSecret : await vendorSecret(this, source);
+		const vendor = source === 'hubspot' ? hubspotVendor(this.getNodeParameter('authentication', 'privateApp')) : source;
+		const secret = vendor === 'nudge' ? loaded.settings.signingSecret : await vendorSecret(this, vendor);
 		// HubSpot signs the URL it called: n8n's public webhook URL plus the query string.
 		const query = req.originalUrl?.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?')) : '';
 		const answer = await receiveSignedEvents(

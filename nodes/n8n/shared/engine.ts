@@ -25,6 +25,7 @@ import { NudgeError, type FieldIssue } from '../../../engine/errors';
 import { checkEngineConfig, getEngine, type EngineConfig } from '../../../engine/registry';
 import { connectSalesforce, salesforceSettingsFrom, type SalesforceSettings } from '../../../engine/vendors/salesforce';
 import { parseInactivityRules, type InactivityRule } from '../../../engine/events/timers';
+import { hubspotAuthFrom, type HubSpotAuthSettings } from '../../../engine/vendors/hubspot';
 
 /** The credential type every Nudge node uses. */
 export const NUDGE_CREDENTIAL = 'nudgeEngineApi';
@@ -255,29 +256,72 @@ export async function nudgeEngineConnectionTest(
 const VENDOR_CREDENTIALS = {
 	segment: { type: 'nudgeSegmentApi', secret: 'sharedSecret' },
 	hubspot: { type: 'nudgeHubSpotApi', secret: 'clientSecret' },
+	// An OAuth2 app's client secret is also the key of its webhook signatures.
+	hubspotOAuth2: { type: 'nudgeHubSpotOAuth2Api', secret: 'clientSecret' },
 	salesforce: { type: 'nudgeSalesforceApi', secret: '' },
 } as const;
+type Vendor = keyof typeof VENDOR_CREDENTIALS;
+type CredentialContext = Pick<IExecuteFunctions | IWebhookFunctions | IPollFunctions, 'getCredentials'>;
 
-/** The vendor credential's fields ('' for missing ones); an unselected credential reads as empty. */
-export async function vendorCredential(
-	context: Pick<IExecuteFunctions | IWebhookFunctions, 'getCredentials'>,
-	vendor: keyof typeof VENDOR_CREDENTIALS,
-): Promise<Record<string, string>> {
-	let data: ICredentialDataDecryptedObject | undefined;
+/** The vendor credential as n8n decrypted it; an unselected credential reads as empty. */
+async function rawVendorCredential(context: CredentialContext, vendor: Vendor): Promise<ICredentialDataDecryptedObject> {
 	try {
-		data = await context.getCredentials<ICredentialDataDecryptedObject>(VENDOR_CREDENTIALS[vendor].type);
+		return (await context.getCredentials<ICredentialDataDecryptedObject>(VENDOR_CREDENTIALS[vendor].type)) ?? {};
 	} catch {
-		data = undefined;
+		return {};
 	}
-	return Object.fromEntries(Object.entries(data ?? {}).map(([key, value]) => [key, typeof value === 'string' ? value : String(value ?? '')]));
+}
+
+/** The vendor credential's fields as text ('' for missing ones). */
+export async function vendorCredential(context: CredentialContext, vendor: Vendor): Promise<Record<string, string>> {
+	const data = await rawVendorCredential(context, vendor);
+	return Object.fromEntries(Object.entries(data).map(([key, value]) => [key, typeof value === 'string' ? value : String(value ?? '')]));
 }
 
 /** The secret a trigger checks a vendor's signature with: Segment's shared secret, HubSpot's client secret. */
-export async function vendorSecret(
-	context: Pick<IExecuteFunctions | IWebhookFunctions, 'getCredentials'>,
-	vendor: keyof typeof VENDOR_CREDENTIALS,
-): Promise<string> {
+export async function vendorSecret(context: CredentialContext, vendor: Vendor): Promise<string> {
 	return (await vendorCredential(context, vendor))[VENDOR_CREDENTIALS[vendor].secret] ?? '';
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * HubSpot: a private app's token or an OAuth2 app, chosen by the node's Authentication option.
+ * ------------------------------------------------------------------------------------------------- */
+
+export type HubSpotAuthentication = 'privateApp' | 'oAuth2';
+
+/** The Authentication option of every node that talks to HubSpot, shown where `show` holds. */
+export function hubspotAuthenticationProperty(show: Record<string, string[]>): INodeProperties {
+	return {
+		displayName: 'Authentication',
+		name: 'authentication',
+		type: 'options',
+		noDataExpression: true,
+		displayOptions: { show },
+		options: [
+			{ name: 'Private App Token', value: 'privateApp', description: 'A private app’s access token (Nudge HubSpot API credential)' },
+			{ name: 'OAuth2 App', value: 'oAuth2', description: 'Your HubSpot app, connected by signing in (Nudge HubSpot OAuth2 API credential)' },
+		],
+		default: 'privateApp',
+	};
+}
+
+/** The two HubSpot credentials, each offered when its Authentication option is chosen. */
+export function hubspotCredentials(show: Record<string, string[]>) {
+	return [
+		{ name: VENDOR_CREDENTIALS.hubspot.type, required: true, displayOptions: { show: { ...show, authentication: ['privateApp'] } } },
+		{ name: VENDOR_CREDENTIALS.hubspotOAuth2.type, required: true, displayOptions: { show: { ...show, authentication: ['oAuth2'] } } },
+	];
+}
+
+/** The vendor entry of the HubSpot credential the node's Authentication option picks. */
+export function hubspotVendor(authentication: unknown): Vendor {
+	return authentication === 'oAuth2' ? 'hubspotOAuth2' : 'hubspot';
+}
+
+/** The chosen HubSpot credential as the engine's access settings (n8n keeps the OAuth2 tokens in oauthTokenData). */
+export async function hubspotAuth(context: CredentialContext, authentication: unknown): Promise<HubSpotAuthSettings> {
+	const vendor = hubspotVendor(authentication);
+	return hubspotAuthFrom(vendor === 'hubspotOAuth2' ? 'oauth2' : 'privateApp', await rawVendorCredential(context, vendor));
 }
 
 /** The Salesforce credential as jsforce sign-in settings. */

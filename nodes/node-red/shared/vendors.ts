@@ -3,6 +3,7 @@
  * their password credentials and settings, mapped for the engine. Secrets are only passed on, never logged.
  */
 import type { Node, NodeAPI } from 'node-red';
+import { hubspotAuthFrom, type HubSpotAuthSettings } from '../../../engine/vendors/hubspot';
 import { salesforceSettingsFrom, type SalesforceSettings } from '../../../engine/vendors/salesforce';
 
 export type VendorConfigNode = Node & { credentials?: Record<string, string | undefined>; settings?: Record<string, string | undefined> };
@@ -21,4 +22,10 @@ export function vendorField(RED: NodeAPI, id: string | undefined, field: string)
 export function salesforceSettingsOf(RED: NodeAPI, id: string | undefined): SalesforceSettings {
 	const config = vendorConfig(RED, id);
 	return salesforceSettingsFrom({ ...config?.settings, ...config?.credentials });
+}
+
+/** The `nudge-hubspot` config node as HubSpot access settings (private app token, or OAuth2 app). */
+export function hubspotAuthOf(RED: NodeAPI, id: string | undefined): HubSpotAuthSettings {
+	const config = vendorConfig(RED, id);
+	return hubspotAuthFrom(config?.settings?.authType, config?.credentials ?? {});
 }
