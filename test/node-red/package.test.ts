@@ -65,7 +65,7 @@ describe('package.json node-red block', () => {
 		expect(registered.map((r) => r.type).sort()).toEqual(Object.keys(pkg['node-red'].nodes).sort());
 		expect(registered.find((r) => r.type === 'nudge-engine')?.opts?.credentials).toEqual({ signingSecret: { type: 'password' } });
 		expect(registered.find((r) => r.type === 'nudge-segment')?.opts?.credentials).toEqual({ writeKey: { type: 'password' }, sharedSecret: { type: 'password' } });
-		expect(registered.find((r) => r.type === 'nudge-hubspot')?.opts?.credentials).toEqual({ accessToken: { type: 'password' }, clientSecret: { type: 'password' } });
+		expect(registered.find((r) => r.type === 'nudge-hubspot')?.opts?.credentials).toEqual({ accessToken: { type: 'password' }, clientId: { type: 'text' }, clientSecret: { type: 'password' }, refreshToken: { type: 'password' } });
 		expect(registered.find((r) => r.type === 'nudge-salesforce')?.opts?.credentials).toEqual({ clientSecret: { type: 'password' }, refreshToken: { type: 'password' }, privateKey: { type: 'password' } });
 	});
 });
@@ -107,9 +107,13 @@ describe('editor files', () => {
 			return;
 		}
 		if (type === 'nudge-segment' || type === 'nudge-hubspot' || type === 'nudge-salesforce') {
-			// Vendor config nodes: every secret is a password credential, in the editor as in the runtime.
+			// Vendor config nodes: every secret is a password credential, in the editor as in the runtime
+			// (an OAuth2 app's client ID is no secret, but is kept with the credentials it belongs to).
 			expect(def.category).toBe('config');
-			expect(Object.values(def.credentials ?? {}).every((c) => c.type === 'password')).toBe(true);
+			const secrets = Object.entries(def.credentials ?? {}).filter(([name]) => name !== 'clientId');
+			expect(secrets.length).toBeGreaterThan(0);
+			expect(secrets.every(([, c]) => c.type === 'password')).toBe(true);
+			if (type === 'nudge-hubspot') expect(def.credentials?.clientId).toEqual({ type: 'text' });
 			return;
 		}
 		expect(def.inputs).toBe(RUNTIME_OUTPUTS[type].inputs);

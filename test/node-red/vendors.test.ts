@@ -137,6 +137,61 @@ describe('Send with Provider HubSpot', () => {
 	});
 });
 
+describe('HubSpot config node signing in as an OAuth2 app', () => {
+	// HubSpot's token endpoint, as documented at
+	// https://developers.hubspot.com/docs/api-reference/legacy/authentication/oauth-tokens/v1/refresh-oauth-token
+	const oauthConfig = { id: 'hs1', type: 'nudge-hubspot', name: 'HubSpot app', authType: 'oauth2' };
+	const oauthCreds = (refreshToken: string) => ({ hs1: { clientId: 'nr-app-client-id', clientSecret: CLIENT, refreshToken } });
+
+	it('Send gets an access token with the refresh token, renews it once on 401, and sends', async () => {
+		const nock = (await import('nock')).default;
+		const refreshValue = 'nr-refresh-value-1';
+		const token = nock('https://api.hubapi.com')
+			.post('/oauth/v1/token', (body: Record<string, string>) => body.grant_type === 'refresh_token' && body.refresh_token === refreshValue && body.client_id === 'nr-app-client-id' && body.client_secret === CLIENT)
+			.twice()
+			.reply(200, () => ({ token_type: 'bearer', refresh_token: refreshValue, access_token: `nr-access-${++issued}`, expires_in: 1800 }));
+		let issued = 0;
+		const api = nock('https://api.hubapi.com')
+			.post('/crm/v3/objects/tasks')
+			.matchHeader('authorization', 'Bearer nr-access-1')
+			.reply(401, { status: 'error', message: 'The OAuth token used to make this call expired 1 minute(s) ago.', correlationId: 'c-nr', category: 'EXPIRED_AUTHENTICATION' })
+			.post('/crm/v3/objects/tasks')
+			.matchHeader('authorization', 'Bearer nr-access-2')
+			.reply(201, { id: '99101', properties: {}, createdAt: '2026-11-21T09:00:01.000Z', updatedAt: '2026-11-21T09:00:01.000Z', archived: false });
+		const { out, decision } = await loadSend(oauthConfig, { provider: 'hubspot', hubspot: 'hs1', hubspotAction: 'task' }, oauthCreds(refreshValue), { email: 'oa@example.com', hubspotId: '334' });
+		helper.getNode('send')!.receive({ decision: decision.decisionId });
+		await waitUntil(() => out.sent.length + out.failed.length === 1, 'the send');
+		expect(out.sent[0].decision).toMatchObject({ status: 'sent', delivery: { provider: 'hubspot:task', providerMessageId: '99101', attempts: 1 } });
+		token.done();
+		api.done();
+		nock.cleanAll();
+	});
+
+	it('a refused refresh token fails the send with what to fix, never the secrets', async () => {
+		const nock = (await import('nock')).default;
+		nock('https://api.hubapi.com').post('/oauth/v1/token').reply(400, { status: 'BAD_REFRESH_TOKEN', message: 'missing or invalid refresh token' });
+		const { out, decision } = await loadSend(oauthConfig, { provider: 'hubspot', hubspot: 'hs1', hubspotAction: 'note' }, oauthCreds('nr-refresh-value-2'), { email: 'ob@example.com', hubspotId: '335' });
+		helper.getNode('send')!.receive({ decision: decision.decisionId });
+		await waitUntil(() => out.sent.length + out.failed.length === 1, 'the send');
+		expect(out.failed[0].decision).toMatchObject({ status: 'failed', delivery: { error: expect.stringMatching(/BAD_REFRESH_TOKEN.*in Node-RED paste a new refresh token/) } });
+		const logged = JSON.stringify(await engineOf().queryDecisions({}));
+		for (const secret of [CLIENT, 'nr-refresh-value-2']) expect(logged).not.toContain(secret);
+		nock.cleanAll();
+	});
+
+	it('the trigger checks HubSpot’s v3 signature with the OAuth2 app’s client secret', async () => {
+		await helper.load(withHttpCapture(), flow('hubspot').map((n) => (n.id === 'hs1' ? oauthConfig : n)), { ...credentials(), ...oauthCreds('nr-refresh-value-3') });
+		const { out } = recordMessages(['out']);
+		const body = JSON.stringify([{ eventId: 5001, subscriptionId: 25, portalId: 62515, appId: 54321, occurredAt: Date.now(), subscriptionType: 'contact.creation', attemptNumber: 0, objectId: 721, changeFlag: 'CREATED', changeSource: 'CRM_UI' }]);
+		const ts = String(Date.now());
+		const sign = (secret: string) => ({ 'content-type': 'application/json', 'x-hubspot-signature-v3': hubspotSignature(secret, 'POST', 'https://nodered.example.com/nudge/hubspot', body, ts), 'x-hubspot-request-timestamp': ts });
+		expect((await request(httpNode()).post('/nudge/hubspot').set(sign('another-secret')).send(body)).status).toBe(401);
+		expect((await request(httpNode()).post('/nudge/hubspot').set(sign(CLIENT)).send(body)).status).toBe(200);
+		await waitUntil(() => out.length === 1, 'the event');
+		expect(out[0].payload).toMatchObject({ source: 'hubspot', name: 'Contact Created' });
+	});
+});
+
 describe('Inactivity timers on the trigger', () => {
 	it('a cart left 30 minutes fires "Cart Abandoned" from the trigger, once; an ordered cart fires nothing', async () => {
 		const timers = JSON.stringify([{ start: 'Cart Updated', cancel: ['Order Completed'], minutes: 30, fire: 'Cart Abandoned' }]);

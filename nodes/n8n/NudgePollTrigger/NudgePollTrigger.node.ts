@@ -7,7 +7,6 @@ import type { IngestResult } from '../../../engine/engine';
 import {
 	hubspotAuth,
 	hubspotAuthenticationProperty,
-	hubspotCredentials,
 	INACTIVITY_TIMERS_PROPERTY,
 	inactivityRules,
 	loadEngine,
@@ -35,7 +34,8 @@ export class NudgePollTrigger implements INodeType {
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [
 			{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' },
-			...hubspotCredentials({ source: ['hubspot'] }),
+			{ name: 'nudgeHubSpotApi', required: true, displayOptions: { show: { source: ['hubspot'], authentication: ['privateApp'] } } },
+			{ name: 'nudgeHubSpotOAuth2Api', required: true, displayOptions: { show: { source: ['hubspot'], authentication: ['oAuth2'] } } },
 			{ name: 'nudgeSalesforceApi', required: true, testedBy: 'nudgeSalesforceConnectionTest', displayOptions: { show: { source: ['salesforce'] } } },
 		],
 		properties: [

@@ -6,7 +6,6 @@ import type { SalesforceAction } from '../../../engine/deliver/salesforce';
 import {
 	hubspotAuth,
 	hubspotAuthenticationProperty,
-	hubspotCredentials,
 	nudgeEngineConnectionTest,
 	nudgeSalesforceConnectionTest,
 	runForEachItem,
@@ -42,7 +41,8 @@ export class NudgeSend implements INodeType {
 		credentials: [
 			{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' },
 			{ name: 'nudgeSegmentApi', required: true, displayOptions: { show: { provider: ['segment'] } } },
-			...hubspotCredentials(hubspotOnly.show),
+			{ name: 'nudgeHubSpotApi', required: true, displayOptions: { show: { provider: ['hubspot'], authentication: ['privateApp'] } } },
+			{ name: 'nudgeHubSpotOAuth2Api', required: true, displayOptions: { show: { provider: ['hubspot'], authentication: ['oAuth2'] } } },
 			{ name: 'nudgeSalesforceApi', required: true, testedBy: 'nudgeSalesforceConnectionTest', displayOptions: { show: { provider: ['salesforce'] } } },
 		],
 		properties: [

@@ -12,7 +12,6 @@ import { receiveSignedEvents, type WebhookSource } from '../../../engine/events/
 import { applyInactivityRules } from '../../../engine/events/timers';
 import {
 	hubspotAuthenticationProperty,
-	hubspotCredentials,
 	hubspotVendor,
 	INACTIVITY_TIMERS_PROPERTY,
 	inactivityRules,
@@ -39,7 +38,8 @@ export class NudgeTrigger implements INodeType {
 		credentials: [
 			{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' },
 			{ name: 'nudgeSegmentApi', required: true, displayOptions: { show: { source: ['segment'] } } },
-			...hubspotCredentials(hubspotOnly),
+			{ name: 'nudgeHubSpotApi', required: true, displayOptions: { show: { source: ['hubspot'], authentication: ['privateApp'] } } },
+			{ name: 'nudgeHubSpotOAuth2Api', required: true, displayOptions: { show: { source: ['hubspot'], authentication: ['oAuth2'] } } },
 		],
 		webhooks: [
 			{

@@ -305,14 +305,6 @@ export function hubspotAuthenticationProperty(show: Record<string, string[]>): I
 	};
 }
 
-/** The two HubSpot credentials, each offered when its Authentication option is chosen. */
-export function hubspotCredentials(show: Record<string, string[]>) {
-	return [
-		{ name: VENDOR_CREDENTIALS.hubspot.type, required: true, displayOptions: { show: { ...show, authentication: ['privateApp'] } } },
-		{ name: VENDOR_CREDENTIALS.hubspotOAuth2.type, required: true, displayOptions: { show: { ...show, authentication: ['oAuth2'] } } },
-	];
-}
-
 /** The vendor entry of the HubSpot credential the node's Authentication option picks. */
 export function hubspotVendor(authentication: unknown): Vendor {
 	return authentication === 'oAuth2' ? 'hubspotOAuth2' : 'hubspot';
