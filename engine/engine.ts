@@ -2,7 +2,7 @@ import type { Decision, DecisionQuery, Outcome, ReasonCode, Score } from './audi
 import { OutcomeSchema } from './audit/schema';
 import { exportJsonl, iterateDecisions } from './audit/export';
 import { CHANNELS, Channel } from './channels';
-import { channelEligibility, chooseChannel } from './decide/chooseChannel';
+import { channelEligibility, chooseChannel, journeyChannels } from './decide/chooseChannel';
 import { holdoutOf } from './decide/holdout';
 import { bestSendTime, ENGAGEMENT, engagementDeltas } from './decide/sendTime';
 import { zoneFor } from './guard/windows';
@@ -14,6 +14,7 @@ import { checkWebhookUrl, postWebhook, WebhookTarget } from './deliver/webhook';
 import { FieldIssue, NudgeError, describeIssues, issuesFromZod } from './errors';
 import type { CustomerEvent } from './events/schema';
 import { normalizeEvent } from './events/normalize';
+import { cappedChannels } from './guard/frequencyCap';
 import { evaluateGuards, suppressionHit } from './guard/guard';
 import { applyNegativeTriggers } from './guard/negativeTriggers';
 import { markVariantApproved } from './guard/review';
@@ -442,7 +443,11 @@ export class Engine {
 	private async chooseStage(decision: Decision, profile: () => Promise<Profile>, persist = true): Promise<Decision> {
 		const now = this.nowFor(decision);
 		const contact = await profile();
-		const choice = chooseChannel(contact, this.policy, decision.journey);
+		// "Not capped" is part of eligibility: a read-only look at the caps of the channels still in the running.
+		const open = journeyChannels(this.policy, decision.journey).filter((channel) => !channelEligibility(channel, contact, this.policy));
+		const message = { journey: decision.journey, category: decision.message?.category, tags: decision.message?.tags ?? [] };
+		const capped = await cappedChannels(this.store, this.policy, decision.contactId, open, message, now.getTime(), zoneFor(contact.timezone, this.policy.timezone));
+		const choice = chooseChannel(contact, this.policy, decision.journey, capped);
 		const context = contextOf(decision, contact, this.policy.learner);
 		decision.candidates = choice.candidates;
 		// Holdout first and regardless of eligibility: the control group is a random slice of everyone.
@@ -453,7 +458,7 @@ export class Engine {
 			this.suppress(decision, 'HOLDOUT', `contact is in ${group} (bucket ${holdout.bucket}): no message is sent; outcomes are still recorded to measure lift`);
 		} else if (!choice.channel) {
 			decision.choice = { context, method: 'none_eligible' };
-			this.suppress(decision, choice.reason!, choice.explanation);
+			this.suppress(decision, choice.reason!, choice.explanation, choice.ruleId);
 		} else {
 			const arms = choice.candidates.filter((c) => c.eligible).map((c) => c.channel);
 			const picked = await chooseArm({ store: this.store, policy: this.policy, arms, context, random: this.random });

@@ -57,6 +57,9 @@ export const CandidateSchema = z.object({
 	mean: z.number().optional(),
 	/** The value drawn from the posterior for this decision (Thompson sampling). */
 	sampled: z.number().optional(),
+	/** The cap rule that made the channel ineligible (reason FREQUENCY_CAP), and when it has room again. */
+	ruleId: z.string().optional(),
+	freesAt: z.string().optional(),
 });
 export type Candidate = z.infer<typeof CandidateSchema>;
 

@@ -1,5 +1,6 @@
 import { Candidate, ReasonCode, WAIT } from '../audit/schema';
 import { CHANNELS, Channel } from '../channels';
+import type { CappedChannel } from '../guard/frequencyCap';
 import type { Policy } from '../policy/schema';
 import type { Profile } from '../profiles/schema';
 
@@ -41,6 +42,8 @@ export interface ChannelChoice {
 	candidates: Candidate[];
 	/** Set when no channel is eligible. */
 	reason?: ReasonCode;
+	/** The cap rule, when caps are what left no channel. */
+	ruleId?: string;
 	explanation: string;
 }
 
@@ -49,20 +52,42 @@ export function journeyChannels(policy: Policy, journey: string): Channel[] {
 	return policy.journeys[journey]?.channels ?? policy.channelOrder;
 }
 
+/** "capped: weekly-email (3 of 3 in the last 7d); a slot frees at …". */
+function cappedDetail(cap: CappedChannel): string {
+	const frees = cap.freesAt !== undefined ? `; a slot frees at ${new Date(cap.freesAt).toISOString()}` : '';
+	return `capped: ${cap.rule.id} (${cap.count} of ${cap.rule.limit} in the ${cap.window.startsWith('calendar') ? 'current ' : 'last '}${cap.window})${frees}`;
+}
+
 /**
  * Every candidate (each channel, then "no action / wait") with its eligibility and, when ineligible, the
  * reason: the journey's channels first in its order of preference, then the channels the journey does
- * not allow, then wait (eligible only when the policy lets the learner choose it).
+ * not allow, then wait (eligible only when the policy lets the learner choose it). A channel already at
+ * one of its caps (`capped`, from a read-only look at the store) is ineligible with reason FREQUENCY_CAP,
+ * the rule and when it frees — except that when no channel is left, channels whose cap delays rather
+ * than drops stay eligible, so Frequency Cap delays the message to the free slot as it always has.
  */
-export function channelCandidates(profile: Profile, policy: Policy, journey: string): Candidate[] {
+export function channelCandidates(profile: Profile, policy: Policy, journey: string, capped: ReadonlyMap<Channel, CappedChannel> = new Map()): Candidate[] {
 	const allowed = journeyChannels(policy, journey);
 	const others = CHANNELS.filter((c) => !allowed.includes(c));
 	const candidates: Candidate[] = [...allowed, ...others].map((channel, rank) => {
 		const why = allowed.includes(channel)
 			? channelEligibility(channel, profile, policy)
 			: { reason: 'POLICY_BLOCKED' as const, detail: `channel ${channel} is not allowed in journey ${journey} by the policy` };
-		return why ? { channel, rank, eligible: false, ...why } : { channel, rank, eligible: true };
+		if (why) return { channel, rank, eligible: false, ...why };
+		const cap = capped.get(channel);
+		if (!cap) return { channel, rank, eligible: true };
+		const freesAt = cap.freesAt !== undefined ? { freesAt: new Date(cap.freesAt).toISOString() } : {};
+		return { channel, rank, eligible: false, reason: 'FREQUENCY_CAP' as const, detail: cappedDetail(cap), ruleId: cap.rule.id, ...freesAt };
 	});
+	if (!candidates.some((c) => c.eligible)) {
+		for (const c of candidates) {
+			if (c.reason === 'FREQUENCY_CAP' && capped.get(c.channel as Channel)?.rule.action === 'delay') {
+				c.eligible = true;
+				c.detail = `${c.detail}; kept because every channel is capped and this cap delays (Frequency Cap holds the message until then)`;
+				delete c.reason;
+			}
+		}
+	}
 	const wait: Candidate = policy.learner.allowWait
 		? { channel: WAIT, rank: candidates.length, eligible: true }
 		: { channel: WAIT, rank: candidates.length, eligible: false, reason: 'POLICY_BLOCKED', detail: 'waiting is not enabled (policy learner.allowWait)' };
@@ -73,19 +98,22 @@ export function channelCandidates(profile: Profile, policy: Policy, journey: str
  * Picks the first eligible channel in the policy's order (the learner's choice with no data). Every
  * candidate is listed with its eligibility and, when ineligible, the reason.
  */
-export function chooseChannel(profile: Profile, policy: Policy, journey: string): ChannelChoice {
-	const candidates = channelCandidates(profile, policy, journey);
+export function chooseChannel(profile: Profile, policy: Policy, journey: string, capped?: ReadonlyMap<Channel, CappedChannel>): ChannelChoice {
+	const candidates = channelCandidates(profile, policy, journey, capped);
 	const chosen = candidates.find((c) => c.eligible && c.channel !== WAIT);
 	if (chosen) {
 		return { channel: chosen.channel as Channel, candidates, explanation: `${chosen.channel} is the first eligible channel in the policy order` };
 	}
 	// The reason names what stopped the journey's own channels (the others are off-journey by definition).
 	const allowed = journeyChannels(policy, journey);
+	// When caps set aside the channels that were otherwise open, the cap is the reason (and its rule).
 	const reasons = new Set(candidates.filter((c) => allowed.includes(c.channel as Channel)).map((c) => c.reason));
-	const reason: ReasonCode = reasons.size === 1 ? [...reasons][0]! : 'NO_ELIGIBLE_CHANNEL';
+	const ruleId = candidates.find((c) => c.reason === 'FREQUENCY_CAP')?.ruleId;
+	const reason: ReasonCode = ruleId ? 'FREQUENCY_CAP' : reasons.size === 1 ? [...reasons][0]! : 'NO_ELIGIBLE_CHANNEL';
 	return {
 		candidates,
 		reason,
+		...(ruleId ? { ruleId } : {}),
 		explanation: `no channel is eligible: ${candidates.filter((c) => allowed.includes(c.channel as Channel)).map((c) => c.detail).join('; ')}`,
 	};
 }

@@ -49,6 +49,35 @@ function counterFor(rule: CapRule, span: WindowSpan): CapCounter {
 	};
 }
 
+/**
+ * The rules that apply to a message, with their current windows; rules the message's category is
+ * exempt from are passed checks instead (and, unless the exemption says so, are not counted later).
+ */
+function rulesToCheck(policy: Policy, message: MessageFacts, now: number, zone: string): { checks: GuardCheck[]; checked: { rule: CapRule; span: WindowSpan }[] } {
+	const checks: GuardCheck[] = [];
+	const checked: { rule: CapRule; span: WindowSpan }[] = [];
+	for (const rule of policy.caps) {
+		if (!ruleApplies(rule, message)) continue;
+		const span = windowSpan(rule.window, now, zone);
+		const exemption = message.category ? rule.exemptions.find((e) => e.category === message.category) : undefined;
+		if (exemption) {
+			checks.push({ kind: 'frequency_cap', ruleId: rule.id, passed: true, exempt: true, limit: rule.limit, window: span.label, detail: `${message.category} messages are exempt${exemption.countsTowardCap ? ' but count toward the cap' : ''}` });
+		} else checked.push({ rule, span });
+	}
+	return { checks, checked };
+}
+
+type Binding = { rule: CapRule; retryAt?: number };
+
+/** Among full rules the most restrictive binds: a drop wins over a delay; among equals, the latest slot. */
+function moreRestrictive(current: Binding | undefined, candidate: Binding): Binding {
+	if (!current) return candidate;
+	const stricter =
+		(candidate.rule.action === 'drop' && current.rule.action !== 'drop') ||
+		(candidate.rule.action === current.rule.action && (candidate.retryAt ?? Infinity) > (current.retryAt ?? Infinity));
+	return stricter ? candidate : current;
+}
+
 export interface CapResult {
 	allowed: boolean;
 	reservationId?: string;
@@ -72,16 +101,7 @@ export async function checkAndReserve(
 	now: number,
 	zone: string,
 ): Promise<CapResult> {
-	const checks: GuardCheck[] = [];
-	const checked: { rule: CapRule; span: WindowSpan }[] = [];
-	for (const rule of policy.caps) {
-		if (!ruleApplies(rule, message)) continue;
-		const span = windowSpan(rule.window, now, zone);
-		const exemption = message.category ? rule.exemptions.find((e) => e.category === message.category) : undefined;
-		if (exemption) {
-			checks.push({ kind: 'frequency_cap', ruleId: rule.id, passed: true, exempt: true, limit: rule.limit, window: span.label, detail: `${message.category} messages are exempt${exemption.countsTowardCap ? ' but count toward the cap' : ''}` });
-		} else checked.push({ rule, span });
-	}
+	const { checks, checked } = rulesToCheck(policy, message, now, zone);
 	const reservationId = newId('r');
 	const verdict = await store.reserveCap(
 		{ reservationId, contactId, channel: message.channel, journey: message.journey, tags: messageTags(message), at: now, expiresAt: now + policy.reservationTimeoutSeconds * 1000 },
@@ -100,12 +120,7 @@ export async function checkAndReserve(
 			window: span.label,
 			...(retryAt !== undefined ? { retryAt: new Date(retryAt).toISOString() } : {}),
 		});
-		if (!full) return;
-		const moreRestrictive =
-			!binding ||
-			(rule.action === 'drop' && binding.rule.action !== 'drop') ||
-			(rule.action === binding.rule.action && (retryAt ?? Infinity) > (binding.retryAt ?? Infinity));
-		if (moreRestrictive) binding = { rule, retryAt };
+		if (full) binding = moreRestrictive(binding, { rule, retryAt });
 	});
 	if (verdict.ok) {
 		return { allowed: true, reservationId, checks, explanation: `within ${checked.length} cap rule(s) for ${message.channel}` };
@@ -118,4 +133,49 @@ export async function checkAndReserve(
 		binding: b,
 		explanation: `cap ${b.rule.id} reached: ${check.count} of ${check.limit} in the ${check.window?.startsWith('calendar') ? 'current ' : 'last '}${check.window}`,
 	};
+}
+
+/** A channel whose messages a cap would stop now: the binding rule, its count, and when a slot frees. */
+export interface CappedChannel {
+	rule: CapRule;
+	count: number;
+	window: string;
+	/** Epoch ms when the rule has room again (calendar reset or the oldest counted send leaving the window). */
+	freesAt?: number;
+}
+
+/**
+ * Which of these channels are already at a cap for the contact, by a read-only look at the store (one
+ * call for every rule of every channel): Choose Channel sets them aside so the learner picks among the
+ * others. Nothing is reserved, so Frequency Cap's check-and-reserve stays the authoritative check.
+ */
+export async function cappedChannels(
+	store: Store,
+	policy: Policy,
+	contactId: string,
+	channels: Channel[],
+	message: Omit<MessageFacts, 'channel'>,
+	now: number,
+	zone: string,
+): Promise<Map<Channel, CappedChannel>> {
+	const perChannel = channels.map((channel) => ({ channel, checked: rulesToCheck(policy, { ...message, channel }, now, zone).checked }));
+	const rules = new Map<string, { rule: CapRule; span: WindowSpan }>();
+	for (const { checked } of perChannel) for (const c of checked) rules.set(c.rule.id, c);
+	const capped = new Map<Channel, CappedChannel>();
+	if (!rules.size) return capped;
+	const list = [...rules.values()];
+	const verdict = await store.peekCap(contactId, list.map(({ rule, span }) => counterFor(rule, span)), now);
+	if (verdict.ok) return capped;
+	const full = new Map(list.flatMap(({ rule, span }, i) => (verdict.counts[i] >= rule.limit ? [[rule.id, { count: verdict.counts[i], span, freesAt: span.resetsAt ?? verdict.freesAt[i] }] as const] : [])));
+	for (const { channel, checked } of perChannel) {
+		let binding: Binding | undefined;
+		for (const { rule } of checked) {
+			const hit = full.get(rule.id);
+			if (hit) binding = moreRestrictive(binding, { rule, retryAt: hit.freesAt });
+		}
+		if (!binding) continue;
+		const hit = full.get(binding.rule.id)!;
+		capped.set(channel, { rule: binding.rule, count: hit.count, window: hit.span.label, ...(hit.freesAt !== undefined ? { freesAt: hit.freesAt } : {}) });
+	}
+	return capped;
 }

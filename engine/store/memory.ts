@@ -87,6 +87,10 @@ export class MemoryStore implements Store {
 		return verdict;
 	}
 
+	async peekCap(contactId: string, counters: CapCounter[], now: number): Promise<CapVerdict> {
+		return evaluateCounters(this.ledgers.get(contactId) ?? [], counters, now);
+	}
+
 	async settleCap(reservationId: string, outcome: 'commit' | 'release') {
 		const entry = this.reservations.get(reservationId);
 		if (!entry || entry.state !== 'pending') return false;

@@ -68,6 +68,29 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * Cap checks lock the contact (a transaction-scoped advisory lock), read its live ledger and evaluate
  * the counters with capMatch.ts, so the semantics are exactly the memory store's.
  */
+interface LedgerRow {
+	channel: string;
+	journey: string;
+	tags: string[];
+	at: string;
+	expires_at: string;
+	committed: boolean;
+}
+
+/** A cap_ledger row as capMatch counts it. */
+function ledgerEntry(contactId: string, row: LedgerRow): LedgerEntry {
+	return {
+		reservationId: '',
+		contactId,
+		channel: row.channel,
+		journey: row.journey,
+		tags: row.tags,
+		at: Number(row.at),
+		expiresAt: Number(row.expires_at),
+		state: row.committed ? 'committed' : 'pending',
+	};
+}
+
 export class PostgresStore implements Store {
 	readonly kind = 'postgres';
 	readonly shared = true;
@@ -304,6 +327,17 @@ export class PostgresStore implements Store {
 			},
 			true,
 		);
+	}
+
+	/** One read of the contact's ledger, no lock and no transaction: reserveCap stays the atomic check. */
+	async peekCap(contactId: string, counters: CapCounter[], now: number): Promise<CapVerdict> {
+		if (!counters.length) return { ok: true, counts: [], freesAt: [] };
+		const rows = await this.q<LedgerRow>(
+			'look at a frequency cap',
+			`SELECT channel, journey, tags, at, expires_at, committed FROM ${this.t('cap_ledger')} WHERE contact_id = $1 AND at >= $2`,
+			[contactId, Math.min(...counters.map((c) => c.since))],
+		);
+		return evaluateCounters(rows.map((row) => ledgerEntry(contactId, row)), counters, now);
 	}
 
 	async settleCap(reservationId: string, outcome: 'commit' | 'release') {

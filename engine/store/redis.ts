@@ -19,6 +19,7 @@ export interface RedisStoreOptions {
  * The cap check in one round trip, with the semantics of capMatch.ts. The contact's ledger is a hash
  * reservationId → "p|json" (pending) or "c|json" (committed); counters arrive as JSON. Returns
  * [ok, counts…, freesAt… (-1 = none)]. Expired pending entries stay (uncounted) until settled.
+ * An empty reservation id (ARGV[3]) only counts: peekCap's read-only look, in the same round trip.
  */
 const RESERVE_LUA = `
 local counters = cjson.decode(ARGV[1])
@@ -64,7 +65,7 @@ for i = 1, n do
     end
   end
 end
-if full == 0 then
+if full == 0 and ARGV[3] ~= '' then
   redis.call('HSET', KEYS[1], ARGV[3], 'p|' .. ARGV[4])
   redis.call('SET', KEYS[2], ARGV[5])
 end
@@ -147,6 +148,21 @@ redis.call('SET', KEYS[2], ARGV[1])
 redis.call('RPUSH', KEYS[3], prev .. '|' .. ARGV[2])
 return 1
 `;
+
+/** Counters for the cap script (cjson turns an empty array into an empty object; Lua iterates both alike). */
+function countersJson(counters: CapCounter[]): string {
+	return JSON.stringify(counters.map((c) => ({ ...c, match: { ...c.match }, excludeTags: c.excludeTags })));
+}
+
+/** The cap script's answer [ok, counts…, freesAt… (-1 = none)] → a verdict. */
+function verdictOf(out: number[], counters: CapCounter[]): CapVerdict {
+	const n = counters.length;
+	const counts = out.slice(1, 1 + n).map(Number);
+	const freesAt = out.slice(1 + n).map((v) => (Number(v) < 0 ? undefined : Number(v)));
+	if (out[0] === 1) return { ok: true, counts, freesAt };
+	const full = counters.findIndex((c, i) => counts[i] >= c.limit);
+	return { ok: false, counts, bindingRuleId: counters[full].ruleId, freesAt };
+}
 
 const SCRIPTS = {
 	nudgeReserve: { keys: 2, lua: RESERVE_LUA },
@@ -262,15 +278,18 @@ export class RedisStore implements Store {
 	reserveCap(r: CapReservation, counters: CapCounter[]): Promise<CapVerdict> {
 		return this.run('check a frequency cap', async () => {
 			const entry = JSON.stringify({ channel: r.channel, journey: r.journey, tags: r.tags, at: r.at, expiresAt: r.expiresAt });
-			// cjson turns an empty array into an empty object; Lua iterates both alike.
-			const json = JSON.stringify(counters.map((c) => ({ ...c, match: { ...c.match }, excludeTags: c.excludeTags })));
+			const json = countersJson(counters);
 			const out = (await this.redis.nudgeReserve(this.k('cap', r.contactId), this.k('res', r.reservationId), json, r.at, r.reservationId, entry, r.contactId)) as number[];
-			const n = counters.length;
-			const counts = out.slice(1, 1 + n).map(Number);
-			const freesAt = out.slice(1 + n).map((v) => (Number(v) < 0 ? undefined : Number(v)));
-			if (out[0] === 1) return { ok: true, counts, freesAt };
-			const full = counters.findIndex((c, i) => counts[i] >= c.limit);
-			return { ok: false, counts, bindingRuleId: counters[full].ruleId, freesAt };
+			return verdictOf(out, counters);
+		});
+	}
+
+	peekCap(contactId: string, counters: CapCounter[], now: number): Promise<CapVerdict> {
+		return this.run('look at a frequency cap', async () => {
+			const json = countersJson(counters);
+			// No reservation id: the script counts and writes nothing (its second key is left untouched).
+			const out = (await this.redis.nudgeReserve(this.k('cap', contactId), this.k('res', ''), json, now, '', '', contactId)) as number[];
+			return verdictOf(out, counters);
 		});
 	}
 

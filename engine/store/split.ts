@@ -42,6 +42,9 @@ export class SplitStore implements Store {
 	reserveCap(reservation: CapReservation, counters: CapCounter[]) {
 		return this.hot.reserveCap(reservation, counters);
 	}
+	peekCap(contactId: string, counters: CapCounter[], now: number) {
+		return this.hot.peekCap(contactId, counters, now);
+	}
 	settleCap(reservationId: string, outcome: 'commit' | 'release') {
 		return this.hot.settleCap(reservationId, outcome);
 	}

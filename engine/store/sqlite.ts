@@ -242,20 +242,29 @@ export class SqliteStore implements Store {
 		});
 	}
 
+	/** The counting half of reserveCap (the SQL twin of capMatch.evaluateCounters). */
+	private countCaps(contactId: string, counters: CapCounter[], now: number): CapVerdict {
+		const queries = counters.map((c) => this.counterQuery(c));
+		const counts = queries.map((q, i) => Number((q.count.get(contactId, counters[i].since, now, ...q.args) as { n: number }).n));
+		const freesAt = counters.map((c, i) => {
+			if (counts[i] < c.limit || c.lengthMs === undefined) return undefined;
+			const row = queries[i].times.get(contactId, c.since, now, ...queries[i].args, counts[i] - c.limit) as { at: number } | undefined;
+			return row ? Number(row.at) + c.lengthMs : undefined;
+		});
+		const full = counters.findIndex((c, i) => counts[i] >= c.limit);
+		return full >= 0 ? { ok: false, counts, bindingRuleId: counters[full].ruleId, freesAt } : { ok: true, counts, freesAt };
+	}
+
 	reserveCap(r: CapReservation, counters: CapCounter[]): Promise<CapVerdict> {
 		return this.write(() => {
-			const queries = counters.map((c) => this.counterQuery(c));
-			const counts = queries.map((q, i) => Number((q.count.get(r.contactId, counters[i].since, r.at, ...q.args) as { n: number }).n));
-			const freesAt = counters.map((c, i) => {
-				if (counts[i] < c.limit || c.lengthMs === undefined) return undefined;
-				const row = queries[i].times.get(r.contactId, c.since, r.at, ...queries[i].args, counts[i] - c.limit) as { at: number } | undefined;
-				return row ? Number(row.at) + c.lengthMs : undefined;
-			});
-			const full = counters.findIndex((c, i) => counts[i] >= c.limit);
-			if (full >= 0) return { ok: false, counts, bindingRuleId: counters[full].ruleId, freesAt };
-			this.stmt.putReservation.run(r.reservationId, r.contactId, r.channel, r.journey, `,${r.tags.join(',')},`, r.at, r.expiresAt);
-			return { ok: true, counts, freesAt };
+			const verdict = this.countCaps(r.contactId, counters, r.at);
+			if (verdict.ok) this.stmt.putReservation.run(r.reservationId, r.contactId, r.channel, r.journey, `,${r.tags.join(',')},`, r.at, r.expiresAt);
+			return verdict;
 		});
+	}
+
+	async peekCap(contactId: string, counters: CapCounter[], now: number): Promise<CapVerdict> {
+		return this.countCaps(contactId, counters, now);
 	}
 
 	settleCap(reservationId: string, outcome: 'commit' | 'release') {

@@ -64,6 +64,12 @@ export interface Store {
 
 	/** Counts live entries (committed, or pending and unexpired) per counter and reserves if all have room. */
 	reserveCap(reservation: CapReservation, counters: CapCounter[]): Promise<CapVerdict>;
+	/**
+	 * Counts exactly like reserveCap but reserves nothing: a read-only look, in one round trip for all the
+	 * counters, used by Choose Channel to set aside channels already at a cap. Advisory only: the
+	 * Frequency Cap stage's reserveCap stays the authoritative, atomic check.
+	 */
+	peekCap(contactId: string, counters: CapCounter[], now: number): Promise<CapVerdict>;
 	/** commit keeps the slot for good; release frees it. False when the reservation is unknown or settled. */
 	settleCap(reservationId: string, outcome: 'commit' | 'release'): Promise<boolean>;
 

@@ -212,7 +212,8 @@ describe('quiet hours', () => {
 		expect(receipt.guard).toMatchObject({ outcome: 'allowed' });
 		const dropper = engineWith({ quietHours: [{ ...night, action: 'drop' }] });
 		expect(await guarded(dropper, '2026-11-02T22:30:00Z', berlin)).toMatchObject({ status: 'suppressed', reason: 'QUIET_HOURS' });
-		const tokyo = await guarded(engine, '2026-11-02T22:30:00Z', { traits: { timezone: 'Asia/Tokyo', consent: { email: 'opted_in' } } }); // 07:30 in Tokyo
+		// Another contact: Ana's receipt holds her email slot, and a capped channel is no longer a candidate.
+		const tokyo = await guarded(engine, '2026-11-02T22:30:00Z', { identities: { email: 'kenji@example.com' }, traits: { timezone: 'Asia/Tokyo', consent: { email: 'opted_in' } } }); // 07:30 in Tokyo
 		expect(tokyo.status).toBe('delayed');
 		expect(tokyo.guard?.retryAt).toBe('2026-11-02T23:00:00.000Z');
 	});

@@ -55,6 +55,20 @@ withRedis('Redis store', () => {
 		expect(after - before).toBeLessThan(2 + 10);
 		await store.close();
 	});
+
+	test('peekCap is one command to Redis for all the rules of the check, and writes nothing', async () => {
+		const prefix = freshPrefix();
+		const store = new RedisStore(TEST_REDIS_URL, { prefix });
+		const counters = ['a', 'b', 'c', 'd'].map((ruleId, i) => ({ ruleId, limit: 1, since: 0, match: i % 2 ? { channel: 'sms' } : {}, excludeTags: ['transactional'] }));
+		await store.peekCap('c1', counters, 10); // loads the script (EVALSHA, then EVAL once on NOSCRIPT)
+		const sent = jest.spyOn(store.client, 'sendCommand');
+		const verdict = await store.peekCap('c1', counters, 10);
+		expect(sent.mock.calls.map(([command]) => (command as { name: string }).name)).toEqual(['evalsha']);
+		expect(verdict).toEqual({ ok: true, counts: [0, 0, 0, 0], freesAt: [undefined, undefined, undefined, undefined] });
+		expect(await store.client.keys(`${prefix}*`)).toEqual([]);
+		sent.mockRestore();
+		await store.close();
+	});
 });
 
 describe('Redis store connection errors', () => {

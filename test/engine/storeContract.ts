@@ -130,6 +130,36 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			expect(await store.settleCap('d', 'release')).toBe(true);
 		});
 
+		test('peekCap counts exactly like reserveCap (scopes, exclusions, expiry, freesAt) and reserves nothing', async () => {
+			for (const [id, channel, at, tags] of [['a', 'email', 100, ['promo']], ['b', 'email', 200, []], ['c', 'sms', 300, ['transactional']]] as const) {
+				await store.reserveCap(reservation(id, channel, at, { tags: [...tags] }), []);
+				await store.settleCap(id, 'commit');
+			}
+			// Pending and unexpired at 400 (counts), and pending but expired by then (does not).
+			await store.reserveCap(reservation('live', 'email', 350, { expiresAt: 10_000 }), []);
+			await store.reserveCap(reservation('stale', 'email', 360, { expiresAt: 390 }), []);
+			const counters = [
+				counter('email-two', 2, 0, { channel: 'email' }, { lengthMs: 1000 }),
+				counter('promo', 5, 0, { tag: 'promo' }),
+				counter('any-but-transactional', 10, 0, {}, { excludeTags: ['transactional'] }),
+				counter('sms-five', 5, 0, { channel: 'sms' }),
+			];
+			const peeked = await store.peekCap('c1', counters, 400);
+			expect(peeked).toMatchObject({ ok: false, counts: [3, 1, 3, 1], bindingRuleId: 'email-two' });
+			// Three emails counted, limit two: a slot frees when the second-oldest (at 200) leaves the window.
+			expect(peeked.freesAt).toEqual([1200, undefined, undefined, undefined]);
+			// Nothing was reserved: peeking again, or reserving with the same counters, sees the same counts.
+			for (let i = 0; i < 3; i++) expect(await store.peekCap('c1', counters, 400)).toEqual(peeked);
+			expect((await store.reserveCap(reservation('r', 'email', 400), counters)).counts).toEqual(peeked.counts);
+			// Room left: ok, and still nothing written.
+			const roomy = [counter('sms-five', 5, 0, { channel: 'sms' })];
+			expect(await store.peekCap('c1', roomy, 400)).toMatchObject({ ok: true, counts: [1] });
+			expect(await store.peekCap('c1', roomy, 400)).toMatchObject({ ok: true, counts: [1] });
+			// Another contact, or no counters at all.
+			expect(await store.peekCap('c2', counters, 400)).toMatchObject({ ok: true, counts: [0, 0, 0, 0] });
+			expect(await store.peekCap('c1', [], 400)).toMatchObject({ ok: true, counts: [] });
+		});
+
 		test('concurrent reservations for the last slots: exactly the limit succeed', async () => {
 			const three = [counter('three', 3, 0)];
 			const results = await Promise.all(
