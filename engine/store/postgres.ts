@@ -297,21 +297,15 @@ export class PostgresStore implements Store {
 			async (c) => {
 				await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`nudge-cap:${this.schema}:${r.contactId}`]);
 				const since = counters.length ? Math.min(...counters.map((x) => x.since)) : r.at;
-				const { rows } = await c.query<{ channel: string; journey: string; tags: string[]; at: string; expires_at: string; committed: boolean }>(
-					`SELECT channel, journey, tags, at, expires_at, committed FROM ${this.t('cap_ledger')} WHERE contact_id = $1 AND at >= $2`,
-					[r.contactId, since],
+				const { rows } = await c.query<LedgerRow>(`SELECT channel, journey, tags, at, expires_at, committed FROM ${this.t('cap_ledger')} WHERE contact_id = $1 AND at >= $2`, [
+					r.contactId,
+					since,
+				]);
+				const verdict = evaluateCounters(
+					rows.map((row) => ledgerEntry(r.contactId, row)),
+					counters,
+					r.at,
 				);
-				const ledger: LedgerEntry[] = rows.map((row) => ({
-					reservationId: '',
-					contactId: r.contactId,
-					channel: row.channel,
-					journey: row.journey,
-					tags: row.tags,
-					at: Number(row.at),
-					expiresAt: Number(row.expires_at),
-					state: row.committed ? 'committed' : 'pending',
-				}));
-				const verdict = evaluateCounters(ledger, counters, r.at);
 				if (verdict.ok) {
 					await c.query(`INSERT INTO ${this.t('cap_ledger')} (reservation_id, contact_id, channel, journey, tags, at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`, [
 						r.reservationId,
