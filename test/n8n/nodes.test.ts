@@ -116,7 +116,7 @@ describe('Nudge Choose Channel', () => {
 });
 
 describe('Nudge Frequency Cap', () => {
-	it('lets the first email through and sends a second email within 24 hours to Blocked', async () => {
+	it('lets the first email through; Choose Channel then leaves the capped email out and sends the contact to None', async () => {
 		const f = fixture();
 		const wf = pipeline();
 		const first = await runWorkflow({ workflow: wf, startNode: 'Nudge Trigger', input: await trigger(f, wf, anaEvent('Pricing Viewed')), credentials: f.credentials });
@@ -124,12 +124,24 @@ describe('Nudge Frequency Cap', () => {
 		expect(first.output('Send', 0)).toHaveLength(1);
 
 		const second = await runWorkflow({ workflow: wf, startNode: 'Nudge Trigger', input: await trigger(f, wf, anaEvent('Demo Requested')), credentials: f.credentials });
-		expect(second.output('Frequency Cap', 0)).toEqual([]);
-		expect(second.output('Frequency Cap', 1)).toEqual([]);
-		const [capped] = second.output('Frequency Cap', 2);
-		expect(decisionOf(capped)).toMatchObject({ status: 'suppressed', reason: 'FREQUENCY_CAP', ruleId: 'email-daily', channel: 'email' });
-		expect(second.run.data.resultData.runData.Send).toBeUndefined();
+		expect(second.output('Choose Channel', 0)).toEqual([]);
+		const [capped] = second.output('Choose Channel', 6);
+		expect(decisionOf(capped)).toMatchObject({ status: 'suppressed', reason: 'FREQUENCY_CAP', ruleId: 'email-daily' });
+		expect((decisionOf(capped).candidates as IDataObject[])[0]).toMatchObject({ channel: 'email', eligible: false, reason: 'FREQUENCY_CAP', ruleId: 'email-daily', detail: expect.stringMatching(/^capped: email-daily \(1 of 1 in the last 24h\); a slot frees at /) });
+		expect(second.run.data.resultData.runData['Frequency Cap']).toBeUndefined();
 		expect(target.received).toHaveLength(1);
+	});
+
+	it('stays the authoritative check: two emails chosen together for one contact, the second goes to Blocked', async () => {
+		const f = fixture();
+		const wf = pipeline();
+		// Choose Channel handles both items before Frequency Cap runs, so both see an open email slot.
+		const run = await runWorkflow({ workflow: wf, startNode: 'Nudge Trigger', input: await trigger(f, wf, [anaEvent('Pricing Viewed'), anaEvent('Demo Requested')]), credentials: f.credentials });
+		expect(run.output('Choose Channel', 0)).toHaveLength(2);
+		expect(run.output('Frequency Cap', 0)).toHaveLength(1);
+		const [blocked] = run.output('Frequency Cap', 2);
+		expect(decisionOf(blocked)).toMatchObject({ status: 'suppressed', reason: 'FREQUENCY_CAP', ruleId: 'email-daily', channel: 'email' });
+		expect(run.output('Send', 0)).toHaveLength(1);
 	});
 
 	it('checks the caps of the channel set on the node when one is chosen there', async () => {

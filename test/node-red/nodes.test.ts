@@ -131,6 +131,18 @@ describe('nudge-choose-channel', () => {
 		expect(decision.channel).toBe('sms');
 	});
 
+	it('leaves out a channel already at its cap: a second message today goes by SMS, email marked capped', async () => {
+		const traits = { email: 'ivy@fernhill.example', phone: '+14155550199', consent: { email: 'opted_in', sms: 'opted_in' } };
+		const contact = (messageId: string) => segmentEvent({ type: 'identify', event: undefined, userId: 'u-ivy', messageId, traits, context: {} });
+		const engine = engineOf();
+		const first = await engine.chooseChannel((await engine.ingest(contact('ivy-1'), { journey: 'nurture' })).decision);
+		expect((await engine.checkCap(first)).guard?.allowed).toBe(true);
+		const { output, decision } = await route(contact('ivy-2'));
+		expect(output).toBe('ch_sms');
+		expect(decision).toMatchObject({ status: 'pending', channel: 'sms' });
+		expect(decision.candidates[0]).toMatchObject({ channel: 'email', eligible: false, reason: 'FREQUENCY_CAP', ruleId: 'email-daily', detail: expect.stringMatching(/^capped: email-daily/) });
+	});
+
 	it('picks a content variant when the node has a slot and variants', async () => {
 		const { decision } = await engineOf().ingest(segmentEvent(), { journey: 'nurture' });
 		const out = nextMessage('variant_email');
@@ -243,7 +255,9 @@ describe('nudge-log-decision', () => {
 		const d = (await out).decision as { loggedAt?: string; annotations: Record<string, unknown>; trail: { stage: string }[] };
 		expect(d.loggedAt).toBeTruthy();
 		expect(d.annotations).toEqual({ campaign: 'spring', owner: 'ops', reviewer: 'kim' });
-		expect(d.trail.map((t) => t.stage)).toEqual(['ingest', 'choose', 'guard', 'log']);
+		// The email slot is taken, so Choose Channel already set email aside (nothing left for Frequency Cap).
+		expect(capped.reason).toBe('FREQUENCY_CAP');
+		expect(d.trail.map((t) => t.stage)).toEqual(['ingest', 'choose', 'log']);
 		expect(lastStatus('log')).toEqual({ fill: 'yellow', shape: 'dot', text: 'capped' });
 		const stored = await engine.store.getDecision(capped.decisionId);
 		expect(stored?.loggedAt).toBe(d.loggedAt);

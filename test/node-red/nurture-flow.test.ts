@@ -151,7 +151,9 @@ describe('flows/node-red/nurture.json', () => {
 		const d2 = await run(engineId, event('u-dana', 'Pricing Viewed'));
 		expect(d2).toMatchObject({ status: 'suppressed', reason: 'FREQUENCY_CAP', ruleId: 'email-daily' });
 		expect(d2.contactId).toBe(d1.contactId);
-		expect(d2.trail.map((t) => t.stage)).toEqual(['ingest', 'score', 'choose', 'guard', 'log']);
+		// Choose Channel saw the email slot taken (read-only look at the caps), so no Frequency Cap stage.
+		expect(d2.trail.map((t) => t.stage)).toEqual(['ingest', 'score', 'choose', 'log']);
+		expect(d2.candidates[0]).toMatchObject({ channel: 'email', eligible: false, reason: 'FREQUENCY_CAP', ruleId: 'email-daily' });
 		expect(lastStatus('nudge_nurture_log_suppressed')).toEqual({ fill: 'yellow', shape: 'dot', text: 'capped' });
 
 		const maya = await run(engineId, event('u-maya', null, { email: 'maya@fernhill.example', phone: '+14155550123', consent: { email: 'opted_out', sms: 'opted_in' } }));
