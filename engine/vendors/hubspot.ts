@@ -22,6 +22,8 @@ export interface HubSpotAuthSettings {
 	auth: 'privateApp' | 'oauth2';
 	/** The private app's token, or an OAuth access token already issued (used until HubSpot refuses it). */
 	accessToken?: string;
+	/** Epoch ms when that OAuth access token expires, when known (n8n records it as `n8n_expires_at`). */
+	accessTokenExpiresAt?: number;
 	clientId?: string;
 	clientSecret?: string;
 	refreshToken?: string;
@@ -97,8 +99,11 @@ export class HubSpotOAuthTokens implements AccessTokenProvider {
 	) {
 		checkHubSpotAuth(settings);
 		this.refreshToken = settings.refreshToken!;
-		// A token issued earlier (n8n keeps the last one) has no known expiry: used until HubSpot refuses it.
-		if (settings.accessToken) this.current = { token: settings.accessToken, renewAt: Infinity };
+		// A token issued earlier (n8n keeps the last one): renewed shortly before its known expiry, else used until HubSpot refuses it.
+		if (settings.accessToken) {
+			const expiresAt = settings.accessTokenExpiresAt;
+			this.current = { token: settings.accessToken, renewAt: expiresAt !== undefined && Number.isFinite(expiresAt) ? expiresAt - RENEW_MARGIN_MS : Infinity };
+		}
 	}
 
 	async token(): Promise<string> {
@@ -184,6 +189,7 @@ export function hubspotAuthFrom(auth: string | undefined, fields: Record<string,
 		clientSecret: text(fields.clientSecret),
 		refreshToken: text(fields.refreshToken) ?? text(tokenData.refresh_token),
 		accessToken: text(tokenData.access_token),
+		...(Number(tokenData.n8n_expires_at) > 0 ? { accessTokenExpiresAt: Number(tokenData.n8n_expires_at) } : {}),
 	};
 }
 

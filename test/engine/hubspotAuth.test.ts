@@ -84,6 +84,22 @@ describe('HubSpotOAuthTokens', () => {
 		expect(await tokens.renew('stale-access')).toBe('fresh-access');
 	});
 
+	test('a token issued earlier with a known expiry (n8n’s n8n_expires_at) is renewed shortly before it, without a 401 first', async () => {
+		const clock = { now: 5_000_000 };
+		const settings = hubspotAuthFrom('oauth2', {
+			clientId: CLIENT_ID,
+			clientSecret: APP_CLIENT,
+			oauthTokenData: { access_token: 'signin-access', refresh_token: `hs-refresh-value-expiry`, expires_in: 1800, n8n_expires_at: String(clock.now + 10 * 60_000) },
+		});
+		expect(settings.accessTokenExpiresAt).toBe(clock.now + 10 * 60_000);
+		const tokens = new HubSpotOAuthTokens(settings, () => clock.now);
+		expect(await tokens.token()).toBe('signin-access');
+		clock.now += 5 * 60_000 + 1;
+		const scope = tokenEndpoint(settings, 'access-after-signin');
+		expect(await tokens.token()).toBe('access-after-signin');
+		scope.done();
+	});
+
 	test('a refused refresh token: a clear error naming what to fix, never a secret', async () => {
 		const settings = oauth();
 		nock(HUBSPOT).post('/oauth/v1/token').reply(400, { status: 'BAD_REFRESH_TOKEN', message: 'missing or invalid refresh token' });
