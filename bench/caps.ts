@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
-import { checkAndReserve, MessageFacts } from '../engine/guard/frequencyCap';
+import { cappedChannels, checkAndReserve, MessageFacts } from '../engine/guard/frequencyCap';
 import { loadPolicy } from '../engine/policy/load';
 import type { CapRuleSchema } from '../engine/policy/schema';
 import { MemoryStore } from '../engine/store/memory';
@@ -15,7 +15,8 @@ import { fmt, print } from './stats';
  * Check-and-reserve throughput: one atomic check of every applicable cap rule plus the reservation,
  * for the memory and SQLite stores, with one rule and with five, against rate-limiter-flexible's
  * in-memory limiter doing one `consume` per check in the same run. Limits are high, so every check
- * reserves (the ledger grows as it would under real traffic).
+ * reserves (the ledger grows as it would under real traffic). Then, on the ledger that left, Choose
+ * Channel's read-only look (`cappedChannels`: every rule of three candidate channels, one peekCap call).
  */
 const CHECKS = Number(process.env.BENCH_CAP_CHECKS ?? 50_000);
 /** About five reservations per contact, as a week of capped traffic leaves in the ledger. */
@@ -37,29 +38,35 @@ async function rate(check: (i: number) => Promise<unknown>): Promise<number> {
 	return CHECKS / ((performance.now() - started) / 1000);
 }
 
-async function ours(store: Store, rules: RuleInput[]): Promise<number> {
+async function ours(store: Store, rules: RuleInput[]): Promise<{ reserve: number; peek: number }> {
 	const { policy } = loadPolicy({ channelOrder: ['email'], caps: rules });
 	const message: MessageFacts = { channel: 'email', journey: 'nurture', category: 'promo', tags: ['promo'] };
 	const t0 = Date.parse('2026-11-02T09:00:00Z');
-	const perSecond = await rate((i) => checkAndReserve(store, policy, `c${i % CONTACTS}`, message, t0 + i, 'Europe/Berlin'));
+	const reserve = await rate((i) => checkAndReserve(store, policy, `c${i % CONTACTS}`, message, t0 + i, 'Europe/Berlin'));
+	const t1 = t0 + CHECKS + 2_000;
+	const peek = await rate((i) => cappedChannels(store, policy, `c${i % CONTACTS}`, ['email', 'sms', 'push'], message, t1 + i, 'Europe/Berlin'));
 	await store.close();
-	return perSecond;
+	return { reserve, peek };
 }
 
 export async function benchCaps(): Promise<void> {
 	const dir = mkdtempSync(join(tmpdir(), 'nudge-caps-'));
 	const limiter = new RateLimiterMemory({ points: 10_000, duration: 86_400 });
 	const baseline = await rate((i) => limiter.consume(`c${i % CONTACTS}`));
-	const rows: [string, number][] = [
+	const runs: [string, { reserve: number; peek: number }][] = [
 		['memory, 1 rule', await ours(new MemoryStore(), FIVE.slice(1, 2))],
 		['memory, 5 rules', await ours(new MemoryStore(), FIVE)],
 		['sqlite, 1 rule', await ours(new SqliteStore(join(dir, 'one.db')), FIVE.slice(1, 2))],
 		['sqlite, 5 rules', await ours(new SqliteStore(join(dir, 'five.db')), FIVE)],
 	];
+	const rows: [string, number][] = [
+		...runs.map(([label, r]): [string, number] => [label, r.reserve]),
+		...runs.map(([label, r]): [string, number] => [`peek 3 channels, ${label}`, r.peek]),
+	];
 	rmSync(dir, { recursive: true, force: true });
 	print(`bench/caps: ${fmt(CHECKS, 0)} check-and-reserve calls over ${fmt(CONTACTS, 0)} contacts, one at a time`);
 	print(`  rate-limiter-flexible memory consume  ${fmt(baseline, 0).padStart(9)} checks/s   (baseline)`);
-	for (const [label, perSecond] of rows) print(`  nudge ${label.padEnd(31)} ${fmt(perSecond, 0).padStart(9)} checks/s   ratio ${fmt(perSecond / baseline)}`);
+	for (const [label, perSecond] of rows) print(`  nudge ${label.padEnd(40)} ${fmt(perSecond, 0).padStart(9)} checks/s   ratio ${fmt(perSecond / baseline)}`);
 }
 
 if (require.main === module) {
