@@ -1,5 +1,5 @@
 /**
- * `nudge-poll`: every N seconds, asks HubSpot (CRM search, private-app token) or Salesforce (SOQL on
+ * `nudge-poll`: every N seconds, asks HubSpot (CRM search, private app token or OAuth2 app) or Salesforce (SOQL on
  * SystemModstamp) for records changed since the last check, and sends one message per new change with
  * its decision. The cursor lives in the Nudge store, so several Node-RED instances sharing a store
  * neither skip nor repeat records.
