@@ -24,7 +24,8 @@ SELECT decision_id, created_at, journey, contact_id, status, reason,
   CASE WHEN body ? 'choice' THEN CASE WHEN body->'choice'->>'method' = 'holdout' THEN 'holdout' ELSE 'treated' END END AS grp,
   COALESCE(body->'outcomes' @> '[{"type":"conversion"}]'::jsonb, false) AS converted,
   (body->'score'->>'probability')::float8 AS probability,
-  LEAST(100, GREATEST(0, floor((body->'score'->>'probability')::float8 * 100 + 1e-9)))::int AS score_bin,
+  CASE WHEN body->'score'->>'probability' IS NOT NULL
+    THEN LEAST(100, GREATEST(0, floor((body->'score'->>'probability')::float8 * 100 + 1e-9)))::int END AS score_bin,
   body->'score'->>'model' AS model,
   (body->'score'->>'value')::float8 AS score_value,
   COALESCE(body->'event'->>'name', body->'event'->>'type') AS event_name
