@@ -171,10 +171,16 @@ export class DecisionConsole {
 		const decision = await this.store.getDecision(decisionId);
 		if (!decision) throw new NudgeError('UNKNOWN_DECISION', `Decision ${decisionId} is not in this decision log`, [], 404);
 		const profile = await this.store.getProfile(decision.contactId);
-		const features = profile && { ...profile.counters, ...profile.traits, ...(profile.lifecycle ? { lifecycle: profile.lifecycle } : {}), ...(profile.timezone ? { timezone: profile.timezone } : {}) };
+		// Counters are keyed by event name ("Email Opened"), so only traits are masked by key.
+		const features = profile && {
+			...profile.counters,
+			...this.redact(profile.traits, true),
+			...(profile.lifecycle ? { lifecycle: profile.lifecycle } : {}),
+			...(profile.timezone ? { timezone: profile.timezone } : {}),
+		};
 		return {
 			decision: this.redact({ ...decision, annotations: this.redact(decision.annotations, true) }, false),
-			...(features ? { features: this.redact(features, true), consent: profile!.consent } : {}),
+			...(features ? { features: this.redact(features, false), consent: profile!.consent } : {}),
 		};
 	}
 

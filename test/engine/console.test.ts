@@ -136,7 +136,7 @@ describe.each(backends)('decision console queries on the %s store', (_name, open
 			profile('c1', {
 				email: 'dana.whitfield@northwind.example',
 				traits: { name: 'Dana Whitfield', email: 'dana.whitfield@northwind.example', phone: '+1 415 555 0100', company: 'Northwind', employees: 420, address: { street: '1 Main St' } },
-				counters: { 'Pricing Viewed': 2 },
+				counters: { 'Pricing Viewed': 2, 'Email Opened': 3 },
 				lifecycle: 'lead',
 			}),
 			['email:dana.whitfield@northwind.example'],
@@ -145,7 +145,7 @@ describe.each(backends)('decision console queries on the %s store', (_name, open
 		const d1 = (await engine.store.getDecision('d1'))!;
 		await engine.store.putDecision({ ...d1, explanation: 'sent to dana.whitfield@northwind.example by email', annotations: { owner: { name: 'Sam Lee' }, note: 'call +44 20 7946 0958' } });
 		const shown = await dc.decision('d1');
-		expect(shown.features).toEqual({ 'Pricing Viewed': 2, name: '[redacted]', email: '[redacted]', phone: '[redacted]', company: 'Northwind', employees: 420, address: '[redacted]', lifecycle: 'lead' });
+		expect(shown.features).toEqual({ 'Pricing Viewed': 2, 'Email Opened': 3, name: '[redacted]', email: '[redacted]', phone: '[redacted]', company: 'Northwind', employees: 420, address: '[redacted]', lifecycle: 'lead' });
 		expect(shown.decision.explanation).toBe('sent to [email redacted] by email');
 		expect(shown.decision.annotations).toEqual({ owner: { name: '[redacted]' }, note: 'call [phone redacted]' });
 		expect(shown.decision.score).toEqual(d1.score);
