@@ -180,15 +180,9 @@ describe('console filters from a query string', () => {
 		[{ cursor: 'bm9wZQ' }, /cursor is not a page cursor from this console/],
 		[{ reasons: 'FREQUENCY_CAP' }, /^Unknown filter "reasons": the filters are journey, channel, reason, status, contact, from, to/],
 	])('%j is refused with a clear message', (params, message) => {
-		let error: unknown;
-		try {
-			parseConsoleParams(params);
-		} catch (e) {
-			error = e;
-		}
-		expect(error).toBeInstanceOf(NudgeError);
-		expect(error).toMatchObject({ code: 'INVALID_INPUT', httpStatus: 400 });
-		expect((error as Error).message).toMatch(message);
+		const parse = () => parseConsoleParams(params);
+		expect(parse).toThrow(NudgeError);
+		expect(parse).toThrow(expect.objectContaining({ code: 'INVALID_INPUT', httpStatus: 400, message: expect.stringMatching(message) }));
 	});
 });
 

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DecisionConsole } from '../../engine/console/queries';
@@ -9,7 +10,8 @@ import { SqliteStore } from '../../engine/store/sqlite';
 import { knownDecisions } from '../helpers/consoleDecisions';
 import { tempDir } from '../helpers/fixtures';
 
-const TOKEN = 'console-test-token-0123456789';
+/** An access token made up per test run. */
+const TOKEN = randomBytes(18).toString('base64url');
 
 async function filledConsole(): Promise<DecisionConsole> {
 	const store = new MemoryStore();

@@ -4,6 +4,7 @@
  * logged-in editor user, and read the engine of the deployed nudge-engine config node.
  */
 import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -25,7 +26,8 @@ if (!fresh) process.stderr.write('\n*** dist/ is missing or older than nodes/nod
 maybe('decision console in Node-RED under the admin root, with adminAuth', () => {
 	let runtime: ChildProcess;
 	let base: string;
-	const PASSWORD = 'editor-secret-123';
+	/** The editor users' password, made up per test run. */
+	const PASSWORD = randomBytes(12).toString('hex');
 
 	beforeAll(async () => {
 		const userDir = mkdtempSync(path.join(tmpdir(), 'nudge-nr-console-'));
