@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DecisionConsole } from '../../engine/console/queries';
 import { startConsoleServer } from '../../engine/console/server';
@@ -107,6 +107,18 @@ describe('nudge console (the built CLI)', () => {
 	const cli = join(__dirname, '..', '..', 'dist', 'cli', 'nudge.js');
 	const maybe = existsSync(cli) ? test : test.skip;
 	if (!existsSync(cli)) process.stderr.write('\n*** dist/cli/nudge.js is missing (run npm run build): the nudge console CLI test is SKIPPED ***\n\n');
+
+	maybe('the build ships the page: dist/engine/console/public holds the same files as engine/console/public', () => {
+		const source = join(__dirname, '..', '..', 'engine', 'console', 'public');
+		const built = join(__dirname, '..', '..', 'dist', 'engine', 'console', 'public');
+		const files = readdirSync(source).sort();
+		expect(files).toEqual(['app.js', 'index.html', 'style.css']);
+		expect(readdirSync(built).sort()).toEqual(files);
+		for (const f of files) expect(readFileSync(join(built, f), 'utf8')).toBe(readFileSync(join(source, f), 'utf8'));
+		const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { files: string[]; dependencies: Record<string, string> };
+		expect(pkg.files).toContain('dist');
+		expect(pkg.dependencies['chart.js']).toBe('4.6.1');
+	});
 
 	maybe('serves a SQLite store on loopback, prints its link and the PII notice, and stops on SIGTERM', async () => {
 		const file = join(tempDir(), 'cli.db');
