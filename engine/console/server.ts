@@ -21,6 +21,11 @@ const STATIC: Record<string, { file: () => string; type: string }> = {
 	'/vendor/chart.umd.min.js': { file: chartJsFile, type: 'text/javascript; charset=utf-8' },
 };
 
+/** Whether a path (relative to the console's mount) is the console's: its page files or its JSON endpoints. */
+export function isConsolePath(path: string): boolean {
+	return Object.prototype.hasOwnProperty.call(STATIC, path) || path.startsWith('/api/');
+}
+
 export interface ConsoleHandlerOptions {
 	/** The console to answer from, per request (Node-RED picks the engine named by `?engine=`). */
 	consoleFor: (params: Record<string, string | undefined>) => DecisionConsole | Promise<DecisionConsole>;

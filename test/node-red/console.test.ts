@@ -105,6 +105,12 @@ maybe('decision console in Node-RED under the admin root, with adminAuth', () =>
 		const bare = await fetch(`${base}/nudge`, { redirect: 'manual' });
 		expect(bare.status).toBe(301);
 		expect(bare.headers.get('location')).toBe('/admin/nudge/');
+		// Anything else under /nudge passes on (the Nudge Trigger's /nudge/events when both roots are /).
+		for (const [method, url] of [['POST', '/nudge/events'], ['GET', '/nudge/my-route'], ['POST', '/nudge/api/totals']]) {
+			const other = await fetch(`${base}${url}`, { method });
+			expect({ url, status: other.status }).toEqual({ url, status: 404 });
+			expect(await other.text()).toMatch(new RegExp(`Cannot ${method} /admin${url}`));
+		}
 	});
 
 	test('a logged-in editor user (and a read-only one) reads the deployed engine through the query API, PII redacted by default', async () => {

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NodeAPI } from 'node-red';
 import { DecisionConsole } from '../../../engine/console/queries';
-import { consoleHandler } from '../../../engine/console/server';
+import { consoleHandler, isConsolePath } from '../../../engine/console/server';
 import { NudgeError } from '../../../engine/errors';
 import { ENGINE_NODE_TYPE, NudgeEngineNode } from './adapter';
 
@@ -37,22 +37,25 @@ function consoleFor(RED: NodeAPI, engineId: string | undefined): DecisionConsole
  * Mounts the decision console once per Node-RED runtime under its admin root: the page's files at
  * /nudge/, the JSON endpoints at /nudge/api behind Node-RED's admin auth (permission `nudge.read`, which
  * every user with `read` has). With adminAuth off, Node-RED lets everyone in, as for its editor.
+ * Only GETs of the console's own paths are answered: everything else under /nudge (the Nudge Trigger's
+ * /nudge/events when the admin and node roots are both `/`, a flow's own routes) passes on.
  */
 export function mountConsole(RED: NodeAPI): void {
-	const app = RED.httpAdmin as unknown as { use: (path: string, ...handlers: unknown[]) => void } | undefined;
+	type Req = IncomingMessage & { originalUrl?: string };
+	type Next = (error?: unknown) => void;
+	const app = RED.httpAdmin as unknown as { use: (path: string, handler: (req: Req, res: ServerResponse, next: Next) => void) => void } | undefined;
 	if (!app || mounted.has(app)) return;
 	mounted.add(app);
 	const handle = consoleHandler({ consoleFor: (params) => consoleFor(RED, params.engine) });
-	type Req = IncomingMessage & { originalUrl?: string };
-	app.use(`${CONSOLE_PATH}/api`, RED.auth.needsPermission('nudge.read'), (req: Req, res: ServerResponse) => {
-		req.url = `/api${req.url === '/' ? '' : req.url}`;
-		void handle(req, res);
-	});
-	app.use(CONSOLE_PATH, (req: Req, res: ServerResponse) => {
+	const needsRead = RED.auth.needsPermission('nudge.read') as unknown as (req: Req, res: ServerResponse, next: Next) => void;
+	app.use(CONSOLE_PATH, (req, res, next) => {
+		const path = (req.url ?? '/').split('?')[0];
+		if ((req.method !== 'GET' && req.method !== 'HEAD') || !isConsolePath(path)) return next();
+		if (path.startsWith('/api/')) return needsRead(req, res, () => void handle(req, res));
 		// Relative links need the trailing slash: /nudge → /nudge/.
-		const [path, query] = (req.originalUrl ?? '').split('?');
-		if (!path.endsWith('/') && req.url?.split('?')[0] === '/') {
-			res.writeHead(301, { location: `${path}/${query ? `?${query}` : ''}` });
+		const [original, query] = (req.originalUrl ?? '').split('?');
+		if (path === '/' && !original.endsWith('/')) {
+			res.writeHead(301, { location: `${original}/${query ? `?${query}` : ''}` });
 			return void res.end();
 		}
 		void handle(req, res);
