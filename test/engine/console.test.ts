@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { DecisionConsole, evaluationOf, parseConsoleParams } from '../../engine/console/queries';
 import { redactText, redactValue } from '../../engine/console/redact';
 import { Engine } from '../../engine/engine';
@@ -210,5 +211,33 @@ describe('redaction', () => {
 		const e = evaluationOf('m', [{ key: ['m', 30, false], n: 2 }]);
 		expect(e).toMatchObject({ n: 2, positives: 0, roc: [{ fpr: 0, tpr: 0 }, { threshold: 0.3, fpr: 1, tpr: 0 }] });
 		expect(e.auc).toBeUndefined();
+	});
+});
+
+describe('the SQLite store keeps the console facts in step with its decisions table', () => {
+	test('a file written before the console gets its facts on open, and decisions deleted by SQL take their facts with them', async () => {
+		const file = join(tempDir(), 'old.db');
+		const store = new SqliteStore(file);
+		for (const d of knownDecisions()) await store.putDecision(d);
+		await store.close();
+		const db = new DatabaseSync(file);
+		db.exec('DELETE FROM decision_facts');
+		db.close();
+		const reopened = new SqliteStore(file);
+		expect(await reopened.countDecisions({}, ['journey'])).toEqual([
+			{ key: ['cart'], n: 3 },
+			{ key: ['nurture'], n: 4 },
+		]);
+		await reopened.close();
+		const retention = new DatabaseSync(file);
+		retention.exec(`DELETE FROM decisions WHERE created_at < '2026-11-21'`);
+		retention.close();
+		const after = new SqliteStore(file);
+		expect(await after.countDecisions({}, ['journey'])).toEqual([
+			{ key: ['cart'], n: 3 },
+			{ key: ['nurture'], n: 1 },
+		]);
+		expect((await after.listDecisionSummaries({}, { limit: 10 })).map((r) => r.decisionId)).toEqual(['d7', 'd6', 'd5', 'd4']);
+		await after.close();
 	});
 });
