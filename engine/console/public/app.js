@@ -144,7 +144,12 @@
 			box.appendChild(dl([
 				['Created', d.createdAt], ['Journey', d.journey], ['Contact', d.contactId], ['Status', d.status], ['Reason', d.reason], ['Rule', d.ruleId],
 				['Why', d.explanation], ['Channel', d.channel], ['Policy version', d.policyVersion], ['Logged', d.loggedAt],
+				['Holdout group', d.choice && d.choice.holdout ? d.choice.holdout.group + ' (bucket ' + d.choice.holdout.bucket + ')' : undefined],
 			]));
+			if (d.message) {
+				box.appendChild(el('h3', { text: 'Message' }));
+				box.appendChild(dl([['Category', d.message.category], ['Tags', d.message.tags ? d.message.tags.join(', ') : undefined], ['Offer value', d.message.offerValue], ['Variant', d.message.variant]]));
+			}
 			box.appendChild(el('h3', { text: 'Event' }));
 			box.appendChild(dl(Object.keys(d.event).map(function (k) { return [k, d.event[k]]; })));
 			if (res.features) {
@@ -178,7 +183,12 @@
 				box.appendChild(table(el('table', { class: 'grid', id: 'checks-table' }), ['Check', 'Rule', 'Passed', 'Count / limit', 'Window', 'Detail', 'Retry at'],
 					d.guard.checks.map(function (c) { return [c.kind, c.ruleId, yesNo(c.passed), c.limit === undefined ? undefined : c.count + ' / ' + c.limit, c.window, (c.exempt ? '(exempt) ' : '') + (c.detail || ''), c.retryAt]; })));
 			}
-			if (d.sendTime) { box.appendChild(el('h3', { text: 'Send time' })); box.appendChild(dl([['Hour', d.sendTime.hour], ['Send at', d.sendTime.sendAt], ['Basis', d.sendTime.basis]])); }
+			if (d.variantChoice) {
+				var vc = d.variantChoice;
+				box.appendChild(el('h3', { text: 'Content variant for ' + vc.slot + ': ' + vc.variant + ' (' + vc.method + ')' }));
+				box.appendChild(table(el('table', { class: 'grid', id: 'variants-table' }), ['Variant', 'Expected value (mean)', 'Sampled'], vc.estimates.map(function (e) { return [e.variant, e.mean.toFixed(4), e.sampled.toFixed(4)]; }), [false, true, true]));
+			}
+						if (d.sendTime) { box.appendChild(el('h3', { text: 'Send time' })); box.appendChild(dl([['Hour', d.sendTime.hour], ['Send at', d.sendTime.sendAt], ['Basis', d.sendTime.basis]])); }
 			if (d.review) { box.appendChild(el('h3', { text: 'Human review' })); box.appendChild(dl([['Rules', d.review.rules.join(', ')], ['Verdict', d.review.verdict], ['Reviewer', d.review.reviewer], ['Note', d.review.note]])); }
 			if (d.delivery) {
 				box.appendChild(el('h3', { text: 'Delivery' }));
