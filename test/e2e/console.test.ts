@@ -3,9 +3,9 @@
  * filled by replaying the sample events (cli/replay.ts). The numbers on screen must equal the engine's
  * query results; the screenshots it takes are the ones in docs/console.md.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BrowserContext, chromium, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { replay } from '../../cli/replay';
 import type { DecisionConsole as DecisionConsoleType } from '../../engine/console/queries';
 import { DecisionConsole } from '../../engine/console/queries';
@@ -13,27 +13,11 @@ import { startConsoleServer } from '../../engine/console/server';
 import type { Engine } from '../../engine/engine';
 import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { createEngine } from '../../engine/registry';
+import { describeWithChromium, launchChromium } from '../helpers/browser';
 import { tempDir } from '../helpers/fixtures';
 
 const ROOT = join(__dirname, '..', '..');
-const CHROMIUM = '/usr/bin/chromium';
 const IMAGES = join(ROOT, 'docs', 'images');
-const CI = process.env.CI === 'true' || process.env.CI === '1';
-
-function describeWithChromium(): jest.Describe {
-	if (existsSync(CHROMIUM)) return describe;
-	const message = `${CHROMIUM} is missing: the decision console browser tests are SKIPPED. Install Debian's chromium package (apt-get install chromium; .ci/run does).`;
-	if (CI) {
-		return ((name: string) =>
-			describe(name, () => {
-				test('Chromium is required under CI', () => {
-					throw new Error(message);
-				});
-			})) as unknown as jest.Describe;
-	}
-	process.stderr.write(`\n*** ${message} ***\n\n`);
-	return describe.skip;
-}
 
 /** Events whose contact converted: their decisions get a conversion outcome, so funnel, ROC and lift have both classes. */
 const CONVERTING = new Set(['Demo Requested', 'Trial Started', 'Webinar Registered']);
@@ -64,12 +48,7 @@ describeWithChromium()('decision console in headless Chromium', () => {
 		const server = await startConsoleServer({ console: dc, port: 0 });
 		base = server.url;
 		closeServer = server.close;
-		context = await chromium.launchPersistentContext(tempDir('nudge-chromium-'), {
-			executablePath: CHROMIUM,
-			headless: true,
-			args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-			viewport: { width: 1280, height: 900 },
-		});
+		context = await launchChromium();
 		// Works offline: anything not served by the console is refused and remembered.
 		await context.route('**/*', (route) => {
 			if (route.request().url().startsWith(base)) return route.continue();

@@ -17,6 +17,8 @@ export function knownDecisions(): Decision[] {
 		}),
 		decision('d2', {
 			createdAt: '2026-11-20T08:30:00.000Z', journey: 'nurture', contactId: 'c2', status: 'suppressed', reason: 'FREQUENCY_CAP', ruleId: 'email-daily', channel: 'email', score: score(0.4),
+			// Personal data in free text, which the console must redact.
+			explanation: 'capped for dana@northwind.example',
 			choice: { context: 'x', method: 'thompson', arm: 'email' },
 			guard: { outcome: 'blocked', allowed: false, bindingRuleId: 'email-daily', checks: [{ kind: 'consent', ruleId: 'consent', passed: true }, { kind: 'frequency_cap', ruleId: 'email-daily', passed: false, count: 1, limit: 1 }] },
 		}),

@@ -3,94 +3,29 @@
  * user installs it) with adminAuth on: the JSON endpoints under <admin root>/nudge/api answer only to a
  * logged-in editor user, and read the engine of the deployed nudge-engine config node.
  */
-import { ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { SqliteStore } from '../../engine/store/sqlite';
 import { knownDecisions } from '../helpers/consoleDecisions';
+import { builtConsoleIsFresh, ConsoleNodeRed, startConsoleNodeRed } from '../helpers/consoleNodeRed';
 
-const ROOT = path.join(__dirname, '..', '..');
-const BUILT = path.join(ROOT, 'dist', 'nodes', 'node-red', 'shared', 'console.js');
-const SOURCE = path.join(ROOT, 'nodes', 'node-red', 'shared', 'console.ts');
-
-const redPath = require.resolve('node-red');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const bcrypt = require(require.resolve('bcryptjs', { paths: [path.dirname(redPath)] })) as { hashSync(p: string, rounds: number): string };
-
-const fresh = existsSync(BUILT) && statSync(BUILT).mtimeMs >= statSync(SOURCE).mtimeMs;
-const maybe = fresh ? describe : describe.skip;
-if (!fresh) process.stderr.write('\n*** dist/ is missing or older than nodes/node-red/shared/console.ts (run npm run build): the Node-RED console mount test is SKIPPED ***\n\n');
+const maybe = builtConsoleIsFresh() ? describe : describe.skip;
 
 maybe('decision console in Node-RED under the admin root, with adminAuth', () => {
-	let runtime: ChildProcess;
+	let nodeRed: ConsoleNodeRed;
 	let base: string;
-	/** The editor users' password, made up per test run. */
-	const PASSWORD = randomBytes(12).toString('hex');
 
 	beforeAll(async () => {
-		const userDir = mkdtempSync(path.join(tmpdir(), 'nudge-nr-console-'));
-		const db = path.join(userDir, 'console.db');
-		const store = new SqliteStore(db);
-		const decisions = knownDecisions();
-		decisions[1].explanation = 'capped for dana@northwind.example';
-		for (const d of decisions) await store.putDecision(d);
-		await store.close();
-		const flowFile = path.join(userDir, 'flows.json');
-		writeFileSync(
-			flowFile,
-			JSON.stringify([
-				{ id: 'eng1', type: 'nudge-engine', name: 'Acme', store: `sqlite:${db}`, policy: '', consoleRevealPii: false },
-				{ id: 'eng2', type: 'nudge-engine', name: 'Acme (PII shown)', store: `sqlite:${db}`, policy: '', consoleRevealPii: true },
-			]),
-		);
-		const settings = {
-			userDir,
-			flowFile,
-			nodesDir: [ROOT],
-			credentialSecret: false,
-			httpAdminRoot: '/admin',
-			httpNodeRoot: '/api',
-			adminAuth: {
-				type: 'credentials',
-				users: [
-					{ username: 'admin', password: bcrypt.hashSync(PASSWORD, 8), permissions: '*' },
-					{ username: 'viewer', password: bcrypt.hashSync(PASSWORD, 8), permissions: 'read' },
-				],
-			},
-			editorTheme: { tours: false, projects: { enabled: false } },
-			telemetry: { enabled: false },
-			diagnostics: { enabled: false },
-			externalModules: { palette: { allowInstall: false } },
-			logging: { console: { level: 'error', metrics: false, audit: false } },
-		};
-		// Node-RED 5 loads node modules with import(), which jest's sandbox cannot run: the runtime gets its own process.
-		runtime = spawn(process.execPath, [path.join(__dirname, 'nodeRedProcess.js')], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NUDGE_NODE_RED_SETTINGS: JSON.stringify(settings) } });
-		let out = '';
-		const port = await new Promise<string>((resolve, reject) => {
-			runtime.stdout!.on('data', (chunk: Buffer) => {
-				out += chunk.toString();
-				const m = out.match(/flows started on port (\d+)/);
-				if (m) resolve(m[1]);
-			});
-			runtime.once('exit', (code) => reject(new Error(`Node-RED exited (${code}) before starting its flows: ${out}`)));
-		});
-		base = `http://127.0.0.1:${port}/admin`;
+		nodeRed = await startConsoleNodeRed(knownDecisions(), [
+			{ id: 'eng1', consoleRevealPii: false },
+			{ id: 'eng2', consoleRevealPii: true },
+		]);
+		base = nodeRed.base;
 	}, 60_000);
 
 	afterAll(async () => {
-		if (!runtime || runtime.exitCode !== null) return;
-		runtime.kill('SIGTERM');
-		await new Promise((resolve) => runtime.once('exit', resolve));
+		await nodeRed?.stop();
 	});
 
-	/** The editor's own login: a password grant for the user's scope (a read-only user may only ask for `read`). */
-	async function login(username: string, scope: string): Promise<string> {
-		const res = await fetch(`${base}/auth/token`, {
-			method: 'POST',
-			body: new URLSearchParams({ client_id: 'node-red-editor', grant_type: 'password', scope, username, password: PASSWORD }),
-		});
+	async function login(username: 'admin' | 'viewer', scope: string): Promise<string> {
+		const res = await nodeRed.login(username, scope);
 		expect({ status: res.status, body: res.status === 200 ? '' : await res.text() }).toEqual({ status: 200, body: '' });
 		return ((await res.json()) as { access_token: string }).access_token;
 	}
@@ -114,7 +49,7 @@ maybe('decision console in Node-RED under the admin root, with adminAuth', () =>
 	});
 
 	test('a logged-in editor user (and a read-only one) reads the deployed engine through the query API, PII redacted by default', async () => {
-		for (const [user, scope] of [['admin', '*'], ['viewer', 'read']]) {
+		for (const [user, scope] of [['admin', '*'], ['viewer', 'read']] as const) {
 			const token = await login(user, scope);
 			const headers = { authorization: `Bearer ${token}` };
 			const totals = await fetch(`${base}/nudge/api/totals`, { headers });

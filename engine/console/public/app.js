@@ -15,8 +15,10 @@
 		}
 		var saved = sessionStorage.getItem('nudgeConsoleToken');
 		if (saved) return saved;
+		// Node-RED's editor keeps its login in localStorage under "auth-tokens" + its path ("/admin" → "-admin").
+		var editorPath = location.pathname.replace(/nudge\/(index\.html)?$/, '').slice(0, -1);
 		try {
-			var nr = JSON.parse(localStorage.getItem('auth-tokens') || 'null');
+			var nr = JSON.parse(localStorage.getItem('auth-tokens' + editorPath.replace(/\//g, '-')) || 'null');
 			if (nr && nr.access_token) return nr.access_token;
 		} catch (e) { /* no Node-RED login here */ }
 		return null;
@@ -50,10 +52,11 @@
 		if (engineId) q.set('engine', engineId);
 		var headers = token ? { Authorization: 'Bearer ' + token } : {};
 		return fetch('api/' + path + (q.toString() ? '?' + q : ''), { headers: headers }).then(function (res) {
+			if (res.status === 401) throw new Error('Not signed in: open the link `nudge console` printed (it carries the access token), or log in to the Node-RED editor in this browser first.');
 			return res.json().then(function (body) {
 				if (!res.ok) throw new Error(body.error || res.statusText);
 				return body;
-			});
+			}, function () { throw new Error('The console answered HTTP ' + res.status + ' ' + res.statusText); });
 		});
 	}
 	function showError(error) {
