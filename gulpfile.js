@@ -1,4 +1,4 @@
-// Copies what tsc does not emit: icons, Node-RED editor .html files, the example flows Node-RED lists
+// Copies what tsc does not emit: icons, Node-RED editor .html files, the decision console's page, the example flows Node-RED lists
 // under Import → Examples (it reads only a root examples/ folder), and the policy's JSON Schema.
 const { src, dest, parallel, series } = require('gulp');
 const fs = require('node:fs');
@@ -11,10 +11,12 @@ const nodeRedAssets = () =>
 		dest('dist/nodes/node-red'),
 	);
 const examples = () => src('flows/node-red/*.json').pipe(dest('examples'));
+// The decision console's page (engine/console/server.ts serves it from dist/engine/console/public).
+const consolePage = () => src('engine/console/public/**', { encoding: false }).pipe(dest('dist/engine/console/public'));
 
 async function policySchema() {
 	const { policyJsonSchema } = require('./dist/engine/policy/load');
 	fs.writeFileSync(path.join('dist', 'policy.schema.json'), `${JSON.stringify(policyJsonSchema(), null, 2)}\n`);
 }
 
-exports.default = series(parallel(icons, credentialIcons, nodeRedAssets, examples), policySchema);
+exports.default = series(parallel(icons, credentialIcons, nodeRedAssets, examples, consolePage), policySchema);

@@ -1,5 +1,6 @@
 import { benchBandit } from './bandit';
 import { benchCaps } from './caps';
+import { benchConsole } from './console';
 import { benchDecide } from './decide';
 import { benchScale } from './scale';
 import { benchScoring } from './scoring';
@@ -18,6 +19,8 @@ async function main(): Promise<void> {
 	await benchScale();
 	process.stdout.write('\n');
 	await benchBandit();
+	process.stdout.write('\n');
+	await benchConsole();
 }
 
 main().catch((error) => {

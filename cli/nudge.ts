@@ -5,6 +5,7 @@ import { NudgeError } from '../engine/errors';
 import { MODEL_USAGE, runActivate, runImport, runScore, runTrain } from './models';
 import { formatSummary, replay } from './replay';
 import { LIFT_USAGE, runLift } from './lift';
+import { CONSOLE_USAGE, runConsole } from './console';
 
 const USAGE = `Usage: nudge <command> [options]
 
@@ -13,7 +14,7 @@ Commands:
       Dry-runs a journey over past events (Nudge or Segment format, one JSON per line) on a fresh
       embedded store. Writes one JSON decision per line (stdout by default) and a summary on stderr.
       Nothing is sent.
-${MODEL_USAGE}${LIFT_USAGE}`;
+${MODEL_USAGE}${LIFT_USAGE}${CONSOLE_USAGE}`;
 
 function fail(message: string): never {
 	process.stderr.write(`nudge: ${message}\n`);
@@ -53,6 +54,7 @@ async function main(argv: string[]): Promise<number> {
 	}
 	if (command === 'replay') return runReplay(rest);
 	if (command === 'lift') return runLift(rest);
+	if (command === 'console') return runConsole(rest);
 	if (command === 'train') return runTrain(rest);
 	if (command === 'score') return runScore(rest);
 	if (command === 'import') return runImport(rest);

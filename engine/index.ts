@@ -27,3 +27,6 @@ export * from './guard/windows';
 export * from './guard/quietHours';
 export * from './guard/negativeTriggers';
 export * from './guard/review';
+export * from './console/queries';
+export * from './console/server';
+export * from './console/redact';

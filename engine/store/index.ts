@@ -6,3 +6,4 @@ export * from './postgres';
 export * from './split';
 export * from './open';
 export * from './models';
+export * from './decisionFacts';

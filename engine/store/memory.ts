@@ -6,6 +6,7 @@ import { evaluateCounters, LedgerEntry } from './capMatch';
 import type { ModelActivation, ModelVersionRecord } from './models';
 import type { ArmStats, CapCounter, CapReservation, CapVerdict, Store, StoredTimer } from './types';
 import { addArmDelta, checkArmDeltas } from './armStats';
+import { DecisionFacts, DecisionFilter, FactCounter, FactKey, factsOf, isBefore, matchesFilter, newestFirst, SummaryPage, summaryOf } from './decisionFacts';
 
 
 export interface MemoryStoreOptions {
@@ -30,7 +31,7 @@ export class MemoryStore implements Store {
 	private readonly keys = new Map<string, number>();
 	private readonly ledgers: LRUCache<string, LedgerEntry[]>;
 	private readonly reservations = new Map<string, LedgerEntry>();
-	private readonly decisions: LRUCache<string, { json: string; row: Pick<Decision, 'contactId' | 'journey' | 'status' | 'reason' | 'createdAt' | 'decisionId'> }>;
+	private readonly decisions: LRUCache<string, { json: string; row: Pick<Decision, 'contactId' | 'journey' | 'status' | 'reason' | 'createdAt' | 'decisionId'>; facts: DecisionFacts }>;
 	private readonly outcomeIds = new Set<string>();
 	private readonly messageIds = new Map<string, string>();
 	private readonly arms = new Map<string, ArmStats>();
@@ -106,7 +107,7 @@ export class MemoryStore implements Store {
 	async putDecision(d: Decision) {
 		const { decisionId, contactId, journey, status, reason, createdAt } = d;
 		if (d.delivery?.providerMessageId) this.messageIds.set(d.delivery.providerMessageId, decisionId);
-		this.decisions.set(decisionId, { json: JSON.stringify(d), row: { decisionId, contactId, journey, status, reason, createdAt } });
+		this.decisions.set(decisionId, { json: JSON.stringify(d), row: { decisionId, contactId, journey, status, reason, createdAt }, facts: factsOf(d) });
 	}
 
 	async getDecision(decisionId: string) {
@@ -217,6 +218,18 @@ export class MemoryStore implements Store {
 	async findDecisionByMessageId(messageId: string) {
 		const id = this.messageIds.get(messageId);
 		return id === undefined ? undefined : this.getDecision(id);
+	}
+
+	async listDecisionSummaries(filter: DecisionFilter, page: SummaryPage) {
+		const rows: DecisionFacts[] = [];
+		for (const { facts } of this.decisions.values()) if (matchesFilter(facts, filter) && isBefore(facts, page.before)) rows.push(facts);
+		return rows.sort(newestFirst).slice(0, page.limit).map(summaryOf);
+	}
+
+	async countDecisions(filter: DecisionFilter, by: FactKey[]) {
+		const counter = new FactCounter(filter, by);
+		for (const { facts } of this.decisions.values()) counter.add(facts);
+		return counter.rows();
 	}
 
 	async close() {}

@@ -8,6 +8,29 @@ import { activationFromRow, ModelActivation } from './models';
 import { reconnectDelayMs, redactUrl } from './connection';
 import { checkArmDeltas } from './armStats';
 import type { ArmStats, CapCounter, CapReservation, CapVerdict, Store, StoredTimer } from './types';
+import type { DecisionFilter, FactKey, SummaryPage } from './decisionFacts';
+import { countSql, countsFromRows, listSummariesSql, summaryFromRow } from './factsSql';
+
+/** The console's facts (decisionFacts.ts `factsOf`, in SQL) as a view over the decision bodies, so nothing is written twice. */
+const factsViewSql = (s: string) => `
+CREATE OR REPLACE VIEW ${s}.decision_facts AS
+SELECT decision_id, created_at, journey, contact_id, status, reason,
+  body->>'channel' AS channel,
+  (SELECT c->>'ruleId' FROM jsonb_array_elements(COALESCE(body->'guard'->'checks', '[]'::jsonb)) WITH ORDINALITY AS t(c, i)
+    WHERE c->>'kind' = 'frequency_cap' AND c->>'passed' = 'false' AND COALESCE(c->>'exempt', 'false') <> 'true' ORDER BY i LIMIT 1) AS cap_rule,
+  CASE WHEN status = 'sent' THEN 4
+    WHEN body ? 'channel' AND COALESCE(body->'choice'->>'method', '') <> 'holdout' THEN CASE WHEN body->'guard'->>'allowed' = 'true' THEN 3 ELSE 2 END
+    WHEN body ? 'score' THEN 1 ELSE 0 END AS stage,
+  CASE WHEN body ? 'choice' THEN CASE WHEN body->'choice'->>'method' = 'holdout' THEN 'holdout' ELSE 'treated' END END AS grp,
+  COALESCE(body->'outcomes' @> '[{"type":"conversion"}]'::jsonb, false) AS converted,
+  (body->'score'->>'probability')::float8 AS probability,
+  CASE WHEN body->'score'->>'probability' IS NOT NULL
+    THEN LEAST(100, GREATEST(0, floor((body->'score'->>'probability')::float8 * 100 + 1e-9)))::int END AS score_bin,
+  body->'score'->>'model' AS model,
+  (body->'score'->>'value')::float8 AS score_value,
+  COALESCE(body->'event'->>'name', body->'event'->>'type') AS event_name
+FROM ${s}.decisions;
+`;
 
 export interface PostgresStoreOptions {
 	/** The schema holding Nudge's tables (default `nudge`), created on first use. */
@@ -371,6 +394,32 @@ export class PostgresStore implements Store {
 		args.push(queryLimit(q));
 		const sql = `SELECT body FROM ${this.t('decisions')} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, decision_id LIMIT $${args.length}`;
 		return (await this.q<{ body: Decision }>('query decisions', sql, args)).map((r) => r.body);
+	}
+
+	private factsView?: Promise<unknown>;
+
+	/** The console's queries read the facts view, created on first use (after any queued decisions are committed). */
+	private async consoleQuery(what: string, build: (param: (v: string | number) => string) => string): Promise<Record<string, unknown>[]> {
+		await this.sync();
+		if (!this.factsView) {
+			this.factsView = this.withClient('create the console view', async (c) => {
+				await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`nudge-facts:${this.schema}`]);
+				await c.query(factsViewSql(this.schema));
+			}, true);
+			this.factsView.catch(() => (this.factsView = undefined));
+		}
+		await this.factsView;
+		const args: (string | number)[] = [];
+		const sql = build((v) => (args.push(v), `$${args.length}`));
+		return this.q(what, sql, args);
+	}
+
+	async listDecisionSummaries(filter: DecisionFilter, page: SummaryPage) {
+		return (await this.consoleQuery('list decisions', (param) => listSummariesSql(this.t('decision_facts'), filter, page, param))).map(summaryFromRow);
+	}
+
+	async countDecisions(filter: DecisionFilter, by: FactKey[]) {
+		return countsFromRows(await this.consoleQuery('count decisions', (param) => countSql(this.t('decision_facts'), filter, by, param)), by);
 	}
 
 	async addOutcome(decisionId: string, outcome: Outcome) {

@@ -7,6 +7,7 @@ import type { ModelActivation, ModelVersionInfo } from './models';
 import { checkArmDeltas } from './armStats';
 import { reconnectDelayMs, redactUrl } from './connection';
 import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, Store, StoredTimer } from './types';
+import { DecisionFilter, DecisionSummary, FactCounter, FactKey, factsOf, matchesFilter, SummaryPage, summaryOf } from './decisionFacts';
 
 export interface RedisStoreOptions {
 	/** Every key starts with this (default `nudge:`), so several deployments or test runs share one Redis. */
@@ -357,6 +358,45 @@ export class RedisStore implements Store {
 				min = `(${members[members.length - 1]}`;
 			}
 			return found.sort(byCreated);
+		});
+	}
+
+	/** The console reads the narrowest index (contact, journey or all) in pages, bodies pipelined, and filters the facts here. */
+	private consoleIndex(filter: DecisionFilter): string {
+		return filter.contactId ? this.k('decisions', 'contact', filter.contactId) : filter.journey ? this.k('decisions', 'journey', filter.journey) : this.k('decisions');
+	}
+
+	listDecisionSummaries(filter: DecisionFilter, page: SummaryPage) {
+		return this.run('list decisions', async () => {
+			const index = this.consoleIndex(filter);
+			let max = page.before ? `(${page.before.createdAt}|${page.before.decisionId}` : filter.to ? `(${filter.to}` : '+';
+			const min = filter.from ? `[${filter.from}` : '-';
+			const found: DecisionSummary[] = [];
+			const batch = Math.max(100, page.limit);
+			for (;;) {
+				const members = await this.redis.zrevrangebylex(index, max, min, 'LIMIT', 0, batch);
+				for (const d of await this.readDecisions(members.map((m) => m.slice(m.indexOf('|') + 1)))) {
+					const facts = d && factsOf(d);
+					if (facts && matchesFilter(facts, filter) && found.length < page.limit) found.push(summaryOf(facts));
+				}
+				if (found.length >= page.limit || members.length < batch) return found;
+				max = `(${members[members.length - 1]}`;
+			}
+		});
+	}
+
+	countDecisions(filter: DecisionFilter, by: FactKey[]) {
+		return this.run('count decisions', async () => {
+			const index = this.consoleIndex(filter);
+			const counter = new FactCounter(filter, by);
+			let min = filter.from ? `[${filter.from}` : '-';
+			const max = filter.to ? `(${filter.to}` : '+';
+			for (;;) {
+				const members = await this.redis.zrangebylex(index, min, max, 'LIMIT', 0, 1000);
+				for (const d of await this.readDecisions(members.map((m) => m.slice(m.indexOf('|') + 1)))) if (d) counter.add(factsOf(d));
+				if (members.length < 1000) return counter.rows();
+				min = `(${members[members.length - 1]}`;
+			}
 		});
 	}
 

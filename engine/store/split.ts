@@ -2,6 +2,7 @@ import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
 import type { Profile } from '../profiles/schema';
 import type { ModelActivation } from './models';
 import type { ArmStats, CapCounter, CapReservation, Store, StoredTimer } from './types';
+import type { DecisionFilter, FactKey, SummaryPage } from './decisionFacts';
 
 /**
  * Two stores as one: `hot` keeps what every decision reads and writes under contention (profiles,
@@ -84,6 +85,12 @@ export class SplitStore implements Store {
 	}
 	findDecisionByMessageId(messageId: string) {
 		return this.log.findDecisionByMessageId(messageId);
+	}
+	listDecisionSummaries(filter: DecisionFilter, page: SummaryPage) {
+		return this.log.listDecisionSummaries(filter, page);
+	}
+	countDecisions(filter: DecisionFilter, by: FactKey[]) {
+		return this.log.countDecisions(filter, by);
 	}
 	saveModelVersion(name: string, createdAt: string, meta: Record<string, unknown>, body: string) {
 		return this.log.saveModelVersion(name, createdAt, meta, body);

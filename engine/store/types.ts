@@ -1,6 +1,7 @@
 import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
 import type { Profile } from '../profiles/schema';
 import type { ModelActivation, ModelVersionInfo, ModelVersionRecord } from './models';
+import type { DecisionFilter, DecisionSummary, FactCount, FactKey, SummaryPage } from './decisionFacts';
 
 /** A cap rule reduced to what the store must count: live ledger entries that match, since `since`. */
 export interface CapCounter {
@@ -114,6 +115,11 @@ export interface Store {
 	addArmStats(deltas: { key: string; delta: Partial<ArmStats> }[]): Promise<void>;
 	/** The decision whose delivery carries this provider message id, if any. */
 	findDecisionByMessageId(messageId: string): Promise<Decision | undefined>;
+
+	/** The decision console's stream: summaries of matching decisions, newest first, keyset-paged (see decisionFacts.ts). */
+	listDecisionSummaries(filter: DecisionFilter, page: SummaryPage): Promise<DecisionSummary[]>;
+	/** The console's charts: matching decisions counted per combination of `by` values, computed in the store. */
+	countDecisions(filter: DecisionFilter, by: FactKey[]): Promise<FactCount[]>;
 
 	close(): Promise<void>;
 }

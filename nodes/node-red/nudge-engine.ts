@@ -1,20 +1,26 @@
 /**
  * `nudge-engine` config node: owns one shared Nudge engine (store + policy) and the signing secret.
  * An invalid configuration never crashes Node-RED: the error is kept, and every node using this
- * config shows a red status and fails its messages with the reason.
+ * config shows a red status and fails its messages with the reason. Loading this module also mounts the
+ * decision console under the admin root (/nudge), reading the engines these config nodes own.
  */
 import type { NodeAPI, NodeDef } from 'node-red';
 import { acquireEngine } from '../../engine/registry';
-import { asNudgeError, ENGINE_NODE_TYPE, NudgeEngineCredentials, NudgeEngineNode } from './shared/adapter';
+import { asNudgeError, ENGINE_NODE_TYPE, NudgeEngineCredentials } from './shared/adapter';
+import { ConsoleEngineNode, mountConsole } from './shared/console';
 
 interface EngineDef extends NodeDef {
 	store?: string;
 	policy?: string;
+	/** Show personal data unredacted in the decision console (off by default). */
+	consoleRevealPii?: boolean;
 }
 
 export = function (RED: NodeAPI) {
-	function NudgeEngine(this: NudgeEngineNode, def: EngineDef) {
+	mountConsole(RED);
+	function NudgeEngine(this: ConsoleEngineNode, def: EngineDef) {
 		RED.nodes.createNode(this, def);
+		this.consoleRevealPii = def.consoleRevealPii === true;
 		const label = def.name || def.id;
 		let release: (() => Promise<void>) | undefined;
 		try {
@@ -34,5 +40,5 @@ export = function (RED: NodeAPI) {
 			});
 		});
 	}
-	RED.nodes.registerType<NudgeEngineNode, EngineDef, Record<string, never>, NudgeEngineCredentials>(ENGINE_NODE_TYPE, NudgeEngine, { credentials: { signingSecret: { type: 'password' } } });
+	RED.nodes.registerType<ConsoleEngineNode, EngineDef, Record<string, never>, NudgeEngineCredentials>(ENGINE_NODE_TYPE, NudgeEngine, { credentials: { signingSecret: { type: 'password' } } });
 };

@@ -1,5 +1,6 @@
 import type { CapCounter, CapReservation, Store } from '../../engine/store/types';
 import { decision, profile } from '../helpers/fixtures';
+import { describeConsoleStoreContract } from './consoleStoreContract';
 
 /**
  * The behaviour every Store backend must have. Each backend's test file calls this with a factory
@@ -286,5 +287,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			expect((await store.findDecisionByMessageId('pm-1'))?.decisionId).toBe('d-msg');
 			expect(await store.findDecisionByMessageId('pm-none')).toBeUndefined();
 		});
+
+		describeConsoleStoreContract(open);
 	});
 }

@@ -1,0 +1,329 @@
+import { z } from 'zod/v4';
+import { DECISION_STATUSES, Decision, REASON_CODES } from '../audit/schema';
+import { CHANNELS } from '../channels';
+import { compare, LiftOptions, LiftRow } from '../decide/lift';
+import type { Engine } from '../engine';
+import { describeIssues, issuesFromZod, NudgeError } from '../errors';
+import type { Profile } from '../profiles/schema';
+import { DecisionFilter, DecisionSummary, FactCount, FactValue, FUNNEL_STAGES, SummaryPage } from '../store/decisionFacts';
+import type { ModelActivation, ModelVersionInfo } from '../store/models';
+import { redactValue } from './redact';
+
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 500;
+
+const isoTime = (field: string) =>
+	z.string().transform((v, ctx) => {
+		const t = Date.parse(v);
+		if (Number.isNaN(t)) {
+			ctx.addIssue({ code: 'custom', message: `${field} must be a date or date-time, e.g. 2026-11-20 or 2026-11-20T08:00:00Z, not "${v}"` });
+			return z.NEVER;
+		}
+		return new Date(t).toISOString();
+	});
+
+/** The console's filters as they arrive in a URL query string; unknown parameters are refused, not ignored. */
+const FilterParamsSchema = z
+	.object({
+		journey: z.string().min(1).optional(),
+		channel: z.enum([...CHANNELS, 'wait'] as [string, ...string[]], { message: `channel must be one of ${[...CHANNELS, 'wait'].join(', ')}` }).optional(),
+		reason: z.enum(REASON_CODES, { message: `reason must be one of ${REASON_CODES.join(', ')}` }).optional(),
+		status: z.enum(DECISION_STATUSES, { message: `status must be one of ${DECISION_STATUSES.join(', ')}` }).optional(),
+		contact: z.string().min(1).optional(),
+		from: isoTime('from').optional(),
+		to: isoTime('to').optional(),
+		limit: z.coerce.number({ message: 'limit must be a number' }).int('limit must be a whole number').min(1, 'limit must be at least 1').max(MAX_PAGE_SIZE, `limit must be at most ${MAX_PAGE_SIZE}`).optional(),
+		cursor: z.string().min(1).optional(),
+		/** Which engine to read, where several are configured (Node-RED: a nudge-engine config node id). */
+		engine: z.string().optional(),
+		/** Credentials ride in the query string for links; the server checks them, the filter ignores them. */
+		access_token: z.string().optional(),
+		token: z.string().optional(),
+	})
+	.strict();
+
+export interface ParsedParams {
+	filter: DecisionFilter;
+	page: SummaryPage;
+}
+
+const encodeCursor = (s: Pick<DecisionSummary, 'createdAt' | 'decisionId'>) => Buffer.from(`${s.createdAt}|${s.decisionId}`).toString('base64url');
+
+function decodeCursor(cursor: string): SummaryPage['before'] {
+	const text = Buffer.from(cursor, 'base64url').toString('utf8');
+	const bar = text.indexOf('|');
+	if (bar < 1 || Number.isNaN(Date.parse(text.slice(0, bar)))) throw new NudgeError('INVALID_INPUT', 'cursor is not a page cursor from this console: start again from the first page');
+	return { createdAt: text.slice(0, bar), decisionId: text.slice(bar + 1) };
+}
+
+/** Validates URL query parameters into a filter and a page; bad input is a NudgeError a marketer can read. */
+export function parseConsoleParams(params: Record<string, string | undefined>): ParsedParams {
+	const defined = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined && v !== ''));
+	const known = Object.keys(FilterParamsSchema.shape);
+	const unknown = Object.keys(defined).filter((k) => !known.includes(k));
+	if (unknown.length) {
+		throw new NudgeError('INVALID_INPUT', `Unknown filter ${unknown.map((k) => `"${k}"`).join(', ')}: the filters are journey, channel, reason, status, contact, from, to (and limit, cursor for paging)`);
+	}
+	const parsed = FilterParamsSchema.safeParse(defined);
+	if (!parsed.success) {
+		const issues = issuesFromZod(parsed.error);
+		throw new NudgeError('INVALID_INPUT', `Bad filter: ${describeIssues(issues)}`, issues);
+	}
+	const p = parsed.data;
+	if (p.from && p.to && p.from >= p.to) throw new NudgeError('INVALID_INPUT', `Bad filter: from (${p.from}) must be before to (${p.to})`);
+	const filter: DecisionFilter = {};
+	if (p.journey) filter.journey = p.journey;
+	if (p.channel) filter.channel = p.channel;
+	if (p.reason) filter.reason = p.reason;
+	if (p.status) filter.status = p.status;
+	if (p.contact) filter.contactId = p.contact;
+	if (p.from) filter.from = p.from;
+	if (p.to) filter.to = p.to;
+	return { filter, page: { limit: p.limit ?? DEFAULT_PAGE_SIZE, before: p.cursor ? decodeCursor(p.cursor) : undefined } };
+}
+
+export interface ConsoleOptions {
+	/** Show emails, phone numbers, names and addresses as stored. Off unless the operator turns it on. */
+	revealPii?: boolean;
+}
+
+export interface StreamPage {
+	rows: DecisionSummary[];
+	/** Cursor of the next (older) page; absent on the last page. */
+	next?: string;
+}
+
+export interface FunnelRow {
+	journey: string;
+	/** Decisions that reached each stage (FUNNEL_STAGES), then those sent that converted. */
+	stages: { stage: string; n: number }[];
+}
+
+export interface RocPoint {
+	/** Scores at or above this probability count as predicted conversions. */
+	threshold: number;
+	fpr: number;
+	tpr: number;
+}
+
+export interface ModelEvaluation {
+	model: string;
+	/** Scored decisions, and those with a conversion outcome. */
+	n: number;
+	positives: number;
+	/** From probabilities in hundredths (ties within a hundredth count ½); undefined without both classes. */
+	auc?: number;
+	roc: RocPoint[];
+	calibration: { from: number; to: number; count: number; meanPredicted: number; observedRate: number }[];
+}
+
+export interface ModelHistory {
+	name: string;
+	versions: (Omit<ModelVersionInfo, 'meta'> & { auc?: number; rows?: number })[];
+	activations: ModelActivation[];
+}
+
+const countOf = (rows: FactCount[], match: (key: FactValue[]) => boolean) => rows.reduce((s, r) => (match(r.key) ? s + r.n : s), 0);
+
+/**
+ * The decision console's read API: every view's data, computed by the store (SQL GROUP BY on SQLite
+ * and PostgreSQL, one pass on memory and Redis), with PII redacted unless configured otherwise. The web
+ * page reads only this, through JSON endpoints (engine/console/server.ts).
+ */
+export class DecisionConsole {
+	readonly revealPii: boolean;
+
+	constructor(
+		readonly engine: Engine,
+		options: ConsoleOptions = {},
+	) {
+		this.revealPii = options.revealPii === true;
+	}
+
+	private get store() {
+		return this.engine.store;
+	}
+
+	private redact<T>(value: T, piiKeys: boolean): T {
+		return this.revealPii ? value : (redactValue(value, piiKeys) as T);
+	}
+
+	/** Matching decisions, newest first, one page at a time (keyset paging: no gaps or repeats while the log grows). */
+	async stream(filter: DecisionFilter, page: SummaryPage): Promise<StreamPage> {
+		const rows = await this.store.listDecisionSummaries(filter, { ...page, limit: page.limit + 1 });
+		const more = rows.length > page.limit;
+		const shown = rows.slice(0, page.limit);
+		return { rows: shown.map((r) => this.redact(r, false)), ...(more ? { next: encodeCursor(shown[shown.length - 1]) } : {}) };
+	}
+
+	/** Counts per status (the header of every view). */
+	async totals(filter: DecisionFilter): Promise<{ total: number; byStatus: Record<string, number> }> {
+		const rows = await this.store.countDecisions(filter, ['status']);
+		return { total: countOf(rows, () => true), byStatus: Object.fromEntries(rows.map((r) => [String(r.key[0]), r.n])) };
+	}
+
+	/**
+	 * One decision in full, and the contact's features as the profile holds them now (counters, traits,
+	 * lifecycle, consent): what scoring and choosing read.
+	 */
+	async decision(decisionId: string): Promise<{ decision: Decision; features?: Record<string, unknown>; consent?: Profile['consent'] }> {
+		if (!decisionId || decisionId.length > 200) throw new NudgeError('INVALID_INPUT', 'Give a decision id (d_…)');
+		const decision = await this.store.getDecision(decisionId);
+		if (!decision) throw new NudgeError('UNKNOWN_DECISION', `Decision ${decisionId} is not in this decision log`, [], 404);
+		const profile = await this.store.getProfile(decision.contactId);
+		// Counters are keyed by event name ("Email Opened"), so only traits are masked by key.
+		const features = profile && {
+			...profile.counters,
+			...this.redact(profile.traits, true),
+			...(profile.lifecycle ? { lifecycle: profile.lifecycle } : {}),
+			...(profile.timezone ? { timezone: profile.timezone } : {}),
+		};
+		return {
+			decision: this.redact({ ...decision, annotations: this.redact(decision.annotations, true) }, false),
+			...(features ? { features: this.redact(features, false), consent: profile!.consent } : {}),
+		};
+	}
+
+	/** Per journey: how many decisions reached each stage, and how many sent ones converted. */
+	async funnel(filter: DecisionFilter): Promise<FunnelRow[]> {
+		const rows = await this.store.countDecisions(filter, ['journey', 'stage', 'converted']);
+		const journeys = [...new Set(rows.map((r) => String(r.key[0])))].sort();
+		return journeys.map((journey) => ({
+			journey,
+			stages: [
+				...FUNNEL_STAGES.map((stage, i) => ({ stage, n: countOf(rows, (k) => k[0] === journey && Number(k[1]) >= i) })),
+				{ stage: 'converted', n: countOf(rows, (k) => k[0] === journey && k[1] === FUNNEL_STAGES.length - 1 && k[2] === true) },
+			],
+		}));
+	}
+
+	/** Suppressions per reason per hour, rolled up to days when the range spans more than three days. */
+	async suppressions(filter: DecisionFilter): Promise<{ bucket: 'hour' | 'day'; buckets: string[]; series: { reason: string; counts: number[] }[]; total: number }> {
+		const hourly = await this.store.countDecisions({ ...filter, status: 'suppressed' }, ['hour', 'reason']);
+		const hours = [...new Set(hourly.map((r) => String(r.key[0])))].sort();
+		const span = hours.length ? (Date.parse(`${hours[hours.length - 1]}:00:00Z`) - Date.parse(`${hours[0]}:00:00Z`)) / 3_600_000 : 0;
+		const bucket = span > 72 ? 'day' : 'hour';
+		const bucketOf = (hour: string) => (bucket === 'day' ? hour.slice(0, 10) : hour);
+		const buckets = [...new Set(hours.map(bucketOf))];
+		const reasons = [...new Set(hourly.map((r) => String(r.key[1] ?? 'none')))].sort();
+		const series = reasons.map((reason) => ({
+			reason,
+			counts: buckets.map((b) => countOf(hourly, (k) => bucketOf(String(k[0])) === b && String(k[1] ?? 'none') === reason)),
+		}));
+		return { bucket, buckets, series, total: countOf(hourly, () => true) };
+	}
+
+	/** Decisions per chosen channel and status (`none`: no channel was chosen). */
+	async channelMix(filter: DecisionFilter): Promise<{ channel: string; byStatus: Record<string, number>; total: number }[]> {
+		const rows = await this.store.countDecisions(filter, ['channel', 'status']);
+		const channels = [...new Set(rows.map((r) => String(r.key[0] ?? 'none')))];
+		return channels.map((channel) => {
+			const mine = rows.filter((r) => String(r.key[0] ?? 'none') === channel);
+			return { channel, byStatus: Object.fromEntries(mine.map((r) => [String(r.key[1]), r.n])), total: countOf(mine, () => true) };
+		});
+	}
+
+	/** Decisions held back by each frequency-cap rule, split by what happened (suppressed, delayed…). */
+	async capHits(filter: DecisionFilter): Promise<{ rule: string; byStatus: Record<string, number>; total: number }[]> {
+		const rows = (await this.store.countDecisions(filter, ['capRule', 'status'])).filter((r) => r.key[0] !== null);
+		const rules = [...new Set(rows.map((r) => String(r.key[0])))];
+		return rules
+			.map((rule) => {
+				const mine = rows.filter((r) => r.key[0] === rule);
+				return { rule, byStatus: Object.fromEntries(mine.map((r) => [String(r.key[1]), r.n])), total: countOf(mine, () => true) };
+			})
+			.sort((a, b) => b.total - a.total || a.rule.localeCompare(b.rule));
+	}
+
+	/**
+	 * How well each model's scores separated decisions that converted from those that did not: ROC curve
+	 * and calibration from the log (probabilities to the hundredth), and each model's version history.
+	 */
+	async models(filter: DecisionFilter): Promise<{ evaluations: ModelEvaluation[]; history: ModelHistory[] }> {
+		const rows = (await this.store.countDecisions(filter, ['model', 'scoreBin', 'converted'])).filter((r) => r.key[0] !== null);
+		const models = [...new Set(rows.map((r) => String(r.key[0])))].sort();
+		const evaluations = models.map((model) => evaluationOf(model, rows.filter((r) => r.key[0] === model)));
+		const names = new Set(models.filter((m) => !m.startsWith('rules:')).map((m) => m.replace(/@v\d+$/, '')));
+		if (this.engine.policy.scoring.model) names.add(this.engine.policy.scoring.model);
+		const history = await Promise.all(
+			[...names].sort().map(async (name) => ({
+				name,
+				versions: (await this.store.listModelVersions(name)).map(({ meta, ...v }) => {
+					const evaluation = meta.evaluation as { auc?: number; rows?: number } | undefined;
+					return { ...v, auc: evaluation?.auc, rows: evaluation?.rows };
+				}),
+				activations: await this.store.modelActivations(name),
+			})),
+		);
+		return { evaluations, history };
+	}
+
+	/** Lift per journey, treated vs holdout, with 95% intervals (engine/decide/lift.ts), from counts the store groups. */
+	async lift(filter: DecisionFilter, options: LiftOptions = {}): Promise<LiftRow[]> {
+		const rows = (await this.store.countDecisions(filter, ['journey', 'group', 'status', 'channel', 'converted'])).filter((r) => r.key[1] !== null);
+		const out: LiftRow[] = [];
+		for (const journey of [...new Set(rows.map((r) => String(r.key[0])))].sort((a, b) => a.localeCompare(b))) {
+			const mine = rows.filter((r) => r.key[0] === journey);
+			const armOf = (k: FactValue[]) => (k[1] === 'holdout' ? 'holdout' : k[2] === 'sent' && k[3] ? String(k[3]) : 'none');
+			const rate = (match: (k: FactValue[]) => boolean) => {
+				const n = countOf(mine, match);
+				const conversions = countOf(mine, (k) => match(k) && k[4] === true);
+				return { n, conversions, rate: n ? conversions / n : 0 };
+			};
+			const holdout = rate((k) => k[1] === 'holdout');
+			out.push(compare(journey, 'all', rate((k) => k[1] === 'treated'), holdout, options));
+			const arms = [...new Set(mine.filter((r) => r.key[1] === 'treated').map((r) => armOf(r.key)))].sort();
+			for (const arm of arms) out.push(compare(journey, arm, rate((k) => k[1] === 'treated' && armOf(k) === arm), holdout, options));
+		}
+		return out;
+	}
+
+	/** Text for the page: what redaction hides, or that nothing is hidden. */
+	get piiNotice(): string {
+		return this.revealPii
+			? 'Personal data is shown as stored (the console was started with PII revealed).'
+			: 'Personal data is redacted: email addresses, phone numbers, names, postal addresses and identities are hidden. Start the console with PII revealed to see them.';
+	}
+}
+
+/** ROC, AUC and calibration from counts of (score in hundredths, converted). */
+export function evaluationOf(model: string, rows: FactCount[]): ModelEvaluation {
+	const bins = new Map<number, { pos: number; neg: number }>();
+	for (const r of rows) {
+		if (r.key[1] === null) continue;
+		const b = bins.get(Number(r.key[1])) ?? { pos: 0, neg: 0 };
+		if (r.key[2] === true) b.pos += r.n;
+		else b.neg += r.n;
+		bins.set(Number(r.key[1]), b);
+	}
+	const order = [...bins.keys()].sort((a, b) => b - a);
+	const P = order.reduce((s, k) => s + bins.get(k)!.pos, 0);
+	const N = order.reduce((s, k) => s + bins.get(k)!.neg, 0);
+	const roc: RocPoint[] = [{ threshold: 1.01, fpr: 0, tpr: 0 }];
+	let tp = 0;
+	let fp = 0;
+	let area = 0;
+	for (const k of order) {
+		const b = bins.get(k)!;
+		const prev = { tpr: P ? tp / P : 0, fpr: N ? fp / N : 0 };
+		tp += b.pos;
+		fp += b.neg;
+		const point = { threshold: k / 100, fpr: N ? fp / N : 0, tpr: P ? tp / P : 0 };
+		area += ((point.fpr - prev.fpr) * (point.tpr + prev.tpr)) / 2;
+		roc.push(point);
+	}
+	const tenths = new Map<number, { count: number; predicted: number; observed: number }>();
+	for (const [k, b] of bins) {
+		const t = Math.min(9, Math.floor(k / 10));
+		const c = tenths.get(t) ?? { count: 0, predicted: 0, observed: 0 };
+		const n = b.pos + b.neg;
+		c.count += n;
+		c.predicted += n * Math.min(1, (k + 0.5) / 100);
+		c.observed += b.pos;
+		tenths.set(t, c);
+	}
+	const calibration = [...tenths.entries()]
+		.sort(([a], [b]) => a - b)
+		.map(([t, c]) => ({ from: t / 10, to: (t + 1) / 10, count: c.count, meanPredicted: c.predicted / c.count, observedRate: c.observed / c.count }));
+	return { model, n: P + N, positives: P, ...(P && N ? { auc: area } : {}), roc, calibration };
+}

@@ -1,0 +1,150 @@
+import { timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import { DECISION_STATUSES, REASON_CODES } from '../audit/schema';
+import { CHANNELS } from '../channels';
+import { NudgeError } from '../errors';
+import { DecisionConsole, parseConsoleParams } from './queries';
+
+/** The page's own files, shipped in the package next to this module (gulp copies them into dist). */
+const PUBLIC_DIR = join(__dirname, 'public');
+/** chart.js's browser build, served from the installed package so the page works offline. */
+const chartJsFile = () => join(dirname(require.resolve('chart.js')), 'chart.umd.min.js');
+
+const STATIC: Record<string, { file: () => string; type: string }> = {
+	'/': { file: () => join(PUBLIC_DIR, 'index.html'), type: 'text/html; charset=utf-8' },
+	'/index.html': { file: () => join(PUBLIC_DIR, 'index.html'), type: 'text/html; charset=utf-8' },
+	'/app.js': { file: () => join(PUBLIC_DIR, 'app.js'), type: 'text/javascript; charset=utf-8' },
+	'/style.css': { file: () => join(PUBLIC_DIR, 'style.css'), type: 'text/css; charset=utf-8' },
+	'/vendor/chart.umd.min.js': { file: chartJsFile, type: 'text/javascript; charset=utf-8' },
+};
+
+/** Whether a path (relative to the console's mount) is the console's: its page files or its JSON endpoints. */
+export function isConsolePath(path: string): boolean {
+	return Object.prototype.hasOwnProperty.call(STATIC, path) || path.startsWith('/api/');
+}
+
+export interface ConsoleHandlerOptions {
+	/** The console to answer from, per request (Node-RED picks the engine named by `?engine=`). */
+	consoleFor: (params: Record<string, string | undefined>) => DecisionConsole | Promise<DecisionConsole>;
+	/** When set, every /api request must carry it (`Authorization: Bearer …` or `?token=`). */
+	token?: string;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+	const text = JSON.stringify(body);
+	res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+	res.end(text);
+}
+
+function tokenMatches(given: string | undefined, expected: string): boolean {
+	if (!given) return false;
+	const a = Buffer.from(given);
+	const b = Buffer.from(expected);
+	return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function bearerOf(req: IncomingMessage, params: Record<string, string | undefined>): string | undefined {
+	const header = req.headers.authorization;
+	if (header?.startsWith('Bearer ')) return header.slice('Bearer '.length).trim();
+	return params.token ?? params.access_token;
+}
+
+type View = (c: DecisionConsole, params: Record<string, string | undefined>) => Promise<unknown>;
+
+/** Each JSON endpoint is one call of the console's query API; filters are validated first (400 when bad). */
+const VIEWS: Record<string, View> = {
+	meta: async (c) => ({
+		revealPii: c.revealPii,
+		piiNotice: c.piiNotice,
+		store: c.engine.store.kind,
+		policyVersion: c.engine.policyVersion,
+		channels: [...CHANNELS, 'wait'],
+		reasons: REASON_CODES,
+		statuses: DECISION_STATUSES,
+	}),
+	decisions: (c, p) => {
+		const { filter, page } = parseConsoleParams(p);
+		return c.stream(filter, page);
+	},
+	totals: (c, p) => c.totals(parseConsoleParams(p).filter),
+	funnel: (c, p) => c.funnel(parseConsoleParams(p).filter),
+	suppressions: (c, p) => c.suppressions(parseConsoleParams(p).filter),
+	channels: (c, p) => c.channelMix(parseConsoleParams(p).filter),
+	caps: (c, p) => c.capHits(parseConsoleParams(p).filter),
+	models: (c, p) => c.models(parseConsoleParams(p).filter),
+	lift: (c, p) => c.lift(parseConsoleParams(p).filter),
+};
+
+/**
+ * The console as a plain Node request handler (also an Express / Node-RED middleware): the page's static
+ * files, and JSON endpoints under /api that read only through DecisionConsole.
+ */
+export function consoleHandler(options: ConsoleHandlerOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+	return async (req, res) => {
+		const url = new URL(req.url ?? '/', 'http://console.invalid');
+		const params = Object.fromEntries(url.searchParams.entries());
+		try {
+			if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'The decision console is read-only: use GET' });
+			const asset = STATIC[url.pathname];
+			if (asset) {
+				const body = await readFile(asset.file());
+				res.writeHead(200, { 'content-type': asset.type, 'content-length': body.length, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });
+				return void res.end(req.method === 'HEAD' ? undefined : body);
+			}
+			if (!url.pathname.startsWith('/api/')) return sendJson(res, 404, { error: `Nothing at ${url.pathname}` });
+			if (options.token !== undefined && !tokenMatches(bearerOf(req, params), options.token)) {
+				res.setHeader('www-authenticate', 'Bearer realm="nudge-console"');
+				return sendJson(res, 401, { error: 'This console needs its access token: open the link printed by `nudge console`, or send Authorization: Bearer <token>' });
+			}
+			const dc = await options.consoleFor(params);
+			const [, , view, id] = url.pathname.split('/');
+			if (view === 'decisions' && id) {
+				parseConsoleParams(params);
+				return sendJson(res, 200, await dc.decision(decodeURIComponent(id)));
+			}
+			const handler = Object.prototype.hasOwnProperty.call(VIEWS, view) ? VIEWS[view] : undefined;
+			if (!handler) return sendJson(res, 404, { error: `Unknown view "${view}". Views: ${Object.keys(VIEWS).join(', ')}` });
+			return sendJson(res, 200, await handler(dc, params));
+		} catch (error) {
+			if (error instanceof NudgeError) return sendJson(res, error.code === 'STORE_ERROR' ? 503 : error.httpStatus, { error: error.message, code: error.code, issues: error.issues });
+			return sendJson(res, 500, { error: `The console failed: ${(error as Error).message}` });
+		}
+	};
+}
+
+export interface StandaloneOptions {
+	console: DecisionConsole;
+	port?: number;
+	/** 127.0.0.1 by default; any other address requires `token`. */
+	host?: string;
+	token?: string;
+}
+
+export const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '::1'];
+
+/** `nudge console`: the page on its own HTTP server. Bound to loopback unless told otherwise, and then only with a token. */
+export async function startConsoleServer(options: StandaloneOptions): Promise<{ server: Server; url: string; close: () => Promise<void> }> {
+	const host = options.host ?? '127.0.0.1';
+	if (!LOOPBACK_HOSTS.includes(host) && !options.token) {
+		throw new NudgeError('INVALID_CONFIG', `The console shows your decision log: bound to ${host} (reachable from other machines) it needs an access token (--token or NUDGE_CONSOLE_TOKEN)`);
+	}
+	if (options.token !== undefined && options.token.length < 16) throw new NudgeError('INVALID_CONFIG', 'The console access token must be at least 16 characters long');
+	const handle = consoleHandler({ consoleFor: () => options.console, token: options.token });
+	const server = createServer((req, res) => void handle(req, res));
+	await new Promise<void>((resolve, reject) => {
+		server.once('error', (error: NodeJS.ErrnoException) =>
+			reject(new NudgeError('INVALID_CONFIG', `The console cannot listen on ${host}:${options.port ?? 0}: ${error.code === 'EADDRINUSE' ? 'the port is in use' : error.message}`)),
+		);
+		server.listen(options.port ?? 0, host, resolve);
+	});
+	const { port } = server.address() as AddressInfo;
+	const shown = host.includes(':') ? `[${host}]` : host;
+	return {
+		server,
+		url: `http://${shown}:${port}/${options.token ? `#token=${encodeURIComponent(options.token)}` : ''}`,
+		close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+	};
+}

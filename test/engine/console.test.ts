@@ -1,0 +1,243 @@
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { DecisionConsole, evaluationOf, parseConsoleParams } from '../../engine/console/queries';
+import { redactText, redactValue } from '../../engine/console/redact';
+import { Engine } from '../../engine/engine';
+import { NudgeError } from '../../engine/errors';
+import { auc } from '../../engine/scoring/evaluate';
+import { MemoryStore } from '../../engine/store/memory';
+import { SqliteStore } from '../../engine/store/sqlite';
+import type { Store } from '../../engine/store/types';
+import { knownDecisions, LATE_CONVERSION } from '../helpers/consoleDecisions';
+import { decision, profile, tempDir } from '../helpers/fixtures';
+
+const backends: [string, () => Store][] = [
+	['memory', () => new MemoryStore()],
+	['sqlite', () => new SqliteStore(join(tempDir(), 'console.db'))],
+];
+
+describe.each(backends)('decision console queries on the %s store', (_name, open) => {
+	let engine: Engine;
+	let dc: DecisionConsole;
+	beforeEach(async () => {
+		const store = open();
+		for (const d of knownDecisions()) await store.putDecision(d);
+		await store.addOutcome(LATE_CONVERSION.decisionId, LATE_CONVERSION.outcome);
+		await store.saveModelVersion('lead', '2026-11-19T00:00:00.000Z', { evaluation: { auc: 0.81, rows: 1200 } }, '{}');
+		await store.activateModelVersion({ name: 'lead', version: 1, action: 'activate', at: '2026-11-19T00:00:01.000Z' });
+		engine = new Engine({ store });
+		dc = new DecisionConsole(engine);
+	});
+	afterEach(async () => {
+		await engine.close();
+	});
+
+	test('totals and the per-journey funnel are the hand-counted numbers', async () => {
+		expect(await dc.totals({})).toEqual({ total: 7, byStatus: { delayed: 1, pending: 1, sent: 2, suppressed: 3 } });
+		expect(await dc.totals({ journey: 'cart' })).toEqual({ total: 3, byStatus: { pending: 1, sent: 1, suppressed: 1 } });
+		const funnel = await dc.funnel({});
+		expect(funnel.map((j) => [j.journey, j.stages.map((s) => s.n)])).toEqual([
+			['cart', [3, 2, 1, 1, 1, 0]],
+			['nurture', [4, 4, 3, 1, 1, 1]],
+		]);
+		expect(funnel[0].stages.map((s) => s.stage)).toEqual(['received', 'scored', 'channel chosen', 'passed guardrails', 'sent', 'converted']);
+	});
+
+	test('suppressions by reason per hour, channel mix and cap hits', async () => {
+		expect(await dc.suppressions({})).toEqual({
+			bucket: 'hour',
+			buckets: ['2026-11-20T08', '2026-11-20T09', '2026-11-21T10'],
+			series: [
+				{ reason: 'FREQUENCY_CAP', counts: [1, 0, 0] },
+				{ reason: 'HOLDOUT', counts: [0, 1, 0] },
+				{ reason: 'NO_CONSENT', counts: [0, 0, 1] },
+			],
+			total: 3,
+		});
+		expect(await dc.channelMix({})).toEqual([
+			{ channel: 'none', byStatus: { pending: 1, suppressed: 2 }, total: 3 },
+			{ channel: 'email', byStatus: { delayed: 1, sent: 1, suppressed: 1 }, total: 3 },
+			{ channel: 'sms', byStatus: { sent: 1 }, total: 1 },
+		]);
+		expect(await dc.capHits({})).toEqual([
+			{ rule: 'any-weekly', byStatus: { delayed: 1 }, total: 1 },
+			{ rule: 'email-daily', byStatus: { suppressed: 1 }, total: 1 },
+		]);
+		expect(await dc.capHits({ status: 'delayed' })).toEqual([{ rule: 'any-weekly', byStatus: { delayed: 1 }, total: 1 }]);
+	});
+
+	test('a range longer than three days is bucketed by day', async () => {
+		await engine.store.putDecision(decision('late', { createdAt: '2026-11-28T00:00:00.000Z', status: 'suppressed', reason: 'QUIET_HOURS' }));
+		const s = await dc.suppressions({});
+		expect(s.bucket).toBe('day');
+		expect(s.buckets).toEqual(['2026-11-20', '2026-11-21', '2026-11-28']);
+		expect(s.series.find((x) => x.reason === 'FREQUENCY_CAP')?.counts).toEqual([1, 0, 0]);
+		expect(s.series.find((x) => x.reason === 'QUIET_HOURS')?.counts).toEqual([0, 0, 1]);
+	});
+
+	test('model evaluation: ROC, AUC and calibration from the log, and the version history', async () => {
+		const { evaluations, history } = await dc.models({});
+		const lead = evaluations.find((e) => e.model === 'lead@v1')!;
+		// Converted: 0.82, 0.55, 0.40; not: 0.40, 0.10. Pairs ranked right: 5 of 6, the 0.40 tie counts ½.
+		expect(lead).toMatchObject({ n: 5, positives: 3 });
+		expect(lead.auc).toBeCloseTo(11 / 12, 12);
+		expect(lead.auc).toBeCloseTo(auc([0.82, 0.4, 0.55, 0.1, 0.4], [1, 1, 1, 0, 0]), 12);
+		expect(lead.roc.map((p) => [p.threshold, p.fpr, p.tpr])).toEqual([
+			[1.01, 0, 0],
+			[0.82, 0, 1 / 3],
+			[0.55, 0, 2 / 3],
+			[0.4, 0.5, 1],
+			[0.1, 1, 1],
+		]);
+		expect(lead.calibration.map((b) => [b.from, b.count, b.observedRate])).toEqual([
+			[0.1, 1, 0],
+			[0.4, 2, 0.5],
+			[0.5, 1, 1],
+			[0.8, 1, 1],
+		]);
+		expect(lead.calibration[1].meanPredicted).toBeCloseTo(0.405, 12);
+		const rules = evaluations.find((e) => e.model.startsWith('rules:'))!;
+		expect(rules).toMatchObject({ n: 1, positives: 0 });
+		expect(rules.auc).toBeUndefined();
+		expect(history).toEqual([
+			{
+				name: 'lead',
+				versions: [{ name: 'lead', version: 1, createdAt: '2026-11-19T00:00:00.000Z', active: true, auc: 0.81, rows: 1200 }],
+				activations: [{ name: 'lead', version: 1, action: 'activate', at: '2026-11-19T00:00:01.000Z' }],
+			},
+		]);
+	});
+
+	test('lift from grouped counts equals the engine lift over the whole log, with the hand-counted groups', async () => {
+		const rows = await dc.lift({});
+		expect(rows).toEqual(await engine.lift({}));
+		const nurture = rows.find((r) => r.journey === 'nurture' && r.arm === 'all')!;
+		expect(nurture.treated).toEqual({ n: 3, conversions: 2, rate: 2 / 3 });
+		expect(nurture.holdout).toEqual({ n: 1, conversions: 1, rate: 1 });
+		expect(rows.map((r) => `${r.journey}/${r.arm}`)).toEqual(['cart/all', 'cart/none', 'cart/sms', 'nurture/all', 'nurture/email', 'nurture/none']);
+		expect(await dc.lift({ journey: 'cart' })).toEqual(await engine.lift({ journey: 'cart' }));
+	});
+
+	test('the stream pages newest first with a cursor, with no gaps or repeats', async () => {
+		const first = await dc.stream({}, { limit: 3 });
+		expect(first.rows.map((r) => r.decisionId)).toEqual(['d7', 'd6', 'd5']);
+		const { page } = parseConsoleParams({ cursor: first.next, limit: '3' });
+		const second = await dc.stream({}, page);
+		expect(second.rows.map((r) => r.decisionId)).toEqual(['d4', 'd3', 'd2']);
+		const third = await dc.stream({}, parseConsoleParams({ cursor: second.next, limit: '3' }).page);
+		expect(third.rows.map((r) => r.decisionId)).toEqual(['d1']);
+		expect(third.next).toBeUndefined();
+		const exact = await dc.stream({ journey: 'cart' }, { limit: 3 });
+		expect(exact.rows).toHaveLength(3);
+		expect(exact.next).toBeUndefined();
+	});
+
+	test('one decision in full, with the contact features and PII redacted unless revealed', async () => {
+		await engine.store.saveProfile(
+			profile('c1', {
+				email: 'dana.whitfield@northwind.example',
+				traits: { name: 'Dana Whitfield', email: 'dana.whitfield@northwind.example', phone: '+1 415 555 0100', company: 'Northwind', employees: 420, address: { street: '1 Main St' } },
+				counters: { 'Pricing Viewed': 2, 'Email Opened': 3 },
+				lifecycle: 'lead',
+			}),
+			['email:dana.whitfield@northwind.example'],
+			[],
+		);
+		const d1 = (await engine.store.getDecision('d1'))!;
+		await engine.store.putDecision({ ...d1, explanation: 'sent to dana.whitfield@northwind.example by email', annotations: { owner: { name: 'Sam Lee' }, note: 'call +44 20 7946 0958' } });
+		const shown = await dc.decision('d1');
+		expect(shown.features).toEqual({ 'Pricing Viewed': 2, 'Email Opened': 3, name: '[redacted]', email: '[redacted]', phone: '[redacted]', company: 'Northwind', employees: 420, address: '[redacted]', lifecycle: 'lead' });
+		expect(shown.decision.explanation).toBe('sent to [email redacted] by email');
+		expect(shown.decision.annotations).toEqual({ owner: { name: '[redacted]' }, note: 'call [phone redacted]' });
+		expect(shown.decision.score).toEqual(d1.score);
+		expect(shown.decision.event).toEqual(d1.event);
+		expect(JSON.stringify(shown)).not.toMatch(/dana|Whitfield|555 0100|Sam Lee|7946/i);
+
+		const revealed = await new DecisionConsole(engine, { revealPii: true }).decision('d1');
+		expect(revealed.features).toMatchObject({ name: 'Dana Whitfield', phone: '+1 415 555 0100' });
+		expect(revealed.decision.explanation).toBe('sent to dana.whitfield@northwind.example by email');
+		await expect(dc.decision('nope')).rejects.toMatchObject({ code: 'UNKNOWN_DECISION', httpStatus: 404 });
+	});
+});
+
+describe('console filters from a query string', () => {
+	test('valid filters become a store filter and a page', () => {
+		expect(parseConsoleParams({ journey: 'nurture', channel: 'email', reason: 'FREQUENCY_CAP', status: 'suppressed', contact: 'c1', from: '2026-11-20', to: '2026-11-21T12:00:00+01:00', limit: '10' })).toEqual({
+			filter: { journey: 'nurture', channel: 'email', reason: 'FREQUENCY_CAP', status: 'suppressed', contactId: 'c1', from: '2026-11-20T00:00:00.000Z', to: '2026-11-21T11:00:00.000Z' },
+			page: { limit: 10, before: undefined },
+		});
+		expect(parseConsoleParams({ journey: '', token: 'x', engine: 'e1' })).toEqual({ filter: {}, page: { limit: 50, before: undefined } });
+	});
+
+	test.each([
+		[{ reason: 'TOO_MANY' }, /^Bad filter: reason: reason must be one of FREQUENCY_CAP, QUIET_HOURS/],
+		[{ channel: 'fax' }, /channel must be one of email, sms, push/],
+		[{ status: 'done' }, /status must be one of pending, delayed/],
+		[{ from: 'yesterday' }, /from must be a date or date-time, e\.g\. 2026-11-20 .*not "yesterday"/],
+		[{ from: '2026-11-21', to: '2026-11-20' }, /from \(2026-11-21T00:00:00\.000Z\) must be before to/],
+		[{ limit: '0' }, /limit must be at least 1/],
+		[{ limit: '10000' }, /limit must be at most 500/],
+		[{ limit: 'ten' }, /limit must be a number/],
+		[{ cursor: 'bm9wZQ' }, /cursor is not a page cursor from this console/],
+		[{ reasons: 'FREQUENCY_CAP' }, /^Unknown filter "reasons": the filters are journey, channel, reason, status, contact, from, to/],
+	])('%j is refused with a clear message', (params, message) => {
+		const parse = () => parseConsoleParams(params);
+		expect(parse).toThrow(NudgeError);
+		expect(parse).toThrow(expect.objectContaining({ code: 'INVALID_INPUT', httpStatus: 400, message: expect.stringMatching(message) }));
+	});
+});
+
+describe('redaction', () => {
+	test('emails and phone numbers in text are masked; dates, times and ids are not', () => {
+		expect(redactText('mail a.b+c@x-y.example or call (415) 555-0100 / +49 30 1234567')).toBe('mail [email redacted] or call [phone redacted] / [phone redacted]');
+		const kept = '2026-11-20T08:07:00.000Z d_0mwqfrsdb222524e980e24b5a965b bucket 4711 count 3 / 12 score 82';
+		expect(redactText(kept)).toBe(kept);
+	});
+
+	test('values under personal keys go entirely; other keys keep their values', () => {
+		expect(redactValue({ firstName: 'Ann', last_name: 'Lee', city: 'Oslo', plan: 'pro', title: 'CTO', contacts: [{ phone: '1' }], empty: '' })).toEqual({
+			firstName: '[redacted]',
+			last_name: '[redacted]',
+			city: '[redacted]',
+			plan: 'pro',
+			title: 'CTO',
+			contacts: [{ phone: '[redacted]' }],
+			empty: '',
+		});
+		expect(redactValue({ name: 'Demo Requested' }, false)).toEqual({ name: 'Demo Requested' });
+	});
+
+	test('evaluationOf without both outcomes has no AUC but still a curve', () => {
+		const e = evaluationOf('m', [{ key: ['m', 30, false], n: 2 }]);
+		expect(e).toMatchObject({ n: 2, positives: 0, roc: [{ fpr: 0, tpr: 0 }, { threshold: 0.3, fpr: 1, tpr: 0 }] });
+		expect(e.auc).toBeUndefined();
+	});
+});
+
+describe('the SQLite store keeps the console facts in step with its decisions table', () => {
+	test('a file written before the console gets its facts on open, and decisions deleted by SQL take their facts with them', async () => {
+		const file = join(tempDir(), 'old.db');
+		const store = new SqliteStore(file);
+		for (const d of knownDecisions()) await store.putDecision(d);
+		await store.close();
+		const db = new DatabaseSync(file);
+		db.exec('DELETE FROM decision_facts');
+		db.close();
+		const reopened = new SqliteStore(file);
+		expect(await reopened.countDecisions({}, ['journey'])).toEqual([
+			{ key: ['cart'], n: 3 },
+			{ key: ['nurture'], n: 4 },
+		]);
+		await reopened.close();
+		const retention = new DatabaseSync(file);
+		retention.exec(`DELETE FROM decisions WHERE created_at < '2026-11-21'`);
+		retention.close();
+		const after = new SqliteStore(file);
+		expect(await after.countDecisions({}, ['journey'])).toEqual([
+			{ key: ['cart'], n: 3 },
+			{ key: ['nurture'], n: 1 },
+		]);
+		expect((await after.listDecisionSummaries({}, { limit: 10 })).map((r) => r.decisionId)).toEqual(['d7', 'd6', 'd5', 'd4']);
+		await after.close();
+	});
+});

@@ -1,0 +1,158 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DecisionConsole } from '../../engine/console/queries';
+import { startConsoleServer } from '../../engine/console/server';
+import { Engine } from '../../engine/engine';
+import { MemoryStore } from '../../engine/store/memory';
+import { SqliteStore } from '../../engine/store/sqlite';
+import { knownDecisions } from '../helpers/consoleDecisions';
+import { tempDir } from '../helpers/fixtures';
+
+/** An access token made up per test run. */
+const TOKEN = randomBytes(18).toString('base64url');
+
+async function filledConsole(): Promise<DecisionConsole> {
+	const store = new MemoryStore();
+	for (const d of knownDecisions()) await store.putDecision(d);
+	return new DecisionConsole(new Engine({ store }));
+}
+
+describe('console HTTP server on loopback (no token)', () => {
+	let url: string;
+	let dc: DecisionConsole;
+	let close: () => Promise<void>;
+	beforeAll(async () => {
+		dc = await filledConsole();
+		({ url, close } = await startConsoleServer({ console: dc, port: 0 }));
+	});
+	afterAll(async () => {
+		await close();
+	});
+	const get = (path: string, init?: RequestInit) => fetch(new URL(path, url), init);
+
+	test('binds 127.0.0.1 and serves the page, its script and chart.js from the installed package', async () => {
+		expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+		const page = await get('/');
+		expect(page.status).toBe(200);
+		expect(page.headers.get('content-type')).toMatch(/text\/html/);
+		const html = await page.text();
+		expect(html).toContain('<script src="vendor/chart.umd.min.js"');
+		expect(html).not.toMatch(/https?:\/\//);
+		const chart = await get('/vendor/chart.umd.min.js');
+		expect(chart.status).toBe(200);
+		expect(await chart.text()).toMatch(/Chart\.js v4\.6\.1/);
+		expect((await get('/app.js')).status).toBe(200);
+	});
+
+	test('each view is the query API result as JSON', async () => {
+		expect(await (await get('/api/totals?journey=cart')).json()).toEqual(await dc.totals({ journey: 'cart' }));
+		expect(await (await get('/api/funnel')).json()).toEqual(await dc.funnel({}));
+		expect(await (await get('/api/caps')).json()).toEqual(await dc.capHits({}));
+		expect(await (await get('/api/lift')).json()).toEqual(JSON.parse(JSON.stringify(await dc.lift({}))));
+		const page = (await (await get('/api/decisions?limit=2&reason=FREQUENCY_CAP')).json()) as { rows: { decisionId: string }[]; next?: string };
+		expect(page.rows.map((r) => r.decisionId)).toEqual(['d7', 'd2']);
+		expect(page.next).toBeUndefined();
+		const one = (await (await get('/api/decisions/d2')).json()) as { decision: { decisionId: string; reason: string } };
+		expect(one.decision).toMatchObject({ decisionId: 'd2', reason: 'FREQUENCY_CAP' });
+	});
+
+	test('a bad filter is a 400 with a message a marketer can act on; unknown things are 404; writes are 405', async () => {
+		const bad = await get('/api/decisions?reason=CAPPED');
+		expect(bad.status).toBe(400);
+		const body = (await bad.json()) as { error: string; code: string };
+		expect(body.code).toBe('INVALID_INPUT');
+		expect(body.error).toMatch(/^Bad filter: reason: reason must be one of FREQUENCY_CAP/);
+		const badDate = await get('/api/suppressions?from=last%20week');
+		expect(badDate.status).toBe(400);
+		expect(((await badDate.json()) as { error: string }).error).toMatch(/from must be a date or date-time/);
+		expect((await get('/api/decisions/d_missing')).status).toBe(404);
+		expect((await get('/api/everything')).status).toBe(404);
+		expect((await get('/api/totals', { method: 'POST' })).status).toBe(405);
+	});
+});
+
+describe('console HTTP server bound elsewhere', () => {
+	test('refuses to start without a token, or with a short one', async () => {
+		const dc = await filledConsole();
+		await expect(startConsoleServer({ console: dc, host: '0.0.0.0', port: 0 })).rejects.toThrow(/bound to 0\.0\.0\.0 .* needs an access token/);
+		await expect(startConsoleServer({ console: dc, host: '0.0.0.0', port: 0, token: 'short' })).rejects.toThrow(/at least 16 characters/);
+	});
+
+	test('every API call needs the token (header or query); the page shell, which holds no data, does not', async () => {
+		const dc = await filledConsole();
+		const { url, close } = await startConsoleServer({ console: dc, host: '0.0.0.0', port: 0, token: TOKEN });
+		try {
+			expect(url).toBe(`${url.split('#')[0]}#token=${TOKEN}`);
+			const base = url.split('#')[0].replace('0.0.0.0', '127.0.0.1');
+			const none = await fetch(`${base}api/totals`);
+			expect(none.status).toBe(401);
+			expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/);
+			expect(((await none.json()) as { error: string }).error).toMatch(/needs its access token/);
+			expect((await fetch(`${base}api/totals`, { headers: { authorization: 'Bearer wrong-token-wrong-token!!' } })).status).toBe(401);
+			expect((await fetch(`${base}api/decisions/d1`)).status).toBe(401);
+			const ok = await fetch(`${base}api/totals`, { headers: { authorization: `Bearer ${TOKEN}` } });
+			expect(ok.status).toBe(200);
+			expect(((await ok.json()) as { total: number }).total).toBe(7);
+			expect((await fetch(`${base}api/totals?token=${TOKEN}`)).status).toBe(200);
+			expect((await fetch(base)).status).toBe(200);
+		} finally {
+			await close();
+		}
+	});
+});
+
+describe('nudge console (the built CLI)', () => {
+	const cli = join(__dirname, '..', '..', 'dist', 'cli', 'nudge.js');
+	const maybe = existsSync(cli) ? test : test.skip;
+	if (!existsSync(cli)) process.stderr.write('\n*** dist/cli/nudge.js is missing (run npm run build): the nudge console CLI test is SKIPPED ***\n\n');
+
+	maybe('the build ships the page: dist/engine/console/public holds the same files as engine/console/public', () => {
+		const source = join(__dirname, '..', '..', 'engine', 'console', 'public');
+		const built = join(__dirname, '..', '..', 'dist', 'engine', 'console', 'public');
+		const files = readdirSync(source).sort();
+		expect(files).toEqual(['app.js', 'index.html', 'style.css']);
+		expect(readdirSync(built).sort()).toEqual(files);
+		for (const f of files) expect(readFileSync(join(built, f), 'utf8')).toBe(readFileSync(join(source, f), 'utf8'));
+		const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { files: string[]; dependencies: Record<string, string> };
+		expect(pkg.files).toContain('dist');
+		expect(pkg.dependencies['chart.js']).toBe('4.6.1');
+	});
+
+	maybe('serves a SQLite store on loopback, prints its link and the PII notice, and stops on SIGTERM', async () => {
+		const file = join(tempDir(), 'cli.db');
+		const store = new SqliteStore(file);
+		for (const d of knownDecisions()) await store.putDecision(d);
+		await store.close();
+		const child = spawn(process.execPath, [cli, 'console', '--store', file, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+		let out = '';
+		child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+		try {
+			for (let i = 0; i < 100 && !/Ctrl\+C/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+			const link = out.match(/(http:\/\/127\.0\.0\.1:\d+\/)/)?.[1];
+			expect(link).toBeDefined();
+			expect(out).toMatch(/Personal data is redacted/);
+			expect(await (await fetch(`${link}api/totals`)).json()).toEqual({ total: 7, byStatus: { delayed: 1, pending: 1, sent: 2, suppressed: 3 } });
+		} finally {
+			child.kill('SIGTERM');
+			await new Promise((r) => child.once('exit', r));
+		}
+	});
+
+	maybe('bound elsewhere without --token it makes one up and puts it in the link', async () => {
+		const child = spawn(process.execPath, [cli, 'console', '--store', 'memory:', '--host', '0.0.0.0', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+		let out = '';
+		child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+		try {
+			for (let i = 0; i < 100 && !/Ctrl\+C/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+			const [, port, token] = out.match(/http:\/\/0\.0\.0\.0:(\d+)\/#token=([\w-]+)/) ?? [];
+			expect(token?.length).toBeGreaterThanOrEqual(32);
+			expect((await fetch(`http://127.0.0.1:${port}/api/totals`)).status).toBe(401);
+			expect((await fetch(`http://127.0.0.1:${port}/api/totals`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+		} finally {
+			child.kill('SIGTERM');
+			await new Promise((r) => child.once('exit', r));
+		}
+	});
+});
