@@ -103,14 +103,16 @@ describe('nudge replay (the built CLI)', () => {
 		const result = run('replay', '--events', SAMPLES, '--journey', 'nurture');
 		expect(result.status).toBe(0);
 		const decisions = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as Decision);
-		expect(decisions).toHaveLength(40);
-		expect(decisions.every((d) => d.journey === 'nurture' && d.policyVersion.startsWith('default@') && d.loggedAt)).toBe(true);
+		const lines = readFileSync(SAMPLES, 'utf8').trim().split('\n').length;
+		expect(decisions).toHaveLength(lines);
+		// The journeys policy (flows/policies/journeys.json) applies unless --policy names another.
+		expect(decisions.every((d) => d.journey === 'nurture' && d.policyVersion.startsWith('journeys@') && d.loggedAt)).toBe(true);
 		const suppressed = decisions.filter((d) => d.status === 'suppressed');
 		expect(suppressed.every((d) => d.reason)).toBe(true);
-		expect(new Set(suppressed.map((d) => d.reason))).toEqual(new Set(['FREQUENCY_CAP', 'UNREACHABLE', 'NO_ELIGIBLE_CHANNEL', 'NO_CONSENT', 'DUPLICATE_EVENT']));
-		const sent = decisions.filter((d) => d.status === 'sent').length;
-		expect(result.stderr).toContain(`replayed 40 event(s): suppressed ${40 - sent}, sent ${sent}`);
-		expect(result.stderr).toMatch(/suppression reasons: FREQUENCY_CAP \d+/);
+		expect(new Set(suppressed.map((d) => d.reason))).toEqual(new Set(['FREQUENCY_CAP', 'UNREACHABLE', 'NO_ELIGIBLE_CHANNEL', 'NOT_A_TRIGGER', 'HOLDOUT', 'NEGATIVE_TRIGGER', 'DUPLICATE_EVENT']));
+		expect(decisions.find((d) => d.event.name === 'Demo Requested')).toMatchObject({ status: 'sent', channel: 'sales_task', score: { tier: 'hot' } });
+		expect(result.stderr).toMatch(new RegExp(`replayed ${lines} event\\(s\\): `));
+		expect(result.stderr).toMatch(/suppression reasons: .*FREQUENCY_CAP \d+/);
 	});
 
 	test('--out writes the file and --store keeps the replay store for inspection', () => {
@@ -120,7 +122,7 @@ describe('nudge replay (the built CLI)', () => {
 		const result = run('replay', '--events', SAMPLES, '--out', out, '--store', store);
 		expect(result.status).toBe(0);
 		expect(result.stdout).toBe('');
-		expect(readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(40);
+		expect(readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(readFileSync(SAMPLES, 'utf8').trim().split('\n').length);
 		expect(existsSync(store)).toBe(true);
 	});
 
