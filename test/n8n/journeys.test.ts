@@ -13,6 +13,7 @@ import type { IDataObject } from 'n8n-workflow';
 import { NodeHelpers } from 'n8n-workflow';
 import type { Decision } from '../../engine/audit/schema';
 import { closeAllEngines } from '../../engine/registry';
+import { zoneAtLocalHour } from '../helpers/fixtures';
 import { fixture, SendTarget, trigger, type Fixture } from './fixtures';
 import { buildWorkflow, nodeTypes, runWorkflow, type WorkflowJson } from './harness';
 
@@ -45,15 +46,6 @@ function track(userId: string, event: string, properties: IDataObject = {}, trai
 	return { type: 'track', messageId: `n8n-${++seq}-${Date.now()}`, userId, event, properties, timestamp: at.toISOString(), context: traits ? { traits } : {} };
 }
 
-/** A time zone where the local hour is in [from, from + 3) now. */
-function zoneAtHour(from: number): string {
-	const utc = new Date().getUTCHours();
-	for (let offset = -12; offset <= 14; offset++) {
-		const local = (utc + offset + 24) % 24;
-		if (local >= from && local < from + 3) return offset === 0 ? 'Etc/UTC' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
-	}
-	throw new Error('no zone');
-}
 
 async function runEvents(journey: string, events: IDataObject[]): Promise<Decision[]> {
 	const wf = template(journey);
@@ -88,7 +80,7 @@ describe('flows/n8n templates', () => {
 	});
 
 	it('nurture: the converter is escalated to a sales task and the conversion recorded; the opted-out lead gets nothing; the night-time lead is delayed; the holdout lead is held out', async () => {
-		const day = zoneAtHour(11);
+		const day = zoneAtLocalHour(11);
 		const dana = { email: 'dana@northwind.example', title: 'VP Marketing', employees: 420, timezone: day, consent: { email: 'opted_in' } };
 		const [pricing] = await runEvents('nurture', [track('n8-dana', 'Pricing Viewed', {}, dana)]);
 		expect(pricing).toMatchObject({ status: 'sent', channel: 'email', annotations: { journey: 'nurture' } });
@@ -108,7 +100,7 @@ describe('flows/n8n templates', () => {
 		expect(held).toMatchObject({ reason: 'HOLDOUT' });
 
 		const wf = template('nurture');
-		const input = await trigger(f, wf, [track('n8-ren', 'Lead Created', {}, { email: 'ren@oakline.example', timezone: zoneAtHour(2) })]);
+		const input = await trigger(f, wf, [track('n8-ren', 'Lead Created', {}, { email: 'ren@oakline.example', timezone: zoneAtLocalHour(2) })]);
 		const run = await runWorkflow({ workflow: wf, startNode: 'Nudge Trigger', input, credentials: f.credentials, mode: 'webhook' });
 		// At night the best send time is after quiet hours: the execution is parked in n8n's Wait node until then.
 		expect(run.order).toContain('Wait for Best Time');
@@ -120,7 +112,7 @@ describe('flows/n8n templates', () => {
 	});
 
 	it('cart abandonment: the fired timer gets an offer by intent; the order is recorded as revenue and cancels the second touch', async () => {
-		const day = zoneAtHour(11);
+		const day = zoneAtLocalHour(11);
 		const wf = template('cart-abandonment');
 		const start = new Date(Date.now() - 90 * 60_000);
 		const updates = await runEvents('cart-abandonment', [track('n8-marco', 'Cart Updated', { cart_id: 'c1', value: 218 }, { email: 'marco@example.com', timezone: day, consent: { email: 'opted_in' } }, start), track('n8-marco', 'Checkout Started', { cart_id: 'c1', value: 218 }, undefined, start)]);
@@ -144,7 +136,7 @@ describe('flows/n8n templates', () => {
 	});
 
 	it('churn risk: the open ticket blocks the win-back; the high-value account becomes an account-manager task', async () => {
-		const day = zoneAtHour(11);
+		const day = zoneAtLocalHour(11);
 		const grace = { email: 'grace@brightbyte.example', plan: 'monthly', timezone: day, consent: { email: 'opted_in' } };
 		const [ticket, drop] = await runEvents('churn-risk', [track('n8-grace', 'Ticket Opened', { ticket_id: 'T-1' }, grace), track('n8-grace', 'Usage Dropped', { drop_pct: 45 })]);
 		expect(ticket).toMatchObject({ reason: 'NEGATIVE_TRIGGER', ruleId: 'support-ticket-open' });

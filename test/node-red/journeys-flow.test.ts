@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { Express } from 'express';
 import type { Decision } from '../../engine/audit/schema';
 import { closeAllEngines } from '../../engine/registry';
+import { zoneAtLocalHour } from '../helpers/fixtures';
 import { coreNode, engineOf, helper, httpNode, NUDGE_NODES, SECRET, signed, waitUntil, withHttpCapture } from './_helpers';
 
 const FLOWS = path.join(__dirname, '..', '..', 'flows', 'node-red');
@@ -124,17 +125,8 @@ function identify(userId: string, traits: Record<string, unknown>): Record<strin
 	return { type: 'identify', messageId: `nr-${++seq}-${Date.now()}`, userId, traits, timestamp: new Date().toISOString() };
 }
 
-/** A time zone where it is night (02:00–05:00) right now, and one where it is daytime (11:00–14:00). */
-function zoneAtHour(from: number): string {
-	const utc = new Date().getUTCHours();
-	for (let offset = -12; offset <= 14; offset++) {
-		const local = (utc + offset + 24) % 24;
-		if (local >= from && local < from + 3) return offset === 0 ? 'Etc/UTC' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
-	}
-	throw new Error('no zone');
-}
-const DAY = () => zoneAtHour(11);
-const NIGHT = () => zoneAtHour(2);
+const DAY = () => zoneAtLocalHour(11);
+const NIGHT = () => zoneAtLocalHour(2);
 
 async function decisionsOf(userId: string, journey: string): Promise<Decision[]> {
 	const engine = engineOf(ENGINE);
