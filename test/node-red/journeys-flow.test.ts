@@ -86,7 +86,7 @@ async function loadAll(): Promise<void> {
 	const engine = flow.find((n) => n.type === 'nudge-engine')!;
 	engine.store = 'memory:';
 	for (const n of flow) {
-		if (n.type === 'nudge-send') n.url = String(n.url).replace('http://127.0.0.1:1880', base);
+		if (n.type === 'nudge-send' || n.type === 'http request') n.url = String(n.url).replace('http://127.0.0.1:1880', base);
 		if (n.type === 'nudge-trigger') n.timerCheck = 0.05;
 	}
 	await helper.load([...withHttpCapture(NUDGE_NODES), ...CORE], flow, { [ENGINE]: { signingSecret: SECRET } });
@@ -146,8 +146,9 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 			expect(JSON.parse(String(engines[0].policy))).toEqual(JSON.parse(policy));
 			expect(flow.filter((n) => n.type === 'nudge-trigger').map((n) => [n.path, n.journey])).toEqual([[journey, journey]]);
 			for (const n of flow.filter((x) => x.type === 'http in')) {
-				expect(paths.has(String(n.url))).toBe(false);
-				paths.add(String(n.url));
+				const route = `${String(n.method)} ${String(n.url)}`;
+				expect(paths.has(route)).toBe(false);
+				paths.add(route);
 			}
 			// Every Nudge node uses the shared engine.
 			expect(flow.filter((n) => n.type.startsWith('nudge-') && n.type !== 'nudge-engine').every((n) => n.engine === ENGINE)).toBe(true);
@@ -160,7 +161,7 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 		expect(identified).toMatchObject({ status: 'sent', channel: 'email' });
 		expect(pricing).toMatchObject({ status: 'suppressed', reason: 'FREQUENCY_CAP' });
 		expect(demo).toMatchObject({ status: 'sent', channel: 'sales_task', score: { tier: 'hot' }, message: { category: 'sales' } });
-		// The task the CRM received carries the score's top factors (what the lead did and who they are).
+		// The demo inbox (standing in for the CRM) accepted the task, which carries the score's top factors.
 		expect(demo.delivery).toMatchObject({ provider: 'webhook', status: 'sent', httpStatus: 200 });
 		expect(demo.score!.factors.map((f) => f.label)).toEqual(expect.arrayContaining(['Requested a demo', 'Viewed the pricing page', 'Senior job title']));
 		const [converted] = await run('nurture', track('nr-dana', 'Lead Converted', { value: 24000 }));
@@ -175,11 +176,17 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 		const toms = await run('nurture', identify('nr-tom-ellis', tom), track('nr-tom-ellis', 'Pricing Viewed'));
 		expect(toms.every((d) => d.status === 'suppressed' && d.reason === 'NO_ELIGIBLE_CHANNEL' && !d.delivery)).toBe(true);
 
+		// At night the best time to send is after quiet hours: the message waits in the flow's delay node.
 		const [night] = await post('nurture', track('nr-ren', 'Lead Created', {}, { email: 'ren@oakline.example', timezone: NIGHT() }));
-		await waitUntil(async () => (await engineOf(ENGINE).store.getDecision(night))?.status === 'delayed', 'the night-time lead to be delayed');
-		const delayed = (await engineOf(ENGINE).store.getDecision(night))!;
-		expect(delayed).toMatchObject({ reason: 'QUIET_HOURS', ruleId: 'night' });
-		expect(Date.parse(delayed.guard!.retryAt!)).toBeGreaterThan(Date.now());
+		await waitUntil(async () => (await engineOf(ENGINE).store.getDecision(night))?.trail.some((t) => t.stage === 'choose') ?? false, 'the night-time lead to get a channel');
+		const waiting = (await engineOf(ENGINE).store.getDecision(night))!;
+		expect(waiting).toMatchObject({ status: 'pending', channel: 'email' });
+		expect(Date.parse(waiting.sendTime!.sendAt)).toBeGreaterThan(Date.now() + 3_600_000);
+		expect(waiting.delivery).toBeUndefined();
+		// A night-time lead who reaches the guardrails directly (a delayed retry, or another flow) is held by quiet hours.
+		const direct = await engineOf(ENGINE).checkCap(waiting);
+		expect(direct).toMatchObject({ status: 'delayed', reason: 'QUIET_HOURS', ruleId: 'night' });
+		expect(Date.parse(direct.guard!.retryAt!)).toBeGreaterThan(Date.now());
 
 		// u-kenji's bucket is inside nurture's 5% holdout (salt nudge-journeys).
 		const [held] = await run('nurture', track('u-kenji', 'Pricing Viewed', {}, { email: 'kenji@harbor.example', timezone: DAY() }));
@@ -224,10 +231,16 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 
 		const [big] = await run('churn-risk', track('acct-northwind', 'Usage Dropped', { metric: 'api_calls', drop_pct: 60 }, { email: 'cfo@northwind-traders.example', plan: 'annual', accountValue: 48000, timezone: DAY(), consent: { email: 'opted_in' } }));
 		expect(big).toMatchObject({ status: 'review', ruleId: 'high-value-account' });
+		// The account manager finds the task in the review queue, and rejects the offer there.
+		const tasks = (await (await fetch(`${base}/demo/churn-risk/review`)).json()) as Array<Record<string, unknown>>;
+		expect(tasks.find((t) => t.decisionId === big.decisionId)).toMatchObject({ task: 'review', journey: 'churn-risk', rules: ['high-value-account'], offer: { offerValue: 15 }, score: { tier: 'warm' } });
+		const verdict = await fetch(`${base}/demo/churn-risk/review`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ decisionId: big.decisionId, approve: false, reviewer: 'am@yourco.example', note: 'call them instead' }) });
+		expect(await verdict.json()).toMatchObject({ decisionId: big.decisionId, status: 'suppressed', reason: 'REVIEW_REJECTED' });
 
 		const hugo = { email: 'hugo@example.com', plan: 'monthly', accountValue: 600, timezone: DAY(), consent: { email: 'opted_in' } };
 		const [offer] = await run('churn-risk', track('ch-hugo', 'Payment Failed', { amount: 49, currency: 'EUR', attempt: 1 }, hugo));
 		expect(offer).toMatchObject({ status: 'sent', message: { offerValue: 15 } });
+		expect(offer.delivery).toMatchObject({ status: 'sent', httpStatus: 200 });
 		const [redeemed] = await run('churn-risk', track('ch-hugo', 'Offer Redeemed', { offer: 'winback-15' }));
 		expect(redeemed.outcomeFor).toMatchObject({ decisionId: offer.decisionId, type: 'conversion' });
 
