@@ -155,7 +155,7 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 		}
 	});
 
-	it('nurture: the converter is escalated to sales with the top factors, conversion recorded; the opted-out lead gets nothing; the night-time lead is delayed; the holdout lead gets a holdout decision', async () => {
+	it('nurture: the converter is escalated to sales with the top factors, conversion recorded; the opted-out lead gets nothing; the night-time lead waits for the best send time (quiet hours would delay it); the holdout lead gets a holdout decision', async () => {
 		const dana = { email: 'dana@northwind.example', name: 'Dana', title: 'VP Marketing', employees: 420, timezone: DAY(), consent: { email: 'opted_in' } };
 		const [identified, pricing, demo] = await run('nurture', identify('nr-dana', dana), track('nr-dana', 'Pricing Viewed'), track('nr-dana', 'Demo Requested', { interest: 'lead scoring' }));
 		expect(identified).toMatchObject({ status: 'sent', channel: 'email' });
@@ -218,9 +218,15 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 		expect(res.status).toBe(200);
 		expect(await res.json()).toMatchObject({ decisionId: probe.decisionId, status: 'sent' });
 		expect((await engineOf(ENGINE).store.getDecision(probe.decisionId))!.review).toMatchObject({ verdict: 'approved', reviewer: 'lea@shop.example' });
+		// A second verdict on the same decision is refused with the reason, nothing changes.
+		const again = await fetch(`${base}/demo/cart-abandonment/review`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ decisionId: probe.decisionId, approve: false, reviewer: 'lea@shop.example' }) });
+		expect(again.status).toBe(400);
+		expect(((await again.json()) as { error: string }).error).toMatch(/is not waiting for review \(it is sent\)/);
+		const queue = (await (await fetch(`${base}/demo/cart-abandonment/review`)).json()) as Array<Record<string, unknown>>;
+		expect(queue.map((t) => t.decisionId)).toContain(probe.decisionId);
 	});
 
-	it('churn risk: the open ticket blocks the win-back until it closes; the high-value account goes to review; a redeemed offer is a conversion', async () => {
+	it('churn risk: the open ticket blocks the win-back until it closes; the high-value account goes to the review queue and is rejected; a redeemed offer is a conversion', async () => {
 		const grace = { email: 'grace@brightbyte.example', plan: 'monthly', accountValue: 1800, timezone: DAY(), consent: { email: 'opted_in' } };
 		const [ticket, drop] = await run('churn-risk', track('ch-grace', 'Ticket Opened', { ticket_id: 'T-1' }, grace), track('ch-grace', 'Usage Dropped', { metric: 'seats', drop_pct: 45 }));
 		for (const d of [ticket, drop]) expect(d).toMatchObject({ status: 'suppressed', reason: 'NEGATIVE_TRIGGER', ruleId: 'support-ticket-open' });
