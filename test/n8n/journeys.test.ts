@@ -10,7 +10,7 @@ jest.mock('sanitize-html', () => (html: string) => html);
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PollContext } from 'n8n-core';
-import type { IDataObject } from 'n8n-workflow';
+import type { IDataObject, INodeType, IVersionedNodeType } from 'n8n-workflow';
 import { NodeHelpers } from 'n8n-workflow';
 import type { Decision } from '../../engine/audit/schema';
 import { fireDueTimers } from '../../engine/events/timers';
@@ -65,6 +65,10 @@ describe('flows/n8n templates', () => {
 		for (const node of json.nodes) {
 			const type = nodeTypes.getByNameAndVersion(node.type, node.typeVersion);
 			expect(type).toBeDefined();
+			// A versioned core node must have this exact version (n8n would otherwise fall back to its latest).
+			const declared = nodeTypes.getByName(node.type) as INodeType | IVersionedNodeType;
+			const versions = 'nodeVersions' in declared ? Object.keys(declared.nodeVersions).map(Number) : [declared.description.version].flat();
+			expect(versions).toContain(node.typeVersion);
 			// Parameters resolve against the node type's description, and nothing required is missing.
 			const params = NodeHelpers.getNodeParameters(type.description.properties, node.parameters, true, false, node, type.description);
 			expect(params).not.toBeNull();
