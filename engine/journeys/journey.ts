@@ -1,6 +1,6 @@
 import type { Decision, Score } from '../audit/schema';
 import type { Channel } from '../channels';
-import type { Engine, IngestResult, SendTarget } from '../engine';
+import type { Engine, SendTarget } from '../engine';
 import type { CustomerEvent } from '../events/schema';
 import { readPath } from '../policy/conditions';
 import type { JourneyPolicy, Policy, ScoringPolicy } from '../policy/schema';
@@ -60,9 +60,4 @@ export function escalationFor(policy: Policy, journey: string, score: Score | un
  */
 export function runJourney(engine: Engine, journey: JourneyName, rawEvent: unknown, target: SendTarget): Promise<Decision> {
 	return engine.decide(rawEvent, { journey, target });
-}
-
-/** The same, for events already taken in (timers that fired). */
-export function runIngested(engine: Engine, ingested: IngestResult, target: SendTarget): Promise<Decision> {
-	return engine.decideIngested(ingested, target);
 }
