@@ -94,6 +94,7 @@ describe('flows/n8n templates', () => {
 		expect(demo).toMatchObject({ status: 'sent', channel: 'sales_task', score: { tier: 'hot' } });
 		const task = target.received.find((r) => r.body.decisionId === demo.decisionId)!;
 		expect((task.body.score as { factors: Array<{ label: string }> }).factors.map((x) => x.label)).toContain('Requested a demo');
+		expect((task.body.handoff as { summary: string }).summary).toMatch(/^dana@northwind\.example \(VP Marketing\): hot lead, score \d+\. Interested in: Demo Requested, Pricing Viewed\. Why: Requested a demo \(\+40\)/);
 		const [converted] = await runEvents('nurture', [track('n8-dana', 'Lead Converted', { value: 24000 })]);
 		expect(converted).toMatchObject({ reason: 'NOT_A_TRIGGER', loggedAt: expect.any(String) });
 		expect((await f.engine.store.getDecision(demo.decisionId))!.outcomes).toMatchObject([{ type: 'conversion', value: 24000 }]);

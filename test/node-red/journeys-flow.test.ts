@@ -164,6 +164,7 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 		// The demo inbox (standing in for the CRM) accepted the task, which carries the score's top factors.
 		expect(demo.delivery).toMatchObject({ provider: 'webhook', status: 'sent', httpStatus: 200 });
 		expect(demo.score!.factors.map((f) => f.label)).toEqual(expect.arrayContaining(['Requested a demo', 'Viewed the pricing page', 'Senior job title']));
+		expect(demo.handoff!.summary).toMatch(/^Dana \(VP Marketing\): hot lead, score \d+\. Interested in: Demo Requested, Pricing Viewed\./);
 		const [converted] = await run('nurture', track('nr-dana', 'Lead Converted', { value: 24000 }));
 		expect(converted).toMatchObject({ status: 'suppressed', reason: 'NOT_A_TRIGGER', outcomeFor: { decisionId: demo.decisionId, type: 'conversion' } });
 		await waitUntil(async () => !!(await engineOf(ENGINE).store.getDecision(demo.decisionId))?.outcomes.length, 'the conversion to be recorded');
