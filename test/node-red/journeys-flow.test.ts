@@ -11,7 +11,7 @@ import type { Express } from 'express';
 import type { Decision } from '../../engine/audit/schema';
 import { closeAllEngines } from '../../engine/registry';
 import { zoneAtLocalHour } from '../helpers/fixtures';
-import { coreNode, engineOf, helper, httpNode, NUDGE_NODES, SECRET, signed, waitUntil, withHttpCapture } from './_helpers';
+import { coreNode, engineOf, helper, httpNode, NUDGE_NODES, registerCoreModulesOncePerLoad, SECRET, signed, waitUntil, withHttpCapture } from './_helpers';
 
 const FLOWS = path.join(__dirname, '..', '..', 'flows', 'node-red');
 const JOURNEYS = ['nurture', 'cart-abandonment', 'churn-risk'];
@@ -64,34 +64,18 @@ function allFlows(): FlowNode[] {
 	return [...seen.values()];
 }
 
-/**
- * node-red-node-test-helper 0.3.6 registers its built-in core modules (catch, status, complete) once per
- * node of that type, so a second Catch node fails with "catch already registered": once per load is enough.
- */
-function registerCoreModulesOncePerLoad(): void {
-	const modules = (helper as unknown as { _nodeModules: Record<string, (red: unknown) => unknown> })._nodeModules;
-	for (const [type, register] of Object.entries(modules)) {
-		let loadedInto: unknown;
-		modules[type] = (red: unknown) => {
-			if (loadedInto === red) return undefined;
-			loadedInto = red;
-			return register(red);
-		};
-	}
-}
-
-async function loadAll(): Promise<void> {
+/** Loads flows (all three by default) with a fresh in-memory store, Send nodes pointed at this test's port. */
+async function loadAll(flow = allFlows()): Promise<void> {
 	registerCoreModulesOncePerLoad();
-	const flow = allFlows();
 	const engine = flow.find((n) => n.type === 'nudge-engine')!;
 	engine.store = 'memory:';
 	for (const n of flow) {
-		if (n.type === 'nudge-send' || n.type === 'http request') n.url = String(n.url).replace('http://127.0.0.1:1880', base);
+		if (n.type === 'nudge-send') n.url = String(n.url).replace('http://127.0.0.1:1880', base);
 		if (n.type === 'nudge-trigger') n.timerCheck = 0.05;
 	}
 	await helper.load([...withHttpCapture(NUDGE_NODES), ...CORE], flow, { [ENGINE]: { signingSecret: SECRET } });
 	app = httpNode();
-	// Every node of every file started: none is of an unknown type.
+	// Every node started: none is of an unknown type.
 	for (const n of flow) if (!['tab', 'nudge-engine', 'global-config'].includes(n.type)) expect(helper.getNode(n.id)).toBeTruthy();
 }
 
@@ -256,5 +240,13 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 		expect(held).toMatchObject({ reason: 'HOLDOUT' });
 		const logged = await engineOf(ENGINE).queryDecisions({ journey: 'churn-risk', limit: 100 });
 		expect(logged.every((d) => d.annotations.journey === 'churn-risk' && d.annotations.template === 'nudge-journeys')).toBe(true);
+	});
+
+	it.each(JOURNEYS)('%s.json imports on its own: every node starts and its trigger takes a signed event', async (journey) => {
+		await helper.unload();
+		await loadAll(readFlow(journey));
+		const [id] = await post(journey, track(`alone-${journey}`, journey === 'nurture' ? 'Pricing Viewed' : journey === 'churn-risk' ? 'Usage Dropped' : 'Cart Updated', {}, { email: `alone@${journey}.example`, timezone: DAY() }));
+		const [decision] = await logged([id]);
+		expect(decision).toMatchObject({ journey, annotations: { journey } });
 	});
 });
