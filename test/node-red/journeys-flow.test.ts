@@ -270,8 +270,10 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 
 		const [held] = await run('churn-risk', track('u-sofia', 'Usage Dropped', { metric: 'seats', drop_pct: 30 }, { email: 'sofia@example.com', timezone: DAY() }));
 		expect(held).toMatchObject({ reason: 'HOLDOUT' });
-		const logged = await engineOf(ENGINE).queryDecisions({ journey: 'churn-risk', limit: 100 });
-		expect(logged.every((d) => d.annotations.journey === 'churn-risk' && d.annotations.template === 'nudge-journeys')).toBe(true);
+		// Every decision but the one still waiting out the night was finalised by the journey's Log Decision nodes.
+		const all = await engineOf(ENGINE).queryDecisions({ journey: 'churn-risk', limit: 100 });
+		expect(all.filter((d) => !d.loggedAt).map((d) => d.decisionId)).toEqual([night]);
+		expect(all.filter((d) => d.loggedAt).every((d) => d.annotations.journey === 'churn-risk' && d.annotations.template === 'nudge-journeys')).toBe(true);
 	});
 
 	it('a send the sending tool cannot take is logged as failed and its cap slot given back', async () => {
