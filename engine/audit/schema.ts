@@ -18,6 +18,8 @@ export const REASON_CODES = [
 	'REVIEW_REJECTED',
 	/** The learner judged "no action / wait" the best move for now. */
 	'WAIT_CHOSEN',
+	/** The journey sends nothing for this event (policy `journeys.<id>.triggers`): it only updated the profile or recorded an outcome. */
+	'NOT_A_TRIGGER',
 ] as const;
 export const ReasonCodeSchema = z.enum(REASON_CODES);
 export type ReasonCode = z.infer<typeof ReasonCodeSchema>;
@@ -128,8 +130,11 @@ export const DecisionSchema = z.object({
 	choice: z
 		.object({
 			context: z.string(),
-			/** default_order: no data yet; thompson: posterior sample; greedy: best mean; explore: exploration floor; holdout. */
-			method: z.enum(['default_order', 'thompson', 'greedy', 'explore', 'holdout', 'none_eligible']),
+			/**
+			 * default_order: no data yet; thompson: posterior sample; greedy: best mean; explore: exploration floor; holdout;
+			 * escalated: the score's tier hands the contact to a person (policy journeys.<id>.escalate).
+			 */
+			method: z.enum(['default_order', 'thompson', 'greedy', 'explore', 'holdout', 'none_eligible', 'escalated']),
 			arm: z.union([ChannelSchema, z.literal(WAIT)]).optional(),
 			holdout: z.object({ group: z.enum(['global', 'journey']), bucket: z.number() }).optional(),
 			/** Set once the learner counted this decision as a trial of `arm` (on send, or on choosing wait). */
@@ -178,6 +183,14 @@ export const DecisionSchema = z.object({
 		})
 		.optional(),
 	delivery: DeliverySchema.optional(),
+	/** An escalation's brief for the person who takes over (policy `journeys.<id>.escalate`): sent with the task. */
+	handoff: z
+		.object({ summary: z.string(), interests: z.array(z.object({ event: z.string(), count: z.number() })), topFactors: z.array(z.string()) })
+		.optional(),
+	/** This event is an outcome (policy `journeys.<id>.outcomes`) of an earlier decision: Record Outcome records it there. */
+	outcomeFor: z
+		.object({ decisionId: z.string(), type: OutcomeSchema.shape.type, value: z.number().optional(), outcomeId: z.string() })
+		.optional(),
 	outcomes: z.array(OutcomeSchema),
 	/** Each stage the decision passed, in order. */
 	trail: z.array(z.object({ stage: z.string(), at: z.string(), status: z.string() })),

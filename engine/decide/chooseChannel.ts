@@ -42,14 +42,12 @@ export interface ChannelChoice {
 	candidates: Candidate[];
 	/** Set when no channel is eligible. */
 	reason?: ReasonCode;
-	/** The cap rule, when caps are what left no channel. */
-	ruleId?: string;
 	explanation: string;
 }
 
-/** The channels a journey may use, in the policy's order of preference. */
-export function journeyChannels(policy: Policy, journey: string): Channel[] {
-	return policy.journeys[journey]?.channels ?? policy.channelOrder;
+/** The channels a journey may use, in the policy's order of preference (or only those given, e.g. an escalation's). */
+export function journeyChannels(policy: Policy, journey: string, only?: Channel[]): Channel[] {
+	return only ?? policy.journeys[journey]?.channels ?? policy.channelOrder;
 }
 
 /** "capped: weekly-email (3 of 3 in the last 7d); a slot frees at …". */
@@ -63,11 +61,12 @@ function cappedDetail(cap: CappedChannel): string {
  * reason: the journey's channels first in its order of preference, then the channels the journey does
  * not allow, then wait (eligible only when the policy lets the learner choose it). A channel already at
  * one of its caps (`capped`, from a read-only look at the store) is ineligible with reason FREQUENCY_CAP,
- * the rule and when it frees — except that when no channel is left, channels whose cap delays rather
- * than drops stay eligible, so Frequency Cap delays the message to the free slot as it always has.
+ * the rule and when it frees, so the choice goes to a channel with room. When caps would leave no channel
+ * at all, the capped channels stay eligible: the guardrails stage then gives the verdict in its own order
+ * (a paused journey or a review before the cap, then the cap's block or its delay to the free slot).
  */
-export function channelCandidates(profile: Profile, policy: Policy, journey: string, capped: ReadonlyMap<Channel, CappedChannel> = new Map()): Candidate[] {
-	const allowed = journeyChannels(policy, journey);
+export function channelCandidates(profile: Profile, policy: Policy, journey: string, capped: ReadonlyMap<Channel, CappedChannel> = new Map(), only?: Channel[]): Candidate[] {
+	const allowed = journeyChannels(policy, journey, only);
 	const others = CHANNELS.filter((c) => !allowed.includes(c));
 	const candidates: Candidate[] = [...allowed, ...others].map((channel, rank) => {
 		const why = allowed.includes(channel)
@@ -81,9 +80,9 @@ export function channelCandidates(profile: Profile, policy: Policy, journey: str
 	});
 	if (!candidates.some((c) => c.eligible)) {
 		for (const c of candidates) {
-			if (c.reason === 'FREQUENCY_CAP' && capped.get(c.channel as Channel)?.rule.action === 'delay') {
+			if (c.reason === 'FREQUENCY_CAP') {
 				c.eligible = true;
-				c.detail = `${c.detail}; kept because every channel is capped and this cap delays (Frequency Cap holds the message until then)`;
+				c.detail = `${c.detail}; kept because every open channel is capped (the guardrails stage decides)`;
 				delete c.reason;
 			}
 		}
@@ -98,22 +97,19 @@ export function channelCandidates(profile: Profile, policy: Policy, journey: str
  * Picks the first eligible channel in the policy's order (the learner's choice with no data). Every
  * candidate is listed with its eligibility and, when ineligible, the reason.
  */
-export function chooseChannel(profile: Profile, policy: Policy, journey: string, capped?: ReadonlyMap<Channel, CappedChannel>): ChannelChoice {
-	const candidates = channelCandidates(profile, policy, journey, capped);
+export function chooseChannel(profile: Profile, policy: Policy, journey: string, capped?: ReadonlyMap<Channel, CappedChannel>, only?: Channel[]): ChannelChoice {
+	const candidates = channelCandidates(profile, policy, journey, capped, only);
 	const chosen = candidates.find((c) => c.eligible && c.channel !== WAIT);
 	if (chosen) {
 		return { channel: chosen.channel as Channel, candidates, explanation: `${chosen.channel} is the first eligible channel in the policy order` };
 	}
 	// The reason names what stopped the journey's own channels (the others are off-journey by definition).
-	const allowed = journeyChannels(policy, journey);
-	// When caps set aside the channels that were otherwise open, the cap is the reason (and its rule).
+	const allowed = journeyChannels(policy, journey, only);
 	const reasons = new Set(candidates.filter((c) => allowed.includes(c.channel as Channel)).map((c) => c.reason));
-	const ruleId = candidates.find((c) => c.reason === 'FREQUENCY_CAP')?.ruleId;
-	const reason: ReasonCode = ruleId ? 'FREQUENCY_CAP' : reasons.size === 1 ? [...reasons][0]! : 'NO_ELIGIBLE_CHANNEL';
+	const reason: ReasonCode = reasons.size === 1 ? [...reasons][0]! : 'NO_ELIGIBLE_CHANNEL';
 	return {
 		candidates,
 		reason,
-		...(ruleId ? { ruleId } : {}),
 		explanation: `no channel is eligible: ${candidates.filter((c) => allowed.includes(c.channel as Channel)).map((c) => c.detail).join('; ')}`,
 	};
 }

@@ -48,15 +48,15 @@ describe('Choose Channel leaves out capped channels', () => {
 		expect(third.candidates.find((c) => c.channel === 'email')).toMatchObject({ eligible: true });
 	});
 
-	test('an any-channel rule at its limit takes every channel: suppressed at Choose Channel with the rule', async () => {
+	test('an any-channel rule at its limit takes every channel: they stay eligible and Frequency Cap blocks with the rule', async () => {
 		const engine = engineWith();
 		const times = ['2026-11-02T09:00:00Z', '2026-11-02T10:00:00Z', '2026-11-03T10:00:00Z'];
 		for (const t of times) expect((await run(engine, t)).status).toBe('sent');
 		const fourth = await run(engine, '2026-11-04T12:00:00Z');
-		expect(fourth).toMatchObject({ status: 'suppressed', reason: 'FREQUENCY_CAP', ruleId: 'all-weekly' });
-		expect(fourth.guard).toBeUndefined();
+		// The guardrails stage gives the verdict, so a paused journey or a review would come first.
+		expect(fourth).toMatchObject({ status: 'suppressed', reason: 'FREQUENCY_CAP', ruleId: 'all-weekly', guard: { allowed: false } });
 		for (const c of fourth.candidates.filter((x) => ['email', 'sms'].includes(x.channel))) {
-			expect(c).toMatchObject({ eligible: false, reason: 'FREQUENCY_CAP', ruleId: 'all-weekly', freesAt: '2026-11-09T09:00:00.000Z' });
+			expect(c).toMatchObject({ eligible: true, ruleId: 'all-weekly', freesAt: '2026-11-09T09:00:00.000Z', detail: expect.stringMatching(/kept because every open channel is capped/) });
 		}
 		// Other contacts are unaffected.
 		const other = await run(engine, '2026-11-04T12:00:00Z', 'bo@example.com');
@@ -72,7 +72,7 @@ describe('Choose Channel leaves out capped channels', () => {
 		expect((await run(engine, '2026-11-02T09:00:00Z')).status).toBe('sent');
 		const second = await run(engine, '2026-11-02T15:00:00Z');
 		expect(second).toMatchObject({ status: 'delayed', reason: 'FREQUENCY_CAP', guard: { retryAt: '2026-11-03T09:00:00.000Z' } });
-		expect(second.candidates[0]).toMatchObject({ channel: 'email', eligible: true, ruleId: 'email-daily', detail: expect.stringMatching(/^capped: email-daily .*kept because every channel is capped and this cap delays/) });
+		expect(second.candidates[0]).toMatchObject({ channel: 'email', eligible: true, ruleId: 'email-daily', detail: expect.stringMatching(/^capped: email-daily .*kept because every open channel is capped/) });
 	});
 
 	test('one read-only store call for all the rules of all the channels; nothing reserved', async () => {

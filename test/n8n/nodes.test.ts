@@ -116,7 +116,7 @@ describe('Nudge Choose Channel', () => {
 });
 
 describe('Nudge Frequency Cap', () => {
-	it('lets the first email through; Choose Channel then leaves the capped email out and sends the contact to None', async () => {
+	it('lets the first email through; with email capped and no other channel, Frequency Cap blocks the second with the rule', async () => {
 		const f = fixture();
 		const wf = pipeline();
 		const first = await runWorkflow({ workflow: wf, startNode: 'Nudge Trigger', input: await trigger(f, wf, anaEvent('Pricing Viewed')), credentials: f.credentials });
@@ -124,11 +124,11 @@ describe('Nudge Frequency Cap', () => {
 		expect(first.output('Send', 0)).toHaveLength(1);
 
 		const second = await runWorkflow({ workflow: wf, startNode: 'Nudge Trigger', input: await trigger(f, wf, anaEvent('Demo Requested')), credentials: f.credentials });
-		expect(second.output('Choose Channel', 0)).toEqual([]);
-		const [capped] = second.output('Choose Channel', 6);
-		expect(decisionOf(capped)).toMatchObject({ status: 'suppressed', reason: 'FREQUENCY_CAP', ruleId: 'email-daily' });
-		expect((decisionOf(capped).candidates as IDataObject[])[0]).toMatchObject({ channel: 'email', eligible: false, reason: 'FREQUENCY_CAP', ruleId: 'email-daily', detail: expect.stringMatching(/^capped: email-daily \(1 of 1 in the last 24h\); a slot frees at /) });
-		expect(second.run.data.resultData.runData['Frequency Cap']).toBeUndefined();
+		const [chosen] = second.output('Choose Channel', 0);
+		// Choose Channel records the cap it saw; the guardrails stage gives the verdict.
+		expect((decisionOf(chosen).candidates as IDataObject[])[0]).toMatchObject({ channel: 'email', eligible: true, ruleId: 'email-daily', detail: expect.stringMatching(/^capped: email-daily \(1 of 1 in the last 24h\); a slot frees at .*kept because every open channel is capped/) });
+		const [blocked] = second.output('Frequency Cap', 2);
+		expect(decisionOf(blocked)).toMatchObject({ status: 'suppressed', reason: 'FREQUENCY_CAP', ruleId: 'email-daily', channel: 'email' });
 		expect(target.received).toHaveLength(1);
 	});
 

@@ -1,0 +1,300 @@
+/**
+ * The three shipped journeys (flows/node-red/*.json) loaded together into one real Node-RED runtime with
+ * the core nodes they use, on a real port, driven end to end with scripted contacts: signed events in,
+ * timers firing, the demo inbox receiving sends, review verdicts, and every decision finalised in the log.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { Express } from 'express';
+import type { Decision } from '../../engine/audit/schema';
+import { closeAllEngines } from '../../engine/registry';
+import { zoneAtLocalHour } from '../helpers/fixtures';
+import { coreNode, engineOf, helper, httpNode, NUDGE_NODES, registerCoreModulesOncePerLoad, SECRET, signed, waitUntil, withHttpCapture } from './_helpers';
+
+const FLOWS = path.join(__dirname, '..', '..', 'flows', 'node-red');
+const JOURNEYS = ['nurture', 'cart-abandonment', 'churn-risk'];
+const CORE = ['network/21-httpin.js', 'common/90-comment.js', 'function/15-change.js', 'function/10-switch.js', 'function/89-delay.js', 'common/91-global-config.js'].map(coreNode);
+const ENGINE = 'nudge_journeys_engine';
+
+interface FlowNode {
+	id: string;
+	type: string;
+	[key: string]: unknown;
+}
+
+let server: Server;
+let base: string;
+let app: Express | undefined;
+
+beforeAll(async () => {
+	server = createServer((req, res) => {
+		if (app) app(req, res);
+		else {
+			res.statusCode = 503;
+			res.end();
+		}
+	});
+	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+	base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+	await helper.startServer();
+	await loadAll();
+});
+afterAll(async () => {
+	app = undefined;
+	await helper.unload();
+	await helper.stopServer();
+	await new Promise((resolve) => server.close(resolve));
+	await closeAllEngines();
+});
+
+const readFlow = (journey: string) => JSON.parse(readFileSync(path.join(FLOWS, `${journey}.json`), 'utf8')) as FlowNode[];
+
+/** All three files in one runtime, as the editor imports them: a node id seen before (the shared engine) is kept once. */
+function allFlows(): FlowNode[] {
+	const seen = new Map<string, FlowNode>();
+	for (const journey of JOURNEYS) {
+		for (const node of readFlow(journey)) {
+			const known = seen.get(node.id);
+			if (known) expect(known).toEqual(node);
+			else seen.set(node.id, node);
+		}
+	}
+	return [...seen.values()];
+}
+
+/** Loads flows (all three by default) with a fresh in-memory store, Send nodes pointed at this test's port. */
+async function loadAll(flow = allFlows()): Promise<void> {
+	registerCoreModulesOncePerLoad();
+	const engine = flow.find((n) => n.type === 'nudge-engine')!;
+	engine.store = 'memory:';
+	for (const n of flow) {
+		if (n.type === 'nudge-send') n.url = String(n.url).replace('http://127.0.0.1:1880', base);
+		if (n.type === 'nudge-trigger') n.timerCheck = 0.05;
+	}
+	await helper.load([...withHttpCapture(NUDGE_NODES), ...CORE], flow, { [ENGINE]: { signingSecret: SECRET } });
+	app = httpNode();
+	// Every node started: none is of an unknown type.
+	for (const n of flow) if (!['tab', 'nudge-engine', 'global-config'].includes(n.type)) expect(helper.getNode(n.id)).toBeTruthy();
+}
+
+async function post(journey: string, events: unknown): Promise<string[]> {
+	const body = JSON.stringify(events);
+	const res = await fetch(`${base}/nudge/${journey}`, { method: 'POST', headers: signed(body), body });
+	const answer = (await res.json()) as { decisionIds: string[] };
+	expect(res.status).toBe(200);
+	return answer.decisionIds;
+}
+
+async function logged(ids: string[]): Promise<Decision[]> {
+	const engine = engineOf(ENGINE);
+	await waitUntil(async () => (await Promise.all(ids.map((id) => engine.store.getDecision(id)))).every((d) => d?.loggedAt), `decisions ${ids.join(', ')} to be logged`);
+	return (await Promise.all(ids.map((id) => engine.store.getDecision(id)))) as Decision[];
+}
+
+/** Posts events one at a time, each logged before the next. */
+async function run(journey: string, ...events: Record<string, unknown>[]): Promise<Decision[]> {
+	const out: Decision[] = [];
+	for (const e of events) out.push(...(await logged(await post(journey, e))));
+	return out;
+}
+
+let seq = 0;
+const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString();
+function track(userId: string, event: string, properties: Record<string, unknown> = {}, traits?: Record<string, unknown>, at = new Date().toISOString()): Record<string, unknown> {
+	return { type: 'track', messageId: `nr-${++seq}-${Date.now()}`, userId, event, properties, timestamp: at, context: traits ? { traits } : {} };
+}
+function identify(userId: string, traits: Record<string, unknown>): Record<string, unknown> {
+	return { type: 'identify', messageId: `nr-${++seq}-${Date.now()}`, userId, traits, timestamp: new Date().toISOString() };
+}
+
+const DAY = () => zoneAtLocalHour(11);
+const NIGHT = () => zoneAtLocalHour(2);
+
+async function decisionsOf(userId: string, journey: string): Promise<Decision[]> {
+	const engine = engineOf(ENGINE);
+	const profile = (await engine.store.resolveIdentities([`userId:${userId}`])).values().next().value;
+	return profile ? engine.queryDecisions({ contactId: profile, journey, limit: 100 }) : [];
+}
+
+describe('flows/node-red: the three journeys in one runtime', () => {
+	it('share one engine config node, carry the journeys policy verbatim, and listen on their own paths', () => {
+		const policy = readFileSync(path.join(__dirname, '..', '..', 'flows', 'policies', 'journeys.json'), 'utf8');
+		const paths = new Set<string>();
+		for (const journey of JOURNEYS) {
+			const flow = readFlow(journey);
+			const engines = flow.filter((n) => n.type === 'nudge-engine');
+			expect(engines).toHaveLength(1);
+			expect(engines[0].id).toBe(ENGINE);
+			expect(JSON.parse(String(engines[0].policy))).toEqual(JSON.parse(policy));
+			expect(flow.filter((n) => n.type === 'nudge-trigger').map((n) => [n.path, n.journey])).toEqual([[journey, journey]]);
+			for (const n of flow.filter((x) => x.type === 'http in')) {
+				const route = `${String(n.method)} ${String(n.url)}`;
+				expect(paths.has(route)).toBe(false);
+				paths.add(route);
+			}
+			// Every Nudge node uses the shared engine.
+			expect(flow.filter((n) => n.type.startsWith('nudge-') && n.type !== 'nudge-engine').every((n) => n.engine === ENGINE)).toBe(true);
+			// No decision is dropped on the floor: every output of every Nudge step is wired (Log Decision in the end).
+			for (const n of flow.filter((x) => x.type.startsWith('nudge-') && !['nudge-engine', 'nudge-log-decision', 'nudge-record-outcome'].includes(x.type))) {
+				expect([n.id, (n.wires as string[][]).every((out) => out.length > 0)]).toEqual([n.id, true]);
+			}
+		}
+	});
+
+	it('nurture: the converter is escalated to sales with the top factors, conversion recorded; the opted-out lead gets nothing; the night-time lead waits for the best send time (quiet hours would delay it); the holdout lead gets a holdout decision', async () => {
+		const dana = { email: 'dana@northwind.example', name: 'Dana', title: 'VP Marketing', employees: 420, timezone: DAY(), consent: { email: 'opted_in' } };
+		const [identified, pricing, demo] = await run('nurture', identify('nr-dana', dana), track('nr-dana', 'Pricing Viewed'), track('nr-dana', 'Demo Requested', { interest: 'lead scoring' }));
+		expect(identified).toMatchObject({ status: 'sent', channel: 'email' });
+		expect(pricing).toMatchObject({ status: 'suppressed', reason: 'FREQUENCY_CAP' });
+		expect(demo).toMatchObject({ status: 'sent', channel: 'sales_task', score: { tier: 'hot' }, message: { category: 'sales' } });
+		// The demo inbox (standing in for the CRM) accepted the task, which carries the score's top factors.
+		expect(demo.delivery).toMatchObject({ provider: 'webhook', status: 'sent', httpStatus: 200 });
+		expect(demo.score!.factors.map((f) => f.label)).toEqual(expect.arrayContaining(['Requested a demo', 'Viewed the pricing page', 'Senior job title']));
+		expect(demo.handoff!.summary).toMatch(/^Dana \(VP Marketing\): hot lead, score \d+\. Interested in: Demo Requested, Pricing Viewed\./);
+		const [converted] = await run('nurture', track('nr-dana', 'Lead Converted', { value: 24000 }));
+		expect(converted).toMatchObject({ status: 'suppressed', reason: 'NOT_A_TRIGGER', outcomeFor: { decisionId: demo.decisionId, type: 'conversion' } });
+		await waitUntil(async () => !!(await engineOf(ENGINE).store.getDecision(demo.decisionId))?.outcomes.length, 'the conversion to be recorded');
+		expect((await engineOf(ENGINE).store.getDecision(demo.decisionId))!.outcomes).toMatchObject([{ type: 'conversion', value: 24000 }]);
+		// Converted: the journey stopped.
+		const [after] = await run('nurture', track('nr-dana', 'Webinar Attended'));
+		expect(after).toMatchObject({ status: 'suppressed', reason: 'NEGATIVE_TRIGGER', ruleId: 'converted' });
+
+		const tom = { email: 'tom@quarry.example', phone: '+447700900123', timezone: DAY(), consent: { email: 'opted_out', sms: 'opted_out', push: 'opted_out' } };
+		const toms = await run('nurture', identify('nr-tom-ellis', tom), track('nr-tom-ellis', 'Pricing Viewed'));
+		expect(toms.every((d) => d.status === 'suppressed' && d.reason === 'NO_ELIGIBLE_CHANNEL' && !d.delivery)).toBe(true);
+
+		// At night the best time to send is after quiet hours: the message waits in the flow's delay node.
+		const [night] = await post('nurture', track('nr-ren', 'Lead Created', {}, { email: 'ren@oakline.example', timezone: NIGHT() }));
+		await waitUntil(async () => (await engineOf(ENGINE).store.getDecision(night))?.trail.some((t) => t.stage === 'choose') ?? false, 'the night-time lead to get a channel');
+		const waiting = (await engineOf(ENGINE).store.getDecision(night))!;
+		expect(waiting).toMatchObject({ status: 'pending', channel: 'email' });
+		expect(Date.parse(waiting.sendTime!.sendAt)).toBeGreaterThan(Date.now() + 3_600_000);
+		expect(waiting.delivery).toBeUndefined();
+		// A night-time lead who reaches the guardrails directly (a delayed retry, or another flow) is held by quiet hours.
+		const direct = await engineOf(ENGINE).checkCap(waiting);
+		expect(direct).toMatchObject({ status: 'delayed', reason: 'QUIET_HOURS', ruleId: 'night' });
+		expect(Date.parse(direct.guard!.retryAt!)).toBeGreaterThan(Date.now());
+
+		// A retried delivery is answered as a duplicate and starts nothing.
+		const retried = JSON.stringify(track('nr-dup', 'Pricing Viewed', {}, { email: 'dup@example.com', timezone: DAY() }));
+		const first = await fetch(`${base}/nudge/nurture`, { method: 'POST', headers: signed(retried), body: retried });
+		expect(await first.json()).toMatchObject({ accepted: 1, duplicates: 0 });
+		const second = await fetch(`${base}/nudge/nurture`, { method: 'POST', headers: signed(retried), body: retried });
+		expect(await second.json()).toEqual({ accepted: 0, duplicates: 1, decisionIds: [] });
+
+		// Outcomes the sending tool reports come back through the outcome endpoint, once each.
+		const outcome = (body: unknown) => fetch(`${base}/demo/nurture/outcome`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+		expect(await (await outcome({ decisionId: identified.decisionId, type: 'click' })).json()).toEqual({ decisionId: identified.decisionId, duplicate: false, outcomes: 1 });
+		expect(await (await outcome({ decisionId: identified.decisionId, type: 'click' })).json()).toMatchObject({ duplicate: true, outcomes: 1 });
+		const refused = await outcome({ decisionId: 'd_unknown', type: 'click' });
+		expect(refused.status).toBe(400);
+		expect(((await refused.json()) as { error: string }).error).toMatch(/Decision d_unknown is not in this engine's decision log/);
+
+		// Simultaneous events for one contact: one message, the rest capped (the cap is checked and reserved atomically).
+		const ava = { email: 'ava@parcel.example', timezone: DAY() };
+		const burst = await logged(await post('nurture', [track('nr-ava-novak', 'Email Opened', {}, ava), track('nr-ava-novak', 'Email Opened', {}, ava), track('nr-ava-novak', 'Email Link Clicked', {}, ava)]));
+		expect(burst.filter((d) => d.status === 'sent')).toHaveLength(1);
+		expect(burst.filter((d) => d.reason === 'FREQUENCY_CAP')).toHaveLength(2);
+
+		// u-kenji's bucket is inside nurture's 5% holdout (salt nudge-journeys).
+		const [held] = await run('nurture', track('u-kenji', 'Pricing Viewed', {}, { email: 'kenji@harbor.example', timezone: DAY() }));
+		expect(held).toMatchObject({ status: 'suppressed', reason: 'HOLDOUT', choice: { holdout: { group: 'journey' } } });
+	});
+
+	it('cart abandonment: the timer fires Cart Abandoned with an offer by intent; an order before it cancels the touch; an order after it is revenue of the touch; a large discount waits for review and is sent when approved', async () => {
+		const warm = { email: 'marco@example.com', timezone: DAY(), consent: { email: 'opted_in' } };
+		// One batch, as a CDP delivers history: both events are in the profile before the (already due) timer fires.
+		await logged(await post('cart-abandonment', [track('cr-marco', 'Cart Updated', { cart_id: 'c1', value: 218, currency: 'EUR' }, warm, minutesAgo(75)), track('cr-marco', 'Checkout Started', { cart_id: 'c1', value: 218, currency: 'EUR' }, undefined, minutesAgo(70))]));
+		await waitUntil(async () => (await decisionsOf('cr-marco', 'cart-abandonment')).some((d) => d.event.name === 'Cart Abandoned' && d.loggedAt), 'the abandonment timer to fire');
+		const touch = (await decisionsOf('cr-marco', 'cart-abandonment')).find((d) => d.event.name === 'Cart Abandoned')!;
+		expect(touch).toMatchObject({ status: 'sent', channel: 'email', score: { tier: 'warm' }, message: { offerValue: 10, category: 'promotional' } });
+		const [order] = await run('cart-abandonment', track('cr-marco', 'Order Completed', { order_id: 'o1', cart_id: 'c1', total: 218, revenue: 218, currency: 'EUR' }));
+		expect(order.outcomeFor).toMatchObject({ decisionId: touch.decisionId, type: 'revenue', value: 218 });
+		await waitUntil(async () => !!(await engineOf(ENGINE).store.getDecision(touch.decisionId))?.outcomes.length, 'the revenue to be recorded');
+
+		// Olivia orders within the hour: her timer is cancelled, no abandonment decision ever opens.
+		const olivia = { email: 'olivia@example.com', timezone: DAY(), consent: { email: 'opted_in' } };
+		await run('cart-abandonment', track('cr-olivia', 'Cart Updated', { cart_id: 'c2', value: 129 }, olivia, minutesAgo(50)), track('cr-olivia', 'Order Completed', { order_id: 'o2', cart_id: 'c2', revenue: 129 }, undefined, minutesAgo(40)));
+		// A later cart of another shopper proves the timer loop ran past Olivia's due time.
+		await run('cart-abandonment', track('cr-probe', 'Cart Updated', { cart_id: 'c3', value: 10 }, { email: 'probe@example.com', timezone: DAY() }, minutesAgo(61)));
+		await waitUntil(async () => (await decisionsOf('cr-probe', 'cart-abandonment')).some((d) => d.event.name === 'Cart Abandoned' && d.loggedAt), 'the probe timer to fire');
+		expect((await decisionsOf('cr-olivia', 'cart-abandonment')).map((d) => d.event.name)).toEqual(['Cart Updated', 'Order Completed']);
+
+		// The probe (one cart update, cold) gets a 20% offer: a person must approve it.
+		const probe = (await decisionsOf('cr-probe', 'cart-abandonment')).find((d) => d.event.name === 'Cart Abandoned')!;
+		expect(probe).toMatchObject({ status: 'review', reason: 'REVIEW_REQUIRED', ruleId: 'large-discount', message: { offerValue: 20 } });
+		const res = await fetch(`${base}/demo/cart-abandonment/review`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ decisionId: probe.decisionId, approve: true, reviewer: 'lea@shop.example' }) });
+		expect(res.status).toBe(200);
+		expect(await res.json()).toMatchObject({ decisionId: probe.decisionId, status: 'sent' });
+		expect((await engineOf(ENGINE).store.getDecision(probe.decisionId))!.review).toMatchObject({ verdict: 'approved', reviewer: 'lea@shop.example' });
+		// A second verdict on the same decision is refused with the reason, nothing changes.
+		const again = await fetch(`${base}/demo/cart-abandonment/review`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ decisionId: probe.decisionId, approve: false, reviewer: 'lea@shop.example' }) });
+		expect(again.status).toBe(400);
+		expect(((await again.json()) as { error: string }).error).toMatch(/is not waiting for review \(it is sent\)/);
+		const queue = (await (await fetch(`${base}/demo/cart-abandonment/review`)).json()) as Array<Record<string, unknown>>;
+		expect(queue.map((t) => t.decisionId)).toContain(probe.decisionId);
+	});
+
+	it('churn risk: the open ticket blocks the win-back until it closes; the high-value account goes to the review queue and is rejected; a redeemed offer is a conversion; the night-time account is delayed', async () => {
+		const grace = { email: 'grace@brightbyte.example', plan: 'monthly', accountValue: 1800, timezone: DAY(), consent: { email: 'opted_in' } };
+		const [ticket, drop] = await run('churn-risk', track('ch-grace', 'Ticket Opened', { ticket_id: 'T-1' }, grace), track('ch-grace', 'Usage Dropped', { metric: 'seats', drop_pct: 45 }));
+		for (const d of [ticket, drop]) expect(d).toMatchObject({ status: 'suppressed', reason: 'NEGATIVE_TRIGGER', ruleId: 'support-ticket-open' });
+		const [closed, again] = await run('churn-risk', track('ch-grace', 'Ticket Closed', { ticket_id: 'T-1' }), track('ch-grace', 'Payment Failed', { amount: 49, currency: 'EUR', attempt: 1 }));
+		expect(closed).toMatchObject({ reason: 'NOT_A_TRIGGER' });
+		expect(again.status).toBe('review'); // hot now: a 25% win-back needs approval
+		expect(again).toMatchObject({ ruleId: 'large-discount', message: { offerValue: 25 } });
+
+		const [big] = await run('churn-risk', track('acct-northwind', 'Usage Dropped', { metric: 'api_calls', drop_pct: 60 }, { email: 'cfo@northwind-traders.example', plan: 'annual', accountValue: 48000, timezone: DAY(), consent: { email: 'opted_in' } }));
+		expect(big).toMatchObject({ status: 'review', ruleId: 'high-value-account' });
+		// The account manager finds the task in the review queue, and rejects the offer there.
+		const tasks = (await (await fetch(`${base}/demo/churn-risk/review`)).json()) as Array<Record<string, unknown>>;
+		expect(tasks.find((t) => t.decisionId === big.decisionId)).toMatchObject({ task: 'review', journey: 'churn-risk', rules: ['high-value-account'], offer: { offerValue: 15 }, score: { tier: 'warm' } });
+		const verdict = await fetch(`${base}/demo/churn-risk/review`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ decisionId: big.decisionId, approve: false, reviewer: 'am@yourco.example', note: 'call them instead' }) });
+		expect(await verdict.json()).toMatchObject({ decisionId: big.decisionId, status: 'suppressed', reason: 'REVIEW_REJECTED' });
+
+		const hugo = { email: 'hugo@example.com', plan: 'monthly', accountValue: 600, timezone: DAY(), consent: { email: 'opted_in' } };
+		const [offer] = await run('churn-risk', track('ch-hugo', 'Payment Failed', { amount: 49, currency: 'EUR', attempt: 1 }, hugo));
+		expect(offer).toMatchObject({ status: 'sent', message: { offerValue: 15 } });
+		expect(offer.delivery).toMatchObject({ status: 'sent', httpStatus: 200 });
+		const [redeemed] = await run('churn-risk', track('ch-hugo', 'Offer Redeemed', { offer: 'winback-15' }));
+		expect(redeemed.outcomeFor).toMatchObject({ decisionId: offer.decisionId, type: 'conversion' });
+
+		// At night the win-back is delayed by quiet hours: logged as delayed, it waits in the flow's delay loop.
+		const [night] = await post('churn-risk', track('ch-ana', 'Payment Failed', { amount: 29, currency: 'USD', attempt: 1 }, { email: 'ana@example.com', plan: 'monthly', timezone: NIGHT(), consent: { email: 'opted_in' } }));
+		await waitUntil(async () => (await engineOf(ENGINE).store.getDecision(night))?.status === 'delayed', 'the night-time win-back to be delayed');
+		const delayed = (await engineOf(ENGINE).store.getDecision(night))!;
+		expect(delayed).toMatchObject({ reason: 'QUIET_HOURS', ruleId: 'night' });
+		expect(Date.parse(delayed.guard!.retryAt!)).toBeGreaterThan(Date.now());
+
+		const [held] = await run('churn-risk', track('u-sofia', 'Usage Dropped', { metric: 'seats', drop_pct: 30 }, { email: 'sofia@example.com', timezone: DAY() }));
+		expect(held).toMatchObject({ reason: 'HOLDOUT' });
+		// Every decision but the one still waiting out the night was finalised by the journey's Log Decision nodes.
+		const all = await engineOf(ENGINE).queryDecisions({ journey: 'churn-risk', limit: 100 });
+		expect(all.filter((d) => !d.loggedAt).map((d) => d.decisionId)).toEqual([night]);
+		expect(all.filter((d) => d.loggedAt).every((d) => d.annotations.journey === 'churn-risk' && d.annotations.template === 'nudge-journeys')).toBe(true);
+	});
+
+	it('a send the sending tool cannot take is logged as failed and its cap slot given back', async () => {
+		await helper.unload();
+		const flow = readFlow('churn-risk');
+		for (const n of flow) if (n.type === 'nudge-send') n.url = 'http://127.0.0.1:9/unreachable';
+		await loadAll(flow);
+		const [failed] = await run('churn-risk', track('nr-lee', 'Payment Failed', { amount: 20, currency: 'EUR', attempt: 1 }, { email: 'lee@example.com', timezone: DAY() }));
+		expect(failed).toMatchObject({ status: 'failed', reason: 'SEND_FAILED', delivery: { status: 'failed', attempts: 3 }, annotations: { journey: 'churn-risk' } });
+		expect(failed.explanation).toMatch(/send failed after 3 attempt\(s\): could not reach 127\.0\.0\.1:9/);
+		// The email slot was released: the same contact may still get an email today.
+		const engine = engineOf(ENGINE);
+		const { decision } = await engine.ingest(track('nr-lee', 'Usage Dropped', { drop_pct: 30 }), { journey: 'churn-risk' });
+		expect((await engine.checkCap(await engine.chooseChannel(decision))).guard?.allowed).toBe(true);
+	});
+
+	it.each(JOURNEYS)('%s.json imports on its own: every node starts and its trigger takes a signed event', async (journey) => {
+		await helper.unload();
+		await loadAll(readFlow(journey));
+		const [id] = await post(journey, track(`alone-${journey}`, journey === 'nurture' ? 'Pricing Viewed' : journey === 'churn-risk' ? 'Usage Dropped' : 'Cart Updated', {}, { email: `alone@${journey}.example`, timezone: DAY() }));
+		const [decision] = await logged([id]);
+		expect(decision).toMatchObject({ journey, annotations: { journey } });
+	});
+});
