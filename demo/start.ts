@@ -1,12 +1,18 @@
 /**
- * `npm start`: Nudge's nurture journey running in a real Node-RED 5, fed with sample contacts.
+ * `npm start`: Nudge's three journeys (nurture, cart abandonment, churn risk) running together in a real
+ * Node-RED 5, fed by simulated customers.
  *
- * Starts an embedded Node-RED (editor included) on http://127.0.0.1:1880 (PORT overrides), deploys the
- * nurture example flow with the engine on a fresh SQLite file (~/.nudge/demo.db) and a signing secret it
- * makes up, posts the sample events in flows/samples/nurture.jsonl as signed webhooks to the Nudge Trigger,
- * prints one line per decision and a summary, then keeps running until Ctrl-C so you can explore the flow.
- * `--once` (or NUDGE_DEMO_ONCE=1) stops after the summary. NUDGE_SIGNING_SECRET sets the secret instead.
- * The flow in ~/.nudge/node-red is rewritten at every start, so the demo always begins from the example.
+ * Starts an embedded Node-RED (editor included) on http://127.0.0.1:1880 (PORT overrides), deploys every
+ * journey flow in flows/node-red with the engine on a fresh SQLite file (~/.nudge/demo.db) and a signing
+ * secret it makes up, and plays the simulator's scenario (demo/simulator.ts): each contact's events are
+ * posted as signed Segment-spec webhooks to their journey's Nudge Trigger at 1 scenario minute per
+ * NUDGE_DEMO_MS_PER_MINUTE ms (100), stamped with the moment they are posted. What contacts do after a
+ * message reaches them (opens, clicks, orders, redemptions) is posted the same way. It prints one line
+ * per decision as the decision log finalises it, a running summary, and a final summary by journey, by
+ * outcome and by reason, then keeps running until Ctrl-C so you can explore the flows.
+ * `--once` (or NUDGE_DEMO_ONCE=1) stops after the summary. NUDGE_SIGNING_SECRET sets the secret,
+ * NUDGE_DEMO_SEED the scenario (42), NUDGE_DEMO_CONTACTS the contacts per journey (12).
+ * The flows in ~/.nudge/node-red are rewritten at every start, so the demo always begins from the examples.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +24,9 @@ import type { Decision } from '../engine/audit/schema';
 import type { Engine } from '../engine/engine';
 import { signatureHeaders } from '../engine/events/signature';
 import { acquireEngine } from '../engine/registry';
+import { type FlowNode, loadJourneyFlows, prepareForDemo } from './flows';
+import { buildScenario, describeScenario, JOURNEY_IDS, responsesTo, type Scenario, type SimEvent } from './simulator';
+import { outcomeOf, runningLine, summaryLines, tally } from './summary';
 
 interface NodeRedRuntime {
 	init(server: Server, settings: Record<string, unknown>): void;
@@ -26,12 +35,6 @@ interface NodeRedRuntime {
 	readonly httpAdmin: Express;
 	readonly httpNode: Express;
 	readonly events: NodeJS.EventEmitter;
-}
-
-interface FlowNode {
-	id: string;
-	type: string;
-	[key: string]: unknown;
 }
 
 const write = (line = '') => process.stdout.write(`${line}\n`);
@@ -59,33 +62,6 @@ function loadNodeRed(): { RED: NodeRedRuntime; express: () => Express } {
 	return { RED, express };
 }
 
-function contactLabel(engine: Engine, decision: Decision): Promise<string> {
-	return engine.getProfile(decision.contactId).then((p) => {
-		if (!p) return decision.contactId;
-		return p.email ?? (p.identities.userId?.[0] ? `user ${p.identities.userId[0]}` : undefined) ?? (p.identities.anonymousId?.[0] ? `visitor ${p.identities.anonymousId[0]}` : decision.contactId);
-	});
-}
-
-function outcomeOf(decision: Decision): string {
-	if (decision.status === 'sent') {
-		const score = decision.score ? `  (score ${decision.score.value}, ${decision.score.tier})` : '';
-		return `${decision.channel}${score}`;
-	}
-	if (decision.status === 'failed') return `SEND_FAILED  ${decision.delivery?.error ?? ''}`;
-	const rule = decision.ruleId ? `  (${decision.ruleId})` : '';
-	return `${decision.reason ?? 'suppressed'}${rule}`;
-}
-
-async function waitForLogged(engine: Engine, decisionId: string, timeoutMs = 15_000): Promise<Decision | undefined> {
-	const until = Date.now() + timeoutMs;
-	while (Date.now() < until) {
-		const decision = await engine.store.getDecision(decisionId);
-		if (decision?.loggedAt) return decision;
-		await sleep(15);
-	}
-	return engine.store.getDecision(decisionId);
-}
-
 function waitForFlows(RED: NodeRedRuntime, timeoutMs = 30_000): Promise<void> {
 	return new Promise((resolvePromise, reject) => {
 		const timer = setTimeout(() => reject(new Error('Node-RED did not start the flow within 30 s')), timeoutMs);
@@ -111,29 +87,26 @@ export interface DemoOptions {
 	port: number;
 	once: boolean;
 	home?: string;
+	seed?: number;
+	perJourney?: number;
+	/** Real milliseconds per scenario minute. */
+	msPerMinute?: number;
 }
 
-export async function runDemo(options: DemoOptions): Promise<number> {
-	const root = packageRoot();
-	const home = options.home ?? homedir();
-	const nudgeDir = join(home, '.nudge');
-	const userDir = join(nudgeDir, 'node-red');
-	const dbPath = join(nudgeDir, 'demo.db');
+export interface EmbeddedNodeRed {
+	base: string;
+	stop(): Promise<void>;
+}
+
+/**
+ * A Node-RED 5 with its editor on 127.0.0.1:<port>, running `nodes` from a fresh user folder, with
+ * Nudge's nodes loaded from the package (the same way an installed package's are).
+ */
+export async function startEmbeddedNodeRed(root: string, userDir: string, port: number, nodes: FlowNode[], credentials: Record<string, unknown>): Promise<EmbeddedNodeRed> {
 	mkdirSync(userDir, { recursive: true });
-	for (const f of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`]) rmSync(f, { force: true });
-
-	const secret = process.env.NUDGE_SIGNING_SECRET || randomBytes(24).toString('hex');
-	const base = `http://127.0.0.1:${options.port}`;
-	const flow = JSON.parse(readFileSync(join(root, 'flows', 'node-red', 'nurture.json'), 'utf8')) as FlowNode[];
-	const engineNode = flow.find((n) => n.type === 'nudge-engine');
-	const trigger = flow.find((n) => n.type === 'nudge-trigger');
-	if (!engineNode || !trigger) throw new Error('flows/node-red/nurture.json has no nudge-engine or nudge-trigger node');
-	engineNode.store = `sqlite:${dbPath}`;
-	for (const n of flow) if (n.type === 'nudge-send') n.url = `${base}/demo/inbox`;
 	const flowFile = join(userDir, 'flows.json');
-	writeFileSync(flowFile, JSON.stringify(flow, null, 2));
-	writeFileSync(join(userDir, 'flows_cred.json'), JSON.stringify({ [engineNode.id]: { signingSecret: secret } }, null, 2));
-
+	writeFileSync(flowFile, JSON.stringify(nodes, null, 2));
+	writeFileSync(join(userDir, 'flows_cred.json'), JSON.stringify(credentials, null, 2));
 	const { RED, express } = loadNodeRed();
 	const app = express();
 	const server = createServer(app);
@@ -145,7 +118,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 		httpAdminRoot: '/',
 		httpNodeRoot: '/',
 		uiHost: '127.0.0.1',
-		uiPort: options.port,
+		uiPort: port,
 		editorTheme: { tours: false, projects: { enabled: false } },
 		telemetry: { enabled: false },
 		diagnostics: { enabled: false },
@@ -160,103 +133,170 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 	app.use(settings.httpNodeRoot, RED.httpNode);
 	await new Promise<void>((ok, ko) => {
 		server.once('error', ko);
-		server.listen(options.port, '127.0.0.1', () => ok());
+		server.listen(port, '127.0.0.1', () => ok());
 	});
 	const started = waitForFlows(RED);
 	await RED.start();
 	await started;
+	return {
+		base: `http://127.0.0.1:${port}`,
+		stop: async () => {
+			await RED.stop();
+			await new Promise<void>((ok) => server.close(() => ok()));
+		},
+	};
+}
 
-	const { engine, release } = acquireEngine({ store: engineNode.store as string, policy: (engineNode.policy as string) ?? '' });
+/** What a decision line says after its outcome: the channel and score, or the reason and rule. */
+function detailOf(d: Decision): string {
+	const outcome = outcomeOf(d);
+	if (outcome === 'sent') {
+		const score = d.score ? `  (score ${d.score.value}, ${d.score.tier})` : '';
+		const offer = d.message?.offerValue ? `  offer ${d.message.offerValue}% off` : '';
+		return `${d.channel}${score}${offer}`;
+	}
+	if (outcome === 'failed') return `SEND_FAILED  ${d.delivery?.error ?? ''}`;
+	const rule = d.ruleId ?? d.guard?.bindingRuleId;
+	const until = outcome === 'delayed' && d.guard?.retryAt ? `  until ${d.guard.retryAt.slice(0, 16).replace('T', ' ')} UTC` : '';
+	return `${d.reason ?? outcome}${rule ? `  (${rule})` : ''}${until}`;
+}
+
+/** Settled for the demo: finalised in the log, or waiting by design (delayed, in review). */
+const settled = (d: Decision) => !!d.loggedAt || d.status === 'delayed' || d.status === 'review';
+
+interface PlayResult {
+	posted: number;
+	refused: number;
+	skippedJourneys: string[];
+}
+
+/**
+ * Plays the scenario against the running flows: posts each event when its scenario minute comes, prints
+ * each decision once it settles, and answers every sent message with the contact's simulated responses.
+ * Ends once nothing is left to post and no decision has appeared for longer than any timer's wait.
+ */
+async function play(engine: Engine, scenario: Scenario, flows: ReturnType<typeof loadJourneyFlows>, base: string, secret: string, msPerMinute: number): Promise<PlayResult> {
+	const t0 = Date.now();
+	const minuteNow = () => (Date.now() - t0) / msPerMinute;
+	const queue: SimEvent[] = scenario.events.filter((e) => flows.journeys.has(e.journey));
+	const skippedJourneys = JOURNEY_IDS.filter((j) => !flows.journeys.has(j));
+	const longestTimerMs = Math.max(0, ...flows.timers.map((t) => t.demoMinutes * 60_000));
+	const quietMs = longestTimerMs + 3_000;
+	const watching = new Map<string, true>();
+	const labels = new Map<string, { label: string; userId?: string }>();
+	const messagesTo = new Map<string, number>();
+	let cursor: { createdAt: string; decisionId: string } | undefined;
+	let lastChange = Date.now();
+	let nextRunning = Date.now() + 3_000;
+	let posted = 0;
+	let refused = 0;
+	let n = 0;
+
+	const post = async (e: SimEvent, retry = false) => {
+		const path = flows.journeys.get(e.journey)!.path;
+		const body = JSON.stringify({ ...e.call, timestamp: new Date().toISOString() });
+		const res = await fetch(`${base}/nudge/${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...signatureHeaders(secret, body) }, body });
+		const answer = (await res.json()) as { duplicates?: number; error?: string };
+		posted++;
+		lastChange = Date.now();
+		if (res.status !== 200) {
+			refused++;
+			write(`  (refused) ${e.journey} ${e.call.event ?? e.call.type} for ${e.contact.traits.email}: HTTP ${res.status} ${answer.error ?? ''}`);
+		} else if (retry && answer.duplicates) {
+			write(`  (the source retried ${e.call.messageId} ${e.call.event ?? e.call.type}: answered as a duplicate, nothing decided twice)`);
+		}
+	};
+	const who = async (contactId: string) => {
+		let known = labels.get(contactId);
+		if (!known) {
+			const p = await engine.getProfile(contactId);
+			known = { label: p?.email ?? p?.identities.userId?.[0] ?? contactId, userId: p?.identities.userId?.[0] };
+			labels.set(contactId, known);
+		}
+		return known;
+	};
+
+	for (;;) {
+		while (queue.length && queue[0].at <= minuteNow()) {
+			const e = queue.shift()!;
+			await post(e);
+			if (e.retried) await post(e, true);
+		}
+		const fresh = await engine.queryDecisions({ after: cursor, limit: 1000 });
+		if (fresh.length) cursor = { createdAt: fresh[fresh.length - 1].createdAt, decisionId: fresh[fresh.length - 1].decisionId };
+		for (const d of fresh) watching.set(d.decisionId, true);
+		for (const id of [...watching.keys()]) {
+			const d = fresh.find((x) => x.decisionId === id) ?? (await engine.store.getDecision(id));
+			if (!d || !settled(d)) continue;
+			watching.delete(id);
+			lastChange = Date.now();
+			const contact = await who(d.contactId);
+			const what = d.event.name ?? d.event.type;
+			write(`${String(++n).padStart(4)}. ${d.journey.padEnd(16)} ${contact.label.padEnd(36)} ${what.padEnd(20)} ${outcomeOf(d).padEnd(10)} ${detailOf(d)}`);
+			if (d.status === 'sent' && d.channel && contact.userId) {
+				const ordinal = (messagesTo.get(contact.userId) ?? 0) + 1;
+				messagesTo.set(contact.userId, ordinal);
+				const replies = responsesTo(scenario, { journey: d.journey, contactUserId: contact.userId, channel: d.channel, messageId: d.delivery?.providerMessageId, at: minuteNow(), ordinal });
+				queue.push(...replies);
+				queue.sort((a, b) => a.at - b.at);
+			}
+		}
+		if (Date.now() >= nextRunning) {
+			write(runningLine(tally(await engine.queryDecisions({ limit: 100_000 })), (Date.now() - t0) / 1000));
+			nextRunning += 3_000;
+		}
+		if (!queue.length && Date.now() - lastChange > quietMs) break;
+		await sleep(100);
+	}
+	return { posted, refused, skippedJourneys };
+}
+
+export async function runDemo(options: DemoOptions): Promise<number> {
+	const root = packageRoot();
+	const home = options.home ?? homedir();
+	const nudgeDir = join(home, '.nudge');
+	const userDir = join(nudgeDir, 'node-red');
+	const dbPath = join(nudgeDir, 'demo.db');
+	mkdirSync(nudgeDir, { recursive: true });
+	for (const f of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`]) rmSync(f, { force: true });
+
+	const secret = process.env.NUDGE_SIGNING_SECRET || randomBytes(24).toString('hex');
+	const msPerMinute = options.msPerMinute ?? 100;
+	const origin = `http://127.0.0.1:${options.port}`;
+	const flows = loadJourneyFlows(root);
+	const credentials = prepareForDemo(flows, { store: `sqlite:${dbPath}`, origin, msPerMinute, maxTimerMinutes: 90, timerCheckSeconds: 0.25 }, secret);
+	const red = await startEmbeddedNodeRed(root, userDir, options.port, flows.nodes, credentials);
+	const engineNode = flows.engines[0];
+	const { engine, release } = acquireEngine({ store: String(engineNode.store), policy: (engineNode.policy as string) ?? '' });
 	let stopped = false;
 	const stop = async () => {
 		if (stopped) return;
 		stopped = true;
 		await release();
-		await RED.stop();
-		await new Promise<void>((ok) => server.close(() => ok()));
+		await red.stop();
 	};
 
 	try {
-		const lines = readFileSync(join(root, 'flows', 'samples', 'nurture.jsonl'), 'utf8').split('\n').filter((l) => l.trim());
-		write(`Nudge demo: the nurture journey in Node-RED, decision log in ${dbPath}`);
-		write(`Posting ${lines.length} sample events (flows/samples/nurture.jsonl) to ${base}/nudge/${String(trigger.path || 'events')}, signed\n`);
-		let n = 0;
-		let problems = 0;
-		let hotSent: Decision | undefined;
-		for (const line of lines) {
-			const body = JSON.stringify(JSON.parse(line));
-			const event = JSON.parse(line) as { event?: string; type: string; messageId?: string };
-			const what = event.event ?? event.type;
-			const res = await fetch(`${base}/nudge/${String(trigger.path || 'events')}`, {
-				method: 'POST',
-				headers: { 'content-type': 'application/json', ...signatureHeaders(secret, body) },
-				body,
-			});
-			const answer = (await res.json()) as { accepted?: number; duplicates?: number; decisionIds?: string[]; error?: string };
-			if (res.status !== 200) {
-				problems++;
-				write(`${String(++n).padStart(3)}. ${'(refused)'.padEnd(36)} ${what.padEnd(22)} HTTP ${res.status}: ${answer.error}`);
-				continue;
-			}
-			if (answer.duplicates) {
-				write(`${String(++n).padStart(3)}. ${`event ${event.messageId}`.padEnd(36)} ${what.padEnd(22)} ${'suppressed'.padEnd(11)} DUPLICATE_EVENT  (retried delivery, ignored)`);
-			}
-			for (const id of answer.decisionIds ?? []) {
-				const decision = await waitForLogged(engine, id);
-				if (!decision?.loggedAt) problems++;
-				if (!decision) continue;
-				if (decision.status === 'sent' && decision.score?.tier === 'hot' && !hotSent) hotSent = decision;
-				const who = await contactLabel(engine, decision);
-				const status = decision.loggedAt ? decision.status : `${decision.status}?`;
-				write(`${String(++n).padStart(3)}. ${who.padEnd(36)} ${what.padEnd(22)} ${status.padEnd(11)} ${outcomeOf(decision)}`);
-			}
-		}
+		const scenario = buildScenario({ seed: options.seed, perJourney: options.perJourney, startedAt: new Date() });
+		const journeys = [...flows.journeys.keys()];
+		write(`Nudge demo: the ${journeys.join(', ')} journeys in Node-RED, decision log in ${dbPath}`);
+		write(`Simulated contacts (seed ${scenario.seed}), their events signed and posted to ${journeys.map((j) => `/nudge/${flows.journeys.get(j)!.path}`).join(', ')}:`);
+		for (const line of describeScenario(scenario)) write(`  ${line}`);
+		write(`1 scenario minute = ${msPerMinute} ms.${flows.timers.length ? ` Timer waits for the demo: ${flows.timers.map((t) => `${t.start} → ${t.fire} ${t.minutes} min → ${Math.round(t.demoMinutes * 60 * 10) / 10} s`).join('; ')}` : ''}\n`);
 
-		if (hotSent) {
-			write('\nOutcomes reported back for the hottest lead:');
-			for (const outcome of [
-				{ type: 'click' },
-				{ type: 'conversion', value: 12000 },
-				{ type: 'click' },
-			]) {
-				const res = await fetch(`${base}/demo/outcome`, {
-					method: 'POST',
-					headers: { 'content-type': 'application/json' },
-					body: JSON.stringify({ decisionId: hotSent.decisionId, ...outcome }),
-				});
-				const answer = (await res.json()) as { duplicate?: boolean; outcomes?: number; error?: string };
-				const result = res.status !== 200 ? `refused: ${answer.error}` : answer.duplicate ? 'already recorded, not counted twice' : `recorded (${answer.outcomes} on the decision)`;
-				write(`  ${outcome.type.padEnd(11)} ${result}`);
-			}
-		}
-
-		const all = await engine.queryDecisions({ limit: 10_000 });
-		const byStatus = new Map<string, number>();
-		const byDetail = new Map<string, Map<string, number>>();
-		for (const d of all) {
-			byStatus.set(d.status, (byStatus.get(d.status) ?? 0) + 1);
-			const key = d.status === 'sent' ? (d.channel ?? '?') : (d.reason ?? '?');
-			const detail = byDetail.get(d.status) ?? new Map<string, number>();
-			detail.set(key, (detail.get(key) ?? 0) + 1);
-			byDetail.set(d.status, detail);
-		}
-		const finalised = all.filter((d) => d.loggedAt).length;
-		const duplicates = all.filter((d) => d.reason === 'DUPLICATE_EVENT').length;
-		write(`\nSummary: ${lines.length} events, ${all.length} decisions, ${finalised} finalised in the decision log (${duplicates} retried delivery answered by the trigger)`);
-		for (const status of ['sent', 'suppressed', 'failed', 'pending']) {
-			const count = byStatus.get(status) ?? 0;
-			if (!count && status === 'pending') continue;
-			const detail = [...(byDetail.get(status) ?? new Map<string, number>()).entries()]
-				.sort((a, b) => b[1] - a[1])
-				.map(([k, v]) => `${k} ${v}`)
-				.join(', ');
-			write(`  ${status.padEnd(11)} ${String(count).padStart(3)}${detail ? `  (${detail})` : ''}`);
-		}
-		if (problems) write(`  ${problems} event(s) were refused or not finalised: see the lines above`);
-		write(`\nNode-RED editor: ${base}/  (the "Nudge: nurture journey" tab)`);
+		const result = await play(engine, scenario, flows, red.base, secret, msPerMinute);
+		const all = await engine.queryDecisions({ limit: 100_000 });
+		const t = tally(all);
+		const unsettled = all.filter((d) => !settled(d)).length;
+		write(`\nSummary: ${result.posted} events posted, ${all.length} decisions, ${all.filter((d) => d.loggedAt).length} finalised in the decision log`);
+		for (const line of summaryLines(t)) write(line);
+		for (const j of result.skippedJourneys) write(`  (no flows/node-red/${j}.json: the ${j} contacts were not played)`);
+		const problems = result.refused + unsettled;
+		if (problems) write(`  ${result.refused} event(s) refused and ${unsettled} decision(s) not finalised: see the lines above`);
+		write(`\nNode-RED editor: ${red.base}/  (one tab per journey)`);
 		write(`Decision log: ${dbPath}`);
 		if (options.once) return problems ? 1 : 0;
-		write(`Send your own events: POST ${base}/nudge/events signed with NUDGE_SIGNING_SECRET=${secret}`);
+		write(`Send your own events: POST ${red.base}/nudge/<journey> signed with NUDGE_SIGNING_SECRET=${secret}`);
 		write('Press Ctrl-C to stop.');
 		await new Promise<void>((ok) => {
 			process.once('SIGINT', ok);
@@ -272,7 +312,8 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 if (require.main === module) {
 	const once = process.argv.includes('--once') || ['1', 'true', 'yes'].includes(String(process.env.NUDGE_DEMO_ONCE ?? '').toLowerCase());
 	const port = Number(process.env.PORT || 1880);
-	runDemo({ port, once }).then(
+	const number = (name: string) => (process.env[name] ? Number(process.env[name]) : undefined);
+	runDemo({ port, once, seed: number('NUDGE_DEMO_SEED'), perJourney: number('NUDGE_DEMO_CONTACTS'), msPerMinute: number('NUDGE_DEMO_MS_PER_MINUTE') }).then(
 		(code) => process.exit(code),
 		(error: Error) => {
 			process.stderr.write(`Nudge demo failed: ${error.message}\n`);
