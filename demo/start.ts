@@ -41,7 +41,7 @@ const write = (line = '') => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The package root: the nearest folder above this file whose package.json is Nudge's. */
-function packageRoot(): string {
+export function packageRoot(): string {
 	let dir = __dirname;
 	for (;;) {
 		const file = join(dir, 'package.json');
@@ -99,7 +99,7 @@ export interface EmbeddedNodeRed {
 }
 
 /**
- * A Node-RED 5 with its editor on 127.0.0.1:<port>, running `nodes` from a fresh user folder, with
+ * A Node-RED 5 with its editor on 127.0.0.1:<port> (0: any free port), running `nodes` from a fresh user folder, with
  * Nudge's nodes loaded from the package (the same way an installed package's are).
  */
 export async function startEmbeddedNodeRed(root: string, userDir: string, port: number, nodes: FlowNode[], credentials: Record<string, unknown>): Promise<EmbeddedNodeRed> {
@@ -139,7 +139,7 @@ export async function startEmbeddedNodeRed(root: string, userDir: string, port: 
 	await RED.start();
 	await started;
 	return {
-		base: `http://127.0.0.1:${port}`,
+		base: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
 		stop: async () => {
 			await RED.stop();
 			await new Promise<void>((ok) => server.close(() => ok()));
@@ -279,7 +279,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 	try {
 		const scenario = buildScenario({ seed: options.seed, perJourney: options.perJourney, startedAt: new Date() });
 		const journeys = [...flows.journeys.keys()];
-		write(`Nudge demo: the ${journeys.join(', ')} journeys in Node-RED, decision log in ${dbPath}`);
+		write(`Nudge demo: ${journeys.length === 1 ? `the ${journeys[0]} journey` : `the ${journeys.join(', ')} journeys`} in Node-RED, decision log in ${dbPath}`);
 		write(`Simulated contacts (seed ${scenario.seed}), their events signed and posted to ${journeys.map((j) => `/nudge/${flows.journeys.get(j)!.path}`).join(', ')}:`);
 		for (const line of describeScenario(scenario)) write(`  ${line}`);
 		write(`1 scenario minute = ${msPerMinute} ms.${flows.timers.length ? ` Timer waits for the demo: ${flows.timers.map((t) => `${t.start} → ${t.fire} ${t.minutes} min → ${Math.round(t.demoMinutes * 60 * 10) / 10} s`).join('; ')}` : ''}\n`);
