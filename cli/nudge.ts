@@ -9,10 +9,12 @@ import { LIFT_USAGE, runLift } from './lift';
 const USAGE = `Usage: nudge <command> [options]
 
 Commands:
-  replay --events FILE.jsonl [--journey nurture] [--policy FILE.json] [--store PATH] [--out FILE]
+  replay --events FILE.jsonl [--journey nurture|cart-abandonment|churn-risk] [--policy FILE.json]
+         [--store PATH] [--out FILE]
       Dry-runs a journey over past events (Nudge or Segment format, one JSON per line) on a fresh
-      embedded store. Writes one JSON decision per line (stdout by default) and a summary on stderr.
-      Nothing is sent.
+      embedded store, each at its own time; the journey's inactivity timers fire in simulated time.
+      Policy: flows/policies/journeys.json unless --policy is given. Writes one JSON decision per
+      line (stdout by default) and a summary on stderr. Nothing is sent.
 ${MODEL_USAGE}${LIFT_USAGE}`;
 
 function fail(message: string): never {

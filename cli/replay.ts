@@ -4,8 +4,13 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Decision } from '../engine/audit/schema';
 import { NudgeError } from '../engine/errors';
-import { JOURNEYS, JourneyName, runJourney } from '../engine/journeys/journey';
+import { applyInactivityRules, fireDueTimers } from '../engine/events/timers';
+import { normalizeEvent } from '../engine/events/normalize';
+import { JOURNEYS, JourneyName, runIngested } from '../engine/journeys/journey';
 import { createEngine } from '../engine/registry';
+
+/** The prebuilt journeys' policy (triggers, outcomes, timers, offers…), used unless --policy names another. */
+export const JOURNEYS_POLICY = join(__dirname, '..', '..', 'flows', 'policies', 'journeys.json');
 
 export interface ReplayOptions {
 	events: string;
@@ -17,6 +22,8 @@ export interface ReplayOptions {
 
 export interface ReplaySummary {
 	events: number;
+	/** Events fired by inactivity timers (e.g. Cart Abandoned). */
+	timers: number;
 	rejected: { line: number; error: string }[];
 	byStatus: Record<string, number>;
 	byReason: Record<string, number>;
@@ -24,7 +31,9 @@ export interface ReplaySummary {
 
 /**
  * Replays an event file through a journey on a fresh embedded store, deciding each event at its own
- * timestamp (so caps see history as it happened) and sending nothing: deliveries are dry runs.
+ * timestamp (so caps see history as it happened) and sending nothing: deliveries are dry runs. The
+ * journey's inactivity timers (policy `journeys.<id>.timers`) fire in simulated time: before each event,
+ * every timer due by its timestamp; after the last, the ones still waiting.
  */
 export async function replay(options: ReplayOptions, emit: (decision: Decision) => void): Promise<ReplaySummary> {
 	const journey = (options.journey ?? 'nurture') as JourneyName;
@@ -34,12 +43,26 @@ export async function replay(options: ReplayOptions, emit: (decision: Decision) 
 	const scratch = options.store ? undefined : mkdtempSync(join(tmpdir(), 'nudge-replay-'));
 	const engine = createEngine({
 		store: `sqlite:${options.store ?? join(scratch!, 'replay.db')}`,
-		policyFile: options.policy,
+		policyFile: options.policy ?? JOURNEYS_POLICY,
 		clock: 'event',
 	});
-	const summary: ReplaySummary = { events: 0, rejected: [], byStatus: {}, byReason: {} };
+	const summary: ReplaySummary = { events: 0, timers: 0, rejected: [], byStatus: {}, byReason: {} };
 	try {
 		const lines = createInterface({ input: createReadStream(options.events), crlfDelay: Infinity });
+		const tally = (decision: Decision) => {
+			summary.byStatus[decision.status] = (summary.byStatus[decision.status] ?? 0) + 1;
+			if (decision.reason) summary.byReason[decision.reason] = (summary.byReason[decision.reason] ?? 0) + 1;
+			emit(decision);
+		};
+		// Timers due by `until` fire as events of their own (a fired event may start the next timer).
+		const fireUntil = async (until: number) => {
+			for (let fired = await fireDueTimers(engine, until); fired.length; fired = await fireDueTimers(engine, until)) {
+				for (const ingested of fired) {
+					summary.timers++;
+					tally(await runIngested(engine, ingested, { dryRun: true }));
+				}
+			}
+		};
 		let lineNo = 0;
 		for await (const line of lines) {
 			lineNo++;
@@ -47,15 +70,18 @@ export async function replay(options: ReplayOptions, emit: (decision: Decision) 
 			summary.events++;
 			let decision: Decision;
 			try {
-				decision = await runJourney(engine, journey, line, { dryRun: true });
+				const at = Date.parse(normalizeEvent(line).occurredAt);
+				await fireUntil(at - 1);
+				const ingested = await engine.ingest(line, { journey });
+				await applyInactivityRules(engine, [ingested], []);
+				decision = await runIngested(engine, ingested, { dryRun: true });
 			} catch (error) {
 				summary.rejected.push({ line: lineNo, error: (error as Error).message });
 				continue;
 			}
-			summary.byStatus[decision.status] = (summary.byStatus[decision.status] ?? 0) + 1;
-			if (decision.reason) summary.byReason[decision.reason] = (summary.byReason[decision.reason] ?? 0) + 1;
-			emit(decision);
+			tally(decision);
 		}
+		await fireUntil(Number.MAX_SAFE_INTEGER);
 	} catch (error) {
 		if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
 			throw new NudgeError('INVALID_INPUT', `Events file not found: ${options.events}`);
@@ -75,7 +101,7 @@ export function formatSummary(s: ReplaySummary): string {
 			.map(([k, v]) => `${k} ${v}`)
 			.join(', ') || 'none';
 	const lines = [
-		`replayed ${s.events} event(s): ${count(s.byStatus)}`,
+		`replayed ${s.events} event(s)${s.timers ? ` and ${s.timers} timer event(s)` : ''}: ${count(s.byStatus)}`,
 		`suppression reasons: ${count(s.byReason)}`,
 	];
 	if (s.rejected.length) {

@@ -3,7 +3,7 @@ import { OutcomeSchema } from './audit/schema';
 import { exportJsonl, iterateDecisions } from './audit/export';
 import { CHANNELS, Channel } from './channels';
 import { channelEligibility, chooseChannel } from './decide/chooseChannel';
-import { holdoutOf } from './decide/holdout';
+import { holdoutKey, holdoutOf } from './decide/holdout';
 import { bestSendTime, ENGAGEMENT, engagementDeltas } from './decide/sendTime';
 import { zoneFor } from './guard/windows';
 import { LiftOptions, LiftRow, LiftTally } from './decide/lift';
@@ -21,6 +21,7 @@ import { newId } from './ids';
 import { LoadedPolicy, loadPolicy } from './policy/load';
 import type { Policy } from './policy/schema';
 import { eventIdentityKeys, ingestIntoProfile } from './profiles/profiles';
+import { escalationFor, eventKey, offerFor, outcomeOfEvent, scoringFor, startsMessage } from './journeys/journey';
 import type { Profile } from './profiles/schema';
 import { scoreWithRules } from './scoring/rulesModel';
 import { activeModel, coldStartReason, modelScore } from './scoring/registry';
@@ -235,6 +236,7 @@ export class Engine {
 		try {
 			const profile = await this.profileLock.run(() => ingestIntoProfile(this.store, event, (p, e) => applyNegativeTriggers(p, e, this.policy)));
 			decision.contactId = profile.contactId;
+			await this.routeEvent(decision, event, at);
 			// Durable before the caller acknowledges the event: an accepted event always has its decision row.
 			return { event, profile, decision: await this.save(decision, 'ingest', at, { durable: true }), duplicate: false };
 		} catch (error) {
@@ -242,6 +244,30 @@ export class Engine {
 			await this.store.releaseKey(`event:${event.eventId}`);
 			throw error;
 		}
+	}
+
+	/**
+	 * The journey's branches at ingest (policy `journeys.<id>`): an event that is an outcome of an earlier
+	 * message names that decision in `outcomeFor` (Record Outcome records it there); an event that is not one
+	 * of the journey's triggers only updated the profile, so its decision is settled NOT_A_TRIGGER.
+	 */
+	private async routeEvent(decision: Decision, event: CustomerEvent, at: Date): Promise<void> {
+		const outcome = outcomeOfEvent(this.policy, decision.journey, event);
+		if (outcome) {
+			const target = await this.latestMessage(decision.contactId, decision.journey, at);
+			if (target) decision.outcomeFor = { decisionId: target.decisionId, ...outcome, outcomeId: `${event.eventId}:${outcome.type}` };
+		}
+		if (!startsMessage(this.policy, decision.journey, event)) {
+			const recorded = decision.outcomeFor ? `; it is recorded as ${decision.outcomeFor.type} of decision ${decision.outcomeFor.decisionId}` : '';
+			this.suppress(decision, 'NOT_A_TRIGGER', `${eventKey(event)} does not start a message in journey ${decision.journey} (policy journeys.${decision.journey}.triggers)${recorded}`);
+		}
+	}
+
+	/** The contact's latest message in the journey (sent, or held out) within the attribution window. */
+	private async latestMessage(contactId: string, journey: string, at: Date): Promise<Decision | undefined> {
+		const from = new Date(at.getTime() - this.policy.learner.attributionWindowHours * 3_600_000).toISOString();
+		const recent = await this.store.queryDecisions({ contactId, journey, from, to: new Date(at.getTime() + 1).toISOString(), limit: 1000 });
+		return recent.filter((d) => d.status === 'sent' || d.choice?.method === 'holdout').pop();
 	}
 
 	/** Loads a decision; accepts an id, a decision, or an item carrying one. */
@@ -395,15 +421,21 @@ export class Engine {
 	 * and when it is logged. A suppressed decision skips to the log, like the flows.
 	 */
 	async decide(rawEvent: unknown, options: { journey: string; target: SendTarget }): Promise<Decision> {
-		const ingested = await this.ingest(rawEvent, { journey: options.journey });
+		return this.decideIngested(await this.ingest(rawEvent, { journey: options.journey }), options.target);
+	}
+
+	/** The stages of `decide` for an event already taken in (e.g. a timer that fired); records its outcome first. */
+	async decideIngested(ingested: IngestResult, target: SendTarget): Promise<Decision> {
 		let decision = ingested.decision;
 		if (ingested.duplicate) return decision;
+		const outcome = decision.outcomeFor;
+		if (outcome) await this.recordOutcome({ decisionId: outcome.decisionId, type: outcome.type, value: outcome.value, outcomeId: outcome.outcomeId, at: decision.event.occurredAt });
 		const profile = this.profileLoader(decision, ingested.profile);
 		const stages = [
 			() => this.scoreStage(decision, profile, false),
 			() => this.chooseStage(decision, profile, false),
 			() => this.guardStage(decision, profile, {}, false),
-			() => this.sendStage(decision, profile, options.target, false),
+			() => this.sendStage(decision, profile, target, false),
 		];
 		for (const stage of stages) {
 			if (decision.status !== 'pending') break;
@@ -414,17 +446,21 @@ export class Engine {
 
 	private async scoreStage(decision: Decision, profile: () => Promise<Profile>, persist = true): Promise<Decision> {
 		const now = this.nowFor(decision);
-		decision.score = await this.scoreProfile(await profile());
+		decision.score = await this.scoreProfile(await profile(), decision.journey);
+		// Offer depth by intent (policy journeys.<id>.offers): review thresholds on message.offerValue then apply.
+		const offer = offerFor(this.policy, decision.journey, decision.score);
+		if (offer !== undefined) decision.message = { ...decision.message, offerValue: offer };
 		return this.save(decision, 'score', now, { persist });
 	}
 
 	/**
-	 * The active version of the policy's model (`scoring.model`) when it was trained on enough data;
-	 * otherwise the rules model, with `fallback: true` and a note saying why.
+	 * The active version of the policy's model (`scoring.model`, or the journey's own `scoring`) when it was
+	 * trained on enough data; otherwise the rules model, with `fallback: true` and a note saying why.
 	 */
-	async scoreProfile(profile: Profile): Promise<Score> {
-		const { model: name, tiers, minTrainingRows, minTrainingPositives } = this.policy.scoring;
-		if (!name) return scoreWithRules(profile, this.policy, this.policyVersion);
+	async scoreProfile(profile: Profile, journey?: string): Promise<Score> {
+		const scoring = journey ? scoringFor(this.policy, journey) : this.policy.scoring;
+		const { model: name, tiers, minTrainingRows, minTrainingPositives } = scoring;
+		if (!name) return scoreWithRules(profile, scoring, this.policyVersion);
 		let active: Awaited<ReturnType<typeof activeModel>>;
 		let why: string | undefined;
 		try {
@@ -436,17 +472,19 @@ export class Engine {
 			why = `model "${name}" could not be loaded (${error.message})`;
 		}
 		if (active && !why) return modelScore(name, active.version, active.model, profile, tiers);
-		return { ...scoreWithRules(profile, this.policy, this.policyVersion), note: `rules used: ${active ? `model ${name} v${active.version} is not used yet: ${why}` : why}` };
+		return { ...scoreWithRules(profile, scoring, this.policyVersion), note: `rules used: ${active ? `model ${name} v${active.version} is not used yet: ${why}` : why}` };
 	}
 
 	private async chooseStage(decision: Decision, profile: () => Promise<Profile>, persist = true): Promise<Decision> {
 		const now = this.nowFor(decision);
 		const contact = await profile();
-		const choice = chooseChannel(contact, this.policy, decision.journey);
+		// A score tier the journey escalates (hot leads → a sales task) has only that channel to go by.
+		const escalation = escalationFor(this.policy, decision.journey, decision.score);
+		const choice = chooseChannel(contact, this.policy, decision.journey, escalation ? [escalation.channel] : undefined);
 		const context = contextOf(decision, contact, this.policy.learner);
 		decision.candidates = choice.candidates;
 		// Holdout first and regardless of eligibility: the control group is a random slice of everyone.
-		const holdout = holdoutOf(this.policy.holdout, decision.contactId, decision.journey);
+		const holdout = holdoutOf(this.policy.holdout, holdoutKey(contact), decision.journey);
 		if (holdout) {
 			decision.choice = { context, method: 'holdout', holdout };
 			const group = holdout.group === 'global' ? 'the global control group' : `the holdout of journey ${decision.journey}`;
@@ -454,6 +492,11 @@ export class Engine {
 		} else if (!choice.channel) {
 			decision.choice = { context, method: 'none_eligible' };
 			this.suppress(decision, choice.reason!, choice.explanation);
+		} else if (escalation) {
+			decision.choice = { context, method: 'default_order', arm: choice.channel };
+			decision.channel = choice.channel;
+			decision.message = { ...decision.message, category: escalation.category };
+			decision.explanation = `${decision.score!.tier} score (${decision.score!.value}): handed to a person by ${choice.channel} (policy journeys.${decision.journey}.escalate)`;
 		} else {
 			const arms = choice.candidates.filter((c) => c.eligible).map((c) => c.channel);
 			const picked = await chooseArm({ store: this.store, policy: this.policy, arms, context, random: this.random });

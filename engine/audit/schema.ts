@@ -18,6 +18,8 @@ export const REASON_CODES = [
 	'REVIEW_REJECTED',
 	/** The learner judged "no action / wait" the best move for now. */
 	'WAIT_CHOSEN',
+	/** The journey sends nothing for this event (policy `journeys.<id>.triggers`): it only updated the profile or recorded an outcome. */
+	'NOT_A_TRIGGER',
 ] as const;
 export const ReasonCodeSchema = z.enum(REASON_CODES);
 export type ReasonCode = z.infer<typeof ReasonCodeSchema>;
@@ -175,6 +177,10 @@ export const DecisionSchema = z.object({
 		})
 		.optional(),
 	delivery: DeliverySchema.optional(),
+	/** This event is an outcome (policy `journeys.<id>.outcomes`) of an earlier decision: Record Outcome records it there. */
+	outcomeFor: z
+		.object({ decisionId: z.string(), type: OutcomeSchema.shape.type, value: z.number().optional(), outcomeId: z.string() })
+		.optional(),
 	outcomes: z.array(OutcomeSchema),
 	/** Each stage the decision passed, in order. */
 	trail: z.array(z.object({ stage: z.string(), at: z.string(), status: z.string() })),

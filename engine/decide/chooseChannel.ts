@@ -44,9 +44,9 @@ export interface ChannelChoice {
 	explanation: string;
 }
 
-/** The channels a journey may use, in the policy's order of preference. */
-export function journeyChannels(policy: Policy, journey: string): Channel[] {
-	return policy.journeys[journey]?.channels ?? policy.channelOrder;
+/** The channels a journey may use, in the policy's order of preference (or only those given, e.g. an escalation's). */
+export function journeyChannels(policy: Policy, journey: string, only?: Channel[]): Channel[] {
+	return only ?? policy.journeys[journey]?.channels ?? policy.channelOrder;
 }
 
 /**
@@ -54,8 +54,8 @@ export function journeyChannels(policy: Policy, journey: string): Channel[] {
  * reason: the journey's channels first in its order of preference, then the channels the journey does
  * not allow, then wait (eligible only when the policy lets the learner choose it).
  */
-export function channelCandidates(profile: Profile, policy: Policy, journey: string): Candidate[] {
-	const allowed = journeyChannels(policy, journey);
+export function channelCandidates(profile: Profile, policy: Policy, journey: string, only?: Channel[]): Candidate[] {
+	const allowed = journeyChannels(policy, journey, only);
 	const others = CHANNELS.filter((c) => !allowed.includes(c));
 	const candidates: Candidate[] = [...allowed, ...others].map((channel, rank) => {
 		const why = allowed.includes(channel)
@@ -73,14 +73,14 @@ export function channelCandidates(profile: Profile, policy: Policy, journey: str
  * Picks the first eligible channel in the policy's order (the learner's choice with no data). Every
  * candidate is listed with its eligibility and, when ineligible, the reason.
  */
-export function chooseChannel(profile: Profile, policy: Policy, journey: string): ChannelChoice {
-	const candidates = channelCandidates(profile, policy, journey);
+export function chooseChannel(profile: Profile, policy: Policy, journey: string, only?: Channel[]): ChannelChoice {
+	const candidates = channelCandidates(profile, policy, journey, only);
 	const chosen = candidates.find((c) => c.eligible && c.channel !== WAIT);
 	if (chosen) {
 		return { channel: chosen.channel as Channel, candidates, explanation: `${chosen.channel} is the first eligible channel in the policy order` };
 	}
 	// The reason names what stopped the journey's own channels (the others are off-journey by definition).
-	const allowed = journeyChannels(policy, journey);
+	const allowed = journeyChannels(policy, journey, only);
 	const reasons = new Set(candidates.filter((c) => allowed.includes(c.channel as Channel)).map((c) => c.reason));
 	const reason: ReasonCode = reasons.size === 1 ? [...reasons][0]! : 'NO_ELIGIBLE_CHANNEL';
 	return {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { HoldoutPolicy } from '../policy/schema';
+import type { Profile } from '../profiles/schema';
 
 export const HOLDOUT_BUCKETS = 10_000;
 
@@ -29,4 +30,12 @@ export function holdoutOf(policy: HoldoutPolicy, contactId: string, journey: str
 	if (!share) return undefined;
 	const bucket = holdoutBucket(contactId, policy.salt, `journey:${journey}`);
 	return bucket < Math.round(share * HOLDOUT_BUCKETS) ? { group: 'journey', bucket } : undefined;
+}
+
+/**
+ * What a contact's buckets are drawn from: their first user id (the id your systems know them by, so a
+ * contact keeps its group in every store and after a rebuild), else the Nudge contact id.
+ */
+export function holdoutKey(profile: Pick<Profile, 'contactId' | 'identities'>): string {
+	return profile.identities.userId?.[0] ?? profile.contactId;
 }

@@ -41,25 +41,41 @@ interface TimerBody {
 const timerId = (rule: InactivityRule, contactId: string) => `inactivity:${rule.fire}:${contactId}`;
 const same = (a: string | undefined, b: string) => !!a && a.toLowerCase() === b.toLowerCase();
 
+/** A node's own rules plus the timers the policy gives the event's journey (`journeys.<id>.timers`). */
+function rulesFor(engine: Engine, journey: string, rules: InactivityRule[]): InactivityRule[] {
+	const own = engine.policy.journeys[journey]?.timers ?? [];
+	return own.length ? [...rules, ...own] : rules;
+}
+
+/** Does the policy give any journey, or this one, inactivity timers? (Then a trigger must fire them.) */
+export function policyHasTimers(engine: Engine, journey?: string): boolean {
+	return Object.entries(engine.policy.journeys).some(([name, j]) => (!journey || name === journey) && j.timers.length > 0);
+}
+
 /** Schedules and cancels timers for newly accepted events (call after every ingest). */
 export async function applyInactivityRules(engine: Engine, accepted: IngestResult[], rules: InactivityRule[]): Promise<void> {
-	if (!rules.length) return;
+	let changed = false;
 	for (const { event, decision } of accepted) {
-		for (const rule of rules) {
+		for (const rule of rulesFor(engine, decision.journey, rules)) {
 			const id = timerId(rule, decision.contactId);
 			if (rule.cancel.some((name) => same(event.name, name))) {
 				await engine.store.cancelTimer(id);
+				changed = true;
 			} else if (same(event.name, rule.start)) {
 				const body: TimerBody = { fire: rule.fire, contactId: decision.contactId, journey: decision.journey, startedBy: event.eventId, start: rule.start, minutes: rule.minutes };
 				await engine.store.scheduleTimer({ timerId: id, dueAt: Date.parse(event.occurredAt) + rule.minutes * 60_000, body: JSON.stringify(body) });
+				changed = true;
 			}
 		}
 	}
-	await engine.store.sync();
+	if (changed) await engine.store.sync();
 }
 
-/** Fires the timers due at `now` as events (one decision each, in the journey that started them). */
-export async function fireDueTimers(engine: Engine, now = Date.now(), limit = 100): Promise<IngestResult[]> {
+/**
+ * Fires the timers due at `now` as events (one decision each, in the journey that started them). A fired
+ * event may itself start a timer (Cart Abandoned → a second touch): `rules` and the policy's apply to it.
+ */
+export async function fireDueTimers(engine: Engine, now = Date.now(), limit = 100, rules: InactivityRule[] = []): Promise<IngestResult[]> {
 	const due = await engine.store.takeDueTimers(now, limit);
 	const fired: IngestResult[] = [];
 	for (const timer of due) {
@@ -78,6 +94,7 @@ export async function fireDueTimers(engine: Engine, now = Date.now(), limit = 10
 		);
 		if (!result.duplicate) fired.push(result);
 	}
+	await applyInactivityRules(engine, fired, rules);
 	return fired;
 }
 

@@ -1,13 +1,68 @@
-import type { Decision } from '../audit/schema';
-import type { Engine, SendTarget } from '../engine';
+import type { Decision, Score } from '../audit/schema';
+import type { Channel } from '../channels';
+import type { Engine, IngestResult, SendTarget } from '../engine';
+import type { CustomerEvent } from '../events/schema';
+import { readPath } from '../policy/conditions';
+import type { JourneyPolicy, Policy, ScoringPolicy } from '../policy/schema';
 
-export const JOURNEYS = ['nurture'] as const;
+/** The prebuilt journeys (flows/n8n, flows/node-red, flows/samples; settings in flows/policies/journeys.json). */
+export const JOURNEYS = ['nurture', 'cart-abandonment', 'churn-risk'] as const;
 export type JourneyName = (typeof JOURNEYS)[number];
 
+export function journeyPolicy(policy: Policy, journey: string): JourneyPolicy | undefined {
+	return policy.journeys[journey];
+}
+
+/** What the journey's rules match an event by: its name, or its type for calls without one (identify). */
+export function eventKey(event: Pick<CustomerEvent, 'name' | 'type'>): string {
+	return event.name ?? event.type;
+}
+
+/** Does this event start a message decision in the journey? Every event does unless `triggers` is set. */
+export function startsMessage(policy: Policy, journey: string, event: Pick<CustomerEvent, 'name' | 'type'>): boolean {
+	const triggers = journeyPolicy(policy, journey)?.triggers;
+	return !triggers || triggers.some((t) => t.toLowerCase() === eventKey(event).toLowerCase());
+}
+
+/** The outcome this event stands for in the journey, with its amount when the policy names the property. */
+export function outcomeOfEvent(policy: Policy, journey: string, event: CustomerEvent): { type: NonNullable<Decision['outcomeFor']>['type']; value?: number } | undefined {
+	const outcomes = journeyPolicy(policy, journey)?.outcomes ?? {};
+	const key = Object.keys(outcomes).find((name) => name.toLowerCase() === eventKey(event).toLowerCase());
+	if (!key) return undefined;
+	const rule = outcomes[key];
+	const raw = rule.value ? readPath(event.properties, rule.value) : undefined;
+	const value = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() ? Number(raw) : undefined;
+	if (value !== undefined && Number.isFinite(value) && value >= 0) return { type: rule.type, value };
+	// A revenue outcome needs its amount: without one the event still counts as a conversion.
+	return { type: rule.type === 'revenue' ? 'conversion' : rule.type };
+}
+
+/** The journey's own score settings, or the policy's. */
+export function scoringFor(policy: Policy, journey: string): ScoringPolicy {
+	return journeyPolicy(policy, journey)?.scoring ?? policy.scoring;
+}
+
+/** The offer depth for a score tier (journeys with `offers`). */
+export function offerFor(policy: Policy, journey: string, score: Score | undefined): number | undefined {
+	const offers = journeyPolicy(policy, journey)?.offers;
+	return offers && score ? offers[score.tier] : undefined;
+}
+
+/** Whether this score hands the contact to a person (e.g. a sales task) rather than a message. */
+export function escalationFor(policy: Policy, journey: string, score: Score | undefined): { channel: Channel; category: string } | undefined {
+	const escalate = journeyPolicy(policy, journey)?.escalate;
+	return escalate && score && escalate.tiers.includes(score.tier) ? { channel: escalate.channel, category: escalate.category } : undefined;
+}
+
 /**
- * The nurture journey as one call: event in → score → choose channel → frequency cap → send → log.
- * The n8n template and the Node-RED flow wire the same engine stages node by node.
+ * A journey in one call (CLI replay, benchmarks): event in → the same stages as the flows' nodes, with
+ * the journey's branches (not a trigger, an outcome of an earlier message, escalation, offers by tier).
  */
 export function runJourney(engine: Engine, journey: JourneyName, rawEvent: unknown, target: SendTarget): Promise<Decision> {
 	return engine.decide(rawEvent, { journey, target });
+}
+
+/** The same, for events already taken in (timers that fired). */
+export function runIngested(engine: Engine, ingested: IngestResult, target: SendTarget): Promise<Decision> {
+	return engine.decideIngested(ingested, target);
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod/v4';
 import { ChannelSchema } from '../channels';
+import { InactivityRuleSchema } from '../events/timers';
 
 /** "30m", "24h", "7d", "2w": a rolling window length. */
 export const DurationSchema = z
@@ -159,12 +160,70 @@ export const ChannelPolicySchema = z
 	})
 	.strict();
 
+/** A rules score (and optionally a trained model) with its tiers: the policy's, or one journey's own. */
+export const ScoringSchema = z
+	.object({
+		base: z.number().default(0),
+		rules: z.array(ScoreRuleSchema).default([]),
+		/** A score at or above `hot` is hot, at or above `warm` is warm, else cold (0–100 scale). */
+		tiers: z
+			.object({ hot: z.number().min(0).max(100), warm: z.number().min(0).max(100) })
+			.strict()
+			.refine((t) => t.hot > t.warm, { message: 'hot must be above warm', path: ['hot'] })
+			.default({ hot: 70, warm: 40 }),
+		/**
+		 * Name of a trained model (`nudge train --name lead`). Its active version scores when it was
+		 * trained on at least `minTrainingRows` rows with `minTrainingPositives` successes; otherwise,
+		 * and when no version is active, the rules above score and the score says `fallback: true`.
+		 */
+		model: z.string().min(1).optional(),
+		minTrainingRows: z.int().min(1).default(1000),
+		minTrainingPositives: z.int().min(1).default(120),
+	})
+	.strict();
+export type ScoringPolicy = z.infer<typeof ScoringSchema>;
+
+const TierSchema = z.enum(['hot', 'warm', 'cold']);
+
+/** An event recorded as an outcome of the contact's latest decision in the journey. */
+const JourneyOutcomeSchema = z
+	.object({
+		type: z.enum(['open', 'click', 'conversion', 'revenue', 'unsubscribe', 'complaint']),
+		/** Event property holding the amount (e.g. "revenue" for Order Completed). */
+		value: z.string().min(1).optional(),
+	})
+	.strict();
+
 export const JourneyPolicySchema = z
 	.object({
 		/** Channels this journey may use, in order of preference; defaults to the policy's channelOrder. */
 		channels: z.array(ChannelSchema).min(1).optional(),
+		/**
+		 * Event names (or `identify`, `page`… for calls without a name) that start a message decision.
+		 * Any other event only updates the profile: its decision ends NOT_A_TRIGGER. Every event when absent.
+		 */
+		triggers: z.array(z.string().min(1)).min(1).optional(),
+		/** Event names recorded as outcomes (open, click, conversion, revenue…) of the journey's latest message. */
+		outcomes: z.record(z.string().min(1), JourneyOutcomeSchema).default({}),
+		/** The journey's own score (purchase intent, churn risk…); the policy's `scoring` when absent. */
+		scoring: ScoringSchema.optional(),
+		/** Score tiers handed to a person (e.g. hot leads → a sales task) instead of a marketing message. */
+		escalate: z
+			.object({
+				tiers: z.array(TierSchema).min(1),
+				channel: ChannelSchema.default('sales_task'),
+				/** Category of the escalation (caps and quiet hours can exempt it). */
+				category: z.string().min(1).default('sales'),
+			})
+			.strict()
+			.optional(),
+		/** Offer depth by score tier (e.g. percent off), put on the decision as `message.offerValue`. */
+		offers: z.partialRecord(TierSchema, z.number().min(0)).optional(),
+		/** Inactivity timers of this journey (e.g. Checkout Started with no Order Completed in 30 minutes → Cart Abandoned). */
+		timers: z.array(InactivityRuleSchema).default([]),
 	})
 	.strict();
+export type JourneyPolicy = z.infer<typeof JourneyPolicySchema>;
 
 /** Unit interval share, e.g. 0.05 for 5%. */
 const ShareSchema = z.number().min(0).max(1);
@@ -236,27 +295,7 @@ export const PolicySchema = z
 		review: z.array(ReviewRuleSchema).default([]),
 		/** Message categories Send may deliver without a Frequency Cap reservation (e.g. "transactional"). */
 		sendWithoutCapCheck: z.array(z.string().min(1)).default([]),
-		scoring: z
-			.object({
-				base: z.number().default(0),
-				rules: z.array(ScoreRuleSchema).default([]),
-				/** A score at or above `hot` is hot, at or above `warm` is warm, else cold (0–100 scale). */
-				tiers: z
-					.object({ hot: z.number().min(0).max(100), warm: z.number().min(0).max(100) })
-					.strict()
-					.refine((t) => t.hot > t.warm, { message: 'hot must be above warm', path: ['hot'] })
-					.default({ hot: 70, warm: 40 }),
-				/**
-				 * Name of a trained model (`nudge train --name lead`). Its active version scores when it was
-				 * trained on at least `minTrainingRows` rows with `minTrainingPositives` successes; otherwise,
-				 * and when no version is active, the rules above score and the score says `fallback: true`.
-				 */
-				model: z.string().min(1).optional(),
-				minTrainingRows: z.int().min(1).default(1000),
-				minTrainingPositives: z.int().min(1).default(120),
-			})
-			.strict()
-			.default({ base: 0, rules: [], tiers: { hot: 70, warm: 40 }, minTrainingRows: 1000, minTrainingPositives: 120 }),
+		scoring: ScoringSchema.default(ScoringSchema.parse({})),
 		learner: LearnerPolicySchema.default(LearnerPolicySchema.parse({})),
 		holdout: HoldoutPolicySchema.default({ salt: 'nudge', globalShare: 0, journeys: {} }),
 		/** How long a cap reservation holds a slot when neither a send nor a failure settles it. */

@@ -1,5 +1,5 @@
 import type { Score } from '../audit/schema';
-import type { Policy, ScoreRule } from '../policy/schema';
+import type { ScoreRule, ScoringPolicy } from '../policy/schema';
 import type { Profile } from '../profiles/schema';
 import { conditionHolds, readPath } from '../policy/conditions';
 
@@ -12,7 +12,7 @@ export function ruleMatches(rule: ScoreRule, actual: unknown): boolean {
 	return conditionHolds(rule, actual);
 }
 
-export function tierOf(value: number, tiers: Policy['scoring']['tiers']): Score['tier'] {
+export function tierOf(value: number, tiers: ScoringPolicy['tiers']): Score['tier'] {
 	return value >= tiers.hot ? 'hot' : value >= tiers.warm ? 'warm' : 'cold';
 }
 
@@ -20,8 +20,8 @@ export function tierOf(value: number, tiers: Policy['scoring']['tiers']): Score[
  * The transparent rules model: a base plus the points of every matching rule, clamped to 0–100.
  * Each matching rule is a factor, so the explanation is the model itself.
  */
-export function scoreWithRules(profile: Profile, policy: Policy, policyVersion: string): Score {
-	const { base, rules, tiers } = policy.scoring;
+export function scoreWithRules(profile: Profile, scoring: ScoringPolicy, policyVersion: string): Score {
+	const { base, rules, tiers } = scoring;
 	const factors = rules
 		.filter((rule) => ruleMatches(rule, profileField(profile, rule.field)))
 		.map((rule) => ({ label: rule.label, contribution: rule.points }));

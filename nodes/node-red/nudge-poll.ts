@@ -8,7 +8,7 @@ import type { Node, NodeAPI } from 'node-red';
 import { NudgeError } from '../../engine/errors';
 import { pollOnce } from '../../engine/events/poll';
 import { createPollSource, type PollSourceSpec } from '../../engine/events/pollSources';
-import { applyInactivityRules, fireDueTimers, parseInactivityRulesJson, type InactivityRule } from '../../engine/events/timers';
+import { applyInactivityRules, fireDueTimers, parseInactivityRulesJson, policyHasTimers, type InactivityRule } from '../../engine/events/timers';
 import { asNudgeError, errorStatus, linkEngine, NudgeNodeDef, shortText } from './shared/adapter';
 import { salesforceSettingsOf, vendorField } from './shared/vendors';
 
@@ -68,7 +68,7 @@ export = function (RED: NodeAPI) {
 				.then(async (result) => {
 					await applyInactivityRules(engine, result.accepted, rules);
 					// Timers that ran out leave with the changes (the same ids fire once, whichever node takes them).
-					const fired = rules.length ? await fireDueTimers(engine) : [];
+					const fired = rules.length || policyHasTimers(engine, journey) ? await fireDueTimers(engine, Date.now(), 100, rules) : [];
 					return { ...result, accepted: [...result.accepted, ...fired] };
 				})
 				.then(

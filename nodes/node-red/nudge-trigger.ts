@@ -8,7 +8,7 @@ import { NudgeError } from '../../engine/errors';
 import { receiveSignedEvents, type WebhookSource } from '../../engine/events/receive';
 import { headerValue } from '../../engine/events/vendorSignatures';
 import { vendorField } from './shared/vendors';
-import { applyInactivityRules, fireDueTimers, parseInactivityRulesJson, type InactivityRule } from '../../engine/events/timers';
+import { applyInactivityRules, fireDueTimers, parseInactivityRulesJson, policyHasTimers, type InactivityRule } from '../../engine/events/timers';
 import { asNudgeError, errorStatus, linkEngine, NudgeNodeDef, shortText } from './shared/adapter';
 import { isValidPath, normalisePath, ROUTE_PREFIX, webhookDispatcher, WebhookHandler } from './shared/webhook';
 
@@ -123,7 +123,7 @@ export = function (RED: NodeAPI) {
 		const fireTimers = () => {
 			if (!link.engine || firing) return;
 			firing = true;
-			fireDueTimers(link.engine)
+			fireDueTimers(link.engine, Date.now(), 100, rules)
 				.then(
 					(fired) => {
 						for (const { event, decision } of fired) this.send({ payload: event, decision, topic: decision.contactId });
@@ -135,7 +135,9 @@ export = function (RED: NodeAPI) {
 				});
 		};
 		const timerCheck = Number(def.timerCheck ?? 30);
-		const timerLoop = rules.length && handlers ? setInterval(fireTimers, Math.max(0.05, Number.isFinite(timerCheck) ? timerCheck : 30) * 1000) : undefined;
+		// The node's own timers, or the policy's for this journey (journeys.<id>.timers).
+		const timed = rules.length > 0 || (!!link.engine && policyHasTimers(link.engine, journey));
+		const timerLoop = timed && handlers ? setInterval(fireTimers, Math.max(0.05, Number.isFinite(timerCheck) ? timerCheck : 30) * 1000) : undefined;
 
 		this.on('close', (_removed: boolean, done: () => void) => {
 			if (timerLoop) clearInterval(timerLoop);

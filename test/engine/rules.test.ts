@@ -8,7 +8,7 @@ const { policy, version } = loadPolicy();
 describe('rules scoring model', () => {
 	test('adds the points of matching rules to the base and explains each', () => {
 		const p = profile('c1', { counters: { 'Demo Requested': 1, 'Email Opened': 3 }, traits: { title: 'Director of Ops', employees: 120 } });
-		const s = scoreWithRules(p, policy, version);
+		const s = scoreWithRules(p, policy.scoring, version);
 		expect(s.value).toBe(10 + 40 + 10 + 15 + 10);
 		expect(s.tier).toBe('hot');
 		expect(s.fallback).toBe(true);
@@ -18,14 +18,14 @@ describe('rules scoring model', () => {
 	});
 
 	test('negative factors lower the score, which is clamped to 0–100', () => {
-		const s = scoreWithRules(profile('c', { traits: { email: 'kid@school.edu' } }), policy, version);
+		const s = scoreWithRules(profile('c', { traits: { email: 'kid@school.edu' } }), policy.scoring, version);
 		expect(s.value).toBe(0);
 		expect(s.tier).toBe('cold');
 		expect(s.factors).toEqual([{ label: 'Student email address', contribution: -20 }]);
 	});
 
 	test('warm tier between the cut-offs', () => {
-		expect(scoreWithRules(profile('c', { counters: { 'Pricing Viewed': 2, 'Email Clicked': 1 } }), policy, version)).toMatchObject({ value: 45, tier: 'warm' });
+		expect(scoreWithRules(profile('c', { counters: { 'Pricing Viewed': 2, 'Email Clicked': 1 } }), policy.scoring, version)).toMatchObject({ value: 45, tier: 'warm' });
 	});
 
 	test('profileField reads names with spaces and dots', () => {

@@ -57,25 +57,22 @@ const NUDGE_NODES: INodeType[] = [
 	new NudgePollTrigger(),
 ];
 
-/** n8n's sticky note has no behaviour; templates carry one, so the harness knows its type. */
-const stickyNote: INodeType = {
-	description: {
-		displayName: 'Sticky Note',
-		name: 'stickyNote',
-		group: ['input'],
-		version: 1,
-		description: 'A note on the canvas',
-		defaults: { name: 'Sticky Note' },
-		inputs: [],
-		outputs: [],
-		properties: [],
-	},
+/** n8n's own core nodes the templates use (If/Switch, Wait, HTTP Request, Sticky Note), from n8n-nodes-base. */
+function n8nCoreNode(file: string, exportName: string): INodeType {
+	// eslint-disable-next-line @typescript-eslint/no-require-imports
+	const Type = (require(`n8n-nodes-base/dist/nodes/${file}`) as Record<string, new () => INodeType>)[exportName];
+	return new Type();
+}
+
+/** Loaded on first use: the Wait node pulls in n8n's form helpers, which only journeys.test.ts prepares for. */
+const N8N_CORE_FILES: Record<string, [string, string]> = {
+	'n8n-nodes-base.stickyNote': ['StickyNote/StickyNote.node.js', 'StickyNote'],
+	'n8n-nodes-base.switch': ['Switch/Switch.node.js', 'Switch'],
+	'n8n-nodes-base.wait': ['Wait/Wait.node.js', 'Wait'],
+	'n8n-nodes-base.httpRequest': ['HttpRequest/HttpRequest.node.js', 'HttpRequest'],
 };
 
-const TYPES = new Map<string, INodeType>([
-	...NUDGE_NODES.map((node): [string, INodeType] => [type(node.description.name), node]),
-	['n8n-nodes-base.stickyNote', stickyNote],
-]);
+const TYPES = new Map<string, INodeType>(NUDGE_NODES.map((node): [string, INodeType] => [type(node.description.name), node]));
 
 export const nodeTypes: INodeTypes = {
 	getByName(nodeType: string) {
@@ -90,6 +87,8 @@ export const nodeTypes: INodeTypes = {
 };
 
 function byType(nodeType: string): INodeType {
+	const core = N8N_CORE_FILES[nodeType];
+	if (core && !TYPES.has(nodeType)) TYPES.set(nodeType, n8nCoreNode(...core));
 	const found = TYPES.get(nodeType);
 	if (!found) throw new TypeError(`Unrecognized node type: ${nodeType}`);
 	return found;

@@ -96,6 +96,7 @@ const REASON_LABELS: Record<ReasonCode, string> = {
 	SUPPRESSION_LIST: 'suppressed list',
 	REVIEW_REJECTED: 'review rejected',
 	WAIT_CHOSEN: 'waiting',
+	NOT_A_TRIGGER: 'no message',
 };
 
 const ERROR_LABELS: Record<NudgeErrorCode, string> = {

@@ -1,0 +1,157 @@
+/**
+ * The three n8n templates (flows/n8n/*.json) validated by n8n-workflow's Workflow with the real node types
+ * (ours and n8n-nodes-base's Switch, Wait, HTTP Request, Sticky Note) and run end to end inside
+ * WorkflowExecute with scripted contacts, one shared credential carrying flows/policies/journeys.json.
+ */
+// n8n's Wait node loads its form-page helpers, which require sanitize-html's ESM-only parser; jest's CommonJS
+// loader cannot, and no template here renders a form page, so the sanitizer is replaced by identity.
+jest.mock('sanitize-html', () => (html: string) => html);
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { IDataObject } from 'n8n-workflow';
+import { NodeHelpers } from 'n8n-workflow';
+import type { Decision } from '../../engine/audit/schema';
+import { closeAllEngines } from '../../engine/registry';
+import { fixture, SendTarget, trigger, type Fixture } from './fixtures';
+import { buildWorkflow, nodeTypes, runWorkflow, type WorkflowJson } from './harness';
+
+const ROOT = join(__dirname, '../..');
+const JOURNEYS = ['nurture', 'cart-abandonment', 'churn-risk'];
+const POLICY = readFileSync(join(ROOT, 'flows/policies/journeys.json'), 'utf8');
+
+const target = new SendTarget();
+let url = '';
+let f: Fixture;
+
+beforeAll(async () => {
+	url = await target.start();
+	f = fixture({ policy: POLICY });
+});
+afterAll(async () => {
+	await target.stop();
+	await closeAllEngines();
+});
+
+/** A template as n8n imports it, its HTTP steps pointed at the local endpoint. */
+function template(journey: string): WorkflowJson & IDataObject {
+	const json = JSON.parse(readFileSync(join(ROOT, 'flows/n8n', `${journey}.json`), 'utf8')) as WorkflowJson & IDataObject;
+	for (const node of json.nodes) if (typeof node.parameters.url === 'string') node.parameters.url = url;
+	return json;
+}
+
+let seq = 0;
+function track(userId: string, event: string, properties: IDataObject = {}, traits?: IDataObject, at = new Date()): IDataObject {
+	return { type: 'track', messageId: `n8n-${++seq}-${Date.now()}`, userId, event, properties, timestamp: at.toISOString(), context: traits ? { traits } : {} };
+}
+
+/** A time zone where the local hour is in [from, from + 3) now. */
+function zoneAtHour(from: number): string {
+	const utc = new Date().getUTCHours();
+	for (let offset = -12; offset <= 14; offset++) {
+		const local = (utc + offset + 24) % 24;
+		if (local >= from && local < from + 3) return offset === 0 ? 'Etc/UTC' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
+	}
+	throw new Error('no zone');
+}
+
+async function runEvents(journey: string, events: IDataObject[]): Promise<Decision[]> {
+	const wf = template(journey);
+	const input = await trigger(f, wf, events);
+	const result = await runWorkflow({ workflow: wf, startNode: 'Nudge Trigger', input, credentials: f.credentials, mode: 'webhook' });
+	expect(result.error).toBeUndefined();
+	const ids = input[0].map((item) => String(item.json.decisionId));
+	return (await Promise.all(ids.map((id) => f.engine.store.getDecision(id)))) as Decision[];
+}
+
+describe('flows/n8n templates', () => {
+	it.each(JOURNEYS)('%s: passes n8n’s import validation with the real node types, and every Nudge node uses the one credential', (journey) => {
+		const json = template(journey);
+		const workflow = buildWorkflow(json);
+		for (const node of json.nodes) {
+			const type = nodeTypes.getByNameAndVersion(node.type, node.typeVersion);
+			expect(type).toBeDefined();
+			// Parameters resolve against the node type's description, and nothing required is missing.
+			const params = NodeHelpers.getNodeParameters(type.description.properties, node.parameters, true, false, node, type.description);
+			expect(params).not.toBeNull();
+			expect(NodeHelpers.getNodeParametersIssues(type.description.properties, { ...node, parameters: params! } as never, type.description)).toBeNull();
+			if (node.type.startsWith('n8n-nodes-nudge.')) expect(node.credentials).toEqual({ nudgeEngineApi: { name: 'Nudge Engine' } });
+			else expect(node.type.startsWith('n8n-nodes-base.')).toBe(true);
+		}
+		// Every connection names a node of the workflow.
+		for (const [from, outputs] of Object.entries(json.connections)) {
+			expect(workflow.getNode(from)).not.toBeNull();
+			for (const edge of outputs.main.flat()) expect(workflow.getNode(edge!.node)).not.toBeNull();
+		}
+		const trigger = json.nodes.find((n) => n.type === 'n8n-nodes-nudge.nudgeTrigger')!;
+		expect(trigger.parameters.journey).toBe(journey);
+	});
+
+	it('nurture: the converter is escalated to a sales task and the conversion recorded; the opted-out lead gets nothing; the night-time lead is delayed; the holdout lead is held out', async () => {
+		const day = zoneAtHour(11);
+		const dana = { email: 'dana@northwind.example', title: 'VP Marketing', employees: 420, timezone: day, consent: { email: 'opted_in' } };
+		const [pricing] = await runEvents('nurture', [track('n8-dana', 'Pricing Viewed', {}, dana)]);
+		expect(pricing).toMatchObject({ status: 'sent', channel: 'email', annotations: { journey: 'nurture' } });
+		const [demo] = await runEvents('nurture', [track('n8-dana', 'Demo Requested')]);
+		expect(demo).toMatchObject({ status: 'sent', channel: 'sales_task', score: { tier: 'hot' } });
+		const task = target.received.find((r) => r.body.decisionId === demo.decisionId)!;
+		expect((task.body.score as { factors: Array<{ label: string }> }).factors.map((x) => x.label)).toContain('Requested a demo');
+		const [converted] = await runEvents('nurture', [track('n8-dana', 'Lead Converted', { value: 24000 })]);
+		expect(converted).toMatchObject({ reason: 'NOT_A_TRIGGER', loggedAt: expect.any(String) });
+		expect((await f.engine.store.getDecision(demo.decisionId))!.outcomes).toMatchObject([{ type: 'conversion', value: 24000 }]);
+
+		const [tom] = await runEvents('nurture', [track('n8-tom-ellis', 'Pricing Viewed', {}, { email: 'tom@quarry.example', timezone: day, consent: { email: 'opted_out', sms: 'opted_out', push: 'opted_out' } })]);
+		expect(tom).toMatchObject({ status: 'suppressed', reason: 'NO_ELIGIBLE_CHANNEL' });
+		expect(target.received.some((r) => r.body.decisionId === tom.decisionId)).toBe(false);
+
+		const [held] = await runEvents('nurture', [track('u-kenji', 'Pricing Viewed', {}, { email: 'kenji@harbor.example', timezone: day })]);
+		expect(held).toMatchObject({ reason: 'HOLDOUT' });
+
+		const wf = template('nurture');
+		const input = await trigger(f, wf, [track('n8-ren', 'Lead Created', {}, { email: 'ren@oakline.example', timezone: zoneAtHour(2) })]);
+		const run = await runWorkflow({ workflow: wf, startNode: 'Nudge Trigger', input, credentials: f.credentials, mode: 'webhook' });
+		// At night the best send time is after quiet hours: the execution is parked in n8n's Wait node until then.
+		expect(run.order).toContain('Wait for Best Time');
+		expect(run.run.waitTill).toBeDefined();
+		const ren = (await f.engine.store.getDecision(String(input[0][0].json.decisionId)))!;
+		expect(ren.status).toBe('pending');
+		expect(new Date(run.run.waitTill!).toISOString()).toBe(ren.sendTime!.sendAt);
+		expect(new Date(run.run.waitTill!).getTime()).toBeGreaterThan(Date.now());
+	});
+
+	it('cart abandonment: the fired timer gets an offer by intent; the order is recorded as revenue and cancels the second touch', async () => {
+		const day = zoneAtHour(11);
+		const wf = template('cart-abandonment');
+		const start = new Date(Date.now() - 90 * 60_000);
+		const updates = await runEvents('cart-abandonment', [track('n8-marco', 'Cart Updated', { cart_id: 'c1', value: 218 }, { email: 'marco@example.com', timezone: day, consent: { email: 'opted_in' } }, start), track('n8-marco', 'Checkout Started', { cart_id: 'c1', value: 218 }, undefined, start)]);
+		expect(updates.every((d) => d.reason === 'NOT_A_TRIGGER' && d.loggedAt)).toBe(true);
+		// The Poll Trigger "Fire Timers" runs the due timer through the same path.
+		const poll = nodeTypes.getByNameAndVersion('n8n-nodes-nudge.nudgePollTrigger', 1);
+		const { fireDueTimers } = await import('../../engine/events/timers');
+		const fired = await fireDueTimers(f.engine);
+		expect(poll).toBeDefined();
+		expect(fired.map((x) => x.event.name)).toEqual(['Cart Abandoned']);
+		const input = [fired.map((x) => ({ json: { decisionId: x.decision.decisionId, contactId: x.decision.contactId, decision: x.decision as unknown as IDataObject, event: x.event as unknown as IDataObject } }))];
+		const result = await runWorkflow({ workflow: wf, startNode: 'Fire Timers', input, credentials: f.credentials, mode: 'trigger' });
+		expect(result.error).toBeUndefined();
+		const touch = (await f.engine.store.getDecision(fired[0].decision.decisionId))!;
+		expect(touch).toMatchObject({ status: 'sent', score: { tier: 'warm' }, message: { offerValue: 10 } });
+		const [order] = await runEvents('cart-abandonment', [track('n8-marco', 'Order Completed', { order_id: 'o1', revenue: 218 })]);
+		expect(order.outcomeFor).toMatchObject({ decisionId: touch.decisionId, type: 'revenue' });
+		expect((await f.engine.store.getDecision(touch.decisionId))!.outcomes).toMatchObject([{ type: 'revenue', value: 218 }]);
+		// The second touch's timer was cancelled by the order.
+		expect(await fireDueTimers(f.engine, Date.now() + 2 * 86_400_000)).toEqual([]);
+	});
+
+	it('churn risk: the open ticket blocks the win-back; the high-value account becomes an account-manager task', async () => {
+		const day = zoneAtHour(11);
+		const grace = { email: 'grace@brightbyte.example', plan: 'monthly', timezone: day, consent: { email: 'opted_in' } };
+		const [ticket, drop] = await runEvents('churn-risk', [track('n8-grace', 'Ticket Opened', { ticket_id: 'T-1' }, grace), track('n8-grace', 'Usage Dropped', { drop_pct: 45 })]);
+		expect(ticket).toMatchObject({ reason: 'NEGATIVE_TRIGGER', ruleId: 'support-ticket-open' });
+		expect(drop).toMatchObject({ reason: 'NEGATIVE_TRIGGER', ruleId: 'support-ticket-open', loggedAt: expect.any(String) });
+		const [big] = await runEvents('churn-risk', [track('acct-northwind', 'Usage Dropped', { drop_pct: 60 }, { email: 'cfo@northwind.example', accountValue: 48000, timezone: day, consent: { email: 'opted_in' } })]);
+		expect(big).toMatchObject({ status: 'review', ruleId: 'high-value-account', loggedAt: expect.any(String) });
+		const task = target.received.find((r) => r.body.decisionId === big.decisionId);
+		expect(task?.body).toMatchObject({ contactId: big.contactId, review: { rules: ['high-value-account'] } });
+	});
+});

@@ -1,0 +1,247 @@
+/**
+ * The three shipped journeys (flows/node-red/*.json) loaded together into one real Node-RED runtime with
+ * the core nodes they use, on a real port, driven end to end with scripted contacts: signed events in,
+ * timers firing, the demo inbox receiving sends, review verdicts, and every decision finalised in the log.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { Express } from 'express';
+import type { Decision } from '../../engine/audit/schema';
+import { closeAllEngines } from '../../engine/registry';
+import { coreNode, engineOf, helper, httpNode, NUDGE_NODES, SECRET, signed, waitUntil, withHttpCapture } from './_helpers';
+
+const FLOWS = path.join(__dirname, '..', '..', 'flows', 'node-red');
+const JOURNEYS = ['nurture', 'cart-abandonment', 'churn-risk'];
+const CORE = ['network/21-httpin.js', 'common/90-comment.js', 'function/15-change.js', 'function/10-switch.js', 'function/89-delay.js', 'common/91-global-config.js'].map(coreNode);
+const ENGINE = 'nudge_journeys_engine';
+
+interface FlowNode {
+	id: string;
+	type: string;
+	[key: string]: unknown;
+}
+
+let server: Server;
+let base: string;
+let app: Express | undefined;
+
+beforeAll(async () => {
+	server = createServer((req, res) => {
+		if (app) app(req, res);
+		else {
+			res.statusCode = 503;
+			res.end();
+		}
+	});
+	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+	base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+	await helper.startServer();
+	await loadAll();
+});
+afterAll(async () => {
+	app = undefined;
+	await helper.unload();
+	await helper.stopServer();
+	await new Promise((resolve) => server.close(resolve));
+	await closeAllEngines();
+});
+
+const readFlow = (journey: string) => JSON.parse(readFileSync(path.join(FLOWS, `${journey}.json`), 'utf8')) as FlowNode[];
+
+/** All three files in one runtime, as the editor imports them: a node id seen before (the shared engine) is kept once. */
+function allFlows(): FlowNode[] {
+	const seen = new Map<string, FlowNode>();
+	for (const journey of JOURNEYS) {
+		for (const node of readFlow(journey)) {
+			const known = seen.get(node.id);
+			if (known) expect(known).toEqual(node);
+			else seen.set(node.id, node);
+		}
+	}
+	return [...seen.values()];
+}
+
+/**
+ * node-red-node-test-helper 0.3.6 registers its built-in core modules (catch, status, complete) once per
+ * node of that type, so a second Catch node fails with "catch already registered": once per load is enough.
+ */
+function registerCoreModulesOncePerLoad(): void {
+	const modules = (helper as unknown as { _nodeModules: Record<string, (red: unknown) => unknown> })._nodeModules;
+	for (const [type, register] of Object.entries(modules)) {
+		let loadedInto: unknown;
+		modules[type] = (red: unknown) => {
+			if (loadedInto === red) return undefined;
+			loadedInto = red;
+			return register(red);
+		};
+	}
+}
+
+async function loadAll(): Promise<void> {
+	registerCoreModulesOncePerLoad();
+	const flow = allFlows();
+	const engine = flow.find((n) => n.type === 'nudge-engine')!;
+	engine.store = 'memory:';
+	for (const n of flow) {
+		if (n.type === 'nudge-send') n.url = String(n.url).replace('http://127.0.0.1:1880', base);
+		if (n.type === 'nudge-trigger') n.timerCheck = 0.05;
+	}
+	await helper.load([...withHttpCapture(NUDGE_NODES), ...CORE], flow, { [ENGINE]: { signingSecret: SECRET } });
+	app = httpNode();
+	// Every node of every file started: none is of an unknown type.
+	for (const n of flow) if (!['tab', 'nudge-engine', 'global-config'].includes(n.type)) expect(helper.getNode(n.id)).toBeTruthy();
+}
+
+async function post(journey: string, events: unknown): Promise<string[]> {
+	const body = JSON.stringify(events);
+	const res = await fetch(`${base}/nudge/${journey}`, { method: 'POST', headers: signed(body), body });
+	const answer = (await res.json()) as { decisionIds: string[] };
+	expect(res.status).toBe(200);
+	return answer.decisionIds;
+}
+
+async function logged(ids: string[]): Promise<Decision[]> {
+	const engine = engineOf(ENGINE);
+	await waitUntil(async () => (await Promise.all(ids.map((id) => engine.store.getDecision(id)))).every((d) => d?.loggedAt), `decisions ${ids.join(', ')} to be logged`);
+	return (await Promise.all(ids.map((id) => engine.store.getDecision(id)))) as Decision[];
+}
+
+/** Posts events one at a time, each logged before the next. */
+async function run(journey: string, ...events: Record<string, unknown>[]): Promise<Decision[]> {
+	const out: Decision[] = [];
+	for (const e of events) out.push(...(await logged(await post(journey, e))));
+	return out;
+}
+
+let seq = 0;
+const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString();
+function track(userId: string, event: string, properties: Record<string, unknown> = {}, traits?: Record<string, unknown>, at = new Date().toISOString()): Record<string, unknown> {
+	return { type: 'track', messageId: `nr-${++seq}-${Date.now()}`, userId, event, properties, timestamp: at, context: traits ? { traits } : {} };
+}
+function identify(userId: string, traits: Record<string, unknown>): Record<string, unknown> {
+	return { type: 'identify', messageId: `nr-${++seq}-${Date.now()}`, userId, traits, timestamp: new Date().toISOString() };
+}
+
+/** A time zone where it is night (02:00–05:00) right now, and one where it is daytime (11:00–14:00). */
+function zoneAtHour(from: number): string {
+	const utc = new Date().getUTCHours();
+	for (let offset = -12; offset <= 14; offset++) {
+		const local = (utc + offset + 24) % 24;
+		if (local >= from && local < from + 3) return offset === 0 ? 'Etc/UTC' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
+	}
+	throw new Error('no zone');
+}
+const DAY = () => zoneAtHour(11);
+const NIGHT = () => zoneAtHour(2);
+
+async function decisionsOf(userId: string, journey: string): Promise<Decision[]> {
+	const engine = engineOf(ENGINE);
+	const profile = (await engine.store.resolveIdentities([`userId:${userId}`])).values().next().value;
+	return profile ? engine.queryDecisions({ contactId: profile, journey, limit: 100 }) : [];
+}
+
+describe('flows/node-red: the three journeys in one runtime', () => {
+	it('share one engine config node, carry the journeys policy verbatim, and listen on their own paths', () => {
+		const policy = readFileSync(path.join(__dirname, '..', '..', 'flows', 'policies', 'journeys.json'), 'utf8');
+		const paths = new Set<string>();
+		for (const journey of JOURNEYS) {
+			const flow = readFlow(journey);
+			const engines = flow.filter((n) => n.type === 'nudge-engine');
+			expect(engines).toHaveLength(1);
+			expect(engines[0].id).toBe(ENGINE);
+			expect(JSON.parse(String(engines[0].policy))).toEqual(JSON.parse(policy));
+			expect(flow.filter((n) => n.type === 'nudge-trigger').map((n) => [n.path, n.journey])).toEqual([[journey, journey]]);
+			for (const n of flow.filter((x) => x.type === 'http in')) {
+				expect(paths.has(String(n.url))).toBe(false);
+				paths.add(String(n.url));
+			}
+			// Every Nudge node uses the shared engine.
+			expect(flow.filter((n) => n.type.startsWith('nudge-') && n.type !== 'nudge-engine').every((n) => n.engine === ENGINE)).toBe(true);
+		}
+	});
+
+	it('nurture: the converter is escalated to sales with the top factors, conversion recorded; the opted-out lead gets nothing; the night-time lead is delayed; the holdout lead gets a holdout decision', async () => {
+		const dana = { email: 'dana@northwind.example', name: 'Dana', title: 'VP Marketing', employees: 420, timezone: DAY(), consent: { email: 'opted_in' } };
+		const [identified, pricing, demo] = await run('nurture', identify('nr-dana', dana), track('nr-dana', 'Pricing Viewed'), track('nr-dana', 'Demo Requested', { interest: 'lead scoring' }));
+		expect(identified).toMatchObject({ status: 'sent', channel: 'email' });
+		expect(pricing).toMatchObject({ status: 'suppressed', reason: 'FREQUENCY_CAP' });
+		expect(demo).toMatchObject({ status: 'sent', channel: 'sales_task', score: { tier: 'hot' }, message: { category: 'sales' } });
+		// The task the CRM received carries the score's top factors (what the lead did and who they are).
+		expect(demo.delivery).toMatchObject({ provider: 'webhook', status: 'sent', httpStatus: 200 });
+		expect(demo.score!.factors.map((f) => f.label)).toEqual(expect.arrayContaining(['Requested a demo', 'Viewed the pricing page', 'Senior job title']));
+		const [converted] = await run('nurture', track('nr-dana', 'Lead Converted', { value: 24000 }));
+		expect(converted).toMatchObject({ status: 'suppressed', reason: 'NOT_A_TRIGGER', outcomeFor: { decisionId: demo.decisionId, type: 'conversion' } });
+		await waitUntil(async () => !!(await engineOf(ENGINE).store.getDecision(demo.decisionId))?.outcomes.length, 'the conversion to be recorded');
+		expect((await engineOf(ENGINE).store.getDecision(demo.decisionId))!.outcomes).toMatchObject([{ type: 'conversion', value: 24000 }]);
+		// Converted: the journey stopped.
+		const [after] = await run('nurture', track('nr-dana', 'Webinar Attended'));
+		expect(after).toMatchObject({ status: 'suppressed', reason: 'NEGATIVE_TRIGGER', ruleId: 'converted' });
+
+		const tom = { email: 'tom@quarry.example', phone: '+447700900123', timezone: DAY(), consent: { email: 'opted_out', sms: 'opted_out', push: 'opted_out' } };
+		const toms = await run('nurture', identify('nr-tom-ellis', tom), track('nr-tom-ellis', 'Pricing Viewed'));
+		expect(toms.every((d) => d.status === 'suppressed' && d.reason === 'NO_ELIGIBLE_CHANNEL' && !d.delivery)).toBe(true);
+
+		const [night] = await post('nurture', track('nr-ren', 'Lead Created', {}, { email: 'ren@oakline.example', timezone: NIGHT() }));
+		await waitUntil(async () => (await engineOf(ENGINE).store.getDecision(night))?.status === 'delayed', 'the night-time lead to be delayed');
+		const delayed = (await engineOf(ENGINE).store.getDecision(night))!;
+		expect(delayed).toMatchObject({ reason: 'QUIET_HOURS', ruleId: 'night' });
+		expect(Date.parse(delayed.guard!.retryAt!)).toBeGreaterThan(Date.now());
+
+		// u-kenji's bucket is inside nurture's 5% holdout (salt nudge-journeys).
+		const [held] = await run('nurture', track('u-kenji', 'Pricing Viewed', {}, { email: 'kenji@harbor.example', timezone: DAY() }));
+		expect(held).toMatchObject({ status: 'suppressed', reason: 'HOLDOUT', choice: { holdout: { group: 'journey' } } });
+	});
+
+	it('cart abandonment: the timer fires Cart Abandoned with an offer by intent; an order before it cancels the touch; an order after it is revenue of the touch; a large discount waits for review and is sent when approved', async () => {
+		const warm = { email: 'marco@example.com', timezone: DAY(), consent: { email: 'opted_in' } };
+		await run('cart-abandonment', track('cr-marco', 'Cart Updated', { cart_id: 'c1', value: 218, currency: 'EUR' }, warm, minutesAgo(75)), track('cr-marco', 'Checkout Started', { cart_id: 'c1', value: 218, currency: 'EUR' }, undefined, minutesAgo(70)));
+		await waitUntil(async () => (await decisionsOf('cr-marco', 'cart-abandonment')).some((d) => d.event.name === 'Cart Abandoned' && d.loggedAt), 'the abandonment timer to fire');
+		const touch = (await decisionsOf('cr-marco', 'cart-abandonment')).find((d) => d.event.name === 'Cart Abandoned')!;
+		expect(touch).toMatchObject({ status: 'sent', channel: 'email', score: { tier: 'warm' }, message: { offerValue: 10, category: 'promotional' } });
+		const [order] = await run('cart-abandonment', track('cr-marco', 'Order Completed', { order_id: 'o1', cart_id: 'c1', total: 218, revenue: 218, currency: 'EUR' }));
+		expect(order.outcomeFor).toMatchObject({ decisionId: touch.decisionId, type: 'revenue', value: 218 });
+		await waitUntil(async () => !!(await engineOf(ENGINE).store.getDecision(touch.decisionId))?.outcomes.length, 'the revenue to be recorded');
+
+		// Olivia orders within the hour: her timer is cancelled, no abandonment decision ever opens.
+		const olivia = { email: 'olivia@example.com', timezone: DAY(), consent: { email: 'opted_in' } };
+		await run('cart-abandonment', track('cr-olivia', 'Cart Updated', { cart_id: 'c2', value: 129 }, olivia, minutesAgo(50)), track('cr-olivia', 'Order Completed', { order_id: 'o2', cart_id: 'c2', revenue: 129 }, undefined, minutesAgo(40)));
+		// A later cart of another shopper proves the timer loop ran past Olivia's due time.
+		await run('cart-abandonment', track('cr-probe', 'Cart Updated', { cart_id: 'c3', value: 10 }, { email: 'probe@example.com', timezone: DAY() }, minutesAgo(61)));
+		await waitUntil(async () => (await decisionsOf('cr-probe', 'cart-abandonment')).some((d) => d.event.name === 'Cart Abandoned' && d.loggedAt), 'the probe timer to fire');
+		expect((await decisionsOf('cr-olivia', 'cart-abandonment')).map((d) => d.event.name)).toEqual(['Cart Updated', 'Order Completed']);
+
+		// The probe (one cart update, cold) gets a 20% offer: a person must approve it.
+		const probe = (await decisionsOf('cr-probe', 'cart-abandonment')).find((d) => d.event.name === 'Cart Abandoned')!;
+		expect(probe).toMatchObject({ status: 'review', reason: 'REVIEW_REQUIRED', ruleId: 'large-discount', message: { offerValue: 20 } });
+		const res = await fetch(`${base}/demo/cart-abandonment/review`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ decisionId: probe.decisionId, approve: true, reviewer: 'lea@shop.example' }) });
+		expect(res.status).toBe(200);
+		expect(await res.json()).toMatchObject({ decisionId: probe.decisionId, status: 'sent' });
+		expect((await engineOf(ENGINE).store.getDecision(probe.decisionId))!.review).toMatchObject({ verdict: 'approved', reviewer: 'lea@shop.example' });
+	});
+
+	it('churn risk: the open ticket blocks the win-back until it closes; the high-value account goes to review; a redeemed offer is a conversion', async () => {
+		const grace = { email: 'grace@brightbyte.example', plan: 'monthly', accountValue: 1800, timezone: DAY(), consent: { email: 'opted_in' } };
+		const [ticket, drop] = await run('churn-risk', track('ch-grace', 'Ticket Opened', { ticket_id: 'T-1' }, grace), track('ch-grace', 'Usage Dropped', { metric: 'seats', drop_pct: 45 }));
+		for (const d of [ticket, drop]) expect(d).toMatchObject({ status: 'suppressed', reason: 'NEGATIVE_TRIGGER', ruleId: 'support-ticket-open' });
+		const [closed, again] = await run('churn-risk', track('ch-grace', 'Ticket Closed', { ticket_id: 'T-1' }), track('ch-grace', 'Payment Failed', { amount: 49, currency: 'EUR', attempt: 1 }));
+		expect(closed).toMatchObject({ reason: 'NOT_A_TRIGGER' });
+		expect(again.status).toBe('review'); // hot now: a 25% win-back needs approval
+		expect(again).toMatchObject({ ruleId: 'large-discount', message: { offerValue: 25 } });
+
+		const [big] = await run('churn-risk', track('acct-northwind', 'Usage Dropped', { metric: 'api_calls', drop_pct: 60 }, { email: 'cfo@northwind-traders.example', plan: 'annual', accountValue: 48000, timezone: DAY(), consent: { email: 'opted_in' } }));
+		expect(big).toMatchObject({ status: 'review', ruleId: 'high-value-account' });
+
+		const hugo = { email: 'hugo@example.com', plan: 'monthly', accountValue: 600, timezone: DAY(), consent: { email: 'opted_in' } };
+		const [offer] = await run('churn-risk', track('ch-hugo', 'Payment Failed', { amount: 49, currency: 'EUR', attempt: 1 }, hugo));
+		expect(offer).toMatchObject({ status: 'sent', message: { offerValue: 15 } });
+		const [redeemed] = await run('churn-risk', track('ch-hugo', 'Offer Redeemed', { offer: 'winback-15' }));
+		expect(redeemed.outcomeFor).toMatchObject({ decisionId: offer.decisionId, type: 'conversion' });
+
+		const [held] = await run('churn-risk', track('u-sofia', 'Usage Dropped', { metric: 'seats', drop_pct: 30 }, { email: 'sofia@example.com', timezone: DAY() }));
+		expect(held).toMatchObject({ reason: 'HOLDOUT' });
+		const logged = await engineOf(ENGINE).queryDecisions({ journey: 'churn-risk', limit: 100 });
+		expect(logged.every((d) => d.annotations.journey === 'churn-risk' && d.annotations.template === 'nudge-journeys')).toBe(true);
+	});
+});
