@@ -16,8 +16,11 @@ export interface FlowNode {
 
 export interface DemoFlows {
 	nodes: FlowNode[];
-	/** Journeys whose flow exists, with the path their trigger listens on (POST /nudge/<path>). */
-	journeys: Map<JourneyId, { path: string; file: string }>;
+	/**
+	 * Journeys whose flow exists: the path their trigger listens on (POST /nudge/<path>) and, when the
+	 * flow has one, the HTTP endpoint on the same tab that takes review verdicts (…/review).
+	 */
+	journeys: Map<JourneyId, { path: string; file: string; reviewUrl?: string }>;
 	/** The engine config nodes (usually one, shared by every flow). */
 	engines: FlowNode[];
 	/** Each inactivity timer as the flow has it and as the demo runs it. */
@@ -46,7 +49,7 @@ interface TimerRule {
 export function loadJourneyFlows(root: string): DemoFlows {
 	const nodes: FlowNode[] = [];
 	const seen = new Set<string>();
-	const journeys = new Map<JourneyId, { path: string; file: string }>();
+	const journeys: DemoFlows['journeys'] = new Map();
 	for (const journey of JOURNEY_IDS) {
 		const file = join(root, 'flows', 'node-red', `${journey}.json`);
 		if (!existsSync(file)) continue;
@@ -58,7 +61,8 @@ export function loadJourneyFlows(root: string): DemoFlows {
 		}
 		const trigger = flow.find((n) => n.type === 'nudge-trigger' && String(n.journey || 'nurture') === journey);
 		if (!trigger) throw new Error(`flows/node-red/${journey}.json has no Nudge Trigger for the ${journey} journey`);
-		journeys.set(journey, { path: String(trigger.path || 'events'), file: `flows/node-red/${journey}.json` });
+		const review = flow.find((n) => n.type === 'http in' && n.z === trigger.z && n.method === 'post' && /\/review$/.test(String(n.url)));
+		journeys.set(journey, { path: String(trigger.path || 'events'), file: `flows/node-red/${journey}.json`, ...(review ? { reviewUrl: String(review.url) } : {}) });
 	}
 	if (!journeys.size) throw new Error(`No journey flow found in ${join(root, 'flows', 'node-red')}`);
 	const engines = nodes.filter((n) => n.type === 'nudge-engine');

@@ -339,3 +339,22 @@ export function describeScenario(scenario: Scenario): string[] {
 		return `${journey.padEnd(17)} ${[...counts].map(([p, n]) => `${n} ${p}`).join(', ')}`;
 	});
 }
+
+/** A person's verdict on a decision waiting for review, and how many scenario minutes it takes them. */
+export interface Verdict {
+	approve: boolean;
+	reviewer: string;
+	note: string;
+	after: number;
+}
+
+/**
+ * The account manager (churn risk) or the e-commerce manager (carts) looks at a decision sent to review:
+ * most are approved, some rejected — the same way every run (seeded by the contact and the review's rank).
+ */
+export function reviewOf(scenario: Scenario, journey: string, contactUserId: string, ordinal: number): Verdict {
+	const random = rng(hash(`${scenario.seed}:review:${contactUserId}:${ordinal}`));
+	const reviewer = journey === 'churn-risk' ? 'account.manager@yourco.example' : 'ecommerce.manager@yourco.example';
+	const approve = random() < 0.7;
+	return { approve, reviewer, note: approve ? 'ok, worth keeping' : 'too generous for this customer', after: 3 + random() * 12 };
+}

@@ -24,8 +24,8 @@ import type { Decision } from '../engine/audit/schema';
 import type { Engine } from '../engine/engine';
 import { signatureHeaders } from '../engine/events/signature';
 import { acquireEngine } from '../engine/registry';
-import { type FlowNode, loadJourneyFlows, prepareForDemo } from './flows';
-import { buildScenario, describeScenario, JOURNEY_IDS, responsesTo, type Scenario, type SimEvent } from './simulator';
+import { type DemoFlows, type FlowNode, loadJourneyFlows, prepareForDemo } from './flows';
+import { buildScenario, describeScenario, JOURNEY_IDS, responsesTo, reviewOf, type JourneyId, type Scenario, type SimEvent, type Verdict } from './simulator';
 import { outcomeOf, runningLine, summaryLines, tally } from './summary';
 
 interface NodeRedRuntime {
@@ -167,44 +167,70 @@ const settled = (d: Decision) => !!d.loggedAt || d.status === 'delayed' || d.sta
 interface PlayResult {
 	posted: number;
 	refused: number;
+	verdicts: number;
 	skippedJourneys: string[];
 }
 
+/** Something the scenario does at a scenario minute: a contact's event, or a person's review verdict. */
+type Action = { at: number; event: SimEvent } | { at: number; verdict: Verdict; decisionId: string; url: string; label: string };
+
 /**
  * Plays the scenario against the running flows: posts each event when its scenario minute comes, prints
- * each decision once it settles, and answers every sent message with the contact's simulated responses.
- * Ends once nothing is left to post and no decision has appeared for longer than any timer's wait.
+ * each decision once it settles (again when a review verdict moves it on), answers every sent message
+ * with the contact's simulated responses and every review with a person's verdict. Ends once nothing is
+ * left to do and no decision has moved for longer than any timer's wait.
  */
-async function play(engine: Engine, scenario: Scenario, flows: ReturnType<typeof loadJourneyFlows>, base: string, secret: string, msPerMinute: number): Promise<PlayResult> {
+async function play(engine: Engine, scenario: Scenario, flows: DemoFlows, base: string, secret: string, msPerMinute: number): Promise<PlayResult> {
 	const t0 = Date.now();
 	const minuteNow = () => (Date.now() - t0) / msPerMinute;
-	const queue: SimEvent[] = scenario.events.filter((e) => flows.journeys.has(e.journey));
-	const skippedJourneys = JOURNEY_IDS.filter((j) => !flows.journeys.has(j));
-	const longestTimerMs = Math.max(0, ...flows.timers.map((t) => t.demoMinutes * 60_000));
-	const quietMs = longestTimerMs + 3_000;
-	const watching = new Map<string, true>();
+	const queue: Action[] = scenario.events.filter((e) => flows.journeys.has(e.journey)).map((event) => ({ at: event.at, event }));
+	const schedule = (actions: Action[]) => {
+		queue.push(...actions);
+		queue.sort((a, b) => a.at - b.at);
+	};
+	const quietMs = Math.max(0, ...flows.timers.map((t) => t.demoMinutes * 60_000)) + 3_000;
+	/** Decisions not printed yet, or printed while waiting for review: the outcome last printed. */
+	const watching = new Map<string, string | undefined>();
 	const labels = new Map<string, { label: string; userId?: string }>();
-	const messagesTo = new Map<string, number>();
+	const ranks = new Map<string, number>();
+	const nextRank = (key: string) => {
+		ranks.set(key, (ranks.get(key) ?? 0) + 1);
+		return ranks.get(key)!;
+	};
 	let cursor: { createdAt: string; decisionId: string } | undefined;
 	let lastChange = Date.now();
 	let nextRunning = Date.now() + 3_000;
-	let posted = 0;
-	let refused = 0;
+	let lastRunning = '';
+	const result: PlayResult = { posted: 0, refused: 0, verdicts: 0, skippedJourneys: JOURNEY_IDS.filter((j) => !flows.journeys.has(j)) };
 	let n = 0;
 
-	const post = async (e: SimEvent, retry = false) => {
-		const path = flows.journeys.get(e.journey)!.path;
-		const body = JSON.stringify({ ...e.call, timestamp: new Date().toISOString() });
-		const res = await fetch(`${base}/nudge/${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...signatureHeaders(secret, body) }, body });
-		const answer = (await res.json()) as { duplicates?: number; error?: string };
-		posted++;
+	const postJson = async (url: string, body: string, headers: Record<string, string> = {}) => {
+		const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
 		lastChange = Date.now();
-		if (res.status !== 200) {
-			refused++;
-			write(`  (refused) ${e.journey} ${e.call.event ?? e.call.type} for ${e.contact.traits.email}: HTTP ${res.status} ${answer.error ?? ''}`);
+		return { status: res.status, answer: (await res.json()) as { duplicates?: number; error?: string; status?: string } };
+	};
+	const postEvent = async (e: SimEvent, retry = false) => {
+		const body = JSON.stringify({ ...e.call, timestamp: new Date().toISOString() });
+		const { status, answer } = await postJson(`${base}/nudge/${flows.journeys.get(e.journey)!.path}`, body, signatureHeaders(secret, body));
+		result.posted++;
+		if (status !== 200) {
+			result.refused++;
+			write(`  (refused) ${e.journey} ${e.call.event ?? e.call.type} for ${e.contact.traits.email}: HTTP ${status} ${answer.error ?? ''}`);
 		} else if (retry && answer.duplicates) {
 			write(`  (the source retried ${e.call.messageId} ${e.call.event ?? e.call.type}: answered as a duplicate, nothing decided twice)`);
 		}
+	};
+	const run = async (action: Action) => {
+		if ('event' in action) {
+			await postEvent(action.event);
+			if (action.event.retried) await postEvent(action.event, true);
+			return;
+		}
+		const { verdict } = action;
+		const { status, answer } = await postJson(`${base}${action.url}`, JSON.stringify({ decisionId: action.decisionId, approve: verdict.approve, reviewer: verdict.reviewer, note: verdict.note }));
+		result.verdicts++;
+		if (status !== 200) result.refused++;
+		write(`  (${verdict.reviewer} ${verdict.approve ? 'approved' : 'rejected'} the decision for ${action.label}${status === 200 ? '' : `: refused, HTTP ${status} ${answer.error ?? ''}`})`);
 	};
 	const who = async (contactId: string) => {
 		let known = labels.get(contactId);
@@ -215,40 +241,45 @@ async function play(engine: Engine, scenario: Scenario, flows: ReturnType<typeof
 		}
 		return known;
 	};
+	const show = async (d: Decision) => {
+		const outcome = outcomeOf(d);
+		const contact = await who(d.contactId);
+		const what = d.event.name ?? d.event.type;
+		const after = watching.get(d.decisionId) === 'review' ? '  (after review)' : '';
+		write(`${String(++n).padStart(4)}. ${d.journey.padEnd(16)} ${contact.label.padEnd(36)} ${what.padEnd(20)} ${outcome.padEnd(10)} ${detailOf(d)}${after}`);
+		if (outcome === 'sent' && d.channel && contact.userId) {
+			schedule(responsesTo(scenario, { journey: d.journey, contactUserId: contact.userId, channel: d.channel, messageId: d.delivery?.providerMessageId, at: minuteNow(), ordinal: nextRank(`sent:${contact.userId}`) }).map((event) => ({ at: event.at, event })));
+		}
+		const reviewUrl = flows.journeys.get(d.journey as JourneyId)?.reviewUrl;
+		if (outcome === 'review' && reviewUrl && contact.userId) {
+			const verdict = reviewOf(scenario, d.journey, contact.userId, nextRank(`review:${contact.userId}`));
+			schedule([{ at: minuteNow() + verdict.after, verdict, decisionId: d.decisionId, url: reviewUrl, label: contact.label }]);
+		}
+	};
 
 	for (;;) {
-		while (queue.length && queue[0].at <= minuteNow()) {
-			const e = queue.shift()!;
-			await post(e);
-			if (e.retried) await post(e, true);
-		}
+		while (queue.length && queue[0].at <= minuteNow()) await run(queue.shift()!);
 		const fresh = await engine.queryDecisions({ after: cursor, limit: 1000 });
 		if (fresh.length) cursor = { createdAt: fresh[fresh.length - 1].createdAt, decisionId: fresh[fresh.length - 1].decisionId };
-		for (const d of fresh) watching.set(d.decisionId, true);
-		for (const id of [...watching.keys()]) {
+		for (const d of fresh) watching.set(d.decisionId, undefined);
+		for (const [id, printed] of [...watching]) {
 			const d = fresh.find((x) => x.decisionId === id) ?? (await engine.store.getDecision(id));
-			if (!d || !settled(d)) continue;
-			watching.delete(id);
+			if (!d || !settled(d) || outcomeOf(d) === printed) continue;
 			lastChange = Date.now();
-			const contact = await who(d.contactId);
-			const what = d.event.name ?? d.event.type;
-			write(`${String(++n).padStart(4)}. ${d.journey.padEnd(16)} ${contact.label.padEnd(36)} ${what.padEnd(20)} ${outcomeOf(d).padEnd(10)} ${detailOf(d)}`);
-			if (d.status === 'sent' && d.channel && contact.userId) {
-				const ordinal = (messagesTo.get(contact.userId) ?? 0) + 1;
-				messagesTo.set(contact.userId, ordinal);
-				const replies = responsesTo(scenario, { journey: d.journey, contactUserId: contact.userId, channel: d.channel, messageId: d.delivery?.providerMessageId, at: minuteNow(), ordinal });
-				queue.push(...replies);
-				queue.sort((a, b) => a.at - b.at);
-			}
+			await show(d);
+			if (outcomeOf(d) === 'review' && flows.journeys.get(d.journey as JourneyId)?.reviewUrl) watching.set(id, 'review');
+			else watching.delete(id);
 		}
 		if (Date.now() >= nextRunning) {
-			write(runningLine(tally(await engine.queryDecisions({ limit: 100_000 })), (Date.now() - t0) / 1000));
+			const line = runningLine(tally(await engine.queryDecisions({ limit: 100_000 })));
+			if (line !== lastRunning) write(`-- ${String(Math.round((Date.now() - t0) / 1000)).padStart(3)} s: ${line}`);
+			lastRunning = line;
 			nextRunning += 3_000;
 		}
 		if (!queue.length && Date.now() - lastChange > quietMs) break;
 		await sleep(100);
 	}
-	return { posted, refused, skippedJourneys };
+	return result;
 }
 
 export async function runDemo(options: DemoOptions): Promise<number> {
@@ -288,7 +319,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 		const all = await engine.queryDecisions({ limit: 100_000 });
 		const t = tally(all);
 		const unsettled = all.filter((d) => !settled(d)).length;
-		write(`\nSummary: ${result.posted} events posted, ${all.length} decisions, ${all.filter((d) => d.loggedAt).length} finalised in the decision log`);
+		write(`\nSummary: ${result.posted} events posted, ${result.verdicts} review verdicts, ${all.length} decisions, ${all.filter((d) => d.loggedAt).length} finalised in the decision log`);
 		for (const line of summaryLines(t)) write(line);
 		for (const j of result.skippedJourneys) write(`  (no flows/node-red/${j}.json: the ${j} contacts were not played)`);
 		const problems = result.refused + unsettled;

@@ -3,16 +3,18 @@ import type { Decision } from '../engine/audit/schema';
 
 /**
  * What became of a decision, as a marketer reads it. `no message` is an event that only updated the
- * profile or recorded an outcome (reason NOT_A_TRIGGER); `pending` is not finalised in the log yet.
+ * profile or recorded an outcome (reason NOT_A_TRIGGER); `pending` is still on its way through the flow.
  */
 export const OUTCOMES = ['sent', 'delayed', 'review', 'holdout', 'suppressed', 'failed', 'no message', 'pending'] as const;
 export type DecisionOutcome = (typeof OUTCOMES)[number];
 
 export function outcomeOf(d: Decision): DecisionOutcome {
+	// Delayed and review decisions wait by design (a Delay node, a person): they are logged when they move on.
+	if (d.status === 'delayed' || d.status === 'review') return d.status;
 	if (!d.loggedAt) return 'pending';
 	if (d.reason === 'HOLDOUT') return 'holdout';
-	if (d.reason === ('NOT_A_TRIGGER' as Decision['reason'])) return 'no message';
-	if (d.status === 'sent' || d.status === 'delayed' || d.status === 'review' || d.status === 'failed') return d.status;
+	if (d.reason === 'NOT_A_TRIGGER') return 'no message';
+	if (d.status === 'sent' || d.status === 'failed') return d.status;
 	return 'suppressed';
 }
 
@@ -56,11 +58,11 @@ const counts = (map: Map<string, number>) =>
 		.map(([k, v]) => `${k} ${v}`)
 		.join(', ');
 
-/** One line for the running summary. */
-export function runningLine(t: Tally, seconds: number): string {
+/** The running summary's line: decisions by journey and by outcome. */
+export function runningLine(t: Tally): string {
 	const journeys = [...t.byJourney.entries()].map(([j, m]) => `${j} ${[...m.values()].reduce((a, b) => a + b, 0)}`).join(', ');
 	const outcomes = OUTCOMES.filter((o) => t.byOutcome.get(o)).map((o) => `${o} ${t.byOutcome.get(o)}`).join(', ');
-	return `-- ${String(Math.round(seconds)).padStart(3)} s: ${t.decisions} decisions (${journeys}) · ${outcomes}`;
+	return `${t.decisions} decisions (${journeys}) · ${outcomes}`;
 }
 
 /**
