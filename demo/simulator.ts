@@ -154,10 +154,11 @@ const PRODUCTS = [
 	{ product_id: 'sku-1005', name: 'Headlamp', price: 45 },
 	{ product_id: 'sku-1006', name: 'Carbon trekking poles', price: 159 },
 ];
+/** `plan` is how the customer pays (the churn score counts a monthly plan as a risk); `accountValue` what they are worth a year. */
 const PLANS = [
-	{ plan: 'starter', accountValue: 1_200 },
-	{ plan: 'growth', accountValue: 6_000 },
-	{ plan: 'business', accountValue: 18_000 },
+	{ plan: 'monthly', accountValue: 1_200 },
+	{ plan: 'monthly', accountValue: 6_000 },
+	{ plan: 'annual', accountValue: 18_000 },
 ];
 
 /** How each journey's contacts are made up, per 12 contacts. */
@@ -191,7 +192,7 @@ export interface ScenarioOptions {
 /** The contacts and their scripted events, in time order. Same options, same scenario. */
 export function buildScenario(options: ScenarioOptions = {}): Scenario {
 	const seed = options.seed ?? 42;
-	const perJourney = options.perJourney ?? 12;
+	const perJourney = options.perJourney ?? 20;
 	const startedAt = options.startedAt ?? new Date();
 	const random = rng(seed);
 	const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)];
@@ -209,7 +210,7 @@ export function buildScenario(options: ScenarioOptions = {}): Scenario {
 			const company = pick(COMPANIES);
 			const n = ++serial;
 			const userId = `sim-${journey.split('-')[0]}-${String(n).padStart(3, '0')}`;
-			const tier = persona === 'high-value' ? { plan: 'enterprise', accountValue: 120_000 + Math.round(random() * 80) * 1000 } : pick(PLANS);
+			const tier = persona === 'high-value' ? { plan: 'annual', accountValue: 120_000 + Math.round(random() * 80) * 1000 } : pick(PLANS);
 			const optedOut = persona === 'opted-out';
 			const contact: SimContact = {
 				userId,
@@ -322,7 +323,7 @@ export function responsesTo(scenario: Scenario, delivered: Delivered): SimEvent[
 function conversionOf(journey: JourneyId, contact: SimContact): string {
 	if (journey === 'nurture') return 'Lead Converted';
 	if (journey === 'cart-abandonment') return 'Order Completed';
-	return contact.traits.plan === 'starter' ? 'Subscription Renewed' : 'Offer Redeemed';
+	return contact.traits.plan === 'monthly' ? 'Offer Redeemed' : 'Subscription Renewed';
 }
 
 function conversionProperties(journey: JourneyId, contact: SimContact, ref: Record<string, unknown>): Record<string, unknown> {

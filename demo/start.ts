@@ -11,7 +11,7 @@
  * per decision as the decision log finalises it, a running summary, and a final summary by journey, by
  * outcome and by reason, then keeps running until Ctrl-C so you can explore the flows.
  * `--once` (or NUDGE_DEMO_ONCE=1) stops after the summary. NUDGE_SIGNING_SECRET sets the secret,
- * NUDGE_DEMO_SEED the scenario (42), NUDGE_DEMO_CONTACTS the contacts per journey (12).
+ * NUDGE_DEMO_SEED the scenario (42), NUDGE_DEMO_CONTACTS the contacts per journey (20).
  * The flows in ~/.nudge/node-red are rewritten at every start, so the demo always begins from the examples.
  */
 import { randomBytes } from 'node:crypto';

@@ -31,16 +31,21 @@ const NUDGE_OUTPUTS: Record<string, string[]> = Object.fromEntries(
 	[new NudgeChooseChannel(), new NudgeFrequencyCap(), new NudgeSend()].map((n) => [`n8n-nodes-nudge.${n.description.name}`, (n.description.outputNames ?? []) as string[]]),
 );
 
-/** "n8n-nodes-nudge.nudgeChooseChannel" → "Nudge Choose Channel"; "n8n-nodes-base.switch" → "Switch". */
+/** "n8n-nodes-nudge.nudgeChooseChannel" → "Nudge Choose Channel"; "n8n-nodes-base.httpRequest" → "HTTP Request". */
 function typeLabel(type: string): string {
 	const short = type.split('.').pop() ?? type;
-	return short.replace(/([a-z])([A-Z])/g, '$1 $2').replace(/^./, (c) => c.toUpperCase());
+	return short
+		.replace(/([a-z])([A-Z])/g, '$1 $2')
+		.replace(/^./, (c) => c.toUpperCase())
+		.replace(/^Http\b/, 'HTTP');
 }
 
 function outputName(node: WorkflowNode, index: number): string {
 	const nudge = NUDGE_OUTPUTS[node.type];
 	if (nudge?.[index]) return nudge[index];
 	if (node.type === 'n8n-nodes-base.if') return index === 0 ? 'true' : 'false';
+	// A Switch in expression mode numbers its outputs from 0, as the expression does.
+	if (node.type === 'n8n-nodes-base.switch' && node.parameters?.mode === 'expression') return `output ${index}`;
 	if (node.type === 'n8n-nodes-base.switch') {
 		const rules = (node.parameters?.rules as { values?: Array<{ outputKey?: string; renameOutput?: boolean }> } | undefined)?.values ?? [];
 		const rule = rules[index];
