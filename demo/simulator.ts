@@ -8,7 +8,9 @@
  * Times are scenario minutes from the start; the demo replays them faster than real time. Time zones
  * are picked against the clock the scenario starts at, so night-time contacts really are at night.
  */
+import { createHash } from 'node:crypto';
 import { DateTime } from 'luxon';
+import { seededRandom as rng } from '../engine/decide/sampling';
 
 export const JOURNEY_IDS = ['nurture', 'cart-abandonment', 'churn-risk'] as const;
 export type JourneyId = (typeof JOURNEY_IDS)[number];
@@ -92,26 +94,9 @@ export interface Scenario {
 	events: SimEvent[];
 }
 
-/** Small, fast, seedable PRNG (mulberry32): the same seed gives the same contacts and events. */
-export function rng(seed: number): () => number {
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
-
-/** A stable 32-bit hash of a string (FNV-1a), to seed one contact's or one message's draws. */
-function hash(text: string): number {
-	let h = 0x811c9dc5;
-	for (let i = 0; i < text.length; i++) {
-		h ^= text.charCodeAt(i);
-		h = Math.imul(h, 0x01000193);
-	}
-	return h >>> 0;
+/** A 32-bit seed from a text, to give one contact's or one message's draws their own generator. */
+function seedOf(text: string): number {
+	return createHash('sha256').update(text).digest().readUInt32BE(0);
 }
 
 const ZONES = [
@@ -195,7 +180,7 @@ export function buildScenario(options: ScenarioOptions = {}): Scenario {
 	const perJourney = options.perJourney ?? 20;
 	const startedAt = options.startedAt ?? new Date();
 	const random = rng(seed);
-	const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)];
+	const pick = <T>(list: readonly T[]): T => pickOf(random, list);
 	const zones = zonesAt(startedAt);
 	if (!zones.night.length || !zones.day.length) throw new Error(`No time zone is at night or in the working day at ${startedAt.toISOString()}`);
 
@@ -306,7 +291,7 @@ export function responsesTo(scenario: Scenario, delivered: Delivered): SimEvent[
 	const base = RESPONSE_RATES[journey][delivered.channel];
 	if (!base) return [];
 	const lift = PERSONA_LIFT[contact.persona] ?? 1;
-	const random = rng(hash(`${scenario.seed}:${contact.userId}:${delivered.ordinal}`));
+	const random = rng(seedOf(`${scenario.seed}:${contact.userId}:${delivered.ordinal}`));
 	const p = (rate: number) => Math.min(0.95, rate * lift);
 	const out: Step[] = [];
 	const ref = { channel: delivered.channel, ...(delivered.messageId ? { message_id: delivered.messageId } : {}) };
@@ -354,7 +339,7 @@ export interface Verdict {
  * most are approved, some rejected — the same way every run (seeded by the contact and the review's rank).
  */
 export function reviewOf(scenario: Scenario, journey: string, contactUserId: string, ordinal: number): Verdict {
-	const random = rng(hash(`${scenario.seed}:review:${contactUserId}:${ordinal}`));
+	const random = rng(seedOf(`${scenario.seed}:review:${contactUserId}:${ordinal}`));
 	const reviewer = journey === 'churn-risk' ? 'account.manager@yourco.example' : 'ecommerce.manager@yourco.example';
 	const approve = random() < 0.7;
 	return { approve, reviewer, note: approve ? 'ok, worth keeping' : 'too generous for this customer', after: 3 + random() * 12 };
