@@ -1,4 +1,4 @@
-import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -10,7 +10,7 @@ import { JOURNEYS, JourneyName, runIngested } from '../engine/journeys/journey';
 import { createEngine } from '../engine/registry';
 
 /** The prebuilt journeys' policy (triggers, outcomes, timers, offers…), used unless --policy names another. */
-export const JOURNEYS_POLICY = join(__dirname, '..', '..', 'flows', 'policies', 'journeys.json');
+export const JOURNEYS_POLICY = [join(__dirname, '..', 'flows'), join(__dirname, '..', '..', 'flows')].map((dir) => join(dir, 'policies', 'journeys.json')).find((file) => existsSync(file));
 
 export interface ReplayOptions {
 	events: string;

@@ -493,7 +493,7 @@ export class Engine {
 			decision.choice = { context, method: 'none_eligible' };
 			this.suppress(decision, choice.reason!, choice.explanation);
 		} else if (escalation) {
-			decision.choice = { context, method: 'default_order', arm: choice.channel };
+			decision.choice = { context, method: 'escalated', arm: choice.channel };
 			decision.channel = choice.channel;
 			decision.message = { ...decision.message, category: escalation.category };
 			decision.explanation = `${decision.score!.tier} score (${decision.score!.value}): handed to a person by ${choice.channel} (policy journeys.${decision.journey}.escalate)`;

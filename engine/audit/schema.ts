@@ -127,8 +127,11 @@ export const DecisionSchema = z.object({
 	choice: z
 		.object({
 			context: z.string(),
-			/** default_order: no data yet; thompson: posterior sample; greedy: best mean; explore: exploration floor; holdout. */
-			method: z.enum(['default_order', 'thompson', 'greedy', 'explore', 'holdout', 'none_eligible']),
+			/**
+			 * default_order: no data yet; thompson: posterior sample; greedy: best mean; explore: exploration floor; holdout;
+			 * escalated: the score's tier hands the contact to a person (policy journeys.<id>.escalate).
+			 */
+			method: z.enum(['default_order', 'thompson', 'greedy', 'explore', 'holdout', 'none_eligible', 'escalated']),
 			arm: z.union([ChannelSchema, z.literal(WAIT)]).optional(),
 			holdout: z.object({ group: z.enum(['global', 'journey']), bucket: z.number() }).optional(),
 			/** Set once the learner counted this decision as a trial of `arm` (on send, or on choosing wait). */

@@ -92,6 +92,61 @@ describe('replay honours the full policy', () => {
 	});
 });
 
+describe('replay of the prebuilt journeys’ samples (flows/samples)', () => {
+	/** Replays a journey's samples; decisions by the sample's message id, timer decisions by contact. */
+	async function replayJourney(journey: string) {
+		const out: Decision[] = [];
+		const summary = await replay({ events: join(ROOT, 'flows/samples', `${journey}.jsonl`), journey }, (d) => out.push(d));
+		expect(summary.rejected).toEqual([]);
+		const byEvent = (id: string) => out.filter((d) => d.event.eventId === id && d.reason !== 'DUPLICATE_EVENT')[0];
+		const fired = (eventId: string, name: string) => out.filter((d) => d.contactId === byEvent(eventId).contactId && d.event.name === name);
+		return { out, summary, byEvent, fired };
+	}
+
+	test('nurture: the converter is escalated and converts; the opted-out, night-time, holdout and unsubscribed leads', async () => {
+		const { byEvent } = await replayJourney('nurture');
+		const demo = byEvent('nur-003');
+		expect(demo).toMatchObject({ status: 'sent', channel: 'sales_task', score: { tier: 'hot' }, choice: { method: 'escalated' } });
+		expect(byEvent('nur-004')).toMatchObject({ reason: 'NOT_A_TRIGGER', outcomeFor: { decisionId: demo.decisionId, type: 'conversion', value: 24000 } });
+		for (const id of ['nur-010', 'nur-011']) expect(byEvent(id)).toMatchObject({ status: 'suppressed', reason: 'NO_ELIGIBLE_CHANNEL' });
+		expect(byEvent('nur-012')).toMatchObject({ status: 'delayed', reason: 'QUIET_HOURS' });
+		expect(byEvent('nur-016')).toMatchObject({ reason: 'HOLDOUT' });
+		expect(byEvent('nur-015')).toMatchObject({ reason: 'NEGATIVE_TRIGGER', ruleId: 'unsubscribed' });
+	});
+
+	test('cart abandonment: timers fire in simulated time, with a second touch; an order cancels or converts; night, review and holdout', async () => {
+		const { summary, byEvent, fired } = await replayJourney('cart-abandonment');
+		expect(summary.timers).toBeGreaterThan(0);
+		// Marco never orders: a first touch 30 minutes after checkout, a second a day later.
+		expect(fired('cart-004', 'Cart Abandoned')).toMatchObject([{ status: 'sent', message: { offerValue: 10 }, createdAt: '2026-11-20T09:44:00.000Z' }]);
+		expect(fired('cart-004', 'Cart Still Abandoned')).toMatchObject([{ status: 'sent', createdAt: '2026-11-21T09:44:00.000Z' }]);
+		// Olivia orders within the hour: no touch at all.
+		expect(fired('cart-001', 'Cart Abandoned')).toEqual([]);
+		// Nora orders after her touch: revenue of that touch, and no second touch.
+		const [nora] = fired('cart-010', 'Cart Abandoned');
+		expect(nora.status).toBe('sent');
+		expect(byEvent('cart-011').outcomeFor).toMatchObject({ decisionId: nora.decisionId, type: 'revenue', value: 53.1 });
+		expect(fired('cart-010', 'Cart Still Abandoned')).toEqual([]);
+		expect(fired('cart-009', 'Cart Abandoned')).toMatchObject([{ status: 'delayed', reason: 'QUIET_HOURS' }]);
+		expect(fired('cart-017', 'Cart Abandoned')).toMatchObject([{ status: 'review', ruleId: 'large-discount', message: { offerValue: 20 } }]);
+		expect(fired('cart-013', 'Cart Abandoned')).toMatchObject([{ reason: 'HOLDOUT' }]);
+		expect(fired('cart-012', 'Cart Abandoned')).toMatchObject([{ reason: 'NO_ELIGIBLE_CHANNEL' }]);
+	});
+
+	test('churn risk: the open ticket blocks the win-back until it closes; high-value and large offers go to review; a redemption converts', async () => {
+		const { byEvent } = await replayJourney('churn-risk');
+		for (const id of ['churn-001', 'churn-002']) expect(byEvent(id)).toMatchObject({ reason: 'NEGATIVE_TRIGGER', ruleId: 'support-ticket-open' });
+		expect(byEvent('churn-004')).toMatchObject({ status: 'sent', message: { offerValue: 15 } });
+		expect(byEvent('churn-005')).toMatchObject({ status: 'review', ruleId: 'high-value-account' });
+		expect(byEvent('churn-009')).toMatchObject({ status: 'review', ruleId: 'large-discount', message: { offerValue: 25 } });
+		expect(byEvent('churn-007').outcomeFor).toMatchObject({ decisionId: byEvent('churn-006').decisionId, type: 'conversion' });
+		expect(byEvent('churn-011')).toMatchObject({ reason: 'HOLDOUT' });
+		expect(byEvent('churn-013')).toMatchObject({ reason: 'NEGATIVE_TRIGGER', ruleId: 'cancelled' });
+		expect(byEvent('churn-014')).toMatchObject({ status: 'delayed', reason: 'QUIET_HOURS' });
+		expect(byEvent('churn-010')).toMatchObject({ status: 'suppressed', reason: 'NO_ELIGIBLE_CHANNEL' });
+	});
+});
+
 describe('nudge replay (the built CLI)', () => {
 	beforeAll(() => {
 		if (!existsSync(CLI)) throw new Error('dist/cli/nudge.js is missing: run `npm run build` first (npm test does)');
@@ -103,14 +158,16 @@ describe('nudge replay (the built CLI)', () => {
 		const result = run('replay', '--events', SAMPLES, '--journey', 'nurture');
 		expect(result.status).toBe(0);
 		const decisions = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as Decision);
-		expect(decisions).toHaveLength(40);
-		expect(decisions.every((d) => d.journey === 'nurture' && d.policyVersion.startsWith('default@') && d.loggedAt)).toBe(true);
+		const lines = readFileSync(SAMPLES, 'utf8').trim().split('\n').length;
+		expect(decisions).toHaveLength(lines);
+		// The journeys policy (flows/policies/journeys.json) applies unless --policy names another.
+		expect(decisions.every((d) => d.journey === 'nurture' && d.policyVersion.startsWith('journeys@') && d.loggedAt)).toBe(true);
 		const suppressed = decisions.filter((d) => d.status === 'suppressed');
 		expect(suppressed.every((d) => d.reason)).toBe(true);
-		expect(new Set(suppressed.map((d) => d.reason))).toEqual(new Set(['FREQUENCY_CAP', 'UNREACHABLE', 'NO_ELIGIBLE_CHANNEL', 'NO_CONSENT', 'DUPLICATE_EVENT']));
-		const sent = decisions.filter((d) => d.status === 'sent').length;
-		expect(result.stderr).toContain(`replayed 40 event(s): suppressed ${40 - sent}, sent ${sent}`);
-		expect(result.stderr).toMatch(/suppression reasons: FREQUENCY_CAP \d+/);
+		expect(new Set(suppressed.map((d) => d.reason))).toEqual(new Set(['FREQUENCY_CAP', 'UNREACHABLE', 'NO_ELIGIBLE_CHANNEL', 'NOT_A_TRIGGER', 'HOLDOUT', 'NEGATIVE_TRIGGER', 'DUPLICATE_EVENT']));
+		expect(decisions.find((d) => d.event.name === 'Demo Requested')).toMatchObject({ status: 'sent', channel: 'sales_task', score: { tier: 'hot' } });
+		expect(result.stderr).toMatch(new RegExp(`replayed ${lines} event\\(s\\): `));
+		expect(result.stderr).toMatch(/suppression reasons: .*FREQUENCY_CAP \d+/);
 	});
 
 	test('--out writes the file and --store keeps the replay store for inspection', () => {
@@ -120,7 +177,7 @@ describe('nudge replay (the built CLI)', () => {
 		const result = run('replay', '--events', SAMPLES, '--out', out, '--store', store);
 		expect(result.status).toBe(0);
 		expect(result.stdout).toBe('');
-		expect(readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(40);
+		expect(readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(readFileSync(SAMPLES, 'utf8').trim().split('\n').length);
 		expect(existsSync(store)).toBe(true);
 	});
 

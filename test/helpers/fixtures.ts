@@ -34,3 +34,13 @@ export function decision(decisionId: string, extra: Partial<Decision> = {}): Dec
 export function trackEvent(email: string, name: string, extra: Record<string, unknown> = {}) {
 	return { type: 'track', name, identities: { email }, ...extra };
 }
+
+/** A fixed-offset time zone whose local hour is in [from, from + 3) right now (a daytime or a night-time contact). */
+export function zoneAtLocalHour(from: number, now = new Date()): string {
+	const utc = now.getUTCHours();
+	for (let offset = -12; offset <= 14; offset++) {
+		const local = (utc + offset + 24) % 24;
+		if (local >= from && local < from + 3) return offset === 0 ? 'Etc/UTC' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
+	}
+	throw new Error(`no UTC offset puts the local hour at ${from}`);
+}

@@ -57,7 +57,7 @@ const NUDGE_NODES: INodeType[] = [
 	new NudgePollTrigger(),
 ];
 
-/** n8n's own core nodes the templates use (If/Switch, Wait, HTTP Request, Sticky Note), from n8n-nodes-base. */
+/** n8n's own core nodes the templates use (Switch, Wait, HTTP Request, Webhook, Set, Sticky Note), from n8n-nodes-base. */
 function n8nCoreNode(file: string, exportName: string): INodeType {
 	// eslint-disable-next-line @typescript-eslint/no-require-imports
 	const Type = (require(`n8n-nodes-base/dist/nodes/${file}`) as Record<string, new () => INodeType>)[exportName];
@@ -70,6 +70,8 @@ const N8N_CORE_FILES: Record<string, [string, string]> = {
 	'n8n-nodes-base.switch': ['Switch/Switch.node.js', 'Switch'],
 	'n8n-nodes-base.wait': ['Wait/Wait.node.js', 'Wait'],
 	'n8n-nodes-base.httpRequest': ['HttpRequest/HttpRequest.node.js', 'HttpRequest'],
+	'n8n-nodes-base.webhook': ['Webhook/Webhook.node.js', 'Webhook'],
+	'n8n-nodes-base.set': ['Set/Set.node.js', 'Set'],
 };
 
 const TYPES = new Map<string, INodeType>(NUDGE_NODES.map((node): [string, INodeType] => [type(node.description.name), node]));

@@ -9,12 +9,15 @@ jest.mock('sanitize-html', () => (html: string) => html);
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PollContext } from 'n8n-core';
 import type { IDataObject } from 'n8n-workflow';
 import { NodeHelpers } from 'n8n-workflow';
 import type { Decision } from '../../engine/audit/schema';
+import { fireDueTimers } from '../../engine/events/timers';
 import { closeAllEngines } from '../../engine/registry';
+import { zoneAtLocalHour } from '../helpers/fixtures';
 import { fixture, SendTarget, trigger, type Fixture } from './fixtures';
-import { buildWorkflow, nodeTypes, runWorkflow, type WorkflowJson } from './harness';
+import { additionalData, buildWorkflow, nodeTypes, runWorkflow, type WorkflowJson } from './harness';
 
 const ROOT = join(__dirname, '../..');
 const JOURNEYS = ['nurture', 'cart-abandonment', 'churn-risk'];
@@ -45,15 +48,6 @@ function track(userId: string, event: string, properties: IDataObject = {}, trai
 	return { type: 'track', messageId: `n8n-${++seq}-${Date.now()}`, userId, event, properties, timestamp: at.toISOString(), context: traits ? { traits } : {} };
 }
 
-/** A time zone where the local hour is in [from, from + 3) now. */
-function zoneAtHour(from: number): string {
-	const utc = new Date().getUTCHours();
-	for (let offset = -12; offset <= 14; offset++) {
-		const local = (utc + offset + 24) % 24;
-		if (local >= from && local < from + 3) return offset === 0 ? 'Etc/UTC' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
-	}
-	throw new Error('no zone');
-}
 
 async function runEvents(journey: string, events: IDataObject[]): Promise<Decision[]> {
 	const wf = template(journey);
@@ -87,8 +81,8 @@ describe('flows/n8n templates', () => {
 		expect(trigger.parameters.journey).toBe(journey);
 	});
 
-	it('nurture: the converter is escalated to a sales task and the conversion recorded; the opted-out lead gets nothing; the night-time lead is delayed; the holdout lead is held out', async () => {
-		const day = zoneAtHour(11);
+	it('nurture: the converter is escalated to a sales task and the conversion recorded; the opted-out lead gets nothing; the night-time lead waits for the best send time; the holdout lead is held out', async () => {
+		const day = zoneAtLocalHour(11);
 		const dana = { email: 'dana@northwind.example', title: 'VP Marketing', employees: 420, timezone: day, consent: { email: 'opted_in' } };
 		const [pricing] = await runEvents('nurture', [track('n8-dana', 'Pricing Viewed', {}, dana)]);
 		expect(pricing).toMatchObject({ status: 'sent', channel: 'email', annotations: { journey: 'nurture' } });
@@ -108,7 +102,7 @@ describe('flows/n8n templates', () => {
 		expect(held).toMatchObject({ reason: 'HOLDOUT' });
 
 		const wf = template('nurture');
-		const input = await trigger(f, wf, [track('n8-ren', 'Lead Created', {}, { email: 'ren@oakline.example', timezone: zoneAtHour(2) })]);
+		const input = await trigger(f, wf, [track('n8-ren', 'Lead Created', {}, { email: 'ren@oakline.example', timezone: zoneAtLocalHour(2) })]);
 		const run = await runWorkflow({ workflow: wf, startNode: 'Nudge Trigger', input, credentials: f.credentials, mode: 'webhook' });
 		// At night the best send time is after quiet hours: the execution is parked in n8n's Wait node until then.
 		expect(run.order).toContain('Wait for Best Time');
@@ -120,20 +114,22 @@ describe('flows/n8n templates', () => {
 	});
 
 	it('cart abandonment: the fired timer gets an offer by intent; the order is recorded as revenue and cancels the second touch', async () => {
-		const day = zoneAtHour(11);
+		const day = zoneAtLocalHour(11);
 		const wf = template('cart-abandonment');
 		const start = new Date(Date.now() - 90 * 60_000);
 		const updates = await runEvents('cart-abandonment', [track('n8-marco', 'Cart Updated', { cart_id: 'c1', value: 218 }, { email: 'marco@example.com', timezone: day, consent: { email: 'opted_in' } }, start), track('n8-marco', 'Checkout Started', { cart_id: 'c1', value: 218 }, undefined, start)]);
 		expect(updates.every((d) => d.reason === 'NOT_A_TRIGGER' && d.loggedAt)).toBe(true);
-		// The Poll Trigger "Fire Timers" runs the due timer through the same path.
-		const poll = nodeTypes.getByNameAndVersion('n8n-nodes-nudge.nudgePollTrigger', 1);
-		const { fireDueTimers } = await import('../../engine/events/timers');
-		const fired = await fireDueTimers(f.engine);
-		expect(poll).toBeDefined();
-		expect(fired.map((x) => x.event.name)).toEqual(['Cart Abandoned']);
-		const input = [fired.map((x) => ({ json: { decisionId: x.decision.decisionId, contactId: x.decision.contactId, decision: x.decision as unknown as IDataObject, event: x.event as unknown as IDataObject } }))];
+		// The template's Poll Trigger "Fire Timers" fires the due timer (its poll(), run by n8n's PollContext)…
+		const workflow = buildWorkflow(wf);
+		const pollNode = workflow.getNode('Fire Timers')!;
+		const poll = nodeTypes.getByNameAndVersion(pollNode.type, pollNode.typeVersion).poll!;
+		const input = (await poll.call(new PollContext(workflow, pollNode, additionalData(f.credentials), 'trigger', 'activate')))!;
+		const fired = input[0].map((item) => item.json as IDataObject & { decision: Decision; event: { name: string } });
+		expect(fired.map((item) => item.event.name)).toEqual(['Cart Abandoned']);
+		// …and the same workflow takes it from there.
 		const result = await runWorkflow({ workflow: wf, startNode: 'Fire Timers', input, credentials: f.credentials, mode: 'trigger' });
 		expect(result.error).toBeUndefined();
+		expect(result.order).toEqual(expect.arrayContaining(['Purchase Intent', 'Choose Channel', 'Frequency Cap', 'Send', 'Log Sent']));
 		const touch = (await f.engine.store.getDecision(fired[0].decision.decisionId))!;
 		expect(touch).toMatchObject({ status: 'sent', score: { tier: 'warm' }, message: { offerValue: 10 } });
 		const [order] = await runEvents('cart-abandonment', [track('n8-marco', 'Order Completed', { order_id: 'o1', revenue: 218 })]);
@@ -143,8 +139,8 @@ describe('flows/n8n templates', () => {
 		expect(await fireDueTimers(f.engine, Date.now() + 2 * 86_400_000)).toEqual([]);
 	});
 
-	it('churn risk: the open ticket blocks the win-back; the high-value account becomes an account-manager task', async () => {
-		const day = zoneAtHour(11);
+	it('churn risk: the open ticket blocks the win-back; the high-value account becomes an account-manager task, approved through the verdict webhook', async () => {
+		const day = zoneAtLocalHour(11);
 		const grace = { email: 'grace@brightbyte.example', plan: 'monthly', timezone: day, consent: { email: 'opted_in' } };
 		const [ticket, drop] = await runEvents('churn-risk', [track('n8-grace', 'Ticket Opened', { ticket_id: 'T-1' }, grace), track('n8-grace', 'Usage Dropped', { drop_pct: 45 })]);
 		expect(ticket).toMatchObject({ reason: 'NEGATIVE_TRIGGER', ruleId: 'support-ticket-open' });
@@ -152,6 +148,15 @@ describe('flows/n8n templates', () => {
 		const [big] = await runEvents('churn-risk', [track('acct-northwind', 'Usage Dropped', { drop_pct: 60 }, { email: 'cfo@northwind.example', accountValue: 48000, timezone: day, consent: { email: 'opted_in' } })]);
 		expect(big).toMatchObject({ status: 'review', ruleId: 'high-value-account', loggedAt: expect.any(String) });
 		const task = target.received.find((r) => r.body.decisionId === big.decisionId);
-		expect(task?.body).toMatchObject({ contactId: big.contactId, review: { rules: ['high-value-account'] } });
+		expect(task?.body).toMatchObject({ task: 'review', journey: 'churn-risk', contactId: big.contactId, rules: ['high-value-account'], offer: { offerValue: 15 } });
+		// The account manager approves through the Review Verdict webhook: Record Verdict, then Send.
+		const wf = template('churn-risk');
+		const verdict = [[{ json: { headers: {}, params: {}, query: {}, body: { decisionId: big.decisionId, approve: true, reviewer: 'am@yourco.example', note: 'loyal customer' } } }]];
+		const result = await runWorkflow({ workflow: wf, startNode: 'Review Verdict', input: verdict, credentials: f.credentials, mode: 'webhook' });
+		expect(result.error).toBeUndefined();
+		expect(result.order).toEqual(['Review Verdict', 'Verdict', 'Record Verdict', 'Send', 'Log Sent']);
+		const approved = (await f.engine.store.getDecision(big.decisionId))!;
+		expect(approved).toMatchObject({ status: 'sent', review: { verdict: 'approved', reviewer: 'am@yourco.example', note: 'loyal customer' } });
+		expect(target.received.filter((r) => r.body.decisionId === big.decisionId)).toHaveLength(2);
 	});
 });

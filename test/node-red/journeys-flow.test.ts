@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { Express } from 'express';
 import type { Decision } from '../../engine/audit/schema';
 import { closeAllEngines } from '../../engine/registry';
+import { zoneAtLocalHour } from '../helpers/fixtures';
 import { coreNode, engineOf, helper, httpNode, NUDGE_NODES, SECRET, signed, waitUntil, withHttpCapture } from './_helpers';
 
 const FLOWS = path.join(__dirname, '..', '..', 'flows', 'node-red');
@@ -85,7 +86,7 @@ async function loadAll(): Promise<void> {
 	const engine = flow.find((n) => n.type === 'nudge-engine')!;
 	engine.store = 'memory:';
 	for (const n of flow) {
-		if (n.type === 'nudge-send') n.url = String(n.url).replace('http://127.0.0.1:1880', base);
+		if (n.type === 'nudge-send' || n.type === 'http request') n.url = String(n.url).replace('http://127.0.0.1:1880', base);
 		if (n.type === 'nudge-trigger') n.timerCheck = 0.05;
 	}
 	await helper.load([...withHttpCapture(NUDGE_NODES), ...CORE], flow, { [ENGINE]: { signingSecret: SECRET } });
@@ -124,17 +125,8 @@ function identify(userId: string, traits: Record<string, unknown>): Record<strin
 	return { type: 'identify', messageId: `nr-${++seq}-${Date.now()}`, userId, traits, timestamp: new Date().toISOString() };
 }
 
-/** A time zone where it is night (02:00–05:00) right now, and one where it is daytime (11:00–14:00). */
-function zoneAtHour(from: number): string {
-	const utc = new Date().getUTCHours();
-	for (let offset = -12; offset <= 14; offset++) {
-		const local = (utc + offset + 24) % 24;
-		if (local >= from && local < from + 3) return offset === 0 ? 'Etc/UTC' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
-	}
-	throw new Error('no zone');
-}
-const DAY = () => zoneAtHour(11);
-const NIGHT = () => zoneAtHour(2);
+const DAY = () => zoneAtLocalHour(11);
+const NIGHT = () => zoneAtLocalHour(2);
 
 async function decisionsOf(userId: string, journey: string): Promise<Decision[]> {
 	const engine = engineOf(ENGINE);
@@ -154,21 +146,22 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 			expect(JSON.parse(String(engines[0].policy))).toEqual(JSON.parse(policy));
 			expect(flow.filter((n) => n.type === 'nudge-trigger').map((n) => [n.path, n.journey])).toEqual([[journey, journey]]);
 			for (const n of flow.filter((x) => x.type === 'http in')) {
-				expect(paths.has(String(n.url))).toBe(false);
-				paths.add(String(n.url));
+				const route = `${String(n.method)} ${String(n.url)}`;
+				expect(paths.has(route)).toBe(false);
+				paths.add(route);
 			}
 			// Every Nudge node uses the shared engine.
 			expect(flow.filter((n) => n.type.startsWith('nudge-') && n.type !== 'nudge-engine').every((n) => n.engine === ENGINE)).toBe(true);
 		}
 	});
 
-	it('nurture: the converter is escalated to sales with the top factors, conversion recorded; the opted-out lead gets nothing; the night-time lead is delayed; the holdout lead gets a holdout decision', async () => {
+	it('nurture: the converter is escalated to sales with the top factors, conversion recorded; the opted-out lead gets nothing; the night-time lead waits for the best send time (quiet hours would delay it); the holdout lead gets a holdout decision', async () => {
 		const dana = { email: 'dana@northwind.example', name: 'Dana', title: 'VP Marketing', employees: 420, timezone: DAY(), consent: { email: 'opted_in' } };
 		const [identified, pricing, demo] = await run('nurture', identify('nr-dana', dana), track('nr-dana', 'Pricing Viewed'), track('nr-dana', 'Demo Requested', { interest: 'lead scoring' }));
 		expect(identified).toMatchObject({ status: 'sent', channel: 'email' });
 		expect(pricing).toMatchObject({ status: 'suppressed', reason: 'FREQUENCY_CAP' });
 		expect(demo).toMatchObject({ status: 'sent', channel: 'sales_task', score: { tier: 'hot' }, message: { category: 'sales' } });
-		// The task the CRM received carries the score's top factors (what the lead did and who they are).
+		// The demo inbox (standing in for the CRM) accepted the task, which carries the score's top factors.
 		expect(demo.delivery).toMatchObject({ provider: 'webhook', status: 'sent', httpStatus: 200 });
 		expect(demo.score!.factors.map((f) => f.label)).toEqual(expect.arrayContaining(['Requested a demo', 'Viewed the pricing page', 'Senior job title']));
 		const [converted] = await run('nurture', track('nr-dana', 'Lead Converted', { value: 24000 }));
@@ -183,11 +176,17 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 		const toms = await run('nurture', identify('nr-tom-ellis', tom), track('nr-tom-ellis', 'Pricing Viewed'));
 		expect(toms.every((d) => d.status === 'suppressed' && d.reason === 'NO_ELIGIBLE_CHANNEL' && !d.delivery)).toBe(true);
 
+		// At night the best time to send is after quiet hours: the message waits in the flow's delay node.
 		const [night] = await post('nurture', track('nr-ren', 'Lead Created', {}, { email: 'ren@oakline.example', timezone: NIGHT() }));
-		await waitUntil(async () => (await engineOf(ENGINE).store.getDecision(night))?.status === 'delayed', 'the night-time lead to be delayed');
-		const delayed = (await engineOf(ENGINE).store.getDecision(night))!;
-		expect(delayed).toMatchObject({ reason: 'QUIET_HOURS', ruleId: 'night' });
-		expect(Date.parse(delayed.guard!.retryAt!)).toBeGreaterThan(Date.now());
+		await waitUntil(async () => (await engineOf(ENGINE).store.getDecision(night))?.trail.some((t) => t.stage === 'choose') ?? false, 'the night-time lead to get a channel');
+		const waiting = (await engineOf(ENGINE).store.getDecision(night))!;
+		expect(waiting).toMatchObject({ status: 'pending', channel: 'email' });
+		expect(Date.parse(waiting.sendTime!.sendAt)).toBeGreaterThan(Date.now() + 3_600_000);
+		expect(waiting.delivery).toBeUndefined();
+		// A night-time lead who reaches the guardrails directly (a delayed retry, or another flow) is held by quiet hours.
+		const direct = await engineOf(ENGINE).checkCap(waiting);
+		expect(direct).toMatchObject({ status: 'delayed', reason: 'QUIET_HOURS', ruleId: 'night' });
+		expect(Date.parse(direct.guard!.retryAt!)).toBeGreaterThan(Date.now());
 
 		// u-kenji's bucket is inside nurture's 5% holdout (salt nudge-journeys).
 		const [held] = await run('nurture', track('u-kenji', 'Pricing Viewed', {}, { email: 'kenji@harbor.example', timezone: DAY() }));
@@ -219,9 +218,15 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 		expect(res.status).toBe(200);
 		expect(await res.json()).toMatchObject({ decisionId: probe.decisionId, status: 'sent' });
 		expect((await engineOf(ENGINE).store.getDecision(probe.decisionId))!.review).toMatchObject({ verdict: 'approved', reviewer: 'lea@shop.example' });
+		// A second verdict on the same decision is refused with the reason, nothing changes.
+		const again = await fetch(`${base}/demo/cart-abandonment/review`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ decisionId: probe.decisionId, approve: false, reviewer: 'lea@shop.example' }) });
+		expect(again.status).toBe(400);
+		expect(((await again.json()) as { error: string }).error).toMatch(/is not waiting for review \(it is sent\)/);
+		const queue = (await (await fetch(`${base}/demo/cart-abandonment/review`)).json()) as Array<Record<string, unknown>>;
+		expect(queue.map((t) => t.decisionId)).toContain(probe.decisionId);
 	});
 
-	it('churn risk: the open ticket blocks the win-back until it closes; the high-value account goes to review; a redeemed offer is a conversion', async () => {
+	it('churn risk: the open ticket blocks the win-back until it closes; the high-value account goes to the review queue and is rejected; a redeemed offer is a conversion', async () => {
 		const grace = { email: 'grace@brightbyte.example', plan: 'monthly', accountValue: 1800, timezone: DAY(), consent: { email: 'opted_in' } };
 		const [ticket, drop] = await run('churn-risk', track('ch-grace', 'Ticket Opened', { ticket_id: 'T-1' }, grace), track('ch-grace', 'Usage Dropped', { metric: 'seats', drop_pct: 45 }));
 		for (const d of [ticket, drop]) expect(d).toMatchObject({ status: 'suppressed', reason: 'NEGATIVE_TRIGGER', ruleId: 'support-ticket-open' });
@@ -232,10 +237,16 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 
 		const [big] = await run('churn-risk', track('acct-northwind', 'Usage Dropped', { metric: 'api_calls', drop_pct: 60 }, { email: 'cfo@northwind-traders.example', plan: 'annual', accountValue: 48000, timezone: DAY(), consent: { email: 'opted_in' } }));
 		expect(big).toMatchObject({ status: 'review', ruleId: 'high-value-account' });
+		// The account manager finds the task in the review queue, and rejects the offer there.
+		const tasks = (await (await fetch(`${base}/demo/churn-risk/review`)).json()) as Array<Record<string, unknown>>;
+		expect(tasks.find((t) => t.decisionId === big.decisionId)).toMatchObject({ task: 'review', journey: 'churn-risk', rules: ['high-value-account'], offer: { offerValue: 15 }, score: { tier: 'warm' } });
+		const verdict = await fetch(`${base}/demo/churn-risk/review`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ decisionId: big.decisionId, approve: false, reviewer: 'am@yourco.example', note: 'call them instead' }) });
+		expect(await verdict.json()).toMatchObject({ decisionId: big.decisionId, status: 'suppressed', reason: 'REVIEW_REJECTED' });
 
 		const hugo = { email: 'hugo@example.com', plan: 'monthly', accountValue: 600, timezone: DAY(), consent: { email: 'opted_in' } };
 		const [offer] = await run('churn-risk', track('ch-hugo', 'Payment Failed', { amount: 49, currency: 'EUR', attempt: 1 }, hugo));
 		expect(offer).toMatchObject({ status: 'sent', message: { offerValue: 15 } });
+		expect(offer.delivery).toMatchObject({ status: 'sent', httpStatus: 200 });
 		const [redeemed] = await run('churn-risk', track('ch-hugo', 'Offer Redeemed', { offer: 'winback-15' }));
 		expect(redeemed.outcomeFor).toMatchObject({ decisionId: offer.decisionId, type: 'conversion' });
 
