@@ -23,6 +23,11 @@ export interface DemoFlows {
 	journeys: Map<JourneyId, { path: string; file: string; reviewUrl?: string }>;
 	/** The engine config nodes (usually one, shared by every flow). */
 	engines: FlowNode[];
+	/**
+	 * Per journey, the Delay node where a message waits for the contact's best send time (fed by a node
+	 * that sets `msg.delay` from `sendAt`): the demo's compressed clock releases messages from it.
+	 */
+	bestTimeWaits: Map<string, string>;
 	/** Each inactivity timer as the flow has it and as the demo runs it. */
 	timers: Array<{ journey: string; start: string; fire: string; minutes: number; demoMinutes: number }>;
 }
@@ -67,7 +72,14 @@ export function loadJourneyFlows(root: string): DemoFlows {
 	if (!journeys.size) throw new Error(`No journey flow found in ${join(root, 'flows', 'node-red')}`);
 	const engines = nodes.filter((n) => n.type === 'nudge-engine');
 	if (!engines.length) throw new Error('The journey flows have no nudge-engine config node');
-	return { nodes, journeys, engines, timers: [] };
+	const bestTimeWaits = new Map<string, string>();
+	for (const [journey] of journeys) {
+		const trigger = nodes.find((n) => n.type === 'nudge-trigger' && String(n.journey || 'nurture') === journey)!;
+		const setsDelay = nodes.filter((n) => n.z === trigger.z && n.type === 'change' && /sendAt/.test(JSON.stringify(n.rules ?? [])));
+		const wait = nodes.find((n) => n.type === 'delay' && n.pauseType === 'delayv' && setsDelay.some((c) => JSON.stringify(c.wires ?? []).includes(`"${n.id}"`)));
+		if (wait) bestTimeWaits.set(journey, wait.id);
+	}
+	return { nodes, journeys, engines, bestTimeWaits, timers: [] };
 }
 
 /** Rewrites the exposed settings in place (see the file comment); returns the credentials file's content. */

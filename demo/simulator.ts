@@ -130,7 +130,8 @@ export function zonesAt(at: Date): { night: string[]; day: string[] } {
 const FIRST = ['Dana', 'Priya', 'Sam', 'Maya', 'Tom', 'Ava', 'Liam', 'Noor', 'Kenji', 'Sofia', 'Mateo', 'Chloe', 'Omar', 'Ines', 'Felix', 'Zara', 'Ravi', 'Elena', 'Jonas', 'Aisha', 'Lucas', 'Hana', 'Diego', 'Freya'];
 const LAST = ['Whitfield', 'Raman', 'Ortiz', 'Chen', 'Ellis', 'Novak', 'Byrne', 'Haddad', 'Sato', 'Rossi', 'Alvarez', 'Martin', 'Farouk', 'Costa', 'Weber', 'Ahmed', 'Iyer', 'Petrova', 'Berg', 'Diallo', 'Moreau', 'Kim', 'Silva', 'Lund'];
 const COMPANIES = ['Northwind', 'Lumen', 'Brightpath', 'Fernhill', 'Quarry', 'Parcel', 'Tidewater', 'Copperleaf', 'Harbor', 'Kestrel', 'Orchard', 'Summit'];
-const TITLES = ['VP Marketing', 'Head of Growth', 'Director of Operations', 'Marketing Manager', 'Growth Analyst', 'CMO', 'Founder', 'Campaign Specialist'];
+const SENIOR = ['VP Marketing', 'Head of Growth', 'Director of Operations', 'CMO', 'Founder'];
+const JUNIOR = ['Marketing Manager', 'Growth Analyst', 'Campaign Specialist'];
 const PRODUCTS = [
 	{ product_id: 'sku-1001', name: 'Trail running shoes', price: 129 },
 	{ product_id: 'sku-1002', name: 'Merino base layer', price: 79 },
@@ -146,11 +147,11 @@ const PLANS = [
 	{ plan: 'annual', accountValue: 18_000 },
 ];
 
-/** How each journey's contacts are made up, per 12 contacts. */
+/** How each journey's contacts are made up, in a pattern of 12 that repeats (so 20 contacts have two night-time ones). */
 const MIX: Record<JourneyId, Persona[]> = {
-	nurture: ['converter', 'converter', 'engaged-lead', 'engaged-lead', 'engaged-lead', 'cold-lead', 'cold-lead', 'cold-lead', 'opted-out', 'night-time', 'high-value', 'engaged-lead'],
-	'cart-abandonment': ['buyer', 'buyer', 'buyer', 'abandoner-returns', 'abandoner-returns', 'abandoner', 'abandoner', 'abandoner', 'opted-out', 'night-time', 'high-value', 'abandoner-returns'],
-	'churn-risk': ['churner', 'churner', 'churner', 'churner-with-ticket', 'churner-with-ticket', 'saved-subscriber', 'saved-subscriber', 'churner', 'opted-out', 'night-time', 'high-value', 'saved-subscriber'],
+	nurture: ['converter', 'night-time', 'engaged-lead', 'cold-lead', 'engaged-lead', 'converter', 'cold-lead', 'engaged-lead', 'opted-out', 'cold-lead', 'high-value', 'engaged-lead'],
+	'cart-abandonment': ['buyer', 'night-time', 'abandoner-returns', 'abandoner', 'buyer', 'abandoner-returns', 'abandoner', 'buyer', 'opted-out', 'abandoner', 'high-value', 'abandoner-returns'],
+	'churn-risk': ['churner', 'night-time', 'churner-with-ticket', 'saved-subscriber', 'churner', 'churner-with-ticket', 'saved-subscriber', 'churner', 'opted-out', 'churner', 'high-value', 'saved-subscriber'],
 };
 
 /**
@@ -195,7 +196,8 @@ export function buildScenario(options: ScenarioOptions = {}): Scenario {
 			const company = pick(COMPANIES);
 			const n = ++serial;
 			const userId = `sim-${journey.split('-')[0]}-${String(n).padStart(3, '0')}`;
-			const tier = persona === 'high-value' ? { plan: 'annual', accountValue: 120_000 + Math.round(random() * 80) * 1000 } : pick(PLANS);
+			// High-value accounts go to review; night-time ones do not, so what holds them back is the night.
+			const tier = persona === 'high-value' ? { plan: 'annual', accountValue: 120_000 + Math.round(random() * 80) * 1000 } : pick(persona === 'night-time' ? PLANS.slice(0, 2) : PLANS);
 			const optedOut = persona === 'opted-out';
 			const contact: SimContact = {
 				userId,
@@ -210,7 +212,7 @@ export function buildScenario(options: ScenarioOptions = {}): Scenario {
 					lifecycle: journey === 'nurture' ? 'lead' : 'customer',
 					accountValue: tier.accountValue,
 					plan: tier.plan,
-					...(journey === 'nurture' ? { title: persona === 'converter' || persona === 'high-value' ? pick(TITLES.slice(0, 2).concat(['CMO', 'Founder'])) : pick(TITLES), company, employees: persona === 'cold-lead' ? 8 + Math.floor(random() * 20) : 40 + Math.floor(random() * 900) } : {}),
+					...(journey === 'nurture' ? { title: pick(persona === 'converter' || persona === 'high-value' ? SENIOR : persona === 'night-time' ? JUNIOR : [...SENIOR, ...JUNIOR]), company, employees: persona === 'cold-lead' ? 8 + Math.floor(random() * 20) : 40 + Math.floor(random() * 900) } : {}),
 				},
 			};
 			contacts.push(contact);

@@ -35,7 +35,11 @@ interface NodeRedRuntime {
 	readonly httpAdmin: Express;
 	readonly httpNode: Express;
 	readonly events: NodeJS.EventEmitter;
+	readonly nodes: { getNode(id: string): { receive(msg: Record<string, unknown>): void } | null };
 }
+
+/** The longest wait (timer, best send time) the demo plays out, in scenario minutes: a day's wait comes after 90. */
+const MAX_WAIT_MINUTES = 90;
 
 const write = (line = '') => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -95,6 +99,8 @@ export interface DemoOptions {
 
 export interface EmbeddedNodeRed {
 	base: string;
+	/** Hands a message to a deployed node, as a wire into it would. */
+	deliver(nodeId: string, msg: Record<string, unknown>): boolean;
 	stop(): Promise<void>;
 }
 
@@ -140,6 +146,11 @@ export async function startEmbeddedNodeRed(root: string, userDir: string, port: 
 	await started;
 	return {
 		base: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+		deliver: (nodeId, msg) => {
+			const node = RED.nodes.getNode(nodeId);
+			node?.receive(msg);
+			return !!node;
+		},
 		stop: async () => {
 			await RED.stop();
 			await new Promise<void>((ok) => server.close(() => ok()));
@@ -180,7 +191,9 @@ type Action = { at: number; event: SimEvent } | { at: number; verdict: Verdict; 
  * with the contact's simulated responses and every review with a person's verdict. Ends once nothing is
  * left to do and no decision has moved for longer than any timer's wait.
  */
-async function play(engine: Engine, scenario: Scenario, flows: DemoFlows, base: string, secret: string, msPerMinute: number): Promise<PlayResult> {
+async function play(engine: Engine, scenario: Scenario, flows: DemoFlows, red: EmbeddedNodeRed, clock: { secret: string; msPerMinute: number; maxWaitMinutes: number }): Promise<PlayResult> {
+	const { secret, msPerMinute } = clock;
+	const base = red.base;
 	const t0 = Date.now();
 	const minuteNow = () => (Date.now() - t0) / msPerMinute;
 	const queue: Action[] = scenario.events.filter((e) => flows.journeys.has(e.journey)).map((event) => ({ at: event.at, event }));
@@ -197,6 +210,9 @@ async function play(engine: Engine, scenario: Scenario, flows: DemoFlows, base: 
 		ranks.set(key, (ranks.get(key) ?? 0) + 1);
 		return ranks.get(key)!;
 	};
+	/** Messages waiting for the contact's best send time: when the demo's clock lets them go. */
+	const bestTime = new Map<string, { journey: string; dueAt: number }>();
+	const seenWaiting = new Set<string>();
 	let cursor: { createdAt: string; decisionId: string } | undefined;
 	let lastChange = Date.now();
 	let nextRunning = Date.now() + 3_000;
@@ -264,11 +280,25 @@ async function play(engine: Engine, scenario: Scenario, flows: DemoFlows, base: 
 		for (const d of fresh) watching.set(d.decisionId, undefined);
 		for (const [id, printed] of [...watching]) {
 			const d = fresh.find((x) => x.decisionId === id) ?? (await engine.store.getDecision(id));
+			if (d?.status === 'pending' && d.sendTime && !seenWaiting.has(id) && d.trail[d.trail.length - 1]?.stage === 'choose') {
+				seenWaiting.add(id);
+				const waitMinutes = Math.min(clock.maxWaitMinutes, Math.max(0, Date.parse(d.sendTime.sendAt) - Date.now()) / 60_000);
+				bestTime.set(id, { journey: d.journey, dueAt: Date.now() + waitMinutes * msPerMinute });
+			}
 			if (!d || !settled(d) || outcomeOf(d) === printed) continue;
 			lastChange = Date.now();
 			await show(d);
 			if (outcomeOf(d) === 'review' && flows.journeys.get(d.journey as JourneyId)?.reviewUrl) watching.set(id, 'review');
 			else watching.delete(id);
+		}
+		// The demo's clock: a message waiting for its best send time goes when that (compressed) hour comes.
+		for (const [journey, delayNode] of flows.bestTimeWaits) {
+			const due = [...bestTime].filter(([, w]) => w.journey === journey && w.dueAt <= Date.now());
+			if (!due.length) continue;
+			for (const [id] of due) bestTime.delete(id);
+			red.deliver(delayNode, { flush: due.length });
+			lastChange = Date.now();
+			write(`  (the demo's clock moves on: ${due.length} ${journey} message(s) reach the contact's best send time)`);
 		}
 		if (Date.now() >= nextRunning) {
 			const line = runningLine(tally(await engine.queryDecisions({ limit: 100_000 })));
@@ -276,7 +306,7 @@ async function play(engine: Engine, scenario: Scenario, flows: DemoFlows, base: 
 			lastRunning = line;
 			nextRunning += 3_000;
 		}
-		if (!queue.length && Date.now() - lastChange > quietMs) break;
+		if (!queue.length && !bestTime.size && Date.now() - lastChange > quietMs) break;
 		await sleep(100);
 	}
 	return result;
@@ -295,7 +325,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 	const msPerMinute = options.msPerMinute ?? 100;
 	const origin = `http://127.0.0.1:${options.port}`;
 	const flows = loadJourneyFlows(root);
-	const credentials = prepareForDemo(flows, { store: `sqlite:${dbPath}`, origin, msPerMinute, maxTimerMinutes: 90, timerCheckSeconds: 0.25 }, secret);
+	const credentials = prepareForDemo(flows, { store: `sqlite:${dbPath}`, origin, msPerMinute, maxTimerMinutes: MAX_WAIT_MINUTES, timerCheckSeconds: 0.25 }, secret);
 	const red = await startEmbeddedNodeRed(root, userDir, options.port, flows.nodes, credentials);
 	const engineNode = flows.engines[0];
 	const { engine, release } = acquireEngine({ store: String(engineNode.store), policy: (engineNode.policy as string) ?? '' });
@@ -315,7 +345,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 		for (const line of describeScenario(scenario)) write(`  ${line}`);
 		write(`1 scenario minute = ${msPerMinute} ms.${flows.timers.length ? ` Timer waits for the demo: ${flows.timers.map((t) => `${t.start} → ${t.fire} ${t.minutes} min → ${Math.round(t.demoMinutes * 60 * 10) / 10} s`).join('; ')}` : ''}\n`);
 
-		const result = await play(engine, scenario, flows, red.base, secret, msPerMinute);
+		const result = await play(engine, scenario, flows, red, { secret, msPerMinute, maxWaitMinutes: MAX_WAIT_MINUTES });
 		const all = await engine.queryDecisions({ limit: 100_000 });
 		const t = tally(all);
 		const unsettled = all.filter((d) => !settled(d)).length;

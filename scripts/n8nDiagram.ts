@@ -59,7 +59,7 @@ const text = (s: string) => s.replace(/"/g, '#quot;');
 
 function shape(id: string, node: WorkflowNode): string {
 	const label = `"${text(node.name)}<br/><small>${text(typeLabel(node.type))}</small>"`;
-	if (/trigger/i.test(node.type)) return `${id}([${label}])`;
+	if (/trigger|webhook/i.test(node.type)) return `${id}([${label}])`;
 	if (node.type === 'n8n-nodes-base.if' || node.type === 'n8n-nodes-base.switch') return `${id}{${label}}`;
 	return `${id}[${label}]`;
 }

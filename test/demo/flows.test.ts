@@ -20,6 +20,9 @@ describe('loadJourneyFlows / prepareForDemo', () => {
 		expect(flows.nodes).toHaveLength(ids.size);
 		expect(flows.engines).toHaveLength(1);
 		expect(flows.nodes.filter((n) => n.type === 'tab')).toHaveLength(3);
+		// Nurture's messages wait for the best send time in a Delay node the demo's clock can release.
+		const wait = flows.nodes.find((n) => n.id === flows.bestTimeWaits.get('nurture'));
+		expect(wait).toMatchObject({ type: 'delay', pauseType: 'delayv' });
 		for (const journey of JOURNEY_IDS) {
 			expect(flows.journeys.get(journey)).toEqual({ path: journey, file: `flows/node-red/${journey}.json`, reviewUrl: `/demo/${journey}/review` });
 		}
