@@ -201,7 +201,8 @@ async function play(engine: Engine, scenario: Scenario, flows: DemoFlows, red: E
 		queue.push(...actions);
 		queue.sort((a, b) => a.at - b.at);
 	};
-	const quietMs = Math.max(0, ...flows.timers.map((t) => t.demoMinutes * 60_000)) + 3_000;
+	// Quiet for longer than any timer's wait (and a margin for a busy machine): nothing more is coming.
+	const quietMs = Math.max(0, ...flows.timers.map((t) => t.demoMinutes * 60_000)) + 5_000;
 	/** Decisions not printed yet, or printed while waiting for review: the outcome last printed. */
 	const watching = new Map<string, string | undefined>();
 	const labels = new Map<string, { label: string; userId?: string }>();
