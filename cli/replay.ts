@@ -6,7 +6,7 @@ import type { Decision } from '../engine/audit/schema';
 import { NudgeError } from '../engine/errors';
 import { applyInactivityRules, fireDueTimers } from '../engine/events/timers';
 import { normalizeEvent } from '../engine/events/normalize';
-import { JOURNEYS, JourneyName, runIngested } from '../engine/journeys/journey';
+import { JOURNEYS, JourneyName } from '../engine/journeys/journey';
 import { createEngine } from '../engine/registry';
 
 /** The prebuilt journeys' policy (triggers, outcomes, timers, offers…), used unless --policy names another. */
@@ -59,11 +59,12 @@ export async function replay(options: ReplayOptions, emit: (decision: Decision) 
 			for (let fired = await fireDueTimers(engine, until); fired.length; fired = await fireDueTimers(engine, until)) {
 				for (const ingested of fired) {
 					summary.timers++;
-					tally(await runIngested(engine, ingested, { dryRun: true }));
+					tally(await engine.decideIngested(ingested, { dryRun: true }));
 				}
 			}
 		};
 		let lineNo = 0;
+		let lastAt = 0;
 		for await (const line of lines) {
 			lineNo++;
 			if (!line.trim()) continue;
@@ -71,17 +72,20 @@ export async function replay(options: ReplayOptions, emit: (decision: Decision) 
 			let decision: Decision;
 			try {
 				const at = Date.parse(normalizeEvent(line).occurredAt);
+				lastAt = Math.max(lastAt, at);
 				await fireUntil(at - 1);
 				const ingested = await engine.ingest(line, { journey });
 				await applyInactivityRules(engine, [ingested], []);
-				decision = await runIngested(engine, ingested, { dryRun: true });
+				decision = await engine.decideIngested(ingested, { dryRun: true });
 			} catch (error) {
 				summary.rejected.push({ line: lineNo, error: (error as Error).message });
 				continue;
 			}
 			tally(decision);
 		}
-		await fireUntil(Number.MAX_SAFE_INTEGER);
+		// After the last event, the timers still waiting (a second touch a day later…), up to half a year on:
+		// enough for any chain of timers (each waits at most 90 days), and a bound should a policy's chain loop.
+		await fireUntil(lastAt + 180 * 86_400_000);
 	} catch (error) {
 		if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
 			throw new NudgeError('INVALID_INPUT', `Events file not found: ${options.events}`);

@@ -21,7 +21,7 @@ import { newId } from './ids';
 import { LoadedPolicy, loadPolicy } from './policy/load';
 import type { Policy } from './policy/schema';
 import { eventIdentityKeys, ingestIntoProfile } from './profiles/profiles';
-import { escalationFor, eventKey, offerFor, outcomeOfEvent, scoringFor, startsMessage } from './journeys/journey';
+import { escalationFor, eventKey, handoffFor, offerFor, outcomeOfEvent, scoringFor, startsMessage } from './journeys/journey';
 import type { Profile } from './profiles/schema';
 import { scoreWithRules } from './scoring/rulesModel';
 import { activeModel, coldStartReason, modelScore } from './scoring/registry';
@@ -254,7 +254,10 @@ export class Engine {
 	private async routeEvent(decision: Decision, event: CustomerEvent, at: Date): Promise<void> {
 		const outcome = outcomeOfEvent(this.policy, decision.journey, event);
 		if (outcome) {
-			const target = await this.latestMessage(decision.contactId, decision.journey, at);
+			// An event naming its channel (an email unsubscribe) belongs to the latest message on that channel.
+			const named = event.properties.channel;
+			const channel = typeof named === 'string' && (CHANNELS as readonly string[]).includes(named) ? (named as Channel) : undefined;
+			const target = await this.latestMessage(decision.contactId, decision.journey, at, channel);
 			if (target) decision.outcomeFor = { decisionId: target.decisionId, ...outcome, outcomeId: `${event.eventId}:${outcome.type}` };
 		}
 		if (!startsMessage(this.policy, decision.journey, event)) {
@@ -263,11 +266,11 @@ export class Engine {
 		}
 	}
 
-	/** The contact's latest message in the journey (sent, or held out) within the attribution window. */
-	private async latestMessage(contactId: string, journey: string, at: Date): Promise<Decision | undefined> {
+	/** The contact's latest message in the journey (sent, or held out) within the attribution window, on `channel` if given. */
+	private async latestMessage(contactId: string, journey: string, at: Date, channel?: Channel): Promise<Decision | undefined> {
 		const from = new Date(at.getTime() - this.policy.learner.attributionWindowHours * 3_600_000).toISOString();
 		const recent = await this.store.queryDecisions({ contactId, journey, from, to: new Date(at.getTime() + 1).toISOString(), limit: 1000 });
-		return recent.filter((d) => d.status === 'sent' || d.choice?.method === 'holdout').pop();
+		return recent.filter((d) => (d.status === 'sent' && (!channel || d.channel === channel)) || (!channel && d.choice?.method === 'holdout')).pop();
 	}
 
 	/** Loads a decision; accepts an id, a decision, or an item carrying one. */
@@ -496,6 +499,7 @@ export class Engine {
 			decision.choice = { context, method: 'escalated', arm: choice.channel };
 			decision.channel = choice.channel;
 			decision.message = { ...decision.message, category: escalation.category };
+			decision.handoff = handoffFor(this.policy, decision.journey, contact, decision.score!);
 			decision.explanation = `${decision.score!.tier} score (${decision.score!.value}): handed to a person by ${choice.channel} (policy journeys.${decision.journey}.escalate)`;
 		} else {
 			const arms = choice.candidates.filter((c) => c.eligible).map((c) => c.channel);
@@ -594,6 +598,7 @@ export class Engine {
 			score: decision.score,
 			event: decision.event,
 			policyVersion: decision.policyVersion,
+			...(decision.handoff ? { handoff: decision.handoff } : {}),
 		};
 		let result: SendResult;
 		try {

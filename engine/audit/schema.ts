@@ -180,6 +180,10 @@ export const DecisionSchema = z.object({
 		})
 		.optional(),
 	delivery: DeliverySchema.optional(),
+	/** An escalation's brief for the person who takes over (policy `journeys.<id>.escalate`): sent with the task. */
+	handoff: z
+		.object({ summary: z.string(), interests: z.array(z.object({ event: z.string(), count: z.number() })), topFactors: z.array(z.string()) })
+		.optional(),
 	/** This event is an outcome (policy `journeys.<id>.outcomes`) of an earlier decision: Record Outcome records it there. */
 	outcomeFor: z
 		.object({ decisionId: z.string(), type: OutcomeSchema.shape.type, value: z.number().optional(), outcomeId: z.string() })

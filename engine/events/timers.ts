@@ -16,7 +16,7 @@ export const InactivityRuleSchema = z.object({
 	minutes: z.number().positive('must be more than 0 minutes').max(60 * 24 * 90, 'must be at most 90 days'),
 	/** Event fired when the wait runs out, e.g. "Cart Abandoned". */
 	fire: z.string().trim().min(1, 'name the event to fire'),
-});
+}).refine((r) => r.fire.toLowerCase() !== r.start.toLowerCase(), { message: 'must differ from the event that starts the wait (it would restart itself for ever)', path: ['fire'] });
 export type InactivityRule = z.infer<typeof InactivityRuleSchema>;
 
 /** Validates rules from a node's settings; an invalid one names its position and field. */

@@ -1,6 +1,7 @@
 import type { Decision, Score } from '../audit/schema';
+import type { Profile } from '../profiles/schema';
 import type { Channel } from '../channels';
-import type { Engine, IngestResult, SendTarget } from '../engine';
+import type { Engine, SendTarget } from '../engine';
 import type { CustomerEvent } from '../events/schema';
 import { readPath } from '../policy/conditions';
 import type { JourneyPolicy, Policy, ScoringPolicy } from '../policy/schema';
@@ -55,14 +56,29 @@ export function escalationFor(policy: Policy, journey: string, score: Score | un
 }
 
 /**
+ * What the person taking over an escalated contact needs: who they are, what they showed interest in (the
+ * journey's trigger events they did, most frequent first) and why they scored as they did.
+ */
+export function handoffFor(policy: Policy, journey: string, profile: Profile, score: Score): NonNullable<Decision['handoff']> {
+	const triggers = (journeyPolicy(policy, journey)?.triggers ?? Object.keys(profile.counters)).filter((t) => t !== 'identify');
+	const interests = triggers
+		.map((event) => ({ event, count: profile.counters[event] ?? 0 }))
+		.filter((i) => i.count > 0)
+		.sort((a, b) => b.count - a.count || a.event.localeCompare(b.event));
+	const topFactors = score.factors.filter((f) => f.contribution > 0).slice(0, 3).map((f) => `${f.label} (+${f.contribution})`);
+	const t = profile.traits as Record<string, unknown>;
+	const text = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
+	const role = [text(t.title), text(t.company)].filter(Boolean).join(', ');
+	const who = `${text(t.name) ?? profile.email ?? profile.contactId}${role ? ` (${role})` : ''}`;
+	const did = interests.length ? interests.map((i) => (i.count > 1 ? `${i.event} ×${i.count}` : i.event)).join(', ') : 'no engagement yet';
+	const summary = `${who}: ${score.tier} lead, score ${score.value}. Interested in: ${did}. Why: ${topFactors.join('; ') || 'no positive factor'}.`;
+	return { summary, interests, topFactors };
+}
+
+/**
  * A journey in one call (CLI replay, benchmarks): event in → the same stages as the flows' nodes, with
  * the journey's branches (not a trigger, an outcome of an earlier message, escalation, offers by tier).
  */
 export function runJourney(engine: Engine, journey: JourneyName, rawEvent: unknown, target: SendTarget): Promise<Decision> {
 	return engine.decide(rawEvent, { journey, target });
-}
-
-/** The same, for events already taken in (timers that fired). */
-export function runIngested(engine: Engine, ingested: IngestResult, target: SendTarget): Promise<Decision> {
-	return engine.decideIngested(ingested, target);
 }

@@ -71,6 +71,17 @@ describe('journey settings in the engine', () => {
 		expect(await decide('nurture', track('u-b', 'Webinar Attended', 90))).toMatchObject({ reason: 'NEGATIVE_TRIGGER', ruleId: 'converted' });
 	});
 
+	test('an outcome event naming its channel belongs to the latest message on that channel', async () => {
+		const email = await decide('nurture', track('u-l', 'Lead Created', 0, {}, { email: 'l@example.com', phone: '+4915112345678', consent: { email: 'opted_in', sms: 'opted_in' } }));
+		expect(email).toMatchObject({ status: 'sent', channel: 'email' });
+		// An SMS unsubscribe is no outcome of the email: no SMS went out.
+		expect((await decide('nurture', track('u-l', 'Unsubscribed', 10, { channel: 'sms' }))).outcomeFor).toBeUndefined();
+		const unsubscribed = await decide('nurture', track('u-l', 'Unsubscribed', 20, { channel: 'email', list: 'newsletter' }));
+		expect(unsubscribed.outcomeFor).toMatchObject({ decisionId: email.decisionId, type: 'unsubscribe' });
+		expect((await engine.store.getDecision(email.decisionId))!.outcomes.map((o) => o.type)).toEqual(['unsubscribe']);
+		expect((await engine.getProfile(email.contactId))!.consent).toMatchObject({ email: 'opted_out', sms: 'opted_out' });
+	});
+
 	test('a revenue outcome without its amount counts as a conversion', async () => {
 		await engine.ingest(track('u-c', 'Checkout Started', 0, {}, { email: 'c@example.com', consent: { email: 'opted_in' } }), { journey: 'cart-abandonment' });
 		const fired = await decide('cart-abandonment', { eventId: 'fired-c', type: 'track', name: 'Cart Abandoned', identities: { userId: 'u-c' }, occurredAt: at(60) });
@@ -87,6 +98,13 @@ describe('journey settings in the engine', () => {
 		expect(hot).toMatchObject({ status: 'sent', channel: 'sales_task', message: { category: 'sales' }, score: { tier: 'hot' }, choice: { method: 'escalated', arm: 'sales_task' } });
 		expect(hot.candidates!.filter((c) => c.eligible).map((c) => c.channel)).toEqual(['sales_task']);
 		expect(hot.guard!.checks.find((c) => c.ruleId === 'all-weekly')).toMatchObject({ exempt: true });
+		// The task carries a brief for sales: who, what they showed interest in, and why they scored hot.
+		expect(hot.handoff).toEqual({
+			summary: 'd@bigco.example (VP Growth): hot lead, score 95. Interested in: Demo Requested, Pricing Viewed. Why: Requested a demo (+40); Viewed the pricing page (+20); Senior job title (+15).',
+			interests: [{ event: 'Demo Requested', count: 1 }, { event: 'Pricing Viewed', count: 1 }],
+			topFactors: ['Requested a demo (+40)', 'Viewed the pricing page (+20)', 'Senior job title (+15)'],
+		});
+		expect(warm.handoff).toBeUndefined();
 		// One sales task a week per lead.
 		expect(await decide('nurture', track('u-d', 'Webinar Attended', 10))).toMatchObject({ channel: 'sales_task', reason: 'FREQUENCY_CAP', ruleId: 'sales-task-weekly' });
 	});

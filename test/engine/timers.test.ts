@@ -58,4 +58,7 @@ test('invalid rules are refused with the field at fault', () => {
 	expect(() => parseInactivityRules([{ start: 'Cart Updated', cancel: [], minutes: 0, fire: '' }])).toThrow(
 		/Inactivity timer settings are not valid: 0\.cancel: name at least one event that cancels the wait; 0\.minutes: must be more than 0 minutes; 0\.fire: name the event to fire/,
 	);
+	expect(() => parseInactivityRules([{ start: 'Cart Abandoned', cancel: ['Order Completed'], minutes: 60, fire: 'cart abandoned' }])).toThrow(
+		/0\.fire: must differ from the event that starts the wait/,
+	);
 });

@@ -10,7 +10,7 @@ jest.mock('sanitize-html', () => (html: string) => html);
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PollContext } from 'n8n-core';
-import type { IDataObject } from 'n8n-workflow';
+import type { IDataObject, INodeType, IVersionedNodeType } from 'n8n-workflow';
 import { NodeHelpers } from 'n8n-workflow';
 import type { Decision } from '../../engine/audit/schema';
 import { fireDueTimers } from '../../engine/events/timers';
@@ -65,6 +65,10 @@ describe('flows/n8n templates', () => {
 		for (const node of json.nodes) {
 			const type = nodeTypes.getByNameAndVersion(node.type, node.typeVersion);
 			expect(type).toBeDefined();
+			// A versioned core node must have this exact version (n8n would otherwise fall back to its latest).
+			const declared = nodeTypes.getByName(node.type) as INodeType | IVersionedNodeType;
+			const versions = 'nodeVersions' in declared ? Object.keys(declared.nodeVersions).map(Number) : [declared.description.version].flat();
+			expect(versions).toContain(node.typeVersion);
 			// Parameters resolve against the node type's description, and nothing required is missing.
 			const params = NodeHelpers.getNodeParameters(type.description.properties, node.parameters, true, false, node, type.description);
 			expect(params).not.toBeNull();
@@ -90,6 +94,7 @@ describe('flows/n8n templates', () => {
 		expect(demo).toMatchObject({ status: 'sent', channel: 'sales_task', score: { tier: 'hot' } });
 		const task = target.received.find((r) => r.body.decisionId === demo.decisionId)!;
 		expect((task.body.score as { factors: Array<{ label: string }> }).factors.map((x) => x.label)).toContain('Requested a demo');
+		expect((task.body.handoff as { summary: string }).summary).toMatch(/^dana@northwind\.example \(VP Marketing\): hot lead, score \d+\. Interested in: Demo Requested, Pricing Viewed\. Why: Requested a demo \(\+40\)/);
 		const [converted] = await runEvents('nurture', [track('n8-dana', 'Lead Converted', { value: 24000 })]);
 		expect(converted).toMatchObject({ reason: 'NOT_A_TRIGGER', loggedAt: expect.any(String) });
 		expect((await f.engine.store.getDecision(demo.decisionId))!.outcomes).toMatchObject([{ type: 'conversion', value: 24000 }]);

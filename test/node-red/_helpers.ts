@@ -186,3 +186,19 @@ export function segmentEvent(overrides: Record<string, unknown> = {}): Record<st
 export function signed(body: string, secret = SECRET, at = new Date()): Record<string, string> {
 	return { 'content-type': 'application/json', ...signatureHeaders(secret, body, at) };
 }
+
+/**
+ * node-red-node-test-helper 0.3.6 registers its built-in core modules (catch, status, complete) once per
+ * node of that type, so a second Catch node fails with "catch already registered": once per load is enough.
+ */
+export function registerCoreModulesOncePerLoad(): void {
+	const modules = (helper as unknown as { _nodeModules: Record<string, (red: unknown) => unknown> })._nodeModules;
+	for (const [type, register] of Object.entries(modules)) {
+		let loadedInto: unknown;
+		modules[type] = (red: unknown) => {
+			if (loadedInto === red) return undefined;
+			loadedInto = red;
+			return register(red);
+		};
+	}
+}

@@ -11,7 +11,7 @@ import type { Express } from 'express';
 import type { Decision } from '../../engine/audit/schema';
 import { closeAllEngines } from '../../engine/registry';
 import { zoneAtLocalHour } from '../helpers/fixtures';
-import { coreNode, engineOf, helper, httpNode, NUDGE_NODES, SECRET, signed, waitUntil, withHttpCapture } from './_helpers';
+import { coreNode, engineOf, helper, httpNode, NUDGE_NODES, registerCoreModulesOncePerLoad, SECRET, signed, waitUntil, withHttpCapture } from './_helpers';
 
 const FLOWS = path.join(__dirname, '..', '..', 'flows', 'node-red');
 const JOURNEYS = ['nurture', 'cart-abandonment', 'churn-risk'];
@@ -64,34 +64,18 @@ function allFlows(): FlowNode[] {
 	return [...seen.values()];
 }
 
-/**
- * node-red-node-test-helper 0.3.6 registers its built-in core modules (catch, status, complete) once per
- * node of that type, so a second Catch node fails with "catch already registered": once per load is enough.
- */
-function registerCoreModulesOncePerLoad(): void {
-	const modules = (helper as unknown as { _nodeModules: Record<string, (red: unknown) => unknown> })._nodeModules;
-	for (const [type, register] of Object.entries(modules)) {
-		let loadedInto: unknown;
-		modules[type] = (red: unknown) => {
-			if (loadedInto === red) return undefined;
-			loadedInto = red;
-			return register(red);
-		};
-	}
-}
-
-async function loadAll(): Promise<void> {
+/** Loads flows (all three by default) with a fresh in-memory store, Send nodes pointed at this test's port. */
+async function loadAll(flow = allFlows()): Promise<void> {
 	registerCoreModulesOncePerLoad();
-	const flow = allFlows();
 	const engine = flow.find((n) => n.type === 'nudge-engine')!;
 	engine.store = 'memory:';
 	for (const n of flow) {
-		if (n.type === 'nudge-send' || n.type === 'http request') n.url = String(n.url).replace('http://127.0.0.1:1880', base);
+		if (n.type === 'nudge-send') n.url = String(n.url).replace('http://127.0.0.1:1880', base);
 		if (n.type === 'nudge-trigger') n.timerCheck = 0.05;
 	}
 	await helper.load([...withHttpCapture(NUDGE_NODES), ...CORE], flow, { [ENGINE]: { signingSecret: SECRET } });
 	app = httpNode();
-	// Every node of every file started: none is of an unknown type.
+	// Every node started: none is of an unknown type.
 	for (const n of flow) if (!['tab', 'nudge-engine', 'global-config'].includes(n.type)) expect(helper.getNode(n.id)).toBeTruthy();
 }
 
@@ -164,6 +148,7 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 		// The demo inbox (standing in for the CRM) accepted the task, which carries the score's top factors.
 		expect(demo.delivery).toMatchObject({ provider: 'webhook', status: 'sent', httpStatus: 200 });
 		expect(demo.score!.factors.map((f) => f.label)).toEqual(expect.arrayContaining(['Requested a demo', 'Viewed the pricing page', 'Senior job title']));
+		expect(demo.handoff!.summary).toMatch(/^Dana \(VP Marketing\): hot lead, score \d+\. Interested in: Demo Requested, Pricing Viewed\./);
 		const [converted] = await run('nurture', track('nr-dana', 'Lead Converted', { value: 24000 }));
 		expect(converted).toMatchObject({ status: 'suppressed', reason: 'NOT_A_TRIGGER', outcomeFor: { decisionId: demo.decisionId, type: 'conversion' } });
 		await waitUntil(async () => !!(await engineOf(ENGINE).store.getDecision(demo.decisionId))?.outcomes.length, 'the conversion to be recorded');
@@ -195,7 +180,8 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 
 	it('cart abandonment: the timer fires Cart Abandoned with an offer by intent; an order before it cancels the touch; an order after it is revenue of the touch; a large discount waits for review and is sent when approved', async () => {
 		const warm = { email: 'marco@example.com', timezone: DAY(), consent: { email: 'opted_in' } };
-		await run('cart-abandonment', track('cr-marco', 'Cart Updated', { cart_id: 'c1', value: 218, currency: 'EUR' }, warm, minutesAgo(75)), track('cr-marco', 'Checkout Started', { cart_id: 'c1', value: 218, currency: 'EUR' }, undefined, minutesAgo(70)));
+		// One batch, as a CDP delivers history: both events are in the profile before the (already due) timer fires.
+		await logged(await post('cart-abandonment', [track('cr-marco', 'Cart Updated', { cart_id: 'c1', value: 218, currency: 'EUR' }, warm, minutesAgo(75)), track('cr-marco', 'Checkout Started', { cart_id: 'c1', value: 218, currency: 'EUR' }, undefined, minutesAgo(70))]));
 		await waitUntil(async () => (await decisionsOf('cr-marco', 'cart-abandonment')).some((d) => d.event.name === 'Cart Abandoned' && d.loggedAt), 'the abandonment timer to fire');
 		const touch = (await decisionsOf('cr-marco', 'cart-abandonment')).find((d) => d.event.name === 'Cart Abandoned')!;
 		expect(touch).toMatchObject({ status: 'sent', channel: 'email', score: { tier: 'warm' }, message: { offerValue: 10, category: 'promotional' } });
@@ -254,5 +240,13 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 		expect(held).toMatchObject({ reason: 'HOLDOUT' });
 		const logged = await engineOf(ENGINE).queryDecisions({ journey: 'churn-risk', limit: 100 });
 		expect(logged.every((d) => d.annotations.journey === 'churn-risk' && d.annotations.template === 'nudge-journeys')).toBe(true);
+	});
+
+	it.each(JOURNEYS)('%s.json imports on its own: every node starts and its trigger takes a signed event', async (journey) => {
+		await helper.unload();
+		await loadAll(readFlow(journey));
+		const [id] = await post(journey, track(`alone-${journey}`, journey === 'nurture' ? 'Pricing Viewed' : journey === 'churn-risk' ? 'Usage Dropped' : 'Cart Updated', {}, { email: `alone@${journey}.example`, timezone: DAY() }));
+		const [decision] = await logged([id]);
+		expect(decision).toMatchObject({ journey, annotations: { journey } });
 	});
 });

@@ -311,7 +311,7 @@ export const INACTIVITY_TIMERS_PROPERTY: INodeProperties = {
 	typeOptions: { multipleValues: true },
 	default: {},
 	description:
-		'Start a wait when an event arrives, and fire a new event if nothing cancels it in time (e.g. Cart Updated with no Order Completed within 30 minutes → Cart Abandoned). Timers are kept in the Nudge store; a Nudge Poll Trigger with Source "Inactivity Timers" fires them.',
+		'Start a wait when an event arrives, and fire a new event if nothing cancels it in time (e.g. Cart Updated with no Order Completed within 30 minutes → Cart Abandoned). Timers are kept in the Nudge store; a Nudge Poll Trigger with Source "Inactivity Timers" fires them. The policy can give a journey its own timers too (e.g. journeys.cart-abandonment.timers).',
 	options: [
 		{
 			displayName: 'Timer',
