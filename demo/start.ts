@@ -172,6 +172,18 @@ function detailOf(d: Decision): string {
 	return `${d.reason ?? outcome}${rule ? `  (${rule})` : ''}${until}`;
 }
 
+/** A step of the demo that takes longer than any should fails with what it was doing, instead of hanging. */
+function within<T>(promise: Promise<T>, what: string, ms = 30_000): Promise<T> {
+	let timer: NodeJS.Timeout | undefined;
+	const late = new Promise<never>((_, reject) => {
+		timer = setTimeout(() => reject(new Error(`${what} took more than ${ms / 1000} s`)), ms);
+	});
+	return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** Chose a channel and waits (in the flow) for the contact's best send time before the guardrails. */
+const waitingForBestTime = (d: Decision) => d.status === 'pending' && !!d.sendTime && d.trail[d.trail.length - 1]?.stage === 'choose';
+
 /** Settled for the demo: finalised in the log, or waiting by design (delayed, in review). */
 const settled = (d: Decision) => !!d.loggedAt || d.status === 'delayed' || d.status === 'review';
 
@@ -214,6 +226,7 @@ async function play(engine: Engine, scenario: Scenario, flows: DemoFlows, red: E
 	/** Messages waiting for the contact's best send time: when the demo's clock lets them go. */
 	const bestTime = new Map<string, { journey: string; dueAt: number }>();
 	const seenWaiting = new Set<string>();
+	const flushedAt = new Map<string, number>();
 	let cursor: { createdAt: string; decisionId: string } | undefined;
 	let lastChange = Date.now();
 	let nextRunning = Date.now() + 3_000;
@@ -222,7 +235,8 @@ async function play(engine: Engine, scenario: Scenario, flows: DemoFlows, red: E
 	let n = 0;
 
 	const postJson = async (url: string, body: string, headers: Record<string, string> = {}) => {
-		const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+		// A flow that never answers is reported as such rather than holding the demo forever.
+		const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, signal: AbortSignal.timeout(20_000) });
 		lastChange = Date.now();
 		return { status: res.status, answer: (await res.json()) as { duplicates?: number; error?: string; status?: string } };
 	};
@@ -264,6 +278,8 @@ async function play(engine: Engine, scenario: Scenario, flows: DemoFlows, red: E
 		const what = d.event.name ?? d.event.type;
 		const after = watching.get(d.decisionId) === 'review' ? '  (after review)' : '';
 		write(`${String(++n).padStart(4)}. ${d.journey.padEnd(16)} ${contact.label.padEnd(36)} ${what.padEnd(20)} ${outcome.padEnd(10)} ${detailOf(d)}${after}`);
+		// A sales task carries the handoff the salesperson reads.
+		if (outcome === 'sent' && d.handoff) write(`${' '.repeat(6)}handoff: ${d.handoff.summary}`);
 		if (outcome === 'sent' && d.channel && contact.userId) {
 			schedule(responsesTo(scenario, { journey: d.journey, contactUserId: contact.userId, channel: d.channel, messageId: d.delivery?.providerMessageId, at: minuteNow(), ordinal: nextRank(`sent:${contact.userId}`) }).map((event) => ({ at: event.at, event })));
 		}
@@ -275,15 +291,15 @@ async function play(engine: Engine, scenario: Scenario, flows: DemoFlows, red: E
 	};
 
 	for (;;) {
-		while (queue.length && queue[0].at <= minuteNow()) await run(queue.shift()!);
-		const fresh = await engine.queryDecisions({ after: cursor, limit: 1000 });
+		while (queue.length && queue[0].at <= minuteNow()) await within(run(queue.shift()!), 'posting to the flows');
+		const fresh = await within(engine.queryDecisions({ after: cursor, limit: 1000 }), 'reading the decision log');
 		if (fresh.length) cursor = { createdAt: fresh[fresh.length - 1].createdAt, decisionId: fresh[fresh.length - 1].decisionId };
 		for (const d of fresh) watching.set(d.decisionId, undefined);
 		for (const [id, printed] of [...watching]) {
 			const d = fresh.find((x) => x.decisionId === id) ?? (await engine.store.getDecision(id));
-			if (d?.status === 'pending' && d.sendTime && !seenWaiting.has(id) && d.trail[d.trail.length - 1]?.stage === 'choose') {
+			if (d && waitingForBestTime(d) && flows.bestTimeWaits.has(d.journey) && !seenWaiting.has(id)) {
 				seenWaiting.add(id);
-				const waitMinutes = Math.min(clock.maxWaitMinutes, Math.max(0, Date.parse(d.sendTime.sendAt) - Date.now()) / 60_000);
+				const waitMinutes = Math.min(clock.maxWaitMinutes, Math.max(0, Date.parse(d.sendTime!.sendAt) - Date.now()) / 60_000 || 0);
 				bestTime.set(id, { journey: d.journey, dueAt: Date.now() + waitMinutes * msPerMinute });
 			}
 			if (!d || !settled(d) || outcomeOf(d) === printed) continue;
@@ -293,13 +309,19 @@ async function play(engine: Engine, scenario: Scenario, flows: DemoFlows, red: E
 			else watching.delete(id);
 		}
 		// The demo's clock: a message waiting for its best send time goes when that (compressed) hour comes.
+		// The Delay node lets the oldest go first, so count what is due among those still held; one it let go
+		// early leaves the count, one still held stays due until it goes. Pause after a flush for it to move on.
 		for (const [journey, delayNode] of flows.bestTimeWaits) {
-			const due = [...bestTime].filter(([, w]) => w.journey === journey && w.dueAt <= Date.now());
-			if (!due.length) continue;
-			for (const [id] of due) bestTime.delete(id);
-			red.deliver(delayNode, { flush: due.length });
+			if ((flushedAt.get(journey) ?? 0) > Date.now() - 500) continue;
+			const mine = [...bestTime].filter(([, w]) => w.journey === journey);
+			const states = await Promise.all(mine.map(([id]) => engine.store.getDecision(id)));
+			mine.forEach(([id], i) => !(states[i] && waitingForBestTime(states[i])) && bestTime.delete(id));
+			const due = mine.filter(([id, w]) => bestTime.has(id) && w.dueAt <= Date.now()).length;
+			if (!due) continue;
+			red.deliver(delayNode, { flush: due });
+			flushedAt.set(journey, Date.now());
 			lastChange = Date.now();
-			write(`  (the demo's clock moves on: ${due.length} ${journey} message(s) reach the contact's best send time)`);
+			write(`  (the demo's clock moves on: ${due} ${journey} message(s) reach the contact's best send time)`);
 		}
 		if (Date.now() >= nextRunning) {
 			const line = runningLine(tally(await engine.queryDecisions({ limit: 100_000 })));

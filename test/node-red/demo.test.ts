@@ -152,6 +152,8 @@ describe('npm start (dist/demo/start.js)', () => {
 		expect(out).toMatch(/^-- +\d+ s: \d+ decisions/m);
 		expect(out).toMatch(/the source retried \S+ .*answered as a duplicate/);
 		expect(out).toContain(`Node-RED editor: http://127.0.0.1:${port}/`);
+		// A hot lead's sales task comes with the handoff for the salesperson.
+		expect(out).toMatch(/ sent +sales_task +\(score \d+, hot\)\n {6}handoff: .+: hot lead, score \d+\. Interested in: .+\. Why: .+\(\+\d+\)/);
 
 		const s = summary(out);
 		// One line per decision, and one more for each decision a review verdict moved on.
