@@ -13,11 +13,12 @@ import { PollContext } from 'n8n-core';
 import type { IDataObject, INodeType, IVersionedNodeType } from 'n8n-workflow';
 import { NodeHelpers } from 'n8n-workflow';
 import type { Decision } from '../../engine/audit/schema';
+import { verifySignedRequest } from '../../engine/events/signature';
 import { fireDueTimers } from '../../engine/events/timers';
 import { closeAllEngines } from '../../engine/registry';
 import { zoneAtLocalHour } from '../helpers/fixtures';
-import { fixture, SendTarget, trigger, type Fixture } from './fixtures';
-import { additionalData, buildWorkflow, nodeTypes, runWorkflow, type WorkflowJson } from './harness';
+import { fixture, SECRET, SendTarget, trigger, type Fixture } from './fixtures';
+import { additionalData, buildWorkflow, callWebhook, nodeTypes, runWorkflow, signed, type WorkflowJson } from './harness';
 
 const ROOT = join(__dirname, '../..');
 const JOURNEYS = ['nurture', 'cart-abandonment', 'churn-risk'];
@@ -29,6 +30,8 @@ let f: Fixture;
 
 beforeAll(async () => {
 	url = await target.start();
+	// The sending tool refuses messages to one address (a bounced mailbox).
+	target.answer = (body) => ((body.contact as IDataObject | undefined)?.email === 'bounce@example.com' ? 400 : 200);
 	f = fixture({ policy: POLICY });
 });
 afterAll(async () => {
@@ -83,9 +86,17 @@ describe('flows/n8n templates', () => {
 		}
 		const trigger = json.nodes.find((n) => n.type === 'n8n-nodes-nudge.nudgeTrigger')!;
 		expect(trigger.parameters.journey).toBe(journey);
+		// No decision is dropped on the floor: every output of every Nudge step leads somewhere (Log Decision
+		// in the end), except the last steps themselves.
+		for (const node of json.nodes.filter((n) => n.type.startsWith('n8n-nodes-nudge.') && !/nudge(LogDecision|RecordOutcome)$/.test(n.type))) {
+			const outputs = nodeTypes.getByNameAndVersion(node.type, node.typeVersion).description.outputs as unknown[];
+			const wired = json.connections[node.name]?.main ?? [];
+			for (let i = 0; i < outputs.length; i++) expect([node.name, i, (wired[i] ?? []).length > 0]).toEqual([node.name, i, true]);
+		}
+		expect(String(json.nodes.find((n) => n.type === 'n8n-nodes-base.stickyNote')?.parameters.content)).toMatch(/Frequency Cap/);
 	});
 
-	it('nurture: the converter is escalated to a sales task and the conversion recorded; the opted-out lead gets nothing; the night-time lead waits for the best send time; the holdout lead is held out', async () => {
+	it('nurture: the converter is escalated to a sales task and the conversion recorded; the opted-out lead gets nothing; the night-time lead waits for the best send time; the holdout lead is held out; retries, refused sends and signatures', async () => {
 		const day = zoneAtLocalHour(11);
 		const dana = { email: 'dana@northwind.example', title: 'VP Marketing', employees: 420, timezone: day, consent: { email: 'opted_in' } };
 		const [pricing] = await runEvents('nurture', [track('n8-dana', 'Pricing Viewed', {}, dana)]);
@@ -105,6 +116,22 @@ describe('flows/n8n templates', () => {
 
 		const [held] = await runEvents('nurture', [track('u-kenji', 'Pricing Viewed', {}, { email: 'kenji@harbor.example', timezone: day })]);
 		expect(held).toMatchObject({ reason: 'HOLDOUT' });
+
+		// A retried delivery is answered by the trigger as a duplicate and starts nothing.
+		const retry = JSON.stringify([track('n8-dup', 'Lead Created', {}, { email: 'dup@example.com', timezone: day })]);
+		const wfDup = template('nurture');
+		const firstCall = await callWebhook({ workflow: wfDup, nodeName: 'Nudge Trigger', rawBody: retry, headers: signed(SECRET, retry), credentials: f.credentials });
+		expect(firstCall.body).toMatchObject({ accepted: 1, duplicates: 0 });
+		const again = await callWebhook({ workflow: wfDup, nodeName: 'Nudge Trigger', rawBody: retry, headers: signed(SECRET, retry), credentials: f.credentials });
+		expect(again.body).toEqual({ accepted: 0, duplicates: 1, decisionIds: [] });
+
+		// A message the tool refuses leaves Send by Failed and is logged with the tool's answer.
+		const [bounced] = await runEvents('nurture', [track('n8-bounce', 'Lead Created', {}, { email: 'bounce@example.com', timezone: day })]);
+		expect(bounced).toMatchObject({ status: 'failed', reason: 'SEND_FAILED', delivery: { httpStatus: 400 }, loggedAt: expect.any(String) });
+
+		// Everything the tool received was signed with the credential's secret.
+		expect(target.received.length).toBeGreaterThan(0);
+		for (const request of target.received) expect(() => verifySignedRequest(SECRET, request.rawBody, request.headers as Record<string, unknown>)).not.toThrow();
 
 		const wf = template('nurture');
 		const input = await trigger(f, wf, [track('n8-ren', 'Lead Created', {}, { email: 'ren@oakline.example', timezone: zoneAtLocalHour(2) })]);
@@ -144,18 +171,25 @@ describe('flows/n8n templates', () => {
 		expect(await fireDueTimers(f.engine, Date.now() + 2 * 86_400_000)).toEqual([]);
 	});
 
-	it('churn risk: the open ticket blocks the win-back; the high-value account becomes an account-manager task, approved through the verdict webhook', async () => {
+	it('churn risk: the open ticket blocks the win-back; the night-time account is delayed; the high-value account becomes an account-manager task, approved through the verdict webhook', async () => {
 		const day = zoneAtLocalHour(11);
 		const grace = { email: 'grace@brightbyte.example', plan: 'monthly', timezone: day, consent: { email: 'opted_in' } };
 		const [ticket, drop] = await runEvents('churn-risk', [track('n8-grace', 'Ticket Opened', { ticket_id: 'T-1' }, grace), track('n8-grace', 'Usage Dropped', { drop_pct: 45 })]);
 		expect(ticket).toMatchObject({ reason: 'NEGATIVE_TRIGGER', ruleId: 'support-ticket-open' });
 		expect(drop).toMatchObject({ reason: 'NEGATIVE_TRIGGER', ruleId: 'support-ticket-open', loggedAt: expect.any(String) });
+		// At night the win-back is delayed by quiet hours, and waits in n8n's Wait node until retryAt.
+		const wf = template('churn-risk');
+		const input = await trigger(f, wf, [track('n8-ana', 'Payment Failed', { amount: 29, currency: 'USD', attempt: 1 }, { email: 'ana@example.com', plan: 'monthly', timezone: zoneAtLocalHour(2), consent: { email: 'opted_in' } })]);
+		const night = await runWorkflow({ workflow: wf, startNode: 'Nudge Trigger', input, credentials: f.credentials, mode: 'webhook' });
+		expect(night.order).toContain('Wait Until Retry');
+		const ana = (await f.engine.store.getDecision(String(input[0][0].json.decisionId)))!;
+		expect(ana).toMatchObject({ status: 'delayed', reason: 'QUIET_HOURS', ruleId: 'night' });
+		expect(new Date(night.run.waitTill!).toISOString()).toBe(ana.guard!.retryAt);
 		const [big] = await runEvents('churn-risk', [track('acct-northwind', 'Usage Dropped', { drop_pct: 60 }, { email: 'cfo@northwind.example', accountValue: 48000, timezone: day, consent: { email: 'opted_in' } })]);
 		expect(big).toMatchObject({ status: 'review', ruleId: 'high-value-account', loggedAt: expect.any(String) });
 		const task = target.received.find((r) => r.body.decisionId === big.decisionId);
 		expect(task?.body).toMatchObject({ task: 'review', journey: 'churn-risk', contactId: big.contactId, rules: ['high-value-account'], offer: { offerValue: 15 } });
 		// The account manager approves through the Review Verdict webhook: Record Verdict, then Send.
-		const wf = template('churn-risk');
 		const verdict = [[{ json: { headers: {}, params: {}, query: {}, body: { decisionId: big.decisionId, approve: true, reviewer: 'am@yourco.example', note: 'loyal customer' } } }]];
 		const result = await runWorkflow({ workflow: wf, startNode: 'Review Verdict', input: verdict, credentials: f.credentials, mode: 'webhook' });
 		expect(result.error).toBeUndefined();

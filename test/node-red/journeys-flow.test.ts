@@ -136,6 +136,10 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 			}
 			// Every Nudge node uses the shared engine.
 			expect(flow.filter((n) => n.type.startsWith('nudge-') && n.type !== 'nudge-engine').every((n) => n.engine === ENGINE)).toBe(true);
+			// No decision is dropped on the floor: every output of every Nudge step is wired (Log Decision in the end).
+			for (const n of flow.filter((x) => x.type.startsWith('nudge-') && !['nudge-engine', 'nudge-log-decision', 'nudge-record-outcome'].includes(x.type))) {
+				expect([n.id, (n.wires as string[][]).every((out) => out.length > 0)]).toEqual([n.id, true]);
+			}
 		}
 	});
 
@@ -172,6 +176,27 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 		const direct = await engineOf(ENGINE).checkCap(waiting);
 		expect(direct).toMatchObject({ status: 'delayed', reason: 'QUIET_HOURS', ruleId: 'night' });
 		expect(Date.parse(direct.guard!.retryAt!)).toBeGreaterThan(Date.now());
+
+		// A retried delivery is answered as a duplicate and starts nothing.
+		const retried = JSON.stringify(track('nr-dup', 'Pricing Viewed', {}, { email: 'dup@example.com', timezone: DAY() }));
+		const first = await fetch(`${base}/nudge/nurture`, { method: 'POST', headers: signed(retried), body: retried });
+		expect(await first.json()).toMatchObject({ accepted: 1, duplicates: 0 });
+		const second = await fetch(`${base}/nudge/nurture`, { method: 'POST', headers: signed(retried), body: retried });
+		expect(await second.json()).toEqual({ accepted: 0, duplicates: 1, decisionIds: [] });
+
+		// Outcomes the sending tool reports come back through the outcome endpoint, once each.
+		const outcome = (body: unknown) => fetch(`${base}/demo/nurture/outcome`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+		expect(await (await outcome({ decisionId: identified.decisionId, type: 'click' })).json()).toEqual({ decisionId: identified.decisionId, duplicate: false, outcomes: 1 });
+		expect(await (await outcome({ decisionId: identified.decisionId, type: 'click' })).json()).toMatchObject({ duplicate: true, outcomes: 1 });
+		const refused = await outcome({ decisionId: 'd_unknown', type: 'click' });
+		expect(refused.status).toBe(400);
+		expect(((await refused.json()) as { error: string }).error).toMatch(/Decision d_unknown is not in this engine's decision log/);
+
+		// Simultaneous events for one contact: one message, the rest capped (the cap is checked and reserved atomically).
+		const ava = { email: 'ava@parcel.example', timezone: DAY() };
+		const burst = await logged(await post('nurture', [track('nr-ava-novak', 'Email Opened', {}, ava), track('nr-ava-novak', 'Email Opened', {}, ava), track('nr-ava-novak', 'Email Link Clicked', {}, ava)]));
+		expect(burst.filter((d) => d.status === 'sent')).toHaveLength(1);
+		expect(burst.filter((d) => d.reason === 'FREQUENCY_CAP')).toHaveLength(2);
 
 		// u-kenji's bucket is inside nurture's 5% holdout (salt nudge-journeys).
 		const [held] = await run('nurture', track('u-kenji', 'Pricing Viewed', {}, { email: 'kenji@harbor.example', timezone: DAY() }));
@@ -212,7 +237,7 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 		expect(queue.map((t) => t.decisionId)).toContain(probe.decisionId);
 	});
 
-	it('churn risk: the open ticket blocks the win-back until it closes; the high-value account goes to the review queue and is rejected; a redeemed offer is a conversion', async () => {
+	it('churn risk: the open ticket blocks the win-back until it closes; the high-value account goes to the review queue and is rejected; a redeemed offer is a conversion; the night-time account is delayed', async () => {
 		const grace = { email: 'grace@brightbyte.example', plan: 'monthly', accountValue: 1800, timezone: DAY(), consent: { email: 'opted_in' } };
 		const [ticket, drop] = await run('churn-risk', track('ch-grace', 'Ticket Opened', { ticket_id: 'T-1' }, grace), track('ch-grace', 'Usage Dropped', { metric: 'seats', drop_pct: 45 }));
 		for (const d of [ticket, drop]) expect(d).toMatchObject({ status: 'suppressed', reason: 'NEGATIVE_TRIGGER', ruleId: 'support-ticket-open' });
@@ -236,10 +261,33 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 		const [redeemed] = await run('churn-risk', track('ch-hugo', 'Offer Redeemed', { offer: 'winback-15' }));
 		expect(redeemed.outcomeFor).toMatchObject({ decisionId: offer.decisionId, type: 'conversion' });
 
+		// At night the win-back is delayed by quiet hours: logged as delayed, it waits in the flow's delay loop.
+		const [night] = await post('churn-risk', track('ch-ana', 'Payment Failed', { amount: 29, currency: 'USD', attempt: 1 }, { email: 'ana@example.com', plan: 'monthly', timezone: NIGHT(), consent: { email: 'opted_in' } }));
+		await waitUntil(async () => (await engineOf(ENGINE).store.getDecision(night))?.status === 'delayed', 'the night-time win-back to be delayed');
+		const delayed = (await engineOf(ENGINE).store.getDecision(night))!;
+		expect(delayed).toMatchObject({ reason: 'QUIET_HOURS', ruleId: 'night' });
+		expect(Date.parse(delayed.guard!.retryAt!)).toBeGreaterThan(Date.now());
+
 		const [held] = await run('churn-risk', track('u-sofia', 'Usage Dropped', { metric: 'seats', drop_pct: 30 }, { email: 'sofia@example.com', timezone: DAY() }));
 		expect(held).toMatchObject({ reason: 'HOLDOUT' });
-		const logged = await engineOf(ENGINE).queryDecisions({ journey: 'churn-risk', limit: 100 });
-		expect(logged.every((d) => d.annotations.journey === 'churn-risk' && d.annotations.template === 'nudge-journeys')).toBe(true);
+		// Every decision but the one still waiting out the night was finalised by the journey's Log Decision nodes.
+		const all = await engineOf(ENGINE).queryDecisions({ journey: 'churn-risk', limit: 100 });
+		expect(all.filter((d) => !d.loggedAt).map((d) => d.decisionId)).toEqual([night]);
+		expect(all.filter((d) => d.loggedAt).every((d) => d.annotations.journey === 'churn-risk' && d.annotations.template === 'nudge-journeys')).toBe(true);
+	});
+
+	it('a send the sending tool cannot take is logged as failed and its cap slot given back', async () => {
+		await helper.unload();
+		const flow = readFlow('churn-risk');
+		for (const n of flow) if (n.type === 'nudge-send') n.url = 'http://127.0.0.1:9/unreachable';
+		await loadAll(flow);
+		const [failed] = await run('churn-risk', track('nr-lee', 'Payment Failed', { amount: 20, currency: 'EUR', attempt: 1 }, { email: 'lee@example.com', timezone: DAY() }));
+		expect(failed).toMatchObject({ status: 'failed', reason: 'SEND_FAILED', delivery: { status: 'failed', attempts: 3 }, annotations: { journey: 'churn-risk' } });
+		expect(failed.explanation).toMatch(/send failed after 3 attempt\(s\): could not reach 127\.0\.0\.1:9/);
+		// The email slot was released: the same contact may still get an email today.
+		const engine = engineOf(ENGINE);
+		const { decision } = await engine.ingest(track('nr-lee', 'Usage Dropped', { drop_pct: 30 }), { journey: 'churn-risk' });
+		expect((await engine.checkCap(await engine.chooseChannel(decision))).guard?.allowed).toBe(true);
 	});
 
 	it.each(JOURNEYS)('%s.json imports on its own: every node starts and its trigger takes a signed event', async (journey) => {
