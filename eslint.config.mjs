@@ -23,8 +23,9 @@ export default [
 	{
 		// This rule asks n8n nodes to throw n8n's NodeOperationError. It stays on for nodes/n8n and
 		// credentials; the engine, CLI, benchmarks, demo and Node-RED nodes must not import n8n at all
-		// (they throw NudgeError, which the n8n adapter converts), so it cannot apply to them.
-		files: ['engine/**/*.ts', 'cli/**/*.ts', 'bench/**/*.ts', 'demo/**/*.ts', 'nodes/node-red/**/*.ts', 'test/**/*.ts'],
+		// (they throw NudgeError, which the n8n adapter converts), and the scripts that draw the docs'
+		// pictures are not nodes, so it cannot apply to them.
+		files: ['engine/**/*.ts', 'cli/**/*.ts', 'bench/**/*.ts', 'demo/**/*.ts', 'scripts/**/*.ts', 'nodes/node-red/**/*.ts', 'test/**/*.ts'],
 		rules: { '@n8n/community-nodes/require-node-api-error': 'off' },
 	},
 	{
