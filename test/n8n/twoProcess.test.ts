@@ -8,12 +8,10 @@
  */
 import { fork } from 'node:child_process';
 import { join } from 'node:path';
-import { startSink, type Sink } from '../../bench/sink';
 import { scaleEvent, TIGHT_CAPS_POLICY } from '../../bench/scaleHarness';
 import type { Decision } from '../../engine/audit/schema';
-import { PostgresStore } from '../../engine/store/postgres';
-import { RedisStore } from '../../engine/store/redis';
-import { describeWithServer, runId, TEST_POSTGRES_URL, TEST_REDIS_URL } from '../helpers/services';
+import { describeWithServer, TEST_POSTGRES_URL, TEST_REDIS_URL } from '../helpers/services';
+import { useSplitStore } from '../helpers/splitStore';
 import type { Delivery, TwoProcessConfig, TwoProcessMessage } from './twoProcessWorker';
 
 const TEMPLATE = join(__dirname, '../../flows/n8n/nurture.json');
@@ -48,23 +46,7 @@ async function runProcesses(configs: TwoProcessConfig[]): Promise<Delivery[][]> 
 
 withRedis('n8n queue mode: the nurture template in two processes', () => {
 	withPostgres('on Redis + PostgreSQL', () => {
-		const prefix = `${runId('nudgetest')}:`;
-		const schema = runId('nudgetest');
-		const store = `split:hot=${TEST_REDIS_URL}?prefix=${prefix};log=${TEST_POSTGRES_URL}?schema=${schema}`;
-		let sink: Sink;
-		let log: PostgresStore;
-		beforeAll(async () => {
-			sink = await startSink();
-			log = new PostgresStore(TEST_POSTGRES_URL, { schema });
-		});
-		afterAll(async () => {
-			await sink.close();
-			await log.dropAll();
-			await log.close();
-			const hot = new RedisStore(TEST_REDIS_URL, { prefix });
-			await hot.dropAll();
-			await hot.close();
-		});
+		const shared = useSplitStore();
 
 		test('overlapping contacts, every event delivered to both: no cap violation, no duplicate send, each decision logged once', async () => {
 			// Contact c's events, in order; the second process gets the same events, so each one races.
@@ -73,7 +55,8 @@ withRedis('n8n queue mode: the nurture template in two processes', () => {
 				const k = Math.floor(i / CONTACTS);
 				return { ...scaleEvent(`n8n-${c}-${k}`, c, k), traits: { title: 'VP Marketing', employees: 200 } };
 			});
-			const base = { template: TEMPLATE, store, policy: JSON.stringify(TIGHT_CAPS_POLICY), secret: 'two-process-secret', sinkUrl: sink.url, concurrency: 4 };
+			const { sink, log } = shared;
+			const base = { template: TEMPLATE, store: shared.url, policy: JSON.stringify(TIGHT_CAPS_POLICY), secret: 'two-process-secret', sinkUrl: sink.url, concurrency: 4 };
 			const perProcess = await runProcesses([
 				{ ...base, events },
 				{ ...base, events: [...events] },
