@@ -7,7 +7,7 @@ import { queryLimit } from './matchDecision';
 import { activationFromRow, ModelActivation } from './models';
 import { reconnectDelayMs, redactUrl } from './connection';
 import { checkArmDeltas } from './armStats';
-import type { ArmStats, CapCounter, CapReservation, CapVerdict, Store, StoredTimer } from './types';
+import type { ArmStats, CapCounter, CapReservation, CapVerdict, LeasedTimer, Store, StoredTimer } from './types';
 
 export interface PostgresStoreOptions {
 	/** The schema holding Nudge's tables (default `nudge`), created on first use. */
@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS ${s}.model_activations (
   action TEXT NOT NULL, at TEXT NOT NULL, note TEXT);
 CREATE TABLE IF NOT EXISTS ${s}.cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ${s}.timers (timer_id TEXT PRIMARY KEY, due_at BIGINT NOT NULL, body TEXT NOT NULL);
+ALTER TABLE ${s}.timers ADD COLUMN IF NOT EXISTS lease TEXT, ADD COLUMN IF NOT EXISTS lease_until BIGINT;
 CREATE INDEX IF NOT EXISTS timers_due ON ${s}.timers (due_at, timer_id);
 CREATE TABLE IF NOT EXISTS ${s}.learner_arms (
   key TEXT PRIMARY KEY, trials DOUBLE PRECISION NOT NULL DEFAULT 0, successes DOUBLE PRECISION NOT NULL DEFAULT 0,
@@ -460,7 +461,7 @@ export class PostgresStore implements Store {
 	async scheduleTimer(timer: StoredTimer) {
 		await this.q(
 			'schedule a timer',
-			`INSERT INTO ${this.t('timers')} (timer_id, due_at, body) VALUES ($1, $2, $3) ON CONFLICT (timer_id) DO UPDATE SET due_at = excluded.due_at, body = excluded.body`,
+			`INSERT INTO ${this.t('timers')} (timer_id, due_at, body) VALUES ($1, $2, $3) ON CONFLICT (timer_id) DO UPDATE SET due_at = excluded.due_at, body = excluded.body, lease = NULL, lease_until = NULL`,
 			[timer.timerId, timer.dueAt, timer.body],
 		);
 	}
@@ -469,18 +470,26 @@ export class PostgresStore implements Store {
 		return (await this.q('cancel a timer', `DELETE FROM ${this.t('timers')} WHERE timer_id = $1 RETURNING 1`, [timerId])).length > 0;
 	}
 
-	/** SKIP LOCKED: concurrent takers get disjoint timers; each due timer is deleted by exactly one. */
-	async takeDueTimers(now: number, limit: number) {
-		const rows = await this.q<{ timer_id: string; due_at: string; body: string }>(
+	/**
+	 * SKIP LOCKED: concurrent takers lease disjoint timers. A row another taker leased and committed meanwhile
+	 * fails the re-checked lease condition, so it is never leased twice.
+	 */
+	async takeDueTimers(now: number, limit: number, leaseMs: number) {
+		const free = 'due_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)';
+		const rows = await this.q<{ timer_id: string; due_at: string; body: string; lease: string }>(
 			'take due timers',
-			`DELETE FROM ${this.t('timers')} WHERE timer_id IN (
-			   SELECT timer_id FROM ${this.t('timers')} WHERE due_at <= $1 ORDER BY due_at, timer_id LIMIT $2 FOR UPDATE SKIP LOCKED)
-			 RETURNING timer_id, due_at, body`,
-			[now, limit],
+			`UPDATE ${this.t('timers')} SET lease = gen_random_uuid()::text, lease_until = $1::bigint + $3::bigint
+			 WHERE ${free} AND timer_id IN (SELECT timer_id FROM ${this.t('timers')} WHERE ${free} ORDER BY due_at, timer_id LIMIT $2 FOR UPDATE SKIP LOCKED)
+			 RETURNING timer_id, due_at, body, lease`,
+			[now, limit, leaseMs],
 		);
 		return rows
-			.map((r) => ({ timerId: r.timer_id, dueAt: Number(r.due_at), body: r.body }))
+			.map((r): LeasedTimer => ({ timerId: r.timer_id, dueAt: Number(r.due_at), body: r.body, lease: r.lease }))
 			.sort((a, b) => a.dueAt - b.dueAt || (a.timerId < b.timerId ? -1 : 1));
+	}
+
+	async ackTimer(timerId: string, lease: string) {
+		return (await this.q('acknowledge a timer', `DELETE FROM ${this.t('timers')} WHERE timer_id = $1 AND lease = $2 RETURNING 1`, [timerId, lease])).length > 0;
 	}
 
 	async getArmStats(keys: string[]) {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
 import { NudgeError } from '../errors';
@@ -6,7 +7,7 @@ import { byCreated, matchesQuery, queryLimit } from './matchDecision';
 import type { ModelActivation, ModelVersionInfo } from './models';
 import { checkArmDeltas } from './armStats';
 import { reconnectDelayMs, redactUrl } from './connection';
-import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, Store, StoredTimer } from './types';
+import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, LeasedTimer, Store, StoredTimer } from './types';
 
 export interface RedisStoreOptions {
 	/** Every key starts with this (default `nudge:`), so several deployments or test runs share one Redis. */
@@ -103,19 +104,40 @@ redis.call('SET', KEYS[1], ARGV[1])
 return 1
 `;
 
-/** Removes and returns due timers atomically, so each is taken by exactly one process. */
+/**
+ * Timers: KEYS[1] is a sorted set timerId → when it is next takeable (its due time, or the end of its
+ * lease), KEYS[2] a hash timerId → "dueAt|lease|body" (lease empty until taken). Taking leases due
+ * timers atomically (each to exactly one taker) by moving them to now + lease; acknowledging deletes
+ * a timer only while the lease is still the taker's.
+ */
 const TAKE_TIMERS_LUA = `
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))
+local now = tonumber(ARGV[1])
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
 local out = {}
-for i = 1, #ids, 2 do
-  local body = redis.call('HGET', KEYS[2], ids[i])
-  redis.call('ZREM', KEYS[1], ids[i])
-  redis.call('HDEL', KEYS[2], ids[i])
-  out[#out + 1] = ids[i]
-  out[#out + 1] = ids[i + 1]
-  out[#out + 1] = body or ''
+for i, id in ipairs(ids) do
+  local v = redis.call('HGET', KEYS[2], id) or '0||'
+  local a = string.find(v, '|', 1, true)
+  local b = string.find(v, '|', a + 1, true)
+  local lease = ARGV[4] .. ':' .. i
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), id)
+  redis.call('HSET', KEYS[2], id, string.sub(v, 1, a) .. lease .. string.sub(v, b))
+  out[#out + 1] = id
+  out[#out + 1] = string.sub(v, 1, a - 1)
+  out[#out + 1] = string.sub(v, b + 1)
+  out[#out + 1] = lease
 end
 return out
+`;
+
+const ACK_TIMER_LUA = `
+local v = redis.call('HGET', KEYS[2], ARGV[1])
+if not v then return 0 end
+local a = string.find(v, '|', 1, true)
+local b = string.find(v, '|', a + 1, true)
+if string.sub(v, a + 1, b - 1) ~= ARGV[2] then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
 `;
 
 const CANCEL_TIMER_LUA = `
@@ -155,6 +177,7 @@ const SCRIPTS = {
 	nudgeCursor: { keys: 1, lua: CURSOR_LUA },
 	nudgeTakeTimers: { keys: 2, lua: TAKE_TIMERS_LUA },
 	nudgeCancelTimer: { keys: 2, lua: CANCEL_TIMER_LUA },
+	nudgeAckTimer: { keys: 2, lua: ACK_TIMER_LUA },
 	nudgeAddOutcome: { keys: 3, lua: ADD_OUTCOME_LUA },
 	nudgeSaveModel: { keys: 1, lua: SAVE_MODEL_LUA },
 	nudgeActivateModel: { keys: 3, lua: ACTIVATE_MODEL_LUA },
@@ -413,7 +436,7 @@ export class RedisStore implements Store {
 
 	scheduleTimer(timer: StoredTimer) {
 		return this.run('schedule a timer', async () => {
-			await this.redis.multi().zadd(this.k('timers'), timer.dueAt, timer.timerId).hset(this.k('timer-bodies'), timer.timerId, timer.body).exec();
+			await this.redis.multi().zadd(this.k('timers'), timer.dueAt, timer.timerId).hset(this.k('timer-bodies'), timer.timerId, `${timer.dueAt}||${timer.body}`).exec();
 		});
 	}
 
@@ -421,13 +444,17 @@ export class RedisStore implements Store {
 		return this.run('cancel a timer', async () => (await this.redis.nudgeCancelTimer(this.k('timers'), this.k('timer-bodies'), timerId)) === 1);
 	}
 
-	takeDueTimers(now: number, limit: number) {
+	takeDueTimers(now: number, limit: number, leaseMs: number) {
 		return this.run('take due timers', async () => {
-			const out = (await this.redis.nudgeTakeTimers(this.k('timers'), this.k('timer-bodies'), now, limit)) as string[];
-			const timers: StoredTimer[] = [];
-			for (let i = 0; i < out.length; i += 3) timers.push({ timerId: out[i], dueAt: Number(out[i + 1]), body: out[i + 2] });
+			const out = (await this.redis.nudgeTakeTimers(this.k('timers'), this.k('timer-bodies'), now, limit, leaseMs, randomUUID())) as string[];
+			const timers: LeasedTimer[] = [];
+			for (let i = 0; i < out.length; i += 4) timers.push({ timerId: out[i], dueAt: Number(out[i + 1]), body: out[i + 2], lease: out[i + 3] });
 			return timers;
 		});
+	}
+
+	ackTimer(timerId: string, lease: string) {
+		return this.run('acknowledge a timer', async () => (await this.redis.nudgeAckTimer(this.k('timers'), this.k('timer-bodies'), timerId, lease)) === 1);
 	}
 
 	getArmStats(keys: string[]) {

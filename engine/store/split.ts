@@ -57,8 +57,11 @@ export class SplitStore implements Store {
 	cancelTimer(timerId: string) {
 		return this.hot.cancelTimer(timerId);
 	}
-	takeDueTimers(now: number, limit: number) {
-		return this.hot.takeDueTimers(now, limit);
+	takeDueTimers(now: number, limit: number, leaseMs: number) {
+		return this.hot.takeDueTimers(now, limit, leaseMs);
+	}
+	ackTimer(timerId: string, lease: string) {
+		return this.hot.ackTimer(timerId, lease);
 	}
 	getArmStats(keys: string[]) {
 		return this.hot.getArmStats(keys);

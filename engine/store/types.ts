@@ -99,8 +99,17 @@ export interface Store {
 	scheduleTimer(timer: StoredTimer): Promise<void>;
 	/** Cancels a pending timer; false when there was none. */
 	cancelTimer(timerId: string): Promise<boolean>;
-	/** Removes and returns timers due at `now` (earliest first, at most `limit`): each fires for one caller only. */
-	takeDueTimers(now: number, limit: number): Promise<StoredTimer[]>;
+	/**
+	 * Leases the timers due at `now` (earliest first, at most `limit`) to this caller for `leaseMs`: no other
+	 * caller gets them meanwhile. The taker fires each and then acknowledges it with `ackTimer`; one it never
+	 * acknowledges (the process died) is due again once the lease runs out, for the next taker.
+	 */
+	takeDueTimers(now: number, limit: number, leaseMs: number): Promise<LeasedTimer[]>;
+	/**
+	 * Deletes a fired timer, if `lease` is still its lease; false when the lease was lost (it ran out and
+	 * another caller took the timer) or the timer was rescheduled or cancelled since.
+	 */
+	ackTimer(timerId: string, lease: string): Promise<boolean>;
 
 	/** The learner's counts for each key that has any (see engine/decide/learner.ts). */
 	getArmStats(keys: string[]): Promise<Map<string, ArmStats>>;
@@ -128,4 +137,9 @@ export interface StoredTimer {
 	/** Epoch ms. */
 	dueAt: number;
 	body: string;
+}
+
+/** A due timer leased to one taker; `lease` identifies this taking (see Store.takeDueTimers). */
+export interface LeasedTimer extends StoredTimer {
+	lease: string;
 }
