@@ -1,6 +1,7 @@
 import { benchBandit } from './bandit';
 import { benchCaps } from './caps';
 import { benchDecide } from './decide';
+import { benchFaults } from './faults';
 import { benchScale } from './scale';
 import { benchScoring } from './scoring';
 import { benchSendClient } from './sendClient';
@@ -16,6 +17,8 @@ async function main(): Promise<void> {
 	await benchScoring();
 	process.stdout.write('\n');
 	await benchScale();
+	process.stdout.write('\n');
+	await benchFaults();
 	process.stdout.write('\n');
 	await benchBandit();
 }

@@ -8,10 +8,14 @@ export const WORKER_SCRIPT = join(__dirname, 'scaleWorker.js');
 export interface ScaleRun {
 	/** Every result each worker reported (a killed worker's reports up to its death). */
 	results: WorkerResult[];
+	/** The same, per worker. */
+	byWorker: WorkerResult[][];
 	/** From `go` until the last worker finished. */
 	seconds: number;
 	/** Workers that were killed or crashed. */
 	died: number;
+	/** Epoch ms of the `kill` option's kill -9, when it happened. */
+	killedAt?: number;
 }
 
 export interface ScaleRunOptions {
@@ -22,6 +26,8 @@ export interface ScaleRunOptions {
 	inFlight: number;
 	/** Kill -9 this worker (index) once it has reported this many results. */
 	kill?: { worker: number; afterResults: number };
+	/** Called each time results arrive, with every result so far (fault injection watches progress). */
+	onResults?: (results: WorkerResult[]) => void;
 	script?: string;
 }
 
@@ -29,7 +35,9 @@ export interface ScaleRunOptions {
 export async function runWorkers(options: ScaleRunOptions): Promise<ScaleRun> {
 	const { fork } = await import('node:child_process');
 	const results: WorkerResult[] = [];
+	const byWorker: WorkerResult[][] = options.workers.map(() => []);
 	let died = 0;
+	let killedAt: number | undefined;
 	const children: ChildProcess[] = [];
 	const ready: Promise<void>[] = [];
 	const done: Promise<void>[] = [];
@@ -46,8 +54,13 @@ export async function runWorkers(options: ScaleRunOptions): Promise<ScaleRun> {
 					if (m.type === 'ready') onReady();
 					else if (m.type === 'results') {
 						results.push(...m.items);
+						byWorker[index].push(...m.items);
 						reported += m.items.length;
-						if (options.kill?.worker === index && reported >= options.kill.afterResults && child.exitCode === null) child.kill('SIGKILL');
+						if (options.kill?.worker === index && reported >= options.kill.afterResults && child.exitCode === null && killedAt === undefined) {
+							killedAt = Date.now();
+							child.kill('SIGKILL');
+						}
+						options.onResults?.(results);
 					} else if (m.type === 'done') resolve();
 					else if (m.type === 'fatal') {
 						const error = new Error(`worker ${index} failed: ${m.error}`);
@@ -71,7 +84,7 @@ export async function runWorkers(options: ScaleRunOptions): Promise<ScaleRun> {
 		const started = performance.now();
 		for (const child of children) if (child.connected) child.send('go');
 		await Promise.all(done);
-		return { results, seconds: (performance.now() - started) / 1000, died };
+		return { results, byWorker, seconds: (performance.now() - started) / 1000, died, killedAt };
 	} finally {
 		for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill();
 	}

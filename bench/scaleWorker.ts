@@ -18,10 +18,10 @@ export interface WorkerConfig {
 	warmup?: Record<string, unknown>[];
 }
 
-/** One event's fate: accepted (a decision came back) or failed (the trigger would answer with an error). */
+/** One event's fate: accepted (a decision came back) or failed (the trigger would answer with an error); `at` is epoch ms when it ended. */
 export type WorkerResult =
-	| { eventId: string; decisionId: string; status: string; reason?: string; contactId: string; ms: number }
-	| { eventId: string; error: string };
+	| { eventId: string; decisionId: string; status: string; reason?: string; contactId: string; ms: number; at: number }
+	| { eventId: string; error: string; at: number };
 
 export type WorkerMessage = { type: 'ready' } | { type: 'results'; items: WorkerResult[] } | { type: 'done' } | { type: 'fatal'; error: string };
 
@@ -47,9 +47,9 @@ async function work(config: WorkerConfig): Promise<void> {
 				const started = performance.now();
 				try {
 					const d = await runJourney(engine, 'nurture', event, target);
-					batch.push({ eventId: String(event.eventId), decisionId: d.decisionId, status: d.status, reason: d.reason, contactId: d.contactId, ms: performance.now() - started });
+					batch.push({ eventId: String(event.eventId), decisionId: d.decisionId, status: d.status, reason: d.reason, contactId: d.contactId, ms: performance.now() - started, at: Date.now() });
 				} catch (error) {
-					batch.push({ eventId: String(event.eventId), error: (error as Error).message });
+					batch.push({ eventId: String(event.eventId), error: (error as Error).message, at: Date.now() });
 				}
 				// Reported as they happen, so a worker killed mid-run has told its parent what it accepted.
 				if (batch.length >= 25) await flush();

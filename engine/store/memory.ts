@@ -76,6 +76,15 @@ export class MemoryStore implements Store {
 		this.keys.delete(key);
 	}
 
+	async holdKey(key: string, ttlMs: number, now: number) {
+		this.keys.set(key, now + ttlMs);
+	}
+
+	async keyHeldUntil(key: string, now: number) {
+		const until = this.keys.get(key);
+		return until !== undefined && until > now ? until : undefined;
+	}
+
 	async reserveCap(r: CapReservation, counters: CapCounter[]): Promise<CapVerdict> {
 		// Expired pending entries stay in the ledger (uncounted) until settled: a late commit must still count.
 		const ledger = this.ledgers.get(r.contactId) ?? [];

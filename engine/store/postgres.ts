@@ -99,7 +99,11 @@ export class PostgresStore implements Store {
 	private async connect(): Promise<PoolClient> {
 		for (let attempt = 1; ; attempt++) {
 			try {
-				return await this.pool.connect();
+				const client = await this.pool.connect();
+				// A connection lost while checked out (between queries) errors on the client, not the pool: it
+				// fails the next query instead of crashing the process.
+				if (client.listenerCount('error') === 0) client.on('error', () => undefined);
+				return client;
 			} catch (error) {
 				const code = (error as { code?: string }).code ?? '';
 				const retry = CONNECT_ERRORS.has(code) || /timeout|terminat/i.test((error as Error).message);
@@ -267,6 +271,15 @@ export class PostgresStore implements Store {
 
 	async releaseKey(key: string) {
 		await this.q('release a key', `DELETE FROM ${this.t('claimed_keys')} WHERE key = $1`, [key]);
+	}
+
+	async holdKey(key: string, ttlMs: number, now: number) {
+		await this.q('hold a key', `INSERT INTO ${this.t('claimed_keys')} (key, expires_at) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at`, [key, now + ttlMs]);
+	}
+
+	async keyHeldUntil(key: string, now: number) {
+		const rows = await this.q<{ expires_at: string }>('read a key', `SELECT expires_at FROM ${this.t('claimed_keys')} WHERE key = $1 AND expires_at > $2`, [key, now]);
+		return rows.length ? Number(rows[0].expires_at) : undefined;
 	}
 
 	reserveCap(r: CapReservation, counters: CapCounter[]): Promise<CapVerdict> {

@@ -282,6 +282,20 @@ export class RedisStore implements Store {
 		});
 	}
 
+	/** A claim's value is when it frees (see CLAIM_LUA); Redis expires the key then too. */
+	holdKey(key: string, ttlMs: number, now: number) {
+		return this.run('hold a key', async () => {
+			await this.redis.set(this.k('claim', key), now + ttlMs, 'PX', Math.max(1, Math.ceil(ttlMs)));
+		});
+	}
+
+	keyHeldUntil(key: string, now: number) {
+		return this.run('read a key', async () => {
+			const until = Number(await this.redis.get(this.k('claim', key)));
+			return until > now ? until : undefined;
+		});
+	}
+
 	reserveCap(r: CapReservation, counters: CapCounter[]): Promise<CapVerdict> {
 		return this.run('check a frequency cap', async () => {
 			const entry = JSON.stringify({ channel: r.channel, journey: r.journey, tags: r.tags, at: r.at, expiresAt: r.expiresAt });

@@ -39,6 +39,12 @@ export class SplitStore implements Store {
 	releaseKey(key: string) {
 		return this.hot.releaseKey(key);
 	}
+	holdKey(key: string, ttlMs: number, now: number) {
+		return this.hot.holdKey(key, ttlMs, now);
+	}
+	keyHeldUntil(key: string, now: number) {
+		return this.hot.keyHeldUntil(key, now);
+	}
 	reserveCap(reservation: CapReservation, counters: CapCounter[]) {
 		return this.hot.reserveCap(reservation, counters);
 	}

@@ -245,6 +245,17 @@ export class SqliteStore implements Store {
 		});
 	}
 
+	holdKey(key: string, ttlMs: number, now: number) {
+		return this.write(() => {
+			this.prepared('INSERT INTO claimed_keys (key, expires_at) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET expires_at = excluded.expires_at').run(key, now + ttlMs);
+		});
+	}
+
+	async keyHeldUntil(key: string, now: number) {
+		const row = this.prepared('SELECT expires_at FROM claimed_keys WHERE key = ? AND expires_at > ?').get(key, now) as { expires_at: number } | undefined;
+		return row ? Number(row.expires_at) : undefined;
+	}
+
 	reserveCap(r: CapReservation, counters: CapCounter[]): Promise<CapVerdict> {
 		return this.write(() => {
 			const queries = counters.map((c) => this.counterQuery(c));

@@ -61,6 +61,10 @@ export interface Store {
 	/** True the first time a key is claimed within its time to live; false for a repeat. */
 	claimKey(key: string, ttlMs: number, now: number): Promise<boolean>;
 	releaseKey(key: string): Promise<void>;
+	/** Holds a key until now + ttlMs whether or not it is claimed (a claim's holder extends it). */
+	holdKey(key: string, ttlMs: number, now: number): Promise<void>;
+	/** When a claimed key frees (epoch ms), or undefined when it is free at `now`. */
+	keyHeldUntil(key: string, now: number): Promise<number | undefined>;
 
 	/** Counts live entries (committed, or pending and unexpired) per counter and reserves if all have room. */
 	reserveCap(reservation: CapReservation, counters: CapCounter[]): Promise<CapVerdict>;

@@ -43,6 +43,19 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			expect(await store.claimKey('event:1', 1000, 1001)).toBe(true);
 		});
 
+		test('holdKey extends a claim; keyHeldUntil says until when a key is held', async () => {
+			expect(await store.keyHeldUntil('event:2', 0)).toBeUndefined();
+			expect(await store.claimKey('event:2', 1000, 0)).toBe(true);
+			expect(await store.keyHeldUntil('event:2', 500)).toBe(1000);
+			await store.holdKey('event:2', 60_000, 500);
+			expect(await store.keyHeldUntil('event:2', 1000)).toBe(60_500);
+			expect(await store.claimKey('event:2', 1000, 1000)).toBe(false);
+			expect(await store.keyHeldUntil('event:2', 60_500)).toBeUndefined();
+			// Holding a free key claims it.
+			await store.holdKey('event:3', 1000, 0);
+			expect(await store.claimKey('event:3', 1000, 10)).toBe(false);
+		});
+
 		const counter = (ruleId: string, limit: number, since: number, match: CapCounter['match'] = {}, extra: Partial<CapCounter> = {}): CapCounter => ({
 			ruleId,
 			limit,
