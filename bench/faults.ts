@@ -1,10 +1,7 @@
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, Server, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Client } from 'pg';
 import { EVENT_LEASE_MS } from '../engine/events/eventClaim';
+import { freePort, PrivateRedis } from './privateRedis';
 import { runId } from './scaleIds';
 import { runWorkers, scaleEvent, TIGHT_CAPS_POLICY } from './scaleHarness';
 import type { WorkerResult } from './scaleWorker';
@@ -33,53 +30,6 @@ const CAP = 2;
 type Accepted = Extract<WorkerResult, { decisionId: string }>;
 const isAccepted = (r: WorkerResult): r is Accepted => 'decisionId' in r;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function freePort(): Promise<number> {
-	const server = createServer();
-	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-	const { port } = server.address() as { port: number };
-	await new Promise((resolve) => server.close(resolve));
-	return port;
-}
-
-async function accepts(port: number): Promise<boolean> {
-	return new Promise((resolve) => {
-		const socket = connect(port, '127.0.0.1');
-		socket.once('connect', () => (socket.destroy(), resolve(true)));
-		socket.once('error', () => resolve(false));
-	});
-}
-
-/** A redis-server of the benchmark's own (never the machine's Redis), persisting every write before it answers. */
-class PrivateRedis {
-	private server?: ChildProcess;
-	private readonly dir = mkdtempSync(join(tmpdir(), 'nudge-faults-redis-'));
-	constructor(readonly port: number) {}
-
-	async start(): Promise<void> {
-		const { spawn } = await import('node:child_process');
-		const server = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''], { stdio: 'ignore' });
-		let missing: Error | undefined;
-		server.once('error', (error) => (missing = error));
-		this.server = server;
-		for (let i = 0; i < 200 && !missing; i++) {
-			if (await accepts(this.port)) return;
-			await sleep(25);
-		}
-		throw new Error(`private redis-server on port ${this.port} did not start${missing ? `: ${missing.message}` : ''}`);
-	}
-
-	async kill(): Promise<void> {
-		const server = this.server;
-		if (!server || server.exitCode !== null) return;
-		await new Promise<void>((resolve) => (server.once('exit', () => resolve()), server.kill('SIGKILL')));
-	}
-
-	async close(): Promise<void> {
-		await this.kill();
-		rmSync(this.dir, { recursive: true, force: true });
-	}
-}
 
 /** A TCP proxy in front of PostgreSQL; `down()` refuses and drops every connection, as an unreachable server. */
 class TcpProxy {

@@ -16,6 +16,8 @@ export interface ScaleRun {
 	died: number;
 	/** Epoch ms of the `kill` option's kill -9, when it happened. */
 	killedAt?: number;
+	/** CPU time the workers that finished spent deciding (ms, user + system, summed). */
+	cpuMs: number;
 }
 
 export interface ScaleRunOptions {
@@ -38,6 +40,7 @@ export async function runWorkers(options: ScaleRunOptions): Promise<ScaleRun> {
 	const byWorker: WorkerResult[][] = options.workers.map(() => []);
 	let died = 0;
 	let killedAt: number | undefined;
+	let cpuMs = 0;
 	const children: ChildProcess[] = [];
 	const ready: Promise<void>[] = [];
 	const done: Promise<void>[] = [];
@@ -61,7 +64,10 @@ export async function runWorkers(options: ScaleRunOptions): Promise<ScaleRun> {
 							child.kill('SIGKILL');
 						}
 						options.onResults?.(results);
-					} else if (m.type === 'done') resolve();
+					} else if (m.type === 'done') {
+						cpuMs += m.cpuMs;
+						resolve();
+					}
 					else if (m.type === 'fatal') {
 						const error = new Error(`worker ${index} failed: ${m.error}`);
 						failReady(error);
@@ -84,7 +90,7 @@ export async function runWorkers(options: ScaleRunOptions): Promise<ScaleRun> {
 		const started = performance.now();
 		for (const child of children) if (child.connected) child.send('go');
 		await Promise.all(done);
-		return { results, byWorker, seconds: (performance.now() - started) / 1000, died, killedAt };
+		return { results, byWorker, seconds: (performance.now() - started) / 1000, died, killedAt, cpuMs };
 	} finally {
 		for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill();
 	}

@@ -23,7 +23,8 @@ export type WorkerResult =
 	| { eventId: string; decisionId: string; status: string; reason?: string; contactId: string; ms: number; at: number }
 	| { eventId: string; error: string; at: number };
 
-export type WorkerMessage = { type: 'ready' } | { type: 'results'; items: WorkerResult[] } | { type: 'done' } | { type: 'fatal'; error: string };
+/** `done` carries the CPU time the worker spent from `go` to its last decision (user + system, ms). */
+export type WorkerMessage = { type: 'ready' } | { type: 'results'; items: WorkerResult[] } | { type: 'done'; cpuMs: number } | { type: 'fatal'; error: string };
 
 async function work(config: WorkerConfig): Promise<void> {
 	const send = (m: WorkerMessage) => new Promise<void>((resolve) => process.send!(m, () => resolve()));
@@ -32,6 +33,7 @@ async function work(config: WorkerConfig): Promise<void> {
 	for (const event of config.warmup ?? []) await runJourney(engine, 'nurture', event, target);
 	await send({ type: 'ready' });
 	await new Promise<void>((resolve) => process.once('message', () => resolve()));
+	const cpu = process.cpuUsage();
 	let next = 0;
 	let batch: WorkerResult[] = [];
 	const flush = async () => {
@@ -57,8 +59,9 @@ async function work(config: WorkerConfig): Promise<void> {
 		}),
 	);
 	await flush();
+	const used = process.cpuUsage(cpu);
 	await engine.close();
-	await send({ type: 'done' });
+	await send({ type: 'done', cpuMs: (used.user + used.system) / 1000 });
 }
 
 if (require.main === module) {

@@ -146,6 +146,22 @@ redis.call('HDEL', KEYS[2], ARGV[1])
 return n
 `;
 
+/** The learner's counts of every key in one round trip: KEYS are arm hashes, ARGV the field names. */
+const GET_ARMS_LUA = `
+local out = {}
+for i, key in ipairs(KEYS) do out[i] = redis.call('HMGET', key, unpack(ARGV)) end
+return out
+`;
+
+/** Adds the deltas (ARGV: one per ARM_STAT_FIELDS field, key after key) in one atomic step; concurrent writers add up. */
+const ADD_ARMS_LUA = `
+local fields = {${ARM_STAT_FIELDS.map((f) => `'${f}'`).join(', ')}}
+for i, key in ipairs(KEYS) do
+  for f, field in ipairs(fields) do redis.call('HINCRBYFLOAT', key, field, ARGV[(i - 1) * #fields + f]) end
+end
+return 1
+`;
+
 /** KEYS: decision body, global outcome ids, decision's outcome list. */
 const ADD_OUTCOME_LUA = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -181,6 +197,9 @@ const SCRIPTS = {
 	nudgeAddOutcome: { keys: 3, lua: ADD_OUTCOME_LUA },
 	nudgeSaveModel: { keys: 1, lua: SAVE_MODEL_LUA },
 	nudgeActivateModel: { keys: 3, lua: ACTIVATE_MODEL_LUA },
+	// Any number of keys: the call passes the count first.
+	nudgeGetArms: { keys: undefined, lua: GET_ARMS_LUA },
+	nudgeAddArms: { keys: undefined, lua: ADD_ARMS_LUA },
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
@@ -219,7 +238,7 @@ export class RedisStore implements Store {
 		// Connection errors surface on the commands that needed the connection (with this cause); the event must not crash.
 		this.redis.on('error', (error: Error) => (this.lastConnectionError = error.message));
 		this.redis.on('ready', () => (this.lastConnectionError = undefined));
-		for (const [name, s] of Object.entries(SCRIPTS)) this.redis.defineCommand(name, { numberOfKeys: s.keys, lua: s.lua });
+		for (const [name, s] of Object.entries(SCRIPTS)) this.redis.defineCommand(name, { ...(s.keys === undefined ? {} : { numberOfKeys: s.keys }), lua: s.lua });
 	}
 
 	/** The underlying connection (tests count round trips with it). */
@@ -264,11 +283,15 @@ export class RedisStore implements Store {
 
 	saveProfile(profile: Profile, identityKeys: string[], merged: string[]) {
 		return this.run('save a profile', async () => {
+			const pairs = [this.k('profile', profile.contactId), JSON.stringify(profile), ...identityKeys.flatMap((key) => [this.k('identity', key), profile.contactId])];
+			// MSET is atomic on its own: one command in the common case (no merge).
+			if (!merged.length) {
+				await this.redis.mset(...pairs);
+				return;
+			}
 			const tx = this.redis.multi();
 			for (const id of merged) tx.del(this.k('profile', id));
-			tx.set(this.k('profile', profile.contactId), JSON.stringify(profile));
-			for (const key of identityKeys) tx.set(this.k('identity', key), profile.contactId);
-			await tx.exec();
+			await tx.mset(...pairs).exec();
 		});
 	}
 
@@ -475,12 +498,8 @@ export class RedisStore implements Store {
 		return this.run('read learner statistics', async () => {
 			const found = new Map<string, ArmStats>();
 			if (keys.length === 0) return found;
-			const tx = this.redis.pipeline();
-			for (const key of keys) tx.hmget(this.k('arm', key), ...ARM_STAT_FIELDS);
-			const replies = (await tx.exec()) ?? [];
-			replies.forEach(([error, values], i) => {
-				if (error) throw error;
-				const v = values as (string | null)[];
+			const replies = (await this.redis.nudgeGetArms(keys.length, ...keys.map((key) => this.k('arm', key)), ...ARM_STAT_FIELDS)) as (string | null)[][];
+			replies.forEach((v, i) => {
 				if (v.every((x) => x === null)) return;
 				found.set(keys[i], { trials: Number(v[0] ?? 0), successes: Number(v[1] ?? 0), negatives: Number(v[2] ?? 0), valueSum: Number(v[3] ?? 0), valueSq: Number(v[4] ?? 0) });
 			});
@@ -488,15 +507,13 @@ export class RedisStore implements Store {
 		});
 	}
 
-	/** One MULTI of HINCRBYFLOATs: all deltas apply together, and concurrent writers add up. */
+	/** One script: all deltas apply together, and concurrent writers add up. */
 	async addArmStats(deltas: { key: string; delta: Partial<ArmStats> }[]) {
 		checkArmDeltas(deltas);
 		if (deltas.length === 0) return;
 		await this.run('update learner statistics', async () => {
-			const tx = this.redis.multi();
-			for (const { key, delta } of deltas) for (const field of ARM_STAT_FIELDS) tx.hincrbyfloat(this.k('arm', key), field, delta[field] ?? 0);
-			const replies = (await tx.exec()) ?? [];
-			for (const [error] of replies) if (error) throw error;
+			const values = deltas.flatMap(({ delta }) => ARM_STAT_FIELDS.map((field) => delta[field] ?? 0));
+			await this.redis.nudgeAddArms(deltas.length, ...deltas.map(({ key }) => this.k('arm', key)), ...values);
 		});
 	}
 
