@@ -167,6 +167,8 @@ export class PostgresStore implements Store {
 
 	/** Decision rows waiting for the next group commit (reads of them are served from here). */
 	private queued = new Map<string, Decision>();
+	/** The rows of the group commit in progress: not yet visible in the table, still readable from here. */
+	private writing = new Map<string, Decision>();
 	private flushing?: Promise<void>;
 	private flushScheduled = false;
 
@@ -196,6 +198,7 @@ export class PostgresStore implements Store {
 		if (this.flushing) return this.flushing;
 		if (!this.queued.size) return Promise.resolve();
 		const batch = [...this.queued.values()];
+		this.writing = this.queued;
 		this.queued = new Map();
 		let failed = false;
 		const cols = (f: (d: Decision) => unknown) => batch.map(f);
@@ -224,6 +227,7 @@ export class PostgresStore implements Store {
 			)
 			.finally(() => {
 				this.flushing = undefined;
+				this.writing = new Map();
 				// After a failure the rows wait for the next write or sync() to try again (no busy retry loop).
 				if (this.queued.size && !failed && !this.closed) this.scheduleFlush();
 			});
@@ -336,7 +340,7 @@ export class PostgresStore implements Store {
 	}
 
 	async getDecision(decisionId: string) {
-		const queued = this.queued.get(decisionId);
+		const queued = this.queued.get(decisionId) ?? this.writing.get(decisionId);
 		if (queued) return structuredClone(queued);
 		const rows = await this.q<{ body: Decision }>('read a decision', `SELECT body FROM ${this.t('decisions')} WHERE decision_id = $1`, [decisionId]);
 		return rows[0]?.body;
