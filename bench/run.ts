@@ -2,6 +2,7 @@ import { benchBandit } from './bandit';
 import { benchCaps } from './caps';
 import { benchConsole } from './console';
 import { benchDecide } from './decide';
+import { benchFaults } from './faults';
 import { benchScale } from './scale';
 import { benchScoring } from './scoring';
 import { benchSendClient } from './sendClient';
@@ -17,6 +18,8 @@ async function main(): Promise<void> {
 	await benchScoring();
 	process.stdout.write('\n');
 	await benchScale();
+	process.stdout.write('\n');
+	await benchFaults();
 	process.stdout.write('\n');
 	await benchBandit();
 	process.stdout.write('\n');

@@ -1,6 +1,7 @@
 import Redis from 'ioredis';
 import { availableParallelism } from 'node:os';
 import { Client } from 'pg';
+import { freePort, PrivateRedis } from './privateRedis';
 import { runId } from './scaleIds';
 import { runWorkers, scaleEvent, TIGHT_CAPS_POLICY } from './scaleHarness';
 import type { WorkerResult } from './scaleWorker';
@@ -11,14 +12,18 @@ import { fmt, percentile, print } from './stats';
  * Scale-out on a shared store: 1, 2 and 4 worker processes (each its own engine, as n8n queue-mode
  * workers) run the nurture journey against one Redis (hot state) + PostgreSQL (decision log), sending
  * to a local webhook sink in another child process. Prints aggregate decisions/s as ratios against one
- * process, latency under load, Redis commands per decision, then a tight-cap correctness run and the
- * sizing figures docs/deploy.md quotes. Needs Redis and PostgreSQL (NUDGE_BENCH_REDIS_URL / NUDGE_BENCH_POSTGRES_URL).
+ * process, latency under load, CPU per decision (workers, Redis), Redis commands per decision, then a
+ * census of Redis round trips per decision, a tight-cap correctness run and the sizing figures
+ * docs/deploy.md quotes. Redis is a private redis-server started for the run (so only this run's
+ * commands and CPU are counted) unless NUDGE_BENCH_REDIS_URL names one; PostgreSQL is
+ * NUDGE_BENCH_POSTGRES_URL (default: the local test database).
  */
-const REDIS_URL = process.env.NUDGE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const SHARED_REDIS_URL = process.env.NUDGE_BENCH_REDIS_URL;
 const POSTGRES_URL = process.env.NUDGE_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const DECISIONS = Number(process.env.BENCH_SCALE_DECISIONS ?? 4_000);
 const CONTACTS = Number(process.env.BENCH_SCALE_CONTACTS ?? 400);
 const IN_FLIGHT = Number(process.env.BENCH_SCALE_IN_FLIGHT ?? 16);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_SCALE_ROUNDS ?? 3));
 
 const LOOSE_POLICY = {
 	...TIGHT_CAPS_POLICY,
@@ -28,8 +33,33 @@ const LOOSE_POLICY = {
 type Accepted = Extract<WorkerResult, { decisionId: string }>;
 const isAccepted = (r: WorkerResult): r is Accepted => 'decisionId' in r;
 
-async function redisCommands(redis: Redis): Promise<number> {
-	return Number((await redis.info('stats')).match(/total_commands_processed:(\d+)/)![1]);
+/** Commands Redis executed (each command a script runs counts too, as Redis 7 counts them) and its CPU seconds. */
+async function redisCounters(redis: Redis): Promise<{ commands: number; cpu: number }> {
+	const info = await redis.info();
+	const field = (name: string) => Number(info.match(new RegExp(`${name}:([\\d.]+)`))![1]);
+	return { commands: field('total_commands_processed'), cpu: field('used_cpu_user') + field('used_cpu_sys') };
+}
+
+/**
+ * Redis round trips per decision: every command reaching the server during a one-process run, seen with
+ * MONITOR, less those scripts ran inside (a Lua cap check or learner update is one round trip). MONITOR
+ * slows Redis, so this run is separate from the timed ones.
+ */
+async function roundTripCensus(ns: Namespace, redis: Redis, sinkUrl: string): Promise<{ perDecision: number; byCommand: [string, number][] }> {
+	const monitor = await redis.monitor();
+	const byCommand = new Map<string, number>();
+	monitor.on('monitor', (_time: string, args: string[], source: string) => {
+		if (source.includes('lua') || !args[0].toLowerCase().match(/^[a-z]/)) return;
+		const name = args[0].toLowerCase();
+		byCommand.set(name, (byCommand.get(name) ?? 0) + 1);
+	});
+	const [work] = workload('census', 1, 500, CONTACTS);
+	const run = await runWorkers({ store: ns.url, policy: LOOSE_POLICY, sinkUrl, inFlight: IN_FLIGHT, workers: [{ events: work.events, warmup: [] }] });
+	monitor.disconnect();
+	const decided = run.results.filter(isAccepted).length;
+	const list = [...byCommand.entries()].filter(([name]) => !['info', 'monitor', 'client', 'select', 'scan', 'unlink', 'quit', 'script'].includes(name));
+	const total = list.reduce((n, [, count]) => n + count, 0);
+	return { perDecision: total / decided, byCommand: list.map(([name, count]): [string, number] => [name, count / decided]).sort((a, b) => b[1] - a[1]) };
 }
 
 interface Namespace {
@@ -38,10 +68,10 @@ interface Namespace {
 	schema: string;
 }
 
-function namespace(label: string): Namespace {
+function namespace(label: string, redisUrl: string): Namespace {
 	const prefix = `${runId(`nudgebench_${label}`)}:`;
 	const schema = runId(`nudgebench_${label}`);
-	return { prefix, schema, url: `split:hot=${REDIS_URL}?prefix=${prefix};log=${POSTGRES_URL}?schema=${schema}` };
+	return { prefix, schema, url: `split:hot=${redisUrl}?prefix=${prefix};log=${POSTGRES_URL}?schema=${schema}` };
 }
 
 async function drop(ns: Namespace, redis: Redis, pg: Client): Promise<void> {
@@ -66,45 +96,79 @@ function workload(label: string, workers: number, count: number, contacts: numbe
 }
 
 export async function benchScale(): Promise<void> {
-	const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, retryStrategy: () => null });
-	redis.on('error', () => undefined);
+	const privateRedis = SHARED_REDIS_URL ? undefined : new PrivateRedis(await freePort(), 'everysec');
+	const redisUrl = SHARED_REDIS_URL ?? privateRedis!.url;
 	const pg = new Client({ connectionString: POSTGRES_URL });
+	let redis: Redis | undefined;
 	try {
+		await privateRedis?.start();
+		redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, retryStrategy: () => null });
+		redis.on('error', () => undefined);
 		await redis.ping();
 		await pg.connect();
 	} catch (error) {
-		print(`bench/scale: SKIPPED — needs Redis at ${REDIS_URL} and PostgreSQL at ${POSTGRES_URL} (${(error as Error).message})`);
-		redis.disconnect();
+		print(`bench/scale: SKIPPED — needs ${SHARED_REDIS_URL ? `Redis at ${SHARED_REDIS_URL}` : 'redis-server on the PATH'} and PostgreSQL at ${POSTGRES_URL} (${(error as Error).message})`);
+		redis?.disconnect();
+		await privateRedis?.close();
 		await pg.end().catch(() => undefined);
 		return;
 	}
 	const sink = await startSinkProcess();
 	print(`bench/scale: nurture journey in 1, 2 and 4 worker processes on one Redis + PostgreSQL (split store); ${fmt(DECISIONS, 0)} decisions over ${CONTACTS} contacts per run`);
-	print(`  ${IN_FLIGHT} decisions in flight per process; loose caps (every decision is sent over HTTP to a sink in a child process); ${availableParallelism()} cores shared with Redis and PostgreSQL`);
-	const rows: { workers: number; perSecond: number; p50: number; p99: number; commands: number }[] = [];
+	print(
+		`  ${IN_FLIGHT} decisions in flight per process; loose caps (every decision is sent over HTTP to a sink in a child process); ${availableParallelism()} cores shared with Redis and PostgreSQL; ` +
+			(privateRedis ? 'a private redis-server (appendfsync everysec) for this run' : `Redis at ${SHARED_REDIS_URL} (its counters include any other traffic)`),
+	);
+	type Row = { workers: number; perSecond: number; p50: number; p99: number; commands: number; workerCpu: number; redisCpu: number };
+	const measure = async (workers: number, round: number): Promise<Row> => {
+		const ns = namespace(`w${workers}r${round}`, redisUrl);
+		const before = await redisCounters(redis!);
+		const run = await runWorkers({ store: ns.url, policy: LOOSE_POLICY, sinkUrl: sink.url, inFlight: IN_FLIGHT, workers: workload(`w${workers}r${round}`, workers, DECISIONS, CONTACTS) });
+		if (run.died) throw new Error(`${run.died} worker process(es) died`);
+		const after = await redisCounters(redis!);
+		const accepted = run.results.filter(isAccepted);
+		if (accepted.length !== run.results.length) throw new Error(`${run.results.length - accepted.length} events failed`);
+		const ms = accepted.map((r) => r.ms).sort((a, b) => a - b);
+		await drop(ns, redis!, pg);
+		// Counters include the warm-up decisions: divide by everything the workers decided.
+		const decided = accepted.length + workers * 50;
+		return {
+			workers,
+			perSecond: accepted.length / run.seconds,
+			p50: percentile(ms, 50),
+			p99: percentile(ms, 99),
+			commands: (after.commands - before.commands) / decided,
+			workerCpu: run.cpuMs / accepted.length,
+			redisCpu: ((after.cpu - before.cpu) * 1000) / decided,
+		};
+	};
+	const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 	try {
-		for (const workers of [1, 2, 4]) {
-			const ns = namespace(`w${workers}`);
-			const before = await redisCommands(redis);
-			const run = await runWorkers({ store: ns.url, policy: LOOSE_POLICY, sinkUrl: sink.url, inFlight: IN_FLIGHT, workers: workload(`w${workers}`, workers, DECISIONS, CONTACTS) });
-			if (run.died) throw new Error(`${run.died} worker process(es) died`);
-			const commands = (await redisCommands(redis)) - before;
-			const accepted = run.results.filter(isAccepted);
-			if (accepted.length !== run.results.length) throw new Error(`${run.results.length - accepted.length} events failed`);
-			const ms = accepted.map((r) => r.ms).sort((a, b) => a - b);
-			// Commands include the warm-up decisions: divide by everything the workers decided.
-			rows.push({ workers, perSecond: accepted.length / run.seconds, p50: percentile(ms, 50), p99: percentile(ms, 99), commands: commands / (accepted.length + workers * 50) });
-			await drop(ns, redis, pg);
-		}
+		// Rounds interleave 1, 2 and 4 processes, so a burst of other load on the machine hits all of them alike.
+		const rounds: Row[][] = [];
+		for (let round = 0; round < ROUNDS; round++) rounds.push([await measure(1, round), await measure(2, round), await measure(4, round)]);
+		// Per process count, the round with the median throughput.
+		const rows = [0, 1, 2].map((i) => {
+			const runs = rounds.map((r) => r[i]);
+			const m = median(runs.map((r) => r.perSecond));
+			return runs.find((r) => r.perSecond === m)!;
+		});
 		for (const r of rows) {
 			print(
-				`  ${String(r.workers).padStart(1)} process${r.workers > 1 ? 'es' : '  '} ${fmt(r.perSecond, 0).padStart(7)} decisions/s   ×${fmt(r.perSecond / rows[0].perSecond)} vs 1   latency p50 ${fmt(r.p50)} ms   p99 ${fmt(r.p99)} ms   ${fmt(r.commands, 1)} Redis commands/decision`,
+				`  ${String(r.workers).padStart(1)} process${r.workers > 1 ? 'es' : '  '} ${fmt(r.perSecond, 0).padStart(7)} decisions/s   ×${fmt(r.perSecond / rows[0].perSecond)} vs 1   latency p50 ${fmt(r.p50)} ms   p99 ${fmt(r.p99)} ms   ` +
+					`CPU per decision: workers ${fmt(r.workerCpu)} ms, Redis ${fmt(r.redisCpu)} ms   ${fmt(r.commands, 1)} Redis commands/decision (incl. inside scripts)`,
 			);
 		}
-		print(`  scaling 1 → 2 processes: ×${fmt(rows[1].perSecond / rows[0].perSecond)}; 1 → 4: ×${fmt(rows[2].perSecond / rows[0].perSecond)}`);
+		const ratios = (i: number) => rounds.map((r) => r[i].perSecond / r[0].perSecond);
+		print(`  scaling 1 → 2 processes: ×${fmt(median(ratios(1)))} (median of ${ROUNDS} rounds: ${ratios(1).map((x) => `×${fmt(x)}`).join(', ')}); 1 → 4: ×${fmt(median(ratios(2)))} (${ratios(2).map((x) => `×${fmt(x)}`).join(', ')})`);
+
+		const censusNs = namespace('census', redisUrl);
+		const census = await roundTripCensus(censusNs, redis, sink.url);
+		await drop(censusNs, redis, pg);
+		print(`  Redis round trips per decision (commands sent by the workers, MONITOR census of 500 decisions): ${fmt(census.perDecision, 1)} — ${census.byCommand.map(([name, n]) => `${name} ${fmt(n, 2)}`).join(', ')}`);
 
 		// Correctness under contention: tight caps, 4 processes, every event delivered twice (to two workers).
-		const ns = namespace('tight');
+		const ns = namespace('tight', redisUrl);
 		const perWorker: Record<string, unknown>[][] = [[], [], [], []];
 		for (let c = 0; c < CONTACTS; c++) {
 			for (let k = 0; k < 5; k++) {
@@ -143,6 +207,7 @@ export async function benchScale(): Promise<void> {
 		await sink.close();
 		await pg.end();
 		redis.disconnect();
+		await privateRedis?.close();
 	}
 }
 

@@ -8,10 +8,16 @@ export const WORKER_SCRIPT = join(__dirname, 'scaleWorker.js');
 export interface ScaleRun {
 	/** Every result each worker reported (a killed worker's reports up to its death). */
 	results: WorkerResult[];
+	/** The same, per worker. */
+	byWorker: WorkerResult[][];
 	/** From `go` until the last worker finished. */
 	seconds: number;
 	/** Workers that were killed or crashed. */
 	died: number;
+	/** Epoch ms of the `kill` option's kill -9, when it happened. */
+	killedAt?: number;
+	/** CPU time the workers that finished spent deciding (ms, user + system, summed). */
+	cpuMs: number;
 }
 
 export interface ScaleRunOptions {
@@ -22,6 +28,8 @@ export interface ScaleRunOptions {
 	inFlight: number;
 	/** Kill -9 this worker (index) once it has reported this many results. */
 	kill?: { worker: number; afterResults: number };
+	/** Called each time results arrive, with every result so far (fault injection watches progress). */
+	onResults?: (results: WorkerResult[]) => void;
 	script?: string;
 }
 
@@ -29,7 +37,10 @@ export interface ScaleRunOptions {
 export async function runWorkers(options: ScaleRunOptions): Promise<ScaleRun> {
 	const { fork } = await import('node:child_process');
 	const results: WorkerResult[] = [];
+	const byWorker: WorkerResult[][] = options.workers.map(() => []);
 	let died = 0;
+	let killedAt: number | undefined;
+	let cpuMs = 0;
 	const children: ChildProcess[] = [];
 	const ready: Promise<void>[] = [];
 	const done: Promise<void>[] = [];
@@ -46,9 +57,17 @@ export async function runWorkers(options: ScaleRunOptions): Promise<ScaleRun> {
 					if (m.type === 'ready') onReady();
 					else if (m.type === 'results') {
 						results.push(...m.items);
+						byWorker[index].push(...m.items);
 						reported += m.items.length;
-						if (options.kill?.worker === index && reported >= options.kill.afterResults && child.exitCode === null) child.kill('SIGKILL');
-					} else if (m.type === 'done') resolve();
+						if (options.kill?.worker === index && reported >= options.kill.afterResults && child.exitCode === null && killedAt === undefined) {
+							killedAt = Date.now();
+							child.kill('SIGKILL');
+						}
+						options.onResults?.(results);
+					} else if (m.type === 'done') {
+						cpuMs += m.cpuMs;
+						resolve();
+					}
 					else if (m.type === 'fatal') {
 						const error = new Error(`worker ${index} failed: ${m.error}`);
 						failReady(error);
@@ -71,7 +90,7 @@ export async function runWorkers(options: ScaleRunOptions): Promise<ScaleRun> {
 		const started = performance.now();
 		for (const child of children) if (child.connected) child.send('go');
 		await Promise.all(done);
-		return { results, seconds: (performance.now() - started) / 1000, died };
+		return { results, byWorker, seconds: (performance.now() - started) / 1000, died, killedAt, cpuMs };
 	} finally {
 		for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill();
 	}

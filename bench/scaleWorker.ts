@@ -18,12 +18,13 @@ export interface WorkerConfig {
 	warmup?: Record<string, unknown>[];
 }
 
-/** One event's fate: accepted (a decision came back) or failed (the trigger would answer with an error). */
+/** One event's fate: accepted (a decision came back) or failed (the trigger would answer with an error); `at` is epoch ms when it ended. */
 export type WorkerResult =
-	| { eventId: string; decisionId: string; status: string; reason?: string; contactId: string; ms: number }
-	| { eventId: string; error: string };
+	| { eventId: string; decisionId: string; status: string; reason?: string; contactId: string; ms: number; at: number }
+	| { eventId: string; error: string; at: number };
 
-export type WorkerMessage = { type: 'ready' } | { type: 'results'; items: WorkerResult[] } | { type: 'done' } | { type: 'fatal'; error: string };
+/** `done` carries the CPU time the worker spent from `go` to its last decision (user + system, ms). */
+export type WorkerMessage = { type: 'ready' } | { type: 'results'; items: WorkerResult[] } | { type: 'done'; cpuMs: number } | { type: 'fatal'; error: string };
 
 async function work(config: WorkerConfig): Promise<void> {
 	const send = (m: WorkerMessage) => new Promise<void>((resolve) => process.send!(m, () => resolve()));
@@ -32,6 +33,7 @@ async function work(config: WorkerConfig): Promise<void> {
 	for (const event of config.warmup ?? []) await runJourney(engine, 'nurture', event, target);
 	await send({ type: 'ready' });
 	await new Promise<void>((resolve) => process.once('message', () => resolve()));
+	const cpu = process.cpuUsage();
 	let next = 0;
 	let batch: WorkerResult[] = [];
 	const flush = async () => {
@@ -47,9 +49,9 @@ async function work(config: WorkerConfig): Promise<void> {
 				const started = performance.now();
 				try {
 					const d = await runJourney(engine, 'nurture', event, target);
-					batch.push({ eventId: String(event.eventId), decisionId: d.decisionId, status: d.status, reason: d.reason, contactId: d.contactId, ms: performance.now() - started });
+					batch.push({ eventId: String(event.eventId), decisionId: d.decisionId, status: d.status, reason: d.reason, contactId: d.contactId, ms: performance.now() - started, at: Date.now() });
 				} catch (error) {
-					batch.push({ eventId: String(event.eventId), error: (error as Error).message });
+					batch.push({ eventId: String(event.eventId), error: (error as Error).message, at: Date.now() });
 				}
 				// Reported as they happen, so a worker killed mid-run has told its parent what it accepted.
 				if (batch.length >= 25) await flush();
@@ -57,8 +59,9 @@ async function work(config: WorkerConfig): Promise<void> {
 		}),
 	);
 	await flush();
+	const used = process.cpuUsage(cpu);
 	await engine.close();
-	await send({ type: 'done' });
+	await send({ type: 'done', cpuMs: (used.user + used.system) / 1000 });
 }
 
 if (require.main === module) {

@@ -56,11 +56,15 @@ export async function replay(options: ReplayOptions, emit: (decision: Decision) 
 		};
 		// Timers due by `until` fire as events of their own (a fired event may start the next timer).
 		const fireUntil = async (until: number) => {
-			for (let fired = await fireDueTimers(engine, until); fired.length; fired = await fireDueTimers(engine, until)) {
+			for (;;) {
+				const { fired, failed, acknowledge } = await fireDueTimers(engine, until);
+				if (failed.length) throw failed[0].error;
 				for (const ingested of fired) {
 					summary.timers++;
 					tally(await engine.decideIngested(ingested, { dryRun: true }));
 				}
+				await acknowledge();
+				if (!fired.length) break;
 			}
 		};
 		let lineNo = 0;

@@ -12,6 +12,7 @@ import { Random } from './decide/sampling';
 import { deliver, RetryPolicy, Sender, SendResult } from './deliver/provider';
 import { checkWebhookUrl, postWebhook, WebhookTarget } from './deliver/webhook';
 import { FieldIssue, NudgeError, describeIssues, issuesFromZod } from './errors';
+import { claimEvent, commitEvent, releaseEvent } from './events/eventClaim';
 import type { CustomerEvent } from './events/schema';
 import { normalizeEvent } from './events/normalize';
 import { cappedChannels } from './guard/frequencyCap';
@@ -225,7 +226,7 @@ export class Engine {
 			trail: [],
 			annotations: {},
 		};
-		const fresh = await this.store.claimKey(`event:${event.eventId}`, this.policy.dedupWindowHours * 3_600_000, at.getTime());
+		const fresh = await claimEvent(this.store, event.eventId, at.getTime());
 		if (!fresh) {
 			const known = await this.store.resolveIdentities(eventIdentityKeys(event));
 			decision.contactId ||= [...known.values()][0] ?? 'unknown';
@@ -239,10 +240,12 @@ export class Engine {
 			decision.contactId = profile.contactId;
 			await this.routeEvent(decision, event, at);
 			// Durable before the caller acknowledges the event: an accepted event always has its decision row.
-			return { event, profile, decision: await this.save(decision, 'ingest', at, { durable: true }), duplicate: false };
+			const saved = await this.save(decision, 'ingest', at, { durable: true });
+			await commitEvent(this.store, event.eventId, at.getTime(), this.policy.dedupWindowHours * 3_600_000);
+			return { event, profile, decision: saved, duplicate: false };
 		} catch (error) {
 			// Not processed: let a retried delivery through again.
-			await this.store.releaseKey(`event:${event.eventId}`);
+			await releaseEvent(this.store, event.eventId);
 			throw error;
 		}
 	}

@@ -1,12 +1,15 @@
 /**
  * Inactivity timers: "cart updated with no order completed within 30 minutes → cart abandoned".
  * A start event schedules a timer for its contact in the store (a later start event moves it), a
- * clearing event cancels it, and a due timer fires once — `takeDueTimers` hands each to one caller —
- * as a new event for the contact, whose id is derived from the timer so a repeated firing is a duplicate.
+ * clearing event cancels it, and a due timer fires as a new event for the contact. Firing is leased:
+ * `takeDueTimers` hands each due timer to one caller for TIMER_LEASE_MS, the caller ingests it, emits
+ * the result and then acknowledges it; a timer whose taker died before acknowledging is due again for
+ * the next one. The event's id is derived from the timer, so a timer fired twice is a duplicate.
  */
 import { z } from 'zod/v4';
 import type { Engine, IngestResult } from '../engine';
 import { NudgeError, describeIssues, issuesFromZod } from '../errors';
+import type { LeasedTimer } from '../store/types';
 
 export const InactivityRuleSchema = z.object({
 	/** Event name that starts (or restarts) the wait, e.g. "Cart Updated". */
@@ -71,31 +74,60 @@ export async function applyInactivityRules(engine: Engine, accepted: IngestResul
 	if (changed) await engine.store.sync();
 }
 
+/** How long a taker has to fire a timer and acknowledge it before another taker may. */
+export const TIMER_LEASE_MS = 60_000;
+
+export interface FiredTimers {
+	/** New events, one per timer that fired (a timer whose event was already ingested fires nothing). */
+	fired: IngestResult[];
+	/** Timers that could not fire (e.g. the store failed): not acknowledged, so due again after the lease. */
+	failed: { timerId: string; error: Error }[];
+	/** Acknowledges every timer that fired or was a repeat; call after the events left the node. */
+	acknowledge(): Promise<void>;
+}
+
 /**
  * Fires the timers due at `now` as events (one decision each, in the journey that started them). A fired
  * event may itself start a timer (Cart Abandoned → a second touch): `rules` and the policy's apply to it.
  */
-export async function fireDueTimers(engine: Engine, now = Date.now(), limit = 100, rules: InactivityRule[] = []): Promise<IngestResult[]> {
-	const due = await engine.store.takeDueTimers(now, limit);
+export async function fireDueTimers(engine: Engine, now = Date.now(), limit = 100, rules: InactivityRule[] = [], leaseMs = TIMER_LEASE_MS): Promise<FiredTimers> {
+	const due = await engine.store.takeDueTimers(now, limit, leaseMs);
 	const fired: IngestResult[] = [];
+	const failed: FiredTimers['failed'] = [];
+	const done: LeasedTimer[] = [];
 	for (const timer of due) {
-		const body = JSON.parse(timer.body) as TimerBody;
-		const result = await engine.ingest(
-			{
-				eventId: `${timer.timerId}:${timer.dueAt}`,
-				source: 'nudge',
-				type: 'track',
-				name: body.fire,
-				occurredAt: new Date(timer.dueAt).toISOString(),
-				identities: { contactId: body.contactId },
-				properties: { timer: true, startedBy: body.startedBy, waitedFor: body.start, minutes: body.minutes },
-			},
-			{ journey: body.journey },
-		);
-		if (!result.duplicate) fired.push(result);
+		try {
+			const result = await fireTimer(engine, timer);
+			if (!result.duplicate) fired.push(result);
+			done.push(timer);
+		} catch (error) {
+			failed.push({ timerId: timer.timerId, error: error as Error });
+		}
 	}
 	await applyInactivityRules(engine, fired, rules);
-	return fired;
+	return {
+		fired,
+		failed,
+		async acknowledge() {
+			for (const timer of done) await engine.store.ackTimer(timer.timerId, timer.lease);
+		},
+	};
+}
+
+function fireTimer(engine: Engine, timer: LeasedTimer): Promise<IngestResult> {
+	const body = JSON.parse(timer.body) as TimerBody;
+	return engine.ingest(
+		{
+			eventId: `${timer.timerId}:${timer.dueAt}`,
+			source: 'nudge',
+			type: 'track',
+			name: body.fire,
+			occurredAt: new Date(timer.dueAt).toISOString(),
+			identities: { contactId: body.contactId },
+			properties: { timer: true, startedBy: body.startedBy, waitedFor: body.start, minutes: body.minutes },
+		},
+		{ journey: body.journey },
+	);
 }
 
 /** Rules written as JSON text (Node-RED settings); empty text means none. */

@@ -1,10 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
 import type { Profile } from '../profiles/schema';
 import { byCreated, matchesQuery, queryLimit } from './matchDecision';
 import { evaluateCounters, LedgerEntry } from './capMatch';
 import type { ModelActivation, ModelVersionRecord } from './models';
-import type { ArmStats, CapCounter, CapReservation, CapVerdict, Store, StoredTimer } from './types';
+import type { ArmStats, CapCounter, CapReservation, CapVerdict, LeasedTimer, Store, StoredTimer } from './types';
 import { addArmDelta, checkArmDeltas } from './armStats';
 import { DecisionFacts, DecisionFilter, FactCounter, FactKey, factsOf, isBefore, matchesFilter, newestFirst, SummaryPage, summaryOf } from './decisionFacts';
 
@@ -74,6 +75,15 @@ export class MemoryStore implements Store {
 
 	async releaseKey(key: string) {
 		this.keys.delete(key);
+	}
+
+	async holdKey(key: string, ttlMs: number, now: number) {
+		this.keys.set(key, now + ttlMs);
+	}
+
+	async keyHeldUntil(key: string, now: number) {
+		const until = this.keys.get(key);
+		return until !== undefined && until > now ? until : undefined;
 	}
 
 	async reserveCap(r: CapReservation, counters: CapCounter[]): Promise<CapVerdict> {
@@ -175,7 +185,7 @@ export class MemoryStore implements Store {
 	}
 
 	private readonly cursors = new Map<string, string>();
-	private readonly timers = new Map<string, StoredTimer>();
+	private readonly timers = new Map<string, StoredTimer & { lease?: string; leaseUntil?: number }>();
 
 	async getCursor(name: string) {
 		return this.cursors.get(name);
@@ -195,10 +205,20 @@ export class MemoryStore implements Store {
 		return this.timers.delete(timerId);
 	}
 
-	async takeDueTimers(now: number, limit: number) {
-		const due = [...this.timers.values()].filter((t) => t.dueAt <= now).sort((a, b) => a.dueAt - b.dueAt || (a.timerId < b.timerId ? -1 : 1)).slice(0, limit);
-		for (const t of due) this.timers.delete(t.timerId);
-		return due;
+	async takeDueTimers(now: number, limit: number, leaseMs: number) {
+		const due = [...this.timers.values()]
+			.filter((t) => t.dueAt <= now && (t.leaseUntil === undefined || t.leaseUntil <= now))
+			.sort((a, b) => a.dueAt - b.dueAt || (a.timerId < b.timerId ? -1 : 1))
+			.slice(0, limit);
+		return due.map((t): LeasedTimer => {
+			t.lease = randomUUID();
+			t.leaseUntil = now + leaseMs;
+			return { timerId: t.timerId, dueAt: t.dueAt, body: t.body, lease: t.lease };
+		});
+	}
+
+	async ackTimer(timerId: string, lease: string) {
+		return this.timers.get(timerId)?.lease === lease && this.timers.delete(timerId);
 	}
 
 	async getArmStats(keys: string[]) {

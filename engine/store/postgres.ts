@@ -7,7 +7,7 @@ import { queryLimit } from './matchDecision';
 import { activationFromRow, ModelActivation } from './models';
 import { reconnectDelayMs, redactUrl } from './connection';
 import { checkArmDeltas } from './armStats';
-import type { ArmStats, CapCounter, CapReservation, CapVerdict, Store, StoredTimer } from './types';
+import type { ArmStats, CapCounter, CapReservation, CapVerdict, LeasedTimer, Store, StoredTimer } from './types';
 import type { DecisionFilter, FactKey, SummaryPage } from './decisionFacts';
 import { countSql, countsFromRows, listSummariesSql, summaryFromRow } from './factsSql';
 
@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS ${s}.model_activations (
   action TEXT NOT NULL, at TEXT NOT NULL, note TEXT);
 CREATE TABLE IF NOT EXISTS ${s}.cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ${s}.timers (timer_id TEXT PRIMARY KEY, due_at BIGINT NOT NULL, body TEXT NOT NULL);
+ALTER TABLE ${s}.timers ADD COLUMN IF NOT EXISTS lease TEXT, ADD COLUMN IF NOT EXISTS lease_until BIGINT;
 CREATE INDEX IF NOT EXISTS timers_due ON ${s}.timers (due_at, timer_id);
 CREATE TABLE IF NOT EXISTS ${s}.learner_arms (
   key TEXT PRIMARY KEY, trials DOUBLE PRECISION NOT NULL DEFAULT 0, successes DOUBLE PRECISION NOT NULL DEFAULT 0,
@@ -144,7 +145,11 @@ export class PostgresStore implements Store {
 	private async connect(): Promise<PoolClient> {
 		for (let attempt = 1; ; attempt++) {
 			try {
-				return await this.pool.connect();
+				const client = await this.pool.connect();
+				// A connection lost while checked out (between queries) errors on the client, not the pool: it
+				// fails the next query instead of crashing the process.
+				if (client.listenerCount('error') === 0) client.on('error', () => undefined);
+				return client;
 			} catch (error) {
 				const code = (error as { code?: string }).code ?? '';
 				const retry = CONNECT_ERRORS.has(code) || /timeout|terminat/i.test((error as Error).message);
@@ -208,6 +213,8 @@ export class PostgresStore implements Store {
 
 	/** Decision rows waiting for the next group commit (reads of them are served from here). */
 	private queued = new Map<string, Decision>();
+	/** The rows of the group commit in progress: not yet visible in the table, still readable from here. */
+	private writing = new Map<string, Decision>();
 	private flushing?: Promise<void>;
 	private flushScheduled = false;
 
@@ -237,6 +244,7 @@ export class PostgresStore implements Store {
 		if (this.flushing) return this.flushing;
 		if (!this.queued.size) return Promise.resolve();
 		const batch = [...this.queued.values()];
+		this.writing = this.queued;
 		this.queued = new Map();
 		let failed = false;
 		const cols = (f: (d: Decision) => unknown) => batch.map(f);
@@ -265,6 +273,7 @@ export class PostgresStore implements Store {
 			)
 			.finally(() => {
 				this.flushing = undefined;
+				this.writing = new Map();
 				// After a failure the rows wait for the next write or sync() to try again (no busy retry loop).
 				if (this.queued.size && !failed && !this.closed) this.scheduleFlush();
 			});
@@ -312,6 +321,15 @@ export class PostgresStore implements Store {
 
 	async releaseKey(key: string) {
 		await this.q('release a key', `DELETE FROM ${this.t('claimed_keys')} WHERE key = $1`, [key]);
+	}
+
+	async holdKey(key: string, ttlMs: number, now: number) {
+		await this.q('hold a key', `INSERT INTO ${this.t('claimed_keys')} (key, expires_at) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at`, [key, now + ttlMs]);
+	}
+
+	async keyHeldUntil(key: string, now: number) {
+		const rows = await this.q<{ expires_at: string }>('read a key', `SELECT expires_at FROM ${this.t('claimed_keys')} WHERE key = $1 AND expires_at > $2`, [key, now]);
+		return rows.length ? Number(rows[0].expires_at) : undefined;
 	}
 
 	reserveCap(r: CapReservation, counters: CapCounter[]): Promise<CapVerdict> {
@@ -373,7 +391,7 @@ export class PostgresStore implements Store {
 	}
 
 	async getDecision(decisionId: string) {
-		const queued = this.queued.get(decisionId);
+		const queued = this.queued.get(decisionId) ?? this.writing.get(decisionId);
 		if (queued) return structuredClone(queued);
 		const rows = await this.q<{ body: Decision }>('read a decision', `SELECT body FROM ${this.t('decisions')} WHERE decision_id = $1`, [decisionId]);
 		return rows[0]?.body;
@@ -537,7 +555,7 @@ export class PostgresStore implements Store {
 	async scheduleTimer(timer: StoredTimer) {
 		await this.q(
 			'schedule a timer',
-			`INSERT INTO ${this.t('timers')} (timer_id, due_at, body) VALUES ($1, $2, $3) ON CONFLICT (timer_id) DO UPDATE SET due_at = excluded.due_at, body = excluded.body`,
+			`INSERT INTO ${this.t('timers')} (timer_id, due_at, body) VALUES ($1, $2, $3) ON CONFLICT (timer_id) DO UPDATE SET due_at = excluded.due_at, body = excluded.body, lease = NULL, lease_until = NULL`,
 			[timer.timerId, timer.dueAt, timer.body],
 		);
 	}
@@ -546,18 +564,26 @@ export class PostgresStore implements Store {
 		return (await this.q('cancel a timer', `DELETE FROM ${this.t('timers')} WHERE timer_id = $1 RETURNING 1`, [timerId])).length > 0;
 	}
 
-	/** SKIP LOCKED: concurrent takers get disjoint timers; each due timer is deleted by exactly one. */
-	async takeDueTimers(now: number, limit: number) {
-		const rows = await this.q<{ timer_id: string; due_at: string; body: string }>(
+	/**
+	 * SKIP LOCKED: concurrent takers lease disjoint timers. A row another taker leased and committed meanwhile
+	 * fails the re-checked lease condition, so it is never leased twice.
+	 */
+	async takeDueTimers(now: number, limit: number, leaseMs: number) {
+		const free = 'due_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)';
+		const rows = await this.q<{ timer_id: string; due_at: string; body: string; lease: string }>(
 			'take due timers',
-			`DELETE FROM ${this.t('timers')} WHERE timer_id IN (
-			   SELECT timer_id FROM ${this.t('timers')} WHERE due_at <= $1 ORDER BY due_at, timer_id LIMIT $2 FOR UPDATE SKIP LOCKED)
-			 RETURNING timer_id, due_at, body`,
-			[now, limit],
+			`UPDATE ${this.t('timers')} SET lease = gen_random_uuid()::text, lease_until = $1::bigint + $3::bigint
+			 WHERE ${free} AND timer_id IN (SELECT timer_id FROM ${this.t('timers')} WHERE ${free} ORDER BY due_at, timer_id LIMIT $2 FOR UPDATE SKIP LOCKED)
+			 RETURNING timer_id, due_at, body, lease`,
+			[now, limit, leaseMs],
 		);
 		return rows
-			.map((r) => ({ timerId: r.timer_id, dueAt: Number(r.due_at), body: r.body }))
+			.map((r): LeasedTimer => ({ timerId: r.timer_id, dueAt: Number(r.due_at), body: r.body, lease: r.lease }))
 			.sort((a, b) => a.dueAt - b.dueAt || (a.timerId < b.timerId ? -1 : 1));
+	}
+
+	async ackTimer(timerId: string, lease: string) {
+		return (await this.q('acknowledge a timer', `DELETE FROM ${this.t('timers')} WHERE timer_id = $1 AND lease = $2 RETURNING 1`, [timerId, lease])).length > 0;
 	}
 
 	async getArmStats(keys: string[]) {

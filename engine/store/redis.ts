@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
 import { NudgeError } from '../errors';
@@ -6,7 +7,7 @@ import { byCreated, matchesQuery, queryLimit } from './matchDecision';
 import type { ModelActivation, ModelVersionInfo } from './models';
 import { checkArmDeltas } from './armStats';
 import { reconnectDelayMs, redactUrl } from './connection';
-import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, Store, StoredTimer } from './types';
+import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, LeasedTimer, Store, StoredTimer } from './types';
 import { DecisionFilter, DecisionSummary, FactCounter, FactKey, factsOf, matchesFilter, SummaryPage, summaryOf } from './decisionFacts';
 
 export interface RedisStoreOptions {
@@ -105,25 +106,62 @@ redis.call('SET', KEYS[1], ARGV[1])
 return 1
 `;
 
-/** Removes and returns due timers atomically, so each is taken by exactly one process. */
+/**
+ * Timers: KEYS[1] is a sorted set timerId → when it is next takeable (its due time, or the end of its
+ * lease), KEYS[2] a hash timerId → "dueAt|lease|body" (lease empty until taken). Taking leases due
+ * timers atomically (each to exactly one taker) by moving them to now + lease; acknowledging deletes
+ * a timer only while the lease is still the taker's.
+ */
 const TAKE_TIMERS_LUA = `
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))
+local now = tonumber(ARGV[1])
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
 local out = {}
-for i = 1, #ids, 2 do
-  local body = redis.call('HGET', KEYS[2], ids[i])
-  redis.call('ZREM', KEYS[1], ids[i])
-  redis.call('HDEL', KEYS[2], ids[i])
-  out[#out + 1] = ids[i]
-  out[#out + 1] = ids[i + 1]
-  out[#out + 1] = body or ''
+for i, id in ipairs(ids) do
+  local v = redis.call('HGET', KEYS[2], id) or '0||'
+  local a = string.find(v, '|', 1, true)
+  local b = string.find(v, '|', a + 1, true)
+  local lease = ARGV[4] .. ':' .. i
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), id)
+  redis.call('HSET', KEYS[2], id, string.sub(v, 1, a) .. lease .. string.sub(v, b))
+  out[#out + 1] = id
+  out[#out + 1] = string.sub(v, 1, a - 1)
+  out[#out + 1] = string.sub(v, b + 1)
+  out[#out + 1] = lease
 end
 return out
+`;
+
+const ACK_TIMER_LUA = `
+local v = redis.call('HGET', KEYS[2], ARGV[1])
+if not v then return 0 end
+local a = string.find(v, '|', 1, true)
+local b = string.find(v, '|', a + 1, true)
+if string.sub(v, a + 1, b - 1) ~= ARGV[2] then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
 `;
 
 const CANCEL_TIMER_LUA = `
 local n = redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 return n
+`;
+
+/** The learner's counts of every key in one round trip: KEYS are arm hashes, ARGV the field names. */
+const GET_ARMS_LUA = `
+local out = {}
+for i, key in ipairs(KEYS) do out[i] = redis.call('HMGET', key, unpack(ARGV)) end
+return out
+`;
+
+/** Adds the deltas (ARGV: one per ARM_STAT_FIELDS field, key after key) in one atomic step; concurrent writers add up. */
+const ADD_ARMS_LUA = `
+local fields = {${ARM_STAT_FIELDS.map((f) => `'${f}'`).join(', ')}}
+for i, key in ipairs(KEYS) do
+  for f, field in ipairs(fields) do redis.call('HINCRBYFLOAT', key, field, ARGV[(i - 1) * #fields + f]) end
+end
+return 1
 `;
 
 /** KEYS: decision body, global outcome ids, decision's outcome list. */
@@ -172,9 +210,13 @@ const SCRIPTS = {
 	nudgeCursor: { keys: 1, lua: CURSOR_LUA },
 	nudgeTakeTimers: { keys: 2, lua: TAKE_TIMERS_LUA },
 	nudgeCancelTimer: { keys: 2, lua: CANCEL_TIMER_LUA },
+	nudgeAckTimer: { keys: 2, lua: ACK_TIMER_LUA },
 	nudgeAddOutcome: { keys: 3, lua: ADD_OUTCOME_LUA },
 	nudgeSaveModel: { keys: 1, lua: SAVE_MODEL_LUA },
 	nudgeActivateModel: { keys: 3, lua: ACTIVATE_MODEL_LUA },
+	// Any number of keys: the call passes the count first.
+	nudgeGetArms: { keys: undefined, lua: GET_ARMS_LUA },
+	nudgeAddArms: { keys: undefined, lua: ADD_ARMS_LUA },
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
@@ -213,7 +255,7 @@ export class RedisStore implements Store {
 		// Connection errors surface on the commands that needed the connection (with this cause); the event must not crash.
 		this.redis.on('error', (error: Error) => (this.lastConnectionError = error.message));
 		this.redis.on('ready', () => (this.lastConnectionError = undefined));
-		for (const [name, s] of Object.entries(SCRIPTS)) this.redis.defineCommand(name, { numberOfKeys: s.keys, lua: s.lua });
+		for (const [name, s] of Object.entries(SCRIPTS)) this.redis.defineCommand(name, { ...(s.keys === undefined ? {} : { numberOfKeys: s.keys }), lua: s.lua });
 	}
 
 	/** The underlying connection (tests count round trips with it). */
@@ -258,11 +300,15 @@ export class RedisStore implements Store {
 
 	saveProfile(profile: Profile, identityKeys: string[], merged: string[]) {
 		return this.run('save a profile', async () => {
+			const pairs = [this.k('profile', profile.contactId), JSON.stringify(profile), ...identityKeys.flatMap((key) => [this.k('identity', key), profile.contactId])];
+			// MSET is atomic on its own: one command in the common case (no merge).
+			if (!merged.length) {
+				await this.redis.mset(...pairs);
+				return;
+			}
 			const tx = this.redis.multi();
 			for (const id of merged) tx.del(this.k('profile', id));
-			tx.set(this.k('profile', profile.contactId), JSON.stringify(profile));
-			for (const key of identityKeys) tx.set(this.k('identity', key), profile.contactId);
-			await tx.exec();
+			await tx.mset(...pairs).exec();
 		});
 	}
 
@@ -273,6 +319,20 @@ export class RedisStore implements Store {
 	releaseKey(key: string) {
 		return this.run('release a key', async () => {
 			await this.redis.del(this.k('claim', key));
+		});
+	}
+
+	/** A claim's value is when it frees (see CLAIM_LUA); Redis expires the key then too. */
+	holdKey(key: string, ttlMs: number, now: number) {
+		return this.run('hold a key', async () => {
+			await this.redis.set(this.k('claim', key), now + ttlMs, 'PX', Math.max(1, Math.ceil(ttlMs)));
+		});
+	}
+
+	keyHeldUntil(key: string, now: number) {
+		return this.run('read a key', async () => {
+			const until = Number(await this.redis.get(this.k('claim', key)));
+			return until > now ? until : undefined;
 		});
 	}
 
@@ -472,7 +532,7 @@ export class RedisStore implements Store {
 
 	scheduleTimer(timer: StoredTimer) {
 		return this.run('schedule a timer', async () => {
-			await this.redis.multi().zadd(this.k('timers'), timer.dueAt, timer.timerId).hset(this.k('timer-bodies'), timer.timerId, timer.body).exec();
+			await this.redis.multi().zadd(this.k('timers'), timer.dueAt, timer.timerId).hset(this.k('timer-bodies'), timer.timerId, `${timer.dueAt}||${timer.body}`).exec();
 		});
 	}
 
@@ -480,25 +540,25 @@ export class RedisStore implements Store {
 		return this.run('cancel a timer', async () => (await this.redis.nudgeCancelTimer(this.k('timers'), this.k('timer-bodies'), timerId)) === 1);
 	}
 
-	takeDueTimers(now: number, limit: number) {
+	takeDueTimers(now: number, limit: number, leaseMs: number) {
 		return this.run('take due timers', async () => {
-			const out = (await this.redis.nudgeTakeTimers(this.k('timers'), this.k('timer-bodies'), now, limit)) as string[];
-			const timers: StoredTimer[] = [];
-			for (let i = 0; i < out.length; i += 3) timers.push({ timerId: out[i], dueAt: Number(out[i + 1]), body: out[i + 2] });
+			const out = (await this.redis.nudgeTakeTimers(this.k('timers'), this.k('timer-bodies'), now, limit, leaseMs, randomUUID())) as string[];
+			const timers: LeasedTimer[] = [];
+			for (let i = 0; i < out.length; i += 4) timers.push({ timerId: out[i], dueAt: Number(out[i + 1]), body: out[i + 2], lease: out[i + 3] });
 			return timers;
 		});
+	}
+
+	ackTimer(timerId: string, lease: string) {
+		return this.run('acknowledge a timer', async () => (await this.redis.nudgeAckTimer(this.k('timers'), this.k('timer-bodies'), timerId, lease)) === 1);
 	}
 
 	getArmStats(keys: string[]) {
 		return this.run('read learner statistics', async () => {
 			const found = new Map<string, ArmStats>();
 			if (keys.length === 0) return found;
-			const tx = this.redis.pipeline();
-			for (const key of keys) tx.hmget(this.k('arm', key), ...ARM_STAT_FIELDS);
-			const replies = (await tx.exec()) ?? [];
-			replies.forEach(([error, values], i) => {
-				if (error) throw error;
-				const v = values as (string | null)[];
+			const replies = (await this.redis.nudgeGetArms(keys.length, ...keys.map((key) => this.k('arm', key)), ...ARM_STAT_FIELDS)) as (string | null)[][];
+			replies.forEach((v, i) => {
 				if (v.every((x) => x === null)) return;
 				found.set(keys[i], { trials: Number(v[0] ?? 0), successes: Number(v[1] ?? 0), negatives: Number(v[2] ?? 0), valueSum: Number(v[3] ?? 0), valueSq: Number(v[4] ?? 0) });
 			});
@@ -506,15 +566,13 @@ export class RedisStore implements Store {
 		});
 	}
 
-	/** One MULTI of HINCRBYFLOATs: all deltas apply together, and concurrent writers add up. */
+	/** One script: all deltas apply together, and concurrent writers add up. */
 	async addArmStats(deltas: { key: string; delta: Partial<ArmStats> }[]) {
 		checkArmDeltas(deltas);
 		if (deltas.length === 0) return;
 		await this.run('update learner statistics', async () => {
-			const tx = this.redis.multi();
-			for (const { key, delta } of deltas) for (const field of ARM_STAT_FIELDS) tx.hincrbyfloat(this.k('arm', key), field, delta[field] ?? 0);
-			const replies = (await tx.exec()) ?? [];
-			for (const [error] of replies) if (error) throw error;
+			const values = deltas.flatMap(({ delta }) => ARM_STAT_FIELDS.map((field) => delta[field] ?? 0));
+			await this.redis.nudgeAddArms(deltas.length, ...deltas.map(({ key }) => this.k('arm', key)), ...values);
 		});
 	}
 

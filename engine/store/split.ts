@@ -40,6 +40,12 @@ export class SplitStore implements Store {
 	releaseKey(key: string) {
 		return this.hot.releaseKey(key);
 	}
+	holdKey(key: string, ttlMs: number, now: number) {
+		return this.hot.holdKey(key, ttlMs, now);
+	}
+	keyHeldUntil(key: string, now: number) {
+		return this.hot.keyHeldUntil(key, now);
+	}
 	reserveCap(reservation: CapReservation, counters: CapCounter[]) {
 		return this.hot.reserveCap(reservation, counters);
 	}
@@ -61,8 +67,11 @@ export class SplitStore implements Store {
 	cancelTimer(timerId: string) {
 		return this.hot.cancelTimer(timerId);
 	}
-	takeDueTimers(now: number, limit: number) {
-		return this.hot.takeDueTimers(now, limit);
+	takeDueTimers(now: number, limit: number, leaseMs: number) {
+		return this.hot.takeDueTimers(now, limit, leaseMs);
+	}
+	ackTimer(timerId: string, lease: string) {
+		return this.hot.ackTimer(timerId, lease);
 	}
 	getArmStats(keys: string[]) {
 		return this.hot.getArmStats(keys);

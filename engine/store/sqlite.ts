@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, StatementSync } from 'node:sqlite';
@@ -6,7 +7,7 @@ import { NudgeError } from '../errors';
 import type { Profile } from '../profiles/schema';
 import { queryLimit } from './matchDecision';
 import { activationFromRow, ModelActivation } from './models';
-import type { ArmStats, CapCounter, CapReservation, CapVerdict, Store, StoredTimer } from './types';
+import type { ArmStats, CapCounter, CapReservation, CapVerdict, LeasedTimer, Store, StoredTimer } from './types';
 import { checkArmDeltas } from './armStats';
 import { DecisionFacts, DecisionFilter, FactKey, factsOf, scoreBinOf, SummaryPage } from './decisionFacts';
 import { countSql, countsFromRows, listSummariesSql, summaryFromRow } from './factsSql';
@@ -43,7 +44,7 @@ CREATE TRIGGER IF NOT EXISTS decision_facts_follow_deletes AFTER DELETE ON decis
 /** Polling cursors and inactivity timers (issue 6), kept apart from the core schema. */
 const INTEGRATION_SCHEMA = `
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS timers (timer_id TEXT PRIMARY KEY, due_at INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS timers (timer_id TEXT PRIMARY KEY, due_at INTEGER NOT NULL, body TEXT NOT NULL, lease TEXT, lease_until INTEGER);
 CREATE INDEX IF NOT EXISTS timers_due ON timers (due_at, timer_id);
 `;
 
@@ -218,11 +219,13 @@ export class SqliteStore implements Store {
 		for (const w of waiters) w.resolve();
 	}
 
-	/** Files made by earlier versions lack the ledger's journey and tags columns. */
+	/** Files made by earlier versions lack the ledger's journey and tags columns and the timers' lease. */
 	private migrate(): void {
-		const columns = (this.db.prepare('PRAGMA table_info(cap_ledger)').all() as { name: string }[]).map((c) => c.name);
-		if (!columns.includes('journey')) this.db.exec(`ALTER TABLE cap_ledger ADD COLUMN journey TEXT NOT NULL DEFAULT ''`);
-		if (!columns.includes('tags')) this.db.exec(`ALTER TABLE cap_ledger ADD COLUMN tags TEXT NOT NULL DEFAULT ','`);
+		const columns = (table: string) => (this.db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
+		const ledger = columns('cap_ledger');
+		if (!ledger.includes('journey')) this.db.exec(`ALTER TABLE cap_ledger ADD COLUMN journey TEXT NOT NULL DEFAULT ''`);
+		if (!ledger.includes('tags')) this.db.exec(`ALTER TABLE cap_ledger ADD COLUMN tags TEXT NOT NULL DEFAULT ','`);
+		if (!columns('timers').includes('lease')) this.db.exec('ALTER TABLE timers ADD COLUMN lease TEXT; ALTER TABLE timers ADD COLUMN lease_until INTEGER');
 		this.backfillFacts();
 	}
 
@@ -312,6 +315,17 @@ export class SqliteStore implements Store {
 		});
 		const full = counters.findIndex((c, i) => counts[i] >= c.limit);
 		return full >= 0 ? { ok: false, counts, bindingRuleId: counters[full].ruleId, freesAt } : { ok: true, counts, freesAt };
+	}
+
+	holdKey(key: string, ttlMs: number, now: number) {
+		return this.write(() => {
+			this.prepared('INSERT INTO claimed_keys (key, expires_at) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET expires_at = excluded.expires_at').run(key, now + ttlMs);
+		});
+	}
+
+	async keyHeldUntil(key: string, now: number) {
+		const row = this.prepared('SELECT expires_at FROM claimed_keys WHERE key = ? AND expires_at > ?').get(key, now) as { expires_at: number } | undefined;
+		return row ? Number(row.expires_at) : undefined;
 	}
 
 	reserveCap(r: CapReservation, counters: CapCounter[]): Promise<CapVerdict> {
@@ -469,7 +483,7 @@ export class SqliteStore implements Store {
 
 	scheduleTimer(timer: StoredTimer) {
 		return this.write(() => {
-			this.prepared('INSERT INTO timers (timer_id, due_at, body) VALUES (?, ?, ?) ON CONFLICT(timer_id) DO UPDATE SET due_at = excluded.due_at, body = excluded.body').run(timer.timerId, timer.dueAt, timer.body);
+			this.prepared('INSERT INTO timers (timer_id, due_at, body) VALUES (?, ?, ?) ON CONFLICT(timer_id) DO UPDATE SET due_at = excluded.due_at, body = excluded.body, lease = NULL, lease_until = NULL').run(timer.timerId, timer.dueAt, timer.body);
 		});
 	}
 
@@ -477,13 +491,22 @@ export class SqliteStore implements Store {
 		return this.write(() => Number(this.prepared('DELETE FROM timers WHERE timer_id = ?').run(timerId).changes) > 0);
 	}
 
-	takeDueTimers(now: number, limit: number) {
+	takeDueTimers(now: number, limit: number, leaseMs: number) {
 		return this.write(() => {
-			const rows = this.prepared('SELECT timer_id AS timerId, due_at AS dueAt, body FROM timers WHERE due_at <= ? ORDER BY due_at, timer_id LIMIT ?').all(now, limit) as unknown as StoredTimer[];
-			const remove = this.prepared('DELETE FROM timers WHERE timer_id = ?');
-			for (const row of rows) remove.run(row.timerId);
-			return rows.map((row) => ({ timerId: row.timerId, dueAt: Number(row.dueAt), body: row.body }));
+			const rows = this.prepared(
+				'SELECT timer_id AS timerId, due_at AS dueAt, body FROM timers WHERE due_at <= ? AND (lease_until IS NULL OR lease_until <= ?) ORDER BY due_at, timer_id LIMIT ?',
+			).all(now, now, limit) as unknown as StoredTimer[];
+			const lease = this.prepared('UPDATE timers SET lease = ?, lease_until = ? WHERE timer_id = ?');
+			return rows.map((row): LeasedTimer => {
+				const taken = { timerId: row.timerId, dueAt: Number(row.dueAt), body: row.body, lease: randomUUID() };
+				lease.run(taken.lease, now + leaseMs, row.timerId);
+				return taken;
+			});
 		});
+	}
+
+	ackTimer(timerId: string, lease: string) {
+		return this.write(() => Number(this.prepared('DELETE FROM timers WHERE timer_id = ? AND lease = ?').run(timerId, lease).changes) > 0);
 	}
 
 	async getArmStats(keys: string[]) {

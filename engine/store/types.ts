@@ -62,6 +62,10 @@ export interface Store {
 	/** True the first time a key is claimed within its time to live; false for a repeat. */
 	claimKey(key: string, ttlMs: number, now: number): Promise<boolean>;
 	releaseKey(key: string): Promise<void>;
+	/** Holds a key until now + ttlMs whether or not it is claimed (a claim's holder extends it). */
+	holdKey(key: string, ttlMs: number, now: number): Promise<void>;
+	/** When a claimed key frees (epoch ms), or undefined when it is free at `now`. */
+	keyHeldUntil(key: string, now: number): Promise<number | undefined>;
 
 	/** Counts live entries (committed, or pending and unexpired) per counter and reserves if all have room. */
 	reserveCap(reservation: CapReservation, counters: CapCounter[]): Promise<CapVerdict>;
@@ -106,8 +110,17 @@ export interface Store {
 	scheduleTimer(timer: StoredTimer): Promise<void>;
 	/** Cancels a pending timer; false when there was none. */
 	cancelTimer(timerId: string): Promise<boolean>;
-	/** Removes and returns timers due at `now` (earliest first, at most `limit`): each fires for one caller only. */
-	takeDueTimers(now: number, limit: number): Promise<StoredTimer[]>;
+	/**
+	 * Leases the timers due at `now` (earliest first, at most `limit`) to this caller for `leaseMs`: no other
+	 * caller gets them meanwhile. The taker fires each and then acknowledges it with `ackTimer`; one it never
+	 * acknowledges (the process died) is due again once the lease runs out, for the next taker.
+	 */
+	takeDueTimers(now: number, limit: number, leaseMs: number): Promise<LeasedTimer[]>;
+	/**
+	 * Deletes a fired timer, if `lease` is still its lease; false when the lease was lost (it ran out and
+	 * another caller took the timer) or the timer was rescheduled or cancelled since.
+	 */
+	ackTimer(timerId: string, lease: string): Promise<boolean>;
 
 	/** The learner's counts for each key that has any (see engine/decide/learner.ts). */
 	getArmStats(keys: string[]): Promise<Map<string, ArmStats>>;
@@ -140,4 +153,9 @@ export interface StoredTimer {
 	/** Epoch ms. */
 	dueAt: number;
 	body: string;
+}
+
+/** A due timer leased to one taker; `lease` identifies this taking (see Store.takeDueTimers). */
+export interface LeasedTimer extends StoredTimer {
+	lease: string;
 }

@@ -68,13 +68,15 @@ export = function (RED: NodeAPI) {
 				.then(async (result) => {
 					await applyInactivityRules(engine, result.accepted, rules);
 					// Timers that ran out leave with the changes (the same ids fire once, whichever node takes them).
-					const fired = rules.length || policyHasTimers(engine, journey) ? await fireDueTimers(engine, Date.now(), 100, rules) : [];
-					return { ...result, accepted: [...result.accepted, ...fired] };
+					const timers = rules.length || policyHasTimers(engine, journey) ? await fireDueTimers(engine, Date.now(), 100, rules) : undefined;
+					return { ...result, accepted: [...result.accepted, ...(timers?.fired ?? [])], timers };
 				})
 				.then(
-					(result) => {
+					async (result) => {
 						for (const { event, decision } of result.accepted) this.send({ payload: event, decision, topic: decision.contactId });
 						for (const bad of result.invalid) this.warn(`Skipped record ${bad.id}: ${bad.error}`);
+						for (const { timerId, error } of result.timers?.failed ?? []) this.warn(`Timer ${timerId} could not fire (it will be retried): ${error.message}`);
+						await result.timers?.acknowledge().catch((error: Error) => this.warn(`Could not acknowledge fired timers (they may fire again as duplicates): ${error.message}`));
 						this.status({ fill: 'green', shape: 'dot', text: shortText(`${result.accepted.length} new`) });
 					},
 					(error: unknown) => {

@@ -125,8 +125,11 @@ export = function (RED: NodeAPI) {
 			firing = true;
 			fireDueTimers(link.engine, Date.now(), 100, rules)
 				.then(
-					(fired) => {
+					async ({ fired, failed, acknowledge }) => {
 						for (const { event, decision } of fired) this.send({ payload: event, decision, topic: decision.contactId });
+						for (const { timerId, error } of failed) this.warn(`Timer ${timerId} could not fire (it will be retried): ${error.message}`);
+						// Acknowledged once sent: a timer taken by an instance that dies first fires again after its lease.
+						await acknowledge().catch((error: Error) => this.warn(`Could not acknowledge fired timers (they may fire again as duplicates): ${error.message}`));
 					},
 					(error: Error) => this.error(`Could not fire inactivity timers: ${error.message}`),
 				)

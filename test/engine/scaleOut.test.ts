@@ -9,9 +9,9 @@ import { resolve } from 'node:path';
 import { startSink, Sink } from '../../bench/sink';
 import { runWorkers, scaleEvent, TIGHT_CAPS_POLICY } from '../../bench/scaleHarness';
 import type { WorkerResult } from '../../bench/scaleWorker';
-import { PostgresStore } from '../../engine/store/postgres';
-import { RedisStore } from '../../engine/store/redis';
-import { describeWithServer, runId, TEST_POSTGRES_URL, TEST_REDIS_URL } from '../helpers/services';
+import type { PostgresStore } from '../../engine/store/postgres';
+import { describeWithServer, TEST_POSTGRES_URL, TEST_REDIS_URL } from '../helpers/services';
+import { useSplitStore } from '../helpers/splitStore';
 
 const SCRIPT = resolve(__dirname, '../../dist/bench/scaleWorker.js');
 const WORKERS = 4;
@@ -23,23 +23,13 @@ const withPostgres = describeWithServer('PostgreSQL', TEST_POSTGRES_URL);
 
 withRedis('scale-out', () => {
 	withPostgres('on Redis + PostgreSQL', () => {
-		const prefix = `${runId('nudgetest')}:`;
-		const schema = runId('nudgetest');
-		const storeUrl = `split:hot=${TEST_REDIS_URL}?prefix=${prefix};log=${TEST_POSTGRES_URL}?schema=${schema}`;
+		const shared = useSplitStore();
+		const storeUrl = shared.url;
 		let sink: Sink;
 		let log: PostgresStore;
-		beforeAll(async () => {
+		beforeAll(() => {
 			if (!existsSync(SCRIPT)) throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
-			sink = await startSink();
-			log = new PostgresStore(TEST_POSTGRES_URL, { schema });
-		});
-		afterAll(async () => {
-			await sink.close();
-			await log.dropAll();
-			await log.close();
-			const hot = new RedisStore(TEST_REDIS_URL, { prefix });
-			await hot.dropAll();
-			await hot.close();
+			({ sink, log } = shared);
 		});
 
 		test('4 worker processes, tight caps, every event delivered twice: zero cap violations, zero duplicate sends, zero lost decisions', async () => {

@@ -41,11 +41,31 @@ export function describeSharedStoreContract(name: string, namespace: () => (() =
 		test('each due timer is taken by exactly one of several concurrent takers', async () => {
 			const stores = Array.from({ length: 4 }, connect);
 			for (let i = 0; i < 60; i++) await stores[0].scheduleTimer({ timerId: `t${String(i).padStart(2, '0')}`, dueAt: 1000 + i, body: `{"i":${i}}` });
-			const taken = (await Promise.all(stores.flatMap((s) => [s.takeDueTimers(5000, 7), s.takeDueTimers(5000, 7), s.takeDueTimers(5000, 7)]))).flat();
-			const rest = await stores[1].takeDueTimers(5000, 100);
+			const taken = (await Promise.all(stores.flatMap((s) => [s.takeDueTimers(5000, 7, 60_000), s.takeDueTimers(5000, 7, 60_000), s.takeDueTimers(5000, 7, 60_000)]))).flat();
+			const rest = await stores[1].takeDueTimers(5000, 100, 60_000);
 			const ids = [...taken, ...rest].map((t) => t.timerId);
 			expect(ids).toHaveLength(60);
 			expect(new Set(ids).size).toBe(60);
+		});
+
+		test('timer leases across connections: a taker that never acknowledges loses the timer to another after the lease; two never hold it at once', async () => {
+			const stores = Array.from({ length: 4 }, connect);
+			for (let i = 0; i < 20; i++) await stores[0].scheduleTimer({ timerId: `l${String(i).padStart(2, '0')}`, dueAt: 1000, body: `{"i":${i}}` });
+			// Connection 0 takes them all and dies (never acknowledges).
+			const dead = await stores[0].takeDueTimers(1000, 100, 1000);
+			expect(dead).toHaveLength(20);
+			// While its lease runs, the others race for the timers and get none.
+			expect((await Promise.all(stores.slice(1).map((s) => s.takeDueTimers(1999, 100, 1000)))).flat()).toEqual([]);
+			// Once it runs out, the others race again: each timer goes to exactly one of them.
+			const retaken = (await Promise.all(stores.slice(1).flatMap((s) => [s.takeDueTimers(2000, 4, 1000), s.takeDueTimers(2000, 4, 1000)]))).flat();
+			const rest = await stores[2].takeDueTimers(2000, 100, 1000);
+			const holders = [...retaken, ...rest];
+			expect(holders.map((t) => t.timerId).sort()).toEqual(dead.map((t) => t.timerId).sort());
+			// The dead taker's acknowledgements come too late; each holder's succeeds once, from any connection.
+			for (const t of dead) expect(await stores[0].ackTimer(t.timerId, t.lease)).toBe(false);
+			const acks = await Promise.all(holders.flatMap((t) => [stores[1].ackTimer(t.timerId, t.lease), stores[3].ackTimer(t.timerId, t.lease)]));
+			expect(acks.filter(Boolean)).toHaveLength(20);
+			expect(await stores[1].takeDueTimers(1e12, 100, 1000)).toEqual([]);
 		});
 
 		test('a de-duplication key is claimed by one connection only', async () => {

@@ -43,6 +43,18 @@ withPostgres('PostgreSQL store', () => {
 		return () => new PostgresStore(TEST_POSTGRES_URL, { schema, maxConnections: 2 });
 	});
 
+	test('a decision stays readable while its group commit is in flight', async () => {
+		const store = new PostgresStore(TEST_POSTGRES_URL, { schema: freshSchema() });
+		await store.sync(); // schema created, so the next commit is a single round trip
+		for (let i = 0; i < 20; i++) {
+			await store.putDecision(decision(`d${i}`));
+			const committing = store.sync();
+			expect((await store.getDecision(`d${i}`))?.decisionId).toBe(`d${i}`);
+			await committing;
+		}
+		await store.close();
+	});
+
 	test('openStore takes postgres:// URLs with a schema; the decision body is JSONB and the log queries use indexes', async () => {
 		const schema = freshSchema();
 		const store = openStore(`${TEST_POSTGRES_URL}?schema=${schema}`) as PostgresStore;

@@ -44,6 +44,19 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			expect(await store.claimKey('event:1', 1000, 1001)).toBe(true);
 		});
 
+		test('holdKey extends a claim; keyHeldUntil says until when a key is held', async () => {
+			expect(await store.keyHeldUntil('event:2', 0)).toBeUndefined();
+			expect(await store.claimKey('event:2', 1000, 0)).toBe(true);
+			expect(await store.keyHeldUntil('event:2', 500)).toBe(1000);
+			await store.holdKey('event:2', 60_000, 500);
+			expect(await store.keyHeldUntil('event:2', 1000)).toBe(60_500);
+			expect(await store.claimKey('event:2', 1000, 1000)).toBe(false);
+			expect(await store.keyHeldUntil('event:2', 60_500)).toBeUndefined();
+			// Holding a free key claims it.
+			await store.holdKey('event:3', 1000, 0);
+			expect(await store.claimKey('event:3', 1000, 10)).toBe(false);
+		});
+
 		const counter = (ruleId: string, limit: number, since: number, match: CapCounter['match'] = {}, extra: Partial<CapCounter> = {}): CapCounter => ({
 			ruleId,
 			limit,
@@ -253,11 +266,44 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			await store.scheduleTimer({ timerId: 't-cancel', dueAt: 100, body: '{}' });
 			expect(await store.cancelTimer('t-cancel')).toBe(true);
 			expect(await store.cancelTimer('t-cancel')).toBe(false);
-			expect(await store.takeDueTimers(999, 10)).toEqual([]);
-			expect((await store.takeDueTimers(2000, 2)).map((t) => t.timerId)).toEqual(['t-a', 't-b']);
-			expect(await store.takeDueTimers(2000, 10)).toEqual([{ timerId: 't-moved', dueAt: 2000, body: '{"n":2}' }]);
-			expect(await store.takeDueTimers(2000, 10)).toEqual([]);
-			expect((await store.takeDueTimers(5000, 10)).map((t) => t.timerId)).toEqual(['t-late']);
+			const take = async (now: number, limit: number) => {
+				const taken = await store.takeDueTimers(now, limit, 60_000);
+				for (const t of taken) expect(await store.ackTimer(t.timerId, t.lease)).toBe(true);
+				return taken.map((t) => ({ timerId: t.timerId, dueAt: t.dueAt, body: t.body }));
+			};
+			expect(await take(999, 10)).toEqual([]);
+			expect((await take(2000, 2)).map((t) => t.timerId)).toEqual(['t-a', 't-b']);
+			expect(await take(2000, 10)).toEqual([{ timerId: 't-moved', dueAt: 2000, body: '{"n":2}' }]);
+			expect(await take(2000, 10)).toEqual([]);
+			expect((await take(5000, 10)).map((t) => t.timerId)).toEqual(['t-late']);
+		});
+
+		test('timer leases: held by one taker until acknowledged or expired; an acknowledged timer never comes back', async () => {
+			await store.scheduleTimer({ timerId: 't-1', dueAt: 1000, body: '{"a|b":"c|d"}' });
+			const [first] = await store.takeDueTimers(1000, 10, 500);
+			expect(first).toMatchObject({ timerId: 't-1', dueAt: 1000, body: '{"a|b":"c|d"}' });
+			// Leased: nobody else gets it until the lease runs out.
+			expect(await store.takeDueTimers(1499, 10, 500)).toEqual([]);
+			// The taker never acknowledged: it is due again, with its original due time, under a new lease.
+			const [second] = await store.takeDueTimers(1500, 10, 500);
+			expect(second).toMatchObject({ timerId: 't-1', dueAt: 1000, body: '{"a|b":"c|d"}' });
+			expect(second.lease).not.toBe(first.lease);
+			// The first taker's late acknowledgement is refused; the holder's deletes it for good.
+			expect(await store.ackTimer('t-1', first.lease)).toBe(false);
+			expect(await store.ackTimer('t-1', second.lease)).toBe(true);
+			expect(await store.ackTimer('t-1', second.lease)).toBe(false);
+			expect(await store.takeDueTimers(99_999, 10, 500)).toEqual([]);
+
+			// Rescheduling a leased timer (a new start event) ends the lease: the old taker cannot delete the new one.
+			await store.scheduleTimer({ timerId: 't-2', dueAt: 2000, body: '{}' });
+			const [old] = await store.takeDueTimers(2000, 10, 60_000);
+			await store.scheduleTimer({ timerId: 't-2', dueAt: 3000, body: '{"moved":true}' });
+			expect(await store.ackTimer('t-2', old.lease)).toBe(false);
+			expect(await store.takeDueTimers(2999, 10, 60_000)).toEqual([]);
+			expect(await store.takeDueTimers(3000, 10, 60_000)).toEqual([expect.objectContaining({ timerId: 't-2', dueAt: 3000, body: '{"moved":true}' })]);
+			// A cancelled timer is gone whatever its lease.
+			expect(await store.cancelTimer('t-2')).toBe(true);
+			expect(await store.takeDueTimers(99_999, 10, 0)).toEqual([]);
 		});
 
 		test('learner counts: increments add up, unknown keys are absent, a bad delta changes nothing', async () => {

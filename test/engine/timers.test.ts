@@ -9,6 +9,14 @@ const T0 = Date.parse('2026-11-21T09:00:00.000Z');
 const rules = parseInactivityRules([{ start: 'Cart Updated', cancel: ['Order Completed'], minutes: 30, fire: 'Cart Abandoned' }]);
 const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
 
+/** Fires what is due and acknowledges it, as a node does once it has emitted the events. */
+async function fire(engine: Engine, now: number) {
+	const { fired, failed, acknowledge } = await fireDueTimers(engine, now);
+	expect(failed).toEqual([]);
+	await acknowledge();
+	return fired;
+}
+
 async function event(engine: Engine, email: string, name: string, minutes: number) {
 	const result = await engine.ingest({ type: 'track', name, identities: { email }, occurredAt: at(minutes) }, { journey: 'cart' });
 	await applyInactivityRules(engine, [result], rules);
@@ -27,29 +35,46 @@ describe.each([
 
 	test('cart updated with no order within 30 minutes fires "Cart Abandoned" once, in the same journey', async () => {
 		const started = await event(engine, 'ana@example.com', 'Cart Updated', 0);
-		expect(await fireDueTimers(engine, T0 + 29 * 60_000)).toEqual([]);
-		const fired = await fireDueTimers(engine, T0 + 31 * 60_000);
+		expect(await fire(engine, T0 + 29 * 60_000)).toEqual([]);
+		const fired = await fire(engine, T0 + 31 * 60_000);
 		expect(fired).toHaveLength(1);
 		expect(fired[0].event).toMatchObject({ name: 'Cart Abandoned', occurredAt: at(30), properties: { startedBy: started.event.eventId, minutes: 30 } });
 		expect(fired[0].decision).toMatchObject({ contactId: started.decision.contactId, journey: 'cart', status: 'pending' });
-		expect(await fireDueTimers(engine, T0 + 60 * 60_000)).toEqual([]);
+		expect(await fire(engine, T0 + 60 * 60_000)).toEqual([]);
 	});
 
 	test('an order completed in time cancels it; a later cart update restarts the wait', async () => {
 		await event(engine, 'ben@example.com', 'Cart Updated', 0);
 		await event(engine, 'ben@example.com', 'Order Completed', 10);
-		expect(await fireDueTimers(engine, T0 + 120 * 60_000)).toEqual([]);
+		expect(await fire(engine, T0 + 120 * 60_000)).toEqual([]);
 		await event(engine, 'ben@example.com', 'Cart Updated', 130);
 		await event(engine, 'ben@example.com', 'Cart Updated', 150);
-		expect(await fireDueTimers(engine, T0 + 170 * 60_000)).toEqual([]);
-		expect((await fireDueTimers(engine, T0 + 181 * 60_000)).map((r) => r.event.occurredAt)).toEqual([at(180)]);
+		expect(await fire(engine, T0 + 170 * 60_000)).toEqual([]);
+		expect((await fire(engine, T0 + 181 * 60_000)).map((r) => r.event.occurredAt)).toEqual([at(180)]);
+	});
+
+	test('a timer whose taker died before acknowledging fires again after the lease, once', async () => {
+		await event(engine, 'eve@example.com', 'Cart Updated', 0);
+		// A taker leases it and dies before firing it.
+		expect(await engine.store.takeDueTimers(T0 + 31 * 60_000, 10, 60_000)).toHaveLength(1);
+		expect(await fire(engine, T0 + 31 * 60_000 + 59_999)).toEqual([]);
+		const again = await fireDueTimers(engine, T0 + 32 * 60_000, 100, [], 60_000);
+		expect(again.fired.map((r) => r.event.name)).toEqual(['Cart Abandoned']);
+		// This one fires and dies before acknowledging: the next taker finds the event already in, fires nothing,
+		// and acknowledges it, so it never comes back.
+		expect(await fire(engine, T0 + 33 * 60_000)).toEqual([]);
+		expect(await engine.store.takeDueTimers(T0 + 999 * 60_000, 10, 60_000)).toEqual([]);
+		// The late acknowledgement of the lost lease changes nothing.
+		await again.acknowledge();
+		const decisions = await engine.queryDecisions({ journey: 'cart' });
+		expect(decisions.filter((d) => d.event.name === 'Cart Abandoned' && d.reason !== 'DUPLICATE_EVENT')).toHaveLength(1);
 	});
 
 	test('timers are per contact', async () => {
 		await event(engine, 'cy@example.com', 'Cart Updated', 0);
 		await event(engine, 'di@example.com', 'Cart Updated', 5);
 		await event(engine, 'cy@example.com', 'Order Completed', 6);
-		const fired = await fireDueTimers(engine, T0 + 60 * 60_000);
+		const fired = await fire(engine, T0 + 60 * 60_000);
 		expect(fired.map((r) => r.profile?.email)).toEqual(['di@example.com']);
 	});
 });

@@ -198,6 +198,8 @@ describe('Inactivity timers: scheduled by Nudge Trigger, fired by Nudge Poll Tri
 		const profile = await f.engine.getProfile(fired![0][0].json.contactId as string);
 		expect(profile?.identities.userId).toEqual(['u-left']);
 		expect(await pollTimers(f)).toBeNull();
+		// The poll acknowledged the timer it fired: it is gone, not merely leased until the lease runs out.
+		expect(await f.engine.store.takeDueTimers(Date.now() + 24 * 3_600_000, 10, 1000)).toEqual([]);
 	});
 });
 

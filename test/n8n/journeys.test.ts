@@ -168,7 +168,7 @@ describe('flows/n8n templates', () => {
 		expect(order.outcomeFor).toMatchObject({ decisionId: touch.decisionId, type: 'revenue' });
 		expect((await f.engine.store.getDecision(touch.decisionId))!.outcomes).toMatchObject([{ type: 'revenue', value: 218 }]);
 		// The second touch's timer was cancelled by the order.
-		expect(await fireDueTimers(f.engine, Date.now() + 2 * 86_400_000)).toEqual([]);
+		expect((await fireDueTimers(f.engine, Date.now() + 2 * 86_400_000)).fired).toEqual([]);
 	});
 
 	it('churn risk: the open ticket blocks the win-back; the night-time account is delayed; the high-value account becomes an account-manager task, approved through the verdict webhook', async () => {

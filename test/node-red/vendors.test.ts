@@ -217,6 +217,8 @@ describe('Inactivity timers on the trigger', () => {
 		const abandoned = abandonedOnes();
 		expect(abandoned).toHaveLength(1);
 		expect(abandoned[0].payload).toMatchObject({ properties: { startedBy: 'nr-cart-1' } });
+		// The trigger acknowledged the timer once it sent the message: it is gone, not merely leased.
+		expect(await engineOf().store.takeDueTimers(Date.now() + 24 * 3_600_000, 10, 1000)).toEqual([]);
 	});
 });
 

@@ -105,7 +105,15 @@ export class NudgePollTrigger implements INodeType {
 		const source = this.getNodeParameter('source', 'hubspot') as 'hubspot' | 'salesforce' | 'timers';
 		try {
 			const { engine } = await loadEngine(this);
-			if (source === 'timers') return itemsOf(await fireDueTimers(engine));
+			if (source === 'timers') {
+				const { fired, failed, acknowledge } = await fireDueTimers(engine);
+				// Unacknowledged timers fire again after their lease, on this or another process.
+				if (failed.length && !fired.length) throw failed[0].error;
+				const items = itemsOf(fired);
+				// n8n starts the execution with what poll() returns, and nothing can fail in between.
+				await acknowledge();
+				return items;
+			}
 			const journey = (this.getNodeParameter('journey', 'nurture') as string).trim() || 'nurture';
 			const settleSeconds = this.getNodeParameter('settleSeconds', 60) as number;
 			const rules = inactivityRules(this);
