@@ -3,7 +3,7 @@
  * filled by replaying the sample events (cli/replay.ts). The numbers on screen must equal the engine's
  * query results; the screenshots it takes are the ones in docs/console.md.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { replay } from '../../cli/replay';
@@ -30,6 +30,7 @@ describeWithChromium()('decision console in headless Chromium', () => {
 	let base: string;
 	let closeServer: () => Promise<void>;
 	const offsite: string[] = [];
+	let replayed = 0;
 
 	beforeAll(async () => {
 		const dir = tempDir('nudge-console-e2e-');
@@ -38,8 +39,14 @@ describeWithChromium()('decision console in headless Chromium', () => {
 		// their generated ids, so the groups' sizes vary from run to run; the test compares the screen with the engine).
 		const policy = join(dir, 'policy.json');
 		writeFileSync(policy, JSON.stringify({ ...DEFAULT_POLICY, holdout: { salt: 'nudge', globalShare: 0.3, journeys: {} } }));
-		const summary = await replay({ events: join(ROOT, 'flows', 'samples', 'nurture.jsonl'), journey: 'nurture', policy, store: db }, () => undefined);
+		// All three journeys' sample events in time order: enough decisions for more than two pages.
+		const samples = join(dir, 'samples.jsonl');
+		const lines = ['nurture', 'cart-abandonment', 'churn-risk'].flatMap((id) => readFileSync(join(ROOT, 'flows', 'samples', `${id}.jsonl`), 'utf8').split('\n').filter((l) => l.trim()));
+		const at = (line: string) => Date.parse((JSON.parse(line) as { timestamp: string }).timestamp);
+		writeFileSync(samples, lines.sort((a, b) => at(a) - at(b)).join('\n') + '\n');
+		const summary = await replay({ events: samples, journey: 'nurture', policy, store: db }, () => undefined);
 		expect(summary.rejected).toEqual([]);
+		replayed = summary.events + summary.timers;
 		engine = createEngine({ store: `sqlite:${db}`, policyFile: policy });
 		for (const d of await engine.queryDecisions({ limit: 1000 })) {
 			if (CONVERTING.has(d.event.name ?? '')) await engine.recordOutcome({ decisionId: d.decisionId, type: 'conversion', outcomeId: `conv-${d.decisionId}`, at: d.createdAt });
@@ -73,7 +80,8 @@ describeWithChromium()('decision console in headless Chromium', () => {
 		await page.goto(base);
 		await loaded('stream');
 		const totals = await dc.totals({});
-		expect(totals.total).toBe(40);
+		expect(totals.total).toBe(replayed);
+		expect(replayed).toBeGreaterThan(50);
 		expect(await page.textContent('[data-testid="total"]')).toBe(String(totals.total));
 		for (const [status, n] of Object.entries(totals.byStatus)) expect(await page.textContent(`[data-testid="total-${status}"]`)).toBe(String(n));
 		expect(await page.textContent('[data-testid="pii-notice"]')).toBe(dc.piiNotice);
@@ -83,10 +91,16 @@ describeWithChromium()('decision console in headless Chromium', () => {
 		await page.click('#next-page');
 		await loaded('stream');
 		const second = await dc.stream({}, { limit: 25, before: { createdAt: first.rows[24].createdAt, decisionId: first.rows[24].decisionId } });
-		expect(second.rows).toHaveLength(15);
+		expect(second.rows).toHaveLength(25);
 		expect(await streamIds()).toEqual(second.rows.map((r) => r.decisionId));
+		expect(await page.textContent('#page-info')).toBe('Page 2 · 25 shown');
+		await page.click('#next-page');
+		await loaded('stream');
+		const third = await dc.stream({}, { limit: 25, before: { createdAt: second.rows[24].createdAt, decisionId: second.rows[24].decisionId } });
+		expect(third.rows).toHaveLength(replayed - 50);
+		expect(await streamIds()).toEqual(third.rows.map((r) => r.decisionId));
 		expect(await page.isDisabled('#next-page')).toBe(true);
-		expect(await page.textContent('#page-info')).toBe('Page 2 · 15 shown');
+		expect(await page.textContent('#page-info')).toBe(`Page 3 · ${replayed - 50} shown`);
 		expect(await page.$$eval('script[src]', (s) => s.map((x) => x.getAttribute('src')))).toEqual(['vendor/chart.umd.min.js', 'app.js']);
 	});
 

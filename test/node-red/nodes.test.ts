@@ -255,9 +255,9 @@ describe('nudge-log-decision', () => {
 		const d = (await out).decision as { loggedAt?: string; annotations: Record<string, unknown>; trail: { stage: string }[] };
 		expect(d.loggedAt).toBeTruthy();
 		expect(d.annotations).toEqual({ campaign: 'spring', owner: 'ops', reviewer: 'kim' });
-		// The email slot is taken, so Choose Channel already set email aside (nothing left for Frequency Cap).
+		// The email slot is taken and no other channel is open, so Frequency Cap gives the verdict.
 		expect(capped.reason).toBe('FREQUENCY_CAP');
-		expect(d.trail.map((t) => t.stage)).toEqual(['ingest', 'choose', 'log']);
+		expect(d.trail.map((t) => t.stage)).toEqual(['ingest', 'choose', 'guard', 'log']);
 		expect(lastStatus('log')).toEqual({ fill: 'yellow', shape: 'dot', text: 'capped' });
 		const stored = await engine.store.getDecision(capped.decisionId);
 		expect(stored?.loggedAt).toBe(d.loggedAt);
