@@ -110,7 +110,7 @@ export function formatSummary(s: ReplaySummary): string {
 			.join(', ') || 'none';
 	const lines = [
 		`replayed ${s.events} event(s)${s.timers ? ` and ${s.timers} timer event(s)` : ''}: ${count(s.byStatus)}`,
-		`suppression reasons: ${count(s.byReason)}`,
+		`reasons (not sent, held or waiting): ${count(s.byReason)}`,
 	];
 	if (s.rejected.length) {
 		lines.push(`rejected ${s.rejected.length} line(s):`);

@@ -167,7 +167,7 @@ describe('nudge replay (the built CLI)', () => {
 		expect(new Set(suppressed.map((d) => d.reason))).toEqual(new Set(['FREQUENCY_CAP', 'UNREACHABLE', 'NO_ELIGIBLE_CHANNEL', 'NOT_A_TRIGGER', 'HOLDOUT', 'NEGATIVE_TRIGGER', 'DUPLICATE_EVENT']));
 		expect(decisions.find((d) => d.event.name === 'Demo Requested')).toMatchObject({ status: 'sent', channel: 'sales_task', score: { tier: 'hot' } });
 		expect(result.stderr).toMatch(new RegExp(`replayed ${lines} event\\(s\\): `));
-		expect(result.stderr).toMatch(/suppression reasons: .*FREQUENCY_CAP \d+/);
+		expect(result.stderr).toMatch(/reasons \(not sent, held or waiting\): .*FREQUENCY_CAP \d+/);
 	});
 
 	test('--out writes the file and --store keeps the replay store for inspection', () => {
