@@ -2,7 +2,9 @@
  * The journeys' Node-RED flows as the demo deploys them: all of flows/node-red/<journey>.json in one
  * runtime, unchanged except for the settings each flow exposes for this purpose — the engine's store
  * and signing secret, the Send nodes' address (the demo's own port), how often the trigger checks its
- * timers, and the policy's inactivity-timer waits, shortened so a cart is abandoned within the run.
+ * timers, the policy's inactivity-timer waits, shortened so a cart is abandoned within the run, and the
+ * longest wait for a contact's best send time (each journey tab's NUDGE_MAX_WAIT_SECONDS), held to the
+ * same compressed clock.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,11 +25,6 @@ export interface DemoFlows {
 	journeys: Map<JourneyId, { path: string; file: string; reviewUrl?: string }>;
 	/** The engine config nodes (usually one, shared by every flow). */
 	engines: FlowNode[];
-	/**
-	 * Per journey, the Delay node where a message waits for the contact's best send time (fed by a node
-	 * that sets `msg.delay` from `sendAt`): the demo's compressed clock releases messages from it.
-	 */
-	bestTimeWaits: Map<string, string>;
 	/** Each inactivity timer as the flow has it and as the demo runs it. */
 	timers: Array<{ journey: string; start: string; fire: string; minutes: number; demoMinutes: number }>;
 }
@@ -38,8 +35,11 @@ export interface DemoFlowSettings {
 	origin: string;
 	/** Real milliseconds per scenario minute: the timers' waits are scaled by it. */
 	msPerMinute: number;
-	/** Longest wait the demo lets a timer keep, in scenario minutes (a 24-hour second touch comes sooner). */
-	maxTimerMinutes: number;
+	/**
+	 * Longest wait the demo lets a timer or a best-send-time wait keep, in scenario minutes (a 24-hour
+	 * second touch comes sooner, a message due at 09:00 tomorrow goes within the run).
+	 */
+	maxWaitMinutes: number;
 	/** Seconds between the triggers' checks for timers that ran out. */
 	timerCheckSeconds: number;
 }
@@ -72,14 +72,7 @@ export function loadJourneyFlows(root: string): DemoFlows {
 	if (!journeys.size) throw new Error(`No journey flow found in ${join(root, 'flows', 'node-red')}`);
 	const engines = nodes.filter((n) => n.type === 'nudge-engine');
 	if (!engines.length) throw new Error('The journey flows have no nudge-engine config node');
-	const bestTimeWaits = new Map<string, string>();
-	for (const [journey] of journeys) {
-		const trigger = nodes.find((n) => n.type === 'nudge-trigger' && String(n.journey || 'nurture') === journey)!;
-		const setsDelay = nodes.filter((n) => n.z === trigger.z && n.type === 'change' && /sendAt/.test(JSON.stringify(n.rules ?? [])));
-		const wait = nodes.find((n) => n.type === 'delay' && n.pauseType === 'delayv' && setsDelay.some((c) => JSON.stringify(c.wires ?? []).includes(`"${n.id}"`)));
-		if (wait) bestTimeWaits.set(journey, wait.id);
-	}
-	return { nodes, journeys, engines, bestTimeWaits, timers: [] };
+	return { nodes, journeys, engines, timers: [] };
 }
 
 /** Rewrites the exposed settings in place (see the file comment); returns the credentials file's content. */
@@ -90,7 +83,9 @@ export function prepareForDemo(flows: DemoFlows, settings: DemoFlowSettings, sec
 		credentials[engine.id] = { signingSecret: secret };
 		if (typeof engine.policy === 'string' && engine.policy.trim()) engine.policy = JSON.stringify(shortenTimers(JSON.parse(engine.policy), settings, flows.timers), null, 2);
 	}
+	const journeyTabs = new Set(flows.nodes.filter((n) => n.type === 'nudge-trigger').map((n) => n.z));
 	for (const node of flows.nodes) {
+		if (node.type === 'tab' && journeyTabs.has(node.id)) node.env = withEnv(node.env, MAX_WAIT_SETTING, (settings.maxWaitMinutes * settings.msPerMinute) / 1000);
 		if (node.type === 'nudge-send' && typeof node.url === 'string') node.url = onDemoOrigin(node.url, settings.origin);
 		if (node.type === 'nudge-trigger') {
 			node.timerCheck = settings.timerCheckSeconds;
@@ -100,6 +95,15 @@ export function prepareForDemo(flows: DemoFlows, settings: DemoFlowSettings, sec
 		}
 	}
 	return credentials;
+}
+
+/** The flow setting (an environment variable of the tab, the process's when the tab has none) capping the best-send-time wait. */
+export const MAX_WAIT_SETTING = 'NUDGE_MAX_WAIT_SECONDS';
+
+/** A tab's environment variables with `name` set to a number. */
+function withEnv(env: unknown, name: string, value: number): Array<{ name: string; value: string; type: string }> {
+	const others = (Array.isArray(env) ? (env as Array<{ name: string; value: string; type: string }>) : []).filter((e) => e.name !== name);
+	return [...others, { name, value: String(value), type: 'num' }];
 }
 
 /** A Send address on this machine's default Node-RED port moves to the port the demo listens on. */
@@ -121,7 +125,7 @@ function shortenTimers(policy: { journeys?: Record<string, { timers?: TimerRule[
 }
 
 function shorten(rule: TimerRule, journey: string, settings: DemoFlowSettings, log: DemoFlows['timers']): TimerRule {
-	const scenarioMinutes = Math.min(rule.minutes, settings.maxTimerMinutes);
+	const scenarioMinutes = Math.min(rule.minutes, settings.maxWaitMinutes);
 	const demoMinutes = Math.max(0.01, Math.round(((scenarioMinutes * settings.msPerMinute) / 60_000) * 1000) / 1000);
 	log.push({ journey, start: rule.start, fire: rule.fire, minutes: rule.minutes, demoMinutes });
 	return { ...rule, minutes: demoMinutes };

@@ -24,7 +24,7 @@ import type { Decision } from '../engine/audit/schema';
 import type { Engine } from '../engine/engine';
 import { signatureHeaders } from '../engine/events/signature';
 import { acquireEngine } from '../engine/registry';
-import { type DemoFlows, type FlowNode, loadJourneyFlows, prepareForDemo } from './flows';
+import { type DemoFlows, type FlowNode, loadJourneyFlows, MAX_WAIT_SETTING, prepareForDemo } from './flows';
 import { buildScenario, describeScenario, JOURNEY_IDS, responsesTo, reviewOf, type JourneyId, type Scenario, type SimEvent, type Verdict } from './simulator';
 import { outcomeOf, runningLine, summaryLines, tally } from './summary';
 
@@ -35,7 +35,6 @@ interface NodeRedRuntime {
 	readonly httpAdmin: Express;
 	readonly httpNode: Express;
 	readonly events: NodeJS.EventEmitter;
-	readonly nodes: { getNode(id: string): { receive(msg: Record<string, unknown>): void } | null };
 }
 
 /** The longest wait (timer, best send time) the demo plays out, in scenario minutes: a day's wait comes after 90. */
@@ -99,8 +98,6 @@ export interface DemoOptions {
 
 export interface EmbeddedNodeRed {
 	base: string;
-	/** Hands a message to a deployed node, as a wire into it would. */
-	deliver(nodeId: string, msg: Record<string, unknown>): boolean;
 	stop(): Promise<void>;
 }
 
@@ -146,11 +143,6 @@ export async function startEmbeddedNodeRed(root: string, userDir: string, port: 
 	await started;
 	return {
 		base: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
-		deliver: (nodeId, msg) => {
-			const node = RED.nodes.getNode(nodeId);
-			node?.receive(msg);
-			return !!node;
-		},
 		stop: async () => {
 			await RED.stop();
 			await new Promise<void>((ok) => server.close(() => ok()));
@@ -203,7 +195,7 @@ type Action = { at: number; event: SimEvent } | { at: number; verdict: Verdict; 
  * with the contact's simulated responses and every review with a person's verdict. Ends once nothing is
  * left to do and no decision has moved for longer than any timer's wait.
  */
-async function play(engine: Engine, scenario: Scenario, flows: DemoFlows, red: EmbeddedNodeRed, clock: { secret: string; msPerMinute: number; maxWaitMinutes: number }): Promise<PlayResult> {
+async function play(engine: Engine, scenario: Scenario, flows: DemoFlows, red: EmbeddedNodeRed, clock: { secret: string; msPerMinute: number }): Promise<PlayResult> {
 	const { secret, msPerMinute } = clock;
 	const base = red.base;
 	const t0 = Date.now();
@@ -223,10 +215,8 @@ async function play(engine: Engine, scenario: Scenario, flows: DemoFlows, red: E
 		ranks.set(key, (ranks.get(key) ?? 0) + 1);
 		return ranks.get(key)!;
 	};
-	/** Messages waiting for the contact's best send time: when the demo's clock lets them go. */
-	const bestTime = new Map<string, { journey: string; dueAt: number }>();
-	const seenWaiting = new Set<string>();
-	const flushedAt = new Map<string, number>();
+	/** Messages waiting in the flow for the contact's best send time (held to the demo's longest wait). */
+	const bestTime = new Set<string>();
 	let cursor: { createdAt: string; decisionId: string } | undefined;
 	let lastChange = Date.now();
 	let nextRunning = Date.now() + 3_000;
@@ -297,31 +287,13 @@ async function play(engine: Engine, scenario: Scenario, flows: DemoFlows, red: E
 		for (const d of fresh) watching.set(d.decisionId, undefined);
 		for (const [id, printed] of [...watching]) {
 			const d = fresh.find((x) => x.decisionId === id) ?? (await engine.store.getDecision(id));
-			if (d && waitingForBestTime(d) && flows.bestTimeWaits.has(d.journey) && !seenWaiting.has(id)) {
-				seenWaiting.add(id);
-				const waitMinutes = Math.min(clock.maxWaitMinutes, Math.max(0, Date.parse(d.sendTime!.sendAt) - Date.now()) / 60_000 || 0);
-				bestTime.set(id, { journey: d.journey, dueAt: Date.now() + waitMinutes * msPerMinute });
-			}
+			if (d && waitingForBestTime(d)) bestTime.add(id);
+			else if (bestTime.delete(id)) lastChange = Date.now();
 			if (!d || !settled(d) || outcomeOf(d) === printed) continue;
 			lastChange = Date.now();
 			await show(d);
 			if (outcomeOf(d) === 'review' && flows.journeys.get(d.journey as JourneyId)?.reviewUrl) watching.set(id, 'review');
 			else watching.delete(id);
-		}
-		// The demo's clock: a message waiting for its best send time goes when that (compressed) hour comes.
-		// The Delay node lets the oldest go first, so count what is due among those still held; one it let go
-		// early leaves the count, one still held stays due until it goes. Pause after a flush for it to move on.
-		for (const [journey, delayNode] of flows.bestTimeWaits) {
-			if ((flushedAt.get(journey) ?? 0) > Date.now() - 500) continue;
-			const mine = [...bestTime].filter(([, w]) => w.journey === journey);
-			const states = await Promise.all(mine.map(([id]) => engine.store.getDecision(id)));
-			mine.forEach(([id], i) => !(states[i] && waitingForBestTime(states[i])) && bestTime.delete(id));
-			const due = mine.filter(([id, w]) => bestTime.has(id) && w.dueAt <= Date.now()).length;
-			if (!due) continue;
-			red.deliver(delayNode, { flush: due });
-			flushedAt.set(journey, Date.now());
-			lastChange = Date.now();
-			write(`  (the demo's clock moves on: ${due} ${journey} message(s) reach the contact's best send time)`);
 		}
 		if (Date.now() >= nextRunning) {
 			const line = runningLine(tally(await engine.queryDecisions({ limit: 100_000 })));
@@ -348,7 +320,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 	const msPerMinute = options.msPerMinute ?? 100;
 	const origin = `http://127.0.0.1:${options.port}`;
 	const flows = loadJourneyFlows(root);
-	const credentials = prepareForDemo(flows, { store: `sqlite:${dbPath}`, origin, msPerMinute, maxTimerMinutes: MAX_WAIT_MINUTES, timerCheckSeconds: 0.25 }, secret);
+	const credentials = prepareForDemo(flows, { store: `sqlite:${dbPath}`, origin, msPerMinute, maxWaitMinutes: MAX_WAIT_MINUTES, timerCheckSeconds: 0.25 }, secret);
 	const red = await startEmbeddedNodeRed(root, userDir, options.port, flows.nodes, credentials);
 	const engineNode = flows.engines[0];
 	const { engine, release } = acquireEngine({ store: String(engineNode.store), policy: (engineNode.policy as string) ?? '' });
@@ -366,9 +338,11 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 		write(`Nudge demo: ${journeys.length === 1 ? `the ${journeys[0]} journey` : `the ${journeys.join(', ')} journeys`} in Node-RED, decision log in ${dbPath}`);
 		write(`Simulated contacts (seed ${scenario.seed}), their events signed and posted to ${journeys.map((j) => `/nudge/${flows.journeys.get(j)!.path}`).join(', ')}:`);
 		for (const line of describeScenario(scenario)) write(`  ${line}`);
-		write(`1 scenario minute = ${msPerMinute} ms.${flows.timers.length ? ` Timer waits for the demo: ${flows.timers.map((t) => `${t.start} → ${t.fire} ${t.minutes} min → ${Math.round(t.demoMinutes * 60 * 10) / 10} s`).join('; ')}` : ''}\n`);
+		const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
+		write(`1 scenario minute = ${msPerMinute} ms. A wait for the best send time lasts at most ${seconds(MAX_WAIT_MINUTES * msPerMinute)} (${MAX_WAIT_SETTING}).`);
+		write(`${flows.timers.length ? `Timer waits for the demo: ${flows.timers.map((t) => `${t.start} → ${t.fire} ${t.minutes} min → ${seconds(t.demoMinutes * 60_000)}`).join('; ')}` : ''}\n`);
 
-		const result = await play(engine, scenario, flows, red, { secret, msPerMinute, maxWaitMinutes: MAX_WAIT_MINUTES });
+		const result = await play(engine, scenario, flows, red, { secret, msPerMinute });
 		const all = await engine.queryDecisions({ limit: 100_000 });
 		const t = tally(all);
 		const unsettled = all.filter((d) => !settled(d)).length;

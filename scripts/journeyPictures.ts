@@ -27,7 +27,7 @@ declare const RED: {
 async function nodeRedScreenshots(root: string): Promise<string[]> {
 	const tmp = mkdtempSync(join(tmpdir(), 'nudge-pictures-'));
 	const flows = loadJourneyFlows(root);
-	const credentials = prepareForDemo(flows, { store: `sqlite:${join(tmp, 'pictures.db')}`, origin: 'http://127.0.0.1:1880', msPerMinute: 60_000, maxTimerMinutes: 60 * 24, timerCheckSeconds: 30 }, 'pictures-only');
+	const credentials = prepareForDemo(flows, { store: `sqlite:${join(tmp, 'pictures.db')}`, origin: 'http://127.0.0.1:1880', msPerMinute: 60_000, maxWaitMinutes: 60 * 24, timerCheckSeconds: 30 }, 'pictures-only');
 	const red = await startEmbeddedNodeRed(root, join(tmp, 'node-red'), 0, flows.nodes, credentials);
 	const context = await chromium.launchPersistentContext(join(tmp, 'chromium'), {
 		executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',

@@ -3,6 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { formatSummary, replay } from '../../cli/replay';
 import type { Decision } from '../../engine/audit/schema';
+import { holdoutOf } from '../../engine/decide/holdout';
 import { tempDir } from '../helpers/fixtures';
 
 const ROOT = resolve(__dirname, '../..');
@@ -164,7 +165,13 @@ describe('nudge replay (the built CLI)', () => {
 		expect(decisions.every((d) => d.journey === 'nurture' && d.policyVersion.startsWith('journeys@') && d.loggedAt)).toBe(true);
 		const suppressed = decisions.filter((d) => d.status === 'suppressed');
 		expect(suppressed.every((d) => d.reason)).toBe(true);
-		expect(new Set(suppressed.map((d) => d.reason))).toEqual(new Set(['FREQUENCY_CAP', 'UNREACHABLE', 'NO_ELIGIBLE_CHANNEL', 'NOT_A_TRIGGER', 'HOLDOUT', 'NEGATIVE_TRIGGER', 'DUPLICATE_EVENT']));
+		// The anonymous visitor (no user id) draws its holdout group from a contact id made up in each run:
+		// in nurture's 5% holdout it is HOLDOUT, otherwise UNREACHABLE (nowhere to send a message).
+		const anonymous = decisions.find((d) => d.event.eventId === 'nur-018')!;
+		const held = holdoutOf(JSON.parse(readFileSync(join(ROOT, 'flows/policies/journeys.json'), 'utf8')).holdout, anonymous.contactId, 'nurture');
+		expect(anonymous).toMatchObject({ status: 'suppressed', reason: held ? 'HOLDOUT' : 'UNREACHABLE' });
+		const reasons = ['FREQUENCY_CAP', 'NO_ELIGIBLE_CHANNEL', 'NOT_A_TRIGGER', 'HOLDOUT', 'NEGATIVE_TRIGGER', 'DUPLICATE_EVENT', ...(held ? [] : ['UNREACHABLE'])];
+		expect(new Set(suppressed.map((d) => d.reason))).toEqual(new Set(reasons));
 		expect(decisions.find((d) => d.event.name === 'Demo Requested')).toMatchObject({ status: 'sent', channel: 'sales_task', score: { tier: 'hot' } });
 		expect(result.stderr).toMatch(new RegExp(`replayed ${lines} event\\(s\\): `));
 		expect(result.stderr).toMatch(/reasons \(not sent, held or waiting\): .*FREQUENCY_CAP \d+/);

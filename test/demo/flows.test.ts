@@ -1,6 +1,7 @@
 /**
  * What the demo changes in the journey flows before deploying them: only the settings they expose
- * (store, signing secret, Send address, timer checks, the policy's timer waits) — every node of every
+ * (store, signing secret, Send address, timer checks, the policy's timer waits, the longest best-send-time
+ * wait) — every node of every
  * flow is there, the shared engine once, and the flows on disk are untouched.
  */
 import { readFileSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { JOURNEY_IDS } from '../../demo/simulator';
 
 const ROOT = path.join(__dirname, '..', '..');
 const onDisk = (journey: string) => JSON.parse(readFileSync(path.join(ROOT, 'flows', 'node-red', `${journey}.json`), 'utf8')) as FlowNode[];
-const SETTINGS = { store: 'sqlite:/tmp/x.db', origin: 'http://127.0.0.1:4321', msPerMinute: 100, maxTimerMinutes: 90, timerCheckSeconds: 0.25 };
+const SETTINGS = { store: 'sqlite:/tmp/x.db', origin: 'http://127.0.0.1:4321', msPerMinute: 100, maxWaitMinutes: 90, timerCheckSeconds: 0.25 };
 
 describe('loadJourneyFlows / prepareForDemo', () => {
 	it('loads the three flows with every node once, and finds each trigger path and review endpoint', () => {
@@ -20,15 +21,16 @@ describe('loadJourneyFlows / prepareForDemo', () => {
 		expect(flows.nodes).toHaveLength(ids.size);
 		expect(flows.engines).toHaveLength(1);
 		expect(flows.nodes.filter((n) => n.type === 'tab')).toHaveLength(3);
-		// Nurture's messages wait for the best send time in a Delay node the demo's clock can release.
-		const wait = flows.nodes.find((n) => n.id === flows.bestTimeWaits.get('nurture'));
-		expect(wait).toMatchObject({ type: 'delay', pauseType: 'delayv' });
+		// Nurture's messages wait for the best send time in a Delay node, as long as the tab's setting allows.
+		const calc = flows.nodes.find((n) => n.type === 'change' && JSON.stringify(n.wires).includes('"nudge_nurture_best_wait"'));
+		expect(JSON.stringify(calc!.rules)).toContain("$env('NUDGE_MAX_WAIT_SECONDS')");
+		expect(flows.nodes.find((n) => n.id === 'nudge_nurture_best_wait')).toMatchObject({ type: 'delay', pauseType: 'delayv' });
 		for (const journey of JOURNEY_IDS) {
 			expect(flows.journeys.get(journey)).toEqual({ path: journey, file: `flows/node-red/${journey}.json`, reviewUrl: `/demo/${journey}/review` });
 		}
 	});
 
-	it('changes only the exposed settings: store, secret, Send address, timer checks and the timers\' waits', () => {
+	it('changes only the exposed settings: store, secret, Send address, timer checks, the timers\' waits and the longest best-send-time wait', () => {
 		const flows = loadJourneyFlows(ROOT);
 		const before = JSON.parse(JSON.stringify(flows.nodes)) as FlowNode[];
 		const credentials = prepareForDemo(flows, SETTINGS, 's3cret');
@@ -50,6 +52,8 @@ describe('loadJourneyFlows / prepareForDemo', () => {
 			const was = before.find((n) => n.id === node.id)!;
 			if (node.type === 'nudge-send') expect(node.url).toBe(String(was.url).replace('http://127.0.0.1:1880', 'http://127.0.0.1:4321'));
 			else if (node.type === 'nudge-trigger') expect({ ...node, timerCheck: undefined }).toEqual({ ...was, timerCheck: undefined });
+			// 90 scenario minutes at 100 ms each: a message waits at most 9 s for its best send time.
+			else if (node.type === 'tab') expect(node).toEqual({ ...was, env: [{ name: 'NUDGE_MAX_WAIT_SECONDS', value: '9', type: 'num' }] });
 			else if (node.type !== 'nudge-engine') expect(node).toEqual(was);
 		}
 		expect(flows.nodes.filter((n) => n.type === 'nudge-trigger').every((n) => n.timerCheck === 0.25)).toBe(true);

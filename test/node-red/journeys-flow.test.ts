@@ -14,6 +14,10 @@ import { zoneAtLocalHour } from '../helpers/fixtures';
 import { coreNode, engineOf, helper, httpNode, NUDGE_NODES, registerCoreModulesOncePerLoad, SECRET, signed, waitUntil, withHttpCapture } from './_helpers';
 
 const FLOWS = path.join(__dirname, '..', '..', 'flows', 'node-red');
+/** The JSONata Node-RED evaluates change-node expressions with (resolved through Node-RED, which ships it). */
+const nodeRedUtil = path.dirname(require.resolve('@node-red/util/package.json', { paths: [path.dirname(require.resolve('node-red'))] }));
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const jsonata = require(require.resolve('jsonata', { paths: [nodeRedUtil] })) as (expression: string) => { assign(name: string, value: unknown): void; evaluate(input: unknown): Promise<unknown> };
 const JOURNEYS = ['nurture', 'cart-abandonment', 'churn-risk'];
 const CORE = ['network/21-httpin.js', 'common/90-comment.js', 'function/15-change.js', 'function/10-switch.js', 'function/89-delay.js', 'common/91-global-config.js'].map(coreNode);
 const ENGINE = 'nudge_journeys_engine';
@@ -288,6 +292,48 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 		const engine = engineOf(ENGINE);
 		const { decision } = await engine.ingest(track('nr-lee', 'Usage Dropped', { drop_pct: 30 }), { journey: 'churn-risk' });
 		expect((await engine.checkCap(await engine.chooseChannel(decision))).guard?.allowed).toBe(true);
+	});
+
+	it('nurture: NUDGE_MAX_WAIT_SECONDS on the tab caps the wait for the best send time; a value that is not a number is refused with its name', async () => {
+		await helper.unload();
+		const flow = readFlow('nurture');
+		const tab = flow.find((n) => n.type === 'tab')!;
+		tab.env = [{ name: 'NUDGE_MAX_WAIT_SECONDS', value: '0.2', type: 'num' }];
+		await loadAll(flow);
+		// The night-time lead's best send time is hours away; after 0.2 s it meets the guardrails, whose quiet hours delay it.
+		const [night] = await post('nurture', track('nr-max-wait', 'Lead Created', {}, { email: 'max@oakline.example', timezone: NIGHT() }));
+		await waitUntil(async () => (await engineOf(ENGINE).store.getDecision(night))?.status === 'delayed', 'the capped wait to end at the guardrails');
+		const delayed = (await engineOf(ENGINE).store.getDecision(night))!;
+		expect(delayed).toMatchObject({ status: 'delayed', reason: 'QUIET_HOURS', channel: 'email' });
+		// It left the flow's wait hours before quiet hours end.
+		expect(Date.parse(delayed.guard!.retryAt!)).toBeGreaterThan(Date.now() + 3_600_000);
+
+		await helper.unload();
+		const wrong = readFlow('nurture');
+		wrong.find((n) => n.type === 'tab')!.env = [{ name: 'NUDGE_MAX_WAIT_SECONDS', value: 'soon', type: 'str' }];
+		await loadAll(wrong);
+		const calc = helper.getNode('nudge_nurture_best_calc') as unknown as { error: (...args: unknown[]) => void };
+		const errors: string[] = [];
+		const original = calc.error.bind(calc);
+		calc.error = (message: unknown, ...rest: unknown[]) => {
+			errors.push(String(message));
+			original(message, ...rest);
+		};
+		const [refused] = await post('nurture', track('nr-max-wait-2', 'Lead Created', {}, { email: 'max2@oakline.example', timezone: NIGHT() }));
+		await waitUntil(() => errors.length > 0, 'the change node to refuse the setting');
+		// Node-RED reports "Invalid JSONata expression: <the message below>" (the test runtime shows the message key).
+		expect(errors[0]).toMatch(/invalid-expr|Invalid JSONata expression/);
+		expect((await engineOf(ENGINE).store.getDecision(refused))!.delivery).toBeUndefined();
+		const rule = (wrong.find((n) => n.id === 'nudge_nurture_best_calc')!.rules as Array<{ to: string }>)[0].to;
+		const expression = (env: unknown) => {
+			const e = jsonata(rule);
+			e.assign('env', () => env);
+			return e.evaluate({ sendAt: new Date(Date.now() + 3_600_000).toISOString() }) as Promise<number>;
+		};
+		await expect(expression('soon')).rejects.toMatchObject({ message: 'NUDGE_MAX_WAIT_SECONDS must be a number of seconds (or unset for no limit), not "soon"' });
+		await expect(expression('')).resolves.toBeGreaterThan(3_500_000);
+		await expect(expression('90')).resolves.toBe(90_000);
+		await expect(expression(2.5)).resolves.toBe(2_500);
 	});
 
 	it.each(JOURNEYS)('%s.json imports on its own: every node starts and its trigger takes a signed event', async (journey) => {

@@ -4,7 +4,7 @@
  */
 import nock from 'nock';
 import { closeAllEngines } from '../../engine/registry';
-import { catchAll, credentials, engineNodeDef, helper, lastStatus, nodeOf, recordMessages, TAB, waitUntil, withHttpCapture } from './_helpers';
+import { catchAll, credentials, engineNodeDef, helper, lastStatus, nodeOf, quietFor, recordMessages, TAB, waitUntil, withHttpCapture } from './_helpers';
 
 const ACCESS = 'hubspot-access-value-poll';
 
@@ -41,7 +41,8 @@ describe('nudge-poll, HubSpot contacts', () => {
 		const { engine } = nodeOf('eng1') as unknown as { engine: import('../../engine/engine').Engine };
 		await engine.store.setCursor('hubspot:contacts', JSON.stringify({ at: Date.now() - 3_600_000, id: '' }), undefined);
 		nodeOf('poll').receive({});
-		await waitUntil(() => lastStatus('poll')?.text === '2 new', 'the first check');
+		// Node-RED delivers sent messages asynchronously: the status can say "2 new" before they arrive.
+		await waitUntil(() => lastStatus('poll')?.text === '2 new' && out.length === 2, 'the first check and its two messages');
 		expect(out.map((m) => (m.payload as { identities: unknown }).identities)).toEqual([
 			{ hubspotId: '901', email: 'ann@example.com' },
 			{ hubspotId: '902', email: 'bo@example.com' },
@@ -49,6 +50,8 @@ describe('nudge-poll, HubSpot contacts', () => {
 		expect(lastStatus('poll')).toEqual({ fill: 'green', shape: 'dot', text: '2 new' });
 		nodeOf('poll').receive({});
 		await waitUntil(() => lastStatus('poll')?.text === '0 new', 'the second check');
+		// Long enough for a message the second check might have sent to arrive.
+		await quietFor(100);
 		expect(out).toHaveLength(2);
 		scope.done();
 	});

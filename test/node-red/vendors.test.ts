@@ -202,14 +202,18 @@ describe('Inactivity timers on the trigger', () => {
 		});
 		const { out } = recordMessages(['out']);
 		const longAgo = new Date(Date.now() - 40 * 60_000).toISOString();
-		for (const event of [
-			{ type: 'track', event: 'Cart Updated', userId: 'u-left', messageId: 'nr-cart-1', timestamp: longAgo },
-			{ type: 'track', event: 'Cart Updated', userId: 'u-paid', messageId: 'nr-cart-2', timestamp: longAgo },
-			{ type: 'track', event: 'Order Completed', userId: 'u-paid', messageId: 'nr-order-2', timestamp: longAgo },
-		]) {
-			const body = JSON.stringify(event);
-			expect((await request(httpNode()).post('/nudge/segment').set({ 'content-type': 'application/json', 'x-signature': segmentSignature(SHARED, body) }).send(body)).status).toBe(200);
-		}
+		// Both carts' timers are due as soon as they are scheduled. One Segment batch schedules and cancels
+		// them in one pass, so the timer loop cannot fire the ordered cart's timer between its two events.
+		const body = JSON.stringify({
+			batch: [
+				{ type: 'track', event: 'Cart Updated', userId: 'u-left', messageId: 'nr-cart-1', timestamp: longAgo },
+				{ type: 'track', event: 'Cart Updated', userId: 'u-paid', messageId: 'nr-cart-2', timestamp: longAgo },
+				{ type: 'track', event: 'Order Completed', userId: 'u-paid', messageId: 'nr-order-2', timestamp: longAgo },
+			],
+		});
+		const answer = await request(httpNode()).post('/nudge/segment').set({ 'content-type': 'application/json', 'x-signature': segmentSignature(SHARED, body) }).send(body);
+		expect(answer.status).toBe(200);
+		expect(answer.body).toMatchObject({ accepted: 3, duplicates: 0 });
 		const abandonedOnes = () => out.filter((m) => (m.payload as { name: string }).name === 'Cart Abandoned');
 		await waitUntil(() => abandonedOnes().length > 0, 'a Cart Abandoned message');
 		// Several more timer checks: it never fires again, and the ordered cart never fires.
