@@ -2,6 +2,7 @@ import Redis from 'ioredis';
 import { availableParallelism } from 'node:os';
 import { Client } from 'pg';
 import { freePort, PrivateRedis } from './privateRedis';
+import { parentPid, processCpuMs, processTreeCpuMs } from './procCpu';
 import { runId } from './scaleIds';
 import { runWorkers, scaleEvent, TIGHT_CAPS_POLICY } from './scaleHarness';
 import type { WorkerResult } from './scaleWorker';
@@ -119,29 +120,49 @@ export async function benchScale(): Promise<void> {
 		`  ${IN_FLIGHT} decisions in flight per process; loose caps (every decision is sent over HTTP to a sink in a child process); ${availableParallelism()} cores shared with Redis and PostgreSQL; ` +
 			(privateRedis ? 'a private redis-server (appendfsync everysec) for this run' : `Redis at ${SHARED_REDIS_URL} (its counters include any other traffic)`),
 	);
-	type Row = { workers: number; perSecond: number; p50: number; p99: number; commands: number; workerCpu: number; redisCpu: number };
+	// PostgreSQL's CPU: its postmaster and every process under it (backends, WAL writer…), when /proc shows them.
+	const postmaster = parentPid(Number((await pg.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid));
+	const cores = availableParallelism();
+	type Row = { workers: number; perSecond: number; p50: number; p99: number; commands: number; workerCpu: number; redisCpu: number; pgCpu?: number; sinkCpu?: number; totalCpu?: number };
+	const otherCpu = async () => ({ redis: await redisCounters(redis!), pg: postmaster && processTreeCpuMs(postmaster), sink: processCpuMs(sink.pid) });
 	const measure = async (workers: number, round: number): Promise<Row> => {
 		const ns = namespace(`w${workers}r${round}`, redisUrl);
-		const before = await redisCounters(redis!);
-		const run = await runWorkers({ store: ns.url, policy: LOOSE_POLICY, sinkUrl: sink.url, inFlight: IN_FLIGHT, workers: workload(`w${workers}r${round}`, workers, DECISIONS, CONTACTS) });
+		// Counters are read once the workers are warm (connected, schema made, warm-up decided), so they cover the timed decisions only.
+		let before!: Awaited<ReturnType<typeof otherCpu>>;
+		const run = await runWorkers({
+			store: ns.url,
+			policy: LOOSE_POLICY,
+			sinkUrl: sink.url,
+			inFlight: IN_FLIGHT,
+			workers: workload(`w${workers}r${round}`, workers, DECISIONS, CONTACTS),
+			onStart: async () => void (before = await otherCpu()),
+		});
 		if (run.died) throw new Error(`${run.died} worker process(es) died`);
-		const after = await redisCounters(redis!);
+		const after = await otherCpu();
 		const accepted = run.results.filter(isAccepted);
 		if (accepted.length !== run.results.length) throw new Error(`${run.results.length - accepted.length} events failed`);
 		const ms = accepted.map((r) => r.ms).sort((a, b) => a - b);
 		await drop(ns, redis!, pg);
-		// Counters include the warm-up decisions: divide by everything the workers decided.
-		const decided = accepted.length + workers * 50;
+		const decided = accepted.length;
+		const per = (a?: number, b?: number) => (a === undefined || b === undefined ? undefined : (b - a) / decided);
+		const workerCpu = run.cpuMs / decided;
+		const redisCpu = ((after.redis.cpu - before.redis.cpu) * 1000) / decided;
+		const pgCpu = per(before.pg, after.pg);
+		const sinkCpu = per(before.sink, after.sink);
 		return {
 			workers,
 			perSecond: accepted.length / run.seconds,
 			p50: percentile(ms, 50),
 			p99: percentile(ms, 99),
-			commands: (after.commands - before.commands) / decided,
-			workerCpu: run.cpuMs / accepted.length,
-			redisCpu: ((after.cpu - before.cpu) * 1000) / decided,
+			commands: (after.redis.commands - before.redis.commands) / decided,
+			workerCpu,
+			redisCpu,
+			pgCpu,
+			sinkCpu,
+			totalCpu: pgCpu === undefined || sinkCpu === undefined ? undefined : workerCpu + redisCpu + pgCpu + sinkCpu,
 		};
 	};
+	const ms = (x?: number) => (x === undefined ? 'n/a' : `${fmt(x)} ms`);
 	const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 	try {
 		// Rounds interleave 1, 2 and 4 processes, so a burst of other load on the machine hits all of them alike.
@@ -156,8 +177,22 @@ export async function benchScale(): Promise<void> {
 		for (const r of rows) {
 			print(
 				`  ${String(r.workers).padStart(1)} process${r.workers > 1 ? 'es' : '  '} ${fmt(r.perSecond, 0).padStart(7)} decisions/s   ×${fmt(r.perSecond / rows[0].perSecond)} vs 1   latency p50 ${fmt(r.p50)} ms   p99 ${fmt(r.p99)} ms   ` +
-					`CPU per decision: workers ${fmt(r.workerCpu)} ms, Redis ${fmt(r.redisCpu)} ms   ${fmt(r.commands, 1)} Redis commands/decision (incl. inside scripts)`,
+					`CPU per decision: workers ${fmt(r.workerCpu)} ms, Redis ${fmt(r.redisCpu)} ms, PostgreSQL ${ms(r.pgCpu)}, sink ${ms(r.sinkCpu)}, total ${ms(r.totalCpu)}   ` +
+					`${fmt(r.commands, 1)} Redis commands/decision (incl. inside scripts)`,
 			);
+		}
+		// The most this machine could decide if every core did nothing but this work: cores ÷ CPU per decision.
+		for (const r of rows) {
+			if (r.totalCpu === undefined) continue;
+			const ceiling = (cores * 1000) / r.totalCpu;
+			print(
+				`  CPU ceiling at ${r.workers} process${r.workers > 1 ? 'es' : ''}: ${cores} cores ÷ ${fmt(r.totalCpu)} ms per decision = ${fmt(ceiling, 0)} decisions/s; ` +
+					`measured ${fmt(r.perSecond, 0)} (${fmt((100 * r.perSecond) / ceiling, 0)}% of it)`,
+			);
+		}
+		if (rows[0].totalCpu !== undefined) {
+			const bound = (cores * 1000) / rows[0].totalCpu / rows[0].perSecond;
+			print(`  so 1 → 2 processes can at most reach ×${fmt(bound)} here, even if a second process cost no CPU per decision more than one`);
 		}
 		const ratios = (i: number) => rounds.map((r) => r[i].perSecond / r[0].perSecond);
 		print(`  scaling 1 → 2 processes: ×${fmt(median(ratios(1)))} (median of ${ROUNDS} rounds: ${ratios(1).map((x) => `×${fmt(x)}`).join(', ')}); 1 → 4: ×${fmt(median(ratios(2)))} (${ratios(2).map((x) => `×${fmt(x)}`).join(', ')})`);

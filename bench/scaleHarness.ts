@@ -30,6 +30,8 @@ export interface ScaleRunOptions {
 	kill?: { worker: number; afterResults: number };
 	/** Called each time results arrive, with every result so far (fault injection watches progress). */
 	onResults?: (results: WorkerResult[]) => void;
+	/** Called once every worker is warm, just before they start (benchmarks read their counters here). */
+	onStart?: () => Promise<void> | void;
 	script?: string;
 }
 
@@ -87,6 +89,7 @@ export async function runWorkers(options: ScaleRunOptions): Promise<ScaleRun> {
 	});
 	try {
 		await Promise.all(ready);
+		await options.onStart?.();
 		const started = performance.now();
 		for (const child of children) if (child.connected) child.send('go');
 		await Promise.all(done);

@@ -42,7 +42,7 @@ export async function startSink(): Promise<Sink> {
  * Runs the sink in a child process, so the benchmark's one core is spent on deciding, not on
  * receiving. The child reports its URL, then its counts when asked.
  */
-export async function startSinkProcess(): Promise<{ url: string; counts(): Promise<{ received: number; unique: number }>; close(): Promise<void> }> {
+export async function startSinkProcess(): Promise<{ url: string; pid: number; counts(): Promise<{ received: number; unique: number }>; close(): Promise<void> }> {
 	const { fork } = await import('node:child_process');
 	const child = fork(__filename, ['--serve'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 	const url = await new Promise<string>((resolve, reject) => {
@@ -51,6 +51,7 @@ export async function startSinkProcess(): Promise<{ url: string; counts(): Promi
 	});
 	return {
 		url,
+		pid: child.pid!,
 		counts: () =>
 			new Promise((resolve) => {
 				child.once('message', (m: { received: number; unique: number }) => resolve(m));
