@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
 /**
@@ -6,17 +5,8 @@ import { readdirSync, readFileSync } from 'node:fs';
  * charge to PostgreSQL and to the sink, which `process.cpuUsage` cannot see. Undefined where /proc
  * does not show the process (another OS, a remote server).
  */
-let ticksPerSecond: number | undefined;
-function clockTicks(): number {
-	if (ticksPerSecond === undefined) {
-		try {
-			ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-		} catch {
-			ticksPerSecond = 100;
-		}
-	}
-	return ticksPerSecond;
-}
+/** /proc counts CPU time in USER_HZ ticks, which Linux fixes at 100 per second for user space. */
+const TICKS_PER_SECOND = 100;
 
 /** Fields after the `(comm)`, which may itself hold spaces: [0] is state, [1] ppid, [11..14] utime stime cutime cstime. */
 function statFields(pid: number): string[] | undefined {
@@ -31,7 +21,7 @@ function statFields(pid: number): string[] | undefined {
 /** CPU ms a process has used, its own (`self`) or with its reaped children too (`tree`). */
 function cpuMs(fields: string[], withChildren: boolean): number {
 	const ticks = Number(fields[11]) + Number(fields[12]) + (withChildren ? Number(fields[13]) + Number(fields[14]) : 0);
-	return (ticks * 1000) / clockTicks();
+	return (ticks * 1000) / TICKS_PER_SECOND;
 }
 
 /** CPU ms one process has used so far (user + system). */
