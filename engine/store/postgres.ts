@@ -211,10 +211,14 @@ export class PostgresStore implements Store {
 		return this.withClient(what, async (c) => (await c.query(sql, args)).rows as T[]);
 	}
 
-	/** Decision rows waiting for the next group commit (reads of them are served from here). */
-	private queued = new Map<string, Decision>();
+	/**
+	 * Decision rows waiting for the next group commit, by id, as the JSON the row will hold (reads of them
+	 * are served from here). Serialised once when written: that is the copy the caller cannot change later,
+	 * and the text the flush sends.
+	 */
+	private queued = new Map<string, string>();
 	/** The rows of the group commit in progress: not yet visible in the table, still readable from here. */
-	private writing = new Map<string, Decision>();
+	private writing = new Map<string, string>();
 	private flushing?: Promise<void>;
 	private flushScheduled = false;
 
@@ -243,31 +247,23 @@ export class PostgresStore implements Store {
 	private flush(): Promise<void> {
 		if (this.flushing) return this.flushing;
 		if (!this.queued.size) return Promise.resolve();
-		const batch = [...this.queued.values()];
-		this.writing = this.queued;
+		const batch = this.queued;
+		this.writing = batch;
 		this.queued = new Map();
 		let failed = false;
-		const cols = (f: (d: Decision) => unknown) => batch.map(f);
+		// One JSON array of the bodies: PostgreSQL parses each body once and takes the columns from it.
 		this.flushing = this.q(
 			'write decisions',
 			`INSERT INTO ${this.t('decisions')} (decision_id, contact_id, journey, status, reason, created_at, body)
-			 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[])
+			 SELECT d->>'decisionId', d->>'contactId', d->>'journey', d->>'status', d->>'reason', d->>'createdAt', d FROM jsonb_array_elements($1::jsonb) AS d
 			 ON CONFLICT (decision_id) DO UPDATE SET status = excluded.status, reason = excluded.reason, body = excluded.body`,
-			[
-				cols((d) => d.decisionId),
-				cols((d) => d.contactId),
-				cols((d) => d.journey),
-				cols((d) => d.status),
-				cols((d) => d.reason ?? null),
-				cols((d) => d.createdAt),
-				cols((d) => JSON.stringify(d)),
-			],
+			[`[${[...batch.values()].join(',')}]`],
 		)
 			.then(
 				() => undefined,
 				(error: unknown) => {
 					failed = true;
-					for (const d of batch) if (!this.queued.has(d.decisionId)) this.queued.set(d.decisionId, d);
+					for (const [id, json] of batch) if (!this.queued.has(id)) this.queued.set(id, json);
 					throw error;
 				},
 			)
@@ -386,13 +382,13 @@ export class PostgresStore implements Store {
 	/** Queued for the next group commit: applied for this process at once, durable after `sync()`. */
 	async putDecision(d: Decision) {
 		if (this.closed) throw new NudgeError('STORE_ERROR', `The PostgreSQL store at ${this.where} is closed`);
-		this.queued.set(d.decisionId, structuredClone(d));
+		this.queued.set(d.decisionId, JSON.stringify(d));
 		this.scheduleFlush();
 	}
 
 	async getDecision(decisionId: string) {
 		const queued = this.queued.get(decisionId) ?? this.writing.get(decisionId);
-		if (queued) return structuredClone(queued);
+		if (queued) return JSON.parse(queued) as Decision;
 		const rows = await this.q<{ body: Decision }>('read a decision', `SELECT body FROM ${this.t('decisions')} WHERE decision_id = $1`, [decisionId]);
 		return rows[0]?.body;
 	}
