@@ -252,12 +252,15 @@ export class PostgresStore implements Store {
 		this.queued = new Map();
 		let failed = false;
 		// One JSON array of the bodies: PostgreSQL parses each body once and takes the columns from it.
-		this.flushing = this.q(
-			'write decisions',
-			`INSERT INTO ${this.t('decisions')} (decision_id, contact_id, journey, status, reason, created_at, body)
+		this.flushing = this.withClient('write decisions', (c) =>
+			c.query({
+				// Named: each connection parses and plans it once, not at every group commit.
+				name: 'nudge_put_decisions',
+				text: `INSERT INTO ${this.t('decisions')} (decision_id, contact_id, journey, status, reason, created_at, body)
 			 SELECT d->>'decisionId', d->>'contactId', d->>'journey', d->>'status', d->>'reason', d->>'createdAt', d FROM jsonb_array_elements($1::jsonb) AS d
 			 ON CONFLICT (decision_id) DO UPDATE SET status = excluded.status, reason = excluded.reason, body = excluded.body`,
-			[`[${[...batch.values()].join(',')}]`],
+				values: [`[${[...batch.values()].join(',')}]`],
+			}),
 		)
 			.then(
 				() => undefined,
