@@ -42,13 +42,18 @@ export function parentPid(pid: number): number | undefined {
  * — connections opened and closed during a run are counted — and the WAL writer and checkpointer.
  */
 export function processTreeCpuMs(pid: number): number | undefined {
-	const own = statFields(pid);
-	if (!own) return undefined;
-	let total = cpuMs(own, true);
-	for (const entry of readdirSync('/proc')) {
-		if (!/^\d+$/.test(entry)) continue;
-		const fields = statFields(Number(entry));
-		if (fields && Number(fields[1]) === pid) total += cpuMs(fields, true);
+	// A child reaped between reading the parent and reading the children would be counted nowhere: read
+	// again until the parent's reaped-children time is the same before and after the children.
+	for (let attempt = 0; ; attempt++) {
+		const own = statFields(pid);
+		if (!own) return undefined;
+		let total = cpuMs(own, true);
+		for (const entry of readdirSync('/proc')) {
+			if (!/^\d+$/.test(entry)) continue;
+			const fields = statFields(Number(entry));
+			if (fields && Number(fields[1]) === pid) total += cpuMs(fields, true);
+		}
+		const again = statFields(pid);
+		if (!again || attempt >= 20 || cpuMs(again, true) - cpuMs(again, false) === cpuMs(own, true) - cpuMs(own, false)) return total;
 	}
-	return total;
 }
