@@ -2,7 +2,7 @@ import type { Decision, DecisionQuery, Outcome, ReasonCode, Score } from './audi
 import { OutcomeSchema } from './audit/schema';
 import { exportJsonl, iterateDecisions } from './audit/export';
 import { CHANNELS, Channel } from './channels';
-import { channelEligibility, chooseChannel, journeyChannels } from './decide/chooseChannel';
+import { channelEligibility, chooseChannel, openChannels } from './decide/chooseChannel';
 import { holdoutKey, holdoutOf } from './decide/holdout';
 import { bestSendTime, ENGAGEMENT, engagementDeltas } from './decide/sendTime';
 import { zoneFor } from './guard/windows';
@@ -489,7 +489,7 @@ export class Engine {
 		const escalation = escalationFor(this.policy, decision.journey, decision.score);
 		const only = escalation ? [escalation.channel] : undefined;
 		// "Not capped" is part of eligibility: a read-only look at the caps of the channels still in the running.
-		const open = journeyChannels(this.policy, decision.journey, only).filter((channel) => !channelEligibility(channel, contact, this.policy));
+		const open = openChannels(contact, this.policy, decision.journey, only);
 		const message = { journey: decision.journey, category: escalation?.category ?? decision.message?.category, tags: decision.message?.tags ?? [] };
 		const capped = await cappedChannels(this.store, this.policy, decision.contactId, open, message, now.getTime(), zoneFor(contact.timezone, this.policy.timezone));
 		const choice = chooseChannel(contact, this.policy, decision.journey, capped, only);

@@ -50,6 +50,11 @@ export function journeyChannels(policy: Policy, journey: string, only?: Channel[
 	return only ?? policy.journeys[journey]?.channels ?? policy.channelOrder;
 }
 
+/** The journey's channels this contact may be messaged on before caps are counted (the ones worth a look at the caps). */
+export function openChannels(profile: Profile, policy: Policy, journey: string, only?: Channel[]): Channel[] {
+	return journeyChannels(policy, journey, only).filter((channel) => !channelEligibility(channel, profile, policy));
+}
+
 /** "capped: weekly-email (3 of 3 in the last 7d); a slot frees at …". */
 function cappedDetail(cap: CappedChannel): string {
 	const frees = cap.freesAt !== undefined ? `; a slot frees at ${new Date(cap.freesAt).toISOString()}` : '';
