@@ -1,45 +1,59 @@
 /**
- * At-least-once ingest across processes. A delivery claims its event id for EVENT_LEASE_MS while it is
- * being taken in; once the decision row is durable the claim is held for the de-duplication window
- * (`commitEvent`). A later delivery of the same event is then a duplicate. A delivery that finds the
- * claim still in progress waits for it: it becomes a duplicate once the first commits, or takes the
- * event over when the first holder died (kill -9, lost host) and its lease ran out, so an event whose
- * first taker died before storing it is not lost.
+ * At-least-once ingest across processes, on two keys with two clocks:
+ * - the lease (`event-lease:<id>`): a delivery holds it for EVENT_LEASE_MS of wall time while it takes the
+ *   event in. A holder that died (kill -9, lost host) frees the event once the lease runs out in real time,
+ *   also when the event's own clock is its past timestamp (replays), so the next delivery takes it over and
+ *   an event whose first taker died before storing it is not lost.
+ * - the mark (`event:<id>`): set once the decision row is durable, for the de-duplication window on the
+ *   event's clock (`at`), so a repeat within the window, or a rerun of the same replay, is a duplicate.
+ * A delivery that finds the lease held by another waits for the mark (a duplicate) or the lease to free.
  */
 import { NudgeError } from '../errors';
 import type { Store } from '../store/types';
 
-/** How long a delivery may take between claiming an event and storing its decision. */
+/** How long a delivery may take between claiming an event and storing its decision (wall time). */
 export const EVENT_LEASE_MS = 30_000;
 /** How long a repeated delivery waits for an in-progress one before asking the sender to retry. */
 const WAIT_MS = 5_000;
 
-const keyOf = (eventId: string) => `event:${eventId}`;
+export const eventMarkKey = (eventId: string) => `event:${eventId}`;
+export const eventLeaseKey = (eventId: string) => `event-lease:${eventId}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function marked(store: Store, eventId: string, at: number): Promise<boolean> {
+	return (await store.keyHeldUntil(eventMarkKey(eventId), at)) !== undefined;
+}
 
 /** True when this caller takes the event in; false when it was taken in before (a duplicate). */
 export async function claimEvent(store: Store, eventId: string, at: number): Promise<boolean> {
-	const key = keyOf(eventId);
 	const started = Date.now();
-	for (let waited = 0, pause = 10; ; waited = Date.now() - started, pause = Math.min(pause * 2, 200)) {
-		// The event's clock may be the event time (replays): advance it by the real time spent waiting.
-		const now = at + waited;
-		if (await store.claimKey(key, EVENT_LEASE_MS, now)) return true;
-		const until = await store.keyHeldUntil(key, now);
-		if (until !== undefined && until - now > EVENT_LEASE_MS) return false;
-		if (waited >= WAIT_MS) {
-			throw new NudgeError('STORE_ERROR', `Event ${eventId} is being taken in by another process; deliver it again shortly`, [], 503);
+	for (let pause = 10; ; pause = Math.min(pause * 2, 200)) {
+		const now = Date.now();
+		if (await store.claimKey(eventLeaseKey(eventId), EVENT_LEASE_MS, now)) {
+			// Marked before this lease was taken: a holder stored it and its lease has gone since.
+			if (!(await marked(store, eventId, at))) return true;
+			await store.releaseKey(eventLeaseKey(eventId));
+			return false;
 		}
-		if (until !== undefined) await sleep(pause);
+		if (await marked(store, eventId, at)) return false;
+		if (now - started >= WAIT_MS) {
+			const until = await store.keyHeldUntil(eventLeaseKey(eventId), now);
+			const left = until === undefined ? 'deliver it again now' : `if that process stopped, deliver it again in ${Math.ceil((until - now) / 1000)} s (when its claim runs out)`;
+			throw new NudgeError('STORE_ERROR', `Event ${eventId} is being taken in by another process; ${left}`, [], 503);
+		}
+		await sleep(pause);
 	}
 }
 
-/** The event's decision is durable: repeats within the de-duplication window are duplicates. */
+/**
+ * The event's decision is durable: repeats within the de-duplication window are duplicates. The lease is
+ * left to run out: a delivery that meets it finds the mark.
+ */
 export function commitEvent(store: Store, eventId: string, at: number, windowMs: number): Promise<void> {
-	return store.holdKey(keyOf(eventId), Math.max(windowMs, 2 * EVENT_LEASE_MS), at);
+	return store.holdKey(eventMarkKey(eventId), windowMs, at);
 }
 
 /** Not taken in: a retried delivery may claim it again at once. */
 export function releaseEvent(store: Store, eventId: string): Promise<void> {
-	return store.releaseKey(keyOf(eventId));
+	return store.releaseKey(eventLeaseKey(eventId));
 }

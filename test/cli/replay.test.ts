@@ -1,14 +1,17 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { DatabaseSync } from 'node:sqlite';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { formatSummary, replay } from '../../cli/replay';
 import type { Decision } from '../../engine/audit/schema';
 import { holdoutOf } from '../../engine/decide/holdout';
+import { EVENT_LEASE_MS } from '../../engine/events/eventClaim';
 import { tempDir } from '../helpers/fixtures';
 
 const ROOT = resolve(__dirname, '../..');
 const CLI = join(ROOT, 'dist/cli/nudge.js');
 const SAMPLES = join(ROOT, 'flows/samples/nurture.jsonl');
+const FAULTS = join(__dirname, '../helpers/replayFaults.js');
 
 function lines(events: unknown[]): string {
 	const path = join(tempDir(), 'events.jsonl');
@@ -197,5 +200,56 @@ describe('nudge replay (the built CLI)', () => {
 		expect(bad.status).toBe(1);
 		expect(bad.stderr).toContain('line 1: Event is not valid JSON');
 		expect(run('--help').stdout).toContain('Usage: nudge <command>');
+	});
+
+	test('a replay killed (kill -9) mid-event is finished by a rerun into the same --store: each event is decided once', async () => {
+		const dir = tempDir();
+		const store = join(dir, 'replay.db');
+		const events = lines([1, 2, 3, 4, 5].map((n) => seg(n, `2026-03-0${n}T10:00:00Z`, { userId: `u-${n}`, context: { traits: { email: `lead${n}@example.com` } } })));
+		const replayInto = (env: Record<string, string> = {}) =>
+			spawnSync(process.execPath, ['-r', FAULTS, CLI, 'replay', '--events', events, '--store', store], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, ...env } });
+
+		// The first run takes event m-3 in and dies before storing its decision.
+		const child = spawn(process.execPath, ['-r', FAULTS, CLI, 'replay', '--events', events, '--store', store], {
+			cwd: ROOT,
+			env: { ...process.env, NUDGE_TEST_HANG_EVENT: 'm-3' },
+			stdio: ['ignore', 'ignore', 'pipe'],
+		});
+		let stderr = '';
+		await new Promise<void>((resolve, reject) => {
+			child.stderr.on('data', (chunk) => {
+				stderr += chunk;
+				if (stderr.includes('hanging m-3')) resolve();
+			});
+			child.on('exit', () => reject(new Error(`the replay ended before it reached m-3: ${stderr}`)));
+		});
+		const killed = new Promise((resolve) => child.once('exit', resolve));
+		child.kill('SIGKILL');
+		await killed;
+
+		// At once, m-3 is still claimed by the dead run: reported with how long to wait; the rest is replayed.
+		const early = replayInto();
+		expect(early.status).toBe(1);
+		expect(early.stderr).toMatch(/line 3: Event m-3 is being taken in by another process; if that process stopped, deliver it again in \d+ s \(when its claim runs out\)/);
+
+		// Once the claim has run out in real time (the rerun's clock a lease later), the rerun finishes.
+		const later = replayInto({ NUDGE_TEST_CLOCK_AHEAD_MS: String(EVENT_LEASE_MS) });
+		expect(later.stderr).not.toMatch(/rejected/);
+		expect(later.status).toBe(0);
+		const rerun = later.stdout.trim().split('\n').map((l) => JSON.parse(l) as Decision);
+		expect(rerun.map((d) => [d.event.eventId, d.reason === 'DUPLICATE_EVENT'])).toEqual([
+			['m-1', true],
+			['m-2', true],
+			['m-3', false],
+			['m-4', true],
+			['m-5', true],
+		]);
+
+		// Over the three runs, the decision log holds one decision per event besides the duplicates, none left pending.
+		const db = new DatabaseSync(store);
+		const rows = db.prepare("SELECT json_extract(body, '$.event.eventId') AS event, status FROM decisions WHERE reason IS NOT 'DUPLICATE_EVENT' ORDER BY event").all();
+		db.close();
+		expect(rows.map((r) => r.event)).toEqual(['m-1', 'm-2', 'm-3', 'm-4', 'm-5']);
+		expect(rows.filter((r) => r.status === 'pending')).toEqual([]);
 	});
 });

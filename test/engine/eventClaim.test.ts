@@ -1,5 +1,5 @@
 /** At-least-once ingest: an event claimed by a process that died before storing it is taken over, not lost. */
-import { EVENT_LEASE_MS } from '../../engine/events/eventClaim';
+import { EVENT_LEASE_MS, eventLeaseKey, eventMarkKey } from '../../engine/events/eventClaim';
 import { Engine } from '../../engine/engine';
 import { loadPolicy } from '../../engine/policy/load';
 import { MemoryStore } from '../../engine/store/memory';
@@ -14,9 +14,10 @@ function engineOn(store: MemoryStore) {
 describe('taking an event in across processes', () => {
 	test('an event whose first taker died before storing it is taken in by the next delivery once the lease runs out', async () => {
 		const store = new MemoryStore();
-		// Another process claimed the event and died (kill -9) before its decision row was stored.
-		expect(await store.claimKey('event:e1', EVENT_LEASE_MS, T0)).toBe(true);
-		const retried = await engineOn(store).ingest(event('e1', T0 + EVENT_LEASE_MS), { journey: 'nurture' });
+		// Another process claimed the event a lease ago and died (kill -9) before its decision row was stored.
+		expect(await store.claimKey(eventLeaseKey('e1'), EVENT_LEASE_MS, Date.now() - EVENT_LEASE_MS)).toBe(true);
+		// The lease runs in wall time: an event from long ago (a replay) is taken over all the same.
+		const retried = await engineOn(store).ingest(event('e1', T0), { journey: 'nurture' });
 		expect(retried.duplicate).toBe(false);
 		expect(retried.decision.status).toBe('pending');
 		// Stored, so from now on the event is a duplicate for the whole de-duplication window.
@@ -26,13 +27,21 @@ describe('taking an event in across processes', () => {
 
 	test('a delivery that meets one in progress waits for it and is then a duplicate', async () => {
 		const store = new MemoryStore();
-		expect(await store.claimKey('event:e2', EVENT_LEASE_MS, T0)).toBe(true);
-		// The first taker stores its decision and commits the claim 60 ms later.
-		setTimeout(() => void store.holdKey('event:e2', 72 * 3_600_000, T0), 60);
+		expect(await store.claimKey(eventLeaseKey('e2'), EVENT_LEASE_MS, Date.now())).toBe(true);
+		// The first taker stores its decision and marks the event 60 ms later.
+		setTimeout(() => void store.holdKey(eventMarkKey('e2'), 72 * 3_600_000, T0), 60);
 		const started = Date.now();
 		const twin = await engineOn(store).ingest(event('e2', T0 + 1), { journey: 'nurture' });
 		expect(twin.duplicate).toBe(true);
 		expect(Date.now() - started).toBeGreaterThanOrEqual(50);
+	});
+
+	test('a delivery that meets a live lease gives up after a while, saying how long until the lease runs out', async () => {
+		const store = new MemoryStore();
+		expect(await store.claimKey(eventLeaseKey('e4'), EVENT_LEASE_MS, Date.now())).toBe(true);
+		await expect(engineOn(store).ingest(event('e4', T0), { journey: 'nurture' })).rejects.toThrow(
+			/Event e4 is being taken in by another process; if that process stopped, deliver it again in 2[4-6] s \(when its claim runs out\)/,
+		);
 	});
 
 	test('a failed take-in releases the event at once for the retry', async () => {
