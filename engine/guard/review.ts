@@ -9,14 +9,12 @@ export const approvedVariantKey = (variant: string) => `variant-approved:${varia
 const FOREVER_MS = 100 * 365 * 86_400_000;
 
 export async function markVariantApproved(store: Store, variant: string, now: number): Promise<void> {
-	await store.claimKey(approvedVariantKey(variant), FOREVER_MS, now);
+	await store.holdKey(approvedVariantKey(variant), FOREVER_MS, now);
 }
 
+/** A read only: a check never marks the variant, even for a moment, so concurrent checks all see it new. */
 async function variantIsNew(store: Store, variant: string, now: number): Promise<boolean> {
-	// Claiming and releasing at once asks "was it claimed?" without keeping a claim.
-	const unclaimed = await store.claimKey(approvedVariantKey(variant), 1, now);
-	if (unclaimed) await store.releaseKey(approvedVariantKey(variant));
-	return unclaimed;
+	return (await store.keyHeldUntil(approvedVariantKey(variant), now)) === undefined;
 }
 
 /** Review thresholds: offer value, account value, low score confidence, a new content variant… */

@@ -1,6 +1,8 @@
 import { NudgeError } from '../../engine/errors';
+import { checkReview } from '../../engine/guard/review';
+import { loadPolicy } from '../../engine/policy/load';
 import type { CapCounter, CapReservation, Store } from '../../engine/store/types';
-import { decision } from '../helpers/fixtures';
+import { decision, profile } from '../helpers/fixtures';
 
 /**
  * What a store shared by several processes must add to the single-process contract: separate
@@ -72,6 +74,14 @@ export function describeSharedStoreContract(name: string, namespace: () => (() =
 			const stores = Array.from({ length: 6 }, connect);
 			const claims = await Promise.all(stores.flatMap((s) => [s.claimKey('event:x', 60_000, 10), s.claimKey('event:x', 60_000, 10)]));
 			expect(claims.filter(Boolean)).toHaveLength(1);
+		});
+
+		test('review: concurrent checks of a new content variant from several connections all send it to review', async () => {
+			const stores = Array.from({ length: 6 }, connect);
+			const { policy } = loadPolicy({ channelOrder: ['email'], review: [{ id: 'new-copy', newVariant: true }] });
+			const d = decision('d1', { message: { variant: 'spring-b' } });
+			const results = await Promise.all(stores.flatMap((s) => Array.from({ length: 4 }, () => checkReview(s, policy, profile('c1'), d, 1000))));
+			expect(results.map((r) => r.hits.map((rule) => rule.id))).toEqual(Array(24).fill(['new-copy']));
 		});
 
 		test('learner counts from concurrent writers add up, and reads see them', async () => {

@@ -1,3 +1,5 @@
+import { checkReview, markVariantApproved } from '../../engine/guard/review';
+import { loadPolicy } from '../../engine/policy/load';
 import type { CapCounter, CapReservation, Store } from '../../engine/store/types';
 import { decision, profile } from '../helpers/fixtures';
 import { describeConsoleStoreContract } from './consoleStoreContract';
@@ -34,6 +36,17 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			await store.saveProfile(profile('c1'), ['email:a@x.io', 'anonymousId:anon'], ['c2']);
 			expect(await store.getProfile('c2')).toBeUndefined();
 			expect((await store.resolveIdentities(['anonymousId:anon'])).get('anonymousId:anon')).toBe('c1');
+		});
+
+		test('review: a new content variant goes to review on every concurrent check until it is approved, and the approval holds', async () => {
+			const { policy } = loadPolicy({ channelOrder: ['email'], review: [{ id: 'new-copy', newVariant: true }] });
+			const check = (now: number) => checkReview(store, policy, profile('c1'), decision('d1', { message: { variant: 'spring-a' } }), now);
+			const reviewed = await Promise.all(Array.from({ length: 24 }, () => check(1000)));
+			expect(reviewed.map((r) => r.hits.map((rule) => rule.id))).toEqual(Array(24).fill(['new-copy']));
+			// An approval racing a burst of checks is kept: the checks mark nothing that could stand in its way.
+			await Promise.all([...Array.from({ length: 12 }, () => check(2000)), markVariantApproved(store, 'spring-a', 2000), ...Array.from({ length: 12 }, () => check(2000))]);
+			const approved = await Promise.all(Array.from({ length: 8 }, () => check(3000)));
+			expect(approved.map((r) => r.hits)).toEqual(Array(8).fill([]));
 		});
 
 		test('claimKey is true once per time to live, and again after release or expiry', async () => {
