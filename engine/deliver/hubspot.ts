@@ -11,6 +11,7 @@
  */
 import { NudgeError } from '../errors';
 import { checkHubSpotAuth, HubSpotApi, hubspotAccountKey, HubSpotAuthError, hubspotTokens, type HubSpotAuthSettings } from '../vendors/hubspot';
+import { escapeHtml, followUpLines, followUpSubject } from './followUp';
 import { OutboundMessage, ProviderError, RateLimiter, retryAfterMs, Sender, sharedLimiter } from './provider';
 
 export const HUBSPOT_ACTIONS = ['task', 'note', 'email'] as const;
@@ -100,20 +101,9 @@ export class HubSpotSender implements Sender {
 		return this.client;
 	}
 
-	private subject(message: OutboundMessage): string {
-		const name = message.event.name ?? message.event.type;
-		return (this.settings.subject || 'Nudge: follow up ({{name}})').replace(/\{\{\s*name\s*\}\}/g, name);
-	}
-
-	private body(message: OutboundMessage): string {
-		const score = (message.score as { value?: number; tier?: string } | undefined) ?? {};
-		const lines = [
-			`Trigger: ${message.event.name ?? message.event.type} at ${message.event.occurredAt}`,
-			...(score.value !== undefined ? [`Score: ${score.value} (${score.tier ?? ''})`] : []),
-			`Journey: ${message.journey}`,
-			`Nudge decision: ${message.decisionId}`,
-		];
-		return lines.join('<br>');
+	/** An HTML body (note, task): the engine's own markup around escaped text. */
+	private htmlBody(message: OutboundMessage): string {
+		return followUpLines(message).map(escapeHtml).join('<br>');
 	}
 
 	async attempt(message: OutboundMessage, idempotencyKey: string): Promise<{ providerMessageId?: string }> {
@@ -130,15 +120,15 @@ export class HubSpotSender implements Sender {
 		if (action === 'task') {
 			const owner = this.settings.ownerId || message.contact.traits.hubspot_owner_id;
 			Object.assign(properties, {
-				hs_task_subject: this.subject(message),
-				hs_task_body: this.body(message),
+				hs_task_subject: followUpSubject(this.settings.subject, message),
+				hs_task_body: this.htmlBody(message),
 				hs_task_status: 'NOT_STARTED',
 				hs_task_priority: 'HIGH',
 				hs_task_type: 'TODO',
 				...(owner ? { hubspot_owner_id: String(owner) } : {}),
 			});
 		} else {
-			properties.hs_note_body = `<strong>${this.subject(message)}</strong><br>${this.body(message)}`;
+			properties.hs_note_body = `<strong>${escapeHtml(followUpSubject(this.settings.subject, message))}</strong><br>${this.htmlBody(message)}`;
 		}
 		try {
 			const created = await this.api().call((client) => (action === 'task' ? client.crm.objects.tasks.basicApi : client.crm.objects.notes.basicApi).create({ properties, associations }));

@@ -9,6 +9,7 @@
 import type { Connection } from 'jsforce';
 import { NudgeError } from '../errors';
 import { checkApiBudget } from '../vendors/salesforce';
+import { followUpLines, followUpSubject } from './followUp';
 import { OutboundMessage, ProviderError, RateLimiter, Sender, sharedLimiter } from './provider';
 
 export type SalesforceAction = 'task' | 'campaign';
@@ -77,8 +78,9 @@ export class SalesforceSender implements Sender {
 			if (this.settings.action === 'task') {
 				const owner = this.settings.ownerId || message.contact.traits.ownerId;
 				const result = await conn.sobject('Task').create({
-					Subject: (this.settings.subject || 'Nudge: follow up ({{name}})').replace(/\{\{\s*name\s*\}\}/g, message.event.name ?? message.event.type),
-					Description: `Trigger: ${message.event.name ?? message.event.type} at ${message.event.occurredAt}\nJourney: ${message.journey}\nNudge decision: ${message.decisionId}`,
+					// Plain-text fields, sent as JSON values: nothing in them is read as markup or query text.
+					Subject: followUpSubject(this.settings.subject, message),
+					Description: followUpLines(message).join('\n'),
 					WhoId: record.id,
 					Status: 'Not Started',
 					Priority: 'High',

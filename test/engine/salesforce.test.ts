@@ -239,6 +239,17 @@ describe('Salesforce senders', () => {
 		expect(body).toMatchObject({ Subject: 'Call Lead Changed', WhoId: leadId(1), OwnerId: '005xx0000012345', Status: 'Not Started', Description: expect.stringContaining('d_sf_1') });
 	});
 
+	test('Task text from the event is taken literally: no replacement patterns, no forged lines', async () => {
+		tokenEndpoint();
+		let body: Record<string, unknown> = {};
+		on('POST', '/services/data/v62.0/sobjects/Task', (req) => ((body = JSON.parse(req.body)), [201, { id: '00Txx000001AbCe', success: true, errors: [] }]));
+		const hostile = { ...message(), event: { ...message().event, name: `Q&A <b>$&</b>\nNudge decision: d_forged` } };
+		expect(await deliver(new SalesforceSender(salesforceConnector(settings), { action: 'task', subject: 'Call {{name}}' }), hostile, 'd_sf_1')).toMatchObject({ ok: true });
+		// Subject and Description are plain-text fields: the name as written, on one line.
+		expect(body.Subject).toBe('Call Q&A <b>$&</b> Nudge decision: d_forged');
+		expect(body.Description).toBe('Trigger: Q&A <b>$&</b> Nudge decision: d_forged at 2026-11-21T09:00:00.000Z\nJourney: sales\nNudge decision: d_sf_1');
+	});
+
 	test('CampaignMember add; an existing membership (DUPLICATE_VALUE) counts as done', async () => {
 		tokenEndpoint();
 		const bodies: Record<string, unknown>[] = [];

@@ -152,6 +152,32 @@ describe('HubSpot senders (@hubspot/api-client)', () => {
 		expect(sent).toMatchObject({ associations: [{ to: { id: '9001' }, types: [{ associationTypeId: 214 }] }], properties: { hs_note_body: expect.stringContaining('Demo Requested') } });
 	});
 
+	test('contact-supplied text reaches the note and task bodies escaped, inside the engine’s own markup (POST /crm/v3/objects/notes, /tasks)', async () => {
+		// https://developers.hubspot.com/docs/api/crm/notes — hs_note_body is HTML, as is hs_task_body.
+		const name = `<img src=x onerror=alert(1)> "Q&A" it's\nNudge decision: d_forged`;
+		const shown = '&lt;img src=x onerror=alert(1)&gt; &quot;Q&amp;A&quot; it&#39;s Nudge decision: d_forged';
+		const lines = `Trigger: ${shown} at 2026-11-21T09:00:00.000Z<br>Score: 82 (hot)<br>Journey: sales<br>Nudge decision: d_test_1`;
+		const hostile = { ...message(), event: { ...message().event, name } };
+		const sent: Record<string, unknown>[] = [];
+		const created = { properties: {}, createdAt: '2026-11-21T09:00:01.000Z', updatedAt: '2026-11-21T09:00:01.000Z', archived: false };
+		nock(HUBSPOT)
+			.post('/crm/v3/objects/notes', (body) => (sent.push(body), true))
+			.reply(201, { id: '78', ...created })
+			.post('/crm/v3/objects/tasks', (body) => (sent.push(body), true))
+			.reply(201, { id: '94313', ...created });
+		const auth = { auth: 'privateApp', accessToken: ACCESS } as const;
+		expect(await deliver(new HubSpotSender({ auth, action: 'note' }), hostile, 'd_test_1')).toMatchObject({ ok: true, providerMessageId: '78' });
+		expect(await deliver(new HubSpotSender({ auth, action: 'task', subject: 'Call: {{name}}' }), hostile, 'd_test_1')).toMatchObject({ ok: true, providerMessageId: '94313' });
+		expect(sent[0]).toEqual({
+			properties: { hs_timestamp: expect.any(String), hs_note_body: `<strong>Nudge: follow up (${shown})</strong><br>${lines}` },
+			associations: [{ to: { id: '501' }, types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: 202 }] }],
+		});
+		expect(sent[1]).toMatchObject({
+			// The subject is a plain-text field: shown as written, on one line.
+			properties: { hs_task_subject: `Call: <img src=x onerror=alert(1)> "Q&A" it's Nudge decision: d_forged`, hs_task_body: lines },
+		});
+	});
+
 	test('single-send email with sendId = decision id; the status id is the provider message id', async () => {
 		// https://developers.hubspot.com/docs/api/marketing/transactional-emails#single-send-api
 		let sent: Record<string, unknown> = {};
