@@ -46,11 +46,13 @@ export async function claimEvent(store: Store, eventId: string, at: number): Pro
 }
 
 /**
- * The event's decision is durable: repeats within the de-duplication window are duplicates. The lease is
- * left to run out: a delivery that meets it finds the mark.
+ * The event's decision is durable: repeats within the de-duplication window are duplicates. The lease
+ * goes after the mark is set (a delivery meeting the lease finds the mark): left to run out, it would
+ * hold up a repeat that comes after the window on the event's clock (a replay runs faster than real time).
  */
-export function commitEvent(store: Store, eventId: string, at: number, windowMs: number): Promise<void> {
-	return store.holdKey(eventMarkKey(eventId), windowMs, at);
+export async function commitEvent(store: Store, eventId: string, at: number, windowMs: number): Promise<void> {
+	await store.holdKey(eventMarkKey(eventId), windowMs, at);
+	await store.releaseKey(eventLeaseKey(eventId));
 }
 
 /** Not taken in: a retried delivery may claim it again at once. */

@@ -1,3 +1,4 @@
+import { claimEvent, commitEvent, EVENT_LEASE_MS, eventLeaseKey, releaseEvent } from '../../engine/events/eventClaim';
 import { checkReview, markVariantApproved } from '../../engine/guard/review';
 import { loadPolicy } from '../../engine/policy/load';
 import type { CapCounter, CapReservation, Store } from '../../engine/store/types';
@@ -36,6 +37,22 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			await store.saveProfile(profile('c1'), ['email:a@x.io', 'anonymousId:anon'], ['c2']);
 			expect(await store.getProfile('c2')).toBeUndefined();
 			expect((await store.resolveIdentities(['anonymousId:anon'])).get('anonymousId:anon')).toBe('c1');
+		});
+
+		test('event claims: a dead taker’s lease frees in real time however old the event; the mark holds for the window on the event’s clock', async () => {
+			const at = Date.parse('2025-01-06T09:00:00Z');
+			// A taker claimed e1 over a lease ago (wall time) and died: the event, from last year, is taken over.
+			expect(await store.claimKey(eventLeaseKey('e1'), EVENT_LEASE_MS, Date.now() - EVENT_LEASE_MS - 1)).toBe(true);
+			expect(await claimEvent(store, 'e1', at)).toBe(true);
+			await commitEvent(store, 'e1', at, 72 * 3_600_000);
+			// A rerun at the same event time, and a repeat within the window, are duplicates; past it, new.
+			expect(await claimEvent(store, 'e1', at)).toBe(false);
+			expect(await claimEvent(store, 'e1', at + 71 * 3_600_000)).toBe(false);
+			expect(await claimEvent(store, 'e1', at + 73 * 3_600_000)).toBe(true);
+			// Not taken in: free again at once.
+			expect(await claimEvent(store, 'e2', at)).toBe(true);
+			await releaseEvent(store, 'e2');
+			expect(await claimEvent(store, 'e2', at)).toBe(true);
 		});
 
 		test('review: a new content variant goes to review on every concurrent check until it is approved, and the approval holds', async () => {
