@@ -18,8 +18,8 @@ export const InactivityRuleSchema = z
 		start: z.string().trim().min(1, 'name the event that starts the wait'),
 		/** Event names that end the wait without firing, e.g. ["Order Completed"]. */
 		cancel: list(z.string().trim().min(1)).min(1, 'name at least one event that cancels the wait'),
-		/** From a minute (a shorter wait is not inactivity) to 90 days. */
-		minutes: within(z.number(), 1, 60 * 24 * 90, 'from 1 minute to 129600 minutes (90 days)'),
+		/** Up to 90 days; from 0.01 (0.6 s), so a demo can play a wait in compressed time, but never a wait of nothing. */
+		minutes: within(z.number(), 0.01, 60 * 24 * 90, 'from 0.01 to 129600 minutes (90 days)'),
 		/** Event fired when the wait runs out, e.g. "Cart Abandoned". */
 		fire: z.string().trim().min(1, 'name the event to fire'),
 	})

@@ -18,16 +18,23 @@ export const DurationSchema = z
 	.regex(/^\d+(s|m|h|d|w)$/, 'must be a number followed by s, m, h, d or w, e.g. "24h" or "7d"')
 	.refine((d) => !/^\d+(s|m|h|d|w)$/.test(d) || (durationMs(d) >= MIN_DURATION_MS && durationMs(d) <= MAX_DURATION_MS), {
 		message: 'must be from "1s" to "3650d" (10 years)',
-	});
+	})
+	.meta({ description: 'A number followed by s, m, h, d or w, from "1s" to "3650d" (10 years)' });
 
 /** An IANA zone name; a typo would otherwise turn quiet hours and calendar caps off without a word. */
-export const TimeZoneSchema = z.string().superRefine((name, ctx) => {
-	if (!isTimeZone(name)) ctx.addIssue({ code: 'custom', message: notATimeZone(name) });
-});
+export const TimeZoneSchema = z
+	.string()
+	.superRefine((name, ctx) => {
+		if (!isTimeZone(name)) ctx.addIssue({ code: 'custom', message: notATimeZone(name) });
+	})
+	.meta({ description: 'An IANA time zone name, e.g. "Europe/Berlin" or "UTC"' });
 
 /** A record whose number of entries is bounded like a list. */
 const boundedRecord = <K extends z.core.$ZodRecordKey, V extends z.ZodType>(key: K, value: V) =>
-	z.record(key, value).refine((r) => Object.keys(r).length <= MAX_KEYS, { message: `must have at most ${MAX_KEYS} entries` });
+	z
+		.record(key, value)
+		.refine((r) => Object.keys(r).length <= MAX_KEYS, { message: `must have at most ${MAX_KEYS} entries` })
+		.meta({ maxProperties: MAX_KEYS });
 
 /** What a cap counts: one channel, every channel, a message category/tag, or one journey's messages. */
 export const CapScopeSchema = z.discriminatedUnion('kind', [

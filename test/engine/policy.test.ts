@@ -79,6 +79,18 @@ describe('policy', () => {
 		expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['channelOrder', 'caps', 'scoring', 'journeys']));
 		expect(schema.required).toEqual(['channelOrder']);
 	});
+
+	test('the JSON Schema carries the bounds the loader enforces', () => {
+		const { properties: p } = policyJsonSchema() as { properties: Record<string, Record<string, unknown> & { items?: Record<string, unknown> }> };
+		expect(p.caps.maxItems).toBe(1000);
+		expect((p.suppression.properties as Record<string, { maxItems: number }>).emails.maxItems).toBe(10_000);
+		expect(p.journeys.maxProperties).toBe(1000);
+		expect(p.dedupWindowHours).toMatchObject({ minimum: 1, maximum: 8760 });
+		expect(p.reservationTimeoutSeconds).toMatchObject({ minimum: 1, maximum: 86_400 });
+		expect(p.timezone.description).toMatch(/IANA time zone/);
+		const timers = ((p.journeys.additionalProperties as { properties: Record<string, { items: { properties: Record<string, unknown> } }> }).properties.timers.items.properties);
+		expect(timers.minutes).toMatchObject({ minimum: 0.01, maximum: 129_600 });
+	});
 });
 
 describe('time zones, durations and timers are checked when the policy loads', () => {
@@ -104,7 +116,7 @@ describe('time zones, durations and timers are checked when the policy loads', (
 		[{ dedupWindowHours: 1e300 }, 'dedupWindowHours: must be from 1 to 8760 hours (1 year)'],
 		[{ dedupWindowHours: Infinity }, 'dedupWindowHours: must be a finite number'],
 		[{ learner: { attributionWindowHours: 1e9 } }, 'learner.attributionWindowHours: must be from 1 to 8760 hours (1 year)'],
-		[{ journeys: { cart: { timers: [{ start: 'Cart Updated', cancel: ['Order Completed'], minutes: 0.01, fire: 'Cart Abandoned' }] } } }, 'journeys.cart.timers.0.minutes: must be from 1 minute to 129600 minutes (90 days)'],
+		[{ journeys: { cart: { timers: [{ start: 'Cart Updated', cancel: ['Order Completed'], minutes: 0.001, fire: 'Cart Abandoned' }] } } }, 'journeys.cart.timers.0.minutes: must be from 0.01 to 129600 minutes (90 days)'],
 	])('every duration is bounded, and the error gives the range (%#)', (extra, message) => {
 		expect(() => loadPolicy({ ...DEFAULT_POLICY, ...extra })).toThrow(message);
 	});

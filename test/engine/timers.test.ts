@@ -81,7 +81,7 @@ describe.each([
 
 test('invalid rules are refused with the field at fault', () => {
 	expect(() => parseInactivityRules([{ start: 'Cart Updated', cancel: [], minutes: 0, fire: '' }])).toThrow(
-		/Inactivity timer settings are not valid: 0\.cancel: name at least one event that cancels the wait; 0\.minutes: must be from 1 minute to 129600 minutes \(90 days\); 0\.fire: name the event to fire/,
+		/Inactivity timer settings are not valid: 0\.cancel: name at least one event that cancels the wait; 0\.minutes: must be from 0\.01 to 129600 minutes \(90 days\); 0\.fire: name the event to fire/,
 	);
 	expect(() => parseInactivityRules([{ start: 'Cart Abandoned', cancel: ['Order Completed'], minutes: 60, fire: 'cart abandoned' }])).toThrow(
 		'Inactivity timer settings are not valid: (root): timers form a cycle: Cart Abandoned → cart abandoned',
