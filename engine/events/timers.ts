@@ -8,8 +8,9 @@
  */
 import { z } from 'zod/v4';
 import type { Engine, IngestResult } from '../engine';
-import { NudgeError, describeIssues, issuesFromZod } from '../errors';
+import { FieldIssue, NudgeError, describeIssues, issuesFromZod } from '../errors';
 import { list, MAX_LIST, within } from '../policy/bounds';
+import type { Policy } from '../policy/schema';
 import type { LeasedTimer } from '../store/types';
 
 export const InactivityRuleSchema = z
@@ -66,15 +67,20 @@ export const InactivityRulesSchema = list(InactivityRuleSchema).superRefine((rul
 	if (cycle) ctx.addIssue({ code: 'custom', message: `timers form a cycle: ${cycle.join(' → ')}` });
 });
 
-/** Validates rules from a node's settings; an invalid one names its position and field. */
-export function parseInactivityRules(input: unknown): InactivityRule[] {
+/**
+ * Validates rules from a node's settings; an invalid one names its position and field. Where the node's
+ * fired events meet its journey's policy timers too (Node-RED), give both: a cycle through them is refused.
+ */
+export function parseInactivityRules(input: unknown, policy?: Pick<Policy, 'journeys'>, journey?: string): InactivityRule[] {
 	const parsed = InactivityRulesSchema.safeParse(input);
-	if (!parsed.success) {
-		const issues = issuesFromZod(parsed.error);
-		throw new NudgeError('INVALID_INPUT', `Inactivity timer settings are not valid: ${describeIssues(issues)}`, issues);
-	}
+	if (!parsed.success) throw invalidRules(issuesFromZod(parsed.error));
+	const policyTimers = (journey && policy?.journeys[journey]?.timers) || [];
+	const cycle = policyTimers.length ? timerCycle([...parsed.data, ...policyTimers]) : undefined;
+	if (cycle) throw invalidRules([{ path: '(root)', message: `with the policy's journeys.${journey}.timers, timers form a cycle: ${cycle.join(' → ')}` }]);
 	return parsed.data;
 }
+
+const invalidRules = (issues: FieldIssue[]) => new NudgeError('INVALID_INPUT', `Inactivity timer settings are not valid: ${describeIssues(issues)}`, issues);
 
 interface TimerBody {
 	fire: string;
@@ -175,7 +181,7 @@ function fireTimer(engine: Engine, timer: LeasedTimer): Promise<IngestResult> {
 }
 
 /** Rules written as JSON text (Node-RED settings); empty text means none. */
-export function parseInactivityRulesJson(text: string | undefined): InactivityRule[] {
+export function parseInactivityRulesJson(text: string | undefined, policy?: Pick<Policy, 'journeys'>, journey?: string): InactivityRule[] {
 	if (!text?.trim()) return [];
 	let value: unknown;
 	try {
@@ -183,5 +189,5 @@ export function parseInactivityRulesJson(text: string | undefined): InactivityRu
 	} catch (error) {
 		throw new NudgeError('INVALID_INPUT', `Inactivity timers are not valid JSON: ${(error as Error).message}`);
 	}
-	return parseInactivityRules(value);
+	return parseInactivityRules(value, policy, journey);
 }

@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import type { Engine } from '../../engine/engine';
 import { applyInactivityRules, fireDueTimers, parseInactivityRules } from '../../engine/events/timers';
+import { loadPolicy } from '../../engine/policy/load';
 import { createEngine } from '../../engine/registry';
 import { tempDir } from '../helpers/fixtures';
 
@@ -93,4 +94,9 @@ test('invalid rules are refused with the field at fault', () => {
 		]),
 	).toThrow('(root): timers form a cycle: Ping → Pong → Ping');
 	expect(() => parseInactivityRules([{ start: 'Cart Updated', cancel: ['Order Completed'], minutes: 30, fire: 'Cart Abandoned', journey: 'cart' }])).toThrow('0: Unrecognized key: "journey"');
+	// A node's rules and its journey's policy timers run together (Node-RED fires with both): a cycle through both is refused.
+	const policy = loadPolicy({ channelOrder: ['email'], journeys: { cart: { timers: [{ start: 'Pong', cancel: ['Stop'], minutes: 1, fire: 'Ping' }] } } }).policy;
+	const ping = [{ start: 'Ping', cancel: ['Stop'], minutes: 1, fire: 'Pong' }];
+	expect(() => parseInactivityRules(ping, policy, 'cart')).toThrow("(root): with the policy's journeys.cart.timers, timers form a cycle: Ping → Pong → Ping");
+	expect(parseInactivityRules(ping, policy, 'nurture')).toHaveLength(1);
 });
