@@ -12,11 +12,14 @@ import { isTimeZone, notATimeZone } from './timeZone';
 const MIN_DURATION_MS = 1_000;
 const MAX_DURATION_MS = 3650 * 86_400_000;
 
+const DURATION = /^\d+(s|m|h|d|w)$/;
+
 /** "30m", "24h", "7d", "2w": a rolling window length, from 1s to 3650d (10 years). */
 export const DurationSchema = z
 	.string()
-	.regex(/^\d+(s|m|h|d|w)$/, 'must be a number followed by s, m, h, d or w, e.g. "24h" or "7d"')
-	.refine((d) => !/^\d+(s|m|h|d|w)$/.test(d) || (durationMs(d) >= MIN_DURATION_MS && durationMs(d) <= MAX_DURATION_MS), {
+	.regex(DURATION, 'must be a number followed by s, m, h, d or w, e.g. "24h" or "7d"')
+	// Zod runs this even when the format is wrong: that case has its own message above.
+	.refine((d) => !DURATION.test(d) || (durationMs(d) >= MIN_DURATION_MS && durationMs(d) <= MAX_DURATION_MS), {
 		message: 'must be from "1s" to "3650d" (10 years)',
 	})
 	.meta({ description: 'A number followed by s, m, h, d or w, from "1s" to "3650d" (10 years)' });
@@ -315,7 +318,7 @@ export type HoldoutPolicy = z.infer<typeof HoldoutPolicySchema>;
 export const PolicySchema = z
 	.object({
 		name: z.string().min(1).default('default'),
-		/** Used when a contact's own time zone is unknown. */
+		/** Used when a contact's own time zone is unknown or not a time zone. */
 		timezone: TimeZoneSchema.default('UTC'),
 		channels: z.partialRecord(ChannelSchema, ChannelPolicySchema).default({}),
 		channelOrder: list(ChannelSchema).min(1, 'must list at least one channel'),

@@ -12,13 +12,17 @@ export function isTimeZone(name: string): boolean {
 	return /^[A-Za-z]/.test(name) && IANAZone.create(name).isValid;
 }
 
+/** Zone names are at most about 30 characters: a longer text is cut before it is compared or quoted. */
+const MAX_NAME = 64;
+
 /** The known zone nearest by edit distance, for a "did you mean" hint. Intl lists canonical names only: UTC is added. */
 export function closestTimeZone(name: string): string {
 	zoneNames ??= [...Intl.supportedValuesOf('timeZone'), 'UTC'];
-	return closest(name, zoneNames);
+	return closest(name.slice(0, MAX_NAME), zoneNames);
 }
 
 /** `"Europe/Berln" is not a time zone; did you mean "Europe/Berlin"?` */
 export function notATimeZone(name: string): string {
-	return `${JSON.stringify(name)} is not a time zone; did you mean "${closestTimeZone(name)}"?`;
+	const shown = name.length > MAX_NAME ? `${name.slice(0, MAX_NAME)}…` : name;
+	return `${JSON.stringify(shown)} is not a time zone; did you mean "${closestTimeZone(name)}"?`;
 }

@@ -80,10 +80,10 @@ describe('hostile policies', () => {
 		expect(refusal(input).message).toContain(message);
 	});
 
-	/** Every path into the default policy, down to its leaves. */
+	/** Every path into the default policy, down to its leaves (the whole policy replaced is in the table above). */
 	const paths: string[][] = [];
 	const walk = (value: unknown, path: string[]) => {
-		paths.push(path);
+		if (path.length) paths.push(path);
 		if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) walk(v, [...path, k]);
 	};
 	walk(DEFAULT_POLICY, []);
@@ -96,7 +96,7 @@ describe('hostile policies', () => {
 	const hostileValue = fc.oneof(
 		fc.constantFrom(NaN, Infinity, -Infinity, -1, 0, 1e308, '', ' ', '0s', '99999999999999999999d', 'Mars/Olympus', null, [], {}, true),
 		fc.constant(JSON.parse('{"__proto__":{"polluted":true}}')),
-		fc.integer({ min: 2, max: 200 }).map((depth) => nested(depth)),
+		fc.integer({ min: 2, max: 20_000 }).map((depth) => nested(depth)),
 		fc.anything(),
 	);
 
@@ -115,8 +115,8 @@ describe('hostile policies', () => {
 				const { code, issues } = error as NudgeError;
 				expect(code).toBe('INVALID_POLICY');
 				expect(issues.length).toBeGreaterThan(0);
-				// A value set at the root replaces the whole policy; elsewhere the error is about that field or its list.
-				for (const issue of issues) expect(path.length ? issue.path.startsWith(path[0]) : true).toBe(true);
+				// The error is about that field, or the rule or list it is in.
+				for (const issue of issues) expect(issue.path.startsWith(path[0])).toBe(true);
 			}),
 			{ numRuns: 500 },
 		);
