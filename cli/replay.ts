@@ -7,7 +7,9 @@ import { NudgeError } from '../engine/errors';
 import { applyInactivityRules, fireDueTimers } from '../engine/events/timers';
 import { normalizeEvent } from '../engine/events/normalize';
 import { JOURNEYS, JourneyName } from '../engine/journeys/journey';
-import { createEngine } from '../engine/registry';
+import { Engine } from '../engine/engine';
+import { loadPolicyFile } from '../engine/policy/load';
+import { openStore } from '../engine/store/open';
 
 /** The prebuilt journeys' policy (triggers, outcomes, timers, offers…), used unless --policy names another. */
 export const JOURNEYS_POLICY = [join(__dirname, '..', 'flows'), join(__dirname, '..', '..', 'flows')].map((dir) => join(dir, 'policies', 'journeys.json')).find((file) => existsSync(file));
@@ -40,12 +42,10 @@ export async function replay(options: ReplayOptions, emit: (decision: Decision) 
 	if (!JOURNEYS.includes(journey)) {
 		throw new NudgeError('INVALID_INPUT', `Unknown journey "${options.journey}". Available: ${JOURNEYS.join(', ')}`);
 	}
+	// The policy first: a bad one stops the replay before its scratch store is created (and left behind).
+	const policy = loadPolicyFile(options.policy ?? JOURNEYS_POLICY!);
 	const scratch = options.store ? undefined : mkdtempSync(join(tmpdir(), 'nudge-replay-'));
-	const engine = createEngine({
-		store: `sqlite:${options.store ?? join(scratch!, 'replay.db')}`,
-		policyFile: options.policy ?? JOURNEYS_POLICY,
-		clock: 'event',
-	});
+	const engine = new Engine({ store: openStore(`sqlite:${options.store ?? join(scratch!, 'replay.db')}`), policy, clock: 'event' });
 	const summary: ReplaySummary = { events: 0, timers: 0, rejected: [], byStatus: {}, byReason: {} };
 	try {
 		const lines = createInterface({ input: createReadStream(options.events), crlfDelay: Infinity });

@@ -8,29 +8,79 @@
  */
 import { z } from 'zod/v4';
 import type { Engine, IngestResult } from '../engine';
-import { NudgeError, describeIssues, issuesFromZod } from '../errors';
+import { FieldIssue, NudgeError, describeIssues, issuesFromZod } from '../errors';
+import { list, MAX_LIST, within } from '../policy/bounds';
+import type { Policy } from '../policy/schema';
 import type { LeasedTimer } from '../store/types';
 
-export const InactivityRuleSchema = z.object({
-	/** Event name that starts (or restarts) the wait, e.g. "Cart Updated". */
-	start: z.string().trim().min(1, 'name the event that starts the wait'),
-	/** Event names that end the wait without firing, e.g. ["Order Completed"]. */
-	cancel: z.array(z.string().trim().min(1)).min(1, 'name at least one event that cancels the wait'),
-	minutes: z.number().positive('must be more than 0 minutes').max(60 * 24 * 90, 'must be at most 90 days'),
-	/** Event fired when the wait runs out, e.g. "Cart Abandoned". */
-	fire: z.string().trim().min(1, 'name the event to fire'),
-}).refine((r) => r.fire.toLowerCase() !== r.start.toLowerCase(), { message: 'must differ from the event that starts the wait (it would restart itself for ever)', path: ['fire'] });
+export const InactivityRuleSchema = z
+	.object({
+		/** Event name that starts (or restarts) the wait, e.g. "Cart Updated". */
+		start: z.string().trim().min(1, 'name the event that starts the wait'),
+		/** Event names that end the wait without firing, e.g. ["Order Completed"]. */
+		cancel: list(z.string().trim().min(1)).min(1, 'name at least one event that cancels the wait'),
+		/** Up to 90 days; from 0.01 (0.6 s), so a demo can play a wait in compressed time, but never a wait of nothing. */
+		minutes: within(z.number(), 0.01, 60 * 24 * 90, 'from 0.01 to 129600 minutes (90 days)'),
+		/** Event fired when the wait runs out, e.g. "Cart Abandoned". */
+		fire: z.string().trim().min(1, 'name the event to fire'),
+	})
+	.strict();
 export type InactivityRule = z.infer<typeof InactivityRuleSchema>;
 
-/** Validates rules from a node's settings; an invalid one names its position and field. */
-export function parseInactivityRules(input: unknown): InactivityRule[] {
-	const parsed = z.array(InactivityRuleSchema).safeParse(input);
-	if (!parsed.success) {
-		const issues = issuesFromZod(parsed.error);
-		throw new NudgeError('INVALID_INPUT', `Inactivity timer settings are not valid: ${describeIssues(issues)}`, issues);
+/**
+ * A chain of timers that start each other for ever (a timer fires "Pong", which starts a timer that fires
+ * "Ping", which starts the first again; or a timer that fires its own start event), as event names, or
+ * undefined. Events match case-insensitively, as when timers run.
+ */
+export function timerCycle(rules: InactivityRule[]): string[] | undefined {
+	const key = (name: string) => name.toLowerCase();
+	const startedBy = new Map<string, InactivityRule[]>();
+	for (const rule of rules) startedBy.set(key(rule.start), [...(startedBy.get(key(rule.start)) ?? []), rule]);
+	const done = new Set<string>();
+	const path: string[] = [];
+	const onPath = new Set<string>();
+	const visit = (event: string): string[] | undefined => {
+		if (onPath.has(key(event))) return [...path.slice(path.findIndex((p) => key(p) === key(event))), event];
+		if (done.has(key(event))) return undefined;
+		path.push(event);
+		onPath.add(key(event));
+		for (const rule of startedBy.get(key(event)) ?? []) {
+			const cycle = visit(rule.fire);
+			if (cycle) return cycle;
+		}
+		path.pop();
+		onPath.delete(key(event));
+		done.add(key(event));
+		return undefined;
+	};
+	for (const rule of rules) {
+		const cycle = visit(rule.start);
+		if (cycle) return cycle;
 	}
+	return undefined;
+}
+
+/** A list of timers, refused when they would start each other for ever (one event, endless sends). */
+export const InactivityRulesSchema = list(InactivityRuleSchema).superRefine((rules, ctx) => {
+	// An over-long list is refused by its length already (and the search recurses once per chained timer).
+	const cycle = rules.length <= MAX_LIST ? timerCycle(rules) : undefined;
+	if (cycle) ctx.addIssue({ code: 'custom', message: `timers form a cycle: ${cycle.join(' → ')}` });
+});
+
+/**
+ * Validates rules from a node's settings; an invalid one names its position and field. Where the node's
+ * fired events meet its journey's policy timers too (Node-RED), give both: a cycle through them is refused.
+ */
+export function parseInactivityRules(input: unknown, policy?: Pick<Policy, 'journeys'>, journey?: string): InactivityRule[] {
+	const parsed = InactivityRulesSchema.safeParse(input);
+	if (!parsed.success) throw invalidRules(issuesFromZod(parsed.error));
+	const policyTimers = (journey && policy?.journeys[journey]?.timers) || [];
+	const cycle = policyTimers.length ? timerCycle([...parsed.data, ...policyTimers]) : undefined;
+	if (cycle) throw invalidRules([{ path: '(root)', message: `with the policy's journeys.${journey}.timers, timers form a cycle: ${cycle.join(' → ')}` }]);
 	return parsed.data;
 }
+
+const invalidRules = (issues: FieldIssue[]) => new NudgeError('INVALID_INPUT', `Inactivity timer settings are not valid: ${describeIssues(issues)}`, issues);
 
 interface TimerBody {
 	fire: string;
@@ -131,7 +181,7 @@ function fireTimer(engine: Engine, timer: LeasedTimer): Promise<IngestResult> {
 }
 
 /** Rules written as JSON text (Node-RED settings); empty text means none. */
-export function parseInactivityRulesJson(text: string | undefined): InactivityRule[] {
+export function parseInactivityRulesJson(text: string | undefined, policy?: Pick<Policy, 'journeys'>, journey?: string): InactivityRule[] {
 	if (!text?.trim()) return [];
 	let value: unknown;
 	try {
@@ -139,5 +189,5 @@ export function parseInactivityRulesJson(text: string | undefined): InactivityRu
 	} catch (error) {
 		throw new NudgeError('INVALID_INPUT', `Inactivity timers are not valid JSON: ${(error as Error).message}`);
 	}
-	return parseInactivityRules(value);
+	return parseInactivityRules(value, policy, journey);
 }

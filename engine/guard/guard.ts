@@ -8,7 +8,7 @@ import { checkAndReserve, MessageFacts } from './frequencyCap';
 import { checkNegativeTriggers } from './negativeTriggers';
 import { checkQuietHours } from './quietHours';
 import { checkReview } from './review';
-import { zoneFor } from './windows';
+import { zoneFallbackNote, zoneFor } from './windows';
 
 export type GuardOutcome = 'allowed' | 'delayed' | 'blocked' | 'review';
 
@@ -91,8 +91,13 @@ export async function evaluateGuards(input: GuardInput): Promise<GuardResult> {
 	}
 
 	const zone = zoneFor(profile.timezone, policy.timezone);
+	// A contact's unusable zone must not switch the guardrails off, nor pass unnoticed: the checks that
+	// read the local clock (quiet hours, calendar caps) say so.
+	const note = zoneFallbackNote(profile.timezone, zone);
+	const zoned = (c: GuardCheck) => c.kind === 'quiet_hours' || !!c.window?.startsWith('calendar');
+	const noted = (list: GuardCheck[]) => (note ? list.map((c) => (zoned(c) ? { ...c, detail: c.detail ? `${c.detail}; ${note}` : note } : c)) : list);
 	const quiet = checkQuietHours(policy, channel, decision.message?.category, now, zone);
-	checks.push(...quiet.checks);
+	checks.push(...noted(quiet.checks));
 	if (quiet.binding) {
 		const { rule, retryAt } = quiet.binding;
 		const when = new Date(retryAt).toISOString();
@@ -103,7 +108,7 @@ export async function evaluateGuards(input: GuardInput): Promise<GuardResult> {
 
 	const message: MessageFacts = { channel, journey: decision.journey, category: decision.message?.category, tags: decision.message?.tags ?? [] };
 	const caps = await checkAndReserve(store, policy, profile.contactId, message, now, zone);
-	checks.push(...caps.checks);
+	checks.push(...noted(caps.checks));
 	if (caps.allowed) return { outcome: 'allowed', checks, reservationId: caps.reservationId, explanation: caps.explanation };
 	const { rule, retryAt } = caps.binding!;
 	return rule.action === 'delay' && retryAt !== undefined

@@ -1,11 +1,16 @@
 import { DateTime } from 'luxon';
 import type { CapWindow } from '../policy/schema';
+import { isTimeZone } from '../policy/timeZone';
 import { durationMs } from './duration';
 
 /** A contact's time zone when it is valid, else the policy's (a bad zone must not break decisions). */
 export function zoneFor(contactZone: string | undefined, policyZone: string): string {
-	if (contactZone && DateTime.now().setZone(contactZone).isValid) return contactZone;
-	return policyZone;
+	return contactZone && isTimeZone(contactZone) ? contactZone : policyZone;
+}
+
+/** Why the policy's zone stands in for the contact's own, when it does: said on the checks that used it. */
+export function zoneFallbackNote(contactZone: string | undefined, zone: string): string | undefined {
+	return contactZone && contactZone !== zone ? `the contact's time zone ${JSON.stringify(contactZone)} is not a time zone, so the policy's ${zone} applies` : undefined;
 }
 
 export interface WindowSpan {

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod/v4';
-import { NudgeError, describeIssues, issuesFromZod } from '../errors';
+import { FieldIssue, NudgeError, describeIssues, issuesFromZod } from '../errors';
 import { contentHash } from '../ids';
 import { DEFAULT_POLICY } from './defaultPolicy';
+import { shapeIssues } from './rawShape';
 import { Policy, PolicySchema } from './schema';
 
 export interface LoadedPolicy {
@@ -10,6 +11,12 @@ export interface LoadedPolicy {
 	/** `<name>@<content hash>`: every decision carries it, so the log says which rules applied. */
 	version: string;
 }
+
+/** Zod would say "expected number, received number" of Infinity (objects from code can hold it; JSON cannot). */
+const finiteNumbers: z.core.$ZodErrorMap = (issue) =>
+	issue.code === 'invalid_type' && issue.expected === 'number' && typeof issue.input === 'number' ? 'must be a finite number' : undefined;
+
+const invalid = (issues: FieldIssue[]) => new NudgeError('INVALID_POLICY', `Policy is not valid: ${describeIssues(issues)}`, issues);
 
 /** Validates a policy (object or JSON text). Nothing is applied unless every field is valid. */
 export function loadPolicy(input: unknown = DEFAULT_POLICY): LoadedPolicy {
@@ -24,18 +31,14 @@ export function loadPolicy(input: unknown = DEFAULT_POLICY): LoadedPolicy {
 			}
 		}
 	}
-	const parsed = PolicySchema.safeParse(raw);
-	if (!parsed.success) {
-		const issues = issuesFromZod(parsed.error);
-		throw new NudgeError('INVALID_POLICY', `Policy is not valid: ${describeIssues(issues)}`, issues);
-	}
+	const shape = shapeIssues(raw);
+	if (shape.length) throw invalid(shape);
+	const parsed = PolicySchema.safeParse(raw, { error: finiteNumbers });
+	if (!parsed.success) throw invalid(issuesFromZod(parsed.error));
 	const policy = parsed.data;
 	const ruleIds = policy.caps.map((c) => c.id);
 	const dup = ruleIds.find((id, i) => ruleIds.indexOf(id) !== i);
-	if (dup) {
-		const issues = [{ path: 'caps', message: `rule id "${dup}" is used twice` }];
-		throw new NudgeError('INVALID_POLICY', `Policy is not valid: ${describeIssues(issues)}`, issues);
-	}
+	if (dup) throw invalid([{ path: 'caps', message: `rule id "${dup}" is used twice` }]);
 	return { policy, version: `${policy.name}@${contentHash(policy, 12)}` };
 }
 

@@ -1,11 +1,43 @@
 import { z } from 'zod/v4';
 import { ChannelSchema } from '../channels';
-import { InactivityRuleSchema } from '../events/timers';
+import { InactivityRulesSchema } from '../events/timers';
+import { durationMs } from '../guard/duration';
+import { list, MAX_KEYS, MAX_SUPPRESSED, within } from './bounds';
+import { isTimeZone, notATimeZone } from './timeZone';
 
-/** "30m", "24h", "7d", "2w": a rolling window length. */
+/**
+ * A window or pause shorter than a second counts nothing (a "0s" cap is no cap); one longer than ten years
+ * outlives any contact history, and far beyond it the arithmetic leaves the range of a date.
+ */
+const MIN_DURATION_MS = 1_000;
+const MAX_DURATION_MS = 3650 * 86_400_000;
+
+const DURATION = /^\d+(s|m|h|d|w)$/;
+
+/** "30m", "24h", "7d", "2w": a rolling window length, from 1s to 3650d (10 years). */
 export const DurationSchema = z
 	.string()
-	.regex(/^\d+(s|m|h|d|w)$/, 'must be a number followed by s, m, h, d or w, e.g. "24h" or "7d"');
+	.regex(DURATION, 'must be a number followed by s, m, h, d or w, e.g. "24h" or "7d"')
+	// Zod runs this even when the format is wrong: that case has its own message above.
+	.refine((d) => !DURATION.test(d) || (durationMs(d) >= MIN_DURATION_MS && durationMs(d) <= MAX_DURATION_MS), {
+		message: 'must be from "1s" to "3650d" (10 years)',
+	})
+	.meta({ description: 'A number followed by s, m, h, d or w, from "1s" to "3650d" (10 years)' });
+
+/** An IANA zone name; a typo would otherwise turn quiet hours and calendar caps off without a word. */
+export const TimeZoneSchema = z
+	.string()
+	.superRefine((name, ctx) => {
+		if (!isTimeZone(name)) ctx.addIssue({ code: 'custom', message: notATimeZone(name) });
+	})
+	.meta({ description: 'An IANA time zone name, e.g. "Europe/Berlin" or "UTC"' });
+
+/** A record whose number of entries is bounded like a list. */
+const boundedRecord = <K extends z.core.$ZodRecordKey, V extends z.ZodType>(key: K, value: V) =>
+	z
+		.record(key, value)
+		.refine((r) => Object.keys(r).length <= MAX_KEYS, { message: `must have at most ${MAX_KEYS} entries` })
+		.meta({ maxProperties: MAX_KEYS });
 
 /** What a cap counts: one channel, every channel, a message category/tag, or one journey's messages. */
 export const CapScopeSchema = z.discriminatedUnion('kind', [
@@ -48,7 +80,7 @@ export const CapRuleSchema = z
 		window: CapWindowSchema,
 		/** Over the cap: drop the message, or delay it to the earliest instant a slot frees (`retryAt`). */
 		action: z.enum(['drop', 'delay']).default('drop'),
-		exemptions: z.array(ExemptionSchema).default([]),
+		exemptions: list(ExemptionSchema).default([]),
 	})
 	.strict();
 export type CapRule = z.infer<typeof CapRuleSchema>;
@@ -60,14 +92,14 @@ export const QuietHoursSchema = z
 	.object({
 		id: z.string().min(1),
 		/** Channels the quiet hours apply to; all channels when absent. */
-		channels: z.array(ChannelSchema).min(1).optional(),
+		channels: list(ChannelSchema).min(1).optional(),
 		/** Local time in the contact's time zone; a window may cross midnight ("21:00" to "08:00"). */
 		start: ClockSchema,
 		end: ClockSchema,
 		/** Inside quiet hours: delay to the window's end, or drop. */
 		action: z.enum(['delay', 'drop']).default('delay'),
 		/** Categories that may be sent during quiet hours. */
-		exemptCategories: z.array(z.string().min(1)).default(['transactional']),
+		exemptCategories: list(z.string().min(1)).default(['transactional']),
 	})
 	.strict()
 	.refine((q) => q.start !== q.end, { message: 'start and end must differ', path: ['end'] });
@@ -92,15 +124,15 @@ export const NegativeTriggerSchema = z
 		id: z.string().min(1),
 		description: z.string().optional(),
 		/** Event names that start the pause… */
-		events: z.array(z.string().min(1)).default([]),
+		events: list(z.string().min(1)).default([]),
 		/** …when every one of these conditions holds on the event or profile. */
-		where: z.array(ConditionSchema).default([]),
+		where: list(ConditionSchema).default([]),
 		/** Event names that end the pause. */
-		clearedBy: z.array(z.string().min(1)).default([]),
+		clearedBy: list(z.string().min(1)).default([]),
 		/** The pause ends by itself after this long (e.g. "7d" after a purchase). */
 		timeout: DurationSchema.optional(),
 		/** Pauses only these journeys; all when absent. */
-		journeys: z.array(z.string().min(1)).optional(),
+		journeys: list(z.string().min(1)).optional(),
 	})
 	.strict()
 	.refine((t) => t.events.length > 0 || t.where.length > 0, { message: 'give the events that start the pause, or a `where` condition on the profile', path: ['events'] });
@@ -117,7 +149,7 @@ export const ReviewRuleSchema = z
 		 */
 		when: ConditionSchema.optional(),
 		newVariant: z.boolean().optional(),
-		journeys: z.array(z.string().min(1)).optional(),
+		journeys: list(z.string().min(1)).optional(),
 	})
 	.strict()
 	.refine((r) => !!r.when !== !!r.newVariant, { message: 'give either `when` or `newVariant: true`', path: ['when'] });
@@ -126,11 +158,11 @@ export type ReviewRule = z.infer<typeof ReviewRuleSchema>;
 export const SuppressionSchema = z
 	.object({
 		/** Never message these addresses (case-insensitive). */
-		emails: z.array(z.string().min(3)).default([]),
+		emails: list(z.string().min(3), MAX_SUPPRESSED).default([]),
 		/** Never message addresses at these domains ("competitor.com"). */
-		domains: z.array(z.string().min(1)).default([]),
+		domains: list(z.string().min(1), MAX_SUPPRESSED).default([]),
 		/** Never message these Nudge contact ids or user ids. */
-		userIds: z.array(z.string().min(1)).default([]),
+		userIds: list(z.string().min(1), MAX_SUPPRESSED).default([]),
 	})
 	.strict();
 
@@ -164,7 +196,7 @@ export const ChannelPolicySchema = z
 export const ScoringSchema = z
 	.object({
 		base: z.number().default(0),
-		rules: z.array(ScoreRuleSchema).default([]),
+		rules: list(ScoreRuleSchema).default([]),
 		/** A score at or above `hot` is hot, at or above `warm` is warm, else cold (0–100 scale). */
 		tiers: z
 			.object({ hot: z.number().min(0).max(100), warm: z.number().min(0).max(100) })
@@ -197,20 +229,20 @@ const JourneyOutcomeSchema = z
 export const JourneyPolicySchema = z
 	.object({
 		/** Channels this journey may use, in order of preference; defaults to the policy's channelOrder. */
-		channels: z.array(ChannelSchema).min(1).optional(),
+		channels: list(ChannelSchema).min(1).optional(),
 		/**
 		 * Event names (or `identify`, `page`… for calls without a name) that start a message decision.
 		 * Any other event only updates the profile: its decision ends NOT_A_TRIGGER. Every event when absent.
 		 */
-		triggers: z.array(z.string().min(1)).min(1).optional(),
+		triggers: list(z.string().min(1)).min(1).optional(),
 		/** Event names recorded as outcomes (open, click, conversion, revenue…) of the journey's latest message. */
-		outcomes: z.record(z.string().min(1), JourneyOutcomeSchema).default({}),
+		outcomes: boundedRecord(z.string().min(1), JourneyOutcomeSchema).default({}),
 		/** The journey's own score (purchase intent, churn risk…); the policy's `scoring` when absent. */
 		scoring: ScoringSchema.optional(),
 		/** Score tiers handed to a person (e.g. hot leads → a sales task) instead of a marketing message. */
 		escalate: z
 			.object({
-				tiers: z.array(TierSchema).min(1),
+				tiers: list(TierSchema).min(1),
 				channel: ChannelSchema.default('sales_task'),
 				/** Category of the escalation (caps and quiet hours can exempt it). */
 				category: z.string().min(1).default('sales'),
@@ -220,7 +252,7 @@ export const JourneyPolicySchema = z
 		/** Offer depth by score tier (e.g. percent off), put on the decision as `message.offerValue`. */
 		offers: z.partialRecord(TierSchema, z.number().min(0)).optional(),
 		/** Inactivity timers of this journey (e.g. Checkout Started with no Order Completed in 30 minutes → Cart Abandoned). */
-		timers: z.array(InactivityRuleSchema).default([]),
+		timers: InactivityRulesSchema.default([]),
 	})
 	.strict();
 export type JourneyPolicy = z.infer<typeof JourneyPolicySchema>;
@@ -234,7 +266,7 @@ export const LearnerPolicySchema = z
 		/** `conversion`: Beta posteriors on the chance a message earns a reward outcome; `value`: Normal posteriors on revenue per message. */
 		objective: z.enum(['conversion', 'value']).default('conversion'),
 		/** Outcome types that count as a success (once per decision) for the `conversion` objective. */
-		reward: z.array(z.enum(['open', 'click', 'conversion', 'revenue'])).min(1).default(['conversion']),
+		reward: list(z.enum(['open', 'click', 'conversion', 'revenue'])).min(1).default(['conversion']),
 		/** Each unsubscribe or spam complaint counts against its channel as this many failures. */
 		negativeWeight: z.number().min(0).default(1),
 		exploration: z
@@ -257,8 +289,11 @@ export const LearnerPolicySchema = z
 		segmentKey: z.string().min(1).optional(),
 		/** Lets "no action / wait" compete with the channels. */
 		allowWait: z.boolean().default(false),
-		/** Outcomes given by contact (and channel) attach to that contact's latest decision within this window. */
-		attributionWindowHours: z.number().positive().default(168),
+		/**
+		 * Outcomes given by contact (and channel) attach to that contact's latest decision within this window:
+		 * from an hour (a click comes later than the send) to a year (no campaign is credited longer).
+		 */
+		attributionWindowHours: within(z.number(), 1, 8760, 'from 1 to 8760 hours (1 year)').default(168),
 		/** A content variant becomes the slot's winner once its probability of being best reaches this… */
 		promoteAt: z.number().min(0.5).max(1).default(0.95),
 		/** …and it has been sent at least this many times. */
@@ -275,7 +310,7 @@ export const HoldoutPolicySchema = z
 		/** Share of all contacts in the global control group (no journey messages them). */
 		globalShare: ShareSchema.default(0),
 		/** Per-journey holdout shares, drawn independently of the global group. */
-		journeys: z.record(z.string(), ShareSchema).default({}),
+		journeys: boundedRecord(z.string(), ShareSchema).default({}),
 	})
 	.strict();
 export type HoldoutPolicy = z.infer<typeof HoldoutPolicySchema>;
@@ -283,25 +318,31 @@ export type HoldoutPolicy = z.infer<typeof HoldoutPolicySchema>;
 export const PolicySchema = z
 	.object({
 		name: z.string().min(1).default('default'),
-		/** Used when a contact's own time zone is unknown. */
-		timezone: z.string().min(1).default('UTC'),
+		/** Used when a contact's own time zone is unknown or not a time zone. */
+		timezone: TimeZoneSchema.default('UTC'),
 		channels: z.partialRecord(ChannelSchema, ChannelPolicySchema).default({}),
-		channelOrder: z.array(ChannelSchema).min(1, 'must list at least one channel'),
-		journeys: z.record(z.string(), JourneyPolicySchema).default({}),
-		caps: z.array(CapRuleSchema).default([]),
-		quietHours: z.array(QuietHoursSchema).default([]),
+		channelOrder: list(ChannelSchema).min(1, 'must list at least one channel'),
+		journeys: boundedRecord(z.string(), JourneyPolicySchema).default({}),
+		caps: list(CapRuleSchema).default([]),
+		quietHours: list(QuietHoursSchema).default([]),
 		suppression: SuppressionSchema.default({ emails: [], domains: [], userIds: [] }),
-		negativeTriggers: z.array(NegativeTriggerSchema).default([]),
-		review: z.array(ReviewRuleSchema).default([]),
+		negativeTriggers: list(NegativeTriggerSchema).default([]),
+		review: list(ReviewRuleSchema).default([]),
 		/** Message categories Send may deliver without a Frequency Cap reservation (e.g. "transactional"). */
-		sendWithoutCapCheck: z.array(z.string().min(1)).default([]),
+		sendWithoutCapCheck: list(z.string().min(1)).default([]),
 		scoring: ScoringSchema.default(ScoringSchema.parse({})),
 		learner: LearnerPolicySchema.default(LearnerPolicySchema.parse({})),
 		holdout: HoldoutPolicySchema.default({ salt: 'nudge', globalShare: 0, journeys: {} }),
-		/** How long a cap reservation holds a slot when neither a send nor a failure settles it. */
-		reservationTimeoutSeconds: z.int().min(1).default(300),
-		/** How long a processed event id is remembered to drop retried deliveries. */
-		dedupWindowHours: z.number().positive().default(72),
+		/**
+		 * How long a cap reservation holds a slot when neither a send nor a failure settles it: at most a day,
+		 * as a send not settled by then has failed, and a longer hold would stop a daily cap for nothing.
+		 */
+		reservationTimeoutSeconds: within(z.int(), 1, 86_400, 'from 1 to 86400 seconds (1 day)').default(300),
+		/**
+		 * How long a processed event id is remembered to drop retried deliveries: at least an hour (vendors
+		 * retry for hours), at most a year (every id is kept that long).
+		 */
+		dedupWindowHours: within(z.number(), 1, 8760, 'from 1 to 8760 hours (1 year)').default(72),
 	})
 	.strict();
 

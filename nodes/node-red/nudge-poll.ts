@@ -46,7 +46,7 @@ export = function (RED: NodeAPI) {
 		}
 		if (!problem) {
 			try {
-				rules = parseInactivityRulesJson(def.timers);
+				rules = parseInactivityRulesJson(def.timers, link.engine?.policy, journey);
 				source = createPollSource(specOf(RED, def));
 			} catch (error) {
 				problem = asNudgeError(error, 'INVALID_CONFIG');

@@ -9,6 +9,7 @@ import { receiveSignedEvents, type WebhookSource } from '../../engine/events/rec
 import { headerValue } from '../../engine/events/vendorSignatures';
 import { vendorField } from './shared/vendors';
 import { applyInactivityRules, fireDueTimers, parseInactivityRulesJson, policyHasTimers, type InactivityRule } from '../../engine/events/timers';
+import type { Policy } from '../../engine/policy/schema';
 import { asNudgeError, errorStatus, linkEngine, NudgeNodeDef, shortText } from './shared/adapter';
 import { isValidPath, normalisePath, ROUTE_PREFIX, webhookDispatcher, WebhookHandler } from './shared/webhook';
 
@@ -32,9 +33,9 @@ interface TriggerDef extends NudgeNodeDef {
 }
 
 /** The node's inactivity rules; a problem is reported and no timer is used. */
-function rulesOf(def: TriggerDef): { rules: InactivityRule[]; error?: string } {
+function rulesOf(def: TriggerDef, policy: Policy | undefined, journey: string): { rules: InactivityRule[]; error?: string } {
 	try {
-		return { rules: parseInactivityRulesJson(def.timers) };
+		return { rules: parseInactivityRulesJson(def.timers, policy, journey) };
 	} catch (error) {
 		return { rules: [], error: (error as Error).message };
 	}
@@ -55,7 +56,7 @@ export = function (RED: NodeAPI) {
 		const journey = def.journey?.trim() || 'nurture';
 		const source: WebhookSource = def.source === 'segment' || def.source === 'hubspot' ? def.source : 'nudge';
 		const link = linkEngine(RED, def.engine);
-		const { rules, error: rulesError } = rulesOf(def);
+		const { rules, error: rulesError } = rulesOf(def, link.engine?.policy, journey);
 		if (rulesError) this.error(rulesError);
 
 		const handler: WebhookHandler = (req, res) => {

@@ -218,6 +218,30 @@ describe('quiet hours', () => {
 		expect(tokyo.guard?.retryAt).toBe('2026-11-02T23:00:00.000Z');
 	});
 
+	test('a contact’s invalid time zone falls back to the policy’s: quiet hours and calendar caps still apply, and say so', async () => {
+		const note = 'the contact\'s time zone "Mars/Olympus" is not a time zone, so the policy\'s Europe/Berlin applies';
+		const mars = { traits: { timezone: 'Mars/Olympus', consent: { email: 'opted_in' } } };
+		const daily = { id: 'daily', scope: { kind: 'any' as const }, limit: 1, window: { kind: 'calendar' as const, unit: 'day' as const }, action: 'delay' as const };
+		const engine = engineWith({ timezone: 'Europe/Berlin', quietHours: [night], caps: [daily] });
+		const quiet = await guarded(engine, '2026-11-02T22:30:00Z', mars); // 23:30 in Berlin
+		expect(quiet).toMatchObject({ status: 'delayed', reason: 'QUIET_HOURS', guard: { retryAt: '2026-11-03T07:00:00.000Z' } });
+		expect(quiet.guard?.checks.find((c) => c.kind === 'quiet_hours')).toMatchObject({ passed: false, window: '21:00–08:00 Europe/Berlin', detail: `it is 23:30 for the contact; ${note}` });
+		const dropper = engineWith({ timezone: 'Europe/Berlin', quietHours: [{ ...night, action: 'drop' }] });
+		const dropped = await guarded(dropper, '2026-11-02T22:30:00Z', mars);
+		expect(dropped).toMatchObject({ status: 'suppressed', reason: 'QUIET_HOURS' });
+		expect(dropped.guard?.checks.find((c) => c.kind === 'quiet_hours')?.detail).toContain(note);
+		// By day the calendar-day cap counts the Berlin day: full until Berlin's midnight (23:00 UTC).
+		const first = await guarded(engine, '2026-11-03T12:00:00Z', mars);
+		expect(first.guard?.checks.find((c) => c.kind === 'frequency_cap')).toMatchObject({ passed: true, window: 'calendar day (Europe/Berlin)', detail: note });
+		await engine.send(first, { dryRun: true });
+		const second = await guarded(engine, '2026-11-03T13:00:00Z', mars);
+		expect(second).toMatchObject({ status: 'delayed', reason: 'FREQUENCY_CAP', guard: { retryAt: '2026-11-03T23:00:00.000Z' } });
+		expect(second.guard?.checks.find((c) => c.kind === 'frequency_cap')?.detail).toBe(note);
+		// A valid zone of the contact's own is used without a note.
+		const tokyo = await guarded(engine, '2026-11-03T13:00:00Z', { identities: { email: 'kenji@example.com' }, traits: { timezone: 'Asia/Tokyo', consent: { email: 'opted_in' } } }); // 22:00 in Tokyo
+		expect(tokyo.guard?.checks.find((c) => c.kind === 'quiet_hours')).toMatchObject({ window: '21:00–08:00 Asia/Tokyo', detail: 'it is 22:00 for the contact' });
+	});
+
 	test('a delayed decision passes when it comes back after retryAt', async () => {
 		const engine = new Engine({ store: new MemoryStore(), policy: loadPolicy({ ...DEFAULT_POLICY, quietHours: [night] }), now: () => new Date('2026-11-03T07:30:00Z') });
 		const { decision } = await engine.ingest({ type: 'track', name: 'Pricing Viewed', identities: { email: 'bo@example.com' }, traits: { timezone: 'Europe/Berlin' } }, { journey: 'nurture' });

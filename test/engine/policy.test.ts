@@ -79,6 +79,68 @@ describe('policy', () => {
 		expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['channelOrder', 'caps', 'scoring', 'journeys']));
 		expect(schema.required).toEqual(['channelOrder']);
 	});
+
+	test('the JSON Schema carries the bounds the loader enforces', () => {
+		const { properties: p } = policyJsonSchema() as { properties: Record<string, Record<string, unknown> & { items?: Record<string, unknown> }> };
+		expect(p.caps.maxItems).toBe(1000);
+		expect((p.suppression.properties as Record<string, { maxItems: number }>).emails.maxItems).toBe(10_000);
+		expect(p.journeys.maxProperties).toBe(1000);
+		expect(p.dedupWindowHours).toMatchObject({ minimum: 1, maximum: 8760 });
+		expect(p.reservationTimeoutSeconds).toMatchObject({ minimum: 1, maximum: 86_400 });
+		expect(p.timezone.description).toMatch(/IANA time zone/);
+		const timers = ((p.journeys.additionalProperties as { properties: Record<string, { items: { properties: Record<string, unknown> } }> }).properties.timers.items.properties);
+		expect(timers.minutes).toMatchObject({ minimum: 0.01, maximum: 129_600 });
+	});
+});
+
+describe('time zones, durations and timers are checked when the policy loads', () => {
+	const cap = (duration: string) => ({ id: 'c', scope: { kind: 'any' }, limit: 1, window: { kind: 'rolling', duration } });
+	const timers = (...pairs: [string, string][]) => ({ journeys: { cart: { timers: pairs.map(([start, fire]) => ({ start, cancel: ['Order Completed'], minutes: 30, fire })) } } });
+
+	test('a mistyped time zone is refused with the closest valid one', () => {
+		expect(() => loadPolicy({ ...DEFAULT_POLICY, timezone: 'Europe/Berln' })).toThrow('timezone: "Europe/Berln" is not a time zone; did you mean "Europe/Berlin"?');
+		expect(() => loadPolicy({ ...DEFAULT_POLICY, timezone: 'Amerika/New_York' })).toThrow('did you mean "America/New_York"?');
+		expect(() => loadPolicy({ ...DEFAULT_POLICY, timezone: 'UTX' })).toThrow('did you mean "UTC"?');
+		expect(() => loadPolicy({ ...DEFAULT_POLICY, timezone: '+03:00' })).toThrow('timezone: "+03:00" is not a time zone');
+		for (const zone of ['UTC', 'Europe/Berlin', 'US/Eastern', 'Asia/Calcutta']) expect(loadPolicy({ ...DEFAULT_POLICY, timezone: zone }).policy.timezone).toBe(zone);
+	});
+
+	test.each([
+		[{ caps: [cap('0s')] }, 'caps.0.window.duration: must be from "1s" to "3650d" (10 years)'],
+		[{ caps: [cap('0d')] }, 'caps.0.window.duration: must be from "1s" to "3650d" (10 years)'],
+		[{ caps: [cap('3651d')] }, 'caps.0.window.duration: must be from "1s" to "3650d" (10 years)'],
+		[{ caps: [cap('99999999999999999999d')] }, 'caps.0.window.duration: must be from "1s" to "3650d" (10 years)'],
+		[{ negativeTriggers: [{ id: 't', events: ['Order Completed'], timeout: '0m' }] }, 'negativeTriggers.0.timeout: must be from "1s" to "3650d"'],
+		[{ reservationTimeoutSeconds: 86_401 }, 'reservationTimeoutSeconds: must be from 1 to 86400 seconds (1 day)'],
+		[{ dedupWindowHours: 0.5 }, 'dedupWindowHours: must be from 1 to 8760 hours (1 year)'],
+		[{ dedupWindowHours: 1e300 }, 'dedupWindowHours: must be from 1 to 8760 hours (1 year)'],
+		[{ dedupWindowHours: Infinity }, 'dedupWindowHours: must be a finite number'],
+		[{ learner: { attributionWindowHours: 1e9 } }, 'learner.attributionWindowHours: must be from 1 to 8760 hours (1 year)'],
+		[{ journeys: { cart: { timers: [{ start: 'Cart Updated', cancel: ['Order Completed'], minutes: 0.001, fire: 'Cart Abandoned' }] } } }, 'journeys.cart.timers.0.minutes: must be from 0.01 to 129600 minutes (90 days)'],
+	])('every duration is bounded, and the error gives the range (%#)', (extra, message) => {
+		expect(() => loadPolicy({ ...DEFAULT_POLICY, ...extra })).toThrow(message);
+	});
+
+	test('the bounds themselves are accepted', () => {
+		const { policy } = loadPolicy({ ...DEFAULT_POLICY, caps: [cap('1s'), { ...cap('3650d'), id: 'd' }], reservationTimeoutSeconds: 86_400, dedupWindowHours: 8760 });
+		expect(policy.caps.map((c) => c.window)).toEqual([
+			{ kind: 'rolling', duration: '1s' },
+			{ kind: 'rolling', duration: '3650d' },
+		]);
+	});
+
+	test.each([
+		[timers(['Ping', 'Pong'], ['Pong', 'Ping']), 'journeys.cart.timers: timers form a cycle: Ping → Pong → Ping'],
+		[timers(['A', 'B'], ['B', 'C'], ['C', 'a']), 'journeys.cart.timers: timers form a cycle: A → B → C → a'],
+		[timers(['Cart Updated', 'Cart Abandoned'], ['Pricing Viewed', 'pricing viewed']), 'journeys.cart.timers: timers form a cycle: Pricing Viewed → pricing viewed'],
+	])('timers that start each other are refused, naming the cycle (%#)', (extra, message) => {
+		expect(() => loadPolicy({ ...DEFAULT_POLICY, ...extra })).toThrow(message);
+	});
+
+	test('a chain of timers that ends is accepted', () => {
+		const { policy } = loadPolicy({ ...DEFAULT_POLICY, ...timers(['Cart Updated', 'Cart Abandoned'], ['Cart Abandoned', 'Cart Abandoned Twice'], ['Checkout Started', 'Cart Abandoned']) });
+		expect(policy.journeys.cart.timers.map((t) => t.fire)).toEqual(['Cart Abandoned', 'Cart Abandoned Twice', 'Cart Abandoned']);
+	});
 });
 
 describe('documented example policies', () => {

@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import type { Engine } from '../../engine/engine';
 import { applyInactivityRules, fireDueTimers, parseInactivityRules } from '../../engine/events/timers';
+import { loadPolicy } from '../../engine/policy/load';
 import { createEngine } from '../../engine/registry';
 import { tempDir } from '../helpers/fixtures';
 
@@ -81,9 +82,21 @@ describe.each([
 
 test('invalid rules are refused with the field at fault', () => {
 	expect(() => parseInactivityRules([{ start: 'Cart Updated', cancel: [], minutes: 0, fire: '' }])).toThrow(
-		/Inactivity timer settings are not valid: 0\.cancel: name at least one event that cancels the wait; 0\.minutes: must be more than 0 minutes; 0\.fire: name the event to fire/,
+		/Inactivity timer settings are not valid: 0\.cancel: name at least one event that cancels the wait; 0\.minutes: must be from 0\.01 to 129600 minutes \(90 days\); 0\.fire: name the event to fire/,
 	);
 	expect(() => parseInactivityRules([{ start: 'Cart Abandoned', cancel: ['Order Completed'], minutes: 60, fire: 'cart abandoned' }])).toThrow(
-		/0\.fire: must differ from the event that starts the wait/,
+		'Inactivity timer settings are not valid: (root): timers form a cycle: Cart Abandoned → cart abandoned',
 	);
+	expect(() =>
+		parseInactivityRules([
+			{ start: 'Ping', cancel: ['Stop'], minutes: 1, fire: 'Pong' },
+			{ start: 'Pong', cancel: ['Stop'], minutes: 1, fire: 'Ping' },
+		]),
+	).toThrow('(root): timers form a cycle: Ping → Pong → Ping');
+	expect(() => parseInactivityRules([{ start: 'Cart Updated', cancel: ['Order Completed'], minutes: 30, fire: 'Cart Abandoned', journey: 'cart' }])).toThrow('0: Unrecognized key: "journey"');
+	// A node's rules and its journey's policy timers run together (Node-RED fires with both): a cycle through both is refused.
+	const policy = loadPolicy({ channelOrder: ['email'], journeys: { cart: { timers: [{ start: 'Pong', cancel: ['Stop'], minutes: 1, fire: 'Ping' }] } } }).policy;
+	const ping = [{ start: 'Ping', cancel: ['Stop'], minutes: 1, fire: 'Pong' }];
+	expect(() => parseInactivityRules(ping, policy, 'cart')).toThrow("(root): with the policy's journeys.cart.timers, timers form a cycle: Ping → Pong → Ping");
+	expect(parseInactivityRules(ping, policy, 'nurture')).toHaveLength(1);
 });

@@ -81,6 +81,16 @@ describe('nudge-poll, HubSpot contacts', () => {
 		expect(String(nodeOf('poll').error.getCalls().at(-1)?.args[0])).toMatch(/Inactivity timer settings are not valid: 0\.cancel/);
 	});
 
+	it('refuses timers that would start the policy’s timers of its journey in a cycle', async () => {
+		const policy = JSON.stringify({ channelOrder: ['email'], journeys: { nurture: { timers: [{ start: 'Contact Went Quiet', cancel: ['Deal Created'], minutes: 60, fire: 'Contact Changed' }] } } });
+		const timers = JSON.stringify([{ start: 'Contact Changed', cancel: ['Deal Created'], minutes: 1, fire: 'Contact Went Quiet' }]);
+		await helper.load(withHttpCapture(), [...flow({ timers }).filter((n) => n.type !== 'nudge-engine'), engineNodeDef({ policy })], { ...credentials(), hs1: { accessToken: ACCESS, clientSecret: '' } });
+		expect(lastStatus('poll')).toMatchObject({ fill: 'red' });
+		expect(String(nodeOf('poll').error.getCalls().at(-1)?.args[0])).toContain(
+			"Inactivity timer settings are not valid: (root): with the policy's journeys.nurture.timers, timers form a cycle: Contact Changed → Contact Went Quiet → Contact Changed",
+		);
+	});
+
 	it('shows a red status and names the problem when the HubSpot config has no token', async () => {
 		await helper.load(withHttpCapture(), flow(), { ...credentials(), hs1: { accessToken: '', clientSecret: '' } });
 		expect(lastStatus('poll')).toMatchObject({ fill: 'red' });
