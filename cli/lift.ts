@@ -10,8 +10,10 @@ export const LIFT_USAGE = `  lift [--store PATH | --decisions FILE.jsonl [--outc
        [--to ISO] [--conversion conversion,revenue] [--min-sample 100] [--json]
       Lift per journey and arm: conversion rate of treated vs holdout decisions, absolute lift (95%
       Newcombe interval) and relative lift (95% Katz log interval), with sample sizes and a warning when
-      a sample is too small. Reads the decision log of --store, or a decision export (nudge export /
-      Log Decision JSONL) joined with outcome lines {"decisionId","type","outcomeId"}.
+      a sample is too small. A decision converted when it has an outcome of a type its journey counts
+      (policy journeys.<id>.conversion; conversion alone by default); --conversion overrides that for all.
+      Reads the decision log of --store, or decision records one JSON per line (the log's bodies,
+      nudge replay --out) joined with outcome lines {"decisionId","type","outcomeId"}.
 `;
 
 const lines = (file: string) => readFileSync(file, 'utf8').split('\n');

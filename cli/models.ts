@@ -8,24 +8,26 @@ import { readTable, tableRecords } from '../engine/scoring/table';
 import { DEFAULT_STORE_URL, openStore } from '../engine/store/open';
 import type { Store } from '../engine/store/types';
 
-export const MODEL_USAGE = `  train --data FILE --target COLUMN [--positive VALUE] [--exclude A,B] [--placeholders Select,…]
+export const TRAIN_USAGE = `  train --data FILE --target COLUMN [--positive VALUE] [--exclude A,B] [--placeholders Select,…]
         [--name lead] [--store PATH] [--activate [--require-better]] [--trees 100] [--max-depth 10]
         [--min-leaf 10] [--time-column COLUMN] [--seed 42] [--out MODEL.json]
       Trains a scoring model on a CSV (comma, semicolon or tab), JSON or JSONL export, holds out 20% of
       the rows to evaluate it, stores it as a new version of --name and prints the evaluation. With
       --activate it becomes the version that scores (with --require-better only if it beats the active
       version on the same held-out rows). Progress is shown on stderr.
-  score --model NAME --data FILE [--store PATH] [--version N] [--explain]
+`;
+export const SCORE_USAGE = `  score --model NAME --data FILE [--store PATH] [--version N] [--explain]
       Scores every row of a file with the model's active (or given) version: one JSON line per row
       with probability, score 0–100 and tier; --explain adds the top factors.
-  import --model NAME --file MODEL.json [--store PATH] [--activate]
+`;
+export const IMPORT_USAGE = `  import --model NAME --file MODEL.json [--store PATH] [--activate]
       Stores a model file written by train --out as a new version; a file whose trees and features do
       not belong together is refused and nothing is stored.
-  activate --model NAME --version N [--store PATH] [--note TEXT]
+`;
+export const ACTIVATE_USAGE = `  activate --model NAME --version N [--store PATH] [--note TEXT]
   rollback --model NAME [--store PATH] [--note TEXT]
       Makes a version the active one, or returns to the one active before; both are logged.
 `;
-
 const list = (v?: string) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
 
 function int(name: string, v: string | undefined): number | undefined {
@@ -108,7 +110,7 @@ export async function runTrain(args: string[]): Promise<number> {
 		},
 		strict: true,
 	});
-	if (!values.data || !values.target) throw new NudgeError('INVALID_INPUT', `train needs --data FILE and --target COLUMN\n\nUsage:\n${MODEL_USAGE}`);
+	if (!values.data || !values.target) throw new NudgeError('INVALID_INPUT', `train needs --data FILE and --target COLUMN\n\nUsage:\n${TRAIN_USAGE}`);
 	const table = readTable(values.data);
 	const options = {
 		target: values.target,
@@ -137,7 +139,7 @@ export async function runScore(args: string[]): Promise<number> {
 		options: { model: { type: 'string' }, data: { type: 'string' }, store: { type: 'string' }, version: { type: 'string' }, explain: { type: 'boolean', default: false } },
 		strict: true,
 	});
-	if (!values.model || !values.data) throw new NudgeError('INVALID_INPUT', `score needs --model NAME and --data FILE\n\nUsage:\n${MODEL_USAGE}`);
+	if (!values.model || !values.data) throw new NudgeError('INVALID_INPUT', `score needs --model NAME and --data FILE\n\nUsage:\n${SCORE_USAGE}`);
 	const version = int('version', values.version);
 	const name = values.model;
 	const loaded = await withStore(values.store, async (store) => {
@@ -168,7 +170,7 @@ export async function runActivate(args: string[], rollback: boolean): Promise<nu
 		strict: true,
 	});
 	const version = int('version', values.version);
-	if (!values.model || (!rollback && version === undefined)) throw new NudgeError('INVALID_INPUT', `${rollback ? 'rollback needs --model NAME' : 'activate needs --model NAME and --version N'}\n\nUsage:\n${MODEL_USAGE}`);
+	if (!values.model || (!rollback && version === undefined)) throw new NudgeError('INVALID_INPUT', `${rollback ? 'rollback needs --model NAME' : 'activate needs --model NAME and --version N'}\n\nUsage:\n${ACTIVATE_USAGE}`);
 	const name = values.model;
 	const info = await withStore(values.store, (store) => (rollback ? rollbackModel(store, name, { note: values.note }) : activateModel(store, name, version!, { note: values.note })));
 	process.stdout.write(`${info.name} v${info.version} is now active.\n`);
@@ -181,7 +183,7 @@ export async function runImport(args: string[]): Promise<number> {
 		options: { model: { type: 'string' }, file: { type: 'string' }, store: { type: 'string' }, activate: { type: 'boolean', default: false } },
 		strict: true,
 	});
-	if (!values.model || !values.file) throw new NudgeError('INVALID_INPUT', `import needs --model NAME and --file MODEL.json\n\nUsage:\n${MODEL_USAGE}`);
+	if (!values.model || !values.file) throw new NudgeError('INVALID_INPUT', `import needs --model NAME and --file MODEL.json\n\nUsage:\n${IMPORT_USAGE}`);
 	const [name, file] = [values.model, values.file];
 	let json: string;
 	try {

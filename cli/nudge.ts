@@ -2,21 +2,36 @@
 import { createWriteStream, WriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { NudgeError } from '../engine/errors';
-import { MODEL_USAGE, runActivate, runImport, runScore, runTrain } from './models';
+import { ACTIVATE_USAGE, IMPORT_USAGE, runActivate, runImport, runScore, runTrain, SCORE_USAGE, TRAIN_USAGE } from './models';
 import { formatSummary, replay } from './replay';
 import { LIFT_USAGE, runLift } from './lift';
 import { CONSOLE_USAGE, runConsole } from './console';
+import { packageVersion } from './packageRoot';
 
-const USAGE = `Usage: nudge <command> [options]
-
-Commands:
-  replay --events FILE.jsonl [--journey nurture|cart-abandonment|churn-risk] [--policy FILE.json]
+const REPLAY_USAGE = `  replay --events FILE.jsonl [--journey nurture|cart-abandonment|churn-risk] [--policy FILE.json]
          [--store PATH] [--out FILE]
       Dry-runs a journey over past events (Nudge or Segment format, one JSON per line) on a fresh
       embedded store, each at its own time; the journey's inactivity timers fire in simulated time.
       Policy: flows/policies/journeys.json unless --policy is given. Writes one JSON decision per
       line (stdout by default) and a summary on stderr. Nothing is sent.
-${MODEL_USAGE}${LIFT_USAGE}${CONSOLE_USAGE}`;
+`;
+
+/** Each command: its help text (also shown by `nudge <command> --help`) and what runs it. */
+const COMMANDS: Record<string, { usage: string; run: (args: string[]) => Promise<number> }> = {
+	replay: { usage: REPLAY_USAGE, run: runReplay },
+	train: { usage: TRAIN_USAGE, run: runTrain },
+	score: { usage: SCORE_USAGE, run: runScore },
+	import: { usage: IMPORT_USAGE, run: runImport },
+	activate: { usage: ACTIVATE_USAGE, run: (args) => runActivate(args, false) },
+	rollback: { usage: ACTIVATE_USAGE, run: (args) => runActivate(args, true) },
+	lift: { usage: LIFT_USAGE, run: runLift },
+	console: { usage: CONSOLE_USAGE, run: runConsole },
+};
+
+const USAGE = `Usage: nudge <command> [options]    (nudge <command> --help, nudge --version)
+
+Commands:
+${[...new Set(Object.values(COMMANDS).map((c) => c.usage))].join('')}`;
 
 function fail(message: string): never {
 	process.stderr.write(`nudge: ${message}\n`);
@@ -48,20 +63,27 @@ async function runReplay(args: string[]): Promise<number> {
 	return summary.rejected.length ? 1 : 0;
 }
 
+const isHelp = (arg: string) => arg === '--help' || arg === '-h';
+const commandHelp = (usage: string) => `Usage:\n${usage.replace(/^ {2}(?=\S)/gm, '  nudge ')}`;
+
 async function main(argv: string[]): Promise<number> {
 	const [command, ...rest] = argv;
-	if (!command || command === '--help' || command === 'help') {
-		process.stdout.write(USAGE);
+	if (command === '--version' || command === '-v' || command === 'version') {
+		process.stdout.write(`${packageVersion()}\n`);
+		return 0;
+	}
+	if (!command || isHelp(command) || command === 'help') {
+		const topic = command === 'help' && rest[0] ? COMMANDS[rest[0]] : undefined;
+		process.stdout.write(topic ? commandHelp(topic.usage) : USAGE);
 		return command ? 0 : 2;
 	}
-	if (command === 'replay') return runReplay(rest);
-	if (command === 'lift') return runLift(rest);
-	if (command === 'console') return runConsole(rest);
-	if (command === 'train') return runTrain(rest);
-	if (command === 'score') return runScore(rest);
-	if (command === 'import') return runImport(rest);
-	if (command === 'activate' || command === 'rollback') return runActivate(rest, command === 'rollback');
-	fail(`unknown command "${command}"\n\n${USAGE}`);
+	const known = Object.prototype.hasOwnProperty.call(COMMANDS, command) ? COMMANDS[command] : undefined;
+	if (!known) fail(`unknown command "${command}"\n\n${USAGE}`);
+	if (rest.some(isHelp)) {
+		process.stdout.write(commandHelp(known.usage));
+		return 0;
+	}
+	return known.run(rest);
 }
 
 main(process.argv.slice(2)).then(

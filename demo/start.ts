@@ -15,11 +15,12 @@
  * The flows in ~/.nudge/node-red are rewritten at every start, so the demo always begins from the examples.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Express } from 'express';
+import { packageRoot } from '../cli/packageRoot';
 import type { Decision } from '../engine/audit/schema';
 import type { Engine } from '../engine/engine';
 import { signatureHeaders } from '../engine/events/signature';
@@ -42,18 +43,6 @@ const MAX_WAIT_MINUTES = 90;
 
 const write = (line = '') => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The package root: the nearest folder above this file whose package.json is Nudge's. */
-export function packageRoot(): string {
-	let dir = __dirname;
-	for (;;) {
-		const file = join(dir, 'package.json');
-		if (existsSync(file) && JSON.parse(readFileSync(file, 'utf8')).name === 'n8n-nodes-nudge' && existsSync(join(dir, 'flows'))) return dir;
-		const parent = dirname(dir);
-		if (parent === dir) throw new Error('Cannot find the n8n-nodes-nudge package folder');
-		dir = parent;
-	}
-}
 
 /** Node-RED and the express it ships with (resolved through Node-RED, which depends on it). */
 function loadNodeRed(): { RED: NodeRedRuntime; express: () => Express } {

@@ -23,7 +23,7 @@ import { newId } from './ids';
 import { LoadedPolicy, loadPolicy } from './policy/load';
 import type { Policy } from './policy/schema';
 import { eventIdentityKeys, ingestIntoProfile } from './profiles/profiles';
-import { escalationFor, eventKey, handoffFor, offerFor, outcomeOfEvent, scoringFor, startsMessage } from './journeys/journey';
+import { conversionOf, escalationFor, eventKey, handoffFor, offerFor, outcomeOfEvent, scoringFor, startsMessage } from './journeys/journey';
 import type { Profile } from './profiles/schema';
 import { scoreWithRules } from './scoring/rulesModel';
 import { activeModel, coldStartReason, modelScore } from './scoring/registry';
@@ -223,6 +223,7 @@ export class Engine {
 			status: 'pending',
 			event: { eventId: event.eventId, source: event.source, type: event.type, name: event.name, occurredAt: event.occurredAt },
 			outcomes: [],
+			...conversionOf(this.policy, journey),
 			trail: [],
 			annotations: {},
 		};

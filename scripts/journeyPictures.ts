@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { loadJourneyFlows, prepareForDemo } from '../demo/flows';
 import { JOURNEY_IDS } from '../demo/simulator';
-import { packageRoot, startEmbeddedNodeRed } from '../demo/start';
+import { packageRoot } from '../cli/packageRoot';
+import { startEmbeddedNodeRed } from '../demo/start';
 import { withDiagram, type N8nWorkflow } from './n8nDiagram';
 
 declare const RED: {

@@ -192,12 +192,25 @@ export const DecisionSchema = z.object({
 		.object({ decisionId: z.string(), type: OutcomeSchema.shape.type, value: z.number().optional(), outcomeId: z.string() })
 		.optional(),
 	outcomes: z.array(OutcomeSchema),
+	/**
+	 * The outcome types that count as this decision's conversion, from its journey's policy when it was made
+	 * (`journeys.<id>.conversion`); absent means `conversion` alone. Lift, the funnel and the console read it.
+	 */
+	conversion: z.array(OutcomeSchema.shape.type).min(1).optional(),
 	/** Each stage the decision passed, in order. */
 	trail: z.array(z.object({ stage: z.string(), at: z.string(), status: z.string() })),
 	annotations: z.record(z.string(), z.unknown()),
 	loggedAt: z.string().optional(),
 });
 export type Decision = z.infer<typeof DecisionSchema>;
+
+/** Outcome types that count as a conversion when neither the journey nor the reader says otherwise. */
+export const DEFAULT_CONVERSION: readonly Outcome['type'][] = ['conversion'];
+
+/** Did the decision convert: has it an outcome of a type its journey counts (or `types`, a reader's override)? */
+export function converted(d: Pick<Decision, 'outcomes' | 'conversion'>, types: readonly Outcome['type'][] = d.conversion ?? DEFAULT_CONVERSION): boolean {
+	return d.outcomes.some((o) => types.includes(o.type));
+}
 
 export interface DecisionQuery {
 	contactId?: string;

@@ -1,4 +1,4 @@
-import { Decision, DecisionSchema, Outcome, OutcomeSchema } from '../audit/schema';
+import { converted, Decision, DecisionSchema, Outcome, OutcomeSchema } from '../audit/schema';
 import { NudgeError, describeIssues, issuesFromZod } from '../errors';
 
 /** The 97.5th percentile of the standard normal: two-sided 95% intervals. */
@@ -13,7 +13,7 @@ export interface Interval {
 export interface GroupRate {
 	/** Decisions in the group (each reached Choose Channel). */
 	n: number;
-	/** Decisions with at least one conversion outcome. */
+	/** Decisions with at least one outcome their journey counts as a conversion. */
 	conversions: number;
 	rate: number;
 }
@@ -35,7 +35,7 @@ export interface LiftRow {
 }
 
 export interface LiftOptions {
-	/** Outcome types that count as converting (default: conversion). */
+	/** Outcome types that count as converting, for every journey (default: each decision's own, see `converted`). */
 	conversion?: Outcome['type'][];
 	/** Fewer decisions than this in either group, or fewer than `minConversions` in both together, warns. */
 	minSample?: number;
@@ -104,12 +104,9 @@ export function compare(journey: string, arm: string, treated: GroupRate, holdou
  * assigned at random.
  */
 export class LiftTally {
-	private readonly converting: Set<string>;
 	private readonly groups = new Map<string, Map<string, { n: number; conversions: number }>>();
 
-	constructor(private readonly options: LiftOptions = {}) {
-		this.converting = new Set(options.conversion ?? ['conversion']);
-	}
+	constructor(private readonly options: LiftOptions = {}) {}
 
 	private count(journey: string, arm: string, converted: boolean): void {
 		let arms = this.groups.get(journey);
@@ -122,10 +119,10 @@ export class LiftTally {
 
 	add(d: Decision): void {
 		if (!d.choice) return;
-		const converted = d.outcomes.some((o) => this.converting.has(o.type));
-		if (d.choice.method === 'holdout') return this.count(d.journey, 'holdout', converted);
-		this.count(d.journey, 'all', converted);
-		this.count(d.journey, `arm:${d.status === 'sent' && d.channel ? d.channel : 'none'}`, converted);
+		const yes = converted(d, this.options.conversion);
+		if (d.choice.method === 'holdout') return this.count(d.journey, 'holdout', yes);
+		this.count(d.journey, 'all', yes);
+		this.count(d.journey, `arm:${d.status === 'sent' && d.channel ? d.channel : 'none'}`, yes);
 	}
 
 	report(): LiftRow[] {

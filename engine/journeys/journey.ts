@@ -14,6 +14,12 @@ export function journeyPolicy(policy: Policy, journey: string): JourneyPolicy | 
 	return policy.journeys[journey];
 }
 
+/** The outcome types the journey counts as its conversion, stamped on each of its decisions; absent for the default. */
+export function conversionOf(policy: Policy, journey: string): Pick<Decision, 'conversion'> {
+	const outcomes = journeyPolicy(policy, journey)?.conversion?.outcomes;
+	return outcomes ? { conversion: [...new Set(outcomes)] } : {};
+}
+
 /** What the journey's rules match an event by: its name, or its type for calls without one (identify). */
 export function eventKey(event: Pick<CustomerEvent, 'name' | 'type'>): string {
 	return event.name ?? event.type;

@@ -237,6 +237,11 @@ export const JourneyPolicySchema = z
 		triggers: list(z.string().min(1)).min(1).optional(),
 		/** Event names recorded as outcomes (open, click, conversion, revenue…) of the journey's latest message. */
 		outcomes: boundedRecord(z.string().min(1), JourneyOutcomeSchema).default({}),
+		/** What counts as this journey's conversion in lift, the funnel and the console (e.g. revenue for a shop); `conversion` when absent. */
+		conversion: z
+			.object({ outcomes: list(JourneyOutcomeSchema.shape.type).min(1, 'conversion.outcomes needs at least one outcome type, e.g. ["conversion", "revenue"]') })
+			.strict()
+			.optional(),
 		/** The journey's own score (purchase intent, churn risk…); the policy's `scoring` when absent. */
 		scoring: ScoringSchema.optional(),
 		/** Score tiers handed to a person (e.g. hot leads → a sales task) instead of a marketing message. */

@@ -1,4 +1,4 @@
-import type { Decision, DecisionStatus, ReasonCode } from '../audit/schema';
+import { converted, Decision, DecisionStatus, ReasonCode } from '../audit/schema';
 
 /**
  * The few facts of a decision the console filters and counts by, flattened so a store can keep them in
@@ -20,7 +20,7 @@ export interface DecisionFacts {
 	stage: number;
 	/** Reached Choose Channel: `holdout` or `treated`; null before that. */
 	group: 'holdout' | 'treated' | null;
-	/** At least one `conversion` outcome. */
+	/** At least one outcome of a type the decision's journey counts as its conversion (`Decision.conversion`). */
 	converted: boolean;
 	/** The score's probability and the model that gave it (`name@vN`, or `rules:…`), or null when unscored. */
 	probability: number | null;
@@ -49,7 +49,7 @@ export function factsOf(d: Decision): DecisionFacts {
 		capRule,
 		stage,
 		group: d.choice ? (d.choice.method === 'holdout' ? 'holdout' : 'treated') : null,
-		converted: d.outcomes.some((o) => o.type === 'conversion'),
+		converted: converted(d),
 		probability: d.score?.probability ?? null,
 		model: d.score?.model ?? null,
 		scoreValue: d.score?.value ?? null,

@@ -22,7 +22,9 @@ SELECT decision_id, created_at, journey, contact_id, status, reason,
     WHEN body ? 'channel' AND COALESCE(body->'choice'->>'method', '') <> 'holdout' THEN CASE WHEN body->'guard'->>'allowed' = 'true' THEN 3 ELSE 2 END
     WHEN body ? 'score' THEN 1 ELSE 0 END AS stage,
   CASE WHEN body ? 'choice' THEN CASE WHEN body->'choice'->>'method' = 'holdout' THEN 'holdout' ELSE 'treated' END END AS grp,
-  COALESCE(body->'outcomes' @> '[{"type":"conversion"}]'::jsonb, false) AS converted,
+  CASE WHEN body ? 'conversion'
+    THEN EXISTS (SELECT 1 FROM jsonb_array_elements(body->'outcomes') AS o WHERE body->'conversion' ? (o->>'type'))
+    ELSE COALESCE(body->'outcomes' @> '[{"type":"conversion"}]'::jsonb, false) END AS converted,
   (body->'score'->>'probability')::float8 AS probability,
   CASE WHEN body->'score'->>'probability' IS NOT NULL
     THEN LEAST(100, GREATEST(0, floor((body->'score'->>'probability')::float8 * 100 + 1e-9)))::int END AS score_bin,

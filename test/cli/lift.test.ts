@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { DecisionConsole } from '../../engine/console/queries';
 import { joinJsonl } from '../../engine/decide/lift';
 import { seededRandom } from '../../engine/decide/sampling';
 import { Engine } from '../../engine/engine';
@@ -8,7 +9,8 @@ import { loadPolicy } from '../../engine/policy/load';
 import { SqliteStore } from '../../engine/store/sqlite';
 import { decision, tempDir } from '../helpers/fixtures';
 
-const CLI = join(resolve(__dirname, '../..'), 'dist/cli/nudge.js');
+const ROOT = resolve(__dirname, '../..');
+const CLI = join(ROOT, 'dist/cli/nudge.js');
 const nudge = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
 
 /** A store with a 30% global holdout; treated contacts convert at 30%, held-out ones at 10% (seeded). */
@@ -56,6 +58,31 @@ describe('nudge lift', () => {
 		const fromFiles = nudge('lift', '--decisions', join(dir, 'd.jsonl'), '--outcomes', join(dir, 'o.jsonl'), '--json');
 		expect(fromFiles.stderr).toMatch(/1 outcome\(s\) name decisions not in/);
 		expect(JSON.parse(fromFiles.stdout)).toEqual(JSON.parse(json.stdout));
+	});
+
+	test("the cart journey's replayed samples: its orders (revenue) count as conversions in lift, the funnel and the console", async () => {
+		const store = join(tempDir(), 'cart.db');
+		const replayed = nudge('replay', '--events', join(ROOT, 'flows/samples/cart-abandonment.jsonl'), '--journey', 'cart-abandonment', '--store', store);
+		expect(replayed.status).toBe(0);
+		const lift = nudge('lift', '--store', store, '--journey', 'cart-abandonment', '--json');
+		expect(lift.status).toBe(0);
+		const [all] = JSON.parse(lift.stdout);
+		expect(all).toMatchObject({ journey: 'cart-abandonment', arm: 'all' });
+		expect(all.treated.conversions + all.holdout.conversions).toBeGreaterThan(0);
+		// The journey's own definition, not a reader's flag: asking for `conversion` alone finds none.
+		const [strict] = JSON.parse(nudge('lift', '--store', store, '--journey', 'cart-abandonment', '--conversion', 'conversion', '--json').stdout);
+		expect(strict.treated.conversions + strict.holdout.conversions).toBe(0);
+
+		const engine = new Engine({ store: new SqliteStore(store) });
+		try {
+			const dc = new DecisionConsole(engine);
+			const [consoleAll] = await dc.lift({ journey: 'cart-abandonment' });
+			expect(consoleAll.treated.conversions + consoleAll.holdout.conversions).toBe(all.treated.conversions + all.holdout.conversions);
+			const [funnel] = await dc.funnel({ journey: 'cart-abandonment' });
+			expect(funnel.stages.find((s) => s.stage === 'converted')!.n).toBeGreaterThan(0);
+		} finally {
+			await engine.close();
+		}
 	});
 
 	test('bad arguments and bad lines are clear errors', () => {

@@ -131,5 +131,28 @@ export function describeConsoleStoreContract(open: () => Promise<Store> | Store)
 				{ key: ['suppressed', 'UNREACHABLE', 1], n: 1 },
 			]);
 		});
+
+		test("conversion follows each decision's journey: revenue counts where the journey says so, also when recorded later", async () => {
+			const revenue = (id: string) => ({ outcomeId: id, type: 'revenue' as const, value: 40, at: '2026-11-24T10:00:00.000Z' });
+			const counted = { journey: 'shop', conversion: ['conversion' as const, 'revenue' as const] };
+			const shop = [
+				decision('s1', { ...counted, createdAt: '2026-11-24T08:00:00.000Z', outcomes: [revenue('r1')] }),
+				decision('s2', { ...counted, createdAt: '2026-11-24T08:01:00.000Z' }),
+				// Decided before the journey counted revenue: its revenue is not a conversion.
+				decision('s3', { journey: 'shop', createdAt: '2026-11-24T08:02:00.000Z', outcomes: [revenue('r3')] }),
+			];
+			for (const d of shop) await store.putDecision(d);
+			await store.sync();
+			expect(await store.addOutcome('s2', revenue('r2'))).toBe(true);
+			shop[1].outcomes.push(revenue('r2'));
+			const rows = await store.countDecisions({ journey: 'shop' }, ['converted']);
+			expect(rows).toEqual([
+				{ key: [false], n: 1 },
+				{ key: [true], n: 2 },
+			]);
+			const reference = new FactCounter({ journey: 'shop' }, ['converted']);
+			for (const d of shop) reference.add(factsOf(d));
+			expect(rows).toEqual(reference.rows());
+		});
 	});
 }
