@@ -3,6 +3,7 @@ import { benchCaps } from './caps';
 import { benchConsole } from './console';
 import { benchDecide } from './decide';
 import { benchFaults } from './faults';
+import { benchRedact } from './redact';
 import { benchScale } from './scale';
 import { benchScoring } from './scoring';
 import { benchSendClient } from './sendClient';
@@ -24,6 +25,8 @@ async function main(): Promise<void> {
 	await benchBandit();
 	process.stdout.write('\n');
 	await benchConsole();
+	process.stdout.write('\n');
+	await benchRedact();
 }
 
 main().catch((error) => {

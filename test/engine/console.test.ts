@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { DecisionConsole, evaluationOf, parseConsoleParams } from '../../engine/console/queries';
@@ -192,6 +193,29 @@ describe('redaction', () => {
 		expect(redactText('mail a.b+c@x-y.example or call (415) 555-0100 / +49 30 1234567')).toBe('mail [email redacted] or call [phone redacted] / [phone redacted]');
 		const kept = '2026-11-20T08:07:00.000Z d_0mwqfrsdb222524e980e24b5a965b bucket 4711 count 3 / 12 score 82';
 		expect(redactText(kept)).toBe(kept);
+	});
+
+	test('emails are masked exactly as the pattern /[A-Z0-9._%+-]+@[A-Z0-9.-]+\\.[A-Z]{2,}/gi masks them', () => {
+		const pattern = /[A-Z0-9._%+-]+@[A-Z0-9.-]+\.[A-Z]{2,}/gi;
+		// Pieces that make addresses likely (digits are left out so phone masking never applies).
+		const piece = fc.constantFrom('a', 'Zb', '.', '.co', '-', '_', '%', '+', '@', '@', ' ', 'é', ',');
+		const text = fc.array(piece, { maxLength: 24 }).map((pieces) => pieces.join(''));
+		fc.assert(
+			fc.property(text, (t) => {
+				expect(redactText(t)).toBe(t.replace(pattern, '[email redacted]'));
+			}),
+			{ numRuns: 1000 },
+		);
+	});
+
+	test('adversarial text (long runs of address characters, many @) is still masked correctly', () => {
+		const run = 'x'.repeat(40_000);
+		expect(redactText(`${run}@${'a'.repeat(40_000)}`)).toBe(`${run}@${'a'.repeat(40_000)}`);
+		expect(redactText(`${run}@${'a'.repeat(40_000)}.com!`)).toBe('[email redacted]!');
+		expect(redactText(`${run}@${'ab.'.repeat(20_000)}x`)).toBe('[email redacted].x');
+		expect(redactText('a@'.repeat(500_000))).toBe('a@'.repeat(500_000));
+		expect(redactText('a@b.co '.repeat(100_000))).toBe('[email redacted] '.repeat(100_000));
+		expect(redactText(`${'1-'.repeat(300_000)} call +49 30 1234567`)).toBe(`${'1-'.repeat(300_000)} call [phone redacted]`);
 	});
 
 	test('values under personal keys go entirely; other keys keep their values', () => {
