@@ -1,15 +1,16 @@
 import { createReadStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Decision } from '../engine/audit/schema';
 import { NudgeError } from '../engine/errors';
 import { applyInactivityRules, fireDueTimers } from '../engine/events/timers';
+import { EVENT_LIMITS } from '../engine/events/limits';
 import { normalizeEvent } from '../engine/events/normalize';
 import { JOURNEYS, JourneyName } from '../engine/journeys/journey';
 import { Engine } from '../engine/engine';
 import { loadPolicyFile } from '../engine/policy/load';
 import { openStore } from '../engine/store/open';
+import { boundedLines } from './lines';
 
 /** The prebuilt journeys' policy (triggers, outcomes, timers, offers…), used unless --policy names another. */
 export const JOURNEYS_POLICY = [join(__dirname, '..', 'flows'), join(__dirname, '..', '..', 'flows')].map((dir) => join(dir, 'policies', 'journeys.json')).find((file) => existsSync(file));
@@ -48,7 +49,7 @@ export async function replay(options: ReplayOptions, emit: (decision: Decision) 
 	const engine = new Engine({ store: openStore(`sqlite:${options.store ?? join(scratch!, 'replay.db')}`), policy, clock: 'event' });
 	const summary: ReplaySummary = { events: 0, timers: 0, rejected: [], byStatus: {}, byReason: {} };
 	try {
-		const lines = createInterface({ input: createReadStream(options.events), crlfDelay: Infinity });
+		const lines = boundedLines(createReadStream(options.events), EVENT_LIMITS.jsonBytes);
 		const tally = (decision: Decision) => {
 			summary.byStatus[decision.status] = (summary.byStatus[decision.status] ?? 0) + 1;
 			if (decision.reason) summary.byReason[decision.reason] = (summary.byReason[decision.reason] ?? 0) + 1;
@@ -69,8 +70,13 @@ export async function replay(options: ReplayOptions, emit: (decision: Decision) 
 		};
 		let lineNo = 0;
 		let lastAt = 0;
-		for await (const line of lines) {
+		for await (const { text: line, error } of lines) {
 			lineNo++;
+			if (line === undefined) {
+				summary.events++;
+				summary.rejected.push({ line: lineNo, error });
+				continue;
+			}
 			if (!line.trim()) continue;
 			summary.events++;
 			let decision: Decision;

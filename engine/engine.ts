@@ -14,6 +14,7 @@ import { checkWebhookUrl, postWebhook, WebhookTarget } from './deliver/webhook';
 import { FieldIssue, NudgeError, describeIssues, issuesFromZod } from './errors';
 import { claimEvent, commitEvent, releaseEvent } from './events/eventClaim';
 import type { CustomerEvent } from './events/schema';
+import { checkBatchSize } from './events/limits';
 import { normalizeEvent } from './events/normalize';
 import { cappedChannels } from './guard/frequencyCap';
 import { evaluateGuards, suppressionHit } from './guard/guard';
@@ -180,6 +181,7 @@ export class Engine {
 		options: { journey?: string; source?: CustomerEvent['source']; batch?: boolean } = {},
 	): Promise<IngestResult[]> {
 		if (!raws.length) throw new NudgeError('INVALID_EVENT', 'The batch is empty: send one event, or a JSON array of events');
+		checkBatchSize(raws.length);
 		const now = this.wallNow();
 		const events: CustomerEvent[] = [];
 		const invalid: { index: number; error: string; issues: FieldIssue[] }[] = [];

@@ -8,8 +8,11 @@
  */
 import { z } from 'zod/v4';
 import { NudgeError, describeIssues, issuesFromZod } from '../errors';
+import { EVENT_LIMITS, boundedId, boundedString, isForbiddenKey } from './limits';
 
-const id = z.union([z.number(), z.string().min(1)]).transform(String);
+const id = boundedId()
+	.refine((v) => v !== '', 'must not be empty')
+	.transform(String);
 
 export const HubSpotWebhookEventSchema = z.object({
 	eventId: id,
@@ -18,8 +21,11 @@ export const HubSpotWebhookEventSchema = z.object({
 	subscriptionType: z.string().regex(/^[a-z_]+\.[A-Za-z]+$/, 'must look like contact.propertyChange'),
 	objectId: id,
 	/** New-style generic subscriptions (object.creation…) say which object: 0-1 contact, 0-3 deal. */
-	objectTypeId: z.string().optional(),
-	propertyName: z.string().optional(),
+	objectTypeId: boundedString(EVENT_LIMITS.keyChars).optional(),
+	/** Becomes a trait's key, so it obeys the bounds of one. */
+	propertyName: boundedString(EVENT_LIMITS.keyChars)
+		.refine((name) => !isForbiddenKey(name), 'is a name Nudge does not take as a trait ("__proto__", "constructor" and "prototype" are not allowed)')
+		.optional(),
 	propertyValue: z.unknown().optional(),
 	changeSource: z.string().optional(),
 	attemptNumber: z.number().optional(),

@@ -1,6 +1,7 @@
 import { NudgeError, describeIssues, issuesFromZod } from '../errors';
 import { contentHash } from '../ids';
 import { fromHubSpotWebhook } from './hubspot';
+import { checkEventBounds, checkJsonSize } from './limits';
 import {
 	CustomerEvent,
 	CustomerEventSchema,
@@ -82,6 +83,7 @@ function finish(event: CustomerEvent): CustomerEvent {
 /**
  * Normalises a payload in Nudge's own format or Segment's spec format into a CustomerEvent.
  * Events without an id get a content hash, so a re-sent identical payload is recognised as a duplicate.
+ * The event's bounds (size, nesting, keys, text) are checked first, so nothing below walks an unbounded payload.
  */
 export function normalizeEvent(
 	raw: unknown,
@@ -89,6 +91,7 @@ export function normalizeEvent(
 ): CustomerEvent {
 	const now = options.now ?? new Date();
 	if (typeof raw === 'string') {
+		checkJsonSize(raw);
 		try {
 			raw = JSON.parse(raw);
 		} catch {
@@ -98,6 +101,7 @@ export function normalizeEvent(
 	if (!isRecord(raw)) {
 		throw new NudgeError('INVALID_EVENT', 'Event must be a JSON object with a type and the contact it is about');
 	}
+	checkEventBounds(raw);
 	// HubSpot webhook events; the polling trigger hands over events already in Nudge format.
 	if (options.source === 'hubspot' && !('identities' in raw)) return fromNudge(fromHubSpotWebhook(raw), now, 'hubspot');
 	if (options.source === 'segment' || looksLikeSegment(raw)) return fromSegment(raw, now);

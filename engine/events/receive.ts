@@ -7,6 +7,9 @@ import { verifyHubSpotRequest, verifySegmentRequest } from './vendorSignatures';
 /** Largest request body a trigger accepts (a batch of events). */
 export const MAX_WEBHOOK_BYTES = 5 * 1024 * 1024;
 
+/** Bytes that are not UTF-8 are refused rather than read as U+FFFD (which would store "M\uFFFDller" for a Latin-1 "Müller"). */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 export interface SignedRequest {
 	rawBody: Buffer | string | undefined;
 	headers: Record<string, unknown>;
@@ -72,9 +75,15 @@ export async function receiveSignedEvents(
 	} catch (error) {
 		return refuse((error as NudgeError).httpStatus ?? 401, { error: (error as Error).message });
 	}
+	let text: string;
+	try {
+		text = typeof request.rawBody === 'string' ? request.rawBody : UTF8.decode(request.rawBody ?? Buffer.alloc(0));
+	} catch {
+		return refuse(400, { error: 'The request body is not UTF-8 text (JSON must be sent as UTF-8); nothing was stored' });
+	}
 	let body: unknown;
 	try {
-		body = JSON.parse(String(request.rawBody));
+		body = JSON.parse(text);
 	} catch (error) {
 		return refuse(400, { error: `The request body is not valid JSON (${(error as Error).message}); nothing was stored` });
 	}

@@ -1,4 +1,8 @@
 import { z } from 'zod/v4';
+import { EVENT_LIMITS, boundedId, boundedString } from './limits';
+
+const id = () => boundedString(EVENT_LIMITS.idChars).min(1);
+const eventName = () => boundedString(EVENT_LIMITS.nameChars);
 
 export const EVENT_SOURCES = ['segment', 'hubspot', 'salesforce', 'webhook', 'nudge'] as const;
 export const EVENT_TYPES = ['identify', 'track', 'page', 'group', 'alias'] as const;
@@ -6,12 +10,12 @@ export const EVENT_TYPES = ['identify', 'track', 'page', 'group', 'alias'] as co
 /** The identities an event can carry; the profile module stitches them into one contact. */
 export const IdentitiesSchema = z
 	.object({
-		contactId: z.string().min(1).optional(),
-		email: z.email('is not a valid email address').optional(),
-		userId: z.string().min(1).optional(),
-		anonymousId: z.string().min(1).optional(),
-		hubspotId: z.string().min(1).optional(),
-		salesforceId: z.string().min(1).optional(),
+		contactId: id().optional(),
+		email: boundedString(EVENT_LIMITS.emailChars).pipe(z.email('is not a valid email address')).optional(),
+		userId: id().optional(),
+		anonymousId: id().optional(),
+		hubspotId: id().optional(),
+		salesforceId: id().optional(),
 	})
 	.strict();
 export type Identities = z.infer<typeof IdentitiesSchema>;
@@ -20,10 +24,10 @@ const isoDate = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 dat
 
 /** One event from any source, after normalisation. */
 export const CustomerEventSchema = z.object({
-	eventId: z.string().min(1),
+	eventId: id(),
 	source: z.enum(EVENT_SOURCES),
 	type: z.enum(EVENT_TYPES),
-	name: z.string().min(1).optional(),
+	name: eventName().min(1).optional(),
 	occurredAt: isoDate,
 	receivedAt: isoDate,
 	identities: IdentitiesSchema.refine((ids) => Object.values(ids).some(Boolean), {
@@ -36,7 +40,7 @@ export type CustomerEvent = z.infer<typeof CustomerEventSchema>;
 
 /** Nudge's own input format: the normalised event with the bookkeeping fields optional. */
 export const NudgeEventInputSchema = CustomerEventSchema.extend({
-	eventId: z.string().min(1).optional(),
+	eventId: id().optional(),
 	source: z.enum(EVENT_SOURCES).optional(),
 	occurredAt: isoDate.optional(),
 	receivedAt: isoDate.optional(),
@@ -46,13 +50,13 @@ export const NudgeEventInputSchema = CustomerEventSchema.extend({
 export const SegmentEventSchema = z
 	.object({
 		type: z.enum(EVENT_TYPES),
-		messageId: z.string().min(1).optional(),
-		userId: z.union([z.string(), z.number()]).nullish(),
-		anonymousId: z.union([z.string(), z.number()]).nullish(),
-		previousId: z.string().nullish(),
-		groupId: z.string().nullish(),
-		event: z.string().optional(),
-		name: z.string().optional(),
+		messageId: id().optional(),
+		userId: boundedId().nullish(),
+		anonymousId: boundedId().nullish(),
+		previousId: boundedString(EVENT_LIMITS.idChars).nullish(),
+		groupId: boundedString(EVENT_LIMITS.idChars).nullish(),
+		event: eventName().optional(),
+		name: eventName().optional(),
 		traits: z.record(z.string(), z.unknown()).optional(),
 		properties: z.record(z.string(), z.unknown()).optional(),
 		context: z.record(z.string(), z.unknown()).optional(),

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
 import { NudgeError } from '../errors';
@@ -84,12 +84,21 @@ CREATE TABLE IF NOT EXISTS model_activations (
   action TEXT NOT NULL, at TEXT NOT NULL, note TEXT);
 `;
 
+/**
+ * How messages name the store: the file's name, never the server's directories (a store error can reach a
+ * webhook's caller). Node's file errors end with the path they concern (`EACCES: …, mkdir '/srv/…'`): dropped.
+ */
+function storeName(path: string): string {
+	return path === ':memory:' ? 'in memory' : basename(path);
+}
+const withoutPaths = (error: unknown) => (error as Error).message.replace(/ '[^']*'/g, '');
+
 function openDatabase(path: string): DatabaseSync {
-	if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
 	try {
+		if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
 		return new DatabaseSync(path);
 	} catch (error) {
-		throw new NudgeError('STORE_ERROR', `Cannot open the SQLite store at ${path}: ${(error as Error).message}`);
+		throw new NudgeError('STORE_ERROR', `Cannot open the SQLite store ${storeName(path)}: ${withoutPaths(error)}`, [], 503);
 	}
 }
 
@@ -156,7 +165,7 @@ export class SqliteStore implements Store {
 
 	private storeError(error: unknown): NudgeError {
 		if (error instanceof NudgeError) return error;
-		return new NudgeError('STORE_ERROR', `Could not write to the SQLite store at ${this.path}: ${(error as Error).message}`);
+		return new NudgeError('STORE_ERROR', `Could not write to the SQLite store ${storeName(this.path)}: ${withoutPaths(error)}`, [], 503);
 	}
 
 	/** Applies a write unit in this turn's transaction (visible to this process at once, durable after sync). */
@@ -212,7 +221,7 @@ export class SqliteStore implements Store {
 		} catch (error) {
 			this.queuedDecisions.clear();
 			if (this.db.isTransaction) this.db.exec('ROLLBACK');
-			this.failure = new NudgeError('STORE_ERROR', `The SQLite store at ${this.path} failed to commit and has stopped accepting writes (restart to recover): ${(error as Error).message}`);
+			this.failure = new NudgeError('STORE_ERROR', `The SQLite store ${storeName(this.path)} failed to commit and has stopped accepting writes (restart to recover): ${withoutPaths(error)}`, [], 503);
 			for (const w of waiters) w.reject(this.failure);
 			return;
 		}

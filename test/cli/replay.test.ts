@@ -1,12 +1,13 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { DatabaseSync } from 'node:sqlite';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { formatSummary, replay } from '../../cli/replay';
 import type { Decision } from '../../engine/audit/schema';
 import { holdoutOf } from '../../engine/decide/holdout';
 import { EVENT_LEASE_MS } from '../../engine/events/eventClaim';
 import { tempDir } from '../helpers/fixtures';
+import { hostileEvents } from '../helpers/hostileEvents';
 
 const ROOT = resolve(__dirname, '../..');
 const CLI = join(ROOT, 'dist/cli/nudge.js');
@@ -189,6 +190,41 @@ describe('nudge replay (the built CLI)', () => {
 		expect(result.stdout).toBe('');
 		expect(readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(readFileSync(SAMPLES, 'utf8').trim().split('\n').length);
 		expect(existsSync(store)).toBe(true);
+	});
+
+	test('a hostile event file: each bad line is refused with its reason, the rest replayed, in bounded memory', () => {
+		const dir = tempDir();
+		const file = join(dir, 'hostile.jsonl');
+		const store = join(dir, 'replay.db');
+		const hostile = Object.entries(hostileEvents());
+		const fd = openSync(file, 'w');
+		writeSync(fd, `${JSON.stringify(seg(1, '2026-03-01T09:00:00Z'))}\n`);
+		for (const [, text] of hostile) writeSync(fd, `${text}\n`);
+		// A 50 MB line, written in pieces: the CLI must refuse it without holding it (its heap is capped below).
+		const head = '{"type":"identify","userId":"u","traits":{"bio":"';
+		writeSync(fd, head);
+		const mb = Buffer.alloc(1 << 20, 'x');
+		for (let i = 0; i < 50; i++) writeSync(fd, mb);
+		writeSync(fd, '"}}\n');
+		writeSync(fd, Buffer.concat([Buffer.from('{"type":"identify","userId":"u","traits":{"city":"Z'), Buffer.from([0xfc]), Buffer.from('rich"}}\r\n')]));
+		writeSync(fd, `${JSON.stringify(seg(2, '2026-03-05T09:00:00Z'))}\r\n`);
+		closeSync(fd);
+
+		const result = spawnSync(process.execPath, ['--max-old-space-size=64', CLI, 'replay', '--events', file, '--store', store], { encoding: 'utf8', cwd: ROOT });
+		expect(result.signal).toBeNull();
+		expect(result.status).toBe(1);
+		const rejected = hostile.length + 2;
+		expect(result.stderr).toContain(`replayed ${rejected + 2} event(s)`);
+		expect(result.stderr).toContain(`rejected ${rejected} line(s):`);
+		const reported = [...result.stderr.matchAll(/\n {2}line (\d+): \S/g)].map((m) => Number(m[1]));
+		expect(reported).toEqual(Array.from({ length: rejected }, (_, i) => i + 2));
+		expect(result.stderr).toContain(`line ${hostile.length + 2}: The line is ${(head.length + 50 * mb.length + 3).toLocaleString('en-US')} bytes long; the limit is 1,048,576`);
+		expect(result.stderr).toContain(`line ${hostile.length + 3}: The line is not UTF-8 text`);
+		expect(result.stdout.trim().split('\n').map((l) => (JSON.parse(l) as Decision).event.eventId)).toEqual(['m-1', 'm-2']);
+		const db = new DatabaseSync(store, { readOnly: true });
+		const count = (table: string) => (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+		expect([count('decisions'), count('profiles')]).toEqual([2, 1]);
+		db.close();
 	});
 
 	test('usage errors and rejected lines give a non-zero exit with a message', () => {

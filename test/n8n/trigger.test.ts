@@ -1,6 +1,10 @@
 /** Nudge Trigger's webhook(), called through n8n-core's WebhookContext with a raw body and headers. */
+import { dirname } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import type { IDataObject } from 'n8n-workflow';
+import { signatureHeaders } from '../../engine/events/signature';
 import { closeAllEngines } from '../../engine/registry';
+import { hostileEvents, nestedJson } from '../helpers/hostileEvents';
 import { anaEvent, benEvent, fixture, SECRET, type Fixture } from './fixtures';
 import { callWebhook, nudgeNode, runWorkflow, signed, type WorkflowJson } from './harness';
 
@@ -140,6 +144,86 @@ describe('Nudge Trigger: malformed payloads (400, store unchanged)', () => {
 		expect(call.status).toBe(400);
 		expect((call.body as IDataObject).error).toMatch(message);
 		expect(await f.engine.queryDecisions({})).toEqual([]);
+	});
+});
+
+describe('Nudge Trigger: hostile payloads (400 naming the field, store unchanged, nothing polluted)', () => {
+	/** Rows in every table the ingest path writes. */
+	function counts(f: Fixture) {
+		const db = new DatabaseSync(f.store.replace(/^sqlite:/, ''), { readOnly: true });
+		try {
+			return Object.fromEntries(['decisions', 'profiles', 'identities', 'claimed_keys'].map((t) => [t, (db.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n]));
+		} finally {
+			db.close();
+		}
+	}
+
+	let f: Fixture;
+	beforeAll(async () => {
+		f = fixture();
+		expect((await post(f, JSON.stringify(anaEvent('Pricing Viewed', 'evt-seed')))).status).toBe(200);
+	});
+
+	it.each(Object.entries(hostileEvents()))('refuses %s, alone or in a batch', async (_kind, event) => {
+		const before = counts(f);
+		const alone = await post(f, event);
+		expect(alone.status).toBe(400);
+		expect((alone.body as IDataObject).error).toMatch(/^The event is not valid, so nothing was stored: \S.+/);
+		const batch = await post(f, `[${JSON.stringify(anaEvent('Pricing Viewed', `evt-beside-${_kind}`))},${event}]`);
+		expect(batch.status).toBe(400);
+		expect((batch.body as IDataObject).error).toMatch(/^Event 1 of the batch \(counting from 0\) is not valid, so nothing was stored: \S.+/);
+		expect(batch.result.workflowData).toBeUndefined();
+		expect(counts(f)).toEqual(before);
+		expect(({} as IDataObject).polluted).toBeUndefined();
+	});
+
+	it('says which field and which limit', async () => {
+		const call = await post(f, JSON.stringify({ type: 'identify', identities: { userId: 'u' }, properties: { note: 'x'.repeat(20_480) } }));
+		expect((call.body as IDataObject).error).toBe('The event is not valid, so nothing was stored: properties.note: is 20,480 characters long; the limit is 10,240');
+		expect((call.body as IDataObject).issues).toEqual([{ path: 'properties.note', message: 'is 20,480 characters long; the limit is 10,240' }]);
+	});
+
+	it('refuses traits nested 5,000 levels deep as the sender’s mistake, without a server path', async () => {
+		const call = await post(f, `{"type":"identify","identities":{"userId":"u"},"traits":${nestedJson(5_000)}}`);
+		expect(call.status).toBe(400);
+		expect((call.body as IDataObject).error).toMatch(/is an object or array 11 levels deep .*the limit is 10: flatten it$/);
+		expect(JSON.stringify(call.body)).not.toMatch(/SQLite|call stack|\/tmp/);
+	});
+
+	it('refuses a batch of 100,000 events by its count', async () => {
+		const before = counts(f);
+		const call = await post(f, `[${Array(100_000).fill('{}').join(',')}]`);
+		expect(call.status).toBe(400);
+		expect((call.body as IDataObject).error).toBe('The batch has 100,000 events; the limit is 1,000. Send smaller batches; nothing was stored');
+		expect(counts(f)).toEqual(before);
+	});
+
+	it('refuses a body that is not UTF-8, and JSON escapes of lone surrogates and NUL', async () => {
+		const latin1 = Buffer.from(JSON.stringify({ type: 'identify', identities: { userId: 'u' }, traits: { city: 'Zürich' } }), 'latin1');
+		const call = await callWebhook({ workflow: triggerWorkflow(), nodeName: 'Nudge Trigger', rawBody: latin1, headers: signatureHeaders(SECRET, latin1), credentials: f.credentials });
+		expect(call.status).toBe(400);
+		expect((call.body as IDataObject).error).toBe('The request body is not UTF-8 text (JSON must be sent as UTF-8); nothing was stored');
+		for (const escaped of ['"\\ud800x"', '"a\\u0000b"']) {
+			const body = `{"type":"identify","identities":{"userId":"u"},"traits":{"city":${escaped}}}`;
+			const answer = await post(f, body);
+			expect(answer.status).toBe(400);
+			expect((answer.body as IDataObject).error).toMatch(/^The event is not valid, so nothing was stored: traits\.city: (is not valid Unicode text|contains a NUL character)/);
+		}
+	});
+
+	it('answers a store failure with 503 and the store’s file name, never its directory', async () => {
+		const g = fixture();
+		expect((await post(g, JSON.stringify(anaEvent('Pricing Viewed', 'evt-first')))).status).toBe(200);
+		const file = g.store.replace(/^sqlite:/, '');
+		// The engine's open write batch commits first; then the table the next event is claimed in goes.
+		await g.engine.store.sync();
+		const db = new DatabaseSync(file, { timeout: 5_000 });
+		db.exec('DROP TABLE claimed_keys');
+		db.close();
+		const call = await post(g, JSON.stringify(anaEvent('Pricing Viewed', 'evt-second')));
+		expect(call.status).toBe(503);
+		expect((call.body as IDataObject).error).toMatch(/^Could not write to the SQLite store nudge\.db: .*Retry the request/);
+		expect(JSON.stringify(call.body)).not.toContain(dirname(file));
 	});
 });
 
