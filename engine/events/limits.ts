@@ -112,7 +112,7 @@ class BoundsWalk {
 		if (isArray) {
 			const items = value as unknown[];
 			for (let i = 0; i < items.length; i++) {
-				const issue = this.check(items[i], [...path, i]);
+				const issue = this.within(path, i, items[i]);
 				if (issue) return issue;
 			}
 			return undefined;
@@ -122,10 +122,18 @@ class BoundsWalk {
 			const problem = textProblem(key, EVENT_LIMITS.keyChars);
 			if (problem) return at(`has a key, ${shownKey(key)}, that ${problem}`);
 			this.text += key.length;
-			const issue = this.textTotal() ?? this.check((value as Record<string, unknown>)[key], [...path, key]);
+			const issue = this.textTotal() ?? this.within(path, key, (value as Record<string, unknown>)[key]);
 			if (issue) return issue;
 		}
 		return undefined;
+	}
+
+	/** One path, grown and shrunk as the walk goes: no array per value. */
+	private within(path: (string | number)[], step: string | number, value: unknown): FieldIssue | undefined {
+		path.push(step);
+		const issue = this.check(value, path);
+		path.pop();
+		return issue;
 	}
 
 	private textTotal(): FieldIssue | undefined {
