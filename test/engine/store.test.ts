@@ -1,5 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { MemoryStore } from '../../engine/store/memory';
 import { openStore } from '../../engine/store/open';
 import { SqliteStore } from '../../engine/store/sqlite';
@@ -54,6 +55,29 @@ describe('SQLite store', () => {
 		expect([first.ok, second.ok]).toEqual([true, false]);
 		await a.close();
 		await b.close();
+	});
+});
+
+describe('SQLite store errors name the file, never the server’s directories', () => {
+	test('a store that cannot be created', () => {
+		const dir = tempDir();
+		writeFileSync(join(dir, 'taken'), 'a file where a folder should be');
+		const open = () => new SqliteStore(join(dir, 'taken', 'sub', 'nudge.db'));
+		expect(open).toThrow(expect.objectContaining({ code: 'STORE_ERROR', httpStatus: 503, message: expect.stringMatching(/^Cannot open the SQLite store nudge\.db: ENOTDIR: not a directory, mkdir$/) }));
+	});
+
+	test('a write that fails is a 503 that says which file', async () => {
+		const path = join(tempDir(), 'nudge.db');
+		const store = new SqliteStore(path);
+		await store.putDecision(decision('d1'));
+		await store.sync();
+		const other = new DatabaseSync(path, { timeout: 5_000 });
+		other.exec('DROP TABLE profiles');
+		other.close();
+		const failure = await store.saveProfile(profile('c1'), ['email:a@x.io'], []).catch((error: NudgeError) => error);
+		expect(failure).toMatchObject({ code: 'STORE_ERROR', httpStatus: 503, message: expect.stringMatching(/^Could not write to the SQLite store nudge\.db: /) });
+		expect((failure as NudgeError).message).not.toContain(dirname(path));
+		await store.close();
 	});
 });
 
