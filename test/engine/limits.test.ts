@@ -39,6 +39,14 @@ describe('event bounds: a clear error that names the field and the limit', () =>
 		expect(() => normalizeEvent(raw)).toThrow(expect.objectContaining({ code: 'INVALID_EVENT', httpStatus: 400, message: expect.stringContaining(message) }));
 	});
 
+	test('a HubSpot property name becomes a trait key, so it obeys the key bounds', () => {
+		const change = { eventId: 1, portalId: 62515, occurredAt: 1_700_000_000_000, subscriptionType: 'contact.propertyChange', objectId: 123, propertyValue: 'x' };
+		const hubspot = (propertyName: string) => () => normalizeEvent({ ...change, propertyName }, { source: 'hubspot' });
+		expect(hubspot('__proto__')).toThrow('HubSpot event is not valid: propertyName: is a name Nudge does not take as a trait ("__proto__", "constructor" and "prototype" are not allowed)');
+		expect(hubspot(long(101))).toThrow('HubSpot event is not valid: propertyName: is 101 characters long; the limit is 100');
+		expect(normalizeEvent({ ...change, propertyName: 'lifecyclestage' }, { source: 'hubspot' }).traits).toEqual({ lifecyclestage: 'x', lifecycle: 'x' });
+	});
+
 	test('events at the limits are taken as they are', () => {
 		const event = normalizeEvent({
 			type: 'track',
