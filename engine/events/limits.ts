@@ -35,7 +35,7 @@ export const isForbiddenKey = (key: string) => FORBIDDEN_KEYS.has(key);
 /** Half of a UTF-16 pair with no other half: not text, and PostgreSQL refuses it in JSON. */
 const LONE_SURROGATE = /\p{Surrogate}/u;
 
-export const count = (n: number) => n.toLocaleString('en-US');
+const count = (n: number) => n.toLocaleString('en-US');
 
 export function tooLong(length: number, limit: number): string {
 	return `is ${count(length)} characters long; the limit is ${count(limit)}`;
@@ -54,7 +54,7 @@ export function boundedId() {
 }
 
 /** What is wrong with a piece of text of the event (a key or a value), if anything. */
-export function textProblem(text: string, limit: number): string | undefined {
+function textProblem(text: string, limit: number): string | undefined {
 	if (text.length > limit) return tooLong(text.length, limit);
 	if (text.includes('\0')) return 'contains a NUL character (\\u0000): remove it';
 	if (LONE_SURROGATE.test(text)) return 'is not valid Unicode text (half of a surrogate pair, \\uD800–\\uDFFF, on its own): send UTF-8 text';
@@ -66,11 +66,12 @@ function shownKey(key: string): string {
 	return JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key);
 }
 
-function typeName(value: unknown): string {
-	if (typeof value !== 'object') return `a ${typeof value}`;
-	const tag = Object.prototype.toString.call(value).slice(8, -1);
-	return `a ${tag === 'Object' ? (value as object).constructor?.name || 'object' : tag}`;
-}
+/**
+ * What kind of object a value is, by its tag rather than its prototype: objects made in a sandbox (a Node-RED
+ * function node, an n8n Code node) have their own Object and Date.
+ */
+const tagOf = (value: object) => Object.prototype.toString.call(value).slice(8, -1);
+const NOT_DATA = 'which an event cannot carry: send text, numbers, true/false, null, objects or arrays';
 
 /** Walks an event within the bounds; stops at the first one broken. */
 class BoundsWalk {
@@ -93,14 +94,13 @@ class BoundsWalk {
 			case 'object':
 				break;
 			default:
-				return at(`is ${typeName(value)}, which an event cannot carry: send text, numbers, true/false, null, objects or arrays`);
+				return at(`is a ${typeof value}, ${NOT_DATA}`);
 		}
-		if (value === null || value instanceof Date) return undefined;
-		// Object.prototype.toString rather than the prototype: objects made in a sandbox (a Node-RED function node) have their own.
+		if (value === null) return undefined;
+		const tag = tagOf(value);
+		if (tag === 'Date') return undefined;
 		const isArray = Array.isArray(value);
-		if (!isArray && Object.prototype.toString.call(value) !== '[object Object]') {
-			return at(`is ${typeName(value)}, which an event cannot carry: send text, numbers, true/false, null, objects or arrays`);
-		}
+		if (!isArray && tag !== 'Object') return at(`is a ${tag}, ${NOT_DATA}`);
 		if (path.length > EVENT_LIMITS.depth) {
 			return at(`is an object or array ${path.length} levels deep (the event is level 0, traits level 1); the limit is ${EVENT_LIMITS.depth}: flatten it`);
 		}

@@ -2,6 +2,7 @@
 import fc from 'fast-check';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { runInNewContext } from 'node:vm';
 import { Engine } from '../../engine/engine';
 import { NudgeError } from '../../engine/errors';
 import { EVENT_LIMITS } from '../../engine/events/limits';
@@ -59,6 +60,13 @@ describe('event bounds: a clear error that names the field and the limit', () =>
 		expect(event.identities.email).toHaveLength(EVENT_LIMITS.emailChars);
 		expect(event.traits[long(EVENT_LIMITS.keyChars)]).toHaveLength(EVENT_LIMITS.stringChars);
 		expect(event.properties.products).toHaveLength(900);
+	});
+
+	test('objects made in a sandbox (a Node-RED function node) are data like any other', () => {
+		const traits = runInNewContext('({ plan: "pro", since: new Date(0), seats: [1, 2], billing: { country: "NO" } })') as Record<string, unknown>;
+		expect(Object.getPrototypeOf(traits)).not.toBe(Object.prototype);
+		expect(normalizeEvent({ ...ok, traits }).traits).toMatchObject({ plan: 'pro', seats: [1, 2], billing: { country: 'NO' } });
+		expect(() => normalizeEvent({ ...ok, traits: runInNewContext('({ seen: new Set([1]) })') })).toThrow('traits.seen: is a Set, which an event cannot carry');
 	});
 
 	test('JSON text over 1 MiB is refused before it is parsed', () => {
