@@ -229,23 +229,44 @@ describe('refused requests', () => {
 });
 
 describe('configuration problems', () => {
-	it('answers 503 and shows a red status when no engine config node is selected', async () => {
+	/** What the trigger logged as errors since the flow was loaded. */
+	const triggerErrors = () => nodeOf('trigger').error.getCalls().map((call) => String(call.args[0]));
+	const NOT_CONFIGURED = { error: 'Nudge is not configured correctly; see the server log' };
+
+	it('answers a generic 503 and shows a red status when no engine config node is selected; the reason is in the log', async () => {
 		const f = flow({ engine: 'missing-engine' });
 		await load(f);
 		expect(lastStatus('trigger')).toEqual({ fill: 'red', shape: 'dot', text: 'no engine' });
 		const body = JSON.stringify(segmentEvent());
 		const res = await post(httpNode(), body, signed(body));
 		expect(res.status).toBe(503);
-		expect(res.body.error).toMatch(/No Nudge engine is selected: open this node, pick a Nudge Engine/);
+		expect(res.body).toEqual(NOT_CONFIGURED);
+		expect(triggerErrors().at(-1)).toMatch(/^Refused a request to \/nudge\/events: No Nudge engine is selected: open this node, pick a Nudge Engine/);
 	});
 
-	it('answers 503 with the reason when the engine configuration is invalid', async () => {
+	it('answers a generic 503 when the engine configuration is invalid; the reason is in the log', async () => {
 		await load(flow({}, { policy: '{"channelOrder": []}' }));
 		expect(lastStatus('trigger')).toEqual({ fill: 'red', shape: 'dot', text: 'engine not set up' });
 		const body = JSON.stringify(segmentEvent());
 		const res = await post(httpNode(), body, signed(body));
 		expect(res.status).toBe(503);
-		expect(res.body.error).toMatch(/cannot be used: Policy is not valid: channelOrder: must list at least one channel/);
+		expect(res.body).toEqual(NOT_CONFIGURED);
+		expect(triggerErrors().at(-1)).toMatch(/cannot be used: Policy is not valid: channelOrder: must list at least one channel/);
+	});
+
+	it.each([
+		['an unknown scheme', 'Redis2://default:S3cret%50W@cache.internal:6379'],
+		['redis: with one slash', 'redis:/default:S3cret%50W@cache.internal:6379'],
+		['a password with @ in a split store', 'split:hot=redis://default:p@ss%50W@cache.internal:6379;log=mongodb://u:S3cret%50W@db'],
+	])('an unsigned caller learns nothing about a bad store URL (%s); the logs mask its password', async (_label, store) => {
+		await load(flow({}, { store }));
+		const body = JSON.stringify(segmentEvent());
+		const res = await post(httpNode(), body, {});
+		expect(res.status).toBe(503);
+		expect(res.body).toEqual(NOT_CONFIGURED);
+		const logged = [...triggerErrors(), ...nodeOf('eng1').error.getCalls().map((call) => String(call.args[0])), JSON.stringify(lastStatus('trigger'))];
+		expect(logged.join('\n')).toMatch(/:\*\*\*@/);
+		for (const text of logged) for (const shown of [text, decodeURIComponent(text)]) expect(shown).not.toMatch(/S3cret|p@ss/);
 	});
 
 	it('refuses every request (401) while no signing secret is set', async () => {
