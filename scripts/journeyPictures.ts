@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { loadJourneyFlows, prepareForDemo } from '../demo/flows';
 import { JOURNEY_IDS } from '../demo/simulator';
-import { packageRoot, startEmbeddedNodeRed } from '../demo/start';
+import { packageRoot, startEmbeddedNodeRed } from '../demo/run';
 import { withDiagram, type N8nWorkflow } from './n8nDiagram';
 
 declare const RED: {
