@@ -58,12 +58,17 @@ export = function (RED: NodeAPI) {
 		const { rules, error: rulesError } = rulesOf(def);
 		if (rulesError) this.error(rulesError);
 
+		let lastRefusalLogged = -Infinity;
 		const handler: WebhookHandler = (req, res) => {
 			if (!link.engine || link.error) {
 				// The caller is not authenticated yet: the reason (store, policy) goes to the Node-RED log only.
 				const error = link.error ?? new NudgeError('INVALID_CONFIG', 'The Nudge engine is not available', [], 503);
 				this.status(errorStatus(error));
-				this.error(`Refused a request to ${ROUTE_PREFIX}${path}: ${error.message}`);
+				// Once a minute at most: unauthenticated callers must not be able to flood the log.
+				if (Date.now() - lastRefusalLogged >= 60_000) {
+					lastRefusalLogged = Date.now();
+					this.error(`Refused a request to ${ROUTE_PREFIX}${path}: ${error.message}`);
+				}
 				res.status(NOT_CONFIGURED_ANSWER.status).json(NOT_CONFIGURED_ANSWER.body);
 				return;
 			}

@@ -252,6 +252,9 @@ describe('configuration problems', () => {
 		expect(res.status).toBe(503);
 		expect(res.body).toEqual(NOT_CONFIGURED);
 		expect(triggerErrors().at(-1)).toMatch(/cannot be used: Policy is not valid: channelOrder: must list at least one channel/);
+		// Unauthenticated callers cannot flood the log: a minute passes before the next refusal is logged.
+		for (let i = 0; i < 3; i++) expect((await post(httpNode(), body, {})).status).toBe(503);
+		expect(triggerErrors().filter((line) => line.startsWith('Refused a request'))).toHaveLength(1);
 	});
 
 	it.each([
