@@ -23,8 +23,8 @@ export const STORE_URL_FORMS =
 /** `scheme:` at the start of a store setting. Two letters at least: `C:\nudge.db` is a Windows path. */
 const SCHEME = /^([a-z][a-z0-9+.-]+):/i;
 
-/** The network stores' schemes and the form each URL must take. */
-const NETWORK_SCHEMES: Record<string, string> = { redis: 'redis://', rediss: 'redis://', postgres: 'postgres://', postgresql: 'postgres://' };
+/** The network stores' schemes (each followed by `//host`). */
+const NETWORK_SCHEMES = new Set(['redis', 'rediss', 'postgres', 'postgresql']);
 
 function invalidStore(spec: string, why: string): NudgeError {
 	return new NudgeError('INVALID_CONFIG', `The store "${spec}" ${why}. Use ${STORE_URL_FORMS}`);
@@ -52,7 +52,7 @@ export function openStore(url: string = DEFAULT_STORE_URL): Store {
 		if (!path) throw new NudgeError('INVALID_CONFIG', 'The store URL "sqlite:" needs a file path, e.g. sqlite:~/.nudge/nudge.db');
 		return openSqlite(path);
 	}
-	if (scheme in NETWORK_SCHEMES) {
+	if (NETWORK_SCHEMES.has(scheme)) {
 		if (!rest.startsWith('//')) throw invalidStore(spec, `is not a store URL: it must start with ${scheme}:// followed by the host`);
 		const normalised = `${scheme}:${rest}`;
 		if (!URL.canParse(normalised)) {

@@ -76,6 +76,7 @@ describe('openStore: which URLs open which store', () => {
 		['a password with an unencoded /', 'redis://u:S3c/retPW@cache:6379', /is not a valid URL \(in a password, write @ as %40, \/ as %2F/],
 		['a split store with an unknown log URL', 'split:hot=memory:;log=Mongo://u:0therPW@db', /^Unknown store "Mongo:\/\/u:\*\*\*@db"/],
 		['memory: with something after it', 'memory:cache', /the in-memory store is just memory:/],
+		['a scheme named like an object property', 'constructor://u:S3cretPW@h', /^Unknown store "constructor:\/\/u:\*\*\*@h"/],
 	])('%s is refused, the message masks the password and no file is created', (_label, url, reason) => {
 		const message = messageOf(() => openStore(url));
 		expect(message).toMatch(reason);
