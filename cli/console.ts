@@ -4,21 +4,17 @@ import { DecisionConsole } from '../engine/console/queries';
 import { LOOPBACK_HOSTS, startConsoleServer } from '../engine/console/server';
 import { NudgeError } from '../engine/errors';
 import { createEngine } from '../engine/registry';
-import { DEFAULT_STORE_URL } from '../engine/store/open';
 
-export const CONSOLE_USAGE = `  console [--store STORE] [--port 4280] [--host 127.0.0.1] [--token TOKEN] [--reveal-pii] [--policy FILE.json]
+export const CONSOLE_USAGE = `  console [--store STORE] [--port 4280] [--host 127.0.0.1] [--public-host NAME] [--token TOKEN] [--reveal-pii]
+          [--policy FILE.json]
       The decision console: a web page showing what Nudge decided and why (decision stream, one decision
       in full, funnel, suppressions, channel mix, cap hits, model evaluation, lift). STORE is a SQLite file
       or any store URL (redis://…, postgres://…, split:…). Listens on 127.0.0.1 only, unless --host says
       otherwise; then an access token is required (--token, NUDGE_CONSOLE_TOKEN, or a random one printed
-      in the link). Personal data is redacted unless --reveal-pii is given.
+      in the link). It answers only to the host names localhost, 127.0.0.1 and [::1] (and the --host
+      address): give --public-host NAME (repeatable) for each name it is reached by, e.g. behind a proxy.
+      Personal data is redacted unless --reveal-pii is given.
 `;
-
-/** A plain path is a SQLite file; anything with a scheme is a store URL. */
-function storeUrlOf(value?: string): string {
-	if (!value) return DEFAULT_STORE_URL;
-	return /^(sqlite|memory|split):|:\/\//.test(value) ? value : `sqlite:${value}`;
-}
 
 export async function runConsole(args: string[]): Promise<number> {
 	const { values } = parseArgs({
@@ -28,6 +24,7 @@ export async function runConsole(args: string[]): Promise<number> {
 			port: { type: 'string', default: '4280' },
 			host: { type: 'string', default: '127.0.0.1' },
 			token: { type: 'string' },
+			'public-host': { type: 'string', multiple: true },
 			'reveal-pii': { type: 'boolean', default: false },
 			policy: { type: 'string' },
 		},
@@ -37,11 +34,11 @@ export async function runConsole(args: string[]): Promise<number> {
 	if (!Number.isInteger(port) || port < 0 || port > 65535) throw new NudgeError('INVALID_INPUT', `--port must be a port number (0–65535), not "${values.port}"`);
 	let token = values.token ?? process.env.NUDGE_CONSOLE_TOKEN;
 	if (!token && !LOOPBACK_HOSTS.includes(values.host)) token = randomBytes(24).toString('base64url');
-	const engine = createEngine({ store: storeUrlOf(values.store), policyFile: values.policy });
+	const engine = createEngine({ store: values.store, policyFile: values.policy });
 	const decisionConsole = new DecisionConsole(engine, { revealPii: values['reveal-pii'] });
 	let running;
 	try {
-		running = await startConsoleServer({ console: decisionConsole, port, host: values.host, token });
+		running = await startConsoleServer({ console: decisionConsole, port, host: values.host, token, publicHosts: values['public-host'] });
 	} catch (error) {
 		await engine.close();
 		throw error;

@@ -37,8 +37,9 @@ function int(name: string, v: string | undefined): number | undefined {
 	return n;
 }
 
+/** `--store`: a SQLite file path or any store URL (openStore tells them apart). */
 export function storeOf(path?: string): Store {
-	return openStore(!path ? DEFAULT_STORE_URL : /^(sqlite|memory):/.test(path) ? path : `sqlite:${path}`);
+	return openStore(path || DEFAULT_STORE_URL);
 }
 
 /** A progress bar on stderr, redrawn in place. */

@@ -2,6 +2,8 @@
  * Errors a marketer can act on. Every engine entry point throws NudgeError (never a raw stack)
  * with a stable code, a plain-language message and, for validation errors, the offending fields.
  */
+import { redactUrl } from './store/connection';
+
 export type NudgeErrorCode =
 	| 'INVALID_EVENT'
 	| 'INVALID_POLICY'
@@ -27,11 +29,12 @@ export class NudgeError extends Error {
 	/** Extra facts for a machine reader, e.g. which events of a batch were invalid. */
 	readonly details: Record<string, unknown>;
 
+	/** Messages end up in logs, HTTP answers and editors: a password inside a quoted URL is masked here, once. */
 	constructor(code: NudgeErrorCode, message: string, issues: FieldIssue[] = [], httpStatus = 400, details: Record<string, unknown> = {}) {
-		super(message);
+		super(redactUrl(message));
 		this.name = 'NudgeError';
 		this.code = code;
-		this.issues = issues;
+		this.issues = issues.map((issue) => ({ ...issue, message: redactUrl(issue.message) }));
 		this.httpStatus = httpStatus;
 		this.details = details;
 	}

@@ -14,7 +14,7 @@ import { chromium } from 'playwright-core';
 import { loadJourneyFlows, prepareForDemo } from '../demo/flows';
 import { JOURNEY_IDS } from '../demo/simulator';
 import { packageRoot } from '../cli/packageRoot';
-import { startEmbeddedNodeRed } from '../demo/start';
+import { startEmbeddedNodeRed } from '../demo/run';
 import { withDiagram, type N8nWorkflow } from './n8nDiagram';
 
 declare const RED: {

@@ -12,15 +12,38 @@ import { redactValue } from './redact';
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 500;
 
+/** The dates the console's from/to accept: a day, or an ISO 8601 date-time (local time without a zone). */
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/;
+export const CONSOLE_DATE_RANGE = { from: 1970, to: 9999 } as const;
+
+/**
+ * A from/to filter value as an ISO time. Only real calendar dates in years 1970–9999 pass: Date.parse
+ * alone rolls 2026-02-30 over into March and takes 275760-01-01 as a year that sorts before 2026 as text.
+ */
 const isoTime = (field: string) =>
 	z.string().transform((v, ctx) => {
-		const t = Date.parse(v);
-		if (Number.isNaN(t)) {
-			ctx.addIssue({ code: 'custom', message: `${field} must be a date or date-time, e.g. 2026-11-20 or 2026-11-20T08:00:00Z, not "${v}"` });
+		const iso = consoleDate(v);
+		if (iso === undefined) {
+			ctx.addIssue({
+				code: 'custom',
+				message: `${field} must be a date or date-time, e.g. 2026-11-20 or 2026-11-20T08:00:00Z, between ${CONSOLE_DATE_RANGE.from}-01-01 and ${CONSOLE_DATE_RANGE.to}-12-31, not "${v}"`,
+			});
 			return z.NEVER;
 		}
-		return new Date(t).toISOString();
+		return iso;
 	});
+
+function consoleDate(v: string): string | undefined {
+	const m = ISO_DATE.exec(v);
+	if (!m) return undefined;
+	const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+	const realDay = month >= 1 && month <= 12 && new Date(Date.UTC(year, month - 1, day)).getUTCDate() === day;
+	const t = Date.parse(v);
+	if (!realDay || year < CONSOLE_DATE_RANGE.from || year > CONSOLE_DATE_RANGE.to || Number.isNaN(t)) return undefined;
+	const iso = new Date(t).toISOString();
+	// A zone offset can push 9999-12-31 into year 10000, which no longer sorts as text.
+	return /^\d{4}-/.test(iso) ? iso : undefined;
+}
 
 /** The console's filters as they arrive in a URL query string; unknown parameters are refused, not ignored. */
 const FilterParamsSchema = z

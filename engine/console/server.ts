@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { DECISION_STATUSES, REASON_CODES } from '../audit/schema';
 import { CHANNELS } from '../channels';
 import { NudgeError } from '../errors';
+import { redactUrl } from '../store/connection';
 import { DecisionConsole, parseConsoleParams } from './queries';
 
 /** The page's own files, shipped in the package next to this module (gulp copies them into dist). */
@@ -31,6 +32,43 @@ export interface ConsoleHandlerOptions {
 	consoleFor: (params: Record<string, string | undefined>) => DecisionConsole | Promise<DecisionConsole>;
 	/** When set, every /api request must carry it (`Authorization: Bearer …` or `?token=`). */
 	token?: string;
+	/**
+	 * When set, only requests whose Host header names a loopback address or one of these names are
+	 * answered (421 otherwise), so a DNS-rebinding page cannot read the console through a browser.
+	 */
+	allowedHosts?: string[];
+}
+
+/** Host names that always reach a console on this machine. */
+export const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '::1'];
+
+/** The host name of a Host header or a configured name: lower case, without port, brackets or trailing dot. */
+export function hostName(host: string): string {
+	const text = host.trim().toLowerCase();
+	// [::1]:4280 → ::1; example.com:4280 → example.com; a bare IPv6 address (several colons) stays whole.
+	const bracketed = /^\[([^\]]*)\]/.exec(text);
+	const name = bracketed ? bracketed[1] : text.split(':').length === 2 ? text.slice(0, text.indexOf(':')) : text;
+	return name.replace(/\.$/, '');
+}
+
+/** Query parameters, percent-decoded strictly: a malformed escape is refused naming the parameter, not silently turned into �. */
+function queryParams(search: string): Record<string, string> {
+	const params: Record<string, string> = Object.create(null);
+	for (const pair of search.replace(/^\?/, '').replace(/\+/g, ' ').split('&')) {
+		if (!pair) continue;
+		const eq = pair.indexOf('=');
+		const name = decodeComponent(eq < 0 ? pair : pair.slice(0, eq), 'A query parameter name');
+		params[name] = decodeComponent(eq < 0 ? '' : pair.slice(eq + 1), `The query parameter "${name}"`);
+	}
+	return params;
+}
+
+function decodeComponent(text: string, what: string): string {
+	try {
+		return decodeURIComponent(text);
+	} catch {
+		throw new NudgeError('INVALID_INPUT', `${what} is not valid percent-encoding (a % must start a UTF-8 escape such as %40 for @): encode the value with encodeURIComponent`);
+	}
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -83,10 +121,16 @@ const VIEWS: Record<string, View> = {
  * files, and JSON endpoints under /api that read only through DecisionConsole.
  */
 export function consoleHandler(options: ConsoleHandlerOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+	const allowed = options.allowedHosts && new Set([...LOOPBACK_HOSTS, ...options.allowedHosts.map(hostName)]);
 	return async (req, res) => {
-		const url = new URL(req.url ?? '/', 'http://console.invalid');
-		const params = Object.fromEntries(url.searchParams.entries());
 		try {
+			if (allowed && !allowed.has(hostName(req.headers.host ?? ''))) {
+				return sendJson(res, 421, {
+					error: `This console does not answer to the host name "${req.headers.host ?? ''}": open it as localhost or 127.0.0.1, or start it with --public-host <name> for the name you use`,
+				});
+			}
+			const url = new URL(req.url ?? '/', 'http://console.invalid');
+			const params = queryParams(url.search);
 			if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'The decision console is read-only: use GET' });
 			const asset = STATIC[url.pathname];
 			if (asset) {
@@ -103,14 +147,14 @@ export function consoleHandler(options: ConsoleHandlerOptions): (req: IncomingMe
 			const [, , view, id] = url.pathname.split('/');
 			if (view === 'decisions' && id) {
 				parseConsoleParams(params);
-				return sendJson(res, 200, await dc.decision(decodeURIComponent(id)));
+				return sendJson(res, 200, await dc.decision(decodeComponent(id, 'The decision id in the path')));
 			}
 			const handler = Object.prototype.hasOwnProperty.call(VIEWS, view) ? VIEWS[view] : undefined;
 			if (!handler) return sendJson(res, 404, { error: `Unknown view "${view}". Views: ${Object.keys(VIEWS).join(', ')}` });
 			return sendJson(res, 200, await handler(dc, params));
 		} catch (error) {
 			if (error instanceof NudgeError) return sendJson(res, error.code === 'STORE_ERROR' ? 503 : error.httpStatus, { error: error.message, code: error.code, issues: error.issues });
-			return sendJson(res, 500, { error: `The console failed: ${(error as Error).message}` });
+			return sendJson(res, 500, { error: `The console failed: ${redactUrl((error as Error).message)}` });
 		}
 	};
 }
@@ -121,9 +165,12 @@ export interface StandaloneOptions {
 	/** 127.0.0.1 by default; any other address requires `token`. */
 	host?: string;
 	token?: string;
+	/** Host names the console is reached by besides loopback ones (e.g. nudge.example.com behind a proxy). */
+	publicHosts?: string[];
 }
 
-export const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '::1'];
+/** Addresses that listen on every interface: no host name follows from them. */
+const WILDCARD_HOSTS = ['0.0.0.0', '::', ''];
 
 /** `nudge console`: the page on its own HTTP server. Bound to loopback unless told otherwise, and then only with a token. */
 export async function startConsoleServer(options: StandaloneOptions): Promise<{ server: Server; url: string; close: () => Promise<void> }> {
@@ -132,7 +179,9 @@ export async function startConsoleServer(options: StandaloneOptions): Promise<{ 
 		throw new NudgeError('INVALID_CONFIG', `The console shows your decision log: bound to ${host} (reachable from other machines) it needs an access token (--token or NUDGE_CONSOLE_TOKEN)`);
 	}
 	if (options.token !== undefined && options.token.length < 16) throw new NudgeError('INVALID_CONFIG', 'The console access token must be at least 16 characters long');
-	const handle = consoleHandler({ consoleFor: () => options.console, token: options.token });
+	// Bound to one address, that address is a name the console answers to; bound to all, only the configured ones.
+	const allowedHosts = [...(options.publicHosts ?? []), ...(WILDCARD_HOSTS.includes(host) ? [] : [host])];
+	const handle = consoleHandler({ consoleFor: () => options.console, token: options.token, allowedHosts });
 	const server = createServer((req, res) => void handle(req, res));
 	await new Promise<void>((resolve, reject) => {
 		server.once('error', (error: NodeJS.ErrnoException) =>

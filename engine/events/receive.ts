@@ -55,6 +55,13 @@ export function eventsInBody(body: unknown): unknown[] {
 }
 
 /**
+ * The answer to any caller while the engine cannot be created or opened: nothing about the
+ * configuration (store URL, policy) reaches a caller whose signature could not even be checked; the
+ * detail goes to the server log.
+ */
+export const NOT_CONFIGURED_ANSWER = { status: 503, body: { error: 'Nudge is not configured correctly; see the server log' } } as const;
+
+/**
  * Everything a trigger does with a signed webhook request, for both platforms: verify the signature on
  * the raw bytes, parse one event or a batch, validate all of it before storing anything, ingest each
  * event, and say what happened in an answer the sender can act on.

@@ -3,7 +3,6 @@ import { resolve } from 'node:path';
 import { NudgeError } from '../errors';
 import { MemoryStore } from './memory';
 import { PostgresStore } from './postgres';
-import { redactUrl } from './connection';
 import { RedisStore } from './redis';
 import { SplitStore } from './split';
 import { SqliteStore } from './sqlite';
@@ -21,43 +20,74 @@ export const STORE_URL_FORMS =
 	'sqlite:<file path> (the default, e.g. sqlite:~/.nudge/nudge.db), memory:, redis://host:6379[?prefix=nudge:], ' +
 	'postgres://user@host:5432/db[?schema=nudge], or split:hot=redis://…;log=postgres://… (Redis for hot state, PostgreSQL for the decision log and models)';
 
+/** `scheme:` at the start of a store setting. Two letters at least: `C:\nudge.db` is a Windows path. */
+const SCHEME = /^([a-z][a-z0-9+.-]+):/i;
+
+/** The network stores' schemes (each followed by `//host`). */
+const NETWORK_SCHEMES = new Set(['redis', 'rediss', 'postgres', 'postgresql']);
+
+function invalidStore(spec: string, why: string): NudgeError {
+	return new NudgeError('INVALID_CONFIG', `The store "${spec}" ${why}. Use ${STORE_URL_FORMS}`);
+}
+
 /**
- * Opens a store from its URL: `sqlite:<path>` (default, `~` expands), `memory:`, `redis://…` /
- * `rediss://…`, `postgres://…` / `postgresql://…`, or `split:hot=<url>;log=<url>`, where the hot
- * store keeps profiles, keys, caps, cursors, timers and learner counts and the log store keeps
- * decisions, outcomes and models. Network stores connect lazily and retry with backoff.
+ * Opens a store from its URL: `sqlite:<path>` or a plain file path (default, `~` expands), `memory:`,
+ * `redis://…` / `rediss://…`, `postgres://…` / `postgresql://…`, or `split:hot=<url>;log=<url>`, where
+ * the hot store keeps profiles, keys, caps, cursors, timers and learner counts and the log store keeps
+ * decisions, outcomes and models. Schemes are case-insensitive (`Redis://` is `redis://`, RFC 3986);
+ * any other scheme, or a network URL without `//`, is refused rather than taken for a file name.
+ * Network stores connect lazily and retry with backoff.
  */
 export function openStore(url: string = DEFAULT_STORE_URL): Store {
 	const spec = url.trim() || DEFAULT_STORE_URL;
-	if (spec === 'memory:' || spec === 'memory') return new MemoryStore();
-	if (spec.startsWith('sqlite:')) {
-		const path = spec.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+	const scheme = SCHEME.exec(spec)?.[1].toLowerCase();
+	if (scheme === undefined) return spec.toLowerCase() === 'memory' ? new MemoryStore() : openSqlite(spec);
+	const rest = spec.slice(scheme.length + 1);
+	if (scheme === 'memory') {
+		if (rest) throw invalidStore(spec, 'is not a store URL: the in-memory store is just memory:');
+		return new MemoryStore();
+	}
+	if (scheme === 'sqlite') {
+		const path = rest.replace(/^\/\/(?=\/)/, '');
 		if (!path) throw new NudgeError('INVALID_CONFIG', 'The store URL "sqlite:" needs a file path, e.g. sqlite:~/.nudge/nudge.db');
-		return new SqliteStore(path === ':memory:' ? path : expandHome(path));
+		return openSqlite(path);
 	}
-	if (/^rediss?:\/\//.test(spec)) return new RedisStore(spec);
-	if (/^postgres(ql)?:\/\//.test(spec)) return new PostgresStore(spec);
-	if (spec.startsWith('split:')) {
-		const parts = new Map(
-			spec
-				.slice('split:'.length)
-				.split(';')
-				.map((part) => part.trim())
-				.filter(Boolean)
-				.map((part) => [part.slice(0, part.indexOf('=')), part.slice(part.indexOf('=') + 1)] as const),
-		);
-		const hot = parts.get('hot');
-		const log = parts.get('log');
-		if (!hot || !log || parts.size !== 2 || [hot, log].some((u) => u.startsWith('split:'))) {
-			throw new NudgeError('INVALID_CONFIG', `The store URL "${redactUrl(spec)}" must be split:hot=<store URL>;log=<store URL>, e.g. split:hot=redis://127.0.0.1:6379;log=postgres://postgres@127.0.0.1:5432/nudge`);
+	if (NETWORK_SCHEMES.has(scheme)) {
+		if (!rest.startsWith('//')) throw invalidStore(spec, `is not a store URL: it must start with ${scheme}:// followed by the host`);
+		const normalised = `${scheme}:${rest}`;
+		if (!URL.canParse(normalised)) {
+			throw invalidStore(spec, 'is not a valid URL (in a password, write @ as %40, / as %2F, ? as %3F, # as %23 and : as %3A)');
 		}
-		const hotStore = openStore(hot);
-		try {
-			return new SplitStore(hotStore, openStore(log));
-		} catch (error) {
-			void hotStore.close();
-			throw error;
-		}
+		return scheme.startsWith('redis') ? new RedisStore(normalised) : new PostgresStore(normalised);
 	}
+	if (scheme === 'split') return openSplit(spec, rest);
 	throw new NudgeError('INVALID_CONFIG', `Unknown store "${spec}". Use ${STORE_URL_FORMS}`);
+}
+
+/** A SQLite file: a plain path, never something that looks like a URL (a typo'd redis:/… must not become a file name). */
+function openSqlite(path: string): Store {
+	if (path !== ':memory:' && SCHEME.test(path)) throw invalidStore(path, 'is not a SQLite file path: it looks like a URL');
+	return new SqliteStore(path === ':memory:' ? path : expandHome(path));
+}
+
+function openSplit(spec: string, rest: string): Store {
+	const parts = new Map(
+		rest
+			.split(';')
+			.map((part) => part.trim())
+			.filter(Boolean)
+			.map((part) => [part.slice(0, part.indexOf('=')), part.slice(part.indexOf('=') + 1)] as const),
+	);
+	const hot = parts.get('hot');
+	const log = parts.get('log');
+	if (!hot || !log || parts.size !== 2 || [hot, log].some((u) => /^split:/i.test(u))) {
+		throw new NudgeError('INVALID_CONFIG', `The store URL "${spec}" must be split:hot=<store URL>;log=<store URL>, e.g. split:hot=redis://127.0.0.1:6379;log=postgres://postgres@127.0.0.1:5432/nudge`);
+	}
+	const hotStore = openStore(hot);
+	try {
+		return new SplitStore(hotStore, openStore(log));
+	} catch (error) {
+		void hotStore.close();
+		throw error;
+	}
 }

@@ -6,6 +6,7 @@
  */
 import type { NodeAPI, NodeDef } from 'node-red';
 import { acquireEngine } from '../../engine/registry';
+import { redactUrl } from '../../engine/store/connection';
 import { asNudgeError, ENGINE_NODE_TYPE, NudgeEngineCredentials } from './shared/adapter';
 import { ConsoleEngineNode, mountConsole } from './shared/console';
 
@@ -35,7 +36,7 @@ export = function (RED: NodeAPI) {
 			this.engine = undefined;
 			if (!release) return done();
 			release().then(done, (error: Error) => {
-				this.error(`Nudge engine "${label}" did not close cleanly: ${error.message}`);
+				this.error(`Nudge engine "${label}" did not close cleanly: ${redactUrl(error.message)}`);
 				done();
 			});
 		});

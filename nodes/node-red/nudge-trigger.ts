@@ -5,7 +5,7 @@
  */
 import type { NodeAPI, Node } from 'node-red';
 import { NudgeError } from '../../engine/errors';
-import { receiveSignedEvents, type WebhookSource } from '../../engine/events/receive';
+import { NOT_CONFIGURED_ANSWER, receiveSignedEvents, type WebhookSource } from '../../engine/events/receive';
 import { headerValue } from '../../engine/events/vendorSignatures';
 import { vendorField } from './shared/vendors';
 import { applyInactivityRules, fireDueTimers, parseInactivityRulesJson, policyHasTimers, type InactivityRule } from '../../engine/events/timers';
@@ -59,11 +59,18 @@ export = function (RED: NodeAPI) {
 		const { rules, error: rulesError } = rulesOf(def, link.engine?.policy, journey);
 		if (rulesError) this.error(rulesError);
 
+		let lastRefusalLogged = -Infinity;
 		const handler: WebhookHandler = (req, res) => {
 			if (!link.engine || link.error) {
+				// The caller is not authenticated yet: the reason (store, policy) goes to the Node-RED log only.
 				const error = link.error ?? new NudgeError('INVALID_CONFIG', 'The Nudge engine is not available', [], 503);
 				this.status(errorStatus(error));
-				res.status(503).json({ error: error.message });
+				// Once a minute at most: unauthenticated callers must not be able to flood the log.
+				if (Date.now() - lastRefusalLogged >= 60_000) {
+					lastRefusalLogged = Date.now();
+					this.error(`Refused a request to ${ROUTE_PREFIX}${path}: ${error.message}`);
+				}
+				res.status(NOT_CONFIGURED_ANSWER.status).json(NOT_CONFIGURED_ANSWER.body);
 				return;
 			}
 			const rawBody = req.rawBody ?? (typeof req.body === 'string' || Buffer.isBuffer(req.body) ? req.body : undefined);
@@ -90,7 +97,7 @@ export = function (RED: NodeAPI) {
 					const e = asNudgeError(error, 'STORE_ERROR');
 					this.status(errorStatus(e));
 					this.error(`Could not take in events on ${ROUTE_PREFIX}${path}: ${e.message}`);
-					res.status(503).json({ error: e.message });
+					res.status(503).json({ error: 'Nudge could not take in the events; see the server log. Retry the request.' });
 				},
 			);
 		};

@@ -168,6 +168,8 @@ describe('console filters from a query string', () => {
 			page: { limit: 10, before: undefined },
 		});
 		expect(parseConsoleParams({ journey: '', token: 'x', engine: 'e1' })).toEqual({ filter: {}, page: { limit: 50, before: undefined } });
+		// The ends of the accepted range.
+		expect(parseConsoleParams({ from: '1970-01-01', to: '9999-12-31T23:59:59.999Z' }).filter).toEqual({ from: '1970-01-01T00:00:00.000Z', to: '9999-12-31T23:59:59.999Z' });
 	});
 
 	test.each([
@@ -176,6 +178,12 @@ describe('console filters from a query string', () => {
 		[{ status: 'done' }, /status must be one of pending, delayed/],
 		[{ from: 'yesterday' }, /from must be a date or date-time, e\.g\. 2026-11-20 .*not "yesterday"/],
 		[{ from: '2026-11-21', to: '2026-11-20' }, /from \(2026-11-21T00:00:00\.000Z\) must be before to/],
+		[{ to: '275760-01-01' }, /^Bad filter: to: to must be a date or date-time, e\.g\. 2026-11-20 or 2026-11-20T08:00:00Z, between 1970-01-01 and 9999-12-31, not "275760-01-01"$/],
+		[{ from: '2026-01-01', to: '275760-01-01' }, /^Bad filter: to: to must be a date .* between 1970-01-01 and 9999-12-31, not "275760-01-01"$/],
+		[{ from: '2026-02-30' }, /^Bad filter: from: from must be a date .* not "2026-02-30"$/],
+		[{ from: '1969-12-31' }, /^Bad filter: from: from must be a date .* between 1970-01-01 and 9999-12-31, not "1969-12-31"$/],
+		[{ to: '9999-12-31T23:00:00-05:00' }, /^Bad filter: to: to must be a date .* not "9999-12-31T23:00:00-05:00"$/],
+		[{ from: 'Jan 1 2026' }, /^Bad filter: from: from must be a date .* not "Jan 1 2026"$/],
 		[{ limit: '0' }, /limit must be at least 1/],
 		[{ limit: '10000' }, /limit must be at most 500/],
 		[{ limit: 'ten' }, /limit must be a number/],

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { DecisionConsole } from '../../engine/console/queries';
 import { startConsoleServer } from '../../engine/console/server';
@@ -73,7 +74,85 @@ describe('console HTTP server on loopback (no token)', () => {
 	});
 });
 
+/** A GET over real HTTP with the Host header a browser would send for `host` (fetch does not let a page forge it). */
+function getWithHost(url: string, path: string, host: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+	return new Promise((resolve, reject) => {
+		request(new URL(path, url), { headers: { ...headers, host } }, (res) => {
+			let body = '';
+			res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+			res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+		})
+			.on('error', reject)
+			.end();
+	});
+}
+
+describe('console HTTP server: what a request may contain', () => {
+	let url: string;
+	let close: () => Promise<void>;
+	beforeAll(async () => {
+		({ url, close } = await startConsoleServer({ console: await filledConsole(), port: 0 }));
+	});
+	afterAll(() => close());
+
+	test('malformed percent-encoding is a 400 naming the parameter (or the path), not a 500', async () => {
+		const query = await fetch(new URL('/api/decisions?contact=%E0%A4%A', url));
+		expect(query.status).toBe(400);
+		expect(((await query.json()) as { error: string }).error).toMatch(/^The query parameter "contact" is not valid percent-encoding .*encodeURIComponent/);
+		const path = await fetch(new URL('/api/decisions/%E0%A4%A', url));
+		expect(path.status).toBe(400);
+		expect(((await path.json()) as { error: string }).error).toMatch(/^The decision id in the path is not valid percent-encoding/);
+		expect((await fetch(new URL('/api/decisions?contact=ana%40example.com', url))).status).toBe(200);
+	});
+
+	test('an out-of-range date is a 400 naming the parameter and the accepted range', async () => {
+		for (const query of ['to=275760-01-01', 'from=2026-01-01&to=275760-01-01']) {
+			const res = await fetch(new URL(`/api/totals?${query}`, url));
+			expect(res.status).toBe(400);
+			expect(((await res.json()) as { error: string }).error).toMatch(/^Bad filter: to: to must be a date .* between 1970-01-01 and 9999-12-31, not "275760-01-01"$/);
+		}
+	});
+
+	test('answers only to loopback host names: a DNS-rebinding page (any other Host) gets 421', async () => {
+		const port = new URL(url).port;
+		for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST.:${port}`, `[::1]:${port}`, 'localhost']) {
+			expect(await getWithHost(url, '/api/totals', host)).toMatchObject({ status: 200 });
+		}
+		for (const host of [`attacker.example:${port}`, `127.0.0.1.attacker.example:${port}`, 'nudge.example.com']) {
+			const res = await getWithHost(url, '/api/totals', host);
+			expect(res.status).toBe(421);
+			expect(JSON.parse(res.body).error).toMatch(/does not answer to the host name .*--public-host/);
+			expect(res.body).not.toMatch(/"total"/);
+		}
+		expect((await getWithHost(url, '/', `attacker.example:${port}`)).status).toBe(421);
+	});
+});
+
 describe('console HTTP server bound elsewhere', () => {
+	test('bound to all interfaces it answers to loopback names and the configured public hosts only', async () => {
+		const { url, close } = await startConsoleServer({ console: await filledConsole(), host: '0.0.0.0', port: 0, token: TOKEN, publicHosts: ['Nudge.Example.com'] });
+		try {
+			const base = url.split('#')[0].replace('0.0.0.0', '127.0.0.1');
+			const auth = { authorization: `Bearer ${TOKEN}` };
+			expect((await getWithHost(base, '/api/totals', 'nudge.example.com:8443', auth)).status).toBe(200);
+			expect((await getWithHost(base, '/api/totals', `localhost:${new URL(base).port}`, auth)).status).toBe(200);
+			expect((await getWithHost(base, '/api/totals', 'evil.example.com', auth)).status).toBe(421);
+		} finally {
+			await close();
+		}
+	});
+
+	test('bound to one address it also answers to that address', async () => {
+		const { url, close } = await startConsoleServer({ console: await filledConsole(), host: '127.0.0.2', port: 0, token: TOKEN });
+		try {
+			const base = url.split('#')[0];
+			expect((await getWithHost(base, '/api/totals', new URL(base).host, { authorization: `Bearer ${TOKEN}` })).status).toBe(200);
+			expect((await getWithHost(base, '/api/totals', 'evil.example.com', { authorization: `Bearer ${TOKEN}` })).status).toBe(421);
+		} finally {
+			await close();
+		}
+	});
+
 	test('refuses to start without a token, or with a short one', async () => {
 		const dc = await filledConsole();
 		await expect(startConsoleServer({ console: dc, host: '0.0.0.0', port: 0 })).rejects.toThrow(/bound to 0\.0\.0\.0 .* needs an access token/);
@@ -141,7 +220,7 @@ describe('nudge console (the built CLI)', () => {
 	});
 
 	maybe('bound elsewhere without --token it makes one up and puts it in the link', async () => {
-		const child = spawn(process.execPath, [cli, 'console', '--store', 'memory:', '--host', '0.0.0.0', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+		const child = spawn(process.execPath, [cli, 'console', '--store', 'memory:', '--host', '0.0.0.0', '--port', '0', '--public-host', 'nudge.example.com'], { stdio: ['ignore', 'pipe', 'pipe'] });
 		let out = '';
 		child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
 		try {
@@ -150,6 +229,9 @@ describe('nudge console (the built CLI)', () => {
 			expect(token?.length).toBeGreaterThanOrEqual(32);
 			expect((await fetch(`http://127.0.0.1:${port}/api/totals`)).status).toBe(401);
 			expect((await fetch(`http://127.0.0.1:${port}/api/totals`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+			// --public-host names the host it is reached by; any other is refused.
+			expect((await getWithHost(`http://127.0.0.1:${port}/`, '/api/totals', 'nudge.example.com', { authorization: `Bearer ${token}` })).status).toBe(200);
+			expect((await getWithHost(`http://127.0.0.1:${port}/`, '/api/totals', 'other.example.com', { authorization: `Bearer ${token}` })).status).toBe(421);
 		} finally {
 			child.kill('SIGTERM');
 			await new Promise((r) => child.once('exit', r));

@@ -59,6 +59,16 @@ describe('Nudge Engine credential', () => {
 		expect(result).toEqual({ status: 'Error', message: expect.stringMatching(/Unknown store "mongodb:\/\/localhost"\. Use sqlite:<file path>/) });
 	});
 
+	it.each([
+		['redis: with one slash', 'redis:/default:S3cret%50W@cache.internal:6379', /is not a store URL: it must start with redis:\/\//],
+		['an unreachable Redis with @ in the password', 'redis://default:p@ss%50W@127.0.0.1:1', /^Redis store at redis:\/\/default:\*\*\*@127\.0\.0\.1:1 could not/],
+	])('fails for %s without showing the password', async (_label, store, reason) => {
+		const result = await testCredential({ store, policy: '' });
+		expect(result.status).toBe('Error');
+		expect(result.message).toMatch(reason);
+		for (const text of [result.message, decodeURIComponent(result.message)]) expect(text).not.toMatch(/S3cret|p@ss/);
+	});
+
 	it('fails, with the reason, for a Redis store that does not answer', async () => {
 		const result = await testCredential({ store: 'redis://127.0.0.1:1', policy: '' });
 		expect(result).toEqual({ status: 'Error', message: expect.stringMatching(/Redis store at redis:\/\/127\.0\.0\.1:1 could not read a cursor: .*ECONNREFUSED/) });

@@ -142,6 +142,15 @@ describe('an invalid policy in the credential', () => {
 	});
 });
 
+describe('a store URL the engine cannot use', () => {
+	it('fails the node naming the store with its password masked', async () => {
+		const f = fixture({ store: 'split:hot=redis://default:p@ss%50W@cache:6379;log=Mongo://u:S3cret%50W@db' });
+		const result = await runOne(f, nudgeNode('Score Lead', 'nudgeScore'), [anaEvent()]);
+		const error = expectNodeError(result, 'Score Lead', /^Check the Nudge Engine credential\. Unknown store "Mongo:\/\/u:\*\*\*@db"/);
+		for (const text of [error.message, decodeURIComponent(error.message)]) expect(text).not.toMatch(/S3cret|p@ss/);
+	});
+});
+
 describe('a node without a Nudge Engine credential', () => {
 	it('fails telling the user to select one', async () => {
 		const f = fixture();

@@ -228,11 +228,45 @@ describe('Nudge Trigger: hostile payloads (400 naming the field, store unchanged
 });
 
 describe('Nudge Trigger: engine settings', () => {
-	it('answers 500 with the reason when the credential’s policy is invalid, so the sender retries later', async () => {
+	/** What n8n's logger (the one n8n-core gives node contexts, from its own dependencies) records while `run` goes on. */
+	async function logged(run: () => Promise<unknown>): Promise<string[]> {
+		const fromCore = (name: string) => require.resolve(name, { paths: [require.resolve('n8n-core')] });
+		// eslint-disable-next-line @typescript-eslint/no-require-imports
+		const { Container } = require(fromCore('@n8n/di')) as { Container: { get(type: unknown): { error(message: string): void } } };
+		// eslint-disable-next-line @typescript-eslint/no-require-imports
+		const { Logger } = require(fromCore('@n8n/backend-common')) as { Logger: unknown };
+		const spy = jest.spyOn(Container.get(Logger), 'error').mockImplementation(() => undefined);
+		try {
+			await run();
+			return spy.mock.calls.map(([message]) => String(message));
+		} finally {
+			spy.mockRestore();
+		}
+	}
+
+	it('answers a generic 503 to anyone while the credential’s policy is invalid (the sender retries); the reason is in n8n’s log', async () => {
 		const f = fixture({ policy: '{"channelOrder": []}' });
 		const body = JSON.stringify(anaEvent());
-		const call = await post(f, body);
-		expect(call.status).toBe(503);
-		expect((call.body as IDataObject).error).toMatch(/Check the Nudge Engine credential\. Policy is not valid: channelOrder: must list at least one channel/);
+		let call: Awaited<ReturnType<typeof post>> | undefined;
+		const log = await logged(async () => (call = await post(f, body)));
+		expect(call!.status).toBe(503);
+		expect(call!.body).toEqual({ error: 'Nudge is not configured correctly; see the server log' });
+		expect(log).toEqual([expect.stringMatching(/^Nudge Trigger "Nudge Trigger" cannot take in events: Check the Nudge Engine credential\. Policy is not valid: channelOrder: must list at least one channel/)]);
+	});
+
+	it.each([
+		['an unknown scheme', 'Redis2://default:S3cret%50W@cache.internal:6379'],
+		['redis: with one slash', 'redis:/default:S3cret%50W@cache.internal:6379'],
+		['a password with @', 'split:hot=redis://default:p@ss%50W@cache.internal:6379;log=mongodb://u:S3cret%50W@db'],
+	])('an unsigned caller learns nothing about a bad store URL (%s); the log masks its password', async (_label, store) => {
+		const f = fixture({ store });
+		const body = JSON.stringify(anaEvent());
+		let call: Awaited<ReturnType<typeof post>> | undefined;
+		const log = await logged(async () => (call = await post(f, body, {})));
+		expect(call!.status).toBe(503);
+		expect(call!.body).toEqual({ error: 'Nudge is not configured correctly; see the server log' });
+		expect(log).toHaveLength(1);
+		expect(log[0]).toMatch(/cannot take in events: Check the Nudge Engine credential\..*:\*\*\*@/);
+		for (const text of [log[0], decodeURIComponent(log[0])]) expect(text).not.toMatch(/S3cret|p@ss/);
 	});
 });

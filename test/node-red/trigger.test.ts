@@ -226,26 +226,59 @@ describe('refused requests', () => {
 		expect(res.status).toBe(404);
 		expect(res.body.error).toMatch(/No Nudge Trigger listens on \/nudge\/nowhere/);
 	});
+
+	it('answers 404 naming the problem on a path with malformed percent-encoding', async () => {
+		await load();
+		const body = JSON.stringify(segmentEvent());
+		const res = await post(httpNode(), body, signed(body), '/nudge/%E0%A4%A');
+		expect(res.status).toBe(404);
+		expect(res.body.error).toMatch(/^No Nudge Trigger listens on this path: it is not valid percent-encoding/);
+		expect(res.text).not.toMatch(/URIError|at decodeURIComponent|node_modules/);
+	});
 });
 
 describe('configuration problems', () => {
-	it('answers 503 and shows a red status when no engine config node is selected', async () => {
+	/** What the trigger logged as errors since the flow was loaded. */
+	const triggerErrors = () => nodeOf('trigger').error.getCalls().map((call) => String(call.args[0]));
+	const NOT_CONFIGURED = { error: 'Nudge is not configured correctly; see the server log' };
+
+	it('answers a generic 503 and shows a red status when no engine config node is selected; the reason is in the log', async () => {
 		const f = flow({ engine: 'missing-engine' });
 		await load(f);
 		expect(lastStatus('trigger')).toEqual({ fill: 'red', shape: 'dot', text: 'no engine' });
 		const body = JSON.stringify(segmentEvent());
 		const res = await post(httpNode(), body, signed(body));
 		expect(res.status).toBe(503);
-		expect(res.body.error).toMatch(/No Nudge engine is selected: open this node, pick a Nudge Engine/);
+		expect(res.body).toEqual(NOT_CONFIGURED);
+		expect(triggerErrors().at(-1)).toMatch(/^Refused a request to \/nudge\/events: No Nudge engine is selected: open this node, pick a Nudge Engine/);
 	});
 
-	it('answers 503 with the reason when the engine configuration is invalid', async () => {
+	it('answers a generic 503 when the engine configuration is invalid; the reason is in the log', async () => {
 		await load(flow({}, { policy: '{"channelOrder": []}' }));
 		expect(lastStatus('trigger')).toEqual({ fill: 'red', shape: 'dot', text: 'engine not set up' });
 		const body = JSON.stringify(segmentEvent());
 		const res = await post(httpNode(), body, signed(body));
 		expect(res.status).toBe(503);
-		expect(res.body.error).toMatch(/cannot be used: Policy is not valid: channelOrder: must list at least one channel/);
+		expect(res.body).toEqual(NOT_CONFIGURED);
+		expect(triggerErrors().at(-1)).toMatch(/cannot be used: Policy is not valid: channelOrder: must list at least one channel/);
+		// Unauthenticated callers cannot flood the log: a minute passes before the next refusal is logged.
+		for (let i = 0; i < 3; i++) expect((await post(httpNode(), body, {})).status).toBe(503);
+		expect(triggerErrors().filter((line) => line.startsWith('Refused a request'))).toHaveLength(1);
+	});
+
+	it.each([
+		['an unknown scheme', 'Redis2://default:S3cret%50W@cache.internal:6379'],
+		['redis: with one slash', 'redis:/default:S3cret%50W@cache.internal:6379'],
+		['a password with @ in a split store', 'split:hot=redis://default:p@ss%50W@cache.internal:6379;log=mongodb://u:S3cret%50W@db'],
+	])('an unsigned caller learns nothing about a bad store URL (%s); the logs mask its password', async (_label, store) => {
+		await load(flow({}, { store }));
+		const body = JSON.stringify(segmentEvent());
+		const res = await post(httpNode(), body, {});
+		expect(res.status).toBe(503);
+		expect(res.body).toEqual(NOT_CONFIGURED);
+		const logged = [...triggerErrors(), ...nodeOf('eng1').error.getCalls().map((call) => String(call.args[0])), JSON.stringify(lastStatus('trigger'))];
+		expect(logged.join('\n')).toMatch(/:\*\*\*@/);
+		for (const text of logged) for (const shown of [text, decodeURIComponent(text)]) expect(shown).not.toMatch(/S3cret|p@ss/);
 	});
 
 	it('refuses every request (401) while no signing secret is set', async () => {

@@ -8,8 +8,9 @@ import type {
 	IWebhookResponseData,
 } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
-import { receiveSignedEvents, type WebhookSource } from '../../../engine/events/receive';
+import { NOT_CONFIGURED_ANSWER, receiveSignedEvents, type WebhookSource } from '../../../engine/events/receive';
 import { applyInactivityRules } from '../../../engine/events/timers';
+import { redactUrl } from '../../../engine/store/connection';
 import {
 	hubspotAuthenticationProperty,
 	hubspotVendor,
@@ -124,8 +125,10 @@ export class NudgeTrigger implements INodeType {
 			rules = inactivityRules(this);
 			loaded = await loadEngine(this);
 		} catch (error) {
-			// The sender cannot fix this, but it retries: nothing is lost while the credential is fixed.
-			res.status(503).json({ error: (error as Error).message });
+			// The sender cannot fix this, but it retries: nothing is lost while the credential is fixed. The caller
+			// is not authenticated yet, so the reason (which names the store and policy) goes to n8n's log only.
+			this.logger.error(`Nudge Trigger "${this.getNode().name}" cannot take in events: ${redactUrl((error as Error).message)}`);
+			res.status(NOT_CONFIGURED_ANSWER.status).json(NOT_CONFIGURED_ANSWER.body);
 			return { noWebhookResponse: true };
 		}
 		const journey = (this.getNodeParameter('journey', 'nurture') as string).trim() || 'nurture';

@@ -23,6 +23,7 @@ import { CHANNELS, type Channel } from '../../../engine/channels';
 import type { Engine } from '../../../engine/engine';
 import { NudgeError, type FieldIssue } from '../../../engine/errors';
 import { checkEngineConfig, getEngine, type EngineConfig } from '../../../engine/registry';
+import { redactUrl } from '../../../engine/store/connection';
 import { connectSalesforce, salesforceSettingsFrom, type SalesforceSettings } from '../../../engine/vendors/salesforce';
 import { parseInactivityRules, type InactivityRule } from '../../../engine/events/timers';
 import { hubspotAuthFrom, type HubSpotAuthSettings } from '../../../engine/vendors/hubspot';
@@ -51,8 +52,9 @@ export function isNudgeError(error: unknown): error is NudgeError {
 	);
 }
 
+/** An error's message for n8n's editor and logs, any password in a quoted URL masked. */
 function messageOf(error: unknown): string {
-	return error instanceof Error ? error.message : String(error);
+	return redactUrl(error instanceof Error ? error.message : String(error));
 }
 
 /** Reads the credential and returns the engine it configures (shared by every node naming the same settings). */
@@ -102,7 +104,9 @@ export function toNodeError(node: INode, error: unknown, itemIndex?: number): No
 		if (error.issues.length) nodeError.context.issues = error.issues.map((issue) => ({ ...issue }));
 		return nodeError;
 	}
-	return new NodeOperationError(node, error instanceof Error ? error : messageOf(error), { itemIndex });
+	// The original error (and its stack) when its message holds no credential; else only the masked message.
+	const masked = messageOf(error);
+	return new NodeOperationError(node, error instanceof Error && error.message === masked ? error : masked, { itemIndex });
 }
 
 /** The json every Nudge node emits: the incoming item plus the decision, so expressions can read it. */

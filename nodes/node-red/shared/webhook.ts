@@ -96,8 +96,16 @@ export function webhookDispatcher(RED: NodeAPI): Map<string, WebhookHandler> {
 	const dispatcher: Dispatcher = { handlers: new Map() };
 	dispatchers.set(app, dispatcher);
 	installRawBodyCapture(RED);
-	app.post(/^\/nudge\/(.+?)\/?$/, (req: Request, res: Response) => {
-		const path = normalisePath(decodeURIComponent((req.params as Record<string, string>)[0] ?? ''));
+	// No capture group: express would decode it before this handler and answer a malformed %-escape with
+	// its own error page (a stack trace); the path is decoded here instead.
+	app.post(/^\/nudge\/./, (req: Request, res: Response) => {
+		let path: string;
+		try {
+			path = normalisePath(decodeURIComponent(req.path.slice(ROUTE_PREFIX.length)));
+		} catch {
+			res.status(404).json({ error: `No Nudge Trigger listens on this path: it is not valid percent-encoding. Trigger paths are letters, digits, - and _ under ${ROUTE_PREFIX}` });
+			return;
+		}
 		const handler = dispatcher.handlers.get(path);
 		if (!handler) {
 			res.status(404).json({ error: `No Nudge Trigger listens on ${ROUTE_PREFIX}${path}: check the path in the trigger node and that the flow is deployed` });

@@ -1,0 +1,93 @@
+/** The `nudge` commands (loaded by nudge.ts once the Node.js version is known to be recent enough). */
+import { createWriteStream, WriteStream } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { NudgeError } from '../engine/errors';
+import { redactUrl } from '../engine/store/connection';
+import { ACTIVATE_USAGE, IMPORT_USAGE, runActivate, runImport, runScore, runTrain, SCORE_USAGE, TRAIN_USAGE } from './models';
+import { formatSummary, replay } from './replay';
+import { LIFT_USAGE, runLift } from './lift';
+import { CONSOLE_USAGE, runConsole } from './console';
+import { packageVersion } from './packageRoot';
+
+const REPLAY_USAGE = `  replay --events FILE.jsonl [--journey nurture|cart-abandonment|churn-risk] [--policy FILE.json]
+         [--store PATH] [--out FILE]
+      Dry-runs a journey over past events (Nudge or Segment format, one JSON per line) on a fresh
+      embedded store, each at its own time; the journey's inactivity timers fire in simulated time.
+      Policy: flows/policies/journeys.json unless --policy is given. Writes one JSON decision per
+      line (stdout by default) and a summary on stderr. Nothing is sent.
+`;
+
+/** Each command: its help text (also shown by `nudge <command> --help`) and what runs it. */
+const COMMANDS: Record<string, { usage: string; run: (args: string[]) => Promise<number> }> = {
+	replay: { usage: REPLAY_USAGE, run: runReplay },
+	train: { usage: TRAIN_USAGE, run: runTrain },
+	score: { usage: SCORE_USAGE, run: runScore },
+	import: { usage: IMPORT_USAGE, run: runImport },
+	activate: { usage: ACTIVATE_USAGE, run: (args) => runActivate(args, false) },
+	rollback: { usage: ACTIVATE_USAGE, run: (args) => runActivate(args, true) },
+	lift: { usage: LIFT_USAGE, run: runLift },
+	console: { usage: CONSOLE_USAGE, run: runConsole },
+};
+
+const USAGE = `Usage: nudge <command> [options]    (nudge <command> --help, nudge --version)
+
+Commands:
+${[...new Set(Object.values(COMMANDS).map((c) => c.usage))].join('')}`;
+
+function fail(message: string): never {
+	process.stderr.write(`nudge: ${redactUrl(message)}\n`);
+	process.exit(2);
+}
+
+async function runReplay(args: string[]): Promise<number> {
+	const { values } = parseArgs({
+		args,
+		options: {
+			events: { type: 'string' },
+			journey: { type: 'string', default: 'nurture' },
+			policy: { type: 'string' },
+			store: { type: 'string' },
+			out: { type: 'string' },
+		},
+		strict: true,
+	});
+	if (!values.events) fail(`replay needs --events FILE.jsonl\n\n${USAGE}`);
+	let out: WriteStream | undefined;
+	if (values.out) out = createWriteStream(values.out);
+	const write = (line: string) => (out ? out.write(line) : process.stdout.write(line));
+	const summary = await replay(
+		{ events: values.events, journey: values.journey, policy: values.policy, store: values.store },
+		(decision) => write(`${JSON.stringify(decision)}\n`),
+	);
+	if (out) await new Promise<void>((resolve, reject) => out!.end((err?: Error | null) => (err ? reject(err) : resolve())));
+	process.stderr.write(formatSummary(summary));
+	return summary.rejected.length ? 1 : 0;
+}
+
+const isHelp = (arg: string) => arg === '--help' || arg === '-h';
+const commandHelp = (usage: string) => `Usage:\n${usage.replace(/^ {2}(?=\S)/gm, '  nudge ')}`;
+
+async function main(argv: string[]): Promise<number> {
+	const [command, ...rest] = argv;
+	if (command === '--version' || command === '-v' || command === 'version') {
+		process.stdout.write(`${packageVersion()}\n`);
+		return 0;
+	}
+	if (!command || isHelp(command) || command === 'help') {
+		const topic = command === 'help' && rest[0] ? COMMANDS[rest[0]] : undefined;
+		process.stdout.write(topic ? commandHelp(topic.usage) : USAGE);
+		return command ? 0 : 2;
+	}
+	const known = Object.prototype.hasOwnProperty.call(COMMANDS, command) ? COMMANDS[command] : undefined;
+	if (!known) fail(`unknown command "${command}"\n\n${USAGE}`);
+	if (rest.some(isHelp)) {
+		process.stdout.write(commandHelp(known.usage));
+		return 0;
+	}
+	return known.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+	(code) => process.exit(code),
+	(error) => fail(error instanceof NudgeError || error?.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? error.message : `unexpected error: ${error?.stack ?? error}`),
+);
