@@ -3,17 +3,30 @@
  * An invalid configuration never crashes Node-RED: the error is kept, and every node using this
  * config shows a red status and fails its messages with the reason. Loading this module also mounts the
  * decision console under the admin root (/nudge), reading the engines these config nodes own.
+ *
+ * The store URL is a credential (it may hold a database password): flows.json and GET /flows never carry
+ * it. Flows saved before keep it in the plain `store` property; it is still read, and the editor moves
+ * it into the credentials (nudge-engine.html), so the next deploy writes it there.
  */
 import type { NodeAPI, NodeDef } from 'node-red';
+import { NudgeError } from '../../engine/errors';
 import { acquireEngine } from '../../engine/registry';
+import { redactUrl } from '../../engine/store/connection';
 import { asNudgeError, ENGINE_NODE_TYPE, NudgeEngineCredentials } from './shared/adapter';
 import { ConsoleEngineNode, mountConsole } from './shared/console';
 
 interface EngineDef extends NodeDef {
+	/** Where the store URL was kept before it became a credential (still read when the credential is empty). */
 	store?: string;
 	policy?: string;
 	/** Show personal data unredacted in the decision console (off by default). */
 	consoleRevealPii?: boolean;
+}
+
+/** The text with the store URL's password masked wherever it repeats the URL (errors reach logs, statuses and HTTP answers). */
+function maskStoreUrl(text: string, storeUrl: string): string {
+	const masked = redactUrl(storeUrl);
+	return masked === storeUrl ? text : text.split(storeUrl).join(masked);
 }
 
 export = function (RED: NodeAPI) {
@@ -22,23 +35,31 @@ export = function (RED: NodeAPI) {
 		RED.nodes.createNode(this, def);
 		this.consoleRevealPii = def.consoleRevealPii === true;
 		const label = def.name || def.id;
+		const legacyStore = def.store?.trim() ?? '';
+		const store = this.credentials?.storeUrl?.trim() || legacyStore;
+		if (legacyStore && !this.credentials?.storeUrl?.trim()) {
+			this.warn(`Nudge engine "${label}" keeps its store URL in a plain setting that flows.json shows: open it in the editor and deploy to keep the URL in its credentials`);
+		}
 		let release: (() => Promise<void>) | undefined;
 		try {
-			const acquired = acquireEngine({ store: def.store ?? '', policy: def.policy ?? '' });
+			const acquired = acquireEngine({ store, policy: def.policy ?? '' });
 			this.engine = acquired.engine;
 			release = acquired.release;
 		} catch (error) {
-			this.configError = asNudgeError(error, 'INVALID_CONFIG');
+			const e = asNudgeError(error, 'INVALID_CONFIG');
+			this.configError = new NudgeError(e.code, maskStoreUrl(e.message, store), e.issues, e.httpStatus, e.details);
 			this.error(`Nudge engine "${label}" cannot start: ${this.configError.message}`);
 		}
 		this.on('close', (_removed: boolean, done: () => void) => {
 			this.engine = undefined;
 			if (!release) return done();
 			release().then(done, (error: Error) => {
-				this.error(`Nudge engine "${label}" did not close cleanly: ${error.message}`);
+				this.error(`Nudge engine "${label}" did not close cleanly: ${maskStoreUrl(error.message, store)}`);
 				done();
 			});
 		});
 	}
-	RED.nodes.registerType<ConsoleEngineNode, EngineDef, Record<string, never>, NudgeEngineCredentials>(ENGINE_NODE_TYPE, NudgeEngine, { credentials: { signingSecret: { type: 'password' } } });
+	RED.nodes.registerType<ConsoleEngineNode, EngineDef, Record<string, never>, NudgeEngineCredentials>(ENGINE_NODE_TYPE, NudgeEngine, {
+		credentials: { signingSecret: { type: 'password' }, storeUrl: { type: 'password' } },
+	});
 };

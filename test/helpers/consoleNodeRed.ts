@@ -37,7 +37,8 @@ export async function startConsoleNodeRed(decisions: Decision[], engines: { id: 
 	await store.close();
 	const runtime = await startNodeRed({
 		userDir,
-		flows: engines.map((e) => ({ ...e, type: 'nudge-engine', name: `Acme ${e.id}`, store: `sqlite:${db}`, policy: '' })),
+		flows: engines.map((e) => ({ ...e, type: 'nudge-engine', name: `Acme ${e.id}`, policy: '' })),
+		credentials: Object.fromEntries(engines.map((e) => [e.id, { storeUrl: `sqlite:${db}` }])),
 		settings: {
 			httpAdminRoot: '/admin',
 			httpNodeRoot: '/api',

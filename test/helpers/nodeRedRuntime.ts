@@ -37,6 +37,8 @@ export interface NodeRedOptions {
 	/** Over the defaults: admin and nodes both on `/`, as the standalone `node-red` command mounts them. */
 	settings?: Record<string, unknown>;
 	userDir?: string;
+	/** Over this process's environment (e.g. HOME, where the default SQLite store lives). */
+	env?: Record<string, string>;
 }
 
 export async function startNodeRed(options: NodeRedOptions): Promise<NodeRedRuntime> {
@@ -60,7 +62,7 @@ export async function startNodeRed(options: NodeRedOptions): Promise<NodeRedRunt
 	};
 	const runtime: ChildProcess = spawn(process.execPath, [path.join(__dirname, 'nodeRedProcess.js')], {
 		stdio: ['ignore', 'pipe', 'inherit'],
-		env: { ...process.env, NUDGE_NODE_RED_SETTINGS: JSON.stringify(settings) },
+		env: { ...process.env, ...options.env, NUDGE_NODE_RED_SETTINGS: JSON.stringify(settings) },
 	});
 	let out = '';
 	const port = await new Promise<string>((resolve, reject) => {

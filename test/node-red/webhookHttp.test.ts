@@ -17,7 +17,7 @@ const BODY_TIMEOUT_SECONDS = 1;
 const TAB = 'tab1';
 const FLOWS = [
 	{ id: TAB, type: 'tab', label: 'webhooks' },
-	{ id: 'eng1', type: 'nudge-engine', name: 'test engine', store: 'memory:', policy: '' },
+	{ id: 'eng1', type: 'nudge-engine', name: 'test engine', policy: '' },
 	{ id: 'trigger', type: 'nudge-trigger', z: TAB, engine: 'eng1', path: 'events', journey: 'nurture', wires: [[]] },
 	{ id: 'trigger2', type: 'nudge-trigger', z: TAB, engine: 'eng1', path: 'other', journey: 'nurture', wires: [[]] },
 	// Another flow on the same runtime; its function reads the main realm's Object.prototype through msg.
@@ -126,7 +126,7 @@ maybe('Nudge Trigger over real HTTP in a Node-RED runtime', () => {
 	}
 
 	beforeAll(async () => {
-		red = await startNodeRed({ flows: FLOWS, credentials: { eng1: { signingSecret: SECRET } }, settings: { nudgeTriggerBodyTimeout: BODY_TIMEOUT_SECONDS } });
+		red = await startNodeRed({ flows: FLOWS, credentials: { eng1: { signingSecret: SECRET, storeUrl: 'memory:' } }, settings: { nudgeTriggerBodyTimeout: BODY_TIMEOUT_SECONDS } });
 	}, 60_000);
 
 	afterAll(async () => {
