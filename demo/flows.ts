@@ -1,7 +1,7 @@
 /**
  * The journeys' Node-RED flows as the demo deploys them: all of flows/node-red/<journey>.json in one
  * runtime, unchanged except for the settings each flow exposes for this purpose — the engine's store
- * and signing secret, the Send nodes' address (the demo's own port), how often the trigger checks its
+ * and signing secret (its credentials), the Send nodes' address (the demo's own port), how often the trigger checks its
  * timers, the policy's inactivity-timer waits, shortened so a cart is abandoned within the run, and the
  * longest wait for a contact's best send time (each journey tab's NUDGE_MAX_WAIT_SECONDS), held to the
  * same compressed clock.
@@ -76,11 +76,10 @@ export function loadJourneyFlows(root: string): DemoFlows {
 }
 
 /** Rewrites the exposed settings in place (see the file comment); returns the credentials file's content. */
-export function prepareForDemo(flows: DemoFlows, settings: DemoFlowSettings, secret: string): Record<string, { signingSecret: string }> {
-	const credentials: Record<string, { signingSecret: string }> = {};
+export function prepareForDemo(flows: DemoFlows, settings: DemoFlowSettings, secret: string): Record<string, { signingSecret: string; storeUrl: string }> {
+	const credentials: Record<string, { signingSecret: string; storeUrl: string }> = {};
 	for (const engine of flows.engines) {
-		engine.store = settings.store;
-		credentials[engine.id] = { signingSecret: secret };
+		credentials[engine.id] = { signingSecret: secret, storeUrl: settings.store };
 		if (typeof engine.policy === 'string' && engine.policy.trim()) engine.policy = JSON.stringify(shortenTimers(JSON.parse(engine.policy), settings, flows.timers), null, 2);
 	}
 	const journeyTabs = new Set(flows.nodes.filter((n) => n.type === 'nudge-trigger').map((n) => n.z));

@@ -309,10 +309,10 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 	const msPerMinute = options.msPerMinute ?? 100;
 	const origin = `http://127.0.0.1:${options.port}`;
 	const flows = loadJourneyFlows(root);
-	const credentials = prepareForDemo(flows, { store: `sqlite:${dbPath}`, origin, msPerMinute, maxWaitMinutes: MAX_WAIT_MINUTES, timerCheckSeconds: 0.25 }, secret);
+	const store = `sqlite:${dbPath}`;
+	const credentials = prepareForDemo(flows, { store, origin, msPerMinute, maxWaitMinutes: MAX_WAIT_MINUTES, timerCheckSeconds: 0.25 }, secret);
 	const red = await startEmbeddedNodeRed(root, userDir, options.port, flows.nodes, credentials);
-	const engineNode = flows.engines[0];
-	const { engine, release } = acquireEngine({ store: String(engineNode.store), policy: (engineNode.policy as string) ?? '' });
+	const { engine, release } = acquireEngine({ store, policy: (flows.engines[0].policy as string) ?? '' });
 	let stopped = false;
 	const stop = async () => {
 		if (stopped) return;

@@ -3,6 +3,10 @@
  * An invalid configuration never crashes Node-RED: the error is kept, and every node using this
  * config shows a red status and fails its messages with the reason. Loading this module also mounts the
  * decision console under the admin root (/nudge), reading the engines these config nodes own.
+ *
+ * The store URL is a credential (it may hold a database password): flows.json and GET /flows never carry
+ * it. Flows saved before keep it in the plain `store` property; it is still read, and the editor moves
+ * it into the credentials (nudge-engine.html), so the next deploy writes it there.
  */
 import type { NodeAPI, NodeDef } from 'node-red';
 import { acquireEngine } from '../../engine/registry';
@@ -11,6 +15,7 @@ import { asNudgeError, ENGINE_NODE_TYPE, NudgeEngineCredentials } from './shared
 import { ConsoleEngineNode, mountConsole } from './shared/console';
 
 interface EngineDef extends NodeDef {
+	/** Where the store URL was kept before it became a credential (still read when the credential is empty). */
 	store?: string;
 	policy?: string;
 	/** Show personal data unredacted in the decision console (off by default). */
@@ -23,12 +28,18 @@ export = function (RED: NodeAPI) {
 		RED.nodes.createNode(this, def);
 		this.consoleRevealPii = def.consoleRevealPii === true;
 		const label = def.name || def.id;
+		const legacyStore = def.store?.trim() ?? '';
+		const store = this.credentials?.storeUrl?.trim() || legacyStore;
+		if (legacyStore && !this.credentials?.storeUrl?.trim()) {
+			this.warn(`Nudge engine "${label}" keeps its store URL in a plain setting that flows.json shows: open it in the editor and deploy to keep the URL in its credentials`);
+		}
 		let release: (() => Promise<void>) | undefined;
 		try {
-			const acquired = acquireEngine({ store: def.store ?? '', policy: def.policy ?? '' });
+			const acquired = acquireEngine({ store, policy: def.policy ?? '' });
 			this.engine = acquired.engine;
 			release = acquired.release;
 		} catch (error) {
+			// NudgeError masks every URL's password in its message.
 			this.configError = asNudgeError(error, 'INVALID_CONFIG');
 			this.error(`Nudge engine "${label}" cannot start: ${this.configError.message}`);
 		}
@@ -41,5 +52,7 @@ export = function (RED: NodeAPI) {
 			});
 		});
 	}
-	RED.nodes.registerType<ConsoleEngineNode, EngineDef, Record<string, never>, NudgeEngineCredentials>(ENGINE_NODE_TYPE, NudgeEngine, { credentials: { signingSecret: { type: 'password' } } });
+	RED.nodes.registerType<ConsoleEngineNode, EngineDef, Record<string, never>, NudgeEngineCredentials>(ENGINE_NODE_TYPE, NudgeEngine, {
+		credentials: { signingSecret: { type: 'password' }, storeUrl: { type: 'password' } },
+	});
 };

@@ -35,8 +35,9 @@ describe('loadJourneyFlows / prepareForDemo', () => {
 		const before = JSON.parse(JSON.stringify(flows.nodes)) as FlowNode[];
 		const credentials = prepareForDemo(flows, SETTINGS, 's3cret');
 		const engine = flows.engines[0];
-		expect(credentials).toEqual({ [engine.id]: { signingSecret: 's3cret' } });
-		expect(engine.store).toBe('sqlite:/tmp/x.db');
+		// The store URL goes with the credentials, never into the flows.
+		expect(credentials).toEqual({ [engine.id]: { signingSecret: 's3cret', storeUrl: 'sqlite:/tmp/x.db' } });
+		expect(engine.store).toBeUndefined();
 		// The policy is the same except the cart timers: 60 min → 6 s, 30 min → 3 s, 24 h held to 90 min → 9 s.
 		const policy = JSON.parse(String(engine.policy));
 		const original = JSON.parse(String(before.find((n) => n.id === engine.id)!.policy));

@@ -71,13 +71,11 @@ function allFlows(): FlowNode[] {
 /** Loads flows (all three by default) with a fresh in-memory store, Send nodes pointed at this test's port. */
 async function loadAll(flow = allFlows()): Promise<void> {
 	registerCoreModulesOncePerLoad();
-	const engine = flow.find((n) => n.type === 'nudge-engine')!;
-	engine.store = 'memory:';
 	for (const n of flow) {
 		if (n.type === 'nudge-send') n.url = String(n.url).replace('http://127.0.0.1:1880', base);
 		if (n.type === 'nudge-trigger') n.timerCheck = 0.05;
 	}
-	await helper.load([...withHttpCapture(NUDGE_NODES), ...CORE], flow, { [ENGINE]: { signingSecret: SECRET } });
+	await helper.load([...withHttpCapture(NUDGE_NODES), ...CORE], flow, { [ENGINE]: { signingSecret: SECRET, storeUrl: 'memory:' } });
 	app = httpNode();
 	// Every node started: none is of an unknown type.
 	for (const n of flow) if (!['tab', 'nudge-engine', 'global-config'].includes(n.type)) expect(helper.getNode(n.id)).toBeTruthy();

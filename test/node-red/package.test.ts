@@ -63,7 +63,7 @@ describe('package.json node-red block', () => {
 		const fakeRED = { nodes: { registerType: (type: string, _ctor: unknown, opts?: never) => registered.push({ type, opts }) } } as unknown as NodeAPI;
 		for (const init of NUDGE_NODES) init(fakeRED);
 		expect(registered.map((r) => r.type).sort()).toEqual(Object.keys(pkg['node-red'].nodes).sort());
-		expect(registered.find((r) => r.type === 'nudge-engine')?.opts?.credentials).toEqual({ signingSecret: { type: 'password' } });
+		expect(registered.find((r) => r.type === 'nudge-engine')?.opts?.credentials).toEqual({ signingSecret: { type: 'password' }, storeUrl: { type: 'password' } });
 		expect(registered.find((r) => r.type === 'nudge-segment')?.opts?.credentials).toEqual({ writeKey: { type: 'password' }, sharedSecret: { type: 'password' } });
 		expect(registered.find((r) => r.type === 'nudge-hubspot')?.opts?.credentials).toEqual({ accessToken: { type: 'password' }, clientId: { type: 'text' }, clientSecret: { type: 'password' }, refreshToken: { type: 'password' } });
 		expect(registered.find((r) => r.type === 'nudge-salesforce')?.opts?.credentials).toEqual({ clientSecret: { type: 'password' }, refreshToken: { type: 'password' }, privateKey: { type: 'password' } });
@@ -80,18 +80,52 @@ interface EditorDefinition {
 	label: (this: Record<string, unknown>) => string;
 }
 
-/** Runs the editor script against a stand-in RED and returns what it registered. */
-function runEditorScript(type: string): { type: string; def: EditorDefinition } {
+type EditorNode = Record<string, unknown> & { credentials?: Record<string, unknown> };
+
+/**
+ * Runs the editor script against a stand-in RED (and jQuery's getJSON, answering `credentials` for
+ * the editor's credentials endpoint) and returns what it registered and the editor events it listens to.
+ */
+function runEditorScript(type: string, credentials: Record<string, unknown> = {}) {
 	const script = /<script type="text\/javascript">([\s\S]*?)<\/script>/.exec(html(type));
 	expect(script).toBeTruthy();
 	const registered: Array<{ type: string; def: EditorDefinition }> = [];
+	const listeners: Record<string, Array<(node: EditorNode) => void>> = {};
+	const asked: string[] = [];
+	const editor = { dirty: false };
 	const RED = {
-		nodes: { registerType: (t: string, def: EditorDefinition) => registered.push({ type: t, def }) },
+		nodes: { registerType: (t: string, def: EditorDefinition) => registered.push({ type: t, def }), dirty: (d: boolean) => (editor.dirty = d) },
 		validators: { number: () => (v: unknown) => !Number.isNaN(Number(v)) },
+		events: { on: (event: string, fn: (node: EditorNode) => void) => (listeners[event] ??= []).push(fn) },
 	};
-	new vm.Script(script![1], { filename: `${type}.html` }).runInNewContext({ RED });
+	const $ = {
+		extend: (deep: unknown, ...objects: object[]) => (deep === true ? JSON.parse(JSON.stringify(Object.assign({}, ...objects))) : Object.assign({}, deep, ...objects)),
+		getJSON: (url: string) => {
+			asked.push(url);
+			return { done: (fn: (data: unknown) => void) => fn(JSON.parse(JSON.stringify(credentials))) };
+		},
+	};
+	new vm.Script(script![1], { filename: `${type}.html` }).runInNewContext({ RED, $ });
 	expect(registered).toHaveLength(1);
-	return registered[0];
+	const emit = (event: string, node: EditorNode) => (listeners[event] ?? []).forEach((fn) => fn(node));
+	return { ...registered[0], emit, asked, editor };
+}
+
+/**
+ * Which credentials the editor sends for a node at deploy: Node-RED's editor (red.js, convertNode)
+ * sends a password credential when there was none loaded (`_`), when whether it is set changed, or
+ * when it has a new value.
+ */
+function sentAtDeploy(node: EditorNode, def: EditorDefinition): Record<string, unknown> {
+	const c = node.credentials;
+	if (!c) return {};
+	const loaded = c._ as Record<string, unknown> | undefined;
+	return Object.fromEntries(
+		Object.keys(def.credentials ?? {})
+			.filter((k) => !loaded || c[`has_${k}`] !== loaded[`has_${k}`] || (c[`has_${k}`] && c[k]))
+			.filter((k) => c[k] !== undefined)
+			.map((k) => [k, c[k]]),
+	);
 }
 
 describe('editor files', () => {
@@ -122,12 +156,34 @@ describe('editor files', () => {
 		expect(def.defaults.engine).toEqual({ value: '', type: 'nudge-engine', required: true });
 	});
 
-	it('the config node has store, policy and a password signing secret', () => {
+	it('an engine loaded with its store URL in the plain property has it moved into the credentials, sent at the next deploy; the signing secret stays as it is', () => {
+		const { def, emit, asked, editor } = runEditorScript('nudge-engine', { has_signingSecret: true });
+		const url = 'postgres://nudge:s3cret@db.example.com:5432/nudge';
+		const old: EditorNode = { id: 'eng1', type: 'nudge-engine', name: 'Acme', store: url, policy: '' };
+		emit('nodes:add', old);
+		expect(asked).toEqual(['credentials/nudge-engine/eng1']);
+		expect(old.store).toBe('');
+		expect(old.changed).toBe(true);
+		expect(editor.dirty).toBe(true);
+		expect(sentAtDeploy(old, def)).toEqual({ storeUrl: url });
+
+		// An engine already keeping its URL in the credentials (or a new one) is left alone.
+		const current: EditorNode = { id: 'eng2', type: 'nudge-engine', name: 'Acme', store: '', policy: '' };
+		emit('nodes:add', current);
+		expect(current).toEqual({ id: 'eng2', type: 'nudge-engine', name: 'Acme', store: '', policy: '' });
+		expect(asked).toHaveLength(1);
+	});
+
+	it('the config node has policy, and the store URL and signing secret as password credentials', () => {
 		const def = definition('nudge-engine');
 		expect(def).toMatch(/category: 'config'/);
-		expect(def).toMatch(/store: \{ value: 'sqlite:~\/\.nudge\/nudge\.db' \}/);
+		// The plain `store` only holds an old flow's URL until the editor moves it; it has no input any more.
+		expect(def).toMatch(/store: \{ value: '' \}/);
 		expect(def).toMatch(/signingSecret: \{ type: 'password' \}/);
+		expect(def).toMatch(/storeUrl: \{ type: 'password' \}/);
 		expect(html('nudge-engine')).toContain('id="node-config-input-signingSecret"');
+		expect(html('nudge-engine')).toContain('<input type="password" id="node-config-input-storeUrl"');
+		expect(html('nudge-engine')).not.toContain('id="node-config-input-store"');
 	});
 
 	it.each(Object.entries(RUNTIME_OUTPUTS))('%s: literal definition with the runtime outputs, labels, icon, template and help', (type, io) => {

@@ -227,12 +227,12 @@ describe('refused requests', () => {
 		expect(res.body.error).toMatch(/No Nudge Trigger listens on \/nudge\/nowhere/);
 	});
 
-	it('answers 404 naming the problem on a path with malformed percent-encoding', async () => {
+	it('answers 400 naming the problem on a path with malformed percent-encoding', async () => {
 		await load();
 		const body = JSON.stringify(segmentEvent());
 		const res = await post(httpNode(), body, signed(body), '/nudge/%E0%A4%A');
-		expect(res.status).toBe(404);
-		expect(res.body.error).toMatch(/^No Nudge Trigger listens on this path: it is not valid percent-encoding/);
+		expect(res.status).toBe(400);
+		expect(res.body.error).toMatch(/has a broken %-escape/);
 		expect(res.text).not.toMatch(/URIError|at decodeURIComponent|node_modules/);
 	});
 });

@@ -15,6 +15,8 @@ export const ENGINE_NODE_TYPE = 'nudge-engine';
 
 export interface NudgeEngineCredentials {
 	signingSecret?: string;
+	/** Where the engine keeps its data (a credential: it may hold a database password). */
+	storeUrl?: string;
 }
 
 /** What the `nudge-engine` config node exposes to flow nodes at runtime. */

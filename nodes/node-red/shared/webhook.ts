@@ -4,6 +4,7 @@
  * root app so the signature is checked on the exact bytes received — even when Node-RED's admin app
  * (mounted first when both share `/`) would otherwise have parsed the JSON body already.
  */
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { NodeAPI } from 'node-red';
 import { MAX_WEBHOOK_BYTES } from '../../../engine/events/receive';
 import type { Express, NextFunction, Request, Response } from 'express';
@@ -42,44 +43,104 @@ function rootApp(app: ExpressLike): ExpressLike {
 	return current;
 }
 
-/** Reads the raw body of POSTs under the Nudge prefix before any body parser runs. */
+/** Longest time a webhook body may take to arrive, in seconds; `nudgeTriggerBodyTimeout` in settings.js overrides it. */
+export const DEFAULT_BODY_TIMEOUT_SECONDS = 30;
+
+function bodyTimeoutMs(RED: NodeAPI): number {
+	const seconds = Number((RED.settings as unknown as Record<string, unknown>).nudgeTriggerBodyTimeout ?? DEFAULT_BODY_TIMEOUT_SECONDS);
+	return (Number.isFinite(seconds) && seconds > 0 ? seconds : DEFAULT_BODY_TIMEOUT_SECONDS) * 1000;
+}
+
+/** How long a refused sender may go on sending (dropped, never kept) before the connection is cut. */
+const LINGER_MS = 2000;
+
+/**
+ * Refuses a request before Express has seen it (so without res.status / res.json). The answer is written
+ * on the socket with our end of the connection closed after it, rather than through `res`: Node would
+ * destroy the socket as soon as the answer is out, and a sender still writing its body would get a reset
+ * instead of the answer. What still arrives is read and dropped until the sender closes its end, for
+ * LINGER_MS at most: the rest of the body is never kept.
+ */
+function refuse(req: IncomingMessage, res: ServerResponse, status: number, error: string): void {
+	const socket = req.socket;
+	if (res.headersSent || !socket.writable) return void socket.destroy();
+	const body = JSON.stringify({ error });
+	socket.end(
+		`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+	);
+	req.resume();
+	const linger = setTimeout(() => socket.destroy(), LINGER_MS);
+	socket.once('close', () => clearTimeout(linger));
+}
+
+/** Express answers a broken %-escape in a route parameter with an HTML 400: the capture answers it in JSON first. */
+function decodable(path: string): boolean {
+	try {
+		decodeURIComponent(path);
+		return true;
+	} catch {
+		return false;
+	}
+}
+
+const BROKEN_ESCAPE = `The path ${ROUTE_PREFIX}… has a broken %-escape; use letters, digits, - and _ (e.g. ${ROUTE_PREFIX}events)`;
+const TOO_LARGE = `The request body is larger than ${MAX_WEBHOOK_BYTES / 1024 / 1024} MB (${MAX_WEBHOOK_BYTES} bytes); send smaller batches`;
+
+/** Reads the raw body of POSTs under the Nudge prefix before any body parser runs, within a size and a time limit. */
 function installRawBodyCapture(RED: NodeAPI): void {
 	const root = rootApp(RED.httpNode as unknown as ExpressLike);
 	if (capturing.has(root)) return;
 	capturing.add(root);
 	const nodeRoot = String(RED.settings.httpNodeRoot || '/').replace(/\/+$/, '');
 	const prefix = `${nodeRoot}${ROUTE_PREFIX}`;
-	const capture = (req: Request & { rawBody?: Buffer; _body?: boolean }, res: Response, next: NextFunction) => {
+	const timeoutMs = bodyTimeoutMs(RED);
+	const capture = (req: Request & { rawBody?: Buffer; _body?: boolean }, res: ServerResponse, next: NextFunction) => {
 		if (req.method !== 'POST' || !req.originalUrl.startsWith(prefix) || req._body || req.readableEnded) return next();
+		if (Number(req.headers['content-length']) > MAX_WEBHOOK_BYTES) return refuse(req, res, 413, TOO_LARGE);
+		if (!decodable(req.originalUrl.slice(prefix.length).split('?')[0])) {
+			return refuse(req, res, 400, BROKEN_ESCAPE);
+		}
 		const chunks: Buffer[] = [];
 		let size = 0;
 		let finished = false;
+		const finish = () => {
+			finished = true;
+			clearTimeout(timer);
+			chunks.length = 0;
+		};
+		// A sender trickling bytes must not hold the connection (and its buffered bytes) forever.
+		const timer = setTimeout(() => {
+			if (finished) return;
+			finish();
+			refuse(req, res, 408, `The request body did not arrive within ${timeoutMs / 1000} s; send the whole request at once`);
+		}, timeoutMs);
 		req.on('data', (chunk: Buffer) => {
 			if (finished) return;
 			size += chunk.length;
 			if (size > MAX_WEBHOOK_BYTES) {
-				finished = true;
-				res.status(413).json({ error: `The request body is larger than ${MAX_WEBHOOK_BYTES / 1024 / 1024} MB; send smaller batches` });
-				req.resume();
+				finish();
+				refuse(req, res, 413, TOO_LARGE);
 				return;
 			}
 			chunks.push(chunk);
 		});
 		req.on('end', () => {
 			if (finished) return;
-			finished = true;
 			req.rawBody = Buffer.concat(chunks);
+			finish();
 			req.body = req.rawBody;
 			req._body = true;
 			next();
 		});
-		req.on('error', (error) => {
-			if (finished) return;
-			finished = true;
-			next(error);
+		// The sender went away mid-body: there is no one left to answer.
+		req.on('close', () => {
+			if (!finished) finish();
+		});
+		req.on('error', () => {
+			if (!finished) finish();
 		});
 	};
-	root.use(capture);
+	root.use(capture as unknown as (req: Request, res: Response, next: NextFunction) => void);
 	const stack = root._router?.stack;
 	if (stack) {
 		const index = stack.findIndex((layer) => layer.handle === capture);
@@ -97,13 +158,14 @@ export function webhookDispatcher(RED: NodeAPI): Map<string, WebhookHandler> {
 	dispatchers.set(app, dispatcher);
 	installRawBodyCapture(RED);
 	// No capture group: express would decode it before this handler and answer a malformed %-escape with
-	// its own error page (a stack trace); the path is decoded here instead.
+	// its own error page (a stack trace); the path is decoded here instead (the capture refuses a broken
+	// escape first, but it stands aside when a body parser has read the body already).
 	app.post(/^\/nudge\/./, (req: Request, res: Response) => {
 		let path: string;
 		try {
 			path = normalisePath(decodeURIComponent(req.path.slice(ROUTE_PREFIX.length)));
 		} catch {
-			res.status(404).json({ error: `No Nudge Trigger listens on this path: it is not valid percent-encoding. Trigger paths are letters, digits, - and _ under ${ROUTE_PREFIX}` });
+			res.status(400).json({ error: BROKEN_ESCAPE });
 			return;
 		}
 		const handler = dispatcher.handlers.get(path);
