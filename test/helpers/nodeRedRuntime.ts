@@ -27,6 +27,8 @@ export interface NodeRedRuntime {
 	userDir: string;
 	/** Whether the process is still running. */
 	alive(): boolean;
+	/** What the runtime has printed so far (its log goes to stdout). */
+	output(): string;
 	stop(): Promise<void>;
 }
 
@@ -77,6 +79,7 @@ export async function startNodeRed(options: NodeRedOptions): Promise<NodeRedRunt
 		origin: `http://127.0.0.1:${port}`,
 		userDir,
 		alive: () => runtime.exitCode === null && runtime.signalCode === null,
+		output: () => out,
 		stop: async () => {
 			if (runtime.exitCode !== null || runtime.signalCode !== null) return;
 			runtime.kill('SIGTERM');
