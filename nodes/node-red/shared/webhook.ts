@@ -51,15 +51,17 @@ function bodyTimeoutMs(RED: NodeAPI): number {
 	return (Number.isFinite(seconds) && seconds > 0 ? seconds : DEFAULT_BODY_TIMEOUT_SECONDS) * 1000;
 }
 
-/** How long a refused sender may go on sending (dropped, never kept) before the connection is cut. */
+/** How long, and how much, a refused sender may go on sending (dropped, never kept) before the connection is cut. */
 const LINGER_MS = 2000;
+const LINGER_BYTES = 1024 * 1024;
 
 /**
  * Refuses a request before Express has seen it (so without res.status / res.json). The answer is written
  * on the socket with our end of the connection closed after it, rather than through `res`: Node would
  * destroy the socket as soon as the answer is out, and a sender still writing its body would get a reset
  * instead of the answer. What still arrives is read and dropped until the sender closes its end, for
- * LINGER_MS at most: the rest of the body is never kept.
+ * LINGER_MS at most; past LINGER_BYTES the socket is no longer read, so a fast sender stalls on full buffers
+ * instead of pushing its whole body through. The rest of the body is never kept.
  */
 function refuse(req: IncomingMessage, res: ServerResponse, status: number, error: string): void {
 	const socket = req.socket;
@@ -68,6 +70,12 @@ function refuse(req: IncomingMessage, res: ServerResponse, status: number, error
 	socket.end(
 		`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
 	);
+	let dropped = 0;
+	req.on('data', (chunk: Buffer) => {
+		dropped += chunk.length;
+		// Stop reading rather than cut the connection: a reset now could wipe the answer before the sender reads it.
+		if (dropped > LINGER_BYTES) req.pause();
+	});
 	req.resume();
 	const linger = setTimeout(() => socket.destroy(), LINGER_MS);
 	socket.once('close', () => clearTimeout(linger));
