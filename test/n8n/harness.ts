@@ -346,8 +346,11 @@ export async function callWebhook(options: {
 	const nodeType = nodeTypes.getByNameAndVersion(node.type, node.typeVersion);
 	const result = await nodeType.webhook!.call(context);
 	if (result.noWebhookResponse) return { result, status: response.statusCode, body: response.body };
-	// responseMode "onReceived": n8n answers 200 with webhookResponse (or its default message).
-	return { result, status: 200, body: result.webhookResponse ?? { message: 'Workflow was started' } };
+	// Otherwise n8n answers for the node (packages/cli webhook-helpers executeWebhook, the same in 1.x and 2.x):
+	// with nothing to run, webhookResponse or a default message; with items and responseMode 'onReceived', the
+	// webhook's responseData, whose default is the literal text 'firstEntryJson' (webhookResponse is ignored).
+	if (!result.workflowData) return { result, status: 200, body: result.webhookResponse ?? { message: 'Webhook call received' } };
+	return { result, status: 200, body: description.responseData ?? 'firstEntryJson' };
 }
 
 /** Signs a body like a sender configured with the credential's signing secret. */

@@ -151,9 +151,10 @@ export class NudgeTrigger implements INodeType {
 				event: event as unknown as IDataObject,
 			},
 		}));
-		const workflowData = items.length ? [items] : undefined;
-		if (answer.status === 200) return workflowData ? { workflowData, webhookResponse: answer.body } : { webhookResponse: answer.body };
+		// The trigger writes every answer itself. With items to run and responseMode 'onReceived', n8n (1.x and
+		// 2.x) ignores webhookResponse and answers with the webhook's responseData, which defaults to the literal
+		// text 'firstEntryJson'; noWebhookResponse tells it the answer is sent and it still runs workflowData.
 		res.status(answer.status).json(answer.body);
-		return { noWebhookResponse: true };
+		return answer.status === 200 && items.length ? { workflowData: [items], noWebhookResponse: true } : { noWebhookResponse: true };
 	}
 }
