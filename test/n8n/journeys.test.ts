@@ -7,7 +7,7 @@
 // loader cannot, and no template here renders a form page, so the sanitizer is replaced by identity.
 jest.mock('sanitize-html', () => (html: string) => html);
 
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PollContext } from 'n8n-core';
 import type { IDataObject, INodeType, IVersionedNodeType } from 'n8n-workflow';
@@ -62,6 +62,17 @@ async function runEvents(journey: string, events: IDataObject[]): Promise<Decisi
 }
 
 describe('flows/n8n templates', () => {
+	it('each carries its own stable workflow id (16 letters and digits, as n8n makes them): `n8n import:workflow --input=<file>` of n8n 2.x stores it as is and refuses a workflow without one', () => {
+		const files = readdirSync(join(ROOT, 'flows/n8n')).filter((file) => file.endsWith('.json'));
+		const templates = files.map((file) => JSON.parse(readFileSync(join(ROOT, 'flows/n8n', file), 'utf8')) as IDataObject);
+		for (const [i, json] of templates.entries()) {
+			expect([files[i], json.id]).toEqual([files[i], expect.stringMatching(/^[A-Za-z0-9]{16}$/)]);
+			// No instance of ours: n8n shows the credential set-up prompt on import.
+			expect([files[i], json.meta]).toEqual([files[i], { templateCredsSetupCompleted: false }]);
+		}
+		expect(new Set(templates.map((json) => json.id)).size).toBe(files.length);
+	});
+
 	it.each(JOURNEYS)('%s: passes n8n’s import validation with the real node types, and every Nudge node uses the one credential', (journey) => {
 		const json = template(journey);
 		const workflow = buildWorkflow(json);
