@@ -1,0 +1,205 @@
+/**
+ * The package in a real n8n server, as an n8n admin sets it up: n8n installed from the npm registry, this
+ * package packed and installed as a community package, the Nudge Engine credential and every template in
+ * flows/n8n imported with n8n's CLI and activated, then signed Segment-spec events posted to the
+ * production webhooks. Checked from the outside: the HTTP answers, n8n's execution list (its database),
+ * Nudge's decision log (the store the credential names) and a local endpoint standing in for the
+ * sending tool. Runs for each version in NUDGE_N8N_VERSIONS (default: 2.41.1 and 1.123.81).
+ */
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Decision } from '../../engine/audit/schema';
+import { holdoutOf } from '../../engine/decide/holdout';
+import { signatureHeaders } from '../../engine/events/signature';
+import { openStore } from '../../engine/store/open';
+import type { Store } from '../../engine/store/types';
+import { zoneAtLocalHour } from '../helpers/fixtures';
+import { startReceiver } from '../helpers/receiver';
+import { describeWithN8n, installedVersion } from './n8nInstall';
+import { freePort, N8nServer, packAsCommunityPackage } from './n8nServer';
+
+const ROOT = join(__dirname, '..', '..');
+const VERSIONS = (process.env.NUDGE_N8N_VERSIONS ?? '2.41.1,1.123.81').split(',').map((v) => v.trim()).filter(Boolean);
+const SECRET = 'real-server-signing-secret';
+const CREDENTIAL_ID = 'NudgeEngineCred1';
+const POLICY = readFileSync(join(ROOT, 'flows/policies/journeys.json'), 'utf8');
+const HOLDOUT = (JSON.parse(POLICY) as { holdout: Parameters<typeof holdoutOf>[0] }).holdout;
+
+interface Template {
+	id: string;
+	name: string;
+	nodes: Array<{ name: string; type: string; webhookId?: string; parameters: Record<string, unknown>; credentials?: Record<string, { id?: string; name: string }> }>;
+}
+const TEMPLATES = readdirSync(join(ROOT, 'flows/n8n'))
+	.filter((file) => file.endsWith('.json'))
+	.map((file) => JSON.parse(readFileSync(join(ROOT, 'flows/n8n', file), 'utf8')) as Template);
+
+/** The template whose Nudge Trigger starts `journey`, and that trigger's production webhook path. */
+function template(journey: string): { id: string; path: string } {
+	for (const t of TEMPLATES) {
+		const trigger = t.nodes.find((n) => n.type === 'n8n-nodes-nudge.nudgeTrigger' && n.parameters.journey === journey);
+		if (trigger) return { id: t.id, path: `/webhook/${trigger.webhookId}/events` };
+	}
+	throw new Error(`No template starts the journey ${journey}`);
+}
+
+// Packed and installed once, copied into each server's user folder.
+let packed: Promise<string> | undefined;
+
+let seq = 0;
+/** A user id whose contact is not in the journey's holdout (so a message is due), unique per run. */
+function treatedUser(journey: string, label: string): string {
+	for (;;) {
+		const userId = `${label}-${process.pid}-${++seq}`;
+		if (!holdoutOf(HOLDOUT, userId, journey)) return userId;
+	}
+}
+
+function track(userId: string, event: string, traits: Record<string, unknown>, properties: Record<string, unknown> = {}) {
+	return { type: 'track', messageId: `${userId}-${event}-${++seq}`, userId, event, properties, timestamp: new Date().toISOString(), context: { traits } };
+}
+
+for (const version of VERSIONS) {
+	describeWithN8n(version, (install) => {
+		let server: N8nServer;
+		let sink: Awaited<ReturnType<typeof startReceiver>>;
+		let store: Store;
+
+		beforeAll(async () => {
+			expect(installedVersion(install)).toBe(version);
+			packed ??= packAsCommunityPackage();
+			sink = await startReceiver([200]);
+			server = new N8nServer(install, await freePort(), await freePort());
+			server.addNodes(await packed);
+			const storeUrl = `sqlite:${join(server.home, 'nudge.db')}`;
+			store = openStore(storeUrl);
+
+			const credentials = join(server.home, 'credentials.json');
+			writeFileSync(credentials, JSON.stringify([{ id: CREDENTIAL_ID, name: 'Nudge Engine', type: 'nudgeEngineApi', data: { store: storeUrl, policy: POLICY, signingSecret: SECRET } }]));
+			await server.cli(['import:credentials', `--input=${credentials}`], /Successfully imported 1 credential/);
+
+			// The templates as shipped, their HTTP steps (Send, sales and review tasks) pointed at the local
+			// endpoint. One file holding all four goes through the same single-file import as --input=<template>.
+			const workflows = join(server.home, 'templates.json');
+			const pointed = TEMPLATES.map((t) => ({ ...t, nodes: t.nodes.map((n) => (typeof n.parameters.url === 'string' ? { ...n, parameters: { ...n.parameters, url: sink.url } } : n)) }));
+			writeFileSync(workflows, JSON.stringify(pointed));
+			await server.cli(['import:workflow', `--input=${workflows}`], new RegExp(`Successfully imported ${TEMPLATES.length} workflows`));
+
+			// 2.x publishes one workflow at a time; 1.x activates them all at once (publish:workflow does not exist there).
+			if (server.major >= 2) for (const t of TEMPLATES) await server.cli(['publish:workflow', `--id=${t.id}`], /Publishing workflow with ID/);
+			else await server.cli(['update:workflow', '--all', '--active=true'], /Activating all workflows/);
+			await server.start();
+			for (const journey of ['nurture', 'cart-abandonment', 'churn-risk']) await server.waitForWebhook(template(journey).path);
+		}, 20 * 60_000);
+
+		afterAll(async () => {
+			await server?.stop();
+			await sink?.close();
+			await store?.close();
+		}, 60_000);
+
+		/** Posts a body to a journey's production webhook, signed unless told otherwise. */
+		async function post(journey: string, events: unknown, headers = (body: string) => signatureHeaders(SECRET, body)) {
+			const body = JSON.stringify(events);
+			const response = await fetch(`${server.url}${template(journey).path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers(body) }, body });
+			const text = await response.text();
+			let json: unknown = text;
+			try {
+				json = JSON.parse(text);
+			} catch {
+				// Kept as text: the assertion shows what n8n answered.
+			}
+			return { status: response.status, contentType: response.headers.get('content-type') ?? '', body: json as { accepted: number; duplicates: number; decisionIds: string[] } };
+		}
+
+		it('imports the credential and every template with its id, on that credential, and activates them all', () => {
+			const rows = server.query<{ id: string; active: number; nodes: string }>('SELECT id, active, nodes FROM workflow_entity ORDER BY id');
+			expect(rows.map((r) => r.id)).toEqual(TEMPLATES.map((t) => t.id).sort());
+			expect(rows.every((r) => r.active === 1)).toBe(true);
+			for (const row of rows) {
+				const nudgeNodes = (JSON.parse(row.nodes) as Template['nodes']).filter((n) => n.type.startsWith('n8n-nodes-nudge.'));
+				expect(nudgeNodes.length).toBeGreaterThan(0);
+				for (const node of nudgeNodes) expect([node.name, node.credentials?.nudgeEngineApi?.id]).toEqual([node.name, CREDENTIAL_ID]);
+			}
+		});
+
+		it('answers each journey’s signed events with JSON accepted/duplicates/decisionIds, runs the workflow, decides and logs every event, and sends each message once', async () => {
+			const day = zoneAtLocalHour(11);
+			const hot = { email: 'dana@northwind.example', title: 'VP Marketing', employees: 420, timezone: day, consent: { email: 'opted_in' } };
+			const optedOut = { email: 'tom@quarry.example', timezone: day, consent: { email: 'opted_out', sms: 'opted_out', push: 'opted_out' } };
+			const requests = [
+				{ journey: 'nurture', events: [track(treatedUser('nurture', 'dana'), 'Demo Requested', hot), track(treatedUser('nurture', 'tom'), 'Pricing Viewed', optedOut)] },
+				{ journey: 'churn-risk', events: [track(treatedUser('churn-risk', 'ines'), 'Payment Failed', { email: 'ines@example.com', timezone: day, consent: { email: 'opted_in' } }, { amount: 49, currency: 'EUR', attempt: 1 })] },
+				{ journey: 'cart-abandonment', events: [track(treatedUser('cart-abandonment', 'carl'), 'Cart Updated', { email: 'carl@example.com', timezone: day }, { cart_id: 'cart-1', value: 120, currency: 'USD' })] },
+			];
+			const before = server.executions().length;
+			const decisionIds: string[] = [];
+			for (const { journey, events } of requests) {
+				const answer = await post(journey, events);
+				expect([journey, answer.status, answer.contentType]).toEqual([journey, 200, expect.stringMatching(/^application\/json/)]);
+				expect(answer.body).toEqual({ accepted: events.length, duplicates: 0, decisionIds: [expect.any(String), ...Array(events.length - 1).fill(expect.any(String))] });
+				decisionIds.push(...answer.body.decisionIds);
+			}
+
+			// One execution per request, each run to its end.
+			const runs = (await server.settledExecutions(before + requests.length)).slice(before);
+			expect(runs.map((e) => [e.mode, e.status])).toEqual(requests.map(() => ['webhook', 'success']));
+			expect(runs.map((e) => e.workflowId).sort()).toEqual(requests.map(({ journey }) => template(journey).id).sort());
+
+			// Every event has its decision in the log, logged by the workflow's Log Decision step.
+			const decisions = (await Promise.all(decisionIds.map((id) => store.getDecision(id)))) as Decision[];
+			expect(decisions.map((d) => [d.journey, d.status, d.reason ?? null, d.channel ?? null, typeof d.loggedAt])).toEqual([
+				['nurture', 'sent', null, 'sales_task', 'string'],
+				['nurture', 'suppressed', 'NO_ELIGIBLE_CHANNEL', null, 'string'],
+				['churn-risk', 'sent', null, 'email', 'string'],
+				['cart-abandonment', 'suppressed', 'NOT_A_TRIGGER', null, 'string'],
+			]);
+
+			// The sending tool received each sent decision exactly once, and nothing else.
+			const received = sink.received.map((r) => (JSON.parse(r.body) as { decisionId: string }).decisionId);
+			expect(received.sort()).toEqual(decisions.filter((d) => d.status === 'sent').map((d) => d.decisionId).sort());
+		});
+
+		/**
+		 * The executions n8n records while `act` runs, seen after a marker request that does start one: the
+		 * trigger answers before n8n records the execution, so an unwanted one would be in the list by then.
+		 */
+		async function executionsDuring(act: () => Promise<void>) {
+			const before = server.executions().length;
+			await act();
+			const marker = await post('cart-abandonment', [track(treatedUser('cart-abandonment', 'marker'), 'Product Viewed', { email: 'marker@example.com' })]);
+			expect(marker.body).toMatchObject({ accepted: 1 });
+			await server.settledExecutions(before + 1);
+			await new Promise((resolve) => setTimeout(resolve, 1000));
+			return server.executions().slice(before).filter((e) => e.workflowId !== template('cart-abandonment').id);
+		}
+
+		it('answers a retried delivery as duplicates without starting the workflow again', async () => {
+			const events = [track(treatedUser('churn-risk', 'retry'), 'Usage Dropped', { email: 'retry@example.com', timezone: zoneAtLocalHour(11) }, { metric: 'logins', drop_pct: 60 })];
+			const before = server.executions().length;
+			const first = await post('churn-risk', events);
+			expect(first.body).toMatchObject({ accepted: 1, duplicates: 0 });
+			await server.settledExecutions(before + 1);
+			let retry: Awaited<ReturnType<typeof post>> | undefined;
+			const started = await executionsDuring(async () => {
+				retry = await post('churn-risk', events);
+			});
+			expect([retry!.status, retry!.contentType, retry!.body]).toEqual([200, expect.stringMatching(/^application\/json/), { accepted: 0, duplicates: 1, decisionIds: [] }]);
+			expect(started).toEqual([]);
+		});
+
+		it('refuses a request signed with another secret: 401 JSON naming the fix, nothing stored, no execution', async () => {
+			const logged = (await store.queryDecisions({})).length;
+			let answer: Awaited<ReturnType<typeof post>> | undefined;
+			const started = await executionsDuring(async () => {
+				answer = await post('churn-risk', [track('mallory', 'Payment Failed', { email: 'mallory@example.com' })], (body) => signatureHeaders('not-the-secret', body));
+			});
+			expect([answer!.status, answer!.contentType]).toEqual([401, expect.stringMatching(/^application\/json/)]);
+			expect((answer!.body as unknown as { error: string }).error).toMatch(/signature/i);
+			expect(started).toEqual([]);
+			// Only the marker's decision was added; the refused contact is unknown.
+			expect(await store.queryDecisions({})).toHaveLength(logged + 1);
+			expect((await store.resolveIdentities(['email:mallory@example.com'])).size).toBe(0);
+		});
+	});
+}
