@@ -4,7 +4,7 @@
  * the production webhooks, and the execution list read from n8n's own database.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,14 +28,13 @@ export async function freePort(): Promise<number> {
 /**
  * This package as n8n installs a community package (community-packages.service downloadPackage): the
  * `npm pack` tarball unpacked into nodes/node_modules/<name>, its dev, peer and optional dependencies
- * removed, and only its runtime dependencies installed there, without scripts. Returns the `nodes`
- * folder, to copy into a server's user folder.
+ * removed, and only its runtime dependencies installed there, without scripts. Works in `work` and
+ * returns its `nodes` folder (about 200 MB), to copy into a server's user folder.
  */
-export async function packAsCommunityPackage(): Promise<string> {
+export async function packAsCommunityPackage(work: string): Promise<string> {
 	if (!existsSync(join(ROOT, 'dist', 'nodes', 'n8n', 'NudgeTrigger', 'NudgeTrigger.node.js'))) {
 		throw new Error('dist/ is missing: run `npm run build` first (npm test does).');
 	}
-	const work = mkdtempSync(join(tmpdir(), 'nudge-n8n-pack-'));
 	const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', work], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
 	const [{ filename }] = JSON.parse(stdout) as Array<{ filename: string }>;
 	const nodes = join(work, 'nodes');
@@ -170,15 +169,17 @@ export class N8nServer {
 		}
 	}
 
-	/** Stops the server (and its task runner: the whole process group it started). */
-	async stop(): Promise<void> {
+	/** Stops the server (and its task runner: the whole process group it started), then removes its folder. */
+	async close(): Promise<void> {
 		const child = this.process;
-		if (!child?.pid || child.exitCode !== null) return;
-		const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-		process.kill(-child.pid, 'SIGTERM');
-		const timer = setTimeout(() => child.exitCode === null && process.kill(-child.pid!, 'SIGKILL'), 20_000);
-		await exited;
-		clearTimeout(timer);
+		if (child?.pid && child.exitCode === null) {
+			const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+			process.kill(-child.pid, 'SIGTERM');
+			const timer = setTimeout(() => child.exitCode === null && process.kill(-child.pid!, 'SIGKILL'), 20_000);
+			await exited;
+			clearTimeout(timer);
+		}
+		rmSync(this.home, { recursive: true, force: true });
 	}
 
 	/** Rows of n8n's own database (read-only: the server keeps writing). */

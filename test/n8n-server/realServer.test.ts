@@ -6,14 +6,14 @@
  * Nudge's decision log (the store the credential names) and a local endpoint standing in for the
  * sending tool. Runs for each version in NUDGE_N8N_VERSIONS (default: 2.41.1 and 1.123.81).
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Decision } from '../../engine/audit/schema';
 import { holdoutOf } from '../../engine/decide/holdout';
 import { signatureHeaders } from '../../engine/events/signature';
 import { openStore } from '../../engine/store/open';
 import type { Store } from '../../engine/store/types';
-import { zoneAtLocalHour } from '../helpers/fixtures';
+import { tempDir, zoneAtLocalHour } from '../helpers/fixtures';
 import { startReceiver } from '../helpers/receiver';
 import { describeWithN8n, installedVersion } from './n8nInstall';
 import { freePort, N8nServer, packAsCommunityPackage } from './n8nServer';
@@ -44,7 +44,9 @@ function template(journey: string): { id: string; path: string } {
 }
 
 // Packed and installed once, copied into each server's user folder.
+const packWork = tempDir('nudge-n8n-pack-');
 let packed: Promise<string> | undefined;
+afterAll(() => rmSync(packWork, { recursive: true, force: true }));
 
 let seq = 0;
 /** A user id whose contact is not in the journey's holdout (so a message is due), unique per run. */
@@ -67,7 +69,7 @@ for (const version of VERSIONS) {
 
 		beforeAll(async () => {
 			expect(installedVersion(install)).toBe(version);
-			packed ??= packAsCommunityPackage();
+			packed ??= packAsCommunityPackage(packWork);
 			sink = await startReceiver([200]);
 			server = new N8nServer(install, await freePort(), await freePort());
 			server.addNodes(await packed);
@@ -93,9 +95,9 @@ for (const version of VERSIONS) {
 		}, 20 * 60_000);
 
 		afterAll(async () => {
-			await server?.stop();
-			await sink?.close();
 			await store?.close();
+			await sink?.close();
+			await server?.close();
 		}, 60_000);
 
 		/** Posts a body to a journey's production webhook, signed unless told otherwise. */
@@ -121,6 +123,8 @@ for (const version of VERSIONS) {
 				expect(nudgeNodes.length).toBeGreaterThan(0);
 				for (const node of nudgeNodes) expect([node.name, node.credentials?.nudgeEngineApi?.id]).toEqual([node.name, CREDENTIAL_ID]);
 			}
+			// Every trigger (webhooks, Fire Timers' poll, the retrain schedule) started: n8n logs a failed activation.
+			expect(server.log).not.toMatch(/Issue on initial workflow activation try|Activation of workflow .* did fail/);
 		});
 
 		it('answers each journey’s signed events with JSON accepted/duplicates/decisionIds, runs the workflow, decides and logs every event, and sends each message once', async () => {
@@ -137,7 +141,7 @@ for (const version of VERSIONS) {
 			for (const { journey, events } of requests) {
 				const answer = await post(journey, events);
 				expect([journey, answer.status, answer.contentType]).toEqual([journey, 200, expect.stringMatching(/^application\/json/)]);
-				expect(answer.body).toEqual({ accepted: events.length, duplicates: 0, decisionIds: [expect.any(String), ...Array(events.length - 1).fill(expect.any(String))] });
+				expect(answer.body).toEqual({ accepted: events.length, duplicates: 0, decisionIds: events.map(() => expect.any(String)) });
 				decisionIds.push(...answer.body.decisionIds);
 			}
 
