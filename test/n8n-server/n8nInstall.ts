@@ -31,8 +31,13 @@ function nodeHeaders(): string | undefined {
 	return candidates.find((dir) => existsSync(join(dir, 'include', 'node', 'node_api.h')));
 }
 
-function run(command: string, args: string[], cwd: string, timeoutMs: number, env: NodeJS.ProcessEnv = process.env): string | undefined {
-	const result = spawnSync(command, args, { cwd, env, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
+/** This process's environment without the npm_* settings `npm test` passes down (this repo's ignore-scripts, for one). */
+export function npmEnv(): NodeJS.ProcessEnv {
+	return Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('npm_')));
+}
+
+function run(command: string, args: string[], cwd: string, timeoutMs: number): string | undefined {
+	const result = spawnSync(command, args, { cwd, env: npmEnv(), encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
 	if (result.status === 0) return undefined;
 	const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim().split('\n').slice(-15).join('\n');
 	return `\`${command} ${args.join(' ')}\` in ${cwd} ${result.error ? `failed: ${result.error.message}` : `exited ${result.status}`}\n${output}`;

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { promisify } from 'node:util';
-import type { N8nInstall } from './n8nInstall';
+import { npmEnv, type N8nInstall } from './n8nInstall';
 
 const run = promisify(execFile);
 const ROOT = join(__dirname, '..', '..');
@@ -35,7 +35,7 @@ export async function packAsCommunityPackage(work: string): Promise<string> {
 	if (!existsSync(join(ROOT, 'dist', 'nodes', 'n8n', 'NudgeTrigger', 'NudgeTrigger.node.js'))) {
 		throw new Error('dist/ is missing: run `npm run build` first (npm test does).');
 	}
-	const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', work], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
+	const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', work], { cwd: ROOT, env: npmEnv(), maxBuffer: 16 * 1024 * 1024 });
 	const [{ filename }] = JSON.parse(stdout) as Array<{ filename: string }>;
 	const nodes = join(work, 'nodes');
 	const dir = join(nodes, 'node_modules', PACKAGE);
@@ -46,6 +46,7 @@ export async function packAsCommunityPackage(work: string): Promise<string> {
 	writeFileSync(join(dir, 'package.json'), JSON.stringify(manifest, null, 2));
 	await run('npm', ['install', '--audit=false', '--fund=false', '--bin-links=false', '--install-strategy=shallow', '--ignore-scripts=true', '--package-lock=false', '--prefer-offline'], {
 		cwd: dir,
+		env: npmEnv(),
 		maxBuffer: 16 * 1024 * 1024,
 	});
 	writeFileSync(join(nodes, 'package.json'), JSON.stringify({ name: 'installed-nodes', private: true, dependencies: { [PACKAGE]: manifest.version } }, null, 2));
@@ -91,7 +92,7 @@ export class N8nServer {
 
 	env(): NodeJS.ProcessEnv {
 		// Without jest's NODE_ENV=test, which silences n8n's logger and switches it to test settings.
-		const inherited = { ...process.env };
+		const inherited = npmEnv();
 		delete inherited.NODE_ENV;
 		return {
 			...inherited,
