@@ -5,7 +5,7 @@
  * (sockets, limits, the admin API) or the saved files.
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -29,6 +29,8 @@ export interface NodeRedRuntime {
 	alive(): boolean;
 	/** What the runtime has printed so far (its log goes to stdout). */
 	output(): string;
+	/** The highest resident memory the process has had so far, in bytes (Linux: VmHWM). */
+	peakMemory(): number;
 	stop(): Promise<void>;
 }
 
@@ -80,6 +82,7 @@ export async function startNodeRed(options: NodeRedOptions): Promise<NodeRedRunt
 		userDir,
 		alive: () => runtime.exitCode === null && runtime.signalCode === null,
 		output: () => out,
+		peakMemory: () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${runtime.pid}/status`, 'utf8'))?.[1] ?? NaN) * 1024,
 		stop: async () => {
 			if (runtime.exitCode !== null || runtime.signalCode !== null) return;
 			runtime.kill('SIGTERM');
