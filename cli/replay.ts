@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Decision } from '../engine/audit/schema';
 import { NudgeError } from '../engine/errors';
 import { applyInactivityRules, fireDueTimers } from '../engine/events/timers';
+import { takeDueDecisions } from '../engine/guard/waits';
 import { EVENT_LIMITS } from '../engine/events/limits';
 import { normalizeEvent } from '../engine/events/normalize';
 import { JOURNEYS, JourneyName } from '../engine/journeys/journey';
@@ -35,8 +36,9 @@ export interface ReplaySummary {
 /**
  * Replays an event file through a journey on a fresh embedded store, deciding each event at its own
  * timestamp (so caps see history as it happened) and sending nothing: deliveries are dry runs. The
- * journey's inactivity timers (policy `journeys.<id>.timers`) fire in simulated time: before each event,
- * every timer due by its timestamp; after the last, the ones still waiting.
+ * journey's inactivity timers (policy `journeys.<id>.timers`) fire in simulated time, and delayed decisions
+ * (quiet hours, caps) are finished at their due time: before each event, everything due by its timestamp;
+ * after the last, what is still waiting. A finished decision is emitted again with its final status.
  */
 export async function replay(options: ReplayOptions, emit: (decision: Decision) => void): Promise<ReplaySummary> {
 	const journey = (options.journey ?? 'nurture') as JourneyName;
@@ -55,7 +57,16 @@ export async function replay(options: ReplayOptions, emit: (decision: Decision) 
 			if (decision.reason) summary.byReason[decision.reason] = (summary.byReason[decision.reason] ?? 0) + 1;
 			emit(decision);
 		};
-		// Timers due by `until` fire as events of their own (a fired event may start the next timer).
+		// A delayed decision that comes due is finished: its delay is counted no more, its end is.
+		const untally = (decision: Decision) => {
+			const down = (counts: Record<string, number>, key: string) => {
+				if (!--counts[key]) delete counts[key];
+			};
+			down(summary.byStatus, decision.status);
+			if (decision.reason) down(summary.byReason, decision.reason);
+		};
+		// Timers due by `until` fire as events of their own (a fired event may start the next timer), and
+		// delayed decisions due by then are checked again and sent or suppressed (or delayed anew).
 		const fireUntil = async (until: number) => {
 			for (;;) {
 				const { fired, failed, acknowledge } = await fireDueTimers(engine, until);
@@ -65,7 +76,14 @@ export async function replay(options: ReplayOptions, emit: (decision: Decision) 
 					tally(await engine.decideIngested(ingested, { dryRun: true }));
 				}
 				await acknowledge();
-				if (!fired.length) break;
+				const due = await takeDueDecisions(engine, until);
+				if (due.failed.length) throw due.failed[0].error;
+				for (const decision of due.decisions) {
+					untally(decision);
+					tally(await engine.decideDue(decision, { dryRun: true }));
+				}
+				await due.acknowledge();
+				if (!fired.length && !due.decisions.length) break;
 			}
 		};
 		let lineNo = 0;

@@ -7,7 +7,7 @@ import { queryLimit } from './matchDecision';
 import { activationFromRow, ModelActivation } from './models';
 import { reconnectDelayMs, redactUrl } from './connection';
 import { checkArmDeltas } from './armStats';
-import type { ArmStats, CapCounter, CapReservation, CapVerdict, LeasedTimer, Store, StoredTimer } from './types';
+import { timerQueueSql, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type LeasedTimer, type Store, type StoredTimer, type TimerQueue } from './types';
 import type { DecisionFilter, FactKey, SummaryPage } from './decisionFacts';
 import { countSql, countsFromRows, listSummariesSql, summaryFromRow } from './factsSql';
 
@@ -569,8 +569,8 @@ export class PostgresStore implements Store {
 	 * SKIP LOCKED: concurrent takers lease disjoint timers. A row another taker leased and committed meanwhile
 	 * fails the re-checked lease condition, so it is never leased twice.
 	 */
-	async takeDueTimers(now: number, limit: number, leaseMs: number) {
-		const free = 'due_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)';
+	async takeDueTimers(now: number, limit: number, leaseMs: number, queue: TimerQueue = 'timers') {
+		const free = `due_at <= $1 AND (lease_until IS NULL OR lease_until <= $1) AND ${timerQueueSql(queue)}`;
 		const rows = await this.q<{ timer_id: string; due_at: string; body: string; lease: string }>(
 			'take due timers',
 			`UPDATE ${this.t('timers')} SET lease = gen_random_uuid()::text, lease_until = $1::bigint + $3::bigint

@@ -113,9 +113,10 @@ export interface Store {
 	/**
 	 * Leases the timers due at `now` (earliest first, at most `limit`) to this caller for `leaseMs`: no other
 	 * caller gets them meanwhile. The taker fires each and then acknowledges it with `ackTimer`; one it never
-	 * acknowledges (the process died) is due again once the lease runs out, for the next taker.
+	 * acknowledges (the process died) is due again once the lease runs out, for the next taker. Only timers
+	 * of `queue` are taken (inactivity timers by default; see timerQueue).
 	 */
-	takeDueTimers(now: number, limit: number, leaseMs: number): Promise<LeasedTimer[]>;
+	takeDueTimers(now: number, limit: number, leaseMs: number, queue?: TimerQueue): Promise<LeasedTimer[]>;
 	/**
 	 * Deletes a fired timer, if `lease` is still its lease; false when the lease was lost (it ran out and
 	 * another caller took the timer) or the timer was rescheduled or cancelled since.
@@ -154,6 +155,16 @@ export interface StoredTimer {
 	dueAt: number;
 	body: string;
 }
+
+/**
+ * Timers come in two queues, each with its own taker: inactivity timers (fired as new events) and decisions
+ * waiting for their due time (quiet hours, a cap's retryAt), whose ids start with `wait:`.
+ */
+export type TimerQueue = 'timers' | 'waits';
+export const WAIT_TIMER_PREFIX = 'wait:';
+export const timerQueue = (timerId: string): TimerQueue => (timerId.startsWith(WAIT_TIMER_PREFIX) ? 'waits' : 'timers');
+/** SQL that is true for the timers of `queue` (the same test as timerQueue). */
+export const timerQueueSql = (queue: TimerQueue) => `(substr(timer_id, 1, ${WAIT_TIMER_PREFIX.length}) ${queue === 'waits' ? '=' : '<>'} '${WAIT_TIMER_PREFIX}')`;
 
 /** A due timer leased to one taker; `lease` identifies this taking (see Store.takeDueTimers). */
 export interface LeasedTimer extends StoredTimer {
