@@ -76,7 +76,7 @@ export async function replay(options: ReplayOptions, emit: (decision: Decision) 
 					tally(await engine.decideIngested(ingested, { dryRun: true }));
 				}
 				await acknowledge();
-				const due = await takeDueDecisions(engine, until);
+				const due = await takeDueDecisions(engine, journey, until);
 				if (due.failed.length) throw due.failed[0].error;
 				for (const decision of due.decisions) {
 					untally(decision);

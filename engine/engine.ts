@@ -593,7 +593,7 @@ export class Engine {
 			decision.ruleId = result.bindingRuleId;
 			if (result.outcome === 'review') decision.review = { rules: result.reviewRules ?? [], requestedAt: now.toISOString() };
 			// The store keeps the wait, not the flow: the decision comes back when due (guard/waits.ts).
-			else await this.store.scheduleTimer(waitTimer(decision.decisionId, result.retryAt!));
+			else await this.store.scheduleTimer(waitTimer(decision, result.retryAt!));
 		}
 		return this.save(decision, 'guard', now, { persist, durable: decision.status !== 'pending' });
 	}

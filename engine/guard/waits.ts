@@ -9,11 +9,11 @@
 import type { Decision } from '../audit/schema';
 import type { Engine } from '../engine';
 import { TIMER_LEASE_MS } from '../events/timers';
-import { type LeasedTimer, type StoredTimer, WAIT_TIMER_PREFIX } from '../store/types';
+import { type LeasedTimer, type StoredTimer, waitQueue } from '../store/types';
 
-/** The wait of one decision (a decision waits at most once at a time: a new delay moves it). */
-export function waitTimer(decisionId: string, dueAt: number): StoredTimer {
-	return { timerId: `${WAIT_TIMER_PREFIX}${decisionId}`, dueAt, body: JSON.stringify({ decisionId }) };
+/** The wait of one decision, in its journey's queue (a decision waits at most once at a time: a new delay moves it). */
+export function waitTimer(decision: Pick<Decision, 'decisionId' | 'journey'>, dueAt: number): StoredTimer {
+	return { timerId: `${waitQueue(decision.journey)}:${decision.decisionId}`, dueAt, body: JSON.stringify({ decisionId: decision.decisionId }) };
 }
 
 export interface DueDecisions {
@@ -26,12 +26,12 @@ export interface DueDecisions {
 }
 
 /**
- * Takes the waits due at `now`. A wait whose decision is no longer delayed (an order cancelled the
+ * Takes the journey's waits due at `now`. A wait whose decision is no longer delayed (an order cancelled the
  * reminder, or it was checked again meanwhile) or is gone (the contact was erased) is acknowledged
  * and hands out nothing.
  */
-export async function takeDueDecisions(engine: Engine, now = Date.now(), limit = 100, leaseMs = TIMER_LEASE_MS): Promise<DueDecisions> {
-	const due = await engine.store.takeDueTimers(now, limit, leaseMs, 'waits');
+export async function takeDueDecisions(engine: Engine, journey: string, now = Date.now(), limit = 100, leaseMs = TIMER_LEASE_MS): Promise<DueDecisions> {
+	const due = await engine.store.takeDueTimers(now, limit, leaseMs, waitQueue(journey));
 	const decisions: Decision[] = [];
 	const failed: DueDecisions['failed'] = [];
 	const done: LeasedTimer[] = [];

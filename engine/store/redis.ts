@@ -7,7 +7,7 @@ import { byCreated, matchesQuery, queryLimit } from './matchDecision';
 import type { ModelActivation, ModelVersionInfo } from './models';
 import { checkArmDeltas } from './armStats';
 import { reconnectDelayMs, redactUrl } from './connection';
-import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, LeasedTimer, Store, StoredTimer, TimerQueue, timerQueue } from './types';
+import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, INACTIVITY_QUEUE, LeasedTimer, Store, StoredTimer, TimerQueue, timerQueue } from './types';
 import { DecisionFilter, DecisionSummary, FactCounter, FactKey, factsOf, matchesFilter, SummaryPage, summaryOf } from './decisionFacts';
 
 export interface RedisStoreOptions {
@@ -532,7 +532,7 @@ export class RedisStore implements Store {
 
 	/** Each timer queue is a sorted set and a hash of its own, so a taker scans only its own queue. */
 	private timerKeys(queue: TimerQueue): [string, string] {
-		return queue === 'timers' ? [this.k('timers'), this.k('timer-bodies')] : [this.k(queue), this.k(`${queue}-bodies`)];
+		return queue === INACTIVITY_QUEUE ? [this.k('timers'), this.k('timer-bodies')] : [this.k(queue), this.k(`${queue}-bodies`)];
 	}
 
 	scheduleTimer(timer: StoredTimer) {
@@ -546,7 +546,7 @@ export class RedisStore implements Store {
 		return this.run('cancel a timer', async () => (await this.redis.nudgeCancelTimer(...this.timerKeys(timerQueue(timerId)), timerId)) === 1);
 	}
 
-	takeDueTimers(now: number, limit: number, leaseMs: number, queue: TimerQueue = 'timers') {
+	takeDueTimers(now: number, limit: number, leaseMs: number, queue: TimerQueue = INACTIVITY_QUEUE) {
 		return this.run('take due timers', async () => {
 			const out = (await this.redis.nudgeTakeTimers(...this.timerKeys(queue), now, limit, leaseMs, randomUUID())) as string[];
 			const timers: LeasedTimer[] = [];

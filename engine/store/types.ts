@@ -114,7 +114,7 @@ export interface Store {
 	 * Leases the timers due at `now` (earliest first, at most `limit`) to this caller for `leaseMs`: no other
 	 * caller gets them meanwhile. The taker fires each and then acknowledges it with `ackTimer`; one it never
 	 * acknowledges (the process died) is due again once the lease runs out, for the next taker. Only timers
-	 * of `queue` are taken (inactivity timers by default; see timerQueue).
+	 * of `queue` are taken (inactivity timers by default; see TimerQueue).
 	 */
 	takeDueTimers(now: number, limit: number, leaseMs: number, queue?: TimerQueue): Promise<LeasedTimer[]>;
 	/**
@@ -157,14 +157,23 @@ export interface StoredTimer {
 }
 
 /**
- * Timers come in two queues, each with its own taker: inactivity timers (fired as new events) and decisions
- * waiting for their due time (quiet hours, a cap's retryAt), whose ids start with `wait:`.
+ * Timers come in queues, each with its own taker: inactivity timers (`timers`, fired as new events), and each
+ * journey's decisions waiting for their due time (`wait:<journey>`, the journey URI-encoded; ids
+ * `wait:<journey>:<decisionId>`), so one journey's flow never takes another's.
  */
-export type TimerQueue = 'timers' | 'waits';
-export const WAIT_TIMER_PREFIX = 'wait:';
-export const timerQueue = (timerId: string): TimerQueue => (timerId.startsWith(WAIT_TIMER_PREFIX) ? 'waits' : 'timers');
-/** SQL that is true for the timers of `queue` (the same test as timerQueue). */
-export const timerQueueSql = (queue: TimerQueue) => `(substr(timer_id, 1, ${WAIT_TIMER_PREFIX.length}) ${queue === 'waits' ? '=' : '<>'} '${WAIT_TIMER_PREFIX}')`;
+export type TimerQueue = string;
+export const INACTIVITY_QUEUE = 'timers';
+const WAIT = 'wait:';
+export const waitQueue = (journey: string): TimerQueue => `${WAIT}${encodeURIComponent(journey)}`;
+/** The queue a timer is in, by its id. */
+export function timerQueue(timerId: string): TimerQueue {
+	const end = timerId.indexOf(':', WAIT.length);
+	return timerId.startsWith(WAIT) && end > 0 ? timerId.slice(0, end) : INACTIVITY_QUEUE;
+}
+/** A queue's timers are those whose id starts with `prefix`, or (`without`) those whose id does not. */
+export function queuePrefix(queue: TimerQueue): { prefix: string; without: boolean } {
+	return queue === INACTIVITY_QUEUE ? { prefix: WAIT, without: true } : { prefix: `${queue}:`, without: false };
+}
 
 /** A due timer leased to one taker; `lease` identifies this taking (see Store.takeDueTimers). */
 export interface LeasedTimer extends StoredTimer {

@@ -29,7 +29,7 @@ describe.each([
 	}
 
 	async function take(at: number) {
-		const due = await takeDueDecisions(engine, at);
+		const due = await takeDueDecisions(engine, 'nurture', at);
 		expect(due.failed).toEqual([]);
 		await due.acknowledge();
 		return due.decisions;
@@ -41,6 +41,8 @@ describe.each([
 		// Another contact, in the afternoon (New York): not held up by Ana's wait.
 		expect((await guarded('kenji@example.com', 'America/New_York')).guard?.allowed).toBe(true);
 		expect(await take(MORNING - 1)).toEqual([]);
+		// Another journey's taker does not get it.
+		expect((await takeDueDecisions(engine, 'churn-risk', MORNING)).decisions).toEqual([]);
 		const [due, ...rest] = await take(MORNING);
 		expect(rest).toEqual([]);
 		expect(due).toMatchObject({ decisionId: waiting.decisionId, status: 'delayed' });
@@ -64,7 +66,7 @@ describe.each([
 
 	test('a taker that dies before acknowledging loses the decision to the next taker after the lease', async () => {
 		const waiting = await guarded('ana@example.com');
-		const dead = await takeDueDecisions(engine, MORNING, 100, 1000);
+		const dead = await takeDueDecisions(engine, 'nurture', MORNING, 100, 1000);
 		expect(dead.decisions.map((d) => d.decisionId)).toEqual([waiting.decisionId]);
 		expect(await take(MORNING + 999)).toEqual([]);
 		expect((await take(MORNING + 1000)).map((d) => d.decisionId)).toEqual([waiting.decisionId]);
