@@ -38,7 +38,8 @@ export interface ReplaySummary {
  * timestamp (so caps see history as it happened) and sending nothing: deliveries are dry runs. The
  * journey's inactivity timers (policy `journeys.<id>.timers`) fire in simulated time, and delayed decisions
  * (quiet hours, caps) are finished at their due time: before each event, everything due by its timestamp;
- * after the last, what is still waiting. A finished decision is emitted again with its final status.
+ * after the last, what is still waiting. Each decision is emitted once, as it ended: a delayed one when it
+ * is finished (or, still delayed, at the end).
  */
 export async function replay(options: ReplayOptions, emit: (decision: Decision) => void): Promise<ReplaySummary> {
 	const journey = (options.journey ?? 'nurture') as JourneyName;
@@ -52,18 +53,19 @@ export async function replay(options: ReplayOptions, emit: (decision: Decision) 
 	const summary: ReplaySummary = { events: 0, timers: 0, rejected: [], byStatus: {}, byReason: {} };
 	try {
 		const lines = boundedLines(createReadStream(options.events), EVENT_LIMITS.jsonBytes);
-		const tally = (decision: Decision) => {
+		const count = (decision: Decision) => {
 			summary.byStatus[decision.status] = (summary.byStatus[decision.status] ?? 0) + 1;
 			if (decision.reason) summary.byReason[decision.reason] = (summary.byReason[decision.reason] ?? 0) + 1;
 			emit(decision);
 		};
-		// A delayed decision that comes due is finished: its delay is counted no more, its end is.
-		const untally = (decision: Decision) => {
-			const down = (counts: Record<string, number>, key: string) => {
-				if (!--counts[key]) delete counts[key];
-			};
-			down(summary.byStatus, decision.status);
-			if (decision.reason) down(summary.byReason, decision.reason);
+		// A delayed decision is counted and emitted once it ended (checked again when due, below).
+		const waiting = new Map<string, Decision>();
+		const tally = (decision: Decision) => {
+			if (decision.status === 'delayed') waiting.set(decision.decisionId, decision);
+			else {
+				waiting.delete(decision.decisionId);
+				count(decision);
+			}
 		};
 		// Timers due by `until` fire as events of their own (a fired event may start the next timer), and
 		// delayed decisions due by then are checked again and sent or suppressed (or delayed anew).
@@ -78,10 +80,7 @@ export async function replay(options: ReplayOptions, emit: (decision: Decision) 
 				await acknowledge();
 				const due = await takeDueDecisions(engine, journey, until);
 				if (due.failed.length) throw due.failed[0].error;
-				for (const decision of due.decisions) {
-					untally(decision);
-					tally(await engine.decideDue(decision, { dryRun: true }));
-				}
+				for (const decision of due.decisions) tally(await engine.decideDue(decision, { dryRun: true }));
 				await due.acknowledge();
 				if (!fired.length && !due.decisions.length) break;
 			}
@@ -114,6 +113,7 @@ export async function replay(options: ReplayOptions, emit: (decision: Decision) 
 		// After the last event, the timers still waiting (a second touch a day later…), up to half a year on:
 		// enough for any chain of timers (each waits at most 90 days), and a bound should a policy's chain loop.
 		await fireUntil(lastAt + 180 * 86_400_000);
+		for (const decision of waiting.values()) count(decision);
 	} catch (error) {
 		if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
 			throw new NudgeError('INVALID_INPUT', `Events file not found: ${options.events}`);
