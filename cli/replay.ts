@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Decision } from '../engine/audit/schema';
 import { NudgeError } from '../engine/errors';
 import { applyInactivityRules, fireDueTimers } from '../engine/events/timers';
+import { takeDueDecisions } from '../engine/guard/waits';
 import { EVENT_LIMITS } from '../engine/events/limits';
 import { normalizeEvent } from '../engine/events/normalize';
 import { JOURNEYS, JourneyName } from '../engine/journeys/journey';
@@ -35,8 +36,10 @@ export interface ReplaySummary {
 /**
  * Replays an event file through a journey on a fresh embedded store, deciding each event at its own
  * timestamp (so caps see history as it happened) and sending nothing: deliveries are dry runs. The
- * journey's inactivity timers (policy `journeys.<id>.timers`) fire in simulated time: before each event,
- * every timer due by its timestamp; after the last, the ones still waiting.
+ * journey's inactivity timers (policy `journeys.<id>.timers`) fire in simulated time, and delayed decisions
+ * (quiet hours, caps) are finished at their due time: before each event, everything due by its timestamp;
+ * after the last, what is still waiting. Each decision is emitted once, as it ended: a delayed one when it
+ * is finished (or, still delayed, at the end).
  */
 export async function replay(options: ReplayOptions, emit: (decision: Decision) => void): Promise<ReplaySummary> {
 	const journey = (options.journey ?? 'nurture') as JourneyName;
@@ -50,12 +53,22 @@ export async function replay(options: ReplayOptions, emit: (decision: Decision) 
 	const summary: ReplaySummary = { events: 0, timers: 0, rejected: [], byStatus: {}, byReason: {} };
 	try {
 		const lines = boundedLines(createReadStream(options.events), EVENT_LIMITS.jsonBytes);
-		const tally = (decision: Decision) => {
+		const count = (decision: Decision) => {
 			summary.byStatus[decision.status] = (summary.byStatus[decision.status] ?? 0) + 1;
 			if (decision.reason) summary.byReason[decision.reason] = (summary.byReason[decision.reason] ?? 0) + 1;
 			emit(decision);
 		};
-		// Timers due by `until` fire as events of their own (a fired event may start the next timer).
+		// A delayed decision is counted and emitted once it ended (checked again when due, below).
+		const waiting = new Map<string, Decision>();
+		const tally = (decision: Decision) => {
+			if (decision.status === 'delayed') waiting.set(decision.decisionId, decision);
+			else {
+				waiting.delete(decision.decisionId);
+				count(decision);
+			}
+		};
+		// Timers due by `until` fire as events of their own (a fired event may start the next timer), and
+		// delayed decisions due by then are checked again and sent or suppressed (or delayed anew).
 		const fireUntil = async (until: number) => {
 			for (;;) {
 				const { fired, failed, acknowledge } = await fireDueTimers(engine, until);
@@ -65,7 +78,11 @@ export async function replay(options: ReplayOptions, emit: (decision: Decision) 
 					tally(await engine.decideIngested(ingested, { dryRun: true }));
 				}
 				await acknowledge();
-				if (!fired.length) break;
+				const due = await takeDueDecisions(engine, journey, until);
+				if (due.failed.length) throw due.failed[0].error;
+				for (const decision of due.decisions) tally(await engine.decideDue(decision, { dryRun: true }));
+				await due.acknowledge();
+				if (!fired.length && !due.decisions.length) break;
 			}
 		};
 		let lineNo = 0;
@@ -96,6 +113,7 @@ export async function replay(options: ReplayOptions, emit: (decision: Decision) 
 		// After the last event, the timers still waiting (a second touch a day later…), up to half a year on:
 		// enough for any chain of timers (each waits at most 90 days), and a bound should a policy's chain loop.
 		await fireUntil(lastAt + 180 * 86_400_000);
+		for (const decision of waiting.values()) count(decision);
 	} catch (error) {
 		if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
 			throw new NudgeError('INVALID_INPUT', `Events file not found: ${options.events}`);

@@ -20,6 +20,7 @@ import { cappedChannels } from './guard/frequencyCap';
 import { evaluateGuards, suppressionHit } from './guard/guard';
 import { applyNegativeTriggers } from './guard/negativeTriggers';
 import { markVariantApproved } from './guard/review';
+import { waitTimer } from './guard/waits';
 import { newId } from './ids';
 import { LoadedPolicy, loadPolicy } from './policy/load';
 import type { Policy } from './policy/schema';
@@ -139,8 +140,11 @@ export class Engine {
 		this.loaded = loadPolicy(input);
 	}
 
+	/** On the event clock, a decision's time is its event's, or later once it waited (its trail's last step). */
 	private nowFor(decision?: Decision): Date {
-		return this.clock === 'event' && decision ? new Date(decision.event.occurredAt) : this.wallNow();
+		if (this.clock !== 'event' || !decision) return this.wallNow();
+		const last = decision.trail.at(-1)?.at;
+		return new Date(Math.max(Date.parse(decision.event.occurredAt), last ? Date.parse(last) : 0));
 	}
 
 	/**
@@ -436,19 +440,34 @@ export class Engine {
 
 	/** The stages of `decide` for an event already taken in (e.g. a timer that fired); records its outcome first. */
 	async decideIngested(ingested: IngestResult, target: SendTarget): Promise<Decision> {
-		let decision = ingested.decision;
+		const decision = ingested.decision;
 		if (ingested.duplicate) return decision;
 		const outcome = decision.outcomeFor;
 		if (outcome) await this.recordOutcome({ decisionId: outcome.decisionId, type: outcome.type, value: outcome.value, outcomeId: outcome.outcomeId, at: decision.event.occurredAt });
 		const profile = this.profileLoader(decision, ingested.profile);
-		const stages = [
+		return this.runStages(decision, [
 			() => this.scoreStage(decision, profile, false),
 			() => this.chooseStage(decision, profile, false),
 			() => this.guardStage(decision, profile, {}, false),
 			() => this.sendStage(decision, profile, target, false),
-		];
-		for (const stage of stages) {
-			if (decision.status !== 'pending') break;
+		]);
+	}
+
+	/**
+	 * The rest of `decide` for a delayed decision that came due (guard/waits.ts): the guardrails again, then
+	 * the send, then the log — the same decision is finalised. Anything but a delayed decision is returned as it is.
+	 */
+	async decideDue(ref: DecisionRef | unknown, target: SendTarget): Promise<Decision> {
+		const decision = await this.getDecision(ref);
+		if (decision.status !== 'delayed') return decision;
+		const profile = this.profileLoader(decision);
+		return this.runStages(decision, [() => this.guardStage(decision, profile, {}, false), () => this.sendStage(decision, profile, target, false)]);
+	}
+
+	/** Runs stages while the decision is open (the first may take a delayed one), then logs it. */
+	private async runStages(decision: Decision, stages: (() => Promise<Decision>)[]): Promise<Decision> {
+		for (const [i, stage] of stages.entries()) {
+			if (decision.status !== 'pending' && !(i === 0 && decision.status === 'delayed')) break;
 			decision = await stage();
 		}
 		return this.logStage(decision, {});
@@ -540,7 +559,9 @@ export class Engine {
 	}
 
 	private async guardStage(decision: Decision, profile: () => Promise<Profile>, options: GuardOptions, persist = true, reviewApproved = false): Promise<Decision> {
-		const now = this.nowFor(decision);
+		// On the event clock (replay), a delayed decision is checked again at its due time.
+		const retryAt = decision.status === 'delayed' && decision.guard?.retryAt ? Date.parse(decision.guard.retryAt) : 0;
+		const now = new Date(Math.max(this.nowFor(decision).getTime(), this.clock === 'event' ? retryAt : 0));
 		const channel = options.channel ?? decision.channel;
 		if (!channel) {
 			throw new NudgeError('INVALID_INPUT', `Decision ${decision.decisionId} has no channel yet: put Choose Channel before Frequency Cap, or set the channel on the node`);
@@ -551,13 +572,12 @@ export class Engine {
 		if (Object.keys(given).length) decision.message = { ...decision.message, ...given };
 		const approved = reviewApproved || decision.review?.verdict === 'approved';
 		const result = await evaluateGuards({ store: this.store, policy: this.policy, profile: await profile(), decision, channel, now: now.getTime(), reviewApproved: approved });
-		const retryAt = result.retryAt !== undefined ? new Date(result.retryAt).toISOString() : undefined;
 		decision.guard = {
 			outcome: result.outcome,
 			allowed: result.outcome === 'allowed',
 			checks: result.checks,
 			...(result.reservationId ? { reservationId: result.reservationId } : {}),
-			...(retryAt ? { retryAt } : {}),
+			...(result.retryAt !== undefined ? { retryAt: new Date(result.retryAt).toISOString() } : {}),
 			...(result.bindingRuleId ? { bindingRuleId: result.bindingRuleId } : {}),
 		};
 		decision.explanation = result.explanation;
@@ -572,6 +592,8 @@ export class Engine {
 			decision.reason = result.reason;
 			decision.ruleId = result.bindingRuleId;
 			if (result.outcome === 'review') decision.review = { rules: result.reviewRules ?? [], requestedAt: now.toISOString() };
+			// The store keeps the wait, not the flow: the decision comes back when due (guard/waits.ts).
+			else await this.store.scheduleTimer(waitTimer(decision, result.retryAt!));
 		}
 		return this.save(decision, 'guard', now, { persist, durable: decision.status !== 'pending' });
 	}

@@ -5,7 +5,7 @@ import type { Profile } from '../profiles/schema';
 import { byCreated, matchesQuery, queryLimit } from './matchDecision';
 import { evaluateCounters, LedgerEntry } from './capMatch';
 import type { ModelActivation, ModelVersionRecord } from './models';
-import type { ArmStats, CapCounter, CapReservation, CapVerdict, LeasedTimer, Store, StoredTimer } from './types';
+import { INACTIVITY_QUEUE, queuePrefix, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type LeasedTimer, type Store, type StoredTimer, type TimerQueue } from './types';
 import { addArmDelta, checkArmDeltas } from './armStats';
 import { DecisionFacts, DecisionFilter, FactCounter, FactKey, factsOf, isBefore, matchesFilter, newestFirst, SummaryPage, summaryOf } from './decisionFacts';
 
@@ -205,9 +205,10 @@ export class MemoryStore implements Store {
 		return this.timers.delete(timerId);
 	}
 
-	async takeDueTimers(now: number, limit: number, leaseMs: number) {
+	async takeDueTimers(now: number, limit: number, leaseMs: number, queue: TimerQueue = INACTIVITY_QUEUE) {
+		const { prefix, without } = queuePrefix(queue);
 		const due = [...this.timers.values()]
-			.filter((t) => t.dueAt <= now && (t.leaseUntil === undefined || t.leaseUntil <= now))
+			.filter((t) => t.timerId.startsWith(prefix) !== without && t.dueAt <= now && (t.leaseUntil === undefined || t.leaseUntil <= now))
 			.sort((a, b) => a.dueAt - b.dueAt || (a.timerId < b.timerId ? -1 : 1))
 			.slice(0, limit);
 		return due.map((t): LeasedTimer => {

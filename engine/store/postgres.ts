@@ -7,7 +7,7 @@ import { queryLimit } from './matchDecision';
 import { activationFromRow, ModelActivation } from './models';
 import { reconnectDelayMs, redactUrl } from './connection';
 import { checkArmDeltas } from './armStats';
-import type { ArmStats, CapCounter, CapReservation, CapVerdict, LeasedTimer, Store, StoredTimer } from './types';
+import { INACTIVITY_QUEUE, queuePrefix, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type LeasedTimer, type Store, type StoredTimer, type TimerQueue } from './types';
 import type { DecisionFilter, FactKey, SummaryPage } from './decisionFacts';
 import { countSql, countsFromRows, listSummariesSql, summaryFromRow } from './factsSql';
 
@@ -569,14 +569,15 @@ export class PostgresStore implements Store {
 	 * SKIP LOCKED: concurrent takers lease disjoint timers. A row another taker leased and committed meanwhile
 	 * fails the re-checked lease condition, so it is never leased twice.
 	 */
-	async takeDueTimers(now: number, limit: number, leaseMs: number) {
-		const free = 'due_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)';
+	async takeDueTimers(now: number, limit: number, leaseMs: number, queue: TimerQueue = INACTIVITY_QUEUE) {
+		const { prefix, without } = queuePrefix(queue);
+		const free = 'due_at <= $1 AND (lease_until IS NULL OR lease_until <= $1) AND starts_with(timer_id, $4) <> $5';
 		const rows = await this.q<{ timer_id: string; due_at: string; body: string; lease: string }>(
 			'take due timers',
 			`UPDATE ${this.t('timers')} SET lease = gen_random_uuid()::text, lease_until = $1::bigint + $3::bigint
 			 WHERE ${free} AND timer_id IN (SELECT timer_id FROM ${this.t('timers')} WHERE ${free} ORDER BY due_at, timer_id LIMIT $2 FOR UPDATE SKIP LOCKED)
 			 RETURNING timer_id, due_at, body, lease`,
-			[now, limit, leaseMs],
+			[now, limit, leaseMs, prefix, without],
 		);
 		return rows
 			.map((r): LeasedTimer => ({ timerId: r.timer_id, dueAt: Number(r.due_at), body: r.body, lease: r.lease }))

@@ -7,7 +7,7 @@ import { byCreated, matchesQuery, queryLimit } from './matchDecision';
 import type { ModelActivation, ModelVersionInfo } from './models';
 import { checkArmDeltas } from './armStats';
 import { reconnectDelayMs, redactUrl } from './connection';
-import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, LeasedTimer, Store, StoredTimer } from './types';
+import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, INACTIVITY_QUEUE, LeasedTimer, Store, StoredTimer, TimerQueue, timerQueue } from './types';
 import { DecisionFilter, DecisionSummary, FactCounter, FactKey, factsOf, matchesFilter, SummaryPage, summaryOf } from './decisionFacts';
 
 export interface RedisStoreOptions {
@@ -530,19 +530,25 @@ export class RedisStore implements Store {
 		return this.run('move a cursor', async () => (await this.redis.nudgeCursor(this.k('cursor', name), value, expected === undefined ? '0' : '1', expected ?? '')) === 1);
 	}
 
+	/** Each timer queue is a sorted set and a hash of its own, so a taker scans only its own queue. */
+	private timerKeys(queue: TimerQueue): [string, string] {
+		return queue === INACTIVITY_QUEUE ? [this.k('timers'), this.k('timer-bodies')] : [this.k(queue), this.k(`${queue}-bodies`)];
+	}
+
 	scheduleTimer(timer: StoredTimer) {
+		const [due, bodies] = this.timerKeys(timerQueue(timer.timerId));
 		return this.run('schedule a timer', async () => {
-			await this.redis.multi().zadd(this.k('timers'), timer.dueAt, timer.timerId).hset(this.k('timer-bodies'), timer.timerId, `${timer.dueAt}||${timer.body}`).exec();
+			await this.redis.multi().zadd(due, timer.dueAt, timer.timerId).hset(bodies, timer.timerId, `${timer.dueAt}||${timer.body}`).exec();
 		});
 	}
 
 	cancelTimer(timerId: string) {
-		return this.run('cancel a timer', async () => (await this.redis.nudgeCancelTimer(this.k('timers'), this.k('timer-bodies'), timerId)) === 1);
+		return this.run('cancel a timer', async () => (await this.redis.nudgeCancelTimer(...this.timerKeys(timerQueue(timerId)), timerId)) === 1);
 	}
 
-	takeDueTimers(now: number, limit: number, leaseMs: number) {
+	takeDueTimers(now: number, limit: number, leaseMs: number, queue: TimerQueue = INACTIVITY_QUEUE) {
 		return this.run('take due timers', async () => {
-			const out = (await this.redis.nudgeTakeTimers(this.k('timers'), this.k('timer-bodies'), now, limit, leaseMs, randomUUID())) as string[];
+			const out = (await this.redis.nudgeTakeTimers(...this.timerKeys(queue), now, limit, leaseMs, randomUUID())) as string[];
 			const timers: LeasedTimer[] = [];
 			for (let i = 0; i < out.length; i += 4) timers.push({ timerId: out[i], dueAt: Number(out[i + 1]), body: out[i + 2], lease: out[i + 3] });
 			return timers;
@@ -550,7 +556,7 @@ export class RedisStore implements Store {
 	}
 
 	ackTimer(timerId: string, lease: string) {
-		return this.run('acknowledge a timer', async () => (await this.redis.nudgeAckTimer(this.k('timers'), this.k('timer-bodies'), timerId, lease)) === 1);
+		return this.run('acknowledge a timer', async () => (await this.redis.nudgeAckTimer(...this.timerKeys(timerQueue(timerId)), timerId, lease)) === 1);
 	}
 
 	getArmStats(keys: string[]) {

@@ -1,7 +1,7 @@
 import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
 import type { Profile } from '../profiles/schema';
 import type { ModelActivation } from './models';
-import type { ArmStats, CapCounter, CapReservation, Store, StoredTimer } from './types';
+import type { ArmStats, CapCounter, CapReservation, Store, StoredTimer, TimerQueue } from './types';
 import type { DecisionFilter, FactKey, SummaryPage } from './decisionFacts';
 
 /**
@@ -67,8 +67,8 @@ export class SplitStore implements Store {
 	cancelTimer(timerId: string) {
 		return this.hot.cancelTimer(timerId);
 	}
-	takeDueTimers(now: number, limit: number, leaseMs: number) {
-		return this.hot.takeDueTimers(now, limit, leaseMs);
+	takeDueTimers(now: number, limit: number, leaseMs: number, queue?: TimerQueue) {
+		return this.hot.takeDueTimers(now, limit, leaseMs, queue);
 	}
 	ackTimer(timerId: string, lease: string) {
 		return this.hot.ackTimer(timerId, lease);

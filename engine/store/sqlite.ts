@@ -7,7 +7,7 @@ import { NudgeError } from '../errors';
 import type { Profile } from '../profiles/schema';
 import { queryLimit } from './matchDecision';
 import { activationFromRow, ModelActivation } from './models';
-import type { ArmStats, CapCounter, CapReservation, CapVerdict, LeasedTimer, Store, StoredTimer } from './types';
+import { INACTIVITY_QUEUE, queuePrefix, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type LeasedTimer, type Store, type StoredTimer, type TimerQueue } from './types';
 import { checkArmDeltas } from './armStats';
 import { DecisionFacts, DecisionFilter, FactKey, factsOf, scoreBinOf, SummaryPage } from './decisionFacts';
 import { countSql, countsFromRows, listSummariesSql, summaryFromRow } from './factsSql';
@@ -500,11 +500,12 @@ export class SqliteStore implements Store {
 		return this.write(() => Number(this.prepared('DELETE FROM timers WHERE timer_id = ?').run(timerId).changes) > 0);
 	}
 
-	takeDueTimers(now: number, limit: number, leaseMs: number) {
+	takeDueTimers(now: number, limit: number, leaseMs: number, queue: TimerQueue = INACTIVITY_QUEUE) {
+		const { prefix, without } = queuePrefix(queue);
 		return this.write(() => {
 			const rows = this.prepared(
-				'SELECT timer_id AS timerId, due_at AS dueAt, body FROM timers WHERE due_at <= ? AND (lease_until IS NULL OR lease_until <= ?) ORDER BY due_at, timer_id LIMIT ?',
-			).all(now, now, limit) as unknown as StoredTimer[];
+				'SELECT timer_id AS timerId, due_at AS dueAt, body FROM timers WHERE due_at <= ? AND (lease_until IS NULL OR lease_until <= ?) AND (instr(timer_id, ?) = 1) <> ? ORDER BY due_at, timer_id LIMIT ?',
+			).all(now, now, prefix, without ? 1 : 0, limit) as unknown as StoredTimer[];
 			const lease = this.prepared('UPDATE timers SET lease = ?, lease_until = ? WHERE timer_id = ?');
 			return rows.map((row): LeasedTimer => {
 				const taken = { timerId: row.timerId, dueAt: Number(row.dueAt), body: row.body, lease: randomUUID() };

@@ -113,9 +113,10 @@ export interface Store {
 	/**
 	 * Leases the timers due at `now` (earliest first, at most `limit`) to this caller for `leaseMs`: no other
 	 * caller gets them meanwhile. The taker fires each and then acknowledges it with `ackTimer`; one it never
-	 * acknowledges (the process died) is due again once the lease runs out, for the next taker.
+	 * acknowledges (the process died) is due again once the lease runs out, for the next taker. Only timers
+	 * of `queue` are taken (inactivity timers by default; see TimerQueue).
 	 */
-	takeDueTimers(now: number, limit: number, leaseMs: number): Promise<LeasedTimer[]>;
+	takeDueTimers(now: number, limit: number, leaseMs: number, queue?: TimerQueue): Promise<LeasedTimer[]>;
 	/**
 	 * Deletes a fired timer, if `lease` is still its lease; false when the lease was lost (it ran out and
 	 * another caller took the timer) or the timer was rescheduled or cancelled since.
@@ -153,6 +154,25 @@ export interface StoredTimer {
 	/** Epoch ms. */
 	dueAt: number;
 	body: string;
+}
+
+/**
+ * Timers come in queues, each with its own taker: inactivity timers (`timers`, fired as new events), and each
+ * journey's decisions waiting for their due time (`wait:<journey>`, the journey URI-encoded; ids
+ * `wait:<journey>:<decisionId>`), so one journey's flow never takes another's.
+ */
+export type TimerQueue = string;
+export const INACTIVITY_QUEUE = 'timers';
+const WAIT = 'wait:';
+export const waitQueue = (journey: string): TimerQueue => `${WAIT}${encodeURIComponent(journey)}`;
+/** The queue a timer is in, by its id. */
+export function timerQueue(timerId: string): TimerQueue {
+	const end = timerId.indexOf(':', WAIT.length);
+	return timerId.startsWith(WAIT) && end > 0 ? timerId.slice(0, end) : INACTIVITY_QUEUE;
+}
+/** A queue's timers are those whose id starts with `prefix`, or (`without`) those whose id does not. */
+export function queuePrefix(queue: TimerQueue): { prefix: string; without: boolean } {
+	return queue === INACTIVITY_QUEUE ? { prefix: WAIT, without: true } : { prefix: `${queue}:`, without: false };
 }
 
 /** A due timer leased to one taker; `lease` identifies this taking (see Store.takeDueTimers). */

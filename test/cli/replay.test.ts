@@ -84,16 +84,44 @@ describe('replay honours the full policy', () => {
 		];
 		const out: Decision[] = [];
 		await replay({ events: lines(events), policy }, (d) => out.push(d));
-		expect(out.map((d) => [d.status, d.reason ?? null, d.ruleId ?? null])).toEqual([
-			['delayed', 'QUIET_HOURS', 'night'],
-			['sent', null, null],
-			['delayed', 'FREQUENCY_CAP', 'email-daily'],
-			['suppressed', 'NEGATIVE_TRIGGER', 'open-ticket'],
-			['sent', null, null],
+		// Each decision once, as it ended; its first guardrails check is in its trail.
+		const byEvent = [...out].sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+		const firstCheck = (d: Decision) => d.trail.find((t) => t.stage === 'guard')?.status ?? null;
+		expect(byEvent.map((d) => [firstCheck(d), d.status, d.reason ?? null, d.ruleId ?? null])).toEqual([
+			['delayed', 'sent', null, null], // quiet until 08:00 in Berlin
+			['delayed', 'sent', null, null], // the night-time one went out at 08:00: today's email is used
+			['delayed', 'sent', null, null],
+			['suppressed', 'suppressed', 'NEGATIVE_TRIGGER', 'open-ticket'],
+			['delayed', 'suppressed', 'FREQUENCY_CAP', 'any-weekly'], // by the time a slot frees, three went out this week
 		]);
-		expect(out[0].guard?.retryAt).toBe('2026-03-03T07:00:00.000Z'); // 08:00 in Berlin
-		expect(out[2].guard?.retryAt).toBe('2026-03-03T23:00:00.000Z'); // midnight in Berlin
-		expect(out[1].policyVersion).toMatch(/^guardrails-example@/);
+		expect(byEvent[0].delivery?.at).toBe('2026-03-03T07:00:00.000Z'); // 08:00 in Berlin
+		expect(byEvent[1].policyVersion).toMatch(/^guardrails-example@/);
+	});
+
+	test('delayed decisions are finished in simulated time: the same decision is checked again when due and sent or suppressed', async () => {
+		const policy = join(ROOT, 'docs/examples/guardrails.json');
+		const at = (iso: string, extra: Record<string, unknown>) => ({ type: 'track', identities: { email: 'ana@example.com' }, occurredAt: iso, ...extra });
+		const events = [
+			at('2026-03-02T21:30:00Z', { name: 'Pricing Viewed', traits: { timezone: 'Europe/Berlin' } }), // quiet until 08:00
+			at('2026-03-03T09:00:00Z', { name: 'Pricing Viewed' }), // today's email went at 08:00: waits for midnight, then for 08:00
+			at('2026-03-04T12:00:00Z', { name: 'Webinar Viewed' }), // today's email went at 08:00: waits for the next morning
+		];
+		const out: Decision[] = [];
+		const summary = await replay({ events: lines(events), policy }, (d) => out.push(d));
+		// Each decision once, as it ended.
+		expect(new Set(out.map((d) => d.decisionId)).size).toBe(3);
+		expect(out.map((d) => [d.event.occurredAt, d.status, d.delivery?.at ?? null])).toEqual([
+			['2026-03-02T21:30:00Z', 'sent', '2026-03-03T07:00:00.000Z'],
+			['2026-03-03T09:00:00Z', 'sent', '2026-03-04T07:00:00.000Z'],
+			['2026-03-04T12:00:00Z', 'sent', '2026-03-05T07:00:00.000Z'],
+		]);
+		// Its trail tells the wait: delayed by the cap, then by quiet hours, then sent, in simulated time.
+		expect(out[1].trail.filter((t) => t.stage === 'guard').map((t) => [t.at, t.status])).toEqual([
+			['2026-03-03T09:00:00.000Z', 'delayed'],
+			['2026-03-03T23:00:00.000Z', 'delayed'],
+			['2026-03-04T07:00:00.000Z', 'pending'],
+		]);
+		expect(summary).toMatchObject({ byStatus: { sent: 3 }, byReason: {} });
 	});
 });
 
@@ -114,7 +142,10 @@ describe('replay of the prebuilt journeys’ samples (flows/samples)', () => {
 		expect(demo).toMatchObject({ status: 'sent', channel: 'sales_task', score: { tier: 'hot' }, choice: { method: 'escalated' } });
 		expect(byEvent('nur-004')).toMatchObject({ reason: 'NOT_A_TRIGGER', outcomeFor: { decisionId: demo.decisionId, type: 'conversion', value: 24000 } });
 		for (const id of ['nur-010', 'nur-011']) expect(byEvent(id)).toMatchObject({ status: 'suppressed', reason: 'NO_ELIGIBLE_CHANNEL' });
-		expect(byEvent('nur-012')).toMatchObject({ status: 'delayed', reason: 'QUIET_HOURS' });
+		// At night: delayed by quiet hours, then sent in the morning (simulated time), the same decision.
+		const night = byEvent('nur-012');
+		expect(night.trail.filter((t) => t.stage === 'guard').map((t) => t.status)).toEqual(['delayed', 'pending']);
+		expect(night).toMatchObject({ status: 'sent', guard: { allowed: true } });
 		expect(byEvent('nur-016')).toMatchObject({ reason: 'HOLDOUT' });
 		expect(byEvent('nur-015')).toMatchObject({ reason: 'NEGATIVE_TRIGGER', ruleId: 'unsubscribed' });
 	});
@@ -132,7 +163,11 @@ describe('replay of the prebuilt journeys’ samples (flows/samples)', () => {
 		expect(nora.status).toBe('sent');
 		expect(byEvent('cart-011').outcomeFor).toMatchObject({ decisionId: nora.decisionId, type: 'revenue', value: 53.1 });
 		expect(fired('cart-010', 'Cart Still Abandoned')).toEqual([]);
-		expect(fired('cart-009', 'Cart Abandoned')).toMatchObject([{ status: 'delayed', reason: 'QUIET_HOURS' }]);
+		// A touch at night waits for the morning, then the same decision is sent.
+		const [night, ...more] = fired('cart-009', 'Cart Abandoned');
+		expect(more).toEqual([]);
+		expect(night.status).toBe('sent');
+		expect(night.trail.find((t) => t.stage === 'guard')).toMatchObject({ status: 'delayed' });
 		expect(fired('cart-017', 'Cart Abandoned')).toMatchObject([{ status: 'review', ruleId: 'large-discount', message: { offerValue: 20 } }]);
 		expect(fired('cart-013', 'Cart Abandoned')).toMatchObject([{ reason: 'HOLDOUT' }]);
 		expect(fired('cart-012', 'Cart Abandoned')).toMatchObject([{ reason: 'NO_ELIGIBLE_CHANNEL' }]);
@@ -147,7 +182,9 @@ describe('replay of the prebuilt journeys’ samples (flows/samples)', () => {
 		expect(byEvent('churn-007').outcomeFor).toMatchObject({ decisionId: byEvent('churn-006').decisionId, type: 'conversion' });
 		expect(byEvent('churn-011')).toMatchObject({ reason: 'HOLDOUT' });
 		expect(byEvent('churn-013')).toMatchObject({ reason: 'NEGATIVE_TRIGGER', ruleId: 'cancelled' });
-		expect(byEvent('churn-014')).toMatchObject({ status: 'delayed', reason: 'QUIET_HOURS' });
+		// Delayed by quiet hours, then checked again in the morning.
+		expect(byEvent('churn-014').trail.find((t) => t.stage === 'guard')).toMatchObject({ status: 'delayed' });
+		expect(byEvent('churn-014').status).not.toBe('delayed');
 		expect(byEvent('churn-010')).toMatchObject({ status: 'suppressed', reason: 'NO_ELIGIBLE_CHANNEL' });
 	});
 });

@@ -1,7 +1,8 @@
 import { NudgeError } from '../../engine/errors';
 import { checkReview } from '../../engine/guard/review';
+import { waitTimer } from '../../engine/guard/waits';
 import { loadPolicy } from '../../engine/policy/load';
-import type { CapCounter, CapReservation, Store } from '../../engine/store/types';
+import { waitQueue, type CapCounter, type CapReservation, type Store } from '../../engine/store/types';
 import { decision, profile } from '../helpers/fixtures';
 
 /**
@@ -48,6 +49,22 @@ export function describeSharedStoreContract(name: string, namespace: () => (() =
 			const ids = [...taken, ...rest].map((t) => t.timerId);
 			expect(ids).toHaveLength(60);
 			expect(new Set(ids).size).toBe(60);
+		});
+
+		test('waiting decisions: scheduled on a connection since closed, taken when due by exactly one of several concurrent takers', async () => {
+			const writer = open();
+			for (let i = 0; i < 40; i++) await writer.scheduleTimer(waitTimer({ decisionId: `d${String(i).padStart(2, '0')}`, journey: 'nurture' }, 1000 + i));
+			await writer.scheduleTimer({ timerId: 'inactivity:x:c1', dueAt: 1000, body: '{}' });
+			await writer.sync();
+			await writer.close();
+			const stores = Array.from({ length: 4 }, connect);
+			expect((await Promise.all(stores.map((s) => s.takeDueTimers(999, 100, 60_000, waitQueue('nurture'))))).flat()).toEqual([]);
+			const taken = (await Promise.all(stores.flatMap((s) => [s.takeDueTimers(5000, 6, 60_000, waitQueue('nurture')), s.takeDueTimers(5000, 6, 60_000, waitQueue('nurture'))]))).flat();
+			const rest = await stores[2].takeDueTimers(5000, 100, 60_000, waitQueue('nurture'));
+			const ids = [...taken, ...rest].map((t) => t.timerId);
+			expect(ids).toHaveLength(40);
+			expect(new Set(ids).size).toBe(40);
+			expect(ids.every((id) => id.startsWith('wait:nurture:d'))).toBe(true);
 		});
 
 		test('timer leases across connections: a taker that never acknowledges loses the timer to another after the lease; two never hold it at once', async () => {

@@ -1,9 +1,11 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { waitTimer } from '../../engine/guard/waits';
 import { MemoryStore } from '../../engine/store/memory';
 import { openStore } from '../../engine/store/open';
 import { SqliteStore } from '../../engine/store/sqlite';
+import { waitQueue } from '../../engine/store/types';
 import { NudgeError } from '../../engine/errors';
 import { decision, profile, tempDir } from '../helpers/fixtures';
 import { describeStoreContract } from './storeContract';
@@ -26,6 +28,20 @@ describe('SQLite store', () => {
 		const second = new SqliteStore(path);
 		expect((await second.getProfile('c1'))?.email).toBe('a@x.io');
 		expect((await second.getDecision('d1'))?.decisionId).toBe('d1');
+		await second.close();
+	});
+
+	test('a waiting decision survives reopening, and a taker that died before acknowledging loses it to the next after the lease', async () => {
+		const path = join(tempDir(), 'nudge.db');
+		const first = new SqliteStore(path);
+		await first.scheduleTimer(waitTimer({ decisionId: 'd1', journey: 'nurture' }, 1000));
+		expect(await first.takeDueTimers(1000, 10, 500, waitQueue('nurture'))).toHaveLength(1); // taken, never acknowledged
+		await first.close();
+		const second = new SqliteStore(path);
+		expect(await second.takeDueTimers(1499, 10, 500, waitQueue('nurture'))).toEqual([]);
+		const [again] = await second.takeDueTimers(1500, 10, 500, waitQueue('nurture'));
+		expect(again).toMatchObject({ timerId: 'wait:nurture:d1', dueAt: 1000 });
+		expect(await second.ackTimer(again.timerId, again.lease)).toBe(true);
 		await second.close();
 	});
 

@@ -1,7 +1,8 @@
 import { claimEvent, commitEvent, EVENT_LEASE_MS, eventLeaseKey, releaseEvent } from '../../engine/events/eventClaim';
 import { checkReview, markVariantApproved } from '../../engine/guard/review';
+import { waitTimer } from '../../engine/guard/waits';
 import { loadPolicy } from '../../engine/policy/load';
-import type { CapCounter, CapReservation, Store } from '../../engine/store/types';
+import { waitQueue, type CapCounter, type CapReservation, type Store } from '../../engine/store/types';
 import { decision, profile } from '../helpers/fixtures';
 import { describeConsoleStoreContract } from './consoleStoreContract';
 
@@ -306,6 +307,31 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			expect(await take(2000, 10)).toEqual([{ timerId: 't-moved', dueAt: 2000, body: '{"n":2}' }]);
 			expect(await take(2000, 10)).toEqual([]);
 			expect((await take(5000, 10)).map((t) => t.timerId)).toEqual(['t-late']);
+		});
+
+		test("waiting decisions are a timer queue per journey: taken when due, never before, once each; apart from inactivity timers and other journeys' waits", async () => {
+			const odd = "it's 100%: a:b"; // a journey name with quotes, colons and percent signs is still one queue
+			await store.scheduleTimer(waitTimer({ decisionId: 'd-late', journey: 'nurture' }, 3000));
+			await store.scheduleTimer(waitTimer({ decisionId: 'd-early', journey: 'nurture' }, 1000));
+			await store.scheduleTimer(waitTimer({ decisionId: 'd-cart', journey: 'cart-abandonment' }, 1000));
+			await store.scheduleTimer(waitTimer({ decisionId: 'd-odd', journey: odd }, 1000));
+			await store.scheduleTimer({ timerId: 'inactivity:Cart Abandoned:c1', dueAt: 500, body: '{}' });
+			expect(await store.takeDueTimers(999, 10, 60_000, waitQueue('nurture'))).toEqual([]);
+			const [early, ...more] = await store.takeDueTimers(2000, 10, 60_000, waitQueue('nurture'));
+			expect(more).toEqual([]);
+			expect(early).toMatchObject({ timerId: 'wait:nurture:d-early', dueAt: 1000, body: JSON.stringify({ decisionId: 'd-early' }) });
+			// Leased: nobody else gets it; the inactivity timer and other journeys' waits are left to their own takers.
+			expect(await store.takeDueTimers(2000, 10, 60_000, waitQueue('nurture'))).toEqual([]);
+			expect((await store.takeDueTimers(5000, 10, 60_000)).map((t) => t.timerId)).toEqual(['inactivity:Cart Abandoned:c1']);
+			expect((await store.takeDueTimers(5000, 10, 60_000, waitQueue('cart-abandonment'))).map((t) => t.body)).toEqual(['{"decisionId":"d-cart"}']);
+			expect((await store.takeDueTimers(5000, 10, 60_000, waitQueue(odd))).map((t) => t.body)).toEqual(['{"decisionId":"d-odd"}']);
+			expect(await store.ackTimer(early.timerId, early.lease)).toBe(true);
+			// A decision delayed again moves its wait (same id); cancelling works as for any timer.
+			await store.scheduleTimer(waitTimer({ decisionId: 'd-late', journey: 'nurture' }, 4000));
+			expect(await store.takeDueTimers(3999, 10, 60_000, waitQueue('nurture'))).toEqual([]);
+			expect((await store.takeDueTimers(4000, 10, 60_000, waitQueue('nurture'))).map((t) => t.dueAt)).toEqual([4000]);
+			expect(await store.cancelTimer('wait:nurture:d-late')).toBe(true);
+			expect(await store.takeDueTimers(99_999, 10, 0, waitQueue('nurture'))).toEqual([]);
 		});
 
 		test('timer leases: held by one taker until acknowledged or expired; an acknowledged timer never comes back', async () => {

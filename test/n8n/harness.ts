@@ -40,6 +40,7 @@ import { NudgeScore } from '../../nodes/n8n/NudgeScore/NudgeScore.node';
 import { NudgeSend } from '../../nodes/n8n/NudgeSend/NudgeSend.node';
 import { NudgeTrigger } from '../../nodes/n8n/NudgeTrigger/NudgeTrigger.node';
 import { NudgePollTrigger } from '../../nodes/n8n/NudgePollTrigger/NudgePollTrigger.node';
+import { NudgeDueTrigger } from '../../nodes/n8n/NudgeDueTrigger/NudgeDueTrigger.node';
 import { signatureHeaders } from '../../engine/events/signature';
 
 export const PACKAGE = 'n8n-nodes-nudge';
@@ -55,6 +56,7 @@ const NUDGE_NODES: INodeType[] = [
 	new NudgeRecordOutcome(),
 	new NudgeModel(),
 	new NudgePollTrigger(),
+	new NudgeDueTrigger(),
 ];
 
 /** n8n's own core nodes the templates use (Switch, Wait, HTTP Request, Webhook, Set, Sticky Note), from n8n-nodes-base. */

@@ -9,8 +9,8 @@ jest.mock('sanitize-html', () => (html: string) => html);
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PollContext } from 'n8n-core';
-import type { IDataObject, INodeType, IVersionedNodeType } from 'n8n-workflow';
+import { PollContext, TriggerContext } from 'n8n-core';
+import type { IDataObject, INodeExecutionData, INodeType, IVersionedNodeType } from 'n8n-workflow';
 import { NodeHelpers } from 'n8n-workflow';
 import type { Decision } from '../../engine/audit/schema';
 import { verifySignedRequest } from '../../engine/events/signature';
@@ -182,20 +182,76 @@ describe('flows/n8n templates', () => {
 		expect((await fireDueTimers(f.engine, Date.now() + 2 * 86_400_000)).fired).toEqual([]);
 	});
 
+	it('cart abandonment: in a batch of fired timers the night-time touch waits in the store while the others go out at once; Decisions Due brings it back alone when due, and it is sent', async () => {
+		const wf = template('cart-abandonment');
+		const start = new Date(Date.now() - 90 * 60_000);
+		// Each starts checkout (warm intent: a 10% offer, no review) and leaves.
+		const cart = (who: string, timezone: string) => [
+			track(`n8-batch-${who}`, 'Cart Updated', { cart_id: `c-${who}`, value: 80 }, { email: `${who}@example.com`, timezone, consent: { email: 'opted_in' } }, start),
+			track(`n8-batch-${who}`, 'Checkout Started', { cart_id: `c-${who}`, value: 80 }, undefined, start),
+		];
+		await runEvents('cart-abandonment', [...cart('noor', zoneAtLocalHour(11)), ...cart('sam', zoneAtLocalHour(2)), ...cart('otto', zoneAtLocalHour(14))]); // none in the holdout
+		const workflow = buildWorkflow(wf);
+		const pollNode = workflow.getNode('Fire Timers')!;
+		const input = (await nodeTypes.getByNameAndVersion(pollNode.type, pollNode.typeVersion).poll!.call(new PollContext(workflow, pollNode, additionalData(f.credentials), 'trigger', 'activate')))!;
+		const ids = input[0].map((item) => String(item.json.decisionId));
+		expect(ids).toHaveLength(3);
+		const result = await runWorkflow({ workflow: wf, startNode: 'Fire Timers', input, credentials: f.credentials, mode: 'trigger' });
+		expect(result.error).toBeUndefined();
+		// Nothing paused the execution: it finished, with the two day-time touches sent and the night-time one logged as waiting.
+		expect(result.run.waitTill).toBeUndefined();
+		expect(result.run.status).toBe('success');
+		expect(result.output('Log Sent')).toHaveLength(2);
+		expect(result.output('Log Delayed')).toHaveLength(1);
+		const decided = (await Promise.all(ids.map((id) => f.engine.store.getDecision(id)))) as Decision[];
+		const sam = decided.find((d) => d.status === 'delayed')!;
+		expect(decided.map((d) => d.status).sort()).toEqual(['delayed', 'sent', 'sent']);
+		expect(sam).toMatchObject({ reason: 'QUIET_HOURS', guard: { retryAt: expect.any(String) } });
+
+		// The template's "Decisions Due" trigger, run by n8n's TriggerContext: nothing before the due time…
+		const dueNode = workflow.getNode('Decisions Due')!;
+		const executions: INodeExecutionData[][][] = [];
+		const context = new TriggerContext(workflow, dueNode, additionalData(f.credentials), 'trigger', 'activate', (data) => executions.push(data));
+		const response = (await nodeTypes.getByNameAndVersion(dueNode.type, dueNode.typeVersion).trigger!.call(context))!;
+		try {
+			await response.manualTriggerFunction!();
+			expect(executions).toEqual([]);
+			// …then, at the due time (the clock moved on), the waiting touch alone, in an execution of its own.
+			jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'queueMicrotask', 'hrtime', 'performance'] });
+			jest.setSystemTime(Date.parse(sam.guard!.retryAt!) + 1000);
+			await response.manualTriggerFunction!();
+			expect(executions.map((e) => e[0].map((item) => item.json.decisionId))).toEqual([[sam.decisionId]]);
+			const resumed = await runWorkflow({ workflow: wf, startNode: 'Decisions Due', input: executions[0], credentials: f.credentials, mode: 'trigger' });
+			expect(resumed.error).toBeUndefined();
+			expect(resumed.order).toEqual(['Decisions Due', 'Frequency Cap', 'Send', 'Log Sent']);
+			// The same decision is finalised: sent, its trail showing the wait.
+			const sent = (await f.engine.store.getDecision(sam.decisionId))!;
+			expect(sent.status).toBe('sent');
+			expect(sent.trail.filter((t) => t.stage === 'guard').map((t) => t.status)).toEqual(['delayed', 'pending']);
+			expect(target.received.filter((r) => r.body.decisionId === sam.decisionId)).toHaveLength(1);
+			// Taken once: a second look finds nothing.
+			await response.manualTriggerFunction!();
+			expect(executions).toHaveLength(1);
+		} finally {
+			jest.useRealTimers();
+			await response.closeFunction!();
+		}
+	});
+
 	it('churn risk: the open ticket blocks the win-back; the night-time account is delayed; the high-value account becomes an account-manager task, approved through the verdict webhook', async () => {
 		const day = zoneAtLocalHour(11);
 		const grace = { email: 'grace@brightbyte.example', plan: 'monthly', timezone: day, consent: { email: 'opted_in' } };
 		const [ticket, drop] = await runEvents('churn-risk', [track('n8-grace', 'Ticket Opened', { ticket_id: 'T-1' }, grace), track('n8-grace', 'Usage Dropped', { drop_pct: 45 })]);
 		expect(ticket).toMatchObject({ reason: 'NEGATIVE_TRIGGER', ruleId: 'support-ticket-open' });
 		expect(drop).toMatchObject({ reason: 'NEGATIVE_TRIGGER', ruleId: 'support-ticket-open', loggedAt: expect.any(String) });
-		// At night the win-back is delayed by quiet hours, and waits in n8n's Wait node until retryAt.
+		// At night the win-back is delayed by quiet hours: logged as waiting, and the execution ends (no Wait node).
 		const wf = template('churn-risk');
 		const input = await trigger(f, wf, [track('n8-ana', 'Payment Failed', { amount: 29, currency: 'USD', attempt: 1 }, { email: 'ana@example.com', plan: 'monthly', timezone: zoneAtLocalHour(2), consent: { email: 'opted_in' } })]);
 		const night = await runWorkflow({ workflow: wf, startNode: 'Nudge Trigger', input, credentials: f.credentials, mode: 'webhook' });
-		expect(night.order).toContain('Wait Until Retry');
+		expect(night.order).toContain('Log Delayed');
+		expect(night.run.waitTill).toBeUndefined();
 		const ana = (await f.engine.store.getDecision(String(input[0][0].json.decisionId)))!;
-		expect(ana).toMatchObject({ status: 'delayed', reason: 'QUIET_HOURS', ruleId: 'night' });
-		expect(new Date(night.run.waitTill!).toISOString()).toBe(ana.guard!.retryAt);
+		expect(ana).toMatchObject({ status: 'delayed', reason: 'QUIET_HOURS', ruleId: 'night', loggedAt: expect.any(String) });
 		const [big] = await runEvents('churn-risk', [track('acct-northwind', 'Usage Dropped', { drop_pct: 60 }, { email: 'cfo@northwind.example', accountValue: 48000, timezone: day, consent: { email: 'opted_in' } })]);
 		expect(big).toMatchObject({ status: 'review', ruleId: 'high-value-account', loggedAt: expect.any(String) });
 		const task = target.received.find((r) => r.body.decisionId === big.decisionId);

@@ -10,8 +10,8 @@ import { PackageDirectoryLoader } from 'n8n-core';
 import type { ICredentialType, INodeTypeDescription } from 'n8n-workflow';
 
 const ROOT = resolve(__dirname, '../..');
-const NODES = ['nudgeTrigger', 'nudgePollTrigger', 'nudgeScore', 'nudgeChooseChannel', 'nudgeFrequencyCap', 'nudgeSend', 'nudgeLogDecision', 'nudgeRecordOutcome', 'nudgeModel'];
-const ACTION_NODES = NODES.filter((name) => name !== 'nudgeTrigger' && name !== 'nudgePollTrigger');
+const NODES = ['nudgeTrigger', 'nudgePollTrigger', 'nudgeDueTrigger', 'nudgeScore', 'nudgeChooseChannel', 'nudgeFrequencyCap', 'nudgeSend', 'nudgeLogDecision', 'nudgeRecordOutcome', 'nudgeModel'];
+const ACTION_NODES = NODES.filter((name) => !name.endsWith('Trigger'));
 
 let loader: PackageDirectoryLoader;
 
@@ -73,6 +73,7 @@ describe('the built package, loaded by n8n-core', () => {
 		expect(description('nudgeTrigger').usableAsTool).toBeUndefined();
 		expect(description('nudgePollTrigger').usableAsTool).toBeUndefined();
 		expect(description('nudgePollTrigger').polling).toBe(true);
+		expect(description('nudgeDueTrigger').usableAsTool).toBeUndefined();
 		expect(description('nudgeTrigger').webhooks).toEqual([expect.objectContaining({ httpMethod: 'POST', path: 'events', responseMode: 'onReceived' })]);
 		for (const name of NODES) {
 			const [engineCredential, ...vendors] = description(name).credentials ?? [];

@@ -21,6 +21,7 @@ import nudgeSegment from '../../nodes/node-red/nudge-segment';
 import nudgeHubSpot from '../../nodes/node-red/nudge-hubspot';
 import nudgeSalesforce from '../../nodes/node-red/nudge-salesforce';
 import nudgePoll from '../../nodes/node-red/nudge-poll';
+import nudgeDue from '../../nodes/node-red/nudge-due';
 import type { NudgeEngineNode } from '../../nodes/node-red/shared/adapter';
 
 type NodeInit = (RED: NodeAPI) => void;
@@ -65,6 +66,7 @@ export const NUDGE_NODES: NodeInit[] = [
 	nudgeHubSpot,
 	nudgeSalesforce,
 	nudgePoll,
+	nudgeDue,
 ];
 
 let capturedHttpNode: Express | undefined;

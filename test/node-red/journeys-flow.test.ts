@@ -11,7 +11,7 @@ import type { Express } from 'express';
 import type { Decision } from '../../engine/audit/schema';
 import { closeAllEngines } from '../../engine/registry';
 import { zoneAtLocalHour } from '../helpers/fixtures';
-import { coreNode, engineOf, helper, httpNode, NUDGE_NODES, registerCoreModulesOncePerLoad, SECRET, signed, waitUntil, withHttpCapture } from './_helpers';
+import { coreNode, engineOf, helper, httpNode, NUDGE_NODES, quietFor, registerCoreModulesOncePerLoad, SECRET, signed, waitUntil, withHttpCapture } from './_helpers';
 
 const FLOWS = path.join(__dirname, '..', '..', 'flows', 'node-red');
 /** The JSONata Node-RED evaluates change-node expressions with (resolved through Node-RED, which ships it). */
@@ -263,7 +263,7 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 		const [redeemed] = await run('churn-risk', track('ch-hugo', 'Offer Redeemed', { offer: 'winback-15' }));
 		expect(redeemed.outcomeFor).toMatchObject({ decisionId: offer.decisionId, type: 'conversion' });
 
-		// At night the win-back is delayed by quiet hours: logged as delayed, it waits in the flow's delay loop.
+		// At night the win-back is delayed by quiet hours: logged as delayed, kept by the engine until it is due.
 		const [night] = await post('churn-risk', track('ch-ana', 'Payment Failed', { amount: 29, currency: 'USD', attempt: 1 }, { email: 'ana@example.com', plan: 'monthly', timezone: NIGHT(), consent: { email: 'opted_in' } }));
 		await waitUntil(async () => (await engineOf(ENGINE).store.getDecision(night))?.status === 'delayed', 'the night-time win-back to be delayed');
 		const delayed = (await engineOf(ENGINE).store.getDecision(night))!;
@@ -272,10 +272,42 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 
 		const [held] = await run('churn-risk', track('u-sofia', 'Usage Dropped', { metric: 'seats', drop_pct: 30 }, { email: 'sofia@example.com', timezone: DAY() }));
 		expect(held).toMatchObject({ reason: 'HOLDOUT' });
-		// Every decision but the one still waiting out the night was finalised by the journey's Log Decision nodes.
+		// Every decision was logged by the journey's Log Decision nodes, the one waiting out the night as delayed.
+		await waitUntil(async () => !!(await engineOf(ENGINE).store.getDecision(night))?.loggedAt, 'the delayed win-back to be logged');
 		const all = await engineOf(ENGINE).queryDecisions({ journey: 'churn-risk', limit: 100 });
-		expect(all.filter((d) => !d.loggedAt).map((d) => d.decisionId)).toEqual([night]);
-		expect(all.filter((d) => d.loggedAt).every((d) => d.annotations.journey === 'churn-risk' && d.annotations.template === 'nudge-journeys')).toBe(true);
+		expect(all.filter((d) => !d.loggedAt)).toEqual([]);
+		expect(all.find((d) => d.decisionId === night)).toMatchObject({ status: 'delayed' });
+		expect(all.every((d) => d.annotations.journey === 'churn-risk' && d.annotations.template === 'nudge-journeys')).toBe(true);
+	});
+
+	it('churn risk: in one batch the night-time win-back waits in the store while the others go out at once; "due again" brings it back alone when due, and it is sent', async () => {
+		const consent = { consent: { email: 'opted_in' }, plan: 'monthly' };
+		const ids = await post('churn-risk', [
+			track('ch-batch-noor', 'Payment Failed', { amount: 29, currency: 'USD', attempt: 1 }, { email: 'noor@example.com', timezone: DAY(), ...consent }),
+			track('ch-batch-sam', 'Payment Failed', { amount: 29, currency: 'USD', attempt: 1 }, { email: 'sam@example.com', timezone: NIGHT(), ...consent }),
+			track('ch-batch-otto', 'Payment Failed', { amount: 29, currency: 'USD', attempt: 1 }, { email: 'otto@example.com', timezone: DAY(), ...consent }),
+		]);
+		const decided = await logged(ids);
+		expect(decided.map((d) => d.status)).toEqual(['sent', 'delayed', 'sent']);
+		const sam = decided[1];
+		expect(sam).toMatchObject({ reason: 'QUIET_HOURS', guard: { retryAt: expect.any(String) } });
+		// Hours later (the clock moved on): the due node's next check brings it back to the guardrails, and it is sent, once.
+		jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'queueMicrotask', 'hrtime', 'performance'], advanceTimers: true });
+		try {
+			jest.setSystemTime(Date.parse(sam.guard!.retryAt!) + 1000);
+			helper.getNode('nudge_churn_risk_due')!.receive({ payload: 'check' });
+			await waitUntil(async () => (await engineOf(ENGINE).store.getDecision(sam.decisionId))?.status === 'sent', 'the due win-back to be sent');
+			helper.getNode('nudge_churn_risk_due')!.receive({ payload: 'check' });
+			await quietFor();
+			const sent = (await engineOf(ENGINE).store.getDecision(sam.decisionId))!;
+			// The same decision, finalised: one wait, one send to the demo inbox.
+			expect(sent.trail.filter((t) => t.stage === 'guard').map((t) => t.status)).toEqual(['delayed', 'pending']);
+			expect(sent.trail.filter((t) => t.stage === 'send')).toHaveLength(1);
+			expect(sent.delivery).toMatchObject({ status: 'sent', httpStatus: 200 });
+			await waitUntil(async () => (await engineOf(ENGINE).store.getDecision(sam.decisionId))!.trail.at(-1)?.stage === 'log', 'the sent win-back to be logged');
+		} finally {
+			jest.useRealTimers();
+		}
 	});
 
 	it('a send the sending tool cannot take is logged as failed and its cap slot given back', async () => {

@@ -1,0 +1,55 @@
+/**
+ * Waiting is the engine's job. A decision the guardrails delay (quiet hours, a cap's `retryAt`) is kept in
+ * the store's `waits` timer queue under its due time, so no flow holds it (an n8n Wait node would hold the
+ * whole execution; a Node-RED delay node loses it on restart). When due, `takeDueDecisions` leases each to
+ * exactly one taker (the timer leases of engine/events/timers.ts); the taker puts it back into the flow at
+ * the guardrails step, which checks it again — the same decision is then sent, suppressed or delayed anew —
+ * and acknowledges it. One never acknowledged (the process died) is due again once its lease runs out.
+ */
+import type { Decision } from '../audit/schema';
+import type { Engine } from '../engine';
+import { TIMER_LEASE_MS } from '../events/timers';
+import { type LeasedTimer, type StoredTimer, waitQueue } from '../store/types';
+
+/** The wait of one decision, in its journey's queue (a decision waits at most once at a time: a new delay moves it). */
+export function waitTimer(decision: Pick<Decision, 'decisionId' | 'journey'>, dueAt: number): StoredTimer {
+	return { timerId: `${waitQueue(decision.journey)}:${decision.decisionId}`, dueAt, body: JSON.stringify({ decisionId: decision.decisionId }) };
+}
+
+export interface DueDecisions {
+	/** Decisions still delayed whose time came, earliest first: put each back at the guardrails step. */
+	decisions: Decision[];
+	/** Waits that could not be read (e.g. the store failed): not acknowledged, so due again after the lease. */
+	failed: { timerId: string; error: Error }[];
+	/** Acknowledges every wait taken; call once the decisions left the node. */
+	acknowledge(): Promise<void>;
+}
+
+/**
+ * Takes the journey's waits due at `now`. A wait whose decision is no longer delayed (an order cancelled the
+ * reminder, or it was checked again meanwhile) or is gone (the contact was erased) is acknowledged
+ * and hands out nothing.
+ */
+export async function takeDueDecisions(engine: Engine, journey: string, now = Date.now(), limit = 100, leaseMs = TIMER_LEASE_MS): Promise<DueDecisions> {
+	const due = await engine.store.takeDueTimers(now, limit, leaseMs, waitQueue(journey));
+	const decisions: Decision[] = [];
+	const failed: DueDecisions['failed'] = [];
+	const done: LeasedTimer[] = [];
+	for (const timer of due) {
+		try {
+			const { decisionId } = JSON.parse(timer.body) as { decisionId: string };
+			const decision = await engine.store.getDecision(decisionId);
+			if (decision?.status === 'delayed') decisions.push(decision);
+			done.push(timer);
+		} catch (error) {
+			failed.push({ timerId: timer.timerId, error: error as Error });
+		}
+	}
+	return {
+		decisions,
+		failed,
+		async acknowledge() {
+			for (const timer of done) await engine.store.ackTimer(timer.timerId, timer.lease);
+		},
+	};
+}

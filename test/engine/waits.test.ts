@@ -1,0 +1,75 @@
+/** Waiting is the engine's job: a delayed decision is kept in the store with its due time and handed out once when due. */
+import { join } from 'node:path';
+import { Engine } from '../../engine/engine';
+import { takeDueDecisions } from '../../engine/guard/waits';
+import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
+import { loadPolicy } from '../../engine/policy/load';
+import { openStore } from '../../engine/store/open';
+import { tempDir } from '../helpers/fixtures';
+
+const night = { id: 'night', start: '21:00', end: '08:00', action: 'delay' as const, exemptCategories: ['transactional'] };
+const NIGHT = Date.parse('2026-11-02T22:30:00Z'); // 23:30 in Berlin
+const MORNING = Date.parse('2026-11-03T07:00:00Z'); // 08:00 in Berlin
+
+describe.each([
+	['memory', () => 'memory:'],
+	['sqlite', () => `sqlite:${join(tempDir(), 'w.db')}`],
+])('waiting decisions (%s store)', (_name, url) => {
+	let now = NIGHT;
+	let engine: Engine;
+	beforeEach(() => {
+		now = NIGHT;
+		engine = new Engine({ store: openStore(url()), policy: loadPolicy({ ...DEFAULT_POLICY, quietHours: [night] }), now: () => new Date(now) });
+	});
+	afterEach(() => engine.close());
+
+	async function guarded(email: string, timezone = 'Europe/Berlin') {
+		const { decision } = await engine.ingest({ type: 'track', name: 'Pricing Viewed', identities: { email }, traits: { timezone, consent: { email: 'opted_in' } } }, { journey: 'nurture' });
+		return engine.checkCap(await engine.chooseChannel(decision));
+	}
+
+	async function take(at: number) {
+		const due = await takeDueDecisions(engine, 'nurture', at);
+		expect(due.failed).toEqual([]);
+		await due.acknowledge();
+		return due.decisions;
+	}
+
+	test('a night-time decision is kept with its due time and comes out once, at its due time, then is sent as the same decision', async () => {
+		const waiting = await guarded('ana@example.com');
+		expect(waiting).toMatchObject({ status: 'delayed', reason: 'QUIET_HOURS', guard: { retryAt: new Date(MORNING).toISOString() } });
+		// Another contact, in the afternoon (New York): not held up by Ana's wait.
+		expect((await guarded('kenji@example.com', 'America/New_York')).guard?.allowed).toBe(true);
+		expect(await take(MORNING - 1)).toEqual([]);
+		// Another journey's taker does not get it.
+		expect((await takeDueDecisions(engine, 'churn-risk', MORNING)).decisions).toEqual([]);
+		const [due, ...rest] = await take(MORNING);
+		expect(rest).toEqual([]);
+		expect(due).toMatchObject({ decisionId: waiting.decisionId, status: 'delayed' });
+		expect(await take(MORNING + 3_600_000)).toEqual([]);
+		now = MORNING;
+		const sent = await engine.send(await engine.checkCap(due), { dryRun: true });
+		expect(sent).toMatchObject({ decisionId: waiting.decisionId, status: 'sent' });
+		expect(sent.trail.map((t) => `${t.stage}:${t.status}`)).toEqual(['ingest:pending', 'choose:pending', 'guard:delayed', 'guard:pending', 'send:sent']);
+	});
+
+	test('checked again too early it is delayed anew and still comes out once when due; a decision settled meanwhile does not come out', async () => {
+		const waiting = await guarded('ana@example.com');
+		const other = await guarded('bo@example.com');
+		now = MORNING - 60_000;
+		const again = await engine.checkCap(waiting);
+		expect(again).toMatchObject({ status: 'delayed', guard: { retryAt: new Date(MORNING).toISOString() } });
+		// Bo's decision is settled another way before it is due: its wait hands out nothing.
+		await engine.store.putDecision({ ...other, status: 'suppressed', reason: 'NEGATIVE_TRIGGER' });
+		expect((await take(MORNING)).map((d) => d.decisionId)).toEqual([waiting.decisionId]);
+	});
+
+	test('a taker that dies before acknowledging loses the decision to the next taker after the lease', async () => {
+		const waiting = await guarded('ana@example.com');
+		const dead = await takeDueDecisions(engine, 'nurture', MORNING, 100, 1000);
+		expect(dead.decisions.map((d) => d.decisionId)).toEqual([waiting.decisionId]);
+		expect(await take(MORNING + 999)).toEqual([]);
+		expect((await take(MORNING + 1000)).map((d) => d.decisionId)).toEqual([waiting.decisionId]);
+		expect(await take(MORNING + 5000)).toEqual([]);
+	});
+});

@@ -1,0 +1,94 @@
+/**
+ * Waiting is the engine's job, in a real Node-RED process: decisions delayed by a cap wait in the store, not
+ * in a delay node's memory, so stopping Node-RED while they wait and starting it again on the same user
+ * folder and store loses none; each comes out of "nudge due" once, when due, and is sent once.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Decision } from '../../engine/audit/schema';
+import { signatureHeaders } from '../../engine/events/signature';
+import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
+import { SqliteStore } from '../../engine/store/sqlite';
+import { tempDir } from '../helpers/fixtures';
+import { builtIsFresh, NodeRedRuntime, startNodeRed } from '../helpers/nodeRedRuntime';
+import { closeReceivers, startReceiver } from '../helpers/receiver';
+import { SECRET, segmentEvent, waitUntil } from './_helpers';
+
+const fresh = builtIsFresh(['nodes/node-red/nudge-due.ts', 'nodes/node-red/nudge-frequency-cap.ts', 'engine/guard/waits.ts', 'engine/engine.ts']);
+const maybe = fresh ? describe : describe.skip;
+
+const WINDOW_SECONDS = 4;
+/** One email per contact in any 4 seconds; a second one waits for the slot. */
+const POLICY = JSON.stringify({ ...DEFAULT_POLICY, name: 'wait-restart', caps: [{ id: 'email-burst', scope: { kind: 'channel', channel: 'email' }, limit: 1, window: { kind: 'rolling', duration: `${WINDOW_SECONDS}s` }, action: 'delay' }] });
+const TAB = 'tab1';
+
+function flows(sendUrl: string): object[] {
+	const node = (id: string, type: string, extra: Record<string, unknown>, wires: string[][] = [[]]) => ({ id, type, z: TAB, engine: 'eng1', ...extra, wires });
+	return [
+		{ id: TAB, type: 'tab', label: 'waits' },
+		{ id: 'eng1', type: 'nudge-engine', name: 'waits', policy: POLICY },
+		node('trigger', 'nudge-trigger', { path: 'events', journey: 'nurture' }, [['choose']]),
+		node('choose', 'nudge-choose-channel', {}, [['cap'], ['cap'], ['cap'], ['cap'], ['cap'], ['cap'], ['log']]),
+		node('cap', 'nudge-frequency-cap', { operation: 'check', channel: '', category: 'promotional' }, [['send'], ['log'], ['log'], ['log']]),
+		node('send', 'nudge-send', { provider: 'webhook', url: sendUrl, timeout: 5, sign: false }, [['log'], ['log']]),
+		node('log', 'nudge-log-decision', { annotations: '' }),
+		node('due', 'nudge-due', { journey: 'nurture', interval: 0.2 }, [['cap']]),
+	];
+}
+
+maybe('delayed decisions in a real Node-RED process', () => {
+	let red: NodeRedRuntime | undefined;
+	afterEach(async () => {
+		await red?.stop();
+		await closeReceivers();
+	});
+
+	test('stopped while decisions wait and started again on the same folder and store: none is lost, each is sent once when due', async () => {
+		const dir = tempDir('nudge-nr-waits-');
+		const storeFile = join(dir, 'nudge.db');
+		const inbox = await startReceiver([200]);
+		const options = { flows: flows(inbox.url), credentials: { eng1: { signingSecret: SECRET, storeUrl: `sqlite:${storeFile}` } }, userDir: join(dir, 'node-red') };
+		mkdirSync(options.userDir, { recursive: true });
+		red = await startNodeRed(options);
+		const post = async (events: unknown[]) => {
+			const body = JSON.stringify(events);
+			const res = await fetch(`${red!.origin}/nudge/events`, { method: 'POST', headers: { 'content-type': 'application/json', ...signatureHeaders(SECRET, body) }, body });
+			expect(res.status).toBe(200);
+			return ((await res.json()) as { decisionIds: string[] }).decisionIds;
+		};
+		const store = new SqliteStore(storeFile);
+		const read = async (id: string) => (await store.getDecision(id)) as Decision;
+		try {
+			// Two contacts, two events each in one batch: the first of each goes out at once, the second waits for the slot.
+			const people = ['ana', 'ben'].map((name) => ({ userId: `wr-${name}`, context: { traits: { email: `${name}@example.com` } } }));
+			const ids = await post(people.flatMap((p) => [segmentEvent(p), segmentEvent(p)]));
+			expect(ids).toHaveLength(4);
+			await waitUntil(async () => (await Promise.all(ids.map(read))).every((d) => d?.loggedAt), 'all four decisions to be logged');
+			const first = await Promise.all(ids.map(read));
+			expect(first.map((d) => d.status)).toEqual(['sent', 'delayed', 'sent', 'delayed']);
+			const waiting = [first[1], first[3]];
+			for (const d of waiting) expect(d).toMatchObject({ reason: 'FREQUENCY_CAP', ruleId: 'email-burst', guard: { retryAt: expect.any(String) } });
+
+			// Stopped while they wait…
+			await red.stop();
+			expect(Date.now()).toBeLessThan(Math.min(...waiting.map((d) => Date.parse(d.guard!.retryAt!))));
+			expect((await Promise.all(waiting.map((d) => read(d.decisionId)))).map((d) => d.status)).toEqual(['delayed', 'delayed']);
+			// …and started again on the same folder and store: each comes out when due and is sent.
+			red = await startNodeRed(options);
+			await waitUntil(async () => (await Promise.all(waiting.map((d) => read(d.decisionId)))).every((d) => d.status === 'sent' && d.trail.at(-1)?.stage === 'log'), 'the waiting decisions to be sent after the restart', 20_000);
+			for (const before of waiting) {
+				const after = await read(before.decisionId);
+				// Not before its time, and the same decision finalised: one wait, one send.
+				expect(Date.parse(after.delivery!.at)).toBeGreaterThanOrEqual(Date.parse(before.guard!.retryAt!));
+				expect(after.trail.filter((t) => t.stage === 'guard').map((t) => t.status)).toEqual(['delayed', 'pending']);
+				expect(after.trail.filter((t) => t.stage === 'send')).toHaveLength(1);
+			}
+			// Sent once each (the inbox saw four messages in all), and nothing more comes out.
+			await new Promise((r) => setTimeout(r, 1000));
+			const sentIds = inbox.received.map((r) => (JSON.parse(r.body) as { decisionId: string }).decisionId);
+			expect(sentIds.sort()).toEqual([...ids].sort());
+		} finally {
+			await store.close();
+		}
+	}, 60_000);
+});
