@@ -121,6 +121,20 @@ export function describeConsoleStoreContract(open: () => Promise<Store> | Store)
 			expect([...firstPage, ...next].map((r) => r.decisionId)).toEqual(expected.filter((id) => Number(id.slice(1)) % 2 === 0).slice(0, 6));
 		});
 
+		test('counts by policy version: the versions the decisions were made under', async () => {
+			await store.putDecision(decision('v2', { createdAt: '2026-11-23T00:00:00.000Z', policyVersion: 'journeys@2' }));
+			await store.sync();
+			expect(await store.countDecisions({}, ['policyVersion'])).toEqual([
+				{ key: ['default@test'], n: 7 },
+				{ key: ['journeys@2'], n: 1 },
+			]);
+			expect(await store.countDecisions({ journey: 'cart' }, ['policyVersion', 'status'])).toEqual([
+				{ key: ['default@test', 'pending'], n: 1 },
+				{ key: ['default@test', 'sent'], n: 1 },
+				{ key: ['default@test', 'suppressed'], n: 1 },
+			]);
+		});
+
 		test('a decision written again (a later step) is counted once, with its new status', async () => {
 			const d6 = decisions[5];
 			await store.putDecision({ ...d6, status: 'suppressed', reason: 'UNREACHABLE', score: { ...decisions[0].score!, probability: 0.3 } });
