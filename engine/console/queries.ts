@@ -7,7 +7,7 @@ import { describeIssues, issuesFromZod, NudgeError } from '../errors';
 import type { Profile } from '../profiles/schema';
 import { DecisionFilter, DecisionSummary, FactCount, FactValue, FUNNEL_STAGES, SummaryPage } from '../store/decisionFacts';
 import type { ModelActivation, ModelVersionInfo } from '../store/models';
-import { redactValue } from './redact';
+import { redactDecision, redactValue } from './redact';
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 500;
@@ -231,7 +231,7 @@ export class DecisionConsole {
 			...(profile.timezone ? { timezone: profile.timezone } : {}),
 		};
 		return {
-			decision: this.redact({ ...decision, annotations: this.redact(decision.annotations, true) }, false),
+			decision: this.revealPii ? decision : redactDecision(decision),
 			...(features ? { features: this.redact(features, false), consent: profile!.consent } : {}),
 		};
 	}
