@@ -45,10 +45,22 @@ interface Output {
 	finish(ok: boolean): Promise<void>;
 }
 
+/** The reader of stdout went away (`nudge export | head`): not a failure of the export. */
+class OutputClosed extends Error {}
+
 async function outputTo(file: string | undefined): Promise<Output> {
 	if (!file) {
+		let closed = false;
+		process.stdout.once('error', (error: NodeJS.ErrnoException) => {
+			if (error.code !== 'EPIPE') throw error;
+			closed = true;
+			process.stdout.emit('drain');
+		});
 		return {
-			write: (chunk) => (process.stdout.write(chunk) ? undefined : once(process.stdout, 'drain').then(() => undefined)),
+			write: async (chunk) => {
+				if (!closed && !process.stdout.write(chunk)) await once(process.stdout, 'drain');
+				if (closed) throw new OutputClosed();
+			},
 			finish: async () => undefined,
 		};
 	}
@@ -81,9 +93,14 @@ async function exportDecisionLog(values: ExportValues): Promise<number> {
 			return written;
 		} catch (error) {
 			await out.finish(false);
+			if (error instanceof OutputClosed) return undefined;
 			throw error;
 		}
 	});
+	if (n === undefined) {
+		process.stderr.write('nudge export: stopped: the reader closed the output\n');
+		return 0;
+	}
 	process.stderr.write(`nudge export: ${n} decision(s)${values.out ? ` written to ${values.out}` : ''}${values.redact ? ', personal data redacted' : ''}\n`);
 	return 0;
 }

@@ -3,7 +3,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { DecisionSchema } from '../../engine/audit/schema';
-import { tempDir } from '../helpers/fixtures';
+import { SqliteStore } from '../../engine/store/sqlite';
+import { decision, tempDir } from '../helpers/fixtures';
 
 const ROOT = resolve(__dirname, '../..');
 const CLI = join(ROOT, 'dist/cli/nudge.js');
@@ -76,5 +77,14 @@ describe('nudge export (the built CLI)', () => {
 		expect(existsSync(join(dir, 'missing'))).toBe(false);
 		expect(nudge('export', '--help').stdout).toMatch(/^Usage:\n {2}nudge export \[--store STORE\] \[--format jsonl\|csv\]/);
 		expect(nudge('--help').stdout).toContain('  export [--store STORE]');
+	});
+
+	test('a reader that stops early (| head) ends the export quietly, not as an error', async () => {
+		const big = join(dir, 'big.db');
+		const store = new SqliteStore(big);
+		for (let i = 0; i < 2000; i++) void store.putDecision(decision(`d${String(i).padStart(5, '0')}`, { createdAt: new Date(Date.UTC(2026, 10, 1, 0, 0, i)).toISOString() }));
+		await store.close();
+		const piped = spawnSync('bash', ['-c', `"${process.execPath}" "${CLI}" export --store "${big}" | head -c 1 > /dev/null; exit \${PIPESTATUS[0]}`], { encoding: 'utf8' });
+		expect({ status: piped.status, stderr: piped.stderr }).toEqual({ status: 0, stderr: 'nudge export: stopped: the reader closed the output\n' });
 	});
 });
