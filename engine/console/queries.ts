@@ -148,7 +148,7 @@ export interface ModelHistory {
 
 const countOf = (rows: FactCount[], match: (key: FactValue[]) => boolean) => rows.reduce((s, r) => (match(r.key) ? s + r.n : s), 0);
 
-/** How an operator reveals personal data: the one place the console's banner and docs/console.md take it from. */
+/** How an operator reveals personal data, as the console's banner says it (docs/console.md says the same). */
 export const REVEAL_PII_HOW = 'To show it, start the console with `nudge console --reveal-pii`; in Node-RED, tick "Console: show personal data" on the nudge-engine config node.';
 
 /** An event that only updated the profile: logged `suppressed` with NOT_A_TRIGGER, though nothing was held back. */
