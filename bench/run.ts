@@ -2,6 +2,7 @@ import { benchBandit } from './bandit';
 import { benchCaps } from './caps';
 import { benchConsole } from './console';
 import { benchDecide } from './decide';
+import { benchExport } from './export';
 import { benchFaults } from './faults';
 import { benchRedact } from './redact';
 import { benchScale } from './scale';
@@ -25,6 +26,8 @@ async function main(): Promise<void> {
 	await benchBandit();
 	process.stdout.write('\n');
 	await benchConsole();
+	process.stdout.write('\n');
+	await benchExport();
 	process.stdout.write('\n');
 	await benchRedact();
 }

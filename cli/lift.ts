@@ -13,7 +13,7 @@ export const LIFT_USAGE = `  lift [--store PATH | --decisions FILE.jsonl [--outc
       a sample is too small. A decision converted when it has an outcome of a type its journey counts
       (policy journeys.<id>.conversion; conversion alone by default); --conversion overrides that for all.
       Reads the decision log of --store, or decision records one JSON per line (the log's bodies,
-      nudge replay --out) joined with outcome lines {"decisionId","type","outcomeId"}.
+      nudge export or nudge replay --out) joined with outcome lines {"decisionId","type","outcomeId"}.
 `;
 
 const lines = (file: string) => readFileSync(file, 'utf8').split('\n');

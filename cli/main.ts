@@ -7,6 +7,7 @@ import { ACTIVATE_USAGE, IMPORT_USAGE, runActivate, runImport, runScore, runTrai
 import { formatSummary, replay } from './replay';
 import { LIFT_USAGE, runLift } from './lift';
 import { CONSOLE_USAGE, runConsole } from './console';
+import { EXPORT_USAGE, runExport } from './export';
 import { packageVersion } from './packageRoot';
 
 const REPLAY_USAGE = `  replay --events FILE.jsonl [--journey nurture|cart-abandonment|churn-risk] [--policy FILE.json]
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, { usage: string; run: (args: string[]) => Promise
 	rollback: { usage: ACTIVATE_USAGE, run: (args) => runActivate(args, true) },
 	lift: { usage: LIFT_USAGE, run: runLift },
 	console: { usage: CONSOLE_USAGE, run: runConsole },
+	export: { usage: EXPORT_USAGE, run: runExport },
 };
 
 const USAGE = `Usage: nudge <command> [options]    (nudge <command> --help, nudge --version)

@@ -80,7 +80,8 @@ export function formatEvaluation(model: TrainedModel): string {
 	return `${lines.join('\n')}\n`;
 }
 
-async function withStore<T>(path: string | undefined, run: (store: Store) => Promise<T>): Promise<T> {
+/** Opens --store for one command and closes it after, whatever happens. */
+export async function withStore<T>(path: string | undefined, run: (store: Store) => Promise<T>): Promise<T> {
 	const store = storeOf(path);
 	try {
 		return await run(store);

@@ -29,8 +29,11 @@ export interface ReplaySummary {
 	/** Events fired by inactivity timers (e.g. Cart Abandoned). */
 	timers: number;
 	rejected: { line: number; error: string }[];
+	/** Per status and reason, leaving out the events that only updated the profile (counted in `profileOnly`). */
 	byStatus: Record<string, number>;
 	byReason: Record<string, number>;
+	/** Events that are not one of the journey's triggers (NOT_A_TRIGGER): they updated the profile, no message was meant. */
+	profileOnly: number;
 }
 
 /**
@@ -50,13 +53,14 @@ export async function replay(options: ReplayOptions, emit: (decision: Decision) 
 	const policy = loadPolicyFile(options.policy ?? JOURNEYS_POLICY!);
 	const scratch = options.store ? undefined : mkdtempSync(join(tmpdir(), 'nudge-replay-'));
 	const engine = new Engine({ store: openStore(`sqlite:${options.store ?? join(scratch!, 'replay.db')}`), policy, clock: 'event' });
-	const summary: ReplaySummary = { events: 0, timers: 0, rejected: [], byStatus: {}, byReason: {} };
+	const summary: ReplaySummary = { events: 0, timers: 0, rejected: [], byStatus: {}, byReason: {}, profileOnly: 0 };
 	try {
 		const lines = boundedLines(createReadStream(options.events), EVENT_LIMITS.jsonBytes);
 		const count = (decision: Decision) => {
+			emit(decision);
+			if (decision.reason === 'NOT_A_TRIGGER') return void summary.profileOnly++;
 			summary.byStatus[decision.status] = (summary.byStatus[decision.status] ?? 0) + 1;
 			if (decision.reason) summary.byReason[decision.reason] = (summary.byReason[decision.reason] ?? 0) + 1;
-			emit(decision);
 		};
 		// A delayed decision is counted and emitted once it ended (checked again when due, below).
 		const waiting = new Map<string, Decision>();
@@ -133,7 +137,7 @@ export function formatSummary(s: ReplaySummary): string {
 			.map(([k, v]) => `${k} ${v}`)
 			.join(', ') || 'none';
 	const lines = [
-		`replayed ${s.events} event(s)${s.timers ? ` and ${s.timers} timer event(s)` : ''}: ${count(s.byStatus)}`,
+		`replayed ${s.events} event(s)${s.timers ? ` and ${s.timers} timer event(s)` : ''}: ${count(s.byStatus)}${s.profileOnly ? `; ${s.profileOnly} only updated the profile (not a trigger: no message meant)` : ''}`,
 		`reasons (not sent, held or waiting): ${count(s.byReason)}`,
 	];
 	if (s.rejected.length) {

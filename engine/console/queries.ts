@@ -7,7 +7,7 @@ import { describeIssues, issuesFromZod, NudgeError } from '../errors';
 import type { Profile } from '../profiles/schema';
 import { DecisionFilter, DecisionSummary, FactCount, FactValue, FUNNEL_STAGES, SummaryPage } from '../store/decisionFacts';
 import type { ModelActivation, ModelVersionInfo } from '../store/models';
-import { redactValue } from './redact';
+import { redactDecision, redactValue } from './redact';
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 500;
@@ -148,6 +148,23 @@ export interface ModelHistory {
 
 const countOf = (rows: FactCount[], match: (key: FactValue[]) => boolean) => rows.reduce((s, r) => (match(r.key) ? s + r.n : s), 0);
 
+/** How an operator reveals personal data, as the console's banner says it (docs/console.md says the same). */
+export const REVEAL_PII_HOW = 'To show it, start the console with `nudge console --reveal-pii`; in Node-RED, tick "Console: show personal data" on the nudge-engine config node.';
+
+/** An event that only updated the profile: logged `suppressed` with NOT_A_TRIGGER, though nothing was held back. */
+export const PROFILE_ONLY = 'profile only';
+const isProfileOnly = (reason: FactValue) => reason === 'NOT_A_TRIGGER';
+
+export interface Totals {
+	total: number;
+	/** Per status; `suppressed` leaves out the events that only updated the profile. */
+	byStatus: Record<string, number>;
+	/** Events that only updated the profile (reason NOT_A_TRIGGER): no message was meant, none held back. */
+	profileOnly: number;
+	/** The policy versions the matching decisions were made under, most decisions first. */
+	policyVersions: { version: string; n: number }[];
+}
+
 /**
  * The decision console's read API: every view's data, computed by the store (SQL GROUP BY on SQLite
  * and PostgreSQL, one pass on memory and Redis), with PII redacted unless configured otherwise. The web
@@ -179,10 +196,22 @@ export class DecisionConsole {
 		return { rows: shown.map((r) => this.redact(r, false)), ...(more ? { next: encodeCursor(shown[shown.length - 1]) } : {}) };
 	}
 
-	/** Counts per status (the header of every view). */
-	async totals(filter: DecisionFilter): Promise<{ total: number; byStatus: Record<string, number> }> {
-		const rows = await this.store.countDecisions(filter, ['status']);
-		return { total: countOf(rows, () => true), byStatus: Object.fromEntries(rows.map((r) => [String(r.key[0]), r.n])) };
+	/**
+	 * Counts per status (the header of every view), with events that only updated the profile counted apart
+	 * (they are logged `suppressed` with NOT_A_TRIGGER, but nothing was held back), and the policy versions
+	 * the matching decisions were made under.
+	 */
+	async totals(filter: DecisionFilter): Promise<Totals> {
+		const rows = await this.store.countDecisions(filter, ['status', 'reason']);
+		const byStatus: Record<string, number> = {};
+		for (const r of rows) if (!isProfileOnly(r.key[1])) byStatus[String(r.key[0])] = (byStatus[String(r.key[0])] ?? 0) + r.n;
+		const versions = await this.store.countDecisions(filter, ['policyVersion']);
+		return {
+			total: countOf(rows, () => true),
+			byStatus,
+			profileOnly: countOf(rows, (k) => isProfileOnly(k[1])),
+			policyVersions: versions.map((r) => ({ version: String(r.key[0]), n: r.n })).sort((a, b) => b.n - a.n || a.version.localeCompare(b.version)),
+		};
 	}
 
 	/**
@@ -202,7 +231,7 @@ export class DecisionConsole {
 			...(profile.timezone ? { timezone: profile.timezone } : {}),
 		};
 		return {
-			decision: this.redact({ ...decision, annotations: this.redact(decision.annotations, true) }, false),
+			decision: this.revealPii ? decision : redactDecision(decision),
 			...(features ? { features: this.redact(features, false), consent: profile!.consent } : {}),
 		};
 	}
@@ -220,9 +249,13 @@ export class DecisionConsole {
 		}));
 	}
 
-	/** Suppressions per reason per hour, rolled up to days when the range spans more than three days. */
-	async suppressions(filter: DecisionFilter): Promise<{ bucket: 'hour' | 'day'; buckets: string[]; series: { reason: string; counts: number[] }[]; total: number }> {
-		const hourly = await this.store.countDecisions({ ...filter, status: 'suppressed' }, ['hour', 'reason']);
+	/**
+	 * Suppressions per reason per hour, rolled up to days when the range spans more than three days. Events
+	 * that only updated the profile are not suppressions: they are counted apart (`profileOnly`).
+	 */
+	async suppressions(filter: DecisionFilter): Promise<{ bucket: 'hour' | 'day'; buckets: string[]; series: { reason: string; counts: number[] }[]; total: number; profileOnly: number }> {
+		const rows = await this.store.countDecisions({ ...filter, status: 'suppressed' }, ['hour', 'reason']);
+		const hourly = rows.filter((r) => !isProfileOnly(r.key[1]));
 		const hours = [...new Set(hourly.map((r) => String(r.key[0])))].sort();
 		const span = hours.length ? (Date.parse(`${hours[hours.length - 1]}:00:00Z`) - Date.parse(`${hours[0]}:00:00Z`)) / 3_600_000 : 0;
 		const bucket = span > 72 ? 'day' : 'hour';
@@ -233,16 +266,21 @@ export class DecisionConsole {
 			reason,
 			counts: buckets.map((b) => countOf(hourly, (k) => bucketOf(String(k[0])) === b && String(k[1] ?? 'none') === reason)),
 		}));
-		return { bucket, buckets, series, total: countOf(hourly, () => true) };
+		return { bucket, buckets, series, total: countOf(hourly, () => true), profileOnly: countOf(rows, (k) => isProfileOnly(k[1])) };
 	}
 
-	/** Decisions per chosen channel and status (`none`: no channel was chosen). */
+	/** Decisions per chosen channel and status (`none`: no channel was chosen; `profile only`: the event sent nothing by design). */
 	async channelMix(filter: DecisionFilter): Promise<{ channel: string; byStatus: Record<string, number>; total: number }[]> {
-		const rows = await this.store.countDecisions(filter, ['channel', 'status']);
+		const rows = await this.store.countDecisions(filter, ['channel', 'status', 'reason']);
 		const channels = [...new Set(rows.map((r) => String(r.key[0] ?? 'none')))];
 		return channels.map((channel) => {
+			const byStatus: Record<string, number> = {};
 			const mine = rows.filter((r) => String(r.key[0] ?? 'none') === channel);
-			return { channel, byStatus: Object.fromEntries(mine.map((r) => [String(r.key[1]), r.n])), total: countOf(mine, () => true) };
+			for (const r of mine) {
+				const status = isProfileOnly(r.key[2]) ? PROFILE_ONLY : String(r.key[1]);
+				byStatus[status] = (byStatus[status] ?? 0) + r.n;
+			}
+			return { channel, byStatus, total: countOf(mine, () => true) };
 		});
 	}
 
@@ -281,31 +319,36 @@ export class DecisionConsole {
 		return { evaluations, history };
 	}
 
-	/** Lift per journey, treated vs holdout, with 95% intervals (engine/decide/lift.ts), from counts the store groups. */
+	/**
+	 * Lift per journey, treated vs holdout, with 95% intervals (engine/decide/lift.ts), from counts the store
+	 * groups: `all`, then one row per channel that sent (treated decisions that sent nothing are in `all` only).
+	 */
 	async lift(filter: DecisionFilter, options: LiftOptions = {}): Promise<LiftRow[]> {
 		const rows = (await this.store.countDecisions(filter, ['journey', 'group', 'status', 'channel', 'converted'])).filter((r) => r.key[1] !== null);
+		const profileOnly = await this.store.countDecisions({ ...filter, reason: 'NOT_A_TRIGGER' }, ['journey']);
 		const out: LiftRow[] = [];
 		for (const journey of [...new Set(rows.map((r) => String(r.key[0])))].sort((a, b) => a.localeCompare(b))) {
 			const mine = rows.filter((r) => r.key[0] === journey);
-			const armOf = (k: FactValue[]) => (k[1] === 'holdout' ? 'holdout' : k[2] === 'sent' && k[3] ? String(k[3]) : 'none');
+			const armOf = (k: FactValue[]) => (k[1] === 'treated' && k[2] === 'sent' && k[3] ? String(k[3]) : undefined);
 			const rate = (match: (k: FactValue[]) => boolean) => {
 				const n = countOf(mine, match);
 				const conversions = countOf(mine, (k) => match(k) && k[4] === true);
 				return { n, conversions, rate: n ? conversions / n : 0 };
 			};
 			const holdout = rate((k) => k[1] === 'holdout');
-			out.push(compare(journey, 'all', rate((k) => k[1] === 'treated'), holdout, options));
-			const arms = [...new Set(mine.filter((r) => r.key[1] === 'treated').map((r) => armOf(r.key)))].sort();
-			for (const arm of arms) out.push(compare(journey, arm, rate((k) => k[1] === 'treated' && armOf(k) === arm), holdout, options));
+			const all = compare(journey, 'all', rate((k) => k[1] === 'treated'), holdout, options);
+			out.push({ ...all, profileOnly: countOf(profileOnly, (k) => k[0] === journey) });
+			const arms = [...new Set(mine.map((r) => armOf(r.key)).filter((a) => a !== undefined))].sort();
+			for (const arm of arms) out.push(compare(journey, arm, rate((k) => armOf(k) === arm), holdout, options));
 		}
 		return out;
 	}
 
-	/** Text for the page: what redaction hides, or that nothing is hidden. */
+	/** Text for the page: what redaction hides and how to reveal it, or that nothing is hidden. */
 	get piiNotice(): string {
 		return this.revealPii
 			? 'Personal data is shown as stored (the console was started with PII revealed).'
-			: 'Personal data is redacted: email addresses, phone numbers, names, postal addresses and identities are hidden. Start the console with PII revealed to see them.';
+			: `Personal data is redacted: email addresses, phone numbers, names, postal addresses and identities are hidden. ${REVEAL_PII_HOW}`;
 	}
 }
 

@@ -1,3 +1,5 @@
+import type { Decision } from '../audit/schema';
+
 /**
  * PII redaction for the decision console: what identifies a person (email addresses, phone numbers,
  * names, postal addresses, identities) is replaced before anything leaves the engine, unless the
@@ -71,4 +73,13 @@ export function redactValue(value: unknown, piiKeys = true): unknown {
 		return out;
 	}
 	return value;
+}
+
+/**
+ * A decision with its personal data masked: its own fields keep their keys (only emails and phone numbers in
+ * their text go), its annotations (free-form, from flows) are masked by key as well. The console and
+ * `nudge export --redact` show decisions this way.
+ */
+export function redactDecision(d: Decision): Decision {
+	return redactValue({ ...d, annotations: redactValue(d.annotations, true) }, false) as Decision;
 }

@@ -20,7 +20,7 @@ export interface GroupRate {
 
 export interface LiftRow {
 	journey: string;
-	/** `all` (every treated decision: the experiment's answer) or one channel / `none` (descriptive). */
+	/** `all` (every treated decision, sent or not: the experiment's answer) or one channel that sent (descriptive). */
 	arm: string;
 	treated: GroupRate;
 	holdout: GroupRate;
@@ -30,8 +30,12 @@ export interface LiftRow {
 	relative?: Interval;
 	/** The absolute interval excludes zero. */
 	significant: boolean;
-	/** Set when the samples are too small to conclude anything. */
+	/** Why there is no interval (`absolute` absent): a group is empty, and which. */
+	unavailable?: string;
+	/** Set when the samples are too small to conclude anything, or there is no holdout to compare with. */
 	warning?: string;
+	/** On `all` rows: the journey's events that only updated the profile (NOT_A_TRIGGER), not part of lift. */
+	profileOnly?: number;
 }
 
 export interface LiftOptions {
@@ -77,12 +81,21 @@ function rate(n: number, conversions: number): GroupRate {
 	return { n, conversions, rate: n ? conversions / n : 0 };
 }
 
+/** What a journey without holdout decisions shows instead of a lift. */
+export const NO_HOLDOUT = "no holdout in this journey's policy";
+
 /** One comparison of converted counts, with the warning a marketer needs when it proves nothing. */
 export function compare(journey: string, arm: string, treated: GroupRate, holdout: GroupRate, options: LiftOptions = {}): LiftRow {
 	const minSample = options.minSample ?? 100;
 	const minConversions = options.minConversions ?? 10;
 	const row: LiftRow = { journey, arm, treated, holdout, significant: false };
-	if (treated.n && holdout.n) {
+	if (!holdout.n) {
+		row.unavailable = NO_HOLDOUT;
+		row.warning = `${NO_HOLDOUT}: nothing to compare with (set holdout.journeys.${journey} or holdout.globalShare in the policy to measure lift)`;
+		return row;
+	}
+	if (!treated.n) row.unavailable = 'no treated decisions';
+	else {
 		row.absolute = newcombeDifference(treated.conversions, treated.n, holdout.conversions, holdout.n);
 		row.relative = relativeLift(treated.conversions, treated.n, holdout.conversions, holdout.n);
 		row.significant = row.absolute.low > 0 || row.absolute.high < 0;
@@ -99,12 +112,14 @@ export function compare(journey: string, arm: string, treated: GroupRate, holdou
  * Lift per journey, tallied one decision at a time (so a long log streams through). Every decision that
  * reached Choose Channel is either holdout (its contact's bucket put it in a control group) or treated.
  * The `all` row compares every treated decision with the holdout (intention to treat: the randomised
- * comparison); one row per channel (and `none` for treated decisions that sent nothing) compares that
- * channel's decisions with the same holdout, which is descriptive only, since the channel was not
- * assigned at random.
+ * comparison, so it includes treated decisions that sent nothing); one row per channel that sent compares
+ * that channel's decisions with the same holdout, which is descriptive only, since the channel was not
+ * assigned at random. Events that only updated the profile (NOT_A_TRIGGER) never reach Choose Channel:
+ * they are counted apart, on the `all` row.
  */
 export class LiftTally {
 	private readonly groups = new Map<string, Map<string, { n: number; conversions: number }>>();
+	private readonly profileOnly = new Map<string, number>();
 
 	constructor(private readonly options: LiftOptions = {}) {}
 
@@ -118,11 +133,12 @@ export class LiftTally {
 	}
 
 	add(d: Decision): void {
+		if (d.reason === 'NOT_A_TRIGGER') this.profileOnly.set(d.journey, (this.profileOnly.get(d.journey) ?? 0) + 1);
 		if (!d.choice) return;
 		const yes = converted(d, this.options.conversion);
 		if (d.choice.method === 'holdout') return this.count(d.journey, 'holdout', yes);
 		this.count(d.journey, 'all', yes);
-		this.count(d.journey, `arm:${d.status === 'sent' && d.channel ? d.channel : 'none'}`, yes);
+		if (d.status === 'sent' && d.channel) this.count(d.journey, `arm:${d.channel}`, yes);
 	}
 
 	report(): LiftRow[] {
@@ -130,7 +146,7 @@ export class LiftTally {
 		for (const [journey, arms] of [...this.groups].sort(([a], [b]) => a.localeCompare(b))) {
 			const get = (arm: string) => rate(arms.get(arm)?.n ?? 0, arms.get(arm)?.conversions ?? 0);
 			const holdout = get('holdout');
-			rows.push(compare(journey, 'all', get('all'), holdout, this.options));
+			rows.push({ ...compare(journey, 'all', get('all'), holdout, this.options), profileOnly: this.profileOnly.get(journey) ?? 0 });
 			const channels = [...arms.keys()].filter((k) => k.startsWith('arm:')).sort();
 			for (const key of channels) rows.push(compare(journey, key.slice(4), get(key), holdout, this.options));
 		}
@@ -152,11 +168,13 @@ export function formatLift(rows: LiftRow[]): string {
 	if (!rows.length) return 'No decisions reached Choose Channel in this range, so there is nothing to compare.\n';
 	const lines = ['journey\tarm\ttreated (conv/n)\tholdout (conv/n)\tabsolute lift [95% CI]\trelative lift [95% CI]'];
 	for (const r of rows) {
-		const abs = r.absolute ? `${pp(r.absolute.estimate)} [${pp(r.absolute.low)}, ${pp(r.absolute.high)}]` : 'n/a (a group is empty)';
-		const rel = r.relative ? `${pct(r.relative.estimate)} [${pct(r.relative.low)}, ${pct(r.relative.high)}]` : 'n/a';
+		const abs = r.absolute ? `${pp(r.absolute.estimate)} [${pp(r.absolute.low)}, ${pp(r.absolute.high)}]` : `n/a (${r.unavailable})`;
+		const rel = r.relative ? `${pct(r.relative.estimate)} [${pct(r.relative.low)}, ${pct(r.relative.high)}]` : r.absolute ? 'n/a (no conversions in a group)' : `n/a (${r.unavailable})`;
 		lines.push(`${r.journey}\t${r.arm}\t${pct(r.treated.rate)} (${r.treated.conversions}/${r.treated.n})\t${pct(r.holdout.rate)} (${r.holdout.conversions}/${r.holdout.n})\t${abs}\t${rel}${r.warning ? `\tWARNING: ${r.warning}` : r.significant ? '\tsignificant' : ''}`);
 	}
-	lines.push('Absolute lift: Newcombe hybrid score interval; relative lift: Katz log interval; both 95%. Only the "all" row is a randomised comparison; channel rows are descriptive.');
+	lines.push('Absolute lift: Newcombe hybrid score interval; relative lift: Katz log interval; both 95%. Only the "all" row is a randomised comparison (it includes treated decisions that sent nothing); channel rows are descriptive.');
+	const profileOnly = rows.filter((r) => r.profileOnly).map((r) => `${r.journey} ${r.profileOnly}`);
+	if (profileOnly.length) lines.push(`Events that only updated the profile (not triggers: no message, not part of lift): ${profileOnly.join(', ')}.`);
 	return `${lines.join('\n')}\n`;
 }
 

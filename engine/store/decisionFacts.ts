@@ -27,6 +27,8 @@ export interface DecisionFacts {
 	model: string | null;
 	scoreValue: number | null;
 	eventName: string | null;
+	/** The policy version the decision was made under. */
+	policyVersion: string;
 }
 
 export const FUNNEL_STAGES = ['received', 'scored', 'channel chosen', 'passed guardrails', 'sent'] as const;
@@ -54,6 +56,7 @@ export function factsOf(d: Decision): DecisionFacts {
 		model: d.score?.model ?? null,
 		scoreValue: d.score?.value ?? null,
 		eventName: d.event.name ?? d.event.type,
+		policyVersion: d.policyVersion,
 	};
 }
 
@@ -109,7 +112,7 @@ export function isBefore(f: Pick<DecisionFacts, 'createdAt' | 'decisionId'>, bef
  * What counts can be grouped by. `day` / `hour` bucket createdAt (UTC, the first 10 / 13 characters of
  * the ISO time); `scoreBin` is the probability in hundredths (0–100), null when unscored.
  */
-export const FACT_KEYS = ['journey', 'status', 'reason', 'channel', 'capRule', 'stage', 'group', 'converted', 'model', 'scoreBin', 'day', 'hour'] as const;
+export const FACT_KEYS = ['journey', 'status', 'reason', 'channel', 'capRule', 'stage', 'group', 'converted', 'model', 'scoreBin', 'day', 'hour', 'policyVersion'] as const;
 export type FactKey = (typeof FACT_KEYS)[number];
 export type FactValue = string | number | boolean | null;
 

@@ -21,6 +21,7 @@ const COLUMN: Record<FactKey, string> = {
 	scoreBin: 'score_bin',
 	day: 'substr(created_at, 1, 10)',
 	hour: 'substr(created_at, 1, 13)',
+	policyVersion: 'policy_version',
 };
 
 function whereOf(filter: DecisionFilter, param: Param, before?: SummaryPage['before']): string {

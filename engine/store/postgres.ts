@@ -30,7 +30,8 @@ SELECT decision_id, created_at, journey, contact_id, status, reason,
     THEN LEAST(100, GREATEST(0, floor((body->'score'->>'probability')::float8 * 100 + 1e-9)))::int END AS score_bin,
   body->'score'->>'model' AS model,
   (body->'score'->>'value')::float8 AS score_value,
-  COALESCE(body->'event'->>'name', body->'event'->>'type') AS event_name
+  COALESCE(body->'event'->>'name', body->'event'->>'type') AS event_name,
+  body->>'policyVersion' AS policy_version
 FROM ${s}.decisions;
 `;
 

@@ -23,7 +23,7 @@ const CONSOLE_SCHEMA = `
 CREATE TABLE IF NOT EXISTS decision_facts (
   decision_id TEXT PRIMARY KEY, created_at TEXT NOT NULL, journey TEXT NOT NULL, contact_id TEXT NOT NULL, status TEXT NOT NULL,
   reason TEXT, channel TEXT, cap_rule TEXT, stage INTEGER NOT NULL, grp TEXT, converted INTEGER NOT NULL,
-  probability REAL, score_bin INTEGER, model TEXT, score_value REAL, event_name TEXT);
+  probability REAL, score_bin INTEGER, model TEXT, score_value REAL, event_name TEXT, policy_version TEXT);
 CREATE INDEX IF NOT EXISTS decision_facts_created ON decision_facts (created_at, decision_id);
 CREATE INDEX IF NOT EXISTS decision_facts_journey ON decision_facts (journey, created_at);
 CREATE INDEX IF NOT EXISTS decision_facts_reason ON decision_facts (reason, created_at);
@@ -155,10 +155,10 @@ export class SqliteStore implements Store {
 				ON CONFLICT(decision_id) DO UPDATE SET status = excluded.status, reason = excluded.reason, body = excluded.body`),
 			getDecision: p('SELECT body FROM decisions WHERE decision_id = ?'),
 			putFacts: p(`INSERT INTO decision_facts (decision_id, created_at, journey, contact_id, status, reason, channel, cap_rule, stage, grp, converted,
-				probability, score_bin, model, score_value, event_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				probability, score_bin, model, score_value, event_name, policy_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT(decision_id) DO UPDATE SET status = excluded.status, reason = excluded.reason, channel = excluded.channel,
 				cap_rule = excluded.cap_rule, stage = excluded.stage, grp = excluded.grp, converted = excluded.converted, probability = excluded.probability,
-				score_bin = excluded.score_bin, model = excluded.model, score_value = excluded.score_value, event_name = excluded.event_name`),
+				score_bin = excluded.score_bin, model = excluded.model, score_value = excluded.score_value, event_name = excluded.event_name, policy_version = excluded.policy_version`),
 			putOutcome: p('INSERT INTO outcomes (outcome_id, decision_id, body) VALUES (?, ?, ?) ON CONFLICT(outcome_id) DO NOTHING'),
 		};
 	}
@@ -228,13 +228,18 @@ export class SqliteStore implements Store {
 		for (const w of waiters) w.resolve();
 	}
 
-	/** Files made by earlier versions lack the ledger's journey and tags columns and the timers' lease. */
+	/** Files made by earlier versions lack the ledger's journey and tags columns, the timers' lease and the facts' policy version. */
 	private migrate(): void {
 		const columns = (table: string) => (this.db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
 		const ledger = columns('cap_ledger');
 		if (!ledger.includes('journey')) this.db.exec(`ALTER TABLE cap_ledger ADD COLUMN journey TEXT NOT NULL DEFAULT ''`);
 		if (!ledger.includes('tags')) this.db.exec(`ALTER TABLE cap_ledger ADD COLUMN tags TEXT NOT NULL DEFAULT ','`);
 		if (!columns('timers').includes('lease')) this.db.exec('ALTER TABLE timers ADD COLUMN lease TEXT; ALTER TABLE timers ADD COLUMN lease_until INTEGER');
+		if (!columns('decision_facts').includes('policy_version')) {
+			this.db.exec(`ALTER TABLE decision_facts ADD COLUMN policy_version TEXT;
+				UPDATE decision_facts SET policy_version = (SELECT json_extract(body, '$.policyVersion') FROM decisions WHERE decisions.decision_id = decision_facts.decision_id)`);
+		}
+		this.db.exec('CREATE INDEX IF NOT EXISTS decision_facts_by_policy ON decision_facts (policy_version)');
 		this.backfillFacts();
 	}
 
@@ -243,7 +248,7 @@ export class SqliteStore implements Store {
 		const missing = `FROM decisions WHERE decision_id NOT IN (SELECT decision_id FROM decision_facts)`;
 		if (!this.db.prepare(`SELECT 1 ${missing} LIMIT 1`).get()) return;
 		const insert = this.db.prepare(`INSERT INTO decision_facts (decision_id, created_at, journey, contact_id, status, reason, channel, cap_rule, stage, grp, converted,
-			probability, score_bin, model, score_value, event_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+			probability, score_bin, model, score_value, event_name, policy_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
 		this.db.exec('BEGIN IMMEDIATE');
 		try {
 			for (const row of this.db.prepare(`SELECT body ${missing}`).iterate() as Iterable<{ body: string }>) insert.run(...factsRow(factsOf(JSON.parse(row.body) as Decision)));
@@ -581,5 +586,5 @@ export class SqliteStore implements Store {
 
 function factsRow(f: DecisionFacts): (string | number | null)[] {
 	return [f.decisionId, f.createdAt, f.journey, f.contactId, f.status, f.reason, f.channel, f.capRule, f.stage, f.group, f.converted ? 1 : 0,
-		f.probability, scoreBinOf(f.probability), f.model, f.scoreValue, f.eventName];
+		f.probability, scoreBinOf(f.probability), f.model, f.scoreValue, f.eventName, f.policyVersion];
 }

@@ -69,6 +69,14 @@ describe('nudge lift', () => {
 		const [all] = JSON.parse(lift.stdout);
 		expect(all).toMatchObject({ journey: 'cart-abandonment', arm: 'all' });
 		expect(all.treated.conversions + all.holdout.conversions).toBeGreaterThan(0);
+		// No `none` arm (treated decisions that sent nothing are in `all`); events that only updated the profile are counted apart.
+		const profileOnly = replayed.stdout.trim().split('\n').filter((l) => JSON.parse(l).reason === 'NOT_A_TRIGGER').length;
+		expect(profileOnly).toBeGreaterThan(0);
+		expect(all.profileOnly).toBe(profileOnly);
+		const table = nudge('lift', '--store', store, '--journey', 'cart-abandonment').stdout;
+		expect(table.split('\n').filter((l) => l.startsWith('cart-abandonment\t')).map((l) => l.split('\t')[1])).toEqual(['all', ...JSON.parse(lift.stdout).slice(1).map((r: { arm: string }) => r.arm)]);
+		expect(table).not.toMatch(/\tnone\t/);
+		expect(table).toContain(`Events that only updated the profile (not triggers: no message, not part of lift): cart-abandonment ${profileOnly}.`);
 		// The journey's own definition, not a reader's flag: asking for `conversion` alone finds none.
 		const [strict] = JSON.parse(nudge('lift', '--store', store, '--journey', 'cart-abandonment', '--conversion', 'conversion', '--json').stdout);
 		expect(strict.treated.conversions + strict.holdout.conversions).toBe(0);

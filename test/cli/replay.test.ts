@@ -216,6 +216,13 @@ describe('nudge replay (the built CLI)', () => {
 		expect(decisions.find((d) => d.event.name === 'Demo Requested')).toMatchObject({ status: 'sent', channel: 'sales_task', score: { tier: 'hot' } });
 		expect(result.stderr).toMatch(new RegExp(`replayed ${lines} event\\(s\\): `));
 		expect(result.stderr).toMatch(/reasons \(not sent, held or waiting\): .*FREQUENCY_CAP \d+/);
+		// Events that only updated the profile are no suppression: counted apart, in neither the statuses nor the reasons.
+		const profileOnly = decisions.filter((d) => d.reason === 'NOT_A_TRIGGER').length;
+		expect(profileOnly).toBeGreaterThan(0);
+		const [first, second] = result.stderr.split('\n');
+		expect(first).toContain(`suppressed ${suppressed.length - profileOnly}`);
+		expect(first).toMatch(new RegExp(`; ${profileOnly} only updated the profile \\(not a trigger: no message meant\\)$`));
+		expect(second).not.toContain('NOT_A_TRIGGER');
 	});
 
 	test('--out writes the file and --store keeps the replay store for inspection', () => {

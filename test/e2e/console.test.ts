@@ -6,7 +6,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { replay } from '../../cli/replay';
+import { JOURNEYS_POLICY, replay } from '../../cli/replay';
 import type { DecisionConsole as DecisionConsoleType } from '../../engine/console/queries';
 import { DecisionConsole } from '../../engine/console/queries';
 import { startConsoleServer } from '../../engine/console/server';
@@ -35,20 +35,20 @@ describeWithChromium()('decision console in headless Chromium', () => {
 	beforeAll(async () => {
 		const dir = tempDir('nudge-console-e2e-');
 		const db = join(dir, 'replay.db');
-		// The default policy with a 30% global holdout, so the lift view compares two groups (contacts are bucketed by
-		// their generated ids, so the groups' sizes vary from run to run; the test compares the screen with the engine).
+		// The prebuilt journeys' policy (triggers: some events only update the profile) with a 30% global holdout, so the
+		// lift view compares two groups in every journey (the test compares the screen with the engine).
 		const policy = join(dir, 'policy.json');
-		writeFileSync(policy, JSON.stringify({ ...DEFAULT_POLICY, holdout: { salt: 'nudge', globalShare: 0.3, journeys: {} } }));
-		// All three journeys' sample events in time order: enough decisions for more than two pages.
-		const samples = join(dir, 'samples.jsonl');
-		const lines = ['nurture', 'cart-abandonment', 'churn-risk'].flatMap((id) => readFileSync(join(ROOT, 'flows', 'samples', `${id}.jsonl`), 'utf8').split('\n').filter((l) => l.trim()));
-		const at = (line: string) => Date.parse((JSON.parse(line) as { timestamp: string }).timestamp);
-		writeFileSync(samples, lines.sort((a, b) => at(a) - at(b)).join('\n') + '\n');
-		const summary = await replay({ events: samples, journey: 'nurture', policy, store: db }, () => undefined);
-		expect(summary.rejected).toEqual([]);
-		replayed = summary.events + summary.timers;
+		const journeys = JSON.parse(readFileSync(JOURNEYS_POLICY!, 'utf8')) as typeof DEFAULT_POLICY;
+		writeFileSync(policy, JSON.stringify({ ...journeys, holdout: { ...journeys.holdout, globalShare: 0.3 } }));
+		// Each journey's sample events through that journey, into one store: three journeys, more than two pages.
+		for (const journey of ['nurture', 'cart-abandonment', 'churn-risk']) {
+			const summary = await replay({ events: join(ROOT, 'flows', 'samples', `${journey}.jsonl`), journey, policy, store: db }, () => undefined);
+			expect(summary.rejected).toEqual([]);
+		}
 		engine = createEngine({ store: `sqlite:${db}`, policyFile: policy });
-		for (const d of await engine.queryDecisions({ limit: 1000 })) {
+		const decisions = await engine.queryDecisions({ limit: 1000 });
+		replayed = decisions.length;
+		for (const d of decisions) {
 			if (CONVERTING.has(d.event.name ?? '')) await engine.recordOutcome({ decisionId: d.decisionId, type: 'conversion', outcomeId: `conv-${d.decisionId}`, at: d.createdAt });
 		}
 		dc = new DecisionConsole(engine);
@@ -84,6 +84,13 @@ describeWithChromium()('decision console in headless Chromium', () => {
 		expect(replayed).toBeGreaterThan(50);
 		expect(await page.textContent('[data-testid="total"]')).toBe(String(totals.total));
 		for (const [status, n] of Object.entries(totals.byStatus)) expect(await page.textContent(`[data-testid="total-${status}"]`)).toBe(String(n));
+		// Events that only updated the profile are counted apart, not as suppressions.
+		expect(totals.profileOnly).toBeGreaterThan(0);
+		expect(await page.textContent('[data-testid="total-profile-only"]')).toBe(String(totals.profileOnly));
+		expect(totals.byStatus.suppressed + totals.profileOnly).toBe((await dc.stream({ status: 'suppressed' }, { limit: 500 })).rows.length);
+		expect(await page.textContent('[data-testid="policy-info"]')).toBe(`Decisions made under policy ${totals.policyVersions.map((p) => `${p.version} (${p.n})`).join(', ')}`);
+		expect(totals.policyVersions.map((p) => p.n).reduce((a, b) => a + b)).toBe(totals.total);
+		expect(await page.textContent('[data-testid="pii-notice"]')).toContain('nudge console --reveal-pii');
 		expect(await page.textContent('[data-testid="pii-notice"]')).toBe(dc.piiNotice);
 		expect(dc.piiNotice).toMatch(/^Personal data is redacted/);
 		const first = await dc.stream({}, { limit: 25 });
@@ -143,6 +150,43 @@ describeWithChromium()('decision console in headless Chromium', () => {
 		await page.screenshot({ path: join(IMAGES, 'console-stream.png') });
 	});
 
+	test('every chart on every tab is drawn with data: each funnel journey, suppressions, channel mix, cap hits, models, lift', async () => {
+		await page.goto(base);
+		await loaded('stream');
+		/** Each canvas in the shown section: its id, and the number of data points of each of its chart's datasets (null: no chart). */
+		const drawn = () =>
+			page.$$eval('main > section:not([hidden]) canvas', (canvases) =>
+				canvases.map((canvas) => {
+					const c = (window as unknown as { Chart: { getChart(c: Element): { data: { datasets: { data: unknown[] }[] } } | undefined } }).Chart.getChart(canvas);
+					return { id: canvas.id, points: c ? c.data.datasets.map((d) => d.data.length) : null };
+				}),
+			);
+		const journeys = (await dc.funnel({})).map((j) => j.journey);
+		expect(journeys).toHaveLength(3);
+		for (const tab of ['funnel', 'suppressions', 'channels', 'caps', 'models', 'lift']) {
+			await page.click(`#tabs button[data-tab="${tab}"]`);
+			await loaded(tab);
+			const charts = await drawn();
+			expect({ tab, n: charts.length }).toEqual({ tab, n: tab === 'funnel' ? journeys.length : tab === 'models' ? 2 : 1 });
+			for (const c of charts) {
+				expect({ tab, id: c.id, drawn: c.points !== null }).toEqual({ tab, id: c.id, drawn: true });
+				expect({ tab, id: c.id, datasets: c.points!.length > 0, empty: c.points!.filter((n) => n === 0).length }).toEqual({ tab, id: c.id, datasets: true, empty: 0 });
+			}
+		}
+		// Status colours agree across tabs: sent green, suppressed red, as in the stream.
+		await page.click('#tabs button[data-tab="channels"]');
+		await loaded('channels');
+		const colours = await page.evaluate(() => {
+			const c = (window as unknown as { Chart: { getChart(id: string): { data: { datasets: { label: string; backgroundColor: string }[] } } } }).Chart.getChart('channels-chart');
+			return Object.fromEntries(c.data.datasets.map((d) => [d.label, d.backgroundColor]));
+		});
+		const css = (cls: string) => page.evaluate((name) => { const td = document.createElement('td'); td.className = name; document.body.appendChild(td); const colour = getComputedStyle(td).color; td.remove(); return colour; }, cls);
+		const rgb = (hex: string) => `rgb(${[1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)).join(', ')})`;
+		expect(rgb(colours.sent)).toBe(await css('status-sent'));
+		expect(rgb(colours.suppressed)).toBe(await css('status-suppressed'));
+		expect(colours['profile only']).toBeDefined();
+	});
+
 	test('a bad filter shows the engine’s message', async () => {
 		await page.goto(base);
 		await loaded('stream');
@@ -163,7 +207,7 @@ describeWithChromium()('decision console in headless Chromium', () => {
 
 		await open('funnel');
 		const funnel = await dc.funnel({});
-		expect(await cells('table[data-journey="nurture"] tbody td')).toEqual(funnel[0].stages.map((s) => String(s.n)));
+		expect(await cells('table[data-journey="nurture"] tbody td')).toEqual(funnel.find((j) => j.journey === 'nurture')!.stages.map((s) => String(s.n)));
 		expect(await hasChart('funnel-0')).toBe(true);
 		await page.screenshot({ path: join(IMAGES, 'console-funnel.png'), fullPage: true });
 

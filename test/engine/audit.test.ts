@@ -1,3 +1,5 @@
+import { parse } from 'csv-parse/sync';
+import { csvField, DECISION_CSV_COLUMNS, decisionCsvHeader, decisionCsvRow } from '../../engine/audit/csv';
 import { exportJsonl, iterateDecisions } from '../../engine/audit/export';
 import { MemoryStore } from '../../engine/store/memory';
 import { decision } from '../helpers/fixtures';
@@ -15,5 +17,22 @@ describe('decision log export', () => {
 		expect(await exportJsonl(store, {}, (l) => lines.push(l))).toBe(25);
 		expect(lines.every((l) => l.endsWith('\n'))).toBe(true);
 		expect(JSON.parse(lines[24]).decisionId).toBe('d24');
+	});
+
+	test('CSV: fields with commas, quotes and line breaks survive a CSV reader; formulas from outside do not run', () => {
+		expect(csvField('plain')).toBe('plain');
+		expect(csvField('a, "b"\nc')).toBe('"a, ""b""\nc"');
+		expect(csvField(undefined)).toBe('');
+		expect(csvField(0)).toBe('0');
+		expect(csvField(-0.5)).toBe('-0.5');
+		expect(csvField(['x', 'y'])).toBe('"[""x"",""y""]"');
+		// A spreadsheet runs text starting with = + - @ as a formula: event names and ids come from senders.
+		expect(csvField('=HYPERLINK("http://evil.example","x")')).toBe(`"'=HYPERLINK(""http://evil.example"",""x"")"`);
+		expect(csvField('@SUM(A1)')).toBe("'@SUM(A1)");
+		expect(csvField('-1+1')).toBe("'-1+1");
+		const d = decision('d1', { explanation: 'two lines,\n"quoted"', event: { eventId: 'e1', source: 'segment', type: 'track', name: '+cmd', occurredAt: '2026-11-01T00:00:00.000Z' }, annotations: { note: 'a,b' } });
+		const [row] = parse(decisionCsvHeader() + decisionCsvRow(d), { columns: true }) as Record<string, string>[];
+		expect(Object.keys(row)).toEqual(DECISION_CSV_COLUMNS);
+		expect(row).toMatchObject({ decisionId: 'd1', explanation: 'two lines,\n"quoted"', eventName: "'+cmd", annotations: '{"note":"a,b"}', converted: 'false', channel: '' });
 	});
 });

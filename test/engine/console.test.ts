@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { DecisionConsole, evaluationOf, parseConsoleParams } from '../../engine/console/queries';
+import { DecisionConsole, evaluationOf, parseConsoleParams, PROFILE_ONLY } from '../../engine/console/queries';
+import { formatLift, NO_HOLDOUT } from '../../engine/decide/lift';
 import { redactText, redactValue } from '../../engine/console/redact';
 import { Engine } from '../../engine/engine';
 import { NudgeError } from '../../engine/errors';
@@ -34,8 +35,9 @@ describe.each(backends)('decision console queries on the %s store', (_name, open
 	});
 
 	test('totals and the per-journey funnel are the hand-counted numbers', async () => {
-		expect(await dc.totals({})).toEqual({ total: 7, byStatus: { delayed: 1, pending: 1, sent: 2, suppressed: 3 } });
-		expect(await dc.totals({ journey: 'cart' })).toEqual({ total: 3, byStatus: { pending: 1, sent: 1, suppressed: 1 } });
+		const policyVersions = (n: number) => [{ version: 'default@test', n }];
+		expect(await dc.totals({})).toEqual({ total: 7, byStatus: { delayed: 1, pending: 1, sent: 2, suppressed: 3 }, profileOnly: 0, policyVersions: policyVersions(7) });
+		expect(await dc.totals({ journey: 'cart' })).toEqual({ total: 3, byStatus: { pending: 1, sent: 1, suppressed: 1 }, profileOnly: 0, policyVersions: policyVersions(3) });
 		const funnel = await dc.funnel({});
 		expect(funnel.map((j) => [j.journey, j.stages.map((s) => s.n)])).toEqual([
 			['cart', [3, 2, 1, 1, 1, 0]],
@@ -54,6 +56,7 @@ describe.each(backends)('decision console queries on the %s store', (_name, open
 				{ reason: 'NO_CONSENT', counts: [0, 0, 1] },
 			],
 			total: 3,
+			profileOnly: 0,
 		});
 		expect(await dc.channelMix({})).toEqual([
 			{ channel: 'none', byStatus: { pending: 1, suppressed: 2 }, total: 3 },
@@ -115,8 +118,41 @@ describe.each(backends)('decision console queries on the %s store', (_name, open
 		const nurture = rows.find((r) => r.journey === 'nurture' && r.arm === 'all')!;
 		expect(nurture.treated).toEqual({ n: 3, conversions: 2, rate: 2 / 3 });
 		expect(nurture.holdout).toEqual({ n: 1, conversions: 1, rate: 1 });
-		expect(rows.map((r) => `${r.journey}/${r.arm}`)).toEqual(['cart/all', 'cart/none', 'cart/sms', 'nurture/all', 'nurture/email', 'nurture/none']);
+		// Treated decisions that sent nothing count in `all` (intention to treat) but are no arm of their own.
+		expect(rows.map((r) => `${r.journey}/${r.arm}`)).toEqual(['cart/all', 'cart/sms', 'nurture/all', 'nurture/email']);
 		expect(await dc.lift({ journey: 'cart' })).toEqual(await engine.lift({ journey: 'cart' }));
+	});
+
+	test('a journey without holdout decisions says so instead of a bare n/a', async () => {
+		const cart = (await dc.lift({ journey: 'cart' })).find((r) => r.arm === 'all')!;
+		expect(cart).toMatchObject({ unavailable: NO_HOLDOUT, significant: false });
+		expect(cart.absolute).toBeUndefined();
+		expect(cart.warning).toMatch(/^no holdout in this journey's policy: nothing to compare with \(set holdout\.journeys\.cart or holdout\.globalShare/);
+		const text = formatLift(await dc.lift({}));
+		expect(text).toContain("cart\tall\t0.00% (0/2)\t0.00% (0/0)\tn/a (no holdout in this journey's policy)\tn/a (no holdout in this journey's policy)\tWARNING: no holdout");
+		expect(text).not.toMatch(/a group is empty/);
+	});
+
+	test('events that only updated the profile are counted apart from suppressions: totals, suppressions, channel mix, lift', async () => {
+		await engine.store.putDecision(decision('po1', { createdAt: '2026-11-20T08:10:00.000Z', status: 'suppressed', reason: 'NOT_A_TRIGGER', policyVersion: 'journeys@2' }));
+		await engine.store.putDecision(decision('po2', { createdAt: '2026-11-20T08:20:00.000Z', status: 'suppressed', reason: 'NOT_A_TRIGGER', policyVersion: 'journeys@2' }));
+		const totals = await dc.totals({});
+		expect(totals).toEqual({
+			total: 9,
+			byStatus: { delayed: 1, pending: 1, sent: 2, suppressed: 3 },
+			profileOnly: 2,
+			policyVersions: [
+				{ version: 'default@test', n: 7 },
+				{ version: 'journeys@2', n: 2 },
+			],
+		});
+		const s = await dc.suppressions({});
+		expect([s.total, s.profileOnly, s.series.map((x) => x.reason)]).toEqual([3, 2, ['FREQUENCY_CAP', 'HOLDOUT', 'NO_CONSENT']]);
+		expect((await dc.channelMix({}))[0]).toEqual({ channel: 'none', byStatus: { pending: 1, suppressed: 2, [PROFILE_ONLY]: 2 }, total: 5 });
+		const lift = await dc.lift({});
+		expect(lift).toEqual(await engine.lift({}));
+		expect(lift.find((r) => r.journey === 'nurture' && r.arm === 'all')!.profileOnly).toBe(2);
+		expect(formatLift(lift)).toContain('Events that only updated the profile (not triggers: no message, not part of lift): nurture 2.');
 	});
 
 	test('the stream pages newest first with a cursor, with no gaps or repeats', async () => {
@@ -271,5 +307,21 @@ describe('the SQLite store keeps the console facts in step with its decisions ta
 		]);
 		expect((await after.listDecisionSummaries({}, { limit: 10 })).map((r) => r.decisionId)).toEqual(['d7', 'd6', 'd5', 'd4']);
 		await after.close();
+	});
+
+	test('a file whose facts predate the policy version column gets it filled from the decisions on open', async () => {
+		const file = join(tempDir(), 'facts-v1.db');
+		const store = new SqliteStore(file);
+		for (const d of knownDecisions()) await store.putDecision({ ...d, policyVersion: d.journey === 'cart' ? 'journeys@1' : 'journeys@2' });
+		await store.close();
+		const db = new DatabaseSync(file);
+		db.exec('DROP INDEX decision_facts_by_policy; ALTER TABLE decision_facts DROP COLUMN policy_version');
+		db.close();
+		const reopened = new SqliteStore(file);
+		expect(await reopened.countDecisions({}, ['policyVersion'])).toEqual([
+			{ key: ['journeys@1'], n: 3 },
+			{ key: ['journeys@2'], n: 4 },
+		]);
+		await reopened.close();
 	});
 });

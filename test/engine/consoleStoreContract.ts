@@ -1,4 +1,6 @@
-import type { Decision } from '../../engine/audit/schema';
+import { parse } from 'csv-parse/sync';
+import { exportDecisions, ExportOptions } from '../../engine/audit/export';
+import type { Decision, DecisionQuery } from '../../engine/audit/schema';
 import { DecisionFilter, DecisionSummary, FactCounter, FactKey, factsOf, summaryOf } from '../../engine/store/decisionFacts';
 import type { Store } from '../../engine/store/types';
 import { knownDecisions, LATE_CONVERSION } from '../helpers/consoleDecisions';
@@ -119,6 +121,55 @@ export function describeConsoleStoreContract(open: () => Promise<Store> | Store)
 			const last = firstPage[2];
 			const next = await store.listDecisionSummaries({ journey: 'even' }, { limit: 3, before: { createdAt: last.createdAt, decisionId: last.decisionId } });
 			expect([...firstPage, ...next].map((r) => r.decisionId)).toEqual(expected.filter((id) => Number(id.slice(1)) % 2 === 0).slice(0, 6));
+		});
+
+		test('counts by policy version: the versions the decisions were made under', async () => {
+			await store.putDecision(decision('v2', { createdAt: '2026-11-23T00:00:00.000Z', policyVersion: 'journeys@2' }));
+			await store.sync();
+			expect(await store.countDecisions({}, ['policyVersion'])).toEqual([
+				{ key: ['default@test'], n: 7 },
+				{ key: ['journeys@2'], n: 1 },
+			]);
+			expect(await store.countDecisions({ journey: 'cart' }, ['policyVersion', 'status'])).toEqual([
+				{ key: ['default@test', 'pending'], n: 1 },
+				{ key: ['default@test', 'sent'], n: 1 },
+				{ key: ['default@test', 'suppressed'], n: 1 },
+			]);
+		});
+
+		test('nudge export: the matching decisions, oldest first, as JSONL and CSV, with the console filters, read in pages', async () => {
+			const exported = async (query: DecisionQuery, options: ExportOptions = {}) => {
+				let text = '';
+				const n = await exportDecisions(store, query, { pageSize: 2, ...options }, (chunk) => void (text += chunk));
+				return { n, text };
+			};
+			const all = await exported({});
+			expect(all.n).toBe(7);
+			// What the log holds (addOutcome moved d2's updatedAt), decision by decision.
+			expect(all.text.trim().split('\n').map((l) => JSON.parse(l))).toEqual(await Promise.all(decisions.map((d) => store.getDecision(d.decisionId))));
+			const ids = async (query: DecisionQuery) => (await exported(query)).text.trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as Decision).decisionId);
+			expect(await ids({ journey: 'cart' })).toEqual(['d4', 'd5', 'd6']);
+			expect(await ids({ contactId: 'c2' })).toEqual(['d2', 'd7']);
+			expect(await ids({ reason: 'FREQUENCY_CAP', journey: 'nurture' })).toEqual(['d2', 'd7']);
+			expect(await ids({ status: 'sent' })).toEqual(['d1', 'd4']);
+			expect(await ids({ from: '2026-11-20T08:30:00.000Z', to: '2026-11-21T10:00:00.000Z' })).toEqual(['d2', 'd3']);
+			expect(await ids({ journey: 'nobody' })).toEqual([]);
+
+			const csv = await exported({}, { format: 'csv' });
+			const rows = parse(csv.text, { columns: true }) as Record<string, string>[];
+			expect(rows.map((r) => r.decisionId)).toEqual(decisions.map((d) => d.decisionId));
+			expect(rows[1]).toMatchObject({
+				createdAt: '2026-11-20T08:30:00.000Z', journey: 'nurture', contactId: 'c2', eventName: 'Lead Created', status: 'suppressed', reason: 'FREQUENCY_CAP',
+				ruleId: 'email-daily', channel: 'email', score: '40', probability: '0.4', model: 'lead@v1', holdout: '', policyVersion: 'default@test', converted: 'true',
+				explanation: 'capped for dana@northwind.example', bindingRuleId: 'email-daily',
+			});
+			expect(JSON.parse(rows[1].guardChecks)).toEqual(decisions[1].guard!.checks);
+			expect(JSON.parse(rows[1].outcomes)).toEqual([LATE_CONVERSION.outcome]);
+			expect(rows[2]).toMatchObject({ holdout: 'global', holdoutBucket: '3', reason: 'HOLDOUT' });
+
+			const redacted = await exported({ contactId: 'c2' }, { format: 'csv', redact: true });
+			expect(redacted.text).not.toContain('dana@northwind.example');
+			expect((parse(redacted.text, { columns: true }) as Record<string, string>[])[0].explanation).toBe('capped for [email redacted]');
 		});
 
 		test('a decision written again (a later step) is counted once, with its new status', async () => {

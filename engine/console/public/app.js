@@ -3,7 +3,10 @@
 	'use strict';
 
 	var PALETTE = ['#2f6fde', '#e8590c', '#2b8a3e', '#c2255c', '#7048e8', '#0c8599', '#f08c00', '#5c940d', '#862e9c', '#495057', '#d6336c', '#1098ad', '#74b816', '#ae3ec9'];
-	var charts = {};
+	/** One colour per status wherever statuses are drawn, matching the stream's (style.css): sent green, suppressed red. */
+	var STATUS_COLOURS = { sent: '#067647', suppressed: '#b42318', failed: '#7a271a', delayed: '#f08c00', review: '#7048e8', pending: '#2f6fde', 'profile only': '#adb5bd' };
+	/** Events that only updated the profile: logged suppressed with NOT_A_TRIGGER, but nothing was held back. */
+	var PROFILE_ONLY = 'profile only';
 	var state = { filter: {}, cursors: [], next: null, tab: 'stream', selected: null };
 
 	/** The access token: from the link `nudge console` printed (#token=…), or Node-RED's editor login on the same origin. */
@@ -74,11 +77,18 @@
 		})));
 		return t;
 	}
-	function chart(id, config) {
-		if (charts[id]) charts[id].destroy();
+	/** Draws on a canvas (an element or its id), replacing only the chart already on that canvas. */
+	function chart(target, config) {
+		var canvas = typeof target === 'string' ? document.getElementById(target) : target;
+		var old = Chart.getChart(canvas);
+		if (old) old.destroy();
 		config.options = Object.assign({ responsive: true, maintainAspectRatio: false, animation: false }, config.options || {});
-		charts[id] = new Chart(typeof id === 'string' ? document.getElementById(id) : id, config);
-		return charts[id];
+		return new Chart(canvas, config);
+	}
+	/** Empties a box, first releasing the charts drawn inside it. */
+	function clear(box) {
+		Array.prototype.forEach.call(box.querySelectorAll('canvas'), function (canvas) { var c = Chart.getChart(canvas); if (c) c.destroy(); });
+		box.innerHTML = '';
 	}
 
 	// ---- filters -------------------------------------------------------------------------------------
@@ -96,8 +106,10 @@
 			box.innerHTML = '';
 			box.appendChild(el('div', { class: 'kpi' }, [el('b', { text: String(t.total), 'data-testid': 'total' }), el('span', { text: 'decisions' })]));
 			Object.keys(t.byStatus).sort().forEach(function (s) {
-				box.appendChild(el('div', { class: 'kpi' }, [el('b', { text: String(t.byStatus[s]), 'data-testid': 'total-' + s }), el('span', { text: s })]));
+				box.appendChild(el('div', { class: 'kpi' }, [el('b', { text: String(t.byStatus[s]), 'data-testid': 'total-' + s, class: 'status-' + s }), el('span', { text: s })]));
 			});
+			if (t.profileOnly) box.appendChild(el('div', { class: 'kpi', title: 'Events that are not one of the journey\'s triggers (reason NOT_A_TRIGGER): they updated the profile; no message was meant, so none was suppressed.' }, [el('b', { text: String(t.profileOnly), 'data-testid': 'total-profile-only', class: 'status-profile-only' }), el('span', { text: 'profile updates only (no message)' })]));
+			$('#policy-info').textContent = t.policyVersions.length ? 'Decisions made under policy ' + t.policyVersions.map(function (p) { return p.version + ' (' + p.n + ')'; }).join(', ') : '';
 		});
 	}
 
@@ -111,7 +123,7 @@
 					el('td', { text: r.journey }),
 					el('td', { text: fmt(r.eventName) }),
 					el('td', { text: r.contactId }),
-					el('td', { text: r.status, class: 'status-' + r.status }),
+					r.reason === 'NOT_A_TRIGGER' ? el('td', { text: PROFILE_ONLY, class: 'status-profile-only', title: 'logged as suppressed, reason NOT_A_TRIGGER' }) : el('td', { text: r.status, class: 'status-' + r.status }),
 					el('td', { text: fmt(r.reason) }),
 					el('td', { text: fmt(r.channel) }),
 					el('td', { text: fmt(r.scoreValue), class: 'num' }),
@@ -142,7 +154,7 @@
 			var d = res.decision;
 			var box = $('#detail');
 			box.hidden = false;
-			box.innerHTML = '';
+			clear(box);
 			box.appendChild(el('h2', { text: 'Decision ' + d.decisionId }));
 			box.appendChild(dl([
 				['Created', d.createdAt], ['Journey', d.journey], ['Contact', d.contactId], ['Status', d.status], ['Reason', d.reason], ['Rule', d.ruleId],
@@ -209,7 +221,7 @@
 	function loadFunnel() {
 		return api('funnel', state.filter).then(function (rows) {
 			var box = $('#funnel-charts');
-			box.innerHTML = '';
+			clear(box);
 			if (!rows.length) box.appendChild(el('p', { text: 'No decisions.' }));
 			rows.forEach(function (j, i) {
 				var canvas = el('canvas', { id: 'funnel-' + i });
@@ -225,7 +237,7 @@
 			chart('suppressions-chart', {
 				type: 'bar',
 				data: { labels: s.buckets, datasets: s.series.map(function (x, i) { return { label: x.reason, data: x.counts, backgroundColor: PALETTE[i % PALETTE.length] }; }) },
-				options: { scales: { x: { stacked: true, title: { display: true, text: s.bucket === 'day' ? 'day (UTC)' : 'hour (UTC)' } }, y: { stacked: true, beginAtZero: true } }, plugins: { title: { display: true, text: s.total + ' suppressed decisions' } } },
+				options: { scales: { x: { stacked: true, title: { display: true, text: s.bucket === 'day' ? 'day (UTC)' : 'hour (UTC)' } }, y: { stacked: true, beginAtZero: true } }, plugins: { title: { display: true, text: s.total + ' suppressed decisions' + (s.profileOnly ? ' (not counted: ' + s.profileOnly + ' events that only updated the profile)' : '') } } },
 			});
 			table('#suppressions-table', ['Reason', 'Suppressed'], s.series.map(function (x) { return [x.reason, x.counts.reduce(function (a, b) { return a + b; }, 0)]; }), [false, true]);
 		});
@@ -237,7 +249,7 @@
 		statuses.sort();
 		chart(id, {
 			type: 'bar',
-			data: { labels: rows.map(function (r) { return r[keyName]; }), datasets: statuses.map(function (s, i) { return { label: s, data: rows.map(function (r) { return r.byStatus[s] || 0; }), backgroundColor: PALETTE[i % PALETTE.length] }; }) },
+			data: { labels: rows.map(function (r) { return r[keyName]; }), datasets: statuses.map(function (s, i) { return { label: s, data: rows.map(function (r) { return r.byStatus[s] || 0; }), backgroundColor: STATUS_COLOURS[s] || PALETTE[i % PALETTE.length] }; }) },
 			options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } },
 		});
 		table(tableSel, [keyName].concat(statuses, ['total']), rows.map(function (r) { return [r[keyName]].concat(statuses.map(function (s) { return r.byStatus[s] || 0; }), [r.total]); }), [false].concat(statuses.map(function () { return true; }), [true]));
@@ -285,8 +297,8 @@
 			});
 			table('#lift-table', ['Journey', 'Arm', 'Treated (conv/n)', 'Holdout (conv/n)', 'Absolute lift [95% CI]', 'Relative lift [95% CI]', 'Note'], rows.map(function (r) {
 				return [r.journey, r.arm, pct(r.treated.rate) + ' (' + r.treated.conversions + '/' + r.treated.n + ')', pct(r.holdout.rate) + ' (' + r.holdout.conversions + '/' + r.holdout.n + ')',
-					r.absolute ? pp(r.absolute.estimate) + ' [' + pp(r.absolute.low) + ', ' + pp(r.absolute.high) + ']' : 'n/a (a group is empty)',
-					r.relative ? pct(r.relative.estimate) + ' [' + pct(r.relative.low) + ', ' + pct(r.relative.high) + ']' : 'n/a',
+					r.absolute ? pp(r.absolute.estimate) + ' [' + pp(r.absolute.low) + ', ' + pp(r.absolute.high) + ']' : 'n/a (' + r.unavailable + ')',
+					r.relative ? pct(r.relative.estimate) + ' [' + pct(r.relative.low) + ', ' + pct(r.relative.high) + ']' : r.absolute ? 'n/a (no conversions in a group)' : 'n/a (' + r.unavailable + ')',
 					r.warning ? 'WARNING: ' + r.warning : r.significant ? 'significant' : ''];
 			}));
 		});
@@ -315,7 +327,7 @@
 		var notice = $('#pii-notice');
 		notice.textContent = meta.piiNotice;
 		notice.className = 'notice' + (meta.revealPii ? ' revealed' : '');
-		$('#store-info').textContent = 'Store: ' + meta.store + ' · policy ' + meta.policyVersion;
+		$('#store-info').textContent = 'Store: ' + meta.store + ' · this engine\'s policy: ' + meta.policyVersion;
 		[['channel', meta.channels], ['reason', meta.reasons], ['status', meta.statuses]].forEach(function (pair) {
 			var select = $('#filters').elements[pair[0]];
 			pair[1].forEach(function (v) { select.appendChild(el('option', { value: v, text: v })); });

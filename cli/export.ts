@@ -1,0 +1,106 @@
+import { once } from 'node:events';
+import { open, rename, rm } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { EXPORT_FORMATS, ExportFormat, exportDecisions } from '../engine/audit/export';
+import type { DecisionQuery } from '../engine/audit/schema';
+import { parseConsoleParams } from '../engine/console/queries';
+import { NudgeError } from '../engine/errors';
+import { withStore } from './models';
+
+export const EXPORT_USAGE = `  export [--store STORE] [--format jsonl|csv] [--out FILE] [--redact] [--journey NAME] [--contact ID]
+         [--reason CODE] [--status STATUS] [--from ISO] [--to ISO]
+      The decision log, oldest first: jsonl (each decision as the log holds it, one JSON per line) or csv
+      (flat columns a spreadsheet opens: decisionId, createdAt, journey, contactId, eventName, status,
+      reason, ruleId, channel, score, tier, holdout, policyVersion, deliveryStatus, providerMessageId…;
+      lists and objects as JSON in a cell). The filters are the console's (from inclusive, to exclusive).
+      Writes to stdout unless --out FILE (written whole or not at all). It holds what the log holds,
+      personal data included: --redact masks it as the console does. Reads the log a page at a time, so
+      memory stays small whatever its size.
+`;
+
+const OPTIONS = {
+	store: { type: 'string' },
+	format: { type: 'string', default: 'jsonl' },
+	out: { type: 'string' },
+	redact: { type: 'boolean', default: false },
+	journey: { type: 'string' },
+	contact: { type: 'string' },
+	reason: { type: 'string' },
+	status: { type: 'string' },
+	from: { type: 'string' },
+	to: { type: 'string' },
+} as const;
+
+const parseExportArgs = (args: string[]) => parseArgs({ args, options: OPTIONS, strict: true }).values;
+type ExportValues = ReturnType<typeof parseExportArgs>;
+
+export async function runExport(args: string[]): Promise<number> {
+	return exportDecisionLog(parseExportArgs(args));
+}
+
+/** Where an export goes: stdout, or a file written beside its name and renamed into place once complete. */
+interface Output {
+	write(chunk: string): Promise<void> | void;
+	/** Completes the output (the file appears under its name); `ok` false discards a partial file. */
+	finish(ok: boolean): Promise<void>;
+}
+
+/** The reader of stdout went away (`nudge export | head`): not a failure of the export. */
+class OutputClosed extends Error {}
+
+async function outputTo(file: string | undefined): Promise<Output> {
+	if (!file) {
+		let closed = false;
+		process.stdout.once('error', (error: NodeJS.ErrnoException) => {
+			if (error.code !== 'EPIPE') throw error;
+			closed = true;
+			process.stdout.emit('drain');
+		});
+		return {
+			write: async (chunk) => {
+				if (!closed && !process.stdout.write(chunk)) await once(process.stdout, 'drain');
+				if (closed) throw new OutputClosed();
+			},
+			finish: async () => undefined,
+		};
+	}
+	const partial = `${file}.partial`;
+	const handle = await open(partial, 'w').catch((error: NodeJS.ErrnoException) => {
+		throw new NudgeError('INVALID_INPUT', `--out ${file}: cannot write there (${error.code ?? error.message})`);
+	});
+	const stream = handle.createWriteStream();
+	return {
+		write: (chunk) => (stream.write(chunk) ? undefined : once(stream, 'drain').then(() => undefined)),
+		finish: async (ok) => {
+			await new Promise<void>((resolve, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
+			if (ok) await rename(partial, file);
+			else await rm(partial, { force: true });
+		},
+	};
+}
+
+/** The decision log export (`nudge export` without a mode): filters validated as the console's, then streamed. */
+async function exportDecisionLog(values: ExportValues): Promise<number> {
+	const format = values.format as ExportFormat;
+	if (!EXPORT_FORMATS.includes(format)) throw new NudgeError('INVALID_INPUT', `--format must be ${EXPORT_FORMATS.join(' or ')}, not "${values.format}"`);
+	const { filter } = parseConsoleParams({ journey: values.journey, contact: values.contact, reason: values.reason, status: values.status, from: values.from, to: values.to });
+	const query: DecisionQuery = { journey: filter.journey, contactId: filter.contactId, reason: filter.reason, status: filter.status, from: filter.from, to: filter.to };
+	const n = await withStore(values.store, async (store) => {
+		const out = await outputTo(values.out);
+		try {
+			const written = await exportDecisions(store, query, { format, redact: values.redact }, out.write);
+			await out.finish(true);
+			return written;
+		} catch (error) {
+			await out.finish(false);
+			if (error instanceof OutputClosed) return undefined;
+			throw error;
+		}
+	});
+	if (n === undefined) {
+		process.stderr.write('nudge export: stopped: the reader closed the output\n');
+		return 0;
+	}
+	process.stderr.write(`nudge export: ${n} decision(s)${values.out ? ` written to ${values.out}` : ''}${values.redact ? ', personal data redacted' : ''}\n`);
+	return 0;
+}
