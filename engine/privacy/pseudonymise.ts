@@ -31,9 +31,9 @@ export function personalValues(contactId: string, profile: Profile | undefined, 
  */
 export function pseudonymiseDecision(d: Decision, pseudonym: string, personal: string[], erasedAt: string): Decision {
 	const scrub = <T extends string | undefined>(text: T): T => (text === undefined ? text : (personal.reduce((t: string, value) => t.split(value).join(ERASED), text) as T));
-	const { handoff: _handoff, annotations: _annotations, ...kept } = d;
 	const out: Decision = {
-		...kept,
+		...d,
+		handoff: undefined,
 		contactId: pseudonym,
 		explanation: scrub(d.explanation),
 		event: { ...d.event, eventId: scrub(d.event.eventId) },
