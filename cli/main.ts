@@ -7,6 +7,8 @@ import { ACTIVATE_USAGE, IMPORT_USAGE, runActivate, runImport, runScore, runTrai
 import { formatSummary, replay } from './replay';
 import { LIFT_USAGE, runLift } from './lift';
 import { CONSOLE_USAGE, runConsole } from './console';
+import { ERASE_USAGE, runErase } from './erase';
+import { EXPORT_CONTACT_USAGE, runExportContact } from './exportContact';
 import { packageVersion } from './packageRoot';
 
 const REPLAY_USAGE = `  replay --events FILE.jsonl [--journey nurture|cart-abandonment|churn-risk] [--policy FILE.json]
@@ -27,6 +29,8 @@ const COMMANDS: Record<string, { usage: string; run: (args: string[]) => Promise
 	rollback: { usage: ACTIVATE_USAGE, run: (args) => runActivate(args, true) },
 	lift: { usage: LIFT_USAGE, run: runLift },
 	console: { usage: CONSOLE_USAGE, run: runConsole },
+	erase: { usage: ERASE_USAGE, run: runErase },
+	export: { usage: EXPORT_CONTACT_USAGE, run: runExportContact },
 };
 
 const USAGE = `Usage: nudge <command> [options]    (nudge <command> --help, nudge --version)
