@@ -1,4 +1,5 @@
 import { z } from 'zod/v4';
+import type { Decision } from '../audit/schema';
 import { contactHourKeys } from '../decide/sendTime';
 import { describeIssues, issuesFromZod, NudgeError } from '../errors';
 import { newId } from '../ids';
@@ -52,7 +53,6 @@ export interface ErasureReceipt {
 
 export const erasureReceiptKey = (erasureId: string) => `privacy:erasure:${erasureId}`;
 
-const NOTHING: ErasureCounts = { profiles: 0, identities: 0, capEntries: 0, timers: 0, decisions: 0 };
 
 /**
  * GDPR Art. 17: deletes the contact's profile, identities, consent, timers, cap ledger and send-time counts,
@@ -66,23 +66,29 @@ export async function eraseContact(store: Store, input: unknown, options: EraseO
 	if (!contactId && !options.suppress) {
 		throw new NudgeError('UNKNOWN_CONTACT', `No contact has the email address ${ref.email}: nothing to erase. To keep this address from being contacted if it ever comes, erase with suppression on.`, [], 404);
 	}
-	const receipt: ErasureReceipt = { erasureId: newId('erased'), at: now.toISOString(), found: false, suppressed: !!options.suppress, counts: NOTHING };
+	const receipt: ErasureReceipt = { erasureId: newId('erased'), at: now.toISOString(), found: false, suppressed: !!options.suppress, counts: { profiles: 0, identities: 0, capEntries: 0, timers: 0, decisions: 0 } };
 	if (contactId) {
 		const first = await store.getProfile(contactId);
 		const lockKeys = [`contactId:${contactId}`, ...(first ? profileIdentityKeys(first) : []), ...emailKey];
 		await withIdentityLocks(store, lockKeys, async () => {
 			const profile = await store.getProfile(contactId);
 			const identityKeys = [...new Set([...(profile ? profileIdentityKeys(profile) : []), ...emailKey])];
-			const personal = personalValues(contactId, profile, ref.email ? [ref.email] : []);
+			const personal = personalValues(contactId, profile, [...(ref.email ? [ref.email] : []), ...(profile?.mergedFrom ?? [])]);
 			// An address known only as a trait is suppressed too.
 			if (options.suppress) await suppressIdentities(store, [...new Set([...identityKeys, ...(profile?.email ? [identityKey('email', profile.email)] : [])])], now.getTime());
+			const pseudonymise = (d: Decision) => pseudonymiseDecision(d, receipt.erasureId, personal, receipt.at);
 			receipt.counts = await store.eraseContact({
 				contactId,
 				identityKeys,
 				claimKeys: [...new Set([...lockKeys, ...identityKeys])].map(identityLockKey),
 				armKeys: contactHourKeys(contactId),
-				pseudonymise: (d) => pseudonymiseDecision(d, receipt.erasureId, personal, receipt.at),
+				pseudonymise,
 			});
+			// Contacts merged into this one left decisions, ledger entries and hour counts under their own ids.
+			for (const merged of profile?.mergedFrom ?? []) {
+				const more = await store.eraseContact({ contactId: merged, identityKeys: [], claimKeys: [identityLockKey(`contactId:${merged}`)], armKeys: contactHourKeys(merged), pseudonymise });
+				for (const key of Object.keys(more) as (keyof ErasureCounts)[]) receipt.counts[key] += more[key];
+			}
 		});
 		receipt.found = Object.values(receipt.counts).some((n) => n > 0);
 		if (!receipt.found && !options.suppress) throw new NudgeError('UNKNOWN_CONTACT', `No contact has the id ${contactId}: nothing was erased`, [], 404);

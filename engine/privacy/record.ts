@@ -14,7 +14,7 @@ export interface ContactRecord {
 	profile?: Profile;
 	/** Engagements counted per local hour (0–23) for send-time choice; hours without any are left out. */
 	engagementHours: Record<string, number>;
-	/** Every decision about the contact, oldest first, with its score, checks, delivery and outcomes. */
+	/** Every decision about the contact (and contacts merged into it), oldest first, with its score, checks, delivery and outcomes. */
 	decisions: Decision[];
 }
 
@@ -28,7 +28,9 @@ export async function contactRecord(store: Store, input: unknown, now: Date): Pr
 	if (!contactId) throw new NudgeError('UNKNOWN_CONTACT', `No contact has the email address ${ref.email}`, [], 404);
 	const profile = await store.getProfile(contactId);
 	const decisions: Decision[] = [];
-	for await (const d of iterateDecisions(store, { contactId })) decisions.push(d);
+	// Contacts merged into this one keep their decisions under their own ids.
+	for (const id of [contactId, ...(profile?.mergedFrom ?? [])]) for await (const d of iterateDecisions(store, { contactId: id })) decisions.push(d);
+	decisions.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.decisionId < b.decisionId ? -1 : 1));
 	if (!profile && !decisions.length) throw new NudgeError('UNKNOWN_CONTACT', `No contact has the id ${contactId}`, [], 404);
 	const hours = contactHourKeys(contactId);
 	const stats = await store.getArmStats(hours);

@@ -64,6 +64,7 @@ export function mergeProfiles(keep: Profile, other: Profile): Profile {
 		// An opt-out anywhere wins: merging must never re-open a channel someone closed.
 		if (state === 'opted_out' || !keep.consent[ch as Channel]) keep.consent[ch as Channel] = state;
 	}
+	keep.mergedFrom = [...new Set([...(keep.mergedFrom ?? []), other.contactId, ...(other.mergedFrom ?? [])])];
 	if (other.doNotContact) keep.doNotContact = true;
 	keep.email ??= other.email;
 	keep.phone ??= other.phone;

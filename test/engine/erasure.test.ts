@@ -19,9 +19,11 @@ import { describeWithServer, runId, TEST_POSTGRES_URL, TEST_REDIS_URL } from '..
 const EMAIL = 'zelda.quinn@example.org';
 const person = { name: 'Zelda Quinn', phone: '+44 7700 900461', company: 'Quinnworks Ltd', city: 'Aberystwyth' };
 const USER_ID = 'zq-user-8841';
+/** Their browser, seen before they gave their email: a contact of its own until the two are linked (merged). */
+const ANON = 'anon-zq-77';
 const MESSAGE = 'Zelda, your Quinnworks trial ends Friday';
 /** Every piece of the person's data the flows below store somewhere; none may be left after erasure. */
-const NEEDLES = [EMAIL, 'zelda', 'Zelda', 'Quinn', '7700 900461', USER_ID, 'Quinnworks', 'Aberystwyth', 'trial ends Friday'];
+const NEEDLES = [EMAIL, 'zelda', 'Zelda', 'Quinn', '7700 900461', USER_ID, ANON, 'Quinnworks', 'Aberystwyth', 'trial ends Friday'];
 
 const policy = () => loadPolicy({ ...DEFAULT_POLICY, holdout: { salt: 'erasure', globalShare: 0.3, journeys: {} } });
 
@@ -31,7 +33,8 @@ const event = (name: string, email: string, extra: Record<string, unknown> = {})
  * The person and a few others go through the journeys: sends, a cap hit, holdouts, outcomes (conversion and an open,
  * which counts their engagement hour), a review note, annotations with the message text, a pending inactivity timer.
  */
-async function history(engine: Engine): Promise<string> {
+async function history(engine: Engine): Promise<string[]> {
+	const anonymous = await engine.decide({ type: 'track', name: 'Pricing Viewed', identities: { anonymousId: ANON } }, { journey: 'nurture', target: { dryRun: true } });
 	let contactId = '';
 	for (const [i, email] of [EMAIL, 'ann@example.net', 'bob@example.net', 'cy@example.net', 'di@example.net', 'ed@example.net'].entries()) {
 		const first = await engine.decide(event('Demo Requested', email), { journey: 'nurture', target: { dryRun: true } });
@@ -41,10 +44,11 @@ async function history(engine: Engine): Promise<string> {
 		await engine.logDecision(first.decisionId, { subject: email === EMAIL ? MESSAGE : 'Hello', reviewerNote: `checked ${email}` });
 		if (email === EMAIL) contactId = first.contactId;
 	}
-	const cart = await engine.ingest(event('Cart Updated', EMAIL), { journey: 'cart' });
+	// This event links the browser to the email: the two contacts become one.
+	const cart = await engine.ingest({ ...event('Cart Updated', EMAIL), identities: { email: EMAIL, anonymousId: ANON } }, { journey: 'cart' });
 	await applyInactivityRules(engine, [cart], [{ start: 'Cart Updated', cancel: ['Order Completed'], minutes: 30, fire: 'Cart Abandoned' }]);
 	await engine.store.sync();
-	return contactId;
+	return [contactId, anonymous.contactId];
 }
 
 async function counts(engine: Engine) {
@@ -134,19 +138,20 @@ function describeErasure(backend: Backend): void {
 	test(`${backend.name}: no byte of the person's data remains, the counts and lift are unchanged, and the person stays suppressed`, async () => {
 		const store = backend.open();
 		const engine = new Engine({ store, policy: policy() });
-		const contactId = await history(engine);
-		const needles = [...NEEDLES, contactId];
+		const ids = await history(engine);
+		const needles = [...NEEDLES, ...ids];
 		// The search finds what it looks for: every needle is there before.
 		expect(found(await backend.dump(store), needles)).toEqual(needles);
 		const before = await counts(engine);
 		// Sends, holdouts and conversions to count.
 		expect(before.byStatus.filter((row) => row.key[1] === 'sent').length).toBeGreaterThan(0);
 		expect(before.lift.some((row) => row.holdout.n > 0 && row.treated.n > 0)).toBe(true);
-		const theirs = (await engine.queryDecisions({ contactId })).length;
+		const theirs = (await engine.contactRecord({ email: EMAIL })).decisions.length;
+		expect(theirs).toBe((await engine.queryDecisions({ contactId: ids[0] })).length + (await engine.queryDecisions({ contactId: ids[1] })).length);
 
 		const receipt = await engine.eraseContact({ email: EMAIL.toUpperCase() }, { suppress: true });
 
-		expect(receipt).toMatchObject({ found: true, suppressed: true, counts: { profiles: 1, identities: 2, timers: 1, decisions: theirs } });
+		expect(receipt).toMatchObject({ found: true, suppressed: true, counts: { profiles: 1, identities: 3, timers: 1, decisions: theirs } });
 		expect(found(await backend.dump(store), needles)).toEqual([]);
 		expect(await counts(engine)).toEqual(before);
 		expect(await engine.queryDecisions({ contactId: receipt.erasureId })).toHaveLength(theirs);
@@ -155,7 +160,7 @@ function describeErasure(backend: Backend): void {
 
 		// They come back: a fresh contact, never contacted, and the suppression is logged.
 		const again = await engine.decide(event('Webinar Joined', EMAIL), { journey: 'nurture', target: { dryRun: true } });
-		expect(again.contactId).not.toBe(contactId);
+		expect(ids).not.toContain(again.contactId);
 		expect(again).toMatchObject({ status: 'suppressed', reason: 'SUPPRESSION_LIST' });
 		await engine.close();
 	});
@@ -180,8 +185,8 @@ describe('erasing a contact', () => {
 
 	test('without suppression, a later event from the person starts a fresh contact that can be contacted', async () => {
 		const engine = new Engine({ store: new MemoryStore(), policy: policy() });
-		const contactId = await history(engine);
-		const receipt = await engine.eraseContact({ contactId });
+		const [contactId] = await history(engine);
+		const receipt = await engine.eraseContact({ email: EMAIL });
 		expect(receipt).toMatchObject({ found: true, suppressed: false });
 		const again = await engine.ingest(event('Webinar Joined', EMAIL), { journey: 'nurture' });
 		expect(again.decision.contactId).not.toBe(contactId);
