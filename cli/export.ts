@@ -7,7 +7,7 @@ import { parseConsoleParams } from '../engine/console/queries';
 import { NudgeError } from '../engine/errors';
 import { withStore } from './models';
 
-export const EXPORT_USAGE = `  export [--store STORE] [--format jsonl|csv] [--out FILE] [--redact] [--journey NAME] [--contact ID]
+export const EXPORT_USAGE = `  export [--store STORE] [--format jsonl|csv] [--out FILE] [--redact] [--journey NAME]
          [--reason CODE] [--status STATUS] [--from ISO] [--to ISO]
       The decision log, oldest first: jsonl (each decision as the log holds it, one JSON per line) or csv
       (flat columns a spreadsheet opens: decisionId, createdAt, journey, contactId, eventName, status,
@@ -24,7 +24,6 @@ const OPTIONS = {
 	out: { type: 'string' },
 	redact: { type: 'boolean', default: false },
 	journey: { type: 'string' },
-	contact: { type: 'string' },
 	reason: { type: 'string' },
 	status: { type: 'string' },
 	from: { type: 'string' },
@@ -83,8 +82,8 @@ async function outputTo(file: string | undefined): Promise<Output> {
 async function exportDecisionLog(values: ExportValues): Promise<number> {
 	const format = values.format as ExportFormat;
 	if (!EXPORT_FORMATS.includes(format)) throw new NudgeError('INVALID_INPUT', `--format must be ${EXPORT_FORMATS.join(' or ')}, not "${values.format}"`);
-	const { filter } = parseConsoleParams({ journey: values.journey, contact: values.contact, reason: values.reason, status: values.status, from: values.from, to: values.to });
-	const query: DecisionQuery = { journey: filter.journey, contactId: filter.contactId, reason: filter.reason, status: filter.status, from: filter.from, to: filter.to };
+	const { filter } = parseConsoleParams({ journey: values.journey, reason: values.reason, status: values.status, from: values.from, to: values.to });
+	const query: DecisionQuery = { journey: filter.journey, reason: filter.reason, status: filter.status, from: filter.from, to: filter.to };
 	const n = await withStore(values.store, async (store) => {
 		const out = await outputTo(values.out);
 		try {

@@ -7,7 +7,9 @@ import { ACTIVATE_USAGE, IMPORT_USAGE, runActivate, runImport, runScore, runTrai
 import { formatSummary, replay } from './replay';
 import { LIFT_USAGE, runLift } from './lift';
 import { CONSOLE_USAGE, runConsole } from './console';
+import { ERASE_USAGE, runErase } from './erase';
 import { EXPORT_USAGE, runExport } from './export';
+import { EXPORT_CONTACT_USAGE, isContactExport, runExportContact } from './exportContact';
 import { packageVersion } from './packageRoot';
 
 const REPLAY_USAGE = `  replay --events FILE.jsonl [--journey nurture|cart-abandonment|churn-risk] [--policy FILE.json]
@@ -28,7 +30,9 @@ const COMMANDS: Record<string, { usage: string; run: (args: string[]) => Promise
 	rollback: { usage: ACTIVATE_USAGE, run: (args) => runActivate(args, true) },
 	lift: { usage: LIFT_USAGE, run: runLift },
 	console: { usage: CONSOLE_USAGE, run: runConsole },
-	export: { usage: EXPORT_USAGE, run: runExport },
+	erase: { usage: ERASE_USAGE, run: runErase },
+	// With --contact or --email: one contact's record (right of access); without: the decision log.
+	export: { usage: EXPORT_USAGE + EXPORT_CONTACT_USAGE, run: (args) => (isContactExport(args) ? runExportContact(args) : runExport(args)) },
 };
 
 const USAGE = `Usage: nudge <command> [options]    (nudge <command> --help, nudge --version)

@@ -22,6 +22,8 @@ import { applyNegativeTriggers } from './guard/negativeTriggers';
 import { markVariantApproved } from './guard/review';
 import { waitTimer } from './guard/waits';
 import { newId } from './ids';
+import { eraseContact, EraseOptions, ErasureReceipt } from './privacy/erase';
+import { ContactRecord, contactRecord } from './privacy/record';
 import { LoadedPolicy, loadPolicy } from './policy/load';
 import type { Policy } from './policy/schema';
 import { eventIdentityKeys, ingestIntoProfile } from './profiles/profiles';
@@ -795,6 +797,20 @@ export class Engine {
 
 	queryDecisions(query: DecisionQuery): Promise<Decision[]> {
 		return this.store.queryDecisions(query);
+	}
+
+	/**
+	 * Erases a contact (GDPR Art. 17), named `{ contactId }` or `{ email }`: its profile, identities, consent, timers
+	 * and cap ledger go, its decisions are pseudonymised (counts and lift unchanged). `suppress` keeps a salted hash
+	 * of its identities so the person, if they come again, is never contacted. See engine/privacy/erase.ts.
+	 */
+	eraseContact(contact: unknown, options: EraseOptions = {}): Promise<ErasureReceipt> {
+		return this.profileLock.run(() => eraseContact(this.store, contact, options, this.wallNow()));
+	}
+
+	/** Everything held about one contact (GDPR Art. 15), named `{ contactId }` or `{ email }`, as one JSON document. */
+	contactRecord(contact: unknown): Promise<ContactRecord> {
+		return contactRecord(this.store, contact, this.wallNow());
 	}
 
 	/** Lift per journey and arm, treated vs holdout, from the decision log (see engine/decide/lift.ts). */

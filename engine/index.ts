@@ -5,6 +5,7 @@ export * from './policy';
 export * from './profiles';
 export * from './audit/schema';
 export * from './audit/export';
+export * from './privacy';
 export * from './scoring';
 export * from './decide/chooseChannel';
 export * from './decide/learner';

@@ -19,6 +19,9 @@ export function engagementDeltas(contactId: string, at: Date, zone: string): { k
 	return [`hour:${contactId}`, POPULATION].map((scope) => ({ key: `${scope}#${hour}`, delta: { trials: 1 } }));
 }
 
+/** The learner keys holding one contact's engagement hours (erasing the contact deletes them). */
+export const contactHourKeys = (contactId: string) => HOURS.map((h) => `hour:${contactId}#${h}`);
+
 export interface SendTime {
 	/** The local hour (0–23) chosen. */
 	hour: number;
@@ -37,7 +40,7 @@ export interface SendTime {
  */
 export async function bestSendTime(args: { store: Store; policy: Policy; contactId: string; channel: Channel; zone: string; now: Date; strength?: number }): Promise<SendTime | undefined> {
 	const { store, policy, contactId, channel, zone, now, strength = 5 } = args;
-	const keys = HOURS.flatMap((h) => [`hour:${contactId}#${h}`, `${POPULATION}#${h}`]);
+	const keys = [...contactHourKeys(contactId), ...HOURS.map((h) => `${POPULATION}#${h}`)];
 	const stats = await store.getArmStats(keys);
 	const count = (scope: string, h: number) => stats.get(`${scope}#${h}`)?.trials ?? 0;
 	const population = HOURS.map((h) => count(POPULATION, h));

@@ -26,6 +26,7 @@ export interface GuardResult {
 
 /** Is the contact on the policy's global suppression list? */
 export function suppressionHit(policy: Policy, profile: Profile): string | undefined {
+	if (profile.doNotContact) return 'this person had their data erased and asked not to be contacted';
 	const { emails, domains, userIds } = policy.suppression;
 	const addresses = [profile.email, ...(profile.identities.email ?? [])].filter((e): e is string => !!e).map((e) => e.toLowerCase());
 	const email = addresses.find((a) => emails.some((e) => e.toLowerCase() === a));

@@ -6,6 +6,9 @@ const LOCK_TTL_MS = 15_000;
 /** How long a caller waits for a lock before the event fails (and its sender retries). */
 const LOCK_WAIT_MS = 10_000;
 
+/** The claim key that serialises profile updates of one identity (or `contactId:<id>`) across processes. */
+export const identityLockKey = (identityKey: string) => `lock:identity:${identityKey}`;
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function acquire(store: Store, key: string): Promise<void> {
@@ -25,7 +28,7 @@ async function acquire(store: Store, key: string): Promise<void> {
  */
 export async function withIdentityLocks<T>(store: Store, identityKeys: string[], run: () => Promise<T>): Promise<T> {
 	if (!store.shared || identityKeys.length === 0) return run();
-	const keys = [...new Set(identityKeys)].sort().map((k) => `lock:identity:${k}`);
+	const keys = [...new Set(identityKeys)].sort().map(identityLockKey);
 	const held: string[] = [];
 	try {
 		for (const key of keys) {

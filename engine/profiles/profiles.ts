@@ -3,6 +3,7 @@ import { CHANNELS } from '../channels';
 import type { CustomerEvent } from '../events/schema';
 import { newId } from '../ids';
 import { withIdentityLocks } from './identityLock';
+import { anySuppressed } from '../privacy/suppression';
 import type { Store } from '../store/types';
 import { IDENTITY_KINDS, IdentityKind, Profile } from './schema';
 
@@ -63,6 +64,8 @@ export function mergeProfiles(keep: Profile, other: Profile): Profile {
 		// An opt-out anywhere wins: merging must never re-open a channel someone closed.
 		if (state === 'opted_out' || !keep.consent[ch as Channel]) keep.consent[ch as Channel] = state;
 	}
+	keep.mergedFrom = [...new Set([...(keep.mergedFrom ?? []), other.contactId, ...(other.mergedFrom ?? [])])];
+	if (other.doNotContact) keep.doNotContact = true;
 	keep.email ??= other.email;
 	keep.phone ??= other.phone;
 	keep.pushToken ??= other.pushToken;
@@ -138,7 +141,10 @@ export async function ingestIntoProfile(
 		profiles.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));
 		const profile = profiles[0] ?? emptyProfile(direct ?? newId('c'), event.occurredAt);
 		for (const other of profiles.slice(1)) mergeProfiles(profile, other);
+		const known = new Set(profileIdentityKeys(profile));
 		applyEvent(profile, event);
+		// Only identities new to the contact can match the suppression list (an old one was checked when it came).
+		if (!profile.doNotContact && (await anySuppressed(store, keys.filter((k) => !known.has(k)), Date.now()))) profile.doNotContact = true;
 		afterApply?.(profile, event);
 		if (previousId) {
 			const known = aliasKeys.filter((key) => resolved.has(key));

@@ -22,6 +22,10 @@ export const ProfileSchema = z.object({
 	lastSeenAt: z.string(),
 	lastEngagedAt: z.string().optional(),
 	lifecycle: z.string().optional(),
+	/** Contacts folded into this one when an event linked them: their decisions still name them (erasure finds them here). */
+	mergedFrom: z.array(z.string()).optional(),
+	/** Never contact: an identity of this contact belonged to a person erased at their request with suppression (engine/privacy). */
+	doNotContact: z.boolean().optional(),
 	/** Journeys paused by negative triggers, by trigger id (DESIGN §4). */
 	pauses: z
 		.record(z.string(), z.object({ since: z.string(), until: z.string().optional(), event: z.string().optional() }))

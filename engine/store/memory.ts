@@ -5,7 +5,8 @@ import type { Profile } from '../profiles/schema';
 import { byCreated, matchesQuery, queryLimit } from './matchDecision';
 import { evaluateCounters, LedgerEntry } from './capMatch';
 import type { ModelActivation, ModelVersionRecord } from './models';
-import { INACTIVITY_QUEUE, queuePrefix, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type LeasedTimer, type Store, type StoredTimer, type TimerQueue } from './types';
+import { INACTIVITY_QUEUE, queuePrefix, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type LeasedTimer, type Store, type StoredTimer, type TimerQueue } from './types';
+import { timerIsFor } from './erasure';
 import { addArmDelta, checkArmDeltas } from './armStats';
 import { DecisionFacts, DecisionFilter, FactCounter, FactKey, factsOf, isBefore, matchesFilter, newestFirst, SummaryPage, summaryOf } from './decisionFacts';
 
@@ -251,6 +252,33 @@ export class MemoryStore implements Store {
 		const counter = new FactCounter(filter, by);
 		for (const { facts } of this.decisions.values()) counter.add(facts);
 		return counter.rows();
+	}
+
+	async eraseContact({ contactId, claimKeys, armKeys, pseudonymise }: ContactErasure): Promise<ErasureCounts> {
+		const counts: ErasureCounts = { profiles: Number(this.profiles.delete(contactId)), identities: 0, capEntries: 0, timers: 0, decisions: 0 };
+		for (const [key, id] of this.identities) {
+			if (id !== contactId) continue;
+			this.identities.delete(key);
+			counts.identities++;
+		}
+		for (const key of claimKeys) this.keys.delete(key);
+		for (const key of armKeys) this.arms.delete(key);
+		const ledger = this.ledgers.get(contactId) ?? [];
+		for (const entry of ledger) this.reservations.delete(entry.reservationId);
+		counts.capEntries = ledger.length;
+		this.ledgers.delete(contactId);
+		for (const [id, timer] of this.timers) if (timerIsFor(timer.body, contactId) && this.timers.delete(id)) counts.timers++;
+		for (const [id, entry] of [...this.decisions.entries()].filter(([, e]) => e.row.contactId === contactId)) {
+			const d = JSON.parse(entry.json) as Decision;
+			if (d.delivery?.providerMessageId) this.messageIds.delete(d.delivery.providerMessageId);
+			this.decisions.delete(id);
+			const erased = pseudonymise(d);
+			for (const o of d.outcomes) this.outcomeIds.delete(o.outcomeId);
+			for (const o of erased.outcomes) this.outcomeIds.add(o.outcomeId);
+			await this.putDecision(erased);
+			counts.decisions++;
+		}
+		return counts;
 	}
 
 	async close() {}

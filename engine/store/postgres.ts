@@ -7,7 +7,8 @@ import { queryLimit } from './matchDecision';
 import { activationFromRow, ModelActivation } from './models';
 import { reconnectDelayMs, redactUrl } from './connection';
 import { checkArmDeltas } from './armStats';
-import { INACTIVITY_QUEUE, queuePrefix, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type LeasedTimer, type Store, type StoredTimer, type TimerQueue } from './types';
+import { INACTIVITY_QUEUE, queuePrefix, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type LeasedTimer, type Store, type StoredTimer, type TimerQueue } from './types';
+import { timerIsFor } from './erasure';
 import type { DecisionFilter, FactKey, SummaryPage } from './decisionFacts';
 import { countSql, countsFromRows, listSummariesSql, summaryFromRow } from './factsSql';
 
@@ -630,6 +631,45 @@ export class PostgresStore implements Store {
 			[messageId],
 		);
 		return rows[0]?.body;
+	}
+
+	/** One transaction; the contact's decisions are rewritten in one statement. */
+	async eraseContact({ contactId, claimKeys, armKeys, pseudonymise }: ContactErasure): Promise<ErasureCounts> {
+		await this.sync();
+		return this.withClient(
+			'erase a contact',
+			async (c) => {
+				const del = async (table: string, where: string, arg: unknown) => (await c.query(`DELETE FROM ${this.t(table)} WHERE ${where}`, [arg])).rowCount ?? 0;
+				await del('claimed_keys', 'key = ANY($1)', claimKeys);
+				await del('learner_arms', 'key = ANY($1)', armKeys);
+				// Bodies are text: a cheap match first, then the exact test on the parsed body.
+				const { rows: timerRows } = await c.query<{ timer_id: string; body: string }>(`SELECT timer_id, body FROM ${this.t('timers')} WHERE strpos(body, $1) > 0`, [contactId]);
+				const timerIds = timerRows.filter((r) => timerIsFor(r.body, contactId)).map((r) => r.timer_id);
+				const { rows } = await c.query<{ body: Decision }>(`SELECT body FROM ${this.t('decisions')} WHERE contact_id = $1 FOR UPDATE`, [contactId]);
+				if (rows.length) {
+					const erased = JSON.stringify(rows.map((r) => pseudonymise(r.body)));
+					await c.query(
+						`UPDATE ${this.t('decisions')} AS t SET contact_id = d->>'contactId', body = d FROM jsonb_array_elements($1::jsonb) AS d WHERE t.decision_id = d->>'decisionId'`,
+						[erased],
+					);
+					// The outcomes' ids (kept to drop repeats) as the rewritten decisions carry them.
+					await c.query(`DELETE FROM ${this.t('outcomes')} WHERE decision_id = ANY($1)`, [rows.map((r) => r.body.decisionId)]);
+					await c.query(
+						`INSERT INTO ${this.t('outcomes')} (outcome_id, decision_id, body) SELECT o->>'outcomeId', d->>'decisionId', o
+						 FROM jsonb_array_elements($1::jsonb) AS d, jsonb_array_elements(d->'outcomes') AS o ON CONFLICT (outcome_id) DO NOTHING`,
+						[erased],
+					);
+				}
+				return {
+					profiles: await del('profiles', 'contact_id = $1', contactId),
+					identities: await del('identities', 'contact_id = $1', contactId),
+					capEntries: await del('cap_ledger', 'contact_id = $1', contactId),
+					timers: await del('timers', 'timer_id = ANY($1)', timerIds),
+					decisions: rows.length,
+				};
+			},
+			true,
+		);
 	}
 
 	/** Drops this store's schema with everything in it (tests; never called by the engine). */

@@ -7,7 +7,8 @@ import { byCreated, matchesQuery, queryLimit } from './matchDecision';
 import type { ModelActivation, ModelVersionInfo } from './models';
 import { checkArmDeltas } from './armStats';
 import { reconnectDelayMs, redactUrl } from './connection';
-import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, INACTIVITY_QUEUE, LeasedTimer, Store, StoredTimer, TimerQueue, timerQueue } from './types';
+import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, INACTIVITY_QUEUE, LeasedTimer, Store, StoredTimer, TimerQueue, timerQueue } from './types';
+import { timerIsFor } from './erasure';
 import { DecisionFilter, DecisionSummary, FactCounter, FactKey, factsOf, matchesFilter, SummaryPage, summaryOf } from './decisionFacts';
 
 export interface RedisStoreOptions {
@@ -188,6 +189,25 @@ redis.call('RPUSH', KEYS[3], prev .. '|' .. ARGV[2])
 return 1
 `;
 
+/**
+ * A contact's hot state in one step. KEYS: profile, cap ledger, then ARGV[3] identity keys (deleted while they still
+ * name the contact), then claim and learner keys (deleted). ARGV: contact id, reservation key prefix, identity count.
+ * Returns [profiles, identities, ledger entries] removed.
+ */
+const ERASE_STATE_LUA = `
+local profiles = redis.call('DEL', KEYS[1])
+local entries = redis.call('HKEYS', KEYS[2])
+for _, id in ipairs(entries) do redis.call('DEL', ARGV[2] .. id) end
+redis.call('DEL', KEYS[2])
+local n = tonumber(ARGV[3])
+local identities = 0
+for i = 3, 2 + n do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then identities = identities + redis.call('DEL', KEYS[i]) end
+end
+for i = 3 + n, #KEYS do redis.call('DEL', KEYS[i]) end
+return { profiles, identities, #entries }
+`;
+
 /** Counters for the cap script (cjson turns an empty array into an empty object; Lua iterates both alike). */
 function countersJson(counters: CapCounter[]): string {
 	return JSON.stringify(counters.map((c) => ({ ...c, match: { ...c.match }, excludeTags: c.excludeTags })));
@@ -217,6 +237,7 @@ const SCRIPTS = {
 	// Any number of keys: the call passes the count first.
 	nudgeGetArms: { keys: undefined, lua: GET_ARMS_LUA },
 	nudgeAddArms: { keys: undefined, lua: ADD_ARMS_LUA },
+	nudgeEraseState: { keys: undefined, lua: ERASE_STATE_LUA },
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
@@ -586,6 +607,39 @@ export class RedisStore implements Store {
 		return this.run('find a decision by message id', async () => {
 			const id = await this.redis.get(this.k('message', messageId));
 			return id === null ? undefined : (await this.readDecisions([id]))[0];
+		});
+	}
+
+	eraseContact({ contactId, identityKeys, claimKeys, armKeys, pseudonymise }: ContactErasure): Promise<ErasureCounts> {
+		return this.run('erase a contact', async () => {
+			const keys = [this.k('profile', contactId), this.k('cap', contactId), ...identityKeys.map((key) => this.k('identity', key)), ...claimKeys.map((key) => this.k('claim', key)), ...armKeys.map((key) => this.k('arm', key))];
+			const [profiles, identities, capEntries] = ((await this.redis.nudgeEraseState(keys.length, ...keys, contactId, this.k('res', ''), identityKeys.length)) as number[]).map(Number);
+			let timers = 0;
+			let cursor = '0';
+			do {
+				const [next, pairs] = await this.redis.hscan(this.k('timer-bodies'), cursor, 'COUNT', 1000);
+				cursor = next;
+				for (let i = 0; i < pairs.length; i += 2) {
+					// The value is "dueAt|lease|body" (TAKE_TIMERS_LUA).
+					const body = pairs[i + 1].split('|').slice(2).join('|');
+					if (timerIsFor(body, contactId)) timers += Number(await this.redis.nudgeCancelTimer(this.k('timers'), this.k('timer-bodies'), pairs[i]));
+				}
+			} while (cursor !== '0');
+			const index = this.k('decisions', 'contact', contactId);
+			const members = await this.redis.zrange(index, 0, -1);
+			const decisions = await this.readDecisions(members.map((m) => m.slice(m.indexOf('|') + 1)));
+			const tx = this.redis.multi();
+			for (const [i, d] of decisions.entries()) {
+				if (!d) continue;
+				const erased = pseudonymise(d);
+				tx.set(this.k('decision', d.decisionId), JSON.stringify(erased)).zadd(this.k('decisions', 'contact', erased.contactId), 0, members[i]);
+				// The body now holds every outcome; the ids kept to drop repeats become the rewritten ones.
+				tx.del(this.k('outcomes', d.decisionId));
+				if (d.outcomes.length) tx.srem(this.k('outcome-ids'), ...d.outcomes.map((o) => o.outcomeId)).sadd(this.k('outcome-ids'), ...erased.outcomes.map((o) => o.outcomeId));
+				if (d.delivery?.providerMessageId) tx.del(this.k('message', d.delivery.providerMessageId));
+			}
+			await tx.del(index).exec();
+			return { profiles, identities, capEntries, timers, decisions: decisions.filter(Boolean).length };
 		});
 	}
 

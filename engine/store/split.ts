@@ -1,7 +1,7 @@
 import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
 import type { Profile } from '../profiles/schema';
 import type { ModelActivation } from './models';
-import type { ArmStats, CapCounter, CapReservation, Store, StoredTimer, TimerQueue } from './types';
+import type { ArmStats, CapCounter, CapReservation, ContactErasure, ErasureCounts, Store, StoredTimer, TimerQueue } from './types';
 import type { DecisionFilter, FactKey, SummaryPage } from './decisionFacts';
 
 /**
@@ -118,6 +118,12 @@ export class SplitStore implements Store {
 	}
 	modelActivations(name: string) {
 		return this.log.modelActivations(name);
+	}
+
+	/** Each half erases what it holds (the other half finds nothing of its kind); the counts add up. */
+	async eraseContact(erasure: ContactErasure): Promise<ErasureCounts> {
+		const [hot, log] = await Promise.all([this.hot.eraseContact(erasure), this.log.eraseContact(erasure)]);
+		return { profiles: hot.profiles + log.profiles, identities: hot.identities + log.identities, capEntries: hot.capEntries + log.capEntries, timers: hot.timers + log.timers, decisions: hot.decisions + log.decisions };
 	}
 
 	async close() {

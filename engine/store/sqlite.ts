@@ -7,7 +7,7 @@ import { NudgeError } from '../errors';
 import type { Profile } from '../profiles/schema';
 import { queryLimit } from './matchDecision';
 import { activationFromRow, ModelActivation } from './models';
-import { INACTIVITY_QUEUE, queuePrefix, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type LeasedTimer, type Store, type StoredTimer, type TimerQueue } from './types';
+import { INACTIVITY_QUEUE, queuePrefix, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type LeasedTimer, type Store, type StoredTimer, type TimerQueue } from './types';
 import { checkArmDeltas } from './armStats';
 import { DecisionFacts, DecisionFilter, FactKey, factsOf, scoreBinOf, SummaryPage } from './decisionFacts';
 import { countSql, countsFromRows, listSummariesSql, summaryFromRow } from './factsSql';
@@ -575,6 +575,49 @@ export class SqliteStore implements Store {
 		const args: (string | number)[] = [];
 		const sql = countSql('decision_facts', filter, by, (v) => (args.push(v), '?'));
 		return countsFromRows(this.prepared(sql).all(...args) as Record<string, unknown>[], by);
+	}
+
+	async eraseContact({ contactId, claimKeys, armKeys, pseudonymise }: ContactErasure): Promise<ErasureCounts> {
+		const counts = await this.write((): ErasureCounts => {
+			this.writeQueuedDecisions();
+			const run = (sql: string, ...args: string[]) => Number(this.prepared(sql).run(...args).changes);
+			for (const key of claimKeys) run('DELETE FROM claimed_keys WHERE key = ?', key);
+			for (const key of armKeys) run('DELETE FROM learner_arms WHERE key = ?', key);
+			const rows = this.prepared('SELECT body FROM decisions WHERE contact_id = ?').all(contactId) as { body: string }[];
+			for (const row of rows) {
+				const d = pseudonymise(JSON.parse(row.body) as Decision);
+				this.prepared('UPDATE decisions SET contact_id = ?, body = ? WHERE decision_id = ?').run(d.contactId, JSON.stringify(d), d.decisionId);
+				run('DELETE FROM decision_facts WHERE decision_id = ?', d.decisionId);
+				this.putFacts(factsOf(d));
+				run('DELETE FROM outcomes WHERE decision_id = ?', d.decisionId);
+				for (const o of d.outcomes) this.stmt.putOutcome.run(o.outcomeId, d.decisionId, JSON.stringify(o));
+			}
+			return {
+				profiles: run('DELETE FROM profiles WHERE contact_id = ?', contactId),
+				identities: run('DELETE FROM identities WHERE contact_id = ?', contactId),
+				capEntries: run('DELETE FROM cap_ledger WHERE contact_id = ?', contactId),
+				timers: run(`DELETE FROM timers WHERE CASE WHEN json_valid(body) THEN json_extract(body, '$.contactId') END = ?`, contactId),
+				decisions: rows.length,
+			};
+		});
+		await this.sync();
+		this.scrubFreedSpace();
+		return counts;
+	}
+
+	/**
+	 * SQLite leaves deleted and overwritten rows' bytes in free pages and in the WAL: after an erasure the file is
+	 * rebuilt (VACUUM) and the WAL checkpointed and emptied, so no copy of the erased data stays in either file. Takes
+	 * time in proportion to the file's size; a reader holding an old snapshot (another process) keeps the WAL until it ends.
+	 */
+	private scrubFreedSpace(): void {
+		try {
+			this.commit();
+			this.db.exec('VACUUM');
+			this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+		} catch (error) {
+			throw this.storeError(error);
+		}
 	}
 
 	async close() {

@@ -135,7 +135,35 @@ export interface Store {
 	/** The console's charts: matching decisions counted per combination of `by` values, computed in the store. */
 	countDecisions(filter: DecisionFilter, by: FactKey[]): Promise<FactCount[]>;
 
+	/**
+	 * Erases a contact (GDPR Art. 17): its profile, the identity keys that point at it, its cap ledger and pending
+	 * reservations, the timers whose JSON body names it (`contactId`), the claim keys and learner counts named, and
+	 * replaces each of its decisions with `pseudonymise(decision)` (which names a pseudonym instead), re-indexed under
+	 * the pseudonym; their provider message id lookups go. See engine/privacy/erase.ts.
+	 */
+	eraseContact(erasure: ContactErasure): Promise<ErasureCounts>;
+
 	close(): Promise<void>;
+}
+
+export interface ContactErasure {
+	contactId: string;
+	/** The profile's identity keys; each is deleted while it still points at the contact (a backend indexing identities by contact finds any others). */
+	identityKeys: string[];
+	/** Claim keys named after the contact (its identity locks). */
+	claimKeys: string[];
+	/** Learner counts kept per contact (its engagement hours). */
+	armKeys: string[];
+	pseudonymise: (decision: Decision) => Decision;
+}
+
+/** What erasing a contact removed (profiles, identities, capEntries, timers) or pseudonymised (decisions). */
+export interface ErasureCounts {
+	profiles: number;
+	identities: number;
+	capEntries: number;
+	timers: number;
+	decisions: number;
 }
 
 /** What the learner keeps per (context, arm): sufficient statistics of its posteriors. */
@@ -148,7 +176,10 @@ export interface ArmStats {
 }
 export const ARM_STAT_FIELDS = ['trials', 'successes', 'negatives', 'valueSum', 'valueSq'] as const;
 
-/** A timer kept in the store (e.g. "cart abandoned" if no order within 30 minutes); `body` is JSON. */
+/**
+ * A timer kept in the store (e.g. "cart abandoned" if no order within 30 minutes); `body` is JSON, whose `contactId`
+ * names the contact it is for (erasing the contact deletes it).
+ */
 export interface StoredTimer {
 	timerId: string;
 	/** Epoch ms. */

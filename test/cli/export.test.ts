@@ -53,8 +53,11 @@ describe('nudge export (the built CLI)', () => {
 		expect(sent.length).toBeGreaterThan(0);
 		expect(sent).toEqual(all.filter((d) => d.status === 'sent'));
 		expect(ids('--reason', 'NOT_A_TRIGGER')).toEqual(all.filter((d) => d.reason === 'NOT_A_TRIGGER'));
+		// --contact is not a filter of the log: it asks for that contact's whole record instead.
 		const contact = all[0].contactId;
-		expect(ids('--contact', contact)).toEqual(all.filter((d) => d.contactId === contact));
+		const record = JSON.parse(nudge('export', '--store', store, '--contact', contact).stdout) as { contactId: string; decisions: Array<{ decisionId: string }> };
+		expect(record.contactId).toBe(contact);
+		expect(record.decisions.map((d) => d.decisionId).sort()).toEqual(all.filter((d) => d.contactId === contact).map((d) => d.decisionId).sort());
 		const middle = all[Math.floor(all.length / 2)].createdAt;
 		expect(ids('--from', middle)).toEqual(all.filter((d) => d.createdAt >= middle));
 		expect(ids('--to', middle)).toEqual(all.filter((d) => d.createdAt < middle));

@@ -390,6 +390,61 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			expect(await store.findDecisionByMessageId('pm-none')).toBeUndefined();
 		});
 
+		test('erasing a contact removes its profile, identities, cap ledger, timers, locks and hour counts, and pseudonymises its decisions under the same counts', async () => {
+			const sentAt = '2026-11-01T00:00:00.000Z';
+			await store.saveProfile(profile('c1', { email: 'a@x.io', traits: { name: 'Ann' }, consent: { email: 'opted_in' } }), ['email:a@x.io', 'userId:u1'], []);
+			await store.saveProfile(profile('c2', { email: 'b@x.io' }), ['email:b@x.io'], []);
+			const reserve = (id: string, contactId: string) => store.reserveCap({ reservationId: id, contactId, channel: 'email', journey: 'nurture', tags: [], at: 100, expiresAt: 60_000 }, []);
+			await reserve('r1', 'c1');
+			await reserve('r2', 'c1');
+			await reserve('r3', 'c2');
+			await store.settleCap('r1', 'commit');
+			await store.scheduleTimer({ timerId: 'inactivity:Cart Abandoned:c1', dueAt: 50, body: JSON.stringify({ contactId: 'c1', fire: 'Cart Abandoned' }) });
+			await store.scheduleTimer({ timerId: 'inactivity:Cart Abandoned:c2', dueAt: 50, body: JSON.stringify({ contactId: 'c2', fire: 'Cart Abandoned' }) });
+			expect(await store.claimKey('lock:identity:email:a@x.io', 60_000, 0)).toBe(true);
+			await store.addArmStats([{ key: 'hour:c1#9', delta: { trials: 2 } }, { key: 'hour:*#9', delta: { trials: 5 } }]);
+			const delivery = { provider: 'webhook', status: 'sent' as const, idempotencyKey: 'd1', attempts: 1, providerMessageId: 'pm-c1', at: sentAt };
+			await store.putDecision(decision('d1', { status: 'sent', channel: 'email', delivery }));
+			await store.putDecision(decision('d2', { status: 'suppressed', reason: 'QUIET_HOURS' }));
+			await store.putDecision(decision('d3', { contactId: 'c2', status: 'sent', channel: 'email' }));
+			const outcome = { outcomeId: 'o1', type: 'conversion' as const, at: sentAt };
+			expect(await store.addOutcome('d1', outcome)).toBe(true);
+			await store.sync();
+			const before = await store.countDecisions({}, ['status', 'reason', 'converted']);
+
+			const counts = await store.eraseContact({
+				contactId: 'c1',
+				identityKeys: ['email:a@x.io', 'userId:u1'],
+				claimKeys: ['lock:identity:email:a@x.io'],
+				armKeys: ['hour:c1#9'],
+				pseudonymise: (d) => ({ ...d, contactId: 'erased_1', annotations: {}, delivery: d.delivery && { ...d.delivery, providerMessageId: undefined } }),
+			});
+			await store.sync();
+
+			expect(counts).toEqual({ profiles: 1, identities: 2, capEntries: 2, timers: 1, decisions: 2 });
+			expect(await store.getProfile('c1')).toBeUndefined();
+			expect((await store.resolveIdentities(['email:a@x.io', 'userId:u1', 'email:b@x.io'])).size).toBe(1);
+			expect((await store.peekCap('c1', [{ ruleId: 'any', limit: 9, since: 0, match: {}, excludeTags: [] }], 100)).counts).toEqual([0]);
+			expect((await store.peekCap('c2', [{ ruleId: 'any', limit: 9, since: 0, match: {}, excludeTags: [] }], 100)).counts).toEqual([1]);
+			expect(await store.settleCap('r2', 'commit')).toBe(false);
+			expect((await store.takeDueTimers(100, 10, 1000)).map((t) => t.timerId)).toEqual(['inactivity:Cart Abandoned:c2']);
+			expect(await store.keyHeldUntil('lock:identity:email:a@x.io', 1)).toBeUndefined();
+			expect([...(await store.getArmStats(['hour:c1#9', 'hour:*#9'])).keys()]).toEqual(['hour:*#9']);
+			expect(await store.findDecisionByMessageId('pm-c1')).toBeUndefined();
+			expect(await store.queryDecisions({ contactId: 'c1' })).toEqual([]);
+			expect((await store.queryDecisions({ contactId: 'erased_1' })).map((d) => [d.decisionId, d.status, d.outcomes.length])).toEqual([
+				['d1', 'sent', 1],
+				['d2', 'suppressed', 0],
+			]);
+			expect((await store.listDecisionSummaries({ contactId: 'erased_1' }, { limit: 10 })).map((d) => d.decisionId).sort()).toEqual(['d1', 'd2']);
+			expect(await store.listDecisionSummaries({ contactId: 'c1' }, { limit: 10 })).toEqual([]);
+			expect(await store.countDecisions({}, ['status', 'reason', 'converted'])).toEqual(before);
+			// The outcome is still known: a repeat is not counted twice.
+			expect(await store.addOutcome('d1', outcome)).toBe(false);
+			expect((await store.getProfile('c2'))?.email).toBe('b@x.io');
+			expect((await store.getDecision('d3'))?.contactId).toBe('c2');
+		});
+
 		describeConsoleStoreContract(open);
 	});
 }

@@ -35,6 +35,7 @@ import { NudgeChooseChannel } from '../../nodes/n8n/NudgeChooseChannel/NudgeChoo
 import { NudgeFrequencyCap } from '../../nodes/n8n/NudgeFrequencyCap/NudgeFrequencyCap.node';
 import { NudgeLogDecision } from '../../nodes/n8n/NudgeLogDecision/NudgeLogDecision.node';
 import { NudgeModel } from '../../nodes/n8n/NudgeModel/NudgeModel.node';
+import { NudgeContactData } from '../../nodes/n8n/NudgeContactData/NudgeContactData.node';
 import { NudgeRecordOutcome } from '../../nodes/n8n/NudgeRecordOutcome/NudgeRecordOutcome.node';
 import { NudgeScore } from '../../nodes/n8n/NudgeScore/NudgeScore.node';
 import { NudgeSend } from '../../nodes/n8n/NudgeSend/NudgeSend.node';
@@ -55,6 +56,7 @@ const NUDGE_NODES: INodeType[] = [
 	new NudgeLogDecision(),
 	new NudgeRecordOutcome(),
 	new NudgeModel(),
+	new NudgeContactData(),
 	new NudgePollTrigger(),
 	new NudgeDueTrigger(),
 ];

@@ -10,7 +10,7 @@ import { PackageDirectoryLoader } from 'n8n-core';
 import type { ICredentialType, INodeTypeDescription } from 'n8n-workflow';
 
 const ROOT = resolve(__dirname, '../..');
-const NODES = ['nudgeTrigger', 'nudgePollTrigger', 'nudgeDueTrigger', 'nudgeScore', 'nudgeChooseChannel', 'nudgeFrequencyCap', 'nudgeSend', 'nudgeLogDecision', 'nudgeRecordOutcome', 'nudgeModel'];
+const NODES = ['nudgeTrigger', 'nudgePollTrigger', 'nudgeDueTrigger', 'nudgeScore', 'nudgeChooseChannel', 'nudgeFrequencyCap', 'nudgeSend', 'nudgeLogDecision', 'nudgeRecordOutcome', 'nudgeModel', 'nudgeContactData'];
 const ACTION_NODES = NODES.filter((name) => !name.endsWith('Trigger'));
 
 let loader: PackageDirectoryLoader;

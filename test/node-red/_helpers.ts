@@ -17,6 +17,7 @@ import nudgeSend from '../../nodes/node-red/nudge-send';
 import nudgeLogDecision from '../../nodes/node-red/nudge-log-decision';
 import nudgeRecordOutcome from '../../nodes/node-red/nudge-record-outcome';
 import nudgeModel from '../../nodes/node-red/nudge-model';
+import nudgeContactData from '../../nodes/node-red/nudge-contact-data';
 import nudgeSegment from '../../nodes/node-red/nudge-segment';
 import nudgeHubSpot from '../../nodes/node-red/nudge-hubspot';
 import nudgeSalesforce from '../../nodes/node-red/nudge-salesforce';
@@ -62,6 +63,7 @@ export const NUDGE_NODES: NodeInit[] = [
 	nudgeLogDecision,
 	nudgeRecordOutcome,
 	nudgeModel,
+	nudgeContactData,
 	nudgeSegment,
 	nudgeHubSpot,
 	nudgeSalesforce,

@@ -25,6 +25,7 @@ const RUNTIME_OUTPUTS: Record<string, { inputs: number; outputs: number }> = {
 	'nudge-log-decision': { inputs: 1, outputs: 1 },
 	'nudge-record-outcome': { inputs: 1, outputs: 1 },
 	'nudge-model': { inputs: 1, outputs: 1 },
+	'nudge-contact-data': { inputs: 1, outputs: 1 },
 	'nudge-poll': { inputs: 1, outputs: 1 },
 	'nudge-due': { inputs: 1, outputs: 1 },
 };

@@ -1,0 +1,23 @@
+import { parseArgs } from 'node:util';
+import { Engine } from '../engine/engine';
+import { NudgeError } from '../engine/errors';
+import { storeOf } from './models';
+
+/** The options that name one contact (`--contact ID` or `--email E`) in a store, shared by erase and export. */
+export function parseContactArgs(command: string, args: string[], extra: Record<string, { type: 'boolean' }> = {}) {
+	const values: Record<string, string | boolean | undefined> = parseArgs({ args, options: { store: { type: 'string' }, contact: { type: 'string' }, email: { type: 'string' }, ...extra }, strict: true }).values;
+	const text = (name: string) => values[name] as string | undefined;
+	if (!text('contact') === !text('email')) throw new NudgeError('INVALID_INPUT', `${command} needs the contact: give --contact ID or --email ADDRESS (one of them)`);
+	const contact = text('contact') ? { contactId: text('contact')! } : { email: text('email')! };
+	return { contact, store: text('store'), flag: (name: string) => values[name] === true };
+}
+
+/** Runs with an engine on `--store` (the default embedded store when absent), closing it after. */
+export async function withStoreEngine<T>(store: string | undefined, run: (engine: Engine) => Promise<T>): Promise<T> {
+	const engine = new Engine({ store: storeOf(store) });
+	try {
+		return await run(engine);
+	} finally {
+		await engine.close();
+	}
+}

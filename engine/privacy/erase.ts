@@ -1,0 +1,101 @@
+import { z } from 'zod/v4';
+import type { Decision } from '../audit/schema';
+import { contactHourKeys } from '../decide/sendTime';
+import { describeIssues, issuesFromZod, NudgeError } from '../errors';
+import { newId } from '../ids';
+import { identityLockKey, withIdentityLocks } from '../profiles/identityLock';
+import { identityKey, profileIdentityKeys } from '../profiles/profiles';
+import type { ErasureCounts, Store } from '../store/types';
+import { personalValues, pseudonymiseDecision } from './pseudonymise';
+import { suppressIdentities } from './suppression';
+
+/** One contact, named by its contact id or by an email address it was seen with. */
+export const ContactRefSchema = z
+	.object({
+		contactId: z.string().trim().min(1, 'give a contact id').max(512, 'at most 512 characters').optional(),
+		email: z.string().trim().min(3, 'give an email address').max(320, 'at most 320 characters').optional(),
+	})
+	.strict()
+	.refine((r) => (r.contactId === undefined) !== (r.email === undefined), { message: 'name the contact by its contact id or by its email address (one of them)' });
+export type ContactRef = z.infer<typeof ContactRefSchema>;
+
+export function parseContactRef(input: unknown, action: string): ContactRef {
+	const parsed = ContactRefSchema.safeParse(input);
+	if (!parsed.success) {
+		const issues = issuesFromZod(parsed.error);
+		throw new NudgeError('INVALID_INPUT', `Cannot ${action}: ${describeIssues(issues)}`, issues);
+	}
+	return parsed.data;
+}
+
+/** The contact id the reference names, or undefined when no contact has that email address. */
+export async function resolveContact(store: Store, ref: ContactRef): Promise<string | undefined> {
+	if (ref.contactId) return ref.contactId;
+	const key = identityKey('email', ref.email!);
+	return (await store.resolveIdentities([key])).get(key);
+}
+
+export interface EraseOptions {
+	/** Keep a salted hash of the person's identities, so a later event from them makes a do-not-contact contact. */
+	suppress?: boolean;
+}
+
+/** What is kept of an erasure (in the store, under `privacy:erasure:<erasureId>`): nothing about the person. */
+export interface ErasureReceipt {
+	/** Also the pseudonym the contact's decisions now carry, so an audit can find them. */
+	erasureId: string;
+	at: string;
+	/** False when the store held nothing about the contact (only a suppression may have been recorded). */
+	found: boolean;
+	suppressed: boolean;
+	counts: ErasureCounts;
+}
+
+export const erasureReceiptKey = (erasureId: string) => `privacy:erasure:${erasureId}`;
+
+
+/**
+ * GDPR Art. 17: deletes the contact's profile, identities, consent, timers, cap ledger and send-time counts,
+ * pseudonymises its decisions (pseudonymise.ts: counts and lift unchanged) and records a receipt without the
+ * person's data. Holds the contact's identity locks meanwhile, so a concurrent event cannot half-recreate it.
+ */
+export async function eraseContact(store: Store, input: unknown, options: EraseOptions, now: Date): Promise<ErasureReceipt> {
+	const ref = parseContactRef(input, 'erase the contact');
+	const contactId = await resolveContact(store, ref);
+	const emailKey = ref.email ? [identityKey('email', ref.email)] : [];
+	if (!contactId && !options.suppress) {
+		throw new NudgeError('UNKNOWN_CONTACT', `No contact has the email address ${ref.email}: nothing to erase. To keep this address from being contacted if it ever comes, erase with suppression on.`, [], 404);
+	}
+	const receipt: ErasureReceipt = { erasureId: newId('erased'), at: now.toISOString(), found: false, suppressed: !!options.suppress, counts: { profiles: 0, identities: 0, capEntries: 0, timers: 0, decisions: 0 } };
+	if (contactId) {
+		const first = await store.getProfile(contactId);
+		const lockKeys = [`contactId:${contactId}`, ...(first ? profileIdentityKeys(first) : []), ...emailKey];
+		await withIdentityLocks(store, lockKeys, async () => {
+			const profile = await store.getProfile(contactId);
+			const identityKeys = [...new Set([...(profile ? profileIdentityKeys(profile) : []), ...emailKey])];
+			const personal = personalValues(contactId, profile, [...(ref.email ? [ref.email] : []), ...(profile?.mergedFrom ?? [])]);
+			// An address known only as a trait is suppressed too.
+			if (options.suppress) await suppressIdentities(store, [...new Set([...identityKeys, ...(profile?.email ? [identityKey('email', profile.email)] : [])])], now.getTime());
+			const pseudonymise = (d: Decision) => pseudonymiseDecision(d, receipt.erasureId, personal, receipt.at);
+			receipt.counts = await store.eraseContact({
+				contactId,
+				identityKeys,
+				claimKeys: [...new Set([...lockKeys, ...identityKeys])].map(identityLockKey),
+				armKeys: contactHourKeys(contactId),
+				pseudonymise,
+			});
+			// Contacts merged into this one left decisions, ledger entries and hour counts under their own ids.
+			for (const merged of profile?.mergedFrom ?? []) {
+				const more = await store.eraseContact({ contactId: merged, identityKeys: [], claimKeys: [identityLockKey(`contactId:${merged}`)], armKeys: contactHourKeys(merged), pseudonymise });
+				for (const key of Object.keys(more) as (keyof ErasureCounts)[]) receipt.counts[key] += more[key];
+			}
+		});
+		receipt.found = Object.values(receipt.counts).some((n) => n > 0);
+		if (!receipt.found && !options.suppress) throw new NudgeError('UNKNOWN_CONTACT', `No contact has the id ${contactId}: nothing was erased`, [], 404);
+	} else {
+		await suppressIdentities(store, emailKey, now.getTime());
+	}
+	await store.setCursor(erasureReceiptKey(receipt.erasureId), JSON.stringify(receipt), undefined);
+	await store.sync();
+	return receipt;
+}

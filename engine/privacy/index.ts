@@ -1,0 +1,3 @@
+export * from './erase';
+export * from './record';
+export * from './pseudonymise';

@@ -1,0 +1,53 @@
+import type { Decision } from '../audit/schema';
+import type { Profile } from '../profiles/schema';
+import { IDENTITY_KINDS } from '../profiles/schema';
+
+/** What an erased value reads as in the free text of a pseudonymised decision. */
+export const ERASED = '[erased]';
+
+/** Shorter values (a two-letter country, a boolean's "no") are too common to be the person's alone, and would mangle the text. */
+const MIN_SCRUBBED_LENGTH = 3;
+
+/**
+ * The person's own values, to cut out of a decision's free text: the contact id, every identity, contact point and
+ * trait text (numbers stay: they cannot be told apart from counts). Longest first, so a value containing another goes whole.
+ */
+export function personalValues(contactId: string, profile: Profile | undefined, extra: string[] = []): string[] {
+	const values = [contactId, ...extra];
+	if (profile) {
+		for (const kind of IDENTITY_KINDS) values.push(...(profile.identities[kind] ?? []));
+		values.push(...[profile.email, profile.phone, profile.pushToken].filter((v): v is string => !!v));
+		for (const value of Object.values(profile.traits)) if (typeof value === 'string') values.push(value);
+	}
+	return [...new Set(values.map((v) => v.trim()).filter((v) => v.length >= MIN_SCRUBBED_LENGTH))].sort((a, b) => b.length - a.length);
+}
+
+/**
+ * A decision as the log keeps it after its contact is erased: the same decision, status, reason, rule, channel,
+ * score value and tier, guard checks, outcomes and trail, so counts and lift do not move; under a pseudonym, without
+ * what only describes the person or the message: annotations (what flows attached, e.g. message text), the hand-off
+ * brief, the score's factors (trait values in words), a reviewer's note, the provider's message id and error text.
+ * Every other free text loses the person's values (`personal`).
+ */
+export function pseudonymiseDecision(d: Decision, pseudonym: string, personal: string[], erasedAt: string): Decision {
+	const scrub = <T extends string | undefined>(text: T): T => (text === undefined ? text : (personal.reduce((t: string, value) => t.split(value).join(ERASED), text) as T));
+	const out: Decision = {
+		...d,
+		handoff: undefined,
+		contactId: pseudonym,
+		explanation: scrub(d.explanation),
+		event: { ...d.event, eventId: scrub(d.event.eventId) },
+		candidates: d.candidates?.map((c) => ({ ...c, detail: scrub(c.detail) })),
+		choice: d.choice && { ...d.choice, context: scrub(d.choice.context) },
+		variantChoice: d.variantChoice && { ...d.variantChoice, context: scrub(d.variantChoice.context) },
+		score: d.score && { ...d.score, factors: [], note: scrub(d.score.note) },
+		guard: d.guard && { ...d.guard, checks: d.guard.checks.map((c) => ({ ...c, detail: scrub(c.detail) })) },
+		review: d.review && { ...d.review, note: undefined },
+		delivery: d.delivery && { ...d.delivery, providerMessageId: undefined, error: undefined },
+		outcomes: d.outcomes.map((o) => ({ ...o, outcomeId: scrub(o.outcomeId) })),
+		outcomeFor: d.outcomeFor && { ...d.outcomeFor, outcomeId: scrub(d.outcomeFor.outcomeId) },
+		annotations: { erasedAt },
+	};
+	// Drops the fields left undefined, as a stored decision never has them.
+	return JSON.parse(JSON.stringify(out)) as Decision;
+}

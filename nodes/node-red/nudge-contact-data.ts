@@ -1,0 +1,45 @@
+/** `nudge-contact-data`: a data request (GDPR) for one contact: its whole record, or its erasure (engine/privacy). */
+import type { Node, NodeAPI, NodeMessageInFlow } from 'node-red';
+import { Done, errorStatus, fail, linkEngine, NudgeNodeDef, Send, shortText } from './shared/adapter';
+
+interface ContactDataDef extends NudgeNodeDef {
+	operation?: 'export' | 'erase';
+	suppress?: boolean;
+}
+
+/** The contact the message names: msg.payload.contactId or msg.payload.email (a bare string payload is an email). */
+function contactOf(msg: NodeMessageInFlow): unknown {
+	const p = msg.payload;
+	if (typeof p === 'string') return { email: p };
+	if (!p || typeof p !== 'object' || Array.isArray(p)) return {};
+	const { contactId, email } = p as Record<string, unknown>;
+	return { ...(contactId !== undefined ? { contactId } : {}), ...(email !== undefined ? { email } : {}) };
+}
+
+export = function (RED: NodeAPI) {
+	function NudgeContactData(this: Node, def: ContactDataDef) {
+		RED.nodes.createNode(this, def);
+		const link = linkEngine(RED, def.engine);
+		if (link.error) {
+			this.status(errorStatus(link.error));
+			this.error(link.error.message);
+		}
+		const erase = def.operation === 'erase';
+		this.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
+			if (!link.engine) return fail(this, done, link.error);
+			const engine = link.engine;
+			const run = erase ? engine.eraseContact(contactOf(msg), { suppress: !!def.suppress }) : engine.contactRecord(contactOf(msg));
+			run.then(
+				(result) => {
+					msg.payload = result;
+					const text = 'erasureId' in result ? (result.found ? `erased ${result.counts.decisions} decisions` : 'suppressed') : `${result.decisions.length} decisions`;
+					this.status({ fill: 'green', shape: 'dot', text: shortText(text) });
+					send(msg);
+					done();
+				},
+				(error) => fail(this, done, error),
+			);
+		});
+	}
+	RED.nodes.registerType('nudge-contact-data', NudgeContactData);
+};

@@ -1,0 +1,208 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LRUCache } from 'lru-cache';
+import { Engine } from '../../engine/engine';
+import { NudgeError } from '../../engine/errors';
+import { applyInactivityRules } from '../../engine/events/timers';
+import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
+import { loadPolicy } from '../../engine/policy/load';
+import { erasureReceiptKey } from '../../engine/privacy/erase';
+import { MemoryStore } from '../../engine/store/memory';
+import { openStore } from '../../engine/store/open';
+import { PostgresStore } from '../../engine/store/postgres';
+import { RedisStore } from '../../engine/store/redis';
+import { SplitStore } from '../../engine/store/split';
+import type { Store } from '../../engine/store/types';
+import { tempDir } from '../helpers/fixtures';
+import { describeWithServer, runId, TEST_POSTGRES_URL, TEST_REDIS_URL } from '../helpers/services';
+
+const EMAIL = 'zelda.quinn@example.org';
+const person = { name: 'Zelda Quinn', phone: '+44 7700 900461', company: 'Quinnworks Ltd', city: 'Aberystwyth' };
+const USER_ID = 'zq-user-8841';
+/** Their browser, seen before they gave their email: a contact of its own until the two are linked (merged). */
+const ANON = 'anon-zq-77';
+const MESSAGE = 'Zelda, your Quinnworks trial ends Friday';
+/** Every piece of the person's data the flows below store somewhere; none may be left after erasure. */
+const NEEDLES = [EMAIL, 'zelda', 'Zelda', 'Quinn', '7700 900461', USER_ID, ANON, 'Quinnworks', 'Aberystwyth', 'trial ends Friday'];
+
+const policy = () => loadPolicy({ ...DEFAULT_POLICY, holdout: { salt: 'erasure', globalShare: 0.3, journeys: {} } });
+
+const event = (name: string, email: string, extra: Record<string, unknown> = {}) => ({ type: 'track', name, identities: { email, userId: email === EMAIL ? USER_ID : `u-${email}` }, traits: email === EMAIL ? person : {}, ...extra });
+
+/**
+ * The person and a few others go through the journeys: sends, a cap hit, holdouts, outcomes (conversion and an open,
+ * which counts their engagement hour), a review note, annotations with the message text, a pending inactivity timer.
+ */
+async function history(engine: Engine): Promise<string[]> {
+	const anonymous = await engine.decide({ type: 'track', name: 'Pricing Viewed', identities: { anonymousId: ANON } }, { journey: 'nurture', target: { dryRun: true } });
+	let contactId = '';
+	for (const [i, email] of [EMAIL, 'ann@example.net', 'bob@example.net', 'cy@example.net', 'di@example.net', 'ed@example.net'].entries()) {
+		const first = await engine.decide(event('Demo Requested', email), { journey: 'nurture', target: { dryRun: true } });
+		await engine.decide(event('Pricing Viewed', email), { journey: 'nurture', target: { dryRun: true } });
+		if (i % 2 === 0) await engine.recordOutcome({ decisionId: first.decisionId, type: 'conversion', value: 90 });
+		await engine.recordOutcome({ decisionId: first.decisionId, type: 'open' });
+		await engine.logDecision(first.decisionId, { subject: email === EMAIL ? MESSAGE : 'Hello', reviewerNote: `checked ${email}` });
+		if (email === EMAIL) contactId = first.contactId;
+	}
+	// This event links the browser to the email: the two contacts become one.
+	const cart = await engine.ingest({ ...event('Cart Updated', EMAIL), identities: { email: EMAIL, anonymousId: ANON } }, { journey: 'cart' });
+	await applyInactivityRules(engine, [cart], [{ start: 'Cart Updated', cancel: ['Order Completed'], minutes: 30, fire: 'Cart Abandoned' }]);
+	await engine.store.sync();
+	return [contactId, anonymous.contactId];
+}
+
+async function counts(engine: Engine) {
+	return { lift: await engine.lift(), byStatus: await engine.store.countDecisions({}, ['journey', 'status', 'reason', 'channel', 'group', 'converted']) };
+}
+
+/** Which needles a dump of the store's raw data still contains. */
+const found = (dump: string | Buffer, needles: string[]) => needles.filter((n) => dump.includes(n));
+
+/** Every field of the memory store, its maps, sets and caches opened up. */
+function memoryDump(store: MemoryStore): string {
+	const open = (value: unknown): unknown =>
+		value instanceof Map || value instanceof Set ? [...value.entries()] : value instanceof LRUCache ? [...value.entries()] : value;
+	return JSON.stringify(Object.values(store).map(open));
+}
+
+async function redisDump(store: RedisStore): Promise<string> {
+	const r = store.client;
+	const parts: string[] = [];
+	let cursor = '0';
+	do {
+		const [next, keys] = await r.scan(cursor, 'MATCH', `${store.prefix}*`, 'COUNT', 1000);
+		cursor = next;
+		for (const key of keys) {
+			const type = await r.type(key);
+			const value =
+				type === 'string' ? await r.get(key) : type === 'hash' ? await r.hgetall(key) : type === 'zset' ? await r.zrange(key, 0, -1) : type === 'list' ? await r.lrange(key, 0, -1) : await r.smembers(key);
+			parts.push(key, JSON.stringify(value));
+		}
+	} while (cursor !== '0');
+	return parts.join('\n');
+}
+
+async function postgresDump(store: PostgresStore): Promise<string> {
+	const probe = new PostgresStore(TEST_POSTGRES_URL, { schema: store.schema });
+	const pool = (probe as unknown as { pool: import('pg').Pool }).pool;
+	const tables = (await pool.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE'`, [store.schema])).rows;
+	const parts: string[] = [];
+	for (const { table_name } of tables) for (const row of (await pool.query<{ t: string }>(`SELECT t::text AS t FROM ${store.schema}.${table_name} AS t`)).rows) parts.push(`${table_name}: ${row.t}`);
+	await probe.close();
+	return parts.join('\n');
+}
+
+interface Backend {
+	name: string;
+	open: () => Store;
+	/** All the bytes the backend holds, as it holds them. */
+	dump: (store: Store) => Promise<string | Buffer>;
+}
+
+const sqlitePath = () => join(tempDir(), 'nudge.db');
+const sqliteDump = async (store: Store) => {
+	const path = (store as unknown as { path: string }).path;
+	return Buffer.concat([readFileSync(path), ...(existsSync(`${path}-wal`) ? [readFileSync(`${path}-wal`)] : [])]);
+};
+const cleanups: (() => Promise<void>)[] = [];
+afterAll(async () => {
+	for (const clean of cleanups) await clean();
+});
+const redisStore = () => {
+	const store = new RedisStore(TEST_REDIS_URL, { prefix: `${runId('nudgeerase')}:` });
+	cleanups.push(async () => {
+		const cleaner = new RedisStore(TEST_REDIS_URL, { prefix: store.prefix });
+		await cleaner.dropAll();
+		await cleaner.close();
+	});
+	return store;
+};
+const postgresStore = () => {
+	const store = new PostgresStore(TEST_POSTGRES_URL, { schema: runId('nudgeerase'), maxConnections: 4 });
+	cleanups.push(async () => {
+		const cleaner = new PostgresStore(TEST_POSTGRES_URL, { schema: store.schema });
+		await cleaner.dropAll();
+		await cleaner.close();
+	});
+	return store;
+};
+
+const backends: Backend[] = [
+	{ name: 'memory', open: () => new MemoryStore(), dump: async (store) => memoryDump(store as MemoryStore) },
+	{ name: 'sqlite (the file and its WAL)', open: () => openStore(`sqlite:${sqlitePath()}`), dump: sqliteDump },
+];
+const withRedis = describeWithServer('Redis', TEST_REDIS_URL);
+const withPostgres = describeWithServer('PostgreSQL', TEST_POSTGRES_URL);
+
+function describeErasure(backend: Backend): void {
+	test(`${backend.name}: no byte of the person's data remains, the counts and lift are unchanged, and the person stays suppressed`, async () => {
+		const store = backend.open();
+		const engine = new Engine({ store, policy: policy() });
+		const ids = await history(engine);
+		const needles = [...NEEDLES, ...ids];
+		// The search finds what it looks for: every needle is there before.
+		expect(found(await backend.dump(store), needles)).toEqual(needles);
+		const before = await counts(engine);
+		// Sends, holdouts and conversions to count.
+		expect(before.byStatus.filter((row) => row.key[1] === 'sent').length).toBeGreaterThan(0);
+		expect(before.lift.some((row) => row.holdout.n > 0 && row.treated.n > 0)).toBe(true);
+		const theirs = (await engine.contactRecord({ email: EMAIL })).decisions.length;
+		expect(theirs).toBe((await engine.queryDecisions({ contactId: ids[0] })).length + (await engine.queryDecisions({ contactId: ids[1] })).length);
+
+		const receipt = await engine.eraseContact({ email: EMAIL.toUpperCase() }, { suppress: true });
+
+		expect(receipt).toMatchObject({ found: true, suppressed: true, counts: { profiles: 1, identities: 3, timers: 1, decisions: theirs } });
+		expect(found(await backend.dump(store), needles)).toEqual([]);
+		expect(await counts(engine)).toEqual(before);
+		expect(await engine.queryDecisions({ contactId: receipt.erasureId })).toHaveLength(theirs);
+		expect(JSON.parse((await store.getCursor(erasureReceiptKey(receipt.erasureId)))!)).toEqual(receipt);
+		await expect(engine.contactRecord({ email: EMAIL })).rejects.toThrow(`No contact has the email address ${EMAIL}`);
+
+		// They come back: a fresh contact, never contacted, and the suppression is logged.
+		const again = await engine.decide(event('Webinar Joined', EMAIL), { journey: 'nurture', target: { dryRun: true } });
+		expect(ids).not.toContain(again.contactId);
+		expect(again).toMatchObject({ status: 'suppressed', reason: 'SUPPRESSION_LIST' });
+		await engine.close();
+	});
+}
+
+describe('erasing a contact', () => {
+	for (const backend of backends) describeErasure(backend);
+
+	withRedis('on Redis (every key and value, by SCAN)', () => {
+		describeErasure({ name: 'redis', open: redisStore, dump: (store) => redisDump(store as RedisStore) });
+	});
+	withPostgres('on PostgreSQL (every row of every table, as text)', () => {
+		describeErasure({ name: 'postgres', open: postgresStore, dump: (store) => postgresDump(store as PostgresStore) });
+		withRedis('and split', () => {
+			describeErasure({
+				name: 'split redis+postgres',
+				open: () => new SplitStore(redisStore(), postgresStore()),
+				dump: async (store) => `${await redisDump((store as SplitStore).hot as RedisStore)}\n${await postgresDump((store as SplitStore).log as PostgresStore)}`,
+			});
+		});
+	});
+
+	test('without suppression, a later event from the person starts a fresh contact that can be contacted', async () => {
+		const engine = new Engine({ store: new MemoryStore(), policy: policy() });
+		const [contactId] = await history(engine);
+		const receipt = await engine.eraseContact({ email: EMAIL });
+		expect(receipt).toMatchObject({ found: true, suppressed: false });
+		const again = await engine.ingest(event('Webinar Joined', EMAIL), { journey: 'nurture' });
+		expect(again.decision.contactId).not.toBe(contactId);
+		expect((await engine.store.getProfile(again.decision.contactId))?.doNotContact).toBeUndefined();
+		await engine.close();
+	});
+
+	test('an unknown contact or a malformed request is refused with what to do, and changes nothing', async () => {
+		const engine = new Engine({ store: new MemoryStore(), policy: policy() });
+		await expect(engine.eraseContact({ email: 'nobody@example.org' })).rejects.toThrow('No contact has the email address nobody@example.org: nothing to erase. To keep this address from being contacted if it ever comes, erase with suppression on.');
+		await expect(engine.eraseContact({ contactId: 'c_missing' })).rejects.toThrow('No contact has the id c_missing: nothing was erased');
+		await expect(engine.eraseContact({})).rejects.toThrow('Cannot erase the contact: (root): name the contact by its contact id or by its email address (one of them)');
+		await expect(engine.eraseContact({ contactId: 'c1', email: 'a@x.io' })).rejects.toBeInstanceOf(NudgeError);
+		// An unknown address can still be suppressed ahead: the person is then never contacted.
+		expect(await engine.eraseContact({ email: 'Later@Example.org' }, { suppress: true })).toMatchObject({ found: false, suppressed: true });
+		expect(await engine.decide(event('Demo Requested', 'later@example.org'), { journey: 'nurture', target: { dryRun: true } })).toMatchObject({ reason: 'SUPPRESSION_LIST' });
+		await engine.close();
+	});
+});
