@@ -11,9 +11,12 @@ import type { Engine } from '../engine';
 import { TIMER_LEASE_MS } from '../events/timers';
 import { type LeasedTimer, type StoredTimer, waitQueue } from '../store/types';
 
-/** The wait of one decision, in its journey's queue (a decision waits at most once at a time: a new delay moves it). */
-export function waitTimer(decision: Pick<Decision, 'decisionId' | 'journey'>, dueAt: number): StoredTimer {
-	return { timerId: `${waitQueue(decision.journey)}:${decision.decisionId}`, dueAt, body: JSON.stringify({ decisionId: decision.decisionId }) };
+/**
+ * The wait of one decision, in its journey's queue (a decision waits at most once at a time: a new delay moves it).
+ * The body names the contact, as every timer's does, so erasing the contact removes the wait (store/erasure.ts).
+ */
+export function waitTimer(decision: Pick<Decision, 'decisionId' | 'journey' | 'contactId'>, dueAt: number): StoredTimer {
+	return { timerId: `${waitQueue(decision.journey)}:${decision.decisionId}`, dueAt, body: JSON.stringify({ decisionId: decision.decisionId, contactId: decision.contactId }) };
 }
 
 export interface DueDecisions {
@@ -27,7 +30,7 @@ export interface DueDecisions {
 
 /**
  * Takes the journey's waits due at `now`. A wait whose decision is no longer delayed (an order cancelled the
- * reminder, or it was checked again meanwhile) or is gone (the contact was erased) is acknowledged
+ * reminder, or it was checked again meanwhile) or is gone is acknowledged
  * and hands out nothing.
  */
 export async function takeDueDecisions(engine: Engine, journey: string, now = Date.now(), limit = 100, leaseMs = TIMER_LEASE_MS): Promise<DueDecisions> {

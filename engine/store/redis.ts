@@ -7,7 +7,7 @@ import { byCreated, matchesQuery, queryLimit } from './matchDecision';
 import type { ModelActivation, ModelVersionInfo } from './models';
 import { checkArmDeltas } from './armStats';
 import { reconnectDelayMs, redactUrl } from './connection';
-import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, INACTIVITY_QUEUE, LeasedTimer, Store, StoredTimer, TimerQueue, timerQueue } from './types';
+import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, INACTIVITY_QUEUE, LeasedTimer, Store, StoredTimer, TimerQueue, timerQueue, waitQueue } from './types';
 import { timerIsFor } from './erasure';
 import { DecisionFilter, DecisionSummary, FactCounter, FactKey, factsOf, matchesFilter, SummaryPage, summaryOf } from './decisionFacts';
 
@@ -556,6 +556,19 @@ export class RedisStore implements Store {
 		return queue === INACTIVITY_QUEUE ? [this.k('timers'), this.k('timer-bodies')] : [this.k(queue), this.k(`${queue}-bodies`)];
 	}
 
+	/** The journeys' wait queues that hold timers now (each has its bodies hash under `<prefix>wait:<journey>-bodies`). */
+	private async waitQueues(): Promise<TimerQueue[]> {
+		const queues: TimerQueue[] = [];
+		const prefix = this.k('');
+		let cursor = '0';
+		do {
+			const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, '\\$&')}${waitQueue('*')}-bodies`, 'COUNT', 1000);
+			cursor = next;
+			for (const key of keys) queues.push(key.slice(prefix.length, -'-bodies'.length));
+		} while (cursor !== '0');
+		return queues;
+	}
+
 	scheduleTimer(timer: StoredTimer) {
 		const [due, bodies] = this.timerKeys(timerQueue(timer.timerId));
 		return this.run('schedule a timer', async () => {
@@ -615,16 +628,19 @@ export class RedisStore implements Store {
 			const keys = [this.k('profile', contactId), this.k('cap', contactId), ...identityKeys.map((key) => this.k('identity', key)), ...claimKeys.map((key) => this.k('claim', key)), ...armKeys.map((key) => this.k('arm', key))];
 			const [profiles, identities, capEntries] = ((await this.redis.nudgeEraseState(keys.length, ...keys, contactId, this.k('res', ''), identityKeys.length)) as number[]).map(Number);
 			let timers = 0;
-			let cursor = '0';
-			do {
-				const [next, pairs] = await this.redis.hscan(this.k('timer-bodies'), cursor, 'COUNT', 1000);
-				cursor = next;
-				for (let i = 0; i < pairs.length; i += 2) {
-					// The value is "dueAt|lease|body" (TAKE_TIMERS_LUA).
-					const body = pairs[i + 1].split('|').slice(2).join('|');
-					if (timerIsFor(body, contactId)) timers += Number(await this.redis.nudgeCancelTimer(this.k('timers'), this.k('timer-bodies'), pairs[i]));
-				}
-			} while (cursor !== '0');
+			for (const queue of [INACTIVITY_QUEUE, ...(await this.waitQueues())]) {
+				const [due, bodies] = this.timerKeys(queue);
+				let cursor = '0';
+				do {
+					const [next, pairs] = await this.redis.hscan(bodies, cursor, 'COUNT', 1000);
+					cursor = next;
+					for (let i = 0; i < pairs.length; i += 2) {
+						// The value is "dueAt|lease|body" (TAKE_TIMERS_LUA).
+						const body = pairs[i + 1].split('|').slice(2).join('|');
+						if (timerIsFor(body, contactId)) timers += Number(await this.redis.nudgeCancelTimer(due, bodies, pairs[i]));
+					}
+				} while (cursor !== '0');
+			}
 			const index = this.k('decisions', 'contact', contactId);
 			const members = await this.redis.zrange(index, 0, -1);
 			const decisions = await this.readDecisions(members.map((m) => m.slice(m.indexOf('|') + 1)));

@@ -53,7 +53,7 @@ export function describeSharedStoreContract(name: string, namespace: () => (() =
 
 		test('waiting decisions: scheduled on a connection since closed, taken when due by exactly one of several concurrent takers', async () => {
 			const writer = open();
-			for (let i = 0; i < 40; i++) await writer.scheduleTimer(waitTimer({ decisionId: `d${String(i).padStart(2, '0')}`, journey: 'nurture' }, 1000 + i));
+			for (let i = 0; i < 40; i++) await writer.scheduleTimer(waitTimer({ decisionId: `d${String(i).padStart(2, '0')}`, journey: 'nurture', contactId: 'c1' }, 1000 + i));
 			await writer.scheduleTimer({ timerId: 'inactivity:x:c1', dueAt: 1000, body: '{}' });
 			await writer.sync();
 			await writer.close();

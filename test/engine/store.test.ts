@@ -34,7 +34,7 @@ describe('SQLite store', () => {
 	test('a waiting decision survives reopening, and a taker that died before acknowledging loses it to the next after the lease', async () => {
 		const path = join(tempDir(), 'nudge.db');
 		const first = new SqliteStore(path);
-		await first.scheduleTimer(waitTimer({ decisionId: 'd1', journey: 'nurture' }, 1000));
+		await first.scheduleTimer(waitTimer({ decisionId: 'd1', journey: 'nurture', contactId: 'c1' }, 1000));
 		expect(await first.takeDueTimers(1000, 10, 500, waitQueue('nurture'))).toHaveLength(1); // taken, never acknowledged
 		await first.close();
 		const second = new SqliteStore(path);

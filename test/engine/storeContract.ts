@@ -311,23 +311,23 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 
 		test("waiting decisions are a timer queue per journey: taken when due, never before, once each; apart from inactivity timers and other journeys' waits", async () => {
 			const odd = "it's 100%: a:b"; // a journey name with quotes, colons and percent signs is still one queue
-			await store.scheduleTimer(waitTimer({ decisionId: 'd-late', journey: 'nurture' }, 3000));
-			await store.scheduleTimer(waitTimer({ decisionId: 'd-early', journey: 'nurture' }, 1000));
-			await store.scheduleTimer(waitTimer({ decisionId: 'd-cart', journey: 'cart-abandonment' }, 1000));
-			await store.scheduleTimer(waitTimer({ decisionId: 'd-odd', journey: odd }, 1000));
+			await store.scheduleTimer(waitTimer({ decisionId: 'd-late', journey: 'nurture', contactId: 'c1' }, 3000));
+			await store.scheduleTimer(waitTimer({ decisionId: 'd-early', journey: 'nurture', contactId: 'c1' }, 1000));
+			await store.scheduleTimer(waitTimer({ decisionId: 'd-cart', journey: 'cart-abandonment', contactId: 'c1' }, 1000));
+			await store.scheduleTimer(waitTimer({ decisionId: 'd-odd', journey: odd, contactId: 'c1' }, 1000));
 			await store.scheduleTimer({ timerId: 'inactivity:Cart Abandoned:c1', dueAt: 500, body: '{}' });
 			expect(await store.takeDueTimers(999, 10, 60_000, waitQueue('nurture'))).toEqual([]);
 			const [early, ...more] = await store.takeDueTimers(2000, 10, 60_000, waitQueue('nurture'));
 			expect(more).toEqual([]);
-			expect(early).toMatchObject({ timerId: 'wait:nurture:d-early', dueAt: 1000, body: JSON.stringify({ decisionId: 'd-early' }) });
+			expect(early).toMatchObject({ timerId: 'wait:nurture:d-early', dueAt: 1000, body: JSON.stringify({ decisionId: 'd-early', contactId: 'c1' }) });
 			// Leased: nobody else gets it; the inactivity timer and other journeys' waits are left to their own takers.
 			expect(await store.takeDueTimers(2000, 10, 60_000, waitQueue('nurture'))).toEqual([]);
 			expect((await store.takeDueTimers(5000, 10, 60_000)).map((t) => t.timerId)).toEqual(['inactivity:Cart Abandoned:c1']);
-			expect((await store.takeDueTimers(5000, 10, 60_000, waitQueue('cart-abandonment'))).map((t) => t.body)).toEqual(['{"decisionId":"d-cart"}']);
-			expect((await store.takeDueTimers(5000, 10, 60_000, waitQueue(odd))).map((t) => t.body)).toEqual(['{"decisionId":"d-odd"}']);
+			expect((await store.takeDueTimers(5000, 10, 60_000, waitQueue('cart-abandonment'))).map((t) => t.body)).toEqual(['{"decisionId":"d-cart","contactId":"c1"}']);
+			expect((await store.takeDueTimers(5000, 10, 60_000, waitQueue(odd))).map((t) => t.body)).toEqual(['{"decisionId":"d-odd","contactId":"c1"}']);
 			expect(await store.ackTimer(early.timerId, early.lease)).toBe(true);
 			// A decision delayed again moves its wait (same id); cancelling works as for any timer.
-			await store.scheduleTimer(waitTimer({ decisionId: 'd-late', journey: 'nurture' }, 4000));
+			await store.scheduleTimer(waitTimer({ decisionId: 'd-late', journey: 'nurture', contactId: 'c1' }, 4000));
 			expect(await store.takeDueTimers(3999, 10, 60_000, waitQueue('nurture'))).toEqual([]);
 			expect((await store.takeDueTimers(4000, 10, 60_000, waitQueue('nurture'))).map((t) => t.dueAt)).toEqual([4000]);
 			expect(await store.cancelTimer('wait:nurture:d-late')).toBe(true);
@@ -443,6 +443,16 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			expect(await store.addOutcome('d1', outcome)).toBe(false);
 			expect((await store.getProfile('c2'))?.email).toBe('b@x.io');
 			expect((await store.getDecision('d3'))?.contactId).toBe('c2');
+		});
+
+		test('erasing a contact also removes the waits of its delayed decisions, in every journey queue', async () => {
+			await store.scheduleTimer(waitTimer({ decisionId: 'dw1', journey: 'nurture', contactId: 'c1' }, 50));
+			await store.scheduleTimer(waitTimer({ decisionId: 'dw2', journey: 'cart abandonment', contactId: 'c1' }, 50));
+			await store.scheduleTimer(waitTimer({ decisionId: 'dw3', journey: 'nurture', contactId: 'c2' }, 50));
+			const counts = await store.eraseContact({ contactId: 'c1', identityKeys: [], claimKeys: [], armKeys: [], pseudonymise: (d) => d });
+			expect(counts.timers).toBe(2);
+			expect((await store.takeDueTimers(100, 10, 1000, waitQueue('nurture'))).map((t) => t.timerId)).toEqual([waitTimer({ decisionId: 'dw3', journey: 'nurture', contactId: 'c2' }, 50).timerId]);
+			expect(await store.takeDueTimers(100, 10, 1000, waitQueue('cart abandonment'))).toEqual([]);
 		});
 
 		describeConsoleStoreContract(open);
