@@ -11,7 +11,8 @@ import type { ICredentialType, INodeTypeDescription } from 'n8n-workflow';
 
 const ROOT = resolve(__dirname, '../..');
 const NODES = ['nudgeTrigger', 'nudgePollTrigger', 'nudgeDueTrigger', 'nudgeScore', 'nudgeChooseChannel', 'nudgeFrequencyCap', 'nudgeSend', 'nudgeLogDecision', 'nudgeRecordOutcome', 'nudgeModel', 'nudgeContactData'];
-const ACTION_NODES = NODES.filter((name) => !name.endsWith('Trigger'));
+/** Nodes an AI agent may call; Contact Data (export or erase a person's data) never is one. */
+const ACTION_NODES = NODES.filter((name) => !name.endsWith('Trigger') && name !== 'nudgeContactData');
 
 let loader: PackageDirectoryLoader;
 
@@ -74,6 +75,7 @@ describe('the built package, loaded by n8n-core', () => {
 		expect(description('nudgePollTrigger').usableAsTool).toBeUndefined();
 		expect(description('nudgePollTrigger').polling).toBe(true);
 		expect(description('nudgeDueTrigger').usableAsTool).toBeUndefined();
+		expect(description('nudgeContactData').usableAsTool).toBeUndefined();
 		expect(description('nudgeTrigger').webhooks).toEqual([expect.objectContaining({ httpMethod: 'POST', path: 'events', responseMode: 'onReceived' })]);
 		for (const name of NODES) {
 			const [engineCredential, ...vendors] = description(name).credentials ?? [];

@@ -2,6 +2,8 @@ import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeType, INo
 import { NodeConnectionTypes } from 'n8n-workflow';
 import { loadEngine, nudgeEngineConnectionTest, toNodeError } from '../shared/engine';
 
+// An erase must never be an AI-agent tool (DESIGN §12: admin operations are never tools).
+// eslint-disable-next-line @n8n/community-nodes/node-usable-as-tool
 export class NudgeContactData implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Nudge Contact Data',
@@ -12,7 +14,6 @@ export class NudgeContactData implements INodeType {
 		subtitle: '={{$parameter["operation"] === "erase" ? "Erase contact" : "Export contact"}}',
 		description: 'Answers a data request (GDPR): exports everything Nudge holds about a contact, or erases the contact',
 		defaults: { name: 'Nudge Contact Data' },
-		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' }],
@@ -80,9 +81,12 @@ export class NudgeContactData implements INodeType {
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		const items = this.getInputData();
 		const out: INodeExecutionData[] = [];
+		// Once for all items; a failure is each item's (with Continue On Fail, each becomes an error item).
+		const loaded = loadEngine(this);
+		loaded.catch(() => undefined);
 		for (let item = 0; item < items.length; item++) {
 			try {
-				const { engine } = await loadEngine(this);
+				const { engine } = await loaded;
 				const findBy = this.getNodeParameter('findBy', item, 'email') as 'email' | 'contactId';
 				const contact = { [findBy]: String(this.getNodeParameter(findBy, item, '') ?? '') };
 				const result =
