@@ -44,7 +44,7 @@ describe('Nudge Due Trigger', () => {
 		// Closed: nothing more is taken (the other journey's decision waits for its own trigger).
 		await new Promise((r) => setTimeout(r, 1300));
 		expect(executions).toHaveLength(2);
-		expect((await f.engine.store.takeDueTimers(Date.now(), 10, 60_000, 'wait:winback')).map((t) => t.body)).toEqual([JSON.stringify({ decisionId: other.decision.decisionId })]);
+		expect((await f.engine.store.takeDueTimers(Date.now(), 10, 60_000, 'wait:winback')).map((t) => t.body)).toEqual([waitTimer(other.decision, 0).body]);
 	});
 
 	it.each([
