@@ -27,6 +27,7 @@ import { ContactRecord, contactRecord } from './privacy/record';
 import { LoadedPolicy, loadPolicy } from './policy/load';
 import type { Policy } from './policy/schema';
 import { eventIdentityKeys, ingestIntoProfile } from './profiles/profiles';
+import { decisionIdOf, type DecisionRef } from './items/decisionRef';
 import { conversionOf, escalationFor, eventKey, handoffFor, offerFor, outcomeOfEvent, scoringFor, startsMessage } from './journeys/journey';
 import type { Profile } from './profiles/schema';
 import { scoreWithRules } from './scoring/rulesModel';
@@ -90,19 +91,6 @@ function profileLockFor(store: Store): Serial {
 	let lock = profileLocks.get(store);
 	if (!lock) profileLocks.set(store, (lock = new Serial()));
 	return lock;
-}
-
-/** A step may be given a decision, its id, or an item that carries `decision`. */
-export type DecisionRef = string | { decisionId: string } | { decision: { decisionId: string } };
-
-function decisionIdOf(ref: unknown): string | undefined {
-	if (typeof ref === 'string') return ref;
-	if (ref && typeof ref === 'object') {
-		const r = ref as Record<string, unknown>;
-		if (typeof r.decisionId === 'string') return r.decisionId;
-		if (r.decision && typeof r.decision === 'object') return decisionIdOf(r.decision);
-	}
-	return undefined;
 }
 
 /**

@@ -22,7 +22,7 @@ export * from './store';
 export * from './engine';
 export * from './registry';
 export * from './journeys/journey';
-export * from './guard/outputs';
+export * from './items';
 export * from './guard/guard';
 export * from './guard/windows';
 export * from './guard/quietHours';

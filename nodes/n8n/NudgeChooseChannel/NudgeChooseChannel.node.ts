@@ -1,6 +1,7 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
-import { channelOutput, nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
+import { chooseChannelStep, DEFAULT_JOURNEY, openItem } from '../../../engine/items';
+import { nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
 
 export class NudgeChooseChannel implements INodeType {
 	description: INodeTypeDescription = {
@@ -76,13 +77,11 @@ export class NudgeChooseChannel implements INodeType {
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		return await runForEachItem(this, { outputs: 7, errorOutput: 6 }, async ({ engine, item, itemIndex }) => {
-			const journey = this.getNodeParameter('options.journey', itemIndex, 'nurture') as string;
+			const journey = this.getNodeParameter('options.journey', itemIndex, DEFAULT_JOURNEY);
 			const slot = this.getNodeParameter('options.variantSlot', itemIndex, '') as string;
 			const variants = this.getNodeParameter('options.variants', itemIndex, '') as string;
-			const chosen = await engine.chooseChannel(await engine.open(item.json, journey));
-			const decision = slot.trim() || variants.trim() ? await engine.chooseVariant(chosen, slot, variants) : chosen;
-			// The best time to send (contact's best hour, outside quiet hours), for a Wait node: `sendAt`.
-			return { decision, output: channelOutput(decision), extra: decision.sendTime ? { sendAt: decision.sendTime.sendAt } : undefined };
+			// An item leaving by a channel carries the best time to send (for a Wait node): `sendAt`.
+			return await chooseChannelStep(engine, await openItem(engine, { item: item.json, journey }), { slot, variants });
 		});
 	}
 }

@@ -1,8 +1,8 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
-import { GUARD_OUTPUTS, guardOutput } from '../../../engine/guard/outputs';
+import { guardOptionsOf, openItem, routeGuard } from '../../../engine/items';
 import { channelOptions } from '../shared/channelOptions';
-import { isChannel, nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
+import { nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
 
 export class NudgeFrequencyCap implements INodeType {
 	description: INodeTypeDescription = {
@@ -125,26 +125,16 @@ export class NudgeFrequencyCap implements INodeType {
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		return await runForEachItem(this, { outputs: 4, errorOutput: 2 }, async ({ engine, item, itemIndex }) => {
 			const operation = this.getNodeParameter('operation', itemIndex, 'check') as string;
-			let decision;
+			const current = await openItem(engine, { item: item.json });
 			if (operation === 'review') {
-				decision = await engine.resolveReview(await engine.open(item.json), {
+				return routeGuard(await engine.resolveReview(current, {
 					approve: this.getNodeParameter('verdict', itemIndex) === 'approve',
 					reviewer: this.getNodeParameter('reviewer', itemIndex) as string,
 					note: (this.getNodeParameter('note', itemIndex, '') as string) || undefined,
-				});
-			} else {
-				const channel = this.getNodeParameter('channel', itemIndex, '') as string;
-				const message = this.getNodeParameter('message', itemIndex, {}) as IDataObject;
-				const tags = String(message.tags ?? '').split(',').map((t) => t.trim()).filter(Boolean);
-				decision = await engine.checkCap(await engine.open(item.json), {
-					...(isChannel(channel) ? { channel } : {}),
-					...(message.category ? { category: String(message.category) } : {}),
-					...(tags.length ? { tags } : {}),
-					...(message.offerValue ? { offerValue: Number(message.offerValue) } : {}),
-					...(message.variant ? { variant: String(message.variant) } : {}),
-				});
+				}));
 			}
-			return { decision, output: GUARD_OUTPUTS.indexOf(guardOutput(decision)), extra: decision.guard?.retryAt ? { retryAt: decision.guard.retryAt } : {} };
+			const message = this.getNodeParameter('message', itemIndex, {}) as IDataObject;
+			return routeGuard(await engine.checkCap(current, guardOptionsOf({ ...message, channel: this.getNodeParameter('channel', itemIndex, '') })));
 		});
 	}
 }

@@ -1,5 +1,6 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
+import { openItem } from '../../../engine/items';
 import { jsonObjectParameter, nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
 
 export class NudgeLogDecision implements INodeType {
@@ -41,7 +42,7 @@ export class NudgeLogDecision implements INodeType {
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		return await runForEachItem(this, { outputs: 1, errorOutput: 0 }, async ({ engine, item, itemIndex }) => {
 			const annotations = jsonObjectParameter(this.getNodeParameter('annotations', itemIndex, '{}'), 'Annotations');
-			const decision = await engine.logDecision(await engine.open(item.json), annotations);
+			const decision = await engine.logDecision(await openItem(engine, { item: item.json }), annotations);
 			return { decision, output: 0 };
 		});
 	}

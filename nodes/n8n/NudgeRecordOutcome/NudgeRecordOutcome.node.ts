@@ -1,7 +1,7 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
 import type { Outcome } from '../../../engine/audit/schema';
-import type { Channel } from '../../../engine/channels';
+import { outcomeReference } from '../../../engine/items';
 import { channelOptions } from '../shared/channelOptions';
 import { nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
 
@@ -117,8 +117,8 @@ export class NudgeRecordOutcome implements INodeType {
 			const matchBy = this.getNodeParameter('matchBy', itemIndex, 'decisionId') as 'decisionId' | 'messageId' | 'contact';
 			const text = (name: string) => String(this.getNodeParameter(name, itemIndex, '') ?? '').trim();
 			const key = { decisionId: 'decisionId', messageId: 'messageId', contact: 'contactId' }[matchBy];
-			const ref = text(key);
-			if (!ref) {
+			const reference = outcomeReference({ [key]: text(key), channel: matchBy === 'contact' ? text('channel') : '' });
+			if (!reference) {
 				const hint = {
 					decisionId: 'Decision ID is empty: map it from the incoming item, e.g. {{ $json.decisionId }} (Nudge Send includes it in every message it posts)',
 					messageId: 'Message ID is empty: map the sending tool’s message ID from the incoming item, e.g. {{ $json.messageId }}',
@@ -126,13 +126,11 @@ export class NudgeRecordOutcome implements INodeType {
 				}[matchBy];
 				throw new NodeOperationError(this.getNode(), hint, { itemIndex });
 			}
-			const channel = matchBy === 'contact' ? text('channel') : '';
 			const type = this.getNodeParameter('outcomeType', itemIndex) as Outcome['type'];
 			const outcomeId = String(this.getNodeParameter('outcomeId', itemIndex, '') ?? '').trim();
 			const value = WITH_VALUE.includes(type) ? (this.getNodeParameter('value', itemIndex, 0) as number) : undefined;
 			const { decision, duplicate } = await engine.recordOutcome({
-				[key]: ref,
-				...(channel ? { channel: channel as Channel } : {}),
+				...reference,
 				type,
 				...(outcomeId ? { outcomeId } : {}),
 				...(value !== undefined ? { value } : {}),

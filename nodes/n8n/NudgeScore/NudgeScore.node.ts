@@ -1,5 +1,6 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
+import { DEFAULT_JOURNEY, openItem } from '../../../engine/items';
 import { nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
 
 export class NudgeScore implements INodeType {
@@ -48,8 +49,8 @@ export class NudgeScore implements INodeType {
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		return await runForEachItem(this, { outputs: 1, errorOutput: 0 }, async ({ engine, item, itemIndex }) => {
-			const journey = this.getNodeParameter('options.journey', itemIndex, 'nurture') as string;
-			const decision = await engine.score(await engine.open(item.json, journey));
+			const journey = this.getNodeParameter('options.journey', itemIndex, DEFAULT_JOURNEY);
+			const decision = await engine.score(await openItem(engine, { item: item.json, journey }));
 			return { decision, output: 0 };
 		});
 	}

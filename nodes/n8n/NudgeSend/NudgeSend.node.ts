@@ -3,6 +3,7 @@ import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
 import { createSender, type ClosableSender, type ProviderName } from '../../../engine/deliver/senders';
 import type { HubSpotAction } from '../../../engine/deliver/hubspot';
 import type { SalesforceAction } from '../../../engine/deliver/salesforce';
+import { openItem, routeSend } from '../../../engine/items';
 import {
 	hubspotAuth,
 	hubspotAuthenticationProperty,
@@ -10,7 +11,6 @@ import {
 	nudgeSalesforceConnectionTest,
 	runForEachItem,
 	salesforceSettings,
-	sendOutput,
 	vendorCredential,
 } from '../shared/engine';
 
@@ -184,8 +184,7 @@ export class NudgeSend implements INodeType {
 			try {
 				return await runForEachItem(this, { outputs: 2, errorOutput: 1 }, async ({ engine, item, itemIndex }) => {
 					sender ??= await providerSender(this, provider);
-					const decision = await engine.send(await engine.open(item.json), { sender }, categoryOf(this, itemIndex));
-					return { decision, output: sendOutput(decision) };
+					return routeSend(await engine.send(await openItem(engine, { item: item.json }), { sender }, categoryOf(this, itemIndex)));
 				});
 			} finally {
 				// Segment queues events: flush them before the execution ends.
@@ -204,11 +203,11 @@ export class NudgeSend implements INodeType {
 				);
 			}
 			const decision = await engine.send(
-				await engine.open(item.json),
+				await openItem(engine, { item: item.json }),
 				{ url, timeoutMs: Math.max(1, timeoutSeconds) * 1000, ...(sign ? { secret: settings.signingSecret } : {}) },
 				categoryOf(this, itemIndex),
 			);
-			return { decision, output: sendOutput(decision) };
+			return routeSend(decision);
 		});
 	}
 }

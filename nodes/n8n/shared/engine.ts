@@ -19,7 +19,6 @@ import type {
 } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 import type { Decision } from '../../../engine/audit/schema';
-import { CHANNELS, type Channel } from '../../../engine/channels';
 import type { Engine } from '../../../engine/engine';
 import { NudgeError, type FieldIssue } from '../../../engine/errors';
 import { checkEngineConfig, getEngine, type EngineConfig } from '../../../engine/registry';
@@ -125,7 +124,7 @@ export interface StepResult {
 	/** Index of the output the item goes to. */
 	output: number;
 	/** Extra fields for the output item (e.g. `duplicate`). */
-	extra?: IDataObject;
+	extra?: Record<string, unknown>;
 }
 
 export interface StepInput {
@@ -160,7 +159,7 @@ export async function runForEachItem(
 			if (!loaded) throw loadError;
 			const result = await step({ ...loaded, item, itemIndex });
 			outputs[result.output].push({
-				json: decisionJson(item.json, result.decision, result.extra),
+				json: decisionJson(item.json, result.decision, result.extra as IDataObject | undefined),
 				pairedItem: { item: itemIndex },
 			});
 		} catch (error) {
@@ -205,31 +204,6 @@ export function jsonObjectParameter(value: unknown, label: string): IDataObject 
 		throw new NudgeError('INVALID_INPUT', `${label} must be a JSON object such as {"campaign": "spring"}`);
 	}
 	return parsed as IDataObject;
-}
-
-/* ---------------------------------------------------------------------------------------------------
- * Outputs. Which output an item goes to follows from the decision the engine returned; nothing else.
- * ------------------------------------------------------------------------------------------------- */
-
-/** Choose Channel: one output per channel in the engine's channel order, then None. */
-export const CHANNEL_OUTPUT_NAMES = ['Email', 'SMS', 'Push', 'In-App', 'Paid Audience', 'Sales Task', 'None'];
-export const NONE_OUTPUT = CHANNELS.length;
-
-const live = (decision: Decision) => decision.status === 'pending' || decision.status === 'sent';
-
-/** The channel's output for a live decision with a channel; None for every suppressed (or failed) decision. */
-export function channelOutput(decision: Decision): number {
-	const index = decision.channel && live(decision) ? CHANNELS.indexOf(decision.channel) : -1;
-	return index >= 0 ? index : NONE_OUTPUT;
-}
-
-export function isChannel(value: unknown): value is Channel {
-	return typeof value === 'string' && (CHANNELS as readonly string[]).includes(value);
-}
-
-/** Send: Sent (0) when the message went out, Failed (1) otherwise. */
-export function sendOutput(decision: Decision): number {
-	return decision.status === 'sent' ? 0 : 1;
 }
 
 /**
