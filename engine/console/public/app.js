@@ -310,6 +310,8 @@
 		state.tab = tab;
 		Array.prototype.forEach.call(document.querySelectorAll('#tabs button'), function (b) { b.className = b.getAttribute('data-tab') === tab ? 'active' : ''; });
 		Array.prototype.forEach.call(document.querySelectorAll('main > section'), function (s) { s.hidden = s.getAttribute('data-view') !== tab; });
+		// Not loaded until this view is drawn: the marker of the view shown before must not stand for it.
+		document.body.removeAttribute('data-loaded');
 		document.body.setAttribute('data-loading', tab);
 		return LOADERS[tab]().then(function () { showError(null); }, showError).then(function () { document.body.setAttribute('data-loaded', tab); document.body.removeAttribute('data-loading'); });
 	}
