@@ -128,7 +128,9 @@ export class NudgeRecordOutcome implements INodeType {
 			}
 			const type = this.getNodeParameter('outcomeType', itemIndex) as Outcome['type'];
 			const outcomeId = String(this.getNodeParameter('outcomeId', itemIndex, '') ?? '').trim();
-			const value = WITH_VALUE.includes(type) ? (this.getNodeParameter('value', itemIndex, 0) as number) : undefined;
+			// A number field is never empty: a conversion's 0 means no value was given (as on Node-RED); revenue's 0 is an amount.
+			const given = WITH_VALUE.includes(type) ? (this.getNodeParameter('value', itemIndex, 0) as number) : undefined;
+			const value = type === 'conversion' && given === 0 ? undefined : given;
 			const { decision, duplicate } = await engine.recordOutcome({
 				...reference,
 				type,
