@@ -28,6 +28,7 @@ import { LoadedPolicy, loadPolicy } from './policy/load';
 import type { Policy } from './policy/schema';
 import { eventIdentityKeys, ingestIntoProfile } from './profiles/profiles';
 import { decisionIdOf, type DecisionRef } from './items/decisionRef';
+import { DEFAULT_JOURNEY } from './items/open';
 import { conversionOf, escalationFor, eventKey, handoffFor, offerFor, outcomeOfEvent, scoringFor, startsMessage } from './journeys/journey';
 import type { Profile } from './profiles/schema';
 import { scoreWithRules } from './scoring/rulesModel';
@@ -207,7 +208,7 @@ export class Engine {
 		return results;
 	}
 
-	private async accept(event: CustomerEvent, journey = 'default'): Promise<IngestResult> {
+	private async accept(event: CustomerEvent, journey = DEFAULT_JOURNEY): Promise<IngestResult> {
 		const at = this.clock === 'event' ? new Date(event.occurredAt) : this.wallNow();
 		const decision: Decision = {
 			decisionId: newId('d'),
