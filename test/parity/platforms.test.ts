@@ -9,7 +9,7 @@ import type { Engine } from '../../engine/engine';
 import { closeAllEngines, getEngine } from '../../engine/registry';
 import { anaEvent, caraEvent, danEvent, SendTarget } from '../n8n/fixtures';
 import { freshStore, nudgeNode, runWorkflow } from '../n8n/harness';
-import { catchAll, credentials, ENGINE_ID, engineNodeDef, engineOf, helper, NUDGE_NODES, nodeOf, TAB } from '../node-red/_helpers';
+import { catchAll, credentials, ENGINE_ID, engineNodeDef, engineOf, helper, NUDGE_NODES, nodeOf, TAB, waitUntil } from '../node-red/_helpers';
 
 type StepKind = 'score' | 'choose' | 'cap' | 'send' | 'log' | 'outcome';
 
@@ -49,7 +49,6 @@ interface Seen {
 const target = new SendTarget();
 let url = '';
 
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 const RUN_ID = /^[a-z]{1,4}_[0-9a-z]{20,}$/;
 // `sampled` is the learner's random draw (Thompson sampling), `providerMessageId` the test endpoint's count of posts.
 const RUN_KEYS = new Set(['decisionId', 'contactId', 'eventId', 'messageId', 'outcomeId', 'reservationId', 'idempotencyKey', 'durationMs', 'sampled', 'providerMessageId']);
@@ -57,7 +56,13 @@ const RUN_KEYS = new Set(['decisionId', 'contactId', 'eventId', 'messageId', 'ou
 /** Times, generated ids and durations as placeholders: what is left is what the platforms must agree on. */
 function normalise(value: unknown, key = ''): unknown {
 	if (RUN_KEYS.has(key) && value !== undefined) return `<${key}>`;
-	if (typeof value === 'string') return ISO_TIME.test(value) ? '<time>' : RUN_ID.test(value) ? '<id>' : value.replace(/d_[0-9a-z]{20,}/g, '<id>');
+	if (typeof value === 'string') {
+		if (RUN_ID.test(value)) return '<id>';
+		return value
+			.replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z/g, '<time>')
+			.replace(/d_[0-9a-z]{20,}/g, '<id>')
+			.replace(/sampled expected value \([0-9.]+/g, 'sampled expected value (<sampled>');
+	}
 	if (Array.isArray(value)) return value.map((v) => normalise(v));
 	if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, normalise(v, k)]));
 	return value;
@@ -112,16 +117,20 @@ async function onNodeRed(steps: Step[]): Promise<Run> {
 		for (const id of outs) flow.push({ id, type: 'helper', z: TAB });
 	});
 	await helper.load(NUDGE_NODES, flow, { [ENGINE_ID]: { ...credentials()[ENGINE_ID], storeUrl: freshStore() } });
+	// One listener per node for the whole run (Node-RED's input hooks do not survive listeners removing themselves).
+	const arrivals: Array<{ output?: number; msg?: NodeMessage & Record<string, unknown>; error?: string }> = [];
+	steps.forEach((step, i) => {
+		for (let output = 0; output < NODES[step.node].outputs; output++) {
+			nodeOf(`s${i}-out${output}`).on('input', (msg: NodeMessage & Record<string, unknown>) => arrivals.push({ output, msg }));
+		}
+	});
+	nodeOf('caught').on('input', (msg: NodeMessage) => arrivals.push({ error: (msg.error as { message: string }).message }));
 	const seen: Seen[] = [];
 	let msg: NodeMessage & Record<string, unknown> = {};
 	for (const [i, step] of steps.entries()) {
-		const outputs = Array.from({ length: NODES[step.node].outputs }, (_, k) => nodeOf(`s${i}-out${k}`));
-		const arrived = new Promise<Seen & { msg?: NodeMessage & Record<string, unknown> }>((resolve) => {
-			outputs.forEach((node, output) => node.once('input', (out: NodeMessage & Record<string, unknown>) => resolve({ output, msg: out })));
-			nodeOf('caught').once('input', (out: NodeMessage) => resolve({ error: (out.error as { message: string }).message }));
-		});
 		nodeOf(`s${i}`).receive(step.event ? { payload: step.event } : msg);
-		const result = await arrived;
+		await waitUntil(() => arrivals.length > i, `step ${i} (${step.node}) to send a message or fail`);
+		const result = arrivals[i];
 		if (result.error !== undefined) {
 			seen.push({ error: normalise(result.error) as string });
 			continue;
@@ -163,6 +172,9 @@ beforeEach(() => {
 	target.answer = () => 200;
 });
 
+/** Choose Channel for an event, then Frequency Cap and Send for what it chose. */
+const chooseAndSend = (event: IDataObject): Step[] => [{ node: 'choose', event }, { node: 'cap' }, { node: 'send' }];
+
 describe('the same items give the same decisions and outputs on n8n and Node-RED', () => {
 	it('a whole journey: score, choose, cap, send, then the conversion twice (the second a duplicate)', async () => {
 		const { steps: seen } = await expectParity([
@@ -194,14 +206,7 @@ describe('the same items give the same decisions and outputs on n8n and Node-RED
 
 	it('an already-sent decision given to Choose Channel again leaves by its channel, and Send passes it on as sent without sending twice', async () => {
 		const posted = target.received.length;
-		const { steps: seen } = await expectParity([
-			{ node: 'choose', event: anaEvent('Pricing Viewed', 'evt-parity-again') },
-			{ node: 'cap' },
-			{ node: 'send' },
-			{ node: 'choose' },
-			{ node: 'cap' },
-			{ node: 'send' },
-		]);
+		const { steps: seen } = await expectParity([...chooseAndSend(anaEvent('Pricing Viewed', 'evt-parity-again')), { node: 'choose' }, { node: 'cap' }, { node: 'send' }]);
 		expect(seen.slice(3).map(summary).map((s) => [s.output, s.status])).toEqual([
 			[0, 'sent'],
 			[0, 'sent'],
@@ -212,7 +217,7 @@ describe('the same items give the same decisions and outputs on n8n and Node-RED
 	});
 
 	it('a contact no channel can reach leaves Choose Channel by None, and stays blocked after', async () => {
-		const { steps: seen } = await expectParity([{ node: 'choose', event: caraEvent('evt-parity-cara') }, { node: 'cap' }, { node: 'send' }]);
+		const { steps: seen } = await expectParity(chooseAndSend(caraEvent('evt-parity-cara')));
 		expect(seen.map(summary).map((s) => s.output)).toEqual([6, 2, undefined]);
 		expect(seen[2].error).toMatch(/cannot be sent/);
 	});
@@ -224,8 +229,20 @@ describe('the same items give the same decisions and outputs on n8n and Node-RED
 
 	it('a send the sending tool refuses leaves by Failed on both', async () => {
 		target.answer = (body) => (JSON.stringify(body).includes('dan@example.com') ? 400 : 200);
-		const { steps: seen } = await expectParity([{ node: 'choose', event: danEvent('evt-parity-dan') }, { node: 'cap' }, { node: 'send' }]);
+		const { steps: seen } = await expectParity(chooseAndSend(danEvent('evt-parity-dan')));
 		expect(summary(seen[2])).toMatchObject({ output: 1, status: 'failed' });
+	});
+
+	it('a second message to the same contact meets the daily email cap the same way: blocked, and Send refuses it', async () => {
+		const events = ['first', 'second'].map((n) => anaEvent('Pricing Viewed', `evt-parity-cap-${n}`));
+		const { steps: seen } = await expectParity(events.flatMap(chooseAndSend));
+		expect(seen.slice(3).map(summary).map((s) => [s.output, s.status])).toEqual([
+			[0, 'pending'],
+			[2, 'suppressed'],
+			[undefined, undefined],
+		]);
+		expect((seen[4].decision as { reason?: string }).reason).toBe('FREQUENCY_CAP');
+		expect(seen[5].error).toMatch(/was suppressed \(FREQUENCY_CAP\) and cannot be sent/);
 	});
 
 	it('an item that is neither a decision nor an event fails with the same message on both', async () => {
