@@ -5,4 +5,5 @@
 export * from './decisionRef';
 export * from './open';
 export * from './outputs';
+export * from './settings';
 export * from './steps';

@@ -245,6 +245,12 @@ describe('the same items give the same decisions and outputs on n8n and Node-RED
 		expect(seen[5].error).toMatch(/was suppressed \(FREQUENCY_CAP\) and cannot be sent/);
 	});
 
+	it('annotations that are not JSON fail Log Decision with the same message on both, and nothing is logged', async () => {
+		const { steps, log } = await expectParity([{ node: 'log', event: anaEvent('Pricing Viewed', 'evt-parity-notes'), settings: { annotations: '{campaign: spring}' } }]);
+		expect(steps[0].error).toMatch(/^Annotations is not valid JSON \(.+\)\. Annotations must be a JSON object such as \{"campaign": "spring"\}$/);
+		expect(log).toEqual([]);
+	});
+
 	it('an item that is neither a decision nor an event fails with the same message on both', async () => {
 		const { steps, log } = await expectParity([{ node: 'cap', event: { hello: 'world' } }]);
 		expect(steps[0].error).toMatch(/carries no Nudge decision and is not a customer event/);

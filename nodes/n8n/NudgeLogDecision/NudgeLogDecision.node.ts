@@ -1,7 +1,7 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
-import { openItem } from '../../../engine/items';
-import { jsonObjectParameter, nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
+import { jsonObjectOf, openItem } from '../../../engine/items';
+import { nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
 
 export class NudgeLogDecision implements INodeType {
 	description: INodeTypeDescription = {
@@ -41,7 +41,7 @@ export class NudgeLogDecision implements INodeType {
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		return await runForEachItem(this, { outputs: 1, errorOutput: 0 }, async ({ engine, item, itemIndex }) => {
-			const annotations = jsonObjectParameter(this.getNodeParameter('annotations', itemIndex, '{}'), 'Annotations');
+			const annotations = jsonObjectOf(this.getNodeParameter('annotations', itemIndex, '{}'), 'Annotations');
 			const decision = await engine.logDecision(await openItem(engine, { item: item.json }), annotations);
 			return { decision, output: 0 };
 		});

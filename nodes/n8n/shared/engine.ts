@@ -184,28 +184,6 @@ export async function runForEachItem(
 	return outputs;
 }
 
-/** Parses a JSON-object parameter (text or an object from an expression); names the parameter when it is not one. */
-export function jsonObjectParameter(value: unknown, label: string): IDataObject {
-	let parsed: unknown = value;
-	let syntaxError: string | undefined;
-	if (typeof value === 'string') {
-		if (!value.trim()) return {};
-		try {
-			parsed = JSON.parse(value);
-		} catch (error) {
-			syntaxError = messageOf(error);
-		}
-	}
-	if (syntaxError !== undefined) {
-		throw new NudgeError('INVALID_INPUT', `${label} is not valid JSON (${syntaxError}); write an object such as {"campaign": "spring"}`);
-	}
-	if (parsed === undefined || parsed === null) return {};
-	if (typeof parsed !== 'object' || Array.isArray(parsed)) {
-		throw new NudgeError('INVALID_INPUT', `${label} must be a JSON object such as {"campaign": "spring"}`);
-	}
-	return parsed as IDataObject;
-}
-
 /**
  * Credential test ("Test" button on the Nudge Engine API credential): validates the policy and opens
  * the store, without touching the shared engines that running workflows use.
