@@ -1,5 +1,6 @@
 import type { IDataObject, INodeExecutionData, INodeType, INodeTypeDescription, IPollFunctions } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
+import { DEFAULT_JOURNEY, journeyOf } from '../../../engine/items';
 import { pollOnce } from '../../../engine/events/poll';
 import { createPollSource, type PollSourceSpec } from '../../../engine/events/pollSources';
 import { applyInactivityRules, fireDueTimers } from '../../../engine/events/timers';
@@ -114,7 +115,7 @@ export class NudgePollTrigger implements INodeType {
 				await acknowledge();
 				return items;
 			}
-			const journey = (this.getNodeParameter('journey', 'nurture') as string).trim() || 'nurture';
+			const journey = journeyOf(this.getNodeParameter('journey', DEFAULT_JOURNEY));
 			const settleSeconds = this.getNodeParameter('settleSeconds', 60) as number;
 			const rules = inactivityRules(this);
 			const spec: PollSourceSpec =
