@@ -22,7 +22,7 @@ export = function (RED: NodeAPI) {
 				const decision = def.variantSlot?.trim() || def.variants?.trim() ? await engine.chooseVariant(chosen, def.variantSlot ?? '', def.variants ?? '') : chosen;
 				const channel = decision.status === 'pending' ? decision.channel : undefined;
 				const output = channel ? CHANNELS.indexOf(channel) : CHANNEL_OUTPUTS.length - 1;
-				// The best time to send (contact's best hour, outside quiet hours): msg.sendAt, for a delay node.
+				// The best time to send (contact's best hour, outside quiet hours): msg.sendAt; the guardrails wait for it when the journey's policy says so.
 				const extra = channel && decision.sendTime ? { sendAt: decision.sendTime.sendAt } : undefined;
 				return { decision, output, extra, status: decisionStatus(decision, channel ?? 'none') };
 			},

@@ -81,7 +81,7 @@ export class NudgeChooseChannel implements INodeType {
 			const variants = this.getNodeParameter('options.variants', itemIndex, '') as string;
 			const chosen = await engine.chooseChannel(await engine.open(item.json, journey));
 			const decision = slot.trim() || variants.trim() ? await engine.chooseVariant(chosen, slot, variants) : chosen;
-			// The best time to send (contact's best hour, outside quiet hours), for a Wait node: `sendAt`.
+			// The best time to send (contact's best hour, outside quiet hours), shown as `sendAt`; Frequency Cap waits for it when the journey's policy says so.
 			return { decision, output: channelOutput(decision), extra: decision.sendTime ? { sendAt: decision.sendTime.sendAt } : undefined };
 		});
 	}
