@@ -171,6 +171,23 @@ describe('best send time: the batch, replay and the policy', () => {
 		await engine.close();
 	});
 
+	test('a review comes first: the approved message then waits for the best time, and is not sent to review again when due', async () => {
+		let now = NOW;
+		const store = openStore('memory:');
+		const review = { review: [{ id: 'big-offer', when: { field: 'traits.plan', op: 'eq' as const, value: 'enterprise' } }] };
+		const engine = new Engine({ store, policy: loadPolicy(basePolicy({ waitForBestTime: true }, review)), now: () => new Date(now) });
+		await seedHours(store);
+		const asked = await engine.decide({ type: 'track', name: 'Pricing Viewed', identities: { email: 'ana@example.com' }, traits: { timezone: 'UTC', plan: 'enterprise' } }, { journey: 'nurture', target: { dryRun: true } });
+		expect(asked).toMatchObject({ status: 'review', reason: 'REVIEW_REQUIRED' });
+		expect(asked.guard!.checks.some((c) => c.kind === 'send_time')).toBe(false);
+		const approved = await engine.resolveReview(asked, { approve: true, reviewer: 'lea@example.com' });
+		expect(approved).toMatchObject({ status: 'delayed', reason: 'BEST_SEND_TIME', guard: { retryAt: new Date(BEST).toISOString() } });
+		now = BEST;
+		const [due] = (await takeDueDecisions(engine, 'nurture', BEST)).decisions;
+		expect(await engine.decideDue(due, { dryRun: true })).toMatchObject({ decisionId: asked.decisionId, status: 'sent', review: { verdict: 'approved' } });
+		await engine.close();
+	});
+
 	test('nudge replay finishes best-time waits in simulated time', async () => {
 		const dir = tempDir();
 		const policyFile = join(dir, 'policy.json');
