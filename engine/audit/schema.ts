@@ -18,6 +18,8 @@ export const REASON_CODES = [
 	'REVIEW_REJECTED',
 	/** The learner judged "no action / wait" the best move for now. */
 	'WAIT_CHOSEN',
+	/** Waiting for the contact's best send time (policy `journeys.<id>.sendTime`): delayed, then checked again. */
+	'BEST_SEND_TIME',
 	/** The journey sends nothing for this event (policy `journeys.<id>.triggers`): it only updated the profile or recorded an outcome. */
 	'NOT_A_TRIGGER',
 ] as const;
@@ -26,7 +28,7 @@ export type ReasonCode = z.infer<typeof ReasonCodeSchema>;
 
 /**
  * pending: still moving through the flow; delayed: held until `guard.retryAt` (quiet hours, a full cap
- * with action delay); review: waiting for a person; then sent, suppressed (with a reason) or failed.
+ * with action delay, the contact's best send time); review: waiting for a person; then sent, suppressed (with a reason) or failed.
  */
 export const DECISION_STATUSES = ['pending', 'delayed', 'review', 'sent', 'suppressed', 'failed'] as const;
 export type DecisionStatus = (typeof DECISION_STATUSES)[number];
@@ -65,7 +67,7 @@ export const CandidateSchema = z.object({
 });
 export type Candidate = z.infer<typeof CandidateSchema>;
 
-export const GUARD_CHECK_KINDS = ['suppression', 'consent', 'negative_trigger', 'review', 'quiet_hours', 'frequency_cap'] as const;
+export const GUARD_CHECK_KINDS = ['suppression', 'consent', 'negative_trigger', 'review', 'send_time', 'quiet_hours', 'frequency_cap'] as const;
 
 /** One guardrail evaluated for a decision: which rule, whether it passed, and the facts behind it. */
 export const GuardCheckSchema = z.object({

@@ -4,6 +4,7 @@ import { channelEligibility } from '../decide/chooseChannel';
 import type { Policy } from '../policy/schema';
 import type { Profile } from '../profiles/schema';
 import type { Store } from '../store/types';
+import { checkBestSendTime } from './bestTime';
 import { checkAndReserve, MessageFacts } from './frequencyCap';
 import { checkNegativeTriggers } from './negativeTriggers';
 import { checkQuietHours } from './quietHours';
@@ -51,8 +52,10 @@ export interface GuardInput {
 
 /**
  * Every guardrail for one message, in order — suppression list, consent, negative triggers, human
- * review, quiet hours, frequency caps — stopping at the first that blocks, delays or asks for review.
- * Caps come last because they reserve a slot: nothing is reserved for a message that cannot go.
+ * review, the best send time, quiet hours, frequency caps — stopping at the first that blocks, delays or
+ * asks for review. Caps come last because they reserve a slot: nothing is reserved for a message that
+ * cannot go. The best-time wait comes after review (a person decides first) and before the clock checks,
+ * which the message meets again when it comes back.
  */
 export async function evaluateGuards(input: GuardInput): Promise<GuardResult> {
 	const { store, policy, profile, decision, channel, now } = input;
@@ -89,6 +92,13 @@ export async function evaluateGuards(input: GuardInput): Promise<GuardResult> {
 			const ids = review.hits.map((r) => r.id);
 			return { ...stop('review', 'REVIEW_REQUIRED', ids[0], `needs a person's approval (${ids.join(', ')})`), reviewRules: ids };
 		}
+	}
+
+	const best = checkBestSendTime(policy, decision, now);
+	checks.push(...best.checks);
+	if (best.waitUntil !== undefined) {
+		const check = best.checks[0];
+		return stop('delayed', 'BEST_SEND_TIME', check.ruleId, `waiting for ${check.detail}; retry at ${new Date(best.waitUntil).toISOString()}`, best.waitUntil);
 	}
 
 	const zone = zoneFor(profile.timezone, policy.timezone);

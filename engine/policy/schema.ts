@@ -226,6 +226,22 @@ const JourneyOutcomeSchema = z
 	})
 	.strict();
 
+/** The best send time is the next start of the contact's best hour: never more than a day away. */
+const MAX_BEST_TIME_WAIT_MS = 86_400_000;
+
+/** Whether a journey's messages wait for the contact's best send time, and for how long at most (docs/choosing.md). */
+export const SendTimePolicySchema = z
+	.object({
+		/** A chosen message is delayed (BEST_SEND_TIME) until the contact's best hour; off: it goes at once. */
+		waitForBestTime: z.boolean().default(false),
+		/** The longest such a wait lasts, counted from the channel choice: the message then goes anyway. */
+		maxWait: DurationSchema.refine((d) => !DURATION.test(d) || durationMs(d) <= MAX_BEST_TIME_WAIT_MS, {
+			message: 'must be at most "24h" (the best send time is never further away)',
+		}).default('24h'),
+	})
+	.strict();
+export type SendTimePolicy = z.infer<typeof SendTimePolicySchema>;
+
 export const JourneyPolicySchema = z
 	.object({
 		/** Channels this journey may use, in order of preference; defaults to the policy's channelOrder. */
@@ -258,6 +274,8 @@ export const JourneyPolicySchema = z
 		offers: z.partialRecord(TierSchema, z.number().min(0)).optional(),
 		/** Inactivity timers of this journey (e.g. Checkout Started with no Order Completed in 30 minutes → Cart Abandoned). */
 		timers: InactivityRulesSchema.default([]),
+		/** Wait for each contact's best send time before the message goes (off when absent: a cart reminder must not wait). */
+		sendTime: SendTimePolicySchema.optional(),
 	})
 	.strict();
 export type JourneyPolicy = z.infer<typeof JourneyPolicySchema>;

@@ -15,7 +15,7 @@ export = function (RED: NodeAPI) {
 		handleSteps(RED, this, def, {
 			outputs: CHANNEL_OUTPUTS.length,
 			run: async (engine, msg) => {
-				// Output order: the engine's channels, then none. A message leaving by a channel carries msg.sendAt (for a delay node).
+				// Output order: the engine's channels, then none. A message leaving by a channel carries msg.sendAt (information: the guardrails wait for it when the journey's policy says so).
 				const routed = await chooseChannelStep(engine, await decisionOf(engine, msg), { slot: def.variantSlot, variants: def.variants });
 				return { ...routed, status: decisionStatus(routed.decision, routedChannel(routed.decision) ?? 'none') };
 			},

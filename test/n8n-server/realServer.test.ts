@@ -10,6 +10,7 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Decision } from '../../engine/audit/schema';
 import { holdoutOf } from '../../engine/decide/holdout';
+import { engagementDeltas } from '../../engine/decide/sendTime';
 import { signatureHeaders } from '../../engine/events/signature';
 import { openStore } from '../../engine/store/open';
 import type { Store } from '../../engine/store/types';
@@ -24,6 +25,13 @@ const SECRET = 'real-server-signing-secret';
 const CREDENTIAL_ID = 'NudgeEngineCred1';
 const POLICY = readFileSync(join(ROOT, 'flows/policies/journeys.json'), 'utf8');
 const HOLDOUT = (JSON.parse(POLICY) as { holdout: Parameters<typeof holdoutOf>[0] }).holdout;
+/** The shipped policy, with nurture's best-send-time wait held to a few seconds so a wait ends within the test. */
+const BEST_TIME_WAIT_SECONDS = 4;
+const SERVER_POLICY = (() => {
+	const policy = JSON.parse(POLICY) as { journeys: { nurture: { sendTime: { waitForBestTime: boolean; maxWait: string } } } };
+	policy.journeys.nurture.sendTime = { ...policy.journeys.nurture.sendTime, maxWait: `${BEST_TIME_WAIT_SECONDS}s` };
+	return JSON.stringify(policy);
+})();
 
 interface Template {
 	id: string;
@@ -43,10 +51,22 @@ function template(journey: string): { id: string; path: string } {
 	throw new Error(`No template starts the journey ${journey}`);
 }
 
+/** A template node as this test imports it: HTTP steps to the local endpoint, Decisions Due every second. */
+function forThisTest(node: Template['nodes'][number], sinkUrl: string): Template['nodes'][number] {
+	if (typeof node.parameters.url === 'string') return { ...node, parameters: { ...node.parameters, url: sinkUrl } };
+	if (node.type === 'n8n-nodes-nudge.nudgeDueTrigger') return { ...node, parameters: { ...node.parameters, intervalSeconds: 1 } };
+	return node;
+}
+
 // Packed and installed once, copied into each server's user folder.
 const packWork = tempDir('nudge-n8n-pack-');
 let packed: Promise<string> | undefined;
 afterAll(() => rmSync(packWork, { recursive: true, force: true }));
+
+async function waitFor(done: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+	const deadline = Date.now() + timeoutMs;
+	while (!(await done()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 250));
+}
 
 let seq = 0;
 /** A user id whose contact is not in the journey's holdout (so a message is due), unique per run. */
@@ -77,13 +97,14 @@ for (const version of VERSIONS) {
 			store = openStore(storeUrl);
 
 			const credentials = join(server.home, 'credentials.json');
-			writeFileSync(credentials, JSON.stringify([{ id: CREDENTIAL_ID, name: 'Nudge Engine', type: 'nudgeEngineApi', data: { store: storeUrl, policy: POLICY, signingSecret: SECRET } }]));
+			writeFileSync(credentials, JSON.stringify([{ id: CREDENTIAL_ID, name: 'Nudge Engine', type: 'nudgeEngineApi', data: { store: storeUrl, policy: SERVER_POLICY, signingSecret: SECRET } }]));
 			await server.cli(['import:credentials', `--input=${credentials}`], /Successfully imported 1 credential/);
 
 			// The templates as shipped, their HTTP steps (Send, sales and review tasks) pointed at the local
-			// endpoint. One file holding all four goes through the same single-file import as --input=<template>.
+			// endpoint and their Decisions Due checking every second (not every 30). One file holding all four
+			// goes through the same single-file import as --input=<template>.
 			const workflows = join(server.home, 'templates.json');
-			const pointed = TEMPLATES.map((t) => ({ ...t, nodes: t.nodes.map((n) => (typeof n.parameters.url === 'string' ? { ...n, parameters: { ...n.parameters, url: sink.url } } : n)) }));
+			const pointed = TEMPLATES.map((t) => ({ ...t, nodes: t.nodes.map((n) => forThisTest(n, sink.url)) }));
 			writeFileSync(workflows, JSON.stringify(pointed));
 			await server.cli(['import:workflow', `--input=${workflows}`], new RegExp(`Successfully imported ${TEMPLATES.length} workflows`));
 
@@ -205,5 +226,37 @@ for (const version of VERSIONS) {
 			expect(await store.queryDecisions({})).toHaveLength(logged + 1);
 			expect((await store.resolveIdentities(['email:mallory@example.com'])).size).toBe(0);
 		});
+
+		it('a message delayed for its best send time ends its execution at once, comes back through the activated workflow\'s Decisions Due when due, and ends sent', async () => {
+			// Someone engaged at 11:00 their time, so that is the best hour; for this lead it is 14:00, so the
+			// best time is tomorrow and the wait is held to the policy's maxWait (a few seconds here).
+			await store.addArmStats(engagementDeltas('someone', new Date(), zoneAtLocalHour(11)));
+			await store.sync();
+			const nurture = template('nurture').id;
+			const before = server.executions().length;
+			const answer = await post('nurture', [track(treatedUser('nurture', 'lena'), 'Lead Created', { email: 'lena@oakline.example', timezone: zoneAtLocalHour(14) })]);
+			expect([answer.status, answer.body.accepted]).toEqual([200, 1]);
+			const [decisionId] = answer.body.decisionIds;
+			const [webhookRun] = (await server.settledExecutions(before + 1)).slice(before);
+			expect([webhookRun.workflowId, webhookRun.mode, webhookRun.status]).toEqual([nurture, 'webhook', 'success']);
+			const waiting = (await store.getDecision(decisionId))!;
+			expect(waiting).toMatchObject({ status: 'delayed', reason: 'BEST_SEND_TIME', ruleId: 'journeys.nurture.sendTime', sendTime: { hour: 11 }, loggedAt: expect.any(String) });
+			expect(sink.received.some((r) => r.body.includes(decisionId))).toBe(false);
+
+			// When the wait ends, Decisions Due (polling every second) emits it in an execution of its own: guardrails, Send, Log Sent.
+			const deadline = Date.now() + 60_000;
+			while ((await store.getDecision(decisionId))?.status !== 'sent' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 250));
+			const sent = (await store.getDecision(decisionId))!;
+			expect(sent).toMatchObject({ status: 'sent', channel: 'email', delivery: { status: 'sent' } });
+			expect(sent.guard!.checks.find((c) => c.kind === 'send_time')).toMatchObject({ passed: true });
+			expect(sent.trail.filter((t) => t.stage === 'guard').map((t) => t.status)).toEqual(['delayed', 'pending']);
+			expect(Date.parse(sent.delivery!.at) - Date.parse(waiting.guard!.retryAt!)).toBeGreaterThanOrEqual(0);
+			await waitFor(async () => !!(await store.getDecision(decisionId))?.trail.some((t, i, all) => t.stage === 'log' && i === all.length - 1));
+			const dueRuns = (await server.settledExecutions(before + 2)).slice(before + 1).filter((e) => e.workflowId === nurture);
+			expect(dueRuns.map((e) => [e.mode, e.status])).toEqual([['trigger', 'success']]);
+			// Sent once, and no execution is left waiting.
+			expect(sink.received.filter((r) => r.body.includes(decisionId))).toHaveLength(1);
+			expect(server.executions().filter((e) => e.status === 'waiting')).toEqual([]);
+		}, 120_000);
 	});
 }

@@ -80,7 +80,7 @@ export class NudgeChooseChannel implements INodeType {
 			const journey = this.getNodeParameter('options.journey', itemIndex, DEFAULT_JOURNEY);
 			const slot = this.getNodeParameter('options.variantSlot', itemIndex, '') as string;
 			const variants = this.getNodeParameter('options.variants', itemIndex, '') as string;
-			// An item leaving by a channel carries the best time to send (for a Wait node): `sendAt`.
+			// An item leaving by a channel carries the best time to send as `sendAt`; Frequency Cap waits for it when the journey's policy says so.
 			return await chooseChannelStep(engine, await openItem(engine, { item: item.json, journey }), { slot, variants });
 		});
 	}

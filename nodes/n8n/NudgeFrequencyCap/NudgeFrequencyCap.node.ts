@@ -34,7 +34,7 @@ export class NudgeFrequencyCap implements INodeType {
 			},
 			{
 				displayName:
-					'Allowed: a slot is held for the message — connect to Send. Delayed: quiet hours or a full cap; Nudge keeps the decision until retryAt — log it, and let a Nudge Due Trigger bring it back into this node when due. Blocked: not to be sent (the reason is in the decision) — connect to Log Decision. Review: a person must approve — notify them, then run this node with "Record Review Verdict".',
+					'Allowed: a slot is held for the message — connect to Send. Delayed: the contact’s best send time (when the journey’s policy waits for it), quiet hours or a full cap; Nudge keeps the decision until retryAt — log it, and let a Nudge Due Trigger bring it back into this node when due. Blocked: not to be sent (the reason is in the decision) — connect to Log Decision. Review: a person must approve — notify them, then run this node with "Record Review Verdict".',
 				name: 'notice',
 				type: 'notice',
 				default: '',

@@ -99,6 +99,7 @@ const REASON_LABELS: Record<ReasonCode, string> = {
 	SUPPRESSION_LIST: 'suppressed list',
 	REVIEW_REJECTED: 'review rejected',
 	WAIT_CHOSEN: 'waiting',
+	BEST_SEND_TIME: 'best time',
 	NOT_A_TRIGGER: 'no message',
 };
 
