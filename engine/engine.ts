@@ -435,7 +435,7 @@ export class Engine {
 	 * (consent, suppression, negative triggers, review, quiet hours, caps, holdouts) run unchanged, after the
 	 * policy's agent switches and blast radius. The same idempotency key is one action, even when calls race.
 	 * A dry run answers without claiming the key, reserving, sending or logging anything. Bad input throws a
-	 * NudgeError (INVALID_INPUT, UNKNOWN_CONTACT) and changes nothing. See docs/agents-api in engine/agents.
+	 * NudgeError (INVALID_INPUT, UNKNOWN_CONTACT) and changes nothing. See docs/policy.md#agents.
 	 */
 	async requestAction(input: unknown): Promise<ActionVerdict> {
 		const request = parseActionRequest(input);
@@ -493,7 +493,7 @@ export class Engine {
 		await this.scoreStage(decision, profile, false);
 		// The agent's own facts win over the journey's offer by score tier.
 		decision.message = { ...decision.message, ...Object.fromEntries(Object.entries(facts).filter(([, v]) => v !== undefined)) };
-		if (request.channel === 'choose') await this.chooseStage(decision, profile, false);
+		if (request.channel === 'choose') await this.chooseStage(decision, profile, false, !dryRun);
 		else {
 			const context = contextOf(decision, contact, this.policy.learner);
 			if (!this.holdOut(decision, contact, context)) {
@@ -604,7 +604,9 @@ export class Engine {
 
 	/**
 	 * Sends an allowed agent action by the engine's one send path (`send`: once per decision, only with its cap
-	 * reservation, consent checked again) and logs it. Anything but an allowed action is refused.
+	 * reservation, consent checked again) and logs it. Anything but an allowed action is refused. An allowed action
+	 * is not sent, and comes back with its new verdict, when the policy's agent switches now stop it, or when it
+	 * waited past `reservationTimeoutSeconds` and the guardrails, checked again, no longer allow it.
 	 */
 	async sendAction(decisionId: string, target: SendTarget): Promise<Decision> {
 		const decision = await this.getDecision(decisionId);
@@ -613,7 +615,23 @@ export class Engine {
 		if (verdictKind(decision) !== 'allow') {
 			throw new NudgeError('NOT_RESERVED', `Action ${decision.decisionId} is not allowed (${verdictOf(decision).explanation}), so it is not sent`);
 		}
-		return this.logStage(await this.send(decision, target), {});
+		return withActionLease(this.store, decision.decisionId, () => this.wallNow().getTime(), async () => {
+			const current = await this.getDecision(decisionId);
+			if (verdictKind(current) !== 'allow' || current.status === 'sent') return current;
+			// The policy's switches hold until the message leaves: a kill switch stops allowed actions not yet sent.
+			const gate = agentGate(this.policy, current.agent!.agentId);
+			const now = this.wallNow();
+			const held = Date.parse(current.updatedAt) + this.policy.reservationTimeoutSeconds * 1000;
+			if (gate || now.getTime() >= held) {
+				// A slot held past the reservation timeout may have been given to another message: decide again.
+				if (current.guard?.reservationId) await this.store.settleCap(current.guard.reservationId, 'release');
+				if (gate) this.suppress(current, gate.reason, gate.explanation, gate.rule);
+				else await this.guardAction(current, this.profileLoader(current), current.review?.verdict === 'approved', false);
+				await this.settleAction(current, false);
+				if (verdictKind(current) !== 'allow') return current;
+			}
+			return this.logStage(await this.send(current, target), {});
+		});
 	}
 
 	/**
@@ -706,7 +724,8 @@ export class Engine {
 		return { ...scoreWithRules(profile, scoring, this.policyVersion), note: `rules used: ${active ? `model ${name} v${active.version} is not used yet: ${why}` : why}` };
 	}
 
-	private async chooseStage(decision: Decision, profile: () => Promise<Profile>, persist = true): Promise<Decision> {
+	/** `learn: false` (a dry run) leaves the learner's counts alone when it picks "wait". */
+	private async chooseStage(decision: Decision, profile: () => Promise<Profile>, persist = true, learn = true): Promise<Decision> {
 		const now = this.nowFor(decision);
 		const contact = await profile();
 		// A score tier the journey escalates (hot leads → a sales task) has only that channel to go by.
@@ -744,8 +763,10 @@ export class Engine {
 				explore: 'was tried to keep learning (exploration floor)',
 			}[picked.method];
 			if (picked.arm === WAIT) {
-				await this.store.addArmStats(armDeltas(context, WAIT));
-				decision.choice.trialCounted = true;
+				if (learn) {
+					await this.store.addArmStats(armDeltas(context, WAIT));
+					decision.choice.trialCounted = true;
+				}
 				this.suppress(decision, 'WAIT_CHOSEN', `no action now: waiting ${why}`);
 			} else {
 				decision.channel = picked.arm;

@@ -120,6 +120,29 @@ describe.each(local)('agent actions on %s', (_name, makeStore) => {
 		expect((await h.engine.getDecision(first.decisionId)).agent?.verdict).toBe('allow');
 	});
 
+	test('the kill switch stops an allowed action that was not sent yet', async () => {
+		open();
+		await contact(h.engine, 'ana@example.com');
+		const verdict = await h.engine.requestAction(ask());
+		h.engine.setPolicy({ ...BASE, agents: { blastRadius: [], killSwitch: true } });
+		const stopped = await h.engine.sendAction(verdict.decisionId, { dryRun: true });
+		expect(stopped).toMatchObject({ status: 'suppressed', reason: 'AGENT_KILL_SWITCH', agent: { verdict: 'deny' } });
+		expect(stopped.delivery).toBeUndefined();
+		expect(await h.engine.requestAction(ask())).toMatchObject({ verdict: 'deny', duplicate: true, reasons: ['AGENT_KILL_SWITCH'] });
+	});
+
+	test('an allowed action sent after its reservation ran out is checked again: its slot may have gone to another message', async () => {
+		open();
+		await contact(h.engine, 'ana@example.com');
+		const first = await h.engine.requestAction(ask());
+		// reservationTimeoutSeconds is 300: the unsent first action's slot frees, and a second action takes it.
+		h.clock.now = new Date(Date.parse(AT) + 301_000);
+		expect(await h.engine.requestAction(ask({ idempotencyKey: 'k2' }))).toMatchObject({ verdict: 'allow' });
+		const late = await h.engine.sendAction(first.decisionId, { dryRun: true });
+		expect(late).toMatchObject({ status: 'suppressed', reason: 'FREQUENCY_CAP', agent: { verdict: 'deny' } });
+		expect(late.delivery).toBeUndefined();
+	});
+
 	test('an opted-out contact is denied with its reason and the binding consent rule', async () => {
 		open();
 		await contact(h.engine, 'ana@example.com', { email: 'opted_out' });
