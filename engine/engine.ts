@@ -441,6 +441,11 @@ export class Engine {
 		const request = parseActionRequest(input);
 		const profile = await resolveActionContact(this.store, request.contact);
 		const journey = request.journey ?? this.policy.agents.journey;
+		// A made-up journey would escape the caps, holdouts and review rules scoped to the real ones.
+		if (journey !== this.policy.agents.journey && !Object.prototype.hasOwnProperty.call(this.policy.journeys, journey)) {
+			const known = [this.policy.agents.journey, ...Object.keys(this.policy.journeys)].join(', ');
+			throw new NudgeError('INVALID_INPUT', `Journey "${journey}" is not in the policy: leave it out (actions then belong to "${this.policy.agents.journey}") or name one of ${known}`);
+		}
 		const hash = requestHash(request, profile.contactId, journey);
 		const decisionId = actionDecisionId(request.agentId, request.idempotencyKey);
 		if (request.dryRun) {

@@ -319,6 +319,7 @@ describe.each(local)('agent actions on %s', (_name, makeStore) => {
 			['no agent id', { agentId: undefined }, 'INVALID_INPUT', /agentId/],
 			['no idempotency key', { idempotencyKey: '' }, 'INVALID_INPUT', /idempotencyKey: must not be empty/],
 			['a negative offer', { message: { offerValue: -5 } }, 'INVALID_INPUT', /offerValue/],
+			['a journey the policy does not have', { journey: 'made-up' }, 'INVALID_INPUT', /Journey "made-up" is not in the policy: .*name one of agent, nurture/],
 		];
 		test.each(cases)('%s', async (_what, overrides, code, message) => {
 			open();
