@@ -373,6 +373,17 @@ function describeShared(name: string, makeStore: () => Store, cleanup: () => Pro
 			expect(runaway.filter((v) => v.reasons[0] === 'BLAST_RADIUS')).toHaveLength(12);
 			for (const h of engines) await h.engine.close();
 		});
+
+		test('a distinct-contacts blast radius holds when engines race on new contacts', async () => {
+			const engines = Array.from({ length: 4 }, () => harness(makeStore(), { caps: [] }, { blastRadius: [{ id: 'two-contacts', count: 'contacts', limit: 2, window: '1d' }] }));
+			const people = ['p0', 'p1', 'p2', 'p3', 'p4', 'p5'].map((p) => `${p}-${Math.random().toString(36).slice(2)}@example.com`);
+			for (const email of people) await contact(engines[0].engine, email);
+			const agentId = `contacts-bot-${Math.random().toString(36).slice(2)}`;
+			const verdicts = await Promise.all(people.map((email, i) => engines[i % 4].engine.requestAction(ask({ agentId, idempotencyKey: `c${i}`, contact: email }))));
+			expect(verdicts.filter((v) => v.verdict === 'allow')).toHaveLength(2);
+			expect(verdicts.filter((v) => v.reasons[0] === 'BLAST_RADIUS')).toHaveLength(4);
+			for (const h of engines) await h.engine.close();
+		});
 	});
 }
 
