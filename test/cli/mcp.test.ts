@@ -122,6 +122,15 @@ describe('nudge mcp tools (in-process transport)', () => {
 		expect(hook.received).toHaveLength(1);
 	});
 
+	test('a failed send says so, with the provider\'s error', async () => {
+		const failing = await startReceiver([500]);
+		const agent = await connectInProcess(engine, { send: { url: failing.url, maxAttempts: 1 } });
+		const result = data(await agent.callTool({ name: 'request_action', arguments: action({ idempotencyKey: 'fails' }) }));
+		expect(result).toMatchObject({ verdict: 'allow', sent: false, error: expect.stringMatching(/send failed/) });
+		expect(failing.received).toHaveLength(1);
+		await agent.close();
+	});
+
 	test('bad tool arguments get an error the agent can act on, and nothing happens', async () => {
 		const extra = (await client.callTool({ name: 'request_action', arguments: { ...action(), sendNow: true } })) as CallToolResult;
 		expect(extra.isError).toBe(true);
