@@ -485,6 +485,8 @@ export class Engine {
 				reasons: [],
 			},
 		};
+		// First the switches and the blast radius: a looping agent is counted even when its requests are forged.
+		if (!(await this.admitAction(decision, now, dryRun))) return this.settleAction(decision, dryRun);
 		if (request.approvalId) {
 			// A new action presenting an approval: the approval belongs to another request (or to none).
 			const approved = await this.store.getDecision(approvalDecisionId(request.approvalId) ?? '');
@@ -493,7 +495,6 @@ export class Engine {
 			else this.suppress(decision, 'APPROVAL_MISMATCH', `approval ${request.approvalId} was asked under idempotency key ${approved!.agent!.idempotencyKey}: present it with that key`, 'agents.approval');
 			return this.settleAction(decision, dryRun);
 		}
-		if (!(await this.admitAction(decision, now, dryRun))) return this.settleAction(decision, dryRun);
 		const profile = this.profileLoader(decision, contact);
 		await this.scoreStage(decision, profile, false);
 		// The agent's own facts win over the journey's offer by score tier.

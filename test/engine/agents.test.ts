@@ -297,6 +297,14 @@ describe.each(local)('agent actions on %s', (_name, makeStore) => {
 			expect(await h.engine.requestAction(ask({ idempotencyKey: 'd2', contact: 'd@example.com' }))).toMatchObject({ verdict: 'allow' });
 		});
 
+		test('requests with forged approvals count too: an agent looping on them is stopped', async () => {
+			open({ caps: [] }, { blastRadius: [{ id: 'two', count: 'actions', limit: 2, window: '1h' }] });
+			await contact(h.engine, 'ana@example.com');
+			const reasons = [];
+			for (let i = 0; i < 4; i++) reasons.push((await h.engine.requestAction(ask({ idempotencyKey: `f${i}`, approvalId: `d_x.forged${i}` }))).reasons[0]);
+			expect(reasons).toEqual(['APPROVAL_INVALID', 'APPROVAL_INVALID', 'BLAST_RADIUS', 'BLAST_RADIUS']);
+		});
+
 		test('at most N distinct contacts: more actions on a contact already touched still go', async () => {
 			open({ caps: [] }, { blastRadius: [{ id: 'two-contacts', count: 'contacts', limit: 2, window: '1d', agents: ['growth-bot'] }] });
 			for (const who of ['a', 'b', 'c']) await contact(h.engine, `${who}@example.com`);
