@@ -7,10 +7,11 @@ import { NudgeError } from '../errors';
 import type { Profile } from '../profiles/schema';
 import { queryLimit } from './matchDecision';
 import { activationFromRow, ModelActivation } from './models';
-import { INACTIVITY_QUEUE, queuePrefix, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type LeasedTimer, type Store, type StoredTimer, type TimerQueue } from './types';
+import { INACTIVITY_QUEUE, queuePrefix, RETENTION_BATCH, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type LeasedTimer, type PruneTarget, type Store, type StoredTimer, type TimerQueue } from './types';
 import { checkArmDeltas } from './armStats';
 import { DecisionFacts, DecisionFilter, FactKey, factsOf, scoreBinOf, SummaryPage } from './decisionFacts';
 import { countSql, countsFromRows, listSummariesSql, summaryFromRow } from './factsSql';
+import { KeyedRow, olderPages, PRUNE_TABLES, prunePages } from './prune';
 
 /**
  * The console's facts of each decision (decisionFacts.ts) in indexed columns, written with the decision,
@@ -577,8 +578,64 @@ export class SqliteStore implements Store {
 		return countsFromRows(this.prepared(sql).all(...args) as Record<string, unknown>[], by);
 	}
 
-	async eraseContact({ contactId, claimKeys, armKeys, pseudonymise }: ContactErasure): Promise<ErasureCounts> {
-		const counts = await this.write((): ErasureCounts => {
+	async deleteDecisions(decisionIds: string[]) {
+		const ids = JSON.stringify(decisionIds);
+		const deleted = await this.secureWrite(() => {
+			this.writeQueuedDecisions();
+			this.prepared('DELETE FROM outcomes WHERE decision_id IN (SELECT value FROM json_each(?))').run(ids);
+			// Their console facts go with them (decision_facts_follow_deletes).
+			return Number(this.prepared('DELETE FROM decisions WHERE decision_id IN (SELECT value FROM json_each(?))').run(ids).changes);
+		});
+		await this.emptyWal();
+		return deleted;
+	}
+
+	/** One transaction per page (committed before the next), so the job never holds the write lock for long. */
+	pruneExpired(target: PruneTarget, before: number, dryRun: boolean) {
+		const { table, key, time } = PRUNE_TABLES[target];
+		const page = async (after: string) => this.prepared(`SELECT ${key} AS key, ${time} AS time FROM ${table} WHERE ${key} > ? ORDER BY ${key} LIMIT ?`).all(after, RETENTION_BATCH) as unknown as KeyedRow[];
+		const remove = async (keys: string[]) => {
+			const n = await this.secureWrite(() => Number(this.prepared(`DELETE FROM ${table} WHERE ${key} IN (SELECT value FROM json_each(?)) AND ${time} < ?`).run(JSON.stringify(keys), before).changes));
+			await this.emptyWal();
+			return n;
+		};
+		return prunePages(page, remove, before, dryRun);
+	}
+
+	inactiveContacts(before: string, pageSize: number) {
+		const page = async (after: string) =>
+			this.prepared(`SELECT contact_id AS key, json_extract(body, '$.lastSeenAt') AS time FROM profiles WHERE contact_id > ? ORDER BY contact_id LIMIT ?`).all(after, RETENTION_BATCH) as unknown as KeyedRow[];
+		return olderPages(page, before, pageSize);
+	}
+
+	/**
+	 * A unit whose deletes overwrite the bytes they free (secure_delete, for this unit only: the rest of the
+	 * engine's deletes do not pay for it), so retention leaves no deleted data in the file's free pages.
+	 */
+	private secureWrite<T>(unit: () => T): Promise<T> {
+		return this.write(() => {
+			this.db.exec('PRAGMA secure_delete = ON');
+			try {
+				return unit();
+			} finally {
+				this.db.exec('PRAGMA secure_delete = OFF');
+			}
+		});
+	}
+
+	/** Commits, then copies the WAL into the file and empties it, so the WAL keeps no copy of what was deleted. */
+	private async emptyWal(): Promise<void> {
+		await this.sync();
+		try {
+			this.commit();
+			this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+		} catch (error) {
+			throw this.storeError(error);
+		}
+	}
+
+	async eraseContact({ contactId, claimKeys, armKeys, pseudonymise, scrub = true }: ContactErasure): Promise<ErasureCounts> {
+		const counts = await (scrub ? this.write.bind(this) : this.secureWrite.bind(this))((): ErasureCounts => {
 			this.writeQueuedDecisions();
 			const run = (sql: string, ...args: string[]) => Number(this.prepared(sql).run(...args).changes);
 			for (const key of claimKeys) run('DELETE FROM claimed_keys WHERE key = ?', key);
@@ -600,8 +657,10 @@ export class SqliteStore implements Store {
 				decisions: rows.length,
 			};
 		});
-		await this.sync();
-		this.scrubFreedSpace();
+		if (scrub) {
+			await this.sync();
+			this.scrubFreedSpace();
+		} else await this.emptyWal();
 		return counts;
 	}
 
