@@ -24,7 +24,7 @@ import { waitTimer } from './guard/waits';
 import { newId } from './ids';
 import { eraseContact, EraseOptions, ErasureReceipt } from './privacy/erase';
 import { ContactRecord, contactRecord } from './privacy/record';
-import { RetentionReport, rewardClaimKey, runRetention, runRetentionIfDue } from './privacy/retention';
+import { formatRetention, RetentionReport, rewardClaimKey, runRetention, runRetentionIfDue } from './privacy/retention';
 import { LoadedPolicy, loadPolicy } from './policy/load';
 import type { Policy } from './policy/schema';
 import { eventIdentityKeys, ingestIntoProfile } from './profiles/profiles';
@@ -830,6 +830,17 @@ export class Engine {
 		if (now.getTime() < this.retentionCheckAt) return Promise.resolve(undefined);
 		this.retentionCheckAt = now.getTime() + RETENTION_CHECK_MS;
 		return runRetentionIfDue(this.store, this.policy, now, (run) => this.profileLock.run(run));
+	}
+
+	/**
+	 * retentionIfDue for a trigger's tick, which must not wait for it: `log` gets the report's line (counts only)
+	 * when the job ran, or the failure (the job runs again when next due; nothing is half-deleted, see retention.ts).
+	 */
+	startRetentionIfDue(log: (line: string, failed: boolean) => void): void {
+		this.retentionIfDue().then(
+			(report) => report && log(formatRetention(report), false),
+			(error: unknown) => log(`Retention failed (it runs again when next due): ${(error as Error).message}`, true),
+		);
 	}
 
 	/** Everything held about one contact (GDPR Art. 15), named `{ contactId }` or `{ email }`, as one JSON document. */

@@ -128,3 +128,31 @@ describe('retention', () => {
 		});
 	});
 });
+
+describe('retention on the trigger nodes\' schedule', () => {
+	test('of two workers on one store, one runs it once per retention.every; with auto off, none does', async () => {
+		const store = new MemoryStore();
+		const clock = { at: NOW };
+		const worker = () => new Engine({ store, ownsStore: false, policy: loadPolicy({ ...DEFAULT_POLICY, retention: { every: '1d' } }), now: () => new Date(clock.at) });
+		const [a, b] = [worker(), worker()];
+		clock.at = NOW - 500 * DAY;
+		await a.decide(event('old@example.org', 'evt-old'), { journey: 'nurture', target: { dryRun: true } });
+		clock.at = NOW;
+		const first = await Promise.all([a.retentionIfDue(), b.retentionIfDue()]);
+		expect(first.filter(Boolean)).toHaveLength(1);
+		expect(first.find(Boolean)?.counts.decisions).toBe(1);
+		// Within the day: neither runs it again, even past each process's own 10-minute pause.
+		clock.at = NOW + 3_600_000;
+		expect(await Promise.all([a.retentionIfDue(), b.retentionIfDue()])).toEqual([undefined, undefined]);
+		clock.at = NOW + DAY + 60_000;
+		expect((await Promise.all([a.retentionIfDue(), b.retentionIfDue()])).filter(Boolean)).toHaveLength(1);
+
+		const off = new Engine({ store, ownsStore: false, policy: loadPolicy({ ...DEFAULT_POLICY, retention: { auto: false } }), now: () => new Date(clock.at) });
+		clock.at = NOW + 3 * DAY;
+		expect(await off.retentionIfDue()).toBeUndefined();
+		const lines: [string, boolean][] = [];
+		a.startRetentionIfDue((line, failed) => lines.push([line, failed]));
+		await new Promise((resolve) => setTimeout(resolve, 50));
+		expect(lines).toEqual([[expect.stringMatching(/^Retention deleted: 0 decisions made before /), false]]);
+	});
+});
