@@ -320,8 +320,14 @@ export const HoldoutPolicySchema = z
 	.strict();
 export type HoldoutPolicy = z.infer<typeof HoldoutPolicySchema>;
 
-/** A duration from `min` to 3650 days, saying the range when it is outside. */
-const durationAtLeast = (min: string, range: string) => DurationSchema.refine((d) => !DURATION.test(d) || durationMs(d) >= durationMs(min), { message: `must be ${range}` });
+/** A duration from `min` to `max`, saying the range (`from "30d" to "3650d" (10 years)`) when it is outside. */
+const durationWithin = (min: string, max: string, range: string) =>
+	z
+		.string()
+		.regex(DURATION, 'must be a number followed by s, m, h, d or w, e.g. "400d"')
+		.refine((d) => !DURATION.test(d) || (durationMs(d) >= durationMs(min) && durationMs(d) <= durationMs(max)), { message: `must be ${range}` })
+		.meta({ description: `A number followed by s, m, h, d or w, ${range}` });
+const RETAIN = durationWithin('30d', '3650d', 'from "30d" to "3650d" (10 years)');
 
 /**
  * How long personal data is kept (docs/privacy.md). The defaults: 13 months of decisions covers a
@@ -332,13 +338,13 @@ const durationAtLeast = (min: string, range: string) => DurationSchema.refine((d
 export const RetentionPolicySchema = z
 	.object({
 		/** Decisions (with their outcomes) older than this are deleted: at least 30 days, and no shorter than the learner's attribution window. */
-		decisions: durationAtLeast('30d', 'from "30d" to "3650d" (10 years)').default('400d'),
+		decisions: RETAIN.default('400d'),
 		/** A contact not seen for this long is erased as `nudge erase` would (its remaining decisions pseudonymised). */
-		inactiveProfiles: durationAtLeast('30d', 'from "30d" to "3650d" (10 years)').default('1095d'),
+		inactiveProfiles: RETAIN.default('1095d'),
 		/** Whether the trigger nodes run the retention job on their own (off: run `nudge retention` from a scheduler instead). */
 		auto: z.boolean().default(true),
 		/** How often the trigger nodes run it, per store (one worker runs it; the others skip). */
-		every: DurationSchema.refine((d) => !DURATION.test(d) || (durationMs(d) >= 3_600_000 && durationMs(d) <= 7 * 86_400_000), { message: 'must be from "1h" to "7d"' }).default('1d'),
+		every: durationWithin('1h', '7d', 'from "1h" to "7d"').default('1d'),
 	})
 	.strict();
 export type RetentionPolicy = z.infer<typeof RetentionPolicySchema>;
