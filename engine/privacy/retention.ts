@@ -6,6 +6,7 @@
 import { durationMs } from '../guard/duration';
 import { newId } from '../ids';
 import type { CapWindow, Policy } from '../policy/schema';
+import { yieldToEvents } from '../store/prune';
 import { RETENTION_BATCH, type Store } from '../store/types';
 import { eraseUnderLocks } from './erase';
 
@@ -37,6 +38,12 @@ const LEASE_MS = 15 * 60_000;
 /** Claimed for `retention.every` by the run the trigger nodes start, so N workers start one. */
 const DUE_KEY = 'retention:due';
 
+/**
+ * Decisions deleted per transaction: a decision is a row in several indexes (in SQLite's console facts a dozen
+ * more), so small deletes keep each pause of the events sharing the process and the store short (bench/retention).
+ */
+const DELETE_CHUNK = 100;
+
 /** The learner's once-per-decision reward mark (engine.ts learnFrom): it goes with its decision. */
 export const rewardClaimKey = (decisionId: string) => `reward:${decisionId}`;
 
@@ -67,15 +74,18 @@ function cutoffs(policy: Policy, now: number) {
 	};
 }
 
-/** Deletes the decisions made before `before`, oldest first, a batch at a time. */
+/** Deletes the decisions made before `before`, oldest first: read a batch at a time, deleted DELETE_CHUNK at a time. */
 async function pruneDecisions(store: Store, before: string): Promise<number> {
 	let deleted = 0;
 	let after: { createdAt: string; decisionId: string } | undefined;
 	for (;;) {
 		const batch = await store.queryDecisions({ to: before, limit: RETENTION_BATCH, ...(after ? { after } : {}) });
-		if (!batch.length) return deleted;
-		deleted += await store.deleteDecisions(batch.map((d) => d.decisionId));
-		await Promise.all(batch.filter((d) => d.outcomes.length).map((d) => store.releaseKey(rewardClaimKey(d.decisionId))));
+		for (let i = 0; i < batch.length; i += DELETE_CHUNK) {
+			const chunk = batch.slice(i, i + DELETE_CHUNK);
+			deleted += await store.deleteDecisions(chunk.map((d) => d.decisionId));
+			await Promise.all(chunk.filter((d) => d.outcomes.length).map((d) => store.releaseKey(rewardClaimKey(d.decisionId))));
+			await yieldToEvents();
+		}
 		if (batch.length < RETENTION_BATCH) return deleted;
 		const last = batch[batch.length - 1];
 		after = { createdAt: last.createdAt, decisionId: last.decisionId };

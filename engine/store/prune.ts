@@ -17,6 +17,9 @@ export interface KeyedRow {
 	time: string | number | null;
 }
 
+/** Between batches retention lets the events waiting in this process go first (it shares their event loop and store). */
+export const yieldToEvents = () => new Promise((resolve) => setImmediate(resolve));
+
 /** Each page of rows after `after` in key order (at most RETENTION_BATCH), until the table ends. */
 async function* pages(page: (after: string) => Promise<KeyedRow[]>): AsyncGenerator<KeyedRow[]> {
 	for (let after = ''; ; ) {
@@ -24,6 +27,7 @@ async function* pages(page: (after: string) => Promise<KeyedRow[]>): AsyncGenera
 		if (rows.length) yield rows;
 		if (rows.length < RETENTION_BATCH) return;
 		after = rows[rows.length - 1].key;
+		await yieldToEvents();
 	}
 }
 

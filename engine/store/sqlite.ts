@@ -586,7 +586,7 @@ export class SqliteStore implements Store {
 			// Their console facts go with them (decision_facts_follow_deletes).
 			return Number(this.prepared('DELETE FROM decisions WHERE decision_id IN (SELECT value FROM json_each(?))').run(ids).changes);
 		});
-		await this.emptyWal();
+		await this.sync();
 		return deleted;
 	}
 
@@ -596,7 +596,7 @@ export class SqliteStore implements Store {
 		const page = async (after: string) => this.prepared(`SELECT ${key} AS key, ${time} AS time FROM ${table} WHERE ${key} > ? ORDER BY ${key} LIMIT ?`).all(after, RETENTION_BATCH) as unknown as KeyedRow[];
 		const remove = async (keys: string[]) => {
 			const n = await this.secureWrite(() => Number(this.prepared(`DELETE FROM ${table} WHERE ${key} IN (SELECT value FROM json_each(?)) AND ${time} < ?`).run(JSON.stringify(keys), before).changes));
-			await this.emptyWal();
+			await this.sync();
 			return n;
 		};
 		return prunePages(page, remove, before, dryRun);
@@ -621,17 +621,6 @@ export class SqliteStore implements Store {
 				this.db.exec('PRAGMA secure_delete = OFF');
 			}
 		});
-	}
-
-	/** Commits, then copies the WAL into the file and empties it, so the WAL keeps no copy of what was deleted. */
-	private async emptyWal(): Promise<void> {
-		await this.sync();
-		try {
-			this.commit();
-			this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
-		} catch (error) {
-			throw this.storeError(error);
-		}
 	}
 
 	async eraseContact({ contactId, claimKeys, armKeys, pseudonymise, scrub = true }: ContactErasure): Promise<ErasureCounts> {
@@ -660,7 +649,7 @@ export class SqliteStore implements Store {
 		if (scrub) {
 			await this.sync();
 			this.scrubFreedSpace();
-		} else await this.emptyWal();
+		} else await this.sync();
 		return counts;
 	}
 
