@@ -37,7 +37,7 @@ CREATE INDEX IF NOT EXISTS decision_facts_by_channel ON decision_facts (channel,
 CREATE INDEX IF NOT EXISTS decision_facts_by_model ON decision_facts (model, score_bin, converted);
 CREATE INDEX IF NOT EXISTS decision_facts_by_cap ON decision_facts (cap_rule, status);
 CREATE INDEX IF NOT EXISTS decision_facts_by_hour ON decision_facts (status, substr(created_at, 1, 13), reason);
--- A retention job deletes old decisions with plain SQL (docs/deploy.md): their facts go with them.
+-- Retention (engine/privacy/retention.ts) deletes old decisions: their facts go with them.
 CREATE TRIGGER IF NOT EXISTS decision_facts_follow_deletes AFTER DELETE ON decisions
   BEGIN DELETE FROM decision_facts WHERE decision_id = old.decision_id; END;
 `;
