@@ -6,6 +6,7 @@ import { benchDecide } from './decide';
 import { benchExport } from './export';
 import { benchFaults } from './faults';
 import { benchRedact } from './redact';
+import { benchRetention } from './retention';
 import { benchScale } from './scale';
 import { benchScoring } from './scoring';
 import { benchSendClient } from './sendClient';
@@ -27,6 +28,8 @@ async function main(): Promise<void> {
 	await benchBandit();
 	process.stdout.write('\n');
 	await benchConsole();
+	process.stdout.write('\n');
+	await benchRetention();
 	process.stdout.write('\n');
 	await benchExport();
 	process.stdout.write('\n');

@@ -8,6 +8,7 @@ import { formatSummary, replay } from './replay';
 import { LIFT_USAGE, runLift } from './lift';
 import { CONSOLE_USAGE, runConsole } from './console';
 import { ERASE_USAGE, runErase } from './erase';
+import { RETENTION_USAGE, runRetentionCommand } from './retention';
 import { EXPORT_USAGE, runExport } from './export';
 import { EXPORT_CONTACT_USAGE, isContactExport, runExportContact } from './exportContact';
 import { MCP_USAGE, runMcp } from './mcp';
@@ -35,6 +36,7 @@ const COMMANDS: Record<string, { usage: string; run: (args: string[]) => Promise
 	// With --contact or --email: one contact's record (right of access); without: the decision log.
 	export: { usage: EXPORT_USAGE + EXPORT_CONTACT_USAGE, run: (args) => (isContactExport(args) ? runExportContact(args) : runExport(args)) },
 	mcp: { usage: MCP_USAGE, run: runMcp },
+	retention: { usage: RETENTION_USAGE, run: runRetentionCommand },
 };
 
 const USAGE = `Usage: nudge <command> [options]    (nudge <command> --help, nudge --version)

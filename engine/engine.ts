@@ -31,6 +31,7 @@ import { waitTimer } from './guard/waits';
 import { newId } from './ids';
 import { eraseContact, EraseOptions, ErasureReceipt } from './privacy/erase';
 import { ContactRecord, contactRecord } from './privacy/record';
+import { formatRetention, RetentionReport, rewardClaimKey, runRetention, runRetentionIfDue } from './privacy/retention';
 import { LoadedPolicy, loadPolicy } from './policy/load';
 import type { Policy } from './policy/schema';
 import { eventIdentityKeys, ingestIntoProfile } from './profiles/profiles';
@@ -106,6 +107,9 @@ function profileLockFor(store: Store): Serial {
  * item a flow passes along), does one thing, records it in the decision log, and returns the decision.
  * A step given a decision that is already settled (sent, suppressed, failed) returns it unchanged.
  */
+/** How often one process asks its store whether the retention job is due. */
+const RETENTION_CHECK_MS = 10 * 60_000;
+
 export class Engine {
 	readonly store: Store;
 	private loaded: LoadedPolicy;
@@ -1006,7 +1010,7 @@ export class Engine {
 		const learner = this.policy.learner;
 		const isReward = learner.objective === 'conversion' && (learner.reward as string[]).includes(outcome.type);
 		// A decision is one trial, so it earns at most one success however many reward outcomes arrive.
-		const first = isReward && (await this.store.claimKey(`reward:${decision.decisionId}`, 100 * 365 * 86_400_000, Date.now()));
+		const first = isReward && (await this.store.claimKey(rewardClaimKey(decision.decisionId), 100 * 365 * 86_400_000, Date.now()));
 		const delta = outcomeDelta(outcome, learner, first);
 		if (!delta) return;
 		if (choice) await this.store.addArmStats(armDeltas(choice.context, choice.arm!, delta));
@@ -1037,6 +1041,37 @@ export class Engine {
 	 */
 	eraseContact(contact: unknown, options: EraseOptions = {}): Promise<ErasureReceipt> {
 		return this.profileLock.run(() => eraseContact(this.store, contact, options, this.wallNow()));
+	}
+
+	/** Deletes what the policy's `retention` keeps no longer (engine/privacy/retention.ts); `nudge retention` runs it. */
+	runRetention(options: { dryRun?: boolean } = {}): Promise<RetentionReport> {
+		return runRetention(this.store, this.policy, this.wallNow(), { ...options, exclusive: (run) => this.profileLock.run(run) });
+	}
+
+	/** Epoch ms before which retentionIfDue does not ask the store again (a trigger's tick costs nothing meanwhile). */
+	private retentionCheckAt = 0;
+
+	/**
+	 * The trigger nodes' schedule, off their event path (they do not await it): runs the retention job when it is
+	 * due on this store (see runRetentionIfDue); this process asks the store at most once in RETENTION_CHECK_MS.
+	 * Resolves with the report when it ran.
+	 */
+	retentionIfDue(): Promise<RetentionReport | undefined> {
+		const now = this.wallNow();
+		if (now.getTime() < this.retentionCheckAt) return Promise.resolve(undefined);
+		this.retentionCheckAt = now.getTime() + RETENTION_CHECK_MS;
+		return runRetentionIfDue(this.store, this.policy, now, (run) => this.profileLock.run(run));
+	}
+
+	/**
+	 * retentionIfDue for a trigger's tick, which must not wait for it: `log` gets the report's line (counts only)
+	 * when the job ran, or the failure (the job runs again when next due; nothing is half-deleted, see retention.ts).
+	 */
+	startRetentionIfDue(log: (line: string, failed: boolean) => void): void {
+		this.retentionIfDue().then(
+			(report) => report && log(formatRetention(report), false),
+			(error: unknown) => log(`Retention failed (it runs again when next due): ${(error as Error).message}`, true),
+		);
 	}
 
 	/** Everything held about one contact (GDPR Art. 15), named `{ contactId }` or `{ email }`, as one JSON document. */

@@ -391,6 +391,35 @@ export const HoldoutPolicySchema = z
 	.strict();
 export type HoldoutPolicy = z.infer<typeof HoldoutPolicySchema>;
 
+/** A duration from `min` to `max`, saying the range (`from "30d" to "3650d" (10 years)`) when it is outside. */
+const durationWithin = (min: string, max: string, range: string) =>
+	z
+		.string()
+		.regex(DURATION, 'must be a number followed by s, m, h, d or w, e.g. "400d"')
+		.refine((d) => !DURATION.test(d) || (durationMs(d) >= durationMs(min) && durationMs(d) <= durationMs(max)), { message: `must be ${range}` })
+		.meta({ description: `A number followed by s, m, h, d or w, ${range}` });
+const RETAIN = durationWithin('30d', '3650d', 'from "30d" to "3650d" (10 years)');
+
+/**
+ * How long personal data is kept (docs/privacy.md). The defaults: 13 months of decisions covers a
+ * year-over-year comparison of lift with a month to spare (the span European regulators accept for audience
+ * measurement); a profile silent for 3 years is erased (the span after which they expect a prospect's data to
+ * go). The retention job runs from the trigger nodes every `every`, or from `nudge retention`.
+ */
+export const RetentionPolicySchema = z
+	.object({
+		/** Decisions (with their outcomes) older than this are deleted: at least 30 days, and no shorter than the learner's attribution window. */
+		decisions: RETAIN.default('400d'),
+		/** A contact not seen for this long is erased as `nudge erase` would (its remaining decisions pseudonymised). */
+		inactiveProfiles: RETAIN.default('1095d'),
+		/** Whether the trigger nodes run the retention job on their own (off: run `nudge retention` from a scheduler instead). */
+		auto: z.boolean().default(true),
+		/** How often the trigger nodes run it, per store (one worker runs it; the others skip). */
+		every: durationWithin('1h', '7d', 'from "1h" to "7d"').default('1d'),
+	})
+	.strict();
+export type RetentionPolicy = z.infer<typeof RetentionPolicySchema>;
+
 export const PolicySchema = z
 	.object({
 		name: z.string().min(1).default('default'),
@@ -420,6 +449,8 @@ export const PolicySchema = z
 		 * retry for hours), at most a year (every id is kept that long).
 		 */
 		dedupWindowHours: within(z.number(), 1, 8760, 'from 1 to 8760 hours (1 year)').default(72),
+		/** How long decisions and inactive profiles are kept; the cap ledger and event claims follow the caps and dedupWindowHours. */
+		retention: RetentionPolicySchema.default({ decisions: '400d', inactiveProfiles: '1095d', auto: true, every: '1d' }),
 	})
 	.strict();
 

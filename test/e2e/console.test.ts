@@ -87,7 +87,10 @@ describeWithChromium()('decision console in headless Chromium', () => {
 		// Events that only updated the profile are counted apart, not as suppressions.
 		expect(totals.profileOnly).toBeGreaterThan(0);
 		expect(await page.textContent('[data-testid="total-profile-only"]')).toBe(String(totals.profileOnly));
-		expect(totals.byStatus.suppressed + totals.profileOnly).toBe((await dc.stream({ status: 'suppressed' }, { limit: 500 })).rows.length);
+		// So are holdout decisions (the 30% control group): no message by design, not a suppression.
+		expect(totals.holdout).toBeGreaterThan(0);
+		expect(await page.textContent('[data-testid="total-holdout"]')).toBe(String(totals.holdout));
+		expect(totals.byStatus.suppressed + totals.profileOnly + totals.holdout).toBe((await dc.stream({ status: 'suppressed' }, { limit: 500 })).rows.length);
 		expect(await page.textContent('[data-testid="policy-info"]')).toBe(`Decisions made under policy ${totals.policyVersions.map((p) => `${p.version} (${p.n})`).join(', ')}`);
 		expect(totals.policyVersions.map((p) => p.n).reduce((a, b) => a + b)).toBe(totals.total);
 		expect(await page.textContent('[data-testid="pii-notice"]')).toContain('nudge console --reveal-pii');

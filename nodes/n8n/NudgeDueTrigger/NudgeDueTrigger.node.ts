@@ -75,6 +75,8 @@ export class NudgeDueTrigger implements INodeType {
 		};
 		let busy = false;
 		const tick = () => {
+			// The store's retention job, when due: in the background, never in the due decisions' way.
+			engine.startRetentionIfDue((line, failed) => this.logger[failed ? 'warn' : 'info'](line));
 			if (busy) return;
 			busy = true;
 			emitDue()

@@ -106,6 +106,8 @@ export class NudgePollTrigger implements INodeType {
 		const source = this.getNodeParameter('source', 'hubspot') as 'hubspot' | 'salesforce' | 'timers';
 		try {
 			const { engine } = await loadEngine(this);
+			// The store's retention job, when due: in the background, never in this poll's way.
+			engine.startRetentionIfDue((line, failed) => this.logger[failed ? 'warn' : 'info'](line));
 			if (source === 'timers') {
 				const { fired, failed, acknowledge } = await fireDueTimers(engine);
 				// Unacknowledged timers fire again after their lease, on this or another process.
