@@ -58,9 +58,13 @@ const LEDGER_FLOOR_MS = CALENDAR_MS.month;
 
 const windowMs = (w: CapWindow) => (w.kind === 'rolling' ? durationMs(w.duration) : CALENDAR_MS[w.unit]);
 
-/** How long a cap ledger entry can still count under the policy (its longest window, at least LEDGER_FLOOR_MS). */
+/**
+ * How long a cap ledger entry can still count under the policy: its longest window, the agents' blast radius
+ * windows included (they keep their counts in the same ledger), at least LEDGER_FLOOR_MS.
+ */
 export function capLedgerKeepMs(policy: Policy): number {
-	return Math.max(LEDGER_FLOOR_MS, ...policy.caps.map((c) => windowMs(c.window)));
+	const blastRadius = policy.agents.blastRadius.map((rule) => durationMs(rule.window));
+	return Math.max(LEDGER_FLOOR_MS, ...policy.caps.map((c) => windowMs(c.window)), ...blastRadius);
 }
 
 function cutoffs(policy: Policy, now: number) {

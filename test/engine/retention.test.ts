@@ -156,3 +156,11 @@ describe('retention on the trigger nodes\' schedule', () => {
 		expect(lines).toEqual([[expect.stringMatching(/^Retention deleted: 0 decisions made before /), false]]);
 	});
 });
+
+describe('how long the cap ledger is kept', () => {
+	it('keeps an agent blast radius window longer than every cap, since its counts live in the same ledger', () => {
+		expect(capLedgerKeepMs(policy().policy)).toBe(32 * DAY);
+		const agents = { blastRadius: [{ id: 'agent-contacts-per-quarter', count: 'contacts', limit: 5000, window: '90d' }] };
+		expect(capLedgerKeepMs(loadPolicy({ ...DEFAULT_POLICY, agents }).policy)).toBe(90 * DAY);
+	});
+});
