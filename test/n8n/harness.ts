@@ -80,6 +80,11 @@ const N8N_CORE_FILES: Record<string, [string, string]> = {
 
 const TYPES = new Map<string, INodeType>(NUDGE_NODES.map((node): [string, INodeType] => [type(node.description.name), node]));
 
+/** Adds a node type under its full type name (e.g. a tool variant, or a test double). */
+export function registerNodeType(fullType: string, node: INodeType): void {
+	TYPES.set(fullType, node);
+}
+
 export const nodeTypes: INodeTypes = {
 	getByName(nodeType: string) {
 		return byType(nodeType);

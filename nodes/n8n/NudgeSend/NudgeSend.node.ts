@@ -23,6 +23,9 @@ function categoryOf(context: IExecuteFunctions, itemIndex: number): { category?:
 	return category ? { category } : {};
 }
 
+// Sending is never an AI-agent tool: an agent asks Nudge Action, which applies every guardrail and sends only on
+// allow (DESIGN §12). As a tool n8n would also return only this node's first output.
+// eslint-disable-next-line @n8n/community-nodes/node-usable-as-tool
 export class NudgeSend implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Nudge Send',
@@ -34,7 +37,6 @@ export class NudgeSend implements INodeType {
 		description:
 			'Delivers the message by posting the decision to your sending tool’s webhook, once per decision even when the workflow is retried',
 		defaults: { name: 'Send' },
-		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main],
 		outputNames: ['Sent', 'Failed'],

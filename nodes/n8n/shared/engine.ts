@@ -27,6 +27,7 @@ import { redactUrl } from '../../../engine/store/connection';
 import { connectSalesforce, salesforceSettingsFrom, type SalesforceSettings } from '../../../engine/vendors/salesforce';
 import { parseInactivityRules, type InactivityRule } from '../../../engine/events/timers';
 import { hubspotAuthFrom, type HubSpotAuthSettings } from '../../../engine/vendors/hubspot';
+import { isToolNode } from './tool';
 
 /** The credential type every Nudge node uses. */
 export const NUDGE_CREDENTIAL = 'nudgeEngineApi';
@@ -109,6 +110,15 @@ export function toNodeError(node: INode, error: unknown, itemIndex?: number): No
 	return new NodeOperationError(node, error instanceof Error && error.message === masked ? error : masked, { itemIndex });
 }
 
+/**
+ * What a tool answers an agent: the decision's id, contact, status and why, plus the step's extra fields.
+ * Not the incoming item: in tool mode that is the model's arguments (and, in n8n 2.x, the chat input).
+ */
+export function toolAnswer(decision: Decision, extra: IDataObject = {}): IDataObject {
+	const { decisionId, contactId, status, reason, explanation } = decision;
+	return { decisionId, contactId, status, ...(reason ? { reason } : {}), ...(explanation ? { explanation } : {}), ...extra };
+}
+
 /** The json every Nudge node emits: the incoming item plus the decision, so expressions can read it. */
 export function decisionJson(input: IDataObject, decision: Decision, extra: IDataObject = {}): IDataObject {
 	return {
@@ -147,6 +157,8 @@ export async function runForEachItem(
 ): Promise<INodeExecutionData[][]> {
 	const items = context.getInputData();
 	const outputs: INodeExecutionData[][] = Array.from({ length: shape.outputs }, () => []);
+	// A tool answers on its first output (the only one n8n hands back to the agent), errors included.
+	const tool = isToolNode(context);
 	let loaded: { engine: Engine; settings: NudgeSettings } | undefined;
 	let loadError: unknown;
 	try {
@@ -159,13 +171,13 @@ export async function runForEachItem(
 		try {
 			if (!loaded) throw loadError;
 			const result = await step({ ...loaded, item, itemIndex });
-			outputs[result.output].push({
-				json: decisionJson(item.json, result.decision, result.extra),
+			outputs[tool ? 0 : result.output].push({
+				json: tool ? toolAnswer(result.decision, result.extra) : decisionJson(item.json, result.decision, result.extra),
 				pairedItem: { item: itemIndex },
 			});
 		} catch (error) {
 			const nodeError = toNodeError(context.getNode(), error, itemIndex);
-			if (!context.continueOnFail()) throw nodeError;
+			if (!tool && !context.continueOnFail()) throw nodeError;
 			// Only "error", "message" and "details" keys let n8n move the item to the error output (it then adds
 			// the input item's fields back); otherwise the item keeps its fields on this node's fallback output.
 			const errorJson: IDataObject = {
@@ -175,6 +187,11 @@ export async function runForEachItem(
 					issues: Array.isArray(nodeError.context.issues) ? nodeError.context.issues : [],
 				},
 			};
+			if (tool) {
+				// The agent reads the error and can correct its call; nothing was done.
+				outputs[0].push({ json: errorJson, pairedItem: { item: itemIndex } });
+				continue;
+			}
 			const toErrorOutput = context.getNode().onError === 'continueErrorOutput';
 			outputs[shape.errorOutput].push({
 				json: toErrorOutput ? errorJson : { ...item.json, ...errorJson },
