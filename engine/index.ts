@@ -31,3 +31,4 @@ export * from './guard/review';
 export * from './console/queries';
 export * from './console/server';
 export * from './console/redact';
+export * from './agents';

@@ -20,6 +20,20 @@ export const REASON_CODES = [
 	'WAIT_CHOSEN',
 	/** The journey sends nothing for this event (policy `journeys.<id>.triggers`): it only updated the profile or recorded an outcome. */
 	'NOT_A_TRIGGER',
+	/** Agent actions (engine/agents): the policy's `agents.enabled` is false. */
+	'AGENTS_DISABLED',
+	/** The policy's `agents.killSwitch` stops every agent action. */
+	'AGENT_KILL_SWITCH',
+	/** The agent is in the policy's `agents.blocked`. */
+	'AGENT_BLOCKED',
+	/** The agent reached a blast radius rule (`agents.blastRadius`): too many actions or contacts in the window. */
+	'BLAST_RADIUS',
+	/** The approval id presented is not one this engine issued to this agent (or it was never approved). */
+	'APPROVAL_INVALID',
+	/** The approval (or the request for it) is past its expiry (`agents.approvalTtl`). */
+	'APPROVAL_EXPIRED',
+	/** The approval was granted for other content: another contact, channel or message. */
+	'APPROVAL_MISMATCH',
 ] as const;
 export const ReasonCodeSchema = z.enum(REASON_CODES);
 export type ReasonCode = z.infer<typeof ReasonCodeSchema>;
@@ -132,9 +146,10 @@ export const DecisionSchema = z.object({
 			context: z.string(),
 			/**
 			 * default_order: no data yet; thompson: posterior sample; greedy: best mean; explore: exploration floor; holdout;
-			 * escalated: the score's tier hands the contact to a person (policy journeys.<id>.escalate).
+			 * escalated: the score's tier hands the contact to a person (policy journeys.<id>.escalate); requested: the
+			 * caller named the channel (an agent's action, engine/agents).
 			 */
-			method: z.enum(['default_order', 'thompson', 'greedy', 'explore', 'holdout', 'none_eligible', 'escalated']),
+			method: z.enum(['default_order', 'thompson', 'greedy', 'explore', 'holdout', 'none_eligible', 'escalated', 'requested']),
 			arm: z.union([ChannelSchema, z.literal(WAIT)]).optional(),
 			holdout: z.object({ group: z.enum(['global', 'journey']), bucket: z.number() }).optional(),
 			/** Set once the learner counted this decision as a trial of `arm` (on send, or on choosing wait). */
@@ -183,6 +198,29 @@ export const DecisionSchema = z.object({
 		})
 		.optional(),
 	delivery: DeliverySchema.optional(),
+	/** An action an AI agent requested (engine/agents): who asked, under which key, for what, and the verdict it got. */
+	agent: z
+		.object({
+			agentId: z.string(),
+			idempotencyKey: z.string(),
+			/** Hash of (contact, journey, requested channel, message): an approval is bound to it. */
+			requestHash: z.string(),
+			/** A channel id, or `choose` (the engine chose). */
+			requestedChannel: z.string(),
+			/** The message's text and subject as the agent proposed them (what an approver reads). */
+			content: z.object({ text: z.string().optional(), subject: z.string().optional() }).optional(),
+			verdict: z.enum(['allow', 'defer', 'needs_approval', 'deny']),
+			reasons: z.array(ReasonCodeSchema),
+			approval: z
+				.object({
+					approvalId: z.string(),
+					rules: z.array(z.string()),
+					/** Until when a person may decide; once approved, until when the agent may use it. */
+					expiresAt: z.string(),
+				})
+				.optional(),
+		})
+		.optional(),
 	/** An escalation's brief for the person who takes over (policy `journeys.<id>.escalate`): sent with the task. */
 	handoff: z
 		.object({ summary: z.string(), interests: z.array(z.object({ event: z.string(), count: z.number() })), topFactors: z.array(z.string()) })

@@ -47,6 +47,8 @@ export interface GuardInput {
 	now: number;
 	/** A reviewer approved this decision: review thresholds are not asked again. */
 	reviewApproved?: boolean;
+	/** False: check only (a dry run): the caps are looked at, no slot is reserved. */
+	reserve?: boolean;
 }
 
 /**
@@ -108,7 +110,7 @@ export async function evaluateGuards(input: GuardInput): Promise<GuardResult> {
 	}
 
 	const message: MessageFacts = { channel, journey: decision.journey, category: decision.message?.category, tags: decision.message?.tags ?? [] };
-	const caps = await checkAndReserve(store, policy, profile.contactId, message, now, zone);
+	const caps = await checkAndReserve(store, policy, profile.contactId, message, now, zone, input.reserve ?? true);
 	checks.push(...noted(caps.checks));
 	if (caps.allowed) return { outcome: 'allowed', checks, reservationId: caps.reservationId, explanation: caps.explanation };
 	const { rule, retryAt } = caps.binding!;

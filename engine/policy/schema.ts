@@ -262,6 +262,59 @@ export const JourneyPolicySchema = z
 	.strict();
 export type JourneyPolicy = z.infer<typeof JourneyPolicySchema>;
 
+/** Caps on what one agent may do in a window, whatever the contacts' own caps: a looping agent stops here. */
+export const BlastRadiusRuleSchema = z
+	.object({
+		id: z.string().min(1),
+		/** `actions`: allowed actions; `contacts`: distinct contacts acted on. */
+		count: z.enum(['actions', 'contacts']),
+		limit: z.int().min(1, 'must be at least 1'),
+		window: DurationSchema,
+		/** Only these agents (each counted on its own); every agent when absent. */
+		agents: list(z.string().min(1)).optional(),
+	})
+	.strict();
+export type BlastRadiusRule = z.infer<typeof BlastRadiusRuleSchema>;
+
+/** When an agent's action waits for a person's approval (besides the policy's `review` rules, which apply too). */
+export const AgentApprovalRuleSchema = z
+	.object({
+		id: z.string().min(1),
+		description: z.string().optional(),
+		/** A condition on `message.*` (offerValue, category, tags…), `channel`, `agentId`, `traits.*`, `consent.*`… */
+		when: ConditionSchema.optional(),
+		/** Every action on these channels. */
+		channels: list(ChannelSchema).min(1).optional(),
+		/** Every action of an agent not listed in `agents.known`. */
+		unknownAgent: z.literal(true).optional(),
+	})
+	.strict()
+	.refine((r) => [r.when, r.channels, r.unknownAgent].filter((v) => v !== undefined).length === 1, { message: 'give exactly one of `when`, `channels` or `unknownAgent: true`', path: ['when'] });
+export type AgentApprovalRule = z.infer<typeof AgentApprovalRuleSchema>;
+
+/** Actions requested by AI agents (engine/agents, DESIGN §12): on by default, with a blast radius. */
+export const AgentsPolicySchema = z
+	.object({
+		enabled: z.boolean().default(true),
+		/** Stops every agent action at once (a deny with AGENT_KILL_SWITCH), without touching the journeys. */
+		killSwitch: z.boolean().default(false),
+		/** Agents whose every action is denied (AGENT_BLOCKED). */
+		blocked: list(z.string().min(1)).default([]),
+		/** Agents the operator knows; approval rules with `unknownAgent: true` hold the actions of any other. */
+		known: list(z.string().min(1)).default([]),
+		/** The journey an action belongs to when the request names none (its caps, holdout and review rules apply). */
+		journey: z.string().min(1).default('agent'),
+		blastRadius: list(BlastRadiusRuleSchema).default([
+			{ id: 'agent-actions-per-hour', count: 'actions', limit: 100, window: '1h' },
+			{ id: 'agent-contacts-per-day', count: 'contacts', limit: 500, window: '1d' },
+		]),
+		approval: list(AgentApprovalRuleSchema).default([]),
+		/** How long an approval request waits for a person, and how long a granted approval stays usable. */
+		approvalTtl: DurationSchema.default('24h'),
+	})
+	.strict();
+export type AgentsPolicy = z.infer<typeof AgentsPolicySchema>;
+
 /** Unit interval share, e.g. 0.05 for 5%. */
 const ShareSchema = z.number().min(0).max(1);
 
@@ -338,6 +391,7 @@ export const PolicySchema = z
 		scoring: ScoringSchema.default(ScoringSchema.parse({})),
 		learner: LearnerPolicySchema.default(LearnerPolicySchema.parse({})),
 		holdout: HoldoutPolicySchema.default({ salt: 'nudge', globalShare: 0, journeys: {} }),
+		agents: AgentsPolicySchema.default(AgentsPolicySchema.parse({})),
 		/**
 		 * How long a cap reservation holds a slot when neither a send nor a failure settles it: at most a day,
 		 * as a send not settled by then has failed, and a longer hold would stop a daily cap for nothing.

@@ -99,6 +99,13 @@ const REASON_LABELS: Record<ReasonCode, string> = {
 	REVIEW_REJECTED: 'review rejected',
 	WAIT_CHOSEN: 'waiting',
 	NOT_A_TRIGGER: 'no message',
+	AGENTS_DISABLED: 'agents off',
+	AGENT_KILL_SWITCH: 'kill switch',
+	AGENT_BLOCKED: 'agent blocked',
+	BLAST_RADIUS: 'blast radius',
+	APPROVAL_INVALID: 'approval invalid',
+	APPROVAL_EXPIRED: 'approval expired',
+	APPROVAL_MISMATCH: 'approval mismatch',
 };
 
 const ERROR_LABELS: Record<NudgeErrorCode, string> = {
