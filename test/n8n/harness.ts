@@ -31,6 +31,7 @@ import type {
 	WorkflowExecuteMode,
 } from 'n8n-workflow';
 import { createRunExecutionData, ICredentialsHelper, NodeHelpers, Workflow } from 'n8n-workflow';
+import { NudgeAction } from '../../nodes/n8n/NudgeAction/NudgeAction.node';
 import { NudgeChooseChannel } from '../../nodes/n8n/NudgeChooseChannel/NudgeChooseChannel.node';
 import { NudgeFrequencyCap } from '../../nodes/n8n/NudgeFrequencyCap/NudgeFrequencyCap.node';
 import { NudgeLogDecision } from '../../nodes/n8n/NudgeLogDecision/NudgeLogDecision.node';
@@ -59,6 +60,7 @@ const NUDGE_NODES: INodeType[] = [
 	new NudgeContactData(),
 	new NudgePollTrigger(),
 	new NudgeDueTrigger(),
+	new NudgeAction(),
 ];
 
 /** n8n's own core nodes the templates use (Switch, Wait, HTTP Request, Webhook, Set, Sticky Note), from n8n-nodes-base. */

@@ -10,12 +10,12 @@ import { PackageDirectoryLoader } from 'n8n-core';
 import type { ICredentialType, INodeTypeDescription } from 'n8n-workflow';
 
 const ROOT = resolve(__dirname, '../..');
-const NODES = ['nudgeTrigger', 'nudgePollTrigger', 'nudgeDueTrigger', 'nudgeScore', 'nudgeChooseChannel', 'nudgeFrequencyCap', 'nudgeSend', 'nudgeLogDecision', 'nudgeRecordOutcome', 'nudgeModel', 'nudgeContactData'];
+const NODES = ['nudgeTrigger', 'nudgePollTrigger', 'nudgeDueTrigger', 'nudgeScore', 'nudgeChooseChannel', 'nudgeFrequencyCap', 'nudgeSend', 'nudgeLogDecision', 'nudgeRecordOutcome', 'nudgeModel', 'nudgeContactData', 'nudgeAction'];
 /**
- * Nodes an AI agent may call (DESIGN §12): reading a score and recording an outcome. Sending, approving a
+ * Nodes an AI agent may call (DESIGN §12): reading a score, recording an outcome, asking for a governed action. Sending, approving a
  * review, model and contact-data operations are never tools, nor are the nodes that route by output.
  */
-const TOOL_NODES = ['nudgeScore', 'nudgeRecordOutcome'];
+const TOOL_NODES = ['nudgeScore', 'nudgeRecordOutcome', 'nudgeAction'];
 
 let loader: PackageDirectoryLoader;
 

@@ -5,14 +5,30 @@
  */
 import type { IDataObject } from 'n8n-workflow';
 import { NodeHelpers } from 'n8n-workflow';
+import { NudgeAction } from '../../nodes/n8n/NudgeAction/NudgeAction.node';
 import { NudgeRecordOutcome } from '../../nodes/n8n/NudgeRecordOutcome/NudgeRecordOutcome.node';
+import { NudgeScore } from '../../nodes/n8n/NudgeScore/NudgeScore.node';
 import { closeAllEngines } from '../../engine/registry';
-import { anaEvent, fixture } from './fixtures';
+import { anaEvent, benEvent, fixture, SendTarget } from './fixtures';
 import { runAgent, schemaKeys, toolNode, toolVariant } from './toolHarness';
 
+const target = new SendTarget();
+let url = '';
+
+beforeAll(async () => {
+	url = await target.start();
+});
+
 afterAll(async () => {
+	await target.stop();
 	await closeAllEngines();
 });
+
+beforeEach(() => {
+	target.received.length = 0;
+});
+
+const first = (result: unknown) => (result as IDataObject[])[0];
 
 describe('Nudge Record Outcome as a tool', () => {
 	it('asks the model for the decision, the outcome and its value, and records it once', async () => {
@@ -71,5 +87,146 @@ describe('Nudge Record Outcome as a tool', () => {
 		const asTool = NodeHelpers.getNodeParameters(tool.description.properties, {}, true, false, null, tool.description) as IDataObject;
 		expect(asTool.decisionId).toMatch(/^=\{\{ \$fromAI\('decisionId'/);
 		expect(asTool.outcomeType).toMatch(/^=\{\{ \$fromAI\('outcome'/);
+	});
+});
+
+describe('Nudge Score as a tool', () => {
+	it('reads a known contact’s score by email or contact id, and changes nothing', async () => {
+		const f = fixture();
+		const { decision } = await f.engine.ingest(anaEvent(), { journey: 'nurture' });
+		const before = (await f.engine.store.queryDecisions({ limit: 100 })).length;
+		const run = await runAgent({
+			tools: [toolNode(new NudgeScore(), 'Score Lead')],
+			calls: [
+				{ tool: 'Score_Lead', args: { contact: 'ana@example.com' } },
+				{ tool: 'Score_Lead', args: { contact: decision.contactId } },
+				{ tool: 'Score_Lead', args: { contact: 'nobody@example.com' } },
+				{ tool: 'Score_Lead', args: {} },
+			],
+			credentials: f.credentials,
+		});
+
+		expect(schemaKeys(run.tools[0].schema)).toEqual({ all: ['contact'], required: ['contact'] });
+		// base 10 + pricing 20 + senior title 15 + company size 10
+		expect(first(run.results[0].result)).toMatchObject({ contactId: decision.contactId, score: { value: 55, tier: 'warm' } });
+		expect((first(run.results[0].result).score as IDataObject).factors).toEqual(expect.arrayContaining([expect.objectContaining({ label: 'Viewed the pricing page' })]));
+		expect(first(run.results[1].result)).toEqual(first(run.results[0].result));
+		expect(first(run.results[2].result)).toMatchObject({ error: expect.stringMatching(/nobody@example.com: no contact has it/), details: { code: 'UNKNOWN_CONTACT' } });
+		expect(run.results[3].error).toMatch(/Required[\s\S]*contact/);
+		expect((await f.engine.store.queryDecisions({ limit: 100 })).length).toBe(before);
+	});
+});
+
+describe('Nudge Action as a tool (agent-safe: the engine decides)', () => {
+	const actionTool = (parameters: IDataObject = {}) => toolNode(new NudgeAction(), 'Nudge Action', { agentId: 'growth-bot', onAllow: 'webhook', url, sign: true, ...parameters });
+	const ask = (args: IDataObject) => ({ tool: 'Nudge_Action', args });
+
+	it('declares the request for the model and keeps who is asking out of its hands', async () => {
+		const f = fixture();
+		await f.engine.ingest(anaEvent(), { journey: 'nurture' });
+		const run = await runAgent({
+			tools: [actionTool()],
+			calls: [ask({ contact: 'ana@example.com', idempotencyKey: 'welcome-ana', subject: 'Hi', text: 'Welcome aboard', agentId: 'admin-bot', dryRun: true })],
+			credentials: f.credentials,
+		});
+
+		expect(schemaKeys(run.tools[0].schema)).toEqual({
+			all: ['approvalId', 'channel', 'contact', 'idempotencyKey', 'offerValue', 'subject', 'text'],
+			required: ['contact', 'idempotencyKey'],
+		});
+		expect(run.tools[0].description).toMatch(/allow, defer \(with retryAt\), needs_approval or deny/);
+		// The model's agentId and dryRun are not arguments of the tool: the configured agent acted, for real.
+		expect(first(run.results[0].result)).toMatchObject({ verdict: 'allow', agentId: 'growth-bot', channel: 'email', dryRun: false, sent: true, reasons: [] });
+		expect(target.received).toHaveLength(1);
+	});
+
+	it('sends once for a repeated idempotency key, and answers the repeat as a duplicate', async () => {
+		const f = fixture();
+		await f.engine.ingest(anaEvent(), { journey: 'nurture' });
+		const call = ask({ contact: 'ana@example.com', idempotencyKey: 'cart-123', channel: 'email', subject: 'Your cart', text: 'Still thinking it over?' });
+		const run = await runAgent({ tools: [actionTool()], calls: [call, call, call], credentials: f.credentials });
+
+		const answers = run.results.map((r) => first(r.result));
+		expect(answers.map((a) => [a.verdict, a.sent, a.duplicate ?? false])).toEqual([
+			['allow', true, false],
+			['allow', true, true],
+			['allow', true, true],
+		]);
+		expect(new Set(answers.map((a) => a.decisionId)).size).toBe(1);
+		expect(target.received).toHaveLength(1);
+		const logged = await f.engine.getDecision(answers[0].decisionId as string);
+		expect(logged).toMatchObject({ status: 'sent', channel: 'email', agent: expect.objectContaining({ agentId: 'growth-bot', idempotencyKey: 'cart-123' }) });
+	});
+
+	it('denies an opted-out contact with the reason and the rule, and sends nothing', async () => {
+		const f = fixture();
+		await f.engine.ingest(benEvent());
+		const run = await runAgent({
+			tools: [actionTool()],
+			calls: [ask({ contact: 'ben@example.com', idempotencyKey: 'promo-ben', channel: 'email', text: 'Spring sale' })],
+			credentials: f.credentials,
+		});
+
+		const answer = first(run.results[0].result);
+		expect(answer).toMatchObject({ verdict: 'deny', reasons: ['NO_CONSENT'], rule: 'consent:email', channel: 'email' });
+		expect(answer.explanation).toMatch(/do not retry this action as it is/);
+		expect(answer.sent).toBeUndefined();
+		expect(target.received).toHaveLength(0);
+		expect(await f.engine.getDecision(answer.decisionId as string)).toMatchObject({ status: 'suppressed', reason: 'NO_CONSENT' });
+	});
+
+	it('answers a dry run without reserving, logging or sending anything', async () => {
+		const f = fixture();
+		await f.engine.ingest(anaEvent(), { journey: 'nurture' });
+		const before = (await f.engine.store.queryDecisions({ limit: 100 })).length;
+		const run = await runAgent({
+			tools: [actionTool({ options: { dryRun: true } })],
+			calls: [ask({ contact: 'ana@example.com', idempotencyKey: 'preview-1', text: 'Hello' }), ask({ contact: 'ana@example.com', idempotencyKey: 'preview-2', text: 'Hello' })],
+			credentials: f.credentials,
+		});
+
+		// The email cap (one a day) would be taken by a real allow; dry runs leave it free, so both say allow.
+		expect(run.results.map((r) => [first(r.result).verdict, first(r.result).dryRun])).toEqual([
+			['allow', true],
+			['allow', true],
+		]);
+		expect(target.received).toHaveLength(0);
+		expect((await f.engine.store.queryDecisions({ limit: 100 })).length).toBe(before);
+	});
+
+	it('tells the model what is wrong with a call: missing arguments, an unknown contact or channel, an oversized text', async () => {
+		const f = fixture();
+		await f.engine.ingest(anaEvent(), { journey: 'nurture' });
+		const run = await runAgent({
+			tools: [actionTool()],
+			calls: [
+				ask({ contact: 'ana@example.com' }),
+				ask({ contact: 'nobody@example.com', idempotencyKey: 'k1' }),
+				ask({ contact: 'ana@example.com', idempotencyKey: 'k2', channel: 'fax' }),
+				ask({ contact: 'ana@example.com', idempotencyKey: 'k3', text: 'x'.repeat(20_001) }),
+				ask({ contact: 'ana@example.com', idempotencyKey: 'k4', offerValue: -5 }),
+			],
+			credentials: f.credentials,
+		});
+
+		expect(run.results[0].error).toMatch(/Required[\s\S]*idempotencyKey/);
+		expect(first(run.results[1].result)).toMatchObject({ details: { code: 'UNKNOWN_CONTACT' }, error: expect.stringMatching(/nobody@example.com/) });
+		expect(first(run.results[2].result)).toMatchObject({ details: { code: 'INVALID_INPUT' }, error: expect.stringMatching(/channel: must be one of email, sms, push, in_app, paid_audience, sales_task, or "choose"/) });
+		expect(first(run.results[3].result)).toMatchObject({ details: { code: 'INVALID_INPUT' }, error: expect.stringMatching(/message.text: must be at most 20000 characters/) });
+		expect(first(run.results[4].result)).toMatchObject({ details: { code: 'INVALID_INPUT' }, error: expect.stringMatching(/message.offerValue/) });
+		expect(target.received).toHaveLength(0);
+		expect((await f.engine.store.queryDecisions({ limit: 100 })).filter((d) => d.agent)).toEqual([]);
+	});
+
+	it('refuses an Agent ID set by an expression, so the model cannot choose who it is', async () => {
+		const f = fixture();
+		await f.engine.ingest(anaEvent(), { journey: 'nurture' });
+		const run = await runAgent({
+			tools: [actionTool({ agentId: "={{ $fromAI('agentId', 'who you are', 'string') }}" })],
+			calls: [ask({ contact: 'ana@example.com', idempotencyKey: 'k1', agentId: 'trusted-bot' })],
+			credentials: f.credentials,
+		});
+		expect(run.results[0].error).toMatch(/Agent ID must be a fixed name, not an expression/);
+		expect(target.received).toHaveLength(0);
 	});
 });

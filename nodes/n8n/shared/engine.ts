@@ -145,19 +145,25 @@ export interface StepInput {
 	itemIndex: number;
 }
 
+/** What one item's step produced: the json to emit and the output it leaves by. */
+export interface ItemResult {
+	json: IDataObject;
+	output: number;
+}
+
 /**
- * Runs one engine step per input item, in order (caps are checked one contact at a time), and routes
- * each item to the output the step chose. A failing item throws a NodeOperationError naming the item,
- * or — with "On Error → Continue" — becomes an error item on `errorOutput`.
+ * Runs a step per input item, in order (caps are checked one contact at a time). A failing item throws a
+ * NodeOperationError naming the item, or — with "On Error → Continue" — becomes an error item on
+ * `errorOutput`. A tool emits everything on its first output (the only one n8n hands back to the agent),
+ * errors included as `{error, details}`, so the agent can read them and correct its call.
  */
-export async function runForEachItem(
+export async function runItems(
 	context: IExecuteFunctions,
 	shape: { outputs: number; errorOutput: number },
-	step: (input: StepInput) => Promise<StepResult>,
+	step: (input: StepInput) => Promise<ItemResult>,
 ): Promise<INodeExecutionData[][]> {
 	const items = context.getInputData();
 	const outputs: INodeExecutionData[][] = Array.from({ length: shape.outputs }, () => []);
-	// A tool answers on its first output (the only one n8n hands back to the agent), errors included.
 	const tool = isToolNode(context);
 	let loaded: { engine: Engine; settings: NudgeSettings } | undefined;
 	let loadError: unknown;
@@ -171,10 +177,7 @@ export async function runForEachItem(
 		try {
 			if (!loaded) throw loadError;
 			const result = await step({ ...loaded, item, itemIndex });
-			outputs[tool ? 0 : result.output].push({
-				json: tool ? toolAnswer(result.decision, result.extra) : decisionJson(item.json, result.decision, result.extra),
-				pairedItem: { item: itemIndex },
-			});
+			outputs[tool ? 0 : result.output].push({ json: result.json, pairedItem: { item: itemIndex } });
 		} catch (error) {
 			const nodeError = toNodeError(context.getNode(), error, itemIndex);
 			if (!tool && !context.continueOnFail()) throw nodeError;
@@ -187,19 +190,27 @@ export async function runForEachItem(
 					issues: Array.isArray(nodeError.context.issues) ? nodeError.context.issues : [],
 				},
 			};
-			if (tool) {
-				// The agent reads the error and can correct its call; nothing was done.
-				outputs[0].push({ json: errorJson, pairedItem: { item: itemIndex } });
-				continue;
-			}
-			const toErrorOutput = context.getNode().onError === 'continueErrorOutput';
-			outputs[shape.errorOutput].push({
-				json: toErrorOutput ? errorJson : { ...item.json, ...errorJson },
+			const bare = tool || context.getNode().onError === 'continueErrorOutput';
+			outputs[tool ? 0 : shape.errorOutput].push({
+				json: bare ? errorJson : { ...item.json, ...errorJson },
 				pairedItem: { item: itemIndex },
 			});
 		}
 	}
 	return outputs;
+}
+
+/** `runItems` for a step that returns a decision: emits the decision (a tool's answer: its summary). */
+export async function runForEachItem(
+	context: IExecuteFunctions,
+	shape: { outputs: number; errorOutput: number },
+	step: (input: StepInput) => Promise<StepResult>,
+): Promise<INodeExecutionData[][]> {
+	const tool = isToolNode(context);
+	return runItems(context, shape, async (input) => {
+		const { decision, output, extra } = await step(input);
+		return { json: tool ? toolAnswer(decision, extra) : decisionJson(input.item.json, decision, extra), output };
+	});
 }
 
 /** Parses a JSON-object parameter (text or an object from an expression); names the parameter when it is not one. */

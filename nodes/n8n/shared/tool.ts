@@ -29,3 +29,6 @@ export function fromAI(key: string, description: string, type: FromAIType, fallb
 export function isToolNode(context: Pick<IExecuteFunctions, 'getNode'>): boolean {
 	return context.getNode().type.endsWith('Tool');
 }
+
+/** How every Nudge tool asks the model for a contact (one wording, so tools read alike to the model). */
+export const CONTACT_FOR_MODEL = 'The contact: their Nudge contactId or email address';
