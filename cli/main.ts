@@ -10,6 +10,7 @@ import { CONSOLE_USAGE, runConsole } from './console';
 import { ERASE_USAGE, runErase } from './erase';
 import { EXPORT_USAGE, runExport } from './export';
 import { EXPORT_CONTACT_USAGE, isContactExport, runExportContact } from './exportContact';
+import { MCP_USAGE, runMcp } from './mcp';
 import { packageVersion } from './packageRoot';
 
 const REPLAY_USAGE = `  replay --events FILE.jsonl [--journey nurture|cart-abandonment|churn-risk] [--policy FILE.json]
@@ -33,6 +34,7 @@ const COMMANDS: Record<string, { usage: string; run: (args: string[]) => Promise
 	erase: { usage: ERASE_USAGE, run: runErase },
 	// With --contact or --email: one contact's record (right of access); without: the decision log.
 	export: { usage: EXPORT_USAGE + EXPORT_CONTACT_USAGE, run: (args) => (isContactExport(args) ? runExportContact(args) : runExport(args)) },
+	mcp: { usage: MCP_USAGE, run: runMcp },
 };
 
 const USAGE = `Usage: nudge <command> [options]    (nudge <command> --help, nudge --version)
