@@ -1,6 +1,6 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
-import { AGENT_LIMITS, resolveActionContact, type ActionRequest } from '../../../engine/agents/request';
+import { ActionRequestSchema, AGENT_LIMITS, resolveActionContact } from '../../../engine/agents/request';
 import { nudgeEngineConnectionTest, runForEachItem, runItems } from '../shared/engine';
 import { CONTACT_FOR_MODEL, fromAI, isToolNode, NOT_TOOL, TOOL_ONLY } from '../shared/tool';
 
@@ -63,11 +63,11 @@ export class NudgeScore implements INodeType {
 			// An agent reads a known contact's score: no event is taken in and no decision is opened.
 			return await runItems(this, { outputs: 1, errorOutput: 0 }, async ({ engine, itemIndex }) => {
 				const journey = this.getNodeParameter('options.journey', itemIndex, 'nurture') as string;
-				const contact = String(this.getNodeParameter('contact', itemIndex, '') ?? '').trim();
-				if (!contact || contact.length > AGENT_LIMITS.identity) {
+				const contact = ActionRequestSchema.shape.contact.safeParse(String(this.getNodeParameter('contact', itemIndex, '') ?? '').trim());
+				if (!contact.success) {
 					throw new NodeOperationError(this.getNode(), `Name the contact by their Nudge contactId or email address (1 to ${AGENT_LIMITS.identity} characters)`, { itemIndex });
 				}
-				const profile = await resolveActionContact(engine.store, contact as ActionRequest['contact']);
+				const profile = await resolveActionContact(engine.store, contact.data);
 				const { value, tier, factors, note } = await engine.scoreProfile(profile, journey);
 				return { json: { contactId: profile.contactId, score: { value, tier, factors, ...(note ? { note } : {}) } }, output: 0 };
 			});
