@@ -3,7 +3,9 @@
  * the input schema n8n derives from the `$fromAI()` defaults, calls with the model's arguments, and calls
  * with missing or extra arguments.
  */
-import type { IDataObject } from 'n8n-workflow';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { IDataObject, INode } from 'n8n-workflow';
 import { NodeHelpers } from 'n8n-workflow';
 import { NudgeAction } from '../../nodes/n8n/NudgeAction/NudgeAction.node';
 import { NudgeRecordOutcome } from '../../nodes/n8n/NudgeRecordOutcome/NudgeRecordOutcome.node';
@@ -228,5 +230,45 @@ describe('Nudge Action as a tool (agent-safe: the engine decides)', () => {
 		});
 		expect(run.results[0].error).toMatch(/Agent ID must be a fixed name, not an expression/);
 		expect(target.received).toHaveLength(0);
+	});
+});
+
+describe('flows/n8n/agent.json', () => {
+	it('gives its agent the three Nudge tools as configured: score, request an action (sent on allow, as the named agent), record an outcome', async () => {
+		const template = JSON.parse(readFileSync(join(__dirname, '../../flows/n8n/agent.json'), 'utf8')) as { nodes: INode[]; connections: Record<string, IDataObject> };
+		const bases = [new NudgeScore(), new NudgeAction(), new NudgeRecordOutcome()];
+		const tools = template.nodes
+			.filter((n) => n.type.startsWith('n8n-nodes-nudge.'))
+			.map((n) => {
+				const base = bases.find((b) => n.type === `n8n-nodes-nudge.${b.description.name}Tool`)!;
+				const parameters = typeof n.parameters.url === 'string' ? { ...n.parameters, url } : n.parameters;
+				return toolNode(base, n.name, parameters);
+			});
+		expect(tools.map((t) => t.name)).toEqual(['Score Lead', 'Request Action', 'Record Outcome']);
+		for (const t of tools) expect(template.connections[t.name]).toEqual({ ai_tool: [[{ node: 'AI Agent', type: 'ai_tool', index: 0 }]] });
+
+		const f = fixture();
+		await f.engine.ingest(anaEvent(), { journey: 'nurture' });
+		await f.engine.ingest(benEvent());
+		const run = await runAgent({
+			tools,
+			calls: [
+				{ tool: 'Score_Lead', args: { contact: 'ana@example.com' } },
+				{ tool: 'Request_Action', args: { contact: 'ana@example.com', idempotencyKey: 'winback-ana', subject: 'We miss you', text: '15% off this week', offerValue: 15 } },
+				{ tool: 'Request_Action', args: { contact: 'ben@example.com', idempotencyKey: 'winback-ben', channel: 'email', text: '15% off this week' } },
+			],
+			credentials: f.credentials,
+		});
+
+		expect(run.tools.map((t) => t.name).sort()).toEqual(['Record_Outcome', 'Request_Action', 'Score_Lead']);
+		expect((first(run.results[0].result).score as IDataObject).tier).toBe('warm');
+		const allowed = first(run.results[1].result);
+		expect(allowed).toMatchObject({ verdict: 'allow', agentId: 'n8n-growth-agent', channel: 'email', sent: true });
+		expect(first(run.results[2].result)).toMatchObject({ verdict: 'deny', reasons: ['NO_CONSENT'] });
+		expect(target.received.map((r) => r.body.decisionId)).toEqual([allowed.decisionId]);
+		expect(await f.engine.getDecision(allowed.decisionId as string)).toMatchObject({ journey: 'agent', message: expect.objectContaining({ category: 'promotional', offerValue: 15 }) });
+
+		const recorded = await runAgent({ tools, calls: [{ tool: 'Record_Outcome', args: { decisionId: allowed.decisionId, outcome: 'conversion', value: 80 } }], credentials: f.credentials });
+		expect(first(recorded.results[0].result)).toMatchObject({ decisionId: allowed.decisionId, duplicate: false });
 	});
 });
