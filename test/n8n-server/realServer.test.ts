@@ -127,11 +127,9 @@ for (const version of VERSIONS) {
 			expect(server.log).not.toMatch(/Issue on initial workflow activation try|Activation of workflow .* did fail/);
 		});
 
-		it('offers the agent-safe nodes to the AI Agent as tools whose inputs come from the model, and no other Nudge node', async () => {
-			// The node types n8n's editor loads: n8n's own createAiTools derived the `<name>Tool` variants.
-			const response = await fetch(`${server.url}/types/nodes.json`);
-			expect(response.status).toBe(200);
-			const types = (await response.json()) as Array<{ name: string; properties: Array<{ name: string; default?: unknown; displayOptions?: unknown }> }>;
+		it('offers the agent-safe nodes to the AI Agent as tools whose inputs come from the model, and no other Nudge node', () => {
+			// The node types n8n writes for its editor (served as /types/nodes.json): its own createAiTools derived the `<name>Tool` variants.
+			const types = JSON.parse(readFileSync(join(server.userFolder, '.cache', 'n8n', 'public', 'types', 'nodes.json'), 'utf8')) as Array<{ name: string; properties: Array<{ name: string; default?: unknown; displayOptions?: unknown }> }>;
 			const nudge = types.map((t) => t.name).filter((name) => name.startsWith('n8n-nodes-nudge.'));
 			expect(nudge.filter((name) => name.endsWith('Tool')).sort()).toEqual(['n8n-nodes-nudge.nudgeActionTool', 'n8n-nodes-nudge.nudgeRecordOutcomeTool', 'n8n-nodes-nudge.nudgeScoreTool']);
 			const action = types.find((t) => t.name === 'n8n-nodes-nudge.nudgeActionTool')!;

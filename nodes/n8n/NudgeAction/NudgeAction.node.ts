@@ -4,26 +4,22 @@ import { verdictOf, type ActionVerdict } from '../../../engine/agents/verdict';
 import { CHANNELS } from '../../../engine/channels';
 import { channelOptions } from '../shared/channelOptions';
 import { nudgeEngineConnectionTest, runItems } from '../shared/engine';
-import { CONTACT_FOR_MODEL, fromAI, isToolNode, NOT_TOOL, TOOL_ONLY } from '../shared/tool';
+import { CONTACT_FOR_MODEL, fromAI, isToolNode, withToolTwin } from '../shared/tool';
 import { webhookProperties, webhookTarget } from '../shared/webhookTarget';
 
 const sendsOnAllow = { show: { onAllow: ['webhook'] } };
 
-/**
- * A request field the agent gives: the regular node maps it from the incoming item, the tool variant asks
- * the model for it (same parameter name, so execute() reads both the same way).
- */
+/** A request field the agent gives: the regular node maps it from the incoming item's same-named field, the tool asks the model. */
 function requestField(
 	name: string,
 	label: string,
 	kind: 'string' | 'number',
 	field: { forModel: string; help: string; required?: boolean; fallback?: string | number },
 ): INodeProperties[] {
-	const common = { displayName: label, name, type: kind, required: field.required, description: field.help };
-	return [
-		{ ...common, default: `={{ $json.${name} }}`, displayOptions: NOT_TOOL },
-		{ ...common, default: fromAI(name, field.forModel, kind, field.fallback), displayOptions: TOOL_ONLY },
-	];
+	return withToolTwin(
+		{ displayName: label, name, type: kind, required: field.required, description: field.help, default: `={{ $json.${name} }}` },
+		{ default: fromAI(name, field.forModel, kind, field.fallback) },
+	);
 }
 
 const text = (value: unknown) => (typeof value === 'string' ? value.trim() : value === undefined || value === null ? '' : String(value));
@@ -67,23 +63,22 @@ export class NudgeAction implements INodeType {
 				help: 'The contact’s Nudge contact ID or email address (an object of identities also works in an expression)',
 				required: true,
 			}),
-			{
-				displayName: 'Channel',
-				name: 'channel',
-				type: 'options',
-				options: channelOptions('Let Nudge Choose'),
-				default: '',
-				description: 'The channel to send by, or let Nudge choose the best one the contact agreed to',
-				displayOptions: NOT_TOOL,
-			},
-			{
-				displayName: 'Channel',
-				name: 'channel',
-				type: 'string',
-				default: fromAI('channel', `The channel: ${CHANNELS.join(', ')}; or choose to let Nudge pick the best one the contact agreed to`, 'string', 'choose'),
-				description: 'The channel; by default the agent says (or lets Nudge choose)',
-				displayOptions: TOOL_ONLY,
-			},
+			...withToolTwin(
+				{
+					displayName: 'Channel',
+					name: 'channel',
+					type: 'options',
+					options: channelOptions('Let Nudge Choose'),
+					default: '',
+					description: 'The channel to send by, or let Nudge choose the best one the contact agreed to',
+				},
+				{
+					type: 'string',
+					options: undefined,
+					default: fromAI('channel', `The channel: ${CHANNELS.join(', ')}; or choose to let Nudge pick the best one the contact agreed to`, 'string', 'choose'),
+					description: 'The channel; by default the agent says (or lets Nudge choose)',
+				},
+			),
 			...requestField('subject', 'Subject', 'string', {
 				forModel: 'The subject or title of the message (empty for SMS)',
 				help: 'Subject or title of the message',

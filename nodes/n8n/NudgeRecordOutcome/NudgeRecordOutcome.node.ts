@@ -4,14 +4,10 @@ import type { Outcome } from '../../../engine/audit/schema';
 import type { Channel } from '../../../engine/channels';
 import { channelOptions } from '../shared/channelOptions';
 import { nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
-import { fromAI, NOT_TOOL, TOOL_ONLY } from '../shared/tool';
+import { fromAI, TOOL_ONLY, withToolTwin } from '../shared/tool';
 
 const WITH_VALUE = ['conversion', 'revenue'];
 const OUTCOME_TYPES = ['click', 'complaint', 'conversion', 'open', 'revenue', 'unsubscribe'];
-const matchedBy = (way: string) => ({ show: { matchBy: [way] } });
-/** The regular node's field; its tool twin (same name) takes the value from the model. */
-const regular = (way: string) => ({ ...matchedBy(way), hide: NOT_TOOL.hide });
-const tool = (way: string) => ({ show: { ...matchedBy(way).show, ...TOOL_ONLY.show } });
 
 export class NudgeRecordOutcome implements INodeType {
 	description: INodeTypeDescription = {
@@ -45,61 +41,52 @@ export class NudgeRecordOutcome implements INodeType {
 				default: 'decisionId',
 				description: 'How to find the decision this outcome belongs to',
 			},
-			{
-				displayName: 'Decision ID',
-				name: 'decisionId',
-				type: 'string',
-				required: true,
-				displayOptions: regular('decisionId'),
-				default: '={{ $json.decisionId }}',
-				description:
-					'The decision the outcome belongs to. Nudge Send posts it to your sending tool; map it back from the tool’s event (open, click…).',
-			},
-			{
-				displayName: 'Decision ID',
-				name: 'decisionId',
-				type: 'string',
-				required: true,
-				displayOptions: tool('decisionId'),
-				default: fromAI('decisionId', 'The decisionId Nudge returned for the message (Nudge Action gives it with every verdict), e.g. d_8f2c', 'string'),
-				description: 'The decision the outcome belongs to; by default the agent gives it',
-			},
-			{
-				displayName: 'Message ID',
-				name: 'messageId',
-				type: 'string',
-				required: true,
-				displayOptions: regular('messageId'),
-				default: '={{ $json.messageId }}',
-				description: 'The provider’s message ID from the tool’s event (open, click…)',
-			},
-			{
-				displayName: 'Message ID',
-				name: 'messageId',
-				type: 'string',
-				required: true,
-				displayOptions: tool('messageId'),
-				default: fromAI('messageId', 'The sending tool’s ID of the message the outcome is about', 'string'),
-				description: 'The provider’s message ID; by default the agent gives it',
-			},
-			{
-				displayName: 'Contact ID',
-				name: 'contactId',
-				type: 'string',
-				required: true,
-				displayOptions: regular('contact'),
-				default: '={{ $json.contactId }}',
-				description: 'The Nudge contact ID (in every decision, as contactId)',
-			},
-			{
-				displayName: 'Contact ID',
-				name: 'contactId',
-				type: 'string',
-				required: true,
-				displayOptions: tool('contact'),
-				default: fromAI('contactId', 'The Nudge contactId of the contact (every Nudge answer gives it); their latest message is matched', 'string'),
-				description: 'The Nudge contact ID; by default the agent gives it',
-			},
+			...withToolTwin(
+				{
+					displayName: 'Decision ID',
+					name: 'decisionId',
+					type: 'string',
+					required: true,
+					displayOptions: { show: { matchBy: ['decisionId'] } },
+					default: '={{ $json.decisionId }}',
+					description:
+						'The decision the outcome belongs to. Nudge Send posts it to your sending tool; map it back from the tool’s event (open, click…).',
+				},
+				{
+					default: fromAI('decisionId', 'The decisionId Nudge returned for the message (Nudge Action gives it with every verdict), e.g. d_8f2c', 'string'),
+					description: 'The decision the outcome belongs to; by default the agent gives it',
+				},
+			),
+			...withToolTwin(
+				{
+					displayName: 'Message ID',
+					name: 'messageId',
+					type: 'string',
+					required: true,
+					displayOptions: { show: { matchBy: ['messageId'] } },
+					default: '={{ $json.messageId }}',
+					description: 'The provider’s message ID from the tool’s event (open, click…)',
+				},
+				{
+					default: fromAI('messageId', 'The sending tool’s ID of the message the outcome is about', 'string'),
+					description: 'The provider’s message ID; by default the agent gives it',
+				},
+			),
+			...withToolTwin(
+				{
+					displayName: 'Contact ID',
+					name: 'contactId',
+					type: 'string',
+					required: true,
+					displayOptions: { show: { matchBy: ['contact'] } },
+					default: '={{ $json.contactId }}',
+					description: 'The Nudge contact ID (in every decision, as contactId)',
+				},
+				{
+					default: fromAI('contactId', 'The Nudge contactId of the contact; their latest message is matched', 'string'),
+					description: 'The Nudge contact ID; by default the agent gives it',
+				},
+			),
 			{
 				displayName: 'Channel',
 				name: 'channel',
@@ -109,46 +96,45 @@ export class NudgeRecordOutcome implements INodeType {
 				default: '',
 				description: 'Only a decision that chose this channel; "Any Channel" also matches holdout decisions',
 			},
-			{
-				displayName: 'Outcome',
-				name: 'outcomeType',
-				type: 'options',
-				options: [
-					{ name: 'Click', value: 'click', description: 'The contact clicked the message' },
-					{ name: 'Complaint', value: 'complaint', description: 'Marked as spam; the contact is opted out of the channel' },
-					{ name: 'Conversion', value: 'conversion', description: 'The contact did what the journey aimed for' },
-					{ name: 'Open', value: 'open', description: 'The contact opened the message' },
-					{ name: 'Revenue', value: 'revenue', description: 'The contact bought something; enter the amount' },
-					{ name: 'Unsubscribe', value: 'unsubscribe', description: 'The contact unsubscribed; they are opted out of the channel' },
-				],
-				default: 'click',
-				description: 'What happened',
-				displayOptions: NOT_TOOL,
-			},
-			{
-				displayName: 'Outcome',
-				name: 'outcomeType',
-				type: 'string',
-				default: fromAI('outcome', `What happened, one of: ${OUTCOME_TYPES.join(', ')}`, 'string'),
-				description: `What happened (${OUTCOME_TYPES.join(', ')}); by default the agent says. Set a fixed value to let the agent record only that outcome.`,
-				displayOptions: TOOL_ONLY,
-			},
-			{
-				displayName: 'Value',
-				name: 'value',
-				type: 'number',
-				default: 0,
-				description: 'Amount or value of the outcome, e.g. the order total for revenue',
-				displayOptions: { show: { outcomeType: WITH_VALUE }, hide: NOT_TOOL.hide },
-			},
-			{
-				displayName: 'Value',
-				name: 'value',
-				type: 'number',
-				default: fromAI('value', 'The order total for a revenue or conversion outcome; 0 for other outcomes', 'number', 0),
-				description: 'Amount of a revenue or conversion outcome; by default the agent gives it',
-				displayOptions: TOOL_ONLY,
-			},
+			...withToolTwin(
+				{
+					displayName: 'Outcome',
+					name: 'outcomeType',
+					type: 'options',
+					options: [
+						{ name: 'Click', value: 'click', description: 'The contact clicked the message' },
+						{ name: 'Complaint', value: 'complaint', description: 'Marked as spam; the contact is opted out of the channel' },
+						{ name: 'Conversion', value: 'conversion', description: 'The contact did what the journey aimed for' },
+						{ name: 'Open', value: 'open', description: 'The contact opened the message' },
+						{ name: 'Revenue', value: 'revenue', description: 'The contact bought something; enter the amount' },
+						{ name: 'Unsubscribe', value: 'unsubscribe', description: 'The contact unsubscribed; they are opted out of the channel' },
+					],
+					default: 'click',
+					description: 'What happened',
+				},
+				{
+					type: 'string',
+					options: undefined,
+					default: fromAI('outcome', `What happened, one of: ${OUTCOME_TYPES.join(', ')}`, 'string'),
+					description: `What happened (${OUTCOME_TYPES.join(', ')}); by default the agent says. Set a fixed value to let the agent record only that outcome.`,
+				},
+			),
+			...withToolTwin(
+				{
+					displayName: 'Value',
+					name: 'value',
+					type: 'number',
+					default: 0,
+					description: 'Amount or value of the outcome, e.g. the order total for revenue',
+					displayOptions: { show: { outcomeType: WITH_VALUE } },
+				},
+				{
+					// Tool mode: Outcome is the model's answer, so Value is always offered.
+					default: fromAI('value', 'The order total for a revenue or conversion outcome; 0 for other outcomes', 'number', 0),
+					description: 'Amount of a revenue or conversion outcome; by default the agent gives it',
+					displayOptions: TOOL_ONLY,
+				},
+			),
 			{
 				displayName: 'Outcome ID',
 				name: 'outcomeId',

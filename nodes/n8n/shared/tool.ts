@@ -5,7 +5,7 @@
  * exist only in tool mode (display option `@tool`, which n8n evaluates as "the type name ends in Tool"),
  * never from the incoming item: in n8n 2.x the item also carries the chat input and the tool call id.
  */
-import type { IDisplayOptions, IExecuteFunctions } from 'n8n-workflow';
+import type { IDisplayOptions, IExecuteFunctions, INodeProperties } from 'n8n-workflow';
 
 /** Show a parameter only on the tool variant / only on the regular node. */
 export const TOOL_ONLY: IDisplayOptions = { show: { '@tool': [true] } };
@@ -32,3 +32,16 @@ export function isToolNode(context: Pick<IExecuteFunctions, 'getNode'>): boolean
 
 /** How every Nudge tool asks the model for a contact (one wording, so tools read alike to the model). */
 export const CONTACT_FOR_MODEL = 'The contact: their Nudge contactId or email address';
+
+/**
+ * A parameter as the regular node has it (hidden on the tool variant), and its twin with the same name on
+ * the tool variant, whose default asks the model (`fromAI`). execute() reads both the same way.
+ * The twin keeps the regular one's display conditions unless `tool.displayOptions` replaces them.
+ */
+export function withToolTwin(regular: INodeProperties, tool: Partial<INodeProperties> & { default: string }): INodeProperties[] {
+	const shown = regular.displayOptions ?? {};
+	return [
+		{ ...regular, displayOptions: { ...shown, hide: { ...shown.hide, ...NOT_TOOL.hide } } },
+		{ ...regular, ...tool, displayOptions: tool.displayOptions ?? { ...shown, show: { ...shown.show, ...TOOL_ONLY.show } } },
+	];
+}
