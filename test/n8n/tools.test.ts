@@ -12,6 +12,7 @@ import { NudgeRecordOutcome } from '../../nodes/n8n/NudgeRecordOutcome/NudgeReco
 import { NudgeScore } from '../../nodes/n8n/NudgeScore/NudgeScore.node';
 import { closeAllEngines } from '../../engine/registry';
 import { anaEvent, benEvent, fixture, SendTarget } from './fixtures';
+import { nudgeNode, runWorkflow } from './harness';
 import { runAgent, schemaKeys, toolNode, toolVariant } from './toolHarness';
 
 const target = new SendTarget();
@@ -270,5 +271,33 @@ describe('flows/n8n/agent.json', () => {
 
 		const recorded = await runAgent({ tools, calls: [{ tool: 'Record_Outcome', args: { decisionId: allowed.decisionId, outcome: 'conversion', value: 80 } }], credentials: f.credentials });
 		expect(first(recorded.results[0].result)).toMatchObject({ decisionId: allowed.decisionId, duplicate: false });
+	});
+});
+
+describe('Nudge Action as a regular node', () => {
+	it('reads each request from its item (contact, idempotencyKey, text…) and adds the verdict to it', async () => {
+		const f = fixture();
+		await f.engine.ingest(anaEvent(), { journey: 'nurture' });
+		await f.engine.ingest(benEvent());
+		const node = nudgeNode('Nudge Action', 'nudgeAction', { agentId: 'ops-flow', channel: 'email', options: { category: 'promotional', tags: 'winback' } });
+		const items = [
+			{ json: { contact: 'ana@example.com', idempotencyKey: 'flow-ana', subject: 'Hello', text: 'Come back', offerValue: 5, row: 1 } },
+			{ json: { contact: 'ben@example.com', idempotencyKey: 'flow-ben', text: 'Come back', row: 2 } },
+		];
+		const result = await runWorkflow({ workflow: { nodes: [node], connections: {} }, startNode: 'Nudge Action', input: [items], credentials: f.credentials });
+
+		expect(result.error).toBeUndefined();
+		const [ana, ben] = result.output('Nudge Action');
+		expect(ana).toMatchObject({ row: 1, verdict: 'allow', agentId: 'ops-flow', channel: 'email', dryRun: false });
+		expect(ana.sent).toBeUndefined();
+		expect(ben).toMatchObject({ row: 2, verdict: 'deny', reasons: ['NO_CONSENT'] });
+		// Answer Only: the slot is held for the workflow's own send step; nothing was posted.
+		expect(target.received).toHaveLength(0);
+		expect(await f.engine.getDecision(ana.decisionId as string)).toMatchObject({
+			status: 'pending',
+			guard: expect.objectContaining({ allowed: true }),
+			message: expect.objectContaining({ category: 'promotional', tags: ['winback'], offerValue: 5 }),
+			agent: expect.objectContaining({ agentId: 'ops-flow', content: { text: 'Come back', subject: 'Hello' } }),
+		});
 	});
 });
