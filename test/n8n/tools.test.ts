@@ -10,6 +10,7 @@ import { NodeHelpers } from 'n8n-workflow';
 import { NudgeAction } from '../../nodes/n8n/NudgeAction/NudgeAction.node';
 import { NudgeRecordOutcome } from '../../nodes/n8n/NudgeRecordOutcome/NudgeRecordOutcome.node';
 import { NudgeScore } from '../../nodes/n8n/NudgeScore/NudgeScore.node';
+import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { closeAllEngines } from '../../engine/registry';
 import { anaEvent, benEvent, fixture, SendTarget } from './fixtures';
 import { nudgeNode, runWorkflow } from './harness';
@@ -219,6 +220,36 @@ describe('Nudge Action as a tool (agent-safe: the engine decides)', () => {
 		expect(first(run.results[4].result)).toMatchObject({ details: { code: 'INVALID_INPUT' }, error: expect.stringMatching(/message.offerValue/) });
 		expect(target.received).toHaveLength(0);
 		expect((await f.engine.store.queryDecisions({ limit: 100 })).filter((d) => d.agent)).toEqual([]);
+	});
+
+	it('holds a large offer for a person: approved in Frequency Cap (Record Review Verdict), then the agent asks again with the approvalId and it is sent', async () => {
+		const policy = { ...DEFAULT_POLICY, agents: { approval: [{ id: 'big-offers', when: { field: 'message.offerValue', op: 'gt', value: 20 } }] } };
+		const f = fixture({ policy: JSON.stringify(policy) });
+		await f.engine.ingest(anaEvent(), { journey: 'nurture' });
+		const request = { contact: 'ana@example.com', idempotencyKey: 'vip-ana', channel: 'email', text: '30% off, today only', offerValue: 30 };
+		const held = first((await runAgent({ tools: [actionTool()], calls: [ask(request)], credentials: f.credentials })).results[0].result);
+		expect(held).toMatchObject({ verdict: 'needs_approval', reasons: ['REVIEW_REQUIRED'], rule: 'big-offers', approvalId: expect.stringMatching(/^d_agent_/) });
+		expect(target.received).toHaveLength(0);
+
+		const review = nudgeNode('Approve', 'nudgeFrequencyCap', { operation: 'review', verdict: 'approve', reviewer: 'lead@example.com' });
+		const approved = await runWorkflow({ workflow: { nodes: [review], connections: {} }, startNode: 'Approve', input: [[{ json: { decisionId: held.decisionId } }]], credentials: f.credentials });
+		expect(approved.error).toBeUndefined();
+
+		const again = await runAgent({
+			tools: [actionTool()],
+			calls: [
+				ask({ ...request, text: '50% off, today only', approvalId: held.approvalId }),
+				ask({ ...request, idempotencyKey: 'vip-ana-2', text: '50% off, today only', approvalId: held.approvalId }),
+				ask({ ...request, approvalId: held.approvalId }),
+			],
+			credentials: f.credentials,
+		});
+		// The approval covers the content a person saw, nothing else: not under its key, nor under another.
+		expect(first(again.results[0].result)).toMatchObject({ details: { code: 'CONFLICT' }, error: expect.stringMatching(/use a new key for a new action/) });
+		expect(first(again.results[1].result)).toMatchObject({ verdict: 'deny', reasons: ['APPROVAL_MISMATCH'] });
+		expect(first(again.results[2].result)).toMatchObject({ verdict: 'allow', sent: true, decisionId: held.decisionId });
+		expect(target.received).toHaveLength(1);
+		expect(await f.engine.getDecision(held.decisionId as string)).toMatchObject({ status: 'sent', review: expect.objectContaining({ reviewer: 'lead@example.com', verdict: 'approved' }) });
 	});
 
 	it('refuses an Agent ID set by an expression, so the model cannot choose who it is', async () => {
