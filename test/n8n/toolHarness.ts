@@ -47,7 +47,7 @@ export interface AgentRun {
 
 let lastRun: AgentRun | undefined;
 
-/** The agent double: reads the calls from its input item and makes them, one after another. */
+/** The agent double: reads the calls from its input item and makes them, one after another or all at once. */
 // eslint-disable-next-line @n8n/community-nodes/node-usable-as-tool -- a test double of the AI Agent, not a node of the package
 class TestAgent implements INodeType {
 	description: INodeTypeDescription = {
@@ -65,16 +65,21 @@ class TestAgent implements INodeType {
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		const tools = ((await this.getInputConnectionData(NodeConnectionTypes.AiTool, 0)) ?? []) as StructuredTool[];
 		const run: AgentRun = { tools: tools.map((t) => ({ name: t.name, description: t.description, schema: t.schema as z.ZodTypeAny })), results: [] };
-		for (const { tool, args } of (this.getInputData()[0]?.json.calls ?? []) as unknown as ToolCall[]) {
+		const input = this.getInputData()[0]?.json ?? {};
+		const call = async ({ tool, args }: ToolCall) => {
 			const found = tools.find((t) => t.name === tool);
 			if (!found) throw new TypeError(`No tool named ${tool} (have ${tools.map((t) => t.name).join(', ')})`);
 			try {
 				const answer = await found.invoke(args as Record<string, unknown>);
-				run.results.push({ tool, result: typeof answer === 'string' ? JSON.parse(answer) : answer });
+				return { tool, result: typeof answer === 'string' ? JSON.parse(answer) : answer };
 			} catch (error) {
-				run.results.push({ tool, error: error instanceof Error ? error.message : String(error) });
+				return { tool, error: error instanceof Error ? error.message : String(error) };
 			}
-		}
+		};
+		const calls = (input.calls ?? []) as unknown as ToolCall[];
+		// A model may ask for several tool calls at once; agents run them concurrently.
+		if (input.parallel) run.results.push(...(await Promise.all(calls.map(call))));
+		else for (const c of calls) run.results.push(await call(c));
 		lastRun = run;
 		return [[{ json: { done: run.results.length } }]];
 	}
@@ -96,14 +101,14 @@ export function toolNode(base: INodeType, nodeName: string, parameters: IDataObj
 }
 
 /** Runs an agent with these tool nodes connected and makes `calls`; returns what the agent saw. */
-export async function runAgent(options: { tools: INode[]; calls: ToolCall[]; credentials: Record<string, ICredentialDataDecryptedObject> }): Promise<AgentRun> {
+export async function runAgent(options: { tools: INode[]; calls: ToolCall[]; parallel?: boolean; credentials: Record<string, ICredentialDataDecryptedObject> }): Promise<AgentRun> {
 	const agent: INode = { id: 'agent', name: 'Agent', type: AGENT_TYPE, typeVersion: 1, position: [0, 0], parameters: {} };
 	const workflow: WorkflowJson = {
 		nodes: [agent, ...options.tools],
 		connections: Object.fromEntries(options.tools.map((tool) => [tool.name, { ai_tool: [[{ node: 'Agent', type: 'ai_tool', index: 0 }]] }])),
 	};
 	lastRun = undefined;
-	const result = await runWorkflow({ workflow, startNode: 'Agent', input: [[{ json: { calls: options.calls } as unknown as IDataObject }]], credentials: options.credentials });
+	const result = await runWorkflow({ workflow, startNode: 'Agent', input: [[{ json: { calls: options.calls, parallel: !!options.parallel } as unknown as IDataObject }]], credentials: options.credentials });
 	if (result.error) throw result.error;
 	if (!lastRun) throw new TypeError('The agent did not run');
 	return lastRun;

@@ -162,6 +162,20 @@ describe('Nudge Action as a tool (agent-safe: the engine decides)', () => {
 		expect(logged).toMatchObject({ status: 'sent', channel: 'email', agent: expect.objectContaining({ agentId: 'growth-bot', idempotencyKey: 'cart-123' }) });
 	});
 
+	it('sends once when the model makes the same call several times at once', async () => {
+		const f = fixture();
+		await f.engine.ingest(anaEvent(), { journey: 'nurture' });
+		const call = ask({ contact: 'ana@example.com', idempotencyKey: 'burst-1', channel: 'email', text: 'Hello' });
+		const run = await runAgent({ tools: [actionTool()], calls: [call, call, call, call], parallel: true, credentials: f.credentials });
+
+		const answers = run.results.map((r) => first(r.result));
+		expect(target.received).toHaveLength(1);
+		// Each answer is the one action's verdict, or says another call is sending it right now.
+		for (const a of answers) expect(a.verdict === 'allow' || (a.details as IDataObject | undefined)?.code === 'CONFLICT').toBe(true);
+		expect(answers.filter((a) => a.sent === true)).not.toHaveLength(0);
+		expect(new Set(answers.filter((a) => a.decisionId).map((a) => a.decisionId)).size).toBe(1);
+	});
+
 	it('denies an opted-out contact with the reason and the rule, and sends nothing', async () => {
 		const f = fixture();
 		await f.engine.ingest(benEvent());
