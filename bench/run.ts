@@ -1,3 +1,4 @@
+import { benchAgents } from './agents';
 import { benchBandit } from './bandit';
 import { benchCaps } from './caps';
 import { benchConsole } from './console';
@@ -30,6 +31,8 @@ async function main(): Promise<void> {
 	await benchExport();
 	process.stdout.write('\n');
 	await benchRedact();
+	process.stdout.write('\n');
+	await benchAgents();
 }
 
 main().catch((error) => {

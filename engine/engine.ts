@@ -435,12 +435,17 @@ export class Engine {
 	 * (consent, suppression, negative triggers, review, quiet hours, caps, holdouts) run unchanged, after the
 	 * policy's agent switches and blast radius. The same idempotency key is one action, even when calls race.
 	 * A dry run answers without claiming the key, reserving, sending or logging anything. Bad input throws a
-	 * NudgeError (INVALID_INPUT, UNKNOWN_CONTACT) and changes nothing. See docs/agents-api in engine/agents.
+	 * NudgeError (INVALID_INPUT, UNKNOWN_CONTACT) and changes nothing. See docs/policy.md#agents.
 	 */
 	async requestAction(input: unknown): Promise<ActionVerdict> {
 		const request = parseActionRequest(input);
 		const profile = await resolveActionContact(this.store, request.contact);
 		const journey = request.journey ?? this.policy.agents.journey;
+		// A made-up journey would escape the caps, holdouts and review rules scoped to the real ones.
+		if (journey !== this.policy.agents.journey && !Object.prototype.hasOwnProperty.call(this.policy.journeys, journey)) {
+			const known = [this.policy.agents.journey, ...Object.keys(this.policy.journeys)].join(', ');
+			throw new NudgeError('INVALID_INPUT', `Journey "${journey}" is not in the policy: leave it out (actions then belong to "${this.policy.agents.journey}") or name one of ${known}`);
+		}
 		const hash = requestHash(request, profile.contactId, journey);
 		const decisionId = actionDecisionId(request.agentId, request.idempotencyKey);
 		if (request.dryRun) {
@@ -480,6 +485,8 @@ export class Engine {
 				reasons: [],
 			},
 		};
+		// First the switches and the blast radius: a looping agent is counted even when its requests are forged.
+		if (!(await this.admitAction(decision, now, dryRun))) return this.settleAction(decision, dryRun);
 		if (request.approvalId) {
 			// A new action presenting an approval: the approval belongs to another request (or to none).
 			const approved = await this.store.getDecision(approvalDecisionId(request.approvalId) ?? '');
@@ -488,12 +495,11 @@ export class Engine {
 			else this.suppress(decision, 'APPROVAL_MISMATCH', `approval ${request.approvalId} was asked under idempotency key ${approved!.agent!.idempotencyKey}: present it with that key`, 'agents.approval');
 			return this.settleAction(decision, dryRun);
 		}
-		if (!(await this.admitAction(decision, now, dryRun))) return this.settleAction(decision, dryRun);
 		const profile = this.profileLoader(decision, contact);
 		await this.scoreStage(decision, profile, false);
 		// The agent's own facts win over the journey's offer by score tier.
 		decision.message = { ...decision.message, ...Object.fromEntries(Object.entries(facts).filter(([, v]) => v !== undefined)) };
-		if (request.channel === 'choose') await this.chooseStage(decision, profile, false);
+		if (request.channel === 'choose') await this.chooseStage(decision, profile, false, !dryRun);
 		else {
 			const context = contextOf(decision, contact, this.policy.learner);
 			if (!this.holdOut(decision, contact, context)) {
@@ -604,7 +610,9 @@ export class Engine {
 
 	/**
 	 * Sends an allowed agent action by the engine's one send path (`send`: once per decision, only with its cap
-	 * reservation, consent checked again) and logs it. Anything but an allowed action is refused.
+	 * reservation, consent checked again) and logs it. Anything but an allowed action is refused. An allowed action
+	 * is not sent, and comes back with its new verdict, when the policy's agent switches now stop it, or when it
+	 * waited past `reservationTimeoutSeconds` and the guardrails, checked again, no longer allow it.
 	 */
 	async sendAction(decisionId: string, target: SendTarget): Promise<Decision> {
 		const decision = await this.getDecision(decisionId);
@@ -613,7 +621,23 @@ export class Engine {
 		if (verdictKind(decision) !== 'allow') {
 			throw new NudgeError('NOT_RESERVED', `Action ${decision.decisionId} is not allowed (${verdictOf(decision).explanation}), so it is not sent`);
 		}
-		return this.logStage(await this.send(decision, target), {});
+		return withActionLease(this.store, decision.decisionId, () => this.wallNow().getTime(), async () => {
+			const current = await this.getDecision(decisionId);
+			if (verdictKind(current) !== 'allow' || current.status === 'sent') return current;
+			// The policy's switches hold until the message leaves: a kill switch stops allowed actions not yet sent.
+			const gate = agentGate(this.policy, current.agent!.agentId);
+			const now = this.wallNow();
+			const held = Date.parse(current.updatedAt) + this.policy.reservationTimeoutSeconds * 1000;
+			if (gate || now.getTime() >= held) {
+				// A slot held past the reservation timeout may have been given to another message: decide again.
+				if (current.guard?.reservationId) await this.store.settleCap(current.guard.reservationId, 'release');
+				if (gate) this.suppress(current, gate.reason, gate.explanation, gate.rule);
+				else await this.guardAction(current, this.profileLoader(current), current.review?.verdict === 'approved', false);
+				await this.settleAction(current, false);
+				if (verdictKind(current) !== 'allow') return current;
+			}
+			return this.logStage(await this.send(current, target), {});
+		});
 	}
 
 	/**
@@ -706,7 +730,8 @@ export class Engine {
 		return { ...scoreWithRules(profile, scoring, this.policyVersion), note: `rules used: ${active ? `model ${name} v${active.version} is not used yet: ${why}` : why}` };
 	}
 
-	private async chooseStage(decision: Decision, profile: () => Promise<Profile>, persist = true): Promise<Decision> {
+	/** `learn: false` (a dry run) leaves the learner's counts alone when it picks "wait". */
+	private async chooseStage(decision: Decision, profile: () => Promise<Profile>, persist = true, learn = true): Promise<Decision> {
 		const now = this.nowFor(decision);
 		const contact = await profile();
 		// A score tier the journey escalates (hot leads → a sales task) has only that channel to go by.
@@ -744,8 +769,10 @@ export class Engine {
 				explore: 'was tried to keep learning (exploration floor)',
 			}[picked.method];
 			if (picked.arm === WAIT) {
-				await this.store.addArmStats(armDeltas(context, WAIT));
-				decision.choice.trialCounted = true;
+				if (learn) {
+					await this.store.addArmStats(armDeltas(context, WAIT));
+					decision.choice.trialCounted = true;
+				}
 				this.suppress(decision, 'WAIT_CHOSEN', `no action now: waiting ${why}`);
 			} else {
 				decision.channel = picked.arm;

@@ -7,6 +7,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod/v4';
 import { ActionRequestSchema, resolveActionContact } from '../../engine/agents/request';
+import { verdictOf } from '../../engine/agents/verdict';
 import { OutcomeSchema } from '../../engine/audit/schema';
 import { CHANNELS, ChannelSchema } from '../../engine/channels';
 import { redactDecision, redactValue } from '../../engine/console/redact';
@@ -121,7 +122,10 @@ export function createMcpServer(engine: Engine, options: McpToolOptions = {}): M
 				const verdict = await engine.requestAction(request);
 				if (verdict.verdict !== 'allow' || verdict.dryRun || !options.send) return verdict;
 				const sent = await engine.sendAction(verdict.decisionId, options.send);
-				return { ...verdict, sent: sent.status === 'sent', ...(sent.status === 'failed' ? { error: sent.explanation } : {}) };
+				if (sent.status === 'sent') return { ...verdict, sent: true };
+				if (sent.status === 'failed') return { ...verdict, sent: false, error: sent.explanation };
+				// Stopped at the send (the kill switch, consent withdrawn meanwhile): its new verdict.
+				return { ...verdictOf(sent), sent: false };
 			}),
 	);
 

@@ -1,5 +1,5 @@
 import { durationMs } from '../guard/duration';
-import { newId } from '../ids';
+import { contentHash, newId } from '../ids';
 import type { BlastRadiusRule, Policy } from '../policy/schema';
 import type { Store } from '../store/types';
 
@@ -16,7 +16,8 @@ export type BlastRadiusResult =
 	| { ok: false; rule: BlastRadiusRule; count: number; freesAt?: number; explanation: string };
 
 const ledgerOf = (rule: BlastRadiusRule, agentId: string) => `agent-blast:${rule.id}:${agentId}`;
-const touchKey = (rule: BlastRadiusRule, agentId: string, contactId: string) => `agent-touch:${rule.id}:${agentId}:${contactId}`;
+/** The contact is hashed: the key may outlive an erasure of the contact (until its window ends). */
+const touchKey = (rule: BlastRadiusRule, agentId: string, contactId: string) => `agent-touch:${rule.id}:${agentId}:${contentHash(contactId, 24)}`;
 
 function rulesFor(policy: Policy, agentId: string): BlastRadiusRule[] {
 	return policy.agents.blastRadius.filter((r) => !r.agents || r.agents.includes(agentId));

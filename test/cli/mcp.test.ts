@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -120,6 +120,15 @@ describe('nudge mcp tools (in-process transport)', () => {
 		const approved = data(await client.callTool({ name: 'request_action', arguments: action({ message: big, approvalId: held.approvalId }) }));
 		expect(approved).toMatchObject({ verdict: 'allow', sent: true });
 		expect(hook.received).toHaveLength(1);
+	});
+
+	test('a failed send says so, with the provider\'s error', async () => {
+		const failing = await startReceiver([500]);
+		const agent = await connectInProcess(engine, { send: { url: failing.url, maxAttempts: 1 } });
+		const result = data(await agent.callTool({ name: 'request_action', arguments: action({ idempotencyKey: 'fails' }) }));
+		expect(result).toMatchObject({ verdict: 'allow', sent: false, error: expect.stringMatching(/send failed/) });
+		expect(failing.received).toHaveLength(1);
+		await agent.close();
 	});
 
 	test('bad tool arguments get an error the agent can act on, and nothing happens', async () => {
@@ -260,6 +269,19 @@ built('nudge mcp as a real child process', () => {
 		const probe = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(join(ROOT, 'dist/engine/index.js'))}); process.stdout.write(String(Object.keys(require.cache).some((k) => k.includes('@modelcontextprotocol'))))`], { encoding: 'utf8' });
 		expect(probe.stdout).toBe('false');
 	}, 30_000);
+
+	test('stdio: lines that are not JSON-RPC do not stop the server', async () => {
+		const child = spawn(process.execPath, [CLI, 'mcp', '--store', join(tempDir(), 'raw.db')], { stdio: ['pipe', 'pipe', 'pipe'] });
+		let out = '';
+		child.stdout.on('data', (c) => (out += c));
+		const initialize = { jsonrpc: '2.0', id: 7, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
+		child.stdin.write(['{not json', '[]', '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"request_action","arguments":"' + 'x'.repeat(100_000) + '"}}', '\u0000\uffff', JSON.stringify(initialize), ''].join('\n'));
+		const deadline = Date.now() + 10_000;
+		while (!out.includes('"id":7') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+		child.kill();
+		const reply = out.split('\n').map((l) => (l.trim() ? JSON.parse(l) : undefined)).find((m) => m?.id === 7);
+		expect(reply.result.serverInfo.name).toBe('nudge');
+	}, 20_000);
 
 	test('--http off loopback without a token exits with the reason', () => {
 		const run = spawnSync(process.execPath, [CLI, 'mcp', '--http', '--host', '0.0.0.0', '--port', '0'], { encoding: 'utf8', env: { ...process.env, NUDGE_MCP_TOKEN: '' }, timeout: 15_000 });

@@ -120,6 +120,29 @@ describe.each(local)('agent actions on %s', (_name, makeStore) => {
 		expect((await h.engine.getDecision(first.decisionId)).agent?.verdict).toBe('allow');
 	});
 
+	test('the kill switch stops an allowed action that was not sent yet', async () => {
+		open();
+		await contact(h.engine, 'ana@example.com');
+		const verdict = await h.engine.requestAction(ask());
+		h.engine.setPolicy({ ...BASE, agents: { blastRadius: [], killSwitch: true } });
+		const stopped = await h.engine.sendAction(verdict.decisionId, { dryRun: true });
+		expect(stopped).toMatchObject({ status: 'suppressed', reason: 'AGENT_KILL_SWITCH', agent: { verdict: 'deny' } });
+		expect(stopped.delivery).toBeUndefined();
+		expect(await h.engine.requestAction(ask())).toMatchObject({ verdict: 'deny', duplicate: true, reasons: ['AGENT_KILL_SWITCH'] });
+	});
+
+	test('an allowed action sent after its reservation ran out is checked again: its slot may have gone to another message', async () => {
+		open();
+		await contact(h.engine, 'ana@example.com');
+		const first = await h.engine.requestAction(ask());
+		// reservationTimeoutSeconds is 300: the unsent first action's slot frees, and a second action takes it.
+		h.clock.now = new Date(Date.parse(AT) + 301_000);
+		expect(await h.engine.requestAction(ask({ idempotencyKey: 'k2' }))).toMatchObject({ verdict: 'allow' });
+		const late = await h.engine.sendAction(first.decisionId, { dryRun: true });
+		expect(late).toMatchObject({ status: 'suppressed', reason: 'FREQUENCY_CAP', agent: { verdict: 'deny' } });
+		expect(late.delivery).toBeUndefined();
+	});
+
 	test('an opted-out contact is denied with its reason and the binding consent rule', async () => {
 		open();
 		await contact(h.engine, 'ana@example.com', { email: 'opted_out' });
@@ -274,6 +297,14 @@ describe.each(local)('agent actions on %s', (_name, makeStore) => {
 			expect(await h.engine.requestAction(ask({ idempotencyKey: 'd2', contact: 'd@example.com' }))).toMatchObject({ verdict: 'allow' });
 		});
 
+		test('requests with forged approvals count too: an agent looping on them is stopped', async () => {
+			open({ caps: [] }, { blastRadius: [{ id: 'two', count: 'actions', limit: 2, window: '1h' }] });
+			await contact(h.engine, 'ana@example.com');
+			const reasons = [];
+			for (let i = 0; i < 4; i++) reasons.push((await h.engine.requestAction(ask({ idempotencyKey: `f${i}`, approvalId: `d_x.forged${i}` }))).reasons[0]);
+			expect(reasons).toEqual(['APPROVAL_INVALID', 'APPROVAL_INVALID', 'BLAST_RADIUS', 'BLAST_RADIUS']);
+		});
+
 		test('at most N distinct contacts: more actions on a contact already touched still go', async () => {
 			open({ caps: [] }, { blastRadius: [{ id: 'two-contacts', count: 'contacts', limit: 2, window: '1d', agents: ['growth-bot'] }] });
 			for (const who of ['a', 'b', 'c']) await contact(h.engine, `${who}@example.com`);
@@ -296,6 +327,7 @@ describe.each(local)('agent actions on %s', (_name, makeStore) => {
 			['no agent id', { agentId: undefined }, 'INVALID_INPUT', /agentId/],
 			['no idempotency key', { idempotencyKey: '' }, 'INVALID_INPUT', /idempotencyKey: must not be empty/],
 			['a negative offer', { message: { offerValue: -5 } }, 'INVALID_INPUT', /offerValue/],
+			['a journey the policy does not have', { journey: 'made-up' }, 'INVALID_INPUT', /Journey "made-up" is not in the policy: .*name one of agent, nurture/],
 		];
 		test.each(cases)('%s', async (_what, overrides, code, message) => {
 			open();
@@ -347,6 +379,17 @@ function describeShared(name: string, makeStore: () => Store, cleanup: () => Pro
 			const runaway = await Promise.all(engines.flatMap((h, e) => [0, 1, 2, 3].map((i) => h.engine.requestAction(ask({ idempotencyKey: `loop-${e}-${i}` })))));
 			expect(runaway.filter((v) => v.verdict === 'allow')).toHaveLength(4);
 			expect(runaway.filter((v) => v.reasons[0] === 'BLAST_RADIUS')).toHaveLength(12);
+			for (const h of engines) await h.engine.close();
+		});
+
+		test('a distinct-contacts blast radius holds when engines race on new contacts', async () => {
+			const engines = Array.from({ length: 4 }, () => harness(makeStore(), { caps: [] }, { blastRadius: [{ id: 'two-contacts', count: 'contacts', limit: 2, window: '1d' }] }));
+			const people = ['p0', 'p1', 'p2', 'p3', 'p4', 'p5'].map((p) => `${p}-${Math.random().toString(36).slice(2)}@example.com`);
+			for (const email of people) await contact(engines[0].engine, email);
+			const agentId = `contacts-bot-${Math.random().toString(36).slice(2)}`;
+			const verdicts = await Promise.all(people.map((email, i) => engines[i % 4].engine.requestAction(ask({ agentId, idempotencyKey: `c${i}`, contact: email }))));
+			expect(verdicts.filter((v) => v.verdict === 'allow')).toHaveLength(2);
+			expect(verdicts.filter((v) => v.reasons[0] === 'BLAST_RADIUS')).toHaveLength(4);
 			for (const h of engines) await h.engine.close();
 		});
 	});
