@@ -148,6 +148,20 @@ for (const version of VERSIONS) {
 			expect(server.log).not.toMatch(/Issue on initial workflow activation try|Activation of workflow .* did fail/);
 		});
 
+		it('offers the agent-safe nodes to the AI Agent as tools whose inputs come from the model, and no other Nudge node', () => {
+			// The node types n8n writes for its editor (served as /types/nodes.json): its own createAiTools derived the `<name>Tool` variants.
+			const types = JSON.parse(readFileSync(join(server.userFolder, '.cache', 'n8n', 'public', 'types', 'nodes.json'), 'utf8')) as Array<{ name: string; properties: Array<{ name: string; default?: unknown; displayOptions?: unknown }> }>;
+			const nudge = types.map((t) => t.name).filter((name) => name.startsWith('n8n-nodes-nudge.'));
+			expect(nudge.filter((name) => name.endsWith('Tool')).sort()).toEqual(['n8n-nodes-nudge.nudgeActionTool', 'n8n-nodes-nudge.nudgeRecordOutcomeTool', 'n8n-nodes-nudge.nudgeScoreTool']);
+			const action = types.find((t) => t.name === 'n8n-nodes-nudge.nudgeActionTool')!;
+			const fromModel = action.properties.filter((p) => typeof p.default === 'string' && p.default.includes('$fromAI(')).map((p) => p.name);
+			expect(fromModel.sort()).toEqual(['approvalId', 'channel', 'contact', 'idempotencyKey', 'offerValue', 'subject', 'text']);
+			expect(action.properties.map((p) => p.name)).toContain('toolDescription');
+			// The agent template is imported on the credential and active (its chat trigger started).
+			const [agent] = server.query<{ active: number }>("SELECT active FROM workflow_entity WHERE id = 'NudgeAgentActs01'");
+			expect(agent?.active).toBe(1);
+		});
+
 		it('answers each journey’s signed events with JSON accepted/duplicates/decisionIds, runs the workflow, decides and logs every event, and sends each message once', async () => {
 			const day = zoneAtLocalHour(11);
 			const hot = { email: 'dana@northwind.example', title: 'VP Marketing', employees: 420, timezone: day, consent: { email: 'opted_in' } };

@@ -3,6 +3,9 @@ import { NodeConnectionTypes } from 'n8n-workflow';
 import { chooseChannelStep, DEFAULT_JOURNEY, openItem } from '../../../engine/items';
 import { nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
 
+// Not an AI-agent tool: n8n returns only a tool's first output (Email), and its job is routing a journey's
+// items. An agent lets Nudge choose with Nudge Action's channel "choose" (dry run to preview) (DESIGN §12).
+// eslint-disable-next-line @n8n/community-nodes/node-usable-as-tool
 export class NudgeChooseChannel implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Nudge Choose Channel',
@@ -14,7 +17,6 @@ export class NudgeChooseChannel implements INodeType {
 		description:
 			'Picks the best channel the contact can be reached on and has agreed to, following your policy, and sends the item out of that channel’s output',
 		defaults: { name: 'Choose Channel' },
-		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [
 			NodeConnectionTypes.Main,

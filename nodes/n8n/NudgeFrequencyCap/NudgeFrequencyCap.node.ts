@@ -4,6 +4,9 @@ import { guardOptionsOf, openItem, routeGuard } from '../../../engine/items';
 import { channelOptions } from '../shared/channelOptions';
 import { nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
 
+// Not an AI-agent tool: its Record Review Verdict operation approves messages (approvals are never tools,
+// DESIGN §12), and n8n returns only a tool's first output (Allowed). Agents ask Nudge Action for a verdict.
+// eslint-disable-next-line @n8n/community-nodes/node-usable-as-tool
 export class NudgeFrequencyCap implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Nudge Frequency Cap',
@@ -15,7 +18,6 @@ export class NudgeFrequencyCap implements INodeType {
 		description:
 			'Applies your policy’s guardrails — suppression list, consent, paused journeys, human review, quiet hours and frequency caps — before a message goes out',
 		defaults: { name: 'Frequency Cap' },
-		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main, NodeConnectionTypes.Main, NodeConnectionTypes.Main],
 		outputNames: ['Allowed', 'Delayed', 'Blocked', 'Review'],

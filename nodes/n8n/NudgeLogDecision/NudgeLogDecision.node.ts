@@ -3,6 +3,9 @@ import { NodeConnectionTypes } from 'n8n-workflow';
 import { jsonObjectOf, openItem } from '../../../engine/items';
 import { nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
 
+// Not an AI-agent tool: it finalises journey decisions in the audit log; an agent's actions are logged by
+// Nudge Action itself (DESIGN §12).
+// eslint-disable-next-line @n8n/community-nodes/node-usable-as-tool
 export class NudgeLogDecision implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Nudge Log Decision',
@@ -14,7 +17,6 @@ export class NudgeLogDecision implements INodeType {
 		description:
 			'Closes the decision in Nudge’s decision log (what was done or not done for the contact, and why), with your own notes',
 		defaults: { name: 'Log Decision' },
-		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' }],

@@ -26,6 +26,7 @@ import { redactUrl } from '../../../engine/store/connection';
 import { connectSalesforce, salesforceSettingsFrom, type SalesforceSettings } from '../../../engine/vendors/salesforce';
 import { parseInactivityRules, type InactivityRule } from '../../../engine/events/timers';
 import { hubspotAuthFrom, type HubSpotAuthSettings } from '../../../engine/vendors/hubspot';
+import { isToolNode } from './tool';
 
 /** The credential type every Nudge node uses. */
 export const NUDGE_CREDENTIAL = 'nudgeEngineApi';
@@ -108,6 +109,15 @@ export function toNodeError(node: INode, error: unknown, itemIndex?: number): No
 	return new NodeOperationError(node, error instanceof Error && error.message === masked ? error : masked, { itemIndex });
 }
 
+/**
+ * What a tool answers an agent: the decision's id, contact, status and why, plus the step's extra fields.
+ * Not the incoming item: in tool mode that is the model's arguments (and, in n8n 2.x, the chat input).
+ */
+export function toolAnswer(decision: Decision, extra: IDataObject = {}): IDataObject {
+	const { decisionId, contactId, status, reason, explanation } = decision;
+	return { decisionId, contactId, status, ...(reason ? { reason } : {}), ...(explanation ? { explanation } : {}), ...extra };
+}
+
 /** The json every Nudge node emits: the incoming item plus the decision, so expressions can read it. */
 export function decisionJson(input: IDataObject, decision: Decision, extra: IDataObject = {}): IDataObject {
 	return {
@@ -134,18 +144,26 @@ export interface StepInput {
 	itemIndex: number;
 }
 
+/** What one item's step produced: the json to emit and the output it leaves by. */
+export interface ItemResult {
+	json: IDataObject;
+	output: number;
+}
+
 /**
- * Runs one engine step per input item, in order (caps are checked one contact at a time), and routes
- * each item to the output the step chose. A failing item throws a NodeOperationError naming the item,
- * or — with "On Error → Continue" — becomes an error item on `errorOutput`.
+ * Runs a step per input item, in order (caps are checked one contact at a time). A failing item throws a
+ * NodeOperationError naming the item, or — with "On Error → Continue" — becomes an error item on
+ * `errorOutput`. A tool emits everything on its first output (the only one n8n hands back to the agent),
+ * errors included as `{error, details}`, so the agent can read them and correct its call.
  */
-export async function runForEachItem(
+export async function runItems(
 	context: IExecuteFunctions,
 	shape: { outputs: number; errorOutput: number },
-	step: (input: StepInput) => Promise<StepResult>,
+	step: (input: StepInput) => Promise<ItemResult>,
 ): Promise<INodeExecutionData[][]> {
 	const items = context.getInputData();
 	const outputs: INodeExecutionData[][] = Array.from({ length: shape.outputs }, () => []);
+	const tool = isToolNode(context);
 	let loaded: { engine: Engine; settings: NudgeSettings } | undefined;
 	let loadError: unknown;
 	try {
@@ -158,13 +176,10 @@ export async function runForEachItem(
 		try {
 			if (!loaded) throw loadError;
 			const result = await step({ ...loaded, item, itemIndex });
-			outputs[result.output].push({
-				json: decisionJson(item.json, result.decision, result.extra as IDataObject | undefined),
-				pairedItem: { item: itemIndex },
-			});
+			outputs[tool ? 0 : result.output].push({ json: result.json, pairedItem: { item: itemIndex } });
 		} catch (error) {
 			const nodeError = toNodeError(context.getNode(), error, itemIndex);
-			if (!context.continueOnFail()) throw nodeError;
+			if (!tool && !context.continueOnFail()) throw nodeError;
 			// Only "error", "message" and "details" keys let n8n move the item to the error output (it then adds
 			// the input item's fields back); otherwise the item keeps its fields on this node's fallback output.
 			const errorJson: IDataObject = {
@@ -174,14 +189,27 @@ export async function runForEachItem(
 					issues: Array.isArray(nodeError.context.issues) ? nodeError.context.issues : [],
 				},
 			};
-			const toErrorOutput = context.getNode().onError === 'continueErrorOutput';
-			outputs[shape.errorOutput].push({
-				json: toErrorOutput ? errorJson : { ...item.json, ...errorJson },
+			const bare = tool || context.getNode().onError === 'continueErrorOutput';
+			outputs[tool ? 0 : shape.errorOutput].push({
+				json: bare ? errorJson : { ...item.json, ...errorJson },
 				pairedItem: { item: itemIndex },
 			});
 		}
 	}
 	return outputs;
+}
+
+/** `runItems` for a step that returns a decision: emits the decision (a tool's answer: its summary). */
+export async function runForEachItem(
+	context: IExecuteFunctions,
+	shape: { outputs: number; errorOutput: number },
+	step: (input: StepInput) => Promise<StepResult>,
+): Promise<INodeExecutionData[][]> {
+	const tool = isToolNode(context);
+	return runItems(context, shape, async (input) => {
+		const { decision, output, extra } = await step(input);
+		return { json: tool ? toolAnswer(decision, extra as IDataObject | undefined) : decisionJson(input.item.json, decision, extra as IDataObject | undefined), output };
+	});
 }
 
 /**
