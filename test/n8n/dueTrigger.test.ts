@@ -55,8 +55,9 @@ describe('Nudge Due Trigger', () => {
 		await f.engine.store.putDecision(old);
 		const { response } = await start({ journey: 'nurture', intervalSeconds: 1 }, f);
 		try {
-			const deadline = Date.now() + 5000;
-			while ((await f.engine.store.getDecision(old.decisionId)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+			// The job deletes first and stores its report last: wait for the report (a loaded machine is slow).
+			const deadline = Date.now() + 20_000;
+			while (!(await f.engine.store.getCursor(RETENTION_REPORT_KEY)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
 			expect(await f.engine.store.getDecision(old.decisionId)).toBeUndefined();
 			expect(await f.engine.store.getDecision(decision.decisionId)).toBeDefined();
 			expect(JSON.parse((await f.engine.store.getCursor(RETENTION_REPORT_KEY))!)).toMatchObject({ dryRun: false, counts: { decisions: 1 } });

@@ -56,7 +56,9 @@ describe('nudge-due', () => {
 		const old = { ...decision, decisionId: `${decision.decisionId}old`, createdAt: new Date(Date.now() - 500 * 86_400_000).toISOString() };
 		await engine.store.putDecision(old);
 		await engine.store.sync();
-		await waitUntil(async () => !(await engine.store.getDecision(old.decisionId)), 'the retention job', 8000);
+		// The job deletes first and stores its report last: wait for the report.
+		await waitUntil(async () => Boolean(await engine.store.getCursor(RETENTION_REPORT_KEY)), 'the retention job', 20_000);
+		expect(await engine.store.getDecision(old.decisionId)).toBeUndefined();
 		expect(await engine.store.getDecision(decision.decisionId)).toBeDefined();
 		expect(JSON.parse((await engine.store.getCursor(RETENTION_REPORT_KEY))!)).toMatchObject({ dryRun: false, counts: { decisions: 1 } });
 	});
