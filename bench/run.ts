@@ -8,6 +8,7 @@ import { benchRedact } from './redact';
 import { benchScale } from './scale';
 import { benchScoring } from './scoring';
 import { benchSendClient } from './sendClient';
+import { benchUplift } from './uplift';
 
 /** `npm run bench`: every benchmark, one after another, in this process. */
 async function main(): Promise<void> {
@@ -18,6 +19,8 @@ async function main(): Promise<void> {
 	await benchCaps();
 	process.stdout.write('\n');
 	await benchScoring();
+	process.stdout.write('\n');
+	await benchUplift();
 	process.stdout.write('\n');
 	await benchScale();
 	process.stdout.write('\n');

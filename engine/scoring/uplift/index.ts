@@ -1,0 +1,4 @@
+export * from './simulate';
+export * from './metrics';
+export * from './learners';
+export * from './model';
