@@ -4,7 +4,7 @@ import { FieldIssue, NudgeError, describeIssues, issuesFromZod } from '../errors
 import { contentHash } from '../ids';
 import { DEFAULT_POLICY } from './defaultPolicy';
 import { shapeIssues } from './rawShape';
-import { Policy, PolicySchema } from './schema';
+import { Policy, PolicySchema, upliftGateIssues } from './schema';
 
 export interface LoadedPolicy {
 	policy: Policy;
@@ -39,6 +39,8 @@ export function loadPolicy(input: unknown = DEFAULT_POLICY): LoadedPolicy {
 	const ruleIds = policy.caps.map((c) => c.id);
 	const dup = ruleIds.find((id, i) => ruleIds.indexOf(id) !== i);
 	if (dup) throw invalid([{ path: 'caps', message: `rule id "${dup}" is used twice` }]);
+	const ungated = upliftGateIssues(policy);
+	if (ungated.length) throw invalid(ungated);
 	return { policy, version: `${policy.name}@${contentHash(policy, 12)}` };
 }
 

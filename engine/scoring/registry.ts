@@ -9,6 +9,7 @@ import { predictForest } from './forest';
 import { DEFAULT_TIERS, TrainOptions, TrainedModel, TrainingSummary, Tiers, deserializeModel, predictTable, scoreRecord, serializeModel, splitFor, trainOnSplitAsync } from './model';
 import { OUTCOME_LABEL, OutcomeRowsOptions, outcomeTrainingTable } from './outcomes';
 import { Table, readTable, tableFromObjects } from './table';
+import { deserializeUplift } from './uplift/model';
 
 /**
  * Models in the store: train → save a version → activate (explicitly, or when asked, only if it beats
@@ -48,7 +49,7 @@ function metaOf(model: TrainedModel): Record<string, unknown> {
 	};
 }
 
-const checkName = (name: string) => {
+export const checkName = (name: string) => {
 	if (!/^[\w.-]{1,64}$/.test(name)) throw new NudgeError('INVALID_INPUT', `Model name "${name}" is not valid: use letters, digits, "-", "_" or "." (e.g. "lead")`);
 };
 
@@ -93,7 +94,7 @@ export async function activateModel(store: Store, name: string, version: number,
 		const known = (await store.listModelVersions(name)).map((v) => v.version);
 		throw new NudgeError('INVALID_INPUT', known.length ? `Model ${name} has no version ${version} (its versions: ${known.join(', ')})` : `There is no model named "${name}": train one first`);
 	}
-	deserializeModel(record.body);
+	readAnyModel(record.body);
 	const entry = { name, version, action: options.action ?? 'activate', at: (options.now ?? new Date()).toISOString(), ...(options.note ? { note: options.note } : {}) } as const;
 	if (!(await store.activateModelVersion(entry))) throw new NudgeError('CONFLICT', `Model ${name} v${version} disappeared while activating it`);
 	return { name: record.name, version: record.version, createdAt: record.createdAt, meta: record.meta, active: true };
@@ -112,7 +113,7 @@ export async function rollbackModel(store: Store, name: string, options: { note?
  * traits, then its event counters (e.g. "Email Opened"), then the profile's own fields (lifecycle,
  * timezone…). A feature found nowhere is blank, which the model handles like a blank cell in training.
  */
-export function profileRecord(profile: Profile, model: TrainedModel): Record<string, unknown> {
+export function profileRecord(profile: Profile, model: Pick<TrainedModel, 'spec'>): Record<string, unknown> {
 	const record: Record<string, unknown> = {};
 	const top = profile as unknown as Record<string, unknown>;
 	for (const { name } of model.spec.features) {
@@ -123,21 +124,32 @@ export function profileRecord(profile: Profile, model: TrainedModel): Record<str
 	return record;
 }
 
-/** Loaded models per store, by name and version: a score costs one cheap active-version lookup. */
-const cache = new WeakMap<Store, Map<string, { version: number; model: TrainedModel }>>();
+/** Loaded models per store, by kind, name and version: a score costs one cheap active-version lookup. */
+const cache = new WeakMap<Store, Map<string, { version: number; model: unknown }>>();
 
-export async function activeModel(store: Store, name: string): Promise<{ version: number; model: TrainedModel } | undefined> {
+/** The active version of a model, read by `read` (which refuses a body of another kind) and cached. */
+export async function loadActive<T>(store: Store, name: string, read: (json: string) => T): Promise<{ version: number; model: T } | undefined> {
 	const version = await store.activeModelVersion(name);
 	if (version === undefined) return undefined;
 	let byName = cache.get(store);
 	if (!byName) cache.set(store, (byName = new Map()));
-	const hit = byName.get(name);
+	const key = `${read.name}\u0000${name}`;
+	const hit = byName.get(key) as { version: number; model: T } | undefined;
 	if (hit?.version === version) return hit;
 	const record = await store.getModelVersion(name, version);
 	if (!record) return undefined;
-	const loaded = { version, model: deserializeModel(record.body) };
-	byName.set(name, loaded);
+	const loaded = { version, model: read(record.body) };
+	byName.set(key, loaded);
 	return loaded;
+}
+
+export function activeModel(store: Store, name: string): Promise<{ version: number; model: TrainedModel } | undefined> {
+	return loadActive(store, name, deserializeModel);
+}
+
+/** Checks a stored body loads, whichever kind of model it is (propensity or uplift). */
+function readAnyModel(body: string): unknown {
+	return (/^\{"format":"nudge-uplift\//.test(body) ? deserializeUplift : deserializeModel)(body);
 }
 
 /** Why a model may not score yet (cold start), or undefined when it may. */

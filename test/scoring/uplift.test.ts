@@ -125,14 +125,15 @@ describe('uplift models', () => {
 	});
 
 	test('a contact’s uplift is explained by its top factors, which add up to it', () => {
-		const persuadable = { x0: 0, x1: 0, x2: 2.5, x3: 0, x4: -2, x5: 0, x6: 0, x7: 0, x8: 0, x9: 0 };
-		const sleepingDog = { ...persuadable, x2: -2, x4: 2.5 };
+		// x0 and x1 make persuadables, x4 sleeping dogs (simulate.ts).
+		const persuadable = { x0: 2, x1: 1.5, x2: 0, x3: 0, x4: -2, x5: 0, x6: 0, x7: 0, x8: 0, x9: 0 };
+		const sleepingDog = { ...persuadable, x0: -1.5, x1: 0, x4: 2.5 };
 		const p = scoreUplift(model, persuadable);
 		const d = scoreUplift(model, sleepingDog);
 		expect(p.uplift).toBeGreaterThan(0.08);
 		expect(d.uplift).toBeLessThan(0);
-		expect(p.factors[0].label).toMatch(/^x(2|4) = .* raises the uplift$/);
-		expect(d.factors.some((f) => /^x(2|4) = .* lowers the uplift$/.test(f.label))).toBe(true);
+		expect(p.factors[0].label).toMatch(/^x(0|1|4) = .* raises the uplift$/);
+		expect(d.factors.some((f) => /^x(0|4) = .* lowers the uplift$/.test(f.label))).toBe(true);
 		const e = explainUplift(model.learner, encodeRecord(persuadable, model.spec));
 		expect(e.base + e.contributions.reduce((a, b) => a + b, 0)).toBeCloseTo(e.uplift, 6);
 	});

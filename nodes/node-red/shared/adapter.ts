@@ -99,6 +99,7 @@ const REASON_LABELS: Record<ReasonCode, string> = {
 	REVIEW_REJECTED: 'review rejected',
 	WAIT_CHOSEN: 'waiting',
 	NOT_A_TRIGGER: 'no message',
+	LOW_UPLIFT: 'low uplift',
 };
 
 const ERROR_LABELS: Record<NudgeErrorCode, string> = {
