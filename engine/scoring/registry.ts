@@ -7,9 +7,11 @@ import { Evaluation, auc, calibrate, evaluate } from './evaluate';
 import { encodeTable, labelsOf } from './features';
 import { predictForest } from './forest';
 import { DEFAULT_TIERS, TrainOptions, TrainedModel, TrainingSummary, Tiers, deserializeModel, predictTable, scoreRecord, serializeModel, splitFor, trainOnSplitAsync } from './model';
-import { OUTCOME_LABEL, OutcomeRowsOptions, outcomeTrainingTable } from './outcomes';
+import { OUTCOME_LABEL, OutcomeRowsOptions, TREATED_COLUMN, outcomeTrainingTable, upliftTrainingTable } from './outcomes';
 import { Table, readTable, tableFromObjects } from './table';
-import { deserializeUplift } from './uplift/model';
+import type { UpliftEvaluation } from './uplift/metrics';
+import { UpliftOptions, UpliftSummary, deserializeUplift } from './uplift/model';
+import { trainAndSaveUplift } from './uplift/registry';
 
 /**
  * Models in the store: train → save a version → activate (explicitly, or when asked, only if it beats
@@ -190,7 +192,9 @@ export type ModelRequest =
 	| { operation: 'evaluate'; name: string; version?: number; data: Table }
 	| { operation: 'activate'; name: string; version: number; note?: string }
 	| { operation: 'rollback'; name: string; note?: string }
-	| { operation: 'list'; name: string };
+	| { operation: 'list'; name: string }
+	/** An uplift model (uplift/model.ts): from rows with treatment and outcome columns, or a journey's decisions (its holdout is the control). */
+	| ({ operation: 'trainUplift'; name: string; data?: Table; journey?: string; options: Omit<UpliftOptions, 'treatment' | 'outcome'> & { treatment?: string; outcome?: string } } & Pick<SaveOptions, 'activate' | 'note'>);
 
 export interface ModelResponse {
 	name: string;
@@ -202,6 +206,8 @@ export interface ModelResponse {
 	evaluation?: Evaluation;
 	summary?: TrainingSummary;
 	versions?: ModelVersionInfo[];
+	/** trainUplift: the held-out evaluation (Qini, AUUC, uplift at k, curve), whether the engine falls back to the average effect, and the summary. */
+	uplift?: { evaluation: UpliftEvaluation; fallback: boolean; averageEffect: number; summary: UpliftSummary };
 }
 
 async function storedModel(store: Store, name: string, version?: number): Promise<{ version: number; model: TrainedModel }> {
@@ -231,6 +237,15 @@ export async function modelOperation(store: Store, request: ModelRequest): Promi
 		case 'rollback': {
 			const info = request.operation === 'activate' ? await activateModel(store, name, request.version, { note: request.note }) : await rollbackModel(store, name, { note: request.note });
 			return { name, version: info.version, active: info.version, message: `${name} v${info.version} is now active` };
+		}
+		case 'trainUplift': {
+			const { journey, data, options } = request;
+			if (!!journey === !!data) throw new NudgeError('INVALID_INPUT', 'Uplift training needs rows (with treatment and outcome columns) or a journey whose decisions to learn from, not both');
+			const table = journey ? await upliftTrainingTable(store, { journey }) : data!;
+			const columns = journey ? { treatment: TREATED_COLUMN, outcome: OUTCOME_LABEL, positive: '1' } : { treatment: options.treatment ?? '', outcome: options.outcome ?? '' };
+			const r = await trainAndSaveUplift(store, name, table, { ...options, ...columns }, request);
+			const { evaluation, fallback, averageEffect, summary } = r.model;
+			return { name, version: r.version, active: await store.activeModelVersion(name), message: r.message, uplift: { evaluation, fallback, averageEffect, summary } };
 		}
 		case 'list': {
 			const versions = await store.listModelVersions(name);
