@@ -30,7 +30,7 @@ export const ACTIVATE_USAGE = `  activate --model NAME --version N [--store PATH
 `;
 const list = (v?: string) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
 
-function int(name: string, v: string | undefined): number | undefined {
+export function int(name: string, v: string | undefined): number | undefined {
 	if (v === undefined) return undefined;
 	const n = Number(v);
 	if (!Number.isInteger(n) || n < 1) throw new NudgeError('INVALID_INPUT', `--${name} must be a whole number of at least 1, not "${v}"`);

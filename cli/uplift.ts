@@ -7,7 +7,7 @@ import { readTable, Table } from '../engine/scoring/table';
 import { UpliftEvaluation, UpliftModel, UpliftOptions, evaluateUplift, predictUpliftTable, serializeUplift, storedUplift, trainAndSaveUplift, trainUplift, treatmentOf } from '../engine/scoring/uplift';
 import type { LearnerKind } from '../engine/scoring/uplift';
 import type { Store } from '../engine/store/types';
-import { withStore } from './models';
+import { int, withStore } from './models';
 
 export const UPLIFT_USAGE = `  uplift train (--data FILE --treatment COLUMN --outcome COLUMN [--positive VALUE] | --journey NAME)
          [--name NAME] [--store PATH] [--activate] [--exclude A,B] [--learner t-learner|transformed-outcome]
@@ -57,13 +57,6 @@ interface Rows {
 	outcome: string;
 	positive?: string;
 }
-
-const int = (name: string, v: string | undefined) => {
-	if (v === undefined) return undefined;
-	const n = Number(v);
-	if (!Number.isInteger(n) || n < 1) throw new NudgeError('INVALID_INPUT', `--${name} must be a whole number of at least 1, not "${v}"`);
-	return n;
-};
 
 /** The training rows: a file with its two columns, or a journey's decisions in the store. */
 async function rowsOf(values: Record<string, string | boolean | undefined>, store: () => Store, command: string): Promise<Rows> {

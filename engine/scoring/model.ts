@@ -220,16 +220,29 @@ const broken = (why: string) => new NudgeError('INVALID_INPUT', `This is not a u
  * forest must read exactly the spec's features, so a model never scores data encoded another way.
  */
 export function deserializeModel(json: string): TrainedModel {
-	let m: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+	const { m, spec } = readModelJson(json, 'nudge-model/1', broken);
+	return { spec, calibrator: m.calibrator, evaluation: m.evaluation, summary: m.summary, forest: forestFromJson(m.forest, spec) };
+}
+
+/** What each stored format is, to say so when a model of one kind is read as the other. */
+const FORMATS: Record<string, string> = {
+	'nudge-model/1': 'it is a propensity model (nudge train), not an uplift model',
+	'nudge-uplift/1': 'it is an uplift model (nudge uplift train), not a propensity model',
+};
+
+/** Parses a stored model, checks it is of `format` and that its feature spec matches its fingerprint. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function readModelJson(json: string, format: string, broke: (why: string) => NudgeError): { m: Record<string, any>; spec: FeatureSpec } {
+	let m;
 	try {
 		m = JSON.parse(json);
 	} catch {
-		throw broken('the file is not JSON');
+		throw broke('the file is not JSON');
 	}
-	if (m?.format !== 'nudge-model/1') throw broken(`unknown format "${m?.format}"`);
+	if (m?.format !== format) throw broke(FORMATS[m?.format] ?? `unknown format "${m?.format}"`);
 	const spec = m.spec as FeatureSpec;
-	if (!spec?.features || fingerprintOf(spec.features) !== spec.fingerprint) throw broken('its feature spec does not match its fingerprint (the file was edited or mixed from two models)');
-	return { spec, calibrator: m.calibrator, evaluation: m.evaluation, summary: m.summary, forest: forestFromJson(m.forest, spec) };
+	if (!spec?.features || fingerprintOf(spec.features) !== spec.fingerprint) throw broke('its feature spec does not match its fingerprint (the file was edited or mixed from two models)');
+	return { m, spec };
 }
 
 /** Reads a forest written by `forestToJson`, checking it reads exactly the spec's features. */

@@ -1,8 +1,8 @@
 import { NudgeError } from '../../errors';
 import { stratifiedSplit } from '../evaluate';
-import { FeatureOptions, FeatureSpec, Placeholders, DEFAULT_PLACEHOLDERS, buildFeatureSpec, encodeRecord, encodeTable, fingerprintOf, labelsOf } from '../features';
+import { FeatureOptions, FeatureSpec, Placeholders, DEFAULT_PLACEHOLDERS, buildFeatureSpec, encodeRecord, encodeTable, labelsOf } from '../features';
 import { ForestOptions, Steps, drain, drainAsync } from '../forest';
-import { Factor, forestFromJson, forestToJson, topFactors } from '../model';
+import { Factor, forestFromJson, forestToJson, readModelJson, topFactors } from '../model';
 import type { Table } from '../table';
 import { Fitted, LEARNERS, Learner, LearnerKind, explainUplift, fitLearner, predictUplift } from './learners';
 import { UpliftEvaluation, evaluateUplift, qiniCoefficient } from './metrics';
@@ -206,16 +206,7 @@ export function serializeUplift(model: UpliftModel): string {
 const broken = (why: string) => new NudgeError('INVALID_INPUT', `This is not a usable Nudge uplift model: ${why}. Train it again with nudge uplift train`);
 
 export function deserializeUplift(json: string): UpliftModel {
-	let m: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-	try {
-		m = JSON.parse(json);
-	} catch {
-		throw broken('the file is not JSON');
-	}
-	if (m?.format === 'nudge-model/1') throw broken('it is a propensity model (nudge train), not an uplift model');
-	if (m?.format !== UPLIFT_FORMAT) throw broken(`unknown format "${m?.format}"`);
-	const spec = m.spec as FeatureSpec;
-	if (!spec?.features || fingerprintOf(spec.features) !== spec.fingerprint) throw broken('its feature spec does not match its fingerprint');
+	const { m, spec } = readModelJson(json, UPLIFT_FORMAT, broken);
 	if (!Array.isArray(m.cutoffs) || m.cutoffs.length !== 100 || typeof m.averageEffect !== 'number') throw broken('its cut-offs or average effect are missing');
 	const l = m.learner;
 	let learner: Learner;
