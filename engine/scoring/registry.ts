@@ -11,7 +11,7 @@ import { OUTCOME_LABEL, OutcomeRowsOptions, TREATED_COLUMN, outcomeTrainingTable
 import { Table, readTable, tableFromObjects } from './table';
 import type { UpliftEvaluation } from './uplift/metrics';
 import { UpliftOptions, UpliftSummary, deserializeUplift } from './uplift/model';
-import { trainAndSaveUplift } from './uplift/registry';
+import { trainAndSaveUplift, upliftMetaOf } from './uplift/registry';
 
 /**
  * Models in the store: train → save a version → activate (explicitly, or when asked, only if it beats
@@ -82,11 +82,11 @@ export async function trainAndSave(store: Store, name: string, table: Table, opt
 	return { version, model, activated: true, activeAuc, activation: `saved and activated as ${name} v${version}` };
 }
 
-/** Stores a serialised model (a file from `nudge train --out`) as a new version; a broken one is refused. */
+/** Stores a serialised model (a file from `nudge train --out` or `nudge uplift train --out`) as a new version; a broken one is refused. */
 export async function importModel(store: Store, name: string, json: string, now = new Date()): Promise<number> {
 	checkName(name);
-	const model = deserializeModel(json);
-	return store.saveModelVersion(name, now.toISOString(), metaOf(model), json);
+	const meta = isUpliftBody(json) ? upliftMetaOf(deserializeUplift(json)) : metaOf(deserializeModel(json));
+	return store.saveModelVersion(name, now.toISOString(), meta, json);
 }
 
 /** Activates a version after checking it loads; a missing or broken version changes nothing. */
@@ -149,9 +149,12 @@ export function activeModel(store: Store, name: string): Promise<{ version: numb
 	return loadActive(store, name, deserializeModel);
 }
 
+/** An uplift model's body (serializeUplift writes its format first). */
+const isUpliftBody = (body: string) => /^\{"format":"nudge-uplift\//.test(body);
+
 /** Checks a stored body loads, whichever kind of model it is (propensity or uplift). */
 function readAnyModel(body: string): unknown {
-	return (/^\{"format":"nudge-uplift\//.test(body) ? deserializeUplift : deserializeModel)(body);
+	return (isUpliftBody(body) ? deserializeUplift : deserializeModel)(body);
 }
 
 /** Why a model may not score yet (cold start), or undefined when it may. */

@@ -50,6 +50,14 @@ describe('nudge uplift train / evaluate', () => {
 		expect(worst.stdout).toMatch(/does not beat random targeting.*The engine uses the average effect/);
 		const stored = nudge('uplift', 'evaluate', ...args, '--model', 'cart', '--store', store);
 		expect(stored.stdout).toMatch(/^cart v1 on all 8000 rows \(honest only on rows it was not trained on/);
+		// A model file from --out moves to another store with nudge import, and scores the same there.
+		const file = join(dir, 'cart-uplift.json');
+		expect(nudge('uplift', 'train', ...args, '--exclude', 'truth', '--store', store, '--name', 'cart', '--trees', '5', '--out', file).status).toBe(0);
+		const other = join(dir, 'other.db');
+		expect(nudge('import', '--model', 'cart', '--file', file, '--store', other, '--activate').stdout).toBe('Stored as cart v1 and activated.\n');
+		const there = JSON.parse(nudge('uplift', 'evaluate', ...args, '--model', 'cart', '--store', other, '--json').stdout);
+		const here = JSON.parse(nudge('uplift', 'evaluate', ...args, '--model', 'cart', '--version', '3', '--store', store, '--json').stdout);
+		expect(there.evaluation.qini).toEqual(here.evaluation.qini);
 		const fresh = nudge('uplift', 'evaluate', ...args, '--exclude', 'truth', '--trees', '5', '--json');
 		expect(JSON.parse(fresh.stdout).summary.rows).toBe(8000);
 	});

@@ -7,7 +7,7 @@ import { UpliftModel, UpliftOptions, deserializeUplift, serializeUplift, trainUp
  * Uplift models live in the store's model registry beside the propensity models, versioned and activated
  * the same way; their body says which kind they are, so neither kind is ever read as the other.
  */
-function metaOf(model: UpliftModel): Record<string, unknown> {
+export function upliftMetaOf(model: UpliftModel): Record<string, unknown> {
 	return {
 		kind: 'uplift',
 		summary: model.summary,
@@ -32,7 +32,7 @@ export interface UpliftSaveResult {
 export async function trainAndSaveUplift(store: Store, name: string, table: Table, options: UpliftOptions, save: { activate?: boolean; note?: string; now?: Date } = {}): Promise<UpliftSaveResult> {
 	checkName(name);
 	const model = await trainUpliftAsync(table, options);
-	const version = await store.saveModelVersion(name, (save.now ?? new Date()).toISOString(), metaOf(model), serializeUplift(model));
+	const version = await store.saveModelVersion(name, (save.now ?? new Date()).toISOString(), upliftMetaOf(model), serializeUplift(model));
 	if (save.activate) await activateModel(store, name, version, { note: save.note, now: save.now });
 	const verb = save.activate ? 'saved and activated' : 'saved, not activated,';
 	return { version, model, activated: !!save.activate, message: `${verb} as ${name} v${version}; the model ${model.evaluation.verdict}` };
