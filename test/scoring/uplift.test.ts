@@ -153,6 +153,12 @@ describe('uplift models', () => {
 		expect(() => deserializeUplift('nope')).toThrow(/not JSON/);
 		expect(() => deserializeUplift(json.replace('"nudge-uplift/1"', '"nudge-uplift/9"'))).toThrow(/unknown format/);
 		expect(() => deserializeUplift(json.replace('"name":"x1"', '"name":"y1"'))).toThrow(/fingerprint/);
+		const edited = JSON.parse(json);
+		expect(() => deserializeUplift(JSON.stringify({ ...edited, cutoffs: [...edited.cutoffs.slice(1), 'x'] }))).toThrow(/cut-offs, .* not numbers/);
+		expect(() => deserializeUplift(JSON.stringify({ ...edited, averageEffect: null }))).toThrow(/average effect/);
+		expect(() => deserializeUplift(JSON.stringify({ ...edited, evaluation: {} }))).toThrow(/evaluation is missing/);
+		const learner = edited.learner.kind === 't-learner' ? { ...edited.learner, calibrators: {} } : { ...edited.learner, low: 1, high: 0 };
+		expect(() => deserializeUplift(JSON.stringify({ ...edited, learner }))).toThrow(/calibration is missing|outcome range is missing/);
 		const propensity = serializeModel(trainModel(train.table, { target: 'converted', exclude: ['treatment'], trees: 3 }));
 		expect(() => deserializeUplift(propensity)).toThrow(/propensity model .* not an uplift model/);
 	});

@@ -207,9 +207,16 @@ const broken = (why: string) => new NudgeError('INVALID_INPUT', `This is not a u
 
 export function deserializeUplift(json: string): UpliftModel {
 	const { m, spec } = readModelJson(json, UPLIFT_FORMAT, broken);
-	if (!Array.isArray(m.cutoffs) || m.cutoffs.length !== 100 || typeof m.averageEffect !== 'number') throw broken('its cut-offs or average effect are missing');
+	const finite = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+	if (!Array.isArray(m.cutoffs) || m.cutoffs.length !== 100 || !m.cutoffs.every(finite) || !finite(m.averageEffect) || typeof m.fallback !== 'boolean') {
+		throw broken('its cut-offs, average effect or fallback flag are missing or not numbers');
+	}
+	if (typeof m.evaluation?.verdict !== 'string' || !Array.isArray(m.evaluation?.curve)) throw broken('its evaluation is missing');
 	const l = m.learner;
 	let learner: Learner;
+	const calibrator = (c: { kind?: string; a?: unknown; b?: unknown; x?: unknown; y?: unknown } | undefined) => (c?.kind === 'platt' && finite(c.a) && finite(c.b)) || (c?.kind === 'isotonic' && Array.isArray(c.x) && Array.isArray(c.y));
+	if (l?.kind === 't-learner' && !(calibrator(l.calibrators?.control) && calibrator(l.calibrators?.treated))) throw broken('its calibration is missing');
+	if (l?.kind === 'transformed-outcome' && !(finite(l.low) && finite(l.high) && l.high > l.low)) throw broken('its outcome range is missing');
 	if (l?.kind === 't-learner') learner = { kind: l.kind, control: forestFromJson(l.control, spec, broken), treated: forestFromJson(l.treated, spec, broken), calibrators: l.calibrators };
 	else if (l?.kind === 'transformed-outcome') learner = { kind: l.kind, forest: forestFromJson(l.forest, spec, broken), low: l.low, high: l.high };
 	else throw broken(`unknown learner "${l?.kind}"`);
