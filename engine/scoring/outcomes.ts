@@ -61,10 +61,18 @@ export async function outcomeTrainingTable(store: Store, options: OutcomeRowsOpt
  */
 export async function upliftTrainingTable(store: Store, options: Omit<OutcomeRowsOptions, 'outcome'> & { journey: string }): Promise<Table> {
 	const labels = new Map<string, Record<string, string>>();
+	let gated = 0;
 	for await (const d of iterateDecisions(store, { journey: options.journey, from: options.from, to: options.to })) {
+		if (d.uplift?.admitted === false) gated++;
 		if (!d.contactId || !d.choice || d.uplift?.admitted === false) continue;
 		const hit = converted(d) || labels.get(d.contactId)?.[OUTCOME_LABEL] === '1';
 		labels.set(d.contactId, { [TREATED_COLUMN]: d.choice.method === 'holdout' ? '0' : '1', [OUTCOME_LABEL]: hit ? '1' : '0' });
+	}
+	if (!labels.size && gated) {
+		throw new NudgeError(
+			'INVALID_INPUT',
+			`All ${gated} decisions of journey "${options.journey}" were stopped by its uplift gate, or held out where the gate would have stopped them: nothing comparable to learn from. Lower journeys.${options.journey}.uplift, or train from an export`,
+		);
 	}
 	return contactTable(store, labels, ` in journey "${options.journey}"`);
 }

@@ -136,6 +136,10 @@ describe('the uplift gate in the engine', () => {
 		expect(table.rows.filter((r) => r[col('converted')] === '1')).toHaveLength(1);
 		expect(table.columns).toEqual(expect.arrayContaining(['x2', 'x4', TREATED_COLUMN, 'converted']));
 		await expect(upliftTrainingTable(own, { journey: 'winback' })).rejects.toThrow(/No decisions with a known contact in journey "winback"/);
+		// A gate that stops everyone leaves nothing comparable: said plainly, not as "no decisions".
+		const shut = new Engine({ store: own, policy: loadPolicy({ ...base, holdout: { journeys: { shut: 0.3 } }, journeys: { shut: { uplift: { model: 'cart-uplift', minUplift: 0.9 } } } }) });
+		for (let i = 0; i < 5; i++) await shut.decide(trackEvent(`shut${i}@x.io`, 'Cart Abandoned', { traits: PERSUADABLE }), { journey: 'shut', target: { dryRun: true } });
+		await expect(upliftTrainingTable(own, { journey: 'shut' })).rejects.toThrow(/All 5 decisions of journey "shut" were stopped by its uplift gate.*Lower journeys\.shut\.uplift/);
 		await engine.close();
 	});
 });
