@@ -99,8 +99,13 @@ function curves(r: Ranking, t: ArrayLike<number>, y: ArrayLike<number>, w?: Floa
 		for (; i < r.steps[j]; i++) {
 			const row = r.order[i];
 			const wi = w ? w[row] : 1;
-			if (t[row]) [nt, yt] = [nt + wi, yt + wi * y[row]];
-			else [nc, yc] = [nc + wi, yc + wi * y[row]];
+			if (t[row]) {
+				nt += wi;
+				yt += wi * y[row];
+			} else {
+				nc += wi;
+				yc += wi * y[row];
+			}
 		}
 		x[j + 1] = (nt + nc) / total;
 		q[j + 1] = (yt - (nc > 0 ? (yc * nt) / nc : 0)) / total;
@@ -109,12 +114,16 @@ function curves(r: Ranking, t: ArrayLike<number>, y: ArrayLike<number>, w?: Floa
 	return { x, q, g };
 }
 
-/** Linear interpolation of a curve at x. */
-function at(xs: Float64Array, ys: Float64Array, x: number): number {
+/** Linear interpolation of a curve at each of `points` (increasing), in one pass over the curve. */
+function at(xs: Float64Array, ys: Float64Array, points: readonly number[]): number[] {
+	const out: number[] = [];
 	let j = 1;
-	while (j < xs.length - 1 && xs[j] < x) j++;
-	const [x0, x1] = [xs[j - 1], xs[j]];
-	return x1 > x0 ? ys[j - 1] + ((ys[j] - ys[j - 1]) * (x - x0)) / (x1 - x0) : ys[j];
+	for (const x of points) {
+		while (j < xs.length - 1 && xs[j] < x) j++;
+		const [x0, x1] = [xs[j - 1], xs[j]];
+		out.push(x1 > x0 ? ys[j - 1] + ((ys[j] - ys[j - 1]) * (x - x0)) / (x1 - x0) : ys[j]);
+	}
+	return out;
 }
 
 function area(xs: Float64Array, ys: Float64Array): number {
@@ -128,9 +137,10 @@ function figures(c: Curves): number[] {
 	const end = c.q[c.q.length - 1];
 	const ate = c.g[c.g.length - 1];
 	const out = [ate, area(c.x, c.q) - end / 2, area(c.x, c.g)];
-	for (const k of TOP_K) out.push(at(c.x, c.g, k) / k, at(c.x, c.q, k));
-	for (const f of GRID) out.push(at(c.x, c.q, f));
-	return out;
+	const g = at(c.x, c.g, TOP_K);
+	const q = at(c.x, c.q, TOP_K);
+	TOP_K.forEach((k, i) => out.push(g[i] / k, q[i]));
+	return out.concat(at(c.x, c.q, GRID));
 }
 
 /** The Qini coefficient alone (model selection on out-of-bag rows). */
@@ -143,10 +153,12 @@ function percentile(sorted: number[], p: number): number {
 	return sorted[i];
 }
 
+const EXP_MINUS_1 = Math.exp(-1);
+
 /** Poisson(1) draws by inversion: cheap and exact enough for bootstrap weights. */
 function poisson1(random: () => number): number {
 	let k = 0;
-	let p = Math.exp(-1);
+	let p = EXP_MINUS_1;
 	let s = p;
 	const u = random();
 	while (u > s && k < 12) {
