@@ -1,3 +1,4 @@
+import { benchAgents } from './agents';
 import { benchBandit } from './bandit';
 import { benchCaps } from './caps';
 import { benchConsole } from './console';
@@ -5,6 +6,7 @@ import { benchDecide } from './decide';
 import { benchExport } from './export';
 import { benchFaults } from './faults';
 import { benchRedact } from './redact';
+import { benchRetention } from './retention';
 import { benchScale } from './scale';
 import { benchScoring } from './scoring';
 import { benchSendClient } from './sendClient';
@@ -30,9 +32,13 @@ async function main(): Promise<void> {
 	process.stdout.write('\n');
 	await benchConsole();
 	process.stdout.write('\n');
+	await benchRetention();
+	process.stdout.write('\n');
 	await benchExport();
 	process.stdout.write('\n');
 	await benchRedact();
+	process.stdout.write('\n');
+	await benchAgents();
 }
 
 main().catch((error) => {

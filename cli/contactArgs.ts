@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { Engine } from '../engine/engine';
 import { NudgeError } from '../engine/errors';
+import type { LoadedPolicy } from '../engine/policy/load';
 import { storeOf } from './models';
 
 /** The options that name one contact (`--contact ID` or `--email E`) in a store, shared by erase and export. */
@@ -12,9 +13,9 @@ export function parseContactArgs(command: string, args: string[], extra: Record<
 	return { contact, store: text('store'), flag: (name: string) => values[name] === true };
 }
 
-/** Runs with an engine on `--store` (the default embedded store when absent), closing it after. */
-export async function withStoreEngine<T>(store: string | undefined, run: (engine: Engine) => Promise<T>): Promise<T> {
-	const engine = new Engine({ store: storeOf(store) });
+/** Runs with an engine on `--store` (the default embedded store when absent) and the policy (the default one when absent), closing it after. */
+export async function withStoreEngine<T>(store: string | undefined, run: (engine: Engine) => Promise<T>, policy?: LoadedPolicy): Promise<T> {
+	const engine = new Engine({ store: storeOf(store), policy });
 	try {
 		return await run(engine);
 	} finally {

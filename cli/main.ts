@@ -9,8 +9,10 @@ import { LIFT_USAGE, runLift } from './lift';
 import { UPLIFT_USAGE, runUplift } from './uplift';
 import { CONSOLE_USAGE, runConsole } from './console';
 import { ERASE_USAGE, runErase } from './erase';
+import { RETENTION_USAGE, runRetentionCommand } from './retention';
 import { EXPORT_USAGE, runExport } from './export';
 import { EXPORT_CONTACT_USAGE, isContactExport, runExportContact } from './exportContact';
+import { MCP_USAGE, runMcp } from './mcp';
 import { packageVersion } from './packageRoot';
 
 const REPLAY_USAGE = `  replay --events FILE.jsonl [--journey nurture|cart-abandonment|churn-risk] [--policy FILE.json]
@@ -35,6 +37,8 @@ const COMMANDS: Record<string, { usage: string; run: (args: string[]) => Promise
 	erase: { usage: ERASE_USAGE, run: runErase },
 	// With --contact or --email: one contact's record (right of access); without: the decision log.
 	export: { usage: EXPORT_USAGE + EXPORT_CONTACT_USAGE, run: (args) => (isContactExport(args) ? runExportContact(args) : runExport(args)) },
+	mcp: { usage: MCP_USAGE, run: runMcp },
+	retention: { usage: RETENTION_USAGE, run: runRetentionCommand },
 };
 
 const USAGE = `Usage: nudge <command> [options]    (nudge <command> --help, nudge --version)

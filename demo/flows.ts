@@ -2,9 +2,9 @@
  * The journeys' Node-RED flows as the demo deploys them: all of flows/node-red/<journey>.json in one
  * runtime, unchanged except for the settings each flow exposes for this purpose — the engine's store
  * and signing secret (its credentials), the Send nodes' address (the demo's own port), how often the trigger checks its
- * timers, the policy's inactivity-timer waits, shortened so a cart is abandoned within the run, and the
- * longest wait for a contact's best send time (each journey tab's NUDGE_MAX_WAIT_SECONDS), held to the
- * same compressed clock.
+ * timers and for due decisions, the policy's inactivity-timer waits, shortened so a cart is abandoned within
+ * the run, and the longest wait for a contact's best send time (the policy's `journeys.<id>.sendTime.maxWait`),
+ * held to the same compressed clock.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -40,7 +40,7 @@ export interface DemoFlowSettings {
 	 * second touch comes sooner, a message due at 09:00 tomorrow goes within the run).
 	 */
 	maxWaitMinutes: number;
-	/** Seconds between the triggers' checks for timers that ran out. */
+	/** Seconds between the triggers' checks for timers that ran out, and the due nodes' checks for waits that ended. */
 	timerCheckSeconds: number;
 }
 
@@ -80,12 +80,11 @@ export function prepareForDemo(flows: DemoFlows, settings: DemoFlowSettings, sec
 	const credentials: Record<string, { signingSecret: string; storeUrl: string }> = {};
 	for (const engine of flows.engines) {
 		credentials[engine.id] = { signingSecret: secret, storeUrl: settings.store };
-		if (typeof engine.policy === 'string' && engine.policy.trim()) engine.policy = JSON.stringify(shortenTimers(JSON.parse(engine.policy), settings, flows.timers), null, 2);
+		if (typeof engine.policy === 'string' && engine.policy.trim()) engine.policy = JSON.stringify(shortenWaits(JSON.parse(engine.policy), settings, flows.timers), null, 2);
 	}
-	const journeyTabs = new Set(flows.nodes.filter((n) => n.type === 'nudge-trigger').map((n) => n.z));
 	for (const node of flows.nodes) {
-		if (node.type === 'tab' && journeyTabs.has(node.id)) node.env = withEnv(node.env, MAX_WAIT_SETTING, (settings.maxWaitMinutes * settings.msPerMinute) / 1000);
 		if (node.type === 'nudge-send' && typeof node.url === 'string') node.url = onDemoOrigin(node.url, settings.origin);
+		if (node.type === 'nudge-due') node.interval = settings.timerCheckSeconds;
 		if (node.type === 'nudge-trigger') {
 			node.timerCheck = settings.timerCheckSeconds;
 			if (typeof node.timers === 'string' && node.timers.trim()) {
@@ -94,15 +93,6 @@ export function prepareForDemo(flows: DemoFlows, settings: DemoFlowSettings, sec
 		}
 	}
 	return credentials;
-}
-
-/** The flow setting (an environment variable of the tab, the process's when the tab has none) capping the best-send-time wait. */
-export const MAX_WAIT_SETTING = 'NUDGE_MAX_WAIT_SECONDS';
-
-/** A tab's environment variables with `name` set to a number. */
-function withEnv(env: unknown, name: string, value: number): Array<{ name: string; value: string; type: string }> {
-	const others = (Array.isArray(env) ? (env as Array<{ name: string; value: string; type: string }>) : []).filter((e) => e.name !== name);
-	return [...others, { name, value: String(value), type: 'num' }];
 }
 
 /** A Send address on this machine's default Node-RED port moves to the port the demo listens on. */
@@ -116,9 +106,18 @@ function onDemoOrigin(url: string, origin: string): string {
 	}
 }
 
-function shortenTimers(policy: { journeys?: Record<string, { timers?: TimerRule[] }> }, settings: DemoFlowSettings, log: DemoFlows['timers']) {
+/** The policy's path to the longest best-send-time wait, as the demo prints it. */
+export const MAX_WAIT_SETTING = 'journeys.<id>.sendTime.maxWait';
+
+type JourneyWaits = { timers?: TimerRule[]; sendTime?: { waitForBestTime?: boolean; maxWait?: string } };
+
+/** The inactivity timers on the demo's clock, and each best-send-time wait held to the demo's longest wait. */
+function shortenWaits(policy: { journeys?: Record<string, JourneyWaits> }, settings: DemoFlowSettings, log: DemoFlows['timers']) {
+	// Whole seconds (the policy's durations have no fractions), at least one.
+	const maxWait = `${Math.max(1, Math.round((settings.maxWaitMinutes * settings.msPerMinute) / 1000))}s`;
 	for (const [journey, config] of Object.entries(policy.journeys ?? {})) {
 		if (Array.isArray(config.timers)) config.timers = config.timers.map((rule) => shorten(rule, journey, settings, log));
+		if (config.sendTime?.waitForBestTime) config.sendTime = { ...config.sendTime, maxWait };
 	}
 	return policy;
 }

@@ -162,11 +162,11 @@ function within<T>(promise: Promise<T>, what: string, ms = 30_000): Promise<T> {
 	return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
-/** Chose a channel and waits (in the flow) for the contact's best send time before the guardrails. */
-const waitingForBestTime = (d: Decision) => d.status === 'pending' && !!d.sendTime && d.trail[d.trail.length - 1]?.stage === 'choose';
+/** Waits in the store for the contact's best send time: the demo's clock brings it back within the run. */
+const waitingForBestTime = (d: Decision) => d.status === 'delayed' && d.reason === 'BEST_SEND_TIME';
 
-/** Settled for the demo: finalised in the log, or waiting by design (delayed, in review). */
-const settled = (d: Decision) => !!d.loggedAt || d.status === 'delayed' || d.status === 'review';
+/** Settled for the demo: finalised in the log, or waiting by design (delayed past the run, in review). */
+const settled = (d: Decision) => !waitingForBestTime(d) && (!!d.loggedAt || d.status === 'delayed' || d.status === 'review');
 
 interface PlayResult {
 	posted: number;
@@ -204,7 +204,7 @@ async function play(engine: Engine, scenario: Scenario, flows: DemoFlows, red: E
 		ranks.set(key, (ranks.get(key) ?? 0) + 1);
 		return ranks.get(key)!;
 	};
-	/** Messages waiting in the flow for the contact's best send time (held to the demo's longest wait). */
+	/** Messages waiting for the contact's best send time (held to the demo's longest wait). */
 	const bestTime = new Set<string>();
 	let cursor: { createdAt: string; decisionId: string } | undefined;
 	let lastChange = Date.now();
@@ -328,7 +328,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 		write(`Simulated contacts (seed ${scenario.seed}), their events signed and posted to ${journeys.map((j) => `/nudge/${flows.journeys.get(j)!.path}`).join(', ')}:`);
 		for (const line of describeScenario(scenario)) write(`  ${line}`);
 		const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
-		write(`1 scenario minute = ${msPerMinute} ms. A wait for the best send time lasts at most ${seconds(MAX_WAIT_MINUTES * msPerMinute)} (${MAX_WAIT_SETTING}).`);
+		write(`1 scenario minute = ${msPerMinute} ms. A wait for the best send time lasts at most ${seconds(MAX_WAIT_MINUTES * msPerMinute)} (policy ${MAX_WAIT_SETTING}).`);
 		write(`${flows.timers.length ? `Timer waits for the demo: ${flows.timers.map((t) => `${t.start} → ${t.fire} ${t.minutes} min → ${seconds(t.demoMinutes * 60_000)}`).join('; ')}` : ''}\n`);
 
 		const result = await play(engine, scenario, flows, red, { secret, msPerMinute });

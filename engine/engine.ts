@@ -1,3 +1,9 @@
+import { approvalDecisionId, approvalState, newApprovalId } from './agents/approvals';
+import { reserveBlastRadius } from './agents/blastRadius';
+import { agentGate } from './agents/gate';
+import { actionDecisionId, withActionLease } from './agents/idempotency';
+import { ActionRequest, parseActionRequest, requestHash, resolveActionContact } from './agents/request';
+import { ActionVerdict, verdictKind, verdictOf } from './agents/verdict';
 import type { Decision, DecisionQuery, Outcome, ReasonCode, Score } from './audit/schema';
 import { OutcomeSchema } from './audit/schema';
 import { exportJsonl, iterateDecisions } from './audit/export';
@@ -21,13 +27,17 @@ import { cappedChannels } from './guard/frequencyCap';
 import { evaluateGuards, suppressionHit } from './guard/guard';
 import { applyNegativeTriggers } from './guard/negativeTriggers';
 import { markVariantApproved } from './guard/review';
+import { durationMs } from './guard/duration';
 import { waitTimer } from './guard/waits';
 import { newId } from './ids';
 import { eraseContact, EraseOptions, ErasureReceipt } from './privacy/erase';
 import { ContactRecord, contactRecord } from './privacy/record';
+import { formatRetention, RetentionReport, rewardClaimKey, runRetention, runRetentionIfDue } from './privacy/retention';
 import { LoadedPolicy, loadPolicy } from './policy/load';
 import type { Policy } from './policy/schema';
 import { eventIdentityKeys, ingestIntoProfile } from './profiles/profiles';
+import { decisionIdOf, type DecisionRef } from './items/decisionRef';
+import { DEFAULT_JOURNEY } from './items/open';
 import { conversionOf, escalationFor, eventKey, handoffFor, offerFor, outcomeOfEvent, scoringFor, startsMessage } from './journeys/journey';
 import type { Profile } from './profiles/schema';
 import { scoreWithRules } from './scoring/rulesModel';
@@ -93,24 +103,14 @@ function profileLockFor(store: Store): Serial {
 	return lock;
 }
 
-/** A step may be given a decision, its id, or an item that carries `decision`. */
-export type DecisionRef = string | { decisionId: string } | { decision: { decisionId: string } };
-
-function decisionIdOf(ref: unknown): string | undefined {
-	if (typeof ref === 'string') return ref;
-	if (ref && typeof ref === 'object') {
-		const r = ref as Record<string, unknown>;
-		if (typeof r.decisionId === 'string') return r.decisionId;
-		if (r.decision && typeof r.decision === 'object') return decisionIdOf(r.decision);
-	}
-	return undefined;
-}
-
 /**
  * The decision engine. Each step loads the decision from the store (the store is the authority, not the
  * item a flow passes along), does one thing, records it in the decision log, and returns the decision.
  * A step given a decision that is already settled (sent, suppressed, failed) returns it unchanged.
  */
+/** How often one process asks its store whether the retention job is due. */
+const RETENTION_CHECK_MS = 10 * 60_000;
+
 export class Engine {
 	readonly store: Store;
 	private loaded: LoadedPolicy;
@@ -220,7 +220,7 @@ export class Engine {
 		return results;
 	}
 
-	private async accept(event: CustomerEvent, journey = 'default'): Promise<IngestResult> {
+	private async accept(event: CustomerEvent, journey = DEFAULT_JOURNEY): Promise<IngestResult> {
 		const at = this.clock === 'event' ? new Date(event.occurredAt) : this.wallNow();
 		const decision: Decision = {
 			decisionId: newId('d'),
@@ -398,6 +398,11 @@ export class Engine {
 	 */
 	async resolveReview(ref: DecisionRef | unknown, verdict: { approve: boolean; reviewer: string; note?: string }): Promise<Decision> {
 		const decision = await this.getDecision(ref);
+		// An agent's action is approved under its approval id, bound to its content (engine/agents).
+		if (decision.agent?.approval) {
+			await this.decideApproval(decision.agent.approval.approvalId, { approver: verdict.reviewer, approve: verdict.approve, note: verdict.note });
+			return this.getDecision(decision.decisionId);
+		}
 		if (decision.status !== 'review' || !decision.review) {
 			throw new NudgeError('INVALID_INPUT', `Decision ${decision.decisionId} is not waiting for review (it is ${decision.status})`);
 		}
@@ -415,6 +420,218 @@ export class Engine {
 		delete decision.ruleId;
 		await this.save(decision, 'review', now);
 		return this.guardStage(decision, this.profileLoader(decision), {}, true);
+	}
+
+	/**
+	 * An action an AI agent (or any caller) proposes: one verdict — allow (a cap slot reserved: send it with
+	 * `sendAction`), defer (ask again at `retryAt`), needs_approval (a person decides with `decideApproval`), or
+	 * deny — with reason codes, the binding rule and a sentence the agent can act on. The journeys' guardrails
+	 * (consent, suppression, negative triggers, review, quiet hours, caps, holdouts) run unchanged, after the
+	 * policy's agent switches and blast radius. The same idempotency key is one action, even when calls race.
+	 * A dry run answers without claiming the key, reserving, sending or logging anything. Bad input throws a
+	 * NudgeError (INVALID_INPUT, UNKNOWN_CONTACT) and changes nothing. See docs/policy.md#agents.
+	 */
+	async requestAction(input: unknown): Promise<ActionVerdict> {
+		const request = parseActionRequest(input);
+		const profile = await resolveActionContact(this.store, request.contact);
+		const journey = request.journey ?? this.policy.agents.journey;
+		// A made-up journey would escape the caps, holdouts and review rules scoped to the real ones.
+		if (journey !== this.policy.agents.journey && !Object.prototype.hasOwnProperty.call(this.policy.journeys, journey)) {
+			const known = [this.policy.agents.journey, ...Object.keys(this.policy.journeys)].join(', ');
+			throw new NudgeError('INVALID_INPUT', `Journey "${journey}" is not in the policy: leave it out (actions then belong to "${this.policy.agents.journey}") or name one of ${known}`);
+		}
+		const hash = requestHash(request, profile.contactId, journey);
+		const decisionId = actionDecisionId(request.agentId, request.idempotencyKey);
+		if (request.dryRun) {
+			const existing = await this.store.getDecision(decisionId);
+			if (existing) return verdictOf(existing, { dryRun: true, duplicate: true });
+			return verdictOf(await this.newAction(decisionId, request, profile, journey, hash, true), { dryRun: true });
+		}
+		return withActionLease(this.store, decisionId, () => this.wallNow().getTime(), async () => {
+			const existing = await this.store.getDecision(decisionId);
+			return existing ? this.revisitAction(existing, request, profile, hash) : verdictOf(await this.newAction(decisionId, request, profile, journey, hash, false));
+		});
+	}
+
+	private async newAction(decisionId: string, request: ActionRequest, contact: Profile, journey: string, hash: string, dryRun: boolean): Promise<Decision> {
+		const now = this.wallNow();
+		const { text, subject, ...facts } = request.message;
+		const decision: Decision = {
+			decisionId,
+			createdAt: now.toISOString(),
+			updatedAt: now.toISOString(),
+			policyVersion: this.policyVersion,
+			journey,
+			contactId: contact.contactId,
+			status: 'pending',
+			event: { eventId: `agent:${request.agentId}:${request.idempotencyKey}`, source: 'agent', type: 'track', name: 'Agent Action Requested', occurredAt: now.toISOString() },
+			outcomes: [],
+			...conversionOf(this.policy, journey),
+			trail: [],
+			annotations: {},
+			agent: {
+				agentId: request.agentId,
+				idempotencyKey: request.idempotencyKey,
+				requestHash: hash,
+				requestedChannel: request.channel,
+				...(text !== undefined || subject !== undefined ? { content: { text, subject } } : {}),
+				verdict: 'deny',
+				reasons: [],
+			},
+		};
+		// First the switches and the blast radius: a looping agent is counted even when its requests are forged.
+		if (!(await this.admitAction(decision, now, dryRun))) return this.settleAction(decision, dryRun);
+		if (request.approvalId) {
+			// A new action presenting an approval: the approval belongs to another request (or to none).
+			const approved = await this.store.getDecision(approvalDecisionId(request.approvalId) ?? '');
+			const state = approvalState(approved, request.approvalId, request.agentId, hash, now.getTime());
+			if (state.state === 'refused') this.suppress(decision, state.reason, state.explanation, 'agents.approval');
+			else this.suppress(decision, 'APPROVAL_MISMATCH', `approval ${request.approvalId} was asked under idempotency key ${approved!.agent!.idempotencyKey}: present it with that key`, 'agents.approval');
+			return this.settleAction(decision, dryRun);
+		}
+		const profile = this.profileLoader(decision, contact);
+		await this.scoreStage(decision, profile, false);
+		// The agent's own facts win over the journey's offer by score tier.
+		decision.message = { ...decision.message, ...Object.fromEntries(Object.entries(facts).filter(([, v]) => v !== undefined)) };
+		if (request.channel === 'choose') await this.chooseStage(decision, profile, false, !dryRun);
+		else {
+			const context = contextOf(decision, contact, this.policy.learner);
+			if (!this.holdOut(decision, contact, context)) {
+				decision.choice = { context, method: 'requested', arm: request.channel };
+				decision.channel = request.channel;
+			}
+		}
+		if (decision.status === 'pending') await this.guardAction(decision, profile, false, dryRun);
+		return this.settleAction(decision, dryRun);
+	}
+
+	/** The policy's agent switches and the agent's blast radius; false when the action is denied by one. */
+	private async admitAction(decision: Decision, now: Date, dryRun: boolean): Promise<boolean> {
+		const agentId = decision.agent!.agentId;
+		const gate = agentGate(this.policy, agentId);
+		if (gate) {
+			this.suppress(decision, gate.reason, gate.explanation, gate.rule);
+			return false;
+		}
+		const blast = await reserveBlastRadius(this.store, this.policy, agentId, decision.contactId, now.getTime(), !dryRun);
+		if (!blast.ok) this.suppress(decision, 'BLAST_RADIUS', blast.explanation, blast.rule.id);
+		return blast.ok;
+	}
+
+	/** The journeys' guardrails for an action; a delay waits for the agent to ask again, a review for an approval. */
+	private async guardAction(decision: Decision, profile: () => Promise<Profile>, approved: boolean, dryRun: boolean): Promise<void> {
+		await this.guardStage(decision, profile, {}, false, approved, { wait: false, reserve: !dryRun });
+		if (decision.status === 'review') {
+			const ttl = durationMs(this.policy.agents.approvalTtl);
+			const requestedAt = Date.parse(decision.review!.requestedAt);
+			decision.agent!.approval = { approvalId: newApprovalId(decision.decisionId), rules: decision.review!.rules, expiresAt: new Date(requestedAt + ttl).toISOString() };
+		}
+	}
+
+	/** Records the verdict on the decision; a final one is logged. A dry run stores nothing. */
+	private async settleAction(decision: Decision, dryRun: boolean): Promise<Decision> {
+		const agent = decision.agent!;
+		agent.verdict = verdictKind(decision);
+		agent.reasons = agent.verdict === 'allow' || !decision.reason ? [] : [decision.reason];
+		if (dryRun) return decision;
+		if (agent.verdict === 'deny') return this.logStage(decision, {});
+		return this.save(decision, 'agent', this.wallNow(), { durable: true });
+	}
+
+	/** The same key again: the same verdict, unless its wait is over or an approval is presented. */
+	private async revisitAction(decision: Decision, request: ActionRequest, contact: Profile, hash: string): Promise<ActionVerdict> {
+		const agent = decision.agent;
+		if (!agent || agent.requestHash !== hash) {
+			throw new NudgeError('CONFLICT', `Idempotency key ${request.idempotencyKey} was already used by agent ${request.agentId} for a different request (contact, channel or message): use a new key for a new action`, [], 409);
+		}
+		const now = this.wallNow();
+		const profile = this.profileLoader(decision, contact);
+		if (decision.status === 'review' && agent.approval) {
+			const state = request.approvalId
+				? approvalState(decision, request.approvalId, request.agentId, hash, now.getTime())
+				: Date.parse(agent.approval.expiresAt) <= now.getTime()
+					? ({ state: 'refused', reason: 'APPROVAL_EXPIRED', explanation: `the approval request expired at ${agent.approval.expiresAt} (policy agents.approvalTtl)` } as const)
+					: undefined;
+			if (!state || state.state === 'pending') return verdictOf(decision, { duplicate: true });
+			if (state.state === 'refused') {
+				this.suppress(decision, state.reason, state.explanation, 'agents.approval');
+				return verdictOf(await this.settleAction(decision, false));
+			}
+			decision.status = 'pending';
+			delete decision.reason;
+			delete decision.ruleId;
+			if (await this.admitAction(decision, now, false)) await this.guardAction(decision, profile, true, false);
+			return verdictOf(await this.settleAction(decision, false));
+		}
+		if (decision.status === 'delayed' && Date.parse(decision.guard?.retryAt ?? '') <= now.getTime()) {
+			if (await this.admitAction(decision, now, false)) await this.guardAction(decision, profile, decision.review?.verdict === 'approved', false);
+			return verdictOf(await this.settleAction(decision, false));
+		}
+		return verdictOf(decision, { duplicate: true });
+	}
+
+	/**
+	 * A person's decision on an agent's action waiting for approval (`needs_approval`), with who decided and why.
+	 * Approved: the agent may present the approval id with the exact same request until `agents.approvalTtl` from
+	 * now; refused: the action ends denied (REVIEW_REJECTED). Never an agent's tool.
+	 */
+	async decideApproval(approvalId: string, input: { approver: string; approve: boolean; note?: string }): Promise<ActionVerdict> {
+		const approver = typeof input?.approver === 'string' ? input.approver.trim() : '';
+		if (!approver) throw new NudgeError('INVALID_INPUT', 'An approval needs the approver’s name or email, for the audit trail');
+		if (typeof input.approve !== 'boolean') throw new NudgeError('INVALID_INPUT', 'Say whether the action is approved: approve true or false');
+		const id = typeof approvalId === 'string' ? approvalDecisionId(approvalId) : undefined;
+		const found = id ? await this.store.getDecision(id) : undefined;
+		if (!found?.agent) throw new NudgeError('UNKNOWN_DECISION', `No agent action waits for approval ${String(approvalId).slice(0, 80)}`, [], 404);
+		return withActionLease(this.store, found.decisionId, () => this.wallNow().getTime(), async () => {
+			const decision = await this.getDecision(found.decisionId);
+			const agent = decision.agent!;
+			const now = this.wallNow();
+			const state = approvalState(decision, approvalId, agent.agentId, agent.requestHash, now.getTime());
+			if (state.state !== 'pending' || decision.status !== 'review' || decision.review?.verdict) {
+				const why = state.state === 'refused' ? state.explanation : `it was already ${decision.review?.verdict ?? decision.status}`;
+				throw new NudgeError('INVALID_INPUT', `Action ${decision.decisionId} cannot be decided: ${why}`, [], 409);
+			}
+			Object.assign(decision.review!, { verdict: input.approve ? 'approved' : 'rejected', reviewer: approver, decidedAt: now.toISOString(), ...(input.note ? { note: input.note } : {}) });
+			if (!input.approve) {
+				this.suppress(decision, 'REVIEW_REJECTED', `refused by ${approver}${input.note ? `: ${input.note}` : ''}`, 'agents.approval');
+				return verdictOf(await this.settleAction(decision, false));
+			}
+			if (decision.message?.variant) await markVariantApproved(this.store, decision.message.variant, now.getTime());
+			agent.approval!.expiresAt = new Date(now.getTime() + durationMs(this.policy.agents.approvalTtl)).toISOString();
+			return verdictOf(await this.save(decision, 'approval', now, { durable: true }));
+		});
+	}
+
+	/**
+	 * Sends an allowed agent action by the engine's one send path (`send`: once per decision, only with its cap
+	 * reservation, consent checked again) and logs it. Anything but an allowed action is refused. An allowed action
+	 * is not sent, and comes back with its new verdict, when the policy's agent switches now stop it, or when it
+	 * waited past `reservationTimeoutSeconds` and the guardrails, checked again, no longer allow it.
+	 */
+	async sendAction(decisionId: string, target: SendTarget): Promise<Decision> {
+		const decision = await this.getDecision(decisionId);
+		if (!decision.agent) throw new NudgeError('INVALID_INPUT', `Decision ${decision.decisionId} is not an agent's action: send it with send()`);
+		if (decision.status === 'sent') return decision;
+		if (verdictKind(decision) !== 'allow') {
+			throw new NudgeError('NOT_RESERVED', `Action ${decision.decisionId} is not allowed (${verdictOf(decision).explanation}), so it is not sent`);
+		}
+		return withActionLease(this.store, decision.decisionId, () => this.wallNow().getTime(), async () => {
+			const current = await this.getDecision(decisionId);
+			if (verdictKind(current) !== 'allow' || current.status === 'sent') return current;
+			// The policy's switches hold until the message leaves: a kill switch stops allowed actions not yet sent.
+			const gate = agentGate(this.policy, current.agent!.agentId);
+			const now = this.wallNow();
+			const held = Date.parse(current.updatedAt) + this.policy.reservationTimeoutSeconds * 1000;
+			if (gate || now.getTime() >= held) {
+				// A slot held past the reservation timeout may have been given to another message: decide again.
+				if (current.guard?.reservationId) await this.store.settleCap(current.guard.reservationId, 'release');
+				if (gate) this.suppress(current, gate.reason, gate.explanation, gate.rule);
+				else await this.guardAction(current, this.profileLoader(current), current.review?.verdict === 'approved', false);
+				await this.settleAction(current, false);
+				if (verdictKind(current) !== 'allow') return current;
+			}
+			return this.logStage(await this.send(current, target), {});
+		});
 	}
 
 	/**
@@ -507,7 +724,8 @@ export class Engine {
 		return { ...scoreWithRules(profile, scoring, this.policyVersion), note: `rules used: ${active ? `model ${name} v${active.version} is not used yet: ${why}` : why}` };
 	}
 
-	private async chooseStage(decision: Decision, profile: () => Promise<Profile>, persist = true): Promise<Decision> {
+	/** `learn: false` (a dry run) leaves the learner's counts alone when it picks "wait". */
+	private async chooseStage(decision: Decision, profile: () => Promise<Profile>, persist = true, learn = true): Promise<Decision> {
 		const now = this.nowFor(decision);
 		const contact = await profile();
 		// A score tier the journey escalates (hot leads → a sales task) has only that channel to go by.
@@ -524,11 +742,8 @@ export class Engine {
 		const gate = this.policy.journeys[decision.journey]?.uplift;
 		if (gate) decision.uplift = await upliftView(this.store, gate, contact);
 		// Holdout first and regardless of eligibility: the control group is a random slice of everyone.
-		const holdout = holdoutOf(this.policy.holdout, holdoutKey(contact), decision.journey);
-		if (holdout) {
-			decision.choice = { context, method: 'holdout', holdout };
-			const group = holdout.group === 'global' ? 'the global control group' : `the holdout of journey ${decision.journey}`;
-			this.suppress(decision, 'HOLDOUT', `contact is in ${group} (bucket ${holdout.bucket}): no message is sent; outcomes are still recorded to measure lift`);
+		if (this.holdOut(decision, contact, context)) {
+			// held out: suppressed, outcomes still recorded
 		} else if (gate && decision.uplift?.admitted === false) {
 			decision.choice = { context, method: 'uplift_gate' };
 			this.suppress(decision, 'LOW_UPLIFT', lowUpliftExplanation(decision.uplift, gate));
@@ -554,8 +769,10 @@ export class Engine {
 				explore: 'was tried to keep learning (exploration floor)',
 			}[picked.method];
 			if (picked.arm === WAIT) {
-				await this.store.addArmStats(armDeltas(context, WAIT));
-				decision.choice.trialCounted = true;
+				if (learn) {
+					await this.store.addArmStats(armDeltas(context, WAIT));
+					decision.choice.trialCounted = true;
+				}
 				this.suppress(decision, 'WAIT_CHOSEN', `no action now: waiting ${why}`);
 			} else {
 				decision.channel = picked.arm;
@@ -567,7 +784,25 @@ export class Engine {
 		return this.save(decision, 'choose', now, { persist });
 	}
 
-	private async guardStage(decision: Decision, profile: () => Promise<Profile>, options: GuardOptions, persist = true, reviewApproved = false): Promise<Decision> {
+	/** Puts the decision in its control group when the contact is held out (suppressed HOLDOUT, outcomes still measured). */
+	private holdOut(decision: Decision, contact: Profile, context: string): boolean {
+		const holdout = holdoutOf(this.policy.holdout, holdoutKey(contact), decision.journey);
+		if (!holdout) return false;
+		decision.choice = { context, method: 'holdout', holdout };
+		const group = holdout.group === 'global' ? 'the global control group' : `the holdout of journey ${decision.journey}`;
+		this.suppress(decision, 'HOLDOUT', `contact is in ${group} (bucket ${holdout.bucket}): no message is sent; outcomes are still recorded to measure lift`);
+		return true;
+	}
+
+	/** `wait: false` keeps a delayed decision out of the journey's wait queue (its caller asks again); `reserve: false` only looks at the caps. */
+	private async guardStage(
+		decision: Decision,
+		profile: () => Promise<Profile>,
+		options: GuardOptions,
+		persist = true,
+		reviewApproved = false,
+		flags: { wait?: boolean; reserve?: boolean } = {},
+	): Promise<Decision> {
 		// On the event clock (replay), a delayed decision is checked again at its due time.
 		const retryAt = decision.status === 'delayed' && decision.guard?.retryAt ? Date.parse(decision.guard.retryAt) : 0;
 		const now = new Date(Math.max(this.nowFor(decision).getTime(), this.clock === 'event' ? retryAt : 0));
@@ -580,7 +815,7 @@ export class Engine {
 		const given = Object.fromEntries(Object.entries(message).filter(([, v]) => v !== undefined));
 		if (Object.keys(given).length) decision.message = { ...decision.message, ...given };
 		const approved = reviewApproved || decision.review?.verdict === 'approved';
-		const result = await evaluateGuards({ store: this.store, policy: this.policy, profile: await profile(), decision, channel, now: now.getTime(), reviewApproved: approved });
+		const result = await evaluateGuards({ store: this.store, policy: this.policy, profile: await profile(), decision, channel, now: now.getTime(), reviewApproved: approved, reserve: flags.reserve });
 		decision.guard = {
 			outcome: result.outcome,
 			allowed: result.outcome === 'allowed',
@@ -602,7 +837,7 @@ export class Engine {
 			decision.ruleId = result.bindingRuleId;
 			if (result.outcome === 'review') decision.review = { rules: result.reviewRules ?? [], requestedAt: now.toISOString() };
 			// The store keeps the wait, not the flow: the decision comes back when due (guard/waits.ts).
-			else await this.store.scheduleTimer(waitTimer(decision, result.retryAt!));
+			else if (flags.wait !== false) await this.store.scheduleTimer(waitTimer(decision, result.retryAt!));
 		}
 		return this.save(decision, 'guard', now, { persist, durable: decision.status !== 'pending' });
 	}
@@ -782,7 +1017,7 @@ export class Engine {
 		const learner = this.policy.learner;
 		const isReward = learner.objective === 'conversion' && (learner.reward as string[]).includes(outcome.type);
 		// A decision is one trial, so it earns at most one success however many reward outcomes arrive.
-		const first = isReward && (await this.store.claimKey(`reward:${decision.decisionId}`, 100 * 365 * 86_400_000, Date.now()));
+		const first = isReward && (await this.store.claimKey(rewardClaimKey(decision.decisionId), 100 * 365 * 86_400_000, Date.now()));
 		const delta = outcomeDelta(outcome, learner, first);
 		if (!delta) return;
 		if (choice) await this.store.addArmStats(armDeltas(choice.context, choice.arm!, delta));
@@ -813,6 +1048,37 @@ export class Engine {
 	 */
 	eraseContact(contact: unknown, options: EraseOptions = {}): Promise<ErasureReceipt> {
 		return this.profileLock.run(() => eraseContact(this.store, contact, options, this.wallNow()));
+	}
+
+	/** Deletes what the policy's `retention` keeps no longer (engine/privacy/retention.ts); `nudge retention` runs it. */
+	runRetention(options: { dryRun?: boolean } = {}): Promise<RetentionReport> {
+		return runRetention(this.store, this.policy, this.wallNow(), { ...options, exclusive: (run) => this.profileLock.run(run) });
+	}
+
+	/** Epoch ms before which retentionIfDue does not ask the store again (a trigger's tick costs nothing meanwhile). */
+	private retentionCheckAt = 0;
+
+	/**
+	 * The trigger nodes' schedule, off their event path (they do not await it): runs the retention job when it is
+	 * due on this store (see runRetentionIfDue); this process asks the store at most once in RETENTION_CHECK_MS.
+	 * Resolves with the report when it ran.
+	 */
+	retentionIfDue(): Promise<RetentionReport | undefined> {
+		const now = this.wallNow();
+		if (now.getTime() < this.retentionCheckAt) return Promise.resolve(undefined);
+		this.retentionCheckAt = now.getTime() + RETENTION_CHECK_MS;
+		return runRetentionIfDue(this.store, this.policy, now, (run) => this.profileLock.run(run));
+	}
+
+	/**
+	 * retentionIfDue for a trigger's tick, which must not wait for it: `log` gets the report's line (counts only)
+	 * when the job ran, or the failure (the job runs again when next due; nothing is half-deleted, see retention.ts).
+	 */
+	startRetentionIfDue(log: (line: string, failed: boolean) => void): void {
+		this.retentionIfDue().then(
+			(report) => report && log(formatRetention(report), false),
+			(error: unknown) => log(`Retention failed (it runs again when next due): ${(error as Error).message}`, true),
+		);
 	}
 
 	/** Everything held about one contact (GDPR Art. 15), named `{ contactId }` or `{ email }`, as one JSON document. */

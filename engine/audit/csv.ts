@@ -31,6 +31,8 @@ const COLUMNS: [string, (d: Decision) => unknown][] = [
 	['retryAt', (d) => d.guard?.retryAt],
 	['reviewVerdict', (d) => d.review?.verdict],
 	['reviewer', (d) => d.review?.reviewer],
+	['agentId', (d) => d.agent?.agentId],
+	['agentVerdict', (d) => d.agent?.verdict],
 	['category', (d) => d.message?.category],
 	['tags', (d) => d.message?.tags?.join(' ')],
 	['variant', (d) => d.variantChoice?.variant ?? d.message?.variant],

@@ -18,8 +18,24 @@ export const REASON_CODES = [
 	'REVIEW_REJECTED',
 	/** The learner judged "no action / wait" the best move for now. */
 	'WAIT_CHOSEN',
+	/** Waiting for the contact's best send time (policy `journeys.<id>.sendTime`): delayed, then checked again. */
+	'BEST_SEND_TIME',
 	/** The journey sends nothing for this event (policy `journeys.<id>.triggers`): it only updated the profile or recorded an outcome. */
 	'NOT_A_TRIGGER',
+	/** Agent actions (engine/agents): the policy's `agents.enabled` is false. */
+	'AGENTS_DISABLED',
+	/** The policy's `agents.killSwitch` stops every agent action. */
+	'AGENT_KILL_SWITCH',
+	/** The agent is in the policy's `agents.blocked`. */
+	'AGENT_BLOCKED',
+	/** The agent reached a blast radius rule (`agents.blastRadius`): too many actions or contacts in the window. */
+	'BLAST_RADIUS',
+	/** The approval id presented is not one this engine issued to this agent (or it was never approved). */
+	'APPROVAL_INVALID',
+	/** The approval (or the request for it) is past its expiry (`agents.approvalTtl`). */
+	'APPROVAL_EXPIRED',
+	/** The approval was granted for other content: another contact, channel or message. */
+	'APPROVAL_MISMATCH',
 	/** The journey's uplift gate (policy `journeys.<id>.uplift`): the message is not predicted to change this contact enough. */
 	'LOW_UPLIFT',
 ] as const;
@@ -28,7 +44,7 @@ export type ReasonCode = z.infer<typeof ReasonCodeSchema>;
 
 /**
  * pending: still moving through the flow; delayed: held until `guard.retryAt` (quiet hours, a full cap
- * with action delay); review: waiting for a person; then sent, suppressed (with a reason) or failed.
+ * with action delay, the contact's best send time); review: waiting for a person; then sent, suppressed (with a reason) or failed.
  */
 export const DECISION_STATUSES = ['pending', 'delayed', 'review', 'sent', 'suppressed', 'failed'] as const;
 export type DecisionStatus = (typeof DECISION_STATUSES)[number];
@@ -67,7 +83,7 @@ export const CandidateSchema = z.object({
 });
 export type Candidate = z.infer<typeof CandidateSchema>;
 
-export const GUARD_CHECK_KINDS = ['suppression', 'consent', 'negative_trigger', 'review', 'quiet_hours', 'frequency_cap'] as const;
+export const GUARD_CHECK_KINDS = ['suppression', 'consent', 'negative_trigger', 'review', 'send_time', 'quiet_hours', 'frequency_cap'] as const;
 
 /** One guardrail evaluated for a decision: which rule, whether it passed, and the facts behind it. */
 export const GuardCheckSchema = z.object({
@@ -134,10 +150,10 @@ export const DecisionSchema = z.object({
 			context: z.string(),
 			/**
 			 * default_order: no data yet; thompson: posterior sample; greedy: best mean; explore: exploration floor; holdout;
-			 * escalated: the score's tier hands the contact to a person (policy journeys.<id>.escalate);
-			 * uplift_gate: the journey's uplift gate stopped it (LOW_UPLIFT).
+			 * escalated: the score's tier hands the contact to a person (policy journeys.<id>.escalate); requested: the
+			 * caller named the channel (an agent's action, engine/agents); uplift_gate: the journey's uplift gate stopped it (LOW_UPLIFT).
 			 */
-			method: z.enum(['default_order', 'thompson', 'greedy', 'explore', 'holdout', 'none_eligible', 'escalated', 'uplift_gate']),
+			method: z.enum(['default_order', 'thompson', 'greedy', 'explore', 'holdout', 'none_eligible', 'escalated', 'requested', 'uplift_gate']),
 			arm: z.union([ChannelSchema, z.literal(WAIT)]).optional(),
 			holdout: z.object({ group: z.enum(['global', 'journey']), bucket: z.number() }).optional(),
 			/** Set once the learner counted this decision as a trial of `arm` (on send, or on choosing wait). */
@@ -202,6 +218,29 @@ export const DecisionSchema = z.object({
 		})
 		.optional(),
 	delivery: DeliverySchema.optional(),
+	/** An action an AI agent requested (engine/agents): who asked, under which key, for what, and the verdict it got. */
+	agent: z
+		.object({
+			agentId: z.string(),
+			idempotencyKey: z.string(),
+			/** Hash of (contact, journey, requested channel, message): an approval is bound to it. */
+			requestHash: z.string(),
+			/** A channel id, or `choose` (the engine chose). */
+			requestedChannel: z.string(),
+			/** The message's text and subject as the agent proposed them (what an approver reads). */
+			content: z.object({ text: z.string().optional(), subject: z.string().optional() }).optional(),
+			verdict: z.enum(['allow', 'defer', 'needs_approval', 'deny']),
+			reasons: z.array(ReasonCodeSchema),
+			approval: z
+				.object({
+					approvalId: z.string(),
+					rules: z.array(z.string()),
+					/** Until when a person may decide; once approved, until when the agent may use it. */
+					expiresAt: z.string(),
+				})
+				.optional(),
+		})
+		.optional(),
 	/** An escalation's brief for the person who takes over (policy `journeys.<id>.escalate`): sent with the task. */
 	handoff: z
 		.object({ summary: z.string(), interests: z.array(z.object({ event: z.string(), count: z.number() })), topFactors: z.array(z.string()) })

@@ -167,13 +167,20 @@ export const REVEAL_PII_HOW = 'To show it, start the console with `nudge console
 /** An event that only updated the profile: logged `suppressed` with NOT_A_TRIGGER, though nothing was held back. */
 export const PROFILE_ONLY = 'profile only';
 const isProfileOnly = (reason: FactValue) => reason === 'NOT_A_TRIGGER';
+/** A decision of the control group: logged `suppressed` with HOLDOUT by design (lift compares with it), not held back by a guardrail. */
+export const HOLDOUT_GROUP = 'holdout';
+const isHoldout = (reason: FactValue) => reason === 'HOLDOUT';
+/** Counted apart from the statuses (profile-only events, holdout decisions), or undefined. */
+const apartOf = (reason: FactValue) => (isProfileOnly(reason) ? PROFILE_ONLY : isHoldout(reason) ? HOLDOUT_GROUP : undefined);
 
 export interface Totals {
 	total: number;
-	/** Per status; `suppressed` leaves out the events that only updated the profile. */
+	/** Per status; `suppressed` leaves out the events that only updated the profile and the holdout decisions. */
 	byStatus: Record<string, number>;
 	/** Events that only updated the profile (reason NOT_A_TRIGGER): no message was meant, none held back. */
 	profileOnly: number;
+	/** Decisions of the control group (reason HOLDOUT): no message by design, so lift has something to compare with. */
+	holdout: number;
 	/** The policy versions the matching decisions were made under, most decisions first. */
 	policyVersions: { version: string; n: number }[];
 }
@@ -210,19 +217,20 @@ export class DecisionConsole {
 	}
 
 	/**
-	 * Counts per status (the header of every view), with events that only updated the profile counted apart
-	 * (they are logged `suppressed` with NOT_A_TRIGGER, but nothing was held back), and the policy versions
-	 * the matching decisions were made under.
+	 * Counts per status (the header of every view), with events that only updated the profile and holdout
+	 * decisions counted apart (both are logged `suppressed`, but no guardrail held anything back), and the
+	 * policy versions the matching decisions were made under.
 	 */
 	async totals(filter: DecisionFilter): Promise<Totals> {
 		const rows = await this.store.countDecisions(filter, ['status', 'reason']);
 		const byStatus: Record<string, number> = {};
-		for (const r of rows) if (!isProfileOnly(r.key[1])) byStatus[String(r.key[0])] = (byStatus[String(r.key[0])] ?? 0) + r.n;
+		for (const r of rows) if (!apartOf(r.key[1])) byStatus[String(r.key[0])] = (byStatus[String(r.key[0])] ?? 0) + r.n;
 		const versions = await this.store.countDecisions(filter, ['policyVersion']);
 		return {
 			total: countOf(rows, () => true),
 			byStatus,
 			profileOnly: countOf(rows, (k) => isProfileOnly(k[1])),
+			holdout: countOf(rows, (k) => isHoldout(k[1])),
 			policyVersions: versions.map((r) => ({ version: String(r.key[0]), n: r.n })).sort((a, b) => b.n - a.n || a.version.localeCompare(b.version)),
 		};
 	}
@@ -264,11 +272,12 @@ export class DecisionConsole {
 
 	/**
 	 * Suppressions per reason per hour, rolled up to days when the range spans more than three days. Events
-	 * that only updated the profile are not suppressions: they are counted apart (`profileOnly`).
+	 * that only updated the profile and holdout decisions are not suppressions: they are counted apart
+	 * (`profileOnly`, `holdout`).
 	 */
-	async suppressions(filter: DecisionFilter): Promise<{ bucket: 'hour' | 'day'; buckets: string[]; series: { reason: string; counts: number[] }[]; total: number; profileOnly: number }> {
+	async suppressions(filter: DecisionFilter): Promise<{ bucket: 'hour' | 'day'; buckets: string[]; series: { reason: string; counts: number[] }[]; total: number; profileOnly: number; holdout: number }> {
 		const rows = await this.store.countDecisions({ ...filter, status: 'suppressed' }, ['hour', 'reason']);
-		const hourly = rows.filter((r) => !isProfileOnly(r.key[1]));
+		const hourly = rows.filter((r) => !apartOf(r.key[1]));
 		const hours = [...new Set(hourly.map((r) => String(r.key[0])))].sort();
 		const span = hours.length ? (Date.parse(`${hours[hours.length - 1]}:00:00Z`) - Date.parse(`${hours[0]}:00:00Z`)) / 3_600_000 : 0;
 		const bucket = span > 72 ? 'day' : 'hour';
@@ -279,10 +288,10 @@ export class DecisionConsole {
 			reason,
 			counts: buckets.map((b) => countOf(hourly, (k) => bucketOf(String(k[0])) === b && String(k[1] ?? 'none') === reason)),
 		}));
-		return { bucket, buckets, series, total: countOf(hourly, () => true), profileOnly: countOf(rows, (k) => isProfileOnly(k[1])) };
+		return { bucket, buckets, series, total: countOf(hourly, () => true), profileOnly: countOf(rows, (k) => isProfileOnly(k[1])), holdout: countOf(rows, (k) => isHoldout(k[1])) };
 	}
 
-	/** Decisions per chosen channel and status (`none`: no channel was chosen; `profile only`: the event sent nothing by design). */
+	/** Decisions per chosen channel and status (`none`: no channel was chosen; `profile only`, `holdout`: nothing sent by design). */
 	async channelMix(filter: DecisionFilter): Promise<{ channel: string; byStatus: Record<string, number>; total: number }[]> {
 		const rows = await this.store.countDecisions(filter, ['channel', 'status', 'reason']);
 		const channels = [...new Set(rows.map((r) => String(r.key[0] ?? 'none')))];
@@ -290,7 +299,7 @@ export class DecisionConsole {
 			const byStatus: Record<string, number> = {};
 			const mine = rows.filter((r) => String(r.key[0] ?? 'none') === channel);
 			for (const r of mine) {
-				const status = isProfileOnly(r.key[2]) ? PROFILE_ONLY : String(r.key[1]);
+				const status = apartOf(r.key[2]) ?? String(r.key[1]);
 				byStatus[status] = (byStatus[status] ?? 0) + r.n;
 			}
 			return { channel, byStatus, total: countOf(mine, () => true) };

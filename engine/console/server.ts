@@ -77,7 +77,8 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 	res.end(text);
 }
 
-function tokenMatches(given: string | undefined, expected: string): boolean {
+/** Compares a presented token with the expected one in constant time. */
+export function tokenMatches(given: string | undefined, expected: string): boolean {
 	if (!given) return false;
 	const a = Buffer.from(given);
 	const b = Buffer.from(expected);

@@ -100,13 +100,18 @@ export async function checkAndReserve(
 	message: MessageFacts,
 	now: number,
 	zone: string,
+	/** False: the same check as a read-only look (a dry run), which reserves nothing. */
+	reserve = true,
 ): Promise<CapResult> {
 	const { checks, checked } = rulesToCheck(policy, message, now, zone);
 	const reservationId = newId('r');
-	const verdict = await store.reserveCap(
-		{ reservationId, contactId, channel: message.channel, journey: message.journey, tags: messageTags(message), at: now, expiresAt: now + policy.reservationTimeoutSeconds * 1000 },
-		checked.map(({ rule, span }) => counterFor(rule, span)),
-	);
+	const counters = checked.map(({ rule, span }) => counterFor(rule, span));
+	const verdict = reserve
+		? await store.reserveCap(
+				{ reservationId, contactId, channel: message.channel, journey: message.journey, tags: messageTags(message), at: now, expiresAt: now + policy.reservationTimeoutSeconds * 1000 },
+				counters,
+			)
+		: await store.peekCap(contactId, counters, now);
 	let binding: CapResult['binding'];
 	checked.forEach(({ rule, span }, i) => {
 		const full = verdict.counts[i] >= rule.limit;
@@ -123,7 +128,7 @@ export async function checkAndReserve(
 		if (full) binding = moreRestrictive(binding, { rule, retryAt });
 	});
 	if (verdict.ok) {
-		return { allowed: true, reservationId, checks, explanation: `within ${checked.length} cap rule(s) for ${message.channel}` };
+		return { allowed: true, ...(reserve ? { reservationId } : {}), checks, explanation: `within ${checked.length} cap rule(s) for ${message.channel}` };
 	}
 	const b = binding!;
 	const check = checks.find((c) => c.kind === 'frequency_cap' && c.ruleId === b.rule.id)!;

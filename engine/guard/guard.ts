@@ -4,6 +4,7 @@ import { channelEligibility } from '../decide/chooseChannel';
 import type { Policy } from '../policy/schema';
 import type { Profile } from '../profiles/schema';
 import type { Store } from '../store/types';
+import { checkBestSendTime } from './bestTime';
 import { checkAndReserve, MessageFacts } from './frequencyCap';
 import { checkNegativeTriggers } from './negativeTriggers';
 import { checkQuietHours } from './quietHours';
@@ -47,12 +48,16 @@ export interface GuardInput {
 	now: number;
 	/** A reviewer approved this decision: review thresholds are not asked again. */
 	reviewApproved?: boolean;
+	/** False: check only (a dry run): the caps are looked at, no slot is reserved. */
+	reserve?: boolean;
 }
 
 /**
  * Every guardrail for one message, in order — suppression list, consent, negative triggers, human
- * review, quiet hours, frequency caps — stopping at the first that blocks, delays or asks for review.
- * Caps come last because they reserve a slot: nothing is reserved for a message that cannot go.
+ * review, the best send time, quiet hours, frequency caps — stopping at the first that blocks, delays or
+ * asks for review. Caps come last because they reserve a slot: nothing is reserved for a message that
+ * cannot go. The best-time wait comes after review (a person decides first) and before the clock checks,
+ * which the message meets again when it comes back.
  */
 export async function evaluateGuards(input: GuardInput): Promise<GuardResult> {
 	const { store, policy, profile, decision, channel, now } = input;
@@ -91,6 +96,13 @@ export async function evaluateGuards(input: GuardInput): Promise<GuardResult> {
 		}
 	}
 
+	const best = checkBestSendTime(policy, decision, now);
+	checks.push(...best.checks);
+	if (best.waitUntil !== undefined) {
+		const check = best.checks[0];
+		return stop('delayed', 'BEST_SEND_TIME', check.ruleId, `waiting for ${check.detail}; retry at ${new Date(best.waitUntil).toISOString()}`, best.waitUntil);
+	}
+
 	const zone = zoneFor(profile.timezone, policy.timezone);
 	// A contact's unusable zone must not switch the guardrails off, nor pass unnoticed: the checks that
 	// read the local clock (quiet hours, calendar caps) say so.
@@ -108,7 +120,7 @@ export async function evaluateGuards(input: GuardInput): Promise<GuardResult> {
 	}
 
 	const message: MessageFacts = { channel, journey: decision.journey, category: decision.message?.category, tags: decision.message?.tags ?? [] };
-	const caps = await checkAndReserve(store, policy, profile.contactId, message, now, zone);
+	const caps = await checkAndReserve(store, policy, profile.contactId, message, now, zone, input.reserve ?? true);
 	checks.push(...noted(caps.checks));
 	if (caps.allowed) return { outcome: 'allowed', checks, reservationId: caps.reservationId, explanation: caps.explanation };
 	const { rule, retryAt } = caps.binding!;

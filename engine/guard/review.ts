@@ -1,3 +1,4 @@
+import { checkAgentApproval } from '../agents/approvals';
 import type { Decision, GuardCheck } from '../audit/schema';
 import { holds } from '../policy/conditions';
 import type { Policy, ReviewRule } from '../policy/schema';
@@ -24,7 +25,7 @@ export async function checkReview(
 	profile: Profile,
 	decision: Decision,
 	now: number,
-): Promise<{ checks: GuardCheck[]; hits: ReviewRule[] }> {
+): Promise<{ checks: GuardCheck[]; hits: { id: string }[] }> {
 	const context = { ...profile, message: decision.message ?? {}, score: decision.score ?? {}, event: decision.event };
 	const checks: GuardCheck[] = [];
 	const hits: ReviewRule[] = [];
@@ -43,5 +44,7 @@ export async function checkReview(
 		checks.push({ kind: 'review', ruleId: rule.id, passed: !hit, ...(detail ? { detail } : {}) });
 		if (hit) hits.push(rule);
 	}
-	return { checks, hits };
+	// An agent's action also meets the policy's agents.approval rules here.
+	const agent = checkAgentApproval(policy, profile, decision);
+	return { checks: [...checks, ...agent.checks], hits: [...hits, ...agent.hits] };
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod/v4';
 import { FieldIssue, NudgeError, describeIssues, issuesFromZod } from '../errors';
 import { contentHash } from '../ids';
+import { durationMs } from '../guard/duration';
 import { DEFAULT_POLICY } from './defaultPolicy';
 import { shapeIssues } from './rawShape';
 import { Policy, PolicySchema, upliftGateIssues } from './schema';
@@ -39,6 +40,10 @@ export function loadPolicy(input: unknown = DEFAULT_POLICY): LoadedPolicy {
 	const ruleIds = policy.caps.map((c) => c.id);
 	const dup = ruleIds.find((id, i) => ruleIds.indexOf(id) !== i);
 	if (dup) throw invalid([{ path: 'caps', message: `rule id "${dup}" is used twice` }]);
+	// An outcome must find its decision: the log keeps decisions at least as long as outcomes attach to them.
+	if (durationMs(policy.retention.decisions) < policy.learner.attributionWindowHours * 3_600_000) {
+		throw invalid([{ path: 'retention.decisions', message: `must be at least learner.attributionWindowHours (${policy.learner.attributionWindowHours} hours), or outcomes would find no decision to attach to` }]);
+	}
 	const ungated = upliftGateIssues(policy);
 	if (ungated.length) throw invalid(ungated);
 	return { policy, version: `${policy.name}@${contentHash(policy, 12)}` };

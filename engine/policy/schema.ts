@@ -226,6 +226,21 @@ const JourneyOutcomeSchema = z
 	})
 	.strict();
 
+/** The best send time is the next start of the contact's best hour: never more than a day away. */
+const MAX_BEST_TIME_WAIT_MS = 86_400_000;
+
+/** Whether a journey's messages wait for the contact's best send time, and for how long at most (docs/choosing.md). */
+export const SendTimePolicySchema = z
+	.object({
+		/** A chosen message is delayed (BEST_SEND_TIME) until the contact's best hour; off: it goes at once. */
+		waitForBestTime: z.boolean().default(false),
+		/** The longest such a wait lasts, counted from the channel choice: the message then goes anyway. */
+		maxWait: DurationSchema.refine((d) => !DURATION.test(d) || durationMs(d) <= MAX_BEST_TIME_WAIT_MS, {
+			message: 'must be at most "24h" (the best send time is never further away)',
+		}).default('24h'),
+	})
+	.strict();
+export type SendTimePolicy = z.infer<typeof SendTimePolicySchema>;
 /**
  * Uplift gate of a journey: a contact is messaged only when the active version of an uplift model
  * (`nudge uplift train --name …`) predicts the message raises its chance to convert by at least
@@ -290,11 +305,66 @@ export const JourneyPolicySchema = z
 		offers: z.partialRecord(TierSchema, z.number().min(0)).optional(),
 		/** Inactivity timers of this journey (e.g. Checkout Started with no Order Completed in 30 minutes → Cart Abandoned). */
 		timers: InactivityRulesSchema.default([]),
+		/** Wait for each contact's best send time before the message goes (off when absent: a cart reminder must not wait). */
+		sendTime: SendTimePolicySchema.optional(),
 		/** The uplift gate (docs/uplift.md): message only contacts the message changes. */
 		uplift: UpliftGateSchema.optional(),
 	})
 	.strict();
 export type JourneyPolicy = z.infer<typeof JourneyPolicySchema>;
+
+/** Caps on what one agent may do in a window, whatever the contacts' own caps: a looping agent stops here. */
+export const BlastRadiusRuleSchema = z
+	.object({
+		id: z.string().min(1),
+		/** `actions`: allowed actions; `contacts`: distinct contacts acted on. */
+		count: z.enum(['actions', 'contacts']),
+		limit: z.int().min(1, 'must be at least 1'),
+		window: DurationSchema,
+		/** Only these agents (each counted on its own); every agent when absent. */
+		agents: list(z.string().min(1)).optional(),
+	})
+	.strict();
+export type BlastRadiusRule = z.infer<typeof BlastRadiusRuleSchema>;
+
+/** When an agent's action waits for a person's approval (besides the policy's `review` rules, which apply too). */
+export const AgentApprovalRuleSchema = z
+	.object({
+		id: z.string().min(1),
+		description: z.string().optional(),
+		/** A condition on `message.*` (offerValue, category, tags…), `channel`, `agentId`, `traits.*`, `consent.*`… */
+		when: ConditionSchema.optional(),
+		/** Every action on these channels. */
+		channels: list(ChannelSchema).min(1).optional(),
+		/** Every action of an agent not listed in `agents.known`. */
+		unknownAgent: z.literal(true).optional(),
+	})
+	.strict()
+	.refine((r) => [r.when, r.channels, r.unknownAgent].filter((v) => v !== undefined).length === 1, { message: 'give exactly one of `when`, `channels` or `unknownAgent: true`', path: ['when'] });
+export type AgentApprovalRule = z.infer<typeof AgentApprovalRuleSchema>;
+
+/** Actions requested by AI agents (engine/agents, DESIGN §12): on by default, with a blast radius. */
+export const AgentsPolicySchema = z
+	.object({
+		enabled: z.boolean().default(true),
+		/** Stops every agent action at once (a deny with AGENT_KILL_SWITCH), without touching the journeys. */
+		killSwitch: z.boolean().default(false),
+		/** Agents whose every action is denied (AGENT_BLOCKED). */
+		blocked: list(z.string().min(1)).default([]),
+		/** Agents the operator knows; approval rules with `unknownAgent: true` hold the actions of any other. */
+		known: list(z.string().min(1)).default([]),
+		/** The journey an action belongs to when the request names none (its caps, holdout and review rules apply). */
+		journey: z.string().min(1).default('agent'),
+		blastRadius: list(BlastRadiusRuleSchema).default([
+			{ id: 'agent-actions-per-hour', count: 'actions', limit: 100, window: '1h' },
+			{ id: 'agent-contacts-per-day', count: 'contacts', limit: 500, window: '1d' },
+		]),
+		approval: list(AgentApprovalRuleSchema).default([]),
+		/** How long an approval request waits for a person, and how long a granted approval stays usable. */
+		approvalTtl: DurationSchema.default('24h'),
+	})
+	.strict();
+export type AgentsPolicy = z.infer<typeof AgentsPolicySchema>;
 
 /** Unit interval share, e.g. 0.05 for 5%. */
 const ShareSchema = z.number().min(0).max(1);
@@ -354,6 +424,35 @@ export const HoldoutPolicySchema = z
 	.strict();
 export type HoldoutPolicy = z.infer<typeof HoldoutPolicySchema>;
 
+/** A duration from `min` to `max`, saying the range (`from "30d" to "3650d" (10 years)`) when it is outside. */
+const durationWithin = (min: string, max: string, range: string) =>
+	z
+		.string()
+		.regex(DURATION, 'must be a number followed by s, m, h, d or w, e.g. "400d"')
+		.refine((d) => !DURATION.test(d) || (durationMs(d) >= durationMs(min) && durationMs(d) <= durationMs(max)), { message: `must be ${range}` })
+		.meta({ description: `A number followed by s, m, h, d or w, ${range}` });
+const RETAIN = durationWithin('30d', '3650d', 'from "30d" to "3650d" (10 years)');
+
+/**
+ * How long personal data is kept (docs/privacy.md). The defaults: 13 months of decisions covers a
+ * year-over-year comparison of lift with a month to spare (the span European regulators accept for audience
+ * measurement); a profile silent for 3 years is erased (the span after which they expect a prospect's data to
+ * go). The retention job runs from the trigger nodes every `every`, or from `nudge retention`.
+ */
+export const RetentionPolicySchema = z
+	.object({
+		/** Decisions (with their outcomes) older than this are deleted: at least 30 days, and no shorter than the learner's attribution window. */
+		decisions: RETAIN.default('400d'),
+		/** A contact not seen for this long is erased as `nudge erase` would (its remaining decisions pseudonymised). */
+		inactiveProfiles: RETAIN.default('1095d'),
+		/** Whether the trigger nodes run the retention job on their own (off: run `nudge retention` from a scheduler instead). */
+		auto: z.boolean().default(true),
+		/** How often the trigger nodes run it, per store (one worker runs it; the others skip). */
+		every: durationWithin('1h', '7d', 'from "1h" to "7d"').default('1d'),
+	})
+	.strict();
+export type RetentionPolicy = z.infer<typeof RetentionPolicySchema>;
+
 export const PolicySchema = z
 	.object({
 		name: z.string().min(1).default('default'),
@@ -372,6 +471,7 @@ export const PolicySchema = z
 		scoring: ScoringSchema.default(ScoringSchema.parse({})),
 		learner: LearnerPolicySchema.default(LearnerPolicySchema.parse({})),
 		holdout: HoldoutPolicySchema.default({ salt: 'nudge', globalShare: 0, journeys: {} }),
+		agents: AgentsPolicySchema.default(AgentsPolicySchema.parse({})),
 		/**
 		 * How long a cap reservation holds a slot when neither a send nor a failure settles it: at most a day,
 		 * as a send not settled by then has failed, and a longer hold would stop a daily cap for nothing.
@@ -382,6 +482,8 @@ export const PolicySchema = z
 		 * retry for hours), at most a year (every id is kept that long).
 		 */
 		dedupWindowHours: within(z.number(), 1, 8760, 'from 1 to 8760 hours (1 year)').default(72),
+		/** How long decisions and inactive profiles are kept; the cap ledger and event claims follow the caps and dedupWindowHours. */
+		retention: RetentionPolicySchema.default({ decisions: '400d', inactiveProfiles: '1095d', auto: true, every: '1d' }),
 	})
 	.strict();
 

@@ -1,5 +1,6 @@
 import { z } from 'zod/v4';
 import type { Decision } from '../audit/schema';
+import type { Profile } from '../profiles/schema';
 import { contactHourKeys } from '../decide/sendTime';
 import { describeIssues, issuesFromZod, NudgeError } from '../errors';
 import { newId } from '../ids';
@@ -53,6 +54,51 @@ export interface ErasureReceipt {
 
 export const erasureReceiptKey = (erasureId: string) => `privacy:erasure:${erasureId}`;
 
+interface LockedErasure {
+	/** The email address the contact was named by: its identity is deleted (and suppressed) too. */
+	email?: string;
+	suppress?: boolean;
+	suppressAt?: number;
+	/** False leaves SQLite's file unrebuilt (ContactErasure.scrub). */
+	scrub?: boolean;
+	/** Checked on the profile read under the locks: true keeps the contact (retention: it was active meanwhile). */
+	keep?: (profile: Profile | undefined) => boolean;
+}
+
+/**
+ * Erases a contact under its identity locks, so a concurrent event cannot half-recreate it: the store's
+ * erasure of it and of the contacts merged into it, its decisions pseudonymised under `pseudonym`.
+ * Undefined when `keep` kept it.
+ */
+export async function eraseUnderLocks(store: Store, contactId: string, pseudonym: string, at: string, options: LockedErasure): Promise<ErasureCounts | undefined> {
+	const emailKey = options.email ? [identityKey('email', options.email)] : [];
+	const first = await store.getProfile(contactId);
+	const lockKeys = [`contactId:${contactId}`, ...(first ? profileIdentityKeys(first) : []), ...emailKey];
+	return withIdentityLocks(store, lockKeys, async () => {
+		const profile = await store.getProfile(contactId);
+		if (options.keep?.(profile)) return undefined;
+		const identityKeys = [...new Set([...(profile ? profileIdentityKeys(profile) : []), ...emailKey])];
+		const personal = personalValues(contactId, profile, [...(options.email ? [options.email] : []), ...(profile?.mergedFrom ?? [])]);
+		// An address known only as a trait is suppressed too.
+		if (options.suppress) await suppressIdentities(store, [...new Set([...identityKeys, ...(profile?.email ? [identityKey('email', profile.email)] : [])])], options.suppressAt!);
+		const pseudonymise = (d: Decision) => pseudonymiseDecision(d, pseudonym, personal, at);
+		const scrub = options.scrub ?? true;
+		const counts = await store.eraseContact({
+			contactId,
+			identityKeys,
+			claimKeys: [...new Set([...lockKeys, ...identityKeys])].map(identityLockKey),
+			armKeys: contactHourKeys(contactId),
+			pseudonymise,
+			scrub,
+		});
+		// Contacts merged into this one left decisions, ledger entries and hour counts under their own ids.
+		for (const merged of profile?.mergedFrom ?? []) {
+			const more = await store.eraseContact({ contactId: merged, identityKeys: [], claimKeys: [identityLockKey(`contactId:${merged}`)], armKeys: contactHourKeys(merged), pseudonymise, scrub });
+			for (const key of Object.keys(more) as (keyof ErasureCounts)[]) counts[key] += more[key];
+		}
+		return counts;
+	});
+}
 
 /**
  * GDPR Art. 17: deletes the contact's profile, identities, consent, timers, cap ledger and send-time counts,
@@ -68,28 +114,7 @@ export async function eraseContact(store: Store, input: unknown, options: EraseO
 	}
 	const receipt: ErasureReceipt = { erasureId: newId('erased'), at: now.toISOString(), found: false, suppressed: !!options.suppress, counts: { profiles: 0, identities: 0, capEntries: 0, timers: 0, decisions: 0 } };
 	if (contactId) {
-		const first = await store.getProfile(contactId);
-		const lockKeys = [`contactId:${contactId}`, ...(first ? profileIdentityKeys(first) : []), ...emailKey];
-		await withIdentityLocks(store, lockKeys, async () => {
-			const profile = await store.getProfile(contactId);
-			const identityKeys = [...new Set([...(profile ? profileIdentityKeys(profile) : []), ...emailKey])];
-			const personal = personalValues(contactId, profile, [...(ref.email ? [ref.email] : []), ...(profile?.mergedFrom ?? [])]);
-			// An address known only as a trait is suppressed too.
-			if (options.suppress) await suppressIdentities(store, [...new Set([...identityKeys, ...(profile?.email ? [identityKey('email', profile.email)] : [])])], now.getTime());
-			const pseudonymise = (d: Decision) => pseudonymiseDecision(d, receipt.erasureId, personal, receipt.at);
-			receipt.counts = await store.eraseContact({
-				contactId,
-				identityKeys,
-				claimKeys: [...new Set([...lockKeys, ...identityKeys])].map(identityLockKey),
-				armKeys: contactHourKeys(contactId),
-				pseudonymise,
-			});
-			// Contacts merged into this one left decisions, ledger entries and hour counts under their own ids.
-			for (const merged of profile?.mergedFrom ?? []) {
-				const more = await store.eraseContact({ contactId: merged, identityKeys: [], claimKeys: [identityLockKey(`contactId:${merged}`)], armKeys: contactHourKeys(merged), pseudonymise });
-				for (const key of Object.keys(more) as (keyof ErasureCounts)[]) receipt.counts[key] += more[key];
-			}
-		});
+		receipt.counts = (await eraseUnderLocks(store, contactId, receipt.erasureId, receipt.at, { email: ref.email, suppress: options.suppress, suppressAt: now.getTime() }))!;
 		receipt.found = Object.values(receipt.counts).some((n) => n > 0);
 		if (!receipt.found && !options.suppress) throw new NudgeError('UNKNOWN_CONTACT', `No contact has the id ${contactId}: nothing was erased`, [], 404);
 	} else {

@@ -1,3 +1,4 @@
 export * from './erase';
 export * from './record';
 export * from './pseudonymise';
+export * from './retention';

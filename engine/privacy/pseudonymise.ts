@@ -43,6 +43,8 @@ export function pseudonymiseDecision(d: Decision, pseudonym: string, personal: s
 		score: d.score && { ...d.score, factors: [], note: scrub(d.score.note) },
 		guard: d.guard && { ...d.guard, checks: d.guard.checks.map((c) => ({ ...c, detail: scrub(c.detail) })) },
 		review: d.review && { ...d.review, note: undefined },
+		// What an agent wrote to the person, and a key it may have named after them.
+		agent: d.agent && { ...d.agent, idempotencyKey: scrub(d.agent.idempotencyKey), content: undefined },
 		delivery: d.delivery && { ...d.delivery, providerMessageId: undefined, error: undefined },
 		outcomes: d.outcomes.map((o) => ({ ...o, outcomeId: scrub(o.outcomeId) })),
 		outcomeFor: d.outcomeFor && { ...d.outcomeFor, outcomeId: scrub(d.outcomeFor.outcomeId) },

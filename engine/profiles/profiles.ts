@@ -1,5 +1,5 @@
 import type { Channel, ConsentState } from '../channels';
-import { CHANNELS } from '../channels';
+import { isChannel } from '../channels';
 import type { CustomerEvent } from '../events/schema';
 import { newId } from '../ids';
 import { withIdentityLocks } from './identityLock';
@@ -45,10 +45,6 @@ function addIdentity(profile: Profile, kind: IdentityKind, value: string): void 
 	const list = (profile.identities[kind] ??= []);
 	const v = kind === 'email' ? value.toLowerCase() : value;
 	if (!list.includes(v)) list.push(v);
-}
-
-function isChannel(value: unknown): value is Channel {
-	return typeof value === 'string' && (CHANNELS as readonly string[]).includes(value);
 }
 
 function isConsent(value: unknown): value is ConsentState {

@@ -5,7 +5,7 @@ import type { Profile } from '../profiles/schema';
 import { byCreated, matchesQuery, queryLimit } from './matchDecision';
 import { evaluateCounters, LedgerEntry } from './capMatch';
 import type { ModelActivation, ModelVersionRecord } from './models';
-import { INACTIVITY_QUEUE, queuePrefix, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type LeasedTimer, type Store, type StoredTimer, type TimerQueue } from './types';
+import { INACTIVITY_QUEUE, queuePrefix, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type LeasedTimer, type PruneTarget, type Store, type StoredTimer, type TimerQueue } from './types';
 import { timerIsFor } from './erasure';
 import { addArmDelta, checkArmDeltas } from './armStats';
 import { DecisionFacts, DecisionFilter, FactCounter, FactKey, factsOf, isBefore, matchesFilter, newestFirst, SummaryPage, summaryOf } from './decisionFacts';
@@ -279,6 +279,53 @@ export class MemoryStore implements Store {
 			counts.decisions++;
 		}
 		return counts;
+	}
+
+	async deleteDecisions(decisionIds: string[]) {
+		let deleted = 0;
+		for (const id of decisionIds) {
+			const entry = this.decisions.get(id);
+			if (!entry) continue;
+			const d = JSON.parse(entry.json) as Decision;
+			if (d.delivery?.providerMessageId) this.messageIds.delete(d.delivery.providerMessageId);
+			for (const o of d.outcomes) this.outcomeIds.delete(o.outcomeId);
+			this.decisions.delete(id);
+			deleted++;
+		}
+		return deleted;
+	}
+
+	async pruneExpired(target: PruneTarget, before: number, dryRun: boolean) {
+		let pruned = 0;
+		if (target === 'claims') {
+			for (const [key, until] of [...this.keys]) {
+				if (until >= before) continue;
+				pruned++;
+				if (!dryRun) this.keys.delete(key);
+			}
+			return pruned;
+		}
+		for (const [contactId, ledger] of [...this.ledgers.entries()]) {
+			const old = ledger.filter((e) => e.at < before);
+			pruned += old.length;
+			if (dryRun || !old.length) continue;
+			for (const e of old) this.reservations.delete(e.reservationId);
+			this.ledgers.set(contactId, ledger.filter((e) => e.at >= before));
+		}
+		return pruned;
+	}
+
+	async *inactiveContacts(before: string, pageSize: number) {
+		let page: string[] = [];
+		for (const [contactId, json] of [...this.profiles.entries()]) {
+			const seen = (JSON.parse(json) as Partial<Profile>).lastSeenAt;
+			if (typeof seen !== 'string' || seen >= before) continue;
+			page.push(contactId);
+			if (page.length < pageSize) continue;
+			yield page;
+			page = [];
+		}
+		if (page.length) yield page;
 	}
 
 	async close() {}

@@ -7,10 +7,11 @@ import { queryLimit } from './matchDecision';
 import { activationFromRow, ModelActivation } from './models';
 import { reconnectDelayMs, redactUrl } from './connection';
 import { checkArmDeltas } from './armStats';
-import { INACTIVITY_QUEUE, queuePrefix, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type LeasedTimer, type Store, type StoredTimer, type TimerQueue } from './types';
+import { INACTIVITY_QUEUE, queuePrefix, RETENTION_BATCH, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type LeasedTimer, type PruneTarget, type Store, type StoredTimer, type TimerQueue } from './types';
 import { timerIsFor } from './erasure';
 import type { DecisionFilter, FactKey, SummaryPage } from './decisionFacts';
 import { countSql, countsFromRows, listSummariesSql, summaryFromRow } from './factsSql';
+import { KeyedRow, olderPages, PRUNE_TABLES, prunePages } from './prune';
 
 /** The console's facts (decisionFacts.ts `factsOf`, in SQL) as a view over the decision bodies, so nothing is written twice. */
 const factsViewSql = (s: string) => `
@@ -631,6 +632,32 @@ export class PostgresStore implements Store {
 			[messageId],
 		);
 		return rows[0]?.body;
+	}
+
+	/** One statement: the decisions and their outcomes (the console's facts are a view of the decisions). */
+	async deleteDecisions(decisionIds: string[]) {
+		await this.sync();
+		const rows = await this.q<{ n: string }>(
+			'delete old decisions',
+			`WITH gone AS (DELETE FROM ${this.t('decisions')} WHERE decision_id = ANY($1) RETURNING decision_id),
+			 outcomes AS (DELETE FROM ${this.t('outcomes')} WHERE decision_id IN (SELECT decision_id FROM gone))
+			 SELECT count(*) AS n FROM gone`,
+			[decisionIds],
+		);
+		return Number(rows[0].n);
+	}
+
+	pruneExpired(target: PruneTarget, before: number, dryRun: boolean) {
+		const { table, key, time } = PRUNE_TABLES[target];
+		const page = (after: string) => this.q<KeyedRow>('read for retention', `SELECT ${key} AS key, ${time} AS time FROM ${this.t(table)} WHERE ${key} > $1 ORDER BY ${key} LIMIT $2`, [after, RETENTION_BATCH]);
+		const remove = async (keys: string[]) => (await this.q('prune for retention', `DELETE FROM ${this.t(table)} WHERE ${key} = ANY($1) AND ${time} < $2 RETURNING 1`, [keys, before])).length;
+		return prunePages(page, remove, before, dryRun);
+	}
+
+	inactiveContacts(before: string, pageSize: number) {
+		const page = (after: string) =>
+			this.q<KeyedRow>('read profiles for retention', `SELECT contact_id AS key, body->>'lastSeenAt' AS time FROM ${this.t('profiles')} WHERE contact_id > $1 ORDER BY contact_id LIMIT $2`, [after, RETENTION_BATCH]);
+		return olderPages(page, before, pageSize);
 	}
 
 	/** One transaction; the contact's decisions are rewritten in one statement. */

@@ -7,7 +7,7 @@ import { byCreated, matchesQuery, queryLimit } from './matchDecision';
 import type { ModelActivation, ModelVersionInfo } from './models';
 import { checkArmDeltas } from './armStats';
 import { reconnectDelayMs, redactUrl } from './connection';
-import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, INACTIVITY_QUEUE, LeasedTimer, Store, StoredTimer, TimerQueue, timerQueue, waitQueue } from './types';
+import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, INACTIVITY_QUEUE, LeasedTimer, PruneTarget, RETENTION_BATCH, Store, StoredTimer, TimerQueue, timerQueue, waitQueue } from './types';
 import { timerIsFor } from './erasure';
 import { DecisionFilter, DecisionSummary, FactCounter, FactKey, factsOf, matchesFilter, SummaryPage, summaryOf } from './decisionFacts';
 
@@ -208,6 +208,39 @@ for i = 3 + n, #KEYS do redis.call('DEL', KEYS[i]) end
 return { profiles, identities, #entries }
 `;
 
+/**
+ * Retention of one contact's cap ledger: KEYS[1] the ledger; ARGV: before (epoch ms), reservation key prefix,
+ * '1' to count only. Deletes the entries made before `before` (and their reservation index); returns how many.
+ */
+const PRUNE_LEDGER_LUA = `
+local before = tonumber(ARGV[1])
+local raw = redis.call('HGETALL', KEYS[1])
+local n = 0
+for i = 1, #raw, 2 do
+  if cjson.decode(string.sub(raw[i + 1], 3)).at < before then
+    n = n + 1
+    if ARGV[3] ~= '1' then
+      redis.call('HDEL', KEYS[1], raw[i])
+      redis.call('DEL', ARGV[2] .. raw[i])
+    end
+  end
+end
+return n
+`;
+
+/** Retention of claims: KEYS a page of claim keys; ARGV: before, '1' to count only. Deletes those that expired before `before`. */
+const PRUNE_CLAIMS_LUA = `
+local n = 0
+for _, key in ipairs(KEYS) do
+  local until_ = tonumber(redis.call('GET', key))
+  if until_ ~= nil and until_ < tonumber(ARGV[1]) then
+    n = n + 1
+    if ARGV[2] ~= '1' then redis.call('DEL', key) end
+  end
+end
+return n
+`;
+
 /** Counters for the cap script (cjson turns an empty array into an empty object; Lua iterates both alike). */
 function countersJson(counters: CapCounter[]): string {
 	return JSON.stringify(counters.map((c) => ({ ...c, match: { ...c.match }, excludeTags: c.excludeTags })));
@@ -238,6 +271,8 @@ const SCRIPTS = {
 	nudgeGetArms: { keys: undefined, lua: GET_ARMS_LUA },
 	nudgeAddArms: { keys: undefined, lua: ADD_ARMS_LUA },
 	nudgeEraseState: { keys: undefined, lua: ERASE_STATE_LUA },
+	nudgePruneLedger: { keys: 1, lua: PRUNE_LEDGER_LUA },
+	nudgePruneClaims: { keys: undefined, lua: PRUNE_CLAIMS_LUA },
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
@@ -559,13 +594,8 @@ export class RedisStore implements Store {
 	/** The journeys' wait queues that hold timers now (each has its bodies hash under `<prefix>wait:<journey>-bodies`). */
 	private async waitQueues(): Promise<TimerQueue[]> {
 		const queues: TimerQueue[] = [];
-		const prefix = this.k('');
-		let cursor = '0';
-		do {
-			const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, '\\$&')}${waitQueue('*')}-bodies`, 'COUNT', 1000);
-			cursor = next;
-			for (const key of keys) queues.push(key.slice(prefix.length, -'-bodies'.length));
-		} while (cursor !== '0');
+		const start = this.k('').length;
+		for await (const keys of this.scanKeys(`${waitQueue('*')}-bodies`)) for (const key of keys) queues.push(key.slice(start, -'-bodies'.length));
 		return queues;
 	}
 
@@ -659,14 +689,73 @@ export class RedisStore implements Store {
 		});
 	}
 
-	/** Deletes every key under this store's prefix (tests and `nudge` tooling; never called by the engine). */
-	async dropAll(): Promise<void> {
+	/** One transaction; a decision counts as deleted when this call took it out of the log-wide index. */
+	deleteDecisions(decisionIds: string[]) {
+		return this.run('delete old decisions', async () => {
+			const found = (await this.readDecisions(decisionIds)).filter((d): d is Decision => d !== undefined);
+			if (!found.length) return 0;
+			const commands: string[][] = [];
+			// Where each decision's ZREM from the log-wide index (decisionIndexes' first) lands among the replies.
+			const removals: number[] = [];
+			for (const d of found) {
+				const member = `${d.createdAt}|${d.decisionId}`;
+				removals.push(commands.length);
+				for (const index of this.decisionIndexes(d)) commands.push(['zrem', index, member]);
+				commands.push(['del', this.k('decision', d.decisionId), this.k('outcomes', d.decisionId)]);
+				if (d.outcomes.length) commands.push(['srem', this.k('outcome-ids'), ...d.outcomes.map((o) => o.outcomeId)]);
+				if (d.delivery?.providerMessageId) commands.push(['del', this.k('message', d.delivery.providerMessageId)]);
+			}
+			const replies = (await this.redis.multi(commands).exec()) ?? [];
+			return removals.filter((i) => Number(replies[i]?.[1]) === 1).length;
+		});
+	}
+
+	/** SCAN pages of this store's keys matching `pattern` (after the prefix), never KEYS. */
+	private async *scanKeys(pattern: string): AsyncGenerator<string[]> {
+		const match = `${this.prefix.replace(/[*?[\]\\]/g, '\\$&')}${pattern}`;
 		let cursor = '0';
 		do {
-			const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}*`, 'COUNT', 1000);
+			const [next, keys] = await this.run('scan keys', () => this.redis.scan(cursor, 'MATCH', match, 'COUNT', RETENTION_BATCH));
 			cursor = next;
-			if (keys.length) await this.redis.unlink(...keys);
+			if (keys.length) yield keys;
 		} while (cursor !== '0');
+	}
+
+	/**
+	 * Ledgers one script each; claims a SCAN page per script. A claim's value is its expiry on the clock it was
+	 * claimed with (an event's own time for replays), which Redis's time to live does not follow.
+	 */
+	pruneExpired(target: PruneTarget, before: number, dryRun: boolean) {
+		const dry = dryRun ? '1' : '0';
+		return this.run(`prune ${target === 'claims' ? 'expired claims' : 'the frequency-cap ledger'}`, async () => {
+			let pruned = 0;
+			for await (const keys of this.scanKeys(target === 'claims' ? 'claim:*' : 'cap:*')) {
+				if (target === 'claims') pruned += Number(await this.redis.nudgePruneClaims(keys.length, ...keys, before, dry));
+				else for (const key of keys) pruned += Number(await this.redis.nudgePruneLedger(key, before, this.k('res', ''), dry));
+			}
+			return pruned;
+		});
+	}
+
+	async *inactiveContacts(before: string, pageSize: number) {
+		const start = this.k('profile', '').length;
+		let found: string[] = [];
+		for await (const keys of this.scanKeys('profile:*')) {
+			const bodies = await this.run('read profiles for retention', () => this.redis.mget(keys));
+			bodies.forEach((json, i) => {
+				const seen = json === null ? undefined : (JSON.parse(json) as Partial<Profile>).lastSeenAt;
+				if (typeof seen === 'string' && seen < before) found.push(keys[i].slice(start));
+			});
+			if (found.length < pageSize) continue;
+			yield found;
+			found = [];
+		}
+		if (found.length) yield found;
+	}
+
+	/** Deletes every key under this store's prefix (tests and `nudge` tooling; never called by the engine). */
+	async dropAll(): Promise<void> {
+		for await (const keys of this.scanKeys('*')) await this.redis.unlink(...keys);
 	}
 
 	async close() {

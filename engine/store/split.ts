@@ -1,7 +1,7 @@
 import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
 import type { Profile } from '../profiles/schema';
 import type { ModelActivation } from './models';
-import type { ArmStats, CapCounter, CapReservation, ContactErasure, ErasureCounts, Store, StoredTimer, TimerQueue } from './types';
+import type { ArmStats, CapCounter, CapReservation, ContactErasure, ErasureCounts, PruneTarget, Store, StoredTimer, TimerQueue } from './types';
 import type { DecisionFilter, FactKey, SummaryPage } from './decisionFacts';
 
 /**
@@ -79,6 +79,12 @@ export class SplitStore implements Store {
 	addArmStats(deltas: { key: string; delta: Partial<ArmStats> }[]) {
 		return this.hot.addArmStats(deltas);
 	}
+	pruneExpired(target: PruneTarget, before: number, dryRun: boolean) {
+		return this.hot.pruneExpired(target, before, dryRun);
+	}
+	inactiveContacts(before: string, pageSize: number) {
+		return this.hot.inactiveContacts(before, pageSize);
+	}
 
 	putDecision(decision: Decision) {
 		return this.log.putDecision(decision);
@@ -91,6 +97,9 @@ export class SplitStore implements Store {
 	}
 	addOutcome(decisionId: string, outcome: Outcome) {
 		return this.log.addOutcome(decisionId, outcome);
+	}
+	deleteDecisions(decisionIds: string[]) {
+		return this.log.deleteDecisions(decisionIds);
 	}
 	findDecisionByMessageId(messageId: string) {
 		return this.log.findDecisionByMessageId(messageId);

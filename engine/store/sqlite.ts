@@ -7,10 +7,11 @@ import { NudgeError } from '../errors';
 import type { Profile } from '../profiles/schema';
 import { queryLimit } from './matchDecision';
 import { activationFromRow, ModelActivation } from './models';
-import { INACTIVITY_QUEUE, queuePrefix, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type LeasedTimer, type Store, type StoredTimer, type TimerQueue } from './types';
+import { INACTIVITY_QUEUE, queuePrefix, RETENTION_BATCH, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type LeasedTimer, type PruneTarget, type Store, type StoredTimer, type TimerQueue } from './types';
 import { checkArmDeltas } from './armStats';
 import { DecisionFacts, DecisionFilter, FactKey, factsOf, scoreBinOf, SummaryPage } from './decisionFacts';
 import { countSql, countsFromRows, listSummariesSql, summaryFromRow } from './factsSql';
+import { KeyedRow, olderPages, PRUNE_TABLES, prunePages } from './prune';
 
 /**
  * The console's facts of each decision (decisionFacts.ts) in indexed columns, written with the decision,
@@ -36,7 +37,7 @@ CREATE INDEX IF NOT EXISTS decision_facts_by_channel ON decision_facts (channel,
 CREATE INDEX IF NOT EXISTS decision_facts_by_model ON decision_facts (model, score_bin, converted);
 CREATE INDEX IF NOT EXISTS decision_facts_by_cap ON decision_facts (cap_rule, status);
 CREATE INDEX IF NOT EXISTS decision_facts_by_hour ON decision_facts (status, substr(created_at, 1, 13), reason);
--- A retention job deletes old decisions with plain SQL (docs/deploy.md): their facts go with them.
+-- Retention (engine/privacy/retention.ts) deletes old decisions: their facts go with them.
 CREATE TRIGGER IF NOT EXISTS decision_facts_follow_deletes AFTER DELETE ON decisions
   BEGIN DELETE FROM decision_facts WHERE decision_id = old.decision_id; END;
 `;
@@ -577,8 +578,53 @@ export class SqliteStore implements Store {
 		return countsFromRows(this.prepared(sql).all(...args) as Record<string, unknown>[], by);
 	}
 
-	async eraseContact({ contactId, claimKeys, armKeys, pseudonymise }: ContactErasure): Promise<ErasureCounts> {
-		const counts = await this.write((): ErasureCounts => {
+	async deleteDecisions(decisionIds: string[]) {
+		const ids = JSON.stringify(decisionIds);
+		const deleted = await this.secureWrite(() => {
+			this.writeQueuedDecisions();
+			this.prepared('DELETE FROM outcomes WHERE decision_id IN (SELECT value FROM json_each(?))').run(ids);
+			// Their console facts go with them (decision_facts_follow_deletes).
+			return Number(this.prepared('DELETE FROM decisions WHERE decision_id IN (SELECT value FROM json_each(?))').run(ids).changes);
+		});
+		await this.sync();
+		return deleted;
+	}
+
+	/** One transaction per page (committed before the next), so the job never holds the write lock for long. */
+	pruneExpired(target: PruneTarget, before: number, dryRun: boolean) {
+		const { table, key, time } = PRUNE_TABLES[target];
+		const page = async (after: string) => this.prepared(`SELECT ${key} AS key, ${time} AS time FROM ${table} WHERE ${key} > ? ORDER BY ${key} LIMIT ?`).all(after, RETENTION_BATCH) as unknown as KeyedRow[];
+		const remove = async (keys: string[]) => {
+			const n = await this.secureWrite(() => Number(this.prepared(`DELETE FROM ${table} WHERE ${key} IN (SELECT value FROM json_each(?)) AND ${time} < ?`).run(JSON.stringify(keys), before).changes));
+			await this.sync();
+			return n;
+		};
+		return prunePages(page, remove, before, dryRun);
+	}
+
+	inactiveContacts(before: string, pageSize: number) {
+		const page = async (after: string) =>
+			this.prepared(`SELECT contact_id AS key, json_extract(body, '$.lastSeenAt') AS time FROM profiles WHERE contact_id > ? ORDER BY contact_id LIMIT ?`).all(after, RETENTION_BATCH) as unknown as KeyedRow[];
+		return olderPages(page, before, pageSize);
+	}
+
+	/**
+	 * A unit whose deletes overwrite the bytes they free (secure_delete, for this unit only: the rest of the
+	 * engine's deletes do not pay for it), so retention leaves no deleted data in the file's free pages.
+	 */
+	private secureWrite<T>(unit: () => T): Promise<T> {
+		return this.write(() => {
+			this.db.exec('PRAGMA secure_delete = ON');
+			try {
+				return unit();
+			} finally {
+				this.db.exec('PRAGMA secure_delete = OFF');
+			}
+		});
+	}
+
+	async eraseContact({ contactId, claimKeys, armKeys, pseudonymise, scrub = true }: ContactErasure): Promise<ErasureCounts> {
+		const counts = await (scrub ? this.write.bind(this) : this.secureWrite.bind(this))((): ErasureCounts => {
 			this.writeQueuedDecisions();
 			const run = (sql: string, ...args: string[]) => Number(this.prepared(sql).run(...args).changes);
 			for (const key of claimKeys) run('DELETE FROM claimed_keys WHERE key = ?', key);
@@ -600,8 +646,10 @@ export class SqliteStore implements Store {
 				decisions: rows.length,
 			};
 		});
-		await this.sync();
-		this.scrubFreedSpace();
+		if (scrub) {
+			await this.sync();
+			this.scrubFreedSpace();
+		} else await this.sync();
 		return counts;
 	}
 

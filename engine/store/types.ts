@@ -143,8 +143,27 @@ export interface Store {
 	 */
 	eraseContact(erasure: ContactErasure): Promise<ErasureCounts>;
 
+	/**
+	 * Retention (engine/privacy/retention.ts): deletes these decisions with their outcomes, console facts and
+	 * provider message id lookups. Returns how many this call deleted (ids already gone count nothing, so two
+	 * concurrent runs never count a decision twice).
+	 */
+	deleteDecisions(decisionIds: string[]): Promise<number>;
+	/**
+	 * Retention: deletes cap ledger entries (committed or pending, with their reservations) made before `before`,
+	 * or claimed keys that expired before `before`, in bounded batches; with `dryRun`, only counts them.
+	 */
+	pruneExpired(target: PruneTarget, before: number, dryRun: boolean): Promise<number>;
+	/** Retention: the contacts whose profile was last seen before `before` (ISO), a page at a time. */
+	inactiveContacts(before: string, pageSize: number): AsyncIterable<string[]>;
+
 	close(): Promise<void>;
 }
+
+/** What pruneExpired deletes: cap ledger entries by when they were made, claimed keys by when they expired. */
+export type PruneTarget = 'capLedger' | 'claims';
+/** Rows or keys a retention batch touches at most (one transaction, one Redis script or SCAN page). */
+export const RETENTION_BATCH = 1_000;
 
 export interface ContactErasure {
 	contactId: string;
@@ -155,6 +174,12 @@ export interface ContactErasure {
 	/** Learner counts kept per contact (its engagement hours). */
 	armKeys: string[];
 	pseudonymise: (decision: Decision) => Decision;
+	/**
+	 * False: SQLite overwrites what it deletes instead of rebuilding the file after the erasure (retention erases
+	 * contacts in the background, and a rebuild holds the file's write lock for as long as it takes). Rows it only
+	 * rewrites (pseudonymised decisions) may leave their old bytes in free pages until reused.
+	 */
+	scrub?: boolean;
 }
 
 /** What erasing a contact removed (profiles, identities, capEntries, timers) or pseudonymised (decisions). */

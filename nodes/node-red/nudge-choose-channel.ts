@@ -1,10 +1,7 @@
 /** `nudge-choose-channel`: picks the channel for a decision; one output per channel, then "none". */
 import type { NodeAPI, Node } from 'node-red';
-import { CHANNELS } from '../../engine/channels';
+import { CHANNEL_OUTPUTS, chooseChannelStep, routedChannel } from '../../engine/items';
 import { decisionOf, decisionStatus, handleSteps, NudgeNodeDef } from './shared/adapter';
-
-/** Output order: the engine's channels (email, sms, push, in_app, paid_audience, sales_task), then none. */
-const CHANNEL_OUTPUTS = [...CHANNELS, 'none'] as const;
 
 interface ChooseChannelDef extends NudgeNodeDef {
 	/** A content slot to test (e.g. "cart-subject") and its variants, one per line. */
@@ -18,13 +15,9 @@ export = function (RED: NodeAPI) {
 		handleSteps(RED, this, def, {
 			outputs: CHANNEL_OUTPUTS.length,
 			run: async (engine, msg) => {
-				const chosen = await engine.chooseChannel(await decisionOf(engine, msg));
-				const decision = def.variantSlot?.trim() || def.variants?.trim() ? await engine.chooseVariant(chosen, def.variantSlot ?? '', def.variants ?? '') : chosen;
-				const channel = decision.status === 'pending' ? decision.channel : undefined;
-				const output = channel ? CHANNELS.indexOf(channel) : CHANNEL_OUTPUTS.length - 1;
-				// The best time to send (contact's best hour, outside quiet hours): msg.sendAt, for a delay node.
-				const extra = channel && decision.sendTime ? { sendAt: decision.sendTime.sendAt } : undefined;
-				return { decision, output, extra, status: decisionStatus(decision, channel ?? 'none') };
+				// Output order: the engine's channels, then none. A message leaving by a channel carries msg.sendAt (information: the guardrails wait for it when the journey's policy says so).
+				const routed = await chooseChannelStep(engine, await decisionOf(engine, msg), { slot: def.variantSlot, variants: def.variants });
+				return { ...routed, status: decisionStatus(routed.decision, routedChannel(routed.decision) ?? 'none') };
 			},
 		});
 	}

@@ -8,6 +8,7 @@ import type { Node, NodeAPI } from 'node-red';
 import { NudgeError } from '../../engine/errors';
 import { takeDueDecisions } from '../../engine/guard/waits';
 import { asNudgeError, errorStatus, linkEngine, NudgeNodeDef, shortText } from './shared/adapter';
+import { journeyOf } from '../../engine/items';
 
 interface DueDef extends NudgeNodeDef {
 	journey?: string;
@@ -22,7 +23,7 @@ const MAX_SECONDS = 3600;
 export = function (RED: NodeAPI) {
 	function NudgeDue(this: Node, def: DueDef) {
 		RED.nodes.createNode(this, def);
-		const journey = def.journey?.trim() || 'nurture';
+		const journey = journeyOf(def.journey);
 		const seconds = Number(def.interval ?? 30);
 		const link = linkEngine(RED, def.engine);
 		const problem =

@@ -22,6 +22,11 @@ interface EngineDef extends NodeDef {
 	consoleRevealPii?: boolean;
 }
 
+/** How often the config node asks whether the retention job is due (the engine asks its store at most every 10 minutes). */
+const RETENTION_TICK_MS = 60_000;
+/** The first check, a little after a deploy (not in its way). */
+const RETENTION_FIRST_MS = 2_000;
+
 export = function (RED: NodeAPI) {
 	mountConsole(RED);
 	function NudgeEngine(this: ConsoleEngineNode, def: EngineDef) {
@@ -43,7 +48,15 @@ export = function (RED: NodeAPI) {
 			this.configError = asNudgeError(error, 'INVALID_CONFIG');
 			this.error(`Nudge engine "${label}" cannot start: ${this.configError.message}`);
 		}
+		// The store's retention job, when due (retention.auto): N workers on one store run it once per retention.every.
+		const checkRetention = () => this.engine?.startRetentionIfDue((line, failed) => (failed ? this.warn(line) : this.log(line)));
+		const first = setTimeout(checkRetention, RETENTION_FIRST_MS);
+		const retention = setInterval(checkRetention, RETENTION_TICK_MS);
+		first.unref();
+		retention.unref();
 		this.on('close', (_removed: boolean, done: () => void) => {
+			clearTimeout(first);
+			clearInterval(retention);
 			this.engine = undefined;
 			if (!release) return done();
 			release().then(done, (error: Error) => {

@@ -4,9 +4,9 @@
  * "review" it records a reviewer's verdict on a decision that waited for review.
  */
 import type { NodeAPI, Node } from 'node-red';
-import { Channel, CHANNELS } from '../../engine/channels';
-import { NudgeError } from '../../engine/errors';
-import { GUARD_OUTPUTS, guardOutput } from '../../engine/guard/outputs';
+import type { GuardOptions } from '../../engine/engine';
+import type { NudgeError } from '../../engine/errors';
+import { guardOptionsOf, routeGuard } from '../../engine/items';
 import { decisionOf, decisionStatus, handleSteps, NudgeNodeDef } from './shared/adapter';
 
 interface FrequencyCapDef extends NudgeNodeDef {
@@ -19,32 +19,22 @@ interface FrequencyCapDef extends NudgeNodeDef {
 	variant?: string;
 }
 
-function settingsProblem(def: FrequencyCapDef): NudgeError | undefined {
-	const override = def.channel?.trim();
-	if (override && !(CHANNELS as readonly string[]).includes(override)) {
-		return new NudgeError('INVALID_INPUT', `Channel "${override}" is not a Nudge channel; pick one of ${CHANNELS.join(', ')} or leave it empty`);
+/** The node's message settings as guard options, or the problem with them (every message then fails with it). */
+function messageSettings(def: FrequencyCapDef): { message: GuardOptions; problem?: NudgeError } {
+	try {
+		return { message: guardOptionsOf(def) };
+	} catch (error) {
+		return { message: {}, problem: error as NudgeError };
 	}
-	if (def.offerValue !== undefined && def.offerValue !== '' && !Number.isFinite(Number(def.offerValue))) {
-		return new NudgeError('INVALID_INPUT', `Offer value must be a number (got "${def.offerValue}")`);
-	}
-	return undefined;
 }
 
 export = function (RED: NodeAPI) {
 	function NudgeFrequencyCap(this: Node, def: FrequencyCapDef) {
 		RED.nodes.createNode(this, def);
-		const channel = (def.channel?.trim() || undefined) as Channel | undefined;
-		const tags = (def.tags ?? '').split(',').map((t) => t.trim()).filter(Boolean);
-		const message = {
-			...(channel ? { channel } : {}),
-			...(def.category?.trim() ? { category: def.category.trim() } : {}),
-			...(tags.length ? { tags } : {}),
-			...(def.offerValue !== undefined && def.offerValue !== '' ? { offerValue: Number(def.offerValue) } : {}),
-			...(def.variant?.trim() ? { variant: def.variant.trim() } : {}),
-		};
+		const { message, problem } = messageSettings(def);
 		handleSteps(RED, this, def, {
 			outputs: 4,
-			settingsError: settingsProblem(def),
+			settingsError: problem,
 			run: async (engine, msg) => {
 				const current = await decisionOf(engine, msg);
 				// A review verdict comes with the message: msg.review = { approve, reviewer, note }.
@@ -57,13 +47,7 @@ export = function (RED: NodeAPI) {
 								note: typeof verdict?.note === 'string' ? verdict.note : undefined,
 							})
 						: await engine.checkCap(current, { ...message, ...(msg.message as object | undefined) });
-				const output = guardOutput(decision);
-				return {
-					decision,
-					output: GUARD_OUTPUTS.indexOf(output),
-					status: decisionStatus(decision, `allowed ${decision.channel ?? ''}`.trim()),
-					extra: decision.guard?.retryAt ? { retryAt: decision.guard.retryAt } : {},
-				};
+				return { ...routeGuard(decision), status: decisionStatus(decision, `allowed ${decision.channel ?? ''}`.trim()) };
 			},
 		});
 	}

@@ -1,6 +1,7 @@
 /** `nudge-log-decision`: finalises a decision in the decision log, with optional annotations. */
 import type { NodeAPI, Node } from 'node-red';
-import { NudgeError } from '../../engine/errors';
+import type { NudgeError } from '../../engine/errors';
+import { jsonObjectOf } from '../../engine/items';
 import { decisionOf, decisionStatus, handleSteps, NudgeNodeDef } from './shared/adapter';
 
 interface LogDecisionDef extends NudgeNodeDef {
@@ -9,14 +10,11 @@ interface LogDecisionDef extends NudgeNodeDef {
 }
 
 function parseAnnotations(text: string | undefined): { annotations: Record<string, unknown>; error?: NudgeError } {
-	if (!text?.trim()) return { annotations: {} };
 	try {
-		const value: unknown = JSON.parse(text);
-		if (value && typeof value === 'object' && !Array.isArray(value)) return { annotations: value as Record<string, unknown> };
+		return { annotations: jsonObjectOf(text, 'Annotations') };
 	} catch (error) {
-		return { annotations: {}, error: new NudgeError('INVALID_INPUT', `Annotations must be a JSON object such as {"campaign": "spring"}: ${(error as Error).message}`) };
+		return { annotations: {}, error: error as NudgeError };
 	}
-	return { annotations: {}, error: new NudgeError('INVALID_INPUT', 'Annotations must be a JSON object such as {"campaign": "spring"}') };
 }
 
 export = function (RED: NodeAPI) {

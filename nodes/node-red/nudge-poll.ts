@@ -11,6 +11,7 @@ import { createPollSource, type PollSourceSpec } from '../../engine/events/pollS
 import { applyInactivityRules, fireDueTimers, parseInactivityRulesJson, policyHasTimers, type InactivityRule } from '../../engine/events/timers';
 import { asNudgeError, errorStatus, linkEngine, NudgeNodeDef, shortText } from './shared/adapter';
 import { hubspotAuthOf, salesforceSettingsOf } from './shared/vendors';
+import { journeyOf } from '../../engine/items';
 
 interface PollDef extends NudgeNodeDef {
 	source?: 'hubspot' | 'salesforce';
@@ -34,7 +35,7 @@ function specOf(RED: NodeAPI, def: PollDef): PollSourceSpec {
 export = function (RED: NodeAPI) {
 	function NudgePoll(this: Node, def: PollDef) {
 		RED.nodes.createNode(this, def);
-		const journey = def.journey?.trim() || 'nurture';
+		const journey = journeyOf(def.journey);
 		const intervalSeconds = Number(def.interval ?? 60);
 		const settleMs = Math.max(0, Number(def.settle ?? 60)) * 1000;
 		const link = linkEngine(RED, def.engine);

@@ -3,6 +3,7 @@ import type { NodeAPI, Node } from 'node-red';
 import { OutcomeSchema } from '../../engine/audit/schema';
 import type { OutcomeInput } from '../../engine/engine';
 import { NudgeError } from '../../engine/errors';
+import { outcomeReference } from '../../engine/items';
 import { decisionIdOf, handleSteps, NudgeNodeDef, shortText } from './shared/adapter';
 
 interface RecordOutcomeDef extends NudgeNodeDef {
@@ -34,20 +35,18 @@ export = function (RED: NodeAPI) {
 			settingsError,
 			run: async (engine, msg) => {
 				// The decision id when the message carries one; otherwise the provider's message id, or the contact (and channel).
-				const decisionId = decisionIdOf(msg);
-				const text = (key: string) => {
-					const v = field(msg.payload, key);
-					return typeof v === 'string' && v.trim() ? v.trim() : undefined;
-				};
-				const messageId = decisionId ? undefined : text('messageId');
-				const contactId = decisionId || messageId ? undefined : text('contactId');
-				if (!decisionId && !messageId && !contactId) {
+				const reference = outcomeReference({
+					decisionId: decisionIdOf(msg),
+					messageId: field(msg.payload, 'messageId'),
+					contactId: field(msg.payload, 'contactId'),
+					channel: field(msg.payload, 'channel'),
+				});
+				if (!reference) {
 					throw new NudgeError(
 						'INVALID_INPUT',
 						'This message names no decision: put the decision id in msg.decisionId or msg.payload.decisionId (it is in the "decisionId" of every message Nudge sent), or give msg.payload.messageId, or msg.payload.contactId (and msg.payload.channel)',
 					);
 				}
-				const channel = contactId ? text('channel') : undefined;
 				const type = fixedType ?? field(msg.payload, 'type');
 				if (typeof type !== 'string' || !type) {
 					throw new NudgeError('INVALID_INPUT', `No outcome type: choose one on the node or send msg.payload.type (${OUTCOME_TYPES.join(', ')})`);
@@ -56,7 +55,7 @@ export = function (RED: NodeAPI) {
 				const outcomeId = field(msg.payload, 'outcomeId');
 				const at = field(msg.payload, 'at');
 				const input: OutcomeInput = {
-					...(decisionId ? { decisionId } : messageId ? { messageId } : { contactId, ...(channel ? { channel: channel as OutcomeInput['channel'] } : {}) }),
+					...reference,
 					type: type as OutcomeInput['type'],
 					...(rawValue !== undefined && rawValue !== null && rawValue !== '' ? { value: typeof rawValue === 'string' ? Number(rawValue) : (rawValue as number) } : {}),
 					...(typeof outcomeId === 'string' && outcomeId ? { outcomeId } : {}),

@@ -5,6 +5,8 @@
 import type { NodeAPI, Node, NodeMessage } from 'node-red';
 import { NudgeError } from '../../engine/errors';
 import { createSender, type ClosableSender } from '../../engine/deliver/senders';
+import { checkWebhookUrl } from '../../engine/deliver/webhook';
+import { routeSend } from '../../engine/items';
 import type { HubSpotAction } from '../../engine/deliver/hubspot';
 import type { SalesforceAction } from '../../engine/deliver/salesforce';
 import { decisionOf, decisionStatus, handleSteps, linkEngine, NudgeNodeDef } from './shared/adapter';
@@ -45,15 +47,10 @@ function providerSender(RED: NodeAPI, def: SendDef): ClosableSender {
 }
 
 function settingsProblem(def: SendDef, signingSecret: string): NudgeError | undefined {
-	const url = def.url?.trim() ?? '';
-	let parsed: URL | undefined;
 	try {
-		parsed = new URL(url);
-	} catch {
-		parsed = undefined;
-	}
-	if (!parsed || !/^https?:$/.test(parsed.protocol)) {
-		return new NudgeError('INVALID_INPUT', `The Send node needs a web address starting with http:// or https:// (got "${url}")`);
+		checkWebhookUrl(def.url?.trim() ?? '');
+	} catch (error) {
+		return error as NudgeError;
 	}
 	const timeout = Number(def.timeout ?? 10);
 	if (!Number.isFinite(timeout) || timeout <= 0) {
@@ -89,7 +86,7 @@ export = function (RED: NodeAPI) {
 				settingsError: problem,
 				run: async (engine, msg) => {
 					const decision = await engine.send(await decisionOf(engine, msg), { sender }, categoryOf(def, msg));
-					return { decision, output: decision.status === 'sent' ? 0 : 1, status: decisionStatus(decision, 'sending') };
+					return { ...routeSend(decision), status: decisionStatus(decision, 'sending') };
 				},
 			});
 			// Segment queues events: flush them when the flow stops.
@@ -106,7 +103,7 @@ export = function (RED: NodeAPI) {
 			settingsError: settingsProblem(def, signingSecret),
 			run: async (engine, msg) => {
 				const decision = await engine.send(await decisionOf(engine, msg), target, categoryOf(def, msg));
-				return { decision, output: decision.status === 'sent' ? 0 : 1, status: decisionStatus(decision, 'sending') };
+				return { ...routeSend(decision), status: decisionStatus(decision, 'sending') };
 			},
 		});
 	}

@@ -12,6 +12,7 @@ import { applyInactivityRules, fireDueTimers, parseInactivityRulesJson, policyHa
 import type { Policy } from '../../engine/policy/schema';
 import { asNudgeError, errorStatus, linkEngine, NudgeNodeDef, shortText } from './shared/adapter';
 import { isValidPath, normalisePath, ROUTE_PREFIX, webhookDispatcher, WebhookHandler } from './shared/webhook';
+import { journeyOf } from '../../engine/items';
 
 /** Status text for each refusal the engine answers with. */
 const REFUSAL_LABELS: Record<number, string> = { 400: 'invalid event', 401: 'bad signature', 413: 'too large', 503: 'store error' };
@@ -53,7 +54,7 @@ export = function (RED: NodeAPI) {
 	function NudgeTrigger(this: Node, def: TriggerDef) {
 		RED.nodes.createNode(this, def);
 		const path = normalisePath(def.path) || 'events';
-		const journey = def.journey?.trim() || 'nurture';
+		const journey = journeyOf(def.journey);
 		const source: WebhookSource = def.source === 'segment' || def.source === 'hubspot' ? def.source : 'nudge';
 		const link = linkEngine(RED, def.engine);
 		const { rules, error: rulesError } = rulesOf(def, link.engine?.policy, journey);

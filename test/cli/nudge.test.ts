@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 const ROOT = resolve(__dirname, '../..');
 const CLI = join(ROOT, 'dist/cli/nudge.js');
 const nudge = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-const COMMANDS = ['replay', 'train', 'score', 'import', 'activate', 'rollback', 'lift', 'console'];
+const COMMANDS = ['replay', 'train', 'score', 'import', 'activate', 'rollback', 'lift', 'console', 'mcp'];
 
 describe('nudge --version and --help', () => {
 	test('--version prints the installed package version', () => {

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Engine } from '../../engine/engine';
 import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
@@ -52,5 +52,44 @@ describe('nudge export --contact and nudge erase', () => {
 		const result = nudge('erase', '--store', join(tempDir(), 'x.db'));
 		expect(result.status).toBe(2);
 		expect(result.stderr).toBe('nudge: erase needs the contact: give --contact ID or --email ADDRESS (one of them)\n');
+	});
+});
+
+describe('nudge retention', () => {
+	test('a dry run counts and deletes nothing; a run deletes what is past the policy and reports counts only', async () => {
+		const store = join(tempDir(), 'retention.db');
+		const long = Date.now() - 500 * 86_400_000;
+		const engine = new Engine({ store: new SqliteStore(store), now: () => new Date(long) });
+		const old = await engine.decide({ type: 'track', name: 'Demo Requested', identities: { email: 'old.contact@example.com' } }, { journey: 'nurture', target: { dryRun: true } });
+		await engine.close();
+		await seed(store);
+		const policy = join(tempDir(), 'policy.json');
+		writeFileSync(policy, JSON.stringify({ ...DEFAULT_POLICY, retention: { decisions: '400d', inactiveProfiles: '450d' } }));
+
+		const dry = nudge('retention', '--store', store, '--policy', policy, '--dry-run');
+		expect(dry.status).toBe(0);
+		expect(JSON.parse(dry.stdout)).toMatchObject({ dryRun: true, counts: { decisions: 1, profiles: 1 } });
+		expect(dry.stderr).toMatch(/^Retention dry run \(nothing deleted\), would delete: 1 decisions made before /);
+		expect(readFileSync(store).toString('latin1')).toContain(old.decisionId);
+
+		const run = nudge('retention', '--store', store, '--policy', policy);
+		expect(run.status).toBe(0);
+		const report = JSON.parse(run.stdout);
+		expect(report).toMatchObject({ dryRun: false, counts: { decisions: 1, profiles: 1 } });
+		// Counts and times only: nothing about the person.
+		expect(run.stdout + run.stderr).not.toContain('old.contact');
+		const check = new SqliteStore(store);
+		expect(await check.getDecision(old.decisionId)).toBeUndefined();
+		expect(await check.resolveIdentities(['email:old.contact@example.com'])).toEqual(new Map());
+		expect((await check.queryDecisions({ limit: 100 })).length).toBe(10);
+		await check.close();
+	});
+
+	test('a policy whose retention is out of bounds is refused with the bound', () => {
+		const policy = join(tempDir(), 'bad.json');
+		writeFileSync(policy, JSON.stringify({ ...DEFAULT_POLICY, retention: { decisions: '7d' } }));
+		const result = nudge('retention', '--store', join(tempDir(), 'x.db'), '--policy', policy);
+		expect(result.status).toBe(2);
+		expect(result.stderr).toContain('retention.decisions: must be from "30d" to "3650d" (10 years)');
 	});
 });

@@ -4,6 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { MAX_BODY_BYTES, MIN_TOKEN_LENGTH } from '../../cli/mcp/http';
+import { ACTION_LEASE_MS } from '../../engine/agents/idempotency';
+import { AGENT_LIMITS } from '../../engine/agents/request';
 import { EVENT_LEASE_MS } from '../../engine/events/eventClaim';
 import { EVENT_LIMITS } from '../../engine/events/limits';
 import { MAX_WEBHOOK_BYTES } from '../../engine/events/receive';
@@ -31,6 +34,17 @@ describe('docs/security.md states the limits the code enforces', () => {
 		expect(row(SECURITY, 'nesting')).toContain(`${EVENT_LIMITS.depth} levels`);
 		expect(row(SECURITY, 'keys and array items per event')).toContain(n(EVENT_LIMITS.fields));
 		expect(row(SECURITY, 'all text of one event')).toContain(`${n(EVENT_LIMITS.textChars)} characters / ${EVENT_LIMITS.jsonBytes / 1024 / 1024} MiB`);
+	});
+
+	it('agent action and MCP limits', () => {
+		const L = AGENT_LIMITS;
+		expect(row(SECURITY, 'agent id / idempotency key / approval id')).toContain(`${L.agentId} / ${L.idempotencyKey} / ${L.approvalId} characters`);
+		expect(row(SECURITY, 'each contact identity')).toContain(`${L.identity} characters`);
+		expect(row(SECURITY, 'message category, tag, variant')).toContain(`${L.name} characters; at most ${L.tags} tags`);
+		expect(row(SECURITY, 'message subject / text')).toContain(`${L.subject} / ${n(L.text)} characters`);
+		expect(row(SECURITY, '`nudge mcp --http` request body')).toContain(`${MAX_BODY_BYTES / 1024} KB`);
+		expect(row(SECURITY, '`nudge mcp --http --host 0.0.0.0`')).toContain(`≥ ${MIN_TOKEN_LENGTH} characters`);
+		expect(SECURITY).toContain(`holds a ${ACTION_LEASE_MS / 1000}-second lease on its idempotency key`);
 	});
 
 	it('policy bounds and the event lease', () => {

@@ -23,10 +23,6 @@ const IMAGES = join(ROOT, 'docs', 'images');
 /** Events whose contact converted: their decisions get a conversion outcome, so funnel, ROC and lift have both classes. */
 const CONVERTING = new Set(['Demo Requested', 'Trial Started', 'Webinar Registered']);
 
-// Known flake, not yet understood: once in four full runs the stream's first page showed other decisions than
-// the engine's first page. One retry keeps CI from failing on it while it is found; every assertion stands.
-jest.retryTimes(1, { logErrorsBeforeRetry: true });
-
 describeWithChromium()('decision console in headless Chromium', () => {
 	let engine: Engine;
 	let dc: DecisionConsoleType;
@@ -96,7 +92,10 @@ describeWithChromium()('decision console in headless Chromium', () => {
 		// Events that only updated the profile are counted apart, not as suppressions.
 		expect(totals.profileOnly).toBeGreaterThan(0);
 		expect(await page.textContent('[data-testid="total-profile-only"]')).toBe(String(totals.profileOnly));
-		expect(totals.byStatus.suppressed + totals.profileOnly).toBe((await dc.stream({ status: 'suppressed' }, { limit: 500 })).rows.length);
+		// So are holdout decisions (the 30% control group): no message by design, not a suppression.
+		expect(totals.holdout).toBeGreaterThan(0);
+		expect(await page.textContent('[data-testid="total-holdout"]')).toBe(String(totals.holdout));
+		expect(totals.byStatus.suppressed + totals.profileOnly + totals.holdout).toBe((await dc.stream({ status: 'suppressed' }, { limit: 500 })).rows.length);
 		expect(await page.textContent('[data-testid="policy-info"]')).toBe(`Decisions made under policy ${totals.policyVersions.map((p) => `${p.version} (${p.n})`).join(', ')}`);
 		expect(totals.policyVersions.map((p) => p.n).reduce((a, b) => a + b)).toBe(totals.total);
 		expect(await page.textContent('[data-testid="pii-notice"]')).toContain('nudge console --reveal-pii');
@@ -104,6 +103,13 @@ describeWithChromium()('decision console in headless Chromium', () => {
 		expect(dc.piiNotice).toMatch(/^Personal data is redacted/);
 		const first = await dc.stream({}, { limit: 25 });
 		expect(await streamIds()).toEqual(first.rows.map((r) => r.decisionId));
+		// The next pages arrive late, so a page that says it is loaded before it has drawn them is caught every time
+		// (it was, once in a few runs, when the page was merely slow).
+		const laterPages = /api\/decisions\?.*cursor=/;
+		await page.route(laterPages, async (route) => {
+			await new Promise((resolve) => setTimeout(resolve, 400));
+			await route.continue();
+		});
 		await page.click('#next-page');
 		await loaded('stream');
 		const second = await dc.stream({}, { limit: 25, before: { createdAt: first.rows[24].createdAt, decisionId: first.rows[24].decisionId } });
@@ -117,6 +123,7 @@ describeWithChromium()('decision console in headless Chromium', () => {
 		expect(await streamIds()).toEqual(third.rows.map((r) => r.decisionId));
 		expect(await page.isDisabled('#next-page')).toBe(true);
 		expect(await page.textContent('#page-info')).toBe(`Page 3 · ${replayed - 50} shown`);
+		await page.unroute(laterPages);
 		expect(await page.$$eval('script[src]', (s) => s.map((x) => x.getAttribute('src')))).toEqual(['vendor/chart.umd.min.js', 'app.js']);
 	});
 

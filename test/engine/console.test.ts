@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { DecisionConsole, evaluationOf, parseConsoleParams, PROFILE_ONLY } from '../../engine/console/queries';
+import { DecisionConsole, evaluationOf, HOLDOUT_GROUP, parseConsoleParams, PROFILE_ONLY } from '../../engine/console/queries';
 import { formatLift, NO_HOLDOUT } from '../../engine/decide/lift';
 import { redactText, redactValue } from '../../engine/console/redact';
 import { Engine } from '../../engine/engine';
@@ -36,8 +36,9 @@ describe.each(backends)('decision console queries on the %s store', (_name, open
 
 	test('totals and the per-journey funnel are the hand-counted numbers', async () => {
 		const policyVersions = (n: number) => [{ version: 'default@test', n }];
-		expect(await dc.totals({})).toEqual({ total: 7, byStatus: { delayed: 1, pending: 1, sent: 2, suppressed: 3 }, profileOnly: 0, policyVersions: policyVersions(7) });
-		expect(await dc.totals({ journey: 'cart' })).toEqual({ total: 3, byStatus: { pending: 1, sent: 1, suppressed: 1 }, profileOnly: 0, policyVersions: policyVersions(3) });
+		// d3 is a holdout decision (logged suppressed, reason HOLDOUT): the control group, counted apart from suppressions.
+		expect(await dc.totals({})).toEqual({ total: 7, byStatus: { delayed: 1, pending: 1, sent: 2, suppressed: 2 }, profileOnly: 0, holdout: 1, policyVersions: policyVersions(7) });
+		expect(await dc.totals({ journey: 'cart' })).toEqual({ total: 3, byStatus: { pending: 1, sent: 1, suppressed: 1 }, profileOnly: 0, holdout: 0, policyVersions: policyVersions(3) });
 		const funnel = await dc.funnel({});
 		expect(funnel.map((j) => [j.journey, j.stages.map((s) => s.n)])).toEqual([
 			['cart', [3, 2, 1, 1, 1, 0]],
@@ -49,17 +50,17 @@ describe.each(backends)('decision console queries on the %s store', (_name, open
 	test('suppressions by reason per hour, channel mix and cap hits', async () => {
 		expect(await dc.suppressions({})).toEqual({
 			bucket: 'hour',
-			buckets: ['2026-11-20T08', '2026-11-20T09', '2026-11-21T10'],
+			buckets: ['2026-11-20T08', '2026-11-21T10'],
 			series: [
-				{ reason: 'FREQUENCY_CAP', counts: [1, 0, 0] },
-				{ reason: 'HOLDOUT', counts: [0, 1, 0] },
-				{ reason: 'NO_CONSENT', counts: [0, 0, 1] },
+				{ reason: 'FREQUENCY_CAP', counts: [1, 0] },
+				{ reason: 'NO_CONSENT', counts: [0, 1] },
 			],
-			total: 3,
+			total: 2,
 			profileOnly: 0,
+			holdout: 1,
 		});
 		expect(await dc.channelMix({})).toEqual([
-			{ channel: 'none', byStatus: { pending: 1, suppressed: 2 }, total: 3 },
+			{ channel: 'none', byStatus: { pending: 1, suppressed: 1, [HOLDOUT_GROUP]: 1 }, total: 3 },
 			{ channel: 'email', byStatus: { delayed: 1, sent: 1, suppressed: 1 }, total: 3 },
 			{ channel: 'sms', byStatus: { sent: 1 }, total: 1 },
 		]);
@@ -139,16 +140,17 @@ describe.each(backends)('decision console queries on the %s store', (_name, open
 		const totals = await dc.totals({});
 		expect(totals).toEqual({
 			total: 9,
-			byStatus: { delayed: 1, pending: 1, sent: 2, suppressed: 3 },
+			byStatus: { delayed: 1, pending: 1, sent: 2, suppressed: 2 },
 			profileOnly: 2,
+			holdout: 1,
 			policyVersions: [
 				{ version: 'default@test', n: 7 },
 				{ version: 'journeys@2', n: 2 },
 			],
 		});
 		const s = await dc.suppressions({});
-		expect([s.total, s.profileOnly, s.series.map((x) => x.reason)]).toEqual([3, 2, ['FREQUENCY_CAP', 'HOLDOUT', 'NO_CONSENT']]);
-		expect((await dc.channelMix({}))[0]).toEqual({ channel: 'none', byStatus: { pending: 1, suppressed: 2, [PROFILE_ONLY]: 2 }, total: 5 });
+		expect([s.total, s.profileOnly, s.holdout, s.series.map((x) => x.reason)]).toEqual([2, 2, 1, ['FREQUENCY_CAP', 'NO_CONSENT']]);
+		expect((await dc.channelMix({}))[0]).toEqual({ channel: 'none', byStatus: { pending: 1, suppressed: 1, [PROFILE_ONLY]: 2, [HOLDOUT_GROUP]: 1 }, total: 5 });
 		const lift = await dc.lift({});
 		expect(lift).toEqual(await engine.lift({}));
 		expect(lift.find((r) => r.journey === 'nurture' && r.arm === 'all')!.profileOnly).toBe(2);

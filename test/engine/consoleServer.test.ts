@@ -212,7 +212,7 @@ describe('nudge console (the built CLI)', () => {
 			const link = out.match(/(http:\/\/127\.0\.0\.1:\d+\/)/)?.[1];
 			expect(link).toBeDefined();
 			expect(out).toMatch(/Personal data is redacted/);
-			expect(await (await fetch(`${link}api/totals`)).json()).toEqual({ total: 7, byStatus: { delayed: 1, pending: 1, sent: 2, suppressed: 3 }, profileOnly: 0, policyVersions: [{ version: 'default@test', n: 7 }] });
+			expect(await (await fetch(`${link}api/totals`)).json()).toEqual({ total: 7, byStatus: { delayed: 1, pending: 1, sent: 2, suppressed: 2 }, profileOnly: 0, holdout: 1, policyVersions: [{ version: 'default@test', n: 7 }] });
 		} finally {
 			child.kill('SIGTERM');
 			await new Promise((r) => child.once('exit', r));

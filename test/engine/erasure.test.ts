@@ -1,6 +1,3 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { LRUCache } from 'lru-cache';
 import { Engine } from '../../engine/engine';
 import { NudgeError } from '../../engine/errors';
 import { applyInactivityRules } from '../../engine/events/timers';
@@ -8,13 +5,9 @@ import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { loadPolicy } from '../../engine/policy/load';
 import { erasureReceiptKey } from '../../engine/privacy/erase';
 import { MemoryStore } from '../../engine/store/memory';
-import { openStore } from '../../engine/store/open';
-import { PostgresStore } from '../../engine/store/postgres';
-import { RedisStore } from '../../engine/store/redis';
-import { SplitStore } from '../../engine/store/split';
-import type { Store } from '../../engine/store/types';
-import { tempDir } from '../helpers/fixtures';
-import { describeWithServer, runId, TEST_POSTGRES_URL, TEST_REDIS_URL } from '../helpers/services';
+import { Backend, found, localBackends, postgresBackend, redisBackend, splitBackend } from '../helpers/rawStores';
+import { describeWithServer, TEST_POSTGRES_URL, TEST_REDIS_URL } from '../helpers/services';
+
 
 const EMAIL = 'zelda.quinn@example.org';
 const person = { name: 'Zelda Quinn', phone: '+44 7700 900461', company: 'Quinnworks Ltd', city: 'Aberystwyth' };
@@ -55,82 +48,6 @@ async function counts(engine: Engine) {
 	return { lift: await engine.lift(), byStatus: await engine.store.countDecisions({}, ['journey', 'status', 'reason', 'channel', 'group', 'converted']) };
 }
 
-/** Which needles a dump of the store's raw data still contains. */
-const found = (dump: string | Buffer, needles: string[]) => needles.filter((n) => dump.includes(n));
-
-/** Every field of the memory store, its maps, sets and caches opened up. */
-function memoryDump(store: MemoryStore): string {
-	const open = (value: unknown): unknown =>
-		value instanceof Map || value instanceof Set ? [...value.entries()] : value instanceof LRUCache ? [...value.entries()] : value;
-	return JSON.stringify(Object.values(store).map(open));
-}
-
-async function redisDump(store: RedisStore): Promise<string> {
-	const r = store.client;
-	const parts: string[] = [];
-	let cursor = '0';
-	do {
-		const [next, keys] = await r.scan(cursor, 'MATCH', `${store.prefix}*`, 'COUNT', 1000);
-		cursor = next;
-		for (const key of keys) {
-			const type = await r.type(key);
-			const value =
-				type === 'string' ? await r.get(key) : type === 'hash' ? await r.hgetall(key) : type === 'zset' ? await r.zrange(key, 0, -1) : type === 'list' ? await r.lrange(key, 0, -1) : await r.smembers(key);
-			parts.push(key, JSON.stringify(value));
-		}
-	} while (cursor !== '0');
-	return parts.join('\n');
-}
-
-async function postgresDump(store: PostgresStore): Promise<string> {
-	const probe = new PostgresStore(TEST_POSTGRES_URL, { schema: store.schema });
-	const pool = (probe as unknown as { pool: import('pg').Pool }).pool;
-	const tables = (await pool.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE'`, [store.schema])).rows;
-	const parts: string[] = [];
-	for (const { table_name } of tables) for (const row of (await pool.query<{ t: string }>(`SELECT t::text AS t FROM ${store.schema}.${table_name} AS t`)).rows) parts.push(`${table_name}: ${row.t}`);
-	await probe.close();
-	return parts.join('\n');
-}
-
-interface Backend {
-	name: string;
-	open: () => Store;
-	/** All the bytes the backend holds, as it holds them. */
-	dump: (store: Store) => Promise<string | Buffer>;
-}
-
-const sqlitePath = () => join(tempDir(), 'nudge.db');
-const sqliteDump = async (store: Store) => {
-	const path = (store as unknown as { path: string }).path;
-	return Buffer.concat([readFileSync(path), ...(existsSync(`${path}-wal`) ? [readFileSync(`${path}-wal`)] : [])]);
-};
-const cleanups: (() => Promise<void>)[] = [];
-afterAll(async () => {
-	for (const clean of cleanups) await clean();
-});
-const redisStore = () => {
-	const store = new RedisStore(TEST_REDIS_URL, { prefix: `${runId('nudgeerase')}:` });
-	cleanups.push(async () => {
-		const cleaner = new RedisStore(TEST_REDIS_URL, { prefix: store.prefix });
-		await cleaner.dropAll();
-		await cleaner.close();
-	});
-	return store;
-};
-const postgresStore = () => {
-	const store = new PostgresStore(TEST_POSTGRES_URL, { schema: runId('nudgeerase'), maxConnections: 4 });
-	cleanups.push(async () => {
-		const cleaner = new PostgresStore(TEST_POSTGRES_URL, { schema: store.schema });
-		await cleaner.dropAll();
-		await cleaner.close();
-	});
-	return store;
-};
-
-const backends: Backend[] = [
-	{ name: 'memory', open: () => new MemoryStore(), dump: async (store) => memoryDump(store as MemoryStore) },
-	{ name: 'sqlite (the file and its WAL)', open: () => openStore(`sqlite:${sqlitePath()}`), dump: sqliteDump },
-];
 const withRedis = describeWithServer('Redis', TEST_REDIS_URL);
 const withPostgres = describeWithServer('PostgreSQL', TEST_POSTGRES_URL);
 
@@ -167,19 +84,15 @@ function describeErasure(backend: Backend): void {
 }
 
 describe('erasing a contact', () => {
-	for (const backend of backends) describeErasure(backend);
+	for (const backend of localBackends()) describeErasure(backend);
 
 	withRedis('on Redis (every key and value, by SCAN)', () => {
-		describeErasure({ name: 'redis', open: redisStore, dump: (store) => redisDump(store as RedisStore) });
+		describeErasure(redisBackend('nudgeerase'));
 	});
 	withPostgres('on PostgreSQL (every row of every table, as text)', () => {
-		describeErasure({ name: 'postgres', open: postgresStore, dump: (store) => postgresDump(store as PostgresStore) });
+		describeErasure(postgresBackend('nudgeerase'));
 		withRedis('and split', () => {
-			describeErasure({
-				name: 'split redis+postgres',
-				open: () => new SplitStore(redisStore(), postgresStore()),
-				dump: async (store) => `${await redisDump((store as SplitStore).hot as RedisStore)}\n${await postgresDump((store as SplitStore).log as PostgresStore)}`,
-			});
+			describeErasure(splitBackend('nudgeerase'));
 		});
 	});
 

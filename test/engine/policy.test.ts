@@ -117,6 +117,13 @@ describe('time zones, durations and timers are checked when the policy loads', (
 		[{ dedupWindowHours: Infinity }, 'dedupWindowHours: must be a finite number'],
 		[{ learner: { attributionWindowHours: 1e9 } }, 'learner.attributionWindowHours: must be from 1 to 8760 hours (1 year)'],
 		[{ journeys: { cart: { timers: [{ start: 'Cart Updated', cancel: ['Order Completed'], minutes: 0.001, fire: 'Cart Abandoned' }] } } }, 'journeys.cart.timers.0.minutes: must be from 0.01 to 129600 minutes (90 days)'],
+		[{ retention: { decisions: '29d' } }, 'retention.decisions: must be from "30d" to "3650d" (10 years)'],
+		[{ retention: { decisions: '3651d' } }, 'retention.decisions: must be from "30d" to "3650d" (10 years)'],
+		[{ retention: { decisions: '400 days' } }, 'retention.decisions: must be a number followed by s, m, h, d or w'],
+		[{ retention: { inactiveProfiles: '4w' } }, 'retention.inactiveProfiles: must be from "30d" to "3650d" (10 years)'],
+		[{ retention: { every: '30m' } }, 'retention.every: must be from "1h" to "7d"'],
+		[{ retention: { every: '8d' } }, 'retention.every: must be from "1h" to "7d"'],
+		[{ retention: { keepForever: true } }, 'retention: Unrecognized key'],
 	])('every duration is bounded, and the error gives the range (%#)', (extra, message) => {
 		expect(() => loadPolicy({ ...DEFAULT_POLICY, ...extra })).toThrow(message);
 	});
@@ -127,6 +134,15 @@ describe('time zones, durations and timers are checked when the policy loads', (
 			{ kind: 'rolling', duration: '1s' },
 			{ kind: 'rolling', duration: '3650d' },
 		]);
+	});
+
+	test('retention keeps decisions at least as long as outcomes attach to them; its defaults and bounds load', () => {
+		expect(() => loadPolicy({ ...DEFAULT_POLICY, learner: { attributionWindowHours: 8760 }, retention: { decisions: '300d' } })).toThrow(
+			'retention.decisions: must be at least learner.attributionWindowHours (8760 hours), or outcomes would find no decision to attach to',
+		);
+		expect(loadPolicy({ ...DEFAULT_POLICY, learner: { attributionWindowHours: 8760 }, retention: { decisions: '365d' } }).policy.retention.decisions).toBe('365d');
+		expect(loadPolicy().policy.retention).toEqual({ decisions: '400d', inactiveProfiles: '1095d', auto: true, every: '1d' });
+		expect(loadPolicy({ ...DEFAULT_POLICY, retention: { decisions: '30d', inactiveProfiles: '3650d', auto: false, every: '7d' } }).policy.retention).toEqual({ decisions: '30d', inactiveProfiles: '3650d', auto: false, every: '7d' });
 	});
 
 	test.each([

@@ -12,6 +12,17 @@ const n8nBase = require.resolve('n8n-nodes-base/package.json');
 const basePkg = JSON.parse(readFileSync(n8nBase, 'utf8')) as { n8n: { nodes: string[] } };
 const files = (dir: string) => readdirSync(join(ROOT, dir)).filter((f) => f.endsWith('.json'));
 
+/**
+ * n8n's AI nodes the agent template uses (package @n8n/n8n-nodes-langchain, part of every n8n install, not a
+ * dependency here), with the versions both supported n8n lines (1.123, 2.41) have; the real-server test
+ * imports the template into both.
+ */
+const N8N_AI_NODES: Record<string, number[]> = {
+	chatTrigger: [1.1],
+	agent: [2.2],
+	lmChatOpenAi: [1.2],
+};
+
 /** `nudgeTrigger` → `NudgeTrigger`, `httpRequest` → `HttpRequest`: the class and file name of a node type. */
 const className = (name: string) => name[0].toUpperCase() + name.slice(1);
 
@@ -28,14 +39,21 @@ function nodeRedCoreTypes(): Set<string> {
 }
 
 describe('node types in the shipped templates and flows', () => {
-	test.each(files('flows/n8n'))('flows/n8n/%s: Nudge nodes the package declares, n8n core nodes n8n-nodes-base declares', (file) => {
+	test.each(files('flows/n8n'))('flows/n8n/%s: Nudge nodes (or tool variants of those usable as tools) the package declares, n8n core and AI nodes', (file) => {
 		const workflow = JSON.parse(readFileSync(join(ROOT, 'flows/n8n', file), 'utf8')) as { nodes: Array<{ type: string; typeVersion: number }> };
 		const declared = new Set(pkg.n8n.nodes.map((p) => basename(p, '.node.js')));
 		for (const node of workflow.nodes) {
 			const [prefix, name] = node.type.split('.');
 			if (prefix === 'n8n-nodes-nudge') {
-				expect(declared.has(className(name))).toBe(true);
+				// n8n derives `<name>Tool` from a node that sets usableAsTool.
+				const base = className(name.replace(/Tool$/, ''));
+				expect(declared.has(base)).toBe(true);
+				if (name.endsWith('Tool')) expect(readFileSync(join(ROOT, 'nodes/n8n', base, `${base}.node.ts`), 'utf8')).toMatch(/^\t\tusableAsTool: true,$/m);
 				expect(node.typeVersion).toBe(1);
+				continue;
+			}
+			if (prefix === '@n8n/n8n-nodes-langchain') {
+				expect([name, N8N_AI_NODES[name]]).toEqual([name, expect.arrayContaining([node.typeVersion])]);
 				continue;
 			}
 			expect(prefix).toBe('n8n-nodes-base');

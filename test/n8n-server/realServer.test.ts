@@ -10,6 +10,7 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Decision } from '../../engine/audit/schema';
 import { holdoutOf } from '../../engine/decide/holdout';
+import { engagementDeltas } from '../../engine/decide/sendTime';
 import { signatureHeaders } from '../../engine/events/signature';
 import { openStore } from '../../engine/store/open';
 import type { Store } from '../../engine/store/types';
@@ -24,6 +25,13 @@ const SECRET = 'real-server-signing-secret';
 const CREDENTIAL_ID = 'NudgeEngineCred1';
 const POLICY = readFileSync(join(ROOT, 'flows/policies/journeys.json'), 'utf8');
 const HOLDOUT = (JSON.parse(POLICY) as { holdout: Parameters<typeof holdoutOf>[0] }).holdout;
+/** The shipped policy, with nurture's best-send-time wait held to a few seconds so a wait ends within the test. */
+const BEST_TIME_WAIT_SECONDS = 4;
+const SERVER_POLICY = (() => {
+	const policy = JSON.parse(POLICY) as { journeys: { nurture: { sendTime: { waitForBestTime: boolean; maxWait: string } } } };
+	policy.journeys.nurture.sendTime = { ...policy.journeys.nurture.sendTime, maxWait: `${BEST_TIME_WAIT_SECONDS}s` };
+	return JSON.stringify(policy);
+})();
 
 interface Template {
 	id: string;
@@ -43,10 +51,22 @@ function template(journey: string): { id: string; path: string } {
 	throw new Error(`No template starts the journey ${journey}`);
 }
 
+/** A template node as this test imports it: HTTP steps to the local endpoint, Decisions Due every second. */
+function forThisTest(node: Template['nodes'][number], sinkUrl: string): Template['nodes'][number] {
+	if (typeof node.parameters.url === 'string') return { ...node, parameters: { ...node.parameters, url: sinkUrl } };
+	if (node.type === 'n8n-nodes-nudge.nudgeDueTrigger') return { ...node, parameters: { ...node.parameters, intervalSeconds: 1 } };
+	return node;
+}
+
 // Packed and installed once, copied into each server's user folder.
 const packWork = tempDir('nudge-n8n-pack-');
 let packed: Promise<string> | undefined;
 afterAll(() => rmSync(packWork, { recursive: true, force: true }));
+
+async function waitFor(done: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+	const deadline = Date.now() + timeoutMs;
+	while (!(await done()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 250));
+}
 
 let seq = 0;
 /** A user id whose contact is not in the journey's holdout (so a message is due), unique per run. */
@@ -77,13 +97,14 @@ for (const version of VERSIONS) {
 			store = openStore(storeUrl);
 
 			const credentials = join(server.home, 'credentials.json');
-			writeFileSync(credentials, JSON.stringify([{ id: CREDENTIAL_ID, name: 'Nudge Engine', type: 'nudgeEngineApi', data: { store: storeUrl, policy: POLICY, signingSecret: SECRET } }]));
+			writeFileSync(credentials, JSON.stringify([{ id: CREDENTIAL_ID, name: 'Nudge Engine', type: 'nudgeEngineApi', data: { store: storeUrl, policy: SERVER_POLICY, signingSecret: SECRET } }]));
 			await server.cli(['import:credentials', `--input=${credentials}`], /Successfully imported 1 credential/);
 
 			// The templates as shipped, their HTTP steps (Send, sales and review tasks) pointed at the local
-			// endpoint. One file holding all four goes through the same single-file import as --input=<template>.
+			// endpoint and their Decisions Due checking every second (not every 30). One file holding all four
+			// goes through the same single-file import as --input=<template>.
 			const workflows = join(server.home, 'templates.json');
-			const pointed = TEMPLATES.map((t) => ({ ...t, nodes: t.nodes.map((n) => (typeof n.parameters.url === 'string' ? { ...n, parameters: { ...n.parameters, url: sink.url } } : n)) }));
+			const pointed = TEMPLATES.map((t) => ({ ...t, nodes: t.nodes.map((n) => forThisTest(n, sink.url)) }));
 			writeFileSync(workflows, JSON.stringify(pointed));
 			await server.cli(['import:workflow', `--input=${workflows}`], new RegExp(`Successfully imported ${TEMPLATES.length} workflows`));
 
@@ -125,6 +146,20 @@ for (const version of VERSIONS) {
 			}
 			// Every trigger (webhooks, Fire Timers' poll, the retrain schedule) started: n8n logs a failed activation.
 			expect(server.log).not.toMatch(/Issue on initial workflow activation try|Activation of workflow .* did fail/);
+		});
+
+		it('offers the agent-safe nodes to the AI Agent as tools whose inputs come from the model, and no other Nudge node', () => {
+			// The node types n8n writes for its editor (served as /types/nodes.json): its own createAiTools derived the `<name>Tool` variants.
+			const types = JSON.parse(readFileSync(join(server.userFolder, '.cache', 'n8n', 'public', 'types', 'nodes.json'), 'utf8')) as Array<{ name: string; properties: Array<{ name: string; default?: unknown; displayOptions?: unknown }> }>;
+			const nudge = types.map((t) => t.name).filter((name) => name.startsWith('n8n-nodes-nudge.'));
+			expect(nudge.filter((name) => name.endsWith('Tool')).sort()).toEqual(['n8n-nodes-nudge.nudgeActionTool', 'n8n-nodes-nudge.nudgeRecordOutcomeTool', 'n8n-nodes-nudge.nudgeScoreTool']);
+			const action = types.find((t) => t.name === 'n8n-nodes-nudge.nudgeActionTool')!;
+			const fromModel = action.properties.filter((p) => typeof p.default === 'string' && p.default.includes('$fromAI(')).map((p) => p.name);
+			expect(fromModel.sort()).toEqual(['approvalId', 'channel', 'contact', 'idempotencyKey', 'offerValue', 'subject', 'text']);
+			expect(action.properties.map((p) => p.name)).toContain('toolDescription');
+			// The agent template is imported on the credential and active (its chat trigger started).
+			const [agent] = server.query<{ active: number }>("SELECT active FROM workflow_entity WHERE id = 'NudgeAgentActs01'");
+			expect(agent?.active).toBe(1);
 		});
 
 		it('answers each journey’s signed events with JSON accepted/duplicates/decisionIds, runs the workflow, decides and logs every event, and sends each message once', async () => {
@@ -205,5 +240,37 @@ for (const version of VERSIONS) {
 			expect(await store.queryDecisions({})).toHaveLength(logged + 1);
 			expect((await store.resolveIdentities(['email:mallory@example.com'])).size).toBe(0);
 		});
+
+		it('a message delayed for its best send time ends its execution at once, comes back through the activated workflow\'s Decisions Due when due, and ends sent', async () => {
+			// Someone engaged at 11:00 their time, so that is the best hour; for this lead it is 14:00, so the
+			// best time is tomorrow and the wait is held to the policy's maxWait (a few seconds here).
+			await store.addArmStats(engagementDeltas('someone', new Date(), zoneAtLocalHour(11)));
+			await store.sync();
+			const nurture = template('nurture').id;
+			const before = server.executions().length;
+			const answer = await post('nurture', [track(treatedUser('nurture', 'lena'), 'Lead Created', { email: 'lena@oakline.example', timezone: zoneAtLocalHour(14) })]);
+			expect([answer.status, answer.body.accepted]).toEqual([200, 1]);
+			const [decisionId] = answer.body.decisionIds;
+			const [webhookRun] = (await server.settledExecutions(before + 1)).slice(before);
+			expect([webhookRun.workflowId, webhookRun.mode, webhookRun.status]).toEqual([nurture, 'webhook', 'success']);
+			const waiting = (await store.getDecision(decisionId))!;
+			expect(waiting).toMatchObject({ status: 'delayed', reason: 'BEST_SEND_TIME', ruleId: 'journeys.nurture.sendTime', sendTime: { hour: 11 }, loggedAt: expect.any(String) });
+			expect(sink.received.some((r) => r.body.includes(decisionId))).toBe(false);
+
+			// When the wait ends, Decisions Due (polling every second) emits it in an execution of its own: guardrails, Send, Log Sent.
+			const deadline = Date.now() + 60_000;
+			while ((await store.getDecision(decisionId))?.status !== 'sent' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 250));
+			const sent = (await store.getDecision(decisionId))!;
+			expect(sent).toMatchObject({ status: 'sent', channel: 'email', delivery: { status: 'sent' } });
+			expect(sent.guard!.checks.find((c) => c.kind === 'send_time')).toMatchObject({ passed: true });
+			expect(sent.trail.filter((t) => t.stage === 'guard').map((t) => t.status)).toEqual(['delayed', 'pending']);
+			expect(Date.parse(sent.delivery!.at) - Date.parse(waiting.guard!.retryAt!)).toBeGreaterThanOrEqual(0);
+			await waitFor(async () => !!(await store.getDecision(decisionId))?.trail.some((t, i, all) => t.stage === 'log' && i === all.length - 1));
+			const dueRuns = (await server.settledExecutions(before + 2)).slice(before + 1).filter((e) => e.workflowId === nurture);
+			expect(dueRuns.map((e) => [e.mode, e.status])).toEqual([['trigger', 'success']]);
+			// Sent once, and no execution is left waiting.
+			expect(sink.received.filter((r) => r.body.includes(decisionId))).toHaveLength(1);
+			expect(server.executions().filter((e) => e.status === 'waiting')).toEqual([]);
+		}, 120_000);
 	});
 }

@@ -6,6 +6,7 @@
 import { TriggerContext } from 'n8n-core';
 import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
 import { waitTimer } from '../../engine/guard/waits';
+import { RETENTION_REPORT_KEY } from '../../engine/privacy/retention';
 import { closeAllEngines } from '../../engine/registry';
 import { anaEvent, benEvent, fixture } from './fixtures';
 import { additionalData, buildWorkflow, nodeTypes, nudgeNode } from './harness';
@@ -45,6 +46,23 @@ describe('Nudge Due Trigger', () => {
 		await new Promise((r) => setTimeout(r, 1300));
 		expect(executions).toHaveLength(2);
 		expect((await f.engine.store.takeDueTimers(Date.now(), 10, 60_000, 'wait:winback')).map((t) => t.body)).toEqual([waitTimer(other.decision, 0).body]);
+	});
+
+	it('runs the store\'s retention job in the background when due: a decision past retention.decisions goes, the report is kept', async () => {
+		const f = fixture();
+		const { decision } = await f.engine.ingest(anaEvent(), { journey: 'nurture' });
+		const old = { ...decision, decisionId: `${decision.decisionId}old`, createdAt: new Date(Date.now() - 500 * 86_400_000).toISOString() };
+		await f.engine.store.putDecision(old);
+		const { response } = await start({ journey: 'nurture', intervalSeconds: 1 }, f);
+		try {
+			const deadline = Date.now() + 5000;
+			while ((await f.engine.store.getDecision(old.decisionId)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+			expect(await f.engine.store.getDecision(old.decisionId)).toBeUndefined();
+			expect(await f.engine.store.getDecision(decision.decisionId)).toBeDefined();
+			expect(JSON.parse((await f.engine.store.getCursor(RETENTION_REPORT_KEY))!)).toMatchObject({ dryRun: false, counts: { decisions: 1 } });
+		} finally {
+			await response.closeFunction!();
+		}
 	});
 
 	it.each([

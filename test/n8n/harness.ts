@@ -31,6 +31,7 @@ import type {
 	WorkflowExecuteMode,
 } from 'n8n-workflow';
 import { createRunExecutionData, ICredentialsHelper, NodeHelpers, Workflow } from 'n8n-workflow';
+import { NudgeAction } from '../../nodes/n8n/NudgeAction/NudgeAction.node';
 import { NudgeChooseChannel } from '../../nodes/n8n/NudgeChooseChannel/NudgeChooseChannel.node';
 import { NudgeFrequencyCap } from '../../nodes/n8n/NudgeFrequencyCap/NudgeFrequencyCap.node';
 import { NudgeLogDecision } from '../../nodes/n8n/NudgeLogDecision/NudgeLogDecision.node';
@@ -59,6 +60,7 @@ const NUDGE_NODES: INodeType[] = [
 	new NudgeContactData(),
 	new NudgePollTrigger(),
 	new NudgeDueTrigger(),
+	new NudgeAction(),
 ];
 
 /** n8n's own core nodes the templates use (Switch, Wait, HTTP Request, Webhook, Set, Sticky Note), from n8n-nodes-base. */
@@ -79,6 +81,11 @@ const N8N_CORE_FILES: Record<string, [string, string]> = {
 };
 
 const TYPES = new Map<string, INodeType>(NUDGE_NODES.map((node): [string, INodeType] => [type(node.description.name), node]));
+
+/** Adds a node type under its full type name (e.g. a tool variant, or a test double). */
+export function registerNodeType(fullType: string, node: INodeType): void {
+	TYPES.set(fullType, node);
+}
 
 export const nodeTypes: INodeTypes = {
 	getByName(nodeType: string) {

@@ -10,9 +10,12 @@ import { PackageDirectoryLoader } from 'n8n-core';
 import type { ICredentialType, INodeTypeDescription } from 'n8n-workflow';
 
 const ROOT = resolve(__dirname, '../..');
-const NODES = ['nudgeTrigger', 'nudgePollTrigger', 'nudgeDueTrigger', 'nudgeScore', 'nudgeChooseChannel', 'nudgeFrequencyCap', 'nudgeSend', 'nudgeLogDecision', 'nudgeRecordOutcome', 'nudgeModel', 'nudgeContactData'];
-/** Nodes an AI agent may call; Contact Data (export or erase a person's data) never is one. */
-const ACTION_NODES = NODES.filter((name) => !name.endsWith('Trigger') && name !== 'nudgeContactData');
+const NODES = ['nudgeTrigger', 'nudgePollTrigger', 'nudgeDueTrigger', 'nudgeScore', 'nudgeChooseChannel', 'nudgeFrequencyCap', 'nudgeSend', 'nudgeLogDecision', 'nudgeRecordOutcome', 'nudgeModel', 'nudgeContactData', 'nudgeAction'];
+/**
+ * Nodes an AI agent may call (DESIGN §12): reading a score, recording an outcome, asking for a governed action. Sending, approving a
+ * review, model and contact-data operations are never tools, nor are the nodes that route by output.
+ */
+const TOOL_NODES = ['nudgeScore', 'nudgeRecordOutcome', 'nudgeAction'];
 
 let loader: PackageDirectoryLoader;
 
@@ -69,13 +72,9 @@ describe('the built package, loaded by n8n-core', () => {
 		expect(existsSync(join(ROOT, (credential.iconUrl as { light: string }).light.replace('icons/n8n-nodes-nudge/', '')))).toBe(true);
 	});
 
-	it('marks the action nodes usable as AI tools, not the trigger, and each declares the credential test', () => {
-		for (const name of ACTION_NODES) expect(description(name).usableAsTool).toBe(true);
-		expect(description('nudgeTrigger').usableAsTool).toBeUndefined();
-		expect(description('nudgePollTrigger').usableAsTool).toBeUndefined();
+	it('marks only the agent-safe nodes usable as AI tools, and each declares the credential test', () => {
+		for (const name of NODES) expect([name, description(name).usableAsTool]).toEqual([name, TOOL_NODES.includes(name) ? true : undefined]);
 		expect(description('nudgePollTrigger').polling).toBe(true);
-		expect(description('nudgeDueTrigger').usableAsTool).toBeUndefined();
-		expect(description('nudgeContactData').usableAsTool).toBeUndefined();
 		expect(description('nudgeTrigger').webhooks).toEqual([expect.objectContaining({ httpMethod: 'POST', path: 'events', responseMode: 'onReceived' })]);
 		for (const name of NODES) {
 			const [engineCredential, ...vendors] = description(name).credentials ?? [];

@@ -18,6 +18,7 @@ import nudgeLogDecision from '../../nodes/node-red/nudge-log-decision';
 import nudgeRecordOutcome from '../../nodes/node-red/nudge-record-outcome';
 import nudgeModel from '../../nodes/node-red/nudge-model';
 import nudgeContactData from '../../nodes/node-red/nudge-contact-data';
+import nudgeAction from '../../nodes/node-red/nudge-action';
 import nudgeSegment from '../../nodes/node-red/nudge-segment';
 import nudgeHubSpot from '../../nodes/node-red/nudge-hubspot';
 import nudgeSalesforce from '../../nodes/node-red/nudge-salesforce';
@@ -64,6 +65,7 @@ export const NUDGE_NODES: NodeInit[] = [
 	nudgeRecordOutcome,
 	nudgeModel,
 	nudgeContactData,
+	nudgeAction,
 	nudgeSegment,
 	nudgeHubSpot,
 	nudgeSalesforce,

@@ -54,7 +54,7 @@ maybe('decision console in Node-RED under the admin root, with adminAuth', () =>
 			const headers = { authorization: `Bearer ${token}` };
 			const totals = await fetch(`${base}/nudge/api/totals`, { headers });
 			expect(totals.status).toBe(200);
-			expect(await totals.json()).toEqual({ total: 7, byStatus: { delayed: 1, pending: 1, sent: 2, suppressed: 3 }, profileOnly: 0, policyVersions: [{ version: 'default@test', n: 7 }] });
+			expect(await totals.json()).toEqual({ total: 7, byStatus: { delayed: 1, pending: 1, sent: 2, suppressed: 2 }, profileOnly: 0, holdout: 1, policyVersions: [{ version: 'default@test', n: 7 }] });
 			const meta = (await (await fetch(`${base}/nudge/api/meta?engine=eng1`, { headers })).json()) as { revealPii: boolean; store: string };
 			expect(meta).toMatchObject({ revealPii: false, store: 'sqlite' });
 			const d2 = (await (await fetch(`${base}/nudge/api/decisions/d2`, { headers })).json()) as { decision: { explanation: string } };

@@ -182,6 +182,11 @@ describe('npm start (dist/demo/start.js)', () => {
 			expect(s.reasons).toEqual(count(all, (d) => (d.status === 'sent' ? undefined : d.reason)));
 			expect(s.outcomesRecorded).toEqual(count(all.flatMap((d) => d.outcomes), (o) => o.type));
 			expect(all.filter((d) => outcome(d) === 'pending')).toEqual([]);
+			// Best-send-time waits are the engine's, held to the demo's clock: each came back within the run and met the guardrails again.
+			expect(all.filter((d) => d.status === 'delayed' && d.reason === 'BEST_SEND_TIME')).toEqual([]);
+			const waitedForBestTime = all.filter((d) => d.guard?.checks.some((c) => c.kind === 'send_time') && d.trail.filter((t) => t.stage === 'guard').length > 1);
+			expect(waitedForBestTime.length).toBeGreaterThan(0);
+			expect(waitedForBestTime.every((d) => d.journey === 'nurture')).toBe(true);
 			// (Holdouts are drawn per contact id, which is new every run: their count is checked against the log above.)
 			for (const reason of ['DUPLICATE_EVENT', 'QUIET_HOURS', 'FREQUENCY_CAP', 'NOT_A_TRIGGER']) expect(s.reasons[reason]).toBeGreaterThan(0);
 			// Contacts responded to messages, and the learner heard about it.

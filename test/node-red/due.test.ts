@@ -4,6 +4,7 @@
  * red status and an error naming it.
  */
 import { waitTimer } from '../../engine/guard/waits';
+import { RETENTION_REPORT_KEY } from '../../engine/privacy/retention';
 import { closeAllEngines } from '../../engine/registry';
 import { credentials, engineNodeDef, engineOf, helper, lastStatus, nodeOf, quietFor, recordMessages, segmentEvent, TAB, waitUntil, withHttpCapture } from './_helpers';
 
@@ -46,6 +47,18 @@ describe('nudge-due', () => {
 		await quietFor(300);
 		expect(out).toHaveLength(2);
 		expect(lastStatus('due')?.text).toBe('2 due');
+	});
+
+	it('the engine config node runs the store\'s retention job when due: a decision past retention.decisions goes, the report is kept', async () => {
+		await helper.load(withHttpCapture(), flow(), credentials());
+		const engine = engineOf();
+		const { decision } = await engine.ingest(segmentEvent(), { journey: 'nurture' });
+		const old = { ...decision, decisionId: `${decision.decisionId}old`, createdAt: new Date(Date.now() - 500 * 86_400_000).toISOString() };
+		await engine.store.putDecision(old);
+		await engine.store.sync();
+		await waitUntil(async () => !(await engine.store.getDecision(old.decisionId)), 'the retention job', 8000);
+		expect(await engine.store.getDecision(decision.decisionId)).toBeDefined();
+		expect(JSON.parse((await engine.store.getCursor(RETENTION_REPORT_KEY))!)).toMatchObject({ dryRun: false, counts: { decisions: 1 } });
 	});
 
 	it.each([0, 'soon', 7200])('refuses Check every = %j with a red status naming the setting', async (interval) => {

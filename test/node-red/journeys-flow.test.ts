@@ -10,14 +10,11 @@ import path from 'node:path';
 import type { Express } from 'express';
 import type { Decision } from '../../engine/audit/schema';
 import { closeAllEngines } from '../../engine/registry';
-import { zoneAtLocalHour } from '../helpers/fixtures';
+import { engagementDeltas } from '../../engine/decide/sendTime';
+import { tempDir, zoneAtLocalHour } from '../helpers/fixtures';
 import { coreNode, engineOf, helper, httpNode, NUDGE_NODES, quietFor, registerCoreModulesOncePerLoad, SECRET, signed, waitUntil, withHttpCapture } from './_helpers';
 
 const FLOWS = path.join(__dirname, '..', '..', 'flows', 'node-red');
-/** The JSONata Node-RED evaluates change-node expressions with (resolved through Node-RED, which ships it). */
-const nodeRedUtil = path.dirname(require.resolve('@node-red/util/package.json', { paths: [path.dirname(require.resolve('node-red'))] }));
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const jsonata = require(require.resolve('jsonata', { paths: [nodeRedUtil] })) as (expression: string) => { assign(name: string, value: unknown): void; evaluate(input: unknown): Promise<unknown> };
 const JOURNEYS = ['nurture', 'cart-abandonment', 'churn-risk'];
 const CORE = ['network/21-httpin.js', 'common/90-comment.js', 'function/15-change.js', 'function/10-switch.js', 'function/89-delay.js', 'common/91-global-config.js'].map(coreNode);
 const ENGINE = 'nudge_journeys_engine';
@@ -69,13 +66,13 @@ function allFlows(): FlowNode[] {
 }
 
 /** Loads flows (all three by default) with a fresh in-memory store, Send nodes pointed at this test's port. */
-async function loadAll(flow = allFlows()): Promise<void> {
+async function loadAll(flow = allFlows(), storeUrl = 'memory:'): Promise<void> {
 	registerCoreModulesOncePerLoad();
 	for (const n of flow) {
 		if (n.type === 'nudge-send') n.url = String(n.url).replace('http://127.0.0.1:1880', base);
 		if (n.type === 'nudge-trigger') n.timerCheck = 0.05;
 	}
-	await helper.load([...withHttpCapture(NUDGE_NODES), ...CORE], flow, { [ENGINE]: { signingSecret: SECRET, storeUrl: 'memory:' } });
+	await helper.load([...withHttpCapture(NUDGE_NODES), ...CORE], flow, { [ENGINE]: { signingSecret: SECRET, storeUrl } });
 	app = httpNode();
 	// Every node started: none is of an unknown type.
 	for (const n of flow) if (!['tab', 'nudge-engine', 'global-config'].includes(n.type)) expect(helper.getNode(n.id)).toBeTruthy();
@@ -145,7 +142,7 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 		}
 	});
 
-	it('nurture: the converter is escalated to sales with the top factors, conversion recorded; the opted-out lead gets nothing; the night-time lead waits for the best send time (quiet hours would delay it); the holdout lead gets a holdout decision', async () => {
+	it('nurture: the converter is escalated to sales with the top factors, conversion recorded; the opted-out lead gets nothing; the night-time lead waits in the store for the best send time; the holdout lead gets a holdout decision', async () => {
 		const dana = { email: 'dana@northwind.example', name: 'Dana', title: 'VP Marketing', employees: 420, timezone: DAY(), consent: { email: 'opted_in' } };
 		const [identified, pricing, demo] = await run('nurture', identify('nr-dana', dana), track('nr-dana', 'Pricing Viewed'), track('nr-dana', 'Demo Requested', { interest: 'lead scoring' }));
 		expect(identified).toMatchObject({ status: 'sent', channel: 'email' });
@@ -167,17 +164,13 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 		const toms = await run('nurture', identify('nr-tom-ellis', tom), track('nr-tom-ellis', 'Pricing Viewed'));
 		expect(toms.every((d) => d.status === 'suppressed' && d.reason === 'NO_ELIGIBLE_CHANNEL' && !d.delivery)).toBe(true);
 
-		// At night the best time to send is after quiet hours: the message waits in the flow's delay node.
-		const [night] = await post('nurture', track('nr-ren', 'Lead Created', {}, { email: 'ren@oakline.example', timezone: NIGHT() }));
-		await waitUntil(async () => (await engineOf(ENGINE).store.getDecision(night))?.trail.some((t) => t.stage === 'choose') ?? false, 'the night-time lead to get a channel');
-		const waiting = (await engineOf(ENGINE).store.getDecision(night))!;
-		expect(waiting).toMatchObject({ status: 'pending', channel: 'email' });
+		// At night the best time to send (learned from Dana's engagement at 11:00 her time) is hours away: the
+		// message waits in the store (delayed BEST_SEND_TIME), not in the flow.
+		const [waiting] = await logged(await post('nurture', track('nr-ren', 'Lead Created', {}, { email: 'ren@oakline.example', timezone: NIGHT() })));
+		expect(waiting).toMatchObject({ status: 'delayed', reason: 'BEST_SEND_TIME', ruleId: 'journeys.nurture.sendTime', channel: 'email', sendTime: { hour: 11 } });
+		expect(waiting.guard!.retryAt).toBe(waiting.sendTime!.sendAt);
 		expect(Date.parse(waiting.sendTime!.sendAt)).toBeGreaterThan(Date.now() + 3_600_000);
 		expect(waiting.delivery).toBeUndefined();
-		// A night-time lead who reaches the guardrails directly (a delayed retry, or another flow) is held by quiet hours.
-		const direct = await engineOf(ENGINE).checkCap(waiting);
-		expect(direct).toMatchObject({ status: 'delayed', reason: 'QUIET_HOURS', ruleId: 'night' });
-		expect(Date.parse(direct.guard!.retryAt!)).toBeGreaterThan(Date.now());
 
 		// A retried delivery is answered as a duplicate and starts nothing.
 		const retried = JSON.stringify(track('nr-dup', 'Pricing Viewed', {}, { email: 'dup@example.com', timezone: DAY() }));
@@ -324,46 +317,46 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 		expect((await engine.checkCap(await engine.chooseChannel(decision))).guard?.allowed).toBe(true);
 	});
 
-	it('nurture: NUDGE_MAX_WAIT_SECONDS on the tab caps the wait for the best send time; a value that is not a number is refused with its name', async () => {
+	it('nurture: the best-time wait is kept by the engine: a restart of the flows loses none, the policy\'s maxWait caps it, and when due the guardrails check it again', async () => {
 		await helper.unload();
-		const flow = readFlow('nurture');
-		const tab = flow.find((n) => n.type === 'tab')!;
-		tab.env = [{ name: 'NUDGE_MAX_WAIT_SECONDS', value: '0.2', type: 'num' }];
-		await loadAll(flow);
-		// The night-time lead's best send time is hours away; after 0.2 s it meets the guardrails, whose quiet hours delay it.
-		const [night] = await post('nurture', track('nr-max-wait', 'Lead Created', {}, { email: 'max@oakline.example', timezone: NIGHT() }));
-		await waitUntil(async () => (await engineOf(ENGINE).store.getDecision(night))?.status === 'delayed', 'the capped wait to end at the guardrails');
-		const delayed = (await engineOf(ENGINE).store.getDecision(night))!;
-		expect(delayed).toMatchObject({ status: 'delayed', reason: 'QUIET_HOURS', channel: 'email' });
-		// It left the flow's wait hours before quiet hours end.
-		expect(Date.parse(delayed.guard!.retryAt!)).toBeGreaterThan(Date.now() + 3_600_000);
+		const store = `sqlite:${path.join(tempDir(), 'restart.db')}`;
+		const withCap = () => {
+			const flow = readFlow('nurture');
+			const engine = flow.find((n) => n.type === 'nudge-engine')!;
+			const policy = JSON.parse(String(engine.policy)) as { journeys: Record<string, { sendTime?: unknown }> };
+			policy.journeys.nurture.sendTime = { waitForBestTime: true, maxWait: '2s' };
+			engine.policy = JSON.stringify(policy);
+			return flow;
+		};
+		await loadAll(withCap(), store);
+		// Someone engaged at 11:00 their time: that is the best hour for a lead for whom it is 02:00.
+		await engineOf(ENGINE).store.addArmStats(engagementDeltas('someone', new Date(), DAY()));
+		const [waiting] = await logged(await post('nurture', track('nr-max-wait', 'Lead Created', {}, { email: 'max@oakline.example', timezone: NIGHT() })));
+		expect(waiting).toMatchObject({ status: 'delayed', reason: 'BEST_SEND_TIME', sendTime: { hour: 11 } });
+		expect(waiting.explanation).toMatch(/held at most 2s \(maxWait\)/);
+		expect(Date.parse(waiting.guard!.retryAt!)).toBeLessThan(Date.now() + 3_000);
+		// Node-RED restarts while it waits: the wait is in the store, so nothing is lost.
+		await helper.unload();
+		await closeAllEngines();
+		await loadAll(withCap(), store);
+		await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(waiting.guard!.retryAt!) - Date.now() + 50)));
+		helper.getNode('nudge_nurture_due')!.receive({ payload: 'check' });
+		// Back at the guardrails, it is still night for the lead: quiet hours delay it anew, until the morning.
+		await waitUntil(async () => (await engineOf(ENGINE).store.getDecision(waiting.decisionId))?.reason === 'QUIET_HOURS', 'the due message to meet quiet hours');
+		const again = (await engineOf(ENGINE).store.getDecision(waiting.decisionId))!;
+		expect(again).toMatchObject({ status: 'delayed', ruleId: 'night' });
+		expect(again.guard!.checks.find((c) => c.kind === 'send_time')).toMatchObject({ passed: true });
+		expect(again.trail.filter((t) => t.stage === 'guard').map((t) => t.status)).toEqual(['delayed', 'delayed']);
+		expect(Date.parse(again.guard!.retryAt!)).toBeGreaterThan(Date.now() + 3_600_000);
+		expect(again.delivery).toBeUndefined();
+		await helper.unload();
+		await closeAllEngines();
+	});
 
-		await helper.unload();
-		const wrong = readFlow('nurture');
-		wrong.find((n) => n.type === 'tab')!.env = [{ name: 'NUDGE_MAX_WAIT_SECONDS', value: 'soon', type: 'str' }];
-		await loadAll(wrong);
-		const calc = helper.getNode('nudge_nurture_best_calc') as unknown as { error: (...args: unknown[]) => void };
-		const errors: string[] = [];
-		const original = calc.error.bind(calc);
-		calc.error = (message: unknown, ...rest: unknown[]) => {
-			errors.push(String(message));
-			original(message, ...rest);
-		};
-		const [refused] = await post('nurture', track('nr-max-wait-2', 'Lead Created', {}, { email: 'max2@oakline.example', timezone: NIGHT() }));
-		await waitUntil(() => errors.length > 0, 'the change node to refuse the setting');
-		// Node-RED reports "Invalid JSONata expression: <the message below>" (the test runtime shows the message key).
-		expect(errors[0]).toMatch(/invalid-expr|Invalid JSONata expression/);
-		expect((await engineOf(ENGINE).store.getDecision(refused))!.delivery).toBeUndefined();
-		const rule = (wrong.find((n) => n.id === 'nudge_nurture_best_calc')!.rules as Array<{ to: string }>)[0].to;
-		const expression = (env: unknown) => {
-			const e = jsonata(rule);
-			e.assign('env', () => env);
-			return e.evaluate({ sendAt: new Date(Date.now() + 3_600_000).toISOString() }) as Promise<number>;
-		};
-		await expect(expression('soon')).rejects.toMatchObject({ message: 'NUDGE_MAX_WAIT_SECONDS must be a number of seconds (or unset for no limit), not "soon"' });
-		await expect(expression('')).resolves.toBeGreaterThan(3_500_000);
-		await expect(expression('90')).resolves.toBe(90_000);
-		await expect(expression(2.5)).resolves.toBe(2_500);
+	it('nurture: no delay node holds a message for its best send time', () => {
+		const flow = readFlow('nurture');
+		expect(flow.filter((n) => n.type === 'delay')).toEqual([]);
+		expect(JSON.stringify(flow)).not.toMatch(/NUDGE_MAX_WAIT_SECONDS|sendAt/);
 	});
 
 	it.each(JOURNEYS)('%s.json imports on its own: every node starts and its trigger takes a signed event', async (journey) => {

@@ -26,6 +26,7 @@ const RUNTIME_OUTPUTS: Record<string, { inputs: number; outputs: number }> = {
 	'nudge-record-outcome': { inputs: 1, outputs: 1 },
 	'nudge-model': { inputs: 1, outputs: 1 },
 	'nudge-contact-data': { inputs: 1, outputs: 1 },
+	'nudge-action': { inputs: 1, outputs: 4 },
 	'nudge-poll': { inputs: 1, outputs: 1 },
 	'nudge-due': { inputs: 1, outputs: 1 },
 };

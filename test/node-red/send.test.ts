@@ -184,7 +184,7 @@ describe('nudge-send', () => {
 		expect(lastStatus('send')).toEqual({ fill: 'red', shape: 'dot', text: 'invalid input' });
 		const caught = nextCaught();
 		nodeOf('send').receive({ decision: await allowedDecision() });
-		expect((await caught).message).toMatch(/needs a web address starting with http:\/\/ or https:\/\//);
+		expect((await caught).message).toMatch(/Webhook URL "ftp:\/\/example\.com\/x" is not a web address/);
 		expect(received).toHaveLength(0);
 	});
 

@@ -4,7 +4,7 @@
 
 	var PALETTE = ['#2f6fde', '#e8590c', '#2b8a3e', '#c2255c', '#7048e8', '#0c8599', '#f08c00', '#5c940d', '#862e9c', '#495057', '#d6336c', '#1098ad', '#74b816', '#ae3ec9'];
 	/** One colour per status wherever statuses are drawn, matching the stream's (style.css): sent green, suppressed red. */
-	var STATUS_COLOURS = { sent: '#067647', suppressed: '#b42318', failed: '#7a271a', delayed: '#f08c00', review: '#7048e8', pending: '#2f6fde', 'profile only': '#adb5bd' };
+	var STATUS_COLOURS = { sent: '#067647', suppressed: '#b42318', failed: '#7a271a', delayed: '#f08c00', review: '#7048e8', pending: '#2f6fde', 'profile only': '#adb5bd', holdout: '#868e96' };
 	/** Events that only updated the profile: logged suppressed with NOT_A_TRIGGER, but nothing was held back. */
 	var PROFILE_ONLY = 'profile only';
 	var state = { filter: {}, cursors: [], next: null, tab: 'stream', selected: null };
@@ -109,6 +109,7 @@
 				box.appendChild(el('div', { class: 'kpi' }, [el('b', { text: String(t.byStatus[s]), 'data-testid': 'total-' + s, class: 'status-' + s }), el('span', { text: s })]));
 			});
 			if (t.profileOnly) box.appendChild(el('div', { class: 'kpi', title: 'Events that are not one of the journey\'s triggers (reason NOT_A_TRIGGER): they updated the profile; no message was meant, so none was suppressed.' }, [el('b', { text: String(t.profileOnly), 'data-testid': 'total-profile-only', class: 'status-profile-only' }), el('span', { text: 'profile updates only (no message)' })]));
+			if (t.holdout) box.appendChild(el('div', { class: 'kpi', title: 'Decisions of the control group (reason HOLDOUT): no message by design, so lift has something to compare with; not a suppression.' }, [el('b', { text: String(t.holdout), 'data-testid': 'total-holdout', class: 'status-holdout' }), el('span', { text: 'holdout (control group, no message)' })]));
 			$('#policy-info').textContent = t.policyVersions.length ? 'Decisions made under policy ' + t.policyVersions.map(function (p) { return p.version + ' (' + p.n + ')'; }).join(', ') : '';
 		});
 	}
@@ -232,12 +233,20 @@
 		});
 	}
 
+	/** What the suppressions chart leaves out, said in its title. */
+	function notCounted(s) {
+		var apart = [];
+		if (s.profileOnly) apart.push(s.profileOnly + ' events that only updated the profile');
+		if (s.holdout) apart.push(s.holdout + ' holdout decisions');
+		return apart.length ? ' (not counted: ' + apart.join(', ') + ')' : '';
+	}
+
 	function loadSuppressions() {
 		return api('suppressions', state.filter).then(function (s) {
 			chart('suppressions-chart', {
 				type: 'bar',
 				data: { labels: s.buckets, datasets: s.series.map(function (x, i) { return { label: x.reason, data: x.counts, backgroundColor: PALETTE[i % PALETTE.length] }; }) },
-				options: { scales: { x: { stacked: true, title: { display: true, text: s.bucket === 'day' ? 'day (UTC)' : 'hour (UTC)' } }, y: { stacked: true, beginAtZero: true } }, plugins: { title: { display: true, text: s.total + ' suppressed decisions' + (s.profileOnly ? ' (not counted: ' + s.profileOnly + ' events that only updated the profile)' : '') } } },
+				options: { scales: { x: { stacked: true, title: { display: true, text: s.bucket === 'day' ? 'day (UTC)' : 'hour (UTC)' } }, y: { stacked: true, beginAtZero: true } }, plugins: { title: { display: true, text: s.total + ' suppressed decisions' + notCounted(s) } } },
 			});
 			table('#suppressions-table', ['Reason', 'Suppressed'], s.series.map(function (x) { return [x.reason, x.counts.reduce(function (a, b) { return a + b; }, 0)]; }), [false, true]);
 		});
@@ -339,6 +348,8 @@
 		state.tab = tab;
 		Array.prototype.forEach.call(document.querySelectorAll('#tabs button'), function (b) { b.className = b.getAttribute('data-tab') === tab ? 'active' : ''; });
 		Array.prototype.forEach.call(document.querySelectorAll('main > section'), function (s) { s.hidden = s.getAttribute('data-view') !== tab; });
+		// Not loaded until this view is drawn: the marker of the view shown before must not stand for it.
+		document.body.removeAttribute('data-loaded');
 		document.body.setAttribute('data-loading', tab);
 		return LOADERS[tab]().then(function () { showError(null); }, showError).then(function () { document.body.setAttribute('data-loaded', tab); document.body.removeAttribute('data-loading'); });
 	}

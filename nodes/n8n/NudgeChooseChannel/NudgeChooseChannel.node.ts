@@ -1,7 +1,11 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
-import { channelOutput, nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
+import { chooseChannelStep, DEFAULT_JOURNEY, openItem } from '../../../engine/items';
+import { nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
 
+// Not an AI-agent tool: n8n returns only a tool's first output (Email), and its job is routing a journey's
+// items. An agent lets Nudge choose with Nudge Action's channel "choose" (dry run to preview) (DESIGN §12).
+// eslint-disable-next-line @n8n/community-nodes/node-usable-as-tool
 export class NudgeChooseChannel implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Nudge Choose Channel',
@@ -13,7 +17,6 @@ export class NudgeChooseChannel implements INodeType {
 		description:
 			'Picks the best channel the contact can be reached on and has agreed to, following your policy, and sends the item out of that channel’s output',
 		defaults: { name: 'Choose Channel' },
-		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [
 			NodeConnectionTypes.Main,
@@ -76,13 +79,11 @@ export class NudgeChooseChannel implements INodeType {
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		return await runForEachItem(this, { outputs: 7, errorOutput: 6 }, async ({ engine, item, itemIndex }) => {
-			const journey = this.getNodeParameter('options.journey', itemIndex, 'nurture') as string;
+			const journey = this.getNodeParameter('options.journey', itemIndex, DEFAULT_JOURNEY);
 			const slot = this.getNodeParameter('options.variantSlot', itemIndex, '') as string;
 			const variants = this.getNodeParameter('options.variants', itemIndex, '') as string;
-			const chosen = await engine.chooseChannel(await engine.open(item.json, journey));
-			const decision = slot.trim() || variants.trim() ? await engine.chooseVariant(chosen, slot, variants) : chosen;
-			// The best time to send (contact's best hour, outside quiet hours), for a Wait node: `sendAt`.
-			return { decision, output: channelOutput(decision), extra: decision.sendTime ? { sendAt: decision.sendTime.sendAt } : undefined };
+			// An item leaving by a channel carries the best time to send as `sendAt`; Frequency Cap waits for it when the journey's policy says so.
+			return await chooseChannelStep(engine, await openItem(engine, { item: item.json, journey }), { slot, variants });
 		});
 	}
 }

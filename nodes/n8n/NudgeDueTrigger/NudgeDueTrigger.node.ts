@@ -21,7 +21,7 @@ export class NudgeDueTrigger implements INodeType {
 		group: ['trigger'],
 		version: 1,
 		subtitle: '={{"Journey " + $parameter["journey"]}}',
-		description: 'Brings back each delayed decision when its wait is over (quiet hours, a full cap), in an execution of its own: connect it to Frequency Cap',
+		description: 'Brings back each delayed decision when its wait is over (the best send time, quiet hours, a full cap), in an execution of its own: connect it to Frequency Cap',
 		defaults: { name: 'Nudge Due Trigger' },
 		inputs: [],
 		outputs: [NodeConnectionTypes.Main],
@@ -75,6 +75,8 @@ export class NudgeDueTrigger implements INodeType {
 		};
 		let busy = false;
 		const tick = () => {
+			// The store's retention job, when due: in the background, never in the due decisions' way.
+			engine.startRetentionIfDue((line, failed) => this.logger[failed ? 'warn' : 'info'](line));
 			if (busy) return;
 			busy = true;
 			emitDue()

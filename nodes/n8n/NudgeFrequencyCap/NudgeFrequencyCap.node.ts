@@ -1,9 +1,12 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
-import { GUARD_OUTPUTS, guardOutput } from '../../../engine/guard/outputs';
+import { guardOptionsOf, openItem, routeGuard } from '../../../engine/items';
 import { channelOptions } from '../shared/channelOptions';
-import { isChannel, nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
+import { nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
 
+// Not an AI-agent tool: its Record Review Verdict operation approves messages (approvals are never tools,
+// DESIGN §12), and n8n returns only a tool's first output (Allowed). Agents ask Nudge Action for a verdict.
+// eslint-disable-next-line @n8n/community-nodes/node-usable-as-tool
 export class NudgeFrequencyCap implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Nudge Frequency Cap',
@@ -15,7 +18,6 @@ export class NudgeFrequencyCap implements INodeType {
 		description:
 			'Applies your policy’s guardrails — suppression list, consent, paused journeys, human review, quiet hours and frequency caps — before a message goes out',
 		defaults: { name: 'Frequency Cap' },
-		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main, NodeConnectionTypes.Main, NodeConnectionTypes.Main],
 		outputNames: ['Allowed', 'Delayed', 'Blocked', 'Review'],
@@ -34,7 +36,7 @@ export class NudgeFrequencyCap implements INodeType {
 			},
 			{
 				displayName:
-					'Allowed: a slot is held for the message — connect to Send. Delayed: quiet hours or a full cap; Nudge keeps the decision until retryAt — log it, and let a Nudge Due Trigger bring it back into this node when due. Blocked: not to be sent (the reason is in the decision) — connect to Log Decision. Review: a person must approve — notify them, then run this node with "Record Review Verdict".',
+					'Allowed: a slot is held for the message — connect to Send. Delayed: the contact’s best send time (when the journey’s policy waits for it), quiet hours or a full cap; Nudge keeps the decision until retryAt — log it, and let a Nudge Due Trigger bring it back into this node when due. Blocked: not to be sent (the reason is in the decision) — connect to Log Decision. Review: a person must approve — notify them, then run this node with "Record Review Verdict".',
 				name: 'notice',
 				type: 'notice',
 				default: '',
@@ -125,26 +127,16 @@ export class NudgeFrequencyCap implements INodeType {
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		return await runForEachItem(this, { outputs: 4, errorOutput: 2 }, async ({ engine, item, itemIndex }) => {
 			const operation = this.getNodeParameter('operation', itemIndex, 'check') as string;
-			let decision;
+			const current = await openItem(engine, { item: item.json });
 			if (operation === 'review') {
-				decision = await engine.resolveReview(await engine.open(item.json), {
+				return routeGuard(await engine.resolveReview(current, {
 					approve: this.getNodeParameter('verdict', itemIndex) === 'approve',
 					reviewer: this.getNodeParameter('reviewer', itemIndex) as string,
 					note: (this.getNodeParameter('note', itemIndex, '') as string) || undefined,
-				});
-			} else {
-				const channel = this.getNodeParameter('channel', itemIndex, '') as string;
-				const message = this.getNodeParameter('message', itemIndex, {}) as IDataObject;
-				const tags = String(message.tags ?? '').split(',').map((t) => t.trim()).filter(Boolean);
-				decision = await engine.checkCap(await engine.open(item.json), {
-					...(isChannel(channel) ? { channel } : {}),
-					...(message.category ? { category: String(message.category) } : {}),
-					...(tags.length ? { tags } : {}),
-					...(message.offerValue ? { offerValue: Number(message.offerValue) } : {}),
-					...(message.variant ? { variant: String(message.variant) } : {}),
-				});
+				}));
 			}
-			return { decision, output: GUARD_OUTPUTS.indexOf(guardOutput(decision)), extra: decision.guard?.retryAt ? { retryAt: decision.guard.retryAt } : {} };
+			const message = this.getNodeParameter('message', itemIndex, {}) as IDataObject;
+			return routeGuard(await engine.checkCap(current, guardOptionsOf({ ...message, channel: this.getNodeParameter('channel', itemIndex, '') })));
 		});
 	}
 }

@@ -1,7 +1,11 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
-import { jsonObjectParameter, nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
+import { jsonObjectOf, openItem } from '../../../engine/items';
+import { nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
 
+// Not an AI-agent tool: it finalises journey decisions in the audit log; an agent's actions are logged by
+// Nudge Action itself (DESIGN §12).
+// eslint-disable-next-line @n8n/community-nodes/node-usable-as-tool
 export class NudgeLogDecision implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Nudge Log Decision',
@@ -13,7 +17,6 @@ export class NudgeLogDecision implements INodeType {
 		description:
 			'Closes the decision in Nudge’s decision log (what was done or not done for the contact, and why), with your own notes',
 		defaults: { name: 'Log Decision' },
-		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' }],
@@ -40,8 +43,8 @@ export class NudgeLogDecision implements INodeType {
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		return await runForEachItem(this, { outputs: 1, errorOutput: 0 }, async ({ engine, item, itemIndex }) => {
-			const annotations = jsonObjectParameter(this.getNodeParameter('annotations', itemIndex, '{}'), 'Annotations');
-			const decision = await engine.logDecision(await engine.open(item.json), annotations);
+			const annotations = jsonObjectOf(this.getNodeParameter('annotations', itemIndex, '{}'), 'Annotations');
+			const decision = await engine.logDecision(await openItem(engine, { item: item.json }), annotations);
 			return { decision, output: 0 };
 		});
 	}

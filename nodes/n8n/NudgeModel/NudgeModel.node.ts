@@ -14,6 +14,9 @@ const fromFile = { show: { operation: ['train', 'evaluate', 'trainUplift'], data
 const trainOnly = { show: { operation: ['train', 'trainUplift'] } };
 const fromRows = { show: { operation: ['train', 'trainUplift'], dataSource: ['items', 'file'] } };
 
+// Training, activating and rolling back the scoring model are an operator's decisions, never an AI-agent tool
+// (DESIGN §12: admin operations are never tools).
+// eslint-disable-next-line @n8n/community-nodes/node-usable-as-tool
 export class NudgeModel implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Nudge Model',
@@ -24,7 +27,6 @@ export class NudgeModel implements INodeType {
 		subtitle: '={{$parameter["operation"] + " " + $parameter["modelName"]}}',
 		description: 'Trains, evaluates, activates or rolls back the predictive scoring model Nudge Score uses, or an uplift model for a journey’s uplift gate',
 		defaults: { name: 'Nudge Model' },
-		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' }],

@@ -1,5 +1,6 @@
 import type { IDataObject, INodeExecutionData, INodeType, INodeTypeDescription, IPollFunctions } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
+import { DEFAULT_JOURNEY, journeyOf } from '../../../engine/items';
 import { pollOnce } from '../../../engine/events/poll';
 import { createPollSource, type PollSourceSpec } from '../../../engine/events/pollSources';
 import { applyInactivityRules, fireDueTimers } from '../../../engine/events/timers';
@@ -105,6 +106,8 @@ export class NudgePollTrigger implements INodeType {
 		const source = this.getNodeParameter('source', 'hubspot') as 'hubspot' | 'salesforce' | 'timers';
 		try {
 			const { engine } = await loadEngine(this);
+			// The store's retention job, when due: in the background, never in this poll's way.
+			engine.startRetentionIfDue((line, failed) => this.logger[failed ? 'warn' : 'info'](line));
 			if (source === 'timers') {
 				const { fired, failed, acknowledge } = await fireDueTimers(engine);
 				// Unacknowledged timers fire again after their lease, on this or another process.
@@ -114,7 +117,7 @@ export class NudgePollTrigger implements INodeType {
 				await acknowledge();
 				return items;
 			}
-			const journey = (this.getNodeParameter('journey', 'nurture') as string).trim() || 'nurture';
+			const journey = journeyOf(this.getNodeParameter('journey', DEFAULT_JOURNEY));
 			const settleSeconds = this.getNodeParameter('settleSeconds', 60) as number;
 			const rules = inactivityRules(this);
 			const spec: PollSourceSpec =

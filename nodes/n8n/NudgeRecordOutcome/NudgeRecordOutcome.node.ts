@@ -1,11 +1,13 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
 import type { Outcome } from '../../../engine/audit/schema';
-import type { Channel } from '../../../engine/channels';
+import { outcomeReference } from '../../../engine/items';
 import { channelOptions } from '../shared/channelOptions';
 import { nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
+import { fromAI, TOOL_ONLY, withToolTwin } from '../shared/tool';
 
 const WITH_VALUE = ['conversion', 'revenue'];
+const OUTCOME_TYPES = ['click', 'complaint', 'conversion', 'open', 'revenue', 'unsubscribe'];
 
 export class NudgeRecordOutcome implements INodeType {
 	description: INodeTypeDescription = {
@@ -39,34 +41,52 @@ export class NudgeRecordOutcome implements INodeType {
 				default: 'decisionId',
 				description: 'How to find the decision this outcome belongs to',
 			},
-			{
-				displayName: 'Decision ID',
-				name: 'decisionId',
-				type: 'string',
-				required: true,
-				displayOptions: { show: { matchBy: ['decisionId'] } },
-				default: '={{ $json.decisionId }}',
-				description:
-					'The decision the outcome belongs to. Nudge Send posts it to your sending tool; map it back from the tool’s event (open, click…).',
-			},
-			{
-				displayName: 'Message ID',
-				name: 'messageId',
-				type: 'string',
-				required: true,
-				displayOptions: { show: { matchBy: ['messageId'] } },
-				default: '={{ $json.messageId }}',
-				description: 'The provider’s message ID from the tool’s event (open, click…)',
-			},
-			{
-				displayName: 'Contact ID',
-				name: 'contactId',
-				type: 'string',
-				required: true,
-				displayOptions: { show: { matchBy: ['contact'] } },
-				default: '={{ $json.contactId }}',
-				description: 'The Nudge contact ID (in every decision, as contactId)',
-			},
+			...withToolTwin(
+				{
+					displayName: 'Decision ID',
+					name: 'decisionId',
+					type: 'string',
+					required: true,
+					displayOptions: { show: { matchBy: ['decisionId'] } },
+					default: '={{ $json.decisionId }}',
+					description:
+						'The decision the outcome belongs to. Nudge Send posts it to your sending tool; map it back from the tool’s event (open, click…).',
+				},
+				{
+					default: fromAI('decisionId', 'The decisionId Nudge returned for the message (Nudge Action gives it with every verdict), e.g. d_8f2c', 'string'),
+					description: 'The decision the outcome belongs to; by default the agent gives it',
+				},
+			),
+			...withToolTwin(
+				{
+					displayName: 'Message ID',
+					name: 'messageId',
+					type: 'string',
+					required: true,
+					displayOptions: { show: { matchBy: ['messageId'] } },
+					default: '={{ $json.messageId }}',
+					description: 'The provider’s message ID from the tool’s event (open, click…)',
+				},
+				{
+					default: fromAI('messageId', 'The sending tool’s ID of the message the outcome is about', 'string'),
+					description: 'The provider’s message ID; by default the agent gives it',
+				},
+			),
+			...withToolTwin(
+				{
+					displayName: 'Contact ID',
+					name: 'contactId',
+					type: 'string',
+					required: true,
+					displayOptions: { show: { matchBy: ['contact'] } },
+					default: '={{ $json.contactId }}',
+					description: 'The Nudge contact ID (in every decision, as contactId)',
+				},
+				{
+					default: fromAI('contactId', 'The Nudge contactId of the contact; their latest message is matched', 'string'),
+					description: 'The Nudge contact ID; by default the agent gives it',
+				},
+			),
 			{
 				displayName: 'Channel',
 				name: 'channel',
@@ -76,29 +96,45 @@ export class NudgeRecordOutcome implements INodeType {
 				default: '',
 				description: 'Only a decision that chose this channel; "Any Channel" also matches holdout decisions',
 			},
-			{
-				displayName: 'Outcome',
-				name: 'outcomeType',
-				type: 'options',
-				options: [
-					{ name: 'Click', value: 'click', description: 'The contact clicked the message' },
-					{ name: 'Complaint', value: 'complaint', description: 'Marked as spam; the contact is opted out of the channel' },
-					{ name: 'Conversion', value: 'conversion', description: 'The contact did what the journey aimed for' },
-					{ name: 'Open', value: 'open', description: 'The contact opened the message' },
-					{ name: 'Revenue', value: 'revenue', description: 'The contact bought something; enter the amount' },
-					{ name: 'Unsubscribe', value: 'unsubscribe', description: 'The contact unsubscribed; they are opted out of the channel' },
-				],
-				default: 'click',
-				description: 'What happened',
-			},
-			{
-				displayName: 'Value',
-				name: 'value',
-				type: 'number',
-				default: 0,
-				description: 'Amount or value of the outcome, e.g. the order total for revenue',
-				displayOptions: { show: { outcomeType: WITH_VALUE } },
-			},
+			...withToolTwin(
+				{
+					displayName: 'Outcome',
+					name: 'outcomeType',
+					type: 'options',
+					options: [
+						{ name: 'Click', value: 'click', description: 'The contact clicked the message' },
+						{ name: 'Complaint', value: 'complaint', description: 'Marked as spam; the contact is opted out of the channel' },
+						{ name: 'Conversion', value: 'conversion', description: 'The contact did what the journey aimed for' },
+						{ name: 'Open', value: 'open', description: 'The contact opened the message' },
+						{ name: 'Revenue', value: 'revenue', description: 'The contact bought something; enter the amount' },
+						{ name: 'Unsubscribe', value: 'unsubscribe', description: 'The contact unsubscribed; they are opted out of the channel' },
+					],
+					default: 'click',
+					description: 'What happened',
+				},
+				{
+					type: 'string',
+					options: undefined,
+					default: fromAI('outcome', `What happened, one of: ${OUTCOME_TYPES.join(', ')}`, 'string'),
+					description: `What happened (${OUTCOME_TYPES.join(', ')}); by default the agent says. Set a fixed value to let the agent record only that outcome.`,
+				},
+			),
+			...withToolTwin(
+				{
+					displayName: 'Value',
+					name: 'value',
+					type: 'number',
+					default: 0,
+					description: 'Amount or value of the outcome, e.g. the order total for revenue',
+					displayOptions: { show: { outcomeType: WITH_VALUE } },
+				},
+				{
+					// Tool mode: Outcome is the model's answer, so Value is always offered.
+					default: fromAI('value', 'The order total for a revenue or conversion outcome; 0 for other outcomes', 'number', 0),
+					description: 'Amount of a revenue or conversion outcome; by default the agent gives it',
+					displayOptions: TOOL_ONLY,
+				},
+			),
 			{
 				displayName: 'Outcome ID',
 				name: 'outcomeId',
@@ -117,8 +153,8 @@ export class NudgeRecordOutcome implements INodeType {
 			const matchBy = this.getNodeParameter('matchBy', itemIndex, 'decisionId') as 'decisionId' | 'messageId' | 'contact';
 			const text = (name: string) => String(this.getNodeParameter(name, itemIndex, '') ?? '').trim();
 			const key = { decisionId: 'decisionId', messageId: 'messageId', contact: 'contactId' }[matchBy];
-			const ref = text(key);
-			if (!ref) {
+			const reference = outcomeReference({ [key]: text(key), channel: matchBy === 'contact' ? text('channel') : '' });
+			if (!reference) {
 				const hint = {
 					decisionId: 'Decision ID is empty: map it from the incoming item, e.g. {{ $json.decisionId }} (Nudge Send includes it in every message it posts)',
 					messageId: 'Message ID is empty: map the sending tool’s message ID from the incoming item, e.g. {{ $json.messageId }}',
@@ -126,13 +162,16 @@ export class NudgeRecordOutcome implements INodeType {
 				}[matchBy];
 				throw new NodeOperationError(this.getNode(), hint, { itemIndex });
 			}
-			const channel = matchBy === 'contact' ? text('channel') : '';
 			const type = this.getNodeParameter('outcomeType', itemIndex) as Outcome['type'];
+			if (!OUTCOME_TYPES.includes(type)) {
+				throw new NodeOperationError(this.getNode(), `Outcome "${String(type)}" is not one Nudge records; use one of ${OUTCOME_TYPES.join(', ')}`, { itemIndex });
+			}
 			const outcomeId = String(this.getNodeParameter('outcomeId', itemIndex, '') ?? '').trim();
-			const value = WITH_VALUE.includes(type) ? (this.getNodeParameter('value', itemIndex, 0) as number) : undefined;
+			// A number field is never empty: a conversion's 0 means no value was given (as on Node-RED); revenue's 0 is an amount.
+			const given = WITH_VALUE.includes(type) ? (this.getNodeParameter('value', itemIndex, 0) as number) : undefined;
+			const value = type === 'conversion' && given === 0 ? undefined : given;
 			const { decision, duplicate } = await engine.recordOutcome({
-				[key]: ref,
-				...(channel ? { channel: channel as Channel } : {}),
+				...reference,
 				type,
 				...(outcomeId ? { outcomeId } : {}),
 				...(value !== undefined ? { value } : {}),

@@ -1,6 +1,9 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
-import { NodeConnectionTypes } from 'n8n-workflow';
-import { nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
+import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
+import { ActionRequestSchema, AGENT_LIMITS, resolveActionContact } from '../../../engine/agents/request';
+import { DEFAULT_JOURNEY, journeyOf, openItem } from '../../../engine/items';
+import { nudgeEngineConnectionTest, runForEachItem, runItems } from '../shared/engine';
+import { CONTACT_FOR_MODEL, fromAI, isToolNode, NOT_TOOL, TOOL_ONLY } from '../shared/tool';
 
 export class NudgeScore implements INodeType {
 	description: INodeTypeDescription = {
@@ -23,6 +26,16 @@ export class NudgeScore implements INodeType {
 				name: 'notice',
 				type: 'notice',
 				default: '',
+				displayOptions: NOT_TOOL,
+			},
+			{
+				displayName: 'Contact',
+				name: 'contact',
+				type: 'string',
+				required: true,
+				default: fromAI('contact', `${CONTACT_FOR_MODEL} (whose readiness to buy to score)`, 'string'),
+				description: 'Whose score the agent reads: a known contact’s Nudge contact ID or email address. Reading a score changes nothing.',
+				displayOptions: TOOL_ONLY,
 			},
 			{
 				displayName: 'Options',
@@ -47,9 +60,22 @@ export class NudgeScore implements INodeType {
 	methods = { credentialTest: { nudgeEngineConnectionTest } };
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+		if (isToolNode(this)) {
+			// An agent reads a known contact's score: no event is taken in and no decision is opened.
+			return await runItems(this, { outputs: 1, errorOutput: 0 }, async ({ engine, itemIndex }) => {
+				const journey = journeyOf(this.getNodeParameter('options.journey', itemIndex, DEFAULT_JOURNEY));
+				const contact = ActionRequestSchema.shape.contact.safeParse(String(this.getNodeParameter('contact', itemIndex, '') ?? '').trim());
+				if (!contact.success) {
+					throw new NodeOperationError(this.getNode(), `Name the contact by their Nudge contactId or email address (1 to ${AGENT_LIMITS.identity} characters)`, { itemIndex });
+				}
+				const profile = await resolveActionContact(engine.store, contact.data);
+				const { value, tier, factors, note } = await engine.scoreProfile(profile, journey);
+				return { json: { contactId: profile.contactId, score: { value, tier, factors, ...(note ? { note } : {}) } }, output: 0 };
+			});
+		}
 		return await runForEachItem(this, { outputs: 1, errorOutput: 0 }, async ({ engine, item, itemIndex }) => {
-			const journey = this.getNodeParameter('options.journey', itemIndex, 'nurture') as string;
-			const decision = await engine.score(await engine.open(item.json, journey));
+			const journey = this.getNodeParameter('options.journey', itemIndex, DEFAULT_JOURNEY);
+			const decision = await engine.score(await openItem(engine, { item: item.json, journey }));
 			return { decision, output: 0 };
 		});
 	}

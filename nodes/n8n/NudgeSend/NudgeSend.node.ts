@@ -1,8 +1,9 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
-import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
+import { NodeConnectionTypes } from 'n8n-workflow';
 import { createSender, type ClosableSender, type ProviderName } from '../../../engine/deliver/senders';
 import type { HubSpotAction } from '../../../engine/deliver/hubspot';
 import type { SalesforceAction } from '../../../engine/deliver/salesforce';
+import { openItem, routeSend } from '../../../engine/items';
 import {
 	hubspotAuth,
 	hubspotAuthenticationProperty,
@@ -10,9 +11,9 @@ import {
 	nudgeSalesforceConnectionTest,
 	runForEachItem,
 	salesforceSettings,
-	sendOutput,
 	vendorCredential,
 } from '../shared/engine';
+import { webhookProperties, webhookTarget } from '../shared/webhookTarget';
 
 const webhookOnly = { show: { provider: ['webhook'] } };
 const hubspotOnly = { show: { provider: ['hubspot'] } };
@@ -23,6 +24,9 @@ function categoryOf(context: IExecuteFunctions, itemIndex: number): { category?:
 	return category ? { category } : {};
 }
 
+// Sending is never an AI-agent tool: an agent asks Nudge Action, which applies every guardrail and sends only on
+// allow (DESIGN §12). As a tool n8n would also return only this node's first output.
+// eslint-disable-next-line @n8n/community-nodes/node-usable-as-tool
 export class NudgeSend implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Nudge Send',
@@ -34,7 +38,6 @@ export class NudgeSend implements INodeType {
 		description:
 			'Delivers the message by posting the decision to your sending tool’s webhook, once per decision even when the workflow is retried',
 		defaults: { name: 'Send' },
-		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main],
 		outputNames: ['Sent', 'Failed'],
@@ -143,35 +146,7 @@ export class NudgeSend implements INodeType {
 				displayOptions: { show: { provider: ['hubspot', 'salesforce'], hubspotAction: ['task'], salesforceAction: ['task'] } },
 				description: 'Owner (HubSpot owner ID or Salesforce user ID) to assign the task to; leave empty to use the record’s own owner',
 			},
-			{
-				displayName: 'Webhook URL',
-				name: 'url',
-				type: 'string',
-				required: true,
-				default: '',
-				placeholder: 'https://hooks.example.com/nudge',
-				displayOptions: webhookOnly,
-				description:
-					'Where to post each message: your email/SMS tool, a CRM workflow or an n8n Webhook. It receives the contact, channel, score and decision ID as JSON.',
-			},
-			{
-				displayName: 'Timeout (Seconds)',
-				name: 'timeoutSeconds',
-				type: 'number',
-				typeOptions: { minValue: 1 },
-				default: 10,
-				displayOptions: webhookOnly,
-				description: 'How long to wait for the webhook to answer before trying again (up to 3 attempts in all)',
-			},
-			{
-				displayName: 'Sign With the Engine’s Signing Secret',
-				name: 'sign',
-				type: 'boolean',
-				default: true,
-				displayOptions: webhookOnly,
-				description:
-					'Whether to sign each request with the signing secret of the Nudge Engine credential (X-Nudge-Signature header), so the receiver can check it came from you',
-			},
+			...webhookProperties(webhookOnly),
 		],
 	};
 
@@ -184,8 +159,7 @@ export class NudgeSend implements INodeType {
 			try {
 				return await runForEachItem(this, { outputs: 2, errorOutput: 1 }, async ({ engine, item, itemIndex }) => {
 					sender ??= await providerSender(this, provider);
-					const decision = await engine.send(await engine.open(item.json), { sender }, categoryOf(this, itemIndex));
-					return { decision, output: sendOutput(decision) };
+					return routeSend(await engine.send(await openItem(engine, { item: item.json }), { sender }, categoryOf(this, itemIndex)));
 				});
 			} finally {
 				// Segment queues events: flush them before the execution ends.
@@ -193,22 +167,9 @@ export class NudgeSend implements INodeType {
 			}
 		}
 		return await runForEachItem(this, { outputs: 2, errorOutput: 1 }, async ({ engine, settings, item, itemIndex }) => {
-			const url = String(this.getNodeParameter('url', itemIndex)).trim();
-			const timeoutSeconds = this.getNodeParameter('timeoutSeconds', itemIndex, 10) as number;
-			const sign = this.getNodeParameter('sign', itemIndex, true) as boolean;
-			if (sign && !settings.signingSecret) {
-				throw new NodeOperationError(
-					this.getNode(),
-					'Signing is on but the Nudge Engine credential has no signing secret: add one to the credential, or turn off "Sign With the Engine’s Signing Secret"',
-					{ itemIndex },
-				);
-			}
-			const decision = await engine.send(
-				await engine.open(item.json),
-				{ url, timeoutMs: Math.max(1, timeoutSeconds) * 1000, ...(sign ? { secret: settings.signingSecret } : {}) },
-				categoryOf(this, itemIndex),
-			);
-			return { decision, output: sendOutput(decision) };
+			const target = webhookTarget(this, settings, itemIndex);
+			const decision = await engine.send(await openItem(engine, { item: item.json }), target, categoryOf(this, itemIndex));
+			return routeSend(decision);
 		});
 	}
 }

@@ -8,6 +8,7 @@ import type {
 	IWebhookResponseData,
 } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
+import { DEFAULT_JOURNEY, journeyOf } from '../../../engine/items';
 import { NOT_CONFIGURED_ANSWER, receiveSignedEvents, type WebhookSource } from '../../../engine/events/receive';
 import { applyInactivityRules } from '../../../engine/events/timers';
 import { redactUrl } from '../../../engine/store/connection';
@@ -131,7 +132,7 @@ export class NudgeTrigger implements INodeType {
 			res.status(NOT_CONFIGURED_ANSWER.status).json(NOT_CONFIGURED_ANSWER.body);
 			return { noWebhookResponse: true };
 		}
-		const journey = (this.getNodeParameter('journey', 'nurture') as string).trim() || 'nurture';
+		const journey = journeyOf(this.getNodeParameter('journey', DEFAULT_JOURNEY));
 		const source = this.getNodeParameter('source', 'nudge') as WebhookSource;
 		const vendor = source === 'hubspot' ? hubspotVendor(this.getNodeParameter('authentication', 'privateApp')) : source;
 		const secret = vendor === 'nudge' ? loaded.settings.signingSecret : await vendorSecret(this, vendor);

@@ -19,7 +19,6 @@ import type {
 } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 import type { Decision } from '../../../engine/audit/schema';
-import { CHANNELS, type Channel } from '../../../engine/channels';
 import type { Engine } from '../../../engine/engine';
 import { NudgeError, type FieldIssue } from '../../../engine/errors';
 import { checkEngineConfig, getEngine, type EngineConfig } from '../../../engine/registry';
@@ -27,6 +26,7 @@ import { redactUrl } from '../../../engine/store/connection';
 import { connectSalesforce, salesforceSettingsFrom, type SalesforceSettings } from '../../../engine/vendors/salesforce';
 import { parseInactivityRules, type InactivityRule } from '../../../engine/events/timers';
 import { hubspotAuthFrom, type HubSpotAuthSettings } from '../../../engine/vendors/hubspot';
+import { isToolNode } from './tool';
 
 /** The credential type every Nudge node uses. */
 export const NUDGE_CREDENTIAL = 'nudgeEngineApi';
@@ -109,6 +109,15 @@ export function toNodeError(node: INode, error: unknown, itemIndex?: number): No
 	return new NodeOperationError(node, error instanceof Error && error.message === masked ? error : masked, { itemIndex });
 }
 
+/**
+ * What a tool answers an agent: the decision's id, contact, status and why, plus the step's extra fields.
+ * Not the incoming item: in tool mode that is the model's arguments (and, in n8n 2.x, the chat input).
+ */
+export function toolAnswer(decision: Decision, extra: IDataObject = {}): IDataObject {
+	const { decisionId, contactId, status, reason, explanation } = decision;
+	return { decisionId, contactId, status, ...(reason ? { reason } : {}), ...(explanation ? { explanation } : {}), ...extra };
+}
+
 /** The json every Nudge node emits: the incoming item plus the decision, so expressions can read it. */
 export function decisionJson(input: IDataObject, decision: Decision, extra: IDataObject = {}): IDataObject {
 	return {
@@ -125,7 +134,7 @@ export interface StepResult {
 	/** Index of the output the item goes to. */
 	output: number;
 	/** Extra fields for the output item (e.g. `duplicate`). */
-	extra?: IDataObject;
+	extra?: Record<string, unknown>;
 }
 
 export interface StepInput {
@@ -135,18 +144,26 @@ export interface StepInput {
 	itemIndex: number;
 }
 
+/** What one item's step produced: the json to emit and the output it leaves by. */
+export interface ItemResult {
+	json: IDataObject;
+	output: number;
+}
+
 /**
- * Runs one engine step per input item, in order (caps are checked one contact at a time), and routes
- * each item to the output the step chose. A failing item throws a NodeOperationError naming the item,
- * or — with "On Error → Continue" — becomes an error item on `errorOutput`.
+ * Runs a step per input item, in order (caps are checked one contact at a time). A failing item throws a
+ * NodeOperationError naming the item, or — with "On Error → Continue" — becomes an error item on
+ * `errorOutput`. A tool emits everything on its first output (the only one n8n hands back to the agent),
+ * errors included as `{error, details}`, so the agent can read them and correct its call.
  */
-export async function runForEachItem(
+export async function runItems(
 	context: IExecuteFunctions,
 	shape: { outputs: number; errorOutput: number },
-	step: (input: StepInput) => Promise<StepResult>,
+	step: (input: StepInput) => Promise<ItemResult>,
 ): Promise<INodeExecutionData[][]> {
 	const items = context.getInputData();
 	const outputs: INodeExecutionData[][] = Array.from({ length: shape.outputs }, () => []);
+	const tool = isToolNode(context);
 	let loaded: { engine: Engine; settings: NudgeSettings } | undefined;
 	let loadError: unknown;
 	try {
@@ -159,13 +176,10 @@ export async function runForEachItem(
 		try {
 			if (!loaded) throw loadError;
 			const result = await step({ ...loaded, item, itemIndex });
-			outputs[result.output].push({
-				json: decisionJson(item.json, result.decision, result.extra),
-				pairedItem: { item: itemIndex },
-			});
+			outputs[tool ? 0 : result.output].push({ json: result.json, pairedItem: { item: itemIndex } });
 		} catch (error) {
 			const nodeError = toNodeError(context.getNode(), error, itemIndex);
-			if (!context.continueOnFail()) throw nodeError;
+			if (!tool && !context.continueOnFail()) throw nodeError;
 			// Only "error", "message" and "details" keys let n8n move the item to the error output (it then adds
 			// the input item's fields back); otherwise the item keeps its fields on this node's fallback output.
 			const errorJson: IDataObject = {
@@ -175,9 +189,9 @@ export async function runForEachItem(
 					issues: Array.isArray(nodeError.context.issues) ? nodeError.context.issues : [],
 				},
 			};
-			const toErrorOutput = context.getNode().onError === 'continueErrorOutput';
-			outputs[shape.errorOutput].push({
-				json: toErrorOutput ? errorJson : { ...item.json, ...errorJson },
+			const bare = tool || context.getNode().onError === 'continueErrorOutput';
+			outputs[tool ? 0 : shape.errorOutput].push({
+				json: bare ? errorJson : { ...item.json, ...errorJson },
 				pairedItem: { item: itemIndex },
 			});
 		}
@@ -185,51 +199,17 @@ export async function runForEachItem(
 	return outputs;
 }
 
-/** Parses a JSON-object parameter (text or an object from an expression); names the parameter when it is not one. */
-export function jsonObjectParameter(value: unknown, label: string): IDataObject {
-	let parsed: unknown = value;
-	let syntaxError: string | undefined;
-	if (typeof value === 'string') {
-		if (!value.trim()) return {};
-		try {
-			parsed = JSON.parse(value);
-		} catch (error) {
-			syntaxError = messageOf(error);
-		}
-	}
-	if (syntaxError !== undefined) {
-		throw new NudgeError('INVALID_INPUT', `${label} is not valid JSON (${syntaxError}); write an object such as {"campaign": "spring"}`);
-	}
-	if (parsed === undefined || parsed === null) return {};
-	if (typeof parsed !== 'object' || Array.isArray(parsed)) {
-		throw new NudgeError('INVALID_INPUT', `${label} must be a JSON object such as {"campaign": "spring"}`);
-	}
-	return parsed as IDataObject;
-}
-
-/* ---------------------------------------------------------------------------------------------------
- * Outputs. Which output an item goes to follows from the decision the engine returned; nothing else.
- * ------------------------------------------------------------------------------------------------- */
-
-/** Choose Channel: one output per channel in the engine's channel order, then None. */
-export const CHANNEL_OUTPUT_NAMES = ['Email', 'SMS', 'Push', 'In-App', 'Paid Audience', 'Sales Task', 'None'];
-export const NONE_OUTPUT = CHANNELS.length;
-
-const live = (decision: Decision) => decision.status === 'pending' || decision.status === 'sent';
-
-/** The channel's output for a live decision with a channel; None for every suppressed (or failed) decision. */
-export function channelOutput(decision: Decision): number {
-	const index = decision.channel && live(decision) ? CHANNELS.indexOf(decision.channel) : -1;
-	return index >= 0 ? index : NONE_OUTPUT;
-}
-
-export function isChannel(value: unknown): value is Channel {
-	return typeof value === 'string' && (CHANNELS as readonly string[]).includes(value);
-}
-
-/** Send: Sent (0) when the message went out, Failed (1) otherwise. */
-export function sendOutput(decision: Decision): number {
-	return decision.status === 'sent' ? 0 : 1;
+/** `runItems` for a step that returns a decision: emits the decision (a tool's answer: its summary). */
+export async function runForEachItem(
+	context: IExecuteFunctions,
+	shape: { outputs: number; errorOutput: number },
+	step: (input: StepInput) => Promise<StepResult>,
+): Promise<INodeExecutionData[][]> {
+	const tool = isToolNode(context);
+	return runItems(context, shape, async (input) => {
+		const { decision, output, extra } = await step(input);
+		return { json: tool ? toolAnswer(decision, extra as IDataObject | undefined) : decisionJson(input.item.json, decision, extra as IDataObject | undefined), output };
+	});
 }
 
 /**

@@ -9,6 +9,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow, NodeStatus
 import type { Decision, ReasonCode } from '../../../engine/audit/schema';
 import type { Engine } from '../../../engine/engine';
 import { NudgeError, NudgeErrorCode } from '../../../engine/errors';
+import { decisionIdOf as refId, openItem } from '../../../engine/items';
 
 /** The node type of the config node; every flow node names one in its `engine` property. */
 export const ENGINE_NODE_TYPE = 'nudge-engine';
@@ -98,7 +99,15 @@ const REASON_LABELS: Record<ReasonCode, string> = {
 	SUPPRESSION_LIST: 'suppressed list',
 	REVIEW_REJECTED: 'review rejected',
 	WAIT_CHOSEN: 'waiting',
+	BEST_SEND_TIME: 'best time',
 	NOT_A_TRIGGER: 'no message',
+	AGENTS_DISABLED: 'agents off',
+	AGENT_KILL_SWITCH: 'kill switch',
+	AGENT_BLOCKED: 'agent blocked',
+	BLAST_RADIUS: 'blast radius',
+	APPROVAL_INVALID: 'approval invalid',
+	APPROVAL_EXPIRED: 'approval expired',
+	APPROVAL_MISMATCH: 'approval mismatch',
 	LOW_UPLIFT: 'low uplift',
 };
 
@@ -171,24 +180,17 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * The decision a message is about: `msg.decision` when it is attached (a decision or its id);
- * otherwise `msg.payload` is taken as a customer event (an object or JSON text) and opens a new
- * decision for `msg.journey` (default `nurture`), exactly as the Nudge Trigger would.
+ * The decision a message is about: `msg.decision` when it is attached (a decision or its id); otherwise
+ * the one `msg.payload` carries, or a new one for `msg.journey` when the payload is a customer event (an
+ * object or JSON text), exactly as the Nudge Trigger would (engine/items, as in n8n).
  */
-export async function decisionOf(engine: Engine, msg: NodeMessage): Promise<Decision> {
-	if (msg.decision !== undefined && msg.decision !== null) return engine.getDecision(msg.decision);
-	const journey = typeof msg.journey === 'string' && msg.journey.trim() ? msg.journey.trim() : 'nurture';
-	return engine.open(msg.payload, journey);
+export function decisionOf(engine: Engine, msg: NodeMessage): Promise<Decision> {
+	return openItem(engine, { item: msg.payload, decision: msg.decision, journey: msg.journey });
 }
 
 /** The decision id a message names: msg.decision, msg.decisionId or msg.payload.decisionId. */
 export function decisionIdOf(msg: NodeMessage): string | undefined {
-	const candidates: unknown[] = [msg.decision, msg.decisionId, isRecord(msg.payload) ? msg.payload.decisionId : undefined];
-	for (const c of candidates) {
-		if (typeof c === 'string' && c.trim()) return c.trim();
-		if (isRecord(c) && typeof c.decisionId === 'string' && c.decisionId) return c.decisionId;
-	}
-	return undefined;
+	return [msg.decision, msg.decisionId, isRecord(msg.payload) ? msg.payload.decisionId : undefined].map(refId).find(Boolean);
 }
 
 // ---------------------------------------------------------------------------------------------

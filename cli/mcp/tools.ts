@@ -1,0 +1,199 @@
+/**
+ * The tools `nudge mcp` offers an AI agent (DESIGN §12): read a contact's state and consent, score it, request an
+ * action (the engine's verdict, and the send when allowed and the server has a send target), record an outcome,
+ * explain a decision. No approval or admin tool: a person approves, never the agent. Loaded only by `nudge mcp`.
+ */
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod/v4';
+import { ActionRequestSchema, resolveActionContact } from '../../engine/agents/request';
+import { verdictOf } from '../../engine/agents/verdict';
+import { OutcomeSchema } from '../../engine/audit/schema';
+import { CHANNELS, ChannelSchema } from '../../engine/channels';
+import { redactDecision, redactValue } from '../../engine/console/redact';
+import type { Engine, SendTarget } from '../../engine/engine';
+import { NudgeError } from '../../engine/errors';
+import { packageVersion } from '../packageRoot';
+
+export interface McpToolOptions {
+	/** Where an allowed action is sent; without one, an allowed action is only reserved (a flow sends it). */
+	send?: SendTarget;
+	/** Show personal data (emails, phone numbers, names) in what the tools return; redacted by default. */
+	revealPii?: boolean;
+}
+
+const ContactArg = ActionRequestSchema.shape.contact;
+const RECENT = 10;
+
+function reply(value: unknown): CallToolResult {
+	return { content: [{ type: 'text', text: JSON.stringify(value, null, 1) }], structuredContent: value as Record<string, unknown> };
+}
+
+/** An engine error is an answer the model can act on (its code and message), not a protocol failure. */
+async function answer(work: () => Promise<unknown>): Promise<CallToolResult> {
+	try {
+		return reply(await work());
+	} catch (error) {
+		if (!(error instanceof NudgeError)) throw error;
+		return { isError: true, content: [{ type: 'text', text: `${error.code}: ${error.message}` }] };
+	}
+}
+
+export function createMcpServer(engine: Engine, options: McpToolOptions = {}): McpServer {
+	const server = new McpServer({ name: 'nudge', version: packageVersion() }, { instructions: INSTRUCTIONS });
+	/** As the console: personal keys (email, name, phone…) go whole where `piiKeys`; emails and numbers in any text go. */
+	const redact = <T>(value: T, piiKeys = true): T => (options.revealPii ? value : (redactValue(value, piiKeys) as T));
+
+	server.registerTool(
+		'lookup_contact',
+		{
+			title: 'Look up a contact',
+			description:
+				'Reads what Nudge knows about one contact: consent per channel (opted_in, opted_out, unknown), lifecycle, paused journeys, ' +
+				'whether they must never be contacted, when they were last seen and engaged, and their latest decisions (what was sent or held back, and why). ' +
+				'Personal data such as email addresses and names is redacted. Use it before proposing an action, to see whether one makes sense.',
+			inputSchema: z.object({ contact: ContactArg.describe('A contact id, an email address, or an object of identities (contactId, email, userId, hubspotId, salesforceId)') }).strict(),
+			annotations: { readOnlyHint: true, openWorldHint: false },
+		},
+		({ contact }) =>
+			answer(async () => {
+				const profile = await resolveActionContact(engine.store, contact);
+				const recent = await engine.queryDecisions({ contactId: profile.contactId, from: new Date(Date.now() - 30 * 86_400_000).toISOString() });
+				return {
+					contactId: profile.contactId,
+					consent: Object.fromEntries(CHANNELS.map((c) => [c, profile.consent[c] ?? 'unknown'])),
+					doNotContact: !!profile.doNotContact,
+					lifecycle: profile.lifecycle,
+					timezone: profile.timezone,
+					pausedJourneys: profile.pauses ?? {},
+					lastSeenAt: profile.lastSeenAt,
+					lastEngagedAt: profile.lastEngagedAt,
+					traits: redact(profile.traits),
+					counters: redact(profile.counters, false),
+					recentDecisions: redact(recent.slice(-RECENT).map((d) => ({
+						decisionId: d.decisionId,
+						createdAt: d.createdAt,
+						journey: d.journey,
+						status: d.status,
+						channel: d.channel,
+						reason: d.reason,
+						explanation: d.explanation,
+						agentId: d.agent?.agentId,
+					})), false),
+				};
+			}),
+	);
+
+	server.registerTool(
+		'score_contact',
+		{
+			title: 'Score a contact',
+			description:
+				'Scores one contact 0–100 with the policy\'s model (or a journey\'s own), with its tier (hot, warm, cold) and the factors behind it. ' +
+				'Read-only: nothing is logged or sent.',
+			inputSchema: z
+				.object({
+					contact: ContactArg.describe('A contact id, an email address, or an object of identities'),
+					journey: z.string().min(1).max(128).optional().describe('Score with this journey\'s own scoring, when it has one'),
+				})
+				.strict(),
+			annotations: { readOnlyHint: true, openWorldHint: false },
+		},
+		({ contact, journey }) => answer(async () => redact(await engine.scoreProfile(await resolveActionContact(engine.store, contact), journey), false)),
+	);
+
+	server.registerTool(
+		'request_action',
+		{
+			title: 'Request an action (send a message)',
+			description:
+				'Proposes one message to one contact and gets Nudge\'s verdict, after every marketing guardrail (consent, suppression, caps, quiet hours, ' +
+				'holdouts, review rules, your blast radius). verdict "allow": ' +
+				(options.send ? 'the message was sent (see "sent").' : 'a slot is reserved and the operator\'s flow sends it.') +
+				' "defer": ask again with the SAME idempotencyKey at or after retryAt. "needs_approval": a person must approve; ' +
+				'once they did, ask again with the same idempotencyKey, the same content and the approvalId. "deny": do not retry as it is; reasons and explanation say why. ' +
+				'Always give a stable idempotencyKey per intended message (e.g. "winback-<contact>-2026-05"): repeating a key never sends twice. ' +
+				'dryRun: true answers without reserving, sending or logging anything.',
+			inputSchema: ActionRequestSchema,
+			annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+		},
+		(request) =>
+			answer(async () => {
+				const verdict = await engine.requestAction(request);
+				if (verdict.verdict !== 'allow' || verdict.dryRun || !options.send) return verdict;
+				const sent = await engine.sendAction(verdict.decisionId, options.send);
+				if (sent.status === 'sent') return { ...verdict, sent: true };
+				if (sent.status === 'failed') return { ...verdict, sent: false, error: sent.explanation };
+				// Stopped at the send (the kill switch, consent withdrawn meanwhile): its new verdict.
+				return { ...verdictOf(sent), sent: false };
+			}),
+	);
+
+	server.registerTool(
+		'record_outcome',
+		{
+			title: 'Record an outcome',
+			description:
+				'Records what happened after a message: open, click, conversion, revenue (with value), unsubscribe or complaint. Name the decision by its decisionId, ' +
+				'or the provider\'s messageId, or the contact (optionally with the channel): then the contact\'s latest message within the attribution window. ' +
+				'An outcomeId makes a repeat harmless. An unsubscribe or complaint opts the contact out of that channel.',
+			inputSchema: z
+				.object({
+					decisionId: z.string().min(1).max(200).optional(),
+					messageId: z.string().min(1).max(500).optional(),
+					contactId: z.string().min(1).max(320).optional(),
+					channel: ChannelSchema.optional(),
+					type: OutcomeSchema.shape.type,
+					value: z.number().finite().min(0).max(1_000_000_000).optional().describe('The amount, for revenue'),
+					outcomeId: z.string().min(1).max(200).optional(),
+					at: z.string().max(40).optional().describe('ISO 8601 time; now when absent'),
+				})
+				.strict(),
+			annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+		},
+		(input) =>
+			answer(async () => {
+				const { decision, duplicate } = await engine.recordOutcome(input);
+				return { decisionId: decision.decisionId, duplicate, outcomes: decision.outcomes.map((o) => ({ type: o.type, at: o.at, value: o.value })) };
+			}),
+	);
+
+	server.registerTool(
+		'explain_decision',
+		{
+			title: 'Explain a decision',
+			description:
+				'Explains one decision (an action\'s decisionId, or any journey decision): its status, reason code, binding rule, one-sentence explanation, ' +
+				'every guardrail checked with its count and limit, the channel choice, the agent verdict and the trail of stages. Personal data is redacted.',
+			inputSchema: z.object({ decisionId: z.string().min(1).max(200) }).strict(),
+			annotations: { readOnlyHint: true, openWorldHint: false },
+		},
+		({ decisionId }) =>
+			answer(async () => {
+				const d = await engine.getDecision(decisionId);
+				const shown = options.revealPii ? d : redactDecision(d);
+				// What the agent wrote is not repeated back: the verdict and its reasons are what it needs.
+				const agent = shown.agent && { ...shown.agent, content: undefined };
+				return {
+					decisionId: shown.decisionId,
+					createdAt: shown.createdAt,
+					journey: shown.journey,
+					status: shown.status,
+					reason: shown.reason,
+					rule: shown.ruleId ?? shown.guard?.bindingRuleId,
+					explanation: shown.explanation,
+					channel: shown.channel,
+					choice: shown.choice && { method: shown.choice.method, arm: shown.choice.arm, holdout: shown.choice.holdout },
+					checks: shown.guard?.checks ?? [],
+					review: shown.review,
+					agent,
+					delivery: shown.delivery && { status: shown.delivery.status, provider: shown.delivery.provider, at: shown.delivery.at },
+					outcomes: shown.outcomes.map((o) => ({ type: o.type, at: o.at })),
+					trail: shown.trail,
+				};
+			}),
+	);
+	return server;
+}
+
+const INSTRUCTIONS = `Nudge is the marketing engine's governance layer: every message you want sent to a person goes through request_action, which applies consent, caps, quiet hours, holdouts, review rules and your own blast radius, and answers allow, defer, needs_approval or deny with a reason. You cannot approve your own actions or change the policy. Look a contact up first; give each intended message its own stable idempotencyKey; on defer retry at retryAt with the same key; on deny do not retry the same action.`;

@@ -1,0 +1,65 @@
+import { durationMs } from '../guard/duration';
+import { contentHash, newId } from '../ids';
+import type { BlastRadiusRule, Policy } from '../policy/schema';
+import type { Store } from '../store/types';
+
+/**
+ * Blast radius: how much one agent may do in a window (policy `agents.blastRadius`), whatever each contact's own
+ * caps say. Each rule keeps a ledger of its own in the store's cap ledger, under a pseudo-contact named after the
+ * rule and the agent, so the count is atomic on every backend (two workers racing for the last slot cannot both
+ * get it). `actions` rules take a slot per action; `contacts` rules take one the first time the agent touches a
+ * contact in the window (a claim key remembers it).
+ */
+
+export type BlastRadiusResult =
+	| { ok: true }
+	| { ok: false; rule: BlastRadiusRule; count: number; freesAt?: number; explanation: string };
+
+const ledgerOf = (rule: BlastRadiusRule, agentId: string) => `agent-blast:${rule.id}:${agentId}`;
+/** The contact is hashed: the key may outlive an erasure of the contact (until its window ends). */
+const touchKey = (rule: BlastRadiusRule, agentId: string, contactId: string) => `agent-touch:${rule.id}:${agentId}:${contentHash(contactId, 24)}`;
+
+function rulesFor(policy: Policy, agentId: string): BlastRadiusRule[] {
+	return policy.agents.blastRadius.filter((r) => !r.agents || r.agents.includes(agentId));
+}
+
+/**
+ * Takes a slot in every blast radius rule of the agent, all or none (a full rule gives back what was taken).
+ * Every request the engine evaluates counts, whatever its verdict: a looping agent is stopped even while its
+ * actions are being denied. A slot is a reservation that expires when its window ends, so it counts exactly as
+ * long as the window. `reserve: false` (a dry run) only looks.
+ */
+export async function reserveBlastRadius(store: Store, policy: Policy, agentId: string, contactId: string, now: number, reserve = true): Promise<BlastRadiusResult> {
+	const taken: string[] = [];
+	const touched: string[] = [];
+	for (const rule of rulesFor(policy, agentId)) {
+		const lengthMs = durationMs(rule.window);
+		if (rule.count === 'contacts') {
+			const key = touchKey(rule, agentId, contactId);
+			const fresh = reserve ? await store.claimKey(key, lengthMs, now) : (await store.keyHeldUntil(key, now)) === undefined;
+			if (!fresh) continue;
+			if (reserve) touched.push(key);
+		}
+		const counter = { ruleId: rule.id, limit: rule.limit, since: now - lengthMs, match: {}, excludeTags: [], lengthMs };
+		const reservationId = newId('r');
+		const ledger = ledgerOf(rule, agentId);
+		const verdict = reserve
+			? await store.reserveCap({ reservationId, contactId: ledger, channel: 'agent', journey: 'agent', tags: [], at: now, expiresAt: now + lengthMs }, [counter])
+			: await store.peekCap(ledger, [counter], now);
+		if (!verdict.ok) {
+			for (const id of taken) await store.settleCap(id, 'release');
+			for (const key of touched) await store.releaseKey(key);
+			const what = rule.count === 'actions' ? 'actions' : 'distinct contacts';
+			const freesAt = verdict.freesAt[0];
+			return {
+				ok: false,
+				rule,
+				count: verdict.counts[0],
+				...(freesAt !== undefined ? { freesAt } : {}),
+				explanation: `agent ${agentId} reached blast radius ${rule.id}: ${verdict.counts[0]} of ${rule.limit} ${what} in the last ${rule.window}${freesAt !== undefined ? `; the next slot frees at ${new Date(freesAt).toISOString()}` : ''}`,
+			};
+		}
+		if (reserve) taken.push(reservationId);
+	}
+	return { ok: true };
+}

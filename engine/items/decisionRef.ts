@@ -1,0 +1,14 @@
+/** A step may be given a decision, its id, or an item that carries `decisionId` or `decision`. */
+export type DecisionRef = string | { decisionId: string } | { decision: { decisionId: string } };
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+	return !!value && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** The decision id a reference names (see DecisionRef); undefined when it names none. */
+export function decisionIdOf(ref: unknown): string | undefined {
+	if (typeof ref === 'string') return ref.trim() || undefined;
+	if (!isRecord(ref)) return undefined;
+	if (typeof ref.decisionId === 'string' && ref.decisionId.trim()) return ref.decisionId.trim();
+	return isRecord(ref.decision) ? decisionIdOf(ref.decision) : undefined;
+}

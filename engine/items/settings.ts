@@ -1,0 +1,84 @@
+import { CHANNELS, isChannel, type Channel } from '../channels';
+import type { GuardOptions, OutcomeInput } from '../engine';
+import { NudgeError } from '../errors';
+import { redactUrl } from '../store/connection';
+
+/* A node's settings (and the parts of an item that name things) as the engine's inputs, read one way on both platforms. */
+
+const text = (value: unknown) => (typeof value === 'string' && value.trim() ? value.trim() : undefined);
+
+/** What a Frequency Cap node is told about the message, as set on the node (text; tags comma-separated). */
+export interface GuardSettings {
+	/** A channel other than the one Choose Channel picked; empty for that one. */
+	channel?: unknown;
+	category?: unknown;
+	tags?: unknown;
+	offerValue?: unknown;
+	variant?: unknown;
+}
+
+/** The node's message settings as the engine's guard options; a channel or offer value that is not one is an error. */
+export function guardOptionsOf(settings: GuardSettings): GuardOptions {
+	const channel = text(settings.channel);
+	if (channel && !isChannel(channel)) {
+		throw new NudgeError('INVALID_INPUT', `Channel "${channel}" is not a Nudge channel; pick one of ${CHANNELS.join(', ')} or leave it empty`);
+	}
+	const offer = settings.offerValue;
+	const offerValue = offer === undefined || offer === null || String(offer).trim() === '' || offer === 0 ? undefined : Number(offer);
+	if (offerValue !== undefined && !Number.isFinite(offerValue)) throw new NudgeError('INVALID_INPUT', `Offer value must be a number (got "${String(offer)}")`);
+	const tags = String(settings.tags ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+	const category = text(settings.category);
+	const variant = text(settings.variant);
+	return {
+		...(channel ? { channel: channel as Channel } : {}),
+		...(category ? { category } : {}),
+		...(tags.length ? { tags } : {}),
+		...(offerValue !== undefined ? { offerValue } : {}),
+		...(variant ? { variant } : {}),
+	};
+}
+
+/**
+ * A JSON-object setting (text, or an object from an expression) such as Log Decision's annotations; empty is {}.
+ * Text that is not JSON, or JSON that is not an object, is an error naming the setting.
+ */
+export function jsonObjectOf(value: unknown, label: string): Record<string, unknown> {
+	let parsed: unknown = value;
+	if (typeof value === 'string') {
+		if (!value.trim()) return {};
+		try {
+			parsed = JSON.parse(value);
+		} catch (error) {
+			// A parse error quotes the text, which may hold a URL with a password.
+			const why = redactUrl(error instanceof Error ? error.message : String(error));
+			throw new NudgeError('INVALID_INPUT', `${label} is not valid JSON (${why}). ${label} must be a JSON object such as {"campaign": "spring"}`);
+		}
+	}
+	if (parsed === undefined || parsed === null) return {};
+	if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new NudgeError('INVALID_INPUT', `${label} must be a JSON object such as {"campaign": "spring"}`);
+	return parsed as Record<string, unknown>;
+}
+
+/** The places an outcome may name its decision by (text as given; empty counts as absent). */
+export interface OutcomeRefs {
+	decisionId?: unknown;
+	messageId?: unknown;
+	contactId?: unknown;
+	channel?: unknown;
+}
+
+/**
+ * Which decision an outcome is about, by the first reference given: the decision id, else the sending tool's
+ * message id, else the contact (with the channel, when given, to pick their latest message on it).
+ * Undefined when none is given: the node says which field to fill.
+ */
+export function outcomeReference(refs: OutcomeRefs): Pick<OutcomeInput, 'decisionId' | 'messageId' | 'contactId' | 'channel'> | undefined {
+	const decisionId = text(refs.decisionId);
+	if (decisionId) return { decisionId };
+	const messageId = text(refs.messageId);
+	if (messageId) return { messageId };
+	const contactId = text(refs.contactId);
+	if (!contactId) return undefined;
+	const channel = text(refs.channel);
+	return { contactId, ...(channel ? { channel: channel as Channel } : {}) };
+}

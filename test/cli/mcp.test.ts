@@ -1,0 +1,291 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join, resolve } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { checkHttpOptions, RunningMcpHttp, startMcpHttp } from '../../cli/mcp/http';
+import { createMcpServer, McpToolOptions } from '../../cli/mcp/tools';
+import { Engine } from '../../engine/engine';
+import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
+import { loadPolicy } from '../../engine/policy/load';
+import type { PolicyInput } from '../../engine/policy/schema';
+import { MemoryStore } from '../../engine/store/memory';
+import { SqliteStore } from '../../engine/store/sqlite';
+import { tempDir } from '../helpers/fixtures';
+import { closeReceivers, startReceiver } from '../helpers/receiver';
+
+/** `nudge mcp` driven by the MCP SDK's own client: in process, over HTTP, and as a real stdio child process. */
+
+const ROOT = resolve(__dirname, '../..');
+const CLI = join(ROOT, 'dist/cli/nudge.js');
+const POLICY: PolicyInput = {
+	...DEFAULT_POLICY,
+	caps: [{ id: 'any-daily', scope: { kind: 'any' }, limit: 100, window: { kind: 'rolling', duration: '24h' } }],
+	agents: {
+		blastRadius: [{ id: 'five-an-hour', count: 'actions', limit: 5, window: '1h' }],
+		approval: [{ id: 'big-offers', when: { field: 'message.offerValue', op: 'gt', value: 20 } }],
+	},
+};
+
+const action = (overrides: Record<string, unknown> = {}) => ({
+	agentId: 'winback-agent',
+	idempotencyKey: ['winback', 'ana', '2026-05'].join('-'),
+	contact: 'ana@example.com',
+	channel: 'email',
+	message: { category: 'promotional', subject: 'We miss you', text: 'Come back for 10% off' },
+	...overrides,
+});
+
+async function seed(engine: Engine): Promise<void> {
+	await engine.ingest({ type: 'identify', identities: { email: 'ana@example.com' }, traits: { consent: { email: 'opted_in' }, firstName: 'Ana' } });
+	await engine.ingest({ type: 'identify', identities: { email: 'bo@example.com' }, traits: { consent: { email: 'opted_out' } } });
+}
+
+const data = (result: unknown) => (result as CallToolResult).structuredContent as Record<string, unknown>;
+const text = (result: unknown) => ((result as CallToolResult).content[0] as { text: string }).text;
+
+async function connectInProcess(engine: Engine, options: McpToolOptions): Promise<Client> {
+	const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+	await createMcpServer(engine, options).connect(serverSide);
+	const client = new Client({ name: 'test-agent', version: '1.0.0' });
+	await client.connect(clientSide);
+	return client;
+}
+
+describe('nudge mcp tools (in-process transport)', () => {
+	let engine: Engine;
+	let client: Client;
+	let hook: Awaited<ReturnType<typeof startReceiver>>;
+	beforeEach(async () => {
+		engine = new Engine({ store: new MemoryStore(), policy: loadPolicy(POLICY) });
+		await seed(engine);
+		hook = await startReceiver();
+		client = await connectInProcess(engine, { send: { url: hook.url } });
+	});
+	afterEach(async () => {
+		await client.close();
+		await engine.close();
+		await closeReceivers();
+	});
+
+	test('the tools an agent gets: no approval, policy or admin tool', async () => {
+		const { tools } = await client.listTools();
+		expect(tools.map((t) => t.name).sort()).toEqual(['explain_decision', 'lookup_contact', 'record_outcome', 'request_action', 'score_contact']);
+		const request = tools.find((t) => t.name === 'request_action')!;
+		expect(request.description).toMatch(/idempotencyKey/);
+		expect(request.inputSchema.required).toEqual(expect.arrayContaining(['agentId', 'idempotencyKey', 'contact']));
+		expect(request.inputSchema.additionalProperties).toBe(false);
+	});
+
+	test('a loop of 1,000 identical requests sends once', async () => {
+		const results = [];
+		for (let i = 0; i < 1000; i++) results.push(data(await client.callTool({ name: 'request_action', arguments: action() })));
+		expect(hook.received).toHaveLength(1);
+		expect(results[0]).toMatchObject({ verdict: 'allow', sent: true });
+		expect(results.slice(1).every((r) => r.duplicate === true && r.verdict === 'allow' && r.decisionId === results[0].decisionId)).toBe(true);
+		expect(results[1].explanation).toMatch(/Already sent/);
+	}, 60_000);
+
+	test('blast radius stops a runaway agent: five sends, then BLAST_RADIUS', async () => {
+		const verdicts = [];
+		for (let i = 0; i < 20; i++) verdicts.push(data(await client.callTool({ name: 'request_action', arguments: action({ idempotencyKey: `loop-${i}` }) })));
+		expect(verdicts.filter((v) => v.verdict === 'allow')).toHaveLength(5);
+		expect(verdicts.slice(5).every((v) => (v.reasons as string[])[0] === 'BLAST_RADIUS' && v.rule === 'five-an-hour')).toBe(true);
+		expect(hook.received).toHaveLength(5);
+	});
+
+	test('an opted-out contact is denied with its reason; nothing is sent', async () => {
+		const verdict = data(await client.callTool({ name: 'request_action', arguments: action({ contact: 'bo@example.com' }) }));
+		expect(verdict).toMatchObject({ verdict: 'deny', reasons: ['NO_CONSENT'], rule: 'consent:email' });
+		expect(verdict.sent).toBeUndefined();
+		expect(hook.received).toHaveLength(0);
+		const explained = data(await client.callTool({ name: 'explain_decision', arguments: { decisionId: verdict.decisionId } }));
+		expect(explained).toMatchObject({ status: 'suppressed', reason: 'NO_CONSENT', agent: { agentId: 'winback-agent', verdict: 'deny' } });
+	});
+
+	test('an approval for one message cannot approve another', async () => {
+		const big = { category: 'promotional', offerValue: 30, text: '30% off' };
+		const held = data(await client.callTool({ name: 'request_action', arguments: action({ message: big }) }));
+		expect(held).toMatchObject({ verdict: 'needs_approval', rule: 'big-offers' });
+		// A person approves, outside the agent's tools.
+		await engine.decideApproval(held.approvalId as string, { approver: 'mia@shop.example', approve: true });
+		const other = data(await client.callTool({ name: 'request_action', arguments: action({ idempotencyKey: 'other', message: { ...big, offerValue: 80 }, approvalId: held.approvalId }) }));
+		expect(other).toMatchObject({ verdict: 'deny', reasons: ['APPROVAL_MISMATCH'] });
+		expect(hook.received).toHaveLength(0);
+		const approved = data(await client.callTool({ name: 'request_action', arguments: action({ message: big, approvalId: held.approvalId }) }));
+		expect(approved).toMatchObject({ verdict: 'allow', sent: true });
+		expect(hook.received).toHaveLength(1);
+	});
+
+	test('a failed send says so, with the provider\'s error', async () => {
+		const failing = await startReceiver([500]);
+		const agent = await connectInProcess(engine, { send: { url: failing.url, maxAttempts: 1 } });
+		const result = data(await agent.callTool({ name: 'request_action', arguments: action({ idempotencyKey: 'fails' }) }));
+		expect(result).toMatchObject({ verdict: 'allow', sent: false, error: expect.stringMatching(/send failed/) });
+		expect(failing.received).toHaveLength(1);
+		await agent.close();
+	});
+
+	test('bad tool arguments get an error the agent can act on, and nothing happens', async () => {
+		const extra = (await client.callTool({ name: 'request_action', arguments: { ...action(), sendNow: true } })) as CallToolResult;
+		expect(extra.isError).toBe(true);
+		expect(text(extra)).toMatch(/sendNow/);
+		const missing = (await client.callTool({ name: 'request_action', arguments: { contact: 'ana@example.com' } })) as CallToolResult;
+		expect(missing.isError).toBe(true);
+		expect(text(missing)).toMatch(/agentId/);
+		expect(text(missing)).toMatch(/idempotencyKey/);
+		const unknown = (await client.callTool({ name: 'request_action', arguments: action({ contact: 'nobody@example.com' }) })) as CallToolResult;
+		expect(unknown.isError).toBe(true);
+		expect(text(unknown)).toMatch(/^UNKNOWN_CONTACT: .*look the contact up first/);
+		const channel = (await client.callTool({ name: 'request_action', arguments: action({ channel: 'fax' }) })) as CallToolResult;
+		expect(text(channel)).toMatch(/channel/);
+		const huge = (await client.callTool({ name: 'request_action', arguments: action({ message: { text: 'x'.repeat(20_001) } }) })) as CallToolResult;
+		expect(huge.isError).toBe(true);
+		expect((await client.callTool({ name: 'explain_decision', arguments: { decisionId: 'd_forged' } })) as CallToolResult).toMatchObject({ isError: true });
+		expect((await client.callTool({ name: 'approve_action', arguments: {} })) as CallToolResult).toMatchObject({ isError: true });
+		expect(hook.received).toHaveLength(0);
+		expect((await engine.queryDecisions({})).filter((d) => d.agent)).toEqual([]);
+	});
+
+	test('lookup_contact shows consent and recent decisions with personal data redacted; score_contact and record_outcome work', async () => {
+		const sent = data(await client.callTool({ name: 'request_action', arguments: action() }));
+		const contact = data(await client.callTool({ name: 'lookup_contact', arguments: { contact: 'ana@example.com' } }));
+		expect(contact.consent).toMatchObject({ email: 'opted_in', sms: 'unknown' });
+		expect(contact.recentDecisions).toEqual(expect.arrayContaining([expect.objectContaining({ decisionId: sent.decisionId, status: 'sent', agentId: 'winback-agent' })]));
+		expect(JSON.stringify(contact)).not.toMatch(/ana@example.com|"Ana"/);
+		const score = data(await client.callTool({ name: 'score_contact', arguments: { contact: { email: 'ana@example.com' } } }));
+		expect(score).toMatchObject({ tier: expect.any(String), value: expect.any(Number) });
+		const outcome = data(await client.callTool({ name: 'record_outcome', arguments: { decisionId: sent.decisionId, type: 'click' } }));
+		expect(outcome).toMatchObject({ decisionId: sent.decisionId, duplicate: false, outcomes: [expect.objectContaining({ type: 'click' })] });
+		expect(data(await client.callTool({ name: 'record_outcome', arguments: { decisionId: sent.decisionId, type: 'click' } })).duplicate).toBe(true);
+	});
+
+	test('without a send target an allowed action holds its slot and is not sent', async () => {
+		const bare = await connectInProcess(engine, {});
+		const verdict = data(await bare.callTool({ name: 'request_action', arguments: action({ idempotencyKey: 'held' }) }));
+		expect(verdict).toMatchObject({ verdict: 'allow' });
+		expect(verdict.sent).toBeUndefined();
+		expect((await engine.getDecision(verdict.decisionId as string)).status).toBe('pending');
+		await bare.close();
+	});
+});
+
+/** Raw HTTP, to send what no SDK client would. */
+function raw(url: string, options: { method?: string; headers?: Record<string, string>; body?: string | Buffer }): Promise<{ status: number; body: string }> {
+	return new Promise((resolvePromise, reject) => {
+		const req = request(url, { method: options.method ?? 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...options.headers } }, (res) => {
+			let body = '';
+			res.on('data', (c) => (body += c));
+			res.on('end', () => resolvePromise({ status: res.statusCode!, body }));
+		});
+		req.on('error', reject);
+		req.end(options.body);
+	});
+}
+
+describe('nudge mcp over streamable HTTP', () => {
+	const TOKEN = randomBytes(18).toString('base64url');
+	let engine: Engine;
+	let running: RunningMcpHttp;
+	beforeAll(async () => {
+		engine = new Engine({ store: new MemoryStore(), policy: loadPolicy(POLICY) });
+		await seed(engine);
+		running = await startMcpHttp(() => createMcpServer(engine, {}), { port: 0, host: '127.0.0.1', token: TOKEN });
+	});
+	afterAll(async () => {
+		await running.close();
+		await engine.close();
+	});
+
+	test('the SDK client with the token gets verdicts', async () => {
+		const client = new Client({ name: 'http-agent', version: '1.0.0' });
+		await client.connect(new StreamableHTTPClientTransport(new URL(running.url), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
+		const verdicts = [];
+		for (let i = 0; i < 3; i++) verdicts.push(data(await client.callTool({ name: 'request_action', arguments: action() })));
+		expect(verdicts.map((v) => [v.verdict, !!v.duplicate])).toEqual([['allow', false], ['allow', true], ['allow', true]]);
+		await client.close();
+	});
+
+	test('no token, a wrong token, a foreign Host, a huge or broken body: refused, and the server lives on', async () => {
+		const init = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
+		expect((await raw(running.url, { body: init })).status).toBe(401);
+		expect((await raw(running.url, { body: init, headers: { authorization: 'Bearer wrong-token-wrong-token' } })).status).toBe(401);
+		const auth = { authorization: `Bearer ${TOKEN}` };
+		expect((await raw(running.url, { body: init, headers: { ...auth, host: 'evil.example' } })).status).toBe(421);
+		expect((await raw(running.url, { body: Buffer.alloc(300 * 1024, 'a'), headers: auth })).status).toBe(413);
+		const broken = await raw(running.url, { body: '{"jsonrpc": "2.0", "id": 1, "method"', headers: auth });
+		expect(broken.status).toBe(400);
+		expect(JSON.parse(broken.body).error.code).toBe(-32700);
+		expect((await raw(running.url, { method: 'GET', headers: auth })).status).toBe(405);
+		expect((await raw(running.url.replace('/mcp', '/other'), { body: init, headers: auth })).status).toBe(404);
+		const nested = await raw(running.url, { body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'request_action', arguments: { agentId: { $gt: '' }, contact: [[[[[]]]]] } } }), headers: auth });
+		expect(nested.status).toBe(200);
+		expect(nested.body).toMatch(/isError/);
+		const client = new Client({ name: 'after', version: '1' });
+		await client.connect(new StreamableHTTPClientTransport(new URL(running.url), { requestInit: { headers: auth } }));
+		expect((await client.listTools()).tools).toHaveLength(5);
+		await client.close();
+	});
+
+	test('a token is required off loopback, and must be long enough; the server refuses to start otherwise', async () => {
+		expect(() => checkHttpOptions({ port: 0, host: '0.0.0.0' })).toThrow(/Refusing to listen on 0.0.0.0 without a token/);
+		expect(() => checkHttpOptions({ port: 0, host: '0.0.0.0', token: 'short' })).toThrow(/at least 16/);
+		expect(() => checkHttpOptions({ port: 0, host: '127.0.0.1' })).not.toThrow();
+		await expect(startMcpHttp(() => createMcpServer(engine, {}), { port: 0, host: '0.0.0.0' })).rejects.toThrow(/without a token/);
+	});
+});
+
+const built = existsSync(CLI) ? describe : describe.skip;
+if (!existsSync(CLI)) process.stderr.write(`\n*** ${CLI} is not built: the nudge mcp child-process tests are SKIPPED (npm run build) ***\n\n`);
+
+built('nudge mcp as a real child process', () => {
+	test('stdio: the SDK client spawns it, requests actions, and the log is in the store; the SDK is not loaded by other commands', async () => {
+		const dir = tempDir();
+		const db = join(dir, 'nudge.db');
+		const policyFile = join(dir, 'policy.json');
+		writeFileSync(policyFile, JSON.stringify(POLICY));
+		const seeding = new Engine({ store: new SqliteStore(db), policy: loadPolicy(POLICY) });
+		await seed(seeding);
+		await seeding.close();
+		const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'mcp', '--store', db, '--policy', policyFile], stderr: 'pipe' });
+		const client = new Client({ name: 'stdio-agent', version: '1.0.0' });
+		await client.connect(transport);
+		const first = data(await client.callTool({ name: 'request_action', arguments: action() }));
+		const again = data(await client.callTool({ name: 'request_action', arguments: action() }));
+		const denied = data(await client.callTool({ name: 'request_action', arguments: action({ contact: 'bo@example.com', idempotencyKey: 'bo' }) }));
+		await client.close();
+		expect(first).toMatchObject({ verdict: 'allow' });
+		expect(again).toMatchObject({ verdict: 'allow', duplicate: true, decisionId: first.decisionId });
+		expect(denied).toMatchObject({ verdict: 'deny', reasons: ['NO_CONSENT'] });
+		const reader = new SqliteStore(db);
+		expect((await reader.getDecision(first.decisionId as string))?.agent?.agentId).toBe('winback-agent');
+		await reader.close();
+
+		const probe = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(join(ROOT, 'dist/engine/index.js'))}); process.stdout.write(String(Object.keys(require.cache).some((k) => k.includes('@modelcontextprotocol'))))`], { encoding: 'utf8' });
+		expect(probe.stdout).toBe('false');
+	}, 30_000);
+
+	test('stdio: lines that are not JSON-RPC do not stop the server', async () => {
+		const child = spawn(process.execPath, [CLI, 'mcp', '--store', join(tempDir(), 'raw.db')], { stdio: ['pipe', 'pipe', 'pipe'] });
+		let out = '';
+		child.stdout.on('data', (c) => (out += c));
+		const initialize = { jsonrpc: '2.0', id: 7, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
+		child.stdin.write(['{not json', '[]', '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"request_action","arguments":"' + 'x'.repeat(100_000) + '"}}', '\u0000\uffff', JSON.stringify(initialize), ''].join('\n'));
+		const deadline = Date.now() + 10_000;
+		while (!out.includes('"id":7') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+		child.kill();
+		const reply = out.split('\n').map((l) => (l.trim() ? JSON.parse(l) : undefined)).find((m) => m?.id === 7);
+		expect(reply.result.serverInfo.name).toBe('nudge');
+	}, 20_000);
+
+	test('--http off loopback without a token exits with the reason', () => {
+		const run = spawnSync(process.execPath, [CLI, 'mcp', '--http', '--host', '0.0.0.0', '--port', '0'], { encoding: 'utf8', env: { ...process.env, NUDGE_MCP_TOKEN: '' }, timeout: 15_000 });
+		expect(run.status).toBe(2);
+		expect(run.stderr).toMatch(/Refusing to listen on 0.0.0.0 without a token/);
+	});
+});
