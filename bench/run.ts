@@ -10,6 +10,7 @@ import { benchRetention } from './retention';
 import { benchScale } from './scale';
 import { benchScoring } from './scoring';
 import { benchSendClient } from './sendClient';
+import { benchUplift } from './uplift';
 
 /** `npm run bench`: every benchmark, one after another, in this process. */
 async function main(): Promise<void> {
@@ -20,6 +21,8 @@ async function main(): Promise<void> {
 	await benchCaps();
 	process.stdout.write('\n');
 	await benchScoring();
+	process.stdout.write('\n');
+	await benchUplift();
 	process.stdout.write('\n');
 	await benchScale();
 	process.stdout.write('\n');

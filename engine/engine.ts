@@ -10,6 +10,7 @@ import { exportJsonl, iterateDecisions } from './audit/export';
 import { CHANNELS, Channel } from './channels';
 import { channelEligibility, chooseChannel, openChannels } from './decide/chooseChannel';
 import { holdoutKey, holdoutOf } from './decide/holdout';
+import { lowUpliftExplanation, upliftView } from './decide/upliftGate';
 import { bestSendTime, ENGAGEMENT, engagementDeltas } from './decide/sendTime';
 import { zoneFor } from './guard/windows';
 import { LiftOptions, LiftRow, LiftTally } from './decide/lift';
@@ -737,9 +738,15 @@ export class Engine {
 		const choice = chooseChannel(contact, this.policy, decision.journey, capped, only);
 		const context = contextOf(decision, contact, this.policy.learner);
 		decision.candidates = choice.candidates;
+		// The uplift gate's view goes on holdout decisions too, so training can compare like with like.
+		const gate = this.policy.journeys[decision.journey]?.uplift;
+		if (gate) decision.uplift = await upliftView(this.store, gate, contact);
 		// Holdout first and regardless of eligibility: the control group is a random slice of everyone.
 		if (this.holdOut(decision, contact, context)) {
 			// held out: suppressed, outcomes still recorded
+		} else if (gate && decision.uplift?.admitted === false) {
+			decision.choice = { context, method: 'uplift_gate' };
+			this.suppress(decision, 'LOW_UPLIFT', lowUpliftExplanation(decision.uplift, gate));
 		} else if (!choice.channel) {
 			decision.choice = { context, method: 'none_eligible' };
 			this.suppress(decision, choice.reason!, choice.explanation);

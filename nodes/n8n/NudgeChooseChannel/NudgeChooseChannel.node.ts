@@ -32,7 +32,7 @@ export class NudgeChooseChannel implements INodeType {
 		properties: [
 			{
 				displayName:
-					'Each contact leaves through the output of the channel chosen for them: among the channels they can be reached on, have agreed to and are not already at a frequency cap for, the one expected to work best, learned from outcomes (Record Outcome). "None / Holdout" receives every contact that must not be messaged now (no consent, no address, in a holdout group, or waiting is best; when every channel is capped the contact goes on to Frequency Cap, which blocks or delays it): connect it to Log Decision so the reason is recorded.',
+					'Each contact leaves through the output of the channel chosen for them: among the channels they can be reached on, have agreed to and are not already at a frequency cap for, the one expected to work best, learned from outcomes (Record Outcome). "None / Holdout" receives every contact that must not be messaged now (no consent, no address, in a holdout group, below the journey’s uplift gate, or waiting is best; when every channel is capped the contact goes on to Frequency Cap, which blocks or delays it): connect it to Log Decision so the reason is recorded.',
 				name: 'notice',
 				type: 'notice',
 				default: '',
