@@ -225,7 +225,11 @@ describe('nudge replay (the built CLI)', () => {
 		const profileOnly = decisions.filter((d) => d.reason === 'NOT_A_TRIGGER').length;
 		expect(profileOnly).toBeGreaterThan(0);
 		const [first, second] = result.stderr.split('\n');
-		expect(first).toContain(`suppressed ${suppressed.length - profileOnly}`);
+		// Holdouts are counted apart too: kept from the message on purpose, not suppressed by a guardrail.
+		const holdouts = decisions.filter((d) => d.reason === 'HOLDOUT').length;
+		expect(first).toContain(`suppressed ${suppressed.length - profileOnly - holdouts}`);
+		if (holdouts) expect(first).toContain(`holdout ${holdouts}`);
+		else expect(first).not.toContain('holdout');
 		expect(first).toMatch(new RegExp(`; ${profileOnly} only updated the profile \\(not a trigger: no message meant\\)$`));
 		expect(second).not.toContain('NOT_A_TRIGGER');
 	});
