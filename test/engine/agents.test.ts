@@ -313,6 +313,21 @@ describe.each(local)('agent actions on %s', (_name, makeStore) => {
 			// The rule names growth-bot only.
 			expect((await h.engine.requestAction(ask({ idempotencyKey: '6', contact: 'c@example.com', agentId: 'other-bot' }))).verdict).toBe('allow');
 		});
+
+		test('a distinct-contacts limit holds when a runaway agent fires several requests per new contact at once', async () => {
+			open({ caps: [] }, { blastRadius: [{ id: 'one-contact', count: 'contacts', limit: 1, window: '1d' }] });
+			const people = Array.from({ length: 12 }, (_, i) => `p${i}@example.com`);
+			for (const email of people) await contact(h.engine, email);
+			// Three calls per contact, all at once: a request denied for a new contact must not let its twin through.
+			const verdicts = await Promise.all(people.flatMap((email, i) => [0, 1, 2].map((j) => h.engine.requestAction(ask({ idempotencyKey: `c${i}-${j}`, contact: email })))));
+			const reached = new Set(verdicts.flatMap((v, n) => (v.verdict === 'allow' ? [people[Math.floor(n / 3)]] : [])));
+			expect(reached.size).toBe(1);
+			expect(verdicts.filter((v) => v.verdict !== 'allow').every((v) => v.reasons[0] === 'BLAST_RADIUS')).toBe(true);
+			// The contact reached is still reachable, and no other is.
+			const [only] = [...reached];
+			expect((await h.engine.requestAction(ask({ idempotencyKey: 'again', contact: only }))).verdict).toBe('allow');
+			expect((await h.engine.requestAction(ask({ idempotencyKey: 'other', contact: people.find((p) => p !== only) }))).reasons).toEqual(['BLAST_RADIUS']);
+		});
 	});
 
 	describe('bad input gets an actionable error and changes nothing', () => {
@@ -387,9 +402,11 @@ function describeShared(name: string, makeStore: () => Store, cleanup: () => Pro
 			const people = ['p0', 'p1', 'p2', 'p3', 'p4', 'p5'].map((p) => `${p}-${Math.random().toString(36).slice(2)}@example.com`);
 			for (const email of people) await contact(engines[0].engine, email);
 			const agentId = `contacts-bot-${Math.random().toString(36).slice(2)}`;
-			const verdicts = await Promise.all(people.map((email, i) => engines[i % 4].engine.requestAction(ask({ agentId, idempotencyKey: `c${i}`, contact: email }))));
-			expect(verdicts.filter((v) => v.verdict === 'allow')).toHaveLength(2);
-			expect(verdicts.filter((v) => v.reasons[0] === 'BLAST_RADIUS')).toHaveLength(4);
+			// Each contact twice, from two engines: a twin of a denied request must not pass uncounted.
+			const verdicts = await Promise.all(people.flatMap((email, i) => [0, 1].map((j) => engines[(i + j) % 4].engine.requestAction(ask({ agentId, idempotencyKey: `c${i}-${j}`, contact: email })))));
+			const reached = new Set(verdicts.flatMap((v, n) => (v.verdict === 'allow' ? [people[n >> 1]] : [])));
+			expect(reached.size).toBe(2);
+			expect(verdicts.filter((v) => v.verdict !== 'allow').every((v) => v.reasons[0] === 'BLAST_RADIUS')).toBe(true);
 			for (const h of engines) await h.engine.close();
 		});
 	});
