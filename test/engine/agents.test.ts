@@ -342,6 +342,10 @@ describe.each(local)('agent actions on %s', (_name, makeStore) => {
 			['no agent id', { agentId: undefined }, 'INVALID_INPUT', /agentId/],
 			['no idempotency key', { idempotencyKey: '' }, 'INVALID_INPUT', /idempotencyKey: must not be empty/],
 			['a negative offer', { message: { offerValue: -5 } }, 'INVALID_INPUT', /offerValue/],
+			['a NUL character in the key', { idempotencyKey: 'k\u0000x' }, 'INVALID_INPUT', /idempotencyKey: contains a NUL character/],
+			['a NUL character in the text', { message: { text: 'Hi\u0000' } }, 'INVALID_INPUT', /message.text: contains a NUL character/],
+			['a NUL character in an identity', { contact: 'ana\u0000@example.com' }, 'INVALID_INPUT', /contact.email: contains a NUL character/],
+			['half a surrogate pair in the subject', { message: { subject: 'Hi \ud83d' } }, 'INVALID_INPUT', /message.subject: is not valid Unicode text/],
 			['a journey the policy does not have', { journey: 'made-up' }, 'INVALID_INPUT', /Journey "made-up" is not in the policy: .*name one of agent, nurture/],
 		];
 		test.each(cases)('%s', async (_what, overrides, code, message) => {
