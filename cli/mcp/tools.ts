@@ -6,13 +6,13 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod/v4';
-import { ActionRequestSchema, resolveActionContact } from '../../engine/agents/request';
+import { ActionRequestSchema, ContactSchema, resolveActionContact } from '../../engine/agents/request';
 import { verdictOf } from '../../engine/agents/verdict';
 import { OutcomeSchema } from '../../engine/audit/schema';
 import { CHANNELS, ChannelSchema } from '../../engine/channels';
 import { redactDecision, redactValue } from '../../engine/console/redact';
 import type { Engine, SendTarget } from '../../engine/engine';
-import { NudgeError } from '../../engine/errors';
+import { NudgeError, type NudgeErrorCode } from '../../engine/errors';
 import { packageVersion } from '../packageRoot';
 
 export interface McpToolOptions {
@@ -22,20 +22,29 @@ export interface McpToolOptions {
 	revealPii?: boolean;
 }
 
-const ContactArg = ActionRequestSchema.shape.contact;
+const ContactArg = ContactSchema;
 const RECENT = 10;
 
 function reply(value: unknown): CallToolResult {
 	return { content: [{ type: 'text', text: JSON.stringify(value, null, 1) }], structuredContent: value as Record<string, unknown> };
 }
 
-/** An engine error is an answer the model can act on (its code and message), not a protocol failure. */
+/** Errors about the agent's own request: their message tells it what to change. */
+const AGENT_ERRORS: ReadonlySet<NudgeErrorCode> = new Set(['INVALID_INPUT', 'UNKNOWN_CONTACT', 'UNKNOWN_DECISION', 'NOT_RESERVED', 'CONFLICT']);
+
+/**
+ * An engine error about the request is an answer the model can act on (its code and message), not a protocol
+ * failure. Anything else (a store down, a bug) is the operator's: its message names hosts, files or internals, so
+ * it goes to the server's log and the agent only learns to try later.
+ */
 async function answer(work: () => Promise<unknown>): Promise<CallToolResult> {
 	try {
 		return reply(await work());
 	} catch (error) {
-		if (!(error instanceof NudgeError)) throw error;
-		return { isError: true, content: [{ type: 'text', text: `${error.code}: ${error.message}` }] };
+		if (error instanceof NudgeError && AGENT_ERRORS.has(error.code)) return { isError: true, content: [{ type: 'text', text: `${error.code}: ${error.message}` }] };
+		const code = error instanceof NudgeError ? error.code : 'INTERNAL_ERROR';
+		process.stderr.write(`nudge mcp: ${code}: ${error instanceof Error ? error.message : String(error)}\n`);
+		return { isError: true, content: [{ type: 'text', text: `${code}: Nudge could not answer, and nothing was sent; the server's log says why. Try again later.` }] };
 	}
 }
 
@@ -119,13 +128,15 @@ export function createMcpServer(engine: Engine, options: McpToolOptions = {}): M
 		},
 		(request) =>
 			answer(async () => {
+				// An explanation may quote a reviewer's note or a provider's error: personal data in it is masked.
+				const shown = <T extends { explanation: string; error?: string }>(v: T): T => ({ ...v, explanation: redact(v.explanation), ...(v.error !== undefined ? { error: redact(v.error) } : {}) });
 				const verdict = await engine.requestAction(request);
-				if (verdict.verdict !== 'allow' || verdict.dryRun || !options.send) return verdict;
+				if (verdict.verdict !== 'allow' || verdict.dryRun || !options.send) return shown(verdict);
 				const sent = await engine.sendAction(verdict.decisionId, options.send);
-				if (sent.status === 'sent') return { ...verdict, sent: true };
-				if (sent.status === 'failed') return { ...verdict, sent: false, error: sent.explanation };
+				if (sent.status === 'sent') return shown({ ...verdict, sent: true });
+				if (sent.status === 'failed') return shown({ ...verdict, sent: false, error: sent.explanation ?? '' });
 				// Stopped at the send (the kill switch, consent withdrawn meanwhile): its new verdict.
-				return { ...verdictOf(sent), sent: false };
+				return shown({ ...verdictOf(sent), sent: false });
 			}),
 	);
 

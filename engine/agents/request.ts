@@ -25,7 +25,12 @@ const bounded = (max: number) => storable(z.string().trim().min(1, 'must not be 
 const ContactObjectSchema = z
 	.object(Object.fromEntries(['contactId', ...IDENTITY_KINDS].map((k) => [k, bounded(AGENT_LIMITS.identity).optional()])) as Record<'contactId' | IdentityKind, z.ZodOptional<z.ZodString>>)
 	.strict()
-	.refine((c) => Object.values(c).some((v) => v !== undefined), { message: `name the contact by at least one of contactId, ${IDENTITY_KINDS.join(', ')}` })
+	.refine((c) => Object.values(c).some((v) => v !== undefined), { message: `name the contact by at least one of contactId, ${IDENTITY_KINDS.join(', ')}` });
+
+/** The schema a tool publishes says what is accepted: a string (contact id, or email with an @) or the object. */
+export const ContactSchema = z
+	.union([bounded(AGENT_LIMITS.identity), ContactObjectSchema], { error: `must be a contact id, an email address, or an object of identities (contactId, ${IDENTITY_KINDS.join(', ')})` })
+	.transform((c): z.output<typeof ContactObjectSchema> => (typeof c === 'string' ? (c.includes('@') ? { email: c } : { contactId: c }) : c))
 	.meta({ description: 'A contact id or an email address, or an object of identities (contactId, email, userId, hubspotId…)' });
 
 export const ActionMessageSchema = z
@@ -47,7 +52,7 @@ export const ActionRequestSchema = z
 		agentId: bounded(AGENT_LIMITS.agentId).regex(/^[\w.:@/-]+$/, 'may hold letters, digits and . _ : @ / - only'),
 		idempotencyKey: bounded(AGENT_LIMITS.idempotencyKey),
 		/** A contact id or an email address, or an object of identities (contactId, email, userId, hubspotId…). */
-		contact: z.preprocess((c) => (typeof c === 'string' ? (c.includes('@') ? { email: c } : { contactId: c }) : c), ContactObjectSchema),
+		contact: ContactSchema,
 		journey: bounded(AGENT_LIMITS.journey).optional(),
 		channel: z.union([ChannelSchema, z.literal('choose')], { message: `must be one of ${CHANNELS.join(', ')}, or "choose"` }).default('choose'),
 		message: ActionMessageSchema.default({}),

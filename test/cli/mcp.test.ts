@@ -15,6 +15,7 @@ import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { loadPolicy } from '../../engine/policy/load';
 import type { PolicyInput } from '../../engine/policy/schema';
 import { MemoryStore } from '../../engine/store/memory';
+import { PostgresStore } from '../../engine/store/postgres';
 import { SqliteStore } from '../../engine/store/sqlite';
 import { tempDir } from '../helpers/fixtures';
 import { closeReceivers, startReceiver } from '../helpers/receiver';
@@ -163,6 +164,48 @@ describe('nudge mcp tools (in-process transport)', () => {
 		const outcome = data(await client.callTool({ name: 'record_outcome', arguments: { decisionId: sent.decisionId, type: 'click' } }));
 		expect(outcome).toMatchObject({ decisionId: sent.decisionId, duplicate: false, outcomes: [expect.objectContaining({ type: 'click' })] });
 		expect(data(await client.callTool({ name: 'record_outcome', arguments: { decisionId: sent.decisionId, type: 'click' } })).duplicate).toBe(true);
+	});
+
+	test('the published schema says what is accepted: contact is a string or an object of identities', async () => {
+		const { tools } = await client.listTools();
+		for (const name of ['request_action', 'lookup_contact', 'score_contact']) {
+			const contact = tools.find((t) => t.name === name)!.inputSchema.properties!.contact as { anyOf: { type: string; properties?: object }[] };
+			expect(contact.anyOf.map((s) => s.type)).toEqual(['string', 'object']);
+			expect(Object.keys(contact.anyOf[1].properties!)).toEqual(expect.arrayContaining(['contactId', 'email', 'hubspotId']));
+		}
+		expect(data(await client.callTool({ name: 'request_action', arguments: action({ contact: { email: 'ana@example.com' }, dryRun: true }) })).verdict).toBe('allow');
+		const wrong = (await client.callTool({ name: 'request_action', arguments: action({ contact: 42 }) })) as CallToolResult;
+		expect(wrong.isError).toBe(true);
+		expect(text(wrong)).toMatch(/must be a contact id, an email address, or an object of identities.*contact/);
+	});
+
+	test('a verdict never repeats personal data: a reviewer\'s note quoting the contact is masked', async () => {
+		const held = data(await client.callTool({ name: 'request_action', arguments: action({ message: { offerValue: 30 } }) }));
+		await engine.decideApproval(held.approvalId as string, { approver: 'mia@shop.example', approve: false, note: 'ana@example.com is a VIP, call her on +49 151 1234 5678' });
+		const refused = data(await client.callTool({ name: 'request_action', arguments: action({ message: { offerValue: 30 } }) }));
+		expect(refused).toMatchObject({ verdict: 'deny', reasons: ['REVIEW_REJECTED'] });
+		expect(refused.explanation).toMatch(/refused by \[email redacted\]: \[email redacted\] is a VIP/);
+		expect(JSON.stringify(refused)).not.toMatch(/ana@example|mia@shop|1234/);
+		const revealing = await connectInProcess(engine, { revealPii: true });
+		expect(data(await revealing.callTool({ name: 'request_action', arguments: action({ message: { offerValue: 30 } }) })).explanation).toMatch(/mia@shop.example/);
+		await revealing.close();
+	});
+
+	test('a server-side failure tells the agent to try later, and its details (hosts, files) go to the log only', async () => {
+		const down = new Engine({ store: new PostgresStore('postgres://nudge:hunter2hunter2@127.0.0.1:1/crm_prod'), policy: loadPolicy(POLICY) });
+		const agent = await connectInProcess(down, {});
+		const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+		try {
+			const failed = (await agent.callTool({ name: 'request_action', arguments: action() })) as CallToolResult;
+			expect(failed.isError).toBe(true);
+			expect(text(failed)).toMatch(/^STORE_ERROR: Nudge could not answer, and nothing was sent; the server's log says why/);
+			expect(text(failed)).not.toMatch(/127\.0\.0\.1|crm_prod|hunter2|nudge@/);
+			expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toMatch(/STORE_ERROR: PostgreSQL store at .*127\.0\.0\.1:1/);
+		} finally {
+			stderr.mockRestore();
+			await agent.close();
+			await down.close().catch(() => undefined);
+		}
 	});
 
 	test('without a send target an allowed action holds its slot and is not sent', async () => {

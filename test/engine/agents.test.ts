@@ -344,7 +344,10 @@ describe.each(local)('agent actions on %s', (_name, makeStore) => {
 			['a negative offer', { message: { offerValue: -5 } }, 'INVALID_INPUT', /offerValue/],
 			['a NUL character in the key', { idempotencyKey: 'k\u0000x' }, 'INVALID_INPUT', /idempotencyKey: contains a NUL character/],
 			['a NUL character in the text', { message: { text: 'Hi\u0000' } }, 'INVALID_INPUT', /message.text: contains a NUL character/],
-			['a NUL character in an identity', { contact: 'ana\u0000@example.com' }, 'INVALID_INPUT', /contact.email: contains a NUL character/],
+			['a NUL character in an identity', { contact: 'ana\u0000@example.com' }, 'INVALID_INPUT', /contact: contains a NUL character/],
+			['a NUL character in an identity object', { contact: { userId: 'u\u0000' } }, 'INVALID_INPUT', /contact.userId: contains a NUL character/],
+			['a contact that is neither text nor an object', { contact: 42 }, 'INVALID_INPUT', /contact: must be a contact id, an email address, or an object of identities/],
+			['an unknown identity kind', { contact: { phone: '+4915112345678' } }, 'INVALID_INPUT', /contact: Unrecognized key: "phone"/],
 			['half a surrogate pair in the subject', { message: { subject: 'Hi \ud83d' } }, 'INVALID_INPUT', /message.subject: is not valid Unicode text/],
 			['a journey the policy does not have', { journey: 'made-up' }, 'INVALID_INPUT', /Journey "made-up" is not in the policy: .*name one of agent, nurture/],
 		];
