@@ -593,6 +593,8 @@ export class Engine {
 			}
 			if (decision.message?.variant) await markVariantApproved(this.store, decision.message.variant, now.getTime());
 			agent.approval!.expiresAt = new Date(now.getTime() + durationMs(this.policy.agents.approvalTtl)).toISOString();
+			// Still `review` until the agent presents the approval (an action is sent only as its agent asks): the log says so.
+			decision.explanation = `approved by ${approver}; waiting for agent ${agent.agentId} to request it again with its approval id before ${agent.approval!.expiresAt}`;
 			return verdictOf(await this.save(decision, 'approval', now, { durable: true }));
 		});
 	}

@@ -228,12 +228,31 @@ describe.each(local)('agent actions on %s', (_name, makeStore) => {
 			expect(approved.verdict).toBe('needs_approval');
 			expect(approved.explanation).toMatch(/Approved by mia@shop.example/);
 			expect(approved.approvalExpiresAt).toBe('2026-05-05T11:00:00.000Z');
+			// Until the agent comes back, the log says it is approved and whom it waits for, not that it needs review.
+			expect(await h.engine.getDecision(held.decisionId)).toMatchObject({
+				status: 'review',
+				review: { verdict: 'approved' },
+				explanation: 'approved by mia@shop.example; waiting for agent growth-bot to request it again with its approval id before 2026-05-05T11:00:00.000Z',
+			});
 			const go = await h.engine.requestAction(big({ approvalId: held.approvalId }));
 			expect(go).toMatchObject({ verdict: 'allow', decisionId: held.decisionId });
 			const decision = await h.engine.getDecision(held.decisionId);
 			expect(decision.review).toMatchObject({ verdict: 'approved', reviewer: 'mia@shop.example', note: 'fine for VIPs' });
 			expect((await h.engine.sendAction(go.decisionId, { dryRun: true })).status).toBe('sent');
 			await expect(h.engine.decideApproval(held.approvalId!, { approver: 'mia', approve: true })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+		});
+
+		test('an approval presented ten times at once allows one action, reserves one slot and sends once', async () => {
+			open({ caps: [{ id: 'any-10', scope: { kind: 'any' }, limit: 10, window: { kind: 'rolling', duration: '24h' } }] }, approvalPolicy);
+			const contactId = await contact(h.engine, 'ana@example.com');
+			const held = await h.engine.requestAction(big());
+			await h.engine.decideApproval(held.approvalId!, { approver: 'mia', approve: true });
+			const verdicts = await Promise.all(Array.from({ length: 10 }, () => h.engine.requestAction(big({ approvalId: held.approvalId }))));
+			expect(verdicts.filter((v) => !v.duplicate)).toHaveLength(1);
+			expect(verdicts.every((v) => v.verdict === 'allow' && v.decisionId === held.decisionId)).toBe(true);
+			const sends = await Promise.all(verdicts.map((v) => h.engine.sendAction(v.decisionId, { dryRun: true })));
+			expect(new Set(sends.map((d) => d.delivery?.at))).toEqual(new Set([sends[0].delivery!.at]));
+			expect((await h.store.peekCap(contactId, [{ ruleId: 'any-10', limit: 10, since: 0, match: {}, excludeTags: [] }], Date.parse(AT))).counts).toEqual([1]);
 		});
 
 		test('an approval for one message cannot approve another: APPROVAL_MISMATCH, and nothing is reserved', async () => {
