@@ -218,8 +218,8 @@ describe('nudge mcp tools (in-process transport)', () => {
 	});
 });
 
-/** Raw HTTP, to send what no SDK client would. */
-function raw(url: string, options: { method?: string; headers?: Record<string, string>; body?: string | Buffer }): Promise<{ status: number; body: string }> {
+/** Raw HTTP, to send what no SDK client would; `chunks` are sent chunked, with no content-length. */
+function raw(url: string, options: { method?: string; headers?: Record<string, string>; body?: string | Buffer; chunks?: Buffer[] }): Promise<{ status: number; body: string }> {
 	return new Promise((resolvePromise, reject) => {
 		const req = request(url, { method: options.method ?? 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...options.headers } }, (res) => {
 			let body = '';
@@ -227,6 +227,7 @@ function raw(url: string, options: { method?: string; headers?: Record<string, s
 			res.on('end', () => resolvePromise({ status: res.statusCode!, body }));
 		});
 		req.on('error', reject);
+		for (const chunk of options.chunks ?? []) req.write(chunk);
 		req.end(options.body);
 	});
 }
@@ -261,6 +262,10 @@ describe('nudge mcp over streamable HTTP', () => {
 		const auth = { authorization: `Bearer ${TOKEN}` };
 		expect((await raw(running.url, { body: init, headers: { ...auth, host: 'evil.example' } })).status).toBe(421);
 		expect((await raw(running.url, { body: Buffer.alloc(300 * 1024, 'a'), headers: auth })).status).toBe(413);
+		// Without a content-length the limit is met while reading: still a 413 the client can read, not a reset.
+		const chunked = await raw(running.url, { chunks: Array.from({ length: 10 }, () => Buffer.alloc(64 * 1024, 'a')), headers: auth });
+		expect(chunked.status).toBe(413);
+		expect(JSON.parse(chunked.body).error.message).toMatch(/at most 262144 bytes/);
 		const broken = await raw(running.url, { body: '{"jsonrpc": "2.0", "id": 1, "method"', headers: auth });
 		expect(broken.status).toBe(400);
 		expect(JSON.parse(broken.body).error.code).toBe(-32700);
