@@ -123,7 +123,9 @@ export function createMcpServer(engine: Engine, options: McpToolOptions = {}): M
 				'once they did, ask again with the same idempotencyKey, the same content and the approvalId. "deny": do not retry as it is; reasons and explanation say why. ' +
 				'Always give a stable idempotencyKey per intended message (e.g. "winback-<contact>-2026-05"): repeating a key never sends twice. ' +
 				'dryRun: true answers without reserving, sending or logging anything.',
-			inputSchema: ActionRequestSchema,
+			// No journey: naming one would let the model step out of the agent journey's caps, holdout and review rules.
+			// Its actions belong to the policy's agents.journey (the n8n node takes a journey from its operator, never the model).
+			inputSchema: ActionRequestSchema.omit({ journey: true }),
 			annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
 		},
 		(request) =>

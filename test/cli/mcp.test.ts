@@ -143,6 +143,10 @@ describe('nudge mcp tools (in-process transport)', () => {
 		const unknown = (await client.callTool({ name: 'request_action', arguments: action({ contact: 'nobody@example.com' }) })) as CallToolResult;
 		expect(unknown.isError).toBe(true);
 		expect(text(unknown)).toMatch(/^UNKNOWN_CONTACT: .*look the contact up first/);
+		// The agent cannot pick a journey whose caps or review rules are looser than the agent journey's.
+		const journey = (await client.callTool({ name: 'request_action', arguments: action({ journey: 'nurture' }) })) as CallToolResult;
+		expect(journey.isError).toBe(true);
+		expect(text(journey)).toMatch(/journey/);
 		const channel = (await client.callTool({ name: 'request_action', arguments: action({ channel: 'fax' }) })) as CallToolResult;
 		expect(text(channel)).toMatch(/channel/);
 		const huge = (await client.callTool({ name: 'request_action', arguments: action({ message: { text: 'x'.repeat(20_001) } }) })) as CallToolResult;
