@@ -6,7 +6,7 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod/v4';
-import { ActionRequestSchema, ContactSchema, resolveActionContact } from '../../engine/agents/request';
+import { ActionRequestSchema, AGENT_LIMITS, ContactSchema, resolveActionContact } from '../../engine/agents/request';
 import { verdictOf } from '../../engine/agents/verdict';
 import { OutcomeSchema } from '../../engine/audit/schema';
 import { CHANNELS, ChannelSchema } from '../../engine/channels';
@@ -20,6 +20,20 @@ export interface McpToolOptions {
 	send?: SendTarget;
 	/** Show personal data (emails, phone numbers, names) in what the tools return; redacted by default. */
 	revealPii?: boolean;
+	/**
+	 * Who the agent is, for blast radius, blocked and known agents and the log: the operator's (--agent-id), never the
+	 * model's, or a model could take a fresh blast radius with every new id. Default `mcp`.
+	 */
+	agentId?: string;
+}
+
+export const DEFAULT_MCP_AGENT_ID = 'mcp';
+
+/** The agent id the server acts as, checked as a request's would be. */
+export function mcpAgentId(options: McpToolOptions): string {
+	const parsed = ActionRequestSchema.shape.agentId.safeParse(options.agentId ?? DEFAULT_MCP_AGENT_ID);
+	if (!parsed.success) throw new NudgeError('INVALID_CONFIG', `--agent-id "${String(options.agentId).slice(0, 140)}" is not an agent id: ${parsed.error.issues[0].message} (at most ${AGENT_LIMITS.agentId} characters)`);
+	return parsed.data;
 }
 
 const ContactArg = ContactSchema;
@@ -49,6 +63,7 @@ async function answer(work: () => Promise<unknown>): Promise<CallToolResult> {
 }
 
 export function createMcpServer(engine: Engine, options: McpToolOptions = {}): McpServer {
+	const agentId = mcpAgentId(options);
 	const server = new McpServer({ name: 'nudge', version: packageVersion() }, { instructions: INSTRUCTIONS });
 	/** As the console: personal keys (email, name, phone…) go whole where `piiKeys`; emails and numbers in any text go. */
 	const redact = <T>(value: T, piiKeys = true): T => (options.revealPii ? value : (redactValue(value, piiKeys) as T));
@@ -125,14 +140,15 @@ export function createMcpServer(engine: Engine, options: McpToolOptions = {}): M
 				'dryRun: true answers without reserving, sending or logging anything.',
 			// No journey: naming one would let the model step out of the agent journey's caps, holdout and review rules.
 			// Its actions belong to the policy's agents.journey (the n8n node takes a journey from its operator, never the model).
-			inputSchema: ActionRequestSchema.omit({ journey: true }),
+			// No agentId: the server's own (options.agentId).
+			inputSchema: ActionRequestSchema.omit({ journey: true, agentId: true }),
 			annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
 		},
 		(request) =>
 			answer(async () => {
 				// An explanation may quote a reviewer's note or a provider's error: personal data in it is masked.
 				const shown = <T extends { explanation: string; error?: string }>(v: T): T => ({ ...v, explanation: redact(v.explanation), ...(v.error !== undefined ? { error: redact(v.error) } : {}) });
-				const verdict = await engine.requestAction(request);
+				const verdict = await engine.requestAction({ ...request, agentId });
 				if (verdict.verdict !== 'allow' || verdict.dryRun || !options.send) return shown(verdict);
 				const sent = await engine.sendAction(verdict.decisionId, options.send);
 				if (sent.status === 'sent') return shown({ ...verdict, sent: true });

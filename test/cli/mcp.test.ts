@@ -33,8 +33,8 @@ const POLICY: PolicyInput = {
 	},
 };
 
+const AGENT = 'winback-agent';
 const action = (overrides: Record<string, unknown> = {}) => ({
-	agentId: 'winback-agent',
 	idempotencyKey: ['winback', 'ana', '2026-05'].join('-'),
 	contact: 'ana@example.com',
 	channel: 'email',
@@ -52,7 +52,7 @@ const text = (result: unknown) => ((result as CallToolResult).content[0] as { te
 
 async function connectInProcess(engine: Engine, options: McpToolOptions): Promise<Client> {
 	const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-	await createMcpServer(engine, options).connect(serverSide);
+	await createMcpServer(engine, { agentId: AGENT, ...options }).connect(serverSide);
 	const client = new Client({ name: 'test-agent', version: '1.0.0' });
 	await client.connect(clientSide);
 	return client;
@@ -79,7 +79,10 @@ describe('nudge mcp tools (in-process transport)', () => {
 		expect(tools.map((t) => t.name).sort()).toEqual(['explain_decision', 'lookup_contact', 'record_outcome', 'request_action', 'score_contact']);
 		const request = tools.find((t) => t.name === 'request_action')!;
 		expect(request.description).toMatch(/idempotencyKey/);
-		expect(request.inputSchema.required).toEqual(expect.arrayContaining(['agentId', 'idempotencyKey', 'contact']));
+		expect(request.inputSchema.required).toEqual(expect.arrayContaining(['idempotencyKey', 'contact']));
+		// Who the agent is, and the journey its rules come from, are the operator's.
+		expect(Object.keys(request.inputSchema.properties!)).not.toEqual(expect.arrayContaining(['agentId']));
+		expect(Object.keys(request.inputSchema.properties!)).not.toContain('journey');
 		expect(request.inputSchema.additionalProperties).toBe(false);
 	});
 
@@ -98,6 +101,19 @@ describe('nudge mcp tools (in-process transport)', () => {
 		expect(verdicts.filter((v) => v.verdict === 'allow')).toHaveLength(5);
 		expect(verdicts.slice(5).every((v) => (v.reasons as string[])[0] === 'BLAST_RADIUS' && v.rule === 'five-an-hour')).toBe(true);
 		expect(hook.received).toHaveLength(5);
+	});
+
+	test('the agent cannot choose who it is: an agentId argument is refused, and new ids cannot buy a fresh blast radius', async () => {
+		for (let i = 0; i < 5; i++) expect(data(await client.callTool({ name: 'request_action', arguments: action({ idempotencyKey: `mine-${i}` }) })).verdict).toBe('allow');
+		const renamed = (await client.callTool({ name: 'request_action', arguments: action({ idempotencyKey: 'renamed', agentId: 'fresh-agent-1' }) })) as CallToolResult;
+		expect(renamed.isError).toBe(true);
+		expect(text(renamed)).toMatch(/agentId/);
+		expect(data(await client.callTool({ name: 'request_action', arguments: action({ idempotencyKey: 'sixth' }) }))).toMatchObject({ verdict: 'deny', reasons: ['BLAST_RADIUS'], agentId: AGENT });
+		expect(hook.received).toHaveLength(5);
+		expect(() => createMcpServer(engine, { agentId: 'two words' })).toThrow(/--agent-id "two words" is not an agent id/);
+		const anonymous = await connectInProcess(engine, { agentId: undefined });
+		expect(data(await anonymous.callTool({ name: 'request_action', arguments: action({ idempotencyKey: 'anon', dryRun: true }) })).agentId).toBe('mcp');
+		await anonymous.close();
 	});
 
 	test('an opted-out contact is denied with its reason; nothing is sent', async () => {
@@ -138,7 +154,6 @@ describe('nudge mcp tools (in-process transport)', () => {
 		expect(text(extra)).toMatch(/sendNow/);
 		const missing = (await client.callTool({ name: 'request_action', arguments: { contact: 'ana@example.com' } })) as CallToolResult;
 		expect(missing.isError).toBe(true);
-		expect(text(missing)).toMatch(/agentId/);
 		expect(text(missing)).toMatch(/idempotencyKey/);
 		const unknown = (await client.callTool({ name: 'request_action', arguments: action({ contact: 'nobody@example.com' }) })) as CallToolResult;
 		expect(unknown.isError).toBe(true);
@@ -243,7 +258,7 @@ describe('nudge mcp over streamable HTTP', () => {
 	beforeAll(async () => {
 		engine = new Engine({ store: new MemoryStore(), policy: loadPolicy(POLICY) });
 		await seed(engine);
-		running = await startMcpHttp(() => createMcpServer(engine, {}), { port: 0, host: '127.0.0.1', token: TOKEN });
+		running = await startMcpHttp(() => createMcpServer(engine, { agentId: AGENT }), { port: 0, host: '127.0.0.1', token: TOKEN });
 	});
 	afterAll(async () => {
 		await running.close();
@@ -274,8 +289,10 @@ describe('nudge mcp over streamable HTTP', () => {
 		expect(broken.status).toBe(400);
 		expect(JSON.parse(broken.body).error.code).toBe(-32700);
 		expect((await raw(running.url, { method: 'GET', headers: auth })).status).toBe(405);
+		expect((await raw(running.url, { body: init, headers: { ...auth, 'content-type': 'text/plain' } })).status).toBe(415);
+		expect((await raw(running.url, { body: init, headers: { ...auth, accept: 'text/html' } })).status).toBe(406);
 		expect((await raw(running.url.replace('/mcp', '/other'), { body: init, headers: auth })).status).toBe(404);
-		const nested = await raw(running.url, { body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'request_action', arguments: { agentId: { $gt: '' }, contact: [[[[[]]]]] } } }), headers: auth });
+		const nested = await raw(running.url, { body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'request_action', arguments: { idempotencyKey: { $gt: '' }, contact: [[[[[]]]]] } } }), headers: auth });
 		expect(nested.status).toBe(200);
 		expect(nested.body).toMatch(/isError/);
 		const client = new Client({ name: 'after', version: '1' });
@@ -304,7 +321,7 @@ built('nudge mcp as a real child process', () => {
 		const seeding = new Engine({ store: new SqliteStore(db), policy: loadPolicy(POLICY) });
 		await seed(seeding);
 		await seeding.close();
-		const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'mcp', '--store', db, '--policy', policyFile], stderr: 'pipe' });
+		const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'mcp', '--store', db, '--policy', policyFile, '--agent-id', AGENT], stderr: 'pipe' });
 		const client = new Client({ name: 'stdio-agent', version: '1.0.0' });
 		await client.connect(transport);
 		const first = data(await client.callTool({ name: 'request_action', arguments: action() }));
