@@ -9,7 +9,7 @@ import { z } from 'zod/v4';
 import { ActionRequestSchema, AGENT_LIMITS, ContactSchema, resolveActionContact } from '../../engine/agents/request';
 import { verdictOf } from '../../engine/agents/verdict';
 import { OutcomeSchema } from '../../engine/audit/schema';
-import { CHANNELS, ChannelSchema } from '../../engine/channels';
+import { CHANNELS } from '../../engine/channels';
 import { redactDecision, redactValue } from '../../engine/console/redact';
 import type { Engine, SendTarget } from '../../engine/engine';
 import { NudgeError, type NudgeErrorCode } from '../../engine/errors';
@@ -163,15 +163,13 @@ export function createMcpServer(engine: Engine, options: McpToolOptions = {}): M
 		{
 			title: 'Record an outcome',
 			description:
-				'Records what happened after a message: open, click, conversion, revenue (with value), unsubscribe or complaint. Name the decision by its decisionId, ' +
-				'or the provider\'s messageId, or the contact (optionally with the channel): then the contact\'s latest message within the attribution window. ' +
-				'An outcomeId makes a repeat harmless. An unsubscribe or complaint opts the contact out of that channel.',
+				'Records what happened after one of YOUR actions: open, click, conversion, revenue (with value), unsubscribe or complaint. ' +
+				'Name the action by the decisionId request_action gave you. An outcomeId makes a repeat harmless. An unsubscribe or complaint opts the contact out of that channel.',
+			// Only the agent's own actions, by decision id: an outcome trains the channel learner, counts in the lift
+			// report and may opt a contact out, so an agent must not write them on journeys' or other agents' messages.
 			inputSchema: z
 				.object({
-					decisionId: z.string().min(1).max(200).optional(),
-					messageId: z.string().min(1).max(500).optional(),
-					contactId: z.string().min(1).max(320).optional(),
-					channel: ChannelSchema.optional(),
+					decisionId: z.string().min(1).max(200),
 					type: OutcomeSchema.shape.type,
 					value: z.number().finite().min(0).max(1_000_000_000).optional().describe('The amount, for revenue'),
 					outcomeId: z.string().min(1).max(200).optional(),
@@ -182,6 +180,10 @@ export function createMcpServer(engine: Engine, options: McpToolOptions = {}): M
 		},
 		(input) =>
 			answer(async () => {
+				const target = await engine.getDecision(input.decisionId);
+				if (target.agent?.agentId !== agentId) {
+					throw new NudgeError('INVALID_INPUT', `Decision ${target.decisionId} is not one of your actions (agent ${agentId}): record outcomes only of actions request_action gave you`);
+				}
 				const { decision, duplicate } = await engine.recordOutcome(input);
 				return { decisionId: decision.decisionId, duplicate, outcomes: decision.outcomes.map((o) => ({ type: o.type, at: o.at, value: o.value })) };
 			}),

@@ -227,6 +227,23 @@ describe('nudge mcp tools (in-process transport)', () => {
 		}
 	});
 
+	test('record_outcome writes only on the agent\'s own actions: no unsubscribing or fake conversions on others\' messages', async () => {
+		const mine = data(await client.callTool({ name: 'request_action', arguments: action() }));
+		const other = await connectInProcess(engine, { agentId: 'other-agent' });
+		const foreign = (await other.callTool({ name: 'record_outcome', arguments: { decisionId: mine.decisionId, type: 'unsubscribe' } })) as CallToolResult;
+		expect(foreign.isError).toBe(true);
+		expect(text(foreign)).toMatch(/is not one of your actions \(agent other-agent\)/);
+		const { decision: journey } = await engine.ingest({ type: 'track', name: 'Pricing Viewed', identities: { email: 'ana@example.com' } });
+		expect(((await other.callTool({ name: 'record_outcome', arguments: { decisionId: journey.decisionId, type: 'conversion' } })) as CallToolResult).isError).toBe(true);
+		const byContact = (await other.callTool({ name: 'record_outcome', arguments: { contactId: (await engine.getDecision(mine.decisionId as string)).contactId, type: 'complaint' } })) as CallToolResult;
+		expect(byContact.isError).toBe(true);
+		await other.close();
+		expect((await engine.getDecision(mine.decisionId as string)).outcomes).toEqual([]);
+		expect((await engine.getDecision(journey.decisionId)).outcomes).toEqual([]);
+		const lookedUp = data(await client.callTool({ name: 'lookup_contact', arguments: { contact: 'ana@example.com' } }));
+		expect(lookedUp.consent).toMatchObject({ email: 'opted_in' });
+	});
+
 	test('without a send target an allowed action holds its slot and is not sent', async () => {
 		const bare = await connectInProcess(engine, {});
 		const verdict = data(await bare.callTool({ name: 'request_action', arguments: action({ idempotencyKey: 'held' }) }));
