@@ -118,6 +118,9 @@ describe.each(local)('agent actions on %s', (_name, makeStore) => {
 		expect(error).toMatchObject({ code: 'CONFLICT' });
 		expect(error.message).toMatch(/already used .* for a different request/);
 		expect((await h.engine.getDecision(first.decisionId)).agent?.verdict).toBe('allow');
+		// A dry run answers as the real request would: not "allowed, duplicate".
+		await expect(h.engine.requestAction(ask({ dryRun: true, message: { category: 'promotional', text: 'Another text' } }))).rejects.toMatchObject({ code: 'CONFLICT' });
+		expect(await h.engine.requestAction(ask({ dryRun: true }))).toMatchObject({ verdict: 'allow', duplicate: true, dryRun: true });
 	});
 
 	test('the kill switch stops an allowed action that was not sent yet', async () => {
