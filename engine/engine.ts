@@ -1,7 +1,7 @@
 import { approvalDecisionId, approvalState, newApprovalId } from './agents/approvals';
 import { reserveBlastRadius } from './agents/blastRadius';
 import { agentGate } from './agents/gate';
-import { actionDecisionId, withActionLease } from './agents/idempotency';
+import { actionDecisionId, sameAction, withActionLease } from './agents/idempotency';
 import { ActionRequest, parseActionRequest, requestHash, resolveActionContact } from './agents/request';
 import { ActionVerdict, verdictKind, verdictOf } from './agents/verdict';
 import type { Decision, DecisionQuery, Outcome, ReasonCode, Score } from './audit/schema';
@@ -444,7 +444,8 @@ export class Engine {
 		const decisionId = actionDecisionId(request.agentId, request.idempotencyKey);
 		if (request.dryRun) {
 			const existing = await this.store.getDecision(decisionId);
-			if (existing) return verdictOf(existing, { dryRun: true, duplicate: true });
+			// As the real request would: the earlier action's verdict, or CONFLICT for other content under its key.
+			if (existing) return verdictOf(sameAction(existing, request, hash), { dryRun: true, duplicate: true });
 			return verdictOf(await this.newAction(decisionId, request, profile, journey, hash, true), { dryRun: true });
 		}
 		return withActionLease(this.store, decisionId, () => this.wallNow().getTime(), async () => {
@@ -540,10 +541,7 @@ export class Engine {
 
 	/** The same key again: the same verdict, unless its wait is over or an approval is presented. */
 	private async revisitAction(decision: Decision, request: ActionRequest, contact: Profile, hash: string): Promise<ActionVerdict> {
-		const agent = decision.agent;
-		if (!agent || agent.requestHash !== hash) {
-			throw new NudgeError('CONFLICT', `Idempotency key ${request.idempotencyKey} was already used by agent ${request.agentId} for a different request (contact, channel or message): use a new key for a new action`, [], 409);
-		}
+		const agent = sameAction(decision, request, hash).agent!;
 		const now = this.wallNow();
 		const profile = this.profileLoader(decision, contact);
 		if (decision.status === 'review' && agent.approval) {
@@ -598,6 +596,8 @@ export class Engine {
 			}
 			if (decision.message?.variant) await markVariantApproved(this.store, decision.message.variant, now.getTime());
 			agent.approval!.expiresAt = new Date(now.getTime() + durationMs(this.policy.agents.approvalTtl)).toISOString();
+			// Still `review` until the agent presents the approval (an action is sent only as its agent asks): the log says so.
+			decision.explanation = `approved by ${approver}; waiting for agent ${agent.agentId} to request it again with its approval id before ${agent.approval!.expiresAt}`;
 			return verdictOf(await this.save(decision, 'approval', now, { durable: true }));
 		});
 	}
