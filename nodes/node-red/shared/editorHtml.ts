@@ -14,6 +14,11 @@ const ROWS: Record<string, string> = {
     <label for="node-input-name"><i class="fa fa-tag"></i> Name</label>
     <input type="text" id="node-input-name">
 </div>`,
+	// A config node's name (nudge-engine and the vendor config nodes), with an example of one.
+	'config-name-field': `<div class="form-row">
+    <label for="node-config-input-name"><i class="fa fa-tag"></i> Name</label>
+    <input type="text" id="node-config-input-name" placeholder="{{placeholder}}">
+</div>`,
 	'journey-field': `<div class="form-row">
     <label for="node-input-journey"><i class="fa fa-road"></i> Journey</label>
     <input type="text" id="node-input-journey" placeholder="{{placeholder}}">
