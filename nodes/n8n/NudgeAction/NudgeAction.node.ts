@@ -6,7 +6,7 @@ import { channelOptions } from '../shared/channelOptions';
 import { nudgeEngineConnectionTest, runItems } from '../shared/engine';
 import { CONTACT_FOR_MODEL, fromAI, isToolNode, withToolTwin } from '../shared/tool';
 import { webhookProperties, webhookTarget } from '../shared/webhookTarget';
-import { engineCredentials, notice, optionsCollection } from '../shared/description';
+import { engineCredentials, notice, optionsCollection, tagsOption } from '../shared/description';
 
 const sendsOnAllow = { show: { onAllow: ['webhook'] } };
 
@@ -135,14 +135,7 @@ export class NudgeAction implements INodeType {
 					placeholder: 'agent',
 					description: 'The journey whose caps, holdout and review rules apply; empty for the policy’s agents.journey',
 				},
-				{
-					displayName: 'Tags',
-					name: 'tags',
-					type: 'string',
-					default: '',
-					placeholder: 'winback, offer',
-					description: 'Comma-separated tags; caps can count messages by tag',
-				},
+				tagsOption('winback, offer'),
 			]),
 		],
 	};

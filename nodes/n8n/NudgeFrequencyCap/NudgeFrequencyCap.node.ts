@@ -3,7 +3,7 @@ import { NodeConnectionTypes } from 'n8n-workflow';
 import { guardOptionsOf, openItem, routeGuard } from '../../../engine/items';
 import { channelOptions } from '../shared/channelOptions';
 import { nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
-import { engineCredentials, mainConnections, notice } from '../shared/description';
+import { engineCredentials, mainConnections, notice, tagsOption } from '../shared/description';
 
 // Not an AI-agent tool: its Record Review Verdict operation approves messages (approvals are never tools,
 // DESIGN §12), and n8n returns only a tool's first output (Allowed). Agents ask Nudge Action for a verdict.
@@ -61,14 +61,7 @@ export class NudgeFrequencyCap implements INodeType {
 						placeholder: 'promotional',
 						description: 'E.g. transactional, promotional. Your policy can exempt categories from caps and quiet hours.',
 					},
-					{
-						displayName: 'Tags',
-						name: 'tags',
-						type: 'string',
-						default: '',
-						placeholder: 'newsletter, webinar',
-						description: 'Comma-separated tags; caps can count messages by tag',
-					},
+					tagsOption('newsletter, webinar'),
 					{
 						displayName: 'Offer Value',
 						name: 'offerValue',

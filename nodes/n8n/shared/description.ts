@@ -1,6 +1,6 @@
 /**
  * The pieces every Nudge node's description repeats: the engine credential, the vendor credentials, notices,
- * the Options collection and the journey setting. Each node keeps its description a literal (n8n's
+ * the Options collection, the journey setting and message tags. Each node keeps its description a literal (n8n's
  * community-node lint and review read icon, subtitle, group and inputs there) and takes these from here.
  */
 import type { IDisplayOptions, INodeCredentialDescription, INodeProperties, NodeConnectionType } from 'n8n-workflow';
@@ -51,4 +51,9 @@ export function journeyOption(description: string): INodeProperties {
 /** The journey a trigger's events start (or whose decisions it takes back): required, `nurture` unless set. */
 export function journeyParameter(description: string, displayOptions?: IDisplayOptions): INodeProperties {
 	return { displayName: 'Journey', name: 'journey', type: 'string', default: 'nurture', required: true, description, ...(displayOptions ? { displayOptions } : {}) };
+}
+
+/** A message's tags, which caps can count by (an option wherever a message is described). */
+export function tagsOption(placeholder: string): INodeProperties {
+	return { displayName: 'Tags', name: 'tags', type: 'string', default: '', placeholder, description: 'Comma-separated tags; caps can count messages by tag' };
 }
