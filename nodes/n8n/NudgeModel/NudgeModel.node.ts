@@ -2,6 +2,7 @@ import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeType, INo
 import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
 import { dataTable, modelOperation, ModelRequest } from '../../../engine/scoring/registry';
 import { loadEngine, nudgeEngineConnectionTest, toNodeError } from '../shared/engine';
+import { engineCredentials } from '../shared/description';
 
 const list = (v: string) =>
 	v
@@ -29,7 +30,7 @@ export class NudgeModel implements INodeType {
 		defaults: { name: 'Nudge Model' },
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' }],
+		credentials: engineCredentials(),
 		properties: [
 			{
 				displayName: 'Operation',
