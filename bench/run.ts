@@ -5,6 +5,7 @@ import { benchConsole } from './console';
 import { benchDecide } from './decide';
 import { benchExport } from './export';
 import { benchFaults } from './faults';
+import { benchLoad } from './load';
 import { benchRedact } from './redact';
 import { benchScale } from './scale';
 import { benchScoring } from './scoring';
@@ -33,6 +34,8 @@ async function main(): Promise<void> {
 	await benchRedact();
 	process.stdout.write('\n');
 	await benchAgents();
+	process.stdout.write('\n');
+	await benchLoad();
 }
 
 main().catch((error) => {
