@@ -263,8 +263,6 @@ export class SqliteStore implements Store {
 		this.stmt.putFacts.run(...factsRow(f));
 	}
 
-	private readonly counterStatements = new Map<string, StatementSync>();
-
 	/** A counter's scope as SQL (the SQL twin of capMatch.counts, liveness and window aside). */
 	private static scopeOf(c: CapCounter): { where: string[]; args: string[] } {
 		const where: string[] = [];
@@ -278,12 +276,6 @@ export class SqliteStore implements Store {
 		if (c.match.tag !== undefined) add('instr(tags, ?) > 0', `,${c.match.tag},`);
 		for (const tag of c.excludeTags) add('instr(tags, ?) = 0', `,${tag},`);
 		return { where, args };
-	}
-
-	private statement(sql: string): StatementSync {
-		let cached = this.counterStatements.get(sql);
-		if (!cached) this.counterStatements.set(sql, (cached = this.db.prepare(sql)));
-		return cached;
 	}
 
 	async getProfile(contactId: string) {
@@ -329,12 +321,12 @@ export class SqliteStore implements Store {
 		const columns = scopes.map(({ where }, i) => `COUNT(CASE WHEN ${['at >= ?', ...where].join(' AND ')} THEN 1 END) AS c${i}`);
 		const since = Math.min(...counters.map((c) => c.since));
 		const row = counters.length
-			? (this.statement(`SELECT ${columns.join(', ')} ${live}`).get(...counters.flatMap((c, i) => [c.since, ...scopes[i].args]), contactId, since, now) as Record<string, number>)
+			? (this.prepared(`SELECT ${columns.join(', ')} ${live}`).get(...counters.flatMap((c, i) => [c.since, ...scopes[i].args]), contactId, since, now) as Record<string, number>)
 			: {};
 		const counts = counters.map((_, i) => Number(row[`c${i}`]));
 		const freesAt = counters.map((c, i) => {
 			if (counts[i] < c.limit || c.lengthMs === undefined) return undefined;
-			const times = this.statement(`SELECT at ${live} ${scopes[i].where.map((w) => `AND ${w} `).join('')}ORDER BY at LIMIT 1 OFFSET ?`);
+			const times = this.prepared(`SELECT at ${live} ${scopes[i].where.map((w) => `AND ${w} `).join('')}ORDER BY at LIMIT 1 OFFSET ?`);
 			const first = times.get(contactId, c.since, now, ...scopes[i].args, counts[i] - c.limit) as { at: number } | undefined;
 			return first ? Number(first.at) + c.lengthMs : undefined;
 		});
