@@ -10,6 +10,7 @@ import { benchRedact } from './redact';
 import { benchScale } from './scale';
 import { benchScoring } from './scoring';
 import { benchSendClient } from './sendClient';
+import { benchSize } from './size';
 
 /** `npm run bench`: every benchmark, one after another, in this process. */
 async function main(): Promise<void> {
@@ -36,6 +37,8 @@ async function main(): Promise<void> {
 	await benchAgents();
 	process.stdout.write('\n');
 	await benchLoad();
+	process.stdout.write('\n');
+	await benchSize();
 }
 
 main().catch((error) => {
