@@ -318,15 +318,20 @@ export class SqliteStore implements Store {
 	private countCaps(contactId: string, counters: CapCounter[], now: number): CapVerdict {
 		const scopes = counters.map((c) => SqliteStore.scopeOf(c));
 		const live = `FROM cap_ledger WHERE contact_id = ? AND at >= ? AND (state = 'committed' OR expires_at > ?)`;
-		const columns = scopes.map(({ where }, i) => `COUNT(CASE WHEN ${['at >= ?', ...where].join(' AND ')} THEN 1 END) AS c${i}`);
-		const since = Math.min(...counters.map((c) => c.since));
-		const row = counters.length
-			? (this.prepared(`SELECT ${columns.join(', ')} ${live}`).get(...counters.flatMap((c, i) => [c.since, ...scopes[i].args]), contactId, since, now) as Record<string, number>)
-			: {};
+		const filtered = (i: number) => `${live} ${scopes[i].where.map((w) => `AND ${w} `).join('')}`;
+		let row: Record<string, number> = {};
+		if (counters.length === 1) {
+			// One rule: its scope in the WHERE clause, which SQLite evaluates faster than a CASE per row (bench/caps, 1 rule).
+			row = this.prepared(`SELECT COUNT(*) AS c0 ${filtered(0)}`).get(contactId, counters[0].since, now, ...scopes[0].args) as Record<string, number>;
+		} else if (counters.length) {
+			const columns = scopes.map(({ where }, i) => `COUNT(CASE WHEN ${['at >= ?', ...where].join(' AND ')} THEN 1 END) AS c${i}`);
+			const since = Math.min(...counters.map((c) => c.since));
+			row = this.prepared(`SELECT ${columns.join(', ')} ${live}`).get(...counters.flatMap((c, i) => [c.since, ...scopes[i].args]), contactId, since, now) as Record<string, number>;
+		}
 		const counts = counters.map((_, i) => Number(row[`c${i}`]));
 		const freesAt = counters.map((c, i) => {
 			if (counts[i] < c.limit || c.lengthMs === undefined) return undefined;
-			const times = this.prepared(`SELECT at ${live} ${scopes[i].where.map((w) => `AND ${w} `).join('')}ORDER BY at LIMIT 1 OFFSET ?`);
+			const times = this.prepared(`SELECT at ${filtered(i)}ORDER BY at LIMIT 1 OFFSET ?`);
 			const first = times.get(contactId, c.since, now, ...scopes[i].args, counts[i] - c.limit) as { at: number } | undefined;
 			return first ? Number(first.at) + c.lengthMs : undefined;
 		});
