@@ -5,6 +5,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { runJourney } from '../engine/journeys/journey';
 import { DEFAULT_POLICY } from '../engine/policy/defaultPolicy';
 import { createEngine } from '../engine/registry';
+import { event } from './decide';
 import { fmt, print } from './stats';
 
 /**
@@ -13,18 +14,8 @@ import { fmt, print } from './stats';
  * (the dbstat table) splits it by table and index.
  */
 const DECISIONS = Number(process.env.BENCH_SIZE_DECISIONS ?? 20_000);
+/** bench/decide's stream of events, over its 2,000 contacts. */
 const CONTACTS = 2_000;
-
-function event(i: number) {
-	const c = i % CONTACTS;
-	return {
-		eventId: `size-${i}`,
-		type: 'track',
-		name: ['Email Opened', 'Pricing Viewed', 'Demo Requested', 'Email Clicked'][i % 4],
-		identities: { email: `lead${c}@example.com`, userId: `u${c}` },
-		traits: { title: c % 3 ? 'Marketing Manager' : 'VP Sales', employees: c % 500 },
-	};
-}
 
 export async function benchSize(): Promise<void> {
 	const dir = mkdtempSync(join(tmpdir(), 'nudge-size-'));
