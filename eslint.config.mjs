@@ -40,4 +40,12 @@ export default [
 		files: ['cli/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
 		rules: { 'import-x/no-unresolved': ['error', { ignore: ['^@modelcontextprotocol/sdk/'] }] },
 	},
+	{
+		// Database drivers and vendor clients are required where they are first used, not when a node
+		// loads (n8n loads every node of the package at start-up; see docs/benchmarks.md, bench/load).
+		files: ['engine/**/*.ts'],
+		rules: {
+			'@typescript-eslint/no-require-imports': ['error', { allow: ['^undici$', '^ioredis$', '^pg$', '^jsforce$', '^@hubspot/api-client$', '^@segment/analytics-node$'] }],
+		},
+	},
 ];
