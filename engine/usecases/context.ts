@@ -1,0 +1,97 @@
+import type { Decision, ReasonCode } from '../audit/schema';
+import { conversionOf } from '../journeys/journey';
+import type { Random } from '../decide/sampling';
+import { NudgeError } from '../errors';
+import { decisionIdOf, type DecisionRef } from '../items/decisionRef';
+import type { Policy } from '../policy/schema';
+import type { Profile } from '../profiles/schema';
+import type { Store } from '../store/types';
+import type { Serial } from '../util/serial';
+
+/**
+ * What every use case works with, passed explicitly: the store (the authority on decisions), the policy in
+ * force (read at each call: `setPolicy` swaps it), the clock, the learner's random source and the lock that
+ * keeps profile read-modify-writes from interleaving.
+ */
+export interface EngineContext {
+	readonly store: Store;
+	readonly policy: Policy;
+	readonly policyVersion: string;
+	/** `wall` decides at the current time; `event` at each event's own time (replay). */
+	readonly clock: 'wall' | 'event';
+	wallNow(): Date;
+	readonly random: Random;
+	readonly profileLock: Serial;
+}
+
+/** On the event clock, a decision's time is its event's, or later once it waited (its trail's last step). */
+export function nowFor(ctx: EngineContext, decision?: Decision): Date {
+	if (ctx.clock !== 'event' || !decision) return ctx.wallNow();
+	const last = decision.trail.at(-1)?.at;
+	return new Date(Math.max(Date.parse(decision.event.occurredAt), last ? Date.parse(last) : 0));
+}
+
+/**
+ * Records a step in the decision's trail and stores it. A settled decision (sent, suppressed, failed)
+ * and a logged one are durable before this returns; pending progress is committed with the store's
+ * next batch. `persist: false` only adds to the trail: the one-call journey stores at its milestones.
+ */
+export async function save(ctx: EngineContext, decision: Decision, stage: string, now: Date, options: { durable?: boolean; persist?: boolean } = {}): Promise<Decision> {
+	decision.updatedAt = now.toISOString();
+	decision.trail.push({ stage, at: decision.updatedAt, status: decision.status });
+	if (options.persist === false) return decision;
+	await ctx.store.putDecision(decision);
+	if (options.durable ?? decision.status !== 'pending') await ctx.store.sync();
+	return decision;
+}
+
+/** A new pending decision for a contact in a journey, opened by `event` at `at`: nothing done yet. */
+export function newDecision(ctx: EngineContext, fields: { decisionId: string; at: Date; journey: string; contactId: string; event: Decision['event'] }): Decision {
+	const { decisionId, at, journey, contactId, event } = fields;
+	return {
+		decisionId,
+		createdAt: at.toISOString(),
+		updatedAt: at.toISOString(),
+		policyVersion: ctx.policyVersion,
+		journey,
+		contactId,
+		status: 'pending',
+		event,
+		outcomes: [],
+		...conversionOf(ctx.policy, journey),
+		trail: [],
+		annotations: {},
+	};
+}
+
+export function suppress(decision: Decision, reason: ReasonCode, explanation: string, ruleId?: string): void {
+	decision.status = 'suppressed';
+	decision.reason = reason;
+	decision.explanation = explanation;
+	if (ruleId) decision.ruleId = ruleId;
+}
+
+/** Loads a decision; accepts an id, a decision, or an item carrying one. */
+export async function loadDecision(ctx: EngineContext, ref: DecisionRef | unknown): Promise<Decision> {
+	const id = decisionIdOf(ref);
+	if (!id) {
+		throw new NudgeError('INVALID_INPUT', 'This item carries no Nudge decision: connect the node after a Nudge Trigger (or another Nudge node), or pass an event');
+	}
+	const decision = await ctx.store.getDecision(id);
+	if (!decision) throw new NudgeError('UNKNOWN_DECISION', `Decision ${id} is not in this engine's decision log (is the node using the same engine settings as the trigger?)`);
+	return decision;
+}
+
+export async function profileOf(ctx: EngineContext, decision: Decision): Promise<Profile> {
+	const profile = await ctx.store.getProfile(decision.contactId);
+	if (!profile) throw new NudgeError('UNKNOWN_CONTACT', `Contact ${decision.contactId} is unknown: no profile exists for it (was it erased?)`);
+	return profile;
+}
+
+/** The contact's profile for the stages of one decision, loaded at most once. */
+export type ProfileLoader = () => Promise<Profile>;
+
+export function profileLoader(ctx: EngineContext, decision: Decision, known?: Profile): ProfileLoader {
+	let profile = known;
+	return async () => (profile ??= await profileOf(ctx, decision));
+}
