@@ -1,4 +1,5 @@
 import type { Decision } from '../audit/schema';
+import { reopen } from '../audit/status';
 import { contextOf } from '../decide/learner';
 import { NudgeError } from '../errors';
 import { durationMs } from '../guard/duration';
@@ -147,9 +148,7 @@ async function revisitAction(ctx: EngineContext, decision: Decision, request: Ac
 			suppress(decision, state.reason, state.explanation, 'agents.approval');
 			return verdictOf(await settleAction(ctx, decision, false));
 		}
-		decision.status = 'pending';
-		delete decision.reason;
-		delete decision.ruleId;
+		reopen(decision);
 		if (await admitAction(ctx, decision, now, false)) await guardAction(ctx, decision, profile, true, false);
 		return verdictOf(await settleAction(ctx, decision, false));
 	}

@@ -1,4 +1,5 @@
 import type { Decision, ReasonCode } from '../audit/schema';
+import { moveTo } from '../audit/status';
 import { conversionOf } from '../journeys/journey';
 import type { Random } from '../decide/sampling';
 import { NudgeError } from '../errors';
@@ -65,7 +66,7 @@ export function newDecision(ctx: EngineContext, fields: { decisionId: string; at
 }
 
 export function suppress(decision: Decision, reason: ReasonCode, explanation: string, ruleId?: string): void {
-	decision.status = 'suppressed';
+	moveTo(decision, 'suppressed');
 	decision.reason = reason;
 	decision.explanation = explanation;
 	if (ruleId) decision.ruleId = ruleId;

@@ -1,4 +1,5 @@
 import type { Decision } from '../audit/schema';
+import { moveTo, reopen } from '../audit/status';
 import { Channel } from '../channels';
 import { NudgeError } from '../errors';
 import { evaluateGuards } from '../guard/guard';
@@ -59,13 +60,11 @@ export async function guardStage(ctx: EngineContext,
 	};
 	decision.explanation = result.explanation;
 	if (result.outcome === 'allowed') {
-		decision.status = 'pending';
-		delete decision.reason;
-		delete decision.ruleId;
+		reopen(decision);
 	} else if (result.outcome === 'blocked') {
 		suppress(decision, result.reason!, result.explanation, result.bindingRuleId);
 	} else {
-		decision.status = result.outcome === 'delayed' ? 'delayed' : 'review';
+		moveTo(decision, result.outcome === 'delayed' ? 'delayed' : 'review');
 		decision.reason = result.reason;
 		decision.ruleId = result.bindingRuleId;
 		if (result.outcome === 'review') decision.review = { rules: result.reviewRules ?? [], requestedAt: now.toISOString() };

@@ -1,5 +1,6 @@
 import { decideApproval } from '../agents/actions';
 import type { Decision } from '../audit/schema';
+import { reopen } from '../audit/status';
 import { NudgeError } from '../errors';
 import { markVariantApproved } from '../guard/review';
 import type { DecisionRef } from '../items/decisionRef';
@@ -30,9 +31,7 @@ export async function resolveReview(ctx: EngineContext, ref: DecisionRef | unkno
 		return save(ctx, decision, 'review', now);
 	}
 	if (decision.message?.variant) await markVariantApproved(ctx.store, decision.message.variant, now.getTime());
-	decision.status = 'pending';
-	delete decision.reason;
-	delete decision.ruleId;
+	reopen(decision);
 	await save(ctx, decision, 'review', now);
 	return guardStage(ctx, decision, profileLoader(ctx, decision), {}, true);
 }

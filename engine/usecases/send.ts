@@ -1,4 +1,5 @@
 import type { Decision } from '../audit/schema';
+import { checkMove, moveTo } from '../audit/status';
 import { channelEligibility } from '../decide/chooseChannel';
 import { armDeltas, variantScopes } from '../decide/learner';
 import { deliver, RetryPolicy, Sender, SendResult } from '../deliver/provider';
@@ -44,6 +45,8 @@ export async function sendStage(ctx: EngineContext, decision: Decision, loadProf
 		suppress(decision, suppressionHit(ctx.policy, current) ? 'SUPPRESSION_LIST' : 'NO_CONSENT', `not sent: ${blocked} (checked again at send)`);
 		return save(ctx, decision, 'send', now, { persist });
 	}
+	// Before anything leaves: a decision that may not end sent is never posted.
+	checkMove(decision, 'sent');
 	const key = `send:${decision.decisionId}`;
 	if (!(await ctx.store.claimKey(key, 24 * 3_600_000, now.getTime()))) {
 		throw new NudgeError('CONFLICT', `Decision ${decision.decisionId} is already being sent by another execution`, [], 409);
@@ -98,11 +101,11 @@ export async function sendStage(ctx: EngineContext, decision: Decision, loadProf
 			await ctx.store.addArmStats(armDeltas(scopes.context, vc.variant, { trials: 1 }, scopes.globalScope));
 			vc.trialCounted = true;
 		}
-		decision.status = 'sent';
+		moveTo(decision, 'sent');
 		decision.explanation = `sent by ${decision.channel}`;
 	} else {
 		if (reservationId) await ctx.store.settleCap(reservationId, 'release');
-		decision.status = 'failed';
+		moveTo(decision, 'failed');
 		decision.reason = 'SEND_FAILED';
 		decision.explanation = `send failed after ${result.attempts} attempt(s): ${result.error ?? ''}`;
 	}
