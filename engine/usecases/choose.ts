@@ -1,7 +1,8 @@
 import type { Decision } from '../audit/schema';
 import { chooseChannel, openChannels } from '../decide/chooseChannel';
 import { holdoutKey, holdoutOf } from '../decide/holdout';
-import { armDeltas, chooseArm, contextOf, variantScopes, WAIT } from '../decide/learner';
+import { waitTrial } from '../decide/bookkeeping';
+import { chooseArm, contextOf, variantScopes, WAIT } from '../decide/learner';
 import { bestSendTime } from '../decide/sendTime';
 import { NudgeError } from '../errors';
 import { cappedChannels } from '../guard/frequencyCap';
@@ -95,10 +96,7 @@ export async function chooseStage(ctx: EngineContext, decision: Decision, profil
 			explore: 'was tried to keep learning (exploration floor)',
 		}[picked.method];
 		if (picked.arm === WAIT) {
-			if (learn) {
-				await ctx.store.addArmStats(armDeltas(context, WAIT));
-				decision.choice.trialCounted = true;
-			}
+			if (learn) await ctx.store.addArmStats(waitTrial(decision.choice));
 			suppress(decision, 'WAIT_CHOSEN', `no action now: waiting ${why}`);
 		} else {
 			decision.channel = picked.arm;

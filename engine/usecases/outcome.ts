@@ -1,7 +1,7 @@
 import { type Decision, type Outcome, OutcomeSchema } from '../audit/schema';
 import { CHANNELS, Channel } from '../channels';
-import { armDeltas, outcomeDelta, probabilityBest, variantScopes } from '../decide/learner';
-import { ENGAGEMENT, engagementDeltas } from '../decide/sendTime';
+import { claimsReward, engagementTrials, outcomeDeltas } from '../decide/bookkeeping';
+import { probabilityBest } from '../decide/learner';
 import { NudgeError, describeIssues, issuesFromZod } from '../errors';
 import { zoneFor } from '../guard/windows';
 import { rewardClaimKey } from '../privacy/retention';
@@ -51,10 +51,8 @@ export async function recordOutcome(ctx: EngineContext, input: OutcomeInput): Pr
 	}
 	const added = await ctx.store.addOutcome(decision.decisionId, outcome.data);
 	if (added) await learnFrom(ctx, decision, outcome.data);
-	if (added && ENGAGEMENT.has(outcome.data.type) && decision.contactId) {
-		const profile = await ctx.store.getProfile(decision.contactId);
-		await ctx.store.addArmStats(engagementDeltas(decision.contactId, at, zoneFor(profile?.timezone, ctx.policy.timezone)));
-	}
+	const engagement = added ? await engagementTrials(decision, outcome.data, at, async () => zoneFor((await ctx.store.getProfile(decision.contactId))?.timezone, ctx.policy.timezone)) : [];
+	if (engagement.length) await ctx.store.addArmStats(engagement);
 	if (added && (outcome.data.type === 'unsubscribe' || outcome.data.type === 'complaint') && decision.channel) {
 		await ctx.profileLock.run(async () => {
 			const profile = await profileOf(ctx, decision);
@@ -97,21 +95,12 @@ async function attribute(ctx: EngineContext, input: OutcomeInput, at: Date): Pro
 
 /** A newly recorded outcome updates the arm its decision tried (a sent message or a chosen wait). */
 async function learnFrom(ctx: EngineContext, decision: Decision, outcome: Outcome): Promise<void> {
-	const choice = decision.choice?.trialCounted && decision.choice.arm ? decision.choice : undefined;
-	const vc = decision.variantChoice?.trialCounted ? decision.variantChoice : undefined;
-	if (!choice && !vc) return;
 	const learner = ctx.policy.learner;
-	const isReward = learner.objective === 'conversion' && (learner.reward as string[]).includes(outcome.type);
 	// A decision is one trial, so it earns at most one success however many reward outcomes arrive.
-	const first = isReward && (await ctx.store.claimKey(rewardClaimKey(decision.decisionId), 100 * 365 * 86_400_000, Date.now()));
-	const delta = outcomeDelta(outcome, learner, first);
-	if (!delta) return;
-	if (choice) await ctx.store.addArmStats(armDeltas(choice.context, choice.arm!, delta));
-	if (vc) {
-		const scopes = variantScopes(vc.slot, vc.context);
-		await ctx.store.addArmStats(armDeltas(scopes.context, vc.variant, delta, scopes.globalScope));
-		if (delta.successes) await maybePromote(ctx, vc.slot, vc.estimates.map((e) => e.variant), scopes.globalScope);
-	}
+	const first = claimsReward(decision, outcome, learner) && (await ctx.store.claimKey(rewardClaimKey(decision.decisionId), 100 * 365 * 86_400_000, Date.now()));
+	const { deltas, promote } = outcomeDeltas(decision, outcome, learner, first);
+	if (deltas.length) await ctx.store.addArmStats(deltas);
+	if (promote) await maybePromote(ctx, promote.slot, promote.variants, promote.globalScope);
 }
 
 /** Promotes a slot's leader once it is probably best and was sent often enough; only once (compare-and-set). */

@@ -1,7 +1,7 @@
 import type { Decision } from '../audit/schema';
 import { checkMove, moveTo } from '../audit/status';
 import { channelEligibility } from '../decide/chooseChannel';
-import { armDeltas, variantScopes } from '../decide/learner';
+import { sentTrials } from '../decide/bookkeeping';
 import { deliver, RetryPolicy, Sender, SendResult } from '../deliver/provider';
 import { checkWebhookUrl, postWebhook, WebhookTarget } from '../deliver/webhook';
 import { NudgeError } from '../errors';
@@ -91,16 +91,8 @@ export async function sendStage(ctx: EngineContext, decision: Decision, loadProf
 	if (result.ok) {
 		if (reservationId) await ctx.store.settleCap(reservationId, 'commit');
 		// The learner counts a trial only for a message that left (a chosen channel, sent).
-		if (decision.choice && decision.channel && !decision.choice.trialCounted) {
-			await ctx.store.addArmStats(armDeltas(decision.choice.context, decision.channel));
-			Object.assign(decision.choice, { arm: decision.channel, trialCounted: true });
-		}
-		const vc = decision.variantChoice;
-		if (vc && !vc.trialCounted) {
-			const scopes = variantScopes(vc.slot, vc.context);
-			await ctx.store.addArmStats(armDeltas(scopes.context, vc.variant, { trials: 1 }, scopes.globalScope));
-			vc.trialCounted = true;
-		}
+		const trials = sentTrials(decision);
+		if (trials.length) await ctx.store.addArmStats(trials);
 		moveTo(decision, 'sent');
 		decision.explanation = `sent by ${decision.channel}`;
 	} else {
