@@ -43,7 +43,7 @@ export async function save(ctx: EngineContext, decision: Decision, stage: string
 	if (options.persist === false) return decision;
 	await ctx.store.putDecision(decision);
 	if (options.durable ?? decision.status !== 'pending') await ctx.store.sync();
-	return decision;
+	return asStored(ctx, decision);
 }
 
 /** A new pending decision for a contact in a journey, opened by `event` at `at`: nothing done yet. */
@@ -72,15 +72,54 @@ export function suppress(decision: Decision, reason: ReasonCode, explanation: st
 	if (ruleId) decision.ruleId = ruleId;
 }
 
+/**
+ * Decisions this engine just read from its store or wrote to it, by store, for the current turn of the event
+ * loop. A node opens an item's decision and passes it straight to its step (`openItem`, then `score`; Choose
+ * Channel, then its content variant): the step takes that object instead of reading the same row again. Only
+ * the very object qualifies (an item's JSON copy never does), once, and only until the event loop turns: a
+ * decision held longer is read again.
+ */
+const justRead = new WeakMap<Decision, { store: Store; turn: number }>();
+
+/** The event loop's turn, counted by one immediate per turn that needs it (not one per decision). */
+let turn = 0;
+let turnEnds = false;
+function currentTurn(): number {
+	if (!turnEnds) {
+		turnEnds = true;
+		setImmediate(() => {
+			turn++;
+			turnEnds = false;
+		});
+	}
+	return turn;
+}
+
+function asStored(ctx: EngineContext, decision: Decision): Decision {
+	justRead.set(decision, { store: ctx.store, turn: currentTurn() });
+	return decision;
+}
+
+/** The decision itself when `ref` is the very object just read or stored by this engine's store (this turn), once. */
+function takeJustRead(ctx: EngineContext, ref: unknown): Decision | undefined {
+	if (!ref || typeof ref !== 'object') return undefined;
+	const mark = justRead.get(ref as Decision);
+	if (!mark) return undefined;
+	justRead.delete(ref as Decision);
+	return mark.store === ctx.store && mark.turn === turn ? (ref as Decision) : undefined;
+}
+
 /** Loads a decision; accepts an id, a decision, or an item carrying one. */
 export async function loadDecision(ctx: EngineContext, ref: DecisionRef | unknown): Promise<Decision> {
+	const held = takeJustRead(ctx, ref);
+	if (held) return held;
 	const id = decisionIdOf(ref);
 	if (!id) {
 		throw new NudgeError('INVALID_INPUT', 'This item carries no Nudge decision: connect the node after a Nudge Trigger (or another Nudge node), or pass an event');
 	}
 	const decision = await ctx.store.getDecision(id);
 	if (!decision) throw new NudgeError('UNKNOWN_DECISION', `Decision ${id} is not in this engine's decision log (is the node using the same engine settings as the trigger?)`);
-	return decision;
+	return asStored(ctx, decision);
 }
 
 export async function profileOf(ctx: EngineContext, decision: Decision): Promise<Profile> {
