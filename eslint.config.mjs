@@ -112,4 +112,12 @@ export default [
 			],
 		},
 	},
+	{
+		// Database drivers and vendor clients are required where they are first used, not when a node
+		// loads (n8n loads every node of the package at start-up; see docs/benchmarks.md, bench/load).
+		files: ['engine/**/*.ts'],
+		rules: {
+			'@typescript-eslint/no-require-imports': ['error', { allow: ['^undici$', '^ioredis$', '^pg$', '^jsforce$', '^@hubspot/api-client$', '^@segment/analytics-node$'] }],
+		},
+	},
 ];

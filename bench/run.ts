@@ -5,11 +5,14 @@ import { benchConsole } from './console';
 import { benchDecide } from './decide';
 import { benchExport } from './export';
 import { benchFaults } from './faults';
+import { benchLoad } from './load';
 import { benchRedact } from './redact';
 import { benchRetention } from './retention';
 import { benchScale } from './scale';
 import { benchScoring } from './scoring';
 import { benchSendClient } from './sendClient';
+import { benchSize } from './size';
+import { benchUplift } from './uplift';
 
 /** `npm run bench`: every benchmark, one after another, in this process. */
 async function main(): Promise<void> {
@@ -20,6 +23,8 @@ async function main(): Promise<void> {
 	await benchCaps();
 	process.stdout.write('\n');
 	await benchScoring();
+	process.stdout.write('\n');
+	await benchUplift();
 	process.stdout.write('\n');
 	await benchScale();
 	process.stdout.write('\n');
@@ -36,6 +41,10 @@ async function main(): Promise<void> {
 	await benchRedact();
 	process.stdout.write('\n');
 	await benchAgents();
+	process.stdout.write('\n');
+	await benchLoad();
+	process.stdout.write('\n');
+	await benchSize();
 }
 
 main().catch((error) => {

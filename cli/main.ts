@@ -6,6 +6,7 @@ import { redactUrl } from '../engine/store/connection';
 import { ACTIVATE_USAGE, IMPORT_USAGE, runActivate, runImport, runScore, runTrain, SCORE_USAGE, TRAIN_USAGE } from './models';
 import { formatSummary, replay } from './replay';
 import { LIFT_USAGE, runLift } from './lift';
+import { UPLIFT_USAGE, runUplift } from './uplift';
 import { CONSOLE_USAGE, runConsole } from './console';
 import { ERASE_USAGE, runErase } from './erase';
 import { RETENTION_USAGE, runRetentionCommand } from './retention';
@@ -31,6 +32,7 @@ const COMMANDS: Record<string, { usage: string; run: (args: string[]) => Promise
 	activate: { usage: ACTIVATE_USAGE, run: (args) => runActivate(args, false) },
 	rollback: { usage: ACTIVATE_USAGE, run: (args) => runActivate(args, true) },
 	lift: { usage: LIFT_USAGE, run: runLift },
+	uplift: { usage: UPLIFT_USAGE, run: runUplift },
 	console: { usage: CONSOLE_USAGE, run: runConsole },
 	erase: { usage: ERASE_USAGE, run: runErase },
 	// With --contact or --email: one contact's record (right of access); without: the decision log.

@@ -4,11 +4,11 @@ import type { SendTarget } from '../engine/engine';
 import { NudgeError } from '../engine/errors';
 import { createEngine } from '../engine/registry';
 
-export const MCP_USAGE = `  mcp [--store STORE] [--policy FILE.json] [--webhook URL [--webhook-secret S]] [--reveal-pii]
+export const MCP_USAGE = `  mcp [--store STORE] [--policy FILE.json] [--agent-id ID] [--webhook URL [--webhook-secret S]] [--reveal-pii]
       [--http [--port 4281] [--host 127.0.0.1] [--token TOKEN] [--public-host NAME]]
       A Model Context Protocol server, so an AI agent (Claude Desktop, any MCP client) acts through Nudge's
       guardrails. Tools: lookup_contact, score_contact, request_action, record_outcome, explain_decision;
-      no approval or admin tool. Speaks over stdin/stdout unless --http is given; then streamable HTTP at
+      no approval or admin tool. The agent acts as --agent-id (default "mcp"), never an id it picks. Speaks over stdin/stdout unless --http is given; then streamable HTTP at
       /mcp, on 127.0.0.1 only unless --host says otherwise, where a bearer token is required (--token or
       NUDGE_MCP_TOKEN, at least 16 characters). With --webhook, an allowed action is sent there at once
       (signed with --webhook-secret); without it, an allowed action holds its cap slot for a flow to send.
@@ -24,6 +24,7 @@ export async function runMcp(args: string[]): Promise<number> {
 			webhook: { type: 'string' },
 			'webhook-secret': { type: 'string' },
 			'reveal-pii': { type: 'boolean', default: false },
+			'agent-id': { type: 'string' },
 			http: { type: 'boolean', default: false },
 			port: { type: 'string', default: '4281' },
 			host: { type: 'string', default: '127.0.0.1' },
@@ -41,9 +42,10 @@ export async function runMcp(args: string[]): Promise<number> {
 	const { checkHttpOptions, startMcpHttp } = await import('./mcp/http');
 	const httpOptions = { port, host: values.host, token, publicHosts: values['public-host'] };
 	if (values.http) checkHttpOptions(httpOptions);
-	const { createMcpServer } = await import('./mcp/tools');
+	const { createMcpServer, mcpAgentId } = await import('./mcp/tools');
+	const tools = { send, revealPii: values['reveal-pii'], agentId: values['agent-id'] };
+	mcpAgentId(tools);
 	const engine = createEngine({ store: values.store, policyFile: values.policy });
-	const tools = { send, revealPii: values['reveal-pii'] };
 	const stopped = new Promise<void>((resolve) => {
 		process.once('SIGINT', resolve);
 		process.once('SIGTERM', resolve);

@@ -21,8 +21,8 @@ export const SCORE_USAGE = `  score --model NAME --data FILE [--store PATH] [--v
       with probability, score 0–100 and tier; --explain adds the top factors.
 `;
 export const IMPORT_USAGE = `  import --model NAME --file MODEL.json [--store PATH] [--activate]
-      Stores a model file written by train --out as a new version; a file whose trees and features do
-      not belong together is refused and nothing is stored.
+      Stores a model file written by train --out (or uplift train --out) as a new version; a file whose
+      trees and features do not belong together is refused and nothing is stored.
 `;
 export const ACTIVATE_USAGE = `  activate --model NAME --version N [--store PATH] [--note TEXT]
   rollback --model NAME [--store PATH] [--note TEXT]
@@ -30,7 +30,7 @@ export const ACTIVATE_USAGE = `  activate --model NAME --version N [--store PATH
 `;
 const list = (v?: string) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
 
-function int(name: string, v: string | undefined): number | undefined {
+export function int(name: string, v: string | undefined): number | undefined {
 	if (v === undefined) return undefined;
 	const n = Number(v);
 	if (!Number.isInteger(n) || n < 1) throw new NudgeError('INVALID_INPUT', `--${name} must be a whole number of at least 1, not "${v}"`);

@@ -29,7 +29,7 @@ export interface ReplaySummary {
 	/** Events fired by inactivity timers (e.g. Cart Abandoned). */
 	timers: number;
 	rejected: { line: number; error: string }[];
-	/** Per status and reason, leaving out the events that only updated the profile (counted in `profileOnly`). */
+	/** Per status (`holdout` apart from `suppressed`) and reason, leaving out the events that only updated the profile (counted in `profileOnly`). */
 	byStatus: Record<string, number>;
 	byReason: Record<string, number>;
 	/** Events that are not one of the journey's triggers (NOT_A_TRIGGER): they updated the profile, no message was meant. */
@@ -59,7 +59,9 @@ export async function replay(options: ReplayOptions, emit: (decision: Decision) 
 		const count = (decision: Decision) => {
 			emit(decision);
 			if (decision.reason === 'NOT_A_TRIGGER') return void summary.profileOnly++;
-			summary.byStatus[decision.status] = (summary.byStatus[decision.status] ?? 0) + 1;
+			// A holdout is kept from the message on purpose (to measure lift), not suppressed by a guardrail: counted apart.
+			const status = decision.reason === 'HOLDOUT' ? 'holdout' : decision.status;
+			summary.byStatus[status] = (summary.byStatus[status] ?? 0) + 1;
 			if (decision.reason) summary.byReason[decision.reason] = (summary.byReason[decision.reason] ?? 0) + 1;
 		};
 		// A delayed decision is counted and emitted once it ended (checked again when due, below).

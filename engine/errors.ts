@@ -46,8 +46,21 @@ export class NudgeError extends Error {
 }
 
 /** Turns zod issues into "field: reason" lines that name the offending field. */
-export function issuesFromZod(error: { issues: { path: PropertyKey[]; message: string }[] }): FieldIssue[] {
-	return error.issues.map((issue) => ({
+interface ZodIssueLike {
+	path: PropertyKey[];
+	message: string;
+	code?: string;
+	errors?: ZodIssueLike[][];
+}
+
+/** A union's issue, said by the one alternative the value's type matched ("contact.email: …", not "Invalid input"). */
+function unionIssues(issue: ZodIssueLike): ZodIssueLike[] {
+	const matched = issue.code === 'invalid_union' ? (issue.errors ?? []).filter((branch) => !branch.some((i) => i.code === 'invalid_type' && i.path.length === 0)) : [];
+	return matched.length === 1 ? matched[0].flatMap((i) => unionIssues({ ...i, path: [...issue.path, ...i.path] })) : [issue];
+}
+
+export function issuesFromZod(error: { issues: ZodIssueLike[] }): FieldIssue[] {
+	return error.issues.flatMap(unionIssues).map((issue) => ({
 		path: issue.path.length ? issue.path.map(String).join('.') : '(root)',
 		message: issue.message,
 	}));

@@ -46,19 +46,27 @@ function rpcError(res: ServerResponse, status: number, code: number, message: st
 	res.end(body);
 }
 
-/** The request body, refused past `max` bytes (413) without reading the rest into memory. */
-function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
+/**
+ * The request body, refused past `max` bytes (413) without reading the rest into memory. The rest is not read at
+ * all: the connection closes once the 413 is written (destroying it at once reset the client before the answer).
+ */
+function readBody(req: IncomingMessage, res: ServerResponse, max: number): Promise<Buffer | undefined> {
 	return new Promise((resolve, reject) => {
-		if (Number(req.headers['content-length'] ?? 0) > max) return resolve(undefined);
+		const refuse = () => {
+			req.pause();
+			res.once('finish', () => req.destroy());
+			resolve(undefined);
+		};
+		if (Number(req.headers['content-length'] ?? 0) > max) return refuse();
 		const chunks: Buffer[] = [];
 		let size = 0;
-		req.on('data', (chunk: Buffer) => {
+		const onData = (chunk: Buffer) => {
 			size += chunk.length;
-			if (size > max) {
-				resolve(undefined);
-				req.destroy();
-			} else chunks.push(chunk);
-		});
+			if (size <= max) return void chunks.push(chunk);
+			req.off('data', onData);
+			refuse();
+		};
+		req.on('data', onData);
 		req.on('end', () => resolve(Buffer.concat(chunks)));
 		req.on('error', reject);
 	});
@@ -80,8 +88,8 @@ export async function startMcpHttp(makeServer: () => McpServer, options: McpHttp
 		}
 		// Stateless: no sessions to resume or stream, so only POST.
 		if (req.method !== 'POST') return rpcError(res, 405, -32000, 'Method not allowed: POST JSON-RPC messages to this endpoint', { allow: 'POST' });
-		const body = await readBody(req, max);
-		if (!body) return rpcError(res, 413, -32600, `Request too large: at most ${max} bytes`);
+		const body = await readBody(req, res, max);
+		if (!body) return rpcError(res, 413, -32600, `Request too large: at most ${max} bytes`, { connection: 'close' });
 		let message: unknown;
 		try {
 			message = JSON.parse(body.toString('utf8'));

@@ -6,13 +6,13 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod/v4';
-import { ActionRequestSchema, resolveActionContact } from '../../engine/agents/request';
+import { ActionRequestSchema, AGENT_LIMITS, ContactSchema, resolveActionContact } from '../../engine/agents/request';
 import { verdictOf } from '../../engine/agents/verdict';
 import { OutcomeSchema } from '../../engine/audit/schema';
-import { CHANNELS, ChannelSchema } from '../../engine/channels';
+import { CHANNELS } from '../../engine/channels';
 import { redactDecision, redactValue } from '../../engine/console/redact';
 import type { Engine, SendTarget } from '../../engine/engine';
-import { NudgeError } from '../../engine/errors';
+import { NudgeError, type NudgeErrorCode } from '../../engine/errors';
 import { packageVersion } from '../packageRoot';
 
 export interface McpToolOptions {
@@ -20,26 +20,50 @@ export interface McpToolOptions {
 	send?: SendTarget;
 	/** Show personal data (emails, phone numbers, names) in what the tools return; redacted by default. */
 	revealPii?: boolean;
+	/**
+	 * Who the agent is, for blast radius, blocked and known agents and the log: the operator's (--agent-id), never the
+	 * model's, or a model could take a fresh blast radius with every new id. Default `mcp`.
+	 */
+	agentId?: string;
 }
 
-const ContactArg = ActionRequestSchema.shape.contact;
+export const DEFAULT_MCP_AGENT_ID = 'mcp';
+
+/** The agent id the server acts as, checked as a request's would be. */
+export function mcpAgentId(options: McpToolOptions): string {
+	const parsed = ActionRequestSchema.shape.agentId.safeParse(options.agentId ?? DEFAULT_MCP_AGENT_ID);
+	if (!parsed.success) throw new NudgeError('INVALID_CONFIG', `--agent-id "${String(options.agentId).slice(0, 140)}" is not an agent id: ${parsed.error.issues[0].message} (at most ${AGENT_LIMITS.agentId} characters)`);
+	return parsed.data;
+}
+
+const ContactArg = ContactSchema;
 const RECENT = 10;
 
 function reply(value: unknown): CallToolResult {
 	return { content: [{ type: 'text', text: JSON.stringify(value, null, 1) }], structuredContent: value as Record<string, unknown> };
 }
 
-/** An engine error is an answer the model can act on (its code and message), not a protocol failure. */
+/** Errors about the agent's own request: their message tells it what to change. */
+const AGENT_ERRORS: ReadonlySet<NudgeErrorCode> = new Set(['INVALID_INPUT', 'UNKNOWN_CONTACT', 'UNKNOWN_DECISION', 'NOT_RESERVED', 'CONFLICT']);
+
+/**
+ * An engine error about the request is an answer the model can act on (its code and message), not a protocol
+ * failure. Anything else (a store down, a bug) is the operator's: its message names hosts, files or internals, so
+ * it goes to the server's log and the agent only learns to try later.
+ */
 async function answer(work: () => Promise<unknown>): Promise<CallToolResult> {
 	try {
 		return reply(await work());
 	} catch (error) {
-		if (!(error instanceof NudgeError)) throw error;
-		return { isError: true, content: [{ type: 'text', text: `${error.code}: ${error.message}` }] };
+		if (error instanceof NudgeError && AGENT_ERRORS.has(error.code)) return { isError: true, content: [{ type: 'text', text: `${error.code}: ${error.message}` }] };
+		const code = error instanceof NudgeError ? error.code : 'INTERNAL_ERROR';
+		process.stderr.write(`nudge mcp: ${code}: ${error instanceof Error ? error.message : String(error)}\n`);
+		return { isError: true, content: [{ type: 'text', text: `${code}: Nudge could not answer, and nothing was sent; the server's log says why. Try again later.` }] };
 	}
 }
 
 export function createMcpServer(engine: Engine, options: McpToolOptions = {}): McpServer {
+	const agentId = mcpAgentId(options);
 	const server = new McpServer({ name: 'nudge', version: packageVersion() }, { instructions: INSTRUCTIONS });
 	/** As the console: personal keys (email, name, phone…) go whole where `piiKeys`; emails and numbers in any text go. */
 	const redact = <T>(value: T, piiKeys = true): T => (options.revealPii ? value : (redactValue(value, piiKeys) as T));
@@ -114,18 +138,23 @@ export function createMcpServer(engine: Engine, options: McpToolOptions = {}): M
 				'once they did, ask again with the same idempotencyKey, the same content and the approvalId. "deny": do not retry as it is; reasons and explanation say why. ' +
 				'Always give a stable idempotencyKey per intended message (e.g. "winback-<contact>-2026-05"): repeating a key never sends twice. ' +
 				'dryRun: true answers without reserving, sending or logging anything.',
-			inputSchema: ActionRequestSchema,
+			// No journey: naming one would let the model step out of the agent journey's caps, holdout and review rules.
+			// Its actions belong to the policy's agents.journey (the n8n node takes a journey from its operator, never the model).
+			// No agentId: the server's own (options.agentId).
+			inputSchema: ActionRequestSchema.omit({ journey: true, agentId: true }),
 			annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
 		},
 		(request) =>
 			answer(async () => {
-				const verdict = await engine.requestAction(request);
-				if (verdict.verdict !== 'allow' || verdict.dryRun || !options.send) return verdict;
+				// An explanation may quote a reviewer's note or a provider's error: personal data in it is masked.
+				const shown = <T extends { explanation: string; error?: string }>(v: T): T => ({ ...v, explanation: redact(v.explanation), ...(v.error !== undefined ? { error: redact(v.error) } : {}) });
+				const verdict = await engine.requestAction({ ...request, agentId });
+				if (verdict.verdict !== 'allow' || verdict.dryRun || !options.send) return shown(verdict);
 				const sent = await engine.sendAction(verdict.decisionId, options.send);
-				if (sent.status === 'sent') return { ...verdict, sent: true };
-				if (sent.status === 'failed') return { ...verdict, sent: false, error: sent.explanation };
+				if (sent.status === 'sent') return shown({ ...verdict, sent: true });
+				if (sent.status === 'failed') return shown({ ...verdict, sent: false, error: sent.explanation ?? '' });
 				// Stopped at the send (the kill switch, consent withdrawn meanwhile): its new verdict.
-				return { ...verdictOf(sent), sent: false };
+				return shown({ ...verdictOf(sent), sent: false });
 			}),
 	);
 
@@ -134,15 +163,13 @@ export function createMcpServer(engine: Engine, options: McpToolOptions = {}): M
 		{
 			title: 'Record an outcome',
 			description:
-				'Records what happened after a message: open, click, conversion, revenue (with value), unsubscribe or complaint. Name the decision by its decisionId, ' +
-				'or the provider\'s messageId, or the contact (optionally with the channel): then the contact\'s latest message within the attribution window. ' +
-				'An outcomeId makes a repeat harmless. An unsubscribe or complaint opts the contact out of that channel.',
+				'Records what happened after one of YOUR actions: open, click, conversion, revenue (with value), unsubscribe or complaint. ' +
+				'Name the action by the decisionId request_action gave you. An outcomeId makes a repeat harmless. An unsubscribe or complaint opts the contact out of that channel.',
+			// Only the agent's own actions, by decision id: an outcome trains the channel learner, counts in the lift
+			// report and may opt a contact out, so an agent must not write them on journeys' or other agents' messages.
 			inputSchema: z
 				.object({
-					decisionId: z.string().min(1).max(200).optional(),
-					messageId: z.string().min(1).max(500).optional(),
-					contactId: z.string().min(1).max(320).optional(),
-					channel: ChannelSchema.optional(),
+					decisionId: z.string().min(1).max(200),
 					type: OutcomeSchema.shape.type,
 					value: z.number().finite().min(0).max(1_000_000_000).optional().describe('The amount, for revenue'),
 					outcomeId: z.string().min(1).max(200).optional(),
@@ -153,6 +180,10 @@ export function createMcpServer(engine: Engine, options: McpToolOptions = {}): M
 		},
 		(input) =>
 			answer(async () => {
+				const target = await engine.getDecision(input.decisionId);
+				if (target.agent?.agentId !== agentId) {
+					throw new NudgeError('INVALID_INPUT', `Decision ${target.decisionId} is not one of your actions (agent ${agentId}): record outcomes only of actions request_action gave you`);
+				}
 				const { decision, duplicate } = await engine.recordOutcome(input);
 				return { decisionId: decision.decisionId, duplicate, outcomes: decision.outcomes.map((o) => ({ type: o.type, at: o.at, value: o.value })) };
 			}),

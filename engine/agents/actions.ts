@@ -14,7 +14,7 @@ import { send, type SendTarget } from '../usecases/send';
 import { approvalDecisionId, approvalState, newApprovalId } from './approvals';
 import { reserveBlastRadius } from './blastRadius';
 import { agentGate } from './gate';
-import { actionDecisionId, withActionLease } from './idempotency';
+import { actionDecisionId, sameAction, withActionLease } from './idempotency';
 import { ActionRequest, parseActionRequest, requestHash, resolveActionContact } from './request';
 import { ActionVerdict, verdictKind, verdictOf } from './verdict';
 
@@ -40,7 +40,8 @@ export async function requestAction(ctx: EngineContext, input: unknown): Promise
 	const decisionId = actionDecisionId(request.agentId, request.idempotencyKey);
 	if (request.dryRun) {
 		const existing = await ctx.store.getDecision(decisionId);
-		if (existing) return verdictOf(existing, { dryRun: true, duplicate: true });
+		// As the real request would: the earlier action's verdict, or CONFLICT for other content under its key.
+		if (existing) return verdictOf(sameAction(existing, request, hash), { dryRun: true, duplicate: true });
 		return verdictOf(await newAction(ctx, decisionId, request, profile, journey, hash, true), { dryRun: true });
 	}
 	return withActionLease(ctx.store, decisionId, () => ctx.wallNow().getTime(), async () => {
@@ -131,10 +132,7 @@ async function settleAction(ctx: EngineContext, decision: Decision, dryRun: bool
 
 /** The same key again: the same verdict, unless its wait is over or an approval is presented. */
 async function revisitAction(ctx: EngineContext, decision: Decision, request: ActionRequest, contact: Profile, hash: string): Promise<ActionVerdict> {
-	const agent = decision.agent;
-	if (!agent || agent.requestHash !== hash) {
-		throw new NudgeError('CONFLICT', `Idempotency key ${request.idempotencyKey} was already used by agent ${request.agentId} for a different request (contact, channel or message): use a new key for a new action`, [], 409);
-	}
+	const agent = sameAction(decision, request, hash).agent!;
 	const now = ctx.wallNow();
 	const profile = profileLoader(ctx, decision, contact);
 	if (decision.status === 'review' && agent.approval) {
@@ -187,6 +185,8 @@ export async function decideApproval(ctx: EngineContext, approvalId: string, inp
 		}
 		if (decision.message?.variant) await markVariantApproved(ctx.store, decision.message.variant, now.getTime());
 		agent.approval!.expiresAt = new Date(now.getTime() + durationMs(ctx.policy.agents.approvalTtl)).toISOString();
+		// Still `review` until the agent presents the approval (an action is sent only as its agent asks): the log says so.
+		decision.explanation = `approved by ${approver}; waiting for agent ${agent.agentId} to request it again with its approval id before ${agent.approval!.expiresAt}`;
 		return verdictOf(await save(ctx, decision, 'approval', now, { durable: true }));
 	});
 }

@@ -28,18 +28,18 @@ function rulesFor(policy: Policy, agentId: string): BlastRadiusRule[] {
  * Every request the engine evaluates counts, whatever its verdict: a looping agent is stopped even while its
  * actions are being denied. A slot is a reservation that expires when its window ends, so it counts exactly as
  * long as the window. `reserve: false` (a dry run) only looks.
+ *
+ * A contact is marked touched only once every slot is held, and the mark is never taken back: a request that
+ * skips a `contacts` rule because its contact is marked relies on a slot really taken. (Marking first and
+ * unmarking on a full rule let a twin request for the same new contact pass in between, uncounted.)
  */
 export async function reserveBlastRadius(store: Store, policy: Policy, agentId: string, contactId: string, now: number, reserve = true): Promise<BlastRadiusResult> {
 	const taken: string[] = [];
-	const touched: string[] = [];
+	const touches: { key: string; lengthMs: number; reservationId: string }[] = [];
 	for (const rule of rulesFor(policy, agentId)) {
 		const lengthMs = durationMs(rule.window);
-		if (rule.count === 'contacts') {
-			const key = touchKey(rule, agentId, contactId);
-			const fresh = reserve ? await store.claimKey(key, lengthMs, now) : (await store.keyHeldUntil(key, now)) === undefined;
-			if (!fresh) continue;
-			if (reserve) touched.push(key);
-		}
+		const key = rule.count === 'contacts' ? touchKey(rule, agentId, contactId) : undefined;
+		if (key && (await store.keyHeldUntil(key, now)) !== undefined) continue;
 		const counter = { ruleId: rule.id, limit: rule.limit, since: now - lengthMs, match: {}, excludeTags: [], lengthMs };
 		const reservationId = newId('r');
 		const ledger = ledgerOf(rule, agentId);
@@ -48,7 +48,6 @@ export async function reserveBlastRadius(store: Store, policy: Policy, agentId: 
 			: await store.peekCap(ledger, [counter], now);
 		if (!verdict.ok) {
 			for (const id of taken) await store.settleCap(id, 'release');
-			for (const key of touched) await store.releaseKey(key);
 			const what = rule.count === 'actions' ? 'actions' : 'distinct contacts';
 			const freesAt = verdict.freesAt[0];
 			return {
@@ -59,7 +58,11 @@ export async function reserveBlastRadius(store: Store, policy: Policy, agentId: 
 				explanation: `agent ${agentId} reached blast radius ${rule.id}: ${verdict.counts[0]} of ${rule.limit} ${what} in the last ${rule.window}${freesAt !== undefined ? `; the next slot frees at ${new Date(freesAt).toISOString()}` : ''}`,
 			};
 		}
-		if (reserve) taken.push(reservationId);
+		if (!reserve) continue;
+		taken.push(reservationId);
+		if (key) touches.push({ key, lengthMs, reservationId });
 	}
+	// A racing request that marked the contact first holds that contact's slot: this one gives its own back.
+	for (const touch of touches) if (!(await store.claimKey(touch.key, touch.lengthMs, now))) await store.settleCap(touch.reservationId, 'release');
 	return { ok: true };
 }

@@ -1,3 +1,4 @@
+import type { Decision } from '../audit/schema';
 import { NudgeError } from '../errors';
 import { contentHash } from '../ids';
 import type { Store } from '../store/types';
@@ -29,4 +30,12 @@ export async function withActionLease<T>(store: Store, decisionId: string, now: 
 	} finally {
 		await store.releaseKey(key);
 	}
+}
+
+/** The action its key names, when the request is that action (same hash); other content under a used key is CONFLICT. */
+export function sameAction(decision: Decision, request: { agentId: string; idempotencyKey: string }, requestHash: string): Decision {
+	if (decision.agent?.requestHash !== requestHash) {
+		throw new NudgeError('CONFLICT', `Idempotency key ${request.idempotencyKey} was already used by agent ${request.agentId} for a different request (contact, channel or message): use a new key for a new action`, [], 409);
+	}
+	return decision;
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod/v4';
 import { CHANNELS, ChannelSchema } from '../channels';
 import { describeIssues, issuesFromZod, NudgeError } from '../errors';
+import { encodingProblem } from '../events/limits';
 import { contentHash } from '../ids';
 import { identityKey } from '../profiles/profiles';
 import { IDENTITY_KINDS, IdentityKind, Profile } from '../profiles/schema';
@@ -12,12 +13,24 @@ import type { Store } from '../store/types';
  */
 export const AGENT_LIMITS = { agentId: 128, idempotencyKey: 200, identity: 320, journey: 128, name: 64, tags: 20, subject: 500, text: 20_000, approvalId: 300 } as const;
 
-const bounded = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
+/** Text an agent wrote must be storable on every backend: a NUL once failed the PostgreSQL write after the cap slot was taken. */
+const storable = (schema: z.ZodString) =>
+	schema.check((ctx) => {
+		const problem = encodingProblem(ctx.value);
+		if (problem) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+	});
+const text = (max: number) => storable(z.string().max(max, `must be at most ${max} characters`));
+const bounded = (max: number) => storable(z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`));
 
 const ContactObjectSchema = z
 	.object(Object.fromEntries(['contactId', ...IDENTITY_KINDS].map((k) => [k, bounded(AGENT_LIMITS.identity).optional()])) as Record<'contactId' | IdentityKind, z.ZodOptional<z.ZodString>>)
 	.strict()
-	.refine((c) => Object.values(c).some((v) => v !== undefined), { message: `name the contact by at least one of contactId, ${IDENTITY_KINDS.join(', ')}` })
+	.refine((c) => Object.values(c).some((v) => v !== undefined), { message: `name the contact by at least one of contactId, ${IDENTITY_KINDS.join(', ')}` });
+
+/** The schema a tool publishes says what is accepted: a string (contact id, or email with an @) or the object. */
+export const ContactSchema = z
+	.union([bounded(AGENT_LIMITS.identity), ContactObjectSchema], { error: `must be a contact id, an email address, or an object of identities (contactId, ${IDENTITY_KINDS.join(', ')})` })
+	.transform((c): z.output<typeof ContactObjectSchema> => (typeof c === 'string' ? (c.includes('@') ? { email: c } : { contactId: c }) : c))
 	.meta({ description: 'A contact id or an email address, or an object of identities (contactId, email, userId, hubspotId…)' });
 
 export const ActionMessageSchema = z
@@ -28,8 +41,8 @@ export const ActionMessageSchema = z
 		/** The offer's value (e.g. percent off): review and approval rules compare it. */
 		offerValue: z.number().finite().min(0).max(1_000_000_000).optional(),
 		variant: bounded(AGENT_LIMITS.name).optional(),
-		subject: z.string().max(AGENT_LIMITS.subject, `must be at most ${AGENT_LIMITS.subject} characters`).optional(),
-		text: z.string().max(AGENT_LIMITS.text, `must be at most ${AGENT_LIMITS.text} characters`).optional(),
+		subject: text(AGENT_LIMITS.subject).optional(),
+		text: text(AGENT_LIMITS.text).optional(),
 	})
 	.strict();
 export type ActionMessage = z.infer<typeof ActionMessageSchema>;
@@ -39,7 +52,7 @@ export const ActionRequestSchema = z
 		agentId: bounded(AGENT_LIMITS.agentId).regex(/^[\w.:@/-]+$/, 'may hold letters, digits and . _ : @ / - only'),
 		idempotencyKey: bounded(AGENT_LIMITS.idempotencyKey),
 		/** A contact id or an email address, or an object of identities (contactId, email, userId, hubspotId…). */
-		contact: z.preprocess((c) => (typeof c === 'string' ? (c.includes('@') ? { email: c } : { contactId: c }) : c), ContactObjectSchema),
+		contact: ContactSchema,
 		journey: bounded(AGENT_LIMITS.journey).optional(),
 		channel: z.union([ChannelSchema, z.literal('choose')], { message: `must be one of ${CHANNELS.join(', ')}, or "choose"` }).default('choose'),
 		message: ActionMessageSchema.default({}),

@@ -36,6 +36,8 @@ export const REASON_CODES = [
 	'APPROVAL_EXPIRED',
 	/** The approval was granted for other content: another contact, channel or message. */
 	'APPROVAL_MISMATCH',
+	/** The journey's uplift gate (policy `journeys.<id>.uplift`): the message is not predicted to change this contact enough. */
+	'LOW_UPLIFT',
 ] as const;
 export const ReasonCodeSchema = z.enum(REASON_CODES);
 export type ReasonCode = z.infer<typeof ReasonCodeSchema>;
@@ -149,9 +151,9 @@ export const DecisionSchema = z.object({
 			/**
 			 * default_order: no data yet; thompson: posterior sample; greedy: best mean; explore: exploration floor; holdout;
 			 * escalated: the score's tier hands the contact to a person (policy journeys.<id>.escalate); requested: the
-			 * caller named the channel (an agent's action, engine/agents).
+			 * caller named the channel (an agent's action, engine/agents); uplift_gate: the journey's uplift gate stopped it (LOW_UPLIFT).
 			 */
-			method: z.enum(['default_order', 'thompson', 'greedy', 'explore', 'holdout', 'none_eligible', 'escalated', 'requested']),
+			method: z.enum(['default_order', 'thompson', 'greedy', 'explore', 'holdout', 'none_eligible', 'escalated', 'requested', 'uplift_gate']),
 			arm: z.union([ChannelSchema, z.literal(WAIT)]).optional(),
 			holdout: z.object({ group: z.enum(['global', 'journey']), bucket: z.number() }).optional(),
 			/** Set once the learner counted this decision as a trial of `arm` (on send, or on choosing wait). */
@@ -172,6 +174,22 @@ export const DecisionSchema = z.object({
 			method: z.enum(['default_order', 'thompson', 'greedy', 'explore', 'promoted']),
 			estimates: z.array(z.object({ variant: z.string(), mean: z.number(), sampled: z.number() })),
 			trialCounted: z.boolean().optional(),
+		})
+		.optional(),
+	/**
+	 * The uplift gate's view of this contact (policy `journeys.<id>.uplift`), on treated and holdout decisions
+	 * alike: predicted uplift, whether it is the model's or the journey's average effect (`fallback`, when the
+	 * model does not beat random), the bar it had to clear, and whether it did.
+	 */
+	uplift: z
+		.object({
+			model: z.string(),
+			predicted: z.number(),
+			fallback: z.boolean(),
+			threshold: z.number(),
+			admitted: z.boolean(),
+			factors: z.array(FactorSchema),
+			note: z.string().optional(),
 		})
 		.optional(),
 	/** What is being sent: its category (e.g. transactional), tags, offer value and content variant. */

@@ -7,6 +7,8 @@ import { describeIssues, issuesFromZod, NudgeError } from '../errors';
 import type { Profile } from '../profiles/schema';
 import { DecisionFilter, DecisionSummary, FactCount, FactValue, FUNNEL_STAGES, SummaryPage } from '../store/decisionFacts';
 import type { ModelActivation, ModelVersionInfo } from '../store/models';
+import type { UpliftEvaluation } from '../scoring/uplift/metrics';
+import { activeUplift } from '../scoring/uplift/registry';
 import { redactDecision, redactValue } from './redact';
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -138,6 +140,17 @@ export interface ModelEvaluation {
 	auc?: number;
 	roc: RocPoint[];
 	calibration: { from: number; to: number; count: number; meanPredicted: number; observedRate: number }[];
+}
+
+/** One gated journey's uplift model in the console (queries.ts `uplift`). */
+export interface UpliftPanel {
+	journey: string;
+	model: string;
+	fallback?: boolean;
+	averageEffect?: number;
+	evaluation?: UpliftEvaluation;
+	/** Why there is no evaluation. */
+	note?: string;
 }
 
 export interface ModelHistory {
@@ -326,6 +339,29 @@ export class DecisionConsole {
 			})),
 		);
 		return { evaluations, history };
+	}
+
+	/**
+	 * Each uplift-gated journey's active uplift model as evaluated on its held-out rows when trained: the
+	 * Qini curve with its 95% band, the random line, uplift at k and the verdict (docs/uplift.md). A
+	 * journey whose model is missing or unreadable says so instead.
+	 */
+	async uplift(filter: DecisionFilter): Promise<UpliftPanel[]> {
+		const gated = Object.entries(this.engine.policy.journeys).filter(([journey, j]) => j.uplift && (!filter.journey || filter.journey === journey));
+		return Promise.all(
+			gated.map(async ([journey, j]): Promise<UpliftPanel> => {
+				const name = j.uplift!.model;
+				try {
+					const active = await activeUplift(this.store, name);
+					if (!active) return { journey, model: name, note: `no version of uplift model "${name}" is active: the gate admits every contact` };
+					const { evaluation, fallback, averageEffect } = active.model;
+					return { journey, model: `${name}@v${active.version}`, fallback, averageEffect, evaluation };
+				} catch (error) {
+					if (!(error instanceof NudgeError)) throw error;
+					return { journey, model: name, note: `uplift model "${name}" could not be loaded (${error.message})` };
+				}
+			}),
+		);
 	}
 
 	/**

@@ -115,6 +115,7 @@ const VIEWS: Record<string, View> = {
 	caps: (c, p) => c.capHits(parseConsoleParams(p).filter),
 	models: (c, p) => c.models(parseConsoleParams(p).filter),
 	lift: (c, p) => c.lift(parseConsoleParams(p).filter),
+	uplift: (c, p) => c.uplift(parseConsoleParams(p).filter),
 };
 
 /**

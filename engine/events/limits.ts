@@ -53,12 +53,16 @@ export function boundedId() {
 		.refine((v) => typeof v !== 'string' || v.length <= EVENT_LIMITS.idChars, { error: (issue) => tooLong(String(issue.input).length, EVENT_LIMITS.idChars) });
 }
 
-/** What is wrong with a piece of text of the event (a key or a value), if anything. */
-function textProblem(text: string, limit: number): string | undefined {
-	if (text.length > limit) return tooLong(text.length, limit);
+/** What makes a string unfit to store (PostgreSQL refuses both in text and JSON), if anything. */
+export function encodingProblem(text: string): string | undefined {
 	if (text.includes('\0')) return 'contains a NUL character (\\u0000): remove it';
 	if (LONE_SURROGATE.test(text)) return 'is not valid Unicode text (half of a surrogate pair, \\uD800–\\uDFFF, on its own): send UTF-8 text';
 	return undefined;
+}
+
+/** What is wrong with a piece of text of the event (a key or a value), if anything. */
+function textProblem(text: string, limit: number): string | undefined {
+	return text.length > limit ? tooLong(text.length, limit) : encodingProblem(text);
 }
 
 /** A key as a message shows it: quoted, and cut short when it is long. */

@@ -5,7 +5,7 @@ import { contentHash } from '../ids';
 import { durationMs } from '../guard/duration';
 import { DEFAULT_POLICY } from './defaultPolicy';
 import { shapeIssues } from './rawShape';
-import { Policy, PolicySchema } from './schema';
+import { Policy, PolicySchema, upliftGateIssues } from './schema';
 
 export interface LoadedPolicy {
 	policy: Policy;
@@ -44,6 +44,8 @@ export function loadPolicy(input: unknown = DEFAULT_POLICY): LoadedPolicy {
 	if (durationMs(policy.retention.decisions) < policy.learner.attributionWindowHours * 3_600_000) {
 		throw invalid([{ path: 'retention.decisions', message: `must be at least learner.attributionWindowHours (${policy.learner.attributionWindowHours} hours), or outcomes would find no decision to attach to` }]);
 	}
+	const ungated = upliftGateIssues(policy);
+	if (ungated.length) throw invalid(ungated);
 	return { policy, version: `${policy.name}@${contentHash(policy, 12)}` };
 }
 

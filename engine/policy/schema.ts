@@ -241,6 +241,37 @@ export const SendTimePolicySchema = z
 	})
 	.strict();
 export type SendTimePolicy = z.infer<typeof SendTimePolicySchema>;
+/**
+ * Uplift gate of a journey: a contact is messaged only when the active version of an uplift model
+ * (`nudge uplift train --name …`) predicts the message raises its chance to convert by at least
+ * `minUplift`, or puts it in the `topPercent` of contacts by predicted uplift. Stopped decisions end
+ * LOW_UPLIFT with the prediction. A model that does not beat random gives everyone the journey's average
+ * effect, and every decision says so. The journey must keep a holdout (see `upliftGateIssues`).
+ */
+export const UpliftGateSchema = z
+	.object({
+		model: z.string().min(1),
+		/** Predicted uplift (0.01 = +1 percentage point) a contact needs to be messaged… */
+		minUplift: z.number().min(-1).max(1).optional(),
+		/** …or the share of contacts, highest uplift first, that is messaged (1–100; cut-off from the model's held-out rows). */
+		topPercent: z.number().min(1).max(100).optional(),
+	})
+	.strict()
+	.refine((g) => (g.minUplift === undefined) !== (g.topPercent === undefined), { message: 'give either minUplift (e.g. 0.01) or topPercent (e.g. 30), not both', path: ['minUplift'] });
+export type UpliftGate = z.infer<typeof UpliftGateSchema>;
+
+/**
+ * An uplift gate with no holdout would stop the model learning and lift being measured: each gated
+ * journey needs a holdout share above 0 (its own, or the global control group).
+ */
+export function upliftGateIssues(policy: Pick<Policy, 'journeys' | 'holdout'>): { path: string; message: string }[] {
+	return Object.entries(policy.journeys)
+		.filter(([id, j]) => j.uplift && !(policy.holdout.journeys[id] > 0) && !(policy.holdout.globalShare > 0))
+		.map(([id]) => ({
+			path: `journeys.${id}.uplift`,
+			message: `an uplift gate needs a holdout to keep learning and to measure lift: set holdout.journeys.${id} (e.g. 0.1) or holdout.globalShare above 0`,
+		}));
+}
 
 export const JourneyPolicySchema = z
 	.object({
@@ -276,6 +307,8 @@ export const JourneyPolicySchema = z
 		timers: InactivityRulesSchema.default([]),
 		/** Wait for each contact's best send time before the message goes (off when absent: a cart reminder must not wait). */
 		sendTime: SendTimePolicySchema.optional(),
+		/** The uplift gate (docs/uplift.md): message only contacts the message changes. */
+		uplift: UpliftGateSchema.optional(),
 	})
 	.strict();
 export type JourneyPolicy = z.infer<typeof JourneyPolicySchema>;

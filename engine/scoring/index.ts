@@ -6,3 +6,4 @@ export * from './evaluate';
 export * from './model';
 export * from './registry';
 export * from './outcomes';
+export * from './uplift';

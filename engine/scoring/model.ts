@@ -151,20 +151,28 @@ export function scoreRecord(model: TrainedModel, record: Record<string, unknown>
 	const probability = calibrate(calibrator, raw);
 	const base = calibrate(calibrator, forest.bias);
 	const scale = Math.abs(raw - forest.bias) > 1e-9 ? (probability - base) / (raw - forest.bias) : 1;
-	const top = options.top ?? 3;
-	const ranked = Array.from(contributions, (c, f) => ({ f, points: c * scale * 100 })).filter((c) => Math.abs(c.points) >= 0.05);
+	const value = Math.round(probability * 1000) / 10;
+	const tiers = options.tiers ?? DEFAULT_TIERS;
+	const points = contributions.map((c) => c * scale * 100);
+	return { value, probability, tier: tierOf(value, tiers), factors: topFactors(spec, record, points, 'the score', options.top) };
+}
+
+/**
+ * The `top` largest positive and negative contributions (in points; under 0.05 is left out), in words:
+ * `Lead Source = Google raises the score`.
+ */
+export function topFactors(spec: FeatureSpec, record: Record<string, unknown>, points: ArrayLike<number>, what: string, top = 3): Factor[] {
+	const ranked = Array.from(points, (p, f) => ({ f, points: p })).filter((c) => Math.abs(c.points) >= 0.05);
 	const pick = (sign: 1 | -1) =>
 		ranked
 			.filter((c) => Math.sign(c.points) === sign)
 			.sort((a, b) => Math.abs(b.points) - Math.abs(a.points))
 			.slice(0, top)
 			.map(({ f, points }) => ({
-				label: `${describeValue(spec.features[f], record[spec.features[f].name], spec)} ${points > 0 ? 'raises' : 'lowers'} the score`,
+				label: `${describeValue(spec.features[f], record[spec.features[f].name], spec)} ${points > 0 ? 'raises' : 'lowers'} ${what}`,
 				contribution: Math.round(points * 10) / 10,
 			}));
-	const value = Math.round(probability * 1000) / 10;
-	const tiers = options.tiers ?? DEFAULT_TIERS;
-	return { value, probability, tier: tierOf(value, tiers), factors: [...pick(1), ...pick(-1)] };
+	return [...pick(1), ...pick(-1)];
 }
 
 /** Calibrated probabilities for every row of a table (batch scoring). */
@@ -184,21 +192,25 @@ function fromB64(name: TypedName, s: string) {
 }
 
 export function serializeModel(model: TrainedModel): string {
-	const { forest } = model;
 	return JSON.stringify({
 		format: 'nudge-model/1',
 		spec: model.spec,
 		calibrator: model.calibrator,
 		evaluation: model.evaluation,
 		summary: model.summary,
-		forest: {
-			nFeatures: forest.nFeatures,
-			bias: forest.bias,
-			options: forest.options,
-			edges: forest.edges.map(b64),
-			trees: forest.trees.map((t) => [b64(t.feature), b64(t.threshold), b64(t.left), b64(t.right), b64(t.value)]),
-		},
+		forest: forestToJson(model.forest),
 	});
+}
+
+/** A forest as plain JSON (typed arrays in base64). */
+export function forestToJson(forest: Forest) {
+	return {
+		nFeatures: forest.nFeatures,
+		bias: forest.bias,
+		options: forest.options,
+		edges: forest.edges.map(b64),
+		trees: forest.trees.map((t) => [b64(t.feature), b64(t.threshold), b64(t.left), b64(t.right), b64(t.value)]),
+	};
 }
 
 const broken = (why: string) => new NudgeError('INVALID_INPUT', `This is not a usable Nudge model: ${why}. Train the model again`);
@@ -208,18 +220,35 @@ const broken = (why: string) => new NudgeError('INVALID_INPUT', `This is not a u
  * forest must read exactly the spec's features, so a model never scores data encoded another way.
  */
 export function deserializeModel(json: string): TrainedModel {
-	let m: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+	const { m, spec } = readModelJson(json, 'nudge-model/1', broken);
+	return { spec, calibrator: m.calibrator, evaluation: m.evaluation, summary: m.summary, forest: forestFromJson(m.forest, spec) };
+}
+
+/** What each stored format is, to say so when a model of one kind is read as the other. */
+const FORMATS: Record<string, string> = {
+	'nudge-model/1': 'it is a propensity model (nudge train), not an uplift model',
+	'nudge-uplift/1': 'it is an uplift model (nudge uplift train), not a propensity model',
+};
+
+/** Parses a stored model, checks it is of `format` and that its feature spec matches its fingerprint. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function readModelJson(json: string, format: string, broke: (why: string) => NudgeError): { m: Record<string, any>; spec: FeatureSpec } {
+	let m;
 	try {
 		m = JSON.parse(json);
 	} catch {
-		throw broken('the file is not JSON');
+		throw broke('the file is not JSON');
 	}
-	if (m?.format !== 'nudge-model/1') throw broken(`unknown format "${m?.format}"`);
+	if (m?.format !== format) throw broke(FORMATS[m?.format] ?? `unknown format "${m?.format}"`);
 	const spec = m.spec as FeatureSpec;
-	if (!spec?.features || fingerprintOf(spec.features) !== spec.fingerprint) throw broken('its feature spec does not match its fingerprint (the file was edited or mixed from two models)');
-	const f = m.forest;
-	if (f.nFeatures !== spec.features.length || f.edges.length !== spec.features.length) {
-		throw broken(`its forest reads ${f.nFeatures} features but its feature spec has ${spec.features.length} (a forest from a different feature spec)`);
+	if (!spec?.features || fingerprintOf(spec.features) !== spec.fingerprint) throw broke('its feature spec does not match its fingerprint (the file was edited or mixed from two models)');
+	return { m, spec };
+}
+
+/** Reads a forest written by `forestToJson`, checking it reads exactly the spec's features. */
+export function forestFromJson(f: ReturnType<typeof forestToJson>, spec: FeatureSpec, broke = broken): Forest {
+	if (f?.nFeatures !== spec.features.length || f.edges?.length !== spec.features.length || !Array.isArray(f.trees)) {
+		throw broke(`its forest reads ${f?.nFeatures} features but its feature spec has ${spec.features.length} (a forest from a different feature spec)`);
 	}
 	const trees: Tree[] = f.trees.map((t: string[]) => ({
 		feature: fromB64('Int32Array', t[0]) as Int32Array,
@@ -228,12 +257,6 @@ export function deserializeModel(json: string): TrainedModel {
 		right: fromB64('Int32Array', t[3]) as Int32Array,
 		value: fromB64('Float32Array', t[4]) as Float32Array,
 	}));
-	for (const t of trees) for (const feat of t.feature) if (feat >= spec.features.length) throw broken('a tree splits on a feature its spec does not have');
-	return {
-		spec,
-		calibrator: m.calibrator,
-		evaluation: m.evaluation,
-		summary: m.summary,
-		forest: { nFeatures: f.nFeatures, bias: f.bias, options: f.options, edges: f.edges.map((e: string) => fromB64('Float64Array', e) as Float64Array), trees },
-	};
+	for (const t of trees) for (const feat of t.feature) if (feat >= spec.features.length) throw broke('a tree splits on a feature its spec does not have');
+	return { nFeatures: f.nFeatures, bias: f.bias, options: f.options, edges: f.edges.map((e: string) => fromB64('Float64Array', e) as Float64Array), trees };
 }

@@ -7,8 +7,11 @@ import { Evaluation, auc, calibrate, evaluate } from './evaluate';
 import { encodeTable, labelsOf } from './features';
 import { predictForest } from './forest';
 import { DEFAULT_TIERS, TrainOptions, TrainedModel, TrainingSummary, Tiers, deserializeModel, predictTable, scoreRecord, serializeModel, splitFor, trainOnSplitAsync } from './model';
-import { OUTCOME_LABEL, OutcomeRowsOptions, outcomeTrainingTable } from './outcomes';
+import { OUTCOME_LABEL, OutcomeRowsOptions, TREATED_COLUMN, outcomeTrainingTable, upliftTrainingTable } from './outcomes';
 import { Table, readTable, tableFromObjects } from './table';
+import type { UpliftEvaluation } from './uplift/metrics';
+import { UpliftOptions, UpliftSummary, deserializeUplift } from './uplift/model';
+import { trainAndSaveUplift, upliftMetaOf } from './uplift/registry';
 
 /**
  * Models in the store: train → save a version → activate (explicitly, or when asked, only if it beats
@@ -48,7 +51,7 @@ function metaOf(model: TrainedModel): Record<string, unknown> {
 	};
 }
 
-const checkName = (name: string) => {
+export const checkName = (name: string) => {
 	if (!/^[\w.-]{1,64}$/.test(name)) throw new NudgeError('INVALID_INPUT', `Model name "${name}" is not valid: use letters, digits, "-", "_" or "." (e.g. "lead")`);
 };
 
@@ -79,11 +82,11 @@ export async function trainAndSave(store: Store, name: string, table: Table, opt
 	return { version, model, activated: true, activeAuc, activation: `saved and activated as ${name} v${version}` };
 }
 
-/** Stores a serialised model (a file from `nudge train --out`) as a new version; a broken one is refused. */
+/** Stores a serialised model (a file from `nudge train --out` or `nudge uplift train --out`) as a new version; a broken one is refused. */
 export async function importModel(store: Store, name: string, json: string, now = new Date()): Promise<number> {
 	checkName(name);
-	const model = deserializeModel(json);
-	return store.saveModelVersion(name, now.toISOString(), metaOf(model), json);
+	const meta = isUpliftBody(json) ? upliftMetaOf(deserializeUplift(json)) : metaOf(deserializeModel(json));
+	return store.saveModelVersion(name, now.toISOString(), meta, json);
 }
 
 /** Activates a version after checking it loads; a missing or broken version changes nothing. */
@@ -93,7 +96,7 @@ export async function activateModel(store: Store, name: string, version: number,
 		const known = (await store.listModelVersions(name)).map((v) => v.version);
 		throw new NudgeError('INVALID_INPUT', known.length ? `Model ${name} has no version ${version} (its versions: ${known.join(', ')})` : `There is no model named "${name}": train one first`);
 	}
-	deserializeModel(record.body);
+	readAnyModel(record.body);
 	const entry = { name, version, action: options.action ?? 'activate', at: (options.now ?? new Date()).toISOString(), ...(options.note ? { note: options.note } : {}) } as const;
 	if (!(await store.activateModelVersion(entry))) throw new NudgeError('CONFLICT', `Model ${name} v${version} disappeared while activating it`);
 	return { name: record.name, version: record.version, createdAt: record.createdAt, meta: record.meta, active: true };
@@ -112,7 +115,7 @@ export async function rollbackModel(store: Store, name: string, options: { note?
  * traits, then its event counters (e.g. "Email Opened"), then the profile's own fields (lifecycle,
  * timezone…). A feature found nowhere is blank, which the model handles like a blank cell in training.
  */
-export function profileRecord(profile: Profile, model: TrainedModel): Record<string, unknown> {
+export function profileRecord(profile: Profile, model: Pick<TrainedModel, 'spec'>): Record<string, unknown> {
 	const record: Record<string, unknown> = {};
 	const top = profile as unknown as Record<string, unknown>;
 	for (const { name } of model.spec.features) {
@@ -123,21 +126,35 @@ export function profileRecord(profile: Profile, model: TrainedModel): Record<str
 	return record;
 }
 
-/** Loaded models per store, by name and version: a score costs one cheap active-version lookup. */
-const cache = new WeakMap<Store, Map<string, { version: number; model: TrainedModel }>>();
+/** Loaded models per store, by kind, name and version: a score costs one cheap active-version lookup. */
+const cache = new WeakMap<Store, Map<string, { version: number; model: unknown }>>();
 
-export async function activeModel(store: Store, name: string): Promise<{ version: number; model: TrainedModel } | undefined> {
+/** The active version of a model, read by `read` (which refuses a body of another kind) and cached. */
+export async function loadActive<T>(store: Store, name: string, read: (json: string) => T): Promise<{ version: number; model: T } | undefined> {
 	const version = await store.activeModelVersion(name);
 	if (version === undefined) return undefined;
 	let byName = cache.get(store);
 	if (!byName) cache.set(store, (byName = new Map()));
-	const hit = byName.get(name);
+	const key = `${read.name}\u0000${name}`;
+	const hit = byName.get(key) as { version: number; model: T } | undefined;
 	if (hit?.version === version) return hit;
 	const record = await store.getModelVersion(name, version);
 	if (!record) return undefined;
-	const loaded = { version, model: deserializeModel(record.body) };
-	byName.set(name, loaded);
+	const loaded = { version, model: read(record.body) };
+	byName.set(key, loaded);
 	return loaded;
+}
+
+export function activeModel(store: Store, name: string): Promise<{ version: number; model: TrainedModel } | undefined> {
+	return loadActive(store, name, deserializeModel);
+}
+
+/** An uplift model's body (serializeUplift writes its format first). */
+const isUpliftBody = (body: string) => /^\{"format":"nudge-uplift\//.test(body);
+
+/** Checks a stored body loads, whichever kind of model it is (propensity or uplift). */
+function readAnyModel(body: string): unknown {
+	return (isUpliftBody(body) ? deserializeUplift : deserializeModel)(body);
 }
 
 /** Why a model may not score yet (cold start), or undefined when it may. */
@@ -178,7 +195,9 @@ export type ModelRequest =
 	| { operation: 'evaluate'; name: string; version?: number; data: Table }
 	| { operation: 'activate'; name: string; version: number; note?: string }
 	| { operation: 'rollback'; name: string; note?: string }
-	| { operation: 'list'; name: string };
+	| { operation: 'list'; name: string }
+	/** An uplift model (uplift/model.ts): from rows with treatment and outcome columns, or a journey's decisions (its holdout is the control). */
+	| ({ operation: 'trainUplift'; name: string; data?: Table; journey?: string; options: Omit<UpliftOptions, 'treatment' | 'outcome'> & { treatment?: string; outcome?: string } } & Pick<SaveOptions, 'activate' | 'note'>);
 
 export interface ModelResponse {
 	name: string;
@@ -190,6 +209,8 @@ export interface ModelResponse {
 	evaluation?: Evaluation;
 	summary?: TrainingSummary;
 	versions?: ModelVersionInfo[];
+	/** trainUplift: the held-out evaluation (Qini, AUUC, uplift at k, curve), whether the engine falls back to the average effect, and the summary. */
+	uplift?: { evaluation: UpliftEvaluation; fallback: boolean; averageEffect: number; summary: UpliftSummary };
 }
 
 async function storedModel(store: Store, name: string, version?: number): Promise<{ version: number; model: TrainedModel }> {
@@ -219,6 +240,15 @@ export async function modelOperation(store: Store, request: ModelRequest): Promi
 		case 'rollback': {
 			const info = request.operation === 'activate' ? await activateModel(store, name, request.version, { note: request.note }) : await rollbackModel(store, name, { note: request.note });
 			return { name, version: info.version, active: info.version, message: `${name} v${info.version} is now active` };
+		}
+		case 'trainUplift': {
+			const { journey, data, options } = request;
+			if (!!journey === !!data) throw new NudgeError('INVALID_INPUT', 'Uplift training needs rows (with treatment and outcome columns) or a journey whose decisions to learn from, not both');
+			const table = journey ? await upliftTrainingTable(store, { journey }) : data!;
+			const columns = journey ? { treatment: TREATED_COLUMN, outcome: OUTCOME_LABEL, positive: '1' } : { treatment: options.treatment ?? '', outcome: options.outcome ?? '' };
+			const r = await trainAndSaveUplift(store, name, table, { ...options, ...columns }, request);
+			const { evaluation, fallback, averageEffect, summary } = r.model;
+			return { name, version: r.version, active: await store.activeModelVersion(name), message: r.message, uplift: { evaluation, fallback, averageEffect, summary } };
 		}
 		case 'list': {
 			const versions = await store.listModelVersions(name);

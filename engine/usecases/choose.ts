@@ -1,6 +1,7 @@
 import type { Decision } from '../audit/schema';
 import { chooseChannel, openChannels } from '../decide/chooseChannel';
 import { holdoutKey, holdoutOf } from '../decide/holdout';
+import { lowUpliftExplanation, upliftView } from '../decide/upliftGate';
 import { waitTrial } from '../decide/bookkeeping';
 import { chooseArm, contextOf, variantScopes, WAIT } from '../decide/learner';
 import { bestSendTime } from '../decide/sendTime';
@@ -71,9 +72,15 @@ export async function chooseStage(ctx: EngineContext, decision: Decision, profil
 	const choice = chooseChannel(contact, ctx.policy, decision.journey, capped, only);
 	const context = contextOf(decision, contact, ctx.policy.learner);
 	decision.candidates = choice.candidates;
+	// The uplift gate's view goes on holdout decisions too, so training can compare like with like.
+	const gate = ctx.policy.journeys[decision.journey]?.uplift;
+	if (gate) decision.uplift = await upliftView(ctx.store, gate, contact);
 	// Holdout first and regardless of eligibility: the control group is a random slice of everyone.
 	if (holdOut(ctx, decision, contact, context)) {
 		// held out: suppressed, outcomes still recorded
+	} else if (gate && decision.uplift?.admitted === false) {
+		decision.choice = { context, method: 'uplift_gate' };
+		suppress(decision, 'LOW_UPLIFT', lowUpliftExplanation(decision.uplift, gate));
 	} else if (!choice.channel) {
 		decision.choice = { context, method: 'none_eligible' };
 		suppress(decision, choice.reason!, choice.explanation);

@@ -5,10 +5,12 @@ import { dataTable, modelOperation, ModelRequest } from '../../engine/scoring/re
 import { Done, errorStatus, fail, linkEngine, NudgeNodeDef, Send, shortText } from './shared/adapter';
 
 interface ModelNodeDef extends NudgeNodeDef {
-	operation?: ModelRequest['operation'];
+	operation?: ModelRequest['operation'] | 'train-uplift';
 	modelName?: string;
 	file?: string;
 	target?: string;
+	treatment?: string;
+	journey?: string;
 	positive?: string;
 	exclude?: string;
 	placeholders?: string;
@@ -47,6 +49,11 @@ function requestOf(def: ModelNodeDef, msg: NodeMessageInFlow, onProgress: (done:
 				note,
 				options: { target: text(def.target) ?? '', positive: text(def.positive), exclude: list(def.exclude), placeholders: list(def.placeholders), trees: whole(def.trees), onProgress },
 			};
+		case 'train-uplift': {
+			const journey = text(def.journey);
+			const options = { treatment: text(def.treatment), outcome: text(def.target), positive: text(def.positive), exclude: list(def.exclude), placeholders: list(def.placeholders), trees: whole(def.trees), onProgress };
+			return { operation: 'trainUplift', name, ...(journey ? { journey } : { data: data() }), options, activate: !!def.activate, note };
+		}
 		case 'retrain':
 			return { operation, name, activate: !!def.activate, requireBetter: def.requireBetter !== false, note, options: { exclude: list(def.exclude), placeholders: list(def.placeholders), trees: whole(def.trees), onProgress } };
 		case 'evaluate':
@@ -59,7 +66,7 @@ function requestOf(def: ModelNodeDef, msg: NodeMessageInFlow, onProgress: (done:
 	}
 }
 
-const WORKING: Record<string, string> = { train: 'training…', retrain: 'training…', evaluate: 'evaluating…', activate: 'activating…', rollback: 'rolling back…', list: 'listing…' };
+const WORKING: Record<string, string> = { 'train-uplift': 'training…', train: 'training…', retrain: 'training…', evaluate: 'evaluating…', activate: 'activating…', rollback: 'rolling back…', list: 'listing…' };
 
 export = function (RED: NodeAPI) {
 	function NudgeModel(this: Node, def: ModelNodeDef) {
@@ -87,7 +94,11 @@ export = function (RED: NodeAPI) {
 					.then(
 						(result) => {
 							msg.payload = result;
-							const auc = result.evaluation ? ` AUC ${result.evaluation.auc.toFixed(2)}` : '';
+							const auc = result.evaluation
+								? ` AUC ${result.evaluation.auc.toFixed(2)}`
+								: result.uplift
+									? ` Qini ${result.uplift.evaluation.qini.estimate.toFixed(3)}${result.uplift.fallback ? ' fallback' : ''}`
+									: '';
 							const shown = result.version !== undefined ? `v${result.version}${auc}${result.active === result.version ? ' active' : ''}` : `${result.versions?.length ?? 0} versions`;
 							this.status({ fill: 'green', shape: 'dot', text: shortText(shown) });
 							send(msg);

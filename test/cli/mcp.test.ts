@@ -15,6 +15,7 @@ import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { loadPolicy } from '../../engine/policy/load';
 import type { PolicyInput } from '../../engine/policy/schema';
 import { MemoryStore } from '../../engine/store/memory';
+import { PostgresStore } from '../../engine/store/postgres';
 import { SqliteStore } from '../../engine/store/sqlite';
 import { tempDir } from '../helpers/fixtures';
 import { closeReceivers, startReceiver } from '../helpers/receiver';
@@ -32,8 +33,8 @@ const POLICY: PolicyInput = {
 	},
 };
 
+const AGENT = 'winback-agent';
 const action = (overrides: Record<string, unknown> = {}) => ({
-	agentId: 'winback-agent',
 	idempotencyKey: ['winback', 'ana', '2026-05'].join('-'),
 	contact: 'ana@example.com',
 	channel: 'email',
@@ -51,7 +52,7 @@ const text = (result: unknown) => ((result as CallToolResult).content[0] as { te
 
 async function connectInProcess(engine: Engine, options: McpToolOptions): Promise<Client> {
 	const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-	await createMcpServer(engine, options).connect(serverSide);
+	await createMcpServer(engine, { agentId: AGENT, ...options }).connect(serverSide);
 	const client = new Client({ name: 'test-agent', version: '1.0.0' });
 	await client.connect(clientSide);
 	return client;
@@ -78,7 +79,10 @@ describe('nudge mcp tools (in-process transport)', () => {
 		expect(tools.map((t) => t.name).sort()).toEqual(['explain_decision', 'lookup_contact', 'record_outcome', 'request_action', 'score_contact']);
 		const request = tools.find((t) => t.name === 'request_action')!;
 		expect(request.description).toMatch(/idempotencyKey/);
-		expect(request.inputSchema.required).toEqual(expect.arrayContaining(['agentId', 'idempotencyKey', 'contact']));
+		expect(request.inputSchema.required).toEqual(expect.arrayContaining(['idempotencyKey', 'contact']));
+		// Who the agent is, and the journey its rules come from, are the operator's.
+		expect(Object.keys(request.inputSchema.properties!)).not.toEqual(expect.arrayContaining(['agentId']));
+		expect(Object.keys(request.inputSchema.properties!)).not.toContain('journey');
 		expect(request.inputSchema.additionalProperties).toBe(false);
 	});
 
@@ -97,6 +101,19 @@ describe('nudge mcp tools (in-process transport)', () => {
 		expect(verdicts.filter((v) => v.verdict === 'allow')).toHaveLength(5);
 		expect(verdicts.slice(5).every((v) => (v.reasons as string[])[0] === 'BLAST_RADIUS' && v.rule === 'five-an-hour')).toBe(true);
 		expect(hook.received).toHaveLength(5);
+	});
+
+	test('the agent cannot choose who it is: an agentId argument is refused, and new ids cannot buy a fresh blast radius', async () => {
+		for (let i = 0; i < 5; i++) expect(data(await client.callTool({ name: 'request_action', arguments: action({ idempotencyKey: `mine-${i}` }) })).verdict).toBe('allow');
+		const renamed = (await client.callTool({ name: 'request_action', arguments: action({ idempotencyKey: 'renamed', agentId: 'fresh-agent-1' }) })) as CallToolResult;
+		expect(renamed.isError).toBe(true);
+		expect(text(renamed)).toMatch(/agentId/);
+		expect(data(await client.callTool({ name: 'request_action', arguments: action({ idempotencyKey: 'sixth' }) }))).toMatchObject({ verdict: 'deny', reasons: ['BLAST_RADIUS'], agentId: AGENT });
+		expect(hook.received).toHaveLength(5);
+		expect(() => createMcpServer(engine, { agentId: 'two words' })).toThrow(/--agent-id "two words" is not an agent id/);
+		const anonymous = await connectInProcess(engine, { agentId: undefined });
+		expect(data(await anonymous.callTool({ name: 'request_action', arguments: action({ idempotencyKey: 'anon', dryRun: true }) })).agentId).toBe('mcp');
+		await anonymous.close();
 	});
 
 	test('an opted-out contact is denied with its reason; nothing is sent', async () => {
@@ -137,11 +154,14 @@ describe('nudge mcp tools (in-process transport)', () => {
 		expect(text(extra)).toMatch(/sendNow/);
 		const missing = (await client.callTool({ name: 'request_action', arguments: { contact: 'ana@example.com' } })) as CallToolResult;
 		expect(missing.isError).toBe(true);
-		expect(text(missing)).toMatch(/agentId/);
 		expect(text(missing)).toMatch(/idempotencyKey/);
 		const unknown = (await client.callTool({ name: 'request_action', arguments: action({ contact: 'nobody@example.com' }) })) as CallToolResult;
 		expect(unknown.isError).toBe(true);
 		expect(text(unknown)).toMatch(/^UNKNOWN_CONTACT: .*look the contact up first/);
+		// The agent cannot pick a journey whose caps or review rules are looser than the agent journey's.
+		const journey = (await client.callTool({ name: 'request_action', arguments: action({ journey: 'nurture' }) })) as CallToolResult;
+		expect(journey.isError).toBe(true);
+		expect(text(journey)).toMatch(/journey/);
 		const channel = (await client.callTool({ name: 'request_action', arguments: action({ channel: 'fax' }) })) as CallToolResult;
 		expect(text(channel)).toMatch(/channel/);
 		const huge = (await client.callTool({ name: 'request_action', arguments: action({ message: { text: 'x'.repeat(20_001) } }) })) as CallToolResult;
@@ -165,6 +185,65 @@ describe('nudge mcp tools (in-process transport)', () => {
 		expect(data(await client.callTool({ name: 'record_outcome', arguments: { decisionId: sent.decisionId, type: 'click' } })).duplicate).toBe(true);
 	});
 
+	test('the published schema says what is accepted: contact is a string or an object of identities', async () => {
+		const { tools } = await client.listTools();
+		for (const name of ['request_action', 'lookup_contact', 'score_contact']) {
+			const contact = tools.find((t) => t.name === name)!.inputSchema.properties!.contact as { anyOf: { type: string; properties?: object }[] };
+			expect(contact.anyOf.map((s) => s.type)).toEqual(['string', 'object']);
+			expect(Object.keys(contact.anyOf[1].properties!)).toEqual(expect.arrayContaining(['contactId', 'email', 'hubspotId']));
+		}
+		expect(data(await client.callTool({ name: 'request_action', arguments: action({ contact: { email: 'ana@example.com' }, dryRun: true }) })).verdict).toBe('allow');
+		const wrong = (await client.callTool({ name: 'request_action', arguments: action({ contact: 42 }) })) as CallToolResult;
+		expect(wrong.isError).toBe(true);
+		expect(text(wrong)).toMatch(/must be a contact id, an email address, or an object of identities.*contact/);
+	});
+
+	test('a verdict never repeats personal data: a reviewer\'s note quoting the contact is masked', async () => {
+		const held = data(await client.callTool({ name: 'request_action', arguments: action({ message: { offerValue: 30 } }) }));
+		await engine.decideApproval(held.approvalId as string, { approver: 'mia@shop.example', approve: false, note: 'ana@example.com is a VIP, call her on +49 151 1234 5678' });
+		const refused = data(await client.callTool({ name: 'request_action', arguments: action({ message: { offerValue: 30 } }) }));
+		expect(refused).toMatchObject({ verdict: 'deny', reasons: ['REVIEW_REJECTED'] });
+		expect(refused.explanation).toMatch(/refused by \[email redacted\]: \[email redacted\] is a VIP/);
+		expect(JSON.stringify(refused)).not.toMatch(/ana@example|mia@shop|1234/);
+		const revealing = await connectInProcess(engine, { revealPii: true });
+		expect(data(await revealing.callTool({ name: 'request_action', arguments: action({ message: { offerValue: 30 } }) })).explanation).toMatch(/mia@shop.example/);
+		await revealing.close();
+	});
+
+	test('a server-side failure tells the agent to try later, and its details (hosts, files) go to the log only', async () => {
+		const down = new Engine({ store: new PostgresStore('postgres://nudge:hunter2hunter2@127.0.0.1:1/crm_prod'), policy: loadPolicy(POLICY) });
+		const agent = await connectInProcess(down, {});
+		const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+		try {
+			const failed = (await agent.callTool({ name: 'request_action', arguments: action() })) as CallToolResult;
+			expect(failed.isError).toBe(true);
+			expect(text(failed)).toMatch(/^STORE_ERROR: Nudge could not answer, and nothing was sent; the server's log says why/);
+			expect(text(failed)).not.toMatch(/127\.0\.0\.1|crm_prod|hunter2|nudge@/);
+			expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toMatch(/STORE_ERROR: PostgreSQL store at .*127\.0\.0\.1:1/);
+		} finally {
+			stderr.mockRestore();
+			await agent.close();
+			await down.close().catch(() => undefined);
+		}
+	});
+
+	test('record_outcome writes only on the agent\'s own actions: no unsubscribing or fake conversions on others\' messages', async () => {
+		const mine = data(await client.callTool({ name: 'request_action', arguments: action() }));
+		const other = await connectInProcess(engine, { agentId: 'other-agent' });
+		const foreign = (await other.callTool({ name: 'record_outcome', arguments: { decisionId: mine.decisionId, type: 'unsubscribe' } })) as CallToolResult;
+		expect(foreign.isError).toBe(true);
+		expect(text(foreign)).toMatch(/is not one of your actions \(agent other-agent\)/);
+		const { decision: journey } = await engine.ingest({ type: 'track', name: 'Pricing Viewed', identities: { email: 'ana@example.com' } });
+		expect(((await other.callTool({ name: 'record_outcome', arguments: { decisionId: journey.decisionId, type: 'conversion' } })) as CallToolResult).isError).toBe(true);
+		const byContact = (await other.callTool({ name: 'record_outcome', arguments: { contactId: (await engine.getDecision(mine.decisionId as string)).contactId, type: 'complaint' } })) as CallToolResult;
+		expect(byContact.isError).toBe(true);
+		await other.close();
+		expect((await engine.getDecision(mine.decisionId as string)).outcomes).toEqual([]);
+		expect((await engine.getDecision(journey.decisionId)).outcomes).toEqual([]);
+		const lookedUp = data(await client.callTool({ name: 'lookup_contact', arguments: { contact: 'ana@example.com' } }));
+		expect(lookedUp.consent).toMatchObject({ email: 'opted_in' });
+	});
+
 	test('without a send target an allowed action holds its slot and is not sent', async () => {
 		const bare = await connectInProcess(engine, {});
 		const verdict = data(await bare.callTool({ name: 'request_action', arguments: action({ idempotencyKey: 'held' }) }));
@@ -175,8 +254,8 @@ describe('nudge mcp tools (in-process transport)', () => {
 	});
 });
 
-/** Raw HTTP, to send what no SDK client would. */
-function raw(url: string, options: { method?: string; headers?: Record<string, string>; body?: string | Buffer }): Promise<{ status: number; body: string }> {
+/** Raw HTTP, to send what no SDK client would; `chunks` are sent chunked, with no content-length. */
+function raw(url: string, options: { method?: string; headers?: Record<string, string>; body?: string | Buffer; chunks?: Buffer[] }): Promise<{ status: number; body: string }> {
 	return new Promise((resolvePromise, reject) => {
 		const req = request(url, { method: options.method ?? 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...options.headers } }, (res) => {
 			let body = '';
@@ -184,6 +263,7 @@ function raw(url: string, options: { method?: string; headers?: Record<string, s
 			res.on('end', () => resolvePromise({ status: res.statusCode!, body }));
 		});
 		req.on('error', reject);
+		for (const chunk of options.chunks ?? []) req.write(chunk);
 		req.end(options.body);
 	});
 }
@@ -195,7 +275,7 @@ describe('nudge mcp over streamable HTTP', () => {
 	beforeAll(async () => {
 		engine = new Engine({ store: new MemoryStore(), policy: loadPolicy(POLICY) });
 		await seed(engine);
-		running = await startMcpHttp(() => createMcpServer(engine, {}), { port: 0, host: '127.0.0.1', token: TOKEN });
+		running = await startMcpHttp(() => createMcpServer(engine, { agentId: AGENT }), { port: 0, host: '127.0.0.1', token: TOKEN });
 	});
 	afterAll(async () => {
 		await running.close();
@@ -218,12 +298,18 @@ describe('nudge mcp over streamable HTTP', () => {
 		const auth = { authorization: `Bearer ${TOKEN}` };
 		expect((await raw(running.url, { body: init, headers: { ...auth, host: 'evil.example' } })).status).toBe(421);
 		expect((await raw(running.url, { body: Buffer.alloc(300 * 1024, 'a'), headers: auth })).status).toBe(413);
+		// Without a content-length the limit is met while reading: still a 413 the client can read, not a reset.
+		const chunked = await raw(running.url, { chunks: Array.from({ length: 10 }, () => Buffer.alloc(64 * 1024, 'a')), headers: auth });
+		expect(chunked.status).toBe(413);
+		expect(JSON.parse(chunked.body).error.message).toMatch(/at most 262144 bytes/);
 		const broken = await raw(running.url, { body: '{"jsonrpc": "2.0", "id": 1, "method"', headers: auth });
 		expect(broken.status).toBe(400);
 		expect(JSON.parse(broken.body).error.code).toBe(-32700);
 		expect((await raw(running.url, { method: 'GET', headers: auth })).status).toBe(405);
+		expect((await raw(running.url, { body: init, headers: { ...auth, 'content-type': 'text/plain' } })).status).toBe(415);
+		expect((await raw(running.url, { body: init, headers: { ...auth, accept: 'text/html' } })).status).toBe(406);
 		expect((await raw(running.url.replace('/mcp', '/other'), { body: init, headers: auth })).status).toBe(404);
-		const nested = await raw(running.url, { body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'request_action', arguments: { agentId: { $gt: '' }, contact: [[[[[]]]]] } } }), headers: auth });
+		const nested = await raw(running.url, { body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'request_action', arguments: { idempotencyKey: { $gt: '' }, contact: [[[[[]]]]] } } }), headers: auth });
 		expect(nested.status).toBe(200);
 		expect(nested.body).toMatch(/isError/);
 		const client = new Client({ name: 'after', version: '1' });
@@ -252,7 +338,7 @@ built('nudge mcp as a real child process', () => {
 		const seeding = new Engine({ store: new SqliteStore(db), policy: loadPolicy(POLICY) });
 		await seed(seeding);
 		await seeding.close();
-		const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'mcp', '--store', db, '--policy', policyFile], stderr: 'pipe' });
+		const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'mcp', '--store', db, '--policy', policyFile, '--agent-id', AGENT], stderr: 'pipe' });
 		const client = new Client({ name: 'stdio-agent', version: '1.0.0' });
 		await client.connect(transport);
 		const first = data(await client.callTool({ name: 'request_action', arguments: action() }));

@@ -137,7 +137,12 @@ describe('replay of the prebuilt journeys’ samples (flows/samples)', () => {
 	}
 
 	test('nurture: the converter is escalated and converts; the opted-out, night-time, holdout and unsubscribed leads', async () => {
-		const { byEvent } = await replayJourney('nurture');
+		const { byEvent, summary, out } = await replayJourney('nurture');
+		// The summary counts holdouts apart from suppressions.
+		const held = out.filter((d) => d.reason === 'HOLDOUT').length;
+		expect(held).toBeGreaterThan(0);
+		expect(summary.byStatus.holdout).toBe(held);
+		expect(summary.byStatus.suppressed).toBe(out.filter((d) => d.status === 'suppressed' && !['HOLDOUT', 'NOT_A_TRIGGER'].includes(d.reason ?? '')).length);
 		const demo = byEvent('nur-003');
 		expect(demo).toMatchObject({ status: 'sent', channel: 'sales_task', score: { tier: 'hot' }, choice: { method: 'escalated' } });
 		expect(byEvent('nur-004')).toMatchObject({ reason: 'NOT_A_TRIGGER', outcomeFor: { decisionId: demo.decisionId, type: 'conversion', value: 24000 } });
@@ -220,7 +225,11 @@ describe('nudge replay (the built CLI)', () => {
 		const profileOnly = decisions.filter((d) => d.reason === 'NOT_A_TRIGGER').length;
 		expect(profileOnly).toBeGreaterThan(0);
 		const [first, second] = result.stderr.split('\n');
-		expect(first).toContain(`suppressed ${suppressed.length - profileOnly}`);
+		// Holdouts are counted apart too: kept from the message on purpose, not suppressed by a guardrail.
+		const holdouts = decisions.filter((d) => d.reason === 'HOLDOUT').length;
+		expect(first).toContain(`suppressed ${suppressed.length - profileOnly - holdouts}`);
+		if (holdouts) expect(first).toContain(`holdout ${holdouts}`);
+		else expect(first).not.toContain('holdout');
 		expect(first).toMatch(new RegExp(`; ${profileOnly} only updated the profile \\(not a trigger: no message meant\\)$`));
 		expect(second).not.toContain('NOT_A_TRIGGER');
 	});

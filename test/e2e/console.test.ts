@@ -13,6 +13,7 @@ import { startConsoleServer } from '../../engine/console/server';
 import type { Engine } from '../../engine/engine';
 import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { createEngine } from '../../engine/registry';
+import { simulate, trainAndSaveUplift } from '../../engine/scoring/uplift';
 import { describeWithChromium, launchChromium } from '../helpers/browser';
 import { tempDir } from '../helpers/fixtures';
 
@@ -39,7 +40,9 @@ describeWithChromium()('decision console in headless Chromium', () => {
 		// lift view compares two groups in every journey (the test compares the screen with the engine).
 		const policy = join(dir, 'policy.json');
 		const journeys = JSON.parse(readFileSync(JOURNEYS_POLICY!, 'utf8')) as typeof DEFAULT_POLICY;
-		writeFileSync(policy, JSON.stringify({ ...journeys, holdout: { ...journeys.holdout, globalShare: 0.3 } }));
+		// The cart journey is gated on uplift; no model is active while replaying, so the gate admits everyone (and says so).
+		const cart = { ...journeys.journeys['cart-abandonment'], uplift: { model: 'cart-uplift', minUplift: 0.01 } };
+		writeFileSync(policy, JSON.stringify({ ...journeys, journeys: { ...journeys.journeys, 'cart-abandonment': cart }, holdout: { ...journeys.holdout, globalShare: 0.3 } }));
 		// Each journey's sample events through that journey, into one store: three journeys, more than two pages.
 		for (const journey of ['nurture', 'cart-abandonment', 'churn-risk']) {
 			const summary = await replay({ events: join(ROOT, 'flows', 'samples', `${journey}.jsonl`), journey, policy, store: db }, () => undefined);
@@ -51,6 +54,8 @@ describeWithChromium()('decision console in headless Chromium', () => {
 		for (const d of decisions) {
 			if (CONVERTING.has(d.event.name ?? '')) await engine.recordOutcome({ decisionId: d.decisionId, type: 'conversion', outcomeId: `conv-${d.decisionId}`, at: d.createdAt });
 		}
+		// An uplift model for the gated journey, so the lift view draws its Qini curve.
+		await trainAndSaveUplift(engine.store, 'cart-uplift', simulate({ rows: 6000, seed: 3 }).table, { treatment: 'treatment', outcome: 'converted', trees: 10, replicates: 50 }, { activate: true });
 		dc = new DecisionConsole(engine);
 		const server = await startConsoleServer({ console: dc, port: 0 });
 		base = server.url;
@@ -178,7 +183,8 @@ describeWithChromium()('decision console in headless Chromium', () => {
 			await page.click(`#tabs button[data-tab="${tab}"]`);
 			await loaded(tab);
 			const charts = await drawn();
-			expect({ tab, n: charts.length }).toEqual({ tab, n: tab === 'funnel' ? journeys.length : tab === 'models' ? 2 : 1 });
+			// Lift: the lift chart and the gated cart journey's Qini curve.
+			expect({ tab, n: charts.length }).toEqual({ tab, n: tab === 'funnel' ? journeys.length : tab === 'models' || tab === 'lift' ? 2 : 1 });
 			for (const c of charts) {
 				expect({ tab, id: c.id, drawn: c.points !== null }).toEqual({ tab, id: c.id, drawn: true });
 				expect({ tab, id: c.id, datasets: c.points!.length > 0, empty: c.points!.filter((n) => n === 0).length }).toEqual({ tab, id: c.id, datasets: true, empty: 0 });
@@ -255,6 +261,18 @@ describeWithChromium()('decision console in headless Chromium', () => {
 		expect(await cells('#lift-table tbody td:nth-child(3)')).toEqual(lift.map((r) => `${(r.treated.rate * 100).toFixed(2)}% (${r.treated.conversions}/${r.treated.n})`));
 		expect(await cells('#lift-table tbody td:nth-child(4)')).toEqual(lift.map((r) => `${(r.holdout.rate * 100).toFixed(2)}% (${r.holdout.conversions}/${r.holdout.n})`));
 		expect(await hasChart('lift-chart')).toBe(true);
+		const [uplift] = await dc.uplift({});
+		expect(uplift).toMatchObject({ journey: 'cart-abandonment', model: 'cart-uplift@v1' });
+		expect(await page.textContent('[data-testid="uplift-verdict-0"]')).toMatch(new RegExp(`^The model ${uplift.evaluation!.verdict.slice(0, 30)}`));
+		expect(await hasChart('uplift-chart-0')).toBe(true);
+		// The curve, its band and the random line are drawn, point for point from the model's held-out evaluation.
+		const drawn = await page.evaluate(() => {
+			const c = (window as unknown as { Chart: { getChart(id: string): { data: { datasets: { label: string; data: number[] }[] } } } }).Chart.getChart('uplift-chart-0');
+			return c.data.datasets.map((d) => ({ label: d.label, data: d.data }));
+		});
+		expect(drawn.map((d) => d.label)).toEqual(['95% band (high)', '95% band (low)', 'model (Qini curve)', 'random targeting']);
+		expect(drawn[2].data).toEqual(uplift.evaluation!.curve.map((p) => p.qini * 1000));
+		expect(drawn[0].data).toEqual(uplift.evaluation!.curve.map((p) => p.high * 1000));
 		await page.screenshot({ path: join(IMAGES, 'console-lift.png'), fullPage: true });
 
 		expect(offsite).toEqual([]);

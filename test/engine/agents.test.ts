@@ -118,6 +118,9 @@ describe.each(local)('agent actions on %s', (_name, makeStore) => {
 		expect(error).toMatchObject({ code: 'CONFLICT' });
 		expect(error.message).toMatch(/already used .* for a different request/);
 		expect((await h.engine.getDecision(first.decisionId)).agent?.verdict).toBe('allow');
+		// A dry run answers as the real request would: not "allowed, duplicate".
+		await expect(h.engine.requestAction(ask({ dryRun: true, message: { category: 'promotional', text: 'Another text' } }))).rejects.toMatchObject({ code: 'CONFLICT' });
+		expect(await h.engine.requestAction(ask({ dryRun: true }))).toMatchObject({ verdict: 'allow', duplicate: true, dryRun: true });
 	});
 
 	test('the kill switch stops an allowed action that was not sent yet', async () => {
@@ -228,12 +231,31 @@ describe.each(local)('agent actions on %s', (_name, makeStore) => {
 			expect(approved.verdict).toBe('needs_approval');
 			expect(approved.explanation).toMatch(/Approved by mia@shop.example/);
 			expect(approved.approvalExpiresAt).toBe('2026-05-05T11:00:00.000Z');
+			// Until the agent comes back, the log says it is approved and whom it waits for, not that it needs review.
+			expect(await h.engine.getDecision(held.decisionId)).toMatchObject({
+				status: 'review',
+				review: { verdict: 'approved' },
+				explanation: 'approved by mia@shop.example; waiting for agent growth-bot to request it again with its approval id before 2026-05-05T11:00:00.000Z',
+			});
 			const go = await h.engine.requestAction(big({ approvalId: held.approvalId }));
 			expect(go).toMatchObject({ verdict: 'allow', decisionId: held.decisionId });
 			const decision = await h.engine.getDecision(held.decisionId);
 			expect(decision.review).toMatchObject({ verdict: 'approved', reviewer: 'mia@shop.example', note: 'fine for VIPs' });
 			expect((await h.engine.sendAction(go.decisionId, { dryRun: true })).status).toBe('sent');
 			await expect(h.engine.decideApproval(held.approvalId!, { approver: 'mia', approve: true })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+		});
+
+		test('an approval presented ten times at once allows one action, reserves one slot and sends once', async () => {
+			open({ caps: [{ id: 'any-10', scope: { kind: 'any' }, limit: 10, window: { kind: 'rolling', duration: '24h' } }] }, approvalPolicy);
+			const contactId = await contact(h.engine, 'ana@example.com');
+			const held = await h.engine.requestAction(big());
+			await h.engine.decideApproval(held.approvalId!, { approver: 'mia', approve: true });
+			const verdicts = await Promise.all(Array.from({ length: 10 }, () => h.engine.requestAction(big({ approvalId: held.approvalId }))));
+			expect(verdicts.filter((v) => !v.duplicate)).toHaveLength(1);
+			expect(verdicts.every((v) => v.verdict === 'allow' && v.decisionId === held.decisionId)).toBe(true);
+			const sends = await Promise.all(verdicts.map((v) => h.engine.sendAction(v.decisionId, { dryRun: true })));
+			expect(new Set(sends.map((d) => d.delivery?.at))).toEqual(new Set([sends[0].delivery!.at]));
+			expect((await h.store.peekCap(contactId, [{ ruleId: 'any-10', limit: 10, since: 0, match: {}, excludeTags: [] }], Date.parse(AT))).counts).toEqual([1]);
 		});
 
 		test('an approval for one message cannot approve another: APPROVAL_MISMATCH, and nothing is reserved', async () => {
@@ -313,6 +335,21 @@ describe.each(local)('agent actions on %s', (_name, makeStore) => {
 			// The rule names growth-bot only.
 			expect((await h.engine.requestAction(ask({ idempotencyKey: '6', contact: 'c@example.com', agentId: 'other-bot' }))).verdict).toBe('allow');
 		});
+
+		test('a distinct-contacts limit holds when a runaway agent fires several requests per new contact at once', async () => {
+			open({ caps: [] }, { blastRadius: [{ id: 'one-contact', count: 'contacts', limit: 1, window: '1d' }] });
+			const people = Array.from({ length: 12 }, (_, i) => `p${i}@example.com`);
+			for (const email of people) await contact(h.engine, email);
+			// Three calls per contact, all at once: a request denied for a new contact must not let its twin through.
+			const verdicts = await Promise.all(people.flatMap((email, i) => [0, 1, 2].map((j) => h.engine.requestAction(ask({ idempotencyKey: `c${i}-${j}`, contact: email })))));
+			const reached = new Set(verdicts.flatMap((v, n) => (v.verdict === 'allow' ? [people[Math.floor(n / 3)]] : [])));
+			expect(reached.size).toBe(1);
+			expect(verdicts.filter((v) => v.verdict !== 'allow').every((v) => v.reasons[0] === 'BLAST_RADIUS')).toBe(true);
+			// The contact reached is still reachable, and no other is.
+			const [only] = [...reached];
+			expect((await h.engine.requestAction(ask({ idempotencyKey: 'again', contact: only }))).verdict).toBe('allow');
+			expect((await h.engine.requestAction(ask({ idempotencyKey: 'other', contact: people.find((p) => p !== only) }))).reasons).toEqual(['BLAST_RADIUS']);
+		});
 	});
 
 	describe('bad input gets an actionable error and changes nothing', () => {
@@ -327,6 +364,13 @@ describe.each(local)('agent actions on %s', (_name, makeStore) => {
 			['no agent id', { agentId: undefined }, 'INVALID_INPUT', /agentId/],
 			['no idempotency key', { idempotencyKey: '' }, 'INVALID_INPUT', /idempotencyKey: must not be empty/],
 			['a negative offer', { message: { offerValue: -5 } }, 'INVALID_INPUT', /offerValue/],
+			['a NUL character in the key', { idempotencyKey: 'k\u0000x' }, 'INVALID_INPUT', /idempotencyKey: contains a NUL character/],
+			['a NUL character in the text', { message: { text: 'Hi\u0000' } }, 'INVALID_INPUT', /message.text: contains a NUL character/],
+			['a NUL character in an identity', { contact: 'ana\u0000@example.com' }, 'INVALID_INPUT', /contact: contains a NUL character/],
+			['a NUL character in an identity object', { contact: { userId: 'u\u0000' } }, 'INVALID_INPUT', /contact.userId: contains a NUL character/],
+			['a contact that is neither text nor an object', { contact: 42 }, 'INVALID_INPUT', /contact: must be a contact id, an email address, or an object of identities/],
+			['an unknown identity kind', { contact: { phone: '+4915112345678' } }, 'INVALID_INPUT', /contact: Unrecognized key: "phone"/],
+			['half a surrogate pair in the subject', { message: { subject: 'Hi \ud83d' } }, 'INVALID_INPUT', /message.subject: is not valid Unicode text/],
 			['a journey the policy does not have', { journey: 'made-up' }, 'INVALID_INPUT', /Journey "made-up" is not in the policy: .*name one of agent, nurture/],
 		];
 		test.each(cases)('%s', async (_what, overrides, code, message) => {
@@ -387,9 +431,11 @@ function describeShared(name: string, makeStore: () => Store, cleanup: () => Pro
 			const people = ['p0', 'p1', 'p2', 'p3', 'p4', 'p5'].map((p) => `${p}-${Math.random().toString(36).slice(2)}@example.com`);
 			for (const email of people) await contact(engines[0].engine, email);
 			const agentId = `contacts-bot-${Math.random().toString(36).slice(2)}`;
-			const verdicts = await Promise.all(people.map((email, i) => engines[i % 4].engine.requestAction(ask({ agentId, idempotencyKey: `c${i}`, contact: email }))));
-			expect(verdicts.filter((v) => v.verdict === 'allow')).toHaveLength(2);
-			expect(verdicts.filter((v) => v.reasons[0] === 'BLAST_RADIUS')).toHaveLength(4);
+			// Each contact twice, from two engines: a twin of a denied request must not pass uncounted.
+			const verdicts = await Promise.all(people.flatMap((email, i) => [0, 1].map((j) => engines[(i + j) % 4].engine.requestAction(ask({ agentId, idempotencyKey: `c${i}-${j}`, contact: email })))));
+			const reached = new Set(verdicts.flatMap((v, n) => (v.verdict === 'allow' ? [people[n >> 1]] : [])));
+			expect(reached.size).toBe(2);
+			expect(verdicts.filter((v) => v.verdict !== 'allow').every((v) => v.reasons[0] === 'BLAST_RADIUS')).toBe(true);
 			for (const h of engines) await h.engine.close();
 		});
 	});

@@ -157,12 +157,12 @@ export class N8nServer {
 
 	/**
 	 * Waits until n8n has registered the production webhook at `path` (it does so after the editor is up):
-	 * an empty POST is answered by the node instead of n8n's 404.
+	 * an empty POST (or a GET) is answered by the node instead of n8n's 404.
 	 */
-	async waitForWebhook(path: string, timeoutMs = 2 * 60_000): Promise<void> {
+	async waitForWebhook(path: string, method: 'POST' | 'GET' = 'POST', timeoutMs = 2 * 60_000): Promise<void> {
 		const deadline = Date.now() + timeoutMs;
 		for (;;) {
-			const response = await fetch(`${this.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+			const response = await fetch(`${this.url}${path}`, method === 'POST' ? { method, headers: { 'content-type': 'application/json' }, body: '{}' } : { method });
 			await response.arrayBuffer();
 			if (response.status !== 404) return;
 			if (Date.now() > deadline) throw new Error(`n8n ${this.install.version} did not register the webhook ${path} in ${timeoutMs / 1000} s:\n${this.tail()}`);

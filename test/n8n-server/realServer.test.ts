@@ -4,11 +4,15 @@
  * flows/n8n imported with n8n's CLI and activated, then signed Segment-spec events posted to the
  * production webhooks. Checked from the outside: the HTTP answers, n8n's execution list (its database),
  * Nudge's decision log (the store the credential names) and a local endpoint standing in for the
- * sending tool. Runs for each version in NUDGE_N8N_VERSIONS (default: 2.41.1 and 1.123.81).
+ * sending tool. The AI Agent template runs on chat messages to its production chat URL, its OpenAI
+ * credential pointed at a local fake of the Chat Completions API (fakeOpenAi.ts) whose scripted model
+ * calls Nudge's tools. Runs for each version in NUDGE_N8N_VERSIONS (default: 2.41.1 and 1.123.81).
  */
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Decision } from '../../engine/audit/schema';
+import { Engine } from '../../engine/engine';
+import { loadPolicy } from '../../engine/policy/load';
 import { holdoutOf } from '../../engine/decide/holdout';
 import { engagementDeltas } from '../../engine/decide/sendTime';
 import { signatureHeaders } from '../../engine/events/signature';
@@ -16,6 +20,7 @@ import { openStore } from '../../engine/store/open';
 import type { Store } from '../../engine/store/types';
 import { tempDir, zoneAtLocalHour } from '../helpers/fixtures';
 import { startReceiver } from '../helpers/receiver';
+import { startFakeOpenAi, type ChatRequest, type ModelStep } from './fakeOpenAi';
 import { describeWithN8n, installedVersion } from './n8nInstall';
 import { freePort, N8nServer, packAsCommunityPackage } from './n8nServer';
 
@@ -23,6 +28,9 @@ const ROOT = join(__dirname, '..', '..');
 const VERSIONS = (process.env.NUDGE_N8N_VERSIONS ?? '2.41.1,1.123.81').split(',').map((v) => v.trim()).filter(Boolean);
 const SECRET = 'real-server-signing-secret';
 const CREDENTIAL_ID = 'NudgeEngineCred1';
+/** The agent template's chat model credential: OpenAI's, its Base URL at the local fake of the API. */
+const OPENAI_CREDENTIAL = { id: 'OpenAiCred00001', name: 'OpenAI', apiKey: 'sk-real-server-test' };
+const AGENT_ID = 'n8n-growth-agent';
 const POLICY = readFileSync(join(ROOT, 'flows/policies/journeys.json'), 'utf8');
 const HOLDOUT = (JSON.parse(POLICY) as { holdout: Parameters<typeof holdoutOf>[0] }).holdout;
 /** The shipped policy, with nurture's best-send-time wait held to a few seconds so a wait ends within the test. */
@@ -51,10 +59,23 @@ function template(journey: string): { id: string; path: string } {
 	throw new Error(`No template starts the journey ${journey}`);
 }
 
-/** A template node as this test imports it: HTTP steps to the local endpoint, Decisions Due every second. */
+/** The agent template's Chat Trigger: its production chat URL. */
+const CHAT_PATH = (() => {
+	const trigger = TEMPLATES.flatMap((t) => t.nodes).find((n) => n.type === '@n8n/n8n-nodes-langchain.chatTrigger');
+	if (!trigger) throw new Error('No template has a Chat Trigger');
+	return `/webhook/${trigger.webhookId}/chat`;
+})();
+
+/**
+ * A template node as this test imports it: HTTP steps to the local endpoint, Decisions Due every second,
+ * the chat made public (n8n answers 404 on a chat's production URL until it is) and the chat model on
+ * the OpenAI credential, as a user sets them up after importing.
+ */
 function forThisTest(node: Template['nodes'][number], sinkUrl: string): Template['nodes'][number] {
 	if (typeof node.parameters.url === 'string') return { ...node, parameters: { ...node.parameters, url: sinkUrl } };
 	if (node.type === 'n8n-nodes-nudge.nudgeDueTrigger') return { ...node, parameters: { ...node.parameters, intervalSeconds: 1 } };
+	if (node.type === '@n8n/n8n-nodes-langchain.chatTrigger') return { ...node, parameters: { ...node.parameters, public: true } };
+	if (node.type === '@n8n/n8n-nodes-langchain.lmChatOpenAi') return { ...node, credentials: { openAiApi: { name: OPENAI_CREDENTIAL.name } } };
 	return node;
 }
 
@@ -66,6 +87,22 @@ afterAll(() => rmSync(packWork, { recursive: true, force: true }));
 async function waitFor(done: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
 	const deadline = Date.now() + timeoutMs;
 	while (!(await done()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 250));
+}
+
+/**
+ * The scripted chat model: on the user's message it makes the tool calls the test planned; once it has
+ * the tools' answers, it replies with them word for word (so the chat's reply shows what the model saw).
+ */
+let plannedCalls: Array<{ name: string; arguments: Record<string, unknown> }> = [];
+function agentModel(request: ChatRequest): ModelStep {
+	if (request.messages[request.messages.length - 1]?.role !== 'tool') return { toolCalls: plannedCalls };
+	return { text: `Nudge answered: ${request.messages.filter((m) => m.role === 'tool').map((m) => m.content).join('\n')}` };
+}
+
+/** What a tool answered the model, as n8n handed it over: the JSON of the node's output items. */
+function toolAnswer(content: string | null): Record<string, unknown> {
+	const parsed = JSON.parse(content ?? 'null') as unknown;
+	return (Array.isArray(parsed) ? parsed[0] : parsed) as Record<string, unknown>;
 }
 
 let seq = 0;
@@ -86,6 +123,7 @@ for (const version of VERSIONS) {
 		let server: N8nServer;
 		let sink: Awaited<ReturnType<typeof startReceiver>>;
 		let store: Store;
+		let model: Awaited<ReturnType<typeof startFakeOpenAi>>;
 
 		beforeAll(async () => {
 			expect(installedVersion(install)).toBe(version);
@@ -97,8 +135,15 @@ for (const version of VERSIONS) {
 			store = openStore(storeUrl);
 
 			const credentials = join(server.home, 'credentials.json');
-			writeFileSync(credentials, JSON.stringify([{ id: CREDENTIAL_ID, name: 'Nudge Engine', type: 'nudgeEngineApi', data: { store: storeUrl, policy: SERVER_POLICY, signingSecret: SECRET } }]));
-			await server.cli(['import:credentials', `--input=${credentials}`], /Successfully imported 1 credential/);
+			model = await startFakeOpenAi(OPENAI_CREDENTIAL.apiKey, agentModel);
+			writeFileSync(
+				credentials,
+				JSON.stringify([
+					{ id: CREDENTIAL_ID, name: 'Nudge Engine', type: 'nudgeEngineApi', data: { store: storeUrl, policy: SERVER_POLICY, signingSecret: SECRET } },
+					{ id: OPENAI_CREDENTIAL.id, name: OPENAI_CREDENTIAL.name, type: 'openAiApi', data: { apiKey: OPENAI_CREDENTIAL.apiKey, url: model.baseUrl } },
+				]),
+			);
+			await server.cli(['import:credentials', `--input=${credentials}`], /Successfully imported 2 credentials/);
 
 			// The templates as shipped, their HTTP steps (Send, sales and review tasks) pointed at the local
 			// endpoint and their Decisions Due checking every second (not every 30). One file holding all four
@@ -113,11 +158,14 @@ for (const version of VERSIONS) {
 			else await server.cli(['update:workflow', '--all', '--active=true'], /Activating all workflows/);
 			await server.start();
 			for (const journey of ['nurture', 'cart-abandonment', 'churn-risk']) await server.waitForWebhook(template(journey).path);
+			// The chat's GET (its page) answers once registered; a POST would start the agent.
+			await server.waitForWebhook(CHAT_PATH, 'GET');
 		}, 20 * 60_000);
 
 		afterAll(async () => {
 			await store?.close();
 			await sink?.close();
+			await model?.close();
 			await server?.close();
 		}, 60_000);
 
@@ -240,6 +288,122 @@ for (const version of VERSIONS) {
 			expect(await store.queryDecisions({})).toHaveLength(logged + 1);
 			expect((await store.resolveIdentities(['email:mallory@example.com'])).size).toBe(0);
 		});
+
+		/** Sends one chat message to the agent template's production chat URL, as n8n's chat widget does. */
+		async function chat(chatInput: string) {
+			const response = await fetch(`${server.url}${CHAT_PATH}`, {
+				method: 'POST',
+				headers: { 'content-type': 'application/json' },
+				body: JSON.stringify({ action: 'sendMessage', sessionId: `session-${process.pid}-${++seq}`, chatInput }),
+			});
+			const text = await response.text();
+			return { status: response.status, text };
+		}
+
+		/**
+		 * One chat turn of the AI Agent in this server: the model calls `calls`, n8n runs the tools, and the
+		 * model gets their answers. Returns the chat's reply, the model's two requests and the tools' answers.
+		 */
+		async function agentTurn(chatInput: string, calls: typeof plannedCalls) {
+			plannedCalls = calls;
+			const before = model.requests.length;
+			const executionsBefore = server.executions().length;
+			const reply = await chat(chatInput);
+			expect([reply.status, model.requests.length - before]).toEqual([200, 2]);
+			const [ask, answered] = model.requests.slice(before).map((r) => r.body);
+			// The model's tool calls went back to it with one answer each, matched by call id.
+			const assistant = answered.messages.find((m) => m.role === 'assistant' && m.tool_calls?.length);
+			const results = answered.messages.filter((m) => m.role === 'tool');
+			expect(results.map((m) => m.tool_call_id)).toEqual(assistant!.tool_calls!.map((c) => c.id));
+			expect(assistant!.tool_calls!.map((c) => [c.function.name, JSON.parse(c.function.arguments)])).toEqual(calls.map((c) => [c.name, c.arguments]));
+			const [run] = (await server.settledExecutions(executionsBefore + 1)).slice(executionsBefore);
+			expect([run?.workflowId, run?.mode, run?.status]).toEqual(['NudgeAgentActs01', 'webhook', 'success']);
+			return { reply: (JSON.parse(reply.text) as { output: string }).output, ask, answers: results.map((m) => toolAnswer(m.content)) };
+		}
+
+		/** A contact Nudge knows (agents never create one), in the daytime of their time zone. */
+		async function knownContact(label: string, consent: Record<string, string>): Promise<string> {
+			const email = `${label}-${process.pid}-${++seq}@example.com`;
+			const engine = new Engine({ store, policy: loadPolicy(SERVER_POLICY), ownsStore: false });
+			await engine.ingest({ eventId: `${email}-identify`, type: 'identify', identities: { email }, traits: { timezone: zoneAtLocalHour(11), consent } });
+			await engine.close();
+			return email;
+		}
+
+		const sentFor = (decisionId: string) => sink.received.filter((r) => (JSON.parse(r.body) as { decisionId?: string }).decisionId === decisionId);
+
+		it('runs the AI Agent template on a chat message: the model gets the tools n8n built from the $fromAI inputs, Request Action reaches the engine, the send goes out once, and a repeated key does not send again', async () => {
+			const contact = await knownContact('agent-ana', { email: 'opted_in' });
+			const call = { name: 'Request_Action', arguments: { contact, idempotencyKey: `winback-${contact}`, channel: 'email', subject: 'We miss you', text: 'Come back for 15% off.' } };
+			const first = await agentTurn(`Offer ${contact} 15% off to come back, by email.`, [call]);
+
+			// The request the model got: the template's instructions, the user's message and the three tools,
+			// each with the JSON schema n8n built from the node's $fromAI() inputs.
+			expect(first.ask.messages.map((m) => m.role)).toEqual(['system', 'user']);
+			expect(first.ask.messages[0].content).toMatch(/only message someone through the Request Action tool/);
+			expect(first.ask.model).toBe('gpt-4.1-mini');
+			const tools = Object.fromEntries((first.ask.tools ?? []).map((t) => [t.function.name, t.function]));
+			expect(Object.keys(tools).sort()).toEqual(['Record_Outcome', 'Request_Action', 'Score_Lead']);
+			const schemaOf = (name: string) => ({ type: tools[name].parameters.type, all: Object.keys(tools[name].parameters.properties ?? {}).sort(), required: [...(tools[name].parameters.required ?? [])].sort() });
+			expect(schemaOf('Request_Action')).toEqual({ type: 'object', all: ['approvalId', 'channel', 'contact', 'idempotencyKey', 'offerValue', 'subject', 'text'], required: ['contact', 'idempotencyKey'] });
+			expect(schemaOf('Score_Lead')).toEqual({ type: 'object', all: ['contact'], required: ['contact'] });
+			expect(schemaOf('Record_Outcome')).toEqual({ type: 'object', all: ['decisionId', 'outcome', 'value'], required: ['decisionId', 'outcome'] });
+			expect(tools.Request_Action.parameters.properties!.offerValue.type).toBe('number');
+			expect(tools.Request_Action.parameters.properties!.contact.description).toMatch(/contact/i);
+			expect(tools.Request_Action.description).toMatch(/allow, defer \(with retryAt\), needs_approval or deny/);
+
+			// The engine's verdict is what the model got back, and it is the decision in the log, sent once.
+			const [verdict] = first.answers;
+			expect(verdict).toMatchObject({ verdict: 'allow', sent: true, agentId: AGENT_ID, channel: 'email', dryRun: false, reasons: [], decisionId: expect.any(String) });
+			const decisionId = verdict.decisionId as string;
+			expect(await store.getDecision(decisionId)).toMatchObject({
+				status: 'sent',
+				channel: 'email',
+				event: { source: 'agent' },
+				agent: { agentId: AGENT_ID, idempotencyKey: call.arguments.idempotencyKey, requestedChannel: 'email', verdict: 'allow', reasons: [], content: { subject: 'We miss you', text: 'Come back for 15% off.' } },
+			});
+			expect(sentFor(decisionId)).toHaveLength(1);
+			expect(first.reply).toContain(decisionId);
+
+			// The model asks again with the same key: the first action's verdict, marked a repeat; nothing more is sent.
+			const again = await agentTurn(`Did the offer to ${contact} go out? Ask again.`, [call]);
+			expect(again.answers[0]).toMatchObject({ verdict: 'allow', decisionId, duplicate: true });
+			expect(sentFor(decisionId)).toHaveLength(1);
+			const logged = await store.queryDecisions({});
+			expect(logged.filter((d) => d.agent?.idempotencyKey === call.arguments.idempotencyKey).map((d) => d.decisionId)).toEqual([decisionId]);
+		}, 120_000);
+
+		it('sends once when the model makes the same Request Action call twice in one turn', async () => {
+			const contact = await knownContact('agent-bea', { email: 'opted_in' });
+			const call = { name: 'Request_Action', arguments: { contact, idempotencyKey: `welcome-${contact}`, channel: 'email', text: 'Welcome back.' } };
+			const turn = await agentTurn(`Welcome ${contact} back, by email.`, [call, call]);
+
+			expect(turn.answers.map((a) => [a.verdict, a.sent, a.duplicate ?? false]).sort()).toEqual([
+				['allow', true, false],
+				['allow', true, true],
+			]);
+			const [decisionId] = new Set(turn.answers.map((a) => a.decisionId as string));
+			expect(turn.answers.every((a) => a.decisionId === decisionId)).toBe(true);
+			expect(sentFor(decisionId)).toHaveLength(1);
+		}, 120_000);
+
+		it('denies an opted-out contact’s request with NO_CONSENT, and the model sees the reason; nothing is sent', async () => {
+			const contact = await knownContact('agent-omar', { email: 'opted_out' });
+			const call = { name: 'Request_Action', arguments: { contact, idempotencyKey: `winback-${contact}`, channel: 'email', text: 'Come back for 15% off.' } };
+			const sinkBefore = sink.received.length;
+			const turn = await agentTurn(`Offer ${contact} 15% off to come back, by email.`, [call]);
+
+			const [verdict] = turn.answers;
+			expect(verdict).toMatchObject({ verdict: 'deny', reasons: ['NO_CONSENT'], agentId: AGENT_ID, explanation: expect.any(String), decisionId: expect.any(String) });
+			expect(verdict.sent).toBeFalsy();
+			expect(turn.reply).toContain('NO_CONSENT');
+			expect(await store.getDecision(verdict.decisionId as string)).toMatchObject({
+				status: 'suppressed',
+				reason: 'NO_CONSENT',
+				agent: { agentId: AGENT_ID, verdict: 'deny', reasons: ['NO_CONSENT'] },
+			});
+			expect(sink.received.length).toBe(sinkBefore);
+		}, 120_000);
 
 		it('a message delayed for its best send time ends its execution at once, comes back through the activated workflow\'s Decisions Due when due, and ends sent', async () => {
 			// Someone engaged at 11:00 their time, so that is the best hour; for this lead it is 14:00, so the

@@ -4,21 +4,11 @@
  */
 import { existsSync } from 'node:fs';
 import type { IDataObject, INode, INodeExecutionData, NodeOperationError } from 'n8n-workflow';
-import { closeAllEngines } from '../../engine/registry';
-import { anaEvent, caraEvent, fixture, SendTarget, trigger, type Fixture } from './fixtures';
+import { anaEvent, caraEvent, fixture, sendTargetForFile, trigger, type Fixture } from './fixtures';
 import { connect, nudgeNode, runWorkflow, type RunResult, type WorkflowJson } from './harness';
 
-const target = new SendTarget();
-let url = '';
-
-beforeAll(async () => {
-	url = await target.start();
-});
-
-afterAll(async () => {
-	await target.stop();
-	await closeAllEngines();
-});
+const sending = sendTargetForFile();
+const { target } = sending;
 
 function single(node: INode): WorkflowJson {
 	return { nodes: [node], connections: {} };
@@ -133,7 +123,7 @@ describe('an invalid policy in the credential', () => {
 
 	it('turns every item into an error item with "On Error → Continue"', async () => {
 		const f = fixture({ policy });
-		const result = await runOne(f, nudgeNode('Send', 'nudgeSend', { url }, CONTINUE), [anaEvent(), caraEvent()]);
+		const result = await runOne(f, nudgeNode('Send', 'nudgeSend', { url: sending.url }, CONTINUE), [anaEvent(), caraEvent()]);
 		const failed = result.output('Send', 1);
 		expect(failed).toHaveLength(2);
 		expect(failed.every((json) => (json.details as IDataObject).code === 'INVALID_POLICY')).toBe(true);
@@ -174,7 +164,7 @@ describe('node settings and order mistakes', () => {
 		const { decision } = await f.engine.ingest(anaEvent(), { journey: 'nurture' });
 		await f.engine.chooseChannel(decision);
 		target.received.length = 0;
-		const result = await runOne(f, nudgeNode('Send', 'nudgeSend', { url }), [{ decisionId: decision.decisionId }]);
+		const result = await runOne(f, nudgeNode('Send', 'nudgeSend', { url: sending.url }), [{ decisionId: decision.decisionId }]);
 		expectNodeError(result, 'Send', /has not passed Frequency Cap/);
 		expect(target.received).toEqual([]);
 		expect((await f.engine.getDecision(decision.decisionId)).status).toBe('pending');
@@ -188,13 +178,13 @@ describe('node settings and order mistakes', () => {
 		const bad = await runOne(f, nudgeNode('Send', 'nudgeSend', { url: 'hooks.example.com/nudge' }), [item]);
 		expectNodeError(bad, 'Send', /Webhook URL "hooks\.example\.com\/nudge" is not a web address/);
 
-		const good = await runOne(f, nudgeNode('Send', 'nudgeSend', { url }), [item]);
+		const good = await runOne(f, nudgeNode('Send', 'nudgeSend', { url: sending.url }), [item]);
 		expect(good.output('Send', 0)).toEqual([expect.objectContaining({ decisionId: decision.decisionId })]);
 	});
 
 	it('Send with signing on needs a signing secret in the credential', async () => {
 		const f = fixture({ signingSecret: '' });
-		const result = await runOne(f, nudgeNode('Send', 'nudgeSend', { url, sign: true }), [anaEvent()]);
+		const result = await runOne(f, nudgeNode('Send', 'nudgeSend', { url: sending.url, sign: true }), [anaEvent()]);
 		expectNodeError(result, 'Send', /no signing secret: add one to the credential/);
 	});
 

@@ -3,7 +3,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ICredentialDataDecryptedObject, IDataObject, INodeExecutionData } from 'n8n-workflow';
 import type { Engine } from '../../engine/engine';
-import { getEngine } from '../../engine/registry';
+import { closeAllEngines, getEngine } from '../../engine/registry';
 import { callWebhook, freshStore, signed, type WorkflowJson } from './harness';
 
 export const SECRET = 'test-signing-secret';
@@ -118,4 +118,24 @@ export class SendTarget {
 		server.closeAllConnections();
 		await new Promise<void>((resolve) => server.close(() => resolve()));
 	}
+}
+
+/**
+ * A test file's sending tool: listening before its tests (at `url`), emptied and answering 200 again before
+ * each test, stopped after them together with every engine the file opened.
+ */
+export function sendTargetForFile(): { target: SendTarget; url: string } {
+	const file = { target: new SendTarget(), url: '' };
+	beforeAll(async () => {
+		file.url = await file.target.start();
+	});
+	afterAll(async () => {
+		await file.target.stop();
+		await closeAllEngines();
+	});
+	beforeEach(() => {
+		file.target.received.length = 0;
+		file.target.answer = () => 200;
+	});
+	return file;
 }

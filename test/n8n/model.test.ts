@@ -5,6 +5,7 @@ import type { IDataObject } from 'n8n-workflow';
 import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { closeAllEngines } from '../../engine/registry';
 import { tableRecords } from '../../engine/scoring/table';
+import { simulate } from '../../engine/scoring/uplift';
 import { tempDir } from '../helpers/fixtures';
 import { seedOutcomes, synthetic } from '../scoring/synthetic';
 import { fixture } from './fixtures';
@@ -80,6 +81,29 @@ describe('Nudge Model', () => {
 		// With "On Error → Continue" the error becomes the output item.
 		const continued = await run(f, { ...train, target: 'Won' }, rows.slice(0, 5), { continueOnFail: true });
 		expect(continued.output('Model')[0].error).toMatch(/no target column "Won"/);
+	});
+});
+
+describe('Nudge Model: Train Uplift', () => {
+	const sim = simulate({ rows: 6000, seed: 3 });
+	const items = tableRecords(sim.table) as IDataObject[];
+
+	it('trains an uplift model on the input items and reports the held-out Qini against random', async () => {
+		const f = fixture({ policy });
+		const trained = await run(f, { operation: 'trainUplift', modelName: 'cart-uplift', treatment: 'treatment', target: 'converted', trees: 10, activate: true }, items);
+		expect(trained.error).toBeUndefined();
+		const [out] = trained.output('Model');
+		expect(out).toMatchObject({ name: 'cart-uplift', version: 1, active: 1, message: expect.stringMatching(/^saved and activated as cart-uplift v1; the model (beats|does not beat) random targeting/) });
+		const uplift = out.uplift as IDataObject;
+		expect(uplift.summary).toMatchObject({ rows: 6000, trees: 10 });
+		expect(((uplift.evaluation as IDataObject).curve as IDataObject[]).length).toBe(21);
+		expect(uplift.fallback).toBe(!(uplift.evaluation as IDataObject).beatsRandom);
+	});
+
+	it('a treatment column that is not yes/no stops the run with the row and value', async () => {
+		const f = fixture({ policy });
+		const bad = await run(f, { operation: 'trainUplift', modelName: 'cart-uplift', treatment: 'x0', target: 'converted', trees: 5 }, items);
+		expect(bad.error?.message).toMatch(/Row 1 of the treatment column "x0" is "[-\d.]+": it must say whether the contact was messaged/);
 	});
 });
 

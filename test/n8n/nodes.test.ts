@@ -3,26 +3,11 @@ import type { IDataObject } from 'n8n-workflow';
 import { verifySignedRequest } from '../../engine/events/signature';
 import { engagementDeltas } from '../../engine/decide/sendTime';
 import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
-import { closeAllEngines } from '../../engine/registry';
-import { anaEvent, benEvent, caraEvent, danEvent, fixture, SECRET, SendTarget, trigger } from './fixtures';
+import { anaEvent, benEvent, caraEvent, danEvent, fixture, SECRET, sendTargetForFile, trigger } from './fixtures';
 import { connect, nudgeNode, runWorkflow, type WorkflowJson } from './harness';
 
-const target = new SendTarget();
-let url = '';
-
-beforeAll(async () => {
-	url = await target.start();
-});
-
-afterAll(async () => {
-	await target.stop();
-	await closeAllEngines();
-});
-
-beforeEach(() => {
-	target.received.length = 0;
-	target.answer = () => 200;
-});
+const sending = sendTargetForFile();
+const { target } = sending;
 
 const decisionOf = (json: IDataObject) => json.decision as IDataObject;
 
@@ -33,7 +18,7 @@ function pipeline(): WorkflowJson {
 		nudgeNode('Score Lead', 'nudgeScore'),
 		nudgeNode('Choose Channel', 'nudgeChooseChannel'),
 		nudgeNode('Frequency Cap', 'nudgeFrequencyCap'),
-		nudgeNode('Send', 'nudgeSend', { url, timeoutSeconds: 5, sign: true }),
+		nudgeNode('Send', 'nudgeSend', { url: sending.url, timeoutSeconds: 5, sign: true }),
 	];
 	return {
 		nodes,

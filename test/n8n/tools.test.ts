@@ -11,26 +11,12 @@ import { NudgeAction } from '../../nodes/n8n/NudgeAction/NudgeAction.node';
 import { NudgeRecordOutcome } from '../../nodes/n8n/NudgeRecordOutcome/NudgeRecordOutcome.node';
 import { NudgeScore } from '../../nodes/n8n/NudgeScore/NudgeScore.node';
 import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
-import { closeAllEngines } from '../../engine/registry';
-import { anaEvent, benEvent, fixture, SendTarget } from './fixtures';
+import { anaEvent, benEvent, fixture, sendTargetForFile } from './fixtures';
 import { nudgeNode, runWorkflow } from './harness';
 import { runAgent, schemaKeys, toolNode, toolVariant } from './toolHarness';
 
-const target = new SendTarget();
-let url = '';
-
-beforeAll(async () => {
-	url = await target.start();
-});
-
-afterAll(async () => {
-	await target.stop();
-	await closeAllEngines();
-});
-
-beforeEach(() => {
-	target.received.length = 0;
-});
+const sending = sendTargetForFile();
+const { target } = sending;
 
 const first = (result: unknown) => (result as IDataObject[])[0];
 
@@ -122,7 +108,7 @@ describe('Nudge Score as a tool', () => {
 });
 
 describe('Nudge Action as a tool (agent-safe: the engine decides)', () => {
-	const actionTool = (parameters: IDataObject = {}) => toolNode(new NudgeAction(), 'Nudge Action', { agentId: 'growth-bot', onAllow: 'webhook', url, sign: true, ...parameters });
+	const actionTool = (parameters: IDataObject = {}) => toolNode(new NudgeAction(), 'Nudge Action', { agentId: 'growth-bot', onAllow: 'webhook', url: sending.url, sign: true, ...parameters });
 	const ask = (args: IDataObject) => ({ tool: 'Nudge_Action', args });
 
 	it('declares the request for the model and keeps who is asking out of its hands', async () => {
@@ -291,7 +277,7 @@ describe('flows/n8n/agent.json', () => {
 			.filter((n) => n.type.startsWith('n8n-nodes-nudge.'))
 			.map((n) => {
 				const base = bases.find((b) => n.type === `n8n-nodes-nudge.${b.description.name}Tool`)!;
-				const parameters = typeof n.parameters.url === 'string' ? { ...n.parameters, url } : n.parameters;
+				const parameters = typeof n.parameters.url === 'string' ? { ...n.parameters, url: sending.url } : n.parameters;
 				return toolNode(base, n.name, parameters);
 			});
 		expect(tools.map((t) => t.name)).toEqual(['Score Lead', 'Request Action', 'Record Outcome']);

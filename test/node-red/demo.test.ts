@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Decision } from '../../engine/audit/schema';
 import { identityKey } from '../../engine/profiles/profiles';
+import { expandEditorHtml } from '../../nodes/node-red/shared/editorHtml';
 import { createEngine } from '../../engine/registry';
 import { buildScenario, JOURNEY_IDS, type Persona } from '../../demo/simulator';
 
@@ -33,7 +34,8 @@ function assertFreshBuild(): void {
 	const copied = readdirSync(path.join(ROOT, 'nodes', 'node-red')).filter((f) => f.endsWith('.html'));
 	for (const f of copied) {
 		const out = path.join(ROOT, 'dist', 'nodes', 'node-red', f);
-		if (!existsSync(out) || readFileSync(out, 'utf8') !== readFileSync(path.join(ROOT, 'nodes', 'node-red', f), 'utf8')) stale.push(`nodes/node-red/${f}`);
+		const built = expandEditorHtml(readFileSync(path.join(ROOT, 'nodes', 'node-red', f), 'utf8'), f);
+		if (!existsSync(out) || readFileSync(out, 'utf8') !== built) stale.push(`nodes/node-red/${f}`);
 	}
 	if (stale.length) throw new Error(`dist/ is out of date for ${stale.slice(0, 5).join(', ')}${stale.length > 5 ? '…' : ''}: run \`npm run build\` first (npm test does)`);
 }
@@ -244,6 +246,11 @@ describe('npm start (dist/demo/start.js)', () => {
 			// Every node type the package declares, and only those.
 			const declared = JSON.parse(readFileSync(path.join(__dirname, '../../package.json'), 'utf8')) as { 'node-red': { nodes: Record<string, string> } };
 			expect(nudge.sort()).toEqual(Object.keys(declared['node-red'].nodes).sort());
+			// The editor Node-RED serves holds every node's form with the shared rows written in (the built files).
+			const editorHtml = await (await fetch(`http://127.0.0.1:${port}/nodes`, { headers: { accept: 'text/html' } })).text();
+			for (const type of nudge) expect(editorHtml).toContain(`data-template-name="${type}"`);
+			expect(editorHtml).toContain('<input type="text" id="node-input-engine">');
+			expect(editorHtml).not.toContain('<!-- include');
 			// One tab per journey in the editor.
 			const flows = (await (await fetch(`http://127.0.0.1:${port}/flows`, { headers: { accept: 'application/json' } })).json()) as Array<{ type: string; label?: string }>;
 			expect(flows.filter((n) => n.type === 'tab')).toHaveLength(JOURNEY_IDS.length);

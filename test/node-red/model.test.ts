@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { closeAllEngines } from '../../engine/registry';
 import { tableRecords } from '../../engine/scoring/table';
+import { simulate } from '../../engine/scoring/uplift';
 import { tempDir } from '../helpers/fixtures';
 import { seedOutcomes, synthetic } from '../scoring/synthetic';
 import { catchAll, credentials, engineNodeDef, engineOf, helper, lastStatus, nextCaught, nextMessage, nodeOf, NUDGE_NODES, TAB } from './_helpers';
@@ -24,6 +25,7 @@ function flow(): Record<string, unknown>[] {
 		{ id: 'm_rollback', ...train, operation: 'rollback', wires: [['out']] },
 		{ id: 'm_list', ...train, operation: 'list', wires: [['out']] },
 		{ id: 'm_retrain', ...train, operation: 'retrain', exclude: '', trees: '10', wires: [['out']] },
+		{ id: 'm_uplift', ...train, modelName: 'cart-uplift', operation: 'train-uplift', treatment: 'treatment', target: 'converted', exclude: '', trees: '10', activate: true, wires: [['out']] },
 		{ id: 'score', type: 'nudge-score', z: TAB, engine: 'eng1', wires: [['scored']] },
 		{ id: 'out', type: 'helper', z: TAB },
 		{ id: 'scored', type: 'helper', z: TAB },
@@ -45,6 +47,19 @@ async function result(id: string, msg: Record<string, unknown>) {
 }
 
 describe('nudge-model', () => {
+	it('trains an uplift model on msg.payload rows: held-out Qini against random in the output and the status', async () => {
+		const sim = simulate({ rows: 6000, seed: 3 });
+		const trained = await result('m_uplift', { payload: tableRecords(sim.table) });
+		expect(trained).toMatchObject({ name: 'cart-uplift', version: 1, active: 1, message: expect.stringMatching(/^saved and activated as cart-uplift v1; the model (beats|does not beat) random targeting/) });
+		const uplift = trained.uplift as { evaluation: { qini: { estimate: number; low: number }; curve: unknown[] }; summary: { rows: number } };
+		expect(uplift.summary.rows).toBe(6000);
+		expect(uplift.evaluation.curve).toHaveLength(21);
+		expect(lastStatus('m_uplift')?.text).toMatch(/^v1 Qini -?0\.\d{3}/);
+		const bad = nextCaught();
+		nodeOf('m_uplift').receive({ payload: tableRecords(sim.table).map((r) => ({ ...r, treatment: 'maybe' })) });
+		expect((await bad).message).toMatch(/Row 1 of the treatment column "treatment" is "maybe"/);
+	});
+
 	it('trains on msg.payload rows, activates, shows it in the status, and score lead uses the model', async () => {
 		const trained = await result('m_train', { payload: rows });
 		expect(trained).toMatchObject({ name: 'lead', version: 1, active: 1, message: 'saved and activated as lead v1' });

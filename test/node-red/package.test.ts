@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import vm from 'node:vm';
 import type { NodeAPI } from 'node-red';
+import { expandEditorHtml } from '../../nodes/node-red/shared/editorHtml';
 import { NUDGE_NODES } from './_helpers';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -36,8 +37,9 @@ function quoted(list: string): string[] {
 	return [...list.matchAll(/'([^']*)'/g)].map((m) => m[1]);
 }
 
+/** The editor file as the build writes it (its shared rows included). */
 function html(type: string): string {
-	return readFileSync(path.join(SRC, `${type}.html`), 'utf8');
+	return expandEditorHtml(readFileSync(path.join(SRC, `${type}.html`), 'utf8'), `${type}.html`);
 }
 
 /** The literal object passed to RED.nodes.registerType('<type>', {...}) in the editor script. */

@@ -310,6 +310,35 @@
 					r.relative ? pct(r.relative.estimate) + ' [' + pct(r.relative.low) + ', ' + pct(r.relative.high) + ']' : r.absolute ? 'n/a (no conversions in a group)' : 'n/a (' + r.unavailable + ')',
 					r.warning ? 'WARNING: ' + r.warning : r.significant ? 'significant' : ''];
 			}));
+			return api('uplift', state.filter).then(drawUplift);
+		});
+	}
+
+	/** Each gated journey's Qini curve with its band, beside the lift (docs/uplift.md). */
+	function drawUplift(panels) {
+		var box = $('#uplift');
+		clear(box);
+		if (!panels.length) box.appendChild(el('p', { class: 'help', text: 'No journey is gated on uplift (policy journeys.<id>.uplift).' }));
+		panels.forEach(function (u, i) {
+			box.appendChild(el('h3', { text: u.journey + ' · ' + u.model }));
+			if (!u.evaluation) return box.appendChild(el('p', { class: 'help', text: u.note }));
+			var e = u.evaluation;
+			var per1000 = function (v) { return v * 1000; };
+			box.appendChild(el('p', { 'data-testid': 'uplift-verdict-' + i, text: 'The model ' + e.verdict + '. Qini ' + e.qini.estimate.toFixed(4) + ' [' + e.qini.low.toFixed(4) + ', ' + e.qini.high.toFixed(4) + ']; average effect ' + pp(e.averageEffect.estimate) + '.' }));
+			var wrap = el('div', { class: 'chart' });
+			var canvas = el('canvas', { id: 'uplift-chart-' + i });
+			wrap.appendChild(canvas);
+			box.appendChild(wrap);
+			chart(canvas, {
+				type: 'line',
+				data: { labels: e.curve.map(function (p) { return Math.round(p.fraction * 100) + '%'; }), datasets: [
+					{ label: '95% band (high)', data: e.curve.map(function (p) { return per1000(p.high); }), borderWidth: 0, pointRadius: 0, backgroundColor: 'rgba(47,111,222,0.2)', fill: '+1' },
+					{ label: '95% band (low)', data: e.curve.map(function (p) { return per1000(p.low); }), borderWidth: 0, pointRadius: 0, fill: false },
+					{ label: 'model (Qini curve)', data: e.curve.map(function (p) { return per1000(p.qini); }), borderColor: PALETTE[0], backgroundColor: PALETTE[0], fill: false },
+					{ label: 'random targeting', data: e.curve.map(function (p) { return per1000(p.random); }), borderColor: '#888', borderDash: [6, 4], pointRadius: 0, fill: false },
+				] },
+				options: { scales: { x: { title: { display: true, text: 'contacts messaged, highest predicted uplift first' } }, y: { title: { display: true, text: 'incremental conversions per 1,000 contacts' } } } },
+			});
 		});
 	}
 

@@ -6,6 +6,7 @@ import { channelOptions } from '../shared/channelOptions';
 import { nudgeEngineConnectionTest, runItems } from '../shared/engine';
 import { CONTACT_FOR_MODEL, fromAI, isToolNode, withToolTwin } from '../shared/tool';
 import { webhookProperties, webhookTarget } from '../shared/webhookTarget';
+import { engineCredentials, notice, optionsCollection, tagsOption } from '../shared/description';
 
 const sendsOnAllow = { show: { onAllow: ['webhook'] } };
 
@@ -39,15 +40,9 @@ export class NudgeAction implements INodeType {
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' }],
+		credentials: engineCredentials(),
 		properties: [
-			{
-				displayName:
-					'Connect this node to an AI Agent as a tool (or after any node whose items describe an action). The agent proposes; Nudge decides with your policy and logs every verdict with the agent ID. Approving a request is never done here: a person approves it (Frequency Cap → Record Review Verdict, or the console).',
-				name: 'notice',
-				type: 'notice',
-				default: '',
-			},
+			notice('Connect this node to an AI Agent as a tool (or after any node whose items describe an action). The agent proposes; Nudge decides with your policy and logs every verdict with the agent ID. Approving a request is never done here: a person approves it (Frequency Cap → Record Review Verdict, or the console).'),
 			{
 				displayName: 'Agent ID',
 				name: 'agentId',
@@ -116,46 +111,32 @@ export class NudgeAction implements INodeType {
 				default: 'answer',
 			},
 			...webhookProperties(sendsOnAllow),
-			{
-				displayName: 'Options',
-				name: 'options',
-				type: 'collection',
-				placeholder: 'Add Option',
-				default: {},
-				options: [
-					{
-						displayName: 'Category',
-						name: 'category',
-						type: 'string',
-						default: '',
-						placeholder: 'promotional',
-						description: 'Message category for caps, quiet hours and exemptions. Set here, not by the model, so an agent cannot claim a promotion is transactional.',
-					},
-					{
-						displayName: 'Dry Run',
-						name: 'dryRun',
-						type: 'boolean',
-						default: false,
-						description: 'Whether to only answer what would happen: nothing is reserved, logged or sent',
-					},
-					{
-						displayName: 'Journey',
-						name: 'journey',
-						type: 'string',
-						default: '',
-						placeholder: 'agent',
-						description: 'The journey whose caps, holdout and review rules apply; empty for the policy’s agents.journey',
-					},
-					{
-						displayName: 'Tags',
-						name: 'tags',
-						type: 'string',
-						default: '',
-						placeholder: 'winback, offer',
-						description: 'Comma-separated tags; caps can count messages by tag',
-					},
-				],
-			},
+			optionsCollection([
+				{
+					displayName: 'Category',
+					name: 'category',
+					type: 'string',
+					default: '',
+					placeholder: 'promotional',
+					description: 'Message category for caps, quiet hours and exemptions. Set here, not by the model, so an agent cannot claim a promotion is transactional.',
+				},
+				{
+					displayName: 'Dry Run',
+					name: 'dryRun',
+					type: 'boolean',
+					default: false,
+					description: 'Whether to only answer what would happen: nothing is reserved, logged or sent',
+				},
+				{
+					displayName: 'Journey',
+					name: 'journey',
+					type: 'string',
+					default: '',
+					placeholder: 'agent',
+					description: 'The journey whose caps, holdout and review rules apply; empty for the policy’s agents.journey',
+				},
+				tagsOption('winback, offer'),
+			]),
 		],
 	};
 

@@ -2,6 +2,7 @@ import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescrip
 import { NodeConnectionTypes } from 'n8n-workflow';
 import { chooseChannelStep, DEFAULT_JOURNEY, openItem } from '../../../engine/items';
 import { nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
+import { engineCredentials, journeyOption, mainConnections, notice, optionsCollection } from '../shared/description';
 
 // Not an AI-agent tool: n8n returns only a tool's first output (Email), and its job is routing a journey's
 // items. An agent lets Nudge choose with Nudge Action's channel "choose" (dry run to preview) (DESIGN §12).
@@ -18,60 +19,32 @@ export class NudgeChooseChannel implements INodeType {
 			'Picks the best channel the contact can be reached on and has agreed to, following your policy, and sends the item out of that channel’s output',
 		defaults: { name: 'Choose Channel' },
 		inputs: [NodeConnectionTypes.Main],
-		outputs: [
-			NodeConnectionTypes.Main,
-			NodeConnectionTypes.Main,
-			NodeConnectionTypes.Main,
-			NodeConnectionTypes.Main,
-			NodeConnectionTypes.Main,
-			NodeConnectionTypes.Main,
-			NodeConnectionTypes.Main,
-		],
+		outputs: mainConnections(7),
 		outputNames: ['Email', 'SMS', 'Push', 'In-App', 'Paid Audience', 'Sales Task', 'None / Holdout'],
-		credentials: [{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' }],
+		credentials: engineCredentials(),
 		properties: [
-			{
-				displayName:
-					'Each contact leaves through the output of the channel chosen for them: among the channels they can be reached on, have agreed to and are not already at a frequency cap for, the one expected to work best, learned from outcomes (Record Outcome). "None / Holdout" receives every contact that must not be messaged now (no consent, no address, in a holdout group, or waiting is best; when every channel is capped the contact goes on to Frequency Cap, which blocks or delays it): connect it to Log Decision so the reason is recorded.',
-				name: 'notice',
-				type: 'notice',
-				default: '',
-			},
-			{
-				displayName: 'Options',
-				name: 'options',
-				type: 'collection',
-				placeholder: 'Add Option',
-				default: {},
-				options: [
-					{
-						displayName: 'Journey',
-						name: 'journey',
-						type: 'string',
-						default: 'nurture',
-						description:
-							'Journey to start when an incoming item is a customer event rather than a Nudge decision. The journey decides which channels may be used.',
-					},
-					{
-						displayName: 'Content Slot',
-						name: 'variantSlot',
-						type: 'string',
-						default: '',
-						placeholder: 'cart-subject',
-						description:
-							'Name of a piece of content to test, e.g. the subject line. With variants below, Nudge also picks the variant expected to work best (in decision.message.variant) and promotes a clear winner.',
-					},
-					{
-						displayName: 'Variants',
-						name: 'variants',
-						type: 'string',
-						typeOptions: { rows: 3 },
-						default: '',
-						placeholder: 'Your cart misses you\nStill thinking it over?',
-						description: 'The variants of the content slot, one per line (or separated by commas)',
-					},
-				],
-			},
+			notice('Each contact leaves through the output of the channel chosen for them: among the channels they can be reached on, have agreed to and are not already at a frequency cap for, the one expected to work best, learned from outcomes (Record Outcome). "None / Holdout" receives every contact that must not be messaged now (no consent, no address, in a holdout group, below the journey’s uplift gate, or waiting is best; when every channel is capped the contact goes on to Frequency Cap, which blocks or delays it): connect it to Log Decision so the reason is recorded.'),
+			optionsCollection([
+				journeyOption('Journey to start when an incoming item is a customer event rather than a Nudge decision. The journey decides which channels may be used.'),
+				{
+					displayName: 'Content Slot',
+					name: 'variantSlot',
+					type: 'string',
+					default: '',
+					placeholder: 'cart-subject',
+					description:
+						'Name of a piece of content to test, e.g. the subject line. With variants below, Nudge also picks the variant expected to work best (in decision.message.variant) and promotes a clear winner.',
+				},
+				{
+					displayName: 'Variants',
+					name: 'variants',
+					type: 'string',
+					typeOptions: { rows: 3 },
+					default: '',
+					placeholder: 'Your cart misses you\nStill thinking it over?',
+					description: 'The variants of the content slot, one per line (or separated by commas)',
+				},
+			]),
 		],
 	};
 

@@ -1,6 +1,7 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
 import { loadEngine, nudgeEngineConnectionTest, toNodeError } from '../shared/engine';
+import { engineCredentials } from '../shared/description';
 
 // An erase must never be an AI-agent tool (DESIGN §12: admin operations are never tools).
 // eslint-disable-next-line @n8n/community-nodes/node-usable-as-tool
@@ -16,7 +17,7 @@ export class NudgeContactData implements INodeType {
 		defaults: { name: 'Nudge Contact Data' },
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' }],
+		credentials: engineCredentials(),
 		properties: [
 			{
 				displayName: 'Operation',

@@ -3,6 +3,7 @@ import { NodeConnectionTypes } from 'n8n-workflow';
 import { NudgeError } from '../../../engine/errors';
 import { takeDueDecisions } from '../../../engine/guard/waits';
 import { decisionJson, loadEngine, nudgeEngineConnectionTest, toNodeError } from '../shared/engine';
+import { engineCredentials, journeyParameter, notice } from '../shared/description';
 
 /** How often the engine's store is asked for due decisions, in seconds: from 1 s to an hour. */
 const MIN_SECONDS = 1;
@@ -25,23 +26,10 @@ export class NudgeDueTrigger implements INodeType {
 		defaults: { name: 'Nudge Due Trigger' },
 		inputs: [],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' }],
+		credentials: engineCredentials(),
 		properties: [
-			{
-				displayName:
-					'Connect this to the Frequency Cap node whose Delayed output ends the branch: each decision comes back there when its wait is over, is checked again, and goes on to Send (or is delayed again, or blocked). No Wait node is needed.',
-				name: 'notice',
-				type: 'notice',
-				default: '',
-			},
-			{
-				displayName: 'Journey',
-				name: 'journey',
-				type: 'string',
-				default: 'nurture',
-				required: true,
-				description: 'The journey whose waiting decisions this workflow takes back (the journey set on its Nudge Trigger)',
-			},
+			notice('Connect this to the Frequency Cap node whose Delayed output ends the branch: each decision comes back there when its wait is over, is checked again, and goes on to Send (or is delayed again, or blocked). No Wait node is needed.'),
+			journeyParameter('The journey whose waiting decisions this workflow takes back (the journey set on its Nudge Trigger)'),
 			{
 				displayName: 'Check Every (Seconds)',
 				name: 'intervalSeconds',

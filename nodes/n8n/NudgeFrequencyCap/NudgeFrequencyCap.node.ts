@@ -3,6 +3,7 @@ import { NodeConnectionTypes } from 'n8n-workflow';
 import { guardOptionsOf, openItem, routeGuard } from '../../../engine/items';
 import { channelOptions } from '../shared/channelOptions';
 import { nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
+import { engineCredentials, mainConnections, notice, tagsOption } from '../shared/description';
 
 // Not an AI-agent tool: its Record Review Verdict operation approves messages (approvals are never tools,
 // DESIGN §12), and n8n returns only a tool's first output (Allowed). Agents ask Nudge Action for a verdict.
@@ -19,9 +20,9 @@ export class NudgeFrequencyCap implements INodeType {
 			'Applies your policy’s guardrails — suppression list, consent, paused journeys, human review, quiet hours and frequency caps — before a message goes out',
 		defaults: { name: 'Frequency Cap' },
 		inputs: [NodeConnectionTypes.Main],
-		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main, NodeConnectionTypes.Main, NodeConnectionTypes.Main],
+		outputs: mainConnections(4),
 		outputNames: ['Allowed', 'Delayed', 'Blocked', 'Review'],
-		credentials: [{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' }],
+		credentials: engineCredentials(),
 		properties: [
 			{
 				displayName: 'Operation',
@@ -34,14 +35,7 @@ export class NudgeFrequencyCap implements INodeType {
 				],
 				default: 'check',
 			},
-			{
-				displayName:
-					'Allowed: a slot is held for the message — connect to Send. Delayed: the contact’s best send time (when the journey’s policy waits for it), quiet hours or a full cap; Nudge keeps the decision until retryAt — log it, and let a Nudge Due Trigger bring it back into this node when due. Blocked: not to be sent (the reason is in the decision) — connect to Log Decision. Review: a person must approve — notify them, then run this node with "Record Review Verdict".',
-				name: 'notice',
-				type: 'notice',
-				default: '',
-				displayOptions: { show: { operation: ['check'] } },
-			},
+			notice('Allowed: a slot is held for the message — connect to Send. Delayed: the contact’s best send time (when the journey’s policy waits for it), quiet hours or a full cap; Nudge keeps the decision until retryAt — log it, and let a Nudge Due Trigger bring it back into this node when due. Blocked: not to be sent (the reason is in the decision) — connect to Log Decision. Review: a person must approve — notify them, then run this node with "Record Review Verdict".', { show: { operation: ['check'] } }),
 			{
 				displayName: 'Channel',
 				name: 'channel',
@@ -67,14 +61,7 @@ export class NudgeFrequencyCap implements INodeType {
 						placeholder: 'promotional',
 						description: 'E.g. transactional, promotional. Your policy can exempt categories from caps and quiet hours.',
 					},
-					{
-						displayName: 'Tags',
-						name: 'tags',
-						type: 'string',
-						default: '',
-						placeholder: 'newsletter, webinar',
-						description: 'Comma-separated tags; caps can count messages by tag',
-					},
+					tagsOption('newsletter, webinar'),
 					{
 						displayName: 'Offer Value',
 						name: 'offerValue',

@@ -2,6 +2,7 @@ import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescrip
 import { NodeConnectionTypes } from 'n8n-workflow';
 import { jsonObjectOf, openItem } from '../../../engine/items';
 import { nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
+import { engineCredentials, notice } from '../shared/description';
 
 // Not an AI-agent tool: it finalises journey decisions in the audit log; an agent's actions are logged by
 // Nudge Action itself (DESIGN §12).
@@ -19,15 +20,9 @@ export class NudgeLogDecision implements INodeType {
 		defaults: { name: 'Log Decision' },
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' }],
+		credentials: engineCredentials(),
 		properties: [
-			{
-				displayName:
-					'Connect every end of your journey here — sent, capped, failed and "None" — so each decision is finalised with its reason.',
-				name: 'notice',
-				type: 'notice',
-				default: '',
-			},
+			notice('Connect every end of your journey here — sent, capped, failed and "None" — so each decision is finalised with its reason.'),
 			{
 				displayName: 'Annotations',
 				name: 'annotations',

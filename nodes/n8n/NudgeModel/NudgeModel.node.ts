@@ -2,6 +2,7 @@ import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeType, INo
 import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
 import { dataTable, modelOperation, ModelRequest } from '../../../engine/scoring/registry';
 import { loadEngine, nudgeEngineConnectionTest, toNodeError } from '../shared/engine';
+import { engineCredentials } from '../shared/description';
 
 const list = (v: string) =>
 	v
@@ -9,10 +10,10 @@ const list = (v: string) =>
 		.map((s) => s.trim())
 		.filter(Boolean);
 
-const withData = { show: { operation: ['train', 'evaluate'] } };
-const fromFile = { show: { operation: ['train', 'evaluate'], dataSource: ['file'] } };
-const trainOnly = { show: { operation: ['train'] } };
-const fromRows = { show: { operation: ['train'], dataSource: ['items', 'file'] } };
+const withData = { show: { operation: ['train', 'evaluate', 'trainUplift'] } };
+const fromFile = { show: { operation: ['train', 'evaluate', 'trainUplift'], dataSource: ['file'] } };
+const trainOnly = { show: { operation: ['train', 'trainUplift'] } };
+const fromRows = { show: { operation: ['train', 'trainUplift'], dataSource: ['items', 'file'] } };
 
 // Training, activating and rolling back the scoring model are an operator's decisions, never an AI-agent tool
 // (DESIGN §12: admin operations are never tools).
@@ -25,11 +26,11 @@ export class NudgeModel implements INodeType {
 		group: ['transform'],
 		version: 1,
 		subtitle: '={{$parameter["operation"] + " " + $parameter["modelName"]}}',
-		description: 'Trains, evaluates, activates or rolls back the predictive scoring model Nudge Score uses',
+		description: 'Trains, evaluates, activates or rolls back the predictive scoring model Nudge Score uses, or an uplift model for a journey’s uplift gate',
 		defaults: { name: 'Nudge Model' },
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' }],
+		credentials: engineCredentials(),
 		properties: [
 			{
 				displayName: 'Operation',
@@ -42,6 +43,12 @@ export class NudgeModel implements INodeType {
 					{ name: 'List Versions', value: 'list', action: 'List model versions' },
 					{ name: 'Roll Back', value: 'rollback', action: 'Roll back to the previous version', description: 'Re-activate the version active before' },
 					{ name: 'Train', value: 'train', action: 'Train a new model version', description: 'Learn from past contacts whose outcome is known' },
+					{
+						name: 'Train Uplift',
+						value: 'trainUplift',
+						action: 'Train a new uplift model version',
+						description: 'Learn who a message changes, from messaged and held-out contacts (docs/uplift.md)',
+					},
 				],
 				default: 'train',
 			},
@@ -73,6 +80,25 @@ export class NudgeModel implements INodeType {
 				placeholder: '/data/crm-export.csv',
 				description: 'CSV (comma, semicolon or tab), JSON or JSONL export on the n8n server',
 				displayOptions: fromFile,
+			},
+			{
+				displayName: 'Journey',
+				name: 'journey',
+				type: 'string',
+				default: '',
+				required: true,
+				placeholder: 'cart',
+				description: 'The journey whose decisions and outcomes to learn from; its holdout is the control group',
+				displayOptions: { show: { operation: ['trainUplift'], dataSource: ['outcomes'] } },
+			},
+			{
+				displayName: 'Treatment Column',
+				name: 'treatment',
+				type: 'string',
+				default: 'treatment',
+				required: true,
+				description: 'The column saying whether the contact was messaged (1/0, true/false, yes/no, treated/control), assigned at random',
+				displayOptions: { show: { operation: ['trainUplift'], dataSource: ['items', 'file'] } },
 			},
 			{
 				displayName: 'Outcome Column',
@@ -130,6 +156,7 @@ export class NudgeModel implements INodeType {
 				type: 'number',
 				default: 100,
 				typeOptions: { minValue: 1, maxValue: 1000 },
+				description: 'Trees per forest (an uplift model fits two learners of this many trees each; 30 is plenty there)',
 				displayOptions: trainOnly,
 			},
 			{
@@ -147,7 +174,7 @@ export class NudgeModel implements INodeType {
 				type: 'string',
 				default: '',
 				description: 'Why, for the activation log',
-				displayOptions: { show: { operation: ['activate', 'rollback', 'train'] } },
+				displayOptions: { show: { operation: ['activate', 'rollback', 'train', 'trainUplift'] } },
 			},
 		],
 	};
@@ -168,7 +195,11 @@ export class NudgeModel implements INodeType {
 			let request: ModelRequest;
 			const common = { exclude: list(p('exclude', '')), placeholders: list(p('placeholders', '')), trees: p('trees', 100) };
 			const activation = { activate: p('activate', false), requireBetter: p('requireBetter', true), note };
-			if (operation === 'train' && p<string>('dataSource', 'items') === 'outcomes') {
+			if (operation === 'trainUplift') {
+				const fromJourney = p<string>('dataSource', 'items') === 'outcomes';
+				const options = { treatment: p('treatment', '').trim(), outcome: p('target', '').trim(), positive: p('positive', '').trim() || undefined, exclude: common.exclude, placeholders: common.placeholders, trees: common.trees };
+				request = { operation, name, ...(fromJourney ? { journey: p('journey', '').trim() } : { data: data() }), options, activate: activation.activate, note };
+			} else if (operation === 'train' && p<string>('dataSource', 'items') === 'outcomes') {
 				request = { operation: 'retrain', name, options: common, ...activation };
 			} else if (operation === 'train') {
 				request = {

@@ -16,6 +16,7 @@ import {
 	salesforceSettings,
 	toNodeError,
 } from '../shared/engine';
+import { engineCredentials, hubspotCredentials, journeyParameter, salesforceCredential } from '../shared/description';
 
 const recordSources = { show: { source: ['hubspot', 'salesforce'] } };
 
@@ -33,12 +34,10 @@ export class NudgePollTrigger implements INodeType {
 		defaults: { name: 'Nudge Poll Trigger' },
 		inputs: [],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [
-			{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' },
-			{ name: 'nudgeHubSpotApi', required: true, displayOptions: { show: { source: ['hubspot'], authentication: ['privateApp'] } } },
-			{ name: 'nudgeHubSpotOAuth2Api', required: true, displayOptions: { show: { source: ['hubspot'], authentication: ['oAuth2'] } } },
-			{ name: 'nudgeSalesforceApi', required: true, testedBy: 'nudgeSalesforceConnectionTest', displayOptions: { show: { source: ['salesforce'] } } },
-		],
+		credentials: engineCredentials(
+			...hubspotCredentials({ source: ['hubspot'] }),
+			salesforceCredential({ source: ['salesforce'] }),
+		),
 		properties: [
 			{
 				displayName: 'Source',
@@ -77,15 +76,7 @@ export class NudgePollTrigger implements INodeType {
 				],
 				default: 'Lead',
 			},
-			{
-				displayName: 'Journey',
-				name: 'journey',
-				type: 'string',
-				default: 'nurture',
-				required: true,
-				description: 'Journey these changes start. Your policy can give each journey its own channels.',
-				displayOptions: recordSources,
-			},
+			journeyParameter('Journey these changes start. Your policy can give each journey its own channels.', recordSources),
 			{
 				displayName: 'Settle Time (Seconds)',
 				name: 'settleSeconds',

@@ -5,6 +5,7 @@ import { outcomeReference } from '../../../engine/items';
 import { channelOptions } from '../shared/channelOptions';
 import { nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
 import { fromAI, TOOL_ONLY, withToolTwin } from '../shared/tool';
+import { engineCredentials } from '../shared/description';
 
 const WITH_VALUE = ['conversion', 'revenue'];
 const OUTCOME_TYPES = ['click', 'complaint', 'conversion', 'open', 'revenue', 'unsubscribe'];
@@ -23,7 +24,7 @@ export class NudgeRecordOutcome implements INodeType {
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' }],
+		credentials: engineCredentials(),
 		properties: [
 			{
 				displayName: 'Match Outcome By',

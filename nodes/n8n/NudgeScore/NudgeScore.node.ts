@@ -4,6 +4,7 @@ import { ActionRequestSchema, AGENT_LIMITS, resolveActionContact } from '../../.
 import { DEFAULT_JOURNEY, journeyOf, openItem } from '../../../engine/items';
 import { nudgeEngineConnectionTest, runForEachItem, runItems } from '../shared/engine';
 import { CONTACT_FOR_MODEL, fromAI, isToolNode, NOT_TOOL, TOOL_ONLY } from '../shared/tool';
+import { engineCredentials, journeyOption, notice, optionsCollection } from '../shared/description';
 
 export class NudgeScore implements INodeType {
 	description: INodeTypeDescription = {
@@ -18,16 +19,9 @@ export class NudgeScore implements INodeType {
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' }],
+		credentials: engineCredentials(),
 		properties: [
-			{
-				displayName:
-					'Connect this node after a Nudge Trigger. The score uses the scoring rules of the policy in your Nudge Engine credential and is added to the decision as decision.score.',
-				name: 'notice',
-				type: 'notice',
-				default: '',
-				displayOptions: NOT_TOOL,
-			},
+			notice('Connect this node after a Nudge Trigger. The score uses the scoring rules of the policy in your Nudge Engine credential and is added to the decision as decision.score.', NOT_TOOL),
 			{
 				displayName: 'Contact',
 				name: 'contact',
@@ -37,23 +31,9 @@ export class NudgeScore implements INodeType {
 				description: 'Whose score the agent reads: a known contact’s Nudge contact ID or email address. Reading a score changes nothing.',
 				displayOptions: TOOL_ONLY,
 			},
-			{
-				displayName: 'Options',
-				name: 'options',
-				type: 'collection',
-				placeholder: 'Add Option',
-				default: {},
-				options: [
-					{
-						displayName: 'Journey',
-						name: 'journey',
-						type: 'string',
-						default: 'nurture',
-						description:
-							'Journey to start when an incoming item is a customer event rather than a Nudge decision (for example when this node follows an n8n Webhook)',
-					},
-				],
-			},
+			optionsCollection([
+				journeyOption('Journey to start when an incoming item is a customer event rather than a Nudge decision (for example when this node follows an n8n Webhook)'),
+			]),
 		],
 	};
 

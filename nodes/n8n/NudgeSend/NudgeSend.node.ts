@@ -14,6 +14,7 @@ import {
 	vendorCredential,
 } from '../shared/engine';
 import { webhookProperties, webhookTarget } from '../shared/webhookTarget';
+import { engineCredentials, hubspotCredentials, mainConnections, notice, salesforceCredential } from '../shared/description';
 
 const webhookOnly = { show: { provider: ['webhook'] } };
 const hubspotOnly = { show: { provider: ['hubspot'] } };
@@ -39,23 +40,15 @@ export class NudgeSend implements INodeType {
 			'Delivers the message by posting the decision to your sending tool’s webhook, once per decision even when the workflow is retried',
 		defaults: { name: 'Send' },
 		inputs: [NodeConnectionTypes.Main],
-		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main],
+		outputs: mainConnections(2),
 		outputNames: ['Sent', 'Failed'],
-		credentials: [
-			{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' },
+		credentials: engineCredentials(
 			{ name: 'nudgeSegmentApi', required: true, displayOptions: { show: { provider: ['segment'] } } },
-			{ name: 'nudgeHubSpotApi', required: true, displayOptions: { show: { provider: ['hubspot'], authentication: ['privateApp'] } } },
-			{ name: 'nudgeHubSpotOAuth2Api', required: true, displayOptions: { show: { provider: ['hubspot'], authentication: ['oAuth2'] } } },
-			{ name: 'nudgeSalesforceApi', required: true, testedBy: 'nudgeSalesforceConnectionTest', displayOptions: { show: { provider: ['salesforce'] } } },
-		],
+			...hubspotCredentials({ provider: ['hubspot'] }),
+			salesforceCredential({ provider: ['salesforce'] }),
+		),
 		properties: [
-			{
-				displayName:
-					'Only contacts that passed Nudge Frequency Cap (its Allowed output) can be sent. A failed delivery frees the contact’s cap slot again.',
-				name: 'notice',
-				type: 'notice',
-				default: '',
-			},
+			notice('Only contacts that passed Nudge Frequency Cap (its Allowed output) can be sent. A failed delivery frees the contact’s cap slot again.'),
 			{
 				displayName: 'Provider',
 				name: 'provider',

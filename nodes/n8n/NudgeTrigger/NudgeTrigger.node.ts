@@ -21,6 +21,7 @@ import {
 	nudgeEngineConnectionTest,
 	vendorSecret,
 } from '../shared/engine';
+import { engineCredentials, hubspotCredentials, journeyParameter, notice } from '../shared/description';
 
 const hubspotOnly = { source: ['hubspot'] };
 
@@ -37,12 +38,10 @@ export class NudgeTrigger implements INodeType {
 		defaults: { name: 'Nudge Trigger' },
 		inputs: [],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [
-			{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' },
+		credentials: engineCredentials(
 			{ name: 'nudgeSegmentApi', required: true, displayOptions: { show: { source: ['segment'] } } },
-			{ name: 'nudgeHubSpotApi', required: true, displayOptions: { show: { source: ['hubspot'], authentication: ['privateApp'] } } },
-			{ name: 'nudgeHubSpotOAuth2Api', required: true, displayOptions: { show: { source: ['hubspot'], authentication: ['oAuth2'] } } },
-		],
+			...hubspotCredentials({ source: ['hubspot'] }),
+		),
 		webhooks: [
 			{
 				name: 'default',
@@ -66,36 +65,10 @@ export class NudgeTrigger implements INodeType {
 				description: 'Who sends events to this trigger; decides how requests are verified and read',
 			},
 			hubspotAuthenticationProperty(hubspotOnly),
-			{
-				displayName: 'In Segment, add a Webhooks (Actions) destination with the URL above, and set the same shared secret there and in the Nudge Segment credential. Identify, track, page, group and alias calls are accepted.',
-				name: 'segmentNotice',
-				type: 'notice',
-				default: '',
-				displayOptions: { show: { source: ['segment'] } },
-			},
-			{
-				displayName: 'In your HubSpot app’s Webhooks settings, set the target URL to the URL above and subscribe to contact and deal events. Requests are checked with the app’s client secret: from the Nudge HubSpot API credential (private app token) or the Nudge HubSpot OAuth2 API credential (OAuth2 app).',
-				name: 'hubspotNotice',
-				type: 'notice',
-				default: '',
-				displayOptions: { show: { source: ['hubspot'] } },
-			},
-			{
-				displayName:
-					'Send events to the URL above as JSON (one event, or an array of events) and sign each request with the signing secret of your Nudge Engine credential: header X-Nudge-Timestamp (Unix seconds) and X-Nudge-Signature = "v1=" + hex HMAC-SHA256 of "timestamp.body". Unsigned, altered or older than 5 minutes requests are refused.',
-				name: 'notice',
-				type: 'notice',
-				default: '',
-				displayOptions: { show: { source: ['nudge'] } },
-			},
-			{
-				displayName: 'Journey',
-				name: 'journey',
-				type: 'string',
-				default: 'nurture',
-				required: true,
-				description: 'Journey these events start. Your policy can give each journey its own channels.',
-			},
+			notice('In Segment, add a Webhooks (Actions) destination with the URL above, and set the same shared secret there and in the Nudge Segment credential. Identify, track, page, group and alias calls are accepted.', { show: { source: ['segment'] } }, 'segmentNotice'),
+			notice('In your HubSpot app’s Webhooks settings, set the target URL to the URL above and subscribe to contact and deal events. Requests are checked with the app’s client secret: from the Nudge HubSpot API credential (private app token) or the Nudge HubSpot OAuth2 API credential (OAuth2 app).', { show: { source: ['hubspot'] } }, 'hubspotNotice'),
+			notice('Send events to the URL above as JSON (one event, or an array of events) and sign each request with the signing secret of your Nudge Engine credential: header X-Nudge-Timestamp (Unix seconds) and X-Nudge-Signature = "v1=" + hex HMAC-SHA256 of "timestamp.body". Unsigned, altered or older than 5 minutes requests are refused.', { show: { source: ['nudge'] } }),
+			journeyParameter('Journey these events start. Your policy can give each journey its own channels.'),
 			INACTIVITY_TIMERS_PROPERTY,
 		],
 	};

@@ -108,6 +108,7 @@ const REASON_LABELS: Record<ReasonCode, string> = {
 	APPROVAL_INVALID: 'approval invalid',
 	APPROVAL_EXPIRED: 'approval expired',
 	APPROVAL_MISMATCH: 'approval mismatch',
+	LOW_UPLIFT: 'low uplift',
 };
 
 const ERROR_LABELS: Record<NudgeErrorCode, string> = {

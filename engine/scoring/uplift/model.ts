@@ -1,0 +1,225 @@
+import { NudgeError } from '../../errors';
+import { stratifiedSplit } from '../evaluate';
+import { FeatureOptions, FeatureSpec, Placeholders, DEFAULT_PLACEHOLDERS, buildFeatureSpec, encodeRecord, encodeTable, labelsOf } from '../features';
+import { ForestOptions, Steps, drain, drainAsync } from '../forest';
+import { Factor, forestFromJson, forestToJson, readModelJson, topFactors } from '../model';
+import type { Table } from '../table';
+import { Fitted, LEARNERS, Learner, LearnerKind, explainUplift, fitLearner, predictUplift } from './learners';
+import { UpliftEvaluation, evaluateUplift, qiniCoefficient } from './metrics';
+
+/**
+ * An uplift model: trained on rows with a treatment column (messaged 1, held out 0, assigned at random)
+ * and an outcome column; both learners are fitted, the one with the higher out-of-bag Qini is kept, and it
+ * is evaluated on held-out rows it never saw (metrics.ts). When it does not beat random there, the model
+ * is kept for the record but `fallback` is set: the engine then gives every contact the average effect.
+ */
+export const MIN_UPLIFT_ROWS = { perArm: 200, conversionsPerArm: 10 };
+
+export interface UpliftOptions extends Pick<FeatureOptions, 'exclude' | 'placeholders' | 'minCategoryCount' | 'positive'>, ForestOptions {
+	treatment: string;
+	outcome: string;
+	/** Share of rows held out for evaluation (default 0.3: uplift is a small difference and needs rows). */
+	testFraction?: number;
+	/** Force a learner instead of choosing by out-of-bag Qini. */
+	learner?: LearnerKind;
+	/** Bootstrap replicates for the intervals (default 200). */
+	replicates?: number;
+}
+
+export interface UpliftSummary {
+	rows: number;
+	treated: number;
+	control: number;
+	trainRows: number;
+	testRows: number;
+	learner: LearnerKind;
+	/** Out-of-bag Qini of each learner tried: why this one was chosen. */
+	selection: { learner: LearnerKind; oobQini: number }[];
+	trees: number;
+	trainedAt: string;
+	trainMs: number;
+}
+
+export interface UpliftModel {
+	spec: FeatureSpec;
+	treatment: string;
+	learner: Learner;
+	evaluation: UpliftEvaluation;
+	summary: UpliftSummary;
+	/** The model does not beat random on held-out rows: score every contact with `averageEffect`. */
+	fallback: boolean;
+	/** Conversion rate treated − control over all rows. */
+	averageEffect: number;
+	/** Predicted uplift at each percentile of the held-out rows, high to low: `cutoffs[k-1]` admits the top k%. */
+	cutoffs: number[];
+}
+
+const TREATED = new Set(['1', 'true', 'yes', 'y', 'treated', 'treatment']);
+const CONTROL = new Set(['0', 'false', 'no', 'n', 'control', 'holdout']);
+
+/** The treatment column as 1/0; anything else is an error naming the row and the value. */
+export function treatmentOf(table: Table, column: string, placeholders: string[] = []): Uint8Array {
+	const c = table.columns.indexOf(column);
+	if (c < 0) throw new NudgeError('INVALID_INPUT', `The data has no treatment column "${column}"; its columns are: ${table.columns.slice(0, 12).join(', ')}`);
+	const ph = new Placeholders([...DEFAULT_PLACEHOLDERS, ...placeholders]);
+	return Uint8Array.from(table.rows, (row, i) => {
+		const v = ph.text(row[c])?.toLowerCase();
+		if (v !== undefined && TREATED.has(v)) return 1;
+		if (v !== undefined && CONTROL.has(v)) return 0;
+		throw new NudgeError('INVALID_INPUT', `Row ${i + 1} of the treatment column "${column}" is "${row[c] ?? ''}": it must say whether the contact was messaged (1/0, true/false, yes/no, treated/control)`);
+	});
+}
+
+/** Both arms need enough rows and conversions, or no difference between them can be learned. */
+function checkArms(t: Uint8Array, y: Uint8Array, options: UpliftOptions): void {
+	const n = [0, 0];
+	const conv = [0, 0];
+	for (let r = 0; r < t.length; r++) [n[t[r]], conv[t[r]]] = [n[t[r]] + 1, conv[t[r]] + y[r]];
+	const names = ['held-out (control)', 'treated'];
+	for (const a of [1, 0]) {
+		if (n[a] === 0) throw new NudgeError('INVALID_INPUT', `No row of "${options.treatment}" is ${a ? 'treated' : 'held out (control)'}: uplift compares messaged contacts with held-out ones, so both arms are needed (keep a holdout on the journey)`);
+		if (n[a] < MIN_UPLIFT_ROWS.perArm || conv[a] < MIN_UPLIFT_ROWS.conversionsPerArm) {
+			throw new NudgeError(
+				'INVALID_INPUT',
+				`Too few rows to learn uplift: the ${names[a]} arm has ${n[a]} rows with ${conv[a]} conversions; each arm needs at least ${MIN_UPLIFT_ROWS.perArm} rows and ${MIN_UPLIFT_ROWS.conversionsPerArm} conversions`,
+			);
+		}
+	}
+}
+
+/** Held-out rows stratified by arm and outcome, so both keep their shares. */
+function splitByArm(t: Uint8Array, y: Uint8Array, fraction: number, seed: number): { train: Uint32Array; test: Uint32Array } {
+	const parts = [0, 1].map((a) => stratifiedSplit(y, fraction, seed + a, Array.from({ length: t.length }, (_, r) => r).filter((r) => t[r] === a)));
+	const join = (k: 'train' | 'test') => Uint32Array.from([...parts[0][k], ...parts[1][k]]).sort();
+	return { train: join('train'), test: join('test') };
+}
+
+export const UPLIFT_FOREST: ForestOptions = { trees: 30, maxDepth: 7, minLeaf: 50, bins: 32 };
+
+export function trainUplift(table: Table, options: UpliftOptions): UpliftModel {
+	return drain(upliftSteps(table, options));
+}
+
+export function trainUpliftAsync(table: Table, options: UpliftOptions): Promise<UpliftModel> {
+	return drainAsync(upliftSteps(table, options));
+}
+
+function* upliftSteps(table: Table, options: UpliftOptions): Steps<UpliftModel> {
+	const started = performance.now();
+	if (options.treatment === options.outcome) throw new NudgeError('INVALID_INPUT', `The treatment and the outcome are the same column ("${options.treatment}")`);
+	const t = treatmentOf(table, options.treatment, options.placeholders);
+	const labels = labelsOf(table, { target: options.outcome, positive: options.positive, placeholders: options.placeholders });
+	const y = labels.y;
+	checkArms(t, y, options);
+	const seed = options.seed ?? 42;
+	const split = splitByArm(t, y, options.testFraction ?? 0.3, seed + 1);
+	const spec = buildFeatureSpec(table, labels, { target: options.outcome, exclude: [...(options.exclude ?? []), options.treatment], placeholders: options.placeholders, minCategoryCount: options.minCategoryCount }, split.train);
+	const forestOptions = { ...UPLIFT_FOREST, ...stripUndefined(options), seed };
+	const train = encodeTable(table, spec, { rows: split.train });
+	const tTrain = Uint8Array.from(split.train, (r) => t[r]);
+	const yTrain = Uint8Array.from(split.train, (r) => y[r]);
+	const selection: UpliftSummary['selection'] = [];
+	let best: Fitted | undefined;
+	let bestQini = -Infinity;
+	for (const kind of options.learner ? [options.learner] : LEARNERS) {
+		const fitted = yield* fitLearner(kind, train, tTrain, yTrain, forestOptions);
+		const oobQini = qiniCoefficient(fitted.oob, tTrain, yTrain);
+		selection.push({ learner: kind, oobQini });
+		if (oobQini > bestQini) [best, bestQini] = [fitted, oobQini];
+	}
+	const learner = best!.learner;
+	const test = encodeTable(table, spec, { rows: split.test });
+	const score = predictUplift(learner, test);
+	const tTest = Uint8Array.from(split.test, (r) => t[r]);
+	const evaluation = evaluateUplift(score, tTest, Uint8Array.from(split.test, (r) => y[r]), { replicates: options.replicates, seed: seed + 2 });
+	const sorted = Float64Array.from(score).sort().reverse();
+	const cutoffs = Array.from({ length: 100 }, (_, k) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(((k + 1) / 100) * sorted.length) - 1))]);
+	let treated = 0;
+	let conv1 = 0;
+	let conv0 = 0;
+	for (let r = 0; r < t.length; r++) [treated, conv1, conv0] = [treated + t[r], conv1 + t[r] * y[r], conv0 + (1 - t[r]) * y[r]];
+	return {
+		spec,
+		treatment: options.treatment,
+		learner,
+		evaluation,
+		fallback: !evaluation.beatsRandom,
+		averageEffect: conv1 / treated - conv0 / (t.length - treated),
+		cutoffs,
+		summary: {
+			rows: t.length,
+			treated,
+			control: t.length - treated,
+			trainRows: split.train.length,
+			testRows: split.test.length,
+			learner: learner.kind,
+			selection,
+			trees: forestOptions.trees!,
+			trainedAt: new Date().toISOString(),
+			trainMs: Math.round(performance.now() - started),
+		},
+	};
+}
+
+const FOREST_KEYS = ['trees', 'maxDepth', 'minLeaf', 'maxFeatures', 'bins'] as const;
+function stripUndefined(options: ForestOptions): ForestOptions {
+	return Object.fromEntries(FOREST_KEYS.filter((k) => options[k] !== undefined).map((k) => [k, options[k]]));
+}
+
+/** Predicted uplift of every row of a table (batch scoring); the average effect for a fallback model. */
+export function predictUpliftTable(model: UpliftModel, table: Table): Float64Array {
+	if (model.fallback) return new Float64Array(table.rows.length).fill(model.averageEffect);
+	return predictUplift(model.learner, encodeTable(table, model.spec));
+}
+
+export interface UpliftScore {
+	/** Predicted P(convert | messaged) − P(convert | not), e.g. 0.04 = +4 percentage points. */
+	uplift: number;
+	/** The model does not beat random: this is the average effect, the same for everyone. */
+	fallback: boolean;
+	/** Percentage-point contributions in words (none for the fallback). */
+	factors: Factor[];
+}
+
+export function scoreUplift(model: UpliftModel, record: Record<string, unknown>, top = 3): UpliftScore {
+	if (model.fallback) return { uplift: model.averageEffect, fallback: true, factors: [] };
+	const e = explainUplift(model.learner, encodeRecord(record, model.spec));
+	return { uplift: e.uplift, fallback: false, factors: topFactors(model.spec, record, e.contributions.map((c) => c * 100), 'the uplift', top) };
+}
+
+/** The predicted uplift that admits the top `percent`% (1–100) of contacts, as seen on held-out rows. */
+export function cutoffFor(model: UpliftModel, percent: number): number {
+	return model.cutoffs[Math.min(99, Math.max(0, Math.round(percent) - 1))];
+}
+
+export const UPLIFT_FORMAT = 'nudge-uplift/1';
+
+export function serializeUplift(model: UpliftModel): string {
+	const { learner } = model;
+	const forests =
+		learner.kind === 't-learner'
+			? { kind: learner.kind, control: forestToJson(learner.control), treated: forestToJson(learner.treated), calibrators: learner.calibrators }
+			: { kind: learner.kind, forest: forestToJson(learner.forest), low: learner.low, high: learner.high };
+	return JSON.stringify({ format: UPLIFT_FORMAT, ...model, learner: forests });
+}
+
+const broken = (why: string) => new NudgeError('INVALID_INPUT', `This is not a usable Nudge uplift model: ${why}. Train it again with nudge uplift train`);
+
+export function deserializeUplift(json: string): UpliftModel {
+	const { m, spec } = readModelJson(json, UPLIFT_FORMAT, broken);
+	const finite = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+	if (!Array.isArray(m.cutoffs) || m.cutoffs.length !== 100 || !m.cutoffs.every(finite) || !finite(m.averageEffect) || typeof m.fallback !== 'boolean') {
+		throw broken('its cut-offs, average effect or fallback flag are missing or not numbers');
+	}
+	if (typeof m.evaluation?.verdict !== 'string' || !Array.isArray(m.evaluation?.curve)) throw broken('its evaluation is missing');
+	const l = m.learner;
+	let learner: Learner;
+	const calibrator = (c: { kind?: string; a?: unknown; b?: unknown; x?: unknown; y?: unknown } | undefined) => (c?.kind === 'platt' && finite(c.a) && finite(c.b)) || (c?.kind === 'isotonic' && Array.isArray(c.x) && Array.isArray(c.y));
+	if (l?.kind === 't-learner' && !(calibrator(l.calibrators?.control) && calibrator(l.calibrators?.treated))) throw broken('its calibration is missing');
+	if (l?.kind === 'transformed-outcome' && !(finite(l.low) && finite(l.high) && l.high > l.low)) throw broken('its outcome range is missing');
+	if (l?.kind === 't-learner') learner = { kind: l.kind, control: forestFromJson(l.control, spec, broken), treated: forestFromJson(l.treated, spec, broken), calibrators: l.calibrators };
+	else if (l?.kind === 'transformed-outcome') learner = { kind: l.kind, forest: forestFromJson(l.forest, spec, broken), low: l.low, high: l.high };
+	else throw broken(`unknown learner "${l?.kind}"`);
+	delete m.format;
+	return { ...(m as UpliftModel), learner };
+}

@@ -1,0 +1,145 @@
+import { join } from 'node:path';
+import type { Decision } from '../../engine/audit/schema';
+import { seededRandom } from '../../engine/decide/sampling';
+import { Engine } from '../../engine/engine';
+import { loadPolicy } from '../../engine/policy/load';
+import { TREATED_COLUMN, upliftTrainingTable } from '../../engine/scoring/outcomes';
+import { trainAndSave } from '../../engine/scoring/registry';
+import { simulate, trainAndSaveUplift, trainUplift } from '../../engine/scoring/uplift';
+import { SqliteStore } from '../../engine/store/sqlite';
+import { tempDir, trackEvent } from '../helpers/fixtures';
+
+const OPTIONS = { treatment: 'treatment', outcome: 'converted', replicates: 50 } as const;
+const base = { channelOrder: ['email'], channels: { email: { unknownConsent: 'allow' } } };
+const gated = (uplift: Record<string, unknown>, holdout: Record<string, unknown> = { journeys: { cart: 0.2 } }) => ({ ...base, holdout, journeys: { cart: { uplift } } });
+
+const features = (x: Partial<Record<string, number>>) => ({ x0: 0, x1: 0, x2: 0, x3: 0, x4: 0, x5: 0, x6: 0, x7: 0, x8: 0, x9: 0, ...x });
+// x0 and x1 make persuadables, x4 sleeping dogs (engine/scoring/uplift/simulate.ts).
+const PERSUADABLE = features({ x0: 2, x1: 1.5, x4: -2 });
+const SLEEPING_DOG = features({ x0: -1.5, x4: 2.5 });
+
+describe('the uplift gate in the policy', () => {
+	test('refuses a gated journey without a holdout, and a gate with both or neither bar', () => {
+		expect(() => loadPolicy(gated({ model: 'u', minUplift: 0.01 }, {}))).toThrow(/journeys\.cart\.uplift: an uplift gate needs a holdout .* set holdout\.journeys\.cart/);
+		expect(() => loadPolicy(gated({ model: 'u', minUplift: 0.01 }, { journeys: { cart: 0 } }))).toThrow(/needs a holdout/);
+		expect(() => loadPolicy(gated({ model: 'u', minUplift: 0.01, topPercent: 30 }))).toThrow(/either minUplift .* or topPercent/);
+		expect(() => loadPolicy(gated({ model: 'u' }))).toThrow(/either minUplift .* or topPercent/);
+		expect(() => loadPolicy(gated({ model: 'u', topPercent: 0 }))).toThrow(/topPercent/);
+		// The global control group keeps the journey learning too.
+		expect(loadPolicy(gated({ model: 'u', topPercent: 30 }, { globalShare: 0.1 })).policy.journeys.cart.uplift).toEqual({ model: 'u', topPercent: 30 });
+	});
+});
+
+describe('the uplift gate in the engine', () => {
+	const sim = simulate({ rows: 16_000, seed: 61 });
+	const noise = simulate({ rows: 8_000, seed: 31, signal: 0 });
+	let store: SqliteStore;
+
+	beforeAll(async () => {
+		store = new SqliteStore(join(tempDir(), 'uplift.db'));
+		const saved = await trainAndSaveUplift(store, 'cart-uplift', sim.table, { ...OPTIONS, seed: 1 }, { activate: true });
+		expect(saved.message).toMatch(/saved and activated as cart-uplift v1; the model beats random targeting/);
+		const flat = await trainAndSaveUplift(store, 'flat-uplift', noise.table, { ...OPTIONS, seed: 31 }, { activate: true });
+		expect(flat.model.fallback).toBe(true);
+	});
+	afterAll(() => store.close());
+
+	const engineFor = (policy: object) => new Engine({ store, policy: loadPolicy(policy), random: seededRandom(1) });
+	const run = (engine: Engine, email: string, traits: Record<string, number>) => engine.decide(trackEvent(email, 'Cart Abandoned', { traits }), { journey: 'cart', target: { dryRun: true } });
+
+	/** Contacts outside the holdout (the gate only matters for them). */
+	async function treatedRun(engine: Engine, prefix: string, traits: Record<string, number>): Promise<Decision> {
+		for (let i = 0; i < 20; i++) {
+			const d = await run(engine, `${prefix}${i}@x.io`, traits);
+			if (d.reason !== 'HOLDOUT') return d;
+		}
+		throw new Error('every contact was held out');
+	}
+
+	test('a persuadable is sent to; a sleeping dog is stopped with LOW_UPLIFT and its predicted uplift in the log', async () => {
+		const engine = engineFor(gated({ model: 'cart-uplift', minUplift: 0.05 }));
+		const p = await treatedRun(engine, 'persuadable', PERSUADABLE);
+		expect(p.status).toBe('sent');
+		expect(p.uplift).toMatchObject({ model: 'cart-uplift@v1', fallback: false, threshold: 0.05, admitted: true });
+		expect(p.uplift!.predicted).toBeGreaterThan(0.05);
+		expect(p.uplift!.factors[0].label).toMatch(/raises the uplift/);
+		const d = await treatedRun(engine, 'dog', SLEEPING_DOG);
+		expect(d).toMatchObject({ status: 'suppressed', reason: 'LOW_UPLIFT', choice: { method: 'uplift_gate' }, uplift: { admitted: false, fallback: false } });
+		expect(d.uplift!.predicted).toBeLessThan(0);
+		expect(d.explanation).toMatch(/^predicted uplift -\d+\.\d\d pp \(cart-uplift@v1\) is below the journey's minimum \+5\.00 pp/);
+		expect(d.delivery).toBeUndefined();
+		const logged = await store.queryDecisions({ reason: 'LOW_UPLIFT' });
+		expect(logged.map((x) => x.decisionId)).toContain(d.decisionId);
+	});
+
+	test('holdout decisions carry the gate’s view too, and the holdout stays on', async () => {
+		const engine = engineFor(gated({ model: 'cart-uplift', minUplift: 0.05 }, { journeys: { cart: 0.5 } }));
+		const held: Decision[] = [];
+		for (let i = 0; i < 30 && held.length < 3; i++) {
+			const d = await run(engine, `held${i}@x.io`, SLEEPING_DOG);
+			if (d.reason === 'HOLDOUT') held.push(d);
+		}
+		expect(held.length).toBe(3);
+		for (const d of held) expect(d.uplift).toMatchObject({ admitted: false, fallback: false });
+	});
+
+	test('top k%: the cut-off comes from the model’s held-out rows', async () => {
+		const engine = engineFor(gated({ model: 'cart-uplift', topPercent: 10 }));
+		const p = await treatedRun(engine, 'top', PERSUADABLE);
+		expect(p.status).toBe('sent');
+		const average = await treatedRun(engine, 'avg', features({}));
+		expect(average.reason).toBe('LOW_UPLIFT');
+		expect(average.explanation).toMatch(/the cut-off of the top 10%/);
+		expect(average.uplift!.threshold).toBe(p.uplift!.threshold);
+	});
+
+	test('a model that does not beat random: every decision gets the average effect and says so', async () => {
+		const model = trainUplift(noise.table, { ...OPTIONS, seed: 31 });
+		const low = engineFor(gated({ model: 'flat-uplift', minUplift: model.averageEffect + 0.01 }));
+		const d = await treatedRun(low, 'flat', PERSUADABLE);
+		expect(d).toMatchObject({ reason: 'LOW_UPLIFT', uplift: { fallback: true, factors: [] } });
+		expect(d.uplift!.predicted).toBeCloseTo(model.averageEffect, 12);
+		expect(d.uplift!.note).toMatch(/flat-uplift@v1 does not beat random targeting, so every contact gets the journey's average effect/);
+		expect(d.explanation).toMatch(/the journey's average effect\) is below/);
+		const high = engineFor(gated({ model: 'flat-uplift', minUplift: model.averageEffect - 0.01 }));
+		const sent = await treatedRun(high, 'flat2', SLEEPING_DOG);
+		expect(sent).toMatchObject({ status: 'sent', uplift: { fallback: true, admitted: true } });
+		expect(sent.uplift!.note).toMatch(/does not beat random/);
+	});
+
+	test('without a usable model the gate admits and says why; a propensity model under that name is not read as one', async () => {
+		const engine = engineFor(gated({ model: 'never-trained', minUplift: 0.05 }));
+		const d = await treatedRun(engine, 'none', SLEEPING_DOG);
+		expect(d).toMatchObject({ status: 'sent', uplift: { admitted: true, fallback: true } });
+		expect(d.uplift!.note).toMatch(/no version of uplift model "never-trained" is active: the gate admits every contact until one is trained/);
+		await trainAndSave(store, 'lead', sim.table, { target: 'converted', exclude: ['treatment'], trees: 3 }, { activate: true });
+		const wrong = await treatedRun(engineFor(gated({ model: 'lead', minUplift: 0.05 })), 'wrong', SLEEPING_DOG);
+		expect(wrong.uplift!.note).toMatch(/uplift model "lead" could not be loaded \(.*propensity model .* not an uplift model.*\): the gate admits/);
+	});
+
+	test('training rows from the store: one per contact, arm from the holdout hash, gated decisions left out on both arms', async () => {
+		const path = join(tempDir(), 'rows.db');
+		const own = new SqliteStore(path);
+		await trainAndSaveUplift(own, 'cart-uplift', sim.table, { ...OPTIONS, seed: 1 }, { activate: true });
+		const engine = new Engine({ store: own, policy: loadPolicy(gated({ model: 'cart-uplift', minUplift: 0.05 }, { journeys: { cart: 0.3 } })), random: seededRandom(2) });
+		const all: Decision[] = [];
+		for (let i = 0; i < 40; i++) all.push(await run(engine, `row${i}@x.io`, i % 2 ? PERSUADABLE : SLEEPING_DOG));
+		await engine.recordOutcome({ contactId: all[1].contactId, type: 'conversion' });
+		const table = await upliftTrainingTable(own, { journey: 'cart' });
+		const col = (name: string) => table.columns.indexOf(name);
+		const admitted = all.filter((d) => d.uplift!.admitted);
+		expect(admitted.length).toBe(20);
+		expect(table.rows).toHaveLength(admitted.length);
+		const byArm = table.rows.map((r) => r[col(TREATED_COLUMN)]);
+		expect(byArm.filter((v) => v === '0')).toHaveLength(admitted.filter((d) => d.reason === 'HOLDOUT').length);
+		expect(byArm.filter((v) => v === '1')).toHaveLength(admitted.filter((d) => d.reason !== 'HOLDOUT').length);
+		expect(table.rows.filter((r) => r[col('converted')] === '1')).toHaveLength(1);
+		expect(table.columns).toEqual(expect.arrayContaining(['x2', 'x4', TREATED_COLUMN, 'converted']));
+		await expect(upliftTrainingTable(own, { journey: 'winback' })).rejects.toThrow(/No decisions with a known contact in journey "winback"/);
+		// A gate that stops everyone leaves nothing comparable: said plainly, not as "no decisions".
+		const shut = new Engine({ store: own, policy: loadPolicy({ ...base, holdout: { journeys: { shut: 0.3 } }, journeys: { shut: { uplift: { model: 'cart-uplift', minUplift: 0.9 } } } }) });
+		for (let i = 0; i < 5; i++) await shut.decide(trackEvent(`shut${i}@x.io`, 'Cart Abandoned', { traits: PERSUADABLE }), { journey: 'shut', target: { dryRun: true } });
+		await expect(upliftTrainingTable(own, { journey: 'shut' })).rejects.toThrow(/All 5 decisions of journey "shut" were stopped by its uplift gate.*Lower journeys\.shut\.uplift/);
+		await engine.close();
+	});
+});
