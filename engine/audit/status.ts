@@ -10,12 +10,11 @@ import type { Decision, DecisionStatus } from './schema';
 export const TRANSITIONS: Readonly<Record<DecisionStatus, readonly DecisionStatus[]>> = {
 	// Opened by an event or an agent: every step may settle it; Frequency Cap may also hold it (delayed, review).
 	pending: ['pending', 'delayed', 'review', 'sent', 'failed', 'suppressed'],
-	// Checked again when due: allowed (pending), still held, in review, or blocked. Sent directly only when its
-	// category may be sent without a cap check (policy sendWithoutCapCheck).
-	delayed: ['pending', 'delayed', 'review', 'sent', 'failed', 'suppressed'],
-	// A person's verdict: approved goes on (pending), rejected ends suppressed. Sent directly only when its
-	// category may be sent without a cap check (policy sendWithoutCapCheck).
-	review: ['pending', 'sent', 'failed', 'suppressed'],
+	// Checked again when due: allowed (pending), still held, in review, or blocked. Never sent straight from
+	// here, whatever its category: the hold is a guardrail's.
+	delayed: ['pending', 'delayed', 'review', 'suppressed'],
+	// A person's verdict: approved goes on (pending), rejected ends suppressed. Never sent before the verdict.
+	review: ['pending', 'suppressed'],
 	sent: [],
 	suppressed: [],
 	failed: [],

@@ -33,7 +33,8 @@ export async function sendStage(ctx: EngineContext, decision: Decision, loadProf
 	const now = nowFor(ctx, decision);
 	const reservationId = decision.guard?.allowed ? decision.guard.reservationId : undefined;
 	const category = decision.message?.category;
-	const unreservedAllowed = !!category && ctx.policy.sendWithoutCapCheck.includes(category);
+	// Only an open decision skips the cap check: one a guardrail holds (review, quiet hours, a cap's delay) waits.
+	const unreservedAllowed = decision.status === 'pending' && !!category && ctx.policy.sendWithoutCapCheck.includes(category);
 	if (!reservationId && !unreservedAllowed) {
 		throw new NudgeError('NOT_RESERVED', `Decision ${decision.decisionId} has not passed Frequency Cap${decision.status === 'delayed' ? ` (it is delayed until ${decision.guard?.retryAt})` : decision.status === 'review' ? ' (it is waiting for review)' : ''}; Nudge only sends messages that hold a cap reservation`);
 	}
