@@ -5,7 +5,7 @@ import { NudgeError } from '../errors';
 import { durationMs } from '../guard/duration';
 import { markVariantApproved } from '../guard/review';
 import type { Profile } from '../profiles/schema';
-import { chooseStage, holdOut } from '../usecases/choose';
+import { chooseStage, holdOutOrGate } from '../usecases/choose';
 import { type EngineContext, type ProfileLoader, newDecision, save, suppress, loadDecision, profileLoader } from '../usecases/context';
 import { guardStage } from '../usecases/guard';
 import { logStage } from '../usecases/log';
@@ -88,7 +88,7 @@ async function newAction(ctx: EngineContext, decisionId: string, request: Action
 	if (request.channel === 'choose') await chooseStage(ctx, decision, profile, false, !dryRun);
 	else {
 		const context = contextOf(decision, contact, ctx.policy.learner);
-		if (!holdOut(ctx, decision, contact, context)) {
+		if (!(await holdOutOrGate(ctx, decision, contact, context))) {
 			decision.choice = { context, method: 'requested', arm: request.channel };
 			decision.channel = request.channel;
 		}

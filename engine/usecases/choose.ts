@@ -72,15 +72,8 @@ export async function chooseStage(ctx: EngineContext, decision: Decision, profil
 	const choice = chooseChannel(contact, ctx.policy, decision.journey, capped, only);
 	const context = contextOf(decision, contact, ctx.policy.learner);
 	decision.candidates = choice.candidates;
-	// The uplift gate's view goes on holdout decisions too, so training can compare like with like.
-	const gate = ctx.policy.journeys[decision.journey]?.uplift;
-	if (gate) decision.uplift = await upliftView(ctx.store, gate, contact);
-	// Holdout first and regardless of eligibility: the control group is a random slice of everyone.
-	if (holdOut(ctx, decision, contact, context)) {
-		// held out: suppressed, outcomes still recorded
-	} else if (gate && decision.uplift?.admitted === false) {
-		decision.choice = { context, method: 'uplift_gate' };
-		suppress(decision, 'LOW_UPLIFT', lowUpliftExplanation(decision.uplift, gate));
+	if (await holdOutOrGate(ctx, decision, contact, context)) {
+		// held out (outcomes still recorded) or stopped by the uplift gate
 	} else if (!choice.channel) {
 		decision.choice = { context, method: 'none_eligible' };
 		suppress(decision, choice.reason!, choice.explanation);
@@ -113,6 +106,21 @@ export async function chooseStage(ctx: EngineContext, decision: Decision, profil
 		}
 	}
 	return save(ctx, decision, 'choose', now, { persist });
+}
+
+/**
+ * The holdout, then the journey's uplift gate: true when either settled the decision. Holdout first and
+ * regardless of eligibility (the control group is a random slice of everyone); the gate's view goes on holdout
+ * decisions too, so training compares like with like. Journeys and agent actions both pass here.
+ */
+export async function holdOutOrGate(ctx: EngineContext, decision: Decision, contact: Profile, context: string): Promise<boolean> {
+	const gate = ctx.policy.journeys[decision.journey]?.uplift;
+	if (gate) decision.uplift = await upliftView(ctx.store, gate, contact);
+	if (holdOut(ctx, decision, contact, context)) return true;
+	if (!gate || decision.uplift?.admitted !== false) return false;
+	decision.choice = { context, method: 'uplift_gate' };
+	suppress(decision, 'LOW_UPLIFT', lowUpliftExplanation(decision.uplift, gate));
+	return true;
 }
 
 /** Puts the decision in its control group when the contact is held out (suppressed HOLDOUT, outcomes still measured). */

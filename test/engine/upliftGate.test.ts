@@ -72,6 +72,22 @@ describe('the uplift gate in the engine', () => {
 		expect(logged.map((x) => x.decisionId)).toContain(d.decisionId);
 	});
 
+	test('an agent naming its channel meets the gate of the journey it acts in, like the journey does', async () => {
+		const engine = engineFor({ ...gated({ model: 'cart-uplift', minUplift: 0.05 }), agents: { journey: 'cart' } });
+		const verdicts = [];
+		for (let i = 0; i < 20; i++) {
+			const email = `agent-dog${i}@x.io`;
+			await run(engine, email, SLEEPING_DOG); // makes the contact known (agents never create contacts)
+			verdicts.push(await engine.requestAction({ agentId: 'growth-agent', idempotencyKey: `dog-${i}`, contact: email, channel: 'email' }));
+		}
+		const gatedOut = verdicts.filter((v) => v.reasons[0] === 'LOW_UPLIFT');
+		expect(gatedOut.length).toBeGreaterThan(0);
+		expect(verdicts.every((v) => v.verdict === 'deny' && ['LOW_UPLIFT', 'HOLDOUT'].includes(v.reasons[0]))).toBe(true);
+		const logged = await store.getDecision(gatedOut[0].decisionId);
+		expect(logged).toMatchObject({ status: 'suppressed', reason: 'LOW_UPLIFT', choice: { method: 'uplift_gate' }, agent: { agentId: 'growth-agent' }, uplift: { admitted: false } });
+		expect(logged!.delivery).toBeUndefined();
+	});
+
 	test('holdout decisions carry the gate’s view too, and the holdout stays on', async () => {
 		const engine = engineFor(gated({ model: 'cart-uplift', minUplift: 0.05 }, { journeys: { cart: 0.5 } }));
 		const held: Decision[] = [];
