@@ -12,8 +12,9 @@ import { int, withStore } from './models';
 export const UPLIFT_USAGE = `  uplift train (--data FILE --treatment COLUMN --outcome COLUMN [--positive VALUE] | --journey NAME)
          [--name NAME] [--store PATH] [--activate] [--exclude A,B] [--learner t-learner|transformed-outcome]
          [--trees 30] [--seed 42] [--out MODEL.json] [--json]
-  uplift evaluate (--data FILE --treatment COLUMN --outcome COLUMN | --journey NAME)
+  uplift evaluate (--data FILE --treatment COLUMN --outcome COLUMN [--positive VALUE] | --journey NAME)
          [--model NAME [--version N] | --score COLUMN] [--store PATH] [--json]
+         [--exclude A,B] [--learner t-learner|transformed-outcome] [--trees 30] [--seed 42]
       Uplift: how much a message raises each contact's chance to convert, learned from messaged
       (treated) and held-out (control) contacts assigned at random. Rows come from a CSV/JSON export
       with a treatment column (1/0, true/false, yes/no, treated/control) and an outcome column, or from
@@ -21,10 +22,10 @@ export const UPLIFT_USAGE = `  uplift train (--data FILE --treatment COLUMN --ou
       T-learner and a transformed-outcome forest, keeps the one with the better out-of-bag Qini, evaluates
       it on 30% held-out rows and stores it as a new version of --name (default: the journey's name, or
       "uplift"). evaluate judges a stored model (--model) or a score column of the file (--score) on all
-      rows, or, with neither, trains on 70% and judges the rest without storing anything. Figures:
-      Qini coefficient and AUUC, uplift in the top 10/20/30%, with 95% bootstrap intervals, against
-      random targeting and treat-all. A model that does not beat random is said to, and the engine then
-      uses the average effect.
+      rows, or, with neither, trains on 70% (with train's --exclude, --learner, --trees, --seed) and judges
+      the rest without storing anything. Figures: Qini coefficient and AUUC, uplift in the top
+      10/20/30%, with 95% bootstrap intervals, against random targeting and treat-all. A model that does
+      not beat random is said to, and the engine then uses the average effect.
 `;
 
 const pp = (v: number) => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(2)} pp`;
