@@ -107,10 +107,11 @@ async function train(args: string[]): Promise<number> {
 		strict: true,
 	});
 	const name = values.name ?? values.journey ?? 'uplift';
+	// Training from a journey reads the store's decisions: it must be the store the journey wrote.
 	const result = await withStore(values.store, async (store) => {
 		const rows = await rowsOf(values, () => store, 'train');
 		return trainAndSaveUplift(store, name, rows.table, upliftOptions(rows, values), { activate: values.activate });
-	});
+	}, { existing: !!values.journey });
 	if (values.out) writeFileSync(values.out, serializeUplift(result.model));
 	process.stdout.write(report(result.model, values.json));
 	if (!values.json) process.stdout.write(`\n${result.message[0].toUpperCase()}${result.message.slice(1)}.\n`);
@@ -151,6 +152,6 @@ async function evaluate(args: string[]): Promise<number> {
 		const evaluation = evaluateUplift(score, t, y);
 		return values.json ? `${JSON.stringify({ evaluation })}\n` : formatUpliftEvaluation(evaluation, heading);
 	};
-	process.stdout.write(needsStore ? await withStore(values.store, run) : await run());
+	process.stdout.write(needsStore ? await withStore(values.store, run, { existing: true }) : await run());
 	return 0;
 }
