@@ -1,5 +1,42 @@
 import { configWithoutCloudSupport } from '@n8n/node-cli/eslint';
 
+/**
+ * The engine's public entry points: the only engine modules the node adapters may import. engine/index.ts is the
+ * package's API and engine/items the item handling both platforms share; the rest are the modules the adapters
+ * use today (docs/architecture.md). An adapter needing more exports it through one of these, or adds it here on
+ * purpose: the list is meant to shrink.
+ */
+const ENGINE_ENTRY_POINTS = [
+	'index',
+	'items',
+	'engine',
+	'registry',
+	'errors',
+	'channels',
+	'audit/schema',
+	'policy/schema',
+	'agents/request',
+	'agents/verdict',
+	'console/queries',
+	'console/server',
+	'deliver/hubspot',
+	'deliver/salesforce',
+	'deliver/senders',
+	'deliver/webhook',
+	'events/poll',
+	'events/pollSources',
+	'events/receive',
+	'events/timers',
+	'events/vendorSignatures',
+	'guard/waits',
+	'scoring/registry',
+	'store/connection',
+	'vendors/hubspot',
+	'vendors/salesforce',
+];
+/** Code outside the shipped engine and nodes: the CLI, demo, benchmarks, tests and scripts. */
+const APP_CODE = '^(\\.\\./)+(cli|demo|bench|test|scripts)(/|$)';
+
 export default [
 	...configWithoutCloudSupport,
 	{ ignores: ['dist/**', 'examples/**', 'node_modules/**', 'coverage/**'] },
@@ -39,5 +76,48 @@ export default [
 		// which this resolver does not read; TypeScript and Node resolve them (and the tests load them).
 		files: ['cli/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
 		rules: { 'import-x/no-unresolved': ['error', { ignore: ['^@modelcontextprotocol/sdk/'] }] },
+	},
+	{
+		// Layering: the engine imports no platform, node or app code.
+		files: ['engine/**/*.ts'],
+		rules: {
+			'no-restricted-imports': [
+				'error',
+				{
+					paths: ['n8n-workflow', 'n8n-core', 'node-red'].map((name) => ({ name, message: 'The engine is plain TypeScript: no n8n or Node-RED import (DESIGN.md §1).' })),
+					patterns: [
+						{ regex: '^(\\.\\./)+(nodes|credentials)(/|$)', message: 'The engine does not import node code: nodes are adapters over the engine (docs/architecture.md).' },
+						{ regex: APP_CODE, message: 'The engine does not import the CLI, demo, benchmarks, tests or scripts.' },
+						{ regex: '^@n8n/|^@node-red/', message: 'The engine is plain TypeScript: no n8n or Node-RED import (DESIGN.md §1).' },
+					],
+				},
+			],
+		},
+	},
+	{
+		// Layering: nodes go through the engine's public entry points only, and never through app code.
+		files: ['nodes/**/*.ts', 'credentials/**/*.ts'],
+		rules: {
+			'no-restricted-imports': [
+				'error',
+				{
+					patterns: [
+						{
+							regex: `^(\\.\\./)+engine/(?!(${ENGINE_ENTRY_POINTS.join('|')})$)`,
+							message: `Nodes import the engine's public entry points only (${ENGINE_ENTRY_POINTS.join(', ')}): export what you need through one of them (docs/architecture.md).`,
+						},
+						{ regex: APP_CODE, message: 'Nodes do not import the CLI, demo, benchmarks, tests or scripts.' },
+					],
+				},
+			],
+		},
+	},
+	{
+		// Database drivers and vendor clients are required where they are first used, not when a node
+		// loads (n8n loads every node of the package at start-up; see docs/benchmarks.md, bench/load).
+		files: ['engine/**/*.ts'],
+		rules: {
+			'@typescript-eslint/no-require-imports': ['error', { allow: ['^undici$', '^ioredis$', '^pg$', '^jsforce$', '^@hubspot/api-client$', '^@segment/analytics-node$'] }],
+		},
 	},
 ];

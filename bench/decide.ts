@@ -25,7 +25,8 @@ const policy = {
 	],
 };
 
-function event(i: number) {
+/** The i-th event of the benchmark's stream: four kinds over CONTACTS contacts (bench/size reuses it). */
+export function event(i: number) {
 	const c = i % CONTACTS;
 	return {
 		eventId: `bench-${i}`,

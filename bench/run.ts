@@ -5,11 +5,13 @@ import { benchConsole } from './console';
 import { benchDecide } from './decide';
 import { benchExport } from './export';
 import { benchFaults } from './faults';
+import { benchLoad } from './load';
 import { benchRedact } from './redact';
 import { benchRetention } from './retention';
 import { benchScale } from './scale';
 import { benchScoring } from './scoring';
 import { benchSendClient } from './sendClient';
+import { benchSize } from './size';
 import { benchUplift } from './uplift';
 
 /** `npm run bench`: every benchmark, one after another, in this process. */
@@ -39,6 +41,10 @@ async function main(): Promise<void> {
 	await benchRedact();
 	process.stdout.write('\n');
 	await benchAgents();
+	process.stdout.write('\n');
+	await benchLoad();
+	process.stdout.write('\n');
+	await benchSize();
 }
 
 main().catch((error) => {

@@ -8,8 +8,7 @@
  * maxRetries 0) and its HTTP answer is surfaced, so Nudge's one delivery loop decides on retries.
  */
 import { createHash } from 'node:crypto';
-import { Analytics } from '@segment/analytics-node';
-import type { HTTPClient, HTTPClientRequest, HTTPResponse } from '@segment/analytics-node';
+import type { Analytics, HTTPClient, HTTPClientRequest, HTTPResponse } from '@segment/analytics-node';
 import { NudgeError } from '../errors';
 import { OutboundMessage, ProviderError, RateLimiter, retryAfterMs, Sender, sharedLimiter } from './provider';
 
@@ -66,6 +65,8 @@ export class SegmentSender implements Sender {
 	}
 
 	private client_(): Analytics {
+		// Loaded on first use, not when a node loads: a node that never uses it does not pay for it (docs/benchmarks.md, bench/load).
+		const { Analytics } = require('@segment/analytics-node') as typeof import('@segment/analytics-node');
 		this.analytics ??= new Analytics({
 			writeKey: this.settings.writeKey,
 			host: this.settings.host,

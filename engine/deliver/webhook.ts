@@ -1,4 +1,4 @@
-import { Agent, request } from 'undici';
+import type { Dispatcher, request } from 'undici';
 import { NudgeError } from '../errors';
 import { signatureHeaders } from '../events/signature';
 import { deliver, OutboundMessage, ProviderError, retryAfterMs, RetryPolicy, Sender, SendResult } from './provider';
@@ -15,9 +15,17 @@ export interface WebhookTarget {
 /**
  * undici, not axios: measured in one process against the same local receiver (bench/sink), axios made
  * about 4,200 requests/s and undici's request() about 17,000, and the send is on every decision's path
- * (see docs/benchmarks.md). Keep-alive connections are pooled per origin.
+ * (see docs/benchmarks.md). Keep-alive connections are pooled per origin. Loaded at the first send, not
+ * when a node loads (bench/load).
  */
-const dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: 128 });
+let undici: { request: typeof request; dispatcher: Dispatcher } | undefined;
+function http() {
+	if (!undici) {
+		const { Agent, request } = require('undici') as typeof import('undici');
+		undici = { request, dispatcher: new Agent({ keepAliveTimeout: 30_000, connections: 128 }) };
+	}
+	return undici;
+}
 
 /** A typo in the address fails before anything is reserved, claimed or posted. */
 export function checkWebhookUrl(url: string): void {
@@ -66,6 +74,7 @@ export class WebhookSender implements Sender {
 		const timeout = this.target.timeoutMs ?? 10_000;
 		let res: Awaited<ReturnType<typeof request>>;
 		try {
+			const { request, dispatcher } = http();
 			res = await request(this.target.url, {
 				method: 'POST',
 				body,

@@ -37,32 +37,69 @@ export function rulesFor(policy: Policy, channel: Channel, journey = 'default'):
 	return policy.caps.filter((rule) => ruleApplies(rule, { channel, journey, tags: [] }));
 }
 
-function counterFor(rule: CapRule, span: WindowSpan): CapCounter {
-	const scope = rule.scope;
-	return {
-		ruleId: rule.id,
-		limit: rule.limit,
-		since: span.since,
-		match: scope.kind === 'channel' ? { channel: scope.channel } : scope.kind === 'tag' ? { tag: scope.tag } : scope.kind === 'journey' ? { journey: scope.journey } : {},
-		excludeTags: rule.exemptions.filter((e) => !e.countsTowardCap).map((e) => e.category),
-		...(span.lengthMs !== undefined ? { lengthMs: span.lengthMs } : {}),
-	};
+/** What a rule means for one kind of message, worked out once (the cap check is on every decision's path). */
+interface RuleForMessage {
+	rule: CapRule;
+	/** Set when the message's category is exempt from the rule. */
+	exemption?: CapRule['exemptions'][number];
+	/** The counter's fixed part, shared by every check of this kind of message. */
+	match: CapCounter['match'];
+	excludeTags: string[];
 }
 
 /**
- * The rules that apply to a message, with their current windows; rules the message's category is
+ * The rules that cover each kind of message (channel, journey, category, tags), per policy: scope matching
+ * and exemptions depend on nothing else, so they are not redone per check (bench/caps). Bounded like the
+ * calendar spans, as tags come from flows.
+ */
+const rulesByMessage = new WeakMap<CapRule[], Map<string, RuleForMessage[]>>();
+const MAX_MESSAGE_KINDS = 1_000;
+
+function rulesForMessage(policy: Policy, message: MessageFacts): RuleForMessage[] {
+	let kinds = rulesByMessage.get(policy.caps);
+	if (!kinds) rulesByMessage.set(policy.caps, (kinds = new Map()));
+	const key = JSON.stringify([message.channel, message.journey, message.category, message.tags]);
+	let rules = kinds.get(key);
+	if (rules) return rules;
+	rules = policy.caps
+		.filter((rule) => ruleApplies(rule, message))
+		.map((rule) => {
+			const scope = rule.scope;
+			const exemption = message.category ? rule.exemptions.find((e) => e.category === message.category) : undefined;
+			return {
+				rule,
+				...(exemption ? { exemption } : {}),
+				match: scope.kind === 'channel' ? { channel: scope.channel } : scope.kind === 'tag' ? { tag: scope.tag } : scope.kind === 'journey' ? { journey: scope.journey } : {},
+				excludeTags: rule.exemptions.filter((e) => !e.countsTowardCap).map((e) => e.category),
+			};
+		});
+	if (kinds.size >= MAX_MESSAGE_KINDS) kinds.clear();
+	kinds.set(key, rules);
+	return rules;
+}
+
+interface CheckedRule {
+	rule: CapRule;
+	span: WindowSpan;
+	counter: CapCounter;
+}
+
+/**
+ * The rules that apply to a message, with their current windows and counters; rules the message's category is
  * exempt from are passed checks instead (and, unless the exemption says so, are not counted later).
  */
-function rulesToCheck(policy: Policy, message: MessageFacts, now: number, zone: string): { checks: GuardCheck[]; checked: { rule: CapRule; span: WindowSpan }[] } {
+function rulesToCheck(policy: Policy, message: MessageFacts, now: number, zone: string): { checks: GuardCheck[]; checked: CheckedRule[] } {
 	const checks: GuardCheck[] = [];
-	const checked: { rule: CapRule; span: WindowSpan }[] = [];
-	for (const rule of policy.caps) {
-		if (!ruleApplies(rule, message)) continue;
+	const checked: CheckedRule[] = [];
+	for (const { rule, exemption, match, excludeTags } of rulesForMessage(policy, message)) {
 		const span = windowSpan(rule.window, now, zone);
-		const exemption = message.category ? rule.exemptions.find((e) => e.category === message.category) : undefined;
 		if (exemption) {
 			checks.push({ kind: 'frequency_cap', ruleId: rule.id, passed: true, exempt: true, limit: rule.limit, window: span.label, detail: `${message.category} messages are exempt${exemption.countsTowardCap ? ' but count toward the cap' : ''}` });
-		} else checked.push({ rule, span });
+			continue;
+		}
+		const counter: CapCounter = { ruleId: rule.id, limit: rule.limit, since: span.since, match, excludeTags };
+		if (span.lengthMs !== undefined) counter.lengthMs = span.lengthMs;
+		checked.push({ rule, span, counter });
 	}
 	return { checks, checked };
 }
@@ -105,7 +142,7 @@ export async function checkAndReserve(
 ): Promise<CapResult> {
 	const { checks, checked } = rulesToCheck(policy, message, now, zone);
 	const reservationId = newId('r');
-	const counters = checked.map(({ rule, span }) => counterFor(rule, span));
+	const counters = checked.map((c) => c.counter);
 	const verdict = reserve
 		? await store.reserveCap(
 				{ reservationId, contactId, channel: message.channel, journey: message.journey, tags: messageTags(message), at: now, expiresAt: now + policy.reservationTimeoutSeconds * 1000 },
@@ -164,12 +201,12 @@ export async function cappedChannels(
 	zone: string,
 ): Promise<Map<Channel, CappedChannel>> {
 	const perChannel = channels.map((channel) => ({ channel, checked: rulesToCheck(policy, { ...message, channel }, now, zone).checked }));
-	const rules = new Map<string, { rule: CapRule; span: WindowSpan }>();
+	const rules = new Map<string, CheckedRule>();
 	for (const { checked } of perChannel) for (const c of checked) rules.set(c.rule.id, c);
 	const capped = new Map<Channel, CappedChannel>();
 	if (!rules.size) return capped;
 	const list = [...rules.values()];
-	const verdict = await store.peekCap(contactId, list.map(({ rule, span }) => counterFor(rule, span)), now);
+	const verdict = await store.peekCap(contactId, list.map((c) => c.counter), now);
 	if (verdict.ok) return capped;
 	const full = new Map(list.flatMap(({ rule, span }, i) => (verdict.counts[i] >= rule.limit ? [[rule.id, { count: verdict.counts[i], span, freesAt: span.resetsAt ?? verdict.freesAt[i] }] as const] : [])));
 	for (const { channel, checked } of perChannel) {

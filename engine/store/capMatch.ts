@@ -4,15 +4,24 @@ export interface LedgerEntry extends CapReservation {
 	state: 'pending' | 'committed';
 }
 
-/** Does an entry count toward a counter at `now`: live (committed, or pending and unexpired) and matching. */
-export function counts(entry: LedgerEntry, counter: CapCounter, now: number): boolean {
+/** Is an entry live at `now`: committed, or pending and unexpired. */
+function live(entry: LedgerEntry, now: number): boolean {
+	return entry.state === 'committed' || entry.expiresAt > now;
+}
+
+/** Does an entry fall in a counter's window and scope (liveness aside). */
+function matches(entry: LedgerEntry, counter: CapCounter): boolean {
 	if (entry.at < counter.since) return false;
-	if (entry.state !== 'committed' && entry.expiresAt <= now) return false;
 	const { channel, journey, tag } = counter.match;
 	if (channel !== undefined && entry.channel !== channel) return false;
 	if (journey !== undefined && entry.journey !== journey) return false;
 	if (tag !== undefined && !entry.tags.includes(tag)) return false;
-	return !counter.excludeTags.some((t) => entry.tags.includes(t));
+	return counter.excludeTags.length === 0 || !counter.excludeTags.some((t) => entry.tags.includes(t));
+}
+
+/** Does an entry count toward a counter at `now`: live and matching. */
+export function counts(entry: LedgerEntry, counter: CapCounter, now: number): boolean {
+	return live(entry, now) && matches(entry, counter);
 }
 
 /**
@@ -22,7 +31,8 @@ export function counts(entry: LedgerEntry, counter: CapCounter, now: number): bo
 export function evaluateCounters(entries: LedgerEntry[], counters: CapCounter[], now: number): CapVerdict {
 	const tally = new Array<number>(counters.length).fill(0);
 	for (const entry of entries) {
-		for (let i = 0; i < counters.length; i++) if (counts(entry, counters[i], now)) tally[i]++;
+		if (!live(entry, now)) continue;
+		for (let i = 0; i < counters.length; i++) if (matches(entry, counters[i])) tally[i]++;
 	}
 	const freesAt = counters.map((c, i) => {
 		if (tally[i] < c.limit || c.lengthMs === undefined) return undefined;

@@ -89,12 +89,13 @@ export class MemoryStore implements Store {
 
 	async reserveCap(r: CapReservation, counters: CapCounter[]): Promise<CapVerdict> {
 		// Expired pending entries stay in the ledger (uncounted) until settled: a late commit must still count.
-		const ledger = this.ledgers.get(r.contactId) ?? [];
-		const verdict = evaluateCounters(ledger, counters, r.at);
+		const ledger = this.ledgers.get(r.contactId);
+		const verdict = evaluateCounters(ledger ?? [], counters, r.at);
 		if (!verdict.ok) return verdict;
 		const entry: LedgerEntry = { ...r, tags: [...r.tags], state: 'pending' };
-		ledger.push(entry);
-		this.ledgers.set(r.contactId, ledger);
+		// get() has already made the contact the most recently used; set() only for a new ledger.
+		if (ledger) ledger.push(entry);
+		else this.ledgers.set(r.contactId, [entry]);
 		this.reservations.set(r.reservationId, entry);
 		return verdict;
 	}

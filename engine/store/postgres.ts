@@ -1,4 +1,4 @@
-import { Pool, PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
 import { NudgeError } from '../errors';
 import type { Profile } from '../profiles/schema';
@@ -137,6 +137,8 @@ export class PostgresStore implements Store {
 		parsed.searchParams.delete('schema');
 		this.where = redactUrl(url);
 		this.attempts = options.connectAttempts ?? 5;
+		// Loaded on first use, not when a node loads: a node that never uses it does not pay for it (docs/benchmarks.md, bench/load).
+		const { Pool } = require('pg') as typeof import('pg');
 		this.pool = new Pool({ connectionString: parsed.toString(), max: options.maxConnections ?? 10, connectionTimeoutMillis: 5000 });
 		// An idle connection dropped by the server: the pool replaces it; the error must not crash the process.
 		this.pool.on('error', () => undefined);

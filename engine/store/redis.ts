@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
 import { NudgeError } from '../errors';
 import type { Profile } from '../profiles/schema';
@@ -302,7 +302,9 @@ export class RedisStore implements Store {
 		this.prefix = options.prefix ?? parsed.searchParams.get('prefix') ?? 'nudge:';
 		parsed.searchParams.delete('prefix');
 		this.where = redactUrl(url);
-		this.redis = new Redis(parsed.toString(), {
+		// Loaded on first use, not when a node loads: a node that never uses it does not pay for it (docs/benchmarks.md, bench/load).
+		const { default: IORedis } = require('ioredis') as typeof import('ioredis');
+		this.redis = new IORedis(parsed.toString(), {
 			lazyConnect: false,
 			maxRetriesPerRequest: options.maxRetriesPerRequest ?? 3,
 			retryStrategy: (times) => reconnectDelayMs(times),

@@ -9,7 +9,7 @@
  * an error message.
  */
 import { createHash } from 'node:crypto';
-import { Client } from '@hubspot/api-client';
+import type { Client } from '@hubspot/api-client';
 import { NudgeError } from '../errors';
 
 export const HUBSPOT_TOKEN_URL = 'https://api.hubapi.com/oauth/v1/token';
@@ -213,6 +213,8 @@ export class HubSpotApi {
 
 	private clientFor(token: string): Client {
 		if (this.client?.token !== token) {
+			// Loaded on first use, not when a node loads: a node that never uses it does not pay for it (docs/benchmarks.md, bench/load).
+			const { Client } = require('@hubspot/api-client') as typeof import('@hubspot/api-client');
 			this.client = { token, client: new Client({ accessToken: token, numberOfApiCallRetries: 0, ...(this.basePath ? { basePath: this.basePath } : {}) }) };
 		}
 		return this.client.client;

@@ -6,8 +6,11 @@
  * retried once. API usage from the `Sforce-Limit-Info` header is read after every call.
  */
 import { createHash, createSign } from 'node:crypto';
-import { Connection, OAuth2 } from 'jsforce';
+import type { Connection } from 'jsforce';
 import { NudgeError } from '../errors';
+
+/** jsforce, loaded on first use, not when a node loads: a node that never uses it does not pay for it (docs/benchmarks.md, bench/load). */
+const jsforce = () => require('jsforce') as typeof import('jsforce');
 
 export const SALESFORCE_API_VERSION = '62.0';
 
@@ -58,7 +61,7 @@ export function checkSalesforceSettings(settings: SalesforceSettings): void {
 
 /** Asks Salesforce for a new access token; the error names what to fix and never carries a secret. */
 async function requestToken(settings: SalesforceSettings): Promise<TokenResponse> {
-	const oauth2 = new OAuth2({ clientId: settings.clientId, clientSecret: settings.clientSecret, loginUrl: loginUrl(settings) });
+	const oauth2 = new (jsforce().OAuth2)({ clientId: settings.clientId, clientSecret: settings.clientSecret, loginUrl: loginUrl(settings) });
 	try {
 		const response =
 			settings.auth === 'jwt'
@@ -76,7 +79,7 @@ async function requestToken(settings: SalesforceSettings): Promise<TokenResponse
 export async function connectSalesforce(settings: SalesforceSettings): Promise<Connection> {
 	checkSalesforceSettings(settings);
 	const token = await requestToken(settings);
-	const conn = new Connection({
+	const conn = new (jsforce().Connection)({
 		version: SALESFORCE_API_VERSION,
 		instanceUrl: token.instance_url || settings.instanceUrl,
 		accessToken: token.access_token,

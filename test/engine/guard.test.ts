@@ -355,4 +355,13 @@ describe('send without a reservation', () => {
 		expect(receipt).toMatchObject({ status: 'sent', message: { category: 'transactional' } });
 		expect(receipt.guard).toBeUndefined();
 	});
+
+	test('a category sent without a cap check is never a way around a hold: waiting for review or delayed, it is refused', async () => {
+		const keyAccount: PolicyInput['review'] = [{ id: 'key-account', when: { field: 'traits.accountValue', op: 'gte', value: 100000 } }];
+		const engine = engineWith({ sendWithoutCapCheck: ['transactional'], review: keyAccount });
+		const held = await guarded(engine, '2026-11-02T10:00:00Z', { traits: { consent: { email: 'opted_in' }, accountValue: 250000 } }, { category: 'transactional' });
+		expect(held).toMatchObject({ status: 'review', message: { category: 'transactional' } });
+		await expect(engine.send(held, { dryRun: true })).rejects.toThrow(/has not passed Frequency Cap \(it is waiting for review\)/);
+		expect(await engine.store.getDecision(held.decisionId)).toMatchObject({ status: 'review' });
+	});
 });

@@ -14,7 +14,7 @@ import {
 	vendorCredential,
 } from '../shared/engine';
 import { webhookProperties, webhookTarget } from '../shared/webhookTarget';
-import { engineCredentials, hubspotCredentials, mainConnections, notice, salesforceCredential } from '../shared/description';
+import { mainConnections, notice } from '../shared/description';
 
 const webhookOnly = { show: { provider: ['webhook'] } };
 const hubspotOnly = { show: { provider: ['hubspot'] } };
@@ -42,11 +42,15 @@ export class NudgeSend implements INodeType {
 		inputs: [NodeConnectionTypes.Main],
 		outputs: mainConnections(2),
 		outputNames: ['Sent', 'Failed'],
-		credentials: engineCredentials(
+		// Written out where the Engine and Salesforce credentials are first used: n8n's community lint finds a
+		// credential's connection test (testedBy) only in a literal credentials array, and an older one fails on a spread.
+		credentials: [
+			{ name: 'nudgeEngineApi', required: true, testedBy: 'nudgeEngineConnectionTest' },
 			{ name: 'nudgeSegmentApi', required: true, displayOptions: { show: { provider: ['segment'] } } },
-			...hubspotCredentials({ provider: ['hubspot'] }),
-			salesforceCredential({ provider: ['salesforce'] }),
-		),
+			{ name: 'nudgeHubSpotApi', required: true, displayOptions: { show: { provider: ['hubspot'], authentication: ['privateApp'] } } },
+			{ name: 'nudgeHubSpotOAuth2Api', required: true, displayOptions: { show: { provider: ['hubspot'], authentication: ['oAuth2'] } } },
+			{ name: 'nudgeSalesforceApi', required: true, testedBy: 'nudgeSalesforceConnectionTest', displayOptions: { show: { provider: ['salesforce'] } } },
+		],
 		properties: [
 			notice('Only contacts that passed Nudge Frequency Cap (its Allowed output) can be sent. A failed delivery frees the contact’s cap slot again.'),
 			{

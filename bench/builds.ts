@@ -1,0 +1,77 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Decision } from '../engine/audit/schema';
+import type { Engine } from '../engine/engine';
+import { fmt, print } from './stats';
+
+/**
+ * Two builds of the package in one process, interleaved (A B B A A…), on the same events: the candidate's
+ * decisions/s over the baseline's. For refactors that must not slow the engine. Two paths: `decide` (the
+ * one-call journey) and `steps` (what the nodes do: open, score, choose channel, frequency cap, send, log,
+ * each its own call), on the memory and SQLite stores, the send a dry run so the engine alone is measured.
+ *
+ *   node dist/bench/builds.js <baseline dist> [candidate dist, default this build]
+ *   BENCH_BUILDS_DECISIONS=3000 BENCH_BUILDS_ROUNDS=5 BENCH_BUILDS_STORES=memory,sqlite
+ */
+const N = Number(process.env.BENCH_BUILDS_DECISIONS ?? 3000);
+const ROUNDS = Number(process.env.BENCH_BUILDS_ROUNDS ?? 5);
+const target = { dryRun: true as const };
+
+function event(tag: string, i: number) {
+	const name = ['Email Opened', 'Pricing Viewed', 'Demo Requested', 'Email Clicked'][i % 4];
+	return { eventId: `${tag}-${i}`, type: 'track', name, identities: { email: `lead${i % 500}@example.com` }, traits: { title: i % 3 ? 'Marketing Manager' : 'VP Sales', employees: i % 500 } };
+}
+
+async function steps(engine: Engine, raw: unknown): Promise<Decision> {
+	let d = await engine.open(raw, 'nurture');
+	d = await engine.chooseChannel(await engine.score(d));
+	if (d.status === 'pending') d = await engine.checkCap(d);
+	if (d.status === 'pending') d = await engine.send(d, target);
+	return engine.logDecision(d);
+}
+
+async function measure(dist: string, store: string, path: 'decide' | 'steps', tag: string): Promise<number> {
+	/* eslint-disable @typescript-eslint/no-require-imports -- each build is loaded from its own folder */
+	const { Engine } = require(join(dist, 'engine/engine')) as typeof import('../engine/engine');
+	const { openStore } = require(join(dist, 'engine/store/open')) as typeof import('../engine/store/open');
+	const { loadPolicy } = require(join(dist, 'engine/policy/load')) as typeof import('../engine/policy/load');
+	const { DEFAULT_POLICY } = require(join(dist, 'engine/policy/defaultPolicy')) as typeof import('../engine/policy/defaultPolicy');
+	/* eslint-enable @typescript-eslint/no-require-imports */
+	const dir = mkdtempSync(join(tmpdir(), 'nudge-builds-'));
+	const policy = loadPolicy({ ...DEFAULT_POLICY, caps: [{ id: 'loose', scope: { kind: 'any' }, limit: 1e9, window: { kind: 'rolling', duration: '24h' } }] });
+	const engine = new Engine({ store: openStore(store === 'sqlite' ? `sqlite:${join(dir, 'b.db')}` : 'memory:'), policy });
+	const one = (raw: unknown) => (path === 'decide' ? engine.decide(raw, { journey: 'nurture', target }) : steps(engine, raw));
+	for (let i = 0; i < 300; i++) await one(event(`warm-${tag}`, i));
+	const started = performance.now();
+	for (let i = 0; i < N; i++) await one(event(tag, i));
+	const perSecond = N / ((performance.now() - started) / 1000);
+	await engine.close();
+	rmSync(dir, { recursive: true, force: true });
+	return perSecond;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function main(): Promise<void> {
+	const [baseline, candidate = resolve(__dirname, '..')] = process.argv.slice(2).map((p) => resolve(p));
+	if (!baseline) throw new Error('usage: node dist/bench/builds.js <baseline dist> [candidate dist]');
+	print(`bench/builds: ${N} decisions one at a time, ${ROUNDS} interleaved rounds, medians; send as a dry run`);
+	print(`  baseline ${baseline}\n  candidate ${candidate}`);
+	for (const store of (process.env.BENCH_BUILDS_STORES ?? 'memory,sqlite').split(',')) {
+		for (const path of ['decide', 'steps'] as const) {
+			const runs = { baseline: [] as number[], candidate: [] as number[] };
+			for (let round = 0; round < ROUNDS; round++) {
+				const order = round % 2 ? (['candidate', 'baseline'] as const) : (['baseline', 'candidate'] as const);
+				for (const which of order) runs[which].push(await measure(which === 'baseline' ? baseline : candidate, store, path, `${which}-${round}`));
+			}
+			const [b, c] = [median(runs.baseline), median(runs.candidate)];
+			print(`  ${store.padEnd(6)} ${path.padEnd(6)} baseline ${fmt(b, 0).padStart(6)}/s   candidate ${fmt(c, 0).padStart(6)}/s   candidate/baseline ${fmt(c / b)}`);
+		}
+	}
+}
+
+main().catch((error) => {
+	process.stderr.write(`${(error as Error).stack ?? error}\n`);
+	process.exit(1);
+});

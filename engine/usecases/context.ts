@@ -1,0 +1,137 @@
+import type { Decision, ReasonCode } from '../audit/schema';
+import { moveTo } from '../audit/status';
+import { conversionOf } from '../journeys/journey';
+import type { Random } from '../decide/sampling';
+import { NudgeError } from '../errors';
+import { decisionIdOf, type DecisionRef } from '../items/decisionRef';
+import type { Policy } from '../policy/schema';
+import type { Profile } from '../profiles/schema';
+import type { Store } from '../store/types';
+import type { Serial } from '../util/serial';
+
+/**
+ * What every use case works with, passed explicitly: the store (the authority on decisions), the policy in
+ * force (read at each call: `setPolicy` swaps it), the clock, the learner's random source and the lock that
+ * keeps profile read-modify-writes from interleaving.
+ */
+export interface EngineContext {
+	readonly store: Store;
+	readonly policy: Policy;
+	readonly policyVersion: string;
+	/** `wall` decides at the current time; `event` at each event's own time (replay). */
+	readonly clock: 'wall' | 'event';
+	wallNow(): Date;
+	readonly random: Random;
+	readonly profileLock: Serial;
+}
+
+/** On the event clock, a decision's time is its event's, or later once it waited (its trail's last step). */
+export function nowFor(ctx: EngineContext, decision?: Decision): Date {
+	if (ctx.clock !== 'event' || !decision) return ctx.wallNow();
+	const last = decision.trail.at(-1)?.at;
+	return new Date(Math.max(Date.parse(decision.event.occurredAt), last ? Date.parse(last) : 0));
+}
+
+/**
+ * Records a step in the decision's trail and stores it. A settled decision (sent, suppressed, failed)
+ * and a logged one are durable before this returns; pending progress is committed with the store's
+ * next batch. `persist: false` only adds to the trail: the one-call journey stores at its milestones.
+ */
+export async function save(ctx: EngineContext, decision: Decision, stage: string, now: Date, options: { durable?: boolean; persist?: boolean } = {}): Promise<Decision> {
+	decision.updatedAt = now.toISOString();
+	decision.trail.push({ stage, at: decision.updatedAt, status: decision.status });
+	if (options.persist === false) return decision;
+	await ctx.store.putDecision(decision);
+	if (options.durable ?? decision.status !== 'pending') await ctx.store.sync();
+	return asStored(ctx, decision);
+}
+
+/** A new pending decision for a contact in a journey, opened by `event` at `at`: nothing done yet. */
+export function newDecision(ctx: EngineContext, fields: { decisionId: string; at: Date; journey: string; contactId: string; event: Decision['event'] }): Decision {
+	const { decisionId, at, journey, contactId, event } = fields;
+	return {
+		decisionId,
+		createdAt: at.toISOString(),
+		updatedAt: at.toISOString(),
+		policyVersion: ctx.policyVersion,
+		journey,
+		contactId,
+		status: 'pending',
+		event,
+		outcomes: [],
+		...conversionOf(ctx.policy, journey),
+		trail: [],
+		annotations: {},
+	};
+}
+
+export function suppress(decision: Decision, reason: ReasonCode, explanation: string, ruleId?: string): void {
+	moveTo(decision, 'suppressed');
+	decision.reason = reason;
+	decision.explanation = explanation;
+	if (ruleId) decision.ruleId = ruleId;
+}
+
+/**
+ * Decisions this engine just read from its store or wrote to it, by store, for the current turn of the event
+ * loop. A node opens an item's decision and passes it straight to its step (`openItem`, then `score`; Choose
+ * Channel, then its content variant): the step takes that object instead of reading the same row again. Only
+ * the very object qualifies (an item's JSON copy never does), once, and only until the event loop turns: a
+ * decision held longer is read again.
+ */
+const justRead = new WeakMap<Decision, { store: Store; turn: number }>();
+
+/** The event loop's turn, counted by one immediate per turn that needs it (not one per decision). */
+let turn = 0;
+let turnEnds = false;
+function currentTurn(): number {
+	if (!turnEnds) {
+		turnEnds = true;
+		setImmediate(() => {
+			turn++;
+			turnEnds = false;
+		});
+	}
+	return turn;
+}
+
+function asStored(ctx: EngineContext, decision: Decision): Decision {
+	justRead.set(decision, { store: ctx.store, turn: currentTurn() });
+	return decision;
+}
+
+/** The decision itself when `ref` is the very object just read or stored by this engine's store (this turn), once. */
+function takeJustRead(ctx: EngineContext, ref: unknown): Decision | undefined {
+	if (!ref || typeof ref !== 'object') return undefined;
+	const mark = justRead.get(ref as Decision);
+	if (!mark) return undefined;
+	justRead.delete(ref as Decision);
+	return mark.store === ctx.store && mark.turn === turn ? (ref as Decision) : undefined;
+}
+
+/** Loads a decision; accepts an id, a decision, or an item carrying one. */
+export async function loadDecision(ctx: EngineContext, ref: DecisionRef | unknown): Promise<Decision> {
+	const held = takeJustRead(ctx, ref);
+	if (held) return held;
+	const id = decisionIdOf(ref);
+	if (!id) {
+		throw new NudgeError('INVALID_INPUT', 'This item carries no Nudge decision: connect the node after a Nudge Trigger (or another Nudge node), or pass an event');
+	}
+	const decision = await ctx.store.getDecision(id);
+	if (!decision) throw new NudgeError('UNKNOWN_DECISION', `Decision ${id} is not in this engine's decision log (is the node using the same engine settings as the trigger?)`);
+	return asStored(ctx, decision);
+}
+
+export async function profileOf(ctx: EngineContext, decision: Decision): Promise<Profile> {
+	const profile = await ctx.store.getProfile(decision.contactId);
+	if (!profile) throw new NudgeError('UNKNOWN_CONTACT', `Contact ${decision.contactId} is unknown: no profile exists for it (was it erased?)`);
+	return profile;
+}
+
+/** The contact's profile for the stages of one decision, loaded at most once. */
+export type ProfileLoader = () => Promise<Profile>;
+
+export function profileLoader(ctx: EngineContext, decision: Decision, known?: Profile): ProfileLoader {
+	let profile = known;
+	return async () => (profile ??= await profileOf(ctx, decision));
+}

@@ -1,0 +1,151 @@
+import type { Profile } from '../profiles/schema';
+import type { Decision } from '../audit/schema';
+import { CHANNELS, Channel } from '../channels';
+import { FieldIssue, NudgeError, describeIssues } from '../errors';
+import { claimEvent, commitEvent, releaseEvent } from '../events/eventClaim';
+import { checkBatchSize } from '../events/limits';
+import { normalizeEvent } from '../events/normalize';
+import type { CustomerEvent } from '../events/schema';
+import { applyNegativeTriggers } from '../guard/negativeTriggers';
+import { newId } from '../ids';
+import { decisionIdOf } from '../items/decisionRef';
+import { DEFAULT_JOURNEY } from '../items/open';
+import { eventKey, outcomeOfEvent, startsMessage } from '../journeys/journey';
+import { eventIdentityKeys, ingestIntoProfile } from '../profiles/profiles';
+import { type EngineContext, newDecision, save, suppress, loadDecision } from './context';
+
+
+export interface IngestResult {
+	event: CustomerEvent;
+	decision: Decision;
+	duplicate: boolean;
+	profile?: Profile;
+}
+
+/**
+ * Takes in an event (Nudge or Segment format): validates it, drops a retried delivery, updates the
+ * contact's profile and opens a decision for the journey. A malformed event throws and stores nothing.
+ */
+export async function ingest(ctx: EngineContext, raw: unknown, options: { journey?: string; source?: CustomerEvent['source'] } = {}): Promise<IngestResult> {
+	return accept(ctx, normalizeEvent(raw, { source: options.source, now: ctx.wallNow() }), options.journey);
+}
+
+/**
+ * Takes in a batch whole or not at all: every event is validated before any is stored. An invalid
+ * event fails the batch with its position and field errors.
+ */
+export async function ingestBatch(ctx: EngineContext,
+	raws: unknown[],
+	options: { journey?: string; source?: CustomerEvent['source']; batch?: boolean } = {},
+): Promise<IngestResult[]> {
+	if (!raws.length) throw new NudgeError('INVALID_EVENT', 'The batch is empty: send one event, or a JSON array of events');
+	checkBatchSize(raws.length);
+	const now = ctx.wallNow();
+	const events: CustomerEvent[] = [];
+	const invalid: { index: number; error: string; issues: FieldIssue[] }[] = [];
+	raws.forEach((raw, index) => {
+		try {
+			if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
+				throw new NudgeError('INVALID_EVENT', `Event must be a JSON object, not ${Array.isArray(raw) ? 'an array' : typeof raw}`);
+			}
+			events.push(normalizeEvent(raw, { source: options.source, now }));
+		} catch (error) {
+			const e = error as NudgeError;
+			invalid.push({ index, error: e.issues?.length ? describeIssues(e.issues) : e.message, issues: e.issues ?? [] });
+		}
+	});
+	if (invalid.length) {
+		const first = invalid[0];
+		const where = options.batch || raws.length > 1 ? `Event ${first.index} of the batch (counting from 0)` : 'The event';
+		const more = invalid.length > 1 ? ` (${invalid.length} of ${raws.length} events are invalid)` : '';
+		throw new NudgeError(
+			'INVALID_EVENT',
+			`${where} is not valid, so nothing was stored${more}: ${first.error}`,
+			first.issues,
+			400,
+			{ index: first.index, invalid },
+		);
+	}
+	const results: IngestResult[] = [];
+	for (const event of events) results.push(await accept(ctx, event, options.journey));
+	return results;
+}
+
+async function accept(ctx: EngineContext, event: CustomerEvent, journey = DEFAULT_JOURNEY): Promise<IngestResult> {
+	const at = ctx.clock === 'event' ? new Date(event.occurredAt) : ctx.wallNow();
+	const decision = newDecision(ctx, {
+		decisionId: newId('d'),
+		at,
+		journey,
+		contactId: event.identities.contactId ?? '',
+		event: { eventId: event.eventId, source: event.source, type: event.type, name: event.name, occurredAt: event.occurredAt },
+	});
+	const fresh = await claimEvent(ctx.store, event.eventId, at.getTime());
+	if (!fresh) {
+		const known = await ctx.store.resolveIdentities(eventIdentityKeys(event));
+		decision.contactId ||= [...known.values()][0] ?? 'unknown';
+		suppress(decision, 'DUPLICATE_EVENT', `event ${event.eventId} was already processed`);
+		// No flow sees a duplicate, so it is finalised here.
+		decision.loggedAt = at.toISOString();
+		return { event, decision: await save(ctx, decision, 'ingest', at), duplicate: true };
+	}
+	try {
+		const profile = await ctx.profileLock.run(() => ingestIntoProfile(ctx.store, event, (p, e) => applyNegativeTriggers(p, e, ctx.policy)));
+		decision.contactId = profile.contactId;
+		await routeEvent(ctx, decision, event, at);
+		// Durable before the caller acknowledges the event: an accepted event always has its decision row.
+		const saved = await save(ctx, decision, 'ingest', at, { durable: true });
+		await commitEvent(ctx.store, event.eventId, at.getTime(), ctx.policy.dedupWindowHours * 3_600_000);
+		return { event, profile, decision: saved, duplicate: false };
+	} catch (error) {
+		// Not processed: let a retried delivery through again.
+		await releaseEvent(ctx.store, event.eventId);
+		throw error;
+	}
+}
+
+/**
+ * The journey's branches at ingest (policy `journeys.<id>`): an event that is an outcome of an earlier
+ * message names that decision in `outcomeFor` (Record Outcome records it there); an event that is not one
+ * of the journey's triggers only updated the profile, so its decision is settled NOT_A_TRIGGER.
+ */
+async function routeEvent(ctx: EngineContext, decision: Decision, event: CustomerEvent, at: Date): Promise<void> {
+	const outcome = outcomeOfEvent(ctx.policy, decision.journey, event);
+	if (outcome) {
+		// An event naming its channel (an email unsubscribe) belongs to the latest message on that channel.
+		const named = event.properties.channel;
+		const channel = typeof named === 'string' && (CHANNELS as readonly string[]).includes(named) ? (named as Channel) : undefined;
+		const target = await latestMessage(ctx, decision.contactId, decision.journey, at, channel);
+		if (target) decision.outcomeFor = { decisionId: target.decisionId, ...outcome, outcomeId: `${event.eventId}:${outcome.type}` };
+	}
+	if (!startsMessage(ctx.policy, decision.journey, event)) {
+		const recorded = decision.outcomeFor ? `; it is recorded as ${decision.outcomeFor.type} of decision ${decision.outcomeFor.decisionId}` : '';
+		suppress(decision, 'NOT_A_TRIGGER', `${eventKey(event)} does not start a message in journey ${decision.journey} (policy journeys.${decision.journey}.triggers)${recorded}`);
+	}
+}
+
+/** The contact's latest message in the journey (sent, or held out) within the attribution window, on `channel` if given. */
+async function latestMessage(ctx: EngineContext, contactId: string, journey: string, at: Date, channel?: Channel): Promise<Decision | undefined> {
+	const from = new Date(at.getTime() - ctx.policy.learner.attributionWindowHours * 3_600_000).toISOString();
+	const recent = await ctx.store.queryDecisions({ contactId, journey, from, to: new Date(at.getTime() + 1).toISOString(), limit: 1000 });
+	return recent.filter((d) => (d.status === 'sent' && (!channel || d.channel === channel)) || (!channel && d.choice?.method === 'holdout')).pop();
+}
+
+/**
+ * A decision for an item: the one it carries (a decision, `{decision}`, `{decisionId}` or a `d_…` id),
+ * or a new one when the item is itself an event (an object, or JSON text).
+ */
+export async function open(ctx: EngineContext, item: unknown, journey?: string): Promise<Decision> {
+	const carried = typeof item === 'string' ? (item.startsWith('d_') ? item : undefined) : decisionIdOf(item);
+	if (carried) return loadDecision(ctx, carried);
+	try {
+		return (await ingest(ctx, item, { journey })).decision;
+	} catch (error) {
+		if (!(error instanceof NudgeError) || error.code !== 'INVALID_EVENT') throw error;
+		throw new NudgeError(
+			'INVALID_EVENT',
+			`This item carries no Nudge decision and is not a customer event either (${error.message}). Connect this node after a Nudge Trigger or another Nudge node, or give it an event with a type and the contact it is about (email, userId…)`,
+			error.issues,
+		);
+	}
+}

@@ -1,0 +1,113 @@
+import { type Decision, type Outcome, OutcomeSchema } from '../audit/schema';
+import { CHANNELS, Channel } from '../channels';
+import { claimsReward, engagementTrials, outcomeDeltas } from '../decide/bookkeeping';
+import { probabilityBest } from '../decide/learner';
+import { NudgeError, describeIssues, issuesFromZod } from '../errors';
+import { zoneFor } from '../guard/windows';
+import { rewardClaimKey } from '../privacy/retention';
+import { variantWinner } from './choose';
+import { type EngineContext, save, loadDecision, profileOf } from './context';
+
+/**
+ * An outcome names its decision one way: its decision id, the provider's message id, or the contact
+ * (and optionally the channel): then the contact's latest decision within the policy's attribution window.
+ */
+export interface OutcomeInput {
+	decisionId?: string;
+	messageId?: string;
+	contactId?: string;
+	channel?: Channel;
+	type: Outcome['type'];
+	outcomeId?: string;
+	value?: number;
+	at?: string;
+}
+
+/**
+ * Attributes an outcome to its decision (by decision id, message id, or contact and channel within the
+ * attribution window) and teaches the learner, once: a repeated outcome id is ignored and reported as
+ * `duplicate`, and changes nothing.
+ */
+export async function recordOutcome(ctx: EngineContext, input: OutcomeInput): Promise<{ decision: Decision; duplicate: boolean }> {
+	const at = input.at === undefined ? ctx.wallNow() : new Date(input.at);
+	if (Number.isNaN(at.getTime())) throw new NudgeError('INVALID_INPUT', `Outcome time "${input.at}" is not a date-time (use ISO 8601, e.g. 2026-05-01T10:00:00Z)`);
+	if (input.type === 'revenue' && !(typeof input.value === 'number' && Number.isFinite(input.value) && input.value >= 0)) {
+		throw new NudgeError('INVALID_INPUT', `A revenue outcome needs its amount as a number of 0 or more; got ${JSON.stringify(input.value) ?? 'nothing'}`);
+	}
+	const decision = await attribute(ctx, input, at);
+	const outcome = OutcomeSchema.safeParse({
+		outcomeId: input.outcomeId ?? `${decision.decisionId}:${input.type}`,
+		type: input.type,
+		channel: decision.channel,
+		value: input.value,
+		at: at.toISOString(),
+	});
+	if (!outcome.success) {
+		const issues = issuesFromZod(outcome.error);
+		throw new NudgeError('INVALID_INPUT', `Outcome is not valid: ${describeIssues(issues)}`, issues);
+	}
+	if (outcome.data.at < decision.createdAt) {
+		throw new NudgeError('INVALID_INPUT', `Outcome at ${outcome.data.at} is earlier than its decision (${decision.createdAt})`);
+	}
+	const added = await ctx.store.addOutcome(decision.decisionId, outcome.data);
+	if (added) await learnFrom(ctx, decision, outcome.data);
+	const engagement = added ? await engagementTrials(decision, outcome.data, at, async () => zoneFor((await ctx.store.getProfile(decision.contactId))?.timezone, ctx.policy.timezone)) : [];
+	if (engagement.length) await ctx.store.addArmStats(engagement);
+	if (added && (outcome.data.type === 'unsubscribe' || outcome.data.type === 'complaint') && decision.channel) {
+		await ctx.profileLock.run(async () => {
+			const profile = await profileOf(ctx, decision);
+			profile.consent[decision.channel!] = 'opted_out';
+			await ctx.store.saveProfile(profile, [], []);
+		});
+	}
+	const current = await loadDecision(ctx, decision.decisionId);
+	if (added) return { decision: current, duplicate: false };
+	// A repeated outcome is not counted again, but it is logged: the trail says it arrived and was ignored.
+	return { decision: await save(ctx, current, `outcome ignored: duplicate ${outcome.data.outcomeId}`, ctx.wallNow(), { durable: true }), duplicate: true };
+}
+
+/** The decision an outcome belongs to; exactly one way of naming it must be given. */
+async function attribute(ctx: EngineContext, input: OutcomeInput, at: Date): Promise<Decision> {
+	const ways = [input.decisionId, input.messageId, input.contactId].filter((v) => v !== undefined && v !== '');
+	if (ways.length !== 1 || (input.channel && !input.contactId)) {
+		throw new NudgeError('INVALID_INPUT', 'An outcome names its decision one way: a decision id, a provider message id, or a contact id (optionally with the channel)');
+	}
+	if (input.channel !== undefined && !(CHANNELS as readonly string[]).includes(input.channel)) {
+		throw new NudgeError('INVALID_INPUT', `Channel "${input.channel}" is not one of ${CHANNELS.join(', ')}`);
+	}
+	if (input.decisionId) return loadDecision(ctx, input.decisionId);
+	if (input.messageId) {
+		const found = await ctx.store.findDecisionByMessageId(input.messageId);
+		if (!found) throw new NudgeError('UNKNOWN_DECISION', `No decision in the log sent message ${input.messageId}`);
+		return found;
+	}
+	const hours = ctx.policy.learner.attributionWindowHours;
+	const from = new Date(at.getTime() - hours * 3_600_000).toISOString();
+	const to = new Date(at.getTime() + 1).toISOString();
+	const recent = await ctx.store.queryDecisions({ contactId: input.contactId, from, to, limit: 1000 });
+	// Only decisions that reached Choose Channel (a channel, wait or holdout) can earn an outcome.
+	const match = recent.filter((d) => d.choice && (!input.channel || d.channel === input.channel)).pop();
+	if (!match) {
+		throw new NudgeError('UNKNOWN_DECISION', `No decision for contact ${input.contactId}${input.channel ? ` by ${input.channel}` : ''} in the ${hours} hours before ${at.toISOString()} (the policy's attribution window)`);
+	}
+	return match;
+}
+
+/** A newly recorded outcome updates the arm its decision tried (a sent message or a chosen wait). */
+async function learnFrom(ctx: EngineContext, decision: Decision, outcome: Outcome): Promise<void> {
+	const learner = ctx.policy.learner;
+	// A decision is one trial, so it earns at most one success however many reward outcomes arrive.
+	const first = claimsReward(decision, outcome, learner) && (await ctx.store.claimKey(rewardClaimKey(decision.decisionId), 100 * 365 * 86_400_000, Date.now()));
+	const { deltas, promote } = outcomeDeltas(decision, outcome, learner, first);
+	if (deltas.length) await ctx.store.addArmStats(deltas);
+	if (promote) await maybePromote(ctx, promote.slot, promote.variants, promote.globalScope);
+}
+
+/** Promotes a slot's leader once it is probably best and was sent often enough; only once (compare-and-set). */
+async function maybePromote(ctx: EngineContext, slot: string, variants: string[], globalScope: string): Promise<void> {
+	if (variants.length < 2 || (await variantWinner(ctx, slot)) !== undefined) return;
+	const { promoteAt, promoteMinTrials } = ctx.policy.learner;
+	const odds = await probabilityBest({ store: ctx.store, policy: ctx.policy, arms: variants, globalScope, random: ctx.random });
+	const leader = odds.reduce((a, b) => (b.probability > a.probability ? b : a));
+	if (leader.probability >= promoteAt && leader.trials >= promoteMinTrials) await ctx.store.setCursor(`variant-winner:${slot}`, leader.arm, undefined);
+}

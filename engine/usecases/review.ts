@@ -1,0 +1,37 @@
+import { decideApproval } from '../agents/actions';
+import type { Decision } from '../audit/schema';
+import { reopen } from '../audit/status';
+import { NudgeError } from '../errors';
+import { markVariantApproved } from '../guard/review';
+import type { DecisionRef } from '../items/decisionRef';
+import { type EngineContext, nowFor, save, suppress, loadDecision, profileLoader } from './context';
+import { guardStage } from './guard';
+
+/**
+ * A reviewer's verdict on a decision waiting in review. Approved: the remaining guardrails run (the
+ * review is not asked again) and the decision goes on; rejected: it ends suppressed (REVIEW_REJECTED).
+ * Who decided, when and why is recorded in `decision.review`.
+ */
+export async function resolveReview(ctx: EngineContext, ref: DecisionRef | unknown, verdict: { approve: boolean; reviewer: string; note?: string }): Promise<Decision> {
+	const decision = await loadDecision(ctx, ref);
+	// An agent's action is approved under its approval id, bound to its content (engine/agents).
+	if (decision.agent?.approval) {
+		await decideApproval(ctx, decision.agent.approval.approvalId, { approver: verdict.reviewer, approve: verdict.approve, note: verdict.note });
+		return loadDecision(ctx, decision.decisionId);
+	}
+	if (decision.status !== 'review' || !decision.review) {
+		throw new NudgeError('INVALID_INPUT', `Decision ${decision.decisionId} is not waiting for review (it is ${decision.status})`);
+	}
+	const reviewer = verdict.reviewer?.trim();
+	if (!reviewer) throw new NudgeError('INVALID_INPUT', 'A review verdict needs the reviewer’s name or email, for the audit trail');
+	const now = nowFor(ctx, decision);
+	Object.assign(decision.review, { verdict: verdict.approve ? 'approved' : 'rejected', reviewer, decidedAt: now.toISOString(), ...(verdict.note ? { note: verdict.note } : {}) });
+	if (!verdict.approve) {
+		suppress(decision, 'REVIEW_REJECTED', `rejected by ${reviewer}${verdict.note ? `: ${verdict.note}` : ''}`);
+		return save(ctx, decision, 'review', now);
+	}
+	if (decision.message?.variant) await markVariantApproved(ctx.store, decision.message.variant, now.getTime());
+	reopen(decision);
+	await save(ctx, decision, 'review', now);
+	return guardStage(ctx, decision, profileLoader(ctx, decision), {}, true);
+}

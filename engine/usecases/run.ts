@@ -1,0 +1,54 @@
+import type { Decision } from '../audit/schema';
+import type { DecisionRef } from '../items/decisionRef';
+import { chooseStage } from './choose';
+import { type EngineContext, loadDecision, profileLoader } from './context';
+import { guardStage } from './guard';
+import { ingest, type IngestResult } from './ingest';
+import { logStage } from './log';
+import { recordOutcome } from './outcome';
+import { scoreStage } from './score';
+import { sendStage, type SendTarget } from './send';
+
+/**
+ * A whole journey in one call (CLI replay, benchmarks): the same stages as the nodes on one loaded
+ * decision, each recorded in its trail; stored when the event is accepted, before a message leaves,
+ * and when it is logged. A suppressed decision skips to the log, like the flows.
+ */
+export async function decide(ctx: EngineContext, rawEvent: unknown, options: { journey: string; target: SendTarget }): Promise<Decision> {
+	return decideIngested(ctx, await ingest(ctx, rawEvent, { journey: options.journey }), options.target);
+}
+
+/** The stages of `decide` for an event already taken in (e.g. a timer that fired); records its outcome first. */
+export async function decideIngested(ctx: EngineContext, ingested: IngestResult, target: SendTarget): Promise<Decision> {
+	const decision = ingested.decision;
+	if (ingested.duplicate) return decision;
+	const outcome = decision.outcomeFor;
+	if (outcome) await recordOutcome(ctx, { decisionId: outcome.decisionId, type: outcome.type, value: outcome.value, outcomeId: outcome.outcomeId, at: decision.event.occurredAt });
+	const profile = profileLoader(ctx, decision, ingested.profile);
+	return runStages(ctx, decision, [
+		() => scoreStage(ctx, decision, profile, false),
+		() => chooseStage(ctx, decision, profile, false),
+		() => guardStage(ctx, decision, profile, {}, false),
+		() => sendStage(ctx, decision, profile, target, false),
+	]);
+}
+
+/**
+ * The rest of `decide` for a delayed decision that came due (guard/waits.ts): the guardrails again, then
+ * the send, then the log — the same decision is finalised. Anything but a delayed decision is returned as it is.
+ */
+export async function decideDue(ctx: EngineContext, ref: DecisionRef | unknown, target: SendTarget): Promise<Decision> {
+	const decision = await loadDecision(ctx, ref);
+	if (decision.status !== 'delayed') return decision;
+	const profile = profileLoader(ctx, decision);
+	return runStages(ctx, decision, [() => guardStage(ctx, decision, profile, {}, false), () => sendStage(ctx, decision, profile, target, false)]);
+}
+
+/** Runs stages while the decision is open (the first may take a delayed one), then logs it. */
+async function runStages(ctx: EngineContext, decision: Decision, stages: (() => Promise<Decision>)[]): Promise<Decision> {
+	for (const [i, stage] of stages.entries()) {
+		if (decision.status !== 'pending' && !(i === 0 && decision.status === 'delayed')) break;
+		decision = await stage();
+	}
+	return logStage(ctx, decision, {});
+}

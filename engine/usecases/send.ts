@@ -1,0 +1,106 @@
+import type { Decision } from '../audit/schema';
+import { checkMove, moveTo } from '../audit/status';
+import { channelEligibility } from '../decide/chooseChannel';
+import { sentTrials } from '../decide/bookkeeping';
+import { deliver, RetryPolicy, Sender, SendResult } from '../deliver/provider';
+import { checkWebhookUrl, postWebhook, WebhookTarget } from '../deliver/webhook';
+import { NudgeError } from '../errors';
+import { suppressionHit } from '../guard/guard';
+import type { DecisionRef } from '../items/decisionRef';
+import { type EngineContext, type ProfileLoader, nowFor, save, suppress, loadDecision, profileLoader } from './context';
+
+/** A webhook, a dry run, or any provider's sender (engine/deliver: Segment, HubSpot…). */
+export type SendTarget = WebhookTarget | { dryRun: true } | { sender: Sender; retry?: Partial<RetryPolicy> };
+
+/**
+ * Sends once per decision: the decision id is the idempotency key, so a retried flow never sends
+ * twice. Only a decision holding a cap reservation may send; success commits it, failure releases it.
+ */
+export async function send(ctx: EngineContext, ref: DecisionRef | unknown, target: SendTarget, message: { category?: string } = {}): Promise<Decision> {
+	const decision = await loadDecision(ctx, ref);
+	if (message.category && decision.status === 'pending') decision.message = { ...decision.message, category: message.category };
+	// Sent or failed: a retried flow gets the same answer, and nothing is posted again.
+	if (decision.status === 'sent' || decision.status === 'failed') return decision;
+	if (decision.status === 'suppressed') {
+		throw new NudgeError('NOT_RESERVED', `Decision ${decision.decisionId} was suppressed (${decision.reason}) and cannot be sent: connect Send only after the Allowed output of Frequency Cap`);
+	}
+	return sendStage(ctx, decision, profileLoader(ctx, decision), target);
+}
+
+export async function sendStage(ctx: EngineContext, decision: Decision, loadProfile: ProfileLoader, target: SendTarget, persist = true): Promise<Decision> {
+	if ('sender' in target) target.sender.check?.();
+	else if (!('dryRun' in target)) checkWebhookUrl(target.url);
+	const now = nowFor(ctx, decision);
+	const reservationId = decision.guard?.allowed ? decision.guard.reservationId : undefined;
+	const category = decision.message?.category;
+	// Only an open decision skips the cap check: one a guardrail holds (review, quiet hours, a cap's delay) waits.
+	const unreservedAllowed = decision.status === 'pending' && !!category && ctx.policy.sendWithoutCapCheck.includes(category);
+	if (!reservationId && !unreservedAllowed) {
+		throw new NudgeError('NOT_RESERVED', `Decision ${decision.decisionId} has not passed Frequency Cap${decision.status === 'delayed' ? ` (it is delayed until ${decision.guard?.retryAt})` : decision.status === 'review' ? ' (it is waiting for review)' : ''}; Nudge only sends messages that hold a cap reservation`);
+	}
+	// Defence in depth: consent or the suppression list may have changed since Frequency Cap.
+	const current = await loadProfile();
+	const blocked = suppressionHit(ctx.policy, current) ?? (decision.channel ? channelEligibility(decision.channel, current, ctx.policy)?.detail : 'no channel');
+	if (blocked) {
+		if (reservationId) await ctx.store.settleCap(reservationId, 'release');
+		suppress(decision, suppressionHit(ctx.policy, current) ? 'SUPPRESSION_LIST' : 'NO_CONSENT', `not sent: ${blocked} (checked again at send)`);
+		return save(ctx, decision, 'send', now, { persist });
+	}
+	// Before anything leaves: a decision that may not end sent is never posted.
+	checkMove(decision, 'sent');
+	const key = `send:${decision.decisionId}`;
+	if (!(await ctx.store.claimKey(key, 24 * 3_600_000, now.getTime()))) {
+		throw new NudgeError('CONFLICT', `Decision ${decision.decisionId} is already being sent by another execution`, [], 409);
+	}
+	// The decision, its reservation and the send claim are durable before the message leaves the process.
+	if (!persist) await ctx.store.putDecision(decision);
+	await ctx.store.sync();
+	const profile = current;
+	const payload = {
+		decisionId: decision.decisionId,
+		journey: decision.journey,
+		channel: decision.channel,
+		contact: { contactId: profile.contactId, email: profile.email, phone: profile.phone, traits: profile.traits, identities: profile.identities },
+		score: decision.score,
+		event: decision.event,
+		policyVersion: decision.policyVersion,
+		...(decision.handoff ? { handoff: decision.handoff } : {}),
+	};
+	let result: SendResult;
+	try {
+		result =
+			'dryRun' in target
+				? { ok: true, attempts: 0 }
+				: 'sender' in target
+					? await deliver(target.sender, payload, decision.decisionId, target.retry)
+					: await postWebhook(target, payload, decision.decisionId);
+	} catch (error) {
+		// Nothing was recorded: free the claim so the send can be retried.
+		await ctx.store.releaseKey(key);
+		throw error;
+	}
+	decision.delivery = {
+		provider: 'dryRun' in target ? 'dry-run' : 'sender' in target ? target.sender.provider : 'webhook',
+		status: result.ok ? 'sent' : 'failed',
+		idempotencyKey: decision.decisionId,
+		attempts: result.attempts,
+		...(result.httpStatus !== undefined ? { httpStatus: result.httpStatus } : {}),
+		...(result.providerMessageId ? { providerMessageId: result.providerMessageId } : {}),
+		...(result.error ? { error: result.error } : {}),
+		at: now.toISOString(),
+	};
+	if (result.ok) {
+		if (reservationId) await ctx.store.settleCap(reservationId, 'commit');
+		// The learner counts a trial only for a message that left (a chosen channel, sent).
+		const trials = sentTrials(decision);
+		if (trials.length) await ctx.store.addArmStats(trials);
+		moveTo(decision, 'sent');
+		decision.explanation = `sent by ${decision.channel}`;
+	} else {
+		if (reservationId) await ctx.store.settleCap(reservationId, 'release');
+		moveTo(decision, 'failed');
+		decision.reason = 'SEND_FAILED';
+		decision.explanation = `send failed after ${result.attempts} attempt(s): ${result.error ?? ''}`;
+	}
+	return save(ctx, decision, 'send', now, { persist });
+}
