@@ -13,9 +13,9 @@ export function parseContactArgs(command: string, args: string[], extra: Record<
 	return { contact, store: text('store'), flag: (name: string) => values[name] === true };
 }
 
-/** Runs with an engine on `--store` (the default embedded store when absent) and the policy (the default one when absent), closing it after. */
+/** Runs with an engine on `--store` (the default embedded store when absent; a SQLite file must be there) and the policy (the default one when absent), closing it after. */
 export async function withStoreEngine<T>(store: string | undefined, run: (engine: Engine) => Promise<T>, policy?: LoadedPolicy): Promise<T> {
-	const engine = new Engine({ store: storeOf(store), policy });
+	const engine = new Engine({ store: storeOf(store, { existing: true }), policy });
 	try {
 		return await run(engine);
 	} finally {

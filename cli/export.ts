@@ -95,7 +95,7 @@ async function exportDecisionLog(values: ExportValues): Promise<number> {
 			if (error instanceof OutputClosed) return undefined;
 			throw error;
 		}
-	});
+	}, { existing: true });
 	if (n === undefined) {
 		process.stderr.write('nudge export: stopped: the reader closed the output\n');
 		return 0;

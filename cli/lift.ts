@@ -47,7 +47,7 @@ export async function runLift(args: string[]): Promise<number> {
 		const inRange = decisions.filter((d) => (!query.journey || d.journey === query.journey) && (!query.from || d.createdAt >= query.from) && (!query.to || d.createdAt < query.to));
 		rows = liftReport(inRange, options);
 	} else {
-		const engine = new Engine({ store: storeOf(values.store) });
+		const engine = new Engine({ store: storeOf(values.store, { existing: true }) });
 		try {
 			rows = await engine.lift(query, options);
 		} finally {

@@ -41,10 +41,16 @@ const COMMANDS: Record<string, { usage: string; run: (args: string[]) => Promise
 	retention: { usage: RETENTION_USAGE, run: runRetentionCommand },
 };
 
+/** What --store means wherever it is given (replay's own says it keeps the replay's scratch store instead). */
+const STORE_NOTE = `
+--store STORE, in every command but replay: a SQLite file (~/.nudge/nudge.db when absent) or a store URL
+      (redis://…, postgres://…, split:…; docs/deploy.md).
+`;
+
 const USAGE = `Usage: nudge <command> [options]    (nudge <command> --help, nudge --version)
 
 Commands:
-${[...new Set(Object.values(COMMANDS).map((c) => c.usage))].join('')}`;
+${[...new Set(Object.values(COMMANDS).map((c) => c.usage))].join('')}${STORE_NOTE}`;
 
 function fail(message: string): never {
 	process.stderr.write(`nudge: ${redactUrl(message)}\n`);
@@ -77,7 +83,7 @@ async function runReplay(args: string[]): Promise<number> {
 }
 
 const isHelp = (arg: string) => arg === '--help' || arg === '-h';
-const commandHelp = (usage: string) => `Usage:\n${usage.replace(/^ {2}(?=\S)/gm, '  nudge ')}`;
+const commandHelp = (usage: string) => `Usage:\n${usage.replace(/^ {2}(?=\S)/gm, '  nudge ')}${usage === REPLAY_USAGE ? '' : STORE_NOTE}`;
 
 async function main(argv: string[]): Promise<number> {
 	const [command, ...rest] = argv;

@@ -8,9 +8,10 @@ export const MCP_USAGE = `  mcp [--store STORE] [--policy FILE.json] [--agent-id
       [--http [--port 4281] [--host 127.0.0.1] [--token TOKEN] [--public-host NAME]]
       A Model Context Protocol server, so an AI agent (Claude Desktop, any MCP client) acts through Nudge's
       guardrails. Tools: lookup_contact, score_contact, request_action, record_outcome, explain_decision;
-      no approval or admin tool. The agent acts as --agent-id (default "mcp"), never an id it picks. Speaks over stdin/stdout unless --http is given; then streamable HTTP at
-      /mcp, on 127.0.0.1 only unless --host says otherwise, where a bearer token is required (--token or
-      NUDGE_MCP_TOKEN, at least 16 characters). With --webhook, an allowed action is sent there at once
+      no approval or admin tool. The agent acts as --agent-id (default "mcp"), never an id it picks.
+      Speaks over stdin/stdout unless --http is given; then streamable HTTP at /mcp, on 127.0.0.1 only
+      unless --host says otherwise, where a bearer token is required (--token or NUDGE_MCP_TOKEN, at
+      least 16 characters). With --webhook, an allowed action is sent there at once
       (signed with --webhook-secret); without it, an allowed action holds its cap slot for a flow to send.
       Personal data is redacted in what the tools return unless --reveal-pii is given. See docs/mcp.md.
 `;

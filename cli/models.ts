@@ -1,11 +1,11 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { NudgeError } from '../engine/errors';
 import { DEFAULT_TIERS, TrainedModel, deserializeModel, predictTable, scoreRecord, serializeModel } from '../engine/scoring/model';
 import { activateModel, activeModel, importModel, rollbackModel, trainAndSave } from '../engine/scoring/registry';
 import { tierOf } from '../engine/scoring/rulesModel';
 import { readTable, tableRecords } from '../engine/scoring/table';
-import { DEFAULT_STORE_URL, openStore } from '../engine/store/open';
+import { DEFAULT_STORE_URL, openStore, sqliteFileOf } from '../engine/store/open';
 import type { Store } from '../engine/store/types';
 
 export const TRAIN_USAGE = `  train --data FILE --target COLUMN [--positive VALUE] [--exclude A,B] [--placeholders Select,…]
@@ -37,8 +37,14 @@ export function int(name: string, v: string | undefined): number | undefined {
 	return n;
 }
 
-/** `--store`: a SQLite file path or any store URL (openStore tells them apart). */
-export function storeOf(path?: string): Store {
+/**
+ * `--store`: a SQLite file path or any store URL (openStore tells them apart). A command that reads or changes
+ * what is stored gives `existing`: a SQLite file that is not there is a mistyped path, and opening it would create
+ * an empty store and answer from it (nothing to export, nothing to erase or delete) as if that were the truth.
+ */
+export function storeOf(path?: string, { existing = false } = {}): Store {
+	const file = existing ? sqliteFileOf(path || DEFAULT_STORE_URL) : undefined;
+	if (file && !existsSync(file)) throw new NudgeError('INVALID_INPUT', `There is no store at ${file}: check --store (without it, the store is ~/.nudge/nudge.db; the demo's is ~/.nudge/demo.db). Nothing was created`);
 	return openStore(path || DEFAULT_STORE_URL);
 }
 
@@ -81,8 +87,8 @@ export function formatEvaluation(model: TrainedModel): string {
 }
 
 /** Opens --store for one command and closes it after, whatever happens. */
-export async function withStore<T>(path: string | undefined, run: (store: Store) => Promise<T>): Promise<T> {
-	const store = storeOf(path);
+export async function withStore<T>(path: string | undefined, run: (store: Store) => Promise<T>, options?: { existing?: boolean }): Promise<T> {
+	const store = storeOf(path, options);
 	try {
 		return await run(store);
 	} finally {
@@ -148,7 +154,7 @@ export async function runScore(args: string[]): Promise<number> {
 		if (version === undefined) return activeModel(store, name);
 		const record = await store.getModelVersion(name, version);
 		return record && { version, model: deserializeModel(record.body) };
-	});
+	}, { existing: true });
 	if (!loaded) throw new NudgeError('INVALID_INPUT', version === undefined ? `Model "${name}" has no active version: train one with --activate, or activate one` : `Model "${name}" has no version ${version}`);
 	const table = readTable(values.data);
 	const out: string[] = [];
@@ -174,7 +180,7 @@ export async function runActivate(args: string[], rollback: boolean): Promise<nu
 	const version = int('version', values.version);
 	if (!values.model || (!rollback && version === undefined)) throw new NudgeError('INVALID_INPUT', `${rollback ? 'rollback needs --model NAME' : 'activate needs --model NAME and --version N'}\n\nUsage:\n${ACTIVATE_USAGE}`);
 	const name = values.model;
-	const info = await withStore(values.store, (store) => (rollback ? rollbackModel(store, name, { note: values.note }) : activateModel(store, name, version!, { note: values.note })));
+	const info = await withStore(values.store, (store) => (rollback ? rollbackModel(store, name, { note: values.note }) : activateModel(store, name, version!, { note: values.note })), { existing: true });
 	process.stdout.write(`${info.name} v${info.version} is now active.\n`);
 	return 0;
 }

@@ -3,13 +3,14 @@ import { loadPolicy, loadPolicyFile } from '../engine/policy/load';
 import { formatRetention } from '../engine/privacy/retention';
 import { withStoreEngine } from './contactArgs';
 
-export const RETENTION_USAGE = `  retention [--store PATH|URL] [--policy FILE.json] [--dry-run]
+export const RETENTION_USAGE = `  retention [--store STORE] [--policy FILE.json] [--dry-run]
       Deletes what the policy's retention keeps no longer (default: decisions after 400 days, contacts
       not seen for 1095 days, frequency-cap history past the longest cap window, event ids past the
       de-duplication window), in batches, on any store. --dry-run deletes nothing and counts what
       would go. Give the policy your flows use (the default policy when absent). One run at a time per
       store: another one under way is skipped. Prints the report (JSON, counts only). The trigger nodes
-      run it on their own once a day (retention.auto). See docs/privacy.md.
+      run it on their own when it is due (retention.auto, every retention.every: a day by default). See
+      docs/privacy.md.
 `;
 
 export async function runRetentionCommand(args: string[]): Promise<number> {

@@ -12,8 +12,9 @@ import { int, withStore } from './models';
 export const UPLIFT_USAGE = `  uplift train (--data FILE --treatment COLUMN --outcome COLUMN [--positive VALUE] | --journey NAME)
          [--name NAME] [--store PATH] [--activate] [--exclude A,B] [--learner t-learner|transformed-outcome]
          [--trees 30] [--seed 42] [--out MODEL.json] [--json]
-  uplift evaluate (--data FILE --treatment COLUMN --outcome COLUMN | --journey NAME)
+  uplift evaluate (--data FILE --treatment COLUMN --outcome COLUMN [--positive VALUE] | --journey NAME)
          [--model NAME [--version N] | --score COLUMN] [--store PATH] [--json]
+         [--exclude A,B] [--learner t-learner|transformed-outcome] [--trees 30] [--seed 42]
       Uplift: how much a message raises each contact's chance to convert, learned from messaged
       (treated) and held-out (control) contacts assigned at random. Rows come from a CSV/JSON export
       with a treatment column (1/0, true/false, yes/no, treated/control) and an outcome column, or from
@@ -21,10 +22,10 @@ export const UPLIFT_USAGE = `  uplift train (--data FILE --treatment COLUMN --ou
       T-learner and a transformed-outcome forest, keeps the one with the better out-of-bag Qini, evaluates
       it on 30% held-out rows and stores it as a new version of --name (default: the journey's name, or
       "uplift"). evaluate judges a stored model (--model) or a score column of the file (--score) on all
-      rows, or, with neither, trains on 70% and judges the rest without storing anything. Figures:
-      Qini coefficient and AUUC, uplift in the top 10/20/30%, with 95% bootstrap intervals, against
-      random targeting and treat-all. A model that does not beat random is said to, and the engine then
-      uses the average effect.
+      rows, or, with neither, trains on 70% (with train's --exclude, --learner, --trees, --seed) and judges
+      the rest without storing anything. Figures: Qini coefficient and AUUC, uplift in the top
+      10/20/30%, with 95% bootstrap intervals, against random targeting and treat-all. A model that does
+      not beat random is said to, and the engine then uses the average effect.
 `;
 
 const pp = (v: number) => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(2)} pp`;
@@ -106,10 +107,11 @@ async function train(args: string[]): Promise<number> {
 		strict: true,
 	});
 	const name = values.name ?? values.journey ?? 'uplift';
+	// Training from a journey reads the store's decisions: it must be the store the journey wrote.
 	const result = await withStore(values.store, async (store) => {
 		const rows = await rowsOf(values, () => store, 'train');
 		return trainAndSaveUplift(store, name, rows.table, upliftOptions(rows, values), { activate: values.activate });
-	});
+	}, { existing: !!values.journey });
 	if (values.out) writeFileSync(values.out, serializeUplift(result.model));
 	process.stdout.write(report(result.model, values.json));
 	if (!values.json) process.stdout.write(`\n${result.message[0].toUpperCase()}${result.message.slice(1)}.\n`);
@@ -150,6 +152,6 @@ async function evaluate(args: string[]): Promise<number> {
 		const evaluation = evaluateUplift(score, t, y);
 		return values.json ? `${JSON.stringify({ evaluation })}\n` : formatUpliftEvaluation(evaluation, heading);
 	};
-	process.stdout.write(needsStore ? await withStore(values.store, run) : await run());
+	process.stdout.write(needsStore ? await withStore(values.store, run, { existing: true }) : await run());
 	return 0;
 }

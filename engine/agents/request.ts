@@ -96,9 +96,9 @@ export async function resolveActionContact(store: Store, contact: ActionRequest[
 	const described = Object.entries(given).map(([k, v]) => `${k} ${v}`).join(', ');
 	if (missing.length || found.size !== 1) {
 		const why = found.size > 1 ? 'its identities belong to different contacts' : 'no contact has it';
-		throw new NudgeError('UNKNOWN_CONTACT', `Cannot act on ${described}: ${why}. Agents act on contacts Nudge already knows; look the contact up first`, [], 404);
+		throw new NudgeError('UNKNOWN_CONTACT', `Cannot act on ${described}: ${why}. Agents act only on contacts Nudge already knows from their events: check the id or address, and do not retry it as it is`, [], 404);
 	}
 	const profile = await store.getProfile([...found][0]);
-	if (!profile) throw new NudgeError('UNKNOWN_CONTACT', `Cannot act on ${described}: no contact has it. Agents act on contacts Nudge already knows; look the contact up first`, [], 404);
+	if (!profile) throw new NudgeError('UNKNOWN_CONTACT', `Cannot act on ${described}: no contact has it. Agents act only on contacts Nudge already knows from their events: check the id or address, and do not retry it as it is`, [], 404);
 	return profile;
 }

@@ -64,6 +64,14 @@ export function openStore(url: string = DEFAULT_STORE_URL): Store {
 	throw new NudgeError('INVALID_CONFIG', `Unknown store "${spec}". Use ${STORE_URL_FORMS}`);
 }
 
+/** The file a store setting names when it is a SQLite store (`~` expanded), or undefined for any other store. */
+export function sqliteFileOf(url: string = DEFAULT_STORE_URL): string | undefined {
+	const spec = url.trim() || DEFAULT_STORE_URL;
+	const scheme = SCHEME.exec(spec)?.[1].toLowerCase();
+	const path = scheme === undefined ? spec : scheme === 'sqlite' ? spec.slice(scheme.length + 1).replace(/^\/\/(?=\/)/, '') : '';
+	return path && path !== ':memory:' && path.toLowerCase() !== 'memory' ? expandHome(path) : undefined;
+}
+
 /** A SQLite file: a plain path, never something that looks like a URL (a typo'd redis:/… must not become a file name). */
 function openSqlite(path: string): Store {
 	if (path !== ':memory:' && SCHEME.test(path)) throw invalidStore(path, 'is not a SQLite file path: it looks like a URL');

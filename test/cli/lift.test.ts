@@ -93,12 +93,14 @@ describe('nudge lift', () => {
 		}
 	});
 
-	test('bad arguments and bad lines are clear errors', () => {
+	test('bad arguments and bad lines are clear errors', async () => {
 		const dir = tempDir();
 		writeFileSync(join(dir, 'bad.jsonl'), '{"decisionId": "x"}\n');
 		expect(nudge('lift', '--decisions', join(dir, 'bad.jsonl')).stderr).toMatch(/Decision line 1 is not a Nudge decision/);
 		expect(nudge('lift', '--store', 'a', '--decisions', 'b').stderr).toMatch(/give --store or --decisions, not both/);
 		expect(nudge('lift', '--store', join(dir, 's.db'), '--min-sample', '0').stderr).toMatch(/--min-sample must be a whole number/);
+		expect(nudge('lift', '--store', join(dir, 'empty.db')).stderr).toMatch(/There is no store at .*empty\.db/);
+		await new SqliteStore(join(dir, 'empty.db')).close();
 		const empty = nudge('lift', '--store', join(dir, 'empty.db'));
 		expect(empty.stdout).toMatch(/nothing to compare/);
 		expect(nudge('--help').stdout).toContain('lift [--store PATH');

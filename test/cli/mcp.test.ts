@@ -157,7 +157,7 @@ describe('nudge mcp tools (in-process transport)', () => {
 		expect(text(missing)).toMatch(/idempotencyKey/);
 		const unknown = (await client.callTool({ name: 'request_action', arguments: action({ contact: 'nobody@example.com' }) })) as CallToolResult;
 		expect(unknown.isError).toBe(true);
-		expect(text(unknown)).toMatch(/^UNKNOWN_CONTACT: .*look the contact up first/);
+		expect(text(unknown)).toMatch(/^UNKNOWN_CONTACT: .*check the id or address, and do not retry it as it is/);
 		// The agent cannot pick a journey whose caps or review rules are looser than the agent journey's.
 		const journey = (await client.callTool({ name: 'request_action', arguments: action({ journey: 'nurture' }) })) as CallToolResult;
 		expect(journey.isError).toBe(true);

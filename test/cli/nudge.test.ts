@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 const ROOT = resolve(__dirname, '../..');
 const CLI = join(ROOT, 'dist/cli/nudge.js');
 const nudge = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-const COMMANDS = ['replay', 'train', 'score', 'import', 'activate', 'rollback', 'lift', 'console', 'mcp'];
+const COMMANDS = ['replay', 'train', 'score', 'import', 'activate', 'rollback', 'lift', 'uplift', 'console', 'erase', 'export', 'mcp', 'retention'];
 
 describe('nudge --version and --help', () => {
 	test('--version prints the installed package version', () => {
@@ -36,6 +36,9 @@ describe('nudge --version and --help', () => {
 		expect(run.status).toBe(0);
 		for (const command of COMMANDS) expect(run.stdout).toMatch(new RegExp(`^ {2}${command} `, 'm'));
 		expect(run.stdout).toContain('nudge <command> --help');
+		expect(run.stdout).toMatch(/--store STORE, in every command but replay: a SQLite file \(~\/\.nudge\/nudge\.db when absent\)/);
+		// A usage line is at most 110 characters wide, so a terminal shows it as written.
+		expect(run.stdout.split('\n').filter((line) => line.length > 110)).toEqual([]);
 		expect(nudge('frobnicate').stderr).toMatch(/unknown command "frobnicate"/);
 	});
 });

@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { openStore } from '../../engine/store/open';
 import { tempDir } from '../helpers/fixtures';
 
 const CLI = join(resolve(__dirname, '../..'), 'dist/cli/nudge.js');
@@ -45,5 +46,33 @@ describe('nudge with a bad --store URL', () => {
 		const dir = tempDir('nudge-cli-urls-');
 		writeFileSync(join(dir, 'events.jsonl'), '');
 		expectRefusedAndMasked(nudge(dir, 'replay', '--events', join(dir, 'events.jsonl'), '--store', store), dir);
+	});
+});
+
+describe('nudge with a SQLite --store that is not there', () => {
+	// A mistyped path must not become a new, empty store that answers "nothing to delete / export / erase".
+	test.each([
+		['retention', ['retention', '--dry-run']],
+		['export', ['export']],
+		['export --contact', ['export', '--email', 'ana@example.com']],
+		['erase', ['erase', '--email', 'ana@example.com', '--suppress']],
+		['lift', ['lift']],
+		['score', ['score', '--model', 'lead', '--data', 'rows.csv']],
+		['rollback', ['rollback', '--model', 'lead']],
+		['uplift evaluate --model', ['uplift', 'evaluate', '--data', 'rows.csv', '--treatment', 't', '--outcome', 'y', '--model', 'm']],
+		['uplift train --journey', ['uplift', 'train', '--journey', 'cart-abandonment']],
+	])('%s is refused, names the file and creates nothing', (_label, args) => {
+		const dir = tempDir('nudge-cli-missing-');
+		writeFileSync(join(dir, 'rows.csv'), 't,y\n1,0\n');
+		const result = nudge(dir, ...args, '--store', 'nudgee.db');
+		expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 2, stderr: expect.stringMatching(/^nudge: There is no store at .*nudgee\.db: check --store .*Nothing was created\n$/) });
+		expect(readdirSync(dir)).toEqual(['rows.csv']);
+	});
+
+	test('a store that is there is read as before', async () => {
+		const dir = tempDir('nudge-cli-missing-');
+		await openStore(join(dir, 'nudge.db')).close();
+		expect(nudge(dir, 'retention', '--dry-run', '--store', 'nudge.db').status).toBe(0);
+		expect(nudge(dir, 'export', '--store', 'nudge.db')).toMatchObject({ status: 0, stderr: 'nudge export: 0 decision(s)\n' });
 	});
 });

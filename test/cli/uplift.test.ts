@@ -90,6 +90,9 @@ describe('nudge uplift train / evaluate', () => {
 		expect(help.status).toBe(0);
 		expect(help.stdout).toMatch(/nudge uplift train/);
 		expect(help.stdout).toMatch(/Qini coefficient and AUUC/);
+		// evaluate takes the options its train-on-70% run passes on: its usage names them.
+		const evaluateUsage = help.stdout.slice(help.stdout.indexOf('uplift evaluate'), help.stdout.indexOf('\n      Uplift:'));
+		for (const option of ['--positive VALUE', '--exclude A,B', '--learner', '--trees', '--seed']) expect(evaluateUsage).toContain(option);
 	});
 
 	test('--journey trains on the store’s decisions: holdout contacts are the control', async () => {

@@ -354,7 +354,7 @@ describe.each(local)('agent actions on %s', (_name, makeStore) => {
 
 	describe('bad input gets an actionable error and changes nothing', () => {
 		const cases: [string, Record<string, unknown>, string, RegExp][] = [
-			['an unknown contact', { contact: 'nobody@example.com' }, 'UNKNOWN_CONTACT', /email nobody@example.com: no contact has it.*look the contact up first/],
+			['an unknown contact', { contact: 'nobody@example.com' }, 'UNKNOWN_CONTACT', /email nobody@example.com: no contact has it.*check the id or address, and do not retry it as it is/],
 			['identities of two contacts', { contact: { email: 'ana@example.com', userId: 'u-bo@example.com' } }, 'UNKNOWN_CONTACT', /belong to different contacts/],
 			['no identity', { contact: {} }, 'INVALID_INPUT', /contact: name the contact by at least one of contactId, email/],
 			['an unknown channel', { channel: 'fax' }, 'INVALID_INPUT', /channel: must be one of email, .*or "choose"/],

@@ -4,10 +4,11 @@
  * is refused instead of becoming a SQLite file named after it.
  */
 import { existsSync, readdirSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { NudgeError } from '../../engine/errors';
 import { redactUrl } from '../../engine/store/connection';
-import { openStore } from '../../engine/store/open';
+import { openStore, sqliteFileOf } from '../../engine/store/open';
 import { PostgresStore } from '../../engine/store/postgres';
 import { RedisStore } from '../../engine/store/redis';
 import { tempDir } from '../helpers/fixtures';
@@ -96,6 +97,14 @@ describe('openStore: which URLs open which store', () => {
 		await store.close();
 		expect(existsSync(join(dir, 'plain.db'))).toBe(true);
 		expect(openStore('MEMORY:').kind).toBe('memory');
+	});
+
+	test('sqliteFileOf names the file of a SQLite setting only', () => {
+		expect(sqliteFileOf('plain.db')).toBe(join(dir, 'plain.db'));
+		expect(sqliteFileOf('sqlite:///var/nudge/a.db')).toBe('/var/nudge/a.db');
+		expect(sqliteFileOf('SQLite:~/x.db')).toBe(join(homedir(), 'x.db'));
+		expect(sqliteFileOf('')).toBe(join(homedir(), '.nudge', 'nudge.db'));
+		for (const other of ['memory:', 'memory', 'sqlite::memory:', 'redis://127.0.0.1:6379', 'postgres://u@h/db', 'split:hot=memory:;log=memory:']) expect(sqliteFileOf(other)).toBeUndefined();
 	});
 });
 
