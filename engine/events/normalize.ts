@@ -1,6 +1,6 @@
 import { NudgeError, describeIssues, issuesFromZod } from '../errors';
 import { contentHash } from '../ids';
-import { fromHubSpotWebhook } from './hubspot';
+import { fromHubSpotWebhook } from '../vendors/hubspot/normalise';
 import { checkEventBounds, checkJsonSize } from './limits';
 import {
 	CustomerEvent,

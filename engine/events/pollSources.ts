@@ -1,10 +1,10 @@
 /** The polling sources a Poll Trigger can pick, built one way for both platforms. */
 import { NudgeError } from '../errors';
-import type { HubSpotAuthSettings } from '../vendors/hubspot';
-import { sharedSalesforceConnector, type SalesforceSettings } from '../vendors/salesforce';
-import { HubSpotPollSource, type HubSpotPollObject } from './hubspotPoll';
+import type { HubSpotAuthSettings } from '../vendors/hubspot/auth';
+import { HubSpotPollSource, type HubSpotPollObject } from '../vendors/hubspot/poll';
+import { sharedSalesforceConnector, type SalesforceSettings } from '../vendors/salesforce/auth';
+import { SalesforcePollSource, type SalesforcePollObject } from '../vendors/salesforce/poll';
 import type { PollSource } from './poll';
-import { SalesforcePollSource, type SalesforcePollObject } from './salesforcePoll';
 
 export type PollSourceSpec =
 	| { source: 'hubspot'; auth: HubSpotAuthSettings; object: HubSpotPollObject }

@@ -2,7 +2,8 @@ import type { Engine, IngestResult } from '../engine';
 import { NudgeError } from '../errors';
 import type { CustomerEvent } from './schema';
 import { verifySignedRequest } from './signature';
-import { verifyHubSpotRequest, verifySegmentRequest } from './vendorSignatures';
+import { verifyHubSpotRequest } from '../vendors/hubspot/signature';
+import { verifySegmentRequest } from '../vendors/segment/signature';
 
 /** Largest request body a trigger accepts (a batch of events). */
 export const MAX_WEBHOOK_BYTES = 5 * 1024 * 1024;

@@ -7,8 +7,8 @@ import { NudgeError } from '../../engine/errors';
 import { createSender, type ClosableSender } from '../../engine/deliver/senders';
 import { checkWebhookUrl } from '../../engine/deliver/webhook';
 import { routeSend } from '../../engine/items';
-import type { HubSpotAction } from '../../engine/deliver/hubspot';
-import type { SalesforceAction } from '../../engine/deliver/salesforce';
+import type { HubSpotAction } from '../../engine/vendors/hubspot';
+import type { SalesforceAction } from '../../engine/vendors/salesforce';
 import { decisionOf, decisionStatus, handleSteps, linkEngine, NudgeNodeDef } from './shared/adapter';
 import { hubspotAuthOf, salesforceSettingsOf, vendorConfig, vendorField } from './shared/vendors';
 

@@ -1,5 +1,5 @@
 /**
- * HubSpot access through an OAuth2 app (engine/vendors/hubspot.ts): the access token is renewed with the
+ * HubSpot access through an OAuth2 app (engine/vendors/hubspot/auth.ts): the access token is renewed with the
  * refresh token, cached until shortly before it expires, renewed once on 401, and a refusal says what to
  * fix without repeating a secret. nock answers like HubSpot's token endpoint
  * (https://developers.hubspot.com/docs/api-reference/legacy/authentication/oauth-tokens/v1/refresh-oauth-token:
@@ -9,9 +9,7 @@
  */
 import nock from 'nock';
 import { deliver, type OutboundMessage } from '../../engine/deliver/provider';
-import { HubSpotSender } from '../../engine/deliver/hubspot';
-import { HubSpotPollSource } from '../../engine/events/hubspotPoll';
-import { hubspotAuthFrom, HubSpotOAuthTokens, type HubSpotAuthSettings } from '../../engine/vendors/hubspot';
+import { HubSpotSender, HubSpotPollSource, hubspotAuthFrom, HubSpotOAuthTokens, type HubSpotAuthSettings } from '../../engine/vendors/hubspot';
 
 const HUBSPOT = 'https://api.hubapi.com';
 const CLIENT_ID = '5f3c1d2e-0000-4b5c-9d8e-clientid';

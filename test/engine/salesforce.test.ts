@@ -11,11 +11,9 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Engine } from '../../engine/engine';
 import { deliver, type OutboundMessage } from '../../engine/deliver/provider';
-import { SalesforceSender } from '../../engine/deliver/salesforce';
+import { SalesforceSender, pollQuery, SalesforcePollSource, jwtAssertion, salesforceConnector, type SalesforceSettings } from '../../engine/vendors/salesforce';
 import { pollOnce } from '../../engine/events/poll';
-import { pollQuery, SalesforcePollSource } from '../../engine/events/salesforcePoll';
 import { createEngine } from '../../engine/registry';
-import { jwtAssertion, salesforceConnector, type SalesforceSettings } from '../../engine/vendors/salesforce';
 
 let LOGIN = '';
 let INSTANCE = '';

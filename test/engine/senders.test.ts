@@ -6,8 +6,8 @@
 import nock from 'nock';
 import type { Engine } from '../../engine/engine';
 import { deliver, OutboundMessage, ProviderError, RateLimiter, Sender } from '../../engine/deliver/provider';
-import { HubSpotSender } from '../../engine/deliver/hubspot';
-import { SegmentSender } from '../../engine/deliver/segment';
+import { HubSpotSender } from '../../engine/vendors/hubspot';
+import { SegmentSender } from '../../engine/vendors/segment';
 import { createEngine } from '../../engine/registry';
 
 const WRITE_KEY = 'seg-write-key-SECRET';

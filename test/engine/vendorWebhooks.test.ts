@@ -8,7 +8,7 @@ import { createEngine } from '../../engine/registry';
 import type { Engine } from '../../engine/engine';
 import { NudgeError } from '../../engine/errors';
 import { receiveSignedEvents, type WebhookSource } from '../../engine/events/receive';
-import { hubspotSignature, segmentSignature, verifyHubSpotRequest, verifySegmentRequest } from '../../engine/events/vendorSignatures';
+import { hubspotSignature, segmentSignature, verifyHubSpotRequest, verifySegmentRequest } from '../../engine/index';
 
 const SEGMENT_SECRET = 'whsec-segment';
 const HUBSPOT_SECRET = 'hs-client-secret';

@@ -6,7 +6,7 @@
  */
 import request from 'supertest';
 import { closeAllEngines } from '../../engine/registry';
-import { hubspotSignature, segmentSignature } from '../../engine/events/vendorSignatures';
+import { hubspotSignature, segmentSignature } from '../../engine/index';
 import { catchAll, credentials, engineNodeDef, engineOf, helper, httpNode, nodeOf, quietFor, recordMessages, TAB, waitUntil, withHttpCapture } from './_helpers';
 
 const SHARED = 'segment-shared-value-nr';

@@ -7,10 +7,10 @@
  * adds twice. API usage (Sforce-Limit-Info) above the configured share pauses sending.
  */
 import type { Connection } from 'jsforce';
-import { NudgeError } from '../errors';
-import { checkApiBudget } from '../vendors/salesforce';
-import { followUpLines, followUpSubject } from './followUp';
-import { OutboundMessage, ProviderError, RateLimiter, Sender, sharedLimiter } from './provider';
+import { NudgeError } from '../../errors';
+import { checkApiBudget } from './auth';
+import { followUpLines, followUpSubject } from '../../deliver/followUp';
+import { OutboundMessage, ProviderError, RateLimiter, Sender, sharedLimiter } from '../../deliver/provider';
 
 export type SalesforceAction = 'task' | 'campaign';
 

@@ -7,8 +7,8 @@
  * from portal + eventId and the engine's de-duplication drops the retry.
  */
 import { z } from 'zod/v4';
-import { NudgeError, describeIssues, issuesFromZod } from '../errors';
-import { EVENT_LIMITS, boundedId, boundedString, isForbiddenKey } from './limits';
+import { NudgeError, describeIssues, issuesFromZod } from '../../errors';
+import { EVENT_LIMITS, boundedId, boundedString, isForbiddenKey } from '../../events/limits';
 
 const id = boundedId()
 	.refine((v) => v !== '', 'must not be empty')

@@ -1,6 +1,6 @@
 /**
  * HubSpot senders through `@hubspot/api-client`, with a private app's token or an OAuth2 app's
- * (renewed on expiry, engine/vendors/hubspot.ts):
+ * (renewed on expiry, ./auth.ts):
  * - `task`: a task for the record's owner (sales escalation), associated with the contact or deal
  *   (https://developers.hubspot.com/docs/api/crm/tasks);
  * - `note`: a note on the contact's or deal's timeline (https://developers.hubspot.com/docs/api/crm/notes);
@@ -9,10 +9,10 @@
  *   `sendId` is the decision id, and HubSpot sends at most one email per sendId.
  * The library's own retries are off (numberOfApiCallRetries 0): Nudge's delivery loop retries.
  */
-import { NudgeError } from '../errors';
-import { checkHubSpotAuth, HubSpotApi, hubspotAccountKey, HubSpotAuthError, hubspotTokens, type HubSpotAuthSettings } from '../vendors/hubspot';
-import { escapeHtml, followUpLines, followUpSubject } from './followUp';
-import { OutboundMessage, ProviderError, RateLimiter, retryAfterMs, Sender, sharedLimiter } from './provider';
+import { NudgeError } from '../../errors';
+import { checkHubSpotAuth, HubSpotApi, hubspotAccountKey, HubSpotAuthError, hubspotTokens, type HubSpotAuthSettings } from './auth';
+import { escapeHtml, followUpLines, followUpSubject } from '../../deliver/followUp';
+import { OutboundMessage, ProviderError, RateLimiter, retryAfterMs, Sender, sharedLimiter } from '../../deliver/provider';
 
 export const HUBSPOT_ACTIONS = ['task', 'note', 'email'] as const;
 export type HubSpotAction = (typeof HUBSPOT_ACTIONS)[number];

@@ -7,9 +7,9 @@
  * `until` (now − settle window) keeps late-committing transactions ahead of the cursor.
  */
 import type { Connection } from 'jsforce';
-import { NudgeError } from '../errors';
-import { checkApiBudget } from '../vendors/salesforce';
-import type { PollCursor, PolledRecord, PollPage, PollSource } from './poll';
+import { NudgeError } from '../../errors';
+import { checkApiBudget } from './auth';
+import type { PollCursor, PolledRecord, PollPage, PollSource } from '../../events/poll';
 
 export type SalesforcePollObject = 'Lead' | 'Contact';
 

@@ -7,7 +7,7 @@
  */
 import { createHash, createSign } from 'node:crypto';
 import type { Connection } from 'jsforce';
-import { NudgeError } from '../errors';
+import { NudgeError } from '../../errors';
 
 /** jsforce, loaded on first use, not when a node loads: a node that never uses it does not pay for it (docs/benchmarks.md, bench/load). */
 const jsforce = () => require('jsforce') as typeof import('jsforce');

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Client } from '@hubspot/api-client';
-import { NudgeError } from '../errors';
+import { NudgeError } from '../../errors';
 
 export const HUBSPOT_TOKEN_URL = 'https://api.hubapi.com/oauth/v1/token';
 

@@ -9,8 +9,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { Analytics, HTTPClient, HTTPClientRequest, HTTPResponse } from '@segment/analytics-node';
-import { NudgeError } from '../errors';
-import { OutboundMessage, ProviderError, RateLimiter, retryAfterMs, Sender, sharedLimiter } from './provider';
+import { NudgeError } from '../../errors';
+import { OutboundMessage, ProviderError, RateLimiter, retryAfterMs, Sender, sharedLimiter } from '../../deliver/provider';
 
 export const SEGMENT_EVENT_NAME = 'Nudge Message Requested';
 

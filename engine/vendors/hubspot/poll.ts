@@ -6,10 +6,10 @@
  * records at its last timestamp are left whole for the next poll (or, when a single timestamp fills
  * the poll, read in id order with `hs_object_id`).
  */
-import { NudgeError } from '../errors';
-import { HubSpotApi, HubSpotAuthError, hubspotTokens, type HubSpotAuthSettings } from '../vendors/hubspot';
-import { hubspotIdentity } from './hubspot';
-import { byCursorOrder, isAfter, PollCursor, PolledRecord, PollPage, PollSource } from './poll';
+import { NudgeError } from '../../errors';
+import { HubSpotApi, HubSpotAuthError, hubspotTokens, type HubSpotAuthSettings } from './auth';
+import { hubspotIdentity } from './normalise';
+import { byCursorOrder, isAfter, PollCursor, PolledRecord, PollPage, PollSource } from '../../events/poll';
 
 export type HubSpotPollObject = 'contacts' | 'deals';
 
