@@ -1,6 +1,5 @@
 import type { Decision, GuardCheck, ReasonCode } from '../audit/schema';
-import type { Channel } from '../channels';
-import { channelEligibility } from '../decide/chooseChannel';
+import { channelEligibility, type Channel } from '../channels';
 import type { Policy } from '../policy/schema';
 import type { Profile } from '../profiles/schema';
 import type { Store } from '../store/types';

@@ -1,6 +1,6 @@
 import type { Decision } from '../audit/schema';
 import { checkMove, moveTo } from '../audit/status';
-import { channelEligibility } from '../decide/chooseChannel';
+import { channelEligibility } from '../channels';
 import { sentTrials } from '../decide/bookkeeping';
 import { deliver, RetryPolicy, Sender, SendResult } from '../deliver/provider';
 import { checkWebhookUrl, postWebhook, WebhookTarget } from '../deliver/webhook';
