@@ -17,8 +17,6 @@ const ENGINE_ENTRY_POINTS = [
 	'policy/schema',
 	'agents/request',
 	'agents/verdict',
-	'console/queries',
-	'console/server',
 	'deliver/senders',
 	'deliver/webhook',
 	'events/poll',
@@ -33,6 +31,8 @@ const ENGINE_ENTRY_POINTS = [
 ];
 /** Code outside the shipped engine and nodes: the CLI, demo, benchmarks, tests and scripts. */
 const APP_CODE = '^(\\.\\./)+(cli|demo|bench|test|scripts)(/|$)';
+/** The decision console's web server (console/): an app over the engine, which Node-RED's runtime also mounts. */
+const CONSOLE_APP = '^(\\.\\./)+console(/|$)';
 
 export default [
 	...configWithoutCloudSupport,
@@ -56,10 +56,10 @@ export default [
 	},
 	{
 		// This rule asks n8n nodes to throw n8n's NodeOperationError. It stays on for nodes/n8n and
-		// credentials; the engine, CLI, benchmarks, demo and Node-RED nodes must not import n8n at all
+		// credentials; the engine, console, CLI, benchmarks, demo and Node-RED nodes must not import n8n at all
 		// (they throw NudgeError, which the n8n adapter converts), and the scripts that draw the docs'
 		// pictures are not nodes, so it cannot apply to them.
-		files: ['engine/**/*.ts', 'cli/**/*.ts', 'bench/**/*.ts', 'demo/**/*.ts', 'scripts/**/*.ts', 'nodes/node-red/**/*.ts', 'test/**/*.ts'],
+		files: ['engine/**/*.ts', 'console/**/*.ts', 'cli/**/*.ts', 'bench/**/*.ts', 'demo/**/*.ts', 'scripts/**/*.ts', 'nodes/node-red/**/*.ts', 'test/**/*.ts'],
 		rules: { '@n8n/community-nodes/require-node-api-error': 'off' },
 	},
 	{
@@ -85,6 +85,7 @@ export default [
 					patterns: [
 						{ regex: '^(\\.\\./)+(nodes|credentials)(/|$)', message: 'The engine does not import node code: nodes are adapters over the engine (docs/architecture.md).' },
 						{ regex: APP_CODE, message: 'The engine does not import the CLI, demo, benchmarks, tests or scripts.' },
+						{ regex: CONSOLE_APP, message: 'The engine does not import the console server: it is an app over the engine (the console reads engine/audit/queries.ts).' },
 						{ regex: '^@n8n/|^@node-red/', message: 'The engine is plain TypeScript: no n8n or Node-RED import (DESIGN.md §1).' },
 					],
 				},
@@ -92,7 +93,8 @@ export default [
 		},
 	},
 	{
-		// Layering: nodes go through the engine's public entry points only, and never through app code.
+		// Layering: nodes go through the engine's public entry points only, and never through app code (the
+		// console server, console/, is the one app a node mounts: Node-RED serves it under its admin root).
 		files: ['nodes/**/*.ts', 'credentials/**/*.ts'],
 		rules: {
 			'no-restricted-imports': [

@@ -26,8 +26,8 @@ const nodeRedEditors = () => {
 	return src('nodes/node-red/**/*.html', { base: 'nodes/node-red' }).pipe(expand).pipe(dest('dist/nodes/node-red'));
 };
 const examples = () => src('flows/node-red/*.json').pipe(dest('examples'));
-// The decision console's page (engine/console/server.ts serves it from dist/engine/console/public).
-const consolePage = () => src('engine/console/public/**', { encoding: false }).pipe(dest('dist/engine/console/public'));
+// The decision console's page (console/server.ts serves it from dist/console/public).
+const consolePage = () => src('console/public/**', { encoding: false }).pipe(dest('dist/console/public'));
 
 async function policySchema() {
 	const { policyJsonSchema } = require('./dist/engine/policy/load');

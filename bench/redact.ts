@@ -1,4 +1,4 @@
-import { isPiiKey, redactText, redactValue } from '../engine/console/redact';
+import { isPiiKey, redactText, redactValue } from '../engine/audit/redact';
 import { fmt, print } from './stats';
 
 /**

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { DecisionConsole } from '../engine/console/queries';
-import { LOOPBACK_HOSTS, startConsoleServer } from '../engine/console/server';
+import { DecisionConsole } from '../engine/audit/queries';
+import { LOOPBACK_HOSTS, startConsoleServer } from '../console/server';
 import { NudgeError } from '../engine/errors';
 import { createEngine } from '../engine/registry';
 

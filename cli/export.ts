@@ -3,7 +3,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { EXPORT_FORMATS, ExportFormat, exportDecisions } from '../engine/audit/export';
 import type { DecisionQuery } from '../engine/audit/schema';
-import { parseConsoleParams } from '../engine/console/queries';
+import { parseConsoleParams } from '../engine/audit/queries';
 import { NudgeError } from '../engine/errors';
 import { withStore } from './models';
 

@@ -7,7 +7,7 @@ import { createServer, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { hostName, LOOPBACK_HOSTS, tokenMatches } from '../../engine/console/server';
+import { hostName, LOOPBACK_HOSTS, tokenMatches } from '../../console/server';
 import { NudgeError } from '../../engine/errors';
 
 export const MCP_PATH = '/mcp';

@@ -10,7 +10,7 @@ import { ActionRequestSchema, AGENT_LIMITS, ContactSchema, resolveActionContact 
 import { verdictOf } from '../../engine/agents/verdict';
 import { OutcomeSchema } from '../../engine/audit/schema';
 import { CHANNELS } from '../../engine/channels';
-import { redactDecision, redactValue } from '../../engine/console/redact';
+import { redactDecision, redactValue } from '../../engine/audit/redact';
 import type { Engine, SendTarget } from '../../engine/engine';
 import { NudgeError, type NudgeErrorCode } from '../../engine/errors';
 import { packageVersion } from '../packageRoot';

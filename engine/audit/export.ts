@@ -1,6 +1,6 @@
 import type { Decision, DecisionQuery } from './schema';
 import type { Store } from '../store/types';
-import { redactDecision } from '../console/redact';
+import { redactDecision } from './redact';
 import { decisionCsvHeader, decisionCsvRow } from './csv';
 
 /** Streams every decision matching the query, page by page, in creation order. */
@@ -21,7 +21,7 @@ export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 export interface ExportOptions {
 	/** jsonl (default): each decision as the log holds it, one JSON per line; csv: flat columns (engine/audit/csv.ts). */
 	format?: ExportFormat;
-	/** Mask personal data as the decision console does (engine/console/redact.ts). */
+	/** Mask personal data as the decision console does (engine/audit/redact.ts). */
 	redact?: boolean;
 	/** Decisions read from the store at a time (default 1000). */
 	pageSize?: number;

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DecisionConsole } from '../../engine/console/queries';
+import { DecisionConsole } from '../../engine/audit/queries';
 import { joinJsonl } from '../../engine/decide/lift';
 import { seededRandom } from '../../engine/decide/sampling';
 import { Engine } from '../../engine/engine';

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { DecisionConsole, evaluationOf, HOLDOUT_GROUP, parseConsoleParams, PROFILE_ONLY } from '../../engine/console/queries';
+import { DecisionConsole, evaluationOf, HOLDOUT_GROUP, parseConsoleParams, PROFILE_ONLY } from '../../engine/audit/queries';
 import { formatLift, NO_HOLDOUT } from '../../engine/decide/lift';
-import { redactText, redactValue } from '../../engine/console/redact';
+import { redactText, redactValue } from '../../engine/audit/redact';
 import { Engine } from '../../engine/engine';
 import { NudgeError } from '../../engine/errors';
 import { auc } from '../../engine/scoring/evaluate';

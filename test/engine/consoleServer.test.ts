@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { DecisionConsole } from '../../engine/console/queries';
-import { startConsoleServer } from '../../engine/console/server';
+import { DecisionConsole } from '../../engine/audit/queries';
+import { startConsoleServer } from '../../console/server';
 import { Engine } from '../../engine/engine';
 import { MemoryStore } from '../../engine/store/memory';
 import { SqliteStore } from '../../engine/store/sqlite';
@@ -187,9 +187,9 @@ describe('nudge console (the built CLI)', () => {
 	const maybe = existsSync(cli) ? test : test.skip;
 	if (!existsSync(cli)) process.stderr.write('\n*** dist/cli/nudge.js is missing (run npm run build): the nudge console CLI test is SKIPPED ***\n\n');
 
-	maybe('the build ships the page: dist/engine/console/public holds the same files as engine/console/public', () => {
-		const source = join(__dirname, '..', '..', 'engine', 'console', 'public');
-		const built = join(__dirname, '..', '..', 'dist', 'engine', 'console', 'public');
+	maybe('the build ships the page: dist/console/public holds the same files as console/public', () => {
+		const source = join(__dirname, '..', '..', 'console', 'public');
+		const built = join(__dirname, '..', '..', 'dist', 'console', 'public');
 		const files = readdirSync(source).sort();
 		expect(files).toEqual(['app.js', 'index.html', 'style.css']);
 		expect(readdirSync(built).sort()).toEqual(files);

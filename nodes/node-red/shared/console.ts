@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NodeAPI } from 'node-red';
-import { DecisionConsole } from '../../../engine/console/queries';
-import { consoleHandler, isConsolePath } from '../../../engine/console/server';
+import { DecisionConsole } from '../../../engine/index';
+import { consoleHandler, isConsolePath } from '../../../console/server';
 import { NudgeError } from '../../../engine/errors';
 import { ENGINE_NODE_TYPE, NudgeEngineNode } from './adapter';
 

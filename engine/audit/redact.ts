@@ -1,4 +1,4 @@
-import type { Decision } from '../audit/schema';
+import type { Decision } from './schema';
 
 /**
  * PII redaction for the decision console: what identifies a person (email addresses, phone numbers,

@@ -3,11 +3,11 @@ import { readFile } from 'node:fs/promises';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
-import { DECISION_STATUSES, REASON_CODES } from '../audit/schema';
-import { CHANNELS } from '../channels';
-import { NudgeError } from '../errors';
-import { redactUrl } from '../store/connection';
-import { DecisionConsole, parseConsoleParams } from './queries';
+import { DECISION_STATUSES, REASON_CODES } from '../engine/audit/schema';
+import { CHANNELS } from '../engine/channels';
+import { NudgeError } from '../engine/errors';
+import { redactUrl } from '../engine/store/connection';
+import { DecisionConsole, parseConsoleParams } from '../engine/audit/queries';
 
 /** The page's own files, shipped in the package next to this module (gulp copies them into dist). */
 const PUBLIC_DIR = join(__dirname, 'public');

@@ -1,5 +1,5 @@
 import { z } from 'zod/v4';
-import { DECISION_STATUSES, Decision, REASON_CODES } from '../audit/schema';
+import { DECISION_STATUSES, Decision, REASON_CODES } from './schema';
 import { CHANNELS } from '../channels';
 import { compare, LiftOptions, LiftRow } from '../decide/lift';
 import type { Engine } from '../engine';
@@ -188,7 +188,7 @@ export interface Totals {
 /**
  * The decision console's read API: every view's data, computed by the store (SQL GROUP BY on SQLite
  * and PostgreSQL, one pass on memory and Redis), with PII redacted unless configured otherwise. The web
- * page reads only this, through JSON endpoints (engine/console/server.ts).
+ * page reads only this, through JSON endpoints (console/server.ts).
  */
 export class DecisionConsole {
 	readonly revealPii: boolean;
