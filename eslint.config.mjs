@@ -25,7 +25,6 @@ const ENGINE_ENTRY_POINTS = [
 	'events/timers',
 	'guard/waits',
 	'scoring/registry',
-	'store/connection',
 	'vendors/hubspot',
 	'vendors/salesforce',
 ];
@@ -33,6 +32,30 @@ const ENGINE_ENTRY_POINTS = [
 const APP_CODE = '^(\\.\\./)+(cli|demo|bench|test|scripts)(/|$)';
 /** The decision console's web server (console/): an app over the engine, which Node-RED's runtime also mounts. */
 const CONSOLE_APP = '^(\\.\\./)+console(/|$)';
+
+/** What no engine module imports: n8n, Node-RED, node code or app code. */
+const ENGINE_IMPORTS = {
+	paths: ['n8n-workflow', 'n8n-core', 'node-red'].map((name) => ({ name, message: 'The engine is plain TypeScript: no n8n or Node-RED import (DESIGN.md §1).' })),
+	patterns: [
+		{ regex: '^(\\.\\./)+(nodes|credentials)(/|$)', message: 'The engine does not import node code: nodes are adapters over the engine (docs/architecture.md).' },
+		{ regex: APP_CODE, message: 'The engine does not import the CLI, demo, benchmarks, tests or scripts.' },
+		{ regex: CONSOLE_APP, message: 'The engine does not import the console server: it is an app over the engine (the console reads engine/audit/queries.ts).' },
+		{ regex: '^@n8n/|^@node-red/', message: 'The engine is plain TypeScript: no n8n or Node-RED import (DESIGN.md §1).' },
+	],
+};
+
+/**
+ * The engine's core: the use cases and the rules they call. It depends on ports, not on what plugs into them:
+ * of store/ only the Store interface (store/types), of deliver/ only the Sender interface and its delivery loop
+ * (deliver/provider), and no vendor. The one exception is marked where it is (usecases/send.ts: a plain
+ * webhook target is posted by deliver/webhook, which has no vendor SDK and no state).
+ */
+const CORE = ['usecases', 'decide', 'guard', 'policy', 'audit', 'items', 'profiles'];
+const CORE_PATTERNS = [
+	{ regex: '^(\\.\\./)+store/(?!types$)', message: 'The core reaches a store through the Store interface (engine/store/types.ts) only, never a backend (docs/architecture.md).' },
+	{ regex: '^(\\.\\./)+(vendors|deliver/(?!provider$))', message: 'The core sends through the Sender interface (engine/deliver/provider.ts) only: vendors and senders are built at the edges (docs/architecture.md).' },
+	{ regex: '^(\\.\\./)+events/(pollSources|receive)$', message: 'The core does not build poll sources or answer webhooks: those are edges over it (docs/architecture.md).' },
+];
 
 export default [
 	...configWithoutCloudSupport,
@@ -77,20 +100,13 @@ export default [
 	{
 		// Layering: the engine imports no platform, node or app code.
 		files: ['engine/**/*.ts'],
-		rules: {
-			'no-restricted-imports': [
-				'error',
-				{
-					paths: ['n8n-workflow', 'n8n-core', 'node-red'].map((name) => ({ name, message: 'The engine is plain TypeScript: no n8n or Node-RED import (DESIGN.md §1).' })),
-					patterns: [
-						{ regex: '^(\\.\\./)+(nodes|credentials)(/|$)', message: 'The engine does not import node code: nodes are adapters over the engine (docs/architecture.md).' },
-						{ regex: APP_CODE, message: 'The engine does not import the CLI, demo, benchmarks, tests or scripts.' },
-						{ regex: CONSOLE_APP, message: 'The engine does not import the console server: it is an app over the engine (the console reads engine/audit/queries.ts).' },
-						{ regex: '^@n8n/|^@node-red/', message: 'The engine is plain TypeScript: no n8n or Node-RED import (DESIGN.md §1).' },
-					],
-				},
-			],
-		},
+		rules: { 'no-restricted-imports': ['error', ENGINE_IMPORTS] },
+	},
+	{
+		// Layering: the core (the use cases and the rules they call) reaches stores through the Store interface
+		// and senders through the Sender interface, never a backend, a vendor or an app.
+		files: CORE.map((folder) => `engine/${folder}/**/*.ts`),
+		rules: { 'no-restricted-imports': ['error', { ...ENGINE_IMPORTS, patterns: [...ENGINE_IMPORTS.patterns, ...CORE_PATTERNS] }] },
 	},
 	{
 		// Layering: nodes go through the engine's public entry points only, and never through app code (the

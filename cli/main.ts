@@ -1,8 +1,7 @@
 /** The `nudge` commands (loaded by nudge.ts once the Node.js version is known to be recent enough). */
 import { createWriteStream, WriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { NudgeError } from '../engine/errors';
-import { redactUrl } from '../engine/store/connection';
+import { NudgeError, redactUrl } from '../engine/errors';
 import { ACTIVATE_USAGE, IMPORT_USAGE, runActivate, runImport, runScore, runTrain, SCORE_USAGE, TRAIN_USAGE } from './models';
 import { formatSummary, replay } from './replay';
 import { LIFT_USAGE, runLift } from './lift';

@@ -5,8 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { DECISION_STATUSES, REASON_CODES } from '../engine/audit/schema';
 import { CHANNELS } from '../engine/channels';
-import { NudgeError } from '../engine/errors';
-import { redactUrl } from '../engine/store/connection';
+import { NudgeError, redactUrl } from '../engine/errors';
 import { DecisionConsole, parseConsoleParams } from '../engine/audit/queries';
 
 /** The page's own files, shipped in the package next to this module (gulp copies them into dist). */

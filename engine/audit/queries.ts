@@ -5,11 +5,13 @@ import { compare, LiftOptions, LiftRow } from '../decide/lift';
 import type { Engine } from '../engine';
 import { describeIssues, issuesFromZod, NudgeError } from '../errors';
 import type { Profile } from '../profiles/schema';
-import { DecisionFilter, DecisionSummary, FactCount, FactValue, FUNNEL_STAGES, SummaryPage } from '../store/decisionFacts';
-import type { ModelActivation, ModelVersionInfo } from '../store/models';
+import type { DecisionFilter, DecisionSummary, FactCount, FactValue, ModelActivation, ModelVersionInfo, SummaryPage } from '../store/types';
 import type { UpliftEvaluation } from '../scoring/uplift/metrics';
 import { activeUplift } from '../scoring/uplift/registry';
 import { redactDecision, redactValue } from './redact';
+
+/** The funnel's stages, in order: a decision's `stage` fact (store/decisionFacts.ts) is its index here. */
+export const FUNNEL_STAGES = ['received', 'scored', 'channel chosen', 'passed guardrails', 'sent'] as const;
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 500;

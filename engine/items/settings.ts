@@ -1,7 +1,6 @@
 import { CHANNELS, isChannel, type Channel } from '../channels';
 import type { GuardOptions, OutcomeInput } from '../engine';
-import { NudgeError } from '../errors';
-import { redactUrl } from '../store/connection';
+import { NudgeError, redactUrl } from '../errors';
 
 /* A node's settings (and the parts of an item that name things) as the engine's inputs, read one way on both platforms. */
 

@@ -31,8 +31,6 @@ export interface DecisionFacts {
 	policyVersion: string;
 }
 
-export const FUNNEL_STAGES = ['received', 'scored', 'channel chosen', 'passed guardrails', 'sent'] as const;
-
 export function factsOf(d: Decision): DecisionFacts {
 	const capRule = d.guard?.checks.find((c) => c.kind === 'frequency_cap' && !c.passed && !c.exempt)?.ruleId ?? null;
 	let stage = 0;

@@ -1,11 +1,11 @@
 import type { Pool, PoolClient } from 'pg';
 import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
-import { NudgeError } from '../errors';
+import { NudgeError, redactUrl } from '../errors';
 import type { Profile } from '../profiles/schema';
 import { evaluateCounters, LedgerEntry } from './capMatch';
 import { queryLimit } from './matchDecision';
 import { activationFromRow, ModelActivation } from './models';
-import { reconnectDelayMs, redactUrl } from './connection';
+import { reconnectDelayMs } from './connection';
 import { checkArmDeltas } from './armStats';
 import { INACTIVITY_QUEUE, queuePrefix, RETENTION_BATCH, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type LeasedTimer, type PruneTarget, type Store, type StoredTimer, type TimerQueue } from './types';
 import { timerIsFor } from './erasure';

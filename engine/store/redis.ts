@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
 import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
-import { NudgeError } from '../errors';
+import { NudgeError, redactUrl } from '../errors';
 import type { Profile } from '../profiles/schema';
 import { byCreated, matchesQuery, queryLimit } from './matchDecision';
 import type { ModelActivation, ModelVersionInfo } from './models';
 import { checkArmDeltas } from './armStats';
-import { reconnectDelayMs, redactUrl } from './connection';
+import { reconnectDelayMs } from './connection';
 import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, INACTIVITY_QUEUE, LeasedTimer, PruneTarget, RETENTION_BATCH, Store, StoredTimer, TimerQueue, timerQueue, waitQueue } from './types';
 import { timerIsFor } from './erasure';
 import { DecisionFilter, DecisionSummary, FactCounter, FactKey, factsOf, matchesFilter, SummaryPage, summaryOf } from './decisionFacts';

@@ -1,7 +1,10 @@
 import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
 import type { Profile } from '../profiles/schema';
 import type { ModelActivation, ModelVersionInfo, ModelVersionRecord } from './models';
-import type { DecisionFilter, DecisionSummary, FactCount, FactKey, SummaryPage } from './decisionFacts';
+import type { DecisionFilter, DecisionSummary, FactCount, FactKey, FactValue, SummaryPage } from './decisionFacts';
+
+/** The shapes the Store interface speaks in, so the engine's core needs no module of store/ but this one. */
+export type { DecisionFilter, DecisionSummary, FactCount, FactKey, FactValue, ModelActivation, ModelVersionInfo, ModelVersionRecord, SummaryPage };
 
 /** A cap rule reduced to what the store must count: live ledger entries that match, since `since`. */
 export interface CapCounter {

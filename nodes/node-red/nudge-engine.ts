@@ -10,7 +10,7 @@
  */
 import type { NodeAPI, NodeDef } from 'node-red';
 import { acquireEngine } from '../../engine/registry';
-import { redactUrl } from '../../engine/store/connection';
+import { redactUrl } from '../../engine/errors';
 import { asNudgeError, ENGINE_NODE_TYPE, NudgeEngineCredentials } from './shared/adapter';
 import { ConsoleEngineNode, mountConsole } from './shared/console';
 

@@ -6,8 +6,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { NudgeError } from '../../engine/errors';
-import { redactUrl } from '../../engine/store/connection';
+import { NudgeError, redactUrl } from '../../engine/errors';
 import { openStore, sqliteFileOf } from '../../engine/store/open';
 import { PostgresStore } from '../../engine/store/postgres';
 import { RedisStore } from '../../engine/store/redis';

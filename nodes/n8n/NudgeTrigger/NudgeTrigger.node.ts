@@ -11,7 +11,7 @@ import { NodeConnectionTypes } from 'n8n-workflow';
 import { DEFAULT_JOURNEY, journeyOf } from '../../../engine/items';
 import { NOT_CONFIGURED_ANSWER, receiveSignedEvents, type WebhookSource } from '../../../engine/events/receive';
 import { applyInactivityRules } from '../../../engine/events/timers';
-import { redactUrl } from '../../../engine/store/connection';
+import { redactUrl } from '../../../engine/errors';
 import {
 	hubspotAuthenticationProperty,
 	hubspotVendor,

@@ -20,9 +20,8 @@ import type {
 import { NodeOperationError } from 'n8n-workflow';
 import type { Decision } from '../../../engine/audit/schema';
 import type { Engine } from '../../../engine/engine';
-import { NudgeError, type FieldIssue } from '../../../engine/errors';
+import { NudgeError, type FieldIssue, redactUrl } from '../../../engine/errors';
 import { checkEngineConfig, getEngine, type EngineConfig } from '../../../engine/registry';
-import { redactUrl } from '../../../engine/store/connection';
 import { connectSalesforce, salesforceSettingsFrom, type SalesforceSettings } from '../../../engine/vendors/salesforce';
 import { parseInactivityRules, type InactivityRule } from '../../../engine/events/timers';
 import { hubspotAuthFrom, type HubSpotAuthSettings } from '../../../engine/vendors/hubspot';
