@@ -1,7 +1,8 @@
 import { Candidate, ReasonCode, WAIT } from '../audit/schema';
-import { CHANNELS, Channel, channelEligibility } from '../channels';
+import { CHANNELS, Channel } from '../channels';
 import type { CappedChannel } from '../guard/frequencyCap';
 import type { Policy } from '../policy/schema';
+import { channelEligibility } from '../profiles/eligibility';
 import type { Profile } from '../profiles/schema';
 
 export interface ChannelChoice {

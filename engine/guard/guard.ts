@@ -1,5 +1,6 @@
 import type { Decision, GuardCheck, ReasonCode } from '../audit/schema';
-import { channelEligibility, type Channel } from '../channels';
+import type { Channel } from '../channels';
+import { channelEligibility } from '../profiles/eligibility';
 import type { Policy } from '../policy/schema';
 import type { Profile } from '../profiles/schema';
 import type { Store } from '../store/types';

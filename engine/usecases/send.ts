@@ -1,6 +1,6 @@
 import type { Decision } from '../audit/schema';
 import { checkMove, moveTo } from '../audit/status';
-import { channelEligibility } from '../channels';
+import { channelEligibility } from '../profiles/eligibility';
 import { sentTrials } from '../decide/bookkeeping';
 import { deliver, RetryPolicy, Sender, SendResult } from '../deliver/provider';
 // The one edge the core names (eslint.config.mjs, CORE): a plain webhook target is part of SendTarget and is posted here;
