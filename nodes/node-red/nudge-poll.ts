@@ -7,7 +7,7 @@
 import type { Node, NodeAPI } from 'node-red';
 import { NudgeError } from '../../engine/errors';
 import { pollOnce } from '../../engine/events/poll';
-import { createPollSource, type PollSourceSpec } from '../../engine/events/pollSources';
+import { createPollSource, type PollSourceSpec } from '../../engine/vendors/pollSources';
 import { applyInactivityRules, fireDueTimers, parseInactivityRulesJson, policyHasTimers, type InactivityRule } from '../../engine/events/timers';
 import { asNudgeError, errorStatus, linkEngine, NudgeNodeDef, shortText } from './shared/adapter';
 import { hubspotAuthOf, salesforceSettingsOf } from './shared/vendors';

@@ -4,7 +4,7 @@
  */
 import type { NodeAPI, Node, NodeMessage } from 'node-red';
 import { NudgeError } from '../../engine/errors';
-import { createSender, type ClosableSender } from '../../engine/deliver/senders';
+import { createSender, type ClosableSender } from '../../engine/vendors/senders';
 import { checkWebhookUrl } from '../../engine/deliver/webhook';
 import { routeSend } from '../../engine/items';
 import type { HubSpotAction } from '../../engine/vendors/hubspot';

@@ -2,7 +2,7 @@ import type { IDataObject, INodeExecutionData, INodeType, INodeTypeDescription, 
 import { NodeConnectionTypes } from 'n8n-workflow';
 import { DEFAULT_JOURNEY, journeyOf } from '../../../engine/items';
 import { pollOnce } from '../../../engine/events/poll';
-import { createPollSource, type PollSourceSpec } from '../../../engine/events/pollSources';
+import { createPollSource, type PollSourceSpec } from '../../../engine/vendors/pollSources';
 import { applyInactivityRules, fireDueTimers } from '../../../engine/events/timers';
 import type { IngestResult } from '../../../engine/engine';
 import {

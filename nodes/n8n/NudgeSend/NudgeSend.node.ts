@@ -1,6 +1,6 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
-import { createSender, type ClosableSender, type ProviderName } from '../../../engine/deliver/senders';
+import { createSender, type ClosableSender, type ProviderName } from '../../../engine/vendors/senders';
 import type { HubSpotAction } from '../../../engine/vendors/hubspot';
 import type { SalesforceAction } from '../../../engine/vendors/salesforce';
 import { openItem, routeSend } from '../../../engine/items';

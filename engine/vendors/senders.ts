@@ -3,12 +3,12 @@
  * its provider credential.
  */
 import { NudgeError } from '../errors';
-import type { HubSpotAuthSettings } from '../vendors/hubspot/auth';
-import { HubSpotSender, type HubSpotAction } from '../vendors/hubspot/send';
-import { sharedSalesforceConnector, type SalesforceSettings } from '../vendors/salesforce/auth';
-import { SalesforceSender, type SalesforceAction } from '../vendors/salesforce/send';
-import { SegmentSender } from '../vendors/segment/send';
-import type { Sender } from './provider';
+import type { HubSpotAuthSettings } from './hubspot/auth';
+import { HubSpotSender, type HubSpotAction } from './hubspot/send';
+import { sharedSalesforceConnector, type SalesforceSettings } from './salesforce/auth';
+import { SalesforceSender, type SalesforceAction } from './salesforce/send';
+import { SegmentSender } from './segment/send';
+import type { Sender } from '../deliver/provider';
 
 export const PROVIDERS = ['webhook', 'segment', 'hubspot', 'salesforce'] as const;
 export type ProviderName = (typeof PROVIDERS)[number];

@@ -1,10 +1,10 @@
 /** The polling sources a Poll Trigger can pick, built one way for both platforms. */
 import { NudgeError } from '../errors';
-import type { HubSpotAuthSettings } from '../vendors/hubspot/auth';
-import { HubSpotPollSource, type HubSpotPollObject } from '../vendors/hubspot/poll';
-import { sharedSalesforceConnector, type SalesforceSettings } from '../vendors/salesforce/auth';
-import { SalesforcePollSource, type SalesforcePollObject } from '../vendors/salesforce/poll';
-import type { PollSource } from './poll';
+import type { HubSpotAuthSettings } from './hubspot/auth';
+import { HubSpotPollSource, type HubSpotPollObject } from './hubspot/poll';
+import { sharedSalesforceConnector, type SalesforceSettings } from './salesforce/auth';
+import { SalesforcePollSource, type SalesforcePollObject } from './salesforce/poll';
+import type { PollSource } from '../events/poll';
 
 export type PollSourceSpec =
 	| { source: 'hubspot'; auth: HubSpotAuthSettings; object: HubSpotPollObject }
