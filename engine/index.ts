@@ -1,7 +1,6 @@
 export * from './errors';
 export * from './channels';
 export * from './events';
-export { headerValue } from './vendors/signing';
 export * from './vendors/hubspot/signature';
 export * from './vendors/segment/signature';
 export * from './vendors/hubspot/normalise';

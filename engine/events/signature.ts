@@ -16,6 +16,13 @@ export function signatureHeaders(secret: string, rawBody: string | Buffer, now =
 	return { [TIMESTAMP_HEADER]: String(ts), [SIGNATURE_HEADER]: `v1=${signPayload(secret, rawBody, ts)}` };
 }
 
+/** A header's value whatever the case of its name (Node lower-cases them; other servers may not). */
+export function headerValue(headers: Record<string, unknown>, name: string): string | undefined {
+	const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
+	const value = key === undefined ? undefined : headers[key];
+	return Array.isArray(value) ? String(value[0]) : typeof value === 'string' ? value : undefined;
+}
+
 function header(headers: Record<string, unknown>, name: string): string | undefined {
 	const value = headers[name] ?? headers[name.toLowerCase()];
 	return Array.isArray(value) ? String(value[0]) : typeof value === 'string' ? value : undefined;

@@ -1,18 +1,12 @@
 /**
- * What the vendors' webhook signature checks share: reading a header whatever its case, comparing in constant time,
- * and the BAD_SIGNATURE (401) error whose message says what to fix, never the secret or the digest.
+ * What the vendors' webhook signature checks share: comparing in constant time, and the BAD_SIGNATURE (401) error
+ * whose message says what to fix, never the secret or the digest.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { NudgeError } from '../errors';
 
 export function rejectSignature(message: string): never {
 	throw new NudgeError('BAD_SIGNATURE', message, [], 401);
-}
-
-export function headerValue(headers: Record<string, unknown>, name: string): string | undefined {
-	const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
-	const value = key === undefined ? undefined : headers[key];
-	return Array.isArray(value) ? String(value[0]) : typeof value === 'string' ? value : undefined;
 }
 
 export function sameText(given: string, expected: string): boolean {

@@ -6,7 +6,7 @@
 import type { NodeAPI, Node } from 'node-red';
 import { NudgeError } from '../../engine/errors';
 import { NOT_CONFIGURED_ANSWER, receiveSignedEvents, type WebhookSource } from '../../engine/events/receive';
-import { headerValue } from '../../engine/index';
+import { headerValue } from '../../engine/events/signature';
 import { vendorField } from './shared/vendors';
 import { applyInactivityRules, fireDueTimers, parseInactivityRulesJson, policyHasTimers, type InactivityRule } from '../../engine/events/timers';
 import type { Policy } from '../../engine/policy/schema';

@@ -9,7 +9,9 @@
  */
 import nock from 'nock';
 import { deliver, type OutboundMessage } from '../../engine/deliver/provider';
-import { HubSpotSender, HubSpotPollSource, hubspotAuthFrom, HubSpotOAuthTokens, type HubSpotAuthSettings } from '../../engine/vendors/hubspot';
+import { hubspotAuthFrom, HubSpotOAuthTokens, type HubSpotAuthSettings } from '../../engine/vendors/hubspot';
+import { HubSpotPollSource } from '../../engine/vendors/hubspot/poll';
+import { HubSpotSender } from '../../engine/vendors/hubspot/send';
 
 const HUBSPOT = 'https://api.hubapi.com';
 const CLIENT_ID = '5f3c1d2e-0000-4b5c-9d8e-clientid';

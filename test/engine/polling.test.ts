@@ -8,7 +8,7 @@
  */
 import nock from 'nock';
 import type { Engine } from '../../engine/engine';
-import { HubSpotPollSource } from '../../engine/vendors/hubspot';
+import { HubSpotPollSource } from '../../engine/vendors/hubspot/poll';
 import { pollOnce } from '../../engine/events/poll';
 import { createEngine } from '../../engine/registry';
 

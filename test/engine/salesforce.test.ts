@@ -11,7 +11,9 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Engine } from '../../engine/engine';
 import { deliver, type OutboundMessage } from '../../engine/deliver/provider';
-import { SalesforceSender, pollQuery, SalesforcePollSource, jwtAssertion, salesforceConnector, type SalesforceSettings } from '../../engine/vendors/salesforce';
+import { jwtAssertion, salesforceConnector, type SalesforceSettings } from '../../engine/vendors/salesforce';
+import { pollQuery, SalesforcePollSource } from '../../engine/vendors/salesforce/poll';
+import { SalesforceSender } from '../../engine/vendors/salesforce/send';
 import { pollOnce } from '../../engine/events/poll';
 import { createEngine } from '../../engine/registry';
 

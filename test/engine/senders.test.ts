@@ -6,8 +6,8 @@
 import nock from 'nock';
 import type { Engine } from '../../engine/engine';
 import { deliver, OutboundMessage, ProviderError, RateLimiter, Sender } from '../../engine/deliver/provider';
-import { HubSpotSender } from '../../engine/vendors/hubspot';
-import { SegmentSender } from '../../engine/vendors/segment';
+import { HubSpotSender } from '../../engine/vendors/hubspot/send';
+import { SegmentSender } from '../../engine/vendors/segment/send';
 import { createEngine } from '../../engine/registry';
 
 const WRITE_KEY = 'seg-write-key-SECRET';

@@ -1,6 +1,7 @@
-/** HubSpot, in one place: its auth (private app or OAuth2), webhook signature, webhook events, polling and sender. */
+/**
+ * What the adapters need of HubSpot: its auth settings and the Send node's actions. Loading this loads neither its
+ * sender nor its poller (n8n loads every node at start-up): those are built by vendors/senders.ts and
+ * vendors/pollSources.ts from the files of this folder.
+ */
 export * from './auth';
-export * from './signature';
-export * from './normalise';
-export * from './poll';
-export * from './send';
+export type { HubSpotAction } from './send';

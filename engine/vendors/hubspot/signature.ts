@@ -1,7 +1,7 @@
 /** HubSpot's webhook signature check (v3); throws NudgeError(BAD_SIGNATURE, 401) with a message that says what to fix. */
 import { createHmac } from 'node:crypto';
-import { MAX_SIGNATURE_AGE_MS } from '../../events/signature';
-import { headerValue, needSecretAndBody, rejectSignature, sameText } from '../signing';
+import { headerValue, MAX_SIGNATURE_AGE_MS } from '../../events/signature';
+import { needSecretAndBody, rejectSignature, sameText } from '../signing';
 
 export const HUBSPOT_SIGNATURE_HEADER = 'x-hubspot-signature-v3';
 export const HUBSPOT_TIMESTAMP_HEADER = 'x-hubspot-request-timestamp';

@@ -1,4 +1,6 @@
-/** Salesforce, in one place: its connection (refresh token or JWT bearer) and API budget, polling and sender. */
+/**
+ * What the adapters need of Salesforce: its connection settings and the Send node's actions. Loading this loads
+ * neither its sender nor its poller: those are built by vendors/senders.ts and vendors/pollSources.ts.
+ */
 export * from './auth';
-export * from './poll';
-export * from './send';
+export type { SalesforceAction } from './send';

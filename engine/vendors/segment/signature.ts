@@ -1,6 +1,7 @@
 /** Segment's webhook signature check; throws NudgeError(BAD_SIGNATURE, 401) with a message that says what to fix. */
 import { createHmac } from 'node:crypto';
-import { headerValue, needSecretAndBody, rejectSignature, sameText } from '../signing';
+import { headerValue } from '../../events/signature';
+import { needSecretAndBody, rejectSignature, sameText } from '../signing';
 
 export const SEGMENT_SIGNATURE_HEADER = 'x-signature';
 

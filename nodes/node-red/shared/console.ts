@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NodeAPI } from 'node-red';
-import { DecisionConsole } from '../../../engine/index';
+import { DecisionConsole } from '../../../engine/audit/queries';
 import { consoleHandler, isConsolePath } from '../../../console/server';
 import { NudgeError } from '../../../engine/errors';
 import { ENGINE_NODE_TYPE, NudgeEngineNode } from './adapter';
