@@ -3,7 +3,8 @@ import { LRUCache } from 'lru-cache';
 import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
 import type { Profile } from '../profiles/schema';
 import { byCreated, matchesQuery, queryLimit } from './matchDecision';
-import { evaluateCounters, LedgerEntry } from './capMatch';
+import type { LedgerEntry } from './capMatch';
+import { ContactLedger } from './capLedger';
 import type { ModelActivation, ModelVersionRecord } from './models';
 import { INACTIVITY_QUEUE, queuePrefix, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type LeasedTimer, type PruneTarget, type Store, type StoredTimer, type TimerQueue } from './types';
 import { timerIsFor } from './erasure';
@@ -22,6 +23,9 @@ export interface MemoryStoreOptions {
  * cheapest way to never share an object with a caller (structuredClone measured slower). */
 const parse = <T>(json: string | undefined): T | undefined => (json === undefined ? undefined : (JSON.parse(json) as T));
 
+/** The ledger of a contact with none: counts nothing. */
+const NO_LEDGER = new ContactLedger();
+
 /**
  * A bounded in-process store for tests and throwaway runs. Every method body is synchronous, so
  * check-and-reserve is atomic within the process. Nothing survives a restart.
@@ -31,7 +35,7 @@ export class MemoryStore implements Store {
 	private readonly profiles: LRUCache<string, string>;
 	private readonly identities = new Map<string, string>();
 	private readonly keys = new Map<string, number>();
-	private readonly ledgers: LRUCache<string, LedgerEntry[]>;
+	private readonly ledgers: LRUCache<string, ContactLedger>;
 	private readonly reservations = new Map<string, LedgerEntry>();
 	private readonly decisions: LRUCache<string, { json: string; row: Pick<Decision, 'contactId' | 'journey' | 'status' | 'reason' | 'createdAt' | 'decisionId'>; facts: DecisionFacts }>;
 	private readonly outcomeIds = new Set<string>();
@@ -41,7 +45,8 @@ export class MemoryStore implements Store {
 	constructor(options: MemoryStoreOptions = {}) {
 		const maxContacts = options.maxContacts ?? 100_000;
 		this.profiles = new LRUCache({ max: maxContacts });
-		this.ledgers = new LRUCache({ max: maxContacts });
+		// A contact's ledger that is evicted takes its reservations along (settling one then finds nothing).
+		this.ledgers = new LRUCache({ max: maxContacts, dispose: (ledger, _id, reason) => reason === 'evict' && this.forget(ledger.all) });
 		this.decisions = new LRUCache({ max: options.maxDecisions ?? 100_000 });
 	}
 
@@ -88,32 +93,39 @@ export class MemoryStore implements Store {
 	}
 
 	async reserveCap(r: CapReservation, counters: CapCounter[]): Promise<CapVerdict> {
-		// Expired pending entries stay in the ledger (uncounted) until settled: a late commit must still count.
+		// get() makes the contact the most recently used; set() only for a new ledger.
 		const ledger = this.ledgers.get(r.contactId);
-		const verdict = evaluateCounters(ledger ?? [], counters, r.at);
+		if (ledger && r.keepSince !== undefined) this.forget(ledger.trim(r.keepSince));
+		// Expired pending entries stay in the ledger (uncounted) until settled: a late commit must still count.
+		const verdict = ledger ? ledger.evaluate(counters, r.at) : NO_LEDGER.evaluate(counters, r.at);
 		if (!verdict.ok) return verdict;
-		const entry: LedgerEntry = { ...r, tags: [...r.tags], state: 'pending' };
-		// get() has already made the contact the most recently used; set() only for a new ledger.
-		if (ledger) ledger.push(entry);
-		else this.ledgers.set(r.contactId, [entry]);
+		const entry: LedgerEntry = { reservationId: r.reservationId, contactId: r.contactId, channel: r.channel, journey: r.journey, tags: [...r.tags], at: r.at, expiresAt: r.expiresAt, state: 'pending' };
+		if (ledger) ledger.add(entry);
+		else {
+			const fresh = new ContactLedger();
+			fresh.add(entry);
+			this.ledgers.set(r.contactId, fresh);
+		}
 		this.reservations.set(r.reservationId, entry);
 		return verdict;
 	}
 
 	async peekCap(contactId: string, counters: CapCounter[], now: number): Promise<CapVerdict> {
-		return evaluateCounters(this.ledgers.get(contactId) ?? [], counters, now);
+		return (this.ledgers.get(contactId) ?? NO_LEDGER).evaluate(counters, now);
 	}
 
 	async settleCap(reservationId: string, outcome: 'commit' | 'release') {
 		const entry = this.reservations.get(reservationId);
 		if (!entry || entry.state !== 'pending') return false;
 		this.reservations.delete(reservationId);
-		if (outcome === 'commit') entry.state = 'committed';
-		else {
-			const ledger = this.ledgers.get(entry.contactId) ?? [];
-			this.ledgers.set(entry.contactId, ledger.filter((e) => e !== entry));
-		}
+		const ledger = this.ledgers.get(entry.contactId);
+		if (ledger) ledger.settle(entry, outcome);
+		else if (outcome === 'commit') entry.state = 'committed';
 		return true;
+	}
+
+	private forget(entries: LedgerEntry[]): void {
+		for (const e of entries) this.reservations.delete(e.reservationId);
 	}
 
 	async putDecision(d: Decision) {
@@ -264,8 +276,8 @@ export class MemoryStore implements Store {
 		}
 		for (const key of claimKeys) this.keys.delete(key);
 		for (const key of armKeys) this.arms.delete(key);
-		const ledger = this.ledgers.get(contactId) ?? [];
-		for (const entry of ledger) this.reservations.delete(entry.reservationId);
+		const ledger = this.ledgers.get(contactId)?.all ?? [];
+		this.forget(ledger);
 		counts.capEntries = ledger.length;
 		this.ledgers.delete(contactId);
 		for (const [id, timer] of this.timers) if (timerIsFor(timer.body, contactId) && this.timers.delete(id)) counts.timers++;
@@ -306,12 +318,13 @@ export class MemoryStore implements Store {
 			}
 			return pruned;
 		}
-		for (const [contactId, ledger] of [...this.ledgers.entries()]) {
-			const old = ledger.filter((e) => e.at < before);
-			pruned += old.length;
-			if (dryRun || !old.length) continue;
-			for (const e of old) this.reservations.delete(e.reservationId);
-			this.ledgers.set(contactId, ledger.filter((e) => e.at >= before));
+		for (const ledger of this.ledgers.values()) {
+			if (dryRun) pruned += ledger.countBefore(before);
+			else {
+				const old = ledger.trim(before);
+				pruned += old.length;
+				this.forget(old);
+			}
 		}
 		return pruned;
 	}

@@ -1,0 +1,150 @@
+import { counts, LedgerEntry, matches } from './capMatch';
+import type { CapCounter, CapVerdict } from './types';
+
+/** First index whose entry was made at or after `time` (entries sorted by time). */
+function lowerBound(entries: LedgerEntry[], time: number): number {
+	let lo = 0;
+	let hi = entries.length;
+	while (lo < hi) {
+		const mid = (lo + hi) >>> 1;
+		if (entries[mid].at < time) lo = mid + 1;
+		else hi = mid;
+	}
+	return lo;
+}
+
+/** Inserts after every entry made at the same time or earlier (almost always an append). */
+function insertSorted(entries: LedgerEntry[], entry: LedgerEntry): void {
+	const n = entries.length;
+	if (n === 0 || entries[n - 1].at <= entry.at) {
+		entries.push(entry);
+		return;
+	}
+	entries.splice(lowerBound(entries, entry.at + 1), 0, entry);
+}
+
+function removeSorted(entries: LedgerEntry[], entry: LedgerEntry): void {
+	for (let i = lowerBound(entries, entry.at); i < entries.length && entries[i].at === entry.at; i++) {
+		if (entries[i] !== entry) continue;
+		entries.splice(i, 1);
+		return;
+	}
+}
+
+function addTo(index: Map<string, LedgerEntry[]>, key: string, entry: LedgerEntry): void {
+	const entries = index.get(key);
+	if (entries) insertSorted(entries, entry);
+	else index.set(key, [entry]);
+}
+
+function removeFrom(index: Map<string, LedgerEntry[]>, key: string, entry: LedgerEntry): void {
+	const entries = index.get(key);
+	if (!entries) return;
+	removeSorted(entries, entry);
+	if (!entries.length) index.delete(key);
+}
+
+/**
+ * One contact's cap ledger in memory, with capMatch's semantics: every entry by time, and per channel, journey
+ * and tag, so the count of a rule with one scope is a binary search instead of a pass over the ledger
+ * (bench/caps). Pending entries are the only ones that can stop counting (they expire unless settled), so
+ * they are also kept apart: until the first of them expires no entry needs a liveness test.
+ */
+export class ContactLedger {
+	/** Every entry, by time: committed, pending, and pending past expiry (a late commit must still count). */
+	readonly all: LedgerEntry[] = [];
+	private readonly byChannel = new Map<string, LedgerEntry[]>();
+	private readonly byJourney = new Map<string, LedgerEntry[]>();
+	private readonly byTag = new Map<string, LedgerEntry[]>();
+	/** Unsettled entries by expiry, the only ones that can stop counting: before the first expires, all count. */
+	private readonly pending: LedgerEntry[] = [];
+
+	add(entry: LedgerEntry): void {
+		insertSorted(this.all, entry);
+		addTo(this.byChannel, entry.channel, entry);
+		addTo(this.byJourney, entry.journey, entry);
+		entry.tags.forEach((tag, i) => {
+			if (entry.tags.indexOf(tag) === i) addTo(this.byTag, tag, entry);
+		});
+		if (entry.state !== 'pending') return;
+		const pending = this.pending;
+		let i = pending.length;
+		while (i > 0 && pending[i - 1].expiresAt > entry.expiresAt) i--;
+		pending.splice(i, 0, entry);
+	}
+
+	/** Commits a pending entry (it counts from now on, expiry or not) or releases it (it leaves the ledger). */
+	settle(entry: LedgerEntry, outcome: 'commit' | 'release'): void {
+		this.unpend(entry);
+		if (outcome === 'commit') entry.state = 'committed';
+		else this.remove(entry);
+	}
+
+	/** Drops the entries made before `before` (they can count under no rule any more) and returns them. */
+	trim(before: number): LedgerEntry[] {
+		if (!this.all.length || this.all[0].at >= before) return [];
+		const gone = this.all.splice(0, lowerBound(this.all, before));
+		for (const index of [this.byChannel, this.byJourney, this.byTag]) {
+			for (const [key, entries] of index) {
+				entries.splice(0, lowerBound(entries, before));
+				if (!entries.length) index.delete(key);
+			}
+		}
+		for (const entry of gone) if (entry.state === 'pending') this.unpend(entry);
+		return gone;
+	}
+
+	/** How many entries were made before `before`. */
+	countBefore(before: number): number {
+		return lowerBound(this.all, before);
+	}
+
+	/**
+	 * Counts, the first full rule and when slots free, exactly as capMatch.evaluateCounters over `all`. A counter
+	 * with one scope (or none) and no exclusions reads its index from the window's start; the others walk it.
+	 */
+	evaluate(counters: CapCounter[], now: number): CapVerdict {
+		const n = counters.length;
+		const tally = new Array<number>(n);
+		const freesAt = new Array<number | undefined>(n);
+		const allLive = !this.pending.length || now < this.pending[0].expiresAt;
+		let full = -1;
+		for (let i = 0; i < n; i++) {
+			const c = counters[i];
+			const { channel, journey, tag } = c.match;
+			const scoped = (channel !== undefined ? 1 : 0) + (journey !== undefined ? 1 : 0) + (tag !== undefined ? 1 : 0);
+			const entries = channel !== undefined ? this.byChannel.get(channel) : journey !== undefined ? this.byJourney.get(journey) : tag !== undefined ? this.byTag.get(tag) : this.all;
+			const exact = scoped <= 1 && c.excludeTags.length === 0;
+			const start = entries ? lowerBound(entries, c.since) : 0;
+			let count = 0;
+			if (entries && exact) {
+				count = entries.length - start;
+				if (!allLive) for (let j = 0; j < this.pending.length && this.pending[j].expiresAt <= now; j++) if (matches(this.pending[j], c)) count--;
+			} else if (entries) for (let j = start; j < entries.length; j++) if (counts(entries[j], c, now)) count++;
+			tally[i] = count;
+			freesAt[i] = undefined;
+			if (count < c.limit) continue;
+			if (full < 0) full = i;
+			if (c.lengthMs !== undefined) freesAt[i] = this.nthCounted(entries!, start, count - c.limit, c, now, exact && allLive) + c.lengthMs;
+		}
+		return full >= 0 ? { ok: false, counts: tally, bindingRuleId: counters[full].ruleId, freesAt } : { ok: true, counts: tally, freesAt };
+	}
+
+	/** The time of the k-th (from 0) entry the counter counts, from `start` on. */
+	private nthCounted(entries: LedgerEntry[], start: number, k: number, c: CapCounter, now: number, everyOneCounts: boolean): number {
+		if (everyOneCounts) return entries[start + k].at;
+		for (let j = start; ; j++) if (counts(entries[j], c, now) && k-- === 0) return entries[j].at;
+	}
+
+	private unpend(entry: LedgerEntry): void {
+		const i = this.pending.indexOf(entry);
+		if (i >= 0) this.pending.splice(i, 1);
+	}
+
+	private remove(entry: LedgerEntry): void {
+		removeSorted(this.all, entry);
+		removeFrom(this.byChannel, entry.channel, entry);
+		removeFrom(this.byJourney, entry.journey, entry);
+		for (const tag of entry.tags) removeFrom(this.byTag, tag, entry);
+	}
+}
