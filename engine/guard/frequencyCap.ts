@@ -53,23 +53,37 @@ interface RuleForMessage {
 
 /** A kind of message (channel, journey, category, tags): the rules that cover it and the tags its reservation carries. */
 interface MessageKind {
+	/** The message's own tags, to tell kinds that differ only by them apart. */
+	messageTags: string[];
 	rules: RuleForMessage[];
 	tags: string[];
 }
 
+/** Kinds of message by channel, journey and category (no category and an empty one cover the same rules). */
+type KindCache = { size: number; byChannel: Map<string, Map<string, Map<string, MessageKind[]>>> };
+
 /**
  * The rules that cover each kind of message, per policy: scope matching and exemptions depend on nothing else,
- * so they are not redone per check (bench/caps). Bounded like the calendar spans, as tags come from flows.
+ * so they are not redone per check (bench/caps). Found through nested maps, so a check builds no key. Bounded
+ * like the calendar spans, as tags come from flows.
  */
-const kindsByPolicy = new WeakMap<CapRule[], Map<string, MessageKind>>();
+const kindsByPolicy = new WeakMap<CapRule[], KindCache>();
 const MAX_MESSAGE_KINDS = 1_000;
 
+const sameTags = (a: string[], b: string[]) => a.length === b.length && a.every((tag, i) => tag === b[i]);
+
+function child<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+	let value = map.get(key);
+	if (value === undefined) map.set(key, (value = make()));
+	return value;
+}
+
 function messageKind(policy: Policy, message: MessageFacts): MessageKind {
-	let kinds = kindsByPolicy.get(policy.caps);
-	if (!kinds) kindsByPolicy.set(policy.caps, (kinds = new Map()));
-	const key = JSON.stringify([message.channel, message.journey, message.category, message.tags]);
-	let kind = kinds.get(key);
-	if (kind) return kind;
+	let cache = kindsByPolicy.get(policy.caps);
+	if (!cache) kindsByPolicy.set(policy.caps, (cache = { size: 0, byChannel: new Map() }));
+	const byCategory = child(child(cache.byChannel, message.channel, () => new Map()), message.journey, () => new Map<string, MessageKind[]>());
+	const kinds = child(byCategory, message.category ?? '', (): MessageKind[] => []);
+	for (const kind of kinds) if (sameTags(kind.messageTags, message.tags)) return kind;
 	const rules = policy.caps
 		.filter((rule) => ruleApplies(rule, message))
 		.map((rule): RuleForMessage => {
@@ -83,8 +97,14 @@ function messageKind(policy: Policy, message: MessageFacts): MessageKind {
 				...(rule.window.kind === 'rolling' ? { lengthMs: durationMs(rule.window.duration) } : {}),
 			};
 		});
-	if (kinds.size >= MAX_MESSAGE_KINDS) kinds.clear();
-	kinds.set(key, (kind = { rules, tags: messageTags(message) }));
+	const kind: MessageKind = { messageTags: [...message.tags], rules, tags: messageTags(message) };
+	if (cache.size >= MAX_MESSAGE_KINDS) {
+		cache.byChannel.clear();
+		cache.size = 0;
+		return kind;
+	}
+	kinds.push(kind);
+	cache.size++;
 	return kind;
 }
 

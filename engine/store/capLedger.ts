@@ -1,5 +1,6 @@
+import { LRUCache } from 'lru-cache';
 import { counts, LedgerEntry, matches } from './capMatch';
-import type { CapCounter, CapVerdict } from './types';
+import type { CapCounter, CapReservation, CapVerdict } from './types';
 
 /** First index whose entry was made at or after `time` (entries sorted by time). */
 function lowerBound(entries: LedgerEntry[], time: number): number {
@@ -80,9 +81,14 @@ export class ContactLedger {
 		else this.remove(entry);
 	}
 
+	/** Are there entries made before `before`? */
+	hasBefore(before: number): boolean {
+		return this.all.length > 0 && this.all[0].at < before;
+	}
+
 	/** Drops the entries made before `before` (they can count under no rule any more) and returns them. */
 	trim(before: number): LedgerEntry[] {
-		if (!this.all.length || this.all[0].at >= before) return [];
+		if (!this.hasBefore(before)) return [];
 		const gone = this.all.splice(0, lowerBound(this.all, before));
 		for (const index of [this.byChannel, this.byJourney, this.byTag]) {
 			for (const [key, entries] of index) {
@@ -146,5 +152,103 @@ export class ContactLedger {
 		removeFrom(this.byChannel, entry.channel, entry);
 		removeFrom(this.byJourney, entry.journey, entry);
 		for (const tag of entry.tags) removeFrom(this.byTag, tag, entry);
+	}
+}
+
+/** The ledger of a contact with none: counts nothing. */
+const NO_LEDGER = new ContactLedger();
+
+/**
+ * Contacts' ledgers and their reservations by id, bounded: the least recently used contact goes with its
+ * reservations (settling one then finds nothing). The memory store's cap ledger, and the SQLite store's copy
+ * of the rows it counts.
+ */
+export class LedgerBook {
+	private readonly ledgers: LRUCache<string, ContactLedger>;
+	private readonly reservations = new Map<string, LedgerEntry>();
+
+	constructor(maxContacts: number) {
+		this.ledgers = new LRUCache({ max: maxContacts, dispose: (ledger, _id, reason) => reason !== 'set' && this.forget(ledger.all) });
+	}
+
+	/** The contact's ledger, now the most recently used; undefined when it has none (or it was dropped). */
+	get(contactId: string): ContactLedger | undefined {
+		return this.ledgers.get(contactId);
+	}
+
+	evaluate(contactId: string, counters: CapCounter[], now: number): CapVerdict {
+		return (this.ledgers.get(contactId) ?? NO_LEDGER).evaluate(counters, now);
+	}
+
+	/** Adds a reservation (pending; it keeps its own copy of the tags). */
+	add(r: CapReservation): void {
+		const entry: LedgerEntry = { reservationId: r.reservationId, contactId: r.contactId, channel: r.channel, journey: r.journey, tags: r.tags.slice(), at: r.at, expiresAt: r.expiresAt, state: 'pending' };
+		this.ledgerOf(r.contactId).add(entry);
+		this.reservations.set(r.reservationId, entry);
+	}
+
+	/** Puts a whole ledger read from elsewhere (its entries' states as they are there). */
+	load(contactId: string, entries: LedgerEntry[]): ContactLedger {
+		const ledger = new ContactLedger();
+		for (const entry of entries) {
+			ledger.add(entry);
+			if (entry.state === 'pending') this.reservations.set(entry.reservationId, entry);
+		}
+		this.ledgers.set(contactId, ledger);
+		return ledger;
+	}
+
+	/** Commits or releases a pending reservation; false when there is none by that id (settled, or gone). */
+	settle(reservationId: string, outcome: 'commit' | 'release'): boolean {
+		const entry = this.reservations.get(reservationId);
+		if (!entry || entry.state !== 'pending') return false;
+		this.reservations.delete(reservationId);
+		const ledger = this.ledgers.peek(entry.contactId);
+		if (ledger) ledger.settle(entry, outcome);
+		else if (outcome === 'commit') entry.state = 'committed';
+		return true;
+	}
+
+	/** Drops one contact's entries made before `before`. */
+	trim(contactId: string, before: number): void {
+		const ledger = this.ledgers.peek(contactId);
+		if (ledger?.hasBefore(before)) this.forget(ledger.trim(before));
+	}
+
+	/** Drops every entry made before `before` (dryRun: counts them) and says how many. */
+	prune(before: number, dryRun: boolean): number {
+		let pruned = 0;
+		for (const ledger of this.ledgers.values()) {
+			if (dryRun) pruned += ledger.countBefore(before);
+			else {
+				const old = ledger.trim(before);
+				pruned += old.length;
+				this.forget(old);
+			}
+		}
+		return pruned;
+	}
+
+	/** Drops a contact's ledger with its reservations; how many entries it had. */
+	drop(contactId: string): number {
+		const n = this.ledgers.peek(contactId)?.all.length ?? 0;
+		this.ledgers.delete(contactId);
+		return n;
+	}
+
+	clear(): void {
+		this.ledgers.clear();
+		this.reservations.clear();
+	}
+
+	private ledgerOf(contactId: string): ContactLedger {
+		// peek: the check before the add has already made the contact the most recently used.
+		let ledger = this.ledgers.peek(contactId);
+		if (!ledger) this.ledgers.set(contactId, (ledger = new ContactLedger()));
+		return ledger;
+	}
+
+	private forget(entries: LedgerEntry[]): void {
+		for (const e of entries) this.reservations.delete(e.reservationId);
 	}
 }

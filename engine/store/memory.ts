@@ -3,8 +3,7 @@ import { LRUCache } from 'lru-cache';
 import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
 import type { Profile } from '../profiles/schema';
 import { byCreated, matchesQuery, queryLimit } from './matchDecision';
-import type { LedgerEntry } from './capMatch';
-import { ContactLedger } from './capLedger';
+import { LedgerBook } from './capLedger';
 import type { ModelActivation, ModelVersionRecord } from './models';
 import { INACTIVITY_QUEUE, queuePrefix, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type LeasedTimer, type PruneTarget, type Store, type StoredTimer, type TimerQueue } from './types';
 import { timerIsFor } from './erasure';
@@ -23,9 +22,6 @@ export interface MemoryStoreOptions {
  * cheapest way to never share an object with a caller (structuredClone measured slower). */
 const parse = <T>(json: string | undefined): T | undefined => (json === undefined ? undefined : (JSON.parse(json) as T));
 
-/** The ledger of a contact with none: counts nothing. */
-const NO_LEDGER = new ContactLedger();
-
 /**
  * A bounded in-process store for tests and throwaway runs. Every method body is synchronous, so
  * check-and-reserve is atomic within the process. Nothing survives a restart.
@@ -35,8 +31,7 @@ export class MemoryStore implements Store {
 	private readonly profiles: LRUCache<string, string>;
 	private readonly identities = new Map<string, string>();
 	private readonly keys = new Map<string, number>();
-	private readonly ledgers: LRUCache<string, ContactLedger>;
-	private readonly reservations = new Map<string, LedgerEntry>();
+	private readonly ledgers: LedgerBook;
 	private readonly decisions: LRUCache<string, { json: string; row: Pick<Decision, 'contactId' | 'journey' | 'status' | 'reason' | 'createdAt' | 'decisionId'>; facts: DecisionFacts }>;
 	private readonly outcomeIds = new Set<string>();
 	private readonly messageIds = new Map<string, string>();
@@ -45,8 +40,7 @@ export class MemoryStore implements Store {
 	constructor(options: MemoryStoreOptions = {}) {
 		const maxContacts = options.maxContacts ?? 100_000;
 		this.profiles = new LRUCache({ max: maxContacts });
-		// A contact's ledger that is evicted takes its reservations along (settling one then finds nothing).
-		this.ledgers = new LRUCache({ max: maxContacts, dispose: (ledger, _id, reason) => reason === 'evict' && this.forget(ledger.all) });
+		this.ledgers = new LedgerBook(maxContacts);
 		this.decisions = new LRUCache({ max: options.maxDecisions ?? 100_000 });
 	}
 
@@ -93,39 +87,19 @@ export class MemoryStore implements Store {
 	}
 
 	async reserveCap(r: CapReservation, counters: CapCounter[]): Promise<CapVerdict> {
-		// get() makes the contact the most recently used; set() only for a new ledger.
-		const ledger = this.ledgers.get(r.contactId);
-		if (ledger && r.keepSince !== undefined) this.forget(ledger.trim(r.keepSince));
+		if (r.keepSince !== undefined) this.ledgers.trim(r.contactId, r.keepSince);
 		// Expired pending entries stay in the ledger (uncounted) until settled: a late commit must still count.
-		const verdict = ledger ? ledger.evaluate(counters, r.at) : NO_LEDGER.evaluate(counters, r.at);
-		if (!verdict.ok) return verdict;
-		const entry: LedgerEntry = { reservationId: r.reservationId, contactId: r.contactId, channel: r.channel, journey: r.journey, tags: [...r.tags], at: r.at, expiresAt: r.expiresAt, state: 'pending' };
-		if (ledger) ledger.add(entry);
-		else {
-			const fresh = new ContactLedger();
-			fresh.add(entry);
-			this.ledgers.set(r.contactId, fresh);
-		}
-		this.reservations.set(r.reservationId, entry);
+		const verdict = this.ledgers.evaluate(r.contactId, counters, r.at);
+		if (verdict.ok) this.ledgers.add(r);
 		return verdict;
 	}
 
 	async peekCap(contactId: string, counters: CapCounter[], now: number): Promise<CapVerdict> {
-		return (this.ledgers.get(contactId) ?? NO_LEDGER).evaluate(counters, now);
+		return this.ledgers.evaluate(contactId, counters, now);
 	}
 
 	async settleCap(reservationId: string, outcome: 'commit' | 'release') {
-		const entry = this.reservations.get(reservationId);
-		if (!entry || entry.state !== 'pending') return false;
-		this.reservations.delete(reservationId);
-		const ledger = this.ledgers.get(entry.contactId);
-		if (ledger) ledger.settle(entry, outcome);
-		else if (outcome === 'commit') entry.state = 'committed';
-		return true;
-	}
-
-	private forget(entries: LedgerEntry[]): void {
-		for (const e of entries) this.reservations.delete(e.reservationId);
+		return this.ledgers.settle(reservationId, outcome);
 	}
 
 	async putDecision(d: Decision) {
@@ -276,10 +250,7 @@ export class MemoryStore implements Store {
 		}
 		for (const key of claimKeys) this.keys.delete(key);
 		for (const key of armKeys) this.arms.delete(key);
-		const ledger = this.ledgers.get(contactId)?.all ?? [];
-		this.forget(ledger);
-		counts.capEntries = ledger.length;
-		this.ledgers.delete(contactId);
+		counts.capEntries = this.ledgers.drop(contactId);
 		for (const [id, timer] of this.timers) if (timerIsFor(timer.body, contactId) && this.timers.delete(id)) counts.timers++;
 		for (const [id, entry] of [...this.decisions.entries()].filter(([, e]) => e.row.contactId === contactId)) {
 			const d = JSON.parse(entry.json) as Decision;
@@ -318,15 +289,7 @@ export class MemoryStore implements Store {
 			}
 			return pruned;
 		}
-		for (const ledger of this.ledgers.values()) {
-			if (dryRun) pruned += ledger.countBefore(before);
-			else {
-				const old = ledger.trim(before);
-				pruned += old.length;
-				this.forget(old);
-			}
-		}
-		return pruned;
+		return this.ledgers.prune(before, dryRun);
 	}
 
 	async *inactiveContacts(before: string, pageSize: number) {
