@@ -73,6 +73,37 @@ describe('SQLite store', () => {
 		await b.close();
 	});
 
+	test('reservations settled in the turn they were made are stored as settled (committed kept, released gone) and count so after reopening', async () => {
+		const path = join(tempDir(), 'nudge.db');
+		const store = new SqliteStore(path);
+		const all = [{ ruleId: 'all', limit: 9, since: 0, match: {}, excludeTags: [] }];
+		const reserve = (id: string) => store.reserveCap({ reservationId: id, contactId: 'c1', channel: 'email', journey: 'nurture', tags: ['promo', 'news'], at: 5, expiresAt: 50 }, all);
+		await reserve('kept');
+		await reserve('given-back');
+		await reserve('left-pending');
+		expect(await store.settleCap('kept', 'commit')).toBe(true);
+		expect(await store.settleCap('kept', 'commit')).toBe(false);
+		expect(await store.settleCap('given-back', 'release')).toBe(true);
+		expect(await store.settleCap('given-back', 'release')).toBe(false);
+		expect((await store.peekCap('c1', all, 10)).counts).toEqual([2]);
+		await store.sync();
+		const raw = new DatabaseSync(path);
+		const rows = raw.prepare('SELECT reservation_id, tags, state FROM cap_ledger ORDER BY reservation_id').all();
+		raw.close();
+		expect(rows.map((r) => ({ ...r }))).toEqual([
+			{ reservation_id: 'kept', tags: ',promo,news,', state: 'committed' },
+			{ reservation_id: 'left-pending', tags: ',promo,news,', state: 'pending' },
+		]);
+		await store.close();
+		// Reopened: the committed one counts past every expiry, the pending one until it expires.
+		const again = new SqliteStore(path);
+		expect((await again.peekCap('c1', all, 10)).counts).toEqual([2]);
+		expect((await again.peekCap('c1', all, 60)).counts).toEqual([1]);
+		expect(await again.settleCap('left-pending', 'commit')).toBe(true);
+		expect((await again.peekCap('c1', all, 60)).counts).toEqual([2]);
+		await again.close();
+	});
+
 	test('each connection counts what the others committed: reservations, commits, releases, erasures (its copy of the ledger follows)', async () => {
 		const path = join(tempDir(), 'nudge.db');
 		const a = new SqliteStore(path);
