@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { counts, LedgerEntry, matches } from './capMatch';
+import { counts, evaluateCounters, LedgerEntry, matches } from './capMatch';
 import type { CapCounter, CapReservation, CapVerdict } from './types';
 
 /** First index whose entry was made at or after `time` (entries sorted by time). */
@@ -45,28 +45,54 @@ function removeFrom(index: Map<string, LedgerEntry[]>, key: string, entry: Ledge
 	if (!entries.length) index.delete(key);
 }
 
+/** A ledger's entries per channel, journey and tag, each by time. */
+interface ScopeIndex {
+	channel: Map<string, LedgerEntry[]>;
+	journey: Map<string, LedgerEntry[]>;
+	tag: Map<string, LedgerEntry[]>;
+}
+
+function indexEntry(index: ScopeIndex, entry: LedgerEntry): void {
+	addTo(index.channel, entry.channel, entry);
+	addTo(index.journey, entry.journey, entry);
+	entry.tags.forEach((tag, i) => {
+		if (entry.tags.indexOf(tag) === i) addTo(index.tag, tag, entry);
+	});
+}
+
+/** The index of entries already by time: each appended in order. */
+function indexOf(entries: LedgerEntry[]): ScopeIndex {
+	const index: ScopeIndex = { channel: new Map(), journey: new Map(), tag: new Map() };
+	for (const entry of entries) indexEntry(index, entry);
+	return index;
+}
+
 /**
- * One contact's cap ledger in memory, with capMatch's semantics: every entry by time, and per channel, journey
- * and tag, so the count of a rule with one scope is a binary search instead of a pass over the ledger
- * (bench/caps). Pending entries are the only ones that can stop counting (they expire unless settled), so
- * they are also kept apart: until the first of them expires no entry needs a liveness test.
+ * Ledgers up to this many entries are counted in one pass (capMatch.evaluateCounters) and keep no index: most
+ * contacts have a few entries, and the three maps cost about 2 KB a contact. Past it (a contact messaged often,
+ * an agent's blast radius ledger) a rule's count is a binary search in its scope's index.
+ */
+export const INDEX_FROM = 32;
+
+/**
+ * One contact's cap ledger in memory, with capMatch's semantics: every entry by time, and, once it is large,
+ * per channel, journey and tag, so the count of a rule with one scope is a binary search instead of a pass
+ * over the ledger (bench/caps). Pending entries are the only ones that can stop counting (they expire unless
+ * settled), so they are also kept apart: until the first of them expires no entry needs a liveness test.
  */
 export class ContactLedger {
 	/** Every entry, by time: committed, pending, and pending past expiry (a late commit must still count). */
 	readonly all: LedgerEntry[] = [];
-	private readonly byChannel = new Map<string, LedgerEntry[]>();
-	private readonly byJourney = new Map<string, LedgerEntry[]>();
-	private readonly byTag = new Map<string, LedgerEntry[]>();
+	private index?: ScopeIndex;
 	/** Unsettled entries by expiry, the only ones that can stop counting: before the first expires, all count. */
 	private readonly pending: LedgerEntry[] = [];
 
+	constructor(private readonly indexFrom = INDEX_FROM) {}
+
 	add(entry: LedgerEntry): void {
 		insertSorted(this.all, entry);
-		addTo(this.byChannel, entry.channel, entry);
-		addTo(this.byJourney, entry.journey, entry);
-		entry.tags.forEach((tag, i) => {
-			if (entry.tags.indexOf(tag) === i) addTo(this.byTag, tag, entry);
-		});
+		if (this.index) indexEntry(this.index, entry);
+		else if (this.all.length > this.indexFrom) this.index = indexOf(this.all);
 		if (entry.state !== 'pending') return;
 		const pending = this.pending;
 		let i = pending.length;
@@ -90,10 +116,13 @@ export class ContactLedger {
 	trim(before: number): LedgerEntry[] {
 		if (!this.hasBefore(before)) return [];
 		const gone = this.all.splice(0, lowerBound(this.all, before));
-		for (const index of [this.byChannel, this.byJourney, this.byTag]) {
-			for (const [key, entries] of index) {
-				entries.splice(0, lowerBound(entries, before));
-				if (!entries.length) index.delete(key);
+		if (this.all.length <= this.indexFrom) this.index = undefined;
+		else if (this.index) {
+			for (const map of [this.index.channel, this.index.journey, this.index.tag]) {
+				for (const [key, entries] of map) {
+					entries.splice(0, lowerBound(entries, before));
+					if (!entries.length) map.delete(key);
+				}
 			}
 		}
 		for (const entry of gone) if (entry.state === 'pending') this.unpend(entry);
@@ -110,6 +139,8 @@ export class ContactLedger {
 	 * with one scope (or none) and no exclusions reads its index from the window's start; the others walk it.
 	 */
 	evaluate(counters: CapCounter[], now: number): CapVerdict {
+		const index = this.index;
+		if (!index) return evaluateCounters(this.all, counters, now);
 		const n = counters.length;
 		const tally = new Array<number>(n);
 		const freesAt = new Array<number | undefined>(n);
@@ -119,7 +150,7 @@ export class ContactLedger {
 			const c = counters[i];
 			const { channel, journey, tag } = c.match;
 			const scoped = (channel !== undefined ? 1 : 0) + (journey !== undefined ? 1 : 0) + (tag !== undefined ? 1 : 0);
-			const entries = channel !== undefined ? this.byChannel.get(channel) : journey !== undefined ? this.byJourney.get(journey) : tag !== undefined ? this.byTag.get(tag) : this.all;
+			const entries = channel !== undefined ? index.channel.get(channel) : journey !== undefined ? index.journey.get(journey) : tag !== undefined ? index.tag.get(tag) : this.all;
 			const exact = scoped <= 1 && c.excludeTags.length === 0;
 			const start = entries ? lowerBound(entries, c.since) : 0;
 			let count = 0;
@@ -149,9 +180,10 @@ export class ContactLedger {
 
 	private remove(entry: LedgerEntry): void {
 		removeSorted(this.all, entry);
-		removeFrom(this.byChannel, entry.channel, entry);
-		removeFrom(this.byJourney, entry.journey, entry);
-		for (const tag of entry.tags) removeFrom(this.byTag, tag, entry);
+		if (!this.index) return;
+		removeFrom(this.index.channel, entry.channel, entry);
+		removeFrom(this.index.journey, entry.journey, entry);
+		for (const tag of entry.tags) removeFrom(this.index.tag, tag, entry);
 	}
 }
 
