@@ -1,4 +1,5 @@
 import { durationMs } from '../guard/duration';
+import { capLedgerKeepMs } from '../guard/ledgerHorizon';
 import { contentHash, newId } from '../ids';
 import type { BlastRadiusRule, Policy } from '../policy/schema';
 import type { Store } from '../store/types';
@@ -44,7 +45,7 @@ export async function reserveBlastRadius(store: Store, policy: Policy, agentId: 
 		const reservationId = newId('r');
 		const ledger = ledgerOf(rule, agentId);
 		const verdict = reserve
-			? await store.reserveCap({ reservationId, contactId: ledger, channel: 'agent', journey: 'agent', tags: [], at: now, expiresAt: now + lengthMs }, [counter])
+			? await store.reserveCap({ reservationId, contactId: ledger, channel: 'agent', journey: 'agent', tags: [], at: now, expiresAt: now + lengthMs, keepSince: now - capLedgerKeepMs(policy) }, [counter])
 			: await store.peekCap(ledger, [counter], now);
 		if (!verdict.ok) {
 			for (const id of taken) await store.settleCap(id, 'release');

@@ -3,6 +3,8 @@ import type { Channel } from '../channels';
 import { newId } from '../ids';
 import type { CapRule, Policy } from '../policy/schema';
 import type { CapCounter, Store } from '../store/types';
+import { durationMs } from './duration';
+import { capLedgerKeepMs } from './ledgerHorizon';
 import { windowSpan, WindowSpan } from './windows';
 
 /** The facts about a message that caps look at. */
@@ -45,25 +47,46 @@ interface RuleForMessage {
 	/** The counter's fixed part, shared by every check of this kind of message. */
 	match: CapCounter['match'];
 	excludeTags: string[];
+	/** Rolling windows: the window's length (a calendar window's span depends on the time and the zone). */
+	lengthMs?: number;
 }
 
+/** A kind of message (channel, journey, category, tags): the rules that cover it and the tags its reservation carries. */
+interface MessageKind {
+	/** The message's own tags, to tell kinds that differ only by them apart. */
+	messageTags: string[];
+	rules: RuleForMessage[];
+	tags: string[];
+}
+
+/** Kinds of message by channel, journey and category (no category and an empty one cover the same rules). */
+type KindCache = { size: number; byChannel: Map<string, Map<string, Map<string, MessageKind[]>>> };
+
 /**
- * The rules that cover each kind of message (channel, journey, category, tags), per policy: scope matching
- * and exemptions depend on nothing else, so they are not redone per check (bench/caps). Bounded like the
- * calendar spans, as tags come from flows.
+ * The rules that cover each kind of message, per policy: scope matching and exemptions depend on nothing else,
+ * so they are not redone per check (bench/caps). Found through nested maps, so a check builds no key. Bounded
+ * like the calendar spans, as tags come from flows.
  */
-const rulesByMessage = new WeakMap<CapRule[], Map<string, RuleForMessage[]>>();
+const kindsByPolicy = new WeakMap<CapRule[], KindCache>();
 const MAX_MESSAGE_KINDS = 1_000;
 
-function rulesForMessage(policy: Policy, message: MessageFacts): RuleForMessage[] {
-	let kinds = rulesByMessage.get(policy.caps);
-	if (!kinds) rulesByMessage.set(policy.caps, (kinds = new Map()));
-	const key = JSON.stringify([message.channel, message.journey, message.category, message.tags]);
-	let rules = kinds.get(key);
-	if (rules) return rules;
-	rules = policy.caps
+const sameTags = (a: string[], b: string[]) => a.length === b.length && a.every((tag, i) => tag === b[i]);
+
+function child<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+	let value = map.get(key);
+	if (value === undefined) map.set(key, (value = make()));
+	return value;
+}
+
+function messageKind(policy: Policy, message: MessageFacts): MessageKind {
+	let cache = kindsByPolicy.get(policy.caps);
+	if (!cache) kindsByPolicy.set(policy.caps, (cache = { size: 0, byChannel: new Map() }));
+	const byCategory = child(child(cache.byChannel, message.channel, () => new Map()), message.journey, () => new Map<string, MessageKind[]>());
+	const kinds = child(byCategory, message.category ?? '', (): MessageKind[] => []);
+	for (const kind of kinds) if (sameTags(kind.messageTags, message.tags)) return kind;
+	const rules = policy.caps
 		.filter((rule) => ruleApplies(rule, message))
-		.map((rule) => {
+		.map((rule): RuleForMessage => {
 			const scope = rule.scope;
 			const exemption = message.category ? rule.exemptions.find((e) => e.category === message.category) : undefined;
 			return {
@@ -71,11 +94,18 @@ function rulesForMessage(policy: Policy, message: MessageFacts): RuleForMessage[
 				...(exemption ? { exemption } : {}),
 				match: scope.kind === 'channel' ? { channel: scope.channel } : scope.kind === 'tag' ? { tag: scope.tag } : scope.kind === 'journey' ? { journey: scope.journey } : {},
 				excludeTags: rule.exemptions.filter((e) => !e.countsTowardCap).map((e) => e.category),
+				...(rule.window.kind === 'rolling' ? { lengthMs: durationMs(rule.window.duration) } : {}),
 			};
 		});
-	if (kinds.size >= MAX_MESSAGE_KINDS) kinds.clear();
-	kinds.set(key, rules);
-	return rules;
+	const kind: MessageKind = { messageTags: [...message.tags], rules, tags: messageTags(message) };
+	if (cache.size >= MAX_MESSAGE_KINDS) {
+		cache.byChannel.clear();
+		cache.size = 0;
+		return kind;
+	}
+	kinds.push(kind);
+	cache.size++;
+	return kind;
 }
 
 interface CheckedRule {
@@ -88,17 +118,17 @@ interface CheckedRule {
  * The rules that apply to a message, with their current windows and counters; rules the message's category is
  * exempt from are passed checks instead (and, unless the exemption says so, are not counted later).
  */
-function rulesToCheck(policy: Policy, message: MessageFacts, now: number, zone: string): { checks: GuardCheck[]; checked: CheckedRule[] } {
+function rulesToCheck(kind: MessageKind, message: MessageFacts, now: number, zone: string): { checks: GuardCheck[]; checked: CheckedRule[] } {
 	const checks: GuardCheck[] = [];
 	const checked: CheckedRule[] = [];
-	for (const { rule, exemption, match, excludeTags } of rulesForMessage(policy, message)) {
-		const span = windowSpan(rule.window, now, zone);
+	for (const { rule, exemption, match, excludeTags, lengthMs } of kind.rules) {
+		const span: WindowSpan = lengthMs !== undefined ? { since: now - lengthMs, lengthMs, label: (rule.window as { duration: string }).duration } : windowSpan(rule.window, now, zone);
 		if (exemption) {
 			checks.push({ kind: 'frequency_cap', ruleId: rule.id, passed: true, exempt: true, limit: rule.limit, window: span.label, detail: `${message.category} messages are exempt${exemption.countsTowardCap ? ' but count toward the cap' : ''}` });
 			continue;
 		}
 		const counter: CapCounter = { ruleId: rule.id, limit: rule.limit, since: span.since, match, excludeTags };
-		if (span.lengthMs !== undefined) counter.lengthMs = span.lengthMs;
+		if (lengthMs !== undefined) counter.lengthMs = lengthMs;
 		checked.push({ rule, span, counter });
 	}
 	return { checks, checked };
@@ -140,30 +170,29 @@ export async function checkAndReserve(
 	/** False: the same check as a read-only look (a dry run), which reserves nothing. */
 	reserve = true,
 ): Promise<CapResult> {
-	const { checks, checked } = rulesToCheck(policy, message, now, zone);
-	const reservationId = newId('r');
-	const counters = checked.map((c) => c.counter);
+	const kind = messageKind(policy, message);
+	const { checks, checked } = rulesToCheck(kind, message, now, zone);
+	const counters = new Array<CapCounter>(checked.length);
+	for (let i = 0; i < checked.length; i++) counters[i] = checked[i].counter;
+	const reservationId = reserve ? newId('r') : '';
 	const verdict = reserve
 		? await store.reserveCap(
-				{ reservationId, contactId, channel: message.channel, journey: message.journey, tags: messageTags(message), at: now, expiresAt: now + policy.reservationTimeoutSeconds * 1000 },
+				{ reservationId, contactId, channel: message.channel, journey: message.journey, tags: kind.tags, at: now, expiresAt: now + policy.reservationTimeoutSeconds * 1000, keepSince: now - capLedgerKeepMs(policy) },
 				counters,
 			)
 		: await store.peekCap(contactId, counters, now);
 	let binding: CapResult['binding'];
-	checked.forEach(({ rule, span }, i) => {
-		const full = verdict.counts[i] >= rule.limit;
-		const retryAt = full ? (span.resetsAt ?? verdict.freesAt[i]) : undefined;
-		checks.push({
-			kind: 'frequency_cap',
-			ruleId: rule.id,
-			passed: !full,
-			count: verdict.counts[i],
-			limit: rule.limit,
-			window: span.label,
-			...(retryAt !== undefined ? { retryAt: new Date(retryAt).toISOString() } : {}),
-		});
-		if (full) binding = moreRestrictive(binding, { rule, retryAt });
-	});
+	for (let i = 0; i < checked.length; i++) {
+		const { rule, span } = checked[i];
+		const count = verdict.counts[i];
+		const full = count >= rule.limit;
+		const check: GuardCheck = { kind: 'frequency_cap', ruleId: rule.id, passed: !full, count, limit: rule.limit, window: span.label };
+		checks.push(check);
+		if (!full) continue;
+		const retryAt = span.resetsAt ?? verdict.freesAt[i];
+		if (retryAt !== undefined) check.retryAt = new Date(retryAt).toISOString();
+		binding = moreRestrictive(binding, { rule, retryAt });
+	}
 	if (verdict.ok) {
 		return { allowed: true, ...(reserve ? { reservationId } : {}), checks, explanation: `within ${checked.length} cap rule(s) for ${message.channel}` };
 	}
@@ -200,7 +229,10 @@ export async function cappedChannels(
 	now: number,
 	zone: string,
 ): Promise<Map<Channel, CappedChannel>> {
-	const perChannel = channels.map((channel) => ({ channel, checked: rulesToCheck(policy, { ...message, channel }, now, zone).checked }));
+	const perChannel = channels.map((channel) => {
+		const facts = { ...message, channel };
+		return { channel, checked: rulesToCheck(messageKind(policy, facts), facts, now, zone).checked };
+	});
 	const rules = new Map<string, CheckedRule>();
 	for (const { checked } of perChannel) for (const c of checked) rules.set(c.rule.id, c);
 	const capped = new Map<Channel, CappedChannel>();

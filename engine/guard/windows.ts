@@ -25,11 +25,12 @@ export interface WindowSpan {
 }
 
 /**
- * Calendar periods only change at their boundaries, so each (zone, unit, week start) keeps its current
- * span until `now` leaves it: time-zone arithmetic was most of a cap check's cost (bench/caps).
+ * Calendar periods only change at their boundaries, so each window of a policy keeps, per zone, its current span
+ * until `now` leaves it: time-zone arithmetic was most of a cap check's cost (bench/caps). Keyed by the window
+ * object itself, so a check builds no key.
  */
-const calendarSpans = new Map<string, WindowSpan>();
-const MAX_CACHED_SPANS = 2_000;
+const calendarSpans = new WeakMap<CapWindow, Map<string, WindowSpan>>();
+const MAX_CACHED_ZONES = 2_000;
 
 /**
  * The span a cap window covers at `now`. Calendar periods start at local midnight in the contact's
@@ -40,12 +41,13 @@ export function windowSpan(window: CapWindow, now: number, zone: string): Window
 		const lengthMs = durationMs(window.duration);
 		return { since: now - lengthMs, lengthMs, label: window.duration };
 	}
-	const key = `${zone}|${window.unit}|${window.weekStartsOn}`;
-	const cached = calendarSpans.get(key);
+	let byZone = calendarSpans.get(window);
+	if (!byZone) calendarSpans.set(window, (byZone = new Map()));
+	const cached = byZone.get(zone);
 	if (cached && cached.since <= now && now < cached.resetsAt!) return cached;
 	const span = calendarSpan(window, now, zone);
-	if (calendarSpans.size >= MAX_CACHED_SPANS) calendarSpans.clear();
-	calendarSpans.set(key, span);
+	if (byZone.size >= MAX_CACHED_ZONES) byZone.clear();
+	byZone.set(zone, span);
 	return span;
 }
 

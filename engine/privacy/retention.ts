@@ -4,11 +4,14 @@
  * idempotent, so a run that died halfway is finished by the next. Its report holds counts only.
  */
 import { durationMs } from '../guard/duration';
+import { capLedgerKeepMs } from '../guard/ledgerHorizon';
 import { newId } from '../ids';
-import type { CapWindow, Policy } from '../policy/schema';
+import type { Policy } from '../policy/schema';
 import { yieldToEvents } from '../store/prune';
 import { RETENTION_BATCH, type Store } from '../store/types';
 import { eraseUnderLocks } from './erase';
+
+export { capLedgerKeepMs };
 
 export interface RetentionCounts {
 	/** Decisions deleted with their outcomes. */
@@ -46,26 +49,6 @@ const DELETE_CHUNK = 100;
 
 /** The learner's once-per-decision reward mark (engine.ts learnFrom): it goes with its decision. */
 export const rewardClaimKey = (decisionId: string) => `reward:${decisionId}`;
-
-const DAY_MS = 86_400_000;
-/** How far back a calendar window can start, with a day for time zones and daylight saving. */
-const CALENDAR_MS = { day: 2 * DAY_MS, week: 8 * DAY_MS, month: 32 * DAY_MS } as const;
-/**
- * The ledger keeps at least a calendar month, whatever this policy's caps: another policy on the same store, or
- * a monthly cap added later, still finds the month's sends.
- */
-const LEDGER_FLOOR_MS = CALENDAR_MS.month;
-
-const windowMs = (w: CapWindow) => (w.kind === 'rolling' ? durationMs(w.duration) : CALENDAR_MS[w.unit]);
-
-/**
- * How long a cap ledger entry can still count under the policy: its longest window, the agents' blast radius
- * windows included (they keep their counts in the same ledger), at least LEDGER_FLOOR_MS.
- */
-export function capLedgerKeepMs(policy: Policy): number {
-	const blastRadius = policy.agents.blastRadius.map((rule) => durationMs(rule.window));
-	return Math.max(LEDGER_FLOOR_MS, ...policy.caps.map((c) => windowMs(c.window)), ...blastRadius);
-}
 
 function cutoffs(policy: Policy, now: number) {
 	const iso = (ms: number) => new Date(ms).toISOString();

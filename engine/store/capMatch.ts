@@ -10,7 +10,7 @@ function live(entry: LedgerEntry, now: number): boolean {
 }
 
 /** Does an entry fall in a counter's window and scope (liveness aside). */
-function matches(entry: LedgerEntry, counter: CapCounter): boolean {
+export function matches(entry: LedgerEntry, counter: CapCounter): boolean {
 	if (entry.at < counter.since) return false;
 	const { channel, journey, tag } = counter.match;
 	if (channel !== undefined && entry.channel !== channel) return false;

@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache';
 import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
 import type { Profile } from '../profiles/schema';
 import { byCreated, matchesQuery, queryLimit } from './matchDecision';
-import { evaluateCounters, LedgerEntry } from './capMatch';
+import { LedgerBook } from './capLedger';
 import type { ModelActivation, ModelVersionRecord } from './models';
 import { INACTIVITY_QUEUE, queuePrefix, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type LeasedTimer, type PruneTarget, type Store, type StoredTimer, type TimerQueue } from './types';
 import { timerIsFor } from './erasure';
@@ -31,8 +31,7 @@ export class MemoryStore implements Store {
 	private readonly profiles: LRUCache<string, string>;
 	private readonly identities = new Map<string, string>();
 	private readonly keys = new Map<string, number>();
-	private readonly ledgers: LRUCache<string, LedgerEntry[]>;
-	private readonly reservations = new Map<string, LedgerEntry>();
+	private readonly ledgers: LedgerBook;
 	private readonly decisions: LRUCache<string, { json: string; row: Pick<Decision, 'contactId' | 'journey' | 'status' | 'reason' | 'createdAt' | 'decisionId'>; facts: DecisionFacts }>;
 	private readonly outcomeIds = new Set<string>();
 	private readonly messageIds = new Map<string, string>();
@@ -41,7 +40,7 @@ export class MemoryStore implements Store {
 	constructor(options: MemoryStoreOptions = {}) {
 		const maxContacts = options.maxContacts ?? 100_000;
 		this.profiles = new LRUCache({ max: maxContacts });
-		this.ledgers = new LRUCache({ max: maxContacts });
+		this.ledgers = new LedgerBook(maxContacts);
 		this.decisions = new LRUCache({ max: options.maxDecisions ?? 100_000 });
 	}
 
@@ -88,32 +87,19 @@ export class MemoryStore implements Store {
 	}
 
 	async reserveCap(r: CapReservation, counters: CapCounter[]): Promise<CapVerdict> {
+		if (r.keepSince !== undefined) this.ledgers.trim(r.contactId, r.keepSince);
 		// Expired pending entries stay in the ledger (uncounted) until settled: a late commit must still count.
-		const ledger = this.ledgers.get(r.contactId);
-		const verdict = evaluateCounters(ledger ?? [], counters, r.at);
-		if (!verdict.ok) return verdict;
-		const entry: LedgerEntry = { ...r, tags: [...r.tags], state: 'pending' };
-		// get() has already made the contact the most recently used; set() only for a new ledger.
-		if (ledger) ledger.push(entry);
-		else this.ledgers.set(r.contactId, [entry]);
-		this.reservations.set(r.reservationId, entry);
+		const verdict = this.ledgers.evaluate(r.contactId, counters, r.at);
+		if (verdict.ok) this.ledgers.add(r);
 		return verdict;
 	}
 
 	async peekCap(contactId: string, counters: CapCounter[], now: number): Promise<CapVerdict> {
-		return evaluateCounters(this.ledgers.get(contactId) ?? [], counters, now);
+		return this.ledgers.evaluate(contactId, counters, now);
 	}
 
 	async settleCap(reservationId: string, outcome: 'commit' | 'release') {
-		const entry = this.reservations.get(reservationId);
-		if (!entry || entry.state !== 'pending') return false;
-		this.reservations.delete(reservationId);
-		if (outcome === 'commit') entry.state = 'committed';
-		else {
-			const ledger = this.ledgers.get(entry.contactId) ?? [];
-			this.ledgers.set(entry.contactId, ledger.filter((e) => e !== entry));
-		}
-		return true;
+		return this.ledgers.settle(reservationId, outcome);
 	}
 
 	async putDecision(d: Decision) {
@@ -264,10 +250,7 @@ export class MemoryStore implements Store {
 		}
 		for (const key of claimKeys) this.keys.delete(key);
 		for (const key of armKeys) this.arms.delete(key);
-		const ledger = this.ledgers.get(contactId) ?? [];
-		for (const entry of ledger) this.reservations.delete(entry.reservationId);
-		counts.capEntries = ledger.length;
-		this.ledgers.delete(contactId);
+		counts.capEntries = this.ledgers.drop(contactId);
 		for (const [id, timer] of this.timers) if (timerIsFor(timer.body, contactId) && this.timers.delete(id)) counts.timers++;
 		for (const [id, entry] of [...this.decisions.entries()].filter(([, e]) => e.row.contactId === contactId)) {
 			const d = JSON.parse(entry.json) as Decision;
@@ -306,14 +289,7 @@ export class MemoryStore implements Store {
 			}
 			return pruned;
 		}
-		for (const [contactId, ledger] of [...this.ledgers.entries()]) {
-			const old = ledger.filter((e) => e.at < before);
-			pruned += old.length;
-			if (dryRun || !old.length) continue;
-			for (const e of old) this.reservations.delete(e.reservationId);
-			this.ledgers.set(contactId, ledger.filter((e) => e.at >= before));
-		}
-		return pruned;
+		return this.ledgers.prune(before, dryRun);
 	}
 
 	async *inactiveContacts(before: string, pageSize: number) {

@@ -12,6 +12,7 @@ import { checkArmDeltas } from './armStats';
 import { DecisionFacts, DecisionFilter, FactKey, factsOf, scoreBinOf, SummaryPage } from './decisionFacts';
 import { countSql, countsFromRows, listSummariesSql, summaryFromRow } from './factsSql';
 import { KeyedRow, olderPages, PRUNE_TABLES, prunePages } from './prune';
+import { LedgerBook } from './capLedger';
 
 /**
  * The console's facts of each decision (decisionFacts.ts) in indexed columns, written with the decision,
@@ -92,6 +93,9 @@ CREATE TABLE IF NOT EXISTS model_activations (
 function storeName(path: string): string {
 	return path === ':memory:' ? 'in memory' : basename(path);
 }
+/** Contacts whose cap ledger rows the store keeps in process to count them (about 1.4 KB each with one entry, 2.9 KB with five). */
+const CAP_COPY_CONTACTS = 20_000;
+
 const withoutPaths = (error: unknown) => (error as Error).message.replace(/ '[^']*'/g, '');
 
 function openDatabase(path: string): DatabaseSync {
@@ -125,6 +129,14 @@ export class SqliteStore implements Store {
 	private waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
 	private failure?: NudgeError;
 	private readonly queuedDecisions = new Map<string, { row: Decision; json: string; facts: DecisionFacts }>();
+	/**
+	 * The cap_ledger rows of recently checked contacts, counted in process (capLedger.ts) instead of by a query per
+	 * check (bench/caps). Exact while no other connection writes: it is dropped whenever PRAGMA data_version says
+	 * one has committed, checked as each write transaction starts (the write lock then keeps others out until it
+	 * commits) and before a read-only look outside one.
+	 */
+	private readonly capCopy = new LedgerBook(CAP_COPY_CONTACTS);
+	private dataVersion = -1;
 
 	constructor(readonly path: string) {
 		this.db = openDatabase(path);
@@ -161,6 +173,10 @@ export class SqliteStore implements Store {
 				cap_rule = excluded.cap_rule, stage = excluded.stage, grp = excluded.grp, converted = excluded.converted, probability = excluded.probability,
 				score_bin = excluded.score_bin, model = excluded.model, score_value = excluded.score_value, event_name = excluded.event_name, policy_version = excluded.policy_version`),
 			putOutcome: p('INSERT INTO outcomes (outcome_id, decision_id, body) VALUES (?, ?, ?) ON CONFLICT(outcome_id) DO NOTHING'),
+			ledgerOf: p('SELECT reservation_id, channel, journey, tags, at, expires_at, state FROM cap_ledger WHERE contact_id = ? ORDER BY at'),
+			dataVersion: p('PRAGMA data_version'),
+			savepoint: p('SAVEPOINT unit'),
+			release: p('RELEASE unit'),
 		};
 	}
 
@@ -175,6 +191,34 @@ export class SqliteStore implements Store {
 		this.db.exec('BEGIN IMMEDIATE');
 		this.batchOpen = true;
 		setImmediate(() => this.commit());
+		this.checkCapCopy();
+	}
+
+	/** Drops the copy of the cap ledger if another connection has committed since it was last checked. */
+	private checkCapCopy(): void {
+		const version = Number((this.stmt.dataVersion.get() as { data_version: number }).data_version);
+		if (version === this.dataVersion) return;
+		this.capCopy.clear();
+		this.dataVersion = version;
+	}
+
+	/** The contact's cap ledger, read into the copy on first use. */
+	private capLedger(contactId: string): void {
+		if (this.capCopy.get(contactId)) return;
+		const rows = this.stmt.ledgerOf.all(contactId) as { reservation_id: string; channel: string; journey: string; tags: string; at: number; expires_at: number; state: string }[];
+		this.capCopy.load(
+			contactId,
+			rows.map((row) => ({
+				reservationId: row.reservation_id,
+				contactId,
+				channel: row.channel,
+				journey: row.journey,
+				tags: row.tags.split(',').filter(Boolean),
+				at: Number(row.at),
+				expiresAt: Number(row.expires_at),
+				state: row.state === 'committed' ? 'committed' : 'pending',
+			})),
+		);
 	}
 
 	/** Writes the queued decision rows into the open transaction. */
@@ -190,10 +234,10 @@ export class SqliteStore implements Store {
 		if (this.failure) return Promise.reject(this.failure);
 		try {
 			this.openBatch();
-			this.db.exec('SAVEPOINT unit');
+			this.stmt.savepoint.run();
 			try {
 				const result = unit();
-				this.db.exec('RELEASE unit');
+				this.stmt.release.run();
 				return Promise.resolve(result);
 			} catch (error) {
 				this.db.exec('ROLLBACK TO unit');
@@ -201,6 +245,8 @@ export class SqliteStore implements Store {
 				throw error;
 			}
 		} catch (error) {
+			// Whatever the unit changed is rolled back: so is the copy of the cap ledger.
+			this.capCopy.clear();
 			return Promise.reject(this.storeError(error));
 		}
 	}
@@ -221,6 +267,7 @@ export class SqliteStore implements Store {
 			this.db.exec('COMMIT');
 		} catch (error) {
 			this.queuedDecisions.clear();
+			this.capCopy.clear();
 			if (this.db.isTransaction) this.db.exec('ROLLBACK');
 			this.failure = new NudgeError('STORE_ERROR', `The SQLite store ${storeName(this.path)} failed to commit and has stopped accepting writes (restart to recover): ${withoutPaths(error)}`, [], 503);
 			for (const w of waiters) w.reject(this.failure);
@@ -264,21 +311,6 @@ export class SqliteStore implements Store {
 		this.stmt.putFacts.run(...factsRow(f));
 	}
 
-	/** A counter's scope as SQL (the SQL twin of capMatch.counts, liveness and window aside). */
-	private static scopeOf(c: CapCounter): { where: string[]; args: string[] } {
-		const where: string[] = [];
-		const args: string[] = [];
-		const add = (clause: string, value: string) => {
-			where.push(clause);
-			args.push(value);
-		};
-		if (c.match.channel !== undefined) add('channel = ?', c.match.channel);
-		if (c.match.journey !== undefined) add('journey = ?', c.match.journey);
-		if (c.match.tag !== undefined) add('instr(tags, ?) > 0', `,${c.match.tag},`);
-		for (const tag of c.excludeTags) add('instr(tags, ?) = 0', `,${tag},`);
-		return { where, args };
-	}
-
 	async getProfile(contactId: string) {
 		const row = this.stmt.getProfile.get(contactId) as { body: string } | undefined;
 		return row ? (JSON.parse(row.body) as Profile) : undefined;
@@ -311,35 +343,6 @@ export class SqliteStore implements Store {
 		});
 	}
 
-	/**
-	 * The counting half of reserveCap (the SQL twin of capMatch.evaluateCounters): every counter in one
-	 * query, one pass over the contact's live entries in the widest window (it was one query per rule, each
-	 * scanning the same rows; bench/caps). When a rolling rule is full, one more query finds when a slot frees.
-	 */
-	private countCaps(contactId: string, counters: CapCounter[], now: number): CapVerdict {
-		const scopes = counters.map((c) => SqliteStore.scopeOf(c));
-		const live = `FROM cap_ledger WHERE contact_id = ? AND at >= ? AND (state = 'committed' OR expires_at > ?)`;
-		const filtered = (i: number) => `${live} ${scopes[i].where.map((w) => `AND ${w} `).join('')}`;
-		let row: Record<string, number> = {};
-		if (counters.length === 1) {
-			// One rule: its scope in the WHERE clause, which SQLite evaluates faster than a CASE per row (bench/caps, 1 rule).
-			row = this.prepared(`SELECT COUNT(*) AS c0 ${filtered(0)}`).get(contactId, counters[0].since, now, ...scopes[0].args) as Record<string, number>;
-		} else if (counters.length) {
-			const columns = scopes.map(({ where }, i) => `COUNT(CASE WHEN ${['at >= ?', ...where].join(' AND ')} THEN 1 END) AS c${i}`);
-			const since = Math.min(...counters.map((c) => c.since));
-			row = this.prepared(`SELECT ${columns.join(', ')} ${live}`).get(...counters.flatMap((c, i) => [c.since, ...scopes[i].args]), contactId, since, now) as Record<string, number>;
-		}
-		const counts = counters.map((_, i) => Number(row[`c${i}`]));
-		const freesAt = counters.map((c, i) => {
-			if (counts[i] < c.limit || c.lengthMs === undefined) return undefined;
-			const times = this.prepared(`SELECT at ${filtered(i)}ORDER BY at LIMIT 1 OFFSET ?`);
-			const first = times.get(contactId, c.since, now, ...scopes[i].args, counts[i] - c.limit) as { at: number } | undefined;
-			return first ? Number(first.at) + c.lengthMs : undefined;
-		});
-		const full = counters.findIndex((c, i) => counts[i] >= c.limit);
-		return full >= 0 ? { ok: false, counts, bindingRuleId: counters[full].ruleId, freesAt } : { ok: true, counts, freesAt };
-	}
-
 	holdKey(key: string, ttlMs: number, now: number) {
 		return this.write(() => {
 			this.prepared('INSERT INTO claimed_keys (key, expires_at) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET expires_at = excluded.expires_at').run(key, now + ttlMs);
@@ -351,21 +354,32 @@ export class SqliteStore implements Store {
 		return row ? Number(row.expires_at) : undefined;
 	}
 
+	/** Counted on the copy of the contact's ledger (capLedger.ts), inside the write lock; the row is the truth kept. */
 	reserveCap(r: CapReservation, counters: CapCounter[]): Promise<CapVerdict> {
 		return this.write(() => {
-			const verdict = this.countCaps(r.contactId, counters, r.at);
-			if (verdict.ok) this.stmt.putReservation.run(r.reservationId, r.contactId, r.channel, r.journey, `,${r.tags.join(',')},`, r.at, r.expiresAt);
+			this.capLedger(r.contactId);
+			const verdict = this.capCopy.evaluate(r.contactId, counters, r.at);
+			if (!verdict.ok) return verdict;
+			this.stmt.putReservation.run(r.reservationId, r.contactId, r.channel, r.journey, `,${r.tags.join(',')},`, r.at, r.expiresAt);
+			this.capCopy.add(r);
 			return verdict;
 		});
 	}
 
 	async peekCap(contactId: string, counters: CapCounter[], now: number): Promise<CapVerdict> {
-		return this.countCaps(contactId, counters, now);
+		if (this.failure) throw this.failure;
+		if (!this.batchOpen) this.checkCapCopy();
+		this.capLedger(contactId);
+		return this.capCopy.evaluate(contactId, counters, now);
 	}
 
 	settleCap(reservationId: string, outcome: 'commit' | 'release') {
 		const stmt = outcome === 'commit' ? this.stmt.commitReservation : this.stmt.releaseReservation;
-		return this.write(() => Number(stmt.run(reservationId).changes) > 0);
+		return this.write(() => {
+			const settled = Number(stmt.run(reservationId).changes) > 0;
+			if (settled) this.capCopy.settle(reservationId, outcome);
+			return settled;
+		});
 	}
 
 	async putDecision(d: Decision) {
@@ -603,7 +617,10 @@ export class SqliteStore implements Store {
 		const { table, key, time } = PRUNE_TABLES[target];
 		const page = async (after: string) => this.prepared(`SELECT ${key} AS key, ${time} AS time FROM ${table} WHERE ${key} > ? ORDER BY ${key} LIMIT ?`).all(after, RETENTION_BATCH) as unknown as KeyedRow[];
 		const remove = async (keys: string[]) => {
-			const n = await this.secureWrite(() => Number(this.prepared(`DELETE FROM ${table} WHERE ${key} IN (SELECT value FROM json_each(?)) AND ${time} < ?`).run(JSON.stringify(keys), before).changes));
+			const n = await this.secureWrite(() => {
+				if (target === 'capLedger') this.capCopy.clear();
+				return Number(this.prepared(`DELETE FROM ${table} WHERE ${key} IN (SELECT value FROM json_each(?)) AND ${time} < ?`).run(JSON.stringify(keys), before).changes);
+			});
 			await this.sync();
 			return n;
 		};
@@ -646,6 +663,7 @@ export class SqliteStore implements Store {
 				run('DELETE FROM outcomes WHERE decision_id = ?', d.decisionId);
 				for (const o of d.outcomes) this.stmt.putOutcome.run(o.outcomeId, d.decisionId, JSON.stringify(o));
 			}
+			this.capCopy.drop(contactId);
 			return {
 				profiles: run('DELETE FROM profiles WHERE contact_id = ?', contactId),
 				identities: run('DELETE FROM identities WHERE contact_id = ?', contactId),

@@ -29,6 +29,12 @@ export interface CapReservation {
 	tags: string[];
 	at: number;
 	expiresAt: number;
+	/**
+	 * Entries of this ledger made before this instant can count under no rule of the policy any more (its
+	 * longest window, at least a month: capLedgerKeepMs): a store may drop them now instead of waiting for the
+	 * retention job.
+	 */
+	keepSince?: number;
 }
 
 export interface CapVerdict {

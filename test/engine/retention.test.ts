@@ -34,15 +34,16 @@ async function history(engine: Engine, clock: { at: number }) {
 	await engine.recordOutcome({ decisionId: faded[0].decisionId, type: 'conversion', value: 20 });
 	clock.at = NOW - 40 * DAY;
 	const mid = [await decide('kept@example.org', 'evt-mid-1')];
-	// Past the ledger's 32 days whoever was in the holdout: a send and a reservation never settled.
 	const at = clock.at;
+	clock.at = NOW - 3_600_000;
+	const recent: Decision[] = [];
+	for (const who of RECENT) recent.push(await decide(`${who}@example.org`, `evt-recent-${who}`));
+	// Past the ledger's 32 days whoever was in the holdout: a send and a reservation never settled. Made after the
+	// contact's last check: the memory store drops such entries when it checks the contact again.
 	for (const reservationId of ['r-old-sent', 'r-old-pending']) {
 		await engine.store.reserveCap({ reservationId, contactId: mid[0].contactId, channel: 'email', journey: 'nurture', tags: [], at, expiresAt: at + 300_000 }, []);
 	}
 	await engine.store.settleCap('r-old-sent', 'commit');
-	clock.at = NOW - 3_600_000;
-	const recent: Decision[] = [];
-	for (const who of RECENT) recent.push(await decide(`${who}@example.org`, `evt-recent-${who}`));
 	await engine.recordOutcome({ decisionId: recent[1].decisionId, type: 'conversion', value: 90 });
 	clock.at = NOW;
 	await engine.store.sync();

@@ -72,6 +72,74 @@ describe('SQLite store', () => {
 		await a.close();
 		await b.close();
 	});
+
+	test('reservations settled in the turn they were made are stored as settled (committed kept, released gone) and count so after reopening', async () => {
+		const path = join(tempDir(), 'nudge.db');
+		const store = new SqliteStore(path);
+		const all = [{ ruleId: 'all', limit: 9, since: 0, match: {}, excludeTags: [] }];
+		const reserve = (id: string) => store.reserveCap({ reservationId: id, contactId: 'c1', channel: 'email', journey: 'nurture', tags: ['promo', 'news'], at: 5, expiresAt: 50 }, all);
+		await reserve('kept');
+		await reserve('given-back');
+		await reserve('left-pending');
+		expect(await store.settleCap('kept', 'commit')).toBe(true);
+		expect(await store.settleCap('kept', 'commit')).toBe(false);
+		expect(await store.settleCap('given-back', 'release')).toBe(true);
+		expect(await store.settleCap('given-back', 'release')).toBe(false);
+		expect((await store.peekCap('c1', all, 10)).counts).toEqual([2]);
+		await store.sync();
+		const raw = new DatabaseSync(path);
+		const rows = raw.prepare('SELECT reservation_id, tags, state FROM cap_ledger ORDER BY reservation_id').all();
+		raw.close();
+		expect(rows.map((r) => ({ ...r }))).toEqual([
+			{ reservation_id: 'kept', tags: ',promo,news,', state: 'committed' },
+			{ reservation_id: 'left-pending', tags: ',promo,news,', state: 'pending' },
+		]);
+		await store.close();
+		// Reopened: the committed one counts past every expiry, the pending one until it expires.
+		const again = new SqliteStore(path);
+		expect((await again.peekCap('c1', all, 10)).counts).toEqual([2]);
+		expect((await again.peekCap('c1', all, 60)).counts).toEqual([1]);
+		expect(await again.settleCap('left-pending', 'commit')).toBe(true);
+		expect((await again.peekCap('c1', all, 60)).counts).toEqual([2]);
+		await again.close();
+	});
+
+	test('each connection counts what the others committed: reservations, commits, releases, erasures (its copy of the ledger follows)', async () => {
+		const path = join(tempDir(), 'nudge.db');
+		const a = new SqliteStore(path);
+		const b = new SqliteStore(path);
+		const all = [{ ruleId: 'all', limit: 3, since: 0, match: {}, excludeTags: [] }];
+		const reserve = async (s: SqliteStore, id: string, at: number) => {
+			const verdict = await s.reserveCap({ reservationId: id, contactId: 'c1', channel: 'email', journey: 'nurture', tags: [], at, expiresAt: at + 100 }, all);
+			await s.sync();
+			return verdict;
+		};
+		const count = async (s: SqliteStore, now: number) => (await s.peekCap('c1', all, now)).counts[0];
+		expect((await reserve(a, 'a1', 1)).counts).toEqual([0]);
+		expect((await reserve(b, 'b1', 2)).counts).toEqual([1]);
+		// a has c1 in its copy from before b wrote: it must see b's row.
+		expect((await reserve(a, 'a2', 3)).counts).toEqual([2]);
+		expect(await count(b, 4)).toBe(3);
+		// (One thread: each connection commits before the other writes.)
+		expect(await b.settleCap('a1', 'commit')).toBe(true);
+		await b.sync();
+		expect(await a.settleCap('a2', 'release')).toBe(true);
+		await a.sync();
+		// Past every expiry: only the committed a1 counts, on both.
+		expect([await count(a, 500), await count(b, 500)]).toEqual([1, 1]);
+		expect(await a.settleCap('a1', 'commit')).toBe(false);
+		await a.sync();
+		expect((await reserve(b, 'b2', 501)).counts).toEqual([1]);
+		expect((await reserve(a, 'a3', 502)).counts).toEqual([2]);
+		expect(await reserve(b, 'b3', 503)).toMatchObject({ ok: false, counts: [3] });
+		expect(await a.settleCap('a3', 'release')).toBe(true);
+		await a.sync();
+		expect((await reserve(b, 'b4', 504)).counts).toEqual([2]);
+		await b.eraseContact({ contactId: 'c1', claimKeys: [], armKeys: [], pseudonymise: (d) => d });
+		expect(await count(a, 505)).toBe(0);
+		await a.close();
+		await b.close();
+	});
 });
 
 describe('SQLite store errors name the file, never the server’s directories', () => {

@@ -17,9 +17,10 @@ export const found = (dump: string | Buffer, needles: string[]) => needles.filte
 
 /** Every field of the memory store, its maps, sets and caches opened up. */
 export function memoryDump(store: MemoryStore): string {
-	const open = (value: unknown): unknown =>
+	// Nested too: the cap ledger is a LedgerBook holding an LRUCache of ContactLedgers holding Maps.
+	const open = (_key: string, value: unknown): unknown =>
 		value instanceof Map || value instanceof Set ? [...value.entries()] : value instanceof LRUCache ? [...value.entries()] : value;
-	return JSON.stringify(Object.values(store).map(open));
+	return JSON.stringify(Object.values(store), open);
 }
 
 export async function redisDump(store: RedisStore): Promise<string> {
