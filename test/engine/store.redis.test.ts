@@ -56,6 +56,41 @@ withRedis('Redis store', () => {
 		await store.close();
 	});
 
+	test('a check with keepSince deletes the older entries from the raw hash with their reservation keys; younger ones stay', async () => {
+		const prefix = freshPrefix();
+		const store = new RedisStore(TEST_REDIS_URL, { prefix });
+		const all = [{ ruleId: 'all', limit: 100, since: 0, match: {}, excludeTags: [] }];
+		const reserve = (id: string, at: number, keepSince?: number) =>
+			store.reserveCap({ reservationId: id, contactId: 'c1', channel: 'email', journey: 'j', tags: [], at, expiresAt: at + 1_000, ...(keepSince !== undefined ? { keepSince } : {}) }, all);
+		await reserve('old-pending', 10);
+		await reserve('old-sent', 20);
+		await store.settleCap('old-sent', 'commit');
+		await reserve('edge', 30);
+		await reserve('young-pending', 40);
+		await reserve('young-sent', 50);
+		await store.settleCap('young-sent', 'commit');
+		const ledger = `${prefix}cap:c1`;
+		// A read-only look and a check without a horizon keep everything.
+		expect((await store.peekCap('c1', all, 60)).counts).toEqual([5]);
+		expect((await reserve('no-horizon', 60)).counts).toEqual([5]);
+		expect((await store.client.hkeys(ledger)).sort()).toEqual(['edge', 'no-horizon', 'old-pending', 'old-sent', 'young-pending', 'young-sent']);
+		// keepSince 30: entries made before 30 go (an entry made at 30 stays), in the same script that counts.
+		expect((await reserve('new', 70, 30)).counts).toEqual([4]);
+		expect((await store.client.hkeys(ledger)).sort()).toEqual(['edge', 'new', 'no-horizon', 'young-pending', 'young-sent']);
+		expect(await store.client.exists(`${prefix}res:old-pending`)).toBe(0);
+		expect(await store.client.exists(`${prefix}res:young-pending`)).toBe(1);
+		expect(await store.settleCap('old-pending', 'commit')).toBe(false);
+		expect(await store.settleCap('young-pending', 'commit')).toBe(true);
+		// A refused check trims too; a horizon that is not a finite time drops nothing.
+		const full = [{ ruleId: 'none', limit: 0, since: 0, match: {}, excludeTags: [] }];
+		await store.reserveCap({ reservationId: 'refused', contactId: 'c1', channel: 'email', journey: 'j', tags: [], at: 80, expiresAt: 1_080, keepSince: Infinity }, full);
+		expect(await store.client.hlen(ledger)).toBe(5);
+		expect((await store.reserveCap({ reservationId: 'refused', contactId: 'c1', channel: 'email', journey: 'j', tags: [], at: 80, expiresAt: 1_080, keepSince: 45 }, full)).ok).toBe(false);
+		expect((await store.client.hkeys(ledger)).sort()).toEqual(['new', 'no-horizon', 'young-sent']);
+		expect(await store.pruneExpired('capLedger', 1_000, true)).toBe(3);
+		await store.close();
+	});
+
 	test('peekCap is one command to Redis for all the rules of the check, and writes nothing', async () => {
 		const prefix = freshPrefix();
 		const store = new RedisStore(TEST_REDIS_URL, { prefix });
