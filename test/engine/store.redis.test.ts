@@ -4,7 +4,7 @@ import { NudgeError } from '../../engine/errors';
 import { openStore } from '../../engine/store/open';
 import { MemoryStore } from '../../engine/store/memory';
 import { RedisStore } from '../../engine/store/redis';
-import type { CapCounter } from '../../engine/store/types';
+import { counterArb, entryArb, toCounter } from '../helpers/capArbitraries';
 import { tempDir } from '../helpers/fixtures';
 import { describeWithServer, runId, TEST_REDIS_URL } from '../helpers/services';
 import { describeSharedStoreContract } from './sharedStoreContract';
@@ -96,36 +96,10 @@ withRedis('Redis store', () => {
 
 	test('with any horizons, the Redis ledger answers as the memory store does and keeps exactly the entries made since the last horizon', async () => {
 		const store = new RedisStore(TEST_REDIS_URL, { prefix: freshPrefix() });
-		const CHANNELS = ['email', 'sms'];
-		const TAGS = ['promo', 'news', 'tx'];
-		const counter = fc.record({
-			limit: fc.integer({ min: 1, max: 6 }),
-			since: fc.integer({ min: 0, max: 110 }),
-			channel: fc.option(fc.constantFrom(...CHANNELS), { nil: undefined }),
-			tag: fc.option(fc.constantFrom(...TAGS), { nil: undefined }),
-			excludeTags: fc.array(fc.constantFrom(...TAGS), { maxLength: 2 }),
-			lengthMs: fc.option(fc.integer({ min: 1, max: 100 }), { nil: undefined }),
-		});
 		const op = fc.oneof(
-			fc.record({
-				kind: fc.constant('reserve' as const),
-				at: fc.integer({ min: 0, max: 100 }),
-				ttl: fc.integer({ min: 1, max: 60 }),
-				channel: fc.constantFrom(...CHANNELS),
-				tags: fc.array(fc.constantFrom(...TAGS), { maxLength: 2 }),
-				keepBack: fc.option(fc.integer({ min: 0, max: 80 }), { nil: undefined }),
-				counters: fc.array(counter, { maxLength: 3 }),
-			}),
+			fc.record({ entry: entryArb, keepBack: fc.option(fc.integer({ min: 0, max: 80 }), { nil: undefined }), counters: fc.array(counterArb, { maxLength: 3 }) }).map((o) => ({ kind: 'reserve' as const, ...o })),
 			fc.record({ kind: fc.constantFrom('commit' as const, 'release' as const), pick: fc.nat() }),
 		);
-		const toCounter = (c: { limit: number; since: number; channel?: string; tag?: string; excludeTags: string[]; lengthMs?: number }, i: number): CapCounter => ({
-			ruleId: `r${i}`,
-			limit: c.limit,
-			since: c.since,
-			match: { ...(c.channel !== undefined ? { channel: c.channel } : {}), ...(c.tag !== undefined ? { tag: c.tag } : {}) },
-			excludeTags: c.excludeTags,
-			...(c.lengthMs !== undefined ? { lengthMs: c.lengthMs } : {}),
-		});
 		let run = 0;
 		try {
 			await fc.assert(
@@ -138,13 +112,14 @@ withRedis('Redis store', () => {
 					for (const o of ops) {
 						if (o.kind === 'reserve') {
 							const id = `${contactId}-${n++}`;
-							const keepSince = o.keepBack === undefined ? undefined : o.at - o.keepBack;
-							const r = { reservationId: id, contactId, channel: o.channel, journey: 'j', tags: o.tags, at: o.at, expiresAt: o.at + o.ttl, ...(keepSince !== undefined ? { keepSince } : {}) };
+							const { at, ttl, channel, journey, tags } = o.entry;
+							const keepSince = o.keepBack === undefined ? undefined : at - o.keepBack;
+							const r = { reservationId: id, contactId, channel, journey, tags, at, expiresAt: at + ttl, ...(keepSince !== undefined ? { keepSince } : {}) };
 							const counters = o.counters.map(toCounter);
 							const verdict = await store.reserveCap(r, counters);
 							expect(verdict).toEqual(await memory.reserveCap(r, counters));
 							if (keepSince !== undefined) kept = kept.filter((e) => e.at >= keepSince);
-							if (verdict.ok) kept.push({ id, at: o.at });
+							if (verdict.ok) kept.push({ id, at });
 						} else if (n > 0) {
 							const id = `${contactId}-${o.pick % n}`;
 							const settled = await store.settleCap(id, o.kind);
