@@ -6,8 +6,10 @@ import { cappedChannels, checkAndReserve, MessageFacts } from '../engine/guard/f
 import { loadPolicy } from '../engine/policy/load';
 import type { CapRuleSchema } from '../engine/policy/schema';
 import { MemoryStore } from '../engine/store/memory';
+import { RedisStore } from '../engine/store/redis';
 import { SqliteStore } from '../engine/store/sqlite';
-import type { Store } from '../engine/store/types';
+import type { CapCounter, Store } from '../engine/store/types';
+import { freePort, PrivateRedis } from './privateRedis';
 import type { z } from 'zod/v4';
 import { fmt, print } from './stats';
 
@@ -49,6 +51,59 @@ async function ours(store: Store, rules: RuleInput[]): Promise<{ reserve: number
 	return { reserve, peek };
 }
 
+const DAY_MS = 86_400_000;
+/** The Redis case: contacts with a long history (one committed send a day), checked against a weekly rule. */
+const REDIS_CONTACTS = 200;
+const REDIS_HISTORY = 200;
+const REDIS_CHECKS = Number(process.env.BENCH_CAP_REDIS_CHECKS ?? 4_000);
+
+/**
+ * The Redis cap script on ledgers of REDIS_HISTORY entries, checked without a horizon (the whole hash is read at
+ * every check until retention runs) and with keepSince a month back (the script deletes what is older as it reads):
+ * checks/s seen by the caller and Redis's own time per script call (INFO commandstats), after one check a contact.
+ */
+async function redisCase(url: string, prefix: string, keepMs: number | undefined): Promise<{ perSecond: number; usPerScript: number; hashLength: number }> {
+	const store = new RedisStore(url, { prefix });
+	const t0 = Date.parse('2026-11-02T09:00:00Z');
+	for (let c = 0; c < REDIS_CONTACTS; c++) {
+		const ids = Array.from({ length: REDIS_HISTORY }, (_, d) => `h${c}-${d}`);
+		await Promise.all(ids.map((id, d) => store.reserveCap({ reservationId: id, contactId: `c${c}`, channel: 'email', journey: 'nurture', tags: ['promo'], at: t0 - (d + 1) * DAY_MS, expiresAt: t0 }, [])));
+		await Promise.all(ids.map((id) => store.settleCap(id, 'commit')));
+	}
+	const weekly: CapCounter[] = [{ ruleId: 'any-weekly', limit: 1_000_000, since: t0 - 7 * DAY_MS, match: {}, excludeTags: [], lengthMs: 7 * DAY_MS }];
+	const check = (i: number) => {
+		const at = t0 + i;
+		return store.reserveCap({ reservationId: `r${i}`, contactId: `c${i % REDIS_CONTACTS}`, channel: 'email', journey: 'nurture', tags: ['promo'], at, expiresAt: at + 60_000, ...(keepMs !== undefined ? { keepSince: at - keepMs } : {}) }, weekly);
+	};
+	for (let i = 0; i < REDIS_CONTACTS; i++) await check(i);
+	await store.client.config('RESETSTAT');
+	const started = performance.now();
+	for (let i = REDIS_CONTACTS; i < REDIS_CONTACTS + REDIS_CHECKS; i++) await check(i);
+	const perSecond = REDIS_CHECKS / ((performance.now() - started) / 1000);
+	const stats = await store.client.info('commandstats');
+	const usPerScript = Number(/cmdstat_evalsha:calls=\d+,usec=\d+,usec_per_call=([\d.]+)/.exec(stats)?.[1] ?? NaN);
+	const hashLength = await store.client.hlen(`${prefix}cap:c0`);
+	await store.dropAll();
+	await store.close();
+	return { perSecond, usPerScript, hashLength };
+}
+
+export async function benchRedisCaps(): Promise<void> {
+	const redis = new PrivateRedis(await freePort(), 'everysec');
+	await redis.start();
+	try {
+		const whole = await redisCase(redis.url, 'whole:', undefined);
+		const trimmed = await redisCase(redis.url, 'trimmed:', 32 * DAY_MS);
+		print(`bench/caps redis: ${fmt(REDIS_CHECKS, 0)} checks over ${fmt(REDIS_CONTACTS, 0)} contacts with ${REDIS_HISTORY} committed entries each (one a day), weekly rule, private redis-server`);
+		for (const [label, r] of [['no horizon (whole ledger read)', whole], ['keepSince a month back', trimmed]] as const) {
+			print(`  ${label.padEnd(32)} ${fmt(r.perSecond, 0).padStart(7)} checks/s ${fmt(r.usPerScript, 1).padStart(7)} µs in Redis per script   ${r.hashLength} entries in a contact's hash after`);
+		}
+		print(`  keepSince / no horizon: checks/s ${fmt(trimmed.perSecond / whole.perSecond)}×, Redis time per script ${fmt(trimmed.usPerScript / whole.usPerScript)}×`);
+	} finally {
+		await redis.close();
+	}
+}
+
 export async function benchCaps(): Promise<void> {
 	const dir = mkdtempSync(join(tmpdir(), 'nudge-caps-'));
 	const limiter = new RateLimiterMemory({ points: 10_000, duration: 86_400 });
@@ -67,6 +122,7 @@ export async function benchCaps(): Promise<void> {
 	print(`bench/caps: ${fmt(CHECKS, 0)} check-and-reserve calls over ${fmt(CONTACTS, 0)} contacts, one at a time`);
 	print(`  rate-limiter-flexible memory consume  ${fmt(baseline, 0).padStart(9)} checks/s   (baseline)`);
 	for (const [label, perSecond] of rows) print(`  nudge ${label.padEnd(40)} ${fmt(perSecond, 0).padStart(9)} checks/s   ratio ${fmt(perSecond / baseline)}`);
+	await benchRedisCaps();
 }
 
 if (require.main === module) {

@@ -23,10 +23,13 @@ export interface RedisStoreOptions {
  * reservationId → "p|json" (pending) or "c|json" (committed); counters arrive as JSON. Returns
  * [ok, counts…, freesAt… (-1 = none)]. Expired pending entries stay (uncounted) until settled.
  * An empty reservation id (ARGV[3]) only counts: peekCap's read-only look, in the same round trip.
+ * ARGV[6], when not empty, is the reservation's keepSince: entries made before it are deleted as they are read,
+ * with a pending one's reservation key (ARGV[7] is the key prefix), so the hash holds only what can still count.
  */
 const RESERVE_LUA = `
 local counters = cjson.decode(ARGV[1])
 local now = tonumber(ARGV[2])
+local keepSince = tonumber(ARGV[6])
 local n = #counters
 local entries = {}
 local raw = redis.call('HGETALL', KEYS[1])
@@ -34,7 +37,12 @@ for i = 1, #raw, 2 do
   local v = raw[i + 1]
   local e = cjson.decode(string.sub(v, 3))
   e.committed = string.sub(v, 1, 1) == 'c'
-  entries[#entries + 1] = e
+  if keepSince ~= nil and e.at < keepSince then
+    redis.call('HDEL', KEYS[1], raw[i])
+    if not e.committed then redis.call('DEL', ARGV[7] .. raw[i]) end
+  else
+    entries[#entries + 1] = e
+  end
 end
 local function has(tags, t)
   for _, x in ipairs(tags) do if x == t then return true end end
@@ -398,7 +406,9 @@ export class RedisStore implements Store {
 		return this.run('check a frequency cap', async () => {
 			const entry = JSON.stringify({ channel: r.channel, journey: r.journey, tags: r.tags, at: r.at, expiresAt: r.expiresAt });
 			const json = countersJson(counters);
-			const out = (await this.redis.nudgeReserve(this.k('cap', r.contactId), this.k('res', r.reservationId), json, r.at, r.reservationId, entry, r.contactId)) as number[];
+			// A horizon that is not a finite time drops nothing (Infinity would empty the ledger).
+			const keepSince = Number.isFinite(r.keepSince) ? String(r.keepSince) : '';
+			const out = (await this.redis.nudgeReserve(this.k('cap', r.contactId), this.k('res', r.reservationId), json, r.at, r.reservationId, entry, r.contactId, keepSince, this.k('res', ''))) as number[];
 			return verdictOf(out, counters);
 		});
 	}

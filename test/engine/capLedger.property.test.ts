@@ -9,41 +9,13 @@ import { ContactLedger } from '../../engine/store/capLedger';
 import { evaluateCounters, type LedgerEntry } from '../../engine/store/capMatch';
 import { MemoryStore } from '../../engine/store/memory';
 import type { CapCounter } from '../../engine/store/types';
-
-const CHANNELS = ['email', 'sms'];
-const JOURNEYS = ['nurture', 'cart'];
-const TAGS = ['promo', 'news', 'tx'];
+import { counterArb, entryArb, toCounter } from '../helpers/capArbitraries';
 
 const op = fc.oneof(
-	fc.record({
-		kind: fc.constant('add' as const),
-		at: fc.integer({ min: 0, max: 100 }),
-		ttl: fc.integer({ min: 1, max: 60 }),
-		channel: fc.constantFrom(...CHANNELS),
-		journey: fc.constantFrom(...JOURNEYS),
-		tags: fc.array(fc.constantFrom(...TAGS), { maxLength: 3 }),
-	}),
+	entryArb.map((e) => ({ kind: 'add' as const, ...e })),
 	fc.record({ kind: fc.constantFrom('commit' as const, 'release' as const), pick: fc.nat() }),
 	fc.record({ kind: fc.constant('trim' as const), before: fc.integer({ min: 0, max: 40 }) }),
 );
-
-const counterArb = fc.record({
-	limit: fc.integer({ min: 1, max: 6 }),
-	since: fc.integer({ min: 0, max: 110 }),
-	channel: fc.option(fc.constantFrom(...CHANNELS), { nil: undefined }),
-	journey: fc.option(fc.constantFrom(...JOURNEYS), { nil: undefined }),
-	tag: fc.option(fc.constantFrom(...TAGS), { nil: undefined }),
-	excludeTags: fc.array(fc.constantFrom(...TAGS), { maxLength: 2 }),
-	lengthMs: fc.option(fc.integer({ min: 1, max: 100 }), { nil: undefined }),
-});
-
-function toCounter(c: fc.RecordValue<typeof counterArb extends fc.Arbitrary<infer T> ? T : never>, i: number): CapCounter {
-	const match: CapCounter['match'] = {};
-	if (c.channel !== undefined) match.channel = c.channel;
-	if (c.journey !== undefined) match.journey = c.journey;
-	if (c.tag !== undefined) match.tag = c.tag;
-	return { ruleId: `r${i}`, limit: c.limit, since: c.since, match, excludeTags: c.excludeTags, ...(c.lengthMs !== undefined ? { lengthMs: c.lengthMs } : {}) };
-}
 
 describe('ContactLedger counts exactly as capMatch.evaluateCounters', () => {
 	test('after any history of reservations, settlements and trims, at any time', () => {

@@ -1,7 +1,10 @@
+import fc from 'fast-check';
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { NudgeError } from '../../engine/errors';
 import { openStore } from '../../engine/store/open';
+import { MemoryStore } from '../../engine/store/memory';
 import { RedisStore } from '../../engine/store/redis';
+import { counterArb, entryArb, toCounter } from '../helpers/capArbitraries';
 import { tempDir } from '../helpers/fixtures';
 import { describeWithServer, runId, TEST_REDIS_URL } from '../helpers/services';
 import { describeSharedStoreContract } from './sharedStoreContract';
@@ -54,6 +57,84 @@ withRedis('Redis store', () => {
 		expect(after - before).toBeGreaterThanOrEqual(2);
 		expect(after - before).toBeLessThan(2 + 10);
 		await store.close();
+	});
+
+	test('a check with keepSince deletes the older entries from the raw hash with their reservation keys; younger ones stay', async () => {
+		const prefix = freshPrefix();
+		const store = new RedisStore(TEST_REDIS_URL, { prefix });
+		const all = [{ ruleId: 'all', limit: 100, since: 0, match: {}, excludeTags: [] }];
+		const reserve = (id: string, at: number, keepSince?: number) =>
+			store.reserveCap({ reservationId: id, contactId: 'c1', channel: 'email', journey: 'j', tags: [], at, expiresAt: at + 1_000, ...(keepSince !== undefined ? { keepSince } : {}) }, all);
+		await reserve('old-pending', 10);
+		await reserve('old-sent', 20);
+		await store.settleCap('old-sent', 'commit');
+		await reserve('edge', 30);
+		await reserve('young-pending', 40);
+		await reserve('young-sent', 50);
+		await store.settleCap('young-sent', 'commit');
+		const ledger = `${prefix}cap:c1`;
+		// A read-only look and a check without a horizon keep everything.
+		expect((await store.peekCap('c1', all, 60)).counts).toEqual([5]);
+		expect((await reserve('no-horizon', 60)).counts).toEqual([5]);
+		expect((await store.client.hkeys(ledger)).sort()).toEqual(['edge', 'no-horizon', 'old-pending', 'old-sent', 'young-pending', 'young-sent']);
+		// keepSince 30: entries made before 30 go (an entry made at 30 stays), in the same script that counts.
+		expect((await reserve('new', 70, 30)).counts).toEqual([4]);
+		expect((await store.client.hkeys(ledger)).sort()).toEqual(['edge', 'new', 'no-horizon', 'young-pending', 'young-sent']);
+		expect(await store.client.exists(`${prefix}res:old-pending`)).toBe(0);
+		expect(await store.client.exists(`${prefix}res:young-pending`)).toBe(1);
+		expect(await store.settleCap('old-pending', 'commit')).toBe(false);
+		expect(await store.settleCap('young-pending', 'commit')).toBe(true);
+		// A refused check trims too; a horizon that is not a finite time drops nothing.
+		const full = [{ ruleId: 'none', limit: 0, since: 0, match: {}, excludeTags: [] }];
+		await store.reserveCap({ reservationId: 'refused', contactId: 'c1', channel: 'email', journey: 'j', tags: [], at: 80, expiresAt: 1_080, keepSince: Infinity }, full);
+		expect(await store.client.hlen(ledger)).toBe(5);
+		expect((await store.reserveCap({ reservationId: 'refused', contactId: 'c1', channel: 'email', journey: 'j', tags: [], at: 80, expiresAt: 1_080, keepSince: 45 }, full)).ok).toBe(false);
+		expect((await store.client.hkeys(ledger)).sort()).toEqual(['new', 'no-horizon', 'young-sent']);
+		expect(await store.pruneExpired('capLedger', 1_000, true)).toBe(3);
+		await store.close();
+	});
+
+	test('with any horizons, the Redis ledger answers as the memory store does and keeps exactly the entries made since the last horizon', async () => {
+		const store = new RedisStore(TEST_REDIS_URL, { prefix: freshPrefix() });
+		const op = fc.oneof(
+			fc.record({ entry: entryArb, keepBack: fc.option(fc.integer({ min: 0, max: 80 }), { nil: undefined }), counters: fc.array(counterArb, { maxLength: 3 }) }).map((o) => ({ kind: 'reserve' as const, ...o })),
+			fc.record({ kind: fc.constantFrom('commit' as const, 'release' as const), pick: fc.nat() }),
+		);
+		let run = 0;
+		try {
+			await fc.assert(
+				fc.asyncProperty(fc.array(op, { maxLength: 25 }), async (ops) => {
+					const contactId = `p${run++}`;
+					const memory = new MemoryStore();
+					// The entries each store must still hold: reserved, not released, made at or after every horizon since.
+					let kept: { id: string; at: number }[] = [];
+					let n = 0;
+					for (const o of ops) {
+						if (o.kind === 'reserve') {
+							const id = `${contactId}-${n++}`;
+							const { at, ttl, channel, journey, tags } = o.entry;
+							const keepSince = o.keepBack === undefined ? undefined : at - o.keepBack;
+							const r = { reservationId: id, contactId, channel, journey, tags, at, expiresAt: at + ttl, ...(keepSince !== undefined ? { keepSince } : {}) };
+							const counters = o.counters.map(toCounter);
+							const verdict = await store.reserveCap(r, counters);
+							expect(verdict).toEqual(await memory.reserveCap(r, counters));
+							if (keepSince !== undefined) kept = kept.filter((e) => e.at >= keepSince);
+							if (verdict.ok) kept.push({ id, at });
+						} else if (n > 0) {
+							const id = `${contactId}-${o.pick % n}`;
+							const settled = await store.settleCap(id, o.kind);
+							expect(settled).toBe(await memory.settleCap(id, o.kind));
+							if (settled && o.kind === 'release') kept = kept.filter((e) => e.id !== id);
+						}
+					}
+					expect((await store.client.hkeys(`${store.prefix}cap:${contactId}`)).sort()).toEqual(kept.map((e) => e.id).sort());
+				}),
+				// No shrinking: each step is a round trip to Redis, and the first counterexample says enough.
+				{ numRuns: 100, endOnFailure: true },
+			);
+		} finally {
+			await store.close();
+		}
 	});
 
 	test('peekCap is one command to Redis for all the rules of the check, and writes nothing', async () => {
