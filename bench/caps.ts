@@ -122,7 +122,8 @@ export async function benchCaps(): Promise<void> {
 	print(`bench/caps: ${fmt(CHECKS, 0)} check-and-reserve calls over ${fmt(CONTACTS, 0)} contacts, one at a time`);
 	print(`  rate-limiter-flexible memory consume  ${fmt(baseline, 0).padStart(9)} checks/s   (baseline)`);
 	for (const [label, perSecond] of rows) print(`  nudge ${label.padEnd(40)} ${fmt(perSecond, 0).padStart(9)} checks/s   ratio ${fmt(perSecond / baseline)}`);
-	await benchRedisCaps();
+	// BENCH_CAP_REDIS=0: the in-process stores only (no redis-server), for runs repeated build against build.
+	if (process.env.BENCH_CAP_REDIS !== '0') await benchRedisCaps();
 }
 
 if (require.main === module) {
