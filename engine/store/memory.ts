@@ -87,11 +87,8 @@ export class MemoryStore implements Store {
 	}
 
 	async reserveCap(r: CapReservation, counters: CapCounter[]): Promise<CapVerdict> {
-		if (r.keepSince !== undefined) this.ledgers.trim(r.contactId, r.keepSince);
 		// Expired pending entries stay in the ledger (uncounted) until settled: a late commit must still count.
-		const verdict = this.ledgers.evaluate(r.contactId, counters, r.at);
-		if (verdict.ok) this.ledgers.add(r);
-		return verdict;
+		return this.ledgers.reserve(r, counters);
 	}
 
 	async peekCap(contactId: string, counters: CapCounter[], now: number): Promise<CapVerdict> {

@@ -251,6 +251,21 @@ export class SqliteStore implements Store {
 		}
 	}
 
+	/**
+	 * A unit whose only write is one statement: a statement is atomic by itself (SQLite undoes it whole when it
+	 * fails), so it needs no savepoint, which was a tenth of a cap check here (bench/caps).
+	 */
+	private writeStatement<T>(unit: () => T): Promise<T> {
+		if (this.failure) return Promise.reject(this.failure);
+		try {
+			this.openBatch();
+			return Promise.resolve(unit());
+		} catch (error) {
+			this.capCopy.clear();
+			return Promise.reject(this.storeError(error));
+		}
+	}
+
 	sync(): Promise<void> {
 		if (this.failure) return Promise.reject(this.failure);
 		if (!this.batchOpen) return Promise.resolve();
@@ -356,7 +371,8 @@ export class SqliteStore implements Store {
 
 	/** Counted on the copy of the contact's ledger (capLedger.ts), inside the write lock; the row is the truth kept. */
 	reserveCap(r: CapReservation, counters: CapCounter[]): Promise<CapVerdict> {
-		return this.write(() => {
+		// One INSERT, after which only the copy changes: a failed insert leaves both as they were.
+		return this.writeStatement(() => {
 			this.capLedger(r.contactId);
 			const verdict = this.capCopy.evaluate(r.contactId, counters, r.at);
 			if (!verdict.ok) return verdict;
@@ -375,7 +391,7 @@ export class SqliteStore implements Store {
 
 	settleCap(reservationId: string, outcome: 'commit' | 'release') {
 		const stmt = outcome === 'commit' ? this.stmt.commitReservation : this.stmt.releaseReservation;
-		return this.write(() => {
+		return this.writeStatement(() => {
 			const settled = Number(stmt.run(reservationId).changes) > 0;
 			if (settled) this.capCopy.settle(reservationId, outcome);
 			return settled;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { LRUCache } from 'lru-cache';
 import { MemoryStore } from '../../engine/store/memory';
+import { RecentMap } from '../../engine/store/recentMap';
 import { openStore } from '../../engine/store/open';
 import { PostgresStore } from '../../engine/store/postgres';
 import { RedisStore } from '../../engine/store/redis';
@@ -17,9 +18,9 @@ export const found = (dump: string | Buffer, needles: string[]) => needles.filte
 
 /** Every field of the memory store, its maps, sets and caches opened up. */
 export function memoryDump(store: MemoryStore): string {
-	// Nested too: the cap ledger is a LedgerBook holding an LRUCache of ContactLedgers holding Maps.
+	// Nested too: the cap ledger is a LedgerBook holding a RecentMap of ContactLedgers holding Maps.
 	const open = (_key: string, value: unknown): unknown =>
-		value instanceof Map || value instanceof Set ? [...value.entries()] : value instanceof LRUCache ? [...value.entries()] : value;
+		value instanceof Map || value instanceof Set ? [...value.entries()] : value instanceof LRUCache || value instanceof RecentMap ? [...value.entries()] : value;
 	return JSON.stringify(Object.values(store), open);
 }
 
