@@ -2,7 +2,7 @@ import type { GuardCheck } from '../audit/schema';
 import type { Channel } from '../channels';
 import { newId } from '../ids';
 import type { CapRule, Policy } from '../policy/schema';
-import type { CapCounter, CapVerdict, Store } from '../store/types';
+import type { CapCounter, CapLedgerStore, CapVerdict } from '../store/types';
 import { durationMs } from './duration';
 import { capLedgerKeepMs } from './ledgerHorizon';
 import { windowSpan, WindowSpan } from './windows';
@@ -236,7 +236,7 @@ class CheckedCaps implements CapResult {
  * counted by it later). Every rule evaluated is in the checks; the binding one is named.
  */
 export async function checkAndReserve(
-	store: Store,
+	store: CapLedgerStore,
 	policy: Policy,
 	contactId: string,
 	message: MessageFacts,
@@ -281,7 +281,7 @@ export interface CappedChannel {
  * others. Nothing is reserved, so Frequency Cap's check-and-reserve stays the authoritative check.
  */
 export async function cappedChannels(
-	store: Store,
+	store: CapLedgerStore,
 	policy: Policy,
 	contactId: string,
 	channels: Channel[],

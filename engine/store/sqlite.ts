@@ -13,6 +13,7 @@ import { DecisionFacts, DecisionFilter, FactKey, factsOf, scoreBinOf, SummaryPag
 import { countSql, countsFromRows, listSummariesSql, summaryFromRow } from './factsSql';
 import { KeyedRow, olderPages, PRUNE_TABLES, prunePages } from './prune';
 import { LedgerBook } from './capLedger';
+import { NamedRecords } from './records';
 
 /**
  * The console's facts of each decision (decisionFacts.ts) in indexed columns, written with the decision,
@@ -121,7 +122,7 @@ function openDatabase(path: string): DatabaseSync {
  * processes too. If a commit ever fails the store fails closed: every later call rejects, so nothing is
  * reported as stored that was not.
  */
-export class SqliteStore implements Store {
+export class SqliteStore extends NamedRecords implements Store {
 	readonly kind = 'sqlite';
 	private readonly db: DatabaseSync;
 	private readonly stmt: Record<string, StatementSync>;
@@ -139,6 +140,7 @@ export class SqliteStore implements Store {
 	private dataVersion = -1;
 
 	constructor(readonly path: string) {
+		super();
 		this.db = openDatabase(path);
 		// The busy timeout first: connections opened at the same moment (worker threads, processes) wait for
 		// each other's schema setup instead of failing with "database is locked".
@@ -522,6 +524,12 @@ export class SqliteStore implements Store {
 	async getCursor(name: string) {
 		const row = this.prepared('SELECT value FROM cursors WHERE name = ?').get(name) as { value: string } | undefined;
 		return row?.value;
+	}
+
+	deleteCursor(name: string) {
+		return this.write(() => {
+			this.prepared('DELETE FROM cursors WHERE name = ?').run(name);
+		});
 	}
 
 	setCursor(name: string, value: string, expected: string | undefined) {

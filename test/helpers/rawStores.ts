@@ -8,7 +8,7 @@ import { RecentMap } from '../../engine/store/recentMap';
 import { openStore } from '../../engine/store/open';
 import { PostgresStore } from '../../engine/store/postgres';
 import { RedisStore } from '../../engine/store/redis';
-import { SplitStore } from '../../engine/store/split';
+import { splitStore, type SplitStore } from '../../engine/store/split';
 import type { Store } from '../../engine/store/types';
 import { tempDir } from './fixtures';
 import { runId, TEST_POSTGRES_URL, TEST_REDIS_URL } from './services';
@@ -106,6 +106,9 @@ export const redisBackend = (label: string): Backend => ({ name: 'redis', open: 
 export const postgresBackend = (label: string): Backend => ({ name: 'postgres', open: () => postgresStore(label), dump: (store) => postgresDump(store as PostgresStore) });
 export const splitBackend = (label: string): Backend => ({
 	name: 'split redis+postgres',
-	open: () => new SplitStore(redisStore(label), postgresStore(label)),
-	dump: async (store) => `${await redisDump((store as SplitStore).hot as RedisStore)}\n${await postgresDump((store as SplitStore).log as PostgresStore)}`,
+	open: () => splitStore(redisStore(label), postgresStore(label)),
+	dump: async (store) => {
+		const { hot, log } = (store as SplitStore<RedisStore, PostgresStore>).parts;
+		return `${await redisDump(hot)}\n${await postgresDump(log)}`;
+	},
 });
