@@ -49,8 +49,8 @@ const ENGINE_IMPORTS = {
 /**
  * The engine's core: the use cases and the rules they call. It depends on ports, not on what plugs into them:
  * of store/ only the Store interface (store/types), of deliver/ only the Sender interface and its delivery loop
- * (deliver/provider), and no vendor. The one exception is marked where it is (usecases/send.ts: a plain
- * webhook target is posted by deliver/webhook, which has no vendor SDK and no state).
+ * (deliver/provider), and no vendor. A plain webhook target is posted through the WebhookPoster port the
+ * façade puts in the EngineContext.
  */
 const CORE = ['usecases', 'decide', 'guard', 'policy', 'audit', 'items', 'profiles'];
 const CORE_PATTERNS = [
