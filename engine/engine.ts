@@ -5,6 +5,7 @@ import { exportJsonl, iterateDecisions } from './audit/export';
 import type { Channel } from './channels';
 import { LiftOptions, LiftRow, LiftTally } from './decide/lift';
 import type { Random } from './decide/sampling';
+import { webhookPoster } from './deliver/webhook';
 import type { CustomerEvent } from './events/schema';
 import type { DecisionRef } from './items/decisionRef';
 import { eraseContact, EraseOptions, ErasureReceipt } from './privacy/erase';
@@ -84,6 +85,7 @@ export class Engine {
 			wallNow: options.now ?? (() => new Date()),
 			random: options.random ?? Math.random,
 			profileLock: profileLockFor(options.store),
+			webhook: webhookPoster,
 		};
 		this.retention = new RetentionSchedule(this.ctx);
 	}

@@ -69,6 +69,27 @@ export interface Sender {
 	attempt(message: OutboundMessage, idempotencyKey: string, attempt: number): Promise<{ providerMessageId?: string; httpStatus?: number }>;
 }
 
+/** A plain webhook: one signed JSON POST per attempt (deliver/webhook posts it). */
+export interface WebhookTarget {
+	url: string;
+	/** Signs the body like the trigger expects (X-Nudge-Signature), so receivers can verify us. */
+	secret?: string;
+	timeoutMs?: number;
+	maxAttempts?: number;
+	headers?: Record<string, string>;
+}
+
+/**
+ * How the use cases post a plain webhook target without naming the edge that does it: the façade gives
+ * them deliver/webhook's (EngineContext.webhook).
+ */
+export interface WebhookPoster {
+	/** Throws NudgeError for an address that is not http(s), before anything is reserved or claimed. */
+	check(url: string): void;
+	/** Posts with retries; never throws for a failed delivery. */
+	post(target: WebhookTarget, payload: unknown, idempotencyKey: string): Promise<SendResult>;
+}
+
 export interface RetryPolicy {
 	maxAttempts: number;
 	/** First backoff; doubles each attempt, capped at maxDelayMs, with full jitter. */

@@ -1,16 +1,9 @@
 import type { Dispatcher, request } from 'undici';
 import { NudgeError } from '../errors';
 import { signatureHeaders } from '../events/signature';
-import { deliver, OutboundMessage, ProviderError, retryAfterMs, RetryPolicy, Sender, SendResult } from './provider';
+import { deliver, OutboundMessage, ProviderError, retryAfterMs, RetryPolicy, Sender, SendResult, WebhookPoster, WebhookTarget } from './provider';
 
-export interface WebhookTarget {
-	url: string;
-	/** Signs the body like the trigger expects (X-Nudge-Signature), so receivers can verify us. */
-	secret?: string;
-	timeoutMs?: number;
-	maxAttempts?: number;
-	headers?: Record<string, string>;
-}
+export type { WebhookTarget } from './provider';
 
 /**
  * undici, not axios: measured in one process against the same local receiver (bench/sink), axios made
@@ -108,3 +101,6 @@ export async function postWebhook(target: WebhookTarget, payload: unknown, idemp
 	// The webhook's own failures read as before, without the provider prefix.
 	return result.error ? { ...result, error: result.error.replace(/^webhook: /, '') } : result;
 }
+
+/** The webhook port the engine's use cases are given (EngineContext.webhook). */
+export const webhookPoster: WebhookPoster = { check: checkWebhookUrl, post: postWebhook };

@@ -7,3 +7,10 @@ export * from './open';
 export * from './outputs';
 export * from './settings';
 export * from './steps';
+
+// What a node handling an item needs besides, without loading the engine: the error it throws, the channels
+// and agent verdicts it routes by, and the outcome an item reports.
+export { NudgeError, redactUrl, type FieldIssue, type NudgeErrorCode } from '../errors';
+export { CHANNELS, type Channel } from '../channels';
+export { VERDICTS, verdictOf, type ActionVerdict } from '../agents/verdict';
+export { OutcomeSchema, type Outcome } from '../audit/schema';

@@ -1,4 +1,5 @@
 import type { Decision, ReasonCode } from '../audit/schema';
+import type { WebhookPoster } from '../deliver/provider';
 import { moveTo } from '../audit/status';
 import { conversionOf } from '../journeys/journey';
 import type { Random } from '../decide/sampling';
@@ -12,7 +13,7 @@ import type { Serial } from '../util/serial';
 /**
  * What every use case works with, passed explicitly: the store (the authority on decisions), the policy in
  * force (read at each call: `setPolicy` swaps it), the clock, the learner's random source and the lock that
- * keeps profile read-modify-writes from interleaving.
+ * keeps profile read-modify-writes from interleaving, and how to post a plain webhook target.
  */
 export interface EngineContext {
 	readonly store: Store;
@@ -23,6 +24,7 @@ export interface EngineContext {
 	wallNow(): Date;
 	readonly random: Random;
 	readonly profileLock: Serial;
+	readonly webhook: WebhookPoster;
 }
 
 /** On the event clock, a decision's time is its event's, or later once it waited (its trail's last step). */

@@ -2,11 +2,7 @@ import type { Decision } from '../audit/schema';
 import { checkMove, moveTo } from '../audit/status';
 import { channelEligibility } from '../profiles/eligibility';
 import { sentTrials } from '../decide/bookkeeping';
-import { deliver, RetryPolicy, Sender, SendResult } from '../deliver/provider';
-// The one edge the core names (eslint.config.mjs, CORE): a plain webhook target is part of SendTarget and is posted here;
-// deliver/webhook holds no vendor SDK and no state. Turning it into a Sender at the façade would remove this import.
-// eslint-disable-next-line no-restricted-imports
-import { checkWebhookUrl, postWebhook, WebhookTarget } from '../deliver/webhook';
+import { deliver, RetryPolicy, Sender, SendResult, WebhookTarget } from '../deliver/provider';
 import { NudgeError } from '../errors';
 import { suppressionHit } from '../guard/guard';
 import type { DecisionRef } from '../items/decisionRef';
@@ -32,7 +28,7 @@ export async function send(ctx: EngineContext, ref: DecisionRef | unknown, targe
 
 export async function sendStage(ctx: EngineContext, decision: Decision, loadProfile: ProfileLoader, target: SendTarget, persist = true): Promise<Decision> {
 	if ('sender' in target) target.sender.check?.();
-	else if (!('dryRun' in target)) checkWebhookUrl(target.url);
+	else if (!('dryRun' in target)) ctx.webhook.check(target.url);
 	const now = nowFor(ctx, decision);
 	const reservationId = decision.guard?.allowed ? decision.guard.reservationId : undefined;
 	const category = decision.message?.category;
@@ -76,7 +72,7 @@ export async function sendStage(ctx: EngineContext, decision: Decision, loadProf
 				? { ok: true, attempts: 0 }
 				: 'sender' in target
 					? await deliver(target.sender, payload, decision.decisionId, target.retry)
-					: await postWebhook(target, payload, decision.decisionId);
+					: await ctx.webhook.post(target, payload, decision.decisionId);
 	} catch (error) {
 		// Nothing was recorded: free the claim so the send can be retried.
 		await ctx.store.releaseKey(key);

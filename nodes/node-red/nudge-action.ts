@@ -3,8 +3,7 @@
  * is msg.payload; who is asking is the node's Agent ID, never the message's. One output per verdict.
  */
 import type { Node, NodeAPI, NodeMessageInFlow } from 'node-red';
-import { VERDICTS } from '../../engine/agents/verdict';
-import { NudgeError } from '../../engine/errors';
+import { NudgeError, VERDICTS } from '../../engine/items';
 import { Done, errorStatus, fail, linkEngine, NudgeNodeDef, Send, shortText } from './shared/adapter';
 
 interface ActionDef extends NudgeNodeDef {

@@ -5,10 +5,8 @@
  * loses nothing, and of several Node-RED instances sharing a store exactly one takes each decision.
  */
 import type { Node, NodeAPI } from 'node-red';
-import { NudgeError } from '../../engine/errors';
-import { takeDueDecisions } from '../../engine/guard/waits';
+import { journeyOf, NudgeError, takeDueDecisions } from '../../engine';
 import { asNudgeError, errorStatus, linkEngine, NudgeNodeDef, shortText } from './shared/adapter';
-import { journeyOf } from '../../engine/items';
 
 interface DueDef extends NudgeNodeDef {
 	journey?: string;

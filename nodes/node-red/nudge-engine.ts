@@ -9,8 +9,7 @@
  * it into the credentials (nudge-engine.html), so the next deploy writes it there.
  */
 import type { NodeAPI, NodeDef } from 'node-red';
-import { acquireEngine } from '../../engine/registry';
-import { redactUrl } from '../../engine/errors';
+import { acquireEngine, redactUrl } from '../../engine';
 import { asNudgeError, ENGINE_NODE_TYPE, NudgeEngineCredentials } from './shared/adapter';
 import { ConsoleEngineNode, mountConsole } from './shared/console';
 

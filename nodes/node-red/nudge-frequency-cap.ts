@@ -4,9 +4,8 @@
  * "review" it records a reviewer's verdict on a decision that waited for review.
  */
 import type { NodeAPI, Node } from 'node-red';
-import type { GuardOptions } from '../../engine/engine';
-import type { NudgeError } from '../../engine/errors';
-import { guardOptionsOf, routeGuard } from '../../engine/items';
+import type { GuardOptions } from '../../engine';
+import { guardOptionsOf, type NudgeError, routeGuard } from '../../engine/items';
 import { decisionOf, decisionStatus, handleSteps, NudgeNodeDef } from './shared/adapter';
 
 interface FrequencyCapDef extends NudgeNodeDef {

@@ -1,7 +1,6 @@
 /** `nudge-log-decision`: finalises a decision in the decision log, with optional annotations. */
 import type { NodeAPI, Node } from 'node-red';
-import type { NudgeError } from '../../engine/errors';
-import { jsonObjectOf } from '../../engine/items';
+import { jsonObjectOf, type NudgeError } from '../../engine/items';
 import { decisionOf, decisionStatus, handleSteps, NudgeNodeDef } from './shared/adapter';
 
 interface LogDecisionDef extends NudgeNodeDef {

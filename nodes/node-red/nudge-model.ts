@@ -1,7 +1,6 @@
 /** `nudge-model`: trains, evaluates, activates or rolls back the predictive scoring model (engine/scoring/registry). */
 import type { Node, NodeAPI, NodeMessageInFlow } from 'node-red';
-import { NudgeError } from '../../engine/errors';
-import { dataTable, modelOperation, ModelRequest } from '../../engine/scoring/registry';
+import { dataTable, modelOperation, ModelRequest, NudgeError } from '../../engine';
 import { Done, errorStatus, fail, linkEngine, NudgeNodeDef, Send, shortText } from './shared/adapter';
 
 interface ModelNodeDef extends NudgeNodeDef {

@@ -5,13 +5,9 @@
  * neither skip nor repeat records.
  */
 import type { Node, NodeAPI } from 'node-red';
-import { NudgeError } from '../../engine/errors';
-import { pollOnce } from '../../engine/events/poll';
-import { createPollSource, type PollSourceSpec } from '../../engine/vendors/pollSources';
-import { applyInactivityRules, fireDueTimers, parseInactivityRulesJson, policyHasTimers, type InactivityRule } from '../../engine/events/timers';
+import { applyInactivityRules, createPollSource, fireDueTimers, type InactivityRule, journeyOf, NudgeError, parseInactivityRulesJson, policyHasTimers, pollOnce, type PollSourceSpec } from '../../engine';
 import { asNudgeError, errorStatus, linkEngine, NudgeNodeDef, shortText } from './shared/adapter';
 import { hubspotAuthOf, salesforceSettingsOf } from './shared/vendors';
-import { journeyOf } from '../../engine/items';
 
 interface PollDef extends NudgeNodeDef {
 	source?: 'hubspot' | 'salesforce';

@@ -1,9 +1,7 @@
 /** `nudge-record-outcome`: attributes an outcome (open, click, conversion…) to the decision that caused it. */
 import type { NodeAPI, Node } from 'node-red';
-import { OutcomeSchema } from '../../engine/audit/schema';
-import type { OutcomeInput } from '../../engine/engine';
-import { NudgeError } from '../../engine/errors';
-import { outcomeReference } from '../../engine/items';
+import type { OutcomeInput } from '../../engine';
+import { NudgeError, outcomeReference, OutcomeSchema } from '../../engine/items';
 import { decisionIdOf, handleSteps, NudgeNodeDef, shortText } from './shared/adapter';
 
 interface RecordOutcomeDef extends NudgeNodeDef {

@@ -3,12 +3,7 @@
  * (the decision id is the idempotency key). Outputs: sent, failed.
  */
 import type { NodeAPI, Node, NodeMessage } from 'node-red';
-import { NudgeError } from '../../engine/errors';
-import { createSender, type ClosableSender } from '../../engine/vendors/senders';
-import { checkWebhookUrl } from '../../engine/deliver/webhook';
-import { routeSend } from '../../engine/items';
-import type { HubSpotAction } from '../../engine/vendors/hubspot';
-import type { SalesforceAction } from '../../engine/vendors/salesforce';
+import { checkWebhookUrl, type ClosableSender, createSender, type HubSpotAction, NudgeError, routeSend, type SalesforceAction } from '../../engine';
 import { decisionOf, decisionStatus, handleSteps, linkEngine, NudgeNodeDef } from './shared/adapter';
 import { hubspotAuthOf, salesforceSettingsOf, vendorConfig, vendorField } from './shared/vendors';
 

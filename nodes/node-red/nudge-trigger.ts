@@ -4,15 +4,10 @@
  * before anything is stored; each new event leaves as one message (duplicates are answered, not sent).
  */
 import type { NodeAPI, Node } from 'node-red';
-import { NudgeError } from '../../engine/errors';
-import { NOT_CONFIGURED_ANSWER, receiveSignedEvents, type WebhookSource } from '../../engine/events/receive';
-import { headerValue } from '../../engine/events/signature';
+import { applyInactivityRules, fireDueTimers, headerValue, type InactivityRule, journeyOf, NOT_CONFIGURED_ANSWER, NudgeError, parseInactivityRulesJson, type Policy, policyHasTimers, receiveSignedEvents, type WebhookSource } from '../../engine';
 import { vendorField } from './shared/vendors';
-import { applyInactivityRules, fireDueTimers, parseInactivityRulesJson, policyHasTimers, type InactivityRule } from '../../engine/events/timers';
-import type { Policy } from '../../engine/policy/schema';
 import { asNudgeError, errorStatus, linkEngine, NudgeNodeDef, shortText } from './shared/adapter';
 import { isValidPath, normalisePath, ROUTE_PREFIX, webhookDispatcher, WebhookHandler } from './shared/webhook';
-import { journeyOf } from '../../engine/items';
 
 /** Status text for each refusal the engine answers with. */
 const REFUSAL_LABELS: Record<number, string> = { 400: 'invalid event', 401: 'bad signature', 413: 'too large', 503: 'store error' };

@@ -8,7 +8,8 @@ import { createEngine } from '../../engine/registry';
 import type { Engine } from '../../engine/engine';
 import { NudgeError } from '../../engine/errors';
 import { receiveSignedEvents, type WebhookSource } from '../../engine/events/receive';
-import { hubspotSignature, segmentSignature, verifyHubSpotRequest, verifySegmentRequest } from '../../engine/index';
+import { hubspotSignature, verifyHubSpotRequest } from '../../engine/vendors/hubspot/signature';
+import { segmentSignature, verifySegmentRequest } from '../../engine/vendors/segment/signature';
 
 const SEGMENT_SECRET = 'whsec-segment';
 const HUBSPOT_SECRET = 'hs-client-secret';

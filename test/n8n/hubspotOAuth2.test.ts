@@ -10,7 +10,7 @@ import nock from 'nock';
 import { PollContext } from 'n8n-core';
 import type { IDataObject, INode, INodeType } from 'n8n-workflow';
 import { closeAllEngines } from '../../engine/registry';
-import { hubspotSignature } from '../../engine/index';
+import { hubspotSignature } from '../../engine/vendors/hubspot/signature';
 import { fixture } from './fixtures';
 import { additionalData, buildWorkflow, callWebhook, nodeTypes, nudgeNode, runWorkflow, type WorkflowJson } from './harness';
 

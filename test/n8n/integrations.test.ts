@@ -7,7 +7,8 @@ import nock from 'nock';
 import { PollContext } from 'n8n-core';
 import type { IDataObject, INode, INodeType } from 'n8n-workflow';
 import { closeAllEngines } from '../../engine/registry';
-import { hubspotSignature, segmentSignature } from '../../engine/index';
+import { hubspotSignature } from '../../engine/vendors/hubspot/signature';
+import { segmentSignature } from '../../engine/vendors/segment/signature';
 import { fixture } from './fixtures';
 import { additionalData, buildWorkflow, callWebhook, nodeTypes, nudgeNode, runWorkflow, type WorkflowJson } from './harness';
 

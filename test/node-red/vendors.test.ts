@@ -6,7 +6,8 @@
  */
 import request from 'supertest';
 import { closeAllEngines } from '../../engine/registry';
-import { hubspotSignature, segmentSignature } from '../../engine/index';
+import { hubspotSignature } from '../../engine/vendors/hubspot/signature';
+import { segmentSignature } from '../../engine/vendors/segment/signature';
 import { catchAll, credentials, engineNodeDef, engineOf, helper, httpNode, nodeOf, quietFor, recordMessages, TAB, waitUntil, withHttpCapture } from './_helpers';
 
 const SHARED = 'segment-shared-value-nr';

@@ -25,6 +25,7 @@ process.exit(0);
 describe('backends load on first use', () => {
 	it.each([
 		['the engine', 'dist/engine/index.js'],
+		['the item handling', 'dist/engine/items/index.js'],
 		['n8n Nudge Send', 'dist/nodes/n8n/NudgeSend/NudgeSend.node.js'],
 		['n8n Nudge Poll Trigger', 'dist/nodes/n8n/NudgePollTrigger/NudgePollTrigger.node.js'],
 		['Node-RED nudge-engine', 'dist/nodes/node-red/nudge-engine.js'],

@@ -1,5 +1,5 @@
 import type { Store } from '../../store/types';
-import { activateModel, checkName, loadActive } from '../registry';
+import { activateModel, checkName, loadActive } from '../versions';
 import type { Table } from '../table';
 import { UpliftModel, UpliftOptions, deserializeUplift, serializeUplift, trainUpliftAsync } from './model';
 

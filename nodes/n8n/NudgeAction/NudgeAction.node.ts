@@ -1,7 +1,6 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
-import { verdictOf, type ActionVerdict } from '../../../engine/agents/verdict';
-import { CHANNELS } from '../../../engine/channels';
+import { type ActionVerdict, CHANNELS, verdictOf } from '../../../engine';
 import { channelOptions } from '../shared/channelOptions';
 import { nudgeEngineConnectionTest, runItems } from '../shared/engine';
 import { CONTACT_FOR_MODEL, fromAI, isToolNode, withToolTwin } from '../shared/tool';

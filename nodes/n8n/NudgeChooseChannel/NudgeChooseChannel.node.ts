@@ -1,6 +1,6 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
-import { chooseChannelStep, DEFAULT_JOURNEY, openItem } from '../../../engine/items';
+import { chooseChannelStep, DEFAULT_JOURNEY, openItem } from '../../../engine';
 import { nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
 import { engineCredentials, journeyOption, mainConnections, notice, optionsCollection } from '../shared/description';
 

@@ -1,7 +1,6 @@
 import type { INodeType, INodeTypeDescription, ITriggerFunctions, ITriggerResponse } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
-import { NudgeError } from '../../../engine/errors';
-import { takeDueDecisions } from '../../../engine/guard/waits';
+import { NudgeError, takeDueDecisions } from '../../../engine';
 import { decisionJson, loadEngine, nudgeEngineConnectionTest, toNodeError } from '../shared/engine';
 import { engineCredentials, journeyParameter, notice } from '../shared/description';
 

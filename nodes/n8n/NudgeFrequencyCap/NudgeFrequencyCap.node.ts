@@ -1,6 +1,6 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
-import { guardOptionsOf, openItem, routeGuard } from '../../../engine/items';
+import { guardOptionsOf, openItem, routeGuard } from '../../../engine';
 import { channelOptions } from '../shared/channelOptions';
 import { nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
 import { engineCredentials, mainConnections, notice, tagsOption } from '../shared/description';

@@ -1,6 +1,6 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
-import { jsonObjectOf, openItem } from '../../../engine/items';
+import { jsonObjectOf, openItem } from '../../../engine';
 import { nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
 import { engineCredentials, notice } from '../shared/description';
 

@@ -1,6 +1,6 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
-import { dataTable, modelOperation, ModelRequest } from '../../../engine/scoring/registry';
+import { dataTable, modelOperation, ModelRequest } from '../../../engine';
 import { loadEngine, nudgeEngineConnectionTest, toNodeError } from '../shared/engine';
 import { engineCredentials } from '../shared/description';
 

@@ -1,10 +1,6 @@
 import type { IDataObject, INodeExecutionData, INodeType, INodeTypeDescription, IPollFunctions } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
-import { DEFAULT_JOURNEY, journeyOf } from '../../../engine/items';
-import { pollOnce } from '../../../engine/events/poll';
-import { createPollSource, type PollSourceSpec } from '../../../engine/vendors/pollSources';
-import { applyInactivityRules, fireDueTimers } from '../../../engine/events/timers';
-import type { IngestResult } from '../../../engine/engine';
+import { applyInactivityRules, createPollSource, DEFAULT_JOURNEY, fireDueTimers, type IngestResult, journeyOf, pollOnce, type PollSourceSpec } from '../../../engine';
 import {
 	hubspotAuth,
 	hubspotAuthenticationProperty,

@@ -1,7 +1,6 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
-import type { Outcome } from '../../../engine/audit/schema';
-import { outcomeReference } from '../../../engine/items';
+import { type Outcome, outcomeReference } from '../../../engine';
 import { channelOptions } from '../shared/channelOptions';
 import { nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
 import { fromAI, TOOL_ONLY, withToolTwin } from '../shared/tool';

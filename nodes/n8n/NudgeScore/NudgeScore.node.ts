@@ -1,7 +1,6 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
-import { ActionRequestSchema, AGENT_LIMITS, resolveActionContact } from '../../../engine/agents/request';
-import { DEFAULT_JOURNEY, journeyOf, openItem } from '../../../engine/items';
+import { ActionRequestSchema, AGENT_LIMITS, DEFAULT_JOURNEY, journeyOf, openItem, resolveActionContact } from '../../../engine';
 import { nudgeEngineConnectionTest, runForEachItem, runItems } from '../shared/engine';
 import { CONTACT_FOR_MODEL, fromAI, isToolNode, NOT_TOOL, TOOL_ONLY } from '../shared/tool';
 import { engineCredentials, journeyOption, notice, optionsCollection } from '../shared/description';

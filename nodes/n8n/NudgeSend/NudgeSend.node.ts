@@ -1,9 +1,6 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
-import { createSender, type ClosableSender, type ProviderName } from '../../../engine/vendors/senders';
-import type { HubSpotAction } from '../../../engine/vendors/hubspot';
-import type { SalesforceAction } from '../../../engine/vendors/salesforce';
-import { openItem, routeSend } from '../../../engine/items';
+import { type ClosableSender, createSender, type HubSpotAction, openItem, type ProviderName, routeSend, type SalesforceAction } from '../../../engine';
 import {
 	hubspotAuth,
 	hubspotAuthenticationProperty,

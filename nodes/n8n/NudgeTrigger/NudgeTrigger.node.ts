@@ -8,10 +8,7 @@ import type {
 	IWebhookResponseData,
 } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
-import { DEFAULT_JOURNEY, journeyOf } from '../../../engine/items';
-import { NOT_CONFIGURED_ANSWER, receiveSignedEvents, type WebhookSource } from '../../../engine/events/receive';
-import { applyInactivityRules } from '../../../engine/events/timers';
-import { redactUrl } from '../../../engine/errors';
+import { applyInactivityRules, DEFAULT_JOURNEY, journeyOf, NOT_CONFIGURED_ANSWER, receiveSignedEvents, redactUrl, type WebhookSource } from '../../../engine';
 import {
 	hubspotAuthenticationProperty,
 	hubspotVendor,

@@ -18,13 +18,7 @@ import type {
 	IWebhookFunctions,
 } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
-import type { Decision } from '../../../engine/audit/schema';
-import type { Engine } from '../../../engine/engine';
-import { NudgeError, type FieldIssue, redactUrl } from '../../../engine/errors';
-import { checkEngineConfig, getEngine, type EngineConfig } from '../../../engine/registry';
-import { connectSalesforce, salesforceSettingsFrom, type SalesforceSettings } from '../../../engine/vendors/salesforce';
-import { parseInactivityRules, type InactivityRule } from '../../../engine/events/timers';
-import { hubspotAuthFrom, type HubSpotAuthSettings } from '../../../engine/vendors/hubspot';
+import { checkEngineConfig, connectSalesforce, type Decision, type Engine, type EngineConfig, type FieldIssue, getEngine, hubspotAuthFrom, type HubSpotAuthSettings, type InactivityRule, NudgeError, parseInactivityRules, redactUrl, type SalesforceSettings, salesforceSettingsFrom } from '../../../engine';
 import { isToolNode } from './tool';
 
 /** The credential type every Nudge node uses. */

@@ -4,7 +4,7 @@
  */
 import type { IDisplayOptions, IExecuteFunctions, INodeProperties } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
-import type { WebhookTarget } from '../../../engine/deliver/webhook';
+import type { WebhookTarget } from '../../../engine';
 import type { NudgeSettings } from './engine';
 
 export function webhookProperties(displayOptions: IDisplayOptions): INodeProperties[] {

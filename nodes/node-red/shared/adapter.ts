@@ -6,10 +6,8 @@
  * No business rule lives here: the engine decides, this module only routes and reports.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
-import type { Decision, ReasonCode } from '../../../engine/audit/schema';
-import type { Engine } from '../../../engine/engine';
-import { NudgeError, NudgeErrorCode } from '../../../engine/errors';
-import { decisionIdOf as refId, openItem } from '../../../engine/items';
+import type { Decision, Engine, ReasonCode } from '../../../engine';
+import { decisionIdOf as refId, NudgeError, type NudgeErrorCode, openItem } from '../../../engine/items';
 
 /** The node type of the config node; every flow node names one in its `engine` property. */
 export const ENGINE_NODE_TYPE = 'nudge-engine';

@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NodeAPI } from 'node-red';
-import { DecisionConsole } from '../../../engine/audit/queries';
+import { DecisionConsole, NudgeError } from '../../../engine';
 import { consoleHandler, isConsolePath } from '../../../console/server';
-import { NudgeError } from '../../../engine/errors';
 import { ENGINE_NODE_TYPE, NudgeEngineNode } from './adapter';
 
 /** Where the console lives under Node-RED's admin root (e.g. http://localhost:1880/nudge/). */

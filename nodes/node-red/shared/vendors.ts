@@ -3,8 +3,7 @@
  * their password credentials and settings, mapped for the engine. Secrets are only passed on, never logged.
  */
 import type { Node, NodeAPI } from 'node-red';
-import { hubspotAuthFrom, type HubSpotAuthSettings } from '../../../engine/vendors/hubspot';
-import { salesforceSettingsFrom, type SalesforceSettings } from '../../../engine/vendors/salesforce';
+import { hubspotAuthFrom, type HubSpotAuthSettings, type SalesforceSettings, salesforceSettingsFrom } from '../../../engine';
 
 export type VendorConfigNode = Node & { credentials?: Record<string, string | undefined>; settings?: Record<string, string | undefined> };
 

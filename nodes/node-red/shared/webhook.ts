@@ -6,7 +6,7 @@
  */
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { NodeAPI } from 'node-red';
-import { MAX_WEBHOOK_BYTES } from '../../../engine/events/receive';
+import { MAX_WEBHOOK_BYTES } from '../../../engine';
 import type { Express, NextFunction, Request, Response } from 'express';
 
 /** Every trigger listens under this prefix of Node-RED's HTTP node root. */
