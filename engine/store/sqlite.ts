@@ -14,6 +14,7 @@ import { countSql, countsFromRows, listSummariesSql, summaryFromRow } from './fa
 import { KeyedRow, olderPages, PRUNE_TABLES, prunePages } from './prune';
 import { LedgerBook } from './capLedger';
 import { NamedRecords } from './records';
+import { ArmStatsCopy } from './armStatsCopy';
 
 /**
  * The console's facts of each decision (decisionFacts.ts) in indexed columns, written with the decision,
@@ -96,6 +97,8 @@ function storeName(path: string): string {
 }
 /** Contacts whose cap ledger rows the store keeps in process to count them (about 1.4 KB each with one entry, 2.9 KB with five). */
 const CAP_COPY_CONTACTS = 20_000;
+/** Learner keys whose counts the store keeps in process (about 200 bytes each: 2,000 contacts' send-time hours are 48,000 keys). */
+const ARM_COPY_KEYS = 100_000;
 
 const withoutPaths = (error: unknown) => (error as Error).message.replace(/ '[^']*'/g, '');
 
@@ -137,6 +140,8 @@ export class SqliteStore extends NamedRecords implements Store {
 	 * commits) and before a read-only look outside one.
 	 */
 	private readonly capCopy = new LedgerBook(CAP_COPY_CONTACTS);
+	/** The learner's counts read or written here, kept exact the same way as the cap ledger's copy. */
+	private readonly armCopy = new ArmStatsCopy(ARM_COPY_KEYS);
 	private dataVersion = -1;
 
 	constructor(readonly path: string) {
@@ -193,15 +198,20 @@ export class SqliteStore extends NamedRecords implements Store {
 		this.db.exec('BEGIN IMMEDIATE');
 		this.batchOpen = true;
 		setImmediate(() => this.commit());
-		this.checkCapCopy();
+		this.checkCopies();
 	}
 
-	/** Drops the copy of the cap ledger if another connection has committed since it was last checked. */
-	private checkCapCopy(): void {
+	/** Drops the in-process copies (cap ledger, learner counts) if another connection has committed since they were last checked. */
+	private checkCopies(): void {
 		const version = Number((this.stmt.dataVersion.get() as { data_version: number }).data_version);
 		if (version === this.dataVersion) return;
-		this.capCopy.clear();
+		this.dropCopies();
 		this.dataVersion = version;
+	}
+
+	private dropCopies(): void {
+		this.capCopy.clear();
+		this.armCopy.clear();
 	}
 
 	/** The contact's cap ledger, read into the copy on first use. */
@@ -247,8 +257,8 @@ export class SqliteStore extends NamedRecords implements Store {
 				throw error;
 			}
 		} catch (error) {
-			// Whatever the unit changed is rolled back: so is the copy of the cap ledger.
-			this.capCopy.clear();
+			// Whatever the unit changed is rolled back: so are the copies.
+			this.dropCopies();
 			return Promise.reject(this.storeError(error));
 		}
 	}
@@ -284,7 +294,7 @@ export class SqliteStore extends NamedRecords implements Store {
 			this.db.exec('COMMIT');
 		} catch (error) {
 			this.queuedDecisions.clear();
-			this.capCopy.clear();
+			this.dropCopies();
 			if (this.db.isTransaction) this.db.exec('ROLLBACK');
 			this.failure = new NudgeError('STORE_ERROR', `The SQLite store ${storeName(this.path)} failed to commit and has stopped accepting writes (restart to recover): ${withoutPaths(error)}`, [], 503);
 			for (const w of waiters) w.reject(this.failure);
@@ -386,7 +396,7 @@ export class SqliteStore extends NamedRecords implements Store {
 
 	async peekCap(contactId: string, counters: CapCounter[], now: number): Promise<CapVerdict> {
 		if (this.failure) throw this.failure;
-		if (!this.batchOpen) this.checkCapCopy();
+		if (!this.batchOpen) this.checkCopies();
 		this.capLedger(contactId);
 		return this.capCopy.evaluate(contactId, counters, now);
 	}
@@ -571,15 +581,24 @@ export class SqliteStore extends NamedRecords implements Store {
 		return this.write(() => Number(this.prepared('DELETE FROM timers WHERE timer_id = ? AND lease = ?').run(timerId, lease).changes) > 0);
 	}
 
+	/** Served from the copy (armStatsCopy.ts); the keys it does not know are read in one query and remembered. */
 	async getArmStats(keys: string[]) {
 		const found = new Map<string, ArmStats>();
-		if (!keys.length) return found;
+		if (!this.batchOpen) this.checkCopies();
+		const unknown = this.armCopy.read(keys, found);
+		if (!unknown.length) return found;
 		// One call for all keys (send time asks for 48, the learner for ~14 per decision): a statement
 		// per key made these reads the largest cost of a decision (bench/decide).
 		const get = this.prepared(`SELECT key, trials, successes, negatives, value_sum AS valueSum, value_sq AS valueSq
 			FROM learner_arms WHERE key IN (SELECT value FROM json_each(?))`);
-		for (const row of get.all(JSON.stringify(keys)) as unknown as (ArmStats & { key: string })[]) {
-			found.set(row.key, { trials: row.trials, successes: row.successes, negatives: row.negatives, valueSum: row.valueSum, valueSq: row.valueSq });
+		const rows = new Map<string, ArmStats>();
+		for (const row of get.all(JSON.stringify(unknown)) as unknown as (ArmStats & { key: string })[]) {
+			rows.set(row.key, { trials: row.trials, successes: row.successes, negatives: row.negatives, valueSum: row.valueSum, valueSq: row.valueSq });
+		}
+		for (const key of unknown) {
+			const stats = rows.get(key);
+			this.armCopy.remember(key, stats);
+			if (stats) found.set(key, stats);
 		}
 		return found;
 	}
@@ -595,7 +614,10 @@ export class SqliteStore extends NamedRecords implements Store {
 			const add = this.prepared(`INSERT INTO learner_arms (key, trials, successes, negatives, value_sum, value_sq) VALUES (?, ?, ?, ?, ?, ?)
 				ON CONFLICT(key) DO UPDATE SET trials = trials + excluded.trials, successes = successes + excluded.successes,
 				negatives = negatives + excluded.negatives, value_sum = value_sum + excluded.value_sum, value_sq = value_sq + excluded.value_sq`);
-			for (const { key, delta: d } of deltas) add.run(key, d.trials ?? 0, d.successes ?? 0, d.negatives ?? 0, d.valueSum ?? 0, d.valueSq ?? 0);
+			for (const { key, delta: d } of deltas) {
+				add.run(key, d.trials ?? 0, d.successes ?? 0, d.negatives ?? 0, d.valueSum ?? 0, d.valueSq ?? 0);
+				this.armCopy.add(key, d);
+			}
 		});
 	}
 
@@ -677,7 +699,10 @@ export class SqliteStore extends NamedRecords implements Store {
 			this.writeQueuedDecisions();
 			const run = (sql: string, ...args: string[]) => Number(this.prepared(sql).run(...args).changes);
 			for (const key of claimKeys) run('DELETE FROM claimed_keys WHERE key = ?', key);
-			for (const key of armKeys) run('DELETE FROM learner_arms WHERE key = ?', key);
+			for (const key of armKeys) {
+				run('DELETE FROM learner_arms WHERE key = ?', key);
+				this.armCopy.drop(key);
+			}
 			const rows = this.prepared('SELECT body FROM decisions WHERE contact_id = ?').all(contactId) as { body: string }[];
 			for (const row of rows) {
 				const d = pseudonymise(JSON.parse(row.body) as Decision);

@@ -162,6 +162,40 @@ describe('SQLite store', () => {
 		await a.close();
 		await b.close();
 	});
+
+	test('each connection reads the learner counts the others committed: increments, erasures, raw writes (its copy follows)', async () => {
+		const path = join(tempDir(), 'nudge.db');
+		const a = new SqliteStore(path);
+		const b = new SqliteStore(path);
+		const keys = ['global#email', 'hour:c1#9'];
+		const read = async (s: SqliteStore) => Object.fromEntries([...(await s.getArmStats(keys))].map(([key, stats]) => [key, stats.trials]));
+		await a.addArmStats([{ key: 'global#email', delta: { trials: 1, successes: 1 } }]);
+		await a.sync();
+		// Both now hold both keys in their copies, one of them as having no row.
+		expect([await read(a), await read(b)]).toEqual([{ 'global#email': 1 }, { 'global#email': 1 }]);
+		await b.addArmStats([{ key: 'global#email', delta: { trials: 2 } }, { key: 'hour:c1#9', delta: { trials: 1 } }]);
+		await b.sync();
+		expect(await read(a)).toEqual({ 'global#email': 3, 'hour:c1#9': 1 });
+		expect(await read(b)).toEqual({ 'global#email': 3, 'hour:c1#9': 1 });
+		// Its own increment is read before it commits; the other connection reads it once committed.
+		await a.addArmStats([{ key: 'hour:c1#9', delta: { trials: 1, valueSum: 2.5 } }]);
+		expect(await read(a)).toEqual({ 'global#email': 3, 'hour:c1#9': 2 });
+		await a.sync();
+		expect((await b.getArmStats(['hour:c1#9'])).get('hour:c1#9')).toEqual({ trials: 2, successes: 0, negatives: 0, valueSum: 2.5, valueSq: 0 });
+		await b.eraseContact({ contactId: 'c1', claimKeys: [], armKeys: ['hour:c1#9'], pseudonymise: (d) => d });
+		expect(await read(a)).toEqual({ 'global#email': 3 });
+		expect(await read(b)).toEqual({ 'global#email': 3 });
+		// A writer that is not a Nudge store (or an older version of it) is followed too.
+		const raw = new DatabaseSync(path, { timeout: 5_000 });
+		raw.exec(`UPDATE learner_arms SET trials = 10 WHERE key = 'global#email'`);
+		raw.close();
+		expect([await read(a), await read(b)]).toEqual([{ 'global#email': 10 }, { 'global#email': 10 }]);
+		// What a caller does with the counts it got does not change the copy.
+		(await a.getArmStats(keys)).get('global#email')!.trials = 99;
+		expect(await read(a)).toEqual({ 'global#email': 10 });
+		await a.close();
+		await b.close();
+	});
 });
 
 describe('SQLite store errors name the file, never the server’s directories', () => {
