@@ -1,4 +1,5 @@
 import { addArmDelta } from './armStats';
+import { setBounded } from './boundedMap';
 import type { ArmStats } from './types';
 
 /** A key the store has no row for: remembered too, since most of a contact's send-time hours have none. */
@@ -29,18 +30,13 @@ export class ArmStatsCopy {
 
 	/** Records what the store holds for a key (undefined: no row). */
 	remember(key: string, stats: ArmStats | undefined): void {
-		this.set(key, stats ? { ...stats } : NO_ROW);
+		setBounded(this.stats, key, stats ? { ...stats } : NO_ROW, this.maxKeys);
 	}
 
 	/** Follows an increment just written to the store; a key not known stays unknown (read again when asked). */
 	add(key: string, delta: Partial<ArmStats>): void {
 		const current = this.stats.get(key);
 		if (current !== undefined) this.stats.set(key, addArmDelta(current === NO_ROW ? undefined : current, delta));
-	}
-
-	private set(key: string, stats: ArmStats): void {
-		if (this.stats.size >= this.maxKeys && !this.stats.has(key)) this.stats.delete(this.stats.keys().next().value!);
-		this.stats.set(key, stats);
 	}
 
 	drop(key: string): void {

@@ -15,6 +15,7 @@ import { KeyedRow, olderPages, PRUNE_TABLES, prunePages } from './prune';
 import { LedgerBook } from './capLedger';
 import { NamedRecords } from './records';
 import { ArmStatsCopy } from './armStatsCopy';
+import { setBounded } from './boundedMap';
 
 /**
  * The console's facts of each decision (decisionFacts.ts) in indexed columns, written with the decision,
@@ -22,6 +23,8 @@ import { ArmStatsCopy } from './armStatsCopy';
  * `by_*` indexes cover the views' GROUP BYs (lift, funnel, channel mix, models, cap hits, suppressions per
  * hour; factsSql.ts must keep the same expressions): SQLite then
  * counts in index order without sorting (1M decisions: lift 2.8 s → 0.34 s; see docs/benchmarks.md).
+ * Every index is upkeep on each of a decision's writes (about three: accepted, before the send, logged), so
+ * one serves two uses where it can: `channel_mix` pages the stream by channel and covers the channel mix.
  */
 const CONSOLE_SCHEMA = `
 CREATE TABLE IF NOT EXISTS decision_facts (
@@ -31,12 +34,11 @@ CREATE TABLE IF NOT EXISTS decision_facts (
 CREATE INDEX IF NOT EXISTS decision_facts_created ON decision_facts (created_at, decision_id);
 CREATE INDEX IF NOT EXISTS decision_facts_journey ON decision_facts (journey, created_at);
 CREATE INDEX IF NOT EXISTS decision_facts_reason ON decision_facts (reason, created_at);
-CREATE INDEX IF NOT EXISTS decision_facts_channel ON decision_facts (channel, created_at);
+CREATE INDEX IF NOT EXISTS decision_facts_channel_mix ON decision_facts (channel, created_at, status, reason);
 CREATE INDEX IF NOT EXISTS decision_facts_contact ON decision_facts (contact_id, created_at);
 CREATE INDEX IF NOT EXISTS decision_facts_status ON decision_facts (status, created_at, reason);
 CREATE INDEX IF NOT EXISTS decision_facts_by_lift ON decision_facts (journey, grp, status, channel, converted);
 CREATE INDEX IF NOT EXISTS decision_facts_by_funnel ON decision_facts (journey, stage, converted);
-CREATE INDEX IF NOT EXISTS decision_facts_by_channel ON decision_facts (channel, status);
 CREATE INDEX IF NOT EXISTS decision_facts_by_model ON decision_facts (model, score_bin, converted);
 CREATE INDEX IF NOT EXISTS decision_facts_by_cap ON decision_facts (cap_rule, status);
 CREATE INDEX IF NOT EXISTS decision_facts_by_hour ON decision_facts (status, substr(created_at, 1, 13), reason);
@@ -99,6 +101,10 @@ function storeName(path: string): string {
 const CAP_COPY_CONTACTS = 20_000;
 /** Learner keys whose counts the store keeps in process (about 200 bytes each: 2,000 contacts' send-time hours are 48,000 keys). */
 const ARM_COPY_KEYS = 100_000;
+/** Decisions whose facts row as last written the store remembers (those in flight, a few hundred, and the latest after them). */
+const WRITTEN_FACTS = 10_000;
+/** The facts columns a later write of a decision may change (factsRow's order from index 4; putFacts's upsert sets the same). */
+const CHANGING_FACTS = ['status', 'reason', 'channel', 'cap_rule', 'stage', 'grp', 'converted', 'probability', 'score_bin', 'model', 'score_value', 'event_name', 'policy_version'];
 
 const withoutPaths = (error: unknown) => (error as Error).message.replace(/ '[^']*'/g, '');
 
@@ -142,6 +148,12 @@ export class SqliteStore extends NamedRecords implements Store {
 	private readonly capCopy = new LedgerBook(CAP_COPY_CONTACTS);
 	/** The learner's counts read or written here, kept exact the same way as the cap ledger's copy. */
 	private readonly armCopy = new ArmStatsCopy(ARM_COPY_KEYS);
+	/**
+	 * Each decision's facts row as this connection last wrote it, so its next write (a decision is written about three
+	 * times: accepted, before the send, logged) sets only the columns that changed: the indexes over the others are
+	 * not touched. Dropped with the other copies, since another connection may have rewritten a row.
+	 */
+	private readonly writtenFacts = new Map<string, FactsRow>();
 	private dataVersion = -1;
 
 	constructor(readonly path: string) {
@@ -164,7 +176,11 @@ export class SqliteStore extends NamedRecords implements Store {
 			putProfile: p('INSERT INTO profiles (contact_id, body) VALUES (?, ?) ON CONFLICT(contact_id) DO UPDATE SET body = excluded.body'),
 			delProfile: p('DELETE FROM profiles WHERE contact_id = ?'),
 			getIdentity: p('SELECT contact_id FROM identities WHERE key = ?'),
-			putIdentity: p('INSERT INTO identities (key, contact_id) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET contact_id = excluded.contact_id'),
+			// A key already on this contact (every later event of a known contact) is left alone: rewriting it
+			// with the same value still dirtied its page and the index's, on random pages of each (bench/decide).
+			putIdentity: p(
+				'INSERT INTO identities (key, contact_id) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET contact_id = excluded.contact_id WHERE identities.contact_id <> excluded.contact_id',
+			),
 			// One statement: inserts, or takes over an expired claim; zero changes means someone holds it.
 			claimKey: p('INSERT INTO claimed_keys (key, expires_at) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET expires_at = excluded.expires_at WHERE claimed_keys.expires_at <= ?'),
 			delKey: p('DELETE FROM claimed_keys WHERE key = ?'),
@@ -212,6 +228,7 @@ export class SqliteStore extends NamedRecords implements Store {
 	private dropCopies(): void {
 		this.capCopy.clear();
 		this.armCopy.clear();
+		this.writtenFacts.clear();
 	}
 
 	/** The contact's cap ledger, read into the copy on first use. */
@@ -303,7 +320,7 @@ export class SqliteStore extends NamedRecords implements Store {
 		for (const w of waiters) w.resolve();
 	}
 
-	/** Files made by earlier versions lack the ledger's journey and tags columns, the timers' lease and the facts' policy version. */
+	/** Files made by earlier versions lack the ledger's journey and tags columns, the timers' lease and the facts' policy version, and have indexes since folded. */
 	private migrate(): void {
 		const columns = (table: string) => (this.db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
 		const ledger = columns('cap_ledger');
@@ -315,6 +332,8 @@ export class SqliteStore extends NamedRecords implements Store {
 				UPDATE decision_facts SET policy_version = (SELECT json_extract(body, '$.policyVersion') FROM decisions WHERE decisions.decision_id = decision_facts.decision_id)`);
 		}
 		this.db.exec('CREATE INDEX IF NOT EXISTS decision_facts_by_policy ON decision_facts (policy_version)');
+		// Folded into decision_facts_channel_mix.
+		this.db.exec('DROP INDEX IF EXISTS decision_facts_channel; DROP INDEX IF EXISTS decision_facts_by_channel');
 		this.backfillFacts();
 	}
 
@@ -335,7 +354,20 @@ export class SqliteStore extends NamedRecords implements Store {
 	}
 
 	private putFacts(f: DecisionFacts): void {
-		this.stmt.putFacts.run(...factsRow(f));
+		const row = factsRow(f);
+		const before = this.writtenFacts.get(f.decisionId);
+		// Deleting a row forgets it (retention, erasure); one gone all the same is written whole again.
+		if (!before || !this.updateFacts(before, row)) this.stmt.putFacts.run(...row);
+		setBounded(this.writtenFacts, f.decisionId, row, WRITTEN_FACTS);
+	}
+
+	/** Sets the columns that differ from the row as last written; false when the row is not there. */
+	private updateFacts(before: FactsRow, row: FactsRow): boolean {
+		const changed: number[] = [];
+		for (let i = 0; i < CHANGING_FACTS.length; i++) if (before[i + 4] !== row[i + 4]) changed.push(i);
+		if (!changed.length) return true;
+		const update = this.prepared(`UPDATE decision_facts SET ${changed.map((i) => `${CHANGING_FACTS[i]} = ?`).join(', ')} WHERE decision_id = ?`);
+		return Number(update.run(...changed.map((i) => row[i + 4]), row[0]).changes) > 0;
 	}
 
 	async getProfile(contactId: string) {
@@ -652,6 +684,7 @@ export class SqliteStore extends NamedRecords implements Store {
 			this.writeQueuedDecisions();
 			this.prepared('DELETE FROM outcomes WHERE decision_id IN (SELECT value FROM json_each(?))').run(ids);
 			// Their console facts go with them (decision_facts_follow_deletes).
+			for (const id of decisionIds) this.writtenFacts.delete(id);
 			return Number(this.prepared('DELETE FROM decisions WHERE decision_id IN (SELECT value FROM json_each(?))').run(ids).changes);
 		});
 		await this.sync();
@@ -708,6 +741,7 @@ export class SqliteStore extends NamedRecords implements Store {
 				const d = pseudonymise(JSON.parse(row.body) as Decision);
 				this.prepared('UPDATE decisions SET contact_id = ?, body = ? WHERE decision_id = ?').run(d.contactId, JSON.stringify(d), d.decisionId);
 				run('DELETE FROM decision_facts WHERE decision_id = ?', d.decisionId);
+				this.writtenFacts.delete(d.decisionId);
 				this.putFacts(factsOf(d));
 				run('DELETE FROM outcomes WHERE decision_id = ?', d.decisionId);
 				for (const o of d.outcomes) this.stmt.putOutcome.run(o.outcomeId, d.decisionId, JSON.stringify(o));
@@ -750,7 +784,9 @@ export class SqliteStore extends NamedRecords implements Store {
 	}
 }
 
-function factsRow(f: DecisionFacts): (string | number | null)[] {
+type FactsRow = (string | number | null)[];
+
+function factsRow(f: DecisionFacts): FactsRow {
 	return [f.decisionId, f.createdAt, f.journey, f.contactId, f.status, f.reason, f.channel, f.capRule, f.stage, f.group, f.converted ? 1 : 0,
 		f.probability, scoreBinOf(f.probability), f.model, f.scoreValue, f.eventName, f.policyVersion];
 }

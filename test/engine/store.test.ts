@@ -5,6 +5,7 @@ import { waitTimer } from '../../engine/guard/waits';
 import { MemoryStore } from '../../engine/store/memory';
 import { openStore } from '../../engine/store/open';
 import { SqliteStore } from '../../engine/store/sqlite';
+import { countSql, listSummariesSql } from '../../engine/store/factsSql';
 import { waitQueue } from '../../engine/store/types';
 import { NudgeError } from '../../engine/errors';
 import { decision, profile, tempDir } from '../helpers/fixtures';
@@ -237,6 +238,82 @@ describe('SQLite store upgrades', () => {
 		);
 		expect(verdict).toMatchObject({ ok: false, counts: [1] });
 		await store.close();
+	});
+});
+
+describe('SQLite store console indexes', () => {
+	test('a file made with the console indexes since folded opens with the folded set, and the channel views read the same', async () => {
+		const path = join(tempDir(), 'old.db');
+		const store = new SqliteStore(path);
+		const channels = ['email', 'sms', 'email', undefined];
+		for (const [i, channel] of channels.entries()) {
+			await store.putDecision(decision(`d${i}`, { createdAt: `2026-11-0${i + 1}T00:00:00.000Z`, status: channel ? 'sent' : 'suppressed', ...(channel ? { channel } : { reason: 'NO_CONSENT' }) }));
+		}
+		await store.close();
+		// The indexes as the previous version created them.
+		const old = new DatabaseSync(path);
+		old.exec(`DROP INDEX decision_facts_channel_mix;
+			CREATE INDEX decision_facts_channel ON decision_facts (channel, created_at);
+			CREATE INDEX decision_facts_by_channel ON decision_facts (channel, status);`);
+		old.close();
+		const indexes = () => {
+			const raw = new DatabaseSync(path);
+			const names = (raw.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'decision_facts' AND sql IS NOT NULL ORDER BY name`).all() as { name: string }[]).map((r) => r.name);
+			raw.close();
+			return names;
+		};
+		expect(indexes()).toContain('decision_facts_by_channel');
+		const again = new SqliteStore(path);
+		expect(indexes().filter((name) => name.includes('channel'))).toEqual(['decision_facts_channel_mix']);
+		expect(await again.countDecisions({}, ['channel', 'status', 'reason'])).toEqual([
+			{ key: [null, 'suppressed', 'NO_CONSENT'], n: 1 },
+			{ key: ['email', 'sent', null], n: 2 },
+			{ key: ['sms', 'sent', null], n: 1 },
+		]);
+		expect((await again.listDecisionSummaries({ channel: 'email' }, { limit: 10 })).map((r) => r.decisionId)).toEqual(['d2', 'd0']);
+		await again.close();
+	});
+
+	test('a decision written again sets only what changed, and its facts stay right through erasure, deletion and another connection’s writes', async () => {
+		const path = join(tempDir(), 'facts.db');
+		const store = new SqliteStore(path);
+		const statuses = async () => (await store.countDecisions({}, ['status', 'channel'])).map((r) => `${r.key.join('/')}:${r.n}`);
+		const raw = () => new DatabaseSync(path, { timeout: 5_000 });
+		await store.putDecision(decision('d1'));
+		await store.sync();
+		await store.putDecision(decision('d1', { channel: 'email' }));
+		await store.sync();
+		await store.putDecision(decision('d1', { channel: 'email', status: 'sent' }));
+		await store.sync();
+		expect(await statuses()).toEqual(['sent/email:1']);
+		await store.eraseContact({ contactId: 'c1', claimKeys: [], armKeys: [], pseudonymise: (d) => ({ ...d, contactId: 'erased-1' }) });
+		expect((await store.listDecisionSummaries({ contactId: 'erased-1' }, { limit: 5 })).map((r) => r.decisionId)).toEqual(['d1']);
+		expect(await store.deleteDecisions(['d1'])).toBe(1);
+		await store.putDecision(decision('d1', { channel: 'email', status: 'sent' }));
+		await store.sync();
+		expect(await statuses()).toEqual(['sent/email:1']);
+		// Another connection rewrites the row: the next write of the same facts puts them back.
+		const other = raw();
+		other.exec(`UPDATE decision_facts SET status = 'failed', channel = 'sms'`);
+		other.close();
+		await store.putDecision(decision('d1', { channel: 'email', status: 'sent' }));
+		await store.sync();
+		expect(await statuses()).toEqual(['sent/email:1']);
+		await store.close();
+	});
+
+	test('the stream by channel and the channel mix read the folded index (no table rows, no sort of the stream)', async () => {
+		const path = join(tempDir(), 'plan.db');
+		await new SqliteStore(path).close();
+		const raw = new DatabaseSync(path);
+		const args: (string | number)[] = [];
+		const param = (value: string | number) => (args.push(value), '?');
+		const plan = (sql: string) => (raw.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args.splice(0)) as { detail: string }[]).map((r) => r.detail).join(' | ');
+		expect(plan(countSql('decision_facts', {}, ['channel', 'status', 'reason'], param))).toContain('COVERING INDEX decision_facts_channel_mix');
+		expect(plan(listSummariesSql('decision_facts', { channel: 'sms' }, { limit: 50 }, param))).toMatch(
+			/^SEARCH decision_facts USING INDEX decision_facts_channel_mix \(channel=\?\) \| USE TEMP B-TREE FOR LAST TERM OF ORDER BY$/,
+		);
+		raw.close();
 	});
 });
 
