@@ -10,12 +10,15 @@ import { fmt, print } from './stats';
  * decisions/s over the baseline's. For refactors that must not slow the engine. Two paths: `decide` (the
  * one-call journey) and `steps` (what the nodes do: open, score, choose channel, frequency cap, send, log,
  * each its own call), on the memory and SQLite stores, the send a dry run so the engine alone is measured.
+ * Also the CPU time per decision (the process's, so with the store's native work), which a loaded machine
+ * moves less than the rate; with many decisions in flight, as a busy trigger runs them, group commit applies.
  *
  *   node dist/bench/builds.js <baseline dist> [candidate dist, default this build]
- *   BENCH_BUILDS_DECISIONS=3000 BENCH_BUILDS_ROUNDS=5 BENCH_BUILDS_STORES=memory,sqlite
+ *   BENCH_BUILDS_DECISIONS=3000 BENCH_BUILDS_ROUNDS=5 BENCH_BUILDS_STORES=memory,sqlite BENCH_BUILDS_IN_FLIGHT=1
  */
 const N = Number(process.env.BENCH_BUILDS_DECISIONS ?? 3000);
 const ROUNDS = Number(process.env.BENCH_BUILDS_ROUNDS ?? 5);
+const IN_FLIGHT = Number(process.env.BENCH_BUILDS_IN_FLIGHT ?? 1);
 const target = { dryRun: true as const };
 
 function event(tag: string, i: number) {
@@ -31,7 +34,12 @@ async function steps(engine: Engine, raw: unknown): Promise<Decision> {
 	return engine.logDecision(d);
 }
 
-async function measure(dist: string, store: string, path: 'decide' | 'steps', tag: string): Promise<number> {
+interface Run {
+	perSecond: number;
+	cpuMicros: number;
+}
+
+async function measure(dist: string, store: string, path: 'decide' | 'steps', tag: string): Promise<Run> {
 	/* eslint-disable @typescript-eslint/no-require-imports -- each build is loaded from its own folder */
 	const { Engine } = require(join(dist, 'engine/engine')) as typeof import('../engine/engine');
 	const { openStore } = require(join(dist, 'engine/store/open')) as typeof import('../engine/store/open');
@@ -43,12 +51,17 @@ async function measure(dist: string, store: string, path: 'decide' | 'steps', ta
 	const engine = new Engine({ store: openStore(store === 'sqlite' ? `sqlite:${join(dir, 'b.db')}` : 'memory:'), policy });
 	const one = (raw: unknown) => (path === 'decide' ? engine.decide(raw, { journey: 'nurture', target }) : steps(engine, raw));
 	for (let i = 0; i < 300; i++) await one(event(`warm-${tag}`, i));
+	let next = 0;
+	const cpu = process.cpuUsage();
 	const started = performance.now();
-	for (let i = 0; i < N; i++) await one(event(tag, i));
+	await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
+		while (next < N) await one(event(tag, next++));
+	}));
 	const perSecond = N / ((performance.now() - started) / 1000);
+	const used = process.cpuUsage(cpu);
 	await engine.close();
 	rmSync(dir, { recursive: true, force: true });
-	return perSecond;
+	return { perSecond, cpuMicros: (used.user + used.system) / N };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -56,17 +69,22 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function main(): Promise<void> {
 	const [baseline, candidate = resolve(__dirname, '..')] = process.argv.slice(2).map((p) => resolve(p));
 	if (!baseline) throw new Error('usage: node dist/bench/builds.js <baseline dist> [candidate dist]');
-	print(`bench/builds: ${N} decisions one at a time, ${ROUNDS} interleaved rounds, medians; send as a dry run`);
+	print(`bench/builds: ${N} decisions, ${IN_FLIGHT} in flight, ${ROUNDS} interleaved rounds, medians; send as a dry run`);
 	print(`  baseline ${baseline}\n  candidate ${candidate}`);
 	for (const store of (process.env.BENCH_BUILDS_STORES ?? 'memory,sqlite').split(',')) {
 		for (const path of ['decide', 'steps'] as const) {
-			const runs = { baseline: [] as number[], candidate: [] as number[] };
+			const runs = { baseline: [] as Run[], candidate: [] as Run[] };
 			for (let round = 0; round < ROUNDS; round++) {
 				const order = round % 2 ? (['candidate', 'baseline'] as const) : (['baseline', 'candidate'] as const);
 				for (const which of order) runs[which].push(await measure(which === 'baseline' ? baseline : candidate, store, path, `${which}-${round}`));
 			}
-			const [b, c] = [median(runs.baseline), median(runs.candidate)];
-			print(`  ${store.padEnd(6)} ${path.padEnd(6)} baseline ${fmt(b, 0).padStart(6)}/s   candidate ${fmt(c, 0).padStart(6)}/s   candidate/baseline ${fmt(c / b)}`);
+			const [b, c] = [median(runs.baseline.map((r) => r.perSecond)), median(runs.candidate.map((r) => r.perSecond))];
+			// CPU per decision: the median of each round's candidate/baseline ratio (the two ran back to back).
+			const cpu = median(runs.candidate.map((r, round) => r.cpuMicros / runs.baseline[round].cpuMicros));
+			print(
+				`  ${store.padEnd(6)} ${path.padEnd(6)} baseline ${fmt(b, 0).padStart(6)}/s   candidate ${fmt(c, 0).padStart(6)}/s   candidate/baseline ${fmt(c / b)}` +
+					`   CPU per decision ${fmt(median(runs.baseline.map((r) => r.cpuMicros)), 0)} → ${fmt(median(runs.candidate.map((r) => r.cpuMicros)), 0)} µs (${fmt(cpu)}×)`,
+			);
 		}
 	}
 }

@@ -17,7 +17,7 @@ const DECISIONS = Number(process.env.BENCH_DECISIONS ?? 20_000);
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 64);
 const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 2_000);
 
-const policy = {
+export const policy = {
 	...DEFAULT_POLICY,
 	caps: [
 		{ id: 'email-daily', scope: { kind: 'channel', channel: 'email' }, limit: 1_000_000, window: { kind: 'rolling', duration: '24h' } },

@@ -98,16 +98,17 @@ export async function chooseArm<A extends string>(args: { store: LearnerStatsSto
 	const { store, policy, arms, context, random, globalScope = GLOBAL_SCOPE } = args;
 	const learner = policy.learner;
 	if (!arms.length) throw new RangeError('chooseArm needs at least one eligible arm');
-	const keys = arms.flatMap((arm) => [armKey(globalScope, arm), armKey(context, arm)]);
-	const stats = await store.getArmStats(keys);
+	const globalKeys = arms.map((arm) => armKey(globalScope, arm));
+	const localKeys = arms.map((arm) => armKey(context, arm));
+	const stats = await store.getArmStats(globalKeys.flatMap((key, i) => [key, localKeys[i]]));
 	const of = (key: string) => stats.get(key) ?? EMPTY;
-	const population = arms.reduce((sum, arm) => {
-		const s = of(armKey(globalScope, arm));
+	const population = globalKeys.reduce((sum, key) => {
+		const s = of(key);
 		return { trials: sum.trials + s.trials, successes: 0, negatives: 0, valueSum: sum.valueSum + s.valueSum, valueSq: sum.valueSq + s.valueSq };
 	}, EMPTY);
 	const posteriors = arms.map((arm, rank) => {
-		const global = of(armKey(globalScope, arm));
-		const local = of(armKey(context, arm));
+		const global = of(globalKeys[rank]);
+		const local = of(localKeys[rank]);
 		return learner.objective === 'value'
 			? normalPosterior(global, local, population, -1e-9 * rank, learner)
 			: betaPosterior(global, local, priorMean(rank, arms.length), learner);

@@ -12,6 +12,8 @@ import type { ArmStats, LearnerStatsStore } from '../store/types';
 export const ENGAGEMENT = new Set(['open', 'click', 'conversion']);
 const POPULATION = 'hour:*';
 const HOURS = Array.from({ length: 24 }, (_, h) => h);
+/** Built once: a key string hashes once for every Map lookup (bench/decide: a fresh key per lookup cost ~0.2 µs). */
+const POPULATION_KEYS = HOURS.map((h) => `${POPULATION}#${h}`);
 
 /** The counts one engagement at `at` (contact's local time) adds: one for the contact's hour, one for the population's. */
 export function engagementDeltas(contactId: string, at: Date, zone: string): { key: string; delta: Partial<ArmStats> }[] {
@@ -40,13 +42,13 @@ export interface SendTime {
  */
 export async function bestSendTime(args: { store: LearnerStatsStore; policy: Policy; contactId: string; channel: Channel; zone: string; now: Date; strength?: number }): Promise<SendTime | undefined> {
 	const { store, policy, contactId, channel, zone, now, strength = 5 } = args;
-	const keys = [...contactHourKeys(contactId), ...HOURS.map((h) => `${POPULATION}#${h}`)];
-	const stats = await store.getArmStats(keys);
-	const count = (scope: string, h: number) => stats.get(`${scope}#${h}`)?.trials ?? 0;
-	const population = HOURS.map((h) => count(POPULATION, h));
+	const ownKeys = contactHourKeys(contactId);
+	const stats = await store.getArmStats([...ownKeys, ...POPULATION_KEYS]);
+	const count = (key: string) => stats.get(key)?.trials ?? 0;
+	const population = POPULATION_KEYS.map(count);
 	const total = population.reduce((a, b) => a + b, 0);
 	if (!total) return undefined;
-	const own = HOURS.map((h) => count(`hour:${contactId}`, h));
+	const own = ownKeys.map(count);
 	const local = DateTime.fromJSDate(now, { zone });
 	const rules = policy.quietHours.filter((r) => !r.channels || r.channels.includes(channel));
 	const startOf = (h: number) => {

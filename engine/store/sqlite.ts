@@ -14,6 +14,8 @@ import { countSql, countsFromRows, listSummariesSql, summaryFromRow } from './fa
 import { KeyedRow, olderPages, PRUNE_TABLES, prunePages } from './prune';
 import { LedgerBook } from './capLedger';
 import { NamedRecords } from './records';
+import { ArmStatsCopy } from './armStatsCopy';
+import { setBounded } from './boundedMap';
 
 /**
  * The console's facts of each decision (decisionFacts.ts) in indexed columns, written with the decision,
@@ -21,6 +23,8 @@ import { NamedRecords } from './records';
  * `by_*` indexes cover the views' GROUP BYs (lift, funnel, channel mix, models, cap hits, suppressions per
  * hour; factsSql.ts must keep the same expressions): SQLite then
  * counts in index order without sorting (1M decisions: lift 2.8 s → 0.34 s; see docs/benchmarks.md).
+ * Every index is upkeep on each of a decision's writes (about three: accepted, before the send, logged), so
+ * one serves two uses where it can: `channel_mix` pages the stream by channel and covers the channel mix.
  */
 const CONSOLE_SCHEMA = `
 CREATE TABLE IF NOT EXISTS decision_facts (
@@ -30,12 +34,11 @@ CREATE TABLE IF NOT EXISTS decision_facts (
 CREATE INDEX IF NOT EXISTS decision_facts_created ON decision_facts (created_at, decision_id);
 CREATE INDEX IF NOT EXISTS decision_facts_journey ON decision_facts (journey, created_at);
 CREATE INDEX IF NOT EXISTS decision_facts_reason ON decision_facts (reason, created_at);
-CREATE INDEX IF NOT EXISTS decision_facts_channel ON decision_facts (channel, created_at);
+CREATE INDEX IF NOT EXISTS decision_facts_channel_mix ON decision_facts (channel, created_at, status, reason);
 CREATE INDEX IF NOT EXISTS decision_facts_contact ON decision_facts (contact_id, created_at);
 CREATE INDEX IF NOT EXISTS decision_facts_status ON decision_facts (status, created_at, reason);
 CREATE INDEX IF NOT EXISTS decision_facts_by_lift ON decision_facts (journey, grp, status, channel, converted);
 CREATE INDEX IF NOT EXISTS decision_facts_by_funnel ON decision_facts (journey, stage, converted);
-CREATE INDEX IF NOT EXISTS decision_facts_by_channel ON decision_facts (channel, status);
 CREATE INDEX IF NOT EXISTS decision_facts_by_model ON decision_facts (model, score_bin, converted);
 CREATE INDEX IF NOT EXISTS decision_facts_by_cap ON decision_facts (cap_rule, status);
 CREATE INDEX IF NOT EXISTS decision_facts_by_hour ON decision_facts (status, substr(created_at, 1, 13), reason);
@@ -96,6 +99,12 @@ function storeName(path: string): string {
 }
 /** Contacts whose cap ledger rows the store keeps in process to count them (about 1.4 KB each with one entry, 2.9 KB with five). */
 const CAP_COPY_CONTACTS = 20_000;
+/** Learner keys whose counts the store keeps in process (about 200 bytes each: 2,000 contacts' send-time hours are 48,000 keys). */
+const ARM_COPY_KEYS = 100_000;
+/** Decisions whose facts row as last written the store remembers (those in flight, a few hundred, and the latest after them). */
+const WRITTEN_FACTS = 10_000;
+/** The facts columns a later write of a decision may change (factsRow's order from index 4; putFacts's upsert sets the same). */
+const CHANGING_FACTS = ['status', 'reason', 'channel', 'cap_rule', 'stage', 'grp', 'converted', 'probability', 'score_bin', 'model', 'score_value', 'event_name', 'policy_version'];
 
 const withoutPaths = (error: unknown) => (error as Error).message.replace(/ '[^']*'/g, '');
 
@@ -137,6 +146,14 @@ export class SqliteStore extends NamedRecords implements Store {
 	 * commits) and before a read-only look outside one.
 	 */
 	private readonly capCopy = new LedgerBook(CAP_COPY_CONTACTS);
+	/** The learner's counts read or written here, kept exact the same way as the cap ledger's copy. */
+	private readonly armCopy = new ArmStatsCopy(ARM_COPY_KEYS);
+	/**
+	 * Each decision's facts row as this connection last wrote it, so its next write (a decision is written about three
+	 * times: accepted, before the send, logged) sets only the columns that changed: the indexes over the others are
+	 * not touched. Dropped with the other copies, since another connection may have rewritten a row.
+	 */
+	private readonly writtenFacts = new Map<string, FactsRow>();
 	private dataVersion = -1;
 
 	constructor(readonly path: string) {
@@ -159,7 +176,11 @@ export class SqliteStore extends NamedRecords implements Store {
 			putProfile: p('INSERT INTO profiles (contact_id, body) VALUES (?, ?) ON CONFLICT(contact_id) DO UPDATE SET body = excluded.body'),
 			delProfile: p('DELETE FROM profiles WHERE contact_id = ?'),
 			getIdentity: p('SELECT contact_id FROM identities WHERE key = ?'),
-			putIdentity: p('INSERT INTO identities (key, contact_id) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET contact_id = excluded.contact_id'),
+			// A key already on this contact (every later event of a known contact) is left alone: rewriting it
+			// with the same value still dirtied its page and the index's, on random pages of each (bench/decide).
+			putIdentity: p(
+				'INSERT INTO identities (key, contact_id) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET contact_id = excluded.contact_id WHERE identities.contact_id <> excluded.contact_id',
+			),
 			// One statement: inserts, or takes over an expired claim; zero changes means someone holds it.
 			claimKey: p('INSERT INTO claimed_keys (key, expires_at) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET expires_at = excluded.expires_at WHERE claimed_keys.expires_at <= ?'),
 			delKey: p('DELETE FROM claimed_keys WHERE key = ?'),
@@ -193,15 +214,21 @@ export class SqliteStore extends NamedRecords implements Store {
 		this.db.exec('BEGIN IMMEDIATE');
 		this.batchOpen = true;
 		setImmediate(() => this.commit());
-		this.checkCapCopy();
+		this.checkCopies();
 	}
 
-	/** Drops the copy of the cap ledger if another connection has committed since it was last checked. */
-	private checkCapCopy(): void {
+	/** Drops the in-process copies (cap ledger, learner counts) if another connection has committed since they were last checked. */
+	private checkCopies(): void {
 		const version = Number((this.stmt.dataVersion.get() as { data_version: number }).data_version);
 		if (version === this.dataVersion) return;
-		this.capCopy.clear();
+		this.dropCopies();
 		this.dataVersion = version;
+	}
+
+	private dropCopies(): void {
+		this.capCopy.clear();
+		this.armCopy.clear();
+		this.writtenFacts.clear();
 	}
 
 	/** The contact's cap ledger, read into the copy on first use. */
@@ -247,8 +274,8 @@ export class SqliteStore extends NamedRecords implements Store {
 				throw error;
 			}
 		} catch (error) {
-			// Whatever the unit changed is rolled back: so is the copy of the cap ledger.
-			this.capCopy.clear();
+			// Whatever the unit changed is rolled back: so are the copies.
+			this.dropCopies();
 			return Promise.reject(this.storeError(error));
 		}
 	}
@@ -284,7 +311,7 @@ export class SqliteStore extends NamedRecords implements Store {
 			this.db.exec('COMMIT');
 		} catch (error) {
 			this.queuedDecisions.clear();
-			this.capCopy.clear();
+			this.dropCopies();
 			if (this.db.isTransaction) this.db.exec('ROLLBACK');
 			this.failure = new NudgeError('STORE_ERROR', `The SQLite store ${storeName(this.path)} failed to commit and has stopped accepting writes (restart to recover): ${withoutPaths(error)}`, [], 503);
 			for (const w of waiters) w.reject(this.failure);
@@ -293,7 +320,7 @@ export class SqliteStore extends NamedRecords implements Store {
 		for (const w of waiters) w.resolve();
 	}
 
-	/** Files made by earlier versions lack the ledger's journey and tags columns, the timers' lease and the facts' policy version. */
+	/** Files made by earlier versions lack the ledger's journey and tags columns, the timers' lease and the facts' policy version, and have indexes since folded. */
 	private migrate(): void {
 		const columns = (table: string) => (this.db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
 		const ledger = columns('cap_ledger');
@@ -305,6 +332,8 @@ export class SqliteStore extends NamedRecords implements Store {
 				UPDATE decision_facts SET policy_version = (SELECT json_extract(body, '$.policyVersion') FROM decisions WHERE decisions.decision_id = decision_facts.decision_id)`);
 		}
 		this.db.exec('CREATE INDEX IF NOT EXISTS decision_facts_by_policy ON decision_facts (policy_version)');
+		// Folded into decision_facts_channel_mix.
+		this.db.exec('DROP INDEX IF EXISTS decision_facts_channel; DROP INDEX IF EXISTS decision_facts_by_channel');
 		this.backfillFacts();
 	}
 
@@ -325,7 +354,20 @@ export class SqliteStore extends NamedRecords implements Store {
 	}
 
 	private putFacts(f: DecisionFacts): void {
-		this.stmt.putFacts.run(...factsRow(f));
+		const row = factsRow(f);
+		const before = this.writtenFacts.get(f.decisionId);
+		// Deleting a row forgets it (retention, erasure); one gone all the same is written whole again.
+		if (!before || !this.updateFacts(before, row)) this.stmt.putFacts.run(...row);
+		setBounded(this.writtenFacts, f.decisionId, row, WRITTEN_FACTS);
+	}
+
+	/** Sets the columns that differ from the row as last written; false when the row is not there. */
+	private updateFacts(before: FactsRow, row: FactsRow): boolean {
+		const changed: number[] = [];
+		for (let i = 0; i < CHANGING_FACTS.length; i++) if (before[i + 4] !== row[i + 4]) changed.push(i);
+		if (!changed.length) return true;
+		const update = this.prepared(`UPDATE decision_facts SET ${changed.map((i) => `${CHANGING_FACTS[i]} = ?`).join(', ')} WHERE decision_id = ?`);
+		return Number(update.run(...changed.map((i) => row[i + 4]), row[0]).changes) > 0;
 	}
 
 	async getProfile(contactId: string) {
@@ -386,7 +428,7 @@ export class SqliteStore extends NamedRecords implements Store {
 
 	async peekCap(contactId: string, counters: CapCounter[], now: number): Promise<CapVerdict> {
 		if (this.failure) throw this.failure;
-		if (!this.batchOpen) this.checkCapCopy();
+		if (!this.batchOpen) this.checkCopies();
 		this.capLedger(contactId);
 		return this.capCopy.evaluate(contactId, counters, now);
 	}
@@ -571,15 +613,24 @@ export class SqliteStore extends NamedRecords implements Store {
 		return this.write(() => Number(this.prepared('DELETE FROM timers WHERE timer_id = ? AND lease = ?').run(timerId, lease).changes) > 0);
 	}
 
+	/** Served from the copy (armStatsCopy.ts); the keys it does not know are read in one query and remembered. */
 	async getArmStats(keys: string[]) {
 		const found = new Map<string, ArmStats>();
-		if (!keys.length) return found;
+		if (!this.batchOpen) this.checkCopies();
+		const unknown = this.armCopy.read(keys, found);
+		if (!unknown.length) return found;
 		// One call for all keys (send time asks for 48, the learner for ~14 per decision): a statement
 		// per key made these reads the largest cost of a decision (bench/decide).
 		const get = this.prepared(`SELECT key, trials, successes, negatives, value_sum AS valueSum, value_sq AS valueSq
 			FROM learner_arms WHERE key IN (SELECT value FROM json_each(?))`);
-		for (const row of get.all(JSON.stringify(keys)) as unknown as (ArmStats & { key: string })[]) {
-			found.set(row.key, { trials: row.trials, successes: row.successes, negatives: row.negatives, valueSum: row.valueSum, valueSq: row.valueSq });
+		const rows = new Map<string, ArmStats>();
+		for (const row of get.all(JSON.stringify(unknown)) as unknown as (ArmStats & { key: string })[]) {
+			rows.set(row.key, { trials: row.trials, successes: row.successes, negatives: row.negatives, valueSum: row.valueSum, valueSq: row.valueSq });
+		}
+		for (const key of unknown) {
+			const stats = rows.get(key);
+			this.armCopy.remember(key, stats);
+			if (stats) found.set(key, stats);
 		}
 		return found;
 	}
@@ -595,7 +646,10 @@ export class SqliteStore extends NamedRecords implements Store {
 			const add = this.prepared(`INSERT INTO learner_arms (key, trials, successes, negatives, value_sum, value_sq) VALUES (?, ?, ?, ?, ?, ?)
 				ON CONFLICT(key) DO UPDATE SET trials = trials + excluded.trials, successes = successes + excluded.successes,
 				negatives = negatives + excluded.negatives, value_sum = value_sum + excluded.value_sum, value_sq = value_sq + excluded.value_sq`);
-			for (const { key, delta: d } of deltas) add.run(key, d.trials ?? 0, d.successes ?? 0, d.negatives ?? 0, d.valueSum ?? 0, d.valueSq ?? 0);
+			for (const { key, delta: d } of deltas) {
+				add.run(key, d.trials ?? 0, d.successes ?? 0, d.negatives ?? 0, d.valueSum ?? 0, d.valueSq ?? 0);
+				this.armCopy.add(key, d);
+			}
 		});
 	}
 
@@ -630,6 +684,7 @@ export class SqliteStore extends NamedRecords implements Store {
 			this.writeQueuedDecisions();
 			this.prepared('DELETE FROM outcomes WHERE decision_id IN (SELECT value FROM json_each(?))').run(ids);
 			// Their console facts go with them (decision_facts_follow_deletes).
+			for (const id of decisionIds) this.writtenFacts.delete(id);
 			return Number(this.prepared('DELETE FROM decisions WHERE decision_id IN (SELECT value FROM json_each(?))').run(ids).changes);
 		});
 		await this.sync();
@@ -677,12 +732,16 @@ export class SqliteStore extends NamedRecords implements Store {
 			this.writeQueuedDecisions();
 			const run = (sql: string, ...args: string[]) => Number(this.prepared(sql).run(...args).changes);
 			for (const key of claimKeys) run('DELETE FROM claimed_keys WHERE key = ?', key);
-			for (const key of armKeys) run('DELETE FROM learner_arms WHERE key = ?', key);
+			for (const key of armKeys) {
+				run('DELETE FROM learner_arms WHERE key = ?', key);
+				this.armCopy.drop(key);
+			}
 			const rows = this.prepared('SELECT body FROM decisions WHERE contact_id = ?').all(contactId) as { body: string }[];
 			for (const row of rows) {
 				const d = pseudonymise(JSON.parse(row.body) as Decision);
 				this.prepared('UPDATE decisions SET contact_id = ?, body = ? WHERE decision_id = ?').run(d.contactId, JSON.stringify(d), d.decisionId);
 				run('DELETE FROM decision_facts WHERE decision_id = ?', d.decisionId);
+				this.writtenFacts.delete(d.decisionId);
 				this.putFacts(factsOf(d));
 				run('DELETE FROM outcomes WHERE decision_id = ?', d.decisionId);
 				for (const o of d.outcomes) this.stmt.putOutcome.run(o.outcomeId, d.decisionId, JSON.stringify(o));
@@ -725,7 +784,9 @@ export class SqliteStore extends NamedRecords implements Store {
 	}
 }
 
-function factsRow(f: DecisionFacts): (string | number | null)[] {
+type FactsRow = (string | number | null)[];
+
+function factsRow(f: DecisionFacts): FactsRow {
 	return [f.decisionId, f.createdAt, f.journey, f.contactId, f.status, f.reason, f.channel, f.capRule, f.stage, f.group, f.converted ? 1 : 0,
 		f.probability, scoreBinOf(f.probability), f.model, f.scoreValue, f.eventName, f.policyVersion];
 }

@@ -5,6 +5,7 @@ import { waitTimer } from '../../engine/guard/waits';
 import { MemoryStore } from '../../engine/store/memory';
 import { openStore } from '../../engine/store/open';
 import { SqliteStore } from '../../engine/store/sqlite';
+import { countSql, listSummariesSql } from '../../engine/store/factsSql';
 import { waitQueue } from '../../engine/store/types';
 import { NudgeError } from '../../engine/errors';
 import { decision, profile, tempDir } from '../helpers/fixtures';
@@ -162,6 +163,40 @@ describe('SQLite store', () => {
 		await a.close();
 		await b.close();
 	});
+
+	test('each connection reads the learner counts the others committed: increments, erasures, raw writes (its copy follows)', async () => {
+		const path = join(tempDir(), 'nudge.db');
+		const a = new SqliteStore(path);
+		const b = new SqliteStore(path);
+		const keys = ['global#email', 'hour:c1#9'];
+		const read = async (s: SqliteStore) => Object.fromEntries([...(await s.getArmStats(keys))].map(([key, stats]) => [key, stats.trials]));
+		await a.addArmStats([{ key: 'global#email', delta: { trials: 1, successes: 1 } }]);
+		await a.sync();
+		// Both now hold both keys in their copies, one of them as having no row.
+		expect([await read(a), await read(b)]).toEqual([{ 'global#email': 1 }, { 'global#email': 1 }]);
+		await b.addArmStats([{ key: 'global#email', delta: { trials: 2 } }, { key: 'hour:c1#9', delta: { trials: 1 } }]);
+		await b.sync();
+		expect(await read(a)).toEqual({ 'global#email': 3, 'hour:c1#9': 1 });
+		expect(await read(b)).toEqual({ 'global#email': 3, 'hour:c1#9': 1 });
+		// Its own increment is read before it commits; the other connection reads it once committed.
+		await a.addArmStats([{ key: 'hour:c1#9', delta: { trials: 1, valueSum: 2.5 } }]);
+		expect(await read(a)).toEqual({ 'global#email': 3, 'hour:c1#9': 2 });
+		await a.sync();
+		expect((await b.getArmStats(['hour:c1#9'])).get('hour:c1#9')).toEqual({ trials: 2, successes: 0, negatives: 0, valueSum: 2.5, valueSq: 0 });
+		await b.eraseContact({ contactId: 'c1', claimKeys: [], armKeys: ['hour:c1#9'], pseudonymise: (d) => d });
+		expect(await read(a)).toEqual({ 'global#email': 3 });
+		expect(await read(b)).toEqual({ 'global#email': 3 });
+		// A writer that is not a Nudge store (or an older version of it) is followed too.
+		const raw = new DatabaseSync(path, { timeout: 5_000 });
+		raw.exec(`UPDATE learner_arms SET trials = 10 WHERE key = 'global#email'`);
+		raw.close();
+		expect([await read(a), await read(b)]).toEqual([{ 'global#email': 10 }, { 'global#email': 10 }]);
+		// What a caller does with the counts it got does not change the copy.
+		(await a.getArmStats(keys)).get('global#email')!.trials = 99;
+		expect(await read(a)).toEqual({ 'global#email': 10 });
+		await a.close();
+		await b.close();
+	});
 });
 
 describe('SQLite store errors name the file, never the server’s directories', () => {
@@ -203,6 +238,82 @@ describe('SQLite store upgrades', () => {
 		);
 		expect(verdict).toMatchObject({ ok: false, counts: [1] });
 		await store.close();
+	});
+});
+
+describe('SQLite store console indexes', () => {
+	test('a file made with the console indexes since folded opens with the folded set, and the channel views read the same', async () => {
+		const path = join(tempDir(), 'old.db');
+		const store = new SqliteStore(path);
+		const channels = ['email', 'sms', 'email', undefined];
+		for (const [i, channel] of channels.entries()) {
+			await store.putDecision(decision(`d${i}`, { createdAt: `2026-11-0${i + 1}T00:00:00.000Z`, status: channel ? 'sent' : 'suppressed', ...(channel ? { channel } : { reason: 'NO_CONSENT' }) }));
+		}
+		await store.close();
+		// The indexes as the previous version created them.
+		const old = new DatabaseSync(path);
+		old.exec(`DROP INDEX decision_facts_channel_mix;
+			CREATE INDEX decision_facts_channel ON decision_facts (channel, created_at);
+			CREATE INDEX decision_facts_by_channel ON decision_facts (channel, status);`);
+		old.close();
+		const indexes = () => {
+			const raw = new DatabaseSync(path);
+			const names = (raw.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'decision_facts' AND sql IS NOT NULL ORDER BY name`).all() as { name: string }[]).map((r) => r.name);
+			raw.close();
+			return names;
+		};
+		expect(indexes()).toContain('decision_facts_by_channel');
+		const again = new SqliteStore(path);
+		expect(indexes().filter((name) => name.includes('channel'))).toEqual(['decision_facts_channel_mix']);
+		expect(await again.countDecisions({}, ['channel', 'status', 'reason'])).toEqual([
+			{ key: [null, 'suppressed', 'NO_CONSENT'], n: 1 },
+			{ key: ['email', 'sent', null], n: 2 },
+			{ key: ['sms', 'sent', null], n: 1 },
+		]);
+		expect((await again.listDecisionSummaries({ channel: 'email' }, { limit: 10 })).map((r) => r.decisionId)).toEqual(['d2', 'd0']);
+		await again.close();
+	});
+
+	test('a decision written again sets only what changed, and its facts stay right through erasure, deletion and another connection’s writes', async () => {
+		const path = join(tempDir(), 'facts.db');
+		const store = new SqliteStore(path);
+		const statuses = async () => (await store.countDecisions({}, ['status', 'channel'])).map((r) => `${r.key.join('/')}:${r.n}`);
+		const raw = () => new DatabaseSync(path, { timeout: 5_000 });
+		await store.putDecision(decision('d1'));
+		await store.sync();
+		await store.putDecision(decision('d1', { channel: 'email' }));
+		await store.sync();
+		await store.putDecision(decision('d1', { channel: 'email', status: 'sent' }));
+		await store.sync();
+		expect(await statuses()).toEqual(['sent/email:1']);
+		await store.eraseContact({ contactId: 'c1', claimKeys: [], armKeys: [], pseudonymise: (d) => ({ ...d, contactId: 'erased-1' }) });
+		expect((await store.listDecisionSummaries({ contactId: 'erased-1' }, { limit: 5 })).map((r) => r.decisionId)).toEqual(['d1']);
+		expect(await store.deleteDecisions(['d1'])).toBe(1);
+		await store.putDecision(decision('d1', { channel: 'email', status: 'sent' }));
+		await store.sync();
+		expect(await statuses()).toEqual(['sent/email:1']);
+		// Another connection rewrites the row: the next write of the same facts puts them back.
+		const other = raw();
+		other.exec(`UPDATE decision_facts SET status = 'failed', channel = 'sms'`);
+		other.close();
+		await store.putDecision(decision('d1', { channel: 'email', status: 'sent' }));
+		await store.sync();
+		expect(await statuses()).toEqual(['sent/email:1']);
+		await store.close();
+	});
+
+	test('the stream by channel and the channel mix read the folded index (no table rows, no sort of the stream)', async () => {
+		const path = join(tempDir(), 'plan.db');
+		await new SqliteStore(path).close();
+		const raw = new DatabaseSync(path);
+		const args: (string | number)[] = [];
+		const param = (value: string | number) => (args.push(value), '?');
+		const plan = (sql: string) => (raw.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args.splice(0)) as { detail: string }[]).map((r) => r.detail).join(' | ');
+		expect(plan(countSql('decision_facts', {}, ['channel', 'status', 'reason'], param))).toContain('COVERING INDEX decision_facts_channel_mix');
+		expect(plan(listSummariesSql('decision_facts', { channel: 'sms' }, { limit: 50 }, param))).toMatch(
+			/^SEARCH decision_facts USING INDEX decision_facts_channel_mix \(channel=\?\) \| USE TEMP B-TREE FOR LAST TERM OF ORDER BY$/,
+		);
+		raw.close();
 	});
 });
 
