@@ -21,6 +21,8 @@ export function engagementDeltas(contactId: string, at: Date, zone: string): { k
 
 /** The learner keys holding one contact's engagement hours (erasing the contact deletes them). */
 export const contactHourKeys = (contactId: string) => HOURS.map((h) => `hour:${contactId}#${h}`);
+/** The counts bestSendTime reads: the contact's engagements per hour and the population's. */
+export const sendTimeKeys = (contactId: string) => [...contactHourKeys(contactId), ...HOURS.map((h) => `${POPULATION}#${h}`)];
 
 export interface SendTime {
 	/** The local hour (0–23) chosen. */
@@ -38,10 +40,10 @@ export interface SendTime {
  * population's best hour wins; with a strong personal habit, the contact's. Hours inside a quiet-hours
  * rule for the channel are skipped. Undefined when nobody has engaged yet (then there is no basis).
  */
-export async function bestSendTime(args: { store: Store; policy: Policy; contactId: string; channel: Channel; zone: string; now: Date; strength?: number }): Promise<SendTime | undefined> {
+export async function bestSendTime(args: { store: Store; policy: Policy; contactId: string; channel: Channel; zone: string; now: Date; strength?: number; stats?: Map<string, ArmStats> }): Promise<SendTime | undefined> {
 	const { store, policy, contactId, channel, zone, now, strength = 5 } = args;
-	const keys = [...contactHourKeys(contactId), ...HOURS.map((h) => `${POPULATION}#${h}`)];
-	const stats = await store.getArmStats(keys);
+	// `stats`: read already, with other counts the caller needs, in one store call (at least sendTimeKeys).
+	const stats = args.stats ?? (await store.getArmStats(sendTimeKeys(contactId)));
 	const count = (scope: string, h: number) => stats.get(`${scope}#${h}`)?.trials ?? 0;
 	const population = HOURS.map((h) => count(POPULATION, h));
 	const total = population.reduce((a, b) => a + b, 0);

@@ -6,6 +6,7 @@ import { byCreated, matchesQuery, queryLimit } from './matchDecision';
 import { LedgerBook } from './capLedger';
 import type { ModelActivation, ModelVersionRecord } from './models';
 import { INACTIVITY_QUEUE, queuePrefix, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type LeasedTimer, type PruneTarget, type Store, type StoredTimer, type TimerQueue } from './types';
+import { ComposedSteps } from './folded';
 import { timerIsFor } from './erasure';
 import { addArmDelta, checkArmDeltas } from './armStats';
 import { DecisionFacts, DecisionFilter, FactCounter, FactKey, factsOf, isBefore, matchesFilter, newestFirst, SummaryPage, summaryOf } from './decisionFacts';
@@ -26,7 +27,7 @@ const parse = <T>(json: string | undefined): T | undefined => (json === undefine
  * A bounded in-process store for tests and throwaway runs. Every method body is synchronous, so
  * check-and-reserve is atomic within the process. Nothing survives a restart.
  */
-export class MemoryStore implements Store {
+export class MemoryStore extends ComposedSteps implements Store {
 	readonly kind = 'memory';
 	private readonly profiles: LRUCache<string, string>;
 	private readonly identities = new Map<string, string>();
@@ -38,6 +39,7 @@ export class MemoryStore implements Store {
 	private readonly arms = new Map<string, ArmStats>();
 
 	constructor(options: MemoryStoreOptions = {}) {
+		super();
 		const maxContacts = options.maxContacts ?? 100_000;
 		this.profiles = new LRUCache({ max: maxContacts });
 		this.ledgers = new LedgerBook(maxContacts);

@@ -8,6 +8,7 @@ import { activationFromRow, ModelActivation } from './models';
 import { reconnectDelayMs } from './connection';
 import { checkArmDeltas } from './armStats';
 import { INACTIVITY_QUEUE, queuePrefix, RETENTION_BATCH, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type LeasedTimer, type PruneTarget, type Store, type StoredTimer, type TimerQueue } from './types';
+import { ComposedSteps } from './folded';
 import { timerIsFor } from './erasure';
 import type { DecisionFilter, FactKey, SummaryPage } from './decisionFacts';
 import { countSql, countsFromRows, listSummariesSql, summaryFromRow } from './factsSql';
@@ -120,7 +121,7 @@ function ledgerEntry(contactId: string, row: LedgerRow): LedgerEntry {
 	};
 }
 
-export class PostgresStore implements Store {
+export class PostgresStore extends ComposedSteps implements Store {
 	readonly kind = 'postgres';
 	readonly shared = true;
 	readonly schema: string;
@@ -131,6 +132,7 @@ export class PostgresStore implements Store {
 	private closed = false;
 
 	constructor(url: string, options: PostgresStoreOptions = {}) {
+		super();
 		const parsed = new URL(url);
 		this.schema = options.schema ?? parsed.searchParams.get('schema') ?? 'nudge';
 		if (!/^[a-z_][a-z0-9_]*$/i.test(this.schema)) throw new NudgeError('INVALID_CONFIG', `The PostgreSQL schema "${this.schema}" must be letters, digits and underscores`);

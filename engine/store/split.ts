@@ -85,6 +85,21 @@ export class SplitStore implements Store {
 	inactiveContacts(before: string, pageSize: number) {
 		return this.hot.inactiveContacts(before, pageSize);
 	}
+	claimKeyUnlessMarked(key: string, ttlMs: number, now: number, mark: string, markAt: number) {
+		return this.hot.claimKeyUnlessMarked(key, ttlMs, now, mark, markAt);
+	}
+	holdKeyAndRelease(hold: string, ttlMs: number, now: number, release: string) {
+		return this.hot.holdKeyAndRelease(hold, ttlMs, now, release);
+	}
+	lockAndReadProfiles(locks: string[], ttlMs: number, now: number, identityKeys: string[], contactId?: string) {
+		return this.hot.lockAndReadProfiles(locks, ttlMs, now, identityKeys, contactId);
+	}
+	saveProfileAndRelease(profile: Profile, identityKeys: string[], merged: string[], release: string[]) {
+		return this.hot.saveProfileAndRelease(profile, identityKeys, merged, release);
+	}
+	settleCapAndCount(reservationId: string, outcome: 'commit' | 'release', deltas: { key: string; delta: Partial<ArmStats> }[]) {
+		return this.hot.settleCapAndCount(reservationId, outcome, deltas);
+	}
 
 	putDecision(decision: Decision) {
 		return this.log.putDecision(decision);

@@ -8,6 +8,7 @@ import type { Profile } from '../profiles/schema';
 import { queryLimit } from './matchDecision';
 import { activationFromRow, ModelActivation } from './models';
 import { INACTIVITY_QUEUE, queuePrefix, RETENTION_BATCH, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type LeasedTimer, type PruneTarget, type Store, type StoredTimer, type TimerQueue } from './types';
+import { ComposedSteps } from './folded';
 import { checkArmDeltas } from './armStats';
 import { DecisionFacts, DecisionFilter, FactKey, factsOf, scoreBinOf, SummaryPage } from './decisionFacts';
 import { countSql, countsFromRows, listSummariesSql, summaryFromRow } from './factsSql';
@@ -121,7 +122,7 @@ function openDatabase(path: string): DatabaseSync {
  * processes too. If a commit ever fails the store fails closed: every later call rejects, so nothing is
  * reported as stored that was not.
  */
-export class SqliteStore implements Store {
+export class SqliteStore extends ComposedSteps implements Store {
 	readonly kind = 'sqlite';
 	private readonly db: DatabaseSync;
 	private readonly stmt: Record<string, StatementSync>;
@@ -139,6 +140,7 @@ export class SqliteStore implements Store {
 	private dataVersion = -1;
 
 	constructor(readonly path: string) {
+		super();
 		this.db = openDatabase(path);
 		// The busy timeout first: connections opened at the same moment (worker threads, processes) wait for
 		// each other's schema setup instead of failing with "database is locked".

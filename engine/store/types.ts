@@ -166,7 +166,34 @@ export interface Store {
 	/** Retention: the contacts whose profile was last seen before `before` (ISO), a page at a time. */
 	inactiveContacts(before: string, pageSize: number): AsyncIterable<string[]>;
 
+	// ── Folded steps: what the decision path always does together, one round trip on Redis. Every other backend
+	// composes them of the methods above (store/folded.ts), so they mean exactly what their parts do in turn.
+
+	/**
+	 * Claims `key` (as claimKey) unless `mark` is held at `markAt`: 'marked' (nothing is kept claimed), 'claimed',
+	 * or 'held' by another caller. An event's lease and its de-duplication mark (events/eventClaim.ts).
+	 */
+	claimKeyUnlessMarked(key: string, ttlMs: number, now: number, mark: string, markAt: number): Promise<'claimed' | 'held' | 'marked'>;
+	/** holdKey(hold, ttlMs, now), then releaseKey(release): an event's mark set, then its lease let go. */
+	holdKeyAndRelease(hold: string, ttlMs: number, now: number, release: string): Promise<void>;
+	/**
+	 * Claims every lock key (as claimKey; all or none) and, when it did, reads what a profile update starts from:
+	 * the identity keys that are known, and the profiles of `contactId` and of every contact they name. Undefined
+	 * (nothing claimed, nothing read) when a lock is held by another caller.
+	 */
+	lockAndReadProfiles(locks: string[], ttlMs: number, now: number, identityKeys: string[], contactId?: string): Promise<LockedProfiles | undefined>;
+	/** saveProfile, then releaseKey of each key in `release`. */
+	saveProfileAndRelease(profile: Profile, identityKeys: string[], mergedContactIds: string[], release: string[]): Promise<void>;
+	/** settleCap, then addArmStats(deltas) whatever it returned (an empty list adds nothing). */
+	settleCapAndCount(reservationId: string, outcome: 'commit' | 'release', deltas: { key: string; delta: Partial<ArmStats> }[]): Promise<boolean>;
+
 	close(): Promise<void>;
+}
+
+/** What Store.lockAndReadProfiles read: identity key → contactId for the known keys, contactId → profile for those that exist. */
+export interface LockedProfiles {
+	identities: Map<string, string>;
+	profiles: Map<string, Profile>;
 }
 
 /** What pruneExpired deletes: cap ledger entries by when they were made, claimed keys by when they expired. */

@@ -93,10 +93,10 @@ export async function sendStage(ctx: EngineContext, decision: Decision, loadProf
 		at: now.toISOString(),
 	};
 	if (result.ok) {
-		if (reservationId) await ctx.store.settleCap(reservationId, 'commit');
-		// The learner counts a trial only for a message that left (a chosen channel, sent).
+		// The learner counts a trial only for a message that left (a chosen channel, sent); with the cap's commit, one step.
 		const trials = sentTrials(decision);
-		if (trials.length) await ctx.store.addArmStats(trials);
+		if (reservationId) await ctx.store.settleCapAndCount(reservationId, 'commit', trials);
+		else if (trials.length) await ctx.store.addArmStats(trials);
 		moveTo(decision, 'sent');
 		decision.explanation = `sent by ${decision.channel}`;
 	} else {
