@@ -2,7 +2,7 @@ import type { GuardCheck } from '../audit/schema';
 import type { Channel } from '../channels';
 import { newId } from '../ids';
 import type { CapRule, Policy } from '../policy/schema';
-import type { CapCounter, Store } from '../store/types';
+import type { CapCounter, CapReservation, CapVerdict, KeyClaim, Store } from '../store/types';
 import { durationMs } from './duration';
 import { capLedgerKeepMs } from './ledgerHorizon';
 import { windowSpan, WindowSpan } from './windows';
@@ -148,6 +148,8 @@ function moreRestrictive(current: Binding | undefined, candidate: Binding): Bind
 export interface CapResult {
 	allowed: boolean;
 	reservationId?: string;
+	/** With a `claim`: whether the key was claimed with the reservation. */
+	claimed?: boolean;
 	checks: GuardCheck[];
 	/** The most restrictive full rule: a drop wins over a delay; among delays, the latest slot. */
 	binding?: { rule: CapRule; retryAt?: number };
@@ -169,18 +171,16 @@ export async function checkAndReserve(
 	zone: string,
 	/** False: the same check as a read-only look (a dry run), which reserves nothing. */
 	reserve = true,
+	/** A key to claim with the reservation, in the same store step (a send's key: usecases/send.ts). */
+	claim?: KeyClaim,
 ): Promise<CapResult> {
 	const kind = messageKind(policy, message);
 	const { checks, checked } = rulesToCheck(kind, message, now, zone);
 	const counters = new Array<CapCounter>(checked.length);
 	for (let i = 0; i < checked.length; i++) counters[i] = checked[i].counter;
 	const reservationId = reserve ? newId('r') : '';
-	const verdict = reserve
-		? await store.reserveCap(
-				{ reservationId, contactId, channel: message.channel, journey: message.journey, tags: kind.tags, at: now, expiresAt: now + policy.reservationTimeoutSeconds * 1000, keepSince: now - capLedgerKeepMs(policy) },
-				counters,
-			)
-		: await store.peekCap(contactId, counters, now);
+	const reservation: CapReservation = { reservationId, contactId, channel: message.channel, journey: message.journey, tags: kind.tags, at: now, expiresAt: now + policy.reservationTimeoutSeconds * 1000, keepSince: now - capLedgerKeepMs(policy) };
+	const verdict: CapVerdict & { claimed?: boolean } = !reserve ? await store.peekCap(contactId, counters, now) : claim ? await store.reserveCapAndClaim(reservation, counters, claim) : await store.reserveCap(reservation, counters);
 	let binding: CapResult['binding'];
 	for (let i = 0; i < checked.length; i++) {
 		const { rule, span } = checked[i];
@@ -194,7 +194,7 @@ export async function checkAndReserve(
 		binding = moreRestrictive(binding, { rule, retryAt });
 	}
 	if (verdict.ok) {
-		return { allowed: true, ...(reserve ? { reservationId } : {}), checks, explanation: `within ${checked.length} cap rule(s) for ${message.channel}` };
+		return { allowed: true, ...(reserve ? { reservationId } : {}), ...(verdict.claimed !== undefined ? { claimed: verdict.claimed } : {}), checks, explanation: `within ${checked.length} cap rule(s) for ${message.channel}` };
 	}
 	const b = binding!;
 	const check = checks.find((c) => c.kind === 'frequency_cap' && c.ruleId === b.rule.id)!;

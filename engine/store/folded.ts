@@ -1,5 +1,5 @@
 import type { Profile } from '../profiles/schema';
-import type { ArmStats, LockedProfiles, Store } from './types';
+import type { ArmStats, CapCounter, CapReservation, CapVerdict, KeyClaim, LockedProfiles, Store } from './types';
 
 /**
  * The folded steps of the Store interface composed of its plain methods, for the backends that extend this
@@ -44,6 +44,11 @@ export abstract class ComposedSteps {
 	async saveProfileAndRelease(this: Store, profile: Profile, identityKeys: string[], merged: string[], release: string[]): Promise<void> {
 		await this.saveProfile(profile, identityKeys, merged);
 		await Promise.all(release.map((key) => this.releaseKey(key)));
+	}
+
+	async reserveCapAndClaim(this: Store, reservation: CapReservation, counters: CapCounter[], claim: KeyClaim): Promise<CapVerdict & { claimed: boolean }> {
+		const verdict = await this.reserveCap(reservation, counters);
+		return { ...verdict, claimed: verdict.ok && (await this.claimKey(claim.key, claim.ttlMs, reservation.at)) };
 	}
 
 	async settleCapAndCount(this: Store, reservationId: string, outcome: 'commit' | 'release', deltas: { key: string; delta: Partial<ArmStats> }[]): Promise<boolean> {

@@ -7,7 +7,7 @@ import { byCreated, matchesQuery, queryLimit } from './matchDecision';
 import type { ModelActivation, ModelVersionInfo } from './models';
 import { checkArmDeltas } from './armStats';
 import { reconnectDelayMs } from './connection';
-import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, INACTIVITY_QUEUE, LeasedTimer, LockedProfiles, PruneTarget, RETENTION_BATCH, Store, StoredTimer, TimerQueue, timerQueue, waitQueue } from './types';
+import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, INACTIVITY_QUEUE, KeyClaim, LeasedTimer, LockedProfiles, PruneTarget, RETENTION_BATCH, Store, StoredTimer, TimerQueue, timerQueue, waitQueue } from './types';
 import { timerIsFor } from './erasure';
 import { DecisionFilter, DecisionSummary, FactCounter, FactKey, factsOf, matchesFilter, SummaryPage, summaryOf } from './decisionFacts';
 
@@ -26,7 +26,7 @@ export interface RedisStoreOptions {
  * ARGV[6], when not empty, is the reservation's keepSince: entries made before it are deleted as they are read,
  * with a pending one's reservation key (ARGV[7] is the key prefix), so the hash holds only what can still count.
  */
-const RESERVE_LUA = `
+const RESERVE_STEP = `
 local counters = cjson.decode(ARGV[1])
 local now = tonumber(ARGV[2])
 local keepSince = tonumber(ARGV[6])
@@ -76,13 +76,30 @@ for i = 1, n do
     end
   end
 end
-if full == 0 and ARGV[3] ~= '' then
+local reserved = full == 0 and ARGV[3] ~= ''
+if reserved then
   redis.call('HSET', KEYS[1], ARGV[3], 'p|' .. ARGV[4])
   redis.call('SET', KEYS[2], ARGV[5])
 end
 local out = { full == 0 and 1 or 0 }
 for i = 1, n do out[#out + 1] = tally[i] end
 for i = 1, n do out[#out + 1] = frees[i] end
+`;
+const RESERVE_LUA = `${RESERVE_STEP} return out`;
+/**
+ * The cap check, and when it reserved, a claim (CLAIM_LUA's values) on KEYS[3] at the reservation's time: ARGV[8] until,
+ * ARGV[9] ttl. Returns the cap check's answer with 1 (claimed) or 0 appended.
+ */
+const RESERVE_AND_CLAIM_LUA = `${RESERVE_STEP}
+local claimed = 0
+if reserved then
+  local until_ = tonumber(redis.call('GET', KEYS[3]))
+  if until_ == nil or until_ <= tonumber(ARGV[2]) then
+    redis.call('SET', KEYS[3], ARGV[8], 'PX', ARGV[9])
+    claimed = 1
+  end
+end
+out[#out + 1] = claimed
 return out
 `;
 
@@ -338,6 +355,7 @@ function verdictOf(out: number[], counters: CapCounter[]): CapVerdict {
 
 const SCRIPTS = {
 	nudgeReserve: { keys: 2, lua: RESERVE_LUA },
+	nudgeReserveAndClaim: { keys: 3, lua: RESERVE_AND_CLAIM_LUA },
 	nudgeSettle: { keys: 1, lua: SETTLE_LUA },
 	nudgeClaim: { keys: 1, lua: CLAIM_LUA },
 	nudgeCursor: { keys: 1, lua: CURSOR_LUA },
@@ -479,14 +497,27 @@ export class RedisStore implements Store {
 		});
 	}
 
+	/** The cap script's arguments after its keys, for a reservation. */
+	private reserveArgs(r: CapReservation, counters: CapCounter[]): (string | number)[] {
+		const entry = JSON.stringify({ channel: r.channel, journey: r.journey, tags: r.tags, at: r.at, expiresAt: r.expiresAt });
+		// A horizon that is not a finite time drops nothing (Infinity would empty the ledger).
+		const keepSince = Number.isFinite(r.keepSince) ? String(r.keepSince) : '';
+		return [countersJson(counters), r.at, r.reservationId, entry, r.contactId, keepSince, this.k('res', '')];
+	}
+
 	reserveCap(r: CapReservation, counters: CapCounter[]): Promise<CapVerdict> {
 		return this.run('check a frequency cap', async () => {
-			const entry = JSON.stringify({ channel: r.channel, journey: r.journey, tags: r.tags, at: r.at, expiresAt: r.expiresAt });
-			const json = countersJson(counters);
-			// A horizon that is not a finite time drops nothing (Infinity would empty the ledger).
-			const keepSince = Number.isFinite(r.keepSince) ? String(r.keepSince) : '';
-			const out = (await this.redis.nudgeReserve(this.k('cap', r.contactId), this.k('res', r.reservationId), json, r.at, r.reservationId, entry, r.contactId, keepSince, this.k('res', ''))) as number[];
+			const out = (await this.redis.nudgeReserve(this.k('cap', r.contactId), this.k('res', r.reservationId), ...this.reserveArgs(r, counters))) as number[];
 			return verdictOf(out, counters);
+		});
+	}
+
+	reserveCapAndClaim(r: CapReservation, counters: CapCounter[], claim: KeyClaim) {
+		return this.run('check a frequency cap', async () => {
+			const keys = [this.k('cap', r.contactId), this.k('res', r.reservationId), this.k('claim', claim.key)];
+			const out = (await this.redis.nudgeReserveAndClaim(...keys, ...this.reserveArgs(r, counters), r.at + claim.ttlMs, ttlPx(claim.ttlMs))) as number[];
+			const claimed = out.pop() === 1;
+			return { ...verdictOf(out, counters), claimed };
 		});
 	}
 

@@ -1,7 +1,7 @@
 import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
 import type { Profile } from '../profiles/schema';
 import type { ModelActivation } from './models';
-import type { ArmStats, CapCounter, CapReservation, ContactErasure, ErasureCounts, PruneTarget, Store, StoredTimer, TimerQueue } from './types';
+import type { ArmStats, CapCounter, CapReservation, ContactErasure, ErasureCounts, KeyClaim, PruneTarget, Store, StoredTimer, TimerQueue } from './types';
 import type { DecisionFilter, FactKey, SummaryPage } from './decisionFacts';
 
 /**
@@ -96,6 +96,9 @@ export class SplitStore implements Store {
 	}
 	saveProfileAndRelease(profile: Profile, identityKeys: string[], merged: string[], release: string[]) {
 		return this.hot.saveProfileAndRelease(profile, identityKeys, merged, release);
+	}
+	reserveCapAndClaim(reservation: CapReservation, counters: CapCounter[], claim: KeyClaim) {
+		return this.hot.reserveCapAndClaim(reservation, counters, claim);
 	}
 	settleCapAndCount(reservationId: string, outcome: 'commit' | 'release', deltas: { key: string; delta: Partial<ArmStats> }[]) {
 		return this.hot.settleCapAndCount(reservationId, outcome, deltas);

@@ -184,10 +184,21 @@ export interface Store {
 	lockAndReadProfiles(locks: string[], ttlMs: number, now: number, identityKeys: string[], contactId?: string): Promise<LockedProfiles | undefined>;
 	/** saveProfile, then releaseKey of each key in `release`. */
 	saveProfileAndRelease(profile: Profile, identityKeys: string[], mergedContactIds: string[], release: string[]): Promise<void>;
+	/**
+	 * reserveCap, then, when it reserved, claimKey(claim.key, claim.ttlMs, reservation.at); `claimed` says whether
+	 * it claimed (false when nothing was reserved, or another caller holds the key). A send's key with its cap slot.
+	 */
+	reserveCapAndClaim(reservation: CapReservation, counters: CapCounter[], claim: KeyClaim): Promise<CapVerdict & { claimed: boolean }>;
 	/** settleCap, then addArmStats(deltas) whatever it returned (an empty list adds nothing). */
 	settleCapAndCount(reservationId: string, outcome: 'commit' | 'release', deltas: { key: string; delta: Partial<ArmStats> }[]): Promise<boolean>;
 
 	close(): Promise<void>;
+}
+
+/** A key to claim (as Store.claimKey) for `ttlMs`. */
+export interface KeyClaim {
+	key: string;
+	ttlMs: number;
 }
 
 /** What Store.lockAndReadProfiles read: identity key → contactId for the known keys, contactId → profile for those that exist. */

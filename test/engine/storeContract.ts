@@ -119,6 +119,20 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			expect(await store.lockAndReadProfiles(['lock:a'], 1000, 10, [])).toEqual({ identities: new Map(), profiles: new Map() });
 		});
 
+		test('folded cap check: the send key is claimed with the slot, and only when a slot was reserved', async () => {
+			const one = [{ ruleId: 'one', limit: 1, since: 0, match: {}, excludeTags: [] }];
+			const r = (id: string, at: number) => ({ reservationId: id, contactId: 'c1', channel: 'email', journey: 'j', tags: [], at, expiresAt: at + 1000 });
+			const send = { key: 'send:d1', ttlMs: 5000 };
+			expect(await store.reserveCapAndClaim(r('r1', 10), one, send)).toEqual({ ok: true, counts: [0], freesAt: [undefined], claimed: true });
+			expect(await store.keyHeldUntil('send:d1', 10)).toBe(5010);
+			// Full: nothing reserved, nothing claimed.
+			expect(await store.reserveCapAndClaim(r('r2', 20), one, { key: 'send:d2', ttlMs: 5000 })).toMatchObject({ ok: false, counts: [1], claimed: false });
+			expect(await store.keyHeldUntil('send:d2', 20)).toBeUndefined();
+			// Reserved, but another caller holds the key.
+			expect((await store.reserveCapAndClaim(r('r3', 30), [], send)).claimed).toBe(false);
+			expect(await store.settleCap('r3', 'release')).toBe(true);
+		});
+
 		test('folded send bookkeeping: the cap settled and the learner counted in one step, counted whether or not it settled', async () => {
 			const one = [{ ruleId: 'one', limit: 1, since: 0, match: {}, excludeTags: [] }];
 			expect((await store.reserveCap({ reservationId: 'r1', contactId: 'c1', channel: 'email', journey: 'j', tags: [], at: 10, expiresAt: 1000 }, one)).ok).toBe(true);
