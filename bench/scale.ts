@@ -46,7 +46,7 @@ async function redisCounters(redis: Redis): Promise<{ commands: number; cpu: num
  * MONITOR, less those scripts ran inside (a Lua cap check or learner update is one round trip). MONITOR
  * slows Redis, so this run is separate from the timed ones.
  */
-async function roundTripCensus(ns: Namespace, redis: Redis, sinkUrl: string): Promise<{ perDecision: number; byCommand: [string, number][] }> {
+async function roundTripCensus(ns: Namespace, redis: Redis, sinkUrl: string): Promise<{ perDecision: number; byCommand: [string, number][]; statements: [string, number][] }> {
 	const monitor = await redis.monitor();
 	const byCommand = new Map<string, number>();
 	monitor.on('monitor', (_time: string, args: string[], source: string) => {
@@ -55,12 +55,13 @@ async function roundTripCensus(ns: Namespace, redis: Redis, sinkUrl: string): Pr
 		byCommand.set(name, (byCommand.get(name) ?? 0) + 1);
 	});
 	const [work] = workload('census', 1, 500, CONTACTS);
-	const run = await runWorkers({ store: ns.url, policy: LOOSE_POLICY, sinkUrl, inFlight: IN_FLIGHT, workers: [{ events: work.events, warmup: [] }] });
+	const run = await runWorkers({ store: ns.url, policy: LOOSE_POLICY, sinkUrl, inFlight: IN_FLIGHT, workers: [{ events: work.events, warmup: [] }], countStatements: true });
 	monitor.disconnect();
 	const decided = run.results.filter(isAccepted).length;
 	const list = [...byCommand.entries()].filter(([name]) => !['info', 'monitor', 'client', 'select', 'scan', 'unlink', 'quit', 'script'].includes(name));
 	const total = list.reduce((n, [, count]) => n + count, 0);
-	return { perDecision: total / decided, byCommand: list.map(([name, count]): [string, number] => [name, count / decided]).sort((a, b) => b[1] - a[1]) };
+	const perDecision = (counts: [string, number][]) => counts.map(([name, count]): [string, number] => [name, count / decided]).sort((a, b) => b[1] - a[1]);
+	return { perDecision: total / decided, byCommand: perDecision(list), statements: perDecision(Object.entries(run.statements)) };
 }
 
 interface Namespace {
@@ -201,6 +202,8 @@ export async function benchScale(): Promise<void> {
 		const census = await roundTripCensus(censusNs, redis, sink.url);
 		await drop(censusNs, redis, pg);
 		print(`  Redis round trips per decision (commands sent by the workers, MONITOR census of 500 decisions): ${fmt(census.perDecision, 1)} — ${census.byCommand.map(([name, n]) => `${name} ${fmt(n, 2)}`).join(', ')}`);
+		// A statement outside BEGIN … COMMIT commits on its own: the decision log's group commits are its INSERTs.
+		print(`  PostgreSQL statements per decision (same run; each INSERT is one group commit): ${census.statements.map(([word, n]) => `${word} ${fmt(n, 2)}`).join(', ')}`);
 
 		// Correctness under contention: tight caps, 4 processes, every event delivered twice (to two workers).
 		const ns = namespace('tight', redisUrl);

@@ -18,10 +18,13 @@ export interface ScaleRun {
 	killedAt?: number;
 	/** CPU time the workers that finished spent deciding (ms, user + system, summed). */
 	cpuMs: number;
+	/** With `countStatements`: PostgreSQL statements the workers sent while deciding, by first word, summed. */
+	statements: Record<string, number>;
 }
 
 export interface ScaleRunOptions {
-	workers: Omit<WorkerConfig, 'store' | 'policy' | 'sinkUrl' | 'inFlight'>[];
+	workers: Omit<WorkerConfig, 'store' | 'policy' | 'sinkUrl' | 'inFlight' | 'countStatements'>[];
+	countStatements?: boolean;
 	store: string;
 	policy: Record<string, unknown>;
 	sinkUrl: string;
@@ -43,6 +46,7 @@ export async function runWorkers(options: ScaleRunOptions): Promise<ScaleRun> {
 	let died = 0;
 	let killedAt: number | undefined;
 	let cpuMs = 0;
+	const statements: Record<string, number> = {};
 	const children: ChildProcess[] = [];
 	const ready: Promise<void>[] = [];
 	const done: Promise<void>[] = [];
@@ -68,6 +72,7 @@ export async function runWorkers(options: ScaleRunOptions): Promise<ScaleRun> {
 						options.onResults?.(results);
 					} else if (m.type === 'done') {
 						cpuMs += m.cpuMs;
+						for (const [word, n] of Object.entries(m.statements ?? {})) statements[word] = (statements[word] ?? 0) + n;
 						resolve();
 					}
 					else if (m.type === 'fatal') {
@@ -85,7 +90,7 @@ export async function runWorkers(options: ScaleRunOptions): Promise<ScaleRun> {
 				});
 			}),
 		);
-		child.send({ ...w, store: options.store, policy: options.policy, sinkUrl: options.sinkUrl, inFlight: options.inFlight } satisfies WorkerConfig);
+		child.send({ ...w, store: options.store, policy: options.policy, sinkUrl: options.sinkUrl, inFlight: options.inFlight, countStatements: options.countStatements } satisfies WorkerConfig);
 	});
 	try {
 		await Promise.all(ready);
@@ -93,7 +98,7 @@ export async function runWorkers(options: ScaleRunOptions): Promise<ScaleRun> {
 		const started = performance.now();
 		for (const child of children) if (child.connected) child.send('go');
 		await Promise.all(done);
-		return { results, byWorker, seconds: (performance.now() - started) / 1000, died, killedAt, cpuMs };
+		return { results, byWorker, seconds: (performance.now() - started) / 1000, died, killedAt, cpuMs, statements };
 	} finally {
 		for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill();
 	}

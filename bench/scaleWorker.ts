@@ -4,6 +4,7 @@
  * queue-mode worker or a Node-RED instance would. Talks to its parent over IPC:
  * parent → { events, …config } ; worker → ready ; parent → go ; worker → results… ; worker → done.
  */
+import { Client } from 'pg';
 import { runJourney } from '../engine/journeys/journey';
 import { createEngine } from '../engine/registry';
 
@@ -16,6 +17,8 @@ export interface WorkerConfig {
 	inFlight: number;
 	/** Events decided before `ready` (JIT and connection warm-up); not reported. */
 	warmup?: Record<string, unknown>[];
+	/** Count the statements sent to PostgreSQL from `go` on (each on the hot path commits on its own). */
+	countStatements?: boolean;
 }
 
 /** One event's fate: accepted (a decision came back) or failed (the trigger would answer with an error); `at` is epoch ms when it ended. */
@@ -23,8 +26,21 @@ export type WorkerResult =
 	| { eventId: string; decisionId: string; status: string; reason?: string; contactId: string; ms: number; at: number }
 	| { eventId: string; error: string; at: number };
 
-/** `done` carries the CPU time the worker spent from `go` to its last decision (user + system, ms). */
-export type WorkerMessage = { type: 'ready' } | { type: 'results'; items: WorkerResult[] } | { type: 'done'; cpuMs: number } | { type: 'fatal'; error: string };
+/** `done` carries the CPU time the worker spent from `go` to its last decision (user + system, ms) and, when asked, its PostgreSQL statements by their first word. */
+export type WorkerMessage = { type: 'ready' } | { type: 'results'; items: WorkerResult[] } | { type: 'done'; cpuMs: number; statements?: Record<string, number> } | { type: 'fatal'; error: string };
+
+/** Counts every statement any pg client of this process sends, by its first word (INSERT, SELECT, BEGIN…). */
+function countStatements(): Record<string, number> {
+	const counts: Record<string, number> = {};
+	const query = Client.prototype.query as (...args: unknown[]) => unknown;
+	Client.prototype.query = function (this: unknown, ...args: unknown[]) {
+		const text = typeof args[0] === 'string' ? args[0] : ((args[0] as { text?: string })?.text ?? '');
+		const word = text.trim().split(/\s/)[0].toUpperCase();
+		counts[word] = (counts[word] ?? 0) + 1;
+		return query.apply(this, args);
+	} as typeof Client.prototype.query;
+	return counts;
+}
 
 async function work(config: WorkerConfig): Promise<void> {
 	const send = (m: WorkerMessage) => new Promise<void>((resolve) => process.send!(m, () => resolve()));
@@ -33,6 +49,7 @@ async function work(config: WorkerConfig): Promise<void> {
 	for (const event of config.warmup ?? []) await runJourney(engine, 'nurture', event, target);
 	await send({ type: 'ready' });
 	await new Promise<void>((resolve) => process.once('message', () => resolve()));
+	const statements = config.countStatements ? countStatements() : undefined;
 	const cpu = process.cpuUsage();
 	let next = 0;
 	let batch: WorkerResult[] = [];
@@ -61,7 +78,7 @@ async function work(config: WorkerConfig): Promise<void> {
 	await flush();
 	const used = process.cpuUsage(cpu);
 	await engine.close();
-	await send({ type: 'done', cpuMs: (used.user + used.system) / 1000 });
+	await send({ type: 'done', cpuMs: (used.user + used.system) / 1000, ...(statements ? { statements: { ...statements } } : {}) });
 }
 
 if (require.main === module) {

@@ -90,17 +90,21 @@ export interface ArmChoice<A extends string = Arm> {
 	estimates: { arm: A; mean: number; sampled: number }[];
 }
 
+/** The counts chooseArm reads: each arm's, globally and in its context. */
+export const chooseArmKeys = (arms: string[], context: string, globalScope = GLOBAL_SCOPE) => arms.flatMap((arm) => [armKey(globalScope, arm), armKey(context, arm)]);
+
 /**
  * Picks among the eligible arms (in the policy's order); see docs/choosing.md. Channels pool toward the
  * `global` scope; content variants toward their slot's own scope (`globalScope`).
  */
-export async function chooseArm<A extends string>(args: { store: LearnerStatsStore; policy: Policy; arms: A[]; context: string; random: Random; globalScope?: string }): Promise<ArmChoice<A>> {
+export async function chooseArm<A extends string>(args: { store: LearnerStatsStore; policy: Policy; arms: A[]; context: string; random: Random; globalScope?: string; stats?: Map<string, ArmStats> }): Promise<ArmChoice<A>> {
 	const { store, policy, arms, context, random, globalScope = GLOBAL_SCOPE } = args;
 	const learner = policy.learner;
 	if (!arms.length) throw new RangeError('chooseArm needs at least one eligible arm');
 	const globalKeys = arms.map((arm) => armKey(globalScope, arm));
 	const localKeys = arms.map((arm) => armKey(context, arm));
-	const stats = await store.getArmStats(globalKeys.flatMap((key, i) => [key, localKeys[i]]));
+	// `stats`: read already, with other counts the caller needs, in one store call (at least chooseArmKeys).
+	const stats = args.stats ?? (await store.getArmStats(globalKeys.flatMap((key, i) => [key, localKeys[i]])));
 	const of = (key: string) => stats.get(key) ?? EMPTY;
 	const population = globalKeys.reduce((sum, key) => {
 		const s = of(key);

@@ -23,6 +23,8 @@ export function engagementDeltas(contactId: string, at: Date, zone: string): { k
 
 /** The learner keys holding one contact's engagement hours (erasing the contact deletes them). */
 export const contactHourKeys = (contactId: string) => HOURS.map((h) => `hour:${contactId}#${h}`);
+/** The counts bestSendTime reads: the contact's engagements per hour and the population's. */
+export const sendTimeKeys = (contactId: string) => [...contactHourKeys(contactId), ...POPULATION_KEYS];
 
 export interface SendTime {
 	/** The local hour (0–23) chosen. */
@@ -40,10 +42,11 @@ export interface SendTime {
  * population's best hour wins; with a strong personal habit, the contact's. Hours inside a quiet-hours
  * rule for the channel are skipped. Undefined when nobody has engaged yet (then there is no basis).
  */
-export async function bestSendTime(args: { store: LearnerStatsStore; policy: Policy; contactId: string; channel: Channel; zone: string; now: Date; strength?: number }): Promise<SendTime | undefined> {
+export async function bestSendTime(args: { store: LearnerStatsStore; policy: Policy; contactId: string; channel: Channel; zone: string; now: Date; strength?: number; stats?: Map<string, ArmStats> }): Promise<SendTime | undefined> {
 	const { store, policy, contactId, channel, zone, now, strength = 5 } = args;
 	const ownKeys = contactHourKeys(contactId);
-	const stats = await store.getArmStats([...ownKeys, ...POPULATION_KEYS]);
+	// `stats`: read already, with other counts the caller needs, in one store call (at least sendTimeKeys).
+	const stats = args.stats ?? (await store.getArmStats([...ownKeys, ...POPULATION_KEYS]));
 	const count = (key: string) => stats.get(key)?.trials ?? 0;
 	const population = POPULATION_KEYS.map(count);
 	const total = population.reduce((a, b) => a + b, 0);

@@ -9,7 +9,10 @@
  * A delivery that finds the lease held by another waits for the mark (a duplicate) or the lease to free.
  */
 import { NudgeError } from '../errors';
-import type { ClaimStore } from '../store/types';
+import type { ClaimStore, FoldedSteps } from '../store/types';
+
+/** The claims an event's ingest takes, with the folded steps over them. */
+type EventClaims = ClaimStore & Pick<FoldedSteps, 'claimKeyUnlessMarked' | 'holdKeyAndRelease'>;
 
 /** How long a delivery may take between claiming an event and storing its decision (wall time). */
 export const EVENT_LEASE_MS = 30_000;
@@ -20,22 +23,14 @@ export const eventMarkKey = (eventId: string) => `event:${eventId}`;
 export const eventLeaseKey = (eventId: string) => `event-lease:${eventId}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function marked(store: ClaimStore, eventId: string, at: number): Promise<boolean> {
-	return (await store.keyHeldUntil(eventMarkKey(eventId), at)) !== undefined;
-}
-
 /** True when this caller takes the event in; false when it was taken in before (a duplicate). */
-export async function claimEvent(store: ClaimStore, eventId: string, at: number): Promise<boolean> {
+export async function claimEvent(store: EventClaims, eventId: string, at: number): Promise<boolean> {
 	const started = Date.now();
 	for (let pause = 10; ; pause = Math.min(pause * 2, 200)) {
 		const now = Date.now();
-		if (await store.claimKey(eventLeaseKey(eventId), EVENT_LEASE_MS, now)) {
-			// Marked before this lease was taken: a holder stored it and its lease has gone since.
-			if (!(await marked(store, eventId, at))) return true;
-			await store.releaseKey(eventLeaseKey(eventId));
-			return false;
-		}
-		if (await marked(store, eventId, at)) return false;
+		// One step: the lease, unless the mark says a holder stored the event already (before or after this lease).
+		const claim = await store.claimKeyUnlessMarked(eventLeaseKey(eventId), EVENT_LEASE_MS, now, eventMarkKey(eventId), at);
+		if (claim !== 'held') return claim === 'claimed';
 		if (now - started >= WAIT_MS) {
 			const until = await store.keyHeldUntil(eventLeaseKey(eventId), now);
 			const left = until === undefined ? 'deliver it again now' : `if that process stopped, deliver it again in ${Math.ceil((until - now) / 1000)} s (when its claim runs out)`;
@@ -50,9 +45,8 @@ export async function claimEvent(store: ClaimStore, eventId: string, at: number)
  * goes after the mark is set (a delivery meeting the lease finds the mark): left to run out, it would
  * hold up a repeat that comes after the window on the event's clock (a replay runs faster than real time).
  */
-export async function commitEvent(store: ClaimStore, eventId: string, at: number, windowMs: number): Promise<void> {
-	await store.holdKey(eventMarkKey(eventId), windowMs, at);
-	await store.releaseKey(eventLeaseKey(eventId));
+export async function commitEvent(store: EventClaims, eventId: string, at: number, windowMs: number): Promise<void> {
+	await store.holdKeyAndRelease(eventMarkKey(eventId), windowMs, at, eventLeaseKey(eventId));
 }
 
 /** Not taken in: a retried delivery may claim it again at once. */

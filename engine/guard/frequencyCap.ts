@@ -2,7 +2,7 @@ import type { GuardCheck } from '../audit/schema';
 import type { Channel } from '../channels';
 import { newId } from '../ids';
 import type { CapRule, Policy } from '../policy/schema';
-import type { CapCounter, CapLedgerStore, CapVerdict } from '../store/types';
+import type { CapCounter, CapLedgerStore, CapReservation, CapVerdict, FoldedSteps, KeyClaim } from '../store/types';
 import { durationMs } from './duration';
 import { capLedgerKeepMs } from './ledgerHorizon';
 import { windowSpan, WindowSpan } from './windows';
@@ -162,6 +162,8 @@ function moreRestrictive(current: Binding | undefined, candidate: Binding): Bind
 export interface CapResult {
 	allowed: boolean;
 	reservationId?: string;
+	/** With a `claim`: whether the key was claimed with the reservation. */
+	claimed?: boolean;
 	checks: GuardCheck[];
 	/** The most restrictive full rule: a drop wins over a delay; among delays, the latest slot. */
 	binding?: { rule: CapRule; retryAt?: number };
@@ -200,6 +202,7 @@ function explainChecks(kind: MessageKind, verdict: CapVerdict, now: number, zone
 class CheckedCaps implements CapResult {
 	readonly allowed: boolean;
 	declare reservationId?: string;
+	declare claimed?: boolean;
 	declare binding?: Binding;
 	private explained?: GuardCheck[];
 
@@ -236,7 +239,7 @@ class CheckedCaps implements CapResult {
  * counted by it later). Every rule evaluated is in the checks; the binding one is named.
  */
 export async function checkAndReserve(
-	store: CapLedgerStore,
+	store: CapLedgerStore & Pick<FoldedSteps, 'reserveCapAndClaim'>,
 	policy: Policy,
 	contactId: string,
 	message: MessageFacts,
@@ -244,18 +247,16 @@ export async function checkAndReserve(
 	zone: string,
 	/** False: the same check as a read-only look (a dry run), which reserves nothing. */
 	reserve = true,
+	/** A key to claim with the reservation, in the same store step (a send's key: usecases/send.ts). */
+	claim?: KeyClaim,
 ): Promise<CapResult> {
 	const kind = messageKind(policy, message);
 	const counted = kind.counted;
 	const counters = new Array<CapCounter>(counted.length);
 	for (let i = 0; i < counted.length; i++) counters[i] = counterOf(counted[i], sinceOf(counted[i], now, zone));
 	const reservationId = reserve ? newId('r') : '';
-	const verdict = reserve
-		? await store.reserveCap(
-				{ reservationId, contactId, channel: message.channel, journey: message.journey, tags: kind.tags, at: now, expiresAt: now + policy.reservationTimeoutSeconds * 1000, keepSince: now - capLedgerKeepMs(policy) },
-				counters,
-			)
-		: await store.peekCap(contactId, counters, now);
+	const reservation: CapReservation = { reservationId, contactId, channel: message.channel, journey: message.journey, tags: kind.tags, at: now, expiresAt: now + policy.reservationTimeoutSeconds * 1000, keepSince: now - capLedgerKeepMs(policy) };
+	const verdict: CapVerdict & { claimed?: boolean } = !reserve ? await store.peekCap(contactId, counters, now) : claim ? await store.reserveCapAndClaim(reservation, counters, claim) : await store.reserveCap(reservation, counters);
 	let binding: Binding | undefined;
 	for (let i = 0; i < counted.length; i++) {
 		const { rule } = counted[i];
@@ -263,7 +264,9 @@ export async function checkAndReserve(
 		const resetsAt = rule.window.kind === 'calendar' ? windowSpan(rule.window, now, zone).resetsAt : undefined;
 		binding = moreRestrictive(binding, { rule, retryAt: resetsAt ?? verdict.freesAt[i] });
 	}
-	return new CheckedCaps(kind, verdict, now, zone, message.channel, verdict.ok && reserve ? reservationId : undefined, verdict.ok ? undefined : binding);
+	const caps = new CheckedCaps(kind, verdict, now, zone, message.channel, verdict.ok && reserve ? reservationId : undefined, verdict.ok ? undefined : binding);
+	if (verdict.ok && verdict.claimed !== undefined) caps.claimed = verdict.claimed;
+	return caps;
 }
 
 /** A channel whose messages a cap would stop now: the binding rule, its count, and when a slot frees. */

@@ -3,7 +3,7 @@ import type { Channel } from '../channels';
 import { channelEligibility } from '../profiles/eligibility';
 import type { Policy } from '../policy/schema';
 import type { Profile } from '../profiles/schema';
-import type { CapLedgerStore, VariantRecords } from '../store/types';
+import type { CapLedgerStore, FoldedSteps, KeyClaim, VariantRecords } from '../store/types';
 import { checkBestSendTime } from './bestTime';
 import { checkAndReserve, MessageFacts } from './frequencyCap';
 import { checkNegativeTriggers } from './negativeTriggers';
@@ -20,6 +20,8 @@ export interface GuardResult {
 	bindingRuleId?: string;
 	retryAt?: number;
 	reservationId?: string;
+	/** With `claim`: whether its key was claimed with the reservation. */
+	claimed?: boolean;
 	explanation: string;
 	/** Review rules that asked for a person. */
 	reviewRules?: string[];
@@ -41,7 +43,7 @@ export function suppressionHit(policy: Policy, profile: Profile): string | undef
 
 export interface GuardInput {
 	/** Reviews ask whether a variant was approved; caps reserve in the ledger. */
-	store: CapLedgerStore & VariantRecords;
+	store: CapLedgerStore & Pick<FoldedSteps, 'reserveCapAndClaim'> & VariantRecords;
 	policy: Policy;
 	profile: Profile;
 	decision: Decision;
@@ -51,6 +53,8 @@ export interface GuardInput {
 	reviewApproved?: boolean;
 	/** False: check only (a dry run): the caps are looked at, no slot is reserved. */
 	reserve?: boolean;
+	/** A key to claim with the cap reservation, in the same store step (the send's, when the send follows at once). */
+	claim?: KeyClaim;
 }
 
 /**
@@ -121,9 +125,9 @@ export async function evaluateGuards(input: GuardInput): Promise<GuardResult> {
 	}
 
 	const message: MessageFacts = { channel, journey: decision.journey, category: decision.message?.category, tags: decision.message?.tags ?? [] };
-	const caps = await checkAndReserve(store, policy, profile.contactId, message, now, zone, input.reserve ?? true);
+	const caps = await checkAndReserve(store, policy, profile.contactId, message, now, zone, input.reserve ?? true, input.claim);
 	checks.push(...noted(caps.checks));
-	if (caps.allowed) return { outcome: 'allowed', checks, reservationId: caps.reservationId, explanation: caps.explanation };
+	if (caps.allowed) return { outcome: 'allowed', checks, reservationId: caps.reservationId, ...(caps.claimed !== undefined ? { claimed: caps.claimed } : {}), explanation: caps.explanation };
 	const { rule, retryAt } = caps.binding!;
 	return rule.action === 'delay' && retryAt !== undefined
 		? stop('delayed', 'FREQUENCY_CAP', rule.id, `${caps.explanation}; retry at ${new Date(retryAt).toISOString()}`, retryAt)

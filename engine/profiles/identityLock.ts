@@ -1,5 +1,5 @@
 import { NudgeError } from '../errors';
-import type { ClaimStore, StoreLifecycle } from '../store/types';
+import type { ClaimStore, FoldedSteps, LockedProfiles, StoreLifecycle } from '../store/types';
 
 /** Locks are claimed keys, taken only on stores several processes share. */
 type LockStore = ClaimStore & Pick<StoreLifecycle, 'shared'>;
@@ -14,13 +14,19 @@ export const identityLockKey = (identityKey: string) => `lock:identity:${identit
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function acquire(store: LockStore, key: string): Promise<void> {
+/** Retries `take` (a lock claim) with a short jittered pause until it succeeds or LOCK_WAIT_MS have passed. */
+async function retrying<T>(what: string, take: () => Promise<T | undefined>): Promise<T> {
 	const deadline = Date.now() + LOCK_WAIT_MS;
 	for (let attempt = 1; ; attempt++) {
-		if (await store.claimKey(key, LOCK_TTL_MS, Date.now())) return;
-		if (Date.now() > deadline) throw new NudgeError('STORE_ERROR', `Timed out after ${LOCK_WAIT_MS / 1000} s waiting for ${key}, held by another process`, [], 503);
+		const taken = await take();
+		if (taken !== undefined) return taken;
+		if (Date.now() > deadline) throw new NudgeError('STORE_ERROR', `Timed out after ${LOCK_WAIT_MS / 1000} s waiting for ${what}, held by another process`, [], 503);
 		await sleep(Math.min(attempt, 20) + Math.random() * 3);
 	}
+}
+
+async function acquire(store: LockStore, key: string): Promise<void> {
+	await retrying(key, async () => ((await store.claimKey(key, LOCK_TTL_MS, Date.now())) ? true : undefined));
 }
 
 /**
@@ -42,4 +48,15 @@ export async function withIdentityLocks<T>(store: LockStore, identityKeys: strin
 	} finally {
 		await Promise.all(held.map((key) => store.releaseKey(key)));
 	}
+}
+
+/**
+ * The start of a profile update under the same locks in one store step: claims every identity lock (all or none,
+ * waiting while another process holds one) and reads the known identities and the profiles they lead to. `held`
+ * are the locks to release (with the save: Store.saveProfileAndRelease), none on a store of one process.
+ */
+export async function lockAndReadProfiles(store: LockStore & Pick<FoldedSteps, 'lockAndReadProfiles'>, lockKeys: string[], identityKeys: string[], contactId?: string): Promise<LockedProfiles & { held: string[] }> {
+	const held = store.shared ? [...new Set(lockKeys)].sort().map(identityLockKey) : [];
+	const read = await retrying(held.join(', '), () => store.lockAndReadProfiles(held, LOCK_TTL_MS, Date.now(), identityKeys, contactId));
+	return { ...read, held };
 }

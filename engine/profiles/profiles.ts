@@ -2,7 +2,7 @@ import type { Channel, ConsentState } from '../channels';
 import { isChannel } from '../channels';
 import type { CustomerEvent } from '../events/schema';
 import { newId } from '../ids';
-import { withIdentityLocks } from './identityLock';
+import { lockAndReadProfiles } from './identityLock';
 import { anySuppressed } from '../privacy/suppression';
 import type { Store } from '../store/types';
 import { IDENTITY_KINDS, IdentityKind, Profile } from './schema';
@@ -126,14 +126,13 @@ export async function ingestIntoProfile(
 	const previousId = event.type === 'alias' && typeof event.properties.previousId === 'string' ? event.properties.previousId : undefined;
 	const aliasKeys = previousId ? [identityKey('userId', previousId), identityKey('anonymousId', previousId)] : [];
 	const lockKeys = [...keys, ...aliasKeys, ...(direct ? [`contactId:${direct}`] : [])];
-	return withIdentityLocks(store, lockKeys, async () => {
+	// Locks taken and the profile's sources read in one store step; the save lets the locks go in the same step.
+	const { identities: resolved, profiles: found, held } = await lockAndReadProfiles(store, lockKeys, [...keys, ...aliasKeys], direct);
+	try {
 		const ids = new Set<string>();
-		if (direct && (await store.getProfile(direct))) ids.add(direct);
-		const resolved = await store.resolveIdentities([...keys, ...aliasKeys]);
+		if (direct && found.has(direct)) ids.add(direct);
 		for (const contactId of resolved.values()) ids.add(contactId);
-		const profiles = (await Promise.all([...ids].map((id) => store.getProfile(id)))).filter(
-			(p): p is Profile => !!p,
-		);
+		const profiles = [...ids].map((id) => found.get(id)).filter((p): p is Profile => !!p);
 		profiles.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));
 		const profile = profiles[0] ?? emptyProfile(direct ?? newId('c'), event.occurredAt);
 		for (const other of profiles.slice(1)) mergeProfiles(profile, other);
@@ -146,7 +145,10 @@ export async function ingestIntoProfile(
 			const known = aliasKeys.filter((key) => resolved.has(key));
 			for (const key of known.length ? known : aliasKeys) addIdentity(profile, key.startsWith('userId:') ? 'userId' : 'anonymousId', previousId);
 		}
-		await store.saveProfile(profile, profileIdentityKeys(profile), profiles.slice(1).map((p) => p.contactId));
+		await store.saveProfileAndRelease(profile, profileIdentityKeys(profile), profiles.slice(1).map((p) => p.contactId), held);
 		return profile;
-	});
+	} catch (error) {
+		await Promise.all(held.map((key) => store.releaseKey(key))).catch(() => undefined);
+		throw error;
+	}
 }

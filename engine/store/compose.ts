@@ -1,10 +1,11 @@
-import { NamedRecords } from './records';
+import { ComposedSteps } from './folded';
 import type {
 	CapLedgerStore,
 	ClaimStore,
 	CursorStore,
 	DecisionLog,
 	ErasureCounts,
+	FoldedSteps,
 	LearnerStatsStore,
 	ModelStore,
 	ProfileStore,
@@ -41,13 +42,25 @@ const ROLE_METHODS: { [R in StoreRole]: Record<keyof PlacedRoles[R], true> } = {
 	learnerStats: { getArmStats: true, addArmStats: true },
 };
 
+/** The placed roles each folded step touches (roles.ts FoldedSteps; the type refuses a missing or unknown step). */
+const FOLDED_STEP_ROLES: Record<keyof FoldedSteps, StoreRole[]> = {
+	claimKeyUnlessMarked: ['claims'],
+	holdKeyAndRelease: ['claims'],
+	lockAndReadProfiles: ['claims', 'profiles'],
+	saveProfileAndRelease: ['profiles', 'claims'],
+	reserveCapAndClaim: ['caps', 'claims'],
+	settleCapAndCount: ['caps', 'learnerStats'],
+};
+
 /**
- * Every role, placed or not: lifecycle and retention span the parts and are combined below; the named records are
- * kept over the composed primitives (records.ts).
+ * Every role, placed or not: lifecycle and retention span the parts and are combined below; the folded steps go to
+ * the part keeping all their roles, or are composed over the composed store (folded.ts), like the named records
+ * (records.ts).
  */
 interface AllRoles extends PlacedRoles {
 	lifecycle: StoreLifecycle;
 	retention: RetentionStore;
+	folded: FoldedSteps;
 	variants: VariantRecords;
 	rewards: RewardRecords;
 }
@@ -69,14 +82,23 @@ export type ComposedStore<P extends Record<string, Store>> = Store & { readonly 
 /**
  * A store with each role on the part `placement` names. Erasure asks every part (each erases what it holds, the
  * others find nothing of its kind) and adds the counts; pruning goes to the part keeping the cap ledger or the
- * claims; sync and close reach every part. The kind is the parts' kinds joined by `+`, in the order given.
+ * claims; sync and close reach every part. A folded step goes to the part keeping every role it touches (one round
+ * trip on Redis); one whose roles are on different parts runs its plain methods in turn over the composed store.
+ * The kind is the parts' kinds joined by `+`, in the order given.
  */
 export function composeStore<P extends Record<string, Store>>(parts: P, placement: Placement<P>): ComposedStore<P> {
 	const all = Object.values(parts);
 	const forwarded: Record<string, unknown> = {};
+	const forward = (name: keyof P & string, method: string) => {
+		const part = parts[name] as unknown as Record<string, (...args: unknown[]) => unknown>;
+		forwarded[method] = part[method].bind(part);
+	};
 	for (const role of Object.keys(ROLE_METHODS) as StoreRole[]) {
-		const part = parts[placement[role]] as unknown as Record<string, (...args: unknown[]) => unknown>;
-		for (const method of Object.keys(ROLE_METHODS[role])) forwarded[method] = part[method].bind(part);
+		for (const method of Object.keys(ROLE_METHODS[role])) forward(placement[role], method);
+	}
+	for (const [step, roles] of Object.entries(FOLDED_STEP_ROLES)) {
+		// Roles on different parts: the composed default (folded.ts, inherited) runs the plain methods over this store.
+		if (new Set(roles.map((role) => placement[role])).size === 1) forward(placement[roles[0]], step);
 	}
 	const combined: StoreLifecycle & RetentionStore & { parts: P } = {
 		parts,
@@ -99,5 +121,5 @@ export function composeStore<P extends Record<string, Store>>(parts: P, placemen
 			return parts[target === 'capLedger' ? placement.caps : placement.claims].pruneExpired(target, before, dryRun);
 		},
 	};
-	return Object.assign(new NamedRecords(), forwarded as Omit<Store, keyof (StoreLifecycle & RetentionStore & VariantRecords & RewardRecords)>, combined);
+	return Object.assign(new ComposedSteps(), forwarded as Omit<Store, keyof (StoreLifecycle & RetentionStore & FoldedSteps & VariantRecords & RewardRecords)>, combined);
 }

@@ -6,10 +6,10 @@ import { byCreated, matchesQuery, queryLimit } from './matchDecision';
 import { LedgerBook } from './capLedger';
 import type { ModelActivation, ModelVersionRecord } from './models';
 import { INACTIVITY_QUEUE, queuePrefix, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type LeasedTimer, type PruneTarget, type Store, type StoredTimer, type TimerQueue } from './types';
+import { ComposedSteps } from './folded';
 import { timerIsFor } from './erasure';
 import { addArmDelta, checkArmDeltas } from './armStats';
 import { DecisionFacts, DecisionFilter, FactCounter, FactKey, factsOf, isBefore, matchesFilter, newestFirst, SummaryPage, summaryOf } from './decisionFacts';
-import { NamedRecords } from './records';
 
 
 export interface MemoryStoreOptions {
@@ -27,7 +27,7 @@ const parse = <T>(json: string | undefined): T | undefined => (json === undefine
  * A bounded in-process store for tests and throwaway runs. Every method body is synchronous, so
  * check-and-reserve is atomic within the process. Nothing survives a restart.
  */
-export class MemoryStore extends NamedRecords implements Store {
+export class MemoryStore extends ComposedSteps implements Store {
 	readonly kind = 'memory';
 	private readonly profiles: LRUCache<string, string>;
 	private readonly identities = new Map<string, string>();

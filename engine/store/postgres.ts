@@ -8,11 +8,11 @@ import { activationFromRow, ModelActivation } from './models';
 import { reconnectDelayMs } from './connection';
 import { checkArmDeltas } from './armStats';
 import { INACTIVITY_QUEUE, queuePrefix, RETENTION_BATCH, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type LeasedTimer, type PruneTarget, type Store, type StoredTimer, type TimerQueue } from './types';
+import { ComposedSteps } from './folded';
 import { timerIsFor } from './erasure';
 import type { DecisionFilter, FactKey, SummaryPage } from './decisionFacts';
 import { countSql, countsFromRows, listSummariesSql, summaryFromRow } from './factsSql';
 import { KeyedRow, olderPages, PRUNE_TABLES, prunePages } from './prune';
-import { NamedRecords } from './records';
 
 /** The console's facts (decisionFacts.ts `factsOf`, in SQL) as a view over the decision bodies, so nothing is written twice. */
 const factsViewSql = (s: string) => `
@@ -121,7 +121,7 @@ function ledgerEntry(contactId: string, row: LedgerRow): LedgerEntry {
 	};
 }
 
-export class PostgresStore extends NamedRecords implements Store {
+export class PostgresStore extends ComposedSteps implements Store {
 	readonly kind = 'postgres';
 	readonly shared = true;
 	readonly schema: string;

@@ -7,7 +7,7 @@ import { byCreated, matchesQuery, queryLimit } from './matchDecision';
 import type { ModelActivation, ModelVersionInfo } from './models';
 import { checkArmDeltas } from './armStats';
 import { reconnectDelayMs } from './connection';
-import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, INACTIVITY_QUEUE, LeasedTimer, PruneTarget, RETENTION_BATCH, Store, StoredTimer, TimerQueue, timerQueue, waitQueue } from './types';
+import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, INACTIVITY_QUEUE, KeyClaim, LeasedTimer, LockedProfiles, PruneTarget, RETENTION_BATCH, Store, StoredTimer, TimerQueue, timerQueue, waitQueue } from './types';
 import { timerIsFor } from './erasure';
 import { DecisionFilter, DecisionSummary, FactCounter, FactKey, factsOf, matchesFilter, SummaryPage, summaryOf } from './decisionFacts';
 import { NamedRecords } from './records';
@@ -27,7 +27,7 @@ export interface RedisStoreOptions {
  * ARGV[6], when not empty, is the reservation's keepSince: entries made before it are deleted as they are read,
  * with a pending one's reservation key (ARGV[7] is the key prefix), so the hash holds only what can still count.
  */
-const RESERVE_LUA = `
+const RESERVE_STEP = `
 local counters = cjson.decode(ARGV[1])
 local now = tonumber(ARGV[2])
 local keepSince = tonumber(ARGV[6])
@@ -77,28 +77,52 @@ for i = 1, n do
     end
   end
 end
-if full == 0 and ARGV[3] ~= '' then
+local reserved = full == 0 and ARGV[3] ~= ''
+if reserved then
   redis.call('HSET', KEYS[1], ARGV[3], 'p|' .. ARGV[4])
   redis.call('SET', KEYS[2], ARGV[5])
 end
 local out = { full == 0 and 1 or 0 }
 for i = 1, n do out[#out + 1] = tally[i] end
 for i = 1, n do out[#out + 1] = frees[i] end
+`;
+const RESERVE_LUA = `${RESERVE_STEP} return out`;
+/**
+ * The cap check, and when it reserved, a claim (CLAIM_LUA's values) on KEYS[3] at the reservation's time: ARGV[8] until,
+ * ARGV[9] ttl. Returns the cap check's answer with 1 (claimed) or 0 appended.
+ */
+const RESERVE_AND_CLAIM_LUA = `${RESERVE_STEP}
+local claimed = 0
+if reserved then
+  local until_ = tonumber(redis.call('GET', KEYS[3]))
+  if until_ == nil or until_ <= tonumber(ARGV[2]) then
+    redis.call('SET', KEYS[3], ARGV[8], 'PX', ARGV[9])
+    claimed = 1
+  end
+end
+out[#out + 1] = claimed
 return out
 `;
 
-/** KEYS[1] = reservation → contact key; ARGV = ledger key prefix, outcome. */
-const SETTLE_LUA = `
+/**
+ * Settles a reservation into `settled` (1 when it was pending). KEYS[1] = reservation → contact key; ARGV = ledger
+ * key prefix, outcome, reservation id.
+ */
+const SETTLE_STEP = `
+local settled = 0
 local contact = redis.call('GET', KEYS[1])
-if not contact then return 0 end
-local ledger = ARGV[1] .. contact
-local id = ARGV[3]
-local v = redis.call('HGET', ledger, id)
-redis.call('DEL', KEYS[1])
-if not v or string.sub(v, 1, 1) ~= 'p' then return 0 end
-if ARGV[2] == 'commit' then redis.call('HSET', ledger, id, 'c' .. string.sub(v, 2)) else redis.call('HDEL', ledger, id) end
-return 1
+if contact then
+  local ledger = ARGV[1] .. contact
+  local id = ARGV[3]
+  local v = redis.call('HGET', ledger, id)
+  redis.call('DEL', KEYS[1])
+  if v and string.sub(v, 1, 1) == 'p' then
+    if ARGV[2] == 'commit' then redis.call('HSET', ledger, id, 'c' .. string.sub(v, 2)) else redis.call('HDEL', ledger, id) end
+    settled = 1
+  end
+end
 `;
+const SETTLE_LUA = `${SETTLE_STEP} return settled`;
 
 const CLAIM_LUA = `
 local until_ = tonumber(redis.call('GET', KEYS[1]))
@@ -165,12 +189,74 @@ for i, key in ipairs(KEYS) do out[i] = redis.call('HMGET', key, unpack(ARGV)) en
 return out
 `;
 
-/** Adds the deltas (ARGV: one per ARM_STAT_FIELDS field, key after key) in one atomic step; concurrent writers add up. */
-const ADD_ARMS_LUA = `
+/**
+ * Adds the deltas to the arm hashes KEYS[from…] (ARGV[skip + …]: one per ARM_STAT_FIELDS field, key after key) in one
+ * atomic step; concurrent writers add up.
+ */
+const addArmsStep = (from: number, skip: number) => `
 local fields = {${ARM_STAT_FIELDS.map((f) => `'${f}'`).join(', ')}}
-for i, key in ipairs(KEYS) do
-  for f, field in ipairs(fields) do redis.call('HINCRBYFLOAT', key, field, ARGV[(i - 1) * #fields + f]) end
+for i = ${from}, #KEYS do
+  for f, field in ipairs(fields) do redis.call('HINCRBYFLOAT', KEYS[i], field, ARGV[${skip} + (i - ${from}) * #fields + f]) end
 end
+`;
+const ADD_ARMS_LUA = `${addArmsStep(1, 0)} return 1`;
+/** A send's cap settlement and the learner's trials, one step: KEYS[1] and ARGV[1…3] as SETTLE_STEP, then arm keys and deltas. */
+const SETTLE_AND_COUNT_LUA = `${SETTLE_STEP} ${addArmsStep(2, 3)} return settled`;
+
+/** An event's lease unless its mark is held (CLAIM_LUA's values): KEYS = lease, mark; ARGV = now, until, ttl, the mark's clock. */
+const CLAIM_UNLESS_MARKED_LUA = `
+local mark = tonumber(redis.call('GET', KEYS[2]))
+if mark ~= nil and mark > tonumber(ARGV[4]) then return 'marked' end
+local until_ = tonumber(redis.call('GET', KEYS[1]))
+if until_ ~= nil and until_ > tonumber(ARGV[1]) then return 'held' end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 'claimed'
+`;
+
+/** holdKey then releaseKey: KEYS = held, released; ARGV = until, ttl. */
+const HOLD_AND_RELEASE_LUA = `
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('DEL', KEYS[2])
+return 1
+`;
+
+/**
+ * Identity locks, then what a profile update reads. KEYS: ARGV[1] lock keys, then identity keys. ARGV: lock count,
+ * now, until, ttl, profile key prefix, contact id ('' for none). Nil when a lock is held (nothing claimed); else each
+ * identity key's contact id ('' when unknown), then contact id and profile JSON ('' when none) for the contact id and
+ * each contact named.
+ */
+const LOCK_AND_READ_LUA = `
+local n = tonumber(ARGV[1])
+for i = 1, n do
+  local until_ = tonumber(redis.call('GET', KEYS[i]))
+  if until_ ~= nil and until_ > tonumber(ARGV[2]) then return false end
+end
+for i = 1, n do redis.call('SET', KEYS[i], ARGV[3], 'PX', ARGV[4]) end
+local out = {}
+local ids = {}
+local seen = {}
+local function named(id)
+  if not seen[id] then seen[id] = true ids[#ids + 1] = id end
+end
+if ARGV[6] ~= '' then named(ARGV[6]) end
+for i = n + 1, #KEYS do
+  local id = redis.call('GET', KEYS[i])
+  out[#out + 1] = id or ''
+  if id then named(id) end
+end
+for _, id in ipairs(ids) do
+  out[#out + 1] = id
+  out[#out + 1] = redis.call('GET', ARGV[5] .. id) or ''
+end
+return out
+`;
+
+/** KEYS: ARGV[1] keys to set (to ARGV[2…] in turn), then keys to delete, deleted first. */
+const DELETE_AND_SET_LUA = `
+local n = tonumber(ARGV[1])
+for i = n + 1, #KEYS do redis.call('DEL', KEYS[i]) end
+for i = 1, n do redis.call('SET', KEYS[i], ARGV[i + 1]) end
 return 1
 `;
 
@@ -250,6 +336,9 @@ end
 return n
 `;
 
+/** A claim's time to live for Redis's PX: whole milliseconds, at least one. */
+const ttlPx = (ttlMs: number) => Math.max(1, Math.ceil(ttlMs));
+
 /** Counters for the cap script (cjson turns an empty array into an empty object; Lua iterates both alike). */
 function countersJson(counters: CapCounter[]): string {
 	return JSON.stringify(counters.map((c) => ({ ...c, match: { ...c.match }, excludeTags: c.excludeTags })));
@@ -267,6 +356,7 @@ function verdictOf(out: number[], counters: CapCounter[]): CapVerdict {
 
 const SCRIPTS = {
 	nudgeReserve: { keys: 2, lua: RESERVE_LUA },
+	nudgeReserveAndClaim: { keys: 3, lua: RESERVE_AND_CLAIM_LUA },
 	nudgeSettle: { keys: 1, lua: SETTLE_LUA },
 	nudgeClaim: { keys: 1, lua: CLAIM_LUA },
 	nudgeCursor: { keys: 1, lua: CURSOR_LUA },
@@ -282,6 +372,11 @@ const SCRIPTS = {
 	nudgeEraseState: { keys: undefined, lua: ERASE_STATE_LUA },
 	nudgePruneLedger: { keys: 1, lua: PRUNE_LEDGER_LUA },
 	nudgePruneClaims: { keys: undefined, lua: PRUNE_CLAIMS_LUA },
+	nudgeClaimUnlessMarked: { keys: 2, lua: CLAIM_UNLESS_MARKED_LUA },
+	nudgeHoldAndRelease: { keys: 2, lua: HOLD_AND_RELEASE_LUA },
+	nudgeLockAndRead: { keys: undefined, lua: LOCK_AND_READ_LUA },
+	nudgeDeleteAndSet: { keys: undefined, lua: DELETE_AND_SET_LUA },
+	nudgeSettleAndCount: { keys: undefined, lua: SETTLE_AND_COUNT_LUA },
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
@@ -381,7 +476,7 @@ export class RedisStore extends NamedRecords implements Store {
 	}
 
 	claimKey(key: string, ttlMs: number, now: number) {
-		return this.run('claim a key', async () => (await this.redis.nudgeClaim(this.k('claim', key), now, now + ttlMs, Math.max(1, Math.ceil(ttlMs)))) === 1);
+		return this.run('claim a key', async () => (await this.redis.nudgeClaim(this.k('claim', key), now, now + ttlMs, ttlPx(ttlMs))) === 1);
 	}
 
 	releaseKey(key: string) {
@@ -393,7 +488,7 @@ export class RedisStore extends NamedRecords implements Store {
 	/** A claim's value is when it frees (see CLAIM_LUA); Redis expires the key then too. */
 	holdKey(key: string, ttlMs: number, now: number) {
 		return this.run('hold a key', async () => {
-			await this.redis.set(this.k('claim', key), now + ttlMs, 'PX', Math.max(1, Math.ceil(ttlMs)));
+			await this.redis.set(this.k('claim', key), now + ttlMs, 'PX', ttlPx(ttlMs));
 		});
 	}
 
@@ -404,14 +499,27 @@ export class RedisStore extends NamedRecords implements Store {
 		});
 	}
 
+	/** The cap script's arguments after its keys, for a reservation. */
+	private reserveArgs(r: CapReservation, counters: CapCounter[]): (string | number)[] {
+		const entry = JSON.stringify({ channel: r.channel, journey: r.journey, tags: r.tags, at: r.at, expiresAt: r.expiresAt });
+		// A horizon that is not a finite time drops nothing (Infinity would empty the ledger).
+		const keepSince = Number.isFinite(r.keepSince) ? String(r.keepSince) : '';
+		return [countersJson(counters), r.at, r.reservationId, entry, r.contactId, keepSince, this.k('res', '')];
+	}
+
 	reserveCap(r: CapReservation, counters: CapCounter[]): Promise<CapVerdict> {
 		return this.run('check a frequency cap', async () => {
-			const entry = JSON.stringify({ channel: r.channel, journey: r.journey, tags: r.tags, at: r.at, expiresAt: r.expiresAt });
-			const json = countersJson(counters);
-			// A horizon that is not a finite time drops nothing (Infinity would empty the ledger).
-			const keepSince = Number.isFinite(r.keepSince) ? String(r.keepSince) : '';
-			const out = (await this.redis.nudgeReserve(this.k('cap', r.contactId), this.k('res', r.reservationId), json, r.at, r.reservationId, entry, r.contactId, keepSince, this.k('res', ''))) as number[];
+			const out = (await this.redis.nudgeReserve(this.k('cap', r.contactId), this.k('res', r.reservationId), ...this.reserveArgs(r, counters))) as number[];
 			return verdictOf(out, counters);
+		});
+	}
+
+	reserveCapAndClaim(r: CapReservation, counters: CapCounter[], claim: KeyClaim) {
+		return this.run('check a frequency cap', async () => {
+			const keys = [this.k('cap', r.contactId), this.k('res', r.reservationId), this.k('claim', claim.key)];
+			const out = (await this.redis.nudgeReserveAndClaim(...keys, ...this.reserveArgs(r, counters), r.at + claim.ttlMs, ttlPx(claim.ttlMs))) as number[];
+			const claimed = out.pop() === 1;
+			return { ...verdictOf(out, counters), claimed };
 		});
 	}
 
@@ -426,6 +534,48 @@ export class RedisStore extends NamedRecords implements Store {
 
 	settleCap(reservationId: string, outcome: 'commit' | 'release') {
 		return this.run('settle a cap reservation', async () => (await this.redis.nudgeSettle(this.k('res', reservationId), this.k('cap', ''), outcome, reservationId)) === 1);
+	}
+
+	claimKeyUnlessMarked(key: string, ttlMs: number, now: number, mark: string, markAt: number) {
+		return this.run('claim a key', async () => (await this.redis.nudgeClaimUnlessMarked(this.k('claim', key), this.k('claim', mark), now, now + ttlMs, ttlPx(ttlMs), markAt)) as 'claimed' | 'held' | 'marked');
+	}
+
+	holdKeyAndRelease(hold: string, ttlMs: number, now: number, release: string) {
+		return this.run('hold a key', async () => {
+			await this.redis.nudgeHoldAndRelease(this.k('claim', hold), this.k('claim', release), now + ttlMs, ttlPx(ttlMs));
+		});
+	}
+
+	lockAndReadProfiles(locks: string[], ttlMs: number, now: number, identityKeys: string[], contactId?: string) {
+		return this.run('read profiles', async (): Promise<LockedProfiles | undefined> => {
+			const lockKeys = [...new Set(locks)].map((key) => this.k('claim', key));
+			const keys = [...lockKeys, ...identityKeys.map((key) => this.k('identity', key))];
+			const out = (await this.redis.nudgeLockAndRead(keys.length, ...keys, lockKeys.length, now, now + ttlMs, ttlPx(ttlMs), this.k('profile', ''), contactId ?? '')) as string[] | null;
+			if (out === null) return undefined;
+			const identities = new Map<string, string>();
+			identityKeys.forEach((key, i) => out[i] && identities.set(key, out[i]));
+			const profiles = new Map<string, Profile>();
+			for (let i = identityKeys.length; i < out.length; i += 2) if (out[i + 1]) profiles.set(out[i], JSON.parse(out[i + 1]) as Profile);
+			return { identities, profiles };
+		});
+	}
+
+	saveProfileAndRelease(profile: Profile, identityKeys: string[], merged: string[], release: string[]) {
+		return this.run('save a profile', async () => {
+			const set = [this.k('profile', profile.contactId), ...identityKeys.map((key) => this.k('identity', key))];
+			const values = [JSON.stringify(profile), ...identityKeys.map(() => profile.contactId)];
+			const deleted = [...merged.map((id) => this.k('profile', id)), ...release.map((key) => this.k('claim', key))];
+			await this.redis.nudgeDeleteAndSet(set.length + deleted.length, ...set, ...deleted, set.length, ...values);
+		});
+	}
+
+	async settleCapAndCount(reservationId: string, outcome: 'commit' | 'release', deltas: { key: string; delta: Partial<ArmStats> }[]) {
+		checkArmDeltas(deltas);
+		return this.run('settle a cap reservation', async () => {
+			const values = deltas.flatMap(({ delta }) => ARM_STAT_FIELDS.map((field) => delta[field] ?? 0));
+			const keys = [this.k('res', reservationId), ...deltas.map(({ key }) => this.k('arm', key))];
+			return (await this.redis.nudgeSettleAndCount(keys.length, ...keys, this.k('cap', ''), outcome, reservationId, ...values)) === 1;
+		});
 	}
 
 	private decisionIndexes(d: Pick<Decision, 'contactId' | 'journey'>): string[] {

@@ -2,7 +2,7 @@ import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
 import type { Profile } from '../profiles/schema';
 import type { ModelActivation, ModelVersionInfo, ModelVersionRecord } from './models';
 import type { DecisionFilter, DecisionSummary, FactCount, FactKey, SummaryPage } from './decisionFacts';
-import type { ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, LeasedTimer, PruneTarget, StoredTimer, TimerQueue } from './types';
+import type { ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, KeyClaim, LeasedTimer, LockedProfiles, PruneTarget, StoredTimer, TimerQueue } from './types';
 
 /**
  * The store, one role per concern. `Store` (types.ts) is all of them; a rule that needs one or two takes just
@@ -150,6 +150,36 @@ export interface RetentionStore {
 	 * or claimed keys that expired before `before`, in bounded batches; with `dryRun`, only counts them.
 	 */
 	pruneExpired(target: PruneTarget, before: number, dryRun: boolean): Promise<number>;
+}
+
+/**
+ * What the decision path always does together, one round trip on Redis. Each means exactly what its parts (the
+ * methods of the roles named) do in turn; a backend without a faster way composes them of those (folded.ts), and
+ * a composed store forwards one to a part only when that part keeps every role it touches (compose.ts).
+ */
+export interface FoldedSteps {
+	/**
+	 * Claims: claims `key` (as claimKey) unless `mark` is held at `markAt`: 'marked' (nothing is kept claimed),
+	 * 'claimed', or 'held' by another caller. An event's lease and its de-duplication mark (events/eventClaim.ts).
+	 */
+	claimKeyUnlessMarked(key: string, ttlMs: number, now: number, mark: string, markAt: number): Promise<'claimed' | 'held' | 'marked'>;
+	/** Claims: holdKey(hold, ttlMs, now), then releaseKey(release): an event's mark set, then its lease let go. */
+	holdKeyAndRelease(hold: string, ttlMs: number, now: number, release: string): Promise<void>;
+	/**
+	 * Claims and profiles: claims every lock key (as claimKey; all or none) and, when it did, reads what a profile
+	 * update starts from: the identity keys that are known, and the profiles of `contactId` and of every contact they
+	 * name. Undefined (nothing claimed, nothing read) when a lock is held by another caller.
+	 */
+	lockAndReadProfiles(locks: string[], ttlMs: number, now: number, identityKeys: string[], contactId?: string): Promise<LockedProfiles | undefined>;
+	/** Profiles and claims: saveProfile, then releaseKey of each key in `release`. */
+	saveProfileAndRelease(profile: Profile, identityKeys: string[], mergedContactIds: string[], release: string[]): Promise<void>;
+	/**
+	 * Caps and claims: reserveCap, then, when it reserved, claimKey(claim.key, claim.ttlMs, reservation.at); `claimed`
+	 * says whether it claimed (false when nothing was reserved, or another caller holds the key). A send's key with its cap slot.
+	 */
+	reserveCapAndClaim(reservation: CapReservation, counters: CapCounter[], claim: KeyClaim): Promise<CapVerdict & { claimed: boolean }>;
+	/** Caps and learner counts: settleCap, then addArmStats(deltas) whatever it returned (an empty list adds nothing). */
+	settleCapAndCount(reservationId: string, outcome: 'commit' | 'release', deltas: { key: string; delta: Partial<ArmStats> }[]): Promise<boolean>;
 }
 
 /** Content variants: the one a slot promoted, and those a reviewer approved. Permanent records (records.ts). */

@@ -8,12 +8,12 @@ import type { Profile } from '../profiles/schema';
 import { queryLimit } from './matchDecision';
 import { activationFromRow, ModelActivation } from './models';
 import { INACTIVITY_QUEUE, queuePrefix, RETENTION_BATCH, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type LeasedTimer, type PruneTarget, type Store, type StoredTimer, type TimerQueue } from './types';
+import { ComposedSteps } from './folded';
 import { checkArmDeltas } from './armStats';
 import { DecisionFacts, DecisionFilter, FactKey, factsOf, scoreBinOf, SummaryPage } from './decisionFacts';
 import { countSql, countsFromRows, listSummariesSql, summaryFromRow } from './factsSql';
 import { KeyedRow, olderPages, PRUNE_TABLES, prunePages } from './prune';
 import { LedgerBook } from './capLedger';
-import { NamedRecords } from './records';
 import { ArmStatsCopy } from './armStatsCopy';
 import { setBounded } from './boundedMap';
 
@@ -131,7 +131,7 @@ function openDatabase(path: string): DatabaseSync {
  * processes too. If a commit ever fails the store fails closed: every later call rejects, so nothing is
  * reported as stored that was not.
  */
-export class SqliteStore extends NamedRecords implements Store {
+export class SqliteStore extends ComposedSteps implements Store {
 	readonly kind = 'sqlite';
 	private readonly db: DatabaseSync;
 	private readonly stmt: Record<string, StatementSync>;

@@ -1,10 +1,12 @@
 import type { Decision } from '../audit/schema';
+import type { Profile } from '../profiles/schema';
 import type { ModelActivation, ModelVersionInfo, ModelVersionRecord } from './models';
 import type {
 	CapLedgerStore,
 	ClaimStore,
 	CursorStore,
 	DecisionLog,
+	FoldedSteps,
 	LearnerStatsStore,
 	ModelStore,
 	ProfileStore,
@@ -79,8 +81,21 @@ export interface Store
 		TimerStore,
 		LearnerStatsStore,
 		RetentionStore,
+		FoldedSteps,
 		VariantRecords,
 		RewardRecords {}
+
+/** A key to claim (as Store.claimKey) for `ttlMs`. */
+export interface KeyClaim {
+	key: string;
+	ttlMs: number;
+}
+
+/** What Store.lockAndReadProfiles read: identity key → contactId for the known keys, contactId → profile for those that exist. */
+export interface LockedProfiles {
+	identities: Map<string, string>;
+	profiles: Map<string, Profile>;
+}
 
 /** What pruneExpired deletes: cap ledger entries by when they were made, claimed keys by when they expired. */
 export type PruneTarget = 'capLedger' | 'claims';

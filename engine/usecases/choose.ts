@@ -3,8 +3,8 @@ import { chooseChannel, openChannels } from '../decide/chooseChannel';
 import { holdoutKey, holdoutOf } from '../decide/holdout';
 import { lowUpliftExplanation, upliftView } from '../decide/upliftGate';
 import { waitTrial } from '../decide/bookkeeping';
-import { chooseArm, contextOf, variantScopes, WAIT } from '../decide/learner';
-import { bestSendTime } from '../decide/sendTime';
+import { chooseArm, chooseArmKeys, contextOf, variantScopes, WAIT } from '../decide/learner';
+import { bestSendTime, sendTimeKeys } from '../decide/sendTime';
 import { NudgeError } from '../errors';
 import { cappedChannels } from '../guard/frequencyCap';
 import { zoneFor } from '../guard/windows';
@@ -85,7 +85,9 @@ export async function chooseStage(ctx: EngineContext, decision: Decision, profil
 		decision.explanation = `${decision.score!.tier} score (${decision.score!.value}): handed to a person by ${choice.channel} (policy journeys.${decision.journey}.escalate)`;
 	} else {
 		const arms = choice.candidates.filter((c) => c.eligible).map((c) => c.channel);
-		const picked = await chooseArm({ store: ctx.store, policy: ctx.policy, arms, context, random: ctx.random });
+		// The learner's and the send time's counts in one read (the send time's go unused when the pick is to wait).
+		const stats = await ctx.store.getArmStats([...chooseArmKeys(arms, context), ...sendTimeKeys(decision.contactId)]);
+		const picked = await chooseArm({ store: ctx.store, policy: ctx.policy, arms, context, random: ctx.random, stats });
 		for (const e of picked.estimates) Object.assign(decision.candidates.find((c) => c.channel === e.arm)!, { mean: e.mean, sampled: e.sampled });
 		decision.choice = { context, method: picked.method, arm: picked.arm };
 		const estimate = picked.estimates.find((e) => e.arm === picked.arm)!;
@@ -101,7 +103,7 @@ export async function chooseStage(ctx: EngineContext, decision: Decision, profil
 		} else {
 			decision.channel = picked.arm;
 			decision.explanation = `${picked.arm} ${why}`;
-			const sendTime = await bestSendTime({ store: ctx.store, policy: ctx.policy, contactId: decision.contactId, channel: picked.arm, zone: zoneFor(contact.timezone, ctx.policy.timezone), now });
+			const sendTime = await bestSendTime({ store: ctx.store, policy: ctx.policy, contactId: decision.contactId, channel: picked.arm, zone: zoneFor(contact.timezone, ctx.policy.timezone), now, stats });
 			if (sendTime) decision.sendTime = sendTime;
 		}
 	}

@@ -6,6 +6,7 @@ import { evaluateGuards } from '../guard/guard';
 import { waitTimer } from '../guard/waits';
 import type { DecisionRef } from '../items/decisionRef';
 import { type EngineContext, type ProfileLoader, nowFor, save, suppress, loadDecision, profileLoader } from './context';
+import { noteSendClaimed, sendClaim } from './send';
 
 /** What the Frequency Cap step may be told about the message (and a channel other than the chosen one). */
 export interface GuardOptions {
@@ -28,14 +29,17 @@ export async function checkCap(ctx: EngineContext, ref: DecisionRef | unknown, o
 	return decision.status === 'pending' || decision.status === 'delayed' ? guardStage(ctx, decision, profileLoader(ctx, decision), opts) : decision;
 }
 
-/** `wait: false` keeps a delayed decision out of the journey's wait queue (its caller asks again); `reserve: false` only looks at the caps. */
+/**
+ * `wait: false` keeps a delayed decision out of the journey's wait queue (its caller asks again); `reserve: false` only
+ * looks at the caps; `claimSend: true` (the send follows at once) claims the send's key with the cap slot, one store step.
+ */
 export async function guardStage(ctx: EngineContext,
 	decision: Decision,
 	profile: ProfileLoader,
 	options: GuardOptions,
 	persist = true,
 	reviewApproved = false,
-	flags: { wait?: boolean; reserve?: boolean } = {},
+	flags: { wait?: boolean; reserve?: boolean; claimSend?: boolean } = {},
 ): Promise<Decision> {
 	// On the event clock (replay), a delayed decision is checked again at its due time.
 	const retryAt = decision.status === 'delayed' && decision.guard?.retryAt ? Date.parse(decision.guard.retryAt) : 0;
@@ -49,7 +53,8 @@ export async function guardStage(ctx: EngineContext,
 	const given = Object.fromEntries(Object.entries(message).filter(([, v]) => v !== undefined));
 	if (Object.keys(given).length) decision.message = { ...decision.message, ...given };
 	const approved = reviewApproved || decision.review?.verdict === 'approved';
-	const result = await evaluateGuards({ store: ctx.store, policy: ctx.policy, profile: await profile(), decision, channel, now: now.getTime(), reviewApproved: approved, reserve: flags.reserve });
+	const result = await evaluateGuards({ store: ctx.store, policy: ctx.policy, profile: await profile(), decision, channel, now: now.getTime(), reviewApproved: approved, reserve: flags.reserve, ...(flags.claimSend ? { claim: sendClaim(decision.decisionId) } : {}) });
+	if (result.claimed) noteSendClaimed(decision);
 	decision.guard = {
 		outcome: result.outcome,
 		allowed: result.outcome === 'allowed',

@@ -28,7 +28,7 @@ export async function decideIngested(ctx: EngineContext, ingested: IngestResult,
 	return runStages(ctx, decision, [
 		() => scoreStage(ctx, decision, profile, false),
 		() => chooseStage(ctx, decision, profile, false),
-		() => guardStage(ctx, decision, profile, {}, false),
+		() => guardStage(ctx, decision, profile, {}, false, false, { claimSend: true }),
 		() => sendStage(ctx, decision, profile, target, false),
 	]);
 }
@@ -41,7 +41,7 @@ export async function decideDue(ctx: EngineContext, ref: DecisionRef | unknown, 
 	const decision = await loadDecision(ctx, ref);
 	if (decision.status !== 'delayed') return decision;
 	const profile = profileLoader(ctx, decision);
-	return runStages(ctx, decision, [() => guardStage(ctx, decision, profile, {}, false), () => sendStage(ctx, decision, profile, target, false)]);
+	return runStages(ctx, decision, [() => guardStage(ctx, decision, profile, {}, false, false, { claimSend: true }), () => sendStage(ctx, decision, profile, target, false)]);
 }
 
 /** Runs stages while the decision is open (the first may take a delayed one), then logs it. */

@@ -4,9 +4,16 @@ import { channelEligibility } from '../profiles/eligibility';
 import { sentTrials } from '../decide/bookkeeping';
 import { deliver, RetryPolicy, Sender, SendResult, WebhookTarget } from '../deliver/provider';
 import { NudgeError } from '../errors';
+import type { KeyClaim } from '../store/types';
 import { suppressionHit } from '../guard/guard';
 import type { DecisionRef } from '../items/decisionRef';
 import { type EngineContext, type ProfileLoader, nowFor, save, suppress, loadDecision, profileLoader } from './context';
+
+/** The key one execution holds to send a decision, for a day: a retried flow never sends it twice. */
+export const sendClaim = (decisionId: string): KeyClaim => ({ key: `send:${decisionId}`, ttlMs: 24 * 3_600_000 });
+/** Decisions whose send key the Frequency Cap stage claimed with their cap slot (the one-call journey: the send follows). */
+const claimedWithSlot = new WeakSet<Decision>();
+export const noteSendClaimed = (decision: Decision) => void claimedWithSlot.add(decision);
 
 /** A webhook, a dry run, or any provider's sender (engine/deliver: Segment, HubSpot…). */
 export type SendTarget = WebhookTarget | { dryRun: true } | { sender: Sender; retry?: Partial<RetryPolicy> };
@@ -47,8 +54,9 @@ export async function sendStage(ctx: EngineContext, decision: Decision, loadProf
 	}
 	// Before anything leaves: a decision that may not end sent is never posted.
 	checkMove(decision, 'sent');
-	const key = `send:${decision.decisionId}`;
-	if (!(await ctx.store.claimKey(key, 24 * 3_600_000, now.getTime()))) {
+	const { key, ttlMs } = sendClaim(decision.decisionId);
+	// Claimed already when this execution's cap check took it with the slot (once: a later send claims again).
+	if (!claimedWithSlot.delete(decision) && !(await ctx.store.claimKey(key, ttlMs, now.getTime()))) {
 		throw new NudgeError('CONFLICT', `Decision ${decision.decisionId} is already being sent by another execution`, [], 409);
 	}
 	// The decision, its reservation and the send claim are durable before the message leaves the process.
@@ -89,10 +97,10 @@ export async function sendStage(ctx: EngineContext, decision: Decision, loadProf
 		at: now.toISOString(),
 	};
 	if (result.ok) {
-		if (reservationId) await ctx.store.settleCap(reservationId, 'commit');
-		// The learner counts a trial only for a message that left (a chosen channel, sent).
+		// The learner counts a trial only for a message that left (a chosen channel, sent); with the cap's commit, one step.
 		const trials = sentTrials(decision);
-		if (trials.length) await ctx.store.addArmStats(trials);
+		if (reservationId) await ctx.store.settleCapAndCount(reservationId, 'commit', trials);
+		else if (trials.length) await ctx.store.addArmStats(trials);
 		moveTo(decision, 'sent');
 		decision.explanation = `sent by ${decision.channel}`;
 	} else {

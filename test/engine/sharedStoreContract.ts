@@ -93,6 +93,23 @@ export function describeSharedStoreContract(name: string, namespace: () => (() =
 			expect(claims.filter(Boolean)).toHaveLength(1);
 		});
 
+		test('identity locks: of several connections racing for overlapping lock sets, one at a time holds them', async () => {
+			const stores = Array.from({ length: 6 }, connect);
+			const sets = [['lock:a', 'lock:b'], ['lock:b', 'lock:c'], ['lock:c', 'lock:a']];
+			const calls = stores.flatMap((s, i) => [sets[i % 3], sets[(i + 1) % 3]].map((set) => ({ set, read: s.lockAndReadProfiles(set, 60_000, 10, []) })));
+			const winners: string[][] = [];
+			for (const { set, read } of calls) if (await read) winners.push(set);
+			// At most one (a store composing the claims may let every racer back off); a loser keeps no lock of its set.
+			expect(winners.length).toBeLessThanOrEqual(1);
+			const held = [];
+			for (const lock of ['lock:a', 'lock:b', 'lock:c']) if ((await stores[0].keyHeldUntil(lock, 10)) !== undefined) held.push(lock);
+			expect(held).toEqual([...(winners[0] ?? [])].sort());
+			// The event lease too: one connection claims it, the others find it held.
+			const claims = await Promise.all(stores.map((s) => s.claimKeyUnlessMarked('event-lease:x', 60_000, 10, 'event:x', 10)));
+			expect(claims.filter((c) => c === 'claimed')).toHaveLength(1);
+			expect(claims.filter((c) => c === 'held')).toHaveLength(5);
+		});
+
 		test('review: concurrent checks of a new content variant from several connections all send it to review', async () => {
 			const stores = Array.from({ length: 6 }, connect);
 			const { policy } = loadPolicy({ channelOrder: ['email'], review: [{ id: 'new-copy', newVariant: true }] });

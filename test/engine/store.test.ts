@@ -164,12 +164,16 @@ describe('SQLite store', () => {
 		await b.close();
 	});
 
-	test('each connection reads the learner counts the others committed: increments, erasures, raw writes (its copy follows)', async () => {
+	/** Two connections to one file, and each one's trials for `keys`. */
+	function twoConnections(keys: string[]) {
 		const path = join(tempDir(), 'nudge.db');
-		const a = new SqliteStore(path);
-		const b = new SqliteStore(path);
-		const keys = ['global#email', 'hour:c1#9'];
 		const read = async (s: SqliteStore) => Object.fromEntries([...(await s.getArmStats(keys))].map(([key, stats]) => [key, stats.trials]));
+		return { path, a: new SqliteStore(path), b: new SqliteStore(path), read };
+	}
+
+	test('each connection reads the learner counts the others committed: increments, erasures, raw writes (its copy follows)', async () => {
+		const keys = ['global#email', 'hour:c1#9'];
+		const { path, a, b, read } = twoConnections(keys);
 		await a.addArmStats([{ key: 'global#email', delta: { trials: 1, successes: 1 } }]);
 		await a.sync();
 		// Both now hold both keys in their copies, one of them as having no row.
@@ -194,6 +198,23 @@ describe('SQLite store', () => {
 		// What a caller does with the counts it got does not change the copy.
 		(await a.getArmStats(keys)).get('global#email')!.trials = 99;
 		expect(await read(a)).toEqual({ 'global#email': 10 });
+		await a.close();
+		await b.close();
+	});
+
+	test('the folded cap commit counts the learner through the copy: read at once by this connection, once committed by another', async () => {
+		const keys = ['global#email', 'ctx#email'];
+		const { a, b, read } = twoConnections(keys);
+		await a.addArmStats([{ key: 'global#email', delta: { trials: 1 } }]);
+		await a.sync();
+		// Both copies know both keys (one without a row) before the folded step writes them.
+		expect([await read(a), await read(b)]).toEqual([{ 'global#email': 1 }, { 'global#email': 1 }]);
+		expect((await a.reserveCap({ reservationId: 'r1', contactId: 'c1', channel: 'email', journey: 'j', tags: [], at: 10, expiresAt: 1000 }, [])).ok).toBe(true);
+		const trials = keys.map((key) => ({ key, delta: { trials: 1 } }));
+		expect(await a.settleCapAndCount('r1', 'commit', trials)).toBe(true);
+		expect(await read(a)).toEqual({ 'global#email': 2, 'ctx#email': 1 });
+		await a.sync();
+		expect(await read(b)).toEqual({ 'global#email': 2, 'ctx#email': 1 });
 		await a.close();
 		await b.close();
 	});

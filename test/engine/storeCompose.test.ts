@@ -8,6 +8,8 @@ import { describeStoreContract } from './storeContract';
 
 // The split placement over two embedded backends: the whole contract holds across a composition.
 describeStoreContract('composed memory (hot) + sqlite (log)', () => splitStore(new MemoryStore(), new SqliteStore(join(tempDir(), 'log.db'))));
+// Every role on a part of its own: each folded step runs its plain methods over the composed store, to the same contract.
+describeStoreContract('composed, each role apart', () => apart().store);
 
 /** Each placed role on its own part, so a test sees where every call went. */
 function apart() {
@@ -42,6 +44,40 @@ describe('composeStore', () => {
 		await parts.keys.holdKey('variant-approved:old', 100 * 365 * 86_400_000, Date.now());
 		expect(await store.isVariantApproved('old')).toBe(true);
 		expect(await parts.rest.isVariantApproved('old')).toBe(false);
+	});
+
+	test('a folded step goes to the part keeping every role it touches, else runs its plain methods across the parts', async () => {
+		const parts = { hot: new MemoryStore(), ledger: new MemoryStore(), log: new MemoryStore() };
+		// Spied before composing: the composed store binds each part's methods once.
+		const onHot = jest.spyOn(parts.hot, 'claimKeyUnlessMarked');
+		const onLedger = jest.spyOn(parts.ledger, 'settleCapAndCount');
+		const capAndClaim = [jest.spyOn(parts.hot, 'reserveCapAndClaim'), jest.spyOn(parts.ledger, 'reserveCapAndClaim')];
+		const store = composeStore(parts, { profiles: 'hot', claims: 'hot', caps: 'ledger', cursors: 'hot', timers: 'hot', learnerStats: 'ledger', decisions: 'log', models: 'log' });
+		expect(await store.claimKeyUnlessMarked('lease', 1000, 0, 'mark', 0)).toBe('claimed');
+		expect(onHot).toHaveBeenCalledTimes(1);
+		// Caps and learner counts on one part: the step is that part's.
+		await store.reserveCap({ reservationId: 'r1', contactId: 'c1', channel: 'email', journey: 'j', tags: [], at: 0, expiresAt: 1000 }, []);
+		expect(await store.settleCapAndCount('r1', 'commit', [{ key: 'ctx#email', delta: { trials: 1 } }])).toBe(true);
+		expect(onLedger).toHaveBeenCalledTimes(1);
+		expect((await parts.ledger.getArmStats(['ctx#email'])).get('ctx#email')?.trials).toBe(1);
+		// Caps and claims apart: neither part's own step; the slot on the ledger's part, the key on the claims' part.
+		const verdict = await store.reserveCapAndClaim({ reservationId: 'r2', contactId: 'c1', channel: 'email', journey: 'j', tags: [], at: 0, expiresAt: 1000 }, [], { key: 'send:d1', ttlMs: 500 });
+		expect(verdict).toMatchObject({ ok: true, claimed: true });
+		for (const step of capAndClaim) expect(step).not.toHaveBeenCalled();
+		expect(await parts.hot.keyHeldUntil('send:d1', 0)).toBe(500);
+		expect(await parts.ledger.settleCap('r2', 'release')).toBe(true);
+	});
+
+	test('the cap commit with the learner count, composed across parts, writes through the learner part so its SQLite copy stays exact', async () => {
+		const counts = new SqliteStore(join(tempDir(), 'counts.db'));
+		const parts = { hot: new MemoryStore(), counts };
+		const store = composeStore(parts, { profiles: 'hot', claims: 'hot', caps: 'hot', cursors: 'hot', timers: 'hot', learnerStats: 'counts', decisions: 'hot', models: 'hot' });
+		// Read first: the copy knows the key (no row yet), so a write around addArmStats would leave it stale.
+		expect((await store.getArmStats(['ctx#email'])).size).toBe(0);
+		await store.reserveCap({ reservationId: 'r1', contactId: 'c1', channel: 'email', journey: 'j', tags: [], at: 0, expiresAt: 1000 }, []);
+		expect(await store.settleCapAndCount('r1', 'commit', [{ key: 'ctx#email', delta: { trials: 1 } }])).toBe(true);
+		expect((await store.getArmStats(['ctx#email'])).get('ctx#email')?.trials).toBe(1);
+		await counts.close();
 	});
 
 	test('erasure asks every part and adds the counts; pruning goes to the part keeping the ledger or the claims', async () => {

@@ -88,6 +88,64 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			expect(await store.claimKey('event:3', 1000, 10)).toBe(false);
 		});
 
+		test('folded event claim: the lease unless marked, then the mark set and the lease let go in one step', async () => {
+			expect(await store.claimKeyUnlessMarked('event-lease:f1', 1000, 0, 'event:f1', 5000)).toBe('claimed');
+			expect(await store.claimKeyUnlessMarked('event-lease:f1', 1000, 500, 'event:f1', 5000)).toBe('held');
+			await store.holdKeyAndRelease('event:f1', 10_000, 5000, 'event-lease:f1');
+			expect(await store.keyHeldUntil('event:f1', 5000)).toBe(15_000);
+			expect(await store.keyHeldUntil('event-lease:f1', 500)).toBeUndefined();
+			// Marked: a duplicate, and the lease is not kept; past the mark's window, the event is new again.
+			expect(await store.claimKeyUnlessMarked('event-lease:f1', 1000, 600, 'event:f1', 14_999)).toBe('marked');
+			expect(await store.keyHeldUntil('event-lease:f1', 600)).toBeUndefined();
+			expect(await store.claimKeyUnlessMarked('event-lease:f1', 1000, 600, 'event:f1', 15_000)).toBe('claimed');
+		});
+
+		test('folded profile update: locks all or none with the profiles read, then the save lets them go', async () => {
+			await store.saveProfile(profile('c1', { traits: { plan: 'pro' } }), ['email:a@x.io'], []);
+			await store.saveProfile(profile('c2'), ['anonymousId:anon'], []);
+			const read = await store.lockAndReadProfiles(['lock:b', 'lock:a'], 1000, 0, ['email:a@x.io', 'anonymousId:anon', 'userId:nobody'], 'c9');
+			expect([...read!.identities.entries()].sort()).toEqual([['anonymousId:anon', 'c2'], ['email:a@x.io', 'c1']]);
+			expect([...read!.profiles.keys()].sort()).toEqual(['c1', 'c2']);
+			expect(read!.profiles.get('c1')?.traits).toEqual({ plan: 'pro' });
+			// One of its locks is held: nothing is claimed, nothing read.
+			expect(await store.lockAndReadProfiles(['lock:c', 'lock:a'], 1000, 10, ['email:a@x.io'])).toBeUndefined();
+			expect(await store.keyHeldUntil('lock:c', 10)).toBeUndefined();
+			// The contact id's own profile is read too.
+			expect([...(await store.lockAndReadProfiles(['lock:c'], 1000, 10, [], 'c2'))!.profiles.keys()]).toEqual(['c2']);
+			await store.saveProfileAndRelease(profile('c1'), ['email:a@x.io', 'anonymousId:anon'], ['c2'], ['lock:a', 'lock:b', 'lock:c']);
+			expect(await store.getProfile('c2')).toBeUndefined();
+			expect((await store.resolveIdentities(['anonymousId:anon'])).get('anonymousId:anon')).toBe('c1');
+			for (const lock of ['lock:a', 'lock:b', 'lock:c']) expect(await store.keyHeldUntil(lock, 10)).toBeUndefined();
+			expect(await store.lockAndReadProfiles(['lock:a'], 1000, 10, [])).toEqual({ identities: new Map(), profiles: new Map() });
+		});
+
+		test('folded cap check: the send key is claimed with the slot, and only when a slot was reserved', async () => {
+			const one = [{ ruleId: 'one', limit: 1, since: 0, match: {}, excludeTags: [] }];
+			const r = (id: string, at: number) => ({ reservationId: id, contactId: 'c1', channel: 'email', journey: 'j', tags: [], at, expiresAt: at + 1000 });
+			const send = { key: 'send:d1', ttlMs: 5000 };
+			expect(await store.reserveCapAndClaim(r('r1', 10), one, send)).toEqual({ ok: true, counts: [0], freesAt: [undefined], claimed: true });
+			expect(await store.keyHeldUntil('send:d1', 10)).toBe(5010);
+			// Full: nothing reserved, nothing claimed.
+			expect(await store.reserveCapAndClaim(r('r2', 20), one, { key: 'send:d2', ttlMs: 5000 })).toMatchObject({ ok: false, counts: [1], claimed: false });
+			expect(await store.keyHeldUntil('send:d2', 20)).toBeUndefined();
+			// Reserved, but another caller holds the key.
+			expect((await store.reserveCapAndClaim(r('r3', 30), [], send)).claimed).toBe(false);
+			expect(await store.settleCap('r3', 'release')).toBe(true);
+		});
+
+		test('folded send bookkeeping: the cap settled and the learner counted in one step, counted whether or not it settled', async () => {
+			const one = [{ ruleId: 'one', limit: 1, since: 0, match: {}, excludeTags: [] }];
+			expect((await store.reserveCap({ reservationId: 'r1', contactId: 'c1', channel: 'email', journey: 'j', tags: [], at: 10, expiresAt: 1000 }, one)).ok).toBe(true);
+			const trial = [{ key: 'global#email', delta: { trials: 1 } }, { key: 'ctx#email', delta: { trials: 1 } }];
+			expect(await store.settleCapAndCount('r1', 'commit', trial)).toBe(true);
+			expect(await store.settleCapAndCount('r1', 'commit', trial)).toBe(false);
+			expect(await store.settleCapAndCount('unknown', 'release', [])).toBe(false);
+			const stats = await store.getArmStats(['global#email', 'ctx#email']);
+			expect([stats.get('global#email')?.trials, stats.get('ctx#email')?.trials]).toEqual([2, 2]);
+			// Committed for good: the cap stays full after the reservation would have expired.
+			expect((await store.peekCap('c1', one, 5000)).ok).toBe(false);
+		});
+
 		const counter = (ruleId: string, limit: number, since: number, match: CapCounter['match'] = {}, extra: Partial<CapCounter> = {}): CapCounter => ({
 			ruleId,
 			limit,

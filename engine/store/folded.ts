@@ -1,0 +1,61 @@
+import type { Profile } from '../profiles/schema';
+import { NamedRecords } from './records';
+import type { ArmStats, CapCounter, CapReservation, CapVerdict, FoldedSteps, KeyClaim, LockedProfiles, Store } from './types';
+
+/**
+ * The folded steps (roles.ts FoldedSteps) composed of the store's plain methods, with the named records: for the
+ * backends that extend this (memory, SQLite, PostgreSQL: in-process, or a round trip that is not the bottleneck),
+ * and for a composed store whose parts split a step's roles (compose.ts). Redis runs each as one script.
+ */
+export class ComposedSteps extends NamedRecords implements FoldedSteps {
+	/** Claim first, then look at the mark: a holder sets its mark before it lets the lease go. */
+	async claimKeyUnlessMarked(this: Store, key: string, ttlMs: number, now: number, mark: string, markAt: number): Promise<'claimed' | 'held' | 'marked'> {
+		if (await this.claimKey(key, ttlMs, now)) {
+			if ((await this.keyHeldUntil(mark, markAt)) === undefined) return 'claimed';
+			await this.releaseKey(key);
+			return 'marked';
+		}
+		return (await this.keyHeldUntil(mark, markAt)) === undefined ? 'held' : 'marked';
+	}
+
+	async holdKeyAndRelease(this: Store, hold: string, ttlMs: number, now: number, release: string): Promise<void> {
+		await this.holdKey(hold, ttlMs, now);
+		await this.releaseKey(release);
+	}
+
+	/** Locks in sorted order; one that is held lets go of those taken, so two callers never wait on each other. */
+	async lockAndReadProfiles(this: Store, locks: string[], ttlMs: number, now: number, identityKeys: string[], contactId?: string): Promise<LockedProfiles | undefined> {
+		const held: string[] = [];
+		for (const key of [...new Set(locks)].sort()) {
+			if (!(await this.claimKey(key, ttlMs, now))) {
+				await Promise.all(held.map((k) => this.releaseKey(k)));
+				return undefined;
+			}
+			held.push(key);
+		}
+		const identities = await this.resolveIdentities(identityKeys);
+		const ids = new Set([...(contactId ? [contactId] : []), ...identities.values()]);
+		const profiles = new Map<string, Profile>();
+		for (const id of ids) {
+			const profile = await this.getProfile(id);
+			if (profile) profiles.set(id, profile);
+		}
+		return { identities, profiles };
+	}
+
+	async saveProfileAndRelease(this: Store, profile: Profile, identityKeys: string[], merged: string[], release: string[]): Promise<void> {
+		await this.saveProfile(profile, identityKeys, merged);
+		await Promise.all(release.map((key) => this.releaseKey(key)));
+	}
+
+	async reserveCapAndClaim(this: Store, reservation: CapReservation, counters: CapCounter[], claim: KeyClaim): Promise<CapVerdict & { claimed: boolean }> {
+		const verdict = await this.reserveCap(reservation, counters);
+		return { ...verdict, claimed: verdict.ok && (await this.claimKey(claim.key, claim.ttlMs, reservation.at)) };
+	}
+
+	async settleCapAndCount(this: Store, reservationId: string, outcome: 'commit' | 'release', deltas: { key: string; delta: Partial<ArmStats> }[]): Promise<boolean> {
+		const settled = await this.settleCap(reservationId, outcome);
+		if (deltas.length) await this.addArmStats(deltas);
+		return settled;
+	}
+}
