@@ -13,6 +13,7 @@ import { DecisionFacts, DecisionFilter, FactKey, factsOf, scoreBinOf, SummaryPag
 import { countSql, countsFromRows, listSummariesSql, summaryFromRow } from './factsSql';
 import { KeyedRow, olderPages, PRUNE_TABLES, prunePages } from './prune';
 import { LedgerBook } from './capLedger';
+import { decodeDecision, encodeDecision } from './decisionCodec';
 
 /**
  * The console's facts of each decision (decisionFacts.ts) in indexed columns, written with the decision,
@@ -128,7 +129,7 @@ export class SqliteStore implements Store {
 	private batchOpen = false;
 	private waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
 	private failure?: NudgeError;
-	private readonly queuedDecisions = new Map<string, { row: Decision; json: string; facts: DecisionFacts }>();
+	private readonly queuedDecisions = new Map<string, { row: Decision; body: string; facts: DecisionFacts }>();
 	/**
 	 * The cap_ledger rows of recently checked contacts, counted in process (capLedger.ts) instead of by a query per
 	 * check (bench/caps). Exact while no other connection writes: it is dropped whenever PRAGMA data_version says
@@ -223,8 +224,8 @@ export class SqliteStore implements Store {
 
 	/** Writes the queued decision rows into the open transaction. */
 	private writeQueuedDecisions(): void {
-		for (const { row, json, facts } of this.queuedDecisions.values()) {
-			this.stmt.putDecision.run(row.decisionId, row.contactId, row.journey, row.status, row.reason ?? null, row.createdAt, json);
+		for (const { row, body, facts } of this.queuedDecisions.values()) {
+			this.stmt.putDecision.run(row.decisionId, row.contactId, row.journey, row.status, row.reason ?? null, row.createdAt, body);
 			this.putFacts(facts);
 		}
 		this.queuedDecisions.clear();
@@ -284,8 +285,19 @@ export class SqliteStore implements Store {
 		if (!ledger.includes('tags')) this.db.exec(`ALTER TABLE cap_ledger ADD COLUMN tags TEXT NOT NULL DEFAULT ','`);
 		if (!columns('timers').includes('lease')) this.db.exec('ALTER TABLE timers ADD COLUMN lease TEXT; ALTER TABLE timers ADD COLUMN lease_until INTEGER');
 		if (!columns('decision_facts').includes('policy_version')) {
-			this.db.exec(`ALTER TABLE decision_facts ADD COLUMN policy_version TEXT;
-				UPDATE decision_facts SET policy_version = (SELECT json_extract(body, '$.policyVersion') FROM decisions WHERE decisions.decision_id = decision_facts.decision_id)`);
+			this.db.exec('BEGIN IMMEDIATE; ALTER TABLE decision_facts ADD COLUMN policy_version TEXT');
+			try {
+				const fill = this.db.prepare('UPDATE decision_facts SET policy_version = ? WHERE decision_id = ?');
+				// Read through the codec: the body may be in its stored form (decisionCodec.ts).
+				for (const row of this.db.prepare('SELECT body FROM decisions').iterate() as Iterable<{ body: string }>) {
+					const d = decodeDecision(row.body);
+					fill.run(d.policyVersion, d.decisionId);
+				}
+				this.db.exec('COMMIT');
+			} catch (error) {
+				this.db.exec('ROLLBACK');
+				throw error;
+			}
 		}
 		this.db.exec('CREATE INDEX IF NOT EXISTS decision_facts_by_policy ON decision_facts (policy_version)');
 		this.backfillFacts();
@@ -299,7 +311,7 @@ export class SqliteStore implements Store {
 			probability, score_bin, model, score_value, event_name, policy_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
 		this.db.exec('BEGIN IMMEDIATE');
 		try {
-			for (const row of this.db.prepare(`SELECT body ${missing}`).iterate() as Iterable<{ body: string }>) insert.run(...factsRow(factsOf(JSON.parse(row.body) as Decision)));
+			for (const row of this.db.prepare(`SELECT body ${missing}`).iterate() as Iterable<{ body: string }>) insert.run(...factsRow(factsOf(decodeDecision(row.body))));
 			this.db.exec('COMMIT');
 		} catch (error) {
 			this.db.exec('ROLLBACK');
@@ -390,19 +402,19 @@ export class SqliteStore implements Store {
 			throw this.storeError(error);
 		}
 		const { decisionId, contactId, journey, status, reason, createdAt } = d;
-		this.queuedDecisions.set(decisionId, { row: { decisionId, contactId, journey, status, reason, createdAt } as Decision, json: JSON.stringify(d), facts: factsOf(d) });
+		this.queuedDecisions.set(decisionId, { row: { decisionId, contactId, journey, status, reason, createdAt } as Decision, body: encodeDecision(d), facts: factsOf(d) });
 	}
 
 	private putDecisionRow(d: Decision): void {
-		this.stmt.putDecision.run(d.decisionId, d.contactId, d.journey, d.status, d.reason ?? null, d.createdAt, JSON.stringify(d));
+		this.stmt.putDecision.run(d.decisionId, d.contactId, d.journey, d.status, d.reason ?? null, d.createdAt, encodeDecision(d));
 		this.putFacts(factsOf(d));
 	}
 
 	async getDecision(decisionId: string) {
 		const queued = this.queuedDecisions.get(decisionId);
-		if (queued) return JSON.parse(queued.json) as Decision;
+		if (queued) return decodeDecision(queued.body);
 		const row = this.stmt.getDecision.get(decisionId) as { body: string } | undefined;
-		return row ? (JSON.parse(row.body) as Decision) : undefined;
+		return row ? decodeDecision(row.body) : undefined;
 	}
 
 	async queryDecisions(q: DecisionQuery) {
@@ -422,7 +434,7 @@ export class SqliteStore implements Store {
 		if (q.after) add('(created_at > ? OR (created_at = ? AND decision_id > ?))', q.after.createdAt, q.after.createdAt, q.after.decisionId);
 		const sql = `SELECT body FROM decisions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, decision_id LIMIT ?`;
 		const rows = this.db.prepare(sql).all(...args, queryLimit(q)) as { body: string }[];
-		return rows.map((r) => JSON.parse(r.body) as Decision);
+		return rows.map((r) => decodeDecision(r.body));
 	}
 
 	addOutcome(decisionId: string, outcome: Outcome) {
@@ -433,7 +445,7 @@ export class SqliteStore implements Store {
 			if (Number(this.stmt.putOutcome.run(outcome.outcomeId, decisionId, JSON.stringify(outcome)).changes) === 0) {
 				return false;
 			}
-			const d = JSON.parse(row.body) as Decision;
+			const d = decodeDecision(row.body);
 			d.outcomes.push(outcome);
 			if (outcome.at > d.updatedAt) d.updatedAt = outcome.at;
 			this.putDecisionRow(d);
@@ -576,14 +588,14 @@ export class SqliteStore implements Store {
 	}
 
 	async findDecisionByMessageId(messageId: string) {
-		for (const { json } of this.queuedDecisions.values()) {
-			const d = JSON.parse(json) as Decision;
+		for (const { body } of this.queuedDecisions.values()) {
+			const d = decodeDecision(body);
 			if (d.delivery?.providerMessageId === messageId) return d;
 		}
 		const row = this.prepared(`SELECT body FROM decisions WHERE json_extract(body, '$.delivery.providerMessageId') = ? LIMIT 1`).get(messageId) as
 			| { body: string }
 			| undefined;
-		return row ? (JSON.parse(row.body) as Decision) : undefined;
+		return row ? decodeDecision(row.body) : undefined;
 	}
 
 	async listDecisionSummaries(filter: DecisionFilter, page: SummaryPage) {
@@ -656,8 +668,8 @@ export class SqliteStore implements Store {
 			for (const key of armKeys) run('DELETE FROM learner_arms WHERE key = ?', key);
 			const rows = this.prepared('SELECT body FROM decisions WHERE contact_id = ?').all(contactId) as { body: string }[];
 			for (const row of rows) {
-				const d = pseudonymise(JSON.parse(row.body) as Decision);
-				this.prepared('UPDATE decisions SET contact_id = ?, body = ? WHERE decision_id = ?').run(d.contactId, JSON.stringify(d), d.decisionId);
+				const d = pseudonymise(decodeDecision(row.body));
+				this.prepared('UPDATE decisions SET contact_id = ?, body = ? WHERE decision_id = ?').run(d.contactId, encodeDecision(d), d.decisionId);
 				run('DELETE FROM decision_facts WHERE decision_id = ?', d.decisionId);
 				this.putFacts(factsOf(d));
 				run('DELETE FROM outcomes WHERE decision_id = ?', d.decisionId);

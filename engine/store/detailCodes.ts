@@ -1,0 +1,44 @@
+import { atCap, keptCapped, needsOptIn, notInJourney, optedOut, switchedOff, unreachable, waitDisabled } from '../audit/candidateDetails';
+import type { Context } from './fieldCodecs';
+
+/**
+ * A candidate's (or a guard check's) `detail` stored as a code when it is one of the sentences of
+ * audit/candidateDetails.ts for its channel and journey: the sentence is written again on read. Append only: stored
+ * rows hold these indexes.
+ */
+export const DETAIL_SENTENCES: ((channel: string, journey: string) => string)[] = [switchedOff, unreachable, optedOut, needsOptIn, notInJourney, waitDisabled];
+
+/** Cap sentences carry the counts the candidate does not: stored as [code, count, limit, window]. */
+const AT_CAP = DETAIL_SENTENCES.length;
+const KEPT_CAPPED = AT_CAP + 1;
+
+type Fields = Record<string, unknown>;
+
+const channelOf = (context: Context, record: Fields) => (typeof record.channel === 'string' ? record.channel : (context.channel ?? ''));
+const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+
+function capSentence(code: number, record: Fields, count: number, limit: number, window: string): string {
+	const sentence = atCap(String(record.ruleId), count, limit, window, text(record.freesAt));
+	return code === KEPT_CAPPED ? keptCapped(sentence) : sentence;
+}
+
+/** The code of `detail`, or `detail` itself when no sentence writes it exactly. */
+export function detailToCode(detail: string, context: Context, record: Fields): unknown {
+	const channel = channelOf(context, record);
+	for (let code = 0; code < DETAIL_SENTENCES.length; code++) if (DETAIL_SENTENCES[code]!(channel, context.journey) === detail) return code;
+	if (typeof record.ruleId !== 'string' || !detail.startsWith(`capped: ${record.ruleId} (`)) return detail;
+	const counts = /^(\d+) of (\d+) in the (?:current|last) (.*?)\)/.exec(detail.slice(`capped: ${record.ruleId} (`.length));
+	if (!counts) return detail;
+	const [count, limit, window] = [Number(counts[1]), Number(counts[2]), counts[3]!];
+	for (const code of [AT_CAP, KEPT_CAPPED]) if (capSentence(code, record, count, limit, window) === detail) return [code, count, limit, window];
+	return detail;
+}
+
+export function detailFromCode(stored: unknown, context: Context, record: Fields): string {
+	if (typeof stored === 'number') return DETAIL_SENTENCES[stored]!(channelOf(context, record), context.journey);
+	if (Array.isArray(stored)) {
+		const [code, count, limit, window] = stored as [number, number, number, string];
+		return capSentence(code, record, count, limit, window);
+	}
+	return stored as string;
+}
