@@ -31,7 +31,8 @@ async function steps(engine: Engine, raw: unknown): Promise<Decision> {
 	return engine.logDecision(d);
 }
 
-async function measure(dist: string, store: string, path: 'decide' | 'steps', tag: string): Promise<number> {
+/** Decisions per second, and CPU microseconds per decision (this process, SQLite included): the figure to trust on a busy machine. */
+async function measure(dist: string, store: string, path: 'decide' | 'steps', tag: string): Promise<{ perSecond: number; cpuUs: number }> {
 	/* eslint-disable @typescript-eslint/no-require-imports -- each build is loaded from its own folder */
 	const { Engine } = require(join(dist, 'engine/engine')) as typeof import('../engine/engine');
 	const { openStore } = require(join(dist, 'engine/store/open')) as typeof import('../engine/store/open');
@@ -44,11 +45,13 @@ async function measure(dist: string, store: string, path: 'decide' | 'steps', ta
 	const one = (raw: unknown) => (path === 'decide' ? engine.decide(raw, { journey: 'nurture', target }) : steps(engine, raw));
 	for (let i = 0; i < 300; i++) await one(event(`warm-${tag}`, i));
 	const started = performance.now();
+	const cpu = process.cpuUsage();
 	for (let i = 0; i < N; i++) await one(event(tag, i));
+	const { user, system } = process.cpuUsage(cpu);
 	const perSecond = N / ((performance.now() - started) / 1000);
 	await engine.close();
 	rmSync(dir, { recursive: true, force: true });
-	return perSecond;
+	return { perSecond, cpuUs: (user + system) / N };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -60,13 +63,15 @@ async function main(): Promise<void> {
 	print(`  baseline ${baseline}\n  candidate ${candidate}`);
 	for (const store of (process.env.BENCH_BUILDS_STORES ?? 'memory,sqlite').split(',')) {
 		for (const path of ['decide', 'steps'] as const) {
-			const runs = { baseline: [] as number[], candidate: [] as number[] };
+			const runs = { baseline: [] as { perSecond: number; cpuUs: number }[], candidate: [] as { perSecond: number; cpuUs: number }[] };
 			for (let round = 0; round < ROUNDS; round++) {
 				const order = round % 2 ? (['candidate', 'baseline'] as const) : (['baseline', 'candidate'] as const);
 				for (const which of order) runs[which].push(await measure(which === 'baseline' ? baseline : candidate, store, path, `${which}-${round}`));
 			}
-			const [b, c] = [median(runs.baseline), median(runs.candidate)];
+			const [b, c] = [median(runs.baseline.map((r) => r.perSecond)), median(runs.candidate.map((r) => r.perSecond))];
+			const [bCpu, cCpu] = [median(runs.baseline.map((r) => r.cpuUs)), median(runs.candidate.map((r) => r.cpuUs))];
 			print(`  ${store.padEnd(6)} ${path.padEnd(6)} baseline ${fmt(b, 0).padStart(6)}/s   candidate ${fmt(c, 0).padStart(6)}/s   candidate/baseline ${fmt(c / b)}`);
+			print(`  ${''.padEnd(13)} CPU per decision: baseline ${fmt(bCpu, 0).padStart(5)} µs   candidate ${fmt(cCpu, 0).padStart(5)} µs   candidate/baseline ${fmt(cCpu / bCpu)}`);
 		}
 	}
 }

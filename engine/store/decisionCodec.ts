@@ -31,6 +31,10 @@ const GUARD_OUTCOME_WORDS = ['allowed', 'delayed', 'blocked', 'review'];
 const METHOD_WORDS = ['default_order', 'thompson', 'greedy', 'explore', 'holdout', 'none_eligible', 'escalated', 'requested', 'uplift_gate'];
 const TIER_WORDS = ['hot', 'warm', 'cold'];
 const OUTCOME_WORDS = ['open', 'click', 'conversion', 'unsubscribe', 'complaint', 'revenue'];
+const SOURCE_WORDS = ['segment', 'hubspot', 'salesforce', 'webhook', 'nudge'];
+const EVENT_TYPE_WORDS = ['identify', 'track', 'page', 'group', 'alias'];
+/** The rules every guarded decision checks. */
+const CHECK_RULE_WORDS = ['suppression-list', ...CHANNEL_WORDS.slice(0, 6).map((c) => `consent:${c}`)];
 
 const channel = word(CHANNEL_WORDS);
 const status = word(STATUS_WORDS);
@@ -58,7 +62,7 @@ const candidate = tuple([
 
 const guardCheck = tuple([
 	['kind', word(CHECK_WORDS)],
-	['ruleId', plain],
+	['ruleId', word(CHECK_RULE_WORDS)],
 	['passed', flag],
 	['count', plain],
 	['limit', plain],
@@ -68,11 +72,17 @@ const guardCheck = tuple([
 	['exempt', flag],
 ]);
 
+/** The rules model of the decision's own policy (`rules:<policy version>`, what scores without a trained model) as 0. */
+const model: FieldCodec = {
+	encode: (value, { policyVersion }) => (typeof value !== 'string' ? FAIL : value === `rules:${policyVersion}` ? 0 : value),
+	decode: (stored, { policyVersion }) => (stored === 0 ? `rules:${policyVersion}` : stored),
+};
+
 const score = tuple([
 	['value', plain],
 	['probability', plain],
 	['tier', word(TIER_WORDS)],
-	['model', plain],
+	['model', model],
 	['fallback', flag],
 	['factors', list(tuple([['label', plain], ['contribution', plain]]))],
 	['note', plain],
@@ -87,13 +97,32 @@ const guard = tuple([
 	['checks', list(guardCheck)],
 ]);
 
-const choice = tuple([
-	['context', plain],
-	['method', word(METHOD_WORDS)],
-	['arm', channel],
-	['holdout', plain],
-	['trialCounted', flag],
-]);
+/** The learner's context (decide/learner.ts) begins with what the decision holds: stored without that beginning. */
+function learnerPrefix(d: Record<string, unknown>): string {
+	const event = d.event as Decision['event'] | undefined;
+	const score = d.score as Decision['score'] | undefined;
+	return `journey=${String(d.journey)}|step=${event?.name ?? event?.type}|tier=${score?.tier ?? 'unscored'}|`;
+}
+const learnerContext: FieldCodec = {
+	encode(value, { decision }) {
+		if (typeof value !== 'string') return FAIL;
+		const prefix = learnerPrefix(decision);
+		return value.startsWith(prefix) ? [value.slice(prefix.length)] : value;
+	},
+	decode: (stored, { decision }) => (Array.isArray(stored) ? learnerPrefix(decision) + String(stored[0]) : stored),
+};
+
+/** Decoded after the event and the score, which its context is written from. */
+const choice: FieldCodec = {
+	...tuple([
+		['context', learnerContext],
+		['method', word(METHOD_WORDS)],
+		['arm', channel],
+		['holdout', plain],
+		['trialCounted', flag],
+	]),
+	late: true,
+};
 
 const outcome = tuple([
 	['outcomeId', plain],
@@ -121,7 +150,8 @@ const FIELDS: [keyof Decision, string, FieldCodec][] = [
 	['reason', 'r', reason],
 	['ruleId', 'R', plain],
 	['explanation', 'x', plain],
-	['event', 'event', keyed({ occurredAt: time })],
+	// `eventId` keeps its name: SQL reads $.event.eventId.
+	['event', 'event', keyed({ occurredAt: time, source: word(SOURCE_WORDS), type: word(EVENT_TYPE_WORDS) }, { source: 's', type: 't', name: 'n', occurredAt: 'o' })],
 	['score', 'S', score],
 	['channel', 'h', channel],
 	['candidates', 'C', list(candidate)],
@@ -146,28 +176,36 @@ const BY_NAME = new Map(FIELDS.map(([name, key, codec]) => [name as string, { ke
 const BY_KEY = new Map(FIELDS.map(([name, key, codec]) => [key, { name: name as string, codec }]));
 const VERSION = 1;
 
-/** What every field's form may refer to: the decision's time, journey and channel. */
-function contextOf(createdAt: unknown, journey: unknown, chosen: unknown): Context | undefined {
-	if (typeof createdAt !== 'string' || typeof journey !== 'string' || (chosen !== undefined && typeof chosen !== 'string')) return undefined;
+/** Fields a store keeps in columns of their own: the body can leave them out and take them back on read. */
+export type OutsideFields = Partial<Pick<Decision, 'decisionId' | 'createdAt' | 'journey' | 'contactId' | 'status' | 'reason'>>;
+
+/** What every field's form may refer to: the decision's time, journey, policy version and channel. */
+function contextOf(decision: Record<string, unknown>, createdAt: unknown, journey: unknown, policyVersion: unknown, chosen: unknown): Context | undefined {
+	if (typeof createdAt !== 'string' || typeof journey !== 'string' || typeof policyVersion !== 'string') return undefined;
+	if (chosen !== undefined && typeof chosen !== 'string') return undefined;
 	const base = Date.parse(createdAt);
 	// Offsets only when the anchor itself reads back exactly.
 	const exact = Number.isFinite(base) && new Date(base).toISOString() === createdAt;
 	const times = new Map<string | number, string | number>(exact ? [[createdAt, 0], [0, createdAt]] : []);
-	return { base: exact ? base : undefined, journey, channel: chosen, times };
+	return { base: exact ? base : undefined, journey, policyVersion, channel: chosen, decision, times };
 }
 
-/** The stored body of a decision: version 1 when it holds the decision exactly, else the decision's JSON. */
-export function encodeDecision(d: Decision): string {
-	const stored = compact(d);
+/**
+ * The stored body of a decision: version 1 when it holds the decision exactly, else the decision's JSON. `outside`
+ * names the fields the store keeps in columns: version 1 leaves them out, and decodeDecision needs them back.
+ */
+export function encodeDecision(d: Decision, outside: readonly (keyof OutsideFields)[] = []): string {
+	const stored = compact(d, outside);
 	return stored === FAIL ? JSON.stringify(d) : JSON.stringify(stored);
 }
 
-function compact(d: Decision): Record<string, unknown> | typeof FAIL {
-	const context = contextOf(d.createdAt, d.journey, d.channel);
+function compact(d: Decision, outside: readonly string[]): Record<string, unknown> | typeof FAIL {
+	const context = contextOf(d, d.createdAt, d.journey, d.policyVersion, d.channel);
 	if (!context) return FAIL;
 	const stored: Record<string, unknown> = { v: VERSION };
-	for (const [name, value] of Object.entries(d)) {
-		if (value === undefined) continue;
+	for (const name in d) {
+		const value = d[name as keyof Decision];
+		if (value === undefined || outside.includes(name)) continue;
 		const field = BY_NAME.get(name);
 		if (!field) return FAIL;
 		const encoded = field.codec.encode(value, context, d);
@@ -177,20 +215,27 @@ function compact(d: Decision): Record<string, unknown> | typeof FAIL {
 	return stored;
 }
 
-/** A decision from its stored body, whichever version wrote it. */
-export function decodeDecision(body: string): Decision {
+/** A decision from its stored body, whichever version wrote it, with the fields its store kept `outside` it. */
+export function decodeDecision(body: string, outside: OutsideFields = {}): Decision {
 	const stored = JSON.parse(body) as Record<string, unknown>;
 	if (stored.v === undefined) return stored as unknown as Decision;
 	if (stored.v !== VERSION) throw new Error(`A decision is stored in form ${String(stored.v)}, which this version of Nudge cannot read: upgrade Nudge.`);
-	const context = contextOf(stored.c, stored.j, stored.h === undefined ? undefined : CHANNEL_WORDS[stored.h as number] ?? stored.h);
-	if (!context) throw new Error('A stored decision has no creation time or journey.');
 	const d: Record<string, unknown> = {};
-	for (const [key, value] of Object.entries(stored)) {
-		if (key === 'v') continue;
+	for (const [name, value] of Object.entries(outside)) if (value !== undefined && value !== null) d[name] = value;
+	const chosen = typeof stored.h === 'number' ? CHANNEL_WORDS[stored.h] : stored.h;
+	const context = contextOf(d, d.createdAt ?? stored.c, d.journey ?? stored.j, stored.p, chosen);
+	if (!context) throw new Error('A stored decision has no creation time, journey or policy version.');
+	for (const key in stored) if (key !== 'v' && !BY_KEY.has(key)) throw new Error(`A stored decision has an unknown field ${key}.`);
+	// The fields written from others last; the decision keeps the stored order of its keys.
+	const late: string[] = [];
+	for (const key in stored) {
 		const field = BY_KEY.get(key);
-		if (!field) throw new Error(`A stored decision has an unknown field ${key}.`);
-		d[field.name] = field.codec.decode(value, context, d);
+		if (!field) continue;
+		if (field.codec.late) {
+			late.push(key);
+			d[field.name] = undefined;
+		} else d[field.name] = field.codec.decode(stored[key], context, d);
 	}
+	for (const key of late) d[BY_KEY.get(key)!.name] = BY_KEY.get(key)!.codec.decode(stored[key], context, d);
 	return d as unknown as Decision;
 }
-

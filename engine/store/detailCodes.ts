@@ -22,10 +22,27 @@ function capSentence(code: number, record: Fields, count: number, limit: number,
 	return code === KEPT_CAPPED ? keptCapped(sentence) : sentence;
 }
 
+/** Each (channel, journey)'s sentences and their codes, written once (bounded: journeys and channels are few, but any string may come). */
+const codesOf = new Map<string, Map<string, number>>();
+const CODES_KEPT = 1_000;
+
+function sentenceCodes(channel: string, journey: string): Map<string, number> {
+	const key = `${channel}\u0000${journey}`;
+	let codes = codesOf.get(key);
+	if (!codes) {
+		if (codesOf.size >= CODES_KEPT) codesOf.clear();
+		codes = new Map();
+		// The first code wins where two sentences read the same (decoding writes that code's sentence, the same text).
+		for (let code = DETAIL_SENTENCES.length - 1; code >= 0; code--) codes.set(DETAIL_SENTENCES[code]!(channel, journey), code);
+		codesOf.set(key, codes);
+	}
+	return codes;
+}
+
 /** The code of `detail`, or `detail` itself when no sentence writes it exactly. */
 export function detailToCode(detail: string, context: Context, record: Fields): unknown {
-	const channel = channelOf(context, record);
-	for (let code = 0; code < DETAIL_SENTENCES.length; code++) if (DETAIL_SENTENCES[code]!(channel, context.journey) === detail) return code;
+	const code = sentenceCodes(channelOf(context, record), context.journey).get(detail);
+	if (code !== undefined) return code;
 	if (typeof record.ruleId !== 'string' || !detail.startsWith(`capped: ${record.ruleId} (`)) return detail;
 	const counts = /^(\d+) of (\d+) in the (?:current|last) (.*?)\)/.exec(detail.slice(`capped: ${record.ruleId} (`.length));
 	if (!counts) return detail;

@@ -7,11 +7,14 @@
 
 export const FAIL = Symbol('cannot store this value in compact form');
 
-/** What a field's form may refer to: the decision's creation time (ms, when exact), journey and chosen channel. */
+/** What a field's form may refer to: the decision's creation time (ms, when exact), journey, policy version and chosen channel. */
 export interface Context {
 	base: number | undefined;
 	journey: string;
+	policyVersion: string;
 	channel: string | undefined;
+	/** The decision itself: the original when encoding, the fields decoded so far when decoding. */
+	decision: Record<string, unknown>;
 	/** Times already converted for this decision, either way (a decision repeats a few times many times). */
 	times: Map<string | number, string | number>;
 }
@@ -71,10 +74,8 @@ export function tuple(fields: [string, FieldCodec][]): FieldCodec {
 		encode(value, context) {
 			if (typeof value !== 'object' || value === null || Array.isArray(value)) return FAIL;
 			const record = value as Record<string, unknown>;
-			let known = 0;
-			for (const name in record) if (position.has(name)) known++;
 			// A field the form does not know.
-			if (known !== Object.keys(record).length) return FAIL;
+			for (const name in record) if (!position.has(name)) return FAIL;
 			const stored: unknown[] = [];
 			let length = 0;
 			for (let i = 0; i < fields.length; i++) {
@@ -106,23 +107,34 @@ export function tuple(fields: [string, FieldCodec][]): FieldCodec {
 	};
 }
 
-/** An object with its keys kept, the values of the keys named in `fields` in their form. */
-export function keyed(fields: Record<string, FieldCodec>): FieldCodec {
+/**
+ * An object with its keys kept (or stored under the shorter name `renamed` gives them), the values of the keys
+ * named in `fields` in their form.
+ */
+export function keyed(fields: Record<string, FieldCodec>, renamed: Record<string, string> = {}): FieldCodec {
+	const storedNames = new Set(Object.values(renamed));
+	const original = new Map(Object.entries(renamed).map(([name, short]) => [short, name]));
 	return {
 		encode(value, context) {
 			if (typeof value !== 'object' || value === null || Array.isArray(value)) return FAIL;
 			const record = value as Record<string, unknown>;
 			const stored: Record<string, unknown> = {};
 			for (const [name, v] of Object.entries(record)) {
+				const short = Object.hasOwn(renamed, name) ? renamed[name]! : name;
+				// A key spelled like another's short name would read back as that other key.
+				if (short === name && storedNames.has(name)) return FAIL;
 				const encoded = v === undefined || !Object.hasOwn(fields, name) ? v : fields[name]!.encode(v, context, record);
 				if (encoded === FAIL) return FAIL;
-				stored[name] = encoded;
+				stored[short] = encoded;
 			}
 			return stored;
 		},
 		decode(stored, context) {
 			const record: Record<string, unknown> = {};
-			for (const [name, v] of Object.entries(stored as Record<string, unknown>)) record[name] = Object.hasOwn(fields, name) ? fields[name]!.decode(v, context, record) : v;
+			for (const [short, v] of Object.entries(stored as Record<string, unknown>)) {
+				const name = original.get(short) ?? short;
+				record[name] = Object.hasOwn(fields, name) ? fields[name]!.decode(v, context, record) : v;
+			}
 			return record;
 		},
 	};

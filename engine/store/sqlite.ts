@@ -13,7 +13,8 @@ import { DecisionFacts, DecisionFilter, FactKey, factsOf, scoreBinOf, SummaryPag
 import { countSql, countsFromRows, listSummariesSql, summaryFromRow } from './factsSql';
 import { KeyedRow, olderPages, PRUNE_TABLES, prunePages } from './prune';
 import { LedgerBook } from './capLedger';
-import { decodeDecision, encodeDecision } from './decisionCodec';
+import { decodeDecision } from './decisionCodec';
+import { DECISION_COLUMNS, decisionOfRow, DecisionRow, rowBody } from './decisionRow';
 
 /**
  * The console's facts of each decision (decisionFacts.ts) in indexed columns, written with the decision,
@@ -167,7 +168,7 @@ export class SqliteStore implements Store {
 			releaseReservation: p(`DELETE FROM cap_ledger WHERE reservation_id = ? AND state = 'pending'`),
 			putDecision: p(`INSERT INTO decisions (decision_id, contact_id, journey, status, reason, created_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT(decision_id) DO UPDATE SET status = excluded.status, reason = excluded.reason, body = excluded.body`),
-			getDecision: p('SELECT body FROM decisions WHERE decision_id = ?'),
+			getDecision: p(`SELECT ${DECISION_COLUMNS} FROM decisions WHERE decision_id = ?`),
 			putFacts: p(`INSERT INTO decision_facts (decision_id, created_at, journey, contact_id, status, reason, channel, cap_rule, stage, grp, converted,
 				probability, score_bin, model, score_value, event_name, policy_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT(decision_id) DO UPDATE SET status = excluded.status, reason = excluded.reason, channel = excluded.channel,
@@ -289,8 +290,8 @@ export class SqliteStore implements Store {
 			try {
 				const fill = this.db.prepare('UPDATE decision_facts SET policy_version = ? WHERE decision_id = ?');
 				// Read through the codec: the body may be in its stored form (decisionCodec.ts).
-				for (const row of this.db.prepare('SELECT body FROM decisions').iterate() as Iterable<{ body: string }>) {
-					const d = decodeDecision(row.body);
+				for (const row of this.db.prepare(`SELECT ${DECISION_COLUMNS} FROM decisions`).iterate() as Iterable<DecisionRow>) {
+					const d = decisionOfRow(row);
 					fill.run(d.policyVersion, d.decisionId);
 				}
 				this.db.exec('COMMIT');
@@ -311,7 +312,7 @@ export class SqliteStore implements Store {
 			probability, score_bin, model, score_value, event_name, policy_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
 		this.db.exec('BEGIN IMMEDIATE');
 		try {
-			for (const row of this.db.prepare(`SELECT body ${missing}`).iterate() as Iterable<{ body: string }>) insert.run(...factsRow(factsOf(decodeDecision(row.body))));
+			for (const row of this.db.prepare(`SELECT ${DECISION_COLUMNS} ${missing}`).iterate() as Iterable<DecisionRow>) insert.run(...factsRow(factsOf(decisionOfRow(row))));
 			this.db.exec('COMMIT');
 		} catch (error) {
 			this.db.exec('ROLLBACK');
@@ -402,19 +403,19 @@ export class SqliteStore implements Store {
 			throw this.storeError(error);
 		}
 		const { decisionId, contactId, journey, status, reason, createdAt } = d;
-		this.queuedDecisions.set(decisionId, { row: { decisionId, contactId, journey, status, reason, createdAt } as Decision, body: encodeDecision(d), facts: factsOf(d) });
+		this.queuedDecisions.set(decisionId, { row: { decisionId, contactId, journey, status, reason, createdAt } as Decision, body: rowBody(d), facts: factsOf(d) });
 	}
 
 	private putDecisionRow(d: Decision): void {
-		this.stmt.putDecision.run(d.decisionId, d.contactId, d.journey, d.status, d.reason ?? null, d.createdAt, encodeDecision(d));
+		this.stmt.putDecision.run(d.decisionId, d.contactId, d.journey, d.status, d.reason ?? null, d.createdAt, rowBody(d));
 		this.putFacts(factsOf(d));
 	}
 
 	async getDecision(decisionId: string) {
 		const queued = this.queuedDecisions.get(decisionId);
-		if (queued) return decodeDecision(queued.body);
-		const row = this.stmt.getDecision.get(decisionId) as { body: string } | undefined;
-		return row ? decodeDecision(row.body) : undefined;
+		if (queued) return decodeDecision(queued.body, queued.row);
+		const row = this.stmt.getDecision.get(decisionId) as DecisionRow | undefined;
+		return row ? decisionOfRow(row) : undefined;
 	}
 
 	async queryDecisions(q: DecisionQuery) {
@@ -432,20 +433,20 @@ export class SqliteStore implements Store {
 		if (q.from) add('created_at >= ?', q.from);
 		if (q.to) add('created_at < ?', q.to);
 		if (q.after) add('(created_at > ? OR (created_at = ? AND decision_id > ?))', q.after.createdAt, q.after.createdAt, q.after.decisionId);
-		const sql = `SELECT body FROM decisions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, decision_id LIMIT ?`;
-		const rows = this.db.prepare(sql).all(...args, queryLimit(q)) as { body: string }[];
-		return rows.map((r) => decodeDecision(r.body));
+		const sql = `SELECT ${DECISION_COLUMNS} FROM decisions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, decision_id LIMIT ?`;
+		const rows = this.db.prepare(sql).all(...args, queryLimit(q)) as unknown as DecisionRow[];
+		return rows.map(decisionOfRow);
 	}
 
 	addOutcome(decisionId: string, outcome: Outcome) {
 		return this.write(() => {
 			this.writeQueuedDecisions();
-			const row = this.stmt.getDecision.get(decisionId) as { body: string } | undefined;
+			const row = this.stmt.getDecision.get(decisionId) as DecisionRow | undefined;
 			if (!row) return false;
 			if (Number(this.stmt.putOutcome.run(outcome.outcomeId, decisionId, JSON.stringify(outcome)).changes) === 0) {
 				return false;
 			}
-			const d = decodeDecision(row.body);
+			const d = decisionOfRow(row);
 			d.outcomes.push(outcome);
 			if (outcome.at > d.updatedAt) d.updatedAt = outcome.at;
 			this.putDecisionRow(d);
@@ -588,14 +589,14 @@ export class SqliteStore implements Store {
 	}
 
 	async findDecisionByMessageId(messageId: string) {
-		for (const { body } of this.queuedDecisions.values()) {
-			const d = decodeDecision(body);
+		for (const { row, body } of this.queuedDecisions.values()) {
+			const d = decodeDecision(body, row);
 			if (d.delivery?.providerMessageId === messageId) return d;
 		}
-		const row = this.prepared(`SELECT body FROM decisions WHERE json_extract(body, '$.delivery.providerMessageId') = ? LIMIT 1`).get(messageId) as
-			| { body: string }
+		const row = this.prepared(`SELECT ${DECISION_COLUMNS} FROM decisions WHERE json_extract(body, '$.delivery.providerMessageId') = ? LIMIT 1`).get(messageId) as
+			| DecisionRow
 			| undefined;
-		return row ? decodeDecision(row.body) : undefined;
+		return row ? decisionOfRow(row) : undefined;
 	}
 
 	async listDecisionSummaries(filter: DecisionFilter, page: SummaryPage) {
@@ -666,10 +667,10 @@ export class SqliteStore implements Store {
 			const run = (sql: string, ...args: string[]) => Number(this.prepared(sql).run(...args).changes);
 			for (const key of claimKeys) run('DELETE FROM claimed_keys WHERE key = ?', key);
 			for (const key of armKeys) run('DELETE FROM learner_arms WHERE key = ?', key);
-			const rows = this.prepared('SELECT body FROM decisions WHERE contact_id = ?').all(contactId) as { body: string }[];
+			const rows = this.prepared(`SELECT ${DECISION_COLUMNS} FROM decisions WHERE contact_id = ?`).all(contactId) as unknown as DecisionRow[];
 			for (const row of rows) {
-				const d = pseudonymise(decodeDecision(row.body));
-				this.prepared('UPDATE decisions SET contact_id = ?, body = ? WHERE decision_id = ?').run(d.contactId, encodeDecision(d), d.decisionId);
+				const d = pseudonymise(decisionOfRow(row));
+				this.prepared('UPDATE decisions SET contact_id = ?, body = ? WHERE decision_id = ?').run(d.contactId, rowBody(d), d.decisionId);
 				run('DELETE FROM decision_facts WHERE decision_id = ?', d.decisionId);
 				this.putFacts(factsOf(d));
 				run('DELETE FROM outcomes WHERE decision_id = ?', d.decisionId);

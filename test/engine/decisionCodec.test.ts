@@ -9,6 +9,7 @@ import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { loadPolicy } from '../../engine/policy/load';
 import { pseudonymiseDecision } from '../../engine/privacy/pseudonymise';
 import { decodeDecision, encodeDecision } from '../../engine/store/decisionCodec';
+import { decisionOfRow, rowBody } from '../../engine/store/decisionRow';
 import { MemoryStore } from '../../engine/store/memory';
 import { SqliteStore } from '../../engine/store/sqlite';
 import { knownDecisions } from '../helpers/consoleDecisions';
@@ -18,9 +19,12 @@ import { decision, tempDir } from '../helpers/fixtures';
 const asJson = (d: unknown) => JSON.parse(JSON.stringify(d)) as Decision;
 const isCompact = (body: string) => body.startsWith('{"v":1,');
 
+/** Reads back exactly, alone and as a SQLite row (whose body leaves out what its columns hold). */
 function expectRoundTrip(d: Decision): string {
 	const body = encodeDecision(d);
 	expect(decodeDecision(body)).toStrictEqual(asJson(d));
+	const row = { decision_id: d.decisionId, contact_id: d.contactId, journey: d.journey, status: d.status, reason: d.reason ?? null, created_at: d.createdAt, body: rowBody(d) };
+	expect(decisionOfRow(row)).toStrictEqual(asJson(d));
 	return body;
 }
 
@@ -284,4 +288,8 @@ const decisionArb: fc.Arbitrary<Decision> = fc
 			{ requiredKeys: ['decisionId', 'createdAt', 'updatedAt', 'policyVersion', 'journey', 'contactId', 'status', 'event', 'outcomes', 'trail', 'annotations'] },
 		),
 	)
-	.map((d) => asJson(d));
+	// Half the choices carry the learner's context as the engine writes it (journey, step, tier, then the rest).
+	.map((d) => {
+		if (d.choice && d.decisionId.length % 2) d.choice.context = `journey=${d.journey}|step=${d.event.name ?? d.event.type}|tier=${d.score?.tier ?? 'unscored'}|${d.choice.context}`;
+		return asJson(d);
+	});
