@@ -40,10 +40,11 @@ async function rate(check: (i: number) => Promise<unknown>): Promise<number> {
 	return CHECKS / ((performance.now() - started) / 1000);
 }
 
+const message: MessageFacts = { channel: 'email', journey: 'nurture', category: 'promo', tags: ['promo'] };
+const t0 = Date.parse('2026-11-02T09:00:00Z');
+
 async function ours(store: Store, rules: RuleInput[]): Promise<{ reserve: number; peek: number }> {
 	const { policy } = loadPolicy({ channelOrder: ['email'], caps: rules });
-	const message: MessageFacts = { channel: 'email', journey: 'nurture', category: 'promo', tags: ['promo'] };
-	const t0 = Date.parse('2026-11-02T09:00:00Z');
 	const reserve = await rate((i) => checkAndReserve(store, policy, `c${i % CONTACTS}`, message, t0 + i, 'Europe/Berlin'));
 	const t1 = t0 + CHECKS + 2_000;
 	const peek = await rate((i) => cappedChannels(store, policy, `c${i % CONTACTS}`, ['email', 'sms', 'push'], message, t1 + i, 'Europe/Berlin'));
@@ -122,11 +123,29 @@ export async function benchCaps(): Promise<void> {
 	print(`bench/caps: ${fmt(CHECKS, 0)} check-and-reserve calls over ${fmt(CONTACTS, 0)} contacts, one at a time`);
 	print(`  rate-limiter-flexible memory consume  ${fmt(baseline, 0).padStart(9)} checks/s   (baseline)`);
 	for (const [label, perSecond] of rows) print(`  nudge ${label.padEnd(40)} ${fmt(perSecond, 0).padStart(9)} checks/s   ratio ${fmt(perSecond / baseline)}`);
-	await benchRedisCaps();
+	// BENCH_CAP_REDIS=0: the in-process stores only (no redis-server), for runs repeated build against build.
+	if (process.env.BENCH_CAP_REDIS !== '0') await benchRedisCaps();
+}
+
+/**
+ * `node dist/bench/caps.js cpu <memory|sqlite> <checks>`: the five-rule checks alone, then the whole process's CPU
+ * seconds (start-up included), to compare two builds run alternately (copy this file into the other build's
+ * dist/bench): steadier than checks/s on a shared machine.
+ */
+async function processCpu(kind: string, checks: number): Promise<void> {
+	const dir = mkdtempSync(join(tmpdir(), 'nudge-caps-'));
+	const store = kind === 'sqlite' ? new SqliteStore(join(dir, 'cpu.db')) : new MemoryStore();
+	const { policy } = loadPolicy({ channelOrder: ['email'], caps: FIVE });
+	for (let i = 0; i < checks; i++) await checkAndReserve(store, policy, `c${i % CONTACTS}`, message, t0 + i, 'Europe/Berlin');
+	await store.close();
+	rmSync(dir, { recursive: true, force: true });
+	const { user, system } = process.cpuUsage();
+	print(`${kind} ${checks} checks: ${fmt((user + system) / 1e6, 3)} s CPU`);
 }
 
 if (require.main === module) {
-	benchCaps().catch((error) => {
+	const [mode, kind = 'memory', checks = '200000'] = process.argv.slice(2);
+	(mode === 'cpu' ? processCpu(kind, Number(checks)) : benchCaps()).catch((error) => {
 		process.stderr.write(`${error.stack ?? error}\n`);
 		process.exit(1);
 	});

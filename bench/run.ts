@@ -1,5 +1,6 @@
 import { benchAgents } from './agents';
 import { benchBandit } from './bandit';
+import { benchCapRow } from './capRow';
 import { benchCaps } from './caps';
 import { benchConsole } from './console';
 import { benchDecide } from './decide';
@@ -21,6 +22,8 @@ async function main(): Promise<void> {
 	await benchSendClient();
 	process.stdout.write('\n');
 	await benchCaps();
+	process.stdout.write('\n');
+	benchCapRow();
 	process.stdout.write('\n');
 	await benchScoring();
 	process.stdout.write('\n');

@@ -3,6 +3,7 @@ import { checkWebhookUrl } from '../engine/deliver/webhook';
 import type { SendTarget } from '../engine/engine';
 import { NudgeError } from '../engine/errors';
 import { createEngine } from '../engine/registry';
+import { requireStoreFile } from './storeFile';
 
 export const MCP_USAGE = `  mcp [--store STORE] [--policy FILE.json] [--agent-id ID] [--webhook URL [--webhook-secret S]] [--reveal-pii]
       [--http [--port 4281] [--host 127.0.0.1] [--token TOKEN] [--public-host NAME]]
@@ -13,7 +14,8 @@ export const MCP_USAGE = `  mcp [--store STORE] [--policy FILE.json] [--agent-id
       unless --host says otherwise, where a bearer token is required (--token or NUDGE_MCP_TOKEN, at
       least 16 characters). With --webhook, an allowed action is sent there at once
       (signed with --webhook-secret); without it, an allowed action holds its cap slot for a flow to send.
-      Personal data is redacted in what the tools return unless --reveal-pii is given. See docs/mcp.md.
+      Personal data is redacted in what the tools return unless --reveal-pii is given. A --store SQLite file
+      must exist; without --store, ~/.nudge/nudge.db is made on first use. See docs/mcp.md.
 `;
 
 export async function runMcp(args: string[]): Promise<number> {
@@ -46,6 +48,9 @@ export async function runMcp(args: string[]): Promise<number> {
 	const { createMcpServer, mcpAgentId } = await import('./mcp/tools');
 	const tools = { send, revealPii: values['reveal-pii'], agentId: values['agent-id'] };
 	mcpAgentId(tools);
+	// A --store that names no file is a typo (its empty log would deny every contact for want of consent); the
+	// default store is made on first use, as the nodes make it.
+	if (values.store) requireStoreFile(values.store);
 	const engine = createEngine({ store: values.store, policyFile: values.policy });
 	const stopped = new Promise<void>((resolve) => {
 		process.once('SIGINT', resolve);

@@ -1,12 +1,13 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { NudgeError } from '../engine/errors';
 import { DEFAULT_TIERS, TrainedModel, deserializeModel, predictTable, scoreRecord, serializeModel } from '../engine/scoring/model';
 import { activateModel, activeModel, importModel, rollbackModel, trainAndSave } from '../engine/scoring/registry';
 import { tierOf } from '../engine/scoring/rulesModel';
 import { readTable, tableRecords } from '../engine/scoring/table';
-import { DEFAULT_STORE_URL, openStore, sqliteFileOf } from '../engine/store/open';
+import { DEFAULT_STORE_URL, openStore } from '../engine/store/open';
 import type { Store } from '../engine/store/types';
+import { requireStoreFile } from './storeFile';
 
 export const TRAIN_USAGE = `  train --data FILE --target COLUMN [--positive VALUE] [--exclude A,B] [--placeholders Select,…]
         [--name lead] [--store PATH] [--activate [--require-better]] [--trees 100] [--max-depth 10]
@@ -43,8 +44,7 @@ export function int(name: string, v: string | undefined): number | undefined {
  * an empty store and answer from it (nothing to export, nothing to erase or delete) as if that were the truth.
  */
 export function storeOf(path?: string, { existing = false } = {}): Store {
-	const file = existing ? sqliteFileOf(path || DEFAULT_STORE_URL) : undefined;
-	if (file && !existsSync(file)) throw new NudgeError('INVALID_INPUT', `There is no store at ${file}: check --store (without it, the store is ~/.nudge/nudge.db; the demo's is ~/.nudge/demo.db). Nothing was created`);
+	if (existing) requireStoreFile(path);
 	return openStore(path || DEFAULT_STORE_URL);
 }
 

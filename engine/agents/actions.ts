@@ -3,7 +3,6 @@ import { reopen } from '../audit/status';
 import { contextOf } from '../decide/learner';
 import { NudgeError } from '../errors';
 import { durationMs } from '../guard/duration';
-import { markVariantApproved } from '../guard/review';
 import type { Profile } from '../profiles/schema';
 import { chooseStage, holdOutOrGate } from '../usecases/choose';
 import { type EngineContext, type ProfileLoader, newDecision, save, suppress, loadDecision, profileLoader } from '../usecases/context';
@@ -183,7 +182,7 @@ export async function decideApproval(ctx: EngineContext, approvalId: string, inp
 			suppress(decision, 'REVIEW_REJECTED', `refused by ${approver}${input.note ? `: ${input.note}` : ''}`, 'agents.approval');
 			return verdictOf(await settleAction(ctx, decision, false));
 		}
-		if (decision.message?.variant) await markVariantApproved(ctx.store, decision.message.variant, now.getTime());
+		if (decision.message?.variant) await ctx.store.approveVariant(decision.message.variant, now.getTime());
 		agent.approval!.expiresAt = new Date(now.getTime() + durationMs(ctx.policy.agents.approvalTtl)).toISOString();
 		// Still `review` until the agent presents the approval (an action is sent only as its agent asks): the log says so.
 		decision.explanation = `approved by ${approver}; waiting for agent ${agent.agentId} to request it again with its approval id before ${agent.approval!.expiresAt}`;

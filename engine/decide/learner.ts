@@ -2,7 +2,7 @@ import { Candidate, Decision, Outcome, WAIT } from '../audit/schema';
 import { readPath } from '../policy/conditions';
 import type { LearnerPolicy, Policy } from '../policy/schema';
 import type { Profile } from '../profiles/schema';
-import type { ArmStats, Store } from '../store/types';
+import type { ArmStats, LearnerStatsStore } from '../store/types';
 import { Random, sampleBeta, sampleNormal } from './sampling';
 
 /**
@@ -94,7 +94,7 @@ export interface ArmChoice<A extends string = Arm> {
  * Picks among the eligible arms (in the policy's order); see docs/choosing.md. Channels pool toward the
  * `global` scope; content variants toward their slot's own scope (`globalScope`).
  */
-export async function chooseArm<A extends string>(args: { store: Store; policy: Policy; arms: A[]; context: string; random: Random; globalScope?: string }): Promise<ArmChoice<A>> {
+export async function chooseArm<A extends string>(args: { store: LearnerStatsStore; policy: Policy; arms: A[]; context: string; random: Random; globalScope?: string }): Promise<ArmChoice<A>> {
 	const { store, policy, arms, context, random, globalScope = GLOBAL_SCOPE } = args;
 	const learner = policy.learner;
 	if (!arms.length) throw new RangeError('chooseArm needs at least one eligible arm');
@@ -138,7 +138,7 @@ export const variantScopes = (slot: string, context: string) => ({ globalScope: 
  * The posterior probability that each arm is the best, by Monte Carlo over the Beta posteriors of the
  * slot's global counts (the promotion rule: a variant is promoted when this exceeds the policy's threshold).
  */
-export async function probabilityBest(args: { store: Store; policy: Policy; arms: string[]; globalScope: string; random: Random; draws?: number }): Promise<{ arm: string; probability: number; trials: number }[]> {
+export async function probabilityBest(args: { store: LearnerStatsStore; policy: Policy; arms: string[]; globalScope: string; random: Random; draws?: number }): Promise<{ arm: string; probability: number; trials: number }[]> {
 	const { store, policy, arms, globalScope, random, draws = 2000 } = args;
 	const stats = await store.getArmStats(arms.map((a) => armKey(globalScope, a)));
 	const posteriors = arms.map((arm, rank) => betaPosterior(stats.get(armKey(globalScope, arm)) ?? EMPTY, EMPTY, priorMean(rank, arms.length), { ...policy.learner, poolStrength: 0 }));

@@ -2,7 +2,7 @@ import { DateTime } from 'luxon';
 import type { Channel } from '../channels';
 import { quietUntil } from '../guard/quietHours';
 import type { Policy } from '../policy/schema';
-import type { ArmStats, Store } from '../store/types';
+import type { ArmStats, LearnerStatsStore } from '../store/types';
 
 /**
  * Send-time optimisation: the contact's best local hour, learned from the hours at which they engaged
@@ -38,7 +38,7 @@ export interface SendTime {
  * population's best hour wins; with a strong personal habit, the contact's. Hours inside a quiet-hours
  * rule for the channel are skipped. Undefined when nobody has engaged yet (then there is no basis).
  */
-export async function bestSendTime(args: { store: Store; policy: Policy; contactId: string; channel: Channel; zone: string; now: Date; strength?: number }): Promise<SendTime | undefined> {
+export async function bestSendTime(args: { store: LearnerStatsStore; policy: Policy; contactId: string; channel: Channel; zone: string; now: Date; strength?: number }): Promise<SendTime | undefined> {
 	const { store, policy, contactId, channel, zone, now, strength = 5 } = args;
 	const keys = [...contactHourKeys(contactId), ...HOURS.map((h) => `${POPULATION}#${h}`)];
 	const stats = await store.getArmStats(keys);

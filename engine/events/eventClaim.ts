@@ -9,7 +9,7 @@
  * A delivery that finds the lease held by another waits for the mark (a duplicate) or the lease to free.
  */
 import { NudgeError } from '../errors';
-import type { Store } from '../store/types';
+import type { ClaimStore } from '../store/types';
 
 /** How long a delivery may take between claiming an event and storing its decision (wall time). */
 export const EVENT_LEASE_MS = 30_000;
@@ -20,12 +20,12 @@ export const eventMarkKey = (eventId: string) => `event:${eventId}`;
 export const eventLeaseKey = (eventId: string) => `event-lease:${eventId}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function marked(store: Store, eventId: string, at: number): Promise<boolean> {
+async function marked(store: ClaimStore, eventId: string, at: number): Promise<boolean> {
 	return (await store.keyHeldUntil(eventMarkKey(eventId), at)) !== undefined;
 }
 
 /** True when this caller takes the event in; false when it was taken in before (a duplicate). */
-export async function claimEvent(store: Store, eventId: string, at: number): Promise<boolean> {
+export async function claimEvent(store: ClaimStore, eventId: string, at: number): Promise<boolean> {
 	const started = Date.now();
 	for (let pause = 10; ; pause = Math.min(pause * 2, 200)) {
 		const now = Date.now();
@@ -50,12 +50,12 @@ export async function claimEvent(store: Store, eventId: string, at: number): Pro
  * goes after the mark is set (a delivery meeting the lease finds the mark): left to run out, it would
  * hold up a repeat that comes after the window on the event's clock (a replay runs faster than real time).
  */
-export async function commitEvent(store: Store, eventId: string, at: number, windowMs: number): Promise<void> {
+export async function commitEvent(store: ClaimStore, eventId: string, at: number, windowMs: number): Promise<void> {
 	await store.holdKey(eventMarkKey(eventId), windowMs, at);
 	await store.releaseKey(eventLeaseKey(eventId));
 }
 
 /** Not taken in: a retried delivery may claim it again at once. */
-export function releaseEvent(store: Store, eventId: string): Promise<void> {
+export function releaseEvent(store: ClaimStore, eventId: string): Promise<void> {
 	return store.releaseKey(eventLeaseKey(eventId));
 }

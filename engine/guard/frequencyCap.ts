@@ -2,7 +2,7 @@ import type { GuardCheck } from '../audit/schema';
 import type { Channel } from '../channels';
 import { newId } from '../ids';
 import type { CapRule, Policy } from '../policy/schema';
-import type { CapCounter, Store } from '../store/types';
+import type { CapCounter, CapLedgerStore, CapVerdict } from '../store/types';
 import { durationMs } from './duration';
 import { capLedgerKeepMs } from './ledgerHorizon';
 import { windowSpan, WindowSpan } from './windows';
@@ -42,8 +42,6 @@ export function rulesFor(policy: Policy, channel: Channel, journey = 'default'):
 /** What a rule means for one kind of message, worked out once (the cap check is on every decision's path). */
 interface RuleForMessage {
 	rule: CapRule;
-	/** Set when the message's category is exempt from the rule. */
-	exemption?: CapRule['exemptions'][number];
 	/** The counter's fixed part, shared by every check of this kind of message. */
 	match: CapCounter['match'];
 	excludeTags: string[];
@@ -51,11 +49,19 @@ interface RuleForMessage {
 	lengthMs?: number;
 }
 
+/** A rule the message's category is exempt from: a passed check, never counted. */
+interface ExemptRule {
+	rule: CapRule;
+	detail: string;
+}
+
 /** A kind of message (channel, journey, category, tags): the rules that cover it and the tags its reservation carries. */
 interface MessageKind {
 	/** The message's own tags, to tell kinds that differ only by them apart. */
 	messageTags: string[];
-	rules: RuleForMessage[];
+	exempt: ExemptRule[];
+	/** The rules counted, in policy order. */
+	counted: RuleForMessage[];
 	tags: string[];
 }
 
@@ -72,32 +78,36 @@ const MAX_MESSAGE_KINDS = 1_000;
 
 const sameTags = (a: string[], b: string[]) => a.length === b.length && a.every((tag, i) => tag === b[i]);
 
-function child<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+function child<K, V>(map: Map<K, Map<string, V>>, key: K): Map<string, V> {
 	let value = map.get(key);
-	if (value === undefined) map.set(key, (value = make()));
+	if (value === undefined) map.set(key, (value = new Map()));
 	return value;
 }
 
 function messageKind(policy: Policy, message: MessageFacts): MessageKind {
 	let cache = kindsByPolicy.get(policy.caps);
 	if (!cache) kindsByPolicy.set(policy.caps, (cache = { size: 0, byChannel: new Map() }));
-	const byCategory = child(child(cache.byChannel, message.channel, () => new Map()), message.journey, () => new Map<string, MessageKind[]>());
-	const kinds = child(byCategory, message.category ?? '', (): MessageKind[] => []);
+	const byCategory = child(child(cache.byChannel, message.channel), message.journey);
+	const category = message.category ?? '';
+	let kinds = byCategory.get(category);
+	if (kinds === undefined) byCategory.set(category, (kinds = []));
 	for (const kind of kinds) if (sameTags(kind.messageTags, message.tags)) return kind;
-	const rules = policy.caps
-		.filter((rule) => ruleApplies(rule, message))
-		.map((rule): RuleForMessage => {
-			const scope = rule.scope;
-			const exemption = message.category ? rule.exemptions.find((e) => e.category === message.category) : undefined;
-			return {
-				rule,
-				...(exemption ? { exemption } : {}),
-				match: scope.kind === 'channel' ? { channel: scope.channel } : scope.kind === 'tag' ? { tag: scope.tag } : scope.kind === 'journey' ? { journey: scope.journey } : {},
-				excludeTags: rule.exemptions.filter((e) => !e.countsTowardCap).map((e) => e.category),
-				...(rule.window.kind === 'rolling' ? { lengthMs: durationMs(rule.window.duration) } : {}),
-			};
+	const kind: MessageKind = { messageTags: [...message.tags], exempt: [], counted: [], tags: messageTags(message) };
+	for (const rule of policy.caps) {
+		if (!ruleApplies(rule, message)) continue;
+		const exemption = message.category ? rule.exemptions.find((e) => e.category === message.category) : undefined;
+		if (exemption) {
+			kind.exempt.push({ rule, detail: `${message.category} messages are exempt${exemption.countsTowardCap ? ' but count toward the cap' : ''}` });
+			continue;
+		}
+		const scope = rule.scope;
+		kind.counted.push({
+			rule,
+			match: scope.kind === 'channel' ? { channel: scope.channel } : scope.kind === 'tag' ? { tag: scope.tag } : scope.kind === 'journey' ? { journey: scope.journey } : {},
+			excludeTags: rule.exemptions.filter((e) => !e.countsTowardCap).map((e) => e.category),
+			...(rule.window.kind === 'rolling' ? { lengthMs: durationMs(rule.window.duration) } : {}),
 		});
-	const kind: MessageKind = { messageTags: [...message.tags], rules, tags: messageTags(message) };
+	}
 	if (cache.size >= MAX_MESSAGE_KINDS) {
 		cache.byChannel.clear();
 		cache.size = 0;
@@ -108,30 +118,34 @@ function messageKind(policy: Policy, message: MessageFacts): MessageKind {
 	return kind;
 }
 
+/** A rule's window at `now`: rolling spans are made here, calendar ones come from their cache (windows.ts). */
+function spanOf({ rule, lengthMs }: RuleForMessage, now: number, zone: string): WindowSpan {
+	return lengthMs !== undefined ? { since: now - lengthMs, lengthMs, label: (rule.window as { duration: string }).duration } : windowSpan(rule.window, now, zone);
+}
+
+/** When a rule's window starts at `now`, without making a span for a rolling one. */
+function sinceOf(r: RuleForMessage, now: number, zone: string): number {
+	return r.lengthMs !== undefined ? now - r.lengthMs : windowSpan(r.rule.window, now, zone).since;
+}
+
+function counterOf(r: RuleForMessage, since: number): CapCounter {
+	const counter: CapCounter = { ruleId: r.rule.id, limit: r.rule.limit, since, match: r.match, excludeTags: r.excludeTags };
+	if (r.lengthMs !== undefined) counter.lengthMs = r.lengthMs;
+	return counter;
+}
+
 interface CheckedRule {
 	rule: CapRule;
 	span: WindowSpan;
 	counter: CapCounter;
 }
 
-/**
- * The rules that apply to a message, with their current windows and counters; rules the message's category is
- * exempt from are passed checks instead (and, unless the exemption says so, are not counted later).
- */
-function rulesToCheck(kind: MessageKind, message: MessageFacts, now: number, zone: string): { checks: GuardCheck[]; checked: CheckedRule[] } {
-	const checks: GuardCheck[] = [];
-	const checked: CheckedRule[] = [];
-	for (const { rule, exemption, match, excludeTags, lengthMs } of kind.rules) {
-		const span: WindowSpan = lengthMs !== undefined ? { since: now - lengthMs, lengthMs, label: (rule.window as { duration: string }).duration } : windowSpan(rule.window, now, zone);
-		if (exemption) {
-			checks.push({ kind: 'frequency_cap', ruleId: rule.id, passed: true, exempt: true, limit: rule.limit, window: span.label, detail: `${message.category} messages are exempt${exemption.countsTowardCap ? ' but count toward the cap' : ''}` });
-			continue;
-		}
-		const counter: CapCounter = { ruleId: rule.id, limit: rule.limit, since: span.since, match, excludeTags };
-		if (lengthMs !== undefined) counter.lengthMs = lengthMs;
-		checked.push({ rule, span, counter });
-	}
-	return { checks, checked };
+/** The counted rules of a kind of message, with their current windows and counters. */
+function rulesToCheck(kind: MessageKind, now: number, zone: string): CheckedRule[] {
+	return kind.counted.map((r) => {
+		const span = spanOf(r, now, zone);
+		return { rule: r.rule, span, counter: counterOf(r, span.since) };
+	});
 }
 
 type Binding = { rule: CapRule; retryAt?: number };
@@ -155,13 +169,74 @@ export interface CapResult {
 }
 
 /**
+ * The explained checks of every rule, in order: exempt rules first (passed), then each counted rule's count, limit,
+ * window and, when full, when it has room again. Equal to what the check knew when it decided (the windows are a
+ * function of `now` and the zone).
+ */
+function explainChecks(kind: MessageKind, verdict: CapVerdict, now: number, zone: string): GuardCheck[] {
+	const checks: GuardCheck[] = [];
+	for (const { rule, detail } of kind.exempt) {
+		const label = rule.window.kind === 'rolling' ? rule.window.duration : windowSpan(rule.window, now, zone).label;
+		checks.push({ kind: 'frequency_cap', ruleId: rule.id, passed: true, exempt: true, limit: rule.limit, window: label, detail });
+	}
+	for (let i = 0; i < kind.counted.length; i++) {
+		const r = kind.counted[i];
+		const span = spanOf(r, now, zone);
+		const count = verdict.counts[i];
+		const full = count >= r.rule.limit;
+		const check: GuardCheck = { kind: 'frequency_cap', ruleId: r.rule.id, passed: !full, count, limit: r.rule.limit, window: span.label };
+		const retryAt = full ? (span.resetsAt ?? verdict.freesAt[i]) : undefined;
+		if (retryAt !== undefined) check.retryAt = new Date(retryAt).toISOString();
+		checks.push(check);
+	}
+	return checks;
+}
+
+/**
+ * A cap check's result. The decision (allowed, binding rule, reservation) is made at once; the explained checks
+ * and the sentence are built when first read: most rules pass, and a caller that only needs the verdict (a
+ * rate-limit style check) does not pay for five explained objects per call (bench/caps).
+ */
+class CheckedCaps implements CapResult {
+	readonly allowed: boolean;
+	declare reservationId?: string;
+	declare binding?: Binding;
+	private explained?: GuardCheck[];
+
+	constructor(
+		private readonly kind: MessageKind,
+		private readonly verdict: CapVerdict,
+		private readonly now: number,
+		private readonly zone: string,
+		private readonly channel: Channel,
+		reservationId: string | undefined,
+		binding: Binding | undefined,
+	) {
+		this.allowed = verdict.ok;
+		if (reservationId !== undefined) this.reservationId = reservationId;
+		if (binding) this.binding = binding;
+	}
+
+	get checks(): GuardCheck[] {
+		return (this.explained ??= explainChecks(this.kind, this.verdict, this.now, this.zone));
+	}
+
+	get explanation(): string {
+		if (this.allowed) return `within ${this.kind.counted.length} cap rule(s) for ${this.channel}`;
+		const b = this.binding!;
+		const check = this.checks.find((c) => c.kind === 'frequency_cap' && c.ruleId === b.rule.id)!;
+		return `cap ${b.rule.id} reached: ${check.count} of ${check.limit} in the ${check.window?.startsWith('calendar') ? 'current ' : 'last '}${check.window}`;
+	}
+}
+
+/**
  * Check-and-reserve across every rule that applies, in one atomic store call: if all have room, a slot
  * is reserved until the send commits it, a failure releases it, or the policy's timeout expires it.
  * A message of an exempt category skips that rule (and, unless the exemption says it counts, is not
  * counted by it later). Every rule evaluated is in the checks; the binding one is named.
  */
 export async function checkAndReserve(
-	store: Store,
+	store: CapLedgerStore,
 	policy: Policy,
 	contactId: string,
 	message: MessageFacts,
@@ -171,9 +246,9 @@ export async function checkAndReserve(
 	reserve = true,
 ): Promise<CapResult> {
 	const kind = messageKind(policy, message);
-	const { checks, checked } = rulesToCheck(kind, message, now, zone);
-	const counters = new Array<CapCounter>(checked.length);
-	for (let i = 0; i < checked.length; i++) counters[i] = checked[i].counter;
+	const counted = kind.counted;
+	const counters = new Array<CapCounter>(counted.length);
+	for (let i = 0; i < counted.length; i++) counters[i] = counterOf(counted[i], sinceOf(counted[i], now, zone));
 	const reservationId = reserve ? newId('r') : '';
 	const verdict = reserve
 		? await store.reserveCap(
@@ -181,29 +256,14 @@ export async function checkAndReserve(
 				counters,
 			)
 		: await store.peekCap(contactId, counters, now);
-	let binding: CapResult['binding'];
-	for (let i = 0; i < checked.length; i++) {
-		const { rule, span } = checked[i];
-		const count = verdict.counts[i];
-		const full = count >= rule.limit;
-		const check: GuardCheck = { kind: 'frequency_cap', ruleId: rule.id, passed: !full, count, limit: rule.limit, window: span.label };
-		checks.push(check);
-		if (!full) continue;
-		const retryAt = span.resetsAt ?? verdict.freesAt[i];
-		if (retryAt !== undefined) check.retryAt = new Date(retryAt).toISOString();
-		binding = moreRestrictive(binding, { rule, retryAt });
+	let binding: Binding | undefined;
+	for (let i = 0; i < counted.length; i++) {
+		const { rule } = counted[i];
+		if (verdict.counts[i] < rule.limit) continue;
+		const resetsAt = rule.window.kind === 'calendar' ? windowSpan(rule.window, now, zone).resetsAt : undefined;
+		binding = moreRestrictive(binding, { rule, retryAt: resetsAt ?? verdict.freesAt[i] });
 	}
-	if (verdict.ok) {
-		return { allowed: true, ...(reserve ? { reservationId } : {}), checks, explanation: `within ${checked.length} cap rule(s) for ${message.channel}` };
-	}
-	const b = binding!;
-	const check = checks.find((c) => c.kind === 'frequency_cap' && c.ruleId === b.rule.id)!;
-	return {
-		allowed: false,
-		checks,
-		binding: b,
-		explanation: `cap ${b.rule.id} reached: ${check.count} of ${check.limit} in the ${check.window?.startsWith('calendar') ? 'current ' : 'last '}${check.window}`,
-	};
+	return new CheckedCaps(kind, verdict, now, zone, message.channel, verdict.ok && reserve ? reservationId : undefined, verdict.ok ? undefined : binding);
 }
 
 /** A channel whose messages a cap would stop now: the binding rule, its count, and when a slot frees. */
@@ -221,7 +281,7 @@ export interface CappedChannel {
  * others. Nothing is reserved, so Frequency Cap's check-and-reserve stays the authoritative check.
  */
 export async function cappedChannels(
-	store: Store,
+	store: CapLedgerStore,
 	policy: Policy,
 	contactId: string,
 	channels: Channel[],
@@ -231,7 +291,7 @@ export async function cappedChannels(
 ): Promise<Map<Channel, CappedChannel>> {
 	const perChannel = channels.map((channel) => {
 		const facts = { ...message, channel };
-		return { channel, checked: rulesToCheck(messageKind(policy, facts), facts, now, zone).checked };
+		return { channel, checked: rulesToCheck(messageKind(policy, facts), now, zone) };
 	});
 	const rules = new Map<string, CheckedRule>();
 	for (const { checked } of perChannel) for (const c of checked) rules.set(c.rule.id, c);

@@ -3,7 +3,7 @@ import type { Channel } from '../channels';
 import { channelEligibility } from '../profiles/eligibility';
 import type { Policy } from '../policy/schema';
 import type { Profile } from '../profiles/schema';
-import type { Store } from '../store/types';
+import type { CapLedgerStore, VariantRecords } from '../store/types';
 import { checkBestSendTime } from './bestTime';
 import { checkAndReserve, MessageFacts } from './frequencyCap';
 import { checkNegativeTriggers } from './negativeTriggers';
@@ -40,7 +40,8 @@ export function suppressionHit(policy: Policy, profile: Profile): string | undef
 }
 
 export interface GuardInput {
-	store: Store;
+	/** Reviews ask whether a variant was approved; caps reserve in the ledger. */
+	store: CapLedgerStore & VariantRecords;
 	policy: Policy;
 	profile: Profile;
 	decision: Decision;
@@ -88,7 +89,7 @@ export async function evaluateGuards(input: GuardInput): Promise<GuardResult> {
 	}
 
 	if (!input.reviewApproved) {
-		const review = await checkReview(store, policy, profile, decision, now);
+		const review = await checkReview(store, policy, profile, decision);
 		checks.push(...review.checks);
 		if (review.hits.length) {
 			const ids = review.hits.map((r) => r.id);

@@ -3,28 +3,17 @@ import type { Decision, GuardCheck } from '../audit/schema';
 import { holds } from '../policy/conditions';
 import type { Policy, ReviewRule } from '../policy/schema';
 import type { Profile } from '../profiles/schema';
-import type { Store } from '../store/types';
+import type { VariantRecords } from '../store/types';
 
-/** A variant stays "new" until a reviewer approves one decision that uses it. */
-export const approvedVariantKey = (variant: string) => `variant-approved:${variant}`;
-const FOREVER_MS = 100 * 365 * 86_400_000;
-
-export async function markVariantApproved(store: Store, variant: string, now: number): Promise<void> {
-	await store.holdKey(approvedVariantKey(variant), FOREVER_MS, now);
-}
-
-/** A read only: a check never marks the variant, even for a moment, so concurrent checks all see it new. */
-async function variantIsNew(store: Store, variant: string, now: number): Promise<boolean> {
-	return (await store.keyHeldUntil(approvedVariantKey(variant), now)) === undefined;
-}
-
-/** Review thresholds: offer value, account value, low score confidence, a new content variant… */
+/**
+ * Review thresholds: offer value, account value, low score confidence, a new content variant (one no reviewer has
+ * approved yet: a read only, so concurrent checks all see it new until an approval).
+ */
 export async function checkReview(
-	store: Store,
+	store: VariantRecords,
 	policy: Policy,
 	profile: Profile,
 	decision: Decision,
-	now: number,
 ): Promise<{ checks: GuardCheck[]; hits: { id: string }[] }> {
 	const context = { ...profile, message: decision.message ?? {}, score: decision.score ?? {}, event: decision.event };
 	const checks: GuardCheck[] = [];
@@ -38,7 +27,7 @@ export async function checkReview(
 			if (hit) detail = `${rule.when.field} ${rule.when.op} ${JSON.stringify(rule.when.value ?? '')}`;
 		} else {
 			const variant = decision.message?.variant;
-			hit = !!variant && (await variantIsNew(store, variant, now));
+			hit = !!variant && !(await store.isVariantApproved(variant));
 			if (hit) detail = `content variant "${variant}" has not been approved yet`;
 		}
 		checks.push({ kind: 'review', ruleId: rule.id, passed: !hit, ...(detail ? { detail } : {}) });

@@ -47,9 +47,6 @@ const DUE_KEY = 'retention:due';
  */
 const DELETE_CHUNK = 100;
 
-/** The learner's once-per-decision reward mark (engine.ts learnFrom): it goes with its decision. */
-export const rewardClaimKey = (decisionId: string) => `reward:${decisionId}`;
-
 function cutoffs(policy: Policy, now: number) {
 	const iso = (ms: number) => new Date(ms).toISOString();
 	return {
@@ -70,7 +67,8 @@ async function pruneDecisions(store: Store, before: string): Promise<number> {
 		for (let i = 0; i < batch.length; i += DELETE_CHUNK) {
 			const chunk = batch.slice(i, i + DELETE_CHUNK);
 			deleted += await store.deleteDecisions(chunk.map((d) => d.decisionId));
-			await Promise.all(chunk.filter((d) => d.outcomes.length).map((d) => store.releaseKey(rewardClaimKey(d.decisionId))));
+			// The learner's once-per-decision reward mark goes with its decision.
+			await Promise.all(chunk.filter((d) => d.outcomes.length).map((d) => store.releaseReward(d.decisionId)));
 			await yieldToEvents();
 		}
 		if (batch.length < RETENTION_BATCH) return deleted;

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import type { Store } from '../store/types';
+import type { ClaimStore, CursorStore } from '../store/types';
 
 /**
  * Erased people who asked not to be contacted again: the store keeps, for each of their identity keys
@@ -9,10 +9,12 @@ import type { Store } from '../store/types';
  */
 const SALT = 'privacy:suppression-salt';
 const FOREVER_MS = 100 * 365 * 86_400_000;
-const salts = new WeakMap<Store, string>();
+/** The salt is a cursor; each suppressed identity a held key. */
+type SuppressionStore = CursorStore & ClaimStore;
+const salts = new WeakMap<SuppressionStore, string>();
 
 /** The store's salt; drawn once, compare-and-set so processes sharing the store agree on it. */
-async function saltOf(store: Store, create: boolean): Promise<string | undefined> {
+async function saltOf(store: SuppressionStore, create: boolean): Promise<string | undefined> {
 	let salt = salts.get(store) ?? (await store.getCursor(SALT));
 	if (!salt && create) {
 		const drawn = randomBytes(32).toString('hex');
@@ -24,13 +26,13 @@ async function saltOf(store: Store, create: boolean): Promise<string | undefined
 
 const suppressionKey = (salt: string, identityKey: string) => `suppressed:${createHmac('sha256', salt).update(identityKey).digest('hex')}`;
 
-export async function suppressIdentities(store: Store, identityKeys: string[], now: number): Promise<void> {
+export async function suppressIdentities(store: SuppressionStore, identityKeys: string[], now: number): Promise<void> {
 	const salt = (await saltOf(store, true))!;
 	for (const key of identityKeys) await store.holdKey(suppressionKey(salt, key), FOREVER_MS, now);
 }
 
 /** Does any of these identity keys belong to an erased person who asked not to be contacted? */
-export async function anySuppressed(store: Store, identityKeys: string[], now: number): Promise<boolean> {
+export async function anySuppressed(store: SuppressionStore, identityKeys: string[], now: number): Promise<boolean> {
 	if (!identityKeys.length) return false;
 	const salt = await saltOf(store, false);
 	if (!salt) return false;

@@ -1,5 +1,8 @@
 import { NudgeError } from '../errors';
-import type { Store } from '../store/types';
+import type { ClaimStore, StoreLifecycle } from '../store/types';
+
+/** Locks are claimed keys, taken only on stores several processes share. */
+type LockStore = ClaimStore & Pick<StoreLifecycle, 'shared'>;
 
 /** A lock outlives a crashed holder by at most this long. */
 const LOCK_TTL_MS = 15_000;
@@ -11,7 +14,7 @@ export const identityLockKey = (identityKey: string) => `lock:identity:${identit
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function acquire(store: Store, key: string): Promise<void> {
+async function acquire(store: LockStore, key: string): Promise<void> {
 	const deadline = Date.now() + LOCK_WAIT_MS;
 	for (let attempt = 1; ; attempt++) {
 		if (await store.claimKey(key, LOCK_TTL_MS, Date.now())) return;
@@ -26,7 +29,7 @@ async function acquire(store: Store, key: string): Promise<void> {
  * two (whose caps would be counted apart). Keys are locked in sorted order, so callers never deadlock;
  * a crashed holder's lock expires. Stores used by one process (memory, SQLite) need none.
  */
-export async function withIdentityLocks<T>(store: Store, identityKeys: string[], run: () => Promise<T>): Promise<T> {
+export async function withIdentityLocks<T>(store: LockStore, identityKeys: string[], run: () => Promise<T>): Promise<T> {
 	if (!store.shared || identityKeys.length === 0) return run();
 	const keys = [...new Set(identityKeys)].sort().map(identityLockKey);
 	const held: string[] = [];

@@ -1,5 +1,5 @@
-import { LRUCache } from 'lru-cache';
 import { counts, evaluateCounters, LedgerEntry, matches } from './capMatch';
+import { RecentMap } from './recentMap';
 import type { CapCounter, CapReservation, CapVerdict } from './types';
 
 /** First index whose entry was made at or after `time` (entries sorted by time). */
@@ -196,11 +196,11 @@ const NO_LEDGER = new ContactLedger();
  * of the rows it counts.
  */
 export class LedgerBook {
-	private readonly ledgers: LRUCache<string, ContactLedger>;
+	private readonly ledgers: RecentMap<string, ContactLedger>;
 	private readonly reservations = new Map<string, LedgerEntry>();
 
 	constructor(maxContacts: number) {
-		this.ledgers = new LRUCache({ max: maxContacts, dispose: (ledger, _id, reason) => reason !== 'set' && this.forget(ledger.all) });
+		this.ledgers = new RecentMap(maxContacts, (ledger) => this.forget(ledger.all));
 	}
 
 	/** The contact's ledger, now the most recently used; undefined when it has none (or it was dropped). */
@@ -212,11 +212,22 @@ export class LedgerBook {
 		return (this.ledgers.get(contactId) ?? NO_LEDGER).evaluate(counters, now);
 	}
 
+	/**
+	 * The memory store's check-and-reserve, with one lookup of the contact: drops what is older than `keepSince`,
+	 * counts, and adds the reservation when every counter has room.
+	 */
+	reserve(r: CapReservation, counters: CapCounter[]): CapVerdict {
+		const ledger = this.ledgers.get(r.contactId);
+		if (ledger && r.keepSince !== undefined && ledger.hasBefore(r.keepSince)) this.forget(ledger.trim(r.keepSince));
+		const verdict = (ledger ?? NO_LEDGER).evaluate(counters, r.at);
+		if (verdict.ok) this.addTo(ledger, r);
+		return verdict;
+	}
+
 	/** Adds a reservation (pending; it keeps its own copy of the tags). */
 	add(r: CapReservation): void {
-		const entry: LedgerEntry = { reservationId: r.reservationId, contactId: r.contactId, channel: r.channel, journey: r.journey, tags: r.tags.slice(), at: r.at, expiresAt: r.expiresAt, state: 'pending' };
-		this.ledgerOf(r.contactId).add(entry);
-		this.reservations.set(r.reservationId, entry);
+		// peek: the check before the add has already made the contact the most recently used.
+		this.addTo(this.ledgers.peek(r.contactId), r);
 	}
 
 	/** Puts a whole ledger read from elsewhere (its entries' states as they are there). */
@@ -239,12 +250,6 @@ export class LedgerBook {
 		if (ledger) ledger.settle(entry, outcome);
 		else if (outcome === 'commit') entry.state = 'committed';
 		return true;
-	}
-
-	/** Drops one contact's entries made before `before`. */
-	trim(contactId: string, before: number): void {
-		const ledger = this.ledgers.peek(contactId);
-		if (ledger?.hasBefore(before)) this.forget(ledger.trim(before));
 	}
 
 	/** Drops every entry made before `before` (dryRun: counts them) and says how many. */
@@ -273,11 +278,11 @@ export class LedgerBook {
 		this.reservations.clear();
 	}
 
-	private ledgerOf(contactId: string): ContactLedger {
-		// peek: the check before the add has already made the contact the most recently used.
-		let ledger = this.ledgers.peek(contactId);
-		if (!ledger) this.ledgers.set(contactId, (ledger = new ContactLedger()));
-		return ledger;
+	private addTo(ledger: ContactLedger | undefined, r: CapReservation): void {
+		if (!ledger) this.ledgers.set(r.contactId, (ledger = new ContactLedger()));
+		const entry: LedgerEntry = { reservationId: r.reservationId, contactId: r.contactId, channel: r.channel, journey: r.journey, tags: r.tags.slice(), at: r.at, expiresAt: r.expiresAt, state: 'pending' };
+		ledger.add(entry);
+		this.reservations.set(r.reservationId, entry);
 	}
 
 	private forget(entries: LedgerEntry[]): void {

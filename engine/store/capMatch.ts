@@ -29,17 +29,31 @@ export function counts(entry: LedgerEntry, counter: CapCounter, now: number): bo
  * slots free. One pass over the contact's ledger for all counters (this is the memory store's hot path).
  */
 export function evaluateCounters(entries: LedgerEntry[], counters: CapCounter[], now: number): CapVerdict {
-	const tally = new Array<number>(counters.length).fill(0);
-	for (const entry of entries) {
+	// Plain loops, no callbacks: this runs on every check of a contact with a small ledger.
+	const n = counters.length;
+	const tally: number[] = [];
+	for (let i = 0; i < n; i++) tally.push(0);
+	for (let j = 0; j < entries.length; j++) {
+		const entry = entries[j];
 		if (!live(entry, now)) continue;
-		for (let i = 0; i < counters.length; i++) if (matches(entry, counters[i])) tally[i]++;
+		for (let i = 0; i < n; i++) if (matches(entry, counters[i])) tally[i]++;
 	}
-	const freesAt = counters.map((c, i) => {
-		if (tally[i] < c.limit || c.lengthMs === undefined) return undefined;
+	const freesAt: (number | undefined)[] = [];
+	let full = -1;
+	for (let i = 0; i < n; i++) {
+		const c = counters[i];
+		if (tally[i] < c.limit) {
+			freesAt.push(undefined);
+			continue;
+		}
+		if (full < 0) full = i;
+		if (c.lengthMs === undefined) {
+			freesAt.push(undefined);
+			continue;
+		}
 		const times = entries.filter((e) => counts(e, c, now)).map((e) => e.at);
 		times.sort((a, b) => a - b);
-		return times[tally[i] - c.limit] + c.lengthMs;
-	});
-	const full = counters.findIndex((c, i) => tally[i] >= c.limit);
+		freesAt.push(times[tally[i] - c.limit] + c.lengthMs);
+	}
 	return full >= 0 ? { ok: false, counts: tally, bindingRuleId: counters[full].ruleId, freesAt } : { ok: true, counts: tally, freesAt };
 }

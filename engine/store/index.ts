@@ -3,6 +3,7 @@ export * from './memory';
 export * from './sqlite';
 export * from './redis';
 export * from './postgres';
+export * from './compose';
 export * from './split';
 export * from './open';
 export * from './models';

@@ -9,6 +9,7 @@ import { INACTIVITY_QUEUE, queuePrefix, type ArmStats, type CapCounter, type Cap
 import { timerIsFor } from './erasure';
 import { addArmDelta, checkArmDeltas } from './armStats';
 import { DecisionFacts, DecisionFilter, FactCounter, FactKey, factsOf, isBefore, matchesFilter, newestFirst, SummaryPage, summaryOf } from './decisionFacts';
+import { NamedRecords } from './records';
 
 
 export interface MemoryStoreOptions {
@@ -26,7 +27,7 @@ const parse = <T>(json: string | undefined): T | undefined => (json === undefine
  * A bounded in-process store for tests and throwaway runs. Every method body is synchronous, so
  * check-and-reserve is atomic within the process. Nothing survives a restart.
  */
-export class MemoryStore implements Store {
+export class MemoryStore extends NamedRecords implements Store {
 	readonly kind = 'memory';
 	private readonly profiles: LRUCache<string, string>;
 	private readonly identities = new Map<string, string>();
@@ -38,6 +39,7 @@ export class MemoryStore implements Store {
 	private readonly arms = new Map<string, ArmStats>();
 
 	constructor(options: MemoryStoreOptions = {}) {
+		super();
 		const maxContacts = options.maxContacts ?? 100_000;
 		this.profiles = new LRUCache({ max: maxContacts });
 		this.ledgers = new LedgerBook(maxContacts);
@@ -87,11 +89,8 @@ export class MemoryStore implements Store {
 	}
 
 	async reserveCap(r: CapReservation, counters: CapCounter[]): Promise<CapVerdict> {
-		if (r.keepSince !== undefined) this.ledgers.trim(r.contactId, r.keepSince);
 		// Expired pending entries stay in the ledger (uncounted) until settled: a late commit must still count.
-		const verdict = this.ledgers.evaluate(r.contactId, counters, r.at);
-		if (verdict.ok) this.ledgers.add(r);
-		return verdict;
+		return this.ledgers.reserve(r, counters);
 	}
 
 	async peekCap(contactId: string, counters: CapCounter[], now: number): Promise<CapVerdict> {
@@ -177,6 +176,10 @@ export class MemoryStore implements Store {
 
 	async getCursor(name: string) {
 		return this.cursors.get(name);
+	}
+
+	async deleteCursor(name: string) {
+		this.cursors.delete(name);
 	}
 
 	async setCursor(name: string, value: string, expected: string | undefined) {

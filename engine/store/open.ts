@@ -4,7 +4,7 @@ import { NudgeError } from '../errors';
 import { MemoryStore } from './memory';
 import { PostgresStore } from './postgres';
 import { RedisStore } from './redis';
-import { SplitStore } from './split';
+import { splitStore } from './split';
 import { SqliteStore } from './sqlite';
 import type { Store } from './types';
 
@@ -93,7 +93,7 @@ function openSplit(spec: string, rest: string): Store {
 	}
 	const hotStore = openStore(hot);
 	try {
-		return new SplitStore(hotStore, openStore(log));
+		return splitStore(hotStore, openStore(log));
 	} catch (error) {
 		void hotStore.close();
 		throw error;

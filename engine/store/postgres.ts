@@ -12,6 +12,7 @@ import { timerIsFor } from './erasure';
 import type { DecisionFilter, FactKey, SummaryPage } from './decisionFacts';
 import { countSql, countsFromRows, listSummariesSql, summaryFromRow } from './factsSql';
 import { KeyedRow, olderPages, PRUNE_TABLES, prunePages } from './prune';
+import { NamedRecords } from './records';
 
 /** The console's facts (decisionFacts.ts `factsOf`, in SQL) as a view over the decision bodies, so nothing is written twice. */
 const factsViewSql = (s: string) => `
@@ -120,7 +121,7 @@ function ledgerEntry(contactId: string, row: LedgerRow): LedgerEntry {
 	};
 }
 
-export class PostgresStore implements Store {
+export class PostgresStore extends NamedRecords implements Store {
 	readonly kind = 'postgres';
 	readonly shared = true;
 	readonly schema: string;
@@ -131,6 +132,7 @@ export class PostgresStore implements Store {
 	private closed = false;
 
 	constructor(url: string, options: PostgresStoreOptions = {}) {
+		super();
 		const parsed = new URL(url);
 		this.schema = options.schema ?? parsed.searchParams.get('schema') ?? 'nudge';
 		if (!/^[a-z_][a-z0-9_]*$/i.test(this.schema)) throw new NudgeError('INVALID_CONFIG', `The PostgreSQL schema "${this.schema}" must be letters, digits and underscores`);
@@ -548,6 +550,10 @@ export class PostgresStore implements Store {
 	async getCursor(name: string) {
 		const rows = await this.q<{ value: string }>('read a cursor', `SELECT value FROM ${this.t('cursors')} WHERE name = $1`, [name]);
 		return rows[0]?.value;
+	}
+
+	async deleteCursor(name: string) {
+		await this.q('delete a cursor', `DELETE FROM ${this.t('cursors')} WHERE name = $1`, [name]);
 	}
 
 	async setCursor(name: string, value: string, expected: string | undefined) {

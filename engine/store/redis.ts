@@ -10,6 +10,7 @@ import { reconnectDelayMs } from './connection';
 import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, INACTIVITY_QUEUE, LeasedTimer, PruneTarget, RETENTION_BATCH, Store, StoredTimer, TimerQueue, timerQueue, waitQueue } from './types';
 import { timerIsFor } from './erasure';
 import { DecisionFilter, DecisionSummary, FactCounter, FactKey, factsOf, matchesFilter, SummaryPage, summaryOf } from './decisionFacts';
+import { NamedRecords } from './records';
 
 export interface RedisStoreOptions {
 	/** Every key starts with this (default `nudge:`), so several deployments or test runs share one Redis. */
@@ -295,7 +296,7 @@ type Scripted = Redis & Record<ScriptName, (...args: (string | number)[]) => Pro
  *
  * Cluster mode is not supported (scripts touch keys of one contact and its reservation index).
  */
-export class RedisStore implements Store {
+export class RedisStore extends NamedRecords implements Store {
 	readonly kind = 'redis';
 	readonly shared = true;
 	private readonly redis: Scripted;
@@ -306,6 +307,7 @@ export class RedisStore implements Store {
 
 	/** `url` is `redis://[user:password@]host:port[/db][?prefix=nudge:]` (`rediss://` for TLS). */
 	constructor(url: string, options: RedisStoreOptions = {}) {
+		super();
 		const parsed = new URL(url);
 		this.prefix = options.prefix ?? parsed.searchParams.get('prefix') ?? 'nudge:';
 		parsed.searchParams.delete('prefix');
@@ -592,6 +594,12 @@ export class RedisStore implements Store {
 
 	getCursor(name: string) {
 		return this.run('read a cursor', async () => (await this.redis.get(this.k('cursor', name))) ?? undefined);
+	}
+
+	deleteCursor(name: string) {
+		return this.run('delete a cursor', async () => {
+			await this.redis.del(this.k('cursor', name));
+		});
 	}
 
 	setCursor(name: string, value: string, expected: string | undefined) {

@@ -15,6 +15,7 @@ import { KeyedRow, olderPages, PRUNE_TABLES, prunePages } from './prune';
 import { LedgerBook } from './capLedger';
 import { decodeDecision } from './decisionCodec';
 import { DECISION_COLUMNS, decisionOfRow, DecisionRow, rowBody } from './decisionRow';
+import { NamedRecords } from './records';
 
 /**
  * The console's facts of each decision (decisionFacts.ts) in indexed columns, written with the decision,
@@ -123,7 +124,7 @@ function openDatabase(path: string): DatabaseSync {
  * processes too. If a commit ever fails the store fails closed: every later call rejects, so nothing is
  * reported as stored that was not.
  */
-export class SqliteStore implements Store {
+export class SqliteStore extends NamedRecords implements Store {
 	readonly kind = 'sqlite';
 	private readonly db: DatabaseSync;
 	private readonly stmt: Record<string, StatementSync>;
@@ -141,6 +142,7 @@ export class SqliteStore implements Store {
 	private dataVersion = -1;
 
 	constructor(readonly path: string) {
+		super();
 		this.db = openDatabase(path);
 		// The busy timeout first: connections opened at the same moment (worker threads, processes) wait for
 		// each other's schema setup instead of failing with "database is locked".
@@ -248,6 +250,21 @@ export class SqliteStore implements Store {
 			}
 		} catch (error) {
 			// Whatever the unit changed is rolled back: so is the copy of the cap ledger.
+			this.capCopy.clear();
+			return Promise.reject(this.storeError(error));
+		}
+	}
+
+	/**
+	 * A unit whose only write is one statement: a statement is atomic by itself (SQLite undoes it whole when it
+	 * fails), so it needs no savepoint, which was a tenth of a cap check here (bench/caps).
+	 */
+	private writeStatement<T>(unit: () => T): Promise<T> {
+		if (this.failure) return Promise.reject(this.failure);
+		try {
+			this.openBatch();
+			return Promise.resolve(unit());
+		} catch (error) {
 			this.capCopy.clear();
 			return Promise.reject(this.storeError(error));
 		}
@@ -369,7 +386,8 @@ export class SqliteStore implements Store {
 
 	/** Counted on the copy of the contact's ledger (capLedger.ts), inside the write lock; the row is the truth kept. */
 	reserveCap(r: CapReservation, counters: CapCounter[]): Promise<CapVerdict> {
-		return this.write(() => {
+		// One INSERT, after which only the copy changes: a failed insert leaves both as they were.
+		return this.writeStatement(() => {
 			this.capLedger(r.contactId);
 			const verdict = this.capCopy.evaluate(r.contactId, counters, r.at);
 			if (!verdict.ok) return verdict;
@@ -388,7 +406,7 @@ export class SqliteStore implements Store {
 
 	settleCap(reservationId: string, outcome: 'commit' | 'release') {
 		const stmt = outcome === 'commit' ? this.stmt.commitReservation : this.stmt.releaseReservation;
-		return this.write(() => {
+		return this.writeStatement(() => {
 			const settled = Number(stmt.run(reservationId).changes) > 0;
 			if (settled) this.capCopy.settle(reservationId, outcome);
 			return settled;
@@ -519,6 +537,12 @@ export class SqliteStore implements Store {
 	async getCursor(name: string) {
 		const row = this.prepared('SELECT value FROM cursors WHERE name = ?').get(name) as { value: string } | undefined;
 		return row?.value;
+	}
+
+	deleteCursor(name: string) {
+		return this.write(() => {
+			this.prepared('DELETE FROM cursors WHERE name = ?').run(name);
+		});
 	}
 
 	setCursor(name: string, value: string, expected: string | undefined) {

@@ -33,7 +33,7 @@ export async function chooseVariant(ctx: EngineContext, ref: DecisionRef | unkno
 	const now = nowFor(ctx, decision);
 	const context = decision.choice?.context ?? contextOf(decision, await profileOf(ctx, decision), ctx.policy.learner);
 	const scopes = variantScopes(name, context);
-	const winner = await ctx.store.getCursor(`variant-winner:${name}`);
+	const winner = await ctx.store.variantWinner(name);
 	const picked = await chooseArm({ store: ctx.store, policy: ctx.policy, arms: list, context: scopes.context, globalScope: scopes.globalScope, random: ctx.random });
 	const promoted = winner !== undefined && list.includes(winner);
 	const variant = promoted ? winner : picked.arm;
@@ -50,7 +50,7 @@ export async function chooseVariant(ctx: EngineContext, ref: DecisionRef | unkno
 
 /** The promoted variant of a content slot, if one has won. */
 export function variantWinner(ctx: EngineContext, slot: string): Promise<string | undefined> {
-	return ctx.store.getCursor(`variant-winner:${slot}`);
+	return ctx.store.variantWinner(slot);
 }
 
 export async function chooseDecisionChannel(ctx: EngineContext, ref: DecisionRef | unknown): Promise<Decision> {

@@ -4,8 +4,6 @@ import { claimsReward, engagementTrials, outcomeDeltas } from '../decide/bookkee
 import { probabilityBest } from '../decide/learner';
 import { NudgeError, describeIssues, issuesFromZod } from '../errors';
 import { zoneFor } from '../guard/windows';
-import { rewardClaimKey } from '../privacy/retention';
-import { variantWinner } from './choose';
 import { type EngineContext, save, loadDecision, profileOf } from './context';
 
 /**
@@ -97,7 +95,7 @@ async function attribute(ctx: EngineContext, input: OutcomeInput, at: Date): Pro
 async function learnFrom(ctx: EngineContext, decision: Decision, outcome: Outcome): Promise<void> {
 	const learner = ctx.policy.learner;
 	// A decision is one trial, so it earns at most one success however many reward outcomes arrive.
-	const first = claimsReward(decision, outcome, learner) && (await ctx.store.claimKey(rewardClaimKey(decision.decisionId), 100 * 365 * 86_400_000, Date.now()));
+	const first = claimsReward(decision, outcome, learner) && (await ctx.store.claimReward(decision.decisionId, Date.now()));
 	const { deltas, promote } = outcomeDeltas(decision, outcome, learner, first);
 	if (deltas.length) await ctx.store.addArmStats(deltas);
 	if (promote) await maybePromote(ctx, promote.slot, promote.variants, promote.globalScope);
@@ -105,9 +103,9 @@ async function learnFrom(ctx: EngineContext, decision: Decision, outcome: Outcom
 
 /** Promotes a slot's leader once it is probably best and was sent often enough; only once (compare-and-set). */
 async function maybePromote(ctx: EngineContext, slot: string, variants: string[], globalScope: string): Promise<void> {
-	if (variants.length < 2 || (await variantWinner(ctx, slot)) !== undefined) return;
+	if (variants.length < 2 || (await ctx.store.variantWinner(slot)) !== undefined) return;
 	const { promoteAt, promoteMinTrials } = ctx.policy.learner;
 	const odds = await probabilityBest({ store: ctx.store, policy: ctx.policy, arms: variants, globalScope, random: ctx.random });
 	const leader = odds.reduce((a, b) => (b.probability > a.probability ? b : a));
-	if (leader.probability >= promoteAt && leader.trials >= promoteMinTrials) await ctx.store.setCursor(`variant-winner:${slot}`, leader.arm, undefined);
+	if (leader.probability >= promoteAt && leader.trials >= promoteMinTrials) await ctx.store.promoteVariant(slot, leader.arm);
 }

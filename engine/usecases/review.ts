@@ -2,7 +2,6 @@ import { decideApproval } from '../agents/actions';
 import type { Decision } from '../audit/schema';
 import { reopen } from '../audit/status';
 import { NudgeError } from '../errors';
-import { markVariantApproved } from '../guard/review';
 import type { DecisionRef } from '../items/decisionRef';
 import { type EngineContext, nowFor, save, suppress, loadDecision, profileLoader } from './context';
 import { guardStage } from './guard';
@@ -30,7 +29,7 @@ export async function resolveReview(ctx: EngineContext, ref: DecisionRef | unkno
 		suppress(decision, 'REVIEW_REJECTED', `rejected by ${reviewer}${verdict.note ? `: ${verdict.note}` : ''}`);
 		return save(ctx, decision, 'review', now);
 	}
-	if (decision.message?.variant) await markVariantApproved(ctx.store, decision.message.variant, now.getTime());
+	if (decision.message?.variant) await ctx.store.approveVariant(decision.message.variant, now.getTime());
 	reopen(decision);
 	await save(ctx, decision, 'review', now);
 	return guardStage(ctx, decision, profileLoader(ctx, decision), {}, true);

@@ -357,7 +357,9 @@ built('nudge mcp as a real child process', () => {
 	}, 30_000);
 
 	test('stdio: lines that are not JSON-RPC do not stop the server', async () => {
-		const child = spawn(process.execPath, [CLI, 'mcp', '--store', join(tempDir(), 'raw.db')], { stdio: ['pipe', 'pipe', 'pipe'] });
+		const db = join(tempDir(), 'raw.db');
+		await new SqliteStore(db).close();
+		const child = spawn(process.execPath, [CLI, 'mcp', '--store', db], { stdio: ['pipe', 'pipe', 'pipe'] });
 		let out = '';
 		child.stdout.on('data', (c) => (out += c));
 		const initialize = { jsonrpc: '2.0', id: 7, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };

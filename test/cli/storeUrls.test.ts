@@ -61,6 +61,8 @@ describe('nudge with a SQLite --store that is not there', () => {
 		['rollback', ['rollback', '--model', 'lead']],
 		['uplift evaluate --model', ['uplift', 'evaluate', '--data', 'rows.csv', '--treatment', 't', '--outcome', 'y', '--model', 'm']],
 		['uplift train --journey', ['uplift', 'train', '--journey', 'cart-abandonment']],
+		['console', ['console', '--port', '0']],
+		['mcp', ['mcp']],
 	])('%s is refused, names the file and creates nothing', (_label, args) => {
 		const dir = tempDir('nudge-cli-missing-');
 		writeFileSync(join(dir, 'rows.csv'), 't,y\n1,0\n');

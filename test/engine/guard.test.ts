@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { DateTime } from 'luxon';
 import { Engine } from '../../engine/engine';
 import { durationMs } from '../../engine/guard/duration';
@@ -40,6 +41,51 @@ async function sendAll(engine: Engine, times: string[], options: Parameters<Engi
 }
 
 describe('frequency caps', () => {
+	test('the explained checks are built when read, and equal what the check saw when it decided', async () => {
+		const { policy: p } = loadPolicy({
+			...DEFAULT_POLICY,
+			caps: [
+				{ id: 'email-2h', scope: { kind: 'channel', channel: 'email' }, limit: 2, window: { kind: 'rolling', duration: '2h' }, action: 'delay' },
+				{ id: 'promo-day', scope: { kind: 'tag', tag: 'promo' }, limit: 2, window: { kind: 'calendar', unit: 'day' }, action: 'delay', exemptions: [{ category: 'transactional', countsTowardCap: true }] },
+				{ id: 'nurture-week', scope: { kind: 'journey', journey: 'nurture' }, limit: 4, window: { kind: 'calendar', unit: 'week' } },
+				{ id: 'any-day', scope: { kind: 'any' }, limit: 3, window: { kind: 'rolling', duration: '24h' }, exemptions: [{ category: 'transactional', countsTowardCap: false }] },
+			],
+		});
+		const checkArb = fc.record({
+			gapMs: fc.integer({ min: 0, max: 30 * HOUR }),
+			zone: fc.constantFrom('UTC', 'Europe/Berlin', 'America/New_York', 'Asia/Kolkata'),
+			channel: fc.constantFrom('email' as const, 'sms' as const),
+			journey: fc.constantFrom('nurture', 'onboarding'),
+			category: fc.constantFrom(undefined, 'promo', 'transactional'),
+			settle: fc.constantFrom('commit' as const, 'release' as const, undefined),
+		});
+		await fc.assert(
+			fc.asyncProperty(fc.array(checkArb, { minLength: 1, maxLength: 25 }), async (steps) => {
+				// The same checks on two stores: one result read at once, the other only after every later check
+				// (by then the calendar windows' cache holds later periods).
+				const [atOnce, later] = [new MemoryStore(), new MemoryStore()];
+				const read: unknown[] = [];
+				const results = [];
+				let now = at('2026-03-28T20:00:00Z');
+				for (const step of steps) {
+					now += step.gapMs;
+					const message: MessageFacts = { channel: step.channel, journey: step.journey, tags: step.category === 'promo' ? ['promo'] : [], ...(step.category ? { category: step.category } : {}) };
+					const a = await checkAndReserve(atOnce, p, 'c1', message, now, step.zone);
+					read.push({ checks: structuredClone(a.checks), explanation: a.explanation });
+					const b = await checkAndReserve(later, p, 'c1', message, now, step.zone);
+					results.push(b);
+					expect([b.allowed, b.binding, b.reservationId !== undefined]).toEqual([a.allowed, a.binding, a.reservationId !== undefined]);
+					if (step.settle && a.reservationId) {
+						await atOnce.settleCap(a.reservationId, step.settle);
+						await later.settleCap(b.reservationId!, step.settle);
+					}
+				}
+				expect(results.map((r) => ({ checks: r.checks, explanation: r.explanation }))).toEqual(read);
+			}),
+			{ numRuns: 150, seed: 18 },
+		);
+	});
+
 	test('durations and the rules that apply to a channel', () => {
 		expect([durationMs('30s'), durationMs('15m'), durationMs('24h'), durationMs('7d'), durationMs('2w')]).toEqual([30_000, 900_000, 86_400_000, 604_800_000, 1_209_600_000]);
 		expect(rulesFor(policy, 'email').map((r) => r.id)).toEqual(['email-daily', 'all-weekly']);

@@ -97,8 +97,20 @@ export function describeSharedStoreContract(name: string, namespace: () => (() =
 			const stores = Array.from({ length: 6 }, connect);
 			const { policy } = loadPolicy({ channelOrder: ['email'], review: [{ id: 'new-copy', newVariant: true }] });
 			const d = decision('d1', { message: { variant: 'spring-b' } });
-			const results = await Promise.all(stores.flatMap((s) => Array.from({ length: 4 }, () => checkReview(s, policy, profile('c1'), d, 1000))));
+			const results = await Promise.all(stores.flatMap((s) => Array.from({ length: 4 }, () => checkReview(s, policy, profile('c1'), d))));
 			expect(results.map((r) => r.hits.map((rule) => rule.id))).toEqual(Array(24).fill(['new-copy']));
+		});
+
+		test('named records from several connections: one reward claim and one promotion win; an approval is seen by all', async () => {
+			const stores = Array.from({ length: 6 }, connect);
+			const rewards = await Promise.all(stores.flatMap((s) => [s.claimReward('d1', 1000), s.claimReward('d1', 1000)]));
+			expect(rewards.filter(Boolean)).toHaveLength(1);
+			const promotions = await Promise.all(stores.map((s, i) => s.promoteVariant('cart-subject', `v${i}`)));
+			expect(promotions.filter(Boolean)).toHaveLength(1);
+			const winner = `v${promotions.indexOf(true)}`;
+			expect(await Promise.all(stores.map((s) => s.variantWinner('cart-subject')))).toEqual(Array(6).fill(winner));
+			await stores[0].approveVariant('spring-c', 1000);
+			expect(await Promise.all(stores.map((s) => s.isVariantApproved('spring-c')))).toEqual(Array(6).fill(true));
 		});
 
 		test('learner counts from concurrent writers add up, and reads see them', async () => {

@@ -2,7 +2,7 @@ import { NudgeError } from '../../engine/errors';
 import { openStore } from '../../engine/store/open';
 import { PostgresStore } from '../../engine/store/postgres';
 import { RedisStore } from '../../engine/store/redis';
-import { SplitStore } from '../../engine/store/split';
+import type { SplitStore } from '../../engine/store/split';
 import { decision, profile } from '../helpers/fixtures';
 import { describeWithServer, runId, TEST_POSTGRES_URL, TEST_REDIS_URL } from '../helpers/services';
 import { describeSharedStoreContract } from './sharedStoreContract';
@@ -88,13 +88,14 @@ withPostgres('Split store (Redis hot state + PostgreSQL log)', () => {
 
 		test('hot state goes to Redis and the decision log to PostgreSQL', async () => {
 			const store = openSplit() as SplitStore;
+			const { hot, log } = store.parts;
 			expect(store.kind).toBe('redis+postgres');
 			await store.saveProfile(profile('c1'), ['email:a@x.io'], []);
 			await store.putDecision(decision('d1'));
-			expect(await store.hot.getProfile('c1')).toBeDefined();
-			expect(await store.log.getProfile('c1')).toBeUndefined();
-			expect(await store.log.getDecision('d1')).toBeDefined();
-			expect(await store.hot.getDecision('d1')).toBeUndefined();
+			expect(await hot.getProfile('c1')).toBeDefined();
+			expect(await log.getProfile('c1')).toBeUndefined();
+			expect(await log.getDecision('d1')).toBeDefined();
+			expect(await hot.getDecision('d1')).toBeUndefined();
 			await store.close();
 		});
 	});

@@ -104,6 +104,28 @@ describe('SQLite store', () => {
 		await again.close();
 	});
 
+	test('a reservation whose row cannot be written is a 503 and leaves the ledger, its copy and the batch as they were', async () => {
+		const path = join(tempDir(), 'nudge.db');
+		const store = new SqliteStore(path);
+		const all = [{ ruleId: 'all', limit: 9, since: 0, match: {}, excludeTags: [] }];
+		const reserve = (id: string, at: number) => store.reserveCap({ reservationId: id, contactId: 'c1', channel: 'email', journey: 'nurture', tags: [], at, expiresAt: 50 }, all);
+		await reserve('r1', 5);
+		// The same id again: its INSERT breaks the primary key, in the batch that holds r1's row.
+		await expect(reserve('r1', 6)).rejects.toMatchObject({ code: 'STORE_ERROR', httpStatus: 503 });
+		expect((await reserve('r2', 7)).counts).toEqual([1]);
+		expect((await store.peekCap('c1', all, 10)).counts).toEqual([2]);
+		expect(await store.settleCap('r1', 'commit')).toBe(true);
+		await store.sync();
+		const raw = new DatabaseSync(path);
+		const rows = raw.prepare('SELECT reservation_id, at, state FROM cap_ledger ORDER BY reservation_id').all();
+		raw.close();
+		expect(rows.map((r) => ({ ...r }))).toEqual([
+			{ reservation_id: 'r1', at: 5, state: 'committed' },
+			{ reservation_id: 'r2', at: 7, state: 'pending' },
+		]);
+		await store.close();
+	});
+
 	test('each connection counts what the others committed: reservations, commits, releases, erasures (its copy of the ledger follows)', async () => {
 		const path = join(tempDir(), 'nudge.db');
 		const a = new SqliteStore(path);

@@ -1,5 +1,5 @@
 import { claimEvent, commitEvent, EVENT_LEASE_MS, eventLeaseKey, releaseEvent } from '../../engine/events/eventClaim';
-import { checkReview, markVariantApproved } from '../../engine/guard/review';
+import { checkReview } from '../../engine/guard/review';
 import { waitTimer } from '../../engine/guard/waits';
 import { loadPolicy } from '../../engine/policy/load';
 import { waitQueue, type CapCounter, type CapReservation, type Store } from '../../engine/store/types';
@@ -58,12 +58,12 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 
 		test('review: a new content variant goes to review on every concurrent check until it is approved, and the approval holds', async () => {
 			const { policy } = loadPolicy({ channelOrder: ['email'], review: [{ id: 'new-copy', newVariant: true }] });
-			const check = (now: number) => checkReview(store, policy, profile('c1'), decision('d1', { message: { variant: 'spring-a' } }), now);
-			const reviewed = await Promise.all(Array.from({ length: 24 }, () => check(1000)));
+			const check = () => checkReview(store, policy, profile('c1'), decision('d1', { message: { variant: 'spring-a' } }));
+			const reviewed = await Promise.all(Array.from({ length: 24 }, () => check()));
 			expect(reviewed.map((r) => r.hits.map((rule) => rule.id))).toEqual(Array(24).fill(['new-copy']));
 			// An approval racing a burst of checks is kept: the checks mark nothing that could stand in its way.
-			await Promise.all([...Array.from({ length: 12 }, () => check(2000)), markVariantApproved(store, 'spring-a', 2000), ...Array.from({ length: 12 }, () => check(2000))]);
-			const approved = await Promise.all(Array.from({ length: 8 }, () => check(3000)));
+			await Promise.all([...Array.from({ length: 12 }, () => check()), store.approveVariant('spring-a', 2000), ...Array.from({ length: 12 }, () => check())]);
+			const approved = await Promise.all(Array.from({ length: 8 }, () => check()));
 			expect(approved.map((r) => r.hits)).toEqual(Array(8).fill([]));
 		});
 
@@ -286,6 +286,58 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			await store.sync();
 			expect(await store.getCursor('hubspot:contacts')).toBe('b');
 			expect(await store.getCursor('salesforce:Lead')).toBeUndefined();
+		});
+
+		test('cursors: a deleted cursor is unset, and set again from unset', async () => {
+			expect(await store.setCursor('hubspot:contacts', 'a', undefined)).toBe(true);
+			await store.deleteCursor('hubspot:contacts');
+			await store.deleteCursor('never-set');
+			expect(await store.getCursor('hubspot:contacts')).toBeUndefined();
+			expect(await store.setCursor('hubspot:contacts', 'b', 'a')).toBe(false);
+			expect(await store.setCursor('hubspot:contacts', 'b', undefined)).toBe(true);
+			expect(await store.getCursor('hubspot:contacts')).toBe('b');
+		});
+
+		test('variants: a slot promotes one winner, once; an approval is permanent and approving again changes nothing', async () => {
+			expect(await store.variantWinner('cart-subject')).toBeUndefined();
+			expect(await store.promoteVariant('cart-subject', 'B')).toBe(true);
+			expect(await store.promoteVariant('cart-subject', 'A')).toBe(false);
+			expect(await store.variantWinner('cart-subject')).toBe('B');
+			expect(await store.variantWinner('other-slot')).toBeUndefined();
+			expect(await store.isVariantApproved('spring-a')).toBe(false);
+			await store.approveVariant('spring-a', 1000);
+			await store.approveVariant('spring-a', 2000);
+			expect(await store.isVariantApproved('spring-a')).toBe(true);
+			expect(await store.isVariantApproved('spring-b')).toBe(false);
+			// Permanent: no claim expiry or pruning of claims takes it away.
+			await store.pruneExpired('claims', Number.MAX_SAFE_INTEGER, false);
+			expect(await store.isVariantApproved('spring-a')).toBe(true);
+		});
+
+		test('rewards: a decision claims its reward once, concurrent claims included, until the mark is released with the decision', async () => {
+			const claims = await Promise.all(Array.from({ length: 12 }, () => store.claimReward('d1', 1000)));
+			expect(claims.filter(Boolean)).toHaveLength(1);
+			expect(await store.claimReward('d2', 1000)).toBe(true);
+			await store.pruneExpired('claims', Number.MAX_SAFE_INTEGER, false);
+			expect(await store.claimReward('d1', 2000)).toBe(false);
+			await store.releaseReward('d1');
+			await store.releaseReward('never-claimed');
+			expect(await store.claimReward('d1', 3000)).toBe(true);
+			expect(await store.claimReward('d2', 3000)).toBe(false);
+		});
+
+		test('upgrade: approvals and reward marks that earlier versions kept as hundred-year claimed keys still hold', async () => {
+			// Written the old way: `variant-approved:<variant>` held and `reward:<decisionId>` claimed for a hundred years.
+			const century = 100 * 365 * 86_400_000;
+			const then = Date.now() - 86_400_000;
+			await store.holdKey('variant-approved:old-copy', century, then);
+			expect(await store.claimKey('reward:d-old', century, then)).toBe(true);
+			expect(await store.isVariantApproved('old-copy')).toBe(true);
+			expect(await store.claimReward('d-old', Date.now())).toBe(false);
+			// Retention releases the old mark with its decision, as it did.
+			await store.releaseReward('d-old');
+			expect(await store.keyHeldUntil('reward:d-old', Date.now())).toBeUndefined();
+			expect(await store.claimReward('d-old', Date.now())).toBe(true);
 		});
 
 		test('timers: rescheduled by id, cancelled, and each due timer taken once, earliest first', async () => {

@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { LRUCache } from 'lru-cache';
 import { MemoryStore } from '../../engine/store/memory';
+import { RecentMap } from '../../engine/store/recentMap';
 import { openStore } from '../../engine/store/open';
 import { PostgresStore } from '../../engine/store/postgres';
 import { RedisStore } from '../../engine/store/redis';
-import { SplitStore } from '../../engine/store/split';
+import { splitStore, type SplitStore } from '../../engine/store/split';
 import type { Store } from '../../engine/store/types';
 import { tempDir } from './fixtures';
 import { runId, TEST_POSTGRES_URL, TEST_REDIS_URL } from './services';
@@ -17,9 +18,9 @@ export const found = (dump: string | Buffer, needles: string[]) => needles.filte
 
 /** Every field of the memory store, its maps, sets and caches opened up. */
 export function memoryDump(store: MemoryStore): string {
-	// Nested too: the cap ledger is a LedgerBook holding an LRUCache of ContactLedgers holding Maps.
+	// Nested too: the cap ledger is a LedgerBook holding a RecentMap of ContactLedgers holding Maps.
 	const open = (_key: string, value: unknown): unknown =>
-		value instanceof Map || value instanceof Set ? [...value.entries()] : value instanceof LRUCache ? [...value.entries()] : value;
+		value instanceof Map || value instanceof Set ? [...value.entries()] : value instanceof LRUCache || value instanceof RecentMap ? [...value.entries()] : value;
 	return JSON.stringify(Object.values(store), open);
 }
 
@@ -105,6 +106,9 @@ export const redisBackend = (label: string): Backend => ({ name: 'redis', open: 
 export const postgresBackend = (label: string): Backend => ({ name: 'postgres', open: () => postgresStore(label), dump: (store) => postgresDump(store as PostgresStore) });
 export const splitBackend = (label: string): Backend => ({
 	name: 'split redis+postgres',
-	open: () => new SplitStore(redisStore(label), postgresStore(label)),
-	dump: async (store) => `${await redisDump((store as SplitStore).hot as RedisStore)}\n${await postgresDump((store as SplitStore).log as PostgresStore)}`,
+	open: () => splitStore(redisStore(label), postgresStore(label)),
+	dump: async (store) => {
+		const { hot, log } = (store as SplitStore<RedisStore, PostgresStore>).parts;
+		return `${await redisDump(hot)}\n${await postgresDump(log)}`;
+	},
 });

@@ -1,0 +1,103 @@
+import { NamedRecords } from './records';
+import type {
+	CapLedgerStore,
+	ClaimStore,
+	CursorStore,
+	DecisionLog,
+	ErasureCounts,
+	LearnerStatsStore,
+	ModelStore,
+	ProfileStore,
+	RetentionStore,
+	RewardRecords,
+	Store,
+	StoreLifecycle,
+	TimerStore,
+	VariantRecords,
+} from './types';
+
+/** The roles a composed store places on one backend each: their methods are forwarded to it. */
+interface PlacedRoles {
+	profiles: ProfileStore;
+	claims: ClaimStore;
+	caps: CapLedgerStore;
+	decisions: DecisionLog;
+	models: ModelStore;
+	cursors: CursorStore;
+	timers: TimerStore;
+	learnerStats: LearnerStatsStore;
+}
+export type StoreRole = keyof PlacedRoles;
+
+/** Each placed role's methods, every one listed (the type refuses a missing or unknown name). */
+const ROLE_METHODS: { [R in StoreRole]: Record<keyof PlacedRoles[R], true> } = {
+	profiles: { getProfile: true, resolveIdentities: true, saveProfile: true, inactiveContacts: true },
+	claims: { claimKey: true, releaseKey: true, holdKey: true, keyHeldUntil: true },
+	caps: { reserveCap: true, peekCap: true, settleCap: true },
+	decisions: { putDecision: true, getDecision: true, queryDecisions: true, addOutcome: true, findDecisionByMessageId: true, listDecisionSummaries: true, countDecisions: true, deleteDecisions: true },
+	models: { saveModelVersion: true, getModelVersion: true, activeModelVersion: true, listModelVersions: true, activateModelVersion: true, modelActivations: true },
+	cursors: { getCursor: true, setCursor: true, deleteCursor: true },
+	timers: { scheduleTimer: true, cancelTimer: true, takeDueTimers: true, ackTimer: true },
+	learnerStats: { getArmStats: true, addArmStats: true },
+};
+
+/**
+ * Every role, placed or not: lifecycle and retention span the parts and are combined below; the named records are
+ * kept over the composed primitives (records.ts).
+ */
+interface AllRoles extends PlacedRoles {
+	lifecycle: StoreLifecycle;
+	retention: RetentionStore;
+	variants: VariantRecords;
+	rewards: RewardRecords;
+}
+type MethodsOf<R extends keyof AllRoles> = keyof AllRoles[R];
+/** Store members in no role. */
+type Unplaced = Exclude<keyof Store, { [R in keyof AllRoles]: MethodsOf<R> }[keyof AllRoles]>;
+/** Members in more than one role. */
+type Doubled = { [R in keyof AllRoles]: MethodsOf<R> & { [O in Exclude<keyof AllRoles, R>]: MethodsOf<O> }[Exclude<keyof AllRoles, R>] }[keyof AllRoles];
+type Holds<T extends true> = T;
+/** Compile-time: every Store member belongs to exactly one role, so a new method cannot be left out of compositions. */
+export type EveryStoreMethodInOneRole = Holds<[Unplaced | Doubled] extends [never] ? true : false>;
+
+/** Which part keeps each placed role. */
+export type Placement<P> = { readonly [R in StoreRole]: keyof P & string };
+
+/** A store built of parts; `parts` reaches each as itself (tests read a backend directly). */
+export type ComposedStore<P extends Record<string, Store>> = Store & { readonly parts: P };
+
+/**
+ * A store with each role on the part `placement` names. Erasure asks every part (each erases what it holds, the
+ * others find nothing of its kind) and adds the counts; pruning goes to the part keeping the cap ledger or the
+ * claims; sync and close reach every part. The kind is the parts' kinds joined by `+`, in the order given.
+ */
+export function composeStore<P extends Record<string, Store>>(parts: P, placement: Placement<P>): ComposedStore<P> {
+	const all = Object.values(parts);
+	const forwarded: Record<string, unknown> = {};
+	for (const role of Object.keys(ROLE_METHODS) as StoreRole[]) {
+		const part = parts[placement[role]] as unknown as Record<string, (...args: unknown[]) => unknown>;
+		for (const method of Object.keys(ROLE_METHODS[role])) forwarded[method] = part[method].bind(part);
+	}
+	const combined: StoreLifecycle & RetentionStore & { parts: P } = {
+		parts,
+		kind: all.map((part) => part.kind).join('+'),
+		shared: all.some((part) => part.shared),
+		async sync() {
+			await Promise.all(all.map((part) => part.sync()));
+		},
+		async close() {
+			await Promise.all(all.map((part) => part.close()));
+		},
+		async eraseContact(erasure) {
+			const counts = await Promise.all(all.map((part) => part.eraseContact(erasure)));
+			return counts.reduce((sum, c) => {
+				for (const key of Object.keys(sum) as (keyof ErasureCounts)[]) sum[key] += c[key];
+				return sum;
+			});
+		},
+		pruneExpired(target, before, dryRun) {
+			return parts[target === 'capLedger' ? placement.caps : placement.claims].pruneExpired(target, before, dryRun);
+		},
+	};
+	return Object.assign(new NamedRecords(), forwarded as Omit<Store, keyof (StoreLifecycle & RetentionStore & VariantRecords & RewardRecords)>, combined);
+}

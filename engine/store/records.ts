@@ -1,0 +1,52 @@
+import type { ClaimStore, CursorStore, RewardRecords, VariantRecords } from './roles';
+
+/**
+ * The named records (roles.ts VariantRecords, RewardRecords), written once over the cursor and claim primitives
+ * so every backend, and any composition of backends, keeps them alike. Their key names live here only.
+ *
+ * Each is a permanent fact, so each is a cursor (a compare-and-set row that never expires). Stores written before
+ * kept approvals and reward marks as claimed keys held for a hundred years: those are still read (legacy*), so an
+ * approved variant stays approved and a counted reward is not counted again.
+ */
+type Primitives = CursorStore & Pick<ClaimStore, 'keyHeldUntil' | 'releaseKey'>;
+
+const winnerKey = (slot: string) => `variant-winner:${slot}`;
+const approvedKey = (variant: string) => `variant-approved:${variant}`;
+const rewardKey = (decisionId: string) => `reward:${decisionId}`;
+/** The claimed keys of earlier versions (same names, in the claims). */
+const legacyApprovedKey = approvedKey;
+const legacyRewardKey = rewardKey;
+
+/** Held by a legacy claim: those were held for a hundred years, so the wall clock only tells held from released. */
+async function legacyHeld(store: Primitives, key: string): Promise<boolean> {
+	return (await store.keyHeldUntil(key, Date.now())) !== undefined;
+}
+
+/** A backend extends this to keep the named records over its own primitives. */
+export class NamedRecords implements VariantRecords, RewardRecords {
+	variantWinner(this: Primitives, slot: string): Promise<string | undefined> {
+		return this.getCursor(winnerKey(slot));
+	}
+
+	promoteVariant(this: Primitives, slot: string, variant: string): Promise<boolean> {
+		return this.setCursor(winnerKey(slot), variant, undefined);
+	}
+
+	async approveVariant(this: Primitives, variant: string, at: number): Promise<void> {
+		// Approved once is approved: a second approval keeps the first one's time.
+		await this.setCursor(approvedKey(variant), new Date(at).toISOString(), undefined);
+	}
+
+	async isVariantApproved(this: Primitives, variant: string): Promise<boolean> {
+		return (await this.getCursor(approvedKey(variant))) !== undefined || (await legacyHeld(this, legacyApprovedKey(variant)));
+	}
+
+	async claimReward(this: Primitives, decisionId: string, now: number): Promise<boolean> {
+		if (await legacyHeld(this, legacyRewardKey(decisionId))) return false;
+		return this.setCursor(rewardKey(decisionId), new Date(now).toISOString(), undefined);
+	}
+
+	async releaseReward(this: Primitives, decisionId: string): Promise<void> {
+		await Promise.all([this.deleteCursor(rewardKey(decisionId)), this.releaseKey(legacyRewardKey(decisionId))]);
+	}
+}
