@@ -12,6 +12,7 @@ import type {
 	RewardRecords,
 	Store,
 	StoreLifecycle,
+	SuppressionRecords,
 	TimerStore,
 	VariantRecords,
 } from './types';
@@ -50,6 +51,7 @@ interface AllRoles extends PlacedRoles {
 	retention: RetentionStore;
 	variants: VariantRecords;
 	rewards: RewardRecords;
+	suppressions: SuppressionRecords;
 }
 type MethodsOf<R extends keyof AllRoles> = keyof AllRoles[R];
 /** Store members in no role. */
@@ -99,5 +101,5 @@ export function composeStore<P extends Record<string, Store>>(parts: P, placemen
 			return parts[target === 'capLedger' ? placement.caps : placement.claims].pruneExpired(target, before, dryRun);
 		},
 	};
-	return Object.assign(new NamedRecords(), forwarded as Omit<Store, keyof (StoreLifecycle & RetentionStore & VariantRecords & RewardRecords)>, combined);
+	return Object.assign(new NamedRecords(), forwarded as Omit<Store, keyof (StoreLifecycle & RetentionStore & VariantRecords & RewardRecords & SuppressionRecords)>, combined);
 }

@@ -10,6 +10,7 @@ import type {
 	ProfileStore,
 	RetentionStore,
 	RewardRecords,
+	SuppressionRecords,
 	StoreLifecycle,
 	TimerStore,
 	VariantRecords,
@@ -80,7 +81,8 @@ export interface Store
 		LearnerStatsStore,
 		RetentionStore,
 		VariantRecords,
-		RewardRecords {}
+		RewardRecords,
+		SuppressionRecords {}
 
 /** What pruneExpired deletes: cap ledger entries by when they were made, claimed keys by when they expired. */
 export type PruneTarget = 'capLedger' | 'claims';
