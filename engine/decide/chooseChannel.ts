@@ -1,3 +1,4 @@
+import { atCap, keptCapped, notInJourney, waitDisabled } from '../audit/candidateDetails';
 import { Candidate, ReasonCode, WAIT } from '../audit/schema';
 import { CHANNELS, Channel } from '../channels';
 import type { CappedChannel } from '../guard/frequencyCap';
@@ -23,10 +24,8 @@ export function openChannels(profile: Profile, policy: Policy, journey: string, 
 	return journeyChannels(policy, journey, only).filter((channel) => !channelEligibility(channel, profile, policy));
 }
 
-/** "capped: weekly-email (3 of 3 in the last 7d); a slot frees at …". */
 function cappedDetail(cap: CappedChannel): string {
-	const frees = cap.freesAt !== undefined ? `; a slot frees at ${new Date(cap.freesAt).toISOString()}` : '';
-	return `capped: ${cap.rule.id} (${cap.count} of ${cap.rule.limit} in the ${cap.window.startsWith('calendar') ? 'current ' : 'last '}${cap.window})${frees}`;
+	return atCap(cap.rule.id, cap.count, cap.rule.limit, cap.window, cap.freesAt !== undefined ? new Date(cap.freesAt).toISOString() : undefined);
 }
 
 /**
@@ -44,7 +43,7 @@ export function channelCandidates(profile: Profile, policy: Policy, journey: str
 	const candidates: Candidate[] = [...allowed, ...others].map((channel, rank) => {
 		const why = allowed.includes(channel)
 			? channelEligibility(channel, profile, policy)
-			: { reason: 'POLICY_BLOCKED' as const, detail: `channel ${channel} is not allowed in journey ${journey} by the policy` };
+			: { reason: 'POLICY_BLOCKED' as const, detail: notInJourney(channel, journey) };
 		if (why) return { channel, rank, eligible: false, ...why };
 		const cap = capped.get(channel);
 		if (!cap) return { channel, rank, eligible: true };
@@ -55,14 +54,14 @@ export function channelCandidates(profile: Profile, policy: Policy, journey: str
 		for (const c of candidates) {
 			if (c.reason === 'FREQUENCY_CAP') {
 				c.eligible = true;
-				c.detail = `${c.detail}; kept because every open channel is capped (the guardrails stage decides)`;
+				c.detail = keptCapped(c.detail!);
 				delete c.reason;
 			}
 		}
 	}
 	const wait: Candidate = policy.learner.allowWait
 		? { channel: WAIT, rank: candidates.length, eligible: true }
-		: { channel: WAIT, rank: candidates.length, eligible: false, reason: 'POLICY_BLOCKED', detail: 'waiting is not enabled (policy learner.allowWait)' };
+		: { channel: WAIT, rank: candidates.length, eligible: false, reason: 'POLICY_BLOCKED', detail: waitDisabled() };
 	return [...candidates, wait];
 }
 

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import type { ClaimStore, CursorStore } from '../store/types';
+import type { CursorStore, SuppressionRecords } from '../store/types';
 
 /**
  * Erased people who asked not to be contacted again: the store keeps, for each of their identity keys
@@ -8,9 +8,8 @@ import type { ClaimStore, CursorStore } from '../store/types';
  * addresses without the store. A new contact carrying one of those identities is marked do-not-contact.
  */
 const SALT = 'privacy:suppression-salt';
-const FOREVER_MS = 100 * 365 * 86_400_000;
-/** The salt is a cursor; each suppressed identity a held key. */
-type SuppressionStore = CursorStore & ClaimStore;
+/** The salt is a cursor; each suppressed identity's digest a named record (store/records.ts). */
+type SuppressionStore = CursorStore & SuppressionRecords;
 const salts = new WeakMap<SuppressionStore, string>();
 
 /** The store's salt; drawn once, compare-and-set so processes sharing the store agree on it. */
@@ -24,18 +23,17 @@ async function saltOf(store: SuppressionStore, create: boolean): Promise<string 
 	return salt;
 }
 
-const suppressionKey = (salt: string, identityKey: string) => `suppressed:${createHmac('sha256', salt).update(identityKey).digest('hex')}`;
+const digestOf = (salt: string, identityKey: string) => createHmac('sha256', salt).update(identityKey).digest('hex');
 
 export async function suppressIdentities(store: SuppressionStore, identityKeys: string[], now: number): Promise<void> {
 	const salt = (await saltOf(store, true))!;
-	for (const key of identityKeys) await store.holdKey(suppressionKey(salt, key), FOREVER_MS, now);
+	await store.suppressIdentities(identityKeys.map((key) => digestOf(salt, key)), now);
 }
 
 /** Does any of these identity keys belong to an erased person who asked not to be contacted? */
-export async function anySuppressed(store: SuppressionStore, identityKeys: string[], now: number): Promise<boolean> {
+export async function anySuppressed(store: SuppressionStore, identityKeys: string[]): Promise<boolean> {
 	if (!identityKeys.length) return false;
 	const salt = await saltOf(store, false);
 	if (!salt) return false;
-	for (const key of identityKeys) if ((await store.keyHeldUntil(suppressionKey(salt, key), now)) !== undefined) return true;
-	return false;
+	return store.anyIdentitySuppressed(identityKeys.map((key) => digestOf(salt, key)));
 }

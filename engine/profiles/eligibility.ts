@@ -1,20 +1,21 @@
+import { MISSING_CONTACT_POINT, needsOptIn, optedOut, switchedOff, unreachable } from '../audit/candidateDetails';
 import type { ReasonCode } from '../audit/schema';
 import type { Channel } from '../channels';
 import type { Policy } from '../policy/schema';
 import type { Profile } from './schema';
 
-function reachable(channel: Channel, profile: Profile): string | undefined {
+function reachable(channel: Channel, profile: Profile): boolean {
 	switch (channel) {
 		case 'email':
-			return profile.email ? undefined : 'contact has no email address';
+			return !!profile.email;
 		case 'sms':
-			return profile.phone ? undefined : 'contact has no phone number';
+			return !!profile.phone;
 		case 'push':
-			return profile.pushToken ? undefined : 'contact has no push token';
+			return !!profile.pushToken;
 		case 'in_app':
-			return profile.identities.userId?.length ? undefined : 'contact has no app user id';
+			return !!profile.identities.userId?.length;
 		default:
-			return undefined;
+			return !MISSING_CONTACT_POINT[channel];
 	}
 }
 
@@ -28,13 +29,10 @@ export function channelEligibility(
 	policy: Policy,
 ): { reason: ReasonCode; detail: string } | undefined {
 	const rules = policy.channels[channel];
-	if (rules && !rules.enabled) return { reason: 'POLICY_BLOCKED', detail: `channel ${channel} is switched off in the policy` };
-	const missing = reachable(channel, profile);
-	if (missing) return { reason: 'UNREACHABLE', detail: `${missing}; channel ${channel} is not reachable` };
+	if (rules && !rules.enabled) return { reason: 'POLICY_BLOCKED', detail: switchedOff(channel) };
+	if (!reachable(channel, profile)) return { reason: 'UNREACHABLE', detail: unreachable(channel) };
 	const consent = profile.consent[channel] ?? 'unknown';
-	if (consent === 'opted_out') return { reason: 'NO_CONSENT', detail: `contact opted out of ${channel}` };
-	if (consent === 'unknown' && (rules?.unknownConsent ?? 'deny') === 'deny') {
-		return { reason: 'NO_CONSENT', detail: `${channel} needs explicit opt-in and the contact has not opted in` };
-	}
+	if (consent === 'opted_out') return { reason: 'NO_CONSENT', detail: optedOut(channel) };
+	if (consent === 'unknown' && (rules?.unknownConsent ?? 'deny') === 'deny') return { reason: 'NO_CONSENT', detail: needsOptIn(channel) };
 	return undefined;
 }

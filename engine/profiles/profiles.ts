@@ -139,7 +139,7 @@ export async function ingestIntoProfile(
 		const known = new Set(profileIdentityKeys(profile));
 		applyEvent(profile, event);
 		// Only identities new to the contact can match the suppression list (an old one was checked when it came).
-		if (!profile.doNotContact && (await anySuppressed(store, keys.filter((k) => !known.has(k)), Date.now()))) profile.doNotContact = true;
+		if (!profile.doNotContact && (await anySuppressed(store, keys.filter((k) => !known.has(k))))) profile.doNotContact = true;
 		afterApply?.(profile, event);
 		if (previousId) {
 			const known = aliasKeys.filter((key) => resolved.has(key));

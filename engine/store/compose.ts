@@ -13,6 +13,7 @@ import type {
 	RewardRecords,
 	Store,
 	StoreLifecycle,
+	SuppressionRecords,
 	TimerStore,
 	VariantRecords,
 } from './types';
@@ -63,6 +64,7 @@ interface AllRoles extends PlacedRoles {
 	folded: FoldedSteps;
 	variants: VariantRecords;
 	rewards: RewardRecords;
+	suppressions: SuppressionRecords;
 }
 type MethodsOf<R extends keyof AllRoles> = keyof AllRoles[R];
 /** Store members in no role. */
@@ -121,5 +123,5 @@ export function composeStore<P extends Record<string, Store>>(parts: P, placemen
 			return parts[target === 'capLedger' ? placement.caps : placement.claims].pruneExpired(target, before, dryRun);
 		},
 	};
-	return Object.assign(new ComposedSteps(), forwarded as Omit<Store, keyof (StoreLifecycle & RetentionStore & FoldedSteps & VariantRecords & RewardRecords)>, combined);
+	return Object.assign(new ComposedSteps(), forwarded as Omit<Store, keyof (StoreLifecycle & RetentionStore & FoldedSteps & VariantRecords & RewardRecords & SuppressionRecords)>, combined);
 }

@@ -1,21 +1,23 @@
-import type { ClaimStore, CursorStore, RewardRecords, VariantRecords } from './roles';
+import type { ClaimStore, CursorStore, RewardRecords, SuppressionRecords, VariantRecords } from './roles';
 
 /**
- * The named records (roles.ts VariantRecords, RewardRecords), written once over the cursor and claim primitives
+ * The named records (roles.ts VariantRecords, RewardRecords, SuppressionRecords), written once over the cursor and claim primitives
  * so every backend, and any composition of backends, keeps them alike. Their key names live here only.
  *
  * Each is a permanent fact, so each is a cursor (a compare-and-set row that never expires). Stores written before
- * kept approvals and reward marks as claimed keys held for a hundred years: those are still read (legacy*), so an
- * approved variant stays approved and a counted reward is not counted again.
+ * kept approvals, reward marks and suppressed identities as claimed keys held for a hundred years: those are still read (legacy*), so an
+ * approved variant stays approved, a counted reward is not counted again and a suppressed identity stays suppressed.
  */
 type Primitives = CursorStore & Pick<ClaimStore, 'keyHeldUntil' | 'releaseKey'>;
 
 const winnerKey = (slot: string) => `variant-winner:${slot}`;
 const approvedKey = (variant: string) => `variant-approved:${variant}`;
 const rewardKey = (decisionId: string) => `reward:${decisionId}`;
+const suppressedKey = (digest: string) => `suppressed:${digest}`;
 /** The claimed keys of earlier versions (same names, in the claims). */
 const legacyApprovedKey = approvedKey;
 const legacyRewardKey = rewardKey;
+const legacySuppressedKey = suppressedKey;
 
 /** Held by a legacy claim: those were held for a hundred years, so the wall clock only tells held from released. */
 async function legacyHeld(store: Primitives, key: string): Promise<boolean> {
@@ -23,7 +25,7 @@ async function legacyHeld(store: Primitives, key: string): Promise<boolean> {
 }
 
 /** A backend extends this to keep the named records over its own primitives. */
-export class NamedRecords implements VariantRecords, RewardRecords {
+export class NamedRecords implements VariantRecords, RewardRecords, SuppressionRecords {
 	variantWinner(this: Primitives, slot: string): Promise<string | undefined> {
 		return this.getCursor(winnerKey(slot));
 	}
@@ -48,5 +50,17 @@ export class NamedRecords implements VariantRecords, RewardRecords {
 
 	async releaseReward(this: Primitives, decisionId: string): Promise<void> {
 		await Promise.all([this.deleteCursor(rewardKey(decisionId)), this.releaseKey(legacyRewardKey(decisionId))]);
+	}
+
+	async suppressIdentities(this: Primitives, digests: string[], at: number): Promise<void> {
+		// Suppressed once is suppressed: a second erasure keeps the first one's time.
+		for (const digest of digests) await this.setCursor(suppressedKey(digest), new Date(at).toISOString(), undefined);
+	}
+
+	async anyIdentitySuppressed(this: Primitives, digests: string[]): Promise<boolean> {
+		for (const digest of digests) {
+			if ((await this.getCursor(suppressedKey(digest))) !== undefined || (await legacyHeld(this, legacySuppressedKey(digest)))) return true;
+		}
+		return false;
 	}
 }

@@ -194,6 +194,14 @@ export interface VariantRecords {
 	isVariantApproved(variant: string): Promise<boolean>;
 }
 
+/** Erased people who asked not to be contacted again, by a keyed digest of each identity (privacy/suppression.ts). */
+export interface SuppressionRecords {
+	/** Marks these identity digests suppressed for good (`at`, epoch ms, is when). */
+	suppressIdentities(digests: string[], at: number): Promise<void>;
+	/** Whether any of these identity digests is suppressed. */
+	anyIdentitySuppressed(digests: string[]): Promise<boolean>;
+}
+
 /** The learner's once-per-decision reward: a decision is one trial, so it earns at most one success. */
 export interface RewardRecords {
 	/** True the first time for a decision (recorded as counted at `now`, epoch ms); false once its reward was counted. */

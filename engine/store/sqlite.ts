@@ -14,6 +14,8 @@ import { DecisionFacts, DecisionFilter, FactKey, factsOf, scoreBinOf, SummaryPag
 import { countSql, countsFromRows, listSummariesSql, summaryFromRow } from './factsSql';
 import { KeyedRow, olderPages, PRUNE_TABLES, prunePages } from './prune';
 import { LedgerBook } from './capLedger';
+import { decodeDecision } from './decisionCodec';
+import { DECISION_COLUMNS, decisionOfRow, DecisionRow, rowBody } from './decisionRow';
 import { ArmStatsCopy } from './armStatsCopy';
 import { setBounded } from './boundedMap';
 
@@ -138,7 +140,7 @@ export class SqliteStore extends ComposedSteps implements Store {
 	private batchOpen = false;
 	private waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
 	private failure?: NudgeError;
-	private readonly queuedDecisions = new Map<string, { row: Decision; json: string; facts: DecisionFacts }>();
+	private readonly queuedDecisions = new Map<string, { row: Decision; body: string; facts: DecisionFacts }>();
 	/**
 	 * The cap_ledger rows of recently checked contacts, counted in process (capLedger.ts) instead of by a query per
 	 * check (bench/caps). Exact while no other connection writes: it is dropped whenever PRAGMA data_version says
@@ -189,7 +191,7 @@ export class SqliteStore extends ComposedSteps implements Store {
 			releaseReservation: p(`DELETE FROM cap_ledger WHERE reservation_id = ? AND state = 'pending'`),
 			putDecision: p(`INSERT INTO decisions (decision_id, contact_id, journey, status, reason, created_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT(decision_id) DO UPDATE SET status = excluded.status, reason = excluded.reason, body = excluded.body`),
-			getDecision: p('SELECT body FROM decisions WHERE decision_id = ?'),
+			getDecision: p(`SELECT ${DECISION_COLUMNS} FROM decisions WHERE decision_id = ?`),
 			putFacts: p(`INSERT INTO decision_facts (decision_id, created_at, journey, contact_id, status, reason, channel, cap_rule, stage, grp, converted,
 				probability, score_bin, model, score_value, event_name, policy_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT(decision_id) DO UPDATE SET status = excluded.status, reason = excluded.reason, channel = excluded.channel,
@@ -252,8 +254,8 @@ export class SqliteStore extends ComposedSteps implements Store {
 
 	/** Writes the queued decision rows into the open transaction. */
 	private writeQueuedDecisions(): void {
-		for (const { row, json, facts } of this.queuedDecisions.values()) {
-			this.stmt.putDecision.run(row.decisionId, row.contactId, row.journey, row.status, row.reason ?? null, row.createdAt, json);
+		for (const { row, body, facts } of this.queuedDecisions.values()) {
+			this.stmt.putDecision.run(row.decisionId, row.contactId, row.journey, row.status, row.reason ?? null, row.createdAt, body);
 			this.putFacts(facts);
 		}
 		this.queuedDecisions.clear();
@@ -328,8 +330,19 @@ export class SqliteStore extends ComposedSteps implements Store {
 		if (!ledger.includes('tags')) this.db.exec(`ALTER TABLE cap_ledger ADD COLUMN tags TEXT NOT NULL DEFAULT ','`);
 		if (!columns('timers').includes('lease')) this.db.exec('ALTER TABLE timers ADD COLUMN lease TEXT; ALTER TABLE timers ADD COLUMN lease_until INTEGER');
 		if (!columns('decision_facts').includes('policy_version')) {
-			this.db.exec(`ALTER TABLE decision_facts ADD COLUMN policy_version TEXT;
-				UPDATE decision_facts SET policy_version = (SELECT json_extract(body, '$.policyVersion') FROM decisions WHERE decisions.decision_id = decision_facts.decision_id)`);
+			this.db.exec('BEGIN IMMEDIATE; ALTER TABLE decision_facts ADD COLUMN policy_version TEXT');
+			try {
+				const fill = this.db.prepare('UPDATE decision_facts SET policy_version = ? WHERE decision_id = ?');
+				// Read through the codec: the body may be in its stored form (decisionCodec.ts).
+				for (const row of this.db.prepare(`SELECT ${DECISION_COLUMNS} FROM decisions`).iterate() as Iterable<DecisionRow>) {
+					const d = decisionOfRow(row);
+					fill.run(d.policyVersion, d.decisionId);
+				}
+				this.db.exec('COMMIT');
+			} catch (error) {
+				this.db.exec('ROLLBACK');
+				throw error;
+			}
 		}
 		this.db.exec('CREATE INDEX IF NOT EXISTS decision_facts_by_policy ON decision_facts (policy_version)');
 		// Folded into decision_facts_channel_mix.
@@ -345,7 +358,7 @@ export class SqliteStore extends ComposedSteps implements Store {
 			probability, score_bin, model, score_value, event_name, policy_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
 		this.db.exec('BEGIN IMMEDIATE');
 		try {
-			for (const row of this.db.prepare(`SELECT body ${missing}`).iterate() as Iterable<{ body: string }>) insert.run(...factsRow(factsOf(JSON.parse(row.body) as Decision)));
+			for (const row of this.db.prepare(`SELECT ${DECISION_COLUMNS} ${missing}`).iterate() as Iterable<DecisionRow>) insert.run(...factsRow(factsOf(decisionOfRow(row))));
 			this.db.exec('COMMIT');
 		} catch (error) {
 			this.db.exec('ROLLBACK');
@@ -450,19 +463,19 @@ export class SqliteStore extends ComposedSteps implements Store {
 			throw this.storeError(error);
 		}
 		const { decisionId, contactId, journey, status, reason, createdAt } = d;
-		this.queuedDecisions.set(decisionId, { row: { decisionId, contactId, journey, status, reason, createdAt } as Decision, json: JSON.stringify(d), facts: factsOf(d) });
+		this.queuedDecisions.set(decisionId, { row: { decisionId, contactId, journey, status, reason, createdAt } as Decision, body: rowBody(d), facts: factsOf(d) });
 	}
 
 	private putDecisionRow(d: Decision): void {
-		this.stmt.putDecision.run(d.decisionId, d.contactId, d.journey, d.status, d.reason ?? null, d.createdAt, JSON.stringify(d));
+		this.stmt.putDecision.run(d.decisionId, d.contactId, d.journey, d.status, d.reason ?? null, d.createdAt, rowBody(d));
 		this.putFacts(factsOf(d));
 	}
 
 	async getDecision(decisionId: string) {
 		const queued = this.queuedDecisions.get(decisionId);
-		if (queued) return JSON.parse(queued.json) as Decision;
-		const row = this.stmt.getDecision.get(decisionId) as { body: string } | undefined;
-		return row ? (JSON.parse(row.body) as Decision) : undefined;
+		if (queued) return decodeDecision(queued.body, queued.row);
+		const row = this.stmt.getDecision.get(decisionId) as DecisionRow | undefined;
+		return row ? decisionOfRow(row) : undefined;
 	}
 
 	async queryDecisions(q: DecisionQuery) {
@@ -480,20 +493,20 @@ export class SqliteStore extends ComposedSteps implements Store {
 		if (q.from) add('created_at >= ?', q.from);
 		if (q.to) add('created_at < ?', q.to);
 		if (q.after) add('(created_at > ? OR (created_at = ? AND decision_id > ?))', q.after.createdAt, q.after.createdAt, q.after.decisionId);
-		const sql = `SELECT body FROM decisions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, decision_id LIMIT ?`;
-		const rows = this.db.prepare(sql).all(...args, queryLimit(q)) as { body: string }[];
-		return rows.map((r) => JSON.parse(r.body) as Decision);
+		const sql = `SELECT ${DECISION_COLUMNS} FROM decisions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, decision_id LIMIT ?`;
+		const rows = this.db.prepare(sql).all(...args, queryLimit(q)) as unknown as DecisionRow[];
+		return rows.map(decisionOfRow);
 	}
 
 	addOutcome(decisionId: string, outcome: Outcome) {
 		return this.write(() => {
 			this.writeQueuedDecisions();
-			const row = this.stmt.getDecision.get(decisionId) as { body: string } | undefined;
+			const row = this.stmt.getDecision.get(decisionId) as DecisionRow | undefined;
 			if (!row) return false;
 			if (Number(this.stmt.putOutcome.run(outcome.outcomeId, decisionId, JSON.stringify(outcome)).changes) === 0) {
 				return false;
 			}
-			const d = JSON.parse(row.body) as Decision;
+			const d = decisionOfRow(row);
 			d.outcomes.push(outcome);
 			if (outcome.at > d.updatedAt) d.updatedAt = outcome.at;
 			this.putDecisionRow(d);
@@ -654,14 +667,14 @@ export class SqliteStore extends ComposedSteps implements Store {
 	}
 
 	async findDecisionByMessageId(messageId: string) {
-		for (const { json } of this.queuedDecisions.values()) {
-			const d = JSON.parse(json) as Decision;
+		for (const { row, body } of this.queuedDecisions.values()) {
+			const d = decodeDecision(body, row);
 			if (d.delivery?.providerMessageId === messageId) return d;
 		}
-		const row = this.prepared(`SELECT body FROM decisions WHERE json_extract(body, '$.delivery.providerMessageId') = ? LIMIT 1`).get(messageId) as
-			| { body: string }
+		const row = this.prepared(`SELECT ${DECISION_COLUMNS} FROM decisions WHERE json_extract(body, '$.delivery.providerMessageId') = ? LIMIT 1`).get(messageId) as
+			| DecisionRow
 			| undefined;
-		return row ? (JSON.parse(row.body) as Decision) : undefined;
+		return row ? decisionOfRow(row) : undefined;
 	}
 
 	async listDecisionSummaries(filter: DecisionFilter, page: SummaryPage) {
@@ -736,10 +749,10 @@ export class SqliteStore extends ComposedSteps implements Store {
 				run('DELETE FROM learner_arms WHERE key = ?', key);
 				this.armCopy.drop(key);
 			}
-			const rows = this.prepared('SELECT body FROM decisions WHERE contact_id = ?').all(contactId) as { body: string }[];
+			const rows = this.prepared(`SELECT ${DECISION_COLUMNS} FROM decisions WHERE contact_id = ?`).all(contactId) as unknown as DecisionRow[];
 			for (const row of rows) {
-				const d = pseudonymise(JSON.parse(row.body) as Decision);
-				this.prepared('UPDATE decisions SET contact_id = ?, body = ? WHERE decision_id = ?').run(d.contactId, JSON.stringify(d), d.decisionId);
+				const d = pseudonymise(decisionOfRow(row));
+				this.prepared('UPDATE decisions SET contact_id = ?, body = ? WHERE decision_id = ?').run(d.contactId, rowBody(d), d.decisionId);
 				run('DELETE FROM decision_facts WHERE decision_id = ?', d.decisionId);
 				this.writtenFacts.delete(d.decisionId);
 				this.putFacts(factsOf(d));

@@ -12,6 +12,7 @@ import type {
 	ProfileStore,
 	RetentionStore,
 	RewardRecords,
+	SuppressionRecords,
 	StoreLifecycle,
 	TimerStore,
 	VariantRecords,
@@ -83,7 +84,8 @@ export interface Store
 		RetentionStore,
 		FoldedSteps,
 		VariantRecords,
-		RewardRecords {}
+		RewardRecords,
+		SuppressionRecords {}
 
 /** A key to claim (as Store.claimKey) for `ttlMs`. */
 export interface KeyClaim {

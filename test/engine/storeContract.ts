@@ -384,7 +384,18 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			expect(await store.claimReward('d2', 3000)).toBe(false);
 		});
 
-		test('upgrade: approvals and reward marks that earlier versions kept as hundred-year claimed keys still hold', async () => {
+		test('suppressed identities: marked for good, any of several found, and no pruning of claims takes them away', async () => {
+			expect(await store.anyIdentitySuppressed(['digest-a', 'digest-b'])).toBe(false);
+			expect(await store.anyIdentitySuppressed([])).toBe(false);
+			await store.suppressIdentities(['digest-a'], 1000);
+			await store.suppressIdentities(['digest-a', 'digest-c'], 2000);
+			await store.pruneExpired('claims', Number.MAX_SAFE_INTEGER, false);
+			expect(await store.anyIdentitySuppressed(['digest-b', 'digest-a'])).toBe(true);
+			expect(await store.anyIdentitySuppressed(['digest-c'])).toBe(true);
+			expect(await store.anyIdentitySuppressed(['digest-b'])).toBe(false);
+		});
+
+		test('upgrade: approvals, reward marks and suppressed identities that earlier versions kept as hundred-year claimed keys still hold', async () => {
 			// Written the old way: `variant-approved:<variant>` held and `reward:<decisionId>` claimed for a hundred years.
 			const century = 100 * 365 * 86_400_000;
 			const then = Date.now() - 86_400_000;
@@ -396,6 +407,9 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			await store.releaseReward('d-old');
 			expect(await store.keyHeldUntil('reward:d-old', Date.now())).toBeUndefined();
 			expect(await store.claimReward('d-old', Date.now())).toBe(true);
+			// A suppressed identity was a `suppressed:<digest>` key held for a hundred years.
+			await store.holdKey('suppressed:old-digest', century, then);
+			expect(await store.anyIdentitySuppressed(['new-digest', 'old-digest'])).toBe(true);
 		});
 
 		test('timers: rescheduled by id, cancelled, and each due timer taken once, earliest first', async () => {

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import { Engine } from '../../engine/engine';
 import { seededRandom } from '../../engine/decide/sampling';
@@ -6,9 +7,10 @@ import { SqliteStore } from '../../engine/store/sqlite';
 import { tempDir } from '../helpers/fixtures';
 
 /**
- * Earlier versions kept a reviewer's approval of a content variant and a decision's counted reward as claimed keys
- * held for a hundred years (`variant-approved:<variant>`, `reward:<decisionId>`). A file they wrote keeps meaning
- * what it meant: the approval holds and the reward is not counted again.
+ * Earlier versions kept a reviewer's approval of a content variant, a decision's counted reward and an erased person's
+ * suppressed identity as claimed keys held for a hundred years (`variant-approved:<variant>`, `reward:<decisionId>`,
+ * `suppressed:<digest>`). A file they wrote keeps meaning what it meant: the approval holds, the reward is not counted
+ * again and the person is not contacted.
  */
 const CENTURY = 100 * 365 * 86_400_000;
 
@@ -52,6 +54,24 @@ describe('a SQLite file written before the named records', () => {
 		const second = await upgraded.recordOutcome({ decisionId: d.decisionId, type: 'conversion', outcomeId: 'order-2' });
 		expect(second.duplicate).toBe(false);
 		expect(await stats()).toMatchObject({ trials: 1, successes: 1 });
+		await upgraded.close();
+	});
+
+	test('an identity suppressed then is suppressed now', async () => {
+		const path = join(tempDir(), 'nudge.db');
+		const engine = new Engine({ store: new SqliteStore(path), policy: policy() });
+		await engine.eraseContact({ email: 'dee@example.com' }, { suppress: true });
+		// The file as an earlier version left it: the suppression a held key, not a record.
+		const salt = (await engine.store.getCursor('privacy:suppression-salt'))!;
+		const key = `suppressed:${createHmac('sha256', salt).update('email:dee@example.com').digest('hex')}`;
+		expect(await engine.store.getCursor(key)).toBeDefined();
+		await engine.store.deleteCursor(key);
+		await engine.store.holdKey(key, CENTURY, Date.now());
+		await engine.close();
+
+		const upgraded = new Engine({ store: new SqliteStore(path), policy: policy() });
+		const d = await upgraded.decide({ type: 'track', name: 'Pricing Viewed', identities: { email: 'Dee@Example.com' } }, { journey: 'nurture', target: { dryRun: true } });
+		expect(d).toMatchObject({ status: 'suppressed', reason: 'SUPPRESSION_LIST' });
 		await upgraded.close();
 	});
 });
