@@ -87,7 +87,7 @@ describe('nudge mcp tools (in-process transport)', () => {
 	});
 
 	test('a loop of 1,000 identical requests sends once', async () => {
-		const results = [];
+		const results: Record<string, unknown>[] = [];
 		for (let i = 0; i < 1000; i++) results.push(data(await client.callTool({ name: 'request_action', arguments: action() })));
 		expect(hook.received).toHaveLength(1);
 		expect(results[0]).toMatchObject({ verdict: 'allow', sent: true });

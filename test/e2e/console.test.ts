@@ -41,7 +41,7 @@ describeWithChromium()('decision console in headless Chromium', () => {
 		const policy = join(dir, 'policy.json');
 		const journeys = JSON.parse(readFileSync(JOURNEYS_POLICY!, 'utf8')) as typeof DEFAULT_POLICY;
 		// The cart journey is gated on uplift; no model is active while replaying, so the gate admits everyone (and says so).
-		const cart = { ...journeys.journeys['cart-abandonment'], uplift: { model: 'cart-uplift', minUplift: 0.01 } };
+		const cart = { ...journeys.journeys!['cart-abandonment'], uplift: { model: 'cart-uplift', minUplift: 0.01 } };
 		writeFileSync(policy, JSON.stringify({ ...journeys, journeys: { ...journeys.journeys, 'cart-abandonment': cart }, holdout: { ...journeys.holdout, globalShare: 0.3 } }));
 		// Each journey's sample events through that journey, into one store: three journeys, more than two pages.
 		for (const journey of ['nurture', 'cart-abandonment', 'churn-risk']) {

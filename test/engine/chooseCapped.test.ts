@@ -34,18 +34,18 @@ describe('Choose Channel leaves out capped channels', () => {
 		expect(first).toMatchObject({ status: 'sent', channel: 'email' });
 		const second = await run(engine, '2026-11-02T15:00:00Z');
 		expect(second).toMatchObject({ status: 'sent', channel: 'sms' });
-		expect(second.candidates.find((c) => c.channel === 'email')).toMatchObject({
+		expect(second.candidates!.find((c) => c.channel === 'email')).toMatchObject({
 			eligible: false,
 			reason: 'FREQUENCY_CAP',
 			ruleId: 'email-daily',
 			freesAt: '2026-11-03T09:00:00.000Z',
 			detail: 'capped: email-daily (1 of 1 in the last 24h); a slot frees at 2026-11-03T09:00:00.000Z',
 		});
-		expect(second.candidates.find((c) => c.channel === 'sms')).toMatchObject({ eligible: true });
+		expect(second.candidates!.find((c) => c.channel === 'sms')).toMatchObject({ eligible: true });
 		// A day later email is a candidate again (which of the two the learner picks is its own choice).
 		const third = await run(engine, '2026-11-03T09:30:00Z');
 		expect(third.status).toBe('sent');
-		expect(third.candidates.find((c) => c.channel === 'email')).toMatchObject({ eligible: true });
+		expect(third.candidates!.find((c) => c.channel === 'email')).toMatchObject({ eligible: true });
 	});
 
 	test('an any-channel rule at its limit takes every channel: they stay eligible and Frequency Cap blocks with the rule', async () => {
@@ -55,13 +55,13 @@ describe('Choose Channel leaves out capped channels', () => {
 		const fourth = await run(engine, '2026-11-04T12:00:00Z');
 		// The guardrails stage gives the verdict, so a paused journey or a review would come first.
 		expect(fourth).toMatchObject({ status: 'suppressed', reason: 'FREQUENCY_CAP', ruleId: 'all-weekly', guard: { allowed: false } });
-		for (const c of fourth.candidates.filter((x) => ['email', 'sms'].includes(x.channel))) {
+		for (const c of fourth.candidates!.filter((x) => ['email', 'sms'].includes(x.channel))) {
 			expect(c).toMatchObject({ eligible: true, ruleId: 'all-weekly', freesAt: '2026-11-09T09:00:00.000Z', detail: expect.stringMatching(/kept because every open channel is capped/) });
 		}
 		// Other contacts are unaffected.
 		const other = await run(engine, '2026-11-04T12:00:00Z', 'bo@example.com');
 		expect(other.status).toBe('sent');
-		expect(other.candidates.filter((c) => c.eligible).map((c) => c.channel)).toEqual(['email', 'sms']);
+		expect(other.candidates!.filter((c) => c.eligible).map((c) => c.channel)).toEqual(['email', 'sms']);
 	});
 
 	test('a cap that delays keeps its channel when it is the only one, so Frequency Cap still delays to the free slot', async () => {
@@ -72,7 +72,7 @@ describe('Choose Channel leaves out capped channels', () => {
 		expect((await run(engine, '2026-11-02T09:00:00Z')).status).toBe('sent');
 		const second = await run(engine, '2026-11-02T15:00:00Z');
 		expect(second).toMatchObject({ status: 'delayed', reason: 'FREQUENCY_CAP', guard: { retryAt: '2026-11-03T09:00:00.000Z' } });
-		expect(second.candidates[0]).toMatchObject({ channel: 'email', eligible: true, ruleId: 'email-daily', detail: expect.stringMatching(/^capped: email-daily .*kept because every open channel is capped/) });
+		expect(second.candidates![0]).toMatchObject({ channel: 'email', eligible: true, ruleId: 'email-daily', detail: expect.stringMatching(/^capped: email-daily .*kept because every open channel is capped/) });
 	});
 
 	test('one read-only store call for all the rules of all the channels; nothing reserved', async () => {

@@ -41,7 +41,7 @@ const capRule = fc.record({
 const policyArb = fc
 	.record({ caps: fc.array(capRule, { minLength: 1, maxLength: 4 }), order: fc.constantFrom(['email', 'sms'], ['sms', 'email']) })
 	.map(({ caps, order }): PolicyInput => ({
-		channelOrder: order as ('email' | 'sms')[],
+		channelOrder: [...order],
 		channels: { email: { unknownConsent: 'allow' }, sms: { unknownConsent: 'deny' } },
 		caps: caps.map((c, i) => ({ id: `r${i}`, ...c })),
 	}));

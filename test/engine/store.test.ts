@@ -7,6 +7,7 @@ import { openStore } from '../../engine/store/open';
 import { SqliteStore } from '../../engine/store/sqlite';
 import { countSql, listSummariesSql } from '../../engine/store/factsSql';
 import { waitQueue } from '../../engine/store/types';
+import type { Channel } from '../../engine/channels';
 import { NudgeError } from '../../engine/errors';
 import { decision, profile, tempDir } from '../helpers/fixtures';
 import { describeStoreContract } from './storeContract';
@@ -158,7 +159,7 @@ describe('SQLite store', () => {
 		expect(await a.settleCap('a3', 'release')).toBe(true);
 		await a.sync();
 		expect((await reserve(b, 'b4', 504)).counts).toEqual([2]);
-		await b.eraseContact({ contactId: 'c1', claimKeys: [], armKeys: [], pseudonymise: (d) => d });
+		await b.eraseContact({ contactId: 'c1', identityKeys: [], claimKeys: [], armKeys: [], pseudonymise: (d) => d });
 		expect(await count(a, 505)).toBe(0);
 		await a.close();
 		await b.close();
@@ -187,7 +188,7 @@ describe('SQLite store', () => {
 		expect(await read(a)).toEqual({ 'global#email': 3, 'hour:c1#9': 2 });
 		await a.sync();
 		expect((await b.getArmStats(['hour:c1#9'])).get('hour:c1#9')).toEqual({ trials: 2, successes: 0, negatives: 0, valueSum: 2.5, valueSq: 0 });
-		await b.eraseContact({ contactId: 'c1', claimKeys: [], armKeys: ['hour:c1#9'], pseudonymise: (d) => d });
+		await b.eraseContact({ contactId: 'c1', identityKeys: [], claimKeys: [], armKeys: ['hour:c1#9'], pseudonymise: (d) => d });
 		expect(await read(a)).toEqual({ 'global#email': 3 });
 		expect(await read(b)).toEqual({ 'global#email': 3 });
 		// A writer that is not a Nudge store (or an older version of it) is followed too.
@@ -266,7 +267,7 @@ describe('SQLite store console indexes', () => {
 	test('a file made with the console indexes since folded opens with the folded set, and the channel views read the same', async () => {
 		const path = join(tempDir(), 'old.db');
 		const store = new SqliteStore(path);
-		const channels = ['email', 'sms', 'email', undefined];
+		const channels: (Channel | undefined)[] = ['email', 'sms', 'email', undefined];
 		for (const [i, channel] of channels.entries()) {
 			await store.putDecision(decision(`d${i}`, { createdAt: `2026-11-0${i + 1}T00:00:00.000Z`, status: channel ? 'sent' : 'suppressed', ...(channel ? { channel } : { reason: 'NO_CONSENT' }) }));
 		}
@@ -307,7 +308,7 @@ describe('SQLite store console indexes', () => {
 		await store.putDecision(decision('d1', { channel: 'email', status: 'sent' }));
 		await store.sync();
 		expect(await statuses()).toEqual(['sent/email:1']);
-		await store.eraseContact({ contactId: 'c1', claimKeys: [], armKeys: [], pseudonymise: (d) => ({ ...d, contactId: 'erased-1' }) });
+		await store.eraseContact({ contactId: 'c1', identityKeys: [], claimKeys: [], armKeys: [], pseudonymise: (d) => ({ ...d, contactId: 'erased-1' }) });
 		expect((await store.listDecisionSummaries({ contactId: 'erased-1' }, { limit: 5 })).map((r) => r.decisionId)).toEqual(['d1']);
 		expect(await store.deleteDecisions(['d1'])).toBe(1);
 		await store.putDecision(decision('d1', { channel: 'email', status: 'sent' }));

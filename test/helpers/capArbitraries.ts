@@ -25,7 +25,7 @@ export const counterArb = fc.record({
 	lengthMs: fc.option(fc.integer({ min: 1, max: 100 }), { nil: undefined }),
 });
 
-export function toCounter(c: fc.RecordValue<typeof counterArb extends fc.Arbitrary<infer T> ? T : never>, i: number): CapCounter {
+export function toCounter(c: typeof counterArb extends fc.Arbitrary<infer T> ? T : never, i: number): CapCounter {
 	const match: CapCounter['match'] = {};
 	if (c.channel !== undefined) match.channel = c.channel;
 	if (c.journey !== undefined) match.journey = c.journey;

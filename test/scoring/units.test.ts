@@ -93,6 +93,7 @@ describe('feature spec', () => {
 			} catch (e) {
 				return e as NudgeError;
 			}
+			return undefined;
 		})();
 		expect(err).toBeInstanceOf(NudgeError);
 		expect(err!.message).toMatch(/lacks the columns "Source", "Last Seen", "Opted In"/);
