@@ -6,7 +6,7 @@ import { evaluateGuards } from '../guard/guard';
 import { waitTimer } from '../guard/waits';
 import type { DecisionRef } from '../items/decisionRef';
 import { type EngineContext, type ProfileLoader, nowFor, save, suppress, loadDecision, profileLoader } from './context';
-import { noteSendClaimed, sendClaim } from './send';
+import { sendClaim } from './send';
 
 /** What the Frequency Cap step may be told about the message (and a channel other than the chosen one). */
 export interface GuardOptions {
@@ -31,7 +31,8 @@ export async function checkCap(ctx: EngineContext, ref: DecisionRef | unknown, o
 
 /**
  * `wait: false` keeps a delayed decision out of the journey's wait queue (its caller asks again); `reserve: false` only
- * looks at the caps; `claimSend: true` (the send follows at once) claims the send's key with the cap slot, one store step.
+ * looks at the caps; `claimSend` (the send follows at once) claims the send's key with the cap slot, one store step,
+ * and says in `claimSend.claimed` whether it did (the send then skips its own claim: sendStage's `claimed`).
  */
 export async function guardStage(ctx: EngineContext,
 	decision: Decision,
@@ -39,7 +40,7 @@ export async function guardStage(ctx: EngineContext,
 	options: GuardOptions,
 	persist = true,
 	reviewApproved = false,
-	flags: { wait?: boolean; reserve?: boolean; claimSend?: boolean } = {},
+	flags: { wait?: boolean; reserve?: boolean; claimSend?: { claimed: boolean } } = {},
 ): Promise<Decision> {
 	// On the event clock (replay), a delayed decision is checked again at its due time.
 	const retryAt = decision.status === 'delayed' && decision.guard?.retryAt ? Date.parse(decision.guard.retryAt) : 0;
@@ -54,7 +55,7 @@ export async function guardStage(ctx: EngineContext,
 	if (Object.keys(given).length) decision.message = { ...decision.message, ...given };
 	const approved = reviewApproved || decision.review?.verdict === 'approved';
 	const result = await evaluateGuards({ store: ctx.store, policy: ctx.policy, profile: await profile(), decision, channel, now: now.getTime(), reviewApproved: approved, reserve: flags.reserve, ...(flags.claimSend ? { claim: sendClaim(decision.decisionId) } : {}) });
-	if (result.claimed) noteSendClaimed(decision);
+	if (flags.claimSend) flags.claimSend.claimed = !!result.claimed;
 	decision.guard = {
 		outcome: result.outcome,
 		allowed: result.outcome === 'allowed',

@@ -25,11 +25,12 @@ export async function decideIngested(ctx: EngineContext, ingested: IngestResult,
 	const outcome = decision.outcomeFor;
 	if (outcome) await recordOutcome(ctx, { decisionId: outcome.decisionId, type: outcome.type, value: outcome.value, outcomeId: outcome.outcomeId, at: decision.event.occurredAt });
 	const profile = profileLoader(ctx, decision, ingested.profile);
+	const sendKey = { claimed: false };
 	return runStages(ctx, decision, [
 		() => scoreStage(ctx, decision, profile, false),
 		() => chooseStage(ctx, decision, profile, false),
-		() => guardStage(ctx, decision, profile, {}, false, false, { claimSend: true }),
-		() => sendStage(ctx, decision, profile, target, false),
+		() => guardStage(ctx, decision, profile, {}, false, false, { claimSend: sendKey }),
+		() => sendStage(ctx, decision, profile, target, false, sendKey.claimed),
 	]);
 }
 
@@ -41,7 +42,8 @@ export async function decideDue(ctx: EngineContext, ref: DecisionRef | unknown, 
 	const decision = await loadDecision(ctx, ref);
 	if (decision.status !== 'delayed') return decision;
 	const profile = profileLoader(ctx, decision);
-	return runStages(ctx, decision, [() => guardStage(ctx, decision, profile, {}, false, false, { claimSend: true }), () => sendStage(ctx, decision, profile, target, false)]);
+	const sendKey = { claimed: false };
+	return runStages(ctx, decision, [() => guardStage(ctx, decision, profile, {}, false, false, { claimSend: sendKey }), () => sendStage(ctx, decision, profile, target, false, sendKey.claimed)]);
 }
 
 /** Runs stages while the decision is open (the first may take a delayed one), then logs it. */

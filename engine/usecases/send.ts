@@ -11,9 +11,6 @@ import { type EngineContext, type ProfileLoader, nowFor, save, suppress, loadDec
 
 /** The key one execution holds to send a decision, for a day: a retried flow never sends it twice. */
 export const sendClaim = (decisionId: string): KeyClaim => ({ key: `send:${decisionId}`, ttlMs: 24 * 3_600_000 });
-/** Decisions whose send key the Frequency Cap stage claimed with their cap slot (the one-call journey: the send follows). */
-const claimedWithSlot = new WeakSet<Decision>();
-export const noteSendClaimed = (decision: Decision) => void claimedWithSlot.add(decision);
 
 /** A webhook, a dry run, or any provider's sender (engine/deliver: Segment, HubSpot…). */
 export type SendTarget = WebhookTarget | { dryRun: true } | { sender: Sender; retry?: Partial<RetryPolicy> };
@@ -33,36 +30,30 @@ export async function send(ctx: EngineContext, ref: DecisionRef | unknown, targe
 	return sendStage(ctx, decision, profileLoader(ctx, decision), target);
 }
 
-export async function sendStage(ctx: EngineContext, decision: Decision, loadProfile: ProfileLoader, target: SendTarget, persist = true): Promise<Decision> {
-	if ('sender' in target) target.sender.check?.();
-	else if (!('dryRun' in target)) ctx.webhook.check(target.url);
-	const now = nowFor(ctx, decision);
-	const reservationId = decision.guard?.allowed ? decision.guard.reservationId : undefined;
-	const category = decision.message?.category;
-	// Only an open decision skips the cap check: one a guardrail holds (review, quiet hours, a cap's delay) waits.
-	const unreservedAllowed = decision.status === 'pending' && !!category && ctx.policy.sendWithoutCapCheck.includes(category);
-	if (!reservationId && !unreservedAllowed) {
-		throw new NudgeError('NOT_RESERVED', `Decision ${decision.decisionId} has not passed Frequency Cap${decision.status === 'delayed' ? ` (it is delayed until ${decision.guard?.retryAt})` : decision.status === 'review' ? ' (it is waiting for review)' : ''}; Nudge only sends messages that hold a cap reservation`);
-	}
-	// Defence in depth: consent or the suppression list may have changed since Frequency Cap.
-	const current = await loadProfile();
-	const blocked = suppressionHit(ctx.policy, current) ?? (decision.channel ? channelEligibility(decision.channel, current, ctx.policy)?.detail : 'no channel');
-	if (blocked) {
-		if (reservationId) await ctx.store.settleCap(reservationId, 'release');
-		suppress(decision, suppressionHit(ctx.policy, current) ? 'SUPPRESSION_LIST' : 'NO_CONSENT', `not sent: ${blocked} (checked again at send)`);
-		return save(ctx, decision, 'send', now, { persist });
-	}
-	// Before anything leaves: a decision that may not end sent is never posted.
-	checkMove(decision, 'sent');
+/**
+ * `claimed`: the cap check already claimed this send's key with the cap slot (the one-call journey, whose send
+ * follows at once); a send that stops before posting gives it back.
+ */
+export async function sendStage(ctx: EngineContext, decision: Decision, loadProfile: ProfileLoader, target: SendTarget, persist = true, claimed = false): Promise<Decision> {
 	const { key, ttlMs } = sendClaim(decision.decisionId);
-	// Claimed already when this execution's cap check took it with the slot (once: a later send claims again).
-	if (!claimedWithSlot.delete(decision) && !(await ctx.store.claimKey(key, ttlMs, now.getTime()))) {
+	let ready: Awaited<ReturnType<typeof readyToSend>>;
+	try {
+		ready = await readyToSend(ctx, decision, loadProfile, target, persist);
+	} catch (error) {
+		if (claimed) await ctx.store.releaseKey(key);
+		throw error;
+	}
+	if (!('profile' in ready)) {
+		if (claimed) await ctx.store.releaseKey(key);
+		return ready;
+	}
+	const { now, reservationId, profile } = ready;
+	if (!claimed && !(await ctx.store.claimKey(key, ttlMs, now.getTime()))) {
 		throw new NudgeError('CONFLICT', `Decision ${decision.decisionId} is already being sent by another execution`, [], 409);
 	}
 	// The decision, its reservation and the send claim are durable before the message leaves the process.
 	if (!persist) await ctx.store.putDecision(decision);
 	await ctx.store.sync();
-	const profile = current;
 	const payload = {
 		decisionId: decision.decisionId,
 		journey: decision.journey,
@@ -110,4 +101,30 @@ export async function sendStage(ctx: EngineContext, decision: Decision, loadProf
 		decision.explanation = `send failed after ${result.attempts} attempt(s): ${result.error ?? ''}`;
 	}
 	return save(ctx, decision, 'send', now, { persist });
+}
+
+/** What must hold before a send claims its key: a usable target, a cap reservation, consent still given. A decision
+ * the recheck blocks comes back suppressed instead. */
+async function readyToSend(ctx: EngineContext, decision: Decision, loadProfile: ProfileLoader, target: SendTarget, persist: boolean) {
+	if ('sender' in target) target.sender.check?.();
+	else if (!('dryRun' in target)) ctx.webhook.check(target.url);
+	const now = nowFor(ctx, decision);
+	const reservationId = decision.guard?.allowed ? decision.guard.reservationId : undefined;
+	const category = decision.message?.category;
+	// Only an open decision skips the cap check: one a guardrail holds (review, quiet hours, a cap's delay) waits.
+	const unreservedAllowed = decision.status === 'pending' && !!category && ctx.policy.sendWithoutCapCheck.includes(category);
+	if (!reservationId && !unreservedAllowed) {
+		throw new NudgeError('NOT_RESERVED', `Decision ${decision.decisionId} has not passed Frequency Cap${decision.status === 'delayed' ? ` (it is delayed until ${decision.guard?.retryAt})` : decision.status === 'review' ? ' (it is waiting for review)' : ''}; Nudge only sends messages that hold a cap reservation`);
+	}
+	// Defence in depth: consent or the suppression list may have changed since Frequency Cap.
+	const profile = await loadProfile();
+	const blocked = suppressionHit(ctx.policy, profile) ?? (decision.channel ? channelEligibility(decision.channel, profile, ctx.policy)?.detail : 'no channel');
+	if (blocked) {
+		if (reservationId) await ctx.store.settleCap(reservationId, 'release');
+		suppress(decision, suppressionHit(ctx.policy, profile) ? 'SUPPRESSION_LIST' : 'NO_CONSENT', `not sent: ${blocked} (checked again at send)`);
+		return save(ctx, decision, 'send', now, { persist });
+	}
+	// Before anything leaves: a decision that may not end sent is never posted.
+	checkMove(decision, 'sent');
+	return { now, reservationId, profile };
 }

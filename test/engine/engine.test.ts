@@ -226,3 +226,14 @@ describe('engine registry', () => {
 		expect(a.createdAt).toBe('2026-01-01T09:00:00.000Z');
 	});
 });
+
+describe('the one-call journey claims the send key with the cap slot', () => {
+	test('a send that stops before posting (an unusable target) gives the key back, so a later send is not refused', async () => {
+		const engine = new Engine({ store: new MemoryStore(), policy: loadPolicy({ channelOrder: ['email'], channels: { email: { unknownConsent: 'allow' } } }) });
+		await expect(engine.decide(lead('kay@example.com'), { journey: 'nurture', target: { url: 'ftp://hooks.example.com/send' } })).rejects.toThrow(/ftp/);
+		const [decision] = await engine.store.queryDecisions({ limit: 10 });
+		expect(decision).toBeDefined();
+		expect(await engine.store.keyHeldUntil(`send:${decision.decisionId}`, Date.now())).toBeUndefined();
+		await engine.close();
+	});
+});
