@@ -105,8 +105,11 @@ const CAP_COPY_CONTACTS = 20_000;
 const ARM_COPY_KEYS = 100_000;
 /** Decisions whose facts row as last written the store remembers (those in flight, a few hundred, and the latest after them). */
 const WRITTEN_FACTS = 10_000;
-/** The facts columns a later write of a decision may change (factsRow's order from index 4; putFacts's upsert sets the same). */
+/** The facts columns a later write of a decision may change (factsRow's order from index 4). */
 const CHANGING_FACTS = ['status', 'reason', 'channel', 'cap_rule', 'stage', 'grp', 'converted', 'probability', 'score_bin', 'model', 'score_value', 'event_name', 'policy_version'];
+/** A facts row's columns in factsRow's order, and its insert (the first four never change). */
+const FACTS_COLUMNS = ['decision_id', 'created_at', 'journey', 'contact_id', ...CHANGING_FACTS];
+const INSERT_FACTS = `INSERT INTO decision_facts (${FACTS_COLUMNS.join(', ')}) VALUES (${FACTS_COLUMNS.map(() => '?').join(', ')})`;
 
 const withoutPaths = (error: unknown) => (error as Error).message.replace(/ '[^']*'/g, '');
 
@@ -192,11 +195,7 @@ export class SqliteStore extends ComposedSteps implements Store {
 			putDecision: p(`INSERT INTO decisions (decision_id, contact_id, journey, status, reason, created_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT(decision_id) DO UPDATE SET status = excluded.status, reason = excluded.reason, body = excluded.body`),
 			getDecision: p(`SELECT ${DECISION_COLUMNS} FROM decisions WHERE decision_id = ?`),
-			putFacts: p(`INSERT INTO decision_facts (decision_id, created_at, journey, contact_id, status, reason, channel, cap_rule, stage, grp, converted,
-				probability, score_bin, model, score_value, event_name, policy_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-				ON CONFLICT(decision_id) DO UPDATE SET status = excluded.status, reason = excluded.reason, channel = excluded.channel,
-				cap_rule = excluded.cap_rule, stage = excluded.stage, grp = excluded.grp, converted = excluded.converted, probability = excluded.probability,
-				score_bin = excluded.score_bin, model = excluded.model, score_value = excluded.score_value, event_name = excluded.event_name, policy_version = excluded.policy_version`),
+			putFacts: p(`${INSERT_FACTS} ON CONFLICT(decision_id) DO UPDATE SET ${CHANGING_FACTS.map((c) => `${c} = excluded.${c}`).join(', ')}`),
 			putOutcome: p('INSERT INTO outcomes (outcome_id, decision_id, body) VALUES (?, ?, ?) ON CONFLICT(outcome_id) DO NOTHING'),
 			ledgerOf: p('SELECT reservation_id, channel, journey, tags, at, expires_at, state FROM cap_ledger WHERE contact_id = ? ORDER BY at'),
 			dataVersion: p('PRAGMA data_version'),
@@ -354,8 +353,7 @@ export class SqliteStore extends ComposedSteps implements Store {
 	private backfillFacts(): void {
 		const missing = `FROM decisions WHERE decision_id NOT IN (SELECT decision_id FROM decision_facts)`;
 		if (!this.db.prepare(`SELECT 1 ${missing} LIMIT 1`).get()) return;
-		const insert = this.db.prepare(`INSERT INTO decision_facts (decision_id, created_at, journey, contact_id, status, reason, channel, cap_rule, stage, grp, converted,
-			probability, score_bin, model, score_value, event_name, policy_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+		const insert = this.db.prepare(INSERT_FACTS);
 		this.db.exec('BEGIN IMMEDIATE');
 		try {
 			for (const row of this.db.prepare(`SELECT ${DECISION_COLUMNS} ${missing}`).iterate() as Iterable<DecisionRow>) insert.run(...factsRow(factsOf(decisionOfRow(row))));
