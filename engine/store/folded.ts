@@ -35,17 +35,16 @@ export class ComposedSteps extends NamedRecords implements FoldedSteps {
 		}
 		const identities = await this.resolveIdentities(identityKeys);
 		const ids = new Set([...(contactId ? [contactId] : []), ...identities.values()]);
+		// Read together, as before the fold: merges on a network store are not serial round trips.
+		const found = await Promise.all([...ids].map(async (id) => [id, await this.getProfile(id)] as const));
 		const profiles = new Map<string, Profile>();
-		for (const id of ids) {
-			const profile = await this.getProfile(id);
-			if (profile) profiles.set(id, profile);
-		}
+		for (const [id, profile] of found) if (profile) profiles.set(id, profile);
 		return { identities, profiles };
 	}
 
 	async saveProfileAndRelease(this: Store, profile: Profile, identityKeys: string[], merged: string[], release: string[]): Promise<void> {
 		await this.saveProfile(profile, identityKeys, merged);
-		await Promise.all(release.map((key) => this.releaseKey(key)));
+		if (release.length) await Promise.all(release.map((key) => this.releaseKey(key)));
 	}
 
 	async reserveCapAndClaim(this: Store, reservation: CapReservation, counters: CapCounter[], claim: KeyClaim): Promise<CapVerdict & { claimed: boolean }> {
