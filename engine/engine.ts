@@ -16,7 +16,7 @@ import { LoadedPolicy, loadPolicy } from './policy/load';
 import type { Policy } from './policy/schema';
 import type { Profile } from './profiles/schema';
 import type { Store } from './store/types';
-import { chooseDecisionChannel, chooseVariant, variantWinner } from './usecases/choose';
+import { chooseDecisionChannel, chooseVariant } from './usecases/choose';
 import { type EngineContext, loadDecision } from './usecases/context';
 import { checkCap, type GuardOptions } from './usecases/guard';
 import { ingest, ingestBatch, type IngestResult, open } from './usecases/ingest';
@@ -143,7 +143,7 @@ export class Engine {
 
 	/** The promoted variant of a content slot, if one has won. */
 	variantWinner(slot: string): Promise<string | undefined> {
-		return variantWinner(this.ctx, slot);
+		return this.ctx.store.variantWinner(slot);
 	}
 
 	chooseChannel(ref: DecisionRef | unknown): Promise<Decision> {

@@ -48,11 +48,6 @@ export async function chooseVariant(ctx: EngineContext, ref: DecisionRef | unkno
 	return save(ctx, decision, 'variant', now);
 }
 
-/** The promoted variant of a content slot, if one has won. */
-export function variantWinner(ctx: EngineContext, slot: string): Promise<string | undefined> {
-	return ctx.store.variantWinner(slot);
-}
-
 export async function chooseDecisionChannel(ctx: EngineContext, ref: DecisionRef | unknown): Promise<Decision> {
 	const decision = await loadDecision(ctx, ref);
 	return decision.status === 'pending' ? chooseStage(ctx, decision, profileLoader(ctx, decision)) : decision;
