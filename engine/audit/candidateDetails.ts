@@ -22,10 +22,14 @@ export const needsOptIn = (channel: string) => `${channel} needs explicit opt-in
 export const notInJourney = (channel: string, journey: string) => `channel ${channel} is not allowed in journey ${journey} by the policy`;
 export const waitDisabled = () => 'waiting is not enabled (policy learner.allowWait)';
 
+/** A cap rule's count in its window: "3 of 3 in the last 7d", "1 of 1 in the current calendar day". */
+export const capCount = (count: number | undefined, limit: number | undefined, window: string | undefined) =>
+	`${count} of ${limit} in the ${window?.startsWith('calendar') ? 'current ' : 'last '}${window}`;
+
 /** A channel at one of its caps: "capped: weekly-email (3 of 3 in the last 7d); a slot frees at …". */
 export function atCap(ruleId: string, count: number, limit: number, window: string, freesAt: string | undefined): string {
 	const frees = freesAt !== undefined ? `; a slot frees at ${freesAt}` : '';
-	return `capped: ${ruleId} (${count} of ${limit} in the ${window.startsWith('calendar') ? 'current ' : 'last '}${window})${frees}`;
+	return `capped: ${ruleId} (${capCount(count, limit, window)})${frees}`;
 }
 
 /** A capped channel kept eligible because every open channel is capped. */

@@ -1,3 +1,4 @@
+import { capCount } from '../audit/candidateDetails';
 import type { GuardCheck } from '../audit/schema';
 import type { Channel } from '../channels';
 import { newId } from '../ids';
@@ -228,7 +229,7 @@ class CheckedCaps implements CapResult {
 		if (this.allowed) return `within ${this.kind.counted.length} cap rule(s) for ${this.channel}`;
 		const b = this.binding!;
 		const check = this.checks.find((c) => c.kind === 'frequency_cap' && c.ruleId === b.rule.id)!;
-		return `cap ${b.rule.id} reached: ${check.count} of ${check.limit} in the ${check.window?.startsWith('calendar') ? 'current ' : 'last '}${check.window}`;
+		return `cap ${b.rule.id} reached: ${capCount(check.count, check.limit, check.window)}`;
 	}
 }
 
