@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { PollContext, TriggerContext } from 'n8n-core';
 import type { IDataObject, INodeExecutionData, INodeType, IVersionedNodeType } from 'n8n-workflow';
 import { NodeHelpers } from 'n8n-workflow';
+import { DateTime } from 'luxon';
 import type { Decision } from '../../engine/audit/schema';
 import { verifySignedRequest } from '../../engine/events/signature';
 import { fireDueTimers } from '../../engine/events/timers';
@@ -173,8 +174,9 @@ describe('flows/n8n templates', () => {
 		// A batch in one execution: the night-time lead waits for the best send time (learned from Dana's
 		// engagement at 11:00 her time), in the store and not in the execution; the day-time lead goes at once.
 		const wf = template('nurture');
+		const night = zoneAtLocalHour(2);
 		const input = await trigger(f, wf, [
-			track('n8-ren', 'Lead Created', {}, { email: 'ren@oakline.example', timezone: zoneAtLocalHour(2) }),
+			track('n8-ren', 'Lead Created', {}, { email: 'ren@oakline.example', timezone: night }),
 			track('n8-ivo', 'Lead Created', {}, { email: 'ivo@oakline.example', timezone: day }),
 		]);
 		const run = await runWorkflow({ workflow: wf, startNode: 'Nudge Trigger', input, credentials: f.credentials, mode: 'webhook' });
@@ -185,7 +187,8 @@ describe('flows/n8n templates', () => {
 		expect(ivo).toMatchObject({ status: 'sent', sendTime: { hour: 11 } });
 		expect(ren).toMatchObject({ status: 'delayed', reason: 'BEST_SEND_TIME', ruleId: 'journeys.nurture.sendTime', sendTime: { hour: 11 }, loggedAt: expect.any(String) });
 		expect(ren.guard!.retryAt).toBe(ren.sendTime!.sendAt);
-		expect(Date.parse(ren.guard!.retryAt!)).toBeGreaterThan(Date.now() + 8 * 3_600_000);
+		// Due at 11:00 today in Ren's zone (it is between 2:00 and 5:00 there now), not at once.
+		expect(ren.guard!.retryAt).toBe(DateTime.now().setZone(night).set({ hour: 11, minute: 0, second: 0, millisecond: 0 }).toJSDate().toISOString());
 		expect(run.output('Log Delayed')).toHaveLength(1);
 		expect(run.output('Log Sent')).toHaveLength(1);
 
