@@ -249,8 +249,51 @@ export async function benchScale(): Promise<void> {
 	}
 }
 
+/**
+ * `node dist/bench/scale.js cpu [decisions]`: one worker process only, to compare two builds run alternately (copy
+ * this file into the other build's dist/bench): the round-trip census, then a timed run without MONITOR, printing the
+ * worker's and Redis's CPU per decision.
+ */
+async function oneProcessCpu(decisions: number): Promise<void> {
+	const privateRedis = new PrivateRedis(await freePort(), 'everysec');
+	await privateRedis.start();
+	const redis = new Redis(privateRedis.url);
+	const pg = new Client({ connectionString: POSTGRES_URL });
+	await pg.connect();
+	const sink = await startSinkProcess();
+	try {
+		const censusNs = namespace('census', privateRedis.url);
+		const census = await roundTripCensus(censusNs, redis, sink.url);
+		await drop(censusNs, redis, pg);
+		const ns = namespace('cpu', privateRedis.url);
+		let before!: { cpu: number };
+		const run = await runWorkers({
+			store: ns.url,
+			policy: LOOSE_POLICY,
+			sinkUrl: sink.url,
+			inFlight: IN_FLIGHT,
+			workers: workload('cpu', 1, decisions, CONTACTS),
+			onStart: async () => void (before = await redisCounters(redis)),
+		});
+		const after = await redisCounters(redis);
+		await drop(ns, redis, pg);
+		const decided = run.results.filter(isAccepted).length;
+		print(
+			`bench/scale cpu: 1 process, ${fmt(decisions, 0)} decisions, ${IN_FLIGHT} in flight: worker CPU ${fmt(run.cpuMs / decided)} ms per decision, ` +
+				`Redis ${fmt(((after.cpu - before.cpu) * 1000) / decided)} ms; round trips (census of 500) ${fmt(census.perDecision, 1)} — ${census.byCommand.map(([name, n]) => `${name} ${fmt(n, 2)}`).join(', ')}; ` +
+				`PostgreSQL ${census.statements.map(([word, n]) => `${word} ${fmt(n, 2)}`).join(', ')}`,
+		);
+	} finally {
+		await sink.close();
+		await pg.end();
+		redis.disconnect();
+		await privateRedis.close();
+	}
+}
+
 if (require.main === module) {
-	benchScale().catch((error) => {
+	const [mode, decisions = '3000'] = process.argv.slice(2);
+	(mode === 'cpu' ? oneProcessCpu(Number(decisions)) : benchScale()).catch((error) => {
 		process.stderr.write(`${error.stack ?? error}\n`);
 		process.exit(1);
 	});

@@ -9,10 +9,10 @@
  * A delivery that finds the lease held by another waits for the mark (a duplicate) or the lease to free.
  */
 import { NudgeError } from '../errors';
-import type { ClaimStore, FoldedSteps } from '../store/types';
+import type { ClaimStore, FoldedSteps, LockedProfiles, ProfileLockRequest } from '../store/types';
 
 /** The claims an event's ingest takes, with the folded steps over them. */
-type EventClaims = ClaimStore & Pick<FoldedSteps, 'claimKeyUnlessMarked' | 'holdKeyAndRelease'>;
+type EventClaims = ClaimStore & Pick<FoldedSteps, 'claimKeyUnlessMarked' | 'claimKeyUnlessMarkedAndLock' | 'holdKeyAndRelease'>;
 
 /** How long a delivery may take between claiming an event and storing its decision (wall time). */
 export const EVENT_LEASE_MS = 30_000;
@@ -38,6 +38,15 @@ export async function claimEvent(store: EventClaims, eventId: string, at: number
 		}
 		await sleep(pause);
 	}
+}
+
+/**
+ * One try at the event with its contact's profile update started in the same store step: the lease (unless marked),
+ * then the identity locks and the profile read. 'held': another delivery has the event (claimEvent waits for it);
+ * `locked` is absent when a lock was held by another caller (the event stays claimed).
+ */
+export function claimEventAndLock(store: EventClaims, eventId: string, at: number, lock: ProfileLockRequest): Promise<{ claim: 'claimed' | 'held' | 'marked'; locked?: LockedProfiles }> {
+	return store.claimKeyUnlessMarkedAndLock(eventLeaseKey(eventId), EVENT_LEASE_MS, Date.now(), eventMarkKey(eventId), at, lock);
 }
 
 /**

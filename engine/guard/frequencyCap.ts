@@ -279,10 +279,50 @@ export interface CappedChannel {
 	freesAt?: number;
 }
 
+/** A read-only look at the caps of several channels: the counters to count, and what their verdict means. */
+export interface CapLook {
+	/** Every rule of every channel, once each (one store call counts them all). */
+	counters: CapCounter[];
+	/** The channels the counters' verdict puts at a cap, each with its binding rule. */
+	capped(verdict: CapVerdict): Map<Channel, CappedChannel>;
+}
+
 /**
- * Which of these channels are already at a cap for the contact, by a read-only look at the store (one
- * call for every rule of every channel): Choose Channel sets them aside so the learner picks among the
- * others. Nothing is reserved, so Frequency Cap's check-and-reserve stays the authoritative check.
+ * Which of these channels are at a cap for the contact, as a look at the store that counts every rule of every
+ * channel in one call (Choose Channel makes that call with its learner read: store FoldedSteps.peekCapAndReadArmStats).
+ */
+export function capLook(policy: Policy, channels: Channel[], message: Omit<MessageFacts, 'channel'>, now: number, zone: string): CapLook {
+	const perChannel = channels.map((channel) => {
+		const facts = { ...message, channel };
+		return { channel, checked: rulesToCheck(messageKind(policy, facts), now, zone) };
+	});
+	const rules = new Map<string, CheckedRule>();
+	for (const { checked } of perChannel) for (const c of checked) rules.set(c.rule.id, c);
+	const list = [...rules.values()];
+	return {
+		counters: list.map((c) => c.counter),
+		capped(verdict) {
+			const capped = new Map<Channel, CappedChannel>();
+			if (verdict.ok) return capped;
+			const full = new Map(list.flatMap(({ rule, span }, i) => (verdict.counts[i] >= rule.limit ? [[rule.id, { count: verdict.counts[i], span, freesAt: span.resetsAt ?? verdict.freesAt[i] }] as const] : [])));
+			for (const { channel, checked } of perChannel) {
+				let binding: Binding | undefined;
+				for (const { rule } of checked) {
+					const hit = full.get(rule.id);
+					if (hit) binding = moreRestrictive(binding, { rule, retryAt: hit.freesAt });
+				}
+				if (!binding) continue;
+				const hit = full.get(binding.rule.id)!;
+				capped.set(channel, { rule: binding.rule, count: hit.count, window: hit.span.label, ...(hit.freesAt !== undefined ? { freesAt: hit.freesAt } : {}) });
+			}
+			return capped;
+		},
+	};
+}
+
+/**
+ * Which of these channels are already at a cap for the contact, by a read-only look at the store (one call for every
+ * rule of every channel). Nothing is reserved, so Frequency Cap's check-and-reserve stays the authoritative check.
  */
 export async function cappedChannels(
 	store: CapLedgerStore,
@@ -293,27 +333,6 @@ export async function cappedChannels(
 	now: number,
 	zone: string,
 ): Promise<Map<Channel, CappedChannel>> {
-	const perChannel = channels.map((channel) => {
-		const facts = { ...message, channel };
-		return { channel, checked: rulesToCheck(messageKind(policy, facts), now, zone) };
-	});
-	const rules = new Map<string, CheckedRule>();
-	for (const { checked } of perChannel) for (const c of checked) rules.set(c.rule.id, c);
-	const capped = new Map<Channel, CappedChannel>();
-	if (!rules.size) return capped;
-	const list = [...rules.values()];
-	const verdict = await store.peekCap(contactId, list.map((c) => c.counter), now);
-	if (verdict.ok) return capped;
-	const full = new Map(list.flatMap(({ rule, span }, i) => (verdict.counts[i] >= rule.limit ? [[rule.id, { count: verdict.counts[i], span, freesAt: span.resetsAt ?? verdict.freesAt[i] }] as const] : [])));
-	for (const { channel, checked } of perChannel) {
-		let binding: Binding | undefined;
-		for (const { rule } of checked) {
-			const hit = full.get(rule.id);
-			if (hit) binding = moreRestrictive(binding, { rule, retryAt: hit.freesAt });
-		}
-		if (!binding) continue;
-		const hit = full.get(binding.rule.id)!;
-		capped.set(channel, { rule: binding.rule, count: hit.count, window: hit.span.label, ...(hit.freesAt !== undefined ? { freesAt: hit.freesAt } : {}) });
-	}
-	return capped;
+	const look = capLook(policy, channels, message, now, zone);
+	return look.counters.length ? look.capped(await store.peekCap(contactId, look.counters, now)) : new Map();
 }

@@ -1,5 +1,5 @@
 import { NudgeError } from '../errors';
-import type { ClaimStore, FoldedSteps, LockedProfiles, StoreLifecycle } from '../store/types';
+import type { ClaimStore, FoldedSteps, LockedProfiles, ProfileLockRequest, StoreLifecycle } from '../store/types';
 
 /** Locks are claimed keys, taken only on stores several processes share. */
 type LockStore = ClaimStore & Pick<StoreLifecycle, 'shared'>;
@@ -51,12 +51,20 @@ export async function withIdentityLocks<T>(store: LockStore, identityKeys: strin
 }
 
 /**
- * The start of a profile update under the same locks in one store step: claims every identity lock (all or none,
- * waiting while another process holds one) and reads the known identities and the profiles they lead to. `held`
- * are the locks to release (with the save: Store.saveProfileAndRelease), none on a store of one process.
+ * What a profile update locks and reads: the locks of `lockKeys` (none on a store of one process) and the identities
+ * and profile of `identityKeys` and `contactId`. The locks are the ones to release with the save
+ * (Store.saveProfileAndRelease).
  */
-export async function lockAndReadProfiles(store: LockStore & Pick<FoldedSteps, 'lockAndReadProfiles'>, lockKeys: string[], identityKeys: string[], contactId?: string): Promise<LockedProfiles & { held: string[] }> {
-	const held = store.shared ? [...new Set(lockKeys)].sort().map(identityLockKey) : [];
-	const read = await retrying(held.join(', '), () => store.lockAndReadProfiles(held, LOCK_TTL_MS, Date.now(), identityKeys, contactId));
-	return { ...read, held };
+export function profileLockRequest(store: LockStore, lockKeys: string[], identityKeys: string[], contactId?: string): ProfileLockRequest {
+	const locks = store.shared ? [...new Set(lockKeys)].sort().map(identityLockKey) : [];
+	return { locks, ttlMs: LOCK_TTL_MS, identityKeys, ...(contactId !== undefined ? { contactId } : {}) };
+}
+
+/**
+ * The start of a profile update under the same locks in one store step: claims every lock of the request (all or
+ * none, waiting while another process holds one) and reads the known identities and the profiles they lead to.
+ */
+export async function lockAndReadProfiles(store: LockStore & Pick<FoldedSteps, 'lockAndReadProfiles'>, request: ProfileLockRequest): Promise<LockedProfiles> {
+	const { locks, ttlMs, identityKeys, contactId } = request;
+	return retrying(locks.join(', '), () => store.lockAndReadProfiles(locks, ttlMs, Date.now(), identityKeys, contactId));
 }

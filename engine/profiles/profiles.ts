@@ -2,9 +2,9 @@ import type { Channel, ConsentState } from '../channels';
 import { isChannel } from '../channels';
 import type { CustomerEvent } from '../events/schema';
 import { newId } from '../ids';
-import { lockAndReadProfiles } from './identityLock';
+import { lockAndReadProfiles, profileLockRequest } from './identityLock';
 import { anySuppressed } from '../privacy/suppression';
-import type { Store } from '../store/types';
+import type { LockedProfiles, ProfileLockRequest, Store } from '../store/types';
 import { IDENTITY_KINDS, IdentityKind, Profile } from './schema';
 
 /** Events that show a person engaging (they move lastEngagedAt and feed the score's recency). */
@@ -110,24 +110,38 @@ export function applyEvent(profile: Profile, event: CustomerEvent): Profile {
 	return profile;
 }
 
+/** A Segment alias names an earlier id (an old userId or an anonymousId) that now means this user. */
+function aliasOf(event: CustomerEvent): { previousId?: string; aliasKeys: string[] } {
+	const previousId = event.type === 'alias' && typeof event.properties.previousId === 'string' ? event.properties.previousId : undefined;
+	return previousId ? { previousId, aliasKeys: [identityKey('userId', previousId), identityKey('anonymousId', previousId)] } : { aliasKeys: [] };
+}
+
+/** What the profile update of an event locks and reads (the store step may take it with the event's claim: usecases/ingest.ts). */
+export function profileUpdateRequest(store: Store, event: CustomerEvent): ProfileLockRequest {
+	const keys = [...eventIdentityKeys(event), ...aliasOf(event).aliasKeys];
+	const direct = event.identities.contactId;
+	return profileLockRequest(store, [...keys, ...(direct ? [`contactId:${direct}`] : [])], keys, direct);
+}
+
 /**
  * Finds (or creates) the contact an event is about, stitching every identity it carries: when an
  * event links identities that belonged to two contacts, they become one (the oldest id survives).
+ * `locked`: the request's locks are held already and this is what was read with them (profileUpdateRequest).
  */
 export async function ingestIntoProfile(
 	store: Store,
 	event: CustomerEvent,
 	/** Runs after the event is applied, before the profile is saved (e.g. negative triggers). */
 	afterApply?: (profile: Profile, event: CustomerEvent) => void,
+	locked?: { request: ProfileLockRequest; read: LockedProfiles },
 ): Promise<Profile> {
 	const keys = eventIdentityKeys(event);
 	const direct = event.identities.contactId;
-	// A Segment alias names an earlier id (an old userId or an anonymousId) that now means this user.
-	const previousId = event.type === 'alias' && typeof event.properties.previousId === 'string' ? event.properties.previousId : undefined;
-	const aliasKeys = previousId ? [identityKey('userId', previousId), identityKey('anonymousId', previousId)] : [];
-	const lockKeys = [...keys, ...aliasKeys, ...(direct ? [`contactId:${direct}`] : [])];
+	const { previousId, aliasKeys } = aliasOf(event);
+	const request = locked?.request ?? profileUpdateRequest(store, event);
+	const held = request.locks;
 	// Locks taken and the profile's sources read in one store step; the save lets the locks go in the same step.
-	const { identities: resolved, profiles: found, held } = await lockAndReadProfiles(store, lockKeys, [...keys, ...aliasKeys], direct);
+	const { identities: resolved, profiles: found } = locked?.read ?? (await lockAndReadProfiles(store, request));
 	try {
 		const ids = new Set<string>();
 		if (direct && found.has(direct)) ids.add(direct);

@@ -46,10 +46,12 @@ const ROLE_METHODS: { [R in StoreRole]: Record<keyof PlacedRoles[R], true> } = {
 /** The placed roles each folded step touches (roles.ts FoldedSteps; the type refuses a missing or unknown step). */
 const FOLDED_STEP_ROLES: Record<keyof FoldedSteps, StoreRole[]> = {
 	claimKeyUnlessMarked: ['claims'],
+	claimKeyUnlessMarkedAndLock: ['claims', 'profiles'],
 	holdKeyAndRelease: ['claims'],
 	lockAndReadProfiles: ['claims', 'profiles'],
 	saveProfileAndRelease: ['profiles', 'claims'],
 	reserveCapAndClaim: ['caps', 'claims'],
+	peekCapAndReadArmStats: ['caps', 'learnerStats'],
 	settleCapAndCount: ['caps', 'learnerStats'],
 };
 

@@ -1,6 +1,9 @@
 import type { Profile } from '../profiles/schema';
 import { NamedRecords } from './records';
-import type { ArmStats, CapCounter, CapReservation, CapVerdict, FoldedSteps, KeyClaim, LockedProfiles, Store } from './types';
+import type { ArmStats, CapCounter, CapReservation, CapVerdict, FoldedSteps, KeyClaim, LockedProfiles, ProfileLockRequest, Store } from './types';
+
+/** The verdict of a look with no counters: nothing is capped. */
+const NO_COUNTERS: CapVerdict = { ok: true, counts: [], freesAt: [] };
 
 /**
  * The folded steps (roles.ts FoldedSteps) composed of the store's plain methods, with the named records: for the
@@ -16,6 +19,13 @@ export class ComposedSteps extends NamedRecords implements FoldedSteps {
 			return 'marked';
 		}
 		return (await this.keyHeldUntil(mark, markAt)) === undefined ? 'held' : 'marked';
+	}
+
+	async claimKeyUnlessMarkedAndLock(this: Store, key: string, ttlMs: number, now: number, mark: string, markAt: number, lock: ProfileLockRequest): Promise<{ claim: 'claimed' | 'held' | 'marked'; locked?: LockedProfiles }> {
+		const claim = await this.claimKeyUnlessMarked(key, ttlMs, now, mark, markAt);
+		if (claim !== 'claimed') return { claim };
+		const locked = await this.lockAndReadProfiles(lock.locks, lock.ttlMs, now, lock.identityKeys, lock.contactId);
+		return locked ? { claim, locked } : { claim };
 	}
 
 	async holdKeyAndRelease(this: Store, hold: string, ttlMs: number, now: number, release: string): Promise<void> {
@@ -50,6 +60,11 @@ export class ComposedSteps extends NamedRecords implements FoldedSteps {
 	async reserveCapAndClaim(this: Store, reservation: CapReservation, counters: CapCounter[], claim: KeyClaim): Promise<CapVerdict & { claimed: boolean }> {
 		const verdict = await this.reserveCap(reservation, counters);
 		return { ...verdict, claimed: verdict.ok && (await this.claimKey(claim.key, claim.ttlMs, reservation.at)) };
+	}
+
+	async peekCapAndReadArmStats(this: Store, contactId: string, counters: CapCounter[], now: number, armKeys: string[]): Promise<{ verdict: CapVerdict; stats: Map<string, ArmStats> }> {
+		const [verdict, stats] = await Promise.all([counters.length ? this.peekCap(contactId, counters, now) : NO_COUNTERS, this.getArmStats(armKeys)]);
+		return { verdict, stats };
 	}
 
 	async settleCapAndCount(this: Store, reservationId: string, outcome: 'commit' | 'release', deltas: { key: string; delta: Partial<ArmStats> }[]): Promise<boolean> {

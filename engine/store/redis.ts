@@ -7,7 +7,7 @@ import { byCreated, matchesQuery, queryLimit } from './matchDecision';
 import type { ModelActivation, ModelVersionInfo } from './models';
 import { checkArmDeltas } from './armStats';
 import { reconnectDelayMs } from './connection';
-import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, INACTIVITY_QUEUE, KeyClaim, LeasedTimer, LockedProfiles, PruneTarget, RETENTION_BATCH, Store, StoredTimer, TimerQueue, timerQueue, waitQueue } from './types';
+import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, INACTIVITY_QUEUE, KeyClaim, LeasedTimer, LockedProfiles, ProfileLockRequest, PruneTarget, RETENTION_BATCH, Store, StoredTimer, TimerQueue, timerQueue, waitQueue } from './types';
 import { timerIsFor } from './erasure';
 import { DecisionFilter, DecisionSummary, FactCounter, FactKey, factsOf, matchesFilter, SummaryPage, summaryOf } from './decisionFacts';
 import { NamedRecords } from './records';
@@ -19,6 +19,16 @@ export interface RedisStoreOptions {
 	maxRetriesPerRequest?: number;
 }
 
+/**
+ * A claim's value is when it frees; it is free at \`now\` when unset or past that time. Every script that claims uses
+ * this one test (claimKey, the cap check's send key, an event's lease, identity locks).
+ */
+const FREE_FN = `
+local function free(key, now)
+  local until_ = tonumber(redis.call('GET', key))
+  return until_ == nil or until_ <= tonumber(now)
+end
+`;
 /**
  * The cap check in one round trip, with the semantics of capMatch.ts. The contact's ledger is a hash
  * reservationId → "p|json" (pending) or "c|json" (committed); counters arrive as JSON. Returns
@@ -91,14 +101,11 @@ const RESERVE_LUA = `${RESERVE_STEP} return out`;
  * The cap check, and when it reserved, a claim (CLAIM_LUA's values) on KEYS[3] at the reservation's time: ARGV[8] until,
  * ARGV[9] ttl. Returns the cap check's answer with 1 (claimed) or 0 appended.
  */
-const RESERVE_AND_CLAIM_LUA = `${RESERVE_STEP}
+const RESERVE_AND_CLAIM_LUA = `${FREE_FN} ${RESERVE_STEP}
 local claimed = 0
-if reserved then
-  local until_ = tonumber(redis.call('GET', KEYS[3]))
-  if until_ == nil or until_ <= tonumber(ARGV[2]) then
-    redis.call('SET', KEYS[3], ARGV[8], 'PX', ARGV[9])
-    claimed = 1
-  end
+if reserved and free(KEYS[3], ARGV[2]) then
+  redis.call('SET', KEYS[3], ARGV[8], 'PX', ARGV[9])
+  claimed = 1
 end
 out[#out + 1] = claimed
 return out
@@ -124,9 +131,9 @@ end
 `;
 const SETTLE_LUA = `${SETTLE_STEP} return settled`;
 
-const CLAIM_LUA = `
-local until_ = tonumber(redis.call('GET', KEYS[1]))
-if until_ ~= nil and until_ > tonumber(ARGV[1]) then return 0 end
+/** KEYS[1] claimed until ARGV[2] (PX ARGV[3]) when free at ARGV[1]: 1, else 0. */
+const CLAIM_LUA = `${FREE_FN}
+if not free(KEYS[1], ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 `;
@@ -182,12 +189,14 @@ redis.call('HDEL', KEYS[2], ARGV[1])
 return n
 `;
 
-/** The learner's counts of every key in one round trip: KEYS are arm hashes, ARGV the field names. */
-const GET_ARMS_LUA = `
-local out = {}
-for i, key in ipairs(KEYS) do out[i] = redis.call('HMGET', key, unpack(ARGV)) end
-return out
+/** Appends to \`out\` each arm hash's ARM_STAT_FIELDS (HMGET), for KEYS[from…]. */
+const readArmsStep = (from: number) => `
+for i = ${from}, #KEYS do out[#out + 1] = redis.call('HMGET', KEYS[i], ${ARM_STAT_FIELDS.map((f) => `'${f}'`).join(', ')}) end
 `;
+/** The learner's counts of every key in one round trip: KEYS are arm hashes. */
+const GET_ARMS_LUA = `local out = {} ${readArmsStep(1)} return out`;
+/** Choose Channel's look: the cap check without a reservation (KEYS[1…2], ARGV as RESERVE_STEP), then the arm hashes KEYS[3…]. */
+const PEEK_AND_ARMS_LUA = `${RESERVE_STEP} ${readArmsStep(3)} return out`;
 
 /**
  * Adds the deltas to the arm hashes KEYS[from…] (ARGV[skip + …]: one per ARM_STAT_FIELDS field, key after key) in one
@@ -203,15 +212,14 @@ const ADD_ARMS_LUA = `${addArmsStep(1, 0)} return 1`;
 /** A send's cap settlement and the learner's trials, one step: KEYS[1] and ARGV[1…3] as SETTLE_STEP, then arm keys and deltas. */
 const SETTLE_AND_COUNT_LUA = `${SETTLE_STEP} ${addArmsStep(2, 3)} return settled`;
 
-/** An event's lease unless its mark is held (CLAIM_LUA's values): KEYS = lease, mark; ARGV = now, until, ttl, the mark's clock. */
-const CLAIM_UNLESS_MARKED_LUA = `
-local mark = tonumber(redis.call('GET', KEYS[2]))
-if mark ~= nil and mark > tonumber(ARGV[4]) then return 'marked' end
-local until_ = tonumber(redis.call('GET', KEYS[1]))
-if until_ ~= nil and until_ > tonumber(ARGV[1]) then return 'held' end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-return 'claimed'
+/** An event's lease unless its mark is held (CLAIM_LUA's values): KEYS[1…2] = lease, mark; ARGV[1…4] = now, until, ttl, the mark's clock. */
+const CLAIM_UNLESS_MARKED_STEP = `
+local claim = 'claimed'
+if not free(KEYS[2], ARGV[4]) then claim = 'marked'
+elseif not free(KEYS[1], ARGV[1]) then claim = 'held'
+else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
 `;
+const CLAIM_UNLESS_MARKED_LUA = `${FREE_FN} ${CLAIM_UNLESS_MARKED_STEP} return claim`;
 
 /** holdKey then releaseKey: KEYS = held, released; ARGV = until, ttl. */
 const HOLD_AND_RELEASE_LUA = `
@@ -221,35 +229,47 @@ return 1
 `;
 
 /**
- * Identity locks, then what a profile update reads. KEYS: ARGV[1] lock keys, then identity keys. ARGV: lock count,
- * now, until, ttl, profile key prefix, contact id ('' for none). Nil when a lock is held (nothing claimed); else each
- * identity key's contact id ('' when unknown), then contact id and profile JSON ('' when none) for the contact id and
- * each contact named.
+ * Identity locks, then what a profile update reads: lockAndRead(k, a) reads KEYS after the first k (lock keys, then
+ * identity keys) and ARGV after the first a (lock count, now, until, ttl, profile key prefix, contact id: '' for none).
+ * Nil when a lock is held (nothing claimed); else each identity key's contact id ('' when unknown), then contact id and
+ * profile JSON ('' when none) for the contact id and each contact named.
  */
-const LOCK_AND_READ_LUA = `
-local n = tonumber(ARGV[1])
-for i = 1, n do
-  local until_ = tonumber(redis.call('GET', KEYS[i]))
-  if until_ ~= nil and until_ > tonumber(ARGV[2]) then return false end
+const LOCK_AND_READ_FN = `
+local function lockAndRead(k, a)
+  local n = tonumber(ARGV[a + 1])
+  for i = k + 1, k + n do
+    if not free(KEYS[i], ARGV[a + 2]) then return nil end
+  end
+  for i = k + 1, k + n do redis.call('SET', KEYS[i], ARGV[a + 3], 'PX', ARGV[a + 4]) end
+  local out = {}
+  local ids = {}
+  local seen = {}
+  local function named(id)
+    if not seen[id] then seen[id] = true ids[#ids + 1] = id end
+  end
+  if ARGV[a + 6] ~= '' then named(ARGV[a + 6]) end
+  for i = k + n + 1, #KEYS do
+    local id = redis.call('GET', KEYS[i])
+    out[#out + 1] = id or ''
+    if id then named(id) end
+  end
+  for _, id in ipairs(ids) do
+    out[#out + 1] = id
+    out[#out + 1] = redis.call('GET', ARGV[a + 5] .. id) or ''
+  end
+  return out
 end
-for i = 1, n do redis.call('SET', KEYS[i], ARGV[3], 'PX', ARGV[4]) end
-local out = {}
-local ids = {}
-local seen = {}
-local function named(id)
-  if not seen[id] then seen[id] = true ids[#ids + 1] = id end
-end
-if ARGV[6] ~= '' then named(ARGV[6]) end
-for i = n + 1, #KEYS do
-  local id = redis.call('GET', KEYS[i])
-  out[#out + 1] = id or ''
-  if id then named(id) end
-end
-for _, id in ipairs(ids) do
-  out[#out + 1] = id
-  out[#out + 1] = redis.call('GET', ARGV[5] .. id) or ''
-end
-return out
+`;
+const LOCK_AND_READ_LUA = `${FREE_FN} ${LOCK_AND_READ_FN} return lockAndRead(0, 0) or false`;
+/**
+ * An event's lease unless marked (KEYS[1…2], ARGV[1…4] as CLAIM_UNLESS_MARKED_STEP), then, when it claimed, the
+ * identity locks and the profile read (lockAndRead(2, 4)): { claim } or { 'claimed', what lockAndRead read }.
+ */
+const CLAIM_AND_LOCK_LUA = `${FREE_FN} ${CLAIM_UNLESS_MARKED_STEP} ${LOCK_AND_READ_FN}
+if claim ~= 'claimed' then return { claim } end
+local read = lockAndRead(2, 4)
+if not read then return { claim } end
+return { claim, read }
 `;
 
 /** KEYS: ARGV[1] keys to set (to ARGV[2…] in turn), then keys to delete, deleted first. */
@@ -348,10 +368,32 @@ function countersJson(counters: CapCounter[]): string {
 function verdictOf(out: number[], counters: CapCounter[]): CapVerdict {
 	const n = counters.length;
 	const counts = out.slice(1, 1 + n).map(Number);
-	const freesAt = out.slice(1 + n).map((v) => (Number(v) < 0 ? undefined : Number(v)));
+	const freesAt = out.slice(1 + n, 1 + 2 * n).map((v) => (Number(v) < 0 ? undefined : Number(v)));
 	if (out[0] === 1) return { ok: true, counts, freesAt };
 	const full = counters.findIndex((c, i) => counts[i] >= c.limit);
 	return { ok: false, counts, bindingRuleId: counters[full].ruleId, freesAt };
+}
+
+/** lockAndRead's answer → the identities known and the profiles found. */
+function lockedProfilesOf(identityKeys: string[], out: string[]): LockedProfiles {
+	const identities = new Map<string, string>();
+	identityKeys.forEach((key, i) => out[i] && identities.set(key, out[i]));
+	const profiles = new Map<string, Profile>();
+	for (let i = identityKeys.length; i < out.length; i += 2) if (out[i + 1]) profiles.set(out[i], JSON.parse(out[i + 1]) as Profile);
+	return { identities, profiles };
+}
+
+/** An arm hash's HMGET of ARM_STAT_FIELDS (all null: no such hash). */
+type ArmReply = (string | null)[];
+
+/** The arm hashes read (readArmsStep) → key → counts, for the keys that exist. */
+function armStatsOf(keys: string[], replies: ArmReply[]): Map<string, ArmStats> {
+	const found = new Map<string, ArmStats>();
+	replies.forEach((v, i) => {
+		if (v.every((x) => x === null)) return;
+		found.set(keys[i], { trials: Number(v[0] ?? 0), successes: Number(v[1] ?? 0), negatives: Number(v[2] ?? 0), valueSum: Number(v[3] ?? 0), valueSq: Number(v[4] ?? 0) });
+	});
+	return found;
 }
 
 const SCRIPTS = {
@@ -368,6 +410,7 @@ const SCRIPTS = {
 	nudgeActivateModel: { keys: 3, lua: ACTIVATE_MODEL_LUA },
 	// Any number of keys: the call passes the count first.
 	nudgeGetArms: { keys: undefined, lua: GET_ARMS_LUA },
+	nudgePeekAndArms: { keys: undefined, lua: PEEK_AND_ARMS_LUA },
 	nudgeAddArms: { keys: undefined, lua: ADD_ARMS_LUA },
 	nudgeEraseState: { keys: undefined, lua: ERASE_STATE_LUA },
 	nudgePruneLedger: { keys: 1, lua: PRUNE_LEDGER_LUA },
@@ -375,6 +418,7 @@ const SCRIPTS = {
 	nudgeClaimUnlessMarked: { keys: 2, lua: CLAIM_UNLESS_MARKED_LUA },
 	nudgeHoldAndRelease: { keys: 2, lua: HOLD_AND_RELEASE_LUA },
 	nudgeLockAndRead: { keys: undefined, lua: LOCK_AND_READ_LUA },
+	nudgeClaimAndLock: { keys: undefined, lua: CLAIM_AND_LOCK_LUA },
 	nudgeDeleteAndSet: { keys: undefined, lua: DELETE_AND_SET_LUA },
 	nudgeSettleAndCount: { keys: undefined, lua: SETTLE_AND_COUNT_LUA },
 } as const;
@@ -532,6 +576,16 @@ export class RedisStore extends NamedRecords implements Store {
 		});
 	}
 
+	peekCapAndReadArmStats(contactId: string, counters: CapCounter[], now: number, armKeys: string[]) {
+		return this.run('look at frequency caps and learner statistics', async (): Promise<{ verdict: CapVerdict; stats: Map<string, ArmStats> }> => {
+			const keys = [this.k('cap', contactId), this.k('res', ''), ...armKeys.map((key) => this.k('arm', key))];
+			// No reservation id: the cap part counts and writes nothing (as peekCap).
+			const out = (await this.redis.nudgePeekAndArms(keys.length, ...keys, countersJson(counters), now, '', '', contactId)) as unknown[];
+			const n = 1 + 2 * counters.length;
+			return { verdict: verdictOf(out.slice(0, n) as number[], counters), stats: armStatsOf(armKeys, out.slice(n) as ArmReply[]) };
+		});
+	}
+
 	settleCap(reservationId: string, outcome: 'commit' | 'release') {
 		return this.run('settle a cap reservation', async () => (await this.redis.nudgeSettle(this.k('res', reservationId), this.k('cap', ''), outcome, reservationId)) === 1);
 	}
@@ -548,16 +602,26 @@ export class RedisStore extends NamedRecords implements Store {
 
 	lockAndReadProfiles(locks: string[], ttlMs: number, now: number, identityKeys: string[], contactId?: string) {
 		return this.run('read profiles', async (): Promise<LockedProfiles | undefined> => {
-			const lockKeys = [...new Set(locks)].map((key) => this.k('claim', key));
-			const keys = [...lockKeys, ...identityKeys.map((key) => this.k('identity', key))];
-			const out = (await this.redis.nudgeLockAndRead(keys.length, ...keys, lockKeys.length, now, now + ttlMs, ttlPx(ttlMs), this.k('profile', ''), contactId ?? '')) as string[] | null;
-			if (out === null) return undefined;
-			const identities = new Map<string, string>();
-			identityKeys.forEach((key, i) => out[i] && identities.set(key, out[i]));
-			const profiles = new Map<string, Profile>();
-			for (let i = identityKeys.length; i < out.length; i += 2) if (out[i + 1]) profiles.set(out[i], JSON.parse(out[i + 1]) as Profile);
-			return { identities, profiles };
+			const { keys, args } = this.lockAndReadArgs({ locks, ttlMs, identityKeys, contactId }, now);
+			const out = (await this.redis.nudgeLockAndRead(keys.length, ...keys, ...args)) as string[] | null;
+			return out === null ? undefined : lockedProfilesOf(identityKeys, out);
 		});
+	}
+
+	claimKeyUnlessMarkedAndLock(key: string, ttlMs: number, now: number, mark: string, markAt: number, lock: ProfileLockRequest) {
+		return this.run('claim a key and read profiles', async (): Promise<{ claim: 'claimed' | 'held' | 'marked'; locked?: LockedProfiles }> => {
+			const read = this.lockAndReadArgs(lock, now);
+			const keys = [this.k('claim', key), this.k('claim', mark), ...read.keys];
+			const [claim, out] = (await this.redis.nudgeClaimAndLock(keys.length, ...keys, now, now + ttlMs, ttlPx(ttlMs), markAt, ...read.args)) as ['claimed' | 'held' | 'marked', string[]?];
+			return out ? { claim, locked: lockedProfilesOf(lock.identityKeys, out) } : { claim };
+		});
+	}
+
+	/** lockAndRead's keys (lock keys, then identity keys) and arguments (LOCK_AND_READ_FN). */
+	private lockAndReadArgs(lock: ProfileLockRequest, now: number): { keys: string[]; args: (string | number)[] } {
+		const lockKeys = [...new Set(lock.locks)].map((key) => this.k('claim', key));
+		const keys = [...lockKeys, ...lock.identityKeys.map((key) => this.k('identity', key))];
+		return { keys, args: [lockKeys.length, now, now + lock.ttlMs, ttlPx(lock.ttlMs), this.k('profile', ''), lock.contactId ?? ''] };
 	}
 
 	saveProfileAndRelease(profile: Profile, identityKeys: string[], merged: string[], release: string[]) {
@@ -795,14 +859,8 @@ export class RedisStore extends NamedRecords implements Store {
 
 	getArmStats(keys: string[]) {
 		return this.run('read learner statistics', async () => {
-			const found = new Map<string, ArmStats>();
-			if (keys.length === 0) return found;
-			const replies = (await this.redis.nudgeGetArms(keys.length, ...keys.map((key) => this.k('arm', key)), ...ARM_STAT_FIELDS)) as (string | null)[][];
-			replies.forEach((v, i) => {
-				if (v.every((x) => x === null)) return;
-				found.set(keys[i], { trials: Number(v[0] ?? 0), successes: Number(v[1] ?? 0), negatives: Number(v[2] ?? 0), valueSum: Number(v[3] ?? 0), valueSq: Number(v[4] ?? 0) });
-			});
-			return found;
+			if (keys.length === 0) return new Map<string, ArmStats>();
+			return armStatsOf(keys, (await this.redis.nudgeGetArms(keys.length, ...keys.map((key) => this.k('arm', key)))) as ArmReply[]);
 		});
 	}
 

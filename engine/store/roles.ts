@@ -2,7 +2,7 @@ import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
 import type { Profile } from '../profiles/schema';
 import type { ModelActivation, ModelVersionInfo, ModelVersionRecord } from './models';
 import type { DecisionFilter, DecisionSummary, FactCount, FactKey, SummaryPage } from './decisionFacts';
-import type { ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, KeyClaim, LeasedTimer, LockedProfiles, PruneTarget, StoredTimer, TimerQueue } from './types';
+import type { ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, KeyClaim, LeasedTimer, LockedProfiles, ProfileLockRequest, PruneTarget, StoredTimer, TimerQueue } from './types';
 
 /**
  * The store, one role per concern. `Store` (types.ts) is all of them; a rule that needs one or two takes just
@@ -163,6 +163,12 @@ export interface FoldedSteps {
 	 * 'claimed', or 'held' by another caller. An event's lease and its de-duplication mark (events/eventClaim.ts).
 	 */
 	claimKeyUnlessMarked(key: string, ttlMs: number, now: number, mark: string, markAt: number): Promise<'claimed' | 'held' | 'marked'>;
+	/**
+	 * Claims and profiles: claimKeyUnlessMarked, then, when it claimed, lockAndReadProfiles(lock) at `now`; `locked` is
+	 * what that read (absent when the key was not claimed, or a lock is held: the key stays claimed). An event's lease
+	 * with its contact's identity locks and profile read.
+	 */
+	claimKeyUnlessMarkedAndLock(key: string, ttlMs: number, now: number, mark: string, markAt: number, lock: ProfileLockRequest): Promise<{ claim: 'claimed' | 'held' | 'marked'; locked?: LockedProfiles }>;
 	/** Claims: holdKey(hold, ttlMs, now), then releaseKey(release): an event's mark set, then its lease let go. */
 	holdKeyAndRelease(hold: string, ttlMs: number, now: number, release: string): Promise<void>;
 	/**
@@ -178,6 +184,11 @@ export interface FoldedSteps {
 	 * says whether it claimed (false when nothing was reserved, or another caller holds the key). A send's key with its cap slot.
 	 */
 	reserveCapAndClaim(reservation: CapReservation, counters: CapCounter[], claim: KeyClaim): Promise<CapVerdict & { claimed: boolean }>;
+	/**
+	 * Caps and learner counts, read only: peekCap (an always-ok verdict with no counters) and getArmStats(armKeys) at
+	 * one moment. Choose Channel's look at the caps and the learner's and send time's counts.
+	 */
+	peekCapAndReadArmStats(contactId: string, counters: CapCounter[], now: number, armKeys: string[]): Promise<{ verdict: CapVerdict; stats: Map<string, ArmStats> }>;
 	/** Caps and learner counts: settleCap, then addArmStats(deltas) whatever it returned (an empty list adds nothing). */
 	settleCapAndCount(reservationId: string, outcome: 'commit' | 'release', deltas: { key: string; delta: Partial<ArmStats> }[]): Promise<boolean>;
 }

@@ -93,6 +93,14 @@ export interface KeyClaim {
 	ttlMs: number;
 }
 
+/** What a profile update locks and reads (Store.lockAndReadProfiles' arguments but the time). */
+export interface ProfileLockRequest {
+	locks: string[];
+	ttlMs: number;
+	identityKeys: string[];
+	contactId?: string;
+}
+
 /** What Store.lockAndReadProfiles read: identity key → contactId for the known keys, contactId → profile for those that exist. */
 export interface LockedProfiles {
 	identities: Map<string, string>;

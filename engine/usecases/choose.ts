@@ -6,7 +6,7 @@ import { waitTrial } from '../decide/bookkeeping';
 import { chooseArm, chooseArmKeys, contextOf, variantScopes, WAIT } from '../decide/learner';
 import { bestSendTime, sendTimeKeys } from '../decide/sendTime';
 import { NudgeError } from '../errors';
-import { cappedChannels } from '../guard/frequencyCap';
+import { capLook } from '../guard/frequencyCap';
 import { zoneFor } from '../guard/windows';
 import type { DecisionRef } from '../items/decisionRef';
 import { escalationFor, handoffFor } from '../journeys/journey';
@@ -63,9 +63,14 @@ export async function chooseStage(ctx: EngineContext, decision: Decision, profil
 	// "Not capped" is part of eligibility: a read-only look at the caps of the channels still in the running.
 	const open = openChannels(contact, ctx.policy, decision.journey, only);
 	const message = { journey: decision.journey, category: escalation?.category ?? decision.message?.category, tags: decision.message?.tags ?? [] };
-	const capped = await cappedChannels(ctx.store, ctx.policy, decision.contactId, open, message, now.getTime(), zoneFor(contact.timezone, ctx.policy.timezone));
-	const choice = chooseChannel(contact, ctx.policy, decision.journey, capped, only);
+	const look = capLook(ctx.policy, open, message, now.getTime(), zoneFor(contact.timezone, ctx.policy.timezone));
 	const context = contextOf(decision, contact, ctx.policy.learner);
+	// The learner's and the send time's counts are read with the caps, for every channel that could still be
+	// picked (the capped ones drop out below, and their counts go unused): one store call.
+	const statKeys = escalation ? [] : [...chooseArmKeys([...open, WAIT], context), ...sendTimeKeys(decision.contactId)];
+	const { verdict, stats } = await ctx.store.peekCapAndReadArmStats(decision.contactId, look.counters, now.getTime(), statKeys);
+	const capped = look.capped(verdict);
+	const choice = chooseChannel(contact, ctx.policy, decision.journey, capped, only);
 	decision.candidates = choice.candidates;
 	if (await holdOutOrGate(ctx, decision, contact, context)) {
 		// held out (outcomes still recorded) or stopped by the uplift gate
@@ -80,8 +85,6 @@ export async function chooseStage(ctx: EngineContext, decision: Decision, profil
 		decision.explanation = `${decision.score!.tier} score (${decision.score!.value}): handed to a person by ${choice.channel} (policy journeys.${decision.journey}.escalate)`;
 	} else {
 		const arms = choice.candidates.filter((c) => c.eligible).map((c) => c.channel);
-		// The learner's and the send time's counts in one read (the send time's go unused when the pick is to wait).
-		const stats = await ctx.store.getArmStats([...chooseArmKeys(arms, context), ...sendTimeKeys(decision.contactId)]);
 		const picked = await chooseArm({ store: ctx.store, policy: ctx.policy, arms, context, random: ctx.random, stats });
 		for (const e of picked.estimates) Object.assign(decision.candidates.find((c) => c.channel === e.arm)!, { mean: e.mean, sampled: e.sampled });
 		decision.choice = { context, method: picked.method, arm: picked.arm };

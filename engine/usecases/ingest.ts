@@ -1,8 +1,9 @@
 import type { Profile } from '../profiles/schema';
+import type { LockedProfiles } from '../store/types';
 import type { Decision } from '../audit/schema';
 import { CHANNELS, Channel } from '../channels';
 import { FieldIssue, NudgeError, describeIssues } from '../errors';
-import { claimEvent, commitEvent, releaseEvent } from '../events/eventClaim';
+import { claimEvent, claimEventAndLock, commitEvent, releaseEvent } from '../events/eventClaim';
 import { checkBatchSize } from '../events/limits';
 import { normalizeEvent } from '../events/normalize';
 import type { CustomerEvent } from '../events/schema';
@@ -11,7 +12,7 @@ import { newId } from '../ids';
 import { decisionIdOf } from '../items/decisionRef';
 import { DEFAULT_JOURNEY } from '../items/open';
 import { eventKey, outcomeOfEvent, startsMessage } from '../journeys/journey';
-import { eventIdentityKeys, ingestIntoProfile } from '../profiles/profiles';
+import { eventIdentityKeys, ingestIntoProfile, profileUpdateRequest } from '../profiles/profiles';
 import { type EngineContext, newDecision, save, suppress, loadDecision } from './context';
 
 
@@ -80,8 +81,8 @@ async function accept(ctx: EngineContext, event: CustomerEvent, journey = DEFAUL
 		contactId: event.identities.contactId ?? '',
 		event: { eventId: event.eventId, source: event.source, type: event.type, name: event.name, occurredAt: event.occurredAt },
 	});
-	const fresh = await claimEvent(ctx.store, event.eventId, at.getTime());
-	if (!fresh) {
+	const profile = await claimAndUpdateProfile(ctx, event, at);
+	if (!profile) {
 		const known = await ctx.store.resolveIdentities(eventIdentityKeys(event));
 		decision.contactId ||= [...known.values()][0] ?? 'unknown';
 		suppress(decision, 'DUPLICATE_EVENT', `event ${event.eventId} was already processed`);
@@ -90,7 +91,6 @@ async function accept(ctx: EngineContext, event: CustomerEvent, journey = DEFAUL
 		return { event, decision: await save(ctx, decision, 'ingest', at), duplicate: true };
 	}
 	try {
-		const profile = await ctx.profileLock.run(() => ingestIntoProfile(ctx.store, event, (p, e) => applyNegativeTriggers(p, e, ctx.policy)));
 		decision.contactId = profile.contactId;
 		await routeEvent(ctx, decision, event, at);
 		// Durable before the caller acknowledges the event: an accepted event always has its decision row.
@@ -102,6 +102,30 @@ async function accept(ctx: EngineContext, event: CustomerEvent, journey = DEFAUL
 		await releaseEvent(ctx.store, event.eventId);
 		throw error;
 	}
+}
+
+/**
+ * Claims the event and updates its contact's profile; undefined when the event was taken in before (a duplicate).
+ * The first try is one store step (the event's lease, the identity locks, the profile read) in the profile lock:
+ * taken outside it, the identity locks could be held by a caller waiting for that lock, while the caller in it waits
+ * for them. When another delivery holds the event, the wait for it is outside the profile lock, as it may be long.
+ * A failure lets the event go, so a retried delivery can take it.
+ */
+async function claimAndUpdateProfile(ctx: EngineContext, event: CustomerEvent, at: Date): Promise<Profile | undefined> {
+	const request = profileUpdateRequest(ctx.store, event);
+	const update = (read?: LockedProfiles) =>
+		ingestIntoProfile(ctx.store, event, (p, e) => applyNegativeTriggers(p, e, ctx.policy), read && { request, read }).catch(async (error: unknown) => {
+			await releaseEvent(ctx.store, event.eventId);
+			throw error;
+		});
+	const first = await ctx.profileLock.run(async () => {
+		const { claim, locked } = await claimEventAndLock(ctx.store, event.eventId, at.getTime(), request);
+		return claim === 'claimed' ? update(locked) : claim;
+	});
+	if (first === 'marked') return undefined;
+	if (first !== 'held') return first;
+	if (!(await claimEvent(ctx.store, event.eventId, at.getTime()))) return undefined;
+	return ctx.profileLock.run(() => update());
 }
 
 /**

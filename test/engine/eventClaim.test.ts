@@ -2,12 +2,16 @@
 import { EVENT_LEASE_MS, eventLeaseKey, eventMarkKey } from '../../engine/events/eventClaim';
 import { Engine } from '../../engine/engine';
 import { loadPolicy } from '../../engine/policy/load';
+import { identityLockKey } from '../../engine/profiles/identityLock';
 import { MemoryStore } from '../../engine/store/memory';
+import type { Store } from '../../engine/store/types';
+import { describeWithServer, TEST_REDIS_URL } from '../helpers/services';
+import { redisStore } from '../helpers/rawStores';
 
 const T0 = Date.parse('2026-11-21T09:00:00.000Z');
 const event = (eventId: string, at: number) => ({ eventId, type: 'track', name: 'Pricing Viewed', identities: { email: 'ana@example.com' }, occurredAt: new Date(at).toISOString() });
 
-function engineOn(store: MemoryStore) {
+function engineOn(store: Store) {
 	return new Engine({ store, clock: 'event', policy: loadPolicy() });
 }
 
@@ -55,5 +59,39 @@ describe('taking an event in across processes', () => {
 		store.saveProfile = save;
 		const retried = await engine.ingest(event('e3', T0 + 1), { journey: 'nurture' });
 		expect(retried.duplicate).toBe(false);
+	});
+});
+
+/**
+ * On a store processes share, the event's claim takes the contact's identity locks in the same step, inside the
+ * engine's profile lock: events of one contact taken in at once by one engine all go through (none waits on a lock
+ * another holds while waiting for the profile lock), and a lock another process holds is waited for.
+ */
+describeWithServer('Redis', TEST_REDIS_URL)('taking events in on Redis, with the identity locks in the claim', () => {
+	test('24 events of one contact taken in at once by one engine: all accepted, each counted once on the profile', async () => {
+		const store = redisStore('claimlock');
+		const engine = engineOn(store);
+		const started = Date.now();
+		const results = await Promise.all(Array.from({ length: 24 }, (_, i) => engine.ingest(event(`burst-${i}`, T0 + i), { journey: 'nurture' })));
+		expect(results.every((r) => !r.duplicate)).toBe(true);
+		expect(new Set(results.map((r) => r.profile!.contactId)).size).toBe(1);
+		expect((await store.getProfile(results[0].profile!.contactId))!.counters['Pricing Viewed']).toBe(24);
+		// Well under the 10 s a caller waits for a held lock before giving up.
+		expect(Date.now() - started).toBeLessThan(5_000);
+		await engine.close();
+	});
+
+	test('an identity lock another process holds is waited for; the event stays claimed meanwhile', async () => {
+		const store = redisStore('claimheld');
+		const engine = engineOn(store);
+		// Another process holds the contact's email lock for 150 ms.
+		expect(await store.claimKey(identityLockKey('email:ana@example.com'), 150, Date.now())).toBe(true);
+		const taking = engine.ingest(event('held-1', T0), { journey: 'nurture' });
+		await new Promise((resolve) => setTimeout(resolve, 50));
+		expect(await store.keyHeldUntil(eventLeaseKey('held-1'), Date.now())).toBeDefined();
+		const result = await taking;
+		expect(result.duplicate).toBe(false);
+		expect(result.profile!.counters['Pricing Viewed']).toBe(1);
+		await engine.close();
 	});
 });

@@ -100,6 +100,32 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			expect(await store.claimKeyUnlessMarked('event-lease:f1', 1000, 600, 'event:f1', 15_000)).toBe('claimed');
 		});
 
+		test('folded event claim with the profile update started: the lease, then the locks and the read, in one step', async () => {
+			await store.saveProfile(profile('c1', { traits: { plan: 'pro' } }), ['email:a@x.io'], []);
+			const lock = { locks: ['lock:a', 'lock:b'], ttlMs: 1000, identityKeys: ['email:a@x.io', 'userId:nobody'], contactId: 'c9' };
+			const first = await store.claimKeyUnlessMarkedAndLock('event-lease:g1', 1000, 0, 'event:g1', 5000, lock);
+			expect(first.claim).toBe('claimed');
+			expect([...first.locked!.identities.entries()]).toEqual([['email:a@x.io', 'c1']]);
+			expect(first.locked!.profiles.get('c1')?.traits).toEqual({ plan: 'pro' });
+			expect(await store.keyHeldUntil('lock:a', 10)).toBe(1000);
+			// The event held by another caller: nothing else is taken or read.
+			expect(await store.claimKeyUnlessMarkedAndLock('event-lease:g1', 1000, 10, 'event:g1', 5000, { ...lock, locks: ['lock:c'] })).toEqual({ claim: 'held' });
+			expect(await store.keyHeldUntil('lock:c', 10)).toBeUndefined();
+			// A lock held by another caller: the event is claimed, no lock is kept, nothing is read.
+			const blocked = await store.claimKeyUnlessMarkedAndLock('event-lease:g2', 1000, 10, 'event:g2', 5000, { ...lock, locks: ['lock:c', 'lock:b'] });
+			expect(blocked).toEqual({ claim: 'claimed' });
+			expect(await store.keyHeldUntil('event-lease:g2', 10)).toBe(1010);
+			expect(await store.keyHeldUntil('lock:c', 10)).toBeUndefined();
+			// Marked: a duplicate, nothing is claimed.
+			await store.holdKeyAndRelease('event:g3', 10_000, 5000, 'event-lease:g3');
+			expect(await store.claimKeyUnlessMarkedAndLock('event-lease:g3', 1000, 20, 'event:g3', 5000, { ...lock, locks: ['lock:d'] })).toEqual({ claim: 'marked' });
+			expect(await store.keyHeldUntil('event-lease:g3', 20)).toBeUndefined();
+			expect(await store.keyHeldUntil('lock:d', 20)).toBeUndefined();
+			// No locks (a store of one process): claimed and read.
+			const unlocked = await store.claimKeyUnlessMarkedAndLock('event-lease:g4', 1000, 20, 'event:g4', 5000, { locks: [], ttlMs: 1000, identityKeys: [] });
+			expect(unlocked).toEqual({ claim: 'claimed', locked: { identities: new Map(), profiles: new Map() } });
+		});
+
 		test('folded profile update: locks all or none with the profiles read, then the save lets them go', async () => {
 			await store.saveProfile(profile('c1', { traits: { plan: 'pro' } }), ['email:a@x.io'], []);
 			await store.saveProfile(profile('c2'), ['anonymousId:anon'], []);
@@ -131,6 +157,24 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			// Reserved, but another caller holds the key.
 			expect((await store.reserveCapAndClaim(r('r3', 30), [], send)).claimed).toBe(false);
 			expect(await store.settleCap('r3', 'release')).toBe(true);
+		});
+
+		test('folded look: the caps counted without a reservation and the learner counts read in one step', async () => {
+			const one = [{ ruleId: 'one', limit: 1, since: 0, match: {}, excludeTags: [] }];
+			await store.addArmStats([{ key: 'global#email', delta: { trials: 3, successes: 1 } }]);
+			const empty = await store.peekCapAndReadArmStats('c1', one, 10, ['global#email', 'ctx#email']);
+			expect(empty.verdict).toEqual({ ok: true, counts: [0], freesAt: [undefined] });
+			expect([...empty.stats.entries()]).toEqual([['global#email', { trials: 3, successes: 1, negatives: 0, valueSum: 0, valueSq: 0 }]]);
+			// It reserves nothing: the look leaves the cap as it was.
+			expect((await store.peekCap('c1', one, 10)).counts).toEqual([0]);
+			expect((await store.reserveCap({ reservationId: 'r1', contactId: 'c1', channel: 'email', journey: 'j', tags: [], at: 10, expiresAt: 1000 }, one)).ok).toBe(true);
+			const full = await store.peekCapAndReadArmStats('c1', one, 20, []);
+			expect(full.verdict).toMatchObject({ ok: false, counts: [1], bindingRuleId: 'one' });
+			expect(full.stats.size).toBe(0);
+			// No counters: nothing is capped, and the counts are still read.
+			const none = await store.peekCapAndReadArmStats('c1', [], 20, ['global#email']);
+			expect(none.verdict).toEqual({ ok: true, counts: [], freesAt: [] });
+			expect(none.stats.get('global#email')?.trials).toBe(3);
 		});
 
 		test('folded send bookkeeping: the cap settled and the learner counted in one step, counted whether or not it settled', async () => {
