@@ -149,6 +149,14 @@ function rulesToCheck(kind: MessageKind, now: number, zone: string): CheckedRule
 	});
 }
 
+/**
+ * When a full rule has room again: a calendar window's reset, or, for a rolling one, when the store says the oldest
+ * counted send leaves the window. The binding rule, its explained check and Choose Channel's look all use this.
+ */
+function retryAtOf(span: WindowSpan, verdict: CapVerdict, i: number): number | undefined {
+	return span.resetsAt ?? verdict.freesAt[i];
+}
+
 type Binding = { rule: CapRule; retryAt?: number };
 
 /** Among full rules the most restrictive binds: a drop wins over a delay; among equals, the latest slot. */
@@ -188,7 +196,7 @@ function explainChecks(kind: MessageKind, verdict: CapVerdict, now: number, zone
 		const count = verdict.counts[i];
 		const full = count >= r.rule.limit;
 		const check: GuardCheck = { kind: 'frequency_cap', ruleId: r.rule.id, passed: !full, count, limit: r.rule.limit, window: span.label };
-		const retryAt = full ? (span.resetsAt ?? verdict.freesAt[i]) : undefined;
+		const retryAt = full ? retryAtOf(span, verdict, i) : undefined;
 		if (retryAt !== undefined) check.retryAt = new Date(retryAt).toISOString();
 		checks.push(check);
 	}
@@ -260,10 +268,9 @@ export async function checkAndReserve(
 	const verdict: CapVerdict & { claimed?: boolean } = !reserve ? await store.peekCap(contactId, counters, now) : claim ? await store.reserveCapAndClaim(reservation, counters, claim) : await store.reserveCap(reservation, counters);
 	let binding: Binding | undefined;
 	for (let i = 0; i < counted.length; i++) {
-		const { rule } = counted[i];
-		if (verdict.counts[i] < rule.limit) continue;
-		const resetsAt = rule.window.kind === 'calendar' ? windowSpan(rule.window, now, zone).resetsAt : undefined;
-		binding = moreRestrictive(binding, { rule, retryAt: resetsAt ?? verdict.freesAt[i] });
+		const r = counted[i];
+		if (verdict.counts[i] < r.rule.limit) continue;
+		binding = moreRestrictive(binding, { rule: r.rule, retryAt: retryAtOf(spanOf(r, now, zone), verdict, i) });
 	}
 	const caps = new CheckedCaps(kind, verdict, now, zone, message.channel, verdict.ok && reserve ? reservationId : undefined, verdict.ok ? undefined : binding);
 	if (verdict.ok && verdict.claimed !== undefined) caps.claimed = verdict.claimed;
@@ -304,7 +311,7 @@ export function capLook(policy: Policy, channels: Channel[], message: Omit<Messa
 		capped(verdict) {
 			const capped = new Map<Channel, CappedChannel>();
 			if (verdict.ok) return capped;
-			const full = new Map(list.flatMap(({ rule, span }, i) => (verdict.counts[i] >= rule.limit ? [[rule.id, { count: verdict.counts[i], span, freesAt: span.resetsAt ?? verdict.freesAt[i] }] as const] : [])));
+			const full = new Map(list.flatMap(({ rule, span }, i) => (verdict.counts[i] >= rule.limit ? [[rule.id, { count: verdict.counts[i], span, freesAt: retryAtOf(span, verdict, i) }] as const] : [])));
 			for (const { channel, checked } of perChannel) {
 				let binding: Binding | undefined;
 				for (const { rule } of checked) {

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { LRUCache } from 'lru-cache';
 import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
 import type { Profile } from '../profiles/schema';
 import { byCreated, matchesQuery, queryLimit } from './matchDecision';
 import { LedgerBook } from './capLedger';
+import { RecentMap } from './recentMap';
 import type { ModelActivation, ModelVersionRecord } from './models';
 import { INACTIVITY_QUEUE, queuePrefix, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type LeasedTimer, type PruneTarget, type Store, type StoredTimer, type TimerQueue } from './types';
 import { ComposedSteps } from './folded';
@@ -29,11 +29,11 @@ const parse = <T>(json: string | undefined): T | undefined => (json === undefine
  */
 export class MemoryStore extends ComposedSteps implements Store {
 	readonly kind = 'memory';
-	private readonly profiles: LRUCache<string, string>;
+	private readonly profiles: RecentMap<string, string>;
 	private readonly identities = new Map<string, string>();
 	private readonly keys = new Map<string, number>();
 	private readonly ledgers: LedgerBook;
-	private readonly decisions: LRUCache<string, { json: string; row: Pick<Decision, 'contactId' | 'journey' | 'status' | 'reason' | 'createdAt' | 'decisionId'>; facts: DecisionFacts }>;
+	private readonly decisions: RecentMap<string, { json: string; row: Pick<Decision, 'contactId' | 'journey' | 'status' | 'reason' | 'createdAt' | 'decisionId'>; facts: DecisionFacts }>;
 	private readonly outcomeIds = new Set<string>();
 	private readonly messageIds = new Map<string, string>();
 	private readonly arms = new Map<string, ArmStats>();
@@ -41,9 +41,9 @@ export class MemoryStore extends ComposedSteps implements Store {
 	constructor(options: MemoryStoreOptions = {}) {
 		super();
 		const maxContacts = options.maxContacts ?? 100_000;
-		this.profiles = new LRUCache({ max: maxContacts });
+		this.profiles = new RecentMap(maxContacts);
 		this.ledgers = new LedgerBook(maxContacts);
-		this.decisions = new LRUCache({ max: options.maxDecisions ?? 100_000 });
+		this.decisions = new RecentMap(options.maxDecisions ?? 100_000);
 	}
 
 	/** Nothing here is durable; every write is as final as it will ever be. */

@@ -9,7 +9,9 @@ interface Node<K, V> {
  * A map that keeps its `max` most recently used keys: setting one more drops the least recently used (and
  * tells `onDrop`, as does delete). Recency is a list threaded through the entries, so a use costs a lookup and a
  * few pointer writes: the cap check touches a contact's ledger on every call, where lru-cache's bookkeeping was
- * about a sixth of the memory store's check (bench/caps).
+ * about a sixth of the memory store's check (bench/caps). It is the one least-recently-used map here (the memory
+ * store's profiles and decisions too); the in-process copies that only need a bound drop their oldest entry
+ * instead (boundedMap.ts: no recency to keep on a read).
  */
 export class RecentMap<K, V> {
 	private readonly nodes = new Map<K, Node<K, V>>();
@@ -36,6 +38,11 @@ export class RecentMap<K, V> {
 			this.linkNewest(node);
 		}
 		return node.value;
+	}
+
+	/** Whether the key is here, its recency untouched. */
+	has(key: K): boolean {
+		return this.nodes.has(key);
 	}
 
 	/** The value, its recency untouched. */

@@ -505,18 +505,9 @@ export class RedisStore extends NamedRecords implements Store {
 		});
 	}
 
+	/** One script, as the save that also lets locks go: the merged profiles deleted and the profile with its identities set, atomically. */
 	saveProfile(profile: Profile, identityKeys: string[], merged: string[]) {
-		return this.run('save a profile', async () => {
-			const pairs = [this.k('profile', profile.contactId), JSON.stringify(profile), ...identityKeys.flatMap((key) => [this.k('identity', key), profile.contactId])];
-			// MSET is atomic on its own: one command in the common case (no merge).
-			if (!merged.length) {
-				await this.redis.mset(...pairs);
-				return;
-			}
-			const tx = this.redis.multi();
-			for (const id of merged) tx.del(this.k('profile', id));
-			await tx.mset(...pairs).exec();
-		});
+		return this.saveProfileAndRelease(profile, identityKeys, merged, []);
 	}
 
 	claimKey(key: string, ttlMs: number, now: number) {

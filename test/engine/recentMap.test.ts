@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { RecentMap } from '../../engine/store/recentMap';
 
 const op = fc.oneof(
-	fc.record({ kind: fc.constantFrom('get' as const, 'peek' as const, 'delete' as const), key: fc.nat({ max: 6 }) }),
+	fc.record({ kind: fc.constantFrom('get' as const, 'peek' as const, 'has' as const, 'delete' as const), key: fc.nat({ max: 6 }) }),
 	fc.record({ kind: fc.constant('set' as const), key: fc.nat({ max: 6 }), value: fc.nat() }),
 	fc.record({ kind: fc.constant('clear' as const) }),
 );
@@ -23,6 +23,7 @@ describe('RecentMap', () => {
 						expect(map.get(o.key)).toBe(at >= 0 ? model[at][1] : undefined);
 						if (at >= 0) model.push(...model.splice(at, 1));
 					} else if (o.kind === 'peek') expect(map.peek(o.key)).toBe(at >= 0 ? model[at][1] : undefined);
+					else if (o.kind === 'has') expect(map.has(o.key)).toBe(at >= 0);
 					else if (o.kind === 'delete') {
 						expect(map.delete(o.key)).toBe(at >= 0);
 						if (at >= 0) expectDropped.push(...model.splice(at, 1));

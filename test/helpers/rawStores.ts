@@ -2,7 +2,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { LRUCache } from 'lru-cache';
 import { MemoryStore } from '../../engine/store/memory';
 import { RecentMap } from '../../engine/store/recentMap';
 import { openStore } from '../../engine/store/open';
@@ -20,7 +19,7 @@ export const found = (dump: string | Buffer, needles: string[]) => needles.filte
 export function memoryDump(store: MemoryStore): string {
 	// Nested too: the cap ledger is a LedgerBook holding a RecentMap of ContactLedgers holding Maps.
 	const open = (_key: string, value: unknown): unknown =>
-		value instanceof Map || value instanceof Set ? [...value.entries()] : value instanceof LRUCache || value instanceof RecentMap ? [...value.entries()] : value;
+		value instanceof Map || value instanceof Set ? [...value.entries()] : value instanceof RecentMap ? [...value.entries()] : value;
 	return JSON.stringify(Object.values(store), open);
 }
 
