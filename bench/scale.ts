@@ -279,7 +279,7 @@ async function oneProcessCpu(decisions: number): Promise<void> {
 		await drop(ns, redis, pg);
 		const decided = run.results.filter(isAccepted).length;
 		print(
-			`bench/scale cpu: 1 process, ${fmt(decisions, 0)} decisions, ${IN_FLIGHT} in flight: worker CPU ${fmt(run.cpuMs / decided)} ms per decision, ` +
+			`bench/scale cpu: 1 process, ${fmt(decisions, 0)} decisions, ${IN_FLIGHT} in flight: ${fmt(decided / run.seconds, 0)} decisions/s, worker CPU ${fmt(run.cpuMs / decided)} ms per decision, ` +
 				`Redis ${fmt(((after.cpu - before.cpu) * 1000) / decided)} ms; round trips (census of 500) ${fmt(census.perDecision, 1)} — ${census.byCommand.map(([name, n]) => `${name} ${fmt(n, 2)}`).join(', ')}; ` +
 				`PostgreSQL ${census.statements.map(([word, n]) => `${word} ${fmt(n, 2)}`).join(', ')}`,
 		);

@@ -457,7 +457,10 @@ export class RedisStore extends NamedRecords implements Store {
 			lazyConnect: false,
 			maxRetriesPerRequest: options.maxRetriesPerRequest ?? 3,
 			retryStrategy: (times) => reconnectDelayMs(times),
-			enableAutoPipelining: true,
+			// Off (ioredis's default): each command is written when issued. Batching the commands of one tick cost a
+			// worker 10–15% more CPU per decision (bench/scale cpu, docs/benchmarks.md): a decision's steps are one script
+			// each, awaited in turn, so a tick rarely has more than one to batch, and every batch paid for a pipeline.
+			enableAutoPipelining: false,
 		}) as Scripted;
 		// Connection errors surface on the commands that needed the connection (with this cause); the event must not crash.
 		this.redis.on('error', (error: Error) => (this.lastConnectionError = error.message));
