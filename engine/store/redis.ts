@@ -205,7 +205,11 @@ const PEEK_AND_ARMS_LUA = `${RESERVE_STEP} ${readArmsStep(3)} return out`;
 const addArmsStep = (from: number, skip: number) => `
 local fields = {${ARM_STAT_FIELDS.map((f) => `'${f}'`).join(', ')}}
 for i = ${from}, #KEYS do
-  for f, field in ipairs(fields) do redis.call('HINCRBYFLOAT', KEYS[i], field, ARGV[${skip} + (i - ${from}) * #fields + f]) end
+  for f, field in ipairs(fields) do
+    local delta = ARGV[${skip} + (i - ${from}) * #fields + f]
+    -- A trial adds to one field of five: the others are left alone (an absent field reads as 0).
+    if tonumber(delta) ~= 0 then redis.call('HINCRBYFLOAT', KEYS[i], field, delta) end
+  end
 end
 `;
 const ADD_ARMS_LUA = `${addArmsStep(1, 0)} return 1`;
