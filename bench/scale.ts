@@ -274,6 +274,7 @@ async function oneProcessCpu(decisions: number): Promise<void> {
 			inFlight: IN_FLIGHT,
 			workers: workload('cpu', 1, decisions, CONTACTS),
 			onStart: async () => void (before = await redisCounters(redis)),
+			countStatements: true,
 		});
 		const after = await redisCounters(redis);
 		await drop(ns, redis, pg);
@@ -281,7 +282,7 @@ async function oneProcessCpu(decisions: number): Promise<void> {
 		print(
 			`bench/scale cpu: 1 process, ${fmt(decisions, 0)} decisions, ${IN_FLIGHT} in flight: ${fmt(decided / run.seconds, 0)} decisions/s, worker CPU ${fmt(run.cpuMs / decided)} ms per decision, ` +
 				`Redis ${fmt(((after.cpu - before.cpu) * 1000) / decided)} ms; round trips (census of 500) ${fmt(census.perDecision, 1)} — ${census.byCommand.map(([name, n]) => `${name} ${fmt(n, 2)}`).join(', ')}; ` +
-				`PostgreSQL ${census.statements.map(([word, n]) => `${word} ${fmt(n, 2)}`).join(', ')}`,
+				`PostgreSQL ${census.statements.map(([word, n]) => `${word} ${fmt(n, 2)}`).join(', ')} (census), INSERT ${fmt((run.statements.INSERT ?? 0) / decided, 2)} (timed run)`,
 		);
 	} finally {
 		await sink.close();
