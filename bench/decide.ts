@@ -99,8 +99,44 @@ export async function benchDecide(): Promise<void> {
 	line('sqlite, dry run', dry);
 	print(`  sqlite with HTTP / sqlite dry run: ${fmt(sqlite.perSecond / dry.perSecond)}`);
 }
+/**
+ * `node dist/bench/decide.js tail [sqlite|memory] [dry]`: where one-at-a-time latency's tail comes from. Decisions one
+ * at a time after a warm-up, each timed; prints the percentiles, how many took over 3 ms and how many of those had a
+ * garbage collection pause (over 0.5 ms) inside them.
+ */
+async function benchTail(storeKind: 'sqlite' | 'memory', dryRun: boolean): Promise<void> {
+	const { PerformanceObserver } = await import('node:perf_hooks');
+	const sink = await startSinkProcess();
+	const dir = mkdtempSync(join(tmpdir(), 'nudge-tail-'));
+	const engine = createEngine({ store: storeKind === 'sqlite' ? `sqlite:${join(dir, 'tail.db')}` : 'memory:', policy });
+	const target = dryRun ? { dryRun: true as const } : { url: sink.url, maxAttempts: 1 };
+	for (let i = 0; i < 1000; i++) await runJourney(engine, 'nurture', { ...event(i), eventId: `warm-${i}` }, target);
+	const pauses: { start: number; ms: number }[] = [];
+	const observer = new PerformanceObserver((list) => list.getEntries().forEach((e) => pauses.push({ start: e.startTime, ms: e.duration })));
+	observer.observe({ entryTypes: ['gc'] });
+	const timed: { start: number; ms: number }[] = [];
+	for (let i = 0; i < LATENCY_SAMPLES * 2; i++) {
+		const start = performance.now();
+		await runJourney(engine, 'nurture', { ...event(i), eventId: `tail-${i}` }, target);
+		timed.push({ start, ms: performance.now() - start });
+	}
+	observer.disconnect();
+	await engine.close();
+	await sink.close();
+	rmSync(dir, { recursive: true, force: true });
+	const ms = timed.map((t) => t.ms).sort((a, b) => a - b);
+	const slow = timed.filter((t) => t.ms > 3);
+	const withPause = slow.filter((t) => pauses.some((p) => p.start >= t.start && p.start <= t.start + t.ms && p.ms > 0.5));
+	print(
+		`bench/decide tail: ${storeKind}${dryRun ? ', dry run' : ', HTTP send'}, ${fmt(timed.length, 0)} decisions one at a time: p50 ${fmt(percentile(ms, 50))} ms, p90 ${fmt(percentile(ms, 90))} ms, ` +
+			`p99 ${fmt(percentile(ms, 99))} ms, max ${fmt(ms.at(-1)!)} ms; ${slow.length} over 3 ms, ${withPause.length} of them with a GC pause over 0.5 ms inside ` +
+			`(${pauses.length} pauses, ${fmt(pauses.reduce((sum, p) => sum + p.ms, 0), 0)} ms in all)`,
+	);
+}
+
 if (require.main === module) {
-	benchDecide().catch((error) => {
+	const [mode, store = 'sqlite', dry] = process.argv.slice(2);
+	(mode === 'tail' ? benchTail(store === 'memory' ? 'memory' : 'sqlite', dry === 'dry') : benchDecide()).catch((error) => {
 		process.stderr.write(`${error.stack ?? error}\n`);
 		process.exit(1);
 	});
