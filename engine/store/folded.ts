@@ -1,9 +1,6 @@
 import type { Profile } from '../profiles/schema';
 import { NamedRecords } from './records';
-import type { ArmStats, CapCounter, CapReservation, CapVerdict, FoldedSteps, KeyClaim, LockedProfiles, ProfileLockRequest, Store } from './types';
-
-/** The verdict of a look with no counters: nothing is capped. */
-const NO_COUNTERS: CapVerdict = { ok: true, counts: [], freesAt: [] };
+import { noCounters, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type FoldedSteps, type KeyClaim, type LockedProfiles, type ProfileLockRequest, type Store } from './types';
 
 /**
  * The folded steps (roles.ts FoldedSteps) composed of the store's plain methods, with the named records: for the
@@ -63,7 +60,7 @@ export class ComposedSteps extends NamedRecords implements FoldedSteps {
 	}
 
 	async peekCapAndReadArmStats(this: Store, contactId: string, counters: CapCounter[], now: number, armKeys: string[]): Promise<{ verdict: CapVerdict; stats: Map<string, ArmStats> }> {
-		const [verdict, stats] = await Promise.all([counters.length ? this.peekCap(contactId, counters, now) : NO_COUNTERS, this.getArmStats(armKeys)]);
+		const [verdict, stats] = await Promise.all([counters.length ? this.peekCap(contactId, counters, now) : noCounters(), this.getArmStats(armKeys)]);
 		return { verdict, stats };
 	}
 

@@ -7,7 +7,7 @@ import { byCreated, matchesQuery, queryLimit } from './matchDecision';
 import type { ModelActivation, ModelVersionInfo } from './models';
 import { checkArmDeltas } from './armStats';
 import { reconnectDelayMs } from './connection';
-import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, INACTIVITY_QUEUE, KeyClaim, LeasedTimer, LockedProfiles, ProfileLockRequest, PruneTarget, RETENTION_BATCH, Store, StoredTimer, TimerQueue, timerQueue, waitQueue } from './types';
+import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, INACTIVITY_QUEUE, KeyClaim, LeasedTimer, LockedProfiles, noCounters, ProfileLockRequest, PruneTarget, RETENTION_BATCH, Store, StoredTimer, TimerQueue, timerQueue, waitQueue } from './types';
 import { timerIsFor } from './erasure';
 import { DecisionFilter, DecisionSummary, FactCounter, FactKey, factsOf, matchesFilter, SummaryPage, summaryOf } from './decisionFacts';
 import { NamedRecords } from './records';
@@ -574,7 +574,9 @@ export class RedisStore extends NamedRecords implements Store {
 		});
 	}
 
-	peekCapAndReadArmStats(contactId: string, counters: CapCounter[], now: number, armKeys: string[]) {
+	async peekCapAndReadArmStats(contactId: string, counters: CapCounter[], now: number, armKeys: string[]) {
+		// No rule to count: the ledger is not read (and with no keys either, nothing is sent).
+		if (!counters.length) return { verdict: noCounters(), stats: await this.getArmStats(armKeys) };
 		return this.run('look at frequency caps and learner statistics', async (): Promise<{ verdict: CapVerdict; stats: Map<string, ArmStats> }> => {
 			const keys = [this.k('cap', contactId), this.k('res', ''), ...armKeys.map((key) => this.k('arm', key))];
 			// No reservation id: the cap part counts and writes nothing (as peekCap).

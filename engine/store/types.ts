@@ -112,6 +112,9 @@ export type PruneTarget = 'capLedger' | 'claims';
 /** Rows or keys a retention batch touches at most (one transaction, one Redis script or SCAN page). */
 export const RETENTION_BATCH = 1_000;
 
+/** The verdict of a cap check with no counters: nothing is counted, so nothing is full. */
+export const noCounters = (): CapVerdict => ({ ok: true, counts: [], freesAt: [] });
+
 export interface ContactErasure {
 	contactId: string;
 	/** The profile's identity keys; each is deleted while it still points at the contact (a backend indexing identities by contact finds any others). */
