@@ -126,22 +126,22 @@ export function profileUpdateRequest(store: Store, event: CustomerEvent): Profil
 /**
  * Finds (or creates) the contact an event is about, stitching every identity it carries: when an
  * event links identities that belonged to two contacts, they become one (the oldest id survives).
- * `locked`: the request's locks are held already and this is what was read with them (profileUpdateRequest).
+ * `locked`: what was read with the locks of profileUpdateRequest(store, event), which the caller holds already.
  */
 export async function ingestIntoProfile(
 	store: Store,
 	event: CustomerEvent,
 	/** Runs after the event is applied, before the profile is saved (e.g. negative triggers). */
 	afterApply?: (profile: Profile, event: CustomerEvent) => void,
-	locked?: { request: ProfileLockRequest; read: LockedProfiles },
+	locked?: LockedProfiles,
 ): Promise<Profile> {
 	const keys = eventIdentityKeys(event);
 	const direct = event.identities.contactId;
 	const { previousId, aliasKeys } = aliasOf(event);
-	const request = locked?.request ?? profileUpdateRequest(store, event);
+	const request = profileUpdateRequest(store, event);
 	const held = request.locks;
 	// Locks taken and the profile's sources read in one store step; the save lets the locks go in the same step.
-	const { identities: resolved, profiles: found } = locked?.read ?? (await lockAndReadProfiles(store, request));
+	const { identities: resolved, profiles: found } = locked ?? (await lockAndReadProfiles(store, request));
 	try {
 		const ids = new Set<string>();
 		if (direct && found.has(direct)) ids.add(direct);

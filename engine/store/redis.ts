@@ -565,12 +565,18 @@ export class RedisStore extends NamedRecords implements Store {
 		});
 	}
 
+	/**
+	 * The cap script's keys and arguments for a look: no reservation id, so it counts and writes nothing (its second
+	 * key is left untouched). Used by peekCap and by the look with the learner's counts.
+	 */
+	private peekArgs(contactId: string, counters: CapCounter[], now: number): { keys: string[]; args: (string | number)[] } {
+		return { keys: [this.k('cap', contactId), this.k('res', '')], args: [countersJson(counters), now, '', '', contactId] };
+	}
+
 	peekCap(contactId: string, counters: CapCounter[], now: number): Promise<CapVerdict> {
 		return this.run('look at a frequency cap', async () => {
-			const json = countersJson(counters);
-			// No reservation id: the script counts and writes nothing (its second key is left untouched).
-			const out = (await this.redis.nudgeReserve(this.k('cap', contactId), this.k('res', ''), json, now, '', '', contactId)) as number[];
-			return verdictOf(out, counters);
+			const { keys, args } = this.peekArgs(contactId, counters, now);
+			return verdictOf((await this.redis.nudgeReserve(...keys, ...args)) as number[], counters);
 		});
 	}
 
@@ -578,9 +584,9 @@ export class RedisStore extends NamedRecords implements Store {
 		// No rule to count: the ledger is not read (and with no keys either, nothing is sent).
 		if (!counters.length) return { verdict: noCounters(), stats: await this.getArmStats(armKeys) };
 		return this.run('look at frequency caps and learner statistics', async (): Promise<{ verdict: CapVerdict; stats: Map<string, ArmStats> }> => {
-			const keys = [this.k('cap', contactId), this.k('res', ''), ...armKeys.map((key) => this.k('arm', key))];
-			// No reservation id: the cap part counts and writes nothing (as peekCap).
-			const out = (await this.redis.nudgePeekAndArms(keys.length, ...keys, countersJson(counters), now, '', '', contactId)) as unknown[];
+			const peek = this.peekArgs(contactId, counters, now);
+			const keys = [...peek.keys, ...armKeys.map((key) => this.k('arm', key))];
+			const out = (await this.redis.nudgePeekAndArms(keys.length, ...keys, ...peek.args)) as unknown[];
 			const n = 1 + 2 * counters.length;
 			return { verdict: verdictOf(out.slice(0, n) as number[], counters), stats: armStatsOf(armKeys, out.slice(n) as ArmReply[]) };
 		});

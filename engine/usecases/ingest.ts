@@ -113,8 +113,8 @@ async function accept(ctx: EngineContext, event: CustomerEvent, journey = DEFAUL
  */
 async function claimAndUpdateProfile(ctx: EngineContext, event: CustomerEvent, at: Date): Promise<Profile | undefined> {
 	const request = profileUpdateRequest(ctx.store, event);
-	const update = (read?: LockedProfiles) =>
-		ingestIntoProfile(ctx.store, event, (p, e) => applyNegativeTriggers(p, e, ctx.policy), read && { request, read }).catch(async (error: unknown) => {
+	const update = (locked?: LockedProfiles) =>
+		ingestIntoProfile(ctx.store, event, (p, e) => applyNegativeTriggers(p, e, ctx.policy), locked).catch(async (error: unknown) => {
 			await releaseEvent(ctx.store, event.eventId);
 			throw error;
 		});
