@@ -306,7 +306,10 @@ describe('Nudge Choose Channel holdout', () => {
 
 	it('adds sendAt, the best time to send, once contacts have engaged', async () => {
 		const f = fixture();
-		await f.engine.store.addArmStats(engagementDeltas('someone-else', new Date('2026-10-01T18:10:00Z'), 'UTC'));
+		// An hour well away from now: the current hour counts as now (sendAt would be this moment, not the hour's start).
+		const hour = (new Date().getUTCHours() + 6) % 24;
+		const hh = String(hour).padStart(2, '0');
+		await f.engine.store.addArmStats(engagementDeltas('someone-else', new Date(`2026-10-01T${hh}:10:00Z`), 'UTC'));
 		const { decision } = await f.engine.ingest(anaEvent(), { journey: 'nurture' });
 		const result = await runWorkflow({
 			workflow: { nodes: [nudgeNode('Choose Channel', 'nudgeChooseChannel')], connections: {} },
@@ -315,7 +318,7 @@ describe('Nudge Choose Channel holdout', () => {
 			credentials: f.credentials,
 		});
 		const [email] = result.output('Choose Channel', 0);
-		expect(email.sendAt).toMatch(/T18:00:00\.000Z$/);
-		expect(decisionOf(email).sendTime).toMatchObject({ hour: 18, basis: 'population', sendAt: email.sendAt });
+		expect(email.sendAt).toMatch(new RegExp(`T${hh}:00:00\\.000Z$`));
+		expect(decisionOf(email).sendTime).toMatchObject({ hour, basis: 'population', sendAt: email.sendAt });
 	});
 });
