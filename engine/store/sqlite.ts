@@ -56,13 +56,11 @@ CREATE TABLE IF NOT EXISTS timers (timer_id TEXT PRIMARY KEY, due_at INTEGER NOT
 CREATE INDEX IF NOT EXISTS timers_due ON timers (due_at, timer_id);
 `;
 
-/** The learner's per-(context, arm) counts and the provider message id lookup (issue 5). */
+/** The learner's per-(context, arm) counts (issue 5). */
 const LEARNER_SCHEMA = `
 CREATE TABLE IF NOT EXISTS learner_arms (
   key TEXT PRIMARY KEY, trials REAL NOT NULL DEFAULT 0, successes REAL NOT NULL DEFAULT 0, negatives REAL NOT NULL DEFAULT 0,
   value_sum REAL NOT NULL DEFAULT 0, value_sq REAL NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS decisions_message ON decisions (json_extract(body, '$.delivery.providerMessageId'))
-  WHERE json_extract(body, '$.delivery.providerMessageId') IS NOT NULL;
 `;
 
 const SCHEMA = `
@@ -77,7 +75,7 @@ CREATE TABLE IF NOT EXISTS cap_ledger (
 CREATE INDEX IF NOT EXISTS cap_ledger_contact ON cap_ledger (contact_id, at);
 CREATE TABLE IF NOT EXISTS decisions (
   decision_id TEXT PRIMARY KEY, contact_id TEXT NOT NULL, journey TEXT NOT NULL, status TEXT NOT NULL,
-  reason TEXT, created_at TEXT NOT NULL, body TEXT NOT NULL);
+  reason TEXT, created_at TEXT NOT NULL, body TEXT NOT NULL, message_id TEXT);
 CREATE INDEX IF NOT EXISTS decisions_created ON decisions (created_at, decision_id);
 CREATE INDEX IF NOT EXISTS decisions_contact ON decisions (contact_id, created_at);
 CREATE INDEX IF NOT EXISTS decisions_journey ON decisions (journey, created_at);
@@ -110,6 +108,8 @@ const CHANGING_FACTS = ['status', 'reason', 'channel', 'cap_rule', 'stage', 'grp
 /** A facts row's columns in factsRow's order, and its insert (the first four never change). */
 const FACTS_COLUMNS = ['decision_id', 'created_at', 'journey', 'contact_id', ...CHANGING_FACTS];
 const INSERT_FACTS = `INSERT INTO decision_facts (${FACTS_COLUMNS.join(', ')}) VALUES (${FACTS_COLUMNS.map(() => '?').join(', ')})`;
+
+const columnsOf = (db: DatabaseSync, table: string) => (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
 
 const withoutPaths = (error: unknown) => (error as Error).message.replace(/ '[^']*'/g, '');
 
@@ -192,8 +192,8 @@ export class SqliteStore extends ComposedSteps implements Store {
 			putReservation: p(`INSERT INTO cap_ledger (reservation_id, contact_id, channel, journey, tags, at, expires_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')`),
 			commitReservation: p(`UPDATE cap_ledger SET state = 'committed' WHERE reservation_id = ? AND state = 'pending'`),
 			releaseReservation: p(`DELETE FROM cap_ledger WHERE reservation_id = ? AND state = 'pending'`),
-			putDecision: p(`INSERT INTO decisions (decision_id, contact_id, journey, status, reason, created_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)
-				ON CONFLICT(decision_id) DO UPDATE SET status = excluded.status, reason = excluded.reason, body = excluded.body`),
+			putDecision: p(`INSERT INTO decisions (decision_id, contact_id, journey, status, reason, created_at, body, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT(decision_id) DO UPDATE SET status = excluded.status, reason = excluded.reason, body = excluded.body, message_id = excluded.message_id`),
 			getDecision: p(`SELECT ${DECISION_COLUMNS} FROM decisions WHERE decision_id = ?`),
 			putFacts: p(`${INSERT_FACTS} ON CONFLICT(decision_id) DO UPDATE SET ${CHANGING_FACTS.map((c) => `${c} = excluded.${c}`).join(', ')}`),
 			putOutcome: p('INSERT INTO outcomes (outcome_id, decision_id, body) VALUES (?, ?, ?) ON CONFLICT(outcome_id) DO NOTHING'),
@@ -254,7 +254,7 @@ export class SqliteStore extends ComposedSteps implements Store {
 	/** Writes the queued decision rows into the open transaction. */
 	private writeQueuedDecisions(): void {
 		for (const { row, body, facts } of this.queuedDecisions.values()) {
-			this.stmt.putDecision.run(row.decisionId, row.contactId, row.journey, row.status, row.reason ?? null, row.createdAt, body);
+			this.stmt.putDecision.run(row.decisionId, row.contactId, row.journey, row.status, row.reason ?? null, row.createdAt, body, row.delivery?.providerMessageId ?? null);
 			this.putFacts(facts);
 		}
 		this.queuedDecisions.clear();
@@ -323,7 +323,7 @@ export class SqliteStore extends ComposedSteps implements Store {
 
 	/** Files made by earlier versions lack the ledger's journey and tags columns, the timers' lease and the facts' policy version, and have indexes since folded. */
 	private migrate(): void {
-		const columns = (table: string) => (this.db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
+		const columns = (table: string) => columnsOf(this.db, table);
 		const ledger = columns('cap_ledger');
 		if (!ledger.includes('journey')) this.db.exec(`ALTER TABLE cap_ledger ADD COLUMN journey TEXT NOT NULL DEFAULT ''`);
 		if (!ledger.includes('tags')) this.db.exec(`ALTER TABLE cap_ledger ADD COLUMN tags TEXT NOT NULL DEFAULT ','`);
@@ -344,9 +344,34 @@ export class SqliteStore extends ComposedSteps implements Store {
 			}
 		}
 		this.db.exec('CREATE INDEX IF NOT EXISTS decision_facts_by_policy ON decision_facts (policy_version)');
+		this.migrateMessageIds();
 		// Folded into decision_facts_channel_mix.
 		this.db.exec('DROP INDEX IF EXISTS decision_facts_channel; DROP INDEX IF EXISTS decision_facts_by_channel');
 		this.backfillFacts();
+	}
+
+	/**
+	 * The provider message id lookup (Record Outcome by message id) was an index on `json_extract(body, …)`, which parsed
+	 * the whole body on each of a decision's writes (6% of the SQLite path's instructions, docs/benchmarks.md). It is a
+	 * column now, written with the row; a file from before gets the column filled from its bodies once, on open.
+	 */
+	private migrateMessageIds(): void {
+		const missing = () => !columnsOf(this.db, 'decisions').includes('message_id');
+		if (missing()) {
+			this.db.exec('BEGIN IMMEDIATE');
+			try {
+				// Asked again under the write lock: another connection opening the same file may have just done it.
+				if (missing()) {
+					const fromBody = `json_extract(body, '$.delivery.providerMessageId')`;
+					this.db.exec(`ALTER TABLE decisions ADD COLUMN message_id TEXT; UPDATE decisions SET message_id = ${fromBody} WHERE ${fromBody} IS NOT NULL; DROP INDEX IF EXISTS decisions_message`);
+				}
+				this.db.exec('COMMIT');
+			} catch (error) {
+				this.db.exec('ROLLBACK');
+				throw error;
+			}
+		}
+		this.db.exec('CREATE INDEX IF NOT EXISTS decisions_message_id ON decisions (message_id) WHERE message_id IS NOT NULL');
 	}
 
 	/** A file written before the console existed: its decisions get their facts once, on open. */
@@ -460,12 +485,12 @@ export class SqliteStore extends ComposedSteps implements Store {
 		} catch (error) {
 			throw this.storeError(error);
 		}
-		const { decisionId, contactId, journey, status, reason, createdAt } = d;
-		this.queuedDecisions.set(decisionId, { row: { decisionId, contactId, journey, status, reason, createdAt } as Decision, body: rowBody(d), facts: factsOf(d) });
+		const { decisionId, contactId, journey, status, reason, createdAt, delivery } = d;
+		this.queuedDecisions.set(decisionId, { row: { decisionId, contactId, journey, status, reason, createdAt, delivery } as Decision, body: rowBody(d), facts: factsOf(d) });
 	}
 
 	private putDecisionRow(d: Decision): void {
-		this.stmt.putDecision.run(d.decisionId, d.contactId, d.journey, d.status, d.reason ?? null, d.createdAt, rowBody(d));
+		this.stmt.putDecision.run(d.decisionId, d.contactId, d.journey, d.status, d.reason ?? null, d.createdAt, rowBody(d), d.delivery?.providerMessageId ?? null);
 		this.putFacts(factsOf(d));
 	}
 
@@ -669,7 +694,7 @@ export class SqliteStore extends ComposedSteps implements Store {
 			const d = decodeDecision(body, row);
 			if (d.delivery?.providerMessageId === messageId) return d;
 		}
-		const row = this.prepared(`SELECT ${DECISION_COLUMNS} FROM decisions WHERE json_extract(body, '$.delivery.providerMessageId') = ? LIMIT 1`).get(messageId) as
+		const row = this.prepared(`SELECT ${DECISION_COLUMNS} FROM decisions WHERE message_id = ? LIMIT 1`).get(messageId) as
 			| DecisionRow
 			| undefined;
 		return row ? decisionOfRow(row) : undefined;
@@ -750,7 +775,7 @@ export class SqliteStore extends ComposedSteps implements Store {
 			const rows = this.prepared(`SELECT ${DECISION_COLUMNS} FROM decisions WHERE contact_id = ?`).all(contactId) as unknown as DecisionRow[];
 			for (const row of rows) {
 				const d = pseudonymise(decisionOfRow(row));
-				this.prepared('UPDATE decisions SET contact_id = ?, body = ? WHERE decision_id = ?').run(d.contactId, rowBody(d), d.decisionId);
+				this.prepared('UPDATE decisions SET contact_id = ?, body = ?, message_id = ? WHERE decision_id = ?').run(d.contactId, rowBody(d), d.delivery?.providerMessageId ?? null, d.decisionId);
 				run('DELETE FROM decision_facts WHERE decision_id = ?', d.decisionId);
 				this.writtenFacts.delete(d.decisionId);
 				this.putFacts(factsOf(d));

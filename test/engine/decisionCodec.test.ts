@@ -146,6 +146,37 @@ describe('the SQLite store keeps decisions in their stored form', () => {
 		expect((await reopened.getDecision('d-old'))!.outcomes).toHaveLength(1);
 		await reopened.close();
 	});
+
+	test('a file from before the message id column: its sent decisions are found by message id after it opens, through the new index', async () => {
+		const file = join(tempDir(), 'before-message-id.db');
+		const store = new SqliteStore(file);
+		const delivery = (id: string) => ({ provider: 'webhook', status: 'sent' as const, idempotencyKey: id, attempts: 1, providerMessageId: id, at: '2026-11-01T00:00:01.000Z' });
+		const sent = decision('d-sent', { status: 'sent', channel: 'email', delivery: delivery('m-1') });
+		const other = decision('d-other', { status: 'sent', channel: 'email', delivery: delivery('m-2') });
+		const unsent = decision('d-unsent', { status: 'suppressed', reason: 'HOLDOUT' });
+		for (const d of [sent, other, unsent]) await store.putDecision(d);
+		await store.close();
+
+		// The layout an earlier version left: no column, an index on the body's JSON.
+		const db = new DatabaseSync(file);
+		db.exec(`DROP INDEX decisions_message_id; ALTER TABLE decisions DROP COLUMN message_id;
+			CREATE INDEX decisions_message ON decisions (json_extract(body, '$.delivery.providerMessageId')) WHERE json_extract(body, '$.delivery.providerMessageId') IS NOT NULL`);
+		db.close();
+
+		const reopened = new SqliteStore(file);
+		expect(await reopened.findDecisionByMessageId('m-1')).toStrictEqual(sent);
+		expect(await reopened.findDecisionByMessageId('m-2')).toStrictEqual(other);
+		expect(await reopened.findDecisionByMessageId('m-3')).toBeUndefined();
+		await reopened.close();
+
+		const after = new DatabaseSync(file);
+		const indexes = (after.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'decisions'`).all() as { name: string }[]).map((r) => r.name);
+		expect(indexes).toContain('decisions_message_id');
+		expect(indexes).not.toContain('decisions_message');
+		const plan = after.prepare(`EXPLAIN QUERY PLAN SELECT decision_id FROM decisions WHERE message_id = ? LIMIT 1`).all('m-1') as { detail: string }[];
+		expect(plan.map((p) => p.detail).join(' ')).toContain('USING INDEX decisions_message_id');
+		after.close();
+	});
 });
 
 // Generated decisions: the schema's fields, with values the form codes (listed words, exact times, sentences) and

@@ -1,0 +1,51 @@
+import { spawnSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { fmt, print } from './stats';
+
+/**
+ * Instructions per decision of the SQLite path (bench/sqlitePath: dry run, 64 in flight), counted by valgrind's
+ * callgrind. The count repeats run after run whatever else the machine does (within 0.3% here), where CPU time on
+ * the shared two-core machine moved by 10–20% between runs of one build. Each build runs twice, with 300 and 1,500
+ * decisions after the same warm-up: their difference over 1,200 is the steady state's count per decision (start-up
+ * and warm-up cancel). User-space instructions only: the kernel's work for SQLite's writes is not counted.
+ *
+ *   node dist/bench/instructions.js [baseline dist]      (the baseline needs dist/bench/sqlitePath.js; ~2.5 min a build)
+ */
+const SHORT = 300;
+const LONG = 1_500;
+
+function instructions(dist: string, decisions: number): number {
+	const run = spawnSync('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, join(dist, 'bench/sqlitePath.js')], {
+		env: { ...process.env, BENCH_DECISIONS: String(decisions) },
+		encoding: 'utf8',
+		maxBuffer: 64 * 1024 * 1024,
+	});
+	if (run.error) throw new Error(`could not run valgrind (${run.error.message}): install it, e.g. apt-get install valgrind`);
+	const collected = /Collected : (\d+)/.exec(run.stderr);
+	if (run.status !== 0 || !collected) throw new Error(`${dist}/bench/sqlitePath.js under valgrind failed (exit ${run.status}):\n${run.stderr.slice(-2000)}`);
+	return Number(collected[1]);
+}
+
+function perDecision(dist: string): number {
+	return (instructions(dist, LONG) - instructions(dist, SHORT)) / (LONG - SHORT);
+}
+
+export function benchInstructions(baseline?: string): void {
+	const candidate = resolve(__dirname, '..');
+	print(`bench/instructions: SQLite path, dry run, 64 in flight; callgrind instructions per decision ((${LONG} − ${SHORT} decisions) / ${LONG - SHORT})`);
+	const ours = perDecision(candidate);
+	print(`  this build   ${fmt(ours, 0).padStart(10)}   (${candidate})`);
+	if (!baseline) return;
+	const base = perDecision(resolve(baseline));
+	print(`  baseline     ${fmt(base, 0).padStart(10)}   (${resolve(baseline)})`);
+	print(`  this build / baseline: ${fmt(ours / base, 3)}`);
+}
+
+if (require.main === module) {
+	try {
+		benchInstructions(process.argv[2]);
+	} catch (error) {
+		process.stderr.write(`${(error as Error).message}\n`);
+		process.exit(1);
+	}
+}
