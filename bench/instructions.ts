@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { fmt, print } from './stats';
 
@@ -14,7 +13,8 @@ import { fmt, print } from './stats';
 const SHORT = 300;
 const LONG = 1_500;
 
-function instructions(dist: string, decisions: number): number {
+async function instructions(dist: string, decisions: number): Promise<number> {
+	const { spawnSync } = await import('node:child_process');
 	const run = spawnSync('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, join(dist, 'bench/sqlitePath.js')], {
 		env: { ...process.env, BENCH_DECISIONS: String(decisions) },
 		encoding: 'utf8',
@@ -26,26 +26,24 @@ function instructions(dist: string, decisions: number): number {
 	return Number(collected[1]);
 }
 
-function perDecision(dist: string): number {
-	return (instructions(dist, LONG) - instructions(dist, SHORT)) / (LONG - SHORT);
+async function perDecision(dist: string): Promise<number> {
+	return ((await instructions(dist, LONG)) - (await instructions(dist, SHORT))) / (LONG - SHORT);
 }
 
-export function benchInstructions(baseline?: string): void {
+export async function benchInstructions(baseline?: string): Promise<void> {
 	const candidate = resolve(__dirname, '..');
 	print(`bench/instructions: SQLite path, dry run, 64 in flight; callgrind instructions per decision ((${LONG} − ${SHORT} decisions) / ${LONG - SHORT})`);
-	const ours = perDecision(candidate);
+	const ours = await perDecision(candidate);
 	print(`  this build   ${fmt(ours, 0).padStart(10)}   (${candidate})`);
 	if (!baseline) return;
-	const base = perDecision(resolve(baseline));
+	const base = await perDecision(resolve(baseline));
 	print(`  baseline     ${fmt(base, 0).padStart(10)}   (${resolve(baseline)})`);
 	print(`  this build / baseline: ${fmt(ours / base, 3)}`);
 }
 
 if (require.main === module) {
-	try {
-		benchInstructions(process.argv[2]);
-	} catch (error) {
-		process.stderr.write(`${(error as Error).message}\n`);
+	benchInstructions(process.argv[2]).catch((error: Error) => {
+		process.stderr.write(`${error.message}\n`);
 		process.exit(1);
-	}
+	});
 }

@@ -16,6 +16,7 @@ import { agentGate } from './gate';
 import { actionDecisionId, sameAction, withActionLease } from './idempotency';
 import { ActionRequest, parseActionRequest, requestHash, resolveActionContact } from './request';
 import { ActionVerdict, verdictKind, verdictOf } from './verdict';
+import { isoTime, parseTime } from '../util/isoTime';
 
 /**
  * An action an AI agent (or any caller) proposes: one verdict — allow (a cap slot reserved: send it with
@@ -58,7 +59,7 @@ async function newAction(ctx: EngineContext, decisionId: string, request: Action
 			at: now,
 			journey,
 			contactId: contact.contactId,
-			event: { eventId: `agent:${request.agentId}:${request.idempotencyKey}`, source: 'agent', type: 'track', name: 'Agent Action Requested', occurredAt: now.toISOString() },
+			event: { eventId: `agent:${request.agentId}:${request.idempotencyKey}`, source: 'agent', type: 'track', name: 'Agent Action Requested', occurredAt: isoTime(now.getTime()) },
 		}),
 		agent: {
 			agentId: request.agentId,
@@ -114,8 +115,8 @@ async function guardAction(ctx: EngineContext, decision: Decision, profile: Prof
 	await guardStage(ctx, decision, profile, {}, false, approved, { wait: false, reserve: !dryRun });
 	if (decision.status === 'review') {
 		const ttl = durationMs(ctx.policy.agents.approvalTtl);
-		const requestedAt = Date.parse(decision.review!.requestedAt);
-		decision.agent!.approval = { approvalId: newApprovalId(decision.decisionId), rules: decision.review!.rules, expiresAt: new Date(requestedAt + ttl).toISOString() };
+		const requestedAt = parseTime(decision.review!.requestedAt);
+		decision.agent!.approval = { approvalId: newApprovalId(decision.decisionId), rules: decision.review!.rules, expiresAt: isoTime(requestedAt + ttl) };
 	}
 }
 
@@ -137,7 +138,7 @@ async function revisitAction(ctx: EngineContext, decision: Decision, request: Ac
 	if (decision.status === 'review' && agent.approval) {
 		const state = request.approvalId
 			? approvalState(decision, request.approvalId, request.agentId, hash, now.getTime())
-			: Date.parse(agent.approval.expiresAt) <= now.getTime()
+			: parseTime(agent.approval.expiresAt) <= now.getTime()
 				? ({ state: 'refused', reason: 'APPROVAL_EXPIRED', explanation: `the approval request expired at ${agent.approval.expiresAt} (policy agents.approvalTtl)` } as const)
 				: undefined;
 		if (!state || state.state === 'pending') return verdictOf(decision, { duplicate: true });
@@ -149,7 +150,7 @@ async function revisitAction(ctx: EngineContext, decision: Decision, request: Ac
 		if (await admitAction(ctx, decision, now, false)) await guardAction(ctx, decision, profile, true, false);
 		return verdictOf(await settleAction(ctx, decision, false));
 	}
-	if (decision.status === 'delayed' && Date.parse(decision.guard?.retryAt ?? '') <= now.getTime()) {
+	if (decision.status === 'delayed' && parseTime(decision.guard?.retryAt ?? '') <= now.getTime()) {
 		if (await admitAction(ctx, decision, now, false)) await guardAction(ctx, decision, profile, decision.review?.verdict === 'approved', false);
 		return verdictOf(await settleAction(ctx, decision, false));
 	}
@@ -177,13 +178,13 @@ export async function decideApproval(ctx: EngineContext, approvalId: string, inp
 			const why = state.state === 'refused' ? state.explanation : `it was already ${decision.review?.verdict ?? decision.status}`;
 			throw new NudgeError('INVALID_INPUT', `Action ${decision.decisionId} cannot be decided: ${why}`, [], 409);
 		}
-		Object.assign(decision.review!, { verdict: input.approve ? 'approved' : 'rejected', reviewer: approver, decidedAt: now.toISOString(), ...(input.note ? { note: input.note } : {}) });
+		Object.assign(decision.review!, { verdict: input.approve ? 'approved' : 'rejected', reviewer: approver, decidedAt: isoTime(now.getTime()), ...(input.note ? { note: input.note } : {}) });
 		if (!input.approve) {
 			suppress(decision, 'REVIEW_REJECTED', `refused by ${approver}${input.note ? `: ${input.note}` : ''}`, 'agents.approval');
 			return verdictOf(await settleAction(ctx, decision, false));
 		}
 		if (decision.message?.variant) await ctx.store.approveVariant(decision.message.variant, now.getTime());
-		agent.approval!.expiresAt = new Date(now.getTime() + durationMs(ctx.policy.agents.approvalTtl)).toISOString();
+		agent.approval!.expiresAt = isoTime(now.getTime() + durationMs(ctx.policy.agents.approvalTtl));
 		// Still `review` until the agent presents the approval (an action is sent only as its agent asks): the log says so.
 		decision.explanation = `approved by ${approver}; waiting for agent ${agent.agentId} to request it again with its approval id before ${agent.approval!.expiresAt}`;
 		return verdictOf(await save(ctx, decision, 'approval', now, { durable: true }));
@@ -209,7 +210,7 @@ export async function sendAction(ctx: EngineContext, decisionId: string, target:
 		// The policy's switches hold until the message leaves: a kill switch stops allowed actions not yet sent.
 		const gate = agentGate(ctx.policy, current.agent!.agentId);
 		const now = ctx.wallNow();
-		const held = Date.parse(current.updatedAt) + ctx.policy.reservationTimeoutSeconds * 1000;
+		const held = parseTime(current.updatedAt) + ctx.policy.reservationTimeoutSeconds * 1000;
 		if (gate || now.getTime() >= held) {
 			// A slot held past the reservation timeout may have been given to another message: decide again.
 			if (current.guard?.reservationId) await ctx.store.settleCap(current.guard.reservationId, 'release');

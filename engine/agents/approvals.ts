@@ -3,6 +3,7 @@ import type { Decision, GuardCheck, ReasonCode } from '../audit/schema';
 import { holds } from '../policy/conditions';
 import type { AgentApprovalRule, Policy } from '../policy/schema';
 import type { Profile } from '../profiles/schema';
+import { parseTime } from '../util/isoTime';
 
 /**
  * Approvals of agent actions. A request that needs a person is held (status `review`) under an approval id:
@@ -67,7 +68,7 @@ export function approvalState(decision: Decision | undefined, approvalId: string
 	if (decision.review?.verdict === 'rejected') {
 		return { state: 'refused', reason: 'REVIEW_REJECTED', explanation: `approval was refused by ${decision.review.reviewer}${decision.review.note ? `: ${decision.review.note}` : ''}` };
 	}
-	if (Date.parse(approval.expiresAt) <= now) {
+	if (parseTime(approval.expiresAt) <= now) {
 		return { state: 'refused', reason: 'APPROVAL_EXPIRED', explanation: `approval ${approvalId} expired at ${approval.expiresAt}: request the action again to ask for a new approval` };
 	}
 	return decision.review?.verdict === 'approved' ? { state: 'approved' } : { state: 'pending', expiresAt: approval.expiresAt };

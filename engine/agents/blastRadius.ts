@@ -3,6 +3,7 @@ import { capLedgerKeepMs } from '../guard/ledgerHorizon';
 import { contentHash, newId } from '../ids';
 import type { BlastRadiusRule, Policy } from '../policy/schema';
 import type { Store } from '../store/types';
+import { isoTime } from '../util/isoTime';
 
 /**
  * Blast radius: how much one agent may do in a window (policy `agents.blastRadius`), whatever each contact's own
@@ -56,7 +57,7 @@ export async function reserveBlastRadius(store: Store, policy: Policy, agentId: 
 				rule,
 				count: verdict.counts[0],
 				...(freesAt !== undefined ? { freesAt } : {}),
-				explanation: `agent ${agentId} reached blast radius ${rule.id}: ${verdict.counts[0]} of ${rule.limit} ${what} in the last ${rule.window}${freesAt !== undefined ? `; the next slot frees at ${new Date(freesAt).toISOString()}` : ''}`,
+				explanation: `agent ${agentId} reached blast radius ${rule.id}: ${verdict.counts[0]} of ${rule.limit} ${what} in the last ${rule.window}${freesAt !== undefined ? `; the next slot frees at ${isoTime(freesAt)}` : ''}`,
 			};
 		}
 		if (!reserve) continue;

@@ -5,6 +5,7 @@ import type { CappedChannel } from '../guard/frequencyCap';
 import type { Policy } from '../policy/schema';
 import { channelEligibility } from '../profiles/eligibility';
 import type { Profile } from '../profiles/schema';
+import { isoTime } from '../util/isoTime';
 
 export interface ChannelChoice {
 	channel?: Channel;
@@ -25,7 +26,7 @@ export function openChannels(profile: Profile, policy: Policy, journey: string, 
 }
 
 function cappedDetail(cap: CappedChannel): string {
-	return atCap(cap.rule.id, cap.count, cap.rule.limit, cap.window, cap.freesAt !== undefined ? new Date(cap.freesAt).toISOString() : undefined);
+	return atCap(cap.rule.id, cap.count, cap.rule.limit, cap.window, cap.freesAt !== undefined ? isoTime(cap.freesAt) : undefined);
 }
 
 /**
@@ -47,7 +48,7 @@ export function channelCandidates(profile: Profile, policy: Policy, journey: str
 		if (why) return { channel, rank, eligible: false, ...why };
 		const cap = capped.get(channel);
 		if (!cap) return { channel, rank, eligible: true };
-		const freesAt = cap.freesAt !== undefined ? { freesAt: new Date(cap.freesAt).toISOString() } : {};
+		const freesAt = cap.freesAt !== undefined ? { freesAt: isoTime(cap.freesAt) } : {};
 		return { channel, rank, eligible: false, reason: 'FREQUENCY_CAP' as const, detail: cappedDetail(cap), ruleId: cap.rule.id, ...freesAt };
 	});
 	if (!candidates.some((c) => c.eligible)) {

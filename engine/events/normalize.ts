@@ -9,6 +9,7 @@ import {
 	SegmentEvent,
 	SegmentEventSchema,
 } from './schema';
+import { isoTime } from '../util/isoTime';
 
 function isRecord(value: unknown): value is Record<string, unknown> {
 	return !!value && typeof value === 'object' && !Array.isArray(value);
@@ -33,7 +34,7 @@ function fromSegment(raw: Record<string, unknown>, now: Date): CustomerEvent {
 	const email = [traits.email, e.properties?.email].find((v) => typeof v === 'string' && v.includes('@')) as
 		| string
 		| undefined;
-	const occurredAt = e.timestamp ?? e.originalTimestamp ?? e.sentAt ?? now.toISOString();
+	const occurredAt = e.timestamp ?? e.originalTimestamp ?? e.sentAt ?? isoTime(now.getTime());
 	const properties: Record<string, unknown> = { ...(e.properties ?? {}) };
 	if (e.type === 'group') {
 		// A group call's traits describe the account, not the person: kept apart so they never overwrite theirs.
@@ -49,7 +50,7 @@ function fromSegment(raw: Record<string, unknown>, now: Date): CustomerEvent {
 		type: e.type,
 		name: e.type === 'track' ? e.event : e.type === 'page' ? (e.name ?? 'Page Viewed') : undefined,
 		occurredAt,
-		receivedAt: now.toISOString(),
+		receivedAt: isoTime(now.getTime()),
 		identities: {
 			...(e.userId != null ? { userId: String(e.userId) } : {}),
 			...(e.anonymousId != null ? { anonymousId: String(e.anonymousId) } : {}),
@@ -68,8 +69,8 @@ function fromNudge(raw: Record<string, unknown>, now: Date, source: CustomerEven
 		...e,
 		eventId: e.eventId ?? `evt_${contentHash(raw)}`,
 		source: e.source ?? source,
-		occurredAt: e.occurredAt ?? now.toISOString(),
-		receivedAt: e.receivedAt ?? now.toISOString(),
+		occurredAt: e.occurredAt ?? isoTime(now.getTime()),
+		receivedAt: e.receivedAt ?? isoTime(now.getTime()),
 	});
 }
 

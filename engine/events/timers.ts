@@ -12,6 +12,7 @@ import { FieldIssue, NudgeError, describeIssues, issuesFromZod } from '../errors
 import { list, MAX_LIST, within } from '../policy/bounds';
 import type { Policy } from '../policy/schema';
 import type { LeasedTimer } from '../store/types';
+import { isoTime, parseTime } from '../util/isoTime';
 
 export const InactivityRuleSchema = z
 	.object({
@@ -116,7 +117,7 @@ export async function applyInactivityRules(engine: Engine, accepted: IngestResul
 				changed = true;
 			} else if (same(event.name, rule.start)) {
 				const body: TimerBody = { fire: rule.fire, contactId: decision.contactId, journey: decision.journey, startedBy: event.eventId, start: rule.start, minutes: rule.minutes };
-				await engine.store.scheduleTimer({ timerId: id, dueAt: Date.parse(event.occurredAt) + rule.minutes * 60_000, body: JSON.stringify(body) });
+				await engine.store.scheduleTimer({ timerId: id, dueAt: parseTime(event.occurredAt) + rule.minutes * 60_000, body: JSON.stringify(body) });
 				changed = true;
 			}
 		}
@@ -172,7 +173,7 @@ function fireTimer(engine: Engine, timer: LeasedTimer): Promise<IngestResult> {
 			source: 'nudge',
 			type: 'track',
 			name: body.fire,
-			occurredAt: new Date(timer.dueAt).toISOString(),
+			occurredAt: isoTime(timer.dueAt),
 			identities: { contactId: body.contactId },
 			properties: { timer: true, startedBy: body.startedBy, waitedFor: body.start, minutes: body.minutes },
 		},

@@ -1,6 +1,7 @@
 import type { Decision, GuardCheck } from '../audit/schema';
 import type { Policy } from '../policy/schema';
 import { durationMs } from './duration';
+import { isoTime, parseTime } from '../util/isoTime';
 
 export interface BestTimeVerdict {
 	checks: GuardCheck[];
@@ -18,12 +19,12 @@ export function checkBestSendTime(policy: Policy, decision: Pick<Decision, 'jour
 	const rule = policy.journeys[decision.journey]?.sendTime;
 	if (!rule?.waitForBestTime || !decision.sendTime) return { checks: [] };
 	const ruleId = `journeys.${decision.journey}.sendTime`;
-	const chosenAt = Date.parse(decision.trail.findLast((t) => t.stage === 'choose')?.at ?? decision.createdAt);
-	const best = Date.parse(decision.sendTime.sendAt);
+	const chosenAt = parseTime(decision.trail.findLast((t) => t.stage === 'choose')?.at ?? decision.createdAt);
+	const best = parseTime(decision.sendTime.sendAt);
 	const capped = chosenAt + durationMs(rule.maxWait) < best;
 	const until = capped ? chosenAt + durationMs(rule.maxWait) : best;
 	const why = `the contact's best send time is ${decision.sendTime.sendAt} (local hour ${decision.sendTime.hour}, ${decision.sendTime.basis} basis)`;
 	const cap = capped ? `; held at most ${rule.maxWait} (maxWait)` : '';
 	if (now >= until) return { checks: [{ kind: 'send_time', ruleId, passed: true, detail: `${why}${cap}: the wait is over` }] };
-	return { checks: [{ kind: 'send_time', ruleId, passed: false, retryAt: new Date(until).toISOString(), detail: `${why}${cap}` }], waitUntil: until };
+	return { checks: [{ kind: 'send_time', ruleId, passed: false, retryAt: isoTime(until), detail: `${why}${cap}` }], waitUntil: until };
 }

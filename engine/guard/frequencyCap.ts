@@ -7,6 +7,7 @@ import type { CapCounter, CapLedgerStore, CapReservation, CapVerdict, FoldedStep
 import { durationMs } from './duration';
 import { capLedgerKeepMs } from './ledgerHorizon';
 import { windowSpan, WindowSpan } from './windows';
+import { isoTime } from '../util/isoTime';
 
 /** The facts about a message that caps look at. */
 export interface MessageFacts {
@@ -197,7 +198,7 @@ function explainChecks(kind: MessageKind, verdict: CapVerdict, now: number, zone
 		const full = count >= r.rule.limit;
 		const check: GuardCheck = { kind: 'frequency_cap', ruleId: r.rule.id, passed: !full, count, limit: r.rule.limit, window: span.label };
 		const retryAt = full ? retryAtOf(span, verdict, i) : undefined;
-		if (retryAt !== undefined) check.retryAt = new Date(retryAt).toISOString();
+		if (retryAt !== undefined) check.retryAt = isoTime(retryAt);
 		checks.push(check);
 	}
 	return checks;

@@ -10,6 +10,7 @@ import { checkNegativeTriggers } from './negativeTriggers';
 import { checkQuietHours } from './quietHours';
 import { checkReview } from './review';
 import { zoneFallbackNote, zoneFor } from './windows';
+import { isoTime } from '../util/isoTime';
 
 export type GuardOutcome = 'allowed' | 'delayed' | 'blocked' | 'review';
 
@@ -105,7 +106,7 @@ export async function evaluateGuards(input: GuardInput): Promise<GuardResult> {
 	checks.push(...best.checks);
 	if (best.waitUntil !== undefined) {
 		const check = best.checks[0];
-		return stop('delayed', 'BEST_SEND_TIME', check.ruleId, `waiting for ${check.detail}; retry at ${new Date(best.waitUntil).toISOString()}`, best.waitUntil);
+		return stop('delayed', 'BEST_SEND_TIME', check.ruleId, `waiting for ${check.detail}; retry at ${isoTime(best.waitUntil)}`, best.waitUntil);
 	}
 
 	const zone = zoneFor(profile.timezone, policy.timezone);
@@ -118,7 +119,7 @@ export async function evaluateGuards(input: GuardInput): Promise<GuardResult> {
 	checks.push(...noted(quiet.checks));
 	if (quiet.binding) {
 		const { rule, retryAt } = quiet.binding;
-		const when = new Date(retryAt).toISOString();
+		const when = isoTime(retryAt);
 		return rule.action === 'drop'
 			? stop('blocked', 'QUIET_HOURS', rule.id, `inside quiet hours ${rule.start}–${rule.end} (${zone}); the policy drops such messages`)
 			: stop('delayed', 'QUIET_HOURS', rule.id, `inside quiet hours ${rule.start}–${rule.end} (${zone}); retry at ${when}`, retryAt);
@@ -130,6 +131,6 @@ export async function evaluateGuards(input: GuardInput): Promise<GuardResult> {
 	if (caps.allowed) return { outcome: 'allowed', checks, reservationId: caps.reservationId, ...(caps.claimed !== undefined ? { claimed: caps.claimed } : {}), explanation: caps.explanation };
 	const { rule, retryAt } = caps.binding!;
 	return rule.action === 'delay' && retryAt !== undefined
-		? stop('delayed', 'FREQUENCY_CAP', rule.id, `${caps.explanation}; retry at ${new Date(retryAt).toISOString()}`, retryAt)
+		? stop('delayed', 'FREQUENCY_CAP', rule.id, `${caps.explanation}; retry at ${isoTime(retryAt)}`, retryAt)
 		: stop('blocked', 'FREQUENCY_CAP', rule.id, caps.explanation);
 }

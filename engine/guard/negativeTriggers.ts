@@ -4,6 +4,7 @@ import { holds } from '../policy/conditions';
 import type { NegativeTrigger, Policy } from '../policy/schema';
 import type { Profile } from '../profiles/schema';
 import { durationMs } from './duration';
+import { isoTime, parseTime } from '../util/isoTime';
 
 /** What a condition can read on ingest: the profile's fields plus the event. */
 function eventContext(profile: Profile, event: CustomerEvent) {
@@ -21,7 +22,7 @@ export function applyNegativeTriggers(profile: Profile, event: CustomerEvent, po
 			delete profile.pauses[trigger.id];
 		} else if (trigger.events.includes(event.name) && trigger.where.every((c) => holds(c, eventContext(profile, event)))) {
 			const since = event.occurredAt;
-			const until = trigger.timeout ? new Date(Date.parse(since) + durationMs(trigger.timeout)).toISOString() : undefined;
+			const until = trigger.timeout ? isoTime(parseTime(since) + durationMs(trigger.timeout)) : undefined;
 			(profile.pauses ??= {})[trigger.id] = { since, ...(until ? { until } : {}), event: event.name };
 		}
 	}
@@ -41,7 +42,7 @@ export function checkNegativeTriggers(policy: Policy, profile: Profile, journey:
 		let active = false;
 		let detail: string | undefined;
 		if (trigger.events.length) {
-			active = !!pause && (!pause.until || Date.parse(pause.until) > now);
+			active = !!pause && (!pause.until || parseTime(pause.until) > now);
 			if (active) detail = `paused since ${pause!.since} by ${pause!.event}${pause!.until ? ` until ${pause!.until}` : ' until a clearing event'}`;
 		} else {
 			active = trigger.where.every((c) => holds(c, profile));

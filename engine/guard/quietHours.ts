@@ -2,6 +2,7 @@ import { DateTime } from 'luxon';
 import type { GuardCheck } from '../audit/schema';
 import type { Channel } from '../channels';
 import type { Policy, QuietHours } from '../policy/schema';
+import { isoTime } from '../util/isoTime';
 
 export interface QuietHoursVerdict {
 	checks: GuardCheck[];
@@ -45,7 +46,7 @@ export function checkQuietHours(policy: Policy, channel: Channel, category: stri
 			continue;
 		}
 		const retryAt = until.toMillis();
-		checks.push({ kind: 'quiet_hours', ruleId: rule.id, passed: false, window, retryAt: new Date(retryAt).toISOString(), detail: `it is ${local.toFormat('HH:mm')} for the contact` });
+		checks.push({ kind: 'quiet_hours', ruleId: rule.id, passed: false, window, retryAt: isoTime(retryAt), detail: `it is ${local.toFormat('HH:mm')} for the contact` });
 		if (!binding || rule.action === 'drop' || (binding.rule.action !== 'drop' && retryAt > binding.retryAt)) binding = { rule, retryAt };
 	}
 	return { checks, binding };

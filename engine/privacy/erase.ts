@@ -9,6 +9,7 @@ import { identityKey, profileIdentityKeys } from '../profiles/profiles';
 import type { ErasureCounts, Store } from '../store/types';
 import { personalValues, pseudonymiseDecision } from './pseudonymise';
 import { suppressIdentities } from './suppression';
+import { isoTime } from '../util/isoTime';
 
 /** One contact, named by its contact id or by an email address it was seen with. */
 export const ContactRefSchema = z
@@ -112,7 +113,7 @@ export async function eraseContact(store: Store, input: unknown, options: EraseO
 	if (!contactId && !options.suppress) {
 		throw new NudgeError('UNKNOWN_CONTACT', `No contact has the email address ${ref.email}: nothing to erase. To keep this address from being contacted if it ever comes, erase with suppression on.`, [], 404);
 	}
-	const receipt: ErasureReceipt = { erasureId: newId('erased'), at: now.toISOString(), found: false, suppressed: !!options.suppress, counts: { profiles: 0, identities: 0, capEntries: 0, timers: 0, decisions: 0 } };
+	const receipt: ErasureReceipt = { erasureId: newId('erased'), at: isoTime(now.getTime()), found: false, suppressed: !!options.suppress, counts: { profiles: 0, identities: 0, capEntries: 0, timers: 0, decisions: 0 } };
 	if (contactId) {
 		receipt.counts = (await eraseUnderLocks(store, contactId, receipt.erasureId, receipt.at, { email: ref.email, suppress: options.suppress, suppressAt: now.getTime() }))!;
 		receipt.found = Object.values(receipt.counts).some((n) => n > 0);

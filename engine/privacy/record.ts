@@ -5,6 +5,7 @@ import { NudgeError } from '../errors';
 import type { Profile } from '../profiles/schema';
 import type { Store } from '../store/types';
 import { parseContactRef, resolveContact } from './erase';
+import { isoTime } from '../util/isoTime';
 
 /** Everything Nudge holds about one contact (GDPR Art. 15), as one JSON document. */
 export interface ContactRecord {
@@ -39,5 +40,5 @@ export async function contactRecord(store: Store, input: unknown, now: Date): Pr
 		const trials = stats.get(key)?.trials;
 		if (trials) engagementHours[h] = trials;
 	});
-	return { exportedAt: now.toISOString(), contactId, ...(profile ? { profile } : {}), engagementHours, decisions };
+	return { exportedAt: isoTime(now.getTime()), contactId, ...(profile ? { profile } : {}), engagementHours, decisions };
 }

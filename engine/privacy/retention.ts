@@ -10,6 +10,7 @@ import type { Policy } from '../policy/schema';
 import { yieldToEvents } from '../store/prune';
 import { RETENTION_BATCH, type Store } from '../store/types';
 import { eraseUnderLocks } from './erase';
+import { isoTime, parseTime } from '../util/isoTime';
 
 export { capLedgerKeepMs };
 
@@ -48,7 +49,7 @@ const DUE_KEY = 'retention:due';
 const DELETE_CHUNK = 100;
 
 function cutoffs(policy: Policy, now: number) {
-	const iso = (ms: number) => new Date(ms).toISOString();
+	const iso = isoTime;
 	return {
 		decisions: iso(now - durationMs(policy.retention.decisions)),
 		profiles: iso(now - durationMs(policy.retention.inactiveProfiles)),
@@ -103,8 +104,8 @@ async function countInactive(store: Store, before: string): Promise<number> {
 export async function runRetention(store: Store, policy: Policy, now: Date, options: { dryRun?: boolean; exclusive?: Exclusive } = {}): Promise<RetentionReport> {
 	const dryRun = !!options.dryRun;
 	const keptSince = cutoffs(policy, now.getTime());
-	const report: RetentionReport = { at: now.toISOString(), dryRun, keptSince, counts: { decisions: 0, profiles: 0, capEntries: 0, claims: 0 } };
-	const ms = (iso: string) => Date.parse(iso);
+	const report: RetentionReport = { at: isoTime(now.getTime()), dryRun, keptSince, counts: { decisions: 0, profiles: 0, capEntries: 0, claims: 0 } };
+	const ms = parseTime;
 	if (dryRun) {
 		report.counts = {
 			decisions: (await store.countDecisions({ to: keptSince.decisions }, [])).reduce((n, row) => n + row.n, 0),

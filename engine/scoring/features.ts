@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { NudgeError } from '../errors';
 import type { Table } from './table';
+import { parseTime } from '../util/isoTime';
 
 /**
  * How raw columns become model inputs. Built automatically from the training data, stored with the
@@ -177,7 +178,7 @@ export function buildFeatureSpec(table: Table, labels: Labels, options: FeatureO
 			if (isNumber(s)) numeric++;
 			else if (junk.length < 3 && !junk.includes(s)) junk.push(s);
 			if (TRUE_WORDS.has(low) || FALSE_WORDS.has(low)) bool++;
-			if (DATE_RE.test(s) && !Number.isNaN(Date.parse(s))) date++;
+			if (DATE_RE.test(s) && !Number.isNaN(parseTime(s))) date++;
 			const d = distinct.get(s) ?? { n: 0, pos: 0 };
 			d.n++;
 			d.pos += labels.y[r];
@@ -244,7 +245,7 @@ function encodeValue(feature: Feature, raw: unknown, ph: Placeholders, asOfMs: n
 			return low === undefined ? NaN : TRUE_WORDS.has(low) ? 1 : FALSE_WORDS.has(low) ? 0 : NaN;
 		}
 		case 'date': {
-			const t = s === undefined ? NaN : Date.parse(s);
+			const t = s === undefined ? NaN : parseTime(s);
 			return Number.isNaN(t) ? NaN : (asOfMs - t) / 86_400_000;
 		}
 	}

@@ -4,6 +4,7 @@ import { FeatureOptions, FeatureSpec, buildFeatureSpec, describeValue, encodeRec
 import { Forest, ForestOptions, Steps, Tree, drain, drainAsync, explainRow, growForest, predictForest } from './forest';
 import { tierOf } from './rulesModel';
 import type { Table } from './table';
+import { isoTime, parseTime } from '../util/isoTime';
 
 /** Tier cut-offs on the 0–100 score (the policy's `scoring.tiers`). */
 export interface Tiers {
@@ -54,7 +55,7 @@ export function splitFor(table: Table, y: Uint8Array, options: TrainOptions): { 
 	const c = table.columns.indexOf(options.timeColumn);
 	if (c < 0) throw new NudgeError('INVALID_INPUT', `The data has no time column "${options.timeColumn}"`);
 	const times = table.rows.map((row, i) => {
-		const t = Date.parse(String(row[c] ?? ''));
+		const t = parseTime(String(row[c] ?? ''));
 		if (Number.isNaN(t)) throw new NudgeError('INVALID_INPUT', `Row ${i + 1} of the time column "${options.timeColumn}" is not a date ("${row[c] ?? ''}")`);
 		return t;
 	});
@@ -108,7 +109,7 @@ function* trainSteps(table: Table, options: TrainOptions, given?: { split: Split
 			split: kind,
 			trees: forest.trees.length,
 			maxDepth: forest.options.maxDepth,
-			trainedAt: new Date().toISOString(),
+			trainedAt: isoTime(Date.now()),
 			trainMs: Math.round(performance.now() - started),
 		},
 	};

@@ -13,6 +13,7 @@ import type { UpliftEvaluation } from './uplift/metrics';
 import { UpliftOptions, UpliftSummary, deserializeUplift } from './uplift/model';
 import { trainAndSaveUplift, upliftMetaOf } from './uplift/registry';
 import { activateModel, checkName, isUpliftBody, loadActive, rollbackModel } from './versions';
+import { isoTime } from '../util/isoTime';
 
 export { activateModel, rollbackModel } from './versions';
 
@@ -60,7 +61,7 @@ export async function trainAndSave(store: Store, name: string, table: Table, opt
 	const labels = labelsOf(table, options);
 	const split = splitFor(table, labels.y, options);
 	const model = await trainOnSplitAsync(table, options, split);
-	const version = await store.saveModelVersion(name, (save.now ?? new Date()).toISOString(), metaOf(model), serializeModel(model));
+	const version = await store.saveModelVersion(name, isoTime(save.now?.getTime() ?? Date.now()), metaOf(model), serializeModel(model));
 	if (!save.activate) return { version, model, activated: false, activation: `saved as ${name} v${version}, not activated` };
 	let activeAuc: number | undefined;
 	const active = save.requireBetter ? await store.getModelVersion(name) : undefined;
@@ -85,7 +86,7 @@ export async function trainAndSave(store: Store, name: string, table: Table, opt
 export async function importModel(store: Store, name: string, json: string, now = new Date()): Promise<number> {
 	checkName(name);
 	const meta = isUpliftBody(json) ? upliftMetaOf(deserializeUplift(json)) : metaOf(deserializeModel(json));
-	return store.saveModelVersion(name, now.toISOString(), meta, json);
+	return store.saveModelVersion(name, isoTime(now.getTime()), meta, json);
 }
 
 /**

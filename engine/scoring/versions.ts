@@ -3,6 +3,7 @@ import type { ModelVersionInfo } from '../store/models';
 import type { Store } from '../store/types';
 import { deserializeModel } from './model';
 import { deserializeUplift } from './uplift/model';
+import { isoTime } from '../util/isoTime';
 
 /**
  * The versions of a named model in the store, whichever kind it is (propensity or uplift): naming,
@@ -29,7 +30,7 @@ export async function activateModel(store: Store, name: string, version: number,
 		throw new NudgeError('INVALID_INPUT', known.length ? `Model ${name} has no version ${version} (its versions: ${known.join(', ')})` : `There is no model named "${name}": train one first`);
 	}
 	readAnyModel(record.body);
-	const entry = { name, version, action: options.action ?? 'activate', at: (options.now ?? new Date()).toISOString(), ...(options.note ? { note: options.note } : {}) } as const;
+	const entry = { name, version, action: options.action ?? 'activate', at: isoTime(options.now?.getTime() ?? Date.now()), ...(options.note ? { note: options.note } : {}) } as const;
 	if (!(await store.activateModelVersion(entry))) throw new NudgeError('CONFLICT', `Model ${name} v${version} disappeared while activating it`);
 	return { name: record.name, version: record.version, createdAt: record.createdAt, meta: record.meta, active: true };
 }

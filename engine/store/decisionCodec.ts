@@ -1,6 +1,7 @@
 import type { Decision } from '../audit/schema';
 import { detailFromCode, detailToCode } from './detailCodes';
 import { FAIL, flag, keyed, list, plain, time, tuple, word, type Context, type FieldCodec } from './fieldCodecs';
+import { exactIsoTime } from '../util/isoTime';
 
 /**
  * A decision's stored form (SQLite): the same JSON, about a quarter of the bytes and written back whole on read.
@@ -183,9 +184,9 @@ export type OutsideFields = Partial<Pick<Decision, 'decisionId' | 'createdAt' | 
 function contextOf(decision: Record<string, unknown>, createdAt: unknown, journey: unknown, policyVersion: unknown, chosen: unknown): Context | undefined {
 	if (typeof createdAt !== 'string' || typeof journey !== 'string' || typeof policyVersion !== 'string') return undefined;
 	if (chosen !== undefined && typeof chosen !== 'string') return undefined;
-	const base = Date.parse(createdAt);
 	// Offsets only when the anchor itself reads back exactly.
-	const exact = Number.isFinite(base) && new Date(base).toISOString() === createdAt;
+	const base = exactIsoTime(createdAt);
+	const exact = !Number.isNaN(base);
 	const times = new Map<string | number, string | number>(exact ? [[createdAt, 0], [0, createdAt]] : []);
 	return { base: exact ? base : undefined, journey, policyVersion, channel: chosen, decision, times };
 }

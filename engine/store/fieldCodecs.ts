@@ -4,6 +4,7 @@
  * stored as plain JSON). A stored value's JSON type tells how it was written: a number for a listed word or an
  * offset in time, the value itself otherwise.
  */
+import { exactIsoTime, isoTime } from '../util/isoTime';
 
 export const FAIL = Symbol('cannot store this value in compact form');
 
@@ -54,15 +55,15 @@ export const time: FieldCodec = {
 		if (base === undefined) return value;
 		let offset = times.get(value);
 		if (offset === undefined) {
-			const at = Date.parse(value);
-			times.set(value, (offset = Number.isFinite(at) && new Date(at).toISOString() === value ? at - base : value));
+			const at = exactIsoTime(value);
+			times.set(value, (offset = Number.isNaN(at) ? value : at - base));
 		}
 		return offset;
 	},
 	decode(stored, { base, times }) {
 		if (typeof stored !== 'number') return stored;
 		let at = times.get(stored);
-		if (at === undefined) times.set(stored, (at = new Date(base! + stored).toISOString()));
+		if (at === undefined) times.set(stored, (at = isoTime(base! + stored)));
 		return at;
 	},
 };

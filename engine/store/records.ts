@@ -1,4 +1,5 @@
 import type { ClaimStore, CursorStore, RewardRecords, SuppressionRecords, VariantRecords } from './roles';
+import { isoTime } from '../util/isoTime';
 
 /**
  * The named records (roles.ts VariantRecords, RewardRecords, SuppressionRecords), written once over the cursor and claim primitives
@@ -36,7 +37,7 @@ export class NamedRecords implements VariantRecords, RewardRecords, SuppressionR
 
 	async approveVariant(this: Primitives, variant: string, at: number): Promise<void> {
 		// Approved once is approved: a second approval keeps the first one's time.
-		await this.setCursor(approvedKey(variant), new Date(at).toISOString(), undefined);
+		await this.setCursor(approvedKey(variant), isoTime(at), undefined);
 	}
 
 	async isVariantApproved(this: Primitives, variant: string): Promise<boolean> {
@@ -45,7 +46,7 @@ export class NamedRecords implements VariantRecords, RewardRecords, SuppressionR
 
 	async claimReward(this: Primitives, decisionId: string, now: number): Promise<boolean> {
 		if (await legacyHeld(this, legacyRewardKey(decisionId))) return false;
-		return this.setCursor(rewardKey(decisionId), new Date(now).toISOString(), undefined);
+		return this.setCursor(rewardKey(decisionId), isoTime(now), undefined);
 	}
 
 	async releaseReward(this: Primitives, decisionId: string): Promise<void> {
@@ -54,7 +55,7 @@ export class NamedRecords implements VariantRecords, RewardRecords, SuppressionR
 
 	async suppressIdentities(this: Primitives, digests: string[], at: number): Promise<void> {
 		// Suppressed once is suppressed: a second erasure keeps the first one's time.
-		for (const digest of digests) await this.setCursor(suppressedKey(digest), new Date(at).toISOString(), undefined);
+		for (const digest of digests) await this.setCursor(suppressedKey(digest), isoTime(at), undefined);
 	}
 
 	async anyIdentitySuppressed(this: Primitives, digests: string[]): Promise<boolean> {

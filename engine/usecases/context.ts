@@ -9,6 +9,7 @@ import type { Policy } from '../policy/schema';
 import type { Profile } from '../profiles/schema';
 import type { Store } from '../store/types';
 import type { Serial } from '../util/serial';
+import { isoTime, parseTime } from '../util/isoTime';
 
 /**
  * What every use case works with, passed explicitly: the store (the authority on decisions), the policy in
@@ -31,7 +32,7 @@ export interface EngineContext {
 export function nowFor(ctx: EngineContext, decision?: Decision): Date {
 	if (ctx.clock !== 'event' || !decision) return ctx.wallNow();
 	const last = decision.trail.at(-1)?.at;
-	return new Date(Math.max(Date.parse(decision.event.occurredAt), last ? Date.parse(last) : 0));
+	return new Date(Math.max(parseTime(decision.event.occurredAt), last ? parseTime(last) : 0));
 }
 
 /**
@@ -40,7 +41,7 @@ export function nowFor(ctx: EngineContext, decision?: Decision): Date {
  * next batch. `persist: false` only adds to the trail: the one-call journey stores at its milestones.
  */
 export async function save(ctx: EngineContext, decision: Decision, stage: string, now: Date, options: { durable?: boolean; persist?: boolean } = {}): Promise<Decision> {
-	decision.updatedAt = now.toISOString();
+	decision.updatedAt = isoTime(now.getTime());
 	decision.trail.push({ stage, at: decision.updatedAt, status: decision.status });
 	if (options.persist === false) return decision;
 	await ctx.store.putDecision(decision);
@@ -53,8 +54,8 @@ export function newDecision(ctx: EngineContext, fields: { decisionId: string; at
 	const { decisionId, at, journey, contactId, event } = fields;
 	return {
 		decisionId,
-		createdAt: at.toISOString(),
-		updatedAt: at.toISOString(),
+		createdAt: isoTime(at.getTime()),
+		updatedAt: isoTime(at.getTime()),
 		policyVersion: ctx.policyVersion,
 		journey,
 		contactId,

@@ -7,6 +7,7 @@ import { waitTimer } from '../guard/waits';
 import type { DecisionRef } from '../items/decisionRef';
 import { type EngineContext, type ProfileLoader, nowFor, save, suppress, loadDecision, profileLoader } from './context';
 import { sendClaim } from './send';
+import { isoTime, parseTime } from '../util/isoTime';
 
 /** What the Frequency Cap step may be told about the message (and a channel other than the chosen one). */
 export interface GuardOptions {
@@ -43,7 +44,7 @@ export async function guardStage(ctx: EngineContext,
 	flags: { wait?: boolean; reserve?: boolean; claimSend?: { claimed: boolean } } = {},
 ): Promise<Decision> {
 	// On the event clock (replay), a delayed decision is checked again at its due time.
-	const retryAt = decision.status === 'delayed' && decision.guard?.retryAt ? Date.parse(decision.guard.retryAt) : 0;
+	const retryAt = decision.status === 'delayed' && decision.guard?.retryAt ? parseTime(decision.guard.retryAt) : 0;
 	const now = new Date(Math.max(nowFor(ctx, decision).getTime(), ctx.clock === 'event' ? retryAt : 0));
 	const channel = options.channel ?? decision.channel;
 	if (!channel) {
@@ -61,7 +62,7 @@ export async function guardStage(ctx: EngineContext,
 		allowed: result.outcome === 'allowed',
 		checks: result.checks,
 		...(result.reservationId ? { reservationId: result.reservationId } : {}),
-		...(result.retryAt !== undefined ? { retryAt: new Date(result.retryAt).toISOString() } : {}),
+		...(result.retryAt !== undefined ? { retryAt: isoTime(result.retryAt) } : {}),
 		...(result.bindingRuleId ? { bindingRuleId: result.bindingRuleId } : {}),
 	};
 	decision.explanation = result.explanation;
@@ -73,7 +74,7 @@ export async function guardStage(ctx: EngineContext,
 		moveTo(decision, result.outcome === 'delayed' ? 'delayed' : 'review');
 		decision.reason = result.reason;
 		decision.ruleId = result.bindingRuleId;
-		if (result.outcome === 'review') decision.review = { rules: result.reviewRules ?? [], requestedAt: now.toISOString() };
+		if (result.outcome === 'review') decision.review = { rules: result.reviewRules ?? [], requestedAt: isoTime(now.getTime()) };
 		// The store keeps the wait, not the flow: the decision comes back when due (guard/waits.ts).
 		else if (flags.wait !== false) await ctx.store.scheduleTimer(waitTimer(decision, result.retryAt!));
 	}

@@ -14,6 +14,7 @@ import { DEFAULT_JOURNEY } from '../items/open';
 import { eventKey, outcomeOfEvent, startsMessage } from '../journeys/journey';
 import { eventIdentityKeys, ingestIntoProfile, profileUpdateRequest } from '../profiles/profiles';
 import { type EngineContext, newDecision, save, suppress, loadDecision } from './context';
+import { isoTime } from '../util/isoTime';
 
 
 export interface IngestResult {
@@ -87,7 +88,7 @@ async function accept(ctx: EngineContext, event: CustomerEvent, journey = DEFAUL
 		decision.contactId ||= [...known.values()][0] ?? 'unknown';
 		suppress(decision, 'DUPLICATE_EVENT', `event ${event.eventId} was already processed`);
 		// No flow sees a duplicate, so it is finalised here.
-		decision.loggedAt = at.toISOString();
+		decision.loggedAt = isoTime(at.getTime());
 		return { event, decision: await save(ctx, decision, 'ingest', at), duplicate: true };
 	}
 	try {
@@ -150,8 +151,8 @@ async function routeEvent(ctx: EngineContext, decision: Decision, event: Custome
 
 /** The contact's latest message in the journey (sent, or held out) within the attribution window, on `channel` if given. */
 async function latestMessage(ctx: EngineContext, contactId: string, journey: string, at: Date, channel?: Channel): Promise<Decision | undefined> {
-	const from = new Date(at.getTime() - ctx.policy.learner.attributionWindowHours * 3_600_000).toISOString();
-	const recent = await ctx.store.queryDecisions({ contactId, journey, from, to: new Date(at.getTime() + 1).toISOString(), limit: 1000 });
+	const from = isoTime(at.getTime() - ctx.policy.learner.attributionWindowHours * 3_600_000);
+	const recent = await ctx.store.queryDecisions({ contactId, journey, from, to: isoTime(at.getTime() + 1), limit: 1000 });
 	return recent.filter((d) => (d.status === 'sent' && (!channel || d.channel === channel)) || (!channel && d.choice?.method === 'holdout')).pop();
 }
 

@@ -1,6 +1,7 @@
 import type { Decision } from '../audit/schema';
 import type { DecisionRef } from '../items/decisionRef';
 import { type EngineContext, nowFor, save, loadDecision } from './context';
+import { isoTime } from '../util/isoTime';
 
 /** Finalises a decision in the log, with optional annotations (campaign, reviewer notes…). */
 export async function logDecision(ctx: EngineContext, ref: DecisionRef | unknown, annotations: Record<string, unknown> = {}): Promise<Decision> {
@@ -10,6 +11,6 @@ export async function logDecision(ctx: EngineContext, ref: DecisionRef | unknown
 export function logStage(ctx: EngineContext, decision: Decision, annotations: Record<string, unknown>): Promise<Decision> {
 	const now = nowFor(ctx, decision);
 	Object.assign(decision.annotations, annotations);
-	decision.loggedAt = now.toISOString();
+	decision.loggedAt = isoTime(now.getTime());
 	return save(ctx, decision, 'log', now, { durable: true });
 }

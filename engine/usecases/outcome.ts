@@ -5,6 +5,7 @@ import { probabilityBest } from '../decide/learner';
 import { NudgeError, describeIssues, issuesFromZod } from '../errors';
 import { zoneFor } from '../guard/windows';
 import { type EngineContext, save, loadDecision, profileOf } from './context';
+import { isoTime } from '../util/isoTime';
 
 /**
  * An outcome names its decision one way: its decision id, the provider's message id, or the contact
@@ -38,7 +39,7 @@ export async function recordOutcome(ctx: EngineContext, input: OutcomeInput): Pr
 		type: input.type,
 		channel: decision.channel,
 		value: input.value,
-		at: at.toISOString(),
+		at: isoTime(at.getTime()),
 	});
 	if (!outcome.success) {
 		const issues = issuesFromZod(outcome.error);
@@ -80,13 +81,13 @@ async function attribute(ctx: EngineContext, input: OutcomeInput, at: Date): Pro
 		return found;
 	}
 	const hours = ctx.policy.learner.attributionWindowHours;
-	const from = new Date(at.getTime() - hours * 3_600_000).toISOString();
-	const to = new Date(at.getTime() + 1).toISOString();
+	const from = isoTime(at.getTime() - hours * 3_600_000);
+	const to = isoTime(at.getTime() + 1);
 	const recent = await ctx.store.queryDecisions({ contactId: input.contactId, from, to, limit: 1000 });
 	// Only decisions that reached Choose Channel (a channel, wait or holdout) can earn an outcome.
 	const match = recent.filter((d) => d.choice && (!input.channel || d.channel === input.channel)).pop();
 	if (!match) {
-		throw new NudgeError('UNKNOWN_DECISION', `No decision for contact ${input.contactId}${input.channel ? ` by ${input.channel}` : ''} in the ${hours} hours before ${at.toISOString()} (the policy's attribution window)`);
+		throw new NudgeError('UNKNOWN_DECISION', `No decision for contact ${input.contactId}${input.channel ? ` by ${input.channel}` : ''} in the ${hours} hours before ${isoTime(at.getTime())} (the policy's attribution window)`);
 	}
 	return match;
 }

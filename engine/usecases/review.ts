@@ -5,6 +5,7 @@ import { NudgeError } from '../errors';
 import type { DecisionRef } from '../items/decisionRef';
 import { type EngineContext, nowFor, save, suppress, loadDecision, profileLoader } from './context';
 import { guardStage } from './guard';
+import { isoTime } from '../util/isoTime';
 
 /**
  * A reviewer's verdict on a decision waiting in review. Approved: the remaining guardrails run (the
@@ -24,7 +25,7 @@ export async function resolveReview(ctx: EngineContext, ref: DecisionRef | unkno
 	const reviewer = verdict.reviewer?.trim();
 	if (!reviewer) throw new NudgeError('INVALID_INPUT', 'A review verdict needs the reviewer’s name or email, for the audit trail');
 	const now = nowFor(ctx, decision);
-	Object.assign(decision.review, { verdict: verdict.approve ? 'approved' : 'rejected', reviewer, decidedAt: now.toISOString(), ...(verdict.note ? { note: verdict.note } : {}) });
+	Object.assign(decision.review, { verdict: verdict.approve ? 'approved' : 'rejected', reviewer, decidedAt: isoTime(now.getTime()), ...(verdict.note ? { note: verdict.note } : {}) });
 	if (!verdict.approve) {
 		suppress(decision, 'REVIEW_REJECTED', `rejected by ${reviewer}${verdict.note ? `: ${verdict.note}` : ''}`);
 		return save(ctx, decision, 'review', now);

@@ -8,6 +8,7 @@ import type { KeyClaim } from '../store/types';
 import { suppressionHit } from '../guard/guard';
 import type { DecisionRef } from '../items/decisionRef';
 import { type EngineContext, type ProfileLoader, nowFor, save, suppress, loadDecision, profileLoader } from './context';
+import { isoTime } from '../util/isoTime';
 
 /** The key one execution holds to send a decision, for a day: a retried flow never sends it twice. */
 export const sendClaim = (decisionId: string): KeyClaim => ({ key: `send:${decisionId}`, ttlMs: 24 * 3_600_000 });
@@ -85,7 +86,7 @@ export async function sendStage(ctx: EngineContext, decision: Decision, loadProf
 		...(result.httpStatus !== undefined ? { httpStatus: result.httpStatus } : {}),
 		...(result.providerMessageId ? { providerMessageId: result.providerMessageId } : {}),
 		...(result.error ? { error: result.error } : {}),
-		at: now.toISOString(),
+		at: isoTime(now.getTime()),
 	};
 	if (result.ok) {
 		// The learner counts a trial only for a message that left (a chosen channel, sent); with the cap's commit, one step.

@@ -6,6 +6,7 @@ import { Factor, forestFromJson, forestToJson, readModelJson, topFactors } from 
 import type { Table } from '../table';
 import { Fitted, LEARNERS, Learner, LearnerKind, explainUplift, fitLearner, predictUplift } from './learners';
 import { UpliftEvaluation, evaluateUplift, qiniCoefficient } from './metrics';
+import { isoTime } from '../../util/isoTime';
 
 /**
  * An uplift model: trained on rows with a treatment column (messaged 1, held out 0, assigned at random)
@@ -155,7 +156,7 @@ function* upliftSteps(table: Table, options: UpliftOptions): Steps<UpliftModel> 
 			learner: learner.kind,
 			selection,
 			trees: forestOptions.trees!,
-			trainedAt: new Date().toISOString(),
+			trainedAt: isoTime(Date.now()),
 			trainMs: Math.round(performance.now() - started),
 		},
 	};

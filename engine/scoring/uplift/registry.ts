@@ -2,6 +2,7 @@ import type { Store } from '../../store/types';
 import { activateModel, checkName, loadActive } from '../versions';
 import type { Table } from '../table';
 import { UpliftModel, UpliftOptions, deserializeUplift, serializeUplift, trainUpliftAsync } from './model';
+import { isoTime } from '../../util/isoTime';
 
 /**
  * Uplift models live in the store's model registry beside the propensity models, versioned and activated
@@ -32,7 +33,7 @@ export interface UpliftSaveResult {
 export async function trainAndSaveUplift(store: Store, name: string, table: Table, options: UpliftOptions, save: { activate?: boolean; note?: string; now?: Date } = {}): Promise<UpliftSaveResult> {
 	checkName(name);
 	const model = await trainUpliftAsync(table, options);
-	const version = await store.saveModelVersion(name, (save.now ?? new Date()).toISOString(), upliftMetaOf(model), serializeUplift(model));
+	const version = await store.saveModelVersion(name, isoTime(save.now?.getTime() ?? Date.now()), upliftMetaOf(model), serializeUplift(model));
 	if (save.activate) await activateModel(store, name, version, { note: save.note, now: save.now });
 	const verb = save.activate ? 'saved and activated' : 'saved, not activated,';
 	return { version, model, activated: !!save.activate, message: `${verb} as ${name} v${version}; the model ${model.evaluation.verdict}` };

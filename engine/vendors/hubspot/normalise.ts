@@ -9,6 +9,7 @@
 import { z } from 'zod/v4';
 import { NudgeError, describeIssues, issuesFromZod } from '../../errors';
 import { EVENT_LIMITS, boundedId, boundedString, isForbiddenKey } from '../../events/limits';
+import { isoTime } from '../../util/isoTime';
 
 const id = boundedId()
 	.refine((v) => v !== '', 'must not be empty')
@@ -84,7 +85,7 @@ export function fromHubSpotWebhook(raw: Record<string, unknown>): Record<string,
 		source: 'hubspot',
 		type: changed && objectName === 'contact' ? 'identify' : 'track',
 		name,
-		occurredAt: new Date(e.occurredAt).toISOString(),
+		occurredAt: isoTime(e.occurredAt),
 		identities,
 		traits,
 		properties: {

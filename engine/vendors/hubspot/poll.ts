@@ -10,6 +10,7 @@ import { NudgeError } from '../../errors';
 import { HubSpotApi, HubSpotAuthError, hubspotTokens, type HubSpotAuthSettings } from './auth';
 import { hubspotIdentity } from './normalise';
 import { byCursorOrder, isAfter, PollCursor, PolledRecord, PollPage, PollSource } from '../../events/poll';
+import { isoTime, parseTime } from '../../util/isoTime';
 
 export type HubSpotPollObject = 'contacts' | 'deals';
 
@@ -40,8 +41,8 @@ export interface HubSpotPollSettings {
 }
 
 function modifiedAt(result: SearchResult): number {
-	const text = result.properties.hs_lastmodifieddate ?? (result.updatedAt ? String(result.updatedAt instanceof Date ? result.updatedAt.toISOString() : result.updatedAt) : '');
-	const ms = Date.parse(text ?? '');
+	const text = result.properties.hs_lastmodifieddate ?? (result.updatedAt ? String(result.updatedAt instanceof Date ? isoTime(result.updatedAt.getTime()) : result.updatedAt) : '');
+	const ms = parseTime(text ?? '');
 	return Number.isFinite(ms) ? ms : Number(text);
 }
 
@@ -115,7 +116,7 @@ export class HubSpotPollSource implements PollSource {
 	toEvent(record: PolledRecord): Record<string, unknown> {
 		const props = (record.raw.properties ?? {}) as Record<string, string | null>;
 		const traits: Record<string, unknown> = Object.fromEntries(Object.entries(props).filter(([k, v]) => v !== null && k !== 'hs_lastmodifieddate'));
-		const occurredAt = new Date(record.modifiedAt).toISOString();
+		const occurredAt = isoTime(record.modifiedAt);
 		if (this.settings.object === 'deals') {
 			return {
 				type: 'track',

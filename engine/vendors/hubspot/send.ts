@@ -13,6 +13,7 @@ import { NudgeError } from '../../errors';
 import { checkHubSpotAuth, HubSpotApi, hubspotAccountKey, HubSpotAuthError, hubspotTokens, type HubSpotAuthSettings } from './auth';
 import { escapeHtml, followUpLines, followUpSubject } from '../../deliver/followUp';
 import { OutboundMessage, ProviderError, RateLimiter, retryAfterMs, Sender, sharedLimiter } from '../../deliver/provider';
+import { isoTime } from '../../util/isoTime';
 
 export const HUBSPOT_ACTIONS = ['task', 'note', 'email'] as const;
 export type HubSpotAction = (typeof HUBSPOT_ACTIONS)[number];
@@ -116,7 +117,7 @@ export class HubSpotSender implements Sender {
 		const associations = [
 			{ to: { id: record.id }, types: [{ associationCategory: 'HUBSPOT_DEFINED' as never, associationTypeId: ASSOCIATION_TYPES[action][record.type] }] },
 		];
-		const properties: Record<string, string> = { hs_timestamp: new Date().toISOString() };
+		const properties: Record<string, string> = { hs_timestamp: isoTime(Date.now()) };
 		if (action === 'task') {
 			const owner = this.settings.ownerId || message.contact.traits.hubspot_owner_id;
 			Object.assign(properties, {

@@ -10,6 +10,7 @@ import type { Connection } from 'jsforce';
 import { NudgeError } from '../../errors';
 import { checkApiBudget } from './auth';
 import type { PollCursor, PolledRecord, PollPage, PollSource } from '../../events/poll';
+import { isoTime, parseTime } from '../../util/isoTime';
 
 export type SalesforcePollObject = 'Lead' | 'Contact';
 
@@ -20,7 +21,7 @@ const FIELDS: Record<SalesforcePollObject, string[]> = {
 
 /** SOQL datetime literal (seconds; SystemModstamp has no finer precision). */
 export function soqlDateTime(ms: number): string {
-	return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+	return isoTime(Math.floor(ms / 1000) * 1000).replace('.000Z', 'Z');
 }
 
 /** The one query of a poll; the cursor id is checked so nothing but an Id reaches the SOQL text. */
@@ -55,7 +56,7 @@ export class SalesforcePollSource implements PollSource {
 			const e = error as { errorCode?: string; message?: string };
 			throw new NudgeError('STORE_ERROR', `Salesforce query failed (${e.errorCode ?? 'error'}): ${e.message ?? String(error)}`, [], 503);
 		}
-		const records: PolledRecord[] = result.records.map((raw) => ({ id: String(raw.Id), modifiedAt: Date.parse(String(raw.SystemModstamp).replace(/\+0000$/, 'Z')), raw }));
+		const records: PolledRecord[] = result.records.map((raw) => ({ id: String(raw.Id), modifiedAt: parseTime(String(raw.SystemModstamp).replace(/\+0000$/, 'Z')), raw }));
 		return { records, more: records.length >= limit };
 	}
 
@@ -69,7 +70,7 @@ export class SalesforcePollSource implements PollSource {
 		return {
 			type: 'identify',
 			name: `${this.object} Changed`,
-			occurredAt: new Date(record.modifiedAt).toISOString(),
+			occurredAt: isoTime(record.modifiedAt),
 			identities: { salesforceId: record.id, ...(email ? { email } : {}) },
 			traits,
 			properties: { objectType: this.object, objectId: record.id },
