@@ -3,10 +3,13 @@ import { fmt, print } from './stats';
 
 /**
  * Instructions per decision of the SQLite path (bench/sqlitePath: dry run, 64 in flight), counted by valgrind's
- * callgrind. The count repeats run after run whatever else the machine does (within 0.3% here), where CPU time on
- * the shared two-core machine moved by 10–20% between runs of one build. Each build runs twice, with 300 and 1,500
- * decisions after the same warm-up: their difference over 1,200 is the steady state's count per decision (start-up
- * and warm-up cancel). User-space instructions only: the kernel's work for SQLite's writes is not counted.
+ * callgrind. The count does not depend on what else the machine runs, where CPU time on the shared two-core machine
+ * moved by 10–20% between runs of one build; it still varies by up to about 9% between runs of one build, as some
+ * work follows the clock (under valgrind a decision takes ~50 times as long: group commits gather differently,
+ * waiting facts come due, the collector's helper threads run more or less), so read only larger changes from one
+ * pair of runs. Each build runs twice, with 300 and 1,500 decisions after the same warm-up: their difference over
+ * 1,200 is the steady state's count per decision (start-up and warm-up cancel). User-space instructions only: the
+ * kernel's work for SQLite's writes is not counted.
  *
  *   node dist/bench/instructions.js [baseline dist]      (the baseline needs dist/bench/sqlitePath.js; ~2.5 min a build)
  */

@@ -103,11 +103,18 @@ const CAP_COPY_CONTACTS = 20_000;
 const ARM_COPY_KEYS = 100_000;
 /** Decisions whose facts row as last written the store remembers (those in flight, a few hundred, and the latest after them). */
 const WRITTEN_FACTS = 10_000;
+/**
+ * How long the facts row of a pending decision may wait before it is written (see `waitingFacts`). A decision on
+ * the hot path settles within milliseconds; one whose flow stopped short, or that an n8n Wait node holds, is in the
+ * console's table within about this time, and at once for every query of this connection.
+ */
+const FACTS_WAIT_MS = 1_000;
 /** The facts columns a later write of a decision may change (factsRow's order from index 4). */
 const CHANGING_FACTS = ['status', 'reason', 'channel', 'cap_rule', 'stage', 'grp', 'converted', 'probability', 'score_bin', 'model', 'score_value', 'event_name', 'policy_version'];
 /** A facts row's columns in factsRow's order, and its insert (the first four never change). */
 const FACTS_COLUMNS = ['decision_id', 'created_at', 'journey', 'contact_id', ...CHANGING_FACTS];
 const INSERT_FACTS = `INSERT INTO decision_facts (${FACTS_COLUMNS.join(', ')}) VALUES (${FACTS_COLUMNS.map(() => '?').join(', ')})`;
+const UPSERT_FACTS = `${INSERT_FACTS} ON CONFLICT(decision_id) DO UPDATE SET ${CHANGING_FACTS.map((c) => `${c} = excluded.${c}`).join(', ')}`;
 
 const columnsOf = (db: DatabaseSync, table: string) => (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
 
@@ -159,6 +166,16 @@ export class SqliteStore extends ComposedSteps implements Store {
 	 * not touched. Dropped with the other copies, since another connection may have rewritten a row.
 	 */
 	private readonly writtenFacts = new Map<string, FactsRow>();
+	/**
+	 * The facts of pending decisions, not yet written: a decision is written about three times on its way (accepted,
+	 * before the send, logged) and each facts row write moved its entries in a dozen indexes; half of the pages each
+	 * commit wrote were the facts' (docs/benchmarks.md). A pending decision's facts wait here, in the order they
+	 * first came, until the decision settles (then its final facts are written once), until they are FACTS_WAIT_MS
+	 * old, or until anything reads or deletes decisions through this connection. Facts derive from the decision row,
+	 * which is written at once: a file closed without them gets them when it opens next (`repairFacts`).
+	 */
+	private readonly waitingFacts = new Map<string, { facts: DecisionFacts; since: number }>();
+	private waitingTimer?: NodeJS.Timeout;
 	private dataVersion = -1;
 
 	constructor(readonly path: string) {
@@ -195,7 +212,7 @@ export class SqliteStore extends ComposedSteps implements Store {
 			putDecision: p(`INSERT INTO decisions (decision_id, contact_id, journey, status, reason, created_at, body, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT(decision_id) DO UPDATE SET status = excluded.status, reason = excluded.reason, body = excluded.body, message_id = excluded.message_id`),
 			getDecision: p(`SELECT ${DECISION_COLUMNS} FROM decisions WHERE decision_id = ?`),
-			putFacts: p(`${INSERT_FACTS} ON CONFLICT(decision_id) DO UPDATE SET ${CHANGING_FACTS.map((c) => `${c} = excluded.${c}`).join(', ')}`),
+			putFacts: p(UPSERT_FACTS),
 			putOutcome: p('INSERT INTO outcomes (outcome_id, decision_id, body) VALUES (?, ?, ?) ON CONFLICT(outcome_id) DO NOTHING'),
 			ledgerOf: p('SELECT reservation_id, channel, journey, tags, at, expires_at, state FROM cap_ledger WHERE contact_id = ? ORDER BY at'),
 			dataVersion: p('PRAGMA data_version'),
@@ -251,13 +268,45 @@ export class SqliteStore extends ComposedSteps implements Store {
 		);
 	}
 
-	/** Writes the queued decision rows into the open transaction. */
-	private writeQueuedDecisions(): void {
+	/**
+	 * Writes the queued decision rows into the open transaction, with the facts of those settled and of every pending
+	 * one; `atCommit`, the facts of pending decisions wait instead, unless they have waited FACTS_WAIT_MS.
+	 */
+	private writeQueuedDecisions(atCommit = false): void {
+		const now = performance.now();
 		for (const { row, body, facts } of this.queuedDecisions.values()) {
 			this.stmt.putDecision.run(row.decisionId, row.contactId, row.journey, row.status, row.reason ?? null, row.createdAt, body, row.delivery?.providerMessageId ?? null);
-			this.putFacts(facts);
+			if (facts.status !== 'pending') {
+				this.waitingFacts.delete(facts.decisionId);
+				this.putFacts(facts);
+				continue;
+			}
+			const waiting = this.waitingFacts.get(facts.decisionId);
+			if (waiting) waiting.facts = facts;
+			else this.waitingFacts.set(facts.decisionId, { facts, since: now });
 		}
 		this.queuedDecisions.clear();
+		// In the order they came: the first one too young to write ends the run.
+		for (const [id, { facts, since }] of this.waitingFacts) {
+			if (atCommit && now - since < FACTS_WAIT_MS) break;
+			this.putFacts(facts);
+			this.waitingFacts.delete(id);
+		}
+	}
+
+	/** Once facts wait, a batch is opened when they are due, so they are written though no other write comes. */
+	private scheduleWaitingFacts(): void {
+		if (!this.waitingFacts.size || this.waitingTimer || this.failure) return;
+		this.waitingTimer = setTimeout(() => {
+			this.waitingTimer = undefined;
+			if (!this.db.isOpen || this.failure || !this.waitingFacts.size) return;
+			try {
+				this.openBatch();
+			} catch {
+				// The write lock is busy past the timeout: the next write or query writes them.
+			}
+		}, FACTS_WAIT_MS);
+		this.waitingTimer.unref();
 	}
 
 	private write<T>(unit: () => T): Promise<T> {
@@ -308,16 +357,18 @@ export class SqliteStore extends ComposedSteps implements Store {
 		this.waiters = [];
 		this.batchOpen = false;
 		try {
-			this.writeQueuedDecisions();
+			this.writeQueuedDecisions(true);
 			this.db.exec('COMMIT');
 		} catch (error) {
 			this.queuedDecisions.clear();
+			this.waitingFacts.clear();
 			this.dropCopies();
 			if (this.db.isTransaction) this.db.exec('ROLLBACK');
 			this.failure = new NudgeError('STORE_ERROR', `The SQLite store ${storeName(this.path)} failed to commit and has stopped accepting writes (restart to recover): ${withoutPaths(error)}`, [], 503);
 			for (const w of waiters) w.reject(this.failure);
 			return;
 		}
+		this.scheduleWaitingFacts();
 		for (const w of waiters) w.resolve();
 	}
 
@@ -347,7 +398,7 @@ export class SqliteStore extends ComposedSteps implements Store {
 		this.migrateMessageIds();
 		// Folded into decision_facts_channel_mix.
 		this.db.exec('DROP INDEX IF EXISTS decision_facts_channel; DROP INDEX IF EXISTS decision_facts_by_channel');
-		this.backfillFacts();
+		this.repairFacts();
 	}
 
 	/**
@@ -374,14 +425,20 @@ export class SqliteStore extends ComposedSteps implements Store {
 		this.db.exec('CREATE INDEX IF NOT EXISTS decisions_message_id ON decisions (message_id) WHERE message_id IS NOT NULL');
 	}
 
-	/** A file written before the console existed: its decisions get their facts once, on open. */
-	private backfillFacts(): void {
-		const missing = `FROM decisions WHERE decision_id NOT IN (SELECT decision_id FROM decision_facts)`;
-		if (!this.db.prepare(`SELECT 1 ${missing} LIMIT 1`).get()) return;
-		const insert = this.db.prepare(INSERT_FACTS);
+	/**
+	 * On open, the facts rows a connection may have left behind are made again from their decisions: missing ones (a
+	 * file written before the console existed, or closed with pending decisions' facts still waiting) and those of
+	 * decisions pending when last written, which may have moved on since (`waitingFacts`). Pending decisions are few
+	 * (those in flight and those a flow left waiting); the missing ones are found through the two primary keys.
+	 */
+	private repairFacts(): void {
+		const stale = `FROM decisions WHERE decision_id NOT IN (SELECT decision_id FROM decision_facts)
+			OR decision_id IN (SELECT decision_id FROM decision_facts WHERE status = 'pending')`;
+		if (!this.db.prepare(`SELECT 1 ${stale} LIMIT 1`).get()) return;
+		const upsert = this.db.prepare(UPSERT_FACTS);
 		this.db.exec('BEGIN IMMEDIATE');
 		try {
-			for (const row of this.db.prepare(`SELECT ${DECISION_COLUMNS} ${missing}`).iterate() as Iterable<DecisionRow>) insert.run(...factsRow(factsOf(decisionOfRow(row))));
+			for (const row of this.db.prepare(`SELECT ${DECISION_COLUMNS} ${stale}`).iterate() as Iterable<DecisionRow>) upsert.run(...factsRow(factsOf(decisionOfRow(row))));
 			this.db.exec('COMMIT');
 		} catch (error) {
 			this.db.exec('ROLLBACK');
@@ -815,6 +872,16 @@ export class SqliteStore extends ComposedSteps implements Store {
 
 	async close() {
 		if (!this.db.isOpen) return;
+		clearTimeout(this.waitingTimer);
+		// Everything is written now, waiting facts too: a file closed this way needs no repair when it opens next.
+		if ((this.batchOpen || this.waitingFacts.size) && !this.failure) {
+			try {
+				this.openBatch();
+				this.writeQueuedDecisions();
+			} catch {
+				// Repaired when the file opens next (repairFacts).
+			}
+		}
 		this.commit();
 		this.db.close();
 	}

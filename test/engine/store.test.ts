@@ -324,6 +324,81 @@ describe('SQLite store console indexes', () => {
 		await store.close();
 	});
 
+	/** The facts rows as another connection sees them: id, status, stage and contact. */
+	const factsOnDisk = (path: string) => {
+		const raw = new DatabaseSync(path, { timeout: 5_000 });
+		const rows = (raw.prepare('SELECT decision_id, status, stage, contact_id FROM decision_facts ORDER BY decision_id').all() as Record<string, unknown>[]).map((r) => `${r.decision_id}:${r.status}:${r.stage}:${r.contact_id}`);
+		raw.close();
+		return rows;
+	};
+	const scored = { score: { value: 70, probability: 0.7, model: 'rules:default', tier: 'warm' as const, reasons: [] } };
+
+	test('a pending decision’s facts wait: a decision that settles has its facts written once, settled; this connection’s queries see the waiting ones at once', async () => {
+		const path = join(tempDir(), 'waiting.db');
+		const store = new SqliteStore(path);
+		await store.putDecision(decision('d1'));
+		await store.sync();
+		await store.putDecision(decision('d1', scored));
+		await store.sync();
+		// The decision row is committed; its facts wait.
+		const raw = new DatabaseSync(path, { timeout: 5_000 });
+		expect(raw.prepare(`SELECT count(*) AS n FROM decisions WHERE decision_id = 'd1'`).get()).toEqual({ n: 1 });
+		raw.close();
+		expect(factsOnDisk(path)).toEqual([]);
+		await store.putDecision(decision('d1', { ...scored, channel: 'email', status: 'sent' }));
+		await store.sync();
+		expect(factsOnDisk(path)).toEqual(['d1:sent:4:c1']);
+		// A query of this connection writes what waits first.
+		await store.putDecision(decision('d2', scored));
+		await store.sync();
+		expect(factsOnDisk(path)).toEqual(['d1:sent:4:c1']);
+		expect((await store.countDecisions({}, ['status'])).map((r) => `${r.key[0]}:${r.n}`)).toEqual(['pending:1', 'sent:1']);
+		expect(factsOnDisk(path)).toEqual(['d1:sent:4:c1', 'd2:pending:1:c1']);
+		await store.close();
+	});
+
+	test('facts that wait are written about a second later with no other write, and when the store closes', async () => {
+		const path = join(tempDir(), 'later.db');
+		const store = new SqliteStore(path);
+		await store.putDecision(decision('d1', scored));
+		await store.sync();
+		expect(factsOnDisk(path)).toEqual([]);
+		const deadline = Date.now() + 10_000;
+		while (factsOnDisk(path).length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+		expect(factsOnDisk(path)).toEqual(['d1:pending:1:c1']);
+		await store.putDecision(decision('d2'));
+		await store.close();
+		expect(factsOnDisk(path)).toEqual(['d1:pending:1:c1', 'd2:pending:0:c1']);
+	});
+
+	test('a file left with facts missing or behind its pending decisions has them made again from the decisions when it opens', async () => {
+		const path = join(tempDir(), 'repair.db');
+		const store = new SqliteStore(path);
+		await store.putDecision(decision('d1', scored));
+		await store.putDecision(decision('d2', { ...scored, channel: 'email', status: 'sent' }));
+		await store.putDecision(decision('d3', scored));
+		await store.close();
+		// As a process that died with facts waiting leaves it: one row behind its decision, one missing.
+		const raw = new DatabaseSync(path);
+		raw.exec(`UPDATE decision_facts SET stage = 0 WHERE decision_id = 'd1'; DELETE FROM decision_facts WHERE decision_id = 'd3'; UPDATE decision_facts SET stage = 3 WHERE decision_id = 'd2'`);
+		raw.close();
+		await new SqliteStore(path).close();
+		// d2 is settled: its row is the one written at the time, and is left as it is.
+		expect(factsOnDisk(path)).toEqual(['d1:pending:1:c1', 'd2:sent:3:c1', 'd3:pending:1:c1']);
+	});
+
+	test('facts waiting for an erased contact are written erased, and those of deleted decisions are not written back', async () => {
+		const path = join(tempDir(), 'erase-waiting.db');
+		const store = new SqliteStore(path);
+		await store.putDecision(decision('d1', scored));
+		await store.putDecision(decision('d2', { ...scored, contactId: 'c2' }));
+		await store.sync();
+		await store.eraseContact({ contactId: 'c1', identityKeys: [], claimKeys: [], armKeys: [], pseudonymise: (d) => ({ ...d, contactId: 'erased-1' }) });
+		expect(await store.deleteDecisions(['d2'])).toBe(1);
+		await store.close();
+		expect(factsOnDisk(path)).toEqual(['d1:pending:1:erased-1']);
+	});
+
 	test('the stream by channel and the channel mix read the folded index (no table rows, no sort of the stream)', async () => {
 		const path = join(tempDir(), 'plan.db');
 		await new SqliteStore(path).close();
