@@ -94,7 +94,8 @@ function messageKind(policy: Policy, message: MessageFacts): MessageKind {
 	let kinds = byCategory.get(category);
 	if (kinds === undefined) byCategory.set(category, (kinds = []));
 	for (const kind of kinds) if (sameTags(kind.messageTags, message.tags)) return kind;
-	const kind: MessageKind = { messageTags: [...message.tags], exempt: [], counted: [], tags: messageTags(message) };
+	// The tags are frozen: every reservation of this kind carries this one array, and a store may keep it as it is.
+	const kind: MessageKind = { messageTags: [...message.tags], exempt: [], counted: [], tags: Object.freeze(messageTags(message)) as string[] };
 	for (const rule of policy.caps) {
 		if (!ruleApplies(rule, message)) continue;
 		const exemption = message.category ? rule.exemptions.find((e) => e.category === message.category) : undefined;

@@ -97,7 +97,8 @@ export class ContactLedger {
 		const pending = this.pending;
 		let i = pending.length;
 		while (i > 0 && pending[i - 1].expiresAt > entry.expiresAt) i--;
-		pending.splice(i, 0, entry);
+		if (i === pending.length) pending.push(entry);
+		else pending.splice(i, 0, entry);
 	}
 
 	/** Commits a pending entry (it counts from now on, expiry or not) or releases it (it leaves the ledger). */
@@ -280,7 +281,9 @@ export class LedgerBook {
 
 	private addTo(ledger: ContactLedger | undefined, r: CapReservation): void {
 		if (!ledger) this.ledgers.set(r.contactId, (ledger = new ContactLedger()));
-		const entry: LedgerEntry = { reservationId: r.reservationId, contactId: r.contactId, channel: r.channel, journey: r.journey, tags: r.tags.slice(), at: r.at, expiresAt: r.expiresAt, state: 'pending' };
+		// A frozen array (the cap check's, one per kind of message) is kept as it is: no one can change it.
+		const tags = Object.isFrozen(r.tags) ? r.tags : r.tags.slice();
+		const entry: LedgerEntry = { reservationId: r.reservationId, contactId: r.contactId, channel: r.channel, journey: r.journey, tags, at: r.at, expiresAt: r.expiresAt, state: 'pending' };
 		ledger.add(entry);
 		this.reservations.set(r.reservationId, entry);
 	}
