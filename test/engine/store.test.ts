@@ -331,7 +331,7 @@ describe('SQLite store console indexes', () => {
 		raw.close();
 		return rows;
 	};
-	const scored = { score: { value: 70, probability: 0.7, model: 'rules:default', tier: 'warm' as const, reasons: [] } };
+	const scored = { score: { value: 70, probability: 0.7, model: 'rules:default', tier: 'warm' as const, fallback: false, factors: [] } };
 
 	test('a pending decision’s facts wait: a decision that settles has its facts written once, settled; this connection’s queries see the waiting ones at once', async () => {
 		const path = join(tempDir(), 'waiting.db');
