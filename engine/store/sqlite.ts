@@ -167,6 +167,13 @@ export class SqliteStore extends ComposedSteps implements Store {
 	 */
 	private readonly writtenFacts = new Map<string, FactsRow>();
 	/**
+	 * Each decision row's indexed columns that change (reason, provider message id) as this connection last wrote
+	 * them: a later write that leaves them as they were sets the body and status only, so the reason and message
+	 * indexes are not touched (an upsert sets every column it names, and SQLite then moves the row's entries in
+	 * every index over them). Dropped with the other copies.
+	 */
+	private readonly writtenRows = new Map<string, string>();
+	/**
 	 * The facts of pending decisions, not yet written: a decision is written about three times on its way (accepted,
 	 * before the send, logged) and each facts row write moved its entries in a dozen indexes; half of the pages each
 	 * commit wrote were the facts' (docs/benchmarks.md). A pending decision's facts wait here, in the order they
@@ -209,6 +216,7 @@ export class SqliteStore extends ComposedSteps implements Store {
 			putReservation: p(`INSERT INTO cap_ledger (reservation_id, contact_id, channel, journey, tags, at, expires_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')`),
 			commitReservation: p(`UPDATE cap_ledger SET state = 'committed' WHERE reservation_id = ? AND state = 'pending'`),
 			releaseReservation: p(`DELETE FROM cap_ledger WHERE reservation_id = ? AND state = 'pending'`),
+			putBody: p('UPDATE decisions SET status = ?, body = ? WHERE decision_id = ?'),
 			putDecision: p(`INSERT INTO decisions (decision_id, contact_id, journey, status, reason, created_at, body, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT(decision_id) DO UPDATE SET status = excluded.status, reason = excluded.reason, body = excluded.body, message_id = excluded.message_id`),
 			getDecision: p(`SELECT ${DECISION_COLUMNS} FROM decisions WHERE decision_id = ?`),
@@ -247,6 +255,7 @@ export class SqliteStore extends ComposedSteps implements Store {
 		this.capCopy.clear();
 		this.armCopy.clear();
 		this.writtenFacts.clear();
+		this.writtenRows.clear();
 	}
 
 	/** The contact's cap ledger, read into the copy on first use. */
@@ -274,17 +283,7 @@ export class SqliteStore extends ComposedSteps implements Store {
 	 */
 	private writeQueuedDecisions(atCommit = false): void {
 		const now = performance.now();
-		for (const { row, body, facts } of this.queuedDecisions.values()) {
-			this.stmt.putDecision.run(row.decisionId, row.contactId, row.journey, row.status, row.reason ?? null, row.createdAt, body, row.delivery?.providerMessageId ?? null);
-			if (facts.status !== 'pending') {
-				this.waitingFacts.delete(facts.decisionId);
-				this.putFacts(facts);
-				continue;
-			}
-			const waiting = this.waitingFacts.get(facts.decisionId);
-			if (waiting) waiting.facts = facts;
-			else this.waitingFacts.set(facts.decisionId, { facts, since: now });
-		}
+		for (const { row, body, facts } of this.queuedDecisions.values()) this.writeRow(row, body, facts, now);
 		this.queuedDecisions.clear();
 		// In the order they came: the first one too young to write ends the run.
 		for (const [id, { facts, since }] of this.waitingFacts) {
@@ -292,6 +291,28 @@ export class SqliteStore extends ComposedSteps implements Store {
 			this.putFacts(facts);
 			this.waitingFacts.delete(id);
 		}
+	}
+
+	/**
+	 * A decision's row (its body and status only, when its indexed columns are as this connection last wrote them),
+	 * and its facts: at once when it is settled, else they wait (`waitingFacts`).
+	 */
+	private writeRow(row: Pick<Decision, 'decisionId' | 'contactId' | 'journey' | 'status' | 'reason' | 'createdAt' | 'delivery'>, body: string, facts: DecisionFacts, now: number): void {
+		const messageId = row.delivery?.providerMessageId ?? null;
+		const indexed = `${row.reason ?? ''}\u0000${messageId ?? ''}`;
+		// A row gone meanwhile (zero changes) is written whole.
+		if (this.writtenRows.get(row.decisionId) !== indexed || Number(this.stmt.putBody.run(row.status, body, row.decisionId).changes) === 0) {
+			this.stmt.putDecision.run(row.decisionId, row.contactId, row.journey, row.status, row.reason ?? null, row.createdAt, body, messageId);
+		}
+		setBounded(this.writtenRows, row.decisionId, indexed, WRITTEN_FACTS);
+		if (facts.status !== 'pending') {
+			this.waitingFacts.delete(facts.decisionId);
+			this.putFacts(facts);
+			return;
+		}
+		const waiting = this.waitingFacts.get(facts.decisionId);
+		if (waiting) waiting.facts = facts;
+		else this.waitingFacts.set(facts.decisionId, { facts, since: now });
 	}
 
 	/** Once facts wait, a batch is opened when they are due, so they are written though no other write comes. */
@@ -547,8 +568,7 @@ export class SqliteStore extends ComposedSteps implements Store {
 	}
 
 	private putDecisionRow(d: Decision): void {
-		this.stmt.putDecision.run(d.decisionId, d.contactId, d.journey, d.status, d.reason ?? null, d.createdAt, rowBody(d), d.delivery?.providerMessageId ?? null);
-		this.putFacts(factsOf(d));
+		this.writeRow(d, rowBody(d), factsOf(d), performance.now());
 	}
 
 	async getDecision(decisionId: string) {
@@ -777,7 +797,10 @@ export class SqliteStore extends ComposedSteps implements Store {
 			this.writeQueuedDecisions();
 			this.prepared('DELETE FROM outcomes WHERE decision_id IN (SELECT value FROM json_each(?))').run(ids);
 			// Their console facts go with them (decision_facts_follow_deletes).
-			for (const id of decisionIds) this.writtenFacts.delete(id);
+			for (const id of decisionIds) {
+				this.writtenFacts.delete(id);
+				this.writtenRows.delete(id);
+			}
 			return Number(this.prepared('DELETE FROM decisions WHERE decision_id IN (SELECT value FROM json_each(?))').run(ids).changes);
 		});
 		await this.sync();
@@ -835,6 +858,7 @@ export class SqliteStore extends ComposedSteps implements Store {
 				this.prepared('UPDATE decisions SET contact_id = ?, body = ?, message_id = ? WHERE decision_id = ?').run(d.contactId, rowBody(d), d.delivery?.providerMessageId ?? null, d.decisionId);
 				run('DELETE FROM decision_facts WHERE decision_id = ?', d.decisionId);
 				this.writtenFacts.delete(d.decisionId);
+				this.writtenRows.delete(d.decisionId);
 				this.putFacts(factsOf(d));
 				run('DELETE FROM outcomes WHERE decision_id = ?', d.decisionId);
 				for (const o of d.outcomes) this.stmt.putOutcome.run(o.outcomeId, d.decisionId, JSON.stringify(o));

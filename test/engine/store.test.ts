@@ -399,6 +399,45 @@ describe('SQLite store console indexes', () => {
 		expect(factsOnDisk(path)).toEqual(['d1:pending:1:erased-1']);
 	});
 
+	test('a decision row written again with its reason and message id unchanged keeps every column right, after another connection’s writes and deletes too', async () => {
+		const path = join(tempDir(), 'rows.db');
+		const store = new SqliteStore(path);
+		const sent = (extra = {}) => decision('d1', { status: 'sent', channel: 'email', delivery: { provider: 'webhook', status: 'sent', idempotencyKey: 'k', attempts: 1, providerMessageId: 'm-1', at: '2026-11-01T00:00:01.000Z' }, ...extra });
+		const rows = () => {
+			const raw = new DatabaseSync(path, { timeout: 5_000 });
+			const all = raw.prepare('SELECT decision_id, status, reason, message_id FROM decisions ORDER BY decision_id').all();
+			raw.close();
+			return all.map((r) => Object.values(r).join('|'));
+		};
+		await store.putDecision(decision('d1', { status: 'suppressed', reason: 'HOLDOUT' }));
+		await store.sync();
+		await store.putDecision(decision('d1', { status: 'suppressed', reason: 'HOLDOUT', annotations: { note: 'again' } }));
+		await store.sync();
+		expect(rows()).toEqual(['d1|suppressed|HOLDOUT|']);
+		expect((await store.queryDecisions({ reason: 'HOLDOUT' })).map((d) => d.annotations)).toEqual([{ note: 'again' }]);
+		await store.putDecision(sent());
+		await store.sync();
+		await store.putDecision(sent({ annotations: { note: 'logged' } }));
+		await store.sync();
+		expect(rows()).toEqual(['d1|sent||m-1']);
+		expect((await store.findDecisionByMessageId('m-1'))?.annotations).toEqual({ note: 'logged' });
+		// Another connection changes the indexed columns, then deletes the row: each next write puts it back whole.
+		const other = new DatabaseSync(path, { timeout: 5_000 });
+		other.exec(`UPDATE decisions SET reason = 'NO_CONSENT', message_id = NULL`);
+		other.close();
+		await store.putDecision(sent({ annotations: { note: 'third' } }));
+		await store.sync();
+		expect(rows()).toEqual(['d1|sent||m-1']);
+		const deleter = new DatabaseSync(path, { timeout: 5_000 });
+		deleter.exec(`DELETE FROM decisions`);
+		deleter.close();
+		await store.putDecision(sent({ annotations: { note: 'fourth' } }));
+		await store.sync();
+		expect(rows()).toEqual(['d1|sent||m-1']);
+		expect((await store.getDecision('d1'))?.annotations).toEqual({ note: 'fourth' });
+		await store.close();
+	});
+
 	test('the stream by channel and the channel mix read the folded index (no table rows, no sort of the stream)', async () => {
 		const path = join(tempDir(), 'plan.db');
 		await new SqliteStore(path).close();
