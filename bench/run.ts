@@ -14,10 +14,13 @@ import { benchScoring } from './scoring';
 import { benchSendClient } from './sendClient';
 import { benchSize } from './size';
 import { benchUplift } from './uplift';
+import { benchWalFrames } from './walFrames';
 
 /** `npm run bench`: every benchmark, one after another, in this process. */
 async function main(): Promise<void> {
 	await benchDecide();
+	process.stdout.write('\n');
+	await benchWalFrames();
 	process.stdout.write('\n');
 	await benchSendClient();
 	process.stdout.write('\n');

@@ -104,11 +104,17 @@ const ARM_COPY_KEYS = 100_000;
 /** Decisions whose facts row as last written the store remembers (those in flight, a few hundred, and the latest after them). */
 const WRITTEN_FACTS = 10_000;
 /**
- * How long the facts row of a pending decision may wait before it is written (see `waitingFacts`). A decision on
- * the hot path settles within milliseconds; one whose flow stopped short, or that an n8n Wait node holds, is in the
- * console's table within about this time, and at once for every query of this connection.
+ * How long a decision's facts row may wait before it is written (see `waitingFacts`): another process's console sees
+ * a decision within about this time; every query of this connection sees it at once.
  */
 const FACTS_WAIT_MS = 1_000;
+/**
+ * Settled decisions' facts are written together once this many facts wait: one commit then touches each index's
+ * pages once for all of them (facts of decisions made one at a time were 40% of the WAL frames written), and the
+ * commit that writes them stays short: 256 at once made a decision in every 256 take about 3 ms longer, 64 add under
+ * a millisecond for about the same saving (docs/benchmarks.md).
+ */
+export const FACTS_BATCH = 64;
 /** The facts columns a later write of a decision may change (factsRow's order from index 4). */
 const CHANGING_FACTS = ['status', 'reason', 'channel', 'cap_rule', 'stage', 'grp', 'converted', 'probability', 'score_bin', 'model', 'score_value', 'event_name', 'policy_version'];
 /** A facts row's columns in factsRow's order, and its insert (the first four never change). */
@@ -174,14 +180,16 @@ export class SqliteStore extends ComposedSteps implements Store {
 	 */
 	private readonly writtenRows = new Map<string, string>();
 	/**
-	 * The facts of pending decisions, not yet written: a decision is written about three times on its way (accepted,
-	 * before the send, logged) and each facts row write moved its entries in a dozen indexes; half of the pages each
-	 * commit wrote were the facts' (docs/benchmarks.md). A pending decision's facts wait here, in the order they
-	 * first came, until the decision settles (then its final facts are written once), until they are FACTS_WAIT_MS
-	 * old, or until anything reads or deletes decisions through this connection. Facts derive from the decision row,
-	 * which is written at once: a file closed without them gets them when it opens next (`repairFacts`).
+	 * Facts not yet written, of decisions this connection first wrote pending: a decision is written about three times
+	 * on its way (accepted, before the send, logged) and each facts row write moved its entries in a dozen indexes
+	 * (docs/benchmarks.md). Its facts wait here, in the order they first came, replaced as it moves on, and are written
+	 * once it has settled and FACTS_BATCH facts wait (all settled ones together), once they are FACTS_WAIT_MS old, or
+	 * when anything reads or deletes decisions through this connection. While facts wait, the file's row for them is
+	 * missing or pending, and the decision row itself is written at once, so a file closed without them gets them
+	 * when it opens next (`repairFacts`). `facts` is dropped when another connection commits (it may have moved the
+	 * decision on): they are then made from the decision row when written.
 	 */
-	private readonly waitingFacts = new Map<string, { facts: DecisionFacts; since: number }>();
+	private readonly waitingFacts = new Map<string, { facts?: DecisionFacts; since: number }>();
 	private waitingTimer?: NodeJS.Timeout;
 	private dataVersion = -1;
 
@@ -256,6 +264,7 @@ export class SqliteStore extends ComposedSteps implements Store {
 		this.armCopy.clear();
 		this.writtenFacts.clear();
 		this.writtenRows.clear();
+		for (const waiting of this.waitingFacts.values()) waiting.facts = undefined;
 	}
 
 	/** The contact's cap ledger, read into the copy on first use. */
@@ -278,24 +287,35 @@ export class SqliteStore extends ComposedSteps implements Store {
 	}
 
 	/**
-	 * Writes the queued decision rows into the open transaction, with the facts of those settled and of every pending
-	 * one; `atCommit`, the facts of pending decisions wait instead, unless they have waited FACTS_WAIT_MS.
+	 * Writes the queued decision rows into the open transaction, and every waiting facts row; `atCommit`, only those
+	 * due: none until FACTS_BATCH wait or the first has waited FACTS_WAIT_MS, then the settled ones and those that
+	 * have waited that long (a pending decision's facts would be written again when it settles).
 	 */
 	private writeQueuedDecisions(atCommit = false): void {
 		const now = performance.now();
 		for (const { row, body, facts } of this.queuedDecisions.values()) this.writeRow(row, body, facts, now);
 		this.queuedDecisions.clear();
-		// In the order they came: the first one too young to write ends the run.
+		if (!this.waitingFacts.size) return;
+		const first = this.waitingFacts.values().next().value!;
+		if (atCommit && this.waitingFacts.size < FACTS_BATCH && now - first.since < FACTS_WAIT_MS) return;
 		for (const [id, { facts, since }] of this.waitingFacts) {
-			if (atCommit && now - since < FACTS_WAIT_MS) break;
-			this.putFacts(facts);
+			if (atCommit && facts?.status === 'pending' && now - since < FACTS_WAIT_MS) continue;
 			this.waitingFacts.delete(id);
+			if (facts) this.putFacts(facts);
+			else this.putFactsOfRow(id);
 		}
+	}
+
+	/** The facts of a decision as its row is now (another connection may have written it since); none if it is gone. */
+	private putFactsOfRow(decisionId: string): void {
+		const row = this.stmt.getDecision.get(decisionId) as DecisionRow | undefined;
+		if (row) this.putFacts(factsOf(decisionOfRow(row)));
 	}
 
 	/**
 	 * A decision's row (its body and status only, when its indexed columns are as this connection last wrote them),
-	 * and its facts: at once when it is settled, else they wait (`waitingFacts`).
+	 * and its facts: they wait when they waited already or the decision is pending (`waitingFacts`); the facts of a
+	 * decision settled before this connection wrote it, whose row in the file may be settled too, are written at once.
 	 */
 	private writeRow(row: Pick<Decision, 'decisionId' | 'contactId' | 'journey' | 'status' | 'reason' | 'createdAt' | 'delivery'>, body: string, facts: DecisionFacts, now: number): void {
 		const messageId = row.delivery?.providerMessageId ?? null;
@@ -305,14 +325,10 @@ export class SqliteStore extends ComposedSteps implements Store {
 			this.stmt.putDecision.run(row.decisionId, row.contactId, row.journey, row.status, row.reason ?? null, row.createdAt, body, messageId);
 		}
 		setBounded(this.writtenRows, row.decisionId, indexed, WRITTEN_FACTS);
-		if (facts.status !== 'pending') {
-			this.waitingFacts.delete(facts.decisionId);
-			this.putFacts(facts);
-			return;
-		}
 		const waiting = this.waitingFacts.get(facts.decisionId);
 		if (waiting) waiting.facts = facts;
-		else this.waitingFacts.set(facts.decisionId, { facts, since: now });
+		else if (facts.status === 'pending') this.waitingFacts.set(facts.decisionId, { facts, since: now });
+		else this.putFacts(facts);
 	}
 
 	/** Once facts wait, a batch is opened when they are due, so they are written though no other write comes. */

@@ -4,7 +4,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { waitTimer } from '../../engine/guard/waits';
 import { MemoryStore } from '../../engine/store/memory';
 import { openStore } from '../../engine/store/open';
-import { SqliteStore } from '../../engine/store/sqlite';
+import { FACTS_BATCH, SqliteStore } from '../../engine/store/sqlite';
 import { countSql, listSummariesSql } from '../../engine/store/factsSql';
 import { waitQueue } from '../../engine/store/types';
 import type { Channel } from '../../engine/channels';
@@ -333,28 +333,60 @@ describe('SQLite store console indexes', () => {
 	};
 	const scored = { score: { value: 70, probability: 0.7, model: 'rules:default', tier: 'warm' as const, fallback: false, factors: [] } };
 
-	test('a pending decision’s facts wait: a decision that settles has its facts written once, settled; this connection’s queries see the waiting ones at once', async () => {
+	test('facts wait: a decision’s are written once it has settled and a batch of settled ones waits, those of pending ones still in flight stay; this connection’s queries see them all at once', async () => {
 		const path = join(tempDir(), 'waiting.db');
 		const store = new SqliteStore(path);
 		await store.putDecision(decision('d1'));
 		await store.sync();
 		await store.putDecision(decision('d1', scored));
 		await store.sync();
-		// The decision row is committed; its facts wait.
+		// The decision row is committed; its facts wait, settled too.
 		const raw = new DatabaseSync(path, { timeout: 5_000 });
 		expect(raw.prepare(`SELECT count(*) AS n FROM decisions WHERE decision_id = 'd1'`).get()).toEqual({ n: 1 });
 		raw.close();
 		expect(factsOnDisk(path)).toEqual([]);
 		await store.putDecision(decision('d1', { ...scored, channel: 'email', status: 'sent' }));
+		await store.putDecision(decision('d0', scored));
 		await store.sync();
-		expect(factsOnDisk(path)).toEqual(['d1:sent:4:c1']);
+		expect(factsOnDisk(path)).toEqual([]);
+		// Decisions as the engine writes them: pending first (committed), then settled. One short of a batch: all wait.
+		const settle = async (id: string) => {
+			await store.putDecision(decision(id, scored));
+			await store.sync();
+			await store.putDecision(decision(id, { ...scored, channel: 'email', status: 'sent' }));
+			await store.sync();
+		};
+		const id = (i: number) => `e${String(i).padStart(4, '0')}`;
+		for (let i = 0; i < FACTS_BATCH - 3; i++) await settle(id(i));
+		expect(factsOnDisk(path)).toEqual([]);
+		// The batch is full: every settled decision's facts are written in one commit; pending ones in flight wait on.
+		await store.putDecision(decision('f1', scored));
+		await store.sync();
+		const written = factsOnDisk(path);
+		expect(written).toHaveLength(FACTS_BATCH - 2);
+		expect(written[0]).toBe('d1:sent:4:c1');
+		expect(written.at(-1)).toBe(`${id(FACTS_BATCH - 4)}:sent:4:c1`);
+		expect(written.some((row) => row.startsWith('d0:') || row.startsWith('f1:'))).toBe(false);
 		// A query of this connection writes what waits first.
-		await store.putDecision(decision('d2', scored));
-		await store.sync();
-		expect(factsOnDisk(path)).toEqual(['d1:sent:4:c1']);
-		expect((await store.countDecisions({}, ['status'])).map((r) => `${r.key[0]}:${r.n}`)).toEqual(['pending:1', 'sent:1']);
-		expect(factsOnDisk(path)).toEqual(['d1:sent:4:c1', 'd2:pending:1:c1']);
+		expect((await store.countDecisions({}, ['status'])).map((r) => `${r.key[0]}:${r.n}`)).toEqual(['pending:2', `sent:${FACTS_BATCH - 2}`]);
+		expect(factsOnDisk(path)).toEqual(['d0:pending:1:c1', ...written, 'f1:pending:1:c1'].sort());
 		await store.close();
+	});
+
+	test('facts waiting while another connection moves their decision on are made from the decision as it is now', async () => {
+		const path = join(tempDir(), 'moved.db');
+		const first = new SqliteStore(path);
+		const second = new SqliteStore(path);
+		await first.putDecision(decision('d1', scored));
+		await first.sync();
+		// The second connection first sees d1 settled: its facts go straight to the file.
+		await second.putDecision(decision('d1', { ...scored, channel: 'email', status: 'sent' }));
+		await second.sync();
+		expect(factsOnDisk(path)).toEqual(['d1:sent:4:c1']);
+		// The first one's waiting facts (pending) must not take the settled row back.
+		await first.close();
+		expect(factsOnDisk(path)).toEqual(['d1:sent:4:c1']);
+		await second.close();
 	});
 
 	test('facts that wait are written about a second later with no other write, and when the store closes', async () => {
@@ -377,14 +409,15 @@ describe('SQLite store console indexes', () => {
 		await store.putDecision(decision('d1', scored));
 		await store.putDecision(decision('d2', { ...scored, channel: 'email', status: 'sent' }));
 		await store.putDecision(decision('d3', scored));
+		await store.putDecision(decision('d4', { ...scored, channel: 'email', status: 'sent' }));
 		await store.close();
 		// As a process that died with facts waiting leaves it: one row behind its decision, one missing.
 		const raw = new DatabaseSync(path);
-		raw.exec(`UPDATE decision_facts SET stage = 0 WHERE decision_id = 'd1'; DELETE FROM decision_facts WHERE decision_id = 'd3'; UPDATE decision_facts SET stage = 3 WHERE decision_id = 'd2'`);
+		raw.exec(`UPDATE decision_facts SET stage = 0 WHERE decision_id = 'd1'; DELETE FROM decision_facts WHERE decision_id IN ('d3', 'd4'); UPDATE decision_facts SET stage = 3 WHERE decision_id = 'd2'`);
 		raw.close();
 		await new SqliteStore(path).close();
-		// d2 is settled: its row is the one written at the time, and is left as it is.
-		expect(factsOnDisk(path)).toEqual(['d1:pending:1:c1', 'd2:sent:3:c1', 'd3:pending:1:c1']);
+		// d2 is settled: its row is the one written at the time, and is left as it is; d4 settled with its facts waiting.
+		expect(factsOnDisk(path)).toEqual(['d1:pending:1:c1', 'd2:sent:3:c1', 'd3:pending:1:c1', 'd4:sent:4:c1']);
 	});
 
 	test('facts waiting for an erased contact are written erased, and those of deleted decisions are not written back', async () => {
