@@ -261,6 +261,26 @@ describe('SQLite store upgrades', () => {
 		expect(verdict).toMatchObject({ ok: false, counts: [1] });
 		await store.close();
 	});
+
+	test('a file whose claimed keys are a rowid table is rebuilt without one on open, every claim kept', async () => {
+		const path = join(tempDir(), 'claims.db');
+		const old = new DatabaseSync(path);
+		old.exec(`CREATE TABLE claimed_keys (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)`);
+		old.prepare(`INSERT INTO claimed_keys VALUES ('event:e1', 5000), ('send:d1', 9000), ('event:gone', 10)`).run();
+		old.close();
+		const [first, second] = [new SqliteStore(path), new SqliteStore(path)];
+		const raw = new DatabaseSync(path, { timeout: 5_000 });
+		expect((raw.prepare(`SELECT sql FROM sqlite_schema WHERE name = 'claimed_keys'`).get() as { sql: string }).sql).toMatch(/WITHOUT ROWID$/);
+		expect(raw.prepare('SELECT key, expires_at FROM claimed_keys ORDER BY key').all().map((r) => Object.values(r).join('@'))).toEqual(['event:e1@5000', 'event:gone@10', 'send:d1@9000']);
+		raw.close();
+		// Held keys stay held; an expired one can be claimed again; both connections see the same table.
+		expect(await first.claimKey('event:e1', 1000, 100)).toBe(false);
+		await first.sync();
+		expect(await second.keyHeldUntil('send:d1', 100)).toBe(9000);
+		expect(await second.claimKey('event:gone', 1000, 100)).toBe(true);
+		await first.close();
+		await second.close();
+	});
 });
 
 describe('SQLite store console indexes', () => {
