@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -11,13 +11,26 @@ import { fmt, print } from './stats';
 /**
  * Pages the SQLite store writes to its WAL per decision, by table and index: bench/decide's stream with the HTTP send,
  * one decision at a time and 64 in flight. Every commit writes each page it changed as a WAL frame (two write calls),
- * so frames are what a commit costs, and the count is the same run after run, whatever else the machine does. A
+ * so frames are what a commit costs; one at a time the count is the same run after run, whatever else the machine
+ * does (64 in flight it follows how group commits happen to gather, about ±10%). A
  * second connection holds a read transaction from the start of the measured decisions, so no checkpoint can start
- * the WAL over: the frames since then are read back from the file and their pages mapped with `dbstat`.
+ * the WAL over: the frames since then are read back from the file and their pages mapped with `dbstat`. The WAL's
+ * current frames are those whose salts match its header's (one that started over writes from its beginning again,
+ * over frames of the generation before, so the file's length is not where it writes).
  * `node dist/bench/walFrames.js` (BENCH_WAL_ONE=3000, BENCH_WAL_MANY=12000).
  */
 const FRAME_HEADER = 24;
 const WAL_HEADER = 32;
+
+/** The WAL file, its salts and how many frames of the current generation it holds (those carrying its header's salts). */
+function walFrames(path: string, pageSize: number): { wal: Buffer; salts: string; frames: number } {
+	const wal = readFileSync(`${path}-wal`);
+	const salts = wal.subarray(16, 24).toString('hex');
+	const frame = FRAME_HEADER + pageSize;
+	let frames = 0;
+	while (WAL_HEADER + (frames + 1) * frame <= wal.length && wal.subarray(WAL_HEADER + frames * frame + 8, WAL_HEADER + frames * frame + 16).toString('hex') === salts) frames++;
+	return { wal, salts, frames };
+}
 
 async function framesPerDecision(sinkUrl: string, decisions: number, inFlight: number): Promise<{ perDecision: number; byName: [string, number][] }> {
 	const dir = mkdtempSync(join(tmpdir(), 'nudge-wal-'));
@@ -32,7 +45,10 @@ async function framesPerDecision(sinkUrl: string, decisions: number, inFlight: n
 	const pageSize = Number((reader.prepare('PRAGMA page_size').get() as { page_size: number }).page_size);
 	reader.prepare('SELECT count(*) FROM sqlite_schema').get();
 	const frame = FRAME_HEADER + pageSize;
-	const first = (statSync(`${path}-wal`).size - WAL_HEADER) / frame;
+	const mark = walFrames(path, pageSize);
+	// With no frame before it, the reader would not hold the WAL, and a checkpoint could start it over.
+	if (!mark.frames) throw new Error('bench/walFrames: the WAL is empty at the mark');
+	const first = mark.frames;
 	let next = 0;
 	await Promise.all(
 		Array.from({ length: inFlight }, async () => {
@@ -44,8 +60,8 @@ async function framesPerDecision(sinkUrl: string, decisions: number, inFlight: n
 	);
 	// The last facts that wait are written with the store's close.
 	await engine.close();
-	const wal = readFileSync(`${path}-wal`);
-	const last = Math.floor((wal.length - WAL_HEADER) / frame);
+	const { wal, salts, frames: last } = walFrames(path, pageSize);
+	if (salts !== mark.salts) throw new Error('bench/walFrames: the WAL started over during the measured decisions');
 	reader.exec('COMMIT');
 	const owners = new Map<number, string>();
 	for (const row of reader.prepare('SELECT name, pageno FROM dbstat').all() as { name: string; pageno: number }[]) owners.set(Number(row.pageno), row.name);

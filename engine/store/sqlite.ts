@@ -174,11 +174,11 @@ export class SqliteStore extends ComposedSteps implements Store {
 	private readonly writtenFacts = new Map<string, FactsRow>();
 	/**
 	 * Each decision row's indexed columns that change (reason, provider message id) as this connection last wrote
-	 * them: a later write that leaves them as they were sets the body and status only, so the reason and message
-	 * indexes are not touched (an upsert sets every column it names, and SQLite then moves the row's entries in
-	 * every index over them). Dropped with the other copies.
+	 * them: a later write sets only the columns that changed among them, with the body and status, so the entries in
+	 * the indexes over the others are not touched (an upsert sets every column it names, and SQLite then moves the
+	 * row's entries in every index over them). Dropped with the other copies.
 	 */
-	private readonly writtenRows = new Map<string, string>();
+	private readonly writtenRows = new Map<string, { reason: string | null; messageId: string | null }>();
 	/**
 	 * Facts not yet written, of decisions this connection first wrote pending: a decision is written about three times
 	 * on its way (accepted, before the send, logged) and each facts row write moved its entries in a dozen indexes
@@ -225,6 +225,7 @@ export class SqliteStore extends ComposedSteps implements Store {
 			commitReservation: p(`UPDATE cap_ledger SET state = 'committed' WHERE reservation_id = ? AND state = 'pending'`),
 			releaseReservation: p(`DELETE FROM cap_ledger WHERE reservation_id = ? AND state = 'pending'`),
 			putBody: p('UPDATE decisions SET status = ?, body = ? WHERE decision_id = ?'),
+			putBodyAndMessageId: p('UPDATE decisions SET status = ?, body = ?, message_id = ? WHERE decision_id = ?'),
 			putDecision: p(`INSERT INTO decisions (decision_id, contact_id, journey, status, reason, created_at, body, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT(decision_id) DO UPDATE SET status = excluded.status, reason = excluded.reason, body = excluded.body, message_id = excluded.message_id`),
 			getDecision: p(`SELECT ${DECISION_COLUMNS} FROM decisions WHERE decision_id = ?`),
@@ -313,18 +314,23 @@ export class SqliteStore extends ComposedSteps implements Store {
 	}
 
 	/**
-	 * A decision's row (its body and status only, when its indexed columns are as this connection last wrote them),
-	 * and its facts: they wait when they waited already or the decision is pending (`waitingFacts`); the facts of a
+	 * A decision's row (its body and status, and its message id when only that changed, when this connection wrote it
+	 * before with the same reason), and its facts: they wait when they waited already or the decision is pending (`waitingFacts`); the facts of a
 	 * decision settled before this connection wrote it, whose row in the file may be settled too, are written at once.
 	 */
 	private writeRow(row: Pick<Decision, 'decisionId' | 'contactId' | 'journey' | 'status' | 'reason' | 'createdAt' | 'delivery'>, body: string, facts: DecisionFacts, now: number): void {
 		const messageId = row.delivery?.providerMessageId ?? null;
-		const indexed = `${row.reason ?? ''}\u0000${messageId ?? ''}`;
-		// A row gone meanwhile (zero changes) is written whole.
-		if (this.writtenRows.get(row.decisionId) !== indexed || Number(this.stmt.putBody.run(row.status, body, row.decisionId).changes) === 0) {
-			this.stmt.putDecision.run(row.decisionId, row.contactId, row.journey, row.status, row.reason ?? null, row.createdAt, body, messageId);
+		const reason = row.reason ?? null;
+		const before = this.writtenRows.get(row.decisionId);
+		let updated = 0;
+		if (before?.reason === reason) {
+			updated = Number(
+				(before.messageId === messageId ? this.stmt.putBody.run(row.status, body, row.decisionId) : this.stmt.putBodyAndMessageId.run(row.status, body, messageId, row.decisionId)).changes,
+			);
 		}
-		setBounded(this.writtenRows, row.decisionId, indexed, WRITTEN_FACTS);
+		// A row gone meanwhile (zero changes) is written whole.
+		if (!updated) this.stmt.putDecision.run(row.decisionId, row.contactId, row.journey, row.status, reason, row.createdAt, body, messageId);
+		setBounded(this.writtenRows, row.decisionId, { reason, messageId }, WRITTEN_FACTS);
 		const waiting = this.waitingFacts.get(facts.decisionId);
 		if (waiting) waiting.facts = facts;
 		else if (facts.status === 'pending') this.waitingFacts.set(facts.decisionId, { facts, since: now });

@@ -488,6 +488,18 @@ describe('SQLite store console indexes', () => {
 		await store.sync();
 		expect(rows()).toEqual(['d1|sent||m-1']);
 		expect((await store.getDecision('d1'))?.annotations).toEqual({ note: 'fourth' });
+		// The reason as it was and the message id new (a decision pending, then sent): the message id is set with the body.
+		const d2 = (messageId?: string) => decision('d2', messageId ? { status: 'sent', delivery: { provider: 'webhook', status: 'sent', idempotencyKey: 'k2', attempts: 1, providerMessageId: messageId, at: '2026-11-01T00:00:01.000Z' } } : {});
+		await store.putDecision(d2());
+		await store.sync();
+		await store.putDecision(d2('m-2'));
+		await store.sync();
+		expect(rows()).toEqual(['d1|sent||m-1', 'd2|sent||m-2']);
+		await store.putDecision(d2('m-3'));
+		await store.sync();
+		expect(rows()).toEqual(['d1|sent||m-1', 'd2|sent||m-3']);
+		expect(await store.findDecisionByMessageId('m-2')).toBeUndefined();
+		expect((await store.findDecisionByMessageId('m-3'))?.decisionId).toBe('d2');
 		await store.close();
 	});
 
