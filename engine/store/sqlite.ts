@@ -315,8 +315,9 @@ export class SqliteStore extends ComposedSteps implements Store {
 
 	/**
 	 * A decision's row (its body and status, and its message id when only that changed, when this connection wrote it
-	 * before with the same reason), and its facts: they wait when they waited already or the decision is pending (`waitingFacts`); the facts of a
-	 * decision settled before this connection wrote it, whose row in the file may be settled too, are written at once.
+	 * before with the same reason), and its facts: they wait when they waited already or the decision is pending
+	 * (`waitingFacts`); the facts of a decision settled before this connection wrote it, whose row in the file may be
+	 * settled too, are written at once.
 	 */
 	private writeRow(row: Pick<Decision, 'decisionId' | 'contactId' | 'journey' | 'status' | 'reason' | 'createdAt' | 'delivery'>, body: string, facts: DecisionFacts, now: number): void {
 		const messageId = row.delivery?.providerMessageId ?? null;
@@ -422,21 +423,18 @@ export class SqliteStore extends ComposedSteps implements Store {
 		if (!ledger.includes('journey')) this.db.exec(`ALTER TABLE cap_ledger ADD COLUMN journey TEXT NOT NULL DEFAULT ''`);
 		if (!ledger.includes('tags')) this.db.exec(`ALTER TABLE cap_ledger ADD COLUMN tags TEXT NOT NULL DEFAULT ','`);
 		if (!columns('timers').includes('lease')) this.db.exec('ALTER TABLE timers ADD COLUMN lease TEXT; ALTER TABLE timers ADD COLUMN lease_until INTEGER');
-		if (!columns('decision_facts').includes('policy_version')) {
-			this.db.exec('BEGIN IMMEDIATE; ALTER TABLE decision_facts ADD COLUMN policy_version TEXT');
-			try {
+		this.migrateOnce(
+			() => !columns('decision_facts').includes('policy_version'),
+			() => {
+				this.db.exec('ALTER TABLE decision_facts ADD COLUMN policy_version TEXT');
 				const fill = this.db.prepare('UPDATE decision_facts SET policy_version = ? WHERE decision_id = ?');
 				// Read through the codec: the body may be in its stored form (decisionCodec.ts).
 				for (const row of this.db.prepare(`SELECT ${DECISION_COLUMNS} FROM decisions`).iterate() as Iterable<DecisionRow>) {
 					const d = decisionOfRow(row);
 					fill.run(d.policyVersion, d.decisionId);
 				}
-				this.db.exec('COMMIT');
-			} catch (error) {
-				this.db.exec('ROLLBACK');
-				throw error;
-			}
-		}
+			},
+		);
 		this.db.exec('CREATE INDEX IF NOT EXISTS decision_facts_by_policy ON decision_facts (policy_version)');
 		this.migrateMessageIds();
 		this.migrateClaimedKeys();
@@ -446,22 +444,14 @@ export class SqliteStore extends ComposedSteps implements Store {
 	}
 
 	/**
-	 * Claimed keys (events' leases and marks, sends) are one b-tree keyed by the key: as a rowid table, each claim
-	 * changed a page of the table and one of its key index, on random pages of each (6.4 of the 26 WAL frames a
-	 * decision made one at a time wrote; docs/benchmarks.md). A file from before is rebuilt so on open, keys kept.
+	 * Applies a change to the file when it is needed: asked first, then again under the write lock (another connection
+	 * opening the same file may have just made it), in one transaction.
 	 */
-	private migrateClaimedKeys(): void {
-		const withRowid = () => !/WITHOUT\s+ROWID/i.test((this.db.prepare(`SELECT sql FROM sqlite_schema WHERE name = 'claimed_keys'`).get() as { sql: string }).sql);
-		if (!withRowid()) return;
+	private migrateOnce(needed: () => boolean, apply: () => void): void {
+		if (!needed()) return;
 		this.db.exec('BEGIN IMMEDIATE');
 		try {
-			// Asked again under the write lock: another connection opening the same file may have just done it.
-			if (withRowid()) {
-				this.db.exec(`CREATE TABLE claimed_keys_rebuilt (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;
-					INSERT INTO claimed_keys_rebuilt (key, expires_at) SELECT key, expires_at FROM claimed_keys;
-					DROP TABLE claimed_keys;
-					ALTER TABLE claimed_keys_rebuilt RENAME TO claimed_keys;`);
-			}
+			if (needed()) apply();
 			this.db.exec('COMMIT');
 		} catch (error) {
 			this.db.exec('ROLLBACK');
@@ -470,26 +460,32 @@ export class SqliteStore extends ComposedSteps implements Store {
 	}
 
 	/**
+	 * Claimed keys (events' leases and marks, sends) are one b-tree keyed by the key: as a rowid table, each claim
+	 * changed a page of the table and one of its key index, on random pages of each (6.4 of the 26 WAL frames a
+	 * decision made one at a time wrote; docs/benchmarks.md). A file from before is rebuilt so on open, keys kept.
+	 */
+	private migrateClaimedKeys(): void {
+		this.migrateOnce(
+			() => !/WITHOUT\s+ROWID/i.test((this.db.prepare(`SELECT sql FROM sqlite_schema WHERE name = 'claimed_keys'`).get() as { sql: string }).sql),
+			() =>
+				this.db.exec(`CREATE TABLE claimed_keys_rebuilt (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+					INSERT INTO claimed_keys_rebuilt (key, expires_at) SELECT key, expires_at FROM claimed_keys;
+					DROP TABLE claimed_keys;
+					ALTER TABLE claimed_keys_rebuilt RENAME TO claimed_keys;`),
+		);
+	}
+
+	/**
 	 * The provider message id lookup (Record Outcome by message id) was an index on `json_extract(body, …)`, which parsed
 	 * the whole body on each of a decision's writes (6% of the SQLite path's instructions, docs/benchmarks.md). It is a
 	 * column now, written with the row; a file from before gets the column filled from its bodies once, on open.
 	 */
 	private migrateMessageIds(): void {
-		const missing = () => !columnsOf(this.db, 'decisions').includes('message_id');
-		if (missing()) {
-			this.db.exec('BEGIN IMMEDIATE');
-			try {
-				// Asked again under the write lock: another connection opening the same file may have just done it.
-				if (missing()) {
-					const fromBody = `json_extract(body, '$.delivery.providerMessageId')`;
-					this.db.exec(`ALTER TABLE decisions ADD COLUMN message_id TEXT; UPDATE decisions SET message_id = ${fromBody} WHERE ${fromBody} IS NOT NULL; DROP INDEX IF EXISTS decisions_message`);
-				}
-				this.db.exec('COMMIT');
-			} catch (error) {
-				this.db.exec('ROLLBACK');
-				throw error;
-			}
-		}
+		const fromBody = `json_extract(body, '$.delivery.providerMessageId')`;
+		this.migrateOnce(
+			() => !columnsOf(this.db, 'decisions').includes('message_id'),
+			() => this.db.exec(`ALTER TABLE decisions ADD COLUMN message_id TEXT; UPDATE decisions SET message_id = ${fromBody} WHERE ${fromBody} IS NOT NULL; DROP INDEX IF EXISTS decisions_message`),
+		);
 		this.db.exec('CREATE INDEX IF NOT EXISTS decisions_message_id ON decisions (message_id) WHERE message_id IS NOT NULL');
 	}
 
@@ -502,16 +498,13 @@ export class SqliteStore extends ComposedSteps implements Store {
 	private repairFacts(): void {
 		const stale = `FROM decisions WHERE decision_id NOT IN (SELECT decision_id FROM decision_facts)
 			OR decision_id IN (SELECT decision_id FROM decision_facts WHERE status = 'pending')`;
-		if (!this.db.prepare(`SELECT 1 ${stale} LIMIT 1`).get()) return;
-		const upsert = this.db.prepare(UPSERT_FACTS);
-		this.db.exec('BEGIN IMMEDIATE');
-		try {
-			for (const row of this.db.prepare(`SELECT ${DECISION_COLUMNS} ${stale}`).iterate() as Iterable<DecisionRow>) upsert.run(...factsRow(factsOf(decisionOfRow(row))));
-			this.db.exec('COMMIT');
-		} catch (error) {
-			this.db.exec('ROLLBACK');
-			throw error;
-		}
+		this.migrateOnce(
+			() => !!this.db.prepare(`SELECT 1 ${stale} LIMIT 1`).get(),
+			() => {
+				const upsert = this.db.prepare(UPSERT_FACTS);
+				for (const row of this.db.prepare(`SELECT ${DECISION_COLUMNS} ${stale}`).iterate() as Iterable<DecisionRow>) upsert.run(...factsRow(factsOf(decisionOfRow(row))));
+			},
+		);
 	}
 
 	private putFacts(f: DecisionFacts): void {
