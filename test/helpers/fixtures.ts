@@ -35,12 +35,15 @@ export function trackEvent(email: string, name: string, extra: Record<string, un
 	return { type: 'track', name, identities: { email }, ...extra };
 }
 
-/** A fixed-offset time zone whose local hour is in [from, from + 3) right now (a daytime or a night-time contact). */
-export function zoneAtLocalHour(from: number, now = new Date()): string {
+/**
+ * A fixed-offset time zone whose local hour is `hour` right now (a daytime or a night-time contact). Exactly that hour:
+ * tests expect what a contact did in it to be learned as that hour (the first offset putting it anywhere in the three
+ * hours after made the learned hour 12 or 13 instead of 11 between 00:00 and 02:00 UTC).
+ */
+export function zoneAtLocalHour(hour: number, now = new Date()): string {
 	const utc = now.getUTCHours();
 	for (let offset = -12; offset <= 14; offset++) {
-		const local = (utc + offset + 24) % 24;
-		if (local >= from && local < from + 3) return offset === 0 ? 'Etc/UTC' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
+		if ((utc + offset + 24) % 24 === hour) return offset === 0 ? 'Etc/UTC' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
 	}
-	throw new Error(`no UTC offset puts the local hour at ${from}`);
+	throw new Error(`no UTC offset puts the local hour at ${hour}`);
 }
