@@ -1,5 +1,6 @@
 import { durationMs } from '../guard/duration';
 import { capLedgerKeepMs } from '../guard/ledgerHorizon';
+import { withLocks } from '../profiles/identityLock';
 import { contentHash, newId } from '../ids';
 import type { BlastRadiusRule, Policy } from '../policy/schema';
 import type { Store } from '../store/types';
@@ -20,6 +21,8 @@ export type BlastRadiusResult =
 const ledgerOf = (rule: BlastRadiusRule, agentId: string) => `agent-blast:${rule.id}:${agentId}`;
 /** The contact is hashed: the key may outlive an erasure of the contact (until its window ends). */
 const touchKey = (rule: BlastRadiusRule, agentId: string, contactId: string) => `agent-touch:${rule.id}:${agentId}:${contentHash(contactId, 24)}`;
+/** Held while one request counts a contact against the agent's `contacts` rules (see reserveBlastRadius). */
+const countingLock = (agentId: string, contactId: string) => `lock:agent-counting:${agentId}:${contentHash(contactId, 24)}`;
 
 function rulesFor(policy: Policy, agentId: string): BlastRadiusRule[] {
 	return policy.agents.blastRadius.filter((r) => !r.agents || r.agents.includes(agentId));
@@ -36,9 +39,18 @@ function rulesFor(policy: Policy, agentId: string): BlastRadiusRule[] {
  * unmarking on a full rule let a twin request for the same new contact pass in between, uncounted.)
  */
 export async function reserveBlastRadius(store: Store, policy: Policy, agentId: string, contactId: string, now: number, reserve = true): Promise<BlastRadiusResult> {
+	const rules = rulesFor(policy, agentId);
+	// Twin requests for one new contact would each take a slot before either marks the contact, and until the second
+	// gave its slot back a third contact could be refused: a rule of 2 contacts reached 1. So one request at a time
+	// counts a contact; its twin waits, then finds the contact marked.
+	if (reserve && rules.some((rule) => rule.count === 'contacts')) return withLocks(store, [countingLock(agentId, contactId)], () => takeSlots(store, policy, rules, agentId, contactId, now, reserve));
+	return takeSlots(store, policy, rules, agentId, contactId, now, reserve);
+}
+
+async function takeSlots(store: Store, policy: Policy, rules: BlastRadiusRule[], agentId: string, contactId: string, now: number, reserve: boolean): Promise<BlastRadiusResult> {
 	const taken: string[] = [];
 	const touches: { key: string; lengthMs: number; reservationId: string }[] = [];
-	for (const rule of rulesFor(policy, agentId)) {
+	for (const rule of rules) {
 		const lengthMs = durationMs(rule.window);
 		const key = rule.count === 'contacts' ? touchKey(rule, agentId, contactId) : undefined;
 		if (key && (await store.keyHeldUntil(key, now)) !== undefined) continue;
@@ -64,7 +76,7 @@ export async function reserveBlastRadius(store: Store, policy: Policy, agentId: 
 		taken.push(reservationId);
 		if (key) touches.push({ key, lengthMs, reservationId });
 	}
-	// A racing request that marked the contact first holds that contact's slot: this one gives its own back.
+	// Should a request have counted the contact meanwhile (a lock held past its time), that request's slot stands.
 	for (const touch of touches) if (!(await store.claimKey(touch.key, touch.lengthMs, now))) await store.settleCap(touch.reservationId, 'release');
 	return { ok: true };
 }

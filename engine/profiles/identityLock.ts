@@ -25,7 +25,7 @@ async function retrying<T>(what: string, take: () => Promise<T | undefined>): Pr
 	}
 }
 
-async function acquire(store: LockStore, key: string): Promise<void> {
+async function acquire(store: ClaimStore, key: string): Promise<void> {
 	await retrying(key, async () => ((await store.claimKey(key, LOCK_TTL_MS, Date.now())) ? true : undefined));
 }
 
@@ -37,7 +37,12 @@ async function acquire(store: LockStore, key: string): Promise<void> {
  */
 export async function withIdentityLocks<T>(store: LockStore, identityKeys: string[], run: () => Promise<T>): Promise<T> {
 	if (!store.shared || identityKeys.length === 0) return run();
-	const keys = [...new Set(identityKeys)].sort().map(identityLockKey);
+	return withLocks(store, identityKeys.map(identityLockKey), run);
+}
+
+/** Runs `run` holding every claim key of `lockKeys`, taken in sorted order (waiting while another caller holds one), on any store. */
+export async function withLocks<T>(store: ClaimStore, lockKeys: string[], run: () => Promise<T>): Promise<T> {
+	const keys = [...new Set(lockKeys)].sort();
 	const held: string[] = [];
 	try {
 		for (const key of keys) {
