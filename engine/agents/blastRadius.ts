@@ -42,9 +42,15 @@ export async function reserveBlastRadius(store: Store, policy: Policy, agentId: 
 	const rules = rulesFor(policy, agentId);
 	// Twin requests for one new contact would each take a slot before either marks the contact, and until the second
 	// gave its slot back a third contact could be refused: a rule of 2 contacts reached 1. So one request at a time
-	// counts a contact; its twin waits, then finds the contact marked.
-	if (reserve && rules.some((rule) => rule.count === 'contacts')) return withLocks(store, [countingLock(agentId, contactId)], () => takeSlots(store, policy, rules, agentId, contactId, now, reserve));
+	// counts a contact; its twin waits, then finds the contact marked. A contact marked in every rule needs no lock:
+	// a mark is never taken back within its window.
+	if (reserve && (await anyUntouched(store, rules, agentId, contactId, now))) return withLocks(store, [countingLock(agentId, contactId)], () => takeSlots(store, policy, rules, agentId, contactId, now, reserve));
 	return takeSlots(store, policy, rules, agentId, contactId, now, reserve);
+}
+
+async function anyUntouched(store: Store, rules: BlastRadiusRule[], agentId: string, contactId: string, now: number): Promise<boolean> {
+	for (const rule of rules) if (rule.count === 'contacts' && (await store.keyHeldUntil(touchKey(rule, agentId, contactId), now)) === undefined) return true;
+	return false;
 }
 
 async function takeSlots(store: Store, policy: Policy, rules: BlastRadiusRule[], agentId: string, contactId: string, now: number, reserve: boolean): Promise<BlastRadiusResult> {
