@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import type { CursorStore, SuppressionRecords } from '../store/types';
+import { suppressedIn, suppressionRecordReads } from '../store/records';
+import type { CursorStore, ReadRecords, RecordReads, SuppressionRecords } from '../store/types';
 
 /**
  * Erased people who asked not to be contacted again: the store keeps, for each of their identity keys
@@ -30,9 +31,29 @@ export async function suppressIdentities(store: SuppressionStore, identityKeys: 
 	await store.suppressIdentities(identityKeys.map((key) => digestOf(salt, key)), now);
 }
 
-/** Does any of these identity keys belong to an erased person who asked not to be contacted? */
-export async function anySuppressed(store: SuppressionStore, identityKeys: string[]): Promise<boolean> {
+/**
+ * What a profile update reads of the list with its locks, in the same store step (profiles.ts), so a new identity
+ * costs no round trip of its own on a network store: with the salt known, the records of every identity key's
+ * digest; before, the salt (unset until the first erasure with suppression).
+ */
+export function suppressionReads(store: SuppressionStore, identityKeys: string[]): RecordReads {
+	const salt = salts.get(store);
+	return salt ? suppressionRecordReads(identityKeys.map((key) => digestOf(salt, key))) : { cursors: [SALT], claims: [] };
+}
+
+/**
+ * Does any of these identity keys belong to an erased person who asked not to be contacted? `read`: what the step of
+ * suppressionReads(store, keys ⊇ these) read, so the answer needs no further store call unless it found a salt drawn
+ * since (then, once a process, the list is asked as without it).
+ */
+export async function anySuppressed(store: SuppressionStore, identityKeys: string[], read?: ReadRecords): Promise<boolean> {
 	if (!identityKeys.length) return false;
+	if (read && !read.cursors.has(SALT)) {
+		// Asked with the salt known: its records are in `read`. Asked before any salt: none was set, so none is suppressed.
+		const known = salts.get(store);
+		return !!known && identityKeys.some((key) => suppressedIn(read, digestOf(known, key)));
+	}
+	if (read) salts.set(store, read.cursors.get(SALT)!);
 	const salt = await saltOf(store, false);
 	if (!salt) return false;
 	return store.anyIdentitySuppressed(identityKeys.map((key) => digestOf(salt, key)));

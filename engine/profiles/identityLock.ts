@@ -70,6 +70,6 @@ export function profileLockRequest(store: LockStore, lockKeys: string[], identit
  * none, waiting while another process holds one) and reads the known identities and the profiles they lead to.
  */
 export async function lockAndReadProfiles(store: LockStore & Pick<FoldedSteps, 'lockAndReadProfiles'>, request: ProfileLockRequest): Promise<LockedProfiles> {
-	const { locks, ttlMs, identityKeys, contactId } = request;
-	return retrying(locks.join(', '), () => store.lockAndReadProfiles(locks, ttlMs, Date.now(), identityKeys, contactId));
+	const { locks, ttlMs, identityKeys, contactId, reads } = request;
+	return retrying(locks.join(', '), () => store.lockAndReadProfiles(locks, ttlMs, Date.now(), identityKeys, contactId, reads));
 }

@@ -3,7 +3,7 @@ import { isChannel } from '../channels';
 import type { CustomerEvent } from '../events/schema';
 import { newId } from '../ids';
 import { lockAndReadProfiles, profileLockRequest } from './identityLock';
-import { anySuppressed } from '../privacy/suppression';
+import { anySuppressed, suppressionReads } from '../privacy/suppression';
 import type { LockedProfiles, ProfileLockRequest, Store } from '../store/types';
 import { IDENTITY_KINDS, IdentityKind, Profile } from './schema';
 
@@ -118,9 +118,12 @@ function aliasOf(event: CustomerEvent): { previousId?: string; aliasKeys: string
 
 /** What the profile update of an event locks and reads (the store step may take it with the event's claim: usecases/ingest.ts). */
 export function profileUpdateRequest(store: Store, event: CustomerEvent): ProfileLockRequest {
-	const keys = [...eventIdentityKeys(event), ...aliasOf(event).aliasKeys];
+	const own = eventIdentityKeys(event);
+	const keys = [...own, ...aliasOf(event).aliasKeys];
 	const direct = event.identities.contactId;
-	return profileLockRequest(store, [...keys, ...(direct ? [`contactId:${direct}`] : [])], keys, direct);
+	const request = profileLockRequest(store, [...keys, ...(direct ? [`contactId:${direct}`] : [])], keys, direct);
+	// A network store reads the suppression list in the same round trip (an in-process one asks only for new identities, later).
+	return store.shared && own.length ? { ...request, reads: suppressionReads(store, own) } : request;
 }
 
 /**
@@ -141,7 +144,7 @@ export async function ingestIntoProfile(
 	const request = profileUpdateRequest(store, event);
 	const held = request.locks;
 	// Locks taken and the profile's sources read in one store step; the save lets the locks go in the same step.
-	const { identities: resolved, profiles: found } = locked ?? (await lockAndReadProfiles(store, request));
+	const { identities: resolved, profiles: found, records } = locked ?? (await lockAndReadProfiles(store, request));
 	try {
 		const ids = new Set<string>();
 		if (direct && found.has(direct)) ids.add(direct);
@@ -153,7 +156,7 @@ export async function ingestIntoProfile(
 		const known = new Set(profileIdentityKeys(profile));
 		applyEvent(profile, event);
 		// Only identities new to the contact can match the suppression list (an old one was checked when it came).
-		if (!profile.doNotContact && (await anySuppressed(store, keys.filter((k) => !known.has(k))))) profile.doNotContact = true;
+		if (!profile.doNotContact && (await anySuppressed(store, keys.filter((k) => !known.has(k)), records))) profile.doNotContact = true;
 		afterApply?.(profile, event);
 		if (previousId) {
 			const known = aliasKeys.filter((key) => resolved.has(key));

@@ -46,9 +46,9 @@ const ROLE_METHODS: { [R in StoreRole]: Record<keyof PlacedRoles[R], true> } = {
 /** The placed roles each folded step touches (roles.ts FoldedSteps; the type refuses a missing or unknown step). */
 const FOLDED_STEP_ROLES: Record<keyof FoldedSteps, StoreRole[]> = {
 	claimKeyUnlessMarked: ['claims'],
-	claimKeyUnlessMarkedAndLock: ['claims', 'profiles'],
+	claimKeyUnlessMarkedAndLock: ['claims', 'profiles', 'cursors'],
 	holdKeyAndRelease: ['claims'],
-	lockAndReadProfiles: ['claims', 'profiles'],
+	lockAndReadProfiles: ['claims', 'profiles', 'cursors'],
 	saveProfileAndRelease: ['profiles', 'claims'],
 	reserveCapAndClaim: ['caps', 'claims'],
 	peekCapAndReadArmStats: ['caps', 'learnerStats'],

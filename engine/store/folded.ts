@@ -1,6 +1,6 @@
 import type { Profile } from '../profiles/schema';
 import { NamedRecords } from './records';
-import { noCounters, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type FoldedSteps, type KeyClaim, type LockedProfiles, type ProfileLockRequest, type Store } from './types';
+import { noCounters, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type FoldedSteps, type KeyClaim, type LockedProfiles, type ProfileLockRequest, type ReadRecords, type RecordReads, type Store } from './types';
 
 /**
  * The folded steps (roles.ts FoldedSteps) composed of the store's plain methods, with the named records: for the
@@ -21,7 +21,7 @@ export class ComposedSteps extends NamedRecords implements FoldedSteps {
 	async claimKeyUnlessMarkedAndLock(this: Store, key: string, ttlMs: number, now: number, mark: string, markAt: number, lock: ProfileLockRequest): Promise<{ claim: 'claimed' | 'held' | 'marked'; locked?: LockedProfiles }> {
 		const claim = await this.claimKeyUnlessMarked(key, ttlMs, now, mark, markAt);
 		if (claim !== 'claimed') return { claim };
-		const locked = await this.lockAndReadProfiles(lock.locks, lock.ttlMs, now, lock.identityKeys, lock.contactId);
+		const locked = await this.lockAndReadProfiles(lock.locks, lock.ttlMs, now, lock.identityKeys, lock.contactId, lock.reads);
 		return locked ? { claim, locked } : { claim };
 	}
 
@@ -31,7 +31,7 @@ export class ComposedSteps extends NamedRecords implements FoldedSteps {
 	}
 
 	/** Locks in sorted order; one that is held lets go of those taken, so two callers never wait on each other. */
-	async lockAndReadProfiles(this: Store, locks: string[], ttlMs: number, now: number, identityKeys: string[], contactId?: string): Promise<LockedProfiles | undefined> {
+	async lockAndReadProfiles(this: Store, locks: string[], ttlMs: number, now: number, identityKeys: string[], contactId?: string, reads?: RecordReads): Promise<LockedProfiles | undefined> {
 		const held: string[] = [];
 		for (const key of [...new Set(locks)].sort()) {
 			if (!(await this.claimKey(key, ttlMs, now))) {
@@ -46,7 +46,7 @@ export class ComposedSteps extends NamedRecords implements FoldedSteps {
 		const found = await Promise.all([...ids].map(async (id) => [id, await this.getProfile(id)] as const));
 		const profiles = new Map<string, Profile>();
 		for (const [id, profile] of found) if (profile) profiles.set(id, profile);
-		return { identities, profiles };
+		return reads ? { identities, profiles, records: await readRecords(this, reads, now) } : { identities, profiles };
 	}
 
 	async saveProfileAndRelease(this: Store, profile: Profile, identityKeys: string[], merged: string[], release: string[]): Promise<void> {
@@ -69,4 +69,20 @@ export class ComposedSteps extends NamedRecords implements FoldedSteps {
 		if (deltas.length) await this.addArmStats(deltas);
 		return settled;
 	}
+}
+
+/** The records of RecordReads, read with the plain methods. */
+async function readRecords(store: Store, reads: RecordReads, now: number): Promise<ReadRecords> {
+	const cursors = new Map<string, string>();
+	const claims = new Set<string>();
+	await Promise.all([
+		...reads.cursors.map(async (name) => {
+			const value = await store.getCursor(name);
+			if (value !== undefined) cursors.set(name, value);
+		}),
+		...reads.claims.map(async (key) => {
+			if ((await store.keyHeldUntil(key, now)) !== undefined) claims.add(key);
+		}),
+	]);
+	return { cursors, claims };
 }

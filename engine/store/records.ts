@@ -1,4 +1,5 @@
 import type { ClaimStore, CursorStore, RewardRecords, SuppressionRecords, VariantRecords } from './roles';
+import type { ReadRecords, RecordReads } from './types';
 import { isoTime } from '../util/isoTime';
 
 /**
@@ -19,6 +20,12 @@ const suppressedKey = (digest: string) => `suppressed:${digest}`;
 const legacyApprovedKey = approvedKey;
 const legacyRewardKey = rewardKey;
 const legacySuppressedKey = suppressedKey;
+
+/** The records that would say these digests are suppressed, to read in one store step (FoldedSteps.lockAndReadProfiles). */
+export const suppressionRecordReads = (digests: string[]): RecordReads => ({ cursors: digests.map(suppressedKey), claims: digests.map(legacySuppressedKey) });
+
+/** Whether what such a step read says this digest is suppressed (as anyIdentitySuppressed([digest])). */
+export const suppressedIn = (records: ReadRecords, digest: string): boolean => records.cursors.has(suppressedKey(digest)) || records.claims.has(legacySuppressedKey(digest));
 
 /** Held by a legacy claim: those were held for a hundred years, so the wall clock only tells held from released. */
 async function legacyHeld(store: Primitives, key: string): Promise<boolean> {

@@ -7,7 +7,7 @@ import { byCreated, matchesQuery, queryLimit } from './matchDecision';
 import type { ModelActivation, ModelVersionInfo } from './models';
 import { checkArmDeltas } from './armStats';
 import { reconnectDelayMs } from './connection';
-import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, INACTIVITY_QUEUE, KeyClaim, LeasedTimer, LockedProfiles, noCounters, ProfileLockRequest, PruneTarget, RETENTION_BATCH, Store, StoredTimer, TimerQueue, timerQueue, waitQueue } from './types';
+import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, INACTIVITY_QUEUE, KeyClaim, LeasedTimer, LockedProfiles, noCounters, ProfileLockRequest, PruneTarget, ReadRecords, RecordReads, RETENTION_BATCH, Store, StoredTimer, TimerQueue, timerQueue, waitQueue } from './types';
 import { timerIsFor } from './erasure';
 import { DecisionFilter, DecisionSummary, FactCounter, FactKey, factsOf, matchesFilter, SummaryPage, summaryOf } from './decisionFacts';
 import { NamedRecords } from './records';
@@ -233,10 +233,11 @@ return 1
 `;
 
 /**
- * Identity locks, then what a profile update reads: lockAndRead(k, a) reads KEYS after the first k (lock keys, then
- * identity keys) and ARGV after the first a (lock count, now, until, ttl, profile key prefix, contact id: '' for none).
- * Nil when a lock is held (nothing claimed); else each identity key's contact id ('' when unknown), then contact id and
- * profile JSON ('' when none) for the contact id and each contact named.
+ * Identity locks, then what a profile update reads: lockAndRead(k, a) reads KEYS after the first k (lock keys, identity
+ * keys, cursor keys, then claim keys) and ARGV after the first a (lock count, now, until, ttl, profile key prefix,
+ * contact id: '' for none, identity key count, cursor count). Nil when a lock is held (nothing claimed); else each
+ * identity key's contact id ('' when unknown), each cursor's value ('' when unset), each claim's '1' when held ('' when
+ * free), then contact id and profile JSON ('' when none) for the contact id and each contact named.
  */
 const LOCK_AND_READ_FN = `
 local function lockAndRead(k, a)
@@ -252,11 +253,15 @@ local function lockAndRead(k, a)
     if not seen[id] then seen[id] = true ids[#ids + 1] = id end
   end
   if ARGV[a + 6] ~= '' then named(ARGV[a + 6]) end
-  for i = k + n + 1, #KEYS do
+  local identities = k + n + tonumber(ARGV[a + 7])
+  local cursors = identities + tonumber(ARGV[a + 8])
+  for i = k + n + 1, identities do
     local id = redis.call('GET', KEYS[i])
     out[#out + 1] = id or ''
     if id then named(id) end
   end
+  for i = identities + 1, cursors do out[#out + 1] = redis.call('GET', KEYS[i]) or '' end
+  for i = cursors + 1, #KEYS do out[#out + 1] = free(KEYS[i], ARGV[a + 2]) and '' or '1' end
   for _, id in ipairs(ids) do
     out[#out + 1] = id
     out[#out + 1] = redis.call('GET', ARGV[a + 5] .. id) or ''
@@ -379,12 +384,20 @@ function verdictOf(out: number[], counters: CapCounter[]): CapVerdict {
 }
 
 /** lockAndRead's answer → the identities known and the profiles found. */
-function lockedProfilesOf(identityKeys: string[], out: string[]): LockedProfiles {
+function lockedProfilesOf(lock: Pick<ProfileLockRequest, 'identityKeys' | 'reads'>, out: string[]): LockedProfiles {
+	const { identityKeys, reads } = lock;
 	const identities = new Map<string, string>();
 	identityKeys.forEach((key, i) => out[i] && identities.set(key, out[i]));
+	let at = identityKeys.length;
+	let records: ReadRecords | undefined;
+	if (reads) {
+		records = { cursors: new Map(), claims: new Set() };
+		for (const name of reads.cursors) if (out[at++]) records.cursors.set(name, out[at - 1]);
+		for (const key of reads.claims) if (out[at++]) records.claims.add(key);
+	}
 	const profiles = new Map<string, Profile>();
-	for (let i = identityKeys.length; i < out.length; i += 2) if (out[i + 1]) profiles.set(out[i], JSON.parse(out[i + 1]) as Profile);
-	return { identities, profiles };
+	for (let i = at; i < out.length; i += 2) if (out[i + 1]) profiles.set(out[i], JSON.parse(out[i + 1]) as Profile);
+	return records ? { identities, profiles, records } : { identities, profiles };
 }
 
 /** An arm hash's HMGET of ARM_STAT_FIELDS (all null: no such hash). */
@@ -606,11 +619,11 @@ export class RedisStore extends NamedRecords implements Store {
 		});
 	}
 
-	lockAndReadProfiles(locks: string[], ttlMs: number, now: number, identityKeys: string[], contactId?: string) {
+	lockAndReadProfiles(locks: string[], ttlMs: number, now: number, identityKeys: string[], contactId?: string, reads?: RecordReads) {
 		return this.run('read profiles', async (): Promise<LockedProfiles | undefined> => {
-			const { keys, args } = this.lockAndReadArgs({ locks, ttlMs, identityKeys, contactId }, now);
+			const { keys, args } = this.lockAndReadArgs({ locks, ttlMs, identityKeys, contactId, reads }, now);
 			const out = (await this.redis.nudgeLockAndRead(keys.length, ...keys, ...args)) as string[] | null;
-			return out === null ? undefined : lockedProfilesOf(identityKeys, out);
+			return out === null ? undefined : lockedProfilesOf({ identityKeys, reads }, out);
 		});
 	}
 
@@ -619,15 +632,17 @@ export class RedisStore extends NamedRecords implements Store {
 			const read = this.lockAndReadArgs(lock, now);
 			const keys = [this.k('claim', key), this.k('claim', mark), ...read.keys];
 			const [claim, out] = (await this.redis.nudgeClaimAndLock(keys.length, ...keys, now, now + ttlMs, ttlPx(ttlMs), markAt, ...read.args)) as ['claimed' | 'held' | 'marked', string[]?];
-			return out ? { claim, locked: lockedProfilesOf(lock.identityKeys, out) } : { claim };
+			return out ? { claim, locked: lockedProfilesOf(lock, out) } : { claim };
 		});
 	}
 
-	/** lockAndRead's keys (lock keys, then identity keys) and arguments (LOCK_AND_READ_FN). */
+	/** lockAndRead's keys (lock keys, identity keys, cursor keys, then claim keys) and arguments (LOCK_AND_READ_FN). */
 	private lockAndReadArgs(lock: ProfileLockRequest, now: number): { keys: string[]; args: (string | number)[] } {
 		const lockKeys = [...new Set(lock.locks)].map((key) => this.k('claim', key));
-		const keys = [...lockKeys, ...lock.identityKeys.map((key) => this.k('identity', key))];
-		return { keys, args: [lockKeys.length, now, now + lock.ttlMs, ttlPx(lock.ttlMs), this.k('profile', ''), lock.contactId ?? ''] };
+		const cursors = (lock.reads?.cursors ?? []).map((name) => this.k('cursor', name));
+		const claims = (lock.reads?.claims ?? []).map((key) => this.k('claim', key));
+		const keys = [...lockKeys, ...lock.identityKeys.map((key) => this.k('identity', key)), ...cursors, ...claims];
+		return { keys, args: [lockKeys.length, now, now + lock.ttlMs, ttlPx(lock.ttlMs), this.k('profile', ''), lock.contactId ?? '', lock.identityKeys.length, cursors.length] };
 	}
 
 	saveProfileAndRelease(profile: Profile, identityKeys: string[], merged: string[], release: string[]) {

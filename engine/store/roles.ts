@@ -2,7 +2,7 @@ import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
 import type { Profile } from '../profiles/schema';
 import type { ModelActivation, ModelVersionInfo, ModelVersionRecord } from './models';
 import type { DecisionFilter, DecisionSummary, FactCount, FactKey, SummaryPage } from './decisionFacts';
-import type { ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, KeyClaim, LeasedTimer, LockedProfiles, ProfileLockRequest, PruneTarget, StoredTimer, TimerQueue } from './types';
+import type { ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, KeyClaim, LeasedTimer, LockedProfiles, ProfileLockRequest, PruneTarget, RecordReads, StoredTimer, TimerQueue } from './types';
 
 /**
  * The store, one role per concern. `Store` (types.ts) is all of them; a rule that needs one or two takes just
@@ -174,9 +174,10 @@ export interface FoldedSteps {
 	/**
 	 * Claims and profiles: claims every lock key (as claimKey; all or none) and, when it did, reads what a profile
 	 * update starts from: the identity keys that are known, and the profiles of `contactId` and of every contact they
-	 * name. Undefined (nothing claimed, nothing read) when a lock is held by another caller.
+	 * name; with `reads`, also those cursors (getCursor) and whether those claims are held at `now` (keyHeldUntil), in
+	 * `records`. Undefined (nothing claimed, nothing read) when a lock is held by another caller.
 	 */
-	lockAndReadProfiles(locks: string[], ttlMs: number, now: number, identityKeys: string[], contactId?: string): Promise<LockedProfiles | undefined>;
+	lockAndReadProfiles(locks: string[], ttlMs: number, now: number, identityKeys: string[], contactId?: string, reads?: RecordReads): Promise<LockedProfiles | undefined>;
 	/** Profiles and claims: saveProfile, then releaseKey of each key in `release`. */
 	saveProfileAndRelease(profile: Profile, identityKeys: string[], mergedContactIds: string[], release: string[]): Promise<void>;
 	/**

@@ -99,12 +99,30 @@ export interface ProfileLockRequest {
 	ttlMs: number;
 	identityKeys: string[];
 	contactId?: string;
+	/** Records read in the same step (the suppression list's: privacy/suppression.ts). */
+	reads?: RecordReads;
 }
 
-/** What Store.lockAndReadProfiles read: identity key → contactId for the known keys, contactId → profile for those that exist. */
+/** Named records to read with a profile update's locks: cursors by name, and whether claimed keys are held. */
+export interface RecordReads {
+	cursors: string[];
+	claims: string[];
+}
+
+/** What RecordReads found: each cursor that is set, with its value, and each claim held at the step's time. */
+export interface ReadRecords {
+	cursors: Map<string, string>;
+	claims: Set<string>;
+}
+
+/**
+ * What Store.lockAndReadProfiles read: identity key → contactId for the known keys, contactId → profile for those that
+ * exist, and the records asked for (only when asked).
+ */
 export interface LockedProfiles {
 	identities: Map<string, string>;
 	profiles: Map<string, Profile>;
+	records?: ReadRecords;
 }
 
 /** What pruneExpired deletes: cap ledger entries by when they were made, claimed keys by when they expired. */

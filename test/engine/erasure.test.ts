@@ -5,7 +5,11 @@ import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { loadPolicy } from '../../engine/policy/load';
 import { erasureReceiptKey } from '../../engine/privacy/erase';
 import { MemoryStore } from '../../engine/store/memory';
-import { Backend, found, localBackends, postgresBackend, redisBackend, splitBackend } from '../helpers/rawStores';
+import { PostgresStore } from '../../engine/store/postgres';
+import { RedisStore } from '../../engine/store/redis';
+import { splitStore } from '../../engine/store/split';
+import type { Store } from '../../engine/store/types';
+import { Backend, found, localBackends, postgresBackend, postgresStore, redisBackend, redisStore, splitBackend } from '../helpers/rawStores';
 import { describeWithServer, TEST_POSTGRES_URL, TEST_REDIS_URL } from '../helpers/services';
 
 
@@ -83,16 +87,56 @@ function describeErasure(backend: Backend): void {
 	});
 }
 
+/**
+ * A worker on a network store reads the suppression list in the step that locks and reads the profile. Started before
+ * another process's first erasure with suppression, it has no salt: that step reads the salt, and once it is known,
+ * the records of the event's identities.
+ */
+function describeSharedSuppression(name: string, twins: () => [Store, Store]): void {
+	test(`${name}: a worker sees another process's suppression, before and after it knows the salt`, async () => {
+		const [workerStore, adminStore] = twins();
+		const worker = new Engine({ store: workerStore, policy: policy() });
+		const admin = new Engine({ store: adminStore, policy: policy() });
+		const run = (email: string) => worker.decide(event('Demo Requested', email), { journey: 'nurture', target: { dryRun: true } });
+		expect((await run('early@example.net')).reason).not.toBe('SUPPRESSION_LIST');
+		for (const email of ['gone1@example.net', 'gone2@example.net']) await admin.eraseContact({ email }, { suppress: true });
+		// The first read finds the salt; the next has it and reads the records with the locks.
+		expect(await run('gone1@example.net')).toMatchObject({ status: 'suppressed', reason: 'SUPPRESSION_LIST' });
+		expect(await run('gone2@example.net')).toMatchObject({ status: 'suppressed', reason: 'SUPPRESSION_LIST' });
+		expect((await run('fresh@example.net')).reason).not.toBe('SUPPRESSION_LIST');
+		// A known contact's new identity is checked too.
+		const known = await worker.decide(event('Demo Requested', 'fresh@example.net', { identities: { email: 'fresh@example.net', userId: 'u-fresh' } }), { journey: 'nurture', target: { dryRun: true } });
+		await admin.decide(event('Demo Requested', 'later@example.net', { identities: { email: 'later@example.net', userId: 'u-later' } }), { journey: 'nurture', target: { dryRun: true } });
+		await admin.eraseContact({ email: 'later@example.net' }, { suppress: true });
+		const linked = await worker.decide(event('Demo Requested', 'fresh@example.net', { identities: { email: 'fresh@example.net', userId: 'u-later' } }), { journey: 'nurture', target: { dryRun: true } });
+		expect(linked).toMatchObject({ contactId: known.contactId, status: 'suppressed', reason: 'SUPPRESSION_LIST' });
+		await worker.close();
+		await admin.close();
+	});
+}
+
 describe('erasing a contact', () => {
 	for (const backend of localBackends()) describeErasure(backend);
 
 	withRedis('on Redis (every key and value, by SCAN)', () => {
 		describeErasure(redisBackend('nudgeerase'));
+		describeSharedSuppression('redis', () => {
+			const store = redisStore('nudgesuppress');
+			return [store, new RedisStore(TEST_REDIS_URL, { prefix: store.prefix })];
+		});
 	});
 	withPostgres('on PostgreSQL (every row of every table, as text)', () => {
 		describeErasure(postgresBackend('nudgeerase'));
+		describeSharedSuppression('postgres', () => {
+			const store = postgresStore('nudgesuppress');
+			return [store, new PostgresStore(TEST_POSTGRES_URL, { schema: store.schema })];
+		});
 		withRedis('and split', () => {
 			describeErasure(splitBackend('nudgeerase'));
+			describeSharedSuppression('split redis+postgres', () => {
+				const [hot, log] = [redisStore('nudgesuppress'), postgresStore('nudgesuppress')];
+				return [splitStore(hot, log), splitStore(new RedisStore(TEST_REDIS_URL, { prefix: hot.prefix }), new PostgresStore(TEST_POSTGRES_URL, { schema: log.schema }))];
+			});
 		});
 	});
 

@@ -145,6 +145,20 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			expect(await store.lockAndReadProfiles(['lock:a'], 1000, 10, [])).toEqual({ identities: new Map(), profiles: new Map() });
 		});
 
+		test('folded profile update: the records asked for are read with the locks, as getCursor and keyHeldUntil read them', async () => {
+			await store.setCursor('rec:set', 'v1', undefined);
+			await store.holdKey('rec:held', 1000, 0);
+			await store.holdKey('rec:expired', 5, 0);
+			const reads = { cursors: ['rec:set', 'rec:unset'], claims: ['rec:held', 'rec:expired', 'rec:never'] };
+			const read = await store.lockAndReadProfiles(['lock:r'], 1000, 10, ['email:nobody@x.io'], undefined, reads);
+			expect(read).toEqual({ identities: new Map(), profiles: new Map(), records: { cursors: new Map([['rec:set', 'v1']]), claims: new Set(['rec:held']) } });
+			// With the event's claim too; a held lock reads nothing.
+			const both = await store.claimKeyUnlessMarkedAndLock('event-lease:r1', 1000, 10, 'event:r1', 10, { locks: ['lock:r2'], ttlMs: 1000, identityKeys: [], reads });
+			expect(both.locked?.records).toEqual(read!.records);
+			expect(await store.lockAndReadProfiles(['lock:r'], 1000, 10, [], undefined, reads)).toBeUndefined();
+			expect((await store.lockAndReadProfiles(['lock:r3'], 1000, 10, [], undefined, { cursors: [], claims: [] }))?.records).toEqual({ cursors: new Map(), claims: new Set() });
+		});
+
 		test('folded cap check: the send key is claimed with the slot, and only when a slot was reserved', async () => {
 			const one = [{ ruleId: 'one', limit: 1, since: 0, match: {}, excludeTags: [] }];
 			const r = (id: string, at: number) => ({ reservationId: id, contactId: 'c1', channel: 'email', journey: 'j', tags: [], at, expiresAt: at + 1000 });
