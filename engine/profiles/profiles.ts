@@ -122,7 +122,8 @@ export function profileUpdateRequest(store: Store, event: CustomerEvent): Profil
 	const keys = [...own, ...aliasOf(event).aliasKeys];
 	const direct = event.identities.contactId;
 	const request = profileLockRequest(store, [...keys, ...(direct ? [`contactId:${direct}`] : [])], keys, direct);
-	// A network store reads the suppression list in the same round trip (an in-process one asks only for new identities, later).
+	// Redis reads the suppression list's records in the same round trip; a store that would need calls of their own
+	// returns none (store/roles.ts), and, as an in-process store, is asked for the new identities only, later.
 	return store.shared && own.length ? { ...request, reads: suppressionReads(store, own) } : request;
 }
 

@@ -1,6 +1,6 @@
 import type { Profile } from '../profiles/schema';
 import { NamedRecords } from './records';
-import { noCounters, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type FoldedSteps, type KeyClaim, type LockedProfiles, type ProfileLockRequest, type ReadRecords, type RecordReads, type Store } from './types';
+import { noCounters, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type FoldedSteps, type KeyClaim, type LockedProfiles, type ProfileLockRequest, type Store } from './types';
 
 /**
  * The folded steps (roles.ts FoldedSteps) composed of the store's plain methods, with the named records: for the
@@ -30,8 +30,11 @@ export class ComposedSteps extends NamedRecords implements FoldedSteps {
 		await this.releaseKey(release);
 	}
 
-	/** Locks in sorted order; one that is held lets go of those taken, so two callers never wait on each other. */
-	async lockAndReadProfiles(this: Store, locks: string[], ttlMs: number, now: number, identityKeys: string[], contactId?: string, reads?: RecordReads): Promise<LockedProfiles | undefined> {
+	/**
+	 * Locks in sorted order; one that is held lets go of those taken, so two callers never wait on each other. Reads no
+	 * records: here each would be a call of its own, on every event, where the caller asks only for what it needs.
+	 */
+	async lockAndReadProfiles(this: Store, locks: string[], ttlMs: number, now: number, identityKeys: string[], contactId?: string): Promise<LockedProfiles | undefined> {
 		const held: string[] = [];
 		for (const key of [...new Set(locks)].sort()) {
 			if (!(await this.claimKey(key, ttlMs, now))) {
@@ -46,7 +49,7 @@ export class ComposedSteps extends NamedRecords implements FoldedSteps {
 		const found = await Promise.all([...ids].map(async (id) => [id, await this.getProfile(id)] as const));
 		const profiles = new Map<string, Profile>();
 		for (const [id, profile] of found) if (profile) profiles.set(id, profile);
-		return reads ? { identities, profiles, records: await readRecords(this, reads, now) } : { identities, profiles };
+		return { identities, profiles };
 	}
 
 	async saveProfileAndRelease(this: Store, profile: Profile, identityKeys: string[], merged: string[], release: string[]): Promise<void> {
@@ -71,18 +74,3 @@ export class ComposedSteps extends NamedRecords implements FoldedSteps {
 	}
 }
 
-/** The records of RecordReads, read with the plain methods. */
-async function readRecords(store: Store, reads: RecordReads, now: number): Promise<ReadRecords> {
-	const cursors = new Map<string, string>();
-	const claims = new Set<string>();
-	await Promise.all([
-		...reads.cursors.map(async (name) => {
-			const value = await store.getCursor(name);
-			if (value !== undefined) cursors.set(name, value);
-		}),
-		...reads.claims.map(async (key) => {
-			if ((await store.keyHeldUntil(key, now)) !== undefined) claims.add(key);
-		}),
-	]);
-	return { cursors, claims };
-}

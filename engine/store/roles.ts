@@ -174,8 +174,10 @@ export interface FoldedSteps {
 	/**
 	 * Claims and profiles: claims every lock key (as claimKey; all or none) and, when it did, reads what a profile
 	 * update starts from: the identity keys that are known, and the profiles of `contactId` and of every contact they
-	 * name; with `reads`, also those cursors (getCursor) and whether those claims are held at `now` (keyHeldUntil), in
-	 * `records`. Undefined (nothing claimed, nothing read) when a lock is held by another caller.
+	 * name. With `reads`, a store that reads them in the same step (Redis's script) also returns those cursors
+	 * (getCursor) and whether those claims are held at `now` (keyHeldUntil), in `records`; one that would need calls of
+	 * their own (the composed default, store/folded.ts) returns no `records`, and the caller reads what it needs later.
+	 * Undefined (nothing claimed, nothing read) when a lock is held by another caller.
 	 */
 	lockAndReadProfiles(locks: string[], ttlMs: number, now: number, identityKeys: string[], contactId?: string, reads?: RecordReads): Promise<LockedProfiles | undefined>;
 	/** Profiles and claims: saveProfile, then releaseKey of each key in `release`. */

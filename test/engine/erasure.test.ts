@@ -88,9 +88,9 @@ function describeErasure(backend: Backend): void {
 }
 
 /**
- * A worker on a network store reads the suppression list in the step that locks and reads the profile. Started before
- * another process's first erasure with suppression, it has no salt: that step reads the salt, and once it is known,
- * the records of the event's identities.
+ * A worker on a shared store sees another process's suppressions. Started before that process's first erasure with
+ * suppression, it has no salt: on Redis the step that locks and reads the profile reads the salt and, once it is
+ * known, the records of the event's identities; on PostgreSQL the check after that step asks for them.
  */
 function describeSharedSuppression(name: string, twins: () => [Store, Store]): void {
 	test(`${name}: a worker sees another process's suppression, before and after it knows the salt`, async () => {
