@@ -3,9 +3,9 @@ import { Engine } from '../../engine/engine';
 import { NudgeError } from '../../engine/errors';
 import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { loadPolicy } from '../../engine/policy/load';
-import { outcomeTrainingTable } from '../../engine/scoring/outcomes';
+import { OUTCOME_LABEL, outcomeTrainingTable } from '../../engine/scoring/outcomes';
 import { activateModel, importModel, modelOperation, rollbackModel, trainAndSave } from '../../engine/scoring/registry';
-import { serializeModel } from '../../engine/scoring/model';
+import { crossValidate, serializeModel } from '../../engine/scoring/model';
 import { MemoryStore } from '../../engine/store/memory';
 import { SqliteStore } from '../../engine/store/sqlite';
 import type { Store } from '../../engine/store/types';
@@ -157,7 +157,11 @@ describe('learning from outcomes', () => {
 		expect(table.columns).toEqual(expect.arrayContaining(['Pricing Viewed', 'plan', 'region', 'converted']));
 		const result = await modelOperation(store, { operation: 'retrain', name: 'lead', options: { trees: 20, minLeaf: 3 }, activate: true });
 		expect(result).toMatchObject({ version: 1, active: 1, summary: { rows: 400 } });
-		expect(result.evaluation!.auc).toBeGreaterThan(0.9);
+		// Its held-out fifth (about 80 rows) moves with which of the 11 off-pattern converters land in it (AUC 0.90-1.0
+		// over runs), so the pattern is judged by 5-fold cross-validation over all 400 rows (0.945-0.965 over runs).
+		expect(result.evaluation!.auc).toBeGreaterThan(0.7);
+		const folds = crossValidate(table, { trees: 20, minLeaf: 3, target: OUTCOME_LABEL, positive: '1' });
+		expect(folds.reduce((sum, e) => sum + e.auc, 0) / folds.length).toBeGreaterThan(0.9);
 		// 400 contacts is below the cold-start threshold: the engine still scores with the rules, and says so.
 		const { decision } = await engine.ingest(trackEvent('new@x.io', 'Pricing Viewed', { traits: { plan: 'pro' } }));
 		expect((await engine.score(decision)).score).toMatchObject({ fallback: true, note: expect.stringMatching(/trained on 400 rows/) });
