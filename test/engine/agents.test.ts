@@ -351,20 +351,38 @@ describe.each(local)('agent actions on %s', (_name, makeStore) => {
 			expect((await h.engine.requestAction(ask({ idempotencyKey: 'other', contact: people.find((p) => p !== only) }))).reasons).toEqual(['BLAST_RADIUS']);
 		});
 
+		/** Two requests per contact, all at once: `limit` contacts are reached, each by both its twins; the others by neither, refused by the blast radius. */
+		async function expectTwinsReach(people: string[], limit: number): Promise<void> {
+			const verdicts = await Promise.all(people.flatMap((email, i) => [0, 1].map((j) => h.engine.requestAction(ask({ idempotencyKey: `c${i}-${j}`, contact: email })))));
+			const reached = people.filter((_, i) => verdicts[2 * i].verdict === 'allow' || verdicts[2 * i + 1].verdict === 'allow');
+			expect(reached).toHaveLength(limit);
+			for (const [i, email] of people.entries()) {
+				const twins = [verdicts[2 * i], verdicts[2 * i + 1]].map((v) => (v.verdict === 'allow' ? 'allow' : v.reasons[0]));
+				expect(twins).toEqual(reached.includes(email) ? ['allow', 'allow'] : ['BLAST_RADIUS', 'BLAST_RADIUS']);
+			}
+		}
+
 		test('a distinct-contacts limit is used in full when twin requests for new contacts come at once', async () => {
 			open({ caps: [] }, { blastRadius: [{ id: 'two-contacts', count: 'contacts', limit: 2, window: '1d' }] });
 			const people = Array.from({ length: 6 }, (_, i) => `p${i}@example.com`);
 			for (const email of people) await contact(h.engine, email);
 			// Both twins of a contact once took a slot before either marked it, so a third contact was refused while
 			// the second twin still held its slot, and only one contact was reached.
-			const verdicts = await Promise.all(people.flatMap((email, i) => [0, 1].map((j) => h.engine.requestAction(ask({ idempotencyKey: `c${i}-${j}`, contact: email })))));
-			const reached = people.filter((_, i) => verdicts[2 * i].verdict === 'allow' || verdicts[2 * i + 1].verdict === 'allow');
-			expect(reached).toHaveLength(2);
-			// A contact reached is reached by both its twins; the others by neither, refused by the blast radius.
+			await expectTwinsReach(people, 2);
+		});
+
+		test('twin requests are counted one at a time while the contact is marked in one rule but not in another', async () => {
+			open({ caps: [] }, { blastRadius: [{ id: 'two-an-hour', count: 'contacts', limit: 2, window: '1h' }, { id: 'many-a-day', count: 'contacts', limit: 100, window: '1d' }] });
+			const people = Array.from({ length: 6 }, (_, i) => `p${i}@example.com`);
+			for (const email of people) await contact(h.engine, email);
+			// Two contacts an hour for three hours: each is then marked in the day's rule only, and its twins must still be
+			// counted one at a time (taken at once, both twins of the first contact held the hour's two slots).
 			for (const [i, email] of people.entries()) {
-				const twins = [verdicts[2 * i], verdicts[2 * i + 1]].map((v) => (v.verdict === 'allow' ? 'allow' : v.reasons[0]));
-				expect(twins).toEqual(reached.includes(email) ? ['allow', 'allow'] : ['BLAST_RADIUS', 'BLAST_RADIUS']);
+				h.clock.now = new Date(Date.parse(AT) + Math.floor(i / 2) * 3_601_000);
+				expect((await h.engine.requestAction(ask({ idempotencyKey: `first-${i}`, contact: email }))).verdict).toBe('allow');
 			}
+			h.clock.now = new Date(Date.parse(AT) + 3 * 3_601_000);
+			await expectTwinsReach(people, 2);
 		});
 	});
 
