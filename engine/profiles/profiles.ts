@@ -122,9 +122,9 @@ export function profileUpdateRequest(store: Store, event: CustomerEvent): Profil
 	const keys = [...own, ...aliasOf(event).aliasKeys];
 	const direct = event.identities.contactId;
 	const request = profileLockRequest(store, [...keys, ...(direct ? [`contactId:${direct}`] : [])], keys, direct);
-	// Redis reads the suppression list's records in the same round trip; a store that would need calls of their own
-	// returns none (store/roles.ts), and, as an in-process store, is asked for the new identities only, later.
-	return store.shared && own.length ? { ...request, reads: suppressionReads(store, own) } : request;
+	// Redis reads the suppression list's records in the same round trip; other stores are asked for the contact's new
+	// identities only, after the read (ingestIntoProfile).
+	return store.readsRecordsWithLocks && own.length ? { ...request, reads: suppressionReads(store, own) } : request;
 }
 
 /**

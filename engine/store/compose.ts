@@ -100,14 +100,19 @@ export function composeStore<P extends Record<string, Store>>(parts: P, placemen
 	for (const role of Object.keys(ROLE_METHODS) as StoreRole[]) {
 		for (const method of Object.keys(ROLE_METHODS[role])) forward(placement[role], method);
 	}
+	// The one part keeping every role of a step, if one does.
+	const partOf = (roles: StoreRole[]) => (new Set(roles.map((role) => placement[role])).size === 1 ? placement[roles[0]] : undefined);
 	for (const [step, roles] of Object.entries(FOLDED_STEP_ROLES)) {
 		// Roles on different parts: the composed default (folded.ts, inherited) runs the plain methods over this store.
-		if (new Set(roles.map((role) => placement[role])).size === 1) forward(placement[roles[0]], step);
+		const part = partOf(roles);
+		if (part) forward(part, step);
 	}
+	const lockingPart = partOf(FOLDED_STEP_ROLES.lockAndReadProfiles);
 	const combined: StoreLifecycle & RetentionStore & { parts: P } = {
 		parts,
 		kind: all.map((part) => part.kind).join('+'),
 		shared: all.some((part) => part.shared),
+		readsRecordsWithLocks: !!lockingPart && !!parts[lockingPart].readsRecordsWithLocks,
 		async sync() {
 			await Promise.all(all.map((part) => part.sync()));
 		},

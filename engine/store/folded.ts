@@ -73,4 +73,3 @@ export class ComposedSteps extends NamedRecords implements FoldedSteps {
 		return settled;
 	}
 }
-

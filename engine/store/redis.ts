@@ -455,6 +455,7 @@ type Scripted = Redis & Record<ScriptName, (...args: (string | number)[]) => Pro
 export class RedisStore extends NamedRecords implements Store {
 	readonly kind = 'redis';
 	readonly shared = true;
+	readonly readsRecordsWithLocks = true;
 	private readonly redis: Scripted;
 	readonly prefix: string;
 	private readonly where: string;

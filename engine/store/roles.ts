@@ -17,6 +17,11 @@ export interface StoreLifecycle {
 	 * serialises profile updates across processes with claimKey locks (engine/profiles/identityLock.ts).
 	 */
 	readonly shared?: boolean;
+	/**
+	 * True when lockAndReadProfiles (and the event's claim with the locks) reads the `reads` asked for in the same step
+	 * (Redis's script); the composed default reads none (FoldedSteps.lockAndReadProfiles), so nobody need ask it.
+	 */
+	readonly readsRecordsWithLocks?: boolean;
 	/** Resolves once every write applied so far is durable. */
 	sync(): Promise<void>;
 	close(): Promise<void>;

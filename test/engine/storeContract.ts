@@ -153,6 +153,8 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			const read = await store.lockAndReadProfiles(['lock:r'], 1000, 10, ['email:nobody@x.io'], undefined, reads);
 			const both = await store.claimKeyUnlessMarkedAndLock('event-lease:r1', 1000, 10, 'event:r1', 10, { locks: ['lock:r2'], ttlMs: 1000, identityKeys: [], reads });
 			const none = await store.lockAndReadProfiles(['lock:r3'], 1000, 10, [], undefined, { cursors: [], claims: [] });
+			// The store says which it does, so a caller asks only one that reads them.
+			expect(!!store.readsRecordsWithLocks).toBe(!!options.readsRecordsWithLocks);
 			if (options.readsRecordsWithLocks) {
 				expect(read).toEqual({ identities: new Map(), profiles: new Map(), records: { cursors: new Map([['rec:set', 'v1']]), claims: new Set(['rec:held']) } });
 				expect(both.locked?.records).toEqual(read!.records);
