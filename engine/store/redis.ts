@@ -189,14 +189,32 @@ redis.call('HDEL', KEYS[2], ARGV[1])
 return n
 `;
 
-/** Appends to \`out\` each arm hash's ARM_STAT_FIELDS (HMGET), for KEYS[from…]. */
-const readArmsStep = (from: number) => `
-for i = ${from}, #KEYS do out[#out + 1] = redis.call('HMGET', KEYS[i], ${ARM_STAT_FIELDS.map((f) => `'${f}'`).join(', ')}) end
+/**
+ * Appends to \`out\` the counts of the arm hashes named in ARGV[at + 1] (packArmKeys: each key as "<bytes>:<key>"),
+ * under the prefix ARGV[at], as one string: per key, in order and ";"-separated, the ARM_STAT_FIELDS (HMGET)
+ * ","-separated, or "" when the hash does not exist. A decision reads about 60 counts (48 are the send time's
+ * hours): one argument and one reply string instead of 60 keys and 60 five-element replies took 6–13% off the
+ * worker's CPU per decision on Redis (bench/scale). The keys are not declared: Redis Cluster is not supported.
+ */
+const readArmsStep = (at: number) => `
+local list, prefix, pos, found = ARGV[${at + 1}], ARGV[${at}], 1, {}
+while pos <= #list do
+  local colon = string.find(list, ':', pos, true)
+  local stop = colon + tonumber(string.sub(list, pos, colon - 1))
+  local v = redis.call('HMGET', prefix .. string.sub(list, colon + 1, stop), ${ARM_STAT_FIELDS.map((f) => `'${f}'`).join(', ')})
+  if v[1] or v[2] or v[3] or v[4] or v[5] then
+    found[#found + 1] = (v[1] or '') .. ',' .. (v[2] or '') .. ',' .. (v[3] or '') .. ',' .. (v[4] or '') .. ',' .. (v[5] or '')
+  else
+    found[#found + 1] = ''
+  end
+  pos = stop + 1
+end
+out[#out + 1] = table.concat(found, ';')
 `;
-/** The learner's counts of every key in one round trip: KEYS are arm hashes. */
+/** The learner's counts of every key in one round trip: ARGV[1] is the arm hashes' prefix, ARGV[2] their keys. */
 const GET_ARMS_LUA = `local out = {} ${readArmsStep(1)} return out`;
-/** Choose Channel's look: the cap check without a reservation (KEYS[1…2], ARGV as RESERVE_STEP), then the arm hashes KEYS[3…]. */
-const PEEK_AND_ARMS_LUA = `${RESERVE_STEP} ${readArmsStep(3)} return out`;
+/** Choose Channel's look: the cap check without a reservation (KEYS[1…2], ARGV[1…7] as RESERVE_STEP), then the arm hashes (ARGV[8…9]). */
+const PEEK_AND_ARMS_LUA = `${RESERVE_STEP} ${readArmsStep(8)} return out`;
 
 /**
  * Adds the deltas to the arm hashes KEYS[from…] (ARGV[skip + …]: one per ARM_STAT_FIELDS field, key after key) in one
@@ -400,16 +418,23 @@ function lockedProfilesOf(lock: Pick<ProfileLockRequest, 'identityKeys' | 'reads
 	return records ? { identities, profiles, records } : { identities, profiles };
 }
 
-/** An arm hash's HMGET of ARM_STAT_FIELDS (all null: no such hash). */
-type ArmReply = (string | null)[];
+/** The keys as readArmsStep reads them: each as its length in UTF-8 bytes, ":", the key (any character may be in a key). */
+function packArmKeys(keys: string[]): string {
+	let packed = '';
+	for (const key of keys) packed += `${Buffer.byteLength(key)}:${key}`;
+	return packed;
+}
 
-/** The arm hashes read (readArmsStep) → key → counts, for the keys that exist. */
-function armStatsOf(keys: string[], replies: ArmReply[]): Map<string, ArmStats> {
+/** readArmsStep's reply → key → counts, for the keys that exist (an absent field reads as 0). */
+function armStatsOf(keys: string[], reply: string): Map<string, ArmStats> {
 	const found = new Map<string, ArmStats>();
-	replies.forEach((v, i) => {
-		if (v.every((x) => x === null)) return;
-		found.set(keys[i], { trials: Number(v[0] ?? 0), successes: Number(v[1] ?? 0), negatives: Number(v[2] ?? 0), valueSum: Number(v[3] ?? 0), valueSq: Number(v[4] ?? 0) });
-	});
+	if (!keys.length) return found;
+	const each = reply.split(';');
+	for (let i = 0; i < keys.length; i++) {
+		if (!each[i]) continue;
+		const v = each[i].split(',');
+		found.set(keys[i], { trials: Number(v[0]), successes: Number(v[1]), negatives: Number(v[2]), valueSum: Number(v[3]), valueSq: Number(v[4]) });
+	}
 	return found;
 }
 
@@ -426,8 +451,8 @@ const SCRIPTS = {
 	nudgeSaveModel: { keys: 1, lua: SAVE_MODEL_LUA },
 	nudgeActivateModel: { keys: 3, lua: ACTIVATE_MODEL_LUA },
 	// Any number of keys: the call passes the count first.
-	nudgeGetArms: { keys: undefined, lua: GET_ARMS_LUA },
-	nudgePeekAndArms: { keys: undefined, lua: PEEK_AND_ARMS_LUA },
+	nudgeGetArms: { keys: 0, lua: GET_ARMS_LUA },
+	nudgePeekAndArms: { keys: 2, lua: PEEK_AND_ARMS_LUA },
 	nudgeAddArms: { keys: undefined, lua: ADD_ARMS_LUA },
 	nudgeEraseState: { keys: undefined, lua: ERASE_STATE_LUA },
 	nudgePruneLedger: { keys: 1, lua: PRUNE_LEDGER_LUA },
@@ -599,10 +624,10 @@ export class RedisStore extends NamedRecords implements Store {
 		if (!counters.length) return { verdict: noCounters(), stats: await this.getArmStats(armKeys) };
 		return this.run('look at frequency caps and learner statistics', async (): Promise<{ verdict: CapVerdict; stats: Map<string, ArmStats> }> => {
 			const peek = this.peekArgs(contactId, counters, now);
-			const keys = [...peek.keys, ...armKeys.map((key) => this.k('arm', key))];
-			const out = (await this.redis.nudgePeekAndArms(keys.length, ...keys, ...peek.args)) as unknown[];
+			// The look's arguments end at ARGV[5]; the arm hashes' prefix and keys are ARGV[8…9].
+			const out = (await this.redis.nudgePeekAndArms(...peek.keys, ...peek.args, '', '', this.k('arm', ''), packArmKeys(armKeys))) as unknown[];
 			const n = 1 + 2 * counters.length;
-			return { verdict: verdictOf(out.slice(0, n) as number[], counters), stats: armStatsOf(armKeys, out.slice(n) as ArmReply[]) };
+			return { verdict: verdictOf(out.slice(0, n) as number[], counters), stats: armStatsOf(armKeys, out[n] as string) };
 		});
 	}
 
@@ -882,7 +907,7 @@ export class RedisStore extends NamedRecords implements Store {
 	getArmStats(keys: string[]) {
 		return this.run('read learner statistics', async () => {
 			if (keys.length === 0) return new Map<string, ArmStats>();
-			return armStatsOf(keys, (await this.redis.nudgeGetArms(keys.length, ...keys.map((key) => this.k('arm', key)))) as ArmReply[]);
+			return armStatsOf(keys, ((await this.redis.nudgeGetArms(this.k('arm', ''), packArmKeys(keys))) as string[])[0]);
 		});
 	}
 

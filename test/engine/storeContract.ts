@@ -566,6 +566,20 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			expect(stats.has('global#push')).toBe(false);
 		});
 
+		test('learner counts: keys with any characters are read back under their own key, with the look and alone', async () => {
+			// Redis passes the keys to its scripts as one "<bytes>:<key>" string and answers in one ";"/","-joined string.
+			const keys = ['3:ab', 'a;b,c', 'ctx|step=Café Ünïcode 🙂#email', 'line\nbreak#sms', ':', '12', 'x#y:z;'];
+			await store.addArmStats(keys.map((key, i) => ({ key, delta: { trials: i + 1, valueSum: i / 2 } })));
+			await store.sync();
+			const expected = new Map(keys.map((key, i) => [key, { trials: i + 1, successes: 0, negatives: 0, valueSum: i / 2, valueSq: 0 }]));
+			const asked = ['missing', ...keys, '', 'also missing'];
+			expect(await store.getArmStats(asked)).toEqual(expected);
+			const one = [{ ruleId: 'one', limit: 1, since: 0, match: {}, excludeTags: [] }];
+			const look = await store.peekCapAndReadArmStats('c1', one, 10, asked);
+			expect(look.stats).toEqual(expected);
+			expect(look.verdict).toEqual({ ok: true, counts: [0], freesAt: [undefined] });
+		});
+
 		test('learner counts: concurrent increments are all kept', async () => {
 			await Promise.all(Array.from({ length: 50 }, () => store.addArmStats([{ key: 'k', delta: { trials: 1, successes: 0.5 } }])));
 			await store.sync();
