@@ -1,3 +1,4 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,7 +103,9 @@ export async function benchDecide(): Promise<void> {
 /**
  * `node dist/bench/decide.js tail [sqlite|memory] [dry]`: where one-at-a-time latency's tail comes from. Decisions one
  * at a time after a warm-up, each timed; prints the percentiles, how many took over 3 ms and how many of those had a
- * garbage collection pause (over 0.5 ms) inside them.
+ * garbage collection pause (over 0.5 ms) inside them or waited over 1.5 ms for the receiver's answer (the time
+ * from undici's request to its response headers, from undici's diagnostics channels), and the percentiles of the
+ * decisions less that wait: what the engine itself takes.
  */
 async function benchTail(storeKind: 'sqlite' | 'memory', dryRun: boolean): Promise<void> {
 	const { PerformanceObserver } = await import('node:perf_hooks');
@@ -114,12 +117,15 @@ async function benchTail(storeKind: 'sqlite' | 'memory', dryRun: boolean): Promi
 	const pauses: { start: number; ms: number }[] = [];
 	const observer = new PerformanceObserver((list) => list.getEntries().forEach((e) => pauses.push({ start: e.startTime, ms: e.duration })));
 	observer.observe({ entryTypes: ['gc'] });
-	const timed: { start: number; ms: number }[] = [];
+	const answer = answerWaits();
+	const timed: { start: number; ms: number; http: number }[] = [];
 	for (let i = 0; i < LATENCY_SAMPLES * 2; i++) {
 		const start = performance.now();
+		answer.waited = 0;
 		await runJourney(engine, 'nurture', { ...event(i), eventId: `tail-${i}` }, target);
-		timed.push({ start, ms: performance.now() - start });
+		timed.push({ start, ms: performance.now() - start, http: answer.waited });
 	}
+	answer.stop();
 	observer.disconnect();
 	await engine.close();
 	await sink.close();
@@ -127,11 +133,38 @@ async function benchTail(storeKind: 'sqlite' | 'memory', dryRun: boolean): Promi
 	const ms = timed.map((t) => t.ms).sort((a, b) => a - b);
 	const slow = timed.filter((t) => t.ms > 3);
 	const withPause = slow.filter((t) => pauses.some((p) => p.start >= t.start && p.start <= t.start + t.ms && p.ms > 0.5));
+	const slowAnswer = slow.filter((t) => t.http > 1.5);
+	const engineMs = timed.map((t) => t.ms - t.http).sort((a, b) => a - b);
 	print(
 		`bench/decide tail: ${storeKind}${dryRun ? ', dry run' : ', HTTP send'}, ${fmt(timed.length, 0)} decisions one at a time: p50 ${fmt(percentile(ms, 50))} ms, p90 ${fmt(percentile(ms, 90))} ms, ` +
 			`p99 ${fmt(percentile(ms, 99))} ms, max ${fmt(ms.at(-1)!)} ms; ${slow.length} over 3 ms, ${withPause.length} of them with a GC pause over 0.5 ms inside ` +
-			`(${pauses.length} pauses, ${fmt(pauses.reduce((sum, p) => sum + p.ms, 0), 0)} ms in all)`,
+			`(${pauses.length} pauses, ${fmt(pauses.reduce((sum, p) => sum + p.ms, 0), 0)} ms in all), ${slowAnswer.length} waited over 1.5 ms for the receiver's answer`,
 	);
+	if (!dryRun) {
+		const waits = timed.map((t) => t.http).sort((a, b) => a - b);
+		print(
+			`  the receiver's answer (request to response headers): p50 ${fmt(percentile(waits, 50))} ms, p99 ${fmt(percentile(waits, 99))} ms; ` +
+				`the decisions less that wait: p50 ${fmt(percentile(engineMs, 50))} ms, p99 ${fmt(percentile(engineMs, 99))} ms`,
+		);
+	}
+}
+
+/** Sums, into `waited`, the time each undici request spends from its creation to its response headers (diagnostics channels). */
+function answerWaits(): { waited: number; stop(): void } {
+	const started = new WeakMap<object, number>();
+	const state = { waited: 0, stop };
+	const onCreate = (m: unknown) => started.set((m as { request: object }).request, performance.now());
+	const onHeaders = (m: unknown) => {
+		const at = started.get((m as { request: object }).request);
+		if (at !== undefined) state.waited += performance.now() - at;
+	};
+	subscribe('undici:request:create', onCreate);
+	subscribe('undici:request:headers', onHeaders);
+	function stop() {
+		unsubscribe('undici:request:create', onCreate);
+		unsubscribe('undici:request:headers', onHeaders);
+	}
+	return state;
 }
 
 if (require.main === module) {
