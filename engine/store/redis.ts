@@ -425,14 +425,21 @@ function packArmKeys(keys: string[]): string {
 	return packed;
 }
 
-/** readArmsStep's reply → key → counts, for the keys that exist (an absent field reads as 0). */
+/**
+ * readArmsStep's reply → key → counts, for the keys that exist (an absent field reads as 0). Nudge writes only
+ * numbers there (HINCRBYFLOAT); a "," or ";" written into a count by something else would shift the counts read, so
+ * a reply of the wrong shape is refused instead of read.
+ */
 function armStatsOf(keys: string[], reply: string): Map<string, ArmStats> {
 	const found = new Map<string, ArmStats>();
 	if (!keys.length) return found;
 	const each = reply.split(';');
+	const refuse = () => new Error(`the learner statistics read hold a value that is not a number (one of ${keys.length} keys, ${keys[0]}…): a learner hash under this store's prefix was written by something other than Nudge`);
+	if (each.length !== keys.length) throw refuse();
 	for (let i = 0; i < keys.length; i++) {
 		if (!each[i]) continue;
 		const v = each[i].split(',');
+		if (v.length !== ARM_STAT_FIELDS.length) throw refuse();
 		found.set(keys[i], { trials: Number(v[0]), successes: Number(v[1]), negatives: Number(v[2]), valueSum: Number(v[3]), valueSq: Number(v[4]) });
 	}
 	return found;

@@ -46,6 +46,20 @@ withRedis('Redis store', () => {
 		await store.close();
 	});
 
+	test('learner counts written by something else with a "," or ";" in them are refused, not read shifted onto other keys', async () => {
+		const prefix = freshPrefix();
+		const store = new RedisStore(TEST_REDIS_URL, { prefix });
+		await store.addArmStats([{ key: 'a', delta: { trials: 1 } }, { key: 'b', delta: { trials: 2 } }]);
+		expect((await store.getArmStats(['a', 'b'])).get('b')?.trials).toBe(2);
+		const one = [{ ruleId: 'one', limit: 1, since: 0, match: {}, excludeTags: [] }];
+		for (const bad of ['2;3', '1,5']) {
+			await store.client.hset(`${prefix}arm:a`, 'trials', bad);
+			await expect(store.getArmStats(['a', 'b'])).rejects.toThrow(/could not read learner statistics: .*not a number.*written by something other than Nudge/);
+			await expect(store.peekCapAndReadArmStats('c1', one, 10, ['a', 'b'])).rejects.toThrow(/not a number/);
+		}
+		await store.close();
+	});
+
 	test('a cap check is one round trip for all of its rules', async () => {
 		const store = new RedisStore(TEST_REDIS_URL, { prefix: freshPrefix() });
 		const counters = ['a', 'b', 'c', 'd'].map((ruleId) => ({ ruleId, limit: 5, since: 0, match: {}, excludeTags: [] }));
