@@ -193,7 +193,7 @@ return n
  * Appends to \`out\` the counts of the arm hashes named in ARGV[at + 1] (packArmKeys: each key as "<bytes>:<key>"),
  * under the prefix ARGV[at], as one string: per key, in order and ";"-separated, the ARM_STAT_FIELDS (HMGET)
  * ","-separated, or "" when the hash does not exist. A decision reads about 60 counts (48 are the send time's
- * hours): one argument and one reply string instead of 60 keys and 60 five-element replies took 6–13% off the
+ * hours): one argument and one reply string instead of 60 keys and 60 five-element replies took 5–9% off the
  * worker's CPU per decision on Redis (bench/scale). The keys are not declared: Redis Cluster is not supported.
  */
 const readArmsStep = (at: number) => `
