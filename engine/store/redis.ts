@@ -202,19 +202,19 @@ while pos <= #list do
   local colon = string.find(list, ':', pos, true)
   local stop = colon + tonumber(string.sub(list, pos, colon - 1))
   local v = redis.call('HMGET', prefix .. string.sub(list, colon + 1, stop), ${ARM_STAT_FIELDS.map((f) => `'${f}'`).join(', ')})
-  if v[1] or v[2] or v[3] or v[4] or v[5] then
-    found[#found + 1] = (v[1] or '') .. ',' .. (v[2] or '') .. ',' .. (v[3] or '') .. ',' .. (v[4] or '') .. ',' .. (v[5] or '')
-  else
-    found[#found + 1] = ''
-  end
+  local any = false
+  for f = 1, #v do if v[f] then any = true else v[f] = '' end end
+  found[#found + 1] = any and table.concat(v, ',') or ''
   pos = stop + 1
 end
 out[#out + 1] = table.concat(found, ';')
 `;
 /** The learner's counts of every key in one round trip: ARGV[1] is the arm hashes' prefix, ARGV[2] their keys. */
 const GET_ARMS_LUA = `local out = {} ${readArmsStep(1)} return out`;
-/** Choose Channel's look: the cap check without a reservation (KEYS[1…2], ARGV[1…7] as RESERVE_STEP), then the arm hashes (ARGV[8…9]). */
-const PEEK_AND_ARMS_LUA = `${RESERVE_STEP} ${readArmsStep(8)} return out`;
+/** Where the look's arm hashes start in ARGV: after RESERVE_STEP's seven arguments. */
+const PEEK_ARMS_ARG = 8;
+/** Choose Channel's look: the cap check without a reservation (KEYS[1…2], ARGV as RESERVE_STEP), then the arm hashes (ARGV[PEEK_ARMS_ARG…]). */
+const PEEK_AND_ARMS_LUA = `${RESERVE_STEP} ${readArmsStep(PEEK_ARMS_ARG)} return out`;
 
 /**
  * Adds the deltas to the arm hashes KEYS[from…] (ARGV[skip + …]: one per ARM_STAT_FIELDS field, key after key) in one
@@ -457,9 +457,9 @@ const SCRIPTS = {
 	nudgeAddOutcome: { keys: 3, lua: ADD_OUTCOME_LUA },
 	nudgeSaveModel: { keys: 1, lua: SAVE_MODEL_LUA },
 	nudgeActivateModel: { keys: 3, lua: ACTIVATE_MODEL_LUA },
-	// Any number of keys: the call passes the count first.
 	nudgeGetArms: { keys: 0, lua: GET_ARMS_LUA },
 	nudgePeekAndArms: { keys: 2, lua: PEEK_AND_ARMS_LUA },
+	// Any number of keys: the call passes the count first.
 	nudgeAddArms: { keys: undefined, lua: ADD_ARMS_LUA },
 	nudgeEraseState: { keys: undefined, lua: ERASE_STATE_LUA },
 	nudgePruneLedger: { keys: 1, lua: PRUNE_LEDGER_LUA },
@@ -631,8 +631,9 @@ export class RedisStore extends NamedRecords implements Store {
 		if (!counters.length) return { verdict: noCounters(), stats: await this.getArmStats(armKeys) };
 		return this.run('look at frequency caps and learner statistics', async (): Promise<{ verdict: CapVerdict; stats: Map<string, ArmStats> }> => {
 			const peek = this.peekArgs(contactId, counters, now);
-			// The look's arguments end at ARGV[5]; the arm hashes' prefix and keys are ARGV[8…9].
-			const out = (await this.redis.nudgePeekAndArms(...peek.keys, ...peek.args, '', '', this.k('arm', ''), packArmKeys(armKeys))) as unknown[];
+			// The look's own arguments, left empty up to the arm hashes' prefix and keys.
+			const padding = Array<string>(PEEK_ARMS_ARG - 1 - peek.args.length).fill('');
+			const out = (await this.redis.nudgePeekAndArms(...peek.keys, ...peek.args, ...padding, this.k('arm', ''), packArmKeys(armKeys))) as unknown[];
 			const n = 1 + 2 * counters.length;
 			return { verdict: verdictOf(out.slice(0, n) as number[], counters), stats: armStatsOf(armKeys, out[n] as string) };
 		});
