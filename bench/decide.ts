@@ -2,6 +2,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Engine, SendTarget } from '../engine/engine';
 import { runJourney } from '../engine/journeys/journey';
 import { DEFAULT_POLICY } from '../engine/policy/defaultPolicy';
 import { createEngine } from '../engine/registry';
@@ -26,6 +27,32 @@ export const policy = {
 	],
 };
 
+/**
+ * BENCH_SEND_TIME=1: the decisions run as under a live policy, with a quiet-hours rule and engagements recorded, so
+ * Choose Channel computes the best send time (with neither, it stops at "nobody has engaged yet"), and the contacts
+ * in a named zone (New York) rather than UTC. The rule is the six hours from three to nine hours after the run's UTC
+ * hour, read in New York (UTC−4 or −5): there it starts seven or eight hours from now, so the decisions are sent.
+ */
+export const SEND_TIME = process.env.BENCH_SEND_TIME === '1';
+
+function sendTimePolicy(now: Date) {
+	const clock = (hours: number) => `${String((now.getUTCHours() + hours) % 24).padStart(2, '0')}:00`;
+	return { ...policy, timezone: 'America/New_York', quietHours: [{ id: 'night', start: clock(3), end: clock(9) }] };
+}
+
+/** The benchmark's engine on a store, with its policy (see SEND_TIME). */
+export function benchEngine(store: string) {
+	return createEngine({ store, policy: SEND_TIME ? sendTimePolicy(new Date()) : policy });
+}
+
+/** 1,000 decisions to warm JIT, connections and pages; with SEND_TIME, every fourth is opened (engagements to learn hours from). */
+export async function warmUp(engine: Engine, target: SendTarget): Promise<void> {
+	for (let i = 0; i < 1000; i++) {
+		const decision = await runJourney(engine, 'nurture', { ...event(i), eventId: `warm-${i}` }, target);
+		if (SEND_TIME && i % 4 === 0) await engine.recordOutcome({ decisionId: decision.decisionId, type: 'open' });
+	}
+}
+
 /** The i-th event of the benchmark's stream: four kinds over CONTACTS contacts (bench/size reuses it). */
 export function event(i: number) {
 	const c = i % CONTACTS;
@@ -49,10 +76,9 @@ interface Result {
 
 async function measure(storeKind: 'sqlite' | 'memory', sinkUrl: string | undefined): Promise<Result> {
 	const dir = mkdtempSync(join(tmpdir(), 'nudge-bench-'));
-	const engine = createEngine({ store: storeKind === 'sqlite' ? `sqlite:${join(dir, 'bench.db')}` : 'memory:', policy });
+	const engine = benchEngine(storeKind === 'sqlite' ? `sqlite:${join(dir, 'bench.db')}` : 'memory:');
 	const target = sinkUrl ? { url: sinkUrl, maxAttempts: 1 } : { dryRun: true as const };
-	// Warm up JIT, connections and SQLite pages.
-	for (let i = 0; i < 1000; i++) await runJourney(engine, 'nurture', { ...event(i), eventId: `warm-${i}` }, target);
+	await warmUp(engine, target);
 
 	// Latency: one decision at a time.
 	const latencies: number[] = [];
@@ -83,7 +109,7 @@ async function measure(storeKind: 'sqlite' | 'memory', sinkUrl: string | undefin
 
 export async function benchDecide(): Promise<void> {
 	const sink = await startSinkProcess();
-	print(`bench/decide: full path ingest → score → choose → cap → send (HTTP) → log; ${fmt(DECISIONS, 0)} decisions over ${CONTACTS} contacts`);
+	print(`bench/decide: full path ingest → score → choose → cap → send (HTTP) → log; ${fmt(DECISIONS, 0)} decisions over ${CONTACTS} contacts${SEND_TIME ? '; quiet hours and engagements (best send time computed)' : ''}`);
 	print(`  throughput with ${IN_FLIGHT} decisions in flight; latency one decision at a time (${fmt(LATENCY_SAMPLES, 0)} samples); one process, the webhook sink in a child process`);
 	const results: Result[] = [];
 	for (const kind of ['memory', 'sqlite'] as const) results.push(await measure(kind, sink.url));
@@ -111,9 +137,9 @@ async function benchTail(storeKind: 'sqlite' | 'memory', dryRun: boolean): Promi
 	const { PerformanceObserver } = await import('node:perf_hooks');
 	const sink = await startSinkProcess();
 	const dir = mkdtempSync(join(tmpdir(), 'nudge-tail-'));
-	const engine = createEngine({ store: storeKind === 'sqlite' ? `sqlite:${join(dir, 'tail.db')}` : 'memory:', policy });
+	const engine = benchEngine(storeKind === 'sqlite' ? `sqlite:${join(dir, 'tail.db')}` : 'memory:');
 	const target = dryRun ? { dryRun: true as const } : { url: sink.url, maxAttempts: 1 };
-	for (let i = 0; i < 1000; i++) await runJourney(engine, 'nurture', { ...event(i), eventId: `warm-${i}` }, target);
+	await warmUp(engine, target);
 	const pauses: { start: number; ms: number }[] = [];
 	const observer = new PerformanceObserver((list) => list.getEntries().forEach((e) => pauses.push({ start: e.startTime, ms: e.duration })));
 	observer.observe({ entryTypes: ['gc'] });

@@ -2,37 +2,38 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runJourney } from '../engine/journeys/journey';
-import { createEngine } from '../engine/registry';
-import { event, policy } from './decide';
+import { benchEngine, event, SEND_TIME, warmUp } from './decide';
 import { fmt, print } from './stats';
 
 /**
  * bench/decide's SQLite path alone, send as a dry run, many decisions in flight: what to profile
  * (`node --cpu-prof --cpu-prof-dir=prof dist/bench/sqlitePath.js`), with the process's CPU time per decision,
  * which a loaded machine moves less than the rate. BENCH_DECISIONS=12000 BENCH_IN_FLIGHT=64
+ * BENCH_SEND_TIME=1: with quiet hours and engagements, so the best send time is computed (bench/decide).
  */
 const DECISIONS = Number(process.env.BENCH_DECISIONS ?? 12_000);
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 64);
 
 export async function benchSqlitePath(): Promise<void> {
 	const dir = mkdtempSync(join(tmpdir(), 'nudge-sqlite-path-'));
-	const engine = createEngine({ store: `sqlite:${join(dir, 'bench.db')}`, policy });
+	const engine = benchEngine(`sqlite:${join(dir, 'bench.db')}`);
 	const target = { dryRun: true as const };
-	for (let i = 0; i < 1000; i++) await runJourney(engine, 'nurture', { ...event(i), eventId: `warm-${i}` }, target);
+	await warmUp(engine, target);
 	let next = 0;
+	let timed = 0;
 	const cpu = process.cpuUsage();
 	const started = performance.now();
 	await Promise.all(
 		Array.from({ length: IN_FLIGHT }, async () => {
-			while (next < DECISIONS) await runJourney(engine, 'nurture', event(next++), target);
+			while (next < DECISIONS) if ((await runJourney(engine, 'nurture', event(next++), target)).sendTime) timed++;
 		}),
 	);
 	const seconds = (performance.now() - started) / 1000;
 	const used = process.cpuUsage(cpu);
 	await engine.close();
 	rmSync(dir, { recursive: true, force: true });
-	print(`bench/sqlitePath: ${fmt(DECISIONS, 0)} decisions, ${IN_FLIGHT} in flight, SQLite, dry run`);
-	print(`  ${fmt(DECISIONS / seconds, 0)} decisions/s   CPU ${fmt((used.user + used.system) / DECISIONS, 1)} µs per decision`);
+	print(`bench/sqlitePath: ${fmt(DECISIONS, 0)} decisions, ${IN_FLIGHT} in flight, SQLite, dry run${SEND_TIME ? ', quiet hours and engagements (best send time computed)' : ''}`);
+	print(`  ${fmt(DECISIONS / seconds, 0)} decisions/s   CPU ${fmt((used.user + used.system) / DECISIONS, 1)} µs per decision   ${fmt(timed, 0)} with a best send time`);
 }
 
 if (require.main === module) {

@@ -1,8 +1,10 @@
 import { DateTime } from 'luxon';
 import type { Channel } from '../channels';
-import { quietUntil } from '../guard/quietHours';
-import type { Policy } from '../policy/schema';
+import { DayCache } from '../guard/localDay';
+import { quietUntil, quietUntilMs } from '../guard/quietHours';
+import type { Policy, QuietHours } from '../policy/schema';
 import type { ArmStats, LearnerStatsStore } from '../store/types';
+import { isoTime } from '../util/isoTime';
 
 /**
  * Send-time optimisation: the contact's best local hour, learned from the hours at which they engaged
@@ -37,6 +39,55 @@ export interface SendTime {
 	contactEngagements: number;
 }
 
+const HOUR_MS = 3_600_000;
+
+/** Each local hour's start on the day of `now` and on the next, and whether a quiet-hours rule holds it. */
+interface HourStarts {
+	today: number[];
+	tomorrow: number[];
+	quietToday: boolean[];
+	quietTomorrow: boolean[];
+	/** The local hour of an instant of the day. */
+	hourOf(now: number): number;
+}
+
+function hourStarts(rules: QuietHours[], { local, span }: { local: DateTime; span?: { from: number } }): HourStarts {
+	const starts: HourStarts = { today: [], tomorrow: [], quietToday: [], quietTomorrow: [], hourOf: span ? (now) => Math.floor((now - span.from) / HOUR_MS) : () => local.hour };
+	for (const h of HOURS) {
+		const today = local.set({ hour: h, minute: 0, second: 0, millisecond: 0 });
+		const tomorrow = today.plus({ days: 1 });
+		starts.today.push(today.toMillis());
+		starts.tomorrow.push(tomorrow.toMillis());
+		starts.quietToday.push(rules.some((r) => quietUntil(r, today)));
+		starts.quietTomorrow.push(rules.some((r) => quietUntil(r, tomorrow)));
+	}
+	return starts;
+}
+
+/**
+ * The hours' starts change only with the local day, so they are kept per policy, channel and zone for the day: luxon
+ * took about 1 ms a decision for them with one quiet-hours rule (docs/benchmarks.md).
+ */
+const startsByPolicy = new WeakMap<QuietHours[], DayCache<HourStarts>>();
+const MAX_CACHED = 2_000;
+
+/** When each local hour next starts from `now` (the current hour: now), or undefined when quiet hours hold it then. */
+export function nextHourStarts(policy: Policy, channel: Channel, zone: string, now: number): { hour: number; startOf: (h: number) => number | undefined } {
+	const rules = policy.quietHours.filter((r) => !r.channels || r.channels.includes(channel));
+	let cache = startsByPolicy.get(policy.quietHours);
+	if (!cache) startsByPolicy.set(policy.quietHours, (cache = new DayCache(MAX_CACHED)));
+	const starts = cache.get(`${channel} ${zone}`, now, zone, (day) => hourStarts(rules, day));
+	const hour = starts.hourOf(now);
+	const quietNow = rules.some((r) => quietUntilMs(r, now, zone) !== undefined);
+	const startOf = (h: number) => {
+		// The current hour counts as now; an hour whose start today has passed means tomorrow.
+		if (h === hour) return quietNow ? undefined : now;
+		const later = starts.today[h] < now;
+		return (later ? starts.quietTomorrow[h] : starts.quietToday[h]) ? undefined : later ? starts.tomorrow[h] : starts.today[h];
+	};
+	return { hour, startOf };
+}
+
 /**
  * score(h) = contact's engagements at h + strength × population share at h. With no history the
  * population's best hour wins; with a strong personal habit, the contact's. Hours inside a quiet-hours
@@ -52,17 +103,12 @@ export async function bestSendTime(args: { store: LearnerStatsStore; policy: Pol
 	const total = population.reduce((a, b) => a + b, 0);
 	if (!total) return undefined;
 	const own = ownKeys.map(count);
-	const local = DateTime.fromJSDate(now, { zone });
-	const rules = policy.quietHours.filter((r) => !r.channels || r.channels.includes(channel));
-	const startOf = (h: number) => {
-		const today = local.set({ hour: h, minute: 0, second: 0, millisecond: 0 });
-		// The current hour counts as now; an earlier hour means tomorrow.
-		return h === local.hour ? local : today < local ? today.plus({ days: 1 }) : today;
-	};
-	const allowed = HOURS.filter((h) => rules.every((r) => !quietUntil(r, startOf(h))));
+	const { startOf } = nextHourStarts(policy, channel, zone, now.getTime());
+	const starts = HOURS.map(startOf);
+	const allowed = HOURS.filter((h) => starts[h] !== undefined);
 	if (!allowed.length) return undefined;
 	const score = (h: number, withOwn: boolean) => (withOwn ? own[h] : 0) + (strength * population[h]) / total;
 	const pick = (withOwn: boolean) => allowed.reduce((b, h) => (score(h, withOwn) > score(b, withOwn) ? h : b));
 	const hour = pick(true);
-	return { hour, sendAt: startOf(hour).toUTC().toISO()!, basis: hour === pick(false) ? 'population' : 'contact', contactEngagements: own.reduce((a, b) => a + b, 0) };
+	return { hour, sendAt: isoTime(starts[hour]!), basis: hour === pick(false) ? 'population' : 'contact', contactEngagements: own.reduce((a, b) => a + b, 0) };
 }

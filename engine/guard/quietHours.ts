@@ -3,6 +3,7 @@ import type { GuardCheck } from '../audit/schema';
 import type { Channel } from '../channels';
 import type { Policy, QuietHours } from '../policy/schema';
 import { isoTime } from '../util/isoTime';
+import { DayCache } from './localDay';
 
 export interface QuietHoursVerdict {
 	checks: GuardCheck[];
@@ -16,21 +17,49 @@ function atClock(day: DateTime, clock: string): DateTime {
 	return day.set({ hour, minute, second: 0, millisecond: 0 });
 }
 
+/** A rule's window around one local day, as instants: the day's start and end clocks and the next day's end. */
+interface QuietBounds {
+	start: number;
+	end: number;
+	nextEnd: number;
+}
+
+/** The bounds around `local`'s day: they depend on its date and UTC offset alone. */
+function boundsAround(rule: QuietHours, local: DateTime): QuietBounds {
+	const day = local.startOf('day');
+	return { start: atClock(day, rule.start).toMillis(), end: atClock(day, rule.end).toMillis(), nextEnd: atClock(day.plus({ days: 1 }), rule.end).toMillis() };
+}
+
+/** When the window containing `now` (an instant in the bounds' day) ends, or undefined when `now` is outside it. */
+function endOfWindow({ start, end, nextEnd }: QuietBounds, now: number): number | undefined {
+	if (start < end) return now >= start && now < end ? end : undefined;
+	// The window crosses midnight: late evening (until tomorrow's end) or early morning (until today's end).
+	if (now >= start) return nextEnd;
+	return now < end ? end : undefined;
+}
+
 /** When the quiet window containing `local` ends, or undefined when `local` is outside it. */
 export function quietUntil(rule: QuietHours, local: DateTime): DateTime | undefined {
-	const day = local.startOf('day');
-	const start = atClock(day, rule.start);
-	const end = atClock(day, rule.end);
-	if (start < end) return local >= start && local < end ? end : undefined;
-	// The window crosses midnight: late evening (until tomorrow's end) or early morning (until today's end).
-	if (local >= start) return atClock(day.plus({ days: 1 }), rule.end);
-	if (local < end) return end;
-	return undefined;
+	const until = endOfWindow(boundsAround(rule, local), local.toMillis());
+	return until === undefined ? undefined : DateTime.fromMillis(until, { zone: local.zone });
+}
+
+/**
+ * Luxon took about 30 µs a rule for each decision's bounds (docs/benchmarks.md), and they change only with the local
+ * day, so they are kept per rule and zone for the day. Keyed by the rule object, as cap windows are.
+ */
+const boundsByRule = new WeakMap<QuietHours, DayCache<QuietBounds>>();
+const MAX_CACHED_ZONES = 2_000;
+
+/** `quietUntil(rule, now in zone)` as an instant (ms): the same answer, with luxon asked once per rule, zone and day. */
+export function quietUntilMs(rule: QuietHours, now: number, zone: string): number | undefined {
+	let byZone = boundsByRule.get(rule);
+	if (!byZone) boundsByRule.set(rule, (byZone = new DayCache(MAX_CACHED_ZONES)));
+	return endOfWindow(byZone.get(zone, now, zone, ({ local }) => boundsAround(rule, local)), now);
 }
 
 /** Quiet hours in the contact's time zone; exempt categories (transactional by default) pass. */
 export function checkQuietHours(policy: Policy, channel: Channel, category: string | undefined, now: number, zone: string): QuietHoursVerdict {
-	const local = DateTime.fromMillis(now, { zone });
 	const checks: GuardCheck[] = [];
 	let binding: QuietHoursVerdict['binding'];
 	for (const rule of policy.quietHours) {
@@ -40,13 +69,12 @@ export function checkQuietHours(policy: Policy, channel: Channel, category: stri
 			checks.push({ kind: 'quiet_hours', ruleId: rule.id, passed: true, exempt: true, window, detail: `${category} messages are exempt` });
 			continue;
 		}
-		const until = quietUntil(rule, local);
-		if (!until) {
+		const retryAt = quietUntilMs(rule, now, zone);
+		if (retryAt === undefined) {
 			checks.push({ kind: 'quiet_hours', ruleId: rule.id, passed: true, window });
 			continue;
 		}
-		const retryAt = until.toMillis();
-		checks.push({ kind: 'quiet_hours', ruleId: rule.id, passed: false, window, retryAt: isoTime(retryAt), detail: `it is ${local.toFormat('HH:mm')} for the contact` });
+		checks.push({ kind: 'quiet_hours', ruleId: rule.id, passed: false, window, retryAt: isoTime(retryAt), detail: `it is ${DateTime.fromMillis(now, { zone }).toFormat('HH:mm')} for the contact` });
 		if (!binding || rule.action === 'drop' || (binding.rule.action !== 'drop' && retryAt > binding.retryAt)) binding = { rule, retryAt };
 	}
 	return { checks, binding };

@@ -3,12 +3,13 @@ import { DateTime } from 'luxon';
 import { Engine } from '../../engine/engine';
 import { durationMs } from '../../engine/guard/duration';
 import { checkAndReserve, MessageFacts, rulesFor } from '../../engine/guard/frequencyCap';
-import { quietUntil } from '../../engine/guard/quietHours';
+import { quietUntil, quietUntilMs } from '../../engine/guard/quietHours';
 import { windowSpan, zoneFor } from '../../engine/guard/windows';
 import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { loadPolicy } from '../../engine/policy/load';
 import type { PolicyInput } from '../../engine/policy/schema';
 import { MemoryStore } from '../../engine/store/memory';
+import { quietRule, referenceQuietUntil, zoneAndTimes } from '../helpers/zoneTimes';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -247,6 +248,17 @@ describe('quiet hours', () => {
 	test('DST overlap: quiet until 01:30 on the fall-back night ends at the first 01:30', () => {
 		const until = quietUntil({ ...night, start: '23:00', end: '01:30' }, local('2026-11-01T00:30', 'America/New_York'))!;
 		expect(until.toUTC().toISO()).toBe('2026-11-01T05:30:00.000Z');
+	});
+
+	test('kept per rule, zone and day, the window’s end is luxon’s at every instant: DST days, changes at midnight, offsets off the hour', () => {
+		fc.assert(
+			fc.property(zoneAndTimes, fc.array(quietRule, { minLength: 1, maxLength: 2 }), ({ zone, times }, rules) => {
+				for (const now of times) {
+					for (const rule of rules) expect(quietUntilMs(rule, now, zone)).toBe(referenceQuietUntil(rule, DateTime.fromMillis(now, { zone }))?.toMillis());
+				}
+			}),
+			{ numRuns: 500 },
+		);
 	});
 
 	test('in the engine: delayed to the window end in the contact’s zone; transactional exempt; drop', async () => {

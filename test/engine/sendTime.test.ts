@@ -1,10 +1,13 @@
-import { bestSendTime, engagementDeltas } from '../../engine/decide/sendTime';
+import fc from 'fast-check';
+import { DateTime } from 'luxon';
+import { bestSendTime, engagementDeltas, nextHourStarts } from '../../engine/decide/sendTime';
 import { seededRandom } from '../../engine/decide/sampling';
 import { Engine } from '../../engine/engine';
 import { loadPolicy } from '../../engine/policy/load';
 import type { PolicyInput } from '../../engine/policy/schema';
 import { MemoryStore } from '../../engine/store/memory';
 import type { Store } from '../../engine/store/types';
+import { quietRule, referenceQuietUntil, zoneAndTimes } from '../helpers/zoneTimes';
 
 const policy = (extra: Partial<PolicyInput> = {}) => loadPolicy({ channelOrder: ['email'], channels: { email: { unknownConsent: 'allow' } }, ...extra }).policy;
 
@@ -65,5 +68,32 @@ describe('send time', () => {
 		clock = new Date('2026-10-06T08:00:00Z');
 		const next = await engine.decide({ ...event, eventId: 'e6' }, { journey: 'cart', target: { dryRun: true } });
 		expect(next.sendTime).toEqual({ hour: 20, sendAt: '2026-10-06T20:00:00.000Z', basis: 'population', contactEngagements: 4 });
+	});
+
+	test('kept per day, each hour’s next start and whether quiet hours hold it are luxon’s, in awkward zones and on their DST days', () => {
+		fc.assert(
+			fc.property(zoneAndTimes, fc.array(quietRule, { maxLength: 2 }), ({ zone, times }, rules) => {
+				const withRules = { ...policy(), quietHours: rules };
+				for (const now of times) {
+					const local = DateTime.fromMillis(now, { zone });
+					const { hour, startOf } = nextHourStarts(withRules, 'email', zone, now);
+					expect(hour).toBe(local.hour);
+					for (let h = 0; h < 24; h++) {
+						// As bestSendTime first did it, with luxon for every hour.
+						const today = local.set({ hour: h, minute: 0, second: 0, millisecond: 0 });
+						const start = h === local.hour ? local : today < local ? today.plus({ days: 1 }) : today;
+						expect(startOf(h)).toBe(rules.some((r) => referenceQuietUntil(r, start)) ? undefined : start.toMillis());
+					}
+				}
+			}),
+			{ numRuns: 100 },
+		);
+	});
+
+	test('a rule for another channel leaves the hours open', () => {
+		const smsOnly = { ...policy(), quietHours: [{ id: 'sms-nights', start: '00:00', end: '23:59', channels: ['sms'], action: 'delay', exemptCategories: [] }] } as ReturnType<typeof policy>;
+		const now = Date.parse('2026-11-02T10:30:00Z');
+		expect(nextHourStarts(smsOnly, 'email', 'UTC', now).startOf(11)).toBe(Date.parse('2026-11-02T11:00:00Z'));
+		expect(nextHourStarts(smsOnly, 'sms', 'UTC', now).startOf(11)).toBeUndefined();
 	});
 });
