@@ -40,8 +40,12 @@ function sendTimePolicy(now: Date) {
 	return { ...policy, timezone: 'America/New_York', quietHours: [{ id: 'night', start: clock(3), end: clock(9) }] };
 }
 
-/** The benchmark's engine on a store, with its policy (see SEND_TIME). */
+/** BENCH_POLICY=<file>: that policy instead (flows/policies/journeys.json: the shipped templates', caps and all). */
+export const POLICY_FILE = process.env.BENCH_POLICY;
+
+/** The benchmark's engine on a store, with its policy (see SEND_TIME and POLICY_FILE). */
 export function benchEngine(store: string) {
+	if (POLICY_FILE) return createEngine({ store, policyFile: POLICY_FILE });
 	return createEngine({ store, policy: SEND_TIME ? sendTimePolicy(new Date()) : policy });
 }
 

@@ -82,7 +82,8 @@ export function createMcpServer(engine: Engine, options: McpToolOptions = {}): M
 		({ contact }) =>
 			answer(async () => {
 				const profile = await resolveActionContact(engine.store, contact);
-				const recent = await engine.queryDecisions({ contactId: profile.contactId, from: new Date(Date.now() - 30 * 86_400_000).toISOString() });
+				// The latest RECENT of the last 30 days, oldest first.
+				const recent = (await engine.queryDecisions({ contactId: profile.contactId, from: new Date(Date.now() - 30 * 86_400_000).toISOString(), newestFirst: true, limit: RECENT })).reverse();
 				return {
 					contactId: profile.contactId,
 					consent: Object.fromEntries(CHANNELS.map((c) => [c, profile.consent[c] ?? 'unknown'])),
@@ -94,7 +95,7 @@ export function createMcpServer(engine: Engine, options: McpToolOptions = {}): M
 					lastEngagedAt: profile.lastEngagedAt,
 					traits: redact(profile.traits),
 					counters: redact(profile.counters, false),
-					recentDecisions: redact(recent.slice(-RECENT).map((d) => ({
+					recentDecisions: redact(recent.map((d) => ({
 						decisionId: d.decisionId,
 						createdAt: d.createdAt,
 						journey: d.journey,

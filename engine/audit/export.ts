@@ -3,7 +3,7 @@ import type { Store } from '../store/types';
 import { redactDecision } from './redact';
 import { decisionCsvHeader, decisionCsvRow } from './csv';
 
-/** Streams every decision matching the query, page by page, in creation order. */
+/** Streams every decision matching the query, page by page, in the query's order (creation order unless newest first). */
 export async function* iterateDecisions(store: Store, query: DecisionQuery = {}, pageSize = 1000): AsyncGenerator<Decision> {
 	let after = query.after;
 	for (;;) {
@@ -14,6 +14,17 @@ export async function* iterateDecisions(store: Store, query: DecisionQuery = {},
 		after = { createdAt: last.createdAt, decisionId: last.decisionId };
 	}
 }
+
+/**
+ * The newest decision matching the query and `match`, read newest first a page at a time, only as far back as the
+ * first match: a contact's outcome events each find their message without reading (and decoding) every decision
+ * the contact had in the attribution window.
+ */
+export async function latestDecision(store: Store, query: DecisionQuery, match: (d: Decision) => boolean): Promise<Decision | undefined> {
+	for await (const d of iterateDecisions(store, { ...query, newestFirst: true }, LATEST_PAGE)) if (match(d)) return d;
+	return undefined;
+}
+const LATEST_PAGE = 20;
 
 export const EXPORT_FORMATS = ['jsonl', 'csv'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];

@@ -270,6 +270,12 @@ export function converted(d: Pick<Decision, 'outcomes' | 'conversion'>, types: r
 	return d.outcomes.some((o) => types.includes(o.type));
 }
 
+/** The log's order: by creation time, then by id (decisions created in the same millisecond). */
+export function byCreated(a: Pick<Decision, 'createdAt' | 'decisionId'>, b: Pick<Decision, 'createdAt' | 'decisionId'>): number {
+	if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? -1 : 1;
+	return a.decisionId < b.decisionId ? -1 : a.decisionId > b.decisionId ? 1 : 0;
+}
+
 export interface DecisionQuery {
 	contactId?: string;
 	journey?: string;
@@ -279,6 +285,8 @@ export interface DecisionQuery {
 	from?: string;
 	to?: string;
 	limit?: number;
-	/** Keyset pagination: decisions created after this decision (createdAt, decisionId). */
+	/** Newest first (by createdAt, then decisionId); oldest first when absent. */
+	newestFirst?: boolean;
+	/** Keyset pagination: the decisions that come after this one (createdAt, decisionId) in the query's order. */
 	after?: { createdAt: string; decisionId: string };
 }

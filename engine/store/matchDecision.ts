@@ -1,4 +1,4 @@
-import type { Decision, DecisionQuery } from '../audit/schema';
+import { byCreated, type Decision, type DecisionQuery } from '../audit/schema';
 
 export const DEFAULT_QUERY_LIMIT = 100;
 export const MAX_QUERY_LIMIT = 10_000;
@@ -17,14 +17,13 @@ export function matchesQuery(d: DecisionRow, q: DecisionQuery): boolean {
 	if (q.status && d.status !== q.status) return false;
 	if (q.from && d.createdAt < q.from) return false;
 	if (q.to && d.createdAt >= q.to) return false;
-	if (q.after) {
-		if (d.createdAt < q.after.createdAt) return false;
-		if (d.createdAt === q.after.createdAt && d.decisionId <= q.after.decisionId) return false;
-	}
+	if (q.after && inQueryOrder(q)(d, q.after) <= 0) return false;
 	return true;
 }
 
-export function byCreated(a: DecisionRow, b: DecisionRow): number {
-	if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? -1 : 1;
-	return a.decisionId < b.decisionId ? -1 : a.decisionId > b.decisionId ? 1 : 0;
+const newestFirst: typeof byCreated = (a, b) => byCreated(b, a);
+
+/** The order a query's answer is in: by creation, newest first when it asks. */
+export function inQueryOrder(q: DecisionQuery): typeof byCreated {
+	return q.newestFirst ? newestFirst : byCreated;
 }

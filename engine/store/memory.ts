@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
 import type { Profile } from '../profiles/schema';
-import { byCreated, matchesQuery, queryLimit } from './matchDecision';
+import { inQueryOrder, matchesQuery, queryLimit } from './matchDecision';
 import { LedgerBook } from './capLedger';
 import { RecentMap } from './recentMap';
 import type { ModelActivation, ModelVersionRecord } from './models';
@@ -113,7 +113,8 @@ export class MemoryStore extends ComposedSteps implements Store {
 
 	async queryDecisions(query: DecisionQuery) {
 		const rows = [...this.decisions.values()].filter((d) => matchesQuery(d.row, query));
-		rows.sort((a, b) => byCreated(a.row, b.row));
+		const order = inQueryOrder(query);
+		rows.sort((a, b) => order(a.row, b.row));
 		return rows.slice(0, queryLimit(query)).map((d) => JSON.parse(d.json) as Decision);
 	}
 

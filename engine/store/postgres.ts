@@ -416,9 +416,10 @@ export class PostgresStore extends ComposedSteps implements Store {
 		if (q.status) add((n) => `status = ${n(q.status)}`);
 		if (q.from) add((n) => `created_at >= ${n(q.from)}`);
 		if (q.to) add((n) => `created_at < ${n(q.to)}`);
-		if (q.after) add((n) => `(created_at, decision_id) > (${n(q.after!.createdAt)}, ${n(q.after!.decisionId)})`);
+		const [later, order] = q.newestFirst ? ['<', 'created_at DESC, decision_id DESC'] : ['>', 'created_at, decision_id'];
+		if (q.after) add((n) => `(created_at, decision_id) ${later} (${n(q.after!.createdAt)}, ${n(q.after!.decisionId)})`);
 		args.push(queryLimit(q));
-		const sql = `SELECT body FROM ${this.t('decisions')} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, decision_id LIMIT $${args.length}`;
+		const sql = `SELECT body FROM ${this.t('decisions')} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order} LIMIT $${args.length}`;
 		return (await this.q<{ body: Decision }>('query decisions', sql, args)).map((r) => r.body);
 	}
 

@@ -3,7 +3,7 @@ import type Redis from 'ioredis';
 import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
 import { NudgeError, redactUrl } from '../errors';
 import type { Profile } from '../profiles/schema';
-import { byCreated, matchesQuery, queryLimit } from './matchDecision';
+import { inQueryOrder, matchesQuery, queryLimit } from './matchDecision';
 import type { ModelActivation, ModelVersionInfo } from './models';
 import { checkArmDeltas } from './armStats';
 import { reconnectDelayMs } from './connection';
@@ -743,20 +743,23 @@ export class RedisStore extends NamedRecords implements Store {
 		return this.run('query decisions', async () => {
 			const index = q.contactId ? this.k('decisions', 'contact', q.contactId) : q.journey ? this.k('decisions', 'journey', q.journey) : this.k('decisions');
 			const limit = queryLimit(q);
-			let min = '-';
-			if (q.after) min = `(${q.after.createdAt}|${q.after.decisionId}`;
-			else if (q.from) min = `[${q.from}`;
-			const max = q.to ? `(${q.to}` : '+';
+			// Members are `<createdAt>|<decisionId>`: lexical order is the query's order. `start` is where the
+			// reading begins (the oldest end, or the newest when newest first), `end` where it stops.
+			const after = q.after && `(${q.after.createdAt}|${q.after.decisionId}`;
+			const oldest = q.from ? `[${q.from}` : '-';
+			const newest = q.to ? `(${q.to}` : '+';
+			let start = after ?? (q.newestFirst ? newest : oldest);
+			const end = q.newestFirst ? oldest : newest;
 			const found: Decision[] = [];
 			const page = Math.max(100, limit);
 			for (;;) {
-				const members = await this.redis.zrangebylex(index, min, max, 'LIMIT', 0, page);
+				const members = q.newestFirst ? await this.redis.zrevrangebylex(index, start, end, 'LIMIT', 0, page) : await this.redis.zrangebylex(index, start, end, 'LIMIT', 0, page);
 				const ds = await this.readDecisions(members.map((m) => m.slice(m.indexOf('|') + 1)));
 				for (const d of ds) if (d && matchesQuery(d, q) && found.length < limit) found.push(d);
 				if (found.length >= limit || members.length < page) break;
-				min = `(${members[members.length - 1]}`;
+				start = `(${members[members.length - 1]}`;
 			}
-			return found.sort(byCreated);
+			return found.sort(inQueryOrder(q));
 		});
 	}
 

@@ -632,9 +632,13 @@ export class SqliteStore extends ComposedSteps implements Store {
 		if (q.status) add('status = ?', q.status);
 		if (q.from) add('created_at >= ?', q.from);
 		if (q.to) add('created_at < ?', q.to);
-		if (q.after) add('(created_at > ? OR (created_at = ? AND decision_id > ?))', q.after.createdAt, q.after.createdAt, q.after.decisionId);
-		const sql = `SELECT ${DECISION_COLUMNS} FROM decisions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, decision_id LIMIT ?`;
-		const rows = this.db.prepare(sql).all(...args, queryLimit(q)) as unknown as DecisionRow[];
+		const [later, order] = q.newestFirst ? ['<', 'created_at DESC, decision_id DESC'] : ['>', 'created_at, decision_id'];
+		if (q.after) add(`(created_at ${later} ? OR (created_at = ? AND decision_id ${later} ?))`, q.after.createdAt, q.after.createdAt, q.after.decisionId);
+		// A contact's decisions are few; without statistics SQLite would rather scan a journey's or a reason's whole
+		// window (an outcome event's look for its message took half the template policy's CPU, docs/benchmarks.md).
+		const index = q.contactId ? 'INDEXED BY decisions_contact' : '';
+		const sql = `SELECT ${DECISION_COLUMNS} FROM decisions ${index} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ?`;
+		const rows = this.prepared(sql).all(...args, queryLimit(q)) as unknown as DecisionRow[];
 		return rows.map(decisionOfRow);
 	}
 

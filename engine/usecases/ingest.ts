@@ -1,6 +1,7 @@
 import type { Profile } from '../profiles/schema';
 import type { LockedProfiles } from '../store/types';
-import type { Decision } from '../audit/schema';
+import { byCreated, type Decision } from '../audit/schema';
+import { latestDecision } from '../audit/export';
 import { CHANNELS, Channel } from '../channels';
 import { FieldIssue, NudgeError, describeIssues } from '../errors';
 import { claimEvent, claimEventAndLock, commitEvent, releaseEvent } from '../events/eventClaim';
@@ -151,9 +152,11 @@ async function routeEvent(ctx: EngineContext, decision: Decision, event: Custome
 
 /** The contact's latest message in the journey (sent, or held out) within the attribution window, on `channel` if given. */
 async function latestMessage(ctx: EngineContext, contactId: string, journey: string, at: Date, channel?: Channel): Promise<Decision | undefined> {
-	const from = isoTime(at.getTime() - ctx.policy.learner.attributionWindowHours * 3_600_000);
-	const recent = await ctx.store.queryDecisions({ contactId, journey, from, to: isoTime(at.getTime() + 1), limit: 1000 });
-	return recent.filter((d) => (d.status === 'sent' && (!channel || d.channel === channel)) || (!channel && d.choice?.method === 'holdout')).pop();
+	const window = { contactId, journey, from: isoTime(at.getTime() - ctx.policy.learner.attributionWindowHours * 3_600_000), to: isoTime(at.getTime() + 1) };
+	// Two narrow reads: the latest message sent (on the channel), and without a channel the latest holdout.
+	const sent = await latestDecision(ctx.store, { ...window, status: 'sent' }, (d) => !channel || d.channel === channel);
+	const held = channel ? undefined : await latestDecision(ctx.store, { ...window, reason: 'HOLDOUT' }, (d) => d.choice?.method === 'holdout');
+	return !sent || (held && byCreated(held, sent) > 0) ? held : sent;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { latestDecision } from '../audit/export';
 import { type Decision, type Outcome, OutcomeSchema } from '../audit/schema';
 import { CHANNELS, Channel } from '../channels';
 import { claimsReward, engagementTrials, outcomeDeltas } from '../decide/bookkeeping';
@@ -83,9 +84,8 @@ async function attribute(ctx: EngineContext, input: OutcomeInput, at: Date): Pro
 	const hours = ctx.policy.learner.attributionWindowHours;
 	const from = isoTime(at.getTime() - hours * 3_600_000);
 	const to = isoTime(at.getTime() + 1);
-	const recent = await ctx.store.queryDecisions({ contactId: input.contactId, from, to, limit: 1000 });
 	// Only decisions that reached Choose Channel (a channel, wait or holdout) can earn an outcome.
-	const match = recent.filter((d) => d.choice && (!input.channel || d.channel === input.channel)).pop();
+	const match = await latestDecision(ctx.store, { contactId: input.contactId, from, to }, (d) => Boolean(d.choice) && (!input.channel || d.channel === input.channel));
 	if (!match) {
 		throw new NudgeError('UNKNOWN_DECISION', `No decision for contact ${input.contactId}${input.channel ? ` by ${input.channel}` : ''} in the ${hours} hours before ${isoTime(at.getTime())} (the policy's attribution window)`);
 	}

@@ -17,7 +17,7 @@ import type { PolicyInput } from '../../engine/policy/schema';
 import { MemoryStore } from '../../engine/store/memory';
 import { PostgresStore } from '../../engine/store/postgres';
 import { SqliteStore } from '../../engine/store/sqlite';
-import { tempDir } from '../helpers/fixtures';
+import { decision, tempDir } from '../helpers/fixtures';
 import { closeReceivers, startReceiver } from '../helpers/receiver';
 
 /** `nudge mcp` driven by the MCP SDK's own client: in process, over HTTP, and as a real stdio child process. */
@@ -174,8 +174,16 @@ describe('nudge mcp tools (in-process transport)', () => {
 
 	test('lookup_contact shows consent and recent decisions with personal data redacted; score_contact and record_outcome work', async () => {
 		const sent = data(await client.callTool({ name: 'request_action', arguments: action() }));
+		// 120 earlier decisions this month: the latest ten are shown, the request's last, not the month's first ten.
+		const { contactId } = await engine.getDecision(sent.decisionId as string);
+		for (let i = 0; i < 120; i++) await engine.store.putDecision(decision(`earlier-${i}`, { contactId, createdAt: new Date(Date.now() - 86_400_000 + i * 1000).toISOString() }));
 		const contact = data(await client.callTool({ name: 'lookup_contact', arguments: { contact: 'ana@example.com' } }));
 		expect(contact.consent).toMatchObject({ email: 'opted_in', sms: 'unknown' });
+		const shown = (contact.recentDecisions as { decisionId: string }[]).map((d) => d.decisionId);
+		expect(shown).toHaveLength(10);
+		expect(shown.at(-1)).toBe(sent.decisionId);
+		expect(shown).toContain('earlier-119');
+		expect(shown).not.toContain('earlier-0');
 		expect(contact.recentDecisions).toEqual(expect.arrayContaining([expect.objectContaining({ decisionId: sent.decisionId, status: 'sent', agentId: 'winback-agent' })]));
 		expect(JSON.stringify(contact)).not.toMatch(/ana@example.com|"Ana"/);
 		const score = data(await client.callTool({ name: 'score_contact', arguments: { contact: { email: 'ana@example.com' } } }));

@@ -11,6 +11,7 @@ import { applyInactivityRules, fireDueTimers, policyHasTimers } from '../../engi
 import { JOURNEYS } from '../../engine/journeys/journey';
 import { loadPolicy } from '../../engine/policy/load';
 import { createEngine } from '../../engine/registry';
+import { decision } from '../helpers/fixtures';
 
 const POLICY_FILE = join(__dirname, '../../flows/policies/journeys.json');
 const T0 = Date.parse('2026-11-20T10:00:00.000Z');
@@ -69,6 +70,21 @@ describe('journey settings in the engine', () => {
 		expect(outcomes.map((o) => [o.type, o.value ?? null])).toEqual([['click', null], ['conversion', 1200]]);
 		// Converted leads leave nurture (negative trigger `converted`).
 		expect(await decide('nurture', track('u-b', 'Webinar Attended', 90))).toMatchObject({ reason: 'NEGATIVE_TRIGGER', ruleId: 'converted' });
+	});
+
+	test('an outcome event finds the latest message however many decisions the contact had since (newest first, not the first 1,000)', async () => {
+		const { contactId } = await decide('nurture', track('u-m', 'Webinar Attended', 0, {}, { email: 'm@example.com' }));
+		// A message, 1,000 decisions that earn no outcome, a later message, then a holdout: written to the log as they were.
+		await engine.store.putDecision(decision('early', { contactId, status: 'sent', channel: 'email', choice: { context: 'nurture', method: 'thompson' }, createdAt: at(0.5) }));
+		for (let i = 0; i < 1_000; i++) await engine.store.putDecision(decision(`busy-${i}`, { contactId, status: 'suppressed', reason: 'NOT_A_TRIGGER', createdAt: at(1 + i / 100) }));
+		await engine.store.putDecision(decision('later', { contactId, status: 'sent', channel: 'email', choice: { context: 'nurture', method: 'thompson' }, createdAt: at(20) }));
+		expect((await decide('nurture', track('u-m', 'Email Link Clicked', 25))).outcomeFor).toMatchObject({ decisionId: 'later', type: 'click' });
+		await engine.store.putDecision(decision('held', { contactId, status: 'suppressed', reason: 'HOLDOUT', choice: { context: 'nurture', method: 'holdout' }, createdAt: at(30) }));
+		// Without a channel the holdout is the latest; an event naming its channel belongs to the message on it.
+		expect((await decide('nurture', track('u-m', 'Email Link Clicked', 35))).outcomeFor).toMatchObject({ decisionId: 'held' });
+		expect((await decide('nurture', track('u-m', 'Unsubscribed', 40, { channel: 'email' }))).outcomeFor).toMatchObject({ decisionId: 'later', type: 'unsubscribe' });
+		// Record Outcome by contact (no decision id) finds it the same way.
+		expect((await engine.recordOutcome({ contactId, channel: 'email', type: 'open', at: at(45) })).decision.decisionId).toBe('later');
 	});
 
 	test('an outcome event naming its channel belongs to the latest message on that channel', async () => {

@@ -359,6 +359,31 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			expect(await ids({ from: '2026-11-01T11:00:00.000Z', to: '2026-11-01T12:00:00.000Z' })).toEqual(['d2']);
 			expect(await ids({ limit: 2 })).toEqual(['d1', 'd2']);
 			expect(await ids({ after: { createdAt: '2026-11-01T12:00:00.000Z', decisionId: 'd3' } })).toEqual(['d4']);
+			// Newest first: d3 and d4 share a time, so the id breaks the tie; `after` pages on back in time.
+			expect(await ids({ newestFirst: true })).toEqual(['d4', 'd3', 'd2', 'd1']);
+			expect(await ids({ newestFirst: true, contactId: 'c1', limit: 2 })).toEqual(['d4', 'd3']);
+			expect(await ids({ newestFirst: true, contactId: 'c1', after: { createdAt: '2026-11-01T12:00:00.000Z', decisionId: 'd3' } })).toEqual(['d1']);
+			expect(await ids({ newestFirst: true, journey: 'churn' })).toEqual(['d3']);
+			expect(await ids({ newestFirst: true, status: 'suppressed', to: '2026-11-01T12:00:00.000Z' })).toEqual(['d2']);
+			expect(await ids({ newestFirst: true, from: '2026-11-01T11:00:00.000Z', to: '2026-11-01T12:00:00.001Z', limit: 2 })).toEqual(['d4', 'd3']);
+		});
+
+		test('decisions newest first, paged: every page continues where the last ended, across equal times', async () => {
+			// 250 decisions over 50 distinct times (five per time), put in a shuffled order: pages of 7 and the
+			// store's own page size meet ties and page ends at every place.
+			const all = Array.from({ length: 250 }, (_, i) => decision(`p${String(i).padStart(3, '0')}`, { contactId: 'c1', createdAt: new Date(Date.UTC(2026, 10, 1) + Math.floor(i / 5) * 60_000).toISOString() }));
+			for (const i of Array.from({ length: 250 }, (_, k) => (k * 97) % 250)) await store.putDecision(all[i]);
+			const expected = all.map((d) => d.decisionId).reverse();
+			const paged: string[] = [];
+			let after: { createdAt: string; decisionId: string } | undefined;
+			for (;;) {
+				const page = await store.queryDecisions({ contactId: 'c1', newestFirst: true, limit: 7, after });
+				paged.push(...page.map((d) => d.decisionId));
+				if (page.length < 7) break;
+				after = { createdAt: page[6].createdAt, decisionId: page[6].decisionId };
+			}
+			expect(paged).toEqual(expected);
+			expect((await store.queryDecisions({ newestFirst: true, limit: 1000 })).map((d) => d.decisionId)).toEqual(expected);
 		});
 
 		test('outcomes are added once per outcome id and only to known decisions', async () => {
