@@ -14,7 +14,8 @@ import { fmt, percentile, print } from './stats';
  * SQLite store and on the memory store in the same run. Caps are loose enough that every decision
  * goes all the way to the send, so the figure is the cost of a decision that is sent.
  */
-const CONTACTS = 2_000;
+/** BENCH_CONTACTS: how many contacts the events are spread over (default 2,000). */
+const CONTACTS = Number(process.env.BENCH_CONTACTS ?? 2_000);
 const DECISIONS = Number(process.env.BENCH_DECISIONS ?? 20_000);
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 64);
 const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 2_000);

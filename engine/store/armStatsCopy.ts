@@ -7,8 +7,8 @@ const NO_ROW: ArmStats = Object.freeze({ trials: 0, successes: 0, negatives: 0, 
 
 /**
  * The learner's counts a store connection last read or wrote, by key. A decision asks for about 62 keys (48
- * send-time hours, the learner's arms); read from here they cost no query. Past `maxKeys` the first remembered key
- * goes first (a Map in insertion order: no bookkeeping on reads).
+ * send-time hours, the learner's arms); read from here they cost no query. Past `maxKeys` the first remembered keys
+ * go first (a Map in insertion order: no bookkeeping on reads; boundedMap.ts).
  * The owner keeps it exact: it applies its own increments here as it writes them, and clears it whenever
  * another connection may have written (sqlite.ts: PRAGMA data_version) or a write is rolled back.
  */
