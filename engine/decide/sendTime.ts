@@ -1,7 +1,8 @@
 import { DateTime } from 'luxon';
 import type { Channel } from '../channels';
-import { DayCache } from '../guard/localDay';
+import { localDay } from '../guard/localDay';
 import { quietUntil, quietUntilMs } from '../guard/quietHours';
+import { SpanCache } from '../guard/spanCache';
 import type { Policy, QuietHours } from '../policy/schema';
 import type { ArmStats, LearnerStatsStore } from '../store/types';
 import { isoTime } from '../util/isoTime';
@@ -68,15 +69,17 @@ function hourStarts(rules: QuietHours[], { local, span }: { local: DateTime; spa
  * The hours' starts change only with the local day, so they are kept per policy, channel and zone for the day: luxon
  * took about 1 ms a decision for them with one quiet-hours rule (docs/benchmarks.md).
  */
-const startsByPolicy = new WeakMap<QuietHours[], DayCache<HourStarts>>();
-const MAX_CACHED = 2_000;
+const startsByPolicy = new SpanCache<QuietHours[], HourStarts>(2_000);
 
 /** When each local hour next starts from `now` (the current hour: now), or undefined when quiet hours hold it then. */
 export function nextHourStarts(policy: Policy, channel: Channel, zone: string, now: number): { hour: number; startOf: (h: number) => number | undefined } {
 	const rules = policy.quietHours.filter((r) => !r.channels || r.channels.includes(channel));
-	let cache = startsByPolicy.get(policy.quietHours);
-	if (!cache) startsByPolicy.set(policy.quietHours, (cache = new DayCache(MAX_CACHED)));
-	const starts = cache.get(`${channel} ${zone}`, now, zone, (day) => hourStarts(rules, day));
+	const key = `${channel} ${zone}`;
+	let starts = startsByPolicy.find(policy.quietHours, key, now);
+	if (!starts) {
+		const day = localDay(now, zone);
+		starts = startsByPolicy.keep(policy.quietHours, key, day.span, hourStarts(rules, day));
+	}
 	const hour = starts.hourOf(now);
 	const quietNow = rules.some((r) => quietUntilMs(r, now, zone) !== undefined);
 	const startOf = (h: number) => {

@@ -29,23 +29,3 @@ export function localDay(now: number, zone: string): LocalDay {
 	const steady = atMidnight && from <= now && now < until && [from, from + DAY_MS / 2, until - 1].every((ms) => offsetAt(ms) === local.offset);
 	return steady ? { local, span: { from, until } } : { local };
 }
-
-/** A value kept per key for the local day it was computed in (see `LocalDay.span`); at most `max` keys. */
-export class DayCache<T> {
-	private readonly entries = new Map<string, { from: number; until: number; value: T }>();
-
-	constructor(private readonly max: number) {}
-
-	/** The value for `key` at `now`: the cached one while `now` is in its day, else `compute(day)` (cached when the day has a span). */
-	get(key: string, now: number, zone: string, compute: (day: LocalDay) => T): T {
-		const hit = this.entries.get(key);
-		if (hit && hit.from <= now && now < hit.until) return hit.value;
-		const day = localDay(now, zone);
-		const value = compute(day);
-		if (day.span) {
-			if (this.entries.size >= this.max && !hit) this.entries.clear();
-			this.entries.set(key, { ...day.span, value });
-		}
-		return value;
-	}
-}

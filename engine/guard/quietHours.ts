@@ -3,7 +3,8 @@ import type { GuardCheck } from '../audit/schema';
 import type { Channel } from '../channels';
 import type { Policy, QuietHours } from '../policy/schema';
 import { isoTime } from '../util/isoTime';
-import { DayCache } from './localDay';
+import { localDay } from './localDay';
+import { SpanCache } from './spanCache';
 
 export interface QuietHoursVerdict {
 	checks: GuardCheck[];
@@ -48,14 +49,16 @@ export function quietUntil(rule: QuietHours, local: DateTime): DateTime | undefi
  * Luxon took about 30 µs a rule for each decision's bounds (docs/benchmarks.md), and they change only with the local
  * day, so they are kept per rule and zone for the day. Keyed by the rule object, as cap windows are.
  */
-const boundsByRule = new WeakMap<QuietHours, DayCache<QuietBounds>>();
-const MAX_CACHED_ZONES = 2_000;
+const boundsByRule = new SpanCache<QuietHours, QuietBounds>(2_000);
 
 /** `quietUntil(rule, now in zone)` as an instant (ms): the same answer, with luxon asked once per rule, zone and day. */
 export function quietUntilMs(rule: QuietHours, now: number, zone: string): number | undefined {
-	let byZone = boundsByRule.get(rule);
-	if (!byZone) boundsByRule.set(rule, (byZone = new DayCache(MAX_CACHED_ZONES)));
-	return endOfWindow(byZone.get(zone, now, zone, ({ local }) => boundsAround(rule, local)), now);
+	let bounds = boundsByRule.find(rule, zone, now);
+	if (!bounds) {
+		const { local, span } = localDay(now, zone);
+		bounds = boundsByRule.keep(rule, zone, span, boundsAround(rule, local));
+	}
+	return endOfWindow(bounds, now);
 }
 
 /** Quiet hours in the contact's time zone; exempt categories (transactional by default) pass. */

@@ -2,6 +2,7 @@ import { DateTime } from 'luxon';
 import type { CapWindow } from '../policy/schema';
 import { isTimeZone } from '../policy/timeZone';
 import { durationMs } from './duration';
+import { SpanCache } from './spanCache';
 
 /** A contact's time zone when it is valid, else the policy's (a bad zone must not break decisions). */
 export function zoneFor(contactZone: string | undefined, policyZone: string): string {
@@ -29,8 +30,7 @@ export interface WindowSpan {
  * until `now` leaves it: time-zone arithmetic was most of a cap check's cost (bench/caps). Keyed by the window
  * object itself, so a check builds no key.
  */
-const calendarSpans = new WeakMap<CapWindow, Map<string, WindowSpan>>();
-const MAX_CACHED_ZONES = 2_000;
+const calendarSpans = new SpanCache<CapWindow, WindowSpan>(2_000);
 
 /**
  * The span a cap window covers at `now`. Calendar periods start at local midnight in the contact's
@@ -41,14 +41,10 @@ export function windowSpan(window: CapWindow, now: number, zone: string): Window
 		const lengthMs = durationMs(window.duration);
 		return { since: now - lengthMs, lengthMs, label: window.duration };
 	}
-	let byZone = calendarSpans.get(window);
-	if (!byZone) calendarSpans.set(window, (byZone = new Map()));
-	const cached = byZone.get(zone);
-	if (cached && cached.since <= now && now < cached.resetsAt!) return cached;
+	const cached = calendarSpans.find(window, zone, now);
+	if (cached) return cached;
 	const span = calendarSpan(window, now, zone);
-	if (byZone.size >= MAX_CACHED_ZONES) byZone.clear();
-	byZone.set(zone, span);
-	return span;
+	return calendarSpans.keep(window, zone, { from: span.since, until: span.resetsAt! }, span);
 }
 
 function calendarSpan(window: Extract<CapWindow, { kind: 'calendar' }>, now: number, zone: string): WindowSpan {
