@@ -4,30 +4,21 @@ import { localDay } from '../guard/localDay';
 import { quietUntil, quietUntilMs } from '../guard/quietHours';
 import { SpanCache } from '../guard/spanCache';
 import type { Policy, QuietHours } from '../policy/schema';
-import type { ArmStats, LearnerStatsStore } from '../store/types';
+import { HOURS, POPULATION_SCOPE, sendHourKey, type ArmStats, type LearnerStatsStore, type SendHours } from '../store/types';
 import { isoTime } from '../util/isoTime';
 
 /**
  * Send-time optimisation: the contact's best local hour, learned from the hours at which they engaged
  * (opens, clicks, conversions), shrunk toward the whole population's hours, and never inside quiet
- * hours. Engagement is counted in the store's learner counts (`hour:<contact>#<h>`, `hour:*#<h>`).
+ * hours. Engagement is counted in the store's learner counts (store/sendHours.ts: `hour:<contact>#<h>`, `hour:*#<h>`).
  */
 export const ENGAGEMENT = new Set(['open', 'click', 'conversion']);
-const POPULATION = 'hour:*';
-const HOURS = Array.from({ length: 24 }, (_, h) => h);
-/** Built once: a key string hashes once for every Map lookup (bench/decide: a fresh key per lookup cost ~0.2 µs). */
-const POPULATION_KEYS = HOURS.map((h) => `${POPULATION}#${h}`);
 
 /** The counts one engagement at `at` (contact's local time) adds: one for the contact's hour, one for the population's. */
 export function engagementDeltas(contactId: string, at: Date, zone: string): { key: string; delta: Partial<ArmStats> }[] {
 	const hour = DateTime.fromJSDate(at, { zone }).hour;
-	return [`hour:${contactId}`, POPULATION].map((scope) => ({ key: `${scope}#${hour}`, delta: { trials: 1 } }));
+	return [contactId, POPULATION_SCOPE].map((scope) => ({ key: sendHourKey(scope, hour), delta: { trials: 1 } }));
 }
-
-/** The learner keys holding one contact's engagement hours (erasing the contact deletes them). */
-export const contactHourKeys = (contactId: string) => HOURS.map((h) => `hour:${contactId}#${h}`);
-/** The counts bestSendTime reads: the contact's engagements per hour and the population's. */
-export const sendTimeKeys = (contactId: string) => [...contactHourKeys(contactId), ...POPULATION_KEYS];
 
 export interface SendTime {
 	/** The local hour (0–23) chosen. */
@@ -96,16 +87,12 @@ export function nextHourStarts(policy: Policy, channel: Channel, zone: string, n
  * population's best hour wins; with a strong personal habit, the contact's. Hours inside a quiet-hours
  * rule for the channel are skipped. Undefined when nobody has engaged yet (then there is no basis).
  */
-export async function bestSendTime(args: { store: LearnerStatsStore; policy: Policy; contactId: string; channel: Channel; zone: string; now: Date; strength?: number; stats?: Map<string, ArmStats> }): Promise<SendTime | undefined> {
+export async function bestSendTime(args: { store: LearnerStatsStore; policy: Policy; contactId: string; channel: Channel; zone: string; now: Date; strength?: number; hours?: SendHours }): Promise<SendTime | undefined> {
 	const { store, policy, contactId, channel, zone, now, strength = 5 } = args;
-	const ownKeys = contactHourKeys(contactId);
-	// `stats`: read already, with other counts the caller needs, in one store call (at least sendTimeKeys).
-	const stats = args.stats ?? (await store.getArmStats([...ownKeys, ...POPULATION_KEYS]));
-	const count = (key: string) => stats.get(key)?.trials ?? 0;
-	const population = POPULATION_KEYS.map(count);
+	// `hours`: read already, with other counts the caller needs, in one store call.
+	const { own, population } = args.hours ?? (await store.getSendHours(contactId));
 	const total = population.reduce((a, b) => a + b, 0);
 	if (!total) return undefined;
-	const own = ownKeys.map(count);
 	const { startOf } = nextHourStarts(policy, channel, zone, now.getTime());
 	const starts = HOURS.map(startOf);
 	const allowed = HOURS.filter((h) => starts[h] !== undefined);

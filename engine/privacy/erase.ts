@@ -1,7 +1,7 @@
 import { z } from 'zod/v4';
 import type { Decision } from '../audit/schema';
 import type { Profile } from '../profiles/schema';
-import { contactHourKeys } from '../decide/sendTime';
+import { contactHourKeys } from '../store/types';
 import { describeIssues, issuesFromZod, NudgeError } from '../errors';
 import { newId } from '../ids';
 import { identityLockKey, withIdentityLocks } from '../profiles/identityLock';

@@ -1,6 +1,6 @@
 import { iterateDecisions } from '../audit/export';
 import type { Decision } from '../audit/schema';
-import { contactHourKeys } from '../decide/sendTime';
+import { contactHourKeys } from '../store/types';
 import { NudgeError } from '../errors';
 import type { Profile } from '../profiles/schema';
 import type { Store } from '../store/types';

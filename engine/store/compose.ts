@@ -40,7 +40,7 @@ const ROLE_METHODS: { [R in StoreRole]: Record<keyof PlacedRoles[R], true> } = {
 	models: { saveModelVersion: true, getModelVersion: true, activeModelVersion: true, listModelVersions: true, activateModelVersion: true, modelActivations: true },
 	cursors: { getCursor: true, setCursor: true, deleteCursor: true },
 	timers: { scheduleTimer: true, cancelTimer: true, takeDueTimers: true, ackTimer: true },
-	learnerStats: { getArmStats: true, addArmStats: true },
+	learnerStats: { getArmStats: true, getSendHours: true, addArmStats: true },
 };
 
 /** The placed roles each folded step touches (roles.ts FoldedSteps; the type refuses a missing or unknown step). */

@@ -1,5 +1,6 @@
 import type { Profile } from '../profiles/schema';
 import { NamedRecords } from './records';
+import { readSendHours, type SendHours } from './sendHours';
 import { noCounters, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type FoldedSteps, type KeyClaim, type LockedProfiles, type ProfileLockRequest, type Store } from './types';
 
 /**
@@ -62,9 +63,14 @@ export class ComposedSteps extends NamedRecords implements FoldedSteps {
 		return { ...verdict, claimed: verdict.ok && (await this.claimKey(claim.key, claim.ttlMs, reservation.at)) };
 	}
 
-	async peekCapAndReadArmStats(this: Store, contactId: string, counters: CapCounter[], now: number, armKeys: string[]): Promise<{ verdict: CapVerdict; stats: Map<string, ArmStats> }> {
-		const [verdict, stats] = await Promise.all([counters.length ? this.peekCap(contactId, counters, now) : noCounters(), this.getArmStats(armKeys)]);
-		return { verdict, stats };
+	async peekCapAndReadArmStats(this: Store, contactId: string, counters: CapCounter[], now: number, armKeys: string[], sendHours = false): Promise<{ verdict: CapVerdict; stats: Map<string, ArmStats>; hours?: SendHours }> {
+		const [verdict, stats, hours] = await Promise.all([counters.length ? this.peekCap(contactId, counters, now) : noCounters(), this.getArmStats(armKeys), sendHours ? this.getSendHours(contactId) : undefined]);
+		return hours ? { verdict, stats, hours } : { verdict, stats };
+	}
+
+	/** Read by key; a store may keep them otherwise (SQLite: a copy by contact). */
+	getSendHours(this: Store, contactId: string): Promise<SendHours> {
+		return readSendHours(this, contactId);
 	}
 
 	async settleCapAndCount(this: Store, reservationId: string, outcome: 'commit' | 'release', deltas: { key: string; delta: Partial<ArmStats> }[]): Promise<boolean> {

@@ -11,6 +11,7 @@ import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, Cont
 import { timerIsFor } from './erasure';
 import { DecisionFilter, DecisionSummary, FactCounter, FactKey, factsOf, matchesFilter, SummaryPage, summaryOf } from './decisionFacts';
 import { NamedRecords } from './records';
+import { hoursOf, POPULATION_SCOPE, readSendHours, sendTimeKeys } from './sendHours';
 
 export interface RedisStoreOptions {
 	/** Every key starts with this (default `nudge:`), so several deployments or test runs share one Redis. */
@@ -626,17 +627,25 @@ export class RedisStore extends NamedRecords implements Store {
 		});
 	}
 
-	async peekCapAndReadArmStats(contactId: string, counters: CapCounter[], now: number, armKeys: string[]) {
+	async peekCapAndReadArmStats(contactId: string, counters: CapCounter[], now: number, armKeys: string[], sendHours = false) {
+		// The send hours are read as their keys, with the arms' (sendHours.ts: the stored layout).
+		const keys = sendHours ? [...armKeys, ...sendTimeKeys(contactId)] : armKeys;
+		const answer = (verdict: CapVerdict, stats: Map<string, ArmStats>) =>
+			sendHours ? { verdict, stats, hours: { own: hoursOf(stats, contactId), population: hoursOf(stats, POPULATION_SCOPE) } } : { verdict, stats };
 		// No rule to count: the ledger is not read (and with no keys either, nothing is sent).
-		if (!counters.length) return { verdict: noCounters(), stats: await this.getArmStats(armKeys) };
-		return this.run('look at frequency caps and learner statistics', async (): Promise<{ verdict: CapVerdict; stats: Map<string, ArmStats> }> => {
+		if (!counters.length) return answer(noCounters(), await this.getArmStats(keys));
+		return this.run('look at frequency caps and learner statistics', async () => {
 			const peek = this.peekArgs(contactId, counters, now);
 			// The look's own arguments, left empty up to the arm hashes' prefix and keys.
 			const padding = Array<string>(PEEK_ARMS_ARG - 1 - peek.args.length).fill('');
-			const out = (await this.redis.nudgePeekAndArms(...peek.keys, ...peek.args, ...padding, this.k('arm', ''), packArmKeys(armKeys))) as unknown[];
+			const out = (await this.redis.nudgePeekAndArms(...peek.keys, ...peek.args, ...padding, this.k('arm', ''), packArmKeys(keys))) as unknown[];
 			const n = 1 + 2 * counters.length;
-			return { verdict: verdictOf(out.slice(0, n) as number[], counters), stats: armStatsOf(armKeys, out[n] as string) };
+			return answer(verdictOf(out.slice(0, n) as number[], counters), armStatsOf(keys, out[n] as string));
 		});
+	}
+
+	getSendHours(contactId: string) {
+		return readSendHours(this, contactId);
 	}
 
 	settleCap(reservationId: string, outcome: 'commit' | 'release') {

@@ -2,6 +2,7 @@ import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
 import type { Profile } from '../profiles/schema';
 import type { ModelActivation, ModelVersionInfo, ModelVersionRecord } from './models';
 import type { DecisionFilter, DecisionSummary, FactCount, FactKey, SummaryPage } from './decisionFacts';
+import type { SendHours } from './sendHours';
 import type { ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, KeyClaim, LeasedTimer, LockedProfiles, ProfileLockRequest, PruneTarget, RecordReads, StoredTimer, TimerQueue } from './types';
 
 /**
@@ -137,6 +138,8 @@ export interface TimerStore {
 export interface LearnerStatsStore {
 	/** The learner's counts for each key that has any. */
 	getArmStats(keys: string[]): Promise<Map<string, ArmStats>>;
+	/** A contact's and the population's engagements per local hour (the send time's counts, sendHours.ts), at one moment. */
+	getSendHours(contactId: string): Promise<SendHours>;
 	/** Adds each delta to its key's counts, all or none, atomically with respect to other writers. */
 	addArmStats(deltas: { key: string; delta: Partial<ArmStats> }[]): Promise<void>;
 }
@@ -193,10 +196,11 @@ export interface FoldedSteps {
 	 */
 	reserveCapAndClaim(reservation: CapReservation, counters: CapCounter[], claim: KeyClaim): Promise<CapVerdict & { claimed: boolean }>;
 	/**
-	 * Caps and learner counts, read only: peekCap (an always-ok verdict with no counters) and getArmStats(armKeys) at
-	 * one moment. Choose Channel's look at the caps and the learner's and send time's counts.
+	 * Caps and learner counts, read only: peekCap (an always-ok verdict with no counters), getArmStats(armKeys) and, with
+	 * `sendHours`, getSendHours(contactId), at one moment. Choose Channel's look at the caps and the learner's and send
+	 * time's counts.
 	 */
-	peekCapAndReadArmStats(contactId: string, counters: CapCounter[], now: number, armKeys: string[]): Promise<{ verdict: CapVerdict; stats: Map<string, ArmStats> }>;
+	peekCapAndReadArmStats(contactId: string, counters: CapCounter[], now: number, armKeys: string[], sendHours?: boolean): Promise<{ verdict: CapVerdict; stats: Map<string, ArmStats>; hours?: SendHours }>;
 	/** Caps and learner counts: settleCap, then addArmStats(deltas) whatever it returned (an empty list adds nothing). */
 	settleCapAndCount(reservationId: string, outcome: 'commit' | 'release', deltas: { key: string; delta: Partial<ArmStats> }[]): Promise<boolean>;
 }

@@ -17,6 +17,7 @@ import { LedgerBook } from './capLedger';
 import { decodeDecision } from './decisionCodec';
 import { DECISION_COLUMNS, decisionOfRow, DecisionRow, rowBody } from './decisionRow';
 import { ArmStatsCopy } from './armStatsCopy';
+import { HOURS, POPULATION_SCOPE, sendHourOf, sendHourRange, type SendHours } from './sendHours';
 import { setBounded } from './boundedMap';
 
 /**
@@ -101,6 +102,8 @@ function storeName(path: string): string {
 const CAP_COPY_CONTACTS = 20_000;
 /** Learner keys whose counts the store keeps in process (about 200 bytes each: 2,000 contacts' send-time hours are 48,000 keys). */
 const ARM_COPY_KEYS = 100_000;
+/** Send-hour scopes (contacts) whose 24 counts the store keeps in process (about 100 bytes each without engagements). */
+const HOUR_COPY_SCOPES = 100_000;
 /** Decisions whose facts row as last written the store remembers (those in flight, a few hundred, and the latest after them). */
 const WRITTEN_FACTS = 10_000;
 /**
@@ -165,7 +168,7 @@ export class SqliteStore extends ComposedSteps implements Store {
 	 */
 	private readonly capCopy = new LedgerBook(CAP_COPY_CONTACTS);
 	/** The learner's counts read or written here, kept exact the same way as the cap ledger's copy. */
-	private readonly armCopy = new ArmStatsCopy(ARM_COPY_KEYS);
+	private readonly armCopy = new ArmStatsCopy(ARM_COPY_KEYS, HOUR_COPY_SCOPES);
 	/**
 	 * Each decision's facts row as this connection last wrote it, so its next write (a decision is written about three
 	 * times: accepted, before the send, logged) sets only the columns that changed: the indexes over the others are
@@ -790,6 +793,29 @@ export class SqliteStore extends ComposedSteps implements Store {
 			if (stats) found.set(key, stats);
 		}
 		return found;
+	}
+
+	/** Served from the copy by scope (armStatsCopy.ts); a scope it does not know is read as one range of keys and remembered. */
+	async getSendHours(contactId: string): Promise<SendHours> {
+		if (!this.batchOpen) this.checkCopies();
+		return { own: this.scopeHours(contactId), population: this.scopeHours(POPULATION_SCOPE) };
+	}
+
+	private scopeHours(scope: string): number[] {
+		const known = this.armCopy.hoursOf(scope);
+		if (known) return known;
+		const { from, below } = sendHourRange(scope);
+		const counts = HOURS.map(() => 0);
+		let any = false;
+		for (const { key, trials } of this.prepared('SELECT key, trials FROM learner_arms WHERE key >= ? AND key < ?').all(from, below) as unknown as { key: string; trials: number }[]) {
+			// The range also holds other contacts' hours when their id extends this one past a `#`.
+			const at = sendHourOf(key);
+			if (at?.scope !== scope) continue;
+			counts[at.hour] = trials;
+			any = true;
+		}
+		this.armCopy.rememberHours(scope, any ? counts : undefined);
+		return counts;
 	}
 
 	addArmStats(deltas: { key: string; delta: Partial<ArmStats> }[]) {

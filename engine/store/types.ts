@@ -22,6 +22,8 @@ import type { DecisionFilter, DecisionSummary, FactCount, FactKey, FactValue, Su
 /** The shapes the Store interface speaks in, so the engine's core needs no module of store/ but this one. */
 export type { DecisionFilter, DecisionSummary, FactCount, FactKey, FactValue, ModelActivation, ModelVersionInfo, ModelVersionRecord, SummaryPage };
 export type * from './roles';
+/** The send time's engagement counts as every store keys them (the core adds and erases them by these keys). */
+export { contactHourKeys, HOURS, POPULATION_SCOPE, sendHourKey, type SendHours } from './sendHours';
 
 /** A cap rule reduced to what the store must count: live ledger entries that match, since `since`. */
 export interface CapCounter {

@@ -4,7 +4,7 @@ import { holdoutKey, holdoutOf } from '../decide/holdout';
 import { lowUpliftExplanation, upliftView } from '../decide/upliftGate';
 import { waitTrial } from '../decide/bookkeeping';
 import { chooseArm, chooseArmKeys, contextOf, variantScopes, WAIT } from '../decide/learner';
-import { bestSendTime, sendTimeKeys } from '../decide/sendTime';
+import { bestSendTime } from '../decide/sendTime';
 import { NudgeError } from '../errors';
 import { capLook } from '../guard/frequencyCap';
 import { zoneFor } from '../guard/windows';
@@ -67,8 +67,8 @@ export async function chooseStage(ctx: EngineContext, decision: Decision, profil
 	const context = contextOf(decision, contact, ctx.policy.learner);
 	// The learner's and the send time's counts are read with the caps, for every channel that could still be
 	// picked (the capped ones drop out below, and their counts go unused): one store call.
-	const statKeys = escalation ? [] : [...chooseArmKeys([...open, WAIT], context), ...sendTimeKeys(decision.contactId)];
-	const { verdict, stats } = await ctx.store.peekCapAndReadArmStats(decision.contactId, look.counters, now.getTime(), statKeys);
+	const statKeys = escalation ? [] : chooseArmKeys([...open, WAIT], context);
+	const { verdict, stats, hours } = await ctx.store.peekCapAndReadArmStats(decision.contactId, look.counters, now.getTime(), statKeys, !escalation);
 	const capped = look.capped(verdict);
 	const choice = chooseChannel(contact, ctx.policy, decision.journey, capped, only);
 	decision.candidates = choice.candidates;
@@ -101,7 +101,7 @@ export async function chooseStage(ctx: EngineContext, decision: Decision, profil
 		} else {
 			decision.channel = picked.arm;
 			decision.explanation = `${picked.arm} ${why}`;
-			const sendTime = await bestSendTime({ store: ctx.store, policy: ctx.policy, contactId: decision.contactId, channel: picked.arm, zone: zoneFor(contact.timezone, ctx.policy.timezone), now, stats });
+			const sendTime = await bestSendTime({ store: ctx.store, policy: ctx.policy, contactId: decision.contactId, channel: picked.arm, zone: zoneFor(contact.timezone, ctx.policy.timezone), now, hours });
 			if (sendTime) decision.sendTime = sendTime;
 		}
 	}

@@ -1,11 +1,13 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { engagementDeltas } from '../../engine/decide/sendTime';
 import { waitTimer } from '../../engine/guard/waits';
 import { MemoryStore } from '../../engine/store/memory';
 import { openStore } from '../../engine/store/open';
 import { FACTS_BATCH, SqliteStore } from '../../engine/store/sqlite';
 import { countSql, listSummariesSql } from '../../engine/store/factsSql';
+import { contactHourKeys } from '../../engine/store/sendHours';
 import { waitQueue } from '../../engine/store/types';
 import type { Channel } from '../../engine/channels';
 import { NudgeError } from '../../engine/errors';
@@ -199,6 +201,30 @@ describe('SQLite store', () => {
 		// What a caller does with the counts it got does not change the copy.
 		(await a.getArmStats(keys)).get('global#email')!.trials = 99;
 		expect(await read(a)).toEqual({ 'global#email': 10 });
+		await a.close();
+		await b.close();
+	});
+
+	test('each connection reads the send hours the others committed: by scope in its copy, through increments, erasures, raw writes', async () => {
+		const { path, a, b } = twoConnections([]);
+		const own = async (s: SqliteStore, contactId = 'c1') => (await s.getSendHours(contactId)).own.flatMap((n, h) => (n ? [`${h}:${n}`] : []));
+		const population = async (s: SqliteStore) => (await s.getSendHours('c1')).population.flatMap((n, h) => (n ? [`${h}:${n}`] : []));
+		// Both copies know c1 and the population as having none.
+		expect([await own(a), await own(b), await population(a)]).toEqual([[], [], []]);
+		await b.addArmStats(engagementDeltas('c1', new Date('2026-11-02T09:30:00Z'), 'UTC'));
+		await b.sync();
+		expect([await own(a), await population(a)]).toEqual([['9:1'], ['9:1']]);
+		// Its own increment is read before it commits; the other connection reads it once committed.
+		await a.addArmStats([...engagementDeltas('c1', new Date('2026-11-02T09:45:00Z'), 'UTC'), ...engagementDeltas('c1#9', new Date('2026-11-02T17:00:00Z'), 'UTC')]);
+		expect([await own(a), await own(a, 'c1#9'), await population(a)]).toEqual([['9:2'], ['17:1'], ['9:2', '17:1']]);
+		await a.sync();
+		expect([await own(b), await own(b, 'c1#9'), await population(b)]).toEqual([['9:2'], ['17:1'], ['9:2', '17:1']]);
+		await b.eraseContact({ contactId: 'c1', identityKeys: [], claimKeys: [], armKeys: contactHourKeys('c1'), pseudonymise: (d) => d });
+		expect([await own(a), await own(a, 'c1#9'), await own(b)]).toEqual([[], ['17:1'], []]);
+		const raw = new DatabaseSync(path, { timeout: 5_000 });
+		raw.exec(`INSERT INTO learner_arms (key, trials) VALUES ('hour:c1#0', 3)`);
+		raw.close();
+		expect([await own(a), await own(b)]).toEqual([['0:3'], ['0:3']]);
 		await a.close();
 		await b.close();
 	});

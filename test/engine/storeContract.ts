@@ -2,6 +2,7 @@ import { claimEvent, commitEvent, EVENT_LEASE_MS, eventLeaseKey, releaseEvent } 
 import { checkReview } from '../../engine/guard/review';
 import { waitTimer } from '../../engine/guard/waits';
 import { loadPolicy } from '../../engine/policy/load';
+import { contactHourKeys, sendHourKey } from '../../engine/store/sendHours';
 import { waitQueue, type CapCounter, type CapReservation, type Store } from '../../engine/store/types';
 import { decision, profile } from '../helpers/fixtures';
 import { describeConsoleStoreContract } from './consoleStoreContract';
@@ -603,6 +604,37 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			const look = await store.peekCapAndReadArmStats('c1', one, 10, asked);
 			expect(look.stats).toEqual(expected);
 			expect(look.verdict).toEqual({ ok: true, counts: [0], freesAt: [undefined] });
+		});
+
+		test('send hours: a contact’s and the population’s engagements by local hour, kept apart from ids that extend it', async () => {
+			const zeros = Array<number>(24).fill(0);
+			const hours = (own: Record<number, number>) => zeros.map((z, h) => own[h] ?? z);
+			// Read before any count (a store that keeps them in process now knows the contact has none).
+			expect(await store.getSendHours('a')).toEqual({ own: zeros, population: zeros });
+			const engage = (scope: string, hour: number, trials = 1) => ({ key: sendHourKey(scope, hour), delta: { trials } });
+			await store.addArmStats([engage('a', 3), engage('a', 3), engage('a', 23), engage('*', 3, 2), engage('*', 23), engage('a#1', 5), engage('a#', 7), engage('ab', 3), engage('*', 5, 4)]);
+			// Not any contact's hour: written otherwise than sendHourKey writes an hour.
+			await store.addArmStats([{ key: 'hour:a#05', delta: { trials: 9 } }, { key: 'hour:a#24', delta: { trials: 9 } }, { key: 'hour:a', delta: { trials: 9 } }]);
+			await store.sync();
+			const population = hours({ 3: 2, 5: 4, 23: 1 });
+			expect(await store.getSendHours('a')).toEqual({ own: hours({ 3: 2, 23: 1 }), population });
+			expect(await store.getSendHours('a#1')).toEqual({ own: hours({ 5: 1 }), population });
+			expect(await store.getSendHours('a#')).toEqual({ own: hours({ 7: 1 }), population });
+			const one = [{ ruleId: 'one', limit: 1, since: 0, match: {}, excludeTags: [] }];
+			for (const counters of [one, []]) {
+				const look = await store.peekCapAndReadArmStats('a', counters, 10, ['global#email'], true);
+				expect(look.hours).toEqual({ own: hours({ 3: 2, 23: 1 }), population });
+				expect((await store.peekCapAndReadArmStats('a', counters, 10, ['global#email'])).hours).toBeUndefined();
+			}
+			// A count added after a read is seen by the next; erasing the contact's hour keys empties them.
+			await store.addArmStats([engage('a', 4)]);
+			expect((await store.getSendHours('a')).own).toEqual(hours({ 3: 2, 4: 1, 23: 1 }));
+			const answer = await store.getSendHours('a');
+			answer.own[4] = 100;
+			expect((await store.getSendHours('a')).own[4]).toBe(1);
+			await store.eraseContact({ contactId: 'a', identityKeys: [], claimKeys: [], armKeys: contactHourKeys('a'), pseudonymise: (d) => d });
+			expect(await store.getSendHours('a')).toEqual({ own: zeros, population });
+			expect((await store.getSendHours('ab')).own).toEqual(hours({ 3: 1 }));
 		});
 
 		test('learner counts: concurrent increments are all kept', async () => {
