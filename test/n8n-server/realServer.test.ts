@@ -6,7 +6,8 @@
  * Nudge's decision log (the store the credential names) and a local endpoint standing in for the
  * sending tool. The AI Agent template runs on chat messages to its production chat URL, its OpenAI
  * credential pointed at a local fake of the Chat Completions API (fakeOpenAi.ts) whose scripted model
- * calls Nudge's tools. Runs for each version in NUDGE_N8N_VERSIONS (default: 2.41.1 and 1.123.81).
+ * calls Nudge's tools. Runs for each version in NUDGE_N8N_VERSIONS (default: 2.41.1 and 1.123.81) on the embedded
+ * SQLite store, and for the first of them again on Redis + PostgreSQL (NUDGE_N8N_SPLIT=0: not).
  */
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,9 +18,12 @@ import { holdoutOf } from '../../engine/decide/holdout';
 import { engagementDeltas } from '../../engine/decide/sendTime';
 import { signatureHeaders } from '../../engine/events/signature';
 import { openStore } from '../../engine/store/open';
+import { PostgresStore } from '../../engine/store/postgres';
+import { RedisStore } from '../../engine/store/redis';
 import type { Store } from '../../engine/store/types';
 import { tempDir, zoneAtLocalHour } from '../helpers/fixtures';
 import { startReceiver } from '../helpers/receiver';
+import { describeWithServer, runId, TEST_POSTGRES_URL, TEST_REDIS_URL } from '../helpers/services';
 import { startFakeOpenAi, type ChatRequest, type ModelStep } from './fakeOpenAi';
 import { describeWithN8n, installedVersion } from './n8nInstall';
 import { freePort, N8nServer, packAsCommunityPackage } from './n8nServer';
@@ -118,11 +122,44 @@ function track(userId: string, event: string, traits: Record<string, unknown>, p
 	return { type: 'track', messageId: `${userId}-${event}-${++seq}`, userId, event, properties, timestamp: new Date().toISOString(), context: { traits } };
 }
 
-for (const version of VERSIONS) {
-	describeWithN8n(version, (install) => {
+/**
+ * Where the credential keeps Nudge's state: the embedded default (SQLite in n8n's home) with every version, and
+ * Redis + PostgreSQL (the shared store of n8n's queue mode, deploy.md) with the first, unless NUDGE_N8N_SPLIT=0.
+ */
+type StoreKind = 'sqlite' | 'split';
+const RUNS: { version: string; kind: StoreKind }[] = [
+	...VERSIONS.map((version) => ({ version, kind: 'sqlite' as const })),
+	...(VERSIONS.length && process.env.NUDGE_N8N_SPLIT !== '0' ? [{ version: VERSIONS[0], kind: 'split' as const }] : []),
+];
+
+/** The store's URL for one run (a key prefix and schema of its own on the shared servers) and how to drop it after. */
+function storeFor(kind: StoreKind, home: string): { url: string; drop(): Promise<void> } {
+	if (kind === 'sqlite') return { url: `sqlite:${join(home, 'nudge.db')}`, drop: async () => undefined };
+	const prefix = `${runId('nudgen8n')}:`;
+	const schema = runId('nudgen8n');
+	return {
+		url: `split:hot=${TEST_REDIS_URL}?prefix=${prefix};log=${TEST_POSTGRES_URL}?schema=${schema}`,
+		async drop() {
+			const hot = new RedisStore(TEST_REDIS_URL, { prefix });
+			const log = new PostgresStore(TEST_POSTGRES_URL, { schema });
+			await Promise.all([hot.dropAll(), log.dropAll()]);
+			await Promise.all([hot.close(), log.close()]);
+		},
+	};
+}
+
+/** `describe` on the store's servers: a split run needs Redis and PostgreSQL (skipped loudly without them, failed under CI). */
+function describeOn(kind: StoreKind, body: () => void): void {
+	if (kind === 'sqlite') return describe('on SQLite (the embedded default)', body);
+	describeWithServer('Redis', TEST_REDIS_URL)('on Redis', () => describeWithServer('PostgreSQL', TEST_POSTGRES_URL)('and PostgreSQL (split:hot=redis…;log=postgres…)', body));
+}
+
+for (const { version, kind } of RUNS) {
+	describeWithN8n(version, (install) => describeOn(kind, () => {
 		let server: N8nServer;
 		let sink: Awaited<ReturnType<typeof startReceiver>>;
 		let store: Store;
+		let stored: ReturnType<typeof storeFor> | undefined;
 		let model: Awaited<ReturnType<typeof startFakeOpenAi>>;
 
 		beforeAll(async () => {
@@ -131,7 +168,8 @@ for (const version of VERSIONS) {
 			sink = await startReceiver([200]);
 			server = new N8nServer(install, await freePort(), await freePort());
 			server.addNodes(await packed);
-			const storeUrl = `sqlite:${join(server.home, 'nudge.db')}`;
+			stored = storeFor(kind, server.home);
+			const storeUrl = stored.url;
 			store = openStore(storeUrl);
 
 			const credentials = join(server.home, 'credentials.json');
@@ -167,6 +205,7 @@ for (const version of VERSIONS) {
 			await sink?.close();
 			await model?.close();
 			await server?.close();
+			await stored?.drop();
 		}, 60_000);
 
 		/** Posts a body to a journey's production webhook, signed unless told otherwise. */
@@ -436,5 +475,5 @@ for (const version of VERSIONS) {
 			expect(sink.received.filter((r) => r.body.includes(decisionId))).toHaveLength(1);
 			expect(server.executions().filter((e) => e.status === 'waiting')).toEqual([]);
 		}, 120_000);
-	});
+	}));
 }
