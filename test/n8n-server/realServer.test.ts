@@ -7,7 +7,8 @@
  * sending tool. The AI Agent template runs on chat messages to its production chat URL, its OpenAI
  * credential pointed at a local fake of the Chat Completions API (fakeOpenAi.ts) whose scripted model
  * calls Nudge's tools. Runs for each version in NUDGE_N8N_VERSIONS (default: 2.41.1 and 1.123.81) on the embedded
- * SQLite store, and for the first of them again on Redis + PostgreSQL (NUDGE_N8N_SPLIT=0: not).
+ * SQLite store, and for the first of them again in queue mode (a main and a worker) on Redis + PostgreSQL
+ * (NUDGE_N8N_SPLIT=0: not).
  */
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -123,8 +124,9 @@ function track(userId: string, event: string, traits: Record<string, unknown>, p
 }
 
 /**
- * Where the credential keeps Nudge's state: the embedded default (SQLite in n8n's home) with every version, and
- * Redis + PostgreSQL (the shared store of n8n's queue mode, deploy.md) with the first, unless NUDGE_N8N_SPLIT=0.
+ * Where the credential keeps Nudge's state: the embedded default (SQLite in n8n's home) with every version, one
+ * n8n process; and Redis + PostgreSQL (a `split:` URL) with the first, in n8n's queue mode (a main process and a
+ * worker, n8n's own database on PostgreSQL and its queue on Redis: deploy.md), unless NUDGE_N8N_SPLIT=0.
  */
 type StoreKind = 'sqlite' | 'split';
 const RUNS: { version: string; kind: StoreKind }[] = [
@@ -151,7 +153,9 @@ function storeFor(kind: StoreKind, home: string): { url: string; drop(): Promise
 /** `describe` on the store's servers: a split run needs Redis and PostgreSQL (skipped loudly without them, failed under CI). */
 function describeOn(kind: StoreKind, body: () => void): void {
 	if (kind === 'sqlite') return describe('on SQLite (the embedded default)', body);
-	describeWithServer('Redis', TEST_REDIS_URL)('on Redis', () => describeWithServer('PostgreSQL', TEST_POSTGRES_URL)('and PostgreSQL (split:hot=redis…;log=postgres…)', body));
+	describeWithServer('Redis', TEST_REDIS_URL)('in queue mode (a main and a worker) on Redis', () =>
+		describeWithServer('PostgreSQL', TEST_POSTGRES_URL)('and PostgreSQL (split:hot=redis…;log=postgres…)', body),
+	);
 }
 
 for (const { version, kind } of RUNS) {
@@ -166,7 +170,10 @@ for (const { version, kind } of RUNS) {
 			expect(installedVersion(install)).toBe(version);
 			packed ??= packAsCommunityPackage(packWork);
 			sink = await startReceiver([200]);
-			server = new N8nServer(install, await freePort(), await freePort());
+			// The split store's run is n8n's queue mode, the deployment it is for (deploy.md): a main and a worker.
+			const queue = kind === 'split' ? { postgresUrl: TEST_POSTGRES_URL, redisUrl: TEST_REDIS_URL, name: runId('n8nq'), workerBrokerPort: await freePort() } : undefined;
+			server = new N8nServer(install, await freePort(), await freePort(), queue);
+			await server.prepare();
 			server.addNodes(await packed);
 			stored = storeFor(kind, server.home);
 			const storeUrl = stored.url;
@@ -222,8 +229,8 @@ for (const { version, kind } of RUNS) {
 			return { status: response.status, contentType: response.headers.get('content-type') ?? '', body: json as { accepted: number; duplicates: number; decisionIds: string[] } };
 		}
 
-		it('imports the credential and every template with its id, on that credential, and activates them all', () => {
-			const rows = server.query<{ id: string; active: number; nodes: string }>('SELECT id, active, nodes FROM workflow_entity ORDER BY id');
+		it('imports the credential and every template with its id, on that credential, and activates them all', async () => {
+			const rows = await server.query<{ id: string; active: number; nodes: string }>('SELECT id, CAST(active AS INTEGER) AS active, CAST(nodes AS TEXT) AS nodes FROM workflow_entity ORDER BY id');
 			expect(rows.map((r) => r.id)).toEqual(TEMPLATES.map((t) => t.id).sort());
 			expect(rows.every((r) => r.active === 1)).toBe(true);
 			for (const row of rows) {
@@ -235,7 +242,7 @@ for (const { version, kind } of RUNS) {
 			expect(server.log).not.toMatch(/Issue on initial workflow activation try|Activation of workflow .* did fail/);
 		});
 
-		it('offers the agent-safe nodes to the AI Agent as tools whose inputs come from the model, and no other Nudge node', () => {
+		it('offers the agent-safe nodes to the AI Agent as tools whose inputs come from the model, and no other Nudge node', async () => {
 			// The node types n8n writes for its editor (served as /types/nodes.json): its own createAiTools derived the `<name>Tool` variants.
 			const types = JSON.parse(readFileSync(join(server.userFolder, '.cache', 'n8n', 'public', 'types', 'nodes.json'), 'utf8')) as Array<{ name: string; properties: Array<{ name: string; default?: unknown; displayOptions?: unknown }> }>;
 			const nudge = types.map((t) => t.name).filter((name) => name.startsWith('n8n-nodes-nudge.'));
@@ -245,7 +252,7 @@ for (const { version, kind } of RUNS) {
 			expect(fromModel.sort()).toEqual(['approvalId', 'channel', 'contact', 'idempotencyKey', 'offerValue', 'subject', 'text']);
 			expect(action.properties.map((p) => p.name)).toContain('toolDescription');
 			// The agent template is imported on the credential and active (its chat trigger started).
-			const [agent] = server.query<{ active: number }>("SELECT active FROM workflow_entity WHERE id = 'NudgeAgentActs01'");
+			const [agent] = await server.query<{ active: number }>("SELECT CAST(active AS INTEGER) AS active FROM workflow_entity WHERE id = 'NudgeAgentActs01'");
 			expect(agent?.active).toBe(1);
 		});
 
@@ -258,7 +265,7 @@ for (const { version, kind } of RUNS) {
 				{ journey: 'churn-risk', events: [track(treatedUser('churn-risk', 'ines'), 'Payment Failed', { email: 'ines@example.com', timezone: day, consent: { email: 'opted_in' } }, { amount: 49, currency: 'EUR', attempt: 1 })] },
 				{ journey: 'cart-abandonment', events: [track(treatedUser('cart-abandonment', 'carl'), 'Cart Updated', { email: 'carl@example.com', timezone: day }, { cart_id: 'cart-1', value: 120, currency: 'USD' })] },
 			];
-			const before = server.executions().length;
+			const before = (await server.executions()).length;
 			const decisionIds: string[] = [];
 			for (const { journey, events } of requests) {
 				const answer = await post(journey, events);
@@ -291,18 +298,18 @@ for (const { version, kind } of RUNS) {
 		 * trigger answers before n8n records the execution, so an unwanted one would be in the list by then.
 		 */
 		async function executionsDuring(act: () => Promise<void>) {
-			const before = server.executions().length;
+			const before = (await server.executions()).length;
 			await act();
 			const marker = await post('cart-abandonment', [track(treatedUser('cart-abandonment', 'marker'), 'Product Viewed', { email: 'marker@example.com' })]);
 			expect(marker.body).toMatchObject({ accepted: 1 });
 			await server.settledExecutions(before + 1);
 			await new Promise((resolve) => setTimeout(resolve, 1000));
-			return server.executions().slice(before).filter((e) => e.workflowId !== template('cart-abandonment').id);
+			return (await server.executions()).slice(before).filter((e) => e.workflowId !== template('cart-abandonment').id);
 		}
 
 		it('answers a retried delivery as duplicates without starting the workflow again', async () => {
 			const events = [track(treatedUser('churn-risk', 'retry'), 'Usage Dropped', { email: 'retry@example.com', timezone: zoneAtLocalHour(11) }, { metric: 'logins', drop_pct: 60 })];
-			const before = server.executions().length;
+			const before = (await server.executions()).length;
 			const first = await post('churn-risk', events);
 			expect(first.body).toMatchObject({ accepted: 1, duplicates: 0 });
 			await server.settledExecutions(before + 1);
@@ -346,7 +353,7 @@ for (const { version, kind } of RUNS) {
 		async function agentTurn(chatInput: string, calls: typeof plannedCalls) {
 			plannedCalls = calls;
 			const before = model.requests.length;
-			const executionsBefore = server.executions().length;
+			const executionsBefore = (await server.executions()).length;
 			const reply = await chat(chatInput);
 			expect([reply.status, model.requests.length - before]).toEqual([200, 2]);
 			const [ask, answered] = model.requests.slice(before).map((r) => r.body);
@@ -450,7 +457,7 @@ for (const { version, kind } of RUNS) {
 			await store.addArmStats(engagementDeltas('someone', new Date(), zoneAtLocalHour(11)));
 			await store.sync();
 			const nurture = template('nurture').id;
-			const before = server.executions().length;
+			const before = (await server.executions()).length;
 			const answer = await post('nurture', [track(treatedUser('nurture', 'lena'), 'Lead Created', { email: 'lena@oakline.example', timezone: zoneAtLocalHour(14) })]);
 			expect([answer.status, answer.body.accepted]).toEqual([200, 1]);
 			const [decisionId] = answer.body.decisionIds;
@@ -473,7 +480,16 @@ for (const { version, kind } of RUNS) {
 			expect(dueRuns.map((e) => [e.mode, e.status])).toEqual([['trigger', 'success']]);
 			// Sent once, and no execution is left waiting.
 			expect(sink.received.filter((r) => r.body.includes(decisionId))).toHaveLength(1);
-			expect(server.executions().filter((e) => e.status === 'waiting')).toEqual([]);
+			expect((await server.executions()).filter((e) => e.status === 'waiting')).toEqual([]);
 		}, 120_000);
+
+		if (kind === 'split') {
+			it('ran every execution on the worker, not on the main process', async () => {
+				const runs = await server.executions();
+				expect(runs.length).toBeGreaterThan(10);
+				const onWorker = new Set([...server.log.matchAll(/Worker finished execution (\d+) \(job/g)].map((m) => Number(m[1])));
+				expect(runs.filter((run) => !onWorker.has(Number(run.id))).map((run) => [run.id, run.mode, run.status])).toEqual([]);
+			});
+		}
 	}));
 }
