@@ -1,4 +1,5 @@
-import type { Dispatcher, request } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Dispatcher } from 'undici';
 import { NudgeError } from '../errors';
 import { signatureHeaders } from '../events/signature';
 import { deliver, OutboundMessage, ProviderError, retryAfterMs, RetryPolicy, Sender, SendResult, WebhookPoster, WebhookTarget } from './provider';
@@ -7,17 +8,88 @@ export type { WebhookTarget } from './provider';
 
 /**
  * undici, not axios: measured in one process against the same local receiver (bench/sink), axios made
- * about 4,200 requests/s and undici's request() about 17,000, and the send is on every decision's path
+ * about 4,200 requests/s and undici about 17,000, and the send is on every decision's path
  * (see docs/benchmarks.md). Keep-alive connections are pooled per origin. Loaded at the first send, not
  * when a node loads (bench/load).
  */
-let undici: { request: typeof request; dispatcher: Dispatcher } | undefined;
-function http() {
-	if (!undici) {
-		const { Agent, request } = require('undici') as typeof import('undici');
-		undici = { request, dispatcher: new Agent({ keepAliveTimeout: 30_000, connections: 128 }) };
+let dispatcher: Dispatcher | undefined;
+function http(): Dispatcher {
+	if (!dispatcher) {
+		const { Agent } = require('undici') as typeof import('undici');
+		dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: 128 });
 	}
-	return undici;
+	return dispatcher;
+}
+
+/**
+ * The most of an endpoint's answer that is read: the message id is in a header or a small JSON body. A longer answer
+ * is not read further (its connection is closed); read whole, one endless 200 took 4 GB and failed a send that had
+ * been accepted (docs/benchmarks.md, bench/sendClient).
+ */
+export const MAX_ANSWER_BYTES = 64 * 1024;
+
+interface Answer {
+	status: number;
+	headers: IncomingHttpHeaders;
+	/** The body's text, or undefined when it was longer than MAX_ANSWER_BYTES. */
+	text: string | undefined;
+}
+
+/**
+ * One POST through undici's dispatcher, its answer read up to MAX_ANSWER_BYTES, the whole exchange within `timeoutMs`
+ * (undici's own timeouts are per wait: an endpoint sending a byte a second kept a send open for ever). A handler
+ * instead of `request()`: no stream per answer (docs/benchmarks.md, bench/sendClient).
+ */
+function post(url: URL, body: string, headers: Record<string, string>, timeoutMs: number): Promise<Answer> {
+	return new Promise((resolve, reject) => {
+		let status = 0;
+		let answer: IncomingHttpHeaders = {};
+		const chunks: Buffer[] = [];
+		let size = 0;
+		let controller: Dispatcher.DispatchController | undefined;
+		let settled = false;
+		const settle = (outcome: () => void) => {
+			if (settled) return;
+			settled = true;
+			clearTimeout(deadline);
+			outcome();
+		};
+		const deadline = setTimeout(() => {
+			const error = new Error(`no complete answer within ${timeoutMs} ms`);
+			settle(() => reject(error));
+			controller?.abort(error);
+		}, timeoutMs);
+		const handler: Dispatcher.DispatchHandler = {
+			onRequestStart(c) {
+				controller = c;
+				// Waited for a connection past the deadline: the caller was told it failed, so it is not sent late.
+				if (settled) c.abort(new Error(`not sent within ${timeoutMs} ms`));
+			},
+			onResponseStart(c, statusCode, responseHeaders) {
+				status = statusCode;
+				answer = responseHeaders;
+			},
+			onResponseData(c, chunk) {
+				size += chunk.length;
+				if (size <= MAX_ANSWER_BYTES) return void chunks.push(chunk);
+				// Answered: the status and headers stand; the rest of the body is not waited for.
+				settle(() => resolve({ status, headers: answer, text: undefined }));
+				c.abort(new Error(`answer longer than ${MAX_ANSWER_BYTES} bytes`));
+			},
+			onResponseEnd() {
+				settle(() => resolve({ status, headers: answer, text: Buffer.concat(chunks).toString('utf8') }));
+			},
+			onResponseError(c, error) {
+				settle(() => reject(error));
+			},
+		};
+		try {
+			http().dispatch({ origin: url.origin, path: `${url.pathname}${url.search}`, method: 'POST', body, headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }, handler);
+		} catch (error) {
+			// Refused before anything was sent (a header value undici will not write, say).
+			settle(() => reject(error));
+		}
+	});
 }
 
 /** A typo in the address fails before anything is reserved, claimed or posted. */
@@ -33,23 +105,20 @@ export function checkWebhookUrl(url: string): void {
 	}
 }
 
-function messageIdFrom(header: string | string[] | undefined, data: unknown): string | undefined {
+function messageIdFrom(header: string | string[] | undefined, text: string | undefined, contentType: string | string[] | undefined): string | undefined {
 	if (typeof header === 'string') return header;
+	if (!text || !String(contentType ?? '').includes('json')) return undefined;
+	let data: unknown;
+	try {
+		data = JSON.parse(text);
+	} catch {
+		return undefined;
+	}
 	if (data && typeof data === 'object') {
 		const body = data as Record<string, unknown>;
 		for (const key of ['messageId', 'id']) if (typeof body[key] === 'string') return body[key] as string;
 	}
 	return undefined;
-}
-
-async function bodyOf(res: Awaited<ReturnType<typeof request>>): Promise<unknown> {
-	const text = await res.body.text();
-	if (!text || !String(res.headers['content-type'] ?? '').includes('json')) return undefined;
-	try {
-		return JSON.parse(text);
-	} catch {
-		return undefined;
-	}
 }
 
 /** The generic webhook sender: one signed POST per attempt, with an Idempotency-Key header. */
@@ -64,31 +133,24 @@ export class WebhookSender implements Sender {
 
 	async attempt(payload: OutboundMessage | unknown, idempotencyKey: string): Promise<{ providerMessageId?: string; httpStatus: number }> {
 		const body = JSON.stringify(payload);
-		const timeout = this.target.timeoutMs ?? 10_000;
-		let res: Awaited<ReturnType<typeof request>>;
+		const url = new URL(this.target.url);
+		let answer: Answer;
 		try {
-			const { request, dispatcher } = http();
-			res = await request(this.target.url, {
-				method: 'POST',
+			answer = await post(
+				url,
 				body,
-				dispatcher,
-				headersTimeout: timeout,
-				bodyTimeout: timeout,
-				headers: {
-					'content-type': 'application/json',
-					'idempotency-key': idempotencyKey,
-					...(this.target.secret ? signatureHeaders(this.target.secret, body) : {}),
-					...this.target.headers,
-				},
-			});
+				{ 'content-type': 'application/json', 'idempotency-key': idempotencyKey, ...(this.target.secret ? signatureHeaders(this.target.secret, body) : {}), ...this.target.headers },
+				this.target.timeoutMs ?? 10_000,
+			);
 		} catch (error) {
-			throw new ProviderError(`could not reach ${new URL(this.target.url).host}: ${(error as Error).message}`);
+			// undici refuses a request it cannot write (a header value holding a line break): trying again changes nothing.
+			if ((error as { code?: string }).code === 'UND_ERR_INVALID_ARG') throw new ProviderError(`the request was not sent: ${(error as Error).message}`, { retryable: false });
+			throw new ProviderError(`could not reach ${url.host}: ${(error as Error).message}`);
 		}
-		const data = await bodyOf(res);
-		if (res.statusCode >= 200 && res.statusCode < 300) {
-			return { httpStatus: res.statusCode, providerMessageId: messageIdFrom(res.headers['x-message-id'], data) };
+		if (answer.status >= 200 && answer.status < 300) {
+			return { httpStatus: answer.status, providerMessageId: messageIdFrom(answer.headers['x-message-id'], answer.text, answer.headers['content-type']) };
 		}
-		throw new ProviderError(`the endpoint answered HTTP ${res.statusCode}`, { status: res.statusCode, retryAfterMs: retryAfterMs(res.headers['retry-after']) });
+		throw new ProviderError(`the endpoint answered HTTP ${answer.status}`, { status: answer.status, retryAfterMs: retryAfterMs(answer.headers['retry-after']) });
 	}
 }
 
