@@ -2,9 +2,11 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { NudgeError } from '../errors';
 import { signatureHeaders } from '../events/signature';
+import { MAX_ANSWER_BYTES } from './answer';
 import { deliver, OutboundMessage, ProviderError, retryAfterMs, RetryPolicy, Sender, SendResult, WebhookPoster, WebhookTarget } from './provider';
 
 export type { WebhookTarget } from './provider';
+export { MAX_ANSWER_BYTES } from './answer';
 
 /**
  * undici, not axios: measured in one process against the same local receiver (bench/sink), axios made
@@ -20,13 +22,6 @@ function http(): Dispatcher {
 	}
 	return dispatcher;
 }
-
-/**
- * The most of an endpoint's answer that is read: the message id is in a header or a small JSON body. A longer answer
- * is not read further (its connection is closed); read whole, one endless 200 took 4 GB and failed a send that had
- * been accepted (docs/benchmarks.md, bench/sendClient).
- */
-export const MAX_ANSWER_BYTES = 64 * 1024;
 
 interface Answer {
 	status: number;

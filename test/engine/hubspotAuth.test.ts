@@ -114,6 +114,11 @@ describe('HubSpotOAuthTokens', () => {
 		await expect(new HubSpotOAuthTokens(oauth()).token()).rejects.toMatchObject({ retryable: true, status: 503, message: expect.stringMatching(/Nudge tries again/) });
 	});
 
+	test('an answer past 64 KB is not read: a retryable failure that says so (a token URL that is not HubSpot, say)', async () => {
+		nock(HUBSPOT).post('/oauth/v1/token').reply(200, JSON.stringify({ access_token: 'x', pad: ' '.repeat(100 * 1024) }), { 'content-type': 'application/json' });
+		await expect(new HubSpotOAuthTokens(oauth()).token()).rejects.toMatchObject({ retryable: true, status: 200, message: expect.stringMatching(/longer than 65536 bytes, so it was not read; Nudge tries again/) });
+	});
+
 	test('missing fields are named before any request', () => {
 		expect(() => new HubSpotOAuthTokens({ auth: 'oauth2', clientId: CLIENT_ID })).toThrow(/has no client secret, refresh token/);
 	});

@@ -124,6 +124,14 @@ describe('Segment sender (@segment/analytics-node → POST /v1/batch)', () => {
 		expect(JSON.stringify(result)).not.toContain(WRITE_KEY);
 	});
 
+	test('an answer past 64 KB is not read for anything, and its 200 stands (a proxy in front of Segment, say)', async () => {
+		nock(SEGMENT).post('/v1/batch').reply(200, ' '.repeat(4 * 1024 * 1024) + '{}', { 'content-type': 'application/json' });
+		const sender = new SegmentSender({ writeKey: WRITE_KEY, timeoutMs: 5_000 });
+		const result = await deliver(sender, message(), 'd_test_3', { sleep: async () => undefined });
+		await sender.close();
+		expect(result).toEqual({ ok: true, attempts: 1, providerMessageId: 'd_test_3', httpStatus: 200 });
+	});
+
 	test('refuses to start without a write key', () => {
 		expect(() => new SegmentSender({ writeKey: ' ' }).check()).toThrow(/no write key/);
 	});

@@ -10,6 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Client } from '@hubspot/api-client';
+import { MAX_ANSWER_BYTES, readAnswer } from '../../deliver/answer';
 import { NudgeError } from '../../errors';
 
 export const HUBSPOT_TOKEN_URL = 'https://api.hubapi.com/oauth/v1/token';
@@ -87,6 +88,16 @@ interface TokenResponse {
 	category?: string;
 }
 
+/** HubSpot's answer as a token response; anything else (not JSON, not an object) as none. */
+function parseToken(text: string): TokenResponse {
+	try {
+		const body = JSON.parse(text) as unknown;
+		return body && typeof body === 'object' && !Array.isArray(body) ? (body as TokenResponse) : {};
+	} catch {
+		return {};
+	}
+}
+
 /** An OAuth2 app's access token, renewed with the refresh token; one renewal at a time. */
 export class HubSpotOAuthTokens implements AccessTokenProvider {
 	private current?: { token: string; renewAt: number };
@@ -137,7 +148,11 @@ export class HubSpotOAuthTokens implements AccessTokenProvider {
 		} catch (error) {
 			throw new HubSpotAuthError(`Could not reach HubSpot to renew the access token (${(error as Error).message}); Nudge tries again`, true);
 		}
-		const body = (await response.json().catch(() => ({}))) as TokenResponse;
+		const text = await readAnswer(response).catch((error: Error) => {
+			throw new HubSpotAuthError(`Could not read HubSpot's answer to renew the access token (${error.message}); Nudge tries again`, true);
+		});
+		if (text === undefined) throw new HubSpotAuthError(`HubSpot's answer to renew the access token was longer than ${MAX_ANSWER_BYTES} bytes, so it was not read; Nudge tries again`, true, response.status);
+		const body = parseToken(text);
 		if (!response.ok || !body.access_token) {
 			const said = [body.status ?? body.category, body.message].filter(Boolean).join(': ');
 			const detail = `HubSpot answered HTTP ${response.status}${said ? ` ${said}` : ''}`;

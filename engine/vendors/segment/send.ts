@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { Analytics, HTTPClient, HTTPClientRequest, HTTPResponse } from '@segment/analytics-node';
 import { NudgeError } from '../../errors';
+import { readAnswer } from '../../deliver/answer';
 import { OutboundMessage, ProviderError, RateLimiter, retryAfterMs, Sender, sharedLimiter } from '../../deliver/provider';
 
 export const SEGMENT_EVENT_NAME = 'Nudge Message Requested';
@@ -30,12 +31,14 @@ class AnsweringClient implements HTTPClient {
 		const controller = new AbortController();
 		const timer = setTimeout(() => controller.abort(), options.httpRequestTimeout);
 		let response: Response;
+		let body: string;
 		try {
 			response = await fetch(options.url, { method: options.method, headers: options.headers, body: options.body, signal: controller.signal });
+			// The timeout covers the answer's body too, and at most MAX_ANSWER_BYTES of it is read (deliver/answer.ts).
+			body = (await readAnswer(response).catch(() => '')) ?? '';
 		} finally {
 			clearTimeout(timer);
 		}
-		const body = await response.text().catch(() => '');
 		const answer = { status: response.status, statusText: response.statusText, headers: Object.fromEntries(response.headers as unknown as Iterable<[string, string]>), body };
 		const ids = (JSON.parse(options.body) as { batch?: { messageId?: string }[] }).batch?.map((e) => e.messageId) ?? [];
 		for (const id of ids) if (id) this.answers.set(id, answer);
