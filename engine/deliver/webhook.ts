@@ -23,6 +23,20 @@ function http(): Dispatcher {
 	return dispatcher;
 }
 
+/** undici's codes for a request it refuses to write as given (nothing reaches the endpoint). */
+const NOT_WRITTEN = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH']);
+const DEFAULT_TIMEOUT_MS = 10_000;
+/** Longer would hold a flow for as long; Node's timers also stop at 2^31 ms. */
+const MAX_TIMEOUT_MS = 10 * 60_000;
+
+/**
+ * An attempt's time for the whole exchange: the target's, at most ten minutes. None, zero or not a number means the
+ * default 10 s: "no limit" would let an endpoint that never finishes its answer hold the send for ever.
+ */
+export function attemptTimeoutMs(timeoutMs: number | undefined): number {
+	return timeoutMs !== undefined && Number.isFinite(timeoutMs) && timeoutMs > 0 ? Math.min(timeoutMs, MAX_TIMEOUT_MS) : DEFAULT_TIMEOUT_MS;
+}
+
 interface Answer {
 	status: number;
 	headers: IncomingHttpHeaders;
@@ -31,8 +45,8 @@ interface Answer {
 }
 
 /**
- * One POST through undici's dispatcher, its answer read up to MAX_ANSWER_BYTES, the whole exchange within `timeoutMs`
- * (undici's own timeouts are per wait: an endpoint sending a byte a second kept a send open for ever). A handler
+ * One POST through undici's dispatcher, its answer read up to MAX_ANSWER_BYTES, the exchange within `timeoutMs` once it
+ * has a connection (undici's own timeouts are per wait: an endpoint sending a byte a second kept a send open for ever). A handler
  * instead of `request()`: no stream per answer (docs/benchmarks.md, bench/sendClient).
  */
 function post(url: URL, body: string, headers: Record<string, string>, timeoutMs: number): Promise<Answer> {
@@ -41,7 +55,7 @@ function post(url: URL, body: string, headers: Record<string, string>, timeoutMs
 		let answer: IncomingHttpHeaders = {};
 		const chunks: Buffer[] = [];
 		let size = 0;
-		let controller: Dispatcher.DispatchController | undefined;
+		let deadline: NodeJS.Timeout | undefined;
 		let settled = false;
 		const settle = (outcome: () => void) => {
 			if (settled) return;
@@ -49,16 +63,16 @@ function post(url: URL, body: string, headers: Record<string, string>, timeoutMs
 			clearTimeout(deadline);
 			outcome();
 		};
-		const deadline = setTimeout(() => {
-			const error = new Error(`no complete answer within ${timeoutMs} ms`);
-			settle(() => reject(error));
-			controller?.abort(error);
-		}, timeoutMs);
 		const handler: Dispatcher.DispatchHandler = {
-			onRequestStart(c) {
-				controller = c;
-				// Waited for a connection past the deadline: the caller was told it failed, so it is not sent late.
-				if (settled) c.abort(new Error(`not sent within ${timeoutMs} ms`));
+			// From the moment the request has a connection: a wait for one in the pool is bounded by the other requests'
+			// deadlines, and aborting a request that had not started would cost a connection opened only to be closed.
+			onRequestStart(controller) {
+				clearTimeout(deadline);
+				deadline = setTimeout(() => {
+					const error = new Error(`no complete answer within ${timeoutMs} ms`);
+					settle(() => reject(error));
+					controller.abort(error);
+				}, timeoutMs);
 			},
 			onResponseStart(c, statusCode, responseHeaders) {
 				status = statusCode;
@@ -74,6 +88,7 @@ function post(url: URL, body: string, headers: Record<string, string>, timeoutMs
 			onResponseEnd() {
 				settle(() => resolve({ status, headers: answer, text: Buffer.concat(chunks).toString('utf8') }));
 			},
+			// Also how undici refuses a request it will not write (an invalid header), before sending anything.
 			onResponseError(c, error) {
 				settle(() => reject(error));
 			},
@@ -81,7 +96,6 @@ function post(url: URL, body: string, headers: Record<string, string>, timeoutMs
 		try {
 			http().dispatch({ origin: url.origin, path: `${url.pathname}${url.search}`, method: 'POST', body, headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }, handler);
 		} catch (error) {
-			// Refused before anything was sent (a header value undici will not write, say).
 			settle(() => reject(error));
 		}
 	});
@@ -135,11 +149,12 @@ export class WebhookSender implements Sender {
 				url,
 				body,
 				{ 'content-type': 'application/json', 'idempotency-key': idempotencyKey, ...(this.target.secret ? signatureHeaders(this.target.secret, body) : {}), ...this.target.headers },
-				this.target.timeoutMs ?? 10_000,
+				attemptTimeoutMs(this.target.timeoutMs),
 			);
 		} catch (error) {
-			// undici refuses a request it cannot write (a header value holding a line break): trying again changes nothing.
-			if ((error as { code?: string }).code === 'UND_ERR_INVALID_ARG') throw new ProviderError(`the request was not sent: ${(error as Error).message}`, { retryable: false });
+			// undici refuses a request it cannot write as given (a header value holding a line break, `expect`, a wrong
+			// `content-length`): nothing was sent, and trying again changes nothing.
+			if (NOT_WRITTEN.has(String((error as { code?: string }).code))) throw new ProviderError(`the request was not sent: ${(error as Error).message}`, { retryable: false });
 			throw new ProviderError(`could not reach ${url.host}: ${(error as Error).message}`);
 		}
 		if (answer.status >= 200 && answer.status < 300) {

@@ -119,6 +119,11 @@ describe('HubSpotOAuthTokens', () => {
 		await expect(new HubSpotOAuthTokens(oauth()).token()).rejects.toMatchObject({ retryable: true, status: 200, message: expect.stringMatching(/longer than 65536 bytes, so it was not read; Nudge tries again/) });
 	});
 
+	test('a refusal too long to read is still a refusal: not retried, with the advice to reconnect', async () => {
+		nock(HUBSPOT).post('/oauth/v1/token').reply(400, `<html>${' '.repeat(100 * 1024)}</html>`, { 'content-type': 'text/html' });
+		await expect(new HubSpotOAuthTokens(oauth()).token()).rejects.toMatchObject({ retryable: false, status: 400, message: expect.stringMatching(/HubSpot refused to renew .*HTTP 400.*Reconnect the HubSpot OAuth2 app/) });
+	});
+
 	test('missing fields are named before any request', () => {
 		expect(() => new HubSpotOAuthTokens({ auth: 'oauth2', clientId: CLIENT_ID })).toThrow(/has no client secret, refresh token/);
 	});

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 /**
  * Senders behind one interface (engine/deliver): the shared retry loop, Segment through
  * @segment/analytics-node and HubSpot through @hubspot/api-client. Only the vendors' HTTP APIs are
@@ -124,12 +126,32 @@ describe('Segment sender (@segment/analytics-node → POST /v1/batch)', () => {
 		expect(JSON.stringify(result)).not.toContain(WRITE_KEY);
 	});
 
-	test('an answer past 64 KB is not read for anything, and its 200 stands (a proxy in front of Segment, say)', async () => {
-		nock(SEGMENT).post('/v1/batch').reply(200, ' '.repeat(4 * 1024 * 1024) + '{}', { 'content-type': 'application/json' });
-		const sender = new SegmentSender({ writeKey: WRITE_KEY, timeoutMs: 5_000 });
-		const result = await deliver(sender, message(), 'd_test_3', { sleep: async () => undefined });
-		await sender.close();
-		expect(result).toEqual({ ok: true, attempts: 1, providerMessageId: 'd_test_3', httpStatus: 200 });
+	test('an answer that never ends from a host standing in for Segment (a proxy) is read to 64 KB: its 200 stands, the connection is closed', async () => {
+		// A local endpoint, not nock: the answer must keep coming for as long as it is read (read whole, 2 GB and 18 s).
+		const chunk = Buffer.alloc(64 * 1024, 0x20);
+		const proxy = createServer((req, res) => {
+			req.resume();
+			req.on('end', () => {
+				res.writeHead(200, { 'content-type': 'application/json' });
+				const more = () => {
+					while (!res.destroyed && res.write(chunk));
+					if (!res.destroyed) res.once('drain', more);
+				};
+				more();
+			});
+		});
+		await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+		nock.enableNetConnect('127.0.0.1');
+		try {
+			const sender = new SegmentSender({ writeKey: WRITE_KEY, host: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, timeoutMs: 5_000 });
+			const result = await deliver(sender, message(), 'd_test_3', { sleep: async () => undefined });
+			await sender.close();
+			expect(result).toEqual({ ok: true, attempts: 1, providerMessageId: 'd_test_3', httpStatus: 200 });
+		} finally {
+			nock.disableNetConnect();
+			proxy.closeAllConnections();
+			await new Promise((resolve) => proxy.close(resolve));
+		}
 	});
 
 	test('refuses to start without a write key', () => {

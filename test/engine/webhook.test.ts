@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MAX_ANSWER_BYTES, postWebhook } from '../../engine/deliver/webhook';
+import { attemptTimeoutMs, MAX_ANSWER_BYTES, postWebhook } from '../../engine/deliver/webhook';
 import { verifySignedRequest } from '../../engine/events/signature';
 
 /** A local endpoint answering each POST with `answer` (after reading the request), and what it saw. */
@@ -60,19 +60,45 @@ describe('the webhook sender: what it posts and how it reads the answer', () => 
 		expect(() => verifySignedRequest('other', first.body, first.headers)).toThrow(/Signature does not match/);
 	});
 
-	test('a header value that would split the request fails the send at once, naming the header, and nothing is posted', async () => {
+	test('a request undici will not write as given fails the send at once, naming why, and nothing is posted', async () => {
 		const server = await open((res) => res.writeHead(200).end());
-		const result = await postWebhook({ url: server.url, maxAttempts: 3, headers: { 'x-tenant': 'acme\r\nx-injected: 1' } }, {}, 'k');
-		expect(result).toMatchObject({ ok: false, attempts: 1 });
-		expect(result.error).toBe('the request was not sent: invalid x-tenant header');
+		const send = (headers: Record<string, string>) => postWebhook({ url: server.url, maxAttempts: 3, headers }, {}, 'k');
+		const split = await send({ 'x-tenant': 'acme\r\nx-injected: 1' });
+		expect(split).toEqual({ ok: false, attempts: 1, error: 'the request was not sent: invalid x-tenant header' });
+		for (const headers of [{ expect: '100-continue' }, { 'content-length': '1' }]) {
+			const refused = await send(headers);
+			expect(refused).toMatchObject({ ok: false, attempts: 1 });
+			expect(refused.error).toMatch(/^the request was not sent: /);
+		}
+		// Nothing in flight either: a request that had been written would have reached the endpoint by now.
+		await new Promise((resolve) => setTimeout(resolve, 200));
 		expect(server.seen).toEqual([]);
 	});
 
 	test('a 429 or 5xx is tried again after its Retry-After; a 4xx is not', async () => {
-		const server = await open((res, n) => (n === 1 ? res.writeHead(503, { 'retry-after': '0' }).end('busy') : n === 2 ? res.writeHead(200).end() : res.writeHead(400).end('bad')));
-		expect(await postWebhook({ url: server.url, maxAttempts: 3 }, { a: 1 }, 'k1')).toMatchObject({ ok: true, attempts: 2, httpStatus: 200 });
-		expect(await postWebhook({ url: server.url, maxAttempts: 3 }, { a: 1 }, 'k2')).toMatchObject({ ok: false, attempts: 1, httpStatus: 400, error: 'the endpoint answered HTTP 400' });
-		expect(server.seen.map((s) => s.headers['idempotency-key'])).toEqual(['k1', 'k1', 'k2']);
+		const server = await open((res, n) => (n === 1 ? res.writeHead(429, { 'retry-after': '2' }).end('slow down') : n === 2 ? res.writeHead(503).end('busy') : n === 3 ? res.writeHead(200).end() : res.writeHead(400).end('bad')));
+		const pauses: number[] = [];
+		const retry = { sleep: async (ms: number) => void pauses.push(ms), random: () => 0.5, baseDelayMs: 100 };
+		expect(await postWebhook({ url: server.url, maxAttempts: 3 }, { a: 1 }, 'k1', retry)).toMatchObject({ ok: true, attempts: 3, httpStatus: 200 });
+		// Retry-After 2 s, then the backoff's second step (0.5 × 200 ms with this jitter).
+		expect(pauses).toEqual([2000, 100]);
+		expect(await postWebhook({ url: server.url, maxAttempts: 3 }, { a: 1 }, 'k2', retry)).toMatchObject({ ok: false, attempts: 1, httpStatus: 400, error: 'the endpoint answered HTTP 400' });
+		expect(server.seen.map((s) => s.headers['idempotency-key'])).toEqual(['k1', 'k1', 'k1', 'k2']);
+	});
+
+	test('an attempt’s time: the target’s, at most ten minutes; none, zero or not a number is the default 10 s', () => {
+		expect([undefined, 0, -5, Number.NaN, Number.POSITIVE_INFINITY].map(attemptTimeoutMs)).toEqual([10_000, 10_000, 10_000, 10_000, 10_000]);
+		expect([1, 300, 600_000, 2 ** 31].map(attemptTimeoutMs)).toEqual([1, 300, 600_000, 600_000]);
+	});
+
+	test('sends waiting for a connection start their time when they start: each reaches the endpoint instead of being dropped on a fresh connection', async () => {
+		// More sends than the pool's 128 connections, to an endpoint slower than their timeout.
+		const server = await open((res) => setTimeout(() => !res.destroyed && res.writeHead(200).end(), 1_000));
+		const results = await Promise.all(Array.from({ length: 300 }, (_, i) => postWebhook({ url: server.url, maxAttempts: 1, timeoutMs: 300 }, {}, `q${i}`)));
+		expect(results.filter((r) => !r.ok && r.error === `could not reach ${new URL(server.url).host}: no complete answer within 300 ms`)).toHaveLength(300);
+		await server.settled();
+		// Timed from the call, the 172 that waited were past their deadline when a connection came, and were dropped then.
+		expect(server.seen).toHaveLength(300);
 	});
 
 	test('an endless 200 is a message sent: its answer is read to 64 KB and its connection closed (the id from its header still counts)', async () => {

@@ -151,8 +151,9 @@ export class HubSpotOAuthTokens implements AccessTokenProvider {
 		const text = await readAnswer(response).catch((error: Error) => {
 			throw new HubSpotAuthError(`Could not read HubSpot's answer to renew the access token (${error.message}); Nudge tries again`, true);
 		});
-		if (text === undefined) throw new HubSpotAuthError(`HubSpot's answer to renew the access token was longer than ${MAX_ANSWER_BYTES} bytes, so it was not read; Nudge tries again`, true, response.status);
-		const body = parseToken(text);
+		// A success too long to read is retried; a refusal too long to read is still a refusal (its status says so).
+		if (text === undefined && response.ok) throw new HubSpotAuthError(`HubSpot's answer to renew the access token was longer than ${MAX_ANSWER_BYTES} bytes, so it was not read; Nudge tries again`, true, response.status);
+		const body = text === undefined ? {} : parseToken(text);
 		if (!response.ok || !body.access_token) {
 			const said = [body.status ?? body.category, body.message].filter(Boolean).join(': ');
 			const detail = `HubSpot answered HTTP ${response.status}${said ? ` ${said}` : ''}`;
