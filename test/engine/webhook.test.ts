@@ -65,7 +65,8 @@ describe('the webhook sender: what it posts and how it reads the answer', () => 
 		const send = (headers: Record<string, string>) => postWebhook({ url: server.url, maxAttempts: 3, headers }, {}, 'k');
 		const split = await send({ 'x-tenant': 'acme\r\nx-injected: 1' });
 		expect(split).toEqual({ ok: false, attempts: 1, error: 'the request was not sent: invalid x-tenant header' });
-		for (const headers of [{ expect: '100-continue' }, { 'content-length': '1' }]) {
+		const unwritable: Record<string, string>[] = [{ expect: '100-continue' }, { 'content-length': '1' }];
+		for (const headers of unwritable) {
 			const refused = await send(headers);
 			expect(refused).toMatchObject({ ok: false, attempts: 1 });
 			expect(refused.error).toMatch(/^the request was not sent: /);
