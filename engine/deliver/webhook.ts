@@ -6,7 +6,6 @@ import { MAX_ANSWER_BYTES } from './answer';
 import { deliver, OutboundMessage, ProviderError, retryAfterMs, RetryPolicy, Sender, SendResult, WebhookPoster, WebhookTarget } from './provider';
 
 export type { WebhookTarget } from './provider';
-export { MAX_ANSWER_BYTES } from './answer';
 
 /**
  * undici, not axios: measured in one process against the same local receiver (bench/sink), axios made

@@ -1,6 +1,6 @@
 import type { Profile } from '../profiles/schema';
 import { NamedRecords } from './records';
-import { readSendHours, type SendHours } from './sendHours';
+import { readSendHours, sendHoursIn, sendTimeKeys, type SendHours } from './sendHours';
 import { noCounters, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type FoldedSteps, type KeyClaim, type LockedProfiles, type ProfileLockRequest, type Store } from './types';
 
 /**
@@ -63,9 +63,11 @@ export class ComposedSteps extends NamedRecords implements FoldedSteps {
 		return { ...verdict, claimed: verdict.ok && (await this.claimKey(claim.key, claim.ttlMs, reservation.at)) };
 	}
 
+	/** The send hours are read as their keys with the arms', in one getArmStats (one query on PostgreSQL). */
 	async peekCapAndReadArmStats(this: Store, contactId: string, counters: CapCounter[], now: number, armKeys: string[], sendHours = false): Promise<{ verdict: CapVerdict; stats: Map<string, ArmStats>; hours?: SendHours }> {
-		const [verdict, stats, hours] = await Promise.all([counters.length ? this.peekCap(contactId, counters, now) : noCounters(), this.getArmStats(armKeys), sendHours ? this.getSendHours(contactId) : undefined]);
-		return hours ? { verdict, stats, hours } : { verdict, stats };
+		const hourKeys = sendHours ? sendTimeKeys(contactId) : [];
+		const [verdict, stats] = await Promise.all([counters.length ? this.peekCap(contactId, counters, now) : noCounters(), this.getArmStats([...armKeys, ...hourKeys])]);
+		return sendHours ? { verdict, stats, hours: sendHoursIn(stats, hourKeys) } : { verdict, stats };
 	}
 
 	/** Read by key; a store may keep them otherwise (SQLite: a copy by contact). */

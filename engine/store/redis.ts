@@ -11,7 +11,7 @@ import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, Cont
 import { timerIsFor } from './erasure';
 import { DecisionFilter, DecisionSummary, FactCounter, FactKey, factsOf, matchesFilter, SummaryPage, summaryOf } from './decisionFacts';
 import { NamedRecords } from './records';
-import { hoursOf, POPULATION_SCOPE, readSendHours, sendTimeKeys } from './sendHours';
+import { readSendHours, sendHoursIn, sendTimeKeys } from './sendHours';
 
 export interface RedisStoreOptions {
 	/** Every key starts with this (default `nudge:`), so several deployments or test runs share one Redis. */
@@ -629,9 +629,9 @@ export class RedisStore extends NamedRecords implements Store {
 
 	async peekCapAndReadArmStats(contactId: string, counters: CapCounter[], now: number, armKeys: string[], sendHours = false) {
 		// The send hours are read as their keys, with the arms' (sendHours.ts: the stored layout).
-		const keys = sendHours ? [...armKeys, ...sendTimeKeys(contactId)] : armKeys;
-		const answer = (verdict: CapVerdict, stats: Map<string, ArmStats>) =>
-			sendHours ? { verdict, stats, hours: { own: hoursOf(stats, contactId), population: hoursOf(stats, POPULATION_SCOPE) } } : { verdict, stats };
+		const hourKeys = sendHours ? sendTimeKeys(contactId) : [];
+		const keys = [...armKeys, ...hourKeys];
+		const answer = (verdict: CapVerdict, stats: Map<string, ArmStats>) => (sendHours ? { verdict, stats, hours: sendHoursIn(stats, hourKeys) } : { verdict, stats });
 		// No rule to count: the ledger is not read (and with no keys either, nothing is sent).
 		if (!counters.length) return answer(noCounters(), await this.getArmStats(keys));
 		return this.run('look at frequency caps and learner statistics', async () => {

@@ -24,15 +24,16 @@ export const contactHourKeys = (contactId: string) => HOURS.map((h) => hourKey(c
 /** Every key of a contact's send hours: its own 24, then the population's. */
 export const sendTimeKeys = (contactId: string) => [...contactHourKeys(contactId), ...POPULATION_KEYS];
 
-/** The engagement counts (trials) of each hour of `scope` in counts read by key. */
-export function hoursOf(stats: Map<string, ArmStats>, scope: string): number[] {
-	return HOURS.map((h) => stats.get(sendHourKey(scope, h))?.trials ?? 0);
+/** The send hours in counts read by key, `keys` being sendTimeKeys(contactId) (the strings already built: no new ones). */
+export function sendHoursIn(stats: Map<string, ArmStats>, keys: string[]): SendHours {
+	const counts = keys.map((key) => stats.get(key)?.trials ?? 0);
+	return { own: counts.slice(0, HOURS.length), population: counts.slice(HOURS.length) };
 }
 
 /** A contact's send hours read by key (getArmStats): the layout every store holds them in. */
 export async function readSendHours(store: { getArmStats(keys: string[]): Promise<Map<string, ArmStats>> }, contactId: string): Promise<SendHours> {
-	const stats = await store.getArmStats(sendTimeKeys(contactId));
-	return { own: hoursOf(stats, contactId), population: hoursOf(stats, POPULATION_SCOPE) };
+	const keys = sendTimeKeys(contactId);
+	return sendHoursIn(await store.getArmStats(keys), keys);
 }
 
 /**

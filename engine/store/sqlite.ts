@@ -795,6 +795,12 @@ export class SqliteStore extends ComposedSteps implements Store {
 		return found;
 	}
 
+	/** The look and the arms' counts as composed; the send hours from the copy by scope (getSendHours), not as 48 keys. */
+	async peekCapAndReadArmStats(contactId: string, counters: CapCounter[], now: number, armKeys: string[], sendHours = false) {
+		const look = await super.peekCapAndReadArmStats(contactId, counters, now, armKeys);
+		return sendHours ? { ...look, hours: await this.getSendHours(contactId) } : look;
+	}
+
 	/** Served from the copy by scope (armStatsCopy.ts); a scope it does not know is read as one range of keys and remembered. */
 	async getSendHours(contactId: string): Promise<SendHours> {
 		if (!this.batchOpen) this.checkCopies();

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { attemptTimeoutMs, MAX_ANSWER_BYTES, postWebhook } from '../../engine/deliver/webhook';
+import { MAX_ANSWER_BYTES } from '../../engine/deliver/answer';
+import { attemptTimeoutMs, postWebhook } from '../../engine/deliver/webhook';
 import { verifySignedRequest } from '../../engine/events/signature';
 
 /** A local endpoint answering each POST with `answer` (after reading the request), and what it saw. */
