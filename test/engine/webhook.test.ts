@@ -135,7 +135,6 @@ describe('the webhook sender: what it posts and how it reads the answer', () => 
 			const drip = setInterval(() => res.write(' '), 50);
 			res.once('close', () => clearInterval(drip));
 		});
-		const started = Date.now();
 		const dripped = await postWebhook({ url: server.url, maxAttempts: 2, timeoutMs: 300 }, {}, 'k', { baseDelayMs: 1 });
 		expect(dripped).toMatchObject({ ok: false, attempts: 2 });
 		expect(dripped.error).toMatch(/could not reach 127\.0\.0\.1:\d+: no complete answer within 300 ms/);
@@ -145,6 +144,5 @@ describe('the webhook sender: what it posts and how it reads the answer', () => 
 		// Each attempt ended, not just the first: the endpoint saw three requests and every connection closed.
 		await server.settled();
 		expect(server.seen).toHaveLength(3);
-		expect(Date.now() - started).toBeLessThan(30_000);
 	});
 });
