@@ -1,4 +1,5 @@
 import { benchAgents } from './agents';
+import { benchAlloc } from './alloc';
 import { benchBandit } from './bandit';
 import { benchCapRow } from './capRow';
 import { benchCaps } from './caps';
@@ -21,6 +22,8 @@ async function main(): Promise<void> {
 	await benchDecide();
 	process.stdout.write('\n');
 	await benchWalFrames();
+	process.stdout.write('\n');
+	await benchAlloc();
 	process.stdout.write('\n');
 	await benchSendClient();
 	process.stdout.write('\n');

@@ -28,17 +28,47 @@ export interface GuardResult {
 	reviewRules?: string[];
 }
 
-/** Is the contact on the policy's global suppression list? */
+/** A policy's suppression list as sets, made once per policy: every decision checks it twice (guard and send). */
+interface SuppressionSets {
+	emails: Set<string>;
+	domains: Set<string>;
+	userIds: Set<string>;
+}
+const suppressionSets = new WeakMap<Policy['suppression'], SuppressionSets>();
+
+function setsOf(list: Policy['suppression']): SuppressionSets {
+	let sets = suppressionSets.get(list);
+	if (!sets) {
+		sets = {
+			emails: new Set(list.emails.map((e) => e.toLowerCase())),
+			domains: new Set(list.domains.map((d) => d.toLowerCase().replace(/^@/, ''))),
+			userIds: new Set(list.userIds),
+		};
+		suppressionSets.set(list, sets);
+	}
+	return sets;
+}
+
+/** Does the address end with `@` and a listed domain (after any of its `@`s)? */
+function atListedDomain(address: string, domains: Set<string>): boolean {
+	for (let at = address.indexOf('@'); at >= 0; at = address.indexOf('@', at + 1)) if (domains.has(address.slice(at + 1))) return true;
+	return false;
+}
+
+/**
+ * Is the contact on the policy's global suppression list? Emails and domains compare without case. Looked up in
+ * sets: scanning the lists, lower-casing each entry, cost every decision time in proportion to the list's length.
+ */
 export function suppressionHit(policy: Policy, profile: Profile): string | undefined {
 	if (profile.doNotContact) return 'this person had their data erased and asked not to be contacted';
-	const { emails, domains, userIds } = policy.suppression;
+	const { emails, domains, userIds } = setsOf(policy.suppression);
 	const addresses = [profile.email, ...(profile.identities.email ?? [])].filter((e): e is string => !!e).map((e) => e.toLowerCase());
-	const email = addresses.find((a) => emails.some((e) => e.toLowerCase() === a));
+	const email = addresses.find((a) => emails.has(a));
 	if (email) return `${email} is on the suppression list`;
-	const domain = addresses.find((a) => domains.some((d) => a.endsWith(`@${d.toLowerCase().replace(/^@/, '')}`)));
+	const domain = domains.size ? addresses.find((a) => atListedDomain(a, domains)) : undefined;
 	if (domain) return `${domain} is at a suppressed domain`;
 	const ids = [profile.contactId, ...(profile.identities.userId ?? [])];
-	const id = ids.find((i) => userIds.includes(i));
+	const id = ids.find((i) => userIds.has(i));
 	return id ? `${id} is on the suppression list` : undefined;
 }
 

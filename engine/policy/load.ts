@@ -46,6 +46,8 @@ export function loadPolicy(input: unknown = DEFAULT_POLICY): LoadedPolicy {
 	}
 	const ungated = upliftGateIssues(policy);
 	if (ungated.length) throw invalid(ungated);
+	// Checked through sets made once per policy (guard.ts): a list changed in place would throw, not go unseen.
+	for (const list of [policy.suppression.emails, policy.suppression.domains, policy.suppression.userIds]) Object.freeze(list);
 	return { policy, version: `${policy.name}@${contentHash(policy, 12)}` };
 }
 

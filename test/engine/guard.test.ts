@@ -3,11 +3,13 @@ import { DateTime } from 'luxon';
 import { Engine } from '../../engine/engine';
 import { durationMs } from '../../engine/guard/duration';
 import { checkAndReserve, MessageFacts, rulesFor } from '../../engine/guard/frequencyCap';
+import { suppressionHit } from '../../engine/guard/guard';
 import { quietUntil, quietUntilMs } from '../../engine/guard/quietHours';
 import { windowSpan, zoneFor } from '../../engine/guard/windows';
 import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { loadPolicy } from '../../engine/policy/load';
-import type { PolicyInput } from '../../engine/policy/schema';
+import type { Policy, PolicyInput } from '../../engine/policy/schema';
+import type { Profile } from '../../engine/profiles/schema';
 import { MemoryStore } from '../../engine/store/memory';
 import { quietRule, referenceQuietUntil, zoneAndTimes } from '../helpers/zoneTimes';
 
@@ -316,6 +318,44 @@ describe('consent, suppression and negative triggers', () => {
 		expect(rival.explanation).toBe('spy@competitor.io is at a suppressed domain');
 		const held = await guarded(engine, '2026-11-02T10:00:00Z', { identities: { email: 'x@y.io', userId: 'u-legal-hold' } });
 		expect(held.reason).toBe('SUPPRESSION_LIST');
+	});
+
+	/** The suppression check as it was written before the sets: each list scanned, each entry lower-cased, per check. */
+	function scannedHit(list: Policy['suppression'], profile: Profile): string | undefined {
+		if (profile.doNotContact) return 'this person had their data erased and asked not to be contacted';
+		const addresses = [profile.email, ...(profile.identities.email ?? [])].filter((e): e is string => !!e).map((e) => e.toLowerCase());
+		const email = addresses.find((a) => list.emails.some((e) => e.toLowerCase() === a));
+		if (email) return `${email} is on the suppression list`;
+		const domain = addresses.find((a) => list.domains.some((d) => a.endsWith(`@${d.toLowerCase().replace(/^@/, '')}`)));
+		if (domain) return `${domain} is at a suppressed domain`;
+		const id = [profile.contactId, ...(profile.identities.userId ?? [])].find((i) => list.userIds.includes(i));
+		return id ? `${id} is on the suppression list` : undefined;
+	}
+
+	test('the suppression list looked up in sets says what scanning it said, for any lists and addresses', () => {
+		// Few letters, so listed entries, addresses and domains collide often; any case; "@" anywhere, twice or at the edges.
+		const text = fc.string({ unit: fc.constantFrom('a', 'B', 'c', '@', '.', 'Io'), minLength: 1, maxLength: 8 });
+		const lists = fc.record({ emails: fc.array(text.filter((e) => e.length >= 3), { maxLength: 6 }), domains: fc.array(text, { maxLength: 6 }), userIds: fc.array(text, { maxLength: 4 }) });
+		const person = fc.record({ email: fc.option(text, { nil: undefined }), emails: fc.array(text, { maxLength: 3 }), userIds: fc.array(text, { maxLength: 2 }), contactId: text, doNotContact: fc.boolean() });
+		fc.assert(
+			fc.property(lists, person, (suppression, p) => {
+				const { policy } = loadPolicy({ ...DEFAULT_POLICY, suppression });
+				const profile = { contactId: p.contactId, email: p.email, identities: { email: p.emails, userId: p.userIds }, ...(p.doNotContact ? { doNotContact: true } : {}) } as unknown as Profile;
+				expect(suppressionHit(policy, profile)).toBe(scannedHit(policy.suppression, profile));
+			}),
+			{ numRuns: 3000 },
+		);
+	});
+
+	test("a loaded policy's suppression lists cannot be changed in place (their sets are made once per policy)", () => {
+		const { policy } = loadPolicy({ ...DEFAULT_POLICY, suppression: { emails: ['ana@example.com'], domains: [], userIds: [] } });
+		const profile = { contactId: 'c1', email: 'bo@example.com', identities: {} } as unknown as Profile;
+		expect(suppressionHit(policy, profile)).toBeUndefined();
+		expect(() => policy.suppression.emails.push('bo@example.com')).toThrow(TypeError);
+		expect(suppressionHit(policy, profile)).toBeUndefined();
+		// A new policy (setPolicy) is a new list, read afresh.
+		const { policy: next } = loadPolicy({ ...DEFAULT_POLICY, suppression: { emails: ['BO@example.com'], domains: [], userIds: [] } });
+		expect(suppressionHit(next, profile)).toBe('bo@example.com is on the suppression list');
 	});
 
 	test('an unsubscribe between Choose Channel and Frequency Cap is caught at the cap', async () => {
