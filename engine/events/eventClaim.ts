@@ -9,7 +9,7 @@
  * A delivery that finds the lease held by another waits for the mark (a duplicate) or the lease to free.
  */
 import { NudgeError } from '../errors';
-import type { ClaimStore, FoldedSteps, LockedProfiles, ProfileLockRequest } from '../store/types';
+import type { ClaimStore, FoldedSteps, KeyHold, LockedProfiles, ProfileLockRequest } from '../store/types';
 
 /** The claims an event's ingest takes, with the folded steps over them. */
 type EventClaims = ClaimStore & Pick<FoldedSteps, 'claimKeyUnlessMarked' | 'claimKeyUnlessMarkedAndLock' | 'holdKeyAndRelease'>;
@@ -50,12 +50,47 @@ export function claimEventAndLock(store: EventClaims, eventId: string, at: numbe
 }
 
 /**
- * The event's decision is durable: repeats within the de-duplication window are duplicates. The lease
- * goes after the mark is set (a delivery meeting the lease finds the mark): left to run out, it would
- * hold up a repeat that comes after the window on the event's clock (a replay runs faster than real time).
+ * The event's mark, set once its decision is durable: repeats within the de-duplication window are duplicates. The
+ * lease goes after the mark is set (a delivery meeting the lease finds the mark): left to run out, it would hold up a
+ * repeat that comes after the window on the event's clock (a replay runs faster than real time). The one-call journey
+ * lets its next store step carry it (Choose Channel's look: one round trip fewer on Redis, usecases/run.ts) instead of
+ * a step of its own; until then the lease keeps the event from a repeated delivery, as while it was taken in, and it
+ * is set before any message leaves. A mark that cannot be set lets the event go, so a retried delivery can take it.
  */
-export async function commitEvent(store: EventClaims, eventId: string, at: number, windowMs: number): Promise<void> {
-	await store.holdKeyAndRelease(eventMarkKey(eventId), windowMs, at, eventLeaseKey(eventId));
+export class EventMark {
+	private done = false;
+	readonly hold: KeyHold;
+
+	constructor(
+		private readonly store: EventClaims,
+		private readonly eventId: string,
+		at: number,
+		windowMs: number,
+	) {
+		this.hold = { hold: eventMarkKey(eventId), ttlMs: windowMs, now: at, release: eventLeaseKey(eventId) };
+	}
+
+	/** The step to carry, unless the mark is set already. */
+	get pending(): KeyHold | undefined {
+		return this.done ? undefined : this.hold;
+	}
+
+	/** A store step carrying `pending` has succeeded. */
+	carried(): void {
+		this.done = true;
+	}
+
+	/** Sets the mark in a step of its own, unless a step carried it. */
+	async set(): Promise<void> {
+		if (this.done) return;
+		try {
+			await this.store.holdKeyAndRelease(this.hold.hold, this.hold.ttlMs, this.hold.now, this.hold.release);
+			this.done = true;
+		} catch (error) {
+			await releaseEvent(this.store, this.eventId).catch(() => undefined);
+			throw error;
+		}
+	}
 }
 
 /** Not taken in: a retried delivery may claim it again at once. */

@@ -7,7 +7,7 @@ import { z } from 'zod/v4';
 export const MAX_LIST = 1_000;
 /** Journeys, outcomes, holdout shares: named entries, bounded like lists. */
 export const MAX_KEYS = 1_000;
-/** Suppression lists are scanned on every decision; a longer list belongs in the CRM's consent fields. */
+/** Suppression lists are checked on every decision (as sets, guard.ts); a longer list belongs in the CRM's consent fields. */
 export const MAX_SUPPRESSED = 10_000;
 /** A policy is a few levels deep (journeys.<id>.scoring.rules.<n>.value); anything much deeper is not a policy. */
 export const MAX_DEPTH = 32;

@@ -51,7 +51,7 @@ const FOLDED_STEP_ROLES: Record<keyof FoldedSteps, StoreRole[]> = {
 	lockAndReadProfiles: ['claims', 'profiles', 'cursors'],
 	saveProfileAndRelease: ['profiles', 'claims'],
 	reserveCapAndClaim: ['caps', 'claims'],
-	peekCapAndReadArmStats: ['caps', 'learnerStats'],
+	peekCapAndReadArmStats: ['caps', 'learnerStats', 'claims'],
 	settleCapAndCount: ['caps', 'learnerStats'],
 };
 

@@ -7,7 +7,7 @@ import { inQueryOrder, matchesQuery, queryLimit } from './matchDecision';
 import type { ModelActivation, ModelVersionInfo } from './models';
 import { checkArmDeltas } from './armStats';
 import { reconnectDelayMs } from './connection';
-import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, INACTIVITY_QUEUE, KeyClaim, LeasedTimer, LockedProfiles, noCounters, ProfileLockRequest, PruneTarget, ReadRecords, RecordReads, RETENTION_BATCH, Store, StoredTimer, TimerQueue, timerQueue, waitQueue } from './types';
+import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, INACTIVITY_QUEUE, KeyClaim, KeyHold, LeasedTimer, LockedProfiles, noCounters, ProfileLockRequest, PruneTarget, ReadRecords, RecordReads, RETENTION_BATCH, Store, StoredTimer, TimerQueue, timerQueue, waitQueue } from './types';
 import { timerIsFor } from './erasure';
 import { DecisionFilter, DecisionSummary, FactCounter, FactKey, factsOf, matchesFilter, SummaryPage, summaryOf } from './decisionFacts';
 import { NamedRecords } from './records';
@@ -214,8 +214,19 @@ out[#out + 1] = table.concat(found, ';')
 const GET_ARMS_LUA = `local out = {} ${readArmsStep(1)} return out`;
 /** Where the look's arm hashes start in ARGV: after RESERVE_STEP's seven arguments. */
 const PEEK_ARMS_ARG = 8;
-/** Choose Channel's look: the cap check without a reservation (KEYS[1…2], ARGV as RESERVE_STEP), then the arm hashes (ARGV[PEEK_ARMS_ARG…]). */
-const PEEK_AND_ARMS_LUA = `${RESERVE_STEP} ${readArmsStep(PEEK_ARMS_ARG)} return out`;
+/** Where the look's key to hold starts in ARGV, after the arm hashes' prefix and keys: held key ('' for none), released key, until, ttl. */
+const PEEK_HOLD_ARG = PEEK_ARMS_ARG + 2;
+/**
+ * Choose Channel's look: with a key to hold, HOLD_AND_RELEASE_LUA's step first (the one-call journey's event mark;
+ * its keys are arguments, undeclared like the arm hashes'), then the cap check without a reservation (KEYS[1…2], ARGV
+ * as RESERVE_STEP), then the arm hashes (ARGV[PEEK_ARMS_ARG…]).
+ */
+const PEEK_AND_ARMS_LUA = `
+if ARGV[${PEEK_HOLD_ARG}] ~= '' then
+  redis.call('SET', ARGV[${PEEK_HOLD_ARG}], ARGV[${PEEK_HOLD_ARG + 2}], 'PX', ARGV[${PEEK_HOLD_ARG + 3}])
+  redis.call('DEL', ARGV[${PEEK_HOLD_ARG + 1}])
+end
+${RESERVE_STEP} ${readArmsStep(PEEK_ARMS_ARG)} return out`;
 
 /**
  * Adds the deltas to the arm hashes KEYS[from…] (ARGV[skip + …]: one per ARM_STAT_FIELDS field, key after key) in one
@@ -627,18 +638,22 @@ export class RedisStore extends NamedRecords implements Store {
 		});
 	}
 
-	async peekCapAndReadArmStats(contactId: string, counters: CapCounter[], now: number, armKeys: string[], sendHours = false) {
+	async peekCapAndReadArmStats(contactId: string, counters: CapCounter[], now: number, armKeys: string[], sendHours = false, hold?: KeyHold) {
 		// The send hours are read as their keys, with the arms' (sendHours.ts: the stored layout).
 		const hourKeys = sendHours ? sendTimeKeys(contactId) : [];
 		const keys = [...armKeys, ...hourKeys];
 		const answer = (verdict: CapVerdict, stats: Map<string, ArmStats>) => (sendHours ? { verdict, stats, hours: sendHoursIn(stats, hourKeys) } : { verdict, stats });
 		// No rule to count: the ledger is not read (and with no keys either, nothing is sent).
-		if (!counters.length) return answer(noCounters(), await this.getArmStats(keys));
+		if (!counters.length) {
+			if (hold) await this.holdKeyAndRelease(hold.hold, hold.ttlMs, hold.now, hold.release);
+			return answer(noCounters(), await this.getArmStats(keys));
+		}
 		return this.run('look at frequency caps and learner statistics', async () => {
 			const peek = this.peekArgs(contactId, counters, now);
 			// The look's own arguments, left empty up to the arm hashes' prefix and keys.
 			const padding = Array<string>(PEEK_ARMS_ARG - 1 - peek.args.length).fill('');
-			const out = (await this.redis.nudgePeekAndArms(...peek.keys, ...peek.args, ...padding, this.k('arm', ''), packArmKeys(keys))) as unknown[];
+			const held = hold ? [this.k('claim', hold.hold), this.k('claim', hold.release), hold.now + hold.ttlMs, ttlPx(hold.ttlMs)] : [''];
+			const out = (await this.redis.nudgePeekAndArms(...peek.keys, ...peek.args, ...padding, this.k('arm', ''), packArmKeys(keys), ...held)) as unknown[];
 			const n = 1 + 2 * counters.length;
 			return answer(verdictOf(out.slice(0, n) as number[], counters), armStatsOf(keys, out[n] as string));
 		});

@@ -3,7 +3,7 @@ import type { Profile } from '../profiles/schema';
 import type { ModelActivation, ModelVersionInfo, ModelVersionRecord } from './models';
 import type { DecisionFilter, DecisionSummary, FactCount, FactKey, SummaryPage } from './decisionFacts';
 import type { SendHours } from './sendHours';
-import type { ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, KeyClaim, LeasedTimer, LockedProfiles, ProfileLockRequest, PruneTarget, RecordReads, StoredTimer, TimerQueue } from './types';
+import type { ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, KeyClaim, KeyHold, LeasedTimer, LockedProfiles, ProfileLockRequest, PruneTarget, RecordReads, StoredTimer, TimerQueue } from './types';
 
 /**
  * The store, one role per concern. `Store` (types.ts) is all of them; a rule that needs one or two takes just
@@ -198,9 +198,10 @@ export interface FoldedSteps {
 	/**
 	 * Caps and learner counts, read only: peekCap (an always-ok verdict with no counters), getArmStats(armKeys) and, with
 	 * `sendHours`, getSendHours(contactId), at one moment. Choose Channel's look at the caps and the learner's and send
-	 * time's counts.
+	 * time's counts. With `hold` (claims), holdKeyAndRelease(hold) first: the one-call journey's event mark, carried by
+	 * the next step it takes (usecases/run.ts).
 	 */
-	peekCapAndReadArmStats(contactId: string, counters: CapCounter[], now: number, armKeys: string[], sendHours?: boolean): Promise<{ verdict: CapVerdict; stats: Map<string, ArmStats>; hours?: SendHours }>;
+	peekCapAndReadArmStats(contactId: string, counters: CapCounter[], now: number, armKeys: string[], sendHours?: boolean, hold?: KeyHold): Promise<{ verdict: CapVerdict; stats: Map<string, ArmStats>; hours?: SendHours }>;
 	/** Caps and learner counts: settleCap, then addArmStats(deltas) whatever it returned (an empty list adds nothing). */
 	settleCapAndCount(reservationId: string, outcome: 'commit' | 'release', deltas: { key: string; delta: Partial<ArmStats> }[]): Promise<boolean>;
 }

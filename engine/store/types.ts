@@ -95,6 +95,14 @@ export interface KeyClaim {
 	ttlMs: number;
 }
 
+/** holdKeyAndRelease's arguments: `hold` held for `ttlMs` from `now`, then `release` let go (an event's mark and lease). */
+export interface KeyHold {
+	hold: string;
+	ttlMs: number;
+	now: number;
+	release: string;
+}
+
 /** What a profile update locks and reads (Store.lockAndReadProfiles' arguments but the time). */
 export interface ProfileLockRequest {
 	locks: string[];

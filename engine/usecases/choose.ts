@@ -1,3 +1,4 @@
+import type { EventMark } from '../events/eventClaim';
 import type { Decision } from '../audit/schema';
 import { chooseChannel, openChannels } from '../decide/chooseChannel';
 import { holdoutKey, holdoutOf } from '../decide/holdout';
@@ -53,8 +54,11 @@ export async function chooseDecisionChannel(ctx: EngineContext, ref: DecisionRef
 	return decision.status === 'pending' ? chooseStage(ctx, decision, profileLoader(ctx, decision)) : decision;
 }
 
-/** `learn: false` (a dry run) leaves the learner's counts alone when it picks "wait". */
-export async function chooseStage(ctx: EngineContext, decision: Decision, profile: ProfileLoader, persist = true, learn = true): Promise<Decision> {
+/**
+ * `learn: false` (a dry run) leaves the learner's counts alone when it picks "wait". `mark`: the one-call journey's
+ * event mark not yet set, carried by the look at the caps (usecases/run.ts).
+ */
+export async function chooseStage(ctx: EngineContext, decision: Decision, profile: ProfileLoader, persist = true, learn = true, mark?: EventMark): Promise<Decision> {
 	const now = nowFor(ctx, decision);
 	const contact = await profile();
 	// A score tier the journey escalates (hot leads → a sales task) has only that channel to go by.
@@ -68,7 +72,8 @@ export async function chooseStage(ctx: EngineContext, decision: Decision, profil
 	// The learner's and the send time's counts are read with the caps, for every channel that could still be
 	// picked (the capped ones drop out below, and their counts go unused): one store call.
 	const statKeys = escalation ? [] : chooseArmKeys([...open, WAIT], context);
-	const { verdict, stats, hours } = await ctx.store.peekCapAndReadArmStats(decision.contactId, look.counters, now.getTime(), statKeys, !escalation);
+	const { verdict, stats, hours } = await ctx.store.peekCapAndReadArmStats(decision.contactId, look.counters, now.getTime(), statKeys, !escalation, mark?.pending);
+	mark?.carried();
 	const capped = look.capped(verdict);
 	const choice = chooseChannel(contact, ctx.policy, decision.journey, capped, only);
 	decision.candidates = choice.candidates;

@@ -4,7 +4,7 @@ import { byCreated, type Decision } from '../audit/schema';
 import { latestDecision } from '../audit/export';
 import { CHANNELS, Channel } from '../channels';
 import { FieldIssue, NudgeError, describeIssues } from '../errors';
-import { claimEvent, claimEventAndLock, commitEvent, releaseEvent } from '../events/eventClaim';
+import { claimEvent, claimEventAndLock, EventMark, releaseEvent } from '../events/eventClaim';
 import { checkBatchSize } from '../events/limits';
 import { normalizeEvent } from '../events/normalize';
 import type { CustomerEvent } from '../events/schema';
@@ -23,14 +23,16 @@ export interface IngestResult {
 	decision: Decision;
 	duplicate: boolean;
 	profile?: Profile;
+	/** With `deferMark`: the event's mark, which the caller must set (EventMark) before any message leaves. */
+	mark?: EventMark;
 }
 
 /**
  * Takes in an event (Nudge or Segment format): validates it, drops a retried delivery, updates the
  * contact's profile and opens a decision for the journey. A malformed event throws and stores nothing.
  */
-export async function ingest(ctx: EngineContext, raw: unknown, options: { journey?: string; source?: CustomerEvent['source'] } = {}): Promise<IngestResult> {
-	return accept(ctx, normalizeEvent(raw, { source: options.source, now: ctx.wallNow() }), options.journey);
+export async function ingest(ctx: EngineContext, raw: unknown, options: { journey?: string; source?: CustomerEvent['source']; deferMark?: boolean } = {}): Promise<IngestResult> {
+	return accept(ctx, normalizeEvent(raw, { source: options.source, now: ctx.wallNow() }), options.journey, options.deferMark);
 }
 
 /**
@@ -74,7 +76,7 @@ export async function ingestBatch(ctx: EngineContext,
 	return results;
 }
 
-async function accept(ctx: EngineContext, event: CustomerEvent, journey = DEFAULT_JOURNEY): Promise<IngestResult> {
+async function accept(ctx: EngineContext, event: CustomerEvent, journey = DEFAULT_JOURNEY, deferMark = false): Promise<IngestResult> {
 	const at = ctx.clock === 'event' ? new Date(event.occurredAt) : ctx.wallNow();
 	const decision = newDecision(ctx, {
 		decisionId: newId('d'),
@@ -97,7 +99,9 @@ async function accept(ctx: EngineContext, event: CustomerEvent, journey = DEFAUL
 		await routeEvent(ctx, decision, event, at);
 		// Durable before the caller acknowledges the event: an accepted event always has its decision row.
 		const saved = await save(ctx, decision, 'ingest', at, { durable: true });
-		await commitEvent(ctx.store, event.eventId, at.getTime(), ctx.policy.dedupWindowHours * 3_600_000);
+		const mark = new EventMark(ctx.store, event.eventId, at.getTime(), ctx.policy.dedupWindowHours * 3_600_000);
+		if (deferMark) return { event, profile, decision: saved, duplicate: false, mark };
+		await mark.set();
 		return { event, profile, decision: saved, duplicate: false };
 	} catch (error) {
 		// Not processed: let a retried delivery through again.

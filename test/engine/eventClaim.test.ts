@@ -1,6 +1,7 @@
 /** At-least-once ingest: an event claimed by a process that died before storing it is taken over, not lost. */
 import { EVENT_LEASE_MS, eventLeaseKey, eventMarkKey } from '../../engine/events/eventClaim';
 import { Engine } from '../../engine/engine';
+import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { loadPolicy } from '../../engine/policy/load';
 import { identityLockKey } from '../../engine/profiles/identityLock';
 import { MemoryStore } from '../../engine/store/memory';
@@ -59,6 +60,83 @@ describe('taking an event in across processes', () => {
 		store.saveProfile = save;
 		const retried = await engine.ingest(event('e3', T0 + 1), { journey: 'nurture' });
 		expect(retried.duplicate).toBe(false);
+	});
+});
+
+/**
+ * The one-call journey lets Choose Channel's look at the caps carry the event's mark (one store step instead of two):
+ * the mark is still set before any message can leave, and also when the decision never reaches the look or the look
+ * fails. The store's steps are recorded as the engine calls them (not those a composed step makes inside itself).
+ */
+describe('the event mark carried by the next step of the one-call journey', () => {
+	function recorded(store: MemoryStore) {
+		const calls: { method: string; args: unknown[] }[] = [];
+		const spied = new Proxy(store, {
+			get(target, name, receiver) {
+				const value = Reflect.get(target, name, receiver);
+				if (typeof value !== 'function' || typeof name !== 'string') return value;
+				return (...args: unknown[]) => {
+					calls.push({ method: name, args });
+					return value.apply(target, args);
+				};
+			},
+		});
+		return { store: spied as Store, calls, names: () => calls.map((c) => c.method) };
+	}
+	const target = { dryRun: true as const };
+
+	test('a decision sent: the look carries the mark, before the cap check, and no step of its own sets it', async () => {
+		const store = new MemoryStore();
+		const { store: spied, calls, names } = recorded(store);
+		const d = await engineOn(spied).decide(event('m1', T0), { journey: 'nurture', target });
+		expect(d.status).toBe('sent');
+		const look = calls.find((c) => c.method === 'peekCapAndReadArmStats')!;
+		expect(look.args[5]).toEqual({ hold: eventMarkKey('m1'), ttlMs: expect.any(Number), now: T0, release: eventLeaseKey('m1') });
+		expect(names()).not.toContain('holdKeyAndRelease');
+		expect(names().indexOf('peekCapAndReadArmStats')).toBeLessThan(names().indexOf('reserveCapAndClaim'));
+		expect(await store.keyHeldUntil(eventMarkKey('m1'), T0)).toBeGreaterThan(T0);
+		expect(await store.keyHeldUntil(eventLeaseKey('m1'), Date.now())).toBeUndefined();
+		expect((await engineOn(store).ingest(event('m1', T0 + 1), { journey: 'nurture' })).duplicate).toBe(true);
+	});
+
+	test('a decision that never reaches Choose Channel (not a trigger of the journey): the mark set in a step of its own', async () => {
+		const store = new MemoryStore();
+		const { store: spied, names } = recorded(store);
+		const policy = loadPolicy({ ...DEFAULT_POLICY, journeys: { ...DEFAULT_POLICY.journeys, promo: { triggers: ['Cart Updated'] } } });
+		const d = await new Engine({ store: spied, clock: 'event', policy }).decide(event('m2', T0), { journey: 'promo', target });
+		expect(d).toMatchObject({ status: 'suppressed', reason: 'NOT_A_TRIGGER' });
+		expect(names()).toContain('holdKeyAndRelease');
+		expect(names()).not.toContain('peekCapAndReadArmStats');
+		expect((await engineOn(store).ingest(event('m2', T0 + 1), { journey: 'promo' })).duplicate).toBe(true);
+	});
+
+	/** Decides event `id` while the store's `down` steps fail, then puts them back; the steps the engine called. */
+	async function decideWhileDown(id: string, down: ('peekCapAndReadArmStats' | 'holdKeyAndRelease')[]) {
+		const store = new MemoryStore();
+		const { store: spied, names } = recorded(store);
+		const kept = down.map((name) => [name, store[name]] as const);
+		for (const name of down) {
+			store[name] = async () => {
+				throw new Error('store down');
+			};
+		}
+		await expect(engineOn(spied).decide(event(id, T0), { journey: 'nurture', target })).rejects.toThrow(/store down/);
+		for (const [name, method] of kept) Object.assign(store, { [name]: method });
+		return { store, names: names() };
+	}
+
+	test('a look that fails: the decision fails unsent, the mark is set on its own, and a repeated delivery is a duplicate', async () => {
+		const { store, names } = await decideWhileDown('m3', ['peekCapAndReadArmStats']);
+		expect(names).toContain('holdKeyAndRelease');
+		expect(names).not.toContain('reserveCapAndClaim');
+		expect((await engineOn(store).ingest(event('m3', T0 + 1), { journey: 'nurture' })).duplicate).toBe(true);
+	});
+
+	test('a mark that cannot be set at all lets the event go, so a retried delivery takes it again, and nothing is sent', async () => {
+		const { store, names } = await decideWhileDown('m4', ['peekCapAndReadArmStats', 'holdKeyAndRelease']);
+		expect(names).not.toContain('reserveCapAndClaim');
+		expect(await store.keyHeldUntil(eventLeaseKey('m4'), Date.now())).toBeUndefined();
+		expect((await engineOn(store).ingest(event('m4', T0 + 1), { journey: 'nurture' })).duplicate).toBe(false);
 	});
 });
 

@@ -1,4 +1,4 @@
-import { claimEvent, commitEvent, EVENT_LEASE_MS, eventLeaseKey, releaseEvent } from '../../engine/events/eventClaim';
+import { claimEvent, EVENT_LEASE_MS, eventLeaseKey, EventMark, releaseEvent } from '../../engine/events/eventClaim';
 import { checkReview } from '../../engine/guard/review';
 import { waitTimer } from '../../engine/guard/waits';
 import { loadPolicy } from '../../engine/policy/load';
@@ -46,7 +46,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			// A taker claimed e1 over a lease ago (wall time) and died: the event, from last year, is taken over.
 			expect(await store.claimKey(eventLeaseKey('e1'), EVENT_LEASE_MS, Date.now() - EVENT_LEASE_MS - 1)).toBe(true);
 			expect(await claimEvent(store, 'e1', at)).toBe(true);
-			await commitEvent(store, 'e1', at, 72 * 3_600_000);
+			await new EventMark(store, 'e1', at, 72 * 3_600_000).set();
 			// A rerun at the same event time, and a repeat within the window, are duplicates; past it, new.
 			expect(await claimEvent(store, 'e1', at)).toBe(false);
 			expect(await claimEvent(store, 'e1', at + 71 * 3_600_000)).toBe(false);
@@ -200,6 +200,25 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			const none = await store.peekCapAndReadArmStats('c1', [], 20, ['global#email']);
 			expect(none.verdict).toEqual({ ok: true, counts: [], freesAt: [] });
 			expect(none.stats.get('global#email')?.trials).toBe(3);
+		});
+
+		test('folded look carrying an event mark: the mark held and the lease let go first, the look as without it', async () => {
+			const one = [{ ruleId: 'one', limit: 1, since: 0, match: {}, excludeTags: [] }];
+			await store.addArmStats([{ key: 'global#sms', delta: { trials: 2 } }]);
+			expect(await store.claimKeyUnlessMarked('event-lease:h1', 1000, 0, 'event:h1', 5000)).toBe('claimed');
+			const look = await store.peekCapAndReadArmStats('c7', one, 10, ['global#sms'], false, { hold: 'event:h1', ttlMs: 10_000, now: 5000, release: 'event-lease:h1' });
+			expect(look.verdict).toEqual({ ok: true, counts: [0], freesAt: [undefined] });
+			expect(look.stats.get('global#sms')?.trials).toBe(2);
+			expect(await store.keyHeldUntil('event:h1', 5000)).toBe(15_000);
+			expect(await store.keyHeldUntil('event-lease:h1', 10)).toBeUndefined();
+			// A repeat of the event is a duplicate now.
+			expect(await store.claimKeyUnlessMarked('event-lease:h1', 1000, 20, 'event:h1', 5000)).toBe('marked');
+			// Without counters (no cap rule), the mark is set all the same.
+			expect(await store.claimKeyUnlessMarked('event-lease:h2', 1000, 0, 'event:h2', 5000)).toBe('claimed');
+			const none = await store.peekCapAndReadArmStats('c7', [], 10, ['global#sms'], false, { hold: 'event:h2', ttlMs: 10_000, now: 5000, release: 'event-lease:h2' });
+			expect(none.stats.get('global#sms')?.trials).toBe(2);
+			expect(await store.claimKeyUnlessMarked('event-lease:h2', 1000, 20, 'event:h2', 5000)).toBe('marked');
+			expect(await store.keyHeldUntil('event-lease:h2', 10)).toBeUndefined();
 		});
 
 		test('folded send bookkeeping: the cap settled and the learner counted in one step, counted whether or not it settled', async () => {
