@@ -214,18 +214,21 @@ out[#out + 1] = table.concat(found, ';')
 const GET_ARMS_LUA = `local out = {} ${readArmsStep(1)} return out`;
 /** Where the look's arm hashes start in ARGV: after RESERVE_STEP's seven arguments. */
 const PEEK_ARMS_ARG = 8;
+/** holdKey then releaseKey, as a script's step: `held` set to `until` for `ttl` ms (PX), `released` deleted. */
+const holdAndReleaseStep = (held: string, released: string, until: string, ttl: string) => `
+redis.call('SET', ${held}, ${until}, 'PX', ${ttl})
+redis.call('DEL', ${released})
+`;
 /** Where the look's key to hold starts in ARGV, after the arm hashes' prefix and keys: held key ('' for none), released key, until, ttl. */
 const PEEK_HOLD_ARG = PEEK_ARMS_ARG + 2;
+const peekArg = (i: number) => `ARGV[${PEEK_HOLD_ARG + i}]`;
 /**
- * Choose Channel's look: with a key to hold, HOLD_AND_RELEASE_LUA's step first (the one-call journey's event mark;
- * its keys are arguments, undeclared like the arm hashes'), then the cap check without a reservation (KEYS[1…2], ARGV
- * as RESERVE_STEP), then the arm hashes (ARGV[PEEK_ARMS_ARG…]).
+ * Choose Channel's look: with a key to hold, holdAndReleaseStep first (the one-call journey's event mark; its keys are
+ * arguments, undeclared like the arm hashes'), then the cap check without a reservation (KEYS[1…2], ARGV as
+ * RESERVE_STEP), then the arm hashes (ARGV[PEEK_ARMS_ARG…]).
  */
 const PEEK_AND_ARMS_LUA = `
-if ARGV[${PEEK_HOLD_ARG}] ~= '' then
-  redis.call('SET', ARGV[${PEEK_HOLD_ARG}], ARGV[${PEEK_HOLD_ARG + 2}], 'PX', ARGV[${PEEK_HOLD_ARG + 3}])
-  redis.call('DEL', ARGV[${PEEK_HOLD_ARG + 1}])
-end
+if ${peekArg(0)} ~= '' then ${holdAndReleaseStep(peekArg(0), peekArg(1), peekArg(2), peekArg(3))} end
 ${RESERVE_STEP} ${readArmsStep(PEEK_ARMS_ARG)} return out`;
 
 /**
@@ -255,12 +258,8 @@ else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
 `;
 const CLAIM_UNLESS_MARKED_LUA = `${FREE_FN} ${CLAIM_UNLESS_MARKED_STEP} return claim`;
 
-/** holdKey then releaseKey: KEYS = held, released; ARGV = until, ttl. */
-const HOLD_AND_RELEASE_LUA = `
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('DEL', KEYS[2])
-return 1
-`;
+/** holdKey then releaseKey: KEYS = held, released; ARGV = until, ttl (holdArgs). */
+const HOLD_AND_RELEASE_LUA = `${holdAndReleaseStep('KEYS[1]', 'KEYS[2]', 'ARGV[1]', 'ARGV[2]')} return 1`;
 
 /**
  * Identity locks, then what a profile update reads: lockAndRead(k, a) reads KEYS after the first k (lock keys, identity
@@ -652,7 +651,7 @@ export class RedisStore extends NamedRecords implements Store {
 			const peek = this.peekArgs(contactId, counters, now);
 			// The look's own arguments, left empty up to the arm hashes' prefix and keys.
 			const padding = Array<string>(PEEK_ARMS_ARG - 1 - peek.args.length).fill('');
-			const held = hold ? [this.k('claim', hold.hold), this.k('claim', hold.release), hold.now + hold.ttlMs, ttlPx(hold.ttlMs)] : [''];
+			const held = hold ? this.holdArgs(hold) : [''];
 			const out = (await this.redis.nudgePeekAndArms(...peek.keys, ...peek.args, ...padding, this.k('arm', ''), packArmKeys(keys), ...held)) as unknown[];
 			const n = 1 + 2 * counters.length;
 			return answer(verdictOf(out.slice(0, n) as number[], counters), armStatsOf(keys, out[n] as string));
@@ -673,8 +672,13 @@ export class RedisStore extends NamedRecords implements Store {
 
 	holdKeyAndRelease(hold: string, ttlMs: number, now: number, release: string) {
 		return this.run('hold a key', async () => {
-			await this.redis.nudgeHoldAndRelease(this.k('claim', hold), this.k('claim', release), now + ttlMs, ttlPx(ttlMs));
+			await this.redis.nudgeHoldAndRelease(...this.holdArgs({ hold, ttlMs, now, release }));
 		});
+	}
+
+	/** holdAndReleaseStep's keys and values: the held and released claim keys, until, ttl. */
+	private holdArgs({ hold, ttlMs, now, release }: KeyHold): [string, string, number, number] {
+		return [this.k('claim', hold), this.k('claim', release), now + ttlMs, ttlPx(ttlMs)];
 	}
 
 	lockAndReadProfiles(locks: string[], ttlMs: number, now: number, identityKeys: string[], contactId?: string, reads?: RecordReads) {
