@@ -7,6 +7,8 @@ import { NudgeError, describeIssues, issuesFromZod } from '../errors';
 import { zoneFor } from '../guard/windows';
 import { type EngineContext, save, loadDecision, profileOf } from './context';
 import { isoTime } from '../util/isoTime';
+import { withIdentityLocks } from '../profiles/identityLock';
+import { profileIdentityKeys } from '../profiles/profiles';
 
 /**
  * An outcome names its decision one way: its decision id, the provider's message id, or the contact
@@ -54,16 +56,25 @@ export async function recordOutcome(ctx: EngineContext, input: OutcomeInput): Pr
 	const engagement = added ? await engagementTrials(decision, outcome.data, at, async () => zoneFor((await ctx.store.getProfile(decision.contactId))?.timezone, ctx.policy.timezone)) : [];
 	if (engagement.length) await ctx.store.addArmStats(engagement);
 	if (added && (outcome.data.type === 'unsubscribe' || outcome.data.type === 'complaint') && decision.channel) {
-		await ctx.profileLock.run(async () => {
-			const profile = await profileOf(ctx, decision);
-			profile.consent[decision.channel!] = 'opted_out';
-			await ctx.store.saveProfile(profile, [], []);
-		});
+		await ctx.profileLock.run(() => optOut(ctx, decision, decision.channel!));
 	}
 	const current = await loadDecision(ctx, decision.decisionId);
 	if (added) return { decision: current, duplicate: false };
 	// A repeated outcome is not counted again, but it is logged: the trail says it arrived and was ignored.
 	return { decision: await save(ctx, current, `outcome ignored: duplicate ${outcome.data.outcomeId}`, ctx.wallNow(), { durable: true }), duplicate: true };
+}
+
+/**
+ * Opts the contact out of `channel` under its identity locks, as every profile update is made: a process that read
+ * the profile to update it saves before this reads, so it cannot overwrite the opt-out with what it read.
+ */
+async function optOut(ctx: EngineContext, decision: Decision, channel: Channel): Promise<void> {
+	const known = await profileOf(ctx, decision);
+	await withIdentityLocks(ctx.store, [...profileIdentityKeys(known), `contactId:${known.contactId}`], async () => {
+		const profile = await profileOf(ctx, decision);
+		profile.consent[channel] = 'opted_out';
+		await ctx.store.saveProfile(profile, [], []);
+	});
 }
 
 /** The decision an outcome belongs to; exactly one way of naming it must be given. */

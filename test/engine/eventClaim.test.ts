@@ -180,3 +180,33 @@ describeWithServer('Redis', TEST_REDIS_URL)('taking events in on Redis, with the
 		await engine.close();
 	});
 });
+
+/**
+ * An unsubscribe recorded as an outcome opts the contact out under the contact's identity locks, like every other
+ * profile update: a profile update another process has read and not yet saved cannot overwrite the opt-out.
+ */
+describeWithServer('Redis', TEST_REDIS_URL)('an opt-out recorded while another process updates the profile', () => {
+	test('the opt-out waits for the identity lock and is applied to the profile that process saved', async () => {
+		const store = redisStore('optout');
+		const engine = engineOn(store);
+		const sent = await engine.decide(event('o1', T0), { journey: 'nurture', target: { dryRun: true } });
+		expect(sent.status).toBe('sent');
+		// Another process takes the contact's email lock and reads the profile to update it.
+		const lock = identityLockKey('email:ana@example.com');
+		expect(await store.claimKey(lock, 60_000, Date.now())).toBe(true);
+		const read = (await store.getProfile(sent.contactId))!;
+		expect(read.consent[sent.channel!]).not.toBe('opted_out');
+		let recorded = false;
+		const optOut = engine.recordOutcome({ decisionId: sent.decisionId, type: 'unsubscribe', at: new Date(T0 + 60_000).toISOString() }).finally(() => (recorded = true));
+		await new Promise((resolve) => setTimeout(resolve, 150));
+		expect(recorded).toBe(false);
+		// That process saves what it read (one more event counted) and lets the lock go.
+		read.counters['Pricing Viewed'] = (read.counters['Pricing Viewed'] ?? 0) + 1;
+		await store.saveProfileAndRelease(read, ['email:ana@example.com'], [], [lock]);
+		await optOut;
+		const profile = (await store.getProfile(sent.contactId))!;
+		expect(profile.consent[sent.channel!]).toBe('opted_out');
+		expect(profile.counters['Pricing Viewed']).toBe(2);
+		await engine.close();
+	});
+});
