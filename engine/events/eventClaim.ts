@@ -9,10 +9,12 @@
  * A delivery that finds the lease held by another waits for the mark (a duplicate) or the lease to free.
  */
 import { NudgeError } from '../errors';
-import type { ClaimStore, FoldedSteps, KeyHold, LockedProfiles, ProfileLockRequest } from '../store/types';
+import type { HeldLocks } from '../profiles/identityLock';
+import type { HeldProfileUpdate } from '../profiles/heldUpdate';
+import type { ClaimStore, FoldedSteps, KeyHold, ProfileLockRequest, TakeIn } from '../store/types';
 
 /** The claims an event's ingest takes, with the folded steps over them. */
-type EventClaims = ClaimStore & Pick<FoldedSteps, 'claimKeyUnlessMarked' | 'claimKeyUnlessMarkedAndLock' | 'holdKeyAndRelease'>;
+type EventClaims = ClaimStore & Pick<FoldedSteps, 'claimKeyUnlessMarked' | 'claimKeyUnlessMarkedAndLock' | 'finishTakeIn'>;
 
 /** How long a delivery may take between claiming an event and storing its decision (wall time). */
 export const EVENT_LEASE_MS = 30_000;
@@ -45,8 +47,10 @@ export async function claimEvent(store: EventClaims, eventId: string, at: number
  * then the identity locks and the profile read. 'held': another delivery has the event (claimEvent waits for it);
  * `locked` is absent when a lock was held by another caller (the event stays claimed).
  */
-export function claimEventAndLock(store: EventClaims, eventId: string, at: number, lock: ProfileLockRequest): Promise<{ claim: 'claimed' | 'held' | 'marked'; locked?: LockedProfiles }> {
-	return store.claimKeyUnlessMarkedAndLock(eventLeaseKey(eventId), EVENT_LEASE_MS, Date.now(), eventMarkKey(eventId), at, lock);
+export async function claimEventAndLock(store: EventClaims, eventId: string, at: number, lock: ProfileLockRequest): Promise<{ claim: 'claimed' | 'held' | 'marked'; locked?: HeldLocks }> {
+	const lockedAt = performance.now();
+	const { claim, locked } = await store.claimKeyUnlessMarkedAndLock(eventLeaseKey(eventId), EVENT_LEASE_MS, Date.now(), eventMarkKey(eventId), at, lock);
+	return locked ? { claim, locked: { ...locked, lockedAt } } : { claim };
 }
 
 /**
@@ -54,39 +58,50 @@ export function claimEventAndLock(store: EventClaims, eventId: string, at: numbe
  * lease goes after the mark is set (a delivery meeting the lease finds the mark): left to run out, it would hold up a
  * repeat that comes after the window on the event's clock (a replay runs faster than real time). The one-call journey
  * lets its next store step carry it (Choose Channel's look: one round trip fewer on Redis, usecases/run.ts) instead of
- * a step of its own; until then the lease keeps the event from a repeated delivery, as while it was taken in, and it
- * is set before any message leaves. A mark that cannot be set lets the event go, so a retried delivery can take it.
+ * a step of its own, and with it the contact's profile update when that was left too (`profile`: on a store whose
+ * look carries it, Store.foldsTakeIn); until then the lease keeps the event from a repeated delivery, as while it was
+ * taken in, and the identity locks keep the contact's other updates out. It is set before any message leaves. A mark
+ * that cannot be set lets the event go (and the profile update with it), so a retried delivery can take it.
  */
 export class EventMark {
 	private done = false;
-	readonly hold: KeyHold;
+	readonly mark: KeyHold;
 
 	constructor(
 		private readonly store: EventClaims,
 		private readonly eventId: string,
 		at: number,
 		windowMs: number,
+		private profile?: HeldProfileUpdate,
 	) {
-		this.hold = { hold: eventMarkKey(eventId), ttlMs: windowMs, now: at, release: eventLeaseKey(eventId) };
+		this.mark = { hold: eventMarkKey(eventId), ttlMs: windowMs, now: at, release: eventLeaseKey(eventId) };
 	}
 
-	/** The step to carry, unless the mark is set already. */
-	get pending(): KeyHold | undefined {
-		return this.done ? undefined : this.hold;
+	/**
+	 * Runs a store step carrying the take-in's end, done once the step succeeds. Nothing to carry when it is done, or
+	 * when the profile update was left so long that it must be made again under fresh locks (set() does that).
+	 */
+	async carriedBy<T>(step: (takeIn?: TakeIn) => Promise<T>): Promise<T> {
+		const profile = this.profile?.carriable;
+		const takeIn = this.done || (this.profile && !profile) ? undefined : profile ? { mark: this.mark, profile } : { mark: this.mark };
+		const result = await step(takeIn);
+		if (takeIn) this.done = true;
+		return result;
 	}
 
-	/** A store step carrying `pending` has succeeded. */
-	carried(): void {
-		this.done = true;
-	}
-
-	/** Sets the mark in a step of its own, unless a step carried it. */
+	/** Ends the take-in in a step of its own, unless a step carried it. */
 	async set(): Promise<void> {
 		if (this.done) return;
 		try {
-			await this.store.holdKeyAndRelease(this.hold.hold, this.hold.ttlMs, this.hold.now, this.hold.release);
+			const profile = this.profile?.carriable;
+			if (this.profile && !profile) {
+				await this.profile.save();
+				this.profile = undefined;
+			}
+			await this.store.finishTakeIn(profile ? { mark: this.mark, profile } : { mark: this.mark });
 			this.done = true;
 		} catch (error) {
+			await this.profile?.abandon();
 			await releaseEvent(this.store, this.eventId).catch(() => undefined);
 			throw error;
 		}

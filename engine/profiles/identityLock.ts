@@ -6,6 +6,8 @@ type LockStore = ClaimStore & Pick<StoreLifecycle, 'shared'>;
 
 /** A lock outlives a crashed holder by at most this long. */
 const LOCK_TTL_MS = 15_000;
+/** A save sent this long before the locks expire could arrive after (a stalled connection): not sent with them. */
+const LOCK_MARGIN_MS = 5_000;
 /** How long a caller waits for a lock before the event fails (and its sender retries). */
 const LOCK_WAIT_MS = 10_000;
 
@@ -69,7 +71,20 @@ export function profileLockRequest(store: LockStore, lockKeys: string[], identit
  * The start of a profile update under the same locks in one store step: claims every lock of the request (all or
  * none, waiting while another process holds one) and reads the known identities and the profiles they lead to.
  */
-export async function lockAndReadProfiles(store: LockStore & Pick<FoldedSteps, 'lockAndReadProfiles'>, request: ProfileLockRequest): Promise<LockedProfiles> {
+export async function lockAndReadProfiles(store: LockStore & Pick<FoldedSteps, 'lockAndReadProfiles'>, request: ProfileLockRequest): Promise<HeldLocks> {
 	const { locks, ttlMs, identityKeys, contactId, reads } = request;
-	return retrying(locks.join(', '), () => store.lockAndReadProfiles(locks, ttlMs, Date.now(), identityKeys, contactId, reads));
+	return retrying(locks.join(', '), async () => {
+		const lockedAt = performance.now();
+		const locked = await store.lockAndReadProfiles(locks, ttlMs, Date.now(), identityKeys, contactId, reads);
+		return locked && { ...locked, lockedAt };
+	});
 }
+
+/** What a profile update read with its locks, and when the step that took them started (performance.now()). */
+export type HeldLocks = LockedProfiles & { lockedAt: number };
+
+/**
+ * Whether locks taken at `lockedAt` are surely still this caller's: they expire LOCK_TTL_MS later, and another caller
+ * may take them then; LOCK_MARGIN_MS keeps a step sent now from reaching the store after.
+ */
+export const locksStillHeld = (lockedAt: number): boolean => performance.now() - lockedAt < LOCK_TTL_MS - LOCK_MARGIN_MS;

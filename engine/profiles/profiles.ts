@@ -2,9 +2,9 @@ import type { Channel, ConsentState } from '../channels';
 import { isChannel } from '../channels';
 import type { CustomerEvent } from '../events/schema';
 import { newId } from '../ids';
-import { lockAndReadProfiles, profileLockRequest } from './identityLock';
+import { lockAndReadProfiles, profileLockRequest, type HeldLocks } from './identityLock';
 import { anySuppressed, suppressionReads } from '../privacy/suppression';
-import type { LockedProfiles, ProfileLockRequest, Store } from '../store/types';
+import type { ProfileLockRequest, ProfileWrite, Store } from '../store/types';
 import { IDENTITY_KINDS, IdentityKind, Profile } from './schema';
 
 /** Events that show a person engaging (they move lastEngagedAt and feed the score's recency). */
@@ -137,15 +137,44 @@ export async function ingestIntoProfile(
 	event: CustomerEvent,
 	/** Runs after the event is applied, before the profile is saved (e.g. negative triggers). */
 	afterApply?: (profile: Profile, event: CustomerEvent) => void,
-	locked?: LockedProfiles,
+	locked?: HeldLocks,
 ): Promise<Profile> {
+	const { write } = await applyToProfile(store, event, afterApply, locked);
+	await saveAndRelease(store, write);
+	return write.profile;
+}
+
+/** A profile update's save with its locks' release; a save that fails lets the locks go. */
+export async function saveAndRelease(store: Store, { profile, identityKeys, merged, release }: ProfileWrite): Promise<void> {
+	try {
+		await store.saveProfileAndRelease(profile, identityKeys, merged, release);
+	} catch (error) {
+		await releaseLocks(store, release);
+		throw error;
+	}
+}
+
+export async function releaseLocks(store: Store, locks: string[]): Promise<void> {
+	await Promise.all(locks.map((key) => store.releaseKey(key))).catch(() => undefined);
+}
+
+/**
+ * ingestIntoProfile up to the save: the profile with the event applied, holding the locks, and what its save writes
+ * (`write`, whose `release` are the locks). A failure lets the locks go.
+ */
+export async function applyToProfile(
+	store: Store,
+	event: CustomerEvent,
+	afterApply?: (profile: Profile, event: CustomerEvent) => void,
+	locked?: HeldLocks,
+): Promise<{ write: ProfileWrite; lockedAt: number }> {
 	const keys = eventIdentityKeys(event);
 	const direct = event.identities.contactId;
 	const { previousId, aliasKeys } = aliasOf(event);
 	const request = profileUpdateRequest(store, event);
 	const held = request.locks;
 	// Locks taken and the profile's sources read in one store step; the save lets the locks go in the same step.
-	const { identities: resolved, profiles: found, records } = locked ?? (await lockAndReadProfiles(store, request));
+	const { identities: resolved, profiles: found, records, lockedAt } = locked ?? (await lockAndReadProfiles(store, request));
 	try {
 		const ids = new Set<string>();
 		if (direct && found.has(direct)) ids.add(direct);
@@ -163,10 +192,9 @@ export async function ingestIntoProfile(
 			const known = aliasKeys.filter((key) => resolved.has(key));
 			for (const key of known.length ? known : aliasKeys) addIdentity(profile, key.startsWith('userId:') ? 'userId' : 'anonymousId', previousId);
 		}
-		await store.saveProfileAndRelease(profile, profileIdentityKeys(profile), profiles.slice(1).map((p) => p.contactId), held);
-		return profile;
+		return { write: { profile, identityKeys: profileIdentityKeys(profile), merged: profiles.slice(1).map((p) => p.contactId), release: held }, lockedAt };
 	} catch (error) {
-		await Promise.all(held.map((key) => store.releaseKey(key))).catch(() => undefined);
+		await releaseLocks(store, held);
 		throw error;
 	}
 }

@@ -47,11 +47,11 @@ const ROLE_METHODS: { [R in StoreRole]: Record<keyof PlacedRoles[R], true> } = {
 const FOLDED_STEP_ROLES: Record<keyof FoldedSteps, StoreRole[]> = {
 	claimKeyUnlessMarked: ['claims'],
 	claimKeyUnlessMarkedAndLock: ['claims', 'profiles', 'cursors'],
-	holdKeyAndRelease: ['claims'],
+	finishTakeIn: ['profiles', 'claims'],
 	lockAndReadProfiles: ['claims', 'profiles', 'cursors'],
 	saveProfileAndRelease: ['profiles', 'claims'],
 	reserveCapAndClaim: ['caps', 'claims'],
-	peekCapAndReadArmStats: ['caps', 'learnerStats', 'claims'],
+	peekCapAndReadArmStats: ['caps', 'learnerStats', 'claims', 'profiles'],
 	settleCapAndCount: ['caps', 'learnerStats'],
 };
 
@@ -108,11 +108,13 @@ export function composeStore<P extends Record<string, Store>>(parts: P, placemen
 		if (part) forward(part, step);
 	}
 	const lockingPart = partOf(FOLDED_STEP_ROLES.lockAndReadProfiles);
+	const lookingPart = partOf(FOLDED_STEP_ROLES.peekCapAndReadArmStats);
 	const combined: StoreLifecycle & RetentionStore & { parts: P } = {
 		parts,
 		kind: all.map((part) => part.kind).join('+'),
 		shared: all.some((part) => part.shared),
 		readsRecordsWithLocks: !!lockingPart && !!parts[lockingPart].readsRecordsWithLocks,
+		foldsTakeIn: !!lookingPart && !!parts[lookingPart].foldsTakeIn,
 		async sync() {
 			await Promise.all(all.map((part) => part.sync()));
 		},

@@ -1,7 +1,7 @@
 import type { Profile } from '../profiles/schema';
 import { NamedRecords } from './records';
 import { readSendHours, sendHoursIn, sendTimeKeys, type SendHours } from './sendHours';
-import { noCounters, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type FoldedSteps, type KeyClaim, type KeyHold, type LockedProfiles, type ProfileLockRequest, type Store } from './types';
+import { noCounters, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type FoldedSteps, type KeyClaim, type LockedProfiles, type ProfileLockRequest, type Store, type TakeIn } from './types';
 
 /**
  * The folded steps (roles.ts FoldedSteps) composed of the store's plain methods, with the named records: for the
@@ -26,9 +26,10 @@ export class ComposedSteps extends NamedRecords implements FoldedSteps {
 		return locked ? { claim, locked } : { claim };
 	}
 
-	async holdKeyAndRelease(this: Store, hold: string, ttlMs: number, now: number, release: string): Promise<void> {
-		await this.holdKey(hold, ttlMs, now);
-		await this.releaseKey(release);
+	async finishTakeIn(this: Store, { profile, mark }: TakeIn): Promise<void> {
+		if (profile) await this.saveProfileAndRelease(profile.profile, profile.identityKeys, profile.merged, profile.release);
+		await this.holdKey(mark.hold, mark.ttlMs, mark.now);
+		await this.releaseKey(mark.release);
 	}
 
 	/**
@@ -64,8 +65,8 @@ export class ComposedSteps extends NamedRecords implements FoldedSteps {
 	}
 
 	/** The send hours are read as their keys with the arms', in one getArmStats (one query on PostgreSQL). */
-	async peekCapAndReadArmStats(this: Store, contactId: string, counters: CapCounter[], now: number, armKeys: string[], sendHours = false, hold?: KeyHold): Promise<{ verdict: CapVerdict; stats: Map<string, ArmStats>; hours?: SendHours }> {
-		if (hold) await this.holdKeyAndRelease(hold.hold, hold.ttlMs, hold.now, hold.release);
+	async peekCapAndReadArmStats(this: Store, contactId: string, counters: CapCounter[], now: number, armKeys: string[], sendHours = false, takeIn?: TakeIn): Promise<{ verdict: CapVerdict; stats: Map<string, ArmStats>; hours?: SendHours }> {
+		if (takeIn) await this.finishTakeIn(takeIn);
 		const hourKeys = sendHours ? sendTimeKeys(contactId) : [];
 		const [verdict, stats] = await Promise.all([counters.length ? this.peekCap(contactId, counters, now) : noCounters(), this.getArmStats([...armKeys, ...hourKeys])]);
 		return sendHours ? { verdict, stats, hours: sendHoursIn(stats, hourKeys) } : { verdict, stats };

@@ -7,7 +7,7 @@ import { inQueryOrder, matchesQuery, queryLimit } from './matchDecision';
 import type { ModelActivation, ModelVersionInfo } from './models';
 import { checkArmDeltas } from './armStats';
 import { reconnectDelayMs } from './connection';
-import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, INACTIVITY_QUEUE, KeyClaim, KeyHold, LeasedTimer, LockedProfiles, noCounters, ProfileLockRequest, PruneTarget, ReadRecords, RecordReads, RETENTION_BATCH, Store, StoredTimer, TimerQueue, timerQueue, waitQueue } from './types';
+import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, INACTIVITY_QUEUE, KeyClaim, LeasedTimer, LockedProfiles, noCounters, ProfileLockRequest, PruneTarget, ReadRecords, RecordReads, RETENTION_BATCH, Store, StoredTimer, TakeIn, TimerQueue, timerQueue, waitQueue } from './types';
 import { timerIsFor } from './erasure';
 import { DecisionFilter, DecisionSummary, FactCounter, FactKey, factsOf, matchesFilter, SummaryPage, summaryOf } from './decisionFacts';
 import { NamedRecords } from './records';
@@ -210,26 +210,39 @@ while pos <= #list do
 end
 out[#out + 1] = table.concat(found, ';')
 `;
-/** The learner's counts of every key in one round trip: ARGV[1] is the arm hashes' prefix, ARGV[2] their keys. */
-const GET_ARMS_LUA = `local out = {} ${readArmsStep(1)} return out`;
+/**
+ * The end of an event's take-in (finishTakeIn), as a script's step reading ARGV from `at` (takeInArgs): the profile's
+ * save (its count of keys to delete, the merged profiles and the identity locks, then its count of keys to set, the
+ * profile and its identities, each with its value), then the mark set to `until` for `ttl` ms and the lease deleted
+ * (mark, lease, until, ttl; '' for no mark). A profile's save alone has no mark. The keys are arguments, undeclared
+ * like the arm hashes'.
+ */
+const takeInStep = (at: number) => `
+do
+  local sets = ${at} + 5 + tonumber(ARGV[${at} + 4])
+  for i = ${at} + 5, sets - 1 do redis.call('DEL', ARGV[i]) end
+  for i = sets + 1, sets + 2 * tonumber(ARGV[sets]), 2 do redis.call('SET', ARGV[i], ARGV[i + 1]) end
+  if ARGV[${at}] ~= '' then
+    redis.call('SET', ARGV[${at}], ARGV[${at} + 2], 'PX', ARGV[${at} + 3])
+    redis.call('DEL', ARGV[${at} + 1])
+  end
+end
+`;
+const FINISH_TAKE_IN_LUA = `${takeInStep(1)} return 1`;
+/**
+ * The learner's counts of every key in one round trip (ARGV[1] is the arm hashes' prefix, ARGV[2] their keys), then a
+ * take-in's end from ARGV[3] (none: takeInArgs()). Writes last: an error in a script does not undo what it wrote, so a
+ * read that fails leaves the take-in to the caller's retry whole.
+ */
+const GET_ARMS_LUA = `local out = {} ${readArmsStep(1)} ${takeInStep(3)} return out`;
 /** Where the look's arm hashes start in ARGV: after RESERVE_STEP's seven arguments. */
 const PEEK_ARMS_ARG = 8;
-/** holdKey then releaseKey, as a script's step: `held` set to `until` for `ttl` ms (PX), `released` deleted. */
-const holdAndReleaseStep = (held: string, released: string, until: string, ttl: string) => `
-redis.call('SET', ${held}, ${until}, 'PX', ${ttl})
-redis.call('DEL', ${released})
-`;
-/** Where the look's key to hold starts in ARGV, after the arm hashes' prefix and keys: held key ('' for none), released key, until, ttl. */
-const PEEK_HOLD_ARG = PEEK_ARMS_ARG + 2;
-const peekArg = (i: number) => `ARGV[${PEEK_HOLD_ARG + i}]`;
 /**
- * Choose Channel's look: with a key to hold, holdAndReleaseStep first (the one-call journey's event mark; its keys are
- * arguments, undeclared like the arm hashes'), then the cap check without a reservation (KEYS[1…2], ARGV as
- * RESERVE_STEP), then the arm hashes (ARGV[PEEK_ARMS_ARG…]).
+ * Choose Channel's look: the cap check without a reservation (KEYS[1…2], ARGV as RESERVE_STEP), the arm hashes
+ * (ARGV[PEEK_ARMS_ARG…]), then, last as in GET_ARMS_LUA, a take-in's end (the one-call journey's profile save and
+ * event mark; none: takeInArgs()) from ARGV[PEEK_ARMS_ARG + 2].
  */
-const PEEK_AND_ARMS_LUA = `
-if ${peekArg(0)} ~= '' then ${holdAndReleaseStep(peekArg(0), peekArg(1), peekArg(2), peekArg(3))} end
-${RESERVE_STEP} ${readArmsStep(PEEK_ARMS_ARG)} return out`;
+const PEEK_AND_ARMS_LUA = `${RESERVE_STEP} ${readArmsStep(PEEK_ARMS_ARG)} ${takeInStep(PEEK_ARMS_ARG + 2)} return out`;
 
 /**
  * Adds the deltas to the arm hashes KEYS[from…] (ARGV[skip + …]: one per ARM_STAT_FIELDS field, key after key) in one
@@ -258,8 +271,6 @@ else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
 `;
 const CLAIM_UNLESS_MARKED_LUA = `${FREE_FN} ${CLAIM_UNLESS_MARKED_STEP} return claim`;
 
-/** holdKey then releaseKey: KEYS = held, released; ARGV = until, ttl (holdArgs). */
-const HOLD_AND_RELEASE_LUA = `${holdAndReleaseStep('KEYS[1]', 'KEYS[2]', 'ARGV[1]', 'ARGV[2]')} return 1`;
 
 /**
  * Identity locks, then what a profile update reads: lockAndRead(k, a) reads KEYS after the first k (lock keys, identity
@@ -308,14 +319,6 @@ if claim ~= 'claimed' then return { claim } end
 local read = lockAndRead(2, 4)
 if not read then return { claim } end
 return { claim, read }
-`;
-
-/** KEYS: ARGV[1] keys to set (to ARGV[2…] in turn), then keys to delete, deleted first. */
-const DELETE_AND_SET_LUA = `
-local n = tonumber(ARGV[1])
-for i = n + 1, #KEYS do redis.call('DEL', KEYS[i]) end
-for i = 1, n do redis.call('SET', KEYS[i], ARGV[i + 1]) end
-return 1
 `;
 
 /** KEYS: decision body, global outcome ids, decision's outcome list. */
@@ -476,10 +479,9 @@ const SCRIPTS = {
 	nudgePruneLedger: { keys: 1, lua: PRUNE_LEDGER_LUA },
 	nudgePruneClaims: { keys: undefined, lua: PRUNE_CLAIMS_LUA },
 	nudgeClaimUnlessMarked: { keys: 2, lua: CLAIM_UNLESS_MARKED_LUA },
-	nudgeHoldAndRelease: { keys: 2, lua: HOLD_AND_RELEASE_LUA },
+	nudgeFinishTakeIn: { keys: 0, lua: FINISH_TAKE_IN_LUA },
 	nudgeLockAndRead: { keys: undefined, lua: LOCK_AND_READ_LUA },
 	nudgeClaimAndLock: { keys: undefined, lua: CLAIM_AND_LOCK_LUA },
-	nudgeDeleteAndSet: { keys: undefined, lua: DELETE_AND_SET_LUA },
 	nudgeSettleAndCount: { keys: undefined, lua: SETTLE_AND_COUNT_LUA },
 } as const;
 
@@ -499,6 +501,7 @@ export class RedisStore extends NamedRecords implements Store {
 	readonly kind = 'redis';
 	readonly shared = true;
 	readonly readsRecordsWithLocks = true;
+	readonly foldsTakeIn = true;
 	private readonly redis: Scripted;
 	readonly prefix: string;
 	private readonly where: string;
@@ -637,22 +640,18 @@ export class RedisStore extends NamedRecords implements Store {
 		});
 	}
 
-	async peekCapAndReadArmStats(contactId: string, counters: CapCounter[], now: number, armKeys: string[], sendHours = false, hold?: KeyHold) {
+	async peekCapAndReadArmStats(contactId: string, counters: CapCounter[], now: number, armKeys: string[], sendHours = false, takeIn?: TakeIn) {
 		// The send hours are read as their keys, with the arms' (sendHours.ts: the stored layout).
 		const hourKeys = sendHours ? sendTimeKeys(contactId) : [];
 		const keys = [...armKeys, ...hourKeys];
 		const answer = (verdict: CapVerdict, stats: Map<string, ArmStats>) => (sendHours ? { verdict, stats, hours: sendHoursIn(stats, hourKeys) } : { verdict, stats });
-		// No rule to count: the ledger is not read (and with no keys either, nothing is sent).
-		if (!counters.length) {
-			if (hold) await this.holdKeyAndRelease(hold.hold, hold.ttlMs, hold.now, hold.release);
-			return answer(noCounters(), await this.getArmStats(keys));
-		}
+		// No rule to count: the ledger is not read (with no keys and nothing to carry, nothing is sent).
+		if (!counters.length) return answer(noCounters(), await this.readArmStats(keys, takeIn));
 		return this.run('look at frequency caps and learner statistics', async () => {
 			const peek = this.peekArgs(contactId, counters, now);
 			// The look's own arguments, left empty up to the arm hashes' prefix and keys.
 			const padding = Array<string>(PEEK_ARMS_ARG - 1 - peek.args.length).fill('');
-			const held = hold ? this.holdArgs(hold) : [''];
-			const out = (await this.redis.nudgePeekAndArms(...peek.keys, ...peek.args, ...padding, this.k('arm', ''), packArmKeys(keys), ...held)) as unknown[];
+			const out = (await this.redis.nudgePeekAndArms(...peek.keys, ...peek.args, ...padding, this.k('arm', ''), packArmKeys(keys), ...this.takeInArgs(takeIn))) as unknown[];
 			const n = 1 + 2 * counters.length;
 			return answer(verdictOf(out.slice(0, n) as number[], counters), armStatsOf(keys, out[n] as string));
 		});
@@ -670,15 +669,20 @@ export class RedisStore extends NamedRecords implements Store {
 		return this.run('claim a key', async () => (await this.redis.nudgeClaimUnlessMarked(this.k('claim', key), this.k('claim', mark), now, now + ttlMs, ttlPx(ttlMs), markAt)) as 'claimed' | 'held' | 'marked');
 	}
 
-	holdKeyAndRelease(hold: string, ttlMs: number, now: number, release: string) {
-		return this.run('hold a key', async () => {
-			await this.redis.nudgeHoldAndRelease(...this.holdArgs({ hold, ttlMs, now, release }));
+	finishTakeIn(takeIn: TakeIn) {
+		return this.run('finish taking an event in', async () => {
+			await this.redis.nudgeFinishTakeIn(...this.takeInArgs(takeIn));
 		});
 	}
 
-	/** holdAndReleaseStep's keys and values: the held and released claim keys, until, ttl. */
-	private holdArgs({ hold, ttlMs, now, release }: KeyHold): [string, string, number, number] {
-		return [this.k('claim', hold), this.k('claim', release), now + ttlMs, ttlPx(ttlMs)];
+	/** takeInStep's arguments: the mark (held and released claim keys, until, ttl), then the profile's deletes and sets. */
+	private takeInArgs({ mark, profile: save }: Partial<TakeIn> = {}): (string | number)[] {
+		const held = mark ? [this.k('claim', mark.hold), this.k('claim', mark.release), mark.now + mark.ttlMs, ttlPx(mark.ttlMs)] : ['', '', '', ''];
+		if (!save) return [...held, 0, 0];
+		const { profile, identityKeys, merged, release } = save;
+		const deleted = [...merged.map((id) => this.k('profile', id)), ...release.map((key) => this.k('claim', key))];
+		const set = [this.k('profile', profile.contactId), JSON.stringify(profile), ...identityKeys.flatMap((key) => [this.k('identity', key), profile.contactId])];
+		return [...held, deleted.length, ...deleted, set.length / 2, ...set];
 	}
 
 	lockAndReadProfiles(locks: string[], ttlMs: number, now: number, identityKeys: string[], contactId?: string, reads?: RecordReads) {
@@ -707,12 +711,10 @@ export class RedisStore extends NamedRecords implements Store {
 		return { keys, args: [lockKeys.length, now, now + lock.ttlMs, ttlPx(lock.ttlMs), this.k('profile', ''), lock.contactId ?? '', lock.identityKeys.length, cursors.length] };
 	}
 
+	/** The take-in's script with no mark. */
 	saveProfileAndRelease(profile: Profile, identityKeys: string[], merged: string[], release: string[]) {
 		return this.run('save a profile', async () => {
-			const set = [this.k('profile', profile.contactId), ...identityKeys.map((key) => this.k('identity', key))];
-			const values = [JSON.stringify(profile), ...identityKeys.map(() => profile.contactId)];
-			const deleted = [...merged.map((id) => this.k('profile', id)), ...release.map((key) => this.k('claim', key))];
-			await this.redis.nudgeDeleteAndSet(set.length + deleted.length, ...set, ...deleted, set.length, ...values);
+			await this.redis.nudgeFinishTakeIn(...this.takeInArgs({ profile: { profile, identityKeys, merged, release } }));
 		});
 	}
 
@@ -944,9 +946,14 @@ export class RedisStore extends NamedRecords implements Store {
 	}
 
 	getArmStats(keys: string[]) {
+		return this.readArmStats(keys);
+	}
+
+	/** getArmStats after a take-in's end, in one script. */
+	private readArmStats(keys: string[], takeIn?: TakeIn) {
 		return this.run('read learner statistics', async () => {
-			if (keys.length === 0) return new Map<string, ArmStats>();
-			return armStatsOf(keys, ((await this.redis.nudgeGetArms(this.k('arm', ''), packArmKeys(keys))) as string[])[0]);
+			if (keys.length === 0 && !takeIn) return new Map<string, ArmStats>();
+			return armStatsOf(keys, ((await this.redis.nudgeGetArms(this.k('arm', ''), packArmKeys(keys), ...this.takeInArgs(takeIn))) as string[])[0]);
 		});
 	}
 

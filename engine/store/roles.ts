@@ -3,7 +3,7 @@ import type { Profile } from '../profiles/schema';
 import type { ModelActivation, ModelVersionInfo, ModelVersionRecord } from './models';
 import type { DecisionFilter, DecisionSummary, FactCount, FactKey, SummaryPage } from './decisionFacts';
 import type { SendHours } from './sendHours';
-import type { ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, KeyClaim, KeyHold, LeasedTimer, LockedProfiles, ProfileLockRequest, PruneTarget, RecordReads, StoredTimer, TimerQueue } from './types';
+import type { ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, KeyClaim, LeasedTimer, LockedProfiles, ProfileLockRequest, PruneTarget, RecordReads, StoredTimer, TakeIn, TimerQueue } from './types';
 
 /**
  * The store, one role per concern. `Store` (types.ts) is all of them; a rule that needs one or two takes just
@@ -23,6 +23,11 @@ export interface StoreLifecycle {
 	 * (Redis's script); the composed default reads none (FoldedSteps.lockAndReadProfiles), so nobody need ask it.
 	 */
 	readonly readsRecordsWithLocks?: boolean;
+	/**
+	 * True when the look at the caps (FoldedSteps.peekCapAndReadArmStats) finishes an event's take-in in its own round
+	 * trip (Redis's script): the one-call journey then leaves its profile update's save to that step too.
+	 */
+	readonly foldsTakeIn?: boolean;
 	/** Resolves once every write applied so far is durable. */
 	sync(): Promise<void>;
 	close(): Promise<void>;
@@ -177,8 +182,12 @@ export interface FoldedSteps {
 	 * with its contact's identity locks and profile read.
 	 */
 	claimKeyUnlessMarkedAndLock(key: string, ttlMs: number, now: number, mark: string, markAt: number, lock: ProfileLockRequest): Promise<{ claim: 'claimed' | 'held' | 'marked'; locked?: LockedProfiles }>;
-	/** Claims: holdKey(hold, ttlMs, now), then releaseKey(release): an event's mark set, then its lease let go. */
-	holdKeyAndRelease(hold: string, ttlMs: number, now: number, release: string): Promise<void>;
+	/**
+	 * Profiles and claims: with `profile`, saveProfileAndRelease(profile); then holdKey(mark.hold, mark.ttlMs, mark.now)
+	 * and releaseKey(mark.release). The end of an event's take-in: its profile update saved with the identity locks let
+	 * go (when it was left to this step), its mark set, its lease let go.
+	 */
+	finishTakeIn(takeIn: TakeIn): Promise<void>;
 	/**
 	 * Claims and profiles: claims every lock key (as claimKey; all or none) and, when it did, reads what a profile
 	 * update starts from: the identity keys that are known, and the profiles of `contactId` and of every contact they
@@ -198,10 +207,10 @@ export interface FoldedSteps {
 	/**
 	 * Caps and learner counts, read only: peekCap (an always-ok verdict with no counters), getArmStats(armKeys) and, with
 	 * `sendHours`, getSendHours(contactId), at one moment. Choose Channel's look at the caps and the learner's and send
-	 * time's counts. With `hold` (claims), holdKeyAndRelease(hold) first: the one-call journey's event mark, carried by
-	 * the next step it takes (usecases/run.ts).
+	 * time's counts. With `takeIn` (profiles and claims), finishTakeIn(takeIn) in the same step (it writes nothing the
+	 * look reads): the one-call journey's event mark and profile save, carried by the next step it takes (usecases/run.ts).
 	 */
-	peekCapAndReadArmStats(contactId: string, counters: CapCounter[], now: number, armKeys: string[], sendHours?: boolean, hold?: KeyHold): Promise<{ verdict: CapVerdict; stats: Map<string, ArmStats>; hours?: SendHours }>;
+	peekCapAndReadArmStats(contactId: string, counters: CapCounter[], now: number, armKeys: string[], sendHours?: boolean, takeIn?: TakeIn): Promise<{ verdict: CapVerdict; stats: Map<string, ArmStats>; hours?: SendHours }>;
 	/** Caps and learner counts: settleCap, then addArmStats(deltas) whatever it returned (an empty list adds nothing). */
 	settleCapAndCount(reservationId: string, outcome: 'commit' | 'release', deltas: { key: string; delta: Partial<ArmStats> }[]): Promise<boolean>;
 }

@@ -7,7 +7,7 @@ import { NudgeError } from '../errors';
 import type { Profile } from '../profiles/schema';
 import { queryLimit } from './matchDecision';
 import { activationFromRow, ModelActivation } from './models';
-import { INACTIVITY_QUEUE, queuePrefix, RETENTION_BATCH, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type KeyHold, type LeasedTimer, type PruneTarget, type Store, type StoredTimer, type TimerQueue } from './types';
+import { INACTIVITY_QUEUE, queuePrefix, RETENTION_BATCH, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type LeasedTimer, type PruneTarget, type Store, type StoredTimer, type TakeIn, type TimerQueue } from './types';
 import { ComposedSteps } from './folded';
 import { checkArmDeltas } from './armStats';
 import { DecisionFacts, DecisionFilter, FactKey, factsOf, scoreBinOf, SummaryPage } from './decisionFacts';
@@ -796,8 +796,8 @@ export class SqliteStore extends ComposedSteps implements Store {
 	}
 
 	/** The look and the arms' counts as composed; the send hours from the copy by scope (getSendHours), not as 48 keys. */
-	async peekCapAndReadArmStats(contactId: string, counters: CapCounter[], now: number, armKeys: string[], sendHours = false, hold?: KeyHold) {
-		const look = await super.peekCapAndReadArmStats(contactId, counters, now, armKeys, false, hold);
+	async peekCapAndReadArmStats(contactId: string, counters: CapCounter[], now: number, armKeys: string[], sendHours = false, takeIn?: TakeIn) {
+		const look = await super.peekCapAndReadArmStats(contactId, counters, now, armKeys, false, takeIn);
 		return sendHours ? { ...look, hours: await this.getSendHours(contactId) } : look;
 	}
 

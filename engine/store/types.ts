@@ -95,12 +95,26 @@ export interface KeyClaim {
 	ttlMs: number;
 }
 
-/** holdKeyAndRelease's arguments: `hold` held for `ttlMs` from `now`, then `release` let go (an event's mark and lease). */
+/** A key held for `ttlMs` from `now` (as holdKey), then `release` let go: an event's mark set and its lease let go. */
 export interface KeyHold {
 	hold: string;
 	ttlMs: number;
 	now: number;
 	release: string;
+}
+
+/** saveProfileAndRelease's arguments: a profile update's save with its identity locks' release. */
+export interface ProfileWrite {
+	profile: Profile;
+	identityKeys: string[];
+	merged: string[];
+	release: string[];
+}
+
+/** The end of an event's take-in (FoldedSteps.finishTakeIn): its profile update's save, when left to it, then its mark. */
+export interface TakeIn {
+	profile?: ProfileWrite;
+	mark: KeyHold;
 }
 
 /** What a profile update locks and reads (Store.lockAndReadProfiles' arguments but the time). */

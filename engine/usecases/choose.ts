@@ -12,6 +12,7 @@ import { zoneFor } from '../guard/windows';
 import type { DecisionRef } from '../items/decisionRef';
 import { escalationFor, handoffFor } from '../journeys/journey';
 import type { Profile } from '../profiles/schema';
+import type { TakeIn } from '../store/types';
 import { type EngineContext, type ProfileLoader, nowFor, save, suppress, loadDecision, profileOf, profileLoader } from './context';
 
 /**
@@ -72,8 +73,8 @@ export async function chooseStage(ctx: EngineContext, decision: Decision, profil
 	// The learner's and the send time's counts are read with the caps, for every channel that could still be
 	// picked (the capped ones drop out below, and their counts go unused): one store call.
 	const statKeys = escalation ? [] : chooseArmKeys([...open, WAIT], context);
-	const { verdict, stats, hours } = await ctx.store.peekCapAndReadArmStats(decision.contactId, look.counters, now.getTime(), statKeys, !escalation, mark?.pending);
-	mark?.carried();
+	const read = (takeIn?: TakeIn) => ctx.store.peekCapAndReadArmStats(decision.contactId, look.counters, now.getTime(), statKeys, !escalation, takeIn);
+	const { verdict, stats, hours } = mark ? await mark.carriedBy(read) : await read();
 	const capped = look.capped(verdict);
 	const choice = chooseChannel(contact, ctx.policy, decision.journey, capped, only);
 	decision.candidates = choice.candidates;

@@ -1,5 +1,6 @@
 import type { Profile } from '../profiles/schema';
-import type { LockedProfiles } from '../store/types';
+import { HeldProfileUpdate } from '../profiles/heldUpdate';
+import type { HeldLocks } from '../profiles/identityLock';
 import { byCreated, type Decision } from '../audit/schema';
 import { latestDecision } from '../audit/export';
 import { CHANNELS, Channel } from '../channels';
@@ -13,7 +14,7 @@ import { newId } from '../ids';
 import { decisionIdOf } from '../items/decisionRef';
 import { DEFAULT_JOURNEY } from '../items/open';
 import { eventKey, outcomeOfEvent, startsMessage } from '../journeys/journey';
-import { eventIdentityKeys, ingestIntoProfile, profileUpdateRequest } from '../profiles/profiles';
+import { applyToProfile, eventIdentityKeys, ingestIntoProfile, profileUpdateRequest } from '../profiles/profiles';
 import { type EngineContext, newDecision, save, suppress, loadDecision } from './context';
 import { isoTime } from '../util/isoTime';
 
@@ -85,8 +86,9 @@ async function accept(ctx: EngineContext, event: CustomerEvent, journey = DEFAUL
 		contactId: event.identities.contactId ?? '',
 		event: { eventId: event.eventId, source: event.source, type: event.type, name: event.name, occurredAt: event.occurredAt },
 	});
-	const profile = await claimAndUpdateProfile(ctx, event, at);
-	if (!profile) {
+	// The one-call journey leaves the profile's save to its next step, on a store where that step carries it.
+	const taken = await claimAndUpdateProfile(ctx, event, at, deferMark && !!ctx.store.foldsTakeIn);
+	if (!taken) {
 		const known = await ctx.store.resolveIdentities(eventIdentityKeys(event));
 		decision.contactId ||= [...known.values()][0] ?? 'unknown';
 		suppress(decision, 'DUPLICATE_EVENT', `event ${event.eventId} was already processed`);
@@ -94,17 +96,25 @@ async function accept(ctx: EngineContext, event: CustomerEvent, journey = DEFAUL
 		decision.loggedAt = isoTime(at.getTime());
 		return { event, decision: await save(ctx, decision, 'ingest', at), duplicate: true };
 	}
+	const { profile } = taken;
+	let held = taken.held;
 	try {
 		decision.contactId = profile.contactId;
 		await routeEvent(ctx, decision, event, at);
+		// Saved now when no stage follows, or an outcome's record does (an opt-out takes the contact's locks).
+		if (held && (decision.status !== 'pending' || decision.outcomeFor)) {
+			await held.save();
+			held = undefined;
+		}
 		// Durable before the caller acknowledges the event: an accepted event always has its decision row.
 		const saved = await save(ctx, decision, 'ingest', at, { durable: true });
-		const mark = new EventMark(ctx.store, event.eventId, at.getTime(), ctx.policy.dedupWindowHours * 3_600_000);
+		const mark = new EventMark(ctx.store, event.eventId, at.getTime(), ctx.policy.dedupWindowHours * 3_600_000, held);
 		if (deferMark) return { event, profile, decision: saved, duplicate: false, mark };
 		await mark.set();
 		return { event, profile, decision: saved, duplicate: false };
 	} catch (error) {
-		// Not processed: let a retried delivery through again.
+		// Not processed: let a retried delivery through again (a profile update left unsaved is dropped: the retry makes it).
+		await held?.abandon();
 		await releaseEvent(ctx.store, event.eventId);
 		throw error;
 	}
@@ -112,26 +122,36 @@ async function accept(ctx: EngineContext, event: CustomerEvent, journey = DEFAUL
 
 /**
  * Claims the event and updates its contact's profile; undefined when the event was taken in before (a duplicate).
- * The first try is one store step (the event's lease, the identity locks, the profile read) in the profile lock:
- * taken outside it, the identity locks could be held by a caller waiting for that lock, while the caller in it waits
- * for them. When another delivery holds the event, the wait for it is outside the profile lock, as it may be long.
- * A failure lets the event go, so a retried delivery can take it.
+ * The first try is one store step (the event's lease, the identity locks, the profile read). On a store of one
+ * process the engine's profile lock keeps updates apart; on a shared store the identity locks do, in every process,
+ * and a lock held by another caller is waited for outside the profile lock, which would otherwise hold up every other
+ * event of this process meanwhile. When another delivery holds the event, the wait for it is outside the profile
+ * lock too, as it may be long. With `defer` the update is made under the locks and its save left to the caller
+ * (`held`). A failure lets the event go, so a retried delivery can take it.
  */
-async function claimAndUpdateProfile(ctx: EngineContext, event: CustomerEvent, at: Date): Promise<Profile | undefined> {
+async function claimAndUpdateProfile(ctx: EngineContext, event: CustomerEvent, at: Date, defer: boolean): Promise<{ profile: Profile; held?: HeldProfileUpdate } | undefined> {
 	const request = profileUpdateRequest(ctx.store, event);
-	const update = (locked?: LockedProfiles) =>
-		ingestIntoProfile(ctx.store, event, (p, e) => applyNegativeTriggers(p, e, ctx.policy), locked).catch(async (error: unknown) => {
+	const afterApply = (p: Profile, e: CustomerEvent) => applyNegativeTriggers(p, e, ctx.policy);
+	const update = async (locked?: HeldLocks): Promise<{ profile: Profile; held?: HeldProfileUpdate }> => {
+		try {
+			if (!defer) return { profile: await ingestIntoProfile(ctx.store, event, afterApply, locked) };
+			const { write, lockedAt } = await applyToProfile(ctx.store, event, afterApply, locked);
+			return { profile: write.profile, held: new HeldProfileUpdate(ctx.store, write, lockedAt, () => ingestIntoProfile(ctx.store, event, afterApply)) };
+		} catch (error) {
 			await releaseEvent(ctx.store, event.eventId);
 			throw error;
-		});
-	const first = await ctx.profileLock.run(async () => {
+		}
+	};
+	const exclusive = <T>(run: () => Promise<T>): Promise<T> => (request.locks.length ? run() : ctx.profileLock.run(run));
+	const first = await exclusive(async () => {
 		const { claim, locked } = await claimEventAndLock(ctx.store, event.eventId, at.getTime(), request);
-		return claim === 'claimed' ? update(locked) : claim;
+		return claim === 'claimed' ? (locked ? update(locked) : 'unlocked') : claim;
 	});
 	if (first === 'marked') return undefined;
+	if (first === 'unlocked') return update();
 	if (first !== 'held') return first;
 	if (!(await claimEvent(ctx.store, event.eventId, at.getTime()))) return undefined;
-	return ctx.profileLock.run(() => update());
+	return exclusive(() => update());
 }
 
 /**

@@ -16,6 +16,25 @@ function engineOn(store: Store) {
 	return new Engine({ store, clock: 'event', policy: loadPolicy() });
 }
 
+/**
+ * The store's steps as the engine calls them (not those a composed step makes inside itself); `before` runs ahead of
+ * each (another process acting at that moment).
+ */
+function recorded(store: Store, before?: (method: string, args: unknown[]) => Promise<void>) {
+	const calls: { method: string; args: unknown[] }[] = [];
+	const spied = new Proxy(store, {
+		get(target, name, receiver) {
+			const value = Reflect.get(target, name, receiver);
+			if (typeof value !== 'function' || typeof name !== 'string') return value;
+			return (...args: unknown[]) => {
+				calls.push({ method: name, args });
+				return before ? before(name, args).then(() => value.apply(target, args)) : value.apply(target, args);
+			};
+		},
+	});
+	return { store: spied, calls, names: () => calls.map((c) => c.method) };
+}
+
 describe('taking an event in across processes', () => {
 	test('an event whose first taker died before storing it is taken in by the next delivery once the lease runs out', async () => {
 		const store = new MemoryStore();
@@ -66,23 +85,9 @@ describe('taking an event in across processes', () => {
 /**
  * The one-call journey lets Choose Channel's look at the caps carry the event's mark (one store step instead of two):
  * the mark is still set before any message can leave, and also when the decision never reaches the look or the look
- * fails. The store's steps are recorded as the engine calls them (not those a composed step makes inside itself).
+ * fails.
  */
 describe('the event mark carried by the next step of the one-call journey', () => {
-	function recorded(store: MemoryStore) {
-		const calls: { method: string; args: unknown[] }[] = [];
-		const spied = new Proxy(store, {
-			get(target, name, receiver) {
-				const value = Reflect.get(target, name, receiver);
-				if (typeof value !== 'function' || typeof name !== 'string') return value;
-				return (...args: unknown[]) => {
-					calls.push({ method: name, args });
-					return value.apply(target, args);
-				};
-			},
-		});
-		return { store: spied as Store, calls, names: () => calls.map((c) => c.method) };
-	}
 	const target = { dryRun: true as const };
 
 	test('a decision sent: the look carries the mark, before the cap check, and no step of its own sets it', async () => {
@@ -91,8 +96,8 @@ describe('the event mark carried by the next step of the one-call journey', () =
 		const d = await engineOn(spied).decide(event('m1', T0), { journey: 'nurture', target });
 		expect(d.status).toBe('sent');
 		const look = calls.find((c) => c.method === 'peekCapAndReadArmStats')!;
-		expect(look.args[5]).toEqual({ hold: eventMarkKey('m1'), ttlMs: expect.any(Number), now: T0, release: eventLeaseKey('m1') });
-		expect(names()).not.toContain('holdKeyAndRelease');
+		expect(look.args[5]).toEqual({ mark: { hold: eventMarkKey('m1'), ttlMs: expect.any(Number), now: T0, release: eventLeaseKey('m1') } });
+		expect(names()).not.toContain('finishTakeIn');
 		expect(names().indexOf('peekCapAndReadArmStats')).toBeLessThan(names().indexOf('reserveCapAndClaim'));
 		expect(await store.keyHeldUntil(eventMarkKey('m1'), T0)).toBeGreaterThan(T0);
 		expect(await store.keyHeldUntil(eventLeaseKey('m1'), Date.now())).toBeUndefined();
@@ -105,13 +110,13 @@ describe('the event mark carried by the next step of the one-call journey', () =
 		const policy = loadPolicy({ ...DEFAULT_POLICY, journeys: { ...DEFAULT_POLICY.journeys, promo: { triggers: ['Cart Updated'] } } });
 		const d = await new Engine({ store: spied, clock: 'event', policy }).decide(event('m2', T0), { journey: 'promo', target });
 		expect(d).toMatchObject({ status: 'suppressed', reason: 'NOT_A_TRIGGER' });
-		expect(names()).toContain('holdKeyAndRelease');
+		expect(names()).toContain('finishTakeIn');
 		expect(names()).not.toContain('peekCapAndReadArmStats');
 		expect((await engineOn(store).ingest(event('m2', T0 + 1), { journey: 'promo' })).duplicate).toBe(true);
 	});
 
 	/** Decides event `id` while the store's `down` steps fail, then puts them back; the steps the engine called. */
-	async function decideWhileDown(id: string, down: ('peekCapAndReadArmStats' | 'holdKeyAndRelease')[]) {
+	async function decideWhileDown(id: string, down: ('peekCapAndReadArmStats' | 'finishTakeIn')[]) {
 		const store = new MemoryStore();
 		const { store: spied, names } = recorded(store);
 		const kept = down.map((name) => [name, store[name]] as const);
@@ -127,13 +132,13 @@ describe('the event mark carried by the next step of the one-call journey', () =
 
 	test('a look that fails: the decision fails unsent, the mark is set on its own, and a repeated delivery is a duplicate', async () => {
 		const { store, names } = await decideWhileDown('m3', ['peekCapAndReadArmStats']);
-		expect(names).toContain('holdKeyAndRelease');
+		expect(names).toContain('finishTakeIn');
 		expect(names).not.toContain('reserveCapAndClaim');
 		expect((await engineOn(store).ingest(event('m3', T0 + 1), { journey: 'nurture' })).duplicate).toBe(true);
 	});
 
 	test('a mark that cannot be set at all lets the event go, so a retried delivery takes it again, and nothing is sent', async () => {
-		const { store, names } = await decideWhileDown('m4', ['peekCapAndReadArmStats', 'holdKeyAndRelease']);
+		const { store, names } = await decideWhileDown('m4', ['peekCapAndReadArmStats', 'finishTakeIn']);
 		expect(names).not.toContain('reserveCapAndClaim');
 		expect(await store.keyHeldUntil(eventLeaseKey('m4'), Date.now())).toBeUndefined();
 		expect((await engineOn(store).ingest(event('m4', T0 + 1), { journey: 'nurture' })).duplicate).toBe(false);
@@ -207,6 +212,111 @@ describeWithServer('Redis', TEST_REDIS_URL)('an opt-out recorded while another p
 		const profile = (await store.getProfile(sent.contactId))!;
 		expect(profile.consent[sent.channel!]).toBe('opted_out');
 		expect(profile.counters['Pricing Viewed']).toBe(2);
+		await engine.close();
+	});
+});
+
+/**
+ * On Redis the one-call journey leaves the profile update's save, with the identity locks' release, to the look at the
+ * caps, which sets the event's mark in the same script (Store.foldsTakeIn): one round trip fewer. The locks keep the
+ * contact's other updates out until then; a save left past the locks' safe time is made again under fresh locks.
+ */
+describeWithServer('Redis', TEST_REDIS_URL)('the profile save carried by the look on Redis', () => {
+	const target = { dryRun: true as const };
+	const emailLock = identityLockKey('email:ana@example.com');
+
+	test('a decision sent: no step saves the profile before the look, which carries the save and the mark; the locks are held until then', async () => {
+		const store = redisStore('carrysave');
+		// Whether the email lock is held as each step starts, up to the look.
+		const held: (number | undefined)[] = [];
+		let looked = false;
+		const { store: spied, calls, names } = recorded(store, async (method) => {
+			if (looked) return;
+			held.push(await store.keyHeldUntil(emailLock, Date.now()));
+			looked = method === 'peekCapAndReadArmStats';
+		});
+		const d = await engineOn(spied).decide(event('s1', T0), { journey: 'nurture', target });
+		expect(d.status).toBe('sent');
+		expect(names()).not.toContain('saveProfileAndRelease');
+		expect(names()).not.toContain('finishTakeIn');
+		const look = calls.find((c) => c.method === 'peekCapAndReadArmStats')!;
+		expect(look.args[5]).toMatchObject({ mark: { hold: eventMarkKey('s1') }, profile: { profile: { contactId: d.contactId }, release: [emailLock] } });
+		// Held from the first step after the claim (the decision row's write) up to the look; let go by it.
+		const fromRow = held.slice(names().indexOf('putDecision'));
+		expect(fromRow.length).toBeGreaterThanOrEqual(2);
+		expect(fromRow.every((until) => until !== undefined)).toBe(true);
+		expect(await store.keyHeldUntil(emailLock, Date.now())).toBeUndefined();
+		expect((await store.getProfile(d.contactId))!.counters['Pricing Viewed']).toBe(1);
+		expect((await engineOn(store).ingest(event('s1', T0 + 1), { journey: 'nurture' })).duplicate).toBe(true);
+	});
+
+	test('a decision settled at ingest (not a trigger): the profile saved before its decision row, the mark in a step of its own', async () => {
+		const store = redisStore('carrynt');
+		const { store: spied, names } = recorded(store);
+		const policy = loadPolicy({ ...DEFAULT_POLICY, journeys: { ...DEFAULT_POLICY.journeys, promo: { triggers: ['Cart Updated'] } } });
+		const d = await new Engine({ store: spied, clock: 'event', policy }).decide(event('s2', T0), { journey: 'promo', target });
+		expect(d).toMatchObject({ status: 'suppressed', reason: 'NOT_A_TRIGGER' });
+		expect(names().indexOf('saveProfileAndRelease')).toBeGreaterThanOrEqual(0);
+		expect(names().indexOf('saveProfileAndRelease')).toBeLessThan(names().indexOf('putDecision'));
+		expect(names()).toContain('finishTakeIn');
+		expect((await store.getProfile(d.contactId))!.counters['Pricing Viewed']).toBe(1);
+		expect(await store.keyHeldUntil(emailLock, Date.now())).toBeUndefined();
+	});
+
+	test('a decision row that cannot be written: the locks let go without the save, the event let go, and the retry counts the event once', async () => {
+		const store = redisStore('carryfail');
+		let failed = false;
+		const { store: spied } = recorded(store, async (method) => {
+			if (method === 'putDecision' && !failed) {
+				failed = true;
+				throw new Error('log down');
+			}
+		});
+		await expect(engineOn(spied).decide(event('s3', T0), { journey: 'nurture', target })).rejects.toThrow(/log down/);
+		expect(await store.keyHeldUntil(emailLock, Date.now())).toBeUndefined();
+		expect(await store.resolveIdentities(['email:ana@example.com'])).toEqual(new Map());
+		const d = await engineOn(store).decide(event('s3', T0 + 1), { journey: 'nurture', target });
+		expect(d.status).toBe('sent');
+		expect((await store.getProfile(d.contactId))!.counters['Pricing Viewed']).toBe(1);
+	});
+
+	test('a save left past the locks\' safe time is not carried: the update is made again under fresh locks, on what another process saved meanwhile', async () => {
+		const store = redisStore('carrystale');
+		const first = await engineOn(store).decide(event('s4', T0), { journey: 'nurture', target });
+		const contactId = first.contactId;
+		const now = performance.now.bind(performance);
+		let lateBy = 0;
+		const clock = jest.spyOn(performance, 'now').mockImplementation(() => now() + lateBy);
+		try {
+			const { store: spied, calls, names } = recorded(store, async (method) => {
+				if (method !== 'putDecision' || lateBy) return;
+				// The decision row takes 11 s; meanwhile the locks run out and another process updates the contact.
+				lateBy = 11_000;
+				await store.releaseKey(emailLock);
+				const other = (await store.getProfile(contactId))!;
+				other.counters['Pricing Viewed'] += 5;
+				await store.saveProfile(other, ['email:ana@example.com'], []);
+			});
+			const d = await engineOn(spied).decide(event('s5', T0 + 8 * 86_400_000), { journey: 'nurture', target });
+			expect([d.status, d.reason]).toEqual(['sent', undefined]);
+			const look = calls.find((c) => c.method === 'peekCapAndReadArmStats')!;
+			expect(look.args[5]).toBeUndefined();
+			expect(names().indexOf('saveProfileAndRelease')).toBeLessThan(names().indexOf('finishTakeIn'));
+			expect(calls.find((c) => c.method === 'finishTakeIn')!.args[0]).toEqual({ mark: expect.objectContaining({ hold: eventMarkKey('s5') }) });
+			// 1 (first event) + 5 (the other process) + 1 (this event, applied again to what that process saved).
+			expect((await store.getProfile(contactId))!.counters['Pricing Viewed']).toBe(7);
+		} finally {
+			clock.mockRestore();
+		}
+	});
+
+	test('24 events of one contact decided at once by one engine: each counted once, every lock let go', async () => {
+		const store = redisStore('carryburst');
+		const engine = engineOn(store);
+		const results = await Promise.all(Array.from({ length: 24 }, (_, i) => engine.decide(event(`carry-${i}`, T0 + i * 1000), { journey: 'nurture', target })));
+		expect(new Set(results.map((d) => d.contactId)).size).toBe(1);
+		expect((await store.getProfile(results[0].contactId))!.counters['Pricing Viewed']).toBe(24);
+		expect(await store.keyHeldUntil(emailLock, Date.now())).toBeUndefined();
 		await engine.close();
 	});
 });

@@ -84,7 +84,7 @@ withPostgres('PostgreSQL store', () => {
 withPostgres('Split store (Redis hot state + PostgreSQL log)', () => {
 	withBoth('with Redis', () => {
 		const openSplit = () => openStore(`split:hot=${TEST_REDIS_URL}?prefix=${freshPrefix()};log=${TEST_POSTGRES_URL}?schema=${freshSchema()}`);
-		describeStoreContract('split redis+postgres', openSplit, { readsRecordsWithLocks: true });
+		describeStoreContract('split redis+postgres', openSplit, { readsRecordsWithLocks: true, foldsTakeIn: true });
 
 		test('hot state goes to Redis and the decision log to PostgreSQL', async () => {
 			const store = openSplit() as SplitStore;

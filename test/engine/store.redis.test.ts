@@ -27,7 +27,7 @@ withRedis('Redis store', () => {
 		}
 	});
 
-	describeStoreContract('redis', () => new RedisStore(TEST_REDIS_URL, { prefix: freshPrefix() }), { readsRecordsWithLocks: true });
+	describeStoreContract('redis', () => new RedisStore(TEST_REDIS_URL, { prefix: freshPrefix() }), { readsRecordsWithLocks: true, foldsTakeIn: true });
 	describeSharedStoreContract('redis', () => {
 		const prefix = freshPrefix();
 		return () => new RedisStore(TEST_REDIS_URL, { prefix });

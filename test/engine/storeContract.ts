@@ -11,7 +11,7 @@ import { describeConsoleStoreContract } from './consoleStoreContract';
  * The behaviour every Store backend must have. Each backend's test file calls this with a factory
  * that returns a fresh, empty store.
  */
-export function describeStoreContract(name: string, open: () => Promise<Store> | Store, options: { readsRecordsWithLocks?: boolean } = {}): void {
+export function describeStoreContract(name: string, open: () => Promise<Store> | Store, options: { readsRecordsWithLocks?: boolean; foldsTakeIn?: boolean } = {}): void {
 	describe(`Store contract: ${name}`, () => {
 		let store: Store;
 		beforeEach(async () => {
@@ -92,7 +92,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 		test('folded event claim: the lease unless marked, then the mark set and the lease let go in one step', async () => {
 			expect(await store.claimKeyUnlessMarked('event-lease:f1', 1000, 0, 'event:f1', 5000)).toBe('claimed');
 			expect(await store.claimKeyUnlessMarked('event-lease:f1', 1000, 500, 'event:f1', 5000)).toBe('held');
-			await store.holdKeyAndRelease('event:f1', 10_000, 5000, 'event-lease:f1');
+			await store.finishTakeIn({ mark: { hold: 'event:f1', ttlMs: 10_000, now: 5000, release: 'event-lease:f1' } });
 			expect(await store.keyHeldUntil('event:f1', 5000)).toBe(15_000);
 			expect(await store.keyHeldUntil('event-lease:f1', 500)).toBeUndefined();
 			// Marked: a duplicate, and the lease is not kept; past the mark's window, the event is new again.
@@ -118,7 +118,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			expect(await store.keyHeldUntil('event-lease:g2', 10)).toBe(1010);
 			expect(await store.keyHeldUntil('lock:c', 10)).toBeUndefined();
 			// Marked: a duplicate, nothing is claimed.
-			await store.holdKeyAndRelease('event:g3', 10_000, 5000, 'event-lease:g3');
+			await store.finishTakeIn({ mark: { hold: 'event:g3', ttlMs: 10_000, now: 5000, release: 'event-lease:g3' } });
 			expect(await store.claimKeyUnlessMarkedAndLock('event-lease:g3', 1000, 20, 'event:g3', 5000, { ...lock, locks: ['lock:d'] })).toEqual({ claim: 'marked' });
 			expect(await store.keyHeldUntil('event-lease:g3', 20)).toBeUndefined();
 			expect(await store.keyHeldUntil('lock:d', 20)).toBeUndefined();
@@ -206,7 +206,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			const one = [{ ruleId: 'one', limit: 1, since: 0, match: {}, excludeTags: [] }];
 			await store.addArmStats([{ key: 'global#sms', delta: { trials: 2 } }]);
 			expect(await store.claimKeyUnlessMarked('event-lease:h1', 1000, 0, 'event:h1', 5000)).toBe('claimed');
-			const look = await store.peekCapAndReadArmStats('c7', one, 10, ['global#sms'], false, { hold: 'event:h1', ttlMs: 10_000, now: 5000, release: 'event-lease:h1' });
+			const look = await store.peekCapAndReadArmStats('c7', one, 10, ['global#sms'], false, { mark: { hold: 'event:h1', ttlMs: 10_000, now: 5000, release: 'event-lease:h1' } });
 			expect(look.verdict).toEqual({ ok: true, counts: [0], freesAt: [undefined] });
 			expect(look.stats.get('global#sms')?.trials).toBe(2);
 			expect(await store.keyHeldUntil('event:h1', 5000)).toBe(15_000);
@@ -215,10 +215,39 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			expect(await store.claimKeyUnlessMarked('event-lease:h1', 1000, 20, 'event:h1', 5000)).toBe('marked');
 			// Without counters (no cap rule), the mark is set all the same.
 			expect(await store.claimKeyUnlessMarked('event-lease:h2', 1000, 0, 'event:h2', 5000)).toBe('claimed');
-			const none = await store.peekCapAndReadArmStats('c7', [], 10, ['global#sms'], false, { hold: 'event:h2', ttlMs: 10_000, now: 5000, release: 'event-lease:h2' });
+			const none = await store.peekCapAndReadArmStats('c7', [], 10, ['global#sms'], false, { mark: { hold: 'event:h2', ttlMs: 10_000, now: 5000, release: 'event-lease:h2' } });
 			expect(none.stats.get('global#sms')?.trials).toBe(2);
 			expect(await store.claimKeyUnlessMarked('event-lease:h2', 1000, 20, 'event:h2', 5000)).toBe('marked');
 			expect(await store.keyHeldUntil('event-lease:h2', 10)).toBeUndefined();
+		});
+
+		test('the end of a take-in: the profile saved with its locks let go and the merged profiles gone, then the mark set and the lease let go, alone or carried by the look', async () => {
+			expect(!!store.foldsTakeIn).toBe(!!options.foldsTakeIn);
+			const one = [{ ruleId: 'one', limit: 1, since: 0, match: {}, excludeTags: [] }];
+			await store.saveProfile(profile('t2'), ['anonymousId:t2'], []);
+			const mark = (id: string) => ({ hold: `event:${id}`, ttlMs: 10_000, now: 5000, release: `event-lease:${id}` });
+			const takeIn = (id: string, contactId: string, merged: string[], locks: string[]) => ({
+				mark: mark(id),
+				profile: { profile: profile(contactId, { traits: { took: id } }), identityKeys: [`email:${contactId}@x.io`, 'anonymousId:t2'], merged, release: locks },
+			});
+			const cases: [string, string, (t: ReturnType<typeof takeIn>) => Promise<unknown>][] = [
+				['alone', 't1', (t) => store.finishTakeIn(t)],
+				['with the look', 't3', (t) => store.peekCapAndReadArmStats(t.profile.profile.contactId, one, 10, ['global#sms'], false, t)],
+				['with a look that counts nothing', 't4', (t) => store.peekCapAndReadArmStats(t.profile.profile.contactId, [], 10, [], false, t)],
+			];
+			for (const [how, contactId, run] of cases) {
+				const id = `ti-${contactId}`;
+				const locks = [`lock:${contactId}:a`, `lock:${contactId}:b`];
+				for (const lock of locks) expect(await store.claimKey(lock, 60_000, 0)).toBe(true);
+				expect(await store.claimKeyUnlessMarked(`event-lease:${id}`, 60_000, 0, `event:${id}`, 5000)).toBe('claimed');
+				await run(takeIn(id, contactId, contactId === 't1' ? ['t2'] : [], locks));
+				expect([how, (await store.getProfile(contactId))?.traits]).toEqual([how, { took: id }]);
+				expect([how, [...(await store.resolveIdentities([`email:${contactId}@x.io`, 'anonymousId:t2'])).values()]]).toEqual([how, [contactId, contactId]]);
+				for (const lock of locks) expect([how, await store.keyHeldUntil(lock, 10)]).toEqual([how, undefined]);
+				expect([how, await store.keyHeldUntil(`event:${id}`, 5000)]).toEqual([how, 15_000]);
+				expect([how, await store.keyHeldUntil(`event-lease:${id}`, 10)]).toEqual([how, undefined]);
+			}
+			expect(await store.getProfile('t2')).toBeUndefined();
 		});
 
 		test('folded send bookkeeping: the cap settled and the learner counted in one step, counted whether or not it settled', async () => {

@@ -1,0 +1,35 @@
+import type { ProfileWrite, Store } from '../store/types';
+import { locksStillHeld } from './identityLock';
+import { releaseLocks, saveAndRelease } from './profiles';
+
+/**
+ * A profile update made under its contact's identity locks and not saved yet: the one-call journey leaves the save,
+ * with the locks' release, to the next store step it takes (Store.foldsTakeIn: Choose Channel's look on Redis), one
+ * round trip fewer a decision. Meanwhile the locks keep every other update of the contact out, in every process.
+ * The locks expire, and another caller may then take them: a save left too long (locksStillHeld) is neither carried
+ * nor sent, and its locks are not let go here; the update is made again under fresh locks (`redo`) instead.
+ */
+export class HeldProfileUpdate {
+	constructor(
+		private readonly store: Store,
+		readonly write: ProfileWrite,
+		private readonly lockedAt: number,
+		private readonly redo: () => Promise<unknown>,
+	) {}
+
+	/** The save for a step to carry while the locks are surely still held; undefined past that (save() makes it again). */
+	get carriable(): ProfileWrite | undefined {
+		return locksStillHeld(this.lockedAt) ? this.write : undefined;
+	}
+
+	/** Saves in a step of its own: the update as made while the locks are held, else made again under fresh ones. */
+	async save(): Promise<void> {
+		if (this.carriable) await saveAndRelease(this.store, this.write);
+		else await this.redo();
+	}
+
+	/** Not saved: the locks let go while they are surely still held (past that they run out alone). */
+	async abandon(): Promise<void> {
+		if (this.carriable) await releaseLocks(this.store, this.write.release);
+	}
+}
