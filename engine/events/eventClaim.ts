@@ -61,10 +61,11 @@ export async function claimEventAndLock(store: EventClaims, eventId: string, at:
  * a step of its own, and with it the contact's profile update when that was left too (`profile`: on a store whose
  * look carries it, Store.foldsTakeIn); until then the lease keeps the event from a repeated delivery, as while it was
  * taken in, and the identity locks keep the contact's other updates out. It is set before any message leaves. A mark
- * that cannot be set lets the event go (and the profile update with it), so a retried delivery can take it.
+ * that cannot be set lets the event go (and the profile update with it), so a retried delivery can take it; nothing
+ * of it is sent again after that (the locks and the lease may be another caller's by then).
  */
 export class EventMark {
-	private done = false;
+	private state: 'pending' | 'done' | 'failed' = 'pending';
 	readonly mark: KeyHold;
 
 	constructor(
@@ -83,24 +84,25 @@ export class EventMark {
 	 */
 	async carriedBy<T>(step: (takeIn?: TakeIn) => Promise<T>): Promise<T> {
 		const profile = this.profile?.carriable;
-		const takeIn = this.done || (this.profile && !profile) ? undefined : profile ? { mark: this.mark, profile } : { mark: this.mark };
-		const result = await step(takeIn);
-		if (takeIn) this.done = true;
+		if (this.state !== 'pending' || (this.profile && !profile)) return step();
+		const result = await step(profile ? { mark: this.mark, profile } : { mark: this.mark });
+		this.profile?.carried();
+		this.state = 'done';
 		return result;
 	}
 
-	/** Ends the take-in in a step of its own, unless a step carried it. */
+	/** Ends the take-in in a step of its own, unless a step carried it or it failed. */
 	async set(): Promise<void> {
-		if (this.done) return;
+		if (this.state !== 'pending') return;
 		try {
 			const profile = this.profile?.carriable;
-			if (this.profile && !profile) {
-				await this.profile.save();
-				this.profile = undefined;
-			}
+			// Left too long to be carried: made again under fresh locks first.
+			if (this.profile && !profile) await this.profile.save();
 			await this.store.finishTakeIn(profile ? { mark: this.mark, profile } : { mark: this.mark });
-			this.done = true;
+			this.profile?.carried();
+			this.state = 'done';
 		} catch (error) {
+			this.state = 'failed';
 			await this.profile?.abandon();
 			await releaseEvent(this.store, this.eventId).catch(() => undefined);
 			throw error;

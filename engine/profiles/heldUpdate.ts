@@ -7,9 +7,12 @@ import { releaseLocks, saveAndRelease } from './profiles';
  * with the locks' release, to the next store step it takes (Store.foldsTakeIn: Choose Channel's look on Redis), one
  * round trip fewer a decision. Meanwhile the locks keep every other update of the contact out, in every process.
  * The locks expire, and another caller may then take them: a save left too long (locksStillHeld) is neither carried
- * nor sent, and its locks are not let go here; the update is made again under fresh locks (`redo`) instead.
+ * nor sent, and its locks are not let go here; the update is made again under fresh locks (`redo`) instead. Saved or
+ * abandoned once: a second call does nothing (a failed save has let the locks go, which another caller may hold now).
  */
 export class HeldProfileUpdate {
+	private settled = false;
+
 	constructor(
 		private readonly store: Store,
 		readonly write: ProfileWrite,
@@ -19,17 +22,27 @@ export class HeldProfileUpdate {
 
 	/** The save for a step to carry while the locks are surely still held; undefined past that (save() makes it again). */
 	get carriable(): ProfileWrite | undefined {
-		return locksStillHeld(this.lockedAt) ? this.write : undefined;
+		return !this.settled && locksStillHeld(this.lockedAt) ? this.write : undefined;
+	}
+
+	/** A step carrying `carriable` has succeeded. */
+	carried(): void {
+		this.settled = true;
 	}
 
 	/** Saves in a step of its own: the update as made while the locks are held, else made again under fresh ones. */
 	async save(): Promise<void> {
-		if (this.carriable) await saveAndRelease(this.store, this.write);
+		if (this.settled) return;
+		const write = this.carriable;
+		this.settled = true;
+		if (write) await saveAndRelease(this.store, write);
 		else await this.redo();
 	}
 
 	/** Not saved: the locks let go while they are surely still held (past that they run out alone). */
 	async abandon(): Promise<void> {
-		if (this.carriable) await releaseLocks(this.store, this.write.release);
+		const write = this.carriable;
+		this.settled = true;
+		if (write) await releaseLocks(this.store, write.release);
 	}
 }

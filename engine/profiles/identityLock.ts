@@ -57,14 +57,26 @@ export async function withLocks<T>(store: ClaimStore, lockKeys: string[], run: (
 	}
 }
 
+/** The lock every update of a contact takes, however its event named the contact: `contactId:<id>`'s. */
+export const contactLockKey = (contactId: string) => identityLockKey(`contactId:${contactId}`);
+
 /**
- * What a profile update locks and reads: the locks of `lockKeys` (none on a store of one process) and the identities
- * and profile of `identityKeys` and `contactId`. The locks are the ones to release with the save
- * (Store.saveProfileAndRelease).
+ * What a profile update locks and reads: the locks of `lockKeys` and of every contact read (none on a store of one
+ * process) and the identities and profile of `identityKeys` and `contactId`. The locks of `lockKeys` alone would
+ * not keep apart two events of one contact that name it by different identities (an email, a userId). The locks to
+ * release with the save are heldLockKeys'.
  */
 export function profileLockRequest(store: LockStore, lockKeys: string[], identityKeys: string[], contactId?: string): ProfileLockRequest {
-	const locks = store.shared ? [...new Set(lockKeys)].sort().map(identityLockKey) : [];
-	return { locks, ttlMs: LOCK_TTL_MS, identityKeys, ...(contactId !== undefined ? { contactId } : {}) };
+	if (!store.shared) return { locks: [], ttlMs: LOCK_TTL_MS, identityKeys, ...(contactId !== undefined ? { contactId } : {}) };
+	const locks = [...new Set(lockKeys)].sort().map(identityLockKey);
+	return { locks, ttlMs: LOCK_TTL_MS, identityKeys, ...(contactId !== undefined ? { contactId } : {}), contactLocks: contactLockKey('') };
+}
+
+/** The locks a request took with what it read: its own, and those of the contacts read. */
+export function heldLockKeys(request: ProfileLockRequest, identities: Map<string, string>): string[] {
+	if (request.contactLocks === undefined) return request.locks;
+	const ids = [...(request.contactId !== undefined ? [request.contactId] : []), ...identities.values()];
+	return [...new Set([...request.locks, ...ids.map((id) => request.contactLocks + id)])];
 }
 
 /**
@@ -72,10 +84,10 @@ export function profileLockRequest(store: LockStore, lockKeys: string[], identit
  * none, waiting while another process holds one) and reads the known identities and the profiles they lead to.
  */
 export async function lockAndReadProfiles(store: LockStore & Pick<FoldedSteps, 'lockAndReadProfiles'>, request: ProfileLockRequest): Promise<HeldLocks> {
-	const { locks, ttlMs, identityKeys, contactId, reads } = request;
+	const { locks, ttlMs, identityKeys, contactId, reads, contactLocks } = request;
 	return retrying(locks.join(', '), async () => {
 		const lockedAt = performance.now();
-		const locked = await store.lockAndReadProfiles(locks, ttlMs, Date.now(), identityKeys, contactId, reads);
+		const locked = await store.lockAndReadProfiles(locks, ttlMs, Date.now(), identityKeys, contactId, reads, contactLocks);
 		return locked && { ...locked, lockedAt };
 	});
 }

@@ -2,7 +2,7 @@ import type { Channel, ConsentState } from '../channels';
 import { isChannel } from '../channels';
 import type { CustomerEvent } from '../events/schema';
 import { newId } from '../ids';
-import { lockAndReadProfiles, profileLockRequest, type HeldLocks } from './identityLock';
+import { heldLockKeys, lockAndReadProfiles, profileLockRequest, type HeldLocks } from './identityLock';
 import { anySuppressed, suppressionReads } from '../privacy/suppression';
 import type { ProfileLockRequest, ProfileWrite, Store } from '../store/types';
 import { IDENTITY_KINDS, IdentityKind, Profile } from './schema';
@@ -172,9 +172,9 @@ export async function applyToProfile(
 	const direct = event.identities.contactId;
 	const { previousId, aliasKeys } = aliasOf(event);
 	const request = profileUpdateRequest(store, event);
-	const held = request.locks;
 	// Locks taken and the profile's sources read in one store step; the save lets the locks go in the same step.
 	const { identities: resolved, profiles: found, records, lockedAt } = locked ?? (await lockAndReadProfiles(store, request));
+	const held = heldLockKeys(request, resolved);
 	try {
 		const ids = new Set<string>();
 		if (direct && found.has(direct)) ids.add(direct);

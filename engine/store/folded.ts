@@ -1,7 +1,7 @@
 import type { Profile } from '../profiles/schema';
 import { NamedRecords } from './records';
 import { readSendHours, sendHoursIn, sendTimeKeys, type SendHours } from './sendHours';
-import { noCounters, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type FoldedSteps, type KeyClaim, type LockedProfiles, type ProfileLockRequest, type Store, type TakeIn } from './types';
+import { noCounters, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type FoldedSteps, type KeyClaim, type LockedProfiles, type ProfileLockRequest, type RecordReads, type Store, type TakeIn } from './types';
 
 /**
  * The folded steps (roles.ts FoldedSteps) composed of the store's plain methods, with the named records: for the
@@ -22,7 +22,7 @@ export class ComposedSteps extends NamedRecords implements FoldedSteps {
 	async claimKeyUnlessMarkedAndLock(this: Store, key: string, ttlMs: number, now: number, mark: string, markAt: number, lock: ProfileLockRequest): Promise<{ claim: 'claimed' | 'held' | 'marked'; locked?: LockedProfiles }> {
 		const claim = await this.claimKeyUnlessMarked(key, ttlMs, now, mark, markAt);
 		if (claim !== 'claimed') return { claim };
-		const locked = await this.lockAndReadProfiles(lock.locks, lock.ttlMs, now, lock.identityKeys, lock.contactId, lock.reads);
+		const locked = await this.lockAndReadProfiles(lock.locks, lock.ttlMs, now, lock.identityKeys, lock.contactId, lock.reads, lock.contactLocks);
 		return locked ? { claim, locked } : { claim };
 	}
 
@@ -36,17 +36,22 @@ export class ComposedSteps extends NamedRecords implements FoldedSteps {
 	 * Locks in sorted order; one that is held lets go of those taken, so two callers never wait on each other. Reads no
 	 * records: here each would be a call of its own, on every event, where the caller asks only for what it needs.
 	 */
-	async lockAndReadProfiles(this: Store, locks: string[], ttlMs: number, now: number, identityKeys: string[], contactId?: string): Promise<LockedProfiles | undefined> {
+	async lockAndReadProfiles(this: Store, locks: string[], ttlMs: number, now: number, identityKeys: string[], contactId?: string, _reads?: RecordReads, contactLocks?: string): Promise<LockedProfiles | undefined> {
 		const held: string[] = [];
-		for (const key of [...new Set(locks)].sort()) {
-			if (!(await this.claimKey(key, ttlMs, now))) {
-				await Promise.all(held.map((k) => this.releaseKey(k)));
-				return undefined;
+		const take = async (keys: string[]) => {
+			for (const key of keys) {
+				if (!(await this.claimKey(key, ttlMs, now))) {
+					await Promise.all(held.map((k) => this.releaseKey(k)));
+					return false;
+				}
+				held.push(key);
 			}
-			held.push(key);
-		}
+			return true;
+		};
+		if (!(await take([...new Set(locks)].sort()))) return undefined;
 		const identities = await this.resolveIdentities(identityKeys);
 		const ids = new Set([...(contactId ? [contactId] : []), ...identities.values()]);
+		if (contactLocks && !(await take([...ids].map((id) => contactLocks + id).filter((key) => !held.includes(key)).sort()))) return undefined;
 		// Read together, as before the fold: merges on a network store are not serial round trips.
 		const found = await Promise.all([...ids].map(async (id) => [id, await this.getProfile(id)] as const));
 		const profiles = new Map<string, Profile>();

@@ -275,7 +275,9 @@ const CLAIM_UNLESS_MARKED_LUA = `${FREE_FN} ${CLAIM_UNLESS_MARKED_STEP} return c
 /**
  * Identity locks, then what a profile update reads: lockAndRead(k, a) reads KEYS after the first k (lock keys, identity
  * keys, cursor keys, then claim keys) and ARGV after the first a (lock count, now, until, ttl, profile key prefix,
- * contact id: '' for none, identity key count, cursor count). Nil when a lock is held (nothing claimed); else each
+ * contact id: '' for none, identity key count, cursor count, contact lock prefix: '' for none). With a contact lock
+ * prefix, the lock of the contact id and of every contact an identity names is taken too (all or none with the
+ * others: updates of one contact by different identities share one). Nil when a lock is held (nothing claimed); else each
  * identity key's contact id ('' when unknown), each cursor's value ('' when unset), each claim's '1' when held ('' when
  * free), then contact id and profile JSON ('' when none) for the contact id and each contact named.
  */
@@ -299,6 +301,23 @@ local function lockAndRead(k, a)
     local id = redis.call('GET', KEYS[i])
     out[#out + 1] = id or ''
     if id then named(id) end
+  end
+  if ARGV[a + 9] ~= '' then
+    local mine, taken = {}, {}
+    for i = k + 1, k + n do mine[KEYS[i]] = true end
+    for _, id in ipairs(ids) do
+      local key = ARGV[a + 9] .. id
+      if not mine[key] then
+        if not free(key, ARGV[a + 2]) then
+          for i = k + 1, k + n do redis.call('DEL', KEYS[i]) end
+          for _, t in ipairs(taken) do redis.call('DEL', t) end
+          return nil
+        end
+        redis.call('SET', key, ARGV[a + 3], 'PX', ARGV[a + 4])
+        mine[key] = true
+        taken[#taken + 1] = key
+      end
+    end
   end
   for i = identities + 1, cursors do out[#out + 1] = redis.call('GET', KEYS[i]) or '' end
   for i = cursors + 1, #KEYS do out[#out + 1] = free(KEYS[i], ARGV[a + 2]) and '' or '1' end
@@ -685,9 +704,9 @@ export class RedisStore extends NamedRecords implements Store {
 		return [...held, deleted.length, ...deleted, set.length / 2, ...set];
 	}
 
-	lockAndReadProfiles(locks: string[], ttlMs: number, now: number, identityKeys: string[], contactId?: string, reads?: RecordReads) {
+	lockAndReadProfiles(locks: string[], ttlMs: number, now: number, identityKeys: string[], contactId?: string, reads?: RecordReads, contactLocks?: string) {
 		return this.run('read profiles', async (): Promise<LockedProfiles | undefined> => {
-			const { keys, args } = this.lockAndReadArgs({ locks, ttlMs, identityKeys, contactId, reads }, now);
+			const { keys, args } = this.lockAndReadArgs({ locks, ttlMs, identityKeys, contactId, reads, contactLocks }, now);
 			const out = (await this.redis.nudgeLockAndRead(keys.length, ...keys, ...args)) as string[] | null;
 			return out === null ? undefined : lockedProfilesOf({ identityKeys, reads }, out);
 		});
@@ -708,7 +727,8 @@ export class RedisStore extends NamedRecords implements Store {
 		const cursors = (lock.reads?.cursors ?? []).map((name) => this.k('cursor', name));
 		const claims = (lock.reads?.claims ?? []).map((key) => this.k('claim', key));
 		const keys = [...lockKeys, ...lock.identityKeys.map((key) => this.k('identity', key)), ...cursors, ...claims];
-		return { keys, args: [lockKeys.length, now, now + lock.ttlMs, ttlPx(lock.ttlMs), this.k('profile', ''), lock.contactId ?? '', lock.identityKeys.length, cursors.length] };
+		const contactLocks = lock.contactLocks === undefined ? '' : this.k('claim', lock.contactLocks);
+		return { keys, args: [lockKeys.length, now, now + lock.ttlMs, ttlPx(lock.ttlMs), this.k('profile', ''), lock.contactId ?? '', lock.identityKeys.length, cursors.length, contactLocks] };
 	}
 
 	/** The take-in's script with no mark. */

@@ -194,9 +194,11 @@ export interface FoldedSteps {
 	 * name. With `reads`, a store that reads them in the same step (Redis's script) also returns those cursors
 	 * (getCursor) and whether those claims are held at `now` (keyHeldUntil), in `records`; one that would need calls of
 	 * their own (the composed default, store/folded.ts) returns no `records`, and the caller reads what it needs later.
+	 * With `contactLocks`, the lock key `contactLocks` + id of `contactId` and of every contact the identity keys name is
+	 * claimed too, all or none with `locks`: two updates of one contact that come by different identities share a lock.
 	 * Undefined (nothing claimed, nothing read) when a lock is held by another caller.
 	 */
-	lockAndReadProfiles(locks: string[], ttlMs: number, now: number, identityKeys: string[], contactId?: string, reads?: RecordReads): Promise<LockedProfiles | undefined>;
+	lockAndReadProfiles(locks: string[], ttlMs: number, now: number, identityKeys: string[], contactId?: string, reads?: RecordReads, contactLocks?: string): Promise<LockedProfiles | undefined>;
 	/** Profiles and claims: saveProfile, then releaseKey of each key in `release`. */
 	saveProfileAndRelease(profile: Profile, identityKeys: string[], mergedContactIds: string[], release: string[]): Promise<void>;
 	/**

@@ -125,6 +125,8 @@ export interface ProfileLockRequest {
 	contactId?: string;
 	/** Records read in the same step (the suppression list's: privacy/suppression.ts). */
 	reads?: RecordReads;
+	/** The prefix of a contact's lock key: the contacts read are locked too (FoldedSteps.lockAndReadProfiles). */
+	contactLocks?: string;
 }
 
 /** Named records to read with a profile update's locks: cursors by name, and whether claimed keys are held. */

@@ -131,6 +131,15 @@ export async function profileOf(ctx: EngineContext, decision: Decision): Promise
 	return profile;
 }
 
+/**
+ * Runs a profile read-modify-write apart from this process's others: under the engine's profile lock on a store of one
+ * process. On a shared store the identity locks keep updates apart, in every process, and a wait for them inside the
+ * profile lock would hold up every other update of this process meanwhile.
+ */
+export function apartFromOtherUpdates<T>(ctx: EngineContext, run: () => Promise<T>): Promise<T> {
+	return ctx.store.shared ? run() : ctx.profileLock.run(run);
+}
+
 /** The contact's profile for the stages of one decision, loaded at most once. */
 export type ProfileLoader = () => Promise<Profile>;
 

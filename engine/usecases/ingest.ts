@@ -15,7 +15,7 @@ import { decisionIdOf } from '../items/decisionRef';
 import { DEFAULT_JOURNEY } from '../items/open';
 import { eventKey, outcomeOfEvent, startsMessage } from '../journeys/journey';
 import { applyToProfile, eventIdentityKeys, ingestIntoProfile, profileUpdateRequest } from '../profiles/profiles';
-import { type EngineContext, newDecision, save, suppress, loadDecision } from './context';
+import { apartFromOtherUpdates, type EngineContext, newDecision, save, suppress, loadDecision } from './context';
 import { isoTime } from '../util/isoTime';
 
 
@@ -103,8 +103,9 @@ async function accept(ctx: EngineContext, event: CustomerEvent, journey = DEFAUL
 		await routeEvent(ctx, decision, event, at);
 		// Saved now when no stage follows, or an outcome's record does (an opt-out takes the contact's locks).
 		if (held && (decision.status !== 'pending' || decision.outcomeFor)) {
-			await held.save();
+			const saving = held;
 			held = undefined;
+			await saving.save();
 		}
 		// Durable before the caller acknowledges the event: an accepted event always has its decision row.
 		const saved = await save(ctx, decision, 'ingest', at, { durable: true });
@@ -122,11 +123,9 @@ async function accept(ctx: EngineContext, event: CustomerEvent, journey = DEFAUL
 
 /**
  * Claims the event and updates its contact's profile; undefined when the event was taken in before (a duplicate).
- * The first try is one store step (the event's lease, the identity locks, the profile read). On a store of one
- * process the engine's profile lock keeps updates apart; on a shared store the identity locks do, in every process,
- * and a lock held by another caller is waited for outside the profile lock, which would otherwise hold up every other
- * event of this process meanwhile. When another delivery holds the event, the wait for it is outside the profile
- * lock too, as it may be long. With `defer` the update is made under the locks and its save left to the caller
+ * The first try is one store step (the event's lease, the identity locks, the profile read), apart from this
+ * process's other updates (apartFromOtherUpdates); a lock another caller holds is waited for after it, as is another
+ * delivery holding the event (that wait may be long). With `defer` the update is made under the locks and its save left to the caller
  * (`held`). A failure lets the event go, so a retried delivery can take it.
  */
 async function claimAndUpdateProfile(ctx: EngineContext, event: CustomerEvent, at: Date, defer: boolean): Promise<{ profile: Profile; held?: HeldProfileUpdate } | undefined> {
@@ -142,8 +141,7 @@ async function claimAndUpdateProfile(ctx: EngineContext, event: CustomerEvent, a
 			throw error;
 		}
 	};
-	const exclusive = <T>(run: () => Promise<T>): Promise<T> => (request.locks.length ? run() : ctx.profileLock.run(run));
-	const first = await exclusive(async () => {
+	const first = await apartFromOtherUpdates(ctx, async () => {
 		const { claim, locked } = await claimEventAndLock(ctx.store, event.eventId, at.getTime(), request);
 		return claim === 'claimed' ? (locked ? update(locked) : 'unlocked') : claim;
 	});
@@ -151,7 +149,7 @@ async function claimAndUpdateProfile(ctx: EngineContext, event: CustomerEvent, a
 	if (first === 'unlocked') return update();
 	if (first !== 'held') return first;
 	if (!(await claimEvent(ctx.store, event.eventId, at.getTime()))) return undefined;
-	return exclusive(() => update());
+	return apartFromOtherUpdates(ctx, () => update());
 }
 
 /**

@@ -5,10 +5,9 @@ import { claimsReward, engagementTrials, outcomeDeltas } from '../decide/bookkee
 import { probabilityBest } from '../decide/learner';
 import { NudgeError, describeIssues, issuesFromZod } from '../errors';
 import { zoneFor } from '../guard/windows';
-import { type EngineContext, save, loadDecision, profileOf } from './context';
+import { apartFromOtherUpdates, type EngineContext, save, loadDecision, profileOf } from './context';
 import { isoTime } from '../util/isoTime';
 import { withIdentityLocks } from '../profiles/identityLock';
-import { profileIdentityKeys } from '../profiles/profiles';
 
 /**
  * An outcome names its decision one way: its decision id, the provider's message id, or the contact
@@ -51,13 +50,14 @@ export async function recordOutcome(ctx: EngineContext, input: OutcomeInput): Pr
 	if (outcome.data.at < decision.createdAt) {
 		throw new NudgeError('INVALID_INPUT', `Outcome at ${outcome.data.at} is earlier than its decision (${decision.createdAt})`);
 	}
+	// An opt-out is made before its outcome is recorded: one that fails (a contact's lock held too long) leaves the
+	// outcome unrecorded, so the retry makes it, where a recorded one would be ignored as a duplicate.
+	const optsOut = (outcome.data.type === 'unsubscribe' || outcome.data.type === 'complaint') && decision.channel;
+	if (optsOut && !decision.outcomes.some((o) => o.outcomeId === outcome.data.outcomeId)) await apartFromOtherUpdates(ctx, () => optOut(ctx, decision, optsOut));
 	const added = await ctx.store.addOutcome(decision.decisionId, outcome.data);
 	if (added) await learnFrom(ctx, decision, outcome.data);
 	const engagement = added ? await engagementTrials(decision, outcome.data, at, async () => zoneFor((await ctx.store.getProfile(decision.contactId))?.timezone, ctx.policy.timezone)) : [];
 	if (engagement.length) await ctx.store.addArmStats(engagement);
-	if (added && (outcome.data.type === 'unsubscribe' || outcome.data.type === 'complaint') && decision.channel) {
-		await ctx.profileLock.run(() => optOut(ctx, decision, decision.channel!));
-	}
 	const current = await loadDecision(ctx, decision.decisionId);
 	if (added) return { decision: current, duplicate: false };
 	// A repeated outcome is not counted again, but it is logged: the trail says it arrived and was ignored.
@@ -65,13 +65,14 @@ export async function recordOutcome(ctx: EngineContext, input: OutcomeInput): Pr
 }
 
 /**
- * Opts the contact out of `channel` under its identity locks, as every profile update is made: a process that read
- * the profile to update it saves before this reads, so it cannot overwrite the opt-out with what it read.
+ * Opts the contact out of `channel` under the contact's lock, which every update of its profile takes (identityLock.ts
+ * contactLockKey): a process that read the profile to update it saves before this reads, so it cannot overwrite the
+ * opt-out with what it read.
  */
 async function optOut(ctx: EngineContext, decision: Decision, channel: Channel): Promise<void> {
-	const known = await profileOf(ctx, decision);
-	await withIdentityLocks(ctx.store, [...profileIdentityKeys(known), `contactId:${known.contactId}`], async () => {
+	await withIdentityLocks(ctx.store, [`contactId:${decision.contactId}`], async () => {
 		const profile = await profileOf(ctx, decision);
+		if (profile.consent[channel] === 'opted_out') return;
 		profile.consent[channel] = 'opted_out';
 		await ctx.store.saveProfile(profile, [], []);
 	});

@@ -3,7 +3,7 @@ import { EVENT_LEASE_MS, eventLeaseKey, eventMarkKey } from '../../engine/events
 import { Engine } from '../../engine/engine';
 import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { loadPolicy } from '../../engine/policy/load';
-import { identityLockKey } from '../../engine/profiles/identityLock';
+import { contactLockKey, identityLockKey } from '../../engine/profiles/identityLock';
 import { MemoryStore } from '../../engine/store/memory';
 import type { Store } from '../../engine/store/types';
 import { describeWithServer, TEST_REDIS_URL } from '../helpers/services';
@@ -140,6 +140,8 @@ describe('the event mark carried by the next step of the one-call journey', () =
 	test('a mark that cannot be set at all lets the event go, so a retried delivery takes it again, and nothing is sent', async () => {
 		const { store, names } = await decideWhileDown('m4', ['peekCapAndReadArmStats', 'finishTakeIn']);
 		expect(names).not.toContain('reserveCapAndClaim');
+		// Tried once: once it failed, the event (and a profile update with it) was let go, and nothing is sent again.
+		expect(names.filter((name) => name === 'finishTakeIn')).toHaveLength(1);
 		expect(await store.keyHeldUntil(eventLeaseKey('m4'), Date.now())).toBeUndefined();
 		expect((await engineOn(store).ingest(event('m4', T0 + 1), { journey: 'nurture' })).duplicate).toBe(false);
 	});
@@ -196,9 +198,9 @@ describeWithServer('Redis', TEST_REDIS_URL)('an opt-out recorded while another p
 		const engine = engineOn(store);
 		const sent = await engine.decide(event('o1', T0), { journey: 'nurture', target: { dryRun: true } });
 		expect(sent.status).toBe('sent');
-		// Another process takes the contact's email lock and reads the profile to update it.
-		const lock = identityLockKey('email:ana@example.com');
-		expect(await store.claimKey(lock, 60_000, Date.now())).toBe(true);
+		// Another process takes the locks of an update of the contact by email (the email's, the contact's) and reads the profile.
+		const locks = [identityLockKey('email:ana@example.com'), contactLockKey(sent.contactId)];
+		for (const lock of locks) expect(await store.claimKey(lock, 60_000, Date.now())).toBe(true);
 		const read = (await store.getProfile(sent.contactId))!;
 		expect(read.consent[sent.channel!]).not.toBe('opted_out');
 		let recorded = false;
@@ -207,7 +209,7 @@ describeWithServer('Redis', TEST_REDIS_URL)('an opt-out recorded while another p
 		expect(recorded).toBe(false);
 		// That process saves what it read (one more event counted) and lets the lock go.
 		read.counters['Pricing Viewed'] = (read.counters['Pricing Viewed'] ?? 0) + 1;
-		await store.saveProfileAndRelease(read, ['email:ana@example.com'], [], [lock]);
+		await store.saveProfileAndRelease(read, ['email:ana@example.com'], [], locks);
 		await optOut;
 		const profile = (await store.getProfile(sent.contactId))!;
 		expect(profile.consent[sent.channel!]).toBe('opted_out');
@@ -224,9 +226,19 @@ describeWithServer('Redis', TEST_REDIS_URL)('an opt-out recorded while another p
 describeWithServer('Redis', TEST_REDIS_URL)('the profile save carried by the look on Redis', () => {
 	const target = { dryRun: true as const };
 	const emailLock = identityLockKey('email:ana@example.com');
+	// The tests' engines are not closed (one wraps the store in a recorder): their stores are, after each.
+	const opened: ReturnType<typeof redisStore>[] = [];
+	const openStore = (label: string) => {
+		const store = redisStore(label);
+		opened.push(store);
+		return store;
+	};
+	afterEach(async () => {
+		for (const store of opened.splice(0)) await store.close();
+	});
 
 	test('a decision sent: no step saves the profile before the look, which carries the save and the mark; the locks are held until then', async () => {
-		const store = redisStore('carrysave');
+		const store = openStore('carrysave');
 		// Whether the email lock is held as each step starts, up to the look.
 		const held: (number | undefined)[] = [];
 		let looked = false;
@@ -251,7 +263,7 @@ describeWithServer('Redis', TEST_REDIS_URL)('the profile save carried by the loo
 	});
 
 	test('a decision settled at ingest (not a trigger): the profile saved before its decision row, the mark in a step of its own', async () => {
-		const store = redisStore('carrynt');
+		const store = openStore('carrynt');
 		const { store: spied, names } = recorded(store);
 		const policy = loadPolicy({ ...DEFAULT_POLICY, journeys: { ...DEFAULT_POLICY.journeys, promo: { triggers: ['Cart Updated'] } } });
 		const d = await new Engine({ store: spied, clock: 'event', policy }).decide(event('s2', T0), { journey: 'promo', target });
@@ -264,7 +276,7 @@ describeWithServer('Redis', TEST_REDIS_URL)('the profile save carried by the loo
 	});
 
 	test('a decision row that cannot be written: the locks let go without the save, the event let go, and the retry counts the event once', async () => {
-		const store = redisStore('carryfail');
+		const store = openStore('carryfail');
 		let failed = false;
 		const { store: spied } = recorded(store, async (method) => {
 			if (method === 'putDecision' && !failed) {
@@ -281,7 +293,7 @@ describeWithServer('Redis', TEST_REDIS_URL)('the profile save carried by the loo
 	});
 
 	test('a save left past the locks\' safe time is not carried: the update is made again under fresh locks, on what another process saved meanwhile', async () => {
-		const store = redisStore('carrystale');
+		const store = openStore('carrystale');
 		const first = await engineOn(store).decide(event('s4', T0), { journey: 'nurture', target });
 		const contactId = first.contactId;
 		const now = performance.now.bind(performance);
@@ -292,7 +304,7 @@ describeWithServer('Redis', TEST_REDIS_URL)('the profile save carried by the loo
 				if (method !== 'putDecision' || lateBy) return;
 				// The decision row takes 11 s; meanwhile the locks run out and another process updates the contact.
 				lateBy = 11_000;
-				await store.releaseKey(emailLock);
+				for (const lock of [emailLock, contactLockKey(contactId)]) await store.releaseKey(lock);
 				const other = (await store.getProfile(contactId))!;
 				other.counters['Pricing Viewed'] += 5;
 				await store.saveProfile(other, ['email:ana@example.com'], []);
@@ -317,6 +329,54 @@ describeWithServer('Redis', TEST_REDIS_URL)('the profile save carried by the loo
 		expect(new Set(results.map((d) => d.contactId)).size).toBe(1);
 		expect((await store.getProfile(results[0].contactId))!.counters['Pricing Viewed']).toBe(24);
 		expect(await store.keyHeldUntil(emailLock, Date.now())).toBeUndefined();
+		await engine.close();
+	});
+});
+
+/**
+ * Every update of a contact's profile takes the contact's own lock, however its event named the contact: identity
+ * locks alone would let two events that name one contact by different identities (an email, a userId) read the same
+ * profile, and the later save would drop the earlier one's update.
+ */
+describeWithServer('Redis', TEST_REDIS_URL)('events of one contact by different identities', () => {
+	const byEmail = (id: string, at: number) => event(id, at);
+	const byUserId = (id: string, at: number) => ({ ...event(id, at), identities: { userId: 'u-ana' } });
+
+	test.each([
+		['decided by one engine', 1, 'decide'],
+		['taken in by one engine', 1, 'ingest'],
+		['decided by two engines (two processes)', 2, 'decide'],
+	] as const)('20 at once, %s: each counted once', async (_label, engines, how) => {
+		const store = redisStore(`ident-${engines}-${how}`);
+		const all = Array.from({ length: engines }, () => engineOn(store));
+		// The contact known by both identities.
+		await all[0].ingest({ ...event('link', T0), identities: { email: 'ana@example.com', userId: 'u-ana' } }, { journey: 'nurture' });
+		const results = await Promise.all(
+			Array.from({ length: 20 }, (_, i) => {
+				const engine = all[i % engines];
+				const e = (i % 2 ? byUserId : byEmail)(`id-${how}-${i}`, T0 + (i + 1) * 1000);
+				return how === 'decide' ? engine.decide(e, { journey: 'nurture', target: { dryRun: true } }) : engine.ingest(e, { journey: 'nurture' }).then((r) => r.decision);
+			}),
+		);
+		expect(new Set(results.map((d) => d.contactId)).size).toBe(1);
+		expect((await store.getProfile(results[0].contactId))!.counters['Pricing Viewed']).toBe(21);
+		for (const engine of all) await engine.close();
+	});
+
+	test('an opt-out that fails is not lost: its outcome is recorded only after it, so the retry makes it', async () => {
+		const store = redisStore('optoutretry');
+		const engine = engineOn(store);
+		const sent = await engine.decide(event('or1', T0), { journey: 'nurture', target: { dryRun: true } });
+		const save = store.saveProfile.bind(store);
+		store.saveProfile = async () => {
+			throw new Error('store down');
+		};
+		const outcome = { decisionId: sent.decisionId, type: 'unsubscribe' as const, at: new Date(T0 + 60_000).toISOString() };
+		await expect(engine.recordOutcome(outcome)).rejects.toThrow(/store down/);
+		store.saveProfile = save;
+		expect((await engine.recordOutcome(outcome)).duplicate).toBe(false);
+		expect((await store.getProfile(sent.contactId))!.consent[sent.channel!]).toBe('opted_out');
+		expect((await engine.recordOutcome(outcome)).duplicate).toBe(true);
 		await engine.close();
 	});
 });

@@ -146,6 +146,22 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			expect(await store.lockAndReadProfiles(['lock:a'], 1000, 10, [])).toEqual({ identities: new Map(), profiles: new Map() });
 		});
 
+		test('folded profile update with contact locks: the lock of every contact read is taken too, all or none with the others', async () => {
+			await store.saveProfile(profile('k1'), ['email:k@x.io'], []);
+			await store.saveProfile(profile('k2'), ['userId:k2'], []);
+			const read = await store.lockAndReadProfiles(['lock:k-a'], 1000, 0, ['email:k@x.io', 'userId:k2', 'userId:none'], 'k9', undefined, 'lock:c:');
+			expect([...read!.profiles.keys()].sort()).toEqual(['k1', 'k2']);
+			for (const key of ['lock:k-a', 'lock:c:k1', 'lock:c:k2', 'lock:c:k9']) expect([key, await store.keyHeldUntil(key, 10)]).toEqual([key, 1000]);
+			// Another update of k1 by another identity meets k1's lock: nothing claimed, nothing read.
+			expect(await store.lockAndReadProfiles(['lock:k-b'], 1000, 10, ['email:k@x.io'], undefined, undefined, 'lock:c:')).toBeUndefined();
+			expect(await store.keyHeldUntil('lock:k-b', 10)).toBeUndefined();
+			// A contact lock among the request's own locks is taken once.
+			await store.releaseKey('lock:c:k2');
+			const own = await store.claimKeyUnlessMarkedAndLock('event-lease:k3', 1000, 20, 'event:k3', 5000, { locks: ['lock:c:k2'], ttlMs: 1000, identityKeys: ['userId:k2'], contactLocks: 'lock:c:' });
+			expect(own.locked?.identities).toEqual(new Map([['userId:k2', 'k2']]));
+			expect(await store.keyHeldUntil('lock:c:k2', 20)).toBe(1020);
+		});
+
 		test('folded profile update: the records asked for are read with the locks, as getCursor and keyHeldUntil read them, where the step folds them', async () => {
 			await store.setCursor('rec:set', 'v1', undefined);
 			await store.holdKey('rec:held', 1000, 0);
