@@ -49,8 +49,9 @@ export async function claimEvent(store: EventClaims, eventId: string, at: number
  */
 export async function claimEventAndLock(store: EventClaims, eventId: string, at: number, lock: ProfileLockRequest): Promise<{ claim: 'claimed' | 'held' | 'marked'; locked?: HeldLocks }> {
 	const lockedAt = performance.now();
-	const { claim, locked } = await store.claimKeyUnlessMarkedAndLock(eventLeaseKey(eventId), EVENT_LEASE_MS, Date.now(), eventMarkKey(eventId), at, lock);
-	return locked ? { claim, locked: { ...locked, lockedAt } } : { claim };
+	const now = Date.now();
+	const { claim, locked } = await store.claimKeyUnlessMarkedAndLock(eventLeaseKey(eventId), EVENT_LEASE_MS, now, eventMarkKey(eventId), at, lock);
+	return locked ? { claim, locked: { ...locked, lockedAt, lockedUntil: now + lock.ttlMs } } : { claim };
 }
 
 /**
@@ -82,10 +83,15 @@ export class EventMark {
 	 * Runs a store step carrying the take-in's end, done once the step succeeds. Nothing to carry when it is done, or
 	 * when the profile update was left so long that it must be made again under fresh locks (set() does that).
 	 */
-	async carriedBy<T>(step: (takeIn?: TakeIn) => Promise<T>): Promise<T> {
+	async carriedBy<T extends { tookIn?: false }>(step: (takeIn?: TakeIn) => Promise<T>): Promise<T> {
 		const profile = this.profile?.carriable;
 		if (this.state !== 'pending' || (this.profile && !profile)) return step();
 		const result = await step(profile ? { mark: this.mark, profile } : { mark: this.mark });
+		// Refused (the locks ran out and another caller holds them): set() makes the update again, then the mark.
+		if (result.tookIn === false) {
+			this.profile?.lost();
+			return result;
+		}
 		this.profile?.carried();
 		this.state = 'done';
 		return result;
@@ -95,10 +101,16 @@ export class EventMark {
 	async set(): Promise<void> {
 		if (this.state !== 'pending') return;
 		try {
-			const profile = this.profile?.carriable;
-			// Left too long to be carried: made again under fresh locks first.
-			if (this.profile && !profile) await this.profile.save();
-			await this.store.finishTakeIn(profile ? { mark: this.mark, profile } : { mark: this.mark });
+			let profile = this.profile?.carriable;
+			if (profile && !(await this.store.finishTakeIn({ mark: this.mark, profile }))) {
+				this.profile!.lost();
+				profile = undefined;
+			}
+			if (!profile) {
+				// Left too long to be carried, or refused: made again under fresh locks first.
+				await this.profile?.save();
+				await this.store.finishTakeIn({ mark: this.mark });
+			}
 			this.profile?.carried();
 			this.state = 'done';
 		} catch (error) {

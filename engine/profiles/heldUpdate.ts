@@ -6,12 +6,14 @@ import { releaseLocks, saveAndRelease } from './profiles';
  * A profile update made under its contact's identity locks and not saved yet: the one-call journey leaves the save,
  * with the locks' release, to the next store step it takes (Store.foldsTakeIn: Choose Channel's look on Redis), one
  * round trip fewer a decision. Meanwhile the locks keep every other update of the contact out, in every process.
- * The locks expire, and another caller may then take them: a save left too long (locksStillHeld) is neither carried
- * nor sent, and its locks are not let go here; the update is made again under fresh locks (`redo`) instead. Saved or
+ * The locks expire, and another caller may then take them: a save left too long (locksStillHeld), or one a step
+ * refused as the locks were no longer this caller's (ProfileWrite.lockedUntil), is neither carried nor sent, and its
+ * locks are not let go here; the update is made again under fresh locks (`redo`) instead. Saved or
  * abandoned once: a second call does nothing (a failed save has let the locks go, which another caller may hold now).
  */
 export class HeldProfileUpdate {
 	private settled = false;
+	private lostLocks = false;
 
 	constructor(
 		private readonly store: Store,
@@ -22,7 +24,12 @@ export class HeldProfileUpdate {
 
 	/** The save for a step to carry while the locks are surely still held; undefined past that (save() makes it again). */
 	get carriable(): ProfileWrite | undefined {
-		return !this.settled && locksStillHeld(this.lockedAt) ? this.write : undefined;
+		return !this.settled && !this.lostLocks && locksStillHeld(this.lockedAt) ? this.write : undefined;
+	}
+
+	/** A step found the locks another caller's (they ran out): the update is made again, under fresh ones (save()). */
+	lost(): void {
+		this.lostLocks = true;
 	}
 
 	/** A step carrying `carriable` has succeeded. */

@@ -87,13 +87,17 @@ export async function lockAndReadProfiles(store: LockStore & Pick<FoldedSteps, '
 	const { locks, ttlMs, identityKeys, contactId, reads, contactLocks } = request;
 	return retrying(locks.join(', '), async () => {
 		const lockedAt = performance.now();
-		const locked = await store.lockAndReadProfiles(locks, ttlMs, Date.now(), identityKeys, contactId, reads, contactLocks);
-		return locked && { ...locked, lockedAt };
+		const now = Date.now();
+		const locked = await store.lockAndReadProfiles(locks, ttlMs, now, identityKeys, contactId, reads, contactLocks);
+		return locked && { ...locked, lockedAt, lockedUntil: now + ttlMs };
 	});
 }
 
-/** What a profile update read with its locks, and when the step that took them started (performance.now()). */
-export type HeldLocks = LockedProfiles & { lockedAt: number };
+/**
+ * What a profile update read with its locks, when the step that took them started (performance.now()) and the value
+ * they hold (now + ttl, ProfileWrite.lockedUntil) while they are this caller's.
+ */
+export type HeldLocks = LockedProfiles & { lockedAt: number; lockedUntil: number };
 
 /**
  * Whether locks taken at `lockedAt` are surely still this caller's: they expire LOCK_TTL_MS later, and another caller

@@ -1,6 +1,7 @@
 import type { Channel, ConsentState } from '../channels';
 import { isChannel } from '../channels';
 import type { CustomerEvent } from '../events/schema';
+import { NudgeError } from '../errors';
 import { newId } from '../ids';
 import { heldLockKeys, lockAndReadProfiles, profileLockRequest, type HeldLocks } from './identityLock';
 import { anySuppressed, suppressionReads } from '../privacy/suppression';
@@ -144,14 +145,19 @@ export async function ingestIntoProfile(
 	return write.profile;
 }
 
-/** A profile update's save with its locks' release; a save that fails lets the locks go. */
-export async function saveAndRelease(store: Store, { profile, identityKeys, merged, release }: ProfileWrite): Promise<void> {
+/**
+ * A profile update's save with its locks' release; a save that fails lets the locks go. Locks that ran out and were
+ * taken by another caller meanwhile (the store was that slow) save nothing and are left to that caller: refused.
+ */
+export async function saveAndRelease(store: Store, { profile, identityKeys, merged, release, lockedUntil }: ProfileWrite): Promise<void> {
+	let saved: boolean;
 	try {
-		await store.saveProfileAndRelease(profile, identityKeys, merged, release);
+		saved = await store.saveProfileAndRelease(profile, identityKeys, merged, release, lockedUntil);
 	} catch (error) {
 		await releaseLocks(store, release);
 		throw error;
 	}
+	if (!saved) throw new NudgeError('STORE_ERROR', `The profile of contact ${profile.contactId} was not saved: its locks ran out first (the store was slow) and another update holds them now; deliver the event again`, [], 503);
 }
 
 export async function releaseLocks(store: Store, locks: string[]): Promise<void> {
@@ -173,7 +179,7 @@ export async function applyToProfile(
 	const { previousId, aliasKeys } = aliasOf(event);
 	const request = profileUpdateRequest(store, event);
 	// Locks taken and the profile's sources read in one store step; the save lets the locks go in the same step.
-	const { identities: resolved, profiles: found, records, lockedAt } = locked ?? (await lockAndReadProfiles(store, request));
+	const { identities: resolved, profiles: found, records, lockedAt, lockedUntil } = locked ?? (await lockAndReadProfiles(store, request));
 	const held = heldLockKeys(request, resolved);
 	try {
 		const ids = new Set<string>();
@@ -192,7 +198,8 @@ export async function applyToProfile(
 			const known = aliasKeys.filter((key) => resolved.has(key));
 			for (const key of known.length ? known : aliasKeys) addIdentity(profile, key.startsWith('userId:') ? 'userId' : 'anonymousId', previousId);
 		}
-		return { write: { profile, identityKeys: profileIdentityKeys(profile), merged: profiles.slice(1).map((p) => p.contactId), release: held }, lockedAt };
+		const write = { profile, identityKeys: profileIdentityKeys(profile), merged: profiles.slice(1).map((p) => p.contactId), release: held };
+		return { write: held.length ? { ...write, lockedUntil } : write, lockedAt };
 	} catch (error) {
 		await releaseLocks(store, held);
 		throw error;

@@ -26,10 +26,11 @@ export class ComposedSteps extends NamedRecords implements FoldedSteps {
 		return locked ? { claim, locked } : { claim };
 	}
 
-	async finishTakeIn(this: Store, { profile, mark }: TakeIn): Promise<void> {
-		if (profile) await this.saveProfileAndRelease(profile.profile, profile.identityKeys, profile.merged, profile.release);
+	async finishTakeIn(this: Store, { profile, mark }: TakeIn): Promise<boolean> {
+		if (profile && !(await this.saveProfileAndRelease(profile.profile, profile.identityKeys, profile.merged, profile.release, profile.lockedUntil))) return false;
 		await this.holdKey(mark.hold, mark.ttlMs, mark.now);
 		await this.releaseKey(mark.release);
+		return true;
 	}
 
 	/**
@@ -59,9 +60,12 @@ export class ComposedSteps extends NamedRecords implements FoldedSteps {
 		return { identities, profiles };
 	}
 
-	async saveProfileAndRelease(this: Store, profile: Profile, identityKeys: string[], merged: string[], release: string[]): Promise<void> {
+	/** The locks' values are read before the save, not in one step with it: a store of one process takes no locks. */
+	async saveProfileAndRelease(this: Store, profile: Profile, identityKeys: string[], merged: string[], release: string[], lockedUntil?: number): Promise<boolean> {
+		if (lockedUntil !== undefined) for (const key of release) if ((await this.keyHeldUntil(key, 0)) !== lockedUntil) return false;
 		await this.saveProfile(profile, identityKeys, merged);
 		if (release.length) await Promise.all(release.map((key) => this.releaseKey(key)));
+		return true;
 	}
 
 	async reserveCapAndClaim(this: Store, reservation: CapReservation, counters: CapCounter[], claim: KeyClaim): Promise<CapVerdict & { claimed: boolean }> {
@@ -70,8 +74,8 @@ export class ComposedSteps extends NamedRecords implements FoldedSteps {
 	}
 
 	/** The send hours are read as their keys with the arms', in one getArmStats (one query on PostgreSQL). */
-	async peekCapAndReadArmStats(this: Store, contactId: string, counters: CapCounter[], now: number, armKeys: string[], sendHours = false, takeIn?: TakeIn): Promise<{ verdict: CapVerdict; stats: Map<string, ArmStats>; hours?: SendHours }> {
-		if (takeIn) await this.finishTakeIn(takeIn);
+	async peekCapAndReadArmStats(this: Store, contactId: string, counters: CapCounter[], now: number, armKeys: string[], sendHours = false, takeIn?: TakeIn): Promise<{ verdict: CapVerdict; stats: Map<string, ArmStats>; hours?: SendHours; tookIn?: false }> {
+		if (takeIn && !(await this.finishTakeIn(takeIn))) return { ...(await this.peekCapAndReadArmStats(contactId, counters, now, armKeys, sendHours)), tookIn: false };
 		const hourKeys = sendHours ? sendTimeKeys(contactId) : [];
 		const [verdict, stats] = await Promise.all([counters.length ? this.peekCap(contactId, counters, now) : noCounters(), this.getArmStats([...armKeys, ...hourKeys])]);
 		return sendHours ? { verdict, stats, hours: sendHoursIn(stats, hourKeys) } : { verdict, stats };

@@ -211,30 +211,40 @@ end
 out[#out + 1] = table.concat(found, ';')
 `;
 /**
- * The end of an event's take-in (finishTakeIn), as a script's step reading ARGV from `at` (takeInArgs): the profile's
- * save (its count of keys to delete, the merged profiles and the identity locks, then its count of keys to set, the
- * profile and its identities, each with its value), then the mark set to `until` for `ttl` ms and the lease deleted
- * (mark, lease, until, ttl; '' for no mark). A profile's save alone has no mark. The keys are arguments, undeclared
- * like the arm hashes'.
+ * The end of an event's take-in (finishTakeIn), as a script's step reading ARGV from `at` (takeInArgs): the mark (mark,
+ * lease, until, ttl; '' for no mark), then the profile's save: its count of locks, the locks, the value they were
+ * taken with, its count of merged profiles, their keys, its count of keys to set, the profile and its identities each
+ * with its value. Only while every lock still holds that value (no other caller has taken it since it ran out) are the
+ * locks and merged profiles deleted, the keys set, the mark set to `until` for `ttl` ms and the lease deleted;
+ * `took_in` says whether. A profile's save alone has no mark. The keys are arguments, undeclared like the arm hashes'.
  */
 const takeInStep = (at: number) => `
+local took_in = true
 do
-  local sets = ${at} + 5 + tonumber(ARGV[${at} + 4])
-  for i = ${at} + 5, sets - 1 do redis.call('DEL', ARGV[i]) end
-  for i = sets + 1, sets + 2 * tonumber(ARGV[sets]), 2 do redis.call('SET', ARGV[i], ARGV[i + 1]) end
-  if ARGV[${at}] ~= '' then
-    redis.call('SET', ARGV[${at}], ARGV[${at} + 2], 'PX', ARGV[${at} + 3])
-    redis.call('DEL', ARGV[${at} + 1])
+  local value = ${at} + 5 + tonumber(ARGV[${at} + 4])
+  local merged = value + 1
+  local sets = merged + 1 + tonumber(ARGV[merged])
+  for i = ${at} + 5, value - 1 do
+    if redis.call('GET', ARGV[i]) ~= ARGV[value] then took_in = false end
+  end
+  if took_in then
+    for i = ${at} + 5, value - 1 do redis.call('DEL', ARGV[i]) end
+    for i = merged + 1, sets - 1 do redis.call('DEL', ARGV[i]) end
+    for i = sets + 1, sets + 2 * tonumber(ARGV[sets]), 2 do redis.call('SET', ARGV[i], ARGV[i + 1]) end
+    if ARGV[${at}] ~= '' then
+      redis.call('SET', ARGV[${at}], ARGV[${at} + 2], 'PX', ARGV[${at} + 3])
+      redis.call('DEL', ARGV[${at} + 1])
+    end
   end
 end
 `;
-const FINISH_TAKE_IN_LUA = `${takeInStep(1)} return 1`;
+const FINISH_TAKE_IN_LUA = `${takeInStep(1)} return took_in and 1 or 0`;
 /**
  * The learner's counts of every key in one round trip (ARGV[1] is the arm hashes' prefix, ARGV[2] their keys), then a
  * take-in's end from ARGV[3] (none: takeInArgs()). Writes last: an error in a script does not undo what it wrote, so a
  * read that fails leaves the take-in to the caller's retry whole.
  */
-const GET_ARMS_LUA = `local out = {} ${readArmsStep(1)} ${takeInStep(3)} return out`;
+const GET_ARMS_LUA = `local out = {} ${readArmsStep(1)} ${takeInStep(3)} out[#out + 1] = took_in and 1 or 0 return out`;
 /** Where the look's arm hashes start in ARGV: after RESERVE_STEP's seven arguments. */
 const PEEK_ARMS_ARG = 8;
 /**
@@ -242,7 +252,7 @@ const PEEK_ARMS_ARG = 8;
  * (ARGV[PEEK_ARMS_ARG…]), then, last as in GET_ARMS_LUA, a take-in's end (the one-call journey's profile save and
  * event mark; none: takeInArgs()) from ARGV[PEEK_ARMS_ARG + 2].
  */
-const PEEK_AND_ARMS_LUA = `${RESERVE_STEP} ${readArmsStep(PEEK_ARMS_ARG)} ${takeInStep(PEEK_ARMS_ARG + 2)} return out`;
+const PEEK_AND_ARMS_LUA = `${RESERVE_STEP} ${readArmsStep(PEEK_ARMS_ARG)} ${takeInStep(PEEK_ARMS_ARG + 2)} out[#out + 1] = took_in and 1 or 0 return out`;
 
 /**
  * Adds the deltas to the arm hashes KEYS[from…] (ARGV[skip + …]: one per ARM_STAT_FIELDS field, key after key) in one
@@ -592,8 +602,8 @@ export class RedisStore extends NamedRecords implements Store {
 	}
 
 	/** One script, as the save that also lets locks go: the merged profiles deleted and the profile with its identities set, atomically. */
-	saveProfile(profile: Profile, identityKeys: string[], merged: string[]) {
-		return this.saveProfileAndRelease(profile, identityKeys, merged, []);
+	async saveProfile(profile: Profile, identityKeys: string[], merged: string[]) {
+		await this.saveProfileAndRelease(profile, identityKeys, merged, []);
 	}
 
 	claimKey(key: string, ttlMs: number, now: number) {
@@ -663,16 +673,19 @@ export class RedisStore extends NamedRecords implements Store {
 		// The send hours are read as their keys, with the arms' (sendHours.ts: the stored layout).
 		const hourKeys = sendHours ? sendTimeKeys(contactId) : [];
 		const keys = [...armKeys, ...hourKeys];
-		const answer = (verdict: CapVerdict, stats: Map<string, ArmStats>) => (sendHours ? { verdict, stats, hours: sendHoursIn(stats, hourKeys) } : { verdict, stats });
+		const answer = (verdict: CapVerdict, stats: Map<string, ArmStats>, tookIn: boolean) => ({ verdict, stats, ...(sendHours ? { hours: sendHoursIn(stats, hourKeys) } : {}), ...(tookIn ? {} : { tookIn }) });
 		// No rule to count: the ledger is not read (with no keys and nothing to carry, nothing is sent).
-		if (!counters.length) return answer(noCounters(), await this.readArmStats(keys, takeIn));
+		if (!counters.length) {
+			const { stats, tookIn } = await this.readArmStats(keys, takeIn);
+			return answer(noCounters(), stats, tookIn);
+		}
 		return this.run('look at frequency caps and learner statistics', async () => {
 			const peek = this.peekArgs(contactId, counters, now);
 			// The look's own arguments, left empty up to the arm hashes' prefix and keys.
 			const padding = Array<string>(PEEK_ARMS_ARG - 1 - peek.args.length).fill('');
 			const out = (await this.redis.nudgePeekAndArms(...peek.keys, ...peek.args, ...padding, this.k('arm', ''), packArmKeys(keys), ...this.takeInArgs(takeIn))) as unknown[];
 			const n = 1 + 2 * counters.length;
-			return answer(verdictOf(out.slice(0, n) as number[], counters), armStatsOf(keys, out[n] as string));
+			return answer(verdictOf(out.slice(0, n) as number[], counters), armStatsOf(keys, out[n] as string), out[n + 1] === 1);
 		});
 	}
 
@@ -689,19 +702,19 @@ export class RedisStore extends NamedRecords implements Store {
 	}
 
 	finishTakeIn(takeIn: TakeIn) {
-		return this.run('finish taking an event in', async () => {
-			await this.redis.nudgeFinishTakeIn(...this.takeInArgs(takeIn));
-		});
+		return this.run('finish taking an event in', async () => (await this.redis.nudgeFinishTakeIn(...this.takeInArgs(takeIn))) === 1);
 	}
 
-	/** takeInStep's arguments: the mark (held and released claim keys, until, ttl), then the profile's deletes and sets. */
+	/** takeInStep's arguments: the mark (held and released claim keys, until, ttl), then the profile's locks, merged profiles and sets. */
 	private takeInArgs({ mark, profile: save }: Partial<TakeIn> = {}): (string | number)[] {
 		const held = mark ? [this.k('claim', mark.hold), this.k('claim', mark.release), mark.now + mark.ttlMs, ttlPx(mark.ttlMs)] : ['', '', '', ''];
-		if (!save) return [...held, 0, 0];
-		const { profile, identityKeys, merged, release } = save;
-		const deleted = [...merged.map((id) => this.k('profile', id)), ...release.map((key) => this.k('claim', key))];
+		if (!save) return [...held, 0, '', 0, 0];
+		const { profile, identityKeys, merged, release, lockedUntil } = save;
+		// Without the locks' value (a caller that took none), the locks are let go as they are.
+		const locks = lockedUntil === undefined ? [] : release.map((key) => this.k('claim', key));
+		const deleted = [...merged.map((id) => this.k('profile', id)), ...(lockedUntil === undefined ? release.map((key) => this.k('claim', key)) : [])];
 		const set = [this.k('profile', profile.contactId), JSON.stringify(profile), ...identityKeys.flatMap((key) => [this.k('identity', key), profile.contactId])];
-		return [...held, deleted.length, ...deleted, set.length / 2, ...set];
+		return [...held, locks.length, ...locks, lockedUntil ?? '', deleted.length, ...deleted, set.length / 2, ...set];
 	}
 
 	lockAndReadProfiles(locks: string[], ttlMs: number, now: number, identityKeys: string[], contactId?: string, reads?: RecordReads, contactLocks?: string) {
@@ -732,9 +745,10 @@ export class RedisStore extends NamedRecords implements Store {
 	}
 
 	/** The take-in's script with no mark. */
-	saveProfileAndRelease(profile: Profile, identityKeys: string[], merged: string[], release: string[]) {
+	saveProfileAndRelease(profile: Profile, identityKeys: string[], merged: string[], release: string[], lockedUntil?: number) {
 		return this.run('save a profile', async () => {
-			await this.redis.nudgeFinishTakeIn(...this.takeInArgs({ profile: { profile, identityKeys, merged, release } }));
+			const save = { profile, identityKeys, merged, release, ...(lockedUntil === undefined ? {} : { lockedUntil }) };
+			return (await this.redis.nudgeFinishTakeIn(...this.takeInArgs({ profile: save }))) === 1;
 		});
 	}
 
@@ -965,15 +979,16 @@ export class RedisStore extends NamedRecords implements Store {
 		return this.run('acknowledge a timer', async () => (await this.redis.nudgeAckTimer(...this.timerKeys(timerQueue(timerId)), timerId, lease)) === 1);
 	}
 
-	getArmStats(keys: string[]) {
-		return this.readArmStats(keys);
+	async getArmStats(keys: string[]) {
+		return (await this.readArmStats(keys)).stats;
 	}
 
-	/** getArmStats after a take-in's end, in one script. */
+	/** getArmStats, then a take-in's end, in one script; `tookIn` as finishTakeIn's answer (true without one). */
 	private readArmStats(keys: string[], takeIn?: TakeIn) {
 		return this.run('read learner statistics', async () => {
-			if (keys.length === 0 && !takeIn) return new Map<string, ArmStats>();
-			return armStatsOf(keys, ((await this.redis.nudgeGetArms(this.k('arm', ''), packArmKeys(keys), ...this.takeInArgs(takeIn))) as string[])[0]);
+			if (keys.length === 0 && !takeIn) return { stats: new Map<string, ArmStats>(), tookIn: true };
+			const [arms, tookIn] = (await this.redis.nudgeGetArms(this.k('arm', ''), packArmKeys(keys), ...this.takeInArgs(takeIn))) as [string, number];
+			return { stats: armStatsOf(keys, arms), tookIn: tookIn === 1 };
 		});
 	}
 

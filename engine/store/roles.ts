@@ -183,11 +183,11 @@ export interface FoldedSteps {
 	 */
 	claimKeyUnlessMarkedAndLock(key: string, ttlMs: number, now: number, mark: string, markAt: number, lock: ProfileLockRequest): Promise<{ claim: 'claimed' | 'held' | 'marked'; locked?: LockedProfiles }>;
 	/**
-	 * Profiles and claims: with `profile`, saveProfileAndRelease(profile); then holdKey(mark.hold, mark.ttlMs, mark.now)
-	 * and releaseKey(mark.release). The end of an event's take-in: its profile update saved with the identity locks let
-	 * go (when it was left to this step), its mark set, its lease let go.
+	 * Profiles and claims: with `profile`, saveProfileAndRelease(profile); then, unless that wrote nothing (false),
+	 * holdKey(mark.hold, mark.ttlMs, mark.now) and releaseKey(mark.release). The end of an event's take-in: its profile
+	 * update saved with the identity locks let go (when it was left to this step), its mark set, its lease let go.
 	 */
-	finishTakeIn(takeIn: TakeIn): Promise<void>;
+	finishTakeIn(takeIn: TakeIn): Promise<boolean>;
 	/**
 	 * Claims and profiles: claims every lock key (as claimKey; all or none) and, when it did, reads what a profile
 	 * update starts from: the identity keys that are known, and the profiles of `contactId` and of every contact they
@@ -199,8 +199,12 @@ export interface FoldedSteps {
 	 * Undefined (nothing claimed, nothing read) when a lock is held by another caller.
 	 */
 	lockAndReadProfiles(locks: string[], ttlMs: number, now: number, identityKeys: string[], contactId?: string, reads?: RecordReads, contactLocks?: string): Promise<LockedProfiles | undefined>;
-	/** Profiles and claims: saveProfile, then releaseKey of each key in `release`. */
-	saveProfileAndRelease(profile: Profile, identityKeys: string[], mergedContactIds: string[], release: string[]): Promise<void>;
+	/**
+	 * Profiles and claims: saveProfile, then releaseKey of each key in `release`. With `lockedUntil` (the value the locks
+	 * were claimed with: now + ttl), only while every key of `release` still holds it (none ran out and was claimed by
+	 * another caller since); false, with nothing written, when one does not.
+	 */
+	saveProfileAndRelease(profile: Profile, identityKeys: string[], mergedContactIds: string[], release: string[], lockedUntil?: number): Promise<boolean>;
 	/**
 	 * Caps and claims: reserveCap, then, when it reserved, claimKey(claim.key, claim.ttlMs, reservation.at); `claimed`
 	 * says whether it claimed (false when nothing was reserved, or another caller holds the key). A send's key with its cap slot.
@@ -212,7 +216,14 @@ export interface FoldedSteps {
 	 * time's counts. With `takeIn` (profiles and claims), finishTakeIn(takeIn) in the same step (it writes nothing the
 	 * look reads): the one-call journey's event mark and profile save, carried by the next step it takes (usecases/run.ts).
 	 */
-	peekCapAndReadArmStats(contactId: string, counters: CapCounter[], now: number, armKeys: string[], sendHours?: boolean, takeIn?: TakeIn): Promise<{ verdict: CapVerdict; stats: Map<string, ArmStats>; hours?: SendHours }>;
+	peekCapAndReadArmStats(
+		contactId: string,
+		counters: CapCounter[],
+		now: number,
+		armKeys: string[],
+		sendHours?: boolean,
+		takeIn?: TakeIn,
+	): Promise<{ verdict: CapVerdict; stats: Map<string, ArmStats>; hours?: SendHours; /** false when finishTakeIn(takeIn) wrote nothing */ tookIn?: false }>;
 	/** Caps and learner counts: settleCap, then addArmStats(deltas) whatever it returned (an empty list adds nothing). */
 	settleCapAndCount(reservationId: string, outcome: 'commit' | 'release', deltas: { key: string; delta: Partial<ArmStats> }[]): Promise<boolean>;
 }

@@ -109,6 +109,8 @@ export interface ProfileWrite {
 	identityKeys: string[];
 	merged: string[];
 	release: string[];
+	/** The value the locks of `release` were taken with (claimKey's now + ttl): the save is made only while each holds it. */
+	lockedUntil?: number;
 }
 
 /** The end of an event's take-in (FoldedSteps.finishTakeIn): its profile update's save, when left to it, then its mark. */

@@ -322,6 +322,32 @@ describeWithServer('Redis', TEST_REDIS_URL)('the profile save carried by the loo
 		}
 	});
 
+	test('a carried save whose locks another caller took meanwhile is refused by the look, and made again on what that caller saved', async () => {
+		const store = openStore('carryfence');
+		const first = await engineOn(store).decide(event('s6', T0), { journey: 'nurture', target });
+		const contactId = first.contactId;
+		let taken = false;
+		const { store: spied, calls, names } = recorded(store, async (method) => {
+			if (method !== 'putDecision' || taken) return;
+			taken = true;
+			// The locks run out without the clock saying so (a stalled process) and another caller takes them, updates the contact and lets them go.
+			const locks = [emailLock, contactLockKey(contactId)];
+			for (const lock of locks) await store.releaseKey(lock);
+			for (const lock of locks) expect(await store.claimKey(lock, 60_000, Date.now() + 1)).toBe(true);
+			const other = (await store.getProfile(contactId))!;
+			other.counters['Pricing Viewed'] += 5;
+			await store.saveProfileAndRelease(other, ['email:ana@example.com'], [], locks);
+		});
+		const d = await engineOn(spied).decide(event('s7', T0 + 8 * 86_400_000), { journey: 'nurture', target });
+		expect(d.status).toBe('sent');
+		// The look carried the save and was refused; the update was made again, then the mark set on its own.
+		expect(calls.find((c) => c.method === 'peekCapAndReadArmStats')!.args[5]).toMatchObject({ profile: { release: expect.arrayContaining([emailLock, contactLockKey(contactId)]) } });
+		expect(names().lastIndexOf('saveProfileAndRelease')).toBeGreaterThan(names().indexOf('peekCapAndReadArmStats'));
+		expect(calls.filter((c) => c.method === 'finishTakeIn').map((c) => c.args[0])).toEqual([{ mark: expect.objectContaining({ hold: eventMarkKey('s7') }) }]);
+		expect((await store.getProfile(contactId))!.counters['Pricing Viewed']).toBe(7);
+		expect(await store.keyHeldUntil(eventMarkKey('s7'), T0 + 8 * 86_400_000)).toBeDefined();
+	});
+
 	test('24 events of one contact decided at once by one engine: each counted once, every lock let go', async () => {
 		const store = redisStore('carryburst');
 		const engine = engineOn(store);

@@ -266,6 +266,35 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			expect(await store.getProfile('t2')).toBeUndefined();
 		});
 
+		test('the save fenced by the locks\' value: made while every lock holds it; refused, with nothing written, once one ran out and another caller took it', async () => {
+			const one = [{ ruleId: 'one', limit: 1, since: 0, match: {}, excludeTags: [] }];
+			const locks = ['lock:f:a', 'lock:f:b'];
+			for (const lock of locks) expect(await store.claimKey(lock, 1000, 0)).toBe(true);
+			expect(await store.saveProfileAndRelease(profile('f1', { traits: { v: 1 } }), ['email:f@x.io'], [], locks, 1000)).toBe(true);
+			expect((await store.getProfile('f1'))?.traits).toEqual({ v: 1 });
+			for (const lock of locks) expect(await store.keyHeldUntil(lock, 10)).toBeUndefined();
+			// Taken again at 0 (held until 1000); one runs out and another caller takes it at 1500 (held until 2500).
+			for (const lock of locks) expect(await store.claimKey(lock, 1000, 0)).toBe(true);
+			expect(await store.claimKey('lock:f:b', 1000, 1500)).toBe(true);
+			const stale = { profile: profile('f1', { traits: { v: 2 } }), identityKeys: ['email:f@x.io'], merged: [], release: locks, lockedUntil: 1000 };
+			expect(await store.saveProfileAndRelease(stale.profile, stale.identityKeys, [], locks, 1000)).toBe(false);
+			expect(await store.claimKeyUnlessMarked('event-lease:f9', 60_000, 0, 'event:f9', 5000)).toBe('claimed');
+			const mark = { hold: 'event:f9', ttlMs: 10_000, now: 5000, release: 'event-lease:f9' };
+			expect(await store.finishTakeIn({ mark, profile: stale })).toBe(false);
+			expect(await store.peekCapAndReadArmStats('f1', one, 10, [], false, { mark, profile: stale })).toMatchObject({ verdict: { ok: true }, tookIn: false });
+			expect(await store.peekCapAndReadArmStats('f1', [], 10, [], false, { mark, profile: stale })).toMatchObject({ tookIn: false });
+			// Nothing written: the profile as it was, the other caller's lock and the lease kept, no mark.
+			expect((await store.getProfile('f1'))?.traits).toEqual({ v: 1 });
+			expect(await store.keyHeldUntil('lock:f:b', 1600)).toBe(2500);
+			expect(await store.keyHeldUntil('event:f9', 5000)).toBeUndefined();
+			expect(await store.keyHeldUntil('event-lease:f9', 10)).toBe(60_000);
+			// A take-in that is still this caller's answers true, and a look carrying it says nothing of it.
+			const fresh = await store.peekCapAndReadArmStats('f1', one, 10, [], false, { mark, profile: { ...stale, release: ['lock:f:a'] } });
+			expect(fresh.tookIn).toBeUndefined();
+			expect((await store.getProfile('f1'))?.traits).toEqual({ v: 2 });
+			expect(await store.keyHeldUntil('event:f9', 5000)).toBe(15_000);
+		});
+
 		test('folded send bookkeeping: the cap settled and the learner counted in one step, counted whether or not it settled', async () => {
 			const one = [{ ruleId: 'one', limit: 1, since: 0, match: {}, excludeTags: [] }];
 			expect((await store.reserveCap({ reservationId: 'r1', contactId: 'c1', channel: 'email', journey: 'j', tags: [], at: 10, expiresAt: 1000 }, one)).ok).toBe(true);
