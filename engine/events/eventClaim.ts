@@ -9,7 +9,7 @@
  * A delivery that finds the lease held by another waits for the mark (a duplicate) or the lease to free.
  */
 import { NudgeError } from '../errors';
-import type { HeldLocks } from '../profiles/identityLock';
+import { lockedOut, type HeldLocks } from '../profiles/identityLock';
 import type { HeldProfileUpdate } from '../profiles/heldUpdate';
 import type { ClaimStore, FoldedSteps, KeyHold, ProfileLockRequest, TakeIn } from '../store/types';
 
@@ -81,13 +81,13 @@ export class EventMark {
 
 	/**
 	 * Runs a store step carrying the take-in's end, done once the step succeeds. Nothing to carry when it is done, or
-	 * when the profile update was left so long that it must be made again under fresh locks (set() does that).
+	 * when the profile update was left so long that its locks may have run out (set() refuses the take-in then).
 	 */
 	async carriedBy<T extends { tookIn?: false }>(step: (takeIn?: TakeIn) => Promise<T>): Promise<T> {
 		const profile = this.profile?.carriable;
 		if (this.state !== 'pending' || (this.profile && !profile)) return step();
 		const result = await step(profile ? { mark: this.mark, profile } : { mark: this.mark });
-		// Refused (the locks ran out and another caller holds them): set() makes the update again, then the mark.
+		// Refused (the locks ran out and another caller holds them): set(), before any message, refuses the take-in.
 		if (result.tookIn === false) {
 			this.profile?.lost();
 			return result;
@@ -97,28 +97,33 @@ export class EventMark {
 		return result;
 	}
 
-	/** Ends the take-in in a step of its own, unless a step carried it or it failed. */
+	/**
+	 * Ends the take-in in a step of its own, unless a step carried it or it failed. One whose profile update's locks ran
+	 * out (HeldProfileUpdate) is refused whole, with nothing written and nothing let go (the locks and the lease may be
+	 * another caller's): the event is left to its retry.
+	 */
 	async set(): Promise<void> {
 		if (this.state !== 'pending') return;
+		const profile = this.profile?.carriable;
+		if (this.profile && !profile) {
+			this.state = 'failed';
+			throw lockedOut(this.profile.write.profile.contactId);
+		}
+		let took: boolean;
 		try {
-			let profile = this.profile?.carriable;
-			if (profile && !(await this.store.finishTakeIn({ mark: this.mark, profile }))) {
-				this.profile!.lost();
-				profile = undefined;
-			}
-			if (!profile) {
-				// Left too long to be carried, or refused: made again under fresh locks first.
-				await this.profile?.save();
-				await this.store.finishTakeIn({ mark: this.mark });
-			}
-			this.profile?.carried();
-			this.state = 'done';
+			took = await this.store.finishTakeIn(profile ? { mark: this.mark, profile } : { mark: this.mark });
 		} catch (error) {
 			this.state = 'failed';
 			await this.profile?.abandon();
 			await releaseEvent(this.store, this.eventId).catch(() => undefined);
 			throw error;
 		}
+		if (!took) {
+			this.state = 'failed';
+			throw lockedOut(this.profile!.write.profile.contactId);
+		}
+		this.profile?.carried();
+		this.state = 'done';
 	}
 }
 

@@ -104,3 +104,13 @@ export type HeldLocks = LockedProfiles & { lockedAt: number; lockedUntil: number
  * may take them then; LOCK_MARGIN_MS keeps a step sent now from reaching the store after.
  */
 export const locksStillHeld = (lockedAt: number): boolean => performance.now() - lockedAt < LOCK_TTL_MS - LOCK_MARGIN_MS;
+
+/** The refusal of a profile update whose locks ran out before its save: nothing of it is written. */
+export function lockedOut(contactId: string): NudgeError {
+	return new NudgeError(
+		'STORE_ERROR',
+		`The profile of contact ${contactId} was not saved: its locks ran out first (this process or the store was slow) and another update may hold them now; nothing of the event was kept and no message left: deliver the event again`,
+		[],
+		503,
+	);
+}

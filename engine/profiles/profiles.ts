@@ -1,9 +1,8 @@
 import type { Channel, ConsentState } from '../channels';
 import { isChannel } from '../channels';
 import type { CustomerEvent } from '../events/schema';
-import { NudgeError } from '../errors';
 import { newId } from '../ids';
-import { heldLockKeys, lockAndReadProfiles, profileLockRequest, type HeldLocks } from './identityLock';
+import { heldLockKeys, lockAndReadProfiles, lockedOut, profileLockRequest, type HeldLocks } from './identityLock';
 import { anySuppressed, suppressionReads } from '../privacy/suppression';
 import type { ProfileLockRequest, ProfileWrite, Store } from '../store/types';
 import { IDENTITY_KINDS, IdentityKind, Profile } from './schema';
@@ -157,7 +156,7 @@ export async function saveAndRelease(store: Store, { profile, identityKeys, merg
 		await releaseLocks(store, release);
 		throw error;
 	}
-	if (!saved) throw new NudgeError('STORE_ERROR', `The profile of contact ${profile.contactId} was not saved: its locks ran out first (the store was slow) and another update holds them now; deliver the event again`, [], 503);
+	if (!saved) throw lockedOut(profile.contactId);
 }
 
 export async function releaseLocks(store: Store, locks: string[]): Promise<void> {

@@ -52,7 +52,16 @@ export class ComposedSteps extends NamedRecords implements FoldedSteps {
 		if (!(await take([...new Set(locks)].sort()))) return undefined;
 		const identities = await this.resolveIdentities(identityKeys);
 		const ids = new Set([...(contactId ? [contactId] : []), ...identities.values()]);
-		if (contactLocks && !(await take([...ids].map((id) => contactLocks + id).filter((key) => !held.includes(key)).sort()))) return undefined;
+		if (contactLocks) {
+			if (!(await take([...ids].map((id) => contactLocks + id).filter((key) => !held.includes(key)).sort()))) return undefined;
+			// Resolved before the contacts' locks were taken: a merge meanwhile (another update under those locks) moves an
+			// identity to another contact, which this update has not locked. Let go, for the caller to try again.
+			const again = await this.resolveIdentities(identityKeys);
+			if (again.size !== identities.size || [...again].some(([key, id]) => identities.get(key) !== id)) {
+				await Promise.all(held.map((k) => this.releaseKey(k)));
+				return undefined;
+			}
+		}
 		// Read together, as before the fold: merges on a network store are not serial round trips.
 		const found = await Promise.all([...ids].map(async (id) => [id, await this.getProfile(id)] as const));
 		const profiles = new Map<string, Profile>();

@@ -216,7 +216,9 @@ out[#out + 1] = table.concat(found, ';')
  * taken with, its count of merged profiles, their keys, its count of keys to set, the profile and its identities each
  * with its value. Only while every lock still holds that value (no other caller has taken it since it ran out) are the
  * locks and merged profiles deleted, the keys set, the mark set to `until` for `ttl` ms and the lease deleted;
- * `took_in` says whether. A profile's save alone has no mark. The keys are arguments, undeclared like the arm hashes'.
+ * `took_in` says whether. A step sent again (ioredis resends a command whose reply a dropped connection lost) finds
+ * the locks gone and the profile as it wrote it: it ran, so `took_in` too. A profile's save alone has no mark. The keys
+ * are arguments, undeclared like the arm hashes'.
  */
 const takeInStep = (at: number) => `
 local took_in = true
@@ -235,6 +237,8 @@ do
       redis.call('SET', ARGV[${at}], ARGV[${at} + 2], 'PX', ARGV[${at} + 3])
       redis.call('DEL', ARGV[${at} + 1])
     end
+  elseif tonumber(ARGV[sets]) > 0 and redis.call('GET', ARGV[sets + 1]) == ARGV[sets + 2] then
+    took_in = true
   end
 end
 `;

@@ -135,7 +135,7 @@ async function claimAndUpdateProfile(ctx: EngineContext, event: CustomerEvent, a
 		try {
 			if (!defer) return { profile: await ingestIntoProfile(ctx.store, event, afterApply, locked) };
 			const { write, lockedAt } = await applyToProfile(ctx.store, event, afterApply, locked);
-			return { profile: write.profile, held: new HeldProfileUpdate(ctx.store, write, lockedAt, () => ingestIntoProfile(ctx.store, event, afterApply)) };
+			return { profile: write.profile, held: new HeldProfileUpdate(ctx.store, write, lockedAt) };
 		} catch (error) {
 			await releaseEvent(ctx.store, event.eventId);
 			throw error;

@@ -6,8 +6,8 @@ import { loadPolicy } from '../../engine/policy/load';
 import { contactLockKey, identityLockKey } from '../../engine/profiles/identityLock';
 import { MemoryStore } from '../../engine/store/memory';
 import type { Store } from '../../engine/store/types';
-import { describeWithServer, TEST_REDIS_URL } from '../helpers/services';
-import { redisStore } from '../helpers/rawStores';
+import { describeWithServer, TEST_POSTGRES_URL, TEST_REDIS_URL } from '../helpers/services';
+import { postgresStore, redisStore } from '../helpers/rawStores';
 
 const T0 = Date.parse('2026-11-21T09:00:00.000Z');
 const event = (eventId: string, at: number) => ({ eventId, type: 'track', name: 'Pricing Viewed', identities: { email: 'ana@example.com' }, occurredAt: new Date(at).toISOString() });
@@ -221,7 +221,7 @@ describeWithServer('Redis', TEST_REDIS_URL)('an opt-out recorded while another p
 /**
  * On Redis the one-call journey leaves the profile update's save, with the identity locks' release, to the look at the
  * caps, which sets the event's mark in the same script (Store.foldsTakeIn): one round trip fewer. The locks keep the
- * contact's other updates out until then; a save left past the locks' safe time is made again under fresh locks.
+ * contact's other updates out until then; a save whose locks ran out is refused whole, for the event's retry.
  */
 describeWithServer('Redis', TEST_REDIS_URL)('the profile save carried by the look on Redis', () => {
 	const target = { dryRun: true as const };
@@ -292,60 +292,104 @@ describeWithServer('Redis', TEST_REDIS_URL)('the profile save carried by the loo
 		expect((await store.getProfile(d.contactId))!.counters['Pricing Viewed']).toBe(1);
 	});
 
-	test('a save left past the locks\' safe time is not carried: the update is made again under fresh locks, on what another process saved meanwhile', async () => {
-		const store = openStore('carrystale');
-		const first = await engineOn(store).decide(event('s4', T0), { journey: 'nurture', target });
-		const contactId = first.contactId;
-		const now = performance.now.bind(performance);
+	/**
+	 * Runs `decide` of event `id` on a recorder whose first decision-row write first runs `meanwhile` (the locks running
+	 * out while the process stalls, another caller updating the contact), then lets a retry of the event through.
+	 */
+	async function stalled(label: string, meanwhile: (store: ReturnType<typeof redisStore>, contactId: string) => Promise<void>) {
+		const store = openStore(label);
+		const contactId = (await engineOn(store).decide(event(`${label}-0`, T0), { journey: 'nurture', target })).contactId;
+		let stalls = true;
+		const { store: spied, calls, names } = recorded(store, async (method) => {
+			if (method !== 'putDecision' || !stalls) return;
+			stalls = false;
+			await meanwhile(store, contactId);
+		});
+		const at = T0 + 8 * 86_400_000;
+		const refused = await engineOn(spied).decide(event(`${label}-1`, at), { journey: 'nurture', target }).then(
+			() => undefined,
+			(error: Error) => error,
+		);
+		return { store, contactId, calls, names, refused, at };
+	}
+
+	/** Another caller's update of the contact, under its locks: 5 more page views. */
+	async function otherUpdate(store: ReturnType<typeof redisStore>, contactId: string) {
+		const locks = [emailLock, contactLockKey(contactId)];
+		const now = Date.now() + 1;
+		for (const lock of locks) expect(await store.claimKey(lock, 60_000, now)).toBe(true);
+		const other = (await store.getProfile(contactId))!;
+		other.counters['Pricing Viewed'] += 5;
+		expect(await store.saveProfileAndRelease(other, ['email:ana@example.com'], [], locks, now + 60_000)).toBe(true);
+	}
+
+	/** Refused whole: nothing of the event kept (the other caller's 5 stay), no mark, the lease left to run out; the retry counts it once. */
+	async function expectRefusedThenRetried(run: Awaited<ReturnType<typeof stalled>>, label: string) {
+		const { store, contactId, refused, at, names } = run;
+		expect(refused?.message).toMatch(/was not saved: its locks ran out first .* no message left: deliver the event again/);
+		expect(names()).not.toContain('reserveCapAndClaim');
+		expect((await store.getProfile(contactId))!.counters['Pricing Viewed']).toBe(6);
+		expect(await store.keyHeldUntil(eventMarkKey(`${label}-1`), at)).toBeUndefined();
+		expect(await store.keyHeldUntil(eventLeaseKey(`${label}-1`), Date.now())).toBeDefined();
+		await store.releaseKey(eventLeaseKey(`${label}-1`));
+		expect((await engineOn(store).decide(event(`${label}-1`, at), { journey: 'nurture', target })).status).toBe('sent');
+		expect((await store.getProfile(contactId))!.counters['Pricing Viewed']).toBe(7);
+	}
+
+	test('a save left past the locks\' safe time is not carried nor sent: the take-in is refused whole before any message, for the retry', async () => {
+		const realNow = performance.now.bind(performance);
 		let lateBy = 0;
-		const clock = jest.spyOn(performance, 'now').mockImplementation(() => now() + lateBy);
+		const clock = jest.spyOn(performance, 'now').mockImplementation(() => realNow() + lateBy);
 		try {
-			const { store: spied, calls, names } = recorded(store, async (method) => {
-				if (method !== 'putDecision' || lateBy) return;
-				// The decision row takes 11 s; meanwhile the locks run out and another process updates the contact.
+			const run = await stalled('carrystale', async (store, contactId) => {
+				// The decision row takes 11 s: the clock moves on, the locks run out and another caller updates the contact.
 				lateBy = 11_000;
 				for (const lock of [emailLock, contactLockKey(contactId)]) await store.releaseKey(lock);
-				const other = (await store.getProfile(contactId))!;
-				other.counters['Pricing Viewed'] += 5;
-				await store.saveProfile(other, ['email:ana@example.com'], []);
+				await otherUpdate(store, contactId);
 			});
-			const d = await engineOn(spied).decide(event('s5', T0 + 8 * 86_400_000), { journey: 'nurture', target });
-			expect([d.status, d.reason]).toEqual(['sent', undefined]);
-			const look = calls.find((c) => c.method === 'peekCapAndReadArmStats')!;
-			expect(look.args[5]).toBeUndefined();
-			expect(names().indexOf('saveProfileAndRelease')).toBeLessThan(names().indexOf('finishTakeIn'));
-			expect(calls.find((c) => c.method === 'finishTakeIn')!.args[0]).toEqual({ mark: expect.objectContaining({ hold: eventMarkKey('s5') }) });
-			// 1 (first event) + 5 (the other process) + 1 (this event, applied again to what that process saved).
-			expect((await store.getProfile(contactId))!.counters['Pricing Viewed']).toBe(7);
+			expect(run.calls.find((c) => c.method === 'peekCapAndReadArmStats')!.args[5]).toBeUndefined();
+			expect(run.names()).not.toContain('finishTakeIn');
+			clock.mockRestore();
+			await expectRefusedThenRetried(run, 'carrystale');
 		} finally {
 			clock.mockRestore();
 		}
 	});
 
-	test('a carried save whose locks another caller took meanwhile is refused by the look, and made again on what that caller saved', async () => {
-		const store = openStore('carryfence');
-		const first = await engineOn(store).decide(event('s6', T0), { journey: 'nurture', target });
-		const contactId = first.contactId;
-		let taken = false;
-		const { store: spied, calls, names } = recorded(store, async (method) => {
-			if (method !== 'putDecision' || taken) return;
-			taken = true;
-			// The locks run out without the clock saying so (a stalled process) and another caller takes them, updates the contact and lets them go.
-			const locks = [emailLock, contactLockKey(contactId)];
-			for (const lock of locks) await store.releaseKey(lock);
-			for (const lock of locks) expect(await store.claimKey(lock, 60_000, Date.now() + 1)).toBe(true);
-			const other = (await store.getProfile(contactId))!;
-			other.counters['Pricing Viewed'] += 5;
-			await store.saveProfileAndRelease(other, ['email:ana@example.com'], [], locks);
+	test('a carried save whose locks another caller took meanwhile is refused by the look (checked in its script), then the take-in whole, before any message', async () => {
+		const run = await stalled('carryfence', async (store, contactId) => {
+			// The locks run out without the clock saying so (a stalled process) and another caller takes them.
+			for (const lock of [emailLock, contactLockKey(contactId)]) await store.releaseKey(lock);
+			await otherUpdate(store, contactId);
 		});
-		const d = await engineOn(spied).decide(event('s7', T0 + 8 * 86_400_000), { journey: 'nurture', target });
+		expect(run.calls.find((c) => c.method === 'peekCapAndReadArmStats')!.args[5]).toMatchObject({ profile: { release: expect.arrayContaining([emailLock, contactLockKey(run.contactId)]) } });
+		await expectRefusedThenRetried(run, 'carryfence');
+	});
+
+	/** ioredis sends a command again when a dropped connection lost its reply: the script runs twice, the caller sees the second answer. */
+	function sentTwice(store: ReturnType<typeof redisStore>, command: string) {
+		const client = store.client as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+		const send = client[command].bind(client);
+		client[command] = async (...args: unknown[]) => {
+			client[command] = send;
+			await send(...args);
+			return send(...args);
+		};
+	}
+
+	test('a take-in sent twice (a reply lost to a dropped connection) is taken once: the second run finds its own write', async () => {
+		const store = openStore('carrytwice');
+		sentTwice(store, 'nudgePeekAndArms');
+		sentTwice(store, 'nudgeGetArms');
+		const d = await engineOn(store).decide(event('t1', T0), { journey: 'nurture', target });
 		expect(d.status).toBe('sent');
-		// The look carried the save and was refused; the update was made again, then the mark set on its own.
-		expect(calls.find((c) => c.method === 'peekCapAndReadArmStats')!.args[5]).toMatchObject({ profile: { release: expect.arrayContaining([emailLock, contactLockKey(contactId)]) } });
-		expect(names().lastIndexOf('saveProfileAndRelease')).toBeGreaterThan(names().indexOf('peekCapAndReadArmStats'));
-		expect(calls.filter((c) => c.method === 'finishTakeIn').map((c) => c.args[0])).toEqual([{ mark: expect.objectContaining({ hold: eventMarkKey('s7') }) }]);
-		expect((await store.getProfile(contactId))!.counters['Pricing Viewed']).toBe(7);
-		expect(await store.keyHeldUntil(eventMarkKey('s7'), T0 + 8 * 86_400_000)).toBeDefined();
+		expect((await store.getProfile(d.contactId))!.counters['Pricing Viewed']).toBe(1);
+		// The nodes' ingest saves in a step of its own: the same there.
+		sentTwice(store, 'nudgeFinishTakeIn');
+		const taken = await engineOn(store).ingest(event('t2', T0 + 1000), { journey: 'nurture' });
+		expect(taken.duplicate).toBe(false);
+		expect((await store.getProfile(d.contactId))!.counters['Pricing Viewed']).toBe(2);
+		expect((await engineOn(store).ingest(event('t2', T0 + 2000), { journey: 'nurture' })).duplicate).toBe(true);
 	});
 
 	test('24 events of one contact decided at once by one engine: each counted once, every lock let go', async () => {
@@ -404,5 +448,37 @@ describeWithServer('Redis', TEST_REDIS_URL)('events of one contact by different 
 		expect((await store.getProfile(sent.contactId))!.consent[sent.channel!]).toBe('opted_out');
 		expect((await engine.recordOutcome(outcome)).duplicate).toBe(true);
 		await engine.close();
+	});
+});
+
+/**
+ * The composed lock step (PostgreSQL) resolves a contact's identities before it takes the contacts' locks: a merge in
+ * between moves an identity to a contact it has not locked, so it lets go and tries again rather than read the wrong one.
+ */
+describeWithServer('PostgreSQL', TEST_POSTGRES_URL)('a merge between the identities read and the contact locks taken', () => {
+	test('the update tries again and lands on the contact the identity now names, not on a new one', async () => {
+		const store = postgresStore('mergerace');
+		const engine = engineOn(store);
+		const named = (id: string, at: number, identities: Record<string, string>) => ({ ...event(id, at), identities });
+		const a = (await engine.ingest(named('mr0', T0, { userId: 'u1' }), { journey: 'nurture' })).decision.contactId;
+		await engine.ingest(named('mr1', T0 + 1000, { anonymousId: 'z1', email: 'y@example.com' }), { journey: 'nurture' });
+		const resolve = store.resolveIdentities.bind(store);
+		let merged = false;
+		store.resolveIdentities = async (keys: string[]) => {
+			const found = await resolve(keys);
+			if (!merged && keys.includes('email:y@example.com')) {
+				merged = true;
+				// Another worker's event links u1 and z1: y's contact is merged into A, and y points at A.
+				await engine.ingest(named('mr2', T0 + 2000, { userId: 'u1', anonymousId: 'z1' }), { journey: 'nurture' });
+			}
+			return found;
+		};
+		const e = await engine.ingest(named('mr3', T0 + 3000, { email: 'y@example.com' }), { journey: 'nurture' });
+		store.resolveIdentities = resolve;
+		expect(merged).toBe(true);
+		expect(e.decision.contactId).toBe(a);
+		expect((await store.resolveIdentities(['email:y@example.com'])).get('email:y@example.com')).toBe(a);
+		expect((await store.getProfile(a))!.counters['Pricing Viewed']).toBe(4);
+		await store.close();
 	});
 });
