@@ -127,9 +127,11 @@ export async function loadDecision(ctx: EngineContext, ref: DecisionRef | unknow
 
 export async function profileOf(ctx: EngineContext, decision: Decision): Promise<Profile> {
 	const profile = await ctx.store.getProfile(decision.contactId);
-	if (!profile) throw new NudgeError('UNKNOWN_CONTACT', `Contact ${decision.contactId} is unknown: no profile exists for it (was it erased?)`);
+	if (!profile) throw unknownContact(decision.contactId);
 	return profile;
 }
+
+export const unknownContact = (contactId: string) => new NudgeError('UNKNOWN_CONTACT', `Contact ${contactId} is unknown: no profile exists for it (was it erased?)`);
 
 /**
  * Runs a profile read-modify-write apart from this process's others: under the engine's profile lock on a store of one

@@ -5,9 +5,10 @@ import { claimsReward, engagementTrials, outcomeDeltas } from '../decide/bookkee
 import { probabilityBest } from '../decide/learner';
 import { NudgeError, describeIssues, issuesFromZod } from '../errors';
 import { zoneFor } from '../guard/windows';
-import { apartFromOtherUpdates, type EngineContext, save, loadDecision, profileOf } from './context';
+import { apartFromOtherUpdates, type EngineContext, save, loadDecision, unknownContact } from './context';
 import { isoTime } from '../util/isoTime';
-import { withIdentityLocks } from '../profiles/identityLock';
+import { heldLockKeys, lockAndReadProfiles, profileLockRequest } from '../profiles/identityLock';
+import { releaseLocks, saveAndRelease } from '../profiles/profiles';
 
 /**
  * An outcome names its decision one way: its decision id, the provider's message id, or the contact
@@ -66,16 +67,22 @@ export async function recordOutcome(ctx: EngineContext, input: OutcomeInput): Pr
 
 /**
  * Opts the contact out of `channel` under the contact's lock, which every update of its profile takes (identityLock.ts
- * contactLockKey): a process that read the profile to update it saves before this reads, so it cannot overwrite the
- * opt-out with what it read.
+ * contactLockKey), read and saved as an event's update is: a process that read the profile to update it saves before
+ * this reads, so it cannot overwrite the opt-out with what it read, and a save whose lock ran out meanwhile (another
+ * update may hold it) is refused, with the outcome left unrecorded for its retry.
  */
 async function optOut(ctx: EngineContext, decision: Decision, channel: Channel): Promise<void> {
-	await withIdentityLocks(ctx.store, [`contactId:${decision.contactId}`], async () => {
-		const profile = await profileOf(ctx, decision);
-		if (profile.consent[channel] === 'opted_out') return;
-		profile.consent[channel] = 'opted_out';
-		await ctx.store.saveProfile(profile, [], []);
-	});
+	const request = profileLockRequest(ctx.store, [`contactId:${decision.contactId}`], [], decision.contactId);
+	const { identities, profiles, lockedUntil } = await lockAndReadProfiles(ctx.store, request);
+	const release = heldLockKeys(request, identities);
+	const profile = profiles.get(decision.contactId);
+	if (profile?.consent[channel] === 'opted_out' || !profile) {
+		await releaseLocks(ctx.store, release);
+		if (!profile) throw unknownContact(decision.contactId);
+		return;
+	}
+	profile.consent[channel] = 'opted_out';
+	await saveAndRelease(ctx.store, { profile, identityKeys: [], merged: [], release, ...(release.length ? { lockedUntil } : {}) });
 }
 
 /** The decision an outcome belongs to; exactly one way of naming it must be given. */

@@ -433,17 +433,45 @@ describeWithServer('Redis', TEST_REDIS_URL)('events of one contact by different 
 		for (const engine of all) await engine.close();
 	});
 
+	test('an opt-out whose lock ran out and was taken before its save is refused, the other update kept; the retry opts out', async () => {
+		const store = redisStore('optoutfence');
+		const sent = await engineOn(store).decide(event('of1', T0), { journey: 'nurture', target: { dryRun: true } });
+		const lock = contactLockKey(sent.contactId);
+		let stalls = true;
+		const { store: spied } = recorded(store, async (method) => {
+			if (method !== 'saveProfileAndRelease' || !stalls) return;
+			stalls = false;
+			// The opt-out stalls past its lock; another update takes the lock, counts 5 page views and keeps the lock.
+			await store.releaseKey(lock);
+			expect(await store.claimKey(lock, 60_000, Date.now() + 1)).toBe(true);
+			const other = (await store.getProfile(sent.contactId))!;
+			other.counters['Pricing Viewed'] += 5;
+			await store.saveProfile(other, [], []);
+		});
+		const outcome = { decisionId: sent.decisionId, type: 'unsubscribe' as const, at: new Date(T0 + 60_000).toISOString() };
+		await expect(engineOn(spied).recordOutcome(outcome)).rejects.toThrow(/was not saved: its locks ran out first/);
+		const kept = (await store.getProfile(sent.contactId))!;
+		expect(kept.counters['Pricing Viewed']).toBe(6);
+		expect(kept.consent[sent.channel!]).not.toBe('opted_out');
+		// The other update's lock is kept; once it lets go, the retry opts the contact out and records the outcome.
+		expect(await store.keyHeldUntil(lock, Date.now())).toBeDefined();
+		await store.releaseKey(lock);
+		expect((await engineOn(store).recordOutcome(outcome)).duplicate).toBe(false);
+		expect((await store.getProfile(sent.contactId))!).toMatchObject({ counters: { 'Pricing Viewed': 6 }, consent: { [sent.channel!]: 'opted_out' } });
+		await store.close();
+	});
+
 	test('an opt-out that fails is not lost: its outcome is recorded only after it, so the retry makes it', async () => {
 		const store = redisStore('optoutretry');
 		const engine = engineOn(store);
 		const sent = await engine.decide(event('or1', T0), { journey: 'nurture', target: { dryRun: true } });
-		const save = store.saveProfile.bind(store);
-		store.saveProfile = async () => {
+		const save = store.saveProfileAndRelease.bind(store);
+		store.saveProfileAndRelease = async () => {
 			throw new Error('store down');
 		};
 		const outcome = { decisionId: sent.decisionId, type: 'unsubscribe' as const, at: new Date(T0 + 60_000).toISOString() };
 		await expect(engine.recordOutcome(outcome)).rejects.toThrow(/store down/);
-		store.saveProfile = save;
+		store.saveProfileAndRelease = save;
 		expect((await engine.recordOutcome(outcome)).duplicate).toBe(false);
 		expect((await store.getProfile(sent.contactId))!.consent[sent.channel!]).toBe('opted_out');
 		expect((await engine.recordOutcome(outcome)).duplicate).toBe(true);
