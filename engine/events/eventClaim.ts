@@ -84,9 +84,9 @@ export class EventMark {
 	 * when the profile update was left so long that its locks may have run out (set() refuses the take-in then).
 	 */
 	async carriedBy<T extends { tookIn?: false }>(step: (takeIn?: TakeIn) => Promise<T>): Promise<T> {
-		const profile = this.profile?.carriable;
-		if (this.state !== 'pending' || (this.profile && !profile)) return step();
-		const result = await step(profile ? { mark: this.mark, profile } : { mark: this.mark });
+		const takeIn = this.state === 'pending' ? this.takeIn() : undefined;
+		if (!takeIn) return step();
+		const result = await step(takeIn);
 		// Refused (the locks ran out and another caller holds them): set(), before any message, refuses the take-in.
 		if (result.tookIn === false) {
 			this.profile?.lost();
@@ -104,14 +104,10 @@ export class EventMark {
 	 */
 	async set(): Promise<void> {
 		if (this.state !== 'pending') return;
-		const profile = this.profile?.carriable;
-		if (this.profile && !profile) {
-			this.state = 'failed';
-			throw lockedOut(this.profile.write.profile.contactId);
-		}
-		let took: boolean;
+		const takeIn = this.takeIn();
+		let took = false;
 		try {
-			took = await this.store.finishTakeIn(profile ? { mark: this.mark, profile } : { mark: this.mark });
+			if (takeIn) took = await this.store.finishTakeIn(takeIn);
 		} catch (error) {
 			this.state = 'failed';
 			await this.profile?.abandon();
@@ -124,6 +120,13 @@ export class EventMark {
 		}
 		this.profile?.carried();
 		this.state = 'done';
+	}
+
+	/** The mark, with the profile update's save when one was left; undefined when that save's locks may have run out. */
+	private takeIn(): TakeIn | undefined {
+		if (!this.profile) return { mark: this.mark };
+		const profile = this.profile.carriable;
+		return profile && { mark: this.mark, profile };
 	}
 }
 

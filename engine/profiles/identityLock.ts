@@ -67,9 +67,8 @@ export const contactLockKey = (contactId: string) => identityLockKey(`contactId:
  * release with the save are heldLockKeys'.
  */
 export function profileLockRequest(store: LockStore, lockKeys: string[], identityKeys: string[], contactId?: string): ProfileLockRequest {
-	if (!store.shared) return { locks: [], ttlMs: LOCK_TTL_MS, identityKeys, ...(contactId !== undefined ? { contactId } : {}) };
-	const locks = [...new Set(lockKeys)].sort().map(identityLockKey);
-	return { locks, ttlMs: LOCK_TTL_MS, identityKeys, ...(contactId !== undefined ? { contactId } : {}), contactLocks: contactLockKey('') };
+	const request = { locks: [] as string[], ttlMs: LOCK_TTL_MS, identityKeys, ...(contactId !== undefined ? { contactId } : {}) };
+	return store.shared ? { ...request, locks: [...new Set(lockKeys)].sort().map(identityLockKey), contactLocks: contactLockKey('') } : request;
 }
 
 /** The locks a request took with what it read: its own, and those of the contacts read. */

@@ -197,8 +197,7 @@ export async function applyToProfile(
 			const known = aliasKeys.filter((key) => resolved.has(key));
 			for (const key of known.length ? known : aliasKeys) addIdentity(profile, key.startsWith('userId:') ? 'userId' : 'anonymousId', previousId);
 		}
-		const write = { profile, identityKeys: profileIdentityKeys(profile), merged: profiles.slice(1).map((p) => p.contactId), release: held };
-		return { write: held.length ? { ...write, lockedUntil } : write, lockedAt };
+		return { write: { profile, identityKeys: profileIdentityKeys(profile), merged: profiles.slice(1).map((p) => p.contactId), release: held, lockedUntil }, lockedAt };
 	} catch (error) {
 		await releaseLocks(store, held);
 		throw error;

@@ -39,10 +39,11 @@ export class ComposedSteps extends NamedRecords implements FoldedSteps {
 	 */
 	async lockAndReadProfiles(this: Store, locks: string[], ttlMs: number, now: number, identityKeys: string[], contactId?: string, _reads?: RecordReads, contactLocks?: string): Promise<LockedProfiles | undefined> {
 		const held: string[] = [];
+		const letGo = () => Promise.all(held.map((k) => this.releaseKey(k)));
 		const take = async (keys: string[]) => {
 			for (const key of keys) {
 				if (!(await this.claimKey(key, ttlMs, now))) {
-					await Promise.all(held.map((k) => this.releaseKey(k)));
+					await letGo();
 					return false;
 				}
 				held.push(key);
@@ -58,7 +59,7 @@ export class ComposedSteps extends NamedRecords implements FoldedSteps {
 			// identity to another contact, which this update has not locked. Let go, for the caller to try again.
 			const again = await this.resolveIdentities(identityKeys);
 			if (again.size !== identities.size || [...again].some(([key, id]) => identities.get(key) !== id)) {
-				await Promise.all(held.map((k) => this.releaseKey(k)));
+				await letGo();
 				return undefined;
 			}
 		}

@@ -715,8 +715,10 @@ export class RedisStore extends NamedRecords implements Store {
 		if (!save) return [...held, 0, '', 0, 0];
 		const { profile, identityKeys, merged, release, lockedUntil } = save;
 		// Without the locks' value (a caller that took none), the locks are let go as they are.
-		const locks = lockedUntil === undefined ? [] : release.map((key) => this.k('claim', key));
-		const deleted = [...merged.map((id) => this.k('profile', id)), ...(lockedUntil === undefined ? release.map((key) => this.k('claim', key)) : [])];
+		const claims = release.map((key) => this.k('claim', key));
+		const fenced = lockedUntil !== undefined;
+		const locks = fenced ? claims : [];
+		const deleted = [...merged.map((id) => this.k('profile', id)), ...(fenced ? [] : claims)];
 		const set = [this.k('profile', profile.contactId), JSON.stringify(profile), ...identityKeys.flatMap((key) => [this.k('identity', key), profile.contactId])];
 		return [...held, locks.length, ...locks, lockedUntil ?? '', deleted.length, ...deleted, set.length / 2, ...set];
 	}

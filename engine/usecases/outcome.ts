@@ -82,7 +82,7 @@ async function optOut(ctx: EngineContext, decision: Decision, channel: Channel):
 		return;
 	}
 	profile.consent[channel] = 'opted_out';
-	await saveAndRelease(ctx.store, { profile, identityKeys: [], merged: [], release, ...(release.length ? { lockedUntil } : {}) });
+	await saveAndRelease(ctx.store, { profile, identityKeys: [], merged: [], release, lockedUntil });
 }
 
 /** The decision an outcome belongs to; exactly one way of naming it must be given. */
