@@ -38,6 +38,11 @@ export const REASON_CODES = [
 	'APPROVAL_MISMATCH',
 	/** The journey's uplift gate (policy `journeys.<id>.uplift`): the message is not predicted to change this contact enough. */
 	'LOW_UPLIFT',
+	/**
+	 * The one-call journey stopped on an error before the decision ended (a store that failed, a take-in refused as its
+	 * locks ran out): no message left after it, and the explanation names the error. Left pending, it would never end.
+	 */
+	'STOPPED_BY_ERROR',
 ] as const;
 export const ReasonCodeSchema = z.enum(REASON_CODES);
 export type ReasonCode = z.infer<typeof ReasonCodeSchema>;

@@ -158,18 +158,26 @@ async function claimAndUpdateProfile(ctx: EngineContext, event: CustomerEvent, a
  * of the journey's triggers only updated the profile, so its decision is settled NOT_A_TRIGGER.
  */
 async function routeEvent(ctx: EngineContext, decision: Decision, event: CustomerEvent, at: Date): Promise<void> {
-	const outcome = outcomeOfEvent(ctx.policy, decision.journey, event);
-	if (outcome) {
-		// An event naming its channel (an email unsubscribe) belongs to the latest message on that channel.
-		const named = event.properties.channel;
-		const channel = typeof named === 'string' && (CHANNELS as readonly string[]).includes(named) ? (named as Channel) : undefined;
-		const target = await latestMessage(ctx, decision.contactId, decision.journey, at, channel);
-		if (target) decision.outcomeFor = { decisionId: target.decisionId, ...outcome, outcomeId: `${event.eventId}:${outcome.type}` };
-	}
+	const outcomeFor = await outcomeOfMessage(ctx, decision.contactId, decision.journey, event, at);
+	if (outcomeFor) decision.outcomeFor = outcomeFor;
 	if (!startsMessage(ctx.policy, decision.journey, event)) {
 		const recorded = decision.outcomeFor ? `; it is recorded as ${decision.outcomeFor.type} of decision ${decision.outcomeFor.decisionId}` : '';
 		suppress(decision, 'NOT_A_TRIGGER', `${eventKey(event)} does not start a message in journey ${decision.journey} (policy journeys.${decision.journey}.triggers)${recorded}`);
 	}
+}
+
+/**
+ * The outcome an event is of the contact's latest message in the journey (policy `journeys.<id>.outcomes`), with the
+ * decision it belongs to; undefined when the event is no outcome, or there is no such message in the attribution window.
+ */
+export async function outcomeOfMessage(ctx: EngineContext, contactId: string, journey: string, event: CustomerEvent, at: Date): Promise<Decision['outcomeFor']> {
+	const outcome = outcomeOfEvent(ctx.policy, journey, event);
+	if (!outcome) return undefined;
+	// An event naming its channel (an email unsubscribe) belongs to the latest message on that channel.
+	const named = event.properties.channel;
+	const channel = typeof named === 'string' && (CHANNELS as readonly string[]).includes(named) ? (named as Channel) : undefined;
+	const target = await latestMessage(ctx, contactId, journey, at, channel);
+	return target && { decisionId: target.decisionId, ...outcome, outcomeId: `${event.eventId}:${outcome.type}` };
 }
 
 /** The contact's latest message in the journey (sent, or held out) within the attribution window, on `channel` if given. */

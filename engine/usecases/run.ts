@@ -1,9 +1,10 @@
 import type { Decision } from '../audit/schema';
+import { moveTo } from '../audit/status';
 import type { DecisionRef } from '../items/decisionRef';
 import { chooseStage } from './choose';
 import { type EngineContext, loadDecision, profileLoader } from './context';
 import { guardStage } from './guard';
-import { ingest, type IngestResult } from './ingest';
+import { ingest, outcomeOfMessage, type IngestResult } from './ingest';
 import { logStage } from './log';
 import { recordOutcome } from './outcome';
 import { scoreStage } from './score';
@@ -26,11 +27,13 @@ export async function decide(ctx: EngineContext, rawEvent: unknown, options: { j
  */
 export async function decideIngested(ctx: EngineContext, ingested: IngestResult, target: SendTarget): Promise<Decision> {
 	const decision = ingested.decision;
-	if (ingested.duplicate) return decision;
+	if (ingested.duplicate) {
+		await recordOutcomeAgain(ctx, ingested);
+		return decision;
+	}
 	const mark = ingested.mark;
 	try {
-		const outcome = decision.outcomeFor;
-		if (outcome) await recordOutcome(ctx, { decisionId: outcome.decisionId, type: outcome.type, value: outcome.value, outcomeId: outcome.outcomeId, at: decision.event.occurredAt });
+		if (decision.outcomeFor) await recordOutcomeOf(ctx, decision.outcomeFor, decision.event.occurredAt);
 		const profile = profileLoader(ctx, decision, ingested.profile);
 		const sendKey = { claimed: false };
 		const done = await runStages(ctx, decision, [
@@ -46,8 +49,38 @@ export async function decideIngested(ctx: EngineContext, ingested: IngestResult,
 		return done;
 	} catch (error) {
 		await mark?.set().catch(() => undefined);
+		await settleStopped(ctx, decision, error).catch(() => undefined);
 		throw error;
 	}
+}
+
+function recordOutcomeOf(ctx: EngineContext, outcome: NonNullable<Decision['outcomeFor']>, at: string) {
+	return recordOutcome(ctx, { decisionId: outcome.decisionId, type: outcome.type, value: outcome.value, outcomeId: outcome.outcomeId, at });
+}
+
+/**
+ * A repeated delivery of an outcome event records its outcome again, a no-op once it is recorded (by its outcome id).
+ * The first delivery's record may have failed after the event was taken in (its mark is set whatever happens, so the
+ * profile update is not made twice): a retry is then a duplicate, and without this the outcome (an unsubscribe's
+ * opt-out with it) would be lost. The message it belongs to is looked for as the first delivery did, at the event's time.
+ */
+async function recordOutcomeAgain(ctx: EngineContext, { event, decision }: IngestResult): Promise<void> {
+	const outcome = await outcomeOfMessage(ctx, decision.contactId, decision.journey, event, new Date(decision.createdAt));
+	if (outcome) await recordOutcomeOf(ctx, outcome, event.occurredAt);
+}
+
+/**
+ * A decision the one-call journey could not finish is settled failed with its error (STOPPED_BY_ERROR) instead of
+ * being left pending for ever: nothing would take it up again (a repeated delivery of a marked event is a duplicate,
+ * and one whose take-in was refused opens a new decision). Left as it is when it had ended, waits for a later step
+ * (delayed, review), or holds a delivery's record. Best effort: the store that failed may refuse this write too.
+ */
+async function settleStopped(ctx: EngineContext, decision: Decision, error: unknown): Promise<void> {
+	if (decision.status !== 'pending' || decision.delivery) return;
+	moveTo(decision, 'failed');
+	decision.reason = 'STOPPED_BY_ERROR';
+	decision.explanation = `stopped by an error before it ended: ${error instanceof Error ? error.message : String(error)}`;
+	await logStage(ctx, decision, {});
 }
 
 /**

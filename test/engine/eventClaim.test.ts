@@ -332,8 +332,16 @@ describeWithServer('Redis', TEST_REDIS_URL)('the profile save carried by the loo
 		expect(await store.keyHeldUntil(eventMarkKey(`${label}-1`), at)).toBeUndefined();
 		expect(await store.keyHeldUntil(eventLeaseKey(`${label}-1`), Date.now())).toBeDefined();
 		await store.releaseKey(eventLeaseKey(`${label}-1`));
-		expect((await engineOn(store).decide(event(`${label}-1`, at), { journey: 'nurture', target })).status).toBe('sent');
+		const retried = await engineOn(store).decide(event(`${label}-1`, at), { journey: 'nurture', target });
+		expect(retried.status).toBe('sent');
 		expect((await store.getProfile(contactId))!.counters['Pricing Viewed']).toBe(7);
+		// The refused delivery's decision row is settled failed with the refusal, not left pending; the retry's is sent.
+		const rows = (await store.queryDecisions({ contactId })).filter((d) => d.event.eventId === `${label}-1`);
+		expect(rows.map((d) => [d.decisionId === retried.decisionId, d.status, d.reason]).sort()).toEqual([
+			[false, 'failed', 'STOPPED_BY_ERROR'],
+			[true, 'sent', undefined],
+		]);
+		expect(rows.find((d) => d.status === 'failed')!.explanation).toMatch(/^stopped by an error before it ended: The profile of contact .* was not saved: its locks ran out first/);
 	}
 
 	test('a save left past the locks\' safe time is not carried nor sent: the take-in is refused whole before any message, for the retry', async () => {

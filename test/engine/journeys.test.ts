@@ -98,6 +98,48 @@ describe('journey settings in the engine', () => {
 		expect((await engine.getProfile(email.contactId))!.consent).toMatchObject({ email: 'opted_out', sms: 'opted_out' });
 	});
 
+	test('an outcome whose record fails is not lost: the event\'s repeated delivery (a duplicate) records it, once', async () => {
+		const email = await decide('nurture', track('u-f', 'Lead Created', 0, {}, { email: 'f@example.com', consent: { email: 'opted_in' } }));
+		expect(email).toMatchObject({ status: 'sent', channel: 'email' });
+		const store = engine.store;
+		const add = store.addOutcome.bind(store);
+		let failures = 1;
+		store.addOutcome = async (...args: Parameters<typeof add>) => {
+			if (failures-- > 0) throw new Error('store down');
+			return add(...args);
+		};
+		const converted = track('u-f', 'Lead Converted', 20, { value: 300 });
+		await expect(decide('nurture', converted)).rejects.toThrow(/store down/);
+		expect((await store.getDecision(email.decisionId))!.outcomes).toEqual([]);
+		// The event was taken in (its profile update saved, its mark set): delivered again it is a duplicate, which records the outcome.
+		expect(await decide('nurture', converted)).toMatchObject({ status: 'suppressed', reason: 'DUPLICATE_EVENT' });
+		const recorded = () => store.getDecision(email.decisionId).then((d) => d!.outcomes.map((o) => [o.type, o.value]));
+		expect(await recorded()).toEqual([['conversion', 300]]);
+		await decide('nurture', converted);
+		expect(await recorded()).toEqual([['conversion', 300]]);
+		expect((await engine.getProfile(email.contactId))!.counters['Lead Converted']).toBe(1);
+	});
+
+	test('a decision the one-call journey cannot finish is settled failed with its error (STOPPED_BY_ERROR), not left pending', async () => {
+		const store = engine.store;
+		const reserve = store.reserveCapAndClaim.bind(store);
+		store.reserveCapAndClaim = async () => {
+			throw new Error('cap ledger unavailable');
+		};
+		const lead = track('u-e', 'Lead Created', 0, {}, { email: 'e@example.com', consent: { email: 'opted_in' } });
+		await expect(decide('nurture', lead)).rejects.toThrow(/cap ledger unavailable/);
+		store.reserveCapAndClaim = reserve;
+		// The test's store holds that one decision.
+		const [stopped, ...others] = await store.queryDecisions({});
+		expect(others).toEqual([]);
+		expect(stopped).toMatchObject({ status: 'failed', reason: 'STOPPED_BY_ERROR', explanation: 'stopped by an error before it ended: cap ledger unavailable' });
+		expect(stopped.loggedAt).toBeDefined();
+		expect(stopped.trail.map((t) => t.status).at(-1)).toBe('failed');
+		// The event was taken in: a repeat is a duplicate and the row stays as it ended.
+		expect(await decide('nurture', lead)).toMatchObject({ reason: 'DUPLICATE_EVENT' });
+		expect((await store.getDecision(stopped.decisionId))!.status).toBe('failed');
+	});
+
 	test('a revenue outcome without its amount counts as a conversion', async () => {
 		await engine.ingest(track('u-c', 'Checkout Started', 0, {}, { email: 'c@example.com', consent: { email: 'opted_in' } }), { journey: 'cart-abandonment' });
 		const fired = await decide('cart-abandonment', { eventId: 'fired-c', type: 'track', name: 'Cart Abandoned', identities: { userId: 'u-c' }, occurredAt: at(60) });

@@ -107,6 +107,7 @@ const REASON_LABELS: Record<ReasonCode, string> = {
 	APPROVAL_EXPIRED: 'approval expired',
 	APPROVAL_MISMATCH: 'approval mismatch',
 	LOW_UPLIFT: 'low uplift',
+	STOPPED_BY_ERROR: 'stopped by error',
 };
 
 const ERROR_LABELS: Record<NudgeErrorCode, string> = {
