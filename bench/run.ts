@@ -7,6 +7,7 @@ import { benchConsole } from './console';
 import { benchDecide } from './decide';
 import { benchExport } from './export';
 import { benchFaults } from './faults';
+import { benchIngestTrips } from './ingestTrips';
 import { benchLoad } from './load';
 import { benchRedact } from './redact';
 import { benchRetention } from './retention';
@@ -36,6 +37,8 @@ async function main(): Promise<void> {
 	await benchUplift();
 	process.stdout.write('\n');
 	await benchScale();
+	process.stdout.write('\n');
+	await benchIngestTrips();
 	process.stdout.write('\n');
 	await benchFaults();
 	process.stdout.write('\n');

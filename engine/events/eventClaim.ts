@@ -9,7 +9,7 @@
  * A delivery that finds the lease held by another waits for the mark (a duplicate) or the lease to free.
  */
 import { NudgeError } from '../errors';
-import { lockedOut, type HeldLocks } from '../profiles/identityLock';
+import type { HeldLocks } from '../profiles/identityLock';
 import type { HeldProfileUpdate } from '../profiles/heldUpdate';
 import type { ClaimStore, FoldedSteps, KeyHold, ProfileLockRequest, TakeIn } from '../store/types';
 
@@ -25,14 +25,17 @@ export const eventMarkKey = (eventId: string) => `event:${eventId}`;
 export const eventLeaseKey = (eventId: string) => `event-lease:${eventId}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** True when this caller takes the event in; false when it was taken in before (a duplicate). */
-export async function claimEvent(store: EventClaims, eventId: string, at: number): Promise<boolean> {
+/**
+ * The lease's value (its run-out time) when this caller takes the event in; undefined when it was taken in before (a
+ * duplicate).
+ */
+export async function claimEvent(store: EventClaims, eventId: string, at: number): Promise<number | undefined> {
 	const started = Date.now();
 	for (let pause = 10; ; pause = Math.min(pause * 2, 200)) {
 		const now = Date.now();
 		// One step: the lease, unless the mark says a holder stored the event already (before or after this lease).
 		const claim = await store.claimKeyUnlessMarked(eventLeaseKey(eventId), EVENT_LEASE_MS, now, eventMarkKey(eventId), at);
-		if (claim !== 'held') return claim === 'claimed';
+		if (claim !== 'held') return claim === 'claimed' ? now + EVENT_LEASE_MS : undefined;
 		if (now - started >= WAIT_MS) {
 			const until = await store.keyHeldUntil(eventLeaseKey(eventId), now);
 			const left = until === undefined ? 'deliver it again now' : `if that process stopped, deliver it again in ${Math.ceil((until - now) / 1000)} s (when its claim runs out)`;
@@ -47,11 +50,12 @@ export async function claimEvent(store: EventClaims, eventId: string, at: number
  * then the identity locks and the profile read. 'held': another delivery has the event (claimEvent waits for it);
  * `locked` is absent when a lock was held by another caller (the event stays claimed).
  */
-export async function claimEventAndLock(store: EventClaims, eventId: string, at: number, lock: ProfileLockRequest): Promise<{ claim: 'claimed' | 'held' | 'marked'; locked?: HeldLocks }> {
+export async function claimEventAndLock(store: EventClaims, eventId: string, at: number, lock: ProfileLockRequest): Promise<{ claim: 'claimed' | 'held' | 'marked'; claimedUntil: number; locked?: HeldLocks }> {
 	const lockedAt = performance.now();
 	const now = Date.now();
 	const { claim, locked } = await store.claimKeyUnlessMarkedAndLock(eventLeaseKey(eventId), EVENT_LEASE_MS, now, eventMarkKey(eventId), at, lock);
-	return locked ? { claim, locked: { ...locked, lockedAt, lockedUntil: now + lock.ttlMs } } : { claim };
+	const claimedUntil = now + EVENT_LEASE_MS;
+	return locked ? { claim, claimedUntil, locked: { ...locked, lockedAt, lockedUntil: now + lock.ttlMs } } : { claim, claimedUntil };
 }
 
 /**
@@ -61,12 +65,17 @@ export async function claimEventAndLock(store: EventClaims, eventId: string, at:
  * lets its next store step carry it (Choose Channel's look: one round trip fewer on Redis, usecases/run.ts) instead of
  * a step of its own, and with it the contact's profile update when that was left too (`profile`: on a store whose
  * look carries it, Store.foldsTakeIn); until then the lease keeps the event from a repeated delivery, as while it was
- * taken in, and the identity locks keep the contact's other updates out. It is set before any message leaves. A mark
- * that cannot be set lets the event go (and the profile update with it), so a retried delivery can take it; nothing
- * of it is sent again after that (the locks and the lease may be another caller's by then).
+ * taken in, and the identity locks keep the contact's other updates out. It is set before any message leaves.
+ *
+ * The mark is set, and the profile saved, only while the lease still holds the value it was claimed with
+ * (`claimedUntil`) and the locks theirs: a delivery that stalled past its lease (30 s) may find that another delivery
+ * of the event took it over and in, and taking it in too would make a second decision, and a second message. Such a
+ * take-in is refused whole before any message, with nothing written and nothing let go (the lease and the locks may be
+ * another caller's): the event is left to its retry, a duplicate once the other delivery has marked it. A mark that
+ * cannot be set (the store failed) lets the event go, and the profile update with it, so a retried delivery can take it.
  */
 export class EventMark {
-	private state: 'pending' | 'done' | 'failed' = 'pending';
+	private state: 'pending' | 'done' | 'failed' | 'refused' = 'pending';
 	readonly mark: KeyHold;
 
 	constructor(
@@ -74,34 +83,40 @@ export class EventMark {
 		private readonly eventId: string,
 		at: number,
 		windowMs: number,
+		claimedUntil: number | undefined,
 		private profile?: HeldProfileUpdate,
 	) {
-		this.mark = { hold: eventMarkKey(eventId), ttlMs: windowMs, now: at, release: eventLeaseKey(eventId) };
+		this.mark = { hold: eventMarkKey(eventId), ttlMs: windowMs, now: at, release: eventLeaseKey(eventId), ...(claimedUntil === undefined ? {} : { claimedUntil }) };
+	}
+
+	/** The take-in was refused (its lease or its locks ran out): nothing of it was written, and nothing may be let go. */
+	get refused(): boolean {
+		return this.state === 'refused';
+	}
+
+	/** The take-in failed in the store, and the event was let go already. */
+	get letGo(): boolean {
+		return this.state === 'failed';
 	}
 
 	/**
-	 * Runs a store step carrying the take-in's end, done once the step succeeds. Nothing to carry when it is done, or
-	 * when the profile update was left so long that its locks may have run out (set() refuses the take-in then).
+	 * Runs a store step carrying the take-in's end, done once the step succeeds; nothing to carry once it is done. A
+	 * take-in the step refuses, or whose profile update was left so long that its locks may have run out, is refused
+	 * (thrown) before anything more of the decision is done: no choice, no learner count, no logged verdict.
 	 */
 	async carriedBy<T extends { tookIn?: false }>(step: (takeIn?: TakeIn) => Promise<T>): Promise<T> {
-		const takeIn = this.state === 'pending' ? this.takeIn() : undefined;
-		if (!takeIn) return step();
+		if (this.state !== 'pending') return step();
+		const takeIn = this.takeIn();
+		if (!takeIn) this.refuse();
 		const result = await step(takeIn);
-		// Refused (the locks ran out and another caller holds them): set(), before any message, refuses the take-in.
-		if (result.tookIn === false) {
-			this.profile?.lost();
-			return result;
-		}
+		// Refused (the lease or the locks ran out and another caller holds them): nothing more of the decision is done.
+		if (result.tookIn === false) this.refuse();
 		this.profile?.carried();
 		this.state = 'done';
 		return result;
 	}
 
-	/**
-	 * Ends the take-in in a step of its own, unless a step carried it or it failed. One whose profile update's locks ran
-	 * out (HeldProfileUpdate) is refused whole, with nothing written and nothing let go (the locks and the lease may be
-	 * another caller's): the event is left to its retry.
-	 */
+	/** Ends the take-in in a step of its own, unless a step carried it, or it failed or was refused before. */
 	async set(): Promise<void> {
 		if (this.state !== 'pending') return;
 		const takeIn = this.takeIn();
@@ -114,12 +129,16 @@ export class EventMark {
 			await releaseEvent(this.store, this.eventId).catch(() => undefined);
 			throw error;
 		}
-		if (!took) {
-			this.state = 'failed';
-			throw lockedOut(this.profile!.write.profile.contactId);
-		}
+		if (!took) this.refuse();
 		this.profile?.carried();
 		this.state = 'done';
+	}
+
+	/** Nothing of the take-in was written, and its locks and lease may be another caller's: none is let go. */
+	private refuse(): never {
+		this.state = 'refused';
+		this.profile?.lost();
+		throw takeInRefused(this.eventId);
 	}
 
 	/** The mark, with the profile update's save when one was left; undefined when that save's locks may have run out. */
@@ -128,6 +147,16 @@ export class EventMark {
 		const profile = this.profile.carriable;
 		return profile && { mark: this.mark, profile };
 	}
+}
+
+/** The refusal of a take-in whose lease or locks ran out before its end: nothing of it is kept. */
+function takeInRefused(eventId: string): NudgeError {
+	return new NudgeError(
+		'STORE_ERROR',
+		`Event ${eventId} was not taken in: its claim or its contact's locks ran out first (this process or the store was slow) and another delivery or update may hold them now; nothing of it was kept and no message left: deliver the event again (a duplicate, if another delivery took it in meanwhile)`,
+		[],
+		503,
+	);
 }
 
 /** Not taken in: a retried delivery may claim it again at once. */

@@ -27,6 +27,12 @@ export class ComposedSteps extends NamedRecords implements FoldedSteps {
 	}
 
 	async finishTakeIn(this: Store, { profile, mark }: TakeIn): Promise<boolean> {
+		// The lease first: past it, another delivery of the event may have claimed it (a later value) or marked it (a
+		// check, then the writes: only Redis makes them one step).
+		if (mark.claimedUntil !== undefined) {
+			const lease = await this.keyHeldUntil(mark.release, mark.claimedUntil - 1);
+			if (lease !== mark.claimedUntil && (lease !== undefined || (await this.keyHeldUntil(mark.hold, mark.now)) !== undefined)) return false;
+		}
 		if (profile && !(await this.saveProfileAndRelease(profile.profile, profile.identityKeys, profile.merged, profile.release, profile.lockedUntil))) return false;
 		await this.holdKey(mark.hold, mark.ttlMs, mark.now);
 		await this.releaseKey(mark.release);

@@ -211,32 +211,48 @@ end
 out[#out + 1] = table.concat(found, ';')
 `;
 /**
+ * How long a take-in remembers that it ran, for a step sent again: longer than the lease has left (it may have run
+ * out the moment after), and than ioredis takes to give up on a command (maxRetriesPerRequest reconnections).
+ */
+const RESENT_WITHIN_MS = 60_000;
+/**
  * The end of an event's take-in (finishTakeIn), as a script's step reading ARGV from `at` (takeInArgs): the mark (mark,
- * lease, until, ttl; '' for no mark), then the profile's save: its count of locks, the locks, the value they were
- * taken with, its count of merged profiles, their keys, its count of keys to set, the profile and its identities each
- * with its value. Only while every lock still holds that value (no other caller has taken it since it ran out) are the
- * locks and merged profiles deleted, the keys set, the mark set to `until` for `ttl` ms and the lease deleted;
- * `took_in` says whether. A step sent again (ioredis resends a command whose reply a dropped connection lost) finds
- * the locks gone and the profile as it wrote it: it ran, so `took_in` too. A profile's save alone has no mark. The keys
- * are arguments, undeclared like the arm hashes'.
+ * lease, until, ttl, the value the lease was claimed with or '' to let it go as it is, the mark's now; '' for no
+ * mark), then the profile's save: its count of locks, the locks, the value they were taken with, its count of merged
+ * profiles, their keys, its count of keys to set, the profile and its identities each with its value. Only while
+ * every lock holds that value, and the lease its own (or, run out, no other delivery has taken the event since: no
+ * lease and no mark), are the locks and merged profiles deleted, the keys set, the mark set to `until` for `ttl` ms
+ * and the lease let go: a fenced lease is left holding its value negated (free to any claim) for RESENT_WITHIN_MS,
+ * so a step sent again (ioredis resends a command whose reply a dropped connection lost) knows it ran; without a lease, one that finds the locks gone and the profile as it wrote it does
+ * (another delivery of the same event may write the same profile: the lease tells them apart). `took_in` says whether. A profile's save alone has no mark. The keys are arguments,
+ * undeclared like the arm hashes'.
  */
 const takeInStep = (at: number) => `
 local took_in = true
 do
-  local value = ${at} + 5 + tonumber(ARGV[${at} + 4])
+  local value = ${at} + 7 + tonumber(ARGV[${at} + 6])
   local merged = value + 1
   local sets = merged + 1 + tonumber(ARGV[merged])
-  for i = ${at} + 5, value - 1 do
+  local lease = ARGV[${at} + 4]
+  for i = ${at} + 7, value - 1 do
     if redis.call('GET', ARGV[i]) ~= ARGV[value] then took_in = false end
   end
+  local held = lease ~= '' and redis.call('GET', ARGV[${at} + 1])
+  if lease ~= '' and held ~= lease then
+    local marked = tonumber(redis.call('GET', ARGV[${at}]))
+    if held or (marked and marked > tonumber(ARGV[${at} + 5])) then took_in = false end
+  end
   if took_in then
-    for i = ${at} + 5, value - 1 do redis.call('DEL', ARGV[i]) end
+    for i = ${at} + 7, value - 1 do redis.call('DEL', ARGV[i]) end
     for i = merged + 1, sets - 1 do redis.call('DEL', ARGV[i]) end
     for i = sets + 1, sets + 2 * tonumber(ARGV[sets]), 2 do redis.call('SET', ARGV[i], ARGV[i + 1]) end
     if ARGV[${at}] ~= '' then
       redis.call('SET', ARGV[${at}], ARGV[${at} + 2], 'PX', ARGV[${at} + 3])
-      redis.call('DEL', ARGV[${at} + 1])
+      if lease == '' then redis.call('DEL', ARGV[${at} + 1])
+      else redis.call('SET', ARGV[${at} + 1], '-' .. lease, 'PX', ${RESENT_WITHIN_MS}) end
     end
+  elseif lease ~= '' then
+    took_in = redis.call('GET', ARGV[${at} + 1]) == '-' .. lease
   elseif tonumber(ARGV[sets]) > 0 and redis.call('GET', ARGV[sets + 1]) == ARGV[sets + 2] then
     took_in = true
   end
@@ -417,12 +433,17 @@ end
 return n
 `;
 
-/** Retention of claims: KEYS a page of claim keys; ARGV: before, '1' to count only. Deletes those that expired before `before`. */
+/**
+ * Retention of claims: KEYS a page of claim keys; ARGV: before, '1' to count only. Deletes those that expired before
+ * `before`, and, uncounted, every let-go lease (its value negated: takeInStep; Redis would drop it within a minute).
+ */
 const PRUNE_CLAIMS_LUA = `
 local n = 0
 for _, key in ipairs(KEYS) do
   local until_ = tonumber(redis.call('GET', key))
-  if until_ ~= nil and until_ < tonumber(ARGV[1]) then
+  if until_ ~= nil and until_ < 0 then
+    if ARGV[2] ~= '1' then redis.call('DEL', key) end
+  elseif until_ ~= nil and until_ < tonumber(ARGV[1]) then
     n = n + 1
     if ARGV[2] ~= '1' then redis.call('DEL', key) end
   end
@@ -709,9 +730,9 @@ export class RedisStore extends NamedRecords implements Store {
 		return this.run('finish taking an event in', async () => (await this.redis.nudgeFinishTakeIn(...this.takeInArgs(takeIn))) === 1);
 	}
 
-	/** takeInStep's arguments: the mark (held and released claim keys, until, ttl), then the profile's locks, merged profiles and sets. */
+	/** takeInStep's arguments: the mark (held and released claim keys, until, ttl, the lease's value, now), then the profile's locks, merged profiles and sets. */
 	private takeInArgs({ mark, profile: save }: Partial<TakeIn> = {}): (string | number)[] {
-		const held = mark ? [this.k('claim', mark.hold), this.k('claim', mark.release), mark.now + mark.ttlMs, ttlPx(mark.ttlMs)] : ['', '', '', ''];
+		const held = mark ? [this.k('claim', mark.hold), this.k('claim', mark.release), mark.now + mark.ttlMs, ttlPx(mark.ttlMs), mark.claimedUntil ?? '', mark.now] : ['', '', '', '', '', ''];
 		if (!save) return [...held, 0, '', 0, 0];
 		const { profile, identityKeys, merged, release, lockedUntil } = save;
 		// Without the locks' value (a caller that took none), the locks are let go as they are.

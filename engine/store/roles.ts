@@ -185,7 +185,9 @@ export interface FoldedSteps {
 	/**
 	 * Profiles and claims: with `profile`, saveProfileAndRelease(profile); then, unless that wrote nothing (false),
 	 * holdKey(mark.hold, mark.ttlMs, mark.now) and releaseKey(mark.release). The end of an event's take-in: its profile
-	 * update saved with the identity locks let go (when it was left to this step), its mark set, its lease let go.
+	 * update saved with the identity locks let go (when it was left to this step), its mark set, its lease let go. With
+	 * `mark.claimedUntil`, nothing is written (false) unless the lease still holds that value, or, gone, no other
+	 * delivery has marked the event: a lease that ran out may have been taken by another delivery.
 	 */
 	finishTakeIn(takeIn: TakeIn): Promise<boolean>;
 	/**

@@ -101,6 +101,12 @@ export interface KeyHold {
 	ttlMs: number;
 	now: number;
 	release: string;
+	/**
+	 * The value `release` was claimed with (claimKey's now + ttl): the hold is made only while it still holds it, or,
+	 * gone, while `hold` is not held. An event's lease that ran out may have been taken by another delivery of the
+	 * event, which takes the event in itself.
+	 */
+	claimedUntil?: number;
 }
 
 /** saveProfileAndRelease's arguments: a profile update's save with its identity locks' release. */

@@ -16,6 +16,7 @@ import { DEFAULT_JOURNEY } from '../items/open';
 import { eventKey, outcomeOfEvent, startsMessage } from '../journeys/journey';
 import { applyToProfile, eventIdentityKeys, ingestIntoProfile, profileUpdateRequest } from '../profiles/profiles';
 import { apartFromOtherUpdates, type EngineContext, newDecision, save, suppress, loadDecision } from './context';
+import { settleStopped } from './log';
 import { isoTime } from '../util/isoTime';
 
 
@@ -86,8 +87,10 @@ async function accept(ctx: EngineContext, event: CustomerEvent, journey = DEFAUL
 		contactId: event.identities.contactId ?? '',
 		event: { eventId: event.eventId, source: event.source, type: event.type, name: event.name, occurredAt: event.occurredAt },
 	});
-	// The one-call journey leaves the profile's save to its next step, on a store where that step carries it.
-	const taken = await claimAndUpdateProfile(ctx, event, at, deferMark && !!ctx.store.foldsTakeIn);
+	// On a shared store the profile's save is left to the step that sets the event's mark (the one-call journey's next
+	// step): fenced by the locks and the lease with it (one step on Redis), so a delivery that stalled past them writes
+	// nothing when another took the event over. A store of one process saves under the engine's profile lock.
+	const taken = await claimAndUpdateProfile(ctx, event, at, !!ctx.store.shared);
 	if (!taken) {
 		const known = await ctx.store.resolveIdentities(eventIdentityKeys(event));
 		decision.contactId ||= [...known.values()][0] ?? 'unknown';
@@ -96,27 +99,23 @@ async function accept(ctx: EngineContext, event: CustomerEvent, journey = DEFAUL
 		decision.loggedAt = isoTime(at.getTime());
 		return { event, decision: await save(ctx, decision, 'ingest', at), duplicate: true };
 	}
-	const { profile } = taken;
-	let held = taken.held;
+	const { profile, claimedUntil, held } = taken;
+	let mark: EventMark | undefined;
 	try {
 		decision.contactId = profile.contactId;
 		await routeEvent(ctx, decision, event, at);
-		// Saved now when no stage follows, or an outcome's record does (an opt-out takes the contact's locks).
-		if (held && (decision.status !== 'pending' || decision.outcomeFor)) {
-			const saving = held;
-			held = undefined;
-			await saving.save();
-		}
 		// Durable before the caller acknowledges the event: an accepted event always has its decision row.
 		const saved = await save(ctx, decision, 'ingest', at, { durable: true });
-		const mark = new EventMark(ctx.store, event.eventId, at.getTime(), ctx.policy.dedupWindowHours * 3_600_000, held);
+		mark = new EventMark(ctx.store, event.eventId, at.getTime(), ctx.policy.dedupWindowHours * 3_600_000, claimedUntil, held);
 		if (deferMark) return { event, profile, decision: saved, duplicate: false, mark };
 		await mark.set();
 		return { event, profile, decision: saved, duplicate: false };
 	} catch (error) {
-		// Not processed: let a retried delivery through again (a profile update left unsaved is dropped: the retry makes it).
+		// Not processed: let a retried delivery through again (a profile update left unsaved is dropped: the retry makes
+		// it). A refused take-in lets nothing go (the lease may be another delivery's) and its decision row says why.
 		await held?.abandon();
-		await releaseEvent(ctx.store, event.eventId);
+		if (mark?.refused) await settleStopped(ctx, decision, error, true).catch(() => undefined);
+		else if (!mark?.letGo) await releaseEvent(ctx.store, event.eventId);
 		throw error;
 	}
 }
@@ -126,30 +125,32 @@ async function accept(ctx: EngineContext, event: CustomerEvent, journey = DEFAUL
  * The first try is one store step (the event's lease, the identity locks, the profile read), apart from this
  * process's other updates (apartFromOtherUpdates); a lock another caller holds is waited for after it, as is another
  * delivery holding the event (that wait may be long). With `defer` the update is made under the locks and its save left to the caller
- * (`held`). A failure lets the event go, so a retried delivery can take it.
+ * (`held`). `claimedUntil`: the lease's value, which the event's mark is fenced by. A failure lets the event go, so a
+ * retried delivery can take it.
  */
-async function claimAndUpdateProfile(ctx: EngineContext, event: CustomerEvent, at: Date, defer: boolean): Promise<{ profile: Profile; held?: HeldProfileUpdate } | undefined> {
+async function claimAndUpdateProfile(ctx: EngineContext, event: CustomerEvent, at: Date, defer: boolean): Promise<{ profile: Profile; held?: HeldProfileUpdate; claimedUntil: number } | undefined> {
 	const request = profileUpdateRequest(ctx.store, event);
 	const afterApply = (p: Profile, e: CustomerEvent) => applyNegativeTriggers(p, e, ctx.policy);
-	const update = async (locked?: HeldLocks): Promise<{ profile: Profile; held?: HeldProfileUpdate }> => {
+	const update = async (claimedUntil: number, locked?: HeldLocks): Promise<{ profile: Profile; held?: HeldProfileUpdate; claimedUntil: number }> => {
 		try {
-			if (!defer) return { profile: await ingestIntoProfile(ctx.store, event, afterApply, locked) };
+			if (!defer) return { profile: await ingestIntoProfile(ctx.store, event, afterApply, locked), claimedUntil };
 			const { write, lockedAt } = await applyToProfile(ctx.store, event, afterApply, locked);
-			return { profile: write.profile, held: new HeldProfileUpdate(ctx.store, write, lockedAt) };
+			return { profile: write.profile, held: new HeldProfileUpdate(ctx.store, write, lockedAt), claimedUntil };
 		} catch (error) {
 			await releaseEvent(ctx.store, event.eventId);
 			throw error;
 		}
 	};
 	const first = await apartFromOtherUpdates(ctx, async () => {
-		const { claim, locked } = await claimEventAndLock(ctx.store, event.eventId, at.getTime(), request);
-		return claim === 'claimed' ? (locked ? update(locked) : 'unlocked') : claim;
+		const { claim, claimedUntil, locked } = await claimEventAndLock(ctx.store, event.eventId, at.getTime(), request);
+		return claim === 'claimed' ? (locked ? update(claimedUntil, locked) : { unlocked: claimedUntil }) : claim;
 	});
 	if (first === 'marked') return undefined;
-	if (first === 'unlocked') return update();
-	if (first !== 'held') return first;
-	if (!(await claimEvent(ctx.store, event.eventId, at.getTime()))) return undefined;
-	return apartFromOtherUpdates(ctx, () => update());
+	if (first === 'held') {
+		const claimedUntil = await claimEvent(ctx.store, event.eventId, at.getTime());
+		return claimedUntil === undefined ? undefined : apartFromOtherUpdates(ctx, () => update(claimedUntil));
+	}
+	return 'unlocked' in first ? update(first.unlocked) : first;
 }
 
 /**

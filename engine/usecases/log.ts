@@ -1,4 +1,5 @@
 import type { Decision } from '../audit/schema';
+import { moveTo } from '../audit/status';
 import type { DecisionRef } from '../items/decisionRef';
 import { type EngineContext, nowFor, save, loadDecision } from './context';
 import { isoTime } from '../util/isoTime';
@@ -13,4 +14,26 @@ export function logStage(ctx: EngineContext, decision: Decision, annotations: Re
 	Object.assign(decision.annotations, annotations);
 	decision.loggedAt = isoTime(now.getTime());
 	return save(ctx, decision, 'log', now, { durable: true });
+}
+
+/**
+ * A decision that could not be finished is settled failed with its error (STOPPED_BY_ERROR) instead of being left
+ * pending for ever: nothing would take it up again (the one-call journey's decision of a marked event, whose repeated
+ * delivery is a duplicate). Left as it is when it had ended, waits for a later step (delayed, review), or holds a
+ * delivery's record. A decision whose take-in was refused (`refused`: its lease or its locks ran out, and its event's
+ * retry opens a new decision) is settled so whatever its row said at ingest: nothing of its event was kept (not a
+ * trigger, an outcome of an earlier message). Best effort: the store that failed may refuse this write too.
+ */
+export async function settleStopped(ctx: EngineContext, decision: Decision, error: unknown, refused = false): Promise<void> {
+	if (decision.delivery) return;
+	if (refused) {
+		// Not a move of the decision's life: the row it had never held (no event of it was taken in).
+		decision.status = 'failed';
+		delete decision.ruleId;
+		delete decision.outcomeFor;
+	} else if (decision.status === 'pending') moveTo(decision, 'failed');
+	else return;
+	decision.reason = 'STOPPED_BY_ERROR';
+	decision.explanation = `stopped by an error before it ended: ${error instanceof Error ? error.message : String(error)}`;
+	await logStage(ctx, decision, {});
 }

@@ -1,11 +1,10 @@
 import type { Decision } from '../audit/schema';
-import { moveTo } from '../audit/status';
 import type { DecisionRef } from '../items/decisionRef';
 import { chooseStage } from './choose';
 import { type EngineContext, loadDecision, profileLoader } from './context';
 import { guardStage } from './guard';
 import { ingest, outcomeOfMessage, type IngestResult } from './ingest';
-import { logStage } from './log';
+import { logStage, settleStopped } from './log';
 import { recordOutcome } from './outcome';
 import { scoreStage } from './score';
 import { sendStage, type SendTarget } from './send';
@@ -33,7 +32,12 @@ export async function decideIngested(ctx: EngineContext, ingested: IngestResult,
 	}
 	const mark = ingested.mark;
 	try {
-		if (decision.outcomeFor) await recordOutcomeOf(ctx, decision.outcomeFor, decision.event.occurredAt);
+		if (decision.outcomeFor) {
+			// Taken in first (the outcome's opt-out takes the contact's locks): a record that fails then is made by the
+			// event's repeated delivery (recordOutcomeAgain).
+			await mark?.set();
+			await recordOutcomeOf(ctx, decision.outcomeFor, decision.event.occurredAt);
+		}
 		const profile = profileLoader(ctx, decision, ingested.profile);
 		const sendKey = { claimed: false };
 		const done = await runStages(ctx, decision, [
@@ -49,7 +53,7 @@ export async function decideIngested(ctx: EngineContext, ingested: IngestResult,
 		return done;
 	} catch (error) {
 		await mark?.set().catch(() => undefined);
-		await settleStopped(ctx, decision, error).catch(() => undefined);
+		await settleStopped(ctx, decision, error, mark?.refused).catch(() => undefined);
 		throw error;
 	}
 }
@@ -69,19 +73,6 @@ async function recordOutcomeAgain(ctx: EngineContext, { event, decision }: Inges
 	if (outcome) await recordOutcomeOf(ctx, outcome, event.occurredAt);
 }
 
-/**
- * A decision the one-call journey could not finish is settled failed with its error (STOPPED_BY_ERROR) instead of
- * being left pending for ever: nothing would take it up again (a repeated delivery of a marked event is a duplicate,
- * and one whose take-in was refused opens a new decision). Left as it is when it had ended, waits for a later step
- * (delayed, review), or holds a delivery's record. Best effort: the store that failed may refuse this write too.
- */
-async function settleStopped(ctx: EngineContext, decision: Decision, error: unknown): Promise<void> {
-	if (decision.status !== 'pending' || decision.delivery) return;
-	moveTo(decision, 'failed');
-	decision.reason = 'STOPPED_BY_ERROR';
-	decision.explanation = `stopped by an error before it ended: ${error instanceof Error ? error.message : String(error)}`;
-	await logStage(ctx, decision, {});
-}
 
 /**
  * The rest of `decide` for a delayed decision that came due (guard/waits.ts): the guardrails again, then

@@ -1,5 +1,6 @@
 /** At-least-once ingest: an event claimed by a process that died before storing it is taken over, not lost. */
 import { EVENT_LEASE_MS, eventLeaseKey, eventMarkKey } from '../../engine/events/eventClaim';
+import type { Decision } from '../../engine/audit/schema';
 import { Engine } from '../../engine/engine';
 import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { loadPolicy } from '../../engine/policy/load';
@@ -10,7 +11,7 @@ import { describeWithServer, TEST_POSTGRES_URL, TEST_REDIS_URL } from '../helper
 import { postgresStore, redisStore } from '../helpers/rawStores';
 
 const T0 = Date.parse('2026-11-21T09:00:00.000Z');
-const event = (eventId: string, at: number) => ({ eventId, type: 'track', name: 'Pricing Viewed', identities: { email: 'ana@example.com' }, occurredAt: new Date(at).toISOString() });
+const event = (eventId: string, at: number, name = 'Pricing Viewed') => ({ eventId, type: 'track', name, identities: { email: 'ana@example.com' }, occurredAt: new Date(at).toISOString() });
 
 function engineOn(store: Store) {
 	return new Engine({ store, clock: 'event', policy: loadPolicy() });
@@ -33,6 +34,19 @@ function recorded(store: Store, before?: (method: string, args: unknown[]) => Pr
 		},
 	});
 	return { store: spied, calls, names: () => calls.map((c) => c.method) };
+}
+
+/** Opens stores with `open`, each closed after the test that opened it (in a describe block). */
+function closedAfterEach<S extends Store>(open: (label: string) => S): (label: string) => S {
+	const opened: S[] = [];
+	afterEach(async () => {
+		for (const store of opened.splice(0)) await store.close();
+	});
+	return (label) => {
+		const store = open(label);
+		opened.push(store);
+		return store;
+	};
 }
 
 describe('taking an event in across processes', () => {
@@ -96,7 +110,7 @@ describe('the event mark carried by the next step of the one-call journey', () =
 		const d = await engineOn(spied).decide(event('m1', T0), { journey: 'nurture', target });
 		expect(d.status).toBe('sent');
 		const look = calls.find((c) => c.method === 'peekCapAndReadArmStats')!;
-		expect(look.args[5]).toEqual({ mark: { hold: eventMarkKey('m1'), ttlMs: expect.any(Number), now: T0, release: eventLeaseKey('m1') } });
+		expect(look.args[5]).toEqual({ mark: { hold: eventMarkKey('m1'), ttlMs: expect.any(Number), now: T0, release: eventLeaseKey('m1'), claimedUntil: expect.any(Number) } });
 		expect(names()).not.toContain('finishTakeIn');
 		expect(names().indexOf('peekCapAndReadArmStats')).toBeLessThan(names().indexOf('reserveCapAndClaim'));
 		expect(await store.keyHeldUntil(eventMarkKey('m1'), T0)).toBeGreaterThan(T0);
@@ -227,15 +241,7 @@ describeWithServer('Redis', TEST_REDIS_URL)('the profile save carried by the loo
 	const target = { dryRun: true as const };
 	const emailLock = identityLockKey('email:ana@example.com');
 	// The tests' engines are not closed (one wraps the store in a recorder): their stores are, after each.
-	const opened: ReturnType<typeof redisStore>[] = [];
-	const openStore = (label: string) => {
-		const store = redisStore(label);
-		opened.push(store);
-		return store;
-	};
-	afterEach(async () => {
-		for (const store of opened.splice(0)) await store.close();
-	});
+	const openStore = closedAfterEach(redisStore);
 
 	test('a decision sent: no step saves the profile before the look, which carries the save and the mark; the locks are held until then', async () => {
 		const store = openStore('carrysave');
@@ -262,15 +268,15 @@ describeWithServer('Redis', TEST_REDIS_URL)('the profile save carried by the loo
 		expect((await engineOn(store).ingest(event('s1', T0 + 1), { journey: 'nurture' })).duplicate).toBe(true);
 	});
 
-	test('a decision settled at ingest (not a trigger): the profile saved before its decision row, the mark in a step of its own', async () => {
+	test('a decision settled at ingest (not a trigger): the profile saved with the mark, in one step after its decision row', async () => {
 		const store = openStore('carrynt');
-		const { store: spied, names } = recorded(store);
+		const { store: spied, names, calls } = recorded(store);
 		const policy = loadPolicy({ ...DEFAULT_POLICY, journeys: { ...DEFAULT_POLICY.journeys, promo: { triggers: ['Cart Updated'] } } });
 		const d = await new Engine({ store: spied, clock: 'event', policy }).decide(event('s2', T0), { journey: 'promo', target });
 		expect(d).toMatchObject({ status: 'suppressed', reason: 'NOT_A_TRIGGER' });
-		expect(names().indexOf('saveProfileAndRelease')).toBeGreaterThanOrEqual(0);
-		expect(names().indexOf('saveProfileAndRelease')).toBeLessThan(names().indexOf('putDecision'));
-		expect(names()).toContain('finishTakeIn');
+		expect(names()).not.toContain('saveProfileAndRelease');
+		expect(names().lastIndexOf('finishTakeIn')).toBeGreaterThan(names().indexOf('putDecision'));
+		expect(calls.find((c) => c.method === 'finishTakeIn')!.args[0]).toMatchObject({ profile: { profile: { contactId: d.contactId } }, mark: { hold: eventMarkKey('s2') } });
 		expect((await store.getProfile(d.contactId))!.counters['Pricing Viewed']).toBe(1);
 		expect(await store.keyHeldUntil(emailLock, Date.now())).toBeUndefined();
 	});
@@ -326,7 +332,7 @@ describeWithServer('Redis', TEST_REDIS_URL)('the profile save carried by the loo
 	/** Refused whole: nothing of the event kept (the other caller's 5 stay), no mark, the lease left to run out; the retry counts it once. */
 	async function expectRefusedThenRetried(run: Awaited<ReturnType<typeof stalled>>, label: string) {
 		const { store, contactId, refused, at, names } = run;
-		expect(refused?.message).toMatch(/was not saved: its locks ran out first .* no message left: deliver the event again/);
+		expect(refused?.message).toMatch(/was not taken in: its claim or its contact's locks ran out first .* no message left: deliver the event again/);
 		expect(names()).not.toContain('reserveCapAndClaim');
 		expect((await store.getProfile(contactId))!.counters['Pricing Viewed']).toBe(6);
 		expect(await store.keyHeldUntil(eventMarkKey(`${label}-1`), at)).toBeUndefined();
@@ -341,7 +347,7 @@ describeWithServer('Redis', TEST_REDIS_URL)('the profile save carried by the loo
 			[false, 'failed', 'STOPPED_BY_ERROR'],
 			[true, 'sent', undefined],
 		]);
-		expect(rows.find((d) => d.status === 'failed')!.explanation).toMatch(/^stopped by an error before it ended: The profile of contact .* was not saved: its locks ran out first/);
+		expect(rows.find((d) => d.status === 'failed')!.explanation).toMatch(/^stopped by an error before it ended: Event .* was not taken in: its claim or its contact's locks ran out first/);
 	}
 
 	test('a save left past the locks\' safe time is not carried nor sent: the take-in is refused whole before any message, for the retry', async () => {
@@ -355,7 +361,8 @@ describeWithServer('Redis', TEST_REDIS_URL)('the profile save carried by the loo
 				for (const lock of [emailLock, contactLockKey(contactId)]) await store.releaseKey(lock);
 				await otherUpdate(store, contactId);
 			});
-			expect(run.calls.find((c) => c.method === 'peekCapAndReadArmStats')!.args[5]).toBeUndefined();
+			// Refused before the look: nothing of the decision goes on.
+			expect(run.names()).not.toContain('peekCapAndReadArmStats');
 			expect(run.names()).not.toContain('finishTakeIn');
 			clock.mockRestore();
 			await expectRefusedThenRetried(run, 'carrystale');
@@ -398,6 +405,24 @@ describeWithServer('Redis', TEST_REDIS_URL)('the profile save carried by the loo
 		expect(taken.duplicate).toBe(false);
 		expect((await store.getProfile(d.contactId))!.counters['Pricing Viewed']).toBe(2);
 		expect((await engineOn(store).ingest(event('t2', T0 + 2000), { journey: 'nurture' })).duplicate).toBe(true);
+		// A mark alone, fenced by its lease: the second run finds the lease it let go.
+		expect(await store.claimKeyUnlessMarked(eventLeaseKey('t3'), EVENT_LEASE_MS, T0, eventMarkKey('t3'), T0)).toBe('claimed');
+		sentTwice(store, 'nudgeFinishTakeIn');
+		expect(await store.finishTakeIn({ mark: { hold: eventMarkKey('t3'), ttlMs: 60_000, now: T0, release: eventLeaseKey('t3'), claimedUntil: T0 + EVENT_LEASE_MS } })).toBe(true);
+		expect(await store.keyHeldUntil(eventMarkKey('t3'), T0)).toBe(T0 + 60_000);
+		// Sent again after the lease would have run out (the step reached Redis in its last moments): still taken.
+		const now = Date.now();
+		expect(await store.claimKeyUnlessMarked(eventLeaseKey('t4'), EVENT_LEASE_MS, now, eventMarkKey('t4'), T0)).toBe('claimed');
+		await store.client.pexpire(`${store.prefix}claim:${eventLeaseKey('t4')}`, 30);
+		const client = store.client as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+		const send = client.nudgeFinishTakeIn.bind(client);
+		client.nudgeFinishTakeIn = async (...args: unknown[]) => {
+			client.nudgeFinishTakeIn = send;
+			await send(...args);
+			await new Promise((resolve) => setTimeout(resolve, 100));
+			return send(...args);
+		};
+		expect(await store.finishTakeIn({ mark: { hold: eventMarkKey('t4'), ttlMs: 60_000, now: T0, release: eventLeaseKey('t4'), claimedUntil: now + EVENT_LEASE_MS } })).toBe(true);
 	});
 
 	test('24 events of one contact decided at once by one engine: each counted once, every lock let go', async () => {
@@ -408,6 +433,112 @@ describeWithServer('Redis', TEST_REDIS_URL)('the profile save carried by the loo
 		expect((await store.getProfile(results[0].contactId))!.counters['Pricing Viewed']).toBe(24);
 		expect(await store.keyHeldUntil(emailLock, Date.now())).toBeUndefined();
 		await engine.close();
+	});
+});
+
+/**
+ * A delivery whose first decision-row write stalls past its event's lease (the clock moves on 31 s) while the sender's
+ * retry, another delivery, takes the event over and in: the stalled one must write nothing, and its row say why. `run`
+ * is how each delivery takes the event in: the nodes' ingest, or the one-call journey.
+ */
+async function overtaken<T extends { decision: Decision }>(store: Store, label: string, run: (engine: Engine, e: ReturnType<typeof event>) => Promise<T>, options: { policy?: ReturnType<typeof loadPolicy>; name?: string; at?: number } = {}) {
+	// A week after the first message by default (its caps have room again).
+	const at = options.at ?? T0 + 8 * 86_400_000;
+	const on = (s: Store) => new Engine({ store: s, clock: 'event', policy: options.policy ?? loadPolicy() });
+	const first = await on(store).decide(event(`${label}-0`, T0), { journey: 'nurture', target: { dryRun: true } });
+	const realNow = Date.now.bind(Date);
+	let other: T | undefined;
+	let stalls = true;
+	const { store: spied } = recorded(store, async (method) => {
+		if (method !== 'putDecision' || !stalls) return;
+		stalls = false;
+		const clock = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + EVENT_LEASE_MS + 1_000);
+		try {
+			other = await run(on(store), event(`${label}-1`, at, options.name));
+		} finally {
+			clock.mockRestore();
+		}
+	});
+	const refused = await run(on(spied), event(`${label}-1`, at, options.name)).then(
+		() => undefined,
+		(error: Error) => error,
+	);
+	const rows = (await store.queryDecisions({ contactId: first.contactId })).filter((d) => d.event.eventId === `${label}-1`);
+	// Each row: whether it is the other delivery's, its status and reason.
+	const verdicts = rows.map((d) => [d.decisionId === other!.decision.decisionId, d.status, d.reason ?? null]).sort();
+	return { first, other: other!, refused, rows, verdicts, on };
+}
+
+const ingestIn = (engine: Engine, e: ReturnType<typeof event>) => engine.ingest(e, { journey: 'nurture' });
+const decideIn = (engine: Engine, e: ReturnType<typeof event>) => engine.decide(e, { journey: 'nurture', target: { dryRun: true } }).then((decision) => ({ decision }));
+const REFUSED = /^Event .* was not taken in: its claim or its contact's locks ran out first .* deliver the event again/;
+
+describe.each([
+	['Redis', TEST_REDIS_URL, (label: string) => redisStore(label)],
+	['PostgreSQL', TEST_POSTGRES_URL, (label: string) => postgresStore(label)],
+] as const)('a delivery stalled past its lease and overtaken by another, on %s', (server, url, open) => {
+	const openStore = closedAfterEach<Store>(open);
+
+	describeWithServer(server, url)('', () => {
+		test('the nodes\' ingest writes nothing: refused, the event counted once, its row settled failed; a repeat is a duplicate', async () => {
+			const store = openStore('leasestall');
+			const { first, other, refused, verdicts, on } = await overtaken(store, 'leasestall', ingestIn);
+			expect(refused?.message).toMatch(REFUSED);
+			expect(other.duplicate).toBe(false);
+			// The stalled delivery's profile update was left to its mark's step, which wrote nothing.
+			expect((await store.getProfile(first.contactId))!.counters['Pricing Viewed']).toBe(2);
+			expect(verdicts).toEqual([
+				[false, 'failed', 'STOPPED_BY_ERROR'],
+				[true, 'pending', null],
+			]);
+			expect((await on(store).ingest(event('leasestall-1', T0 + 8 * 86_400_000 + 1000), { journey: 'nurture' })).duplicate).toBe(true);
+		});
+
+		test('the one-call journey: one decision sent, the stalled one failed', async () => {
+			const store = openStore('leasedecide');
+			const { first, other, refused, verdicts } = await overtaken(store, 'leasedecide', decideIn);
+			expect(refused?.message).toMatch(REFUSED);
+			expect(other.decision.status).toBe('sent');
+			expect((await store.getProfile(first.contactId))!.counters['Pricing Viewed']).toBe(2);
+			expect(verdicts).toEqual([
+				[false, 'failed', 'STOPPED_BY_ERROR'],
+				[true, 'sent', null],
+			]);
+		});
+
+		test('the one-call journey held out: refused before its choice, so one holdout decision for the event, not two', async () => {
+			const store = openStore('leasehold');
+			const policy = loadPolicy({ ...DEFAULT_POLICY, holdout: { salt: 'nudge', globalShare: 1, journeys: {} } });
+			const { refused, verdicts, rows, other } = await overtaken(store, 'leasehold', decideIn, { policy });
+			expect(refused?.message).toMatch(REFUSED);
+			expect(verdicts).toEqual([
+				[false, 'failed', 'STOPPED_BY_ERROR'],
+				[true, 'suppressed', 'HOLDOUT'],
+			]);
+			// The stalled decision never chose: its trail goes from ingest to its failure.
+			const stalled = rows.find((d) => d.decisionId !== other.decision.decisionId)!;
+			expect(stalled.trail.map((t) => t.stage)).not.toContain('choose');
+			expect(stalled.trail.map((t) => t.status)).not.toContain('suppressed');
+		});
+
+		test('an event that starts no message (the nodes\' ingest): the refused row is failed, not a second NOT_A_TRIGGER', async () => {
+			const store = openStore('leasent');
+			const policy = loadPolicy({ ...DEFAULT_POLICY, journeys: { nurture: { channels: ['email'], triggers: ['Demo Requested'] } } });
+			const { verdicts } = await overtaken(store, 'leasent', ingestIn, { policy });
+			expect(verdicts).toEqual([
+				[false, 'failed', 'STOPPED_BY_ERROR'],
+				[true, 'suppressed', 'NOT_A_TRIGGER'],
+			]);
+		});
+
+		test('an outcome event in the one-call journey: counted once, recorded once', async () => {
+			const store = openStore('leaseoutcome');
+			const policy = loadPolicy({ ...DEFAULT_POLICY, journeys: { nurture: { channels: ['email', 'sms', 'push'], triggers: ['Pricing Viewed'], outcomes: { 'Email Clicked': { type: 'click' } } } } });
+			const { first, refused } = await overtaken(store, 'leaseoutcome', decideIn, { policy, name: 'Email Clicked', at: T0 + 3_600_000 });
+			expect(refused?.message).toMatch(REFUSED);
+			expect((await store.getProfile(first.contactId))!.counters['Email Clicked']).toBe(1);
+			expect((await store.getDecision(first.decisionId))!.outcomes.map((o) => o.type)).toEqual(['click']);
+		});
 	});
 });
 

@@ -45,16 +45,49 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			const at = Date.parse('2025-01-06T09:00:00Z');
 			// A taker claimed e1 over a lease ago (wall time) and died: the event, from last year, is taken over.
 			expect(await store.claimKey(eventLeaseKey('e1'), EVENT_LEASE_MS, Date.now() - EVENT_LEASE_MS - 1)).toBe(true);
-			expect(await claimEvent(store, 'e1', at)).toBe(true);
-			await new EventMark(store, 'e1', at, 72 * 3_600_000).set();
+			const claimed = await claimEvent(store, 'e1', at);
+			// The lease's value: when it runs out, in wall time.
+			expect(claimed! - Date.now()).toBeGreaterThan(EVENT_LEASE_MS - 5_000);
+			await new EventMark(store, 'e1', at, 72 * 3_600_000, claimed).set();
 			// A rerun at the same event time, and a repeat within the window, are duplicates; past it, new.
-			expect(await claimEvent(store, 'e1', at)).toBe(false);
-			expect(await claimEvent(store, 'e1', at + 71 * 3_600_000)).toBe(false);
-			expect(await claimEvent(store, 'e1', at + 73 * 3_600_000)).toBe(true);
+			expect(await claimEvent(store, 'e1', at)).toBeUndefined();
+			expect(await claimEvent(store, 'e1', at + 71 * 3_600_000)).toBeUndefined();
+			expect(await claimEvent(store, 'e1', at + 73 * 3_600_000)).toBeDefined();
 			// Not taken in: free again at once.
-			expect(await claimEvent(store, 'e2', at)).toBe(true);
+			expect(await claimEvent(store, 'e2', at)).toBeDefined();
 			await releaseEvent(store, 'e2');
-			expect(await claimEvent(store, 'e2', at)).toBe(true);
+			expect(await claimEvent(store, 'e2', at)).toBeDefined();
+		});
+
+		test('the end of a take-in fenced by its lease: refused with nothing written once another delivery took the lease that ran out', async () => {
+			const mark = (claimedUntil: number) => ({ hold: 'event:h1', ttlMs: 10_000, now: 5000, release: 'event-lease:h1', claimedUntil });
+			expect(await store.claimKeyUnlessMarked('event-lease:h1', 1000, 0, 'event:h1', 5000)).toBe('claimed');
+			// The lease ran out (claimed until 1,000) and another delivery claimed the event at 1,500, with the contact's lock.
+			expect(await store.claimKeyUnlessMarked('event-lease:h1', 1000, 1500, 'event:h1', 5000)).toBe('claimed');
+			expect(await store.claimKey('lock:h', 1000, 1500)).toBe(true);
+			const save = { profile: profile('h1', { traits: { plan: 'stale' } }), identityKeys: ['email:h@x.io'], merged: [], release: ['lock:h'], lockedUntil: 2500 };
+			expect(await store.finishTakeIn({ mark: mark(1000), profile: save })).toBe(false);
+			expect(await store.keyHeldUntil('event:h1', 5000)).toBeUndefined();
+			expect(await store.keyHeldUntil('event-lease:h1', 1600)).toBe(2500);
+			expect(await store.keyHeldUntil('lock:h', 1600)).toBe(2500);
+			expect(await store.getProfile('h1')).toBeUndefined();
+			// The delivery holding the lease takes the event in: the mark set, the lease free to any claim, the profile saved.
+			expect(await store.finishTakeIn({ mark: mark(2500), profile: save })).toBe(true);
+			expect(await store.keyHeldUntil('event:h1', 5000)).toBe(15_000);
+			expect(await store.keyHeldUntil('event-lease:h1', 1600)).toBeUndefined();
+			expect(await store.getProfile('h1')).toMatchObject({ traits: { plan: 'stale' } });
+			expect(await store.claimKeyUnlessMarked('event-lease:h1', 1000, 1700, 'event:h1', 5000)).toBe('marked');
+			// A lease that is gone (run out on Redis, let go by a delivery that failed) with no other delivery's mark: taken in.
+			expect(await store.claimKeyUnlessMarked('event-lease:h2', 1000, 0, 'event:h2', 5000)).toBe('claimed');
+			await store.releaseKey('event-lease:h2');
+			expect(await store.finishTakeIn({ mark: { ...mark(1000), hold: 'event:h2', release: 'event-lease:h2' } })).toBe(true);
+			expect(await store.keyHeldUntil('event:h2', 5000)).toBe(15_000);
+			// Gone, and the event marked by another delivery: refused.
+			expect(await store.claimKeyUnlessMarked('event-lease:h3', 1000, 0, 'event:h3', 5000)).toBe('claimed');
+			await store.releaseKey('event-lease:h3');
+			await store.holdKey('event:h3', 10_000, 4000);
+			expect(await store.finishTakeIn({ mark: { ...mark(1000), hold: 'event:h3', release: 'event-lease:h3' } })).toBe(false);
+			expect(await store.keyHeldUntil('event:h3', 5000)).toBe(14_000);
 		});
 
 		test('review: a new content variant goes to review on every concurrent check until it is approved, and the approval holds', async () => {
