@@ -4,9 +4,9 @@
  * queue-mode worker or a Node-RED instance would. Talks to its parent over IPC:
  * parent → { events, …config } ; worker → ready ; parent → go ; worker → results… ; worker → done.
  */
-import { Client } from 'pg';
 import { runJourney } from '../engine/journeys/journey';
 import { createEngine } from '../engine/registry';
+import { countStatements } from './pgStatements';
 
 export interface WorkerConfig {
 	store: string;
@@ -28,19 +28,6 @@ export type WorkerResult =
 
 /** `done` carries the CPU time the worker spent from `go` to its last decision (user + system, ms) and, when asked, its PostgreSQL statements by their first word. */
 export type WorkerMessage = { type: 'ready' } | { type: 'results'; items: WorkerResult[] } | { type: 'done'; cpuMs: number; statements?: Record<string, number> } | { type: 'fatal'; error: string };
-
-/** Counts every statement any pg client of this process sends, by its first word (INSERT, SELECT, BEGIN…). */
-function countStatements(): Record<string, number> {
-	const counts: Record<string, number> = {};
-	const query = Client.prototype.query as (...args: unknown[]) => unknown;
-	Client.prototype.query = function (this: unknown, ...args: unknown[]) {
-		const text = typeof args[0] === 'string' ? args[0] : ((args[0] as { text?: string })?.text ?? '');
-		const word = text.trim().split(/\s/)[0].toUpperCase();
-		counts[word] = (counts[word] ?? 0) + 1;
-		return query.apply(this, args);
-	} as typeof Client.prototype.query;
-	return counts;
-}
 
 async function work(config: WorkerConfig): Promise<void> {
 	const send = (m: WorkerMessage) => new Promise<void>((resolve) => process.send!(m, () => resolve()));

@@ -7,7 +7,7 @@ import { queryLimit } from './matchDecision';
 import { activationFromRow, ModelActivation } from './models';
 import { reconnectDelayMs } from './connection';
 import { checkArmDeltas } from './armStats';
-import { INACTIVITY_QUEUE, queuePrefix, RETENTION_BATCH, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type LeasedTimer, type PruneTarget, type Store, type StoredTimer, type TimerQueue } from './types';
+import { INACTIVITY_QUEUE, queuePrefix, RETENTION_BATCH, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type LeasedTimer, type PruneTarget, type Store, type KeyHold, type ProfileWrite, type StoredTimer, type TakeIn, type TimerQueue } from './types';
 import { ComposedSteps } from './folded';
 import { timerIsFor } from './erasure';
 import type { DecisionFilter, FactKey, SummaryPage } from './decisionFacts';
@@ -302,20 +302,56 @@ export class PostgresStore extends ComposedSteps implements Store {
 	}
 
 	saveProfile(profile: Profile, identityKeys: string[], merged: string[]) {
-		return this.withClient(
-			'save a profile',
-			async (c) => {
-				if (merged.length) await c.query(`DELETE FROM ${this.t('profiles')} WHERE contact_id = ANY($1)`, [merged]);
-				await c.query(`INSERT INTO ${this.t('profiles')} (contact_id, body) VALUES ($1, $2) ON CONFLICT (contact_id) DO UPDATE SET body = excluded.body`, [profile.contactId, JSON.stringify(profile)]);
-				if (identityKeys.length) {
-					await c.query(
-						`INSERT INTO ${this.t('identities')} (key, contact_id) SELECT k, $2 FROM unnest($1::text[]) AS k ON CONFLICT (key) DO UPDATE SET contact_id = excluded.contact_id`,
-						[identityKeys, profile.contactId],
-					);
-				}
-			},
-			true,
-		);
+		return this.withClient('save a profile', (c) => this.writeProfile(c, profile, identityKeys, merged), true);
+	}
+
+	private async writeProfile(c: PoolClient, profile: Profile, identityKeys: string[], merged: string[]): Promise<void> {
+		if (merged.length) await c.query(`DELETE FROM ${this.t('profiles')} WHERE contact_id = ANY($1)`, [merged]);
+		await c.query(`INSERT INTO ${this.t('profiles')} (contact_id, body) VALUES ($1, $2) ON CONFLICT (contact_id) DO UPDATE SET body = excluded.body`, [profile.contactId, JSON.stringify(profile)]);
+		if (identityKeys.length) {
+			await c.query(`INSERT INTO ${this.t('identities')} (key, contact_id) SELECT k, $2 FROM unnest($1::text[]) AS k ON CONFLICT (key) DO UPDATE SET contact_id = excluded.contact_id`, [identityKeys, profile.contactId]);
+		}
+	}
+
+	/**
+	 * The end of a take-in in one transaction, as Redis's script: the rows of the lease and the locks are locked (FOR
+	 * UPDATE) and checked, then written. Checked first and written after in steps of their own (the composed default),
+	 * another caller could take a lease or a lock that ran out between the two; here its claim (an upsert of the same
+	 * row) waits for the commit, and then finds the lease gone and the mark set.
+	 */
+	finishTakeIn({ profile, mark }: TakeIn): Promise<boolean> {
+		return this.withClient('finish taking an event in', (c) => this.endTakeIn(c, profile, mark), true);
+	}
+
+	/** A profile's save fenced by its locks, in one transaction (a take-in's end without a mark). */
+	saveProfileAndRelease(profile: Profile, identityKeys: string[], merged: string[], release: string[], lockedUntil?: number): Promise<boolean> {
+		const write = { profile, identityKeys, merged, release, ...(lockedUntil === undefined ? {} : { lockedUntil }) };
+		return this.withClient('save a profile', (c) => this.endTakeIn(c, write), true);
+	}
+
+	private async endTakeIn(c: PoolClient, profile?: ProfileWrite, mark?: KeyHold): Promise<boolean> {
+		const claims = this.t('claimed_keys');
+		const fenced = [...(mark?.claimedUntil !== undefined ? [mark.release] : []), ...(profile?.lockedUntil !== undefined ? profile.release : [])];
+		const held = new Map<string, number>();
+		if (fenced.length) {
+			const { rows } = await c.query<{ key: string; expires_at: string }>(`SELECT key, expires_at FROM ${claims} WHERE key = ANY($1) ORDER BY key FOR UPDATE`, [fenced]);
+			for (const row of rows) held.set(row.key, Number(row.expires_at));
+		}
+		if (mark?.claimedUntil !== undefined && held.get(mark.release) !== mark.claimedUntil) {
+			// A lease that is gone (let go by a delivery that failed) is no other's, unless one has marked the event since.
+			if (held.has(mark.release)) return false;
+			if ((await c.query(`SELECT 1 FROM ${claims} WHERE key = $1 AND expires_at > $2 FOR UPDATE`, [mark.hold, mark.now])).rows.length) return false;
+		}
+		if (profile?.lockedUntil !== undefined && profile.release.some((key) => held.get(key) !== profile.lockedUntil)) return false;
+		if (profile) {
+			await this.writeProfile(c, profile.profile, profile.identityKeys, profile.merged);
+			if (profile.release.length) await c.query(`DELETE FROM ${claims} WHERE key = ANY($1)`, [profile.release]);
+		}
+		if (mark) {
+			await this.holdKeyOn(c, mark.hold, mark.ttlMs, mark.now);
+			await c.query(`DELETE FROM ${claims} WHERE key = $1`, [mark.release]);
+		}
+		return true;
 	}
 
 	async claimKey(key: string, ttlMs: number, now: number) {
@@ -331,8 +367,12 @@ export class PostgresStore extends ComposedSteps implements Store {
 		await this.q('release a key', `DELETE FROM ${this.t('claimed_keys')} WHERE key = $1`, [key]);
 	}
 
-	async holdKey(key: string, ttlMs: number, now: number) {
-		await this.q('hold a key', `INSERT INTO ${this.t('claimed_keys')} (key, expires_at) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at`, [key, now + ttlMs]);
+	holdKey(key: string, ttlMs: number, now: number) {
+		return this.withClient('hold a key', (c) => this.holdKeyOn(c, key, ttlMs, now));
+	}
+
+	private async holdKeyOn(c: PoolClient, key: string, ttlMs: number, now: number): Promise<void> {
+		await c.query(`INSERT INTO ${this.t('claimed_keys')} (key, expires_at) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at`, [key, now + ttlMs]);
 	}
 
 	async keyHeldUntil(key: string, now: number) {

@@ -90,6 +90,21 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			expect(await store.keyHeldUntil('event:h3', 5000)).toBe(14_000);
 		});
 
+		test('two deliveries racing for an event whose lease ran out, on a shared store: exactly one takes it in, every time', async () => {
+			if (!store.shared) return;
+			const tookIn: number[] = [];
+			for (let i = 0; i < 40; i++) {
+				const [lease, hold] = [`event-lease:race${i}`, `event:race${i}`];
+				const end = (claimedUntil: number) => store.finishTakeIn({ mark: { hold, ttlMs: 10_000, now: 5000, release: lease, claimedUntil } });
+				expect(await store.claimKeyUnlessMarked(lease, 1000, 0, hold, 5000)).toBe('claimed');
+				// The first delivery's end, and at once a second delivery's claim (the first's lease ran out at 1,000) and end.
+				const first = end(1000);
+				const second = store.claimKeyUnlessMarked(lease, 1000, 1500, hold, 5000).then((claim) => claim === 'claimed' && end(2500));
+				tookIn.push((await Promise.all([first, second])).filter((took) => took === true).length);
+			}
+			expect(tookIn.filter((n) => n !== 1)).toEqual([]);
+		});
+
 		test('review: a new content variant goes to review on every concurrent check until it is approved, and the approval holds', async () => {
 			const { policy } = loadPolicy({ channelOrder: ['email'], review: [{ id: 'new-copy', newVariant: true }] });
 			const check = () => checkReview(store, policy, profile('c1'), decision('d1', { message: { variant: 'spring-a' } }));
