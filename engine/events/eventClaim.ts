@@ -126,7 +126,7 @@ export class EventMark {
 		} catch (error) {
 			this.state = 'failed';
 			await this.profile?.abandon();
-			await releaseEvent(this.store, this.eventId).catch(() => undefined);
+			await releaseEvent(this.store, this.eventId, this.mark.claimedUntil).catch(() => undefined);
 			throw error;
 		}
 		if (!took) this.refuse();
@@ -159,7 +159,10 @@ function takeInRefused(eventId: string): NudgeError {
 	);
 }
 
-/** Not taken in: a retried delivery may claim it again at once. */
-export function releaseEvent(store: ClaimStore, eventId: string): Promise<void> {
-	return store.releaseKey(eventLeaseKey(eventId));
+/**
+ * Not taken in: a retried delivery may claim it again at once. With the lease's value (`claimedUntil`), only while the
+ * lease still holds it: a delivery that stalled past its lease does not let go of the one another delivery took since.
+ */
+export function releaseEvent(store: ClaimStore, eventId: string, claimedUntil?: number): Promise<void> {
+	return store.releaseKey(eventLeaseKey(eventId), claimedUntil);
 }

@@ -43,6 +43,6 @@ export class HeldProfileUpdate {
 	async abandon(): Promise<void> {
 		const write = this.carriable;
 		this.settled = true;
-		if (write) await releaseLocks(this.store, write.release);
+		if (write) await releaseLocks(this.store, write.release, write.lockedUntil);
 	}
 }

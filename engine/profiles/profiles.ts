@@ -153,14 +153,15 @@ export async function saveAndRelease(store: Store, { profile, identityKeys, merg
 	try {
 		saved = await store.saveProfileAndRelease(profile, identityKeys, merged, release, lockedUntil);
 	} catch (error) {
-		await releaseLocks(store, release);
+		await releaseLocks(store, release, lockedUntil);
 		throw error;
 	}
 	if (!saved) throw lockedOut(profile.contactId);
 }
 
-export async function releaseLocks(store: Store, locks: string[]): Promise<void> {
-	await Promise.all(locks.map((key) => store.releaseKey(key))).catch(() => undefined);
+/** Lets locks go; with the value they were taken with (`lockedUntil`), only those still holding it (not another caller's). */
+export async function releaseLocks(store: Store, locks: string[], lockedUntil?: number): Promise<void> {
+	await Promise.all(locks.map((key) => store.releaseKey(key, lockedUntil))).catch(() => undefined);
 }
 
 /**
@@ -199,7 +200,7 @@ export async function applyToProfile(
 		}
 		return { write: { profile, identityKeys: profileIdentityKeys(profile), merged: profiles.slice(1).map((p) => p.contactId), release: held, lockedUntil }, lockedAt };
 	} catch (error) {
-		await releaseLocks(store, held);
+		await releaseLocks(store, held, lockedUntil);
 		throw error;
 	}
 }

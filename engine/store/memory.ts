@@ -75,8 +75,8 @@ export class MemoryStore extends ComposedSteps implements Store {
 		return true;
 	}
 
-	async releaseKey(key: string) {
-		this.keys.delete(key);
+	async releaseKey(key: string, heldAs?: number) {
+		if (heldAs === undefined || this.keys.get(key) === heldAs) this.keys.delete(key);
 	}
 
 	async holdKey(key: string, ttlMs: number, now: number) {

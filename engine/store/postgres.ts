@@ -339,8 +339,11 @@ export class PostgresStore extends ComposedSteps implements Store {
 		}
 		if (mark?.claimedUntil !== undefined && held.get(mark.release) !== mark.claimedUntil) {
 			// A lease that is gone (let go by a delivery that failed) is no other's, unless one has marked the event since.
+			// It is taken back in this transaction: a claim of it meanwhile (an upsert) waits for the commit, then finds
+			// the mark; one made before has it, and this end is refused.
 			if (held.has(mark.release)) return false;
 			if ((await c.query(`SELECT 1 FROM ${claims} WHERE key = $1 AND expires_at > $2 FOR UPDATE`, [mark.hold, mark.now])).rows.length) return false;
+			if (!(await c.query(`INSERT INTO ${claims} (key, expires_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING RETURNING 1`, [mark.release, mark.claimedUntil])).rows.length) return false;
 		}
 		if (profile?.lockedUntil !== undefined && profile.release.some((key) => held.get(key) !== profile.lockedUntil)) return false;
 		if (profile) {
@@ -363,8 +366,9 @@ export class PostgresStore extends ComposedSteps implements Store {
 		return rows.length > 0;
 	}
 
-	async releaseKey(key: string) {
-		await this.q('release a key', `DELETE FROM ${this.t('claimed_keys')} WHERE key = $1`, [key]);
+	async releaseKey(key: string, heldAs?: number) {
+		if (heldAs === undefined) await this.q('release a key', `DELETE FROM ${this.t('claimed_keys')} WHERE key = $1`, [key]);
+		else await this.q('release a key', `DELETE FROM ${this.t('claimed_keys')} WHERE key = $1 AND expires_at = $2`, [key, heldAs]);
 	}
 
 	holdKey(key: string, ttlMs: number, now: number) {

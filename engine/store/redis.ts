@@ -300,6 +300,8 @@ elseif not free(KEYS[1], ARGV[1]) then claim = 'held'
 else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
 `;
 const CLAIM_UNLESS_MARKED_LUA = `${FREE_FN} ${CLAIM_UNLESS_MARKED_STEP} return claim`;
+/** Deletes KEYS[1] while it holds ARGV[1] (releaseKey's heldAs). */
+const RELEASE_IF_HELD_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 0`;
 
 
 /**
@@ -533,6 +535,7 @@ const SCRIPTS = {
 	nudgePruneLedger: { keys: 1, lua: PRUNE_LEDGER_LUA },
 	nudgePruneClaims: { keys: undefined, lua: PRUNE_CLAIMS_LUA },
 	nudgeClaimUnlessMarked: { keys: 2, lua: CLAIM_UNLESS_MARKED_LUA },
+	nudgeReleaseIfHeld: { keys: 1, lua: RELEASE_IF_HELD_LUA },
 	nudgeFinishTakeIn: { keys: 0, lua: FINISH_TAKE_IN_LUA },
 	nudgeLockAndRead: { keys: undefined, lua: LOCK_AND_READ_LUA },
 	nudgeClaimAndLock: { keys: undefined, lua: CLAIM_AND_LOCK_LUA },
@@ -635,9 +638,10 @@ export class RedisStore extends NamedRecords implements Store {
 		return this.run('claim a key', async () => (await this.redis.nudgeClaim(this.k('claim', key), now, now + ttlMs, ttlPx(ttlMs))) === 1);
 	}
 
-	releaseKey(key: string) {
+	releaseKey(key: string, heldAs?: number) {
 		return this.run('release a key', async () => {
-			await this.redis.del(this.k('claim', key));
+			if (heldAs === undefined) await this.redis.del(this.k('claim', key));
+			else await this.redis.nudgeReleaseIfHeld(this.k('claim', key), heldAs);
 		});
 	}
 

@@ -48,7 +48,11 @@ export interface ProfileStore {
 export interface ClaimStore {
 	/** True the first time a key is claimed within its time to live; false for a repeat. */
 	claimKey(key: string, ttlMs: number, now: number): Promise<boolean>;
-	releaseKey(key: string): Promise<void>;
+	/**
+	 * Lets a key go; with `heldAs`, only while it holds that value (claimKey's now + ttl): a holder whose claim ran out
+	 * does not let go of another caller's.
+	 */
+	releaseKey(key: string, heldAs?: number): Promise<void>;
 	/** Holds a key until now + ttlMs whether or not it is claimed (a claim's holder extends it). */
 	holdKey(key: string, ttlMs: number, now: number): Promise<void>;
 	/** When a claimed key frees (epoch ms), or undefined when it is free at `now`. */

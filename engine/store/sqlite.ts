@@ -553,9 +553,10 @@ export class SqliteStore extends ComposedSteps implements Store {
 		return this.write(() => Number(this.stmt.claimKey.run(key, now + ttlMs, now).changes) > 0);
 	}
 
-	releaseKey(key: string) {
+	releaseKey(key: string, heldAs?: number) {
 		return this.write(() => {
-			this.stmt.delKey.run(key);
+			if (heldAs === undefined) this.stmt.delKey.run(key);
+			else this.prepared('DELETE FROM claimed_keys WHERE key = ? AND expires_at = ?').run(key, heldAs);
 		});
 	}
 

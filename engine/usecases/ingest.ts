@@ -113,9 +113,9 @@ async function accept(ctx: EngineContext, event: CustomerEvent, journey = DEFAUL
 	} catch (error) {
 		// Not processed: let a retried delivery through again (a profile update left unsaved is dropped: the retry makes
 		// it). A refused take-in lets nothing go (the lease may be another delivery's) and its decision row says why.
-		await held?.abandon();
+		await held?.abandon().catch(() => undefined);
 		if (mark?.refused) await settleStopped(ctx, decision, error, true).catch(() => undefined);
-		else if (!mark?.letGo) await releaseEvent(ctx.store, event.eventId);
+		else if (!mark?.letGo) await releaseEvent(ctx.store, event.eventId, claimedUntil);
 		throw error;
 	}
 }
@@ -137,7 +137,7 @@ async function claimAndUpdateProfile(ctx: EngineContext, event: CustomerEvent, a
 			const { write, lockedAt } = await applyToProfile(ctx.store, event, afterApply, locked);
 			return { profile: write.profile, held: new HeldProfileUpdate(ctx.store, write, lockedAt), claimedUntil };
 		} catch (error) {
-			await releaseEvent(ctx.store, event.eventId);
+			await releaseEvent(ctx.store, event.eventId, claimedUntil);
 			throw error;
 		}
 	};

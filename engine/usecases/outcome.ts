@@ -77,7 +77,7 @@ async function optOut(ctx: EngineContext, decision: Decision, channel: Channel):
 	const release = heldLockKeys(request, identities);
 	const profile = profiles.get(decision.contactId);
 	if (profile?.consent[channel] === 'opted_out' || !profile) {
-		await releaseLocks(ctx.store, release);
+		await releaseLocks(ctx.store, release, lockedUntil);
 		if (!profile) throw unknownContact(decision.contactId);
 		return;
 	}

@@ -1,4 +1,5 @@
 import type { Decision } from '../audit/schema';
+import { NudgeError } from '../errors';
 import type { DecisionRef } from '../items/decisionRef';
 import { chooseStage } from './choose';
 import { type EngineContext, loadDecision, profileLoader } from './context';
@@ -69,8 +70,16 @@ function recordOutcomeOf(ctx: EngineContext, outcome: NonNullable<Decision['outc
  * opt-out with it) would be lost. The message it belongs to is looked for as the first delivery did, at the event's time.
  */
 async function recordOutcomeAgain(ctx: EngineContext, { event, decision }: IngestResult): Promise<void> {
-	const outcome = await outcomeOfMessage(ctx, decision.contactId, decision.journey, event, new Date(decision.createdAt));
-	if (outcome) await recordOutcomeOf(ctx, outcome, event.occurredAt);
+	// At the event's own time, not the repeat's: a message sent since is none it can be an outcome of.
+	const at = new Date(Math.min(Date.parse(event.occurredAt), Date.parse(decision.createdAt)));
+	const outcome = await outcomeOfMessage(ctx, decision.contactId, decision.journey, event, at);
+	if (!outcome) return;
+	try {
+		await recordOutcomeOf(ctx, outcome, event.occurredAt);
+	} catch (error) {
+		// One the repeat cannot record (refused as invalid) leaves it a duplicate; a store that failed asks for a retry.
+		if (!(error instanceof NudgeError) || error.httpStatus >= 500) throw error;
+	}
 }
 
 

@@ -531,6 +531,45 @@ describe.each([
 			]);
 		});
 
+		test('a stalled delivery that then fails does not let go of the lease of the delivery that took the event over', async () => {
+			const store = openStore('leaserelease');
+			const on = (s: Store) => new Engine({ store: s, clock: 'event', policy: loadPolicy() });
+			const at = T0 + 8 * 86_400_000;
+			await on(store).decide(event('leaserelease-0', T0), { journey: 'nurture', target: { dryRun: true } });
+			const realNow = Date.now.bind(Date);
+			let reachedOther!: () => void;
+			let letOtherGo!: () => void;
+			const otherAtItsRow = new Promise<void>((resolve) => (reachedOther = resolve));
+			const otherMayGoOn = new Promise<void>((resolve) => (letOtherGo = resolve));
+			let other: Promise<unknown> | undefined;
+			let stalls = true;
+			// The stalled delivery's decision row: 31 s late (the other delivery takes the event over meanwhile), then it fails.
+			const { store: stalled } = recorded(store, async (method) => {
+				if (method !== 'putDecision' || !stalls) return;
+				stalls = false;
+				jest.spyOn(Date, 'now').mockImplementation(() => realNow() + EVENT_LEASE_MS + 1_000);
+				let pauses = true;
+				const { store: paused } = recorded(store, async (m) => {
+					if (m !== 'putDecision' || !pauses) return;
+					pauses = false;
+					reachedOther();
+					await otherMayGoOn;
+				});
+				other = on(paused).ingest(event('leaserelease-1', at), { journey: 'nurture' });
+				await otherAtItsRow;
+				throw new Error('decision write timed out');
+			});
+			try {
+				await expect(on(stalled).ingest(event('leaserelease-1', at), { journey: 'nurture' })).rejects.toThrow(/decision write timed out/);
+				// The other delivery still holds its lease: a third one waits for it.
+				expect(await store.claimKeyUnlessMarked(eventLeaseKey('leaserelease-1'), EVENT_LEASE_MS, Date.now(), eventMarkKey('leaserelease-1'), at)).toBe('held');
+				letOtherGo();
+				expect(await other).toMatchObject({ duplicate: false });
+			} finally {
+				jest.restoreAllMocks();
+			}
+		});
+
 		test('an outcome event in the one-call journey: counted once, recorded once', async () => {
 			const store = openStore('leaseoutcome');
 			const policy = loadPolicy({ ...DEFAULT_POLICY, journeys: { nurture: { channels: ['email', 'sms', 'push'], triggers: ['Pricing Viewed'], outcomes: { 'Email Clicked': { type: 'click' } } } } });

@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Decision } from '../../engine/audit/schema';
 import { holdoutBucket, holdoutKey, holdoutOf } from '../../engine/decide/holdout';
-import type { Engine } from '../../engine/engine';
+import { Engine } from '../../engine/engine';
+import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
+import { MemoryStore } from '../../engine/store/memory';
 import { applyInactivityRules, fireDueTimers, policyHasTimers } from '../../engine/events/timers';
 import { JOURNEYS } from '../../engine/journeys/journey';
 import { loadPolicy } from '../../engine/policy/load';
@@ -118,6 +120,31 @@ describe('journey settings in the engine', () => {
 		await decide('nurture', converted);
 		expect(await recorded()).toEqual([['conversion', 300]]);
 		expect((await engine.getProfile(email.contactId))!.counters['Lead Converted']).toBe(1);
+	});
+
+	test('an outcome event delivered again after a newer message (wall clock) is a plain duplicate: its outcome stays on its own message', async () => {
+		let now = T0;
+		const policy = loadPolicy({ ...DEFAULT_POLICY, journeys: { nurture: { channels: ['email'], triggers: ['Pricing Viewed'], outcomes: { 'Email Clicked': { type: 'click' } } } } });
+		const wall = new Engine({ store: new MemoryStore(), policy, now: () => new Date(now) });
+		const event = (eventId: string, minutes: number, name: string) => ({ eventId, type: 'track', name, identities: { email: 'w@example.com' }, occurredAt: at(minutes) });
+		const decideNow = (e: unknown) => wall.decide(e, { journey: 'nurture', target: { dryRun: true } });
+		try {
+			const first = await decideNow(event('w-1', 0, 'Pricing Viewed'));
+			expect(first.status).toBe('sent');
+			now = T0 + 60 * 60_000;
+			const click = event('w-click', 60, 'Email Clicked');
+			await decideNow(click);
+			now = T0 + 26 * 60 * 60_000;
+			const second = await decideNow(event('w-2', 26 * 60, 'Pricing Viewed'));
+			expect(second.status).toBe('sent');
+			// The sender delivers the click again, a day later, within the de-duplication window.
+			now = T0 + 27 * 60 * 60_000;
+			expect(await decideNow(click)).toMatchObject({ status: 'suppressed', reason: 'DUPLICATE_EVENT' });
+			expect((await wall.store.getDecision(first.decisionId))!.outcomes.map((o) => o.type)).toEqual(['click']);
+			expect((await wall.store.getDecision(second.decisionId))!.outcomes).toEqual([]);
+		} finally {
+			await wall.close();
+		}
 	});
 
 	test('a decision the one-call journey cannot finish is settled failed with its error (STOPPED_BY_ERROR), not left pending', async () => {

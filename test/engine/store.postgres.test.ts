@@ -1,3 +1,4 @@
+import type { PoolClient } from 'pg';
 import { NudgeError } from '../../engine/errors';
 import { openStore } from '../../engine/store/open';
 import { PostgresStore } from '../../engine/store/postgres';
@@ -98,6 +99,48 @@ withPostgres('Split store (Redis hot state + PostgreSQL log)', () => {
 			expect(await hot.getDecision('d1')).toBeUndefined();
 			await store.close();
 		});
+	});
+});
+
+withPostgres('PostgreSQL take-in', () => {
+	test('a delivery ending its take-in on a gone lease, and another claiming the event before that commits: one takes it in', async () => {
+		const schema = freshSchema();
+		const [a, b] = [new PostgresStore(TEST_POSTGRES_URL, { schema }), new PostgresStore(TEST_POSTGRES_URL, { schema })];
+		const [lease, hold] = ['event-lease:g1', 'event:g1'];
+		// Delivery A claimed the event; its lease was let go meanwhile (by a delivery that failed).
+		expect(await a.claimKeyUnlessMarked(lease, 30_000, 0, hold, 5000)).toBe('claimed');
+		await a.releaseKey(lease);
+		// A's end is held at its COMMIT, every statement of it done.
+		let atCommit!: () => void;
+		let letCommit!: () => void;
+		const reachedCommit = new Promise<void>((resolve) => (atCommit = resolve));
+		const commitGate = new Promise<void>((resolve) => (letCommit = resolve));
+		const internals = a as unknown as { endTakeIn: (c: PoolClient, ...rest: unknown[]) => Promise<boolean> };
+		const end = internals.endTakeIn.bind(a);
+		internals.endTakeIn = (c, ...rest) => {
+			const query = c.query.bind(c) as (...args: unknown[]) => Promise<unknown>;
+			(c as unknown as { query: unknown }).query = async (...args: unknown[]) => {
+				if (args[0] === 'COMMIT') {
+					(c as unknown as { query: unknown }).query = query;
+					atCommit();
+					await commitGate;
+				}
+				return query(...args);
+			};
+			return end(c, ...rest);
+		};
+		const first = a.finishTakeIn({ mark: { hold, ttlMs: 10_000, now: 5000, release: lease, claimedUntil: 30_000 } });
+		await reachedCommit;
+		// Delivery B (another process) claims the event now; A commits a moment later.
+		const claim = b.claimKeyUnlessMarked(lease, 30_000, 1000, hold, 5000);
+		await new Promise((resolve) => setTimeout(resolve, 200));
+		letCommit();
+		const tookA = await first;
+		const tookB = (await claim) === 'claimed' ? await b.finishTakeIn({ mark: { hold, ttlMs: 10_000, now: 5000, release: lease, claimedUntil: 31_000 } }) : false;
+		expect([tookA, tookB]).toEqual([true, false]);
+		expect(await claim).toBe('marked');
+		await a.close();
+		await b.close();
 	});
 });
 
