@@ -39,8 +39,9 @@ export const REASON_CODES = [
 	/** The journey's uplift gate (policy `journeys.<id>.uplift`): the message is not predicted to change this contact enough. */
 	'LOW_UPLIFT',
 	/**
-	 * The one-call journey stopped on an error before the decision ended (a store that failed, a take-in refused as its
-	 * locks ran out): no message left after it, and the explanation names the error. Left pending, it would never end.
+	 * The decision stopped on an error before it ended: the one-call journey's store that failed, or a take-in refused
+	 * as its lease or locks ran out (either path). No delivery is recorded, and the explanation names the error. Left
+	 * pending, it would never end.
 	 */
 	'STOPPED_BY_ERROR',
 ] as const;

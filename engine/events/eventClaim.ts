@@ -63,8 +63,8 @@ export async function claimEventAndLock(store: EventClaims, eventId: string, at:
  * lease goes after the mark is set (a delivery meeting the lease finds the mark): left to run out, it would hold up a
  * repeat that comes after the window on the event's clock (a replay runs faster than real time). The one-call journey
  * lets its next store step carry it (Choose Channel's look: one round trip fewer on Redis, usecases/run.ts) instead of
- * a step of its own, and with it the contact's profile update when that was left too (`profile`: on a store whose
- * look carries it, Store.foldsTakeIn); until then the lease keeps the event from a repeated delivery, as while it was
+ * a step of its own, and with it the contact's profile update when that was left too (`profile`: on a shared store,
+ * whose save the nodes' ingest also leaves to the mark's step); until then the lease keeps the event from a repeated delivery, as while it was
  * taken in, and the identity locks keep the contact's other updates out. It is set before any message leaves.
  *
  * The mark is set, and the profile saved, only while the lease still holds the value it was claimed with

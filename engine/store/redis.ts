@@ -223,9 +223,10 @@ const RESENT_WITHIN_MS = 60_000;
  * every lock holds that value, and the lease its own (or, run out, no other delivery has taken the event since: no
  * lease and no mark), are the locks and merged profiles deleted, the keys set, the mark set to `until` for `ttl` ms
  * and the lease let go: a fenced lease is left holding its value negated (free to any claim) for RESENT_WITHIN_MS,
- * so a step sent again (ioredis resends a command whose reply a dropped connection lost) knows it ran; without a lease, one that finds the locks gone and the profile as it wrote it does
- * (another delivery of the same event may write the same profile: the lease tells them apart). `took_in` says whether. A profile's save alone has no mark. The keys are arguments,
- * undeclared like the arm hashes'.
+ * so a step sent again (ioredis resends a command whose reply a dropped connection lost) knows it ran; without a
+ * lease, one that finds the locks gone and the profile as it wrote it does (another delivery of the same event may
+ * write the same profile: the lease tells them apart). `took_in` says whether. A profile's save alone has no mark.
+ * The keys are arguments, undeclared like the arm hashes'.
  */
 const takeInStep = (at: number) => `
 local took_in = true
