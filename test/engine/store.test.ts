@@ -13,6 +13,8 @@ import type { Channel } from '../../engine/channels';
 import { NudgeError } from '../../engine/errors';
 import { decision, profile, tempDir } from '../helpers/fixtures';
 import { describeStoreContract } from './storeContract';
+import { createEngine } from '../../engine/registry';
+import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 
 describeStoreContract('memory', () => new MemoryStore());
 describeStoreContract('sqlite', () => new SqliteStore(join(tempDir(), 'store.db')));
@@ -244,6 +246,47 @@ describe('SQLite store', () => {
 		expect(await read(b)).toEqual({ 'global#email': 2, 'ctx#email': 1 });
 		await a.close();
 		await b.close();
+	});
+});
+
+describe('SQLite store under the one-call journey', () => {
+	test('never commits an event\'s mark without its decision row, also when the event loop turns between the steps', async () => {
+		const path = join(tempDir(), 'journey.db');
+		const caps = [{ id: 'email-daily', scope: { kind: 'channel', channel: 'email' }, limit: 1_000, window: { kind: 'rolling', duration: '24h' } }];
+		const engine = createEngine({ store: `sqlite:${path}`, policy: { ...DEFAULT_POLICY, caps } });
+		const store = engine.store as unknown as { commit(): void };
+		const commit = store.commit.bind(store);
+		const raw = new DatabaseSync(path, { readOnly: true });
+		const marked = raw.prepare(`SELECT substr(key, 7) AS id FROM claimed_keys WHERE key LIKE 'event:%'`);
+		const logged = raw.prepare(`SELECT json_extract(body, '$.event.eventId') AS id FROM decisions`);
+		let commits = 0;
+		const markedWithoutRow: string[] = [];
+		// What another connection (or the file after a crash) sees at every commit.
+		store.commit = () => {
+			commit();
+			commits++;
+			const rows = new Set(logged.all().map((r) => r.id));
+			for (const { id } of marked.all()) if (!rows.has(id)) markedWithoutRow.push(String(id));
+		};
+		// A store call that lets the event loop turn (the open batch commits then) between the look that sets the
+		// event's mark and the commit before the send.
+		const look = engine.store.peekCapAndReadArmStats.bind(engine.store);
+		engine.store.peekCapAndReadArmStats = async (...args) => {
+			const read = await look(...args);
+			await new Promise((turned) => setImmediate(turned));
+			return read;
+		};
+		const sent: string[] = [];
+		for (let i = 0; i < 20; i++) {
+			const d = await engine.decide({ eventId: `e${i}`, type: 'track', name: 'Pricing Viewed', identities: { userId: `u${i % 5}`, email: `u${i % 5}@example.com` } }, { journey: 'nurture', target: { dryRun: true } });
+			if (d.status === 'sent') sent.push(d.decisionId);
+		}
+		store.commit = commit;
+		raw.close();
+		await engine.close();
+		expect(sent.length).toBeGreaterThan(10);
+		expect(commits).toBeGreaterThan(40);
+		expect(markedWithoutRow).toEqual([]);
 	});
 });
 
