@@ -14,6 +14,7 @@ import type { RetentionReport } from './privacy/retention';
 import { RetentionSchedule } from './privacy/schedule';
 import { LoadedPolicy, loadPolicy } from './policy/load';
 import type { Policy } from './policy/schema';
+import { profileById } from './profiles/profiles';
 import type { Profile } from './profiles/schema';
 import type { Store } from './store/types';
 import { chooseDecisionChannel, chooseVariant } from './usecases/choose';
@@ -257,8 +258,9 @@ export class Engine {
 		return exportJsonl(this.store, query, write);
 	}
 
+	/** The contact's profile; by the id of a contact merged into another, that contact's. */
 	async getProfile(contactId: string): Promise<Profile | undefined> {
-		return this.store.getProfile(contactId);
+		return profileById(this.store, contactId);
 	}
 
 	async close(): Promise<void> {

@@ -3,7 +3,7 @@ import { CHANNELS, ChannelSchema } from '../channels';
 import { describeIssues, issuesFromZod, NudgeError } from '../errors';
 import { encodingProblem } from '../events/limits';
 import { contentHash } from '../ids';
-import { identityKey } from '../profiles/profiles';
+import { identityKey, profileById } from '../profiles/profiles';
 import { IDENTITY_KINDS, IdentityKind, Profile } from '../profiles/schema';
 import type { Store } from '../store/types';
 
@@ -92,7 +92,8 @@ export async function resolveActionContact(store: Store, contact: ActionRequest[
 	const resolved = keys.length ? await store.resolveIdentities(keys) : new Map<string, string>();
 	const missing = keys.filter((k) => !resolved.has(k));
 	for (const id of resolved.values()) found.add(id);
-	if (given.contactId) found.add(given.contactId);
+	// A contact id merged into another contact names that contact.
+	if (given.contactId) found.add((await profileById(store, given.contactId))?.contactId ?? given.contactId);
 	const described = Object.entries(given).map(([k, v]) => `${k} ${v}`).join(', ');
 	if (missing.length || found.size !== 1) {
 		const why = found.size > 1 ? 'its identities belong to different contacts' : 'no contact has it';

@@ -5,6 +5,7 @@ import { compare, LiftOptions, LiftRow } from '../decide/lift';
 import type { Engine } from '../engine';
 import { describeIssues, issuesFromZod, NudgeError } from '../errors';
 import type { Profile } from '../profiles/schema';
+import { profileById } from '../profiles/profiles';
 import type { DecisionFilter, DecisionSummary, FactCount, FactValue, ModelActivation, ModelVersionInfo, SummaryPage } from '../store/types';
 import type { UpliftEvaluation } from '../scoring/uplift/metrics';
 import { activeUplift } from '../scoring/uplift/registry';
@@ -245,7 +246,7 @@ export class DecisionConsole {
 		if (!decisionId || decisionId.length > 200) throw new NudgeError('INVALID_INPUT', 'Give a decision id (d_…)');
 		const decision = await this.store.getDecision(decisionId);
 		if (!decision) throw new NudgeError('UNKNOWN_DECISION', `Decision ${decisionId} is not in this decision log`, [], 404);
-		const profile = await this.store.getProfile(decision.contactId);
+		const profile = await profileById(this.store, decision.contactId);
 		// Counters are keyed by event name ("Email Opened"), so only traits are masked by key.
 		const features = profile && {
 			...profile.counters,

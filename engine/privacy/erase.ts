@@ -5,7 +5,7 @@ import { contactHourKeys } from '../store/types';
 import { describeIssues, issuesFromZod, NudgeError } from '../errors';
 import { newId } from '../ids';
 import { identityLockKey, withIdentityLocks } from '../profiles/identityLock';
-import { identityKey, profileIdentityKeys } from '../profiles/profiles';
+import { contactIdKey, identityKey, profileById, profileIdentityKeys } from '../profiles/profiles';
 import type { ErasureCounts, Store } from '../store/types';
 import { personalValues, pseudonymiseDecision } from './pseudonymise';
 import { suppressIdentities } from './suppression';
@@ -30,9 +30,12 @@ export function parseContactRef(input: unknown, action: string): ContactRef {
 	return parsed.data;
 }
 
-/** The contact id the reference names, or undefined when no contact has that email address. */
+/**
+ * The contact id the reference names, or undefined when no contact has that email address. A contact id merged into
+ * another contact names that contact: the person's data lives on there.
+ */
 export async function resolveContact(store: Store, ref: ContactRef): Promise<string | undefined> {
-	if (ref.contactId) return ref.contactId;
+	if (ref.contactId) return (await profileById(store, ref.contactId))?.contactId ?? ref.contactId;
 	const key = identityKey('email', ref.email!);
 	return (await store.resolveIdentities([key])).get(key);
 }
@@ -74,7 +77,7 @@ interface LockedErasure {
 export async function eraseUnderLocks(store: Store, contactId: string, pseudonym: string, at: string, options: LockedErasure): Promise<ErasureCounts | undefined> {
 	const emailKey = options.email ? [identityKey('email', options.email)] : [];
 	const first = await store.getProfile(contactId);
-	const lockKeys = [`contactId:${contactId}`, ...(first ? profileIdentityKeys(first) : []), ...emailKey];
+	const lockKeys = [contactIdKey(contactId), ...(first ? profileIdentityKeys(first) : []), ...emailKey];
 	return withIdentityLocks(store, lockKeys, async () => {
 		const profile = await store.getProfile(contactId);
 		if (options.keep?.(profile)) return undefined;
@@ -94,7 +97,7 @@ export async function eraseUnderLocks(store: Store, contactId: string, pseudonym
 		});
 		// Contacts merged into this one left decisions, ledger entries and hour counts under their own ids.
 		for (const merged of profile?.mergedFrom ?? []) {
-			const more = await store.eraseContact({ contactId: merged, identityKeys: [], claimKeys: [identityLockKey(`contactId:${merged}`)], armKeys: contactHourKeys(merged), pseudonymise, scrub });
+			const more = await store.eraseContact({ contactId: merged, identityKeys: [], claimKeys: [identityLockKey(contactIdKey(merged))], armKeys: contactHourKeys(merged), pseudonymise, scrub });
 			for (const key of Object.keys(more) as (keyof ErasureCounts)[]) counts[key] += more[key];
 		}
 		return counts;

@@ -3,6 +3,7 @@ import type { Decision } from '../audit/schema';
 import { contactHourKeys } from '../store/types';
 import { NudgeError } from '../errors';
 import type { Profile } from '../profiles/schema';
+import { contactIds } from '../profiles/profiles';
 import type { Store } from '../store/types';
 import { parseContactRef, resolveContact } from './erase';
 import { isoTime } from '../util/isoTime';
@@ -30,7 +31,7 @@ export async function contactRecord(store: Store, input: unknown, now: Date): Pr
 	const profile = await store.getProfile(contactId);
 	const decisions: Decision[] = [];
 	// Contacts merged into this one keep their decisions under their own ids.
-	for (const id of [contactId, ...(profile?.mergedFrom ?? [])]) for await (const d of iterateDecisions(store, { contactId: id })) decisions.push(d);
+	for (const id of profile ? contactIds(profile) : [contactId]) for await (const d of iterateDecisions(store, { contactId: id })) decisions.push(d);
 	decisions.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.decisionId < b.decisionId ? -1 : 1));
 	if (!profile && !decisions.length) throw new NudgeError('UNKNOWN_CONTACT', `No contact has the id ${contactId}`, [], 404);
 	const hours = contactHourKeys(contactId);

@@ -23,8 +23,27 @@ export function eventIdentityKeys(event: CustomerEvent): string[] {
 	});
 }
 
+/**
+ * The identity key a contact id is indexed under once its contact was merged into another: an event, an outcome or a
+ * request naming the old id then finds the contact it lives on in, never an empty one of that id.
+ */
+export const contactIdKey = (contactId: string) => `contactId:${contactId}`;
+
+/** The keys the identity index points at the profile: its identities', and the ids of the contacts merged into it. */
 export function profileIdentityKeys(profile: Profile): string[] {
-	return IDENTITY_KINDS.flatMap((kind) => (profile.identities[kind] ?? []).map((v) => identityKey(kind, v)));
+	const own = IDENTITY_KINDS.flatMap((kind) => (profile.identities[kind] ?? []).map((v) => identityKey(kind, v)));
+	return [...own, ...(profile.mergedFrom ?? []).map(contactIdKey)];
+}
+
+/** Every id the contact's decisions, cap ledger entries and hour counts are kept under: its own and those merged into it. */
+export const contactIds = (profile: Profile): string[] => [profile.contactId, ...(profile.mergedFrom ?? [])];
+
+/** A contact's profile by its id, or by the id of a contact merged into it since (one more read, only then). */
+export async function profileById(store: Store, contactId: string): Promise<Profile | undefined> {
+	const profile = await store.getProfile(contactId);
+	if (profile) return profile;
+	const survivor = (await store.resolveIdentities([contactIdKey(contactId)])).get(contactIdKey(contactId));
+	return survivor === undefined ? undefined : store.getProfile(survivor);
 }
 
 function emptyProfile(contactId: string, at: string): Profile {
@@ -60,7 +79,8 @@ export function mergeProfiles(keep: Profile, other: Profile): Profile {
 		// An opt-out anywhere wins: merging must never re-open a channel someone closed.
 		if (state === 'opted_out' || !keep.consent[ch as Channel]) keep.consent[ch as Channel] = state;
 	}
-	keep.mergedFrom = [...new Set([...(keep.mergedFrom ?? []), other.contactId, ...(other.mergedFrom ?? [])])];
+	// Transitive (a chain of merges ends on one contact), and never the contact itself (its id would point at itself).
+	keep.mergedFrom = [...new Set([...(keep.mergedFrom ?? []), other.contactId, ...(other.mergedFrom ?? [])])].filter((id) => id !== keep.contactId);
 	if (other.doNotContact) keep.doNotContact = true;
 	keep.email ??= other.email;
 	keep.phone ??= other.phone;
@@ -121,7 +141,9 @@ export function profileUpdateRequest(store: Store, event: CustomerEvent): Profil
 	const own = eventIdentityKeys(event);
 	const keys = [...own, ...aliasOf(event).aliasKeys];
 	const direct = event.identities.contactId;
-	const request = profileLockRequest(store, [...keys, ...(direct ? [`contactId:${direct}`] : [])], keys, direct);
+	// A contact id is locked as the contact's own lock, and resolved too: merged away, it leads to the surviving contact.
+	const withDirect = [...keys, ...(direct ? [contactIdKey(direct)] : [])];
+	const request = profileLockRequest(store, withDirect, withDirect, direct);
 	// Redis reads the suppression list's records in the same round trip; other stores are asked for the contact's new
 	// identities only, after the read (ingestIntoProfile).
 	return store.readsRecordsWithLocks && own.length ? { ...request, reads: suppressionReads(store, own) } : request;

@@ -7,6 +7,7 @@ import { NudgeError } from '../errors';
 import { decisionIdOf, type DecisionRef } from '../items/decisionRef';
 import type { Policy } from '../policy/schema';
 import type { Profile } from '../profiles/schema';
+import { profileById } from '../profiles/profiles';
 import type { Store } from '../store/types';
 import type { Serial } from '../util/serial';
 import { isoTime, parseTime } from '../util/isoTime';
@@ -125,8 +126,9 @@ export async function loadDecision(ctx: EngineContext, ref: DecisionRef | unknow
 	return asStored(ctx, decision);
 }
 
+/** The profile of the decision's contact, also when that contact was merged into another since the decision was made. */
 export async function profileOf(ctx: EngineContext, decision: Decision): Promise<Profile> {
-	const profile = await ctx.store.getProfile(decision.contactId);
+	const profile = await profileById(ctx.store, decision.contactId);
 	if (!profile) throw unknownContact(decision.contactId);
 	return profile;
 }

@@ -2,7 +2,7 @@ import type { Profile } from '../profiles/schema';
 import { HeldProfileUpdate } from '../profiles/heldUpdate';
 import type { HeldLocks } from '../profiles/identityLock';
 import { byCreated, type Decision } from '../audit/schema';
-import { latestDecision } from '../audit/export';
+import { latestDecisionOf } from '../audit/export';
 import { CHANNELS, Channel } from '../channels';
 import { FieldIssue, NudgeError, describeIssues } from '../errors';
 import { claimEvent, claimEventAndLock, EventMark, releaseEvent } from '../events/eventClaim';
@@ -14,7 +14,7 @@ import { newId } from '../ids';
 import { decisionIdOf } from '../items/decisionRef';
 import { DEFAULT_JOURNEY } from '../items/open';
 import { eventKey, outcomeOfEvent, startsMessage } from '../journeys/journey';
-import { applyToProfile, eventIdentityKeys, ingestIntoProfile, profileUpdateRequest } from '../profiles/profiles';
+import { applyToProfile, contactIds, eventIdentityKeys, ingestIntoProfile, profileUpdateRequest } from '../profiles/profiles';
 import { apartFromOtherUpdates, type EngineContext, newDecision, save, suppress, loadDecision } from './context';
 import { settleStopped } from './log';
 import { isoTime } from '../util/isoTime';
@@ -103,7 +103,7 @@ async function accept(ctx: EngineContext, event: CustomerEvent, journey = DEFAUL
 	let mark: EventMark | undefined;
 	try {
 		decision.contactId = profile.contactId;
-		await routeEvent(ctx, decision, event, at);
+		await routeEvent(ctx, decision, contactIds(profile), event, at);
 		// Durable before the caller acknowledges the event: an accepted event always has its decision row.
 		const saved = await save(ctx, decision, 'ingest', at, { durable: true });
 		mark = new EventMark(ctx.store, event.eventId, at.getTime(), ctx.policy.dedupWindowHours * 3_600_000, claimedUntil, held);
@@ -158,8 +158,8 @@ async function claimAndUpdateProfile(ctx: EngineContext, event: CustomerEvent, a
  * message names that decision in `outcomeFor` (Record Outcome records it there); an event that is not one
  * of the journey's triggers only updated the profile, so its decision is settled NOT_A_TRIGGER.
  */
-async function routeEvent(ctx: EngineContext, decision: Decision, event: CustomerEvent, at: Date): Promise<void> {
-	const outcomeFor = await outcomeOfMessage(ctx, decision.contactId, decision.journey, event, at);
+async function routeEvent(ctx: EngineContext, decision: Decision, ids: string[], event: CustomerEvent, at: Date): Promise<void> {
+	const outcomeFor = await outcomeOfMessage(ctx, ids, decision.journey, event, at);
 	if (outcomeFor) decision.outcomeFor = outcomeFor;
 	if (!startsMessage(ctx.policy, decision.journey, event)) {
 		const recorded = decision.outcomeFor ? `; it is recorded as ${decision.outcomeFor.type} of decision ${decision.outcomeFor.decisionId}` : '';
@@ -170,23 +170,24 @@ async function routeEvent(ctx: EngineContext, decision: Decision, event: Custome
 /**
  * The outcome an event is of the contact's latest message in the journey (policy `journeys.<id>.outcomes`), with the
  * decision it belongs to; undefined when the event is no outcome, or there is no such message in the attribution window.
+ * `ids`: the contact's ids (profiles.ts contactIds): a message sent before a merge is under the merged contact's id.
  */
-export async function outcomeOfMessage(ctx: EngineContext, contactId: string, journey: string, event: CustomerEvent, at: Date): Promise<Decision['outcomeFor']> {
+export async function outcomeOfMessage(ctx: EngineContext, ids: string[], journey: string, event: CustomerEvent, at: Date): Promise<Decision['outcomeFor']> {
 	const outcome = outcomeOfEvent(ctx.policy, journey, event);
 	if (!outcome) return undefined;
 	// An event naming its channel (an email unsubscribe) belongs to the latest message on that channel.
 	const named = event.properties.channel;
 	const channel = typeof named === 'string' && (CHANNELS as readonly string[]).includes(named) ? (named as Channel) : undefined;
-	const target = await latestMessage(ctx, contactId, journey, at, channel);
+	const target = await latestMessage(ctx, ids, journey, at, channel);
 	return target && { decisionId: target.decisionId, ...outcome, outcomeId: `${event.eventId}:${outcome.type}` };
 }
 
 /** The contact's latest message in the journey (sent, or held out) within the attribution window, on `channel` if given. */
-async function latestMessage(ctx: EngineContext, contactId: string, journey: string, at: Date, channel?: Channel): Promise<Decision | undefined> {
-	const window = { contactId, journey, from: isoTime(at.getTime() - ctx.policy.learner.attributionWindowHours * 3_600_000), to: isoTime(at.getTime() + 1) };
+async function latestMessage(ctx: EngineContext, ids: string[], journey: string, at: Date, channel?: Channel): Promise<Decision | undefined> {
+	const window = { journey, from: isoTime(at.getTime() - ctx.policy.learner.attributionWindowHours * 3_600_000), to: isoTime(at.getTime() + 1) };
 	// Two narrow reads: the latest message sent (on the channel), and without a channel the latest holdout.
-	const sent = await latestDecision(ctx.store, { ...window, status: 'sent' }, (d) => !channel || d.channel === channel);
-	const held = channel ? undefined : await latestDecision(ctx.store, { ...window, reason: 'HOLDOUT' }, (d) => d.choice?.method === 'holdout');
+	const sent = await latestDecisionOf(ctx.store, ids, { ...window, status: 'sent' }, (d) => !channel || d.channel === channel);
+	const held = channel ? undefined : await latestDecisionOf(ctx.store, ids, { ...window, reason: 'HOLDOUT' }, (d) => d.choice?.method === 'holdout');
 	return !sent || (held && byCreated(held, sent) > 0) ? held : sent;
 }
 

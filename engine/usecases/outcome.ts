@@ -1,4 +1,4 @@
-import { latestDecision } from '../audit/export';
+import { latestDecisionOf } from '../audit/export';
 import { type Decision, type Outcome, OutcomeSchema } from '../audit/schema';
 import { CHANNELS, Channel } from '../channels';
 import { claimsReward, engagementTrials, outcomeDeltas } from '../decide/bookkeeping';
@@ -8,7 +8,7 @@ import { zoneFor } from '../guard/windows';
 import { apartFromOtherUpdates, type EngineContext, save, loadDecision, unknownContact } from './context';
 import { isoTime } from '../util/isoTime';
 import { heldLockKeys, lockAndReadProfiles, profileLockRequest } from '../profiles/identityLock';
-import { releaseLocks, saveAndRelease } from '../profiles/profiles';
+import { contactIdKey, contactIds, profileById, releaseLocks, saveAndRelease } from '../profiles/profiles';
 
 /**
  * An outcome names its decision one way: its decision id, the provider's message id, or the contact
@@ -57,7 +57,7 @@ export async function recordOutcome(ctx: EngineContext, input: OutcomeInput): Pr
 	if (optsOut && !decision.outcomes.some((o) => o.outcomeId === outcome.data.outcomeId)) await apartFromOtherUpdates(ctx, () => optOut(ctx, decision, optsOut));
 	const added = await ctx.store.addOutcome(decision.decisionId, outcome.data);
 	if (added) await learnFrom(ctx, decision, outcome.data);
-	const engagement = added ? await engagementTrials(decision, outcome.data, at, async () => zoneFor((await ctx.store.getProfile(decision.contactId))?.timezone, ctx.policy.timezone)) : [];
+	const engagement = added ? await engagementTrials(decision, outcome.data, at, async () => zoneFor((await profileById(ctx.store, decision.contactId))?.timezone, ctx.policy.timezone)) : [];
 	if (engagement.length) await ctx.store.addArmStats(engagement);
 	const current = await loadDecision(ctx, decision.decisionId);
 	if (added) return { decision: current, duplicate: false };
@@ -72,10 +72,12 @@ export async function recordOutcome(ctx: EngineContext, input: OutcomeInput): Pr
  * update may hold it) is refused, with the outcome left unrecorded for its retry.
  */
 async function optOut(ctx: EngineContext, decision: Decision, channel: Channel): Promise<void> {
-	const request = profileLockRequest(ctx.store, [`contactId:${decision.contactId}`], [], decision.contactId);
+	// The decision's contact may have been merged into another since: its id then leads there (and locks that contact).
+	const key = contactIdKey(decision.contactId);
+	const request = profileLockRequest(ctx.store, [key], [key], decision.contactId);
 	const { identities, profiles, lockedUntil } = await lockAndReadProfiles(ctx.store, request);
 	const release = heldLockKeys(request, identities);
-	const profile = profiles.get(decision.contactId);
+	const profile = profiles.get(identities.get(key) ?? decision.contactId);
 	if (profile?.consent[channel] === 'opted_out' || !profile) {
 		await releaseLocks(ctx.store, release, lockedUntil);
 		if (!profile) throw unknownContact(decision.contactId);
@@ -103,8 +105,10 @@ async function attribute(ctx: EngineContext, input: OutcomeInput, at: Date): Pro
 	const hours = ctx.policy.learner.attributionWindowHours;
 	const from = isoTime(at.getTime() - hours * 3_600_000);
 	const to = isoTime(at.getTime() + 1);
+	// The contact's decisions are under its ids (merged away, the id names the contact it was merged into).
+	const profile = await profileById(ctx.store, input.contactId!);
 	// Only decisions that reached Choose Channel (a channel, wait or holdout) can earn an outcome.
-	const match = await latestDecision(ctx.store, { contactId: input.contactId, from, to }, (d) => Boolean(d.choice) && (!input.channel || d.channel === input.channel));
+	const match = await latestDecisionOf(ctx.store, profile ? contactIds(profile) : [input.contactId!], { from, to }, (d) => Boolean(d.choice) && (!input.channel || d.channel === input.channel));
 	if (!match) {
 		throw new NudgeError('UNKNOWN_DECISION', `No decision for contact ${input.contactId}${input.channel ? ` by ${input.channel}` : ''} in the ${hours} hours before ${isoTime(at.getTime())} (the policy's attribution window)`);
 	}

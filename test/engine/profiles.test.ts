@@ -1,6 +1,7 @@
 import { normalizeEvent } from '../../engine/events/normalize';
-import { ingestIntoProfile } from '../../engine/profiles/profiles';
+import { contactIdKey, ingestIntoProfile, mergeProfiles, profileIdentityKeys } from '../../engine/profiles/profiles';
 import { MemoryStore } from '../../engine/store/memory';
+import { profile } from '../helpers/fixtures';
 
 const ev = (raw: Record<string, unknown>) => normalizeEvent(raw, { now: new Date(String(raw.occurredAt ?? '2026-11-01T00:00:00Z')) });
 
@@ -53,5 +54,12 @@ describe('profiles', () => {
 		expect(p.consent.sms).toBe('opted_out');
 		p = await ingestIntoProfile(store, ev({ type: 'track', name: 'Subscribed', identities: { email: 'd@x.io' }, properties: { channel: 'email' } }));
 		expect(p.consent.email).toBe('opted_in');
+	});
+
+	test('the ids merged into a contact are indexed to it, transitively, and never its own (no id points at itself)', () => {
+		// X came back under its old id after it was merged into Y (a store from before the index kept merged ids), and is older.
+		const kept = mergeProfiles(profile('x', { identities: { email: ['x@x.io'] } }), profile('y', { mergedFrom: ['x', 'w'] }));
+		expect(kept.mergedFrom).toEqual(['y', 'w']);
+		expect(profileIdentityKeys(kept)).toEqual(['email:x@x.io', contactIdKey('y'), contactIdKey('w')]);
 	});
 });
