@@ -220,7 +220,11 @@ export async function applyToProfile(
 			const known = aliasKeys.filter((key) => resolved.has(key));
 			for (const key of known.length ? known : aliasKeys) addIdentity(profile, key.startsWith('userId:') ? 'userId' : 'anonymousId', previousId);
 		}
-		return { write: { profile, identityKeys: profileIdentityKeys(profile), merged: profiles.slice(1).map((p) => p.contactId), release: held, lockedUntil }, lockedAt };
+		const merged = profiles.slice(1).map((p) => p.contactId);
+		// The merged contacts' sends count under the survivor's caps: their ledgers move to it now, under both contacts'
+		// locks and before the save, so a merge whose save fails is redone by the event's retry with nothing left behind.
+		if (merged.length) await store.moveCapLedger(merged, profile.contactId);
+		return { write: { profile, identityKeys: profileIdentityKeys(profile), merged, release: held, lockedUntil }, lockedAt };
 	} catch (error) {
 		await releaseLocks(store, held, lockedUntil);
 		throw error;

@@ -253,6 +253,27 @@ export class LedgerBook {
 		return true;
 	}
 
+	/** Moves contacts' ledgers into another contact's (merged into it): their entries count for it, pending ones still settle. */
+	move(from: string[], to: string): number {
+		let moved = 0;
+		for (const id of from) {
+			const old = id === to ? undefined : this.ledgers.peek(id);
+			if (!old) continue;
+			const entries = old.all;
+			// Dropping the old ledger forgets its reservations: the pending ones are indexed again below.
+			this.ledgers.delete(id);
+			let ledger = this.ledgers.peek(to);
+			if (!ledger) this.ledgers.set(to, (ledger = new ContactLedger()));
+			for (const entry of entries) {
+				entry.contactId = to;
+				ledger.add(entry);
+				if (entry.state === 'pending') this.reservations.set(entry.reservationId, entry);
+			}
+			moved += entries.length;
+		}
+		return moved;
+	}
+
 	/** Drops every entry made before `before` (dryRun: counts them) and says how many. */
 	prune(before: number, dryRun: boolean): number {
 		let pruned = 0;

@@ -35,7 +35,7 @@ export type StoreRole = keyof PlacedRoles;
 const ROLE_METHODS: { [R in StoreRole]: Record<keyof PlacedRoles[R], true> } = {
 	profiles: { getProfile: true, resolveIdentities: true, saveProfile: true, inactiveContacts: true },
 	claims: { claimKey: true, releaseKey: true, holdKey: true, keyHeldUntil: true },
-	caps: { reserveCap: true, peekCap: true, settleCap: true },
+	caps: { reserveCap: true, peekCap: true, settleCap: true, moveCapLedger: true },
 	decisions: { putDecision: true, getDecision: true, queryDecisions: true, addOutcome: true, findDecisionByMessageId: true, listDecisionSummaries: true, countDecisions: true, deleteDecisions: true },
 	models: { saveModelVersion: true, getModelVersion: true, activeModelVersion: true, listModelVersions: true, activateModelVersion: true, modelActivations: true },
 	cursors: { getCursor: true, setCursor: true, deleteCursor: true },

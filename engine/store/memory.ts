@@ -101,6 +101,10 @@ export class MemoryStore extends ComposedSteps implements Store {
 		return this.ledgers.settle(reservationId, outcome);
 	}
 
+	async moveCapLedger(from: string[], to: string) {
+		return this.ledgers.move(from, to);
+	}
+
 	async putDecision(d: Decision) {
 		const { decisionId, contactId, journey, status, reason, createdAt } = d;
 		if (d.delivery?.providerMessageId) this.messageIds.set(d.delivery.providerMessageId, decisionId);

@@ -427,6 +427,22 @@ export class PostgresStore extends ComposedSteps implements Store {
 		return evaluateCounters(rows.map((row) => ledgerEntry(contactId, row)), counters, now);
 	}
 
+	/** Under both contacts' cap locks (reserveCap's), so a check of either waits for the move. */
+	moveCapLedger(from: string[], to: string): Promise<number> {
+		const others = from.filter((id) => id !== to);
+		if (!others.length) return Promise.resolve(0);
+		return this.withClient(
+			'move a merged contact\'s cap ledger',
+			async (c) => {
+				// In one order, so two moves over the same contacts cannot deadlock.
+				for (const id of [...new Set([...others, to])].sort()) await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`nudge-cap:${this.schema}:${id}`]);
+				const { rowCount } = await c.query(`UPDATE ${this.t('cap_ledger')} SET contact_id = $1 WHERE contact_id = ANY($2)`, [to, others]);
+				return rowCount ?? 0;
+			},
+			true,
+		);
+	}
+
 	async settleCap(reservationId: string, outcome: 'commit' | 'release') {
 		const sql =
 			outcome === 'commit'

@@ -417,6 +417,28 @@ return { profiles, identities, #entries }
 `;
 
 /**
+ * Merged contacts' ledgers into the surviving contact's: KEYS[1] its ledger; ARGV: the ledger key prefix, the
+ * reservation key prefix, its contact id, then the merged contacts' ids. Each entry is moved (one already there is
+ * kept) and a pending one's reservation pointed at the survivor, so it settles there. Returns how many moved.
+ */
+const MOVE_LEDGER_LUA = `
+local moved = 0
+for i = 4, #ARGV do
+  local from = ARGV[1] .. ARGV[i]
+  if from ~= KEYS[1] then
+    local raw = redis.call('HGETALL', from)
+    for j = 1, #raw, 2 do
+      redis.call('HSETNX', KEYS[1], raw[j], raw[j + 1])
+      if string.sub(raw[j + 1], 1, 1) == 'p' then redis.call('SET', ARGV[2] .. raw[j], ARGV[3]) end
+      moved = moved + 1
+    end
+    redis.call('DEL', from)
+  end
+end
+return moved
+`;
+
+/**
  * Retention of one contact's cap ledger: KEYS[1] the ledger; ARGV: before (epoch ms), reservation key prefix,
  * '1' to count only. Deletes the entries made before `before` (and their reservation index); returns how many.
  */
@@ -534,6 +556,7 @@ const SCRIPTS = {
 	nudgeAddArms: { keys: undefined, lua: ADD_ARMS_LUA },
 	nudgeEraseState: { keys: undefined, lua: ERASE_STATE_LUA },
 	nudgePruneLedger: { keys: 1, lua: PRUNE_LEDGER_LUA },
+	nudgeMoveLedger: { keys: 1, lua: MOVE_LEDGER_LUA },
 	nudgePruneClaims: { keys: undefined, lua: PRUNE_CLAIMS_LUA },
 	nudgeClaimUnlessMarked: { keys: 2, lua: CLAIM_UNLESS_MARKED_LUA },
 	nudgeReleaseIfHeld: { keys: 1, lua: RELEASE_IF_HELD_LUA },
@@ -721,6 +744,10 @@ export class RedisStore extends NamedRecords implements Store {
 
 	getSendHours(contactId: string) {
 		return readSendHours(this, contactId);
+	}
+
+	moveCapLedger(from: string[], to: string) {
+		return this.run('move a merged contact\'s cap ledger', async () => (from.length ? Number(await this.redis.nudgeMoveLedger(this.k('cap', to), this.k('cap', ''), this.k('res', ''), to, ...from)) : 0));
 	}
 
 	settleCap(reservationId: string, outcome: 'commit' | 'release') {

@@ -71,6 +71,11 @@ export interface CapLedgerStore {
 	peekCap(contactId: string, counters: CapCounter[], now: number): Promise<CapVerdict>;
 	/** commit keeps the slot for good; release frees it. False when the reservation is unknown or settled. */
 	settleCap(reservationId: string, outcome: 'commit' | 'release'): Promise<boolean>;
+	/**
+	 * Moves the ledgers of contacts merged into another (`from`) to it (`to`): their sends count under its caps from now
+	 * on, and a pending entry still settles by its reservation id. Moving again moves nothing. Returns the entries moved.
+	 */
+	moveCapLedger(from: string[], to: string): Promise<number>;
 }
 
 /** The decision log: decisions, their outcomes, and the lookups and counts the console and retention need. */

@@ -227,6 +227,7 @@ export class SqliteStore extends ComposedSteps implements Store {
 			putReservation: p(`INSERT INTO cap_ledger (reservation_id, contact_id, channel, journey, tags, at, expires_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')`),
 			commitReservation: p(`UPDATE cap_ledger SET state = 'committed' WHERE reservation_id = ? AND state = 'pending'`),
 			releaseReservation: p(`DELETE FROM cap_ledger WHERE reservation_id = ? AND state = 'pending'`),
+			moveLedger: p('UPDATE cap_ledger SET contact_id = ? WHERE contact_id = ?'),
 			putBody: p('UPDATE decisions SET status = ?, body = ? WHERE decision_id = ?'),
 			putBodyAndMessageId: p('UPDATE decisions SET status = ?, body = ?, message_id = ? WHERE decision_id = ?'),
 			putDecision: p(`INSERT INTO decisions (decision_id, contact_id, journey, status, reason, created_at, body, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -589,6 +590,20 @@ export class SqliteStore extends ComposedSteps implements Store {
 		if (!this.batchOpen) this.checkCopies();
 		this.capLedger(contactId);
 		return this.capCopy.evaluate(contactId, counters, now);
+	}
+
+	/** The rows re-keyed; the copies of both contacts' ledgers dropped (read again at their next check). */
+	moveCapLedger(from: string[], to: string) {
+		return this.write(() => {
+			let moved = 0;
+			for (const id of from) {
+				if (id === to) continue;
+				moved += Number(this.stmt.moveLedger.run(to, id).changes);
+				this.capCopy.drop(id);
+			}
+			this.capCopy.drop(to);
+			return moved;
+		});
 	}
 
 	settleCap(reservationId: string, outcome: 'commit' | 'release') {

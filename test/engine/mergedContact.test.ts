@@ -11,6 +11,14 @@ import { describeWithServer, TEST_POSTGRES_URL, TEST_REDIS_URL } from '../helper
 // No caps: the contact's consent alone decides whether it is messaged.
 const policy = () =>
 	loadPolicy({ ...DEFAULT_POLICY, caps: [], holdout: { salt: 'merged', globalShare: 0, journeys: {} }, journeys: { nurture: { channels: ['email'], outcomes: { 'Email Opened': { type: 'open' } } } } });
+/** Two emails a day to a contact, which each of two contacts reaches alone. */
+const cappedPolicy = () =>
+	loadPolicy({
+		...DEFAULT_POLICY,
+		caps: [{ id: 'email-daily', scope: { kind: 'channel', channel: 'email' }, limit: 2, window: { kind: 'rolling', duration: '24h' } }],
+		holdout: { salt: 'merged', globalShare: 0, journeys: {} },
+		journeys: { nurture: { channels: ['email'] } },
+	});
 const dry = { journey: 'nurture', target: { dryRun: true } } as const;
 const day = (d: number) => `2026-03-${String(d + 1).padStart(2, '0')}T10:00:00Z`;
 const track = (name: string, identities: Record<string, string>, d: number, extra: Record<string, unknown> = {}) => ({ type: 'track', name, identities, occurredAt: day(d), ...extra });
@@ -87,6 +95,21 @@ function describeMerged(backend: Backend): void {
 		expect(opened.decision.decisionId).toBe(sentToB);
 		const event = await engine.ingest(track('Email Opened', { userId: 'u-a' }, 6), { journey: 'nurture' });
 		expect(event.decision.outcomeFor?.decisionId).toBe(sentToB);
+		await engine.close();
+	});
+
+	test(`${backend.name}: the surviving contact's frequency caps count what was sent to the contact merged into it`, async () => {
+		const engine = new Engine({ store: backend.open(), policy: cappedPolicy() });
+		const a = (await engine.decide(track('Demo Requested', { userId: 'u-a', email: 'a@x.io' }, 1), dry)).contactId;
+		const toB = await engine.decide(track('Demo Requested', { email: 'b@x.io' }, 2), dry);
+		expect(toB.status).toBe('sent');
+		// Each got one of its two emails of the day; an event then links them: B's counts under A's cap.
+		expect((await engine.ingest(track('Logged In', { userId: 'u-a', email: 'b@x.io' }, 3), { journey: 'nurture' })).decision.contactId).toBe(a);
+		for (const identities of [{ userId: 'u-a' }, { email: 'b@x.io' }, { contactId: toB.contactId }] as Record<string, string>[]) {
+			const again = await engine.decide(track('Demo Requested', identities, 4), dry);
+			expect(again).toMatchObject({ contactId: a, status: 'suppressed', reason: 'FREQUENCY_CAP' });
+			expect(again.guard?.checks.find((c) => c.ruleId === 'email-daily')).toMatchObject({ passed: false, count: 2, limit: 2 });
+		}
 		await engine.close();
 	});
 

@@ -445,6 +445,30 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			expect(await store.settleCap('d', 'release')).toBe(true);
 		});
 
+		test('a merged contact\'s ledger moves to the contact it was merged into: every entry counts there, a pending one still settles', async () => {
+			const all = [counter('all', 10, 0)];
+			const of = (contactId: string, id: string, at: number) => reservation(id, 'email', at, { contactId, expiresAt: at + 1000 });
+			await store.reserveCap(of('a', 'a1', 10), []);
+			await store.reserveCap(of('b', 'b1', 20), []);
+			await store.reserveCap(of('b', 'b2', 30), []);
+			await store.reserveCap(of('z', 'z1', 40), []);
+			await store.settleCap('a1', 'commit');
+			await store.settleCap('b1', 'commit');
+			expect(await store.moveCapLedger(['b', 'z', 'a'], 'a')).toBe(3);
+			await store.sync();
+			expect((await store.peekCap('a', all, 50)).counts).toEqual([4]);
+			expect((await store.peekCap('b', all, 50)).counts).toEqual([0]);
+			expect((await store.peekCap('z', all, 50)).counts).toEqual([0]);
+			// The moved pending entry settles by its id, in the survivor's ledger: released, its slot is free there.
+			expect(await store.settleCap('b2', 'release')).toBe(true);
+			expect(await store.settleCap('z1', 'commit')).toBe(true);
+			expect((await store.peekCap('a', all, 5000)).counts).toEqual([3]);
+			// Moved again (a retried merge): nothing more, nothing counted twice.
+			expect(await store.moveCapLedger(['b', 'z'], 'a')).toBe(0);
+			expect((await store.reserveCap(of('a', 'a2', 5000), [counter('all', 4, 0)])).ok).toBe(true);
+			expect((await store.reserveCap(of('a', 'a3', 5001), [counter('all', 4, 0)])).ok).toBe(false);
+		});
+
 		test('peekCap counts exactly like reserveCap (scopes, exclusions, expiry, freesAt) and reserves nothing', async () => {
 			for (const [id, channel, at, tags] of [['a', 'email', 100, ['promo']], ['b', 'email', 200, []], ['c', 'sms', 300, ['transactional']]] as const) {
 				await store.reserveCap(reservation(id, channel, at, { tags: [...tags] }), []);
