@@ -27,8 +27,12 @@ async function retrying<T>(what: string, take: () => Promise<T | undefined>): Pr
 	}
 }
 
-async function acquire(store: ClaimStore, key: string): Promise<void> {
-	await retrying(key, async () => ((await store.claimKey(key, LOCK_TTL_MS, Date.now())) ? true : undefined));
+/** Claims a lock, waiting while another caller holds it; returns the value it holds while it is this caller's. */
+async function acquire(store: ClaimStore, key: string): Promise<number> {
+	return retrying(key, async () => {
+		const now = Date.now();
+		return (await store.claimKey(key, LOCK_TTL_MS, now)) ? now + LOCK_TTL_MS : undefined;
+	});
 }
 
 /**
@@ -45,15 +49,13 @@ export async function withIdentityLocks<T>(store: LockStore, identityKeys: strin
 /** Runs `run` holding every claim key of `lockKeys`, taken in sorted order (waiting while another caller holds one), on any store. */
 export async function withLocks<T>(store: ClaimStore, lockKeys: string[], run: () => Promise<T>): Promise<T> {
 	const keys = [...new Set(lockKeys)].sort();
-	const held: string[] = [];
+	const held: [string, number][] = [];
 	try {
-		for (const key of keys) {
-			await acquire(store, key);
-			held.push(key);
-		}
+		for (const key of keys) held.push([key, await acquire(store, key)]);
 		return await run();
 	} finally {
-		await Promise.all(held.map((key) => store.releaseKey(key)));
+		// Each only while it is still this caller's: a run that outlasted a lock does not let go of the next holder's.
+		await Promise.all(held.map(([key, until]) => store.releaseKey(key, until)));
 	}
 }
 

@@ -2,6 +2,7 @@ import { NudgeError } from '../../engine/errors';
 import { checkReview } from '../../engine/guard/review';
 import { waitTimer } from '../../engine/guard/waits';
 import { loadPolicy } from '../../engine/policy/load';
+import { identityLockKey, withIdentityLocks } from '../../engine/profiles/identityLock';
 import { waitQueue, type CapCounter, type CapReservation, type Store } from '../../engine/store/types';
 import { decision, profile } from '../helpers/fixtures';
 
@@ -108,6 +109,21 @@ export function describeSharedStoreContract(name: string, namespace: () => (() =
 			const claims = await Promise.all(stores.map((s) => s.claimKeyUnlessMarked('event-lease:x', 60_000, 10, 'event:x', 10)));
 			expect(claims.filter((c) => c === 'claimed')).toHaveLength(1);
 			expect(claims.filter((c) => c === 'held')).toHaveLength(5);
+		});
+
+		test('a run under identity locks that outlasted them (an erasure) does not let go of the connection that took them since', async () => {
+			const [a, b] = [connect(), connect()];
+			const lock = identityLockKey('email:x@y.io');
+			// 16 s later on b's clock the run's 15 s locks have run out, and b takes one.
+			const later = () => Date.now() + 16_000;
+			let taken = false;
+			await withIdentityLocks(a, ['email:x@y.io', 'userId:u1'], async () => {
+				taken = await b.claimKey(lock, 15_000, later());
+			});
+			expect(taken).toBe(true);
+			expect(await b.keyHeldUntil(lock, later())).toBeDefined();
+			// Its other lock, still its own, it let go.
+			expect(await b.keyHeldUntil(identityLockKey('userId:u1'), Date.now())).toBeUndefined();
 		});
 
 		test('review: concurrent checks of a new content variant from several connections all send it to review', async () => {
