@@ -89,7 +89,7 @@ export class EventMark {
 		this.mark = { hold: eventMarkKey(eventId), ttlMs: windowMs, now: at, release: eventLeaseKey(eventId), ...(claimedUntil === undefined ? {} : { claimedUntil }) };
 	}
 
-	/** The take-in was refused (its lease or its locks ran out): nothing of it was written, and nothing may be let go. */
+	/** The take-in was refused (its lease or its locks ran out): nothing of it was written, and the caller lets nothing go. */
 	get refused(): boolean {
 		return this.state === 'refused';
 	}
@@ -107,10 +107,10 @@ export class EventMark {
 	async carriedBy<T extends { tookIn?: false }>(step: (takeIn?: TakeIn) => Promise<T>): Promise<T> {
 		if (this.state !== 'pending') return step();
 		const takeIn = this.takeIn();
-		if (!takeIn) this.refuse();
+		if (!takeIn) return this.refuse();
 		const result = await step(takeIn);
 		// Refused (the lease or the locks ran out and another caller holds them): nothing more of the decision is done.
-		if (result.tookIn === false) this.refuse();
+		if (result.tookIn === false) return this.refuse();
 		this.profile?.carried();
 		this.state = 'done';
 		return result;
@@ -129,15 +129,20 @@ export class EventMark {
 			await releaseEvent(this.store, this.eventId, this.mark.claimedUntil).catch(() => undefined);
 			throw error;
 		}
-		if (!took) this.refuse();
+		if (!took) return this.refuse();
 		this.profile?.carried();
 		this.state = 'done';
 	}
 
-	/** Nothing of the take-in was written, and its locks and lease may be another caller's: none is let go. */
-	private refuse(): never {
+	/**
+	 * Nothing of the take-in was written, and its locks and lease may be another caller's. The lease is let go only while
+	 * it still holds this delivery's value (refused for the locks alone, it is): the sender's retry need not wait for it
+	 * to run out (EVENT_LEASE_MS). The locks run out soon (LOCK_TTL_MS) and are left.
+	 */
+	private async refuse(): Promise<never> {
 		this.state = 'refused';
 		this.profile?.lost();
+		if (this.mark.claimedUntil !== undefined) await releaseEvent(this.store, this.eventId, this.mark.claimedUntil).catch(() => undefined);
 		throw takeInRefused(this.eventId);
 	}
 

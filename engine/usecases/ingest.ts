@@ -112,7 +112,7 @@ async function accept(ctx: EngineContext, event: CustomerEvent, journey = DEFAUL
 		return { event, profile, decision: saved, duplicate: false };
 	} catch (error) {
 		// Not processed: let a retried delivery through again (a profile update left unsaved is dropped: the retry makes
-		// it). A refused take-in lets nothing go (the lease may be another delivery's) and its decision row says why.
+		// it). A refused take-in let go what was still its own (EventMark.refuse) and its decision row says why.
 		await held?.abandon().catch(() => undefined);
 		if (mark?.refused) await settleStopped(ctx, decision, error, true).catch(() => undefined);
 		else if (!mark?.letGo) await releaseEvent(ctx.store, event.eventId, claimedUntil);
