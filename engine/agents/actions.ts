@@ -3,6 +3,7 @@ import { reopen } from '../audit/status';
 import { contextOf } from '../decide/learner';
 import { NudgeError } from '../errors';
 import { durationMs } from '../guard/duration';
+import { contactIds } from '../profiles/profiles';
 import type { Profile } from '../profiles/schema';
 import { chooseStage, holdOutOrGate } from '../usecases/choose';
 import { type EngineContext, type ProfileLoader, newDecision, save, suppress, loadDecision, profileLoader } from '../usecases/context';
@@ -46,7 +47,10 @@ export async function requestAction(ctx: EngineContext, input: unknown): Promise
 	}
 	return withActionLease(ctx.store, decisionId, () => ctx.wallNow().getTime(), async () => {
 		const existing = await ctx.store.getDecision(decisionId);
-		return existing ? revisitAction(ctx, existing, request, profile, hash) : verdictOf(await newAction(ctx, decisionId, request, profile, journey, hash, false));
+		if (!existing) return verdictOf(await newAction(ctx, decisionId, request, profile, journey, hash, false));
+		// Its contact may have been merged into this one since (the same person): the request hashed as it was then.
+		const then = existing.contactId !== profile.contactId && contactIds(profile).includes(existing.contactId) ? requestHash(request, existing.contactId, journey) : hash;
+		return revisitAction(ctx, existing, request, profile, then);
 	});
 }
 

@@ -1,4 +1,4 @@
-import { byCreated, type Decision, type DecisionQuery } from './schema';
+import type { Decision, DecisionQuery } from './schema';
 import type { Store } from '../store/types';
 import { redactDecision } from './redact';
 import { decisionCsvHeader, decisionCsvRow } from './csv';
@@ -26,14 +26,9 @@ export async function latestDecision(store: Store, query: DecisionQuery, match: 
 }
 const LATEST_PAGE = 20;
 
-/** latestDecision over several contact ids (a contact's own and those merged into it: profiles.ts contactIds): the newest. */
-export async function latestDecisionOf(store: Store, contactIds: string[], query: Omit<DecisionQuery, 'contactId'>, match: (d: Decision) => boolean): Promise<Decision | undefined> {
-	let latest: Decision | undefined;
-	for (const contactId of contactIds) {
-		const found = await latestDecision(store, { ...query, contactId }, match);
-		if (found && (!latest || byCreated(found, latest) > 0)) latest = found;
-	}
-	return latest;
+/** latestDecision over several contact ids (a contact's own and those merged into it: profiles.ts contactIds), in one read. */
+export function latestDecisionOf(store: Store, contactIds: string[], query: Omit<DecisionQuery, 'contactId' | 'contactIds'>, match: (d: Decision) => boolean): Promise<Decision | undefined> {
+	return latestDecision(store, contactIds.length === 1 ? { ...query, contactId: contactIds[0] } : { ...query, contactIds }, match);
 }
 
 export const EXPORT_FORMATS = ['jsonl', 'csv'] as const;

@@ -284,6 +284,8 @@ export function byCreated(a: Pick<Decision, 'createdAt' | 'decisionId'>, b: Pick
 
 export interface DecisionQuery {
 	contactId?: string;
+	/** Any of these contacts (a contact's own id and those merged into it): one read instead of one a contact. */
+	contactIds?: string[];
 	journey?: string;
 	reason?: ReasonCode;
 	status?: DecisionStatus;

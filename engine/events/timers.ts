@@ -11,6 +11,7 @@ import type { Engine, IngestResult } from '../engine';
 import { FieldIssue, NudgeError, describeIssues, issuesFromZod } from '../errors';
 import { list, MAX_LIST, within } from '../policy/bounds';
 import type { Policy } from '../policy/schema';
+import { contactIds } from '../profiles/profiles';
 import type { LeasedTimer } from '../store/types';
 import { isoTime, parseTime } from '../util/isoTime';
 
@@ -109,10 +110,15 @@ export function policyHasTimers(engine: Engine, journey?: string): boolean {
 /** Schedules and cancels timers for newly accepted events (call after every ingest). */
 export async function applyInactivityRules(engine: Engine, accepted: IngestResult[], rules: InactivityRule[]): Promise<void> {
 	let changed = false;
-	for (const { event, decision } of accepted) {
+	for (const { event, decision, profile } of accepted) {
+		// A timer started by a contact merged into this one since waits under that contact's id: cancelled with its own.
+		const merged = (profile ? contactIds(profile) : []).filter((id) => id !== decision.contactId);
 		for (const rule of rulesFor(engine, decision.journey, rules)) {
 			const id = timerId(rule, decision.contactId);
-			if (rule.cancel.some((name) => same(event.name, name))) {
+			const cancels = rule.cancel.some((name) => same(event.name, name));
+			// Started again, it is one timer: the survivor's.
+			if (cancels || same(event.name, rule.start)) for (const other of merged) await engine.store.cancelTimer(timerId(rule, other));
+			if (cancels) {
 				await engine.store.cancelTimer(id);
 				changed = true;
 			} else if (same(event.name, rule.start)) {

@@ -1,6 +1,7 @@
 import type { Decision, GuardCheck, ReasonCode } from '../audit/schema';
 import type { Channel } from '../channels';
 import { channelEligibility } from '../profiles/eligibility';
+import { contactIds } from '../profiles/profiles';
 import type { Policy } from '../policy/schema';
 import type { Profile } from '../profiles/schema';
 import type { CapLedgerStore, FoldedSteps, KeyClaim, VariantRecords } from '../store/types';
@@ -67,7 +68,8 @@ export function suppressionHit(policy: Policy, profile: Profile): string | undef
 	if (email) return `${email} is on the suppression list`;
 	const domain = domains.size ? addresses.find((a) => atListedDomain(a, domains)) : undefined;
 	if (domain) return `${domain} is at a suppressed domain`;
-	const ids = [profile.contactId, ...(profile.identities.userId ?? [])];
+	// The ids of contacts merged into this one too: a listed contact id stays suppressed after its contact merged.
+	const ids = [...contactIds(profile), ...(profile.identities.userId ?? [])];
 	const id = ids.find((i) => userIds.has(i));
 	return id ? `${id} is on the suppression list` : undefined;
 }

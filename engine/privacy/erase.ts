@@ -84,7 +84,8 @@ export async function eraseUnderLocks(store: Store, contactId: string, pseudonym
 		const identityKeys = [...new Set([...(profile ? profileIdentityKeys(profile) : []), ...emailKey])];
 		const personal = personalValues(contactId, profile, [...(options.email ? [options.email] : []), ...(profile?.mergedFrom ?? [])]);
 		// An address known only as a trait is suppressed too.
-		if (options.suppress) await suppressIdentities(store, [...new Set([...identityKeys, ...(profile?.email ? [identityKey('email', profile.email)] : [])])], options.suppressAt!);
+		// Its contact id too: an event naming it (an integrator that kept it) makes a do-not-contact contact.
+		if (options.suppress) await suppressIdentities(store, [...new Set([...identityKeys, contactIdKey(contactId), ...(profile?.email ? [identityKey('email', profile.email)] : [])])], options.suppressAt!);
 		const pseudonymise = (d: Decision) => pseudonymiseDecision(d, pseudonym, personal, at);
 		const scrub = options.scrub ?? true;
 		const counts = await store.eraseContact({

@@ -34,12 +34,15 @@ export async function contactRecord(store: Store, input: unknown, now: Date): Pr
 	for (const id of profile ? contactIds(profile) : [contactId]) for await (const d of iterateDecisions(store, { contactId: id })) decisions.push(d);
 	decisions.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.decisionId < b.decisionId ? -1 : 1));
 	if (!profile && !decisions.length) throw new NudgeError('UNKNOWN_CONTACT', `No contact has the id ${contactId}`, [], 404);
-	const hours = contactHourKeys(contactId);
-	const stats = await store.getArmStats(hours);
+	// Its engagement hours, also those counted under the ids merged into it (erasure deletes those too).
+	const ids = profile ? contactIds(profile) : [contactId];
+	const stats = await store.getArmStats(ids.flatMap(contactHourKeys));
 	const engagementHours: Record<string, number> = {};
-	hours.forEach((key, h) => {
-		const trials = stats.get(key)?.trials;
-		if (trials) engagementHours[h] = trials;
-	});
+	for (const id of ids) {
+		contactHourKeys(id).forEach((key, h) => {
+			const trials = stats.get(key)?.trials;
+			if (trials) engagementHours[h] = (engagementHours[h] ?? 0) + trials;
+		});
+	}
 	return { exportedAt: isoTime(now.getTime()), contactId, ...(profile ? { profile } : {}), engagementHours, decisions };
 }

@@ -82,6 +82,11 @@ export function mergeProfiles(keep: Profile, other: Profile): Profile {
 	// Transitive (a chain of merges ends on one contact), and never the contact itself (its id would point at itself).
 	keep.mergedFrom = [...new Set([...(keep.mergedFrom ?? []), other.contactId, ...(other.mergedFrom ?? [])])].filter((id) => id !== keep.contactId);
 	if (other.doNotContact) keep.doNotContact = true;
+	// A journey paused on either contact stays paused: the pause that lasts longer (one until cleared, or the later end).
+	for (const [id, pause] of Object.entries(other.pauses ?? {})) {
+		const mine = keep.pauses?.[id];
+		if (!mine || (mine.until !== undefined && (pause.until === undefined || pause.until > mine.until))) (keep.pauses ??= {})[id] = pause;
+	}
 	keep.email ??= other.email;
 	keep.phone ??= other.phone;
 	keep.pushToken ??= other.pushToken;
@@ -146,7 +151,14 @@ export function profileUpdateRequest(store: Store, event: CustomerEvent): Profil
 	const request = profileLockRequest(store, withDirect, withDirect, direct);
 	// Redis reads the suppression list's records in the same round trip; other stores are asked for the contact's new
 	// identities only, after the read (ingestIntoProfile).
-	return store.readsRecordsWithLocks && own.length ? { ...request, reads: suppressionReads(store, own) } : request;
+	const checked = suppressionChecked(event);
+	return store.readsRecordsWithLocks && checked.length ? { ...request, reads: suppressionReads(store, checked) } : request;
+}
+
+/** The keys of an event that the suppression list is asked about: its identities and the contact id it names (erased with suppression, it stays so). */
+function suppressionChecked(event: CustomerEvent): string[] {
+	const direct = event.identities.contactId;
+	return [...eventIdentityKeys(event), ...(direct ? [contactIdKey(direct)] : [])];
 }
 
 /**
@@ -196,7 +208,6 @@ export async function applyToProfile(
 	afterApply?: (profile: Profile, event: CustomerEvent) => void,
 	locked?: HeldLocks,
 ): Promise<{ write: ProfileWrite; lockedAt: number }> {
-	const keys = eventIdentityKeys(event);
 	const direct = event.identities.contactId;
 	const { previousId, aliasKeys } = aliasOf(event);
 	const request = profileUpdateRequest(store, event);
@@ -214,7 +225,7 @@ export async function applyToProfile(
 		const known = new Set(profileIdentityKeys(profile));
 		applyEvent(profile, event);
 		// Only identities new to the contact can match the suppression list (an old one was checked when it came).
-		if (!profile.doNotContact && (await anySuppressed(store, keys.filter((k) => !known.has(k)), records))) profile.doNotContact = true;
+		if (!profile.doNotContact && (await anySuppressed(store, suppressionChecked(event).filter((k) => !known.has(k)), records))) profile.doNotContact = true;
 		afterApply?.(profile, event);
 		if (previousId) {
 			const known = aliasKeys.filter((key) => resolved.has(key));

@@ -12,6 +12,7 @@ type DecisionRow = Pick<Decision, 'contactId' | 'journey' | 'status' | 'reason' 
 
 export function matchesQuery(d: DecisionRow, q: DecisionQuery): boolean {
 	if (q.contactId && d.contactId !== q.contactId) return false;
+	if (q.contactIds && !q.contactIds.includes(d.contactId)) return false;
 	if (q.journey && d.journey !== q.journey) return false;
 	if (q.reason && d.reason !== q.reason) return false;
 	if (q.status && d.status !== q.status) return false;

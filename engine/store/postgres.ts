@@ -471,6 +471,7 @@ export class PostgresStore extends ComposedSteps implements Store {
 		const args: unknown[] = [];
 		const add = (sql: (n: (v: unknown) => string) => string) => where.push(sql((v) => (args.push(v), `$${args.length}`)));
 		if (q.contactId) add((n) => `contact_id = ${n(q.contactId)}`);
+		if (q.contactIds) add((n) => `contact_id = ANY(${n(q.contactIds)})`);
 		if (q.journey) add((n) => `journey = ${n(q.journey)}`);
 		if (q.reason) add((n) => `reason = ${n(q.reason)}`);
 		if (q.status) add((n) => `status = ${n(q.status)}`);

@@ -646,6 +646,7 @@ export class SqliteStore extends ComposedSteps implements Store {
 			args.push(...values);
 		};
 		if (q.contactId) add('contact_id = ?', q.contactId);
+		if (q.contactIds) add(`contact_id IN (${q.contactIds.map(() => '?').join(', ') || 'NULL'})`, ...q.contactIds);
 		if (q.journey) add('journey = ?', q.journey);
 		if (q.reason) add('reason = ?', q.reason);
 		if (q.status) add('status = ?', q.status);
@@ -655,7 +656,7 @@ export class SqliteStore extends ComposedSteps implements Store {
 		if (q.after) add(`(created_at ${later} ? OR (created_at = ? AND decision_id ${later} ?))`, q.after.createdAt, q.after.createdAt, q.after.decisionId);
 		// A contact's decisions are few; without statistics SQLite would rather scan a journey's or a reason's whole
 		// window (an outcome event's look for its message took half the template policy's CPU, docs/benchmarks.md).
-		const index = q.contactId ? 'INDEXED BY decisions_contact' : '';
+		const index = q.contactId || q.contactIds ? 'INDEXED BY decisions_contact' : '';
 		const sql = `SELECT ${DECISION_COLUMNS} FROM decisions ${index} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ?`;
 		const rows = this.prepared(sql).all(...args, queryLimit(q)) as unknown as DecisionRow[];
 		return rows.map(decisionOfRow);

@@ -293,6 +293,34 @@ for (const { version, kind } of RUNS) {
 			expect(received.sort()).toEqual(decisions.filter((d) => d.status === 'sent').map((d) => d.decisionId).sort());
 		});
 
+		it('an event naming a contact id merged into another reaches that contact through the workflow, opted out where either was; no empty contact is made', async () => {
+			const day = zoneAtLocalHour(11);
+			const [userA, userB] = [treatedUser('nurture', 'merge-a'), treatedUser('nurture', 'merge-b')];
+			// Each request runs the workflow to its end (its decision logged) before the next.
+			const decide = async (events: unknown[]) => {
+				const before = (await server.executions()).length;
+				const { decisionIds } = (await post('nurture', events)).body as { decisionIds: string[] };
+				await server.settledExecutions(before + 1);
+				return decisionIds;
+			};
+			const [first] = await decide([track(userA, 'Pricing Viewed', { email: `${userA}@example.com`, timezone: day, consent: { email: 'opted_in' } })]);
+			const [second] = await decide([track(userB, 'Pricing Viewed', { email: `${userB}@example.com`, timezone: day, consent: { email: 'opted_out', sms: 'opted_out', push: 'opted_out' } })]);
+			const [a, b] = await Promise.all([first, second].map(async (id) => (await store.getDecision(id))!.contactId));
+			expect(a).not.toBe(b);
+			// One event carries both user ids' identities: B is merged into A (the older), its opt-outs win.
+			await decide([{ ...track(userA, 'Logged In', {}), userId: userA, context: { traits: { email: `${userB}@example.com` } } }]);
+			expect(await store.getProfile(b)).toBeUndefined();
+			// An integrator that kept B's contact id sends Nudge's own format naming it.
+			const [later] = await decide([{ type: 'track', name: 'Pricing Viewed', identities: { contactId: b } }]);
+			const decision = (await store.getDecision(later))!;
+			expect(decision.contactId).toBe(a);
+			expect(await store.getProfile(b)).toBeUndefined();
+			expect((await store.getProfile(a))!.consent).toMatchObject({ email: 'opted_out', sms: 'opted_out', push: 'opted_out' });
+			// Opted out of every marketing channel: nothing reaches the person by one.
+			expect(['email', 'sms', 'push']).not.toContain(decision.channel);
+			expect(decision.loggedAt).toEqual(expect.any(String));
+		});
+
 		/**
 		 * The executions n8n records while `act` runs, seen after a marker request that does start one: the
 		 * trigger answers before n8n records the execution, so an unwanted one would be in the list by then.
