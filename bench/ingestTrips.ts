@@ -1,4 +1,5 @@
 import { Engine } from '../engine/engine';
+import { DEFAULT_POLICY } from '../engine/policy/defaultPolicy';
 import { loadPolicy } from '../engine/policy/load';
 import { PostgresStore } from '../engine/store/postgres';
 import { RedisStore } from '../engine/store/redis';
@@ -76,9 +77,40 @@ async function onPostgres(): Promise<void> {
 	});
 }
 
+/**
+ * An outcome event ('Email Opened') of a contact that MERGED visitors were merged into (a browser each, before the
+ * login), on PostgreSQL: its look for the message it belongs to reads the decisions of the contact and of every
+ * merged id in one query, so its statements do not grow with the merges.
+ */
+const MERGED = Number(process.env.BENCH_INGEST_MERGED ?? 50);
+async function outcomeOfMergedContact(merged: number): Promise<number> {
+	const store = new PostgresStore(POSTGRES_URL, { schema: `bench_merged_${process.pid}_${merged}` });
+	const policy = loadPolicy({ ...DEFAULT_POLICY, caps: [], journeys: { nurture: { channels: ['email'], outcomes: { 'Email Opened': { type: 'open' } } } } });
+	const engine = new Engine({ store, clock: 'event', policy });
+	let t = 0;
+	const at = () => new Date(T0 + t++ * 1000).toISOString();
+	try {
+		await engine.ingest({ type: 'identify', identities: { userId: 'u-a', email: 'a@example.com' }, occurredAt: at() }, { journey: 'nurture' });
+		for (let i = 0; i < merged; i++) {
+			await engine.ingest({ type: 'page', name: 'Pricing Viewed', identities: { anonymousId: `anon-${i}` }, occurredAt: at() }, { journey: 'nurture' });
+			await engine.ingest({ type: 'identify', identities: { userId: 'u-a', anonymousId: `anon-${i}` }, occurredAt: at() }, { journey: 'nurture' });
+		}
+		await engine.decide({ type: 'track', name: 'Demo Requested', identities: { userId: 'u-a' }, occurredAt: at() }, { journey: 'nurture', target: { dryRun: true } });
+		const statements = countStatements();
+		const opens = 20;
+		for (let i = 0; i < opens; i++) await engine.ingest({ type: 'track', name: 'Email Opened', identities: { userId: 'u-a' }, occurredAt: at() }, { journey: 'nurture' });
+		return Object.values(statements).reduce((n, x) => n + x, 0) / opens;
+	} finally {
+		await store.dropAll();
+		await engine.close();
+	}
+}
+
 export async function benchIngestTrips(): Promise<void> {
 	await onRedis();
 	await onPostgres();
+	const [alone, merged] = [await outcomeOfMergedContact(0), await outcomeOfMergedContact(MERGED)];
+	print(`  an outcome event on PostgreSQL: ${fmt(alone)} statements for a contact alone, ${fmt(merged)} for one ${fmt(MERGED, 0)} visitors were merged into`);
 }
 
 if (require.main === module) {
