@@ -88,18 +88,17 @@ export async function eraseUnderLocks(store: Store, contactId: string, pseudonym
 		if (options.suppress) await suppressIdentities(store, [...new Set([...identityKeys, contactIdKey(contactId), ...(profile?.email ? [identityKey('email', profile.email)] : [])])], options.suppressAt!);
 		const pseudonymise = (d: Decision) => pseudonymiseDecision(d, pseudonym, personal, at);
 		const scrub = options.scrub ?? true;
-		const counts = await store.eraseContact({
-			contactId,
-			identityKeys,
-			claimKeys: [...new Set([...lockKeys, ...identityKeys])].map(identityLockKey),
-			armKeys: contactHourKeys(contactId),
-			pseudonymise,
-			scrub,
-		});
-		// Contacts merged into this one left decisions, ledger entries and hour counts under their own ids.
-		for (const merged of profile?.mergedFrom ?? []) {
-			const more = await store.eraseContact({ contactId: merged, identityKeys: [], claimKeys: [identityLockKey(contactIdKey(merged))], armKeys: contactHourKeys(merged), pseudonymise, scrub });
-			for (const key of Object.keys(more) as (keyof ErasureCounts)[]) counts[key] += more[key];
+		// Contacts merged into this one left decisions, ledger entries and hour counts under their own ids: erased first.
+		// The contact's own step comes last, as it deletes the contact's locks, which every event of the person (by a
+		// merged id too: it leads here) waits on until then.
+		const steps = [
+			...(profile?.mergedFrom ?? []).map((merged) => ({ contactId: merged, identityKeys: [], claimKeys: [identityLockKey(contactIdKey(merged))], armKeys: contactHourKeys(merged) })),
+			{ contactId, identityKeys, claimKeys: [...new Set([...lockKeys, ...identityKeys])].map(identityLockKey), armKeys: contactHourKeys(contactId) },
+		];
+		const counts: ErasureCounts = { profiles: 0, identities: 0, capEntries: 0, timers: 0, decisions: 0 };
+		for (const step of steps) {
+			const erased = await store.eraseContact({ ...step, pseudonymise, scrub });
+			for (const key of Object.keys(erased) as (keyof ErasureCounts)[]) counts[key] += erased[key];
 		}
 		return counts;
 	});

@@ -8,7 +8,11 @@ import { applyInactivityRules, fireDueTimers, parseInactivityRules } from '../..
 import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { loadPolicy } from '../../engine/policy/load';
 import type { PolicyInput } from '../../engine/policy/schema';
-import { Backend, localBackends, postgresBackend, redisBackend, splitBackend } from '../helpers/rawStores';
+import { Backend, localBackends, postgresBackend, postgresStore, redisBackend, redisStore, splitBackend } from '../helpers/rawStores';
+import { PostgresStore } from '../../engine/store/postgres';
+import { RedisStore } from '../../engine/store/redis';
+import { splitStore } from '../../engine/store/split';
+import type { Store } from '../../engine/store/types';
 import { describeWithServer, TEST_POSTGRES_URL, TEST_REDIS_URL } from '../helpers/services';
 
 const base: PolicyInput = {
@@ -181,5 +185,64 @@ describe('a merged contact\'s timers, agents\' approvals, export and outcome rea
 		const alone = await reads(0);
 		// Two reads (sent, holdout) however many contacts were merged into it, not two a merged contact.
 		expect(await reads(40)).toBeLessThanOrEqual(alone + 2);
+	});
+});
+
+/**
+ * Two processes on one shared store: one erases the surviving contact A (B merged into it), the other takes in an event
+ * by B's id with a new anonymous id while the erasure is between its steps.
+ */
+function erasureWindow(name: string, open: () => [Store, Store]): void {
+	test(`${name}: an event by a merged-away id during the survivor's erasure is not half-erased (no index entry at a gone contact)`, async () => {
+		const [mine, theirs] = open();
+		const eraser = new Engine({ store: mine, policy: loadPolicy(base) });
+		const other = new Engine({ store: theirs, policy: loadPolicy(base) });
+		const { a, b } = await mergeBIntoA(eraser);
+		let during: Promise<unknown> | undefined;
+		const erase = mine.eraseContact.bind(mine);
+		mine.eraseContact = async (erasure) => {
+			const counts = await erase(erasure);
+			if (!during) {
+				// One step of the erasure is done, another comes next, under the same locks.
+				during = other.ingest(track('Page Viewed', { contactId: b, anonymousId: 'visitor-1' }, 6), { journey: 'nurture' }).catch((error: Error) => error);
+				await Promise.race([during, new Promise((resolve) => setTimeout(resolve, 1_000))]);
+			}
+			return counts;
+		};
+		await eraser.eraseContact({ contactId: a });
+		const event = await during;
+		const keys = [`contactId:${b}`, 'anonymousId:visitor-1'];
+		const resolved = await theirs.resolveIdentities(keys);
+		const dangling = [];
+		for (const [key, id] of resolved) if (!(await theirs.getProfile(id))) dangling.push(`${key} -> ${id}`);
+		// The event waits for the erasure to end (the survivor's locks are let go last), then makes a contact of its own
+		// under b: no identity key is left at a contact the erasure deleted, and its decision is not pseudonymised.
+		expect({ dangling, refused: event instanceof Error ? event.message.slice(0, 60) : undefined }).toEqual({ dangling: [], refused: undefined });
+		if (!(event instanceof Error)) expect((await theirs.getDecision((event as { decision: { decisionId: string } }).decision.decisionId))?.contactId).toBe(b);
+		await eraser.close();
+		await other.close();
+	});
+}
+
+const sameRedis = (s: RedisStore) => new RedisStore(TEST_REDIS_URL, { prefix: s.prefix });
+const samePostgres = (s: PostgresStore) => new PostgresStore(TEST_POSTGRES_URL, { schema: s.schema, maxConnections: 4 });
+describe('an erasure of a contact others were merged into, with an event by a merged id during it', () => {
+	withRedis('on Redis', () =>
+		erasureWindow('redis', () => {
+			const first = redisStore('nudgeerasewindow');
+			return [first, sameRedis(first)];
+		}),
+	);
+	withPostgres('on PostgreSQL', () => {
+		erasureWindow('postgres', () => {
+			const first = postgresStore('nudgeerasewindow');
+			return [first, samePostgres(first)];
+		});
+		withRedis('and split', () =>
+			erasureWindow('split redis+postgres', () => {
+				const [hot, log] = [redisStore('nudgeerasewindow'), postgresStore('nudgeerasewindow')];
+				return [splitStore(hot, log), splitStore(sameRedis(hot), samePostgres(log))];
+			}),
+		);
 	});
 });
