@@ -38,19 +38,18 @@ export async function requestAction(ctx: EngineContext, input: unknown): Promise
 		throw new NudgeError('INVALID_INPUT', `Journey "${journey}" is not in the policy: leave it out (actions then belong to "${ctx.policy.agents.journey}") or name one of ${known}`);
 	}
 	const hash = requestHash(request, profile.contactId, journey);
+	// An earlier action's contact may have been merged into this one since (the same person): the request hashed as then.
+	const hashOf = (existing: Decision) => (existing.contactId !== profile.contactId && contactIds(profile).includes(existing.contactId) ? requestHash(request, existing.contactId, journey) : hash);
 	const decisionId = actionDecisionId(request.agentId, request.idempotencyKey);
 	if (request.dryRun) {
 		const existing = await ctx.store.getDecision(decisionId);
 		// As the real request would: the earlier action's verdict, or CONFLICT for other content under its key.
-		if (existing) return verdictOf(sameAction(existing, request, hash), { dryRun: true, duplicate: true });
+		if (existing) return verdictOf(sameAction(existing, request, hashOf(existing)), { dryRun: true, duplicate: true });
 		return verdictOf(await newAction(ctx, decisionId, request, profile, journey, hash, true), { dryRun: true });
 	}
 	return withActionLease(ctx.store, decisionId, () => ctx.wallNow().getTime(), async () => {
 		const existing = await ctx.store.getDecision(decisionId);
-		if (!existing) return verdictOf(await newAction(ctx, decisionId, request, profile, journey, hash, false));
-		// Its contact may have been merged into this one since (the same person): the request hashed as it was then.
-		const then = existing.contactId !== profile.contactId && contactIds(profile).includes(existing.contactId) ? requestHash(request, existing.contactId, journey) : hash;
-		return revisitAction(ctx, existing, request, profile, then);
+		return existing ? revisitAction(ctx, existing, request, profile, hashOf(existing)) : verdictOf(await newAction(ctx, decisionId, request, profile, journey, hash, false));
 	});
 }
 

@@ -111,8 +111,8 @@ export class EventMark {
 		const result = await step(takeIn);
 		// Refused (the lease or the locks ran out and another caller holds them): nothing more of the decision is done.
 		if (result.tookIn === false) return this.refuse();
-		this.profile?.carried();
 		this.state = 'done';
+		await this.profile?.carried();
 		return result;
 	}
 
@@ -130,8 +130,8 @@ export class EventMark {
 			throw error;
 		}
 		if (!took) return this.refuse();
-		this.profile?.carried();
 		this.state = 'done';
+		await this.profile?.carried();
 	}
 
 	/**

@@ -111,14 +111,13 @@ export function policyHasTimers(engine: Engine, journey?: string): boolean {
 export async function applyInactivityRules(engine: Engine, accepted: IngestResult[], rules: InactivityRule[]): Promise<void> {
 	let changed = false;
 	for (const { event, decision, profile } of accepted) {
-		// A timer started by a contact merged into this one since waits under that contact's id: cancelled with its own.
+		// A timer started by a contact merged into this one since waits under that contact's id: a cancelling event cancels
+		// it with the contact's own (one store call a merged id, on cancelling events only).
 		const merged = (profile ? contactIds(profile) : []).filter((id) => id !== decision.contactId);
 		for (const rule of rulesFor(engine, decision.journey, rules)) {
 			const id = timerId(rule, decision.contactId);
-			const cancels = rule.cancel.some((name) => same(event.name, name));
-			// Started again, it is one timer: the survivor's.
-			if (cancels || same(event.name, rule.start)) for (const other of merged) await engine.store.cancelTimer(timerId(rule, other));
-			if (cancels) {
+			if (rule.cancel.some((name) => same(event.name, name))) {
+				for (const other of merged) await engine.store.cancelTimer(timerId(rule, other));
 				await engine.store.cancelTimer(id);
 				changed = true;
 			} else if (same(event.name, rule.start)) {

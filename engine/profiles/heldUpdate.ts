@@ -1,6 +1,6 @@
 import type { ProfileWrite, Store } from '../store/types';
 import { locksStillHeld } from './identityLock';
-import { releaseLocks } from './profiles';
+import { afterMerge, releaseLocks } from './profiles';
 
 /**
  * A profile update made under its contact's locks and not saved yet: on a shared store the save, with the locks'
@@ -34,9 +34,10 @@ export class HeldProfileUpdate {
 		this.lostLocks = true;
 	}
 
-	/** A step carrying `carriable` has succeeded. */
-	carried(): void {
+	/** A step carrying `carriable` has succeeded: the save is made, and what follows a merge is done (afterMerge). */
+	async carried(): Promise<void> {
 		this.settled = true;
+		await afterMerge(this.store, this.write.merged, this.write.profile.contactId);
 	}
 
 	/** Not saved: the locks let go while they are surely still held (past that they run out alone). */

@@ -191,6 +191,16 @@ export async function saveAndRelease(store: Store, { profile, identityKeys, merg
 		throw error;
 	}
 	if (!saved) throw lockedOut(profile.contactId);
+	await afterMerge(store, merged, profile.contactId);
+}
+
+/**
+ * Once a merge is saved, the merged contacts' sends count under the survivor's caps: their ledgers move to it. Only
+ * then: a merge whose save failed (and whose event may never be delivered again) leaves each contact its own ledger.
+ * Moving again moves nothing.
+ */
+export async function afterMerge(store: Store, merged: string[], survivor: string): Promise<void> {
+	if (merged.length) await store.moveCapLedger(merged, survivor);
 }
 
 /** Lets locks go; with the value they were taken with (`lockedUntil`), only those still holding it (not another caller's). */
@@ -231,11 +241,7 @@ export async function applyToProfile(
 			const known = aliasKeys.filter((key) => resolved.has(key));
 			for (const key of known.length ? known : aliasKeys) addIdentity(profile, key.startsWith('userId:') ? 'userId' : 'anonymousId', previousId);
 		}
-		const merged = profiles.slice(1).map((p) => p.contactId);
-		// The merged contacts' sends count under the survivor's caps: their ledgers move to it now, under both contacts'
-		// locks and before the save, so a merge whose save fails is redone by the event's retry with nothing left behind.
-		if (merged.length) await store.moveCapLedger(merged, profile.contactId);
-		return { write: { profile, identityKeys: profileIdentityKeys(profile), merged, release: held, lockedUntil }, lockedAt };
+		return { write: { profile, identityKeys: profileIdentityKeys(profile), merged: profiles.slice(1).map((p) => p.contactId), release: held, lockedUntil }, lockedAt };
 	} catch (error) {
 		await releaseLocks(store, held, lockedUntil);
 		throw error;

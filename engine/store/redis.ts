@@ -866,7 +866,7 @@ export class RedisStore extends NamedRecords implements Store {
 		// Several contacts: each one's index walked at once, the answers merged in the query's order.
 		if (q.contactIds && (q.contactIds.length !== 1 || q.contactId)) {
 			const { contactIds, ...rest } = q;
-			const each = contactIds.filter((id) => !q.contactId || id === q.contactId).map((contactId) => this.queryDecisions({ ...rest, contactId }));
+			const each = [...new Set(contactIds)].filter((id) => !q.contactId || id === q.contactId).map((contactId) => this.queryDecisions({ ...rest, contactId }));
 			return Promise.all(each).then((found) => found.flat().sort(inQueryOrder(q)).slice(0, queryLimit(q)));
 		}
 		if (q.contactIds) return this.queryDecisions({ ...q, contactIds: undefined, contactId: q.contactIds[0] });

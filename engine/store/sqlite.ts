@@ -646,7 +646,8 @@ export class SqliteStore extends ComposedSteps implements Store {
 			args.push(...values);
 		};
 		if (q.contactId) add('contact_id = ?', q.contactId);
-		if (q.contactIds) add(`contact_id IN (${q.contactIds.map(() => '?').join(', ') || 'NULL'})`, ...q.contactIds);
+		// One parameter however many ids (SQLite allows 32,766 a statement; one statement is prepared for any count).
+		if (q.contactIds) add('contact_id IN (SELECT value FROM json_each(?))', JSON.stringify(q.contactIds));
 		if (q.journey) add('journey = ?', q.journey);
 		if (q.reason) add('reason = ?', q.reason);
 		if (q.status) add('status = ?', q.status);

@@ -141,7 +141,9 @@ describe('a merged contact\'s timers, agents\' approvals, export and outcome rea
 			await engine.ingest({ type: 'identify', identities: { userId: 'u-a', email: 'ana@example.com' }, occurredAt: '2026-05-04T10:05:00Z' });
 			clock.now = new Date('2026-05-04T10:10:00Z');
 			await engine.decideApproval(held.approvalId!, { approver: 'mia@shop.example', approve: true });
-			// The agent presents the approval with the same request, which named B: it is the same person's.
+			// The agent presents the approval with the same request, which named B: it is the same person's. Its dry run
+			// answers as the request does (no CONFLICT).
+			await expect(engine.requestAction({ ...request, approvalId: held.approvalId, dryRun: true })).resolves.toBeDefined();
 			const go = await engine.requestAction({ ...request, approvalId: held.approvalId });
 			expect(go).toMatchObject({ verdict: 'allow', decisionId: held.decisionId });
 			await engine.close();
