@@ -232,6 +232,10 @@ export async function applyToProfile(
 		profiles.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));
 		const profile = profiles[0] ?? emptyProfile(direct ?? newId('c'), event.occurredAt);
 		for (const other of profiles.slice(1)) mergeProfiles(profile, other);
+		// A contact id the event names that no contact has (an integrator's own id for this person, sent with an identity of
+		// the contact) is kept among the contact's ids as a merged one is: an event naming it alone later reaches this
+		// contact, with its consent and caps, never a new empty contact of that id.
+		if (direct && direct !== profile.contactId && !found.has(direct) && !resolved.has(contactIdKey(direct))) profile.mergedFrom = [...new Set([...(profile.mergedFrom ?? []), direct])];
 		const known = new Set(profileIdentityKeys(profile));
 		applyEvent(profile, event);
 		// Only identities new to the contact can match the suppression list (an old one was checked when it came).

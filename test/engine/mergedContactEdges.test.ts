@@ -55,6 +55,18 @@ function mergedGuards(backend: Backend): void {
 		await again.close();
 	});
 
+	test(`${backend.name}: a contact id an event names with another contact's email is that contact's: an event by the id alone reaches it, opted out`, async () => {
+		const engine = engineOn();
+		const c = (await engine.ingest(track('Unsubscribed', { email: 'c@x.io' }, 1), { journey: 'nurture' })).decision.contactId;
+		// An integrator's id for the person, sent once with the address.
+		expect((await engine.ingest(track('Page Viewed', { contactId: 'crm-9', email: 'c@x.io' }, 2), { journey: 'nurture' })).decision.contactId).toBe(c);
+		const later = await engine.decide(track('Demo Requested', { contactId: 'crm-9' }, 3, { traits: { email: 'c@x.io' } }), dry);
+		expect(later).toMatchObject({ contactId: c, status: 'suppressed' });
+		expect(await engine.store.getProfile('crm-9')).toBeUndefined();
+		expect((await engine.getProfile(c))?.consent.email).toBe('opted_out');
+		await engine.close();
+	});
+
 	test(`${backend.name}: after an erasure with suppression, an event by a merged-away contact id is never messaged`, async () => {
 		const engine = engineOn();
 		const { a, b } = await mergeBIntoA(engine);
