@@ -31,11 +31,11 @@ export async function contactRecord(store: Store, input: unknown, now: Date): Pr
 	const profile = await store.getProfile(contactId);
 	const decisions: Decision[] = [];
 	// Contacts merged into this one keep their decisions under their own ids.
-	for (const id of profile ? contactIds(profile) : [contactId]) for await (const d of iterateDecisions(store, { contactId: id })) decisions.push(d);
+	const ids = profile ? contactIds(profile) : [contactId];
+	for (const id of ids) for await (const d of iterateDecisions(store, { contactId: id })) decisions.push(d);
 	decisions.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.decisionId < b.decisionId ? -1 : 1));
 	if (!profile && !decisions.length) throw new NudgeError('UNKNOWN_CONTACT', `No contact has the id ${contactId}`, [], 404);
 	// Its engagement hours, also those counted under the ids merged into it (erasure deletes those too).
-	const ids = profile ? contactIds(profile) : [contactId];
 	const stats = await store.getArmStats(ids.flatMap(contactHourKeys));
 	const engagementHours: Record<string, number> = {};
 	for (const id of ids) {

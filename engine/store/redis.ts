@@ -864,12 +864,11 @@ export class RedisStore extends NamedRecords implements Store {
 	/** Walks the narrowest index (contact, journey or all) in (createdAt, decisionId) order and filters. */
 	queryDecisions(q: DecisionQuery): Promise<Decision[]> {
 		// Several contacts: each one's index walked at once, the answers merged in the query's order.
-		if (q.contactIds && (q.contactIds.length !== 1 || q.contactId)) {
+		if (q.contactIds) {
 			const { contactIds, ...rest } = q;
 			const each = [...new Set(contactIds)].filter((id) => !q.contactId || id === q.contactId).map((contactId) => this.queryDecisions({ ...rest, contactId }));
 			return Promise.all(each).then((found) => found.flat().sort(inQueryOrder(q)).slice(0, queryLimit(q)));
 		}
-		if (q.contactIds) return this.queryDecisions({ ...q, contactIds: undefined, contactId: q.contactIds[0] });
 		return this.run('query decisions', async () => {
 			const index = q.contactId ? this.k('decisions', 'contact', q.contactId) : q.journey ? this.k('decisions', 'journey', q.journey) : this.k('decisions');
 			const limit = queryLimit(q);

@@ -1,8 +1,7 @@
 import { Engine } from '../../engine/engine';
 import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { loadPolicy } from '../../engine/policy/load';
-import { Backend, localBackends, postgresBackend, redisBackend, splitBackend } from '../helpers/rawStores';
-import { describeWithServer, TEST_POSTGRES_URL, TEST_REDIS_URL } from '../helpers/services';
+import { Backend, forEveryBackend } from '../helpers/rawStores';
 
 /**
  * A contact merged into another (an event linked their identities) lives on in the survivor: an event, an outcome, an
@@ -36,8 +35,6 @@ async function merged(engine: Engine): Promise<{ a: string; b: string; sentToB: 
 	return { a, b, sentToB: sentToB.decisionId };
 }
 
-const withRedis = describeWithServer('Redis', TEST_REDIS_URL);
-const withPostgres = describeWithServer('PostgreSQL', TEST_POSTGRES_URL);
 
 function describeMerged(backend: Backend): void {
 	const engineOn = () => new Engine({ store: backend.open(), policy: policy() });
@@ -131,10 +128,5 @@ function describeMerged(backend: Backend): void {
 }
 
 describe('a merged-away contact id', () => {
-	for (const backend of localBackends()) describeMerged(backend);
-	withRedis('on Redis', () => describeMerged(redisBackend('nudgemerged')));
-	withPostgres('on PostgreSQL', () => {
-		describeMerged(postgresBackend('nudgemerged'));
-		withRedis('and split', () => describeMerged(splitBackend('nudgemerged')));
-	});
+	forEveryBackend('nudgemerged', describeMerged);
 });

@@ -8,7 +8,7 @@ import { applyInactivityRules, fireDueTimers, parseInactivityRules } from '../..
 import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { loadPolicy } from '../../engine/policy/load';
 import type { PolicyInput } from '../../engine/policy/schema';
-import { Backend, localBackends, postgresBackend, postgresStore, redisBackend, redisStore, splitBackend } from '../helpers/rawStores';
+import { Backend, forEveryBackend, localBackends, postgresStore, redisStore } from '../helpers/rawStores';
 import { PostgresStore } from '../../engine/store/postgres';
 import { RedisStore } from '../../engine/store/redis';
 import { splitStore } from '../../engine/store/split';
@@ -97,12 +97,7 @@ function mergedGuards(backend: Backend): void {
 }
 
 describe('a merged contact keeps its guardrails on the contact it was merged into', () => {
-	for (const backend of localBackends()) mergedGuards(backend);
-	withRedis('on Redis', () => mergedGuards(redisBackend('nudgemergededges')));
-	withPostgres('on PostgreSQL', () => {
-		mergedGuards(postgresBackend('nudgemergededges'));
-		withRedis('and split', () => mergedGuards(splitBackend('nudgemergededges')));
-	});
+	forEveryBackend('nudgemergededges', mergedGuards);
 });
 
 describe('a merged contact\'s timers, agents\' approvals, export and outcome reads', () => {

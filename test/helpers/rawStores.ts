@@ -10,7 +10,7 @@ import { RedisStore } from '../../engine/store/redis';
 import { splitStore, type SplitStore } from '../../engine/store/split';
 import type { Store } from '../../engine/store/types';
 import { tempDir } from './fixtures';
-import { runId, TEST_POSTGRES_URL, TEST_REDIS_URL } from './services';
+import { describeWithServer, runId, TEST_POSTGRES_URL, TEST_REDIS_URL } from './services';
 
 /** Which needles a dump of the store's raw data still contains. */
 export const found = (dump: string | Buffer, needles: string[]) => needles.filter((n) => dump.includes(n));
@@ -111,3 +111,13 @@ export const splitBackend = (label: string): Backend => ({
 		return `${await redisDump(hot)}\n${await postgresDump(log)}`;
 	},
 });
+
+/** `run` on every backend: memory and SQLite, then Redis, PostgreSQL and split when their servers answer (labels name the namespaces). */
+export function forEveryBackend(label: string, run: (backend: Backend) => void): void {
+	for (const backend of localBackends()) run(backend);
+	describeWithServer('Redis', TEST_REDIS_URL)('on Redis', () => run(redisBackend(label)));
+	describeWithServer('PostgreSQL', TEST_POSTGRES_URL)('on PostgreSQL', () => {
+		run(postgresBackend(label));
+		describeWithServer('Redis', TEST_REDIS_URL)('and split', () => run(splitBackend(label)));
+	});
+}
