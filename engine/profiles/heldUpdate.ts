@@ -37,7 +37,7 @@ export class HeldProfileUpdate {
 	/** A step carrying `carriable` has succeeded: the save is made, and what follows a merge is done (afterMerge). */
 	async carried(): Promise<void> {
 		this.settled = true;
-		await afterMerge(this.store, this.write.merged, this.write.profile.contactId);
+		await afterMerge(this.store, this.write);
 	}
 
 	/** Not saved: the locks let go while they are surely still held (past that they run out alone). */

@@ -191,16 +191,17 @@ export async function saveAndRelease(store: Store, { profile, identityKeys, merg
 		throw error;
 	}
 	if (!saved) throw lockedOut(profile.contactId);
-	await afterMerge(store, merged, profile.contactId);
+	await afterMerge(store, { profile, merged });
 }
 
 /**
  * Once a merge is saved, the merged contacts' sends count under the survivor's caps: their ledgers move to it. Only
  * then: a merge whose save failed (and whose event may never be delivered again) leaves each contact its own ledger.
- * Moving again moves nothing.
+ * The saved profile names them (`capLedgerFrom`) until its next update, which moves them again: a move that fails here,
+ * or never runs, is made then. Moving again moves nothing.
  */
-export async function afterMerge(store: Store, merged: string[], survivor: string): Promise<void> {
-	if (merged.length) await store.moveCapLedger(merged, survivor);
+export async function afterMerge(store: Store, { profile, merged }: Pick<ProfileWrite, 'profile' | 'merged'>): Promise<void> {
+	if (merged.length && profile.capLedgerFrom?.length) await store.moveCapLedger(profile.capLedgerFrom, profile.contactId);
 }
 
 /** Lets locks go; with the value they were taken with (`lockedUntil`), only those still holding it (not another caller's). */
@@ -231,7 +232,13 @@ export async function applyToProfile(
 		const profiles = [...ids].map((id) => found.get(id)).filter((p): p is Profile => !!p);
 		profiles.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));
 		const profile = profiles[0] ?? emptyProfile(direct ?? newId('c'), event.occurredAt);
-		for (const other of profiles.slice(1)) mergeProfiles(profile, other);
+		// Ledgers an earlier merge saved but did not move (afterMerge failed, or the process stopped) move now, before
+		// this save clears them: the merge is saved, so they are this contact's.
+		if (profile.capLedgerFrom?.length) await store.moveCapLedger(profile.capLedgerFrom, profile.contactId);
+		delete profile.capLedgerFrom;
+		const merged = profiles.slice(1);
+		if (merged.length) profile.capLedgerFrom = [...new Set(merged.flatMap((other) => [other.contactId, ...(other.capLedgerFrom ?? [])]))];
+		for (const other of merged) mergeProfiles(profile, other);
 		// A contact id the event names that no contact has (an integrator's own id for this person, sent with an identity of
 		// the contact) is kept among the contact's ids as a merged one is: an event naming it alone later reaches this
 		// contact, with its consent and caps, never a new empty contact of that id.
@@ -245,7 +252,7 @@ export async function applyToProfile(
 			const known = aliasKeys.filter((key) => resolved.has(key));
 			for (const key of known.length ? known : aliasKeys) addIdentity(profile, key.startsWith('userId:') ? 'userId' : 'anonymousId', previousId);
 		}
-		return { write: { profile, identityKeys: profileIdentityKeys(profile), merged: profiles.slice(1).map((p) => p.contactId), release: held, lockedUntil }, lockedAt };
+		return { write: { profile, identityKeys: profileIdentityKeys(profile), merged: merged.map((p) => p.contactId), release: held, lockedUntil }, lockedAt };
 	} catch (error) {
 		await releaseLocks(store, held, lockedUntil);
 		throw error;

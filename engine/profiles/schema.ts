@@ -24,6 +24,11 @@ export const ProfileSchema = z.object({
 	lifecycle: z.string().optional(),
 	/** Contacts folded into this one when an event linked them: their decisions still name them (erasure finds them here). */
 	mergedFrom: z.array(z.string()).optional(),
+	/**
+	 * Merged contacts whose frequency-cap ledgers are still to move to this one: set by the save that merged them, and
+	 * cleared by this contact's next update once it moved them (a move that failed after the save is made then).
+	 */
+	capLedgerFrom: z.array(z.string()).optional(),
 	/** Never contact: an identity of this contact belonged to a person erased at their request with suppression (engine/privacy). */
 	doNotContact: z.boolean().optional(),
 	/** Journeys paused by negative triggers, by trigger id (DESIGN §4). */

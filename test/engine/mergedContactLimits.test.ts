@@ -8,7 +8,7 @@ import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { loadPolicy } from '../../engine/policy/load';
 import type { PolicyInput } from '../../engine/policy/schema';
 import { profileIdentityKeys } from '../../engine/profiles/profiles';
-import { Backend, localBackends, postgresBackend, redisBackend } from '../helpers/rawStores';
+import { Backend, forEveryBackend, localBackends, postgresBackend, redisBackend } from '../helpers/rawStores';
 import { describeWithServer, TEST_POSTGRES_URL, TEST_REDIS_URL } from '../helpers/services';
 
 const base: PolicyInput = {
@@ -84,22 +84,27 @@ describe('DecisionQuery.contactIds contract', () => {
 	withPostgres('on PostgreSQL', () => duplicateIds(postgresBackend('nudgemergedlimits')));
 });
 
+/** Contact A (a user id) and contact B (an email) that had its two emails of the day under a daily cap of 2. */
+async function twoEmailsForB(backend: Backend) {
+	const policy = loadPolicy({
+		...DEFAULT_POLICY,
+		caps: [{ id: 'email-daily', scope: { kind: 'channel', channel: 'email' }, limit: 2, window: { kind: 'rolling', duration: '24h' } }],
+		holdout: { salt: 'merged', globalShare: 0, journeys: {} },
+		journeys: { nurture: { channels: ['email'] } },
+	} as PolicyInput);
+	const engine = new Engine({ store: backend.open(), policy, clock: 'event' });
+	const ev = (name: string, identities: Record<string, string>, minute: number) => ({ type: 'track', name, identities, occurredAt: new Date(Date.parse('2026-03-03T10:00:00Z') + minute * 60_000).toISOString() });
+	const dry = { journey: 'nurture', target: { dryRun: true } } as const;
+	const a = (await engine.ingest(ev('Signed Up', { userId: 'u-a' }, 0), { journey: 'nurture' })).decision.contactId;
+	expect((await engine.decide(ev('Demo Requested', { email: 'b@x.io' }, 1), dry)).status).toBe('sent');
+	const b = (await engine.decide(ev('Demo Requested', { email: 'b@x.io' }, 2), dry)).contactId;
+	expect((await engine.decide(ev('Demo Requested', { email: 'b@x.io' }, 3), dry)).reason).toBe('FREQUENCY_CAP');
+	return { engine, ev, dry, a, b };
+}
+
 function failedMerge(backend: Backend): void {
 	test(`${backend.name}: a merge whose profile save fails leaves the merged-away contact's caps counting (it is still its own contact)`, async () => {
-		const policy = loadPolicy({
-			...DEFAULT_POLICY,
-			caps: [{ id: 'email-daily', scope: { kind: 'channel', channel: 'email' }, limit: 2, window: { kind: 'rolling', duration: '24h' } }],
-			holdout: { salt: 'merged', globalShare: 0, journeys: {} },
-			journeys: { nurture: { channels: ['email'] } },
-		} as PolicyInput);
-		const engine = new Engine({ store: backend.open(), policy, clock: 'event' });
-		const ev = (name: string, identities: Record<string, string>, minute: number) => ({ type: 'track', name, identities, occurredAt: new Date(Date.parse('2026-03-03T10:00:00Z') + minute * 60_000).toISOString() });
-		const dry = { journey: 'nurture', target: { dryRun: true } } as const;
-		const a = (await engine.ingest(ev('Signed Up', { userId: 'u-a' }, 0), { journey: 'nurture' })).decision.contactId;
-		// B gets its two emails of the day.
-		expect((await engine.decide(ev('Demo Requested', { email: 'b@x.io' }, 1), dry)).status).toBe('sent');
-		const b = (await engine.decide(ev('Demo Requested', { email: 'b@x.io' }, 2), dry)).contactId;
-		expect((await engine.decide(ev('Demo Requested', { email: 'b@x.io' }, 3), dry)).reason).toBe('FREQUENCY_CAP');
+		const { engine, ev, dry, a, b } = await twoEmailsForB(backend);
 		// The linking event's profile save fails (a store error; the sender does not retry).
 		const store = engine.store as unknown as Record<string, unknown>;
 		const spies = ['saveProfileAndRelease', 'saveProfile'].filter((m) => typeof store[m] === 'function').map((m) => jest.spyOn(engine.store as never, m as never).mockImplementation((() => Promise.reject(new Error('store down'))) as never));
@@ -117,4 +122,25 @@ function failedMerge(backend: Backend): void {
 describe('a merge that does not save', () => {
 	// Local stores save through saveProfileAndRelease; on Redis/PostgreSQL the save is carried by a later step (not stubbed here).
 	for (const backend of localBackends()) failedMerge(backend);
+});
+
+function failedLedgerMove(backend: Backend): void {
+	test(`${backend.name}: a merge saved whose cap ledger move fails moves it at the survivor's next event (its sends still count)`, async () => {
+		const { engine, ev, dry, a } = await twoEmailsForB(backend);
+		// The linking event's merge is saved, and the move of B's ledger fails once (the caps store blinked).
+		const move = jest.spyOn(engine.store, 'moveCapLedger').mockImplementationOnce(() => Promise.reject(new Error('caps store down')));
+		await engine.ingest(ev('Logged In', { userId: 'u-a', email: 'b@x.io' }, 4), { journey: 'nurture' }).catch(() => undefined);
+		expect(move).toHaveBeenCalled();
+		move.mockRestore();
+		// One person now, who had two emails today: the third is capped.
+		const again = await engine.decide(ev('Demo Requested', { email: 'b@x.io' }, 5), dry);
+		expect(again.contactId).toBe(a);
+		expect({ status: again.status, reason: again.reason }).toEqual({ status: 'suppressed', reason: 'FREQUENCY_CAP' });
+		// The moves are done: the profile no longer names ledgers to move.
+		expect((await engine.store.getProfile(a))?.capLedgerFrom).toBeUndefined();
+		await engine.close();
+	});
+}
+describe('a merge whose cap ledger move fails', () => {
+	forEveryBackend('nudgeledgermove', failedLedgerMove);
 });
