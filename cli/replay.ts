@@ -77,8 +77,9 @@ export async function replay(options: ReplayOptions, emit: (decision: Decision) 
 		// delayed decisions due by then are checked again and sent or suppressed (or delayed anew).
 		const fireUntil = async (until: number) => {
 			for (;;) {
-				const { fired, failed, acknowledge } = await fireDueTimers(engine, until);
+				const { fired, failed, timerFailures, acknowledge } = await fireDueTimers(engine, until);
 				if (failed.length) throw failed[0].error;
+				if (timerFailures.length) throw timerFailures[0].error;
 				for (const ingested of fired) {
 					summary.timers++;
 					tally(await engine.decideIngested(ingested, { dryRun: true }));
@@ -108,7 +109,8 @@ export async function replay(options: ReplayOptions, emit: (decision: Decision) 
 				lastAt = Math.max(lastAt, at);
 				await fireUntil(at - 1);
 				const ingested = await engine.ingest(line, { journey });
-				await applyInactivityRules(engine, [ingested], []);
+				const [timerFailure] = await applyInactivityRules(engine, [ingested], []);
+				if (timerFailure) throw timerFailure.error;
 				decision = await engine.decideIngested(ingested, { dryRun: true });
 			} catch (error) {
 				summary.rejected.push({ line: lineNo, error: (error as Error).message });

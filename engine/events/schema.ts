@@ -1,8 +1,10 @@
 import { z } from 'zod/v4';
-import { EVENT_LIMITS, boundedId, boundedString } from './limits';
+import { EVENT_LIMITS, boundedId, boundedString, isForbiddenKey } from './limits';
+import { inIsoYears, isoTime, parseTime } from '../util/isoTime';
 
 const id = () => boundedString(EVENT_LIMITS.idChars).min(1);
-const eventName = () => boundedString(EVENT_LIMITS.nameChars);
+// An event's name keys the contact's counters: "__proto__" could not be one.
+const eventName = () => boundedString(EVENT_LIMITS.nameChars).refine((name) => !isForbiddenKey(name), 'is a name Nudge does not take ("__proto__", "constructor" and "prototype" are not allowed)');
 
 export const EVENT_SOURCES = ['segment', 'hubspot', 'salesforce', 'webhook', 'nudge'] as const;
 export const EVENT_TYPES = ['identify', 'track', 'page', 'group', 'alias'] as const;
@@ -20,7 +22,19 @@ export const IdentitiesSchema = z
 	.strict();
 export type Identities = z.infer<typeof IdentitiesSchema>;
 
-const isoDate = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-11-21T09:30:00Z' });
+/**
+ * An ISO 8601 date-time that is a real time of the years 0000–9999 (the pattern alone passes an offset such as +99:99,
+ * which no clock has), kept in one form, UTC with milliseconds (`isoTime`): times from senders in other offsets or
+ * precisions then compare as text wherever the engine compares them (a profile's last seen, retention, the log).
+ */
+const isoDate = z.iso
+	.datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-11-21T09:30:00Z', abort: true })
+	.refine((text) => inIsoYears(parseTime(text)), 'is not a real time: its UTC offset must be between -23:59 and +23:59, and the time within the years 0000–9999')
+	.transform((text) => {
+		// zod runs a transform after a failed refinement too: text that is no time stays as it is (and is refused).
+		const ms = parseTime(text);
+		return inIsoYears(ms) ? isoTime(ms) : text;
+	});
 
 /** One event from any source, after normalisation. */
 export const CustomerEventSchema = z.object({

@@ -107,27 +107,52 @@ export function policyHasTimers(engine: Engine, journey?: string): boolean {
 	return Object.entries(engine.policy.journeys).some(([name, j]) => (!journey || name === journey) && j.timers.length > 0);
 }
 
-/** Schedules and cancels timers for newly accepted events (call after every ingest). */
-export async function applyInactivityRules(engine: Engine, accepted: IngestResult[], rules: InactivityRule[]): Promise<void> {
-	let changed = false;
+/** An accepted event whose timers could not be started or cancelled (the store failed). */
+export interface TimerFailure {
+	eventId: string;
+	error: Error;
+}
+
+/** What a node reports for a TimerFailure. */
+export const timerFailureText = ({ eventId, error }: TimerFailure) => `Could not start or cancel the inactivity timers of event ${eventId} (it was taken in and goes on): ${error.message}`;
+
+/**
+ * Schedules and cancels timers for newly accepted events (call after every ingest). The events are taken in already
+ * (their marks make a retry a duplicate), so a failure must not keep them from the flow: each event's timers are its
+ * own, and what failed is returned for the node to report, never thrown.
+ */
+export async function applyInactivityRules(engine: Engine, accepted: IngestResult[], rules: InactivityRule[]): Promise<TimerFailure[]> {
+	const failed: TimerFailure[] = [];
+	const changed: string[] = [];
 	for (const { event, decision, profile } of accepted) {
-		// A timer started by a contact merged into this one since waits under that contact's id: a cancelling event cancels
-		// it with the contact's own (one store call a merged id, on cancelling events only).
-		const merged = (profile ? contactIds(profile) : []).filter((id) => id !== decision.contactId);
-		for (const rule of rulesFor(engine, decision.journey, rules)) {
-			const id = timerId(rule, decision.contactId);
-			if (rule.cancel.some((name) => same(event.name, name))) {
-				for (const other of merged) await engine.store.cancelTimer(timerId(rule, other));
-				await engine.store.cancelTimer(id);
-				changed = true;
-			} else if (same(event.name, rule.start)) {
-				const body: TimerBody = { fire: rule.fire, contactId: decision.contactId, journey: decision.journey, startedBy: event.eventId, start: rule.start, minutes: rule.minutes };
-				await engine.store.scheduleTimer({ timerId: id, dueAt: parseTime(event.occurredAt) + rule.minutes * 60_000, body: JSON.stringify(body) });
-				changed = true;
+		try {
+			// A timer started by a contact merged into this one since waits under that contact's id: a cancelling event
+			// cancels it with the contact's own (one store call a merged id, on cancelling events only).
+			const merged = (profile ? contactIds(profile) : []).filter((id) => id !== decision.contactId);
+			for (const rule of rulesFor(engine, decision.journey, rules)) {
+				const id = timerId(rule, decision.contactId);
+				if (rule.cancel.some((name) => same(event.name, name))) {
+					for (const other of merged) await engine.store.cancelTimer(timerId(rule, other));
+					await engine.store.cancelTimer(id);
+					changed.push(event.eventId);
+				} else if (same(event.name, rule.start)) {
+					const body: TimerBody = { fire: rule.fire, contactId: decision.contactId, journey: decision.journey, startedBy: event.eventId, start: rule.start, minutes: rule.minutes };
+					await engine.store.scheduleTimer({ timerId: id, dueAt: parseTime(event.occurredAt) + rule.minutes * 60_000, body: JSON.stringify(body) });
+					changed.push(event.eventId);
+				}
 			}
+		} catch (error) {
+			failed.push({ eventId: event.eventId, error: error as Error });
 		}
 	}
-	if (changed) await engine.store.sync();
+	if (changed.length) {
+		try {
+			await engine.store.sync();
+		} catch (error) {
+			for (const eventId of new Set(changed)) failed.push({ eventId, error: error as Error });
+		}
+	}
+	return failed;
 }
 
 /** How long a taker has to fire a timer and acknowledge it before another taker may. */
@@ -138,6 +163,8 @@ export interface FiredTimers {
 	fired: IngestResult[];
 	/** Timers that could not fire (e.g. the store failed): not acknowledged, so due again after the lease. */
 	failed: { timerId: string; error: Error }[];
+	/** Fired events whose own timers (the next touch) could not be started or cancelled: they go on; report these. */
+	timerFailures: TimerFailure[];
 	/** Acknowledges every timer that fired or was a repeat; call after the events left the node. */
 	acknowledge(): Promise<void>;
 }
@@ -160,10 +187,11 @@ export async function fireDueTimers(engine: Engine, now = Date.now(), limit = 10
 			failed.push({ timerId: timer.timerId, error: error as Error });
 		}
 	}
-	await applyInactivityRules(engine, fired, rules);
+	const timerFailures = await applyInactivityRules(engine, fired, rules);
 	return {
 		fired,
 		failed,
+		timerFailures,
 		async acknowledge() {
 			for (const timer of done) await engine.store.ackTimer(timer.timerId, timer.lease);
 		},

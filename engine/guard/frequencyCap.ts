@@ -1,6 +1,7 @@
 import { capCount } from '../audit/candidateDetails';
 import type { GuardCheck } from '../audit/schema';
 import type { Channel } from '../channels';
+import { NudgeError } from '../errors';
 import { newId } from '../ids';
 import type { CapRule, Policy } from '../policy/schema';
 import type { CapCounter, CapLedgerStore, CapReservation, CapVerdict, FoldedSteps, KeyClaim } from '../store/types';
@@ -104,10 +105,20 @@ function messageKind(policy: Policy, message: MessageFacts): MessageKind {
 			continue;
 		}
 		const scope = rule.scope;
+		const excludeTags = rule.exemptions.filter((e) => !e.countsTowardCap).map((e) => e.category);
+		// The ledger tells an exempt send by the category among its tags: a message of another category tagged with it
+		// would pass this check as counted and then count for no later one. Refused, so the marketer says which it is.
+		const posing = message.tags.find((tag) => tag !== message.category && excludeTags.includes(tag));
+		if (posing !== undefined) {
+			throw new NudgeError(
+				'INVALID_INPUT',
+				`The tag "${posing}" names a category that cap ${rule.id} exempts, on a ${message.category ?? 'message without a category'}: a message is exempt by its category, so set the category to "${posing}" or use another tag`,
+			);
+		}
 		kind.counted.push({
 			rule,
 			match: scope.kind === 'channel' ? { channel: scope.channel } : scope.kind === 'tag' ? { tag: scope.tag } : scope.kind === 'journey' ? { journey: scope.journey } : {},
-			excludeTags: rule.exemptions.filter((e) => !e.countsTowardCap).map((e) => e.category),
+			excludeTags,
 			...(rule.window.kind === 'rolling' ? { lengthMs: durationMs(rule.window.duration) } : {}),
 		});
 	}
@@ -152,11 +163,14 @@ function rulesToCheck(kind: MessageKind, now: number, zone: string): CheckedRule
 }
 
 /**
- * When a full rule has room again: a calendar window's reset, or, for a rolling one, when the store says the oldest
- * counted send leaves the window. The binding rule, its explained check and Choose Channel's look all use this.
+ * When a full rule has room again: a calendar window's reset, or, for a rolling one, the first instant the oldest
+ * counted send is out of the window (1 ms after the store's freesAt, at which it still counts: a decision delayed to
+ * that instant would be delayed to it again, for ever). The binding rule, its explained check and Choose Channel's
+ * look all use this.
  */
 function retryAtOf(span: WindowSpan, verdict: CapVerdict, i: number): number | undefined {
-	return span.resetsAt ?? verdict.freesAt[i];
+	const frees = verdict.freesAt[i];
+	return span.resetsAt ?? (frees === undefined ? undefined : frees + 1);
 }
 
 type Binding = { rule: CapRule; retryAt?: number };

@@ -15,6 +15,17 @@ export interface LocalDay {
 }
 
 /**
+ * The first instant of `date`'s local date, as ms: its midnight, or where the clocks fall back across midnight
+ * (Havana: 01:00 → 00:00) the first of its two midnights, which luxon's startOf('day') does not give (it gives the
+ * second, and a calendar cap would not count what was sent in the hour between).
+ */
+export function startOfLocalDate(date: DateTime): number {
+	const start = date.startOf('day');
+	const before = DateTime.fromMillis(start.toMillis() - 1, { zone: start.zone });
+	return before.offset > start.offset && before.hasSame(start, 'day') ? start.toMillis() - (before.offset - start.offset) * 60_000 : start.toMillis();
+}
+
+/**
  * The local day of `now` in `zone`. The offset is checked at the day's first instant, its middle and its last: no
  * zone of the time zone database changes its offset twice within 36 hours (every zone Node knows, 1990–2040, read
  * every 3 hours), so three equal readings mean the offset holds all day.

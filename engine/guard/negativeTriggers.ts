@@ -17,12 +17,17 @@ function eventContext(profile: Profile, event: CustomerEvent) {
  */
 export function applyNegativeTriggers(profile: Profile, event: CustomerEvent, policy: Policy): void {
 	if (!event.name) return;
+	const at = parseTime(event.occurredAt);
 	for (const trigger of policy.negativeTriggers) {
-		if (trigger.clearedBy.includes(event.name) && profile.pauses?.[trigger.id]) {
-			delete profile.pauses[trigger.id];
+		const pause = profile.pauses?.[trigger.id];
+		// By the events' own times, not their arrival: a clearing event from before the pause began (delivered late: an
+		// earlier ticket's "solved") ends nothing, and a late start does not move a newer pause back.
+		if (trigger.clearedBy.includes(event.name) && pause) {
+			if (at >= parseTime(pause.since)) delete profile.pauses![trigger.id];
 		} else if (trigger.events.includes(event.name) && trigger.where.every((c) => holds(c, eventContext(profile, event)))) {
+			if (pause && at < parseTime(pause.since)) continue;
 			const since = event.occurredAt;
-			const until = trigger.timeout ? isoTime(parseTime(since) + durationMs(trigger.timeout)) : undefined;
+			const until = trigger.timeout ? isoTime(at + durationMs(trigger.timeout)) : undefined;
 			(profile.pauses ??= {})[trigger.id] = { since, ...(until ? { until } : {}), event: event.name };
 		}
 	}

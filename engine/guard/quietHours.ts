@@ -12,10 +12,32 @@ export interface QuietHoursVerdict {
 	binding?: { rule: QuietHours; retryAt: number };
 }
 
+/** The first instant of `day` at which the local clock reads `clock` or later. */
 function atClock(day: DateTime, clock: string): DateTime {
 	const [hour, minute] = clock.split(':').map(Number);
-	// luxon moves a wall time that does not exist (the DST spring-forward gap) to the next valid instant.
-	return day.set({ hour, minute, second: 0, millisecond: 0 });
+	const at = day.set({ hour, minute, second: 0, millisecond: 0 });
+	if (at.hour === hour && at.minute === minute) return at;
+	// A wall time the clocks skip (spring forward): luxon moves it on by the whole gap (02:30 → 03:30), past the moment
+	// the clocks jumped (03:00), from which the local time is already later than `clock`: the window starts there.
+	return DateTime.fromMillis(offsetChangeBefore(at.toMillis(), at.zone), { zone: at.zone });
+}
+
+/**
+ * The instant the UTC offset in force at `t` began, when it began less than 12 hours before (no zone changes its
+ * offset twice within 36 hours): a binary search by the minute, as offsets change on whole minutes.
+ */
+function offsetChangeBefore(t: number, zone: DateTime['zone']): number {
+	const offsetAt = (ms: number) => DateTime.fromMillis(ms, { zone }).offset;
+	const after = offsetAt(t);
+	let lo = Math.floor((t - 12 * 3_600_000) / 60_000);
+	let hi = Math.floor(t / 60_000);
+	if (offsetAt(lo * 60_000) === after) return t;
+	while (hi - lo > 1) {
+		const mid = Math.floor((lo + hi) / 2);
+		if (offsetAt(mid * 60_000) === after) hi = mid;
+		else lo = mid;
+	}
+	return hi * 60_000;
 }
 
 /** A rule's window around one local day, as instants: the day's start and end clocks and the next day's end. */

@@ -2,6 +2,7 @@ import { DateTime } from 'luxon';
 import type { CapWindow } from '../policy/schema';
 import { isTimeZone } from '../policy/timeZone';
 import { durationMs } from './duration';
+import { startOfLocalDate } from './localDay';
 import { SpanCache } from './spanCache';
 
 /** A contact's time zone when it is valid, else the policy's (a bad zone must not break decisions). */
@@ -49,11 +50,12 @@ export function windowSpan(window: CapWindow, now: number, zone: string): Window
 
 function calendarSpan(window: Extract<CapWindow, { kind: 'calendar' }>, now: number, zone: string): WindowSpan {
 	const local = DateTime.fromMillis(now, { zone });
-	let start: DateTime;
+	let first: DateTime;
 	if (window.unit === 'week') {
 		const back = (local.weekday - window.weekStartsOn + 7) % 7;
-		start = local.startOf('day').minus({ days: back });
-	} else start = local.startOf(window.unit);
-	const end = start.plus(window.unit === 'day' ? { days: 1 } : window.unit === 'week' ? { weeks: 1 } : { months: 1 });
-	return { since: start.toMillis(), resetsAt: end.toMillis(), label: `calendar ${window.unit} (${zone})` };
+		first = local.startOf('day').minus({ days: back });
+	} else first = local.startOf(window.unit);
+	const next = first.plus(window.unit === 'day' ? { days: 1 } : window.unit === 'week' ? { weeks: 1 } : { months: 1 });
+	// Each period from the first instant of its first date (startOfLocalDate: a midnight that happens twice counts once).
+	return { since: startOfLocalDate(first), resetsAt: startOfLocalDate(next), label: `calendar ${window.unit} (${zone})` };
 }

@@ -1,5 +1,6 @@
 import type { Decision, Score } from '../audit/schema';
 import type { Profile } from '../profiles/schema';
+import { eventCount } from '../profiles/profiles';
 import type { Channel } from '../channels';
 import type { Engine, SendTarget } from '../engine';
 import type { CustomerEvent } from '../events/schema';
@@ -68,7 +69,7 @@ export function escalationFor(policy: Policy, journey: string, score: Score | un
 export function handoffFor(policy: Policy, journey: string, profile: Profile, score: Score): NonNullable<Decision['handoff']> {
 	const triggers = (journeyPolicy(policy, journey)?.triggers ?? Object.keys(profile.counters)).filter((t) => t !== 'identify');
 	const interests = triggers
-		.map((event) => ({ event, count: profile.counters[event] ?? 0 }))
+		.map((event) => ({ event, count: eventCount(profile, event) }))
 		.filter((i) => i.count > 0)
 		.sort((a, b) => b.count - a.count || a.event.localeCompare(b.event));
 	const topFactors = score.factors.filter((f) => f.contribution > 0).slice(0, 3).map((f) => `${f.label} (+${f.contribution})`);

@@ -6,6 +6,7 @@ import { heldLockKeys, lockAndReadProfiles, lockedOut, profileLockRequest, type 
 import { anySuppressed, suppressionReads } from '../privacy/suppression';
 import type { ProfileLockRequest, ProfileWrite, Store } from '../store/types';
 import { IDENTITY_KINDS, IdentityKind, Profile } from './schema';
+import { parseTime } from '../util/isoTime';
 
 /** Events that show a person engaging (they move lastEngagedAt and feed the score's recency). */
 const ENGAGEMENT = /open|click|view|visit|reply|demo|download|signup|sign up|purchase|order|cart|checkout/i;
@@ -70,14 +71,36 @@ function isConsent(value: unknown): value is ConsentState {
 	return value === 'opted_in' || value === 'opted_out' || value === 'unknown';
 }
 
+/** How many events of a name the contact did (an event named "toString" counts from 0, not from Object.prototype's). */
+export const eventCount = (profile: Profile, name: string): number => (Object.hasOwn(profile.counters, name) ? profile.counters[name] : 0);
+
+/**
+ * Sets a channel's consent as stated at `at` (an event's or an outcome's time), unless the consent in force was stated
+ * later: a statement delivered late (an old opt-in after a newer opt-out) changes nothing. True when it was set.
+ */
+export function stateConsent(profile: Profile, channel: Channel, state: ConsentState, at: string): boolean {
+	const since = profile.consentAt?.[channel];
+	if (since !== undefined && before(at, since)) return false;
+	profile.consent[channel] = state;
+	(profile.consentAt ??= {})[channel] = at;
+	return true;
+}
+
+/** Whether time `a` is before `b`, as times: profiles saved before event times were kept in one form may hold others. */
+const before = (a: string, b: string): boolean => parseTime(a) < parseTime(b);
+
 /** Folds the second profile into the first (the older one keeps its id): identities, traits, counters. */
 export function mergeProfiles(keep: Profile, other: Profile): Profile {
 	for (const kind of IDENTITY_KINDS) for (const v of other.identities[kind] ?? []) addIdentity(keep, kind, v);
 	keep.traits = { ...other.traits, ...keep.traits };
-	for (const [name, n] of Object.entries(other.counters)) keep.counters[name] = (keep.counters[name] ?? 0) + n;
+	for (const [name, n] of Object.entries(other.counters)) keep.counters[name] = eventCount(keep, name) + n;
 	for (const [ch, state] of Object.entries(other.consent)) {
 		// An opt-out anywhere wins: merging must never re-open a channel someone closed.
 		if (state === 'opted_out' || !keep.consent[ch as Channel]) keep.consent[ch as Channel] = state;
+	}
+	for (const [ch, at] of Object.entries(other.consentAt ?? {})) {
+		const mine = keep.consentAt?.[ch as Channel];
+		if (!mine || before(mine, at)) (keep.consentAt ??= {})[ch as Channel] = at;
 	}
 	// Transitive (a chain of merges ends on one contact), and never the contact itself (its id would point at itself).
 	keep.mergedFrom = [...new Set([...(keep.mergedFrom ?? []), other.contactId, ...(other.mergedFrom ?? [])])].filter((id) => id !== keep.contactId);
@@ -91,9 +114,9 @@ export function mergeProfiles(keep: Profile, other: Profile): Profile {
 	keep.phone ??= other.phone;
 	keep.pushToken ??= other.pushToken;
 	keep.timezone ??= other.timezone;
-	if (other.firstSeenAt < keep.firstSeenAt) keep.firstSeenAt = other.firstSeenAt;
-	if (other.lastSeenAt > keep.lastSeenAt) keep.lastSeenAt = other.lastSeenAt;
-	if (other.lastEngagedAt && (!keep.lastEngagedAt || other.lastEngagedAt > keep.lastEngagedAt)) {
+	if (before(other.firstSeenAt, keep.firstSeenAt)) keep.firstSeenAt = other.firstSeenAt;
+	if (before(keep.lastSeenAt, other.lastSeenAt)) keep.lastSeenAt = other.lastSeenAt;
+	if (other.lastEngagedAt && (!keep.lastEngagedAt || before(keep.lastEngagedAt, other.lastEngagedAt))) {
 		keep.lastEngagedAt = other.lastEngagedAt;
 	}
 	return keep;
@@ -116,21 +139,21 @@ export function applyEvent(profile: Profile, event: CustomerEvent): Profile {
 	if (typeof traits.lifecycle === 'string') profile.lifecycle = traits.lifecycle;
 	if (consent && typeof consent === 'object') {
 		for (const [ch, state] of Object.entries(consent as Record<string, unknown>)) {
-			if (isChannel(ch) && isConsent(state)) profile.consent[ch] = state;
+			if (isChannel(ch) && isConsent(state)) stateConsent(profile, ch, state, at);
 		}
 	}
 	if (event.name) {
-		profile.counters[event.name] = (profile.counters[event.name] ?? 0) + 1;
-		if (ENGAGEMENT.test(event.name) && (!profile.lastEngagedAt || at > profile.lastEngagedAt)) {
+		profile.counters[event.name] = eventCount(profile, event.name) + 1;
+		if (ENGAGEMENT.test(event.name) && (!profile.lastEngagedAt || before(profile.lastEngagedAt, at))) {
 			profile.lastEngagedAt = at;
 		}
 		if (UNSUBSCRIBE.test(event.name) || SUBSCRIBE.test(event.name)) {
 			const channel = isChannel(event.properties.channel) ? event.properties.channel : /sms/i.test(event.name) ? 'sms' : 'email';
-			profile.consent[channel] = UNSUBSCRIBE.test(event.name) ? 'opted_out' : 'opted_in';
+			stateConsent(profile, channel, UNSUBSCRIBE.test(event.name) ? 'opted_out' : 'opted_in', at);
 		}
 	}
-	if (at > profile.lastSeenAt) profile.lastSeenAt = at;
-	if (at < profile.firstSeenAt) profile.firstSeenAt = at;
+	if (before(profile.lastSeenAt, at)) profile.lastSeenAt = at;
+	if (before(at, profile.firstSeenAt)) profile.firstSeenAt = at;
 	profile.updatedAt = event.receivedAt;
 	return profile;
 }
@@ -230,7 +253,7 @@ export async function applyToProfile(
 		if (direct && found.has(direct)) ids.add(direct);
 		for (const contactId of resolved.values()) ids.add(contactId);
 		const profiles = [...ids].map((id) => found.get(id)).filter((p): p is Profile => !!p);
-		profiles.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));
+		profiles.sort((a, b) => parseTime(a.createdAt) - parseTime(b.createdAt));
 		const profile = profiles[0] ?? emptyProfile(direct ?? newId('c'), event.occurredAt);
 		// Ledgers an earlier merge saved but did not move (afterMerge failed, or the process stopped) move now, before
 		// this save clears them: the merge is saved, so they are this contact's.

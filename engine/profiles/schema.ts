@@ -16,6 +16,8 @@ export const ProfileSchema = z.object({
 	pushToken: z.string().optional(),
 	timezone: z.string().optional(),
 	consent: z.partialRecord(ChannelSchema, ConsentStateSchema),
+	/** When each channel's consent in force was stated (its event's or outcome's time): an older statement changes nothing. */
+	consentAt: z.partialRecord(ChannelSchema, z.string()).optional(),
 	/** Count of each event name seen, e.g. `{"Email Opened": 4}`. */
 	counters: z.record(z.string(), z.number()),
 	firstSeenAt: z.string(),

@@ -218,8 +218,8 @@ export function buildFeatureSpec(table: Table, labels: Labels, options: FeatureO
 		}
 		kept.push([OTHER, otherN ? smooth(otherPos, otherN) : prior]);
 		kept.sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1));
-		const levels: Record<string, number> = {};
-		kept.forEach(([v], code) => (levels[v] = code));
+		// Own properties only, read with levelOf: a value such as "__proto__" is a level, "constructor" an unseen one.
+		const levels: Record<string, number> = Object.fromEntries(kept.map(([v], code) => [v, code]));
 		features.push({ name, kind: 'categorical', levels, otherCode: levels[OTHER] });
 	});
 	if (!features.length) throw new NudgeError('INVALID_INPUT', 'No column is left to learn from: every column is the target, excluded or empty');
@@ -232,12 +232,15 @@ export interface Encoded {
 	columns: Float64Array[];
 }
 
+/** A categorical feature's code for a value it kept; undefined for any other (never a member of Object.prototype). */
+const levelOf = (feature: Feature, value: string): number | undefined => (Object.hasOwn(feature.levels!, value) ? feature.levels![value] : undefined);
+
 /** Encodes one value of a feature. */
 function encodeValue(feature: Feature, raw: unknown, ph: Placeholders, asOfMs: number): number {
 	const s = typeof raw === 'boolean' ? String(raw) : ph.text(raw);
 	switch (feature.kind) {
 		case 'categorical':
-			return s === undefined ? (feature.levels![BLANK] ?? feature.otherCode!) : (feature.levels![s] ?? feature.otherCode!);
+			return levelOf(feature, s ?? BLANK) ?? feature.otherCode!;
 		case 'numeric':
 			return s !== undefined && isNumber(s) ? toNumber(s) : NaN;
 		case 'boolean': {
@@ -287,6 +290,6 @@ export function describeValue(feature: Feature, raw: unknown, spec: FeatureSpec)
 	const s = typeof raw === 'boolean' ? String(raw) : new Placeholders(spec.placeholders).text(raw);
 	if (s === undefined) return `${feature.name} is blank`;
 	if (feature.kind === 'numeric' && isNumber(s)) return `${feature.name} = ${toNumber(s).toLocaleString('en-US', { maximumFractionDigits: 2 })}`;
-	if (feature.kind === 'categorical' && feature.levels![s] === undefined) return `${feature.name} = ${s} (rare or new value)`;
+	if (feature.kind === 'categorical' && levelOf(feature, s) === undefined) return `${feature.name} = ${s} (rare or new value)`;
 	return `${feature.name} = ${s}`;
 }

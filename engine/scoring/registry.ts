@@ -98,8 +98,8 @@ export function profileRecord(profile: Profile, model: Pick<TrainedModel, 'spec'
 	const record: Record<string, unknown> = {};
 	const top = profile as unknown as Record<string, unknown>;
 	for (const { name } of model.spec.features) {
-		if (name in profile.traits) record[name] = profile.traits[name];
-		else if (name in profile.counters) record[name] = profile.counters[name];
+		if (Object.hasOwn(profile.traits, name)) record[name] = profile.traits[name];
+		else if (Object.hasOwn(profile.counters, name)) record[name] = profile.counters[name];
 		else if (typeof top[name] === 'string' || typeof top[name] === 'number') record[name] = top[name];
 	}
 	return record;

@@ -62,7 +62,10 @@ export interface CapVerdict {
 	counts: number[];
 	/** The first rule that is full, when not ok. */
 	bindingRuleId?: string;
-	/** For each full rolling counter: when its oldest counted entry leaves the window (a slot frees). */
+	/**
+	 * For each full rolling counter: the entry's time plus the window's length, the last instant it still counts (a
+	 * window counts entries at or after now minus its length); a slot is free 1 ms later.
+	 */
 	freesAt: (number | undefined)[];
 }
 

@@ -7,6 +7,9 @@ import { waitTimer } from '../guard/waits';
 import type { DecisionRef } from '../items/decisionRef';
 import { type EngineContext, type ProfileLoader, nowFor, save, suppress, loadDecision, profileLoader } from './context';
 import { sendClaim } from './send';
+import { holdOutOrGate } from './choose';
+import { contextOf } from '../decide/learner';
+import { journeyChannels } from '../decide/chooseChannel';
 import { isoTime, parseTime } from '../util/isoTime';
 
 /** What the Frequency Cap step may be told about the message (and a channel other than the chosen one). */
@@ -50,10 +53,30 @@ export async function guardStage(ctx: EngineContext,
 	if (!channel) {
 		throw new NudgeError('INVALID_INPUT', `Decision ${decision.decisionId} has no channel yet: put Choose Channel before Frequency Cap, or set the channel on the node`);
 	}
+	// A channel given on the node is one the journey may use (policy journeys.<id>.channels, or its escalation's): the
+	// node's setting does not open a channel the policy closed.
+	if (options.channel && options.channel !== decision.channel) {
+		const escalate = ctx.policy.journeys[decision.journey]?.escalate?.channel;
+		const allowed = [...journeyChannels(ctx.policy, decision.journey), ...(escalate ? [escalate] : [])];
+		if (!allowed.includes(options.channel)) {
+			decision.channel = options.channel;
+			suppress(decision, 'NO_ELIGIBLE_CHANNEL', `${options.channel} is not a channel of journey ${decision.journey} (the policy gives it ${allowed.join(', ')}): set one of those on Frequency Cap, or add ${options.channel} to journeys.${decision.journey}.channels`);
+			return save(ctx, decision, 'guard', now, { persist });
+		}
+	}
+	// A channel given on the node with no Choose Channel before it: the holdout and the uplift gate apply all the same (a
+	// contact in a control group is messaged by no journey, whatever the flow).
+	if (!decision.channel && !decision.choice) {
+		const contact = await profile();
+		if (await holdOutOrGate(ctx, decision, contact, contextOf(decision, contact, ctx.policy.learner))) return save(ctx, decision, 'guard', now, { persist });
+	}
 	decision.channel = channel;
 	const message = { category: options.category, tags: options.tags, offerValue: options.offerValue, variant: options.variant };
 	const given = Object.fromEntries(Object.entries(message).filter(([, v]) => v !== undefined));
 	if (Object.keys(given).length) decision.message = { ...decision.message, ...given };
+	// The guardrails are the policy's last word on the message: the log names the version whose rules decided it (a
+	// delayed decision checked again after setPolicy is decided by the new one).
+	decision.policyVersion = ctx.policyVersion;
 	const approved = reviewApproved || decision.review?.verdict === 'approved';
 	const result = await evaluateGuards({ store: ctx.store, policy: ctx.policy, profile: await profile(), decision, channel, now: now.getTime(), reviewApproved: approved, reserve: flags.reserve, ...(flags.claimSend ? { claim: sendClaim(decision.decisionId) } : {}) });
 	if (flags.claimSend) flags.claimSend.claimed = !!result.claimed;

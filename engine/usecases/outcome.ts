@@ -8,7 +8,7 @@ import { zoneFor } from '../guard/windows';
 import { apartFromOtherUpdates, type EngineContext, save, loadDecision, unknownContact } from './context';
 import { isoTime } from '../util/isoTime';
 import { heldLockKeys, lockAndReadProfiles, profileLockRequest } from '../profiles/identityLock';
-import { contactIdKey, contactIds, profileById, releaseLocks, saveAndRelease } from '../profiles/profiles';
+import { contactIdKey, contactIds, profileById, releaseLocks, saveAndRelease, stateConsent } from '../profiles/profiles';
 
 /**
  * An outcome names its decision one way: its decision id, the provider's message id, or the contact
@@ -54,7 +54,7 @@ export async function recordOutcome(ctx: EngineContext, input: OutcomeInput): Pr
 	// An opt-out is made before its outcome is recorded: one that fails (a contact's lock held too long) leaves the
 	// outcome unrecorded, so the retry makes it, where a recorded one would be ignored as a duplicate.
 	const optsOut = (outcome.data.type === 'unsubscribe' || outcome.data.type === 'complaint') && decision.channel;
-	if (optsOut && !decision.outcomes.some((o) => o.outcomeId === outcome.data.outcomeId)) await apartFromOtherUpdates(ctx, () => optOut(ctx, decision, optsOut));
+	if (optsOut && !decision.outcomes.some((o) => o.outcomeId === outcome.data.outcomeId)) await apartFromOtherUpdates(ctx, () => optOut(ctx, decision, optsOut, outcome.data.at));
 	const added = await ctx.store.addOutcome(decision.decisionId, outcome.data);
 	if (added) await learnFrom(ctx, decision, outcome.data);
 	const engagement = added ? await engagementTrials(decision, outcome.data, at, async () => zoneFor((await profileById(ctx.store, decision.contactId))?.timezone, ctx.policy.timezone)) : [];
@@ -71,19 +71,19 @@ export async function recordOutcome(ctx: EngineContext, input: OutcomeInput): Pr
  * this reads, so it cannot overwrite the opt-out with what it read, and a save whose lock ran out meanwhile (another
  * update may hold it) is refused, with the outcome left unrecorded for its retry.
  */
-async function optOut(ctx: EngineContext, decision: Decision, channel: Channel): Promise<void> {
+async function optOut(ctx: EngineContext, decision: Decision, channel: Channel, at: string): Promise<void> {
 	// The decision's contact may have been merged into another since: its id then leads there (and locks that contact).
 	const key = contactIdKey(decision.contactId);
 	const request = profileLockRequest(ctx.store, [key], [key], decision.contactId);
 	const { identities, profiles, lockedUntil } = await lockAndReadProfiles(ctx.store, request);
 	const release = heldLockKeys(request, identities);
 	const profile = profiles.get(identities.get(key) ?? decision.contactId);
-	if (profile?.consent[channel] === 'opted_out' || !profile) {
+	// Not again, and not over an opt-in the person stated after this message's unsubscribe.
+	if (profile?.consent[channel] === 'opted_out' || !profile || !stateConsent(profile, channel, 'opted_out', at)) {
 		await releaseLocks(ctx.store, release, lockedUntil);
 		if (!profile) throw unknownContact(decision.contactId);
 		return;
 	}
-	profile.consent[channel] = 'opted_out';
 	await saveAndRelease(ctx.store, { profile, identityKeys: [], merged: [], release, lockedUntil });
 }
 
@@ -107,8 +107,11 @@ async function attribute(ctx: EngineContext, input: OutcomeInput, at: Date): Pro
 	const to = isoTime(at.getTime() + 1);
 	// The contact's decisions are under its ids (merged away, the id names the contact it was merged into).
 	const profile = await profileById(ctx.store, input.contactId!);
-	// Only decisions that reached Choose Channel (a channel, wait or holdout) can earn an outcome.
-	const match = await latestDecisionOf(ctx.store, profile ? contactIds(profile) : [input.contactId!], { from, to }, (d) => Boolean(d.choice) && (!input.channel || d.channel === input.channel));
+	// Only decisions that reached Choose Channel (a channel, wait or holdout) can earn an outcome; an unsubscribe or a
+	// complaint is about a message: the latest one sent (a later holdout or wait has no channel to opt out of).
+	const aboutMessage = input.type === 'unsubscribe' || input.type === 'complaint';
+	const earns = (d: Decision) => (aboutMessage ? d.status === 'sent' : Boolean(d.choice)) && (!input.channel || d.channel === input.channel);
+	const match = await latestDecisionOf(ctx.store, profile ? contactIds(profile) : [input.contactId!], { from, to }, earns);
 	if (!match) {
 		throw new NudgeError('UNKNOWN_DECISION', `No decision for contact ${input.contactId}${input.channel ? ` by ${input.channel}` : ''} in the ${hours} hours before ${isoTime(at.getTime())} (the policy's attribution window)`);
 	}

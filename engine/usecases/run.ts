@@ -41,7 +41,10 @@ export async function decideIngested(ctx: EngineContext, ingested: IngestResult,
 			await mark?.set();
 			await recordOutcomeOf(ctx, decision.outcomeFor, decision.event.occurredAt);
 		}
-		const profile = profileLoader(ctx, decision, ingested.profile);
+		// An unsubscribe or a complaint just changed the contact's consent: its stages read the profile as it is now, not
+		// as it was taken in (the one-call journey then answers as the nodes do, Record Outcome before Choose Channel).
+		const optedOut = decision.outcomeFor?.type === 'unsubscribe' || decision.outcomeFor?.type === 'complaint';
+		const profile = profileLoader(ctx, decision, optedOut ? undefined : ingested.profile);
 		const sendKey = { claimed: false };
 		const done = await runStages(ctx, decision, [
 			() => scoreStage(ctx, decision, profile, false),

@@ -21,13 +21,16 @@ function daysFromCivil(year: number, month: number, day: number): number {
 	return era * 146_097 + yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear - 719_468;
 }
 
+/** Whether `ms` is a time `isoTime` writes in the canonical form (years 0000–9999, whole milliseconds). */
+export const inIsoYears = (ms: number): boolean => ms >= FIRST_MS && ms <= LAST_MS && Number.isInteger(ms);
+
 let lastMs = NaN;
 let lastText = '';
 
 /** `new Date(ms).toISOString()`, the same string (and the same RangeError for a time that is not one). */
 export function isoTime(ms: number): string {
 	if (ms === lastMs) return lastText;
-	if (!(ms >= FIRST_MS && ms <= LAST_MS) || !Number.isInteger(ms)) return new Date(ms).toISOString();
+	if (!inIsoYears(ms)) return new Date(ms).toISOString();
 	const days = Math.floor(ms / DAY_MS);
 	let rest = ms - days * DAY_MS;
 	const milli = rest % 1000;

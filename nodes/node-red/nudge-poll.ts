@@ -5,7 +5,7 @@
  * neither skip nor repeat records.
  */
 import type { Node, NodeAPI } from 'node-red';
-import { applyInactivityRules, createPollSource, fireDueTimers, type InactivityRule, journeyOf, NudgeError, parseInactivityRulesJson, policyHasTimers, pollOnce, type PollSourceSpec } from '../../engine';
+import { applyInactivityRules, createPollSource, fireDueTimers, type InactivityRule, journeyOf, NudgeError, parseInactivityRulesJson, policyHasTimers, pollOnce, type PollSourceSpec, timerFailureText } from '../../engine';
 import { asNudgeError, errorStatus, linkEngine, NudgeNodeDef, shortText } from './shared/adapter';
 import { hubspotAuthOf, salesforceSettingsOf } from './shared/vendors';
 
@@ -63,7 +63,7 @@ export = function (RED: NodeAPI) {
 			running = true;
 			pollOnce(engine, poller, { journey, settleMs })
 				.then(async (result) => {
-					await applyInactivityRules(engine, result.accepted, rules);
+					for (const failure of await applyInactivityRules(engine, result.accepted, rules)) this.error(timerFailureText(failure));
 					// Timers that ran out leave with the changes (the same ids fire once, whichever node takes them).
 					const timers = rules.length || policyHasTimers(engine, journey) ? await fireDueTimers(engine, Date.now(), 100, rules) : undefined;
 					return { ...result, accepted: [...result.accepted, ...(timers?.fired ?? [])], timers };
@@ -73,6 +73,7 @@ export = function (RED: NodeAPI) {
 						for (const { event, decision } of result.accepted) this.send({ payload: event, decision, topic: decision.contactId });
 						for (const bad of result.invalid) this.warn(`Skipped record ${bad.id}: ${bad.error}`);
 						for (const { timerId, error } of result.timers?.failed ?? []) this.warn(`Timer ${timerId} could not fire (it will be retried): ${error.message}`);
+						for (const failure of result.timers?.timerFailures ?? []) this.error(timerFailureText(failure));
 						await result.timers?.acknowledge().catch((error: Error) => this.warn(`Could not acknowledge fired timers (they may fire again as duplicates): ${error.message}`));
 						this.status({ fill: 'green', shape: 'dot', text: shortText(`${result.accepted.length} new`) });
 					},

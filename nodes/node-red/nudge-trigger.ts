@@ -4,7 +4,7 @@
  * before anything is stored; each new event leaves as one message (duplicates are answered, not sent).
  */
 import type { NodeAPI, Node } from 'node-red';
-import { applyInactivityRules, fireDueTimers, headerValue, type InactivityRule, journeyOf, NOT_CONFIGURED_ANSWER, NudgeError, parseInactivityRulesJson, type Policy, policyHasTimers, receiveSignedEvents, type WebhookSource } from '../../engine';
+import { applyInactivityRules, fireDueTimers, headerValue, type InactivityRule, journeyOf, NOT_CONFIGURED_ANSWER, NudgeError, parseInactivityRulesJson, type Policy, policyHasTimers, receiveSignedEvents, timerFailureText, type WebhookSource } from '../../engine';
 import { vendorField } from './shared/vendors';
 import { asNudgeError, errorStatus, linkEngine, NudgeNodeDef, shortText } from './shared/adapter';
 import { isValidPath, normalisePath, ROUTE_PREFIX, webhookDispatcher, WebhookHandler } from './shared/webhook';
@@ -77,7 +77,7 @@ export = function (RED: NodeAPI) {
 			const engine = link.engine;
 			receiveSignedEvents(engine, request, { secret, journey, source }).then(
 				async (answer) => {
-					await applyInactivityRules(engine, answer.accepted, rules).catch((error: Error) => this.error(`Could not schedule inactivity timers: ${error.message}`));
+					for (const failure of await applyInactivityRules(engine, answer.accepted, rules)) this.error(timerFailureText(failure));
 					res.status(answer.status).json(answer.body);
 					if (answer.status !== 200) {
 						this.status({ fill: 'red', shape: 'dot', text: REFUSAL_LABELS[answer.status] ?? `refused ${answer.status}` });
@@ -129,9 +129,10 @@ export = function (RED: NodeAPI) {
 			firing = true;
 			fireDueTimers(link.engine, Date.now(), 100, rules)
 				.then(
-					async ({ fired, failed, acknowledge }) => {
+					async ({ fired, failed, timerFailures, acknowledge }) => {
 						for (const { event, decision } of fired) this.send({ payload: event, decision, topic: decision.contactId });
 						for (const { timerId, error } of failed) this.warn(`Timer ${timerId} could not fire (it will be retried): ${error.message}`);
+						for (const failure of timerFailures) this.error(timerFailureText(failure));
 						// Acknowledged once sent: a timer taken by an instance that dies first fires again after its lease.
 						await acknowledge().catch((error: Error) => this.warn(`Could not acknowledge fired timers (they may fire again as duplicates): ${error.message}`));
 					},

@@ -111,9 +111,9 @@ describe('replay honours the full policy', () => {
 		// Each decision once, as it ended.
 		expect(new Set(out.map((d) => d.decisionId)).size).toBe(3);
 		expect(out.map((d) => [d.event.occurredAt, d.status, d.delivery?.at ?? null])).toEqual([
-			['2026-03-02T21:30:00Z', 'sent', '2026-03-03T07:00:00.000Z'],
-			['2026-03-03T09:00:00Z', 'sent', '2026-03-04T07:00:00.000Z'],
-			['2026-03-04T12:00:00Z', 'sent', '2026-03-05T07:00:00.000Z'],
+			['2026-03-02T21:30:00.000Z', 'sent', '2026-03-03T07:00:00.000Z'],
+			['2026-03-03T09:00:00.000Z', 'sent', '2026-03-04T07:00:00.000Z'],
+			['2026-03-04T12:00:00.000Z', 'sent', '2026-03-05T07:00:00.000Z'],
 		]);
 		// Its trail tells the wait: delayed by the cap, then by quiet hours, then sent, in simulated time.
 		expect(out[1].trail.filter((t) => t.stage === 'guard').map((t) => [t.at, t.status])).toEqual([

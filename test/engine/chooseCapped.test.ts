@@ -38,8 +38,8 @@ describe('Choose Channel leaves out capped channels', () => {
 			eligible: false,
 			reason: 'FREQUENCY_CAP',
 			ruleId: 'email-daily',
-			freesAt: '2026-11-03T09:00:00.000Z',
-			detail: 'capped: email-daily (1 of 1 in the last 24h); a slot frees at 2026-11-03T09:00:00.000Z',
+			freesAt: '2026-11-03T09:00:00.001Z',
+			detail: 'capped: email-daily (1 of 1 in the last 24h); a slot frees at 2026-11-03T09:00:00.001Z',
 		});
 		expect(second.candidates!.find((c) => c.channel === 'sms')).toMatchObject({ eligible: true });
 		// A day later email is a candidate again (which of the two the learner picks is its own choice).
@@ -56,7 +56,7 @@ describe('Choose Channel leaves out capped channels', () => {
 		// The guardrails stage gives the verdict, so a paused journey or a review would come first.
 		expect(fourth).toMatchObject({ status: 'suppressed', reason: 'FREQUENCY_CAP', ruleId: 'all-weekly', guard: { allowed: false } });
 		for (const c of fourth.candidates!.filter((x) => ['email', 'sms'].includes(x.channel))) {
-			expect(c).toMatchObject({ eligible: true, ruleId: 'all-weekly', freesAt: '2026-11-09T09:00:00.000Z', detail: expect.stringMatching(/kept because every open channel is capped/) });
+			expect(c).toMatchObject({ eligible: true, ruleId: 'all-weekly', freesAt: '2026-11-09T09:00:00.001Z', detail: expect.stringMatching(/kept because every open channel is capped/) });
 		}
 		// Other contacts are unaffected.
 		const other = await run(engine, '2026-11-04T12:00:00Z', 'bo@example.com');
@@ -71,7 +71,7 @@ describe('Choose Channel leaves out capped channels', () => {
 		});
 		expect((await run(engine, '2026-11-02T09:00:00Z')).status).toBe('sent');
 		const second = await run(engine, '2026-11-02T15:00:00Z');
-		expect(second).toMatchObject({ status: 'delayed', reason: 'FREQUENCY_CAP', guard: { retryAt: '2026-11-03T09:00:00.000Z' } });
+		expect(second).toMatchObject({ status: 'delayed', reason: 'FREQUENCY_CAP', guard: { retryAt: '2026-11-03T09:00:00.001Z' } });
 		expect(second.candidates![0]).toMatchObject({ channel: 'email', eligible: true, ruleId: 'email-daily', detail: expect.stringMatching(/^capped: email-daily .*kept because every open channel is capped/) });
 	});
 
@@ -126,7 +126,7 @@ describe('cappedChannels: which rules apply to a channel', () => {
 		expect([...untagged.keys()]).toEqual([]);
 		const promo = await cappedChannels(store, policy, 'c1', ['email', 'sms'], { journey: 'nurture', tags: ['promo'] }, now, 'UTC');
 		expect([...promo.keys()]).toEqual(['email', 'sms']);
-		expect(promo.get('sms')).toMatchObject({ rule: { id: 'promo-weekly' }, count: 1, freesAt: now - HOUR + 7 * 24 * HOUR });
+		expect(promo.get('sms')).toMatchObject({ rule: { id: 'promo-weekly' }, count: 1, freesAt: now - HOUR + 7 * 24 * HOUR + 1 });
 	});
 
 	test('journey scope: every channel of that journey, until the calendar day resets', async () => {

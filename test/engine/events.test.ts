@@ -47,7 +47,8 @@ describe('normalizeEvent: Segment spec format', () => {
 			eventId: 'm-1',
 			source: 'segment',
 			type: 'identify',
-			occurredAt: '2026-11-20T09:00:00Z',
+			// Kept in one form: UTC with milliseconds.
+			occurredAt: '2026-11-20T09:00:00.000Z',
 			identities: { userId: '97980', anonymousId: 'anon-1', email: 'peter@example.com' },
 			traits: { email: 'Peter@Example.com', name: 'Peter Gibbons', plan: 'trial', timezone: 'Europe/Amsterdam' },
 		});

@@ -103,7 +103,7 @@ describe('frequency caps', () => {
 		const second = await checkAndReserve(store, policy, 'c1', email(), t0 + HOUR, 'UTC');
 		expect(second).toMatchObject({ allowed: false, binding: { rule: { id: 'email-daily' } }, explanation: 'cap email-daily reached: 1 of 1 in the last 24h' });
 		expect(second.checks).toEqual([
-			{ kind: 'frequency_cap', ruleId: 'email-daily', passed: false, count: 1, limit: 1, window: '24h', retryAt: new Date(t0 + DAY).toISOString() },
+			{ kind: 'frequency_cap', ruleId: 'email-daily', passed: false, count: 1, limit: 1, window: '24h', retryAt: new Date(t0 + DAY + 1).toISOString() },
 			{ kind: 'frequency_cap', ruleId: 'all-weekly', passed: true, count: 1, limit: 3, window: '7d' },
 		]);
 		for (const t of [t0 + 2 * HOUR, t0 + 3 * HOUR]) {
@@ -146,8 +146,8 @@ describe('frequency caps', () => {
 	test('delay: retryAt is the earliest instant a slot frees, and the decision waits as delayed', async () => {
 		const engine = engineWith({ caps: [{ id: 'two-a-day', scope: { kind: 'any' }, limit: 2, window: { kind: 'rolling', duration: '24h' }, action: 'delay' }] });
 		const [, , third] = await sendAll(engine, ['2026-11-02T08:00:00Z', '2026-11-02T10:00:00Z', '2026-11-02T12:00:00Z']);
-		expect(third).toMatchObject({ status: 'delayed', reason: 'FREQUENCY_CAP', ruleId: 'two-a-day', guard: { outcome: 'delayed', retryAt: '2026-11-03T08:00:00.000Z' } });
-		await expect(engine.send(third, { dryRun: true })).rejects.toThrow(/delayed until 2026-11-03T08:00:00.000Z/);
+		expect(third).toMatchObject({ status: 'delayed', reason: 'FREQUENCY_CAP', ruleId: 'two-a-day', guard: { outcome: 'delayed', retryAt: '2026-11-03T08:00:00.001Z' } });
+		await expect(engine.send(third, { dryRun: true })).rejects.toThrow(/delayed until 2026-11-03T08:00:00.001Z/);
 	});
 
 	test('the most restrictive rule binds: a drop beats a delay; among delays, the latest slot', async () => {
@@ -162,7 +162,7 @@ describe('frequency caps', () => {
 		const t0 = at('2026-11-02T08:00:00Z');
 		await store.settleCap((await checkAndReserve(store, p, 'c1', email(), t0, 'UTC')).reservationId!, 'commit');
 		const next = await checkAndReserve(store, p, 'c1', email(), t0 + 60_000, 'UTC');
-		expect(next.binding).toMatchObject({ rule: { id: 'daily-delay' }, retryAt: t0 + DAY });
+		expect(next.binding).toMatchObject({ rule: { id: 'daily-delay' }, retryAt: t0 + DAY + 1 });
 		const { policy: withDrop } = loadPolicy({ ...DEFAULT_POLICY, caps: [...p.caps, { id: 'weekly-drop', scope: { kind: 'any' }, limit: 1, window: { kind: 'rolling', duration: '7d' } }] });
 		expect((await checkAndReserve(store, withDrop, 'c1', email(), t0 + 60_000, 'UTC')).binding?.rule.id).toBe('weekly-drop');
 	});
@@ -239,11 +239,11 @@ describe('quiet hours', () => {
 		expect(quietUntil({ ...night, start: '12:00', end: '14:00' }, local('2026-11-03T13:00', 'UTC'))?.toISO()).toBe('2026-11-03T14:00:00.000Z');
 	});
 
-	test('DST gap: an end time that does not exist that night moves to the next valid instant', () => {
-		// 2026-03-08 in New York: 02:00 jumps to 03:00.
+	test('DST gap: an end time that does not exist that night is the moment the clocks jump past it', () => {
+		// 2026-03-08 in New York: 02:00 jumps to 03:00 (07:00Z), from which the clock reads past 02:30.
 		const until = quietUntil({ ...night, start: '23:00', end: '02:30' }, local('2026-03-08T01:30', 'America/New_York'))!;
 		expect(until.isValid).toBe(true);
-		expect(until.toUTC().toISO()).toBe('2026-03-08T07:30:00.000Z');
+		expect(until.toUTC().toISO()).toBe('2026-03-08T07:00:00.000Z');
 		expect(quietUntil({ ...night, start: '23:00', end: '02:30' }, until)).toBeUndefined();
 	});
 

@@ -19,7 +19,15 @@ describe('profiles', () => {
 		const again = await ingestIntoProfile(store, ev({ type: 'track', name: 'Email Opened', identities: { userId: 'u1' }, occurredAt: '2026-11-02T00:00:00Z' }));
 		expect(again.contactId).toBe(p.contactId);
 		expect(again.counters).toEqual({ 'Email Opened': 1 });
-		expect(again.lastEngagedAt).toBe('2026-11-02T00:00:00Z');
+		expect(again.lastEngagedAt).toBe('2026-11-02T00:00:00.000Z');
+	});
+
+	test('events named after Object.prototype members ("toString", "hasOwnProperty") count from 0; "__proto__" is refused naming the name', async () => {
+		const store = new MemoryStore();
+		for (const [i, name] of ['toString', 'hasOwnProperty', 'toString'].entries()) await ingestIntoProfile(store, ev({ type: 'track', name, identities: { userId: 'u-proto' }, occurredAt: `2026-11-02T00:00:0${i}Z` }));
+		const p = await ingestIntoProfile(store, ev({ type: 'track', name: 'Pricing Viewed', identities: { userId: 'u-proto' }, occurredAt: '2026-11-02T00:01:00Z' }));
+		expect(p.counters).toEqual({ toString: 2, hasOwnProperty: 1, 'Pricing Viewed': 1 });
+		expect(() => ev({ type: 'track', name: '__proto__', identities: { userId: 'u-proto' } })).toThrow(/name: is a name Nudge does not take/);
 	});
 
 	test('stitches an anonymous visitor to the known contact when an event links them', async () => {

@@ -245,3 +245,33 @@ describe('HubSpot batch payloads → events and profiles', () => {
 		expect((await engine.store.resolveIdentities(['hubspotId:501'])).size).toBe(0);
 	});
 });
+
+describe('HubSpot values that name Object.prototype members', () => {
+	const base = { portalId: 62515, occurredAt: Date.now(), objectId: 123 };
+
+	test.each(['constructor', 'toString', '__proto__'])('object.creation with objectTypeId "%s" is an object of an unknown type, not a TypeError', async (objectTypeId) => {
+		const answer = await hubspotPost([{ ...base, eventId: 1, subscriptionType: 'object.creation', objectTypeId }]);
+		expect(answer.status).toBe(200);
+		expect(answer.accepted[0].event.name).toBe(`Object_${objectTypeId} Created`);
+	});
+
+	test('contact.propertyChange of a property named "toString" stores that trait only, not one keyed by a function', async () => {
+		const answer = await hubspotPost([{ ...base, eventId: 2, subscriptionType: 'contact.propertyChange', propertyName: 'toString', propertyValue: 'x' }]);
+		expect(answer.status).toBe(200);
+		expect(answer.accepted[0].event.traits).toEqual({ toString: 'x' });
+		const profile = await engine.getProfile(answer.accepted[0].decision.contactId);
+		expect(Object.keys(profile!.traits)).toEqual(['toString']);
+	});
+
+	test('subscriptionType "contact.constructor" is an event of that name, not Object\'s source text', async () => {
+		const answer = await hubspotPost([{ ...base, eventId: 3, subscriptionType: 'contact.constructor' }]);
+		expect(answer.status).toBe(200);
+		expect(answer.accepted[0].event.name).toBe('Contact Constructor');
+	});
+
+	test('an occurredAt outside the years 0000–9999 is refused naming occurredAt', async () => {
+		const answer = await hubspotPost([{ ...base, eventId: 4, subscriptionType: 'contact.creation', occurredAt: 1e20 }]);
+		expect(answer.status).toBe(400);
+		expect(String(answer.body.error)).toMatch(/occurredAt: must be a time in whole milliseconds/);
+	});
+});

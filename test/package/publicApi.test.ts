@@ -17,7 +17,7 @@ const VALUES = [
 	'fireDueTimers', 'getEngine', 'guardOptionsOf', 'headerValue', 'hubspotAuthFrom', 'journeyOf', 'jsonObjectOf', 'loadPolicy',
 	'loadPolicyFile', 'modelOperation', 'openItem', 'openStore', 'outcomeReference', 'parseInactivityRules', 'parseInactivityRulesJson',
 	'policyHasTimers', 'policyJsonSchema', 'pollOnce', 'postWebhook', 'receiveSignedEvents', 'redactUrl', 'resolveActionContact',
-	'routeGuard', 'routeSend', 'routedChannel', 'runJourney', 'salesforceSettingsFrom', 'signatureHeaders', 'takeDueDecisions',
+	'routeGuard', 'routeSend', 'routedChannel', 'runJourney', 'salesforceSettingsFrom', 'signatureHeaders', 'takeDueDecisions', 'timerFailureText',
 	'verdictOf', 'verifySignedRequest',
 ];
 
@@ -26,7 +26,7 @@ const TYPES = [
 	'EngineOptions', 'FieldIssue', 'GuardOptions', 'HubSpotAction', 'HubSpotAuthSettings', 'InactivityRule', 'IngestResult',
 	'JourneyName', 'LoadedPolicy', 'ModelRequest', 'ModelResponse', 'NudgeErrorCode', 'Outcome', 'OutcomeInput', 'Policy',
 	'PolicyInput', 'PollSource', 'PollSourceSpec', 'ProviderName', 'ProviderSpec', 'ReasonCode', 'Routed', 'SalesforceAction',
-	'SalesforceSettings', 'Score', 'SendResult', 'SendTarget', 'Sender', 'Store', 'WebhookSource', 'WebhookTarget',
+	'SalesforceSettings', 'Score', 'SendResult', 'SendTarget', 'Sender', 'Store', 'TimerFailure', 'WebhookSource', 'WebhookTarget',
 ];
 
 /** The names engine/index.ts exports, read from its source: values, and types (exported with `type`). */

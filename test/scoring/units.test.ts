@@ -100,6 +100,24 @@ describe('feature spec', () => {
 	});
 });
 
+describe('categories named after Object.prototype members', () => {
+	test('a value "constructor", "toString" or "__proto__" a model never saw encodes as its other category, not as missing', () => {
+		const table: Table = { columns: ['Source', 'y'], rows: Array.from({ length: 60 }, (_, i) => [i % 3 ? 'Google' : 'Referral', String(i % 2)]) };
+		const spec = buildFeatureSpec(table, labelsOf(table, { target: 'y' }), { target: 'y', minCategoryCount: 1 });
+		const other = encodeRecord({ Source: 'Billboard' }, spec)[0];
+		expect(Number.isNaN(other)).toBe(false);
+		for (const value of ['constructor', 'toString', '__proto__']) expect(encodeRecord({ Source: value }, spec)[0]).toBe(other);
+	});
+
+	test('a frequent value "__proto__" is a category of its own', () => {
+		const table: Table = { columns: ['Source', 'y'], rows: Array.from({ length: 60 }, (_, i) => [i % 3 ? 'Google' : '__proto__', String(i % 3 ? 0 : 1)]) };
+		const spec = buildFeatureSpec(table, labelsOf(table, { target: 'y' }), { target: 'y', minCategoryCount: 1 });
+		const [google, proto, other] = ['Google', '__proto__', 'Billboard'].map((v) => encodeRecord({ Source: v }, spec)[0]);
+		expect([google, proto, other].every((code) => Number.isInteger(code))).toBe(true);
+		expect(new Set([google, proto, other]).size).toBe(3);
+	});
+});
+
 describe('forest', () => {
 	const table = synthetic(3000);
 	const options = { target: 'Converted', exclude: ['Lead Id'] };

@@ -9,7 +9,7 @@
 import { z } from 'zod/v4';
 import { NudgeError, describeIssues, issuesFromZod } from '../../errors';
 import { EVENT_LIMITS, boundedId, boundedString, isForbiddenKey } from '../../events/limits';
-import { isoTime } from '../../util/isoTime';
+import { inIsoYears, isoTime } from '../../util/isoTime';
 
 const id = boundedId()
 	.refine((v) => v !== '', 'must not be empty')
@@ -18,7 +18,7 @@ const id = boundedId()
 export const HubSpotWebhookEventSchema = z.object({
 	eventId: id,
 	portalId: id,
-	occurredAt: z.number(),
+	occurredAt: z.number().refine(inIsoYears, 'must be a time in whole milliseconds since 1970 within the years 0000–9999'),
 	subscriptionType: z.string().regex(/^[a-z_]+\.[A-Za-z]+$/, 'must look like contact.propertyChange'),
 	objectId: id,
 	/** New-style generic subscriptions (object.creation…) say which object: 0-1 contact, 0-3 deal. */
@@ -34,19 +34,30 @@ export const HubSpotWebhookEventSchema = z.object({
 	appId: z.unknown().optional(),
 });
 
-const OBJECT_TYPE_IDS: Record<string, string> = { '0-1': 'contact', '0-2': 'company', '0-3': 'deal', '0-5': 'ticket' };
-const ACTIONS: Record<string, string> = {
-	creation: 'Created',
-	deletion: 'Deleted',
-	propertyChange: 'Property Changed',
-	merge: 'Merged',
-	restore: 'Restored',
-	associationChange: 'Association Changed',
-	privacyDeletion: 'Privacy Deleted',
-};
+// Maps, not object literals: a sender's text ("constructor", "toString") must not find Object.prototype's members.
+const OBJECT_TYPE_IDS = new Map([
+	['0-1', 'contact'],
+	['0-2', 'company'],
+	['0-3', 'deal'],
+	['0-5', 'ticket'],
+]);
+const ACTIONS = new Map([
+	['creation', 'Created'],
+	['deletion', 'Deleted'],
+	['propertyChange', 'Property Changed'],
+	['merge', 'Merged'],
+	['restore', 'Restored'],
+	['associationChange', 'Association Changed'],
+	['privacyDeletion', 'Privacy Deleted'],
+]);
 
 /** HubSpot contact properties that are Nudge profile fields (the rest stay traits under their own name). */
-const CONTACT_FIELDS: Record<string, string> = { mobilephone: 'phone', phone: 'phone', hs_timezone: 'timezone', lifecyclestage: 'lifecycle' };
+const CONTACT_FIELDS = new Map([
+	['mobilephone', 'phone'],
+	['phone', 'phone'],
+	['hs_timezone', 'timezone'],
+	['lifecyclestage', 'lifecycle'],
+]);
 
 const title = (word: string) => word.charAt(0).toUpperCase() + word.slice(1);
 
@@ -68,18 +79,18 @@ export function fromHubSpotWebhook(raw: Record<string, unknown>): Record<string,
 	}
 	const e = parsed.data;
 	const [prefix, action] = e.subscriptionType.split('.');
-	const objectName = prefix === 'object' ? (OBJECT_TYPE_IDS[e.objectTypeId ?? ''] ?? `object_${e.objectTypeId ?? 'unknown'}`) : prefix;
+	const objectName = prefix === 'object' ? (OBJECT_TYPE_IDS.get(e.objectTypeId ?? '') ?? `object_${e.objectTypeId ?? 'unknown'}`) : prefix;
 	const identities: Record<string, string> = { hubspotId: hubspotIdentity(objectName, e.objectId) };
 	const traits: Record<string, unknown> = {};
 	const changed = action === 'propertyChange' && e.propertyName !== undefined;
 	if (changed && objectName === 'contact') {
 		const value = e.propertyValue;
 		traits[e.propertyName!] = value;
-		const field = CONTACT_FIELDS[e.propertyName!];
+		const field = CONTACT_FIELDS.get(e.propertyName!);
 		if (field && typeof value === 'string' && value) traits[field] = value;
 		if (e.propertyName === 'email' && typeof value === 'string' && value.includes('@')) identities.email = value;
 	}
-	const name = objectName === 'deal' && e.propertyName === 'dealstage' ? 'Deal Stage Changed' : `${title(objectName)} ${ACTIONS[action] ?? title(action)}`;
+	const name = objectName === 'deal' && e.propertyName === 'dealstage' ? 'Deal Stage Changed' : `${title(objectName)} ${ACTIONS.get(action) ?? title(action)}`;
 	return {
 		eventId: `hubspot:${e.portalId}:${e.eventId}`,
 		source: 'hubspot',

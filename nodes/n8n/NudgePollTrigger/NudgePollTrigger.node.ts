@@ -1,6 +1,6 @@
 import type { IDataObject, INodeExecutionData, INodeType, INodeTypeDescription, IPollFunctions } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
-import { applyInactivityRules, createPollSource, DEFAULT_JOURNEY, fireDueTimers, type IngestResult, journeyOf, pollOnce, type PollSourceSpec } from '../../../engine';
+import { applyInactivityRules, createPollSource, DEFAULT_JOURNEY, fireDueTimers, type IngestResult, journeyOf, pollOnce, type PollSourceSpec, timerFailureText } from '../../../engine';
 import {
 	hubspotAuth,
 	hubspotAuthenticationProperty,
@@ -96,7 +96,8 @@ export class NudgePollTrigger implements INodeType {
 			// The store's retention job, when due: in the background, never in this poll's way.
 			engine.startRetentionIfDue((line, failed) => this.logger[failed ? 'warn' : 'info'](line));
 			if (source === 'timers') {
-				const { fired, failed, acknowledge } = await fireDueTimers(engine);
+				const { fired, failed, timerFailures, acknowledge } = await fireDueTimers(engine);
+				for (const failure of timerFailures) this.logger.error(`Nudge Poll Trigger "${this.getNode().name}": ${timerFailureText(failure)}`);
 				// Unacknowledged timers fire again after their lease, on this or another process.
 				if (failed.length && !fired.length) throw failed[0].error;
 				const items = itemsOf(fired);
@@ -113,7 +114,7 @@ export class NudgePollTrigger implements INodeType {
 					: { source, auth: await hubspotAuth(this, this.getNodeParameter('authentication', 'privateApp')), object: this.getNodeParameter('hubspotObject', 'contacts') as 'contacts' | 'deals' };
 			// The cursor lives in the Nudge store (not n8n static data), so it is shared and survives restarts.
 			const result = await pollOnce(engine, createPollSource(spec), { journey, settleMs: Math.max(0, settleSeconds) * 1000 });
-			await applyInactivityRules(engine, result.accepted, rules);
+			for (const failure of await applyInactivityRules(engine, result.accepted, rules)) this.logger.error(`Nudge Poll Trigger "${this.getNode().name}": ${timerFailureText(failure)}`);
 			return itemsOf(result.accepted);
 		} catch (error) {
 			throw toNodeError(this.getNode(), error);

@@ -8,7 +8,7 @@ import type {
 	IWebhookResponseData,
 } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
-import { applyInactivityRules, DEFAULT_JOURNEY, journeyOf, NOT_CONFIGURED_ANSWER, receiveSignedEvents, redactUrl, type WebhookSource } from '../../../engine';
+import { applyInactivityRules, DEFAULT_JOURNEY, journeyOf, NOT_CONFIGURED_ANSWER, receiveSignedEvents, redactUrl, timerFailureText, type WebhookSource } from '../../../engine';
 import {
 	hubspotAuthenticationProperty,
 	hubspotVendor,
@@ -113,7 +113,7 @@ export class NudgeTrigger implements INodeType {
 			{ rawBody: req.rawBody, headers: req.headers as Record<string, unknown>, method: req.method, url: `${this.getNodeWebhookUrl('default')}${query}` },
 			{ secret, journey, source },
 		);
-		await applyInactivityRules(loaded.engine, answer.accepted, rules);
+		for (const failure of await applyInactivityRules(loaded.engine, answer.accepted, rules)) this.logger.error(`Nudge Trigger "${this.getNode().name}": ${timerFailureText(failure)}`);
 		const items: INodeExecutionData[] = answer.accepted.map(({ decision, event }) => ({
 			json: {
 				decisionId: decision.decisionId,
