@@ -1,5 +1,6 @@
 import type { Decision } from '../audit/schema';
 import { reopen } from '../audit/status';
+import { channelOutsideJourney } from '../decide/chooseChannel';
 import { contextOf } from '../decide/learner';
 import { NudgeError } from '../errors';
 import { durationMs } from '../guard/duration';
@@ -91,7 +92,11 @@ async function newAction(ctx: EngineContext, decisionId: string, request: Action
 	if (request.channel === 'choose') await chooseStage(ctx, decision, profile, false, !dryRun);
 	else {
 		const context = contextOf(decision, contact, ctx.policy.learner);
-		if (!(await holdOutOrGate(ctx, decision, contact, context))) {
+		const outside = channelOutsideJourney(ctx.policy, decision.journey, request.channel);
+		if (outside) {
+			decision.channel = request.channel;
+			suppress(decision, 'NO_ELIGIBLE_CHANNEL', outside);
+		} else if (!(await holdOutOrGate(ctx, decision, contact, context))) {
 			decision.choice = { context, method: 'requested', arm: request.channel };
 			decision.channel = request.channel;
 		}

@@ -20,6 +20,17 @@ export function journeyChannels(policy: Policy, journey: string, only?: Channel[
 	return only ?? policy.journeys[journey]?.channels ?? policy.channelOrder;
 }
 
+/**
+ * Why a channel given from outside (Frequency Cap's setting, an agent's request) is not one the journey may use (its
+ * channels, or its escalation's); undefined when it is. The setting does not open a channel the policy closed.
+ */
+export function channelOutsideJourney(policy: Policy, journey: string, channel: Channel): string | undefined {
+	const escalate = policy.journeys[journey]?.escalate?.channel;
+	const allowed = [...journeyChannels(policy, journey), ...(escalate ? [escalate] : [])];
+	if (allowed.includes(channel)) return undefined;
+	return `${channel} is not a channel of journey ${journey} (the policy gives it ${allowed.join(', ')}): use one of those, or add ${channel} to journeys.${journey}.channels`;
+}
+
 /** The journey's channels this contact may be messaged on before caps are counted (the ones worth a look at the caps). */
 export function openChannels(profile: Profile, policy: Policy, journey: string, only?: Channel[]): Channel[] {
 	return journeyChannels(policy, journey, only).filter((channel) => !channelEligibility(channel, profile, policy));

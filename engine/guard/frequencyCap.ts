@@ -10,6 +10,13 @@ import { capLedgerKeepMs } from './ledgerHorizon';
 import { windowSpan, WindowSpan } from './windows';
 import { isoTime } from '../util/isoTime';
 
+/** A message of one category tagged with a category a cap exempts: exempt or counted, the policy cannot tell. */
+export class AmbiguousExemption extends NudgeError {
+	constructor(tag: string, ruleId: string, category: string | undefined) {
+		super('INVALID_INPUT', `The tag "${tag}" names a category that cap ${ruleId} exempts, on a ${category ?? 'message without a category'}: a message is exempt by its category, so set the category to "${tag}" or use another tag`);
+	}
+}
+
 /** The facts about a message that caps look at. */
 export interface MessageFacts {
 	channel: Channel;
@@ -109,12 +116,7 @@ function messageKind(policy: Policy, message: MessageFacts): MessageKind {
 		// The ledger tells an exempt send by the category among its tags: a message of another category tagged with it
 		// would pass this check as counted and then count for no later one. Refused, so the marketer says which it is.
 		const posing = message.tags.find((tag) => tag !== message.category && excludeTags.includes(tag));
-		if (posing !== undefined) {
-			throw new NudgeError(
-				'INVALID_INPUT',
-				`The tag "${posing}" names a category that cap ${rule.id} exempts, on a ${message.category ?? 'message without a category'}: a message is exempt by its category, so set the category to "${posing}" or use another tag`,
-			);
-		}
+		if (posing !== undefined) throw new AmbiguousExemption(posing, rule.id, message.category);
 		kind.counted.push({
 			rule,
 			match: scope.kind === 'channel' ? { channel: scope.channel } : scope.kind === 'tag' ? { tag: scope.tag } : scope.kind === 'journey' ? { journey: scope.journey } : {},

@@ -20,12 +20,17 @@ export function applyNegativeTriggers(profile: Profile, event: CustomerEvent, po
 	const at = parseTime(event.occurredAt);
 	for (const trigger of policy.negativeTriggers) {
 		const pause = profile.pauses?.[trigger.id];
+		const cleared = profile.pausesClearedAt?.[trigger.id];
 		// By the events' own times, not their arrival: a clearing event from before the pause began (delivered late: an
-		// earlier ticket's "solved") ends nothing, and a late start does not move a newer pause back.
-		if (trigger.clearedBy.includes(event.name) && pause) {
-			if (at >= parseTime(pause.since)) delete profile.pauses![trigger.id];
+		// earlier ticket's "solved") ends nothing; a start older than the pause, or than the last clearing event, starts
+		// nothing (that episode ended).
+		if (trigger.clearedBy.includes(event.name)) {
+			if (pause && at >= parseTime(pause.since)) delete profile.pauses![trigger.id];
+			if (!pause || at >= parseTime(pause.since)) {
+				if (cleared === undefined || at > parseTime(cleared)) (profile.pausesClearedAt ??= {})[trigger.id] = event.occurredAt;
+			}
 		} else if (trigger.events.includes(event.name) && trigger.where.every((c) => holds(c, eventContext(profile, event)))) {
-			if (pause && at < parseTime(pause.since)) continue;
+			if ((pause && at < parseTime(pause.since)) || (cleared !== undefined && at < parseTime(cleared))) continue;
 			const since = event.occurredAt;
 			const until = trigger.timeout ? isoTime(at + durationMs(trigger.timeout)) : undefined;
 			(profile.pauses ??= {})[trigger.id] = { since, ...(until ? { until } : {}), event: event.name };

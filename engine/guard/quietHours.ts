@@ -40,22 +40,27 @@ function offsetChangeBefore(t: number, zone: DateTime['zone']): number {
 	return hi * 60_000;
 }
 
-/** A rule's window around one local day, as instants: the day's start and end clocks and the next day's end. */
+/**
+ * A rule's window around one local day, as instants: the day's start and end clocks and the next day's end; `crosses`
+ * when the window crosses midnight by its clocks (22:00–07:00), which the instants alone do not tell on a day whose
+ * skipped hour holds both clocks (00:00–00:30 in Santiago the night 00:00 jumps to 01:00: no such time that day).
+ */
 interface QuietBounds {
 	start: number;
 	end: number;
 	nextEnd: number;
+	crosses: boolean;
 }
 
 /** The bounds around `local`'s day: they depend on its date and UTC offset alone. */
 function boundsAround(rule: QuietHours, local: DateTime): QuietBounds {
 	const day = local.startOf('day');
-	return { start: atClock(day, rule.start).toMillis(), end: atClock(day, rule.end).toMillis(), nextEnd: atClock(day.plus({ days: 1 }), rule.end).toMillis() };
+	return { start: atClock(day, rule.start).toMillis(), end: atClock(day, rule.end).toMillis(), nextEnd: atClock(day.plus({ days: 1 }), rule.end).toMillis(), crosses: rule.start > rule.end };
 }
 
 /** When the window containing `now` (an instant in the bounds' day) ends, or undefined when `now` is outside it. */
-function endOfWindow({ start, end, nextEnd }: QuietBounds, now: number): number | undefined {
-	if (start < end) return now >= start && now < end ? end : undefined;
+function endOfWindow({ start, end, nextEnd, crosses }: QuietBounds, now: number): number | undefined {
+	if (!crosses) return now >= start && now < end ? end : undefined;
 	// The window crosses midnight: late evening (until tomorrow's end) or early morning (until today's end).
 	if (now >= start) return nextEnd;
 	return now < end ? end : undefined;

@@ -79,8 +79,11 @@ export const eventCount = (profile: Profile, name: string): number => (Object.ha
  * later: a statement delivered late (an old opt-in after a newer opt-out) changes nothing. True when it was set.
  */
 export function stateConsent(profile: Profile, channel: Channel, state: ConsentState, at: string): boolean {
-	const since = profile.consentAt?.[channel];
+	// A consent saved before its time was kept was stated no earlier than the contact's first event.
+	const since = profile.consentAt?.[channel] ?? (profile.consent[channel] !== undefined ? profile.firstSeenAt : undefined);
 	if (since !== undefined && before(at, since)) return false;
+	// At the same time (senders' whole seconds), an opt-out stands.
+	if (since !== undefined && state !== 'opted_out' && profile.consent[channel] === 'opted_out' && !before(since, at)) return false;
 	profile.consent[channel] = state;
 	(profile.consentAt ??= {})[channel] = at;
 	return true;
@@ -105,6 +108,10 @@ export function mergeProfiles(keep: Profile, other: Profile): Profile {
 	// Transitive (a chain of merges ends on one contact), and never the contact itself (its id would point at itself).
 	keep.mergedFrom = [...new Set([...(keep.mergedFrom ?? []), other.contactId, ...(other.mergedFrom ?? [])])].filter((id) => id !== keep.contactId);
 	if (other.doNotContact) keep.doNotContact = true;
+	for (const [id, at] of Object.entries(other.pausesClearedAt ?? {})) {
+		const mine = keep.pausesClearedAt?.[id];
+		if (!mine || before(mine, at)) (keep.pausesClearedAt ??= {})[id] = at;
+	}
 	// A journey paused on either contact stays paused: the pause that lasts longer (one until cleared, or the later end).
 	for (const [id, pause] of Object.entries(other.pauses ?? {})) {
 		const mine = keep.pauses?.[id];

@@ -33,6 +33,8 @@ export const ProfileSchema = z.object({
 	capLedgerFrom: z.array(z.string()).optional(),
 	/** Never contact: an identity of this contact belonged to a person erased at their request with suppression (engine/privacy). */
 	doNotContact: z.boolean().optional(),
+	/** When each negative trigger's pause was last cleared (its clearing event's time): an older start pauses nothing. */
+	pausesClearedAt: z.record(z.string(), z.string()).optional(),
 	/** Journeys paused by negative triggers, by trigger id (DESIGN §4). */
 	pauses: z
 		.record(z.string(), z.object({ since: z.string(), until: z.string().optional(), event: z.string().optional() }))

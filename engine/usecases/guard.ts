@@ -9,7 +9,8 @@ import { type EngineContext, type ProfileLoader, nowFor, save, suppress, loadDec
 import { sendClaim } from './send';
 import { holdOutOrGate } from './choose';
 import { contextOf } from '../decide/learner';
-import { journeyChannels } from '../decide/chooseChannel';
+import { channelOutsideJourney } from '../decide/chooseChannel';
+import { AmbiguousExemption } from '../guard/frequencyCap';
 import { isoTime, parseTime } from '../util/isoTime';
 
 /** What the Frequency Cap step may be told about the message (and a channel other than the chosen one). */
@@ -53,16 +54,14 @@ export async function guardStage(ctx: EngineContext,
 	if (!channel) {
 		throw new NudgeError('INVALID_INPUT', `Decision ${decision.decisionId} has no channel yet: put Choose Channel before Frequency Cap, or set the channel on the node`);
 	}
-	// A channel given on the node is one the journey may use (policy journeys.<id>.channels, or its escalation's): the
-	// node's setting does not open a channel the policy closed.
-	if (options.channel && options.channel !== decision.channel) {
-		const escalate = ctx.policy.journeys[decision.journey]?.escalate?.channel;
-		const allowed = [...journeyChannels(ctx.policy, decision.journey), ...(escalate ? [escalate] : [])];
-		if (!allowed.includes(options.channel)) {
-			decision.channel = options.channel;
-			suppress(decision, 'NO_ELIGIBLE_CHANNEL', `${options.channel} is not a channel of journey ${decision.journey} (the policy gives it ${allowed.join(', ')}): set one of those on Frequency Cap, or add ${options.channel} to journeys.${decision.journey}.channels`);
-			return save(ctx, decision, 'guard', now, { persist });
-		}
+	// The guardrails are the policy's last word on the message: the log names the version whose rules decided it (a
+	// delayed decision checked again after setPolicy is decided by the new one).
+	decision.policyVersion = ctx.policyVersion;
+	const outside = options.channel && options.channel !== decision.channel ? channelOutsideJourney(ctx.policy, decision.journey, options.channel) : undefined;
+	if (outside) {
+		decision.channel = options.channel;
+		suppress(decision, 'NO_ELIGIBLE_CHANNEL', outside);
+		return save(ctx, decision, 'guard', now, { persist });
 	}
 	// A channel given on the node with no Choose Channel before it: the holdout and the uplift gate apply all the same (a
 	// contact in a control group is messaged by no journey, whatever the flow).
@@ -74,11 +73,21 @@ export async function guardStage(ctx: EngineContext,
 	const message = { category: options.category, tags: options.tags, offerValue: options.offerValue, variant: options.variant };
 	const given = Object.fromEntries(Object.entries(message).filter(([, v]) => v !== undefined));
 	if (Object.keys(given).length) decision.message = { ...decision.message, ...given };
-	// The guardrails are the policy's last word on the message: the log names the version whose rules decided it (a
-	// delayed decision checked again after setPolicy is decided by the new one).
-	decision.policyVersion = ctx.policyVersion;
 	const approved = reviewApproved || decision.review?.verdict === 'approved';
-	const result = await evaluateGuards({ store: ctx.store, policy: ctx.policy, profile: await profile(), decision, channel, now: now.getTime(), reviewApproved: approved, reserve: flags.reserve, ...(flags.claimSend ? { claim: sendClaim(decision.decisionId) } : {}) });
+	const contact = await profile();
+	// A merge's ledgers not moved yet (its move failed; the next update of the contact moves them for good): moved
+	// before the caps are counted, on every path (an agent's action, a due decision) and not only an event's.
+	if (contact.capLedgerFrom?.length) await ctx.store.moveCapLedger(contact.capLedgerFrom, contact.contactId);
+	let result: Awaited<ReturnType<typeof evaluateGuards>>;
+	try {
+		result = await evaluateGuards({ store: ctx.store, policy: ctx.policy, profile: contact, decision, channel, now: now.getTime(), reviewApproved: approved, reserve: flags.reserve, ...(flags.claimSend ? { claim: sendClaim(decision.decisionId) } : {}) });
+	} catch (error) {
+		// A message the policy cannot tell exempt or counted is blocked with the reason, in the log: never left pending
+		// or delayed without its wait (a delayed one whose policy changed meanwhile).
+		if (!(error instanceof AmbiguousExemption)) throw error;
+		suppress(decision, 'POLICY_BLOCKED', error.message);
+		return save(ctx, decision, 'guard', now, { persist });
+	}
 	if (flags.claimSend) flags.claimSend.claimed = !!result.claimed;
 	decision.guard = {
 		outcome: result.outcome,

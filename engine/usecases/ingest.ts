@@ -178,16 +178,18 @@ export async function outcomeOfMessage(ctx: EngineContext, ids: string[], journe
 	// An event naming its channel (an email unsubscribe) belongs to the latest message on that channel.
 	const named = event.properties.channel;
 	const channel = typeof named === 'string' && (CHANNELS as readonly string[]).includes(named) ? (named as Channel) : undefined;
-	const target = await latestMessage(ctx, ids, journey, at, channel);
+	// An unsubscribe or a complaint is about a message sent: a later holdout has no channel to opt out of.
+	const sentOnly = outcome.type === 'unsubscribe' || outcome.type === 'complaint';
+	const target = await latestMessage(ctx, ids, journey, at, channel, sentOnly);
 	return target && { decisionId: target.decisionId, ...outcome, outcomeId: `${event.eventId}:${outcome.type}` };
 }
 
-/** The contact's latest message in the journey (sent, or held out) within the attribution window, on `channel` if given. */
-async function latestMessage(ctx: EngineContext, ids: string[], journey: string, at: Date, channel?: Channel): Promise<Decision | undefined> {
+/** The contact's latest message in the journey (sent, or held out unless `sentOnly`) within the attribution window, on `channel` if given. */
+async function latestMessage(ctx: EngineContext, ids: string[], journey: string, at: Date, channel?: Channel, sentOnly = false): Promise<Decision | undefined> {
 	const window = { journey, from: isoTime(at.getTime() - ctx.policy.learner.attributionWindowHours * 3_600_000), to: isoTime(at.getTime() + 1) };
 	// Two narrow reads: the latest message sent (on the channel), and without a channel the latest holdout.
 	const sent = await latestDecisionOf(ctx.store, ids, { ...window, status: 'sent' }, (d) => !channel || d.channel === channel);
-	const held = channel ? undefined : await latestDecisionOf(ctx.store, ids, { ...window, reason: 'HOLDOUT' }, (d) => d.choice?.method === 'holdout');
+	const held = channel || sentOnly ? undefined : await latestDecisionOf(ctx.store, ids, { ...window, reason: 'HOLDOUT' }, (d) => d.choice?.method === 'holdout');
 	return !sent || (held && byCreated(held, sent) > 0) ? held : sent;
 }
 

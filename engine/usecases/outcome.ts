@@ -78,8 +78,9 @@ async function optOut(ctx: EngineContext, decision: Decision, channel: Channel, 
 	const { identities, profiles, lockedUntil } = await lockAndReadProfiles(ctx.store, request);
 	const release = heldLockKeys(request, identities);
 	const profile = profiles.get(identities.get(key) ?? decision.contactId);
-	// Not again, and not over an opt-in the person stated after this message's unsubscribe.
-	if (profile?.consent[channel] === 'opted_out' || !profile || !stateConsent(profile, channel, 'opted_out', at)) {
+	// Not over an opt-in the person stated after this message's unsubscribe; already out, its time is still the latest
+	// statement (an opt-in made between the two, delivered late, must not re-open the channel).
+	if (!profile || !stateConsent(profile, channel, 'opted_out', at)) {
 		await releaseLocks(ctx.store, release, lockedUntil);
 		if (!profile) throw unknownContact(decision.contactId);
 		return;

@@ -56,11 +56,14 @@ describe('profiles', () => {
 	test('unsubscribe and subscribe events update consent immediately', async () => {
 		const store = new MemoryStore();
 		await ingestIntoProfile(store, ev({ type: 'identify', identities: { email: 'd@x.io' }, traits: { consent: { email: 'opted_in', sms: 'opted_in' } } }));
-		let p = await ingestIntoProfile(store, ev({ type: 'track', name: 'Unsubscribed', identities: { email: 'd@x.io' } }));
+		let p = await ingestIntoProfile(store, ev({ type: 'track', name: 'Unsubscribed', identities: { email: 'd@x.io' }, occurredAt: '2026-11-01T00:01:00Z' }));
 		expect(p.consent).toEqual({ email: 'opted_out', sms: 'opted_in' });
-		p = await ingestIntoProfile(store, ev({ type: 'track', name: 'Unsubscribed', identities: { email: 'd@x.io' }, properties: { channel: 'sms' } }));
+		p = await ingestIntoProfile(store, ev({ type: 'track', name: 'Unsubscribed', identities: { email: 'd@x.io' }, properties: { channel: 'sms' }, occurredAt: '2026-11-01T00:02:00Z' }));
 		expect(p.consent.sms).toBe('opted_out');
-		p = await ingestIntoProfile(store, ev({ type: 'track', name: 'Subscribed', identities: { email: 'd@x.io' }, properties: { channel: 'email' } }));
+		// A subscribe at the very time of the opt-out (a sender's whole seconds) leaves the opt-out; a later one re-opens.
+		p = await ingestIntoProfile(store, ev({ type: 'track', name: 'Subscribed', identities: { email: 'd@x.io' }, properties: { channel: 'email' }, occurredAt: '2026-11-01T00:01:00Z', eventId: 'same-time' }));
+		expect(p.consent.email).toBe('opted_out');
+		p = await ingestIntoProfile(store, ev({ type: 'track', name: 'Subscribed', identities: { email: 'd@x.io' }, properties: { channel: 'email' }, occurredAt: '2026-11-01T00:03:00Z' }));
 		expect(p.consent.email).toBe('opted_in');
 	});
 

@@ -55,16 +55,22 @@ export const quietRule = fc
 	.filter(({ start, end }) => start !== end)
 	.map(({ start, end }): QuietHours => ({ id: 'q', start, end, action: 'delay', exemptCategories: [] }) as QuietHours);
 
-/** quietUntil as first written (luxon for every call): the reference the cached forms must equal. */
+/**
+ * quietUntil written plainly (luxon for every call): the reference the cached forms must equal. A clock the day skips
+ * (spring forward) is the first instant the local clock reads past it, found a minute at a time.
+ */
 export function referenceQuietUntil(rule: QuietHours, local: DateTime): DateTime | undefined {
 	const atClock = (day: DateTime, text: string) => {
 		const [hour, minute] = text.split(':').map(Number);
-		return day.set({ hour, minute, second: 0, millisecond: 0 });
+		let at = day.set({ hour, minute, second: 0, millisecond: 0 });
+		if (at.hour === hour && at.minute === minute) return at;
+		for (let prev = at.minus({ minutes: 1 }); prev.hasSame(at, 'day') && prev.hour * 60 + prev.minute >= hour * 60 + minute; prev = prev.minus({ minutes: 1 })) at = prev;
+		return at;
 	};
 	const day = local.startOf('day');
 	const start = atClock(day, rule.start);
 	const end = atClock(day, rule.end);
-	if (start < end) return local >= start && local < end ? end : undefined;
+	if (rule.start < rule.end) return local >= start && local < end ? end : undefined;
 	if (local >= start) return atClock(day.plus({ days: 1 }), rule.end);
 	if (local < end) return end;
 	return undefined;
