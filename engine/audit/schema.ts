@@ -128,6 +128,9 @@ export const OutcomeSchema = z.object({
 });
 export type Outcome = z.infer<typeof OutcomeSchema>;
 
+/** An unsubscribe or a complaint: about a message sent, it opts the contact out of its channel. */
+export const optsOut = (type: Outcome['type'] | undefined): boolean => type === 'unsubscribe' || type === 'complaint';
+
 export const DecisionSchema = z.object({
 	decisionId: z.string(),
 	createdAt: z.string(),

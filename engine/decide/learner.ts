@@ -1,4 +1,4 @@
-import { Candidate, Decision, Outcome, WAIT } from '../audit/schema';
+import { Candidate, Decision, Outcome, optsOut, WAIT } from '../audit/schema';
 import { readPath } from '../policy/conditions';
 import type { LearnerPolicy, Policy } from '../policy/schema';
 import type { Profile } from '../profiles/schema';
@@ -165,7 +165,7 @@ export async function probabilityBest(args: { store: LearnerStatsStore; policy: 
  * caller claims it), revenue adds its value for the value objective, negatives count against the arm.
  */
 export function outcomeDelta(outcome: Outcome, learner: LearnerPolicy, firstReward: boolean): Partial<ArmStats> | undefined {
-	if (outcome.type === 'unsubscribe' || outcome.type === 'complaint') return { negatives: 1 };
+	if (optsOut(outcome.type)) return { negatives: 1 };
 	if (learner.objective === 'value') {
 		return outcome.type === 'revenue' && outcome.value ? { valueSum: outcome.value, valueSq: outcome.value * outcome.value } : undefined;
 	}

@@ -25,10 +25,9 @@ export function applyNegativeTriggers(profile: Profile, event: CustomerEvent, po
 		// earlier ticket's "solved") ends nothing; a start older than the pause, or than the last clearing event, starts
 		// nothing (that episode ended).
 		if (trigger.clearedBy.includes(event.name)) {
-			if (pause && at >= parseTime(pause.since)) delete profile.pauses![trigger.id];
-			if (!pause || at >= parseTime(pause.since)) {
-				if (cleared === undefined || at > parseTime(cleared)) (profile.pausesClearedAt ??= {})[trigger.id] = event.occurredAt;
-			}
+			if (pause && at < parseTime(pause.since)) continue;
+			if (pause) delete profile.pauses![trigger.id];
+			if (cleared === undefined || at > parseTime(cleared)) (profile.pausesClearedAt ??= {})[trigger.id] = event.occurredAt;
 		} else if (trigger.events.includes(event.name) && trigger.where.every((c) => holds(c, eventContext(profile, event)))) {
 			if ((pause && at < parseTime(pause.since)) || (cleared !== undefined && at < parseTime(cleared))) continue;
 			const since = event.occurredAt;

@@ -92,6 +92,14 @@ export function stateConsent(profile: Profile, channel: Channel, state: ConsentS
 /** Whether time `a` is before `b`, as times: profiles saved before event times were kept in one form may hold others. */
 const before = (a: string, b: string): boolean => parseTime(a) < parseTime(b);
 
+/** Two records of times by key as one, each key's later time (undefined when both are). */
+function laterTimes<T extends Record<string, string>>(mine: T | undefined, theirs: T | undefined): T | undefined {
+	if (!theirs) return mine;
+	const out: Record<string, string> = { ...mine };
+	for (const [key, at] of Object.entries(theirs)) if (out[key] === undefined || before(out[key], at)) out[key] = at;
+	return out as T;
+}
+
 /** Folds the second profile into the first (the older one keeps its id): identities, traits, counters. */
 export function mergeProfiles(keep: Profile, other: Profile): Profile {
 	for (const kind of IDENTITY_KINDS) for (const v of other.identities[kind] ?? []) addIdentity(keep, kind, v);
@@ -101,17 +109,11 @@ export function mergeProfiles(keep: Profile, other: Profile): Profile {
 		// An opt-out anywhere wins: merging must never re-open a channel someone closed.
 		if (state === 'opted_out' || !keep.consent[ch as Channel]) keep.consent[ch as Channel] = state;
 	}
-	for (const [ch, at] of Object.entries(other.consentAt ?? {})) {
-		const mine = keep.consentAt?.[ch as Channel];
-		if (!mine || before(mine, at)) (keep.consentAt ??= {})[ch as Channel] = at;
-	}
+	keep.consentAt = laterTimes(keep.consentAt, other.consentAt);
 	// Transitive (a chain of merges ends on one contact), and never the contact itself (its id would point at itself).
 	keep.mergedFrom = [...new Set([...(keep.mergedFrom ?? []), other.contactId, ...(other.mergedFrom ?? [])])].filter((id) => id !== keep.contactId);
 	if (other.doNotContact) keep.doNotContact = true;
-	for (const [id, at] of Object.entries(other.pausesClearedAt ?? {})) {
-		const mine = keep.pausesClearedAt?.[id];
-		if (!mine || before(mine, at)) (keep.pausesClearedAt ??= {})[id] = at;
-	}
+	keep.pausesClearedAt = laterTimes(keep.pausesClearedAt, other.pausesClearedAt);
 	// A journey paused on either contact stays paused: the pause that lasts longer (one until cleared, or the later end).
 	for (const [id, pause] of Object.entries(other.pauses ?? {})) {
 		const mine = keep.pauses?.[id];
@@ -231,7 +233,12 @@ export async function saveAndRelease(store: Store, { profile, identityKeys, merg
  * or never runs, is made then. Moving again moves nothing.
  */
 export async function afterMerge(store: Store, { profile, merged }: Pick<ProfileWrite, 'profile' | 'merged'>): Promise<void> {
-	if (merged.length && profile.capLedgerFrom?.length) await store.moveCapLedger(profile.capLedgerFrom, profile.contactId);
+	if (merged.length) await moveMergedLedgers(store, profile);
+}
+
+/** Moves the cap ledgers the profile names as still to move (`capLedgerFrom`) to it; moving again moves nothing. */
+export async function moveMergedLedgers(store: Store, profile: Profile): Promise<void> {
+	if (profile.capLedgerFrom?.length) await store.moveCapLedger(profile.capLedgerFrom, profile.contactId);
 }
 
 /** Lets locks go; with the value they were taken with (`lockedUntil`), only those still holding it (not another caller's). */
@@ -264,7 +271,7 @@ export async function applyToProfile(
 		const profile = profiles[0] ?? emptyProfile(direct ?? newId('c'), event.occurredAt);
 		// Ledgers an earlier merge saved but did not move (afterMerge failed, or the process stopped) move now, before
 		// this save clears them: the merge is saved, so they are this contact's.
-		if (profile.capLedgerFrom?.length) await store.moveCapLedger(profile.capLedgerFrom, profile.contactId);
+		await moveMergedLedgers(store, profile);
 		delete profile.capLedgerFrom;
 		const merged = profiles.slice(1);
 		if (merged.length) profile.capLedgerFrom = [...new Set(merged.flatMap((other) => [other.contactId, ...(other.capLedgerFrom ?? [])]))];

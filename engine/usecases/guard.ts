@@ -8,6 +8,7 @@ import type { DecisionRef } from '../items/decisionRef';
 import { type EngineContext, type ProfileLoader, nowFor, save, suppress, loadDecision, profileLoader } from './context';
 import { sendClaim } from './send';
 import { holdOutOrGate } from './choose';
+import { moveMergedLedgers } from '../profiles/profiles';
 import { contextOf } from '../decide/learner';
 import { channelOutsideJourney } from '../decide/chooseChannel';
 import { AmbiguousExemption } from '../guard/frequencyCap';
@@ -77,7 +78,7 @@ export async function guardStage(ctx: EngineContext,
 	const contact = await profile();
 	// A merge's ledgers not moved yet (its move failed; the next update of the contact moves them for good): moved
 	// before the caps are counted, on every path (an agent's action, a due decision) and not only an event's.
-	if (contact.capLedgerFrom?.length) await ctx.store.moveCapLedger(contact.capLedgerFrom, contact.contactId);
+	await moveMergedLedgers(ctx.store, contact);
 	let result: Awaited<ReturnType<typeof evaluateGuards>>;
 	try {
 		result = await evaluateGuards({ store: ctx.store, policy: ctx.policy, profile: contact, decision, channel, now: now.getTime(), reviewApproved: approved, reserve: flags.reserve, ...(flags.claimSend ? { claim: sendClaim(decision.decisionId) } : {}) });

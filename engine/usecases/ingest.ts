@@ -1,7 +1,7 @@
 import type { Profile } from '../profiles/schema';
 import { HeldProfileUpdate } from '../profiles/heldUpdate';
 import type { HeldLocks } from '../profiles/identityLock';
-import { byCreated, type Decision } from '../audit/schema';
+import { byCreated, type Decision, optsOut } from '../audit/schema';
 import { latestDecisionOf } from '../audit/export';
 import { CHANNELS, Channel } from '../channels';
 import { FieldIssue, NudgeError, describeIssues } from '../errors';
@@ -179,8 +179,7 @@ export async function outcomeOfMessage(ctx: EngineContext, ids: string[], journe
 	const named = event.properties.channel;
 	const channel = typeof named === 'string' && (CHANNELS as readonly string[]).includes(named) ? (named as Channel) : undefined;
 	// An unsubscribe or a complaint is about a message sent: a later holdout has no channel to opt out of.
-	const sentOnly = outcome.type === 'unsubscribe' || outcome.type === 'complaint';
-	const target = await latestMessage(ctx, ids, journey, at, channel, sentOnly);
+	const target = await latestMessage(ctx, ids, journey, at, channel, optsOut(outcome.type));
 	return target && { decisionId: target.decisionId, ...outcome, outcomeId: `${event.eventId}:${outcome.type}` };
 }
 

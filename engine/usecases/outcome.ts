@@ -1,5 +1,5 @@
 import { latestDecisionOf } from '../audit/export';
-import { type Decision, type Outcome, OutcomeSchema } from '../audit/schema';
+import { type Decision, type Outcome, OutcomeSchema, optsOut } from '../audit/schema';
 import { CHANNELS, Channel } from '../channels';
 import { claimsReward, engagementTrials, outcomeDeltas } from '../decide/bookkeeping';
 import { probabilityBest } from '../decide/learner';
@@ -53,8 +53,8 @@ export async function recordOutcome(ctx: EngineContext, input: OutcomeInput): Pr
 	}
 	// An opt-out is made before its outcome is recorded: one that fails (a contact's lock held too long) leaves the
 	// outcome unrecorded, so the retry makes it, where a recorded one would be ignored as a duplicate.
-	const optsOut = (outcome.data.type === 'unsubscribe' || outcome.data.type === 'complaint') && decision.channel;
-	if (optsOut && !decision.outcomes.some((o) => o.outcomeId === outcome.data.outcomeId)) await apartFromOtherUpdates(ctx, () => optOut(ctx, decision, optsOut, outcome.data.at));
+	const closes = optsOut(outcome.data.type) && decision.channel;
+	if (closes && !decision.outcomes.some((o) => o.outcomeId === outcome.data.outcomeId)) await apartFromOtherUpdates(ctx, () => optOut(ctx, decision, closes, outcome.data.at));
 	const added = await ctx.store.addOutcome(decision.decisionId, outcome.data);
 	if (added) await learnFrom(ctx, decision, outcome.data);
 	const engagement = added ? await engagementTrials(decision, outcome.data, at, async () => zoneFor((await profileById(ctx.store, decision.contactId))?.timezone, ctx.policy.timezone)) : [];
@@ -110,7 +110,7 @@ async function attribute(ctx: EngineContext, input: OutcomeInput, at: Date): Pro
 	const profile = await profileById(ctx.store, input.contactId!);
 	// Only decisions that reached Choose Channel (a channel, wait or holdout) can earn an outcome; an unsubscribe or a
 	// complaint is about a message: the latest one sent (a later holdout or wait has no channel to opt out of).
-	const aboutMessage = input.type === 'unsubscribe' || input.type === 'complaint';
+	const aboutMessage = optsOut(input.type);
 	const earns = (d: Decision) => (aboutMessage ? d.status === 'sent' : Boolean(d.choice)) && (!input.channel || d.channel === input.channel);
 	const match = await latestDecisionOf(ctx.store, profile ? contactIds(profile) : [input.contactId!], { from, to }, earns);
 	if (!match) {

@@ -1,4 +1,4 @@
-import type { Decision } from '../audit/schema';
+import { type Decision, optsOut } from '../audit/schema';
 import { NudgeError } from '../errors';
 import type { DecisionRef } from '../items/decisionRef';
 import { outcomeOfEvent } from '../journeys/journey';
@@ -43,8 +43,7 @@ export async function decideIngested(ctx: EngineContext, ingested: IngestResult,
 		}
 		// An unsubscribe or a complaint just changed the contact's consent: its stages read the profile as it is now, not
 		// as it was taken in (the one-call journey then answers as the nodes do, Record Outcome before Choose Channel).
-		const optedOut = decision.outcomeFor?.type === 'unsubscribe' || decision.outcomeFor?.type === 'complaint';
-		const profile = profileLoader(ctx, decision, optedOut ? undefined : ingested.profile);
+		const profile = profileLoader(ctx, decision, optsOut(decision.outcomeFor?.type) ? undefined : ingested.profile);
 		const sendKey = { claimed: false };
 		const done = await runStages(ctx, decision, [
 			() => scoreStage(ctx, decision, profile, false),
