@@ -3,12 +3,14 @@
  * the store's `waits` timer queue under its due time, so no flow holds it (an n8n Wait node would hold the
  * whole execution; a Node-RED delay node loses it on restart). When due, `takeDueDecisions` leases each to
  * exactly one taker (the timer leases of engine/events/timers.ts); the taker puts it back into the flow at
- * the guardrails step, which checks it again — the same decision is then sent, suppressed or delayed anew —
- * and acknowledges it. One never acknowledged (the process died) is due again once its lease runs out.
+ * the guardrails step, which checks it again — the same decision is then sent, suppressed or delayed anew.
+ * A handed-out decision's wait is not deleted: it stays leased for `WAIT_RETRY_MS`, so a decision whose flow
+ * failed before the guardrails checked it again (the execution failed, the store was down, the process died)
+ * comes out again then, instead of staying `delayed` with nothing to bring it back. A check that delays it
+ * again moves the wait; one that settles it leaves a wait that hands out nothing and is deleted when next taken.
  */
 import type { Decision } from '../audit/schema';
 import type { Engine } from '../engine';
-import { TIMER_LEASE_MS } from '../events/timers';
 import { type LeasedTimer, type StoredTimer, waitQueue } from '../store/types';
 
 /**
@@ -19,21 +21,28 @@ export function waitTimer(decision: Pick<Decision, 'decisionId' | 'journey' | 'c
 	return { timerId: `${waitQueue(decision.journey)}:${decision.decisionId}`, dueAt, body: JSON.stringify({ decisionId: decision.decisionId, contactId: decision.contactId }) };
 }
 
+/**
+ * How long a handed-out decision waits to come out again if nothing checked it meanwhile: long enough for its
+ * execution to reach Frequency Cap even in a busy n8n queue (a second hand-out sends nothing twice — a send
+ * is claimed by its decision id — but is a wasted execution), short enough to resend within the hour.
+ */
+export const WAIT_RETRY_MS = 10 * 60_000;
+
 export interface DueDecisions {
 	/** Decisions still delayed whose time came, earliest first: put each back at the guardrails step. */
 	decisions: Decision[];
 	/** Waits that could not be read (e.g. the store failed): not acknowledged, so due again after the lease. */
 	failed: { timerId: string; error: Error }[];
-	/** Acknowledges every wait taken; call once the decisions left the node. */
+	/** Deletes the waits that handed out nothing (their decision settled or gone); call once the decisions left the node. */
 	acknowledge(): Promise<void>;
 }
 
 /**
- * Takes the journey's waits due at `now`. A wait whose decision is no longer delayed (an order cancelled the
- * reminder, or it was checked again meanwhile) or is gone is acknowledged
- * and hands out nothing.
+ * Takes the journey's waits due at `now`, each leased for `leaseMs`. A wait whose decision is no longer delayed
+ * (an order cancelled the reminder, or it was checked again meanwhile) or is gone hands out nothing and is
+ * acknowledged; a delayed decision's wait stays leased (see above).
  */
-export async function takeDueDecisions(engine: Engine, journey: string, now = Date.now(), limit = 100, leaseMs = TIMER_LEASE_MS): Promise<DueDecisions> {
+export async function takeDueDecisions(engine: Engine, journey: string, now = Date.now(), limit = 100, leaseMs = WAIT_RETRY_MS): Promise<DueDecisions> {
 	const due = await engine.store.takeDueTimers(now, limit, leaseMs, waitQueue(journey));
 	const decisions: Decision[] = [];
 	const failed: DueDecisions['failed'] = [];
@@ -43,7 +52,7 @@ export async function takeDueDecisions(engine: Engine, journey: string, now = Da
 			const { decisionId } = JSON.parse(timer.body) as { decisionId: string };
 			const decision = await engine.store.getDecision(decisionId);
 			if (decision?.status === 'delayed') decisions.push(decision);
-			done.push(timer);
+			else done.push(timer);
 		} catch (error) {
 			failed.push({ timerId: timer.timerId, error: error as Error });
 		}

@@ -32,7 +32,10 @@ export interface GuardOptions {
 export async function checkCap(ctx: EngineContext, ref: DecisionRef | unknown, options: Channel | GuardOptions = {}): Promise<Decision> {
 	const decision = await loadDecision(ctx, ref);
 	const opts = typeof options === 'string' ? { channel: options } : options;
-	return decision.status === 'pending' || decision.status === 'delayed' ? guardStage(ctx, decision, profileLoader(ctx, decision), opts) : decision;
+	// Allowed already (its slot reserved, not sent yet): a second check — a retried or duplicated execution, a
+	// decision handed out again by its wait — would reserve a second slot for one message or be blocked by its own.
+	const allowed = decision.status === 'pending' && decision.guard?.allowed && (!opts.channel || opts.channel === decision.channel);
+	return (decision.status === 'pending' && !allowed) || decision.status === 'delayed' ? guardStage(ctx, decision, profileLoader(ctx, decision), opts) : decision;
 }
 
 /**

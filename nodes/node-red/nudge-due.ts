@@ -45,7 +45,7 @@ export = function (RED: NodeAPI) {
 					async ({ decisions, failed, acknowledge }) => {
 						for (const decision of decisions) this.send({ payload: decision, decision, topic: decision.contactId });
 						for (const { timerId, error } of failed) this.warn(`Waiting decision ${timerId} could not be read (it will be retried): ${error.message}`);
-						// Acknowledged once sent: a decision taken by an instance that dies first comes out again after its lease.
+						// A decision sent on whose flow fails before Frequency Cap checks it again comes out again (WAIT_RETRY_MS).
 						await acknowledge().catch((error: Error) => this.warn(`Could not acknowledge due decisions (they may come out again): ${error.message}`));
 						if (decisions.length) this.status({ fill: 'green', shape: 'dot', text: shortText(`${decisions.length} due`) });
 					},

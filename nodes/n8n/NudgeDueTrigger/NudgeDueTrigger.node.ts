@@ -52,12 +52,13 @@ export class NudgeDueTrigger implements INodeType {
 		const { engine } = await loadEngine(this).catch((error: unknown) => {
 			throw toNodeError(this.getNode(), error);
 		});
-		// Each due decision is an execution of its own; a wait is acknowledged once its execution was started.
+		// Each due decision is an execution of its own. Its wait stays in the store until Frequency Cap checks it
+		// again: if that execution fails first, the decision comes out again (WAIT_RETRY_MS, engine/guard/waits.ts).
 		const emitDue = async () => {
 			const due = await takeDueDecisions(engine, journey);
 			for (const decision of due.decisions) this.emit([[{ json: decisionJson({}, decision) }]]);
 			await due.acknowledge();
-			// Not acknowledged: due again after the lease, here or on another instance.
+			// Waits that could not be read: due again after their lease, here or on another instance.
 			if (due.failed.length) throw due.failed[0].error;
 		};
 		let busy = false;
