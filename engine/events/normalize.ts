@@ -5,6 +5,7 @@ import { checkEventBounds, checkJsonSize } from './limits';
 import {
 	CustomerEvent,
 	CustomerEventSchema,
+	IdentitiesSchema,
 	NudgeEventInputSchema,
 	SegmentEvent,
 	SegmentEventSchema,
@@ -74,8 +75,19 @@ function fromNudge(raw: Record<string, unknown>, now: Date, source: CustomerEven
 	});
 }
 
+/**
+ * The address a contact is mailed at is one of its identities, wherever the sender put it: an email given only as a
+ * trait (a CRM sync's `traits.email`) is checked against the suppression list, stitches the contact and finds it for
+ * an export or an erasure like one given as an identity. A trait that is no email address stays a trait, unused.
+ */
+function withTraitEmail(event: CustomerEvent): CustomerEvent {
+	const email = event.traits?.email;
+	if (event.identities?.email || typeof email !== 'string' || !IdentitiesSchema.shape.email.safeParse(email).success) return event;
+	return { ...event, identities: { ...event.identities, email } };
+}
+
 function finish(event: CustomerEvent): CustomerEvent {
-	const parsed = CustomerEventSchema.safeParse(event);
+	const parsed = CustomerEventSchema.safeParse(withTraitEmail(event));
 	if (!parsed.success) throw invalid('Event', issuesFromZod(parsed.error));
 	if (parsed.data.identities.email) parsed.data.identities.email = parsed.data.identities.email.toLowerCase();
 	return parsed.data;

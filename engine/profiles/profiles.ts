@@ -140,8 +140,8 @@ export function applyEvent(profile: Profile, event: CustomerEvent): Profile {
 	}
 	const { consent, ...traits } = event.traits as Record<string, unknown> & { consent?: unknown };
 	Object.assign(profile.traits, traits);
-	const email = event.identities.email ?? (typeof traits.email === 'string' ? traits.email : undefined);
-	if (email) profile.email = email.toLowerCase();
+	// A valid traits.email is an identity by now (events/normalize.ts); one that is no address is never mailed.
+	if (event.identities.email) profile.email = event.identities.email.toLowerCase();
 	if (typeof traits.phone === 'string' && traits.phone.trim()) profile.phone = traits.phone.trim();
 	if (typeof traits.pushToken === 'string' && traits.pushToken) profile.pushToken = traits.pushToken;
 	if (typeof traits.timezone === 'string' && traits.timezone) profile.timezone = traits.timezone;
