@@ -33,9 +33,10 @@ export function holdoutOf(policy: HoldoutPolicy, contactId: string, journey: str
 }
 
 /**
- * What a contact's buckets are drawn from: their first user id (the id your systems know them by, so a
- * contact keeps its group in every store and after a rebuild), else the Nudge contact id.
+ * What a contact's buckets are drawn from: the key fixed on the profile at its first event, else (a profile from
+ * before keys were kept) their first user id (the id your systems know them by, so a contact keeps its group in
+ * every store and after a rebuild), else the Nudge contact id.
  */
-export function holdoutKey(profile: Pick<Profile, 'contactId' | 'identities'>): string {
-	return profile.identities.userId?.[0] ?? profile.contactId;
+export function holdoutKey(profile: Pick<Profile, 'contactId' | 'identities' | 'holdoutKey'>): string {
+	return profile.holdoutKey ?? profile.identities.userId?.[0] ?? profile.contactId;
 }

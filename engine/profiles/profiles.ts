@@ -3,6 +3,7 @@ import { isChannel } from '../channels';
 import type { CustomerEvent } from '../events/schema';
 import { newId } from '../ids';
 import { heldLockKeys, lockAndReadProfiles, lockedOut, profileLockRequest, type HeldLocks } from './identityLock';
+import { holdoutKey } from '../decide/holdout';
 import { anySuppressed, suppressionReads } from '../privacy/suppression';
 import type { ProfileLockRequest, ProfileWrite, Store } from '../store/types';
 import { IDENTITY_KINDS, IdentityKind, Profile } from './schema';
@@ -282,6 +283,8 @@ export async function applyToProfile(
 		if (direct && direct !== profile.contactId && !found.has(direct) && !resolved.has(contactIdKey(direct))) profile.mergedFrom = [...new Set([...(profile.mergedFrom ?? []), direct])];
 		const known = new Set(profileIdentityKeys(profile));
 		applyEvent(profile, event);
+		// Fixed once: a user id that comes later (a login) or a merge never moves the person to the other arm.
+		profile.holdoutKey ??= holdoutKey(profile);
 		// Only identities new to the contact can match the suppression list (an old one was checked when it came).
 		if (!profile.doNotContact && (await anySuppressed(store, suppressionChecked(event).filter((k) => !known.has(k)), records))) profile.doNotContact = true;
 		afterApply?.(profile, event);

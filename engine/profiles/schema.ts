@@ -24,6 +24,11 @@ export const ProfileSchema = z.object({
 	lastSeenAt: z.string(),
 	lastEngagedAt: z.string().optional(),
 	lifecycle: z.string().optional(),
+	/**
+	 * What the contact's holdout buckets are drawn from (decide/holdout.ts), fixed at its first event: a user id that
+	 * comes later, or a merge, never moves the person to the other arm of an experiment.
+	 */
+	holdoutKey: z.string().optional(),
 	/** Contacts folded into this one when an event linked them: their decisions still name them (erasure finds them here). */
 	mergedFrom: z.array(z.string()).optional(),
 	/**

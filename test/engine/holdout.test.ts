@@ -84,6 +84,44 @@ describe('holdout decisions in the engine', () => {
 	});
 });
 
+describe('a contact keeps its arm', () => {
+	const policy = loadPolicy({ channelOrder: ['email'], channels: { email: { unknownConsent: 'allow' } }, holdout: { salt: 's', globalShare: 0.5, journeys: {} } });
+	const cart = { journey: 'cart', target: { dryRun: true as const } };
+	const held = (d: Decision) => d.reason === 'HOLDOUT';
+
+	test('when it later gets a user id (a login): every one of 40 contacts stays in its arm', async () => {
+		const engine = new Engine({ store: new SqliteStore(join(tempDir(), 'arms.db')), policy, random: seededRandom(1) });
+		const switched: string[] = [];
+		let inHoldout = 0;
+		for (let i = 0; i < 40; i++) {
+			const first = await engine.decide({ type: 'track', name: 'Cart Abandoned', identities: { email: `c${i}@x.io` } }, cart);
+			const again = await engine.decide({ type: 'track', name: 'Cart Abandoned', identities: { email: `c${i}@x.io`, userId: `user-${i}` } }, cart);
+			expect(again.contactId).toBe(first.contactId);
+			if (held(first) !== held(again)) switched.push(first.contactId);
+			if (held(first)) inHoldout++;
+		}
+		await engine.close();
+		expect(switched).toEqual([]);
+		expect(inHoldout).toBeGreaterThan(5);
+		expect(inHoldout).toBeLessThan(35);
+	});
+
+	test('when another contact is merged into it: the survivor keeps its arm', async () => {
+		const engine = new Engine({ store: new SqliteStore(join(tempDir(), 'merged.db')), policy, random: seededRandom(2) });
+		const switched: string[] = [];
+		for (let i = 0; i < 30; i++) {
+			const survivor = await engine.decide({ type: 'track', name: 'Cart Abandoned', identities: { email: `s${i}@x.io` } }, cart);
+			await engine.decide({ type: 'track', name: 'Cart Abandoned', identities: { userId: `login-${i}` } }, cart);
+			// One event names both: the older contact (the survivor) takes the other in, user id and all.
+			const after = await engine.decide({ type: 'track', name: 'Cart Abandoned', identities: { email: `s${i}@x.io`, userId: `login-${i}` } }, cart);
+			expect(after.contactId).toBe(survivor.contactId);
+			if (held(survivor) !== held(after)) switched.push(survivor.contactId);
+		}
+		await engine.close();
+		expect(switched).toEqual([]);
+	});
+});
+
 describe('lift', () => {
 	test('Wilson and Newcombe match published values (Newcombe 1998, table II, example 56/70 vs 48/80)', () => {
 		const w = wilson(56, 70);
