@@ -184,6 +184,11 @@ export async function decideApproval(ctx: EngineContext, approvalId: string, inp
 		const state = approvalState(decision, approvalId, agent.agentId, agent.requestHash, now.getTime());
 		if (state.state !== 'pending' || decision.status !== 'review' || decision.review?.verdict) {
 			const why = state.state === 'refused' ? state.explanation : `it was already ${decision.review?.verdict ?? decision.status}`;
+			// Past its window the action can never be sent: it ends suppressed, in the log, not left in review for ever.
+			if (state.state === 'refused' && state.reason === 'APPROVAL_EXPIRED' && decision.status === 'review') {
+				suppress(decision, state.reason, state.explanation, 'agents.approval');
+				await settleAction(ctx, decision, false);
+			}
 			throw new NudgeError('INVALID_INPUT', `Action ${decision.decisionId} cannot be decided: ${why}`, [], 409);
 		}
 		Object.assign(decision.review!, { verdict: input.approve ? 'approved' : 'rejected', reviewer: approver, decidedAt: isoTime(now.getTime()), ...(input.note ? { note: input.note } : {}) });
@@ -191,7 +196,8 @@ export async function decideApproval(ctx: EngineContext, approvalId: string, inp
 			suppress(decision, 'REVIEW_REJECTED', `refused by ${approver}${input.note ? `: ${input.note}` : ''}`, 'agents.approval');
 			return verdictOf(await settleAction(ctx, decision, false));
 		}
-		if (decision.message?.variant) await ctx.store.approveVariant(decision.message.variant, now.getTime());
+		// The approval is of this action's exact content (its request hash), never of its variant label: an agent's
+		// variant is a free label, and approving it would let any later content under the same label through.
 		agent.approval!.expiresAt = isoTime(now.getTime() + durationMs(ctx.policy.agents.approvalTtl));
 		// Still `review` until the agent presents the approval (an action is sent only as its agent asks): the log says so.
 		decision.explanation = `approved by ${approver}; waiting for agent ${agent.agentId} to request it again with its approval id before ${agent.approval!.expiresAt}`;

@@ -14,18 +14,26 @@ interface ActionDef extends NudgeNodeDef {
 
 const COLOURS = { allow: 'green', defer: 'yellow', needs_approval: 'blue', deny: 'red' } as const;
 
-/** The request in msg.payload, with the node's agent id and settings; the payload may not name another agent. */
+/**
+ * The request in msg.payload, with the node's agent id and settings. The payload (often a model's output) may not
+ * name another agent, nor another journey: a journey's caps, holdout and review rules are the node's choice.
+ */
 function requestOf(msg: NodeMessageInFlow, def: ActionDef): Record<string, unknown> {
 	const p = msg.payload;
 	if (!p || typeof p !== 'object' || Array.isArray(p)) {
 		throw new NudgeError('INVALID_INPUT', 'msg.payload must be the action request: { contact, idempotencyKey, channel, message: { subject, text, offerValue… } }');
 	}
-	const { agentId, dryRun, ...request } = p as Record<string, unknown>;
+	const { agentId, dryRun, journey, ...request } = p as Record<string, unknown>;
 	if (agentId !== undefined && agentId !== def.agentId) {
 		throw new NudgeError('INVALID_INPUT', `msg.payload.agentId "${String(agentId)}" is not this node's Agent ID: an agent acts under the id set on the node`);
 	}
+	const nodeJourney = def.journey?.trim() || undefined;
+	if (journey !== undefined && journey !== nodeJourney) {
+		const where = nodeJourney ? `the node's journey "${nodeJourney}"` : 'the policy’s agents.journey (the node sets none)';
+		throw new NudgeError('INVALID_INPUT', `msg.payload.journey "${String(journey).slice(0, 128)}" is not ${where}: an agent acts in the journey set on the node`);
+	}
 	// A message may ask for a dry run, never turn off the node's.
-	return { ...request, agentId: def.agentId, dryRun: !!def.dryRun || dryRun === true, ...(def.journey?.trim() && request.journey === undefined ? { journey: def.journey.trim() } : {}) };
+	return { ...request, agentId: def.agentId, dryRun: !!def.dryRun || dryRun === true, ...(nodeJourney ? { journey: nodeJourney } : {}) };
 }
 
 export = function (RED: NodeAPI) {

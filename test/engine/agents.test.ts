@@ -293,6 +293,33 @@ describe.each(local)('agent actions on %s', (_name, makeStore) => {
 			expect(await h.engine.requestAction(big({ idempotencyKey: 'k5', approvalId: refused.approvalId }))).toMatchObject({ verdict: 'deny', duplicate: true });
 		});
 
+		test('an approval window that passed before anyone decided ends the action suppressed APPROVAL_EXPIRED, in the log', async () => {
+			open({}, approvalPolicy);
+			await contact(h.engine, 'ana@example.com');
+			const held = await h.engine.requestAction(big());
+			expect(held.verdict).toBe('needs_approval');
+			// The agent never comes back; the approver opens the queue two days later (approvalTtl 24h).
+			h.clock.now = new Date('2026-05-06T10:00:00.000Z');
+			await expect(h.engine.decideApproval(held.approvalId!, { approver: 'mia@shop.example', approve: true })).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/expired/) });
+			const decision = await h.engine.getDecision(held.decisionId);
+			expect(decision).toMatchObject({ status: 'suppressed', reason: 'APPROVAL_EXPIRED' });
+			expect(decision.loggedAt).toBeDefined();
+			expect(await h.engine.requestAction(big({ approvalId: held.approvalId }))).toMatchObject({ verdict: 'deny', reasons: ['APPROVAL_EXPIRED'], duplicate: true });
+		});
+
+		test('approving an action approves its content only, not the variant label it carries', async () => {
+			open({ caps: [], review: [{ id: 'new-variant', newVariant: true }] });
+			await contact(h.engine, 'ana@example.com');
+			await contact(h.engine, 'bo@example.com');
+			const held = await h.engine.requestAction(ask({ message: { variant: 'B', text: 'Spring catalogue is out' } }));
+			expect(held).toMatchObject({ verdict: 'needs_approval', rule: 'new-variant' });
+			await h.engine.decideApproval(held.approvalId!, { approver: 'mia@shop.example', approve: true });
+			expect(await h.engine.requestAction(ask({ approvalId: held.approvalId, message: { variant: 'B', text: 'Spring catalogue is out' } }))).toMatchObject({ verdict: 'allow' });
+			// Other text under the same label, to another contact: no person saw it.
+			const other = await h.engine.requestAction(ask({ idempotencyKey: 'k2', contact: 'bo@example.com', message: { variant: 'B', text: '90% OFF EVERYTHING, today only' } }));
+			expect(other).toMatchObject({ verdict: 'needs_approval', reasons: ['REVIEW_REQUIRED'], rule: 'new-variant' });
+		});
+
 		test('an unknown agent and the existing review rules also hold actions; resolveReview decides an agent action by its approval', async () => {
 			open({ review: [{ id: 'new-variant', newVariant: true }] }, { approval: [{ id: 'strangers', unknownAgent: true }], known: ['growth-bot'] });
 			await contact(h.engine, 'ana@example.com');

@@ -66,4 +66,16 @@ describe('nudge-action', () => {
 		expect((await caught).message).toMatch(/msg.payload must be the action request/);
 		expect((await engine.queryDecisions({})).filter((d) => d.agent)).toEqual([]);
 	});
+
+	it('refuses a request naming another journey than the node’s (its caps, holdout and review rules are the node’s choice)', async () => {
+		await helper.load(NUDGE_NODES, flow({ journey: 'agent' }), credentials());
+		const engine = await known();
+		const caught = nextCaught();
+		nodeOf('action').receive({ payload: { contact: 'ana@example.com', idempotencyKey: 'nr-j', channel: 'email', journey: 'nurture', message: { text: 'Hi' } } });
+		expect((await caught).message).toMatch(/msg.payload.journey "nurture" is not the node's journey "agent"/);
+		expect((await engine.queryDecisions({})).filter((d) => d.agent)).toEqual([]);
+		// Naming the node's own journey is fine: the action is decided there.
+		expect(await verdictAt('allow', { contact: 'ana@example.com', idempotencyKey: 'nr-k', channel: 'email', journey: 'agent', message: { text: 'Hi' } })).toMatchObject({ verdict: 'allow' });
+		expect((await engine.queryDecisions({})).filter((d) => d.agent).map((d) => d.journey)).toEqual(['agent']);
+	});
 });
