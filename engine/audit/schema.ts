@@ -44,6 +44,8 @@ export const REASON_CODES = [
 	 * pending, it would never end.
 	 */
 	'STOPPED_BY_ERROR',
+	/** The contact was erased (a data request, or retention of an inactive contact) while the decision was open: nothing is sent. */
+	'CONTACT_ERASED',
 ] as const;
 export const ReasonCodeSchema = z.enum(REASON_CODES);
 export type ReasonCode = z.infer<typeof ReasonCodeSchema>;

@@ -69,5 +69,6 @@ export function outcomeDeltas(decision: Decision, outcome: Outcome, learner: Lea
 
 /** An engagement (open, click, conversion) at `at` teaches the send-time learner its hour in the contact's zone (read only then). */
 export async function engagementTrials(decision: Decision, outcome: Outcome, at: Date, zone: () => Promise<string>): Promise<ArmDelta[]> {
-	return ENGAGEMENT.has(outcome.type) && decision.contactId ? engagementDeltas(decision.contactId, at, await zone()) : [];
+	// An erased contact's decision (under its pseudonym) starts no per-person counts that no erasure would ever find.
+	return ENGAGEMENT.has(outcome.type) && decision.contactId && !decision.annotations?.erasedAt ? engagementDeltas(decision.contactId, at, await zone()) : [];
 }

@@ -8,6 +8,7 @@ import { identityLockKey, withIdentityLocks } from '../profiles/identityLock';
 import { contactIdKey, identityKey, profileById, profileIdentityKeys } from '../profiles/profiles';
 import type { ErasureCounts, Store } from '../store/types';
 import { personalValues, pseudonymiseDecision } from './pseudonymise';
+import { stopSends } from './stopSends';
 import { suppressIdentities } from './suppression';
 import { isoTime } from '../util/isoTime';
 
@@ -118,6 +119,7 @@ export async function eraseContact(store: Store, input: unknown, options: EraseO
 	}
 	const receipt: ErasureReceipt = { erasureId: newId('erased'), at: isoTime(now.getTime()), found: false, suppressed: !!options.suppress, counts: { profiles: 0, identities: 0, capEntries: 0, timers: 0, decisions: 0 } };
 	if (contactId) {
+		await stopSends(store, [contactId, ...((await store.getProfile(contactId))?.mergedFrom ?? [])], () => now.getTime());
 		receipt.counts = (await eraseUnderLocks(store, contactId, receipt.erasureId, receipt.at, { email: ref.email, suppress: options.suppress, suppressAt: now.getTime() }))!;
 		receipt.found = Object.values(receipt.counts).some((n) => n > 0);
 		if (!receipt.found && !options.suppress) throw new NudgeError('UNKNOWN_CONTACT', `No contact has the id ${contactId}: nothing was erased`, [], 404);

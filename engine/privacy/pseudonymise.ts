@@ -22,25 +22,37 @@ export function personalValues(contactId: string, profile: Profile | undefined, 
 	return [...new Set(values.map((v) => v.trim()).filter((v) => v.length >= MIN_SCRUBBED_LENGTH))].sort((a, b) => b.length - a.length);
 }
 
+/** The person's values cut out of a text in any case (an address typed "Ana@Example.org" is stored lower-cased). */
+function scrubber(personal: string[]): <T extends string | undefined>(text: T) => T {
+	if (!personal.length) return (text) => text;
+	const values = new RegExp(personal.map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'gi');
+	return (text) => (text === undefined ? text : (text.replace(values, ERASED) as typeof text));
+}
+
+/** Statuses of a decision not ended yet: after an erasure nothing may take it up again, so it ends here. */
+const OPEN = new Set<Decision['status']>(['pending', 'delayed', 'review']);
+
 /**
  * A decision as the log keeps it after its contact is erased: the same decision, status, reason, rule, channel,
  * score value and tier, guard checks, outcomes and trail, so counts and lift do not move; under a pseudonym, without
  * what only describes the person or the message: annotations (what flows attached, e.g. message text), the hand-off
- * brief, the score's factors (trait values in words), a reviewer's note, the provider's message id and error text.
- * Every other free text loses the person's values (`personal`).
+ * brief, the score's and the uplift gate's factors (trait values in words), a reviewer's note, the provider's message
+ * id and error text. Every other free text loses the person's values (`personal`, in any case). A decision still
+ * open (pending, delayed, in review) ends suppressed CONTACT_ERASED: its wait or review would never send it.
  */
 export function pseudonymiseDecision(d: Decision, pseudonym: string, personal: string[], erasedAt: string): Decision {
-	const scrub = <T extends string | undefined>(text: T): T => (text === undefined ? text : (personal.reduce((t: string, value) => t.split(value).join(ERASED), text) as T));
+	const scrub = scrubber(personal);
 	const out: Decision = {
 		...d,
 		handoff: undefined,
 		contactId: pseudonym,
 		explanation: scrub(d.explanation),
-		event: { ...d.event, eventId: scrub(d.event.eventId) },
+		event: { ...d.event, eventId: scrub(d.event.eventId), name: scrub(d.event.name) },
 		candidates: d.candidates?.map((c) => ({ ...c, detail: scrub(c.detail) })),
 		choice: d.choice && { ...d.choice, context: scrub(d.choice.context) },
 		variantChoice: d.variantChoice && { ...d.variantChoice, context: scrub(d.variantChoice.context) },
 		score: d.score && { ...d.score, factors: [], note: scrub(d.score.note) },
+		uplift: d.uplift && { ...d.uplift, factors: [], note: scrub(d.uplift.note) },
 		guard: d.guard && { ...d.guard, checks: d.guard.checks.map((c) => ({ ...c, detail: scrub(c.detail) })) },
 		review: d.review && { ...d.review, note: undefined },
 		// What an agent wrote to the person, and a key it may have named after them.
@@ -50,6 +62,11 @@ export function pseudonymiseDecision(d: Decision, pseudonym: string, personal: s
 		outcomeFor: d.outcomeFor && { ...d.outcomeFor, outcomeId: scrub(d.outcomeFor.outcomeId) },
 		annotations: { erasedAt },
 	};
+	if (OPEN.has(d.status)) {
+		Object.assign(out, { status: 'suppressed', reason: 'CONTACT_ERASED', explanation: 'the contact was erased before this decision ended: nothing is sent', loggedAt: erasedAt });
+		out.trail = [...d.trail, { stage: 'erase', at: erasedAt, status: 'suppressed' }];
+		delete out.ruleId;
+	}
 	// Drops the fields left undefined, as a stored decision never has them.
 	return JSON.parse(JSON.stringify(out)) as Decision;
 }

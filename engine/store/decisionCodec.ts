@@ -25,9 +25,9 @@ const REASON_WORDS = [
 	'FREQUENCY_CAP', 'QUIET_HOURS', 'NO_CONSENT', 'UNREACHABLE', 'NEGATIVE_TRIGGER', 'HOLDOUT', 'REVIEW_REQUIRED', 'DUPLICATE_EVENT', 'POLICY_BLOCKED',
 	'NO_ELIGIBLE_CHANNEL', 'SEND_FAILED', 'SUPPRESSION_LIST', 'REVIEW_REJECTED', 'WAIT_CHOSEN', 'BEST_SEND_TIME', 'NOT_A_TRIGGER', 'AGENTS_DISABLED',
 	'AGENT_KILL_SWITCH', 'AGENT_BLOCKED', 'BLAST_RADIUS', 'APPROVAL_INVALID', 'APPROVAL_EXPIRED', 'APPROVAL_MISMATCH', 'LOW_UPLIFT',
-	'STOPPED_BY_ERROR',
+	'STOPPED_BY_ERROR', 'CONTACT_ERASED',
 ];
-const STAGE_WORDS = ['ingest', 'score', 'choose', 'guard', 'send', 'log', 'review', 'variant', 'agent', 'approval'];
+const STAGE_WORDS = ['ingest', 'score', 'choose', 'guard', 'send', 'log', 'review', 'variant', 'agent', 'approval', 'erase'];
 const CHECK_WORDS = ['suppression', 'consent', 'negative_trigger', 'review', 'send_time', 'quiet_hours', 'frequency_cap'];
 const GUARD_OUTCOME_WORDS = ['allowed', 'delayed', 'blocked', 'review'];
 const METHOD_WORDS = ['default_order', 'thompson', 'greedy', 'explore', 'holdout', 'none_eligible', 'escalated', 'requested', 'uplift_gate'];

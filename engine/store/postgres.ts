@@ -746,7 +746,8 @@ export class PostgresStore extends ComposedSteps implements Store {
 				if (rows.length) {
 					const erased = JSON.stringify(rows.map((r) => pseudonymise(r.body)));
 					await c.query(
-						`UPDATE ${this.t('decisions')} AS t SET contact_id = d->>'contactId', body = d FROM jsonb_array_elements($1::jsonb) AS d WHERE t.decision_id = d->>'decisionId'`,
+						// Status and reason too: an open decision ends with the erasure (CONTACT_ERASED).
+						`UPDATE ${this.t('decisions')} AS t SET contact_id = d->>'contactId', status = d->>'status', reason = d->>'reason', body = d FROM jsonb_array_elements($1::jsonb) AS d WHERE t.decision_id = d->>'decisionId'`,
 						[erased],
 					);
 					// The outcomes' ids (kept to drop repeats) as the rewritten decisions carry them.

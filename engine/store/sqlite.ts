@@ -949,7 +949,8 @@ export class SqliteStore extends ComposedSteps implements Store {
 			const rows = this.prepared(`SELECT ${DECISION_COLUMNS} FROM decisions WHERE contact_id = ?`).all(contactId) as unknown as DecisionRow[];
 			for (const row of rows) {
 				const d = pseudonymise(decisionOfRow(row));
-				this.prepared('UPDATE decisions SET contact_id = ?, body = ?, message_id = ? WHERE decision_id = ?').run(d.contactId, rowBody(d), d.delivery?.providerMessageId ?? null, d.decisionId);
+				// Status and reason too: an open decision ends with the erasure (CONTACT_ERASED).
+				this.prepared('UPDATE decisions SET contact_id = ?, status = ?, reason = ?, body = ?, message_id = ? WHERE decision_id = ?').run(d.contactId, d.status, d.reason ?? null, rowBody(d), d.delivery?.providerMessageId ?? null, d.decisionId);
 				run('DELETE FROM decision_facts WHERE decision_id = ?', d.decisionId);
 				this.writtenFacts.delete(d.decisionId);
 				this.writtenRows.delete(d.decisionId);

@@ -108,6 +108,7 @@ const REASON_LABELS: Record<ReasonCode, string> = {
 	APPROVAL_MISMATCH: 'approval mismatch',
 	LOW_UPLIFT: 'low uplift',
 	STOPPED_BY_ERROR: 'stopped by error',
+	CONTACT_ERASED: 'contact erased',
 };
 
 const ERROR_LABELS: Record<NudgeErrorCode, string> = {
