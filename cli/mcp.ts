@@ -63,8 +63,8 @@ export async function runMcp(args: string[]): Promise<number> {
 			await stopped;
 			await running.close();
 		} else {
-			const { StdioServerTransport } = await import('@modelcontextprotocol/sdk/server/stdio.js');
-			const transport = new StdioServerTransport();
+			const { AnsweringStdioTransport } = await import('./mcp/stdio');
+			const transport = new AnsweringStdioTransport();
 			const closed = new Promise<void>((resolve) => (transport.onclose = resolve));
 			process.stdin.once('end', () => void transport.close());
 			await createMcpServer(engine, tools).connect(transport);

@@ -84,10 +84,14 @@ export function tokenMatches(given: string | undefined, expected: string): boole
 	return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** The token of an `Authorization: Bearer <token>` header. The scheme is matched in any case (RFC 7235: `bearer` is as good). */
+export function bearerToken(header: string | undefined): string | undefined {
+	const match = header && /^bearer +(.*)$/is.exec(header);
+	return match ? match[1].trim() : undefined;
+}
+
 function bearerOf(req: IncomingMessage, params: Record<string, string | undefined>): string | undefined {
-	const header = req.headers.authorization;
-	if (header?.startsWith('Bearer ')) return header.slice('Bearer '.length).trim();
-	return params.token ?? params.access_token;
+	return bearerToken(req.headers.authorization) ?? params.token ?? params.access_token;
 }
 
 type View = (c: DecisionConsole, params: Record<string, string | undefined>) => Promise<unknown>;

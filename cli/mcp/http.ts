@@ -7,7 +7,7 @@ import { createServer, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { hostName, LOOPBACK_HOSTS, tokenMatches } from '../../console/server';
+import { bearerToken, hostName, LOOPBACK_HOSTS, tokenMatches } from '../../console/server';
 import { NudgeError } from '../../engine/errors';
 
 export const MCP_PATH = '/mcp';
@@ -40,8 +40,13 @@ export function checkHttpOptions(options: McpHttpOptions): void {
 	}
 }
 
+/** A JSON-RPC error answer; `id` null when the request's id could not be read (JSON-RPC 2.0 §5). */
+export function rpcErrorBody(code: number, message: string, id: string | number | null = null): string {
+	return JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id });
+}
+
 function rpcError(res: ServerResponse, status: number, code: number, message: string, headers: Record<string, string> = {}): void {
-	const body = JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null });
+	const body = rpcErrorBody(code, message);
 	res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers });
 	res.end(body);
 }
@@ -82,9 +87,7 @@ export async function startMcpHttp(makeServer: () => McpServer, options: McpHttp
 		}
 		if (new URL(req.url ?? '/', 'http://x').pathname !== MCP_PATH) return rpcError(res, 404, -32000, `Not found: the MCP endpoint is ${MCP_PATH}`);
 		if (options.token) {
-			const header = req.headers.authorization;
-			const given = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
-			if (!tokenMatches(given, options.token)) return rpcError(res, 401, -32001, 'Unauthorized: send the token as "Authorization: Bearer <token>"', { 'www-authenticate': 'Bearer' });
+			if (!tokenMatches(bearerToken(req.headers.authorization), options.token)) return rpcError(res, 401, -32001, 'Unauthorized: send the token as "Authorization: Bearer <token>"', { 'www-authenticate': 'Bearer' });
 		}
 		// Stateless: no sessions to resume or stream, so only POST.
 		if (req.method !== 'POST') return rpcError(res, 405, -32000, 'Method not allowed: POST JSON-RPC messages to this endpoint', { allow: 'POST' });

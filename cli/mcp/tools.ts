@@ -10,7 +10,7 @@ import { ActionRequestSchema, AGENT_LIMITS, ContactSchema, resolveActionContact 
 import { verdictOf } from '../../engine/agents/verdict';
 import { OutcomeSchema } from '../../engine/audit/schema';
 import { CHANNELS } from '../../engine/channels';
-import { redactDecision, redactValue } from '../../engine/audit/redact';
+import { redactDecision, redactValue, shownTraits } from '../../engine/audit/redact';
 import type { Engine, SendTarget } from '../../engine/engine';
 import { NudgeError, type NudgeErrorCode } from '../../engine/errors';
 import { packageVersion } from '../packageRoot';
@@ -93,7 +93,7 @@ export function createMcpServer(engine: Engine, options: McpToolOptions = {}): M
 					pausedJourneys: profile.pauses ?? {},
 					lastSeenAt: profile.lastSeenAt,
 					lastEngagedAt: profile.lastEngagedAt,
-					traits: redact(profile.traits),
+					traits: shownTraits(profile.traits, !!options.revealPii),
 					counters: redact(profile.counters, false),
 					recentDecisions: redact(recent.map((d) => ({
 						decisionId: d.decisionId,

@@ -1,7 +1,7 @@
 import { z } from 'zod/v4';
 import { CHANNELS, ChannelSchema } from '../channels';
 import { describeIssues, issuesFromZod, NudgeError } from '../errors';
-import { encodingProblem } from '../events/limits';
+import { storableText } from '../events/limits';
 import { contentHash } from '../ids';
 import { identityKey, profileById } from '../profiles/profiles';
 import { IDENTITY_KINDS, IdentityKind, Profile } from '../profiles/schema';
@@ -13,14 +13,9 @@ import type { Store } from '../store/types';
  */
 export const AGENT_LIMITS = { agentId: 128, idempotencyKey: 200, identity: 320, journey: 128, name: 64, tags: 20, subject: 500, text: 20_000, approvalId: 300 } as const;
 
-/** Text an agent wrote must be storable on every backend: a NUL once failed the PostgreSQL write after the cap slot was taken. */
-const storable = (schema: z.ZodString) =>
-	schema.check((ctx) => {
-		const problem = encodingProblem(ctx.value);
-		if (problem) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
-	});
-const text = (max: number) => storable(z.string().max(max, `must be at most ${max} characters`));
-const bounded = (max: number) => storable(z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`));
+// Text an agent wrote must be storable on every backend: a NUL once failed the PostgreSQL write after the cap slot was taken.
+const text = (max: number) => storableText(z.string().max(max, `must be at most ${max} characters`));
+const bounded = (max: number) => storableText(z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`));
 
 const ContactObjectSchema = z
 	.object(Object.fromEntries(['contactId', ...IDENTITY_KINDS].map((k) => [k, bounded(AGENT_LIMITS.identity).optional()])) as Record<'contactId' | IdentityKind, z.ZodOptional<z.ZodString>>)

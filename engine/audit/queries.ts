@@ -4,12 +4,13 @@ import { CHANNELS } from '../channels';
 import { compare, LiftOptions, LiftRow } from '../decide/lift';
 import type { Engine } from '../engine';
 import { describeIssues, issuesFromZod, NudgeError } from '../errors';
+import { encodingProblem, storableText } from '../events/limits';
 import type { Profile } from '../profiles/schema';
 import { profileById } from '../profiles/profiles';
 import type { DecisionFilter, DecisionSummary, FactCount, FactValue, ModelActivation, ModelVersionInfo, SummaryPage } from '../store/types';
 import type { UpliftEvaluation } from '../scoring/uplift/metrics';
 import { activeUplift } from '../scoring/uplift/registry';
-import { redactDecision, redactValue } from './redact';
+import { redactDecision, redactValue, shownTraits, withoutSecrets } from './redact';
 
 /** The funnel's stages, in order: a decision's `stage` fact (store/decisionFacts.ts) is its index here. */
 export const FUNNEL_STAGES = ['received', 'scored', 'channel chosen', 'passed guardrails', 'sent'] as const;
@@ -53,15 +54,15 @@ function consoleDate(v: string): string | undefined {
 /** The console's filters as they arrive in a URL query string; unknown parameters are refused, not ignored. */
 const FilterParamsSchema = z
 	.object({
-		journey: z.string().min(1).optional(),
+		journey: storableText(z.string().min(1)).optional(),
 		channel: z.enum([...CHANNELS, 'wait'] as [string, ...string[]], { message: `channel must be one of ${[...CHANNELS, 'wait'].join(', ')}` }).optional(),
 		reason: z.enum(REASON_CODES, { message: `reason must be one of ${REASON_CODES.join(', ')}` }).optional(),
 		status: z.enum(DECISION_STATUSES, { message: `status must be one of ${DECISION_STATUSES.join(', ')}` }).optional(),
-		contact: z.string().min(1).optional(),
+		contact: storableText(z.string().min(1)).optional(),
 		from: isoTime('from').optional(),
 		to: isoTime('to').optional(),
 		limit: z.coerce.number({ message: 'limit must be a number' }).int('limit must be a whole number').min(1, 'limit must be at least 1').max(MAX_PAGE_SIZE, `limit must be at most ${MAX_PAGE_SIZE}`).optional(),
-		cursor: z.string().min(1).optional(),
+		cursor: storableText(z.string().min(1)).optional(),
 		/** Which engine to read, where several are configured (Node-RED: a nudge-engine config node id). */
 		engine: z.string().optional(),
 		/** Credentials ride in the query string for links; the server checks them, the filter ignores them. */
@@ -80,7 +81,8 @@ const encodeCursor = (s: Pick<DecisionSummary, 'createdAt' | 'decisionId'>) => B
 function decodeCursor(cursor: string): SummaryPage['before'] {
 	const text = Buffer.from(cursor, 'base64url').toString('utf8');
 	const bar = text.indexOf('|');
-	if (bar < 1 || Number.isNaN(Date.parse(text.slice(0, bar)))) throw new NudgeError('INVALID_INPUT', 'cursor is not a page cursor from this console: start again from the first page');
+	// What it decodes to reaches the store's query: a NUL in it would fail there as "the store is down".
+	if (bar < 1 || Number.isNaN(Date.parse(text.slice(0, bar))) || encodingProblem(text)) throw new NudgeError('INVALID_INPUT', 'cursor is not a page cursor from this console: start again from the first page');
 	return { createdAt: text.slice(0, bar), decisionId: text.slice(bar + 1) };
 }
 
@@ -244,18 +246,21 @@ export class DecisionConsole {
 	 */
 	async decision(decisionId: string): Promise<{ decision: Decision; features?: Record<string, unknown>; consent?: Profile['consent'] }> {
 		if (!decisionId || decisionId.length > 200) throw new NudgeError('INVALID_INPUT', 'Give a decision id (d_…)');
+		const problem = encodingProblem(decisionId);
+		if (problem) throw new NudgeError('INVALID_INPUT', `The decision id ${problem}`);
 		const decision = await this.store.getDecision(decisionId);
 		if (!decision) throw new NudgeError('UNKNOWN_DECISION', `Decision ${decisionId} is not in this decision log`, [], 404);
 		const profile = await profileById(this.store, decision.contactId);
 		// Counters are keyed by event name ("Email Opened"), so only traits are masked by key.
 		const features = profile && {
 			...profile.counters,
-			...this.redact(profile.traits, true),
+			...shownTraits(profile.traits, this.revealPii),
 			...(profile.lifecycle ? { lifecycle: profile.lifecycle } : {}),
 			...(profile.timezone ? { timezone: profile.timezone } : {}),
 		};
 		return {
-			decision: this.revealPii ? decision : redactDecision(decision),
+			// Credentials a flow logged in an annotation stay hidden even where personal data is shown.
+			decision: this.revealPii ? { ...decision, annotations: withoutSecrets(decision.annotations) as Decision['annotations'] } : redactDecision(decision),
 			...(features ? { features: this.redact(features, false), consent: profile!.consent } : {}),
 		};
 	}
@@ -395,8 +400,8 @@ export class DecisionConsole {
 	/** Text for the page: what redaction hides and how to reveal it, or that nothing is hidden. */
 	get piiNotice(): string {
 		return this.revealPii
-			? 'Personal data is shown as stored (the console was started with PII revealed).'
-			: `Personal data is redacted: email addresses, phone numbers, names, postal addresses and identities are hidden. ${REVEAL_PII_HOW}`;
+			? 'Personal data is shown as stored (the console was started with PII revealed); credentials (tokens, passwords, API keys) stay hidden.'
+			: `Personal data is redacted: email addresses, phone numbers, names, postal addresses, identities and credentials are hidden. ${REVEAL_PII_HOW}`;
 	}
 }
 

@@ -3,17 +3,42 @@ import type { Decision } from './schema';
 /**
  * PII redaction for the decision console: what identifies a person (email addresses, phone numbers,
  * names, postal addresses, identities) is replaced before anything leaves the engine, unless the
- * operator explicitly configured the console to reveal it.
+ * operator explicitly configured the console to reveal it. Credentials kept in traits are replaced even then.
  */
 
 /** Trait and profile keys whose values identify a person, whatever they contain. */
 const PII_KEY = /(e-?mail|phone|mobile|^tel$|telephone|fax|(^|_|[a-z])(first|last|full|middle|given|family|display|sur|user)?_?name$|^name$|address|street|city|zip|postal|post_?code|^ip$|ip_?address|birth|^dob$|ssn|passport|push_?token|^userId$|anonymousId)/i;
 
 /**
+ * Keys whose values are credentials (a password reset token, an API key, a session id): masked everywhere
+ * personal data can be revealed too, as nobody reading a contact (an operator, an AI agent) needs them. Matched on
+ * the key's words (camelCase, snake_case, kebab-case), so `author` or `sessionCount` stay.
+ */
+const SECRET_WORDS = /(?:^|_)(?:tokens?|secrets?|passwords?|passwd|pwd|passphrase|passcode|pin|otp|credentials?|auth|oauth|authorization|signatures?|cookies?|jwt|bearer|(?:api|private|access|signing)_?keys?|session(?:_(?:id|key|token))?$)(?:_|$)/;
+
+/** A key's words, lower case and joined by `_`: passwordResetToken, password-reset-token and APIKey → password_reset_token, api_key. */
+const keyWords = (key: string) =>
+	key
+		.replace(/([a-z\d])([A-Z])/g, '$1_$2')
+		.replace(/([A-Z])([A-Z][a-z])/g, '$1_$2')
+		.toLowerCase()
+		.replace(/[^a-z\d]+/g, '_');
+
+/**
  * International numbers (+ and 8–15 digits) and North American style 3-3-4 numbers; not ISO dates or ids.
  * Every repetition is bounded, so each starting point costs a bounded amount of work: linear in the text.
  */
 const PHONE = /(?<![\w-])(?:\+\d[\d\s().-]{6,17}\d|\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4})(?![\w-])/g;
+
+/**
+ * National numbers, which start with the trunk prefix 0 (UK 020 7946 0958, 07700 900123; FR 06 12 34 56 78; DE
+ * 030 1234567): a 0 and an area code, then two to four groups, 9 to 15 digits in all (NATIONAL_DIGITS). Fewer digits
+ * leave dates such as 01.02.2026 and short numbers alone; colons, commas and slashes are no separators here, and a
+ * number they join to another (the 00 0900 1000 of 9:00 0900 1000) is none: times, amounts and ratios never match.
+ * Bounded as PHONE.
+ */
+const NATIONAL_PHONE = /(?<![\w-]|\d[.,:/])\(?0\d{1,4}\)?(?:[ .-]?\d{2,4}){2,4}(?![\w-]|[.,:/]\d)/g;
+const NATIONAL_DIGITS = { min: 9, max: 15 };
 
 export const REDACTED = '[redacted]';
 
@@ -50,29 +75,68 @@ function maskEmails(text: string): string {
 	return done ? out + text.slice(done) : text;
 }
 
+function maskNationalPhone(match: string): string {
+	const digits = match.replace(/\D/g, '').length;
+	return digits >= NATIONAL_DIGITS.min && digits <= NATIONAL_DIGITS.max ? '[phone redacted]' : match;
+}
+
 /** Email addresses and phone numbers inside free text (explanations, details, ids) are masked. */
 export function redactText(text: string): string {
-	return maskEmails(text).replace(PHONE, '[phone redacted]');
+	return maskEmails(text).replace(PHONE, '[phone redacted]').replace(NATIONAL_PHONE, maskNationalPhone);
 }
 
 export function isPiiKey(key: string): boolean {
 	return PII_KEY.test(key);
 }
 
+export function isSecretKey(key: string): boolean {
+	return SECRET_WORDS.test(keyWords(key));
+}
+
+const hasValue = (v: unknown) => v !== null && v !== undefined && v !== '';
+
 /**
- * Masks a value: under a PII key the whole value goes; elsewhere strings lose the emails and phone numbers
- * they contain and objects are walked. `piiKeys` false keeps key-based masking off (a decision's own fields,
- * such as `event.name` or `model`, are not personal; only text inside them can be).
+ * An object's entries with their keys' own text masked: an email address used as a key (an annotation such as
+ * "sent to ana@example.com", an event counter) shows as much as one in a value. Two keys that mask alike both stay.
+ */
+function mapEntries(value: object, map: (key: string, v: unknown) => unknown, maskKeys: boolean): Record<string, unknown> {
+	const out: Record<string, unknown> = {};
+	for (const [k, v] of Object.entries(value)) {
+		const masked = maskKeys ? redactText(k) : k;
+		let shown = masked;
+		for (let n = 2; Object.prototype.hasOwnProperty.call(out, shown); n++) shown = `${masked} (${n})`;
+		out[shown] = map(k, v);
+	}
+	return out;
+}
+
+/**
+ * Masks a value: under a PII or secret key the whole value goes; elsewhere strings lose the emails and phone
+ * numbers they contain, in keys too, and objects are walked. `piiKeys` false keeps key-based masking off (a
+ * decision's own fields, such as `event.name` or `model`, are not personal; only text inside them can be).
  */
 export function redactValue(value: unknown, piiKeys = true): unknown {
 	if (typeof value === 'string') return redactText(value);
 	if (Array.isArray(value)) return value.map((v) => redactValue(v, piiKeys));
 	if (value && typeof value === 'object') {
-		const out: Record<string, unknown> = {};
-		for (const [k, v] of Object.entries(value)) out[k] = piiKeys && isPiiKey(k) && v !== null && v !== undefined && v !== '' ? REDACTED : redactValue(v, piiKeys);
-		return out;
+		return mapEntries(value, (k, v) => (piiKeys && (isPiiKey(k) || isSecretKey(k)) && hasValue(v) ? REDACTED : redactValue(v, piiKeys)), true);
 	}
 	return value;
+}
+
+/** Masks only the values under secret keys (isSecretKey), at any depth: what is left where personal data is revealed. */
+export function withoutSecrets(value: unknown): unknown {
+	if (Array.isArray(value)) return value.map(withoutSecrets);
+	if (value && typeof value === 'object') return mapEntries(value, (k, v) => (isSecretKey(k) && hasValue(v) ? REDACTED : withoutSecrets(v)), false);
+	return value;
+}
+
+/**
+ * A contact's traits as they leave the engine for a reader (the console's features, an AI agent's lookup_contact):
+ * credentials always masked, personal data too unless the operator chose to reveal it.
+ */
+export function shownTraits(traits: Record<string, unknown>, revealPii: boolean): Record<string, unknown> {
+	return (revealPii ? withoutSecrets(traits) : redactValue(traits, true)) as Record<string, unknown>;
 }
 
 /**

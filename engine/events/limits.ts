@@ -60,6 +60,17 @@ export function encodingProblem(text: string): string | undefined {
 	return undefined;
 }
 
+/**
+ * A string schema that also refuses what no store can keep (a NUL, a lone surrogate), naming the field: such text
+ * would otherwise reach PostgreSQL, fail there and come back as "the store is down".
+ */
+export function storableText(schema: z.ZodString): z.ZodString {
+	return schema.check((ctx) => {
+		const problem = encodingProblem(ctx.value);
+		if (problem) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+	});
+}
+
 /** What is wrong with a piece of text of the event (a key or a value), if anything. */
 function textProblem(text: string, limit: number): string | undefined {
 	return text.length > limit ? tooLong(text.length, limit) : encodingProblem(text);

@@ -11,12 +11,13 @@ import { personalValues, pseudonymiseDecision } from './pseudonymise';
 import { stopSends } from './stopSends';
 import { suppressIdentities } from './suppression';
 import { isoTime } from '../util/isoTime';
+import { storableText } from '../events/limits';
 
 /** One contact, named by its contact id or by an email address it was seen with. */
 export const ContactRefSchema = z
 	.object({
-		contactId: z.string().trim().min(1, 'give a contact id').max(512, 'at most 512 characters').optional(),
-		email: z.string().trim().min(3, 'give an email address').max(320, 'at most 320 characters').optional(),
+		contactId: storableText(z.string().trim().min(1, 'give a contact id').max(512, 'at most 512 characters')).optional(),
+		email: storableText(z.string().trim().min(3, 'give an email address').max(320, 'at most 320 characters')).optional(),
 	})
 	.strict()
 	.refine((r) => (r.contactId === undefined) !== (r.email === undefined), { message: 'name the contact by its contact id or by its email address (one of them)' });

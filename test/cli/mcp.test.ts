@@ -3,12 +3,14 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join, resolve } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { checkHttpOptions, RunningMcpHttp, startMcpHttp } from '../../cli/mcp/http';
+import { AnsweringStdioTransport } from '../../cli/mcp/stdio';
 import { createMcpServer, McpToolOptions } from '../../cli/mcp/tools';
 import { Engine } from '../../engine/engine';
 import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
@@ -193,6 +195,19 @@ describe('nudge mcp tools (in-process transport)', () => {
 		expect(data(await client.callTool({ name: 'record_outcome', arguments: { decisionId: sent.decisionId, type: 'click' } })).duplicate).toBe(true);
 	});
 
+	test('lookup_contact does not hand credentials kept in contact traits to the model, also with personal data revealed', async () => {
+		const made = (prefix: string) => `${prefix}${randomBytes(8).toString('hex')}`;
+		const secrets = Object.fromEntries(['passwordResetToken', 'apiKey', 'accessToken', 'password'].map((key) => [key, made(`${key}-`)]));
+		await engine.ingest({ type: 'identify', identities: { email: 'ana@example.com' }, traits: { plan: 'pro', ...secrets } });
+		for (const revealPii of [false, true]) {
+			const revealing = await connectInProcess(engine, { revealPii });
+			const contact = data(await revealing.callTool({ name: 'lookup_contact', arguments: { contact: 'ana@example.com' } }));
+			await revealing.close();
+			expect(contact.traits).toMatchObject({ plan: 'pro', firstName: revealPii ? 'Ana' : '[redacted]', passwordResetToken: '[redacted]', apiKey: '[redacted]', accessToken: '[redacted]', password: '[redacted]' });
+			for (const value of Object.values(secrets)) expect(JSON.stringify(contact)).not.toContain(value);
+		}
+	});
+
 	test('the published schema says what is accepted: contact is a string or an object of identities', async () => {
 		const { tools } = await client.listTools();
 		for (const name of ['request_action', 'lookup_contact', 'score_contact']) {
@@ -326,11 +341,79 @@ describe('nudge mcp over streamable HTTP', () => {
 		await client.close();
 	});
 
+	test('the token is accepted with the auth scheme in any case (authorization: bearer …)', async () => {
+		const init = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
+		for (const scheme of ['bearer', 'BEARER']) expect((await raw(running.url, { body: init, headers: { authorization: `${scheme} ${TOKEN}` } })).status).toBe(200);
+	});
+
 	test('a token is required off loopback, and must be long enough; the server refuses to start otherwise', async () => {
 		expect(() => checkHttpOptions({ port: 0, host: '0.0.0.0' })).toThrow(/Refusing to listen on 0.0.0.0 without a token/);
 		expect(() => checkHttpOptions({ port: 0, host: '0.0.0.0', token: 'short' })).toThrow(/at least 16/);
 		expect(() => checkHttpOptions({ port: 0, host: '127.0.0.1' })).not.toThrow();
 		await expect(startMcpHttp(() => createMcpServer(engine, {}), { port: 0, host: '0.0.0.0' })).rejects.toThrow(/without a token/);
+	});
+});
+
+describe('nudge mcp over stdio (in process)', () => {
+	let engine: Engine;
+	let server: ReturnType<typeof createMcpServer>;
+	let stdin: PassThrough;
+	let answers: { id: unknown; result?: unknown; error?: { code: number; message: string } }[];
+	beforeEach(async () => {
+		engine = new Engine({ store: new MemoryStore(), policy: loadPolicy(POLICY) });
+		stdin = new PassThrough();
+		const stdout = new PassThrough();
+		answers = [];
+		let pending = '';
+		stdout.on('data', (chunk: Buffer) => {
+			const lines = (pending + chunk.toString('utf8')).split('\n');
+			pending = lines.pop()!;
+			answers.push(...lines.filter(Boolean).map((l) => JSON.parse(l)));
+		});
+		server = createMcpServer(engine, { agentId: AGENT });
+		await server.connect(new AnsweringStdioTransport(stdin, stdout, 1024));
+	});
+	afterEach(async () => {
+		await server.close();
+		await engine.close();
+	});
+	const answerTo = async (id: number) => {
+		for (let i = 0; i < 100 && !answers.some((a) => a.id === id); i++) await new Promise((r) => setTimeout(r, 10));
+		return answers.find((a) => a.id === id);
+	};
+
+	test('a line that is not JSON gets a JSON-RPC parse error (-32700), as over HTTP, and one line on stderr; the next line is answered', async () => {
+		const log = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+		try {
+			stdin.write('{"jsonrpc":"2.0","id":1,"method":"tools/list"\n');
+			stdin.write('{"jsonrpc":"2.0","id":2,"method":"ping"}\n');
+			expect(await answerTo(2)).toMatchObject({ result: {} });
+			expect(answers[0]).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error: the line is not JSON' } });
+			expect(log.mock.calls.map(([text]) => String(text))).toEqual(['nudge mcp: Parse error: the line is not JSON (answered -32700)\n']);
+		} finally {
+			log.mockRestore();
+		}
+	});
+
+	test('JSON that is not a JSON-RPC message is an invalid request (-32600) with its id; a line over the limit is answered, not split, and reading goes on', async () => {
+		const log = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+		try {
+			stdin.write('{"id":3,"method":"ping"}\n[]\n');
+			// Over the limit of 1,024 bytes, in pieces: one answer, and the rest of the line dropped, not read as lines of its own.
+			const big = JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'ping', params: { pad: 'x'.repeat(3000) } });
+			for (let i = 0; i < big.length; i += 500) stdin.write(big.slice(i, i + 500));
+			stdin.write('\n{"jsonrpc":"2.0","id":6,"method":"ping"}\n');
+			expect(await answerTo(6)).toMatchObject({ result: {} });
+			expect(answers.map((a) => [a.id, a.error?.code])).toEqual([
+				[3, -32600],
+				[null, -32600],
+				[null, -32600],
+				[6, undefined],
+			]);
+			expect(answers[2].error!.message).toBe('Request too large: a line may hold at most 1024 bytes');
+		} finally {
+			log.mockRestore();
+		}
 	});
 });
 
@@ -375,8 +458,10 @@ built('nudge mcp as a real child process', () => {
 		const deadline = Date.now() + 10_000;
 		while (!out.includes('"id":7') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
 		child.kill();
-		const reply = out.split('\n').map((l) => (l.trim() ? JSON.parse(l) : undefined)).find((m) => m?.id === 7);
-		expect(reply.result.serverInfo.name).toBe('nudge');
+		const replies = out.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+		expect(replies.find((m) => m.id === 7).result.serverInfo.name).toBe('nudge');
+		// Each line that is not a message is answered, as over HTTP: '{not json' and '\u0000\uffff' with a parse error, '[]' as an invalid request.
+		expect(replies.filter((m) => m.id === null).map((m) => m.error.code)).toEqual([-32700, -32600, -32700]);
 	}, 20_000);
 
 	test('--http off loopback without a token exits with the reason', () => {

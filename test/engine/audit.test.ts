@@ -1,6 +1,6 @@
 import { parse } from 'csv-parse/sync';
 import { csvField, DECISION_CSV_COLUMNS, decisionCsvHeader, decisionCsvRow } from '../../engine/audit/csv';
-import { exportJsonl, iterateDecisions } from '../../engine/audit/export';
+import { exportDecisions, exportJsonl, iterateDecisions } from '../../engine/audit/export';
 import { MemoryStore } from '../../engine/store/memory';
 import { decision } from '../helpers/fixtures';
 
@@ -17,6 +17,16 @@ describe('decision log export', () => {
 		expect(await exportJsonl(store, {}, (l) => lines.push(l))).toBe(25);
 		expect(lines.every((l) => l.endsWith('\n'))).toBe(true);
 		expect(JSON.parse(lines[24]).decisionId).toBe('d24');
+	});
+
+	test('--redact masks personal data in annotation keys as in values, national phone numbers, and credentials', async () => {
+		const store = new MemoryStore();
+		const annotations = { 'sent to jane.doe@example.com': true, note: 'call back on 020 7946 0958 or 06 12 34 56 78', webhook: { status: 200, accessToken: 'at-9b8c7d' } };
+		await store.putDecision(decision('d1', { explanation: 'Invited jane.doe@example.com', annotations }));
+		let out = '';
+		expect(await exportDecisions(store, {}, { format: 'jsonl', redact: true }, (chunk) => void (out += chunk))).toBe(1);
+		expect(JSON.parse(out).annotations).toEqual({ 'sent to [email redacted]': true, note: 'call back on [phone redacted] or [phone redacted]', webhook: { status: 200, accessToken: '[redacted]' } });
+		expect(out).not.toMatch(/jane\.doe|7946|12 34 56|at-9b8c7d/);
 	});
 
 	test('CSV: fields with commas, quotes and line breaks survive a CSV reader; formulas from outside do not run', () => {

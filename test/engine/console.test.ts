@@ -3,8 +3,10 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { DecisionConsole, evaluationOf, HOLDOUT_GROUP, parseConsoleParams, PROFILE_ONLY } from '../../engine/audit/queries';
 import { formatLift, NO_HOLDOUT } from '../../engine/decide/lift';
-import { redactText, redactValue } from '../../engine/audit/redact';
+import { redactText, redactValue, shownTraits } from '../../engine/audit/redact';
 import { Engine } from '../../engine/engine';
+import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
+import { loadPolicy } from '../../engine/policy/load';
 import { NudgeError } from '../../engine/errors';
 import { auc } from '../../engine/scoring/evaluate';
 import { MemoryStore } from '../../engine/store/memory';
@@ -196,6 +198,45 @@ describe.each(backends)('decision console queries on the %s store', (_name, open
 		expect(revealed.features).toMatchObject({ name: 'Dana Whitfield', phone: '+1 415 555 0100' });
 		expect(revealed.decision.explanation).toBe('sent to dana.whitfield@northwind.example by email');
 		await expect(dc.decision('nope')).rejects.toMatchObject({ code: 'UNKNOWN_DECISION', httpStatus: 404 });
+		await expect(dc.decision('d\u0000x')).rejects.toMatchObject({ code: 'INVALID_INPUT', httpStatus: 400, message: expect.stringMatching(/^The decision id contains a NUL character/) });
+	});
+});
+
+describe('decision console: personal data in keys and credentials', () => {
+	const newEngine = () => new Engine({ store: new MemoryStore(), policy: loadPolicy(DEFAULT_POLICY) });
+	const NURTURE = { journey: 'nurture', target: { dryRun: true as const } };
+
+	test('an email address used as a key (an annotation, an event counter) is redacted too', async () => {
+		const engine = newEngine();
+		const d = await engine.decide({ type: 'track', name: 'Invited jane.doe@example.com', identities: { email: 'jane.doe@example.com' } }, NURTURE);
+		await engine.logDecision(d.decisionId, { 'sent to jane.doe@example.com': true });
+		const { decision, features } = await new DecisionConsole(engine).decision(d.decisionId);
+		expect(Object.keys(decision.annotations)).toEqual(['sent to [email redacted]']);
+		expect(features).toHaveProperty(['Invited [email redacted]'], 1);
+		expect(JSON.stringify({ decision, features })).not.toContain('jane.doe@example.com');
+		await engine.close();
+	});
+
+	test('phone numbers in national formats (UK 020 7946 0958, FR 06 12 34 56 78) are redacted in annotations', async () => {
+		const engine = newEngine();
+		const d = await engine.decide({ type: 'track', name: 'Demo Requested', identities: { email: 'caller@example.com' } }, NURTURE);
+		await engine.logDecision(d.decisionId, { note: 'asked for a call on 020 7946 0958', backup: 'or 06 12 34 56 78' });
+		const shown = (await new DecisionConsole(engine).decision(d.decisionId)).decision.annotations;
+		expect(shown).toEqual({ note: 'asked for a call on [phone redacted]', backup: 'or [phone redacted]' });
+		await engine.close();
+	});
+
+	test('credentials kept in traits or annotations are hidden, also with personal data revealed', async () => {
+		const engine = newEngine();
+		const traits = { plan: 'pro', firstName: 'Ana', passwordResetToken: 'prt-7f3a9c', apiKey: 'ak-51d0e2' };
+		const d = await engine.decide({ type: 'track', name: 'Demo Requested', identities: { email: 'ana@example.com' }, traits }, NURTURE);
+		await engine.logDecision(d.decisionId, { webhook: { status: 200, accessToken: 'at-9b8c7d' } });
+		for (const revealPii of [false, true]) {
+			const shown = await new DecisionConsole(engine, { revealPii }).decision(d.decisionId);
+			expect(shown.features).toMatchObject({ plan: 'pro', firstName: revealPii ? 'Ana' : '[redacted]', passwordResetToken: '[redacted]', apiKey: '[redacted]' });
+			expect(shown.decision.annotations).toEqual({ webhook: { status: 200, accessToken: '[redacted]' } });
+		}
+		await engine.close();
 	});
 });
 
@@ -227,6 +268,10 @@ describe('console filters from a query string', () => {
 		[{ limit: 'ten' }, /limit must be a number/],
 		[{ cursor: 'bm9wZQ' }, /cursor is not a page cursor from this console/],
 		[{ reasons: 'FREQUENCY_CAP' }, /^Unknown filter "reasons": the filters are journey, channel, reason, status, contact, from, to/],
+		[{ journey: 'nurture\u0000' }, /^Bad filter: journey: contains a NUL character/],
+		[{ contact: 'c\u0000x' }, /^Bad filter: contact: contains a NUL character/],
+		[{ contact: 'c\ud800x' }, /^Bad filter: contact: is not valid Unicode text/],
+		[{ cursor: Buffer.from('2026-11-20T08:00:00.000Z|d\u0000x').toString('base64url') }, /cursor is not a page cursor from this console/],
 	])('%j is refused with a clear message', (params, message) => {
 		const parse = () => parseConsoleParams(params);
 		expect(parse).toThrow(NudgeError);
@@ -262,6 +307,57 @@ describe('redaction', () => {
 		expect(redactText('a@'.repeat(500_000))).toBe('a@'.repeat(500_000));
 		expect(redactText('a@b.co '.repeat(100_000))).toBe('[email redacted] '.repeat(100_000));
 		expect(redactText(`${'1-'.repeat(300_000)} call +49 30 1234567`)).toBe(`${'1-'.repeat(300_000)} call [phone redacted]`);
+	});
+
+	test('national phone numbers (UK, FR, DE) are masked in free text; dates, times, amounts, counts and ids are not', () => {
+		const numbers = ['020 7946 0958', '(020) 7946 0958', '07700 900123', '07700900123', '0161 496 0000', '06 12 34 56 78', '01.23.45.67.89', '06-12345678', '030 1234567', '0044 20 7946 0958'];
+		for (const n of numbers) expect(redactText(`call ${n}, or not`)).toBe('call [phone redacted], or not');
+		const kept = [
+			'2026-11-20T08:07:00.000Z',
+			'2026-11-20 08:07',
+			'01.02.2026 9:00 0900 1000',
+			'20.11.2026 08:00–09:00',
+			'd_0mwqfrsdb222524e980e24b5a965b d_agent_0123456789 erased_0a1b2c3d',
+			'€1,234.56 $0.99 0,50 € 1 234 567,89 0.123456789',
+			'count 3 / 12, 0 of 12 sent, score 082, order 0012345, bucket 0 1 2 3 4 5 6 7 8 9',
+			'version 0.12.3 from 10.0.0.1 and 192.168.0.100',
+		];
+		for (const text of kept) expect(redactText(text)).toBe(text);
+		// Bounded work per starting point: long runs of what a national number is made of stay fast.
+		const started = Date.now();
+		for (const run of ['00 '.repeat(300_000), '0'.repeat(600_000), '(0'.repeat(300_000), '0.'.repeat(300_000)]) redactText(run);
+		expect(Date.now() - started).toBeLessThan(2_000);
+	});
+
+	test('an email address or phone number used as a key is masked as in a value; keys that mask alike are all kept', () => {
+		expect(redactValue({ 'sent to ana@example.com': true, 'Called 020 7946 0958': 2, plan: 'pro' }, false)).toEqual({ 'sent to [email redacted]': true, 'Called [phone redacted]': 2, plan: 'pro' });
+		expect(redactValue({ 'a@example.com': 1, 'b@example.com': 2, nested: { 'c@example.com': { 'd@example.com': 3 } } })).toEqual({
+			'[email redacted]': 1,
+			'[email redacted] (2)': 2,
+			nested: { '[email redacted]': { '[email redacted]': 3 } },
+		});
+	});
+
+	test('credentials under their keys go entirely, also where personal data is revealed; look-alike keys stay', () => {
+		const traits = {
+			name: 'Ann Lee',
+			plan: 'pro',
+			passwordResetToken: 'prt-1',
+			apiKey: 'ak-1',
+			APIKey: 'ak-2',
+			'x-api-key': 'ak-3',
+			access_token: 'at-1',
+			password: 'pw-1',
+			client_secret: 'cs-1',
+			sessionId: 'sid-1',
+			integrations: [{ crm: { authToken: 'auth-1' } }],
+			author: 'Kim',
+			sessionCount: 4,
+		};
+		const masked = { passwordResetToken: '[redacted]', apiKey: '[redacted]', APIKey: '[redacted]', 'x-api-key': '[redacted]', access_token: '[redacted]', password: '[redacted]', client_secret: '[redacted]', sessionId: '[redacted]', integrations: [{ crm: { authToken: '[redacted]' } }] };
+		expect(shownTraits(traits, true)).toEqual({ ...traits, ...masked });
+		expect(shownTraits(traits, false)).toEqual({ ...traits, ...masked, name: '[redacted]' });
+		expect(redactValue(traits)).toEqual(shownTraits(traits, false));
 	});
 
 	test('values under personal keys go entirely; other keys keep their values', () => {

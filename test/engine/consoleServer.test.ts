@@ -6,10 +6,14 @@ import { join } from 'node:path';
 import { DecisionConsole } from '../../engine/audit/queries';
 import { startConsoleServer } from '../../console/server';
 import { Engine } from '../../engine/engine';
+import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
+import { loadPolicy } from '../../engine/policy/load';
 import { MemoryStore } from '../../engine/store/memory';
 import { SqliteStore } from '../../engine/store/sqlite';
 import { knownDecisions } from '../helpers/consoleDecisions';
 import { tempDir } from '../helpers/fixtures';
+import { postgresStore } from '../helpers/rawStores';
+import { describeWithServer, TEST_POSTGRES_URL } from '../helpers/services';
 
 /** An access token made up per test run. */
 const TOKEN = randomBytes(18).toString('base64url');
@@ -178,6 +182,45 @@ describe('console HTTP server bound elsewhere', () => {
 			expect((await fetch(base)).status).toBe(200);
 		} finally {
 			await close();
+		}
+	});
+});
+
+describe('console HTTP server: the Authorization header', () => {
+	test('the token is accepted with the auth scheme in any case (authorization: bearer …)', async () => {
+		const { url, close } = await startConsoleServer({ console: await filledConsole(), port: 0, token: TOKEN });
+		try {
+			const base = url.split('#')[0];
+			for (const scheme of ['Bearer', 'bearer', 'BEARER']) expect((await fetch(`${base}api/totals`, { headers: { authorization: `${scheme} ${TOKEN}` } })).status).toBe(200);
+			expect((await fetch(`${base}api/totals`, { headers: { authorization: `Basic ${TOKEN}` } })).status).toBe(401);
+			expect((await fetch(`${base}api/totals`, { headers: { authorization: `bearer${TOKEN}` } })).status).toBe(401);
+		} finally {
+			await close();
+		}
+	});
+});
+
+describeWithServer('PostgreSQL', TEST_POSTGRES_URL)('console HTTP server on PostgreSQL: text no store can keep', () => {
+	test('a NUL character in a console filter, cursor or decision id is a 400 naming the parameter, not a 503', async () => {
+		const engine = new Engine({ store: postgresStore('consolenul'), policy: loadPolicy(DEFAULT_POLICY) });
+		await engine.decide({ type: 'track', name: 'Demo Requested', identities: { email: 'pg@example.org' } }, { journey: 'nurture', target: { dryRun: true } });
+		const { url, close } = await startConsoleServer({ console: new DecisionConsole(engine), port: 0 });
+		const cursor = Buffer.from('2026-11-20T08:00:00.000Z|d\u0000x').toString('base64url');
+		try {
+			for (const [path, names] of [
+				['api/decisions?journey=%00', /^Bad filter: journey: contains a NUL character/],
+				['api/totals?contact=c%00x', /^Bad filter: contact: contains a NUL character/],
+				[`api/decisions?cursor=${cursor}`, /^cursor is not a page cursor/],
+				['api/decisions/d%00x', /^The decision id contains a NUL character/],
+			] as const) {
+				const res = await fetch(new URL(path, url));
+				const body = (await res.json()) as { code: string; error: string };
+				expect({ path, status: res.status, code: body.code }).toEqual({ path, status: 400, code: 'INVALID_INPUT' });
+				expect(body.error).toMatch(names);
+			}
+		} finally {
+			await close();
+			await engine.close();
 		}
 	});
 });

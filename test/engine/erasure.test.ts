@@ -134,6 +134,24 @@ describe('erasing a contact', () => {
 	});
 	withPostgres('on PostgreSQL (every row of every table, as text)', () => {
 		describeErasure(postgresBackend('nudgeerase'));
+		test('a contact id or email address with a NUL character or half a surrogate pair is refused as invalid input, naming the field', async () => {
+			const engine = new Engine({ store: postgresStore('contactnul'), policy: policy() });
+			try {
+				for (const [ref, field] of [
+					[{ contactId: 'c_\u0000x' }, 'contactId'],
+					[{ email: 'a\u0000@example.org' }, 'email'],
+					[{ contactId: 'c_\ud800x' }, 'contactId'],
+				] as const) {
+					for (const request of [() => engine.contactRecord(ref), () => engine.eraseContact(ref, { suppress: true })]) {
+						const error = await request().catch((e: unknown) => e);
+						expect(error).toBeInstanceOf(NudgeError);
+						expect(error).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(new RegExp(`^Cannot (export|erase) the contact: ${field}: (contains a NUL character|is not valid Unicode text)`)) });
+					}
+				}
+			} finally {
+				await engine.close();
+			}
+		});
 		describeSharedSuppression('postgres', () => {
 			const store = postgresStore('nudgesuppress');
 			return [store, new PostgresStore(TEST_POSTGRES_URL, { schema: store.schema })];

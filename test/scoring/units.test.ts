@@ -1,6 +1,6 @@
 import { NudgeError } from '../../engine/errors';
 import { auc, brier, calibrate, calibrationTable, confusionAt, fitIsotonic, fitPlatt, stratifiedKFold, stratifiedSplit, timeSplit } from '../../engine/scoring/evaluate';
-import { buildFeatureSpec, encodeRecord, encodeTable, labelsOf } from '../../engine/scoring/features';
+import { buildFeatureSpec, describeValue, encodeRecord, encodeTable, labelsOf } from '../../engine/scoring/features';
 import { binEdges, binOf, explainRow, predictForest, rng, trainForest } from '../../engine/scoring/forest';
 import { deserializeModel, scoreRecord, serializeModel, splitFor, trainModel } from '../../engine/scoring/model';
 import { detectDelimiter, parseCsv, parseJson, parseJsonl, Table } from '../../engine/scoring/table';
@@ -46,6 +46,13 @@ describe('feature spec', () => {
 		]);
 		expect(spec.skipped).toEqual([{ name: 'Lead Id', reason: 'excluded' }]);
 		expect(labels.positive).toBe('1');
+	});
+
+	test('a factor names a credential column (a trait such as apiKey) without quoting its value', () => {
+		const apiKey = { name: 'apiKey', kind: 'categorical' as const, levels: { '(blank)': 0 }, otherCode: 1 };
+		expect(describeValue(apiKey, 'ak-51d0e2', spec)).toBe('apiKey = [redacted]');
+		expect(describeValue(apiKey, '', spec)).toBe('apiKey is blank');
+		expect(describeValue(spec.features[1], 'TikTok', spec)).toBe('Source = TikTok (rare or new value)');
 	});
 
 	test('categorical levels are ordered by conversion rate; blank is a level; unseen values share "(other)"', () => {
