@@ -164,6 +164,15 @@ export function stratifiedKFold(y: ArrayLike<number>, k: number, seed: number): 
  */
 export type Calibrator = { kind: 'isotonic'; x: number[]; y: number[] } | { kind: 'platt'; a: number; b: number };
 
+const finiteNumbers = (v: unknown): v is number[] => Array.isArray(v) && v.every((n) => typeof n === 'number' && Number.isFinite(n));
+
+/** Whether a calibrator read from a file is one `calibrate` can use (anything else would score NaN or throw). */
+export function isCalibrator(c: unknown): c is Calibrator {
+	const k = c as Record<string, unknown> | null | undefined;
+	if (k?.kind === 'platt') return finiteNumbers([k.a, k.b]);
+	return k?.kind === 'isotonic' && finiteNumbers(k.x) && finiteNumbers(k.y) && k.x.length > 0 && k.x.length === k.y.length;
+}
+
 const logit = (p: number) => {
 	const q = Math.min(1 - 1e-4, Math.max(1e-4, p));
 	return Math.log(q / (1 - q));

@@ -1,5 +1,5 @@
 import { NudgeError } from '../errors';
-import { Calibrator, Evaluation, Split, calibrate, evaluate, fitIsotonic, fitPlatt, stratifiedKFold, stratifiedSplit, timeSplit } from './evaluate';
+import { Calibrator, Evaluation, Split, calibrate, evaluate, fitIsotonic, fitPlatt, isCalibrator, stratifiedKFold, stratifiedSplit, timeSplit } from './evaluate';
 import { FeatureOptions, FeatureSpec, buildFeatureSpec, describeValue, encodeRecord, encodeTable, fingerprintOf, labelsOf } from './features';
 import { Forest, ForestOptions, Steps, Tree, drain, drainAsync, explainRow, growForest, predictForest } from './forest';
 import { tierOf } from './rulesModel';
@@ -217,12 +217,33 @@ export function forestToJson(forest: Forest) {
 const broken = (why: string) => new NudgeError('INVALID_INPUT', `This is not a usable Nudge model: ${why}. Train the model again`);
 
 /**
- * Reads a serialised model and checks it is whole: its feature spec must match its fingerprint and the
- * forest must read exactly the spec's features, so a model never scores data encoded another way.
+ * Reads a serialised model and checks it is whole: its feature spec must match its fingerprint, the
+ * forest must read exactly the spec's features, and every part scoring uses must be there, so a stored
+ * model never scores data encoded another way, never scores NaN and never fails while scoring.
  */
 export function deserializeModel(json: string): TrainedModel {
-	const { m, spec } = readModelJson(json, 'nudge-model/1', broken);
-	return { spec, calibrator: m.calibrator, evaluation: m.evaluation, summary: m.summary, forest: forestFromJson(m.forest, spec) };
+	return readingModel(broken, () => {
+		const { m, spec } = readModelJson(json, 'nudge-model/1', broken);
+		if (!isCalibrator(m.calibrator)) throw broken('its calibration is missing or not numbers');
+		const finite = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+		// The cold start reads these on every score.
+		if (!finite(m.summary?.rows) || !finite(m.summary?.positives)) throw broken('its training summary (rows and successes) is missing');
+		if (typeof m.evaluation !== 'object' || m.evaluation === null) throw broken('its evaluation is missing');
+		return { spec, calibrator: m.calibrator, evaluation: m.evaluation, summary: m.summary, forest: forestFromJson(m.forest, spec) };
+	});
+}
+
+/**
+ * Runs `read` on a model file: a failure other than its own checks' (a value of the wrong type, base64
+ * of a wrong length) is the usual "not a usable Nudge model" error too, naming what went wrong.
+ */
+export function readingModel<T>(broke: (why: string) => NudgeError, read: () => T): T {
+	try {
+		return read();
+	} catch (error) {
+		if (error instanceof NudgeError) throw error;
+		throw broke(`it could not be read (${error instanceof Error ? error.message : String(error)})`);
+	}
 }
 
 /** What each stored format is, to say so when a model of one kind is read as the other. */
@@ -246,18 +267,52 @@ export function readModelJson(json: string, format: string, broke: (why: string)
 	return { m, spec };
 }
 
-/** Reads a forest written by `forestToJson`, checking it reads exactly the spec's features. */
+/**
+ * Reads a forest written by `forestToJson` (propensity and uplift models alike), checking it reads exactly
+ * the spec's features and that every tree can be walked to a leaf.
+ */
 export function forestFromJson(f: ReturnType<typeof forestToJson>, spec: FeatureSpec, broke = broken): Forest {
-	if (f?.nFeatures !== spec.features.length || f.edges?.length !== spec.features.length || !Array.isArray(f.trees)) {
-		throw broke(`its forest reads ${f?.nFeatures} features but its feature spec has ${spec.features.length} (a forest from a different feature spec)`);
+	const nFeatures = spec.features.length;
+	if (f?.nFeatures !== nFeatures || !Array.isArray(f.edges) || f.edges.length !== nFeatures) {
+		throw broke(`its forest reads ${f?.nFeatures} features but its feature spec has ${nFeatures} (a forest from a different feature spec)`);
 	}
-	const trees: Tree[] = f.trees.map((t: string[]) => ({
+	if (!Array.isArray(f.trees) || !f.trees.length) throw broke('its forest has no trees');
+	if (typeof f.bias !== 'number' || !Number.isFinite(f.bias)) throw broke("its forest's base rate is not a number");
+	const edges = readingModel(broke, () => f.edges.map((e: string) => fromB64('Float64Array', e) as Float64Array));
+	if (edges.some((e) => e.some((v) => !Number.isFinite(v)))) throw broke('its value ranges are not numbers');
+	const trees = f.trees.map((t: unknown, i: number) => {
+		const tree = readingModel(broke, () => treeFromJson(t, broke));
+		const problem = treeProblem(tree, nFeatures);
+		if (problem) throw broke(`tree ${i + 1} ${problem}`);
+		return tree;
+	});
+	return { nFeatures, bias: f.bias, options: f.options, edges, trees };
+}
+
+function treeFromJson(t: unknown, broke: (why: string) => NudgeError): Tree {
+	if (!Array.isArray(t) || t.length !== 5 || !t.every((a) => typeof a === 'string')) throw broke('a tree is not five arrays in base64');
+	return {
 		feature: fromB64('Int32Array', t[0]) as Int32Array,
 		threshold: fromB64('Uint8Array', t[1]) as Uint8Array,
 		left: fromB64('Int32Array', t[2]) as Int32Array,
 		right: fromB64('Int32Array', t[3]) as Int32Array,
 		value: fromB64('Float32Array', t[4]) as Float32Array,
-	}));
-	for (const t of trees) for (const feat of t.feature) if (feat >= spec.features.length) throw broke('a tree splits on a feature its spec does not have');
-	return { nFeatures: f.nFeatures, bias: f.bias, options: f.options, edges: f.edges.map((e: string) => fromB64('Float64Array', e) as Float64Array), trees };
+	};
+}
+
+/**
+ * What makes a tree unusable, or undefined. A branch must lead to a later node (the trainer adds children
+ * after their parent): a node pointing back up or at itself would loop for ever on every score.
+ */
+function treeProblem(t: Tree, nFeatures: number): string | undefined {
+	const n = t.value.length;
+	if (!n || [t.feature, t.threshold, t.left, t.right].some((a) => a.length !== n)) return 'has no nodes or arrays of different lengths';
+	for (let i = 0; i < n; i++) {
+		if (!Number.isFinite(t.value[i])) return 'has a node value that is not a number';
+		const f = t.feature[i];
+		if (f === -1) continue;
+		if (f < 0 || f >= nFeatures) return 'splits on a feature its spec does not have';
+		if (!(t.left[i] > i && t.left[i] < n && t.right[i] > i && t.right[i] < n)) return 'has a branch that does not lead down the tree (it would never reach a leaf)';
+	}
+	return undefined;
 }

@@ -12,7 +12,7 @@ import { Table, readTable, tableFromObjects } from './table';
 import type { UpliftEvaluation } from './uplift/metrics';
 import { UpliftOptions, UpliftSummary, deserializeUplift } from './uplift/model';
 import { trainAndSaveUplift, upliftMetaOf } from './uplift/registry';
-import { activateModel, checkName, isUpliftBody, loadActive, rollbackModel } from './versions';
+import { ACTIVATION_TRIES, activateIfActiveIs, activateModel, activeChangedError, checkName, isUpliftBody, loadActive, rollbackModel } from './versions';
 import { isoTime } from '../util/isoTime';
 
 export { activateModel, rollbackModel } from './versions';
@@ -62,24 +62,49 @@ export async function trainAndSave(store: Store, name: string, table: Table, opt
 	const split = splitFor(table, labels.y, options);
 	const model = await trainOnSplitAsync(table, options, split);
 	const version = await store.saveModelVersion(name, isoTime(save.now?.getTime() ?? Date.now()), metaOf(model), serializeModel(model));
-	if (!save.activate) return { version, model, activated: false, activation: `saved as ${name} v${version}, not activated` };
-	let activeAuc: number | undefined;
-	const active = save.requireBetter ? await store.getModelVersion(name) : undefined;
-	if (active) {
-		const current = deserializeModel(active.body);
-		const heldOut = { columns: table.columns, rows: Array.from(split.split.test, (r) => table.rows[r]) };
-		try {
-			activeAuc = auc(predictTable(current, heldOut, options.asOf), Uint8Array.from(split.split.test, (r) => labels.y[r]));
-		} catch (error) {
-			if (!(error instanceof NudgeError)) throw error;
-			return { version, model, activated: false, activation: `saved as ${name} v${version}, not activated: the active v${active.version} cannot read this data, so they cannot be compared (${error.message})` };
+	const notActivated = (why: string, activeAuc?: number): SaveResult => ({ version, model, activated: false, activeAuc, activation: `saved as ${name} v${version}, not activated${why}` });
+	if (!save.activate) return notActivated('');
+	const unjudged = unjudgedReason(model.evaluation);
+	if (unjudged) return notActivated(`: ${unjudged}`);
+	if (!save.requireBetter) {
+		await activateModel(store, name, version, { note: save.note, now: save.now });
+		return { version, model, activated: true, activation: `saved and activated as ${name} v${version}` };
+	}
+	const heldOut = { columns: table.columns, rows: Array.from(split.split.test, (r) => table.rows[r]) };
+	const yHeldOut = Uint8Array.from(split.split.test, (r) => labels.y[r]);
+	// Compare with the active version, then activate only if it is still the one compared with; when another
+	// version was activated meanwhile (a second training at the same time), compare with that one instead.
+	for (let attempt = 0; attempt < ACTIVATION_TRIES; attempt++) {
+		const active = await store.getModelVersion(name);
+		let activeAuc: number | undefined;
+		if (active) {
+			const current = deserializeModel(active.body);
+			try {
+				activeAuc = auc(predictTable(current, heldOut, options.asOf), yHeldOut);
+			} catch (error) {
+				if (!(error instanceof NudgeError)) throw error;
+				return notActivated(`: the active v${active.version} cannot read this data, so they cannot be compared (${error.message})`);
+			}
+			if (!(model.evaluation.auc > activeAuc)) {
+				return notActivated(`: AUC ${model.evaluation.auc.toFixed(3)} does not beat the active v${active.version} (${activeAuc.toFixed(3)}) on the same held-out rows`, activeAuc);
+			}
 		}
-		if (!(model.evaluation.auc > activeAuc)) {
-			return { version, model, activated: false, activeAuc, activation: `saved as ${name} v${version}, not activated: AUC ${model.evaluation.auc.toFixed(3)} does not beat the active v${active.version} (${activeAuc.toFixed(3)}) on the same held-out rows` };
+		const note = save.note ?? (active ? `AUC ${model.evaluation.auc.toFixed(3)} beat v${active.version} (${activeAuc!.toFixed(3)})` : undefined);
+		if (await activateIfActiveIs(store, name, version, active?.version ?? null, { note, now: save.now })) {
+			return { version, model, activated: true, activeAuc, activation: `saved and activated as ${name} v${version}` };
 		}
 	}
-	await activateModel(store, name, version, { note: save.note ?? (active ? `AUC ${model.evaluation.auc.toFixed(3)} beat v${active.version} (${activeAuc!.toFixed(3)})` : undefined), now: save.now });
-	return { version, model, activated: true, activeAuc, activation: `saved and activated as ${name} v${version}` };
+	throw activeChangedError(name);
+}
+
+/**
+ * Why a model's held-out evaluation cannot judge it, or undefined when it can: without both outcomes among
+ * the held-out rows its AUC is undefined, and such a model must not go live unjudged.
+ */
+export function unjudgedReason(evaluation: Evaluation): string | undefined {
+	if (Number.isFinite(evaluation.auc)) return undefined;
+	const missing = evaluation.positives === 0 ? 'no success' : 'no failure';
+	return `its ${evaluation.rows} held-out rows hold ${missing}, so how well it ranks contacts cannot be measured. Add rows with more ${evaluation.positives === 0 ? 'successes' : 'failures'} (the held-out share needs some of each outcome) and train again`;
 }
 
 /** Stores a serialised model (a file from `nudge train --out` or `nudge uplift train --out`) as a new version; a broken one is refused. */

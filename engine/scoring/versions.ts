@@ -1,5 +1,5 @@
 import { NudgeError } from '../errors';
-import type { ModelVersionInfo } from '../store/models';
+import type { ModelActivation, ModelVersionInfo } from '../store/models';
 import type { Store } from '../store/types';
 import { deserializeModel } from './model';
 import { deserializeUplift } from './uplift/model';
@@ -22,8 +22,21 @@ function readAnyModel(body: string): unknown {
 	return (isUpliftBody(body) ? deserializeUplift : deserializeModel)(body);
 }
 
+type ActivateOptions = { note?: string; now?: Date; action?: 'activate' | 'rollback' };
+
 /** Activates a version after checking it loads; a missing or broken version changes nothing. */
-export async function activateModel(store: Store, name: string, version: number, options: { note?: string; now?: Date; action?: 'activate' | 'rollback' } = {}): Promise<ModelVersionInfo> {
+export async function activateModel(store: Store, name: string, version: number, options: ActivateOptions = {}): Promise<ModelVersionInfo> {
+	const activated = await activateIfActiveIs(store, name, version, undefined, options);
+	if (!activated) throw new NudgeError('CONFLICT', `Model ${name} v${version} disappeared while activating it`);
+	return activated;
+}
+
+/**
+ * activateModel, only if the active version is still `expected` (null: none is active; undefined: whichever):
+ * undefined when it changed meanwhile, so a caller that chose by comparing with one version never replaces
+ * another it did not see (two trainings with --require-better at once). The store checks and activates in one step.
+ */
+export async function activateIfActiveIs(store: Store, name: string, version: number, expected: number | null | undefined, options: ActivateOptions = {}): Promise<ModelVersionInfo | undefined> {
 	const record = await store.getModelVersion(name, version);
 	if (!record) {
 		const known = (await store.listModelVersions(name)).map((v) => v.version);
@@ -31,16 +44,48 @@ export async function activateModel(store: Store, name: string, version: number,
 	}
 	readAnyModel(record.body);
 	const entry = { name, version, action: options.action ?? 'activate', at: isoTime(options.now?.getTime() ?? Date.now()), ...(options.note ? { note: options.note } : {}) } as const;
-	if (!(await store.activateModelVersion(entry))) throw new NudgeError('CONFLICT', `Model ${name} v${version} disappeared while activating it`);
+	if (!(await store.activateModelVersion(entry, expected))) return undefined;
 	return { name: record.name, version: record.version, createdAt: record.createdAt, meta: record.meta, active: true };
 }
 
-/** Re-activates the version that was active before the current one. */
+/** How often a compare-and-set activation is tried again when the active version keeps changing under it. */
+export const ACTIVATION_TRIES = 5;
+
+export const activeChangedError = (name: string) =>
+	new NudgeError('CONFLICT', `The active version of model ${name} kept changing while this one was activated (other trainings or activations at the same time): try again`);
+
+/**
+ * The versions that were active one after another, oldest first, as the activation log tells it: an
+ * activation adds its version, a rollback removes the version it rolled back from. The last is the active
+ * version, the one before it the version a rollback goes back to.
+ */
+export function activationHistory(log: readonly Pick<ModelActivation, 'version' | 'action'>[]): number[] {
+	const history: number[] = [];
+	for (const { version, action } of log) {
+		if (action === 'rollback') {
+			history.pop();
+			// Normally the version rolled back to is now last; a log written otherwise still ends on it.
+			const at = history.lastIndexOf(version);
+			if (at >= 0) history.length = at + 1;
+			else history.push(version);
+		} else if (history[history.length - 1] !== version) history.push(version);
+	}
+	return history;
+}
+
+/**
+ * Re-activates the version that was active before the current one; rolling back again goes further back
+ * (never to a version just rolled back from).
+ */
 export async function rollbackModel(store: Store, name: string, options: { note?: string; now?: Date } = {}): Promise<ModelVersionInfo> {
-	const log = await store.modelActivations(name);
-	const last = log[log.length - 1];
-	if (last?.previous === undefined) throw new NudgeError('INVALID_INPUT', `Model ${name} has no earlier active version to roll back to`);
-	return activateModel(store, name, last.previous, { ...options, action: 'rollback' });
+	for (let attempt = 0; attempt < ACTIVATION_TRIES; attempt++) {
+		const history = activationHistory(await store.modelActivations(name));
+		if (history.length < 2) throw new NudgeError('INVALID_INPUT', `Model ${name} has no earlier active version to roll back to`);
+		const [previous, current] = history.slice(-2);
+		const activated = await activateIfActiveIs(store, name, previous, current, { ...options, action: 'rollback' });
+		if (activated) return activated;
+	}
+	throw activeChangedError(name);
 }
 
 /** Loaded models per store, by kind, name and version: a score costs one cheap active-version lookup. */

@@ -164,9 +164,10 @@ export class MemoryStore extends ComposedSteps implements Store {
 		return (entry?.versions ?? []).map((v) => ({ name, version: v.version, createdAt: v.createdAt, meta: structuredClone(v.meta), active: v.version === entry!.active }));
 	}
 
-	async activateModelVersion(a: Omit<ModelActivation, 'previous'>) {
+	async activateModelVersion(a: Omit<ModelActivation, 'previous'>, expected?: number | null) {
 		const entry = this.models.get(a.name);
 		if (!entry?.versions[a.version - 1]) return false;
+		if (expected !== undefined && (entry.active ?? null) !== expected) return false;
 		entry.log.push({ ...a, ...(entry.active !== undefined ? { previous: entry.active } : {}) });
 		entry.active = a.version;
 		return true;

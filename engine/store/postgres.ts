@@ -577,7 +577,7 @@ export class PostgresStore extends ComposedSteps implements Store {
 		return rows.map((r) => ({ name, version: Number(r.version), createdAt: r.created_at, active: Number(r.version) === active, meta: r.meta }));
 	}
 
-	activateModelVersion(a: Omit<ModelActivation, 'previous'>) {
+	activateModelVersion(a: Omit<ModelActivation, 'previous'>, expected?: number | null) {
 		return this.withClient(
 			'activate a model version',
 			async (c) => {
@@ -585,6 +585,8 @@ export class PostgresStore extends ComposedSteps implements Store {
 				const exists = await c.query(`SELECT 1 FROM ${this.t('model_versions')} WHERE name = $1 AND version = $2`, [a.name, a.version]);
 				if (exists.rowCount === 0) return false;
 				const prev = await c.query<{ version: number }>(`SELECT version FROM ${this.t('model_active')} WHERE name = $1`, [a.name]);
+				// Under the model's lock, so no other activation lands between this check and the update.
+				if (expected !== undefined && (prev.rows[0] ? Number(prev.rows[0].version) : null) !== expected) return false;
 				await c.query(`INSERT INTO ${this.t('model_active')} (name, version) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET version = excluded.version`, [a.name, a.version]);
 				await c.query(`INSERT INTO ${this.t('model_activations')} (name, version, previous, action, at, note) VALUES ($1, $2, $3, $4, $5, $6)`, [
 					a.name,

@@ -388,10 +388,14 @@ redis.call('HSET', KEYS[1], v, ARGV[1])
 return v
 `;
 
-/** KEYS: versions hash, active key, log list. ARGV: version, log entry JSON. Log items are "previous|json". */
+/**
+ * KEYS: versions hash, active key, log list. ARGV: version, log entry JSON, the active version expected ('' none,
+ * '*' any). Log items are "previous|json".
+ */
 const ACTIVATE_MODEL_LUA = `
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
 local prev = redis.call('GET', KEYS[2]) or ''
+if ARGV[3] ~= '*' and prev ~= ARGV[3] then return 0 end
 redis.call('SET', KEYS[2], ARGV[1])
 redis.call('RPUSH', KEYS[3], prev .. '|' .. ARGV[2])
 return 1
@@ -973,10 +977,11 @@ export class RedisStore extends NamedRecords implements Store {
 		});
 	}
 
-	activateModelVersion(a: Omit<ModelActivation, 'previous'>) {
+	activateModelVersion(a: Omit<ModelActivation, 'previous'>, expected?: number | null) {
 		return this.run('activate a model version', async () => {
 			const entry = JSON.stringify({ version: a.version, action: a.action, at: a.at, ...(a.note !== undefined ? { note: a.note } : {}) });
-			const ok = await this.redis.nudgeActivateModel(this.k('model', a.name, 'versions'), this.k('model', a.name, 'active'), this.k('model', a.name, 'log'), a.version, entry);
+			const ifActive = expected === undefined ? '*' : expected === null ? '' : String(expected);
+			const ok = await this.redis.nudgeActivateModel(this.k('model', a.name, 'versions'), this.k('model', a.name, 'active'), this.k('model', a.name, 'log'), a.version, entry, ifActive);
 			return ok === 1;
 		});
 	}

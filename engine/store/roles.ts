@@ -109,8 +109,13 @@ export interface ModelStore {
 	activeModelVersion(name: string): Promise<number | undefined>;
 	/** Every version of a model (without bodies), oldest first. */
 	listModelVersions(name: string): Promise<ModelVersionInfo[]>;
-	/** Makes one version the active one and logs it. False when the version does not exist (nothing changes). */
-	activateModelVersion(entry: Omit<ModelActivation, 'previous'>): Promise<boolean>;
+	/**
+	 * Makes one version the active one and logs it. False when the version does not exist, or, given
+	 * `expected`, when the active version is not `expected` (null: none is active): then nothing changes.
+	 * The check and the activation are one step, so a caller that compared with the active version never
+	 * replaces another one activated meanwhile.
+	 */
+	activateModelVersion(entry: Omit<ModelActivation, 'previous'>, expected?: number | null): Promise<boolean>;
 	/** Activations and rollbacks of a model, oldest first. */
 	modelActivations(name: string): Promise<ModelActivation[]>;
 }

@@ -708,10 +708,11 @@ export class SqliteStore extends ComposedSteps implements Store {
 		return rows.map((r) => ({ name, version: Number(r.version), createdAt: r.created_at, active: Number(r.version) === active, meta: JSON.parse(r.meta) }));
 	}
 
-	async activateModelVersion(a: Omit<ModelActivation, 'previous'>) {
+	async activateModelVersion(a: Omit<ModelActivation, 'previous'>, expected?: number | null) {
 		const ok = await this.write(() => {
 			if (!this.db.prepare('SELECT 1 FROM model_versions WHERE name = ? AND version = ?').get(a.name, a.version)) return false;
 			const prev = this.db.prepare('SELECT version FROM model_active WHERE name = ?').get(a.name) as { version: number } | undefined;
+			if (expected !== undefined && (prev ? Number(prev.version) : null) !== expected) return false;
 			this.db.prepare('INSERT INTO model_active (name, version) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET version = excluded.version').run(a.name, a.version);
 			this.db
 				.prepare('INSERT INTO model_activations (name, version, previous, action, at, note) VALUES (?, ?, ?, ?, ?, ?)')

@@ -1,5 +1,4 @@
 import type { Decision, Score } from '../audit/schema';
-import { NudgeError } from '../errors';
 import type { DecisionRef } from '../items/decisionRef';
 import { offerFor, scoringFor } from '../journeys/journey';
 import type { Profile } from '../profiles/schema';
@@ -29,16 +28,22 @@ export async function scoreProfile(ctx: EngineContext, profile: Profile, journey
 	const scoring = journey ? scoringFor(ctx.policy, journey) : ctx.policy.scoring;
 	const { model: name, tiers, minTrainingRows, minTrainingPositives } = scoring;
 	if (!name) return scoreWithRules(profile, scoring, ctx.policyVersion);
+	const rulesBecause = (why: string): Score => ({ ...scoreWithRules(profile, scoring, ctx.policyVersion), note: `rules used: ${why}` });
+	// A stored model that no longer loads, or fails on this contact, must not stop decisions: the rules score, and say why.
 	let active: Awaited<ReturnType<typeof activeModel>>;
-	let why: string | undefined;
 	try {
 		active = await activeModel(ctx.store, name);
-		why = active ? coldStartReason(active.model, minTrainingRows, minTrainingPositives) : `no version of model "${name}" is active`;
 	} catch (error) {
-		// A stored model that no longer loads must not stop decisions: the rules score, and say why.
-		if (!(error instanceof NudgeError)) throw error;
-		why = `model "${name}" could not be loaded (${error.message})`;
+		return rulesBecause(`model "${name}" could not be loaded (${messageOf(error)})`);
 	}
-	if (active && !why) return modelScore(name, active.version, active.model, profile, tiers);
-	return { ...scoreWithRules(profile, scoring, ctx.policyVersion), note: `rules used: ${active ? `model ${name} v${active.version} is not used yet: ${why}` : why}` };
+	if (!active) return rulesBecause(`no version of model "${name}" is active`);
+	const coldStart = coldStartReason(active.model, minTrainingRows, minTrainingPositives);
+	if (coldStart) return rulesBecause(`model ${name} v${active.version} is not used yet: ${coldStart}`);
+	try {
+		return modelScore(name, active.version, active.model, profile, tiers);
+	} catch (error) {
+		return rulesBecause(`model ${name} v${active.version} could not score this contact (${messageOf(error)})`);
+	}
 }
+
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));

@@ -595,6 +595,27 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			expect(await store.activeModelVersion('lead')).toBe(1);
 		});
 
+		test('model activation with an expected active version: compare-and-set, so a training that compared with one version never replaces another', async () => {
+			for (const day of ['01', '02', '03']) await store.saveModelVersion('lead', `2026-11-${day}T00:00:00.000Z`, {}, '{}');
+			const at = '2026-11-04T00:00:00.000Z';
+			// null: only while no version is active.
+			expect(await store.activateModelVersion({ name: 'lead', version: 1, action: 'activate', at }, 2)).toBe(false);
+			expect(await store.activateModelVersion({ name: 'lead', version: 1, action: 'activate', at }, null)).toBe(true);
+			expect(await store.activateModelVersion({ name: 'lead', version: 2, action: 'activate', at }, null)).toBe(false);
+			expect(await store.activateModelVersion({ name: 'lead', version: 2, action: 'activate', at }, 1)).toBe(true);
+			// Compared with v1, but v2 is active now: nothing changes, nothing is logged.
+			expect(await store.activateModelVersion({ name: 'lead', version: 3, action: 'activate', at }, 1)).toBe(false);
+			expect(await store.activateModelVersion({ name: 'lead', version: 9, action: 'activate', at }, 2)).toBe(false);
+			await store.sync();
+			expect(await store.activeModelVersion('lead')).toBe(2);
+			expect((await store.modelActivations('lead')).map((a) => [a.version, a.previous])).toEqual([
+				[1, undefined],
+				[2, 1],
+			]);
+			expect(await store.activateModelVersion({ name: 'lead', version: 3, action: 'activate', at }, 2)).toBe(true);
+			expect(await store.activeModelVersion('lead')).toBe(3);
+		});
+
 		test('cursors: compare-and-set, so two pollers never both advance one cursor', async () => {
 			expect(await store.getCursor('hubspot:contacts')).toBeUndefined();
 			expect(await store.setCursor('hubspot:contacts', 'a', 'x')).toBe(false);

@@ -5,7 +5,8 @@ import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { loadPolicy } from '../../engine/policy/load';
 import { OUTCOME_LABEL, outcomeTrainingTable } from '../../engine/scoring/outcomes';
 import { activateModel, importModel, modelOperation, rollbackModel, trainAndSave } from '../../engine/scoring/registry';
-import { crossValidate, serializeModel } from '../../engine/scoring/model';
+import * as modelModule from '../../engine/scoring/model';
+import { crossValidate, serializeModel, trainModel } from '../../engine/scoring/model';
 import { MemoryStore } from '../../engine/store/memory';
 import { SqliteStore } from '../../engine/store/sqlite';
 import type { Store } from '../../engine/store/types';
@@ -79,6 +80,73 @@ describe.each([
 		expect((await store.listModelVersions('lead')).map((v) => v.version)).toEqual([1]);
 		expect(await store.modelActivations('lead')).toHaveLength(1);
 	});
+
+	test('rolling back twice goes back two versions, never to the version just rolled back from', async () => {
+		for (let seed = 1; seed <= 3; seed++) await trainAndSave(store, 'lead', table, { ...options, trees: 3, seed }, { activate: true, now });
+		await rollbackModel(store, 'lead', { now });
+		expect(await store.activeModelVersion('lead')).toBe(2);
+		await rollbackModel(store, 'lead', { now });
+		expect(await store.activeModelVersion('lead')).toBe(1);
+		await expectNudgeError(rollbackModel(store, 'lead'), /no earlier active version/);
+		// Activating a version again puts it on top: a rollback from it returns to the version it replaced.
+		await activateModel(store, 'lead', 3, { now });
+		await rollbackModel(store, 'lead', { now });
+		expect(await store.activeModelVersion('lead')).toBe(1);
+		expect((await store.modelActivations('lead')).map((a) => [a.action, a.version])).toEqual([
+			['activate', 1],
+			['activate', 2],
+			['activate', 3],
+			['rollback', 2],
+			['rollback', 1],
+			['activate', 3],
+			['rollback', 1],
+		]);
+	});
+
+	test('two trainings with require-better at once: the weaker one does not replace the better one activated meanwhile', async () => {
+		await trainAndSave(store, 'lead', table, { ...options, exclude: [...weak.exclude, 'Source'], trees: 10 }, { activate: true, now });
+		// The weaker training reads the active version (v1), then waits while the better one is trained and activated.
+		let weakerRead!: () => void;
+		const weakerHasRead = new Promise<void>((resolve) => (weakerRead = resolve));
+		let betterDone!: () => void;
+		const waitForBetter = new Promise<void>((resolve) => (betterDone = resolve));
+		let activeReads = 0;
+		const racing = new Proxy(store, {
+			get(target, prop) {
+				const value = Reflect.get(target, prop, target);
+				if (prop !== 'getModelVersion') return typeof value === 'function' ? value.bind(target) : value;
+				return async (name: string, version?: number) => {
+					const record = await target.getModelVersion(name, version);
+					if (version === undefined && ++activeReads === 1) {
+						weakerRead();
+						await waitForBetter;
+					}
+					return record;
+				};
+			},
+		});
+		const weaker = trainAndSave(racing, 'lead', table, { ...weak, trees: 10 }, { activate: true, requireBetter: true, now });
+		await weakerHasRead;
+		const better = await trainAndSave(store, 'lead', table, { ...options, trees: 10, seed: 5 }, { activate: true, requireBetter: true, now });
+		betterDone();
+		const lost = await weaker;
+		expect(better.activated).toBe(true);
+		expect(better.model.evaluation.auc).toBeGreaterThan(lost.model.evaluation.auc);
+		// Its activation found v1 no longer active, so it compared again, with the better version, and lost.
+		expect(lost).toMatchObject({ activated: false, activation: expect.stringMatching(new RegExp(`does not beat the active v${better.version}`)) });
+		expect(await store.activeModelVersion('lead')).toBe(better.version);
+	});
+
+	test('a version whose held-out rows hold no success cannot be judged: it is saved, not activated, and the result says what to add', async () => {
+		// 2 successes in 1000 rows: the stratified fifth held out takes round(0.4) = 0 of them.
+		const rows = Array.from({ length: 1000 }, (_, i) => [String(i % 17), i % 2 ? 'a' : 'b', i === 10 || i === 500 ? '1' : '0']);
+		const r = await trainAndSave(store, 'lead', { columns: ['Visits', 'Source', 'Converted'], rows }, { target: 'Converted', trees: 3, minLeaf: 1 }, { activate: true, now });
+		expect(Number.isNaN(r.model.evaluation.auc)).toBe(true);
+		expect(r.activated).toBe(false);
+		expect(r.activation).toMatch(/^saved as lead v1, not activated: its 200 held-out rows hold no success, .* Add rows with more successes/);
+		expect(await store.activeModelVersion('lead')).toBeUndefined();
+		expect(await store.listModelVersions('lead')).toHaveLength(1);
+	});
 });
 
 test('model versions survive reopening the SQLite store', async () => {
@@ -128,6 +196,33 @@ describe('the engine scores with the active model', () => {
 		await store.activateModelVersion({ name: 'lead', version: 1, action: 'activate', at: now.toISOString() });
 		const score = await scored(new Engine({ store, policy }), 'h@x.io', hot);
 		expect(score).toMatchObject({ fallback: true, note: expect.stringMatching(/^rules used: model "lead" could not be loaded \(This is not a usable Nudge model/) });
+	});
+
+	test('an active version without a calibrator does not stop decisions: the rules score and say why', async () => {
+		const store = new MemoryStore();
+		const file = JSON.parse(serializeModel(trainModel(table, options)));
+		delete file.calibrator;
+		// As an older release could store it, or as edited in the database: it is the active version.
+		await store.saveModelVersion('lead', now.toISOString(), {}, JSON.stringify(file));
+		await store.activateModelVersion({ name: 'lead', version: 1, action: 'activate', at: now.toISOString() });
+		const score = await scored(new Engine({ store, policy }), 'h@x.io', hot);
+		expect(score).toMatchObject({ fallback: true, note: expect.stringMatching(/^rules used: model "lead" could not be loaded \(This is not a usable Nudge model: its calibration is missing/) });
+	});
+
+	test('an active version that fails while scoring a contact does not stop decisions: the rules score and say why', async () => {
+		const store = new MemoryStore();
+		await trainAndSave(store, 'lead', table, options, { activate: true, now });
+		const failing = jest.spyOn(modelModule, 'scoreRecord').mockImplementation(() => {
+			throw new TypeError("Cannot read properties of undefined (reading 'kind')");
+		});
+		try {
+			const score = await scored(new Engine({ store, policy }), 'h@x.io', hot);
+			expect(failing).toHaveBeenCalled();
+			expect(score).toMatchObject({ fallback: true, note: "rules used: model lead v1 could not score this contact (Cannot read properties of undefined (reading 'kind'))" });
+			expect(score.model).toMatch(/^rules:/);
+		} finally {
+			failing.mockRestore();
+		}
 	});
 
 	test('cold start: a version trained on too little data is not used, and every score says why', async () => {

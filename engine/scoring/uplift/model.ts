@@ -1,8 +1,8 @@
 import { NudgeError } from '../../errors';
-import { stratifiedSplit } from '../evaluate';
+import { isCalibrator, stratifiedSplit } from '../evaluate';
 import { FeatureOptions, FeatureSpec, Placeholders, DEFAULT_PLACEHOLDERS, buildFeatureSpec, encodeRecord, encodeTable, labelsOf } from '../features';
 import { ForestOptions, Steps, drain, drainAsync } from '../forest';
-import { Factor, forestFromJson, forestToJson, readModelJson, topFactors } from '../model';
+import { Factor, forestFromJson, forestToJson, readModelJson, readingModel, topFactors } from '../model';
 import type { Table } from '../table';
 import { Fitted, LEARNERS, Learner, LearnerKind, explainUplift, fitLearner, predictUplift } from './learners';
 import { UpliftEvaluation, evaluateUplift, qiniCoefficient } from './metrics';
@@ -207,20 +207,21 @@ export function serializeUplift(model: UpliftModel): string {
 const broken = (why: string) => new NudgeError('INVALID_INPUT', `This is not a usable Nudge uplift model: ${why}. Train it again with nudge uplift train`);
 
 export function deserializeUplift(json: string): UpliftModel {
-	const { m, spec } = readModelJson(json, UPLIFT_FORMAT, broken);
-	const finite = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
-	if (!Array.isArray(m.cutoffs) || m.cutoffs.length !== 100 || !m.cutoffs.every(finite) || !finite(m.averageEffect) || typeof m.fallback !== 'boolean') {
-		throw broken('its cut-offs, average effect or fallback flag are missing or not numbers');
-	}
-	if (typeof m.evaluation?.verdict !== 'string' || !Array.isArray(m.evaluation?.curve)) throw broken('its evaluation is missing');
-	const l = m.learner;
-	let learner: Learner;
-	const calibrator = (c: { kind?: string; a?: unknown; b?: unknown; x?: unknown; y?: unknown } | undefined) => (c?.kind === 'platt' && finite(c.a) && finite(c.b)) || (c?.kind === 'isotonic' && Array.isArray(c.x) && Array.isArray(c.y));
-	if (l?.kind === 't-learner' && !(calibrator(l.calibrators?.control) && calibrator(l.calibrators?.treated))) throw broken('its calibration is missing');
-	if (l?.kind === 'transformed-outcome' && !(finite(l.low) && finite(l.high) && l.high > l.low)) throw broken('its outcome range is missing');
-	if (l?.kind === 't-learner') learner = { kind: l.kind, control: forestFromJson(l.control, spec, broken), treated: forestFromJson(l.treated, spec, broken), calibrators: l.calibrators };
-	else if (l?.kind === 'transformed-outcome') learner = { kind: l.kind, forest: forestFromJson(l.forest, spec, broken), low: l.low, high: l.high };
-	else throw broken(`unknown learner "${l?.kind}"`);
-	delete m.format;
-	return { ...(m as UpliftModel), learner };
+	return readingModel(broken, () => {
+		const { m, spec } = readModelJson(json, UPLIFT_FORMAT, broken);
+		const finite = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+		if (!Array.isArray(m.cutoffs) || m.cutoffs.length !== 100 || !m.cutoffs.every(finite) || !finite(m.averageEffect) || typeof m.fallback !== 'boolean') {
+			throw broken('its cut-offs, average effect or fallback flag are missing or not numbers');
+		}
+		if (typeof m.evaluation?.verdict !== 'string' || !Array.isArray(m.evaluation?.curve)) throw broken('its evaluation is missing');
+		const l = m.learner;
+		let learner: Learner;
+		if (l?.kind === 't-learner' && !(isCalibrator(l.calibrators?.control) && isCalibrator(l.calibrators?.treated))) throw broken('its calibration is missing or not numbers');
+		if (l?.kind === 'transformed-outcome' && !(finite(l.low) && finite(l.high) && l.high > l.low)) throw broken('its outcome range is missing');
+		if (l?.kind === 't-learner') learner = { kind: l.kind, control: forestFromJson(l.control, spec, broken), treated: forestFromJson(l.treated, spec, broken), calibrators: l.calibrators };
+		else if (l?.kind === 'transformed-outcome') learner = { kind: l.kind, forest: forestFromJson(l.forest, spec, broken), low: l.low, high: l.high };
+		else throw broken(`unknown learner "${l?.kind}"`);
+		delete m.format;
+		return { ...(m as UpliftModel), learner };
+	});
 }
