@@ -7,6 +7,7 @@ import { holdoutKey } from '../decide/holdout';
 import { anySuppressed, suppressionReads } from '../privacy/suppression';
 import type { ProfileLockRequest, ProfileWrite, Store } from '../store/types';
 import { IDENTITY_KINDS, IdentityKind, Profile } from './schema';
+import { isTimeZone } from '../policy/timeZone';
 import { parseTime } from '../util/isoTime';
 
 /** Events that show a person engaging (they move lastEngagedAt and feed the score's recency). */
@@ -145,7 +146,8 @@ export function applyEvent(profile: Profile, event: CustomerEvent): Profile {
 	if (event.identities.email) profile.email = event.identities.email.toLowerCase();
 	if (typeof traits.phone === 'string' && traits.phone.trim()) profile.phone = traits.phone.trim();
 	if (typeof traits.pushToken === 'string' && traits.pushToken) profile.pushToken = traits.pushToken;
-	if (typeof traits.timezone === 'string' && traits.timezone) profile.timezone = traits.timezone;
+	// A zone that is no zone (a typo, "GMT+2") never replaces a real one: quiet hours would move to the policy's zone.
+	if (typeof traits.timezone === 'string' && traits.timezone && (isTimeZone(traits.timezone) || !profile.timezone || !isTimeZone(profile.timezone))) profile.timezone = traits.timezone;
 	if (typeof traits.lifecycle === 'string') profile.lifecycle = traits.lifecycle;
 	if (consent && typeof consent === 'object') {
 		for (const [ch, state] of Object.entries(consent as Record<string, unknown>)) {

@@ -22,6 +22,18 @@ describe('profiles', () => {
 		expect(again.lastEngagedAt).toBe('2026-11-02T00:00:00.000Z');
 	});
 
+	test('a time zone that is no zone never replaces a real one (quiet hours would move to the policy zone); a real one replaces either', async () => {
+		const store = new MemoryStore();
+		const at = (i: number) => `2026-11-02T00:00:0${i}Z`;
+		const zoneAfter = async (timezone: string, i: number) => (await ingestIntoProfile(store, ev({ type: 'identify', identities: { userId: 'u-tz' }, traits: { timezone }, occurredAt: at(i) }))).timezone;
+		expect(await zoneAfter('Europe/Berlin', 1)).toBe('Europe/Berlin');
+		expect(await zoneAfter('GMT+2', 2)).toBe('Europe/Berlin');
+		expect(await zoneAfter('Europe/Lisbon', 3)).toBe('Europe/Lisbon');
+		// A contact with no real zone keeps what it was given (the guardrails say the policy's zone applies, and why).
+		const other = await ingestIntoProfile(store, ev({ type: 'identify', identities: { userId: 'u-tz2' }, traits: { timezone: 'Mars/Olympus' }, occurredAt: at(4) }));
+		expect(other.timezone).toBe('Mars/Olympus');
+	});
+
 	test('events named after Object.prototype members ("toString", "hasOwnProperty") count from 0; "__proto__" is refused naming the name', async () => {
 		const store = new MemoryStore();
 		for (const [i, name] of ['toString', 'hasOwnProperty', 'toString'].entries()) await ingestIntoProfile(store, ev({ type: 'track', name, identities: { userId: 'u-proto' }, occurredAt: `2026-11-02T00:00:0${i}Z` }));
