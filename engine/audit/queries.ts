@@ -1,7 +1,7 @@
 import { z } from 'zod/v4';
 import { DECISION_STATUSES, Decision, REASON_CODES } from './schema';
 import { CHANNELS } from '../channels';
-import { compare, LiftOptions, LiftRow } from '../decide/lift';
+import { compare, ContactCell, groupRate, LiftOptions, LiftRow } from '../decide/lift';
 import type { Engine } from '../engine';
 import { describeIssues, issuesFromZod, NudgeError } from '../errors';
 import { encodingProblem, storableText } from '../events/limits';
@@ -377,16 +377,22 @@ export class DecisionConsole {
 	 * groups: `all`, then one row per channel that sent (treated decisions that sent nothing are in `all` only).
 	 */
 	async lift(filter: DecisionFilter, options: LiftOptions = {}): Promise<LiftRow[]> {
-		const rows = (await this.store.countDecisions(filter, ['journey', 'group', 'status', 'channel', 'converted'])).filter((r) => r.key[1] !== null);
+		// Per contact too: the holdout assigns contacts, so the intervals and warnings count them (lift.ts groupRate).
+		const rows = (await this.store.countDecisions(filter, ['journey', 'group', 'status', 'channel', 'converted', 'contactId'])).filter((r) => r.key[1] !== null);
 		const profileOnly = await this.store.countDecisions({ ...filter, reason: 'NOT_A_TRIGGER' }, ['journey']);
 		const out: LiftRow[] = [];
 		for (const journey of [...new Set(rows.map((r) => String(r.key[0])))].sort((a, b) => a.localeCompare(b))) {
 			const mine = rows.filter((r) => r.key[0] === journey);
 			const armOf = (k: FactValue[]) => (k[1] === 'treated' && k[2] === 'sent' && k[3] ? String(k[3]) : undefined);
 			const rate = (match: (k: FactValue[]) => boolean) => {
-				const n = countOf(mine, match);
-				const conversions = countOf(mine, (k) => match(k) && k[4] === true);
-				return { n, conversions, rate: n ? conversions / n : 0 };
+				const cells = new Map<string, ContactCell>();
+				for (const r of mine.filter((row) => match(row.key))) {
+					const cell = cells.get(String(r.key[5])) ?? { n: 0, conversions: 0 };
+					cell.n += r.n;
+					if (r.key[4] === true) cell.conversions += r.n;
+					cells.set(String(r.key[5]), cell);
+				}
+				return groupRate(cells);
 			};
 			const holdout = rate((k) => k[1] === 'holdout');
 			const all = compare(journey, 'all', rate((k) => k[1] === 'treated'), holdout, options);

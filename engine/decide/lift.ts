@@ -16,6 +16,13 @@ export interface GroupRate {
 	/** Decisions with at least one outcome their journey counts as a conversion. */
 	conversions: number;
 	rate: number;
+	/**
+	 * Distinct contacts in the group. The holdout assigns contacts, not decisions, so a contact's decisions are not
+	 * independent trials: the small-sample warning counts contacts. Absent when only decision counts are known.
+	 */
+	contacts?: number;
+	/** The sample size the intervals use: `n` discounted for one contact's decisions going alike (effectiveSampleSize). */
+	effectiveN?: number;
 }
 
 export interface LiftRow {
@@ -41,7 +48,7 @@ export interface LiftRow {
 export interface LiftOptions {
 	/** Outcome types that count as converting, for every journey (default: each decision's own, see `converted`). */
 	conversion?: Outcome['type'][];
-	/** Fewer decisions than this in either group, or fewer than `minConversions` in both together, warns. */
+	/** Fewer contacts (decisions, when contacts are not known) than this in either group, or fewer than `minConversions` in both together, warns. */
 	minSample?: number;
 	minConversions?: number;
 }
@@ -81,6 +88,32 @@ function rate(n: number, conversions: number): GroupRate {
 	return { n, conversions, rate: n ? conversions / n : 0 };
 }
 
+/** One contact's decisions in a group, and how many of them converted. */
+export interface ContactCell {
+	n: number;
+	conversions: number;
+}
+
+/**
+ * The effective sample size of a group's conversion rate when contacts have several decisions each: Kish's design
+ * effect with a cluster-robust (per contact) variance, `n` when a contact's decisions vary like independent trials,
+ * down to the number of contacts when each contact's decisions all go the same way. With fewer than two contacts, or a
+ * rate of 0 or 1, the data cannot tell how alike they are: the contacts count, the randomised unit.
+ */
+export function effectiveSampleSize(cells: Iterable<ContactCell>, contacts: number, n: number, conversions: number): number {
+	const p = conversions / n;
+	if (contacts < 2 || p === 0 || p === 1) return contacts;
+	let squares = 0;
+	for (const c of cells) squares += (c.conversions - p * c.n) ** 2;
+	const variance = ((contacts / (contacts - 1)) * squares) / (n * n);
+	return Math.min(n, Math.max(contacts, (p * (1 - p)) / variance));
+}
+
+/** The counts an interval is built from: the group's own, or scaled to its effective sample size. */
+function effectiveCounts(g: GroupRate): [conversions: number, n: number] {
+	return g.effectiveN === undefined || g.effectiveN === g.n ? [g.conversions, g.n] : [g.rate * g.effectiveN, g.effectiveN];
+}
+
 /** What a journey without holdout decisions shows instead of a lift. */
 export const NO_HOLDOUT = "no holdout in this journey's policy";
 
@@ -96,15 +129,20 @@ export function compare(journey: string, arm: string, treated: GroupRate, holdou
 	}
 	if (!treated.n) row.unavailable = 'no treated decisions';
 	else {
-		row.absolute = newcombeDifference(treated.conversions, treated.n, holdout.conversions, holdout.n);
-		row.relative = relativeLift(treated.conversions, treated.n, holdout.conversions, holdout.n);
+		const [x1, n1] = effectiveCounts(treated);
+		const [x2, n2] = effectiveCounts(holdout);
+		row.absolute = newcombeDifference(x1, n1, x2, n2);
+		row.relative = relativeLift(x1, n1, x2, n2);
 		row.significant = row.absolute.low > 0 || row.absolute.high < 0;
 	}
+	// The holdout assigns contacts: many decisions of a few contacts are still a few observations.
+	const unit = treated.contacts !== undefined && holdout.contacts !== undefined ? 'contacts' : 'decisions';
+	const size = (g: GroupRate) => g.contacts ?? g.n;
 	const small: string[] = [];
-	if (treated.n < minSample) small.push(`${treated.n} treated decisions`);
-	if (holdout.n < minSample) small.push(`${holdout.n} holdout decisions`);
+	if (size(treated) < minSample) small.push(`${size(treated)} treated ${unit}`);
+	if (size(holdout) < minSample) small.push(`${size(holdout)} holdout ${unit}`);
 	if (treated.conversions + holdout.conversions < minConversions) small.push(`${treated.conversions + holdout.conversions} conversions in all`);
-	if (small.length) row.warning = `too small to conclude anything: ${small.join(', ')} (want at least ${minSample} per group and ${minConversions} conversions)`;
+	if (small.length) row.warning = `too small to conclude anything: ${small.join(', ')} (want at least ${minSample} ${unit} per group and ${minConversions} conversions)`;
 	return row;
 }
 
@@ -118,33 +156,36 @@ export function compare(journey: string, arm: string, treated: GroupRate, holdou
  * they are counted apart, on the `all` row.
  */
 export class LiftTally {
-	private readonly groups = new Map<string, Map<string, { n: number; conversions: number }>>();
+	/** Per journey and arm, each contact's decisions: the contact is the unit the holdout randomises. */
+	private readonly groups = new Map<string, Map<string, Map<string, ContactCell>>>();
 	private readonly profileOnly = new Map<string, number>();
 
 	constructor(private readonly options: LiftOptions = {}) {}
 
-	private count(journey: string, arm: string, converted: boolean): void {
+	private count(journey: string, arm: string, contactId: string, converted: boolean): void {
 		let arms = this.groups.get(journey);
 		if (!arms) this.groups.set(journey, (arms = new Map()));
-		const g = arms.get(arm) ?? { n: 0, conversions: 0 };
-		g.n += 1;
-		if (converted) g.conversions += 1;
-		arms.set(arm, g);
+		let cells = arms.get(arm);
+		if (!cells) arms.set(arm, (cells = new Map()));
+		const c = cells.get(contactId) ?? { n: 0, conversions: 0 };
+		c.n += 1;
+		if (converted) c.conversions += 1;
+		cells.set(contactId, c);
 	}
 
 	add(d: Decision): void {
 		if (d.reason === 'NOT_A_TRIGGER') this.profileOnly.set(d.journey, (this.profileOnly.get(d.journey) ?? 0) + 1);
 		if (!d.choice) return;
 		const yes = converted(d, this.options.conversion);
-		if (d.choice.method === 'holdout') return this.count(d.journey, 'holdout', yes);
-		this.count(d.journey, 'all', yes);
-		if (d.status === 'sent' && d.channel) this.count(d.journey, `arm:${d.channel}`, yes);
+		if (d.choice.method === 'holdout') return this.count(d.journey, 'holdout', d.contactId, yes);
+		this.count(d.journey, 'all', d.contactId, yes);
+		if (d.status === 'sent' && d.channel) this.count(d.journey, `arm:${d.channel}`, d.contactId, yes);
 	}
 
 	report(): LiftRow[] {
 		const rows: LiftRow[] = [];
 		for (const [journey, arms] of [...this.groups].sort(([a], [b]) => a.localeCompare(b))) {
-			const get = (arm: string) => rate(arms.get(arm)?.n ?? 0, arms.get(arm)?.conversions ?? 0);
+			const get = (arm: string) => groupRate(arms.get(arm));
 			const holdout = get('holdout');
 			rows.push({ ...compare(journey, 'all', get('all'), holdout, this.options), profileOnly: this.profileOnly.get(journey) ?? 0 });
 			const channels = [...arms.keys()].filter((k) => k.startsWith('arm:')).sort();
@@ -152,6 +193,15 @@ export class LiftTally {
 		}
 		return rows;
 	}
+}
+
+/** A group's rate from its contacts' decisions, with the contacts and the effective sample size its intervals use. */
+export function groupRate(cells: Map<string, ContactCell> | undefined): GroupRate {
+	let n = 0;
+	let conversions = 0;
+	for (const c of cells?.values() ?? []) [n, conversions] = [n + c.n, conversions + c.conversions];
+	const contacts = cells?.size ?? 0;
+	return { ...rate(n, conversions), contacts, effectiveN: n ? effectiveSampleSize(cells!.values(), contacts, n, conversions) : 0 };
 }
 
 export function liftReport(decisions: Iterable<Decision>, options: LiftOptions = {}): LiftRow[] {

@@ -26,6 +26,11 @@ export function eventKey(event: Pick<CustomerEvent, 'name' | 'type'>): string {
 	return event.name ?? event.type;
 }
 
+/** Every event name a journey records as an outcome of its messages (policy `journeys.<id>.outcomes`). */
+export function outcomeEventNames(policy: Pick<Policy, 'journeys'>): string[] {
+	return [...new Set(Object.values(policy.journeys).flatMap((j) => Object.keys(j.outcomes ?? {})))];
+}
+
 /** Does this event start a message decision in the journey? Every event does unless `triggers` is set. */
 export function startsMessage(policy: Policy, journey: string, event: Pick<CustomerEvent, 'name' | 'type'>): boolean {
 	const triggers = journeyPolicy(policy, journey)?.triggers;

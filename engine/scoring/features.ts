@@ -157,7 +157,7 @@ export function buildFeatureSpec(table: Table, labels: Labels, options: FeatureO
 	const n = idx.length;
 	const prior = labels.positives / table.rows.length;
 	const features: Feature[] = [];
-	const skipped: FeatureSpec['skipped'] = [];
+	const skipped: FeatureSpec['skipped'] = [...(table.skipped ?? [])];
 	table.columns.forEach((name, c) => {
 		if (name === options.target) return;
 		if (exclude.has(name)) return void skipped.push({ name, reason: 'excluded' });

@@ -1,17 +1,21 @@
-import { converted, Outcome } from '../audit/schema';
+import { converted, Decision, Outcome } from '../audit/schema';
 import { iterateDecisions } from '../audit/export';
 import { NudgeError } from '../errors';
+import { profileById } from '../profiles/profiles';
 import type { Profile } from '../profiles/schema';
 import type { Store } from '../store/types';
 import { tableFromObjects, Table } from './table';
 
 /**
  * Learning from outcomes: the engine's own decisions and their recorded outcomes become labelled
- * training rows, one per contact. The label column `converted` is 1 when any of the contact's
- * decisions in the range got an outcome of the chosen type (default `conversion`), else 0. The features
- * are the contact's profile as it is now: its traits, its event counters (by event name) and lifecycle —
- * the same names a model reads when it scores a profile (registry.ts `profileRecord`). A trait written
- * after the outcome (a "customer since" date) would leak the answer: exclude it when training.
+ * training rows, one per contact (a contact merged into another is part of the survivor's row). The label
+ * column `converted` is 1 when any of the contact's decisions in the range got an outcome of the chosen type
+ * (default `conversion`), else 0. The features are the contact's profile as it is now: its traits, its event
+ * counters (by event name) and lifecycle — the same names a model reads when it scores a profile (registry.ts
+ * `profileRecord`). The counters of journey outcome events (policy `journeys.<id>.outcomes`, and every event the
+ * log recorded as an outcome) are left out and listed in the table's `skipped`: an "Order Completed" count is the
+ * label itself, and an open or a click exists only for a messaged contact. A trait written after the outcome (a
+ * "customer since" date) would leak the answer as well: exclude it when training.
  */
 export const OUTCOME_LABEL = 'converted';
 /** The arm column of uplift training rows: 1 messaged (treated), 0 held out. */
@@ -23,33 +27,82 @@ export interface OutcomeRowsOptions {
 	/** ISO times on decision creation: inclusive from, exclusive to. */
 	from?: string;
 	to?: string;
+	/** Event names the policy records as journey outcomes (journey.ts outcomeEventNames): never features. */
+	outcomeEvents?: string[];
 }
 
-/** A contact's profile as training features, plus the given label columns. */
-export function profileRow(profile: Profile, labels: Record<string, string>): Record<string, unknown> {
-	return { ...profile.counters, ...profile.traits, ...(profile.lifecycle ? { lifecycle: profile.lifecycle } : {}), ...labels };
+/** Why an outcome event's counter is not a feature (reported among a model's columns not used). */
+export const OUTCOME_EVENT_SKIPPED = 'journey outcome event: its count is the label, or only messaged contacts have it';
+
+/** A contact's profile as training features, plus the given label columns; counters named in `leaks` (lower case) are left out. */
+export function profileRow(profile: Profile, labels: Record<string, string>, leaks: ReadonlySet<string> = new Set()): Record<string, unknown> {
+	const counters = Object.fromEntries(Object.entries(profile.counters).filter(([name]) => !leaks.has(name.toLowerCase())));
+	return { ...counters, ...profile.traits, ...(profile.lifecycle ? { lifecycle: profile.lifecycle } : {}), ...labels };
 }
 
-/** One row per contact with a profile; contacts without a trait or counter simply lack it (blank). */
-async function contactTable(store: Store, labels: Map<string, Record<string, string>>, what: string): Promise<Table> {
-	const rows: Record<string, unknown>[] = [];
-	for (const [contactId, label] of labels) {
-		const profile = await store.getProfile(contactId);
-		if (profile) rows.push(profileRow(profile, label));
+/** A contact id's label columns, and the time of its latest decision (which sets the arm when ids merge). */
+interface ContactLabel {
+	labels: Record<string, string>;
+	latest: string;
+}
+
+/** The labels of two ids of one person: converted when either did, the rest from the later decision. */
+function mergedLabel(a: ContactLabel, b: ContactLabel): ContactLabel {
+	const newer = a.latest > b.latest ? a : b;
+	const hit = a.labels[OUTCOME_LABEL] === '1' || b.labels[OUTCOME_LABEL] === '1';
+	return { latest: newer.latest, labels: { ...newer.labels, [OUTCOME_LABEL]: hit ? '1' : '0' } };
+}
+
+/** What the log teaches the table builders besides labels: the events recorded as outcomes, lower case. */
+function outcomeEventsOf(options: Pick<OutcomeRowsOptions, 'outcomeEvents'>): Set<string> {
+	return new Set((options.outcomeEvents ?? []).map((name) => name.toLowerCase()));
+}
+
+/** Notes the event of a decision that is an outcome of a message (policy `outcomes`): its counter is never a feature. */
+function noteOutcomeEvent(d: Decision, leaks: Set<string>): void {
+	if (d.outcomeFor && d.event.name) leaks.add(d.event.name.toLowerCase());
+}
+
+/**
+ * One row per person with a profile; contacts without a trait or counter simply lack it (blank). A contact id merged
+ * into another leads to the survivor (profileById), so its decisions label the survivor's row, not no row at all.
+ */
+async function contactTable(store: Store, byId: Map<string, ContactLabel>, leaks: ReadonlySet<string>, what: string): Promise<Table> {
+	const people = new Map<string, { profile: Profile; label: ContactLabel }>();
+	for (const [contactId, label] of byId) {
+		const profile = await profileById(store, contactId);
+		if (!profile) continue;
+		const seen = people.get(profile.contactId);
+		people.set(profile.contactId, { profile, label: seen ? mergedLabel(seen.label, label) : label });
 	}
-	if (!rows.length) throw new NudgeError('INVALID_INPUT', `No decisions with a known contact${what} to learn from yet`);
-	return tableFromObjects(rows, 'The outcome rows');
+	if (!people.size) throw new NudgeError('INVALID_INPUT', `No decisions with a known contact${what} to learn from yet`);
+	const skipped = new Set<string>();
+	const rows = [...people.values()].map(({ profile, label }) => {
+		for (const name of Object.keys(profile.counters)) if (leaks.has(name.toLowerCase())) skipped.add(name);
+		return profileRow(profile, label.labels, leaks);
+	});
+	const table = tableFromObjects(rows, 'The outcome rows');
+	return skipped.size ? { ...table, skipped: [...skipped].map((name) => ({ name, reason: OUTCOME_EVENT_SKIPPED })) } : table;
+}
+
+/** Sets a contact id's label from one more of its decisions: converted stays 1 once any decision converted; the latest sets the rest. */
+function label(byId: Map<string, ContactLabel>, d: Decision, hit: boolean, extra: Record<string, string> = {}): void {
+	const before = byId.get(d.contactId);
+	const converted = hit || before?.labels[OUTCOME_LABEL] === '1';
+	const newer = !before || d.createdAt >= before.latest;
+	byId.set(d.contactId, { latest: newer ? d.createdAt : before.latest, labels: { ...(newer ? extra : before.labels), [OUTCOME_LABEL]: converted ? '1' : '0' } });
 }
 
 export async function outcomeTrainingTable(store: Store, options: OutcomeRowsOptions = {}): Promise<Table> {
 	const type = options.outcome ?? 'conversion';
-	const labels = new Map<string, Record<string, string>>();
+	const labels = new Map<string, ContactLabel>();
+	const leaks = outcomeEventsOf(options);
 	for await (const d of iterateDecisions(store, { journey: options.journey, from: options.from, to: options.to })) {
+		noteOutcomeEvent(d, leaks);
 		if (!d.contactId) continue;
-		const hit = d.outcomes.some((o) => o.type === type) || labels.get(d.contactId)?.[OUTCOME_LABEL] === '1';
-		labels.set(d.contactId, { [OUTCOME_LABEL]: hit ? '1' : '0' });
+		label(labels, d, d.outcomes.some((o) => o.type === type));
 	}
-	return contactTable(store, labels, options.journey ? ` in journey "${options.journey}"` : '');
+	return contactTable(store, labels, leaks, options.journey ? ` in journey "${options.journey}"` : '');
 }
 
 /**
@@ -60,13 +113,14 @@ export async function outcomeTrainingTable(store: Store, options: OutcomeRowsOpt
  * latest decision sets its arm (a changed holdout share can move a contact between arms).
  */
 export async function upliftTrainingTable(store: Store, options: Omit<OutcomeRowsOptions, 'outcome'> & { journey: string }): Promise<Table> {
-	const labels = new Map<string, Record<string, string>>();
+	const labels = new Map<string, ContactLabel>();
+	const leaks = outcomeEventsOf(options);
 	let gated = 0;
 	for await (const d of iterateDecisions(store, { journey: options.journey, from: options.from, to: options.to })) {
+		noteOutcomeEvent(d, leaks);
 		if (d.uplift?.admitted === false) gated++;
 		if (!d.contactId || !d.choice || d.uplift?.admitted === false) continue;
-		const hit = converted(d) || labels.get(d.contactId)?.[OUTCOME_LABEL] === '1';
-		labels.set(d.contactId, { [TREATED_COLUMN]: d.choice.method === 'holdout' ? '0' : '1', [OUTCOME_LABEL]: hit ? '1' : '0' });
+		label(labels, d, converted(d), { [TREATED_COLUMN]: d.choice.method === 'holdout' ? '0' : '1' });
 	}
 	if (!labels.size && gated) {
 		throw new NudgeError(
@@ -74,5 +128,5 @@ export async function upliftTrainingTable(store: Store, options: Omit<OutcomeRow
 			`All ${gated} decisions of journey "${options.journey}" were stopped by its uplift gate, or held out where the gate would have stopped them: nothing comparable to learn from. Lower journeys.${options.journey}.uplift, or train from an export`,
 		);
 	}
-	return contactTable(store, labels, ` in journey "${options.journey}"`);
+	return contactTable(store, labels, leaks, ` in journey "${options.journey}"`);
 }

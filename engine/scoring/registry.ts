@@ -1,5 +1,7 @@
 import type { Score } from '../audit/schema';
 import { NudgeError } from '../errors';
+import { outcomeEventNames } from '../journeys/journey';
+import type { Policy } from '../policy/schema';
 import type { Profile } from '../profiles/schema';
 import type { ModelVersionInfo } from '../store/models';
 import type { Store } from '../store/types';
@@ -196,15 +198,20 @@ async function storedModel(store: Store, name: string, version?: number): Promis
 	return found;
 }
 
-export async function modelOperation(store: Store, request: ModelRequest): Promise<ModelResponse> {
+/**
+ * Runs one model operation. `policy`: the engine's, so training rows from the log leave out every event its journeys
+ * record as outcomes (outcomes.ts), not only those the log shows.
+ */
+export async function modelOperation(store: Store, request: ModelRequest, policy?: Pick<Policy, 'journeys'>): Promise<ModelResponse> {
 	const { name } = request;
+	const outcomeEvents = policy ? outcomeEventNames(policy) : undefined;
 	switch (request.operation) {
 		case 'train':
 		case 'retrain': {
 			const [data, options] =
 				request.operation === 'train'
 					? [request.data, request.options]
-					: [await outcomeTrainingTable(store, request.outcomes), { ...request.options, target: OUTCOME_LABEL, positive: '1' }];
+					: [await outcomeTrainingTable(store, { ...request.outcomes, outcomeEvents }), { ...request.options, target: OUTCOME_LABEL, positive: '1' }];
 			const r = await trainAndSave(store, name, data, options, request);
 			return { name, version: r.version, active: await store.activeModelVersion(name), message: r.activation, evaluation: r.model.evaluation, summary: r.model.summary };
 		}
@@ -221,7 +228,7 @@ export async function modelOperation(store: Store, request: ModelRequest): Promi
 		case 'trainUplift': {
 			const { journey, data, options } = request;
 			if (!!journey === !!data) throw new NudgeError('INVALID_INPUT', 'Uplift training needs rows (with treatment and outcome columns) or a journey whose decisions to learn from, not both');
-			const table = journey ? await upliftTrainingTable(store, { journey }) : data!;
+			const table = journey ? await upliftTrainingTable(store, { journey, outcomeEvents }) : data!;
 			const columns = journey ? { treatment: TREATED_COLUMN, outcome: OUTCOME_LABEL, positive: '1' } : { treatment: options.treatment ?? '', outcome: options.outcome ?? '' };
 			const r = await trainAndSaveUplift(store, name, table, { ...options, ...columns }, request);
 			const { evaluation, fallback, averageEffect, summary } = r.model;

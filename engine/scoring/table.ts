@@ -7,6 +7,8 @@ import { NudgeError } from '../errors';
 export interface Table {
 	columns: string[];
 	rows: unknown[][];
+	/** Columns left out of the rows on purpose, and why: a model trained on them lists them as not used. */
+	skipped?: { name: string; reason: string }[];
 }
 
 export type TableFormat = 'csv' | 'json' | 'jsonl';

@@ -108,9 +108,10 @@ export function isBefore(f: Pick<DecisionFacts, 'createdAt' | 'decisionId'>, bef
 
 /**
  * What counts can be grouped by. `day` / `hour` bucket createdAt (UTC, the first 10 / 13 characters of
- * the ISO time); `scoreBin` is the probability in hundredths (0–100), null when unscored.
+ * the ISO time); `scoreBin` is the probability in hundredths (0–100), null when unscored; `contactId` lets lift count
+ * contacts, the unit the holdout assigns.
  */
-export const FACT_KEYS = ['journey', 'status', 'reason', 'channel', 'capRule', 'stage', 'group', 'converted', 'model', 'scoreBin', 'day', 'hour', 'policyVersion'] as const;
+export const FACT_KEYS = ['journey', 'status', 'reason', 'channel', 'capRule', 'stage', 'group', 'converted', 'model', 'scoreBin', 'day', 'hour', 'policyVersion', 'contactId'] as const;
 export type FactKey = (typeof FACT_KEYS)[number];
 export type FactValue = string | number | boolean | null;
 

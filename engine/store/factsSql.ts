@@ -22,6 +22,7 @@ const COLUMN: Record<FactKey, string> = {
 	day: 'substr(created_at, 1, 10)',
 	hour: 'substr(created_at, 1, 13)',
 	policyVersion: 'policy_version',
+	contactId: 'contact_id',
 };
 
 function whereOf(filter: DecisionFilter, param: Param, before?: SummaryPage['before']): string {

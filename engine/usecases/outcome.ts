@@ -6,7 +6,7 @@ import { probabilityBest } from '../decide/learner';
 import { NudgeError, describeIssues, issuesFromZod } from '../errors';
 import { zoneFor } from '../guard/windows';
 import { apartFromOtherUpdates, type EngineContext, save, loadDecision, unknownContact } from './context';
-import { isoTime } from '../util/isoTime';
+import { beyondClockSkew, isoTime, MAX_CLOCK_SKEW_MS, parseTime } from '../util/isoTime';
 import { heldLockKeys, lockAndReadProfiles, profileLockRequest } from '../profiles/identityLock';
 import { contactIdKey, contactIds, profileById, releaseLocks, saveAndRelease, stateConsent } from '../profiles/profiles';
 
@@ -33,6 +33,7 @@ export interface OutcomeInput {
 export async function recordOutcome(ctx: EngineContext, input: OutcomeInput): Promise<{ decision: Decision; duplicate: boolean }> {
 	const at = input.at === undefined ? ctx.wallNow() : new Date(input.at);
 	if (Number.isNaN(at.getTime())) throw new NudgeError('INVALID_INPUT', `Outcome time "${input.at}" is not a date-time (use ISO 8601, e.g. 2026-05-01T10:00:00Z)`);
+	refuseFutureTime(ctx, at);
 	if (input.type === 'revenue' && !(typeof input.value === 'number' && Number.isFinite(input.value) && input.value >= 0)) {
 		throw new NudgeError('INVALID_INPUT', `A revenue outcome needs its amount as a number of 0 or more; got ${JSON.stringify(input.value) ?? 'nothing'}`);
 	}
@@ -51,18 +52,59 @@ export async function recordOutcome(ctx: EngineContext, input: OutcomeInput): Pr
 	if (outcome.data.at < decision.createdAt) {
 		throw new NudgeError('INVALID_INPUT', `Outcome at ${outcome.data.at} is earlier than its decision (${decision.createdAt})`);
 	}
+	refuseOutsideWindow(ctx, decision, outcome.data);
 	// An opt-out is made before its outcome is recorded: one that fails (a contact's lock held too long) leaves the
 	// outcome unrecorded, so the retry makes it, where a recorded one would be ignored as a duplicate.
 	const closes = optsOut(outcome.data.type) && decision.channel;
 	if (closes && !decision.outcomes.some((o) => o.outcomeId === outcome.data.outcomeId)) await apartFromOtherUpdates(ctx, () => optOut(ctx, decision, closes, outcome.data.at));
 	const added = await ctx.store.addOutcome(decision.decisionId, outcome.data);
-	if (added) await learnFrom(ctx, decision, outcome.data);
+	const sentAt = sentAfter(decision, outcome.data.at);
+	if (added && !sentAt) await learnFrom(ctx, decision, outcome.data);
 	const engagement = added ? await engagementTrials(decision, outcome.data, at, async () => zoneFor((await profileById(ctx.store, decision.contactId))?.timezone, ctx.policy.timezone)) : [];
 	if (engagement.length) await ctx.store.addArmStats(engagement);
 	const current = await loadDecision(ctx, decision.decisionId);
+	// Recorded (it happened, and lift counts it) but not a success of the message: the trail says why the learner skipped it.
+	if (added && sentAt) return { decision: await save(ctx, current, `outcome not learned from: ${outcome.data.type} at ${outcome.data.at} came before the message was sent (${sentAt})`, ctx.wallNow(), { durable: true }), duplicate: false };
 	if (added) return { decision: current, duplicate: false };
 	// A repeated outcome is not counted again, but it is logged: the trail says it arrived and was ignored.
 	return { decision: await save(ctx, current, `outcome ignored: duplicate ${outcome.data.outcomeId}`, ctx.wallNow(), { durable: true }), duplicate: true };
+}
+
+/**
+ * An outcome dated later than the engine's clock (plus the clock skew allowed) has not happened yet; taken as true, an
+ * unsubscribe dated 2099 would outrank every opt-in the person states until then. On the event clock (`nudge replay`)
+ * the events' own times are the clock, so there is nothing to compare with.
+ */
+function refuseFutureTime(ctx: EngineContext, at: Date): void {
+	if (ctx.clock === 'event') return;
+	const now = ctx.wallNow();
+	if (!beyondClockSkew(at.getTime(), now.getTime())) return;
+	throw new NudgeError(
+		'INVALID_INPUT',
+		`Outcome time ${isoTime(at.getTime())} is in the future (now is ${isoTime(now.getTime())}; at most ${MAX_CLOCK_SKEW_MS / 60_000} minutes ahead are allowed for clock differences): send the time the outcome happened, or leave it out for now`,
+	);
+}
+
+/**
+ * One attribution window for every way of naming the decision: an outcome named by decision or message id later than
+ * `learner.attributionWindowHours` after its decision is refused, as one named by contact finds no decision then. Else a
+ * late purchase would count for a messaged contact (whose e-mail link carries the id) but not for a held-out one (found
+ * by contact), biasing lift and uplift training. An unsubscribe or a complaint is the person's word about a message sent
+ * (no held-out twin) and is honoured whenever it comes.
+ */
+function refuseOutsideWindow(ctx: EngineContext, decision: Decision, outcome: Outcome): void {
+	const hours = ctx.policy.learner.attributionWindowHours;
+	if (optsOut(outcome.type) || parseTime(outcome.at) - parseTime(decision.createdAt) <= hours * 3_600_000) return;
+	throw new NudgeError(
+		'INVALID_INPUT',
+		`Outcome at ${outcome.at} is more than ${hours} hours after its decision ${decision.decisionId} (${decision.createdAt}), outside the policy's attribution window (learner.attributionWindowHours): it is not counted, for messaged and held-out contacts alike`,
+	);
+}
+
+/** The send time of a message that left after `at` (an outcome then cannot be its effect); undefined otherwise. */
+function sentAfter(decision: Decision, at: string): string | undefined {
+	const sent = decision.delivery?.status === 'sent' ? decision.delivery.at : undefined;
+	return sent !== undefined && at < sent ? sent : undefined;
 }
 
 /**

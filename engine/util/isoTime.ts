@@ -98,3 +98,13 @@ export function exactIsoTime(text: string): number {
 	const parsed = Date.parse(text);
 	return Number.isFinite(parsed) && isoTime(parsed) === text ? parsed : NaN;
 }
+
+/**
+ * How far ahead of the engine's clock a time reported by another system may be: its clock may run a little fast.
+ * Anything later is not a time that happened yet (a typo, a test date, a bad clock), and taken as true it would
+ * outrank every real statement until then (an unsubscribe dated 2099 would outlast every later opt-in).
+ */
+export const MAX_CLOCK_SKEW_MS = 3_600_000;
+
+/** Whether `ms` is later than `nowMs` by more than the clock skew allowed. */
+export const beyondClockSkew = (ms: number, nowMs: number): boolean => ms > nowMs + MAX_CLOCK_SKEW_MS;

@@ -89,7 +89,7 @@ export = function (RED: NodeAPI) {
 			};
 			setImmediate(() => {
 				Promise.resolve()
-					.then(() => modelOperation(engine.store, requestOf(def, msg, progress)))
+					.then(() => modelOperation(engine.store, requestOf(def, msg, progress), engine.policy))
 					.then(
 						(result) => {
 							msg.payload = result;

@@ -267,6 +267,18 @@ describe('nudge mcp tools (in-process transport)', () => {
 		expect(lookedUp.consent).toMatchObject({ email: 'opted_in' });
 	});
 
+	test('record_outcome refuses an outcome dated in the far future: the contact can still opt back in', async () => {
+		const sent = data(await client.callTool({ name: 'request_action', arguments: action() }));
+		expect(sent).toMatchObject({ verdict: 'allow' });
+		const future = (await client.callTool({ name: 'record_outcome', arguments: { decisionId: sent.decisionId, type: 'unsubscribe', at: '2099-01-01T00:00:00Z' } })) as CallToolResult;
+		expect(future.isError).toBe(true);
+		expect(text(future)).toMatch(/INVALID_INPUT.*is in the future/);
+		// The person opts in again today: their statement counts.
+		await engine.ingest({ type: 'identify', identities: { email: 'ana@example.com' }, traits: { consent: { email: 'opted_in' } } });
+		const lookedUp = data(await client.callTool({ name: 'lookup_contact', arguments: { contact: 'ana@example.com' } }));
+		expect(lookedUp.consent).toMatchObject({ email: 'opted_in' });
+	});
+
 	test('without a send target an allowed action holds its slot and is not sent', async () => {
 		const bare = await connectInProcess(engine, {});
 		const verdict = data(await bare.callTool({ name: 'request_action', arguments: action({ idempotencyKey: 'held' }) }));

@@ -119,8 +119,9 @@ describe.each(backends)('decision console queries on the %s store', (_name, open
 		const rows = await dc.lift({});
 		expect(rows).toEqual(await engine.lift({}));
 		const nurture = rows.find((r) => r.journey === 'nurture' && r.arm === 'all')!;
-		expect(nurture.treated).toEqual({ n: 3, conversions: 2, rate: 2 / 3 });
-		expect(nurture.holdout).toEqual({ n: 1, conversions: 1, rate: 1 });
+		// Two treated contacts, one with two decisions alike: the intervals count the decisions as 3 (effectiveN).
+		expect(nurture.treated).toEqual({ n: 3, conversions: 2, rate: 2 / 3, contacts: 2, effectiveN: 3 });
+		expect(nurture.holdout).toEqual({ n: 1, conversions: 1, rate: 1, contacts: 1, effectiveN: 1 });
 		// Treated decisions that sent nothing count in `all` (intention to treat) but are no arm of their own.
 		expect(rows.map((r) => `${r.journey}/${r.arm}`)).toEqual(['cart/all', 'cart/sms', 'nurture/all', 'nurture/email']);
 		expect(await dc.lift({ journey: 'cart' })).toEqual(await engine.lift({ journey: 'cart' }));

@@ -151,6 +151,7 @@ describe('lift', () => {
 				decisions.push(
 					decision(`d${i}`, {
 						journey: 'cart',
+						contactId: `c${i}`,
 						status: held ? 'suppressed' : 'sent',
 						channel: held ? undefined : 'email',
 						choice: held ? { context: 'c', method: 'holdout', holdout: { group: 'global', bucket: 1 } } : { context: 'c', method: 'thompson', arm: 'email' },
@@ -173,10 +174,59 @@ describe('lift', () => {
 		expect(Math.abs(mean - truth)).toBeLessThan((3 * sd) / Math.sqrt(estimates.length));
 	});
 
+	test('lift is not "significant" on one treated and one held-out contact, however many decisions they have', () => {
+		const decisions: Decision[] = [];
+		for (let i = 0; i < 150; i++) {
+			const at = new Date(Date.UTC(2026, 10, 1) + i * 3_600_000).toISOString();
+			decisions.push(
+				decision(`t${i}`, { journey: 'cart', contactId: 'c-treated', createdAt: at, status: 'sent', channel: 'email', choice: { context: 'c', method: 'thompson' }, outcomes: i % 2 ? [{ outcomeId: `o${i}`, type: 'conversion', at }] : [] }),
+				decision(`h${i}`, { journey: 'cart', contactId: 'c-held', createdAt: at, status: 'suppressed', choice: { context: 'c', method: 'holdout' } }),
+			);
+		}
+		const [all] = liftReport(decisions);
+		// The arm is assigned per contact (holdout hash): two contacts are two observations, whatever their decisions.
+		expect(all).toMatchObject({ treated: { n: 150, conversions: 75, contacts: 1, effectiveN: 1 }, holdout: { n: 150, conversions: 0, contacts: 1 } });
+		expect(all.absolute!.estimate).toBeCloseTo(0.5, 10);
+		expect(all.significant).toBe(false);
+		expect(all.warning).toMatch(/too small to conclude anything: 1 treated contacts, 1 holdout contacts/);
+	});
+
+	test('coverage with returning contacts: when a contact\'s decisions go alike, the interval still covers the truth ≥ 93 times in 100', () => {
+		// 2,000 contacts with 1–5 decisions each; a contact converts on all its decisions or on none (a buyer or not).
+		const pTreated = 0.12;
+		const pHoldout = 0.08;
+		let covered = 0;
+		for (let seed = 1; seed <= 100; seed++) {
+			const random = seededRandom(seed);
+			const decisions: Decision[] = [];
+			for (let c = 0; c < 2000; c++) {
+				const held = random() < 0.3;
+				const buyer = random() < (held ? pHoldout : pTreated);
+				const visits = 1 + Math.floor(random() * 5);
+				for (let v = 0; v < visits; v++) {
+					decisions.push(
+						decision(`d${c}-${v}`, {
+							journey: 'cart',
+							contactId: `c${c}`,
+							status: held ? 'suppressed' : 'sent',
+							choice: held ? { context: 'c', method: 'holdout' } : { context: 'c', method: 'thompson', arm: 'email' },
+							outcomes: buyer ? [{ outcomeId: `o${c}-${v}`, type: 'conversion', at: '2026-11-02T00:00:00.000Z' }] : [],
+						}),
+					);
+				}
+			}
+			const [all] = liftReport(decisions);
+			// The truth per decision: contacts with more visits weigh more, but buying does not depend on visits.
+			if (all.absolute!.low <= pTreated - pHoldout && pTreated - pHoldout <= all.absolute!.high) covered++;
+		}
+		expect(covered).toBeGreaterThanOrEqual(93);
+	});
+
 	test('rows per journey and arm, and a warning when a sample is too small', () => {
 		const mk = (i: number, journey: string, held: boolean, channel: 'email' | 'sms' | undefined, converted: boolean): Decision =>
 			decision(`d${journey}${i}`, {
 				journey,
+				contactId: `c${journey}${i}`,
 				status: channel ? 'sent' : 'suppressed',
 				channel,
 				choice: held ? { context: 'c', method: 'holdout' } : { context: 'c', method: 'thompson' },
@@ -191,7 +241,7 @@ describe('lift', () => {
 			['nurture', 'all', 1, 0, 0],
 			['nurture', 'email', 1, 0, 0],
 		]);
-		expect(rows[0].warning).toMatch(/too small to conclude anything: 3 treated decisions, 1 holdout decisions, 2 conversions in all/);
+		expect(rows[0].warning).toMatch(/too small to conclude anything: 3 treated contacts, 1 holdout contacts, 2 conversions in all/);
 		// The decision that sent nothing counts in `all` but is no arm of its own.
 		expect(rows[3]).toMatchObject({ journey: 'nurture', arm: 'all' });
 		expect(rows[3].absolute).toBeUndefined();

@@ -292,6 +292,7 @@ describe('outcomes teach the learner exactly once', () => {
 		expect(byContact.decision.outcomes.map((o) => o.type)).toEqual(['click', 'conversion']);
 		expect(await stat(engine.store, 'global#email')).toMatchObject({ trials: 1, successes: 1 });
 		await expect(engine.recordOutcome({ contactId: d.contactId, channel: 'sms', type: 'conversion' })).rejects.toThrow(/No decision for contact .* by sms in the 24 hours before/);
+		clock = new Date('2026-11-04T10:00:00.000Z'); // an outcome is reported once it happened (a later time is refused)
 		await expect(engine.recordOutcome({ contactId: d.contactId, type: 'conversion', at: '2026-11-04T10:00:00.000Z' })).rejects.toThrow(/attribution window/);
 		await expect(engine.recordOutcome({ messageId: 'pm-404', type: 'click' })).rejects.toThrow(/No decision in the log sent message pm-404/);
 	});

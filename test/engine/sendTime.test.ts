@@ -63,6 +63,7 @@ describe('send time', () => {
 		for (let day = 1; day <= 4; day++) {
 			clock = new Date(`2026-10-0${day}T08:00:00Z`);
 			const d = await engine.decide({ ...event, eventId: `e${day}` }, { journey: 'cart', target: { dryRun: true } });
+			clock = new Date(`2026-10-0${day}T20:05:00Z`); // reported when it happens (an outcome dated later than now is refused)
 			await engine.recordOutcome({ decisionId: d.decisionId, type: 'click', at: `2026-10-0${day}T20:05:00Z` });
 		}
 		clock = new Date('2026-10-06T08:00:00Z');

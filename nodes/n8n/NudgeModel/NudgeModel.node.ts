@@ -214,7 +214,7 @@ export class NudgeModel implements INodeType {
 				if (!version) throw new NodeOperationError(this.getNode(), 'Set the Version to activate (List Versions shows them)');
 				request = { operation, name, version, note };
 			} else request = operation === 'rollback' ? { operation, name, note } : { operation: 'list', name };
-			const result = await modelOperation(engine.store, request);
+			const result = await modelOperation(engine.store, request, engine.policy);
 			return [[{ json: result as unknown as IDataObject, pairedItem: items.map((_, item) => ({ item })) }]];
 		} catch (error) {
 			const nodeError = toNodeError(this.getNode(), error);
