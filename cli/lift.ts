@@ -11,8 +11,9 @@ export const LIFT_USAGE = `  lift [--store PATH | --decisions FILE.jsonl [--outc
       Lift per journey and arm: conversion rate of treated vs holdout decisions, absolute lift (95%
       Newcombe interval) and relative lift (95% Katz log interval), with sample sizes and a warning when
       a sample is too small. The holdout assigns contacts, so the intervals and the warning count them:
-      many decisions of a few contacts are a few observations. A decision converted when it has an outcome of a type its journey counts
-      (policy journeys.<id>.conversion; conversion alone by default); --conversion overrides that for all.
+      many decisions of a few contacts are a few observations. A decision converted when it has an outcome
+      of a type its journey counts (policy journeys.<id>.conversion; conversion alone by default);
+      --conversion overrides that for all.
       Reads the decision log of --store, or decision records one JSON per line (the log's bodies,
       nudge export or nudge replay --out) joined with outcome lines {"decisionId","type","outcomeId"}.
 `;

@@ -61,6 +61,14 @@ export function encodingProblem(text: string): string | undefined {
 }
 
 /**
+ * Whether an id from outside (a tool call, a form, an expression) could be one Nudge stored: within the id limit, with
+ * no NUL or lone surrogate. One that could not is not looked up: PostgreSQL would refuse it as "the store is down".
+ */
+export function couldBeStoredId(id: string): boolean {
+	return id.length <= EVENT_LIMITS.idChars && !encodingProblem(id);
+}
+
+/**
  * A string schema that also refuses what no store can keep (a NUL, a lone surrogate), naming the field: such text
  * would otherwise reach PostgreSQL, fail there and come back as "the store is down".
  */

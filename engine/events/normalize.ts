@@ -10,7 +10,7 @@ import {
 	SegmentEvent,
 	SegmentEventSchema,
 } from './schema';
-import { isoTime } from '../util/isoTime';
+import { beyondClockSkew, isoTime, parseTime } from '../util/isoTime';
 
 function isRecord(value: unknown): value is Record<string, unknown> {
 	return !!value && typeof value === 'object' && !Array.isArray(value);
@@ -94,14 +94,32 @@ function finish(event: CustomerEvent): CustomerEvent {
 }
 
 /**
+ * An event dated later than it was received, beyond the clock skew allowed (a device clock set years ahead, a test
+ * date), is taken as happening when it was received: its own time would keep the contact "seen" until then (never
+ * erased as inactive) and outrank every real statement meanwhile (an opt-in, a purchase ending a pause). Taken in, not
+ * refused: one such event would otherwise fail a whole Segment batch.
+ */
+function notAhead(event: CustomerEvent, now: number): CustomerEvent {
+	const ahead = (time: string) => beyondClockSkew(parseTime(time), now);
+	if (!ahead(event.occurredAt) && !ahead(event.receivedAt)) return event;
+	const received = ahead(event.receivedAt) ? isoTime(now) : event.receivedAt;
+	return { ...event, receivedAt: received, occurredAt: ahead(event.occurredAt) ? received : event.occurredAt };
+}
+
+/**
  * Normalises a payload in Nudge's own format or Segment's spec format into a CustomerEvent.
  * Events without an id get a content hash, so a re-sent identical payload is recognised as a duplicate.
  * The event's bounds (size, nesting, keys, text) are checked first, so nothing below walks an unbounded payload.
  */
 export function normalizeEvent(
 	raw: unknown,
-	options: { source?: CustomerEvent['source']; now?: Date } = {},
+	options: { source?: CustomerEvent['source']; now?: Date; /** Times past `now` (and the skew allowed) are taken as `now` (notAhead); not on the event clock (replay). */ notAfterNow?: boolean } = {},
 ): CustomerEvent {
+	const event = normalizeAny(raw, options);
+	return options.notAfterNow ? notAhead(event, (options.now ?? new Date()).getTime()) : event;
+}
+
+function normalizeAny(raw: unknown, options: { source?: CustomerEvent['source']; now?: Date }): CustomerEvent {
 	const now = options.now ?? new Date();
 	if (typeof raw === 'string') {
 		checkJsonSize(raw);

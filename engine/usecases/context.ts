@@ -4,6 +4,7 @@ import { moveTo } from '../audit/status';
 import { conversionOf } from '../journeys/journey';
 import type { Random } from '../decide/sampling';
 import { NudgeError } from '../errors';
+import { couldBeStoredId } from '../events/limits';
 import { decisionIdOf, type DecisionRef } from '../items/decisionRef';
 import type { Policy } from '../policy/schema';
 import type { Profile } from '../profiles/schema';
@@ -121,8 +122,10 @@ export async function loadDecision(ctx: EngineContext, ref: DecisionRef | unknow
 	if (!id) {
 		throw new NudgeError('INVALID_INPUT', 'This item carries no Nudge decision: connect the node after a Nudge Trigger (or another Nudge node), or pass an event');
 	}
-	const decision = await ctx.store.getDecision(id);
-	if (!decision) throw new NudgeError('UNKNOWN_DECISION', `Decision ${id} is not in this engine's decision log (is the node using the same engine settings as the trigger?)`);
+	const storable = couldBeStoredId(id);
+	const decision = storable ? await ctx.store.getDecision(id) : undefined;
+	const shown = storable ? id : `${JSON.stringify(id.slice(0, 80))}${id.length > 80 ? '…' : ''}`;
+	if (!decision) throw new NudgeError('UNKNOWN_DECISION', `Decision ${shown} is not in this engine's decision log (is the node using the same engine settings as the trigger?)`);
 	return asStored(ctx, decision);
 }
 

@@ -34,7 +34,7 @@ export interface IngestResult {
  * contact's profile and opens a decision for the journey. A malformed event throws and stores nothing.
  */
 export async function ingest(ctx: EngineContext, raw: unknown, options: { journey?: string; source?: CustomerEvent['source']; deferMark?: boolean } = {}): Promise<IngestResult> {
-	return accept(ctx, normalizeEvent(raw, { source: options.source, now: ctx.wallNow() }), options.journey, options.deferMark);
+	return accept(ctx, normalizeEvent(raw, { source: options.source, now: ctx.wallNow(), notAfterNow: ctx.clock !== 'event' }), options.journey, options.deferMark);
 }
 
 /**
@@ -55,7 +55,7 @@ export async function ingestBatch(ctx: EngineContext,
 			if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
 				throw new NudgeError('INVALID_EVENT', `Event must be a JSON object, not ${Array.isArray(raw) ? 'an array' : typeof raw}`);
 			}
-			events.push(normalizeEvent(raw, { source: options.source, now }));
+			events.push(normalizeEvent(raw, { source: options.source, now, notAfterNow: ctx.clock !== 'event' }));
 		} catch (error) {
 			const e = error as NudgeError;
 			invalid.push({ index, error: e.issues?.length ? describeIssues(e.issues) : e.message, issues: e.issues ?? [] });

@@ -4,6 +4,7 @@ import { CHANNELS, Channel } from '../channels';
 import { claimsReward, engagementTrials, outcomeDeltas } from '../decide/bookkeeping';
 import { probabilityBest } from '../decide/learner';
 import { NudgeError, describeIssues, issuesFromZod } from '../errors';
+import { couldBeStoredId } from '../events/limits';
 import { zoneFor } from '../guard/windows';
 import { apartFromOtherUpdates, type EngineContext, save, loadDecision, unknownContact } from './context';
 import { beyondClockSkew, isoTime, MAX_CLOCK_SKEW_MS, parseTime } from '../util/isoTime';
@@ -141,7 +142,7 @@ async function attribute(ctx: EngineContext, input: OutcomeInput, at: Date): Pro
 	}
 	if (input.decisionId) return loadDecision(ctx, input.decisionId);
 	if (input.messageId) {
-		const found = await ctx.store.findDecisionByMessageId(input.messageId);
+		const found = couldBeStoredId(input.messageId) ? await ctx.store.findDecisionByMessageId(input.messageId) : undefined;
 		if (!found) throw new NudgeError('UNKNOWN_DECISION', `No decision in the log sent message ${input.messageId}`);
 		return found;
 	}
@@ -149,6 +150,7 @@ async function attribute(ctx: EngineContext, input: OutcomeInput, at: Date): Pro
 	const from = isoTime(at.getTime() - hours * 3_600_000);
 	const to = isoTime(at.getTime() + 1);
 	// The contact's decisions are under its ids (merged away, the id names the contact it was merged into).
+	if (!couldBeStoredId(input.contactId!)) throw new NudgeError('UNKNOWN_DECISION', `No decision for contact ${JSON.stringify(input.contactId!.slice(0, 80))}: no contact has such an id`);
 	const profile = await profileById(ctx.store, input.contactId!);
 	// Only decisions that reached Choose Channel (a channel, wait or holdout) can earn an outcome; an unsubscribe or a
 	// complaint is about a message: the latest one sent (a later holdout or wait has no channel to opt out of).

@@ -84,3 +84,44 @@ describe('event timestamps in another offset (valid ISO 8601)', () => {
 		await engine.close();
 	});
 });
+
+describe('event times ahead of the clock that receives them', () => {
+	const DAY = 86_400_000;
+	const track = (occurredAt: string, extra: Record<string, unknown> = {}) => ({ type: 'track', name: 'Demo Requested', identities: { email: 'skewed@example.org' }, occurredAt, ...extra });
+
+	test('a contact whose event was dated 180 years ahead (a device clock set wrong) is seen when it was received, and erased once inactive', async () => {
+		const clock = { at: Date.parse('2026-06-01T12:00:00Z') };
+		const store = new MemoryStore();
+		const engine = new Engine({ store, policy: loadPolicy({ ...DEFAULT_POLICY, retention: { decisions: '400d', inactiveProfiles: '300d' } } as PolicyInput), now: () => new Date(clock.at) });
+		const d = await engine.decide(track('2206-06-01T12:00:00Z'), { journey: 'nurture', target: { dryRun: true } });
+		expect(d.event.occurredAt).toBe('2026-06-01T12:00:00.000Z');
+		expect((await store.getProfile(d.contactId))?.lastSeenAt).toBe('2026-06-01T12:00:00.000Z');
+		clock.at += 1000 * DAY;
+		expect((await engine.runRetention()).counts.profiles).toBe(1);
+		expect(await store.getProfile(d.contactId)).toBeUndefined();
+		await engine.close();
+	});
+
+	test('an opt-out dated next year does not outrank the opt-in the person states today', async () => {
+		const clock = { at: Date.parse('2026-06-01T12:00:00Z') };
+		const store = new MemoryStore();
+		const engine = new Engine({ store, policy: loadPolicy(DEFAULT_POLICY), now: () => new Date(clock.at) });
+		await engine.ingest({ ...track('2027-06-01T12:00:00Z'), type: 'identify', traits: { consent: { email: 'opted_out' } } });
+		clock.at += 60_000;
+		const { profile } = await engine.ingest({ ...track('2026-06-01T12:01:00Z'), type: 'identify', traits: { consent: { email: 'opted_in' } } });
+		expect(profile?.consent.email).toBe('opted_in');
+		await engine.close();
+	});
+
+	test('up to an hour ahead is a clock difference and kept as sent; on the event clock (replay) any time is kept', async () => {
+		const now = Date.parse('2026-06-01T12:00:00Z');
+		const engine = new Engine({ store: new MemoryStore(), policy: loadPolicy(DEFAULT_POLICY), now: () => new Date(now) });
+		const { decision } = await engine.ingest(track('2026-06-01T12:59:00Z'), { journey: 'nurture' });
+		expect(decision.event.occurredAt).toBe('2026-06-01T12:59:00.000Z');
+		await engine.close();
+		const replay = new Engine({ store: new MemoryStore(), policy: loadPolicy(DEFAULT_POLICY), clock: 'event', now: () => new Date(now) });
+		const replayed = await replay.ingest(track('2027-01-01T00:00:00Z'), { journey: 'nurture' });
+		expect(replayed.decision.event.occurredAt).toBe('2027-01-01T00:00:00.000Z');
+		await replay.close();
+	});
+});

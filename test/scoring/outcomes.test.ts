@@ -57,12 +57,13 @@ describe('training rows from recorded outcomes', () => {
 
 	test('a contact merged into another keeps its conversion: the person is one row, labelled converted', async () => {
 		const store = new MemoryStore();
-		const engine = new Engine({ store, policy: loadPolicy({ ...base, holdout: { globalShare: 0, journeys: {} }, journeys: { cart: { triggers: ['Cart Abandoned'] } } }), random: seededRandom(1) });
+		const now = () => new Date('2026-06-01T10:05:00Z');
+		const engine = new Engine({ store, policy: loadPolicy({ ...base, holdout: { globalShare: 0, journeys: {} }, journeys: { cart: { triggers: ['Cart Abandoned'] } } }), random: seededRandom(1), now });
 		// A (a user id) is the older contact; B (an email) converts; then an event links them and B merges into A.
-		const a = await engine.decide({ type: 'track', name: 'Cart Abandoned', identities: { userId: 'u-a' } }, dry('cart'));
-		const b = await engine.decide({ type: 'track', name: 'Cart Abandoned', identities: { email: 'b@x.io' } }, dry('cart'));
+		const a = await engine.decide({ type: 'track', name: 'Cart Abandoned', identities: { userId: 'u-a' }, occurredAt: '2026-06-01T10:00:00Z' }, dry('cart'));
+		const b = await engine.decide({ type: 'track', name: 'Cart Abandoned', identities: { email: 'b@x.io' }, occurredAt: '2026-06-01T10:01:00Z' }, dry('cart'));
 		await engine.recordOutcome({ decisionId: b.decisionId, type: 'conversion' });
-		const link = await engine.decide({ type: 'track', name: 'Logged In', identities: { userId: 'u-a', email: 'b@x.io' } }, dry('cart'));
+		const link = await engine.decide({ type: 'track', name: 'Logged In', identities: { userId: 'u-a', email: 'b@x.io' }, occurredAt: '2026-06-01T10:02:00Z' }, dry('cart'));
 		expect(link.contactId).toBe(a.contactId);
 		const table = await outcomeTrainingTable(store);
 		const uplift = await upliftTrainingTable(store, { journey: 'cart' });
