@@ -30,7 +30,9 @@ function fromSegment(raw: Record<string, unknown>, now: Date): CustomerEvent {
 	if (!parsed.success) throw invalid('Segment event', issuesFromZod(parsed.error));
 	const e: SegmentEvent = parsed.data;
 	const contextTraits = isRecord(e.context?.traits) ? e.context.traits : {};
-	const traits: Record<string, unknown> = { ...contextTraits, ...(e.traits ?? {}) };
+	// A group call's traits describe the account, not the person (its email is the account's billing address): only
+	// the person's context traits are theirs; the account's are kept apart below.
+	const traits: Record<string, unknown> = e.type === 'group' ? { ...contextTraits } : { ...contextTraits, ...(e.traits ?? {}) };
 	if (typeof e.context?.timezone === 'string' && !traits.timezone) traits.timezone = e.context.timezone;
 	const email = [traits.email, e.properties?.email].find((v) => typeof v === 'string' && v.includes('@')) as
 		| string
@@ -38,10 +40,8 @@ function fromSegment(raw: Record<string, unknown>, now: Date): CustomerEvent {
 	const occurredAt = e.timestamp ?? e.originalTimestamp ?? e.sentAt ?? isoTime(now.getTime());
 	const properties: Record<string, unknown> = { ...(e.properties ?? {}) };
 	if (e.type === 'group') {
-		// A group call's traits describe the account, not the person: kept apart so they never overwrite theirs.
 		if (e.groupId) traits.groupId = e.groupId;
 		traits.group = { ...(e.groupId ? { id: e.groupId } : {}), ...(e.traits ?? {}) };
-		for (const key of Object.keys(e.traits ?? {})) if (!(key in contextTraits)) delete traits[key];
 	}
 	// alias: the profile module links previousId (an old userId or anonymousId) to userId.
 	if (e.type === 'alias' && e.previousId) properties.previousId = e.previousId;

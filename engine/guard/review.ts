@@ -27,8 +27,10 @@ export async function checkReview(
 			if (hit) detail = `${rule.when.field} ${rule.when.op} ${JSON.stringify(rule.when.value ?? '')}`;
 		} else {
 			const variant = decision.message?.variant;
-			hit = !!variant && !(await store.isVariantApproved(variant));
-			if (hit) detail = `content variant "${variant}" has not been approved yet`;
+			// An agent's variant is a free label over text it writes itself: an approval of the label (a journey's
+			// reviewed template) says nothing of that text, so an agent's action is held until its own content is approved.
+			hit = !!variant && (!!decision.agent || !(await store.isVariantApproved(variant)));
+			if (hit) detail = decision.agent ? `content variant "${variant}" is an agent's own text: a person approves each action's content` : `content variant "${variant}" has not been approved yet`;
 		}
 		checks.push({ kind: 'review', ruleId: rule.id, passed: !hit, ...(detail ? { detail } : {}) });
 		if (hit) hits.push(rule);

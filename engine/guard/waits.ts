@@ -5,8 +5,8 @@
  * exactly one taker (the timer leases of engine/events/timers.ts); the taker puts it back into the flow at
  * the guardrails step, which checks it again — the same decision is then sent, suppressed or delayed anew.
  * A handed-out decision's wait is not deleted: it stays leased for `WAIT_RETRY_MS`, so a decision whose flow
- * failed before the guardrails checked it again (the execution failed, the store was down, the process died)
- * comes out again then, instead of staying `delayed` with nothing to bring it back. A check that delays it
+ * failed before it was sent (the execution failed, the store was down, the process died) comes out again then,
+ * instead of staying `delayed` (or allowed and unsent) with nothing to bring it back. A check that delays it
  * again moves the wait; one that settles it leaves a wait that hands out nothing and is deleted when next taken.
  */
 import type { Decision } from '../audit/schema';
@@ -28,8 +28,16 @@ export function waitTimer(decision: Pick<Decision, 'decisionId' | 'journey' | 'c
  */
 export const WAIT_RETRY_MS = 10 * 60_000;
 
+/**
+ * A decision its wait still has to bring back: delayed, or allowed by Frequency Cap and never sent (its flow failed
+ * between Frequency Cap and Send; Frequency Cap checks it again if its slot may be gone, usecases/guard.ts).
+ */
+function stillToSend(decision: Decision): boolean {
+	return decision.status === 'delayed' || (decision.status === 'pending' && !!decision.guard?.allowed && !decision.delivery);
+}
+
 export interface DueDecisions {
-	/** Decisions still delayed whose time came, earliest first: put each back at the guardrails step. */
+	/** Decisions whose time came and that are still to send (stillToSend), earliest first: put each back at the guardrails step. */
 	decisions: Decision[];
 	/** Waits that could not be read (e.g. the store failed): not acknowledged, so due again after the lease. */
 	failed: { timerId: string; error: Error }[];
@@ -51,7 +59,7 @@ export async function takeDueDecisions(engine: Engine, journey: string, now = Da
 		try {
 			const { decisionId } = JSON.parse(timer.body) as { decisionId: string };
 			const decision = await engine.store.getDecision(decisionId);
-			if (decision?.status === 'delayed') decisions.push(decision);
+			if (decision && stillToSend(decision)) decisions.push(decision);
 			else done.push(timer);
 		} catch (error) {
 			failed.push({ timerId: timer.timerId, error: error as Error });

@@ -7,17 +7,21 @@ export const SEND_UNDER_WAY_WAIT_MS = 30_000;
 
 /**
  * Before a contact is erased at their request: no send of theirs starts any more, and one under way ends first.
- * A send under way (its decision allowed, its key claimed, the provider not answered yet) would write its decision back
- * under the person's id after the erasure pseudonymised it. The erasure claims the send key of each decision Frequency
- * Cap allowed, so none of them starts (the erasure ends them CONTACT_ERASED), and waits for those it could not claim to
- * leave `pending`; one still pending after `waitMs` (its process died mid-send) is erased as it stands.
+ * A send under way (its key claimed, the provider not answered yet) would write its decision back under the person's
+ * id after the erasure pseudonymised it. The erasure claims the send key of each decision Frequency Cap allowed, so
+ * none of them sends (the erasure ends them CONTACT_ERASED), and waits for every open decision whose key was claimed
+ * already (by Send, or by the one-call journey's cap check, before its row says allowed) to leave `pending`; one still
+ * pending after `waitMs` (its process died mid-send) is erased as it stands.
  */
 export async function stopSends(store: Store, contactIds: string[], now: () => number, waitMs = SEND_UNDER_WAY_WAIT_MS): Promise<void> {
-	const allowed = (await store.queryDecisions({ contactIds, status: 'pending' })).filter((d) => d.guard?.allowed);
+	const open = await store.queryDecisions({ contactIds, status: 'pending' });
 	const underWay: string[] = [];
-	for (const { decisionId } of allowed) {
-		const { key, ttlMs } = sendClaim(decisionId);
-		if (!(await store.claimKey(key, ttlMs, now()))) underWay.push(decisionId);
+	for (const decision of open) {
+		const { key, ttlMs } = sendClaim(decision.decisionId);
+		// An allowed one's key is claimed, so its Send cannot start; another's is only looked at (its flow may not be
+		// at Frequency Cap yet: the erasure ends it, and Send refuses it then).
+		const held = decision.guard?.allowed ? !(await store.claimKey(key, ttlMs, now())) : (await store.keyHeldUntil(key, now())) !== undefined;
+		if (held) underWay.push(decision.decisionId);
 	}
 	const deadline = Date.now() + waitMs;
 	for (const decisionId of underWay) {

@@ -124,7 +124,8 @@ export function mergeProfiles(keep: Profile, other: Profile): Profile {
 	keep.email ??= other.email;
 	keep.phone ??= other.phone;
 	keep.pushToken ??= other.pushToken;
-	keep.timezone ??= other.timezone;
+	// A real zone over one that is no zone (the guardrails would fall back to the policy's).
+	if (other.timezone && (!keep.timezone || (!isTimeZone(keep.timezone) && isTimeZone(other.timezone)))) keep.timezone = other.timezone;
 	if (before(other.firstSeenAt, keep.firstSeenAt)) keep.firstSeenAt = other.firstSeenAt;
 	if (before(keep.lastSeenAt, other.lastSeenAt)) keep.lastSeenAt = other.lastSeenAt;
 	if (other.lastEngagedAt && (!keep.lastEngagedAt || before(keep.lastEngagedAt, other.lastEngagedAt))) {
@@ -272,6 +273,9 @@ export async function applyToProfile(
 		const profiles = [...ids].map((id) => found.get(id)).filter((p): p is Profile => !!p);
 		profiles.sort((a, b) => parseTime(a.createdAt) - parseTime(b.createdAt));
 		const profile = profiles[0] ?? emptyProfile(direct ?? newId('c'), event.occurredAt);
+		// A contact saved before holdout keys were kept fixes its key from what it was until now, not from this event's
+		// new user id or a contact merged into it: its arm stays the one it was drawn by.
+		if (profiles[0]) profile.holdoutKey ??= holdoutKey(profile);
 		// Ledgers an earlier merge saved but did not move (afterMerge failed, or the process stopped) move now, before
 		// this save clears them: the merge is saved, so they are this contact's.
 		await moveMergedLedgers(store, profile);
@@ -285,7 +289,7 @@ export async function applyToProfile(
 		if (direct && direct !== profile.contactId && !found.has(direct) && !resolved.has(contactIdKey(direct))) profile.mergedFrom = [...new Set([...(profile.mergedFrom ?? []), direct])];
 		const known = new Set(profileIdentityKeys(profile));
 		applyEvent(profile, event);
-		// Fixed once: a user id that comes later (a login) or a merge never moves the person to the other arm.
+		// A new contact's key, from its first event: a user id that comes later (a login) or a merge never moves it.
 		profile.holdoutKey ??= holdoutKey(profile);
 		// Only identities new to the contact can match the suppression list (an old one was checked when it came).
 		if (!profile.doNotContact && (await anySuppressed(store, suppressionChecked(event).filter((k) => !known.has(k)), records))) profile.doNotContact = true;

@@ -32,10 +32,26 @@ export interface GuardOptions {
 export async function checkCap(ctx: EngineContext, ref: DecisionRef | unknown, options: Channel | GuardOptions = {}): Promise<Decision> {
 	const decision = await loadDecision(ctx, ref);
 	const opts = typeof options === 'string' ? { channel: options } : options;
-	// Allowed already (its slot reserved, not sent yet): a second check — a retried or duplicated execution, a
-	// decision handed out again by its wait — would reserve a second slot for one message or be blocked by its own.
-	const allowed = decision.status === 'pending' && decision.guard?.allowed && (!opts.channel || opts.channel === decision.channel);
-	return (decision.status === 'pending' && !allowed) || decision.status === 'delayed' ? guardStage(ctx, decision, profileLoader(ctx, decision), opts) : decision;
+	if (decision.status === 'pending' && decision.guard?.allowed) {
+		// Allowed already, its slot held: a second check (a retried or duplicated execution, a decision handed out again
+		// by its wait) would reserve a second slot for one message, or be blocked by its own. Not once the slot may have
+		// gone to another message (held past reservationTimeoutSeconds), nor for another channel or message: checked again.
+		if (holdsSlot(ctx, decision) && sameRequest(decision, opts)) return decision;
+		if (decision.guard.reservationId) await ctx.store.settleCap(decision.guard.reservationId, 'release');
+	}
+	return decision.status === 'pending' || decision.status === 'delayed' ? guardStage(ctx, decision, profileLoader(ctx, decision), opts) : decision;
+}
+
+/** Whether an allowed decision's cap reservation still holds its slot (reservationTimeoutSeconds after the check). */
+function holdsSlot(ctx: EngineContext, decision: Decision): boolean {
+	return nowFor(ctx, decision).getTime() < parseTime(decision.updatedAt) + ctx.policy.reservationTimeoutSeconds * 1000;
+}
+
+/** Whether a check asks for what the decision was allowed for: its channel, and the message it was checked with. */
+function sameRequest(decision: Decision, opts: GuardOptions): boolean {
+	if (opts.channel && opts.channel !== decision.channel) return false;
+	const message: Record<string, unknown> = decision.message ?? {};
+	return Object.entries(opts).every(([key, value]) => key === 'channel' || value === undefined || JSON.stringify(value) === JSON.stringify(message[key]));
 }
 
 /**
