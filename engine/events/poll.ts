@@ -84,13 +84,18 @@ function readCursor(text: string | undefined): PollCursor | undefined {
 	return typeof parsed.at === 'number' && typeof parsed.id === 'string' ? parsed : undefined;
 }
 
+/** The last millisecond before the second `at` falls in: every change stamped in that second is after it. */
+const wholeSecondBefore = (at: number) => Math.floor(at / 1000) * 1000 - 1;
+
 /** One poll: fetch what changed after the cursor, ingest it, move the cursor. */
 export async function pollOnce(engine: Engine, source: PollSource, options: PollOptions): Promise<PollResult> {
 	const now = (options.now ?? Date.now)();
 	const settleMs = options.settleMs ?? 60_000;
 	const until = now - settleMs;
 	const stored = await engine.store.getCursor(source.cursorName);
-	const cursor = readCursor(stored) ?? { at: options.since ? options.since.getTime() - 1 : until, id: '' };
+	// A first cursor on a whole second: Salesforce stamps changes in whole seconds, so one pinned at 09:00:00.500 would
+	// read a change stamped 09:00:00 (made at .700) as older than itself and skip it for ever.
+	const cursor = readCursor(stored) ?? { at: wholeSecondBefore(options.since ? options.since.getTime() : until), id: '' };
 	const page = await source.fetch(cursor, until, options.limit ?? 200);
 	const records = page.records.filter((r) => isAfter(r, cursor) && r.modifiedAt < until).sort(byCursorOrder);
 	const result: PollResult = { accepted: [], duplicates: 0, invalid: [], more: page.more, cursor };

@@ -9,6 +9,7 @@
  *   `sendId` is the decision id, and HubSpot sends at most one email per sendId.
  * The library's own retries are off (numberOfApiCallRetries 0): Nudge's delivery loop retries.
  */
+import type { Client } from '@hubspot/api-client';
 import { NudgeError } from '../../errors';
 import { checkHubSpotAuth, HubSpotApi, hubspotAccountKey, HubSpotAuthError, hubspotTokens, type HubSpotAuthSettings } from './auth';
 import { escapeHtml, followUpLines, followUpSubject } from '../../deliver/followUp';
@@ -135,6 +136,9 @@ export class HubSpotSender implements Sender {
 			const created = await this.api().call((client) => (action === 'task' ? client.crm.objects.tasks.basicApi : client.crm.objects.notes.basicApi).create({ properties, associations }));
 			return { providerMessageId: created.id };
 		} catch (error) {
+			// HubSpot created it (the client parses only a 2xx body) but the body was cut off or rewritten on the way:
+			// sent, without its id; a retry would create a second task.
+			if (error instanceof SyntaxError) return {};
 			throw providerError(error);
 		}
 	}
@@ -143,17 +147,23 @@ export class HubSpotSender implements Sender {
 		if (!message.contact.email) {
 			throw new ProviderError(`contact ${message.contact.contactId} has no email address`, { retryable: false });
 		}
+		let status: Awaited<ReturnType<Client['marketing']['transactional']['singleSendApi']['sendEmail']>>;
 		try {
-			const status = await this.api().call((client) =>
+			status = await this.api().call((client) =>
 				client.marketing.transactional.singleSendApi.sendEmail({
 					emailId: Number(this.settings.emailId),
 					message: { to: message.contact.email!, sendId },
 					customProperties: { nudgeDecisionId: message.decisionId, journey: message.journey },
 				}),
 			);
-			return { providerMessageId: status.statusId ?? sendId };
 		} catch (error) {
+			if (error instanceof SyntaxError) return {};
 			throw providerError(error);
 		}
+		// A 2xx whose status is CANCELED did not send (sendResult says why: PREVIOUSLY_BOUNCED, BLOCKED_DOMAIN…).
+		if (String(status.status) === 'CANCELED') {
+			throw new ProviderError(`HubSpot canceled the email: ${String(status.sendResult ?? 'no reason given')}${status.statusId ? ` (statusId ${status.statusId})` : ''}`, { retryable: false });
+		}
+		return { providerMessageId: status.statusId ?? sendId };
 	}
 }

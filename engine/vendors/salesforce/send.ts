@@ -35,11 +35,22 @@ export function salesforceRecord(message: OutboundMessage): { kind: 'Lead' | 'Co
 	return undefined;
 }
 
+/** Errors that say Salesforce may answer next time: it was busy, in maintenance, or was never reached. */
+const TRANSIENT = /SERVER_UNAVAILABLE|UNABLE_TO_LOCK_ROW|ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|UND_ERR_\w+|^5\d\d$|^ERROR_HTTP_5\d\d$/;
+
+/**
+ * jsforce names an error by Salesforce's errorCode, by `ERROR_HTTP_<status>` for an answer that is not Salesforce's
+ * JSON (a proxy's or a maintenance page), and a connection that failed is fetch's TypeError with the socket's code
+ * in its cause: all of them read here, so a network error or a 5xx page is retried as the docs say.
+ */
 function providerError(error: unknown): ProviderError {
-	const e = error as { errorCode?: string; name?: string; message?: string; data?: unknown };
-	const code = e.errorCode ?? e.name ?? 'ERROR';
-	const retryable = /SERVER_UNAVAILABLE|UNABLE_TO_LOCK_ROW|ECONNRESET|ETIMEDOUT|^5\d\d$/.test(code);
-	return new ProviderError(`Salesforce answered ${code}: ${e.message ?? String(error)}`, { retryable });
+	const e = error as { errorCode?: string; name?: string; message?: string; cause?: { code?: string; message?: string } };
+	const network = e.cause?.code ?? (e.name === 'TypeError' && /fetch failed/i.test(e.message ?? '') ? 'NETWORK_ERROR' : undefined);
+	const code = e.errorCode ?? network ?? e.name ?? 'ERROR';
+	const status = /^ERROR_HTTP_(\d{3})$/.exec(code)?.[1];
+	const retryable = TRANSIENT.test(code) || code === 'NETWORK_ERROR';
+	const text = network ? `could not reach Salesforce (${code}): ${e.cause?.message ?? e.message ?? String(error)}` : `Salesforce answered ${code}: ${e.message ?? String(error)}`;
+	return new ProviderError(text, { retryable, ...(status ? { status: Number(status) } : {}) });
 }
 
 export class SalesforceSender implements Sender {

@@ -114,6 +114,8 @@ export class NudgePollTrigger implements INodeType {
 					: { source, auth: await hubspotAuth(this, this.getNodeParameter('authentication', 'privateApp')), object: this.getNodeParameter('hubspotObject', 'contacts') as 'contacts' | 'deals' };
 			// The cursor lives in the Nudge store (not n8n static data), so it is shared and survives restarts.
 			const result = await pollOnce(engine, createPollSource(spec), { journey, settleMs: Math.max(0, settleSeconds) * 1000 });
+			// The cursor moved past a record Nudge could not take in: said in n8n's log (as Node-RED warns), with the fix.
+			for (const bad of result.invalid) this.logger.warn(`Nudge Poll Trigger "${this.getNode().name}": skipped ${spec.source} record ${bad.id}, which Nudge cannot take in: ${bad.error}`);
 			for (const failure of await applyInactivityRules(engine, result.accepted, rules)) this.logger.error(`Nudge Poll Trigger "${this.getNode().name}": ${timerFailureText(failure)}`);
 			return itemsOf(result.accepted);
 		} catch (error) {
