@@ -20,7 +20,7 @@ import type { Store } from './store/types';
 import { chooseDecisionChannel, chooseVariant } from './usecases/choose';
 import { type EngineContext, loadDecision } from './usecases/context';
 import { checkCap, type GuardOptions } from './usecases/guard';
-import { ingest, ingestBatch, type IngestResult, open } from './usecases/ingest';
+import { ingest, ingestBatch, type IngestResult, ingestValid, open, type RefusedEvent } from './usecases/ingest';
 import { logDecision } from './usecases/log';
 import { type OutcomeInput, recordOutcome } from './usecases/outcome';
 import { resolveReview } from './usecases/review';
@@ -118,6 +118,11 @@ export class Engine {
 	 */
 	ingestBatch(raws: unknown[], options: { journey?: string; source?: CustomerEvent['source']; batch?: boolean } = {}): Promise<IngestResult[]> {
 		return ingestBatch(this.ctx, raws, options);
+	}
+
+	/** Takes in a batch's valid events and says which others were refused and why (usecases/ingest.ts ingestValid). */
+	ingestValid(raws: unknown[], options: { journey?: string; source?: CustomerEvent['source'] } = {}): Promise<{ results: IngestResult[]; invalid: RefusedEvent[] }> {
+		return ingestValid(this.ctx, raws, options);
 	}
 
 	/** Loads a decision; accepts an id, a decision, or an item carrying one. */

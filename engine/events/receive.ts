@@ -39,6 +39,8 @@ export interface WebhookAnswer {
 	body: Record<string, unknown>;
 	/** New events, each with its opened decision (duplicates are answered, not returned). */
 	accepted: IngestResult[];
+	/** Events of a HubSpot batch refused one by one (the rest taken in): the trigger says so in its log. */
+	refused?: { index: number; error: string }[];
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -97,8 +99,18 @@ export async function receiveSignedEvents(
 	}
 	const events = eventsInBody(body);
 	let results: IngestResult[];
+	let refused: { index: number; error: string }[] = [];
 	try {
-		results = await engine.ingestBatch(events, { journey: options.journey, source: EVENT_SOURCE[source], batch: Array.isArray(body) || isBatchEnvelope(body) });
+		// HubSpot never delivers a refused request again: one record it allows and Nudge does not (a property over the
+		// event limits) would lose the other 99 of its batch. Its valid events are taken in, the others named. Segment
+		// and Nudge's own format retry, so theirs is refused whole (fix it and the retry goes through).
+		if (source === 'hubspot') {
+			const taken = await engine.ingestValid(events, { journey: options.journey, source: EVENT_SOURCE[source] });
+			results = taken.results;
+			refused = taken.invalid.map(({ index, error }) => ({ index, error }));
+		} else {
+			results = await engine.ingestBatch(events, { journey: options.journey, source: EVENT_SOURCE[source], batch: Array.isArray(body) || isBatchEnvelope(body) });
+		}
 	} catch (error) {
 		if (error instanceof NudgeError && error.httpStatus < 500) {
 			return refuse(error.httpStatus, { error: error.message, issues: error.issues, ...error.details });
@@ -110,7 +122,8 @@ export async function receiveSignedEvents(
 	const accepted = results.filter((r) => !r.duplicate);
 	return {
 		status: 200,
-		body: { accepted: accepted.length, duplicates: results.length - accepted.length, decisionIds: accepted.map((r) => r.decision.decisionId) },
+		body: { accepted: accepted.length, duplicates: results.length - accepted.length, decisionIds: accepted.map((r) => r.decision.decisionId), ...(refused.length ? { refused } : {}) },
 		accepted,
+		...(refused.length ? { refused } : {}),
 	};
 }

@@ -37,6 +37,42 @@ export async function ingest(ctx: EngineContext, raw: unknown, options: { journe
 	return accept(ctx, normalizeEvent(raw, { source: options.source, now: ctx.wallNow(), notAfterNow: ctx.clock !== 'event' }), options.journey, options.deferMark);
 }
 
+/** An event of a batch that was refused: its position, what is wrong, and the fields. */
+export interface RefusedEvent {
+	index: number;
+	error: string;
+	issues: FieldIssue[];
+}
+
+/** Every event of a batch normalised (each checked before any is stored), and those refused with why. */
+function normalizeAll(ctx: EngineContext, raws: unknown[], source?: CustomerEvent['source']): { events: CustomerEvent[]; invalid: RefusedEvent[] } {
+	if (!raws.length) throw new NudgeError('INVALID_EVENT', 'The batch is empty: send one event, or a JSON array of events');
+	checkBatchSize(raws.length);
+	const now = ctx.wallNow();
+	const events: CustomerEvent[] = [];
+	const invalid: RefusedEvent[] = [];
+	raws.forEach((raw, index) => {
+		try {
+			if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
+				throw new NudgeError('INVALID_EVENT', `Event must be a JSON object, not ${Array.isArray(raw) ? 'an array' : typeof raw}`);
+			}
+			events.push(normalizeEvent(raw, { source, now, notAfterNow: ctx.clock !== 'event' }));
+		} catch (error) {
+			const e = error as NudgeError;
+			invalid.push({ index, error: e.issues?.length ? describeIssues(e.issues) : e.message, issues: e.issues ?? [] });
+		}
+	});
+	return { events, invalid };
+}
+
+/** The error that refuses a batch (nothing stored), naming its first invalid event, its index and fields. */
+export function batchRefused(invalid: RefusedEvent[], total: number, batch: boolean): NudgeError {
+	const first = invalid[0];
+	const where = batch ? `Event ${first.index} of the batch (counting from 0)` : 'The event';
+	const more = invalid.length > 1 ? ` (${invalid.length} of ${total} events are invalid)` : '';
+	return new NudgeError('INVALID_EVENT', `${where} is not valid, so nothing was stored${more}: ${first.error}`, first.issues, 400, { index: first.index, invalid });
+}
+
 /**
  * Takes in a batch whole or not at all: every event is validated before any is stored. An invalid
  * event fails the batch with its position and field errors.
@@ -45,37 +81,24 @@ export async function ingestBatch(ctx: EngineContext,
 	raws: unknown[],
 	options: { journey?: string; source?: CustomerEvent['source']; batch?: boolean } = {},
 ): Promise<IngestResult[]> {
-	if (!raws.length) throw new NudgeError('INVALID_EVENT', 'The batch is empty: send one event, or a JSON array of events');
-	checkBatchSize(raws.length);
-	const now = ctx.wallNow();
-	const events: CustomerEvent[] = [];
-	const invalid: { index: number; error: string; issues: FieldIssue[] }[] = [];
-	raws.forEach((raw, index) => {
-		try {
-			if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
-				throw new NudgeError('INVALID_EVENT', `Event must be a JSON object, not ${Array.isArray(raw) ? 'an array' : typeof raw}`);
-			}
-			events.push(normalizeEvent(raw, { source: options.source, now, notAfterNow: ctx.clock !== 'event' }));
-		} catch (error) {
-			const e = error as NudgeError;
-			invalid.push({ index, error: e.issues?.length ? describeIssues(e.issues) : e.message, issues: e.issues ?? [] });
-		}
-	});
-	if (invalid.length) {
-		const first = invalid[0];
-		const where = options.batch || raws.length > 1 ? `Event ${first.index} of the batch (counting from 0)` : 'The event';
-		const more = invalid.length > 1 ? ` (${invalid.length} of ${raws.length} events are invalid)` : '';
-		throw new NudgeError(
-			'INVALID_EVENT',
-			`${where} is not valid, so nothing was stored${more}: ${first.error}`,
-			first.issues,
-			400,
-			{ index: first.index, invalid },
-		);
-	}
+	const { events, invalid } = normalizeAll(ctx, raws, options.source);
+	if (invalid.length) throw batchRefused(invalid, raws.length, options.batch || raws.length > 1);
 	const results: IngestResult[] = [];
 	for (const event of events) results.push(await accept(ctx, event, options.journey));
 	return results;
+}
+
+/**
+ * Takes in the valid events of a batch and refuses the others, saying which and why: for a sender that never
+ * delivers a refused batch again (HubSpot does not retry a 400), so one bad record does not lose the others.
+ */
+export async function ingestValid(ctx: EngineContext, raws: unknown[], options: { journey?: string; source?: CustomerEvent['source'] } = {}): Promise<{ results: IngestResult[]; invalid: RefusedEvent[] }> {
+	const { events, invalid } = normalizeAll(ctx, raws, options.source);
+	// Nothing valid to take in: refused whole, as any batch (400, naming the first).
+	if (!events.length) throw batchRefused(invalid, raws.length, raws.length > 1);
+	const results: IngestResult[] = [];
+	for (const event of events) results.push(await accept(ctx, event, options.journey));
+	return { results, invalid };
 }
 
 async function accept(ctx: EngineContext, event: CustomerEvent, journey = DEFAULT_JOURNEY, deferMark = false): Promise<IngestResult> {

@@ -84,6 +84,7 @@ export = function (RED: NodeAPI) {
 						this.warn(`Rejected a request to ${ROUTE_PREFIX}${path}: ${String(answer.body.error)}`);
 						return;
 					}
+					for (const { index, error } of answer.refused ?? []) this.warn(`Event ${index} of a ${source} batch was refused (the others were taken in): ${error}`);
 					const duplicates = Number(answer.body.duplicates);
 					const parts = [`${answer.accepted.length} accepted`, ...(duplicates ? [`${duplicates} dup`] : [])];
 					this.status({ fill: answer.accepted.length ? 'green' : 'yellow', shape: 'dot', text: shortText(parts.join(', ')) });

@@ -236,11 +236,20 @@ describe('HubSpot batch payloads → events and profiles', () => {
 		expect(await engine.queryDecisions({ status: 'pending' })).toHaveLength(5);
 	});
 
-	test('one malformed event fails the whole batch with its index; nothing is stored', async () => {
-		const bad = [batch[0], { ...batch[1], objectId: undefined }];
-		const answer = await hubspotPost(bad);
+	test('a record Nudge cannot take in is refused alone, named by its index (HubSpot never sends a refused batch again); the others are taken in', async () => {
+		// A form bot filled a single-line text property with 12,000 characters: HubSpot holds up to 65,536, Nudge 10,240.
+		const spam = { ...batch[2], eventId: 1006, propertyName: 'firstname', propertyValue: 'B'.repeat(12_000) };
+		const answer = await hubspotPost([batch[0], spam, batch[1]]);
+		expect(answer.status).toBe(200);
+		expect(answer.body).toMatchObject({ accepted: 2, duplicates: 0, refused: [{ index: 1, error: expect.stringMatching(/propertyValue|firstname|10,240|10240/) }] });
+		expect(answer.refused).toEqual([{ index: 1, error: expect.any(String) }]);
+		expect((await engine.queryDecisions({})).map((d) => d.event.eventId).sort()).toEqual(['hubspot:62515:1001', 'hubspot:62515:1002']);
+	});
+
+	test('a batch of which nothing can be taken in is refused whole with the first index; nothing is stored', async () => {
+		const answer = await hubspotPost([{ ...batch[0], objectId: undefined }, { ...batch[1], objectId: undefined }]);
 		expect(answer.status).toBe(400);
-		expect(String(answer.body.error)).toMatch(/^Event 1 of the batch \(counting from 0\) is not valid, so nothing was stored: objectId: /);
+		expect(String(answer.body.error)).toMatch(/^Event 0 of the batch \(counting from 0\) is not valid, so nothing was stored \(2 of 2 events are invalid\): objectId: /);
 		expect(await engine.queryDecisions({})).toEqual([]);
 		expect((await engine.store.resolveIdentities(['hubspotId:501'])).size).toBe(0);
 	});
