@@ -6,10 +6,10 @@
 export const MAX_ANSWER_BYTES = 64 * 1024;
 
 /**
- * A fetch answer's text, up to MAX_ANSWER_BYTES (undefined past it: the rest is not read and the body is
- * cancelled). The caller's abort signal still bounds the time the read takes.
+ * A fetch answer's text, up to `maxBytes` (undefined past it: the rest is not read and the body is cancelled).
+ * The caller's abort signal still bounds the time the read takes.
  */
-export async function readAnswer(response: Response): Promise<string | undefined> {
+export async function readAnswer(response: Response, maxBytes = MAX_ANSWER_BYTES): Promise<string | undefined> {
 	if (!response.body) return '';
 	const reader = response.body.getReader();
 	const chunks: Uint8Array[] = [];
@@ -18,7 +18,7 @@ export async function readAnswer(response: Response): Promise<string | undefined
 		const { done, value } = await reader.read();
 		if (done) return Buffer.concat(chunks).toString('utf8');
 		size += value.byteLength;
-		if (size > MAX_ANSWER_BYTES) {
+		if (size > maxBytes) {
 			await reader.cancel().catch(() => undefined);
 			return undefined;
 		}

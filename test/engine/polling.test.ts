@@ -3,9 +3,11 @@
  * for POST /crm/v3/objects/{contacts,deals}/search and behaves as documented
  * (https://developers.hubspot.com/docs/api/crm/search): filterGroups with GTE/LT/EQ/GT on
  * hs_lastmodifieddate (epoch ms) and hs_object_id, one sort property, pages of `limit` with
- * paging.next.after — and, like the real index, no order among records sharing a timestamp and a lag
- * before a write becomes searchable.
+ * paging.next.after (an offset into the live results) — and, like the real index, no order among records
+ * sharing a timestamp and a lag before a write becomes searchable.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import nock from 'nock';
 import type { Engine } from '../../engine/engine';
 import { HubSpotPollSource } from '../../engine/vendors/hubspot/poll';
@@ -23,7 +25,7 @@ interface FakeRecord {
 }
 
 /** A HubSpot search index: answers the documented request shape from a list of records. */
-function fakeHubSpot(records: FakeRecord[], clock: { now: number }) {
+function fakeHubSpot(records: FakeRecord[], clock: { now: number }, afterRequest: (n: number) => void = () => undefined) {
 	const requests: Record<string, unknown>[] = [];
 	const scope = nock('https://api.hubapi.com')
 		.persist()
@@ -39,7 +41,7 @@ function fakeHubSpot(records: FakeRecord[], clock: { now: number }) {
 			matches.sort((a, b) => value(a, sortBy) - value(b, sortBy) || Number(b.id) - Number(a.id));
 			const offset = Number(req.after ?? 0);
 			const page = matches.slice(offset, offset + req.limit);
-			return {
+			const answer = {
 				total: matches.length,
 				results: page.map((r) => ({
 					id: r.id,
@@ -50,6 +52,9 @@ function fakeHubSpot(records: FakeRecord[], clock: { now: number }) {
 				})),
 				...(offset + req.limit < matches.length ? { paging: { next: { after: String(offset + req.limit), link: '' } } } : {}),
 			};
+			// The account changes after this answer and before the next request.
+			afterRequest(requests.length);
+			return answer;
 		});
 	return { scope, requests };
 }
@@ -144,6 +149,51 @@ describe('HubSpot polling (CRM search on hs_lastmodifieddate)', () => {
 		await engine.store.setCursor('hubspot:contacts', JSON.stringify({ at: T0 - 1, id: '' }), cursor);
 		const again = await pollOnce(engine, source(), { journey: 'nurture', now: () => clock.now });
 		expect(again).toMatchObject({ accepted: [], duplicates: 2 });
+	});
+
+	test('a contact edited while a poll pages through the search does not make a later contact be skipped', async () => {
+		// Between page 1 and page 2 a salesperson edits contact 1010: its new time is after the poll's window, so an
+		// offset (after=100) into the live results would start one contact late and never return 1101.
+		const clock = { now: T0 + 20 * 60_000 };
+		const records: FakeRecord[] = Array.from({ length: 150 }, (_, i) => ({ id: String(1001 + i), modifiedAt: T0 + (i + 1) * 1000, visibleAt: T0 }));
+		const { requests } = fakeHubSpot(records, clock, (n) => {
+			if (n === 1) records[9].modifiedAt = clock.now;
+		});
+		const first = await pollOnce(engine, source(), { journey: 'nurture', since: new Date(T0), now: () => clock.now });
+		const seen = first.accepted.map((r) => String(r.event.properties.objectId));
+		expect(seen).toContain('1010');
+		expect(seen).toContain('1101');
+		expect(seen).toHaveLength(150);
+		// Each page searches again from the last record taken; none uses an offset.
+		expect(requests.every((r) => r.after === undefined)).toBe(true);
+		// After the settle window the edited contact's new version is read too.
+		clock.now += 5 * 60_000;
+		const later = await pollOnce(engine, source(), { journey: 'nurture', now: () => clock.now });
+		expect(later.accepted.map((r) => String(r.event.properties.objectId))).toEqual(['1010']);
+	});
+
+	test('a search answer that never ends fails the poll within the bound and leaves the cursor where it was', async () => {
+		let searches = 0;
+		const endless = createServer((req, res) => {
+			searches++;
+			res.writeHead(200, { 'content-type': 'application/json' });
+			res.write('{"total":1,"results":[{"id":"901","properties":{"firstname":"');
+			const drip = setInterval(() => (res.destroyed ? clearInterval(drip) : res.write('B'.repeat(256 * 1024))), 5);
+			res.on('close', () => clearInterval(drip));
+		});
+		await new Promise<void>((resolve) => endless.listen(0, '127.0.0.1', resolve));
+		nock.enableNetConnect('127.0.0.1');
+		try {
+			const src = new HubSpotPollSource({ auth: { auth: 'privateApp', accessToken: 'test-access-value' }, object: 'contacts', basePath: `http://127.0.0.1:${(endless.address() as AddressInfo).port}` });
+			await expect(pollOnce(engine, src, { journey: 'nurture', since: new Date(T0) })).rejects.toThrow(/HubSpot search failed \(HTTP 200\): .*longer than 1048576 bytes/);
+			// Asked again with 10 records, then 1, before giving up.
+			expect(searches).toBe(3);
+			expect(await engine.store.getCursor('hubspot:contacts')).toBeUndefined();
+		} finally {
+			nock.disableNetConnect();
+			endless.closeAllConnections();
+			await new Promise((resolve) => endless.close(resolve));
+		}
 	});
 
 	test('a HubSpot error fails the poll with the reason and leaves the cursor where it was', async () => {

@@ -233,6 +233,34 @@ describe('HubSpot senders (@hubspot/api-client)', () => {
 		expect(JSON.stringify(result)).not.toContain(ACCESS);
 	});
 
+	test('an answer that keeps streaming does not hold the send open: at most 64 KB is read, and a 201 counts as sent', async () => {
+		// A proxy in front of HubSpot (basePath) answers 201 and never ends the body. The task exists: the send is done,
+		// with no message id, and is not retried into a second task.
+		let creates = 0;
+		const endless = createServer((req, res) => {
+			creates++;
+			res.writeHead(201, { 'content-type': 'application/json' });
+			res.write('{"id":"94312","properties":{},"padding":"');
+			const drip = setInterval(() => (res.destroyed ? clearInterval(drip) : res.write('x'.repeat(16 * 1024))), 20);
+			res.on('close', () => clearInterval(drip));
+		});
+		await new Promise<void>((resolve) => endless.listen(0, '127.0.0.1', resolve));
+		nock.enableNetConnect('127.0.0.1');
+		try {
+			const sender = new HubSpotSender({ auth: { auth: 'privateApp', accessToken: 'pat-na1-endless' }, action: 'task', basePath: `http://127.0.0.1:${(endless.address() as AddressInfo).port}` });
+			const outcome = await Promise.race([
+				deliver(sender, message(), 'd_test_endless', { sleep: async () => undefined }),
+				new Promise<'still open'>((resolve) => setTimeout(() => resolve('still open'), 5_000)),
+			]);
+			expect(outcome).toEqual({ ok: true, attempts: 1 });
+			expect(creates).toBe(1);
+		} finally {
+			nock.disableNetConnect();
+			endless.closeAllConnections();
+			await new Promise((resolve) => endless.close(resolve));
+		}
+	});
+
 	test('a contact with no HubSpot id fails without calling HubSpot', async () => {
 		const result = await deliver(new HubSpotSender({ auth: { auth: 'privateApp', accessToken: ACCESS }, action: 'task' }), message({ identities: { email: ['x@example.com'] } }), 'k');
 		expect(result).toMatchObject({ ok: false, attempts: 1, error: expect.stringMatching(/has no HubSpot record id/) });

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import type { Client } from '@hubspot/api-client';
 import { MAX_ANSWER_BYTES, readAnswer } from '../../deliver/answer';
 import { NudgeError } from '../../errors';
+import { HUBSPOT_TIMEOUT_MS, SEND_BOUNDS, withBoundedHttp, type HubSpotHttpBounds } from './http';
 
 export const HUBSPOT_TOKEN_URL = 'https://api.hubapi.com/oauth/v1/token';
 
@@ -143,7 +144,7 @@ export class HubSpotOAuthTokens implements AccessTokenProvider {
 				method: 'POST',
 				headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
 				body: new URLSearchParams({ grant_type: 'refresh_token', client_id: clientId!, client_secret: clientSecret!, refresh_token: this.refreshToken }),
-				signal: AbortSignal.timeout(15_000),
+				signal: AbortSignal.timeout(HUBSPOT_TIMEOUT_MS),
 			});
 		} catch (error) {
 			throw new HubSpotAuthError(`Could not reach HubSpot to renew the access token (${(error as Error).message}); Nudge tries again`, true);
@@ -218,6 +219,8 @@ function statusOf(error: unknown): number | undefined {
 /**
  * Runs one HubSpot API call with a client for the current token; on 401 renews the token once and
  * retries (a private app's token cannot renew: the 401 stands). The library's own retries are off.
+ * `pick` chooses the library's API object, which answers through Nudge's bounded HTTP layer (./http.ts):
+ * each exchange within `bounds` (by default a send's: 15 s, 64 KB of an answer).
  */
 export class HubSpotApi {
 	private client?: { token: string; client: Client };
@@ -225,6 +228,7 @@ export class HubSpotApi {
 	constructor(
 		readonly tokens: AccessTokenProvider,
 		private readonly basePath?: string,
+		private readonly bounds: HubSpotHttpBounds = SEND_BOUNDS,
 	) {}
 
 	private clientFor(token: string): Client {
@@ -236,15 +240,16 @@ export class HubSpotApi {
 		return this.client.client;
 	}
 
-	async call<T>(request: (client: Client) => Promise<T>): Promise<T> {
+	async call<A, T>(pick: (client: Client) => A, request: (api: A) => Promise<T>): Promise<T> {
+		const bounded = (token: string) => withBoundedHttp(pick(this.clientFor(token)), this.bounds);
 		const token = await this.tokens.token();
 		try {
-			return await request(this.clientFor(token));
+			return await request(bounded(token));
 		} catch (error) {
 			if (statusOf(error) !== 401) throw error;
 			const renewed = await this.tokens.renew(token);
 			if (!renewed) throw error;
-			return request(this.clientFor(renewed));
+			return request(bounded(renewed));
 		}
 	}
 }

@@ -1,13 +1,16 @@
 /**
  * HubSpot polling with a private app's token or an OAuth2 app's, for accounts without webhooks: the CRM search API
- * (https://developers.hubspot.com/docs/api/crm/search) on `hs_lastmodifieddate`, ascending, read
- * through pages of 100. The search API sorts by one property only, so records sharing a timestamp
- * come back in no set order: the page is re-sorted by (timestamp, id), and when a poll stops early the
- * records at its last timestamp are left whole for the next poll (or, when a single timestamp fills
- * the poll, read in id order with `hs_object_id`).
+ * (https://developers.hubspot.com/docs/api/crm/search) on `hs_lastmodifieddate`, ascending, in pages of 100.
+ * Pages are read by time, not offset: each page is a new search from the last record taken. The search's `after` is
+ * an offset into live results, so a record edited between two pages shifted the rest and one was never read; a
+ * search from a time also stays far under HubSpot's 10,000 results per query. The search sorts by one property only,
+ * so records sharing a timestamp come back in no set order: a page is re-sorted by (timestamp, id), the records at
+ * its last timestamp are left for the next page, and when a single timestamp fills a page it is read in id order
+ * (`hs_object_id` GT the last id taken). Records already taken are dropped (the cursor's (time, id) order).
  */
 import { NudgeError } from '../../errors';
 import { HubSpotApi, HubSpotAuthError, hubspotTokens, type HubSpotAuthSettings } from './auth';
+import { HUBSPOT_TIMEOUT_MS, HubSpotAnswerUnread } from './http';
 import { hubspotIdentity } from './normalise';
 import { byCursorOrder, isAfter, PollCursor, PolledRecord, PollPage, PollSource } from '../../events/poll';
 import { isoTime, parseTime } from '../../util/isoTime';
@@ -32,6 +35,38 @@ interface SearchResponse {
 
 type Filter = { propertyName: string; operator: string; value: string };
 
+/**
+ * Where the next page starts: `from` the cursor's timestamp (records at it may remain), `later` than it (all records
+ * at it are taken), or within it (`tie`: ids after the cursor's).
+ */
+interface PageStart {
+	cursor: PollCursor;
+	mode: 'from' | 'later' | 'tie';
+}
+
+interface Step {
+	records: PolledRecord[];
+	next?: PageStart;
+}
+
+/**
+ * A page of 100 records is about 70 KB (more than a send's 64 KB); 1 MB leaves room for long values, and a page
+ * longer than that is asked again with fewer records.
+ */
+const SEARCH_BOUNDS = { timeoutMs: HUBSPOT_TIMEOUT_MS, maxBytes: 1024 * 1024 };
+
+/** Records per page: HubSpot's most, then fewer when a page is too long to read. */
+const PAGE_SIZES = [100, 10, 1];
+
+const cursorOf = (record: PolledRecord): PollCursor => ({ at: record.modifiedAt, id: record.id });
+
+/** A failed search as the poll reports it (the cursor does not move); token failures keep their own message. */
+function searchError(error: unknown): Error {
+	if (error instanceof HubSpotAuthError) return error;
+	const e = error as { code?: number; body?: { message?: string; category?: string } };
+	return new NudgeError('STORE_ERROR', `HubSpot search failed${e.code ? ` (HTTP ${e.code})` : ''}: ${e.body?.message ?? (error as Error).message}`, [], 503);
+}
+
 export interface HubSpotPollSettings {
 	auth: HubSpotAuthSettings;
 	object: HubSpotPollObject;
@@ -53,64 +88,91 @@ export class HubSpotPollSource implements PollSource {
 
 	constructor(private readonly settings: HubSpotPollSettings) {
 		this.cursorName = `hubspot:${settings.object}`;
-		this.api = new HubSpotApi(hubspotTokens(settings.auth), settings.basePath);
+		this.api = new HubSpotApi(hubspotTokens(settings.auth), settings.basePath, SEARCH_BOUNDS);
 	}
 
-	private async search(filters: Filter[], sortBy: string, after?: string): Promise<SearchResponse> {
+	private async search(filters: Filter[], sortBy: string, limit: number): Promise<SearchResponse> {
 		const request = {
 			filterGroups: [{ filters: filters as never }],
 			sorts: [{ propertyName: sortBy, direction: 'ASCENDING' } as never],
 			properties: PROPERTIES[this.settings.object],
-			limit: 100,
-			...(after ? { after } : {}),
+			limit,
 		};
-		try {
-			return (await this.api.call((client) => (this.settings.object === 'contacts' ? client.crm.contacts.searchApi : client.crm.deals.searchApi).doSearch(request))) as unknown as SearchResponse;
-		} catch (error) {
-			if (error instanceof HubSpotAuthError) throw error;
-			const e = error as { code?: number; body?: { message?: string; category?: string } };
-			throw new NudgeError('STORE_ERROR', `HubSpot search failed${e.code ? ` (HTTP ${e.code})` : ''}: ${e.body?.message ?? (error as Error).message}`, [], 503);
+		return (await this.api.call(
+			(client) => (this.settings.object === 'contacts' ? client.crm.contacts.searchApi : client.crm.deals.searchApi),
+			(api) => api.doSearch(request),
+		)) as unknown as SearchResponse;
+	}
+
+	/** One page; a page too long to read (records with very long values) is asked again with fewer records. */
+	private async page(filters: Filter[], sortBy: string): Promise<SearchResponse> {
+		for (let i = 0; ; i++) {
+			try {
+				return await this.search(filters, sortBy, PAGE_SIZES[i]);
+			} catch (error) {
+				if (error instanceof HubSpotAnswerUnread && error.tooLong && i < PAGE_SIZES.length - 1) continue;
+				throw searchError(error);
+			}
 		}
 	}
 
-	private record(result: SearchResult): PolledRecord {
-		return { id: String(result.id), modifiedAt: modifiedAt(result), raw: result as unknown as Record<string, unknown> };
+	/** A page's records after `cursor`, in cursor order. */
+	private taken(response: SearchResponse, cursor: PollCursor): PolledRecord[] {
+		return response.results
+			.map((result) => ({ id: String(result.id), modifiedAt: modifiedAt(result), raw: result as unknown as Record<string, unknown> }))
+			.filter((r) => isAfter(r, cursor))
+			.sort(byCursorOrder);
 	}
 
-	/** `strict` reads only timestamps after `after.at` (used once the records at `after.at` are all taken). */
-	async fetch(after: PollCursor, until: number, limit: number, strict = false): Promise<PollPage> {
+	async fetch(after: PollCursor, until: number, limit: number): Promise<PollPage> {
 		const maxPages = Math.max(1, Math.min(this.settings.maxPages ?? 5, Math.ceil(limit / 100)));
-		const range: Filter[] = [
-			{ propertyName: 'hs_lastmodifieddate', operator: strict ? 'GT' : 'GTE', value: String(after.at) },
-			{ propertyName: 'hs_lastmodifieddate', operator: 'LT', value: String(until) },
-		];
-		const fetched: PolledRecord[] = [];
-		let next: string | undefined;
-		let pages = 0;
-		do {
-			const response = await this.search(range, 'hs_lastmodifieddate', next);
-			fetched.push(...response.results.map((r) => this.record(r)));
-			next = response.paging?.next?.after;
-			pages++;
-		} while (next && pages < maxPages);
-		let records = fetched.filter((r) => isAfter(r, after)).sort(byCursorOrder);
-		if (!next) return { records, more: false };
-		// Stopped early: the last timestamp may continue on the next page, in any id order.
-		const last = records.length ? records[records.length - 1].modifiedAt : after.at;
+		const records: PolledRecord[] = [];
+		let from: PageStart = { cursor: after, mode: 'from' };
+		for (let pages = 0; pages < maxPages; ) {
+			const step = await this.step(from, until);
+			records.push(...step.records);
+			if (!step.next) return { records, more: false };
+			from = step.next;
+			// A step that took nothing still moved `from` on (past a timestamp already taken); only reads that took records count.
+			if (step.records.length) pages++;
+		}
+		return { records, more: true };
+	}
+
+	/** The records after `from`, complete up to where the next step starts (`next`, none when all are read). */
+	private async step(from: PageStart, until: number): Promise<Step> {
+		if (from.mode === 'tie') return this.tieStep(from.cursor);
+		const { cursor } = from;
+		const response = await this.page(
+			[
+				{ propertyName: 'hs_lastmodifieddate', operator: from.mode === 'later' ? 'GT' : 'GTE', value: String(cursor.at) },
+				{ propertyName: 'hs_lastmodifieddate', operator: 'LT', value: String(until) },
+			],
+			'hs_lastmodifieddate',
+		);
+		const records = this.taken(response, cursor);
+		if (!response.paging?.next) return { records };
+		// The page may end inside its last timestamp, whose other records come next in any order: leave them for the next page.
+		const last = records.length ? records[records.length - 1].modifiedAt : cursor.at;
 		const before = records.filter((r) => r.modifiedAt < last);
-		if (before.length) return { records: before, more: true };
-		// One timestamp fills the whole poll: read it in id order instead.
-		const tie: Filter[] = [
-			{ propertyName: 'hs_lastmodifieddate', operator: 'EQ', value: String(last) },
-			...(after.at === last && after.id ? [{ propertyName: 'hs_object_id', operator: 'GT', value: after.id }] : []),
-		];
-		const response = await this.search(tie, 'hs_object_id');
-		records = response.results.map((r) => this.record(r)).filter((r) => isAfter(r, after)).sort(byCursorOrder);
-		if (response.paging?.next) return { records, more: true };
-		// Every record at this timestamp is taken: go on with the later ones.
-		const lastTie = records.length ? records[records.length - 1].id : after.at === last ? after.id : '';
-		const rest = await this.fetch({ at: last, id: lastTie }, until, limit, true);
-		return { records: [...records, ...rest.records], more: rest.more };
+		// Every record at the timestamps before `last` is on this page: the next page starts after them.
+		if (before.length) return { records: before, next: { cursor: cursorOf(before[before.length - 1]), mode: 'later' } };
+		// One timestamp fills the page: read it in id order.
+		return this.tieStep({ at: last, id: cursor.at === last ? cursor.id : '' });
+	}
+
+	/** Records at `cursor.at` with ids after `cursor.id`, in id order; then the later timestamps. */
+	private async tieStep(cursor: PollCursor): Promise<Step> {
+		const response = await this.page(
+			[
+				{ propertyName: 'hs_lastmodifieddate', operator: 'EQ', value: String(cursor.at) },
+				...(cursor.id ? [{ propertyName: 'hs_object_id', operator: 'GT', value: cursor.id }] : []),
+			],
+			'hs_object_id',
+		);
+		const records = this.taken(response, cursor);
+		const end = records.length ? cursorOf(records[records.length - 1]) : cursor;
+		return { records, next: { cursor: end, mode: response.paging?.next ? 'tie' : 'later' } };
 	}
 
 	toEvent(record: PolledRecord): Record<string, unknown> {

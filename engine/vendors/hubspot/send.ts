@@ -12,6 +12,7 @@
 import type { Client } from '@hubspot/api-client';
 import { NudgeError } from '../../errors';
 import { checkHubSpotAuth, HubSpotApi, hubspotAccountKey, HubSpotAuthError, hubspotTokens, type HubSpotAuthSettings } from './auth';
+import { HubSpotAnswerUnread } from './http';
 import { escapeHtml, followUpLines, followUpSubject } from '../../deliver/followUp';
 import { OutboundMessage, ProviderError, RateLimiter, retryAfterMs, Sender, sharedLimiter } from '../../deliver/provider';
 import { isoTime } from '../../util/isoTime';
@@ -67,6 +68,15 @@ function providerError(error: unknown): ProviderError {
 		status: e.code,
 		retryAfterMs: retryAfterMs(e.headers?.['retry-after']),
 	});
+}
+
+/**
+ * HubSpot accepted the request (2xx) but its answer was not read (longer than 64 KB, or not finished in time) or
+ * could not be parsed (cut off, rewritten by a proxy: the client parses 2xx bodies only, so a SyntaxError is one): it
+ * counts as sent, with no message id. A retry would create the task or note again.
+ */
+function acceptedUnread(error: unknown): boolean {
+	return (error instanceof HubSpotAnswerUnread && error.code >= 200 && error.code < 300) || error instanceof SyntaxError;
 }
 
 function safeJson(text: string): unknown {
@@ -133,12 +143,13 @@ export class HubSpotSender implements Sender {
 			properties.hs_note_body = `<strong>${escapeHtml(followUpSubject(this.settings.subject, message))}</strong><br>${this.htmlBody(message)}`;
 		}
 		try {
-			const created = await this.api().call((client) => (action === 'task' ? client.crm.objects.tasks.basicApi : client.crm.objects.notes.basicApi).create({ properties, associations }));
+			const created = await this.api().call(
+				(client) => (action === 'task' ? client.crm.objects.tasks.basicApi : client.crm.objects.notes.basicApi),
+				(api) => api.create({ properties, associations }),
+			);
 			return { providerMessageId: created.id };
 		} catch (error) {
-			// HubSpot created it (the client parses only a 2xx body) but the body was cut off or rewritten on the way:
-			// sent, without its id; a retry would create a second task.
-			if (error instanceof SyntaxError) return {};
+			if (acceptedUnread(error)) return {};
 			throw providerError(error);
 		}
 	}
@@ -149,15 +160,17 @@ export class HubSpotSender implements Sender {
 		}
 		let status: Awaited<ReturnType<Client['marketing']['transactional']['singleSendApi']['sendEmail']>>;
 		try {
-			status = await this.api().call((client) =>
-				client.marketing.transactional.singleSendApi.sendEmail({
-					emailId: Number(this.settings.emailId),
-					message: { to: message.contact.email!, sendId },
-					customProperties: { nudgeDecisionId: message.decisionId, journey: message.journey },
-				}),
+			status = await this.api().call(
+				(client) => client.marketing.transactional.singleSendApi,
+				(api) =>
+					api.sendEmail({
+						emailId: Number(this.settings.emailId),
+						message: { to: message.contact.email!, sendId },
+						customProperties: { nudgeDecisionId: message.decisionId, journey: message.journey },
+					}),
 			);
 		} catch (error) {
-			if (error instanceof SyntaxError) return {};
+			if (acceptedUnread(error)) return {};
 			throw providerError(error);
 		}
 		// A 2xx whose status is CANCELED did not send (sendResult says why: PREVIOUSLY_BOUNCED, BLOCKED_DOMAIN…).
