@@ -86,6 +86,10 @@ CREATE INDEX IF NOT EXISTS decisions_message ON ${s}.decisions ((body->'delivery
 /** Errors that mean "no connection was made", so the call can be retried without doing anything twice. */
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EAI_AGAIN', '57P03', '53300']);
 
+/** deadlock_detected and serialization_failure: PostgreSQL aborted this side, which did nothing; running it again is safe. */
+const ABORTED_TO_RETRY = new Set(['40P01', '40001']);
+const RETRIES_AFTER_ABORT = 4;
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -168,36 +172,51 @@ export class PostgresStore extends ComposedSteps implements Store {
 		}
 	}
 
-	private async withClient<T>(what: string, op: (c: PoolClient) => Promise<T>, transaction = false): Promise<T> {
+	/**
+	 * Runs `op` on a pooled connection (in one transaction with `transaction`). PostgreSQL breaks a deadlock or a
+	 * serialization conflict by aborting one side, which then did nothing: a transaction, or an op of one statement
+	 * (`whole`), is run again, a few times, rather than failing the caller (a refused event, an erasure to redo).
+	 */
+	private async withClient<T>(what: string, op: (c: PoolClient) => Promise<T>, transaction = false, whole = transaction): Promise<T> {
 		if (this.closed) throw new NudgeError('STORE_ERROR', `The PostgreSQL store at ${this.where} is closed`);
-		try {
-			if (!this.ready) {
-				this.ready = this.setup();
-				this.ready.catch(() => (this.ready = undefined));
-			}
-			await this.ready;
-			const client = await this.connect();
-			let broken = false;
+		for (let attempt = 1; ; attempt++) {
 			try {
-				if (!transaction) return await op(client);
-				await client.query('BEGIN');
-				try {
-					const result = await op(client);
-					await client.query('COMMIT');
-					return result;
-				} catch (error) {
-					await client.query('ROLLBACK').catch(() => (broken = true));
-					throw error;
-				}
+				return await this.onClient(op, transaction);
 			} catch (error) {
-				if ((error as { code?: string }).code === undefined) broken = true;
+				if (whole && ABORTED_TO_RETRY.has(String((error as { code?: string }).code)) && attempt < RETRIES_AFTER_ABORT && !this.closed) {
+					await sleep(5 * attempt + Math.random() * 10);
+					continue;
+				}
+				if (error instanceof NudgeError) throw error;
+				throw new NudgeError('STORE_ERROR', `PostgreSQL store at ${this.where} could not ${what}: ${(error as Error).message}`, [], 503);
+			}
+		}
+	}
+
+	private async onClient<T>(op: (c: PoolClient) => Promise<T>, transaction: boolean): Promise<T> {
+		if (!this.ready) {
+			this.ready = this.setup();
+			this.ready.catch(() => (this.ready = undefined));
+		}
+		await this.ready;
+		const client = await this.connect();
+		let broken = false;
+		try {
+			if (!transaction) return await op(client);
+			await client.query('BEGIN');
+			try {
+				const result = await op(client);
+				await client.query('COMMIT');
+				return result;
+			} catch (error) {
+				await client.query('ROLLBACK').catch(() => (broken = true));
 				throw error;
-			} finally {
-				client.release(broken);
 			}
 		} catch (error) {
-			if (error instanceof NudgeError) throw error;
-			throw new NudgeError('STORE_ERROR', `PostgreSQL store at ${this.where} could not ${what}: ${(error as Error).message}`, [], 503);
+			if ((error as { code?: string }).code === undefined) broken = true;
+			throw error;
+		} finally {
+			client.release(broken);
 		}
 	}
 
@@ -217,7 +236,7 @@ export class PostgresStore extends ComposedSteps implements Store {
 	}
 
 	private q<T = Record<string, unknown>>(what: string, sql: string, args: unknown[] = []): Promise<T[]> {
-		return this.withClient(what, async (c) => (await c.query(sql, args)).rows as T[]);
+		return this.withClient(what, async (c) => (await c.query(sql, args)).rows as T[], false, true);
 	}
 
 	/**
@@ -270,6 +289,8 @@ export class PostgresStore extends ComposedSteps implements Store {
 			 ON CONFLICT (decision_id) DO UPDATE SET status = excluded.status, reason = excluded.reason, body = excluded.body`,
 				values: [`[${[...batch.values()].join(',')}]`],
 			}),
+			false,
+			true,
 		)
 			.then(
 				() => undefined,

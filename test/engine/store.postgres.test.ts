@@ -44,6 +44,34 @@ withPostgres('PostgreSQL store', () => {
 		return () => new PostgresStore(TEST_POSTGRES_URL, { schema, maxConnections: 2 });
 	});
 
+	test('a group commit PostgreSQL aborts to break a deadlock is run again: the decisions are written, the caller sees no error', async () => {
+		const schema = freshSchema();
+		const store = new PostgresStore(TEST_POSTGRES_URL, { schema });
+		await store.putDecision(decision('d1'));
+		await store.putDecision(decision('d2'));
+		await store.sync();
+		const { Client } = await import('pg');
+		const other = new Client({ connectionString: TEST_POSTGRES_URL });
+		await other.connect();
+		try {
+			await other.query('BEGIN');
+			await other.query(`UPDATE ${schema}.decisions SET reason = 'other' WHERE decision_id = 'd2'`);
+			await store.putDecision({ ...decision('d1'), status: 'sent' });
+			await store.putDecision({ ...decision('d2'), status: 'sent' });
+			const committing = store.sync();
+			// The store's upsert takes d1, then waits for d2; the other transaction now waits for d1: a deadlock, which
+			// PostgreSQL breaks by aborting the side that waited first (the store's statement, after deadlock_timeout).
+			await new Promise((resolve) => setTimeout(resolve, 200));
+			await other.query(`UPDATE ${schema}.decisions SET reason = 'other' WHERE decision_id = 'd1'`);
+			await other.query('COMMIT');
+			await committing;
+		} finally {
+			await other.end();
+		}
+		expect([(await store.getDecision('d1'))?.status, (await store.getDecision('d2'))?.status]).toEqual(['sent', 'sent']);
+		await store.close();
+	});
+
 	test('a decision stays readable while its group commit is in flight', async () => {
 		const store = new PostgresStore(TEST_POSTGRES_URL, { schema: freshSchema() });
 		await store.sync(); // schema created, so the next commit is a single round trip
