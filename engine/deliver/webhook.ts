@@ -107,7 +107,20 @@ function post(url: URL, body: string, headers: Record<string, string>, timeoutMs
  */
 function basicAuthOf(url: URL): Record<string, string> {
 	if (!url.username && !url.password) return {};
-	return { authorization: `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}` };
+	// A "%" not followed by two hex digits stays as typed (the URL parser keeps it so).
+	const decoded = (text: string) => {
+		try {
+			return decodeURIComponent(text);
+		} catch {
+			return text;
+		}
+	};
+	return { authorization: `Basic ${Buffer.from(`${decoded(url.username)}:${decoded(url.password)}`).toString('base64')}` };
+}
+
+/** Headers with their names in lower case: of two spellings of one name, the later wins. */
+function lowerCased(headers: Record<string, string> = {}): Record<string, string> {
+	return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
 }
 
 /** A typo in the address fails before anything is reserved, claimed or posted. */
@@ -157,7 +170,8 @@ export class WebhookSender implements Sender {
 			answer = await post(
 				url,
 				body,
-				{ 'content-type': 'application/json', 'idempotency-key': idempotencyKey, ...basicAuthOf(url), ...(this.target.secret ? signatureHeaders(this.target.secret, body) : {}), ...this.target.headers },
+				// One spelling per header (a node's `Authorization` replaces the URL's, not beside it: undici would send both).
+				lowerCased({ 'content-type': 'application/json', 'idempotency-key': idempotencyKey, ...basicAuthOf(url), ...(this.target.secret ? signatureHeaders(this.target.secret, body) : {}), ...lowerCased(this.target.headers) }),
 				attemptTimeoutMs(this.target.timeoutMs),
 			);
 		} catch (error) {

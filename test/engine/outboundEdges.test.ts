@@ -90,21 +90,6 @@ describe('Send: providers', () => {
 		expect(result.ok).toBe(true);
 	});
 
-	test('HubSpot email: a 200 whose status is CANCELED with a failed sendResult is not recorded as sent', async () => {
-		// https://developers.hubspot.com/docs/api-reference/latest/marketing/transactional-emails/create-transactional-email —
-		// the answer is an EmailSendStatusView {status: PENDING|PROCESSING|CANCELED|COMPLETE, statusId, sendResult, …}.
-		nock(HUBSPOT).post('/marketing/v3/transactional/single-email/send').reply(200, {
-			status: 'CANCELED',
-			statusId: 'st-canceled-1',
-			sendResult: 'PREVIOUSLY_BOUNCED',
-			requestedAt: '2026-11-21T09:00:01.000Z',
-			startedAt: '2026-11-21T09:00:01.000Z',
-			completedAt: '2026-11-21T09:00:01.000Z',
-		});
-		const result = await deliver(new HubSpotSender({ auth: { auth: 'privateApp', accessToken: 'pat-na1-test' }, action: 'email', emailId: 4126643 }), message(), 'd_outbound_1', noSleep);
-		expect(result.ok).toBe(false);
-	});
-
 	test('Salesforce task: a network error before Salesforce answered is retried (docs: network errors are retried)', async () => {
 		const org = await salesforceOrg((n, req, res) => {
 			if (n === 1) return void req.socket.destroy();
@@ -227,5 +212,102 @@ describe('Polling', () => {
 		clock.now = t0 + 300_000;
 		const later = await pollOnce(engine, source, { journey: 'nurture', now: () => clock.now });
 		expect(later.accepted.map((a) => a.event.properties.objectId)).toEqual([lead.Id]);
+	});
+});
+
+const hubspotTask = () => new HubSpotSender({ auth: { auth: 'privateApp', accessToken: 'pat-na1-latest' }, action: 'task' });
+
+describe('Send: HubSpot answers the client cannot parse', () => {
+	test('a 201 whose body cannot be read (no Content-Type: stripped by a proxy) counts as sent, not retried into a second task', async () => {
+		let creates = 0;
+		nock(HUBSPOT)
+			.post('/crm/v3/objects/tasks', () => (++creates, true))
+			.reply(201, '')
+			.post('/crm/v3/objects/tasks', () => (++creates, true))
+			.reply(201, { id: '94313', properties: {}, createdAt: '2026-11-21T09:00:01.000Z', updatedAt: '2026-11-21T09:00:01.000Z', archived: false });
+		const result = await deliver(hubspotTask(), message(), 'd_latest_1', noSleep);
+		expect(creates).toBe(1);
+		expect(result).toMatchObject({ ok: true, attempts: 1 });
+	});
+
+	test('a 403 whose body is not JSON (a proxy or WAF page without Content-Type) fails at once with its status, not as "could not reach HubSpot" retried', async () => {
+		let calls = 0;
+		nock(HUBSPOT)
+			.post('/crm/v3/objects/tasks', () => (++calls, true))
+			.times(3)
+			.reply(403, 'Forbidden');
+		const result = await deliver(hubspotTask(), message(), 'd_latest_1', noSleep);
+		expect(calls).toBe(1);
+		expect(result.ok).toBe(false);
+		expect(result.error).toMatch(/HTTP 403/);
+	});
+});
+
+describe('Send: HubSpot email results', () => {
+	// https://developers.hubspot.com/docs/api-reference/latest/marketing/transactional-emails/create-transactional-email —
+	// the answer is an EmailSendStatusView: status is the request's state (PENDING, PROCESSING, CANCELED, COMPLETE),
+	// sendResult its outcome (SENT, QUEUED … or why it did not go: PREVIOUSLY_BOUNCED, PREVIOUSLY_UNSUBSCRIBED_PORTAL…).
+	const answer = (status: string, sendResult: string) => ({ status, statusId: `st-${status.toLowerCase()}-1`, sendResult, requestedAt: '2026-11-21T09:00:01.000Z', startedAt: '2026-11-21T09:00:01.000Z', completedAt: '2026-11-21T09:00:01.000Z' });
+	const sendEmail = () => deliver(new HubSpotSender({ auth: { auth: 'privateApp', accessToken: 'pat-na1-test' }, action: 'email', emailId: 4126643 }), message(), 'd_outbound_1', noSleep);
+
+	test.each([
+		['CANCELED', 'PREVIOUSLY_BOUNCED'],
+		['COMPLETE', 'PREVIOUSLY_UNSUBSCRIBED_PORTAL'],
+	])('a 200 with status %s and sendResult %s is not recorded as sent, and says why', async (status, sendResult) => {
+		nock(HUBSPOT).post('/marketing/v3/transactional/single-email/send').reply(200, answer(status, sendResult));
+		const result = await sendEmail();
+		expect(result).toMatchObject({ ok: false, attempts: 1 });
+		expect(result.error).toContain(sendResult);
+	});
+
+	test('a 200 with sendResult SENT or QUEUED is sent, with HubSpot\'s statusId', async () => {
+		for (const sendResult of ['SENT', 'QUEUED']) {
+			nock(HUBSPOT).post('/marketing/v3/transactional/single-email/send').reply(200, answer('COMPLETE', sendResult));
+			expect(await sendEmail()).toMatchObject({ ok: true, providerMessageId: 'st-complete-1' });
+		}
+	});
+});
+
+describe('Send: webhook credentials in the URL', () => {
+	test('an Authorization header set on the node wins over the URL credentials: one Authorization header is sent, the node\'s', async () => {
+		const seen: string[][] = [];
+		const base = await local((req, res) => {
+			const raw = req.rawHeaders;
+			seen.push(raw.flatMap((name, i) => (i % 2 === 0 && name.toLowerCase() === 'authorization' ? [raw[i + 1]] : [])));
+			res.writeHead(200).end();
+		});
+		const url = base.replace('http://', 'http://nudge:hook-pa55@') + '/hooks/nudge';
+		const result = await postWebhook({ url, maxAttempts: 1, headers: { Authorization: 'Bearer node-token' } }, { decisionId: 'd_latest_1' }, 'd_latest_1');
+		expect(result.ok).toBe(true);
+		expect(seen).toEqual([['Bearer node-token']]);
+	});
+
+	test('a password with a bare "%" is sent as typed, once: not a "could not reach" the host retried', async () => {
+		const authorizations: (string | undefined)[] = [];
+		const base = await local((req, res) => {
+			authorizations.push(req.headers.authorization);
+			res.writeHead(200).end();
+		});
+		const url = base.replace('http://', 'http://nudge:50%@') + '/hooks/nudge';
+		const result = await postWebhook({ url }, { decisionId: 'd_latest_1' }, 'd_latest_1', noSleep);
+		expect(authorizations).toEqual([`Basic ${Buffer.from('nudge:50%').toString('base64')}`]);
+		expect(result).toMatchObject({ ok: true, attempts: 1 });
+	});
+});
+
+describe('Send: Salesforce network errors', () => {
+	test('a DNS failure reaching the org\'s instance ("could not reach Salesforce") is retried like any network error', async () => {
+		let base = '';
+		base = await local((req, res) => {
+			if (req.url!.startsWith('/services/oauth2/token')) {
+				res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: '00D-token', instance_url: 'http://nudge-org.invalid', id: `${base}/id/00Dxx/005xx`, token_type: 'Bearer', issued_at: '1', signature: 's' }));
+				return;
+			}
+			res.writeHead(404).end();
+		});
+		const connect = salesforceConnector({ auth: 'refresh', loginUrl: base, clientId: '3MVG9-test', clientSecret: 'consumer-value', refreshToken: 'refresh-value' });
+		const result = await deliver(new SalesforceSender(connect, { action: 'task' }), message(), 'd_latest_1', noSleep);
+		expect(result.error).toMatch(/could not reach Salesforce/);
+		expect(result.attempts).toBe(3);
 	});
 });

@@ -84,7 +84,24 @@ async function exchange(request: RequestLike, { timeoutMs, maxBytes }: HubSpotHt
 		throw new HubSpotAnswerUnread(response.status, false, `its answer did not finish within ${timeoutMs} ms (${error.message})`);
 	});
 	if (text === undefined) throw new HubSpotAnswerUnread(response.status, true, `its answer was longer than ${maxBytes} bytes`);
+	// The library parses a body by its Content-Type and fails on one it cannot read (none, octet-stream, HTML called
+	// JSON: a proxy's page) before it looks at the status. A 2xx so answered was accepted but not read; an error keeps
+	// its status, with the text as its body (a 401 still renews the token, a 429 keeps its Retry-After).
+	if (!readableJson(headers['content-type'], text)) {
+		if (response.status >= 200 && response.status < 300) throw new HubSpotAnswerUnread(response.status, false, 'its answer was not JSON');
+		headers['content-type'] = 'text/plain';
+	}
 	return answerFor(response.status, headers, text);
+}
+
+function readableJson(contentType: string | undefined, text: string): boolean {
+	if (!contentType || !/\bjson\b/i.test(contentType)) return false;
+	try {
+		JSON.parse(text);
+		return true;
+	} catch {
+		return false;
+	}
 }
 
 /** The library's HttpLibrary: `send` answers with its Observable stub, of which the APIs call only toPromise(). */

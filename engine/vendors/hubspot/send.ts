@@ -56,6 +56,9 @@ interface ApiError {
 	message?: string;
 }
 
+/** sendResult values of an email sent, or sent already under this sendId (IDEMPOTENT_IGNORE). */
+const SENT_RESULTS = new Set(['SENT', 'QUEUED', 'IDEMPOTENT_IGNORE']);
+
 /** HubSpot's error body `{status, message, correlationId, category}` → one line, never the token. */
 function providerError(error: unknown): ProviderError {
 	if (error instanceof HubSpotAuthError) return new ProviderError(error.message, { status: error.status, retryable: error.retryable });
@@ -173,9 +176,11 @@ export class HubSpotSender implements Sender {
 			if (acceptedUnread(error)) return {};
 			throw providerError(error);
 		}
-		// A 2xx whose status is CANCELED did not send (sendResult says why: PREVIOUSLY_BOUNCED, BLOCKED_DOMAIN…).
-		if (String(status.status) === 'CANCELED') {
-			throw new ProviderError(`HubSpot canceled the email: ${String(status.sendResult ?? 'no reason given')}${status.statusId ? ` (statusId ${status.statusId})` : ''}`, { retryable: false });
+		// The request's state (status) is not its outcome (sendResult): a COMPLETE or CANCELED request whose sendResult is
+		// PREVIOUSLY_BOUNCED, BLOCKED_DOMAIN, PREVIOUSLY_UNSUBSCRIBED_PORTAL… sent nothing.
+		const result = status.sendResult === undefined || status.sendResult === null ? undefined : String(status.sendResult);
+		if (String(status.status) === 'CANCELED' || (result !== undefined && !SENT_RESULTS.has(result))) {
+			throw new ProviderError(`HubSpot did not send the email: ${result ?? `status ${String(status.status)}`}${status.statusId ? ` (statusId ${status.statusId})` : ''}`, { retryable: false });
 		}
 		return { providerMessageId: status.statusId ?? sendId };
 	}

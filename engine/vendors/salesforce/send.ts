@@ -36,7 +36,7 @@ export function salesforceRecord(message: OutboundMessage): { kind: 'Lead' | 'Co
 }
 
 /** Errors that say Salesforce may answer next time: it was busy, in maintenance, or was never reached. */
-const TRANSIENT = /SERVER_UNAVAILABLE|UNABLE_TO_LOCK_ROW|ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|UND_ERR_\w+|^5\d\d$|^ERROR_HTTP_5\d\d$/;
+const TRANSIENT = /SERVER_UNAVAILABLE|UNABLE_TO_LOCK_ROW|ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|ENETUNREACH|EHOSTUNREACH|ENETDOWN|UND_ERR_\w+|^5\d\d$|^ERROR_HTTP_5\d\d$/;
 
 /**
  * jsforce names an error by Salesforce's errorCode, by `ERROR_HTTP_<status>` for an answer that is not Salesforce's
