@@ -19,7 +19,8 @@ const REPLAY_USAGE = `  replay --events FILE.jsonl [--journey nurture|cart-aband
       Dry-runs a journey over past events (Nudge or Segment format, one JSON per line) on a fresh
       embedded store, each at its own time; the journey's inactivity timers fire in simulated time.
       Policy: flows/policies/journeys.json unless --policy is given. Writes one JSON decision per
-      line (stdout by default) and a summary on stderr. Nothing is sent.
+      line (stdout by default) and a summary on stderr. Nothing is sent. Lines are decided in file
+      order: give them in time order (a line dated before one already decided sees that one's send).
 `;
 
 /** Each command: its help text (also shown by `nudge <command> --help`) and what runs it. */

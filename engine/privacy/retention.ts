@@ -116,6 +116,8 @@ export async function runRetention(store: Store, policy: Policy, now: Date, opti
 		return report;
 	}
 	if (!(await store.claimKey(LEASE_KEY, LEASE_MS, now.getTime()))) return { ...report, skipped: 'another retention run is under way on this store' };
+	// The lease as this run took it: a run that outlasted it lets go of its own only, never of the next run's.
+	const heldAs = now.getTime() + LEASE_MS;
 	try {
 		// Profiles last: the ledger entries and claims an erasure would take too are counted where a dry run counts them.
 		report.counts.decisions = await pruneDecisions(store, keptSince.decisions);
@@ -125,7 +127,7 @@ export async function runRetention(store: Store, policy: Policy, now: Date, opti
 		await store.setCursor(RETENTION_REPORT_KEY, JSON.stringify(report), await store.getCursor(RETENTION_REPORT_KEY));
 		await store.sync();
 	} finally {
-		await store.releaseKey(LEASE_KEY);
+		await store.releaseKey(LEASE_KEY, heldAs);
 	}
 	return report;
 }

@@ -1,7 +1,7 @@
 import { Engine } from '../../engine/engine';
 import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { loadPolicy } from '../../engine/policy/load';
-import { capLedgerKeepMs, RETENTION_REPORT_KEY, RetentionReport } from '../../engine/privacy/retention';
+import { capLedgerKeepMs, RETENTION_REPORT_KEY, RetentionReport, runRetention } from '../../engine/privacy/retention';
 import type { Decision } from '../../engine/audit/schema';
 import type { Store } from '../../engine/store/types';
 import { MemoryStore } from '../../engine/store/memory';
@@ -127,6 +127,40 @@ describe('retention', () => {
 		withRedis('and split', () => {
 			describeRetention(splitBackend('nudgeretain'));
 		});
+	});
+});
+
+describe('the retention lease', () => {
+	test('a run whose lease ran out does not free the lease another run now holds: a third run is skipped', async () => {
+		const NOW = Date.parse('2026-06-01T12:00:00.000Z');
+		const { policy } = loadPolicy({ ...DEFAULT_POLICY, retention: { decisions: '400d', inactiveProfiles: '300d' } });
+		const store = new MemoryStore();
+		// Each run's first page of decisions waits on a gate of its own, so runs A and B overlap.
+		const gates: (() => void)[] = [];
+		const query = store.queryDecisions.bind(store);
+		store.queryDecisions = (async (...args: Parameters<typeof query>) => {
+			await new Promise<void>((resolve) => gates.push(resolve));
+			return query(...args);
+		}) as typeof store.queryDecisions;
+		const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+		const a = runRetention(store, policy, new Date(NOW));
+		await settle();
+		// A is slow: its 15-minute lease runs out and B takes it over (as for a run that died).
+		const b = runRetention(store, policy, new Date(NOW + 16 * 60_000));
+		await settle();
+		expect(gates).toHaveLength(2);
+		gates[0](); // A finishes while B still runs.
+		expect((await a).skipped).toBeUndefined();
+		// B still holds the lease: a third worker is skipped.
+		const c = runRetention(store, policy, new Date(NOW + 17 * 60_000));
+		await settle();
+		const cStarted = gates.length > 2;
+		for (const open of gates.slice(1)) open();
+		await settle();
+		for (const open of gates.slice(1)) open();
+		const [, reportC] = await Promise.all([b, c]);
+		expect(cStarted).toBe(false);
+		expect(reportC.skipped).toBe('another retention run is under way on this store');
 	});
 });
 
