@@ -6,8 +6,7 @@
  * paging.next.after (an offset into the live results) — and, like the real index, no order among records
  * sharing a timestamp and a lag before a write becomes searchable.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { startEndlessAnswer } from '../helpers/receiver';
 import nock from 'nock';
 import type { Engine } from '../../engine/engine';
 import { HubSpotPollSource } from '../../engine/vendors/hubspot/poll';
@@ -173,26 +172,17 @@ describe('HubSpot polling (CRM search on hs_lastmodifieddate)', () => {
 	});
 
 	test('a search answer that never ends fails the poll within the bound and leaves the cursor where it was', async () => {
-		let searches = 0;
-		const endless = createServer((req, res) => {
-			searches++;
-			res.writeHead(200, { 'content-type': 'application/json' });
-			res.write('{"total":1,"results":[{"id":"901","properties":{"firstname":"');
-			const drip = setInterval(() => (res.destroyed ? clearInterval(drip) : res.write('B'.repeat(256 * 1024))), 5);
-			res.on('close', () => clearInterval(drip));
-		});
-		await new Promise<void>((resolve) => endless.listen(0, '127.0.0.1', resolve));
+		const endless = await startEndlessAnswer(200, '{"total":1,"results":[{"id":"901","properties":{"firstname":"', 'B'.repeat(256 * 1024), 5);
 		nock.enableNetConnect('127.0.0.1');
 		try {
-			const src = new HubSpotPollSource({ auth: { auth: 'privateApp', accessToken: 'test-access-value' }, object: 'contacts', basePath: `http://127.0.0.1:${(endless.address() as AddressInfo).port}` });
+			const src = new HubSpotPollSource({ auth: { auth: 'privateApp', accessToken: 'test-access-value' }, object: 'contacts', basePath: endless.url });
 			await expect(pollOnce(engine, src, { journey: 'nurture', since: new Date(T0) })).rejects.toThrow(/HubSpot search failed \(HTTP 200\): .*longer than 1048576 bytes/);
 			// Asked again with 10 records, then 1, before giving up.
-			expect(searches).toBe(3);
+			expect(endless.requests()).toBe(3);
 			expect(await engine.store.getCursor('hubspot:contacts')).toBeUndefined();
 		} finally {
 			nock.disableNetConnect();
-			endless.closeAllConnections();
-			await new Promise((resolve) => endless.close(resolve));
+			await endless.close();
 		}
 	});
 

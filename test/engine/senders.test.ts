@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { startEndlessAnswer } from '../helpers/receiver';
 /**
  * Senders behind one interface (engine/deliver): the shared retry loop, Segment through
  * @segment/analytics-node and HubSpot through @hubspot/api-client. Only the vendors' HTTP APIs are
@@ -236,28 +237,19 @@ describe('HubSpot senders (@hubspot/api-client)', () => {
 	test('an answer that keeps streaming does not hold the send open: at most 64 KB is read, and a 201 counts as sent', async () => {
 		// A proxy in front of HubSpot (basePath) answers 201 and never ends the body. The task exists: the send is done,
 		// with no message id, and is not retried into a second task.
-		let creates = 0;
-		const endless = createServer((req, res) => {
-			creates++;
-			res.writeHead(201, { 'content-type': 'application/json' });
-			res.write('{"id":"94312","properties":{},"padding":"');
-			const drip = setInterval(() => (res.destroyed ? clearInterval(drip) : res.write('x'.repeat(16 * 1024))), 20);
-			res.on('close', () => clearInterval(drip));
-		});
-		await new Promise<void>((resolve) => endless.listen(0, '127.0.0.1', resolve));
+		const endless = await startEndlessAnswer(201, '{"id":"94312","properties":{},"padding":"', 'x'.repeat(16 * 1024), 20);
 		nock.enableNetConnect('127.0.0.1');
 		try {
-			const sender = new HubSpotSender({ auth: { auth: 'privateApp', accessToken: 'pat-na1-endless' }, action: 'task', basePath: `http://127.0.0.1:${(endless.address() as AddressInfo).port}` });
+			const sender = new HubSpotSender({ auth: { auth: 'privateApp', accessToken: 'pat-na1-endless' }, action: 'task', basePath: endless.url });
 			const outcome = await Promise.race([
 				deliver(sender, message(), 'd_test_endless', { sleep: async () => undefined }),
 				new Promise<'still open'>((resolve) => setTimeout(() => resolve('still open'), 5_000)),
 			]);
 			expect(outcome).toEqual({ ok: true, attempts: 1 });
-			expect(creates).toBe(1);
+			expect(endless.requests()).toBe(1);
 		} finally {
 			nock.disableNetConnect();
-			endless.closeAllConnections();
-			await new Promise((resolve) => endless.close(resolve));
+			await endless.close();
 		}
 	});
 
