@@ -186,6 +186,26 @@ describe('HubSpot polling (CRM search on hs_lastmodifieddate)', () => {
 		}
 	});
 
+	test('a search that ignores its filters (always the same page, always "more") fails the poll after a few pages instead of asking for ever', async () => {
+		let asked = 0;
+		nock('https://api.hubapi.com')
+			.persist()
+			.post('/crm/v3/objects/contacts/search')
+			.reply(200, () => {
+				asked++;
+				// The same record, before the cursor, with a next page every time (a proxy or sandbox answering one canned page);
+				// after 200 requests the page says it is the last so that a poll without a bound ends too.
+				return {
+					total: 1,
+					results: [{ id: '101', properties: { hs_object_id: '101', email: 'c101@example.com', hs_lastmodifieddate: new Date(T0 - 5000).toISOString() }, createdAt: new Date(T0 - 86_400_000).toISOString(), updatedAt: new Date(T0 - 5000).toISOString(), archived: false }],
+					...(asked < 200 ? { paging: { next: { after: String(asked), link: '' } } } : {}),
+				};
+			});
+		await expect(pollOnce(engine, source(), { journey: 'nurture', since: new Date(T0) })).rejects.toThrow(/HubSpot search answered 5 pages in a row with no record after .*does not seem to apply the poll's filters/);
+		expect(asked).toBeLessThanOrEqual(6);
+		expect(await engine.store.getCursor('hubspot:contacts')).toBeUndefined();
+	});
+
 	test('a HubSpot error fails the poll with the reason and leaves the cursor where it was', async () => {
 		nock('https://api.hubapi.com')
 			.post('/crm/v3/objects/contacts/search')

@@ -13,7 +13,7 @@ import { HubSpotApi, HubSpotAuthError, hubspotTokens, type HubSpotAuthSettings }
 import { HUBSPOT_TIMEOUT_MS, HubSpotAnswerUnread } from './http';
 import { hubspotIdentity } from './normalise';
 import { byCursorOrder, isAfter, PollCursor, PolledRecord, PollPage, PollSource } from '../../events/poll';
-import { isoTime, parseTime } from '../../util/isoTime';
+import { inIsoYears, isoTime, parseTime } from '../../util/isoTime';
 
 export type HubSpotPollObject = 'contacts' | 'deals';
 
@@ -57,6 +57,12 @@ const SEARCH_BOUNDS = { timeoutMs: HUBSPOT_TIMEOUT_MS, maxBytes: 1024 * 1024 };
 
 /** Records per page: HubSpot's most, then fewer when a page is too long to read. */
 const PAGE_SIZES = [100, 10, 1];
+
+/**
+ * Steps in a row that may take no record while the search says more follow: past a timestamp already taken ('from'),
+ * into its ties ('tie'), then after it ('later') is at most three on a search that applies its filters.
+ */
+const MAX_IDLE_STEPS = 4;
 
 const cursorOf = (record: PolledRecord): PollCursor => ({ at: record.modifiedAt, id: record.id });
 
@@ -128,13 +134,21 @@ export class HubSpotPollSource implements PollSource {
 		const maxPages = Math.max(1, Math.min(this.settings.maxPages ?? 5, Math.ceil(limit / 100)));
 		const records: PolledRecord[] = [];
 		let from: PageStart = { cursor: after, mode: 'from' };
-		for (let pages = 0; pages < maxPages; ) {
+		for (let pages = 0, idle = 0; pages < maxPages; ) {
 			const step = await this.step(from, until);
 			records.push(...step.records);
 			if (!step.next) return { records, more: false };
 			from = step.next;
 			// A step that took nothing still moved `from` on (past a timestamp already taken); only reads that took records count.
-			if (step.records.length) pages++;
+			if (step.records.length) {
+				pages++;
+				idle = 0;
+			} else if (++idle > MAX_IDLE_STEPS) {
+				// A search that keeps promising more but answers only records already read ignores its filters: stop
+				// (what was taken is kept and the cursor moves past it) rather than ask it for ever.
+				if (records.length) return { records, more: true };
+				throw new NudgeError('STORE_ERROR', `HubSpot search answered ${idle} pages in a row with no record after ${inIsoYears(from.cursor.at) ? isoTime(from.cursor.at) : from.cursor.at}${from.cursor.id ? ` (id ${from.cursor.id})` : ''} while saying more follow; it does not seem to apply the poll's filters (check the base URL or a proxy in between). The cursor stays where it was.`, [], 503);
+			}
 		}
 		return { records, more: true };
 	}
