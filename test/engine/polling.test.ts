@@ -206,6 +206,23 @@ describe('HubSpot polling (CRM search on hs_lastmodifieddate)', () => {
 		expect(await engine.store.getCursor('hubspot:contacts')).toBeUndefined();
 	});
 
+	test('a later page refused with 429 keeps what the earlier pages took: the cursor moves past them and the next check goes on from there', async () => {
+		const clock = { now: T0 + 10 * 60_000 };
+		const records: FakeRecord[] = Array.from({ length: 150 }, (_, i) => ({ id: String(300 + i), modifiedAt: T0 + 1000 + i, visibleAt: T0 }));
+		// The second search of the first check (the first from a time, GT) is over HubSpot's per-second search limit, once.
+		nock('https://api.hubapi.com')
+			.post('/crm/v3/objects/contacts/search', (body: { filterGroups: { filters: { operator: string }[] }[] }) => body.filterGroups[0].filters[0].operator === 'GT')
+			.reply(429, { status: 'error', message: 'You have reached your secondly limit.', errorType: 'RATE_LIMIT', correlationId: 'c-2', policyName: 'SECONDLY' });
+		const { requests } = fakeHubSpot(records, clock);
+		const once = await pollOnce(engine, source(), { journey: 'nurture', since: new Date(T0), now: () => clock.now });
+		expect(once.more).toBe(true);
+		expect(once.accepted.map((r) => String(r.event.properties.objectId))).toEqual(records.slice(0, 99).map((r) => r.id));
+		expect(JSON.parse((await engine.store.getCursor('hubspot:contacts'))!)).toEqual({ at: T0 + 1098, id: '398' });
+		const next = await pollOnce(engine, source(), { journey: 'nurture', now: () => clock.now });
+		expect(next.accepted.map((r) => String(r.event.properties.objectId))).toEqual(records.slice(99).map((r) => r.id));
+		expect(requests).toHaveLength(2);
+	});
+
 	test('a HubSpot error fails the poll with the reason and leaves the cursor where it was', async () => {
 		nock('https://api.hubapi.com')
 			.post('/crm/v3/objects/contacts/search')

@@ -135,7 +135,15 @@ export class HubSpotPollSource implements PollSource {
 		const records: PolledRecord[] = [];
 		let from: PageStart = { cursor: after, mode: 'from' };
 		for (let pages = 0, idle = 0; pages < maxPages; ) {
-			const step = await this.step(from, until);
+			let step: Step;
+			try {
+				step = await this.step(from, until);
+			} catch (error) {
+				// A later page refused (HubSpot's search allows a few requests a second): keep what earlier pages took, so
+				// the cursor moves past it and the next check goes on from there instead of reading the same pages again.
+				if (records.length) return { records, more: true };
+				throw error;
+			}
 			records.push(...step.records);
 			if (!step.next) return { records, more: false };
 			from = step.next;
