@@ -1,18 +1,18 @@
 import { DateTime } from 'luxon';
 import type { CapWindow } from '../policy/schema';
-import { isTimeZone } from '../policy/timeZone';
+import { isTimeZone, timeZoneOf } from '../policy/timeZone';
 import { durationMs } from './duration';
 import { startOfLocalDate } from './localDay';
 import { SpanCache } from './spanCache';
 
 /** A contact's time zone when it is valid, else the policy's (a bad zone must not break decisions). */
 export function zoneFor(contactZone: string | undefined, policyZone: string): string {
-	return contactZone && isTimeZone(contactZone) ? contactZone : policyZone;
+	return (contactZone && timeZoneOf(contactZone)) || policyZone;
 }
 
 /** Why the policy's zone stands in for the contact's own, when it does: said on the checks that used it. */
 export function zoneFallbackNote(contactZone: string | undefined, zone: string): string | undefined {
-	return contactZone && contactZone !== zone ? `the contact's time zone ${JSON.stringify(contactZone)} is not a time zone, so the policy's ${zone} applies` : undefined;
+	return contactZone && !isTimeZone(contactZone) ? `the contact's time zone ${JSON.stringify(contactZone)} is not a time zone, so the policy's ${zone} applies` : undefined;
 }
 
 export interface WindowSpan {

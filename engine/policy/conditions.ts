@@ -29,6 +29,31 @@ function equal(a: unknown, b: unknown): boolean {
 	return a === b || (asNumber(a) !== undefined && asNumber(a) === asNumber(b));
 }
 
+/**
+ * Why a condition's `value` cannot work with its operator, or undefined when it can: each of these loaded and then
+ * never held (or held for everyone), so a review rule or a pause was silently off.
+ */
+export function conditionValueIssue(op: ConditionLike['op'], value: unknown): string | undefined {
+	if (op === 'exists') return undefined;
+	if (value === undefined) return 'needs a value for this operator';
+	switch (op) {
+		case 'gt':
+		case 'gte':
+		case 'lt':
+		case 'lte':
+			return asNumber(value) === undefined ? `compares as a number: give a number, e.g. 50 (not ${JSON.stringify(value)})` : undefined;
+		case 'in':
+			return Array.isArray(value) && value.length ? undefined : 'needs a list of values, e.g. ["VP", "Director"]';
+		case 'contains':
+			return typeof value === 'string' && value ? undefined : 'needs the text to look for, e.g. "VP"';
+		default:
+			return undefined;
+	}
+}
+
+/** A counter the contact never triggered is 0; any other missing field has no number, so no comparison holds on it. */
+const missingAs = (field: string): number | undefined => (field.startsWith('counters.') ? 0 : undefined);
+
 export function conditionHolds(condition: ConditionLike, actual: unknown): boolean {
 	const expected = condition.value;
 	switch (condition.op) {
@@ -42,7 +67,7 @@ export function conditionHolds(condition: ConditionLike, actual: unknown): boole
 		case 'gte':
 		case 'lt':
 		case 'lte': {
-			const a = asNumber(actual ?? 0);
+			const a = asNumber(actual ?? missingAs(condition.field));
 			const b = asNumber(expected);
 			if (a === undefined || b === undefined) return false;
 			return condition.op === 'gt' ? a > b : condition.op === 'gte' ? a >= b : condition.op === 'lt' ? a < b : a <= b;

@@ -4,6 +4,7 @@ import { InactivityRulesSchema } from '../events/timers';
 import { durationMs } from '../guard/duration';
 import { list, MAX_KEYS, MAX_SUPPRESSED, within } from './bounds';
 import { isTimeZone, notATimeZone } from './timeZone';
+import { ConditionLike, conditionValueIssue } from './conditions';
 
 /**
  * A window or pause shorter than a second counts nothing (a "0s" cap is no cap); one longer than ten years
@@ -105,6 +106,12 @@ export const QuietHoursSchema = z
 	.refine((q) => q.start !== q.end, { message: 'start and end must differ', path: ['end'] });
 export type QuietHours = z.infer<typeof QuietHoursSchema>;
 
+/** A condition's value that its operator cannot use is refused when the policy loads (conditionValueIssue). */
+function valueFitsOperator(c: { op: ConditionLike['op']; value?: unknown }, ctx: z.RefinementCtx): void {
+	const issue = conditionValueIssue(c.op, c.value);
+	if (issue) ctx.addIssue({ code: 'custom', message: issue, path: ['value'] });
+}
+
 const ConditionSchema = z
 	.object({
 		/** `event.name`, `event.properties.<p>`, `traits.<t>`, `counters.<event>`, `lifecycle`… */
@@ -112,7 +119,8 @@ const ConditionSchema = z
 		op: z.enum(['exists', 'eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'in', 'contains']),
 		value: z.unknown().optional(),
 	})
-	.strict();
+	.strict()
+	.superRefine(valueFitsOperator);
 export type Condition = z.infer<typeof ConditionSchema>;
 
 /**
@@ -178,10 +186,7 @@ export const ScoreRuleSchema = z
 		points: z.number(),
 	})
 	.strict()
-	.refine((r) => r.op === 'exists' || r.value !== undefined, {
-		message: 'needs a value for this operator',
-		path: ['value'],
-	});
+	.superRefine(valueFitsOperator);
 export type ScoreRule = z.infer<typeof ScoreRuleSchema>;
 
 export const ChannelPolicySchema = z

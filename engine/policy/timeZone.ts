@@ -1,19 +1,54 @@
 import { closest } from 'fastest-levenshtein';
-import { IANAZone } from 'luxon';
 
 let zoneNames: string[] | undefined;
 
-/**
- * Is this an IANA time zone name ("Europe/Berlin", "UTC", or an alias such as "US/Eastern")? Intl also
- * takes bare offsets ("+03:00"); those are not zone names (no daylight saving), so a name starts with a letter.
- */
-export function isTimeZone(name: string): boolean {
-	// `create` caches each zone with its validity: this runs for every decision's contact.
-	return /^[A-Za-z]/.test(name) && IANAZone.create(name).isValid;
-}
-
 /** Zone names are at most about 30 characters: a longer text is cut before it is compared or quoted. */
 const MAX_NAME = 64;
+
+/**
+ * Names already looked up, each with the spelling used for its zone (or null: not a zone). Contacts' zones come
+ * from events, so the names are the sender's to choose, and luxon keeps every name it is given for good: this
+ * bounded map answers them, and luxon only ever sees one spelling per zone (`spellings`).
+ */
+const looked = new Map<string, string | null>();
+const MAX_LOOKED = 2_000;
+/** One spelling per zone, by its lower-case name: only names Intl knows get in (a few hundred, with aliases). */
+const spellings = new Map<string, string>();
+
+function zoneSpelling(name: string): string | null {
+	// Intl also takes bare offsets ("+03:00"); those are not zone names (no daylight saving), so a name starts with a letter.
+	if (name.length > MAX_NAME || !/^[A-Za-z]/.test(name)) return null;
+	const lower = name.toLowerCase();
+	const known = spellings.get(lower);
+	if (known) return known;
+	let resolved: string;
+	try {
+		resolved = new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
+	} catch {
+		return null;
+	}
+	// The zone's own spelling when only the case differs ("europe/berlin"); an alias keeps its name ("Asia/Kolkata").
+	const spelled = resolved.toLowerCase() === lower ? resolved : name;
+	spellings.set(lower, spelled);
+	return spelled;
+}
+
+/**
+ * The zone a name stands for, spelled one way per zone ("europe/berlin" → "Europe/Berlin"), or undefined when it
+ * is no IANA time zone. This runs for every decision's contact.
+ */
+export function timeZoneOf(name: string): string | undefined {
+	let zone = looked.get(name);
+	if (zone === undefined) {
+		zone = zoneSpelling(name);
+		if (looked.size >= MAX_LOOKED) looked.clear();
+		looked.set(name, zone);
+	}
+	return zone ?? undefined;
+}
+
+/** Is this an IANA time zone name ("Europe/Berlin", "UTC", or an alias such as "US/Eastern")? */
+export const isTimeZone = (name: string): boolean => timeZoneOf(name) !== undefined;
 
 /** The known zone nearest by edit distance, for a "did you mean" hint. Intl lists canonical names only: UTC is added. */
 export function closestTimeZone(name: string): string {

@@ -3,6 +3,10 @@ import { loadPolicy, loadPolicyFile, policyJsonSchema } from '../../engine/polic
 import { NudgeError } from '../../engine/errors';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { holds } from '../../engine/policy/conditions';
+import { timeZoneOf } from '../../engine/policy/timeZone';
+import { zoneFallbackNote, zoneFor } from '../../engine/guard/windows';
 import { tempDir } from '../helpers/fixtures';
 
 describe('policy', () => {
@@ -163,5 +167,100 @@ describe('documented example policies', () => {
 	const dir = join(__dirname, '../../docs/examples');
 	test.each(readdirSync(dir).filter((f) => f.endsWith('.json')))('%s validates', (file) => {
 		expect(loadPolicyFile(join(dir, file)).version).toMatch(/@[0-9a-f]{12}$/);
+	});
+});
+
+describe('a policy file as a marketer edits it', () => {
+	const base = () => JSON.parse(JSON.stringify(DEFAULT_POLICY)) as Record<string, unknown>;
+	const refused = (input: unknown, message: RegExp) => expect(() => loadPolicy(input)).toThrow(message);
+
+	test('an empty policy file (a deploy that truncated it) is refused, not replaced by the default policy', () => {
+		const file = join(tempDir(), 'policy.json');
+		writeFileSync(file, JSON.stringify({ ...base(), name: 'acme', suppression: { emails: ['ceo@rival.com'] } }));
+		expect(loadPolicyFile(file).policy.suppression.emails).toEqual(['ceo@rival.com']);
+		for (const empty of ['', '  \n', '\uFEFF']) {
+			writeFileSync(file, empty);
+			expect(() => loadPolicyFile(file)).toThrow(/Policy file .*policy\.json is empty: write the policy's JSON into it/);
+		}
+	});
+
+	test('a file saved with a byte order mark (Windows editors) loads like the same file without it', () => {
+		const file = join(tempDir(), 'policy.json');
+		writeFileSync(file, `\uFEFF${JSON.stringify({ ...base(), name: 'acme' })}`);
+		expect(loadPolicyFile(file)).toEqual(loadPolicy({ ...base(), name: 'acme' }));
+	});
+
+	test('a key given twice in one place (a second "caps" block pasted below the first) is refused with its path', () => {
+		const cap = '{"id":"daily","scope":{"kind":"any"},"limit":1,"window":{"kind":"rolling","duration":"24h"}}';
+		refused(`{"name":"acme","channelOrder":["email"],"caps":[${cap}],"caps":[]}`, /Policy is not valid: caps: is given twice in the same place/);
+		refused(`{"channelOrder":["email"],"caps":[{"id":"a","id":"b","scope":{"kind":"any"},"limit":1,"window":{"kind":"rolling","duration":"24h"}}]}`, /caps\.0\.id: is given twice/);
+		// The same key in two objects is not a repeat.
+		expect(loadPolicy(`{"channelOrder":["email"],"caps":[${cap},${cap.replace('daily', 'weekly')}]}`).policy.caps.map((c) => c.id)).toEqual(['daily', 'weekly']);
+	});
+
+	test.each([
+		['a review rule with no value', { review: [{ id: 'big-offers', when: { field: 'message.offerValue', op: 'gte' } }] }, /review\.0\.when\.value: needs a value for this operator/],
+		['a pause whose condition has no value', { negativeTriggers: [{ id: 'churned', where: [{ field: 'traits.churned', op: 'eq' }] }] }, /negativeTriggers\.0\.where\.0\.value: needs a value/],
+		['a number compared with text that is no number', { review: [{ id: 'big-offers', when: { field: 'message.offerValue', op: 'gte', value: '50%' } }] }, /review\.0\.when\.value: compares as a number: give a number, e.g. 50 \(not "50%"\)/],
+		['a scoring rule compared with a word', { scoring: { rules: [{ id: 'big', label: 'Big company', field: 'traits.employees', op: 'gte', value: 'fifty', points: 10 }] } }, /scoring\.rules\.0\.value: compares as a number/],
+		['`in` with one text instead of a list', { scoring: { rules: [{ id: 'vp', label: 'VP', field: 'traits.title', op: 'in', value: 'VP', points: 30 }] } }, /scoring\.rules\.0\.value: needs a list of values/],
+		['`contains` with a number', { agents: { approval: [{ id: 'x', when: { field: 'traits.title', op: 'contains', value: 5 } }] } }, /agents\.approval\.0\.when\.value: needs the text to look for/],
+	])('a condition that could never hold (or would hold for everyone) is refused: %s', (_what, change, message) => {
+		refused({ ...base(), ...change }, message);
+	});
+
+	test('a number given as text ("30") still compares as a number', () => {
+		expect(loadPolicy({ ...base(), review: [{ id: 'big-offers', when: { field: 'message.offerValue', op: 'gte', value: '30' } }] }).policy.review).toHaveLength(1);
+	});
+
+	test('a comparison on a trait the contact does not have does not hold; a counter never triggered is 0', () => {
+		const contact = { traits: {}, counters: {} };
+		expect(holds({ field: 'traits.nps', op: 'lte', value: 6 }, contact)).toBe(false);
+		expect(holds({ field: 'traits.accountValue', op: 'lt', value: 1000 }, contact)).toBe(false);
+		expect(holds({ field: 'counters.Email Opened', op: 'lt', value: 1 }, contact)).toBe(true);
+		expect(holds({ field: 'traits.nps', op: 'lte', value: 6 }, { traits: { nps: 4 } })).toBe(true);
+	});
+
+	test.each([
+		['negativeTriggers', [{ id: 'hold', events: ['Ticket Opened'], clearedBy: ['Ticket Closed'] }, { id: 'hold', events: ['Subscription Cancelled'] }]],
+		['review', [{ id: 'r', newVariant: true }, { id: 'r', when: { field: 'message.offerValue', op: 'gte', value: 30 } }]],
+		['quietHours', [{ id: 'night', start: '21:00', end: '08:00' }, { id: 'night', start: '12:00', end: '13:00' }]],
+	])('two rules of %s sharing an id (which keys pauses and ledgers) are refused', (list, rules) => {
+		refused({ ...base(), [list]: rules }, new RegExp(`${list}: rule id "\\w+" is used twice`));
+	});
+
+	test('two agent blast radius rules sharing an id (one ledger for both) are refused, and two journeys\' scoring rules', () => {
+		refused({ ...base(), agents: { blastRadius: [{ id: 'agent-limit', count: 'actions', limit: 3, window: '1h' }, { id: 'agent-limit', count: 'contacts', limit: 100, window: '1d' }] } }, /agents\.blastRadius: rule id "agent-limit" is used twice/);
+		const rule = { id: 'vp', label: 'VP', field: 'traits.title', op: 'in', value: ['VP'], points: 30 };
+		refused({ ...base(), journeys: { nurture: { scoring: { rules: [rule, rule] } } } }, /journeys\.nurture\.scoring\.rules: rule id "vp" is used twice/);
+	});
+});
+
+describe('contacts\' time zones', () => {
+	test('a zone in any spelling is the zone in its own spelling; a name that is no zone is none', () => {
+		expect(['europe/berlin', 'Europe/Berlin', 'EUROPE/BERLIN'].map(timeZoneOf)).toEqual(['Europe/Berlin', 'Europe/Berlin', 'Europe/Berlin']);
+		expect([timeZoneOf('Etc/UTC'), timeZoneOf('Asia/Kolkata'), timeZoneOf('US/Eastern')]).toEqual(['Etc/UTC', 'Asia/Kolkata', 'US/Eastern']);
+		expect([timeZoneOf('Mars/Olympus'), timeZoneOf('+03:00'), timeZoneOf(`Europe/${'x'.repeat(100)}`)]).toEqual([undefined, undefined, undefined]);
+		expect(zoneFor('europe/berlin', 'UTC')).toBe('Europe/Berlin');
+		expect(zoneFallbackNote('US/Eastern', zoneFor('US/Eastern', 'UTC'))).toBeUndefined();
+		expect(zoneFallbackNote('Mars/Olympus', 'UTC')).toMatch(/"Mars\/Olympus" is not a time zone, so the policy's UTC applies/);
+	});
+
+	test('names sent as contacts\' zones are not kept for good: memory stays bounded however many distinct names arrive', () => {
+		const script = `
+			const { isTimeZone } = require(${JSON.stringify(join(__dirname, '../../dist/engine/policy/timeZone.js'))});
+			const { zoneFor } = require(${JSON.stringify(join(__dirname, '../../dist/engine/guard/windows.js'))});
+			isTimeZone('Europe/Berlin'); global.gc();
+			const before = process.memoryUsage().heapUsed;
+			const pad = 'x'.repeat(40);
+			for (let i = 0; i < 40000; i++) { isTimeZone('Zone/' + i + pad); zoneFor('Zone/' + i + pad, 'UTC'); }
+			// Spellings of one real zone: each a valid name.
+			for (let i = 0; i < 4096; i++) zoneFor('europe/berlin'.split('').map((c, j) => (i >> (j % 12)) & 1 ? c.toUpperCase() : c).join(''), 'UTC');
+			global.gc();
+			process.stdout.write(String(process.memoryUsage().heapUsed - before));`;
+		const run = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8' });
+		expect(run.stderr).toBe('');
+		// 40,000 names kept would be over 10 MB; the bounded lookup keeps at most 2,000.
+		expect(Number(run.stdout)).toBeLessThan(3 * 1024 * 1024);
 	});
 });
