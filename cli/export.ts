@@ -1,11 +1,11 @@
 import { once } from 'node:events';
-import { open, rename, rm } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { EXPORT_FORMATS, ExportFormat, exportDecisions } from '../engine/audit/export';
 import type { DecisionQuery } from '../engine/audit/schema';
 import { parseConsoleParams } from '../engine/audit/queries';
 import { NudgeError } from '../engine/errors';
 import { withStore } from './models';
+import { openOutFile } from './outFile';
 
 export const EXPORT_USAGE = `  export [--store STORE] [--format jsonl|csv] [--out FILE] [--redact] [--journey NAME]
          [--reason CODE] [--status STATUS] [--from ISO] [--to ISO]
@@ -63,19 +63,8 @@ async function outputTo(file: string | undefined): Promise<Output> {
 			finish: async () => undefined,
 		};
 	}
-	const partial = `${file}.partial`;
-	const handle = await open(partial, 'w').catch((error: NodeJS.ErrnoException) => {
-		throw new NudgeError('INVALID_INPUT', `--out ${file}: cannot write there (${error.code ?? error.message})`);
-	});
-	const stream = handle.createWriteStream();
-	return {
-		write: (chunk) => (stream.write(chunk) ? undefined : once(stream, 'drain').then(() => undefined)),
-		finish: async (ok) => {
-			await new Promise<void>((resolve, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
-			if (ok) await rename(partial, file);
-			else await rm(partial, { force: true });
-		},
-	};
+	const { stream, finish } = await openOutFile(file);
+	return { write: (chunk) => (stream.write(chunk) ? undefined : once(stream, 'drain').then(() => undefined)), finish };
 }
 
 /** The decision log export (`nudge export` without a mode): filters validated as the console's, then streamed. */

@@ -1,5 +1,4 @@
 /** The `nudge` commands (loaded by nudge.ts once the Node.js version is known to be recent enough). */
-import { createWriteStream, WriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { NudgeError, redactUrl } from '../engine/errors';
 import { ACTIVATE_USAGE, IMPORT_USAGE, runActivate, runImport, runScore, runTrain, SCORE_USAGE, TRAIN_USAGE } from './models';
@@ -12,6 +11,7 @@ import { RETENTION_USAGE, runRetentionCommand } from './retention';
 import { EXPORT_USAGE, runExport } from './export';
 import { EXPORT_CONTACT_USAGE, isContactExport, runExportContact } from './exportContact';
 import { MCP_USAGE, runMcp } from './mcp';
+import { openOutFile } from './outFile';
 import { packageVersion } from './packageRoot';
 
 const REPLAY_USAGE = `  replay --events FILE.jsonl [--journey nurture|cart-abandonment|churn-risk] [--policy FILE.json]
@@ -19,8 +19,10 @@ const REPLAY_USAGE = `  replay --events FILE.jsonl [--journey nurture|cart-aband
       Dry-runs a journey over past events (Nudge or Segment format, one JSON per line) on a fresh
       embedded store, each at its own time; the journey's inactivity timers fire in simulated time.
       Policy: flows/policies/journeys.json unless --policy is given. Writes one JSON decision per
-      line (stdout by default) and a summary on stderr. Nothing is sent. Lines are decided in file
-      order: give them in time order (a line dated before one already decided sees that one's send).
+      line (stdout, or --out FILE, written whole or not at all) and a summary on stderr. Nothing is
+      sent. Lines are decided in file order: give them in time order (a line dated before one already
+      decided sees that one's send). --store PATH keeps the replay's store: a new file, or one an earlier
+      replay kept; a store Nudge decided in (a live one) is refused, so dry runs never mix into its log.
 `;
 
 /** Each command: its help text (also shown by `nudge <command> --help`) and what runs it. */
@@ -70,16 +72,24 @@ async function runReplay(args: string[]): Promise<number> {
 		strict: true,
 	});
 	if (!values.events) fail(`replay needs --events FILE.jsonl\n\n${USAGE}`);
-	let out: WriteStream | undefined;
-	if (values.out) out = createWriteStream(values.out);
-	const write = (line: string) => (out ? out.write(line) : process.stdout.write(line));
+	// Opened first: an --out that cannot be written stops the replay before it starts.
+	const out = values.out ? await openOutFile(values.out) : undefined;
+	const write = (line: string) => (out ? out.stream.write(line) : process.stdout.write(line));
 	const summary = await replay(
 		{ events: values.events, journey: values.journey, policy: values.policy, store: values.store },
 		(decision) => write(`${JSON.stringify(decision)}\n`),
-	);
-	if (out) await new Promise<void>((resolve, reject) => out!.end((err?: Error | null) => (err ? reject(err) : resolve())));
+	).catch(async (error) => {
+		await out?.finish(false);
+		throw error;
+	});
+	await out?.finish(true);
 	process.stderr.write(formatSummary(summary));
 	return summary.rejected.length ? 1 : 0;
+}
+
+function knownCommand(command: string) {
+	if (!Object.prototype.hasOwnProperty.call(COMMANDS, command)) fail(`unknown command "${command}"\n\n${USAGE}`);
+	return COMMANDS[command];
 }
 
 const isHelp = (arg: string) => arg === '--help' || arg === '-h';
@@ -91,14 +101,13 @@ async function main(argv: string[]): Promise<number> {
 		process.stdout.write(`${packageVersion()}\n`);
 		return 0;
 	}
-	if (!command || isHelp(command) || command === 'help') {
-		const topic = command === 'help' && rest[0] ? COMMANDS[rest[0]] : undefined;
-		process.stdout.write(topic ? commandHelp(topic.usage) : USAGE);
+	if (!command || isHelp(command) || (command === 'help' && !rest[0])) {
+		process.stdout.write(USAGE);
 		return command ? 0 : 2;
 	}
-	const known = Object.prototype.hasOwnProperty.call(COMMANDS, command) ? COMMANDS[command] : undefined;
-	if (!known) fail(`unknown command "${command}"\n\n${USAGE}`);
-	if (rest.some(isHelp)) {
+	// `nudge help replay` is `nudge replay --help`; either names an unknown command as such.
+	const known = knownCommand(command === 'help' ? rest[0] : command);
+	if (command === 'help' || rest.some(isHelp)) {
 		process.stdout.write(commandHelp(known.usage));
 		return 0;
 	}

@@ -11,6 +11,7 @@ import { JOURNEYS, JourneyName } from '../engine/journeys/journey';
 import { Engine } from '../engine/engine';
 import { loadPolicyFile } from '../engine/policy/load';
 import { openStore } from '../engine/store/open';
+import type { Store } from '../engine/store/types';
 import { boundedLines } from './lines';
 
 /** The prebuilt journeys' policy (triggers, outcomes, timers, offers…), used unless --policy names another. */
@@ -20,7 +21,7 @@ export interface ReplayOptions {
 	events: string;
 	journey?: string;
 	policy?: string;
-	/** SQLite file to keep the replay's store in; a throwaway one when absent. */
+	/** SQLite file to keep the replay's store in (a new one, or one of an earlier replay); a throwaway one when absent. */
 	store?: string;
 }
 
@@ -34,6 +35,22 @@ export interface ReplaySummary {
 	byReason: Record<string, number>;
 	/** Events that are not one of the journey's triggers (NOT_A_TRIGGER): they updated the profile, no message was meant. */
 	profileOnly: number;
+}
+
+/** The cursor that marks a store as replay's own: its dry-run decisions may go there, never into a live store's log. */
+const REPLAY_STORE = 'replay-store';
+
+/**
+ * Marks the store as a replay store, unless the engine has decided in it already (a live store): replay's
+ * dry runs (status sent, provider dry-run) would then mix into the real decision log. A store of an
+ * earlier replay, or an empty one, is fine.
+ */
+async function claimReplayStore(store: Store, file: string | undefined): Promise<void> {
+	if ((await store.getCursor(REPLAY_STORE)) !== undefined) return;
+	if ((await store.queryDecisions({ limit: 1 })).length) {
+		throw new NudgeError('INVALID_INPUT', `--store ${file} holds decisions Nudge made (a live store): replay would mix its dry runs into them. Give --store a new file, or leave it out; nothing was replayed`);
+	}
+	await store.setCursor(REPLAY_STORE, new Date().toISOString(), undefined);
 }
 
 /**
@@ -55,6 +72,7 @@ export async function replay(options: ReplayOptions, emit: (decision: Decision) 
 	const engine = new Engine({ store: openStore(`sqlite:${options.store ?? join(scratch!, 'replay.db')}`), policy, clock: 'event' });
 	const summary: ReplaySummary = { events: 0, timers: 0, rejected: [], byStatus: {}, byReason: {}, profileOnly: 0 };
 	try {
+		await claimReplayStore(engine.store, options.store);
 		const lines = boundedLines(createReadStream(options.events), EVENT_LIMITS.jsonBytes);
 		const count = (decision: Decision) => {
 			emit(decision);

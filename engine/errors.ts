@@ -69,29 +69,30 @@ export function describeIssues(issues: FieldIssue[]): string {
 }
 
 /**
- * A URL: `scheme:`, up to three slashes (`redis:/host` is a typo worth masking too), then everything up
- * to whitespace or a quote — stopping before a nested URL, so each URL of
- * `split:hot=redis://…;log=postgres://…` is masked on its own.
+ * A URL with user info: `scheme:`, up to three slashes (`redis:/host` is a typo worth masking too), `user:`,
+ * then the rest of the line: the password may hold spaces, quotes or @, so where it ends is only known from the
+ * last @ (redactUrl). Both stop before a nested URL, so each URL of `split:hot=redis://…;log=postgres://…` is
+ * masked on its own.
  */
-const URL_LIKE = /\b([a-z][a-z0-9+.-]*:\/{0,3})((?:(?![a-z][a-z0-9+.-]*:\/)[^\s"'`<>])*)/gi;
+const URL_WITH_USER = /\b([a-z][a-z0-9+.-]*:\/{0,3}(?:(?![a-z][a-z0-9+.-]*:\/)[^\s:@/?#"'`<>])*:)((?:(?![a-z][a-z0-9+.-]*:\/)[^\r\n])*)/gi;
+/** Up to the last @ followed by a host (not the "@ as %40" of a hint further on the line). */
+const USER_INFO_END = /^.*@(?=[\w[%])/;
 /** Query parameters that carry a secret (`?password=…`, `&token=…`, `access_token`, `api_key`…). */
 const SECRET_PARAM = /([?&;](?:[a-z0-9_.-]*(?:password|passwd|pwd|pass|secret|token|key|auth|signature|sig)[a-z0-9_.-]*)=)[^&;#\s"'`<>]*/gi;
 
 /**
  * The text with every credential inside a URL replaced by *** — the password of each
- * `scheme://user:password@host` (any scheme, any number of URLs; a password may itself contain @ or
- * percent-encoding: the user info ends at the last @ of the authority) and secret query parameters.
- * When in doubt it masks more (`https://host:8080/a@b` shows as `https://host:***@b`), never less.
- * Everything that may quote a store URL (errors, logs, HTTP answers) goes through it.
+ * `scheme://user:password@host` (any scheme, any number of URLs; whatever characters a password holds:
+ * the user info ends at the last @ before a host on the line, up to the next URL) and secret query parameters.
+ * When in doubt it masks more (`https://host:8080/a@b` shows as `https://host:***@b`, and so does
+ * `https://host:8080 for a@b`), never less. Everything that may quote a store URL (errors, logs, HTTP
+ * answers) goes through it.
  */
 export function redactUrl(text: string): string {
 	return text
-		.replace(URL_LIKE, (whole, scheme: string, rest: string) => {
-			const authority = rest.slice(0, rest.search(/[/?#]|$/));
-			const colon = authority.indexOf(':');
-			// A password with an unencoded / ? or # ends the authority early: then its user info ends at the last @ of the URL.
-			const at = authority.includes('@') ? authority.lastIndexOf('@') : colon >= 0 ? rest.lastIndexOf('@') : -1;
-			return at < 0 || colon < 0 || colon > at ? whole : `${scheme}${rest.slice(0, colon)}:***${rest.slice(at)}`;
+		.replace(URL_WITH_USER, (whole, user: string, rest: string) => {
+			const info = USER_INFO_END.exec(rest)?.[0];
+			return info ? `${user}***${rest.slice(info.length - 1)}` : whole;
 		})
 		.replace(SECRET_PARAM, '$1***');
 }

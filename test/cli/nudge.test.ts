@@ -31,6 +31,12 @@ describe('nudge --version and --help', () => {
 		expect(nudge('replay').stderr).toMatch(/replay needs --events/);
 	});
 
+	test('`nudge help <command>` with a command that does not exist says so, exit 2', () => {
+		const run = nudge('help', 'frobnicate');
+		expect({ status: run.status, stdout: run.stdout }).toEqual({ status: 2, stdout: '' });
+		expect(run.stderr).toMatch(/^nudge: unknown command "frobnicate"/);
+	});
+
 	test('nudge --help lists every command and how to get more', () => {
 		const run = nudge('--help');
 		expect(run.status).toBe(0);

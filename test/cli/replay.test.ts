@@ -1,11 +1,13 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { formatSummary, replay } from '../../cli/replay';
 import type { Decision } from '../../engine/audit/schema';
 import { holdoutOf } from '../../engine/decide/holdout';
+import { Engine } from '../../engine/engine';
 import { EVENT_LEASE_MS } from '../../engine/events/eventClaim';
+import { SqliteStore } from '../../engine/store/sqlite';
 import { tempDir } from '../helpers/fixtures';
 import { hostileEvents } from '../helpers/hostileEvents';
 
@@ -243,6 +245,42 @@ describe('nudge replay (the built CLI)', () => {
 		expect(result.stdout).toBe('');
 		expect(readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(readFileSync(SAMPLES, 'utf8').trim().split('\n').length);
 		expect(existsSync(store)).toBe(true);
+	});
+
+	test('a replay that fails (events file missing) leaves the --out file of the last run as it was', () => {
+		const dir = tempDir();
+		const out = join(dir, 'decisions.jsonl');
+		writeFileSync(out, '{"decisionId":"last-run"}\n');
+		const result = run('replay', '--events', join(dir, 'missing.jsonl'), '--out', out);
+		expect(result.status).not.toBe(0);
+		expect(result.stderr).toContain('Events file not found');
+		expect(readFileSync(out, 'utf8')).toBe('{"decisionId":"last-run"}\n');
+		expect(readdirSync(dir)).toEqual(['decisions.jsonl']);
+	});
+
+	test('an --out that cannot be written (a folder, a missing folder) is a one-line error naming --out', () => {
+		const dir = tempDir();
+		for (const out of [dir, join(dir, 'no/such/folder/decisions.jsonl')]) {
+			const result = run('replay', '--events', SAMPLES, '--out', out);
+			expect(result.status).toBe(2);
+			expect(result.stderr).toMatch(/^nudge: --out .*: cannot write there \((EISDIR|ENOENT)\)\n$/);
+		}
+	});
+
+	test('--store naming a live store (one Nudge decided in) is refused, naming the fix; its decision log is left as it was', async () => {
+		const store = join(tempDir(), 'live.db');
+		const engine = new Engine({ store: new SqliteStore(store) });
+		await engine.decide({ type: 'track', name: 'Demo Requested', identities: { email: 'a@b.com', userId: 'u1' } }, { journey: 'nurture', target: { dryRun: true } });
+		await engine.close();
+		const decisions = () => {
+			const db = new DatabaseSync(store, { readOnly: true });
+			const n = (db.prepare('SELECT COUNT(*) AS n FROM decisions').get() as { n: number }).n;
+			db.close();
+			return n;
+		};
+		const result = run('replay', '--events', SAMPLES, '--store', store);
+		expect({ status: result.status, decisions: decisions() }).toEqual({ status: 2, decisions: 1 });
+		expect(result.stderr).toMatch(/^nudge: --store .*live\.db holds decisions Nudge made \(a live store\).*Give --store a new file/);
 	});
 
 	test('a hostile event file: each bad line is refused with its reason, the rest replayed, in bounded memory', () => {

@@ -49,6 +49,21 @@ describe('nudge with a bad --store URL', () => {
 	});
 });
 
+describe('a store password holding quotes, spaces or < never reaches the terminal', () => {
+	test.each([
+		['a quote', "postgres://alice:S3cret'PW@127.0.0.1:1/nudge"],
+		['a double quote', 'postgres://alice:S3cret"PW@127.0.0.1:1/nudge'],
+		['a space', 'postgres://alice:S3cret PW@127.0.0.1:1/nudge'],
+		['a backtick', 'redis://:S3cret`PW@127.0.0.1:1'],
+		['a <', 'postgres://alice:S3cret<PW@127.0.0.1:1/nudge'],
+	])('export: a password with %s is masked in the error', (_label, store) => {
+		const result = nudge(tempDir('nudge-cli-urls-'), 'export', '--store', store);
+		expect(result.status).toBe(2);
+		expect(result.stderr).toMatch(/^nudge: .* store at (postgres|redis):\/\/(alice)?:\*\*\*@127\.0\.0\.1:1/);
+		expect(result.stderr).not.toMatch(/S3cret/);
+	});
+});
+
 describe('nudge with a SQLite --store that is not there', () => {
 	// A mistyped path must not become a new, empty store that answers "nothing to delete / export / erase".
 	test.each([

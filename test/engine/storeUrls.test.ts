@@ -39,6 +39,7 @@ describe('redactUrl', () => {
 		['both URLs of a split store', 'split:hot=redis://a:S3cretPW@h;log=postgres://u:0therPW@db:5432/nudge', 'split:hot=redis://a:***@h;log=postgres://u:***@db:5432/nudge'],
 		['one slash', 'redis:/default:S3cretPW@cache:6379', 'redis:/default:***@cache:6379'],
 		['an unencoded / in the password', 'at redis://u:S3c/retPW@cache:6379 now', 'at redis://u:***@cache:6379 now'],
+		['quotes, a space and < in the password', `Unknown store "postgres://u:S3c'r"e\`t <PW@db:5432/x": check it`, 'Unknown store "postgres://u:***@db:5432/x": check it'],
 		['secret query parameters', 'postgres://db/x?password=S3cretPW&sslmode=require&auth_token=0therPW', 'postgres://db/x?password=***&sslmode=require&auth_token=***'],
 	])('%s', (_label, text, masked) => {
 		expect(redactUrl(text)).toBe(masked);

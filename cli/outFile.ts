@@ -1,0 +1,42 @@
+import type { WriteStream } from 'node:fs';
+import { open, rename, rm, stat } from 'node:fs/promises';
+import { NudgeError } from '../engine/errors';
+
+/** An --out file being written: `finish(true)` puts it under its name, `finish(false)` discards it. */
+export interface OutFile {
+	stream: WriteStream;
+	finish(ok: boolean): Promise<void>;
+}
+
+const cannotWrite = (file: string, error: NodeJS.ErrnoException) => new NudgeError('INVALID_INPUT', `--out ${file}: cannot write there (${error.code ?? error.message})`);
+const isDirectory = (file: string) => stat(file).then((s) => s.isDirectory(), () => false);
+
+/**
+ * Opens an --out file before any work starts, so a place that cannot be written is an error at once. It is
+ * written beside its name (FILE.partial) and renamed into place once complete: a run that fails leaves the
+ * file of the last run as it was.
+ */
+export async function openOutFile(file: string): Promise<OutFile> {
+	// A directory would only refuse the rename, once the work is done: refused now.
+	if (await isDirectory(file)) throw cannotWrite(file, Object.assign(new Error('a directory'), { code: 'EISDIR' }));
+	const partial = `${file}.partial`;
+	const handle = await open(partial, 'w').catch((error: NodeJS.ErrnoException) => {
+		throw cannotWrite(file, error);
+	});
+	const stream = handle.createWriteStream();
+	// A write that fails later (disk full) is reported by finish, not as an unhandled 'error' event.
+	let failure: NodeJS.ErrnoException | undefined;
+	stream.on('error', (error) => (failure ??= error));
+	return {
+		stream,
+		finish: async (ok) => {
+			await new Promise<void>((resolve) => stream.end(() => resolve()));
+			if (ok && !failure) {
+				failure = await rename(partial, file).then(() => undefined, (error: NodeJS.ErrnoException) => error);
+				if (!failure) return;
+			}
+			await rm(partial, { force: true });
+			if (failure) throw cannotWrite(file, failure);
+		},
+	};
+}
