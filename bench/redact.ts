@@ -1,4 +1,5 @@
 import { isPiiKey, redactText, redactValue } from '../engine/audit/redact';
+import { redactUrl } from '../engine/errors';
 import { fmt, print } from './stats';
 
 /**
@@ -22,6 +23,26 @@ const INPUTS: [string, (n: number) => string][] = [
 	['phone-like digits and +', (n) => ' +1 (2'.repeat(n / 6)],
 ];
 
+/** The store-URL masking of every error message before its scheme search started only where a run starts. */
+const OLD_URL_WITH_USER = /\b([a-z][a-z0-9+.-]*:\/{0,3}(?:(?![a-z][a-z0-9+.-]*:\/)[^\s:@/?#"'`<>])*:)((?:(?![a-z][a-z0-9+.-]*:\/)[^\r\n])*)/gi;
+const OLD_SECRET_PARAM = /([?&;](?:[a-z0-9_.-]*(?:password|passwd|pwd|pass|secret|token|key|auth|signature|sig)[a-z0-9_.-]*)=)[^&;#\s"'`<>]*/gi;
+const oldRedactUrl = (text: string) =>
+	text
+		.replace(OLD_URL_WITH_USER, (whole, user: string, rest: string) => {
+			const info = /^.*@(?=[\w[%])/.exec(rest)?.[0];
+			return info ? `${user}***${rest.slice(info.length - 1)}` : whole;
+		})
+		.replace(OLD_SECRET_PARAM, '$1***');
+
+/** Error messages that quote long text: each of about `n` characters. */
+const URL_INPUTS: [string, (n: number) => string][] = [
+	['a.a.a… (one run of scheme characters)', (n) => 'a.'.repeat(n / 2)],
+	['scheme and a long password, no @', (n) => `x://u:${'a'.repeat(n)}`],
+	['b:ccc… (a scheme, then a run)', (n) => `b:${'c'.repeat(n)}`],
+	['?passwordpassword… (no =)', (n) => `?${'password'.repeat(n / 8)}`],
+	['store URLs with passwords, repeated', (n) => 'split:hot=redis://u:p@h:6379;log=postgres://a:"b c@d/db?password=x '.repeat(n / 64)],
+];
+
 function millis(run: () => unknown, repeat = 3): number {
 	let best = Infinity;
 	for (let i = 0; i < repeat; i++) {
@@ -43,6 +64,16 @@ export async function benchRedact(): Promise<void> {
 		const ours = millis(() => redactText(small));
 		const big = millis(() => redactText(large));
 		print(`  ${label.padEnd(34)} ${fmt(old).padStart(8)} ms ${fmt(ours).padStart(8)} ms ${fmt(old / ours, old / ours < 10 ? 2 : 0).padStart(8)} ${fmt(big).padStart(8)} ms`);
+	}
+	print(`bench/redact: redactUrl (every error message) on text an error may quote; baseline = its pattern before, at ${fmt(BASELINE_CHARS, 0)} characters`);
+	print('  input                                  old @base   new @base  old/new   new @1 MB');
+	for (const [label, make] of URL_INPUTS) {
+		const small = make(BASELINE_CHARS);
+		if (redactUrl(small) !== oldRedactUrl(small)) throw new Error(`bench/redact: the URL masking differs on "${label}"`);
+		const old = millis(() => oldRedactUrl(small), 1);
+		const ours = millis(() => redactUrl(small));
+		const big = millis(() => redactUrl(make(MB)));
+		print(`  ${label.padEnd(38)} ${fmt(old).padStart(8)} ms ${fmt(ours).padStart(8)} ms ${fmt(old / ours, old / ours < 10 ? 2 : 0).padStart(8)} ${fmt(big).padStart(8)} ms`);
 	}
 	const key = 'aname'.repeat(MB / 5);
 	print(`  isPiiKey on a 1 MB key: ${fmt(millis(() => isPiiKey(key)))} ms; redactValue of { [1 MB key]: 1 MB text }: ${fmt(millis(() => redactValue({ [key]: 'x'.repeat(MB) })))} ms`);

@@ -74,11 +74,32 @@ export function describeIssues(issues: FieldIssue[]): string {
  * last @ (redactUrl). Both stop before a nested URL, so each URL of `split:hot=redis://…;log=postgres://…` is
  * masked on its own.
  */
-const URL_WITH_USER = /\b([a-z][a-z0-9+.-]*:\/{0,3}(?:(?![a-z][a-z0-9+.-]*:\/)[^\s:@/?#"'`<>])*:)((?:(?![a-z][a-z0-9+.-]*:\/)[^\r\n])*)/gi;
+// A scheme is looked for only where a run of scheme characters starts (the lookbehinds): tried inside a run, each
+// try would scan the rest of it again, and a long run (an error quoting 50 KB of "a.a.a…") took seconds.
+const URL_WITH_USER = /(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*:\/{0,3}(?:(?!(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/)[^\s:@/?#"'`<>])*:)((?:(?!(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/)[^\r\n])*)/gi;
 /** Up to the last @ followed by a host (not the "@ as %40" of a hint further on the line). */
 const USER_INFO_END = /^.*@(?=[\w[%])/;
-/** Query parameters that carry a secret (`?password=…`, `&token=…`, `access_token`, `api_key`…). */
-const SECRET_PARAM = /([?&;](?:[a-z0-9_.-]*(?:password|passwd|pwd|pass|secret|token|key|auth|signature|sig)[a-z0-9_.-]*)=)[^&;#\s"'`<>]*/gi;
+/** A query parameter's name (`?name=`, `&name=`, `;name=`), read once, then checked for a secret's word. */
+const PARAM_NAME = /[?&;]([a-z0-9_.-]*)=/gi;
+const PARAM_VALUE = /[^&;#\s"'`<>]*/y;
+/** Parameter names that carry a secret (`password`, `token`, `access_token`, `api_key`…). */
+const SECRET_NAME = /password|passwd|pwd|pass|secret|token|key|auth|signature|sig/i;
+
+/** The text with the value of every secret query parameter replaced by ***; other parameters are read past, not over. */
+function maskSecretParams(text: string): string {
+	let out = '';
+	let from = 0;
+	PARAM_NAME.lastIndex = 0;
+	for (let m = PARAM_NAME.exec(text); m; m = PARAM_NAME.exec(text)) {
+		if (!SECRET_NAME.test(m[1])) continue;
+		const value = PARAM_NAME.lastIndex;
+		PARAM_VALUE.lastIndex = value;
+		PARAM_VALUE.exec(text);
+		out += `${text.slice(from, value)}***`;
+		from = PARAM_NAME.lastIndex = PARAM_VALUE.lastIndex;
+	}
+	return out + text.slice(from);
+}
 
 /**
  * The text with every credential inside a URL replaced by *** — the password of each
@@ -89,10 +110,10 @@ const SECRET_PARAM = /([?&;](?:[a-z0-9_.-]*(?:password|passwd|pwd|pass|secret|to
  * answers) goes through it.
  */
 export function redactUrl(text: string): string {
-	return text
-		.replace(URL_WITH_USER, (whole, user: string, rest: string) => {
+	return maskSecretParams(
+		text.replace(URL_WITH_USER, (whole, user: string, rest: string) => {
 			const info = USER_INFO_END.exec(rest)?.[0];
 			return info ? `${user}***${rest.slice(info.length - 1)}` : whole;
-		})
-		.replace(SECRET_PARAM, '$1***');
+		}),
+	);
 }
