@@ -68,6 +68,8 @@ export class Engine {
 	/** What the use cases are given; reads the policy in force at each call. */
 	private readonly ctx: EngineContext;
 	private readonly retention: RetentionSchedule;
+	/** Work a caller asked close() to wait for (see track). */
+	private readonly running = new Set<Promise<unknown>>();
 
 	constructor(options: EngineOptions) {
 		this.store = options.store;
@@ -268,7 +270,20 @@ export class Engine {
 		return profileById(this.store, contactId);
 	}
 
+	/**
+	 * Marks work on this engine (a step a flow started) that close() must let finish: a redeploy that closes the
+	 * store under a send in flight would lose its record in the decision log. Returns the work as given.
+	 */
+	track<T>(work: Promise<T>): Promise<T> {
+		this.running.add(work);
+		const forget = () => this.running.delete(work);
+		work.then(forget, forget);
+		return work;
+	}
+
+	/** Waits for tracked work, then syncs (or closes, when it owns it) the store. */
 	async close(): Promise<void> {
+		await Promise.allSettled([...this.running]);
 		if (this.ownsStore) await this.store.close();
 		else await this.store.sync();
 	}

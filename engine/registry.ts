@@ -75,7 +75,8 @@ async function releaseStore(url: string, store: Store): Promise<void> {
 /**
  * One engine per configuration per process, shared by every node that names the same configuration
  * (same store, same policy content — whitespace and key order do not matter).
- * Each `acquireEngine` must be paired with a `release` (Node-RED config nodes do it on close).
+ * Each `acquireEngine` must be paired with a `release` (Node-RED config nodes do it on close); the last release
+ * closes the engine once the work tracked on it (Engine.track) has finished.
  */
 export function acquireEngine(config: EngineConfig): { engine: Engine; release: () => Promise<void> } {
 	if (!config || typeof config !== 'object') {

@@ -4,7 +4,7 @@
  */
 import type { Node, NodeAPI, NodeMessageInFlow } from 'node-red';
 import { NudgeError, VERDICTS } from '../../engine/items';
-import { Done, errorStatus, fail, linkEngine, NudgeNodeDef, Send, shortText } from './shared/adapter';
+import { Done, errorStatus, fail, linkEngine, NudgeNodeDef, runMessage, Send, shortText } from './shared/adapter';
 
 interface ActionDef extends NudgeNodeDef {
 	agentId?: string;
@@ -46,19 +46,13 @@ export = function (RED: NodeAPI) {
 			this.error(error.message);
 		}
 		this.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
-			if (!link.engine || error) return fail(this, done, error);
+			if (!link.engine || error) return fail(this, msg, done, error);
 			const engine = link.engine;
-			Promise.resolve()
-				.then(() => engine.requestAction(requestOf(msg, def)))
-				.then(
-					(verdict) => {
-						msg.payload = verdict;
-						this.status({ fill: COLOURS[verdict.verdict], shape: 'dot', text: shortText(`${verdict.dryRun ? 'dry run: ' : ''}${verdict.verdict}`) });
-						send(VERDICTS.map((kind) => (kind === verdict.verdict ? msg : null)));
-						done();
-					},
-					(failure) => fail(this, done, failure),
-				);
+			runMessage(this, engine, msg, done, () => engine.requestAction(requestOf(msg, def)), (verdict) => {
+				msg.payload = verdict;
+				this.status({ fill: COLOURS[verdict.verdict], shape: 'dot', text: shortText(`${verdict.dryRun ? 'dry run: ' : ''}${verdict.verdict}`) });
+				send(VERDICTS.map((kind) => (kind === verdict.verdict ? msg : null)));
+			});
 		});
 	}
 	RED.nodes.registerType('nudge-action', NudgeAction);

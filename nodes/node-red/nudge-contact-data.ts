@@ -1,6 +1,6 @@
 /** `nudge-contact-data`: a data request (GDPR) for one contact: its whole record, or its erasure (engine/privacy). */
 import type { Node, NodeAPI, NodeMessageInFlow } from 'node-red';
-import { Done, errorStatus, fail, linkEngine, NudgeNodeDef, Send, shortText } from './shared/adapter';
+import { Done, errorStatus, fail, linkEngine, NudgeNodeDef, runMessage, Send, shortText } from './shared/adapter';
 
 interface ContactDataDef extends NudgeNodeDef {
 	operation?: 'export' | 'erase';
@@ -26,19 +26,15 @@ export = function (RED: NodeAPI) {
 		}
 		const erase = def.operation === 'erase';
 		this.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
-			if (!link.engine) return fail(this, done, link.error);
+			if (!link.engine) return fail(this, msg, done, link.error);
 			const engine = link.engine;
-			const run = erase ? engine.eraseContact(contactOf(msg), { suppress: !!def.suppress }) : engine.contactRecord(contactOf(msg));
-			run.then(
-				(result) => {
-					msg.payload = result;
-					const text = 'erasureId' in result ? (result.found ? `erased ${result.counts.decisions} decisions` : 'suppressed') : `${result.decisions.length} decisions`;
-					this.status({ fill: 'green', shape: 'dot', text: shortText(text) });
-					send(msg);
-					done();
-				},
-				(error) => fail(this, done, error),
-			);
+			const run = async () => (erase ? await engine.eraseContact(contactOf(msg), { suppress: !!def.suppress }) : await engine.contactRecord(contactOf(msg)));
+			runMessage(this, engine, msg, done, run, (result) => {
+				msg.payload = result;
+				const text = 'erasureId' in result ? (result.found ? `erased ${result.counts.decisions} decisions` : 'suppressed') : `${result.decisions.length} decisions`;
+				this.status({ fill: 'green', shape: 'dot', text: shortText(text) });
+				send(msg);
+			});
 		});
 	}
 	RED.nodes.registerType('nudge-contact-data', NudgeContactData);

@@ -6,7 +6,7 @@
  */
 import type { Node, NodeAPI } from 'node-red';
 import { journeyOf, NudgeError, takeDueDecisions } from '../../engine';
-import { asNudgeError, errorStatus, linkEngine, NudgeNodeDef, shortText } from './shared/adapter';
+import { asNudgeError, errorStatus, linkEngine, NudgeNodeDef, shortText, trackRun } from './shared/adapter';
 
 interface DueDef extends NudgeNodeDef {
 	journey?: string;
@@ -40,7 +40,7 @@ export = function (RED: NodeAPI) {
 		const check = () => {
 			if (running) return;
 			running = true;
-			takeDueDecisions(engine, journey)
+			const run = takeDueDecisions(engine, journey)
 				.then(
 					async ({ decisions, failed, acknowledge }) => {
 						for (const decision of decisions) this.send({ payload: decision, decision, topic: decision.contactId });
@@ -58,6 +58,7 @@ export = function (RED: NodeAPI) {
 				.finally(() => {
 					running = false;
 				});
+			trackRun(this, engine, run);
 		};
 		const timer = setInterval(check, seconds * 1000);
 		this.on('input', () => check());

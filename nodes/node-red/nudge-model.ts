@@ -1,7 +1,7 @@
 /** `nudge-model`: trains, evaluates, activates or rolls back the predictive scoring model (engine/scoring/registry). */
 import type { Node, NodeAPI, NodeMessageInFlow } from 'node-red';
 import { dataTable, modelOperation, ModelRequest, NudgeError } from '../../engine';
-import { Done, errorStatus, fail, linkEngine, NudgeNodeDef, Send, shortText } from './shared/adapter';
+import { Done, errorStatus, fail, linkEngine, NudgeNodeDef, runMessage, Send, shortText } from './shared/adapter';
 
 interface ModelNodeDef extends NudgeNodeDef {
 	operation?: ModelRequest['operation'] | 'train-uplift';
@@ -76,7 +76,7 @@ export = function (RED: NodeAPI) {
 			this.error(link.error.message);
 		}
 		this.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
-			if (!link.engine) return fail(this, done, link.error);
+			if (!link.engine) return fail(this, msg, done, link.error);
 			const engine = link.engine;
 			this.status({ fill: 'blue', shape: 'ring', text: WORKING[def.operation ?? 'train'] ?? 'working…' });
 			// Training yields to the event loop between trees, so this status moves while it runs.
@@ -88,23 +88,17 @@ export = function (RED: NodeAPI) {
 				this.status({ fill: 'blue', shape: 'ring', text: `training ${tenth * 10}%` });
 			};
 			setImmediate(() => {
-				Promise.resolve()
-					.then(() => modelOperation(engine.store, requestOf(def, msg, progress), engine.policy))
-					.then(
-						(result) => {
-							msg.payload = result;
-							const auc = result.evaluation
-								? ` AUC ${result.evaluation.auc.toFixed(2)}`
-								: result.uplift
-									? ` Qini ${result.uplift.evaluation.qini.estimate.toFixed(3)}${result.uplift.fallback ? ' fallback' : ''}`
-									: '';
-							const shown = result.version !== undefined ? `v${result.version}${auc}${result.active === result.version ? ' active' : ''}` : `${result.versions?.length ?? 0} versions`;
-							this.status({ fill: 'green', shape: 'dot', text: shortText(shown) });
-							send(msg);
-							done();
-						},
-						(error) => fail(this, done, error),
-					);
+				runMessage(this, engine, msg, done, () => modelOperation(engine.store, requestOf(def, msg, progress), engine.policy), (result) => {
+					msg.payload = result;
+					const auc = result.evaluation
+						? ` AUC ${result.evaluation.auc.toFixed(2)}`
+						: result.uplift
+							? ` Qini ${result.uplift.evaluation.qini.estimate.toFixed(3)}${result.uplift.fallback ? ' fallback' : ''}`
+							: '';
+					const shown = result.version !== undefined ? `v${result.version}${auc}${result.active === result.version ? ' active' : ''}` : `${result.versions?.length ?? 0} versions`;
+					this.status({ fill: 'green', shape: 'dot', text: shortText(shown) });
+					send(msg);
+				});
 			});
 		});
 	}

@@ -6,7 +6,7 @@
  */
 import type { Node, NodeAPI } from 'node-red';
 import { applyInactivityRules, createPollSource, fireDueTimers, type InactivityRule, journeyOf, NudgeError, parseInactivityRulesJson, policyHasTimers, pollOnce, type PollSourceSpec, timerFailureText } from '../../engine';
-import { asNudgeError, errorStatus, linkEngine, NudgeNodeDef, shortText } from './shared/adapter';
+import { asNudgeError, errorStatus, linkEngine, NudgeNodeDef, shortText, trackRun } from './shared/adapter';
 import { hubspotAuthOf, salesforceSettingsOf } from './shared/vendors';
 
 interface PollDef extends NudgeNodeDef {
@@ -33,7 +33,7 @@ export = function (RED: NodeAPI) {
 		RED.nodes.createNode(this, def);
 		const journey = journeyOf(def.journey);
 		const intervalSeconds = Number(def.interval ?? 60);
-		const settleMs = Math.max(0, Number(def.settle ?? 60)) * 1000;
+		const settleSeconds = Number(def.settle ?? 60);
 		const link = linkEngine(RED, def.engine);
 		let problem: NudgeError | undefined = link.error;
 		let source: ReturnType<typeof createPollSource> | undefined;
@@ -41,6 +41,11 @@ export = function (RED: NodeAPI) {
 		if (!problem && (!Number.isFinite(intervalSeconds) || intervalSeconds < 5)) {
 			problem = new NudgeError('INVALID_INPUT', `Check every must be at least 5 seconds (got "${def.interval}")`);
 		}
+		// Not a number would read nothing at each check (changes before NaN), yet say "0 new".
+		if (!problem && (!Number.isFinite(settleSeconds) || settleSeconds < 0)) {
+			problem = new NudgeError('INVALID_INPUT', `Read behind must be a number of seconds, 0 or more (got "${def.settle}")`);
+		}
+		const settleMs = settleSeconds * 1000;
 		if (!problem) {
 			try {
 				rules = parseInactivityRulesJson(def.timers, link.engine?.policy, journey);
@@ -61,7 +66,7 @@ export = function (RED: NodeAPI) {
 		const check = () => {
 			if (running) return;
 			running = true;
-			pollOnce(engine, poller, { journey, settleMs })
+			const run = pollOnce(engine, poller, { journey, settleMs })
 				.then(async (result) => {
 					for (const failure of await applyInactivityRules(engine, result.accepted, rules)) this.error(timerFailureText(failure));
 					// Timers that ran out leave with the changes (the same ids fire once, whichever node takes them).
@@ -86,6 +91,7 @@ export = function (RED: NodeAPI) {
 				.finally(() => {
 					running = false;
 				});
+			trackRun(this, engine, run);
 		};
 		const timer = setInterval(check, intervalSeconds * 1000);
 		this.on('input', () => check());

@@ -6,8 +6,15 @@
 import type { NodeAPI, Node } from 'node-red';
 import { applyInactivityRules, fireDueTimers, headerValue, type InactivityRule, journeyOf, NOT_CONFIGURED_ANSWER, NudgeError, parseInactivityRulesJson, type Policy, policyHasTimers, receiveSignedEvents, timerFailureText, type WebhookSource } from '../../engine';
 import { vendorField } from './shared/vendors';
-import { asNudgeError, errorStatus, linkEngine, NudgeNodeDef, shortText } from './shared/adapter';
+import { asNudgeError, errorStatus, linkEngine, NudgeNodeDef, shortText, trackRun } from './shared/adapter';
 import { isValidPath, normalisePath, ROUTE_PREFIX, webhookDispatcher, WebhookHandler } from './shared/webhook';
+
+/** Why every request is refused, for the log: the secret each source signs with, and where to set it. */
+const NO_SECRET: Record<WebhookSource, string> = {
+	nudge: 'No signing secret is set, so every request is refused (401): set one in the Nudge Engine settings and deploy',
+	segment: 'No Segment shared secret is set, so every request is refused (401): pick a Segment config node with its shared secret and deploy',
+	hubspot: 'No HubSpot app client secret is set, so every request is refused (401): pick a HubSpot config node with its client secret and deploy',
+};
 
 /** Status text for each refusal the engine answers with. */
 const REFUSAL_LABELS: Record<number, string> = { 400: 'invalid event', 401: 'bad signature', 413: 'too large', 503: 'store error' };
@@ -54,6 +61,8 @@ export = function (RED: NodeAPI) {
 		const link = linkEngine(RED, def.engine);
 		const { rules, error: rulesError } = rulesOf(def, link.engine?.policy, journey);
 		if (rulesError) this.error(rulesError);
+		// Every source signs its requests: without the secret each one is refused (401).
+		const secret = source === 'nudge' ? link.signingSecret : source === 'segment' ? vendorField(RED, def.segment, 'sharedSecret') : vendorField(RED, def.hubspot, 'clientSecret');
 
 		let lastRefusalLogged = -Infinity;
 		const handler: WebhookHandler = (req, res) => {
@@ -71,12 +80,11 @@ export = function (RED: NodeAPI) {
 			}
 			const rawBody = req.rawBody ?? (typeof req.body === 'string' || Buffer.isBuffer(req.body) ? req.body : undefined);
 			const headers = req.headers as Record<string, unknown>;
-			const secret =
-				source === 'nudge' ? link.signingSecret : source === 'segment' ? vendorField(RED, def.segment, 'sharedSecret') : vendorField(RED, def.hubspot, 'clientSecret');
 			const request = { rawBody, headers, method: req.method, url: calledUrl({ headers, protocol: req.protocol, originalUrl: req.originalUrl }, def.publicUrl) };
 			const engine = link.engine;
-			receiveSignedEvents(engine, request, { secret, journey, source }).then(
-				async (answer) => {
+			const run = Promise.resolve()
+				.then(() => receiveSignedEvents(engine, request, { secret, journey, source }))
+				.then(async (answer) => {
 					for (const failure of await applyInactivityRules(engine, answer.accepted, rules)) this.error(timerFailureText(failure));
 					res.status(answer.status).json(answer.body);
 					if (answer.status !== 200) {
@@ -89,14 +97,15 @@ export = function (RED: NodeAPI) {
 					const parts = [`${answer.accepted.length} accepted`, ...(duplicates ? [`${duplicates} dup`] : [])];
 					this.status({ fill: answer.accepted.length ? 'green' : 'yellow', shape: 'dot', text: shortText(parts.join(', ')) });
 					for (const { event, decision } of answer.accepted) this.send({ payload: event, decision, topic: decision.contactId });
-				},
-				(error) => {
+				})
+				.catch((error: unknown) => {
 					const e = asNudgeError(error, 'STORE_ERROR');
 					this.status(errorStatus(e));
 					this.error(`Could not take in events on ${ROUTE_PREFIX}${path}: ${e.message}`);
-					res.status(503).json({ error: 'Nudge could not take in the events; see the server log. Retry the request.' });
-				},
-			);
+					// Sending the messages on can fail after the sender got its answer.
+					if (!res.headersSent) res.status(503).json({ error: 'Nudge could not take in the events; see the server log. Retry the request.' });
+				});
+			trackRun(this, engine, run);
 		};
 
 		let handlers: Map<string, WebhookHandler> | undefined;
@@ -119,6 +128,12 @@ export = function (RED: NodeAPI) {
 				if (link.error) {
 					this.status(errorStatus(link.error));
 					this.error(link.error.message);
+				} else if (!secret) {
+					this.status({ fill: 'red', shape: 'dot', text: 'no secret' });
+					this.error(NO_SECRET[source]);
+				} else if (rulesError) {
+					// The timers are dropped: say so on the node, not only once in the log.
+					this.status({ fill: 'red', shape: 'dot', text: 'invalid timers' });
 				} else this.status({ fill: 'green', shape: 'ring', text: shortText(`ready /${path}`) });
 			}
 		}
@@ -128,7 +143,7 @@ export = function (RED: NodeAPI) {
 		const fireTimers = () => {
 			if (!link.engine || firing) return;
 			firing = true;
-			fireDueTimers(link.engine, Date.now(), 100, rules)
+			const run = fireDueTimers(link.engine, Date.now(), 100, rules)
 				.then(
 					async ({ fired, failed, timerFailures, acknowledge }) => {
 						for (const { event, decision } of fired) this.send({ payload: event, decision, topic: decision.contactId });
@@ -142,6 +157,7 @@ export = function (RED: NodeAPI) {
 				.finally(() => {
 					firing = false;
 				});
+			trackRun(this, link.engine, run);
 		};
 		const timerCheck = Number(def.timerCheck ?? 30);
 		// The node's own timers, or the policy's for this journey (journeys.<id>.timers).

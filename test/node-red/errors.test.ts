@@ -146,3 +146,22 @@ describe('messages that are not about a decision', () => {
 		expect((await engineOf().store.getDecision(decision.decisionId))?.loggedAt).toBeUndefined();
 	});
 });
+
+describe('a failure after the engine step', () => {
+	it('a message Node-RED cannot copy for a second wire (nested too deep) ends in done(err) seen by a Catch node, not an unhandled rejection', async () => {
+		await helper.load(
+			NUDGE_NODES,
+			[...catchAll(), engineNodeDef(), { id: 'score', type: 'nudge-score', z: TAB, engine: 'eng1', wires: [['a', 'b']] }, { id: 'a', type: 'helper', z: TAB }, { id: 'b', type: 'helper', z: TAB }],
+			credentials(),
+		);
+		const { decision } = await engineOf().ingest(segmentEvent(), { journey: 'nurture' });
+		let deep: Record<string, unknown> = {};
+		const payload = deep;
+		for (let i = 0; i < 20_000; i++) deep = deep.x = {};
+		const caught = nextCaught();
+		nodeOf('score').receive({ decision: decision.decisionId, payload });
+		const error = await caught;
+		expect(error.message).toMatch(/Nudge could not process this message: Maximum call stack size exceeded/);
+		expect(lastStatus('score')).toMatchObject({ fill: 'red' });
+	});
+});

@@ -91,6 +91,12 @@ describe('nudge-poll, HubSpot contacts', () => {
 		);
 	});
 
+	it('refuses a "Read behind" that is not a number at deploy, like "Check every" (it would read no change yet say "0 new")', async () => {
+		await helper.load(withHttpCapture(), flow({ settle: '1 min' }), { ...credentials(), hs1: { accessToken: ACCESS, clientSecret: '' } });
+		expect(lastStatus('poll')).toEqual({ fill: 'red', shape: 'dot', text: 'invalid input' });
+		expect(String(nodeOf('poll').error.getCalls().at(-1)?.args[0])).toBe('Read behind must be a number of seconds, 0 or more (got "1 min")');
+	});
+
 	it('shows a red status and names the problem when the HubSpot config has no token', async () => {
 		await helper.load(withHttpCapture(), flow(), { ...credentials(), hs1: { accessToken: '', clientSecret: '' } });
 		expect(lastStatus('poll')).toMatchObject({ fill: 'red' });

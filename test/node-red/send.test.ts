@@ -7,7 +7,10 @@ import { createServer, IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Decision } from '../../engine/audit/schema';
 import { verifySignedRequest } from '../../engine/events/signature';
-import { closeAllEngines } from '../../engine/registry';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { closeAllEngines, createEngine } from '../../engine/registry';
 import {
 	catchAll,
 	credentials,
@@ -24,6 +27,7 @@ import {
 	SECRET,
 	segmentEvent,
 	TAB,
+	waitUntil,
 } from './_helpers';
 
 interface Received {
@@ -36,6 +40,8 @@ let base: string;
 let received: Received[] = [];
 /** What the receiver answers next: a status code (and it sends back a message id on 2xx). */
 let answer = 200;
+/** How long the receiver takes to answer, in ms. */
+let answerAfter = 0;
 
 beforeAll(async () => {
 	server = createServer((req, res) => {
@@ -43,8 +49,12 @@ beforeAll(async () => {
 		req.on('data', (c: Buffer) => chunks.push(c));
 		req.on('end', () => {
 			received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
-			res.writeHead(answer, { 'content-type': 'application/json' });
-			res.end(answer < 300 ? JSON.stringify({ messageId: `esp-${received.length}` }) : JSON.stringify({ error: 'try later' }));
+			const status = answer;
+			const count = received.length;
+			setTimeout(() => {
+				res.writeHead(status, { 'content-type': 'application/json' });
+				res.end(status < 300 ? JSON.stringify({ messageId: `esp-${count}` }) : JSON.stringify({ error: 'try later' }));
+			}, answerAfter);
 		});
 	});
 	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
@@ -59,6 +69,7 @@ afterAll(async () => {
 beforeEach(() => {
 	received = [];
 	answer = 200;
+	answerAfter = 0;
 });
 afterEach(() => helper.unload());
 
@@ -194,5 +205,21 @@ describe('nudge-send', () => {
 		nodeOf('send').receive({ decision: await allowedDecision() });
 		expect((await caught).message).toMatch(/"Sign requests" is on but the Nudge Engine has no signing secret/);
 		expect(received).toHaveLength(0);
+	});
+
+	it('a message delivered while the flow is redeployed is recorded as sent: the redeploy waits for the send in flight', async () => {
+		const store = `sqlite:${path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'nudge-send-')), 'redeploy.db')}`;
+		await helper.load(NUDGE_NODES, [...flow({ sign: false }).filter((n) => n.type !== 'nudge-engine'), engineNodeDef({ store })], credentials());
+		const decision = await allowedDecision('inflight@example.com');
+		answerAfter = 400;
+		nodeOf('send').receive({ decision });
+		await waitUntil(() => received.length > 0, 'the receiver to get the message');
+		await helper.unload();
+		const reopened = createEngine({ store });
+		try {
+			expect(await reopened.getDecision(decision.decisionId)).toMatchObject({ status: 'sent', delivery: { providerMessageId: 'esp-1' } });
+		} finally {
+			await reopened.close();
+		}
 	});
 });

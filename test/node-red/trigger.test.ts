@@ -7,6 +7,7 @@ import request from 'supertest';
 import { closeAllEngines } from '../../engine/registry';
 import {
 	catchAll,
+	coreNode,
 	credentials,
 	engineNodeDef,
 	engineOf,
@@ -14,6 +15,7 @@ import {
 	httpNode,
 	lastStatus,
 	nodeOf,
+	NUDGE_NODES,
 	quietFor,
 	recordMessages,
 	SECRET,
@@ -219,12 +221,27 @@ describe('refused requests', () => {
 		await storeIsEmpty();
 	});
 
-	it('answers 404 on a path no trigger listens on', async () => {
+	it('leaves a path no trigger listens on to Node-RED (404 when no other node answers it)', async () => {
 		await load();
 		const body = JSON.stringify(segmentEvent());
 		const res = await post(httpNode(), body, signed(body), '/nudge/nowhere');
 		expect(res.status).toBe(404);
-		expect(res.body.error).toMatch(/No Nudge Trigger listens on \/nudge\/nowhere/);
+	});
+
+	it('leaves a flow’s own "http in" POST under /nudge/ to that node, its JSON body parsed as usual', async () => {
+		const f = [
+			...flow(),
+			{ id: 'in', type: 'http in', z: TAB, url: '/nudge/orders', method: 'post', wires: [['fn']] },
+			{ id: 'fn', type: 'function', z: TAB, func: 'msg.payload = { kind: Buffer.isBuffer(msg.payload) ? "buffer" : typeof msg.payload, id: msg.payload && msg.payload.id }; return msg;', outputs: 1, wires: [['res']] },
+			{ id: 'res', type: 'http response', z: TAB, statusCode: '', headers: {}, wires: [] },
+		];
+		await helper.load(withHttpCapture([...NUDGE_NODES, coreNode('network/21-httpin.js'), coreNode('function/10-function.js')]), f, credentials());
+		const res = await request(httpNode()).post('/nudge/orders').set('content-type', 'application/json').send('{"id": 7}');
+		expect(res.status).toBe(200);
+		expect(res.body).toEqual({ kind: 'object', id: 7 });
+		// The trigger next to it still takes its signed events.
+		const body = JSON.stringify(segmentEvent());
+		expect((await post(httpNode(), body, signed(body))).status).toBe(200);
 	});
 
 	it('answers 400 naming the problem on a path with malformed percent-encoding', async () => {
@@ -281,8 +298,21 @@ describe('configuration problems', () => {
 		for (const text of logged) for (const shown of [text, decodeURIComponent(text)]) expect(shown).not.toMatch(/S3cret|p@ss/);
 	});
 
-	it('refuses every request (401) while no signing secret is set', async () => {
+	it('shows a red "invalid timers" status when its inactivity timers are invalid, not "ready"', async () => {
+		await load(flow({ timers: '[{"start": "Cart Updated", "minutes": 30}]' }));
+		expect(triggerErrors().length).toBeGreaterThan(0);
+		expect(lastStatus('trigger')).toEqual({ fill: 'red', shape: 'dot', text: 'invalid timers' });
+	});
+
+	it('shows a red "no secret" status when a Segment-source trigger has no Segment config node (every request would get 401)', async () => {
+		await load(flow({ path: 'segment', source: 'segment', segment: '' }));
+		expect(lastStatus('trigger')).toEqual({ fill: 'red', shape: 'dot', text: 'no secret' });
+		expect(triggerErrors().at(-1)).toMatch(/No Segment shared secret is set/);
+	});
+
+	it('refuses every request (401) while no signing secret is set, and says so on the node', async () => {
 		const out = await load(flow(), {});
+		expect(lastStatus('trigger')).toEqual({ fill: 'red', shape: 'dot', text: 'no secret' });
 		const body = JSON.stringify(segmentEvent());
 		const res = await post(httpNode(), body, signed(body, 'anything'));
 		expect(res.status).toBe(401);

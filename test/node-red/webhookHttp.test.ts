@@ -142,10 +142,11 @@ maybe('Nudge Trigger over real HTTP in a Node-RED runtime', () => {
 			await stillServing();
 		});
 
-		test('a 6 MB body streamed without a length, to any path under /nudge/: 413', async () => {
+		test('a 6 MB body streamed without a length to a path no trigger listens on: left to Node-RED, which refuses it (413)', async () => {
+			const before = red.peakMemory();
 			const answer = await exchange(red.origin, '/nudge/no-such-trigger', { 'content-type': 'application/json' }, streamed(6 * MB));
 			expect(answer.status).toBe(413);
-			expect(answer.json?.error).toMatch(/larger than 5 MB/);
+			expect(red.peakMemory() - before).toBeLessThan(40 * MB);
 			await stillServing();
 		});
 
@@ -232,11 +233,14 @@ maybe('Nudge Trigger over real HTTP in a Node-RED runtime', () => {
 		});
 
 		test('a broken %-escape in the path: 400 in JSON, not an HTML error page', async () => {
-			for (const path of ['/nudge/%E0%A4%A', '/nudge/events%', '/nudge/%25E0']) {
+			for (const path of ['/nudge/%E0%A4%A', '/nudge/events%']) {
 				const body = event();
 				const answer = await post(path, body, signed(body));
-				expect({ path, status: answer.status, error: typeof answer.json?.error }).toEqual({ path, status: path === '/nudge/%25E0' ? 404 : 400, error: 'string' });
+				expect({ path, status: answer.status, error: typeof answer.json?.error }).toEqual({ path, status: 400, error: 'string' });
 			}
+			// A well-formed escape naming no trigger ("%E0") is Node-RED's to answer: 404.
+			const body = event();
+			expect((await post('/nudge/%25E0', body, signed(body))).status).toBe(404);
 		});
 
 		test('after the whole corpus the runtime still serves, and Object.prototype was never polluted', async () => {

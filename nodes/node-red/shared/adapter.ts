@@ -166,10 +166,16 @@ export function errorStatus(error: NudgeError): NodeStatus {
  * Node-RED shows `err.toString()` as msg.error.message, so the error reads as its message alone
  * (no "NudgeError:" prefix); code and issues stay on the error object for the log.
  */
-export function fail(node: Node, done: Done, error: unknown): void {
+export function fail(node: Node, msg: NodeMessage, done: Done, error: unknown): void {
 	const nudgeError = asNudgeError(error);
 	node.status(errorStatus(nudgeError));
-	done(nudgeError);
+	try {
+		done(nudgeError);
+	} catch {
+		// Node-RED copies the message for each Catch node and cannot copy one nested too deep (RangeError): the
+		// Catch nodes get the error with the message's id and decision instead of nothing.
+		node.error(nudgeError, { _msgid: msg._msgid, ...(msg.decision === undefined ? {} : { decision: msg.decision }) });
+	}
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -216,6 +222,48 @@ export interface StepOptions {
 	run: (engine: Engine, msg: NodeMessageInFlow) => Promise<StepResult>;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Running engine work from a node
+
+/** Each node's runs in flight, which its close waits for. */
+const nodeRuns = new WeakMap<Node, Set<Promise<void>>>();
+
+/**
+ * Tracks a node's run so a redeploy lets it finish: the node's close (Node-RED waits up to 15 s) and the
+ * engine's release wait for it, so a send in flight is still recorded in the decision log. `run` must
+ * handle its own errors; anything that still escapes is logged, never an unhandled rejection (which
+ * would stop `node-red`).
+ */
+export function trackRun(node: Node, engine: Engine, run: Promise<unknown>): void {
+	const runs = nodeRuns.get(node) ?? new Set<Promise<void>>();
+	if (!nodeRuns.has(node)) {
+		nodeRuns.set(node, runs);
+		node.on('close', (_removed: boolean, done: () => void) => void Promise.allSettled([...runs]).then(() => done()));
+	}
+	const tracked = engine.track(run.then(() => undefined, (error: unknown) => node.error(`Nudge could not finish: ${error instanceof Error ? error.message : String(error)}`)));
+	runs.add(tracked);
+	void tracked.then(() => runs.delete(tracked));
+}
+
+/**
+ * Runs a message's engine work, then `ok` with its result (outputs, status), then done(). Anything thrown,
+ * by the engine or by `ok` (Node-RED failing to copy a deeply nested message for a second wire), becomes a
+ * red status and done(err) instead: done runs exactly once.
+ */
+export function runMessage<T>(node: Node, engine: Engine, msg: NodeMessage, done: Done, work: () => Promise<T>, ok: (result: T) => void): void {
+	trackRun(
+		node,
+		engine,
+		Promise.resolve()
+			.then(work)
+			.then(ok)
+			.then(
+				() => done(),
+				(error: unknown) => fail(node, msg, done, error),
+			),
+	);
+}
+
 /**
  * Wires a node to one engine step: finds the engine, shows a red status when it has none, and for
  * each message runs the step, sets `msg.decision`, sends on the chosen output, sets the status and
@@ -229,21 +277,18 @@ export function handleSteps(RED: NodeAPI, node: Node, def: NudgeNodeDef, options
 		node.error(problem.message);
 	}
 	node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
-		if (problem || !link.engine) {
-			fail(node, done, problem);
+		const engine = link.engine;
+		if (problem || !engine) {
+			fail(node, msg, done, problem);
 			return;
 		}
-		options.run(link.engine, msg).then(
-			(result) => {
-				msg.decision = result.decision;
-				if (result.extra) Object.assign(msg, result.extra);
-				const outputs: Array<NodeMessage | null> = new Array(options.outputs).fill(null);
-				outputs[result.output] = msg;
-				node.status(result.status);
-				send(options.outputs === 1 ? msg : outputs);
-				done();
-			},
-			(error) => fail(node, done, error),
-		);
+		runMessage(node, engine, msg, done, () => options.run(engine, msg), (result) => {
+			msg.decision = result.decision;
+			if (result.extra) Object.assign(msg, result.extra);
+			const outputs: Array<NodeMessage | null> = new Array(options.outputs).fill(null);
+			outputs[result.output] = msg;
+			node.status(result.status);
+			send(options.outputs === 1 ? msg : outputs);
+		});
 	});
 }

@@ -20,7 +20,8 @@ interface Dispatcher {
 
 /** One dispatcher per HTTP app: the module is initialised once per runtime (and per test load). */
 const dispatchers = new WeakMap<object, Dispatcher>();
-const capturing = new WeakSet<object>();
+/** Per root app, the trigger paths of every dispatcher below it: only those get their raw body captured. */
+const capturing = new WeakMap<object, Set<Map<string, WebhookHandler>>>();
 
 interface ExpressLike {
 	parent?: ExpressLike;
@@ -94,20 +95,31 @@ function decodable(path: string): boolean {
 const BROKEN_ESCAPE = `The path ${ROUTE_PREFIX}… has a broken %-escape; use letters, digits, - and _ (e.g. ${ROUTE_PREFIX}events)`;
 const TOO_LARGE = `The request body is larger than ${MAX_WEBHOOK_BYTES / 1024 / 1024} MB (${MAX_WEBHOOK_BYTES} bytes); send smaller batches`;
 
-/** Reads the raw body of POSTs under the Nudge prefix before any body parser runs, within a size and a time limit. */
-function installRawBodyCapture(RED: NodeAPI): void {
+/** The trigger path a request URL (below the prefix) names; undefined when its %-escapes are broken. */
+function triggerPath(rest: string): string | undefined {
+	const path = rest.split('?')[0];
+	return decodable(path) ? normalisePath(decodeURIComponent(path)) : undefined;
+}
+
+/**
+ * Reads the raw body of POSTs to a trigger's path before any body parser runs, within a size and a time limit.
+ * Other POSTs under the prefix (a flow's own `http in` node on /nudge/orders) are left to Node-RED's parsers.
+ */
+function installRawBodyCapture(RED: NodeAPI, handlers: Map<string, WebhookHandler>): void {
 	const root = rootApp(RED.httpNode as unknown as ExpressLike);
-	if (capturing.has(root)) return;
-	capturing.add(root);
+	const known = capturing.get(root);
+	if (known) return void known.add(handlers);
+	const all = new Set([handlers]);
+	capturing.set(root, all);
 	const nodeRoot = String(RED.settings.httpNodeRoot || '/').replace(/\/+$/, '');
 	const prefix = `${nodeRoot}${ROUTE_PREFIX}`;
 	const timeoutMs = bodyTimeoutMs(RED);
 	const capture = (req: Request & { rawBody?: Buffer; _body?: boolean }, res: ServerResponse, next: NextFunction) => {
 		if (req.method !== 'POST' || !req.originalUrl.startsWith(prefix) || req._body || req.readableEnded) return next();
+		const path = triggerPath(req.originalUrl.slice(prefix.length));
+		if (path === undefined) return refuse(req, res, 400, BROKEN_ESCAPE);
+		if (![...all].some((paths) => paths.has(path))) return next();
 		if (Number(req.headers['content-length']) > MAX_WEBHOOK_BYTES) return refuse(req, res, 413, TOO_LARGE);
-		if (!decodable(req.originalUrl.slice(prefix.length).split('?')[0])) {
-			return refuse(req, res, 400, BROKEN_ESCAPE);
-		}
 		const chunks: Buffer[] = [];
 		let size = 0;
 		let finished = false;
@@ -164,11 +176,11 @@ export function webhookDispatcher(RED: NodeAPI): Map<string, WebhookHandler> {
 	if (existing) return existing.handlers;
 	const dispatcher: Dispatcher = { handlers: new Map() };
 	dispatchers.set(app, dispatcher);
-	installRawBodyCapture(RED);
+	installRawBodyCapture(RED, dispatcher.handlers);
 	// No capture group: express would decode it before this handler and answer a malformed %-escape with
 	// its own error page (a stack trace); the path is decoded here instead (the capture refuses a broken
 	// escape first, but it stands aside when a body parser has read the body already).
-	app.post(/^\/nudge\/./, (req: Request, res: Response) => {
+	app.post(/^\/nudge\/./, (req: Request, res: Response, next: NextFunction) => {
 		let path: string;
 		try {
 			path = normalisePath(decodeURIComponent(req.path.slice(ROUTE_PREFIX.length)));
@@ -177,10 +189,8 @@ export function webhookDispatcher(RED: NodeAPI): Map<string, WebhookHandler> {
 			return;
 		}
 		const handler = dispatcher.handlers.get(path);
-		if (!handler) {
-			res.status(404).json({ error: `No Nudge Trigger listens on ${ROUTE_PREFIX}${path}: check the path in the trigger node and that the flow is deployed` });
-			return;
-		}
+		// Not a trigger's path: a flow's own `http in` node may answer it (Node-RED answers 404 when none does).
+		if (!handler) return next();
 		handler(req, res);
 	});
 	return dispatcher.handlers;
