@@ -64,6 +64,13 @@ export function issuesFromZod(error: { issues: ZodIssueLike[] }): FieldIssue[] {
 	}));
 }
 
+/**
+ * A zod error map for numbers: zod says "expected number, received number" of Infinity and NaN (objects from code
+ * and numbers read from text can hold them; JSON cannot). Pass it as `safeParse(raw, { error: finiteNumbers })`.
+ */
+export const finiteNumbers = (issue: { code?: string; expected?: string; input?: unknown }): string | undefined =>
+	issue.code === 'invalid_type' && issue.expected === 'number' && typeof issue.input === 'number' ? `must be a finite number (got ${issue.input})` : undefined;
+
 export function describeIssues(issues: FieldIssue[]): string {
 	return issues.map((i) => `${i.path}: ${i.message}`).join('; ');
 }

@@ -25,7 +25,7 @@ export function guardOptionsOf(settings: GuardSettings): GuardOptions {
 	const offer = settings.offerValue;
 	const offerValue = offer === undefined || offer === null || String(offer).trim() === '' || offer === 0 ? undefined : Number(offer);
 	if (offerValue !== undefined && !Number.isFinite(offerValue)) throw new NudgeError('INVALID_INPUT', `Offer value must be a number (got "${String(offer)}")`);
-	const tags = String(settings.tags ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+	const tags = (Array.isArray(settings.tags) ? settings.tags.map(String) : String(settings.tags ?? '').split(',')).map((t) => t.trim()).filter(Boolean);
 	const category = text(settings.category);
 	const variant = text(settings.variant);
 	return {
@@ -35,6 +35,35 @@ export function guardOptionsOf(settings: GuardSettings): GuardOptions {
 		...(offerValue !== undefined ? { offerValue } : {}),
 		...(variant ? { variant } : {}),
 	};
+}
+
+/**
+ * What a flow says about the message (Node-RED's msg.message), checked like the node's own settings: an offer value
+ * the review rules cannot read ("50%", Infinity) or tags that are not a list are errors naming the field, never
+ * let past the rules. `label` names where it came from.
+ */
+export function messageOptionsOf(value: unknown, label = 'msg.message'): GuardOptions {
+	if (value === undefined || value === null) return {};
+	if (typeof value !== 'object' || Array.isArray(value)) {
+		throw new NudgeError('INVALID_INPUT', `${label} must be an object such as {"category": "promo", "tags": ["spring"], "offerValue": 20}`);
+	}
+	const { tags } = value as GuardSettings;
+	if (tags !== undefined && tags !== null && !(Array.isArray(tags) && tags.every((tag) => typeof tag === 'string'))) {
+		throw new NudgeError('INVALID_INPUT', `${label}.tags must be a list of text such as ["spring", "sale"] (got ${JSON.stringify(tags)?.slice(0, 80)})`);
+	}
+	try {
+		return guardOptionsOf(value as GuardSettings);
+	} catch (error) {
+		throw new NudgeError('INVALID_INPUT', `${label}: ${(error as Error).message}`);
+	}
+}
+
+/** A reviewer's approve flag: true or false, also as text (HTML forms and query strings send "true"); anything else is an error naming `label`. */
+export function approvalOf(value: unknown, label: string): boolean {
+	const text = typeof value === 'string' ? value.trim().toLowerCase() : value;
+	if (text === true || text === 'true') return true;
+	if (text === false || text === 'false') return false;
+	throw new NudgeError('INVALID_INPUT', `${label} must be true (approve) or false (reject) (got ${JSON.stringify(value) ?? 'nothing'}); the decision stays in review`);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { visit } from 'jsonc-parser';
 import { z } from 'zod/v4';
-import { FieldIssue, NudgeError, describeIssues, issuesFromZod } from '../errors';
+import { FieldIssue, NudgeError, describeIssues, finiteNumbers, issuesFromZod } from '../errors';
 import { contentHash } from '../ids';
 import { durationMs } from '../guard/duration';
 import { DEFAULT_POLICY } from './defaultPolicy';
@@ -13,10 +13,6 @@ export interface LoadedPolicy {
 	/** `<name>@<content hash>`: every decision carries it, so the log says which rules applied. */
 	version: string;
 }
-
-/** Zod would say "expected number, received number" of Infinity (objects from code can hold it; JSON cannot). */
-const finiteNumbers: z.core.$ZodErrorMap = (issue) =>
-	issue.code === 'invalid_type' && issue.expected === 'number' && typeof issue.input === 'number' ? 'must be a finite number' : undefined;
 
 const invalid = (issues: FieldIssue[]) => new NudgeError('INVALID_POLICY', `Policy is not valid: ${describeIssues(issues)}`, issues);
 

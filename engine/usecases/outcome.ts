@@ -3,7 +3,7 @@ import { type Decision, type Outcome, OutcomeSchema, optsOut } from '../audit/sc
 import { CHANNELS, Channel } from '../channels';
 import { claimsReward, engagementTrials, outcomeDeltas } from '../decide/bookkeeping';
 import { probabilityBest } from '../decide/learner';
-import { NudgeError, describeIssues, issuesFromZod } from '../errors';
+import { NudgeError, describeIssues, finiteNumbers, issuesFromZod } from '../errors';
 import { couldBeStoredId } from '../events/limits';
 import { zoneFor } from '../guard/windows';
 import { apartFromOtherUpdates, type EngineContext, save, loadDecision, unknownContact } from './context';
@@ -45,7 +45,7 @@ export async function recordOutcome(ctx: EngineContext, input: OutcomeInput): Pr
 		channel: decision.channel,
 		value: input.value,
 		at: isoTime(at.getTime()),
-	});
+	}, { error: finiteNumbers });
 	if (!outcome.success) {
 		const issues = issuesFromZod(outcome.error);
 		throw new NudgeError('INVALID_INPUT', `Outcome is not valid: ${describeIssues(issues)}`, issues);

@@ -5,7 +5,7 @@
  */
 import type { NodeAPI, Node } from 'node-red';
 import type { GuardOptions } from '../../engine';
-import { guardOptionsOf, type NudgeError, routeGuard } from '../../engine/items';
+import { approvalOf, guardOptionsOf, messageOptionsOf, type NudgeError, routeGuard } from '../../engine/items';
 import { decisionOf, decisionStatus, handleSteps, NudgeNodeDef } from './shared/adapter';
 
 interface FrequencyCapDef extends NudgeNodeDef {
@@ -41,11 +41,11 @@ export = function (RED: NodeAPI) {
 				const decision =
 					def.operation === 'review'
 						? await engine.resolveReview(current, {
-								approve: verdict?.approve === true,
+								approve: approvalOf(verdict?.approve, 'msg.review.approve'),
 								reviewer: typeof verdict?.reviewer === 'string' ? verdict.reviewer : '',
 								note: typeof verdict?.note === 'string' ? verdict.note : undefined,
 							})
-						: await engine.checkCap(current, { ...message, ...(msg.message as object | undefined) });
+						: await engine.checkCap(current, { ...message, ...messageOptionsOf(msg.message) });
 				return { ...routeGuard(decision), status: decisionStatus(decision, `allowed ${decision.channel ?? ''}`.trim()) };
 			},
 		});

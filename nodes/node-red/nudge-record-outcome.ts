@@ -17,6 +17,14 @@ function field(payload: unknown, key: string): unknown {
 	return payload && typeof payload === 'object' && !Array.isArray(payload) ? (payload as Record<string, unknown>)[key] : undefined;
 }
 
+/** msg.payload.at as ISO text: text as given, or a Date (a function node's `new Date(…)`); anything else is refused, never replaced by now. */
+function outcomeTimeOf(at: unknown): string | undefined {
+	if (at === undefined || at === null || at === '') return undefined;
+	if (typeof at === 'string') return at;
+	if (at instanceof Date && !Number.isNaN(at.getTime())) return at.toISOString();
+	throw new NudgeError('INVALID_INPUT', `msg.payload.at must be a date-time such as "2026-05-01T10:00:00Z" or a Date (got ${JSON.stringify(at) ?? typeof at})`);
+}
+
 export = function (RED: NodeAPI) {
 	function NudgeRecordOutcome(this: Node, def: RecordOutcomeDef) {
 		RED.nodes.createNode(this, def);
@@ -51,13 +59,13 @@ export = function (RED: NodeAPI) {
 				}
 				const rawValue = fixedValue ?? field(msg.payload, 'value');
 				const outcomeId = field(msg.payload, 'outcomeId');
-				const at = field(msg.payload, 'at');
+				const at = outcomeTimeOf(field(msg.payload, 'at'));
 				const input: OutcomeInput = {
 					...reference,
 					type: type as OutcomeInput['type'],
 					...(rawValue !== undefined && rawValue !== null && rawValue !== '' ? { value: typeof rawValue === 'string' ? Number(rawValue) : (rawValue as number) } : {}),
 					...(typeof outcomeId === 'string' && outcomeId ? { outcomeId } : {}),
-					...(typeof at === 'string' && at ? { at } : {}),
+					...(at ? { at } : {}),
 				};
 				const { decision, duplicate } = await engine.recordOutcome(input);
 				return {

@@ -5,7 +5,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { closeAllEngines } from '../../engine/registry';
-import { catchAll, credentials, engineNodeDef, engineOf, helper, lastStatus, nextCaught, nextMessage, nodeOf, NUDGE_NODES, segmentEvent, TAB } from './_helpers';
+import { catchAll, credentials, engineNodeDef, engineOf, helper, lastStatus, nextCaught, nextMessage, nodeOf, NUDGE_NODES, recordMessages, segmentEvent, TAB } from './_helpers';
 
 const POLICY = JSON.stringify({
 	channelOrder: ['email'],
@@ -100,6 +100,55 @@ describe('nudge-frequency-cap: four outputs', () => {
 		nodeOf('verdict').receive({ decision: (await review).decision, review: { approve: true } });
 		expect((await caught).message).toMatch(/needs the reviewer’s name or email/);
 		expect(lastStatus('verdict')).toEqual({ fill: 'red', shape: 'dot', text: 'invalid input' });
+	});
+
+	it('an approval sent as text ("true", as HTML forms and query strings send it) approves; "false" rejects', async () => {
+		const review = nextMessage('review');
+		nodeOf('cap').receive({ decision: await chosen('form@example.com'), message: { offerValue: 45 } });
+		const approved = nextMessage('v_allowed');
+		nodeOf('verdict').receive({ decision: (await review).decision, review: { approve: 'true', reviewer: 'lee@agency.example' } });
+		expect((await approved).decision).toMatchObject({ review: { verdict: 'approved' }, guard: { outcome: 'allowed' } });
+
+		const again = nextMessage('review');
+		nodeOf('cap').receive({ decision: await chosen('form2@example.com'), message: { offerValue: 45 } });
+		const rejected = nextMessage('v_blocked');
+		nodeOf('verdict').receive({ decision: (await again).decision, review: { approve: 'false', reviewer: 'lee@agency.example' } });
+		expect((await rejected).decision).toMatchObject({ status: 'suppressed', reason: 'REVIEW_REJECTED' });
+	});
+
+	it('a verdict that is neither true nor false ("yes") is refused naming msg.review.approve; the decision stays in review', async () => {
+		const review = nextMessage('review');
+		nodeOf('cap').receive({ decision: await chosen('yes@example.com'), message: { offerValue: 45 } });
+		const { decision } = await review;
+		const caught = nextCaught();
+		nodeOf('verdict').receive({ decision, review: { approve: 'yes', reviewer: 'lee@agency.example' } });
+		expect((await caught).message).toMatch(/msg\.review\.approve must be true \(approve\) or false \(reject\) \(got "yes"\)/);
+		expect((await engineOf().getDecision((decision as { decisionId: string }).decisionId)).status).toBe('review');
+	});
+});
+
+describe('nudge-frequency-cap: msg.message is checked like the node’s own settings', () => {
+	it.each([
+		['text it cannot read as a number', '50%', /msg\.message: Offer value must be a number \(got "50%"\)/],
+		['an infinite number', Infinity, /msg\.message: Offer value must be a number \(got "Infinity"\)/],
+	])('an offer value that is %s is refused, never allowed past the review rule', async (_label, offerValue, error) => {
+		const seen = recordMessages(['allowed', 'review']);
+		const caught = nextCaught();
+		nodeOf('cap').receive({ decision: await chosen(`offer-${String(offerValue).length}@example.com`), message: { offerValue } });
+		expect((await caught).message).toMatch(error);
+		expect(seen.allowed.length + seen.review.length).toBe(0);
+	});
+
+	it('tags given as text are refused with an error that says to send a list', async () => {
+		const caught = nextCaught();
+		nodeOf('cap').receive({ decision: await chosen('tags@example.com'), message: { tags: 'promo' } });
+		expect((await caught).message).toMatch(/msg\.message\.tags must be a list of text such as \["spring", "sale"\] \(got "promo"\)/);
+	});
+
+	it('tags given as a list are used', async () => {
+		const allowed = nextMessage('allowed');
+		nodeOf('cap').receive({ decision: await chosen('list@example.com'), message: { tags: ['spring', 'sale'] } });
+		expect((await allowed).decision).toMatchObject({ message: { tags: ['spring', 'sale'] } });
 	});
 });
 

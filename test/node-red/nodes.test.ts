@@ -335,4 +335,26 @@ describe('nudge-record-outcome', () => {
 		expect((await caught).message).toMatch(/Outcome is not valid: type/);
 		expect((await engineOf().store.getDecision(decision.decisionId))?.outcomes).toEqual([]);
 	});
+
+	it('a value that is not a finite number fails saying so, and records nothing', async () => {
+		const { decision } = await engineOf().ingest(segmentEvent(), { journey: 'nurture' });
+		const caught = nextCaught();
+		nodeOf('outcome').receive({ decisionId: decision.decisionId, payload: { type: 'conversion', value: 'Infinity' } });
+		expect((await caught).message).toBe('Outcome is not valid: value: must be a finite number (got Infinity)');
+		expect((await engineOf().store.getDecision(decision.decisionId))?.outcomes).toEqual([]);
+	});
+
+	it('an outcome time given as a Date is recorded at that time; a time that is neither text nor a Date is refused', async () => {
+		const { decision } = await engineOf().ingest(segmentEvent(), { journey: 'nurture' });
+		await quietFor(100);
+		// After the decision, and well before now (what a dropped time would be recorded at).
+		const at = new Date(Date.now() - 50);
+		const out = nextMessage('recorded');
+		nodeOf('outcome').receive({ decisionId: decision.decisionId, payload: { type: 'click', at } });
+		expect(((await out).decision as { outcomes: { at: string }[] }).outcomes.map((o) => o.at)).toEqual([at.toISOString()]);
+
+		const caught = nextCaught();
+		nodeOf('outcome').receive({ decisionId: decision.decisionId, payload: { type: 'open', at: at.getTime() } });
+		expect((await caught).message).toMatch(/msg\.payload\.at must be a date-time such as "2026-05-01T10:00:00Z" or a Date \(got \d+\)/);
+	});
 });
