@@ -43,7 +43,9 @@ maybe('nudge-engine store URL in a real Node-RED runtime', () => {
 	async function postEvent(): Promise<{ status: number; body: Record<string, unknown> }> {
 		const body = JSON.stringify(segmentEvent());
 		const res = await fetch(`${red.origin}/nudge/events`, { method: 'POST', headers: { 'content-type': 'application/json', ...signatureHeaders(SECRET, body) }, body });
-		return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+		const text = await res.text();
+		// While a redeploy replaces the trigger no route owns the path: Node-RED's own 404 is an HTML page.
+		return { status: res.status, body: res.headers.get('content-type')?.startsWith('application/json') ? (JSON.parse(text) as Record<string, unknown>) : { text } };
 	}
 
 	async function deploy(flows: object[]): Promise<void> {
