@@ -1,6 +1,7 @@
 import { NudgeError, describeIssues, issuesFromZod } from '../errors';
 import { contentHash } from '../ids';
 import { fromHubSpotWebhook } from '../vendors/hubspot/normalise';
+import { normalizeConsent } from './consent';
 import { checkEventBounds, checkJsonSize } from './limits';
 import {
 	CustomerEvent,
@@ -86,8 +87,16 @@ function withTraitEmail(event: CustomerEvent): CustomerEvent {
 	return { ...event, identities: { ...event.identities, email } };
 }
 
+/** The event's consent in Nudge's own words (events/consent.ts); a state that is none is refused, naming its field. */
+function withConsent(event: CustomerEvent): CustomerEvent {
+	if (!isRecord(event.traits) || event.traits.consent === undefined) return event;
+	const { consent, issues } = normalizeConsent(event.traits.consent);
+	if (issues.length) throw invalid('Event', issues);
+	return { ...event, traits: { ...event.traits, consent } };
+}
+
 function finish(event: CustomerEvent): CustomerEvent {
-	const parsed = CustomerEventSchema.safeParse(withTraitEmail(event));
+	const parsed = CustomerEventSchema.safeParse(withConsent(withTraitEmail(event)));
 	if (!parsed.success) throw invalid('Event', issuesFromZod(parsed.error));
 	if (parsed.data.identities.email) parsed.data.identities.email = parsed.data.identities.email.toLowerCase();
 	return parsed.data;

@@ -1,6 +1,7 @@
 import { NudgeError } from '../../engine/errors';
 import { normalizeEvent } from '../../engine/events/normalize';
 import { signatureHeaders, signPayload, verifySignedRequest } from '../../engine/events/signature';
+import { createEngine } from '../../engine/registry';
 
 const now = new Date('2026-11-21T10:00:00.000Z');
 
@@ -109,5 +110,44 @@ describe('signed webhooks', () => {
 	test('the signature is hex HMAC-SHA256 of "<timestamp>.<body>" (known vector)', () => {
 		// Computed independently: printf '1700000000.hello' | openssl dgst -sha256 -hmac key
 		expect(signPayload('key', 'hello', 1_700_000_000)).toBe('4d583a269f4f276a3fa80ff31b5a01879a848096983222a17893d198418939aa');
+	});
+});
+
+describe('consent as senders write it', () => {
+	const identify = (consent: unknown) => ({ type: 'identify', identities: { userId: 'u1' }, traits: { consent } });
+
+	test.each([
+		['opted-out', 'opted_out'],
+		['OPTED_OUT', 'opted_out'],
+		['Opted Out', 'opted_out'],
+		['unsubscribed', 'opted_out'],
+		[false, 'opted_out'],
+		['opt-in', 'opted_in'],
+		['subscribed', 'opted_in'],
+		[true, 'opted_in'],
+		['Unknown', 'unknown'],
+	])('%j is read as %s', (written, state) => {
+		expect(normalizeEvent(identify({ email: written }), { now }).traits.consent).toEqual({ email: state });
+	});
+
+	test('a channel in any case is the channel; a key that is no channel is kept as given', () => {
+		expect(normalizeEvent(identify({ Email: 'opted_out', 'In-App': 'opted_in', whatsapp: 'maybe' }), { now }).traits.consent).toEqual({ email: 'opted_out', in_app: 'opted_in', whatsapp: 'maybe' });
+	});
+
+	test('a state that is none is refused, naming the field, in both formats: neither mailed against a "no" nor silenced against a "yes"', () => {
+		expect(() => normalizeEvent(identify({ email: 'maybe later' }), { now })).toThrow(/Event is not valid: traits\.consent\.email: "maybe later" is not a consent state: use "opted_in", "opted_out" or "unknown"/);
+		expect(() => normalizeEvent({ type: 'identify', userId: 'u1', messageId: 'm1', traits: { consent: { sms: 2 } } }, { now })).toThrow(/traits\.consent\.sms: 2 is not a consent state/);
+		expect(() => normalizeEvent(identify('opted_out'), { now })).toThrow(/traits\.consent: must be an object of channel to state/);
+	});
+
+	test('an opt-out written "opted-out" keeps the contact from being emailed', async () => {
+		const engine = createEngine({ store: 'memory:', policy: { channelOrder: ['email'], channels: { email: { unknownConsent: 'allow' } } } });
+		try {
+			const decision = await engine.decide({ type: 'track', name: 'Cart Updated', identities: { userId: 'u-out' }, traits: { email: 'out@example.com', consent: { email: 'opted-out' } } }, { journey: 'nurture', target: { dryRun: true } });
+			expect(decision).toMatchObject({ status: 'suppressed', reason: 'NO_CONSENT' });
+			expect((await engine.getProfile(decision.contactId))!.consent).toMatchObject({ email: 'opted_out' });
+		} finally {
+			await engine.close();
+		}
 	});
 });

