@@ -7,7 +7,7 @@ import type { NodeAPI, Node } from 'node-red';
 import { applyInactivityRules, fireDueTimers, headerValue, type InactivityRule, journeyOf, NOT_CONFIGURED_ANSWER, NudgeError, parseInactivityRulesJson, type Policy, policyHasTimers, receiveSignedEvents, timerFailureText, type WebhookSource } from '../../engine';
 import { vendorField } from './shared/vendors';
 import { asNudgeError, errorStatus, linkEngine, NudgeNodeDef, shortText, trackRun } from './shared/adapter';
-import { isValidPath, normalisePath, ROUTE_PREFIX, webhookDispatcher, WebhookHandler } from './shared/webhook';
+import { claimPath, isValidPath, normalisePath, ROUTE_PREFIX, WebhookHandler } from './shared/webhook';
 
 /** Why every request is refused, for the log: the secret each source signs with, and where to set it. */
 const NO_SECRET: Record<WebhookSource, string> = {
@@ -108,36 +108,6 @@ export = function (RED: NodeAPI) {
 			trackRun(this, engine, run);
 		};
 
-		let handlers: Map<string, WebhookHandler> | undefined;
-		if (!isValidPath(path)) {
-			this.status({ fill: 'red', shape: 'dot', text: 'invalid path' });
-			this.error(`Path "${def.path}" is not valid: use letters, digits, - and _ (e.g. "events" or "segment/prod")`);
-		} else {
-			try {
-				handlers = webhookDispatcher(RED);
-			} catch (error) {
-				this.status({ fill: 'red', shape: 'dot', text: 'no HTTP' });
-				this.error((error as Error).message);
-			}
-			if (handlers?.has(path)) {
-				this.status({ fill: 'red', shape: 'dot', text: 'path in use' });
-				this.error(`Another Nudge Trigger already listens on ${ROUTE_PREFIX}${path}: give this one a different path`);
-				handlers = undefined;
-			} else if (handlers) {
-				handlers.set(path, handler);
-				if (link.error) {
-					this.status(errorStatus(link.error));
-					this.error(link.error.message);
-				} else if (!secret) {
-					this.status({ fill: 'red', shape: 'dot', text: 'no secret' });
-					this.error(NO_SECRET[source]);
-				} else if (rulesError) {
-					// The timers are dropped: say so on the node, not only once in the log.
-					this.status({ fill: 'red', shape: 'dot', text: 'invalid timers' });
-				} else this.status({ fill: 'green', shape: 'ring', text: shortText(`ready /${path}`) });
-			}
-		}
-
 		// Timers that ran out fire from here, as messages like any other event.
 		let firing = false;
 		const fireTimers = () => {
@@ -162,11 +132,48 @@ export = function (RED: NodeAPI) {
 		const timerCheck = Number(def.timerCheck ?? 30);
 		// The node's own timers, or the policy's for this journey (journeys.<id>.timers).
 		const timed = rules.length > 0 || (!!link.engine && policyHasTimers(link.engine, journey));
-		const timerLoop = timed && handlers ? setInterval(fireTimers, Math.max(0.05, Number.isFinite(timerCheck) ? timerCheck : 30) * 1000) : undefined;
+		let timerLoop: ReturnType<typeof setInterval> | undefined;
+
+		/** The path is this trigger's: say whether it is ready, and start firing timers. */
+		const listen = () => {
+			if (link.error) {
+				this.status(errorStatus(link.error));
+				this.error(link.error.message);
+			} else if (!secret) {
+				this.status({ fill: 'red', shape: 'dot', text: 'no secret' });
+				this.error(NO_SECRET[source]);
+			} else if (rulesError) {
+				// The timers are dropped: say so on the node, not only once in the log.
+				this.status({ fill: 'red', shape: 'dot', text: 'invalid timers' });
+			} else this.status({ fill: 'green', shape: 'ring', text: shortText(`ready /${path}`) });
+			if (timed) timerLoop = setInterval(fireTimers, Math.max(0.05, Number.isFinite(timerCheck) ? timerCheck : 30) * 1000);
+		};
+
+		let claim: ReturnType<typeof claimPath> | undefined;
+		if (!isValidPath(path)) {
+			this.status({ fill: 'red', shape: 'dot', text: 'invalid path' });
+			this.error(`Path "${def.path}" is not valid: use letters, digits, - and _ (e.g. "events" or "segment/prod")`);
+		} else {
+			try {
+				claim = claimPath(RED, path, handler, () => {
+					this.log(`Now listening on ${ROUTE_PREFIX}${path}: the trigger that held it was removed`);
+					listen();
+				});
+			} catch (error) {
+				this.status({ fill: 'red', shape: 'dot', text: 'no HTTP' });
+				this.error((error as Error).message);
+			}
+			if (claim?.listening) listen();
+			else if (claim) {
+				// It waits, "path in use", and takes the path over when the trigger holding it is removed.
+				this.status({ fill: 'red', shape: 'dot', text: 'path in use' });
+				this.error(`Another Nudge Trigger already listens on ${ROUTE_PREFIX}${path}: give this one a different path`);
+			}
+		}
 
 		this.on('close', (_removed: boolean, done: () => void) => {
 			if (timerLoop) clearInterval(timerLoop);
-			if (handlers?.get(path) === handler) handlers.delete(path);
+			claim?.release();
 			done();
 		});
 	}

@@ -34,13 +34,15 @@ export interface TestHelper {
 	stopServer(): Promise<void>;
 	load(nodes: NodeInit | NodeInit[], flow: object[], credentials?: Record<string, object>): Promise<void>;
 	unload(): Promise<void>;
+	/** Deploys new flows into the loaded runtime; `nodes` restarts only the nodes that changed, as the editor's default deploy. */
+	setFlows(flow: object[], type: 'full' | 'flows' | 'nodes', credentials?: Record<string, object>): Promise<void>;
 	getNode(id: string): (Node & SpiedNode) | null;
 	settings(settings: Record<string, unknown>): void;
 }
 
 /** The test helper replaces these Node methods with sinon spies. */
 export interface SpiedNode {
-	status: ((status: NodeStatus) => void) & { lastCall?: { args: [NodeStatus] }; getCalls(): Array<{ args: [NodeStatus] }> };
+	status: ((status: NodeStatus) => void) & { lastCall?: { args: [NodeStatus] }; getCalls(): Array<{ args: [NodeStatus]; thisValue: unknown }> };
 	error: ((...args: unknown[]) => void) & { getCalls(): Array<{ args: unknown[] }> };
 	warn: ((...args: unknown[]) => void) & { getCalls(): Array<{ args: unknown[] }> };
 }

@@ -366,4 +366,30 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 		const [decision] = await logged([id]);
 		expect(decision).toMatchObject({ journey, annotations: { journey } });
 	});
+
+	it('nurture imported twice ("Import copy"): the copy waits "path in use", and takes events once the original tab is deleted with a "Modified nodes" deploy', async () => {
+		await helper.unload();
+		// "Import copy" gives every node a new id, except the shared config nodes.
+		const shared = new Set([ENGINE, 'nudge_journeys_global_config']);
+		const ids = new Map(readFlow('nurture').filter((n) => !shared.has(n.id)).map((n) => [n.id, `copy_${n.id}`]));
+		const remap = (v: unknown): unknown => (typeof v === 'string' ? (ids.get(v) ?? v) : Array.isArray(v) ? v.map(remap) : v);
+		const copy = readFlow('nurture').filter((n) => !shared.has(n.id)).map((n) => {
+			const c: FlowNode = { ...n, id: ids.get(n.id)! };
+			for (const k of ['z', 'wires', 'scope']) if (k in c) c[k] = remap(c[k]);
+			return c;
+		});
+		const flow = [...readFlow('nurture'), ...copy];
+		await loadAll(flow);
+		// The status spy is shared by every node: keep the copy's own calls.
+		const trigger = helper.getNode('copy_nudge_nurture_trigger')!;
+		const status = () => trigger.status.getCalls().filter((call) => call.thisValue === trigger).at(-1)?.args[0];
+		expect(status()).toEqual({ fill: 'red', shape: 'dot', text: 'path in use' });
+		// The original tab is deleted and deployed as the editor does by default: only the removed nodes stop, the copy is not restarted.
+		await helper.setFlows(flow.filter((n) => shared.has(n.id) || n.id.startsWith('copy_')), 'nodes');
+		expect(helper.getNode('copy_nudge_nurture_trigger')).toBe(trigger);
+		expect(status()).toEqual({ fill: 'green', shape: 'ring', text: 'ready /nurture' });
+		const [decision] = await logged(await post('nurture', track('nr-copy', 'Pricing Viewed', {}, { email: 'copy@example.com', timezone: DAY() })));
+		expect(decision.journey).toBe('nurture');
+		await helper.unload();
+	});
 });

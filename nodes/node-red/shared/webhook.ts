@@ -14,8 +14,15 @@ export const ROUTE_PREFIX = '/nudge/';
 
 export type WebhookHandler = (req: Request & { rawBody?: Buffer }, res: Response) => void;
 
+interface Waiting {
+	handler: WebhookHandler;
+	takeOver: () => void;
+}
+
 interface Dispatcher {
 	handlers: Map<string, WebhookHandler>;
+	/** Per path, the triggers waiting for it, oldest first. */
+	waiting: Map<string, Waiting[]>;
 }
 
 /** One dispatcher per HTTP app: the module is initialised once per runtime (and per test load). */
@@ -169,12 +176,12 @@ function installRawBodyCapture(RED: NodeAPI, handlers: Map<string, WebhookHandle
 }
 
 /** The dispatcher of this runtime's HTTP node app, created (route + raw-body capture) on first use. */
-export function webhookDispatcher(RED: NodeAPI): Map<string, WebhookHandler> {
+function webhookDispatcher(RED: NodeAPI): Dispatcher {
 	const app = RED.httpNode as Express | undefined;
 	if (!app) throw new Error('Node-RED HTTP endpoints are disabled (httpNodeRoot is false), so the Nudge Trigger cannot listen');
 	const existing = dispatchers.get(app);
-	if (existing) return existing.handlers;
-	const dispatcher: Dispatcher = { handlers: new Map() };
+	if (existing) return existing;
+	const dispatcher: Dispatcher = { handlers: new Map(), waiting: new Map() };
 	dispatchers.set(app, dispatcher);
 	installRawBodyCapture(RED, dispatcher.handlers);
 	// No capture group: express would decode it before this handler and answer a malformed %-escape with
@@ -193,5 +200,30 @@ export function webhookDispatcher(RED: NodeAPI): Map<string, WebhookHandler> {
 		if (!handler) return next();
 		handler(req, res);
 	});
-	return dispatcher.handlers;
+	return dispatcher;
+}
+
+/**
+ * Claims a path for a trigger's handler. Returns whether it listens now, and a release for its close.
+ * A path already held queues the trigger instead: an "Import copy" of a journey leaves two triggers on one
+ * path, and a "Modified nodes" deploy that deletes the first one never restarts the copy, so the copy must
+ * take the path over (`takeOver` runs) when the holder releases it, or every event to it would get 404.
+ * Throws when Node-RED's HTTP endpoints are disabled.
+ */
+export function claimPath(RED: NodeAPI, path: string, handler: WebhookHandler, takeOver: () => void): { listening: boolean; release: () => void } {
+	const { handlers, waiting } = webhookDispatcher(RED);
+	const entry: Waiting = { handler, takeOver };
+	if (handlers.has(path)) waiting.set(path, [...(waiting.get(path) ?? []), entry]);
+	else handlers.set(path, handler);
+	const release = () => {
+		const queue = (waiting.get(path) ?? []).filter((w) => w !== entry);
+		const next = handlers.get(path) === handler ? queue.shift() : undefined;
+		if (queue.length) waiting.set(path, queue);
+		else waiting.delete(path);
+		if (next) {
+			handlers.set(path, next.handler);
+			next.takeOver();
+		} else if (handlers.get(path) === handler) handlers.delete(path);
+	};
+	return { listening: handlers.get(path) === handler, release };
 }
