@@ -95,7 +95,7 @@
 	function readFilter() {
 		var form = $('#filters');
 		var f = {};
-		['journey', 'channel', 'reason', 'status', 'contact', 'from', 'to'].forEach(function (k) { var v = form.elements[k].value.trim(); if (v) f[k] = v; });
+		['journey', 'channel', 'reason', 'status', 'contact', 'from', 'to'].forEach(function (k) { var raw = form.elements[k].value; var v = k === 'contact' ? raw : raw.trim(); if (v.trim()) f[k] = v; /* a contact id is exact, as stored */ });
 		return f;
 	}
 

@@ -17,15 +17,17 @@ export const AGENT_LIMITS = { agentId: 128, idempotencyKey: 200, identity: 320, 
 const text = (max: number) => storableText(z.string().max(max, `must be at most ${max} characters`));
 const bounded = (max: number) => storableText(z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`));
 
+// Ids are exact, as ingest keeps them (" x" and "x" are two contacts); only an email address is trimmed, as no stored one has spaces.
+const exactId = storableText(z.string().min(1, 'must not be empty').max(AGENT_LIMITS.identity, `must be at most ${AGENT_LIMITS.identity} characters`));
 const ContactObjectSchema = z
-	.object(Object.fromEntries(['contactId', ...IDENTITY_KINDS].map((k) => [k, bounded(AGENT_LIMITS.identity).optional()])) as Record<'contactId' | IdentityKind, z.ZodOptional<z.ZodString>>)
+	.object(Object.fromEntries(['contactId', ...IDENTITY_KINDS].map((k) => [k, (k === 'email' ? bounded(AGENT_LIMITS.identity) : exactId).optional()])) as Record<'contactId' | IdentityKind, z.ZodOptional<z.ZodString>>)
 	.strict()
 	.refine((c) => Object.values(c).some((v) => v !== undefined), { message: `name the contact by at least one of contactId, ${IDENTITY_KINDS.join(', ')}` });
 
 /** The schema a tool publishes says what is accepted: a string (contact id, or email with an @) or the object. */
 export const ContactSchema = z
-	.union([bounded(AGENT_LIMITS.identity), ContactObjectSchema], { error: `must be a contact id, an email address, or an object of identities (contactId, ${IDENTITY_KINDS.join(', ')})` })
-	.transform((c): z.output<typeof ContactObjectSchema> => (typeof c === 'string' ? (c.includes('@') ? { email: c } : { contactId: c }) : c))
+	.union([exactId, ContactObjectSchema], { error: `must be a contact id, an email address, or an object of identities (contactId, ${IDENTITY_KINDS.join(', ')})` })
+	.transform((c): z.output<typeof ContactObjectSchema> => (typeof c === 'string' ? (c.includes('@') ? { email: c.trim() } : { contactId: c }) : c))
 	.meta({ description: 'A contact id or an email address, or an object of identities (contactId, email, userId, hubspotId…)' });
 
 export const ActionMessageSchema = z

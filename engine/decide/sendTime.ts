@@ -17,7 +17,8 @@ export const ENGAGEMENT = new Set(['open', 'click', 'conversion']);
 /** The counts one engagement at `at` (contact's local time) adds: one for the contact's hour, one for the population's. */
 export function engagementDeltas(contactId: string, at: Date, zone: string): { key: string; delta: Partial<ArmStats> }[] {
 	const hour = DateTime.fromJSDate(at, { zone }).hour;
-	return [contactId, POPULATION_SCOPE].map((scope) => ({ key: sendHourKey(scope, hour), delta: { trials: 1 } }));
+	// A contact whose id is `*` shares the population's keys (store/sendHours.ts): its engagement counts there once.
+	return [...new Set([contactId, POPULATION_SCOPE])].map((scope) => ({ key: sendHourKey(scope, hour), delta: { trials: 1 } }));
 }
 
 export interface SendTime {

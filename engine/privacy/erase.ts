@@ -16,7 +16,8 @@ import { storableText } from '../events/limits';
 /** One contact, named by its contact id or by an email address it was seen with. */
 export const ContactRefSchema = z
 	.object({
-		contactId: storableText(z.string().trim().min(1, 'give a contact id').max(512, 'at most 512 characters')).optional(),
+		// Not trimmed: a contact id is exact, as ingest keeps it (" x" and "x" are two people).
+		contactId: storableText(z.string().min(1, 'give a contact id').max(512, 'at most 512 characters')).optional(),
 		email: storableText(z.string().trim().min(3, 'give an email address').max(320, 'at most 320 characters')).optional(),
 	})
 	.strict()

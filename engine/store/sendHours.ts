@@ -19,10 +19,15 @@ const POPULATION_KEYS = HOURS.map((h) => hourKey(POPULATION_SCOPE, h));
 
 /** The learner key of one scope's hour (a contact id, or `*` for the population). */
 export const sendHourKey = (scope: string, hour: number) => (scope === POPULATION_SCOPE ? POPULATION_KEYS[hour] : hourKey(scope, hour));
-/** The learner keys holding one contact's engagement hours (erasing the contact deletes them). */
-export const contactHourKeys = (contactId: string) => HOURS.map((h) => hourKey(contactId, h));
+/**
+ * The learner keys holding one contact's engagement hours (erasing the contact deletes them, its export shows them).
+ * None for a contact whose id is `*`: its keys are the population's, which hold everyone's counts and no one's in
+ * particular. Kept so rather than moving the population to a new key: stores hold `hour:*#<h>` already, and a new key
+ * would need a migration in every backend, for one contact id that only shares its hours with everyone.
+ */
+export const contactHourKeys = (contactId: string) => (contactId === POPULATION_SCOPE ? [] : HOURS.map((h) => hourKey(contactId, h)));
 /** Every key of a contact's send hours: its own 24, then the population's. */
-export const sendTimeKeys = (contactId: string) => [...contactHourKeys(contactId), ...POPULATION_KEYS];
+export const sendTimeKeys = (contactId: string) => [...HOURS.map((h) => sendHourKey(contactId, h)), ...POPULATION_KEYS];
 
 /** The send hours in counts read by key, `keys` being sendTimeKeys(contactId) (the strings already built: no new ones). */
 export function sendHoursIn(stats: Map<string, ArmStats>, keys: string[]): SendHours {

@@ -1,3 +1,4 @@
+import { engagementDeltas } from '../../engine/decide/sendTime';
 import { Engine } from '../../engine/engine';
 import { NudgeError } from '../../engine/errors';
 import { applyInactivityRules } from '../../engine/events/timers';
@@ -7,6 +8,7 @@ import { erasureReceiptKey } from '../../engine/privacy/erase';
 import { MemoryStore } from '../../engine/store/memory';
 import { PostgresStore } from '../../engine/store/postgres';
 import { RedisStore } from '../../engine/store/redis';
+import { readSendHours } from '../../engine/store/sendHours';
 import { splitStore } from '../../engine/store/split';
 import type { Store } from '../../engine/store/types';
 import { Backend, found, localBackends, postgresBackend, postgresStore, redisBackend, redisStore, splitBackend } from '../helpers/rawStores';
@@ -201,5 +203,40 @@ describe('erasing a contact', () => {
 		expect(await engine.eraseContact({ email: 'Later@Example.org' }, { suppress: true })).toMatchObject({ found: false, suppressed: true });
 		expect(await engine.decide(event('Demo Requested', 'later@example.org'), { journey: 'nurture', target: { dryRun: true } })).toMatchObject({ reason: 'SUPPRESSION_LIST' });
 		await engine.close();
+	});
+});
+
+describe('the contact an erasure or an export names', () => {
+	const withTwo = async () => {
+		const engine = new Engine({ store: new MemoryStore(), policy: policy() });
+		await engine.ingest({ type: 'identify', identities: { contactId: 'x', email: 'xavier@example.com' } });
+		await engine.ingest({ type: 'identify', identities: { contactId: ' x', email: 'other@example.com' } });
+		return engine;
+	};
+
+	test('a contact id is exact: erasing " x" erases that contact, never contact "x"', async () => {
+		const engine = await withTwo();
+		expect((await engine.getProfile(' x'))?.email).toBe('other@example.com');
+		await engine.eraseContact({ contactId: ' x' });
+		expect((await engine.getProfile('x'))?.email).toBe('xavier@example.com');
+		expect(await engine.getProfile(' x')).toBeUndefined();
+	});
+
+	test('a contact id is exact: the export of " x" holds that contact\'s data, not contact "x"\'s', async () => {
+		const engine = await withTwo();
+		const record = await engine.contactRecord({ contactId: ' x' });
+		expect(record.contactId).toBe(' x');
+		expect(JSON.stringify(record)).not.toContain('xavier@example.com');
+	});
+
+	test('erasing the contact whose id is "*" leaves the population\'s send-time counts alone', async () => {
+		const store = new MemoryStore();
+		const engine = new Engine({ store, policy: policy() });
+		await engine.ingest({ type: 'identify', identities: { contactId: 'c_other' } });
+		await store.addArmStats(engagementDeltas('c_other', new Date('2026-01-01T09:00:00Z'), 'UTC'));
+		expect((await readSendHours(store, 'c_other')).population[9]).toBe(1);
+		await engine.ingest({ type: 'identify', identities: { contactId: '*' } });
+		await engine.eraseContact({ contactId: '*' });
+		expect((await readSendHours(store, 'c_other')).population[9]).toBe(1);
 	});
 });
