@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type Redis from 'ioredis';
+import type { ChainableCommander, default as Redis } from 'ioredis';
 import type { Decision, DecisionQuery, Outcome } from '../audit/schema';
 import { NudgeError, redactUrl } from '../errors';
 import type { Profile } from '../profiles/schema';
@@ -542,7 +542,29 @@ function armStatsOf(keys: string[], reply: string): Map<string, ArmStats> {
 	return found;
 }
 
+/**
+ * KEYS: a wait queue's bodies hash as earlier versions named it (`wait:<journey>-bodies`), its key now
+ * (`wait-bodies:<journey>`). Moves the bodies over (one already under the new key wins) when the old key is a hash:
+ * the old name is also the sorted set of a journey named "<journey>-bodies", left alone.
+ */
+const MOVE_WAIT_BODIES_LUA = `
+if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return 0 end
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do redis.call('HSETNX', KEYS[2], all[i], all[i + 1]) end
+redis.call('DEL', KEYS[1])
+return 1
+`;
+
+/** A MULTI's replies, or the first command's error: Redis runs the rest of a MULTI after one fails, and exec() resolves. */
+async function execAll(tx: ChainableCommander): Promise<[Error | null, unknown][]> {
+	const replies = await tx.exec();
+	if (!replies) throw new Error('the transaction was discarded');
+	for (const [error] of replies) if (error) throw error;
+	return replies;
+}
+
 const SCRIPTS = {
+	nudgeMoveWaitBodies: { keys: 2, lua: MOVE_WAIT_BODIES_LUA },
 	nudgeReserve: { keys: 2, lua: RESERVE_LUA },
 	nudgeReserveAndClaim: { keys: 3, lua: RESERVE_AND_CLAIM_LUA },
 	nudgeSettle: { keys: 1, lua: SETTLE_LUA },
@@ -571,6 +593,8 @@ const SCRIPTS = {
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
+/** The namespace of wait queues' bodies hashes: `wait-bodies:<journey>` (timerKeys). */
+const WAIT_BODIES = 'wait-bodies';
 type Scripted = Redis & Record<ScriptName, (...args: (string | number)[]) => Promise<unknown>>;
 
 /**
@@ -592,6 +616,8 @@ export class RedisStore extends NamedRecords implements Store {
 	private readonly where: string;
 	private closed = false;
 	private lastConnectionError?: string;
+	/** Earlier versions' wait bodies moved (timerLayout); undefined until the first timer step, or after it failed. */
+	private timersMoved?: Promise<void>;
 
 	/** `url` is `redis://[user:password@]host:port[/db][?prefix=nudge:]` (`rediss://` for TLS). */
 	constructor(url: string, options: RedisStoreOptions = {}) {
@@ -835,7 +861,7 @@ export class RedisStore extends NamedRecords implements Store {
 			const tx = this.redis.multi().set(this.k('decision', d.decisionId), JSON.stringify(d));
 			if (d.delivery?.providerMessageId) tx.set(this.k('message', d.delivery.providerMessageId), d.decisionId);
 			for (const index of this.decisionIndexes(d)) tx.zadd(index, 0, member);
-			await tx.exec();
+			await execAll(tx);
 		});
 	}
 
@@ -1012,32 +1038,60 @@ export class RedisStore extends NamedRecords implements Store {
 		return this.run('move a cursor', async () => (await this.redis.nudgeCursor(this.k('cursor', name), value, expected === undefined ? '0' : '1', expected ?? '')) === 1);
 	}
 
-	/** Each timer queue is a sorted set and a hash of its own, so a taker scans only its own queue. */
+	/**
+	 * Each timer queue is a sorted set and a hash of its own, so a taker scans only its own queue. A wait queue's bodies
+	 * are under `wait-bodies:<journey>`, a name no queue has (`wait:<journey>-bodies` was also journey "<journey>-bodies"'s queue).
+	 */
 	private timerKeys(queue: TimerQueue): [string, string] {
-		return queue === INACTIVITY_QUEUE ? [this.k('timers'), this.k('timer-bodies')] : [this.k(queue), this.k(`${queue}-bodies`)];
+		return queue === INACTIVITY_QUEUE ? [this.k('timers'), this.k('timer-bodies')] : [this.k(queue), this.k(WAIT_BODIES, queue.slice(queue.indexOf(':') + 1))];
 	}
 
-	/** The journeys' wait queues that hold timers now (each has its bodies hash under `<prefix>wait:<journey>-bodies`). */
+	/** The journeys' wait queues that hold timers now (each has its bodies hash). */
 	private async waitQueues(): Promise<TimerQueue[]> {
 		const queues: TimerQueue[] = [];
-		const start = this.k('').length;
-		for await (const keys of this.scanKeys(`${waitQueue('*')}-bodies`)) for (const key of keys) queues.push(key.slice(start, -'-bodies'.length));
+		const start = this.k(WAIT_BODIES, '').length;
+		for await (const keys of this.scanKeys(`${WAIT_BODIES}:*`)) for (const key of keys) queues.push(waitQueue(decodeURIComponent(key.slice(start))));
 		return queues;
+	}
+
+	/**
+	 * Before a process's first timer step: the wait bodies an earlier version kept under `wait:<journey>-bodies` are
+	 * moved to their key now, once per store (a mark records it). Stop workers of earlier versions before upgrading:
+	 * one still running would write bodies where this version no longer reads them.
+	 */
+	private timerLayout(): Promise<void> {
+		this.timersMoved ??= (async () => {
+			const mark = this.k('layout', WAIT_BODIES);
+			if (await this.redis.get(mark)) return;
+			for await (const keys of this.scanKeys(`${waitQueue('*')}-bodies`)) {
+				for (const key of keys) await this.redis.nudgeMoveWaitBodies(key, this.k(WAIT_BODIES, key.slice(this.k('wait:').length, -'-bodies'.length)));
+			}
+			await this.redis.set(mark, '1');
+		})().catch((error: unknown) => {
+			this.timersMoved = undefined;
+			throw error;
+		});
+		return this.timersMoved;
 	}
 
 	scheduleTimer(timer: StoredTimer) {
 		const [due, bodies] = this.timerKeys(timerQueue(timer.timerId));
 		return this.run('schedule a timer', async () => {
-			await this.redis.multi().zadd(due, timer.dueAt, timer.timerId).hset(bodies, timer.timerId, `${timer.dueAt}||${timer.body}`).exec();
+			await this.timerLayout();
+			await execAll(this.redis.multi().zadd(due, timer.dueAt, timer.timerId).hset(bodies, timer.timerId, `${timer.dueAt}||${timer.body}`));
 		});
 	}
 
 	cancelTimer(timerId: string) {
-		return this.run('cancel a timer', async () => (await this.redis.nudgeCancelTimer(...this.timerKeys(timerQueue(timerId)), timerId)) === 1);
+		return this.run('cancel a timer', async () => {
+			await this.timerLayout();
+			return (await this.redis.nudgeCancelTimer(...this.timerKeys(timerQueue(timerId)), timerId)) === 1;
+		});
 	}
 
 	takeDueTimers(now: number, limit: number, leaseMs: number, queue: TimerQueue = INACTIVITY_QUEUE) {
 		return this.run('take due timers', async () => {
+			await this.timerLayout();
 			const out = (await this.redis.nudgeTakeTimers(...this.timerKeys(queue), now, limit, leaseMs, randomUUID())) as string[];
 			const timers: LeasedTimer[] = [];
 			for (let i = 0; i < out.length; i += 4) timers.push({ timerId: out[i], dueAt: Number(out[i + 1]), body: out[i + 2], lease: out[i + 3] });
@@ -1046,7 +1100,10 @@ export class RedisStore extends NamedRecords implements Store {
 	}
 
 	ackTimer(timerId: string, lease: string) {
-		return this.run('acknowledge a timer', async () => (await this.redis.nudgeAckTimer(...this.timerKeys(timerQueue(timerId)), timerId, lease)) === 1);
+		return this.run('acknowledge a timer', async () => {
+			await this.timerLayout();
+			return (await this.redis.nudgeAckTimer(...this.timerKeys(timerQueue(timerId)), timerId, lease)) === 1;
+		});
 	}
 
 	async getArmStats(keys: string[]) {
@@ -1084,6 +1141,7 @@ export class RedisStore extends NamedRecords implements Store {
 			const keys = [this.k('profile', contactId), this.k('cap', contactId), ...identityKeys.map((key) => this.k('identity', key)), ...claimKeys.map((key) => this.k('claim', key)), ...armKeys.map((key) => this.k('arm', key))];
 			const [profiles, identities, capEntries] = ((await this.redis.nudgeEraseState(keys.length, ...keys, contactId, this.k('res', ''), identityKeys.length)) as number[]).map(Number);
 			let timers = 0;
+			await this.timerLayout();
 			for (const queue of [INACTIVITY_QUEUE, ...(await this.waitQueues())]) {
 				const [due, bodies] = this.timerKeys(queue);
 				let cursor = '0';
@@ -1110,7 +1168,7 @@ export class RedisStore extends NamedRecords implements Store {
 				if (d.outcomes.length) tx.srem(this.k('outcome-ids'), ...d.outcomes.map((o) => o.outcomeId)).sadd(this.k('outcome-ids'), ...erased.outcomes.map((o) => o.outcomeId));
 				if (d.delivery?.providerMessageId) tx.del(this.k('message', d.delivery.providerMessageId));
 			}
-			await tx.del(index).exec();
+			await execAll(tx.del(index));
 			return { profiles, identities, capEntries, timers, decisions: decisions.filter(Boolean).length };
 		});
 	}
@@ -1131,7 +1189,7 @@ export class RedisStore extends NamedRecords implements Store {
 				if (d.outcomes.length) commands.push(['srem', this.k('outcome-ids'), ...d.outcomes.map((o) => o.outcomeId)]);
 				if (d.delivery?.providerMessageId) commands.push(['del', this.k('message', d.delivery.providerMessageId)]);
 			}
-			const replies = (await this.redis.multi(commands).exec()) ?? [];
+			const replies = await execAll(this.redis.multi(commands));
 			return removals.filter((i) => Number(replies[i]?.[1]) === 1).length;
 		});
 	}

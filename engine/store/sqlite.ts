@@ -95,6 +95,14 @@ CREATE TABLE IF NOT EXISTS model_activations (
  * How messages name the store: the file's name, never the server's directories (a store error can reach a
  * webhook's caller). Node's file errors end with the path they concern (`EACCES: …, mkdir '/srv/…'`): dropped.
  */
+/**
+ * A ledger row's tags: a JSON array, so a tag may hold a comma ("Black Friday, 2026"). Rows of earlier versions hold
+ * `,a,b,` (always starting with a comma) and are read as they were written.
+ */
+function ledgerTags(stored: string): string[] {
+	return stored.startsWith('[') ? (JSON.parse(stored) as string[]) : stored.split(',').filter(Boolean);
+}
+
 function storeName(path: string): string {
 	return path === ':memory:' ? 'in memory' : basename(path);
 }
@@ -283,7 +291,7 @@ export class SqliteStore extends ComposedSteps implements Store {
 				contactId,
 				channel: row.channel,
 				journey: row.journey,
-				tags: row.tags.split(',').filter(Boolean),
+				tags: ledgerTags(row.tags),
 				at: Number(row.at),
 				expiresAt: Number(row.expires_at),
 				state: row.state === 'committed' ? 'committed' : 'pending',
@@ -579,7 +587,7 @@ export class SqliteStore extends ComposedSteps implements Store {
 			this.capLedger(r.contactId);
 			const verdict = this.capCopy.evaluate(r.contactId, counters, r.at);
 			if (!verdict.ok) return verdict;
-			this.stmt.putReservation.run(r.reservationId, r.contactId, r.channel, r.journey, `,${r.tags.join(',')},`, r.at, r.expiresAt);
+			this.stmt.putReservation.run(r.reservationId, r.contactId, r.channel, r.journey, JSON.stringify(r.tags), r.at, r.expiresAt);
 			this.capCopy.add(r);
 			return verdict;
 		});

@@ -4,6 +4,8 @@ import { NudgeError } from '../../engine/errors';
 import { openStore } from '../../engine/store/open';
 import { MemoryStore } from '../../engine/store/memory';
 import { RedisStore } from '../../engine/store/redis';
+import { waitQueue } from '../../engine/store/types';
+import { waitTimer } from '../../engine/guard/waits';
 import { counterArb, entryArb, toCounter } from '../helpers/capArbitraries';
 import { tempDir } from '../helpers/fixtures';
 import { describeWithServer, runId, TEST_REDIS_URL } from '../helpers/services';
@@ -43,6 +45,27 @@ withRedis('Redis store', () => {
 		expect(keys.sort()).toEqual([`${prefix}identity:email:a@x.io`, `${prefix}profile:c1`]);
 		await store.dropAll();
 		expect(await store.client.keys(`${prefix}*`)).toEqual([]);
+		await store.close();
+	});
+
+	test('waits scheduled by earlier versions (bodies under `wait:<journey>-bodies`) are handed out after the upgrade, and the old keys go', async () => {
+		const prefix = freshPrefix();
+		const raw = new RedisStore(TEST_REDIS_URL, { prefix }).client;
+		const body = JSON.stringify({ decisionId: 'd1', contactId: 'c1' });
+		await raw.zadd(`${prefix}wait:a`, 1000, 'wait:a:d1');
+		await raw.hset(`${prefix}wait:a-bodies`, 'wait:a:d1', `1000||${body}`);
+		await raw.quit();
+		const store = new RedisStore(TEST_REDIS_URL, { prefix });
+		expect(await store.takeDueTimers(2000, 10, 1000, waitQueue('a'))).toMatchObject([{ timerId: 'wait:a:d1', dueAt: 1000, body }]);
+		expect(await store.client.exists(`${prefix}wait:a-bodies`)).toBe(0);
+		await store.close();
+	});
+
+	test('a timer whose write Redis refuses in the middle of its transaction is an error, not a timer half kept', async () => {
+		const prefix = freshPrefix();
+		const store = new RedisStore(TEST_REDIS_URL, { prefix });
+		await store.client.set(`${prefix}wait-bodies:j`, 'not a hash');
+		await expect(store.scheduleTimer(waitTimer({ decisionId: 'd1', journey: 'j', contactId: 'c1' }, 1000))).rejects.toMatchObject({ code: 'STORE_ERROR', message: expect.stringContaining('WRONGTYPE') });
 		await store.close();
 	});
 

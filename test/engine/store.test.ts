@@ -97,8 +97,8 @@ describe('SQLite store', () => {
 		const rows = raw.prepare('SELECT reservation_id, tags, state FROM cap_ledger ORDER BY reservation_id').all();
 		raw.close();
 		expect(rows.map((r) => ({ ...r }))).toEqual([
-			{ reservation_id: 'kept', tags: ',promo,news,', state: 'committed' },
-			{ reservation_id: 'left-pending', tags: ',promo,news,', state: 'pending' },
+			{ reservation_id: 'kept', tags: '["promo","news"]', state: 'committed' },
+			{ reservation_id: 'left-pending', tags: '["promo","news"]', state: 'pending' },
 		]);
 		await store.close();
 		// Reopened: the committed one counts past every expiry, the pending one until it expires.
@@ -329,6 +329,21 @@ describe('SQLite store upgrades', () => {
 		);
 		expect(verdict).toMatchObject({ ok: false, counts: [1] });
 		await store.close();
+	});
+
+	test('a send tagged "Black Friday, 2026" counts toward that tag\'s cap after reopening; a ledger row of earlier versions (",promo,news,") keeps its tags', async () => {
+		const path = join(tempDir(), 'tags.db');
+		const rule = (tag: string) => ({ ruleId: tag, limit: 9, since: 0, match: { tag }, excludeTags: [] });
+		const store = new SqliteStore(path);
+		await store.reserveCap({ reservationId: 'r1', contactId: 'c1', channel: 'email', journey: 'j', tags: ['Black Friday, 2026'], at: 1000, expiresAt: 10_000 }, []);
+		await store.settleCap('r1', 'commit');
+		await store.close();
+		const raw = new DatabaseSync(path);
+		raw.prepare(`INSERT INTO cap_ledger (reservation_id, contact_id, channel, journey, tags, at, expires_at, state) VALUES ('r-old', 'c1', 'email', 'j', ',promo,news,', 1000, 10000, 'committed')`).run();
+		raw.close();
+		const again = new SqliteStore(path);
+		expect((await again.peekCap('c1', [rule('Black Friday, 2026'), rule(' 2026'), rule('promo'), rule('news')], 2000)).counts).toEqual([1, 0, 1, 1]);
+		await again.close();
 	});
 
 	test('a file whose claimed keys are a rowid table is rebuilt without one on open, every claim kept', async () => {

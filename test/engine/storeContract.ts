@@ -406,6 +406,14 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			expect(verdict.counts).toEqual([2, 2, 2, 0]);
 		});
 
+		test('a tag holding a comma ("Black Friday, 2026") is one tag: its sends count toward its cap, and toward no tag " 2026"', async () => {
+			await store.reserveCap(reservation('r1', 'email', 10, { tags: ['Black Friday, 2026'] }), []);
+			await store.settleCap('r1', 'commit');
+			await store.sync();
+			const verdict = await store.peekCap('c1', [counter('bf', 10, 0, { tag: 'Black Friday, 2026' }), counter('part', 10, 0, { tag: ' 2026' })], 20);
+			expect(verdict.counts).toEqual([1, 0]);
+		});
+
 		test('a full rolling counter says when its slot frees; calendar counters leave that to the caller', async () => {
 			for (const [id, at] of [['a', 100], ['b', 200], ['c', 300]] as const) {
 				await store.reserveCap(reservation(id, 'email', at), []);
@@ -904,6 +912,15 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			expect(counts.timers).toBe(2);
 			expect((await store.takeDueTimers(100, 10, 1000, waitQueue('nurture'))).map((t) => t.timerId)).toEqual([waitTimer({ decisionId: 'dw3', journey: 'nurture', contactId: 'c2' }, 50).timerId]);
 			expect(await store.takeDueTimers(100, 10, 1000, waitQueue('cart abandonment'))).toEqual([]);
+		});
+
+		test('journeys "a" and "a-bodies" keep their own waits: each is handed out to its journey, and erasing the contact removes both', async () => {
+			await store.scheduleTimer(waitTimer({ decisionId: 'd2', journey: 'a-bodies', contactId: 'c1' }, 1000));
+			await store.scheduleTimer(waitTimer({ decisionId: 'd1', journey: 'a', contactId: 'c1' }, 1000));
+			expect((await store.takeDueTimers(2000, 10, 1000, waitQueue('a'))).map((t) => t.timerId)).toEqual(['wait:a:d1']);
+			expect((await store.takeDueTimers(2000, 10, 1000, waitQueue('a-bodies'))).map((t) => t.timerId)).toEqual(['wait:a-bodies:d2']);
+			const counts = await store.eraseContact({ contactId: 'c1', identityKeys: [], claimKeys: [], armKeys: [], pseudonymise: (d) => d });
+			expect(counts.timers).toBe(2);
 		});
 
 		describeConsoleStoreContract(open);
