@@ -15,6 +15,7 @@ import { RetentionSchedule } from './privacy/schedule';
 import { LoadedPolicy, loadPolicy } from './policy/load';
 import type { Policy } from './policy/schema';
 import { profileById } from './profiles/profiles';
+import { couldBeStoredId } from './events/limits';
 import type { Profile } from './profiles/schema';
 import type { Store } from './store/types';
 import { chooseDecisionChannel, chooseVariant } from './usecases/choose';
@@ -151,7 +152,8 @@ export class Engine {
 
 	/** The promoted variant of a content slot, if one has won. */
 	variantWinner(slot: string): Promise<string | undefined> {
-		return this.ctx.store.variantWinner(slot);
+		// An id no store could hold names nothing (PostgreSQL would refuse it as "the store is down").
+		return couldBeStoredId(slot) ? this.ctx.store.variantWinner(slot) : Promise.resolve(undefined);
 	}
 
 	chooseChannel(ref: DecisionRef | unknown): Promise<Decision> {
@@ -222,7 +224,10 @@ export class Engine {
 	}
 
 	queryDecisions(query: DecisionQuery): Promise<Decision[]> {
-		return this.store.queryDecisions(query);
+		// An id no store could hold matches nothing (PostgreSQL would refuse it as "the store is down").
+		const contactIds = query.contactIds?.filter(couldBeStoredId);
+		if ([query.contactId, query.journey].some((id) => id !== undefined && !couldBeStoredId(id)) || (query.contactIds?.length && !contactIds?.length)) return Promise.resolve([]);
+		return this.store.queryDecisions(contactIds ? { ...query, contactIds } : query);
 	}
 
 	/**
@@ -267,7 +272,7 @@ export class Engine {
 
 	/** The contact's profile; by the id of a contact merged into another, that contact's. */
 	async getProfile(contactId: string): Promise<Profile | undefined> {
-		return profileById(this.store, contactId);
+		return couldBeStoredId(contactId) ? profileById(this.store, contactId) : undefined;
 	}
 
 	/**

@@ -3,6 +3,7 @@ import { reopen } from '../audit/status';
 import { channelOutsideJourney } from '../decide/chooseChannel';
 import { contextOf } from '../decide/learner';
 import { NudgeError } from '../errors';
+import { checkStorable, couldBeStoredId } from '../events/limits';
 import { durationMs } from '../guard/duration';
 import { contactIds } from '../profiles/profiles';
 import type { Profile } from '../profiles/schema';
@@ -174,8 +175,9 @@ export async function decideApproval(ctx: EngineContext, approvalId: string, inp
 	const approver = typeof input?.approver === 'string' ? input.approver.trim() : '';
 	if (!approver) throw new NudgeError('INVALID_INPUT', 'An approval needs the approver’s name or email, for the audit trail');
 	if (typeof input.approve !== 'boolean') throw new NudgeError('INVALID_INPUT', 'Say whether the action is approved: approve true or false');
+	checkStorable({ approver, note: input.note }, 'Cannot record the approval');
 	const id = typeof approvalId === 'string' ? approvalDecisionId(approvalId) : undefined;
-	const found = id ? await ctx.store.getDecision(id) : undefined;
+	const found = id && couldBeStoredId(id) ? await ctx.store.getDecision(id) : undefined;
 	if (!found?.agent) throw new NudgeError('UNKNOWN_DECISION', `No agent action waits for approval ${String(approvalId).slice(0, 80)}`, [], 404);
 	return withActionLease(ctx.store, found.decisionId, () => ctx.wallNow().getTime(), async () => {
 		const decision = await loadDecision(ctx, found.decisionId);

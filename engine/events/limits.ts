@@ -79,6 +79,34 @@ export function storableText(schema: z.ZodString): z.ZodString {
 	});
 }
 
+/**
+ * Refuses text no store can keep (a NUL, a lone surrogate) anywhere in what a caller writes into a decision
+ * (annotations, a reviewer's name and note, tags, variants), as events are refused: on PostgreSQL it would fail the
+ * decision's write after the step was taken. `what` says what was refused, e.g. "Cannot log the decision".
+ */
+export function checkStorable(value: unknown, what: string): void {
+	const issue = storableIssue(value, []);
+	if (issue) throw new NudgeError('INVALID_INPUT', `${what}: ${describeIssues([issue])}`, [issue]);
+}
+
+function storableIssue(value: unknown, path: string[]): FieldIssue | undefined {
+	const at = (message: string): FieldIssue => ({ path: path.length ? path.join('.') : '(root)', message });
+	if (typeof value === 'string') {
+		const problem = encodingProblem(value);
+		return problem ? at(problem) : undefined;
+	}
+	if (value === null || typeof value !== 'object') return undefined;
+	for (const [key, item] of Object.entries(value)) {
+		const problem = encodingProblem(key);
+		if (problem) return at(`has a key, ${shownKey(key)}, that ${problem}`);
+		path.push(key);
+		const issue = storableIssue(item, path);
+		path.pop();
+		if (issue) return issue;
+	}
+	return undefined;
+}
+
 /** What is wrong with a piece of text of the event (a key or a value), if anything. */
 function textProblem(text: string, limit: number): string | undefined {
 	return text.length > limit ? tooLong(text.length, limit) : encodingProblem(text);

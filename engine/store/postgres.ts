@@ -270,7 +270,9 @@ export class PostgresStore extends ComposedSteps implements Store {
 	/**
 	 * Group commit: every decision queued since the last flush in one multi-row upsert (one round trip,
 	 * one WAL flush), one flush at a time. A failed flush puts its rows back for the next one, so
-	 * nothing written is dropped, and the sync() callers waiting on it reject.
+	 * nothing written is dropped, and the sync() callers waiting on it reject. A row PostgreSQL refuses
+	 * (its text: a data exception) would fail every later commit it is in: the rows are then written one by
+	 * one, and the refused ones dropped and reported to the sync() callers, naming them.
 	 */
 	private flush(): Promise<void> {
 		if (this.flushing) return this.flushing;
@@ -279,19 +281,8 @@ export class PostgresStore extends ComposedSteps implements Store {
 		this.writing = batch;
 		this.queued = new Map();
 		let failed = false;
-		// One JSON array of the bodies: PostgreSQL parses each body once and takes the columns from it.
-		this.flushing = this.withClient('write decisions', (c) =>
-			c.query({
-				// Named: each connection parses and plans it once, not at every group commit.
-				name: 'nudge_put_decisions',
-				text: `INSERT INTO ${this.t('decisions')} (decision_id, contact_id, journey, status, reason, created_at, body)
-			 SELECT d->>'decisionId', d->>'contactId', d->>'journey', d->>'status', d->>'reason', d->>'createdAt', d FROM jsonb_array_elements($1::jsonb) AS d
-			 ON CONFLICT (decision_id) DO UPDATE SET status = excluded.status, reason = excluded.reason, body = excluded.body`,
-				values: [`[${[...batch.values()].join(',')}]`],
-			}),
-			false,
-			true,
-		)
+		this.flushing = this.upsertDecisions([...batch.values()])
+			.catch((error: unknown) => this.writeOneByOne(batch, error))
 			.then(
 				() => undefined,
 				(error: unknown) => {
@@ -307,6 +298,50 @@ export class PostgresStore extends ComposedSteps implements Store {
 				if (this.queued.size && !failed && !this.closed) this.scheduleFlush();
 			});
 		return this.flushing;
+	}
+
+	/** Decision rows (their JSON) in one upsert; text PostgreSQL refuses fails as INVALID_INPUT, not as the store down. */
+	private upsertDecisions(rows: string[]): Promise<unknown> {
+		return this.withClient(
+			'write decisions',
+			async (c) => {
+				try {
+					// One JSON array of the bodies: PostgreSQL parses each body once and takes the columns from it.
+					return await c.query({
+						// Named: each connection parses and plans it once, not at every group commit.
+						name: 'nudge_put_decisions',
+						text: `INSERT INTO ${this.t('decisions')} (decision_id, contact_id, journey, status, reason, created_at, body)
+			 SELECT d->>'decisionId', d->>'contactId', d->>'journey', d->>'status', d->>'reason', d->>'createdAt', d FROM jsonb_array_elements($1::jsonb) AS d
+			 ON CONFLICT (decision_id) DO UPDATE SET status = excluded.status, reason = excluded.reason, body = excluded.body`,
+						values: [`[${rows.join(',')}]`],
+					});
+				} catch (error) {
+					// SQLSTATE class 22, a data exception: e.g. a NUL (\u0000) PostgreSQL cannot keep in text.
+					if (String((error as { code?: string }).code).startsWith('22')) throw new NudgeError('INVALID_INPUT', (error as Error).message);
+					throw error;
+				}
+			},
+			false,
+			true,
+		);
+	}
+
+	/** After a group commit PostgreSQL refused for a row's text: each row alone, the refused ones left out (and out of `batch`). */
+	private async writeOneByOne(batch: Map<string, string>, error: unknown): Promise<void> {
+		if (!(error instanceof NudgeError && error.code === 'INVALID_INPUT')) throw error;
+		const refused: string[] = [];
+		for (const [id, json] of [...batch]) {
+			try {
+				await this.upsertDecisions([json]);
+			} catch (rowError) {
+				if (!(rowError instanceof NudgeError && rowError.code === 'INVALID_INPUT')) throw rowError;
+				refused.push(`${id} (${rowError.message})`);
+			}
+			batch.delete(id);
+		}
+		if (refused.length) {
+			throw new NudgeError('INVALID_INPUT', `PostgreSQL store at ${this.where} refused to keep decision ${refused.join(', ')}: it holds text PostgreSQL cannot store; it was not written, the other decisions were`);
+		}
 	}
 
 	async getProfile(contactId: string) {

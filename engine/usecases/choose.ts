@@ -7,6 +7,7 @@ import { waitTrial } from '../decide/bookkeeping';
 import { chooseArm, chooseArmKeys, contextOf, variantScopes, WAIT } from '../decide/learner';
 import { bestSendTime } from '../decide/sendTime';
 import { NudgeError } from '../errors';
+import { checkStorable } from '../events/limits';
 import { capLook } from '../guard/frequencyCap';
 import { zoneFor } from '../guard/windows';
 import type { DecisionRef } from '../items/decisionRef';
@@ -27,6 +28,7 @@ export async function chooseVariant(ctx: EngineContext, ref: DecisionRef | unkno
 	const given = typeof variants === 'string' ? variants.split(/[\n,]/).filter((v) => v.trim()) : variants;
 	const list = Array.isArray(given) ? given.map((v) => (typeof v === 'string' ? v.trim() : '')) : [];
 	if (!name) throw new NudgeError('INVALID_INPUT', 'A content slot needs a name, e.g. "cart-subject"');
+	checkStorable({ slot: name, variants: list }, 'Cannot choose a variant');
 	if (!list.length || list.some((v) => !v) || new Set(list).size !== list.length) {
 		throw new NudgeError('INVALID_INPUT', `Slot "${name}" needs a list of distinct, non-empty variant names, e.g. ["A", "B"]`);
 	}

@@ -2,6 +2,7 @@ import type { Decision } from '../audit/schema';
 import { moveTo, reopen } from '../audit/status';
 import { Channel } from '../channels';
 import { NudgeError } from '../errors';
+import { checkStorable } from '../events/limits';
 import { evaluateGuards } from '../guard/guard';
 import { waitTimer } from '../guard/waits';
 import type { DecisionRef } from '../items/decisionRef';
@@ -32,6 +33,7 @@ export interface GuardOptions {
 export async function checkCap(ctx: EngineContext, ref: DecisionRef | unknown, options: Channel | GuardOptions = {}): Promise<Decision> {
 	const decision = await loadDecision(ctx, ref);
 	const opts = typeof options === 'string' ? { channel: options } : options;
+	checkStorable(opts, 'Cannot check the cap: the message settings are not text Nudge can store');
 	if (decision.status === 'pending' && decision.guard?.allowed) {
 		// Allowed already, its slot held: a second check (a retried or duplicated execution, a decision handed out again
 		// by its wait) would reserve a second slot for one message, or be blocked by its own. Not once the slot may have

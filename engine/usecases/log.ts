@@ -3,9 +3,11 @@ import { moveTo } from '../audit/status';
 import type { DecisionRef } from '../items/decisionRef';
 import { type EngineContext, nowFor, save, loadDecision } from './context';
 import { isoTime } from '../util/isoTime';
+import { checkStorable } from '../events/limits';
 
 /** Finalises a decision in the log, with optional annotations (campaign, reviewer notes…). */
 export async function logDecision(ctx: EngineContext, ref: DecisionRef | unknown, annotations: Record<string, unknown> = {}): Promise<Decision> {
+	checkStorable(annotations, 'Cannot log the decision: an annotation is not text Nudge can store');
 	return logStage(ctx, await loadDecision(ctx, ref), annotations);
 }
 

@@ -6,6 +6,7 @@ import type { DecisionRef } from '../items/decisionRef';
 import { type EngineContext, nowFor, save, suppress, loadDecision, profileLoader } from './context';
 import { guardStage } from './guard';
 import { isoTime } from '../util/isoTime';
+import { checkStorable } from '../events/limits';
 
 /**
  * A reviewer's verdict on a decision waiting in review. Approved: the remaining guardrails run (the
@@ -13,6 +14,7 @@ import { isoTime } from '../util/isoTime';
  * Who decided, when and why is recorded in `decision.review`.
  */
 export async function resolveReview(ctx: EngineContext, ref: DecisionRef | unknown, verdict: { approve: boolean; reviewer: string; note?: string }): Promise<Decision> {
+	checkStorable({ reviewer: verdict?.reviewer, note: verdict?.note }, 'Cannot record the review verdict');
 	const decision = await loadDecision(ctx, ref);
 	// An agent's action is approved under its approval id, bound to its content (engine/agents).
 	if (decision.agent?.approval) {

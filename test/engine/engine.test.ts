@@ -178,6 +178,18 @@ describe('bad input leaves the store unchanged', () => {
 		await expect(engine.checkCap(decision)).rejects.toThrow(/put Choose Channel before Frequency Cap/);
 	});
 
+	test('text no store can keep (a NUL, half a surrogate pair) in an annotation, a note, tags or variants is refused naming the field, the decision unchanged', async () => {
+		const store = new MemoryStore();
+		const engine = new Engine({ store });
+		const { decision } = await engine.ingest(lead('nu@x.io'), { journey: 'nurture' });
+		const chosen = await engine.chooseChannel(decision);
+		await expect(engine.logDecision(chosen, { campaign: { note: 'pasted\u0000text' } })).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('campaign.note') });
+		await expect(engine.checkCap(chosen, { tags: ['promo', 'half \ud800'] })).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('tags.1') });
+		await expect(engine.chooseVariant(chosen, 'subject', ['A', 'B\u0000'])).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+		await expect(engine.resolveReview(chosen, { approve: true, reviewer: 'me', note: '\u0000' })).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('note') });
+		expect(await store.getDecision(decision.decisionId)).toMatchObject({ status: 'pending', annotations: {} });
+	});
+
 	test('an invalid policy swap keeps the old policy in force', () => {
 		const engine = createEngine({ store: 'memory:' });
 		const before = engine.policyVersion;

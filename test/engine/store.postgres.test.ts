@@ -1,5 +1,8 @@
 import type { PoolClient } from 'pg';
+import { Engine } from '../../engine/engine';
 import { NudgeError } from '../../engine/errors';
+import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
+import { loadPolicy } from '../../engine/policy/load';
 import { openStore } from '../../engine/store/open';
 import { PostgresStore } from '../../engine/store/postgres';
 import { RedisStore } from '../../engine/store/redis';
@@ -70,6 +73,46 @@ withPostgres('PostgreSQL store', () => {
 		}
 		expect([(await store.getDecision('d1'))?.status, (await store.getDecision('d2'))?.status]).toEqual(['sent', 'sent']);
 		await store.close();
+	});
+
+	test('a decision row PostgreSQL refuses (a NUL in its text) is reported, and never blocks the decisions written with it or after it', async () => {
+		const schema = freshSchema();
+		const store = new PostgresStore(TEST_POSTGRES_URL, { schema });
+		await store.putDecision({ ...decision('d-bad'), annotations: { note: 'pasted\u0000text' } });
+		await store.putDecision(decision('d-good'));
+		await expect(store.sync()).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('d-bad') });
+		await store.putDecision(decision('d-later'));
+		await store.sync();
+		const reader = new PostgresStore(TEST_POSTGRES_URL, { schema });
+		expect(await reader.getDecision('d-good')).toBeDefined();
+		expect(await reader.getDecision('d-later')).toBeDefined();
+		expect(await reader.getDecision('d-bad')).toBeUndefined();
+		await reader.close();
+		await store.close();
+	});
+
+	test("a note with a NUL in it is refused at once (INVALID_INPUT), and other contacts' decisions are still written", async () => {
+		const schema = freshSchema();
+		const store = new PostgresStore(TEST_POSTGRES_URL, { schema });
+		const engine = new Engine({ store, policy: loadPolicy(DEFAULT_POLICY) });
+		const demo = (email: string) => ({ type: 'track', name: 'Demo Requested', identities: { email } });
+		const first = await engine.decide(demo('ann@example.com'), { journey: 'nurture', target: { dryRun: true } });
+		await expect(engine.logDecision(first.decisionId, { note: 'pasted\u0000text' })).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('note') });
+		const second = await engine.decide(demo('bob@example.com'), { journey: 'nurture', target: { dryRun: true } });
+		await store.sync();
+		const reader = new PostgresStore(TEST_POSTGRES_URL, { schema });
+		expect(await reader.getDecision(second.decisionId)).toBeDefined();
+		await reader.close();
+		await engine.close();
+	});
+
+	test('ids with a NUL in them find nothing, as on the other stores, instead of reporting the store down', async () => {
+		const engine = new Engine({ store: new PostgresStore(TEST_POSTGRES_URL, { schema: freshSchema() }), policy: loadPolicy(DEFAULT_POLICY) });
+		await expect(engine.getProfile('a\u0000b')).resolves.toBeUndefined();
+		await expect(engine.variantWinner('slot\u0000')).resolves.toBeUndefined();
+		await expect(engine.queryDecisions({ contactId: 'a\u0000b' })).resolves.toEqual([]);
+		await expect(engine.decideApproval('d\u0000.1', { approver: 'me', approve: true })).rejects.toMatchObject({ code: 'UNKNOWN_DECISION' });
+		await engine.close();
 	});
 
 	test('a decision stays readable while its group commit is in flight', async () => {
