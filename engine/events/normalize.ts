@@ -35,9 +35,9 @@ function fromSegment(raw: Record<string, unknown>, now: Date): CustomerEvent {
 	// the person's context traits are theirs; the account's are kept apart below.
 	const traits: Record<string, unknown> = e.type === 'group' ? { ...contextTraits } : { ...contextTraits, ...(e.traits ?? {}) };
 	if (typeof e.context?.timezone === 'string' && !traits.timezone) traits.timezone = e.context.timezone;
-	const email = [traits.email, e.properties?.email].find((v) => typeof v === 'string' && v.includes('@')) as
-		| string
-		| undefined;
+	// Only a valid address becomes the email identity, as for a Nudge-format event (withTraitEmail): "Jane Doe <jane@…>"
+	// stays a trait, and the event (a whole Segment batch) is taken in by its other ids instead of refused.
+	const email = [traits.email, e.properties?.email].find((v) => typeof v === 'string' && IdentitiesSchema.shape.email.safeParse(v).success) as string | undefined;
 	const occurredAt = e.timestamp ?? e.originalTimestamp ?? e.sentAt ?? isoTime(now.getTime());
 	const properties: Record<string, unknown> = { ...(e.properties ?? {}) };
 	if (e.type === 'group') {

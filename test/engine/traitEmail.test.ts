@@ -1,5 +1,6 @@
 /** The address Nudge mails a contact at is an identity wherever the sender put it: as `identities.email` or as `traits.email`. */
 import { Engine } from '../../engine/engine';
+import { normalizeEvent } from '../../engine/events/normalize';
 import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { loadPolicy } from '../../engine/policy/load';
 import { MemoryStore } from '../../engine/store/memory';
@@ -42,5 +43,17 @@ describe('a contact whose address came as traits.email', () => {
 		const profile = await store.getProfile(d.contactId);
 		expect(profile?.traits.email).toBe('not an address');
 		expect(profile?.email).toBeUndefined();
+	});
+});
+
+describe('a Segment event whose traits.email is not a valid address', () => {
+	test('is taken in by its userId, the text kept as a trait, as a Nudge-format event is', () => {
+		const nudge = normalizeEvent({ type: 'identify', identities: { userId: 'u1' }, traits: { email: 'jane@localhost' } });
+		expect(nudge.identities).toEqual({ userId: 'u1' });
+		for (const email of ['jane@localhost', 'Jane Doe <jane@example.com>', 'jane@example.com ']) {
+			const segment = normalizeEvent({ type: 'identify', userId: 'u1', messageId: `m-${email}`, traits: { email } });
+			expect(segment.identities).toEqual({ userId: 'u1' });
+			expect(segment.traits?.email).toBe(email);
+		}
 	});
 });
