@@ -66,6 +66,8 @@ afterEach(async () => {
 	nock.cleanAll();
 	await engine.close();
 });
+// The net stays open for the test files run after this one in the same worker (nock's switch is process-wide).
+afterAll(() => nock.enableNetConnect());
 
 const source = (maxPages = 5) => new HubSpotPollSource({ auth: { auth: 'privateApp', accessToken: 'test-access-value' }, object: 'contacts', maxPages });
 
