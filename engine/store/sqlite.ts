@@ -92,10 +92,6 @@ CREATE TABLE IF NOT EXISTS model_activations (
 `;
 
 /**
- * How messages name the store: the file's name, never the server's directories (a store error can reach a
- * webhook's caller). Node's file errors end with the path they concern (`EACCES: …, mkdir '/srv/…'`): dropped.
- */
-/**
  * A ledger row's tags: a JSON array, so a tag may hold a comma ("Black Friday, 2026"). Rows of earlier versions hold
  * `,a,b,` (always starting with a comma) and are read as they were written.
  */
@@ -103,6 +99,10 @@ function ledgerTags(stored: string): string[] {
 	return stored.startsWith('[') ? (JSON.parse(stored) as string[]) : stored.split(',').filter(Boolean);
 }
 
+/**
+ * How messages name the store: the file's name, never the server's directories (a store error can reach a
+ * webhook's caller). Node's file errors end with the path they concern (`EACCES: …, mkdir '/srv/…'`): dropped.
+ */
 function storeName(path: string): string {
 	return path === ':memory:' ? 'in memory' : basename(path);
 }
