@@ -11,6 +11,8 @@
  * per decision as the decision log finalises it, a running summary, and a final summary by journey, by
  * outcome and by reason, then keeps running until Ctrl-C so you can explore the flows.
  * `--once` (or NUDGE_DEMO_ONCE=1) stops after the summary. NUDGE_SIGNING_SECRET sets the secret,
+ * NUDGE_REVIEW_TOKEN the reviewers' token the review endpoints ask for (made up when unset; the demo's
+ * reviewers send it as Authorization: Bearer),
  * NUDGE_DEMO_SEED the scenario (42), NUDGE_DEMO_CONTACTS the contacts per journey (20).
  * The flows in ~/.nudge/node-red are rewritten at every start, so the demo always begins from the examples.
  */
@@ -184,8 +186,8 @@ type Action = { at: number; event: SimEvent } | { at: number; verdict: Verdict; 
  * with the contact's simulated responses and every review with a person's verdict. Ends once nothing is
  * left to do and no decision has moved for longer than any timer's wait.
  */
-async function play(engine: Engine, scenario: Scenario, flows: DemoFlows, red: EmbeddedNodeRed, clock: { secret: string; msPerMinute: number }): Promise<PlayResult> {
-	const { secret, msPerMinute } = clock;
+async function play(engine: Engine, scenario: Scenario, flows: DemoFlows, red: EmbeddedNodeRed, clock: { secret: string; reviewToken: string; msPerMinute: number }): Promise<PlayResult> {
+	const { secret, reviewToken, msPerMinute } = clock;
 	const base = red.base;
 	const t0 = Date.now();
 	const minuteNow = () => (Date.now() - t0) / msPerMinute;
@@ -237,7 +239,7 @@ async function play(engine: Engine, scenario: Scenario, flows: DemoFlows, red: E
 			return;
 		}
 		const { verdict } = action;
-		const { status, answer } = await postJson(`${base}${action.url}`, JSON.stringify({ decisionId: action.decisionId, approve: verdict.approve, reviewer: verdict.reviewer, note: verdict.note }));
+		const { status, answer } = await postJson(`${base}${action.url}`, JSON.stringify({ decisionId: action.decisionId, approve: verdict.approve, reviewer: verdict.reviewer, note: verdict.note }), { authorization: `Bearer ${reviewToken}` });
 		result.verdicts++;
 		if (status !== 200) result.refused++;
 		write(`  (${verdict.reviewer} ${verdict.approve ? 'approved' : 'rejected'} the decision for ${action.label}${status === 200 ? '' : `: refused, HTTP ${status} ${answer.error ?? ''}`})`);
@@ -306,6 +308,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 	for (const f of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`]) rmSync(f, { force: true });
 
 	const secret = process.env.NUDGE_SIGNING_SECRET || randomBytes(24).toString('hex');
+	// The review endpoints take verdicts only with this token ($env('NUDGE_REVIEW_TOKEN') in the flows): Node-RED runs in this process.
+	const reviewToken = process.env.NUDGE_REVIEW_TOKEN || randomBytes(24).toString('hex');
+	process.env.NUDGE_REVIEW_TOKEN = reviewToken;
 	const msPerMinute = options.msPerMinute ?? 100;
 	const origin = `http://127.0.0.1:${options.port}`;
 	const flows = loadJourneyFlows(root);
@@ -331,7 +336,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 		write(`1 scenario minute = ${msPerMinute} ms. A wait for the best send time lasts at most ${seconds(MAX_WAIT_MINUTES * msPerMinute)} (policy ${MAX_WAIT_SETTING}).`);
 		write(`${flows.timers.length ? `Timer waits for the demo: ${flows.timers.map((t) => `${t.start} → ${t.fire} ${t.minutes} min → ${seconds(t.demoMinutes * 60_000)}`).join('; ')}` : ''}\n`);
 
-		const result = await play(engine, scenario, flows, red, { secret, msPerMinute });
+		const result = await play(engine, scenario, flows, red, { secret, reviewToken, msPerMinute });
 		const all = await engine.queryDecisions({ limit: 100_000 });
 		const t = tally(all);
 		const unsettled = all.filter((d) => !settled(d)).length;
@@ -344,6 +349,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 		write(`Decision log: ${dbPath}`);
 		if (options.once) return problems ? 1 : 0;
 		write(`Send your own events: POST ${red.base}/nudge/<journey> signed with NUDGE_SIGNING_SECRET=${secret}`);
+		write(`Review queue and verdicts: ${red.base}/demo/<journey>/review with the header Authorization: Bearer ${reviewToken} (NUDGE_REVIEW_TOKEN)`);
 		write('Press Ctrl-C to stop.');
 		await new Promise<void>((ok) => {
 			process.once('SIGINT', ok);

@@ -36,6 +36,8 @@ const CREDENTIAL_ID = 'NudgeEngineCred1';
 /** The agent template's chat model credential: OpenAI's, its Base URL at the local fake of the API. */
 const OPENAI_CREDENTIAL = { id: 'OpenAiCred00001', name: 'OpenAI', apiKey: 'sk-real-server-test' };
 const AGENT_ID = 'n8n-growth-agent';
+/** The Review Verdict webhooks' Header Auth credential, as the admin sets it up after importing. */
+const REVIEW_CREDENTIAL = { id: 'NudgeReviewTok01', name: 'Nudge Review Token', header: 'Authorization', value: 'Bearer real-server-reviewer-token' };
 const POLICY = readFileSync(join(ROOT, 'flows/policies/journeys.json'), 'utf8');
 const HOLDOUT = (JSON.parse(POLICY) as { holdout: Parameters<typeof holdoutOf>[0] }).holdout;
 /** The shipped policy, with nurture's best-send-time wait held to a few seconds so a wait ends within the test. */
@@ -186,9 +188,10 @@ for (const { version, kind } of RUNS) {
 				JSON.stringify([
 					{ id: CREDENTIAL_ID, name: 'Nudge Engine', type: 'nudgeEngineApi', data: { store: storeUrl, policy: SERVER_POLICY, signingSecret: SECRET } },
 					{ id: OPENAI_CREDENTIAL.id, name: OPENAI_CREDENTIAL.name, type: 'openAiApi', data: { apiKey: OPENAI_CREDENTIAL.apiKey, url: model.baseUrl } },
+					{ id: REVIEW_CREDENTIAL.id, name: REVIEW_CREDENTIAL.name, type: 'httpHeaderAuth', data: { name: REVIEW_CREDENTIAL.header, value: REVIEW_CREDENTIAL.value } },
 				]),
 			);
-			await server.cli(['import:credentials', `--input=${credentials}`], /Successfully imported 2 credentials/);
+			await server.cli(['import:credentials', `--input=${credentials}`], /Successfully imported 3 credentials/);
 
 			// The templates as shipped, their HTTP steps (Send, sales and review tasks) pointed at the local
 			// endpoint and their Decisions Due checking every second (not every 30). One file holding all four
@@ -237,6 +240,10 @@ for (const { version, kind } of RUNS) {
 				const nudgeNodes = (JSON.parse(row.nodes) as Template['nodes']).filter((n) => n.type.startsWith('n8n-nodes-nudge.'));
 				expect(nudgeNodes.length).toBeGreaterThan(0);
 				for (const node of nudgeNodes) expect([node.name, node.credentials?.nudgeEngineApi?.id]).toEqual([node.name, CREDENTIAL_ID]);
+				// The Review Verdict webhooks are on the reviewers' Header Auth credential.
+				for (const node of (JSON.parse(row.nodes) as Template['nodes']).filter((n) => n.name === 'Review Verdict')) {
+					expect([row.id, node.parameters.authentication, node.credentials?.httpHeaderAuth?.id]).toEqual([row.id, 'headerAuth', REVIEW_CREDENTIAL.id]);
+				}
 			}
 			// Every trigger (webhooks, Fire Timers' poll, the retrain schedule) started: n8n logs a failed activation.
 			expect(server.log).not.toMatch(/Issue on initial workflow activation try|Activation of workflow .* did fail/);
@@ -362,6 +369,41 @@ for (const { version, kind } of RUNS) {
 			expect(await store.queryDecisions({})).toHaveLength(logged + 1);
 			expect((await store.resolveIdentities(['email:mallory@example.com'])).size).toBe(0);
 		});
+
+		it('takes a review verdict only with the reviewers\' header: without it or with another token n8n answers 403, no execution starts and the high-value account stays waiting; with it the approved offer is sent', async () => {
+			const { id: churn } = template('churn-risk');
+			const reviewPath = `/webhook/${String(TEMPLATES.find((t) => t.id === churn)!.nodes.find((n) => n.name === 'Review Verdict')!.parameters.path)}`;
+			const before = (await server.executions()).length;
+			const answer = await post('churn-risk', [track(treatedUser('churn-risk', 'northwind'), 'Usage Dropped', { email: 'cfo@northwind.example', plan: 'annual', accountValue: 48000, timezone: zoneAtLocalHour(11), consent: { email: 'opted_in' } }, { metric: 'api_calls', drop_pct: 60 })]);
+			const [decisionId] = answer.body.decisionIds;
+			await server.settledExecutions(before + 1);
+			await waitFor(async () => !!(await store.getDecision(decisionId))?.loggedAt);
+			expect(await store.getDecision(decisionId)).toMatchObject({ status: 'review', ruleId: 'high-value-account' });
+
+			const verdict = (headers: Record<string, string>) =>
+				fetch(`${server.url}${reviewPath}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ decisionId, approve: true, reviewer: 'anyone' }) });
+			const refused: number[] = [];
+			const started = await executionsDuring(async () => {
+				for (const headers of [{}, { [REVIEW_CREDENTIAL.header]: 'Bearer not-the-token' }] as Array<Record<string, string>>) {
+					const res = await verdict(headers);
+					await res.arrayBuffer();
+					refused.push(res.status);
+				}
+			});
+			expect(refused).toEqual([403, 403]);
+			expect(started).toEqual([]);
+			expect(await store.getDecision(decisionId)).toMatchObject({ status: 'review' });
+
+			// The account manager's tool sends the header: Record Verdict, then Send.
+			const runsBefore = (await server.executions()).length;
+			const approved = await fetch(`${server.url}${reviewPath}`, { method: 'POST', headers: { 'content-type': 'application/json', [REVIEW_CREDENTIAL.header]: REVIEW_CREDENTIAL.value }, body: JSON.stringify({ decisionId, approve: true, reviewer: 'am@yourco.example' }) });
+			await approved.arrayBuffer();
+			expect(approved.status).toBe(200);
+			const [run] = (await server.settledExecutions(runsBefore + 1)).slice(runsBefore);
+			expect([run.workflowId, run.mode, run.status]).toEqual([churn, 'webhook', 'success']);
+			await waitFor(async () => (await store.getDecision(decisionId))?.status === 'sent');
+			expect(await store.getDecision(decisionId)).toMatchObject({ status: 'sent', review: { verdict: 'approved', reviewer: 'am@yourco.example' } });
+		}, 120_000);
 
 		/** Sends one chat message to the agent template's production chat URL, as n8n's chat widget does. */
 		async function chat(chatInput: string) {

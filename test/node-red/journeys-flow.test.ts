@@ -18,6 +18,9 @@ const FLOWS = path.join(__dirname, '..', '..', 'flows', 'node-red');
 const JOURNEYS = ['nurture', 'cart-abandonment', 'churn-risk'];
 const CORE = ['network/21-httpin.js', 'common/90-comment.js', 'function/15-change.js', 'function/10-switch.js', 'function/89-delay.js', 'common/91-global-config.js'].map(coreNode);
 const ENGINE = 'nudge_journeys_engine';
+/** The reviewers' token, as the admin sets it in Node-RED's environment (NUDGE_REVIEW_TOKEN). */
+const REVIEW_TOKEN = 'journeys-flow-reviewer-token';
+const REVIEWER = { authorization: `Bearer ${REVIEW_TOKEN}` };
 
 interface FlowNode {
 	id: string;
@@ -39,6 +42,7 @@ beforeAll(async () => {
 	});
 	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
 	base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+	process.env.NUDGE_REVIEW_TOKEN = REVIEW_TOKEN;
 	await helper.startServer();
 	await loadAll();
 });
@@ -48,6 +52,7 @@ afterAll(async () => {
 	await helper.stopServer();
 	await new Promise((resolve) => server.close(resolve));
 	await closeAllEngines();
+	delete process.env.NUDGE_REVIEW_TOKEN;
 });
 
 const readFlow = (journey: string) => JSON.parse(readFileSync(path.join(FLOWS, `${journey}.json`), 'utf8')) as FlowNode[];
@@ -220,15 +225,15 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 		// The probe (one cart update, cold) gets a 20% offer: a person must approve it.
 		const probe = (await decisionsOf('cr-probe', 'cart-abandonment')).find((d) => d.event.name === 'Cart Abandoned')!;
 		expect(probe).toMatchObject({ status: 'review', reason: 'REVIEW_REQUIRED', ruleId: 'large-discount', message: { offerValue: 20 } });
-		const res = await fetch(`${base}/demo/cart-abandonment/review`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ decisionId: probe.decisionId, approve: true, reviewer: 'lea@shop.example' }) });
+		const res = await fetch(`${base}/demo/cart-abandonment/review`, { method: 'POST', headers: { 'content-type': 'application/json', ...REVIEWER }, body: JSON.stringify({ decisionId: probe.decisionId, approve: true, reviewer: 'lea@shop.example' }) });
 		expect(res.status).toBe(200);
 		expect(await res.json()).toMatchObject({ decisionId: probe.decisionId, status: 'sent' });
 		expect((await engineOf(ENGINE).store.getDecision(probe.decisionId))!.review).toMatchObject({ verdict: 'approved', reviewer: 'lea@shop.example' });
 		// A second verdict on the same decision is refused with the reason, nothing changes.
-		const again = await fetch(`${base}/demo/cart-abandonment/review`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ decisionId: probe.decisionId, approve: false, reviewer: 'lea@shop.example' }) });
+		const again = await fetch(`${base}/demo/cart-abandonment/review`, { method: 'POST', headers: { 'content-type': 'application/json', ...REVIEWER }, body: JSON.stringify({ decisionId: probe.decisionId, approve: false, reviewer: 'lea@shop.example' }) });
 		expect(again.status).toBe(400);
 		expect(((await again.json()) as { error: string }).error).toMatch(/is not waiting for review \(it is sent\)/);
-		const queue = (await (await fetch(`${base}/demo/cart-abandonment/review`)).json()) as Array<Record<string, unknown>>;
+		const queue = (await (await fetch(`${base}/demo/cart-abandonment/review`, { headers: REVIEWER })).json()) as Array<Record<string, unknown>>;
 		expect(queue.map((t) => t.decisionId)).toContain(probe.decisionId);
 	});
 
@@ -244,9 +249,9 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 		const [big] = await run('churn-risk', track('acct-northwind', 'Usage Dropped', { metric: 'api_calls', drop_pct: 60 }, { email: 'cfo@northwind-traders.example', plan: 'annual', accountValue: 48000, timezone: DAY(), consent: { email: 'opted_in' } }));
 		expect(big).toMatchObject({ status: 'review', ruleId: 'high-value-account' });
 		// The account manager finds the task in the review queue, and rejects the offer there.
-		const tasks = (await (await fetch(`${base}/demo/churn-risk/review`)).json()) as Array<Record<string, unknown>>;
+		const tasks = (await (await fetch(`${base}/demo/churn-risk/review`, { headers: REVIEWER })).json()) as Array<Record<string, unknown>>;
 		expect(tasks.find((t) => t.decisionId === big.decisionId)).toMatchObject({ task: 'review', journey: 'churn-risk', rules: ['high-value-account'], offer: { offerValue: 15 }, score: { tier: 'warm' } });
-		const verdict = await fetch(`${base}/demo/churn-risk/review`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ decisionId: big.decisionId, approve: false, reviewer: 'am@yourco.example', note: 'call them instead' }) });
+		const verdict = await fetch(`${base}/demo/churn-risk/review`, { method: 'POST', headers: { 'content-type': 'application/json', ...REVIEWER }, body: JSON.stringify({ decisionId: big.decisionId, approve: false, reviewer: 'am@yourco.example', note: 'call them instead' }) });
 		expect(await verdict.json()).toMatchObject({ decisionId: big.decisionId, status: 'suppressed', reason: 'REVIEW_REJECTED' });
 
 		const hugo = { email: 'hugo@example.com', plan: 'monthly', accountValue: 600, timezone: DAY(), consent: { email: 'opted_in' } };
@@ -271,6 +276,41 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 		expect(all.filter((d) => !d.loggedAt)).toEqual([]);
 		expect(all.find((d) => d.decisionId === night)).toMatchObject({ status: 'delayed' });
 		expect(all.every((d) => d.annotations.journey === 'churn-risk' && d.annotations.template === 'nudge-journeys')).toBe(true);
+	});
+
+	it('review verdicts and the review queue need the reviewer\'s token: without it, with another, or with none set in Node-RED, a caller gets 401 naming NUDGE_REVIEW_TOKEN, sees no task, and the high-value account stays waiting for a person', async () => {
+		const [big] = await run('churn-risk', track('acct-contoso', 'Usage Dropped', { metric: 'api_calls', drop_pct: 60 }, { email: 'cfo@contoso.example', plan: 'annual', accountValue: 52000, timezone: DAY(), consent: { email: 'opted_in' } }));
+		expect(big).toMatchObject({ status: 'review', ruleId: 'high-value-account' });
+		const approve = JSON.stringify({ decisionId: big.decisionId, approve: true, reviewer: 'anyone' });
+		const attempts = async () => {
+			const answers: Array<[string, number, string]> = [];
+			for (const journey of ['churn-risk', 'cart-abandonment', 'nurture']) {
+				for (const headers of [{}, { authorization: 'Bearer not-the-token' }, { authorization: REVIEW_TOKEN }, { authorization: 'Bearer ' }] as Array<Record<string, string>>) {
+					const verdict = await fetch(`${base}/demo/${journey}/review`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: approve });
+					// Nurture takes verdicts only (no review rule applies to it by default): no queue to list.
+					const queue = journey === 'nurture' ? undefined : await fetch(`${base}/demo/${journey}/review`, { headers });
+					for (const [method, res] of [['POST', verdict], ['GET', queue]] as const) {
+						if (!res) continue;
+						const answer = (await res.json()) as { error?: unknown };
+						answers.push([`${method} ${journey}`, res.status, String(answer.error)]);
+					}
+				}
+			}
+			return answers;
+		};
+		for (const [route, status, error] of await attempts()) expect([route, status, error]).toEqual([route, 401, expect.stringMatching(/Authorization: Bearer .*NUDGE_REVIEW_TOKEN/)]);
+		// With no token set in Node-RED, no header opens the review endpoints, not even an empty one.
+		delete process.env.NUDGE_REVIEW_TOKEN;
+		try {
+			for (const [route, status, error] of await attempts()) expect([route, status, error]).toEqual([route, 401, expect.stringMatching(/no reviewer token is set.*NUDGE_REVIEW_TOKEN/)]);
+		} finally {
+			process.env.NUDGE_REVIEW_TOKEN = REVIEW_TOKEN;
+		}
+		const after = (await engineOf(ENGINE).store.getDecision(big.decisionId))!;
+		expect([after.status, after.review?.verdict, after.delivery]).toEqual(['review', undefined, undefined]);
+		// The account manager, with the token, is heard.
+		const verdict = await fetch(`${base}/demo/churn-risk/review`, { method: 'POST', headers: { 'content-type': 'application/json', ...REVIEWER }, body: JSON.stringify({ decisionId: big.decisionId, approve: false, reviewer: 'am@yourco.example' }) });
+		expect([verdict.status, await verdict.json()]).toEqual([200, expect.objectContaining({ decisionId: big.decisionId, status: 'suppressed', reason: 'REVIEW_REJECTED' })]);
 	});
 
 	it('churn risk: in one batch the night-time win-back waits in the store while the others go out at once; "due again" brings it back alone when due, and it is sent', async () => {
