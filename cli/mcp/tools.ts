@@ -181,11 +181,7 @@ export function createMcpServer(engine: Engine, options: McpToolOptions = {}): M
 		},
 		(input) =>
 			answer(async () => {
-				const target = await engine.getDecision(input.decisionId);
-				if (target.agent?.agentId !== agentId) {
-					throw new NudgeError('INVALID_INPUT', `Decision ${target.decisionId} is not one of your actions (agent ${agentId}): record outcomes only of actions request_action gave you`);
-				}
-				const { decision, duplicate } = await engine.recordOutcome(input);
+				const { decision, duplicate } = await engine.recordOutcome({ ...input, agentId });
 				return { decisionId: decision.decisionId, duplicate, outcomes: decision.outcomes.map((o) => ({ type: o.type, at: o.at, value: o.value })) };
 			}),
 	);

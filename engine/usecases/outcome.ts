@@ -24,6 +24,12 @@ export interface OutcomeInput {
 	outcomeId?: string;
 	value?: number;
 	at?: string;
+	/**
+	 * The AI agent reporting it (its tool's fixed Agent ID): only outcomes of its own actions are taken. An outcome
+	 * trains the channel learner, counts in lift and may opt a contact out, so an agent must not write them on
+	 * journeys' or other agents' messages.
+	 */
+	agentId?: string;
 }
 
 /**
@@ -39,6 +45,9 @@ export async function recordOutcome(ctx: EngineContext, input: OutcomeInput): Pr
 		throw new NudgeError('INVALID_INPUT', `A revenue outcome needs its amount as a number of 0 or more; got ${JSON.stringify(input.value) ?? 'nothing'}`);
 	}
 	const decision = await attribute(ctx, input, at);
+	if (input.agentId !== undefined && decision.agent?.agentId !== input.agentId) {
+		throw new NudgeError('INVALID_INPUT', `Decision ${decision.decisionId} is not one of your actions (agent ${input.agentId}): record outcomes only of actions Request Action gave you`);
+	}
 	const outcome = OutcomeSchema.safeParse({
 		outcomeId: input.outcomeId ?? `${decision.decisionId}:${input.type}`,
 		type: input.type,

@@ -21,10 +21,16 @@ const { target } = sending;
 const first = (result: unknown) => (result as IDataObject[])[0];
 
 describe('Nudge Record Outcome as a tool', () => {
+	/** An action of the agent the tool records for ('n8n-agent', the Agent ID both tools default to), not yet sent. */
+	async function agentAction(f: ReturnType<typeof fixture>, agentId = 'n8n-agent', key = 'welcome-ana') {
+		await f.engine.ingest(anaEvent(), { journey: 'nurture' });
+		const verdict = await f.engine.requestAction({ agentId, idempotencyKey: key, contact: 'ana@example.com', channel: 'email', message: { text: 'Welcome' } });
+		return f.engine.getDecision(verdict.decisionId!);
+	}
+
 	it('asks the model for the decision, the outcome and its value, and records it once', async () => {
 		const f = fixture();
-		const { decision } = await f.engine.ingest(anaEvent(), { journey: 'nurture' });
-		await f.engine.chooseChannel(decision);
+		const decision = await agentAction(f);
 		const run = await runAgent({
 			tools: [toolNode(new NudgeRecordOutcome(), 'Record Outcome')],
 			calls: [
@@ -37,7 +43,7 @@ describe('Nudge Record Outcome as a tool', () => {
 		expect(run.tools.map((t) => t.name)).toEqual(['Record_Outcome']);
 		expect(schemaKeys(run.tools[0].schema)).toEqual({ all: ['decisionId', 'outcome', 'value'], required: ['decisionId', 'outcome'] });
 		expect(run.tools[0].description).toMatch(/Records what happened after a message/);
-		expect(run.results[0].result).toEqual([{ decisionId: decision.decisionId, contactId: decision.contactId, status: 'pending', duplicate: false, explanation: expect.any(String) }]);
+		expect(run.results[0].result).toEqual([{ decisionId: decision.decisionId, contactId: decision.contactId, status: decision.status, duplicate: false, explanation: expect.any(String) }]);
 		expect((run.results[1].result as IDataObject[])[0].duplicate).toBe(true);
 		const stored = await f.engine.getDecision(decision.decisionId);
 		expect(stored.outcomes.map((o) => [o.type, o.value])).toEqual([['revenue', 120]]);
@@ -45,7 +51,7 @@ describe('Nudge Record Outcome as a tool', () => {
 
 	it('tells the model which argument is missing, and what a wrong one should be; nothing is recorded', async () => {
 		const f = fixture();
-		const { decision } = await f.engine.ingest(anaEvent(), { journey: 'nurture' });
+		const decision = await agentAction(f);
 		const run = await runAgent({
 			tools: [toolNode(new NudgeRecordOutcome(), 'Record Outcome')],
 			calls: [
@@ -66,6 +72,42 @@ describe('Nudge Record Outcome as a tool', () => {
 		expect((run.results[3].result as IDataObject[])[0]).toMatchObject({ decisionId: decision.decisionId, duplicate: false });
 		const stored = await f.engine.getDecision(decision.decisionId);
 		expect(stored.outcomes.map((o) => o.type)).toEqual(['click']);
+	});
+
+	it('records outcomes only of its own agent\'s actions: a journey\'s decision or another agent\'s action is refused and nothing is recorded', async () => {
+		const f = fixture();
+		const { decision: journeys } = await f.engine.ingest(benEvent(), { journey: 'nurture' });
+		await f.engine.chooseChannel(journeys);
+		const others = await agentAction(f, 'other-bot', 'other-key');
+		const own = await agentAction(f, 'growth-bot', 'own-key');
+		const run = await runAgent({
+			tools: [toolNode(new NudgeRecordOutcome(), 'Record Outcome', { agentId: 'growth-bot' })],
+			calls: [
+				{ tool: 'Record_Outcome', args: { decisionId: journeys.decisionId, outcome: 'conversion' } },
+				{ tool: 'Record_Outcome', args: { decisionId: others.decisionId, outcome: 'revenue', value: 9000 } },
+				{ tool: 'Record_Outcome', args: { decisionId: own.decisionId, outcome: 'click' } },
+			],
+			credentials: f.credentials,
+		});
+
+		for (const [i, d] of [journeys, others].entries()) {
+			expect([i, first(run.results[i].result)]).toEqual([i, expect.objectContaining({ error: expect.stringMatching(new RegExp(`Decision ${d.decisionId} is not one of your actions \\(agent growth-bot\\)`)) })]);
+			expect((await f.engine.getDecision(d.decisionId)).outcomes).toEqual([]);
+		}
+		expect(first(run.results[2].result)).toMatchObject({ decisionId: own.decisionId, duplicate: false });
+		expect((await f.engine.getDecision(own.decisionId)).outcomes.map((o) => o.type)).toEqual(['click']);
+	});
+
+	it('refuses an Agent ID given as an expression (the model must not choose whose actions it reports on)', async () => {
+		const f = fixture();
+		const own = await agentAction(f);
+		const run = await runAgent({
+			tools: [toolNode(new NudgeRecordOutcome(), 'Record Outcome', { agentId: "={{ $fromAI('agent', 'who you are', 'string') }}" })],
+			calls: [{ tool: 'Record_Outcome', args: { decisionId: own.decisionId, outcome: 'click', agent: 'n8n-agent' } }],
+			credentials: f.credentials,
+		});
+		expect(run.results[0].error).toMatch(/Agent ID must be a fixed name, not an expression/);
+		expect((await f.engine.getDecision(own.decisionId)).outcomes).toEqual([]);
 	});
 
 	it('keeps the regular node reading the incoming item: no tool parameter appears outside tool mode', () => {

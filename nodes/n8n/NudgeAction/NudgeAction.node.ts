@@ -1,9 +1,9 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties, INodeType, INodeTypeDescription } from 'n8n-workflow';
-import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
+import { NodeConnectionTypes } from 'n8n-workflow';
 import { type ActionVerdict, CHANNELS, verdictOf } from '../../../engine';
 import { channelOptions } from '../shared/channelOptions';
 import { nudgeEngineConnectionTest, runItems } from '../shared/engine';
-import { CONTACT_FOR_MODEL, fromAI, isToolNode, withToolTwin } from '../shared/tool';
+import { agentIdProperty, CONTACT_FOR_MODEL, fixedAgentId, fromAI, isToolNode, withToolTwin } from '../shared/tool';
 import { webhookProperties, webhookTarget } from '../shared/webhookTarget';
 import { engineCredentials, notice, optionsCollection, tagsOption } from '../shared/description';
 
@@ -42,16 +42,7 @@ export class NudgeAction implements INodeType {
 		credentials: engineCredentials(),
 		properties: [
 			notice('Connect this node to an AI Agent as a tool (or after any node whose items describe an action). The agent proposes; Nudge decides with your policy and logs every verdict with the agent ID. Approving a request is never done here: a person approves it (Frequency Cap → Record Review Verdict, or the console).'),
-			{
-				displayName: 'Agent ID',
-				name: 'agentId',
-				type: 'string',
-				required: true,
-				noDataExpression: true,
-				default: 'n8n-agent',
-				description:
-					'Who is asking, as your policy names it (agents.blocked, agents.known, blast radius rules). Set here, never by the model, so an agent cannot pose as another.',
-			},
+			agentIdProperty('Who is asking, as your policy names it (agents.blocked, agents.known, blast radius rules). Set here, never by the model, so an agent cannot pose as another.'),
 			...requestField('contact', 'Contact', 'string', {
 				forModel: `${CONTACT_FOR_MODEL} (the person to message)`,
 				help: 'The contact’s Nudge contact ID or email address (an object of identities also works in an expression)',
@@ -142,11 +133,7 @@ export class NudgeAction implements INodeType {
 	methods = { credentialTest: { nudgeEngineConnectionTest } };
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
-		// The agent id is the operator's: an expression (let alone $fromAI) could let the model choose who it is.
-		const agentId = this.getNode().parameters.agentId;
-		if (typeof agentId === 'string' && agentId.startsWith('=')) {
-			throw new NodeOperationError(this.getNode(), 'Agent ID must be a fixed name, not an expression: the policy’s blocks, approvals and blast radius are per agent, so the model must not choose it');
-		}
+		const agentId = fixedAgentId(this, 'the policy’s blocks, approvals and blast radius are per agent, so the model must not choose it');
 		const tool = isToolNode(this);
 		const onAllow = this.getNodeParameter('onAllow', 0, 'answer') as string;
 		return await runItems(this, { outputs: 1, errorOutput: 0 }, async ({ engine, settings, item, itemIndex }) => {

@@ -3,7 +3,7 @@ import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
 import { type Outcome, outcomeReference } from '../../../engine';
 import { channelOptions } from '../shared/channelOptions';
 import { nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
-import { fromAI, TOOL_ONLY, withToolTwin } from '../shared/tool';
+import { agentIdProperty, fixedAgentId, fromAI, isToolNode, TOOL_ONLY, withToolTwin } from '../shared/tool';
 import { engineCredentials } from '../shared/description';
 
 const WITH_VALUE = ['conversion', 'revenue'];
@@ -25,6 +25,10 @@ export class NudgeRecordOutcome implements INodeType {
 		outputs: [NodeConnectionTypes.Main],
 		credentials: engineCredentials(),
 		properties: [
+			agentIdProperty(
+				'The agent whose actions this tool records outcomes of: the Agent ID of its Nudge Action tool. An outcome trains the channel learner, counts in lift and may opt a contact out, so outcomes of other decisions (journeys’, other agents’) are refused. Set here, never by the model.',
+				{ displayOptions: TOOL_ONLY },
+			),
 			{
 				displayName: 'Match Outcome By',
 				name: 'matchBy',
@@ -149,6 +153,8 @@ export class NudgeRecordOutcome implements INodeType {
 	methods = { credentialTest: { nudgeEngineConnectionTest } };
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+		// As a tool, an agent records outcomes only of its own actions.
+		const agentId = isToolNode(this) ? fixedAgentId(this, 'the model must not choose whose actions it records outcomes of') : undefined;
 		return await runForEachItem(this, { outputs: 1, errorOutput: 0 }, async ({ engine, itemIndex }) => {
 			const matchBy = this.getNodeParameter('matchBy', itemIndex, 'decisionId') as 'decisionId' | 'messageId' | 'contact';
 			const text = (name: string) => String(this.getNodeParameter(name, itemIndex, '') ?? '').trim();
@@ -175,6 +181,7 @@ export class NudgeRecordOutcome implements INodeType {
 				type,
 				...(outcomeId ? { outcomeId } : {}),
 				...(value !== undefined ? { value } : {}),
+				...(agentId !== undefined ? { agentId } : {}),
 			});
 			return { decision, output: 0, extra: { duplicate } };
 		});

@@ -6,6 +6,7 @@
  * never from the incoming item: in n8n 2.x the item also carries the chat input and the tool call id.
  */
 import type { IDisplayOptions, IExecuteFunctions, INodeProperties } from 'n8n-workflow';
+import { NodeOperationError } from 'n8n-workflow';
 
 /** Show a parameter only on the tool variant / only on the regular node. */
 export const TOOL_ONLY: IDisplayOptions = { show: { '@tool': [true] } };
@@ -44,4 +45,24 @@ export function withToolTwin(regular: INodeProperties, tool: Partial<INodeProper
 		{ ...regular, displayOptions: { ...shown, hide: { ...shown.hide, ...NOT_TOOL.hide } } },
 		{ ...regular, ...tool, displayOptions: tool.displayOptions ?? { ...shown, show: { ...shown.show, ...TOOL_ONLY.show } } },
 	];
+}
+
+/**
+ * The Agent ID setting: the name the policy knows an agent by, set by the operator. `description` says what it
+ * governs on this node.
+ */
+export function agentIdProperty(description: string, extra: Partial<INodeProperties> = {}): INodeProperties {
+	return { displayName: 'Agent ID', name: 'agentId', type: 'string', required: true, noDataExpression: true, default: 'n8n-agent', description, ...extra };
+}
+
+/**
+ * The node's Agent ID as set, refusing an expression: with one (let alone `$fromAI`) the model could choose who it
+ * is. `why` ends the error: what choosing would let it do.
+ */
+export function fixedAgentId(context: Pick<IExecuteFunctions, 'getNode'>, why: string): string {
+	const agentId = context.getNode().parameters.agentId ?? 'n8n-agent';
+	if (typeof agentId !== 'string' || agentId.startsWith('=')) {
+		throw new NodeOperationError(context.getNode(), `Agent ID must be a fixed name, not an expression: ${why}`);
+	}
+	return agentId.trim();
 }
