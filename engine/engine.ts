@@ -62,6 +62,9 @@ function profileLockFor(store: Store): Serial {
  * along), does one thing, records it in the decision log, and returns the decision. A step given a
  * decision that is already settled (sent, suppressed, failed) returns it unchanged.
  */
+/** How long close() waits for tracked work: Node-RED gives a node's close 15 s. */
+export const CLOSE_WAIT_MS = 15_000;
+
 export class Engine {
 	readonly store: Store;
 	private loaded: LoadedPolicy;
@@ -286,9 +289,17 @@ export class Engine {
 		return work;
 	}
 
-	/** Waits for tracked work, then syncs (or closes, when it owns it) the store. */
-	async close(): Promise<void> {
-		await Promise.allSettled([...this.running]);
+	/**
+	 * Waits for tracked work (at most `waitMs`, as long as Node-RED lets a node close: a run that never settles, a
+	 * hung store call, must not keep the store open for good), then syncs (or closes, when it owns it) the store.
+	 */
+	async close(waitMs = CLOSE_WAIT_MS): Promise<void> {
+		if (this.running.size) {
+			let timer: NodeJS.Timeout | undefined;
+			const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
+			await Promise.race([Promise.allSettled([...this.running]), deadline]);
+			clearTimeout(timer);
+		}
 		if (this.ownsStore) await this.store.close();
 		else await this.store.sync();
 	}

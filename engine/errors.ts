@@ -84,8 +84,11 @@ export function describeIssues(issues: FieldIssue[]): string {
 // A scheme is looked for only where a run of scheme characters starts (the lookbehinds): tried inside a run, each
 // try would scan the rest of it again, and a long run (an error quoting 50 KB of "a.a.a…") took seconds.
 const URL_WITH_USER = /(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*:\/{0,3}(?:(?!(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/)[^\s:@/?#"'`<>])*:)((?:(?!(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/)[^\r\n])*)/gi;
-/** Up to the last @ followed by a host (not the "@ as %40" of a hint further on the line). */
-const USER_INFO_END = /^.*@(?=[\w[%])/;
+/**
+ * Up to the last @ that can end user info: one followed by a host, a socket path, a port or nothing (`u:pw@/db?host=/run`,
+ * `u:pw@:5432`, `u:pw@$HOST`, `u:pw@` at the end), not the "@ as %40" of a hint further on the line.
+ */
+const USER_INFO_END = /^.*@(?=[^\s"'`<>@]|$)/;
 /** A query parameter's name (`?name=`, `&name=`, `;name=`), read once, then checked for a secret's word. */
 const PARAM_NAME = /[?&;]([a-z0-9_.-]*)=/gi;
 const PARAM_VALUE = /[^&;#\s"'`<>]*/y;

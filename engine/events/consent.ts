@@ -45,16 +45,27 @@ export function normalizeConsent(consent: unknown): { consent?: Record<string, u
 		return { issues: [{ path: 'traits.consent', message: 'must be an object of channel to state, e.g. {"email": "opted_out", "sms": "opted_in"}' }] };
 	}
 	const out: Record<string, unknown> = {};
+	// Kept as own keys whatever their names (`__proto__` would otherwise set the object's prototype).
+	const keep = (key: string, value: unknown) => Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+	const spelledBy = new Map<string, string>();
 	const issues: FieldIssue[] = [];
 	for (const [key, value] of Object.entries(consent)) {
 		const channel = words(key);
 		if (!(CHANNELS as readonly string[]).includes(channel)) {
-			out[key] = value;
+			keep(key, value);
 			continue;
 		}
 		const state = consentStateOf(value);
-		if (state) out[channel] = state;
-		else issues.push({ path: `traits.consent.${key}`, message: `${JSON.stringify(value)?.slice(0, 40) ?? 'nothing'} is not a consent state: use "opted_in", "opted_out" or "unknown"` });
+		const earlier = spelledBy.get(channel);
+		if (!state) issues.push({ path: `traits.consent.${key}`, message: `${JSON.stringify(value)?.slice(0, 40) ?? 'nothing'} is not a consent state: use "opted_in", "opted_out" or "unknown"` });
+		// "email" and "Email" saying different things: which one the person meant cannot be told, and the last one
+		// winning could turn an opt-out into an opt-in.
+		else if (earlier !== undefined && out[channel] !== state) {
+			issues.push({ path: `traits.consent.${key}`, message: `says ${JSON.stringify(state)} for ${channel}, which "${earlier}" says is ${JSON.stringify(out[channel])}: give the channel once` });
+		} else {
+			spelledBy.set(channel, key);
+			keep(channel, state);
+		}
 	}
 	return { consent: out, issues };
 }

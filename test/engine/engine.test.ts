@@ -249,3 +249,19 @@ describe('the one-call journey claims the send key with the cap slot', () => {
 		await engine.close();
 	});
 });
+
+describe('closing an engine', () => {
+	test('waits for tracked work, but a run that never settles does not keep the store open for good', async () => {
+		const store = new MemoryStore();
+		const closed = jest.spyOn(store, 'close');
+		const engine = new Engine({ store, ownsStore: true });
+		let finished = false;
+		engine.track(new Promise((resolve) => setTimeout(resolve, 50)).then(() => (finished = true)));
+		engine.track(new Promise(() => undefined));
+		// Without a bound this never returns (the test's own time limit fails it).
+		await engine.close(300);
+		// The run that settled was waited for; the one that never does was given up on after the wait.
+		expect(finished).toBe(true);
+		expect(closed).toHaveBeenCalledTimes(1);
+	});
+});

@@ -2,6 +2,7 @@ import { NudgeError } from '../../engine/errors';
 import { normalizeEvent } from '../../engine/events/normalize';
 import { signatureHeaders, signPayload, verifySignedRequest } from '../../engine/events/signature';
 import { createEngine } from '../../engine/registry';
+import { normalizeConsent } from '../../engine/events/consent';
 
 const now = new Date('2026-11-21T10:00:00.000Z');
 
@@ -138,6 +139,18 @@ describe('consent as senders write it', () => {
 		expect(() => normalizeEvent(identify({ email: 'maybe later' }), { now })).toThrow(/Event is not valid: traits\.consent\.email: "maybe later" is not a consent state: use "opted_in", "opted_out" or "unknown"/);
 		expect(() => normalizeEvent({ type: 'identify', userId: 'u1', messageId: 'm1', traits: { consent: { sms: 2 } } }, { now })).toThrow(/traits\.consent\.sms: 2 is not a consent state/);
 		expect(() => normalizeEvent(identify('opted_out'), { now })).toThrow(/traits\.consent: must be an object of channel to state/);
+	});
+
+	test('one channel written twice with different states is refused: an opt-out is never turned into an opt-in by a second spelling', () => {
+		expect(() => normalizeEvent(identify({ email: 'opted_out', Email: 'yes' }), { now })).toThrow(/traits\.consent\.Email: says "opted_in" for email, which "email" says is "opted_out": give the channel once/);
+		expect(normalizeEvent(identify({ email: 'opted_out', Email: 'Opted-Out' }), { now }).traits.consent).toEqual({ email: 'opted_out' });
+	});
+
+	test('a key named __proto__ (refused in events already) is kept as a key by the consent reader, never made its prototype', () => {
+		const consent = normalizeConsent(JSON.parse('{"__proto__":{"email":"opted_in"},"sms":"opted_out"}')).consent!;
+		expect(Object.getPrototypeOf(consent)).toBe(Object.prototype);
+		expect(consent.email).toBeUndefined();
+		expect(consent.sms).toBe('opted_out');
 	});
 
 	test('an opt-out written "opted-out" keeps the contact from being emailed', async () => {

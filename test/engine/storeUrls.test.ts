@@ -41,6 +41,11 @@ describe('redactUrl', () => {
 		['an unencoded / in the password', 'at redis://u:S3c/retPW@cache:6379 now', 'at redis://u:***@cache:6379 now'],
 		['quotes, a space and < in the password', `Unknown store "postgres://u:S3c'r"e\`t <PW@db:5432/x": check it`, 'Unknown store "postgres://u:***@db:5432/x": check it'],
 		['secret query parameters', 'postgres://db/x?password=S3cretPW&sslmode=require&auth_token=0therPW', 'postgres://db/x?password=***&sslmode=require&auth_token=***'],
+		['a Unix-socket URL (no host)', 'cannot connect to postgresql://nudge:S3cretPW@/nudge?host=/var/run/postgresql', 'cannot connect to postgresql://nudge:***@/nudge?host=/var/run/postgresql'],
+		['a socket path after the @', 'redis://:S3cretPW@/tmp/redis.sock', 'redis://:***@/tmp/redis.sock'],
+		['a port and no host', 'postgres://nudge:S3cretPW@:5432/nudge', 'postgres://nudge:***@:5432/nudge'],
+		['an unexpanded variable as the host', 'redis://nudge:S3cretPW@$REDIS_HOST:6379', 'redis://nudge:***@$REDIS_HOST:6379'],
+		['nothing after the @', 'redis://nudge:S3cretPW@', 'redis://nudge:***@'],
 	])('%s', (_label, text, masked) => {
 		expect(redactUrl(text)).toBe(masked);
 		expectNoPassword(redactUrl(text), 'S3cretPW', 'S3cret%50W', 'p@ss', '0therPW', 'S3c/retPW');
