@@ -4,11 +4,34 @@ import type { DecisionRef } from '../items/decisionRef';
 import { type EngineContext, nowFor, save, loadDecision } from './context';
 import { isoTime } from '../util/isoTime';
 import { checkStorable } from '../events/limits';
+import { NudgeError } from '../errors';
+
+/** A decision's annotations, as JSON: room for campaign names, ids and notes; a document belongs elsewhere. */
+export const MAX_ANNOTATION_BYTES = 16_384;
+
+/** The annotations' JSON, or the reason they cannot be kept (a cycle, nesting too deep for JSON, too long). */
+function annotationsJson(annotations: Record<string, unknown>): string {
+	let json: string;
+	try {
+		json = JSON.stringify(annotations);
+	} catch {
+		throw new NudgeError('INVALID_INPUT', 'Cannot log the decision: the annotations are not plain JSON data (they refer to themselves, or nest too deep); pass an object of names and values');
+	}
+	const bytes = Buffer.byteLength(json);
+	if (bytes > MAX_ANNOTATION_BYTES) {
+		throw new NudgeError('INVALID_INPUT', `Cannot log the decision: the annotations are ${bytes} bytes of JSON, over ${MAX_ANNOTATION_BYTES}; keep names, ids and short notes there, not documents`);
+	}
+	return json;
+}
 
 /** Finalises a decision in the log, with optional annotations (campaign, reviewer notes…). */
 export async function logDecision(ctx: EngineContext, ref: DecisionRef | unknown, annotations: Record<string, unknown> = {}): Promise<Decision> {
+	annotationsJson(annotations);
 	checkStorable(annotations, 'Cannot log the decision: an annotation is not text Nudge can store');
-	return logStage(ctx, await loadDecision(ctx, ref), annotations);
+	const decision = await loadDecision(ctx, ref);
+	// Counted with the annotations the decision has already: each log step adds to them.
+	annotationsJson({ ...decision.annotations, ...annotations });
+	return logStage(ctx, decision, annotations);
 }
 
 export function logStage(ctx: EngineContext, decision: Decision, annotations: Record<string, unknown>): Promise<Decision> {

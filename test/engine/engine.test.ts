@@ -265,3 +265,20 @@ describe('closing an engine', () => {
 		expect(closed).toHaveBeenCalledTimes(1);
 	});
 });
+
+describe('annotations a decision is logged with', () => {
+	test('are bounded and plain data: a document-sized or self-referring annotation is refused and the decision stays as it was', async () => {
+		const store = new MemoryStore();
+		const engine = new Engine({ store });
+		const decision = await engine.ingest({ type: 'track', name: 'Pricing Viewed', identities: { userId: 'u-notes' } }, { journey: 'nurture' });
+		const id = decision.decision.decisionId;
+		await expect(engine.logDecision(id, { note: 'x'.repeat(2 * 1024 * 1024) })).rejects.toThrow(/the annotations are 2097\d{3} bytes of JSON, over 16384/);
+		const cyclic: Record<string, unknown> = { campaign: 'spring' };
+		cyclic.self = cyclic;
+		await expect(engine.logDecision(id, cyclic)).rejects.toThrow(/not plain JSON data \(they refer to themselves, or nest too deep\)/);
+		// Logged in steps, the annotations together are bounded too.
+		await engine.logDecision(id, { a: 'y'.repeat(10_000) });
+		await expect(engine.logDecision(id, { b: 'z'.repeat(10_000) })).rejects.toThrow(/over 16384/);
+		expect((await engine.getDecision(id)).annotations).toEqual({ a: 'y'.repeat(10_000) });
+	});
+});
