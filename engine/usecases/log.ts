@@ -9,8 +9,8 @@ import { NudgeError } from '../errors';
 /** A decision's annotations, as JSON: room for campaign names, ids and notes; a document belongs elsewhere. */
 export const MAX_ANNOTATION_BYTES = 16_384;
 
-/** The annotations' JSON, or the reason they cannot be kept (a cycle, nesting too deep for JSON, too long). */
-function annotationsJson(annotations: Record<string, unknown>): string {
+/** Refuses annotations that cannot be kept: a cycle, nesting too deep for JSON, too long. */
+function checkAnnotationsSize(annotations: Record<string, unknown>): void {
 	let json: string;
 	try {
 		json = JSON.stringify(annotations);
@@ -21,16 +21,15 @@ function annotationsJson(annotations: Record<string, unknown>): string {
 	if (bytes > MAX_ANNOTATION_BYTES) {
 		throw new NudgeError('INVALID_INPUT', `Cannot log the decision: the annotations are ${bytes} bytes of JSON, over ${MAX_ANNOTATION_BYTES}; keep names, ids and short notes there, not documents`);
 	}
-	return json;
 }
 
 /** Finalises a decision in the log, with optional annotations (campaign, reviewer notes…). */
 export async function logDecision(ctx: EngineContext, ref: DecisionRef | unknown, annotations: Record<string, unknown> = {}): Promise<Decision> {
-	annotationsJson(annotations);
-	checkStorable(annotations, 'Cannot log the decision: an annotation is not text Nudge can store');
 	const decision = await loadDecision(ctx, ref);
-	// Counted with the annotations the decision has already: each log step adds to them.
-	annotationsJson({ ...decision.annotations, ...annotations });
+	// Counted with the annotations the decision has already (each log step adds to them), once, and before the text
+	// check walks them: JSON refuses a cycle the walk would follow for ever.
+	checkAnnotationsSize({ ...decision.annotations, ...annotations });
+	checkStorable(annotations, 'Cannot log the decision: an annotation is not text Nudge can store');
 	return logStage(ctx, decision, annotations);
 }
 
