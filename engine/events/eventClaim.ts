@@ -1,10 +1,12 @@
 /**
- * At-least-once ingest across processes, on two keys with two clocks:
- * - the lease (`event-lease:<id>`): a delivery holds it for EVENT_LEASE_MS of wall time while it takes the
+ * At-least-once ingest across processes, once per journey: each journey whose trigger receives an event opens its own
+ * decision for it (the contact's profile counts the event once: profiles.ts takenIn). Two keys per event and journey,
+ * with two clocks:
+ * - the lease (`journey-event-lease:…`): a delivery holds it for EVENT_LEASE_MS of wall time while it takes the
  *   event in. A holder that died (kill -9, lost host) frees the event once the lease runs out in real time,
  *   also when the event's own clock is its past timestamp (replays), so the next delivery takes it over and
  *   an event whose first taker died before storing it is not lost.
- * - the mark (`event:<id>`): set once the decision row is durable, for the de-duplication window on the
+ * - the mark (`journey-event:…`): set once the decision row is durable, for the de-duplication window on the
  *   event's clock (`at`), so a repeat within the window, or a rerun of the same replay, is a duplicate.
  * A delivery that finds the lease held by another waits for the mark (a duplicate) or the lease to free.
  */
@@ -21,25 +23,36 @@ export const EVENT_LEASE_MS = 30_000;
 /** How long a repeated delivery waits for an in-progress one before asking the sender to retry. */
 const WAIT_MS = 5_000;
 
-export const eventMarkKey = (eventId: string) => `event:${eventId}`;
-export const eventLeaseKey = (eventId: string) => `event-lease:${eventId}`;
+/** An event in a journey: the journey's name is length-prefixed, so no journey and id can spell another pair's key. */
+export interface EventTake {
+	journey: string;
+	eventId: string;
+}
+const takeKey = ({ journey, eventId }: EventTake) => `${journey.length}:${journey}:${eventId}`;
+export const eventMarkKey = (take: EventTake) => `journey-event:${takeKey(take)}`;
+export const eventLeaseKey = (take: EventTake) => `journey-event-lease:${takeKey(take)}`;
+/**
+ * The mark versions before this one set once per store, whichever journey took the event in: it still makes a repeat
+ * within its window a duplicate in every journey (profiles.ts takenIn says when it is looked at).
+ */
+export const storeWideEventMarkKey = (eventId: string) => `event:${eventId}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * The lease's value (its run-out time) when this caller takes the event in; undefined when it was taken in before (a
  * duplicate).
  */
-export async function claimEvent(store: EventClaims, eventId: string, at: number): Promise<number | undefined> {
+export async function claimEvent(store: EventClaims, take: EventTake, at: number): Promise<number | undefined> {
 	const started = Date.now();
 	for (let pause = 10; ; pause = Math.min(pause * 2, 200)) {
 		const now = Date.now();
 		// One step: the lease, unless the mark says a holder stored the event already (before or after this lease).
-		const claim = await store.claimKeyUnlessMarked(eventLeaseKey(eventId), EVENT_LEASE_MS, now, eventMarkKey(eventId), at);
+		const claim = await store.claimKeyUnlessMarked(eventLeaseKey(take), EVENT_LEASE_MS, now, eventMarkKey(take), at);
 		if (claim !== 'held') return claim === 'claimed' ? now + EVENT_LEASE_MS : undefined;
 		if (now - started >= WAIT_MS) {
-			const until = await store.keyHeldUntil(eventLeaseKey(eventId), now);
+			const until = await store.keyHeldUntil(eventLeaseKey(take), now);
 			const left = until === undefined ? 'deliver it again now' : `if that process stopped, deliver it again in ${Math.ceil((until - now) / 1000)} s (when its claim runs out)`;
-			throw new NudgeError('STORE_ERROR', `Event ${eventId} is being taken in by another process; ${left}`, [], 503);
+			throw new NudgeError('STORE_ERROR', `Event ${take.eventId} is being taken in by another process; ${left}`, [], 503);
 		}
 		await sleep(pause);
 	}
@@ -50,10 +63,10 @@ export async function claimEvent(store: EventClaims, eventId: string, at: number
  * then the identity locks and the profile read. 'held': another delivery has the event (claimEvent waits for it);
  * `locked` is absent when a lock was held by another caller (the event stays claimed).
  */
-export async function claimEventAndLock(store: EventClaims, eventId: string, at: number, lock: ProfileLockRequest): Promise<{ claim: 'claimed' | 'held' | 'marked'; claimedUntil: number; locked?: HeldLocks }> {
+export async function claimEventAndLock(store: EventClaims, take: EventTake, at: number, lock: ProfileLockRequest): Promise<{ claim: 'claimed' | 'held' | 'marked'; claimedUntil: number; locked?: HeldLocks }> {
 	const lockedAt = performance.now();
 	const now = Date.now();
-	const { claim, locked } = await store.claimKeyUnlessMarkedAndLock(eventLeaseKey(eventId), EVENT_LEASE_MS, now, eventMarkKey(eventId), at, lock);
+	const { claim, locked } = await store.claimKeyUnlessMarkedAndLock(eventLeaseKey(take), EVENT_LEASE_MS, now, eventMarkKey(take), at, lock);
 	const claimedUntil = now + EVENT_LEASE_MS;
 	return locked ? { claim, claimedUntil, locked: { ...locked, lockedAt, lockedUntil: now + lock.ttlMs } } : { claim, claimedUntil };
 }
@@ -80,13 +93,13 @@ export class EventMark {
 
 	constructor(
 		private readonly store: EventClaims,
-		private readonly eventId: string,
+		private readonly take: EventTake,
 		at: number,
 		windowMs: number,
 		claimedUntil: number | undefined,
 		private profile?: HeldProfileUpdate,
 	) {
-		this.mark = { hold: eventMarkKey(eventId), ttlMs: windowMs, now: at, release: eventLeaseKey(eventId), ...(claimedUntil === undefined ? {} : { claimedUntil }) };
+		this.mark = { hold: eventMarkKey(take), ttlMs: windowMs, now: at, release: eventLeaseKey(take), ...(claimedUntil === undefined ? {} : { claimedUntil }) };
 	}
 
 	/** The take-in was refused (its lease or its locks ran out): nothing of it was written, and the caller lets nothing go. */
@@ -126,7 +139,7 @@ export class EventMark {
 		} catch (error) {
 			this.state = 'failed';
 			await this.profile?.abandon();
-			await releaseEvent(this.store, this.eventId, this.mark.claimedUntil).catch(() => undefined);
+			await releaseEvent(this.store, this.take, this.mark.claimedUntil).catch(() => undefined);
 			throw error;
 		}
 		if (!took) return this.refuse();
@@ -142,8 +155,8 @@ export class EventMark {
 	private async refuse(): Promise<never> {
 		this.state = 'refused';
 		this.profile?.lost();
-		if (this.mark.claimedUntil !== undefined) await releaseEvent(this.store, this.eventId, this.mark.claimedUntil).catch(() => undefined);
-		throw takeInRefused(this.eventId);
+		if (this.mark.claimedUntil !== undefined) await releaseEvent(this.store, this.take, this.mark.claimedUntil).catch(() => undefined);
+		throw takeInRefused(this.take.eventId);
 	}
 
 	/** The mark, with the profile update's save when one was left; undefined when that save's locks may have run out. */
@@ -168,6 +181,6 @@ function takeInRefused(eventId: string): NudgeError {
  * Not taken in: a retried delivery may claim it again at once. With the lease's value (`claimedUntil`), only while the
  * lease still holds it: a delivery that stalled past its lease does not let go of the one another delivery took since.
  */
-export function releaseEvent(store: ClaimStore, eventId: string, claimedUntil?: number): Promise<void> {
-	return store.releaseKey(eventLeaseKey(eventId), claimedUntil);
+export function releaseEvent(store: ClaimStore, take: EventTake, claimedUntil?: number): Promise<void> {
+	return store.releaseKey(eventLeaseKey(take), claimedUntil);
 }

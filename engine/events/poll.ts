@@ -92,10 +92,14 @@ export async function pollOnce(engine: Engine, source: PollSource, options: Poll
 	const now = (options.now ?? Date.now)();
 	const settleMs = options.settleMs ?? 60_000;
 	const until = now - settleMs;
-	const stored = await engine.store.getCursor(source.cursorName);
+	// Each journey has its own cursor: two journeys polling the same object each take in every change (a shared one gave
+	// the second nothing). A journey without one yet starts where the cursor of earlier versions, one per object, was.
+	const cursorName = `${source.cursorName}@${options.journey}`;
+	const stored = await engine.store.getCursor(cursorName);
+	const started = stored ?? (await engine.store.getCursor(source.cursorName));
 	// A first cursor on a whole second: Salesforce stamps changes in whole seconds, so one pinned at 09:00:00.500 would
 	// read a change stamped 09:00:00 (made at .700) as older than itself and skip it for ever.
-	const cursor = readCursor(stored) ?? { at: wholeSecondBefore(options.since ? options.since.getTime() : until), id: '' };
+	const cursor = readCursor(started) ?? { at: wholeSecondBefore(options.since ? options.since.getTime() : until), id: '' };
 	const page = await source.fetch(cursor, until, options.limit ?? 200);
 	const records = page.records.filter((r) => isAfter(r, cursor) && r.modifiedAt < until).sort(byCursorOrder);
 	const result: PollResult = { accepted: [], duplicates: 0, invalid: [], more: page.more, cursor };
@@ -113,10 +117,10 @@ export async function pollOnce(engine: Engine, source: PollSource, options: Poll
 	}
 	if (!stored) {
 		// The first poll pins its starting point, so nothing changed meanwhile is skipped later.
-		await engine.store.setCursor(source.cursorName, JSON.stringify(result.cursor), undefined);
+		await engine.store.setCursor(cursorName, JSON.stringify(result.cursor), undefined);
 	} else if (result.cursor !== cursor) {
 		// Another poller moved it first: its events were the same ones, de-duplicated by id.
-		await engine.store.setCursor(source.cursorName, JSON.stringify(result.cursor), stored);
+		await engine.store.setCursor(cursorName, JSON.stringify(result.cursor), stored);
 	}
 	await engine.store.sync();
 	return result;

@@ -1,6 +1,7 @@
 import type { Channel, ConsentState } from '../channels';
 import { isChannel } from '../channels';
 import type { CustomerEvent } from '../events/schema';
+import { createHash } from 'node:crypto';
 import { newId } from '../ids';
 import { heldLockKeys, lockAndReadProfiles, lockedOut, profileLockRequest, type HeldLocks } from './identityLock';
 import { holdoutKey } from '../decide/holdout';
@@ -14,6 +15,35 @@ import { parseTime } from '../util/isoTime';
 const ENGAGEMENT = /open|click|view|visit|reply|demo|download|signup|sign up|purchase|order|cart|checkout/i;
 const UNSUBSCRIBE = /^(unsubscribed|opted out|email unsubscribed|sms unsubscribed)$/i;
 const SUBSCRIBE = /^(subscribed|opted in)$/i;
+
+/** How many of its last events a profile remembers taking in (Profile.takenIn): a second journey's delivery comes soon after the first. */
+export const TAKEN_IN_KEPT = 8;
+/** An event id as Profile.takenIn keeps it: 48 bits of its hash, whatever the id's length (a chance in 10^13 that a new event is taken for one of the 8). */
+const takenInId = (eventId: string) => createHash('sha256').update(eventId).digest('base64url').slice(0, 8);
+
+/**
+ * Whether the profile took the event in already (a journey's trigger received it before this one's); when not, it is
+ * noted as taken in. A contact saved by an earlier version starts its list now (`since`); a new one from its first event.
+ */
+function tookInBefore(profile: Profile, eventId: string, existed: boolean): boolean {
+	const id = takenInId(eventId);
+	const taken = (profile.takenIn ??= { since: existed ? Date.now() : 0, ids: [] });
+	if (taken.ids.includes(id)) return true;
+	taken.ids = [...taken.ids, id].slice(-TAKEN_IN_KEPT);
+	return false;
+}
+
+/**
+ * The event's de-duplication as versions before this one made it, once per store whichever journey took it in: asked
+ * (`marked`) of a contact whose list of events taken in may not name it (saved by such a version, or its list started
+ * within the window).
+ */
+export interface StoreWideMark {
+	/** The event's time on the engine's clock (ms) and the de-duplication window. */
+	at: number;
+	windowMs: number;
+	marked: () => Promise<boolean>;
+}
 
 export function identityKey(kind: IdentityKind, value: string): string {
 	return `${kind}:${kind === 'email' ? value.toLowerCase() : value}`;
@@ -116,6 +146,9 @@ export function mergeProfiles(keep: Profile, other: Profile): Profile {
 	keep.mergedFrom = [...new Set([...(keep.mergedFrom ?? []), other.contactId, ...(other.mergedFrom ?? [])])].filter((id) => id !== keep.contactId);
 	if (other.doNotContact) keep.doNotContact = true;
 	keep.pausesClearedAt = laterTimes(keep.pausesClearedAt, other.pausesClearedAt);
+	// Either contact's events are taken in; a contact without the list (an earlier version's) leaves the survivor without it.
+	if (keep.takenIn && other.takenIn) keep.takenIn = { since: Math.max(keep.takenIn.since, other.takenIn.since), ids: [...new Set([...other.takenIn.ids, ...keep.takenIn.ids])].slice(-TAKEN_IN_KEPT) };
+	else delete keep.takenIn;
 	// A journey paused on either contact stays paused: the pause that lasts longer (one until cleared, or the later end).
 	for (const [id, pause] of Object.entries(other.pauses ?? {})) {
 		const mine = keep.pauses?.[id];
@@ -209,7 +242,7 @@ export async function ingestIntoProfile(
 	afterApply?: (profile: Profile, event: CustomerEvent) => void,
 	locked?: HeldLocks,
 ): Promise<Profile> {
-	const { write } = await applyToProfile(store, event, afterApply, locked);
+	const { write } = (await applyToProfile(store, event, afterApply, locked))!;
 	await saveAndRelease(store, write);
 	return write.profile;
 }
@@ -252,14 +285,17 @@ export async function releaseLocks(store: Store, locks: string[], lockedUntil?: 
 
 /**
  * ingestIntoProfile up to the save: the profile with the event applied, holding the locks, and what its save writes
- * (`write`, whose `release` are the locks). A failure lets the locks go.
+ * (`write`, whose `release` are the locks). An event the profile took in already (another journey's delivery) is not
+ * applied again. Undefined, the locks let go and nothing written, when `storeWide` says an earlier version took the
+ * event in (a duplicate). A failure lets the locks go.
  */
 export async function applyToProfile(
 	store: Store,
 	event: CustomerEvent,
 	afterApply?: (profile: Profile, event: CustomerEvent) => void,
 	locked?: HeldLocks,
-): Promise<{ write: ProfileWrite; lockedAt: number }> {
+	storeWide?: StoreWideMark,
+): Promise<{ write: ProfileWrite; lockedAt: number } | undefined> {
 	const direct = event.identities.contactId;
 	const { previousId, aliasKeys } = aliasOf(event);
 	const request = profileUpdateRequest(store, event);
@@ -287,13 +323,19 @@ export async function applyToProfile(
 		// the contact) is kept among the contact's ids as a merged one is: an event naming it alone later reaches this
 		// contact, with its consent and caps, never a new empty contact of that id.
 		if (direct && direct !== profile.contactId && !found.has(direct) && !resolved.has(contactIdKey(direct))) profile.mergedFrom = [...new Set([...(profile.mergedFrom ?? []), direct])];
+		const existed = profiles.length > 0;
+		if (storeWide && existed && (!profile.takenIn || storeWide.at < profile.takenIn.since + storeWide.windowMs) && (await storeWide.marked())) {
+			await releaseLocks(store, held, lockedUntil);
+			return undefined;
+		}
 		const known = new Set(profileIdentityKeys(profile));
-		applyEvent(profile, event);
+		const fresh = !tookInBefore(profile, event.eventId, existed);
+		if (fresh) applyEvent(profile, event);
 		// A new contact's key, from its first event: a user id that comes later (a login) or a merge never moves it.
 		profile.holdoutKey ??= holdoutKey(profile);
 		// Only identities new to the contact can match the suppression list (an old one was checked when it came).
 		if (!profile.doNotContact && (await anySuppressed(store, suppressionChecked(event).filter((k) => !known.has(k)), records))) profile.doNotContact = true;
-		afterApply?.(profile, event);
+		if (fresh) afterApply?.(profile, event);
 		if (previousId) {
 			const known = aliasKeys.filter((key) => resolved.has(key));
 			for (const key of known.length ? known : aliasKeys) addIdentity(profile, key.startsWith('userId:') ? 'userId' : 'anonymousId', previousId);

@@ -5,7 +5,7 @@ import { byCreated, type Decision, optsOut } from '../audit/schema';
 import { latestDecisionOf } from '../audit/export';
 import { CHANNELS, Channel } from '../channels';
 import { FieldIssue, NudgeError, describeIssues } from '../errors';
-import { claimEvent, claimEventAndLock, EventMark, releaseEvent } from '../events/eventClaim';
+import { claimEvent, claimEventAndLock, EventMark, type EventTake, releaseEvent, storeWideEventMarkKey } from '../events/eventClaim';
 import { checkBatchSize } from '../events/limits';
 import { normalizeEvent } from '../events/normalize';
 import type { CustomerEvent } from '../events/schema';
@@ -14,7 +14,7 @@ import { newId } from '../ids';
 import { decisionIdOf } from '../items/decisionRef';
 import { DEFAULT_JOURNEY } from '../items/open';
 import { eventKey, outcomeOfEvent, startsMessage } from '../journeys/journey';
-import { applyToProfile, contactIds, eventIdentityKeys, ingestIntoProfile, profileUpdateRequest } from '../profiles/profiles';
+import { applyToProfile, contactIds, eventIdentityKeys, profileUpdateRequest, saveAndRelease, type StoreWideMark } from '../profiles/profiles';
 import { apartFromOtherUpdates, type EngineContext, newDecision, save, suppress, loadDecision } from './context';
 import { settleStopped } from './log';
 import { isoTime } from '../util/isoTime';
@@ -113,11 +113,12 @@ async function accept(ctx: EngineContext, event: CustomerEvent, journey = DEFAUL
 	// On a shared store the profile's save is left to the step that sets the event's mark (the one-call journey's next
 	// step): fenced by the locks and the lease with it (one step on Redis), so a delivery that stalled past them writes
 	// nothing when another took the event over. A store of one process saves under the engine's profile lock.
-	const taken = await claimAndUpdateProfile(ctx, event, at, !!ctx.store.shared);
-	if (!taken) {
+	const take: EventTake = { journey, eventId: event.eventId };
+	const taken = await claimAndUpdateProfile(ctx, event, take, at, !!ctx.store.shared);
+	if ('duplicate' in taken) {
 		const known = await ctx.store.resolveIdentities(eventIdentityKeys(event));
 		decision.contactId ||= [...known.values()][0] ?? 'unknown';
-		suppress(decision, 'DUPLICATE_EVENT', `event ${event.eventId} was already processed`);
+		suppress(decision, 'DUPLICATE_EVENT', taken.duplicate);
 		// No flow sees a duplicate, so it is finalised here.
 		decision.loggedAt = isoTime(at.getTime());
 		return { event, decision: await save(ctx, decision, 'ingest', at), duplicate: true };
@@ -129,7 +130,7 @@ async function accept(ctx: EngineContext, event: CustomerEvent, journey = DEFAUL
 		await routeEvent(ctx, decision, contactIds(profile), event, at);
 		// Durable before the caller acknowledges the event: an accepted event always has its decision row.
 		const saved = await save(ctx, decision, 'ingest', at, { durable: true });
-		mark = new EventMark(ctx.store, event.eventId, at.getTime(), ctx.policy.dedupWindowHours * 3_600_000, claimedUntil, held);
+		mark = new EventMark(ctx.store, take, at.getTime(), dedupWindowMs(ctx), claimedUntil, held);
 		if (deferMark) return { event, profile, decision: saved, duplicate: false, mark };
 		await mark.set();
 		return { event, profile, decision: saved, duplicate: false };
@@ -138,40 +139,52 @@ async function accept(ctx: EngineContext, event: CustomerEvent, journey = DEFAUL
 		// it). A refused take-in let go what was still its own (EventMark.refuse) and its decision row says why.
 		await held?.abandon().catch(() => undefined);
 		if (mark?.refused) await settleStopped(ctx, decision, error, true).catch(() => undefined);
-		else if (!mark?.letGo) await releaseEvent(ctx.store, event.eventId, claimedUntil);
+		else if (!mark?.letGo) await releaseEvent(ctx.store, take, claimedUntil);
 		throw error;
 	}
 }
 
+const dedupWindowMs = (ctx: EngineContext) => ctx.policy.dedupWindowHours * 3_600_000;
+
+/** Taken in: the contact's profile updated; `held` when its save is left to the event's mark. */
+type TakenIn = { profile: Profile; held?: HeldProfileUpdate; claimedUntil: number };
+
 /**
- * Claims the event and updates its contact's profile; undefined when the event was taken in before (a duplicate).
- * The first try is one store step (the event's lease, the identity locks, the profile read), apart from this
- * process's other updates (apartFromOtherUpdates); a lock another caller holds is waited for after it, as is another
- * delivery holding the event (that wait may be long). With `defer` the update is made under the locks and its save left to the caller
- * (`held`). `claimedUntil`: the lease's value, which the event's mark is fenced by. A failure lets the event go, so a
- * retried delivery can take it.
+ * Claims the event in the journey and updates its contact's profile; `duplicate` (why) when the journey took the event
+ * in before, or an earlier version did (its store-wide mark). The first try is one store step (the event's lease,
+ * the identity locks, the profile read), apart from this process's other updates (apartFromOtherUpdates); a lock
+ * another caller holds is waited for after it, as is another delivery holding the event (that wait may be long). With
+ * `defer` the update is made under the locks and its save left to the caller (`held`). `claimedUntil`: the lease's
+ * value, which the event's mark is fenced by. A failure lets the event go, so a retried delivery can take it.
  */
-async function claimAndUpdateProfile(ctx: EngineContext, event: CustomerEvent, at: Date, defer: boolean): Promise<{ profile: Profile; held?: HeldProfileUpdate; claimedUntil: number } | undefined> {
+async function claimAndUpdateProfile(ctx: EngineContext, event: CustomerEvent, take: EventTake, at: Date, defer: boolean): Promise<TakenIn | { duplicate: string }> {
 	const request = profileUpdateRequest(ctx.store, event);
 	const afterApply = (p: Profile, e: CustomerEvent) => applyNegativeTriggers(p, e, ctx.policy);
-	const update = async (claimedUntil: number, locked?: HeldLocks): Promise<{ profile: Profile; held?: HeldProfileUpdate; claimedUntil: number }> => {
+	const storeWide: StoreWideMark = { at: at.getTime(), windowMs: dedupWindowMs(ctx), marked: async () => (await ctx.store.keyHeldUntil(storeWideEventMarkKey(event.eventId), at.getTime())) !== undefined };
+	const duplicate = { duplicate: `event ${event.eventId} was already taken in by journey ${take.journey}` };
+	const update = async (claimedUntil: number, locked?: HeldLocks): Promise<TakenIn | { duplicate: string }> => {
 		try {
-			if (!defer) return { profile: await ingestIntoProfile(ctx.store, event, afterApply, locked), claimedUntil };
-			const { write, lockedAt } = await applyToProfile(ctx.store, event, afterApply, locked);
-			return { profile: write.profile, held: new HeldProfileUpdate(ctx.store, write, lockedAt), claimedUntil };
+			const applied = await applyToProfile(ctx.store, event, afterApply, locked, storeWide);
+			if (!applied) {
+				await releaseEvent(ctx.store, take, claimedUntil);
+				return { duplicate: `event ${event.eventId} was already taken in, by a version of Nudge before this one (in whichever journey received it first)` };
+			}
+			if (defer) return { profile: applied.write.profile, held: new HeldProfileUpdate(ctx.store, applied.write, applied.lockedAt), claimedUntil };
+			await saveAndRelease(ctx.store, applied.write);
+			return { profile: applied.write.profile, claimedUntil };
 		} catch (error) {
-			await releaseEvent(ctx.store, event.eventId, claimedUntil);
+			await releaseEvent(ctx.store, take, claimedUntil);
 			throw error;
 		}
 	};
 	const first = await apartFromOtherUpdates(ctx, async () => {
-		const { claim, claimedUntil, locked } = await claimEventAndLock(ctx.store, event.eventId, at.getTime(), request);
+		const { claim, claimedUntil, locked } = await claimEventAndLock(ctx.store, take, at.getTime(), request);
 		return claim === 'claimed' ? (locked ? update(claimedUntil, locked) : { unlocked: claimedUntil }) : claim;
 	});
-	if (first === 'marked') return undefined;
+	if (first === 'marked') return duplicate;
 	if (first === 'held') {
-		const claimedUntil = await claimEvent(ctx.store, event.eventId, at.getTime());
-		return claimedUntil === undefined ? undefined : apartFromOtherUpdates(ctx, () => update(claimedUntil));
+		const claimedUntil = await claimEvent(ctx.store, take, at.getTime());
+		return claimedUntil === undefined ? duplicate : apartFromOtherUpdates(ctx, () => update(claimedUntil));
 	}
 	return 'unlocked' in first ? update(first.unlocked) : first;
 }

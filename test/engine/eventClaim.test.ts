@@ -10,6 +10,9 @@ import type { Store } from '../../engine/store/types';
 import { describeWithServer, TEST_POSTGRES_URL, TEST_REDIS_URL } from '../helpers/services';
 import { postgresStore, redisStore } from '../helpers/rawStores';
 
+/** An event in the nurture journey (the journey its keys are per). */
+const nurture = (eventId: string) => ({ journey: 'nurture', eventId });
+
 const T0 = Date.parse('2026-11-21T09:00:00.000Z');
 const event = (eventId: string, at: number, name = 'Pricing Viewed') => ({ eventId, type: 'track', name, identities: { email: 'ana@example.com' }, occurredAt: new Date(at).toISOString() });
 
@@ -53,7 +56,7 @@ describe('taking an event in across processes', () => {
 	test('an event whose first taker died before storing it is taken in by the next delivery once the lease runs out', async () => {
 		const store = new MemoryStore();
 		// Another process claimed the event a lease ago and died (kill -9) before its decision row was stored.
-		expect(await store.claimKey(eventLeaseKey('e1'), EVENT_LEASE_MS, Date.now() - EVENT_LEASE_MS)).toBe(true);
+		expect(await store.claimKey(eventLeaseKey(nurture('e1')), EVENT_LEASE_MS, Date.now() - EVENT_LEASE_MS)).toBe(true);
 		// The lease runs in wall time: an event from long ago (a replay) is taken over all the same.
 		const retried = await engineOn(store).ingest(event('e1', T0), { journey: 'nurture' });
 		expect(retried.duplicate).toBe(false);
@@ -65,9 +68,9 @@ describe('taking an event in across processes', () => {
 
 	test('a delivery that meets one in progress waits for it and is then a duplicate', async () => {
 		const store = new MemoryStore();
-		expect(await store.claimKey(eventLeaseKey('e2'), EVENT_LEASE_MS, Date.now())).toBe(true);
+		expect(await store.claimKey(eventLeaseKey(nurture('e2')), EVENT_LEASE_MS, Date.now())).toBe(true);
 		// The first taker stores its decision and marks the event 60 ms later.
-		setTimeout(() => void store.holdKey(eventMarkKey('e2'), 72 * 3_600_000, T0), 60);
+		setTimeout(() => void store.holdKey(eventMarkKey(nurture('e2')), 72 * 3_600_000, T0), 60);
 		const started = Date.now();
 		const twin = await engineOn(store).ingest(event('e2', T0 + 1), { journey: 'nurture' });
 		expect(twin.duplicate).toBe(true);
@@ -76,7 +79,7 @@ describe('taking an event in across processes', () => {
 
 	test('a delivery that meets a live lease gives up after a while, saying how long until the lease runs out', async () => {
 		const store = new MemoryStore();
-		expect(await store.claimKey(eventLeaseKey('e4'), EVENT_LEASE_MS, Date.now())).toBe(true);
+		expect(await store.claimKey(eventLeaseKey(nurture('e4')), EVENT_LEASE_MS, Date.now())).toBe(true);
 		await expect(engineOn(store).ingest(event('e4', T0), { journey: 'nurture' })).rejects.toThrow(
 			/Event e4 is being taken in by another process; if that process stopped, deliver it again in 2[4-6] s \(when its claim runs out\)/,
 		);
@@ -110,11 +113,11 @@ describe('the event mark carried by the next step of the one-call journey', () =
 		const d = await engineOn(spied).decide(event('m1', T0), { journey: 'nurture', target });
 		expect(d.status).toBe('sent');
 		const look = calls.find((c) => c.method === 'peekCapAndReadArmStats')!;
-		expect(look.args[5]).toEqual({ mark: { hold: eventMarkKey('m1'), ttlMs: expect.any(Number), now: T0, release: eventLeaseKey('m1'), claimedUntil: expect.any(Number) } });
+		expect(look.args[5]).toEqual({ mark: { hold: eventMarkKey(nurture('m1')), ttlMs: expect.any(Number), now: T0, release: eventLeaseKey(nurture('m1')), claimedUntil: expect.any(Number) } });
 		expect(names()).not.toContain('finishTakeIn');
 		expect(names().indexOf('peekCapAndReadArmStats')).toBeLessThan(names().indexOf('reserveCapAndClaim'));
-		expect(await store.keyHeldUntil(eventMarkKey('m1'), T0)).toBeGreaterThan(T0);
-		expect(await store.keyHeldUntil(eventLeaseKey('m1'), Date.now())).toBeUndefined();
+		expect(await store.keyHeldUntil(eventMarkKey(nurture('m1')), T0)).toBeGreaterThan(T0);
+		expect(await store.keyHeldUntil(eventLeaseKey(nurture('m1')), Date.now())).toBeUndefined();
 		expect((await engineOn(store).ingest(event('m1', T0 + 1), { journey: 'nurture' })).duplicate).toBe(true);
 	});
 
@@ -156,7 +159,7 @@ describe('the event mark carried by the next step of the one-call journey', () =
 		expect(names).not.toContain('reserveCapAndClaim');
 		// Tried once: once it failed, the event (and a profile update with it) was let go, and nothing is sent again.
 		expect(names.filter((name) => name === 'finishTakeIn')).toHaveLength(1);
-		expect(await store.keyHeldUntil(eventLeaseKey('m4'), Date.now())).toBeUndefined();
+		expect(await store.keyHeldUntil(eventLeaseKey(nurture('m4')), Date.now())).toBeUndefined();
 		expect((await engineOn(store).ingest(event('m4', T0 + 1), { journey: 'nurture' })).duplicate).toBe(false);
 	});
 });
@@ -190,7 +193,7 @@ describeWithServer('Redis', TEST_REDIS_URL)('taking events in on Redis, with the
 		let leased: number | undefined;
 		for (let tries = 0; tries < 200 && leased === undefined; tries++) {
 			await new Promise((resolve) => setTimeout(resolve, 10));
-			leased = await store.keyHeldUntil(eventLeaseKey('held-1'), Date.now());
+			leased = await store.keyHeldUntil(eventLeaseKey(nurture('held-1')), Date.now());
 		}
 		expect(leased).toBeDefined();
 		expect(done).toBe(false);
@@ -258,7 +261,7 @@ describeWithServer('Redis', TEST_REDIS_URL)('the profile save carried by the loo
 		expect(names()).not.toContain('saveProfileAndRelease');
 		expect(names()).not.toContain('finishTakeIn');
 		const look = calls.find((c) => c.method === 'peekCapAndReadArmStats')!;
-		expect(look.args[5]).toMatchObject({ mark: { hold: eventMarkKey('s1') }, profile: { profile: { contactId: d.contactId }, release: [emailLock] } });
+		expect(look.args[5]).toMatchObject({ mark: { hold: eventMarkKey(nurture('s1')) }, profile: { profile: { contactId: d.contactId }, release: [emailLock] } });
 		// Held from the first step after the claim (the decision row's write) up to the look; let go by it.
 		const fromRow = held.slice(names().indexOf('putDecision'));
 		expect(fromRow.length).toBeGreaterThanOrEqual(2);
@@ -276,7 +279,7 @@ describeWithServer('Redis', TEST_REDIS_URL)('the profile save carried by the loo
 		expect(d).toMatchObject({ status: 'suppressed', reason: 'NOT_A_TRIGGER' });
 		expect(names()).not.toContain('saveProfileAndRelease');
 		expect(names().lastIndexOf('finishTakeIn')).toBeGreaterThan(names().indexOf('putDecision'));
-		expect(calls.find((c) => c.method === 'finishTakeIn')!.args[0]).toMatchObject({ profile: { profile: { contactId: d.contactId } }, mark: { hold: eventMarkKey('s2') } });
+		expect(calls.find((c) => c.method === 'finishTakeIn')!.args[0]).toMatchObject({ profile: { profile: { contactId: d.contactId } }, mark: { hold: eventMarkKey({ journey: 'promo', eventId: 's2' }) } });
 		expect((await store.getProfile(d.contactId))!.counters['Pricing Viewed']).toBe(1);
 		expect(await store.keyHeldUntil(emailLock, Date.now())).toBeUndefined();
 	});
@@ -335,9 +338,9 @@ describeWithServer('Redis', TEST_REDIS_URL)('the profile save carried by the loo
 		expect(refused?.message).toMatch(/was not taken in: its claim or its contact's locks ran out first .* no message left: deliver the event again/);
 		expect(names()).not.toContain('reserveCapAndClaim');
 		expect((await store.getProfile(contactId))!.counters['Pricing Viewed']).toBe(6);
-		expect(await store.keyHeldUntil(eventMarkKey(`${label}-1`), at)).toBeUndefined();
+		expect(await store.keyHeldUntil(eventMarkKey(nurture(`${label}-1`)), at)).toBeUndefined();
 		// Still this delivery's, the lease was let go: the retry takes the event at once, not after the lease's 30 s.
-		expect(await store.keyHeldUntil(eventLeaseKey(`${label}-1`), Date.now())).toBeUndefined();
+		expect(await store.keyHeldUntil(eventLeaseKey(nurture(`${label}-1`)), Date.now())).toBeUndefined();
 		const retried = await engineOn(store).decide(event(`${label}-1`, at), { journey: 'nurture', target });
 		expect(retried.status).toBe('sent');
 		expect((await store.getProfile(contactId))!.counters['Pricing Viewed']).toBe(7);
@@ -406,14 +409,14 @@ describeWithServer('Redis', TEST_REDIS_URL)('the profile save carried by the loo
 		expect((await store.getProfile(d.contactId))!.counters['Pricing Viewed']).toBe(2);
 		expect((await engineOn(store).ingest(event('t2', T0 + 2000), { journey: 'nurture' })).duplicate).toBe(true);
 		// A mark alone, fenced by its lease: the second run finds the lease it let go.
-		expect(await store.claimKeyUnlessMarked(eventLeaseKey('t3'), EVENT_LEASE_MS, T0, eventMarkKey('t3'), T0)).toBe('claimed');
+		expect(await store.claimKeyUnlessMarked(eventLeaseKey(nurture('t3')), EVENT_LEASE_MS, T0, eventMarkKey(nurture('t3')), T0)).toBe('claimed');
 		sentTwice(store, 'nudgeFinishTakeIn');
-		expect(await store.finishTakeIn({ mark: { hold: eventMarkKey('t3'), ttlMs: 60_000, now: T0, release: eventLeaseKey('t3'), claimedUntil: T0 + EVENT_LEASE_MS } })).toBe(true);
-		expect(await store.keyHeldUntil(eventMarkKey('t3'), T0)).toBe(T0 + 60_000);
+		expect(await store.finishTakeIn({ mark: { hold: eventMarkKey(nurture('t3')), ttlMs: 60_000, now: T0, release: eventLeaseKey(nurture('t3')), claimedUntil: T0 + EVENT_LEASE_MS } })).toBe(true);
+		expect(await store.keyHeldUntil(eventMarkKey(nurture('t3')), T0)).toBe(T0 + 60_000);
 		// Sent again after the lease would have run out (the step reached Redis in its last moments): still taken.
 		const now = Date.now();
-		expect(await store.claimKeyUnlessMarked(eventLeaseKey('t4'), EVENT_LEASE_MS, now, eventMarkKey('t4'), T0)).toBe('claimed');
-		await store.client.pexpire(`${store.prefix}claim:${eventLeaseKey('t4')}`, 30);
+		expect(await store.claimKeyUnlessMarked(eventLeaseKey(nurture('t4')), EVENT_LEASE_MS, now, eventMarkKey(nurture('t4')), T0)).toBe('claimed');
+		await store.client.pexpire(`${store.prefix}claim:${eventLeaseKey(nurture('t4'))}`, 30);
 		const client = store.client as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
 		const send = client.nudgeFinishTakeIn.bind(client);
 		client.nudgeFinishTakeIn = async (...args: unknown[]) => {
@@ -422,7 +425,7 @@ describeWithServer('Redis', TEST_REDIS_URL)('the profile save carried by the loo
 			await new Promise((resolve) => setTimeout(resolve, 100));
 			return send(...args);
 		};
-		expect(await store.finishTakeIn({ mark: { hold: eventMarkKey('t4'), ttlMs: 60_000, now: T0, release: eventLeaseKey('t4'), claimedUntil: now + EVENT_LEASE_MS } })).toBe(true);
+		expect(await store.finishTakeIn({ mark: { hold: eventMarkKey(nurture('t4')), ttlMs: 60_000, now: T0, release: eventLeaseKey(nurture('t4')), claimedUntil: now + EVENT_LEASE_MS } })).toBe(true);
 	});
 
 	test('24 events of one contact decided at once by one engine: each counted once, every lock let go', async () => {
@@ -562,7 +565,7 @@ describe.each([
 			try {
 				await expect(on(stalled).ingest(event('leaserelease-1', at), { journey: 'nurture' })).rejects.toThrow(/decision write timed out/);
 				// The other delivery still holds its lease: a third one waits for it.
-				expect(await store.claimKeyUnlessMarked(eventLeaseKey('leaserelease-1'), EVENT_LEASE_MS, Date.now(), eventMarkKey('leaserelease-1'), at)).toBe('held');
+				expect(await store.claimKeyUnlessMarked(eventLeaseKey(nurture('leaserelease-1')), EVENT_LEASE_MS, Date.now(), eventMarkKey(nurture('leaserelease-1')), at)).toBe('held');
 				letOtherGo();
 				expect(await other).toMatchObject({ duplicate: false });
 			} finally {

@@ -176,7 +176,7 @@ describe('Polling', () => {
 			spies.forEach((s) => s.mockRestore());
 		}
 		// The cursor moved past the record: it will never be read again.
-		expect(JSON.parse((await f.engine.store.getCursor('hubspot:contacts'))!)).toMatchObject({ id: '901' });
+		expect(JSON.parse((await f.engine.store.getCursor('hubspot:contacts@sales'))!)).toMatchObject({ id: '901' });
 		expect(items).toBeNull();
 		expect(logged.filter((line) => line.includes('901'))).toEqual([expect.stringMatching(/skipped hubspot record 901, which Nudge cannot take in: .*firstname/)]);
 	});

@@ -94,7 +94,7 @@ describe('HubSpot polling (CRM search on hs_lastmodifieddate)', () => {
 			sorts: [{ propertyName: 'hs_lastmodifieddate', direction: 'ASCENDING' }],
 			limit: 100,
 		});
-		expect(JSON.parse((await engine.store.getCursor('hubspot:contacts'))!)).toEqual({ at: T0 + 1000, id: '101' });
+		expect(JSON.parse((await engine.store.getCursor('hubspot:contacts@nurture'))!)).toEqual({ at: T0 + 1000, id: '101' });
 	});
 
 	test('ties: 250 contacts sharing one timestamp, read 100 per poll, each taken exactly once', async () => {
@@ -146,10 +146,25 @@ describe('HubSpot polling (CRM search on hs_lastmodifieddate)', () => {
 		const first = await pollOnce(engine, source(), { journey: 'nurture', since: new Date(T0), now: () => clock.now });
 		expect(first.accepted).toHaveLength(2);
 		// Simulate the crash: put the cursor back where it was.
-		const cursor = await engine.store.getCursor('hubspot:contacts');
-		await engine.store.setCursor('hubspot:contacts', JSON.stringify({ at: T0 - 1, id: '' }), cursor);
+		const cursor = await engine.store.getCursor('hubspot:contacts@nurture');
+		await engine.store.setCursor('hubspot:contacts@nurture', JSON.stringify({ at: T0 - 1, id: '' }), cursor);
 		const again = await pollOnce(engine, source(), { journey: 'nurture', now: () => clock.now });
 		expect(again).toMatchObject({ accepted: [], duplicates: 2 });
+	});
+
+	test('two journeys polling the same object each take in every change, the contact counting it once; a journey new to this version starts at the one cursor per object of earlier versions', async () => {
+		const clock = { now: T0 + 10 * 60_000 };
+		fakeHubSpot([{ id: '501', modifiedAt: T0 + 1000, visibleAt: T0 }, { id: '502', modifiedAt: T0 + 2000, visibleAt: T0 }], clock);
+		// An earlier version's cursor (one per object) had taken 501 already.
+		await engine.store.setCursor('hubspot:contacts', JSON.stringify({ at: T0 + 1000, id: '501' }), undefined);
+		const taken = (journey: string) => pollOnce(engine, source(), { journey, now: () => clock.now }).then((r) => r.accepted.map((a) => `${a.decision.journey}:${a.event.properties.objectId}`));
+		expect(await taken('nurture')).toEqual(['nurture:502']);
+		expect(await taken('churn-risk')).toEqual(['churn-risk:502']);
+		expect(await taken('nurture')).toEqual([]);
+		expect(await taken('churn-risk')).toEqual([]);
+		const contact = (await engine.store.resolveIdentities(['hubspotId:502'])).get('hubspotId:502')!;
+		expect((await engine.getProfile(contact))!.counters['Contact Changed']).toBe(1);
+		expect(JSON.parse((await engine.store.getCursor('hubspot:contacts@churn-risk'))!)).toEqual({ at: T0 + 2000, id: '502' });
 	});
 
 	test('a contact edited while a poll pages through the search does not make a later contact be skipped', async () => {
@@ -181,7 +196,7 @@ describe('HubSpot polling (CRM search on hs_lastmodifieddate)', () => {
 			await expect(pollOnce(engine, src, { journey: 'nurture', since: new Date(T0) })).rejects.toThrow(/HubSpot search failed \(HTTP 200\): .*longer than 1048576 bytes/);
 			// Asked again with 10 records, then 1, before giving up.
 			expect(endless.requests()).toBe(3);
-			expect(await engine.store.getCursor('hubspot:contacts')).toBeUndefined();
+			expect(await engine.store.getCursor('hubspot:contacts@nurture')).toBeUndefined();
 		} finally {
 			nock.disableNetConnect();
 			await endless.close();
@@ -205,7 +220,7 @@ describe('HubSpot polling (CRM search on hs_lastmodifieddate)', () => {
 			});
 		await expect(pollOnce(engine, source(), { journey: 'nurture', since: new Date(T0) })).rejects.toThrow(/HubSpot search answered 5 pages in a row with no record after .*does not seem to apply the poll's filters/);
 		expect(asked).toBeLessThanOrEqual(6);
-		expect(await engine.store.getCursor('hubspot:contacts')).toBeUndefined();
+		expect(await engine.store.getCursor('hubspot:contacts@nurture')).toBeUndefined();
 	});
 
 	test('a later page refused with 429 keeps what the earlier pages took: the cursor moves past them and the next check goes on from there', async () => {
@@ -219,7 +234,7 @@ describe('HubSpot polling (CRM search on hs_lastmodifieddate)', () => {
 		const once = await pollOnce(engine, source(), { journey: 'nurture', since: new Date(T0), now: () => clock.now });
 		expect(once.more).toBe(true);
 		expect(once.accepted.map((r) => String(r.event.properties.objectId))).toEqual(records.slice(0, 99).map((r) => r.id));
-		expect(JSON.parse((await engine.store.getCursor('hubspot:contacts'))!)).toEqual({ at: T0 + 1098, id: '398' });
+		expect(JSON.parse((await engine.store.getCursor('hubspot:contacts@nurture'))!)).toEqual({ at: T0 + 1098, id: '398' });
 		const next = await pollOnce(engine, source(), { journey: 'nurture', now: () => clock.now });
 		expect(next.accepted.map((r) => String(r.event.properties.objectId))).toEqual(records.slice(99).map((r) => r.id));
 		expect(requests).toHaveLength(2);
@@ -230,6 +245,6 @@ describe('HubSpot polling (CRM search on hs_lastmodifieddate)', () => {
 			.post('/crm/v3/objects/contacts/search')
 			.reply(429, { status: 'error', message: 'You have reached your ten_secondly_rolling limit.', errorType: 'RATE_LIMIT', correlationId: 'c-1', policyName: 'TEN_SECONDLY_ROLLING' });
 		await expect(pollOnce(engine, source(), { journey: 'nurture', since: new Date(T0) })).rejects.toThrow(/HubSpot search failed \(HTTP 429\): You have reached your ten_secondly_rolling limit/);
-		expect(await engine.store.getCursor('hubspot:contacts')).toBeUndefined();
+		expect(await engine.store.getCursor('hubspot:contacts@nurture')).toBeUndefined();
 	});
 });

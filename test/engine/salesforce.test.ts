@@ -189,10 +189,10 @@ describe('Salesforce polling on (SystemModstamp, Id)', () => {
 		const { queries } = org([{ Id: leadId(1), at: T0 + 1000, visibleAt: T0 }], clock, '13700/15000');
 		const source = new SalesforcePollSource(salesforceConnector(settings), 'Lead');
 		expect(await drain(source, clock, 60_000, 100)).toEqual([leadId(1)]);
-		const cursor = await engine.store.getCursor('salesforce:Lead');
+		const cursor = await engine.store.getCursor('salesforce:Lead@nurture');
 		await expect(pollOnce(engine, source, { journey: 'nurture', now: () => clock.now })).rejects.toThrow(/API usage is at 13700 of 15000 calls .*pauses until it is below 90%/);
 		expect(queries).toHaveLength(1);
-		expect(await engine.store.getCursor('salesforce:Lead')).toBe(cursor);
+		expect(await engine.store.getCursor('salesforce:Lead@nurture')).toBe(cursor);
 	});
 
 	test('JWT bearer: the assertion is RS256 over iss/sub/aud/exp and is what the token request carries', async () => {

@@ -7,6 +7,9 @@ import { waitQueue, type CapCounter, type CapReservation, type Store } from '../
 import { decision, profile } from '../helpers/fixtures';
 import { describeConsoleStoreContract } from './consoleStoreContract';
 
+/** An event in the nurture journey (the journey its keys are per). */
+const nurture = (eventId: string) => ({ journey: 'nurture', eventId });
+
 /**
  * The behaviour every Store backend must have. Each backend's test file calls this with a factory
  * that returns a fresh, empty store.
@@ -44,19 +47,19 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 		test('event claims: a dead taker’s lease frees in real time however old the event; the mark holds for the window on the event’s clock', async () => {
 			const at = Date.parse('2025-01-06T09:00:00Z');
 			// A taker claimed e1 over a lease ago (wall time) and died: the event, from last year, is taken over.
-			expect(await store.claimKey(eventLeaseKey('e1'), EVENT_LEASE_MS, Date.now() - EVENT_LEASE_MS - 1)).toBe(true);
-			const claimed = await claimEvent(store, 'e1', at);
+			expect(await store.claimKey(eventLeaseKey(nurture('e1')), EVENT_LEASE_MS, Date.now() - EVENT_LEASE_MS - 1)).toBe(true);
+			const claimed = await claimEvent(store, nurture('e1'), at);
 			// The lease's value: when it runs out, in wall time.
 			expect(claimed! - Date.now()).toBeGreaterThan(EVENT_LEASE_MS - 5_000);
-			await new EventMark(store, 'e1', at, 72 * 3_600_000, claimed).set();
+			await new EventMark(store, nurture('e1'), at, 72 * 3_600_000, claimed).set();
 			// A rerun at the same event time, and a repeat within the window, are duplicates; past it, new.
-			expect(await claimEvent(store, 'e1', at)).toBeUndefined();
-			expect(await claimEvent(store, 'e1', at + 71 * 3_600_000)).toBeUndefined();
-			expect(await claimEvent(store, 'e1', at + 73 * 3_600_000)).toBeDefined();
+			expect(await claimEvent(store, nurture('e1'), at)).toBeUndefined();
+			expect(await claimEvent(store, nurture('e1'), at + 71 * 3_600_000)).toBeUndefined();
+			expect(await claimEvent(store, nurture('e1'), at + 73 * 3_600_000)).toBeDefined();
 			// Not taken in: free again at once.
-			expect(await claimEvent(store, 'e2', at)).toBeDefined();
-			await releaseEvent(store, 'e2');
-			expect(await claimEvent(store, 'e2', at)).toBeDefined();
+			expect(await claimEvent(store, nurture('e2'), at)).toBeDefined();
+			await releaseEvent(store, nurture('e2'));
+			expect(await claimEvent(store, nurture('e2'), at)).toBeDefined();
 		});
 
 		test('the end of a take-in fenced by its lease: refused with nothing written once another delivery took the lease that ran out', async () => {
