@@ -118,9 +118,19 @@ export function readTable(path: string, format?: TableFormat): Table {
 	try {
 		text = readFileSync(path, 'utf8');
 	} catch (error) {
-		throw new NudgeError('INVALID_INPUT', `Cannot read the data file ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+		throw new NudgeError('INVALID_INPUT', dataFileUnreadable(path, error));
 	}
-	return parseTable(text, format ?? formatOf(path, text));
+	return format ? parseTable(text, format) : tableFromText(path, text);
+}
+
+/** The table a data file's text holds, its format from the file's name or its first character (formatOf). */
+export function tableFromText(path: string, text: string): Table {
+	return parseTable(text, formatOf(path, text));
+}
+
+/** Why a data file could not be read, naming it as the user gave it. */
+export function dataFileUnreadable(path: string, error: unknown): string {
+	return `Cannot read the data file ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`;
 }
 
 /** The rows of a table as objects keyed by column name. */

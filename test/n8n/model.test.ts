@@ -1,6 +1,6 @@
 /** Nudge Model inside n8n's WorkflowExecute: train from items or a file, activate, roll back, and Score using it. */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { IDataObject } from 'n8n-workflow';
 import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { closeAllEngines } from '../../engine/registry';
@@ -12,6 +12,10 @@ import { fixture } from './fixtures';
 import { nudgeNode, runWorkflow, type WorkflowJson } from './harness';
 
 afterAll(closeAllEngines);
+
+// The folder n8n lets nodes read files from, as an n8n 2 server's N8N_RESTRICT_FILE_ACCESS_TO (default ~/.n8n-files).
+const readable = tempDir('nudge-n8n-files-');
+process.env.N8N_RESTRICT_FILE_ACCESS_TO = readable;
 
 const rows = tableRecords(synthetic(2000)).map((r) => {
 	delete r['Last Seen'];
@@ -43,7 +47,7 @@ describe('Nudge Model', () => {
 
 	it('trains from a CSV file, keeps the better version, lists versions and rolls back', async () => {
 		const f = fixture({ policy });
-		const path = join(tempDir(), 'crm.csv');
+		const path = join(readable, 'crm.csv');
 		const table = synthetic(1500, 3);
 		writeFileSync(path, [table.columns.join(';'), ...table.rows.map((r) => r.join(';'))].join('\n'));
 		const fileTrain = { ...train, dataSource: 'file', filePath: path };
@@ -57,6 +61,26 @@ describe('Nudge Model', () => {
 			[1, true],
 			[2, false],
 		]);
+	});
+
+	it('File Path reads only what n8n lets nodes read: a file outside N8N_RESTRICT_FILE_ACCESS_TO, in a .git folder, or behind a symbolic link is refused and nothing is trained', async () => {
+		const f = fixture({ policy });
+		const table = synthetic(300, 3);
+		const csv = [table.columns.join(';'), ...table.rows.map((r) => r.join(';'))].join('\n');
+		const outside = join(tempDir(), 'crm.csv');
+		mkdirSync(join(readable, '.git'));
+		const inGit = join(readable, '.git', 'crm.csv');
+		for (const path of [outside, inGit]) writeFileSync(path, csv);
+		for (const path of [outside, inGit]) {
+			const refused = await run(f, { ...train, dataSource: 'file', filePath: path, activate: true });
+			expect(refused.error?.message).toBe(`n8n does not let nodes read ${path}: put the file in a folder N8N_RESTRICT_FILE_ACCESS_TO allows (n8n 2's default is ~/.n8n-files), not in n8n's own folder or a .git folder`);
+		}
+		symlinkSync(dirname(outside), join(readable, 'linked'));
+		const linked = await run(f, { ...train, dataSource: 'file', filePath: join(readable, 'linked', 'crm.csv'), activate: true });
+		expect(linked.error?.message).toMatch(/n8n does not let nodes read .*linked\/crm\.csv|Cannot read the data file .*linked\/crm\.csv: Access to the file is not allowed/);
+		const missing = await run(f, { ...train, dataSource: 'file', filePath: join(readable, 'gone.csv') });
+		expect(missing.error?.message).toBe(`Cannot read the data file ${join(readable, 'gone.csv')}: no such file`);
+		expect((await run(f, { operation: 'list', modelName: 'lead' })).output('Model')[0]).toMatchObject({ versions: [] });
 	});
 
 	it('retrains from the outcomes recorded on Nudge decisions', async () => {

@@ -13,11 +13,11 @@ const VALUES = [
 	'DEFAULT_STORE_URL', 'DecisionConsole', 'DecisionSchema', 'Engine', 'GUARD_OUTPUTS', 'JOURNEYS', 'MAX_WEBHOOK_BYTES', 'MemoryStore',
 	'NOT_CONFIGURED_ANSWER', 'NudgeError', 'OutcomeSchema', 'PROVIDERS', 'PolicySchema', 'REASON_CODES', 'SEND_OUTPUTS', 'VERDICTS',
 	'WEBHOOK_SOURCES', 'acquireEngine', 'applyInactivityRules', 'checkEngineConfig', 'checkWebhookUrl', 'chooseChannelStep',
-	'closeAllEngines', 'connectSalesforce', 'createEngine', 'createPollSource', 'createSender', 'dataTable', 'decisionIdOf',
+	'closeAllEngines', 'connectSalesforce', 'createEngine', 'createPollSource', 'createSender', 'dataFileUnreadable', 'dataTable', 'decisionIdOf',
 	'fireDueTimers', 'getEngine', 'guardOptionsOf', 'headerValue', 'hubspotAuthFrom', 'journeyOf', 'jsonObjectOf', 'loadPolicy',
 	'loadPolicyFile', 'modelOperation', 'openItem', 'openStore', 'outcomeReference', 'parseInactivityRules', 'parseInactivityRulesJson',
 	'policyHasTimers', 'policyJsonSchema', 'pollOnce', 'postWebhook', 'receiveSignedEvents', 'redactUrl', 'resolveActionContact',
-	'routeGuard', 'routeSend', 'routedChannel', 'runJourney', 'salesforceSettingsFrom', 'signatureHeaders', 'takeDueDecisions', 'timerFailureText',
+	'routeGuard', 'routeSend', 'routedChannel', 'runJourney', 'salesforceSettingsFrom', 'signatureHeaders', 'tableFromText', 'takeDueDecisions', 'timerFailureText',
 	'verdictOf', 'verifySignedRequest',
 ];
 

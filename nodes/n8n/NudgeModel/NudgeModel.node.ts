@@ -1,6 +1,6 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
-import { dataTable, modelOperation, ModelRequest } from '../../../engine';
+import { dataFileUnreadable, dataTable, modelOperation, ModelRequest, tableFromText } from '../../../engine';
 import { loadEngine, nudgeEngineConnectionTest, toNodeError } from '../shared/engine';
 import { engineCredentials } from '../shared/description';
 
@@ -9,6 +9,39 @@ const list = (v: string) =>
 		.split(',')
 		.map((s) => s.trim())
 		.filter(Boolean);
+
+/**
+ * The data file, read only as n8n lets nodes read files (its Read/Write Files node does the same): inside
+ * N8N_RESTRICT_FILE_ACCESS_TO (n8n 2's default ~/.n8n-files), outside n8n's own folder and N8N_BLOCK_FILE_PATTERNS
+ * (.git folders), no symbolic link on the way. Reading the path directly let a workflow read n8n's database or its
+ * encryption key's file, which n8n refuses to its own nodes.
+ */
+async function readDataFile(ctx: IExecuteFunctions, filePath: string) {
+	const path = filePath.trim();
+	if (!path) throw new NodeOperationError(ctx.getNode(), 'Set the File Path of the CSV, JSON or JSONL file to learn from');
+	let resolved: Awaited<ReturnType<IExecuteFunctions['helpers']['resolvePath']>>;
+	let text: string;
+	try {
+		resolved = await ctx.helpers.resolvePath(path);
+	} catch (error) {
+		throw new NodeOperationError(ctx.getNode(), dataFileUnreadable(path, error));
+	}
+	if (ctx.helpers.isFilePathBlocked(resolved)) {
+		throw new NodeOperationError(
+			ctx.getNode(),
+			`n8n does not let nodes read ${path}: put the file in a folder N8N_RESTRICT_FILE_ACCESS_TO allows (n8n 2's default is ~/.n8n-files), not in n8n's own folder or a .git folder`,
+		);
+	}
+	try {
+		const chunks: Buffer[] = [];
+		for await (const chunk of await ctx.helpers.createReadStream(resolved)) chunks.push(chunk as Buffer);
+		text = Buffer.concat(chunks).toString('utf8');
+	} catch (error) {
+		// n8n's own refusals (a symbolic link on the way, the file changed while opened) say so in their message.
+		throw new NodeOperationError(ctx.getNode(), dataFileUnreadable(path, error));
+	}
+	return tableFromText(path, text);
+}
 
 const withData = { show: { operation: ['train', 'evaluate', 'trainUplift'] } };
 const fromFile = { show: { operation: ['train', 'evaluate', 'trainUplift'], dataSource: ['file'] } };
@@ -77,8 +110,8 @@ export class NudgeModel implements INodeType {
 				name: 'filePath',
 				type: 'string',
 				default: '',
-				placeholder: '/data/crm-export.csv',
-				description: 'CSV (comma, semicolon or tab), JSON or JSONL export on the n8n server',
+				placeholder: '/home/node/.n8n-files/crm-export.csv',
+				description: "CSV (comma, semicolon or tab), JSON or JSONL export on the n8n server, in a folder n8n lets nodes read (N8N_RESTRICT_FILE_ACCESS_TO; n8n 2's default is ~/.n8n-files)",
 				displayOptions: fromFile,
 			},
 			{
@@ -189,7 +222,7 @@ export class NudgeModel implements INodeType {
 			const p = <T>(name: string, fallback: T) => this.getNodeParameter(name, 0, fallback) as T;
 			const operation = p<ModelRequest['operation']>('operation', 'train');
 			const name = p('modelName', 'lead').trim();
-			const data = () => dataTable(p<string>('dataSource', 'items') === 'file' ? p('filePath', '') : items.map((i) => i.json));
+			const data = async () => (p<string>('dataSource', 'items') === 'file' ? readDataFile(this, p('filePath', '')) : dataTable(items.map((i) => i.json)));
 			const note = p('note', '') || undefined;
 			const version = p('version', 0);
 			let request: ModelRequest;
@@ -198,18 +231,18 @@ export class NudgeModel implements INodeType {
 			if (operation === 'trainUplift') {
 				const fromJourney = p<string>('dataSource', 'items') === 'outcomes';
 				const options = { treatment: p('treatment', '').trim(), outcome: p('target', '').trim(), positive: p('positive', '').trim() || undefined, exclude: common.exclude, placeholders: common.placeholders, trees: common.trees };
-				request = { operation, name, ...(fromJourney ? { journey: p('journey', '').trim() } : { data: data() }), options, activate: activation.activate, note };
+				request = { operation, name, ...(fromJourney ? { journey: p('journey', '').trim() } : { data: await data() }), options, activate: activation.activate, note };
 			} else if (operation === 'train' && p<string>('dataSource', 'items') === 'outcomes') {
 				request = { operation: 'retrain', name, options: common, ...activation };
 			} else if (operation === 'train') {
 				request = {
 					operation,
 					name,
-					data: data(),
+					data: await data(),
 					...activation,
 					options: { target: p('target', '').trim(), positive: p('positive', '').trim() || undefined, ...common },
 				};
-			} else if (operation === 'evaluate') request = { operation, name, data: data(), version: version || undefined };
+			} else if (operation === 'evaluate') request = { operation, name, data: await data(), version: version || undefined };
 			else if (operation === 'activate') {
 				if (!version) throw new NodeOperationError(this.getNode(), 'Set the Version to activate (List Versions shows them)');
 				request = { operation, name, version, note };
