@@ -8,6 +8,7 @@ import type { Random } from './decide/sampling';
 import { webhookPoster } from './deliver/webhook';
 import type { CustomerEvent } from './events/schema';
 import type { DecisionRef } from './items/decisionRef';
+import { DEFAULT_JOURNEY } from './items/open';
 import { eraseContact, EraseOptions, ErasureReceipt } from './privacy/erase';
 import { ContactRecord, contactRecord } from './privacy/record';
 import type { RetentionReport } from './privacy/retention';
@@ -239,7 +240,8 @@ export class Engine {
 	 * of its identities so the person, if they come again, is never contacted. See engine/privacy/erase.ts.
 	 */
 	eraseContact(contact: unknown, options: EraseOptions = {}): Promise<ErasureReceipt> {
-		return this.ctx.profileLock.run(() => eraseContact(this.store, contact, options, this.ctx.wallNow()));
+		const events = { journeys: [...new Set([DEFAULT_JOURNEY, ...Object.keys(this.policy.journeys)])], windowMs: this.policy.dedupWindowHours * 3_600_000, eventClock: this.ctx.clock === 'event' };
+		return this.ctx.profileLock.run(() => eraseContact(this.store, contact, options, this.ctx.wallNow(), events));
 	}
 
 	/** Deletes what the policy's `retention` keeps no longer (engine/privacy/retention.ts); `nudge retention` runs it. */

@@ -93,7 +93,8 @@ export async function pollOnce(engine: Engine, source: PollSource, options: Poll
 	const settleMs = options.settleMs ?? 60_000;
 	const until = now - settleMs;
 	// Each journey has its own cursor: two journeys polling the same object each take in every change (a shared one gave
-	// the second nothing). A journey without one yet starts where the cursor of earlier versions, one per object, was.
+	// the second nothing). A journey without one yet starts at the object's cursor, the furthest any journey's poll
+	// reached (earlier versions had that one only).
 	const cursorName = `${source.cursorName}@${options.journey}`;
 	const stored = await engine.store.getCursor(cursorName);
 	const started = stored ?? (await engine.store.getCursor(source.cursorName));
@@ -122,6 +123,15 @@ export async function pollOnce(engine: Engine, source: PollSource, options: Poll
 		// Another poller moved it first: its events were the same ones, de-duplicated by id.
 		await engine.store.setCursor(cursorName, JSON.stringify(result.cursor), stored);
 	}
+	await advanceObjectCursor(engine, source.cursorName, result.cursor);
 	await engine.store.sync();
 	return result;
+}
+
+/** Moves the object's cursor forward to `to` (never back); a poller that moved it meanwhile leaves it to that one. */
+async function advanceObjectCursor(engine: Engine, name: string, to: PollCursor): Promise<void> {
+	const stored = await engine.store.getCursor(name);
+	const at = readCursor(stored);
+	if (at && !isAfter({ modifiedAt: to.at, id: to.id }, at)) return;
+	await engine.store.setCursor(name, JSON.stringify(to), stored);
 }

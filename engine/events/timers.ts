@@ -93,7 +93,13 @@ interface TimerBody {
 	minutes: number;
 }
 
-const timerId = (rule: InactivityRule, contactId: string) => `inactivity:${rule.fire}:${contactId}`;
+/**
+ * A contact's timer of a rule in a journey: two journeys whose rules fire the same event each have their own (one
+ * event reaches both journeys' triggers). The journey's name is length-prefixed, so no names spell another's id.
+ */
+const timerId = (journey: string, rule: InactivityRule, contactId: string) => `inactivity:${journey.length}:${journey}:${rule.fire}:${contactId}`;
+/** The id earlier versions gave the timer, one for all journeys: cancelled with the journey's own, so it cannot fire as well. */
+const earlierTimerId = (rule: InactivityRule, contactId: string) => `inactivity:${rule.fire}:${contactId}`;
 const same = (a: string | undefined, b: string) => !!a && a.toLowerCase() === b.toLowerCase();
 
 /** A node's own rules plus the timers the policy gives the event's journey (`journeys.<id>.timers`). */
@@ -130,14 +136,16 @@ export async function applyInactivityRules(engine: Engine, accepted: IngestResul
 			// cancels it with the contact's own (one store call a merged id, on cancelling events only).
 			const merged = (profile ? contactIds(profile) : []).filter((id) => id !== decision.contactId);
 			for (const rule of rulesFor(engine, decision.journey, rules)) {
-				const id = timerId(rule, decision.contactId);
+				const id = timerId(decision.journey, rule, decision.contactId);
 				if (rule.cancel.some((name) => same(event.name, name))) {
-					for (const other of merged) await engine.store.cancelTimer(timerId(rule, other));
+					for (const other of merged) for (const ofOther of [timerId(decision.journey, rule, other), earlierTimerId(rule, other)]) await engine.store.cancelTimer(ofOther);
 					await engine.store.cancelTimer(id);
+					await engine.store.cancelTimer(earlierTimerId(rule, decision.contactId));
 					changed.push(event.eventId);
 				} else if (same(event.name, rule.start)) {
 					const body: TimerBody = { fire: rule.fire, contactId: decision.contactId, journey: decision.journey, startedBy: event.eventId, start: rule.start, minutes: rule.minutes };
 					await engine.store.scheduleTimer({ timerId: id, dueAt: parseTime(event.occurredAt) + rule.minutes * 60_000, body: JSON.stringify(body) });
+					await engine.store.cancelTimer(earlierTimerId(rule, decision.contactId));
 					changed.push(event.eventId);
 				}
 			}

@@ -12,6 +12,7 @@ import { stopSends } from './stopSends';
 import { suppressIdentities } from './suppression';
 import { isoTime } from '../util/isoTime';
 import { storableText } from '../events/limits';
+import { eventMarkKey } from '../events/eventClaim';
 
 /** One contact, named by its contact id or by an email address it was seen with. */
 export const ContactRefSchema = z
@@ -48,6 +49,27 @@ export interface EraseOptions {
 	suppress?: boolean;
 }
 
+/** The journeys an erased person's events are held in as taken in, and for how long (the policy's de-duplication window). */
+export interface ErasedEventHold {
+	journeys: string[];
+	windowMs: number;
+	/** On the event clock (replays) decisions are dated by their events: every one is looked at, not the last window's. */
+	eventClock?: boolean;
+}
+
+/**
+ * Marks each of the person's events still within its de-duplication window as taken in, in every journey: a journey
+ * whose trigger had not received one yet (a sender's queue, a destination per journey) would otherwise make a new
+ * contact of the erased data; the journeys that took it in hold their marks already. Under the contact's locks.
+ */
+async function holdErasedEvents(store: Store, contactIds: string[], now: number, { journeys, windowMs, eventClock }: ErasedEventHold): Promise<void> {
+	const recent = await store.queryDecisions({ contactIds, ...(eventClock ? {} : { from: isoTime(now - windowMs) }) });
+	for (const d of recent) {
+		const at = Date.parse(d.createdAt);
+		for (const journey of new Set([...journeys, d.journey])) await store.holdKey(eventMarkKey({ journey, eventId: d.event.eventId }), windowMs, at);
+	}
+}
+
 /** What is kept of an erasure (in the store, under `privacy:erasure:<erasureId>`): nothing about the person. */
 export interface ErasureReceipt {
 	/** Also the pseudonym the contact's decisions now carry, so an audit can find them. */
@@ -70,6 +92,8 @@ interface LockedErasure {
 	scrub?: boolean;
 	/** Checked on the profile read under the locks: true keeps the contact (retention: it was active meanwhile). */
 	keep?: (profile: Profile | undefined) => boolean;
+	/** The person's recent events held as taken in, at this time (ms). */
+	holdEvents?: ErasedEventHold & { now: number };
 }
 
 /**
@@ -89,6 +113,7 @@ export async function eraseUnderLocks(store: Store, contactId: string, pseudonym
 		// An address known only as a trait is suppressed too.
 		// Its contact id too: an event naming it (an integrator that kept it) makes a do-not-contact contact.
 		if (options.suppress) await suppressIdentities(store, [...new Set([...identityKeys, contactIdKey(contactId), ...(profile?.email ? [identityKey('email', profile.email)] : [])])], options.suppressAt!);
+		if (options.holdEvents) await holdErasedEvents(store, [contactId, ...(profile?.mergedFrom ?? [])], options.holdEvents.now, options.holdEvents);
 		const pseudonymise = (d: Decision) => pseudonymiseDecision(d, pseudonym, personal, at);
 		const scrub = options.scrub ?? true;
 		// Contacts merged into this one left decisions, ledger entries and hour counts under their own ids: erased first.
@@ -112,7 +137,7 @@ export async function eraseUnderLocks(store: Store, contactId: string, pseudonym
  * pseudonymises its decisions (pseudonymise.ts: counts and lift unchanged) and records a receipt without the
  * person's data. Holds the contact's identity locks meanwhile, so a concurrent event cannot half-recreate it.
  */
-export async function eraseContact(store: Store, input: unknown, options: EraseOptions, now: Date): Promise<ErasureReceipt> {
+export async function eraseContact(store: Store, input: unknown, options: EraseOptions, now: Date, events?: ErasedEventHold): Promise<ErasureReceipt> {
 	const ref = parseContactRef(input, 'erase the contact');
 	const contactId = await resolveContact(store, ref);
 	const emailKey = ref.email ? [identityKey('email', ref.email)] : [];
@@ -122,7 +147,7 @@ export async function eraseContact(store: Store, input: unknown, options: EraseO
 	const receipt: ErasureReceipt = { erasureId: newId('erased'), at: isoTime(now.getTime()), found: false, suppressed: !!options.suppress, counts: { profiles: 0, identities: 0, capEntries: 0, timers: 0, decisions: 0 } };
 	if (contactId) {
 		await stopSends(store, [contactId, ...((await store.getProfile(contactId))?.mergedFrom ?? [])], () => now.getTime());
-		receipt.counts = (await eraseUnderLocks(store, contactId, receipt.erasureId, receipt.at, { email: ref.email, suppress: options.suppress, suppressAt: now.getTime() }))!;
+		receipt.counts = (await eraseUnderLocks(store, contactId, receipt.erasureId, receipt.at, { email: ref.email, suppress: options.suppress, suppressAt: now.getTime(), ...(events ? { holdEvents: { ...events, now: now.getTime() } } : {}) }))!;
 		receipt.found = Object.values(receipt.counts).some((n) => n > 0);
 		if (!receipt.found && !options.suppress) throw new NudgeError('UNKNOWN_CONTACT', `No contact has the id ${contactId}: nothing was erased`, [], 404);
 	} else {

@@ -23,14 +23,27 @@ const takenInId = (eventId: string) => createHash('sha256').update(eventId).dige
 
 /**
  * Whether the profile took the event in already (a journey's trigger received it before this one's); when not, it is
- * noted as taken in. A contact saved by an earlier version starts its list now (`since`); a new one from its first event.
+ * noted as taken in. A list without its start (a new contact's, or one an earlier version saved) starts at `since`.
  */
-function tookInBefore(profile: Profile, eventId: string, existed: boolean): boolean {
+function tookInBefore(profile: Profile, eventId: string, since: number): boolean {
 	const id = takenInId(eventId);
-	const taken = (profile.takenIn ??= { since: existed ? Date.now() : 0, ids: [] });
+	const taken = (profile.takenIn ??= { ids: [] });
+	taken.since ??= since;
 	if (taken.ids.includes(id)) return true;
 	taken.ids = [...taken.ids, id].slice(-TAKEN_IN_KEPT);
 	return false;
+}
+
+/**
+ * The events two merged contacts took in, the more recently seen contact's last (its events are the likelier to reach
+ * another journey next). Either list may miss events an earlier version took in when either contact has none, or its
+ * start: the merged list starts again then.
+ */
+function mergedTakenIn(keep: Profile, other: Profile): Profile['takenIn'] {
+	const lists = before(keep.lastSeenAt, other.lastSeenAt) ? [keep.takenIn, other.takenIn] : [other.takenIn, keep.takenIn];
+	const ids = [...new Set(lists.flatMap((list) => list?.ids ?? []))].slice(-TAKEN_IN_KEPT);
+	const starts = lists.map((list) => list?.since);
+	return starts.every((since) => since !== undefined) ? { since: Math.max(...(starts as number[])), ids } : { ids };
 }
 
 /**
@@ -146,9 +159,7 @@ export function mergeProfiles(keep: Profile, other: Profile): Profile {
 	keep.mergedFrom = [...new Set([...(keep.mergedFrom ?? []), other.contactId, ...(other.mergedFrom ?? [])])].filter((id) => id !== keep.contactId);
 	if (other.doNotContact) keep.doNotContact = true;
 	keep.pausesClearedAt = laterTimes(keep.pausesClearedAt, other.pausesClearedAt);
-	// Either contact's events are taken in; a contact without the list (an earlier version's) leaves the survivor without it.
-	if (keep.takenIn && other.takenIn) keep.takenIn = { since: Math.max(keep.takenIn.since, other.takenIn.since), ids: [...new Set([...other.takenIn.ids, ...keep.takenIn.ids])].slice(-TAKEN_IN_KEPT) };
-	else delete keep.takenIn;
+	keep.takenIn = mergedTakenIn(keep, other);
 	// A journey paused on either contact stays paused: the pause that lasts longer (one until cleared, or the later end).
 	for (const [id, pause] of Object.entries(other.pauses ?? {})) {
 		const mine = keep.pauses?.[id];
@@ -324,12 +335,13 @@ export async function applyToProfile(
 		// contact, with its consent and caps, never a new empty contact of that id.
 		if (direct && direct !== profile.contactId && !found.has(direct) && !resolved.has(contactIdKey(direct))) profile.mergedFrom = [...new Set([...(profile.mergedFrom ?? []), direct])];
 		const existed = profiles.length > 0;
-		if (storeWide && existed && (!profile.takenIn || storeWide.at < profile.takenIn.since + storeWide.windowMs) && (await storeWide.marked())) {
+		const since = profile.takenIn?.since;
+		if (storeWide && existed && (since === undefined || storeWide.at < since + storeWide.windowMs) && (await storeWide.marked())) {
 			await releaseLocks(store, held, lockedUntil);
 			return undefined;
 		}
 		const known = new Set(profileIdentityKeys(profile));
-		const fresh = !tookInBefore(profile, event.eventId, existed);
+		const fresh = !tookInBefore(profile, event.eventId, existed ? (storeWide?.at ?? Date.now()) : 0);
 		if (fresh) applyEvent(profile, event);
 		// A new contact's key, from its first event: a user id that comes later (a login) or a merge never moves it.
 		profile.holdoutKey ??= holdoutKey(profile);

@@ -42,11 +42,12 @@ export const ProfileSchema = z.object({
 	pausesClearedAt: z.record(z.string(), z.string()).optional(),
 	/**
 	 * The events this profile took in last (TAKEN_IN_KEPT short hashes of their ids, newest last): an event that a second
-	 * journey's trigger receives opens a decision there but is applied to the profile once. `since` (ms): from when the
-	 * list names every event the contact took in (0: from its first event; for a contact saved by an earlier version,
-	 * its first update by this one); events taken in before then have the store-wide mark earlier versions set.
+	 * journey's trigger receives opens a decision there but is applied to the profile once. `since` (ms, the engine's
+	 * clock): from when the list names every event the contact took in (0: from its first event; for a contact saved by
+	 * an earlier version, or merged with one, its next update by this one); events taken in before then may have the
+	 * store-wide mark earlier versions set.
 	 */
-	takenIn: z.object({ since: z.number(), ids: z.array(z.string()) }).optional(),
+	takenIn: z.object({ since: z.number().optional(), ids: z.array(z.string()) }).optional(),
 	/** Journeys paused by negative triggers, by trigger id (DESIGN §4). */
 	pauses: z
 		.record(z.string(), z.object({ since: z.string(), until: z.string().optional(), event: z.string().optional() }))

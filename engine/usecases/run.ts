@@ -1,7 +1,7 @@
 import { type Decision, optsOut } from '../audit/schema';
 import { NudgeError } from '../errors';
 import type { DecisionRef } from '../items/decisionRef';
-import { outcomeOfEvent } from '../journeys/journey';
+import { outcomeJourneys } from '../journeys/journey';
 import { contactIds, profileById } from '../profiles/profiles';
 import { chooseStage } from './choose';
 import { type EngineContext, loadDecision, profileLoader } from './context';
@@ -76,7 +76,7 @@ function recordOutcomeOf(ctx: EngineContext, outcome: NonNullable<Decision['outc
 async function recordOutcomeAgain(ctx: EngineContext, { event, decision }: IngestResult): Promise<void> {
 	// At the event's own time, not the repeat's: a message sent since is none it can be an outcome of.
 	const at = new Date(Math.min(Date.parse(event.occurredAt), Date.parse(decision.createdAt)));
-	if (!outcomeOfEvent(ctx.policy, decision.journey, event)) return;
+	if (!outcomeJourneys(ctx.policy, decision.journey, event).size) return;
 	const profile = await profileById(ctx.store, decision.contactId);
 	const outcome = await outcomeOfMessage(ctx, profile ? contactIds(profile) : [decision.contactId], decision.journey, event, at);
 	if (!outcome) return;

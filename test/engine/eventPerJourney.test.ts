@@ -5,11 +5,13 @@
  * (one mark per store, whichever journey) stay duplicates for their window.
  */
 import { Engine } from '../../engine/engine';
-import { storeWideEventMarkKey } from '../../engine/events/eventClaim';
+import { eventMarkKey, storeWideEventMarkKey } from '../../engine/events/eventClaim';
+import { applyInactivityRules, fireDueTimers } from '../../engine/events/timers';
 import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { loadPolicy } from '../../engine/policy/load';
 import type { PolicyInput } from '../../engine/policy/schema';
 import { profileIdentityKeys, TAKEN_IN_KEPT } from '../../engine/profiles/profiles';
+import { MemoryStore } from '../../engine/store/memory';
 import type { Store } from '../../engine/store/types';
 import { forEveryBackend } from '../helpers/rawStores';
 
@@ -23,7 +25,11 @@ const policy: PolicyInput = {
 	},
 };
 const T0 = Date.parse('2026-11-21T09:00:00.000Z');
-const event = (eventId: string, at = T0, name = 'Cart Updated', email = 'ana@example.com') => ({ eventId, type: 'track', name, identities: { email }, traits: { consent: { email: 'opted_in' } }, occurredAt: new Date(at).toISOString() });
+const event = (eventId: string, at = T0, name = 'Cart Updated', identities: Record<string, string> = { email: 'ana@example.com' }) => ({ eventId, type: 'track', name, identities, traits: { consent: { email: 'opted_in' } }, occurredAt: new Date(at).toISOString() });
+const countOf = async (store: Store, email: string, name: string) => {
+	const id = (await store.resolveIdentities([`email:${email}`])).get(`email:${email}`);
+	return id ? (await store.getProfile(id))?.counters[name] : undefined;
+};
 
 forEveryBackend('event_per_journey', (backend) => {
 	describe(backend.name, () => {
@@ -90,5 +96,75 @@ forEveryBackend('event_per_journey', (backend) => {
 			// Past the window, that mark is gone and the event is new.
 			expect((await engine.ingest(event('old-1', at + 25 * 3_600_000), { journey: 'nurture' })).duplicate).toBe(false);
 		});
+
+		test('several events of one contact, each delivered twice to three journeys at once: one decision per journey and event, each counted once', async () => {
+			const journeys = ['nurture', 'cart-abandonment', 'win-back'];
+			const ids = ['k0', 'k1', 'k2'];
+			const calls = ids.flatMap((id, i) => journeys.flatMap((journey) => [0, 1].map(() => engine.ingest(event(id, T0 + i * 1000), { journey }))));
+			const results = await Promise.all(calls);
+			const taken = results.filter((r) => !r.duplicate).map((r) => `${r.decision.journey}:${r.event.eventId}`);
+			expect(taken.sort()).toEqual(ids.flatMap((id) => journeys.map((j) => `${j}:${id}`)).sort());
+			expect(await countOf(store, 'ana@example.com', 'Cart Updated')).toBe(ids.length);
+		}, 60_000);
+
+		test('an erased person’s event that reaches a journey which had not received it yet (its destination’s queue) is a duplicate, not a new contact made of erased data', async () => {
+			await engine.ingest(event('e-erase'), { journey: 'nurture' });
+			// An event an earlier version took in: its decision row and its store-wide mark, no mark per journey.
+			await engine.ingest(event('e-old', T0 + 1000), { journey: 'nurture' });
+			await store.releaseKey(eventMarkKey({ journey: 'nurture', eventId: 'e-old' }));
+			await store.holdKey(storeWideEventMarkKey('e-old'), 24 * 3_600_000, T0 + 1000);
+			await engine.eraseContact({ email: 'ana@example.com' });
+			for (const [id, journey] of [['e-erase', 'cart-abandonment'], ['e-erase', 'nurture'], ['e-old', 'nurture'], ['e-old', 'cart-abandonment']]) {
+				expect([id, journey, (await engine.ingest(event(id, T0 + 60_000), { journey })).duplicate]).toEqual([id, journey, true]);
+			}
+			expect(await store.resolveIdentities(['email:ana@example.com'])).toEqual(new Map());
+		});
+
+		test('an anonymous visitor merged into a busier known contact: its last event, reaching a second journey after the merge, is counted once', async () => {
+			for (let i = 0; i < TAKEN_IN_KEPT; i++) await engine.ingest(event(`ana-${i}`, T0 + i, 'Page Viewed'), { journey: 'nurture' });
+			const visitor = { anonymousId: 'anon-z' };
+			await engine.ingest(event('cart-z', T0 + 10_000, 'Cart Updated', visitor), { journey: 'nurture' });
+			await engine.ingest(event('login-z', T0 + 20_000, 'Signed In', { email: 'ana@example.com', anonymousId: 'anon-z' }), { journey: 'nurture' });
+			expect((await engine.ingest(event('cart-z', T0 + 30_000, 'Cart Updated', visitor), { journey: 'cart-abandonment' })).duplicate).toBe(false);
+			expect(await countOf(store, 'ana@example.com', 'Cart Updated')).toBe(1);
+		});
+
+		test('a contact an earlier version saved, merged into a new one: the new one’s events are still counted once at a second journey', async () => {
+			const bo = await engine.ingest(event('bo-0', T0 - 30 * 86_400_000, 'Page Viewed', { userId: 'u-bo' }), { journey: 'nurture' });
+			const saved = (await store.getProfile(bo.decision.contactId))!;
+			delete saved.takenIn;
+			await store.saveProfile(saved, profileIdentityKeys(saved), []);
+			await engine.ingest(event('c-1', T0), { journey: 'nurture' });
+			await engine.ingest(event('login', T0 + 1000, 'Signed In', { email: 'ana@example.com', userId: 'u-bo' }), { journey: 'nurture' });
+			await engine.ingest(event('c-1', T0), { journey: 'cart-abandonment' });
+			expect(await countOf(store, 'ana@example.com', 'Cart Updated')).toBe(1);
+		});
+
+		test('one email opened, sent to every journey’s trigger, is recorded once, as an open of that email', async () => {
+			const nurture = await engine.decide(event('n-1', T0), { journey: 'nurture', target: { dryRun: true } });
+			const cart = await engine.decide(event('c-2', T0 + 1000), { journey: 'cart-abandonment', target: { dryRun: true } });
+			expect([nurture.status, cart.status]).toEqual(['sent', 'sent']);
+			const opened = { ...event('open-1', T0 + 3_600_000, 'Email Opened'), properties: { channel: 'email' } };
+			const credited = [];
+			for (const journey of ['nurture', 'cart-abandonment']) credited.push((await engine.decide(opened, { journey, target: { dryRun: true } })).outcomeFor?.decisionId);
+			expect(credited).toEqual([cart.decisionId, cart.decisionId]);
+			expect((await engine.store.getDecision(cart.decisionId))!.outcomes.map((o) => o.type)).toEqual(['open']);
+			expect((await engine.store.getDecision(nurture.decisionId))!.outcomes).toEqual([]);
+		});
 	});
+});
+
+test('two journeys with the same inactivity timer each get their own: one Cart Updated at both fires Cart Abandoned in both', async () => {
+	const timer = { start: 'Cart Updated', cancel: ['Order Completed'], minutes: 30, fire: 'Cart Abandoned' };
+	const engine = new Engine({ store: new MemoryStore(), policy: loadPolicy({ ...policy, journeys: { nurture: { channels: ['email'], timers: [timer] }, 'cart-abandonment': { channels: ['email'], timers: [timer] } } }), clock: 'event' });
+	try {
+		for (const journey of ['nurture', 'cart-abandonment']) {
+			const result = await engine.ingest(event('cart-1'), { journey });
+			expect(await applyInactivityRules(engine, [result], [])).toEqual([]);
+		}
+		const { fired } = await fireDueTimers(engine, T0 + 31 * 60_000);
+		expect(fired.map((r) => r.decision.journey).sort()).toEqual(['cart-abandonment', 'nurture']);
+	} finally {
+		await engine.close();
+	}
 });

@@ -152,19 +152,26 @@ describe('HubSpot polling (CRM search on hs_lastmodifieddate)', () => {
 		expect(again).toMatchObject({ accepted: [], duplicates: 2 });
 	});
 
-	test('two journeys polling the same object each take in every change, the contact counting it once; a journey new to this version starts at the one cursor per object of earlier versions', async () => {
+	test('two journeys polling the same object each take in every change, the contact counting it once; a journey polling for the first time starts where the object\'s polls reached (on an upgraded store, the one cursor per object of earlier versions)', async () => {
 		const clock = { now: T0 + 10 * 60_000 };
-		fakeHubSpot([{ id: '501', modifiedAt: T0 + 1000, visibleAt: T0 }, { id: '502', modifiedAt: T0 + 2000, visibleAt: T0 }], clock);
+		fakeHubSpot([{ id: '501', modifiedAt: T0 + 1000, visibleAt: T0 }, { id: '502', modifiedAt: T0 + 2000, visibleAt: T0 }, { id: '503', modifiedAt: T0 + 3000, visibleAt: T0 + 11 * 60_000 }], clock);
 		// An earlier version's cursor (one per object) had taken 501 already.
 		await engine.store.setCursor('hubspot:contacts', JSON.stringify({ at: T0 + 1000, id: '501' }), undefined);
 		const taken = (journey: string) => pollOnce(engine, source(), { journey, now: () => clock.now }).then((r) => r.accepted.map((a) => `${a.decision.journey}:${a.event.properties.objectId}`));
 		expect(await taken('nurture')).toEqual(['nurture:502']);
-		expect(await taken('churn-risk')).toEqual(['churn-risk:502']);
-		expect(await taken('nurture')).toEqual([]);
+		// Its first poll starts where nurture's reached: 502 was taken by that journey's poll (an earlier version's
+		// second journey got nothing at all from the shared cursor).
 		expect(await taken('churn-risk')).toEqual([]);
-		const contact = (await engine.store.resolveIdentities(['hubspotId:502'])).get('hubspotId:502')!;
+		clock.now = T0 + 12 * 60_000;
+		expect(await taken('nurture')).toEqual(['nurture:503']);
+		expect(await taken('churn-risk')).toEqual(['churn-risk:503']);
+		expect(await taken('churn-risk')).toEqual([]);
+		const contact = (await engine.store.resolveIdentities(['hubspotId:503'])).get('hubspotId:503')!;
 		expect((await engine.getProfile(contact))!.counters['Contact Changed']).toBe(1);
-		expect(JSON.parse((await engine.store.getCursor('hubspot:contacts@churn-risk'))!)).toEqual({ at: T0 + 2000, id: '502' });
+		expect(JSON.parse((await engine.store.getCursor('hubspot:contacts@churn-risk'))!)).toEqual({ at: T0 + 3000, id: '503' });
+		// A journey whose poll trigger comes later starts where the journeys' polls reached, not at the earlier cursor.
+		expect(await taken('win-back')).toEqual([]);
+		expect(JSON.parse((await engine.store.getCursor('hubspot:contacts@win-back'))!)).toEqual({ at: T0 + 3000, id: '503' });
 	});
 
 	test('a contact edited while a poll pages through the search does not make a later contact be skipped', async () => {
