@@ -9,6 +9,7 @@ import { webhookPoster } from './deliver/webhook';
 import type { CustomerEvent } from './events/schema';
 import type { DecisionRef } from './items/decisionRef';
 import { DEFAULT_JOURNEY } from './items/open';
+import { JOURNEYS } from './journeys/journey';
 import { eraseContact, EraseOptions, ErasureReceipt } from './privacy/erase';
 import { ContactRecord, contactRecord } from './privacy/record';
 import type { RetentionReport } from './privacy/retention';
@@ -240,7 +241,9 @@ export class Engine {
 	 * of its identities so the person, if they come again, is never contacted. See engine/privacy/erase.ts.
 	 */
 	eraseContact(contact: unknown, options: EraseOptions = {}): Promise<ErasureReceipt> {
-		const events = { journeys: [...new Set([DEFAULT_JOURNEY, ...Object.keys(this.policy.journeys)])], windowMs: this.policy.dedupWindowHours * 3_600_000, eventClock: this.ctx.clock === 'event' };
+		// The policy's journeys, the default and the prebuilt ones (their flows run on a policy that may not name them).
+		const journeys = [...new Set([DEFAULT_JOURNEY, ...JOURNEYS, ...Object.keys(this.policy.journeys)])];
+		const events = { journeys, windowMs: this.policy.dedupWindowHours * 3_600_000, eventClock: this.ctx.clock === 'event' };
 		return this.ctx.profileLock.run(() => eraseContact(this.store, contact, options, this.ctx.wallNow(), events));
 	}
 

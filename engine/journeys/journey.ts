@@ -50,40 +50,6 @@ export function outcomeOfEvent(policy: Policy, journey: string, event: CustomerE
 	return { type: rule.type === 'revenue' ? 'conversion' : rule.type };
 }
 
-/**
- * The journeys whose messages the event is an outcome of (policy `journeys.<id>.outcomes`), with what it stands for in
- * each: the journey that received it first, then the policy's others. One open of one email reaches every journey's
- * trigger when a source sends each journey every event; it is the outcome of one message, the contact's latest among
- * these journeys' (usecases/ingest.ts outcomeOfMessage), whichever trigger it reached.
- */
-export function outcomeJourneys(policy: Policy, journey: string, event: CustomerEvent): Map<string, NonNullable<ReturnType<typeof outcomeOfEvent>>> {
-	const found = new Map<string, NonNullable<ReturnType<typeof outcomeOfEvent>>>();
-	for (const name of [journey, ...(journeysByOutcome(policy).get(eventKey(event).toLowerCase()) ?? [])]) {
-		const outcome = found.has(name) ? undefined : outcomeOfEvent(policy, name, event);
-		if (outcome) found.set(name, outcome);
-	}
-	return found;
-}
-
-/** The policy's journeys by the outcome event names they list (lower case): an outcome event looks up its own only. */
-const outcomeIndex = new WeakMap<Policy, Map<string, string[]>>();
-function journeysByOutcome(policy: Policy): Map<string, string[]> {
-	let index = outcomeIndex.get(policy);
-	if (!index) {
-		index = new Map();
-		for (const [name, journey] of Object.entries(policy.journeys)) {
-			for (const outcome of Object.keys(journey.outcomes ?? {})) {
-				const key = outcome.toLowerCase();
-				const journeys = index.get(key) ?? [];
-				if (!journeys.length) index.set(key, journeys);
-				journeys.push(name);
-			}
-		}
-		outcomeIndex.set(policy, index);
-	}
-	return index;
-}
-
 /** The journey's own score settings, or the policy's. */
 export function scoringFor(policy: Policy, journey: string): ScoringPolicy {
 	return journeyPolicy(policy, journey)?.scoring ?? policy.scoring;

@@ -13,7 +13,7 @@ import { applyNegativeTriggers } from '../guard/negativeTriggers';
 import { newId } from '../ids';
 import { decisionIdOf } from '../items/decisionRef';
 import { DEFAULT_JOURNEY } from '../items/open';
-import { eventKey, outcomeJourneys, startsMessage } from '../journeys/journey';
+import { eventKey, outcomeOfEvent, startsMessage } from '../journeys/journey';
 import { applyToProfile, contactIds, eventIdentityKeys, profileUpdateRequest, saveAndRelease, type StoreWideMark } from '../profiles/profiles';
 import { apartFromOtherUpdates, type EngineContext, newDecision, save, suppress, loadDecision } from './context';
 import { settleStopped } from './log';
@@ -204,36 +204,41 @@ async function routeEvent(ctx: EngineContext, decision: Decision, ids: string[],
 }
 
 /**
- * The outcome an event is of the contact's latest message in the journeys it is an outcome in (policy
- * `journeys.<id>.outcomes`; journey.ts outcomeJourneys), with the decision it belongs to; undefined when the event is no
- * outcome, or there is no such message in the attribution window. Each journey's trigger that receives the event finds
- * the same message, so the outcome is recorded once (by its id). `ids`: the contact's ids (profiles.ts contactIds): a
- * message sent before a merge is under the merged contact's id.
+ * The outcome an event is of the contact's latest message in the journey (policy `journeys.<id>.outcomes`), with the
+ * decision it belongs to; undefined when the event is no outcome, or there is no such message in the attribution window.
+ * Each journey whose trigger receives the event attributes it to its own message: a journey's lift counts the purchases
+ * after its messages and after its holdouts, whatever another journey sent. `ids`: the contact's ids (profiles.ts
+ * contactIds): a message sent before a merge is under the merged contact's id.
  */
 export async function outcomeOfMessage(ctx: EngineContext, ids: string[], journey: string, event: CustomerEvent, at: Date): Promise<Decision['outcomeFor']> {
-	const journeys = outcomeJourneys(ctx.policy, journey, event);
-	if (!journeys.size) return undefined;
+	const outcome = outcomeOfEvent(ctx.policy, journey, event);
+	if (!outcome) return undefined;
 	// An event naming its channel (an email unsubscribe) belongs to the latest message on that channel.
 	const named = event.properties.channel;
 	const channel = typeof named === 'string' && (CHANNELS as readonly string[]).includes(named) ? (named as Channel) : undefined;
-	const target = await latestMessage(ctx, ids, journeys, event.eventId, at, channel);
-	const outcome = target && journeys.get(target.journey)!;
-	return target && outcome && { decisionId: target.decisionId, ...outcome, outcomeId: `${event.eventId}:${outcome.type}` };
+	// An unsubscribe or a complaint is about a message sent: a later holdout has no channel to opt out of.
+	const target = await latestMessage(ctx, ids, journey, event.eventId, at, channel, optsOut(outcome.type));
+	return target && { decisionId: target.decisionId, ...outcome, outcomeId: outcomeIdOf(event.eventId, outcome.type, target.decisionId) };
 }
 
 /**
- * The contact's latest message in these journeys (sent, or held out) within the attribution window, on `channel` if
- * given, other than those the outcome event itself started (one journey's trigger may have sent one before another's
- * received the event). An unsubscribe or a complaint is about a message sent: a later holdout has no channel to opt out of.
+ * An outcome event's id as recorded on its message: one per message, so the same event reaching two journeys' triggers
+ * is recorded on each journey's message (outcome ids are unique in the store), and a repeat on the same one is not.
+ * Versions before this one left the message out (`legacy`: a repeat of an event they recorded finds it so).
  */
-async function latestMessage(ctx: EngineContext, ids: string[], journeys: Map<string, { type: NonNullable<Decision['outcomeFor']>['type'] }>, eventId: string, at: Date, channel?: Channel): Promise<Decision | undefined> {
-	const only = journeys.size === 1 ? { journey: [...journeys.keys()][0] } : {};
-	const window = { ...only, from: isoTime(at.getTime() - ctx.policy.learner.attributionWindowHours * 3_600_000), to: isoTime(at.getTime() + 1) };
-	const heldOut = [...journeys].filter(([, outcome]) => !optsOut(outcome.type)).map(([name]) => name);
-	// Two narrow reads: the latest message sent (on the channel), and without a channel the latest holdout.
+export const outcomeIdOf = (eventId: string, type: string, decisionId: string) => `${eventId}:${type}:${decisionId}`;
+export const legacyOutcomeIdOf = (eventId: string, type: string) => `${eventId}:${type}`;
+
+/**
+ * The contact's latest message in the journey (sent, or held out unless `sentOnly`) within the attribution window, on
+ * `channel` if given, other than one the outcome event itself started (a repeated delivery finds the event's own message).
+ */
+async function latestMessage(ctx: EngineContext, ids: string[], journey: string, eventId: string, at: Date, channel?: Channel, sentOnly = false): Promise<Decision | undefined> {
+	const window = { journey, from: isoTime(at.getTime() - ctx.policy.learner.attributionWindowHours * 3_600_000), to: isoTime(at.getTime() + 1) };
 	const earlier = (d: Decision) => d.event.eventId !== eventId;
-	const sent = await latestDecisionOf(ctx.store, ids, { ...window, status: 'sent' }, (d) => journeys.has(d.journey) && earlier(d) && (!channel || d.channel === channel));
-	const held = channel || !heldOut.length ? undefined : await latestDecisionOf(ctx.store, ids, { ...window, reason: 'HOLDOUT' }, (d) => heldOut.includes(d.journey) && earlier(d) && d.choice?.method === 'holdout');
+	// Two narrow reads: the latest message sent (on the channel), and without a channel the latest holdout.
+	const sent = await latestDecisionOf(ctx.store, ids, { ...window, status: 'sent' }, (d) => earlier(d) && (!channel || d.channel === channel));
+	const held = channel || sentOnly ? undefined : await latestDecisionOf(ctx.store, ids, { ...window, reason: 'HOLDOUT' }, (d) => earlier(d) && d.choice?.method === 'holdout');
 	return !sent || (held && byCreated(held, sent) > 0) ? held : sent;
 }
 

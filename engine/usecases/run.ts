@@ -1,12 +1,12 @@
 import { type Decision, optsOut } from '../audit/schema';
 import { NudgeError } from '../errors';
 import type { DecisionRef } from '../items/decisionRef';
-import { outcomeJourneys } from '../journeys/journey';
+import { outcomeOfEvent } from '../journeys/journey';
 import { contactIds, profileById } from '../profiles/profiles';
 import { chooseStage } from './choose';
 import { type EngineContext, loadDecision, profileLoader } from './context';
 import { guardStage } from './guard';
-import { ingest, outcomeOfMessage, type IngestResult } from './ingest';
+import { ingest, legacyOutcomeIdOf, outcomeOfMessage, type IngestResult } from './ingest';
 import { logStage, settleStopped } from './log';
 import { recordOutcome } from './outcome';
 import { scoreStage } from './score';
@@ -76,10 +76,12 @@ function recordOutcomeOf(ctx: EngineContext, outcome: NonNullable<Decision['outc
 async function recordOutcomeAgain(ctx: EngineContext, { event, decision }: IngestResult): Promise<void> {
 	// At the event's own time, not the repeat's: a message sent since is none it can be an outcome of.
 	const at = new Date(Math.min(Date.parse(event.occurredAt), Date.parse(decision.createdAt)));
-	if (!outcomeJourneys(ctx.policy, decision.journey, event).size) return;
+	if (!outcomeOfEvent(ctx.policy, decision.journey, event)) return;
 	const profile = await profileById(ctx.store, decision.contactId);
 	const outcome = await outcomeOfMessage(ctx, profile ? contactIds(profile) : [decision.contactId], decision.journey, event, at);
 	if (!outcome) return;
+	const legacy = legacyOutcomeIdOf(event.eventId, outcome.type);
+	if ((await ctx.store.getDecision(outcome.decisionId))?.outcomes.some((o) => o.outcomeId === legacy)) return;
 	try {
 		await recordOutcomeOf(ctx, outcome, event.occurredAt);
 	} catch (error) {

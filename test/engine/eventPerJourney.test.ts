@@ -140,16 +140,15 @@ forEveryBackend('event_per_journey', (backend) => {
 			expect(await countOf(store, 'ana@example.com', 'Cart Updated')).toBe(1);
 		});
 
-		test('one email opened, sent to every journey’s trigger, is recorded once, as an open of that email', async () => {
+		test('an email opened, sent to every journey’s trigger, is recorded in each journey on its own latest message, once each', async () => {
 			const nurture = await engine.decide(event('n-1', T0), { journey: 'nurture', target: { dryRun: true } });
 			const cart = await engine.decide(event('c-2', T0 + 1000), { journey: 'cart-abandonment', target: { dryRun: true } });
 			expect([nurture.status, cart.status]).toEqual(['sent', 'sent']);
 			const opened = { ...event('open-1', T0 + 3_600_000, 'Email Opened'), properties: { channel: 'email' } };
 			const credited = [];
-			for (const journey of ['nurture', 'cart-abandonment']) credited.push((await engine.decide(opened, { journey, target: { dryRun: true } })).outcomeFor?.decisionId);
-			expect(credited).toEqual([cart.decisionId, cart.decisionId]);
-			expect((await engine.store.getDecision(cart.decisionId))!.outcomes.map((o) => o.type)).toEqual(['open']);
-			expect((await engine.store.getDecision(nurture.decisionId))!.outcomes).toEqual([]);
+			for (const journey of ['nurture', 'cart-abandonment', 'nurture']) credited.push((await engine.decide(opened, { journey, target: { dryRun: true } })).outcomeFor?.decisionId);
+			expect(credited).toEqual([nurture.decisionId, cart.decisionId, undefined]);
+			for (const d of [nurture, cart]) expect((await engine.store.getDecision(d.decisionId))!.outcomes.map((o) => o.type)).toEqual(['open']);
 		});
 	});
 });
@@ -167,4 +166,75 @@ test('two journeys with the same inactivity timer each get their own: one Cart U
 	} finally {
 		await engine.close();
 	}
+});
+
+describe('outcomes of one event in several journeys: each journey is its own experiment', () => {
+	const H = 3_600_000;
+	const order = { 'Order Completed': { type: 'revenue' as const, value: 'revenue' } };
+	const withHoldout = (holdout: Record<string, number>, journeys: PolicyInput['journeys'] = {}): PolicyInput => ({
+		...policy,
+		holdout: { salt: 'per-journey-outcomes', globalShare: 0, journeys: holdout },
+		journeys: {
+			'cart-abandonment': { triggers: ['Cart Updated'], channels: ['email'], outcomes: order, conversion: { outcomes: ['conversion', 'revenue'] } },
+			nurture: { triggers: ['Signed Up'], channels: ['email'], outcomes: order, conversion: { outcomes: ['conversion', 'revenue'] } },
+			...journeys,
+		},
+	});
+	let engine: Engine;
+	afterEach(() => engine.close());
+	const start = (input: PolicyInput) => (engine = new Engine({ store: new MemoryStore(), policy: loadPolicy(input), clock: 'event' }));
+	const purchase = async (at: number) => {
+		const order = { ...event('order-1', at, 'Order Completed'), properties: { revenue: 80 } };
+		for (const journey of ['cart-abandonment', 'nurture']) await engine.decide(order, { journey, target: { dryRun: true } });
+	};
+
+	test('a held-out contact’s purchase counts in that journey’s lift though another journey messaged them afterwards', async () => {
+		start(withHoldout({ 'cart-abandonment': 1 }));
+		const held = await engine.decide(event('cart-1', T0), { journey: 'cart-abandonment', target: { dryRun: true } });
+		expect(held.choice?.method).toBe('holdout');
+		expect((await engine.decide(event('signup-1', T0 + H, 'Signed Up'), { journey: 'nurture', target: { dryRun: true } })).status).toBe('sent');
+		await purchase(T0 + 2 * H);
+		expect((await engine.lift()).find((r) => r.journey === 'cart-abandonment' && r.arm === 'all')!.holdout).toMatchObject({ n: 1, conversions: 1 });
+	});
+
+	test('a purchase after journey A’s email and journey B’s later holdout is revenue of A’s email (and of B’s holdout)', async () => {
+		start(withHoldout({ nurture: 1 }));
+		const email = await engine.decide(event('cart-1', T0), { journey: 'cart-abandonment', target: { dryRun: true } });
+		const held = await engine.decide(event('signup-1', T0 + H, 'Signed Up'), { journey: 'nurture', target: { dryRun: true } });
+		expect([email.status, held.choice?.method]).toEqual(['sent', 'holdout']);
+		await purchase(T0 + 2 * H);
+		for (const d of [email, held]) expect((await engine.store.getDecision(d.decisionId))!.outcomes.map((o) => o.type)).toEqual(['revenue']);
+	});
+
+	test('a spam complaint that names no channel, sent to the email journey’s trigger, opts the contact out of email, not of the SMS another journey sent later', async () => {
+		const complaint = { 'Spam Reported': { type: 'complaint' as const } };
+		start(withHoldout({}, { 'cart-abandonment': { triggers: ['Cart Updated'], channels: ['email'], outcomes: complaint }, nurture: { triggers: ['Signed Up'], channels: ['sms'], outcomes: complaint } }));
+		const withPhone = (e: ReturnType<typeof event>) => ({ ...e, traits: { ...e.traits, consent: { email: 'opted_in', sms: 'opted_in' }, phone: '+14155550100' } });
+		const email = await engine.decide(withPhone(event('cart-1', T0)), { journey: 'cart-abandonment', target: { dryRun: true } });
+		const sms = await engine.decide(withPhone(event('signup-1', T0 + H, 'Signed Up')), { journey: 'nurture', target: { dryRun: true } });
+		expect([email.channel, sms.channel]).toEqual(['email', 'sms']);
+		await engine.decide(event('spam-1', T0 + 2 * H, 'Spam Reported'), { journey: 'cart-abandonment', target: { dryRun: true } });
+		expect((await engine.getProfile(email.contactId))!.consent).toMatchObject({ email: 'opted_out', sms: 'opted_in' });
+	});
+
+	test('an order an earlier version recorded (its outcome id without the message), delivered again after the upgrade, is not counted twice', async () => {
+		start(withHoldout({}));
+		const email = await engine.decide(event('cart-1', T0), { journey: 'cart-abandonment', target: { dryRun: true } });
+		// As an earlier version left it: the revenue under its id, the event's store-wide mark, the profile without its list.
+		await engine.recordOutcome({ decisionId: email.decisionId, type: 'revenue', value: 80, outcomeId: 'order-1:revenue', at: new Date(T0 + H).toISOString() });
+		await engine.store.holdKey(storeWideEventMarkKey('order-1'), 72 * H, T0 + H);
+		const saved = (await engine.store.getProfile(email.contactId))!;
+		delete saved.takenIn;
+		await engine.store.saveProfile(saved, profileIdentityKeys(saved), []);
+		await engine.decide({ ...event('order-1', T0 + H, 'Order Completed'), properties: { revenue: 80 } }, { journey: 'cart-abandonment', target: { dryRun: true } });
+		expect((await engine.store.getDecision(email.decisionId))!.outcomes.map((o) => [o.outcomeId, o.value])).toEqual([['order-1:revenue', 80]]);
+	});
+
+	test('an erased person’s event reaching a prebuilt journey the policy does not name (churn-risk) is a duplicate, not a new contact of erased data', async () => {
+		start(withHoldout({}));
+		await engine.ingest(event('e-erase', T0), { journey: 'cart-abandonment' });
+		await engine.eraseContact({ email: 'ana@example.com' });
+		expect((await engine.ingest(event('e-erase', T0 + 60_000), { journey: 'churn-risk' })).duplicate).toBe(true);
+		expect(await engine.store.resolveIdentities(['email:ana@example.com'])).toEqual(new Map());
+	});
 });
