@@ -110,6 +110,8 @@ export class N8nServer {
 		delete inherited.NODE_ENV;
 		return {
 			...inherited,
+			// The server's own home, so that `~` in n8n's settings (2.x's N8N_RESTRICT_FILE_ACCESS_TO default, ~/.n8n-files) is this server's folder.
+			HOME: this.home,
 			N8N_USER_FOLDER: this.userFolder,
 			...(this.queue
 				? queueEnv(this.queue)

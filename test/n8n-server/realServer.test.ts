@@ -6,11 +6,12 @@
  * Nudge's decision log (the store the credential names) and a local endpoint standing in for the
  * sending tool. The AI Agent template runs on chat messages to its production chat URL, its OpenAI
  * credential pointed at a local fake of the Chat Completions API (fakeOpenAi.ts) whose scripted model
- * calls Nudge's tools. Runs for each version in NUDGE_N8N_VERSIONS (default: 2.41.1 and 1.123.81) on the embedded
+ * calls Nudge's tools. On the embedded store a Webhook -> Nudge Model workflow trains from a File Path given in the
+ * request, checking that the node reads files only where n8n lets nodes read them. Runs for each version in NUDGE_N8N_VERSIONS (default: 2.41.1 and 1.123.81) on the embedded
  * SQLite store, and for the first of them again in queue mode (a main and a worker) on Redis + PostgreSQL
  * (NUDGE_N8N_SPLIT=0: not).
  */
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Decision } from '../../engine/audit/schema';
 import { Engine } from '../../engine/engine';
@@ -25,6 +26,7 @@ import type { Store } from '../../engine/store/types';
 import { tempDir, zoneAtLocalHour } from '../helpers/fixtures';
 import { startReceiver } from '../helpers/receiver';
 import { describeWithServer, runId, TEST_POSTGRES_URL, TEST_REDIS_URL } from '../helpers/services';
+import { synthetic } from '../scoring/synthetic';
 import { startFakeOpenAi, type ChatRequest, type ModelStep } from './fakeOpenAi';
 import { describeWithN8n, installedVersion } from './n8nInstall';
 import { freePort, N8nServer, packAsCommunityPackage } from './n8nServer';
@@ -65,6 +67,41 @@ function template(journey: string): { id: string; path: string } {
 	}
 	throw new Error(`No template starts the journey ${journey}`);
 }
+
+/**
+ * A workflow an admin builds to train a model from a file on the server: a Webhook (GET, the file's path in
+ * `?file=`, answering with the last node's first item) into Nudge Model, Train from a CSV file at that path,
+ * its errors returned as the item (On Error: continue). Imported with the templates on the embedded store.
+ */
+const FILE_MODEL_PATH = '/webhook/nudge-model-from-file';
+const FILE_MODEL: Template = {
+	id: 'NudgeModelFile01',
+	name: 'Nudge — Train a model from a file',
+	settings: { executionOrder: 'v1' },
+	active: false,
+	nodes: [
+		{
+			id: '0b7c1f0e-7f2a-4d55-9d51-3f0e8f3a1a01',
+			name: 'Train Request',
+			type: 'n8n-nodes-base.webhook',
+			typeVersion: 2,
+			position: [0, 0],
+			webhookId: '0b7c1f0e-7f2a-4d55-9d51-3f0e8f3a1a02',
+			parameters: { httpMethod: 'GET', path: FILE_MODEL_PATH.slice('/webhook/'.length), responseMode: 'lastNode', responseData: 'firstEntryJson', options: {} },
+		},
+		{
+			id: '0b7c1f0e-7f2a-4d55-9d51-3f0e8f3a1a03',
+			name: 'Train From File',
+			type: 'n8n-nodes-nudge.nudgeModel',
+			typeVersion: 1,
+			position: [220, 0],
+			onError: 'continueRegularOutput',
+			parameters: { operation: 'train', modelName: 'from-file', dataSource: 'file', filePath: '={{ $json.query.file }}', target: 'Converted', exclude: 'Lead Id', trees: 20, activate: false },
+			credentials: { nudgeEngineApi: { name: 'Nudge Engine' } },
+		},
+	],
+	connections: { 'Train Request': { main: [[{ node: 'Train From File', type: 'main', index: 0 }]] } },
+} as unknown as Template;
 
 /** The agent template's Chat Trigger: its production chat URL. */
 const CHAT_PATH = (() => {
@@ -167,6 +204,8 @@ for (const { version, kind } of RUNS) {
 		let store: Store;
 		let stored: ReturnType<typeof storeFor> | undefined;
 		let model: Awaited<ReturnType<typeof startFakeOpenAi>>;
+		// On the embedded store, also the workflow training a model from a file (FILE_MODEL).
+		const imported = kind === 'sqlite' ? [...TEMPLATES, FILE_MODEL] : TEMPLATES;
 
 		beforeAll(async () => {
 			expect(installedVersion(install)).toBe(version);
@@ -197,12 +236,12 @@ for (const { version, kind } of RUNS) {
 			// endpoint and their Decisions Due checking every second (not every 30). One file holding all four
 			// goes through the same single-file import as --input=<template>.
 			const workflows = join(server.home, 'templates.json');
-			const pointed = TEMPLATES.map((t) => ({ ...t, nodes: t.nodes.map((n) => forThisTest(n, sink.url)) }));
+			const pointed = imported.map((t) => ({ ...t, nodes: t.nodes.map((n) => forThisTest(n, sink.url)) }));
 			writeFileSync(workflows, JSON.stringify(pointed));
-			await server.cli(['import:workflow', `--input=${workflows}`], new RegExp(`Successfully imported ${TEMPLATES.length} workflows`));
+			await server.cli(['import:workflow', `--input=${workflows}`], new RegExp(`Successfully imported ${imported.length} workflows`));
 
 			// 2.x publishes one workflow at a time; 1.x activates them all at once (publish:workflow does not exist there).
-			if (server.major >= 2) for (const t of TEMPLATES) await server.cli(['publish:workflow', `--id=${t.id}`], /Publishing workflow with ID/);
+			if (server.major >= 2) for (const t of imported) await server.cli(['publish:workflow', `--id=${t.id}`], /Publishing workflow with ID/);
 			else await server.cli(['update:workflow', '--all', '--active=true'], /Activating all workflows/);
 			await server.start();
 			for (const journey of ['nurture', 'cart-abandonment', 'churn-risk']) await server.waitForWebhook(template(journey).path);
@@ -234,7 +273,7 @@ for (const { version, kind } of RUNS) {
 
 		it('imports the credential and every template with its id, on that credential, and activates them all', async () => {
 			const rows = await server.query<{ id: string; active: number; nodes: string }>('SELECT id, CAST(active AS INTEGER) AS active, CAST(nodes AS TEXT) AS nodes FROM workflow_entity ORDER BY id');
-			expect(rows.map((r) => r.id)).toEqual(TEMPLATES.map((t) => t.id).sort());
+			expect(rows.map((r) => r.id)).toEqual(imported.map((t) => t.id).sort());
 			expect(rows.every((r) => r.active === 1)).toBe(true);
 			for (const row of rows) {
 				const nudgeNodes = (JSON.parse(row.nodes) as Template['nodes']).filter((n) => n.type.startsWith('n8n-nodes-nudge.'));
@@ -552,6 +591,47 @@ for (const { version, kind } of RUNS) {
 			expect(sink.received.filter((r) => r.body.includes(decisionId))).toHaveLength(1);
 			expect((await server.executions()).filter((e) => e.status === 'waiting')).toEqual([]);
 		}, 120_000);
+
+		if (kind === 'sqlite') {
+			it('Nudge Model reads a File Path only where n8n lets nodes read files: a CSV in n8n\'s own folder (next to its database) is refused, on 2.x one outside ~/.n8n-files too, and nothing is trained; one in an allowed folder trains version 1', async () => {
+				const table = synthetic(300, 3);
+				const csv = [table.columns.join(';'), ...table.rows.map((r) => r.join(';'))].join('\n');
+				const place = (dir: string) => {
+					mkdirSync(dir, { recursive: true });
+					writeFileSync(join(dir, 'leads.csv'), csv);
+					return join(dir, 'leads.csv');
+				};
+				// n8n's own folder (its database, its encryption key's config); 2.x's default allowed folder (~ is the server's home); anywhere else.
+				const inN8nFolder = place(join(server.userFolder, '.n8n'));
+				const inAllowed = place(join(server.home, '.n8n-files'));
+				const outside = place(join(server.home, 'exports'));
+				const train = async (file: string) => {
+					const before = (await server.executions()).length;
+					let response: Response;
+					const deadline = Date.now() + 60_000;
+					// Until n8n has registered the production webhook (it does so after the editor is up).
+					while ((response = await fetch(`${server.url}${FILE_MODEL_PATH}?file=${encodeURIComponent(file)}`)).status === 404 && Date.now() < deadline) {
+						await response.arrayBuffer();
+						await new Promise((resolve) => setTimeout(resolve, 500));
+					}
+					const text = await response.text();
+					const [run] = (await server.settledExecutions(before + 1)).slice(before);
+					expect([run?.workflowId, run?.mode, run?.status]).toEqual([FILE_MODEL.id, 'webhook', 'success']);
+					expect([file, response.status]).toEqual([file, 200]);
+					return JSON.parse(text) as { error?: string; name?: string; version?: number };
+				};
+				const refusal = (path: string) => ({
+					error: `n8n does not let nodes read ${path}: put the file in a folder N8N_RESTRICT_FILE_ACCESS_TO allows (n8n 2's default is ~/.n8n-files), not in n8n's own folder or a .git folder`,
+				});
+
+				expect(await train(inN8nFolder)).toEqual(refusal(inN8nFolder));
+				if (server.major >= 2) expect(await train(outside)).toEqual(refusal(outside));
+				// Nothing was trained by the refused runs: the first model saved is version 1.
+				expect(await train(inAllowed)).toMatchObject({ name: 'from-file', version: 1, summary: { rows: 300 } });
+				// n8n 1.x restricts nothing by default (N8N_RESTRICT_FILE_ACCESS_TO empty): the other folder is allowed too.
+				if (server.major < 2) expect(await train(outside)).toMatchObject({ name: 'from-file', version: 2, summary: { rows: 300 } });
+			}, 180_000);
+		}
 
 		if (kind === 'split') {
 			it('ran every execution on the worker, not on the main process', async () => {
