@@ -63,15 +63,16 @@ const HOLDS_AT_ONCE = 64;
 /**
  * Marks each of the person's events still within its de-duplication window as taken in, in every journey: a journey
  * whose trigger had not received one yet (a sender's queue, a destination per journey) would otherwise make a new
- * contact of the erased data; the journeys that took it in hold their marks already. Made before the contact's locks
- * are taken, so however many there are the locks cannot run out meanwhile; an event of the person arriving after a
- * mark is a duplicate, one arriving before is erased with the rest.
+ * contact of the erased data; the journeys that took it in hold their marks already. Called before the contact's locks
+ * are taken (however many marks, the locks cannot run out meanwhile) and again under them for the events another
+ * process took in between (`marked`: the events marked already, which are skipped).
  */
-async function holdErasedEvents(store: Store, contactIds: string[], now: number, { journeys, windowMs, eventClock }: ErasedEventHold): Promise<void> {
+async function holdErasedEvents(store: Store, contactIds: string[], now: number, { journeys, windowMs, eventClock }: ErasedEventHold, marked: Set<string>): Promise<void> {
 	const recent = await store.queryDecisions({ contactIds, ...(eventClock ? {} : { from: isoTime(now - windowMs) }) });
 	// One mark an event and journey, from the event's latest decision (several journeys may have taken it in).
 	const events = new Map<string, { at: number; journeys: Set<string> }>();
 	for (const d of recent) {
+		if (marked.has(d.event.eventId)) continue;
 		const known = events.get(d.event.eventId) ?? { at: 0, journeys: new Set(journeys) };
 		known.at = Math.max(known.at, Date.parse(d.createdAt));
 		known.journeys.add(d.journey);
@@ -79,6 +80,7 @@ async function holdErasedEvents(store: Store, contactIds: string[], now: number,
 	}
 	const holds = [...events].flatMap(([eventId, { at, journeys: all }]) => [...all].map((journey) => () => store.holdKey(eventMarkKey({ journey, eventId }), windowMs, at)));
 	for (let i = 0; i < holds.length; i += HOLDS_AT_ONCE) await Promise.all(holds.slice(i, i + HOLDS_AT_ONCE).map((hold) => hold()));
+	for (const eventId of events.keys()) marked.add(eventId);
 }
 
 /** What is kept of an erasure (in the store, under `privacy:erasure:<erasureId>`): nothing about the person. */
@@ -103,6 +105,8 @@ interface LockedErasure {
 	scrub?: boolean;
 	/** Checked on the profile read under the locks: true keeps the contact (retention: it was active meanwhile). */
 	keep?: (profile: Profile | undefined) => boolean;
+	/** Under the locks, marks the events of the person taken in since their first marking (holdErasedEvents). */
+	holdLateEvents?: (contactIds: string[]) => Promise<void>;
 }
 
 /**
@@ -122,6 +126,7 @@ export async function eraseUnderLocks(store: Store, contactId: string, pseudonym
 		// An address known only as a trait is suppressed too.
 		// Its contact id too: an event naming it (an integrator that kept it) makes a do-not-contact contact.
 		if (options.suppress) await suppressIdentities(store, [...new Set([...identityKeys, contactIdKey(contactId), ...(profile?.email ? [identityKey('email', profile.email)] : [])])], options.suppressAt!);
+		await options.holdLateEvents?.([contactId, ...(profile?.mergedFrom ?? [])]);
 		const pseudonymise = (d: Decision) => pseudonymiseDecision(d, pseudonym, personal, at);
 		const scrub = options.scrub ?? true;
 		// Contacts merged into this one left decisions, ledger entries and hour counts under their own ids: erased first.
@@ -155,9 +160,11 @@ export async function eraseContact(store: Store, input: unknown, options: EraseO
 	const receipt: ErasureReceipt = { erasureId: newId('erased'), at: isoTime(now.getTime()), found: false, suppressed: !!options.suppress, counts: { profiles: 0, identities: 0, capEntries: 0, timers: 0, decisions: 0 } };
 	if (contactId) {
 		const contactIds = [contactId, ...((await store.getProfile(contactId))?.mergedFrom ?? [])];
-		if (events) await holdErasedEvents(store, contactIds, now.getTime(), events);
+		const marked = new Set<string>();
+		const holdEvents = events && ((ids: string[]) => holdErasedEvents(store, ids, now.getTime(), events, marked));
+		await holdEvents?.(contactIds);
 		await stopSends(store, contactIds, () => now.getTime());
-		receipt.counts = (await eraseUnderLocks(store, contactId, receipt.erasureId, receipt.at, { email: ref.email, suppress: options.suppress, suppressAt: now.getTime() }))!;
+		receipt.counts = (await eraseUnderLocks(store, contactId, receipt.erasureId, receipt.at, { email: ref.email, suppress: options.suppress, suppressAt: now.getTime(), holdLateEvents: holdEvents }))!;
 		receipt.found = Object.values(receipt.counts).some((n) => n > 0);
 		if (!receipt.found && !options.suppress) throw new NudgeError('UNKNOWN_CONTACT', `No contact has the id ${contactId}: nothing was erased`, [], 404);
 	} else {

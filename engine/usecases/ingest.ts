@@ -195,7 +195,10 @@ async function claimAndUpdateProfile(ctx: EngineContext, event: CustomerEvent, t
  * of the journey's triggers only updated the profile, so its decision is settled NOT_A_TRIGGER.
  */
 async function routeEvent(ctx: EngineContext, decision: Decision, ids: string[], event: CustomerEvent, at: Date): Promise<void> {
-	const outcomeFor = await outcomeOfMessage(ctx, ids, decision.journey, event, at);
+	// At the event's own time when it is earlier (a late delivery): a message sent since is none it can be an outcome of,
+	// and the outcome is recorded at the event's time, which is refused before its message's.
+	const outcomeAt = new Date(Math.min(Date.parse(event.occurredAt), at.getTime()));
+	const outcomeFor = await outcomeOfMessage(ctx, ids, decision.journey, event, outcomeAt);
 	if (outcomeFor) decision.outcomeFor = outcomeFor;
 	if (!startsMessage(ctx.policy, decision.journey, event)) {
 		const recorded = decision.outcomeFor ? `; it is recorded as ${decision.outcomeFor.type} of decision ${decision.outcomeFor.decisionId}` : '';
@@ -218,15 +221,17 @@ export async function outcomeOfMessage(ctx: EngineContext, ids: string[], journe
 	const channel = typeof named === 'string' && (CHANNELS as readonly string[]).includes(named) ? (named as Channel) : undefined;
 	// An unsubscribe or a complaint is about a message sent: a later holdout has no channel to opt out of.
 	const target = await latestMessage(ctx, ids, journey, event.eventId, at, channel, optsOut(outcome.type));
-	return target && { decisionId: target.decisionId, ...outcome, outcomeId: outcomeIdOf(event.eventId, outcome.type, target.decisionId) };
+	return target && { decisionId: target.decisionId, ...outcome, outcomeId: outcomeIdOf(event.eventId, outcome.type, journey) };
 }
 
 /**
- * An outcome event's id as recorded on its message: one per message, so the same event reaching two journeys' triggers
- * is recorded on each journey's message (outcome ids are unique in the store), and a repeat on the same one is not.
- * Versions before this one left the message out (`legacy`: a repeat of an event they recorded finds it so).
+ * An outcome event's id as recorded: one per journey, so the same event reaching two journeys' triggers is recorded on
+ * each journey's message (outcome ids are unique in the store), and a repeat in the same journey is not recorded again,
+ * whichever message it finds (one sent meanwhile, a replay run twice). The journey's name is length-prefixed and the
+ * type has no colon, so no two events and journeys spell the same id. Versions before this one had one id an event
+ * (`legacy`: a repeat of an event they recorded finds it so).
  */
-export const outcomeIdOf = (eventId: string, type: string, decisionId: string) => `${eventId}:${type}:${decisionId}`;
+const outcomeIdOf = (eventId: string, type: string, journey: string) => `${journey.length}:${journey}:${type}:${eventId}`;
 export const legacyOutcomeIdOf = (eventId: string, type: string) => `${eventId}:${type}`;
 
 /**

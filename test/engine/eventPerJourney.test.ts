@@ -11,9 +11,16 @@ import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { loadPolicy } from '../../engine/policy/load';
 import type { PolicyInput } from '../../engine/policy/schema';
 import { profileIdentityKeys, TAKEN_IN_KEPT } from '../../engine/profiles/profiles';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { replay } from '../../cli/replay';
+import { openStore } from '../../engine/store/open';
+import { RedisStore } from '../../engine/store/redis';
+import { tempDir } from '../helpers/fixtures';
+import { describeWithServer, TEST_REDIS_URL } from '../helpers/services';
 import { MemoryStore } from '../../engine/store/memory';
 import type { Store } from '../../engine/store/types';
-import { forEveryBackend } from '../helpers/rawStores';
+import { forEveryBackend, redisStore } from '../helpers/rawStores';
 
 const policy: PolicyInput = {
 	...DEFAULT_POLICY,
@@ -236,5 +243,133 @@ describe('outcomes of one event in several journeys: each journey is its own exp
 		await engine.eraseContact({ email: 'ana@example.com' });
 		expect((await engine.ingest(event('e-erase', T0 + 60_000), { journey: 'churn-risk' })).duplicate).toBe(true);
 		expect(await engine.store.resolveIdentities(['email:ana@example.com'])).toEqual(new Map());
+	});
+});
+
+const orderOutcome = { 'Order Completed': { type: 'revenue' as const, value: 'revenue' } };
+const ordersPolicy: PolicyInput = {
+	...DEFAULT_POLICY,
+	caps: [],
+	holdout: { salt: 'repeated-outcomes', globalShare: 0, journeys: {} },
+	journeys: {
+		'cart-abandonment': { triggers: ['Cart Updated'], channels: ['email'], outcomes: orderOutcome, conversion: { outcomes: ['conversion', 'revenue'] } },
+		nurture: { triggers: ['Signed Up'], channels: ['email'], outcomes: orderOutcome, conversion: { outcomes: ['conversion', 'revenue'] } },
+	},
+};
+const orderEvent = (at: number) => ({ ...event('order-1', at, 'Order Completed'), properties: { revenue: 80 } });
+const revenueOf = async (store: Store, ids: string[]) => {
+	const all = [];
+	for (const id of ids) all.push(...(await store.getDecision(id))!.outcomes.filter((o) => o.type === 'revenue').map((o) => `${id}:${o.outcomeId}`));
+	return all;
+};
+const dry = (journey: string) => ({ journey, target: { dryRun: true as const } });
+
+describe('an outcome delivered again, late or replayed, and an erasure racing an event', () => {
+	const H = 3_600_000;
+	const engines: Engine[] = [];
+	afterEach(async () => {
+		for (const e of engines.splice(0)) await e.close();
+	});
+
+	test('one order delivered twice to the same journey is revenue once, though the sender’s clock runs ahead and an email left in between', async () => {
+		let now = T0;
+		const store = new MemoryStore();
+		const engine = new Engine({ store, policy: loadPolicy(ordersPolicy), now: () => new Date(now) });
+		engines.push(engine);
+		const first = await engine.decide(event('cart-1', T0), dry('cart-abandonment'));
+		expect(first.status).toBe('sent');
+		// The shop's clock is 30 minutes ahead (within the hour of clock skew allowed).
+		now = T0 + H;
+		const taken = await engine.decide(orderEvent(T0 + H + 30 * 60_000), dry('cart-abandonment'));
+		expect(taken.outcomeFor?.decisionId).toBe(first.decisionId);
+		now = T0 + H + 5 * 60_000;
+		const second = await engine.decide(event('cart-2', now), dry('cart-abandonment'));
+		expect(second.status).toBe('sent');
+		// The shop's webhook retries the same order (same event id).
+		now = T0 + H + 10 * 60_000;
+		const again = await engine.decide(orderEvent(T0 + H + 30 * 60_000), dry('cart-abandonment'));
+		expect(again.reason).toBe('DUPLICATE_EVENT');
+		expect(await revenueOf(store, [first.decisionId, second.decisionId])).toHaveLength(1);
+	});
+
+	test('nudge replay run twice on the same --store (an order and the next cart in the same second) counts the order once', async () => {
+		const dir = tempDir();
+		const policyPath = join(dir, 'policy.json');
+		writeFileSync(policyPath, JSON.stringify(ordersPolicy));
+		const eventsPath = join(dir, 'events.jsonl');
+		writeFileSync(eventsPath, [event('cart-1', T0), orderEvent(T0 + H), event('cart-2', T0 + H)].map((e) => JSON.stringify(e)).join('\n') + '\n');
+		const storePath = join(dir, 'replay.db');
+		const runs: string[][] = [];
+		for (let i = 0; i < 2; i++) {
+			const out: string[] = [];
+			await replay({ events: eventsPath, policy: policyPath, journey: 'cart-abandonment', store: storePath }, (d) => out.push(`${d.event.eventId}:${d.status}`));
+			runs.push(out);
+		}
+		expect(runs[0]).toEqual(['cart-1:sent', 'order-1:suppressed', 'cart-2:sent']);
+		const store = openStore(`sqlite:${storePath}`);
+		try {
+			const sent = (await store.queryDecisions({ status: 'sent' })).map((d) => d.decisionId);
+			expect(sent).toHaveLength(2);
+			expect(await revenueOf(store, sent)).toHaveLength(1);
+		} finally {
+			await store.close();
+		}
+	});
+
+	test('an order that reaches the one-call journey a few minutes late, after a new email left, is revenue of the email before it', async () => {
+		let now = T0;
+		const store = new MemoryStore();
+		const engine = new Engine({ store, policy: loadPolicy(ordersPolicy), now: () => new Date(now) });
+		engines.push(engine);
+		const first = await engine.decide(event('cart-1', T0), dry('cart-abandonment'));
+		now = T0 + H;
+		const second = await engine.decide(event('cart-2', now), dry('cart-abandonment'));
+		expect([first.status, second.status]).toEqual(['sent', 'sent']);
+		// The order happened 5 minutes before the second email; its webhook arrives 5 minutes after it.
+		now = T0 + H + 5 * 60_000;
+		const taken = await engine.decide(orderEvent(T0 + H - 5 * 60_000), dry('cart-abandonment')).catch((e: Error) => e.message);
+		expect([typeof taken === 'string' ? taken : 'recorded', await revenueOf(store, [first.decisionId, second.decisionId])]).toEqual(['recorded', [expect.stringContaining(first.decisionId)]]);
+	});
+
+	test('a backfill sent twice through the one-call journey on the event clock (a cart event older than the order arrives after it) counts the order once', async () => {
+		const store = new MemoryStore();
+		const engine = new Engine({ store, policy: loadPolicy(ordersPolicy), clock: 'event' });
+		engines.push(engine);
+		const events = [event('cart-1', T0), orderEvent(T0 + 2 * H), event('cart-2', T0 + H)];
+		const firstRun = [];
+		for (const e of events) firstRun.push(await engine.decide(e, dry('cart-abandonment')));
+		expect(firstRun.map((d) => d.status)).toEqual(['sent', 'suppressed', 'sent']);
+		for (const e of events) await engine.decide(e, dry('cart-abandonment'));
+		expect(await revenueOf(store, [firstRun[0].decisionId, firstRun[2].decisionId])).toHaveLength(1);
+	});
+
+	describeWithServer('Redis', TEST_REDIS_URL)('on a shared store', () => {
+		test('on Redis, an event of the person taken in by another process while an erasure marks their events is erased, and its delivery to a second journey is a duplicate, not a new contact of erased data', async () => {
+			const store = redisStore('erasure_race');
+			const erasing = new Engine({ store, policy: loadPolicy(ordersPolicy), clock: 'event' });
+			// Another process on the same Redis.
+			const other = new Engine({ store: new RedisStore(TEST_REDIS_URL, { prefix: store.prefix }), policy: loadPolicy(ordersPolicy), clock: 'event' });
+			engines.push(erasing, other);
+			await erasing.ingest(event('before', T0), { journey: 'cart-abandonment' });
+			const query = store.queryDecisions.bind(store);
+			let raced = false;
+			store.queryDecisions = (async (...args: Parameters<Store['queryDecisions']>) => {
+				const found = await query(...args);
+				if (!raced && args[0]?.contactIds) {
+					raced = true;
+					// Another process takes in an event of the person between the erasure's read and its locks.
+					expect((await other.ingest(event('racing', T0 + 1000), { journey: 'cart-abandonment' })).duplicate).toBe(false);
+				}
+				return found;
+			}) as Store['queryDecisions'];
+			await erasing.eraseContact({ email: 'ana@example.com' });
+			expect(raced).toBe(true);
+			store.queryDecisions = query;
+			// The racing event was erased with the rest (its decision pseudonymised, the profile gone)...
+			expect(await store.resolveIdentities(['email:ana@example.com'])).toEqual(new Map());
+			// ...and its delivery to the other journey's trigger (a destination per journey) must be a duplicate.
+			const late = await other.ingest(event('racing', T0 + 1000), { journey: 'nurture' });
+			expect([late.duplicate, await store.resolveIdentities(['email:ana@example.com'])]).toEqual([true, new Map()]);
+		}, 30_000);
 	});
 });
