@@ -17,7 +17,7 @@ import { eventKey, outcomeOfEvent, startsMessage } from '../journeys/journey';
 import { applyToProfile, contactIds, eventIdentityKeys, profileUpdateRequest, saveAndRelease, type StoreWideMark } from '../profiles/profiles';
 import { apartFromOtherUpdates, type EngineContext, newDecision, save, suppress, loadDecision } from './context';
 import { settleStopped } from './log';
-import { isoTime } from '../util/isoTime';
+import { isoTime, MAX_CLOCK_SKEW_MS } from '../util/isoTime';
 
 
 export interface IngestResult {
@@ -195,10 +195,7 @@ async function claimAndUpdateProfile(ctx: EngineContext, event: CustomerEvent, t
  * of the journey's triggers only updated the profile, so its decision is settled NOT_A_TRIGGER.
  */
 async function routeEvent(ctx: EngineContext, decision: Decision, ids: string[], event: CustomerEvent, at: Date): Promise<void> {
-	// At the event's own time when it is earlier (a late delivery): a message sent since is none it can be an outcome of,
-	// and the outcome is recorded at the event's time, which is refused before its message's.
-	const outcomeAt = new Date(Math.min(Date.parse(event.occurredAt), at.getTime()));
-	const outcomeFor = await outcomeOfMessage(ctx, ids, decision.journey, event, outcomeAt);
+	const outcomeFor = await outcomeOfMessage(ctx, ids, decision.journey, event, at);
 	if (outcomeFor) decision.outcomeFor = outcomeFor;
 	if (!startsMessage(ctx.policy, decision.journey, event)) {
 		const recorded = decision.outcomeFor ? `; it is recorded as ${decision.outcomeFor.type} of decision ${decision.outcomeFor.decisionId}` : '';
@@ -216,11 +213,15 @@ async function routeEvent(ctx: EngineContext, decision: Decision, ids: string[],
 export async function outcomeOfMessage(ctx: EngineContext, ids: string[], journey: string, event: CustomerEvent, at: Date): Promise<Decision['outcomeFor']> {
 	const outcome = outcomeOfEvent(ctx.policy, journey, event);
 	if (!outcome) return undefined;
+	// At the event's own time when it is earlier (a late delivery): a message sent since is none it can be an outcome of,
+	// and the outcome is recorded at the event's time. An unsubscribe or complaint may be dated up to the clock skew
+	// allowed before its message (the provider's clock behind ours): Record Outcome takes it at the message's time.
+	const until = new Date(Math.min(Date.parse(event.occurredAt) + (optsOut(outcome.type) ? MAX_CLOCK_SKEW_MS : 0), at.getTime()));
 	// An event naming its channel (an email unsubscribe) belongs to the latest message on that channel.
 	const named = event.properties.channel;
 	const channel = typeof named === 'string' && (CHANNELS as readonly string[]).includes(named) ? (named as Channel) : undefined;
 	// An unsubscribe or a complaint is about a message sent: a later holdout has no channel to opt out of.
-	const target = await latestMessage(ctx, ids, journey, event.eventId, at, channel, optsOut(outcome.type));
+	const target = await latestMessage(ctx, ids, journey, event.eventId, until, channel, optsOut(outcome.type));
 	return target && { decisionId: target.decisionId, ...outcome, outcomeId: outcomeIdOf(event.eventId, outcome.type, journey) };
 }
 

@@ -59,6 +59,9 @@ export async function recordOutcome(ctx: EngineContext, input: OutcomeInput): Pr
 		const issues = issuesFromZod(outcome.error);
 		throw new NudgeError('INVALID_INPUT', `Outcome is not valid: ${describeIssues(issues)}`, issues);
 	}
+	// An unsubscribe or a complaint dated up to the clock skew allowed before its message (the provider's clock behind
+	// ours) is the message's, taken at the message's time: an opt-out is never lost to a clock.
+	if (optsOut(outcome.data.type) && outcome.data.at < decision.createdAt && parseTime(decision.createdAt) - parseTime(outcome.data.at) <= MAX_CLOCK_SKEW_MS) outcome.data.at = decision.createdAt;
 	if (outcome.data.at < decision.createdAt) {
 		throw new NudgeError('INVALID_INPUT', `Outcome at ${outcome.data.at} is earlier than its decision (${decision.createdAt})`);
 	}

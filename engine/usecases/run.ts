@@ -74,8 +74,8 @@ function recordOutcomeOf(ctx: EngineContext, outcome: NonNullable<Decision['outc
  * opt-out with it) would be lost. The message it belongs to is looked for as the first delivery did, at the event's time.
  */
 async function recordOutcomeAgain(ctx: EngineContext, { event, decision }: IngestResult): Promise<void> {
-	// At the event's own time, not the repeat's: a message sent since is none it can be an outcome of.
-	const at = new Date(Math.min(Date.parse(event.occurredAt), Date.parse(decision.createdAt)));
+	// At the event's own time, not the repeat's (outcomeOfMessage): a message sent since is none it can be an outcome of.
+	const at = new Date(decision.createdAt);
 	if (!outcomeOfEvent(ctx.policy, decision.journey, event)) return;
 	const profile = await profileById(ctx.store, decision.contactId);
 	const outcome = await outcomeOfMessage(ctx, profile ? contactIds(profile) : [decision.contactId], decision.journey, event, at);

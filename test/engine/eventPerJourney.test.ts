@@ -331,6 +331,19 @@ describe('an outcome delivered again, late or replayed, and an erasure racing an
 		expect([typeof taken === 'string' ? taken : 'recorded', await revenueOf(store, [first.decisionId, second.decisionId])]).toEqual(['recorded', [expect.stringContaining(first.decisionId)]]);
 	});
 
+	test('an unsubscribe dated a few minutes before the email it came from (the provider’s clock behind) still opts the contact out', async () => {
+		let now = T0;
+		const engine = new Engine({ store: new MemoryStore(), policy: loadPolicy({ ...ordersPolicy, journeys: { 'cart-abandonment': { ...ordersPolicy.journeys!['cart-abandonment'], outcomes: { ...orderOutcome, 'Email Unsubscribed': { type: 'unsubscribe' } } } } }), now: () => new Date(now) });
+		engines.push(engine);
+		const email = await engine.decide(event('cart-1', T0), dry('cart-abandonment'));
+		expect(email.status).toBe('sent');
+		now = T0 + 10 * 60_000;
+		const unsubscribed = await engine.decide({ ...event('unsub-1', T0 - 5 * 60_000, 'Email Unsubscribed'), traits: {}, properties: { channel: 'email' } }, dry('cart-abandonment'));
+		expect(unsubscribed.outcomeFor).toMatchObject({ decisionId: email.decisionId, type: 'unsubscribe' });
+		expect((await engine.getProfile(email.contactId))!.consent.email).toBe('opted_out');
+		expect((await engine.store.getDecision(email.decisionId))!.outcomes).toMatchObject([{ type: 'unsubscribe', at: email.createdAt }]);
+	});
+
 	test('a backfill sent twice through the one-call journey on the event clock (a cart event older than the order arrives after it) counts the order once', async () => {
 		const store = new MemoryStore();
 		const engine = new Engine({ store, policy: loadPolicy(ordersPolicy), clock: 'event' });
