@@ -395,6 +395,51 @@ for (const { version, kind } of RUNS) {
 			expect(started).toEqual([]);
 		});
 
+		it('takes one event in once per journey: the same event id at two journeys’ triggers opens a decision in each, the profile counts it once, and a repeat at either is a duplicate that starts nothing', async () => {
+			// Pricing Viewed is a trigger of nurture; churn-risk takes it in too (NOT_A_TRIGGER: it only updates the profile).
+			let userId = treatedUser('nurture', 'both');
+			while (holdoutOf(HOLDOUT, userId, 'churn-risk')) userId = treatedUser('nurture', 'both');
+			const event = track(userId, 'Pricing Viewed', { email: `${userId}@example.com`, timezone: zoneAtLocalHour(11), consent: { email: 'opted_out', sms: 'opted_out', push: 'opted_out' } });
+			const journeys = ['nurture', 'churn-risk'];
+			const before = (await server.executions()).length;
+			const decisionIds: string[] = [];
+			for (const journey of journeys) {
+				const answer = await post(journey, [event]);
+				expect([journey, answer.status, answer.body]).toEqual([journey, 200, { accepted: 1, duplicates: 0, decisionIds: [expect.any(String)] }]);
+				decisionIds.push(answer.body.decisionIds[0]);
+			}
+			expect(new Set(decisionIds).size).toBe(2);
+			const runs = (await server.settledExecutions(before + 2)).slice(before);
+			expect(runs.map((e) => [e.workflowId, e.mode, e.status])).toEqual(journeys.map((journey) => [template(journey).id, 'webhook', 'success']));
+
+			// One decision per journey for the event, on one contact, and the contact's profile counted it once.
+			const [nurture, churn] = (await Promise.all(decisionIds.map((id) => store.getDecision(id)))) as Decision[];
+			expect([nurture, churn].map((d) => [d.journey, d.event.eventId, d.reason ?? null])).toEqual([
+				['nurture', event.messageId, 'NO_ELIGIBLE_CHANNEL'],
+				['churn-risk', event.messageId, 'NOT_A_TRIGGER'],
+			]);
+			expect(churn.contactId).toBe(nurture.contactId);
+			const ofEvent = async () => (await store.queryDecisions({ contactId: nurture.contactId })).filter((d) => d.event.eventId === event.messageId);
+			expect((await ofEvent()).map((d) => [d.journey, d.decisionId])).toEqual(journeys.map((journey, i) => [journey, decisionIds[i]]));
+			expect((await store.getProfile(nurture.contactId))!.counters['Pricing Viewed']).toBe(1);
+
+			// The same event again at each journey's trigger: a duplicate there, and no execution starts.
+			const again: Array<Awaited<ReturnType<typeof post>>> = [];
+			const started = await executionsDuring(async () => {
+				for (const journey of journeys) again.push(await post(journey, [event]));
+			});
+			expect(again.map((a) => [a.status, a.body])).toEqual(journeys.map(() => [200, { accepted: 0, duplicates: 1, decisionIds: [] }]));
+			expect(started).toEqual([]);
+			// Each repeat is logged as a duplicate in its journey; still one decision per journey took the event in.
+			expect((await ofEvent()).map((d) => [d.journey, d.reason ?? null])).toEqual([
+				['nurture', 'NO_ELIGIBLE_CHANNEL'],
+				['churn-risk', 'NOT_A_TRIGGER'],
+				['nurture', 'DUPLICATE_EVENT'],
+				['churn-risk', 'DUPLICATE_EVENT'],
+			]);
+			expect((await store.getProfile(nurture.contactId))!.counters['Pricing Viewed']).toBe(1);
+		});
+
 		it('refuses a request signed with another secret: 401 JSON naming the fix, nothing stored, no execution', async () => {
 			const logged = (await store.queryDecisions({})).length;
 			let answer: Awaited<ReturnType<typeof post>> | undefined;
