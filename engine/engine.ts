@@ -58,15 +58,15 @@ function profileLockFor(store: Store): Serial {
 	return lock;
 }
 
+/** How long close() waits for tracked work: Node-RED gives a node's close 15 s. */
+export const CLOSE_WAIT_MS = 15_000;
+
 /**
  * The decision engine: a façade over the use cases in engine/usecases (and engine/agents, engine/privacy).
  * Each step loads the decision from the store (the store is the authority, not the item a flow passes
  * along), does one thing, records it in the decision log, and returns the decision. A step given a
  * decision that is already settled (sent, suppressed, failed) returns it unchanged.
  */
-/** How long close() waits for tracked work: Node-RED gives a node's close 15 s. */
-export const CLOSE_WAIT_MS = 15_000;
-
 export class Engine {
 	readonly store: Store;
 	private loaded: LoadedPolicy;

@@ -161,7 +161,7 @@ async function claimAndUpdateProfile(ctx: EngineContext, event: CustomerEvent, t
 	const request = profileUpdateRequest(ctx.store, event);
 	const afterApply = (p: Profile, e: CustomerEvent) => applyNegativeTriggers(p, e, ctx.policy);
 	const storeWide: StoreWideMark = { at: at.getTime(), windowMs: dedupWindowMs(ctx), marked: async () => (await ctx.store.keyHeldUntil(storeWideEventMarkKey(event.eventId), at.getTime())) !== undefined };
-	const duplicate = { duplicate: `event ${event.eventId} was already taken in by journey ${take.journey}` };
+	const duplicate = () => ({ duplicate: `event ${event.eventId} was already taken in by journey ${take.journey}` });
 	const update = async (claimedUntil: number, locked?: HeldLocks): Promise<TakenIn | { duplicate: string }> => {
 		try {
 			const applied = await applyToProfile(ctx.store, event, afterApply, locked, storeWide);
@@ -181,10 +181,10 @@ async function claimAndUpdateProfile(ctx: EngineContext, event: CustomerEvent, t
 		const { claim, claimedUntil, locked } = await claimEventAndLock(ctx.store, take, at.getTime(), request);
 		return claim === 'claimed' ? (locked ? update(claimedUntil, locked) : { unlocked: claimedUntil }) : claim;
 	});
-	if (first === 'marked') return duplicate;
+	if (first === 'marked') return duplicate();
 	if (first === 'held') {
 		const claimedUntil = await claimEvent(ctx.store, take, at.getTime());
-		return claimedUntil === undefined ? duplicate : apartFromOtherUpdates(ctx, () => update(claimedUntil));
+		return claimedUntil === undefined ? duplicate() : apartFromOtherUpdates(ctx, () => update(claimedUntil));
 	}
 	return 'unlocked' in first ? update(first.unlocked) : first;
 }

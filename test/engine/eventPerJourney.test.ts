@@ -270,23 +270,28 @@ describe('an outcome delivered again, late or replayed, and an erasure racing an
 	afterEach(async () => {
 		for (const e of engines.splice(0)) await e.close();
 	});
+	/** An engine on a memory store whose clock reads `clock.now` (the tests move it), closed after the test. */
+	const engineAt = (clock: { now: number }, input = ordersPolicy) => {
+		const store = new MemoryStore();
+		const engine = new Engine({ store, policy: loadPolicy(input), now: () => new Date(clock.now) });
+		engines.push(engine);
+		return { store, engine };
+	};
 
 	test('one order delivered twice to the same journey is revenue once, though the sender’s clock runs ahead and an email left in between', async () => {
-		let now = T0;
-		const store = new MemoryStore();
-		const engine = new Engine({ store, policy: loadPolicy(ordersPolicy), now: () => new Date(now) });
-		engines.push(engine);
+		const clock = { now: T0 };
+		const { store, engine } = engineAt(clock);
 		const first = await engine.decide(event('cart-1', T0), dry('cart-abandonment'));
 		expect(first.status).toBe('sent');
 		// The shop's clock is 30 minutes ahead (within the hour of clock skew allowed).
-		now = T0 + H;
+		clock.now = T0 + H;
 		const taken = await engine.decide(orderEvent(T0 + H + 30 * 60_000), dry('cart-abandonment'));
 		expect(taken.outcomeFor?.decisionId).toBe(first.decisionId);
-		now = T0 + H + 5 * 60_000;
-		const second = await engine.decide(event('cart-2', now), dry('cart-abandonment'));
+		clock.now = T0 + H + 5 * 60_000;
+		const second = await engine.decide(event('cart-2', clock.now), dry('cart-abandonment'));
 		expect(second.status).toBe('sent');
 		// The shop's webhook retries the same order (same event id).
-		now = T0 + H + 10 * 60_000;
+		clock.now = T0 + H + 10 * 60_000;
 		const again = await engine.decide(orderEvent(T0 + H + 30 * 60_000), dry('cart-abandonment'));
 		expect(again.reason).toBe('DUPLICATE_EVENT');
 		expect(await revenueOf(store, [first.decisionId, second.decisionId])).toHaveLength(1);
@@ -317,27 +322,24 @@ describe('an outcome delivered again, late or replayed, and an erasure racing an
 	});
 
 	test('an order that reaches the one-call journey a few minutes late, after a new email left, is revenue of the email before it', async () => {
-		let now = T0;
-		const store = new MemoryStore();
-		const engine = new Engine({ store, policy: loadPolicy(ordersPolicy), now: () => new Date(now) });
-		engines.push(engine);
+		const clock = { now: T0 };
+		const { store, engine } = engineAt(clock);
 		const first = await engine.decide(event('cart-1', T0), dry('cart-abandonment'));
-		now = T0 + H;
-		const second = await engine.decide(event('cart-2', now), dry('cart-abandonment'));
+		clock.now = T0 + H;
+		const second = await engine.decide(event('cart-2', clock.now), dry('cart-abandonment'));
 		expect([first.status, second.status]).toEqual(['sent', 'sent']);
 		// The order happened 5 minutes before the second email; its webhook arrives 5 minutes after it.
-		now = T0 + H + 5 * 60_000;
+		clock.now = T0 + H + 5 * 60_000;
 		const taken = await engine.decide(orderEvent(T0 + H - 5 * 60_000), dry('cart-abandonment')).catch((e: Error) => e.message);
 		expect([typeof taken === 'string' ? taken : 'recorded', await revenueOf(store, [first.decisionId, second.decisionId])]).toEqual(['recorded', [expect.stringContaining(first.decisionId)]]);
 	});
 
 	test('an unsubscribe dated a few minutes before the email it came from (the provider’s clock behind) still opts the contact out', async () => {
-		let now = T0;
-		const engine = new Engine({ store: new MemoryStore(), policy: loadPolicy({ ...ordersPolicy, journeys: { 'cart-abandonment': { ...ordersPolicy.journeys!['cart-abandonment'], outcomes: { ...orderOutcome, 'Email Unsubscribed': { type: 'unsubscribe' } } } } }), now: () => new Date(now) });
-		engines.push(engine);
+		const clock = { now: T0 };
+		const { engine } = engineAt(clock, { ...ordersPolicy, journeys: { 'cart-abandonment': { ...ordersPolicy.journeys!['cart-abandonment'], outcomes: { ...orderOutcome, 'Email Unsubscribed': { type: 'unsubscribe' } } } } });
 		const email = await engine.decide(event('cart-1', T0), dry('cart-abandonment'));
 		expect(email.status).toBe('sent');
-		now = T0 + 10 * 60_000;
+		clock.now = T0 + 10 * 60_000;
 		const unsubscribed = await engine.decide({ ...event('unsub-1', T0 - 5 * 60_000, 'Email Unsubscribed'), traits: {}, properties: { channel: 'email' } }, dry('cart-abandonment'));
 		expect(unsubscribed.outcomeFor).toMatchObject({ decisionId: email.decisionId, type: 'unsubscribe' });
 		expect((await engine.getProfile(email.contactId))!.consent.email).toBe('opted_out');
