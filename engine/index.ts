@@ -33,6 +33,7 @@ export {
 	jsonObjectOf,
 	openItem,
 	outcomeReference,
+	outcomeTime,
 	routeGuard,
 	routeSend,
 	routedChannel,

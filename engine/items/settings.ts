@@ -110,3 +110,26 @@ export function outcomeReference(refs: OutcomeRefs): Pick<OutcomeInput, 'decisio
 	const channel = text(refs.channel);
 	return { contactId, ...(channel ? { channel: channel as Channel } : {}) };
 }
+
+/** A Luxon DateTime as n8n expressions give it ({{ $now }}, DateTime.fromSeconds(…)), without loading Luxon. */
+function isoOfDateTime(value: object): string | undefined {
+	const toISO = (value as { toISO?: unknown }).toISO;
+	if (typeof toISO !== 'function' || (value as { isValid?: unknown }).isValid === false) return undefined;
+	const iso: unknown = toISO.call(value);
+	return typeof iso === 'string' ? iso : undefined;
+}
+
+/**
+ * When an outcome happened, as ISO text: text as given (the engine checks it), a Date, or a DateTime; empty is
+ * absent (the engine then takes now). Anything else is refused, never replaced by now: a number could be seconds or
+ * milliseconds, so its unit is the flow's to say.
+ */
+export function outcomeTime(value: unknown, label: string): string | undefined {
+	if (value === undefined || value === null) return undefined;
+	if (typeof value === 'string') return value.trim() || undefined;
+	if (value instanceof Date && !Number.isNaN(value.getTime())) return value.toISOString();
+	const iso = typeof value === 'object' && !(value instanceof Date) ? isoOfDateTime(value) : undefined;
+	if (iso !== undefined) return iso;
+	const shown = typeof value === 'number' ? `the number ${value}: seconds or milliseconds?` : value instanceof Date ? 'an invalid Date' : `${JSON.stringify(value)?.slice(0, 80) ?? typeof value}`;
+	throw new NudgeError('INVALID_INPUT', `${label} must be a date-time such as "2026-05-01T10:00:00Z" or a Date (got ${shown})`);
+}

@@ -1,7 +1,7 @@
 /** `nudge-record-outcome`: attributes an outcome (open, click, conversion…) to the decision that caused it. */
 import type { NodeAPI, Node } from 'node-red';
 import type { OutcomeInput } from '../../engine';
-import { NudgeError, outcomeReference, OutcomeSchema } from '../../engine/items';
+import { NudgeError, outcomeReference, OutcomeSchema, outcomeTime } from '../../engine/items';
 import { decisionIdOf, handleSteps, NudgeNodeDef, shortText } from './shared/adapter';
 
 interface RecordOutcomeDef extends NudgeNodeDef {
@@ -15,14 +15,6 @@ const OUTCOME_TYPES = OutcomeSchema.shape.type.options as readonly string[];
 
 function field(payload: unknown, key: string): unknown {
 	return payload && typeof payload === 'object' && !Array.isArray(payload) ? (payload as Record<string, unknown>)[key] : undefined;
-}
-
-/** msg.payload.at as ISO text: text as given, or a Date (a function node's `new Date(…)`); anything else is refused, never replaced by now. */
-function outcomeTimeOf(at: unknown): string | undefined {
-	if (at === undefined || at === null || at === '') return undefined;
-	if (typeof at === 'string') return at;
-	if (at instanceof Date && !Number.isNaN(at.getTime())) return at.toISOString();
-	throw new NudgeError('INVALID_INPUT', `msg.payload.at must be a date-time such as "2026-05-01T10:00:00Z" or a Date (got ${JSON.stringify(at) ?? typeof at})`);
 }
 
 export = function (RED: NodeAPI) {
@@ -59,7 +51,7 @@ export = function (RED: NodeAPI) {
 				}
 				const rawValue = fixedValue ?? field(msg.payload, 'value');
 				const outcomeId = field(msg.payload, 'outcomeId');
-				const at = outcomeTimeOf(field(msg.payload, 'at'));
+				const at = outcomeTime(field(msg.payload, 'at'), 'msg.payload.at');
 				const input: OutcomeInput = {
 					...reference,
 					type: type as OutcomeInput['type'],

@@ -13,6 +13,7 @@ import {
 	jsonObjectOf,
 	openItem,
 	outcomeReference,
+	outcomeTime,
 	routeGuard,
 	routeSend,
 } from '../../engine/items';
@@ -120,5 +121,18 @@ describe('node settings', () => {
 		expect(outcomeReference({ contactId: 'c', channel: 'sms' })).toEqual({ contactId: 'c', channel: 'sms' });
 		expect(outcomeReference({ messageId: 'm', channel: 'sms' })).toEqual({ messageId: 'm' });
 		expect(outcomeReference({ decisionId: 7, channel: 'sms' })).toBeUndefined();
+	});
+
+	it('outcomeTime takes text, a Date or a DateTime as ISO text, empty as absent, and refuses what could be either unit', () => {
+		expect(outcomeTime(' 2026-05-01T10:00:00Z ', 'Occurred At')).toBe('2026-05-01T10:00:00Z');
+		expect(outcomeTime(new Date(Date.UTC(2026, 4, 1, 10)), 'Occurred At')).toBe('2026-05-01T10:00:00.000Z');
+		// What an n8n expression such as {{ DateTime.fromSeconds($json.timestamp) }} hands the node.
+		const dateTime = { isValid: true, toISO: () => '2026-05-01T12:00:00.000+02:00' };
+		expect(outcomeTime(dateTime, 'Occurred At')).toBe('2026-05-01T12:00:00.000+02:00');
+		for (const empty of [undefined, null, '', '  ']) expect(outcomeTime(empty, 'Occurred At')).toBeUndefined();
+		expect(() => outcomeTime(1777629600, 'Occurred At')).toThrow('Occurred At must be a date-time such as "2026-05-01T10:00:00Z" or a Date (got the number 1777629600: seconds or milliseconds?)');
+		expect(() => outcomeTime(new Date(NaN), 'msg.payload.at')).toThrow(/^msg\.payload\.at must be a date-time .* \(got an invalid Date\)$/);
+		expect(() => outcomeTime({ isValid: false, toISO: () => null }, 'Occurred At')).toThrow(/Occurred At must be a date-time/);
+		expect(() => outcomeTime({ at: 'x' }, 'Occurred At')).toThrow('Occurred At must be a date-time such as "2026-05-01T10:00:00Z" or a Date (got {"at":"x"})');
 	});
 });

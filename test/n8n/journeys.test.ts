@@ -144,9 +144,12 @@ describe('flows/n8n templates', () => {
 		const task = target.received.find((r) => r.body.decisionId === demo.decisionId)!;
 		expect((task.body.score as { factors: Array<{ label: string }> }).factors.map((x) => x.label)).toContain('Requested a demo');
 		expect((task.body.handoff as { summary: string }).summary).toMatch(/^dana@northwind\.example \(VP Marketing\): hot lead, score \d+\. Interested in: Demo Requested, Pricing Viewed\. Why: Requested a demo \(\+40\)/);
-		const [converted] = await runEvents('nurture', [track('n8-dana', 'Lead Converted', { value: 24000 })]);
+		// The conversion reaches the flow late (a sender's retry): it is recorded at the time it happened, not on arrival.
+		await new Promise((resolve) => setTimeout(resolve, 50));
+		const convertedAt = new Date(Date.parse(demo.delivery!.at) + 1);
+		const [converted] = await runEvents('nurture', [track('n8-dana', 'Lead Converted', { value: 24000 }, undefined, convertedAt)]);
 		expect(converted).toMatchObject({ reason: 'NOT_A_TRIGGER', loggedAt: expect.any(String) });
-		expect((await f.engine.store.getDecision(demo.decisionId))!.outcomes).toMatchObject([{ type: 'conversion', value: 24000 }]);
+		expect((await f.engine.store.getDecision(demo.decisionId))!.outcomes).toMatchObject([{ type: 'conversion', value: 24000, at: convertedAt.toISOString() }]);
 
 		const [tom] = await runEvents('nurture', [track('n8-tom-ellis', 'Pricing Viewed', {}, { email: 'tom@quarry.example', timezone: day, consent: { email: 'opted_out', sms: 'opted_out', push: 'opted_out' } })]);
 		expect(tom).toMatchObject({ status: 'suppressed', reason: 'NO_ELIGIBLE_CHANNEL' });

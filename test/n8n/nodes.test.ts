@@ -273,6 +273,25 @@ describe('Nudge Record Outcome', () => {
 		expect((await engine.store.getArmStats(['global#email'])).get('global#email')).toMatchObject({ trials: 1, successes: 1 });
 		expect((await run({ matchBy: 'messageId', outcomeType: 'click' }, { messageId: '' })).error?.message).toMatch(/Message ID is empty/);
 	});
+
+	it('records the outcome at the time mapped to Occurred At, and refuses a time it cannot read', async () => {
+		const f = fixture();
+		const { decision } = await f.engine.ingest(anaEvent(), { journey: 'nurture' });
+		await new Promise((resolve) => setTimeout(resolve, 100));
+		// After the decision and well before now, what an empty Occurred At records.
+		const openedAt = new Date(Date.now() - 50).toISOString();
+		const run = (json: IDataObject) =>
+			runWorkflow({ workflow: outcomeWorkflow({ outcomeType: 'open', at: '={{ $json.openedAt }}' }), startNode: 'Record Outcome', input: [[{ json }]], credentials: f.credentials });
+
+		expect((await run({ decisionId: decision.decisionId, openedAt })).output('Record Outcome')[0].duplicate).toBe(false);
+		expect((await f.engine.getDecision(decision.decisionId)).outcomes.map((o) => [o.type, o.at])).toEqual([['open', openedAt]]);
+		// Seconds since 1970 from a sending tool's event: which unit it is, is the flow's to say.
+		const seconds = await run({ decisionId: decision.decisionId, openedAt: Math.floor(Date.now() / 1000) });
+		expect(seconds.error?.message).toMatch(/^Occurred At must be a date-time such as "2026-05-01T10:00:00Z" or a Date \(got the number \d+: seconds or milliseconds\?\)$/);
+		const future = await run({ decisionId: decision.decisionId, openedAt: new Date(Date.now() + 86_400_000).toISOString() });
+		expect(future.error?.message).toMatch(/^Outcome time .* is in the future/);
+		expect((await f.engine.getDecision(decision.decisionId)).outcomes).toHaveLength(1);
+	});
 });
 
 describe('Nudge Choose Channel holdout', () => {

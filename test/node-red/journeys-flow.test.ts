@@ -157,10 +157,13 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 		expect(demo.delivery).toMatchObject({ provider: 'webhook', status: 'sent', httpStatus: 200 });
 		expect(demo.score!.factors.map((f) => f.label)).toEqual(expect.arrayContaining(['Requested a demo', 'Viewed the pricing page', 'Senior job title']));
 		expect(demo.handoff!.summary).toMatch(/^Dana \(VP Marketing\): hot lead, score \d+\. Interested in: Demo Requested, Pricing Viewed\./);
-		const [converted] = await run('nurture', track('nr-dana', 'Lead Converted', { value: 24000 }));
+		// The conversion reaches the flow late (a sender's retry): it is recorded at the time it happened, not on arrival.
+		await new Promise((resolve) => setTimeout(resolve, 50));
+		const convertedAt = new Date(Date.parse(demo.delivery!.at) + 1).toISOString();
+		const [converted] = await run('nurture', track('nr-dana', 'Lead Converted', { value: 24000 }, undefined, convertedAt));
 		expect(converted).toMatchObject({ status: 'suppressed', reason: 'NOT_A_TRIGGER', outcomeFor: { decisionId: demo.decisionId, type: 'conversion' } });
 		await waitUntil(async () => !!(await engineOf(ENGINE).store.getDecision(demo.decisionId))?.outcomes.length, 'the conversion to be recorded');
-		expect((await engineOf(ENGINE).store.getDecision(demo.decisionId))!.outcomes).toMatchObject([{ type: 'conversion', value: 24000 }]);
+		expect((await engineOf(ENGINE).store.getDecision(demo.decisionId))!.outcomes).toMatchObject([{ type: 'conversion', value: 24000, at: convertedAt }]);
 		// Converted: the journey stopped.
 		const [after] = await run('nurture', track('nr-dana', 'Webinar Attended'));
 		expect(after).toMatchObject({ status: 'suppressed', reason: 'NEGATIVE_TRIGGER', ruleId: 'converted' });

@@ -355,6 +355,6 @@ describe('nudge-record-outcome', () => {
 
 		const caught = nextCaught();
 		nodeOf('outcome').receive({ decisionId: decision.decisionId, payload: { type: 'open', at: at.getTime() } });
-		expect((await caught).message).toMatch(/msg\.payload\.at must be a date-time such as "2026-05-01T10:00:00Z" or a Date \(got \d+\)/);
+		expect((await caught).message).toMatch(/msg\.payload\.at must be a date-time such as "2026-05-01T10:00:00Z" or a Date \(got the number \d+: seconds or milliseconds\?\)/);
 	});
 });

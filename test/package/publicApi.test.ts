@@ -15,7 +15,7 @@ const VALUES = [
 	'WEBHOOK_SOURCES', 'acquireEngine', 'applyInactivityRules', 'checkEngineConfig', 'checkWebhookUrl', 'chooseChannelStep',
 	'closeAllEngines', 'connectSalesforce', 'createEngine', 'createPollSource', 'createSender', 'dataFileUnreadable', 'dataTable', 'decisionIdOf',
 	'fireDueTimers', 'getEngine', 'guardOptionsOf', 'headerValue', 'hubspotAuthFrom', 'journeyOf', 'jsonObjectOf', 'loadPolicy',
-	'loadPolicyFile', 'modelOperation', 'openItem', 'openStore', 'outcomeReference', 'parseInactivityRules', 'parseInactivityRulesJson',
+	'loadPolicyFile', 'modelOperation', 'openItem', 'openStore', 'outcomeReference', 'outcomeTime', 'parseInactivityRules', 'parseInactivityRulesJson',
 	'policyHasTimers', 'policyJsonSchema', 'pollOnce', 'postWebhook', 'receiveSignedEvents', 'redactUrl', 'resolveActionContact',
 	'routeGuard', 'routeSend', 'routedChannel', 'runJourney', 'salesforceSettingsFrom', 'signatureHeaders', 'tableFromText', 'takeDueDecisions', 'timerFailureText',
 	'verdictOf', 'verifySignedRequest',

@@ -1,9 +1,9 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
-import { type Outcome, outcomeReference } from '../../../engine';
+import { type Outcome, outcomeReference, outcomeTime } from '../../../engine';
 import { channelOptions } from '../shared/channelOptions';
 import { nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
-import { agentIdProperty, fixedAgentId, fromAI, isToolNode, TOOL_ONLY, withToolTwin } from '../shared/tool';
+import { agentIdProperty, fixedAgentId, fromAI, isToolNode, NOT_TOOL, TOOL_ONLY, withToolTwin } from '../shared/tool';
 import { engineCredentials } from '../shared/description';
 
 const WITH_VALUE = ['conversion', 'revenue'];
@@ -140,6 +140,16 @@ export class NudgeRecordOutcome implements INodeType {
 				},
 			),
 			{
+				displayName: 'Occurred At',
+				name: 'at',
+				type: 'string',
+				default: '',
+				placeholder: 'e.g. {{ $json.decision.event.occurredAt }}',
+				description:
+					'When the outcome happened (ISO 8601, e.g. 2026-05-01T10:00:00Z). Map the event’s own time: an open or click that reaches the flow late is then counted in its attribution window and teaches the best send time the hour it happened. Empty: now.',
+				displayOptions: NOT_TOOL,
+			},
+			{
 				displayName: 'Outcome ID',
 				name: 'outcomeId',
 				type: 'string',
@@ -173,6 +183,7 @@ export class NudgeRecordOutcome implements INodeType {
 				throw new NodeOperationError(this.getNode(), `Outcome "${String(type)}" is not one Nudge records; use one of ${OUTCOME_TYPES.join(', ')}`, { itemIndex });
 			}
 			const outcomeId = String(this.getNodeParameter('outcomeId', itemIndex, '') ?? '').trim();
+			const at = outcomeTime(this.getNodeParameter('at', itemIndex, ''), 'Occurred At');
 			// A number field is never empty: a conversion's 0 means no value was given (as on Node-RED); revenue's 0 is an amount.
 			const given = WITH_VALUE.includes(type) ? (this.getNodeParameter('value', itemIndex, 0) as number) : undefined;
 			const value = type === 'conversion' && given === 0 ? undefined : given;
@@ -180,6 +191,7 @@ export class NudgeRecordOutcome implements INodeType {
 				...reference,
 				type,
 				...(outcomeId ? { outcomeId } : {}),
+				...(at ? { at } : {}),
 				...(value !== undefined ? { value } : {}),
 				...(agentId !== undefined ? { agentId } : {}),
 			});
