@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { NudgeError } from '../errors';
@@ -112,12 +112,40 @@ export function parseTable(text: string, format: TableFormat): Table {
 	return format === 'csv' ? parseCsv(text) : format === 'json' ? parseJson(text) : parseJsonl(text);
 }
 
+/**
+ * The largest data file read: a table takes about ten times its file's size in memory once parsed, inside n8n's or
+ * Node-RED's process. Larger exports are sampled first (most training needs far fewer rows).
+ */
+export const MAX_DATA_FILE_BYTES = 100 * 1024 * 1024;
+
+/** A data file over MAX_DATA_FILE_BYTES, refused before it is read (whole) into memory. */
+export function dataFileTooLarge(path: string): string {
+	return `The data file ${path} is larger than ${MAX_DATA_FILE_BYTES / 1024 / 1024} MB: train on a sample of its rows (a few hundred thousand are plenty)`;
+}
+
+/**
+ * A data file's text: only a regular file (a device such as /dev/zero never ends, a pipe may never answer: opened
+ * without waiting, they are refused) of at most MAX_DATA_FILE_BYTES, its size read from the open file itself.
+ */
+function readDataText(path: string): string {
+	const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+	try {
+		const stat = fstatSync(fd);
+		if (!stat.isFile()) throw new NudgeError('INVALID_INPUT', `Cannot read the data file ${path}: it is ${stat.isDirectory() ? 'a folder' : 'not a regular file (a device or a pipe)'}; give the path of a CSV, JSON or JSONL file`);
+		if (stat.size > MAX_DATA_FILE_BYTES) throw new NudgeError('INVALID_INPUT', dataFileTooLarge(path));
+		return readFileSync(fd, 'utf8');
+	} finally {
+		closeSync(fd);
+	}
+}
+
 /** Reads a CSV, JSON or JSONL file into a table. */
 export function readTable(path: string, format?: TableFormat): Table {
 	let text: string;
 	try {
-		text = readFileSync(path, 'utf8');
+		text = readDataText(path);
 	} catch (error) {
+		if (error instanceof NudgeError) throw error;
 		throw new NudgeError('INVALID_INPUT', dataFileUnreadable(path, error));
 	}
 	return format ? parseTable(text, format) : tableFromText(path, text);

@@ -27,14 +27,22 @@ const whole = (v: unknown) => {
 };
 
 /**
- * The request a message makes: the node's settings, with `msg.payload` (rows, one object per contact,
- * or a file path), `msg.filename`, `msg.version` and `msg.note` taking precedence when present.
+ * The request a message makes: the node's settings, with `msg.payload` (rows, one object per contact),
+ * `msg.filename`, `msg.version` and `msg.note` taking precedence when present. Text in msg.payload is not a path:
+ * a payload is often what a caller sent (an HTTP body), and a path in it would read any file Node-RED can.
  */
 function requestOf(def: ModelNodeDef, msg: NodeMessageInFlow, onProgress: (done: number, total: number) => void): ModelRequest {
 	const m = msg as NodeMessageInFlow & { filename?: unknown; version?: unknown; note?: unknown };
 	const operation = def.operation ?? 'train';
 	const name = text(def.modelName) ?? 'lead';
-	const data = () => dataTable(Array.isArray(m.payload) ? m.payload : (text(m.filename) ?? text(m.payload) ?? text(def.file)));
+	const data = () => {
+		if (Array.isArray(m.payload)) return dataTable(m.payload);
+		const file = text(m.filename) ?? text(def.file);
+		if (file === undefined && text(m.payload) !== undefined) {
+			throw new NudgeError('INVALID_INPUT', 'msg.payload is text: give the rows in msg.payload (one object per contact), or the data file as msg.filename or in the node\'s Data file');
+		}
+		return dataTable(file);
+	};
 	const version = whole(m.version) ?? whole(def.version);
 	const note = text(m.note);
 	switch (operation) {

@@ -1,10 +1,10 @@
 /** Nudge Model inside n8n's WorkflowExecute: train from items or a file, activate, roll back, and Score using it. */
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { IDataObject } from 'n8n-workflow';
 import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { closeAllEngines } from '../../engine/registry';
-import { tableRecords } from '../../engine/scoring/table';
+import { MAX_DATA_FILE_BYTES, tableRecords } from '../../engine/scoring/table';
 import { simulate } from '../../engine/scoring/uplift';
 import { tempDir } from '../helpers/fixtures';
 import { seedOutcomes, synthetic } from '../scoring/synthetic';
@@ -63,7 +63,7 @@ describe('Nudge Model', () => {
 		]);
 	});
 
-	it('File Path reads only what n8n lets nodes read: a file outside N8N_RESTRICT_FILE_ACCESS_TO, in a .git folder, or behind a symbolic link is refused and nothing is trained', async () => {
+	it('File Path reads only what n8n lets nodes read: a file outside N8N_RESTRICT_FILE_ACCESS_TO, in a .git folder, behind a symbolic link or over the size limit is refused and nothing is trained', async () => {
 		const f = fixture({ policy });
 		const table = synthetic(300, 3);
 		const csv = [table.columns.join(';'), ...table.rows.map((r) => r.join(';'))].join('\n');
@@ -80,6 +80,13 @@ describe('Nudge Model', () => {
 		expect(linked.error?.message).toMatch(/n8n does not let nodes read .*linked\/crm\.csv|Cannot read the data file .*linked\/crm\.csv: Access to the file is not allowed/);
 		const missing = await run(f, { ...train, dataSource: 'file', filePath: join(readable, 'gone.csv') });
 		expect(missing.error?.message).toBe(`Cannot read the data file ${join(readable, 'gone.csv')}: no such file`);
+		// Past the size limit the read stops (a sparse file: no disk used) and the run says what to do.
+		const large = join(readable, 'large.csv');
+		const fd = openSync(large, 'w');
+		ftruncateSync(fd, MAX_DATA_FILE_BYTES + 1);
+		closeSync(fd);
+		const tooLarge = await run(f, { ...train, dataSource: 'file', filePath: large, activate: true });
+		expect(tooLarge.error?.message).toBe(`The data file ${large} is larger than 100 MB: train on a sample of its rows (a few hundred thousand are plenty)`);
 		expect((await run(f, { operation: 'list', modelName: 'lead' })).output('Model')[0]).toMatchObject({ versions: [] });
 	});
 

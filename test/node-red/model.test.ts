@@ -107,4 +107,24 @@ describe('nudge-model', () => {
 		expect((await again).message).toMatch(/Model lead has no earlier active version/);
 		expect(await engineOf().store.listModelVersions('lead')).toEqual([]);
 	});
+
+	it('text in msg.payload is not read as a file (a caller’s body could name any file); a device or a folder as msg.filename is refused', async () => {
+		const path = join(tempDir(), 'crm.csv');
+		const table = synthetic(300, 3);
+		writeFileSync(path, [table.columns.join(','), ...table.rows.map((r) => r.join(','))].join('\n'));
+		const refusals: [Record<string, unknown>, RegExp][] = [
+			[{ payload: path }, /^msg\.payload is text: give the rows in msg\.payload \(one object per contact\), or the data file as msg\.filename or in the node's Data file$/],
+			// A device never ends: read, it would hold Node-RED's one thread until memory ran out.
+			[{ filename: '/dev/zero' }, /^Cannot read the data file \/dev\/zero: it is not a regular file \(a device or a pipe\)/],
+			[{ filename: tempDir() }, /^Cannot read the data file .*: it is a folder; give the path of a CSV, JSON or JSONL file$/],
+		];
+		for (const [msg, message] of refusals) {
+			const caught = nextCaught();
+			nodeOf('m_train').receive(msg);
+			expect((await caught).message).toMatch(message);
+		}
+		expect(await engineOf().store.listModelVersions('lead')).toEqual([]);
+		// The same file named in msg.filename trains.
+		expect(await result('m_train', { filename: path, payload: 'ignored text' })).toMatchObject({ version: 1 });
+	});
 });

@@ -3,7 +3,11 @@ import { auc, brier, calibrate, calibrationTable, confusionAt, fitIsotonic, fitP
 import { buildFeatureSpec, describeValue, encodeRecord, encodeTable, labelsOf } from '../../engine/scoring/features';
 import { binEdges, binOf, explainRow, predictForest, rng, trainForest } from '../../engine/scoring/forest';
 import { deserializeModel, scoreRecord, serializeModel, splitFor, trainModel } from '../../engine/scoring/model';
-import { detectDelimiter, parseCsv, parseJson, parseJsonl, Table } from '../../engine/scoring/table';
+import { execFileSync } from 'node:child_process';
+import { closeSync, openSync, ftruncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { detectDelimiter, MAX_DATA_FILE_BYTES, parseCsv, parseJson, parseJsonl, readTable, Table } from '../../engine/scoring/table';
+import { tempDir } from '../helpers/fixtures';
 import { synthetic } from './synthetic';
 
 const asOf = new Date('2026-01-01T00:00:00Z');
@@ -28,6 +32,26 @@ describe('reading data', () => {
 		expect(() => parseJsonl('{"a":1}\nnot json')).toThrow(/Line 2 of the JSONL file is not JSON/);
 		expect(() => parseJson('{"a":1}')).toThrow(/array of objects/);
 		expect(() => parseCsv('a,a\n1,2\n')).toThrow(/Two columns are both named "a"/);
+	});
+
+	test('a data file is read only when it is a regular file within the size limit; the rest is refused before it is read', () => {
+		const dir = tempDir();
+		const small = join(dir, 'small.csv');
+		writeFileSync(small, 'a,b\n1,2\n');
+		expect(readTable(small)).toEqual({ columns: ['a', 'b'], rows: [['1', '2']] });
+		// One byte over, as a sparse file (no disk used): refused by its size, not read into memory.
+		const large = join(dir, 'large.csv');
+		const fd = openSync(large, 'w');
+		ftruncateSync(fd, MAX_DATA_FILE_BYTES + 1);
+		closeSync(fd);
+		expect(() => readTable(large)).toThrow(new NudgeError('INVALID_INPUT', `The data file ${large} is larger than 100 MB: train on a sample of its rows (a few hundred thousand are plenty)`));
+		// A device never ends and a pipe may never answer: either would hold the process's one thread.
+		expect(() => readTable('/dev/zero')).toThrow('Cannot read the data file /dev/zero: it is not a regular file (a device or a pipe); give the path of a CSV, JSON or JSONL file');
+		const fifo = join(dir, 'pipe.csv');
+		execFileSync('mkfifo', [fifo]);
+		expect(() => readTable(fifo)).toThrow(`Cannot read the data file ${fifo}: it is not a regular file (a device or a pipe)`);
+		expect(() => readTable(dir)).toThrow(`Cannot read the data file ${dir}: it is a folder; give the path of a CSV, JSON or JSONL file`);
+		expect(() => readTable(join(dir, 'missing.csv'))).toThrow(`Cannot read the data file ${join(dir, 'missing.csv')}: no such file`);
 	});
 });
 

@@ -1,6 +1,6 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
-import { dataFileUnreadable, dataTable, modelOperation, ModelRequest, tableFromText } from '../../../engine';
+import { dataFileTooLarge, dataFileUnreadable, dataTable, MAX_DATA_FILE_BYTES, modelOperation, ModelRequest, tableFromText } from '../../../engine';
 import { loadEngine, nudgeEngineConnectionTest, toNodeError } from '../shared/engine';
 import { engineCredentials } from '../shared/description';
 
@@ -21,6 +21,7 @@ async function readDataFile(ctx: IExecuteFunctions, filePath: string) {
 	if (!path) throw new NodeOperationError(ctx.getNode(), 'Set the File Path of the CSV, JSON or JSONL file to learn from');
 	let resolved: Awaited<ReturnType<IExecuteFunctions['helpers']['resolvePath']>>;
 	let text: string;
+	let size = 0;
 	try {
 		resolved = await ctx.helpers.resolvePath(path);
 	} catch (error) {
@@ -34,12 +35,19 @@ async function readDataFile(ctx: IExecuteFunctions, filePath: string) {
 	}
 	try {
 		const chunks: Buffer[] = [];
-		for await (const chunk of await ctx.helpers.createReadStream(resolved)) chunks.push(chunk as Buffer);
+		// Counted as it comes: a file past the limit (or a device that never ends) stops the read (leaving the loop
+		// closes the stream), not n8n.
+		for await (const chunk of await ctx.helpers.createReadStream(resolved)) {
+			size += (chunk as Buffer).length;
+			if (size > MAX_DATA_FILE_BYTES) break;
+			chunks.push(chunk as Buffer);
+		}
 		text = Buffer.concat(chunks).toString('utf8');
 	} catch (error) {
 		// n8n's own refusals (a symbolic link on the way, the file changed while opened) say so in their message.
 		throw new NodeOperationError(ctx.getNode(), dataFileUnreadable(path, error));
 	}
+	if (size > MAX_DATA_FILE_BYTES) throw new NodeOperationError(ctx.getNode(), dataFileTooLarge(path));
 	return tableFromText(path, text);
 }
 
