@@ -41,13 +41,14 @@ export const ProfileSchema = z.object({
 	/** When each negative trigger's pause was last cleared (its clearing event's time): an older start pauses nothing. */
 	pausesClearedAt: z.record(z.string(), z.string()).optional(),
 	/**
-	 * The events this profile took in last (TAKEN_IN_KEPT short hashes of their ids, newest last): an event that a second
+	 * The events this profile took in last (TAKEN_IN_KEPT 6-character hashes of their ids in one text, newest last; an
+	 * earlier version kept a list of 8-character ones): an event that a second
 	 * journey's trigger receives opens a decision there but is applied to the profile once. `since` (ms, the engine's
 	 * clock): from when the list names every event the contact took in (0: from its first event; for a contact saved by
 	 * an earlier version, or merged with one, its next update by this one); events taken in before then may have the
 	 * store-wide mark earlier versions set.
 	 */
-	takenIn: z.object({ since: z.number().optional(), ids: z.array(z.string()) }).optional(),
+	takenIn: z.object({ since: z.number().optional(), ids: z.union([z.string(), z.array(z.string())]) }).optional(),
 	/** Journeys paused by negative triggers, by trigger id (DESIGN §4). */
 	pauses: z
 		.record(z.string(), z.object({ since: z.string(), until: z.string().optional(), event: z.string().optional() }))

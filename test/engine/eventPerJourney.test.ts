@@ -11,6 +11,7 @@ import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { loadPolicy } from '../../engine/policy/load';
 import type { PolicyInput } from '../../engine/policy/schema';
 import { profileIdentityKeys, TAKEN_IN_KEPT } from '../../engine/profiles/profiles';
+import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { replay } from '../../cli/replay';
@@ -72,6 +73,25 @@ forEveryBackend('event_per_journey', (backend) => {
 			const both = await Promise.all(['nurture', 'cart-abandonment', 'nurture', 'cart-abandonment'].map((journey) => engine.ingest(event('e3', T0 + 1000), { journey })));
 			expect(both.map((r) => `${r.decision.journey}:${r.duplicate}`).sort()).toEqual(['cart-abandonment:false', 'cart-abandonment:true', 'nurture:false', 'nurture:true']);
 			expect((await store.getProfile(sent.contactId))!.counters['Cart Updated']).toBe(2);
+		});
+
+		test(`a second journey's delivery after ${TAKEN_IN_KEPT - 1} newer events of the contact (a destination behind by that many) is counted once`, async () => {
+			const first = await engine.ingest(event('behind'), { journey: 'nurture' });
+			for (let i = 0; i < TAKEN_IN_KEPT - 1; i++) await engine.ingest(event(`newer-${i}`, T0 + 1000 + i, 'Page Viewed'), { journey: 'nurture' });
+			expect((await engine.ingest(event('behind'), { journey: 'cart-abandonment' })).duplicate).toBe(false);
+			const profile = (await store.getProfile(first.decision.contactId))!;
+			expect([profile.counters['Cart Updated'], profile.counters['Page Viewed']]).toEqual([1, TAKEN_IN_KEPT - 1]);
+			// A busy contact's profile, its list full, stays small: 6 characters an event.
+			expect(profile.takenIn!.ids).toEqual(expect.stringMatching(new RegExp(`^[\\w-]{${TAKEN_IN_KEPT * 6}}$`)));
+		});
+
+		test('events in a list an earlier version saved (8-character ids) are still known after the upgrade', async () => {
+			const first = await engine.ingest(event('kept'), { journey: 'nurture' });
+			const saved = (await store.getProfile(first.decision.contactId))!;
+			saved.takenIn = { since: saved.takenIn!.since, ids: [createHash('sha256').update('kept').digest('base64url').slice(0, 8)] };
+			await store.saveProfile(saved, profileIdentityKeys(saved), []);
+			expect((await engine.ingest(event('kept'), { journey: 'cart-abandonment' })).duplicate).toBe(false);
+			expect((await store.getProfile(first.decision.contactId))!.counters['Cart Updated']).toBe(1);
 		});
 
 		test(`a second journey's delivery after ${TAKEN_IN_KEPT} newer events of the contact still opens its decision`, async () => {
