@@ -39,7 +39,8 @@ export interface OutcomeInput {
  */
 export async function recordOutcome(ctx: EngineContext, input: OutcomeInput): Promise<{ decision: Decision; duplicate: boolean }> {
 	const at = input.at === undefined ? ctx.wallNow() : new Date(input.at);
-	if (Number.isNaN(at.getTime())) throw new NudgeError('INVALID_INPUT', `Outcome time "${input.at}" is not a date-time (use ISO 8601, e.g. 2026-05-01T10:00:00Z)`);
+	// Quoted as given, cut short: the text may be anything a flow mapped (a whole payload).
+	if (Number.isNaN(at.getTime())) throw new NudgeError('INVALID_INPUT', `Outcome time ${JSON.stringify(String(input.at).slice(0, 80))}${String(input.at).length > 80 ? '…' : ''} is not a date-time (use ISO 8601, e.g. 2026-05-01T10:00:00Z)`);
 	refuseFutureTime(ctx, at);
 	if (input.type === 'revenue' && !(typeof input.value === 'number' && Number.isFinite(input.value) && input.value >= 0)) {
 		throw new NudgeError('INVALID_INPUT', `A revenue outcome needs its amount as a number of 0 or more; got ${JSON.stringify(input.value) ?? 'nothing'}`);

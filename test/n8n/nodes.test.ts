@@ -288,6 +288,9 @@ describe('Nudge Record Outcome', () => {
 		// Seconds since 1970 from a sending tool's event: which unit it is, is the flow's to say.
 		const seconds = await run({ decisionId: decision.decisionId, openedAt: Math.floor(Date.now() / 1000) });
 		expect(seconds.error?.message).toMatch(/^Occurred At must be a date-time such as "2026-05-01T10:00:00Z" or a Date \(got the number \d+: seconds or milliseconds\?\)$/);
+		// Text that is no time, however long, is quoted cut short.
+		const text = await run({ decisionId: decision.decisionId, openedAt: `yesterday ${'x'.repeat(100_000)}` });
+		expect(text.error?.message).toBe(`Outcome time "yesterday ${'x'.repeat(70)}"… is not a date-time (use ISO 8601, e.g. 2026-05-01T10:00:00Z)`);
 		const future = await run({ decisionId: decision.decisionId, openedAt: new Date(Date.now() + 86_400_000).toISOString() });
 		expect(future.error?.message).toMatch(/^Outcome time .* is in the future/);
 		expect((await f.engine.getDecision(decision.decisionId)).outcomes).toHaveLength(1);
