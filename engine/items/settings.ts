@@ -128,7 +128,7 @@ export function outcomeTime(value: unknown, label: string): string | undefined {
 	if (value === undefined || value === null) return undefined;
 	if (typeof value === 'string') return value.trim() || undefined;
 	if (value instanceof Date && !Number.isNaN(value.getTime())) return value.toISOString();
-	const iso = typeof value === 'object' && !(value instanceof Date) ? isoOfDateTime(value) : undefined;
+	const iso = typeof value === 'object' ? isoOfDateTime(value) : undefined;
 	if (iso !== undefined) return iso;
 	const shown = typeof value === 'number' ? `the number ${value}: seconds or milliseconds?` : value instanceof Date ? 'an invalid Date' : `${JSON.stringify(value)?.slice(0, 80) ?? typeof value}`;
 	throw new NudgeError('INVALID_INPUT', `${label} must be a date-time such as "2026-05-01T10:00:00Z" or a Date (got ${shown})`);
