@@ -1,7 +1,7 @@
 import { Engine } from './engine';
 import { NudgeError } from './errors';
 import { LoadedPolicy, loadPolicy, loadPolicyFile } from './policy/load';
-import { DEFAULT_STORE_URL, openStore } from './store/open';
+import { DEFAULT_STORE_URL, openStore, sqliteFileOf } from './store/open';
 import type { Store } from './store/types';
 
 /** What the n8n credential "Nudge Engine API" and the Node-RED config node `nudge-engine` hold. */
@@ -15,8 +15,16 @@ export interface EngineConfig {
 	clock?: 'wall' | 'event';
 }
 
+/**
+ * The store a configuration names, as stores are shared: a SQLite file by its full path, however the setting spells it
+ * (`sqlite:<file>`, the plain path, `~`, `.` and `..`). Two connections to one file in one process would block its
+ * thread: SQLite's group commit holds the write lock until the end of the event-loop turn (store/sqlite.ts), so the
+ * other connection's write waited its busy timeout (5 s, the whole process frozen) and failed "database is locked".
+ */
 function storeUrlOf(config: EngineConfig): string {
-	return config.store?.trim() || DEFAULT_STORE_URL;
+	const url = config.store?.trim() || DEFAULT_STORE_URL;
+	const file = sqliteFileOf(url);
+	return file ? `sqlite:${file}` : url;
 }
 
 /** Validates the configured policy before anything else, so a bad policy opens (and creates) nothing. */
@@ -34,16 +42,20 @@ export function createEngine(config: EngineConfig = {}): Engine {
 
 /**
  * Checks a configuration the way a credential "Test" button or a config node needs: the policy
- * validates and the store opens. Touches none of the shared engines running flows use.
+ * validates and the store opens. Touches none of the shared engines running flows use; their store, when one is
+ * open, is the one read (a second connection to a SQLite file they write would wait for their write lock with the
+ * process's thread blocked: 5 s, then "database is locked"), and it stays open for them.
  */
 export async function checkEngineConfig(config: EngineConfig): Promise<{ policyVersion: string; store: string }> {
-	const engine = createEngine(config);
+	const policy = policyOf(config);
+	const url = storeUrlOf(config);
+	const store = acquireStore(url);
 	try {
 		// Network stores connect lazily: one read proves the server answers (and the schema exists).
-		await engine.store.getCursor('nudge:connection-check');
-		return { policyVersion: engine.policyVersion, store: engine.store.kind };
+		await store.getCursor('nudge:connection-check');
+		return { policyVersion: policy.version, store: store.kind };
 	} finally {
-		await engine.close();
+		await releaseStore(url, store);
 	}
 }
 
@@ -52,7 +64,7 @@ interface Shared<T> {
 	users: number;
 }
 
-/** Stores are shared by URL (one SQLite connection per file per process); engines by store + policy version. */
+/** Stores are shared by URL, a SQLite file by its path (one connection per file per process: storeUrlOf); engines by store + policy version. */
 const stores = new Map<string, Shared<Store>>();
 const engines = new Map<string, Shared<Engine>>();
 

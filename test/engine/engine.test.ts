@@ -5,7 +5,7 @@ import { NudgeError } from '../../engine/errors';
 import { verifySignedRequest } from '../../engine/events/signature';
 import { runJourney } from '../../engine/journeys/journey';
 import { loadPolicy } from '../../engine/policy/load';
-import { acquireEngine, closeAllEngines, createEngine, getEngine } from '../../engine/registry';
+import { acquireEngine, checkEngineConfig, closeAllEngines, createEngine, getEngine } from '../../engine/registry';
 import { MemoryStore } from '../../engine/store/memory';
 import { tempDir, trackEvent } from '../helpers/fixtures';
 import { closeReceivers, startReceiver } from '../helpers/receiver';
@@ -215,6 +215,39 @@ describe('engine registry', () => {
 		const policy = { channelOrder: ['email'], name: 'x' };
 		const c = getEngine({ store: 'memory:', policy: JSON.stringify(policy) });
 		expect(getEngine({ store: 'memory:', policy: `  {"name": "x", "channelOrder": ["email"]}` })).toBe(c);
+	});
+
+	test('one SQLite connection per file, however its URL spells it: engines on one file in one process never wait on each other’s write lock', async () => {
+		const dir = tempDir();
+		const file = join(dir, 'one.db');
+		const spellings = [`sqlite:${file}`, file, `sqlite://${file}`, `sqlite:${join(dir, '.', 'sub', '..', 'one.db')}`, `  sqlite:${file}  `];
+		const held = spellings.map((store, i) => acquireEngine({ store, policy: i % 2 ? '{"name": "other", "channelOrder": ["email"]}' : '' }));
+		// Two connections would block the thread: one waits (5 s, then "database is locked") for the other's write, which commits only when the thread is free.
+		const started = Date.now();
+		const results = await Promise.allSettled(held.flatMap(({ engine }, i) => [0, 1].map((n) => engine.ingest(trackEvent(`s${i}-${n}@x.io`, 'Pricing Viewed'), { journey: 'nurture' }))));
+		expect(results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []))).toEqual([]);
+		expect(Date.now() - started).toBeLessThan(4_000);
+		expect(held.map(({ engine }) => engine.store === held[0].engine.store)).toEqual(spellings.map(() => true));
+		for (const { release } of held) await release();
+	});
+
+	test('a credential check on the file shared engines are writing reads through their connection: it neither waits on their write lock nor closes their store', async () => {
+		const file = join(tempDir(), 'checked.db');
+		const shared = acquireEngine({ store: `sqlite:${file}` });
+		await shared.engine.ingest(trackEvent('first@x.io', 'Pricing Viewed'), { journey: 'nurture' });
+		const started = Date.now();
+		const results = await Promise.allSettled([
+			...Array.from({ length: 5 }, (_, i) => shared.engine.ingest(trackEvent(`before${i}@x.io`, 'Pricing Viewed'), { journey: 'nurture' })),
+			checkEngineConfig({ store: file }),
+			...Array.from({ length: 5 }, (_, i) => shared.engine.ingest(trackEvent(`after${i}@x.io`, 'Pricing Viewed'), { journey: 'nurture' })),
+		]);
+		expect(results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []))).toEqual([]);
+		expect(Date.now() - started).toBeLessThan(4_000);
+		expect((results[5] as PromiseFulfilledResult<{ store: string }>).value.store).toBe('sqlite');
+		expect((await shared.engine.ingest(trackEvent('later@x.io', 'Pricing Viewed'), { journey: 'nurture' })).duplicate).toBe(false);
+		await shared.release();
+		// With no engine on it, the check opens the store and closes it again.
+		await expect(checkEngineConfig({ store: `sqlite:${join(tempDir(), 'alone.db')}` })).resolves.toMatchObject({ store: 'sqlite' });
 	});
 
 	test('a policy that does not validate creates no store file', () => {

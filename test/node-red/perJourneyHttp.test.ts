@@ -17,7 +17,7 @@ import { SqliteStore } from '../../engine/store/sqlite';
 import { builtIsFresh, NodeRedRuntime, startNodeRed } from '../helpers/nodeRedRuntime';
 import { SECRET, segmentEvent } from './_helpers';
 
-const maybe = builtIsFresh(['nodes/node-red/shared/webhook.ts', 'nodes/node-red/nudge-trigger.ts', 'nodes/node-red/nudge-engine.ts', 'engine/events/eventClaim.ts', 'engine/usecases/ingest.ts', 'engine/profiles/profiles.ts'])
+const maybe = builtIsFresh(['nodes/node-red/shared/webhook.ts', 'nodes/node-red/nudge-trigger.ts', 'nodes/node-red/nudge-engine.ts', 'engine/events/eventClaim.ts', 'engine/usecases/ingest.ts', 'engine/profiles/profiles.ts', 'engine/registry.ts'])
 	? describe
 	: describe.skip;
 
@@ -241,5 +241,73 @@ maybe('one event, two journeys: Nudge Triggers over real HTTP in a Node-RED runt
 		const takenIn = reopened.filter((d) => d.reason !== 'DUPLICATE_EVENT').map((d) => `${d.journey}\n${d.event.eventId}`);
 		expect(takenIn.length).toBeGreaterThan(0);
 		expect(new Set(takenIn).size).toBe(takenIn.length);
+	});
+});
+
+/**
+ * Two Nudge Engine config nodes naming one SQLite file two ways (sqlite:<file> and the plain path, which the docs say
+ * means the same): one connection to the file. With a connection each, a write through one waited, the runtime's only
+ * thread blocked, for the other's write lock, held until that thread was free again: 5 s frozen, then 503 "database is
+ * locked", again and again under a burst.
+ */
+maybe('one event, two journeys, two config nodes naming one SQLite file two ways: Nudge Triggers over real HTTP', () => {
+	beforeAll(async () => {
+		const userDir = mkdtempSync(path.join(tmpdir(), 'nudge-nr-per-journey-'));
+		const db = path.join(userDir, 'nudge.db');
+		const trigger = (id: string, engine: string, triggerPath: string, journey: string) => ({ id, type: 'nudge-trigger', z: TAB, engine, path: triggerPath, journey, wires: [[]] });
+		const flows = [
+			{ id: TAB, type: 'tab', label: 'two config nodes' },
+			{ id: 'eng1', type: 'nudge-engine', name: 'first', policy: '' },
+			{ id: 'eng2', type: 'nudge-engine', name: 'second', policy: '' },
+			trigger('t1', 'eng1', 'a/nurture', 'nurture'),
+			trigger('t2', 'eng2', 'b/nurture', 'nurture'),
+			trigger('t3', 'eng2', 'b/churn-risk', 'churn-risk'),
+		];
+		red = await startNodeRed({ userDir, flows, credentials: { eng1: { signingSecret: SECRET, storeUrl: `sqlite:${db}` }, eng2: { signingSecret: SECRET, storeUrl: db } } });
+		store = new SqliteStore(db);
+	}, 60_000);
+
+	afterAll(async () => {
+		await red?.stop();
+		await store?.close();
+	});
+
+	/** The answers to the calls, all posted at once, with how long the last took. */
+	const burst = async (calls: Array<{ triggerPath: string; event: Record<string, unknown> }>) => {
+		const started = Date.now();
+		const answers = await Promise.all(calls.map(({ triggerPath, event }) => postTo(triggerPath, event)));
+		return { kinds: answers.map(kind), answers, ms: Date.now() - started };
+	};
+
+	test('one event id posted 20 times at once to nurture through each config node and 20 times to churn-risk: taken in once per journey, counted once, no request refused or held up', async () => {
+		const event = segmentEvent();
+		const calls = Array.from({ length: 60 }, (_, i) => ({ triggerPath: ['a/nurture', 'b/nurture', 'b/churn-risk'][i % 3], event }));
+		const { kinds, answers, ms } = await burst(calls);
+		expect(answers.filter((a) => a.status !== 200).map((a) => `${a.status} ${a.body.error}`)).toEqual([]);
+		expect(kinds.filter((k) => k !== 'accepted' && k !== 'duplicate')).toEqual([]);
+		const accepted = calls.filter((_, i) => kinds[i] === 'accepted').map((c) => c.triggerPath.replace(/^[ab]\//, ''));
+		expect(accepted.sort()).toEqual(['churn-risk', 'nurture']);
+		// 60 small requests: well under the 5 s a blocked write waits.
+		expect(ms).toBeLessThan(4_000);
+		const logged = await settled(event, 60);
+		expect(rows(logged.filter((d) => d.reason !== 'DUPLICATE_EVENT'))).toEqual([
+			['churn-risk', 'taken in'],
+			['nurture', 'taken in'],
+		]);
+		expect(await countOf(event)).toBe(1);
+	});
+
+	test('6 events of one contact, each posted at once to nurture through both config nodes and to churn-risk: each taken in once per journey, counted once (no profile update lost), and no node logged an error', async () => {
+		const first = segmentEvent();
+		const events = Array.from({ length: 6 }, () => segmentEvent({ userId: first.userId, context: first.context }));
+		const calls = events.flatMap((event) => ['a/nurture', 'b/churn-risk', 'b/nurture'].map((triggerPath) => ({ triggerPath, event })));
+		const { kinds, answers, ms } = await burst(calls);
+		expect(answers.filter((a) => a.status !== 200).map((a) => `${a.status} ${a.body.error}`)).toEqual([]);
+		const taken = calls.filter((_, i) => kinds[i] === 'accepted').map(({ triggerPath, event }) => `${triggerPath.replace(/^[ab]\//, '')} ${String(event.messageId)}`);
+		expect(taken.sort()).toEqual(events.flatMap((event) => JOURNEYS.map((journey) => `${journey} ${String(event.messageId)}`)).sort());
+		expect(ms).toBeLessThan(4_000);
+		expect(await countOf(first)).toBe(events.length);
+		expect(red.alive()).toBe(true);
+		expect(errorsLogged()).toEqual([]);
 	});
 });
