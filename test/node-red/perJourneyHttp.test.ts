@@ -272,23 +272,20 @@ maybe('one event, two journeys, two config nodes naming one SQLite file two ways
 		await store?.close();
 	});
 
-	/** The answers to the calls, all posted at once, with how long the last took. */
+	/** The answers to the calls, all posted at once. A blocked write shows as a 503 "database is locked" (after 5 s). */
 	const burst = async (calls: Array<{ triggerPath: string; event: Record<string, unknown> }>) => {
-		const started = Date.now();
 		const answers = await Promise.all(calls.map(({ triggerPath, event }) => postTo(triggerPath, event)));
-		return { kinds: answers.map(kind), answers, ms: Date.now() - started };
+		return { kinds: answers.map(kind), answers };
 	};
 
 	test('one event id posted 20 times at once to nurture through each config node and 20 times to churn-risk: taken in once per journey, counted once, no request refused or held up', async () => {
 		const event = segmentEvent();
 		const calls = Array.from({ length: 60 }, (_, i) => ({ triggerPath: ['a/nurture', 'b/nurture', 'b/churn-risk'][i % 3], event }));
-		const { kinds, answers, ms } = await burst(calls);
+		const { kinds, answers } = await burst(calls);
 		expect(answers.filter((a) => a.status !== 200).map((a) => `${a.status} ${a.body.error}`)).toEqual([]);
 		expect(kinds.filter((k) => k !== 'accepted' && k !== 'duplicate')).toEqual([]);
 		const accepted = calls.filter((_, i) => kinds[i] === 'accepted').map((c) => c.triggerPath.replace(/^[ab]\//, ''));
 		expect(accepted.sort()).toEqual(['churn-risk', 'nurture']);
-		// 60 small requests: well under the 5 s a blocked write waits.
-		expect(ms).toBeLessThan(4_000);
 		const logged = await settled(event, 60);
 		expect(rows(logged.filter((d) => d.reason !== 'DUPLICATE_EVENT'))).toEqual([
 			['churn-risk', 'taken in'],
@@ -301,11 +298,10 @@ maybe('one event, two journeys, two config nodes naming one SQLite file two ways
 		const first = segmentEvent();
 		const events = Array.from({ length: 6 }, () => segmentEvent({ userId: first.userId, context: first.context }));
 		const calls = events.flatMap((event) => ['a/nurture', 'b/churn-risk', 'b/nurture'].map((triggerPath) => ({ triggerPath, event })));
-		const { kinds, answers, ms } = await burst(calls);
+		const { kinds, answers } = await burst(calls);
 		expect(answers.filter((a) => a.status !== 200).map((a) => `${a.status} ${a.body.error}`)).toEqual([]);
 		const taken = calls.filter((_, i) => kinds[i] === 'accepted').map(({ triggerPath, event }) => `${triggerPath.replace(/^[ab]\//, '')} ${String(event.messageId)}`);
 		expect(taken.sort()).toEqual(events.flatMap((event) => JOURNEYS.map((journey) => `${journey} ${String(event.messageId)}`)).sort());
-		expect(ms).toBeLessThan(4_000);
 		expect(await countOf(first)).toBe(events.length);
 		expect(red.alive()).toBe(true);
 		expect(errorsLogged()).toEqual([]);
