@@ -442,6 +442,40 @@ for (const { version, kind } of RUNS) {
 			expect((await store.getProfile(nurture.contactId))!.counters['Pricing Viewed']).toBe(1);
 		});
 
+		it('records a conversion that reaches the workflow late at the event’s own time: Record Conversion’s Occurred At, n8n evaluating {{ $json.decision.event.occurredAt }}, not the arrival', async () => {
+			const nurture = template('nurture').id;
+			const userId = treatedUser('nurture', 'late');
+			const traits = { email: `${userId}@example.com`, timezone: zoneAtLocalHour(11), consent: { email: 'opted_in' } };
+			const runOne = async (event: ReturnType<typeof track>) => {
+				const before = (await server.executions()).length;
+				const answer = await post('nurture', [event]);
+				expect([answer.status, answer.body]).toEqual([200, { accepted: 1, duplicates: 0, decisionIds: [expect.any(String)] }]);
+				const [run] = (await server.settledExecutions(before + 1)).slice(before);
+				expect([run?.workflowId, run?.mode, run?.status]).toEqual([nurture, 'webhook', 'success']);
+				return answer.body.decisionIds[0];
+			};
+
+			// The message: Pricing Viewed sends this opted-in lead an email.
+			const messageId = await runOne(track(userId, 'Pricing Viewed', traits));
+			await waitFor(async () => !!(await store.getDecision(messageId))?.loggedAt);
+			const message = (await store.getDecision(messageId))!;
+			expect(message).toMatchObject({ status: 'sent', channel: 'email', delivery: { status: 'sent', at: expect.any(String) }, outcomes: [] });
+
+			// The lead converts a moment after the send, and the event reaches the workflow more than a second later (a sender's retry, a queue).
+			const convertedAt = new Date(Date.parse(message.delivery!.at) + 1).toISOString();
+			await new Promise((resolve) => setTimeout(resolve, 1500));
+			const postedAt = Date.now();
+			const conversionId = await runOne({ ...track(userId, 'Lead Converted', {}, { value: 24000 }), timestamp: convertedAt });
+			await waitFor(async () => !!(await store.getDecision(conversionId))?.loggedAt && (await store.getDecision(messageId))!.outcomes.length > 0);
+			const conversion = (await store.getDecision(conversionId))!;
+			expect(conversion).toMatchObject({ reason: 'NOT_A_TRIGGER', event: { occurredAt: convertedAt }, outcomeFor: { decisionId: messageId, type: 'conversion', value: 24000 } });
+
+			// Recorded on the message at the event's own time, with its value; not at arrival (at least 1.5 s later).
+			const { outcomes } = (await store.getDecision(messageId))!;
+			expect(outcomes).toEqual([{ outcomeId: conversion.outcomeFor!.outcomeId, type: 'conversion', channel: 'email', value: 24000, at: convertedAt }]);
+			expect(postedAt - Date.parse(outcomes[0].at)).toBeGreaterThanOrEqual(1500);
+		});
+
 		it('refuses a request signed with another secret: 401 JSON naming the fix, nothing stored, no execution', async () => {
 			const logged = (await store.queryDecisions({})).length;
 			let answer: Awaited<ReturnType<typeof post>> | undefined;
