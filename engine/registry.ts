@@ -1,3 +1,5 @@
+import { realpathSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { Engine } from './engine';
 import { NudgeError } from './errors';
 import { LoadedPolicy, loadPolicy, loadPolicyFile } from './policy/load';
@@ -17,14 +19,27 @@ export interface EngineConfig {
 
 /**
  * The store a configuration names, as stores are shared: a SQLite file by its full path, however the setting spells it
- * (`sqlite:<file>`, the plain path, `~`, `.` and `..`). Two connections to one file in one process would block its
+ * (`sqlite:<file>`, the plain path, `~`, `.` and `..`, a symbolic link to it or its folder). Two connections to one file in one process would block its
  * thread: SQLite's group commit holds the write lock until the end of the event-loop turn (store/sqlite.ts), so the
  * other connection's write waited its busy timeout (5 s, the whole process frozen) and failed "database is locked".
  */
 function storeUrlOf(config: EngineConfig): string {
 	const url = config.store?.trim() || DEFAULT_STORE_URL;
 	const file = sqliteFileOf(url);
-	return file ? `sqlite:${file}` : url;
+	return file ? `sqlite:${realFile(file)}` : url;
+}
+
+/** A file by its real path, through symbolic links (of the file or of its folder), as far as they exist yet. */
+function realFile(file: string): string {
+	try {
+		return realpathSync.native(file);
+	} catch {
+		try {
+			return join(realpathSync.native(dirname(file)), basename(file));
+		} catch {
+			return file;
+		}
+	}
 }
 
 /** Validates the configured policy before anything else, so a bad policy opens (and creates) nothing. */

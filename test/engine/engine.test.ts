@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine } from '../../engine/engine';
 import { NudgeError } from '../../engine/errors';
@@ -220,7 +220,10 @@ describe('engine registry', () => {
 	test('one SQLite connection per file, however its URL spells it: engines on one file in one process never wait on each other’s write lock', async () => {
 		const dir = tempDir();
 		const file = join(dir, 'one.db');
-		const spellings = [`sqlite:${file}`, file, `sqlite://${file}`, `sqlite:${join(dir, '.', 'sub', '..', 'one.db')}`, `  sqlite:${file}  `];
+		// The folder also through a symbolic link to it (the file does not exist yet when the first engine opens it).
+		const linked = join(tempDir(), 'linked');
+		symlinkSync(dir, linked);
+		const spellings = [`sqlite:${join(linked, 'one.db')}`, `sqlite:${file}`, file, `sqlite://${file}`, `sqlite:${join(dir, '.', 'sub', '..', 'one.db')}`, `  sqlite:${file}  `];
 		const held = spellings.map((store, i) => acquireEngine({ store, policy: i % 2 ? '{"name": "other", "channelOrder": ["email"]}' : '' }));
 		// Two connections would block the thread: one waits (5 s, then "database is locked") for the other's write, which commits only when the thread is free.
 		const results = await Promise.allSettled(held.flatMap(({ engine }, i) => [0, 1].map((n) => engine.ingest(trackEvent(`s${i}-${n}@x.io`, 'Pricing Viewed'), { journey: 'nurture' }))));
