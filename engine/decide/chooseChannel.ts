@@ -21,13 +21,14 @@ export function journeyChannels(policy: Policy, journey: string, only?: Channel[
 }
 
 /**
- * Why a channel given from outside (Frequency Cap's setting, an agent's request) is not one the journey may use (its
- * channels, or its escalation's); undefined when it is. The setting does not open a channel the policy closed.
+ * Why a channel is not one the journey may use (its channels, or its escalation's); undefined when it is. Asked of a
+ * channel given from outside (Frequency Cap's setting, an agent's request), which does not open a channel the policy
+ * closed, and of the chosen one at every guardrails check (a delayed decision's, after the policy changed).
  */
 export function channelOutsideJourney(policy: Policy, journey: string, channel: Channel): string | undefined {
 	const escalate = policy.journeys[journey]?.escalate?.channel;
+	if (channel === escalate || journeyChannels(policy, journey).includes(channel)) return undefined;
 	const allowed = [...journeyChannels(policy, journey), ...(escalate ? [escalate] : [])];
-	if (allowed.includes(channel)) return undefined;
 	return `${channel} is not a channel of journey ${journey} (the policy gives it ${allowed.join(', ')}): use one of those, or add ${channel} to journeys.${journey}.channels`;
 }
 

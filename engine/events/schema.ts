@@ -4,7 +4,7 @@ import { inIsoYears, isoTime, parseTime } from '../util/isoTime';
 
 const id = () => boundedString(EVENT_LIMITS.idChars).min(1);
 // An event's name keys the contact's counters: "__proto__" could not be one.
-const eventName = () => boundedString(EVENT_LIMITS.nameChars).refine((name) => !isForbiddenKey(name), 'is a name Nudge does not take ("__proto__", "constructor" and "prototype" are not allowed)');
+export const eventName = () => boundedString(EVENT_LIMITS.nameChars).refine((name) => !isForbiddenKey(name), 'is a name Nudge does not take ("__proto__", "constructor" and "prototype" are not allowed)');
 
 export const EVENT_SOURCES = ['segment', 'hubspot', 'salesforce', 'webhook', 'nudge'] as const;
 export const EVENT_TYPES = ['identify', 'track', 'page', 'group', 'alias'] as const;

@@ -8,23 +8,30 @@
  */
 import { z } from 'zod/v4';
 import type { Engine, IngestResult } from '../engine';
+import { eventName } from './schema';
 import { FieldIssue, NudgeError, describeIssues, issuesFromZod } from '../errors';
 import { list, MAX_LIST, within } from '../policy/bounds';
 import type { Policy } from '../policy/schema';
 import { contactIds } from '../profiles/profiles';
 import type { LeasedTimer } from '../store/types';
-import { isoTime, parseTime } from '../util/isoTime';
+import { isoTime, MAX_CLOCK_SKEW_MS, parseTime } from '../util/isoTime';
+
+/**
+ * A rule's event name, held to what an event's name may be: a name no event can have would never start or cancel the
+ * wait, and a fired one that cannot be taken in would fail at every firing, for ever (refused here instead).
+ */
+const ruleEventName = (empty: string) => z.string().trim().min(1, empty).pipe(eventName());
 
 export const InactivityRuleSchema = z
 	.object({
 		/** Event name that starts (or restarts) the wait, e.g. "Cart Updated". */
-		start: z.string().trim().min(1, 'name the event that starts the wait'),
+		start: ruleEventName('name the event that starts the wait'),
 		/** Event names that end the wait without firing, e.g. ["Order Completed"]. */
-		cancel: list(z.string().trim().min(1)).min(1, 'name at least one event that cancels the wait'),
+		cancel: list(ruleEventName('name the event that cancels the wait')).min(1, 'name at least one event that cancels the wait'),
 		/** Up to 90 days; from 0.01 (0.6 s), so a demo can play a wait in compressed time, but never a wait of nothing. */
 		minutes: within(z.number(), 0.01, 60 * 24 * 90, 'from 0.01 to 129600 minutes (90 days)'),
 		/** Event fired when the wait runs out, e.g. "Cart Abandoned". */
-		fire: z.string().trim().min(1, 'name the event to fire'),
+		fire: ruleEventName('name the event to fire'),
 	})
 	.strict();
 export type InactivityRule = z.infer<typeof InactivityRuleSchema>;
@@ -189,7 +196,8 @@ export async function fireDueTimers(engine: Engine, now = Date.now(), limit = 10
 	for (const timer of due) {
 		try {
 			const result = await fireTimer(engine, timer);
-			if (!result.duplicate) fired.push(result);
+			const out = result.duplicate ? await firingLeftBehind(engine, timer, result) : result;
+			if (out) fired.push(out);
 			done.push(timer);
 		} catch (error) {
 			failed.push({ timerId: timer.timerId, error: error as Error });
@@ -206,11 +214,35 @@ export async function fireDueTimers(engine: Engine, now = Date.now(), limit = 10
 	};
 }
 
+/** The id of the event a timer fires: one per timer and due time, so a timer fired twice is a duplicate. */
+const firedEventId = (timer: LeasedTimer) => `${timer.timerId}:${timer.dueAt}`;
+
+/**
+ * The decision an earlier firing of this timer opened, when it never left the taker that made it (the taker died, or
+ * its acknowledgement failed, before a flow had it): still pending, only taken in. Brought out again, so the reminder
+ * is not lost to the duplicate its event now is; a decision handed out twice is sent once (its send's claim).
+ */
+async function firingLeftBehind(engine: Engine, timer: LeasedTimer, repeat: IngestResult): Promise<IngestResult | undefined> {
+	const body = JSON.parse(timer.body) as TimerBody;
+	const profile = await engine.getProfile(body.contactId);
+	const eventId = firedEventId(timer);
+	const pending = await engine.store.queryDecisions({
+		contactIds: profile ? contactIds(profile) : [repeat.decision.contactId],
+		journey: body.journey,
+		status: 'pending',
+		from: isoTime(timer.dueAt - MAX_CLOCK_SKEW_MS),
+		newestFirst: true,
+		limit: 100,
+	});
+	const decision = pending.find((d) => d.event.eventId === eventId && d.trail.every((step) => step.stage === 'ingest'));
+	return decision && { event: repeat.event, decision, duplicate: false, ...(profile ? { profile } : {}) };
+}
+
 function fireTimer(engine: Engine, timer: LeasedTimer): Promise<IngestResult> {
 	const body = JSON.parse(timer.body) as TimerBody;
 	return engine.ingest(
 		{
-			eventId: `${timer.timerId}:${timer.dueAt}`,
+			eventId: firedEventId(timer),
 			source: 'nudge',
 			type: 'track',
 			name: body.fire,

@@ -79,9 +79,11 @@ export async function guardStage(ctx: EngineContext,
 	// The guardrails are the policy's last word on the message: the log names the version whose rules decided it (a
 	// delayed decision checked again after setPolicy is decided by the new one).
 	decision.policyVersion = ctx.policyVersion;
-	const outside = options.channel && options.channel !== decision.channel ? channelOutsideJourney(ctx.policy, decision.journey, options.channel) : undefined;
+	// A channel set on the node, and the chosen one too: a decision delayed before the policy took its channel out of
+	// the journey is not sent on it when it comes back.
+	const outside = channelOutsideJourney(ctx.policy, decision.journey, channel);
 	if (outside) {
-		decision.channel = options.channel;
+		decision.channel = channel;
 		suppress(decision, 'NO_ELIGIBLE_CHANNEL', outside);
 		return save(ctx, decision, 'guard', now, { persist });
 	}

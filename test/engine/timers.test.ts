@@ -10,6 +10,19 @@ const T0 = Date.parse('2026-11-21T09:00:00.000Z');
 const rules = parseInactivityRules([{ start: 'Cart Updated', cancel: ['Order Completed'], minutes: 30, fire: 'Cart Abandoned' }]);
 const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
 
+describe('inactivity timer rules', () => {
+	test('an event name no event can have (a reserved word, over 200 characters) is refused when the rule is set, not at every firing', () => {
+		expect(() => parseInactivityRules([{ start: 'Cart Updated', cancel: ['Order Completed'], minutes: 30, fire: 'constructor' }])).toThrow(
+			'Inactivity timer settings are not valid: 0.fire: is a name Nudge does not take ("__proto__", "constructor" and "prototype" are not allowed)',
+		);
+		expect(() => parseInactivityRules([{ start: 'x'.repeat(201), cancel: ['Order Completed'], minutes: 30, fire: 'Cart Abandoned' }])).toThrow(/0\.start: /);
+		expect(() => parseInactivityRules([{ start: 'Cart Updated', cancel: ['__proto__'], minutes: 30, fire: 'Cart Abandoned' }])).toThrow(/0\.cancel\.0: is a name Nudge does not take/);
+		// In the policy too (journeys.<id>.timers).
+		expect(() => loadPolicy({ journeys: { cart: { timers: [{ start: 'Cart Updated', cancel: ['Order Completed'], minutes: 30, fire: 'prototype' }] } } })).toThrow(/journeys\.cart\.timers\.0\.fire: is a name Nudge does not take/);
+		expect(parseInactivityRules([{ start: ' Cart Updated ', cancel: ['Order Completed'], minutes: 30, fire: 'Cart Abandoned' }])[0].start).toBe('Cart Updated');
+	});
+});
+
 /** Fires what is due and acknowledges it, as a node does once it has emitted the events. */
 async function fire(engine: Engine, now: number) {
 	const { fired, failed, acknowledge } = await fireDueTimers(engine, now);
@@ -61,14 +74,23 @@ describe.each([
 		expect(await fire(engine, T0 + 31 * 60_000 + 59_999)).toEqual([]);
 		const again = await fireDueTimers(engine, T0 + 32 * 60_000, 100, [], 60_000);
 		expect(again.fired.map((r) => r.event.name)).toEqual(['Cart Abandoned']);
-		// This one fires and dies before acknowledging: the next taker finds the event already in, fires nothing,
-		// and acknowledges it, so it never comes back.
-		expect(await fire(engine, T0 + 33 * 60_000)).toEqual([]);
+		// This one fires and dies before acknowledging, its decision never past take-in: the next taker finds the event
+		// already in and brings that same decision out (no new one), then acknowledges the timer, so it never comes back.
+		expect((await fire(engine, T0 + 33 * 60_000)).map((r) => r.decision.decisionId)).toEqual(again.fired.map((r) => r.decision.decisionId));
 		expect(await engine.store.takeDueTimers(T0 + 999 * 60_000, 10, 60_000)).toEqual([]);
 		// The late acknowledgement of the lost lease changes nothing.
 		await again.acknowledge();
 		const decisions = await engine.queryDecisions({ journey: 'cart' });
 		expect(decisions.filter((d) => d.event.name === 'Cart Abandoned' && d.reason !== 'DUPLICATE_EVENT')).toHaveLength(1);
+	});
+
+	test('a fired decision its flow already moved on is not brought out again by a later taker', async () => {
+		await event(engine, 'fay@example.com', 'Cart Updated', 0);
+		const first = await fireDueTimers(engine, T0 + 31 * 60_000, 100, [], 60_000);
+		// The flow had it (Choose Channel ran), but the timer's acknowledgement was lost.
+		await engine.chooseChannel(first.fired[0].decision);
+		expect(await fire(engine, T0 + 33 * 60_000)).toEqual([]);
+		expect(await engine.store.takeDueTimers(T0 + 999 * 60_000, 10, 60_000)).toEqual([]);
 	});
 
 	test('timers are per contact', async () => {

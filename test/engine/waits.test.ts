@@ -101,6 +101,20 @@ forEveryBackend('nudgewaits', (backend: Backend) => describe(`waiting decisions 
 		expect((await take(MORNING)).map((d) => d.decisionId)).toEqual([waiting.decisionId]);
 	});
 
+	test('a decision delayed before the policy took its channel out of the journey is suppressed when it comes back, not sent on it', async () => {
+		const waiting = await guarded('ana@example.com');
+		expect(waiting).toMatchObject({ status: 'delayed', reason: 'QUIET_HOURS', channel: 'email' });
+		// Overnight the operator leaves the nurture journey sms and push only.
+		engine.setPolicy({ ...DEFAULT_POLICY, quietHours: [night], journeys: { nurture: { channels: ['sms', 'push'] } } });
+		now = MORNING;
+		const [due] = await take(MORNING);
+		const checked = await engine.checkCap(due);
+		expect(checked).toMatchObject({ status: 'suppressed', reason: 'NO_ELIGIBLE_CHANNEL', channel: 'email', explanation: expect.stringMatching(/^email is not a channel of journey nurture \(the policy gives it sms, push\)/) });
+		expect(checked.guard?.allowed ?? false).toBe(false);
+		// Logged under the policy that decided it, and nothing reserved for it.
+		expect((await engine.store.getDecision(waiting.decisionId))).toMatchObject({ status: 'suppressed', policyVersion: engine.policyVersion });
+	});
+
 	test('a taker that dies before acknowledging loses the decision to the next taker after the lease', async () => {
 		const waiting = await guarded('ana@example.com');
 		const dead = await takeDueDecisions(engine, 'nurture', MORNING, 100, 1000);
