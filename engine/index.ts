@@ -56,7 +56,7 @@ export { MAX_WEBHOOK_BYTES, NOT_CONFIGURED_ANSWER, WEBHOOK_SOURCES, receiveSigne
 export { headerValue, signatureHeaders, verifySignedRequest } from './events/signature';
 export { pollOnce, type PollSource } from './events/poll';
 export { createPollSource, type PollSourceSpec } from './vendors/pollSources';
-export { applyInactivityRules, fireDueTimers, parseInactivityRules, parseInactivityRulesJson, policyHasTimers, timerFailureText, type InactivityRule, type TimerFailure } from './events/timers';
+export { applyInactivityRules, fireDueTimers, parseInactivityRules, parseInactivityRulesJson, policyHasTimers, TIMER_LEASE_MS, timerFailureText, type InactivityRule, type TimerFailure } from './events/timers';
 export { takeDueDecisions } from './guard/waits';
 
 // Vendor settings (their SDKs load at the first call).

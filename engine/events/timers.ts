@@ -13,7 +13,7 @@ import { FieldIssue, NudgeError, describeIssues, issuesFromZod } from '../errors
 import { list, MAX_LIST, within } from '../policy/bounds';
 import type { Policy } from '../policy/schema';
 import { contactIds } from '../profiles/profiles';
-import type { LeasedTimer } from '../store/types';
+import { INACTIVITY_QUEUE, inactivityQueue, type LeasedTimer } from '../store/types';
 import { isoTime, MAX_CLOCK_SKEW_MS, parseTime } from '../util/isoTime';
 
 /**
@@ -98,6 +98,18 @@ interface TimerBody {
 	startedBy: string;
 	start: string;
 	minutes: number;
+	/**
+	 * The rules the scheduling node set (not the policy's, which every taker has) that its fired event starts: the
+	 * next touch is started by whichever node fires the timer (n8n: a Poll Trigger, which has no rules of its own).
+	 */
+	chained?: InactivityRule[];
+}
+
+/** The taker's rules and those a timer's body carries, each once. */
+function withChained(rules: InactivityRule[], timer: LeasedTimer): InactivityRule[] {
+	const chained = (JSON.parse(timer.body) as TimerBody).chained ?? [];
+	const known = new Set(rules.map((rule) => JSON.stringify(rule)));
+	return [...rules, ...chained.filter((rule) => !known.has(JSON.stringify(rule)))];
 }
 
 /**
@@ -150,7 +162,8 @@ export async function applyInactivityRules(engine: Engine, accepted: IngestResul
 					await engine.store.cancelTimer(earlierTimerId(rule, decision.contactId));
 					changed.push(event.eventId);
 				} else if (same(event.name, rule.start)) {
-					const body: TimerBody = { fire: rule.fire, contactId: decision.contactId, journey: decision.journey, startedBy: event.eventId, start: rule.start, minutes: rule.minutes };
+					const chained = rules.filter((next) => same(rule.fire, next.start) || next.cancel.some((name) => same(rule.fire, name)));
+					const body: TimerBody = { fire: rule.fire, contactId: decision.contactId, journey: decision.journey, startedBy: event.eventId, start: rule.start, minutes: rule.minutes, ...(chained.length ? { chained } : {}) };
 					await engine.store.scheduleTimer({ timerId: id, dueAt: parseTime(event.occurredAt) + rule.minutes * 60_000, body: JSON.stringify(body) });
 					await engine.store.cancelTimer(earlierTimerId(rule, decision.contactId));
 					changed.push(event.eventId);
@@ -188,22 +201,26 @@ export interface FiredTimers {
  * Fires the timers due at `now` as events (one decision each, in the journey that started them). A fired
  * event may itself start a timer (Cart Abandoned → a second touch): `rules` and the policy's apply to it.
  */
-export async function fireDueTimers(engine: Engine, now = Date.now(), limit = 100, rules: InactivityRule[] = [], leaseMs = TIMER_LEASE_MS): Promise<FiredTimers> {
-	const due = await engine.store.takeDueTimers(now, limit, leaseMs);
+export async function fireDueTimers(engine: Engine, now = Date.now(), limit = 100, rules: InactivityRule[] = [], leaseMs = TIMER_LEASE_MS, journey?: string): Promise<FiredTimers> {
+	const due = await engine.store.takeDueTimers(now, limit, leaseMs, journey === undefined ? INACTIVITY_QUEUE : inactivityQueue(journey));
 	const fired: IngestResult[] = [];
 	const failed: FiredTimers['failed'] = [];
 	const done: LeasedTimer[] = [];
+	const timerFailures: TimerFailure[] = [];
 	for (const timer of due) {
 		try {
 			const result = await fireTimer(engine, timer);
 			const out = result.duplicate ? await firingLeftBehind(engine, timer, result) : result;
-			if (out) fired.push(out);
+			if (out) {
+				fired.push(out);
+				// The next touch: the taker's rules, and those the timer's own node set (carried in its body).
+				timerFailures.push(...(await applyInactivityRules(engine, [out], withChained(rules, timer))));
+			}
 			done.push(timer);
 		} catch (error) {
 			failed.push({ timerId: timer.timerId, error: error as Error });
 		}
 	}
-	const timerFailures = await applyInactivityRules(engine, fired, rules);
 	return {
 		fired,
 		failed,

@@ -7,7 +7,7 @@ import { inQueryOrder, matchesQuery, queryLimit } from './matchDecision';
 import type { ModelActivation, ModelVersionInfo } from './models';
 import { checkArmDeltas } from './armStats';
 import { reconnectDelayMs } from './connection';
-import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, INACTIVITY_QUEUE, KeyClaim, LeasedTimer, LockedProfiles, noCounters, ProfileLockRequest, PruneTarget, ReadRecords, RecordReads, RETENTION_BATCH, Store, StoredTimer, TakeIn, TimerQueue, timerQueue, waitQueue } from './types';
+import { ARM_STAT_FIELDS, ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, ErasureCounts, INACTIVITY_QUEUE, KeyClaim, LeasedTimer, LockedProfiles, noCounters, ProfileLockRequest, PruneTarget, ReadRecords, RecordReads, RETENTION_BATCH, Store, StoredTimer, TakeIn, TimerQueue, queuePrefix, storedQueue, timerQueue, waitQueue } from './types';
 import { timerIsFor } from './erasure';
 import { DecisionFilter, DecisionSummary, FactCounter, FactKey, factsOf, matchesFilter, SummaryPage, summaryOf } from './decisionFacts';
 import { NamedRecords } from './records';
@@ -151,24 +151,38 @@ return 1
 /**
  * Timers: KEYS[1] is a sorted set timerId → when it is next takeable (its due time, or the end of its
  * lease), KEYS[2] a hash timerId → "dueAt|lease|body" (lease empty until taken). Taking leases due
- * timers atomically (each to exactly one taker) by moving them to now + lease; acknowledging deletes
- * a timer only while the lease is still the taker's.
+ * timers atomically (each to exactly one taker) by moving them to now + lease (leased ones leave the due range,
+ * so the next page starts after those skipped); acknowledging deletes a timer only while the lease is still the
+ * taker's. ARGV[5], when not empty, takes only one journey's inactivity timers (TimerQueue inactivityQueue): ids
+ * starting with it, or naming no journey.
  */
 const TAKE_TIMERS_LUA = `
 local now = tonumber(ARGV[1])
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+local limit = tonumber(ARGV[2])
+local only = ARGV[5]
 local out = {}
-for i, id in ipairs(ids) do
-  local v = redis.call('HGET', KEYS[2], id) or '0||'
-  local a = string.find(v, '|', 1, true)
-  local b = string.find(v, '|', a + 1, true)
-  local lease = ARGV[4] .. ':' .. i
-  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), id)
-  redis.call('HSET', KEYS[2], id, string.sub(v, 1, a) .. lease .. string.sub(v, b))
-  out[#out + 1] = id
-  out[#out + 1] = string.sub(v, 1, a - 1)
-  out[#out + 1] = string.sub(v, b + 1)
-  out[#out + 1] = lease
+local taken = 0
+local skipped = 0
+while taken < limit do
+  local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', skipped, limit - taken)
+  if #ids == 0 then break end
+  for _, id in ipairs(ids) do
+    if only == '' or string.sub(id, 1, #only) == only or not string.find(id, '^inactivity:%d+:') then
+      local v = redis.call('HGET', KEYS[2], id) or '0||'
+      local a = string.find(v, '|', 1, true)
+      local b = string.find(v, '|', a + 1, true)
+      taken = taken + 1
+      local lease = ARGV[4] .. ':' .. taken
+      redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), id)
+      redis.call('HSET', KEYS[2], id, string.sub(v, 1, a) .. lease .. string.sub(v, b))
+      out[#out + 1] = id
+      out[#out + 1] = string.sub(v, 1, a - 1)
+      out[#out + 1] = string.sub(v, b + 1)
+      out[#out + 1] = lease
+    else
+      skipped = skipped + 1
+    end
+  end
 end
 return out
 `;
@@ -1092,7 +1106,9 @@ export class RedisStore extends NamedRecords implements Store {
 	takeDueTimers(now: number, limit: number, leaseMs: number, queue: TimerQueue = INACTIVITY_QUEUE) {
 		return this.run('take due timers', async () => {
 			await this.timerLayout();
-			const out = (await this.redis.nudgeTakeTimers(...this.timerKeys(queue), now, limit, leaseMs, randomUUID())) as string[];
+			const { journeyPrefix = '' } = queuePrefix(queue);
+			// At least 1 ms: a lease of no time would leave a taken timer in the due range, taken again in the same call.
+			const out = (await this.redis.nudgeTakeTimers(...this.timerKeys(storedQueue(queue)), now, limit, Math.max(1, leaseMs), randomUUID(), journeyPrefix)) as string[];
 			const timers: LeasedTimer[] = [];
 			for (let i = 0; i < out.length; i += 4) timers.push({ timerId: out[i], dueAt: Number(out[i + 1]), body: out[i + 2], lease: out[i + 3] });
 			return timers;

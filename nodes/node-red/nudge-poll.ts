@@ -5,7 +5,7 @@
  * neither skip nor repeat records.
  */
 import type { Node, NodeAPI } from 'node-red';
-import { applyInactivityRules, createPollSource, fireDueTimers, type InactivityRule, journeyOf, NudgeError, parseInactivityRulesJson, policyHasTimers, pollOnce, type PollSourceSpec, timerFailureText } from '../../engine';
+import { applyInactivityRules, createPollSource, fireDueTimers, TIMER_LEASE_MS, type InactivityRule, journeyOf, NudgeError, parseInactivityRulesJson, policyHasTimers, pollOnce, type PollSourceSpec, timerFailureText } from '../../engine';
 import { asNudgeError, errorStatus, linkEngine, NudgeNodeDef, shortText, trackRun } from './shared/adapter';
 import { hubspotAuthOf, salesforceSettingsOf } from './shared/vendors';
 
@@ -70,7 +70,7 @@ export = function (RED: NodeAPI) {
 				.then(async (result) => {
 					for (const failure of await applyInactivityRules(engine, result.accepted, rules)) this.error(timerFailureText(failure));
 					// Timers that ran out leave with the changes (the same ids fire once, whichever node takes them).
-					const timers = rules.length || policyHasTimers(engine, journey) ? await fireDueTimers(engine, Date.now(), 100, rules) : undefined;
+					const timers = rules.length || policyHasTimers(engine, journey) ? await fireDueTimers(engine, Date.now(), 100, rules, TIMER_LEASE_MS, journey) : undefined;
 					return { ...result, accepted: [...result.accepted, ...(timers?.fired ?? [])], timers };
 				})
 				.then(

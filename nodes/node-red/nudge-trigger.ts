@@ -4,7 +4,7 @@
  * before anything is stored; each new event leaves as one message (duplicates are answered, not sent).
  */
 import type { NodeAPI, Node } from 'node-red';
-import { applyInactivityRules, fireDueTimers, headerValue, type InactivityRule, journeyOf, NOT_CONFIGURED_ANSWER, NudgeError, parseInactivityRulesJson, type Policy, policyHasTimers, receiveSignedEvents, timerFailureText, type WebhookSource } from '../../engine';
+import { applyInactivityRules, fireDueTimers, TIMER_LEASE_MS, headerValue, type InactivityRule, journeyOf, NOT_CONFIGURED_ANSWER, NudgeError, parseInactivityRulesJson, type Policy, policyHasTimers, receiveSignedEvents, timerFailureText, type WebhookSource } from '../../engine';
 import { vendorField } from './shared/vendors';
 import { asNudgeError, errorStatus, linkEngine, NudgeNodeDef, shortText, trackRun } from './shared/adapter';
 import { claimPath, isValidPath, normalisePath, ROUTE_PREFIX, WebhookHandler } from './shared/webhook';
@@ -113,7 +113,8 @@ export = function (RED: NodeAPI) {
 		const fireTimers = () => {
 			if (!link.engine || firing) return;
 			firing = true;
-			const run = fireDueTimers(link.engine, Date.now(), 100, rules)
+			// Only this journey's: another journey's timer leaves through that journey's trigger (its flow, its templates).
+			const run = fireDueTimers(link.engine, Date.now(), 100, rules, TIMER_LEASE_MS, journey)
 				.then(
 					async ({ fired, failed, timerFailures, acknowledge }) => {
 						for (const { event, decision } of fired) this.send({ payload: event, decision, topic: decision.contactId });

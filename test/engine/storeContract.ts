@@ -3,7 +3,7 @@ import { checkReview } from '../../engine/guard/review';
 import { waitTimer } from '../../engine/guard/waits';
 import { loadPolicy } from '../../engine/policy/load';
 import { contactHourKeys, sendHourKey } from '../../engine/store/sendHours';
-import { waitQueue, type CapCounter, type CapReservation, type Store } from '../../engine/store/types';
+import { inactivityQueue, waitQueue, type CapCounter, type CapReservation, type Store } from '../../engine/store/types';
 import { decision, profile } from '../helpers/fixtures';
 import { describeConsoleStoreContract } from './consoleStoreContract';
 
@@ -749,6 +749,27 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			expect((await store.takeDueTimers(4000, 10, 60_000, waitQueue('nurture'))).map((t) => t.dueAt)).toEqual([4000]);
 			expect(await store.cancelTimer('wait:nurture:d-late')).toBe(true);
 			expect(await store.takeDueTimers(99_999, 10, 0, waitQueue('nurture'))).toEqual([]);
+		});
+
+		test("inactivity timers per journey: a journey's taker takes its own and those naming no journey, never another journey's, however many of those are due first", async () => {
+			// 250 due timers of a journey nobody takes any more, due before the others (more than one page of a take).
+			for (let i = 0; i < 250; i++) await store.scheduleTimer({ timerId: `inactivity:7:retired:Lapsed:c${i}`, dueAt: 100 + i, body: '{}' });
+			await store.scheduleTimer({ timerId: 'inactivity:4:cart:Cart Abandoned:c1', dueAt: 1000, body: '{"n":"cart"}' });
+			// A journey that is another's name with more after it, and one whose name holds a colon.
+			await store.scheduleTimer({ timerId: 'inactivity:5:carts:Cart Abandoned:c1', dueAt: 1000, body: '{"n":"carts"}' });
+			await store.scheduleTimer({ timerId: 'inactivity:6:cart:x:Cart Abandoned:c1', dueAt: 1000, body: '{"n":"cart:x"}' });
+			// Made by an earlier version, without its journey in the id.
+			await store.scheduleTimer({ timerId: 'inactivity:Cart Abandoned:c2', dueAt: 1500, body: '{"n":"earlier"}' });
+			await store.scheduleTimer(waitTimer({ decisionId: 'd-cart', journey: 'cart', contactId: 'c1' }, 1000));
+			const bodies = (timers: { body: string }[]) => timers.map((t) => t.body);
+			expect(bodies(await store.takeDueTimers(2000, 1, 60_000, inactivityQueue('cart')))).toEqual(['{"n":"cart"}']);
+			expect(bodies(await store.takeDueTimers(2000, 10, 60_000, inactivityQueue('cart')))).toEqual(['{"n":"earlier"}']);
+			expect(await store.takeDueTimers(2000, 10, 60_000, inactivityQueue('cart'))).toEqual([]);
+			expect(bodies(await store.takeDueTimers(2000, 10, 60_000, inactivityQueue('cart:x')))).toEqual(['{"n":"cart:x"}']);
+			expect(bodies(await store.takeDueTimers(2000, 10, 60_000, inactivityQueue('carts')))).toEqual(['{"n":"carts"}']);
+			// Every journey's (the queue as a whole): the retired journey's, never the waits.
+			const all = await store.takeDueTimers(2000, 1000, 60_000);
+			expect([all.length, all.every((t) => t.timerId.startsWith('inactivity:7:retired:'))]).toEqual([250, true]);
 		});
 
 		test('timer leases: held by one taker until acknowledged or expired; an acknowledged timer never comes back', async () => {

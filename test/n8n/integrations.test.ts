@@ -174,17 +174,43 @@ describe('Nudge Poll Trigger, Source HubSpot (private app)', () => {
 describe('Inactivity timers: scheduled by Nudge Trigger, fired by Nudge Poll Trigger (Source Inactivity Timers)', () => {
 	const timers = { timer: [{ start: 'Cart Updated', cancel: 'Order Completed, Checkout Completed', minutes: 30, fire: 'Cart Abandoned' }] };
 
-	function pollTimers(f: ReturnType<typeof vendorFixture>) {
-		const workflow = buildWorkflow({ nodes: [nudgeNode('Timers', 'nudgePollTrigger', { source: 'timers' })], connections: {} });
+	function pollTimers(f: ReturnType<typeof vendorFixture>, timerJourney?: string) {
+		const workflow = buildWorkflow({ nodes: [nudgeNode('Timers', 'nudgePollTrigger', { source: 'timers', ...(timerJourney ? { timerJourney } : {}) })], connections: {} });
 		const node = workflow.getNode('Timers')!;
 		return (nodeTypes.getByNameAndVersion(node.type, 1) as INodeType).poll!.call(new PollContext(workflow, node, additionalData(f.credentials), 'trigger', 'activate'));
 	}
 
-	async function post(f: ReturnType<typeof vendorFixture>, event: Record<string, unknown>) {
+	async function post(f: ReturnType<typeof vendorFixture>, event: Record<string, unknown>, journey = 'cart', inactivityTimers: object = timers) {
 		const body = JSON.stringify(event);
-		const workflow: WorkflowJson = { nodes: [withVendor(nudgeNode('Nudge Trigger', 'nudgeTrigger', { source: 'segment', journey: 'cart', inactivityTimers: timers }, { webhookId: WEBHOOK_ID }))], connections: {} };
+		const workflow: WorkflowJson = { nodes: [withVendor(nudgeNode('Nudge Trigger', 'nudgeTrigger', { source: 'segment', journey, inactivityTimers }, { webhookId: WEBHOOK_ID }))], connections: {} };
 		return await callWebhook({ workflow, nodeName: 'Nudge Trigger', rawBody: body, headers: { 'x-signature': segmentSignature(SHARED, body) }, credentials: f.credentials });
 	}
+
+	const names = (items: Awaited<ReturnType<typeof pollTimers>>) => (items?.[0] ?? []).map((i) => `${(i.json.decision as { journey: string }).journey}:${(i.json.event as { name: string }).name}`);
+
+	it('a second touch set on the Nudge Trigger (Cart Abandoned → Cart Still Abandoned) is started when the Poll Trigger fires the first', async () => {
+		const f = vendorFixture();
+		const chain = {
+			timer: [
+				{ start: 'Cart Updated', cancel: 'Order Completed', minutes: 30, fire: 'Cart Abandoned' },
+				{ start: 'Cart Abandoned', cancel: 'Order Completed', minutes: 1, fire: 'Cart Still Abandoned' },
+			],
+		};
+		await post(f, { type: 'track', event: 'Cart Updated', userId: 'u-chain', messageId: 'cart-c1', timestamp: new Date(Date.now() - 40 * 60_000).toISOString() }, 'cart', chain);
+		expect(names(await pollTimers(f))).toEqual(['cart:Cart Abandoned']);
+		// Cart Abandoned happened 10 minutes ago (its timer's due time) and no order followed: the second touch is due.
+		expect(names(await pollTimers(f))).toEqual(['cart:Cart Still Abandoned']);
+	});
+
+	it('with a Journey set, a Poll Trigger fires only that journey’s timers: each journey’s start its own workflow', async () => {
+		const f = vendorFixture();
+		const longAgo = new Date(Date.now() - 40 * 60_000).toISOString();
+		await post(f, { type: 'track', event: 'Cart Updated', userId: 'u-cart', messageId: 'cart-j1', timestamp: longAgo }, 'cart');
+		await post(f, { type: 'track', event: 'Cart Updated', userId: 'u-win', messageId: 'cart-j2', timestamp: longAgo }, 'winback');
+		expect(names(await pollTimers(f, 'winback'))).toEqual(['winback:Cart Abandoned']);
+		expect(await pollTimers(f, 'winback')).toBeNull();
+		expect(names(await pollTimers(f, 'cart'))).toEqual(['cart:Cart Abandoned']);
+	});
 
 	it('fires "Cart Abandoned" once for a cart left 30 minutes, and never for a cart that was ordered', async () => {
 		const f = vendorFixture();

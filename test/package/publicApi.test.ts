@@ -11,7 +11,7 @@ const ROOT = join(__dirname, '..', '..');
 const VALUES = [
 	'AGENT_LIMITS', 'ActionRequestSchema', 'CHANNELS', 'CHANNEL_OUTPUTS', 'DECISION_STATUSES', 'DEFAULT_JOURNEY', 'DEFAULT_POLICY',
 	'DEFAULT_STORE_URL', 'DecisionConsole', 'DecisionSchema', 'Engine', 'GUARD_OUTPUTS', 'JOURNEYS', 'MAX_DATA_FILE_BYTES', 'MAX_WEBHOOK_BYTES', 'MemoryStore',
-	'NOT_CONFIGURED_ANSWER', 'NudgeError', 'OutcomeSchema', 'PROVIDERS', 'PolicySchema', 'REASON_CODES', 'SEND_OUTPUTS', 'VERDICTS',
+	'NOT_CONFIGURED_ANSWER', 'NudgeError', 'OutcomeSchema', 'PROVIDERS', 'PolicySchema', 'REASON_CODES', 'SEND_OUTPUTS', 'TIMER_LEASE_MS', 'VERDICTS',
 	'WEBHOOK_SOURCES', 'acquireEngine', 'applyInactivityRules', 'checkEngineConfig', 'checkWebhookUrl', 'chooseChannelStep',
 	'closeAllEngines', 'connectSalesforce', 'createEngine', 'createPollSource', 'createSender', 'dataFileTooLarge', 'dataFileUnreadable', 'dataTable', 'decisionIdOf',
 	'fireDueTimers', 'getEngine', 'guardOptionsOf', 'headerValue', 'hubspotAuthFrom', 'journeyOf', 'jsonObjectOf', 'loadPolicy',

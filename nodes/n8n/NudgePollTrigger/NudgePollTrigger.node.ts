@@ -1,6 +1,6 @@
 import type { IDataObject, INodeExecutionData, INodeType, INodeTypeDescription, IPollFunctions } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
-import { applyInactivityRules, createPollSource, DEFAULT_JOURNEY, fireDueTimers, type IngestResult, journeyOf, pollOnce, type PollSourceSpec, timerFailureText } from '../../../engine';
+import { applyInactivityRules, createPollSource, DEFAULT_JOURNEY, fireDueTimers, TIMER_LEASE_MS, type IngestResult, journeyOf, pollOnce, type PollSourceSpec, timerFailureText } from '../../../engine';
 import {
 	hubspotAuth,
 	hubspotAuthenticationProperty,
@@ -74,6 +74,16 @@ export class NudgePollTrigger implements INodeType {
 			},
 			journeyParameter('Journey these changes start. Your policy can give each journey its own channels.', recordSources),
 			{
+				displayName: 'Journey',
+				name: 'timerJourney',
+				type: 'string',
+				default: '',
+				placeholder: 'e.g. cart-abandonment',
+				description:
+					'Fire only this journey’s timers, so each journey’s timers start its own workflow. Empty: every journey’s (one workflow takes them all).',
+				displayOptions: { show: { source: ['timers'] } },
+			},
+			{
 				displayName: 'Settle Time (Seconds)',
 				name: 'settleSeconds',
 				type: 'number',
@@ -96,7 +106,8 @@ export class NudgePollTrigger implements INodeType {
 			// The store's retention job, when due: in the background, never in this poll's way.
 			engine.startRetentionIfDue((line, failed) => this.logger[failed ? 'warn' : 'info'](line));
 			if (source === 'timers') {
-				const { fired, failed, timerFailures, acknowledge } = await fireDueTimers(engine);
+				const timerJourney = String(this.getNodeParameter('timerJourney', '') ?? '').trim();
+				const { fired, failed, timerFailures, acknowledge } = await fireDueTimers(engine, Date.now(), 100, [], TIMER_LEASE_MS, timerJourney ? journeyOf(timerJourney) : undefined);
 				for (const failure of timerFailures) this.logger.error(`Nudge Poll Trigger "${this.getNode().name}": ${timerFailureText(failure)}`);
 				// Unacknowledged timers fire again after their lease, on this or another process.
 				if (failed.length && !fired.length) throw failed[0].error;
