@@ -65,7 +65,7 @@ export { connectSalesforce, salesforceSettingsFrom, type SalesforceAction, type 
 
 // Models, the decision console's read API, and AI agents' actions.
 export { dataTable, modelOperation, type ModelRequest, type ModelResponse } from './scoring/registry';
-export { dataFileTooLarge, dataFileUnreadable, MAX_DATA_FILE_BYTES, tableFromText } from './scoring/table';
+export { dataFileNotRegular, dataFileTooLarge, dataFileUnreadable, MAX_DATA_FILE_BYTES, tableFromText } from './scoring/table';
 export { DecisionConsole } from './audit/queries';
 export { AGENT_LIMITS, ActionRequestSchema, resolveActionContact, type ActionRequest } from './agents/request';
 export { VERDICTS, verdictOf, type ActionVerdict } from './agents/verdict';

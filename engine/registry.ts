@@ -1,5 +1,5 @@
-import { realpathSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { readlinkSync, realpathSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Engine } from './engine';
 import { NudgeError } from './errors';
 import { LoadedPolicy, loadPolicy, loadPolicyFile } from './policy/load';
@@ -29,11 +29,19 @@ function storeUrlOf(config: EngineConfig): string {
 	return file ? `sqlite:${realFile(file)}` : url;
 }
 
-/** A file by its real path, through symbolic links (of the file or of its folder), as far as they exist yet. */
-function realFile(file: string): string {
+/**
+ * A file by its real path, through symbolic links (of the file or of its folder), as far as they exist yet: a link
+ * whose target is not made yet leads to that target (a volume's file made on first start).
+ */
+function realFile(file: string, links = 0): string {
 	try {
 		return realpathSync.native(file);
 	} catch {
+		try {
+			if (links < 16) return realFile(resolve(dirname(file), readlinkSync(file)), links + 1);
+		} catch {
+			// Not a link: the file is not made yet.
+		}
 		try {
 			return join(realpathSync.native(dirname(file)), basename(file));
 		} catch {
@@ -85,9 +93,21 @@ const engines = new Map<string, Shared<Engine>>();
 
 function acquireStore(url: string): Store {
 	let entry = stores.get(url);
-	if (!entry) stores.set(url, (entry = { value: openStore(url), users: 0 }));
+	if (!entry) stores.set(url, (entry = { value: openStore(url, openPart), users: 0 }));
 	entry.users++;
 	return entry.value;
+}
+
+/**
+ * A split store's part: a SQLite file is the shared connection to it (a credential naming the file itself may have it
+ * open, and a second connection would block the process: storeUrlOf), let go when the split store closes; any other
+ * part is the split store's own.
+ */
+function openPart(partUrl: string): Store {
+	if (!sqliteFileOf(partUrl)) return openStore(partUrl);
+	const url = storeUrlOf({ store: partUrl });
+	const store = acquireStore(url);
+	return new Proxy(store, { get: (target, key) => (key === 'close' ? () => releaseStore(url, store) : Reflect.get(target, key, target)) });
 }
 
 async function releaseStore(url: string, store: Store): Promise<void> {

@@ -27,7 +27,7 @@ export type Identities = z.infer<typeof IdentitiesSchema>;
  * which no clock has), kept in one form, UTC with milliseconds (`isoTime`): times from senders in other offsets or
  * precisions then compare as text wherever the engine compares them (a profile's last seen, retention, the log).
  */
-const isoDate = z.iso
+export const isoDate = z.iso
 	.datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-11-21T09:30:00Z', abort: true })
 	.refine((text) => inIsoYears(parseTime(text)), 'is not a real time: its UTC offset must be between -23:59 and +23:59, and the time within the years 0000–9999')
 	.transform((text) => {

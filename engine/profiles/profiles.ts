@@ -28,13 +28,17 @@ const ID_CHARS = 6;
 /** An event id as Profile.takenIn keeps it, whatever the id's length. */
 const takenInId = (eventId: string) => createHash('sha256').update(eventId).digest('base64url').slice(0, ID_CHARS);
 
-/** The ids a list holds, oldest first. An earlier version kept a list of 8-character ids: their first 6 are these. */
+/**
+ * The ids a list holds, oldest first. An earlier version kept a list of 8-character ids: their first 6 are these.
+ * Read from the end, where the newest are: characters that do not make a whole id (a row edited or cut short) are
+ * left at the start, and the next save drops them, so they misalign nothing.
+ */
 function takenInIds(taken: Profile['takenIn']): string[] {
 	const ids = taken?.ids;
 	if (ids === undefined) return [];
 	if (Array.isArray(ids)) return ids.map((id) => id.slice(0, ID_CHARS));
 	const out: string[] = [];
-	for (let i = 0; i < ids.length; i += ID_CHARS) out.push(ids.slice(i, i + ID_CHARS));
+	for (let end = ids.length; end >= ID_CHARS; end -= ID_CHARS) out.unshift(ids.slice(end - ID_CHARS, end));
 	return out;
 }
 

@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { NudgeError } from '../errors';
@@ -123,6 +123,11 @@ export function dataFileTooLarge(path: string): string {
 	return `The data file ${path} is larger than ${MAX_DATA_FILE_BYTES / 1024 / 1024} MB: train on a sample of its rows (a few hundred thousand are plenty)`;
 }
 
+/** A data file that is a folder, a device or a pipe (one never ends, the other may never answer): refused before it is read. */
+export function dataFileNotRegular(path: string, folder: boolean): string {
+	return `Cannot read the data file ${path}: it is ${folder ? 'a folder' : 'not a regular file (a device or a pipe)'}; give the path of a CSV, JSON or JSONL file`;
+}
+
 /**
  * A data file's text: only a regular file (a device such as /dev/zero never ends, a pipe may never answer: opened
  * without waiting, they are refused) of at most MAX_DATA_FILE_BYTES, its size read from the open file itself.
@@ -131,11 +136,30 @@ function readDataText(path: string): string {
 	const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
 	try {
 		const stat = fstatSync(fd);
-		if (!stat.isFile()) throw new NudgeError('INVALID_INPUT', `Cannot read the data file ${path}: it is ${stat.isDirectory() ? 'a folder' : 'not a regular file (a device or a pipe)'}; give the path of a CSV, JSON or JSONL file`);
+		if (!stat.isFile()) throw new NudgeError('INVALID_INPUT', dataFileNotRegular(path, stat.isDirectory()));
 		if (stat.size > MAX_DATA_FILE_BYTES) throw new NudgeError('INVALID_INPUT', dataFileTooLarge(path));
-		return readFileSync(fd, 'utf8');
+		return readAtMost(fd, path);
 	} finally {
 		closeSync(fd);
+	}
+}
+
+const CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * The file's text, read until its end but never past the limit: its size said is not always what it holds (a file
+ * still being written grows; /proc's files say 0 and some never end), and readFileSync reads to the end whatever.
+ */
+function readAtMost(fd: number, path: string): string {
+	const chunks: Buffer[] = [];
+	let total = 0;
+	for (;;) {
+		const chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+		const read = readSync(fd, chunk, 0, CHUNK_BYTES, null);
+		if (read === 0) return Buffer.concat(chunks, total).toString('utf8');
+		total += read;
+		if (total > MAX_DATA_FILE_BYTES) throw new NudgeError('INVALID_INPUT', dataFileTooLarge(path));
+		chunks.push(read === CHUNK_BYTES ? chunk : chunk.subarray(0, read));
 	}
 }
 

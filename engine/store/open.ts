@@ -38,7 +38,7 @@ function invalidStore(spec: string, why: string): NudgeError {
  * any other scheme, or a network URL without `//`, is refused rather than taken for a file name.
  * Network stores connect lazily and retry with backoff.
  */
-export function openStore(url: string = DEFAULT_STORE_URL): Store {
+export function openStore(url: string = DEFAULT_STORE_URL, openPart: (url: string) => Store = openStore): Store {
 	const spec = url.trim() || DEFAULT_STORE_URL;
 	const scheme = SCHEME.exec(spec)?.[1].toLowerCase();
 	if (scheme === undefined) return spec.toLowerCase() === 'memory' ? new MemoryStore() : openSqlite(spec);
@@ -60,16 +60,20 @@ export function openStore(url: string = DEFAULT_STORE_URL): Store {
 		}
 		return scheme.startsWith('redis') ? new RedisStore(normalised) : new PostgresStore(normalised);
 	}
-	if (scheme === 'split') return openSplit(spec, rest);
+	if (scheme === 'split') return openSplit(spec, rest, openPart);
 	throw new NudgeError('INVALID_CONFIG', `Unknown store "${spec}". Use ${STORE_URL_FORMS}`);
 }
 
-/** The file a store setting names when it is a SQLite store (`~` expanded), or undefined for any other store. */
+/**
+ * The file a store setting names when it is a SQLite store (`~` expanded), or undefined for any other store, and for
+ * a path that looks like a URL (`sqlite:redis://…`), which opening refuses (openSqlite).
+ */
 export function sqliteFileOf(url: string = DEFAULT_STORE_URL): string | undefined {
 	const spec = url.trim() || DEFAULT_STORE_URL;
 	const scheme = SCHEME.exec(spec)?.[1].toLowerCase();
 	const path = scheme === undefined ? spec : scheme === 'sqlite' ? spec.slice(scheme.length + 1).replace(/^\/\/(?=\/)/, '') : '';
-	return path && path !== ':memory:' && path.toLowerCase() !== 'memory' ? expandHome(path) : undefined;
+	if (!path || path === ':memory:' || path.toLowerCase() === 'memory' || (scheme !== undefined && SCHEME.test(path))) return undefined;
+	return expandHome(path);
 }
 
 /** A SQLite file: a plain path, never something that looks like a URL (a typo'd redis:/… must not become a file name). */
@@ -78,7 +82,14 @@ function openSqlite(path: string): Store {
 	return new SqliteStore(path === ':memory:' ? path : expandHome(path));
 }
 
-function openSplit(spec: string, rest: string): Store {
+/** The two stores a `split:` setting names; undefined for any other setting. */
+export function splitPartsOf(url: string): { hot: string; log: string } | undefined {
+	const spec = url.trim();
+	const scheme = SCHEME.exec(spec)?.[1].toLowerCase();
+	return scheme === 'split' ? splitParts(spec, spec.slice(scheme.length + 1)) : undefined;
+}
+
+function splitParts(spec: string, rest: string): { hot: string; log: string } {
 	const parts = new Map(
 		rest
 			.split(';')
@@ -91,9 +102,15 @@ function openSplit(spec: string, rest: string): Store {
 	if (!hot || !log || parts.size !== 2 || [hot, log].some((u) => /^split:/i.test(u))) {
 		throw new NudgeError('INVALID_CONFIG', `The store URL "${spec}" must be split:hot=<store URL>;log=<store URL>, e.g. split:hot=redis://127.0.0.1:6379;log=postgres://postgres@127.0.0.1:5432/nudge`);
 	}
-	const hotStore = openStore(hot);
+	return { hot, log };
+}
+
+/** A split store of its two parts, each opened with `openPart` (the registry's shares a SQLite file's connection). */
+function openSplit(spec: string, rest: string, openPart: (url: string) => Store): Store {
+	const { hot, log } = splitParts(spec, rest);
+	const hotStore = openPart(hot);
 	try {
-		return splitStore(hotStore, openStore(log));
+		return splitStore(hotStore, openPart(log));
 	} catch (error) {
 		void hotStore.close();
 		throw error;

@@ -5,6 +5,7 @@ import { claimsReward, engagementTrials, outcomeDeltas } from '../decide/bookkee
 import { probabilityBest } from '../decide/learner';
 import { NudgeError, describeIssues, finiteNumbers, issuesFromZod } from '../errors';
 import { couldBeStoredId } from '../events/limits';
+import { isoDate } from '../events/schema';
 import { zoneFor } from '../guard/windows';
 import { apartFromOtherUpdates, type EngineContext, save, loadDecision, unknownContact } from './context';
 import { beyondClockSkew, isoTime, MAX_CLOCK_SKEW_MS, parseTime } from '../util/isoTime';
@@ -38,9 +39,7 @@ export interface OutcomeInput {
  * `duplicate`, and changes nothing.
  */
 export async function recordOutcome(ctx: EngineContext, input: OutcomeInput): Promise<{ decision: Decision; duplicate: boolean }> {
-	const at = input.at === undefined ? ctx.wallNow() : new Date(input.at);
-	// Quoted as given, cut short: the text may be anything a flow mapped (a whole payload).
-	if (Number.isNaN(at.getTime())) throw new NudgeError('INVALID_INPUT', `Outcome time ${JSON.stringify(String(input.at).slice(0, 80))}${String(input.at).length > 80 ? '…' : ''} is not a date-time (use ISO 8601, e.g. 2026-05-01T10:00:00Z)`);
+	const at = input.at === undefined ? ctx.wallNow() : outcomeDate(input.at);
 	refuseFutureTime(ctx, at);
 	if (input.type === 'revenue' && !(typeof input.value === 'number' && Number.isFinite(input.value) && input.value >= 0)) {
 		throw new NudgeError('INVALID_INPUT', `A revenue outcome needs its amount as a number of 0 or more; got ${JSON.stringify(input.value) ?? 'nothing'}`);
@@ -82,6 +81,18 @@ export async function recordOutcome(ctx: EngineContext, input: OutcomeInput): Pr
 	if (added) return { decision: current, duplicate: false };
 	// A repeated outcome is not counted again, but it is logged: the trail says it arrived and was ignored.
 	return { decision: await save(ctx, current, `outcome ignored: duplicate ${outcome.data.outcomeId}`, ctx.wallNow(), { durable: true }), duplicate: true };
+}
+
+/**
+ * An outcome's time as events' times are read: ISO 8601 with its time zone (Z or an offset). Without one, a date-time
+ * would be read in the server's own zone, shifting the outcome by its offset with nothing said. Quoted as given, cut
+ * short: the text may be anything a flow mapped (a whole payload).
+ */
+function outcomeDate(text: string): Date {
+	const parsed = isoDate.safeParse(text);
+	if (parsed.success) return new Date(parsed.data);
+	const shown = String(text);
+	throw new NudgeError('INVALID_INPUT', `Outcome time ${JSON.stringify(shown.slice(0, 80))}${shown.length > 80 ? '…' : ''} is not a date-time with its time zone (use ISO 8601, e.g. 2026-05-01T10:00:00Z, or an offset such as +02:00)`);
 }
 
 /**

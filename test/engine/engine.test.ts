@@ -1,4 +1,4 @@
-import { existsSync, symlinkSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine } from '../../engine/engine';
 import { NudgeError } from '../../engine/errors';
@@ -231,6 +231,86 @@ describe('engine registry', () => {
 		expect(held.map(({ engine }) => engine.store === held[0].engine.store)).toEqual(spellings.map(() => true));
 		for (const { release } of held) await release();
 	});
+
+	test('a store setting "sqlite:<a URL>" is refused as "looks like a URL", never taken for a file under the working folder (the credential Test would pass on a local file)', async () => {
+		const work = tempDir('nudge-review-cwd-');
+		const before = process.cwd();
+		process.chdir(work);
+		const outcomes: Record<string, string> = {};
+		let made: string[] = [];
+		try {
+			// A pasted URI or a network URL after sqlite:.
+			for (const store of ['sqlite:redis://127.0.0.1:6379', 'sqlite:file:///var/lib/nudge/nudge.db']) {
+				outcomes[store] = await checkEngineConfig({ store }).then(
+					(ok) => `accepted as ${ok.store}`,
+					(error: Error) => error.message,
+				);
+			}
+			try {
+				await createEngine({ store: 'sqlite:postgres://u@db:5432/nudge' }).close();
+				outcomes['createEngine sqlite:postgres://u@db:5432/nudge'] = 'accepted';
+			} catch (error) {
+				outcomes['createEngine sqlite:postgres://u@db:5432/nudge'] = (error as Error).message;
+			}
+			made = readdirSync(work);
+		} finally {
+			process.chdir(before);
+			rmSync(work, { recursive: true, force: true });
+		}
+		expect(outcomes).toEqual({
+			'sqlite:redis://127.0.0.1:6379': expect.stringMatching(/looks like a URL/),
+			'sqlite:file:///var/lib/nudge/nudge.db': expect.stringMatching(/looks like a URL/),
+			'createEngine sqlite:postgres://u@db:5432/nudge': expect.stringMatching(/looks like a URL/),
+		});
+		// Nothing may have been created in the working folder.
+		expect(made).toEqual([]);
+	});
+
+
+	test('a SQLite file first opened through a symbolic link whose target does not exist yet shares one connection with its real path (no "database is locked")', async () => {
+		const dir = tempDir();
+		const real = join(dir, 'real.db');
+		const link = join(dir, 'link.db');
+		// A dangling link (a volume's file made on first start): the first engine creates real.db through it.
+		symlinkSync(real, link);
+		const viaLink = acquireEngine({ store: `sqlite:${link}` });
+		await viaLink.engine.ingest(trackEvent('first@x.io', 'Pricing Viewed'), { journey: 'nurture' });
+		expect(existsSync(real)).toBe(true);
+		let viaReal: ReturnType<typeof acquireEngine> | undefined;
+		const rejected: string[] = [];
+		try {
+			viaReal = acquireEngine({ store: `sqlite:${real}`, policy: '{"name": "other", "channelOrder": ["email"]}' });
+		} catch (error) {
+			rejected.push(`opening sqlite:${real}: ${String(error)}`);
+		}
+		const engines = viaReal ? [viaLink, viaReal] : [viaLink];
+		const results = await Promise.allSettled(engines.flatMap(({ engine }, i) => [0, 1, 2].map((n) => engine.ingest(trackEvent(`d${i}-${n}@x.io`, 'Pricing Viewed'), { journey: 'nurture' }))));
+		rejected.push(...results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : [])));
+		expect({ rejected, sameStore: viaReal?.engine.store === viaLink.engine.store }).toEqual({ rejected: [], sameStore: true });
+		await viaLink.release();
+		await viaReal?.release();
+	}, 60_000);
+
+
+	test('a split store whose log is a SQLite file shares that file\'s connection with a credential naming the same file (no 5 s freeze, no "database is locked")', async () => {
+		const file = join(tempDir(), 'shared.db');
+		const plain = acquireEngine({ store: `sqlite:${file}` });
+		await plain.engine.ingest(trackEvent('first@x.io', 'Pricing Viewed'), { journey: 'nurture' });
+		const rejected: string[] = [];
+		let split: ReturnType<typeof acquireEngine> | undefined;
+		try {
+			// A second credential moving hot state to another store, its log still the file the first one writes.
+			split = acquireEngine({ store: `split:hot=memory:;log=sqlite:${file}` });
+		} catch (error) {
+			rejected.push(`opening the split store: ${String(error)}`);
+		}
+		const engines = split ? [plain, split] : [plain];
+		const results = await Promise.allSettled(engines.flatMap(({ engine }, i) => [0, 1, 2].map((n) => engine.decide(trackEvent(`p${i}-${n}@x.io`, 'Pricing Viewed'), { journey: 'nurture', target: { dryRun: true } }))));
+		rejected.push(...results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : [])));
+		expect(rejected).toEqual([]);
+		await plain.release();
+		await split?.release();
+	}, 60_000);
 
 	test('a credential check on the file shared engines are writing reads through their connection: it neither waits on their write lock nor closes their store', async () => {
 		const file = join(tempDir(), 'checked.db');

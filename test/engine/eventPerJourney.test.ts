@@ -85,6 +85,18 @@ forEveryBackend('event_per_journey', (backend) => {
 			expect(profile.takenIn!.ids).toEqual(expect.stringMatching(new RegExp(`^[\\w-]{${TAKEN_IN_KEPT * 6}}$`)));
 		});
 
+		test('a saved list whose length is not a multiple of 6 (a row edited or cut short) misaligns nothing: events reaching a second journey are still counted once', async () => {
+			const first = await engine.ingest(event('odd'), { journey: 'nurture' });
+			const saved = (await store.getProfile(first.decision.contactId))!;
+			saved.takenIn = { since: saved.takenIn!.since, ids: `${saved.takenIn!.ids as string}x` };
+			await store.saveProfile(saved, profileIdentityKeys(saved), []);
+			for (let i = 1; i <= 3; i++) {
+				await engine.ingest(event(`odd-${i}`, T0 + i * 1000, 'Page Viewed'), { journey: 'nurture' });
+				await engine.ingest(event(`odd-${i}`, T0 + i * 1000, 'Page Viewed'), { journey: 'cart-abandonment' });
+			}
+			expect((await store.getProfile(first.decision.contactId))!.counters['Page Viewed']).toBe(3);
+		});
+
 		test('events in a list an earlier version saved (8-character ids) are still known after the upgrade', async () => {
 			const first = await engine.ingest(event('kept'), { journey: 'nurture' });
 			const saved = (await store.getProfile(first.decision.contactId))!;

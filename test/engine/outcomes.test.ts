@@ -94,6 +94,19 @@ describe('outcome times', () => {
 		await engine.close();
 	});
 
+	test('an outcome time without its time zone is refused, as an event’s is: read in the server’s zone it would move by its offset', async () => {
+		const engine = new Engine({ store: new MemoryStore(), policy: loadPolicy({ ...DEFAULT_POLICY, holdout: { globalShare: 0, journeys: {} } }), now: () => AT });
+		const sent = await sentDecision(engine);
+		await expect(engine.recordOutcome({ decisionId: sent.decisionId, type: 'open', at: '2026-05-04T10:30:00' })).rejects.toMatchObject({
+			code: 'INVALID_INPUT',
+			message: 'Outcome time "2026-05-04T10:30:00" is not a date-time with its time zone (use ISO 8601, e.g. 2026-05-01T10:00:00Z, or an offset such as +02:00)',
+		});
+		// With an offset it is that moment, kept in UTC.
+		await engine.recordOutcome({ decisionId: sent.decisionId, type: 'open', at: '2026-05-04T12:30:00+02:00' });
+		expect((await engine.getDecision(sent.decisionId)).outcomes.map((o) => o.at)).toEqual(['2026-05-04T10:30:00.000Z']);
+		await engine.close();
+	});
+
 	test('on the event clock (nudge replay) the events are the clock: an outcome after the wall clock is accepted', async () => {
 		const engine = new Engine({ store: new MemoryStore(), policy: loadPolicy({ ...DEFAULT_POLICY, holdout: { globalShare: 0, journeys: {} } }), now: () => AT, clock: 'event' });
 		const { decision: ingested } = await engine.ingest({ type: 'track', name: 'Pricing Viewed', identities: { email: 'ana@example.com' }, traits: { consent: { email: 'opted_in' } }, occurredAt: '2030-01-01T10:00:00.000Z' }, { journey: 'nurture' });

@@ -1,5 +1,6 @@
 /** Nudge Model inside n8n's WorkflowExecute: train from items or a file, activate, roll back, and Score using it. */
-import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, ftruncateSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { IDataObject } from 'n8n-workflow';
 import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
@@ -89,6 +90,26 @@ describe('Nudge Model', () => {
 		expect(tooLarge.error?.message).toBe(`The data file ${large} is larger than 100 MB: train on a sample of its rows (a few hundred thousand are plenty)`);
 		expect((await run(f, { operation: 'list', modelName: 'lead' })).output('Model')[0]).toMatchObject({ versions: [] });
 	});
+
+	it('a named pipe in the readable folder is refused as not a regular file, not waited on for ever (n8n’s read stream would hold the execution and a thread of its pool)', async () => {
+		const f = fixture({ policy });
+		const fifo = join(readable, 'export-pipe.csv');
+		execFileSync('mkfifo', [fifo]);
+		try {
+			const outcome = await Promise.race([
+				run(f, { ...train, dataSource: 'file', filePath: fifo }).then((r) => (r.error ? `error: ${r.error.message}` : 'trained')),
+				new Promise<string>((resolve) => setTimeout(() => resolve('no answer after 10 s'), 10_000)),
+			]);
+			expect(outcome).toBe(`error: Cannot read the data file ${fifo}: it is not a regular file (a device or a pipe); give the path of a CSV, JSON or JSONL file`);
+		} finally {
+			// Lets a waiting open go (a writer that closes at once: the reader sees the end of the file).
+			try {
+				closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+			} catch {
+				// no reader waiting
+			}
+		}
+	}, 30_000);
 
 	it('retrains from the outcomes recorded on Nudge decisions', async () => {
 		const f = fixture({ policy });

@@ -290,7 +290,9 @@ describe('Nudge Record Outcome', () => {
 		expect(seconds.error?.message).toMatch(/^Occurred At must be a date-time such as "2026-05-01T10:00:00Z" or a Date \(got the number \d+: seconds or milliseconds\?\)$/);
 		// Text that is no time, however long, is quoted cut short.
 		const text = await run({ decisionId: decision.decisionId, openedAt: `yesterday ${'x'.repeat(100_000)}` });
-		expect(text.error?.message).toBe(`Outcome time "yesterday ${'x'.repeat(70)}"… is not a date-time (use ISO 8601, e.g. 2026-05-01T10:00:00Z)`);
+		expect(text.error?.message).toBe(`Outcome time "yesterday ${'x'.repeat(70)}"… is not a date-time with its time zone (use ISO 8601, e.g. 2026-05-01T10:00:00Z, or an offset such as +02:00)`);
+		// Without its time zone it would be read in the server's: refused, as an event's time is.
+		expect((await run({ decisionId: decision.decisionId, openedAt: openedAt.replace('Z', '') })).error?.message).toMatch(/^Outcome time ".*" is not a date-time with its time zone/);
 		const future = await run({ decisionId: decision.decisionId, openedAt: new Date(Date.now() + 86_400_000).toISOString() });
 		expect(future.error?.message).toMatch(/^Outcome time .* is in the future/);
 		expect((await f.engine.getDecision(decision.decisionId)).outcomes).toHaveLength(1);

@@ -13,7 +13,7 @@ const VALUES = [
 	'DEFAULT_STORE_URL', 'DecisionConsole', 'DecisionSchema', 'Engine', 'GUARD_OUTPUTS', 'JOURNEYS', 'MAX_DATA_FILE_BYTES', 'MAX_WEBHOOK_BYTES', 'MemoryStore',
 	'NOT_CONFIGURED_ANSWER', 'NudgeError', 'OutcomeSchema', 'PROVIDERS', 'PolicySchema', 'REASON_CODES', 'SEND_OUTPUTS', 'TIMER_LEASE_MS', 'VERDICTS',
 	'WEBHOOK_SOURCES', 'acquireEngine', 'applyInactivityRules', 'checkEngineConfig', 'checkWebhookUrl', 'chooseChannelStep',
-	'closeAllEngines', 'connectSalesforce', 'createEngine', 'createPollSource', 'createSender', 'dataFileTooLarge', 'dataFileUnreadable', 'dataTable', 'decisionIdOf',
+	'closeAllEngines', 'connectSalesforce', 'createEngine', 'createPollSource', 'createSender', 'dataFileNotRegular', 'dataFileTooLarge', 'dataFileUnreadable', 'dataTable', 'decisionIdOf',
 	'fireDueTimers', 'getEngine', 'guardOptionsOf', 'headerValue', 'hubspotAuthFrom', 'journeyOf', 'jsonObjectOf', 'loadPolicy',
 	'loadPolicyFile', 'modelOperation', 'openItem', 'openStore', 'outcomeReference', 'outcomeTime', 'parseInactivityRules', 'parseInactivityRulesJson',
 	'policyHasTimers', 'policyJsonSchema', 'pollOnce', 'postWebhook', 'receiveSignedEvents', 'redactUrl', 'resolveActionContact',

@@ -3,9 +3,9 @@ import { auc, brier, calibrate, calibrationTable, confusionAt, fitIsotonic, fitP
 import { buildFeatureSpec, describeValue, encodeRecord, encodeTable, labelsOf } from '../../engine/scoring/features';
 import { binEdges, binOf, explainRow, predictForest, rng, trainForest } from '../../engine/scoring/forest';
 import { deserializeModel, scoreRecord, serializeModel, splitFor, trainModel } from '../../engine/scoring/model';
-import { execFileSync } from 'node:child_process';
-import { closeSync, openSync, ftruncateSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, openSync, ftruncateSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { detectDelimiter, MAX_DATA_FILE_BYTES, parseCsv, parseJson, parseJsonl, readTable, Table } from '../../engine/scoring/table';
 import { tempDir } from '../helpers/fixtures';
 import { synthetic } from './synthetic';
@@ -33,6 +33,22 @@ describe('reading data', () => {
 		expect(() => parseJson('{"a":1}')).toThrow(/array of objects/);
 		expect(() => parseCsv('a,a\n1,2\n')).toThrow(/Two columns are both named "a"/);
 	});
+
+	test('a regular file whose size reads as 0 but never ends (/proc/self/pagemap) is refused, not read until memory runs out', () => {
+		if (!existsSync('/proc/self/pagemap')) return;
+		// In a child process (capped at 3 GB of address space): read in this one it would hold jest's thread.
+		const root = resolve(__dirname, '../..');
+		const script = `
+			const fs = require('fs'); const ts = require('typescript');
+			require.extensions['.ts'] = (m, f) => m._compile(ts.transpileModule(fs.readFileSync(f, 'utf8'), { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } }).outputText, f);
+			const { readTable } = require(${JSON.stringify(join(root, 'engine/scoring/table.ts'))});
+			try { readTable('/proc/self/pagemap'); console.log('READ'); } catch (e) { console.log('REFUSED: ' + e.message); }
+		`;
+		const child = spawnSync('bash', ['-c', 'ulimit -v 3000000; exec "$0" -e "$1"', process.execPath, script], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+		const result = child.stdout.trim() || `no answer: exit ${child.status}, signal ${child.signal}, ${child.stderr.trim().split('\n').slice(-3).join(' | ')}`;
+		// Refused at the size limit at most: not "Failed to allocate memory" after reading gigabytes.
+		expect(result).toMatch(/^REFUSED: (Cannot read the data file \/proc\/self\/pagemap: it is |The data file \/proc\/self\/pagemap is larger than 100 MB)/);
+	}, 90_000);
 
 	test('a data file is read only when it is a regular file within the size limit; the rest is refused before it is read', () => {
 		const dir = tempDir();

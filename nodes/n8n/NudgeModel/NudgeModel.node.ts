@@ -1,6 +1,7 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
+import { stat } from 'node:fs/promises';
 import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
-import { dataFileTooLarge, dataFileUnreadable, dataTable, MAX_DATA_FILE_BYTES, modelOperation, ModelRequest, tableFromText } from '../../../engine';
+import { dataFileNotRegular, dataFileTooLarge, dataFileUnreadable, dataTable, MAX_DATA_FILE_BYTES, modelOperation, ModelRequest, tableFromText } from '../../../engine';
 import { loadEngine, nudgeEngineConnectionTest, toNodeError } from '../shared/engine';
 import { engineCredentials } from '../shared/description';
 
@@ -33,6 +34,15 @@ async function readDataFile(ctx: IExecuteFunctions, filePath: string) {
 			`n8n does not let nodes read ${path}: put the file in a folder N8N_RESTRICT_FILE_ACCESS_TO allows (n8n 2's default is ~/.n8n-files), not in n8n's own folder or a .git folder`,
 		);
 	}
+	// n8n's read stream opens a named pipe and waits for a writer, for ever (a thread of its pool blocked with it).
+	let info: Awaited<ReturnType<typeof stat>>;
+	try {
+		info = await stat(resolved);
+	} catch (error) {
+		throw new NodeOperationError(ctx.getNode(), dataFileUnreadable(path, error));
+	}
+	if (!info.isFile()) throw new NodeOperationError(ctx.getNode(), dataFileNotRegular(path, info.isDirectory()));
+	if (info.size > MAX_DATA_FILE_BYTES) throw new NodeOperationError(ctx.getNode(), dataFileTooLarge(path));
 	try {
 		const chunks: Buffer[] = [];
 		// Counted as it comes: a file past the limit (or a device that never ends) stops the read (leaving the loop
