@@ -50,11 +50,15 @@ export interface EngineOptions {
 	random?: Random;
 }
 
-/** Profile read-modify-write must not interleave: one lock per store, shared by every engine on it. */
-const profileLocks = new WeakMap<Store, Serial>();
+/**
+ * Profile read-modify-write must not interleave: one lock per store keeping profiles, shared by every engine on it
+ * (a split store on the SQLite file another engine's store is: the file's, profileHolder).
+ */
+const profileLocks = new WeakMap<object, Serial>();
 function profileLockFor(store: Store): Serial {
-	let lock = profileLocks.get(store);
-	if (!lock) profileLocks.set(store, (lock = new Serial()));
+	const holder = store.profileHolder ?? store;
+	let lock = profileLocks.get(holder);
+	if (!lock) profileLocks.set(holder, (lock = new Serial()));
 	return lock;
 }
 

@@ -37,16 +37,19 @@ function realFile(file: string, links = 0): string {
 	try {
 		return realpathSync.native(file);
 	} catch {
+		// The folder as the system follows it: a link's relative target is read from the link's real folder.
+		let folder: string;
 		try {
-			if (links < 16) return realFile(resolve(dirname(file), readlinkSync(file)), links + 1);
-		} catch {
-			// Not a link: the file is not made yet.
-		}
-		try {
-			return join(realpathSync.native(dirname(file)), basename(file));
+			folder = realpathSync.native(dirname(file));
 		} catch {
 			return file;
 		}
+		try {
+			if (links < 16) return realFile(resolve(folder, readlinkSync(file)), links + 1);
+		} catch {
+			// Not a link: the file is not made yet.
+		}
+		return join(folder, basename(file));
 	}
 }
 
@@ -107,7 +110,8 @@ function openPart(partUrl: string): Store {
 	if (!sqliteFileOf(partUrl)) return openStore(partUrl);
 	const url = storeUrlOf({ store: partUrl });
 	const store = acquireStore(url);
-	return new Proxy(store, { get: (target, key) => (key === 'close' ? () => releaseStore(url, store) : Reflect.get(target, key, target)) });
+	const part = { close: () => releaseStore(url, store), profileHolder: store.profileHolder ?? store };
+	return new Proxy(store, { get: (target, key) => (key in part ? part[key as keyof typeof part] : Reflect.get(target, key, target)) });
 }
 
 async function releaseStore(url: string, store: Store): Promise<void> {

@@ -6,8 +6,10 @@
  * the result and then acknowledges it; a timer whose taker died before acknowledging is due again for
  * the next one. The event's id is derived from the timer, so a timer fired twice is a duplicate.
  */
+import { createHash } from 'node:crypto';
 import { z } from 'zod/v4';
 import type { Engine, IngestResult } from '../engine';
+import { EVENT_LIMITS } from './limits';
 import { eventName } from './schema';
 import { FieldIssue, NudgeError, describeIssues, issuesFromZod } from '../errors';
 import { list, MAX_LIST, within } from '../policy/bounds';
@@ -99,17 +101,36 @@ interface TimerBody {
 	start: string;
 	minutes: number;
 	/**
-	 * The rules the scheduling node set (not the policy's, which every taker has) that its fired event starts: the
-	 * next touch is started by whichever node fires the timer (n8n: a Poll Trigger, which has no rules of its own).
+	 * The rules the scheduling node set (not the policy's, which every taker has) that its fired event leads to
+	 * (chainFrom): the next touches are started by whichever node fires the timer (n8n: a Poll Trigger, which has no
+	 * rules of its own).
 	 */
 	chained?: InactivityRule[];
 }
 
-/** The taker's rules and those a timer's body carries, each once. */
+/**
+ * The rules a fired timer's event is met with: the taker's own when it has any (the node that set the timer, as it is
+ * now: a touch removed or edited since counts as it is now), else those the timer carries (n8n's Poll Trigger has none).
+ */
 function withChained(rules: InactivityRule[], timer: LeasedTimer): InactivityRule[] {
-	const chained = (JSON.parse(timer.body) as TimerBody).chained ?? [];
-	const known = new Set(rules.map((rule) => JSON.stringify(rule)));
-	return [...rules, ...chained.filter((rule) => !known.has(JSON.stringify(rule)))];
+	return rules.length ? rules : ((JSON.parse(timer.body) as TimerBody).chained ?? []);
+}
+
+/**
+ * The node's rules a rule's fired event leads to, touch after touch (each rule once): those it starts or cancels, then
+ * those their fired events do, so a cadence of any length carries on whichever node fires its timers.
+ */
+function chainFrom(rule: InactivityRule, rules: InactivityRule[]): InactivityRule[] {
+	const chained: InactivityRule[] = [];
+	const fired = [rule.fire];
+	for (let i = 0; i < fired.length; i++) {
+		for (const next of rules) {
+			if (chained.includes(next) || !(same(fired[i], next.start) || next.cancel.some((name) => same(fired[i], name)))) continue;
+			chained.push(next);
+			fired.push(next.fire);
+		}
+	}
+	return chained;
 }
 
 /**
@@ -162,7 +183,7 @@ export async function applyInactivityRules(engine: Engine, accepted: IngestResul
 					await engine.store.cancelTimer(earlierTimerId(rule, decision.contactId));
 					changed.push(event.eventId);
 				} else if (same(event.name, rule.start)) {
-					const chained = rules.filter((next) => same(rule.fire, next.start) || next.cancel.some((name) => same(rule.fire, name)));
+					const chained = chainFrom(rule, rules);
 					const body: TimerBody = { fire: rule.fire, contactId: decision.contactId, journey: decision.journey, startedBy: event.eventId, start: rule.start, minutes: rule.minutes, ...(chained.length ? { chained } : {}) };
 					await engine.store.scheduleTimer({ timerId: id, dueAt: parseTime(event.occurredAt) + rule.minutes * 60_000, body: JSON.stringify(body) });
 					await engine.store.cancelTimer(earlierTimerId(rule, decision.contactId));
@@ -231,8 +252,14 @@ export async function fireDueTimers(engine: Engine, now = Date.now(), limit = 10
 	};
 }
 
-/** The id of the event a timer fires: one per timer and due time, so a timer fired twice is a duplicate. */
-const firedEventId = (timer: LeasedTimer) => `${timer.timerId}:${timer.dueAt}`;
+/**
+ * The id of the event a timer fires: one per timer and due time, so a timer fired twice is a duplicate. Past an event
+ * id's length (a long journey, event name and contact id) it is a hash of that, or the event could never be taken in.
+ */
+function firedEventId(timer: LeasedTimer): string {
+	const id = `${timer.timerId}:${timer.dueAt}`;
+	return id.length <= EVENT_LIMITS.idChars ? id : `inactivity:${createHash('sha256').update(id).digest('base64url')}:${timer.dueAt}`;
+}
 
 /**
  * The decision an earlier firing of this timer opened, when it never left the taker that made it (the taker died, or
@@ -243,12 +270,12 @@ async function firingLeftBehind(engine: Engine, timer: LeasedTimer, repeat: Inge
 	const body = JSON.parse(timer.body) as TimerBody;
 	const profile = await engine.getProfile(body.contactId);
 	const eventId = firedEventId(timer);
+	// Oldest first from the due time (less a clock's skew): the firing made it then, before any the contact had since.
 	const pending = await engine.store.queryDecisions({
 		contactIds: profile ? contactIds(profile) : [repeat.decision.contactId],
 		journey: body.journey,
 		status: 'pending',
 		from: isoTime(timer.dueAt - MAX_CLOCK_SKEW_MS),
-		newestFirst: true,
 		limit: 100,
 	});
 	const decision = pending.find((d) => d.event.eventId === eventId && d.trail.every((step) => step.stage === 'ingest'));

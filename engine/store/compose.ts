@@ -112,6 +112,7 @@ export function composeStore<P extends Record<string, Store>>(parts: P, placemen
 	const combined: StoreLifecycle & RetentionStore & { parts: P } = {
 		parts,
 		kind: all.map((part) => part.kind).join('+'),
+		profileHolder: parts[placement.profiles].profileHolder ?? parts[placement.profiles],
 		shared: all.some((part) => part.shared),
 		readsRecordsWithLocks: !!lockingPart && !!parts[lockingPart].readsRecordsWithLocks,
 		foldsTakeIn: !!lookingPart && !!parts[lookingPart].foldsTakeIn,

@@ -153,8 +153,9 @@ return 1
  * lease), KEYS[2] a hash timerId → "dueAt|lease|body" (lease empty until taken). Taking leases due
  * timers atomically (each to exactly one taker) by moving them to now + lease (leased ones leave the due range,
  * so the next page starts after those skipped); acknowledging deletes a timer only while the lease is still the
- * taker's. ARGV[5], when not empty, takes only one journey's inactivity timers (TimerQueue inactivityQueue): ids
- * starting with it, or naming no journey.
+ * taker's. ARGV[5], when not empty, takes only one journey's inactivity timers (TimerQueue inactivityQueue): those
+ * whose body holds it, the JSON of its journey key and value (the body is JSON.stringify's: inside a text a quote is
+ * escaped, so the fragment can only be that key).
  */
 const TAKE_TIMERS_LUA = `
 local now = tonumber(ARGV[1])
@@ -162,15 +163,25 @@ local limit = tonumber(ARGV[2])
 local only = ARGV[5]
 local out = {}
 local taken = 0
-local skipped = 0
+-- Pages by score: from the last page's last score, past the timers at that score left there (skipped; those taken
+-- moved past now), so the walk is linear however many are skipped.
+local min = '-inf'
+local skippedAtMin = 0
 while taken < limit do
-  local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', skipped, limit - taken)
-  if #ids == 0 then break end
-  for _, id in ipairs(ids) do
-    if only == '' or string.sub(id, 1, #only) == only or not string.find(id, '^inactivity:%d+:') then
-      local v = redis.call('HGET', KEYS[2], id) or '0||'
-      local a = string.find(v, '|', 1, true)
-      local b = string.find(v, '|', a + 1, true)
+  local page = redis.call('ZRANGEBYSCORE', KEYS[1], min, now, 'WITHSCORES', 'LIMIT', skippedAtMin, 500)
+  if #page == 0 then break end
+  local last = min
+  local skippedAtLast = skippedAtMin
+  for i = 1, #page, 2 do
+    local id = page[i]
+    if page[i + 1] ~= last then
+      last = page[i + 1]
+      skippedAtLast = 0
+    end
+    local v = redis.call('HGET', KEYS[2], id) or '0||'
+    local a = string.find(v, '|', 1, true)
+    local b = string.find(v, '|', a + 1, true)
+    if only == '' or string.find(v, only, b + 1, true) then
       taken = taken + 1
       local lease = ARGV[4] .. ':' .. taken
       redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), id)
@@ -179,10 +190,12 @@ while taken < limit do
       out[#out + 1] = string.sub(v, 1, a - 1)
       out[#out + 1] = string.sub(v, b + 1)
       out[#out + 1] = lease
+      if taken >= limit then break end
     else
-      skipped = skipped + 1
+      skippedAtLast = skippedAtLast + 1
     end
   end
+  if last == min then skippedAtMin = skippedAtLast else min, skippedAtMin = last, skippedAtLast end
 end
 return out
 `;
@@ -1106,9 +1119,10 @@ export class RedisStore extends NamedRecords implements Store {
 	takeDueTimers(now: number, limit: number, leaseMs: number, queue: TimerQueue = INACTIVITY_QUEUE) {
 		return this.run('take due timers', async () => {
 			await this.timerLayout();
-			const { journeyPrefix = '' } = queuePrefix(queue);
+			const { journey } = queuePrefix(queue);
+			const only = journey === undefined ? '' : `"journey":${JSON.stringify(journey)}`;
 			// At least 1 ms: a lease of no time would leave a taken timer in the due range, taken again in the same call.
-			const out = (await this.redis.nudgeTakeTimers(...this.timerKeys(storedQueue(queue)), now, limit, Math.max(1, leaseMs), randomUUID(), journeyPrefix)) as string[];
+			const out = (await this.redis.nudgeTakeTimers(...this.timerKeys(storedQueue(queue)), now, limit, Math.max(1, leaseMs), randomUUID(), only)) as string[];
 			const timers: LeasedTimer[] = [];
 			for (let i = 0; i < out.length; i += 4) timers.push({ timerId: out[i], dueAt: Number(out[i + 1]), body: out[i + 2], lease: out[i + 3] });
 			return timers;

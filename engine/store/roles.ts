@@ -14,6 +14,11 @@ import type { ArmStats, CapCounter, CapReservation, CapVerdict, ContactErasure, 
 export interface StoreLifecycle {
 	readonly kind: string;
 	/**
+	 * What keeps the profiles, when not this store itself: a composed store's part (compose.ts), the shared store behind
+	 * a split store's part (registry.ts). Engines on one of them share one in-process profile lock (engine.ts).
+	 */
+	readonly profileHolder?: object;
+	/**
 	 * True for network stores that several processes use at once (Redis, PostgreSQL): the engine then
 	 * serialises profile updates across processes with claimKey locks (engine/profiles/identityLock.ts).
 	 */

@@ -232,24 +232,30 @@ export function timerQueue(timerId: string): TimerQueue {
 	return timerId.startsWith(WAIT) && end > 0 ? timerId.slice(0, end) : INACTIVITY_QUEUE;
 }
 /**
- * One journey's inactivity timers: the inactivity queue's timers whose id names the journey (`inactivity:<length>:
- * <journey>:…`, events/timers.ts timerId), so a journey's trigger fires only its own, and those an earlier version made
- * without a journey in their id (any journey's taker fires them, as that version did).
+ * One journey's inactivity timers: those of the inactivity queue whose body names the journey (every version's timer
+ * bodies do: events/timers.ts TimerBody), so a journey's trigger fires only its own, whatever their ids.
  */
-export const inactivityQueue = (journey: string): TimerQueue => `${INACTIVITY_QUEUE}#${journey.length}:${journey}`;
+export const inactivityQueue = (journey: string): TimerQueue => `${INACTIVITY_QUEUE}#${journey}`;
 const isInactivityQueue = (queue: TimerQueue) => queue === INACTIVITY_QUEUE || queue.startsWith(`${INACTIVITY_QUEUE}#`);
 /** The inactivity queue's keys (Redis) serve every journey's part of it. */
 export const storedQueue = (queue: TimerQueue): TimerQueue => (isInactivityQueue(queue) ? INACTIVITY_QUEUE : queue);
-/** Ids of inactivity timers that name their journey; the others were made before timers were per journey. */
-export const JOURNEY_TIMER_ID = /^inactivity:\d+:/;
 
 /**
  * A queue's timers are those whose id starts with `prefix`, or (`without`) those whose id does not; of a journey's part
- * of the inactivity queue, only those whose id starts with `journeyPrefix` or does not name a journey (JOURNEY_TIMER_ID).
+ * of the inactivity queue, only those whose body's `journey` is `journey`.
  */
-export function queuePrefix(queue: TimerQueue): { prefix: string; without: boolean; journeyPrefix?: string } {
+export function queuePrefix(queue: TimerQueue): { prefix: string; without: boolean; journey?: string } {
 	if (!isInactivityQueue(queue)) return { prefix: `${queue}:`, without: false };
-	return queue === INACTIVITY_QUEUE ? { prefix: WAIT, without: true } : { prefix: WAIT, without: true, journeyPrefix: `inactivity:${queue.slice(INACTIVITY_QUEUE.length + 1)}:` };
+	return queue === INACTIVITY_QUEUE ? { prefix: WAIT, without: true } : { prefix: WAIT, without: true, journey: queue.slice(INACTIVITY_QUEUE.length + 1) };
+}
+
+/** Whether a timer's body names this journey (a body that is not JSON names none). */
+export function bodyOfJourney(body: string, journey: string): boolean {
+	try {
+		return (JSON.parse(body) as { journey?: unknown }).journey === journey;
+	} catch {
+		return false;
+	}
 }
 
 /** A due timer leased to one taker; `lease` identifies this taking (see Store.takeDueTimers). */

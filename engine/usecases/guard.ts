@@ -38,7 +38,7 @@ export async function checkCap(ctx: EngineContext, ref: DecisionRef | unknown, o
 		// Allowed already, its slot held: a second check (a retried or duplicated execution, a decision handed out again
 		// by its wait) would reserve a second slot for one message, or be blocked by its own. Not once the slot may have
 		// gone to another message (held past reservationTimeoutSeconds), nor for another channel or message: checked again.
-		if (holdsSlot(ctx, decision) && sameRequest(decision, opts)) return decision;
+		if (holdsSlot(ctx, decision) && sameRequest(decision, opts) && !channelOutsideJourney(ctx.policy, decision.journey, decision.channel!)) return decision;
 		if (decision.guard.reservationId) await ctx.store.settleCap(decision.guard.reservationId, 'release');
 	}
 	return decision.status === 'pending' || decision.status === 'delayed' ? guardStage(ctx, decision, profileLoader(ctx, decision), opts) : decision;

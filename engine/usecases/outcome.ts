@@ -89,7 +89,8 @@ export async function recordOutcome(ctx: EngineContext, input: OutcomeInput): Pr
  * short: the text may be anything a flow mapped (a whole payload).
  */
 function outcomeDate(text: string): Date {
-	const parsed = isoDate.safeParse(text);
+	// An offset written without its colon (+0200: Python's %z, Java's Z) is the same offset.
+	const parsed = isoDate.safeParse(typeof text === 'string' ? text.replace(/([+-]\d{2})(\d{2})$/, '$1:$2') : text);
 	if (parsed.success) return new Date(parsed.data);
 	const shown = String(text);
 	throw new NudgeError('INVALID_INPUT', `Outcome time ${JSON.stringify(shown.slice(0, 80))}${shown.length > 80 ? '…' : ''} is not a date-time with its time zone (use ISO 8601, e.g. 2026-05-01T10:00:00Z, or an offset such as +02:00)`);

@@ -751,22 +751,25 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			expect(await store.takeDueTimers(99_999, 10, 0, waitQueue('nurture'))).toEqual([]);
 		});
 
-		test("inactivity timers per journey: a journey's taker takes its own and those naming no journey, never another journey's, however many of those are due first", async () => {
-			// 250 due timers of a journey nobody takes any more, due before the others (more than one page of a take).
-			for (let i = 0; i < 250; i++) await store.scheduleTimer({ timerId: `inactivity:7:retired:Lapsed:c${i}`, dueAt: 100 + i, body: '{}' });
-			await store.scheduleTimer({ timerId: 'inactivity:4:cart:Cart Abandoned:c1', dueAt: 1000, body: '{"n":"cart"}' });
-			// A journey that is another's name with more after it, and one whose name holds a colon.
-			await store.scheduleTimer({ timerId: 'inactivity:5:carts:Cart Abandoned:c1', dueAt: 1000, body: '{"n":"carts"}' });
-			await store.scheduleTimer({ timerId: 'inactivity:6:cart:x:Cart Abandoned:c1', dueAt: 1000, body: '{"n":"cart:x"}' });
-			// Made by an earlier version, without its journey in the id.
-			await store.scheduleTimer({ timerId: 'inactivity:Cart Abandoned:c2', dueAt: 1500, body: '{"n":"earlier"}' });
+		test("inactivity timers per journey: a journey's taker takes the timers whose body names it, whatever their ids, never another journey's, however many of those are due first", async () => {
+			const body = (journey: string, n: string) => JSON.stringify({ fire: 'Cart Abandoned', contactId: 'c1', journey, n });
+			// 250 due timers of a journey nobody takes any more, due before the others.
+			for (let i = 0; i < 250; i++) await store.scheduleTimer({ timerId: `inactivity:7:retired:Lapsed:c${i}`, dueAt: 100 + i, body: body('retired', `r${i}`) });
+			await store.scheduleTimer({ timerId: 'inactivity:4:cart:Cart Abandoned:c1', dueAt: 1000, body: body('cart', 'cart') });
+			// A journey named like another with more after it, one holding a colon, and one with characters SQL and Lua patterns read.
+			await store.scheduleTimer({ timerId: 'inactivity:5:carts:Cart Abandoned:c1', dueAt: 1000, body: body('carts', 'carts') });
+			await store.scheduleTimer({ timerId: 'inactivity:6:cart:x:Cart Abandoned:c1', dueAt: 1000, body: body('cart:x', 'cart:x') });
+			await store.scheduleTimer({ timerId: 'inactivity:7:%_*?[.-:Cart Abandoned:c1', dueAt: 1000, body: body('%_*?[.-', 'odd') });
+			// Made by an earlier version, its journey only in its body.
+			await store.scheduleTimer({ timerId: 'inactivity:2nd Reminder:c2', dueAt: 1500, body: body('cart', 'earlier') });
 			await store.scheduleTimer(waitTimer({ decisionId: 'd-cart', journey: 'cart', contactId: 'c1' }, 1000));
-			const bodies = (timers: { body: string }[]) => timers.map((t) => t.body);
-			expect(bodies(await store.takeDueTimers(2000, 1, 60_000, inactivityQueue('cart')))).toEqual(['{"n":"cart"}']);
-			expect(bodies(await store.takeDueTimers(2000, 10, 60_000, inactivityQueue('cart')))).toEqual(['{"n":"earlier"}']);
+			const ns = (timers: { body: string }[]) => timers.map((t) => (JSON.parse(t.body) as { n: string }).n);
+			expect(ns(await store.takeDueTimers(2000, 1, 60_000, inactivityQueue('cart')))).toEqual(['cart']);
+			expect(ns(await store.takeDueTimers(2000, 10, 60_000, inactivityQueue('cart')))).toEqual(['earlier']);
 			expect(await store.takeDueTimers(2000, 10, 60_000, inactivityQueue('cart'))).toEqual([]);
-			expect(bodies(await store.takeDueTimers(2000, 10, 60_000, inactivityQueue('cart:x')))).toEqual(['{"n":"cart:x"}']);
-			expect(bodies(await store.takeDueTimers(2000, 10, 60_000, inactivityQueue('carts')))).toEqual(['{"n":"carts"}']);
+			expect(ns(await store.takeDueTimers(2000, 10, 60_000, inactivityQueue('cart:x')))).toEqual(['cart:x']);
+			expect(ns(await store.takeDueTimers(2000, 10, 60_000, inactivityQueue('carts')))).toEqual(['carts']);
+			expect(ns(await store.takeDueTimers(2000, 10, 60_000, inactivityQueue('%_*?[.-')))).toEqual(['odd']);
 			// Every journey's (the queue as a whole): the retired journey's, never the waits.
 			const all = await store.takeDueTimers(2000, 1000, 60_000);
 			expect([all.length, all.every((t) => t.timerId.startsWith('inactivity:7:retired:'))]).toEqual([250, true]);

@@ -1,0 +1,228 @@
+/**
+ * A second look at inactivity timers per journey, their carried rules and fired decisions left behind, the chosen
+ * channel's check, a split store sharing a SQLite part, outcome offsets and links to a file not made yet: each test
+ * failed before its fix.
+ */
+import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { Engine } from '../../engine/engine';
+import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
+import { loadPolicy } from '../../engine/policy/load';
+import { applyInactivityRules, fireDueTimers, parseInactivityRules } from '../../engine/events/timers';
+import { acquireEngine, closeAllEngines, createEngine } from '../../engine/registry';
+import { MemoryStore } from '../../engine/store/memory';
+import { openStore } from '../../engine/store/open';
+import { inactivityQueue } from '../../engine/store/types';
+import { tempDir } from '../helpers/fixtures';
+import { redisStore } from '../helpers/rawStores';
+import { describeWithServer, TEST_REDIS_URL } from '../helpers/services';
+
+const T0 = Date.parse('2026-11-21T09:00:00.000Z');
+const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
+const MIN = 60_000;
+
+/** Fires what is due and acknowledges it, as a node does once it has emitted the events. */
+async function fire(engine: Engine, now: number, rules: Parameters<typeof fireDueTimers>[3] = [], journey?: string) {
+	const { fired, failed, acknowledge } = await fireDueTimers(engine, now, 100, rules, 60_000, journey);
+	expect(failed).toEqual([]);
+	await acknowledge();
+	return fired;
+}
+
+describe('timers an earlier version made (ids without their journey)', () => {
+	test('SQLite: an earlier timer whose fired event starts with a digit ("2nd Reminder") is taken by its journey\'s taker, as on memory', async () => {
+		// Earlier versions' id: inactivity:<fire>:<contactId>; every version's body names the journey.
+		const sqlite = openStore(`sqlite:${join(tempDir(), 'earlier.db')}`);
+		const memory = new MemoryStore();
+		try {
+			for (const store of [memory, sqlite]) await store.scheduleTimer({ timerId: 'inactivity:2nd Reminder:c1', dueAt: 1000, body: '{"n":"earlier","journey":"cart"}' });
+			const taken = async (store: typeof sqlite) => (await store.takeDueTimers(2000, 10, 60_000, inactivityQueue('cart'))).map((t) => t.body);
+			expect(await taken(memory)).toEqual(['{"n":"earlier","journey":"cart"}']);
+			expect(await taken(sqlite)).toEqual(['{"n":"earlier","journey":"cart"}']);
+		} finally {
+			await sqlite.close();
+			await memory.close();
+		}
+	});
+
+	test('an earlier timer whose fired event is digits then a colon ("1: Last Chance"), like a journey\'s id, is taken by its journey\'s taker only', async () => {
+		const store = new MemoryStore();
+		await store.scheduleTimer({ timerId: 'inactivity:1: Last Chance:c1', dueAt: 1000, body: '{"n":"earlier","journey":"cart"}' });
+		expect(await store.takeDueTimers(2000, 10, 60_000, inactivityQueue(' '))).toEqual([]);
+		expect((await store.takeDueTimers(2000, 10, 60_000, inactivityQueue('cart'))).map((t) => t.body)).toEqual(['{"n":"earlier","journey":"cart"}']);
+	});
+});
+
+describe('chained rules carried in a timer body', () => {
+	const cadence = parseInactivityRules([
+		{ start: 'Cart Updated', cancel: ['Order Completed'], minutes: 30, fire: 'Cart Abandoned' },
+		{ start: 'Cart Abandoned', cancel: ['Order Completed'], minutes: 60, fire: 'Cart Still Abandoned' },
+		{ start: 'Cart Still Abandoned', cancel: ['Order Completed'], minutes: 120, fire: 'Cart Last Call' },
+	]);
+	let engine: Engine;
+	beforeEach(() => {
+		engine = createEngine({ store: 'memory:' });
+	});
+	afterEach(() => engine.close());
+
+	test('n8n: a three-touch cadence set on the Nudge Trigger sends its third touch through a Poll Trigger (which has no rules)', async () => {
+		// The trigger (webhook) applies its rules; the Poll Trigger fires with none of its own (rules = []).
+		const started = await engine.ingest({ type: 'track', name: 'Cart Updated', identities: { email: 'ana@example.com' }, occurredAt: at(0) }, { journey: 'cart' });
+		await applyInactivityRules(engine, [started], cadence);
+		const names: string[] = [];
+		for (const minutes of [31, 91, 211, 400]) names.push(...(await fire(engine, T0 + minutes * MIN)).map((r) => r.event.name!));
+		// The body of the second timer carries only the rules starting on its own fired event of what the first carried:
+		// the third rule was left behind at the first hop.
+		expect(names).toEqual(['Cart Abandoned', 'Cart Still Abandoned', 'Cart Last Call']);
+	});
+
+	test('Node-RED: a second touch the node no longer has (removed and redeployed) is not started by timers set before', async () => {
+		const before = cadence.slice(0, 2);
+		const after = cadence.slice(0, 1);
+		const started = await engine.ingest({ type: 'track', name: 'Cart Updated', identities: { email: 'ben@example.com' }, occurredAt: at(0) }, { journey: 'cart' });
+		await applyInactivityRules(engine, [started], before);
+		// Redeployed with the second touch removed: the same node (its journey's taker) fires the first timer with its rules now.
+		expect((await fire(engine, T0 + 31 * MIN, after, 'cart')).map((r) => r.event.name)).toEqual(['Cart Abandoned']);
+		// The removed rule, carried in the body, starts the second touch all the same.
+		expect((await fire(engine, T0 + 200 * MIN, after, 'cart')).map((r) => r.event.name)).toEqual([]);
+	});
+});
+
+describe('firingLeftBehind', () => {
+	test('a fired decision left behind is brought out even when the contact has had 100 more decisions in the journey since', async () => {
+		let now = T0;
+		const engine = new Engine({ store: new MemoryStore(), policy: loadPolicy(DEFAULT_POLICY), now: () => new Date(now) });
+		try {
+			const rules = parseInactivityRules([{ start: 'Cart Updated', cancel: ['Order Completed'], minutes: 30, fire: 'Cart Abandoned' }]);
+			const started = await engine.ingest({ type: 'track', name: 'Cart Updated', identities: { email: 'cy@example.com' }, occurredAt: at(0) }, { journey: 'cart' });
+			await applyInactivityRules(engine, [started], rules);
+			// The taker fires it and dies before the decision leaves it (no acknowledgement).
+			now = T0 + 31 * MIN;
+			const first = await fireDueTimers(engine, now, 100, [], 60_000);
+			expect(first.fired).toHaveLength(1);
+			// Meanwhile the contact's browsing opens 100 decisions in the journey (pending, newer than the fired one).
+			for (let i = 0; i < 100; i++) {
+				now = T0 + 31 * MIN + (i + 1) * 1_000;
+				await engine.ingest({ type: 'track', name: 'Product Viewed', identities: { email: 'cy@example.com' }, occurredAt: new Date(now).toISOString() }, { journey: 'cart' });
+			}
+			// The next taker: the event is a duplicate; the lookup reads only the newest 100 pending decisions and misses it,
+			// so nothing comes out and the timer is acknowledged: the reminder is lost.
+			now = T0 + 33 * MIN;
+			const again = await fire(engine, now);
+			expect(again.map((r) => r.decision.decisionId)).toEqual(first.fired.map((r) => r.decision.decisionId));
+		} finally {
+			await engine.close();
+		}
+	});
+});
+
+describeWithServer('Redis', TEST_REDIS_URL)('Redis: a journey\'s take past other journeys\' due timers', () => {
+	test('a journey\'s take finds its own past thousands of another journey\'s due first, many at one due time (pages by score), each once', async () => {
+		const store = redisStore('second-look-paging');
+		const retired = (i: number) => ({ timerId: `inactivity:7:retired:Lapsed:c${i}`, dueAt: i < 1_200 ? 500 : 600 + i, body: JSON.stringify({ journey: 'retired', i }) });
+		await Promise.all(Array.from({ length: 3_000 }, (_, i) => store.scheduleTimer(retired(i))));
+		// The cart journey's, at the same due time as 1,200 of the others and after the rest.
+		await Promise.all(Array.from({ length: 30 }, (_, i) => store.scheduleTimer({ timerId: `inactivity:4:cart:Cart Abandoned:c${i}`, dueAt: i % 2 ? 500 : 10_000, body: JSON.stringify({ journey: 'cart', i }) })));
+		const first = await store.takeDueTimers(20_000, 20, 60_000, inactivityQueue('cart'));
+		const rest = await store.takeDueTimers(20_000, 100, 60_000, inactivityQueue('cart'));
+		const taken = [...first, ...rest].map((t) => (JSON.parse(t.body) as { i: number; journey: string }));
+		expect([first.length, rest.length, new Set(taken.map((t) => t.i)).size, taken.every((t) => t.journey === 'cart')]).toEqual([20, 10, 30, true]);
+		expect(await store.takeDueTimers(20_000, 100, 60_000, inactivityQueue('cart'))).toEqual([]);
+		// Every journey's: the retired journey's 3,000, none twice.
+		const all = await store.takeDueTimers(20_000, 5_000, 60_000);
+		expect([all.length, new Set(all.map((t) => t.timerId)).size]).toEqual([3_000, 3_000]);
+	}, 60_000);
+});
+
+describe('the chosen channel checked against the journey at every check', () => {
+	test('a repeated Frequency Cap check of an allowed decision (its slot held) after the policy took its channel out of the journey is suppressed, not allowed again', async () => {
+		let now = Date.parse('2026-11-02T22:30:00Z');
+		const engine = new Engine({ store: new MemoryStore(), policy: loadPolicy(DEFAULT_POLICY), now: () => new Date(now) });
+		try {
+			const { decision } = await engine.ingest({ type: 'track', name: 'Pricing Viewed', identities: { email: 'kenji@example.com' }, traits: { consent: { email: 'opted_in' } } }, { journey: 'nurture' });
+			const allowed = await engine.checkCap(await engine.chooseChannel(decision));
+			expect(allowed).toMatchObject({ status: 'pending', channel: 'email', guard: { allowed: true } });
+			// The operator leaves nurture sms and push only; the flow's execution is retried (or the decision handed out again).
+			engine.setPolicy({ ...DEFAULT_POLICY, journeys: { nurture: { channels: ['sms', 'push'] } } });
+			now += 1_000;
+			// checkCap's early return (allowed already, same request, slot held) answers before the channel is asked about.
+			expect(await engine.checkCap(allowed)).toMatchObject({ status: 'suppressed', reason: 'NO_ELIGIBLE_CHANNEL' });
+		} finally {
+			await engine.close();
+		}
+	});
+});
+
+describe('a split store sharing a SQLite part with a plain engine (registry openPart)', () => {
+	afterEach(() => closeAllEngines());
+
+	test('one contact for one email when the plain engine and the split engine take its events at the same time', async () => {
+		const dir = tempDir();
+		const file = join(dir, 'shared.db');
+		const plain = acquireEngine({ store: `sqlite:${file}` }).engine;
+		const split = acquireEngine({ store: `split:hot=sqlite:${file};log=sqlite:${join(dir, 'log.db')}` }).engine;
+		// Both write profiles through one connection now, but each engine's profile lock is keyed by its own store object
+		// (engine.ts profileLocks: the raw SqliteStore, the split store): the read-modify-writes interleave, each finds no
+		// contact, and each makes one.
+		const [a, b] = await Promise.all([
+			plain.ingest({ type: 'track', name: 'Cart Updated', identities: { email: 'dee@example.com' }, traits: { plan: 'pro' } }, { journey: 'cart' }),
+			split.ingest({ type: 'track', name: 'Pricing Viewed', identities: { email: 'dee@example.com' }, traits: { seats: 5 } }, { journey: 'nurture' }),
+		]);
+		expect(b.decision.contactId).toBe(a.decision.contactId);
+		expect((await plain.getProfile(a.decision.contactId))?.traits).toMatchObject({ plan: 'pro', seats: 5 });
+	});
+});
+
+describe('outcome times (isoDate)', () => {
+	test('an outcome time that names its zone as +0200 (Python\'s %z, Java\'s Z, moment\'s ZZ) is that moment, as before, not refused', async () => {
+		const AT = new Date('2026-05-04T10:00:00.000Z');
+		const engine = new Engine({ store: new MemoryStore(), policy: loadPolicy({ ...DEFAULT_POLICY, holdout: { globalShare: 0, journeys: {} } }), now: () => AT });
+		try {
+			await engine.ingest({ type: 'identify', identities: { email: 'ana@example.com' }, traits: { consent: { email: 'opted_in' } } });
+			const sent = await engine.decide({ type: 'track', name: 'Pricing Viewed', identities: { email: 'ana@example.com' } }, { journey: 'nurture', target: { dryRun: true as const } });
+			expect(sent.status).toBe('sent');
+			// Before 28c4371: new Date(text), 10:00 UTC. Now: "is not a date-time with its time zone", though it names one.
+			await engine.recordOutcome({ decisionId: sent.decisionId, type: 'open', at: '2026-05-04T12:00:00+0200' });
+			expect((await engine.getDecision(sent.decisionId)).outcomes.map((o) => o.at)).toEqual(['2026-05-04T10:00:00.000Z']);
+		} finally {
+			await engine.close();
+		}
+	});
+});
+
+describe('a SQLite file named through links (registry realFile)', () => {
+	test('a dangling relative link inside a linked folder leads where the system follows it, not to a lexical guess', async () => {
+		// A volume: vol/conf holds a link nudge.db → ../data/nudge.db (made on first start); the app sees vol/conf as app/conf.
+		const root = tempDir();
+		mkdirSync(join(root, 'vol', 'conf'), { recursive: true });
+		mkdirSync(join(root, 'vol', 'data'), { recursive: true });
+		mkdirSync(join(root, 'app'), { recursive: true });
+		symlinkSync(join(root, 'vol', 'conf'), join(root, 'app', 'conf'));
+		symlinkSync('../data/nudge.db', join(root, 'vol', 'conf', 'nudge.db'));
+		// The system resolves ../data from the link's real folder (vol/conf): vol/data/nudge.db. realFile resolves it against
+		// the path as spelled (app/conf), lexically: app/data/nudge.db, a folder it then makes, off the volume.
+		const engine = createEngine({ store: `sqlite:${join(root, 'app', 'conf', 'nudge.db')}` });
+		await engine.ingest({ type: 'track', name: 'Cart Updated', identities: { email: 'ana@example.com' } }, { journey: 'cart' });
+		await engine.close();
+		expect({ onVolume: existsSync(join(root, 'vol', 'data', 'nudge.db')), offVolume: existsSync(join(root, 'app', 'data', 'nudge.db')) }).toEqual({ onVolume: true, offVolume: false });
+	});
+});
+
+describe('timer event ids within an event id\'s 256 characters', () => {
+	test('a rule whose names pass the rule check (fire: 180 characters) fires, rather than failing at every firing for ever', async () => {
+		const engine = createEngine({ store: 'memory:' });
+		try {
+			// e0cd246 holds rule names to an event name's rules so a timer never fails at every firing; but the fired event's
+			// id (inactivity:<length>:<journey>:<fire>:<contactId>:<dueAt>) grows with the journey (fc8de84) and the fire name
+			// past an event id's 256 characters: ingest refuses it, the timer is not acknowledged, and is due again for ever.
+			const rules = parseInactivityRules([{ start: 'Cart Updated', cancel: ['Order Completed'], minutes: 30, fire: `Cart Abandoned ${'x'.repeat(165)}` }]);
+			const started = await engine.ingest({ type: 'track', name: 'Cart Updated', identities: { email: 'ana@example.com' }, occurredAt: at(0) }, { journey: 'cart-abandonment' });
+			await applyInactivityRules(engine, [started], rules);
+			const { fired, failed } = await fireDueTimers(engine, T0 + 31 * MIN, 100, rules, 60_000, 'cart-abandonment');
+			expect(failed.map((f) => f.error.message)).toEqual([]);
+			expect(fired).toHaveLength(1);
+		} finally {
+			await engine.close();
+		}
+	});
+});
