@@ -15,6 +15,7 @@ import { benchScale } from './scale';
 import { benchScoring } from './scoring';
 import { benchSendClient } from './sendClient';
 import { benchSize } from './size';
+import { benchTimerTake } from './timerTake';
 import { benchUplift } from './uplift';
 import { benchWalFrames } from './walFrames';
 
@@ -57,6 +58,8 @@ async function main(): Promise<void> {
 	await benchLoad();
 	process.stdout.write('\n');
 	await benchSize();
+	process.stdout.write('\n');
+	await benchTimerTake();
 }
 
 main().catch((error) => {
