@@ -12,7 +12,7 @@ const SIZES = (process.env.BENCH_TIMER_SIZES ?? '20000,200000').split(',').map(N
 const ROUNDS = 3;
 
 async function fill(store: RedisStore, others: number): Promise<void> {
-	let pending: Promise<void>[] = [];
+	const pending: Promise<void>[] = [];
 	for (let i = 0; i < others; i++) {
 		const body = JSON.stringify({ fire: 'Lapsed', contactId: `c${i}`, journey: 'retired', startedBy: 'e', start: 'Visited', minutes: 600 });
 		pending.push(store.scheduleTimer({ timerId: `inactivity:7:retired:Lapsed:c${i}`, dueAt: 100 + i, body }));
@@ -56,7 +56,7 @@ export async function benchTimerTake(): Promise<void> {
 
 if (require.main === module) {
 	benchTimerTake().catch((error) => {
-		console.error(error);
+		process.stderr.write(`${error.stack ?? error}\n`);
 		process.exit(1);
 	});
 }
