@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod/v4';
+import type { Decision } from '../audit/schema';
 import type { Engine, IngestResult } from '../engine';
 import { EVENT_LIMITS } from './limits';
 import { eventName } from './schema';
@@ -106,14 +107,27 @@ interface TimerBody {
 	 * rules of its own).
 	 */
 	chained?: InactivityRule[];
+	/** The node that set it (its id in the flow): that node, firing it, meets it with its rules as they are now. */
+	setBy?: string;
+}
+
+/** Which node fires or sets timers, and for which journey: a journey's node fires only that journey's timers. */
+export interface TimerNode {
+	journey?: string;
+	/** The node's id in its flow (Node-RED's node id, n8n's node id), stable across deploys. */
+	node?: string;
 }
 
 /**
- * The rules a fired timer's event is met with: the taker's own when it has any (the node that set the timer, as it is
- * now: a touch removed or edited since counts as it is now), else those the timer carries (n8n's Poll Trigger has none).
+ * The rules a fired timer's event is met with: the node that set the timer fires it with its own as they are now (a
+ * touch removed or edited since counts as it is now); any other node (n8n's Poll Trigger, another node of the journey)
+ * with its own and those the timer carries, its own first where both have one for the same event.
  */
-function withChained(rules: InactivityRule[], timer: LeasedTimer): InactivityRule[] {
-	return rules.length ? rules : ((JSON.parse(timer.body) as TimerBody).chained ?? []);
+function withChained(rules: InactivityRule[], timer: LeasedTimer, node: string | undefined): InactivityRule[] {
+	const body = JSON.parse(timer.body) as TimerBody;
+	if (node !== undefined && body.setBy === node) return rules;
+	const own = new Set(rules.map((rule) => `${rule.start}\u0000${rule.fire}`.toLowerCase()));
+	return [...rules, ...(body.chained ?? []).filter((rule) => !own.has(`${rule.start}\u0000${rule.fire}`.toLowerCase()))];
 }
 
 /**
@@ -167,7 +181,7 @@ export const timerFailureText = ({ eventId, error }: TimerFailure) => `Could not
  * (their marks make a retry a duplicate), so a failure must not keep them from the flow: each event's timers are its
  * own, and what failed is returned for the node to report, never thrown.
  */
-export async function applyInactivityRules(engine: Engine, accepted: IngestResult[], rules: InactivityRule[]): Promise<TimerFailure[]> {
+export async function applyInactivityRules(engine: Engine, accepted: IngestResult[], rules: InactivityRule[], node?: string): Promise<TimerFailure[]> {
 	const failed: TimerFailure[] = [];
 	const changed: string[] = [];
 	for (const { event, decision, profile } of accepted) {
@@ -184,7 +198,7 @@ export async function applyInactivityRules(engine: Engine, accepted: IngestResul
 					changed.push(event.eventId);
 				} else if (same(event.name, rule.start)) {
 					const chained = chainFrom(rule, rules);
-					const body: TimerBody = { fire: rule.fire, contactId: decision.contactId, journey: decision.journey, startedBy: event.eventId, start: rule.start, minutes: rule.minutes, ...(chained.length ? { chained } : {}) };
+					const body: TimerBody = { fire: rule.fire, contactId: decision.contactId, journey: decision.journey, startedBy: event.eventId, start: rule.start, minutes: rule.minutes, ...(chained.length ? { chained } : {}), ...(node !== undefined ? { setBy: node } : {}) };
 					await engine.store.scheduleTimer({ timerId: id, dueAt: parseTime(event.occurredAt) + rule.minutes * 60_000, body: JSON.stringify(body) });
 					await engine.store.cancelTimer(earlierTimerId(rule, decision.contactId));
 					changed.push(event.eventId);
@@ -222,7 +236,7 @@ export interface FiredTimers {
  * Fires the timers due at `now` as events (one decision each, in the journey that started them). A fired
  * event may itself start a timer (Cart Abandoned → a second touch): `rules` and the policy's apply to it.
  */
-export async function fireDueTimers(engine: Engine, now = Date.now(), limit = 100, rules: InactivityRule[] = [], leaseMs = TIMER_LEASE_MS, journey?: string): Promise<FiredTimers> {
+export async function fireDueTimers(engine: Engine, now = Date.now(), limit = 100, rules: InactivityRule[] = [], leaseMs = TIMER_LEASE_MS, { journey, node }: TimerNode = {}): Promise<FiredTimers> {
 	const due = await engine.store.takeDueTimers(now, limit, leaseMs, journey === undefined ? INACTIVITY_QUEUE : inactivityQueue(journey));
 	const fired: IngestResult[] = [];
 	const failed: FiredTimers['failed'] = [];
@@ -235,7 +249,7 @@ export async function fireDueTimers(engine: Engine, now = Date.now(), limit = 10
 			if (out) {
 				fired.push(out);
 				// The next touch: the taker's rules, and those the timer's own node set (carried in its body).
-				timerFailures.push(...(await applyInactivityRules(engine, [out], withChained(rules, timer))));
+				timerFailures.push(...(await applyInactivityRules(engine, [out], withChained(rules, timer, node), node)));
 			}
 			done.push(timer);
 		} catch (error) {
@@ -270,16 +284,16 @@ async function firingLeftBehind(engine: Engine, timer: LeasedTimer, repeat: Inge
 	const body = JSON.parse(timer.body) as TimerBody;
 	const profile = await engine.getProfile(body.contactId);
 	const eventId = firedEventId(timer);
-	// Oldest first from the due time (less a clock's skew): the firing made it then, before any the contact had since.
-	const pending = await engine.store.queryDecisions({
-		contactIds: profile ? contactIds(profile) : [repeat.decision.contactId],
-		journey: body.journey,
-		status: 'pending',
-		from: isoTime(timer.dueAt - MAX_CLOCK_SKEW_MS),
-		limit: 100,
-	});
-	const decision = pending.find((d) => d.event.eventId === eventId && d.trail.every((step) => step.stage === 'ingest'));
-	return decision && { event: repeat.event, decision, duplicate: false, ...(profile ? { profile } : {}) };
+	// Every pending decision of the contact in the journey since the due time (less a clock's skew), a page at a time:
+	// the firing made it when it fired, which may be after any number of the contact's others.
+	const query = { contactIds: profile ? contactIds(profile) : [repeat.decision.contactId], journey: body.journey, status: 'pending' as const, from: isoTime(timer.dueAt - MAX_CLOCK_SKEW_MS), limit: 100 };
+	for (let after: Decision | undefined; ; ) {
+		const page = await engine.store.queryDecisions({ ...query, ...(after ? { after: { createdAt: after.createdAt, decisionId: after.decisionId } } : {}) });
+		const decision = page.find((d) => d.event.eventId === eventId && d.trail.every((step) => step.stage === 'ingest'));
+		if (decision) return { event: repeat.event, decision, duplicate: false, ...(profile ? { profile } : {}) };
+		if (page.length < query.limit) return undefined;
+		after = page[page.length - 1];
+	}
 }
 
 function fireTimer(engine: Engine, timer: LeasedTimer): Promise<IngestResult> {

@@ -5,7 +5,7 @@ import { inQueryOrder, matchesQuery, queryLimit } from './matchDecision';
 import { LedgerBook } from './capLedger';
 import { RecentMap } from './recentMap';
 import type { ModelActivation, ModelVersionRecord } from './models';
-import { bodyOfJourney, INACTIVITY_QUEUE, queuePrefix, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type LeasedTimer, type PruneTarget, type Store, type StoredTimer, type TimerQueue } from './types';
+import { INACTIVITY_QUEUE, queuePrefix, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type LeasedTimer, type PruneTarget, type Store, type StoredTimer, type TimerQueue } from './types';
 import { ComposedSteps } from './folded';
 import { timerIsFor } from './erasure';
 import { addArmDelta, checkArmDeltas } from './armStats';
@@ -203,9 +203,9 @@ export class MemoryStore extends ComposedSteps implements Store {
 	}
 
 	async takeDueTimers(now: number, limit: number, leaseMs: number, queue: TimerQueue = INACTIVITY_QUEUE) {
-		const { prefix, without, journey } = queuePrefix(queue);
+		const { prefix, without, journeyText } = queuePrefix(queue);
 		const due = [...this.timers.values()]
-			.filter((t) => t.timerId.startsWith(prefix) !== without && t.dueAt <= now && (t.leaseUntil === undefined || t.leaseUntil <= now) && (journey === undefined || bodyOfJourney(t.body, journey)))
+			.filter((t) => t.timerId.startsWith(prefix) !== without && t.dueAt <= now && (t.leaseUntil === undefined || t.leaseUntil <= now) && (journeyText === undefined || t.body.includes(journeyText)))
 			.sort((a, b) => a.dueAt - b.dueAt || (a.timerId < b.timerId ? -1 : 1))
 			.slice(0, limit);
 		return due.map((t): LeasedTimer => {

@@ -701,16 +701,17 @@ export class PostgresStore extends ComposedSteps implements Store {
 	 * fails the re-checked lease condition, so it is never leased twice.
 	 */
 	async takeDueTimers(now: number, limit: number, leaseMs: number, queue: TimerQueue = INACTIVITY_QUEUE) {
-		const { prefix, without, journey = null } = queuePrefix(queue);
-		// A journey's part of the inactivity queue: the timers whose body names it (bodies are JSON: events/timers.ts).
+		const { prefix, without, journeyText = null } = queuePrefix(queue);
+		// A journey's part of the inactivity queue: the timers whose body names it (journeyFragment; as text, so a body
+		// that is not JSON fails no take).
 		const free = `due_at <= $1 AND (lease_until IS NULL OR lease_until <= $1) AND starts_with(timer_id, $4) <> $5
-			AND ($6::text IS NULL OR (body::jsonb ->> 'journey') = $6::text)`;
+			AND ($6::text IS NULL OR strpos(body, $6::text) > 0)`;
 		const rows = await this.q<{ timer_id: string; due_at: string; body: string; lease: string }>(
 			'take due timers',
 			`UPDATE ${this.t('timers')} SET lease = gen_random_uuid()::text, lease_until = $1::bigint + $3::bigint
 			 WHERE ${free} AND timer_id IN (SELECT timer_id FROM ${this.t('timers')} WHERE ${free} ORDER BY due_at, timer_id LIMIT $2 FOR UPDATE SKIP LOCKED)
 			 RETURNING timer_id, due_at, body, lease`,
-			[now, limit, leaseMs, prefix, without, journey],
+			[now, limit, leaseMs, prefix, without, journeyText],
 		);
 		return rows
 			.map((r): LeasedTimer => ({ timerId: r.timer_id, dueAt: Number(r.due_at), body: r.body, lease: r.lease }))

@@ -154,8 +154,7 @@ return 1
  * timers atomically (each to exactly one taker) by moving them to now + lease (leased ones leave the due range,
  * so the next page starts after those skipped); acknowledging deletes a timer only while the lease is still the
  * taker's. ARGV[5], when not empty, takes only one journey's inactivity timers (TimerQueue inactivityQueue): those
- * whose body holds it, the JSON of its journey key and value (the body is JSON.stringify's: inside a text a quote is
- * escaped, so the fragment can only be that key).
+ * whose body holds it (types.ts journeyFragment).
  */
 const TAKE_TIMERS_LUA = `
 local now = tonumber(ARGV[1])
@@ -1119,10 +1118,9 @@ export class RedisStore extends NamedRecords implements Store {
 	takeDueTimers(now: number, limit: number, leaseMs: number, queue: TimerQueue = INACTIVITY_QUEUE) {
 		return this.run('take due timers', async () => {
 			await this.timerLayout();
-			const { journey } = queuePrefix(queue);
-			const only = journey === undefined ? '' : `"journey":${JSON.stringify(journey)}`;
+			const { journeyText = '' } = queuePrefix(queue);
 			// At least 1 ms: a lease of no time would leave a taken timer in the due range, taken again in the same call.
-			const out = (await this.redis.nudgeTakeTimers(...this.timerKeys(storedQueue(queue)), now, limit, Math.max(1, leaseMs), randomUUID(), only)) as string[];
+			const out = (await this.redis.nudgeTakeTimers(...this.timerKeys(storedQueue(queue)), now, limit, Math.max(1, leaseMs), randomUUID(), journeyText)) as string[];
 			const timers: LeasedTimer[] = [];
 			for (let i = 0; i < out.length; i += 4) timers.push({ timerId: out[i], dueAt: Number(out[i + 1]), body: out[i + 2], lease: out[i + 3] });
 			return timers;

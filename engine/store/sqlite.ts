@@ -782,13 +782,13 @@ export class SqliteStore extends ComposedSteps implements Store {
 	}
 
 	takeDueTimers(now: number, limit: number, leaseMs: number, queue: TimerQueue = INACTIVITY_QUEUE) {
-		const { prefix, without, journey = null } = queuePrefix(queue);
+		const { prefix, without, journeyText = null } = queuePrefix(queue);
 		return this.write(() => {
-			// A journey's part of the inactivity queue: the timers whose body names it.
+			// A journey's part of the inactivity queue: the timers whose body names it (journeyFragment).
 			const rows = this.prepared(
 				`SELECT timer_id AS timerId, due_at AS dueAt, body FROM timers WHERE due_at <= ? AND (lease_until IS NULL OR lease_until <= ?) AND (instr(timer_id, ?) = 1) <> ?
-				 AND (? IS NULL OR (json_valid(body) AND json_extract(body, '$.journey') = ?)) ORDER BY due_at, timer_id LIMIT ?`,
-			).all(now, now, prefix, without ? 1 : 0, journey, journey, limit) as unknown as StoredTimer[];
+				 AND (? IS NULL OR instr(body, ?) > 0) ORDER BY due_at, timer_id LIMIT ?`,
+			).all(now, now, prefix, without ? 1 : 0, journeyText, journeyText, limit) as unknown as StoredTimer[];
 			const lease = this.prepared('UPDATE timers SET lease = ?, lease_until = ? WHERE timer_id = ?');
 			return rows.map((row): LeasedTimer => {
 				const taken = { timerId: row.timerId, dueAt: Number(row.dueAt), body: row.body, lease: randomUUID() };

@@ -242,21 +242,20 @@ export const storedQueue = (queue: TimerQueue): TimerQueue => (isInactivityQueue
 
 /**
  * A queue's timers are those whose id starts with `prefix`, or (`without`) those whose id does not; of a journey's part
- * of the inactivity queue, only those whose body's `journey` is `journey`.
+ * of the inactivity queue, only those whose body holds `journeyText` (journeyFragment).
  */
-export function queuePrefix(queue: TimerQueue): { prefix: string; without: boolean; journey?: string } {
+export function queuePrefix(queue: TimerQueue): { prefix: string; without: boolean; journeyText?: string } {
 	if (!isInactivityQueue(queue)) return { prefix: `${queue}:`, without: false };
-	return queue === INACTIVITY_QUEUE ? { prefix: WAIT, without: true } : { prefix: WAIT, without: true, journey: queue.slice(INACTIVITY_QUEUE.length + 1) };
+	return queue === INACTIVITY_QUEUE ? { prefix: WAIT, without: true } : { prefix: WAIT, without: true, journeyText: journeyFragment(queue.slice(INACTIVITY_QUEUE.length + 1)) };
 }
 
-/** Whether a timer's body names this journey (a body that is not JSON names none). */
-export function bodyOfJourney(body: string, journey: string): boolean {
-	try {
-		return (JSON.parse(body) as { journey?: unknown }).journey === journey;
-	} catch {
-		return false;
-	}
-}
+/**
+ * How a timer's body names its journey: the engine writes bodies with JSON.stringify (events/timers.ts TimerBody: no
+ * spaces, no other object holding a `journey` key, quotes inside a text escaped), so this text is in a body exactly
+ * when its journey is this one. Every backend looks for it as text: nothing is parsed, so a body that is not JSON
+ * (hand-made) is no journey's and fails no take.
+ */
+export const journeyFragment = (journey: string): string => `"journey":${JSON.stringify(journey)}`;
 
 /** A due timer leased to one taker; `lease` identifies this taking (see Store.takeDueTimers). */
 export interface LeasedTimer extends StoredTimer {

@@ -68,9 +68,9 @@ export = function (RED: NodeAPI) {
 			running = true;
 			const run = pollOnce(engine, poller, { journey, settleMs })
 				.then(async (result) => {
-					for (const failure of await applyInactivityRules(engine, result.accepted, rules)) this.error(timerFailureText(failure));
+					for (const failure of await applyInactivityRules(engine, result.accepted, rules, this.id)) this.error(timerFailureText(failure));
 					// Timers that ran out leave with the changes (the same ids fire once, whichever node takes them).
-					const timers = rules.length || policyHasTimers(engine, journey) ? await fireDueTimers(engine, Date.now(), 100, rules, TIMER_LEASE_MS, journey) : undefined;
+					const timers = rules.length || policyHasTimers(engine, journey) ? await fireDueTimers(engine, Date.now(), 100, rules, TIMER_LEASE_MS, { journey, node: this.id }) : undefined;
 					return { ...result, accepted: [...result.accepted, ...(timers?.fired ?? [])], timers };
 				})
 				.then(

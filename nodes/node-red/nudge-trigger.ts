@@ -85,7 +85,7 @@ export = function (RED: NodeAPI) {
 			const run = Promise.resolve()
 				.then(() => receiveSignedEvents(engine, request, { secret, journey, source }))
 				.then(async (answer) => {
-					for (const failure of await applyInactivityRules(engine, answer.accepted, rules)) this.error(timerFailureText(failure));
+					for (const failure of await applyInactivityRules(engine, answer.accepted, rules, this.id)) this.error(timerFailureText(failure));
 					res.status(answer.status).json(answer.body);
 					if (answer.status !== 200) {
 						this.status({ fill: 'red', shape: 'dot', text: REFUSAL_LABELS[answer.status] ?? `refused ${answer.status}` });
@@ -114,7 +114,7 @@ export = function (RED: NodeAPI) {
 			if (!link.engine || firing) return;
 			firing = true;
 			// Only this journey's: another journey's timer leaves through that journey's trigger (its flow, its templates).
-			const run = fireDueTimers(link.engine, Date.now(), 100, rules, TIMER_LEASE_MS, journey)
+			const run = fireDueTimers(link.engine, Date.now(), 100, rules, TIMER_LEASE_MS, { journey, node: this.id })
 				.then(
 					async ({ fired, failed, timerFailures, acknowledge }) => {
 						for (const { event, decision } of fired) this.send({ payload: event, decision, topic: decision.contactId });

@@ -22,8 +22,8 @@ const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
 const MIN = 60_000;
 
 /** Fires what is due and acknowledges it, as a node does once it has emitted the events. */
-async function fire(engine: Engine, now: number, rules: Parameters<typeof fireDueTimers>[3] = [], journey?: string) {
-	const { fired, failed, acknowledge } = await fireDueTimers(engine, now, 100, rules, 60_000, journey);
+async function fire(engine: Engine, now: number, rules: Parameters<typeof fireDueTimers>[3] = [], journey?: string, node?: string) {
+	const { fired, failed, acknowledge } = await fireDueTimers(engine, now, 100, rules, 60_000, { journey, node });
 	expect(failed).toEqual([]);
 	await acknowledge();
 	return fired;
@@ -76,15 +76,22 @@ describe('chained rules carried in a timer body', () => {
 		expect(names).toEqual(['Cart Abandoned', 'Cart Still Abandoned', 'Cart Last Call']);
 	});
 
-	test('Node-RED: a second touch the node no longer has (removed and redeployed) is not started by timers set before', async () => {
+	test('Node-RED: a second touch the node no longer has (removed and redeployed) is not started by timers it set before', async () => {
 		const before = cadence.slice(0, 2);
 		const after = cadence.slice(0, 1);
 		const started = await engine.ingest({ type: 'track', name: 'Cart Updated', identities: { email: 'ben@example.com' }, occurredAt: at(0) }, { journey: 'cart' });
-		await applyInactivityRules(engine, [started], before);
-		// Redeployed with the second touch removed: the same node (its journey's taker) fires the first timer with its rules now.
-		expect((await fire(engine, T0 + 31 * MIN, after, 'cart')).map((r) => r.event.name)).toEqual(['Cart Abandoned']);
-		// The removed rule, carried in the body, starts the second touch all the same.
-		expect((await fire(engine, T0 + 200 * MIN, after, 'cart')).map((r) => r.event.name)).toEqual([]);
+		await applyInactivityRules(engine, [started], before, 'trigger-1');
+		// Redeployed with the second touch removed: the same node fires the first timer with its rules now.
+		expect((await fire(engine, T0 + 31 * MIN, after, 'cart', 'trigger-1')).map((r) => r.event.name)).toEqual(['Cart Abandoned']);
+		expect((await fire(engine, T0 + 200 * MIN, after, 'cart', 'trigger-1')).map((r) => r.event.name)).toEqual([]);
+	});
+
+	test('Node-RED: a timer set by one node of a journey and fired by another of the same journey (rules of its own) still starts its second touch', async () => {
+		const other = parseInactivityRules([{ start: 'Trial Started', cancel: ['Subscribed'], minutes: 60 * 24, fire: 'Trial Idle' }]);
+		const started = await engine.ingest({ type: 'track', name: 'Cart Updated', identities: { email: 'eve@example.com' }, occurredAt: at(0) }, { journey: 'cart' });
+		await applyInactivityRules(engine, [started], cadence.slice(0, 2), 'trigger-1');
+		expect((await fire(engine, T0 + 31 * MIN, other, 'cart', 'poll-2')).map((r) => r.event.name)).toEqual(['Cart Abandoned']);
+		expect((await fire(engine, T0 + 100 * MIN, cadence.slice(0, 2), 'cart', 'trigger-1')).map((r) => r.event.name)).toEqual(['Cart Still Abandoned']);
 	});
 });
 
@@ -132,6 +139,35 @@ describeWithServer('Redis', TEST_REDIS_URL)('Redis: a journey\'s take past other
 		const all = await store.takeDueTimers(20_000, 5_000, 60_000);
 		expect([all.length, new Set(all.map((t) => t.timerId)).size]).toEqual([3_000, 3_000]);
 	}, 60_000);
+});
+
+describe('a fired decision left behind, looked for among every pending one', () => {
+	test('a fired decision left behind is brought out when the contact had 100 pending decisions in the journey between the due time and the firing', async () => {
+		let now = T0;
+		const engine = new Engine({ store: new MemoryStore(), policy: loadPolicy(DEFAULT_POLICY), now: () => new Date(now) });
+		try {
+			const rules = parseInactivityRules([{ start: 'Cart Updated', cancel: ['Order Completed'], minutes: 30, fire: 'Cart Abandoned' }]);
+			const started = await engine.ingest({ type: 'track', name: 'Cart Updated', identities: { email: 'dee@example.com' }, occurredAt: at(0) }, { journey: 'cart' });
+			await applyInactivityRules(engine, [started], rules);
+			// The trigger was down for a while: the timer ran out at T0 + 30 min, the contact kept browsing (100 pending
+			// decisions in the journey, all newer than the due time), and the timer fires late.
+			for (let i = 0; i < 100; i++) {
+				now = T0 + 31 * MIN + i * 1_000;
+				await engine.ingest({ type: 'track', name: 'Product Viewed', identities: { email: 'dee@example.com' }, occurredAt: new Date(now).toISOString() }, { journey: 'cart' });
+			}
+			now = T0 + 60 * MIN;
+			// The taker fires it and dies before the decision leaves it (no acknowledgement).
+			const first = await fireDueTimers(engine, now, 100, [], 60_000);
+			expect(first.fired).toHaveLength(1);
+			// The next taker: the event is a duplicate; the firing's decision is found past the 100 views, page by page.
+			now = T0 + 62 * MIN;
+			const again = await fireDueTimers(engine, now, 100, [], 60_000);
+			expect(again.failed).toEqual([]);
+			expect(again.fired.map((r) => r.decision.decisionId)).toEqual(first.fired.map((r) => r.decision.decisionId));
+		} finally {
+			await engine.close();
+		}
+	});
 });
 
 describe('the chosen channel checked against the journey at every check', () => {
@@ -218,7 +254,7 @@ describe('timer event ids within an event id\'s 256 characters', () => {
 			const rules = parseInactivityRules([{ start: 'Cart Updated', cancel: ['Order Completed'], minutes: 30, fire: `Cart Abandoned ${'x'.repeat(165)}` }]);
 			const started = await engine.ingest({ type: 'track', name: 'Cart Updated', identities: { email: 'ana@example.com' }, occurredAt: at(0) }, { journey: 'cart-abandonment' });
 			await applyInactivityRules(engine, [started], rules);
-			const { fired, failed } = await fireDueTimers(engine, T0 + 31 * MIN, 100, rules, 60_000, 'cart-abandonment');
+			const { fired, failed } = await fireDueTimers(engine, T0 + 31 * MIN, 100, rules, 60_000, { journey: 'cart-abandonment' });
 			expect(failed.map((f) => f.error.message)).toEqual([]);
 			expect(fired).toHaveLength(1);
 		} finally {
