@@ -119,15 +119,17 @@ export interface TimerNode {
 }
 
 /**
- * The rules a fired timer's event is met with: the node that set the timer fires it with its own as they are now (a
- * touch removed or edited since counts as it is now); any other node (n8n's Poll Trigger, another node of the journey)
- * with its own and those the timer carries, its own first where both have one for the same event.
+ * Whose rules a fired timer's event is met with, each set with the node it belongs to (the next timers it sets name
+ * that node): the node that set the timer fires it with its own as they are now (a touch removed or edited since counts
+ * as it is now); any other node (n8n's Poll Trigger, another node of the journey) with its own, and those the timer
+ * carries as its setter's, its own first where both have one for the same event.
  */
-function withChained(rules: InactivityRule[], timer: LeasedTimer, node: string | undefined): InactivityRule[] {
+function rulesMeeting(rules: InactivityRule[], timer: LeasedTimer, node: string | undefined): { rules: InactivityRule[]; node?: string }[] {
 	const body = JSON.parse(timer.body) as TimerBody;
-	if (node !== undefined && body.setBy === node) return rules;
+	if (node !== undefined && body.setBy === node) return [{ rules, node }];
 	const own = new Set(rules.map((rule) => `${rule.start}\u0000${rule.fire}`.toLowerCase()));
-	return [...rules, ...(body.chained ?? []).filter((rule) => !own.has(`${rule.start}\u0000${rule.fire}`.toLowerCase()))];
+	const carried = (body.chained ?? []).filter((rule) => !own.has(`${rule.start}\u0000${rule.fire}`.toLowerCase()));
+	return [{ rules, node }, ...(carried.length ? [{ rules: carried, node: body.setBy }] : [])];
 }
 
 /**
@@ -245,11 +247,14 @@ export async function fireDueTimers(engine: Engine, now = Date.now(), limit = 10
 	for (const timer of due) {
 		try {
 			const result = await fireTimer(engine, timer);
-			const out = result.duplicate ? await firingLeftBehind(engine, timer, result) : result;
-			if (out) {
-				fired.push(out);
+			if (!result.duplicate) {
+				fired.push(result);
 				// The next touch: the taker's rules, and those the timer's own node set (carried in its body).
-				timerFailures.push(...(await applyInactivityRules(engine, [out], withChained(rules, timer, node), node)));
+				for (const met of rulesMeeting(rules, timer, node)) timerFailures.push(...(await applyInactivityRules(engine, [result], met.rules, met.node)));
+			} else {
+				// Its rules were met when it was first fired: met again, they would restart a touch cancelled since.
+				const left = await firingLeftBehind(engine, timer, result);
+				if (left) fired.push(left);
 			}
 			done.push(timer);
 		} catch (error) {

@@ -76,6 +76,26 @@ describe('chained rules carried in a timer body', () => {
 		expect(names).toEqual(['Cart Abandoned', 'Cart Still Abandoned', 'Cart Last Call']);
 	});
 
+	test('n8n: a three-touch cadence set on the Nudge Trigger sends its third touch through one Poll Trigger (stable node id, no rules)', async () => {
+		const started = await engine.ingest({ type: 'track', name: 'Cart Updated', identities: { email: 'ana@example.com' }, occurredAt: new Date(T0).toISOString() }, { journey: 'cart' });
+		// The Nudge Trigger (n8n node id "trigger-id") sets the first timer.
+		await applyInactivityRules(engine, [started], cadence, 'trigger-id');
+		// One Poll Trigger (Source Inactivity Timers) fires them, with its own id every poll, as n8n gives it.
+		const names: (string | undefined)[] = [];
+		for (const minutes of [31, 91, 211, 400]) names.push(...(await fire(engine, T0 + minutes * MIN, [], 'cart', 'poll-id')).map((r) => r.event.name));
+		// The next timers name the Nudge Trigger as their setter (the rules are its), so the Poll Trigger keeps carrying them.
+		expect(names).toEqual(['Cart Abandoned', 'Cart Still Abandoned', 'Cart Last Call']);
+	});
+
+	test('Node-RED: a cadence set by node A, whose timers node B of the journey (rules of its own) fires twice, still sends its third touch', async () => {
+		const other = parseInactivityRules([{ start: 'Trial Started', cancel: ['Subscribed'], minutes: 60 * 24, fire: 'Trial Idle' }]);
+		const started = await engine.ingest({ type: 'track', name: 'Cart Updated', identities: { email: 'eve@example.com' }, occurredAt: new Date(T0).toISOString() }, { journey: 'cart' });
+		await applyInactivityRules(engine, [started], cadence, 'node-a');
+		const names: (string | undefined)[] = [];
+		for (const minutes of [31, 91, 211, 400]) names.push(...(await fire(engine, T0 + minutes * MIN, other, 'cart', 'node-b')).map((r) => r.event.name));
+		expect(names).toEqual(['Cart Abandoned', 'Cart Still Abandoned', 'Cart Last Call']);
+	});
+
 	test('Node-RED: a second touch the node no longer has (removed and redeployed) is not started by timers it set before', async () => {
 		const before = cadence.slice(0, 2);
 		const after = cadence.slice(0, 1);
@@ -138,6 +158,7 @@ describeWithServer('Redis', TEST_REDIS_URL)('Redis: a journey\'s take past other
 		// Every journey's: the retired journey's 3,000, none twice.
 		const all = await store.takeDueTimers(20_000, 5_000, 60_000);
 		expect([all.length, new Set(all.map((t) => t.timerId)).size]).toEqual([3_000, 3_000]);
+		await store.close();
 	}, 60_000);
 });
 
@@ -164,6 +185,32 @@ describe('a fired decision left behind, looked for among every pending one', () 
 			const again = await fireDueTimers(engine, now, 100, [], 60_000);
 			expect(again.failed).toEqual([]);
 			expect(again.fired.map((r) => r.decision.decisionId)).toEqual(first.fired.map((r) => r.decision.decisionId));
+		} finally {
+			await engine.close();
+		}
+	});
+});
+
+describe('a fired decision left behind', () => {
+	test('the next touch, cancelled meanwhile (Cart Emptied), is not started again when the left-behind firing is brought out', async () => {
+		const engine = createEngine({ store: 'memory:' });
+		try {
+			const rules = parseInactivityRules([
+				{ start: 'Cart Updated', cancel: ['Order Completed'], minutes: 30, fire: 'Cart Abandoned' },
+				{ start: 'Cart Abandoned', cancel: ['Order Completed', 'Cart Emptied'], minutes: 60, fire: 'Cart Still Abandoned' },
+			]);
+			const started = await engine.ingest({ type: 'track', name: 'Cart Updated', identities: { email: 'lu@example.com' }, occurredAt: new Date(T0).toISOString() }, { journey: 'cart' });
+			await applyInactivityRules(engine, [started], rules, 'trigger-1');
+			// Instance A fires the first timer (the second touch is scheduled) and dies before acknowledging it.
+			const first = await fireDueTimers(engine, T0 + 31 * MIN, 100, rules, 60_000, { journey: 'cart', node: 'trigger-1' });
+			expect(first.fired.map((r) => r.event.name)).toEqual(['Cart Abandoned']);
+			// Instance B takes in Cart Emptied: the second touch's wait ends.
+			const emptied = await engine.ingest({ type: 'track', name: 'Cart Emptied', identities: { email: 'lu@example.com' }, occurredAt: new Date(T0 + 31.5 * MIN).toISOString() }, { journey: 'cart' });
+			expect(await applyInactivityRules(engine, [emptied], rules, 'trigger-1')).toEqual([]);
+			// The lease runs out; B brings the left-behind Cart Abandoned out (as designed) ...
+			expect((await fire(engine, T0 + 33 * MIN, rules, 'cart', 'trigger-1')).map((r) => r.event.name)).toEqual(['Cart Abandoned']);
+			// ... without meeting its rules again: the second touch, cancelled by Cart Emptied, is not started again.
+			expect(await fire(engine, T0 + 200 * MIN, rules, 'cart', 'trigger-1')).toEqual([]);
 		} finally {
 			await engine.close();
 		}

@@ -10,6 +10,7 @@ import {
 	nudgeEngineConnectionTest,
 	nudgeSalesforceConnectionTest,
 	salesforceSettings,
+	timerNodeOf,
 	toNodeError,
 } from '../shared/engine';
 import { engineCredentials, hubspotCredentials, journeyParameter, salesforceCredential } from '../shared/description';
@@ -107,7 +108,7 @@ export class NudgePollTrigger implements INodeType {
 			engine.startRetentionIfDue((line, failed) => this.logger[failed ? 'warn' : 'info'](line));
 			if (source === 'timers') {
 				const timerJourney = String(this.getNodeParameter('timerJourney', '') ?? '').trim();
-				const { fired, failed, timerFailures, acknowledge } = await fireDueTimers(engine, Date.now(), 100, [], TIMER_LEASE_MS, { journey: timerJourney ? journeyOf(timerJourney) : undefined, node: this.getNode().id });
+				const { fired, failed, timerFailures, acknowledge } = await fireDueTimers(engine, Date.now(), 100, [], TIMER_LEASE_MS, { journey: timerJourney ? journeyOf(timerJourney) : undefined, node: timerNodeOf(this) });
 				for (const failure of timerFailures) this.logger.error(`Nudge Poll Trigger "${this.getNode().name}": ${timerFailureText(failure)}`);
 				// Unacknowledged timers fire again after their lease, on this or another process.
 				if (failed.length && !fired.length) throw failed[0].error;
@@ -127,7 +128,7 @@ export class NudgePollTrigger implements INodeType {
 			const result = await pollOnce(engine, createPollSource(spec), { journey, settleMs: Math.max(0, settleSeconds) * 1000 });
 			// The cursor moved past a record Nudge could not take in: said in n8n's log (as Node-RED warns), with the fix.
 			for (const bad of result.invalid) this.logger.warn(`Nudge Poll Trigger "${this.getNode().name}": skipped ${spec.source} record ${bad.id}, which Nudge cannot take in: ${bad.error}`);
-			for (const failure of await applyInactivityRules(engine, result.accepted, rules, this.getNode().id)) this.logger.error(`Nudge Poll Trigger "${this.getNode().name}": ${timerFailureText(failure)}`);
+			for (const failure of await applyInactivityRules(engine, result.accepted, rules, timerNodeOf(this))) this.logger.error(`Nudge Poll Trigger "${this.getNode().name}": ${timerFailureText(failure)}`);
 			return itemsOf(result.accepted);
 		} catch (error) {
 			throw toNodeError(this.getNode(), error);

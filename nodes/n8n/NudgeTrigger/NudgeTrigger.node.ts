@@ -16,6 +16,7 @@ import {
 	inactivityRules,
 	loadEngine,
 	nudgeEngineConnectionTest,
+	timerNodeOf,
 	vendorSecret,
 } from '../shared/engine';
 import { engineCredentials, hubspotCredentials, journeyParameter, notice } from '../shared/description';
@@ -113,7 +114,7 @@ export class NudgeTrigger implements INodeType {
 			{ rawBody: req.rawBody, headers: req.headers as Record<string, unknown>, method: req.method, url: `${this.getNodeWebhookUrl('default')}${query}` },
 			{ secret, journey, source },
 		);
-		for (const failure of await applyInactivityRules(loaded.engine, answer.accepted, rules, this.getNode().id)) this.logger.error(`Nudge Trigger "${this.getNode().name}": ${timerFailureText(failure)}`);
+		for (const failure of await applyInactivityRules(loaded.engine, answer.accepted, rules, timerNodeOf(this))) this.logger.error(`Nudge Trigger "${this.getNode().name}": ${timerFailureText(failure)}`);
 		for (const { index, error } of answer.refused ?? []) this.logger.warn(`Nudge Trigger "${this.getNode().name}": event ${index} of a ${source} batch was refused (the others were taken in): ${error}`);
 		const items: INodeExecutionData[] = answer.accepted.map(({ decision, event }) => ({
 			json: {

@@ -346,3 +346,11 @@ export function inactivityRules(context: Pick<IPollFunctions | IWebhookFunctions
 		(value.timer ?? []).map((t) => ({ start: t.start, cancel: String(t.cancel ?? '').split(',').map((s) => s.trim()).filter(Boolean), minutes: Number(t.minutes), fire: t.fire })),
 	);
 }
+
+/**
+ * Which node sets or fires timers (engine TimerNode.node): its workflow's id with its own, since a template imported
+ * twice gives two workflows the same node ids.
+ */
+export function timerNodeOf(context: Pick<IPollFunctions | IWebhookFunctions, 'getNode' | 'getWorkflow'>): string {
+	return `${context.getWorkflow().id ?? ''}/${context.getNode().id}`;
+}
