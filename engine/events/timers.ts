@@ -183,7 +183,7 @@ export const timerFailureText = ({ eventId, error }: TimerFailure) => `Could not
  * (their marks make a retry a duplicate), so a failure must not keep them from the flow: each event's timers are its
  * own, and what failed is returned for the node to report, never thrown.
  */
-export async function applyInactivityRules(engine: Engine, accepted: IngestResult[], rules: InactivityRule[], node?: string): Promise<TimerFailure[]> {
+export async function applyInactivityRules(engine: Engine, accepted: IngestResult[], rules: InactivityRule[], node?: string, withPolicy = true): Promise<TimerFailure[]> {
 	const failed: TimerFailure[] = [];
 	const changed: string[] = [];
 	for (const { event, decision, profile } of accepted) {
@@ -191,7 +191,7 @@ export async function applyInactivityRules(engine: Engine, accepted: IngestResul
 			// A timer started by a contact merged into this one since waits under that contact's id: a cancelling event
 			// cancels it with the contact's own (one store call a merged id, on cancelling events only).
 			const merged = (profile ? contactIds(profile) : []).filter((id) => id !== decision.contactId);
-			for (const rule of rulesFor(engine, decision.journey, rules)) {
+			for (const rule of withPolicy ? rulesFor(engine, decision.journey, rules) : rules) {
 				const id = timerId(decision.journey, rule, decision.contactId);
 				if (rule.cancel.some((name) => same(event.name, name))) {
 					for (const other of merged) for (const ofOther of [timerId(decision.journey, rule, other), earlierTimerId(rule, other)]) await engine.store.cancelTimer(ofOther);
@@ -250,7 +250,9 @@ export async function fireDueTimers(engine: Engine, now = Date.now(), limit = 10
 			if (!result.duplicate) {
 				fired.push(result);
 				// The next touch: the taker's rules, and those the timer's own node set (carried in its body).
-				for (const met of rulesMeeting(rules, timer, node)) timerFailures.push(...(await applyInactivityRules(engine, [result], met.rules, met.node)));
+				// The policy's timers once, with the taker's set: met again with the carried set, they would be set again
+				// naming the other node.
+				for (const [i, met] of rulesMeeting(rules, timer, node).entries()) timerFailures.push(...(await applyInactivityRules(engine, [result], met.rules, met.node, i === 0)));
 			} else {
 				// Its rules were met when it was first fired: met again, they would restart a touch cancelled since.
 				const left = await firingLeftBehind(engine, timer, result);

@@ -217,6 +217,30 @@ describe('a fired decision left behind', () => {
 	});
 });
 
+describe("the policy's journey timers, met by a fired timer", () => {
+	test('a policy timer a fired event starts keeps the node that fired it as its setter (that node’s rules after it carried on), not the carried rules’ node', async () => {
+		const cadence = parseInactivityRules([
+			{ start: 'Cart Updated', cancel: ['Order Completed'], minutes: 30, fire: 'Cart Abandoned' },
+			{ start: 'Cart Abandoned', cancel: ['Order Completed'], minutes: 60, fire: 'Cart Still Abandoned' },
+		]);
+		const policyTouch = { start: 'Cart Abandoned', cancel: ['Order Completed'], minutes: 120, fire: 'Cart Policy Touch' };
+		const engine = new Engine({ store: new MemoryStore(), policy: loadPolicy({ ...DEFAULT_POLICY, journeys: { ...DEFAULT_POLICY.journeys, cart: { channels: ['email'], timers: [policyTouch] } } }) });
+		try {
+			// Node B of the journey follows the policy's touch with one of its own.
+			const bRules = parseInactivityRules([{ start: 'Cart Policy Touch', cancel: ['Order Completed'], minutes: 60, fire: 'B Follow Up' }]);
+			const started = await engine.ingest({ type: 'track', name: 'Cart Updated', identities: { email: 'mo@example.com' }, occurredAt: at(0) }, { journey: 'cart' });
+			await applyInactivityRules(engine, [started], cadence, 'node-a');
+			expect((await fire(engine, T0 + 31 * MIN, bRules, 'cart', 'node-b')).map((r) => r.event.name)).toEqual(['Cart Abandoned']);
+			// From then on node A fires the journey's timers (as either node may).
+			const names: (string | undefined)[] = [];
+			for (const minutes of [91, 151, 211, 400]) names.push(...(await fire(engine, T0 + minutes * MIN, cadence, 'cart', 'node-a')).map((r) => r.event.name));
+			expect(names).toEqual(['Cart Still Abandoned', 'Cart Policy Touch', 'B Follow Up']);
+		} finally {
+			await engine.close();
+		}
+	});
+});
+
 describe('the chosen channel checked against the journey at every check', () => {
 	test('a repeated Frequency Cap check of an allowed decision (its slot held) after the policy took its channel out of the journey is suppressed, not allowed again', async () => {
 		let now = Date.parse('2026-11-02T22:30:00Z');
