@@ -82,13 +82,6 @@ function openSqlite(path: string): Store {
 	return new SqliteStore(path === ':memory:' ? path : expandHome(path));
 }
 
-/** The two stores a `split:` setting names; undefined for any other setting. */
-export function splitPartsOf(url: string): { hot: string; log: string } | undefined {
-	const spec = url.trim();
-	const scheme = SCHEME.exec(spec)?.[1].toLowerCase();
-	return scheme === 'split' ? splitParts(spec, spec.slice(scheme.length + 1)) : undefined;
-}
-
 function splitParts(spec: string, rest: string): { hot: string; log: string } {
 	const parts = new Map(
 		rest
