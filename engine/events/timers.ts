@@ -109,6 +109,8 @@ interface TimerBody {
 	chained?: InactivityRule[];
 	/** The node that set it (its id in the flow): that node, firing it, meets it with its rules as they are now. */
 	setBy?: string;
+	/** The events fired earlier in the chain of timers that led to this one, oldest first (meetRules: cycles across nodes). */
+	after?: string[];
 }
 
 /** Which node fires or sets timers, and for which journey: a journey's node fires only that journey's timers. */
@@ -124,12 +126,13 @@ export interface TimerNode {
  * as it is now); any other node (n8n's Poll Trigger, another node of the journey) with its own, and those the timer
  * carries as its setter's, its own first where both have one for the same event.
  */
-function rulesMeeting(rules: InactivityRule[], timer: LeasedTimer, node: string | undefined): { rules: InactivityRule[]; node?: string }[] {
-	const body = JSON.parse(timer.body) as TimerBody;
+function rulesMeeting(rules: InactivityRule[], body: TimerBody, node: string | undefined): RuleSet[] {
 	if (node !== undefined && body.setBy === node) return [{ rules, node }];
 	const own = new Set(rules.map((rule) => `${rule.start}\u0000${rule.fire}`.toLowerCase()));
 	const carried = (body.chained ?? []).filter((rule) => !own.has(`${rule.start}\u0000${rule.fire}`.toLowerCase()));
-	return [{ rules, node }, ...(carried.length ? [{ rules: carried, node: body.setBy }] : [])];
+	// The policy's timers once, with the taker's set: met again with the carried set, they would be set again naming the
+	// other node.
+	return [{ rules, node }, ...(carried.length ? [{ rules: carried, node: body.setBy, withPolicy: false }] : [])];
 }
 
 /**
@@ -183,25 +186,49 @@ export const timerFailureText = ({ eventId, error }: TimerFailure) => `Could not
  * (their marks make a retry a duplicate), so a failure must not keep them from the flow: each event's timers are its
  * own, and what failed is returned for the node to report, never thrown.
  */
-export async function applyInactivityRules(engine: Engine, accepted: IngestResult[], rules: InactivityRule[], node?: string, withPolicy = true): Promise<TimerFailure[]> {
+export function applyInactivityRules(engine: Engine, accepted: IngestResult[], rules: InactivityRule[], node?: string, withPolicy = true): Promise<TimerFailure[]> {
+	return meetRules(engine, accepted, [{ rules, ...(node !== undefined ? { node } : {}), withPolicy }]);
+}
+
+/** Rules an event meets, with the node they belong to (the timers they start name it) and whether the policy's join them. */
+interface RuleSet {
+	rules: InactivityRule[];
+	node?: string;
+	withPolicy?: boolean;
+}
+
+/**
+ * Meets the events with every set of rules: first every wait the event ends, then every wait it starts, so one set's
+ * cancel never ends a wait another set (or a rule of the same set) starts on the same event, whatever their order.
+ * `after`: the events fired earlier in the chain that led to these (a fired timer's); a wait that would fire one of them
+ * again is a cycle across nodes (each node's rules alone are checked when set) and is not started.
+ */
+async function meetRules(engine: Engine, accepted: IngestResult[], sets: RuleSet[], after: string[] = []): Promise<TimerFailure[]> {
 	const failed: TimerFailure[] = [];
 	const changed: string[] = [];
 	for (const { event, decision, profile } of accepted) {
 		try {
+			const met = sets.map((set) => ({ ...set, rules: set.withPolicy === false ? set.rules : rulesFor(engine, decision.journey, set.rules) }));
 			// A timer started by a contact merged into this one since waits under that contact's id: a cancelling event
 			// cancels it with the contact's own (one store call a merged id, on cancelling events only).
 			const merged = (profile ? contactIds(profile) : []).filter((id) => id !== decision.contactId);
-			for (const rule of withPolicy ? rulesFor(engine, decision.journey, rules) : rules) {
-				const id = timerId(decision.journey, rule, decision.contactId);
-				if (rule.cancel.some((name) => same(event.name, name))) {
-					for (const other of merged) for (const ofOther of [timerId(decision.journey, rule, other), earlierTimerId(rule, other)]) await engine.store.cancelTimer(ofOther);
-					await engine.store.cancelTimer(id);
-					await engine.store.cancelTimer(earlierTimerId(rule, decision.contactId));
-					changed.push(event.eventId);
-				} else if (same(event.name, rule.start)) {
-					const chained = chainFrom(rule, rules);
-					const body: TimerBody = { fire: rule.fire, contactId: decision.contactId, journey: decision.journey, startedBy: event.eventId, start: rule.start, minutes: rule.minutes, ...(chained.length ? { chained } : {}), ...(node !== undefined ? { setBy: node } : {}) };
-					await engine.store.scheduleTimer({ timerId: id, dueAt: parseTime(event.occurredAt) + rule.minutes * 60_000, body: JSON.stringify(body) });
+			const cancels = (rule: InactivityRule) => rule.cancel.some((name) => same(event.name, name));
+			for (const rule of met.flatMap((set) => set.rules).filter(cancels)) {
+				for (const other of merged) for (const ofOther of [timerId(decision.journey, rule, other), earlierTimerId(rule, other)]) await engine.store.cancelTimer(ofOther);
+				await engine.store.cancelTimer(timerId(decision.journey, rule, decision.contactId));
+				await engine.store.cancelTimer(earlierTimerId(rule, decision.contactId));
+				changed.push(event.eventId);
+			}
+			for (const { rules, node } of met) {
+				for (const rule of rules.filter((r) => same(event.name, r.start) && !cancels(r))) {
+					if (after.some((name) => same(name, rule.fire))) {
+						failed.push({ eventId: event.eventId, error: new NudgeError('INVALID_CONFIG', `timers of two nodes of journey "${decision.journey}" form a cycle (${[...after, rule.fire].join(' → ')}): the wait for "${rule.fire}" was not started again`) });
+						continue;
+					}
+					const own = rulesOfNode(sets, node);
+					const chained = chainFrom(rule, own);
+					const body: TimerBody = { fire: rule.fire, contactId: decision.contactId, journey: decision.journey, startedBy: event.eventId, start: rule.start, minutes: rule.minutes, ...(chained.length ? { chained } : {}), ...(node !== undefined ? { setBy: node } : {}), ...(after.length ? { after } : {}) };
+					await engine.store.scheduleTimer({ timerId: timerId(decision.journey, rule, decision.contactId), dueAt: parseTime(event.occurredAt) + rule.minutes * 60_000, body: JSON.stringify(body) });
 					await engine.store.cancelTimer(earlierTimerId(rule, decision.contactId));
 					changed.push(event.eventId);
 				}
@@ -219,6 +246,9 @@ export async function applyInactivityRules(engine: Engine, accepted: IngestResul
 	}
 	return failed;
 }
+
+/** A node's own rules (without the policy's), which its timers carry: those of every set naming it. */
+const rulesOfNode = (sets: RuleSet[], node: string | undefined) => sets.filter((set) => set.node === node).flatMap((set) => set.rules);
 
 /** How long a taker has to fire a timer and acknowledge it before another taker may. */
 export const TIMER_LEASE_MS = 60_000;
@@ -246,15 +276,16 @@ export async function fireDueTimers(engine: Engine, now = Date.now(), limit = 10
 	const timerFailures: TimerFailure[] = [];
 	for (const timer of due) {
 		try {
+			const body = JSON.parse(timer.body) as TimerBody;
 			const result = await fireTimer(engine, timer);
 			if (!result.duplicate) {
 				fired.push(result);
-				// The next touch: the taker's rules, and those the timer's own node set (carried in its body).
-				// The policy's timers once, with the taker's set: met again with the carried set, they would be set again
-				// naming the other node.
-				for (const [i, met] of rulesMeeting(rules, timer, node).entries()) timerFailures.push(...(await applyInactivityRules(engine, [result], met.rules, met.node, i === 0)));
+				timerFailures.push(...(await meetNextTouches(engine, timer, body, result, rules, node, now)));
 			} else {
-				// Its rules were met when it was first fired: met again, they would restart a touch cancelled since.
+				// A taker that died after taking the fired event in, before it started the next touches, left no record of
+				// meeting them: this taker does. With the record, they are not met again (a touch cancelled since would start
+				// again).
+				if (!(await engine.store.keyHeldUntil(touchesMetKey(timer), now))) timerFailures.push(...(await meetNextTouches(engine, timer, body, result, rules, node, now)));
 				const left = await firingLeftBehind(engine, timer, result);
 				if (left) fired.push(left);
 			}
@@ -271,6 +302,21 @@ export async function fireDueTimers(engine: Engine, now = Date.now(), limit = 10
 			for (const timer of done) await engine.store.ackTimer(timer.timerId, timer.lease);
 		},
 	};
+}
+
+/** How long a firing's record of having met its next touches is kept: far past any lease a repeat could follow. */
+const TOUCHES_MET_MS = 7 * 24 * 60 * 60_000;
+/** The record that a firing's next touches were met; the fired event's id (which names the contact) hashed. */
+const touchesMetKey = (timer: LeasedTimer) => `timer-touches-met:${createHash('sha256').update(firedEventId(timer)).digest('base64url')}`;
+
+/**
+ * Meets a fired timer's event with the taker's rules and those the timer carries (the next touches), then records that
+ * it did, unless a store call failed (a repeat of the firing then tries again).
+ */
+async function meetNextTouches(engine: Engine, timer: LeasedTimer, body: TimerBody, result: IngestResult, rules: InactivityRule[], node: string | undefined, now: number): Promise<TimerFailure[]> {
+	const failures = await meetRules(engine, [result], rulesMeeting(rules, body, node), [...(body.after ?? []), body.fire]);
+	if (failures.every((failure) => failure.error instanceof NudgeError && failure.error.code === 'INVALID_CONFIG')) await engine.store.holdKey(touchesMetKey(timer), TOUCHES_MET_MS, now);
+	return failures;
 }
 
 /**

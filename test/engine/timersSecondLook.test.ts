@@ -333,3 +333,65 @@ describe('timer event ids within an event id\'s 256 characters', () => {
 		}
 	});
 });
+
+describe('the next touches of a fired timer, met once whoever fires it', () => {
+	const cadence = parseInactivityRules([
+		{ start: 'Cart Updated', cancel: ['Order Completed'], minutes: 30, fire: 'Cart Abandoned' },
+		{ start: 'Cart Abandoned', cancel: ['Order Completed'], minutes: 60, fire: 'Cart Still Abandoned' },
+	]);
+	let engine: Engine;
+	beforeEach(() => {
+		engine = createEngine({ store: 'memory:' });
+	});
+	afterEach(() => engine.close());
+
+	test('a taker that died after taking the fired event in, before starting the next touch, leaves that touch to the next taker', async () => {
+		const started = await engine.ingest({ type: 'track', name: 'Cart Updated', identities: { email: 'jo@example.com' }, occurredAt: at(0) }, { journey: 'cart' });
+		await applyInactivityRules(engine, [started], cadence, 'trigger-1');
+		// The first taker takes Cart Abandoned in, then stops for good while starting the second touch.
+		const store = engine.store;
+		const schedule = store.scheduleTimer.bind(store);
+		let reached!: () => void;
+		const stopped = new Promise<void>((resolve) => (reached = resolve));
+		store.scheduleTimer = () => (reached(), new Promise<void>(() => {}));
+		void fireDueTimers(engine, T0 + 31 * MIN, 100, cadence, 60_000, { journey: 'cart', node: 'trigger-1' });
+		await stopped;
+		store.scheduleTimer = schedule;
+		// After its lease, the next taker brings the fired decision out and starts the second touch the first never did.
+		expect((await fire(engine, T0 + 33 * MIN, cadence, 'cart', 'trigger-1')).map((r) => r.event.name)).toEqual(['Cart Abandoned']);
+		expect((await fire(engine, T0 + 95 * MIN, cadence, 'cart', 'trigger-1')).map((r) => r.event.name)).toEqual(['Cart Still Abandoned']);
+	});
+
+	test("a rule carried from the timer's node that the fired event ends does not end the wait the taker's own rule starts on it (same fired name)", async () => {
+		// Node A: Browse starts a wait for Reminder that Cart Abandoned ends (carried in A's timer, since Cart Abandoned ends it).
+		const aRules = parseInactivityRules([
+			{ start: 'Cart Updated', cancel: ['Order Completed'], minutes: 30, fire: 'Cart Abandoned' },
+			{ start: 'Browse', cancel: ['Cart Abandoned'], minutes: 60, fire: 'Reminder' },
+		]);
+		// Node B of the journey: Cart Abandoned starts a wait for Reminder.
+		const bRules = parseInactivityRules([{ start: 'Cart Abandoned', cancel: ['Order Completed'], minutes: 60, fire: 'Reminder' }]);
+		const started = await engine.ingest({ type: 'track', name: 'Cart Updated', identities: { email: 'kit@example.com' }, occurredAt: at(0) }, { journey: 'cart' });
+		await applyInactivityRules(engine, [started], aRules, 'node-a');
+		expect((await fire(engine, T0 + 31 * MIN, bRules, 'cart', 'node-b')).map((r) => r.event.name)).toEqual(['Cart Abandoned']);
+		expect((await fire(engine, T0 + 95 * MIN, bRules, 'cart', 'node-b')).map((r) => r.event.name)).toEqual(['Reminder']);
+	});
+
+	test('timers of two nodes that start each other (Ping → Pong on one, Pong → Ping on the other) stop when the chain comes back, with the cycle reported', async () => {
+		const aRules = parseInactivityRules([{ start: 'Ping', cancel: ['Stop'], minutes: 10, fire: 'Pong' }]);
+		const bRules = parseInactivityRules([{ start: 'Pong', cancel: ['Stop'], minutes: 10, fire: 'Ping' }]);
+		const started = await engine.ingest({ type: 'track', name: 'Ping', identities: { email: 'pp@example.com' }, occurredAt: at(0) }, { journey: 'games' });
+		await applyInactivityRules(engine, [started], aRules, 'node-a');
+		const names: (string | undefined)[] = [];
+		const reported: string[] = [];
+		for (let turn = 1; turn <= 8; turn++) {
+			const [rules, node] = turn % 2 ? [bRules, 'node-b'] : [aRules, 'node-a'];
+			const { fired, failed, timerFailures, acknowledge } = await fireDueTimers(engine, T0 + turn * 11 * MIN, 100, rules, 60_000, { journey: 'games', node });
+			expect(failed).toEqual([]);
+			await acknowledge();
+			names.push(...fired.map((r) => r.event.name));
+			reported.push(...timerFailures.map((f) => f.error.message));
+		}
+		expect(names).toEqual(['Pong', 'Ping']);
+		expect(reported).toEqual(['timers of two nodes of journey "games" form a cycle (Pong → Ping → Pong): the wait for "Pong" was not started again']);
+	});
+});
