@@ -138,8 +138,11 @@ export class PostgresStore extends ComposedSteps implements Store {
 	constructor(url: string, options: PostgresStoreOptions = {}) {
 		super();
 		const parsed = new URL(url);
-		this.schema = options.schema ?? parsed.searchParams.get('schema') ?? 'nudge';
-		if (!/^[a-z_][a-z0-9_]*$/i.test(this.schema)) throw new NudgeError('INVALID_CONFIG', `The PostgreSQL schema "${this.schema}" must be letters, digits and underscores`);
+		const schema = options.schema ?? parsed.searchParams.get('schema') ?? 'nudge';
+		if (!/^[a-z_][a-z0-9_]*$/i.test(schema)) throw new NudgeError('INVALID_CONFIG', `The PostgreSQL schema "${schema}" must be letters, digits and underscores`);
+		// Unquoted in SQL, PostgreSQL folds it to lower case: `Nudge` and `nudge` are one schema, so one name for the
+		// advisory locks too (with two, two processes spelling it differently would reserve the same cap slot).
+		this.schema = schema.toLowerCase();
 		parsed.searchParams.delete('schema');
 		this.where = redactUrl(url);
 		this.attempts = options.connectAttempts ?? 5;

@@ -237,3 +237,22 @@ describe('PostgreSQL and split store configuration errors', () => {
 		expect(() => openStore('split:hot=redis://u:pw@h:1;log=x;extra=y')).toThrow(/u:\*\*\*@h/);
 	});
 });
+
+withPostgres('PostgreSQL schema spelled in two cases', () => {
+	test('`?schema=Nudge…` and `?schema=nudge…` (one schema to PostgreSQL) serialise their cap reservations: the last slot goes once', async () => {
+		const schema = freshSchema();
+		const upper = openStore(`${TEST_POSTGRES_URL}?schema=${schema.toUpperCase()}`) as PostgresStore;
+		const lower = openStore(`${TEST_POSTGRES_URL}?schema=${schema}`) as PostgresStore;
+		try {
+			expect(upper.schema).toBe(lower.schema);
+			const one = [{ ruleId: 'one', limit: 1, since: 0, match: {}, excludeTags: [] }];
+			const attempts = Array.from({ length: 20 }, (_, i) =>
+				(i % 2 ? upper : lower).reserveCap({ reservationId: `r${i}`, contactId: 'c1', channel: 'email', journey: 'j', tags: [], at: 10, expiresAt: 100_000 }, one),
+			);
+			expect((await Promise.all(attempts)).filter((verdict) => verdict.ok)).toHaveLength(1);
+		} finally {
+			await upper.close();
+			await lower.close();
+		}
+	});
+});
