@@ -15,6 +15,7 @@ import { eventName } from './schema';
 import { FieldIssue, NudgeError, describeIssues, issuesFromZod } from '../errors';
 import { list, MAX_LIST, within } from '../policy/bounds';
 import type { Policy } from '../policy/schema';
+import type { Profile } from '../profiles/schema';
 import { contactIds } from '../profiles/profiles';
 import { INACTIVITY_QUEUE, inactivityQueue, type LeasedTimer } from '../store/types';
 import { isoTime, MAX_CLOCK_SKEW_MS, parseTime } from '../util/isoTime';
@@ -111,6 +112,8 @@ interface TimerBody {
 	setBy?: string;
 	/** The events fired earlier in the chain of timers that led to this one, oldest first (meetRules: cycles across nodes). */
 	after?: string[];
+	/** Its firings record meeting the next touches (touchesMetKey); a timer set by a version before has none. */
+	recorded?: true;
 }
 
 /** Which node fires or sets timers, and for which journey: a journey's node fires only that journey's timers. */
@@ -176,10 +179,13 @@ export function policyHasTimers(engine: Engine, journey?: string): boolean {
 export interface TimerFailure {
 	eventId: string;
 	error: Error;
+	/** A fired timer's event: its firing is repeated after the lease, and the repeat tries again. */
+	retried?: boolean;
 }
 
 /** What a node reports for a TimerFailure. */
-export const timerFailureText = ({ eventId, error }: TimerFailure) => `Could not start or cancel the inactivity timers of event ${eventId} (it was taken in and goes on): ${error.message}`;
+export const timerFailureText = ({ eventId, error, retried }: TimerFailure) =>
+	`Could not start or cancel the inactivity timers of event ${eventId} (it was taken in and goes on${retried ? '; tried again after the timer\'s lease' : ''}): ${error.message}`;
 
 /**
  * Schedules and cancels timers for newly accepted events (call after every ingest). The events are taken in already
@@ -227,7 +233,7 @@ async function meetRules(engine: Engine, accepted: IngestResult[], sets: RuleSet
 					}
 					const own = rulesOfNode(sets, node);
 					const chained = chainFrom(rule, own);
-					const body: TimerBody = { fire: rule.fire, contactId: decision.contactId, journey: decision.journey, startedBy: event.eventId, start: rule.start, minutes: rule.minutes, ...(chained.length ? { chained } : {}), ...(node !== undefined ? { setBy: node } : {}), ...(after.length ? { after } : {}) };
+					const body: TimerBody = { fire: rule.fire, contactId: decision.contactId, journey: decision.journey, startedBy: event.eventId, start: rule.start, minutes: rule.minutes, ...(chained.length ? { chained } : {}), ...(node !== undefined ? { setBy: node } : {}), ...(after.length ? { after } : {}), recorded: true };
 					await engine.store.scheduleTimer({ timerId: timerId(decision.journey, rule, decision.contactId), dueAt: parseTime(event.occurredAt) + rule.minutes * 60_000, body: JSON.stringify(body) });
 					await engine.store.cancelTimer(earlierTimerId(rule, decision.contactId));
 					changed.push(event.eventId);
@@ -278,18 +284,23 @@ export async function fireDueTimers(engine: Engine, now = Date.now(), limit = 10
 		try {
 			const body = JSON.parse(timer.body) as TimerBody;
 			const result = await fireTimer(engine, timer);
+			let met: TouchesMet = { failures: [], again: false };
 			if (!result.duplicate) {
 				fired.push(result);
-				timerFailures.push(...(await meetNextTouches(engine, timer, body, result, rules, node, now)));
+				met = await meetNextTouches(engine, timer, body, result, rules, node, now);
 			} else {
-				// A taker that died after taking the fired event in, before it started the next touches, left no record of
-				// meeting them: this taker does. With the record, they are not met again (a touch cancelled since would start
-				// again).
-				if (!(await engine.store.keyHeldUntil(touchesMetKey(timer), now))) timerFailures.push(...(await meetNextTouches(engine, timer, body, result, rules, node, now)));
-				const left = await firingLeftBehind(engine, timer, result);
+				// A repeat: the taker before took the event in, and may have died before it met the next touches (no record of
+				// meeting them: this taker does) or before its flow had the decision (brought out again). With the record, or
+				// for a timer whose firings record nothing (set by a version before), they are not met again: a touch
+				// cancelled since would start again.
+				const profile = await engine.getProfile(body.contactId);
+				if (body.recorded && !(await engine.store.keyHeldUntil(touchesMetKey(timer), now))) met = await meetNextTouches(engine, timer, body, asSurvivor(result, profile), rules, node, now);
+				const left = await firingLeftBehind(engine, timer, result, profile);
 				if (left) fired.push(left);
 			}
-			done.push(timer);
+			timerFailures.push(...met.failures);
+			// Next touches a store error kept from starting: the timer stays unacknowledged, so a repeat meets them.
+			if (!met.again) done.push(timer);
 		} catch (error) {
 			failed.push({ timerId: timer.timerId, error: error as Error });
 		}
@@ -309,14 +320,34 @@ const TOUCHES_MET_MS = 7 * 24 * 60 * 60_000;
 /** The record that a firing's next touches were met; the fired event's id (which names the contact) hashed. */
 const touchesMetKey = (timer: LeasedTimer) => `timer-touches-met:${createHash('sha256').update(firedEventId(timer)).digest('base64url')}`;
 
+/** How meeting a firing's next touches went: what to report, and whether a repeat of the firing must meet them again. */
+interface TouchesMet {
+	failures: TimerFailure[];
+	again: boolean;
+}
+
 /**
  * Meets a fired timer's event with the taker's rules and those the timer carries (the next touches), then records that
- * it did, unless a store call failed (a repeat of the firing then tries again).
+ * it did. After a store error (a wait neither started nor cancelled), nothing is recorded and the firing is to be
+ * repeated (its timer left unacknowledged): the repeat meets them again. A cycle stopped is no store error.
  */
-async function meetNextTouches(engine: Engine, timer: LeasedTimer, body: TimerBody, result: IngestResult, rules: InactivityRule[], node: string | undefined, now: number): Promise<TimerFailure[]> {
+async function meetNextTouches(engine: Engine, timer: LeasedTimer, body: TimerBody, result: IngestResult, rules: InactivityRule[], node: string | undefined, now: number): Promise<TouchesMet> {
 	const failures = await meetRules(engine, [result], rulesMeeting(rules, body, node), [...(body.after ?? []), body.fire]);
-	if (failures.every((failure) => failure.error instanceof NudgeError && failure.error.code === 'INVALID_CONFIG')) await engine.store.holdKey(touchesMetKey(timer), TOUCHES_MET_MS, now);
-	return failures;
+	const storeFailed = failures.some((failure) => !(failure.error instanceof NudgeError && failure.error.code === 'INVALID_CONFIG'));
+	if (storeFailed) return { failures: failures.map((failure) => ({ ...failure, retried: true })), again: true };
+	try {
+		await engine.store.holdKey(touchesMetKey(timer), TOUCHES_MET_MS, now);
+	} catch (error) {
+		// The touches were met: acknowledged, the firing is not repeated, so the record is not needed (a repeat without
+		// it would start again a touch cancelled since).
+		failures.push({ eventId: result.event.eventId, error: error as Error });
+	}
+	return { failures, again: false };
+}
+
+/** A repeat's take-in names the contact the timer's body holds: the next touches wait under the contact it merged into since. */
+function asSurvivor(repeat: IngestResult, profile: Profile | undefined): IngestResult {
+	return profile ? { ...repeat, decision: { ...repeat.decision, contactId: profile.contactId }, profile } : repeat;
 }
 
 /**
@@ -333,9 +364,8 @@ function firedEventId(timer: LeasedTimer): string {
  * its acknowledgement failed, before a flow had it): still pending, only taken in. Brought out again, so the reminder
  * is not lost to the duplicate its event now is; a decision handed out twice is sent once (its send's claim).
  */
-async function firingLeftBehind(engine: Engine, timer: LeasedTimer, repeat: IngestResult): Promise<IngestResult | undefined> {
+async function firingLeftBehind(engine: Engine, timer: LeasedTimer, repeat: IngestResult, profile: Profile | undefined): Promise<IngestResult | undefined> {
 	const body = JSON.parse(timer.body) as TimerBody;
-	const profile = await engine.getProfile(body.contactId);
 	const eventId = firedEventId(timer);
 	// Every pending decision of the contact in the journey since the due time (less a clock's skew), a page at a time:
 	// the firing made it when it fired, which may be after any number of the contact's others.

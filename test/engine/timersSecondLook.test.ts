@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Engine } from '../../engine/engine';
 import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { loadPolicy } from '../../engine/policy/load';
-import { applyInactivityRules, fireDueTimers, parseInactivityRules } from '../../engine/events/timers';
+import { applyInactivityRules, fireDueTimers, parseInactivityRules, timerFailureText } from '../../engine/events/timers';
 import { acquireEngine, closeAllEngines, createEngine } from '../../engine/registry';
 import { MemoryStore } from '../../engine/store/memory';
 import { openStore } from '../../engine/store/open';
@@ -27,6 +27,18 @@ async function fire(engine: Engine, now: number, rules: Parameters<typeof fireDu
 	expect(failed).toEqual([]);
 	await acknowledge();
 	return fired;
+}
+
+/** A taker fires what is due at `now`, takes the events in and stops for good while starting their next touches. */
+async function diesStartingNextTouch(engine: Engine, now: number, rules: Parameters<typeof fireDueTimers>[3]): Promise<void> {
+	const store = engine.store;
+	const schedule = store.scheduleTimer.bind(store);
+	let reached!: () => void;
+	const stopped = new Promise<void>((resolve) => (reached = resolve));
+	store.scheduleTimer = () => (reached(), new Promise<void>(() => {}));
+	void fireDueTimers(engine, now, 100, rules, 60_000, { journey: 'cart', node: 'trigger-1' });
+	await stopped;
+	store.scheduleTimer = schedule;
 }
 
 describe('timers an earlier version made (ids without their journey)', () => {
@@ -349,14 +361,7 @@ describe('the next touches of a fired timer, met once whoever fires it', () => {
 		const started = await engine.ingest({ type: 'track', name: 'Cart Updated', identities: { email: 'jo@example.com' }, occurredAt: at(0) }, { journey: 'cart' });
 		await applyInactivityRules(engine, [started], cadence, 'trigger-1');
 		// The first taker takes Cart Abandoned in, then stops for good while starting the second touch.
-		const store = engine.store;
-		const schedule = store.scheduleTimer.bind(store);
-		let reached!: () => void;
-		const stopped = new Promise<void>((resolve) => (reached = resolve));
-		store.scheduleTimer = () => (reached(), new Promise<void>(() => {}));
-		void fireDueTimers(engine, T0 + 31 * MIN, 100, cadence, 60_000, { journey: 'cart', node: 'trigger-1' });
-		await stopped;
-		store.scheduleTimer = schedule;
+		await diesStartingNextTouch(engine, T0 + 31 * MIN, cadence);
 		// After its lease, the next taker brings the fired decision out and starts the second touch the first never did.
 		expect((await fire(engine, T0 + 33 * MIN, cadence, 'cart', 'trigger-1')).map((r) => r.event.name)).toEqual(['Cart Abandoned']);
 		expect((await fire(engine, T0 + 95 * MIN, cadence, 'cart', 'trigger-1')).map((r) => r.event.name)).toEqual(['Cart Still Abandoned']);
@@ -393,5 +398,102 @@ describe('the next touches of a fired timer, met once whoever fires it', () => {
 		}
 		expect(names).toEqual(['Pong', 'Ping']);
 		expect(reported).toEqual(['timers of two nodes of journey "games" form a cycle (Pong → Ping → Pong): the wait for "Pong" was not started again']);
+	});
+});
+
+describe('the record that a firing met its next touches', () => {
+	const rules = parseInactivityRules([
+		{ start: 'Cart Updated', cancel: ['Order Completed'], minutes: 30, fire: 'Cart Abandoned' },
+		{ start: 'Cart Abandoned', cancel: ['Order Completed', 'Cart Emptied'], minutes: 60, fire: 'Cart Still Abandoned' },
+	]);
+	let engine: Engine;
+	beforeEach(() => {
+		engine = createEngine({ store: 'memory:' });
+	});
+	afterEach(() => engine.close());
+
+	/** Makes the store's holdKey of the record fail (or, with `skip`, do nothing, as the version before did). */
+	function recordWrites(how: 'fail' | 'skip'): () => void {
+		const store = engine.store;
+		const hold = store.holdKey.bind(store);
+		store.holdKey = async (key, ttl, now) => {
+			if (!key.startsWith('timer-touches-met:')) return hold(key, ttl, now);
+			if (how === 'fail') throw new Error('Connection is closed.');
+		};
+		return () => (store.holdKey = hold);
+	}
+
+	test('a store error writing the record, after the next touch was started, is reported and the timer acknowledged: a touch the contact cancelled since (Cart Emptied) is not started again', async () => {
+		const started = await engine.ingest({ type: 'track', name: 'Cart Updated', identities: { email: 'hk@example.com' }, occurredAt: at(0) }, { journey: 'cart' });
+		await applyInactivityRules(engine, [started], rules, 'trigger-1');
+		const restore = recordWrites('fail');
+		const first = await fireDueTimers(engine, T0 + 31 * MIN, 100, rules, 60_000, { journey: 'cart', node: 'trigger-1' });
+		restore();
+		expect(first.fired.map((r) => r.event.name)).toEqual(['Cart Abandoned']);
+		expect(first.failed).toEqual([]);
+		expect(first.timerFailures.map((f) => f.error.message)).toEqual(['Connection is closed.']);
+		await first.acknowledge();
+		const emptied = await engine.ingest({ type: 'track', name: 'Cart Emptied', identities: { email: 'hk@example.com' }, occurredAt: at(31.5) }, { journey: 'cart' });
+		expect(await applyInactivityRules(engine, [emptied], rules, 'trigger-1')).toEqual([]);
+		const later: (string | undefined)[] = [];
+		for (const minutes of [33, 200]) later.push(...(await fire(engine, T0 + minutes * MIN, rules, 'cart', 'trigger-1')).map((r) => r.event.name));
+		expect(later).toEqual([]);
+	});
+
+	test('a store error while starting the next touch leaves the timer unacknowledged: its repeat after the lease starts the touch', async () => {
+		const started = await engine.ingest({ type: 'track', name: 'Cart Updated', identities: { email: 'st@example.com' }, occurredAt: at(0) }, { journey: 'cart' });
+		await applyInactivityRules(engine, [started], rules, 'trigger-1');
+		const store = engine.store;
+		const schedule = store.scheduleTimer.bind(store);
+		store.scheduleTimer = async () => {
+			throw new Error('Connection is closed.');
+		};
+		const first = await fireDueTimers(engine, T0 + 31 * MIN, 100, rules, 60_000, { journey: 'cart', node: 'trigger-1' });
+		store.scheduleTimer = schedule;
+		expect(first.fired.map((r) => r.event.name)).toEqual(['Cart Abandoned']);
+		expect(first.timerFailures.map((f) => timerFailureText(f))).toEqual([
+			expect.stringContaining("(it was taken in and goes on; tried again after the timer's lease): Connection is closed."),
+		]);
+		await first.acknowledge();
+		const names: (string | undefined)[] = [];
+		for (const minutes of [33, 95, 200]) names.push(...(await fire(engine, T0 + minutes * MIN, rules, 'cart', 'trigger-1')).map((r) => r.event.name));
+		// The repeat brings the decision out (its flow never had it here) and starts the second touch.
+		expect(names).toEqual(['Cart Abandoned', 'Cart Still Abandoned']);
+	});
+
+	test('upgrading: a timer set by the version before, fired by it (next touches met, no record) before it died, does not restart a touch cancelled since', async () => {
+		const started = await engine.ingest({ type: 'track', name: 'Cart Updated', identities: { email: 'up@example.com' }, occurredAt: at(0) }, { journey: 'cart' });
+		await applyInactivityRules(engine, [started], rules, 'trigger-1');
+		// The timer as the version before wrote it (no `recorded`), and its firing there: met, no record, never acknowledged.
+		const [timer] = await engine.store.takeDueTimers(T0 + 31 * MIN, 10, 0);
+		const { recorded, ...before } = JSON.parse(timer.body) as Record<string, unknown>;
+		expect(recorded).toBe(true);
+		await engine.store.scheduleTimer({ timerId: timer.timerId, dueAt: timer.dueAt, body: JSON.stringify(before) });
+		const restore = recordWrites('skip');
+		expect((await fireDueTimers(engine, T0 + 31 * MIN, 100, rules, 60_000, { journey: 'cart', node: 'trigger-1' })).fired.map((r) => r.event.name)).toEqual(['Cart Abandoned']);
+		restore();
+		const emptied = await engine.ingest({ type: 'track', name: 'Cart Emptied', identities: { email: 'up@example.com' }, occurredAt: at(31.5) }, { journey: 'cart' });
+		expect(await applyInactivityRules(engine, [emptied], rules, 'trigger-1')).toEqual([]);
+		const names: (string | undefined)[] = [];
+		for (const minutes of [33, 200]) names.push(...(await fire(engine, T0 + minutes * MIN, rules, 'cart', 'trigger-1')).map((r) => r.event.name));
+		expect(names).toEqual(['Cart Abandoned']);
+	});
+
+	test('a merged contact: the next touch a repeat starts waits under the contact it merged into, so a restarted cadence moves it (one "Cart Still Abandoned")', async () => {
+		// B (an email) starts a cart; then an event links B to the older contact A (a user id): B merges into A.
+		const a = (await engine.ingest({ type: 'track', name: 'Signed Up', identities: { userId: 'u-a' }, occurredAt: at(-10) }, { journey: 'cart' })).decision.contactId;
+		const started = await engine.ingest({ type: 'track', name: 'Cart Updated', identities: { email: 'b@x.io' }, occurredAt: at(0) }, { journey: 'cart' });
+		await applyInactivityRules(engine, [started], rules, 'trigger-1');
+		const link = await engine.ingest({ type: 'track', name: 'Logged In', identities: { userId: 'u-a', email: 'b@x.io' }, occurredAt: at(5) }, { journey: 'cart' });
+		expect(link.decision.contactId).toBe(a);
+		// The first taker takes Cart Abandoned in and stops for good while starting the second touch.
+		await diesStartingNextTouch(engine, T0 + 31 * MIN, rules);
+		const names: (string | undefined)[] = [];
+		names.push(...(await fire(engine, T0 + 33 * MIN, rules, 'cart', 'trigger-1')).map((r) => r.event.name));
+		// The cart is updated again at 40 minutes: the cadence restarts (Cart Abandoned at 70, its second touch at 130).
+		const again = await engine.ingest({ type: 'track', name: 'Cart Updated', identities: { email: 'b@x.io' }, occurredAt: at(40) }, { journey: 'cart' });
+		await applyInactivityRules(engine, [again], rules, 'trigger-1');
+		for (const minutes of [71, 95, 131, 400]) names.push(...(await fire(engine, T0 + minutes * MIN, rules, 'cart', 'trigger-1')).map((r) => r.event.name));
+		expect(names).toEqual(['Cart Abandoned', 'Cart Abandoned', 'Cart Still Abandoned']);
 	});
 });
