@@ -51,9 +51,13 @@ const AGENT_ERRORS: ReadonlySet<NudgeErrorCode> = new Set(['INVALID_INPUT', 'UNK
  * failure. Anything else (a store down, a bug) is the operator's: its message names hosts, files or internals, so
  * it goes to the server's log and the agent only learns to try later.
  */
-async function answer(work: () => Promise<unknown>): Promise<CallToolResult> {
+/**
+ * A tool's answer. Its work is tracked by the engine, whose close waits for it: a client closing stdin (how MCP ends a
+ * stdio server) or a SIGTERM while an action is sending still leaves the send recorded.
+ */
+async function answer(engine: Engine, work: () => Promise<unknown>): Promise<CallToolResult> {
 	try {
-		return reply(await work());
+		return reply(await engine.track(work()));
 	} catch (error) {
 		if (error instanceof NudgeError && AGENT_ERRORS.has(error.code)) return { isError: true, content: [{ type: 'text', text: `${error.code}: ${error.message}` }] };
 		const code = error instanceof NudgeError ? error.code : 'INTERNAL_ERROR';
@@ -80,7 +84,7 @@ export function createMcpServer(engine: Engine, options: McpToolOptions = {}): M
 			annotations: { readOnlyHint: true, openWorldHint: false },
 		},
 		({ contact }) =>
-			answer(async () => {
+			answer(engine, async () => {
 				const profile = await resolveActionContact(engine.store, contact);
 				// The latest RECENT of the last 30 days, oldest first.
 				const recent = (await engine.queryDecisions({ contactId: profile.contactId, from: new Date(Date.now() - 30 * 86_400_000).toISOString(), newestFirst: true, limit: RECENT })).reverse();
@@ -124,7 +128,7 @@ export function createMcpServer(engine: Engine, options: McpToolOptions = {}): M
 				.strict(),
 			annotations: { readOnlyHint: true, openWorldHint: false },
 		},
-		({ contact, journey }) => answer(async () => redact(await engine.scoreProfile(await resolveActionContact(engine.store, contact), journey), false)),
+		({ contact, journey }) => answer(engine, async () => redact(await engine.scoreProfile(await resolveActionContact(engine.store, contact), journey), false)),
 	);
 
 	server.registerTool(
@@ -146,7 +150,7 @@ export function createMcpServer(engine: Engine, options: McpToolOptions = {}): M
 			annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
 		},
 		(request) =>
-			answer(async () => {
+			answer(engine, async () => {
 				// An explanation may quote a reviewer's note or a provider's error: personal data in it is masked.
 				const shown = <T extends { explanation: string; error?: string }>(v: T): T => ({ ...v, explanation: redact(v.explanation), ...(v.error !== undefined ? { error: redact(v.error) } : {}) });
 				const verdict = await engine.requestAction({ ...request, agentId });
@@ -180,7 +184,7 @@ export function createMcpServer(engine: Engine, options: McpToolOptions = {}): M
 			annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
 		},
 		(input) =>
-			answer(async () => {
+			answer(engine, async () => {
 				const { decision, duplicate } = await engine.recordOutcome({ ...input, agentId });
 				return { decisionId: decision.decisionId, duplicate, outcomes: decision.outcomes.map((o) => ({ type: o.type, at: o.at, value: o.value })) };
 			}),
@@ -197,7 +201,7 @@ export function createMcpServer(engine: Engine, options: McpToolOptions = {}): M
 			annotations: { readOnlyHint: true, openWorldHint: false },
 		},
 		({ decisionId }) =>
-			answer(async () => {
+			answer(engine, async () => {
 				const d = await engine.getDecision(decisionId);
 				const shown = options.revealPii ? d : redactDecision(d);
 				// What the agent wrote is not repeated back: the verdict and its reasons are what it needs.

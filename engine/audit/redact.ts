@@ -89,8 +89,15 @@ export function isPiiKey(key: string): boolean {
 	return PII_KEY.test(key);
 }
 
+/**
+ * Words naming a credential that no harmless key holds, found anywhere in a key written without separators
+ * (`passwordresettoken`, `clientsecret`, `sessionid`: HubSpot's property names, many CRMs' exports), where the
+ * separated words of SECRET_WORDS cannot be told apart. Short or common words (pin, auth, key, cookie) are not.
+ */
+const SECRET_INSIDE = /token|secret(?!ar)|passw(?:or)?d|passphrase|passcode|credential|(?:api|access|private|signing|secret|session)key|session(?:id|token)|oauth|authorization|bearer/;
+
 export function isSecretKey(key: string): boolean {
-	return SECRET_WORDS.test(keyWords(key));
+	return SECRET_WORDS.test(keyWords(key)) || SECRET_INSIDE.test(key.toLowerCase().replace(/[^a-z\d]+/g, ''));
 }
 
 const hasValue = (v: unknown) => v !== null && v !== undefined && v !== '';

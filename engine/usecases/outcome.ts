@@ -49,7 +49,7 @@ export async function recordOutcome(ctx: EngineContext, input: OutcomeInput): Pr
 		throw new NudgeError('INVALID_INPUT', `Decision ${decision.decisionId} is not one of your actions (agent ${input.agentId}): record outcomes only of actions Request Action gave you`);
 	}
 	const outcome = OutcomeSchema.safeParse({
-		outcomeId: input.outcomeId ?? `${decision.decisionId}:${input.type}`,
+		outcomeId: outcomeIdOf(decision, input),
 		type: input.type,
 		channel: decision.channel,
 		value: input.value,
@@ -81,6 +81,16 @@ export async function recordOutcome(ctx: EngineContext, input: OutcomeInput): Pr
 	if (added) return { decision: current, duplicate: false };
 	// A repeated outcome is not counted again, but it is logged: the trail says it arrived and was ignored.
 	return { decision: await save(ctx, current, `outcome ignored: duplicate ${outcome.data.outcomeId}`, ctx.wallNow(), { durable: true }), duplicate: true };
+}
+
+/**
+ * The outcome's id, unique in the store (a repeat is ignored). An agent's own id is kept under its action's decision:
+ * given as is, it could take the id another decision's outcome will have (`<decisionId>:conversion`, the decision id
+ * read from lookup_contact) and so have that real outcome ignored as a duplicate.
+ */
+function outcomeIdOf(decision: Decision, input: OutcomeInput): string {
+	if (input.outcomeId === undefined) return `${decision.decisionId}:${input.type}`;
+	return input.agentId === undefined ? input.outcomeId : `${decision.decisionId}:agent:${input.outcomeId}`;
 }
 
 /**

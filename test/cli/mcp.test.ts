@@ -1,7 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -12,6 +13,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { checkHttpOptions, RunningMcpHttp, startMcpHttp } from '../../cli/mcp/http';
 import { AnsweringStdioTransport } from '../../cli/mcp/stdio';
 import { createMcpServer, McpToolOptions } from '../../cli/mcp/tools';
+import { actionDecisionId } from '../../engine/agents/idempotency';
 import { Engine } from '../../engine/engine';
 import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { loadPolicy } from '../../engine/policy/load';
@@ -197,13 +199,16 @@ describe('nudge mcp tools (in-process transport)', () => {
 
 	test('lookup_contact does not hand credentials kept in contact traits to the model, also with personal data revealed', async () => {
 		const made = (prefix: string) => `${prefix}${randomBytes(8).toString('hex')}`;
-		const secrets = Object.fromEntries(['passwordResetToken', 'apiKey', 'accessToken', 'password'].map((key) => [key, made(`${key}-`)]));
+		// Written without separators too (HubSpot's property names, many CRMs' exports): each names a credential as well.
+		const lowerCase = ['passwordresettoken', 'accesstoken', 'clientsecret', 'sessionid', 'userpassword', 'secretkey', 'refreshtoken'];
+		const secrets = Object.fromEntries(['passwordResetToken', 'apiKey', 'accessToken', 'password', ...lowerCase].map((key) => [key, made(`${key}-`)]));
 		await engine.ingest({ type: 'identify', identities: { email: 'ana@example.com' }, traits: { plan: 'pro', ...secrets } });
 		for (const revealPii of [false, true]) {
 			const revealing = await connectInProcess(engine, { revealPii });
 			const contact = data(await revealing.callTool({ name: 'lookup_contact', arguments: { contact: 'ana@example.com' } }));
 			await revealing.close();
 			expect(contact.traits).toMatchObject({ plan: 'pro', firstName: revealPii ? 'Ana' : '[redacted]', passwordResetToken: '[redacted]', apiKey: '[redacted]', accessToken: '[redacted]', password: '[redacted]' });
+			for (const key of lowerCase) expect({ key, value: (contact.traits as Record<string, unknown>)[key] }).toEqual({ key, value: '[redacted]' });
 			for (const value of Object.values(secrets)) expect(JSON.stringify(contact)).not.toContain(value);
 		}
 	});
@@ -265,6 +270,32 @@ describe('nudge mcp tools (in-process transport)', () => {
 		expect((await engine.getDecision(journey.decisionId)).outcomes).toEqual([]);
 		const lookedUp = data(await client.callTool({ name: 'lookup_contact', arguments: { contact: 'ana@example.com' } }));
 		expect(lookedUp.consent).toMatchObject({ email: 'opted_in' });
+	});
+
+	test.each([
+		['memory', () => new MemoryStore()],
+		['sqlite', () => new SqliteStore(join(tempDir(), 'outcome-ids.db'))],
+	])("record_outcome: an agent's outcome id cannot take the id of a journey decision's outcome, so the journey's real conversion still counts (%s)", async (_kind, makeStore) => {
+		const owned = new Engine({ store: makeStore(), policy: loadPolicy(POLICY) });
+		try {
+			await seed(owned);
+			const agent = await connectInProcess(owned, {});
+			const { decision: journey } = await owned.ingest({ type: 'track', name: 'Pricing Viewed', identities: { email: 'ana@example.com' } });
+			const mine = data(await agent.callTool({ name: 'request_action', arguments: action() }));
+			// The journey's decision id is in lookup_contact; the agent records a click on its own action under the id the
+			// journey's conversion will have.
+			const seen = data(await agent.callTool({ name: 'lookup_contact', arguments: { contact: 'ana@example.com' } }));
+			expect((seen.recentDecisions as { decisionId: string }[]).map((d) => d.decisionId)).toContain(journey.decisionId);
+			const squat = { decisionId: mine.decisionId, type: 'click', outcomeId: `${journey.decisionId}:conversion` };
+			expect(data(await agent.callTool({ name: 'record_outcome', arguments: squat }))).toMatchObject({ duplicate: false });
+			// Its own repeat is still a duplicate.
+			expect(data(await agent.callTool({ name: 'record_outcome', arguments: squat }))).toMatchObject({ duplicate: true });
+			await agent.close();
+			const real = await owned.recordOutcome({ decisionId: journey.decisionId, type: 'conversion' });
+			expect({ duplicate: real.duplicate, outcomes: real.decision.outcomes.map((o) => o.type) }).toEqual({ duplicate: false, outcomes: ['conversion'] });
+		} finally {
+			await owned.close();
+		}
 	});
 
 	test('record_outcome refuses an outcome dated in the far future: the contact can still opt back in', async () => {
@@ -432,15 +463,21 @@ describe('nudge mcp over stdio (in process)', () => {
 const built = existsSync(CLI) ? describe : describe.skip;
 if (!existsSync(CLI)) process.stderr.write(`\n*** ${CLI} is not built: the nudge mcp child-process tests are SKIPPED (npm run build) ***\n\n`);
 
+/** A SQLite store seeded with the test's contacts, and the test's policy in a file: what `nudge mcp` is started on. */
+async function seededFiles(): Promise<{ db: string; policyFile: string }> {
+	const dir = tempDir();
+	const db = join(dir, 'nudge.db');
+	const policyFile = join(dir, 'policy.json');
+	writeFileSync(policyFile, JSON.stringify(POLICY));
+	const seeding = new Engine({ store: new SqliteStore(db), policy: loadPolicy(POLICY) });
+	await seed(seeding);
+	await seeding.close();
+	return { db, policyFile };
+}
+
 built('nudge mcp as a real child process', () => {
 	test('stdio: the SDK client spawns it, requests actions, and the log is in the store; the SDK is not loaded by other commands', async () => {
-		const dir = tempDir();
-		const db = join(dir, 'nudge.db');
-		const policyFile = join(dir, 'policy.json');
-		writeFileSync(policyFile, JSON.stringify(POLICY));
-		const seeding = new Engine({ store: new SqliteStore(db), policy: loadPolicy(POLICY) });
-		await seed(seeding);
-		await seeding.close();
+		const { db, policyFile } = await seededFiles();
 		const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'mcp', '--store', db, '--policy', policyFile, '--agent-id', AGENT], stderr: 'pipe' });
 		const client = new Client({ name: 'stdio-agent', version: '1.0.0' });
 		await client.connect(transport);
@@ -475,6 +512,42 @@ built('nudge mcp as a real child process', () => {
 		// Each line that is not a message is answered, as over HTTP: '{not json' and '\u0000\uffff' with a parse error, '[]' as an invalid request.
 		expect(replies.filter((m) => m.id === null).map((m) => m.error.code)).toEqual([-32700, -32600, -32700]);
 	}, 20_000);
+
+	test('stdin closing (how an MCP client ends a stdio server) while an allowed action is sending: the server waits, and the send is recorded', async () => {
+		const { db, policyFile } = await seededFiles();
+		let arrived!: () => void;
+		const reached = new Promise<void>((r) => (arrived = r));
+		let exited!: () => void;
+		const gone = new Promise<void>((r) => (exited = r));
+		// The receiver answers once the server has gone, or after 3 s: a server that waits for its send records it.
+		const hook = createServer((req, res) => {
+			req.resume();
+			arrived();
+			const ok = () => {
+				if (!res.writableEnded && !res.destroyed) res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+			};
+			void gone.then(ok);
+			setTimeout(ok, 3000).unref();
+		});
+		await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+		const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
+		const child = spawn(process.execPath, [CLI, 'mcp', '--store', db, '--policy', policyFile, '--agent-id', AGENT, '--webhook', url], { stdio: ['pipe', 'pipe', 'pipe'] });
+		child.stdout.resume();
+		child.stderr.resume();
+		child.on('exit', () => exited());
+		const line = (m: unknown) => child.stdin.write(`${JSON.stringify(m)}\n`);
+		line({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'closing', version: '1' } } });
+		line({ jsonrpc: '2.0', method: 'notifications/initialized' });
+		line({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'request_action', arguments: action({ idempotencyKey: 'shutdown' }) } });
+		await reached;
+		child.stdin.end();
+		await gone;
+		await new Promise<void>((r) => hook.close(() => r()));
+		const reader = new SqliteStore(db);
+		const sent = await reader.getDecision(actionDecisionId(AGENT, 'shutdown'));
+		await reader.close();
+		expect({ status: sent?.status, delivery: sent?.delivery?.status, logged: !!sent?.loggedAt }).toEqual({ status: 'sent', delivery: 'sent', logged: true });
+	}, 30_000);
 
 	test('--http off loopback without a token exits with the reason', () => {
 		const run = spawnSync(process.execPath, [CLI, 'mcp', '--http', '--host', '0.0.0.0', '--port', '0'], { encoding: 'utf8', env: { ...process.env, NUDGE_MCP_TOKEN: '' }, timeout: 15_000 });
