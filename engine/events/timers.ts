@@ -179,13 +179,10 @@ export function policyHasTimers(engine: Engine, journey?: string): boolean {
 export interface TimerFailure {
 	eventId: string;
 	error: Error;
-	/** A fired timer's event: its firing is repeated after the lease, and the repeat tries again. */
-	retried?: boolean;
 }
 
 /** What a node reports for a TimerFailure. */
-export const timerFailureText = ({ eventId, error, retried }: TimerFailure) =>
-	`Could not start or cancel the inactivity timers of event ${eventId} (it was taken in and goes on${retried ? '; tried again after the timer\'s lease' : ''}): ${error.message}`;
+export const timerFailureText = ({ eventId, error }: TimerFailure) => `Could not start or cancel the inactivity timers of event ${eventId} (it was taken in and goes on): ${error.message}`;
 
 /**
  * Schedules and cancels timers for newly accepted events (call after every ingest). The events are taken in already
@@ -284,23 +281,20 @@ export async function fireDueTimers(engine: Engine, now = Date.now(), limit = 10
 		try {
 			const body = JSON.parse(timer.body) as TimerBody;
 			const result = await fireTimer(engine, timer);
-			let met: TouchesMet = { failures: [], again: false };
 			if (!result.duplicate) {
 				fired.push(result);
-				met = await meetNextTouches(engine, timer, body, result, rules, node, now);
+				timerFailures.push(...(await meetNextTouches(engine, timer, body, result, rules, node, now)));
 			} else {
 				// A repeat: the taker before took the event in, and may have died before it met the next touches (no record of
 				// meeting them: this taker does) or before its flow had the decision (brought out again). With the record, or
 				// for a timer whose firings record nothing (set by a version before), they are not met again: a touch
 				// cancelled since would start again.
 				const profile = await engine.getProfile(body.contactId);
-				if (body.recorded && !(await engine.store.keyHeldUntil(touchesMetKey(timer), now))) met = await meetNextTouches(engine, timer, body, asSurvivor(result, profile), rules, node, now);
+				if (body.recorded && !(await engine.store.keyHeldUntil(touchesMetKey(timer), now))) timerFailures.push(...(await meetNextTouches(engine, timer, body, asSurvivor(result, profile), rules, node, now)));
 				const left = await firingLeftBehind(engine, timer, result, profile);
 				if (left) fired.push(left);
 			}
-			timerFailures.push(...met.failures);
-			// Next touches a store error kept from starting: the timer stays unacknowledged, so a repeat meets them.
-			if (!met.again) done.push(timer);
+			done.push(timer);
 		} catch (error) {
 			failed.push({ timerId: timer.timerId, error: error as Error });
 		}
@@ -320,29 +314,22 @@ const TOUCHES_MET_MS = 7 * 24 * 60 * 60_000;
 /** The record that a firing's next touches were met; the fired event's id (which names the contact) hashed. */
 const touchesMetKey = (timer: LeasedTimer) => `timer-touches-met:${createHash('sha256').update(firedEventId(timer)).digest('base64url')}`;
 
-/** How meeting a firing's next touches went: what to report, and whether a repeat of the firing must meet them again. */
-interface TouchesMet {
-	failures: TimerFailure[];
-	again: boolean;
-}
-
 /**
  * Meets a fired timer's event with the taker's rules and those the timer carries (the next touches), then records that
- * it did. After a store error (a wait neither started nor cancelled), nothing is recorded and the firing is to be
- * repeated (its timer left unacknowledged): the repeat meets them again. A cycle stopped is no store error.
+ * it did. After a store error (a wait neither started nor cancelled) nothing is recorded and the error is reported; the
+ * timer is acknowledged all the same: repeated, its firing would hand its decision to the flow a second time, and
+ * start again a touch the error came after and the contact has cancelled since. A cycle stopped is no store error.
  */
-async function meetNextTouches(engine: Engine, timer: LeasedTimer, body: TimerBody, result: IngestResult, rules: InactivityRule[], node: string | undefined, now: number): Promise<TouchesMet> {
+async function meetNextTouches(engine: Engine, timer: LeasedTimer, body: TimerBody, result: IngestResult, rules: InactivityRule[], node: string | undefined, now: number): Promise<TimerFailure[]> {
 	const failures = await meetRules(engine, [result], rulesMeeting(rules, body, node), [...(body.after ?? []), body.fire]);
-	const storeFailed = failures.some((failure) => !(failure.error instanceof NudgeError && failure.error.code === 'INVALID_CONFIG'));
-	if (storeFailed) return { failures: failures.map((failure) => ({ ...failure, retried: true })), again: true };
+	if (failures.some((failure) => !(failure.error instanceof NudgeError && failure.error.code === 'INVALID_CONFIG'))) return failures;
 	try {
 		await engine.store.holdKey(touchesMetKey(timer), TOUCHES_MET_MS, now);
 	} catch (error) {
-		// The touches were met: acknowledged, the firing is not repeated, so the record is not needed (a repeat without
-		// it would start again a touch cancelled since).
+		// The touches were met and the timer is acknowledged: not repeated, it needs no record.
 		failures.push({ eventId: result.event.eventId, error: error as Error });
 	}
-	return { failures, again: false };
+	return failures;
 }
 
 /** A repeat's take-in names the contact the timer's body holds: the next touches wait under the contact it merged into since. */
