@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { checkWebhookUrl } from '../engine/deliver/webhook';
+import { DEFAULT_RETRY } from '../engine/deliver/provider';
+import { checkWebhookUrl, longestSendMs } from '../engine/deliver/webhook';
 import type { SendTarget } from '../engine/engine';
 import { NudgeError } from '../engine/errors';
 import { createEngine } from '../engine/registry';
@@ -72,7 +73,8 @@ export async function runMcp(args: string[]): Promise<number> {
 			await Promise.race([closed, stopped]);
 		}
 	} finally {
-		await engine.close();
+		// Tool calls under way finish, however long their send may take with its retries (a second Ctrl+C stops at once).
+		await engine.close(longestSendMs(DEFAULT_RETRY));
 	}
 	return 0;
 }

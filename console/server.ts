@@ -177,6 +177,15 @@ export interface StandaloneOptions {
 /** Addresses that listen on every interface: no host name follows from them. */
 const WILDCARD_HOSTS = ['0.0.0.0', '::', ''];
 
+/**
+ * The host a printed link names: the address bound to, or, bound to every interface (0.0.0.0, ::), the first public
+ * host name given, else 127.0.0.1. A link to 0.0.0.0 would send `Host: 0.0.0.0`, which the server refuses (421).
+ */
+export function linkHost(host: string, publicHosts: string[] = []): string {
+	const named = WILDCARD_HOSTS.includes(host) ? hostName(publicHosts[0] ?? '127.0.0.1') : host;
+	return named.includes(':') ? `[${named}]` : named;
+}
+
 /** `nudge console`: the page on its own HTTP server. Bound to loopback unless told otherwise, and then only with a token. */
 export async function startConsoleServer(options: StandaloneOptions): Promise<{ server: Server; url: string; close: () => Promise<void> }> {
 	const host = options.host ?? '127.0.0.1';
@@ -195,10 +204,9 @@ export async function startConsoleServer(options: StandaloneOptions): Promise<{ 
 		server.listen(options.port ?? 0, host, resolve);
 	});
 	const { port } = server.address() as AddressInfo;
-	const shown = host.includes(':') ? `[${host}]` : host;
 	return {
 		server,
-		url: `http://${shown}:${port}/${options.token ? `#token=${encodeURIComponent(options.token)}` : ''}`,
+		url: `http://${linkHost(host, options.publicHosts)}:${port}/${options.token ? `#token=${encodeURIComponent(options.token)}` : ''}`,
 		close: () => new Promise<void>((resolve) => server.close(() => resolve())),
 	};
 }

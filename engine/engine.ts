@@ -80,6 +80,7 @@ export class Engine {
 	private readonly retention: RetentionSchedule;
 	/** Work a caller asked close() to wait for (see track). */
 	private readonly running = new Set<Promise<unknown>>();
+	private closeStarted = false;
 
 	constructor(options: EngineOptions) {
 		this.store = options.store;
@@ -303,13 +304,26 @@ export class Engine {
 	 * hung store call, must not keep the store open for good), then syncs (or closes, when it owns it) the store.
 	 */
 	async close(waitMs = CLOSE_WAIT_MS): Promise<void> {
+		this.closeStarted = true;
 		if (this.running.size) {
 			let timer: NodeJS.Timeout | undefined;
-			const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
-			await Promise.race([Promise.allSettled([...this.running]), deadline]);
+			let waited = false;
+			const deadline = new Promise<void>((resolve) => {
+				timer = setTimeout(() => {
+					waited = true;
+					resolve();
+				}, waitMs);
+			});
+			// Work tracked while it waits (a message already on its way in) is waited for as well, within the same time.
+			while (this.running.size && !waited) await Promise.race([Promise.allSettled([...this.running]), deadline]);
 			clearTimeout(timer);
 		}
 		if (this.ownsStore) await this.store.close();
 		else await this.store.sync();
+	}
+
+	/** Once close() is called: a caller starting new work (an MCP tool call) refuses it from then on. */
+	get closing(): boolean {
+		return this.closeStarted;
 	}
 }

@@ -7,7 +7,7 @@ import { createServer, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { bearerToken, hostName, LOOPBACK_HOSTS, tokenMatches } from '../../console/server';
+import { bearerToken, hostName, linkHost, LOOPBACK_HOSTS, tokenMatches } from '../../console/server';
 import { NudgeError } from '../../engine/errors';
 
 export const MCP_PATH = '/mcp';
@@ -122,9 +122,8 @@ export async function startMcpHttp(makeServer: () => McpServer, options: McpHttp
 		http.listen(options.port, options.host, () => resolve());
 	});
 	const { port } = http.address() as AddressInfo;
-	const shownHost = options.host.includes(':') ? `[${options.host}]` : options.host;
 	return {
-		url: `http://${shownHost}:${port}${MCP_PATH}`,
+		url: `http://${linkHost(options.host, options.publicHosts)}:${port}${MCP_PATH}`,
 		close: () =>
 			new Promise<void>((resolve) => {
 				http.closeAllConnections();

@@ -56,6 +56,8 @@ const AGENT_ERRORS: ReadonlySet<NudgeErrorCode> = new Set(['INVALID_INPUT', 'UNK
  * stdio server) or a SIGTERM while an action is sending still leaves the send recorded.
  */
 async function answer(engine: Engine, work: () => Promise<unknown>): Promise<CallToolResult> {
+	// Stopping: what is under way finishes; a call arriving now would meet a store about to close.
+	if (engine.closing) return { isError: true, content: [{ type: 'text', text: 'UNAVAILABLE: the Nudge MCP server is stopping, and nothing was done. Try again once it is back.' }] };
 	try {
 		return reply(await engine.track(work()));
 	} catch (error) {

@@ -1,3 +1,5 @@
+import { redactUrl } from '../errors';
+import { handoffSummary } from './handoff';
 import type { Decision } from './schema';
 
 /**
@@ -25,10 +27,11 @@ const keyWords = (key: string) =>
 		.replace(/[^a-z\d]+/g, '_');
 
 /**
- * International numbers (+ and 8–15 digits) and North American style 3-3-4 numbers; not ISO dates or ids.
+ * International numbers (+ and 8–15 digits) and North American style 3-3-4 numbers ((415) 555-0100, (415)555-0100,
+ * 415.555.0100); not ISO dates or ids.
  * Every repetition is bounded, so each starting point costs a bounded amount of work: linear in the text.
  */
-const PHONE = /(?<![\w-])(?:\+\d[\d\s().-]{6,17}\d|\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4})(?![\w-])/g;
+const PHONE = /(?<![\w-])(?:\+\d[\d\s().-]{6,17}\d|(?:\(\d{3}\)[\s.-]?|\d{3}[\s.-])\d{3}[\s.-]\d{4})(?![\w-])/g;
 
 /**
  * National numbers, which start with the trunk prefix 0 (UK 020 7946 0958, 07700 900123; FR 06 12 34 56 78; DE
@@ -82,22 +85,27 @@ function maskNationalPhone(match: string): string {
 
 /** Email addresses and phone numbers inside free text (explanations, details, ids) are masked. */
 export function redactText(text: string): string {
-	return maskEmails(text).replace(PHONE, '[phone redacted]').replace(NATIONAL_PHONE, maskNationalPhone);
+	return maskEmails(redactUrl(text)).replace(PHONE, '[phone redacted]').replace(NATIONAL_PHONE, maskNationalPhone);
 }
 
+/** PII_KEY's names read on a key's words too (`First Name`, `first-name`, `user_id`), and `name` as any of its words (`name_first`). */
+const PII_WORDS = /(?:^|_)(?:name|user_id|anonymous_id)(?:_|$)/;
+
 export function isPiiKey(key: string): boolean {
-	return PII_KEY.test(key);
+	if (PII_KEY.test(key)) return true;
+	const words = keyWords(key);
+	return PII_KEY.test(words) || PII_WORDS.test(words);
 }
 
 /**
- * Words naming a credential that no harmless key holds, found anywhere in a key written without separators
- * (`passwordresettoken`, `clientsecret`, `sessionid`: HubSpot's property names, many CRMs' exports), where the
- * separated words of SECRET_WORDS cannot be told apart. Short or common words (pin, auth, key, cookie) are not.
+ * A key written without separators (`passwordresettoken`, `clientsecret`, `sessionid`: HubSpot's property names, many
+ * CRMs' exports), where SECRET_WORDS cannot find the words: a credential's word ending it, so `passwordless`,
+ * `sessionIdleMinutes` or `credentialingStatus` stay. Short or common words (pin, key, cookie, bearer) alone are not.
  */
-const SECRET_INSIDE = /token|secret(?!ar)|passw(?:or)?d|passphrase|passcode|credential|(?:api|access|private|signing|secret|session)key|session(?:id|token)|oauth|authorization|bearer/;
+const SECRET_ENDING = /(?:tokens?|secrets?|passwords?|passwd|pwd|passphrase|passcode|credentials?|(?:api|access|private|signing|secret|auth|session|encryption)keys?|session(?:id|token|cookie)|authcookie|jwt|otp|signatures?|oauth|auth|authorization)$/;
 
 export function isSecretKey(key: string): boolean {
-	return SECRET_WORDS.test(keyWords(key)) || SECRET_INSIDE.test(key.toLowerCase().replace(/[^a-z\d]+/g, ''));
+	return SECRET_WORDS.test(keyWords(key)) || SECRET_ENDING.test(key.toLowerCase().replace(/[^a-z\d]+/g, ''));
 }
 
 const hasValue = (v: unknown) => v !== null && v !== undefined && v !== '';
@@ -131,8 +139,12 @@ export function redactValue(value: unknown, piiKeys = true): unknown {
 	return value;
 }
 
-/** Masks only the values under secret keys (isSecretKey), at any depth: what is left where personal data is revealed. */
+/**
+ * Masks only credentials, at any depth: values under secret keys (isSecretKey), and in text a URL's password and secret
+ * query parameters (a login link's `?token=`, redactUrl). What is left where personal data is revealed.
+ */
 export function withoutSecrets(value: unknown): unknown {
+	if (typeof value === 'string') return redactUrl(value);
 	if (Array.isArray(value)) return value.map(withoutSecrets);
 	if (value && typeof value === 'object') return mapEntries(value, (k, v) => (isSecretKey(k) && hasValue(v) ? REDACTED : withoutSecrets(v)), false);
 	return value;
@@ -152,5 +164,7 @@ export function shownTraits(traits: Record<string, unknown>, revealPii: boolean)
  * `nudge export --redact` show decisions this way.
  */
 export function redactDecision(d: Decision): Decision {
-	return redactValue({ ...d, annotations: redactValue(d.annotations, true) }, false) as Decision;
+	// An escalation's brief names the contact (their name, title and company): told again without them.
+	const handoff = d.handoff && { ...d.handoff, summary: handoffSummary(REDACTED, d.score ?? { tier: 'unscored', value: 0 }, d.handoff.interests, d.handoff.topFactors) };
+	return redactValue({ ...d, annotations: redactValue(d.annotations, true), ...(handoff ? { handoff } : {}) }, false) as Decision;
 }

@@ -36,6 +36,11 @@ export function attemptTimeoutMs(timeoutMs: number | undefined): number {
 	return timeoutMs !== undefined && Number.isFinite(timeoutMs) && timeoutMs > 0 ? Math.min(timeoutMs, MAX_TIMEOUT_MS) : DEFAULT_TIMEOUT_MS;
 }
 
+/** The longest a webhook send with its default timeout can take under `retry`: every attempt timed out, every pause a Retry-After at its most. */
+export function longestSendMs(retry: Pick<RetryPolicy, 'maxAttempts' | 'maxRetryAfterMs'>): number {
+	return retry.maxAttempts * DEFAULT_TIMEOUT_MS + (retry.maxAttempts - 1) * retry.maxRetryAfterMs;
+}
+
 interface Answer {
 	status: number;
 	headers: IncomingHttpHeaders;

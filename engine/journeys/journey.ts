@@ -1,3 +1,4 @@
+import { handoffSummary } from '../audit/handoff';
 import type { Decision, Score } from '../audit/schema';
 import type { Profile } from '../profiles/schema';
 import { eventCount } from '../profiles/profiles';
@@ -82,9 +83,7 @@ export function handoffFor(policy: Policy, journey: string, profile: Profile, sc
 	const text = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
 	const role = [text(t.title), text(t.company)].filter(Boolean).join(', ');
 	const who = `${text(t.name) ?? profile.email ?? profile.contactId}${role ? ` (${role})` : ''}`;
-	const did = interests.length ? interests.map((i) => (i.count > 1 ? `${i.event} ×${i.count}` : i.event)).join(', ') : 'no engagement yet';
-	const summary = `${who}: ${score.tier} lead, score ${score.value}. Interested in: ${did}. Why: ${topFactors.join('; ') || 'no positive factor'}.`;
-	return { summary, interests, topFactors };
+	return { summary: handoffSummary(who, score, interests, topFactors), interests, topFactors };
 }
 
 /**

@@ -84,13 +84,16 @@ export async function recordOutcome(ctx: EngineContext, input: OutcomeInput): Pr
 }
 
 /**
- * The outcome's id, unique in the store (a repeat is ignored). An agent's own id is kept under its action's decision:
- * given as is, it could take the id another decision's outcome will have (`<decisionId>:conversion`, the decision id
- * read from lookup_contact) and so have that real outcome ignored as a duplicate.
+ * The outcome's id, unique in the store (a repeat is ignored). Every id Nudge makes holds a `:` (`<decisionId>:<type>`,
+ * a journey's outcome event's): an agent's own may not, or it could take the id another decision's outcome will have
+ * (the decision id read from lookup_contact) and have that real outcome ignored as a duplicate.
  */
 function outcomeIdOf(decision: Decision, input: OutcomeInput): string {
 	if (input.outcomeId === undefined) return `${decision.decisionId}:${input.type}`;
-	return input.agentId === undefined ? input.outcomeId : `${decision.decisionId}:agent:${input.outcomeId}`;
+	if (input.agentId !== undefined && input.outcomeId.includes(':')) {
+		throw new NudgeError('INVALID_INPUT', `An outcome id of yours may not hold ":" (Nudge's own ids do): give your own, e.g. the order's id ("order-1001"), or none`);
+	}
+	return input.outcomeId;
 }
 
 /**

@@ -200,15 +200,17 @@ describe('nudge mcp tools (in-process transport)', () => {
 	test('lookup_contact does not hand credentials kept in contact traits to the model, also with personal data revealed', async () => {
 		const made = (prefix: string) => `${prefix}${randomBytes(8).toString('hex')}`;
 		// Written without separators too (HubSpot's property names, many CRMs' exports): each names a credential as well.
-		const lowerCase = ['passwordresettoken', 'accesstoken', 'clientsecret', 'sessionid', 'userpassword', 'secretkey', 'refreshtoken'];
+		const lowerCase = ['passwordresettoken', 'accesstoken', 'clientsecret', 'sessionid', 'userpassword', 'secretkey', 'refreshtoken', 'userpwd', 'accessjwt', 'authkey', 'webhooksignature', 'sessioncookie', 'loginotp'];
 		const secrets = Object.fromEntries(['passwordResetToken', 'apiKey', 'accessToken', 'password', ...lowerCase].map((key) => [key, made(`${key}-`)]));
-		await engine.ingest({ type: 'identify', identities: { email: 'ana@example.com' }, traits: { plan: 'pro', ...secrets } });
+		await engine.ingest({ type: 'identify', identities: { email: 'ana@example.com' }, traits: { plan: 'pro', sessionIdleMinutes: 42, passwordless: true, credentialingStatus: 'approved', secretary: 'Bo', ...secrets } });
 		for (const revealPii of [false, true]) {
 			const revealing = await connectInProcess(engine, { revealPii });
 			const contact = data(await revealing.callTool({ name: 'lookup_contact', arguments: { contact: 'ana@example.com' } }));
 			await revealing.close();
 			expect(contact.traits).toMatchObject({ plan: 'pro', firstName: revealPii ? 'Ana' : '[redacted]', passwordResetToken: '[redacted]', apiKey: '[redacted]', accessToken: '[redacted]', password: '[redacted]' });
 			for (const key of lowerCase) expect({ key, value: (contact.traits as Record<string, unknown>)[key] }).toEqual({ key, value: '[redacted]' });
+			// Traits that only hold such a word are no credentials, and stay.
+			expect(contact.traits).toMatchObject({ sessionIdleMinutes: 42, passwordless: true, credentialingStatus: 'approved', secretary: 'Bo' });
 			for (const value of Object.values(secrets)) expect(JSON.stringify(contact)).not.toContain(value);
 		}
 	});
@@ -286,13 +288,19 @@ describe('nudge mcp tools (in-process transport)', () => {
 			// journey's conversion will have.
 			const seen = data(await agent.callTool({ name: 'lookup_contact', arguments: { contact: 'ana@example.com' } }));
 			expect((seen.recentDecisions as { decisionId: string }[]).map((d) => d.decisionId)).toContain(journey.decisionId);
-			const squat = { decisionId: mine.decisionId, type: 'click', outcomeId: `${journey.decisionId}:conversion` };
-			expect(data(await agent.callTool({ name: 'record_outcome', arguments: squat }))).toMatchObject({ duplicate: false });
-			// Its own repeat is still a duplicate.
-			expect(data(await agent.callTool({ name: 'record_outcome', arguments: squat }))).toMatchObject({ duplicate: true });
+			const squat = (await agent.callTool({ name: 'record_outcome', arguments: { decisionId: mine.decisionId, type: 'click', outcomeId: `${journey.decisionId}:conversion` } })) as CallToolResult;
+			expect(squat.isError).toBe(true);
+			expect(text(squat)).toMatch(/INVALID_INPUT: An outcome id of yours may not hold ":"/);
+			// An id of its own (an order's) is taken as given, and its repeat is a duplicate.
+			const order = { decisionId: mine.decisionId, type: 'conversion', outcomeId: 'order-1001' };
+			expect(data(await agent.callTool({ name: 'record_outcome', arguments: order }))).toMatchObject({ duplicate: false });
+			expect(data(await agent.callTool({ name: 'record_outcome', arguments: order }))).toMatchObject({ duplicate: true });
 			await agent.close();
 			const real = await owned.recordOutcome({ decisionId: journey.decisionId, type: 'conversion' });
 			expect({ duplicate: real.duplicate, outcomes: real.decision.outcomes.map((o) => o.type) }).toEqual({ duplicate: false, outcomes: ['conversion'] });
+			// The shop's flow reporting the agent's order again (Record Outcome, the order id as outcome id) counts it once.
+			const shop = await owned.recordOutcome({ decisionId: mine.decisionId as string, type: 'conversion', outcomeId: 'order-1001' });
+			expect({ duplicate: shop.duplicate, conversions: shop.decision.outcomes.length }).toEqual({ duplicate: true, conversions: 1 });
 		} finally {
 			await owned.close();
 		}
@@ -308,6 +316,40 @@ describe('nudge mcp tools (in-process transport)', () => {
 		await engine.ingest({ type: 'identify', identities: { email: 'ana@example.com' }, traits: { consent: { email: 'opted_in' } } });
 		const lookedUp = data(await client.callTool({ name: 'lookup_contact', arguments: { contact: 'ana@example.com' } }));
 		expect(lookedUp.consent).toMatchObject({ email: 'opted_in' });
+	});
+
+	test('a tool call arriving once the server is stopping (its engine closing) is refused, and nothing is stored or sent; one under way is waited for', async () => {
+		// A receiver that holds its answer until the test lets it go.
+		let answer!: () => void;
+		const held = new Promise<void>((resolve) => (answer = resolve));
+		let arrived!: () => void;
+		const reached = new Promise<void>((resolve) => (arrived = resolve));
+		const bodies: string[] = [];
+		const slow = createServer((req, res) => {
+			let body = '';
+			req.on('data', (c) => (body += c));
+			req.on('end', () => {
+				bodies.push(body);
+				arrived();
+				void held.then(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+			});
+		});
+		await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+		const stopping = await connectInProcess(engine, { send: { url: `http://127.0.0.1:${(slow.address() as AddressInfo).port}/hook` } });
+		const under = stopping.callTool({ name: 'request_action', arguments: action({ idempotencyKey: 'under-way' }) });
+		await reached;
+		const closed = engine.close();
+		const late = (await stopping.callTool({ name: 'request_action', arguments: action({ idempotencyKey: 'too-late' }) })) as CallToolResult;
+		expect(late.isError).toBe(true);
+		expect(text(late)).toMatch(/^UNAVAILABLE: the Nudge MCP server is stopping, and nothing was done/);
+		answer();
+		expect(data(await under)).toMatchObject({ verdict: 'allow', sent: true });
+		expect(await engine.store.getDecision(actionDecisionId(AGENT, 'under-way'))).toMatchObject({ status: 'sent', delivery: { status: 'sent' } });
+		expect(await engine.store.getDecision(actionDecisionId(AGENT, 'too-late'))).toBeUndefined();
+		await closed;
+		await stopping.close();
+		await new Promise<void>((resolve) => slow.close(() => resolve()));
+		expect(bodies.map((body) => JSON.parse(body).decisionId)).toEqual([actionDecisionId(AGENT, 'under-way')]);
 	});
 
 	test('without a send target an allowed action holds its slot and is not sent', async () => {

@@ -136,7 +136,9 @@ describe('console HTTP server bound elsewhere', () => {
 	test('bound to all interfaces it answers to loopback names and the configured public hosts only', async () => {
 		const { url, close } = await startConsoleServer({ console: await filledConsole(), host: '0.0.0.0', port: 0, token: TOKEN, publicHosts: ['Nudge.Example.com'] });
 		try {
-			const base = url.split('#')[0].replace('0.0.0.0', '127.0.0.1');
+			// The link names the first public host (0.0.0.0 is no name a browser can ask for).
+			expect(new URL(url).hostname).toBe('nudge.example.com');
+			const base = `http://127.0.0.1:${new URL(url).port}/`;
 			const auth = { authorization: `Bearer ${TOKEN}` };
 			expect((await getWithHost(base, '/api/totals', 'nudge.example.com:8443', auth)).status).toBe(200);
 			expect((await getWithHost(base, '/api/totals', `localhost:${new URL(base).port}`, auth)).status).toBe(200);
@@ -168,7 +170,9 @@ describe('console HTTP server bound elsewhere', () => {
 		const { url, close } = await startConsoleServer({ console: dc, host: '0.0.0.0', port: 0, token: TOKEN });
 		try {
 			expect(url).toBe(`${url.split('#')[0]}#token=${TOKEN}`);
-			const base = url.split('#')[0].replace('0.0.0.0', '127.0.0.1');
+			// No public host given: the link names 127.0.0.1 (0.0.0.0 is no name a browser can ask for).
+			expect(new URL(url).hostname).toBe('127.0.0.1');
+			const base = `http://127.0.0.1:${new URL(url).port}/`;
 			const none = await fetch(`${base}api/totals`);
 			expect(none.status).toBe(401);
 			expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/);
@@ -268,7 +272,7 @@ describe('nudge console (the built CLI)', () => {
 		child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
 		try {
 			for (let i = 0; i < 100 && !/Ctrl\+C/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
-			const [, port, token] = out.match(/http:\/\/0\.0\.0\.0:(\d+)\/#token=([\w-]+)/) ?? [];
+			const [, port, token] = out.match(/http:\/\/nudge\.example\.com:(\d+)\/#token=([\w-]+)/) ?? [];
 			expect(token?.length).toBeGreaterThanOrEqual(32);
 			expect((await fetch(`http://127.0.0.1:${port}/api/totals`)).status).toBe(401);
 			expect((await fetch(`http://127.0.0.1:${port}/api/totals`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);

@@ -376,6 +376,29 @@ describe('closing an engine', () => {
 		expect(finished).toBe(true);
 		expect(closed).toHaveBeenCalledTimes(1);
 	});
+
+	test('waits as well for work tracked while it waits (a message already on its way in), and says it is closing from the start', async () => {
+		const store = new MemoryStore();
+		const engine = new Engine({ store, ownsStore: true });
+		let release!: () => void;
+		const first = engine.track(new Promise<void>((resolve) => (release = resolve)));
+		expect(engine.closing).toBe(false);
+		const closing = engine.close(60_000);
+		expect(engine.closing).toBe(true);
+		let lateDone = false;
+		let lateRelease!: () => void;
+		engine.track(new Promise<void>((resolve) => (lateRelease = resolve)).then(() => (lateDone = true)));
+		release();
+		await first;
+		let closed = false;
+		void closing.then(() => (closed = true));
+		// The first is done, the late one not: close is still waiting.
+		await new Promise((resolve) => setImmediate(resolve));
+		expect(closed).toBe(false);
+		lateRelease();
+		await closing;
+		expect(lateDone).toBe(true);
+	});
 });
 
 describe('annotations a decision is logged with', () => {

@@ -1,0 +1,111 @@
+/**
+ * The console's masking over HTTP, on decisions made from what an outside sender can put in an event (a public Segment
+ * or webhook source): personal data hidden by default, credentials hidden always; and the link `nudge console` prints.
+ */
+import { randomBytes } from 'node:crypto';
+import { get } from 'node:http';
+import { join } from 'node:path';
+import { startConsoleServer } from '../../console/server';
+import { DecisionConsole } from '../../engine/audit/queries';
+import type { Engine } from '../../engine/engine';
+import { createEngine } from '../../engine/registry';
+
+const POLICY_FILE = join(__dirname, '../../flows/policies/journeys.json');
+const T0 = Date.parse('2026-11-20T10:00:00.000Z');
+let seq = 0;
+/** A Segment track call as a public Segment source delivers it: traits ride in context.traits. */
+const track = (userId: string, event: string, minutes: number, traits: Record<string, unknown> = {}) => ({
+	type: 'track',
+	messageId: `mask-${++seq}`,
+	userId,
+	event,
+	properties: {},
+	timestamp: new Date(T0 + minutes * 60_000).toISOString(),
+	context: { traits: { timezone: 'Europe/London', ...traits } },
+});
+
+const getText = async (base: string, path: string) => {
+	const res = await fetch(new URL(path, base));
+	expect(res.status).toBe(200);
+	return res.text();
+};
+
+/** Every decision the console lists, each as api/decisions/<id> answers it (what the page opens). */
+async function decisionsShown(events: ReturnType<typeof track>[], revealPii = false): Promise<string[]> {
+	const engine: Engine = createEngine({ store: 'memory:', policyFile: POLICY_FILE, clock: 'event' });
+	const { url, close } = await startConsoleServer({ console: new DecisionConsole(engine, { revealPii }), port: 0 });
+	try {
+		for (const event of events) await engine.decide(event, { journey: 'nurture', target: { dryRun: true } });
+		const { rows } = JSON.parse(await getText(url, '/api/decisions')) as { rows: { decisionId: string }[] };
+		return await Promise.all(rows.map((row) => getText(url, `/api/decisions/${encodeURIComponent(row.decisionId)}`)));
+	} finally {
+		await close();
+		await engine.close();
+	}
+}
+
+describe('the console hides personal data (the default)', () => {
+	test('name traits written as form labels ("First Name", "Last Name", "first-name", "name_first", "Contact Name") are hidden like firstName', async () => {
+		const [body] = await decisionsShown([track('u-form', 'Pricing Viewed', 0, { 'First Name': 'Anastasia', 'Last Name': 'Kowalczyk', 'first-name': 'Anastasia', name_first: 'Anastasia', 'Contact Name': 'Anastasia K' })]);
+		expect(body).toContain('"First Name"');
+		expect(body).not.toContain('Anastasia');
+		expect(body).not.toContain('Kowalczyk');
+	});
+
+	test("an escalated lead's handoff brief is shown without the contact's name", async () => {
+		// A hot lead (pricing, then a demo, a senior title) is escalated to a sales task with a brief naming them.
+		const lead = { name: 'Anastasia Kowalczyk', title: 'VP Growth', employees: 300 };
+		const bodies = await decisionsShown([track('u-hot', 'Pricing Viewed', 0, lead), track('u-hot', 'Demo Requested', 5)]);
+		const escalated = bodies.find((body) => body.includes('"handoff"'));
+		expect(escalated).toContain('"name":"[redacted]"');
+		expect(escalated).toContain('"summary":"[redacted]: hot lead, score ');
+		expect(escalated).not.toContain('Anastasia');
+	});
+
+	test('a North American number without a space after the area code, "(415)555-0100", is masked', async () => {
+		const [body] = await decisionsShown([track('u-phone', 'Pricing Viewed', 0, { note: 'call me on (415)555-0100' })]);
+		expect(body).toContain('call me on [phone redacted]');
+		expect(body).not.toContain('555-0100');
+	});
+
+	test('identity ids kept as snake_case traits (user_id, anonymous_id) are masked like userId and anonymousId', async () => {
+		const [body] = await decisionsShown([track('u-ids', 'Pricing Viewed', 0, { user_id: 'acct-00451-ana', anonymous_id: 'anon-7f3e9c' })]);
+		expect(body).toContain('"user_id"');
+		expect(body).not.toContain('acct-00451-ana');
+		expect(body).not.toContain('anon-7f3e9c');
+	});
+});
+
+describe('the console hides credentials, also with personal data revealed', () => {
+	test.each([false, true])("a login link's token= in a trait is masked (revealPii %s)", async (revealPii) => {
+		const [body] = await decisionsShown([track('u-link', 'Pricing Viewed', 0, { magic_link: 'https://app.example.com/login?token=sekret-login-123' })], revealPii);
+		expect(body).toContain('https://app.example.com/login?token=***');
+		expect(body).not.toContain('sekret-login-123');
+	});
+});
+
+describe('the link `nudge console` prints', () => {
+	test.each([
+		[[], '127.0.0.1'],
+		[['nudge.example.com'], 'nudge.example.com'],
+	])('bound to every interface (--host 0.0.0.0, public hosts %j), it names a host the console answers to: %s', async (publicHosts, shown) => {
+		const token = randomBytes(18).toString('base64url');
+		const engine = createEngine({ store: 'memory:', policyFile: POLICY_FILE });
+		const { url, close } = await startConsoleServer({ console: new DecisionConsole(engine), port: 0, host: '0.0.0.0', token, publicHosts });
+		try {
+			const page = new URL(url);
+			expect(page.hostname).toBe(shown);
+			// Asked under the name the link gives (the Host header a browser sends for it), the console answers.
+			const status = await new Promise<number | undefined>((resolve, reject) =>
+				get({ host: '127.0.0.1', port: page.port, path: '/api/meta', headers: { authorization: `Bearer ${token}`, host: page.host } }, (res) => {
+					res.resume();
+					resolve(res.statusCode);
+				}).on('error', reject),
+			);
+			expect(status).toBe(200);
+		} finally {
+			await close();
+			await engine.close();
+		}
+	});
+});
