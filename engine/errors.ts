@@ -127,3 +127,32 @@ export function redactUrl(text: string): string {
 		}),
 	);
 }
+
+/**
+ * A link's place in free text (a trait, a note): a scheme with `//`, looked for only where a run of scheme characters
+ * starts (as URL_WITH_USER, so a long run costs one scan), then up to a space or a quote.
+ */
+const LINK = /(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s"'`<>]+/gi;
+/** A link's password: `scheme://user:password@`. */
+const LINK_PASSWORD = /^([a-z][a-z0-9+.-]*:\/\/[^/?#@:]*:)[^/?#@]*@/i;
+/**
+ * A link parameter naming a credential, as its last word (`token`, `access_token`, `X-Amz-Signature`, `api_key`), not
+ * one that merely holds such letters (`keyword`, `design`, `passengers`: a landing page's plain parameters).
+ */
+const LINK_SECRET_PARAM = /^(?:[a-z0-9._-]*[_.-])?(?:token|secret|password|passwd|pwd|pass|passcode|passphrase|api_?key|key|sig|signature|auth|authorization|code|session_?id|jwt|otp)$/i;
+
+/**
+ * Free text with the credentials of the links in it masked (`https://app.example.com/login?token=***`,
+ * `https://user:***@host`), for what a reader is shown of a contact or a decision; the text around the links is left
+ * as it is (redactUrl, for messages that may quote a store's own URL, masks more).
+ */
+export function redactLinks(text: string): string {
+	return text.includes('://') ? text.replace(LINK, maskLink) : text;
+}
+
+function maskLink(link: string): string {
+	const masked = link.replace(LINK_PASSWORD, '$1***@');
+	const query = masked.search(/[?#]/);
+	if (query === -1) return masked;
+	return masked.slice(0, query) + masked.slice(query).replace(/([?#&;])([^=&;#]*)=([^&;#]*)/g, (whole, sep: string, name: string) => (LINK_SECRET_PARAM.test(name) ? `${sep}${name}=***` : whole));
+}

@@ -1,4 +1,4 @@
-import { redactUrl } from '../errors';
+import { redactLinks } from '../errors';
 import { handoffSummary } from './handoff';
 import type { Decision } from './schema';
 
@@ -85,7 +85,7 @@ function maskNationalPhone(match: string): string {
 
 /** Email addresses and phone numbers inside free text (explanations, details, ids) are masked. */
 export function redactText(text: string): string {
-	return maskEmails(redactUrl(text)).replace(PHONE, '[phone redacted]').replace(NATIONAL_PHONE, maskNationalPhone);
+	return maskEmails(redactLinks(text)).replace(PHONE, '[phone redacted]').replace(NATIONAL_PHONE, maskNationalPhone);
 }
 
 /** PII_KEY's names read on a key's words too (`First Name`, `first-name`, `user_id`), and `name` as any of its words (`name_first`). */
@@ -98,14 +98,17 @@ export function isPiiKey(key: string): boolean {
 }
 
 /**
- * A key written without separators (`passwordresettoken`, `clientsecret`, `sessionid`: HubSpot's property names, many
- * CRMs' exports), where SECRET_WORDS cannot find the words: a credential's word ending it, so `passwordless`,
- * `sessionIdleMinutes` or `credentialingStatus` stay. Short or common words (pin, key, cookie, bearer) alone are not.
+ * A key written without separators (`passwordresettoken`, `clientsecretprod`, `sessionid`: HubSpot's property names,
+ * many CRMs' exports), where SECRET_WORDS cannot find the words: a credential's word anywhere in it (not the words that
+ * only begin with one: `passwordless`, `sessionIdleMinutes`, `credentialingStatus`, `secretary`), or a short one ending
+ * it (`userpwd`, `loginotp`). Common words (pin, key, cookie, bearer) alone are not.
  */
-const SECRET_ENDING = /(?:tokens?|secrets?|passwords?|passwd|pwd|passphrase|passcode|credentials?|(?:api|access|private|signing|secret|auth|session|encryption)keys?|session(?:id|token|cookie)|authcookie|jwt|otp|signatures?|oauth|auth|authorization)$/;
+const SECRET_INSIDE = /token|secret(?!ar|ion)|passw(?:or)?d(?!less)|passphrase|passcode|credential(?!ing)|(?:api|access|private|signing|secret|auth|session|encryption)key|sessionid(?!le)|session(?:token|cookie)|authcookie|jwt|oauth/;
+const SECRET_ENDING = /(?:pwd|otp|auth|signatures?|authorization)$/;
 
 export function isSecretKey(key: string): boolean {
-	return SECRET_WORDS.test(keyWords(key)) || SECRET_ENDING.test(key.toLowerCase().replace(/[^a-z\d]+/g, ''));
+	const compact = key.toLowerCase().replace(/[^a-z\d]+/g, '');
+	return SECRET_WORDS.test(keyWords(key)) || SECRET_INSIDE.test(compact) || SECRET_ENDING.test(compact);
 }
 
 const hasValue = (v: unknown) => v !== null && v !== undefined && v !== '';
@@ -140,11 +143,11 @@ export function redactValue(value: unknown, piiKeys = true): unknown {
 }
 
 /**
- * Masks only credentials, at any depth: values under secret keys (isSecretKey), and in text a URL's password and secret
- * query parameters (a login link's `?token=`, redactUrl). What is left where personal data is revealed.
+ * Masks only credentials, at any depth: values under secret keys (isSecretKey), and in text a link's password and secret
+ * parameters (a login link's `?token=`, redactLinks). What is left where personal data is revealed.
  */
 export function withoutSecrets(value: unknown): unknown {
-	if (typeof value === 'string') return redactUrl(value);
+	if (typeof value === 'string') return redactLinks(value);
 	if (Array.isArray(value)) return value.map(withoutSecrets);
 	if (value && typeof value === 'object') return mapEntries(value, (k, v) => (isSecretKey(k) && hasValue(v) ? REDACTED : withoutSecrets(v)), false);
 	return value;

@@ -314,15 +314,27 @@ const TOUCHES_MET_MS = 7 * 24 * 60 * 60_000;
 /** The record that a firing's next touches were met; the fired event's id (which names the contact) hashed. */
 const touchesMetKey = (timer: LeasedTimer) => `timer-touches-met:${createHash('sha256').update(firedEventId(timer)).digest('base64url')}`;
 
+/** Pauses before meeting a firing's next touches again after a store error (a connection dropped, a lock held). */
+const TOUCH_RETRY_PAUSES_MS = [100, 500];
+const storeFailure = (failure: TimerFailure) => !(failure.error instanceof NudgeError && failure.error.code === 'INVALID_CONFIG');
+
 /**
  * Meets a fired timer's event with the taker's rules and those the timer carries (the next touches), then records that
- * it did. After a store error (a wait neither started nor cancelled) nothing is recorded and the error is reported; the
- * timer is acknowledged all the same: repeated, its firing would hand its decision to the flow a second time, and
- * start again a touch the error came after and the contact has cancelled since. A cycle stopped is no store error.
+ * it did. After a store error (a wait neither started nor cancelled) they are met again, twice at most, in this firing:
+ * every cancel and start is the same again (a timer restarted is the same timer). Failing still, nothing is recorded and
+ * the error is reported; the timer is acknowledged all the same: repeated after its lease, its firing would hand its
+ * decision to the flow a second time, and start again a touch the contact has cancelled since. A cycle stopped is no
+ * store error.
  */
 async function meetNextTouches(engine: Engine, timer: LeasedTimer, body: TimerBody, result: IngestResult, rules: InactivityRule[], node: string | undefined, now: number): Promise<TimerFailure[]> {
-	const failures = await meetRules(engine, [result], rulesMeeting(rules, body, node), [...(body.after ?? []), body.fire]);
-	if (failures.some((failure) => !(failure.error instanceof NudgeError && failure.error.code === 'INVALID_CONFIG'))) return failures;
+	const meet = () => meetRules(engine, [result], rulesMeeting(rules, body, node), [...(body.after ?? []), body.fire]);
+	let failures = await meet();
+	for (const pause of TOUCH_RETRY_PAUSES_MS) {
+		if (!failures.some(storeFailure)) break;
+		await new Promise((resolve) => setTimeout(resolve, pause));
+		failures = await meet();
+	}
+	if (failures.some(storeFailure)) return failures;
 	try {
 		await engine.store.holdKey(touchesMetKey(timer), TOUCHES_MET_MS, now);
 	} catch (error) {

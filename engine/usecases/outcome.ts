@@ -69,8 +69,9 @@ export async function recordOutcome(ctx: EngineContext, input: OutcomeInput): Pr
 	// An opt-out is made before its outcome is recorded: one that fails (a contact's lock held too long) leaves the
 	// outcome unrecorded, so the retry makes it, where a recorded one would be ignored as a duplicate.
 	const closes = optsOut(outcome.data.type) && decision.channel;
-	if (closes && !decision.outcomes.some((o) => o.outcomeId === outcome.data.outcomeId)) await apartFromOtherUpdates(ctx, () => optOut(ctx, decision, closes, outcome.data.at));
-	const added = await ctx.store.addOutcome(decision.decisionId, outcome.data);
+	const recorded = recordedAs(decision, input, outcome.data.outcomeId);
+	if (closes && !recorded) await apartFromOtherUpdates(ctx, () => optOut(ctx, decision, closes, outcome.data.at));
+	const added = !recorded && (await ctx.store.addOutcome(decision.decisionId, outcome.data));
 	const sentAt = sentAfter(decision, outcome.data.at);
 	if (added && !sentAt) await learnFrom(ctx, decision, outcome.data);
 	const engagement = added ? await engagementTrials(decision, outcome.data, at, async () => zoneFor((await profileById(ctx.store, decision.contactId))?.timezone, ctx.policy.timezone)) : [];
@@ -84,16 +85,27 @@ export async function recordOutcome(ctx: EngineContext, input: OutcomeInput): Pr
 }
 
 /**
- * The outcome's id, unique in the store (a repeat is ignored). Every id Nudge makes holds a `:` (`<decisionId>:<type>`,
- * a journey's outcome event's): an agent's own may not, or it could take the id another decision's outcome will have
- * (the decision id read from lookup_contact) and have that real outcome ignored as a duplicate.
+ * The outcome's id, unique in the store (a repeat is ignored). An agent's own id is kept under its action's decision
+ * (`<decisionId>:agent:<id>`): as given, it could take the id another decision's outcome will get (a journey's
+ * `<decisionId>:conversion`, read from lookup_contact, or the order id the shop's flow records it under) and have that
+ * real outcome ignored as a duplicate.
  */
 function outcomeIdOf(decision: Decision, input: OutcomeInput): string {
 	if (input.outcomeId === undefined) return `${decision.decisionId}:${input.type}`;
-	if (input.agentId !== undefined && input.outcomeId.includes(':')) {
-		throw new NudgeError('INVALID_INPUT', `An outcome id of yours may not hold ":" (Nudge's own ids do): give your own, e.g. the order's id ("order-1001"), or none`);
-	}
-	return input.outcomeId;
+	return input.agentId === undefined ? input.outcomeId : agentOutcomeId(decision, input.outcomeId);
+}
+
+const agentOutcomeId = (decision: Decision, given: string) => `${decision.decisionId}:agent:${given}`;
+
+/**
+ * Whether the decision has this outcome already under its other spelling: an agent's id as given (recorded so before
+ * agents' ids were kept under their decision, or by the shop's own flow), or a flow's id the agent reported first. One
+ * order reported by both counts once.
+ */
+function recordedAs(decision: Decision, input: OutcomeInput, outcomeId: string): boolean {
+	if (input.outcomeId === undefined) return false;
+	const other = input.agentId === undefined ? agentOutcomeId(decision, input.outcomeId) : input.outcomeId;
+	return decision.outcomes.some((o) => o.outcomeId === other || o.outcomeId === outcomeId);
 }
 
 /**

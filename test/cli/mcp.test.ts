@@ -200,7 +200,7 @@ describe('nudge mcp tools (in-process transport)', () => {
 	test('lookup_contact does not hand credentials kept in contact traits to the model, also with personal data revealed', async () => {
 		const made = (prefix: string) => `${prefix}${randomBytes(8).toString('hex')}`;
 		// Written without separators too (HubSpot's property names, many CRMs' exports): each names a credential as well.
-		const lowerCase = ['passwordresettoken', 'accesstoken', 'clientsecret', 'sessionid', 'userpassword', 'secretkey', 'refreshtoken', 'userpwd', 'accessjwt', 'authkey', 'webhooksignature', 'sessioncookie', 'loginotp'];
+		const lowerCase = ['passwordresettoken', 'accesstoken', 'clientsecret', 'sessionid', 'userpassword', 'secretkey', 'refreshtoken', 'userpwd', 'accessjwt', 'authkey', 'webhooksignature', 'sessioncookie', 'loginotp', 'privatekeypem', 'clientsecretprod', 'passwordtemp', 'apikey2'];
 		const secrets = Object.fromEntries(['passwordResetToken', 'apiKey', 'accessToken', 'password', ...lowerCase].map((key) => [key, made(`${key}-`)]));
 		await engine.ingest({ type: 'identify', identities: { email: 'ana@example.com' }, traits: { plan: 'pro', sessionIdleMinutes: 42, passwordless: true, credentialingStatus: 'approved', secretary: 'Bo', ...secrets } });
 		for (const revealPii of [false, true]) {
@@ -288,22 +288,35 @@ describe('nudge mcp tools (in-process transport)', () => {
 			// journey's conversion will have.
 			const seen = data(await agent.callTool({ name: 'lookup_contact', arguments: { contact: 'ana@example.com' } }));
 			expect((seen.recentDecisions as { decisionId: string }[]).map((d) => d.decisionId)).toContain(journey.decisionId);
-			const squat = (await agent.callTool({ name: 'record_outcome', arguments: { decisionId: mine.decisionId, type: 'click', outcomeId: `${journey.decisionId}:conversion` } })) as CallToolResult;
-			expect(squat.isError).toBe(true);
-			expect(text(squat)).toMatch(/INVALID_INPUT: An outcome id of yours may not hold ":"/);
-			// An id of its own (an order's) is taken as given, and its repeat is a duplicate.
+			const squat = { decisionId: mine.decisionId, type: 'click', outcomeId: `${journey.decisionId}:conversion` };
+			expect(data(await agent.callTool({ name: 'record_outcome', arguments: squat }))).toMatchObject({ duplicate: false });
+			// It also takes the order id the shop's flow will record the journey's conversion under (orders are numbered).
 			const order = { decisionId: mine.decisionId, type: 'conversion', outcomeId: 'order-1001' };
 			expect(data(await agent.callTool({ name: 'record_outcome', arguments: order }))).toMatchObject({ duplicate: false });
+			// Its own repeats are duplicates.
 			expect(data(await agent.callTool({ name: 'record_outcome', arguments: order }))).toMatchObject({ duplicate: true });
 			await agent.close();
+			// The journey's real conversion, by its default id and by the shop's order id, counts: the agent's ids are its own.
 			const real = await owned.recordOutcome({ decisionId: journey.decisionId, type: 'conversion' });
 			expect({ duplicate: real.duplicate, outcomes: real.decision.outcomes.map((o) => o.type) }).toEqual({ duplicate: false, outcomes: ['conversion'] });
-			// The shop's flow reporting the agent's order again (Record Outcome, the order id as outcome id) counts it once.
+			const shopJourney = await owned.recordOutcome({ decisionId: journey.decisionId, type: 'revenue', value: 49, outcomeId: 'order-1001' });
+			expect({ duplicate: shopJourney.duplicate, outcomes: shopJourney.decision.outcomes.map((o) => o.type) }).toEqual({ duplicate: false, outcomes: ['conversion', 'revenue'] });
+			// The shop's flow reporting the agent's own order again on the agent's action counts it once.
 			const shop = await owned.recordOutcome({ decisionId: mine.decisionId as string, type: 'conversion', outcomeId: 'order-1001' });
-			expect({ duplicate: shop.duplicate, conversions: shop.decision.outcomes.length }).toEqual({ duplicate: true, conversions: 1 });
+			expect({ duplicate: shop.duplicate, conversions: shop.decision.outcomes.filter((o) => o.type === 'conversion').length }).toEqual({ duplicate: true, conversions: 1 });
 		} finally {
 			await owned.close();
 		}
+	});
+
+	test("upgrading: an agent repeating an outcome recorded before its ids were kept under its action (the id as given) gets a duplicate, not a second conversion", async () => {
+		const mine = data(await client.callTool({ name: 'request_action', arguments: action() }));
+		const decisionId = mine.decisionId as string;
+		// What the version before kept for record_outcome { outcomeId: "order-1001" }.
+		expect(await engine.store.addOutcome(decisionId, { outcomeId: 'order-1001', type: 'conversion', channel: 'email', at: new Date().toISOString() })).toBe(true);
+		const repeat = data(await client.callTool({ name: 'record_outcome', arguments: { decisionId, type: 'conversion', outcomeId: 'order-1001' } }));
+		expect(repeat).toMatchObject({ duplicate: true });
+		expect((await engine.getDecision(decisionId)).outcomes.map((o) => o.outcomeId)).toEqual(['order-1001']);
 	});
 
 	test('record_outcome refuses an outcome dated in the far future: the contact can still opt back in', async () => {

@@ -76,6 +76,22 @@ describe('the console hides personal data (the default)', () => {
 	});
 });
 
+describe('text around a link is shown as it is', () => {
+	test('an email after "word:word:" in a note is masked whole, and shown whole with personal data revealed', async () => {
+		const note = 'Tue:10:30 call ana.kowalczyk@smallfirm-legal.co.uk';
+		const [hidden] = await decisionsShown([track('u-note', 'Pricing Viewed', 0, { note })]);
+		expect(hidden).toContain('"note":"Tue:10:30 call [email redacted]"');
+		const [shown] = await decisionsShown([track('u-note', 'Pricing Viewed', 0, { note })], true);
+		expect(shown).toContain(`"note":"${note}"`);
+	});
+
+	test.each([false, true])("a landing page's plain parameters (?keyword=, design=, passengers=) are shown; its access_token and signature are not (revealPii %s)", async (revealPii) => {
+		const landing = 'https://shop.example.com/land?keyword=trail+running+shoes&design=b&passengers=2&access_token=at-123&X-Amz-Signature=sig-456';
+		const [body] = await decisionsShown([track('u-land', 'Pricing Viewed', 0, { landing })], revealPii);
+		expect(body).toContain('https://shop.example.com/land?keyword=trail+running+shoes&design=b&passengers=2&access_token=***&X-Amz-Signature=***');
+	});
+});
+
 describe('the console hides credentials, also with personal data revealed', () => {
 	test.each([false, true])("a login link's token= in a trait is masked (revealPii %s)", async (revealPii) => {
 		const [body] = await decisionsShown([track('u-link', 'Pricing Viewed', 0, { magic_link: 'https://app.example.com/login?token=sekret-login-123' })], revealPii);

@@ -480,6 +480,32 @@ describe('the record that a firing met its next touches', () => {
 		expect(names).toEqual([]);
 	});
 
+	test('a wait the fired event ends (Browse Abandoned, ended by Cart Abandoned) whose cancel met a passing store error is ended by the firing\'s second try', async () => {
+		const browse = parseInactivityRules([
+			{ start: 'Product Viewed', cancel: ['Cart Abandoned', 'Order Completed'], minutes: 120, fire: 'Browse Abandoned' },
+			{ start: 'Cart Updated', cancel: ['Order Completed'], minutes: 30, fire: 'Cart Abandoned' },
+		]);
+		for (const [name, minutes] of [['Cart Updated', 0], ['Product Viewed', 5]] as const) {
+			const taken = await engine.ingest({ type: 'track', name, identities: { email: 'br@example.com' }, occurredAt: at(minutes) }, { journey: 'cart' });
+			expect(await applyInactivityRules(engine, [taken], browse, 'trigger-1')).toEqual([]);
+		}
+		const store = engine.store;
+		const cancel = store.cancelTimer.bind(store);
+		let failures = 0;
+		store.cancelTimer = async (timerId: string) => {
+			if (timerId.includes('Browse Abandoned') && failures++ === 0) throw new Error('Connection is closed.');
+			return cancel(timerId);
+		};
+		const first = await fireDueTimers(engine, T0 + 31 * MIN, 100, browse, 60_000, { journey: 'cart', node: 'trigger-1' });
+		store.cancelTimer = cancel;
+		expect(first.fired.map((r) => r.event.name)).toEqual(['Cart Abandoned']);
+		expect(first.timerFailures).toEqual([]);
+		await first.acknowledge();
+		const later: (string | undefined)[] = [];
+		for (const minutes of [33, 130, 300]) later.push(...(await fire(engine, T0 + minutes * MIN, browse, 'cart', 'trigger-1')).map((r) => r.event.name));
+		expect(later).toEqual([]);
+	});
+
 	test('upgrading: a timer set by the version before, fired by it (next touches met, no record) before it died, does not restart a touch cancelled since', async () => {
 		const started = await engine.ingest({ type: 'track', name: 'Cart Updated', identities: { email: 'up@example.com' }, occurredAt: at(0) }, { journey: 'cart' });
 		await applyInactivityRules(engine, [started], rules, 'trigger-1');
