@@ -277,20 +277,23 @@ export async function fireDueTimers(engine: Engine, now = Date.now(), limit = 10
 	const failed: FiredTimers['failed'] = [];
 	const done: LeasedTimer[] = [];
 	const timerFailures: TimerFailure[] = [];
+	// Retries after a store error, for the whole take: a store that is down fails every timer, and a pause for each
+	// would hold the take past the timers' lease.
+	const retries = { left: true };
 	for (const timer of due) {
 		try {
 			const body = JSON.parse(timer.body) as TimerBody;
 			const result = await fireTimer(engine, timer);
 			if (!result.duplicate) {
 				fired.push(result);
-				timerFailures.push(...(await meetNextTouches(engine, timer, body, result, rules, node, now)));
+				timerFailures.push(...(await meetNextTouches(engine, timer, body, result, rules, node, now, retries)));
 			} else {
 				// A repeat: the taker before took the event in, and may have died before it met the next touches (no record of
 				// meeting them: this taker does) or before its flow had the decision (brought out again). With the record, or
 				// for a timer whose firings record nothing (set by a version before), they are not met again: a touch
 				// cancelled since would start again.
 				const profile = await engine.getProfile(body.contactId);
-				if (body.recorded && !(await engine.store.keyHeldUntil(touchesMetKey(timer), now))) timerFailures.push(...(await meetNextTouches(engine, timer, body, asSurvivor(result, profile), rules, node, now)));
+				if (body.recorded && !(await engine.store.keyHeldUntil(touchesMetKey(timer), now))) timerFailures.push(...(await meetNextTouches(engine, timer, body, asSurvivor(result, profile), rules, node, now, retries)));
 				const left = await firingLeftBehind(engine, timer, result, profile);
 				if (left) fired.push(left);
 			}
@@ -320,21 +323,26 @@ const storeFailure = (failure: TimerFailure) => !(failure.error instanceof Nudge
 
 /**
  * Meets a fired timer's event with the taker's rules and those the timer carries (the next touches), then records that
- * it did. After a store error (a wait neither started nor cancelled) they are met again, twice at most, in this firing:
- * every cancel and start is the same again (a timer restarted is the same timer). Failing still, nothing is recorded and
+ * it did. After a store error (a wait neither started nor cancelled) they are met again, twice at most, in this firing
+ * (once a timer of the take failed its tries, the others get one try each): every cancel and start is the same again (a
+ * timer restarted is the same timer). Failing still, nothing is recorded and
  * the error is reported; the timer is acknowledged all the same: repeated after its lease, its firing would hand its
  * decision to the flow a second time, and start again a touch the contact has cancelled since. A cycle stopped is no
  * store error.
  */
-async function meetNextTouches(engine: Engine, timer: LeasedTimer, body: TimerBody, result: IngestResult, rules: InactivityRule[], node: string | undefined, now: number): Promise<TimerFailure[]> {
+async function meetNextTouches(engine: Engine, timer: LeasedTimer, body: TimerBody, result: IngestResult, rules: InactivityRule[], node: string | undefined, now: number, retries: { left: boolean }): Promise<TimerFailure[]> {
 	const meet = () => meetRules(engine, [result], rulesMeeting(rules, body, node), [...(body.after ?? []), body.fire]);
 	let failures = await meet();
-	for (const pause of TOUCH_RETRY_PAUSES_MS) {
+	for (const pause of retries.left ? TOUCH_RETRY_PAUSES_MS : []) {
 		if (!failures.some(storeFailure)) break;
 		await new Promise((resolve) => setTimeout(resolve, pause));
 		failures = await meet();
 	}
-	if (failures.some(storeFailure)) return failures;
+	if (failures.some(storeFailure)) {
+		// Failing after its tries: the store is down, and the take's other timers are met once each.
+		retries.left = false;
+		return failures;
+	}
 	try {
 		await engine.store.holdKey(touchesMetKey(timer), TOUCHES_MET_MS, now);
 	} catch (error) {

@@ -506,6 +506,25 @@ describe('the record that a firing met its next touches', () => {
 		expect(later).toEqual([]);
 	});
 
+	test('a store that is down: the first failing timer of a take is tried three times, the others once each (no pause per timer to hold the take past its lease)', async () => {
+		for (const who of ['a', 'b', 'c', 'd', 'e']) {
+			const started = await engine.ingest({ type: 'track', name: 'Cart Updated', identities: { email: `${who}@example.com` }, occurredAt: at(0) }, { journey: 'cart' });
+			await applyInactivityRules(engine, [started], rules, 'trigger-1');
+		}
+		const store = engine.store;
+		const schedule = store.scheduleTimer.bind(store);
+		let tries = 0;
+		store.scheduleTimer = async () => {
+			tries++;
+			throw new Error('Connection is closed.');
+		};
+		const taken = await fireDueTimers(engine, T0 + 31 * MIN, 100, rules, 60_000, { journey: 'cart', node: 'trigger-1' });
+		store.scheduleTimer = schedule;
+		expect(taken.fired).toHaveLength(5);
+		expect(taken.timerFailures).toHaveLength(5);
+		expect(tries).toBe(3 + 4);
+	});
+
 	test('upgrading: a timer set by the version before, fired by it (next touches met, no record) before it died, does not restart a touch cancelled since', async () => {
 		const started = await engine.ingest({ type: 'track', name: 'Cart Updated', identities: { email: 'up@example.com' }, occurredAt: at(0) }, { journey: 'cart' });
 		await applyInactivityRules(engine, [started], rules, 'trigger-1');
