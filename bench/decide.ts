@@ -6,6 +6,7 @@ import type { Engine, SendTarget } from '../engine/engine';
 import { runJourney } from '../engine/journeys/journey';
 import { DEFAULT_POLICY } from '../engine/policy/defaultPolicy';
 import { createEngine } from '../engine/registry';
+import { postWebhook } from '../engine/deliver/webhook';
 import { startSinkProcess } from './sink';
 import { fmt, percentile, print } from './stats';
 
@@ -119,6 +120,7 @@ export async function benchDecide(): Promise<void> {
 	const results: Result[] = [];
 	for (const kind of ['memory', 'sqlite'] as const) results.push(await measure(kind, sink.url));
 	const { received, unique } = await sink.counts();
+	const sendAlone = await measureSendAlone(sink.url);
 	await sink.close();
 	const line = (label: string, r: Result) =>
 		print(`  ${label.padEnd(17)} ${fmt(r.perSecond, 0).padStart(8)} decisions/s   latency p50 ${fmt(r.p50)} ms   p99 ${fmt(r.p99)} ms   sent ${fmt(r.sent, 0)}`);
@@ -130,6 +132,30 @@ export async function benchDecide(): Promise<void> {
 	const dry = await measure('sqlite', undefined);
 	line('sqlite, dry run', dry);
 	print(`  sqlite with HTTP / sqlite dry run: ${fmt(sqlite.perSecond / dry.perSecond)}`);
+	// What the send alone leaves the rest of a decision at 10,000 decisions/s on one core (issue 18's target).
+	const left = 1e6 / 10_000 - 1e6 / sendAlone;
+	print(`  the HTTP send alone (the same POSTs, nothing decided): ${fmt(sendAlone, 0)}/s, ${fmt(1e6 / sendAlone, 1)} µs each; sqlite with HTTP / send alone: ${fmt(sqlite.perSecond / sendAlone)}`);
+	print(`  at 10,000 decisions/s with the send, the rest of a decision would have ${fmt(left, 1)} µs; the SQLite dry run takes ${fmt(1e6 / dry.perSecond, 1)} µs, memory with HTTP less the send ${fmt(1e6 / memory.perSecond - 1e6 / sendAlone, 1)} µs`);
+}
+
+/** The webhook POSTs alone, as the decisions send them (same payload shape, in flight and receiver): the send's own rate. */
+async function measureSendAlone(url: string): Promise<number> {
+	const payload = (i: number) => {
+		const e = event(i);
+		return { decisionId: `d_send_${i}`, journey: 'nurture', channel: 'email', contact: { contactId: `c_${i % CONTACTS}`, email: e.identities.email, traits: e.traits, identities: e.identities }, score: 0.5, event: e, policyVersion: 'bench' };
+	};
+	for (let i = 0; i < 1000; i++) await postWebhook({ url, maxAttempts: 1 }, payload(i), `send-warm-${i}`);
+	let next = 0;
+	const started = performance.now();
+	await Promise.all(
+		Array.from({ length: IN_FLIGHT }, async () => {
+			while (next < DECISIONS) {
+				const i = next++;
+				await postWebhook({ url, maxAttempts: 1 }, payload(i), `send-${i}`);
+			}
+		}),
+	);
+	return DECISIONS / ((performance.now() - started) / 1000);
 }
 /**
  * `node dist/bench/decide.js tail [sqlite|memory] [dry]`: where one-at-a-time latency's tail comes from. Decisions one
