@@ -1,5 +1,5 @@
 import { isPiiKey, redactText, redactValue } from '../engine/audit/redact';
-import { redactUrl } from '../engine/errors';
+import { redactLinks, redactUrl } from '../engine/errors';
 import { fmt, print } from './stats';
 
 /**
@@ -75,6 +75,15 @@ export async function benchRedact(): Promise<void> {
 		const big = millis(() => redactUrl(make(MB)));
 		print(`  ${label.padEnd(38)} ${fmt(old).padStart(8)} ms ${fmt(ours).padStart(8)} ms ${fmt(old / ours, old / ours < 10 ? 2 : 0).padStart(8)} ${fmt(big).padStart(8)} ms`);
 	}
+	// Links in shown text (redactLinks): shapes that would make a parameter or password search go back over the link.
+	const links: [string, (n: number) => string][] = [
+		['a link, then "?a" repeated', (n) => `https://a.example.com/?${'?a'.repeat(n / 2)}`],
+		['a link, then "&a" repeated', (n) => `https://a.example.com/?${'&a'.repeat(n / 2)}`],
+		['a link, then "@" repeated (user info)', (n) => `https://u:${'@'.repeat(n)}`],
+		['"\\/\\/" repeated (escaped slashes)', (n) => '\\/'.repeat(n / 2)],
+	];
+	print('bench/redact: redactLinks (every string a reader is shown) on hostile links: time at 20k characters and at 1 MB (linear: about 50 times as long)');
+	for (const [label, make] of links) print(`  ${label.padEnd(38)} ${fmt(millis(() => redactLinks(make(BASELINE_CHARS)))).padStart(8)} ms ${fmt(millis(() => redactLinks(make(MB)))).padStart(8)} ms`);
 	const key = 'aname'.repeat(MB / 5);
 	print(`  isPiiKey on a 1 MB key: ${fmt(millis(() => isPiiKey(key)))} ms; redactValue of { [1 MB key]: 1 MB text }: ${fmt(millis(() => redactValue({ [key]: 'x'.repeat(MB) })))} ms`);
 }

@@ -129,17 +129,26 @@ export function redactUrl(text: string): string {
 }
 
 /**
- * A link's place in free text (a trait, a note): a scheme with `//`, looked for only where a run of scheme characters
- * starts (as URL_WITH_USER, so a long run costs one scan), then up to a space or a quote.
+ * A link's place in free text (a trait, a note, a payload kept as text): a scheme with `//` (or `\/\/`, as JSON escapes
+ * it), looked for only where a run of scheme characters starts (as URL_WITH_USER, so a long run costs one scan), then
+ * up to a space or a quote.
  */
-const LINK = /(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s"'`<>]+/gi;
-/** A link's password: `scheme://user:password@`. */
-const LINK_PASSWORD = /^([a-z][a-z0-9+.-]*:\/\/[^/?#@:]*:)[^/?#@]*@/i;
+const LINK = /(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:(?:\/\/|\\\/\\\/)[^\s"'`<>]+/gi;
+/** A link's user and the `:` before its password: the password runs to the link's last `@` (it may hold `@` or `/`). */
+const LINK_USER = /^[a-z][a-z0-9+.-]*:(?:\/\/|\\\/\\\/)[^/\\?#@:]*:/i;
+/** A parameter (after `?`, `#`, `&` or `;`, also a path's `;jsessionid=`): its name never crosses another `?`, so each is read once. */
+const LINK_PARAM = /([?#&;])([^=&;#?/\\]*)=([^&;#?]*)/g;
 /**
- * A link parameter naming a credential, as its last word (`token`, `access_token`, `X-Amz-Signature`, `api_key`), not
- * one that merely holds such letters (`keyword`, `design`, `passengers`: a landing page's plain parameters).
+ * A parameter naming a credential, read by its words (`accessToken`, `access_token`, `X-Amz-Signature`, `jsessionid`):
+ * a credential's word last, or a bare `code`, `key`, `pass`, `sig` or `auth` (OAuth's `code=`, an API's `key=`); not a
+ * name that merely holds such letters or ends in a plain word (`keyword`, `promo_code`, `zip_code`, `sort_key`).
  */
-const LINK_SECRET_PARAM = /^(?:[a-z0-9._-]*[_.-])?(?:token|secret|password|passwd|pwd|pass|passcode|passphrase|api_?key|key|sig|signature|auth|authorization|code|session_?id|jwt|otp)$/i;
+const LINK_SECRET_PARAM = /^(?:code|key|pass|sig|auth)$|(?:^|_)(?:tokens?|secrets?|password|passwd|pwd|passcode|passphrase|signature|authorization|credentials?|jwt|otp|j?session_?id|api_?key|access_?key|secret_?key|private_?key)$/;
+const paramWords = (name: string) =>
+	name
+		.replace(/([a-z\d])([A-Z])/g, '$1_$2')
+		.toLowerCase()
+		.replace(/[^a-z\d]+/g, '_');
 
 /**
  * Free text with the credentials of the links in it masked (`https://app.example.com/login?token=***`,
@@ -147,12 +156,14 @@ const LINK_SECRET_PARAM = /^(?:[a-z0-9._-]*[_.-])?(?:token|secret|password|passw
  * as it is (redactUrl, for messages that may quote a store's own URL, masks more).
  */
 export function redactLinks(text: string): string {
-	return text.includes('://') ? text.replace(LINK, maskLink) : text;
+	return text.includes('//') || text.includes('\\/\\/') ? text.replace(LINK, maskLink) : text;
 }
 
 function maskLink(link: string): string {
-	const masked = link.replace(LINK_PASSWORD, '$1***@');
-	const query = masked.search(/[?#]/);
-	if (query === -1) return masked;
-	return masked.slice(0, query) + masked.slice(query).replace(/([?#&;])([^=&;#]*)=([^&;#]*)/g, (whole, sep: string, name: string) => (LINK_SECRET_PARAM.test(name) ? `${sep}${name}=***` : whole));
+	const user = LINK_USER.exec(link)?.[0];
+	// The last @ before the query or fragment (a password's own ? or # is percent-encoded; an email in the query is not user info).
+	const query = link.search(/[?#]/);
+	const at = user ? link.lastIndexOf('@', query === -1 ? link.length : query) : -1;
+	const masked = user && at > user.length ? `${user}***${link.slice(at)}` : link;
+	return masked.replace(LINK_PARAM, (whole, sep: string, name: string) => (LINK_SECRET_PARAM.test(paramWords(name)) ? `${sep}${name}=***` : whole));
 }

@@ -103,7 +103,7 @@ export function isPiiKey(key: string): boolean {
  * only begin with one: `passwordless`, `sessionIdleMinutes`, `credentialingStatus`, `secretary`), or a short one ending
  * it (`userpwd`, `loginotp`). Common words (pin, key, cookie, bearer) alone are not.
  */
-const SECRET_INSIDE = /token|secret(?!ar|ion)|passw(?:or)?d(?!less)|passphrase|passcode|credential(?!ing)|(?:api|access|private|signing|secret|auth|session|encryption)key|sessionid(?!le)|session(?:token|cookie)|authcookie|jwt|oauth/;
+const SECRET_INSIDE = /token|secret(?!ar|ion)|passw(?:or)?d(?!less)|passphrase|passcode|credential(?!ing)|(?:api|access|private|signing|secret|auth|session|encryption)key|sessionid(?!le)|session(?:token|cookie)|authcookie|jwt|oauth(?!or)/;
 const SECRET_ENDING = /(?:pwd|otp|auth|signatures?|authorization)$/;
 
 export function isSecretKey(key: string): boolean {

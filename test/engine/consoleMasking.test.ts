@@ -7,7 +7,9 @@ import { get } from 'node:http';
 import { join } from 'node:path';
 import { startConsoleServer } from '../../console/server';
 import { DecisionConsole } from '../../engine/audit/queries';
+import { isSecretKey } from '../../engine/audit/redact';
 import type { Engine } from '../../engine/engine';
+import { redactLinks } from '../../engine/errors';
 import { createEngine } from '../../engine/registry';
 
 const POLICY_FILE = join(__dirname, '../../flows/policies/journeys.json');
@@ -123,5 +125,28 @@ describe('the link `nudge console` prints', () => {
 			await close();
 			await engine.close();
 		}
+	});
+});
+
+describe('redactLinks: the credentials a link carries, in the forms links take', () => {
+	test.each([
+		['camelCase parameters', 'https://app.example.com/oauth/cb?accessToken=AT-1&refreshToken=RT-2&clientSecret=CS-3&idToken=ey.x.y&state=abc', 'https://app.example.com/oauth/cb?accessToken=***&refreshToken=***&clientSecret=***&idToken=***&state=abc'],
+		['a password holding "@"', 'db: postgres://ana:p@ssw0rd@db.example.com:5432/shop', 'db: postgres://ana:***@db.example.com:5432/shop'],
+		['a password holding "/"', 'db: postgres://ana:pa/ss99@db.example.com:5432/shop', 'db: postgres://ana:***@db.example.com:5432/shop'],
+		["a single-page app's hash route", 'https://app.example.com/#/callback?access_token=AT-1&expires_in=3600', 'https://app.example.com/#/callback?access_token=***&expires_in=3600'],
+		['a link in JSON text (escaped slashes)', '{"magic_link":"https:\\/\\/app.example.com\\/login?token=sekret-1"}', '{"magic_link":"https:\\/\\/app.example.com\\/login?token=***"}'],
+		["a Java session id in the path", 'https://shop.example.com/cart;jsessionid=0A1B2C?item=9', 'https://shop.example.com/cart;jsessionid=***?item=9'],
+		['an email in the query of a link with a port (no user info)', 'https://host.example.com:8080/p?e=a@b.com', 'https://host.example.com:8080/p?e=a@b.com'],
+	])('%s', (_form, text, shown) => {
+		expect(redactLinks(text)).toBe(shown);
+	});
+
+	test("a landing page's plain parameters ending in code, key or pass (promo_code, zip_code, sort_key, day_pass) are shown; a bare code= or key= is not", () => {
+		const landing = 'https://shop.example.com/land?promo_code=SUMMER20&zip_code=94107&country_code=US&sort_key=price&day_pass=1&code=oauth-1&key=k-2';
+		expect(redactLinks(landing)).toBe('https://shop.example.com/land?promo_code=SUMMER20&zip_code=94107&country_code=US&sort_key=price&day_pass=1&code=***&key=***');
+	});
+
+	test('keys that merely hold "oauth" across their words (coauthor, photoAuthor, video_author) are no credentials', () => {
+		expect(['coauthor', 'photoAuthor', 'video_author'].filter(isSecretKey)).toEqual([]);
 	});
 });
