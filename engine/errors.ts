@@ -136,19 +136,37 @@ export function redactUrl(text: string): string {
 const LINK = /(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:(?:\/\/|\\\/\\\/)[^\s"'`<>]+/gi;
 /** A link's user and the `:` before its password: the password runs to the link's last `@` (it may hold `@` or `/`). */
 const LINK_USER = /^[a-z][a-z0-9+.-]*:(?:\/\/|\\\/\\\/)[^/\\?#@:]*:/i;
-/** A parameter (after `?`, `#`, `&` or `;`, also a path's `;jsessionid=`): its name never crosses another `?`, so each is read once. */
-const LINK_PARAM = /([?#&;])([^=&;#?/\\]*)=([^&;#?]*)/g;
 /**
- * A parameter naming a credential, read by its words (`accessToken`, `access_token`, `X-Amz-Signature`, `jsessionid`):
- * a credential's word last, or a bare `code`, `key`, `pass`, `sig` or `auth` (OAuth's `code=`, an API's `key=`); not a
- * name that merely holds such letters or ends in a plain word (`keyword`, `promo_code`, `zip_code`, `sort_key`).
+ * A parameter (after `?`, `#`, `&` or `;`, also a path's `;jsessionid=`): its name never crosses another `?`, so each is
+ * read once; its value is what a token is made of (so a `)`, `,` or `。` after the link stays), never ending in a `.`
+ * (`*`: a value masked already, masked again, stays `***`).
  */
-const LINK_SECRET_PARAM = /^(?:code|key|pass|sig|auth)$|(?:^|_)(?:tokens?|secrets?|password|passwd|pwd|passcode|passphrase|signature|authorization|credentials?|jwt|otp|j?session_?id|api_?key|access_?key|secret_?key|private_?key)$/;
-const paramWords = (name: string) =>
-	name
+const LINK_PARAM = /([?#&;])([^=&;#?/\\]*)=((?:[\w\-.~%+/=*]*[\w\-~%+/=*])?)/g;
+/**
+ * A parameter naming a credential, read by its words (`accessToken`, `access_token`, `access%5Ftoken`,
+ * `X-Amz-Signature`, `user[password]`, `token2`): a credential's word last, or a bare `code`, `key`, `pass`, `sig` or
+ * `auth` (OAuth's `code=`, an API's `key=`); or a credential's word anywhere in it written joined (`accesstoken`,
+ * `clientsecret`, `PHPSESSID`). Not a name that merely ends in a plain word (`keyword`, `promo_code`, `sort_key`).
+ */
+const LINK_SECRET_PARAM = /^(?:code|key|pass|sig|auth)$|(?:^|_)(?:tokens?|secrets?|password|passwd|pwd|passcode|passphrase|signature|authorization|credentials?|jwt|otp|j?session_?id|api_?key|access_?key|secret_?key|private_?key)(?:_?\d+)?$/;
+const LINK_SECRET_JOINED = /token|secret(?!ar|ion)|passw(?:or)?d(?!less)|sess(?:ion)?id/;
+function paramWords(name: string): string {
+	let decoded = name;
+	try {
+		decoded = decodeURIComponent(name);
+	} catch {
+		// A malformed escape: read as written.
+	}
+	return decoded
 		.replace(/([a-z\d])([A-Z])/g, '$1_$2')
 		.toLowerCase()
-		.replace(/[^a-z\d]+/g, '_');
+		.replace(/[^a-z\d]+/g, '_')
+		.replace(/^_+|_+$/g, '');
+}
+const secretParam = (name: string) => {
+	const words = paramWords(name);
+	return LINK_SECRET_PARAM.test(words) || LINK_SECRET_JOINED.test(words);
+};
 
 /**
  * Free text with the credentials of the links in it masked (`https://app.example.com/login?token=***`,
@@ -160,10 +178,12 @@ export function redactLinks(text: string): string {
 }
 
 function maskLink(link: string): string {
+	// A port (`host:5678/…`) is no user info, whatever `@` the path holds.
 	const user = LINK_USER.exec(link)?.[0];
+	const port = user !== undefined && /^\d+(?:[/\\?#]|$)/.test(link.slice(user.length));
 	// The last @ before the query or fragment (a password's own ? or # is percent-encoded; an email in the query is not user info).
 	const query = link.search(/[?#]/);
-	const at = user ? link.lastIndexOf('@', query === -1 ? link.length : query) : -1;
+	const at = user && !port ? link.lastIndexOf('@', query === -1 ? link.length : query) : -1;
 	const masked = user && at > user.length ? `${user}***${link.slice(at)}` : link;
-	return masked.replace(LINK_PARAM, (whole, sep: string, name: string) => (LINK_SECRET_PARAM.test(paramWords(name)) ? `${sep}${name}=***` : whole));
+	return masked.replace(LINK_PARAM, (whole, sep: string, name: string) => (secretParam(name) ? `${sep}${name}=***` : whole));
 }

@@ -324,7 +324,7 @@ const storeFailure = (failure: TimerFailure) => !(failure.error instanceof Nudge
 /**
  * Meets a fired timer's event with the taker's rules and those the timer carries (the next touches), then records that
  * it did. After a store error (a wait neither started nor cancelled) they are met again, twice at most, in this firing
- * (once a timer of the take failed its tries, the others get one try each): every cancel and start is the same again (a
+ * (once a timer of the take failed its tries, the others get one try each until one is met): every cancel and start is the same again (a
  * timer restarted is the same timer). Failing still, nothing is recorded and
  * the error is reported; the timer is acknowledged all the same: repeated after its lease, its firing would hand its
  * decision to the flow a second time, and start again a touch the contact has cancelled since. A cycle stopped is no
@@ -339,10 +339,11 @@ async function meetNextTouches(engine: Engine, timer: LeasedTimer, body: TimerBo
 		failures = await meet();
 	}
 	if (failures.some(storeFailure)) {
-		// Failing after its tries: the store is down, and the take's other timers are met once each.
+		// Failing after its tries: the store is down, and the take's other timers are met once each until one is met.
 		retries.left = false;
 		return failures;
 	}
+	retries.left = true;
 	try {
 		await engine.store.holdKey(touchesMetKey(timer), TOUCHES_MET_MS, now);
 	} catch (error) {

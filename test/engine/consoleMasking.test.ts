@@ -137,6 +137,15 @@ describe('redactLinks: the credentials a link carries, in the forms links take',
 		['a link in JSON text (escaped slashes)', '{"magic_link":"https:\\/\\/app.example.com\\/login?token=sekret-1"}', '{"magic_link":"https:\\/\\/app.example.com\\/login?token=***"}'],
 		["a Java session id in the path", 'https://shop.example.com/cart;jsessionid=0A1B2C?item=9', 'https://shop.example.com/cart;jsessionid=***?item=9'],
 		['an email in the query of a link with a port (no user info)', 'https://host.example.com:8080/p?e=a@b.com', 'https://host.example.com:8080/p?e=a@b.com'],
+		['a percent-encoded name', 'https://app.example.com/cb?access%5Ftoken=S1', 'https://app.example.com/cb?access%5Ftoken=***'],
+		['names with digits', 'https://app.example.com/cb?token2=S2&access_token_2=S3&refresh_token1=S4', 'https://app.example.com/cb?token2=***&access_token_2=***&refresh_token1=***'],
+		['names written joined', 'https://app.example.com/cb?accesstoken=S5&clientsecret=S6&idtoken=S7&apikey=S8', 'https://app.example.com/cb?accesstoken=***&clientsecret=***&idtoken=***&apikey=***'],
+		['bracketed form names', 'https://shop.example.com/login?user[password]=S9&auth[token]=S10', 'https://shop.example.com/login?user[password]=***&auth[token]=***'],
+		["PHP's session id", 'https://shop.example.com/cart.php?PHPSESSID=S11', 'https://shop.example.com/cart.php?PHPSESSID=***'],
+		['a link in parentheses', 'Reset it (https://app.example.com/r?token=S12) today', 'Reset it (https://app.example.com/r?token=***) today'],
+		['a link before a comma', 'Open https://app.example.com/r?token=S13, then sign in', 'Open https://app.example.com/r?token=***, then sign in'],
+		['a link before an ideographic full stop', 'リンク https://app.example.com/r?token=S14。次へ進む', 'リンク https://app.example.com/r?token=***。次へ進む'],
+		['a port, then an "@" in the path (no user info)', 'see http://localhost:5678/webhook/@ana and https://www.google.com:443/maps/@51.5,-0.1,15z', 'see http://localhost:5678/webhook/@ana and https://www.google.com:443/maps/@51.5,-0.1,15z'],
 	])('%s', (_form, text, shown) => {
 		expect(redactLinks(text)).toBe(shown);
 	});

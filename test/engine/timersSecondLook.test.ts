@@ -525,6 +525,27 @@ describe('the record that a firing met its next touches', () => {
 		expect(tries).toBe(3 + 4);
 	});
 
+	test('once the store is back (a later timer of the take met on its one try), a passing store error on a later timer is tried again', async () => {
+		for (const who of ['a', 'b', 'c']) {
+			const started = await engine.ingest({ type: 'track', name: 'Cart Updated', identities: { email: `${who}@example.com` }, occurredAt: at(0) }, { journey: 'cart' });
+			await applyInactivityRules(engine, [started], rules, 'trigger-1');
+		}
+		const store = engine.store;
+		const schedule = store.scheduleTimer.bind(store);
+		let calls = 0;
+		// Calls 1-3: the first timer's three tries meet the store down; it is back for the second timer (call 4); the
+		// third timer's first try (call 5) meets one passing error.
+		store.scheduleTimer = async (timer) => {
+			calls++;
+			if (calls <= 3 || calls === 5) throw new Error('Connection is closed.');
+			return schedule(timer);
+		};
+		const taken = await fireDueTimers(engine, T0 + 31 * MIN, 100, rules, 60_000, { journey: 'cart', node: 'trigger-1' });
+		store.scheduleTimer = schedule;
+		expect(taken.fired).toHaveLength(3);
+		expect(taken.timerFailures).toHaveLength(1);
+	});
+
 	test('upgrading: a timer set by the version before, fired by it (next touches met, no record) before it died, does not restart a touch cancelled since', async () => {
 		const started = await engine.ingest({ type: 'track', name: 'Cart Updated', identities: { email: 'up@example.com' }, occurredAt: at(0) }, { journey: 'cart' });
 		await applyInactivityRules(engine, [started], rules, 'trigger-1');
