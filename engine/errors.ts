@@ -134,7 +134,7 @@ export function redactUrl(text: string): string {
  * up to a space or a quote.
  */
 const LINK = /(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:(?:\/\/|\\\/\\\/)[^\s"'`<>]+/gi;
-/** A link's user and the `:` before its password: the password runs to the link's last `@` (it may hold `@` or `/`). */
+/** A link's user and the `:` before its password: the password runs to the last `@` before the query (it may hold `@` or `/`). */
 const LINK_USER = /^[a-z][a-z0-9+.-]*:(?:\/\/|\\\/\\\/)[^/\\?#@:]*:/i;
 /**
  * A parameter (after `?`, `#`, `&` or `;`, also a path's `;jsessionid=`): its name never crosses another `?`, so each is

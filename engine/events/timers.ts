@@ -324,11 +324,10 @@ const storeFailure = (failure: TimerFailure) => !(failure.error instanceof Nudge
 /**
  * Meets a fired timer's event with the taker's rules and those the timer carries (the next touches), then records that
  * it did. After a store error (a wait neither started nor cancelled) they are met again, twice at most, in this firing
- * (once a timer of the take failed its tries, the others get one try each until one is met): every cancel and start is the same again (a
- * timer restarted is the same timer). Failing still, nothing is recorded and
- * the error is reported; the timer is acknowledged all the same: repeated after its lease, its firing would hand its
- * decision to the flow a second time, and start again a touch the contact has cancelled since. A cycle stopped is no
- * store error.
+ * (once a timer of the take has failed its tries, the others get one try each until one is met): every cancel and start
+ * is the same again (a timer restarted is the same timer). Failing still, nothing is recorded and the error is
+ * reported; the timer is acknowledged all the same: repeated after its lease, its firing would hand its decision to the
+ * flow a second time, and start again a touch the contact has cancelled since. A cycle stopped is no store error.
  */
 async function meetNextTouches(engine: Engine, timer: LeasedTimer, body: TimerBody, result: IngestResult, rules: InactivityRule[], node: string | undefined, now: number, retries: { left: boolean }): Promise<TimerFailure[]> {
 	const meet = () => meetRules(engine, [result], rulesMeeting(rules, body, node), [...(body.after ?? []), body.fire]);
