@@ -16,7 +16,7 @@ const PII_KEY = /(e-?mail|phone|mobile|^tel$|telephone|fax|(^|_|[a-z])(first|las
  * personal data can be revealed too, as nobody reading a contact (an operator, an AI agent) needs them. Matched on
  * the key's words (camelCase, snake_case, kebab-case), so `author` or `sessionCount` stay.
  */
-const SECRET_WORDS = /(?:^|_)(?:tokens?|secrets?|passwords?|passwd|pwd|passphrase|passcode|pin|otp|credentials?|auth|oauth|authorization|signatures?|cookies?|jwt|bearer|(?:api|private|access|signing)_?keys?|session(?:_(?:id|key|token))?$)(?:_|$)/;
+const SECRET_WORDS = /(?:^|_)(?:tokens?|secrets?|passwords?|passwd|pwd|passphrase|passcode|pin|otp|credentials?|auth|oauth|authorization|signatures?|cookies?|jwt|bearer|csrf|privkey|(?:mfa|backup|recovery|verification)_codes?|(?:api|private|access|signing)_?keys?|session(?:_(?:id|key|token))?$)(?:_|$)/;
 
 /** A key's words, lower case and joined by `_`: passwordResetToken, password-reset-token and APIKey → password_reset_token, api_key. */
 const keyWords = (key: string) =>
@@ -103,7 +103,7 @@ export function isPiiKey(key: string): boolean {
  * only begin with one: `passwordless`, `sessionIdleMinutes`, `credentialingStatus`, `secretary`), or a short one ending
  * it (`userpwd`, `loginotp`). Common words (pin, key, cookie, bearer) alone are not.
  */
-const SECRET_INSIDE = /token|secret(?!ar|ion)|passw(?:or)?d(?!less)|passphrase|passcode|credential(?!ing)|(?:api|access|private|signing|secret|auth|session|encryption)key|sessionid(?!le)|session(?:token|cookie)|authcookie|jwt|oauth(?!or)/;
+const SECRET_INSIDE = /token|secret(?!ar|ion)|passw(?:or)?d(?!less)|passphrase|passcode|credential(?!ing)|(?:api|access|private|signing|secret|auth|session|encryption)key|sessionid(?!le)|session(?:token|cookie)|authcookie|jwt|oauth(?!or)|csrf|privkey|(?:mfa|backup|recovery|verification)codes?/;
 const SECRET_ENDING = /(?:pwd|otp|auth|signatures?|authorization)$/;
 
 export function isSecretKey(key: string): boolean {

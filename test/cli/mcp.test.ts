@@ -200,7 +200,7 @@ describe('nudge mcp tools (in-process transport)', () => {
 	test('lookup_contact does not hand credentials kept in contact traits to the model, also with personal data revealed', async () => {
 		const made = (prefix: string) => `${prefix}${randomBytes(8).toString('hex')}`;
 		// Written without separators too (HubSpot's property names, many CRMs' exports): each names a credential as well.
-		const lowerCase = ['passwordresettoken', 'accesstoken', 'clientsecret', 'sessionid', 'userpassword', 'secretkey', 'refreshtoken', 'userpwd', 'accessjwt', 'authkey', 'webhooksignature', 'sessioncookie', 'loginotp', 'privatekeypem', 'clientsecretprod', 'passwordtemp', 'apikey2'];
+		const lowerCase = ['passwordresettoken', 'accesstoken', 'clientsecret', 'sessionid', 'userpassword', 'secretkey', 'refreshtoken', 'userpwd', 'accessjwt', 'authkey', 'webhooksignature', 'sessioncookie', 'loginotp', 'privatekeypem', 'clientsecretprod', 'passwordtemp', 'apikey2', 'privkey', 'mfa_code', 'backupCodes', 'recoverycodes', 'csrf'];
 		const secrets = Object.fromEntries(['passwordResetToken', 'apiKey', 'accessToken', 'password', ...lowerCase].map((key) => [key, made(`${key}-`)]));
 		await engine.ingest({ type: 'identify', identities: { email: 'ana@example.com' }, traits: { plan: 'pro', sessionIdleMinutes: 42, passwordless: true, credentialingStatus: 'approved', secretary: 'Bo', ...secrets } });
 		for (const revealPii of [false, true]) {
