@@ -283,7 +283,7 @@ export async function fireDueTimers(engine: Engine, now = Date.now(), limit = 10
 	for (const timer of due) {
 		try {
 			const body = JSON.parse(timer.body) as TimerBody;
-			const result = await fireTimer(engine, timer);
+			const result = await fireTimer(engine, timer, body);
 			if (!result.duplicate) {
 				fired.push(result);
 				timerFailures.push(...(await meetNextTouches(engine, timer, body, result, rules, node, now, retries)));
@@ -294,7 +294,7 @@ export async function fireDueTimers(engine: Engine, now = Date.now(), limit = 10
 				// cancelled since would start again.
 				const profile = await engine.getProfile(body.contactId);
 				if (body.recorded && !(await engine.store.keyHeldUntil(touchesMetKey(timer), now))) timerFailures.push(...(await meetNextTouches(engine, timer, body, asSurvivor(result, profile), rules, node, now, retries)));
-				const left = await firingLeftBehind(engine, timer, result, profile);
+				const left = await firingLeftBehind(engine, timer, body, result, profile);
 				if (left) fired.push(left);
 			}
 			done.push(timer);
@@ -371,8 +371,7 @@ function firedEventId(timer: LeasedTimer): string {
  * its acknowledgement failed, before a flow had it): still pending, only taken in. Brought out again, so the reminder
  * is not lost to the duplicate its event now is; a decision handed out twice is sent once (its send's claim).
  */
-async function firingLeftBehind(engine: Engine, timer: LeasedTimer, repeat: IngestResult, profile: Profile | undefined): Promise<IngestResult | undefined> {
-	const body = JSON.parse(timer.body) as TimerBody;
+async function firingLeftBehind(engine: Engine, timer: LeasedTimer, body: TimerBody, repeat: IngestResult, profile: Profile | undefined): Promise<IngestResult | undefined> {
 	const eventId = firedEventId(timer);
 	// Every pending decision of the contact in the journey since the due time (less a clock's skew), a page at a time:
 	// the firing made it when it fired, which may be after any number of the contact's others.
@@ -386,8 +385,7 @@ async function firingLeftBehind(engine: Engine, timer: LeasedTimer, repeat: Inge
 	}
 }
 
-function fireTimer(engine: Engine, timer: LeasedTimer): Promise<IngestResult> {
-	const body = JSON.parse(timer.body) as TimerBody;
+function fireTimer(engine: Engine, timer: LeasedTimer, body: TimerBody): Promise<IngestResult> {
 	return engine.ingest(
 		{
 			eventId: firedEventId(timer),
