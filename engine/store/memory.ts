@@ -122,11 +122,12 @@ export class MemoryStore extends ComposedSteps implements Store {
 		return rows.slice(0, queryLimit(query)).map((d) => JSON.parse(d.json) as Decision);
 	}
 
-	async addOutcome(decisionId: string, outcome: Outcome) {
+	async addOutcome(decisionId: string, outcome: Outcome, sameAs?: string) {
 		const entry = this.decisions.get(decisionId);
 		if (!entry || this.outcomeIds.has(outcome.outcomeId)) return false;
-		this.outcomeIds.add(outcome.outcomeId);
 		const d = JSON.parse(entry.json) as Decision;
+		if (sameAs !== undefined && d.outcomes.some((o) => o.outcomeId === sameAs)) return false;
+		this.outcomeIds.add(outcome.outcomeId);
 		d.outcomes.push(outcome);
 		if (outcome.at > d.updatedAt) d.updatedAt = outcome.at;
 		await this.putDecision(d);

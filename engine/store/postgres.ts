@@ -569,13 +569,15 @@ export class PostgresStore extends ComposedSteps implements Store {
 		return countsFromRows(await this.consoleQuery('count decisions', (param) => countSql(this.t('decision_facts'), filter, by, param)), by);
 	}
 
-	async addOutcome(decisionId: string, outcome: Outcome) {
+	async addOutcome(decisionId: string, outcome: Outcome, sameAs?: string) {
 		await this.sync();
 		return this.withClient(
 			'record an outcome',
 			async (c) => {
+				// The decision's row lock orders two outcomes of one decision, so the other spelling's check holds.
 				const { rows } = await c.query<{ body: Decision }>(`SELECT body FROM ${this.t('decisions')} WHERE decision_id = $1 FOR UPDATE`, [decisionId]);
 				if (!rows[0]) return false;
+				if (sameAs !== undefined && rows[0].body.outcomes.some((o) => o.outcomeId === sameAs)) return false;
 				const inserted = await c.query(`INSERT INTO ${this.t('outcomes')} (outcome_id, decision_id, body) VALUES ($1, $2, $3) ON CONFLICT (outcome_id) DO NOTHING`, [
 					outcome.outcomeId,
 					decisionId,

@@ -399,9 +399,17 @@ if not read then return { claim } end
 return { claim, read }
 `;
 
-/** KEYS: decision body, global outcome ids, decision's outcome list. */
+/**
+ * KEYS: decision body, global outcome ids, decision's outcome list. ARGV: outcome id, outcome JSON, its other spelling
+ * ('' none), looked for in the decision's list only when some decision has it (the set answers most calls at once).
+ */
 const ADD_OUTCOME_LUA = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[3] ~= '' and redis.call('SISMEMBER', KEYS[2], ARGV[3]) == 1 then
+  for _, o in ipairs(redis.call('LRANGE', KEYS[3], 0, -1)) do
+    if cjson.decode(o).outcomeId == ARGV[3] then return 0 end
+  end
+end
 if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
 redis.call('RPUSH', KEYS[3], ARGV[2])
 return 1
@@ -987,9 +995,9 @@ export class RedisStore extends NamedRecords implements Store {
 		});
 	}
 
-	addOutcome(decisionId: string, outcome: Outcome) {
+	addOutcome(decisionId: string, outcome: Outcome, sameAs?: string) {
 		return this.run('record an outcome', async () => {
-			const added = await this.redis.nudgeAddOutcome(this.k('decision', decisionId), this.k('outcome-ids'), this.k('outcomes', decisionId), outcome.outcomeId, JSON.stringify(outcome));
+			const added = await this.redis.nudgeAddOutcome(this.k('decision', decisionId), this.k('outcome-ids'), this.k('outcomes', decisionId), outcome.outcomeId, JSON.stringify(outcome), sameAs ?? '');
 			return added === 1;
 		});
 	}

@@ -88,8 +88,12 @@ export interface DecisionLog {
 	putDecision(decision: Decision): Promise<void>;
 	getDecision(decisionId: string): Promise<Decision | undefined>;
 	queryDecisions(query: DecisionQuery): Promise<Decision[]>;
-	/** False when the outcome id was already recorded (duplicates are not counted twice). */
-	addOutcome(decisionId: string, outcome: Outcome): Promise<boolean>;
+	/**
+	 * False when the outcome id was already recorded (duplicates are not counted twice), or `sameAs` was on this decision:
+	 * the outcome's other spelling (an agent's id kept under its decision, engine/usecases/outcome.ts), checked in the
+	 * same step so two reports of one order at once count once.
+	 */
+	addOutcome(decisionId: string, outcome: Outcome, sameAs?: string): Promise<boolean>;
 	/** The decision whose delivery carries this provider message id, if any. */
 	findDecisionByMessageId(messageId: string): Promise<Decision | undefined>;
 	/** The decision console's stream: summaries of matching decisions, newest first, keyset-paged (see decisionFacts.ts). */

@@ -671,15 +671,16 @@ export class SqliteStore extends ComposedSteps implements Store {
 		return rows.map(decisionOfRow);
 	}
 
-	addOutcome(decisionId: string, outcome: Outcome) {
+	addOutcome(decisionId: string, outcome: Outcome, sameAs?: string) {
 		return this.write(() => {
 			this.writeQueuedDecisions();
 			const row = this.stmt.getDecision.get(decisionId) as DecisionRow | undefined;
 			if (!row) return false;
+			const d = decisionOfRow(row);
+			if (sameAs !== undefined && d.outcomes.some((o) => o.outcomeId === sameAs)) return false;
 			if (Number(this.stmt.putOutcome.run(outcome.outcomeId, decisionId, JSON.stringify(outcome)).changes) === 0) {
 				return false;
 			}
-			const d = decisionOfRow(row);
 			d.outcomes.push(outcome);
 			if (outcome.at > d.updatedAt) d.updatedAt = outcome.at;
 			this.putDecisionRow(d);

@@ -69,9 +69,11 @@ export async function recordOutcome(ctx: EngineContext, input: OutcomeInput): Pr
 	// An opt-out is made before its outcome is recorded: one that fails (a contact's lock held too long) leaves the
 	// outcome unrecorded, so the retry makes it, where a recorded one would be ignored as a duplicate.
 	const closes = optsOut(outcome.data.type) && decision.channel;
-	const recorded = recordedAs(decision, input, outcome.data.outcomeId);
+	const sameAs = otherSpelling(decision, input);
+	const recorded = decision.outcomes.some((o) => o.outcomeId === outcome.data.outcomeId || o.outcomeId === sameAs);
 	if (closes && !recorded) await apartFromOtherUpdates(ctx, () => optOut(ctx, decision, closes, outcome.data.at));
-	const added = !recorded && (await ctx.store.addOutcome(decision.decisionId, outcome.data));
+	// The store checks the other spelling again as it adds: the shop's flow and an agent reporting one order at once count once.
+	const added = !recorded && (await ctx.store.addOutcome(decision.decisionId, outcome.data, sameAs));
 	const sentAt = sentAfter(decision, outcome.data.at);
 	if (added && !sentAt) await learnFrom(ctx, decision, outcome.data);
 	const engagement = added ? await engagementTrials(decision, outcome.data, at, async () => zoneFor((await profileById(ctx.store, decision.contactId))?.timezone, ctx.policy.timezone)) : [];
@@ -98,14 +100,13 @@ function outcomeIdOf(decision: Decision, input: OutcomeInput): string {
 const agentOutcomeId = (decision: Decision, given: string) => `${decision.decisionId}:agent:${given}`;
 
 /**
- * Whether the decision has this outcome already under its other spelling: an agent's id as given (recorded so before
- * agents' ids were kept under their decision, or by the shop's own flow), or a flow's id the agent reported first. One
- * order reported by both counts once.
+ * The outcome's other spelling on its decision: an agent's id as given (recorded so before agents' ids were kept under
+ * their decision, or by the shop's own flow), or a flow's id the agent reported first. One order reported by both
+ * counts once.
  */
-function recordedAs(decision: Decision, input: OutcomeInput, outcomeId: string): boolean {
-	if (input.outcomeId === undefined) return false;
-	const other = input.agentId === undefined ? agentOutcomeId(decision, input.outcomeId) : input.outcomeId;
-	return decision.outcomes.some((o) => o.outcomeId === other || o.outcomeId === outcomeId);
+function otherSpelling(decision: Decision, input: OutcomeInput): string | undefined {
+	if (input.outcomeId === undefined) return undefined;
+	return input.agentId === undefined ? agentOutcomeId(decision, input.outcomeId) : input.outcomeId;
 }
 
 /**

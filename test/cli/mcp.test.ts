@@ -274,14 +274,23 @@ describe('nudge mcp tools (in-process transport)', () => {
 		expect(lookedUp.consent).toMatchObject({ email: 'opted_in' });
 	});
 
-	test.each([
+	/** An engine of its own on each local backend, seeded, with an agent connected. */
+	const OWN_ENGINES = [
 		['memory', () => new MemoryStore()],
-		['sqlite', () => new SqliteStore(join(tempDir(), 'outcome-ids.db'))],
-	])("record_outcome: an agent's outcome id cannot take the id of a journey decision's outcome, so the journey's real conversion still counts (%s)", async (_kind, makeStore) => {
+		['sqlite', () => new SqliteStore(join(tempDir(), 'own.db'))],
+	] as const;
+	async function withOwnEngine(makeStore: () => MemoryStore | SqliteStore, run: (owned: Engine, agent: Client) => Promise<void>): Promise<void> {
 		const owned = new Engine({ store: makeStore(), policy: loadPolicy(POLICY) });
 		try {
 			await seed(owned);
-			const agent = await connectInProcess(owned, {});
+			await run(owned, await connectInProcess(owned, {}));
+		} finally {
+			await owned.close();
+		}
+	}
+
+	test.each(OWN_ENGINES)("record_outcome: an agent's outcome id cannot take the id of a journey decision's outcome, so the journey's real conversion still counts (%s)", async (_kind, makeStore) => {
+		await withOwnEngine(makeStore, async (owned, agent) => {
 			const { decision: journey } = await owned.ingest({ type: 'track', name: 'Pricing Viewed', identities: { email: 'ana@example.com' } });
 			const mine = data(await agent.callTool({ name: 'request_action', arguments: action() }));
 			// The journey's decision id is in lookup_contact; the agent records a click on its own action under the id the
@@ -304,9 +313,22 @@ describe('nudge mcp tools (in-process transport)', () => {
 			// The shop's flow reporting the agent's own order again on the agent's action counts it once.
 			const shop = await owned.recordOutcome({ decisionId: mine.decisionId as string, type: 'conversion', outcomeId: 'order-1001' });
 			expect({ duplicate: shop.duplicate, conversions: shop.decision.outcomes.filter((o) => o.type === 'conversion').length }).toEqual({ duplicate: true, conversions: 1 });
-		} finally {
-			await owned.close();
-		}
+		});
+	});
+
+	test.each(OWN_ENGINES)("record_outcome: the agent and the shop's flow reporting one order on the agent's action at the same moment count it once (%s)", async (_kind, makeStore) => {
+		await withOwnEngine(makeStore, async (owned, agent) => {
+			const mine = data(await agent.callTool({ name: 'request_action', arguments: action() }));
+			const decisionId = mine.decisionId as string;
+			await agent.close();
+			// What record_outcome asks of the engine, beside the shop's flow, interleaved step by step.
+			const [byAgent, byShop] = await Promise.all([
+				owned.recordOutcome({ decisionId, type: 'conversion', outcomeId: 'order-2002', agentId: AGENT }),
+				owned.recordOutcome({ decisionId, type: 'conversion', outcomeId: 'order-2002' }),
+			]);
+			expect([byAgent.duplicate, byShop.duplicate].sort()).toEqual([false, true]);
+			expect((await owned.getDecision(decisionId)).outcomes.filter((o) => o.type === 'conversion')).toHaveLength(1);
+		});
 	});
 
 	test("upgrading: an agent repeating an outcome recorded before its ids were kept under its action (the id as given) gets a duplicate, not a second conversion", async () => {

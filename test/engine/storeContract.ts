@@ -576,6 +576,19 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			expect(d?.updatedAt).toBe('2026-11-02T00:00:00.000Z');
 		});
 
+		test("an outcome is not added when its other spelling is on the same decision, only there", async () => {
+			await store.putDecision(decision('d1'));
+			await store.putDecision(decision('d2'));
+			const order = { outcomeId: 'order-1', type: 'conversion' as const, at: '2026-11-02T00:00:00.000Z' };
+			expect(await store.addOutcome('d1', order)).toBe(true);
+			// The agent's spelling of the same order on d1 is refused; on d2, where order-1 is not, it is added.
+			expect(await store.addOutcome('d1', { ...order, outcomeId: 'd1:agent:order-1' }, 'order-1')).toBe(false);
+			expect(await store.addOutcome('d2', { ...order, outcomeId: 'd2:agent:order-1' }, 'order-1')).toBe(true);
+			expect(await store.addOutcome('d2', { ...order, outcomeId: 'd2:agent:order-2' }, 'order-2')).toBe(true);
+			expect((await store.getDecision('d1'))?.outcomes.map((o) => o.outcomeId)).toEqual(['order-1']);
+			expect((await store.getDecision('d2'))?.outcomes.map((o) => o.outcomeId)).toEqual(['d2:agent:order-1', 'd2:agent:order-2']);
+		});
+
 		test('model versions: numbered per name, one active, activation logged, unknown versions refused', async () => {
 			expect(await store.saveModelVersion('lead', '2026-11-01T00:00:00.000Z', { auc: 0.9 }, '{"v":1}')).toBe(1);
 			expect(await store.saveModelVersion('lead', '2026-11-02T00:00:00.000Z', { auc: 0.91 }, '{"v":2}')).toBe(2);
