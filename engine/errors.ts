@@ -1,3 +1,5 @@
+import { isCredentialParam } from './util/credentialNames';
+
 /**
  * Errors a marketer can act on. Every engine entry point throws NudgeError (never a raw stack)
  * with a stable code, a plain-language message and, for validation errors, the offending fields.
@@ -142,31 +144,7 @@ const LINK_USER = /^[a-z][a-z0-9+.-]*:(?:\/\/|\\\/\\\/)[^/\\?#@:]*:/i;
  * (`*`: a value masked already, masked again, stays `***`).
  */
 const LINK_PARAM = /([?#&;])([^=&;#?/\\]*)=((?:[\w\-.~%+/=*]*[\w\-~%+/=*])?)/g;
-/**
- * A parameter naming a credential, read by its words (`accessToken`, `access_token`, `access%5Ftoken`,
- * `X-Amz-Signature`, `user[password]`, `token2`): a credential's word last, or a bare `code`, `key`, `pass`, `sig` or
- * `auth` (OAuth's `code=`, an API's `key=`); or a credential's word anywhere in it written joined (`accesstoken`,
- * `clientsecret`, `PHPSESSID`). Not a name that merely ends in a plain word (`keyword`, `promo_code`, `sort_key`).
- */
-const LINK_SECRET_PARAM = /^(?:code|key|pass|sig|auth)$|(?:^|_)(?:tokens?|secrets?|password|passwd|pwd|passcode|passphrase|signature|authorization|credentials?|jwt|otp|j?session_?id|api_?key|access_?key|secret_?key|private_?key)(?:_?\d+)?$/;
-const LINK_SECRET_JOINED = /token|secret(?!ar|ion)|passw(?:or)?d(?!less)|sess(?:ion)?id/;
-function paramWords(name: string): string {
-	let decoded = name;
-	try {
-		decoded = decodeURIComponent(name);
-	} catch {
-		// A malformed escape: read as written.
-	}
-	return decoded
-		.replace(/([a-z\d])([A-Z])/g, '$1_$2')
-		.toLowerCase()
-		.replace(/[^a-z\d]+/g, '_')
-		.replace(/^_+|_+$/g, '');
-}
-const secretParam = (name: string) => {
-	const words = paramWords(name);
-	return LINK_SECRET_PARAM.test(words) || LINK_SECRET_JOINED.test(words);
-};
+// Which parameters carry a credential: isCredentialParam, the list trait keys are read with, and a bare code, key, pass, sig or auth.
 
 /**
  * Free text with the credentials of the links in it masked (`https://app.example.com/login?token=***`,
@@ -185,5 +163,5 @@ function maskLink(link: string): string {
 	const query = link.search(/[?#]/);
 	const at = user && !port ? link.lastIndexOf('@', query === -1 ? link.length : query) : -1;
 	const masked = user && at > user.length ? `${user}***${link.slice(at)}` : link;
-	return masked.replace(LINK_PARAM, (whole, sep: string, name: string) => (secretParam(name) ? `${sep}${name}=***` : whole));
+	return masked.replace(LINK_PARAM, (whole, sep: string, name: string) => (isCredentialParam(name) ? `${sep}${name}=***` : whole));
 }

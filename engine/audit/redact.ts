@@ -1,4 +1,5 @@
 import { redactLinks } from '../errors';
+import { isCredentialName, nameWords } from '../util/credentialNames';
 import { handoffSummary } from './handoff';
 import type { Decision } from './schema';
 
@@ -10,21 +11,6 @@ import type { Decision } from './schema';
 
 /** Trait and profile keys whose values identify a person, whatever they contain. */
 const PII_KEY = /(e-?mail|phone|mobile|^tel$|telephone|fax|(^|_|[a-z])(first|last|full|middle|given|family|display|sur|user)?_?name$|^name$|address|street|city|zip|postal|post_?code|^ip$|ip_?address|birth|^dob$|ssn|passport|push_?token|^userId$|anonymousId)/i;
-
-/**
- * Keys whose values are credentials (a password reset token, an API key, a session id): masked everywhere
- * personal data can be revealed too, as nobody reading a contact (an operator, an AI agent) needs them. Matched on
- * the key's words (camelCase, snake_case, kebab-case), so `author` or `sessionCount` stay.
- */
-const SECRET_WORDS = /(?:^|_)(?:tokens?|secrets?|passwords?|passwd|pwd|passphrase|passcode|pin|otp|credentials?|auth|oauth|authorization|signatures?|cookies?|jwt|bearer|csrf|privkey|(?:mfa|backup|recovery|verification)_codes?|(?:api|private|access|signing)_?keys?|session(?:_(?:id|key|token))?$)(?:_|$)/;
-
-/** A key's words, lower case and joined by `_`: passwordResetToken, password-reset-token and APIKey → password_reset_token, api_key. */
-const keyWords = (key: string) =>
-	key
-		.replace(/([a-z\d])([A-Z])/g, '$1_$2')
-		.replace(/([A-Z])([A-Z][a-z])/g, '$1_$2')
-		.toLowerCase()
-		.replace(/[^a-z\d]+/g, '_');
 
 /**
  * International numbers (+ and 8–15 digits) and North American style 3-3-4 numbers ((415) 555-0100, (415)555-0100,
@@ -93,23 +79,10 @@ const PII_WORDS = /(?:^|_)(?:name|user_id|anonymous_id)(?:_|$)/;
 
 export function isPiiKey(key: string): boolean {
 	if (PII_KEY.test(key)) return true;
-	const words = keyWords(key);
+	const words = nameWords(key);
 	return PII_KEY.test(words) || PII_WORDS.test(words);
 }
 
-/**
- * A key written without separators (`passwordresettoken`, `clientsecretprod`, `sessionid`: HubSpot's property names,
- * many CRMs' exports), where SECRET_WORDS cannot find the words: a credential's word anywhere in it (not the words that
- * only begin with one: `passwordless`, `sessionIdleMinutes`, `credentialingStatus`, `secretary`), or a short one ending
- * it (`userpwd`, `loginotp`). Common words (pin, key, cookie, bearer) alone are not.
- */
-const SECRET_INSIDE = /token|secret(?!ar|ion)|passw(?:or)?d(?!less)|passphrase|passcode|credential(?!ing)|(?:api|access|private|signing|secret|auth|session|encryption)key|sessionid(?!le)|session(?:token|cookie)|authcookie|jwt|oauth(?!or)|csrf|privkey|(?:mfa|backup|recovery|verification)codes?/;
-const SECRET_ENDING = /(?:pwd|otp|auth|signatures?|authorization)$/;
-
-export function isSecretKey(key: string): boolean {
-	const compact = key.toLowerCase().replace(/[^a-z\d]+/g, '');
-	return SECRET_WORDS.test(keyWords(key)) || SECRET_INSIDE.test(compact) || SECRET_ENDING.test(compact);
-}
 
 const hasValue = (v: unknown) => v !== null && v !== undefined && v !== '';
 
@@ -137,19 +110,19 @@ export function redactValue(value: unknown, piiKeys = true): unknown {
 	if (typeof value === 'string') return redactText(value);
 	if (Array.isArray(value)) return value.map((v) => redactValue(v, piiKeys));
 	if (value && typeof value === 'object') {
-		return mapEntries(value, (k, v) => (piiKeys && (isPiiKey(k) || isSecretKey(k)) && hasValue(v) ? REDACTED : redactValue(v, piiKeys)), true);
+		return mapEntries(value, (k, v) => (piiKeys && (isPiiKey(k) || isCredentialName(k)) && hasValue(v) ? REDACTED : redactValue(v, piiKeys)), true);
 	}
 	return value;
 }
 
 /**
- * Masks only credentials, at any depth: values under secret keys (isSecretKey), and in text a link's password and secret
+ * Masks only credentials, at any depth: values under credentials' keys (isCredentialName), and in text a link's password and secret
  * parameters (a login link's `?token=`, redactLinks). What is left where personal data is revealed.
  */
 export function withoutSecrets(value: unknown): unknown {
 	if (typeof value === 'string') return redactLinks(value);
 	if (Array.isArray(value)) return value.map(withoutSecrets);
-	if (value && typeof value === 'object') return mapEntries(value, (k, v) => (isSecretKey(k) && hasValue(v) ? REDACTED : withoutSecrets(v)), false);
+	if (value && typeof value === 'object') return mapEntries(value, (k, v) => (isCredentialName(k) && hasValue(v) ? REDACTED : withoutSecrets(v)), false);
 	return value;
 }
 

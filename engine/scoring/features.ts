@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { isSecretKey, REDACTED } from '../audit/redact';
+import { REDACTED } from '../audit/redact';
+import { isCredentialName } from '../util/credentialNames';
 import { NudgeError } from '../errors';
 import type { Table } from './table';
 import { parseTime } from '../util/isoTime';
@@ -291,7 +292,7 @@ export function describeValue(feature: Feature, raw: unknown, spec: FeatureSpec)
 	const s = typeof raw === 'boolean' ? String(raw) : new Placeholders(spec.placeholders).text(raw);
 	if (s === undefined) return `${feature.name} is blank`;
 	// A credential trait a model was trained on is named, never quoted: factors reach the console and AI agents.
-	if (isSecretKey(feature.name)) return `${feature.name} = ${REDACTED}`;
+	if (isCredentialName(feature.name)) return `${feature.name} = ${REDACTED}`;
 	if (feature.kind === 'numeric' && isNumber(s)) return `${feature.name} = ${toNumber(s).toLocaleString('en-US', { maximumFractionDigits: 2 })}`;
 	if (feature.kind === 'categorical' && levelOf(feature, s) === undefined) return `${feature.name} = ${s} (rare or new value)`;
 	return `${feature.name} = ${s}`;

@@ -7,7 +7,7 @@ import { get } from 'node:http';
 import { join } from 'node:path';
 import { startConsoleServer } from '../../console/server';
 import { DecisionConsole } from '../../engine/audit/queries';
-import { isSecretKey } from '../../engine/audit/redact';
+import { isCredentialName } from '../../engine/util/credentialNames';
 import type { Engine } from '../../engine/engine';
 import { redactLinks } from '../../engine/errors';
 import { createEngine } from '../../engine/registry';
@@ -155,7 +155,13 @@ describe('redactLinks: the credentials a link carries, in the forms links take',
 		expect(redactLinks(landing)).toBe('https://shop.example.com/land?promo_code=SUMMER20&zip_code=94107&country_code=US&sort_key=price&day_pass=1&code=***&key=***');
 	});
 
+	test("a link's parameters and a contact's keys are read with one list of credential names (csrf, an MFA code, a bearer, PHP's session cookie)", () => {
+		const link = 'https://app.example.com/verify?csrf=c-1&mfa_code=123456&bearer=b-2&PHPSESSID=s-3&plan=pro';
+		expect(redactLinks(link)).toBe('https://app.example.com/verify?csrf=***&mfa_code=***&bearer=***&PHPSESSID=***&plan=pro');
+		expect(['csrf', 'mfa_code', 'bearer', 'PHPSESSID', 'plan'].filter(isCredentialName)).toEqual(['csrf', 'mfa_code', 'bearer', 'PHPSESSID']);
+	});
+
 	test('keys that merely hold "oauth" across their words (coauthor, photoAuthor, video_author) are no credentials', () => {
-		expect(['coauthor', 'photoAuthor', 'video_author'].filter(isSecretKey)).toEqual([]);
+		expect(['coauthor', 'photoAuthor', 'video_author'].filter(isCredentialName)).toEqual([]);
 	});
 });
