@@ -1,4 +1,5 @@
 import { decideApproval, requestAction, sendAction } from './agents/actions';
+import { blastRadiusTouches } from './agents/blastRadius';
 import type { ActionVerdict } from './agents/verdict';
 import type { Decision, DecisionQuery, Score } from './audit/schema';
 import { exportJsonl, iterateDecisions } from './audit/export';
@@ -249,7 +250,7 @@ export class Engine {
 		// The policy's journeys, the default and the prebuilt ones (their flows run on a policy that may not name them).
 		const journeys = [...new Set([DEFAULT_JOURNEY, ...JOURNEYS, ...Object.keys(this.policy.journeys)])];
 		const events = { journeys, windowMs: this.policy.dedupWindowHours * 3_600_000, eventClock: this.ctx.clock === 'event' };
-		return this.ctx.profileLock.run(() => eraseContact(this.store, contact, options, this.ctx.wallNow(), events));
+		return this.ctx.profileLock.run(() => eraseContact(this.store, contact, options, this.ctx.wallNow(), events, blastRadiusTouches(this.policy)));
 	}
 
 	/** Deletes what the policy's `retention` keeps no longer (engine/privacy/retention.ts); `nudge retention` runs it. */

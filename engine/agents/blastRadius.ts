@@ -24,6 +24,19 @@ const touchKey = (rule: BlastRadiusRule, agentId: string, contactId: string) => 
 /** Held while one request counts a contact against the agent's `contacts` rules (see reserveBlastRadius). */
 const countingLock = (agentId: string, contactId: string) => `lock:agent-counting:${agentId}:${contentHash(contactId, 24)}`;
 
+/**
+ * What an erasure deletes of the agents' `contacts` rules: their marks of the person's contact ids, for the agents
+ * that acted on them (hashed, the marks are still found by anyone holding an id), and how far back those acted.
+ */
+export function blastRadiusTouches(policy: Policy): { windowMs: number; keys(contactIds: string[], agentIds: string[]): string[] } | undefined {
+	const rules = policy.agents.blastRadius.filter((r) => r.count === 'contacts');
+	if (!rules.length) return undefined;
+	return {
+		windowMs: Math.max(...rules.map((r) => durationMs(r.window))),
+		keys: (contactIds, agentIds) => agentIds.flatMap((agentId) => rulesFor(policy, agentId).flatMap((rule) => (rule.count === 'contacts' ? contactIds.map((contactId) => touchKey(rule, agentId, contactId)) : []))),
+	};
+}
+
 function rulesFor(policy: Policy, agentId: string): BlastRadiusRule[] {
 	return policy.agents.blastRadius.filter((r) => !r.agents || r.agents.includes(agentId));
 }

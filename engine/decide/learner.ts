@@ -1,3 +1,4 @@
+import { redactText } from '../audit/redact';
 import { Candidate, Decision, Outcome, optsOut, WAIT } from '../audit/schema';
 import { readPath } from '../policy/conditions';
 import type { LearnerPolicy, Policy } from '../policy/schema';
@@ -19,17 +20,21 @@ export type ChoiceMethod = 'default_order' | 'thompson' | 'greedy' | 'explore';
 export const GLOBAL_SCOPE = 'global';
 export const armKey = (scope: string, arm: string) => `${scope}#${arm}`;
 
-/** journey, step (the triggering event), score tier, lifecycle stage and the policy's segment key. */
+/**
+ * journey, step (the triggering event), score tier, lifecycle stage and the policy's segment key. The counts keyed by it
+ * are shared and outlive any one person's erasure, so an address, a phone number or a link in the event's name or the
+ * segment's value (`Referral from ana@example.com`) is masked out of the key.
+ */
 export function contextOf(decision: Pick<Decision, 'journey' | 'event' | 'score'>, profile: Profile, learner: LearnerPolicy): string {
 	const parts = [
 		`journey=${decision.journey}`,
-		`step=${decision.event.name ?? decision.event.type}`,
+		`step=${redactText(decision.event.name ?? decision.event.type)}`,
 		`tier=${decision.score?.tier ?? 'unscored'}`,
 		`lifecycle=${profile.lifecycle ?? 'unknown'}`,
 	];
 	if (learner.segmentKey) {
 		const value = readPath(profile, learner.segmentKey);
-		parts.push(`segment=${value === undefined || value === null ? 'unknown' : String(value)}`);
+		parts.push(`segment=${value === undefined || value === null ? 'unknown' : redactText(String(value))}`);
 	}
 	return parts.join('|');
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod/v4';
+import { iterateDecisions } from '../audit/export';
 import type { Decision } from '../audit/schema';
 import type { Profile } from '../profiles/schema';
 import { contactHourKeys } from '../store/types';
@@ -57,6 +58,19 @@ export interface ErasedEventHold {
 	eventClock?: boolean;
 }
 
+/** The agents' blast radius marks of a person (agents/blastRadius.ts blastRadiusTouches), deleted with them. */
+export interface AgentTouches {
+	windowMs: number;
+	keys(contactIds: string[], agentIds: string[]): string[];
+}
+
+/** The marks of the agents that acted on the person within the longest `contacts` rule's window. */
+async function agentTouchKeys(store: Store, contactIds: string[], now: number, touches: AgentTouches): Promise<string[]> {
+	const agentIds = new Set<string>();
+	for await (const d of iterateDecisions(store, { contactIds, from: isoTime(now - touches.windowMs) })) if (d.agent) agentIds.add(d.agent.agentId);
+	return agentIds.size ? touches.keys(contactIds, [...agentIds]) : [];
+}
+
 /** Marks set at once while an erasure holds the person's events (each a store call; a policy may name 1,000 journeys). */
 const HOLDS_AT_ONCE = 64;
 
@@ -68,10 +82,10 @@ const HOLDS_AT_ONCE = 64;
  * process took in between (`marked`: the events marked already, which are skipped).
  */
 async function holdErasedEvents(store: Store, contactIds: string[], now: number, { journeys, windowMs, eventClock }: ErasedEventHold, marked: Set<string>): Promise<void> {
-	const recent = await store.queryDecisions({ contactIds, ...(eventClock ? {} : { from: isoTime(now - windowMs) }) });
-	// One mark an event and journey, from the event's latest decision (several journeys may have taken it in).
+	// One mark an event and journey, from the event's latest decision (several journeys may have taken it in). Every
+	// decision of the window, page by page: a person with hundreds of events in it has each held.
 	const events = new Map<string, { at: number; journeys: Set<string> }>();
-	for (const d of recent) {
+	for await (const d of iterateDecisions(store, { contactIds, ...(eventClock ? {} : { from: isoTime(now - windowMs) }) })) {
 		if (marked.has(d.event.eventId)) continue;
 		const known = events.get(d.event.eventId) ?? { at: 0, journeys: new Set(journeys) };
 		known.at = Math.max(known.at, Date.parse(d.createdAt));
@@ -107,6 +121,8 @@ interface LockedErasure {
 	keep?: (profile: Profile | undefined) => boolean;
 	/** Under the locks, marks the events of the person taken in since their first marking (holdErasedEvents). */
 	holdLateEvents?: (contactIds: string[]) => Promise<void>;
+	/** Claimed keys deleted with the contact's own (the agents' blast radius marks of the person). */
+	claimKeys?: string[];
 }
 
 /**
@@ -134,7 +150,7 @@ export async function eraseUnderLocks(store: Store, contactId: string, pseudonym
 		// merged id too: it leads here) waits on until then.
 		const steps = [
 			...(profile?.mergedFrom ?? []).map((merged) => ({ contactId: merged, identityKeys: [], claimKeys: [identityLockKey(contactIdKey(merged))], armKeys: contactHourKeys(merged) })),
-			{ contactId, identityKeys, claimKeys: [...new Set([...lockKeys, ...identityKeys])].map(identityLockKey), armKeys: contactHourKeys(contactId) },
+			{ contactId, identityKeys, claimKeys: [...[...new Set([...lockKeys, ...identityKeys])].map(identityLockKey), ...(options.claimKeys ?? [])], armKeys: contactHourKeys(contactId) },
 		];
 		const counts: ErasureCounts = { profiles: 0, identities: 0, capEntries: 0, timers: 0, decisions: 0 };
 		for (const step of steps) {
@@ -150,7 +166,7 @@ export async function eraseUnderLocks(store: Store, contactId: string, pseudonym
  * pseudonymises its decisions (pseudonymise.ts: counts and lift unchanged) and records a receipt without the
  * person's data. Holds the contact's identity locks meanwhile, so a concurrent event cannot half-recreate it.
  */
-export async function eraseContact(store: Store, input: unknown, options: EraseOptions, now: Date, events?: ErasedEventHold): Promise<ErasureReceipt> {
+export async function eraseContact(store: Store, input: unknown, options: EraseOptions, now: Date, events?: ErasedEventHold, touches?: AgentTouches): Promise<ErasureReceipt> {
 	const ref = parseContactRef(input, 'erase the contact');
 	const contactId = await resolveContact(store, ref);
 	const emailKey = ref.email ? [identityKey('email', ref.email)] : [];
@@ -164,7 +180,8 @@ export async function eraseContact(store: Store, input: unknown, options: EraseO
 		const holdEvents = events && ((ids: string[]) => holdErasedEvents(store, ids, now.getTime(), events, marked));
 		await holdEvents?.(contactIds);
 		await stopSends(store, contactIds, () => now.getTime());
-		receipt.counts = (await eraseUnderLocks(store, contactId, receipt.erasureId, receipt.at, { email: ref.email, suppress: options.suppress, suppressAt: now.getTime(), holdLateEvents: holdEvents }))!;
+		const claimKeys = touches ? await agentTouchKeys(store, contactIds, now.getTime(), touches) : [];
+		receipt.counts = (await eraseUnderLocks(store, contactId, receipt.erasureId, receipt.at, { email: ref.email, suppress: options.suppress, suppressAt: now.getTime(), holdLateEvents: holdEvents, claimKeys }))!;
 		receipt.found = Object.values(receipt.counts).some((n) => n > 0);
 		if (!receipt.found && !options.suppress) throw new NudgeError('UNKNOWN_CONTACT', `No contact has the id ${contactId}: nothing was erased`, [], 404);
 	} else {

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { iterateDecisions } from '../audit/export';
 import type { Store } from '../store/types';
 import { sendClaim } from '../usecases/send';
 
@@ -8,20 +9,17 @@ export const SEND_UNDER_WAY_WAIT_MS = 30_000;
 /**
  * Before a contact is erased at their request: no send of theirs starts any more, and one under way ends first.
  * A send under way (its key claimed, the provider not answered yet) would write its decision back under the person's
- * id after the erasure pseudonymised it. The erasure claims the send key of each decision Frequency Cap allowed, so
- * none of them sends (the erasure ends them CONTACT_ERASED), and waits for every open decision whose key was claimed
- * already (by Send, or by the one-call journey's cap check, before its row says allowed) to leave `pending`; one still
- * pending after `waitMs` (its process died mid-send) is erased as it stands.
+ * id after the erasure pseudonymised it. The erasure claims the send key of every open decision, so none of them
+ * sends (the erasure ends them CONTACT_ERASED; a one-call journey between its stages finds the key held and answers
+ * the erased row, usecases/send.ts), and waits for every open decision whose key was claimed already (by Send, or by
+ * the one-call journey's cap check, before its row says allowed) to leave `pending`; one still pending after `waitMs`
+ * (its process died mid-send) is erased as it stands.
  */
 export async function stopSends(store: Store, contactIds: string[], now: () => number, waitMs = SEND_UNDER_WAY_WAIT_MS): Promise<void> {
-	const open = await store.queryDecisions({ contactIds, status: 'pending' });
 	const underWay: string[] = [];
-	for (const decision of open) {
+	for await (const decision of iterateDecisions(store, { contactIds, status: 'pending' })) {
 		const { key, ttlMs } = sendClaim(decision.decisionId);
-		// An allowed one's key is claimed, so its Send cannot start; another's is only looked at (its flow may not be
-		// at Frequency Cap yet: the erasure ends it, and Send refuses it then).
-		const held = decision.guard?.allowed ? !(await store.claimKey(key, ttlMs, now())) : (await store.keyHeldUntil(key, now())) !== undefined;
-		if (held) underWay.push(decision.decisionId);
+		if (!(await store.claimKey(key, ttlMs, now()))) underWay.push(decision.decisionId);
 	}
 	const deadline = Date.now() + waitMs;
 	for (const decisionId of underWay) {

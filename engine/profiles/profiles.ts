@@ -257,10 +257,14 @@ export function profileUpdateRequest(store: Store, event: CustomerEvent): Profil
 	return store.readsRecordsWithLocks && checked.length ? { ...request, reads: suppressionReads(store, checked) } : request;
 }
 
-/** The keys of an event that the suppression list is asked about: its identities and the contact id it names (erased with suppression, it stays so). */
+/**
+ * The keys of an event that the suppression list is asked about: its identities, the id an alias gives the contact
+ * (Segment's previousId: a suppressed user id aliased to a new contact stays suppressed) and the contact id it names
+ * (erased with suppression, it stays so).
+ */
 function suppressionChecked(event: CustomerEvent): string[] {
 	const direct = event.identities.contactId;
-	return [...eventIdentityKeys(event), ...(direct ? [contactIdKey(direct)] : [])];
+	return [...eventIdentityKeys(event), ...aliasOf(event).aliasKeys, ...(direct ? [contactIdKey(direct)] : [])];
 }
 
 /**

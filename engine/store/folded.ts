@@ -85,6 +85,7 @@ export class ComposedSteps extends NamedRecords implements FoldedSteps {
 	}
 
 	async reserveCapAndClaim(this: Store, reservation: CapReservation, counters: CapCounter[], claim: KeyClaim): Promise<CapVerdict & { claimed: boolean }> {
+		if ((await this.keyHeldUntil(claim.key, reservation.at)) !== undefined) return { ...(await this.peekCap(reservation.contactId, counters, reservation.at)), claimed: false };
 		const verdict = await this.reserveCap(reservation, counters);
 		return { ...verdict, claimed: verdict.ok && (await this.claimKey(claim.key, claim.ttlMs, reservation.at)) };
 	}

@@ -805,8 +805,9 @@ export class PostgresStore extends ComposedSteps implements Store {
 				const del = async (table: string, where: string, arg: unknown) => (await c.query(`DELETE FROM ${this.t(table)} WHERE ${where}`, [arg])).rowCount ?? 0;
 				await del('claimed_keys', 'key = ANY($1)', claimKeys);
 				await del('learner_arms', 'key = ANY($1)', armKeys);
-				// Bodies are text: a cheap match first, then the exact test on the parsed body.
-				const { rows: timerRows } = await c.query<{ timer_id: string; body: string }>(`SELECT timer_id, body FROM ${this.t('timers')} WHERE strpos(body, $1) > 0`, [contactId]);
+				// Bodies are JSON text: a cheap match on the id as JSON writes it (a quote, a backslash escaped), then the exact
+				// test on the parsed body.
+				const { rows: timerRows } = await c.query<{ timer_id: string; body: string }>(`SELECT timer_id, body FROM ${this.t('timers')} WHERE strpos(body, $1) > 0`, [JSON.stringify(contactId).slice(1, -1)]);
 				const timerIds = timerRows.filter((r) => timerIsFor(r.body, contactId)).map((r) => r.timer_id);
 				const { rows } = await c.query<{ body: Decision }>(`SELECT body FROM ${this.t('decisions')} WHERE contact_id = $1 FOR UPDATE`, [contactId]);
 				if (rows.length) {

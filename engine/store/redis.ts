@@ -88,7 +88,7 @@ for i = 1, n do
     end
   end
 end
-local reserved = full == 0 and ARGV[3] ~= ''
+local reserved = full == 0 and reserving
 if reserved then
   redis.call('HSET', KEYS[1], ARGV[3], 'p|' .. ARGV[4])
   redis.call('SET', KEYS[2], ARGV[5])
@@ -97,14 +97,15 @@ local out = { full == 0 and 1 or 0 }
 for i = 1, n do out[#out + 1] = tally[i] end
 for i = 1, n do out[#out + 1] = frees[i] end
 `;
-const RESERVE_LUA = `${RESERVE_STEP} return out`;
+const RESERVE_LUA = `local reserving = ARGV[3] ~= '' ${RESERVE_STEP} return out`;
 /**
  * The cap check, and when it reserved, a claim (CLAIM_LUA's values) on KEYS[3] at the reservation's time: ARGV[8] until,
- * ARGV[9] ttl. Returns the cap check's answer with 1 (claimed) or 0 appended.
+ * ARGV[9] ttl. A key held already reserves nothing (a look: an erasure holds the keys of the person's open decisions,
+ * and nothing may be written under their id after it). Returns the cap check's answer with 1 (claimed) or 0 appended.
  */
-const RESERVE_AND_CLAIM_LUA = `${FREE_FN} ${RESERVE_STEP}
+const RESERVE_AND_CLAIM_LUA = `${FREE_FN} local reserving = ARGV[3] ~= '' and free(KEYS[3], ARGV[2]) ${RESERVE_STEP}
 local claimed = 0
-if reserved and free(KEYS[3], ARGV[2]) then
+if reserved then
   redis.call('SET', KEYS[3], ARGV[8], 'PX', ARGV[9])
   claimed = 1
 end
@@ -299,7 +300,7 @@ const PEEK_ARMS_ARG = 8;
  * (ARGV[PEEK_ARMS_ARG…]), then, last as in GET_ARMS_LUA, a take-in's end (the one-call journey's profile save and
  * event mark; none: takeInArgs()) from ARGV[PEEK_ARMS_ARG + 2].
  */
-const PEEK_AND_ARMS_LUA = `${RESERVE_STEP} ${readArmsStep(PEEK_ARMS_ARG)} ${takeInStep(PEEK_ARMS_ARG + 2)} out[#out + 1] = took_in and 1 or 0 return out`;
+const PEEK_AND_ARMS_LUA = `local reserving = false ${RESERVE_STEP} ${readArmsStep(PEEK_ARMS_ARG)} ${takeInStep(PEEK_ARMS_ARG + 2)} out[#out + 1] = took_in and 1 or 0 return out`;
 
 /**
  * Adds the deltas to the arm hashes KEYS[from…] (ARGV[skip + …]: one per ARM_STAT_FIELDS field, key after key) in one

@@ -232,7 +232,8 @@ export interface FoldedSteps {
 	saveProfileAndRelease(profile: Profile, identityKeys: string[], mergedContactIds: string[], release: string[], lockedUntil?: number): Promise<boolean>;
 	/**
 	 * Caps and claims: reserveCap, then, when it reserved, claimKey(claim.key, claim.ttlMs, reservation.at); `claimed`
-	 * says whether it claimed (false when nothing was reserved, or another caller holds the key). A send's key with its cap slot.
+	 * says whether it claimed (false when nothing was reserved, or another caller holds the key). A send's key with its cap
+	 * slot. A key held already reserves nothing (peekCap's look): an erasure holds the keys of the person's open decisions.
 	 */
 	reserveCapAndClaim(reservation: CapReservation, counters: CapCounter[], claim: KeyClaim): Promise<CapVerdict & { claimed: boolean }>;
 	/**

@@ -14,7 +14,8 @@ import { newId } from '../ids';
 import { decisionIdOf } from '../items/decisionRef';
 import { DEFAULT_JOURNEY } from '../items/open';
 import { eventKey, outcomeOfEvent, startsMessage } from '../journeys/journey';
-import { applyToProfile, contactIds, eventIdentityKeys, profileUpdateRequest, saveAndRelease, type StoreWideMark } from '../profiles/profiles';
+import { applyToProfile, contactIdKey, contactIds, eventIdentityKeys, profileUpdateRequest, saveAndRelease, type StoreWideMark } from '../profiles/profiles';
+import { ERASED } from '../privacy/pseudonymise';
 import { apartFromOtherUpdates, type EngineContext, newDecision, save, suppress, loadDecision } from './context';
 import { settleStopped } from './log';
 import { isoTime, MAX_CLOCK_SKEW_MS } from '../util/isoTime';
@@ -116,8 +117,11 @@ async function accept(ctx: EngineContext, event: CustomerEvent, journey = DEFAUL
 	const take: EventTake = { journey, eventId: event.eventId };
 	const taken = await claimAndUpdateProfile(ctx, event, take, at, !!ctx.store.shared);
 	if ('duplicate' in taken) {
-		const known = await ctx.store.resolveIdentities(eventIdentityKeys(event));
-		decision.contactId ||= [...known.values()][0] ?? 'unknown';
+		const contactId = await duplicateContact(ctx, event);
+		decision.contactId = contactId ?? 'unknown';
+		// A retried delivery of an erased person's event (the erasure holds its mark): its name may spell them (`Referral
+		// from ana@…`), and it is logged under no id of theirs, so the erasure is not undone by its own duplicate.
+		if (!contactId && decision.event.name !== undefined) decision.event = { ...decision.event, name: ERASED };
 		suppress(decision, 'DUPLICATE_EVENT', taken.duplicate);
 		// No flow sees a duplicate, so it is finalised here.
 		decision.loggedAt = isoTime(at.getTime());
@@ -142,6 +146,15 @@ async function accept(ctx: EngineContext, event: CustomerEvent, journey = DEFAUL
 		else if (!mark?.letGo) await releaseEvent(ctx.store, take, claimedUntil);
 		throw error;
 	}
+}
+
+/** The contact a duplicate event is about, if the store has it: by its identities, or the contact id it names. */
+async function duplicateContact(ctx: EngineContext, event: CustomerEvent): Promise<string | undefined> {
+	const direct = event.identities.contactId;
+	const known = await ctx.store.resolveIdentities([...eventIdentityKeys(event), ...(direct ? [contactIdKey(direct)] : [])]);
+	const resolved = [...known.values()][0];
+	if (resolved) return resolved;
+	return direct !== undefined && (await ctx.store.getProfile(direct)) ? direct : undefined;
 }
 
 const dedupWindowMs = (ctx: EngineContext) => ctx.policy.dedupWindowHours * 3_600_000;

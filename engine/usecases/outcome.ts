@@ -76,9 +76,11 @@ export async function recordOutcome(ctx: EngineContext, input: OutcomeInput): Pr
 	const added = !recorded && (await ctx.store.addOutcome(decision.decisionId, outcome.data, sameAs));
 	const sentAt = sentAfter(decision, outcome.data.at);
 	if (added && !sentAt) await learnFrom(ctx, decision, outcome.data);
-	const engagement = added ? await engagementTrials(decision, outcome.data, at, async () => zoneFor((await profileById(ctx.store, decision.contactId))?.timezone, ctx.policy.timezone)) : [];
-	if (engagement.length) await ctx.store.addArmStats(engagement);
 	const current = await loadDecision(ctx, decision.decisionId);
+	// The send-time counts go by the decision as stored now: one the person's erasure pseudonymised since it was read
+	// starts no counts under the id the erasure just removed.
+	const engagement = added ? await engagementTrials(current, outcome.data, at, async () => zoneFor((await profileById(ctx.store, current.contactId))?.timezone, ctx.policy.timezone)) : [];
+	if (engagement.length) await ctx.store.addArmStats(engagement);
 	// Recorded (it happened, and lift counts it) but not a success of the message: the trail says why the learner skipped it.
 	if (added && sentAt) return { decision: await save(ctx, current, `outcome not learned from: ${outcome.data.type} at ${outcome.data.at} came before the message was sent (${sentAt})`, ctx.wallNow(), { durable: true }), duplicate: false };
 	if (added) return { decision: current, duplicate: false };

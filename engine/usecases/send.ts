@@ -49,9 +49,7 @@ export async function sendStage(ctx: EngineContext, decision: Decision, loadProf
 		return ready;
 	}
 	const { now, reservationId, profile } = ready;
-	if (!claimed && !(await ctx.store.claimKey(key, ttlMs, now.getTime()))) {
-		throw new NudgeError('CONFLICT', `Decision ${decision.decisionId} is already being sent by another execution`, [], 409);
-	}
+	if (!claimed && !(await ctx.store.claimKey(key, ttlMs, now.getTime()))) return heldElsewhere(ctx, decision, reservationId);
 	// The decision, its reservation and the send claim are durable before the message leaves the process.
 	if (!persist) await ctx.store.putDecision(decision);
 	await ctx.store.sync();
@@ -102,6 +100,19 @@ export async function sendStage(ctx: EngineContext, decision: Decision, loadProf
 		decision.explanation = `send failed after ${result.attempts} attempt(s): ${result.error ?? ''}`;
 	}
 	return save(ctx, decision, 'send', now, { persist });
+}
+
+/**
+ * The send's key is held: by another execution sending it, or by an erasure, which claims the key of every open
+ * decision of the person and ends them CONTACT_ERASED. A decision ended since it was read is answered as stored (the
+ * one-call journey holds its own copy, which must not be written back over the erased row); its cap slot, reserved
+ * under the contact's id after the erasure, is given back.
+ */
+async function heldElsewhere(ctx: EngineContext, decision: Decision, reservationId: string | undefined): Promise<Decision> {
+	const stored = await ctx.store.getDecision(decision.decisionId);
+	if (!stored || stored.status === 'pending') throw new NudgeError('CONFLICT', `Decision ${decision.decisionId} is already being sent by another execution`, [], 409);
+	if (reservationId && stored.guard?.reservationId !== reservationId) await ctx.store.settleCap(reservationId, 'release');
+	return stored;
 }
 
 /** What must hold before a send claims its key: a usable target, a cap reservation, consent still given. A decision
