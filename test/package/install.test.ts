@@ -7,6 +7,12 @@
 import { spawnSync, SpawnSyncOptions } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { Engine } from '../../engine/engine';
+import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
+import { loadPolicy } from '../../engine/policy/load';
+import { SqliteStore } from '../../engine/store/sqlite';
 import { tempDir as newTempDir } from '../helpers/fixtures';
 
 const ROOT = resolve(__dirname, '../..');
@@ -80,6 +86,8 @@ function expectLoads(packageDir: string): void {
 
 describe('installing the packed package', () => {
 	let tarball: string;
+	/** The package unpacked with its runtime dependencies only (the second test). */
+	let installed: string | undefined;
 	beforeAll(() => {
 		const into = tempDir();
 		const [packed] = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', into], { cwd: ROOT })) as { filename: string; files: { path: string }[] }[];
@@ -107,5 +115,37 @@ describe('installing the packed package', () => {
 		expect(existsSync(join(packageDir, 'node_modules/jest'))).toBe(false);
 		expect(existsSync(join(packageDir, 'node_modules/ioredis'))).toBe(true);
 		expectLoads(packageDir);
+		installed = packageDir;
 	}, 300_000);
+
+	/**
+	 * The installed CLI (runtime dependencies only) as an operator and an AI agent use it: `nudge mcp` over stdio takes
+	 * an agent's action through the guardrails into the store, then `nudge export --contact` answers the person's access
+	 * request and `nudge erase --suppress` their erasure.
+	 */
+	test('the installed nudge CLI serves an agent over MCP, exports and erases a contact', async () => {
+		expect(installed).toBeDefined();
+		const cli = join(installed!, 'dist/cli/nudge.js');
+		const dir = tempDir();
+		const db = join(dir, 'nudge.db');
+		const seeding = new Engine({ store: new SqliteStore(db), policy: loadPolicy(DEFAULT_POLICY) });
+		await seeding.ingest({ type: 'identify', identities: { email: 'ana@example.com' }, traits: { consent: { email: 'opted_in' } } });
+		await seeding.close();
+		const client = new Client({ name: 'installed-agent', version: '1.0.0' });
+		await client.connect(new StdioClientTransport({ command: process.execPath, args: [cli, 'mcp', '--store', db, '--agent-id', 'winback'], stderr: 'pipe', env: { PATH: process.env.PATH ?? '' } }));
+		const tools = (await client.listTools()).tools.map((t) => t.name);
+		const action = { idempotencyKey: 'winback-ana', contact: 'ana@example.com', channel: 'email', message: { category: 'promotional', subject: 'We miss you', text: 'Come back' } };
+		const verdict = (await client.callTool({ name: 'request_action', arguments: action })).structuredContent as { verdict: string; decisionId: string };
+		await client.close();
+		expect(tools).toEqual(expect.arrayContaining(['lookup_contact', 'request_action', 'record_outcome', 'explain_decision']));
+		expect(verdict.verdict).toBe('allow');
+		const exported = JSON.parse(run(process.execPath, [cli, 'export', '--email', 'ana@example.com', '--store', db])) as { decisions: { decisionId: string; agent?: { agentId: string } }[] };
+		// The identify's decision, and the agent's action.
+		expect(exported.decisions.map((d) => d.agent?.agentId ?? 'event')).toEqual(['event', 'winback']);
+		expect(exported.decisions[1].decisionId).toBe(verdict.decisionId);
+		const receipt = JSON.parse(run(process.execPath, [cli, 'erase', '--email', 'ana@example.com', '--store', db, '--suppress'])) as { suppressed: boolean; counts: { profiles: number; decisions: number } };
+		expect(receipt).toMatchObject({ suppressed: true, counts: { profiles: 1, decisions: 2 } });
+		const after = spawnSync(process.execPath, [cli, 'export', '--email', 'ana@example.com', '--store', db], { encoding: 'utf8' });
+		expect({ failed: after.status !== 0, said: /No contact/.test(after.stderr) }).toEqual({ failed: true, said: true });
+	}, 120_000);
 });
