@@ -81,6 +81,7 @@ export async function benchRedact(): Promise<void> {
 		['a link, then "&a" repeated', (n) => `https://a.example.com/?${'&a'.repeat(n / 2)}`],
 		['a link, then "@" repeated (user info)', (n) => `https://u:${'@'.repeat(n)}`],
 		['"\\/\\/" repeated (escaped slashes)', (n) => '\\/'.repeat(n / 2)],
+		['a link wrapping an encoded one, "%3Fa%3D" repeated', (n) => `https://a.example.com/c?u=https%3A%2F%2Fb${'%3Fa%3D'.repeat(n / 7)}`],
 	];
 	print('bench/redact: redactLinks (every string a reader is shown) on hostile links: time at 20k characters and at 1 MB (linear: about 50 times as long)');
 	for (const [label, make] of links) print(`  ${label.padEnd(38)} ${fmt(millis(() => redactLinks(make(BASELINE_CHARS)))).padStart(8)} ms ${fmt(millis(() => redactLinks(make(MB)))).padStart(8)} ms`);

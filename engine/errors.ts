@@ -163,5 +163,25 @@ function maskLink(link: string): string {
 	const query = link.search(/[?#]/);
 	const at = user && !port ? link.lastIndexOf('@', query === -1 ? link.length : query) : -1;
 	const masked = user && at > user.length ? `${user}***${link.slice(at)}` : link;
-	return masked.replace(LINK_PARAM, (whole, sep: string, name: string) => (isCredentialParam(name) ? `${sep}${name}=***` : whole));
+	return masked.replace(LINK_PARAM, (whole, sep: string, name: string, value: string) => (isCredentialParam(name) ? `${sep}${name}=***` : `${sep}${name}=${maskNestedLink(value)}`));
+}
+
+/** A parameter's value that is a link written percent-encoded (`https%3A%2F%2F`, or encoded again: `https%253A…`): a click-tracking or redirect wrapper's. */
+const ENCODED_LINK = /^[a-z][a-z0-9+.-]*%(?:25)*3A%(?:25)*2F%(?:25)*2F/i;
+
+/**
+ * A link wrapped in another's parameter (an email provider's click tracking: `?u=https%3A%2F%2Fapp…%3Ftoken%3D…`, an
+ * OAuth `redirect_uri`) has its own credentials masked, read decoded (as often as it was encoded) and written back
+ * encoded. Each level of encoding makes the text longer, so the depth is bounded by the length.
+ */
+function maskNestedLink(value: string): string {
+	if (!ENCODED_LINK.test(value)) return value;
+	let decoded: string;
+	try {
+		decoded = decodeURIComponent(value);
+	} catch {
+		return value;
+	}
+	const inner = ENCODED_LINK.test(decoded) ? maskNestedLink(decoded) : redactLinks(decoded);
+	return inner === decoded ? value : encodeURIComponent(inner);
 }

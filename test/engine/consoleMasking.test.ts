@@ -155,6 +155,15 @@ describe('redactLinks: the credentials a link carries, in the forms links take',
 		expect(redactLinks(landing)).toBe('https://shop.example.com/land?promo_code=SUMMER20&zip_code=94107&country_code=US&sort_key=price&day_pass=1&code=***&key=***');
 	});
 
+	test("a link wrapped in another's parameter (click tracking, a redirect), encoded once or twice, has its own credentials masked; one without any stays as it was", () => {
+		const tracked = 'https://click.esp.example/c?u=https%3A%2F%2Fapp.example.com%2Flogin%3Ftoken%3Dabc123%26next%3D%2Fhome&id=9';
+		expect(redactLinks(tracked)).toBe('https://click.esp.example/c?u=https%3A%2F%2Fapp.example.com%2Flogin%3Ftoken%3D***%26next%3D%2Fhome&id=9');
+		const twice = 'https://x.example/r?u=https%253A%252F%252Fa.example%252F%253Faccess_token%253Dq&x=1';
+		expect(redactLinks(twice)).toBe('https://x.example/r?u=https%253A%252F%252Fa.example%252F%253Faccess_token%253D***&x=1');
+		const plain = 'https://x.example/r?u=https%3a%2f%2fa.example%2Fpage%3Fplan%3Dpro%26utm_source%3Dmail';
+		expect(redactLinks(plain)).toBe(plain);
+	});
+
 	test("a link's parameters and a contact's keys are read with one list of credential names (csrf, an MFA code, a bearer, PHP's session cookie)", () => {
 		const link = 'https://app.example.com/verify?csrf=c-1&mfa_code=123456&bearer=b-2&PHPSESSID=s-3&plan=pro';
 		expect(redactLinks(link)).toBe('https://app.example.com/verify?csrf=***&mfa_code=***&bearer=***&PHPSESSID=***&plan=pro');
