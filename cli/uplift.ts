@@ -4,7 +4,7 @@ import { NudgeError } from '../engine/errors';
 import { labelsOf } from '../engine/scoring/features';
 import { OUTCOME_LABEL, TREATED_COLUMN, upliftTrainingTable } from '../engine/scoring/outcomes';
 import { readTable, Table } from '../engine/scoring/table';
-import { UpliftEvaluation, UpliftModel, UpliftOptions, evaluateUplift, predictUpliftTable, serializeUplift, storedUplift, trainAndSaveUplift, trainUplift, treatmentOf } from '../engine/scoring/uplift';
+import { UpliftEvaluation, UpliftModel, UpliftOptions, checkArms, evaluateUplift, predictUpliftTable, serializeUplift, storedUplift, trainAndSaveUplift, trainUplift, treatmentOf } from '../engine/scoring/uplift';
 import type { LearnerKind } from '../engine/scoring/uplift';
 import type { Store } from '../engine/store/types';
 import { int, withStore } from './models';
@@ -131,6 +131,7 @@ async function evaluate(args: string[]): Promise<number> {
 		if (!values.model && !values.score) return report(trainUplift(rows.table, upliftOptions(rows, values)), values.json);
 		const t = treatmentOf(rows.table, rows.treatment);
 		const y = labelsOf(rows.table, { target: rows.outcome, positive: rows.positive }).y;
+		checkArms(t, y, rows.treatment, 'judge');
 		let score: Float64Array;
 		let heading: string;
 		if (values.model) {

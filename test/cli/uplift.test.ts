@@ -95,6 +95,25 @@ describe('nudge uplift train / evaluate', () => {
 		for (const option of ['--positive VALUE', '--exclude A,B', '--learner', '--trees', '--seed']) expect(evaluateUsage).toContain(option);
 	});
 
+	test('evaluate refuses rows without a held-out (control) arm instead of saying a score beats random', () => {
+		// Every row messaged: a score that merely predicts conversion (a propensity) would draw a rising Qini curve.
+		const random = seededRandom(3);
+		const rows: unknown[][] = [];
+		for (let i = 0; i < 2000; i++) {
+			const score = random();
+			rows.push([score.toFixed(4), '1', random() < 0.5 * score ? '1' : '0']);
+		}
+		const file = join(dir, 'all-treated.csv');
+		write(file, ['propensity', 'treatment', 'converted'], rows);
+		const out = nudge('uplift', 'evaluate', '--data', file, '--treatment', 'treatment', '--outcome', 'converted', '--score', 'propensity');
+		expect(out.stdout).not.toMatch(/beats random targeting/);
+		expect(out.status).toBe(2);
+		expect(out.stderr).toMatch(/No row of "treatment" is held out \(control\): uplift compares messaged contacts with held-out ones/);
+		// A control arm too small to measure anything is refused the same way, naming the arm and what it needs.
+		write(file, ['propensity', 'treatment', 'converted'], rows.map((r, i) => [r[0], i < 50 ? '0' : '1', r[2]]));
+		expect(nudge('uplift', 'evaluate', '--data', file, '--treatment', 'treatment', '--outcome', 'converted', '--score', 'propensity').stderr).toMatch(/Too few rows to judge uplift: the held-out \(control\) arm has 50 rows/);
+	});
+
 	test('--journey trains on the store’s decisions: holdout contacts are the control', async () => {
 		const path = join(tempDir(), 'journey.db');
 		const own = new SqliteStore(path);

@@ -1,3 +1,4 @@
+import { seededRandom } from '../../engine/decide/sampling';
 import { encodeRecord } from '../../engine/scoring/features';
 import { serializeModel, trainModel } from '../../engine/scoring/model';
 import {
@@ -83,6 +84,14 @@ describe('uplift metrics', () => {
 		// Uplift at k is the rate difference among the top k: high for the oracle's top 10%.
 		expect(oracle.atK[0].uplift.estimate).toBeGreaterThan(3 * oracle.averageEffect.estimate);
 	});
+	test('rows without a held-out arm never beat random: nothing is measured without a control group', () => {
+		const s = simulate({ rows: 4000, seed: 11 });
+		const treated = new Uint8Array(s.treatment.length).fill(1);
+		// Conversion itself as the score: the best possible propensity ranking.
+		const e = evaluateUplift(s.outcome, treated, s.outcome, { replicates: 20 });
+		expect(e.beatsRandom).toBe(false);
+		expect(e.verdict).toMatch(/^cannot be judged: the rows have no held-out \(control\) contact/);
+	});
 });
 
 describe('uplift models', () => {
@@ -161,6 +170,20 @@ describe('uplift models', () => {
 		expect(() => deserializeUplift(JSON.stringify({ ...edited, learner }))).toThrow(/calibration is missing|outcome range is missing/);
 		const propensity = serializeModel(trainModel(train.table, { target: 'converted', exclude: ['treatment'], trees: 3 }));
 		expect(() => deserializeUplift(propensity)).toThrow(/propensity model .* not an uplift model/);
+	});
+});
+
+describe('large tables', () => {
+	test('400,000 rows with a 10% holdout are split and trained without overflowing the call stack', () => {
+		const random = seededRandom(5);
+		const rows: unknown[][] = [];
+		for (let i = 0; i < 400_000; i++) {
+			const treated = i % 10 ? 1 : 0;
+			rows.push([String(Math.round(random() * 10)), String(treated), random() < (treated ? 0.03 : 0.02) ? '1' : '0']);
+		}
+		const model = trainUplift({ columns: ['x', 'treatment', 'converted'], rows }, { ...OPTIONS, replicates: 1, trees: 1, maxDepth: 2, learner: 'transformed-outcome' });
+		expect(model.summary.trainRows + model.summary.testRows).toBe(400_000);
+		expect(model.summary.testRows).toBeCloseTo(120_000, -2);
 	});
 });
 

@@ -71,18 +71,22 @@ export function treatmentOf(table: Table, column: string, placeholders: string[]
 	});
 }
 
-/** Both arms need enough rows and conversions, or no difference between them can be learned. */
-function checkArms(t: Uint8Array, y: Uint8Array, options: UpliftOptions): void {
+/**
+ * Both arms need enough rows and conversions, or no difference between them can be learned (`learn`) or
+ * measured (`judge`, nudge uplift evaluate): without held-out rows any score that predicts conversion
+ * would look like uplift.
+ */
+export function checkArms(t: Uint8Array, y: Uint8Array, treatment: string, purpose: 'learn' | 'judge' = 'learn'): void {
 	const n = [0, 0];
 	const conv = [0, 0];
 	for (let r = 0; r < t.length; r++) [n[t[r]], conv[t[r]]] = [n[t[r]] + 1, conv[t[r]] + y[r]];
 	const names = ['held-out (control)', 'treated'];
 	for (const a of [1, 0]) {
-		if (n[a] === 0) throw new NudgeError('INVALID_INPUT', `No row of "${options.treatment}" is ${a ? 'treated' : 'held out (control)'}: uplift compares messaged contacts with held-out ones, so both arms are needed (keep a holdout on the journey)`);
+		if (n[a] === 0) throw new NudgeError('INVALID_INPUT', `No row of "${treatment}" is ${a ? 'treated' : 'held out (control)'}: uplift compares messaged contacts with held-out ones, so both arms are needed (keep a holdout on the journey)`);
 		if (n[a] < MIN_UPLIFT_ROWS.perArm || conv[a] < MIN_UPLIFT_ROWS.conversionsPerArm) {
 			throw new NudgeError(
 				'INVALID_INPUT',
-				`Too few rows to learn uplift: the ${names[a]} arm has ${n[a]} rows with ${conv[a]} conversions; each arm needs at least ${MIN_UPLIFT_ROWS.perArm} rows and ${MIN_UPLIFT_ROWS.conversionsPerArm} conversions`,
+				`Too few rows to ${purpose} uplift: the ${names[a]} arm has ${n[a]} rows with ${conv[a]} conversions; each arm needs at least ${MIN_UPLIFT_ROWS.perArm} rows and ${MIN_UPLIFT_ROWS.conversionsPerArm} conversions`,
 			);
 		}
 	}
@@ -111,7 +115,7 @@ function* upliftSteps(table: Table, options: UpliftOptions): Steps<UpliftModel> 
 	const t = treatmentOf(table, options.treatment, options.placeholders);
 	const labels = labelsOf(table, { target: options.outcome, positive: options.positive, placeholders: options.placeholders });
 	const y = labels.y;
-	checkArms(t, y, options);
+	checkArms(t, y, options.treatment);
 	const seed = options.seed ?? 42;
 	const split = splitByArm(t, y, options.testFraction ?? 0.3, seed + 1);
 	const spec = buildFeatureSpec(table, labels, { target: options.outcome, exclude: [...(options.exclude ?? []), options.treatment], placeholders: options.placeholders, minCategoryCount: options.minCategoryCount }, split.train);
