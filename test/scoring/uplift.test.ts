@@ -1,8 +1,11 @@
+import { join } from 'node:path';
 import { seededRandom } from '../../engine/decide/sampling';
 import { encodeRecord } from '../../engine/scoring/features';
 import { serializeModel, trainModel } from '../../engine/scoring/model';
+import { activateModel, importModel } from '../../engine/scoring/registry';
 import {
 	GROUPS,
+	activeUplift,
 	cutoffFor,
 	deserializeUplift,
 	evaluateUplift,
@@ -15,6 +18,8 @@ import {
 	trainUplift,
 } from '../../engine/scoring/uplift';
 import type { Table } from '../../engine/scoring/table';
+import { SqliteStore } from '../../engine/store/sqlite';
+import { tempDir } from '../helpers/fixtures';
 
 const OPTIONS = { treatment: 'treatment', outcome: 'converted' } as const;
 
@@ -170,6 +175,36 @@ describe('uplift models', () => {
 		expect(() => deserializeUplift(JSON.stringify({ ...edited, learner }))).toThrow(/calibration is missing|outcome range is missing/);
 		const propensity = serializeModel(trainModel(train.table, { target: 'converted', exclude: ['treatment'], trees: 3 }));
 		expect(() => deserializeUplift(propensity)).toThrow(/propensity model .* not an uplift model/);
+		// Numbers no difference of two conversion rates can be: a gate would admit everyone (or no one).
+		expect(() => deserializeUplift(JSON.stringify({ ...edited, averageEffect: 7 }))).toThrow(/not a usable Nudge uplift model: its average effect or cut-offs lie beyond ±100 percentage points/);
+		expect(() => deserializeUplift(JSON.stringify({ ...edited, cutoffs: edited.cutoffs.map((c: number, k: number) => (k === 0 ? 1e9 : c)) }))).toThrow(/beyond ±100 percentage points/);
+		expect(() => deserializeUplift(JSON.stringify({ ...edited, cutoffs: [...edited.cutoffs].reverse() }))).toThrow(/cut-offs are not ordered from the highest/);
+		// A model that beats random set to fallback, or one whose evaluation says it does not with the flag cleared: edited.
+		expect(() => deserializeUplift(JSON.stringify({ ...edited, fallback: true }))).toThrow(/fallback flag \(true\) contradicts its own evaluation/);
+	});
+
+	test('a model file whose evaluation does not beat random never ranks contacts, whatever its fallback flag says', () => {
+		const sim = simulate({ rows: 3000, seed: 9 });
+		const flat = trainUplift(sim.table, { ...OPTIONS, trees: 3, replicates: 20 });
+		expect(flat.evaluation.beatsRandom).toBe(false);
+		const json = JSON.parse(serializeUplift(flat));
+		expect(deserializeUplift(JSON.stringify(json)).fallback).toBe(true);
+		expect(() => deserializeUplift(JSON.stringify({ ...json, fallback: false }))).toThrow(/not a usable Nudge uplift model: its fallback flag \(false\) contradicts its own evaluation/);
+	});
+
+	test('a pretty-printed uplift model file (keys in any order) is imported as an uplift model', async () => {
+		const store = new SqliteStore(join(tempDir(), 'import.db'));
+		try {
+			const { format, ...rest } = JSON.parse(serializeUplift(model));
+			await expect(importModel(store, 'pretty', JSON.stringify({ ...rest, format }, null, 2))).resolves.toBe(1);
+			await expect(importModel(store, 'pretty', JSON.stringify(JSON.parse(serializeUplift(model)), null, '\t'))).resolves.toBe(2);
+			expect((await store.listModelVersions('pretty')).map((v) => v.meta.kind)).toEqual(['uplift', 'uplift']);
+			// Stored as given, it loads and activates as an uplift model.
+			await activateModel(store, 'pretty', 1);
+			expect((await activeUplift(store, 'pretty'))?.model.learner.kind).toBe(model.learner.kind);
+		} finally {
+			store.close();
+		}
 	});
 });
 

@@ -217,7 +217,14 @@ export function deserializeUplift(json: string): UpliftModel {
 		if (!Array.isArray(m.cutoffs) || m.cutoffs.length !== 100 || !m.cutoffs.every(finite) || !finite(m.averageEffect) || typeof m.fallback !== 'boolean') {
 			throw broken('its cut-offs, average effect or fallback flag are missing or not numbers');
 		}
-		if (typeof m.evaluation?.verdict !== 'string' || !Array.isArray(m.evaluation?.curve)) throw broken('its evaluation is missing');
+		if (typeof m.evaluation?.verdict !== 'string' || !Array.isArray(m.evaluation?.curve) || typeof m.evaluation.beatsRandom !== 'boolean' || !finite(m.evaluation.qini?.low)) throw broken('its evaluation is missing');
+		// An uplift is a difference of two conversion rates: beyond ±1 (±100 pp) a gate would admit everyone or no one.
+		const rate = (v: number) => v >= -1 && v <= 1;
+		if (!rate(m.averageEffect) || !m.cutoffs.every(rate)) throw broken('its average effect or cut-offs lie beyond ±100 percentage points, which no difference of two conversion rates can');
+		if (m.cutoffs.some((c: number, k: number) => k > 0 && c > m.cutoffs[k - 1])) throw broken('its cut-offs are not ordered from the highest predicted uplift to the lowest');
+		// The gate ranks contacts only by a model that beat random on its held-out rows (docs/uplift.md §4): the flag must agree.
+		const beats = m.evaluation.beatsRandom && m.evaluation.qini.low > 0;
+		if (m.fallback === beats || m.evaluation.beatsRandom !== beats) throw broken(`its fallback flag (${m.fallback}) contradicts its own evaluation (Qini 95% interval from ${m.evaluation.qini.low}): the file was edited`);
 		const l = m.learner;
 		let learner: Learner;
 		if (l?.kind === 't-learner' && !(isCalibrator(l.calibrators?.control) && isCalibrator(l.calibrators?.treated))) throw broken('its calibration is missing or not numbers');
