@@ -1,13 +1,13 @@
-import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { NudgeError } from '../engine/errors';
 import { labelsOf } from '../engine/scoring/features';
 import { OUTCOME_LABEL, TREATED_COLUMN, upliftTrainingTable } from '../engine/scoring/outcomes';
 import { readTable, Table } from '../engine/scoring/table';
-import { UpliftEvaluation, UpliftModel, UpliftOptions, checkArms, evaluateUplift, predictUpliftTable, serializeUplift, storedUplift, trainAndSaveUplift, trainUplift, treatmentOf } from '../engine/scoring/uplift';
+import { UpliftEvaluation, UpliftModel, UpliftOptions, checkArms, evaluateUplift, predictUpliftTable, storedUplift, trainAndSaveUplift, trainUplift, treatmentOf } from '../engine/scoring/uplift';
 import type { LearnerKind } from '../engine/scoring/uplift';
 import type { Store } from '../engine/store/types';
 import { int, withStore } from './models';
+import { withModelOut } from './outFile';
 
 export const UPLIFT_USAGE = `  uplift train (--data FILE --treatment COLUMN --outcome COLUMN [--positive VALUE] | --journey NAME)
          [--name NAME] [--store PATH] [--activate] [--exclude A,B] [--learner t-learner|transformed-outcome]
@@ -108,11 +108,12 @@ async function train(args: string[]): Promise<number> {
 	});
 	const name = values.name ?? values.journey ?? 'uplift';
 	// Training from a journey reads the store's decisions: it must be the store the journey wrote.
-	const result = await withStore(values.store, async (store) => {
-		const rows = await rowsOf(values, () => store, 'train');
-		return trainAndSaveUplift(store, name, rows.table, upliftOptions(rows, values), { activate: values.activate });
-	}, { existing: !!values.journey });
-	if (values.out) writeFileSync(values.out, serializeUplift(result.model));
+	const result = await withModelOut(values.out, (beforeStore) =>
+		withStore(values.store, async (store) => {
+			const rows = await rowsOf(values, () => store, 'train');
+			return trainAndSaveUplift(store, name, rows.table, upliftOptions(rows, values), { activate: values.activate, beforeStore });
+		}, { existing: !!values.journey }),
+	);
 	process.stdout.write(report(result.model, values.json));
 	if (!values.json) process.stdout.write(`\n${result.message[0].toUpperCase()}${result.message.slice(1)}.\n`);
 	return 0;

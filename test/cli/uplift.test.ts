@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { seededRandom } from '../../engine/decide/sampling';
 import { Engine } from '../../engine/engine';
@@ -112,6 +112,23 @@ describe('nudge uplift train / evaluate', () => {
 		// A control arm too small to measure anything is refused the same way, naming the arm and what it needs.
 		write(file, ['propensity', 'treatment', 'converted'], rows.map((r, i) => [r[0], i < 50 ? '0' : '1', r[2]]));
 		expect(nudge('uplift', 'evaluate', '--data', file, '--treatment', 'treatment', '--outcome', 'converted', '--score', 'propensity').stderr).toMatch(/Too few rows to judge uplift: the held-out \(control\) arm has 50 rows/);
+	});
+
+	test('an --out that cannot be written stores and activates nothing; a good one holds the stored model', async () => {
+		const path = join(dir, 'out.db');
+		const failed = nudge('uplift', 'train', ...args, '--store', path, '--name', 'cart', '--activate', '--trees', '3', '--out', join(dir, 'no-such-dir', 'model.json'));
+		expect(failed.status).toBe(2);
+		expect(failed.stderr).toMatch(/--out .*no-such-dir.*: cannot write there \(ENOENT\)/);
+		const file = join(dir, 'model.json');
+		expect(nudge('uplift', 'train', ...args, '--store', path, '--name', 'cart', '--trees', '3', '--out', file).status).toBe(0);
+		const store = new SqliteStore(path);
+		try {
+			expect(await store.activeModelVersion('cart')).toBeUndefined();
+			expect((await store.listModelVersions('cart')).map((v) => v.version)).toEqual([1]);
+			expect(readFileSync(file, 'utf8')).toBe((await store.getModelVersion('cart', 1))!.body);
+		} finally {
+			store.close();
+		}
 	});
 
 	test('--journey trains on the store’s decisions: holdout contacts are the control', async () => {
