@@ -1,8 +1,10 @@
 import { join } from 'node:path';
 import type { Decision } from '../../engine/audit/schema';
 import { seededRandom } from '../../engine/decide/sampling';
+import { upliftView } from '../../engine/decide/upliftGate';
 import { Engine } from '../../engine/engine';
 import { loadPolicy } from '../../engine/policy/load';
+import { profileById } from '../../engine/profiles/profiles';
 import { TREATED_COLUMN, upliftTrainingTable } from '../../engine/scoring/outcomes';
 import { trainAndSave } from '../../engine/scoring/registry';
 import { simulate, trainAndSaveUplift, trainUplift } from '../../engine/scoring/uplift';
@@ -107,6 +109,32 @@ describe('the uplift gate in the engine', () => {
 		expect(average.reason).toBe('LOW_UPLIFT');
 		expect(average.explanation).toMatch(/the cut-off of the top 10%/);
 		expect(average.uplift!.threshold).toBe(p.uplift!.threshold);
+	});
+
+	test('top k% admits about k% of contacts when many are predicted exactly the cut-off; a tied contact always gets the same answer', async () => {
+		// Two shallow trees predict a dozen distinct values: about 22% of contacts share the top 10%'s cut-off.
+		const tied = await trainAndSaveUplift(store, 'tied-uplift', sim.table, { ...OPTIONS, trees: 2, maxDepth: 2, learner: 'transformed-outcome', seed: 1 }, { activate: true });
+		expect(tied.model.fallback).toBe(false);
+		const engine = engineFor(gated({ model: 'tied-uplift', topPercent: 10 }));
+		const fresh = simulate({ rows: 1500, seed: 77 });
+		const traits = (i: number) => Object.fromEntries(fresh.table.columns.slice(0, 10).map((c, f) => [c, Number(fresh.table.rows[i][f])]));
+		const decisions: { i: number; d: Decision }[] = [];
+		for (let i = 0; i < 1500; i++) {
+			const d = await run(engine, `tie${i}@x.io`, traits(i));
+			if (d.reason !== 'HOLDOUT') decisions.push({ i, d });
+		}
+		const sent = decisions.filter(({ d }) => d.status === 'sent');
+		expect(sent.length / decisions.length).toBeGreaterThan(0.07);
+		expect(sent.length / decisions.length).toBeLessThan(0.13);
+		expect(tied.model.cutoffShares!.at[9]).toBeGreaterThan(0.15);
+		// At the cut-off some are sent and some not, each decision saying why; the same contact gets the same answer again.
+		const atCut = decisions.filter(({ d }) => d.uplift!.note?.includes('predicted exactly the cut-off of the top 10%'));
+		const inTie = atCut.find(({ d }) => d.status === 'sent')!;
+		const outTie = atCut.find(({ d }) => d.reason === 'LOW_UPLIFT')!;
+		expect(inTie.d.uplift!.note).toMatch(/to keep the top 10%, \d+\.\d% of them are sent to, chosen by a stable hash of the contact, and this contact is one of them/);
+		expect(outTie.d.uplift!.note).toMatch(/and this contact is not one of them/);
+		expect(outTie.d.explanation).toMatch(/predicted uplift \+\d+\.\d\d pp \(tied-uplift@v1\) is exactly \+\d+\.\d\d pp, the cut-off of the top 10%, shared by more contacts than that share holds/);
+		for (const { d } of [inTie, outTie]) expect((await upliftView(store, { model: 'tied-uplift', topPercent: 10 }, (await profileById(store, d.contactId))!)).admitted).toBe(d.uplift!.admitted);
 	});
 
 	test('a model that does not beat random: every decision gets the average effect and says so', async () => {

@@ -6,6 +6,7 @@ import { activateModel, importModel } from '../../engine/scoring/registry';
 import {
 	GROUPS,
 	activeUplift,
+	admitTop,
 	cutoffFor,
 	deserializeUplift,
 	evaluateUplift,
@@ -160,6 +161,15 @@ describe('uplift models', () => {
 		const admitted = score.filter((v) => v >= cutoffFor(model, 20)).length / score.length;
 		expect(admitted).toBeGreaterThan(0.15);
 		expect(admitted).toBeLessThan(0.25);
+	});
+
+	test('a model stored before its shares at the cut-offs were recorded still loads and admits every tie', () => {
+		const { cutoffShares, ...old } = JSON.parse(serializeUplift(model));
+		expect(cutoffShares.above[19] + cutoffShares.at[19]).toBeGreaterThanOrEqual(0.2 - 1e-9);
+		const back = deserializeUplift(JSON.stringify(old));
+		expect(back.cutoffShares).toBeUndefined();
+		expect(admitTop(back, 20, cutoffFor(back, 20), 'anyone', 'cart')).toEqual({ threshold: cutoffFor(back, 20), admitted: true });
+		expect(() => deserializeUplift(JSON.stringify({ ...old, cutoffShares: { above: cutoffShares.above, at: [2] } }))).toThrow(/shares at the cut-offs are not 100 shares between 0 and 1/);
 	});
 
 	test('a file that is not a whole uplift model is refused with a reason', () => {
