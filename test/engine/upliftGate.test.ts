@@ -186,4 +186,35 @@ describe('the uplift gate in the engine', () => {
 		await expect(upliftTrainingTable(own, { journey: 'shut' })).rejects.toThrow(/All 5 decisions of journey "shut" were stopped by its uplift gate.*Lower journeys\.shut\.uplift/);
 		await engine.close();
 	});
+
+	test('a contact messaged, then held out, is a control row labelled only by its held-out decisions; merged ids too', async () => {
+		const own = new SqliteStore(join(tempDir(), 'arms.db'));
+		const dry = { journey: 'cart', target: { dryRun: true } } as const;
+		const at = (minute: string) => () => new Date(`2026-06-01T10:${minute}:00Z`);
+		// The holdout share is raised between the two engines: a contact can move from the messaged arm to the held-out one.
+		const before = new Engine({ store: own, policy: loadPolicy(base), random: seededRandom(1), now: at('00') });
+		const after = new Engine({ store: own, policy: loadPolicy({ ...base, holdout: { journeys: { cart: 0.5 } } }), random: seededRandom(1), now: at('01') });
+		let switched = false;
+		for (let i = 0; i < 40 && !switched; i++) {
+			const sent = await before.decide(trackEvent(`switch${i}@x.io`, 'Cart Abandoned'), dry);
+			expect(sent.reason).not.toBe('HOLDOUT');
+			await before.recordOutcome({ decisionId: sent.decisionId, type: 'conversion' });
+			switched = (await after.decide(trackEvent(`switch${i}@x.io`, 'Cart Abandoned', { properties: { visit: 2 } }), dry)).reason === 'HOLDOUT';
+		}
+		// Two ids of one person: the e-mail messaged and converted, the user id held out later; an event links them.
+		let merged = false;
+		for (let i = 0; i < 40 && !merged; i++) {
+			const b = await before.decide({ type: 'track', name: 'Cart Abandoned', identities: { email: `m${i}@x.io` } }, dry);
+			await before.recordOutcome({ decisionId: b.decisionId, type: 'conversion' });
+			merged = (await after.decide({ type: 'track', name: 'Cart Abandoned', identities: { userId: `u${i}` } }, dry)).reason === 'HOLDOUT';
+			if (merged) await after.decide({ type: 'track', name: 'Logged In', identities: { userId: `u${i}`, email: `m${i}@x.io` } }, { journey: 'login', target: { dryRun: true } });
+		}
+		expect([switched, merged]).toEqual([true, true]);
+		const table = await upliftTrainingTable(own, { journey: 'cart' });
+		const col = (name: string) => table.columns.indexOf(name);
+		// Nobody held out converted: the messages' conversions stay with the messaged arm.
+		expect(table.rows.filter((r) => r[col(TREATED_COLUMN)] === '0').map((r) => r[col('converted')])).toEqual(['0', '0']);
+		await before.close();
+		await after.close();
+	});
 });
