@@ -63,6 +63,32 @@ describe('uplift metrics', () => {
 		expect(qiniCoefficient([5, 5, 5, 5], t, y)).toBeCloseTo(0, 12);
 	});
 
+	test('the Qini coefficient is causalml qini_score (normalize=False) × (N+1)/N², as documented', () => {
+		const random = seededRandom(11);
+		const n = 2000;
+		const s = new Float64Array(n);
+		const t = new Uint8Array(n);
+		const y = new Uint8Array(n);
+		for (let i = 0; i < n; i++) {
+			s[i] = random();
+			t[i] = random() < 0.5 ? 1 : 0;
+			y[i] = random() < (t[i] ? 0.1 + 0.3 * s[i] : 0.1) ? 1 : 0;
+		}
+		// causalml.metrics.get_qini + qini_score(normalize=False), written out: the mean gap over the N+1 curve points.
+		const order = Array.from(s.keys()).sort((a, b) => s[b] - s[a]);
+		let [nt, nc, yt, yc] = [0, 0, 0, 0];
+		const q = [0];
+		for (const r of order) {
+			if (t[r]) [nt, yt] = [nt + 1, yt + y[r]];
+			else [nc, yc] = [nc + 1, yc + y[r]];
+			q.push(nc > 0 ? yt - (yc * nt) / nc : yt);
+		}
+		let gap = 0;
+		for (let i = 0; i <= n; i++) gap += q[i] - (q[n] * i) / n;
+		const causalml = gap / (n + 1);
+		expect(qiniCoefficient(s, t, y)).toBeCloseTo((causalml * (n + 1)) / (n * n), 12);
+	});
+
 	test('on simulated rows the oracle beats random and a reversed oracle loses to it; intervals hold the estimate', () => {
 		const s = simulate({ rows: 20_000, seed: 11 });
 		const oracle = evaluateUplift(s.trueUplift, s.treatment, s.outcome, { replicates: 50 });
@@ -123,6 +149,17 @@ describe('uplift models', () => {
 		const oracle = evaluateUplift(fresh.trueUplift, fresh.treatment, fresh.outcome, { replicates: 20 });
 		expect(ours.qini.estimate / oracle.qini.estimate).toBeGreaterThan(0.55);
 		expect(ours.atK[2].incremental.estimate / ours.atK[2].random).toBeGreaterThan(1.5);
+	});
+
+	test("a fallback model's average effect is the treat-all uplift of all its rows, as documented", () => {
+		const noise = simulate({ rows: 4000, seed: 31, signal: 0 });
+		const m = trainUplift(noise.table, { ...OPTIONS, trees: 3, replicates: 20 });
+		expect(m.fallback).toBe(true);
+		const rate = (arm: number) => {
+			const rows = Array.from(noise.treatment.keys()).filter((r) => noise.treatment[r] === arm);
+			return rows.reduce((sum, r) => sum + noise.outcome[r], 0) / rows.length;
+		};
+		expect(m.averageEffect).toBeCloseTo(rate(1) - rate(0), 12);
 	});
 
 	test('on pure noise the model does not beat random and scores everyone with the average effect', () => {

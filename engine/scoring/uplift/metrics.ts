@@ -10,9 +10,11 @@ import { seededRandom } from '../../decide/sampling';
  *   the population, Q(x) = Y_T − Y_C·N_T/N_C, the incremental conversions among them, here per contact
  *   of the whole population so figures compare across data sizes. Random targeting is the straight line
  *   from 0 to Q(1) (treat-all).
- * - Qini coefficient: the area between the Qini curve and that random line (causalml `qini_score` with
- *   `normalize=False`, divided by N²). 0 = no better than random; the oracle's area on the same rows is
- *   the best reachable, so `bench/uplift` reports model / oracle.
+ * - Qini coefficient: the area between the Qini curve and that random line, per contact. causalml's
+ *   `qini_score` with `normalize=False` is the mean of (Q − random) in conversions over the curve's N+1
+ *   points; this is their sum divided by N², i.e. causalml's figure × (N+1)/N² (about ÷N). 0 = no better
+ *   than random; the oracle's area on the same rows is the best reachable, so `bench/uplift` reports
+ *   model / oracle.
  * - AUUC: the area under the uplift (gain) curve G(x) = (Y_T/N_T − Y_C/N_C)·x (sklift `uplift_curve`,
  *   causalml `get_cumgain` unnormalised, divided by N); random targeting's AUUC is ATE/2.
  * - uplift at k (sklift `uplift_at_k`, strategy "overall"): conversion rate treated − control among the

@@ -148,6 +148,8 @@ function* upliftSteps(table: Table, options: UpliftOptions): Steps<UpliftModel> 
 	const cutoffs = Array.from({ length: 100 }, (_, k) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(((k + 1) / 100) * sorted.length) - 1))]);
 	const share = (keep: (v: number, cut: number) => boolean) => cutoffs.map((cut) => sorted.reduce((n, v) => n + (keep(v, cut) ? 1 : 0), 0) / sorted.length);
 	const cutoffShares = { above: share((v, cut) => v > cut), at: share((v, cut) => v === cut) };
+	// The fallback's average effect over all rows: the held-out rows are kept from the learner to judge its ranking,
+	// an average ranks nothing, and with the arms assigned at random all rows give an unbiased, more precise figure.
 	let treated = 0;
 	let conv1 = 0;
 	let conv0 = 0;
