@@ -4,9 +4,9 @@ import type { UpliftGate } from '../policy/schema';
 import type { Profile } from '../profiles/schema';
 import { profileRecord } from '../scoring/registry';
 import { admitTop, scoreUplift } from '../scoring/uplift/model';
-import { holdoutKey } from './holdout';
 import { activeUplift } from '../scoring/uplift/registry';
 import type { Store } from '../store/types';
+import { holdoutKey } from './holdout';
 
 export type UpliftView = NonNullable<Decision['uplift']>;
 
@@ -55,8 +55,8 @@ export function lowUpliftExplanation(view: UpliftView, gate: UpliftGate): string
 			: view.fallback
 				? 'zero (an average effect ranks nobody, so the top share passes only when it is positive)'
 				: `${pp(view.threshold)}, the cut-off of the top ${gate.topPercent}%`;
-	// A tie at the cut-off (upliftView's note says how many are sent): equal to the bar, not below it.
-	if (!view.fallback && gate.minUplift === undefined && view.predicted >= view.threshold - 1e-12) {
+	// A model's own view carries a note only for a tie at the cut-off (it says how many are sent): equal to the bar, not below it.
+	if (!view.fallback && gate.minUplift === undefined && view.note) {
 		return `predicted uplift ${pp(view.predicted)} (${view.model}) is exactly ${bar}, shared by more contacts than that share holds: only some of them are sent to, chosen by a stable hash of the contact, and this contact is not one of them`;
 	}
 	return `predicted uplift ${pp(view.predicted)} (${view.model}${view.fallback ? ", the journey's average effect" : ''}) is below ${bar}: the message is not expected to change this contact enough`;
