@@ -1,12 +1,13 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { NudgeError } from '../engine/errors';
-import { DEFAULT_TIERS, TrainedModel, deserializeModel, predictTable, scoreRecord, serializeModel } from '../engine/scoring/model';
+import { DEFAULT_TIERS, TrainedModel, deserializeModel, predictTable, scoreRecord } from '../engine/scoring/model';
 import { activateModel, activeModel, importModel, rollbackModel, trainAndSave } from '../engine/scoring/registry';
 import { tierOf } from '../engine/scoring/rulesModel';
 import { readTable, tableRecords } from '../engine/scoring/table';
 import { DEFAULT_STORE_URL, openStore } from '../engine/store/open';
 import type { Store } from '../engine/store/types';
+import { withModelOut } from './outFile';
 import { requireStoreFile } from './storeFile';
 
 export const TRAIN_USAGE = `  train --data FILE --target COLUMN [--positive VALUE] [--exclude A,B] [--placeholders Select,…]
@@ -132,10 +133,9 @@ export async function runTrain(args: string[]): Promise<number> {
 		timeColumn: values['time-column'],
 		onProgress: progressBar(`Training ${values.name}`),
 	};
-	const result = await withStore(values.store, (store) =>
-		trainAndSave(store, values.name, table, options, { activate: values.activate, requireBetter: values['require-better'] }),
+	const result = await withModelOut(values.out, (beforeStore) =>
+		withStore(values.store, (store) => trainAndSave(store, values.name, table, options, { activate: values.activate, requireBetter: values['require-better'], beforeStore })),
 	);
-	if (values.out) writeFileSync(values.out, serializeModel(result.model));
 	process.stdout.write(formatEvaluation(result.model));
 	process.stdout.write(`\n${result.activation[0].toUpperCase()}${result.activation.slice(1)}.\n`);
 	return 0;

@@ -40,3 +40,22 @@ export async function openOutFile(file: string): Promise<OutFile> {
 		},
 	};
 }
+
+/**
+ * Trains and stores with the model file written to --out first (opened before the work starts, written before
+ * anything is stored, renamed into place after): an --out that cannot be written changes nothing in the store.
+ */
+export async function withModelOut<T>(file: string | undefined, run: (beforeStore?: (body: string) => Promise<void>) => Promise<T>): Promise<T> {
+	if (!file) return run();
+	const out = await openOutFile(file);
+	const write = (body: string) => new Promise<void>((resolve, reject) => out.stream.write(body, (error) => (error ? reject(cannotWrite(file, error)) : resolve())));
+	let result: T;
+	try {
+		result = await run(write);
+	} catch (error) {
+		await out.finish(false).catch(() => undefined);
+		throw error;
+	}
+	await out.finish(true);
+	return result;
+}

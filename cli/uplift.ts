@@ -1,24 +1,27 @@
-import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { NudgeError } from '../engine/errors';
+import { outcomeEventNames } from '../engine/journeys/journey';
+import { loadPolicyFile } from '../engine/policy/load';
 import { labelsOf } from '../engine/scoring/features';
 import { OUTCOME_LABEL, TREATED_COLUMN, upliftTrainingTable } from '../engine/scoring/outcomes';
 import { readTable, Table } from '../engine/scoring/table';
-import { UpliftEvaluation, UpliftModel, UpliftOptions, evaluateUplift, predictUpliftTable, serializeUplift, storedUplift, trainAndSaveUplift, trainUplift, treatmentOf } from '../engine/scoring/uplift';
+import { UpliftEvaluation, UpliftModel, UpliftOptions, checkArms, evaluateUplift, predictUpliftTable, storedUplift, trainAndSaveUplift, trainUplift, treatmentOf } from '../engine/scoring/uplift';
 import type { LearnerKind } from '../engine/scoring/uplift';
 import type { Store } from '../engine/store/types';
 import { int, withStore } from './models';
+import { withModelOut } from './outFile';
 
-export const UPLIFT_USAGE = `  uplift train (--data FILE --treatment COLUMN --outcome COLUMN [--positive VALUE] | --journey NAME)
+export const UPLIFT_USAGE = `  uplift train (--data FILE --treatment COLUMN --outcome COLUMN [--positive VALUE] | --journey NAME [--policy FILE])
          [--name NAME] [--store PATH] [--activate] [--exclude A,B] [--learner t-learner|transformed-outcome]
          [--trees 30] [--seed 42] [--out MODEL.json] [--json]
-  uplift evaluate (--data FILE --treatment COLUMN --outcome COLUMN [--positive VALUE] | --journey NAME)
+  uplift evaluate (--data FILE --treatment COLUMN --outcome COLUMN [--positive VALUE] | --journey NAME [--policy FILE])
          [--model NAME [--version N] | --score COLUMN] [--store PATH] [--json]
          [--exclude A,B] [--learner t-learner|transformed-outcome] [--trees 30] [--seed 42]
       Uplift: how much a message raises each contact's chance to convert, learned from messaged
       (treated) and held-out (control) contacts assigned at random. Rows come from a CSV/JSON export
       with a treatment column (1/0, true/false, yes/no, treated/control) and an outcome column, or from
-      the decisions and outcomes of a journey in --store (its holdout is the control). train fits a
+      the decisions and outcomes of a journey in --store (its holdout is the control; --policy, the engine's
+      policy, leaves every event its journeys list as outcomes out of the features). train fits a
       T-learner and a transformed-outcome forest, keeps the one with the better out-of-bag Qini, evaluates
       it on 30% held-out rows and stores it as a new version of --name (default: the journey's name, or
       "uplift"). evaluate judges a stored model (--model) or a score column of the file (--score) on all
@@ -57,13 +60,28 @@ interface Rows {
 	treatment: string;
 	outcome: string;
 	positive?: string;
+	/** What the features may hold that they should not, said with the report. */
+	note?: string;
 }
 
-/** The training rows: a file with its two columns, or a journey's decisions in the store. */
+/**
+ * The training rows: a file with its two columns, or a journey's decisions in the store. From a journey, the policy's
+ * outcome events are left out of the features (an open exists only for messaged contacts, so it would predict the arm):
+ * without --policy only the events the log recorded as outcomes are known, and the report says so.
+ */
 async function rowsOf(values: Record<string, string | boolean | undefined>, store: () => Store, command: string): Promise<Rows> {
-	const { data, journey, treatment, outcome, positive } = values as Record<string, string | undefined>;
+	const { data, journey, treatment, outcome, positive, policy } = values as Record<string, string | undefined>;
 	if (data && journey) throw new NudgeError('INVALID_INPUT', 'give --data FILE or --journey NAME (rows from the store), not both');
-	if (journey) return { table: await upliftTrainingTable(store(), { journey }), treatment: TREATED_COLUMN, outcome: OUTCOME_LABEL, positive: '1' };
+	if (policy && !journey) throw new NudgeError('INVALID_INPUT', "--policy goes with --journey (it names the journeys' outcome events, never features); leave a file's columns out with --exclude");
+	if (journey) {
+		const outcomeEvents = policy ? outcomeEventNames(loadPolicyFile(policy).policy) : undefined;
+		const table = await upliftTrainingTable(store(), { journey, outcomeEvents });
+		const left = (table.skipped ?? []).map((s) => s.name);
+		const note = policy
+			? undefined
+			: `Without --policy only the events the log recorded as journey outcomes are left out of the features (${left.length ? left.join(', ') : 'none'}): an open or click your policy lists under journeys.<id>.outcomes that no decision recorded would predict the arm, not the uplift. Pass --policy FILE (the engine's policy) to leave out every one.`;
+		return { table, treatment: TREATED_COLUMN, outcome: OUTCOME_LABEL, positive: '1', note };
+	}
 	if (!data || !treatment || !outcome) throw new NudgeError('INVALID_INPUT', `uplift ${command} needs --data FILE --treatment COLUMN --outcome COLUMN, or --journey NAME with --store\n\nUsage:\n${UPLIFT_USAGE}`);
 	return { table: readTable(data), treatment, outcome, positive };
 }
@@ -74,6 +92,7 @@ const OPTIONS = {
 	treatment: { type: 'string' },
 	outcome: { type: 'string' },
 	positive: { type: 'string' },
+	policy: { type: 'string' },
 	store: { type: 'string' },
 	json: { type: 'boolean', default: false },
 } as const;
@@ -92,12 +111,12 @@ function upliftOptions(rows: Rows, values: Record<string, string | boolean | und
 	return { treatment: rows.treatment, outcome: rows.outcome, positive: rows.positive, exclude, learner: learner as LearnerKind | undefined, trees: int('trees', values.trees as string), seed: int('seed', values.seed as string) };
 }
 
-function report(model: UpliftModel, json: boolean): string {
-	if (json) return `${JSON.stringify({ summary: model.summary, fallback: model.fallback, averageEffect: model.averageEffect, evaluation: model.evaluation })}\n`;
+function report(model: UpliftModel, json: boolean, note?: string): string {
+	if (json) return `${JSON.stringify({ summary: model.summary, fallback: model.fallback, averageEffect: model.averageEffect, evaluation: model.evaluation, ...(note ? { note } : {}) })}\n`;
 	const s = model.summary;
 	const chosen = s.selection.map((c) => `${c.learner} ${num(c.oobQini)}`).join(', ');
 	const heading = `Uplift model: ${s.learner} (out-of-bag Qini: ${chosen}), trained on ${s.trainRows} rows in ${(s.trainMs / 1000).toFixed(1)} s.\nEvaluated on ${s.testRows} held-out rows (a random 30%, stratified by arm and outcome):`;
-	return formatUpliftEvaluation(model.evaluation, heading);
+	return `${formatUpliftEvaluation(model.evaluation, heading)}${note ? `\n${note}\n` : ''}`;
 }
 
 async function train(args: string[]): Promise<number> {
@@ -108,12 +127,13 @@ async function train(args: string[]): Promise<number> {
 	});
 	const name = values.name ?? values.journey ?? 'uplift';
 	// Training from a journey reads the store's decisions: it must be the store the journey wrote.
-	const result = await withStore(values.store, async (store) => {
-		const rows = await rowsOf(values, () => store, 'train');
-		return trainAndSaveUplift(store, name, rows.table, upliftOptions(rows, values), { activate: values.activate });
-	}, { existing: !!values.journey });
-	if (values.out) writeFileSync(values.out, serializeUplift(result.model));
-	process.stdout.write(report(result.model, values.json));
+	const { result, note } = await withModelOut(values.out, (beforeStore) =>
+		withStore(values.store, async (store) => {
+			const rows = await rowsOf(values, () => store, 'train');
+			return { result: await trainAndSaveUplift(store, name, rows.table, upliftOptions(rows, values), { activate: values.activate, beforeStore }), note: rows.note };
+		}, { existing: !!values.journey }),
+	);
+	process.stdout.write(report(result.model, values.json, note));
 	if (!values.json) process.stdout.write(`\n${result.message[0].toUpperCase()}${result.message.slice(1)}.\n`);
 	return 0;
 }
@@ -128,9 +148,10 @@ async function evaluate(args: string[]): Promise<number> {
 	const needsStore = !!(values.journey || values.model);
 	const run = async (store?: Store) => {
 		const rows = await rowsOf(values, () => store!, 'evaluate');
-		if (!values.model && !values.score) return report(trainUplift(rows.table, upliftOptions(rows, values)), values.json);
+		if (!values.model && !values.score) return report(trainUplift(rows.table, upliftOptions(rows, values)), values.json, rows.note);
 		const t = treatmentOf(rows.table, rows.treatment);
 		const y = labelsOf(rows.table, { target: rows.outcome, positive: rows.positive }).y;
+		checkArms(t, y, rows.treatment, 'judge');
 		let score: Float64Array;
 		let heading: string;
 		if (values.model) {

@@ -3,12 +3,14 @@ import { NudgeError } from '../errors';
 import type { UpliftGate } from '../policy/schema';
 import type { Profile } from '../profiles/schema';
 import { profileRecord } from '../scoring/registry';
-import { cutoffFor, scoreUplift } from '../scoring/uplift/model';
+import { admitTop, scoreUplift } from '../scoring/uplift/model';
 import { activeUplift } from '../scoring/uplift/registry';
 import type { Store } from '../store/types';
+import { holdoutKey } from './holdout';
 
 export type UpliftView = NonNullable<Decision['uplift']>;
 
+const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 const pp = (v: number) => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(2)} pp`;
 
 /**
@@ -38,8 +40,11 @@ export async function upliftView(store: Store, gate: UpliftGate, profile: Profil
 		const note = `${name} does not beat random targeting, so every contact gets the journey's average effect (${pp(score.uplift)})${topPercent !== undefined ? `; a single value cannot rank the top ${topPercent}%, so it passes when positive` : ''}`;
 		return { model: name, predicted: score.uplift, fallback: true, threshold, admitted, factors: [], note };
 	}
-	const threshold = gate.minUplift ?? cutoffFor(model, topPercent!);
-	return { model: name, predicted: score.uplift, fallback: false, threshold, admitted: score.uplift >= threshold, factors: score.factors };
+	if (gate.minUplift !== undefined) return { model: name, predicted: score.uplift, fallback: false, threshold: gate.minUplift, admitted: score.uplift >= gate.minUplift, factors: score.factors };
+	// The contact's holdout key: the same person gets the same answer at a tied cut-off in every store and process.
+	const top = admitTop(model, topPercent!, score.uplift, holdoutKey(profile), gate.model);
+	const note = top.tie && `${pct(top.tie.at)} of ${name}'s held-out contacts are predicted exactly the cut-off of the top ${topPercent}%; to keep the top ${topPercent}%, ${pct(top.tie.admitted)} of them are sent to, chosen by a stable hash of the contact, and this contact is ${top.admitted ? '' : 'not '}one of them`;
+	return { model: name, predicted: score.uplift, fallback: false, threshold: top.threshold, admitted: top.admitted, factors: score.factors, ...(note ? { note } : {}) };
 }
 
 /** Why a decision was not sent (LOW_UPLIFT), in one sentence. */
@@ -50,5 +55,9 @@ export function lowUpliftExplanation(view: UpliftView, gate: UpliftGate): string
 			: view.fallback
 				? 'zero (an average effect ranks nobody, so the top share passes only when it is positive)'
 				: `${pp(view.threshold)}, the cut-off of the top ${gate.topPercent}%`;
+	// A model's own view carries a note only for a tie at the cut-off (it says how many are sent): equal to the bar, not below it.
+	if (!view.fallback && gate.minUplift === undefined && view.note) {
+		return `predicted uplift ${pp(view.predicted)} (${view.model}) is exactly ${bar}, shared by more contacts than that share holds: only some of them are sent to, chosen by a stable hash of the contact, and this contact is not one of them`;
+	}
 	return `predicted uplift ${pp(view.predicted)} (${view.model}${view.fallback ? ", the journey's average effect" : ''}) is below ${bar}: the message is not expected to change this contact enough`;
 }

@@ -138,8 +138,8 @@ export function stratifiedSplit(y: ArrayLike<number>, fraction: number, seed: nu
 	const test: number[] = [];
 	for (const c of byClass(y, rows, seed)) {
 		const k = Math.round(c.length * fraction);
-		test.push(...c.slice(0, k));
-		train.push(...c.slice(k));
+		// A loop, not push(...rows): spreading a class of hundreds of thousands of rows overflows the call stack.
+		for (let i = 0; i < c.length; i++) (i < k ? test : train).push(c[i]);
 	}
 	return { train: sortedRows(train), test: sortedRows(test) };
 }

@@ -44,13 +44,24 @@ export function profileRow(profile: Profile, labels: Record<string, string>, lea
 interface ContactLabel {
 	labels: Record<string, string>;
 	latest: string;
+	/** Whether a decision converted, by the arm it was made in (uplift rows: '1' messaged, '0' held out; '' otherwise). */
+	byArm: Record<string, boolean>;
 }
 
-/** The labels of two ids of one person: converted when either did, the rest from the later decision. */
+/**
+ * The label is set by the decisions in the contact's arm (its latest decision's) only: a messaged decision's conversion
+ * booked to a contact later held out would count the message's effect as the control group's.
+ */
+function withLabel(l: ContactLabel): ContactLabel {
+	return { ...l, labels: { ...l.labels, [OUTCOME_LABEL]: l.byArm[l.labels[TREATED_COLUMN] ?? ''] ? '1' : '0' } };
+}
+
+const anyByArm = (a: Record<string, boolean>, b: Record<string, boolean>) => Object.fromEntries([...new Set([...Object.keys(a), ...Object.keys(b)])].map((arm) => [arm, !!a[arm] || !!b[arm]]));
+
+/** The labels of two ids of one person: converted when either did in the arm of the later decision, the rest from that decision. */
 function mergedLabel(a: ContactLabel, b: ContactLabel): ContactLabel {
 	const newer = a.latest > b.latest ? a : b;
-	const hit = a.labels[OUTCOME_LABEL] === '1' || b.labels[OUTCOME_LABEL] === '1';
-	return { latest: newer.latest, labels: { ...newer.labels, [OUTCOME_LABEL]: hit ? '1' : '0' } };
+	return withLabel({ latest: newer.latest, labels: newer.labels, byArm: anyByArm(a.byArm, b.byArm) });
 }
 
 /** What the log teaches the table builders besides labels: the events recorded as outcomes, lower case. */
@@ -85,12 +96,12 @@ async function contactTable(store: Store, byId: Map<string, ContactLabel>, leaks
 	return skipped.size ? { ...table, skipped: [...skipped].map((name) => ({ name, reason: OUTCOME_EVENT_SKIPPED })) } : table;
 }
 
-/** Sets a contact id's label from one more of its decisions: converted stays 1 once any decision converted; the latest sets the rest. */
+/** Sets a contact id's label from one more of its decisions: converted once any decision in its arm converted; the latest sets the rest. */
 function label(byId: Map<string, ContactLabel>, d: Decision, hit: boolean, extra: Record<string, string> = {}): void {
 	const before = byId.get(d.contactId);
-	const converted = hit || before?.labels[OUTCOME_LABEL] === '1';
 	const newer = !before || d.createdAt >= before.latest;
-	byId.set(d.contactId, { latest: newer ? d.createdAt : before.latest, labels: { ...(newer ? extra : before.labels), [OUTCOME_LABEL]: converted ? '1' : '0' } });
+	const byArm = anyByArm(before?.byArm ?? {}, { [extra[TREATED_COLUMN] ?? '']: hit });
+	byId.set(d.contactId, withLabel({ latest: newer ? d.createdAt : before.latest, labels: newer ? extra : before.labels, byArm }));
 }
 
 export async function outcomeTrainingTable(store: Store, options: OutcomeRowsOptions = {}): Promise<Table> {
@@ -110,7 +121,8 @@ export async function outcomeTrainingTable(store: Store, options: OutcomeRowsOpt
  * (`treated` 0 when the holdout hash held it out, else 1: assigned at random) and whether it converted by
  * the journey's own conversion outcomes. Decisions the uplift gate stopped (LOW_UPLIFT), and holdout
  * decisions the gate would have stopped, are left out alike, so the two arms stay comparable. A contact's
- * latest decision sets its arm (a changed holdout share can move a contact between arms).
+ * latest decision sets its arm (a changed holdout share can move a contact between arms), and only its
+ * decisions in that arm say whether it converted.
  */
 export async function upliftTrainingTable(store: Store, options: Omit<OutcomeRowsOptions, 'outcome'> & { journey: string }): Promise<Table> {
 	const labels = new Map<string, ContactLabel>();

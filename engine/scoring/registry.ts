@@ -34,6 +34,8 @@ export interface SaveOptions {
 	requireBetter?: boolean;
 	note?: string;
 	now?: Date;
+	/** Called with the model file once trained, before anything is stored (the CLI's --out): when it fails, nothing is. */
+	beforeStore?: (body: string) => Promise<void>;
 }
 
 export interface SaveResult {
@@ -63,7 +65,9 @@ export async function trainAndSave(store: Store, name: string, table: Table, opt
 	const labels = labelsOf(table, options);
 	const split = splitFor(table, labels.y, options);
 	const model = await trainOnSplitAsync(table, options, split);
-	const version = await store.saveModelVersion(name, isoTime(save.now?.getTime() ?? Date.now()), metaOf(model), serializeModel(model));
+	const body = serializeModel(model);
+	await save.beforeStore?.(body);
+	const version = await store.saveModelVersion(name, isoTime(save.now?.getTime() ?? Date.now()), metaOf(model), body);
 	const notActivated = (why: string, activeAuc?: number): SaveResult => ({ version, model, activated: false, activeAuc, activation: `saved as ${name} v${version}, not activated${why}` });
 	if (!save.activate) return notActivated('');
 	const unjudged = unjudgedReason(model.evaluation);

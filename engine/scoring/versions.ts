@@ -14,8 +14,19 @@ export const checkName = (name: string) => {
 	if (!/^[\w.-]{1,64}$/.test(name)) throw new NudgeError('INVALID_INPUT', `Model name "${name}" is not valid: use letters, digits, "-", "_" or "." (e.g. "lead")`);
 };
 
-/** An uplift model's body (serializeUplift writes its format first). */
-export const isUpliftBody = (body: string) => /^\{"format":"nudge-uplift\//.test(body);
+/**
+ * Whether a body is an uplift model, by its `format`: a leading "format" key (serializeUplift writes it first) is read
+ * without parsing the whole body; any other layout (pretty-printed, keys reordered) is parsed.
+ */
+export function isUpliftBody(body: string): boolean {
+	const first = /^\s*\{\s*"format"\s*:\s*"([^"\\]*)"/.exec(body);
+	if (first) return first[1].startsWith('nudge-uplift/');
+	try {
+		return String(JSON.parse(body)?.format).startsWith('nudge-uplift/');
+	} catch {
+		return false;
+	}
+}
 
 /** Checks a stored body loads, whichever kind of model it is (propensity or uplift). */
 function readAnyModel(body: string): unknown {

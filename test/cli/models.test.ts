@@ -68,6 +68,10 @@ describeWithData()('nudge train / score / activate / rollback', () => {
 		const refused = nudge('import', '--model', 'churn', '--file', file, '--store', store, '--activate');
 		expect(refused.status).toBe(2);
 		expect(refused.stderr).toMatch(/not a usable Nudge model: its feature spec does not match its fingerprint/);
+		// An --out that cannot be written is refused before training: nothing is stored or activated.
+		const noDir = trainTelco('--out', join(dir, 'no-such-dir', 'model.json'), '--trees', '5', '--activate');
+		expect(noDir.status).toBe(2);
+		expect(noDir.stderr).toMatch(/--out .*no-such-dir.*: cannot write there \(ENOENT\)/);
 		// Still v1 active; the three trained versions and nothing else.
 		expect(nudge('activate', '--model', 'churn', '--version', '4', '--store', store).stderr).toMatch(/its versions: 1, 2, 3\)/);
 		const score = nudge('score', '--model', 'churn', '--data', dataPath(telco), '--store', store);

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { seededRandom } from '../../engine/decide/sampling';
 import { Engine } from '../../engine/engine';
@@ -95,6 +95,42 @@ describe('nudge uplift train / evaluate', () => {
 		for (const option of ['--positive VALUE', '--exclude A,B', '--learner', '--trees', '--seed']) expect(evaluateUsage).toContain(option);
 	});
 
+	test('evaluate refuses rows without a held-out (control) arm instead of saying a score beats random', () => {
+		// Every row messaged: a score that merely predicts conversion (a propensity) would draw a rising Qini curve.
+		const random = seededRandom(3);
+		const rows: unknown[][] = [];
+		for (let i = 0; i < 2000; i++) {
+			const score = random();
+			rows.push([score.toFixed(4), '1', random() < 0.5 * score ? '1' : '0']);
+		}
+		const file = join(dir, 'all-treated.csv');
+		write(file, ['propensity', 'treatment', 'converted'], rows);
+		const out = nudge('uplift', 'evaluate', '--data', file, '--treatment', 'treatment', '--outcome', 'converted', '--score', 'propensity');
+		expect(out.stdout).not.toMatch(/beats random targeting/);
+		expect(out.status).toBe(2);
+		expect(out.stderr).toMatch(/No row of "treatment" is held out \(control\): uplift compares messaged contacts with held-out ones/);
+		// A control arm too small to measure anything is refused the same way, naming the arm and what it needs.
+		write(file, ['propensity', 'treatment', 'converted'], rows.map((r, i) => [r[0], i < 50 ? '0' : '1', r[2]]));
+		expect(nudge('uplift', 'evaluate', '--data', file, '--treatment', 'treatment', '--outcome', 'converted', '--score', 'propensity').stderr).toMatch(/Too few rows to judge uplift: the held-out \(control\) arm has 50 rows/);
+	});
+
+	test('an --out that cannot be written stores and activates nothing; a good one holds the stored model', async () => {
+		const path = join(dir, 'out.db');
+		const failed = nudge('uplift', 'train', ...args, '--store', path, '--name', 'cart', '--activate', '--trees', '3', '--out', join(dir, 'no-such-dir', 'model.json'));
+		expect(failed.status).toBe(2);
+		expect(failed.stderr).toMatch(/--out .*no-such-dir.*: cannot write there \(ENOENT\)/);
+		const file = join(dir, 'model.json');
+		expect(nudge('uplift', 'train', ...args, '--store', path, '--name', 'cart', '--trees', '3', '--out', file).status).toBe(0);
+		const store = new SqliteStore(path);
+		try {
+			expect(await store.activeModelVersion('cart')).toBeUndefined();
+			expect((await store.listModelVersions('cart')).map((v) => v.version)).toEqual([1]);
+			expect(readFileSync(file, 'utf8')).toBe((await store.getModelVersion('cart', 1))!.body);
+		} finally {
+			store.close();
+		}
+	});
+
 	test('--journey trains on the store’s decisions: holdout contacts are the control', async () => {
 		const path = join(tempDir(), 'journey.db');
 		const own = new SqliteStore(path);
@@ -115,5 +151,45 @@ describe('nudge uplift train / evaluate', () => {
 		expect(json.summary.treated + json.summary.control).toBe(700);
 		expect(json.summary.control).toBeGreaterThan(250);
 		expect(json.summary.treated).toBeGreaterThan(250);
+	});
+});
+
+describe('nudge uplift train --journey --policy', () => {
+	test("the policy's outcome events (an open another flow reported) are not features; without --policy the report says what was left out", async () => {
+		const path = join(tempDir(), 'leak.db');
+		const store = new SqliteStore(path);
+		const policy = {
+			channelOrder: ['email'],
+			channels: { email: { unknownConsent: 'allow' } },
+			holdout: { journeys: { cart: 0.5 } },
+			journeys: { cart: { outcomes: { 'Email Opened': { type: 'open' }, 'Order Completed': { type: 'conversion' } } } },
+		};
+		const engine = new Engine({ store, policy: loadPolicy(policy), random: seededRandom(4) });
+		const random = seededRandom(8);
+		for (let i = 0; i < 520; i++) {
+			const email = `leak${i}@x.io`;
+			const d = await engine.decide(trackEvent(email, 'Cart Abandoned', { traits: { x: Math.round(random() * 5) } }), { journey: 'cart', target: { dryRun: true } });
+			const treated = d.reason !== 'HOLDOUT';
+			// The e-mail tool's open events reach Nudge through another flow (journey "newsletter"): only messaged contacts have them.
+			if (treated && random() < 0.4) await engine.decide(trackEvent(email, 'Email Opened'), { journey: 'newsletter', target: { dryRun: true } });
+			if (random() < (treated ? 0.15 : 0.1)) await engine.recordOutcome({ contactId: d.contactId, type: 'conversion' });
+		}
+		await engine.close();
+		const dir = tempDir();
+		const policyFile = join(dir, 'policy.json');
+		writeFileSync(policyFile, JSON.stringify(policy));
+		const features = (file: string) => (JSON.parse(readFileSync(file, 'utf8')).spec.features as { name: string }[]).map((f) => f.name);
+		const withPolicy = nudge('uplift', 'train', '--journey', 'cart', '--store', path, '--policy', policyFile, '--trees', '3', '--out', join(dir, 'with.json'), '--json');
+		expect(withPolicy.stderr).toBe('');
+		expect(JSON.parse(withPolicy.stdout).note).toBeUndefined();
+		expect(features(join(dir, 'with.json'))).not.toContain('Email Opened');
+		expect(features(join(dir, 'with.json'))).toContain('x');
+		const without = nudge('uplift', 'train', '--journey', 'cart', '--store', path, '--trees', '3', '--out', join(dir, 'without.json'));
+		expect(without.status).toBe(0);
+		// Without the policy the open is not known to be an outcome: it is a feature, and the report says how to avoid it.
+		expect(features(join(dir, 'without.json'))).toContain('Email Opened');
+		expect(without.stdout).toMatch(/Without --policy only the events the log recorded as journey outcomes are left out of the features \(none\): .* Pass --policy FILE/);
+		expect(nudge('uplift', 'train', ...['--data', policyFile, '--treatment', 't', '--outcome', 'y'], '--policy', policyFile).stderr).toMatch(/--policy goes with --journey/);
+		expect(nudge('uplift', '--help').stdout).toMatch(/--journey NAME \[--policy FILE\]/);
 	});
 });

@@ -1,8 +1,10 @@
 import { join } from 'node:path';
 import type { Decision } from '../../engine/audit/schema';
 import { seededRandom } from '../../engine/decide/sampling';
+import { upliftView } from '../../engine/decide/upliftGate';
 import { Engine } from '../../engine/engine';
 import { loadPolicy } from '../../engine/policy/load';
+import { profileById } from '../../engine/profiles/profiles';
 import { TREATED_COLUMN, upliftTrainingTable } from '../../engine/scoring/outcomes';
 import { trainAndSave } from '../../engine/scoring/registry';
 import { simulate, trainAndSaveUplift, trainUplift } from '../../engine/scoring/uplift';
@@ -109,6 +111,32 @@ describe('the uplift gate in the engine', () => {
 		expect(average.uplift!.threshold).toBe(p.uplift!.threshold);
 	});
 
+	test('top k% admits about k% of contacts when many are predicted exactly the cut-off; a tied contact always gets the same answer', async () => {
+		// Two shallow trees predict a dozen distinct values: about 22% of contacts share the top 10%'s cut-off.
+		const tied = await trainAndSaveUplift(store, 'tied-uplift', sim.table, { ...OPTIONS, trees: 2, maxDepth: 2, learner: 'transformed-outcome', seed: 1 }, { activate: true });
+		expect(tied.model.fallback).toBe(false);
+		const engine = engineFor(gated({ model: 'tied-uplift', topPercent: 10 }));
+		const fresh = simulate({ rows: 1500, seed: 77 });
+		const traits = (i: number) => Object.fromEntries(fresh.table.columns.slice(0, 10).map((c, f) => [c, Number(fresh.table.rows[i][f])]));
+		const decisions: { i: number; d: Decision }[] = [];
+		for (let i = 0; i < 1500; i++) {
+			const d = await run(engine, `tie${i}@x.io`, traits(i));
+			if (d.reason !== 'HOLDOUT') decisions.push({ i, d });
+		}
+		const sent = decisions.filter(({ d }) => d.status === 'sent');
+		expect(sent.length / decisions.length).toBeGreaterThan(0.07);
+		expect(sent.length / decisions.length).toBeLessThan(0.13);
+		expect(tied.model.cutoffShares!.at[9]).toBeGreaterThan(0.15);
+		// At the cut-off some are sent and some not, each decision saying why; the same contact gets the same answer again.
+		const atCut = decisions.filter(({ d }) => d.uplift!.note?.includes('predicted exactly the cut-off of the top 10%'));
+		const inTie = atCut.find(({ d }) => d.status === 'sent')!;
+		const outTie = atCut.find(({ d }) => d.reason === 'LOW_UPLIFT')!;
+		expect(inTie.d.uplift!.note).toMatch(/to keep the top 10%, \d+\.\d% of them are sent to, chosen by a stable hash of the contact, and this contact is one of them/);
+		expect(outTie.d.uplift!.note).toMatch(/and this contact is not one of them/);
+		expect(outTie.d.explanation).toMatch(/predicted uplift \+\d+\.\d\d pp \(tied-uplift@v1\) is exactly \+\d+\.\d\d pp, the cut-off of the top 10%, shared by more contacts than that share holds/);
+		for (const { d } of [inTie, outTie]) expect((await upliftView(store, { model: 'tied-uplift', topPercent: 10 }, (await profileById(store, d.contactId))!)).admitted).toBe(d.uplift!.admitted);
+	});
+
 	test('a model that does not beat random: every decision gets the average effect and says so', async () => {
 		const model = trainUplift(noise.table, { ...OPTIONS, seed: 31 });
 		const low = engineFor(gated({ model: 'flat-uplift', minUplift: model.averageEffect + 0.01 }));
@@ -157,5 +185,36 @@ describe('the uplift gate in the engine', () => {
 		for (let i = 0; i < 5; i++) await shut.decide(trackEvent(`shut${i}@x.io`, 'Cart Abandoned', { traits: PERSUADABLE }), { journey: 'shut', target: { dryRun: true } });
 		await expect(upliftTrainingTable(own, { journey: 'shut' })).rejects.toThrow(/All 5 decisions of journey "shut" were stopped by its uplift gate.*Lower journeys\.shut\.uplift/);
 		await engine.close();
+	});
+
+	test('a contact messaged, then held out, is a control row labelled only by its held-out decisions; merged ids too', async () => {
+		const own = new SqliteStore(join(tempDir(), 'arms.db'));
+		const dry = { journey: 'cart', target: { dryRun: true } } as const;
+		const at = (minute: string) => () => new Date(`2026-06-01T10:${minute}:00Z`);
+		// The holdout share is raised between the two engines: a contact can move from the messaged arm to the held-out one.
+		const before = new Engine({ store: own, policy: loadPolicy(base), random: seededRandom(1), now: at('00') });
+		const after = new Engine({ store: own, policy: loadPolicy({ ...base, holdout: { journeys: { cart: 0.5 } } }), random: seededRandom(1), now: at('01') });
+		let switched = false;
+		for (let i = 0; i < 40 && !switched; i++) {
+			const sent = await before.decide(trackEvent(`switch${i}@x.io`, 'Cart Abandoned'), dry);
+			expect(sent.reason).not.toBe('HOLDOUT');
+			await before.recordOutcome({ decisionId: sent.decisionId, type: 'conversion' });
+			switched = (await after.decide(trackEvent(`switch${i}@x.io`, 'Cart Abandoned', { properties: { visit: 2 } }), dry)).reason === 'HOLDOUT';
+		}
+		// Two ids of one person: the e-mail messaged and converted, the user id held out later; an event links them.
+		let merged = false;
+		for (let i = 0; i < 40 && !merged; i++) {
+			const b = await before.decide({ type: 'track', name: 'Cart Abandoned', identities: { email: `m${i}@x.io` } }, dry);
+			await before.recordOutcome({ decisionId: b.decisionId, type: 'conversion' });
+			merged = (await after.decide({ type: 'track', name: 'Cart Abandoned', identities: { userId: `u${i}` } }, dry)).reason === 'HOLDOUT';
+			if (merged) await after.decide({ type: 'track', name: 'Logged In', identities: { userId: `u${i}`, email: `m${i}@x.io` } }, { journey: 'login', target: { dryRun: true } });
+		}
+		expect([switched, merged]).toEqual([true, true]);
+		const table = await upliftTrainingTable(own, { journey: 'cart' });
+		const col = (name: string) => table.columns.indexOf(name);
+		// Nobody held out converted: the messages' conversions stay with the messaged arm.
+		expect(table.rows.filter((r) => r[col(TREATED_COLUMN)] === '0').map((r) => r[col('converted')])).toEqual(['0', '0']);
+		await before.close();
+		await after.close();
 	});
 });

@@ -1,7 +1,12 @@
+import { join } from 'node:path';
+import { seededRandom } from '../../engine/decide/sampling';
 import { encodeRecord } from '../../engine/scoring/features';
 import { serializeModel, trainModel } from '../../engine/scoring/model';
+import { activateModel, importModel } from '../../engine/scoring/registry';
 import {
 	GROUPS,
+	activeUplift,
+	admitTop,
 	cutoffFor,
 	deserializeUplift,
 	evaluateUplift,
@@ -14,6 +19,8 @@ import {
 	trainUplift,
 } from '../../engine/scoring/uplift';
 import type { Table } from '../../engine/scoring/table';
+import { SqliteStore } from '../../engine/store/sqlite';
+import { tempDir } from '../helpers/fixtures';
 
 const OPTIONS = { treatment: 'treatment', outcome: 'converted' } as const;
 
@@ -56,6 +63,32 @@ describe('uplift metrics', () => {
 		expect(qiniCoefficient([5, 5, 5, 5], t, y)).toBeCloseTo(0, 12);
 	});
 
+	test('the Qini coefficient is causalml qini_score (normalize=False) × (N+1)/N², as documented', () => {
+		const random = seededRandom(11);
+		const n = 2000;
+		const s = new Float64Array(n);
+		const t = new Uint8Array(n);
+		const y = new Uint8Array(n);
+		for (let i = 0; i < n; i++) {
+			s[i] = random();
+			t[i] = random() < 0.5 ? 1 : 0;
+			y[i] = random() < (t[i] ? 0.1 + 0.3 * s[i] : 0.1) ? 1 : 0;
+		}
+		// causalml.metrics.get_qini + qini_score(normalize=False), written out: the mean gap over the N+1 curve points.
+		const order = Array.from(s.keys()).sort((a, b) => s[b] - s[a]);
+		let [nt, nc, yt, yc] = [0, 0, 0, 0];
+		const q = [0];
+		for (const r of order) {
+			if (t[r]) [nt, yt] = [nt + 1, yt + y[r]];
+			else [nc, yc] = [nc + 1, yc + y[r]];
+			q.push(nc > 0 ? yt - (yc * nt) / nc : yt);
+		}
+		let gap = 0;
+		for (let i = 0; i <= n; i++) gap += q[i] - (q[n] * i) / n;
+		const causalml = gap / (n + 1);
+		expect(qiniCoefficient(s, t, y)).toBeCloseTo((causalml * (n + 1)) / (n * n), 12);
+	});
+
 	test('on simulated rows the oracle beats random and a reversed oracle loses to it; intervals hold the estimate', () => {
 		const s = simulate({ rows: 20_000, seed: 11 });
 		const oracle = evaluateUplift(s.trueUplift, s.treatment, s.outcome, { replicates: 50 });
@@ -83,6 +116,14 @@ describe('uplift metrics', () => {
 		// Uplift at k is the rate difference among the top k: high for the oracle's top 10%.
 		expect(oracle.atK[0].uplift.estimate).toBeGreaterThan(3 * oracle.averageEffect.estimate);
 	});
+	test('rows without a held-out arm never beat random: nothing is measured without a control group', () => {
+		const s = simulate({ rows: 4000, seed: 11 });
+		const treated = new Uint8Array(s.treatment.length).fill(1);
+		// Conversion itself as the score: the best possible propensity ranking.
+		const e = evaluateUplift(s.outcome, treated, s.outcome, { replicates: 20 });
+		expect(e.beatsRandom).toBe(false);
+		expect(e.verdict).toMatch(/^cannot be judged: the rows have no held-out \(control\) contact/);
+	});
 });
 
 describe('uplift models', () => {
@@ -108,6 +149,17 @@ describe('uplift models', () => {
 		const oracle = evaluateUplift(fresh.trueUplift, fresh.treatment, fresh.outcome, { replicates: 20 });
 		expect(ours.qini.estimate / oracle.qini.estimate).toBeGreaterThan(0.55);
 		expect(ours.atK[2].incremental.estimate / ours.atK[2].random).toBeGreaterThan(1.5);
+	});
+
+	test("a fallback model's average effect is the treat-all uplift of all its rows, as documented", () => {
+		const noise = simulate({ rows: 4000, seed: 31, signal: 0 });
+		const m = trainUplift(noise.table, { ...OPTIONS, trees: 3, replicates: 20 });
+		expect(m.fallback).toBe(true);
+		const rate = (arm: number) => {
+			const rows = Array.from(noise.treatment.keys()).filter((r) => noise.treatment[r] === arm);
+			return rows.reduce((sum, r) => sum + noise.outcome[r], 0) / rows.length;
+		};
+		expect(m.averageEffect).toBeCloseTo(rate(1) - rate(0), 12);
 	});
 
 	test('on pure noise the model does not beat random and scores everyone with the average effect', () => {
@@ -148,6 +200,15 @@ describe('uplift models', () => {
 		expect(admitted).toBeLessThan(0.25);
 	});
 
+	test('a model stored before its shares at the cut-offs were recorded still loads and admits every tie', () => {
+		const { cutoffShares, ...old } = JSON.parse(serializeUplift(model));
+		expect(cutoffShares.above[19] + cutoffShares.at[19]).toBeGreaterThanOrEqual(0.2 - 1e-9);
+		const back = deserializeUplift(JSON.stringify(old));
+		expect(back.cutoffShares).toBeUndefined();
+		expect(admitTop(back, 20, cutoffFor(back, 20), 'anyone', 'cart')).toEqual({ threshold: cutoffFor(back, 20), admitted: true });
+		expect(() => deserializeUplift(JSON.stringify({ ...old, cutoffShares: { above: cutoffShares.above, at: [2] } }))).toThrow(/shares at the cut-offs are not 100 shares between 0 and 1/);
+	});
+
 	test('a file that is not a whole uplift model is refused with a reason', () => {
 		const json = serializeUplift(model);
 		expect(() => deserializeUplift('nope')).toThrow(/not JSON/);
@@ -161,6 +222,50 @@ describe('uplift models', () => {
 		expect(() => deserializeUplift(JSON.stringify({ ...edited, learner }))).toThrow(/calibration is missing|outcome range is missing/);
 		const propensity = serializeModel(trainModel(train.table, { target: 'converted', exclude: ['treatment'], trees: 3 }));
 		expect(() => deserializeUplift(propensity)).toThrow(/propensity model .* not an uplift model/);
+		// Numbers no difference of two conversion rates can be: a gate would admit everyone (or no one).
+		expect(() => deserializeUplift(JSON.stringify({ ...edited, averageEffect: 7 }))).toThrow(/not a usable Nudge uplift model: its average effect or cut-offs lie beyond ±100 percentage points/);
+		expect(() => deserializeUplift(JSON.stringify({ ...edited, cutoffs: edited.cutoffs.map((c: number, k: number) => (k === 0 ? 1e9 : c)) }))).toThrow(/beyond ±100 percentage points/);
+		expect(() => deserializeUplift(JSON.stringify({ ...edited, cutoffs: [...edited.cutoffs].reverse() }))).toThrow(/cut-offs are not ordered from the highest/);
+		// A model that beats random set to fallback, or one whose evaluation says it does not with the flag cleared: edited.
+		expect(() => deserializeUplift(JSON.stringify({ ...edited, fallback: true }))).toThrow(/fallback flag \(true\) contradicts its own evaluation/);
+	});
+
+	test('a model file whose evaluation does not beat random never ranks contacts, whatever its fallback flag says', () => {
+		const sim = simulate({ rows: 3000, seed: 9 });
+		const flat = trainUplift(sim.table, { ...OPTIONS, trees: 3, replicates: 20 });
+		expect(flat.evaluation.beatsRandom).toBe(false);
+		const json = JSON.parse(serializeUplift(flat));
+		expect(deserializeUplift(JSON.stringify(json)).fallback).toBe(true);
+		expect(() => deserializeUplift(JSON.stringify({ ...json, fallback: false }))).toThrow(/not a usable Nudge uplift model: its fallback flag \(false\) contradicts its own evaluation/);
+	});
+
+	test('a pretty-printed uplift model file (keys in any order) is imported as an uplift model', async () => {
+		const store = new SqliteStore(join(tempDir(), 'import.db'));
+		try {
+			const { format, ...rest } = JSON.parse(serializeUplift(model));
+			await expect(importModel(store, 'pretty', JSON.stringify({ ...rest, format }, null, 2))).resolves.toBe(1);
+			await expect(importModel(store, 'pretty', JSON.stringify(JSON.parse(serializeUplift(model)), null, '\t'))).resolves.toBe(2);
+			expect((await store.listModelVersions('pretty')).map((v) => v.meta.kind)).toEqual(['uplift', 'uplift']);
+			// Stored as given, it loads and activates as an uplift model.
+			await activateModel(store, 'pretty', 1);
+			expect((await activeUplift(store, 'pretty'))?.model.learner.kind).toBe(model.learner.kind);
+		} finally {
+			store.close();
+		}
+	});
+});
+
+describe('large tables', () => {
+	test('400,000 rows with a 10% holdout are split and trained without overflowing the call stack', () => {
+		const random = seededRandom(5);
+		const rows: unknown[][] = [];
+		for (let i = 0; i < 400_000; i++) {
+			const treated = i % 10 ? 1 : 0;
+			rows.push([String(Math.round(random() * 10)), String(treated), random() < (treated ? 0.03 : 0.02) ? '1' : '0']);
+		}
+		const model = trainUplift({ columns: ['x', 'treatment', 'converted'], rows }, { ...OPTIONS, replicates: 1, trees: 1, maxDepth: 2, learner: 'transformed-outcome' });
+		expect(model.summary.trainRows + model.summary.testRows).toBe(400_000);
+		expect(model.summary.testRows).toBeCloseTo(120_000, -2);
 	});
 });
 

@@ -68,6 +68,12 @@ export function* fitLearner(kind: LearnerKind, data: Encoded, t: Uint8Array, y: 
 	return { learner: { kind, forest, low, high }, oob };
 }
 
+/**
+ * A transformed outcome ranges over ±1/e: a leaf of few rows can average beyond ±1, which no difference of two
+ * rates can be, so a prediction is kept within ±1 (its factors still add up to the unclamped value).
+ */
+const toRate = (v: number) => Math.min(1, Math.max(-1, v));
+
 /** A row's out-of-bag prediction, or the forest's base value when every tree saw it. */
 function oobOr(forest: Forest, i: number): number {
 	const v = forest.oob![i];
@@ -81,7 +87,7 @@ export function predictUplift(learner: Learner, data: Encoded): Float64Array {
 		return p1.map((p, r) => calibrate(learner.calibrators.treated, p) - calibrate(learner.calibrators.control, p0[r]));
 	}
 	const { low, high } = learner;
-	return predictForest(learner.forest, data).map((v) => low + (high - low) * v);
+	return predictForest(learner.forest, data).map((v) => toRate(low + (high - low) * v));
 }
 
 /** One row's uplift and each feature's share of it (in probability units; they sum to uplift − base). */
@@ -101,5 +107,5 @@ export function explainUplift(learner: Learner, row: Float64Array): { uplift: nu
 	}
 	const { low, high } = learner;
 	const { probability, contributions } = explainRow(learner.forest, row);
-	return { uplift: low + (high - low) * probability, base: low + (high - low) * learner.forest.bias, contributions: contributions.map((v) => v * (high - low)) };
+	return { uplift: toRate(low + (high - low) * probability), base: low + (high - low) * learner.forest.bias, contributions: contributions.map((v) => v * (high - low)) };
 }

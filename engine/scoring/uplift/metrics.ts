@@ -10,9 +10,11 @@ import { seededRandom } from '../../decide/sampling';
  *   the population, Q(x) = Y_T − Y_C·N_T/N_C, the incremental conversions among them, here per contact
  *   of the whole population so figures compare across data sizes. Random targeting is the straight line
  *   from 0 to Q(1) (treat-all).
- * - Qini coefficient: the area between the Qini curve and that random line (causalml `qini_score` with
- *   `normalize=False`, divided by N²). 0 = no better than random; the oracle's area on the same rows is
- *   the best reachable, so `bench/uplift` reports model / oracle.
+ * - Qini coefficient: the area between the Qini curve and that random line, per contact. causalml's
+ *   `qini_score` with `normalize=False` is the mean of (Q − random) in conversions over the curve's N+1
+ *   points; this is their sum divided by N², i.e. causalml's figure × (N+1)/N² (about ÷N). 0 = no better
+ *   than random; the oracle's area on the same rows is the best reachable, so `bench/uplift` reports
+ *   model / oracle.
  * - AUUC: the area under the uplift (gain) curve G(x) = (Y_T/N_T − Y_C/N_C)·x (sklift `uplift_curve`,
  *   causalml `get_cumgain` unnormalised, divided by N); random targeting's AUUC is ATE/2.
  * - uplift at k (sklift `uplift_at_k`, strategy "overall"): conversion rate treated − control among the
@@ -194,12 +196,16 @@ export function evaluateUplift(score: ArrayLike<number>, t: ArrayLike<number>, y
 	const base = 3 + 2 * TOP_K.length;
 	const end = point[base + GRID.length - 1];
 	const qini = interval(1);
-	const beatsRandom = qini.low > 0;
+	// Without both arms the Qini curve counts every treated conversion as incremental: nothing is measured.
+	const bothArms = treated > 0 && treated < n;
+	const beatsRandom = bothArms && qini.low > 0;
 	const atK = TOP_K.map((k, j) => ({ k, uplift: interval(3 + 2 * j), incremental: interval(4 + 2 * j), random: k * end, treatAll: end }));
 	const curve = GRID.map((fraction, j) => ({ fraction, qini: point[base + j], low: percentile(samples[base + j], 0.025), high: percentile(samples[base + j], 0.975), random: fraction * end }));
 	const pct = (v: number) => `${(v * 100).toFixed(2)} pp`;
-	const verdict = beatsRandom
-		? `beats random targeting: Qini ${qini.estimate.toFixed(4)} (95% interval ${qini.low.toFixed(4)} to ${qini.high.toFixed(4)}) is above 0; the top 30% hold ${(atK[2].incremental.estimate / (atK[2].random || Number.NaN)).toFixed(2)}× the incremental conversions of a random 30%`
-		: `does not beat random targeting: the Qini 95% interval (${qini.low.toFixed(4)} to ${qini.high.toFixed(4)}) includes 0 or lies below it. The engine uses the average effect (${pct(ate)}) for every contact instead`;
+	const verdict = !bothArms
+		? `cannot be judged: the rows have no ${treated ? 'held-out (control)' : 'treated'} contact, and uplift compares the two. The engine uses the average effect for every contact instead`
+		: beatsRandom
+			? `beats random targeting: Qini ${qini.estimate.toFixed(4)} (95% interval ${qini.low.toFixed(4)} to ${qini.high.toFixed(4)}) is above 0; the top 30% hold ${(atK[2].incremental.estimate / (atK[2].random || Number.NaN)).toFixed(2)}× the incremental conversions of a random 30%`
+			: `does not beat random targeting: the Qini 95% interval (${qini.low.toFixed(4)} to ${qini.high.toFixed(4)}) includes 0 or lies below it. The engine uses the average effect (${pct(ate)}) for every contact instead`;
 	return { rows: n, treated, control: n - treated, averageEffect: interval(0), qini, auuc: { ...interval(2), random: ate / 2 }, atK, curve, beatsRandom, verdict };
 }

@@ -1,3 +1,4 @@
+import { HOLDOUT_BUCKETS, holdoutBucket } from '../../decide/holdout';
 import { NudgeError } from '../../errors';
 import { isCalibrator, stratifiedSplit } from '../evaluate';
 import { FeatureOptions, FeatureSpec, Placeholders, DEFAULT_PLACEHOLDERS, buildFeatureSpec, encodeRecord, encodeTable, labelsOf } from '../features';
@@ -53,6 +54,12 @@ export interface UpliftModel {
 	averageEffect: number;
 	/** Predicted uplift at each percentile of the held-out rows, high to low: `cutoffs[k-1]` admits the top k%. */
 	cutoffs: number[];
+	/**
+	 * For each cut-off, the share of held-out rows predicted above it and the share predicted at it: a forest with few
+	 * distinct predictions ties many contacts at a cut-off, and the gate admits only as many of them as keep the top
+	 * share (admitTop). Models trained before it was recorded lack it and admit every tie.
+	 */
+	cutoffShares?: { above: number[]; at: number[] };
 }
 
 const TREATED = new Set(['1', 'true', 'yes', 'y', 'treated', 'treatment']);
@@ -71,18 +78,22 @@ export function treatmentOf(table: Table, column: string, placeholders: string[]
 	});
 }
 
-/** Both arms need enough rows and conversions, or no difference between them can be learned. */
-function checkArms(t: Uint8Array, y: Uint8Array, options: UpliftOptions): void {
+/**
+ * Both arms need enough rows and conversions, or no difference between them can be learned (`learn`) or
+ * measured (`judge`, nudge uplift evaluate): without held-out rows any score that predicts conversion
+ * would look like uplift.
+ */
+export function checkArms(t: Uint8Array, y: Uint8Array, treatment: string, purpose: 'learn' | 'judge' = 'learn'): void {
 	const n = [0, 0];
 	const conv = [0, 0];
 	for (let r = 0; r < t.length; r++) [n[t[r]], conv[t[r]]] = [n[t[r]] + 1, conv[t[r]] + y[r]];
 	const names = ['held-out (control)', 'treated'];
 	for (const a of [1, 0]) {
-		if (n[a] === 0) throw new NudgeError('INVALID_INPUT', `No row of "${options.treatment}" is ${a ? 'treated' : 'held out (control)'}: uplift compares messaged contacts with held-out ones, so both arms are needed (keep a holdout on the journey)`);
+		if (n[a] === 0) throw new NudgeError('INVALID_INPUT', `No row of "${treatment}" is ${a ? 'treated' : 'held out (control)'}: uplift compares messaged contacts with held-out ones, so both arms are needed (keep a holdout on the journey)`);
 		if (n[a] < MIN_UPLIFT_ROWS.perArm || conv[a] < MIN_UPLIFT_ROWS.conversionsPerArm) {
 			throw new NudgeError(
 				'INVALID_INPUT',
-				`Too few rows to learn uplift: the ${names[a]} arm has ${n[a]} rows with ${conv[a]} conversions; each arm needs at least ${MIN_UPLIFT_ROWS.perArm} rows and ${MIN_UPLIFT_ROWS.conversionsPerArm} conversions`,
+				`Too few rows to ${purpose} uplift: the ${names[a]} arm has ${n[a]} rows with ${conv[a]} conversions; each arm needs at least ${MIN_UPLIFT_ROWS.perArm} rows and ${MIN_UPLIFT_ROWS.conversionsPerArm} conversions`,
 			);
 		}
 	}
@@ -111,7 +122,7 @@ function* upliftSteps(table: Table, options: UpliftOptions): Steps<UpliftModel> 
 	const t = treatmentOf(table, options.treatment, options.placeholders);
 	const labels = labelsOf(table, { target: options.outcome, positive: options.positive, placeholders: options.placeholders });
 	const y = labels.y;
-	checkArms(t, y, options);
+	checkArms(t, y, options.treatment);
 	const seed = options.seed ?? 42;
 	const split = splitByArm(t, y, options.testFraction ?? 0.3, seed + 1);
 	const spec = buildFeatureSpec(table, labels, { target: options.outcome, exclude: [...(options.exclude ?? []), options.treatment], placeholders: options.placeholders, minCategoryCount: options.minCategoryCount }, split.train);
@@ -135,6 +146,10 @@ function* upliftSteps(table: Table, options: UpliftOptions): Steps<UpliftModel> 
 	const evaluation = evaluateUplift(score, tTest, Uint8Array.from(split.test, (r) => y[r]), { replicates: options.replicates, seed: seed + 2 });
 	const sorted = Float64Array.from(score).sort().reverse();
 	const cutoffs = Array.from({ length: 100 }, (_, k) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(((k + 1) / 100) * sorted.length) - 1))]);
+	const share = (keep: (v: number, cut: number) => boolean) => cutoffs.map((cut) => sorted.reduce((n, v) => n + (keep(v, cut) ? 1 : 0), 0) / sorted.length);
+	const cutoffShares = { above: share((v, cut) => v > cut), at: share((v, cut) => v === cut) };
+	// The fallback's average effect over all rows: the held-out rows are kept from the learner to judge its ranking,
+	// an average ranks nothing, and with the arms assigned at random all rows give an unbiased, more precise figure.
 	let treated = 0;
 	let conv1 = 0;
 	let conv0 = 0;
@@ -147,6 +162,7 @@ function* upliftSteps(table: Table, options: UpliftOptions): Steps<UpliftModel> 
 		fallback: !evaluation.beatsRandom,
 		averageEffect: conv1 / treated - conv0 / (t.length - treated),
 		cutoffs,
+		cutoffShares,
 		summary: {
 			rows: t.length,
 			treated,
@@ -188,9 +204,33 @@ export function scoreUplift(model: UpliftModel, record: Record<string, unknown>,
 	return { uplift: e.uplift, fallback: false, factors: topFactors(model.spec, record, e.contributions.map((c) => c * 100), 'the uplift', top) };
 }
 
+const cutoffIndex = (percent: number) => Math.min(99, Math.max(0, Math.round(percent) - 1));
+
 /** The predicted uplift that admits the top `percent`% (1–100) of contacts, as seen on held-out rows. */
 export function cutoffFor(model: UpliftModel, percent: number): number {
-	return model.cutoffs[Math.min(99, Math.max(0, Math.round(percent) - 1))];
+	return model.cutoffs[cutoffIndex(percent)];
+}
+
+export interface TopAdmission {
+	threshold: number;
+	admitted: boolean;
+	/** The contact is predicted exactly the cut-off: the share of held-out rows there, and the share of them admitted. */
+	tie?: { at: number; admitted: number };
+}
+
+/**
+ * Whether a predicted uplift is among the top `percent`%. Above the cut-off it is, below it is not; at it (a tie) it is
+ * with the probability that keeps the share the model saw on held-out rows, decided by a stable hash of the contact's
+ * key (the same contact gets the same answer every time). A model without tie shares admits every tie.
+ */
+export function admitTop(model: UpliftModel, percent: number, uplift: number, key: string, scope: string): TopAdmission {
+	const k = cutoffIndex(percent);
+	const threshold = model.cutoffs[k];
+	const at = model.cutoffShares?.at[k] ?? 0;
+	// Predictions are recomputed per contact: the same trees give the same sum, the margin only absorbs rounding.
+	if (Math.abs(uplift - threshold) > 1e-12 || !(at > 0)) return { threshold, admitted: uplift >= threshold };
+	const admitted = Math.min(1, Math.max(0, ((k + 1) / 100 - model.cutoffShares!.above[k]) / at));
+	return { threshold, admitted: holdoutBucket(key, 'uplift-tie', scope) < Math.round(admitted * HOLDOUT_BUCKETS), tie: { at, admitted } };
 }
 
 export const UPLIFT_FORMAT = 'nudge-uplift/1';
@@ -213,7 +253,16 @@ export function deserializeUplift(json: string): UpliftModel {
 		if (!Array.isArray(m.cutoffs) || m.cutoffs.length !== 100 || !m.cutoffs.every(finite) || !finite(m.averageEffect) || typeof m.fallback !== 'boolean') {
 			throw broken('its cut-offs, average effect or fallback flag are missing or not numbers');
 		}
-		if (typeof m.evaluation?.verdict !== 'string' || !Array.isArray(m.evaluation?.curve)) throw broken('its evaluation is missing');
+		if (typeof m.evaluation?.verdict !== 'string' || !Array.isArray(m.evaluation?.curve) || typeof m.evaluation.beatsRandom !== 'boolean' || !finite(m.evaluation.qini?.low)) throw broken('its evaluation is missing');
+		// An uplift is a difference of two conversion rates: beyond ±1 (±100 pp) a gate would admit everyone or no one.
+		const rate = (v: number) => v >= -1 && v <= 1;
+		if (!rate(m.averageEffect) || !m.cutoffs.every(rate)) throw broken('its average effect or cut-offs lie beyond ±100 percentage points, which no difference of two conversion rates can');
+		if (m.cutoffs.some((c: number, k: number) => k > 0 && c > m.cutoffs[k - 1])) throw broken('its cut-offs are not ordered from the highest predicted uplift to the lowest');
+		const shares = (v: unknown) => Array.isArray(v) && v.length === 100 && v.every((x) => finite(x) && x >= 0 && x <= 1);
+		if (m.cutoffShares !== undefined && !(shares(m.cutoffShares?.above) && shares(m.cutoffShares?.at))) throw broken('its shares at the cut-offs are not 100 shares between 0 and 1');
+		// The gate ranks contacts only by a model that beat random on its held-out rows (docs/uplift.md §4): the flag must agree.
+		const beats = m.evaluation.beatsRandom && m.evaluation.qini.low > 0;
+		if (m.fallback === beats || m.evaluation.beatsRandom !== beats) throw broken(`its fallback flag (${m.fallback}) contradicts its own evaluation (Qini 95% interval from ${m.evaluation.qini.low}): the file was edited`);
 		const l = m.learner;
 		let learner: Learner;
 		if (l?.kind === 't-learner' && !(isCalibrator(l.calibrators?.control) && isCalibrator(l.calibrators?.treated))) throw broken('its calibration is missing or not numbers');

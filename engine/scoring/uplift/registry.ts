@@ -1,4 +1,5 @@
 import type { Store } from '../../store/types';
+import type { SaveOptions } from '../registry';
 import { activateModel, checkName, loadActive } from '../versions';
 import type { Table } from '../table';
 import { UpliftModel, UpliftOptions, deserializeUplift, serializeUplift, trainUpliftAsync } from './model';
@@ -30,10 +31,12 @@ export interface UpliftSaveResult {
 }
 
 /** Trains, stores a new version and activates it when asked, saying whether it beats random. */
-export async function trainAndSaveUplift(store: Store, name: string, table: Table, options: UpliftOptions, save: { activate?: boolean; note?: string; now?: Date } = {}): Promise<UpliftSaveResult> {
+export async function trainAndSaveUplift(store: Store, name: string, table: Table, options: UpliftOptions, save: Pick<SaveOptions, 'activate' | 'note' | 'now' | 'beforeStore'> = {}): Promise<UpliftSaveResult> {
 	checkName(name);
 	const model = await trainUpliftAsync(table, options);
-	const version = await store.saveModelVersion(name, isoTime(save.now?.getTime() ?? Date.now()), upliftMetaOf(model), serializeUplift(model));
+	const body = serializeUplift(model);
+	await save.beforeStore?.(body);
+	const version = await store.saveModelVersion(name, isoTime(save.now?.getTime() ?? Date.now()), upliftMetaOf(model), body);
 	if (save.activate) await activateModel(store, name, version, { note: save.note, now: save.now });
 	const verb = save.activate ? 'saved and activated' : 'saved, not activated,';
 	return { version, model, activated: !!save.activate, message: `${verb} as ${name} v${version}; the model ${model.evaluation.verdict}` };
