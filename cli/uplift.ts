@@ -11,10 +11,12 @@ import type { Store } from '../engine/store/types';
 import { int, withStore } from './models';
 import { withModelOut } from './outFile';
 
-export const UPLIFT_USAGE = `  uplift train (--data FILE --treatment COLUMN --outcome COLUMN [--positive VALUE] | --journey NAME [--policy FILE])
+export const UPLIFT_USAGE = `  uplift train (--data FILE --treatment COLUMN --outcome COLUMN [--positive VALUE]
+               | --journey NAME [--policy FILE])
          [--name NAME] [--store PATH] [--activate] [--exclude A,B] [--learner t-learner|transformed-outcome]
          [--trees 30] [--seed 42] [--out MODEL.json] [--json]
-  uplift evaluate (--data FILE --treatment COLUMN --outcome COLUMN [--positive VALUE] | --journey NAME [--policy FILE])
+  uplift evaluate (--data FILE --treatment COLUMN --outcome COLUMN [--positive VALUE]
+                  | --journey NAME [--policy FILE])
          [--model NAME [--version N] | --score COLUMN] [--store PATH] [--json]
          [--exclude A,B] [--learner t-learner|transformed-outcome] [--trees 30] [--seed 42]
       Uplift: how much a message raises each contact's chance to convert, learned from messaged
