@@ -22,22 +22,26 @@ export const armKey = (scope: string, arm: string) => `${scope}#${arm}`;
 
 /**
  * journey, step (the triggering event), score tier, lifecycle stage and the policy's segment key. The counts keyed by it
- * are shared and outlive any one person's erasure, so an address, a phone number or a link in the event's name or the
- * segment's value (`Referral from ana@example.com`) is masked out of the key.
+ * are shared and outlive any one person's erasure, so an address, a phone number or a link (whole: its path and query
+ * may name the person) in the event's name or the segment's value (`Referral from ana@example.com`) is masked out of
+ * the key.
  */
 export function contextOf(decision: Pick<Decision, 'journey' | 'event' | 'score'>, profile: Profile, learner: LearnerPolicy): string {
 	const parts = [
 		`journey=${decision.journey}`,
-		`step=${redactText(decision.event.name ?? decision.event.type)}`,
+		`step=${contextText(decision.event.name ?? decision.event.type)}`,
 		`tier=${decision.score?.tier ?? 'unscored'}`,
 		`lifecycle=${profile.lifecycle ?? 'unknown'}`,
 	];
 	if (learner.segmentKey) {
 		const value = readPath(profile, learner.segmentKey);
-		parts.push(`segment=${value === undefined || value === null ? 'unknown' : redactText(String(value))}`);
+		parts.push(`segment=${value === undefined || value === null ? 'unknown' : contextText(String(value))}`);
 	}
 	return parts.join('|');
 }
+
+const LINK = /[a-z][a-z0-9+.-]*:\/\/\S*/gi;
+const contextText = (text: string) => redactText(text.replace(LINK, '[link]'));
 
 const EMPTY: ArmStats = { trials: 0, successes: 0, negatives: 0, valueSum: 0, valueSq: 0 };
 

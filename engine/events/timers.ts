@@ -16,7 +16,7 @@ import { FieldIssue, NudgeError, describeIssues, issuesFromZod } from '../errors
 import { list, MAX_LIST, within } from '../policy/bounds';
 import type { Policy } from '../policy/schema';
 import type { Profile } from '../profiles/schema';
-import { contactIds } from '../profiles/profiles';
+import { contactIds, profileById } from '../profiles/profiles';
 import { INACTIVITY_QUEUE, inactivityQueue, type LeasedTimer } from '../store/types';
 import { isoTime, MAX_CLOCK_SKEW_MS, parseTime } from '../util/isoTime';
 
@@ -283,6 +283,12 @@ export async function fireDueTimers(engine: Engine, now = Date.now(), limit = 10
 	for (const timer of due) {
 		try {
 			const body = JSON.parse(timer.body) as TimerBody;
+			// A contact no longer in the store (erased, or removed by retention, while its timer was taken): nothing is taken
+			// in, or the fired event would make a new contact of the erased id.
+			if (!(await profileById(engine.store, body.contactId))) {
+				done.push(timer);
+				continue;
+			}
 			const result = await fireTimer(engine, timer, body);
 			if (!result.duplicate) {
 				fired.push(result);

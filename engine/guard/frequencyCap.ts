@@ -17,6 +17,16 @@ export class AmbiguousExemption extends NudgeError {
 	}
 }
 
+/**
+ * The decision's send key is held (engine/usecases/send.ts sendClaim): by an erasure of its contact, which holds the
+ * keys of every open decision, or by another execution sending it. Nothing was reserved.
+ */
+export class SendKeyHeld extends NudgeError {
+	constructor(key: string) {
+		super('CONFLICT', `${key} is held: the decision is being sent by another execution, or its contact is being erased`, [], 409);
+	}
+}
+
 /** The facts about a message that caps look at. */
 export interface MessageFacts {
 	channel: Channel;
@@ -283,7 +293,8 @@ export async function checkAndReserve(
 	for (let i = 0; i < counted.length; i++) counters[i] = counterOf(counted[i], sinceOf(counted[i], now, zone));
 	const reservationId = reserve ? newId('r') : '';
 	const reservation: CapReservation = { reservationId, contactId, channel: message.channel, journey: message.journey, tags: kind.tags, at: now, expiresAt: now + policy.reservationTimeoutSeconds * 1000, keepSince: now - capLedgerKeepMs(policy) };
-	const verdict: CapVerdict & { claimed?: boolean } = !reserve ? await store.peekCap(contactId, counters, now) : claim ? await store.reserveCapAndClaim(reservation, counters, claim) : await store.reserveCap(reservation, counters);
+	const verdict: CapVerdict & { claimed?: boolean; held?: boolean } = !reserve ? await store.peekCap(contactId, counters, now) : claim ? await store.reserveCapAndClaim(reservation, counters, claim) : await store.reserveCap(reservation, counters);
+	if (verdict.held) throw new SendKeyHeld(claim!.key);
 	let binding: Binding | undefined;
 	for (let i = 0; i < counted.length; i++) {
 		const r = counted[i];

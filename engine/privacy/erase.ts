@@ -65,7 +65,7 @@ export interface AgentTouches {
 }
 
 /** The marks of the agents that acted on the person within the longest `contacts` rule's window. */
-async function agentTouchKeys(store: Store, contactIds: string[], now: number, touches: AgentTouches): Promise<string[]> {
+export async function agentTouchKeys(store: Store, contactIds: string[], now: number, touches: AgentTouches): Promise<string[]> {
 	const agentIds = new Set<string>();
 	for await (const d of iterateDecisions(store, { contactIds, from: isoTime(now - touches.windowMs) })) if (d.agent) agentIds.add(d.agent.agentId);
 	return agentIds.size ? touches.keys(contactIds, [...agentIds]) : [];

@@ -29,10 +29,14 @@ function textsIn(value: unknown, into: string[]): void {
 	else if (value && typeof value === 'object') for (const inner of Object.values(value)) textsIn(inner, into);
 }
 
-/** The person's values cut out of a text in any case (an address typed "Ana@Example.org" is stored lower-cased). */
+/**
+ * The person's values cut out of a text in any case (an address typed "Ana@Example.org" is stored lower-cased), also
+ * as a link's parameter writes them (`ana%40example.org`).
+ */
 function scrubber(personal: string[]): <T extends string | undefined>(text: T) => T {
 	if (!personal.length) return (text) => text;
-	const values = new RegExp(personal.map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'gi');
+	const spellings = [...new Set(personal.flatMap((v) => [v, encodeURIComponent(v)]))].sort((a, b) => b.length - a.length);
+	const values = new RegExp(spellings.map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'gi');
 	return (text) => (text === undefined ? text : (text.replace(values, ERASED) as typeof text));
 }
 

@@ -9,7 +9,8 @@ import { newId } from '../ids';
 import type { Policy } from '../policy/schema';
 import { yieldToEvents } from '../store/prune';
 import { RETENTION_BATCH, type Store } from '../store/types';
-import { eraseUnderLocks } from './erase';
+import { blastRadiusTouches } from '../agents/blastRadius';
+import { type AgentTouches, agentTouchKeys, eraseUnderLocks } from './erase';
 import { isoTime, parseTime } from '../util/isoTime';
 
 export { capLedgerKeepMs };
@@ -81,13 +82,18 @@ async function pruneDecisions(store: Store, before: string): Promise<number> {
 /** Runs one contact's erasure apart from the engine's own profile updates in this process (Engine.profileLock). */
 export type Exclusive = <T>(run: () => Promise<T>) => Promise<T>;
 
-/** Erases the contacts last seen before `before`, each as `nudge erase` would (without rebuilding SQLite's file). */
-async function eraseInactive(store: Store, before: string, at: string, exclusive: Exclusive): Promise<number> {
+/**
+ * Erases the contacts last seen before `before`, each as `nudge erase` would (without rebuilding SQLite's file), the
+ * agents' blast radius marks of them included (an agent acting on a contact does not make it seen).
+ */
+async function eraseInactive(store: Store, before: string, at: string, exclusive: Exclusive, touches?: AgentTouches): Promise<number> {
 	let erased = 0;
 	for await (const page of store.inactiveContacts(before, RETENTION_BATCH)) {
 		for (const contactId of page) {
+			const ids = async () => [contactId, ...((await store.getProfile(contactId))?.mergedFrom ?? [])];
+			const claimKeys = touches ? await agentTouchKeys(store, await ids(), parseTime(at), touches) : [];
 			// Seen again meanwhile, or erased by another run: kept, and not counted.
-			const counts = await exclusive(() => eraseUnderLocks(store, contactId, newId('erased'), at, { scrub: false, keep: (p) => !p || !(p.lastSeenAt < before) }));
+			const counts = await exclusive(() => eraseUnderLocks(store, contactId, newId('erased'), at, { scrub: false, keep: (p) => !p || !(p.lastSeenAt < before), claimKeys }));
 			if (counts?.profiles) erased++;
 		}
 	}
@@ -123,7 +129,7 @@ export async function runRetention(store: Store, policy: Policy, now: Date, opti
 		report.counts.decisions = await pruneDecisions(store, keptSince.decisions);
 		report.counts.capEntries = await store.pruneExpired('capLedger', ms(keptSince.capLedger), false);
 		report.counts.claims = await store.pruneExpired('claims', ms(keptSince.claims), false);
-		report.counts.profiles = await eraseInactive(store, keptSince.profiles, report.at, options.exclusive ?? ((run) => run()));
+		report.counts.profiles = await eraseInactive(store, keptSince.profiles, report.at, options.exclusive ?? ((run) => run()), blastRadiusTouches(policy));
 		await store.setCursor(RETENTION_REPORT_KEY, JSON.stringify(report), await store.getCursor(RETENTION_REPORT_KEY));
 		await store.sync();
 	} finally {

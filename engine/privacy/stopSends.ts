@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { iterateDecisions } from '../audit/export';
+import type { Decision } from '../audit/schema';
 import type { Store } from '../store/types';
 import { sendClaim } from '../usecases/send';
 
@@ -9,20 +10,25 @@ export const SEND_UNDER_WAY_WAIT_MS = 30_000;
 /**
  * Before a contact is erased at their request: no send of theirs starts any more, and one under way ends first.
  * A send under way (its key claimed, the provider not answered yet) would write its decision back under the person's
- * id after the erasure pseudonymised it. The erasure claims the send key of every open decision, so none of them
- * sends (the erasure ends them CONTACT_ERASED; a one-call journey between its stages finds the key held and answers
- * the erased row, usecases/send.ts), and waits for every open decision whose key was claimed already (by Send, or by
- * the one-call journey's cap check, before its row says allowed) to leave `pending`; one still pending after `waitMs`
- * (its process died mid-send) is erased as it stands.
+ * id after the erasure pseudonymised it. The erasure claims the send key of every open decision (pending, delayed,
+ * in review), so none of them sends: the erasure ends them CONTACT_ERASED, and a cap check or a send that finds the
+ * key held reserves nothing and answers the erased row (usecases/context.ts endedElsewhere), whether a one-call
+ * journey between its stages, a Frequency Cap node or Decisions Due bringing a delayed one back. It waits for every
+ * open decision whose key was claimed already (by Send, or by a cap check whose send follows at once) to end; one
+ * still open after `waitMs` (its process died mid-send) is erased as it stands.
  */
 export async function stopSends(store: Store, contactIds: string[], now: () => number, waitMs = SEND_UNDER_WAY_WAIT_MS): Promise<void> {
 	const underWay: string[] = [];
-	for await (const decision of iterateDecisions(store, { contactIds, status: 'pending' })) {
-		const { key, ttlMs } = sendClaim(decision.decisionId);
-		if (!(await store.claimKey(key, ttlMs, now()))) underWay.push(decision.decisionId);
+	for (const status of OPEN) {
+		for await (const decision of iterateDecisions(store, { contactIds, status })) {
+			const { key, ttlMs } = sendClaim(decision.decisionId);
+			if (!(await store.claimKey(key, ttlMs, now()))) underWay.push(decision.decisionId);
+		}
 	}
 	const deadline = Date.now() + waitMs;
 	for (const decisionId of underWay) {
-		while ((await store.getDecision(decisionId))?.status === 'pending' && Date.now() < deadline) await sleep(50);
+		while (OPEN.includes((await store.getDecision(decisionId))?.status ?? 'sent') && Date.now() < deadline) await sleep(50);
 	}
 }
+
+const OPEN: Decision['status'][] = ['pending', 'delayed', 'review'];

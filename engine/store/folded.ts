@@ -84,10 +84,10 @@ export class ComposedSteps extends NamedRecords implements FoldedSteps {
 		return true;
 	}
 
-	async reserveCapAndClaim(this: Store, reservation: CapReservation, counters: CapCounter[], claim: KeyClaim): Promise<CapVerdict & { claimed: boolean }> {
-		if ((await this.keyHeldUntil(claim.key, reservation.at)) !== undefined) return { ...(await this.peekCap(reservation.contactId, counters, reservation.at)), claimed: false };
+	async reserveCapAndClaim(this: Store, reservation: CapReservation, counters: CapCounter[], claim: KeyClaim): Promise<CapVerdict & { claimed: boolean; held?: boolean }> {
+		if ((await this.keyHeldUntil(claim.key, reservation.at)) !== undefined) return { ...(await this.peekCap(reservation.contactId, counters, reservation.at)), claimed: false, held: true };
 		const verdict = await this.reserveCap(reservation, counters);
-		return { ...verdict, claimed: verdict.ok && (await this.claimKey(claim.key, claim.ttlMs, reservation.at)) };
+		return { ...verdict, claimed: verdict.ok && !claim.lookOnly && (await this.claimKey(claim.key, claim.ttlMs, reservation.at)) };
 	}
 
 	/** The send hours are read as their keys with the arms', in one getArmStats (one query on PostgreSQL). */

@@ -100,16 +100,18 @@ for i = 1, n do out[#out + 1] = frees[i] end
 const RESERVE_LUA = `local reserving = ARGV[3] ~= '' ${RESERVE_STEP} return out`;
 /**
  * The cap check, and when it reserved, a claim (CLAIM_LUA's values) on KEYS[3] at the reservation's time: ARGV[8] until,
- * ARGV[9] ttl. A key held already reserves nothing (a look: an erasure holds the keys of the person's open decisions,
- * and nothing may be written under their id after it). Returns the cap check's answer with 1 (claimed) or 0 appended.
+ * ARGV[9] ttl; ARGV[10] '1': the key only looked at. A key held already reserves nothing (a look: an erasure holds the
+ * keys of the person's open decisions, and nothing may be written under their id after it). Returns the cap check's
+ * answer with 1 (claimed) or 0, then 1 (held) or 0, appended.
  */
-const RESERVE_AND_CLAIM_LUA = `${FREE_FN} local reserving = ARGV[3] ~= '' and free(KEYS[3], ARGV[2]) ${RESERVE_STEP}
+const RESERVE_AND_CLAIM_LUA = `${FREE_FN} local held = not free(KEYS[3], ARGV[2]) local reserving = ARGV[3] ~= '' and not held ${RESERVE_STEP}
 local claimed = 0
-if reserved then
+if reserved and ARGV[10] ~= '1' then
   redis.call('SET', KEYS[3], ARGV[8], 'PX', ARGV[9])
   claimed = 1
 end
 out[#out + 1] = claimed
+out[#out + 1] = held and 1 or 0
 return out
 `;
 
@@ -766,9 +768,10 @@ export class RedisStore extends NamedRecords implements Store {
 	reserveCapAndClaim(r: CapReservation, counters: CapCounter[], claim: KeyClaim) {
 		return this.run('check a frequency cap', async () => {
 			const keys = [this.k('cap', r.contactId), this.k('res', r.reservationId), this.k('claim', claim.key)];
-			const out = (await this.redis.nudgeReserveAndClaim(...keys, ...this.reserveArgs(r, counters), r.at + claim.ttlMs, ttlPx(claim.ttlMs))) as number[];
+			const out = (await this.redis.nudgeReserveAndClaim(...keys, ...this.reserveArgs(r, counters), r.at + claim.ttlMs, ttlPx(claim.ttlMs), claim.lookOnly ? '1' : '0')) as number[];
+			const held = out.pop() === 1;
 			const claimed = out.pop() === 1;
-			return { ...verdictOf(out, counters), claimed };
+			return { ...verdictOf(out, counters), claimed, ...(held ? { held } : {}) };
 		});
 	}
 

@@ -233,9 +233,10 @@ export interface FoldedSteps {
 	/**
 	 * Caps and claims: reserveCap, then, when it reserved, claimKey(claim.key, claim.ttlMs, reservation.at); `claimed`
 	 * says whether it claimed (false when nothing was reserved, or another caller holds the key). A send's key with its cap
-	 * slot. A key held already reserves nothing (peekCap's look): an erasure holds the keys of the person's open decisions.
+	 * slot. A key held already reserves nothing (peekCap's look; `held`): an erasure holds the keys of the person's open
+	 * decisions. `claim.lookOnly`: the key is looked at, never claimed.
 	 */
-	reserveCapAndClaim(reservation: CapReservation, counters: CapCounter[], claim: KeyClaim): Promise<CapVerdict & { claimed: boolean }>;
+	reserveCapAndClaim(reservation: CapReservation, counters: CapCounter[], claim: KeyClaim): Promise<CapVerdict & { claimed: boolean; held?: boolean }>;
 	/**
 	 * Caps and learner counts, read only: peekCap (an always-ok verdict with no counters), getArmStats(armKeys) and, with
 	 * `sendHours`, getSendHours(contactId), at one moment. Choose Channel's look at the caps and the learner's and send

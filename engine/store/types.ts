@@ -96,6 +96,8 @@ export interface Store
 export interface KeyClaim {
 	key: string;
 	ttlMs: number;
+	/** With a cap reservation (reserveCapAndClaim): only looked at, never claimed (a held key still reserves nothing). */
+	lookOnly?: boolean;
 }
 
 /** A key held for `ttlMs` from `now` (as holdKey), then `release` let go: an event's mark set and its lease let go. */

@@ -70,6 +70,19 @@ export function newDecision(ctx: EngineContext, fields: { decisionId: string; at
 	};
 }
 
+const OPEN_STATUSES = new Set<Decision['status']>(['pending', 'delayed', 'review']);
+
+/**
+ * The decision's send key is held by another execution sending it, or by an erasure of its contact, which holds the
+ * key of every open decision and ends them CONTACT_ERASED. A decision ended since it was read is answered as stored:
+ * the caller's copy (the one-call journey's, a Frequency Cap node's) must not be written back over the erased row.
+ */
+export async function endedElsewhere(ctx: EngineContext, decision: Decision): Promise<Decision> {
+	const stored = await ctx.store.getDecision(decision.decisionId);
+	if (!stored || OPEN_STATUSES.has(stored.status)) throw new NudgeError('CONFLICT', `Decision ${decision.decisionId} is already being sent by another execution`, [], 409);
+	return stored;
+}
+
 export function suppress(decision: Decision, reason: ReasonCode, explanation: string, ruleId?: string): void {
 	moveTo(decision, 'suppressed');
 	decision.reason = reason;

@@ -6,13 +6,13 @@ import { checkStorable } from '../events/limits';
 import { evaluateGuards } from '../guard/guard';
 import { waitTimer } from '../guard/waits';
 import type { DecisionRef } from '../items/decisionRef';
-import { type EngineContext, type ProfileLoader, nowFor, save, suppress, loadDecision, profileLoader } from './context';
+import { type EngineContext, type ProfileLoader, endedElsewhere, nowFor, save, suppress, loadDecision, profileLoader } from './context';
 import { sendClaim } from './send';
 import { holdOutOrGate } from './choose';
 import { moveMergedLedgers } from '../profiles/profiles';
 import { contextOf } from '../decide/learner';
 import { channelOutsideJourney } from '../decide/chooseChannel';
-import { AmbiguousExemption } from '../guard/frequencyCap';
+import { AmbiguousExemption, SendKeyHeld } from '../guard/frequencyCap';
 import { isoTime, parseTime } from '../util/isoTime';
 
 /** What the Frequency Cap step may be told about the message (and a channel other than the chosen one). */
@@ -104,8 +104,12 @@ export async function guardStage(ctx: EngineContext,
 	await moveMergedLedgers(ctx.store, contact);
 	let result: Awaited<ReturnType<typeof evaluateGuards>>;
 	try {
-		result = await evaluateGuards({ store: ctx.store, policy: ctx.policy, profile: contact, decision, channel, now: now.getTime(), reviewApproved: approved, reserve: flags.reserve, ...(flags.claimSend ? { claim: sendClaim(decision.decisionId) } : {}) });
+		// The send's key goes with the slot: claimed when the send follows at once, else looked at (held by an erasure of
+		// the contact, or by an execution sending the decision, it reserves nothing).
+		const claim = flags.claimSend ? sendClaim(decision.decisionId) : { ...sendClaim(decision.decisionId), lookOnly: true };
+		result = await evaluateGuards({ store: ctx.store, policy: ctx.policy, profile: contact, decision, channel, now: now.getTime(), reviewApproved: approved, reserve: flags.reserve, claim });
 	} catch (error) {
+		if (error instanceof SendKeyHeld) return endedElsewhere(ctx, decision);
 		// A message the policy cannot tell exempt or counted is blocked with the reason, in the log: never left pending
 		// or delayed without its wait (a delayed one whose policy changed meanwhile).
 		if (!(error instanceof AmbiguousExemption)) throw error;

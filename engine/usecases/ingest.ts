@@ -118,9 +118,10 @@ async function accept(ctx: EngineContext, event: CustomerEvent, journey = DEFAUL
 	const taken = await claimAndUpdateProfile(ctx, event, take, at, !!ctx.store.shared);
 	if ('duplicate' in taken) {
 		const contactId = await duplicateContact(ctx, event);
-		decision.contactId = contactId ?? 'unknown';
 		// A retried delivery of an erased person's event (the erasure holds its mark): its name may spell them (`Referral
-		// from ana@…`), and it is logged under no id of theirs, so the erasure is not undone by its own duplicate.
+		// from ana@…`), and it is logged under no id of theirs, nor one an event could give a contact (`unknown`), so the
+		// erasure is not undone by its own duplicate and no contact's record holds it.
+		decision.contactId = contactId ?? newId('erased');
 		if (!contactId && decision.event.name !== undefined) decision.event = { ...decision.event, name: ERASED };
 		suppress(decision, 'DUPLICATE_EVENT', taken.duplicate);
 		// No flow sees a duplicate, so it is finalised here.

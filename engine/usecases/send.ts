@@ -7,7 +7,7 @@ import { NudgeError } from '../errors';
 import type { KeyClaim } from '../store/types';
 import { suppressionHit } from '../guard/guard';
 import type { DecisionRef } from '../items/decisionRef';
-import { type EngineContext, type ProfileLoader, nowFor, save, suppress, loadDecision, profileLoader } from './context';
+import { type EngineContext, type ProfileLoader, endedElsewhere, nowFor, save, suppress, loadDecision, profileLoader } from './context';
 import { isoTime } from '../util/isoTime';
 
 /** The key one execution holds to send a decision, for a day: a retried flow never sends it twice. */
@@ -102,15 +102,9 @@ export async function sendStage(ctx: EngineContext, decision: Decision, loadProf
 	return save(ctx, decision, 'send', now, { persist });
 }
 
-/**
- * The send's key is held: by another execution sending it, or by an erasure, which claims the key of every open
- * decision of the person and ends them CONTACT_ERASED. A decision ended since it was read is answered as stored (the
- * one-call journey holds its own copy, which must not be written back over the erased row); its cap slot, reserved
- * under the contact's id after the erasure, is given back.
- */
+/** The send's key is held (endedElsewhere); a cap slot reserved before the key was taken is given back. */
 async function heldElsewhere(ctx: EngineContext, decision: Decision, reservationId: string | undefined): Promise<Decision> {
-	const stored = await ctx.store.getDecision(decision.decisionId);
-	if (!stored || stored.status === 'pending') throw new NudgeError('CONFLICT', `Decision ${decision.decisionId} is already being sent by another execution`, [], 409);
+	const stored = await endedElsewhere(ctx, decision);
 	if (reservationId && stored.guard?.reservationId !== reservationId) await ctx.store.settleCap(reservationId, 'release');
 	return stored;
 }

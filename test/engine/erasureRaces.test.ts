@@ -4,68 +4,34 @@
  * traits, agents' marks and request hashes). A race is made repeatable by running the erasure from inside a store call
  * of the other operation: what another worker, or another flow of this process, does when it lands in that window.
  */
-import type { Sender } from '../../engine/deliver/provider';
 import { parseActionRequest, requestHash } from '../../engine/agents/request';
-import { Engine } from '../../engine/engine';
 import { applyInactivityRules } from '../../engine/events/timers';
 import { contentHash } from '../../engine/ids';
-import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
-import { loadPolicy } from '../../engine/policy/load';
-import type { PolicyInput } from '../../engine/policy/schema';
 import { MemoryStore } from '../../engine/store/memory';
-import { contactHourKeys, type Store } from '../../engine/store/types';
+import { contactHourKeys } from '../../engine/store/types';
+import { beforeFirstCall, countingSender, withEngine } from '../helpers/erasure';
 import { found, forEveryBackend, memoryDump, postgresBackend, type Backend } from '../helpers/rawStores';
 import { describeWithServer, TEST_POSTGRES_URL } from '../helpers/services';
 
 const EMAIL = 'zelda.quinn@example.org';
 const NURTURE = { journey: 'nurture', target: { dryRun: true as const } };
 
-/** A sender that counts what it was asked to deliver. */
-function countingSender(): Sender & { attempts: number } {
-	const sender = {
-		provider: 'counting-esp',
-		attempts: 0,
-		async attempt() {
-			sender.attempts++;
-			return { providerMessageId: `esp-${sender.attempts}` };
-		},
-	};
-	return sender;
-}
-
-async function withEngine(store: Store, run: (engine: Engine) => Promise<void>, policy: Partial<PolicyInput> = {}): Promise<void> {
-	const engine = new Engine({ store, policy: loadPolicy({ ...DEFAULT_POLICY, ...policy }) });
-	try {
-		await run(engine);
-	} finally {
-		await engine.close();
-		await store.close();
-	}
-}
 
 forEveryBackend('datarights', (backend: Backend) => {
 	/*
 	 * An erasure with suppression landing while a one-call journey (engine.decide, the Nudge node's one-call mode) is
 	 * between Choose Channel and Frequency Cap: the erasure claims the send key of every open decision of the person, so
-	 * the journey's cap check reserves nothing, its send finds the key held and answers the erased row; nothing is sent
+	 * the journey's cap check finds the key held, reserves nothing and answers the erased row; nothing is sent
 	 * and nothing is written back under the contact's id.
 	 */
 	test(`${backend.name}: an erasure with suppression between Choose Channel and Frequency Cap of a one-call journey stops its send`, async () => {
 		const store = backend.open();
 		await withEngine(store, async (engine) => {
 			const { profile } = await engine.ingest({ type: 'identify', identities: { email: EMAIL }, traits: { consent: { email: 'opted_in' } } });
-			const reserve = store.reserveCapAndClaim.bind(store);
-			let erased = false;
-			store.reserveCapAndClaim = async (...args: Parameters<typeof reserve>) => {
-				if (!erased) {
-					erased = true;
-					await engine.eraseContact({ email: EMAIL }, { suppress: true });
-				}
-				return reserve(...args);
-			};
+			const erasure = beforeFirstCall(store, ['reserveCapAndClaim'], () => engine.eraseContact({ email: EMAIL }, { suppress: true }));
 			const sender = countingSender();
 			const d = await engine.decide({ type: 'track', name: 'Demo Requested', identities: { email: EMAIL } }, { journey: 'nurture', target: { sender } });
-			expect(erased).toBe(true);
+			expect(erasure.ran()).toBe(true);
 			expect({ attempts: sender.attempts, status: d.status, reason: d.reason }).toEqual({ attempts: 0, status: 'suppressed', reason: 'CONTACT_ERASED' });
 			expect(d.contactId).toMatch(/^erased_/);
 			expect(found(await backend.dump(store), [profile!.contactId, EMAIL])).toEqual([]);
