@@ -4,6 +4,7 @@ import { EXPORT_FORMATS, ExportFormat, exportDecisions } from '../engine/audit/e
 import type { DecisionQuery } from '../engine/audit/schema';
 import { parseConsoleParams } from '../engine/audit/queries';
 import { NudgeError } from '../engine/errors';
+import { DEFAULT_STORE_URL } from '../engine/store/open';
 import { withStore } from './models';
 import { openOutFile } from './outFile';
 
@@ -47,7 +48,7 @@ interface Output {
 /** The reader of stdout went away (`nudge export | head`): not a failure of the export. */
 class OutputClosed extends Error {}
 
-async function outputTo(file: string | undefined): Promise<Output> {
+async function outputTo(file: string | undefined, store: string): Promise<Output> {
 	if (!file) {
 		let closed = false;
 		process.stdout.once('error', (error: NodeJS.ErrnoException) => {
@@ -63,7 +64,7 @@ async function outputTo(file: string | undefined): Promise<Output> {
 			finish: async () => undefined,
 		};
 	}
-	const { stream, finish } = await openOutFile(file);
+	const { stream, finish } = await openOutFile(file, [store]);
 	return { write: (chunk) => (stream.write(chunk) ? undefined : once(stream, 'drain').then(() => undefined)), finish };
 }
 
@@ -74,7 +75,7 @@ async function exportDecisionLog(values: ExportValues): Promise<number> {
 	const { filter } = parseConsoleParams({ journey: values.journey, reason: values.reason, status: values.status, from: values.from, to: values.to });
 	const query: DecisionQuery = { journey: filter.journey, reason: filter.reason, status: filter.status, from: filter.from, to: filter.to };
 	const n = await withStore(values.store, async (store) => {
-		const out = await outputTo(values.out);
+		const out = await outputTo(values.out, values.store ?? DEFAULT_STORE_URL);
 		try {
 			const written = await exportDecisions(store, query, { format, redact: values.redact }, out.write);
 			await out.finish(true);

@@ -73,7 +73,7 @@ async function runReplay(args: string[]): Promise<number> {
 	});
 	if (!values.events) fail(`replay needs --events FILE.jsonl\n\n${USAGE}`);
 	// Opened first: an --out that cannot be written stops the replay before it starts.
-	const out = values.out ? await openOutFile(values.out) : undefined;
+	const out = values.out ? await openOutFile(values.out, [values.events, values.store, values.policy]) : undefined;
 	const write = (line: string) => (out ? out.stream.write(line) : process.stdout.write(line));
 	const summary = await replay(
 		{ events: values.events, journey: values.journey, policy: values.policy, store: values.store },

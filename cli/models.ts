@@ -133,7 +133,7 @@ export async function runTrain(args: string[]): Promise<number> {
 		timeColumn: values['time-column'],
 		onProgress: progressBar(`Training ${values.name}`),
 	};
-	const result = await withModelOut(values.out, (beforeStore) =>
+	const result = await withModelOut(values.out, [values.store ?? DEFAULT_STORE_URL, values.data], (beforeStore) =>
 		withStore(values.store, (store) => trainAndSave(store, values.name, table, options, { activate: values.activate, requireBetter: values['require-better'], beforeStore })),
 	);
 	process.stdout.write(formatEvaluation(result.model));

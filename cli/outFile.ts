@@ -1,6 +1,7 @@
 import type { WriteStream } from 'node:fs';
-import { open, rename, rm, stat } from 'node:fs/promises';
+import { open, realpath, rename, rm, stat } from 'node:fs/promises';
 import { NudgeError } from '../engine/errors';
+import { expandHome } from '../engine/store/open';
 
 /** An --out file being written: `finish(true)` puts it under its name, `finish(false)` discards it. */
 export interface OutFile {
@@ -11,15 +12,26 @@ export interface OutFile {
 const cannotWrite = (file: string, error: NodeJS.ErrnoException) => new NudgeError('INVALID_INPUT', `--out ${file}: cannot write there (${error.code ?? error.message})`);
 const isDirectory = (file: string) => stat(file).then((s) => s.isDirectory(), () => false);
 
+/** A path as the file system resolves it (a symbolic link followed), or as given when nothing is there yet. */
+const realPath = (file: string) => realpath(file).catch(() => file);
+
 /**
  * Opens an --out file before any work starts, so a place that cannot be written is an error at once. It is
  * written beside its name (FILE.partial) and renamed into place once complete: a run that fails leaves the
- * file of the last run as it was.
+ * file of the last run as it was. A symbolic link is written through (the file it names is replaced), and an --out
+ * that is one of the command's own files (`inputs`: its --store, its --data) is refused: renamed over it, the model or
+ * the export would replace the database.
  */
-export async function openOutFile(file: string): Promise<OutFile> {
+export async function openOutFile(file: string, inputs: (string | undefined)[] = []): Promise<OutFile> {
 	// A directory would only refuse the rename, once the work is done: refused now.
 	if (await isDirectory(file)) throw cannotWrite(file, Object.assign(new Error('a directory'), { code: 'EISDIR' }));
-	const partial = `${file}.partial`;
+	const target = await realPath(file);
+	for (const input of inputs) {
+		if (input && (await realPath(expandHome(input.replace(/^sqlite:/, '')))) === (await realPath(expandHome(target)))) {
+			throw new NudgeError('INVALID_INPUT', `--out ${file} is the file the command reads (${input}): write the output somewhere else`);
+		}
+	}
+	const partial = `${target}.partial`;
 	const handle = await open(partial, 'w').catch((error: NodeJS.ErrnoException) => {
 		throw cannotWrite(file, error);
 	});
@@ -32,7 +44,7 @@ export async function openOutFile(file: string): Promise<OutFile> {
 		finish: async (ok) => {
 			await new Promise<void>((resolve) => stream.end(() => resolve()));
 			if (ok && !failure) {
-				failure = await rename(partial, file).then(() => undefined, (error: NodeJS.ErrnoException) => error);
+				failure = await rename(partial, target).then(() => undefined, (error: NodeJS.ErrnoException) => error);
 				if (!failure) return;
 			}
 			await rm(partial, { force: true });
@@ -45,9 +57,9 @@ export async function openOutFile(file: string): Promise<OutFile> {
  * Trains and stores with the model file written to --out first (opened before the work starts, written before
  * anything is stored, renamed into place after): an --out that cannot be written changes nothing in the store.
  */
-export async function withModelOut<T>(file: string | undefined, run: (beforeStore?: (body: string) => Promise<void>) => Promise<T>): Promise<T> {
+export async function withModelOut<T>(file: string | undefined, inputs: (string | undefined)[], run: (beforeStore?: (body: string) => Promise<void>) => Promise<T>): Promise<T> {
 	if (!file) return run();
-	const out = await openOutFile(file);
+	const out = await openOutFile(file, inputs);
 	const write = (body: string) => new Promise<void>((resolve, reject) => out.stream.write(body, (error) => (error ? reject(cannotWrite(file, error)) : resolve())));
 	let result: T;
 	try {

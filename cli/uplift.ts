@@ -9,6 +9,7 @@ import { UpliftEvaluation, UpliftModel, UpliftOptions, checkArms, evaluateUplift
 import type { LearnerKind } from '../engine/scoring/uplift';
 import type { Store } from '../engine/store/types';
 import { int, withStore } from './models';
+import { DEFAULT_STORE_URL } from '../engine/store/open';
 import { withModelOut } from './outFile';
 
 export const UPLIFT_USAGE = `  uplift train (--data FILE --treatment COLUMN --outcome COLUMN [--positive VALUE]
@@ -76,7 +77,12 @@ async function rowsOf(values: Record<string, string | boolean | undefined>, stor
 	if (data && journey) throw new NudgeError('INVALID_INPUT', 'give --data FILE or --journey NAME (rows from the store), not both');
 	if (policy && !journey) throw new NudgeError('INVALID_INPUT', "--policy goes with --journey (it names the journeys' outcome events, never features); leave a file's columns out with --exclude");
 	if (journey) {
-		const outcomeEvents = policy ? outcomeEventNames(loadPolicyFile(policy).policy) : undefined;
+		const loaded = policy ? loadPolicyFile(policy).policy : undefined;
+		// Another journey's policy would leave this journey's opens among the features, with nothing said.
+		if (loaded && !Object.prototype.hasOwnProperty.call(loaded.journeys, journey)) {
+			throw new NudgeError('INVALID_INPUT', `--policy ${policy} has no journey "${journey}" (journeys: ${Object.keys(loaded.journeys).join(', ') || 'none'}): pass the policy the engine decides journey "${journey}" with`);
+		}
+		const outcomeEvents = loaded ? outcomeEventNames(loaded) : undefined;
 		const table = await upliftTrainingTable(store(), { journey, outcomeEvents });
 		const left = (table.skipped ?? []).map((s) => s.name);
 		const note = policy
@@ -129,7 +135,7 @@ async function train(args: string[]): Promise<number> {
 	});
 	const name = values.name ?? values.journey ?? 'uplift';
 	// Training from a journey reads the store's decisions: it must be the store the journey wrote.
-	const { result, note } = await withModelOut(values.out, (beforeStore) =>
+	const { result, note } = await withModelOut(values.out, [values.store ?? DEFAULT_STORE_URL, values.data as string | undefined, values.policy as string | undefined], (beforeStore) =>
 		withStore(values.store, async (store) => {
 			const rows = await rowsOf(values, () => store, 'train');
 			return { result: await trainAndSaveUplift(store, name, rows.table, upliftOptions(rows, values), { activate: values.activate, beforeStore }), note: rows.note };

@@ -86,7 +86,11 @@ async function contactTable(store: Store, byId: Map<string, ContactLabel>, leaks
 		const seen = people.get(profile.contactId);
 		people.set(profile.contactId, { profile, label: seen ? mergedLabel(seen.label, label) : label });
 	}
-	if (!people.size) throw new NudgeError('INVALID_INPUT', `No decisions with a known contact${what} to learn from yet`);
+	// A person with decisions in both arms (the holdout share changed between them): which arm an order reported by
+	// contact belongs to cannot be told, so they are no row of either (uplift rows only: other rows have no arm).
+	let bothArms = 0;
+	for (const [contactId, { label }] of people) if ('0' in label.byArm && '1' in label.byArm && people.delete(contactId)) bothArms++;
+	if (!people.size) throw new NudgeError('INVALID_INPUT', `No decisions with a known contact${what} to learn from yet${bothArms ? ` (${bothArms} contacts have decisions in both arms, as the holdout share changed, and are left out)` : ''}`);
 	const skipped = new Set<string>();
 	const rows = [...people.values()].map(({ profile, label }) => {
 		for (const name of Object.keys(profile.counters)) if (leaks.has(name.toLowerCase())) skipped.add(name);
@@ -121,8 +125,8 @@ export async function outcomeTrainingTable(store: Store, options: OutcomeRowsOpt
  * (`treated` 0 when the holdout hash held it out, else 1: assigned at random) and whether it converted by
  * the journey's own conversion outcomes. Decisions the uplift gate stopped (LOW_UPLIFT), and holdout
  * decisions the gate would have stopped, are left out alike, so the two arms stay comparable. A contact's
- * latest decision sets its arm (a changed holdout share can move a contact between arms), and only its
- * decisions in that arm say whether it converted.
+ * latest decision sets its arm, and only its decisions in that arm say whether it converted; a contact with
+ * decisions in both arms (a changed holdout share moved it) is left out.
  */
 export async function upliftTrainingTable(store: Store, options: Omit<OutcomeRowsOptions, 'outcome'> & { journey: string }): Promise<Table> {
 	const labels = new Map<string, ContactLabel>();

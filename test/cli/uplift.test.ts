@@ -155,7 +155,8 @@ describe('nudge uplift train / evaluate', () => {
 });
 
 describe('nudge uplift train --journey --policy', () => {
-	test("the policy's outcome events (an open another flow reported) are not features; without --policy the report says what was left out", async () => {
+	/** A journey whose open events (reported by another flow) only messaged contacts have: an open would predict the arm. */
+	async function leakingStore() {
 		const path = join(tempDir(), 'leak.db');
 		const store = new SqliteStore(path);
 		const policy = {
@@ -175,10 +176,15 @@ describe('nudge uplift train --journey --policy', () => {
 			if (random() < (treated ? 0.15 : 0.1)) await engine.recordOutcome({ contactId: d.contactId, type: 'conversion' });
 		}
 		await engine.close();
+		return { path, policy };
+	}
+	const features = (file: string) => (JSON.parse(readFileSync(file, 'utf8')).spec.features as { name: string }[]).map((f) => f.name);
+
+	test("the policy's outcome events (an open another flow reported) are not features; without --policy the report says what was left out", async () => {
+		const { path, policy } = await leakingStore();
 		const dir = tempDir();
 		const policyFile = join(dir, 'policy.json');
 		writeFileSync(policyFile, JSON.stringify(policy));
-		const features = (file: string) => (JSON.parse(readFileSync(file, 'utf8')).spec.features as { name: string }[]).map((f) => f.name);
 		const withPolicy = nudge('uplift', 'train', '--journey', 'cart', '--store', path, '--policy', policyFile, '--trees', '3', '--out', join(dir, 'with.json'), '--json');
 		expect(withPolicy.stderr).toBe('');
 		expect(JSON.parse(withPolicy.stdout).note).toBeUndefined();
@@ -191,5 +197,13 @@ describe('nudge uplift train --journey --policy', () => {
 		expect(without.stdout).toMatch(/Without --policy only the events the log recorded as journey outcomes are left out of the features \(none\): .* Pass --policy FILE/);
 		expect(nudge('uplift', 'train', ...['--data', policyFile, '--treatment', 't', '--outcome', 'y'], '--policy', policyFile).stderr).toMatch(/--policy goes with --journey/);
 		expect(nudge('uplift', '--help').stdout).toMatch(/--journey NAME \[--policy FILE\]/);
+	});
+
+	test("a --policy without the journey (another environment's) is refused: its outcome events are not this journey's", async () => {
+		const { path } = await leakingStore();
+		const other = join(tempDir(), 'other.json');
+		writeFileSync(other, JSON.stringify({ channelOrder: ['email'], channels: { email: { unknownConsent: 'allow' } }, journeys: { checkout: {} } }));
+		const run = nudge('uplift', 'train', '--journey', 'cart', '--store', path, '--policy', other, '--trees', '3', '--json');
+		expect({ status: run.status, said: /has no journey "cart" \(journeys: checkout\)/.test(run.stderr) }).toEqual({ status: 2, said: true });
 	});
 });

@@ -222,9 +222,10 @@ describe('uplift models', () => {
 		expect(() => deserializeUplift(JSON.stringify({ ...edited, learner }))).toThrow(/calibration is missing|outcome range is missing/);
 		const propensity = serializeModel(trainModel(train.table, { target: 'converted', exclude: ['treatment'], trees: 3 }));
 		expect(() => deserializeUplift(propensity)).toThrow(/propensity model .* not an uplift model/);
-		// Numbers no difference of two conversion rates can be: a gate would admit everyone (or no one).
-		expect(() => deserializeUplift(JSON.stringify({ ...edited, averageEffect: 7 }))).toThrow(/not a usable Nudge uplift model: its average effect or cut-offs lie beyond ±100 percentage points/);
-		expect(() => deserializeUplift(JSON.stringify({ ...edited, cutoffs: edited.cutoffs.map((c: number, k: number) => (k === 0 ? 1e9 : c)) }))).toThrow(/beyond ±100 percentage points/);
+		// An average effect no difference of two conversion rates can be: a fallback gate would admit everyone (or no one).
+		expect(() => deserializeUplift(JSON.stringify({ ...edited, averageEffect: 7 }))).toThrow(/not a usable Nudge uplift model: its average effect lies beyond ±100 percentage points/);
+		// A cut-off beyond ±1 is read as predictions are now, clamped (transformed-outcome models stored before wrote such).
+		expect(deserializeUplift(JSON.stringify({ ...edited, cutoffs: edited.cutoffs.map((c: number, k: number) => (k === 0 ? 1e9 : c)) })).cutoffs[0]).toBe(1);
 		expect(() => deserializeUplift(JSON.stringify({ ...edited, cutoffs: [...edited.cutoffs].reverse() }))).toThrow(/cut-offs are not ordered from the highest/);
 		// A model that beats random set to fallback, or one whose evaluation says it does not with the flag cleared: edited.
 		expect(() => deserializeUplift(JSON.stringify({ ...edited, fallback: true }))).toThrow(/fallback flag \(true\) contradicts its own evaluation/);

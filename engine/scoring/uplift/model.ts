@@ -224,12 +224,15 @@ export interface TopAdmission {
  * key (the same contact gets the same answer every time). A model without tie shares admits every tie.
  */
 export function admitTop(model: UpliftModel, percent: number, uplift: number, key: string, scope: string): TopAdmission {
+	// The top 100% is everyone, also a contact predicted below every held-out row.
+	if (percent >= 100) return { threshold: -1, admitted: true };
 	const k = cutoffIndex(percent);
 	const threshold = model.cutoffs[k];
 	const at = model.cutoffShares?.at[k] ?? 0;
 	// Predictions are recomputed per contact: the same trees give the same sum, the margin only absorbs rounding.
 	if (Math.abs(uplift - threshold) > 1e-12 || !(at > 0)) return { threshold, admitted: uplift >= threshold };
-	const admitted = Math.min(1, Math.max(0, ((k + 1) / 100 - model.cutoffShares!.above[k]) / at));
+	// The gate's own share (a fractional topPercent too), not the rounded cut-off's.
+	const admitted = Math.min(1, Math.max(0, (percent / 100 - model.cutoffShares!.above[k]) / at));
 	return { threshold, admitted: holdoutBucket(key, 'uplift-tie', scope) < Math.round(admitted * HOLDOUT_BUCKETS), tie: { at, admitted } };
 }
 
@@ -254,9 +257,11 @@ export function deserializeUplift(json: string): UpliftModel {
 			throw broken('its cut-offs, average effect or fallback flag are missing or not numbers');
 		}
 		if (typeof m.evaluation?.verdict !== 'string' || !Array.isArray(m.evaluation?.curve) || typeof m.evaluation.beatsRandom !== 'boolean' || !finite(m.evaluation.qini?.low)) throw broken('its evaluation is missing');
-		// An uplift is a difference of two conversion rates: beyond ±1 (±100 pp) a gate would admit everyone or no one.
-		const rate = (v: number) => v >= -1 && v <= 1;
-		if (!rate(m.averageEffect) || !m.cutoffs.every(rate)) throw broken('its average effect or cut-offs lie beyond ±100 percentage points, which no difference of two conversion rates can');
+		// An uplift is a difference of two conversion rates: beyond ±1 (±100 pp) a gate would admit everyone or no one. An
+		// average effect is one; a cut-off of a transformed-outcome model stored before predictions were kept within ±1 can
+		// lie beyond, and is read as its prediction is now (clamped), not refused: the gate would stop gating.
+		if (!(m.averageEffect >= -1 && m.averageEffect <= 1)) throw broken('its average effect lies beyond ±100 percentage points, which no difference of two conversion rates can');
+		m.cutoffs = m.cutoffs.map((c: number) => Math.min(1, Math.max(-1, c)));
 		if (m.cutoffs.some((c: number, k: number) => k > 0 && c > m.cutoffs[k - 1])) throw broken('its cut-offs are not ordered from the highest predicted uplift to the lowest');
 		const shares = (v: unknown) => Array.isArray(v) && v.length === 100 && v.every((x) => finite(x) && x >= 0 && x <= 1);
 		if (m.cutoffShares !== undefined && !(shares(m.cutoffShares?.above) && shares(m.cutoffShares?.at))) throw broken('its shares at the cut-offs are not 100 shares between 0 and 1');
