@@ -9,7 +9,7 @@ import { identityLockKey, withIdentityLocks } from '../profiles/identityLock';
 import { contactIdKey, identityKey, profileById, profileIdentityKeys } from '../profiles/profiles';
 import type { ErasureCounts, Store } from '../store/types';
 import { personalValues, pseudonymiseDecision } from './pseudonymise';
-import { stopSends } from './stopSends';
+import { releaseHeld, stopSends } from './stopSends';
 import { suppressIdentities } from './suppression';
 import { isoTime } from '../util/isoTime';
 import { storableText } from '../events/limits';
@@ -179,9 +179,14 @@ export async function eraseContact(store: Store, input: unknown, options: EraseO
 		const marked = new Set<string>();
 		const holdEvents = events && ((ids: string[]) => holdErasedEvents(store, ids, now.getTime(), events, marked));
 		await holdEvents?.(contactIds);
-		await stopSends(store, contactIds, () => now.getTime());
-		const claimKeys = touches ? await agentTouchKeys(store, contactIds, now.getTime(), touches) : [];
-		receipt.counts = (await eraseUnderLocks(store, contactId, receipt.erasureId, receipt.at, { email: ref.email, suppress: options.suppress, suppressAt: now.getTime(), holdLateEvents: holdEvents, claimKeys }))!;
+		const held = await stopSends(store, contactIds, () => now.getTime());
+		try {
+			const claimKeys = touches ? await agentTouchKeys(store, contactIds, now.getTime(), touches) : [];
+			receipt.counts = (await eraseUnderLocks(store, contactId, receipt.erasureId, receipt.at, { email: ref.email, suppress: options.suppress, suppressAt: now.getTime(), holdLateEvents: holdEvents, claimKeys }))!;
+		} catch (error) {
+			await releaseHeld(store, held).catch(() => undefined);
+			throw error;
+		}
 		receipt.found = Object.values(receipt.counts).some((n) => n > 0);
 		if (!receipt.found && !options.suppress) throw new NudgeError('UNKNOWN_CONTACT', `No contact has the id ${contactId}: nothing was erased`, [], 404);
 	} else {

@@ -15,20 +15,35 @@ export const SEND_UNDER_WAY_WAIT_MS = 30_000;
  * key held reserves nothing and answers the erased row (usecases/context.ts endedElsewhere), whether a one-call
  * journey between its stages, a Frequency Cap node or Decisions Due bringing a delayed one back. It waits for every
  * open decision whose key was claimed already (by Send, or by a cap check whose send follows at once) to end; one
- * still open after `waitMs` (its process died mid-send) is erased as it stands.
+ * still open after `waitMs` (its process died mid-send) is erased as it stands. Returns the keys it claimed, each
+ * with the value it holds, for an erasure that fails to give back (releaseHeld).
  */
-export async function stopSends(store: Store, contactIds: string[], now: () => number, waitMs = SEND_UNDER_WAY_WAIT_MS): Promise<void> {
+export async function stopSends(store: Store, contactIds: string[], now: () => number, waitMs = SEND_UNDER_WAY_WAIT_MS): Promise<HeldKey[]> {
 	const underWay: string[] = [];
+	const held: HeldKey[] = [];
 	for (const status of OPEN) {
 		for await (const decision of iterateDecisions(store, { contactIds, status })) {
 			const { key, ttlMs } = sendClaim(decision.decisionId);
-			if (!(await store.claimKey(key, ttlMs, now()))) underWay.push(decision.decisionId);
+			const at = now();
+			if (await store.claimKey(key, ttlMs, at)) held.push({ key, heldAs: at + ttlMs });
+			else underWay.push(decision.decisionId);
 		}
 	}
 	const deadline = Date.now() + waitMs;
 	for (const decisionId of underWay) {
 		while (OPEN.includes((await store.getDecision(decisionId))?.status ?? 'sent') && Date.now() < deadline) await sleep(50);
 	}
+	return held;
+}
+
+export interface HeldKey {
+	key: string;
+	heldAs: number;
+}
+
+/** An erasure that failed gives back the send keys it held: the contact is kept, and its decisions go on as before. */
+export async function releaseHeld(store: Store, held: HeldKey[]): Promise<void> {
+	for (const { key, heldAs } of held) await store.releaseKey(key, heldAs);
 }
 
 const OPEN: Decision['status'][] = ['pending', 'delayed', 'review'];

@@ -87,6 +87,11 @@ export class ComposedSteps extends NamedRecords implements FoldedSteps {
 	async reserveCapAndClaim(this: Store, reservation: CapReservation, counters: CapCounter[], claim: KeyClaim): Promise<CapVerdict & { claimed: boolean; held?: boolean }> {
 		if ((await this.keyHeldUntil(claim.key, reservation.at)) !== undefined) return { ...(await this.peekCap(reservation.contactId, counters, reservation.at)), claimed: false, held: true };
 		const verdict = await this.reserveCap(reservation, counters);
+		// Two store steps: a key claimed between them (an erasure) is seen after, and the slot given back.
+		if (verdict.ok && claim.lookOnly && (await this.keyHeldUntil(claim.key, reservation.at)) !== undefined) {
+			await this.settleCap(reservation.reservationId, 'release');
+			return { ...verdict, claimed: false, held: true };
+		}
 		return { ...verdict, claimed: verdict.ok && !claim.lookOnly && (await this.claimKey(claim.key, claim.ttlMs, reservation.at)) };
 	}
 

@@ -5,7 +5,7 @@ import { inQueryOrder, matchesQuery, queryLimit } from './matchDecision';
 import { LedgerBook } from './capLedger';
 import { RecentMap } from './recentMap';
 import type { ModelActivation, ModelVersionRecord } from './models';
-import { INACTIVITY_QUEUE, queuePrefix, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type LeasedTimer, type PruneTarget, type Store, type StoredTimer, type TimerQueue } from './types';
+import { INACTIVITY_QUEUE, queuePrefix, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type KeyClaim, type LeasedTimer, type PruneTarget, type Store, type StoredTimer, type TimerQueue } from './types';
 import { ComposedSteps } from './folded';
 import { timerIsFor } from './erasure';
 import { addArmDelta, checkArmDeltas } from './armStats';
@@ -95,6 +95,15 @@ export class MemoryStore extends ComposedSteps implements Store {
 
 	async peekCap(contactId: string, counters: CapCounter[], now: number): Promise<CapVerdict> {
 		return this.ledgers.evaluate(contactId, counters, now);
+	}
+
+	/** One step (nothing awaited between the look at the key and the reservation): an erasure cannot land between them. */
+	async reserveCapAndClaim(r: CapReservation, counters: CapCounter[], claim: KeyClaim): Promise<CapVerdict & { claimed: boolean; held?: boolean }> {
+		const until = this.keys.get(claim.key);
+		if (until !== undefined && until > r.at) return { ...this.ledgers.evaluate(r.contactId, counters, r.at), claimed: false, held: true };
+		const verdict = this.ledgers.reserve(r, counters);
+		if (verdict.ok && !claim.lookOnly) this.keys.set(claim.key, r.at + claim.ttlMs);
+		return { ...verdict, claimed: verdict.ok && !claim.lookOnly };
 	}
 
 	async settleCap(reservationId: string, outcome: 'commit' | 'release') {

@@ -7,7 +7,7 @@ import { NudgeError } from '../errors';
 import type { Profile } from '../profiles/schema';
 import { queryLimit } from './matchDecision';
 import { activationFromRow, ModelActivation } from './models';
-import { INACTIVITY_QUEUE, queuePrefix, RETENTION_BATCH, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type LeasedTimer, type PruneTarget, type Store, type StoredTimer, type TakeIn, type TimerQueue } from './types';
+import { INACTIVITY_QUEUE, queuePrefix, RETENTION_BATCH, type ArmStats, type CapCounter, type CapReservation, type CapVerdict, type ContactErasure, type ErasureCounts, type KeyClaim, type LeasedTimer, type PruneTarget, type Store, type StoredTimer, type TakeIn, type TimerQueue } from './types';
 import { ComposedSteps } from './folded';
 import { checkArmDeltas } from './armStats';
 import { DecisionFacts, DecisionFilter, FactKey, factsOf, scoreBinOf, SummaryPage } from './decisionFacts';
@@ -598,6 +598,23 @@ export class SqliteStore extends ComposedSteps implements Store {
 		if (!this.batchOpen) this.checkCopies();
 		this.capLedger(contactId);
 		return this.capCopy.evaluate(contactId, counters, now);
+	}
+
+	/**
+	 * The look at the key, the reservation and the claim in one write (SQLite runs it whole, under the file's write
+	 * lock): an erasure, which holds the keys of its contact's open decisions, cannot land between them.
+	 */
+	reserveCapAndClaim(r: CapReservation, counters: CapCounter[], claim: KeyClaim): Promise<CapVerdict & { claimed: boolean; held?: boolean }> {
+		return this.writeStatement(() => {
+			this.capLedger(r.contactId);
+			if (this.prepared('SELECT 1 FROM claimed_keys WHERE key = ? AND expires_at > ?').get(claim.key, r.at)) return { ...this.capCopy.evaluate(r.contactId, counters, r.at), claimed: false, held: true };
+			const verdict = this.capCopy.evaluate(r.contactId, counters, r.at);
+			if (!verdict.ok) return { ...verdict, claimed: false };
+			this.stmt.putReservation.run(r.reservationId, r.contactId, r.channel, r.journey, JSON.stringify(r.tags), r.at, r.expiresAt);
+			this.capCopy.add(r);
+			const claimed = !claim.lookOnly && Number(this.stmt.claimKey.run(claim.key, r.at + claim.ttlMs, r.at).changes) > 0;
+			return { ...verdict, claimed };
+		});
 	}
 
 	/** The rows re-keyed; the copies of both contacts' ledgers dropped (read again at their next check). */

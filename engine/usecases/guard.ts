@@ -39,7 +39,11 @@ export async function checkCap(ctx: EngineContext, ref: DecisionRef | unknown, o
 		// by its wait) would reserve a second slot for one message, or be blocked by its own. Not once the slot may have
 		// gone to another message (held past reservationTimeoutSeconds), nor for another channel or message: checked again.
 		if (holdsSlot(ctx, decision) && sameRequest(decision, opts) && !channelOutsideJourney(ctx.policy, decision.journey, decision.channel!)) return decision;
-		if (decision.guard.reservationId) await ctx.store.settleCap(decision.guard.reservationId, 'release');
+		if (decision.guard.reservationId) {
+			// Its send under way (or its contact's erasure) holds the send key: the slot stays with the message being sent.
+			if ((await ctx.store.keyHeldUntil(sendClaim(decision.decisionId).key, nowFor(ctx, decision).getTime())) !== undefined) return endedElsewhere(ctx, decision);
+			await ctx.store.settleCap(decision.guard.reservationId, 'release');
+		}
 	}
 	return decision.status === 'pending' || decision.status === 'delayed' ? guardStage(ctx, decision, profileLoader(ctx, decision), opts) : decision;
 }

@@ -14,7 +14,7 @@ export const nameWords = (name: string) =>
 		.replace(/^_+|_+$/g, '');
 
 /** A credential's word among the name's words (`author` or `sessionCount` stay). */
-const CREDENTIAL_WORDS = /(?:^|_)(?:tokens?|secrets?|passwords?|passwd|pwd|passphrase|passcode|pin|otp|credentials?|oauth|authorization|signatures?|hmac|cookies?|jwt|bearer|csrf|privkey|(?:mfa|backup|recovery|verification)_codes?|(?:api|private|access|signing)_?keys?|session_(?:id|key|token)$)(?:_|$)/;
+const CREDENTIAL_WORDS = /(?:^|_)(?:tokens?|secrets?|passwords?|passwd|pwd|passphrase|passcode|pin|otp|credentials?|oauth|auth_(?:code|hash|sig|key)|authorization|signatures?|hmac|cookies?|jwt|bearer|csrf|privkey|(?:mfa|backup|recovery|verification)_codes?|(?:api|private|access|signing)_?keys?|session_(?:id|key|token)$)(?:_|$)/;
 /**
  * Words that name a credential as a key (`auth_header`, a trait `session`) but not as a link's parameter, where they
  * name ordinary things (a login widget's `auth_mode=popup`, a webinar's `session=keynote-2`).
