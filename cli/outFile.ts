@@ -1,7 +1,8 @@
 import type { WriteStream } from 'node:fs';
-import { open, realpath, rename, rm, stat } from 'node:fs/promises';
+import { lstat, open, readlink, realpath, rename, rm, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { NudgeError } from '../engine/errors';
-import { expandHome } from '../engine/store/open';
+import { expandHome, sqliteFilesOf } from '../engine/store/open';
 
 /** An --out file being written: `finish(true)` puts it under its name, `finish(false)` discards it. */
 export interface OutFile {
@@ -12,8 +13,16 @@ export interface OutFile {
 const cannotWrite = (file: string, error: NodeJS.ErrnoException) => new NudgeError('INVALID_INPUT', `--out ${file}: cannot write there (${error.code ?? error.message})`);
 const isDirectory = (file: string) => stat(file).then((s) => s.isDirectory(), () => false);
 
-/** A path as the file system resolves it (a symbolic link followed), or as given when nothing is there yet. */
-const realPath = (file: string) => realpath(file).catch(() => file);
+/**
+ * A path as the file system resolves it (symbolic links followed), or as given when nothing is there yet; a link whose
+ * file is not there yet names that file.
+ */
+async function realPath(file: string): Promise<string> {
+	const real = await realpath(file).catch(() => undefined);
+	if (real) return real;
+	const link = await lstat(file).then((s) => s.isSymbolicLink(), () => false);
+	return link ? resolve(dirname(file), await readlink(file)) : resolve(file);
+}
 
 /**
  * Opens an --out file before any work starts, so a place that cannot be written is an error at once. It is
@@ -27,8 +36,10 @@ export async function openOutFile(file: string, inputs: (string | undefined)[] =
 	if (await isDirectory(file)) throw cannotWrite(file, Object.assign(new Error('a directory'), { code: 'EISDIR' }));
 	const target = await realPath(file);
 	for (const input of inputs) {
-		if (input && (await realPath(expandHome(input.replace(/^sqlite:/, '')))) === (await realPath(expandHome(target)))) {
-			throw new NudgeError('INVALID_INPUT', `--out ${file} is the file the command reads (${input}): write the output somewhere else`);
+		// A store setting names its SQLite files (split stores' parts, any case of scheme); --data, --events and --policy are files.
+		const files = input === undefined ? [] : /^[a-z][a-z0-9+.-]*:/i.test(input.trim()) && !/^[a-z]:[\\/]/i.test(input.trim()) ? sqliteFilesOf(input) : [expandHome(input)];
+		for (const own of files) {
+			if ((await realPath(own)) === target) throw new NudgeError('INVALID_INPUT', `--out ${file} is a file the command reads or keeps its data in (${input}): write the output somewhere else`);
 		}
 	}
 	const partial = `${target}.partial`;

@@ -82,6 +82,17 @@ function openSqlite(path: string): Store {
 	return new SqliteStore(path === ':memory:' ? path : expandHome(path));
 }
 
+/** The SQLite files a store setting keeps its data in (a split store's parts too, any scheme's case): none for a server. */
+export function sqliteFilesOf(url: string): string[] {
+	const spec = url.trim();
+	if (/^split:/i.test(spec)) {
+		const { hot, log } = splitParts(spec, spec.slice('split:'.length));
+		return [...sqliteFilesOf(hot), ...sqliteFilesOf(log)];
+	}
+	const file = sqliteFileOf(spec);
+	return file ? [file] : [];
+}
+
 function splitParts(spec: string, rest: string): { hot: string; log: string } {
 	const parts = new Map(
 		rest

@@ -602,10 +602,11 @@ export class SqliteStore extends ComposedSteps implements Store {
 
 	/**
 	 * The look at the key, the reservation and the claim in one write (SQLite runs it whole, under the file's write
-	 * lock): an erasure, which holds the keys of its contact's open decisions, cannot land between them.
+	 * lock): an erasure, which holds the keys of its contact's open decisions, cannot land between them. Two statements:
+	 * a savepoint (write), so a claim that fails takes the reservation back with it.
 	 */
 	reserveCapAndClaim(r: CapReservation, counters: CapCounter[], claim: KeyClaim): Promise<CapVerdict & { claimed: boolean; held?: boolean }> {
-		return this.writeStatement(() => {
+		return this.write(() => {
 			this.capLedger(r.contactId);
 			if (this.prepared('SELECT 1 FROM claimed_keys WHERE key = ? AND expires_at > ?').get(claim.key, r.at)) return { ...this.capCopy.evaluate(r.contactId, counters, r.at), claimed: false, held: true };
 			const verdict = this.capCopy.evaluate(r.contactId, counters, r.at);
