@@ -6,6 +6,10 @@
 import { NudgeError } from '../errors';
 import type { Decision, DecisionStatus } from './schema';
 
+/** A decision not ended yet: it may still be sent (pending), or come back (delayed, in review). */
+export const OPEN_STATUSES: readonly DecisionStatus[] = ['pending', 'delayed', 'review'];
+export const isOpen = (status: DecisionStatus | undefined): boolean => status !== undefined && OPEN_STATUSES.includes(status);
+
 /** Which statuses each status may move to. sent, suppressed and failed are final. */
 export const TRANSITIONS: Readonly<Record<DecisionStatus, readonly DecisionStatus[]>> = {
 	// Opened by an event or an agent: every step may settle it; Frequency Cap may also hold it (delayed, review).

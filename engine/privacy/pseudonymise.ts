@@ -1,4 +1,5 @@
 import type { Decision } from '../audit/schema';
+import { isOpen } from '../audit/status';
 import type { Profile } from '../profiles/schema';
 import { IDENTITY_KINDS } from '../profiles/schema';
 
@@ -40,8 +41,6 @@ function scrubber(personal: string[]): <T extends string | undefined>(text: T) =
 	return (text) => (text === undefined ? text : (text.replace(values, ERASED) as typeof text));
 }
 
-/** Statuses of a decision not ended yet: after an erasure nothing may take it up again, so it ends here. */
-const OPEN = new Set<Decision['status']>(['pending', 'delayed', 'review']);
 
 /**
  * A decision as the log keeps it after its contact is erased: the same decision, status, reason, rule, channel,
@@ -76,7 +75,8 @@ export function pseudonymiseDecision(d: Decision, pseudonym: string, personal: s
 		trail: d.trail.map((t) => ({ ...t, stage: scrub(t.stage) })),
 		annotations: { erasedAt },
 	};
-	if (OPEN.has(d.status)) {
+	// Not ended yet: after an erasure nothing may take it up again, so it ends here.
+	if (isOpen(d.status)) {
 		Object.assign(out, { status: 'suppressed', reason: 'CONTACT_ERASED', explanation: 'the contact was erased before this decision ended: nothing is sent', loggedAt: erasedAt });
 		out.trail = [...out.trail, { stage: 'erase', at: erasedAt, status: 'suppressed' }];
 		delete out.ruleId;

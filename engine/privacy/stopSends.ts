@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { iterateDecisions } from '../audit/export';
-import type { Decision } from '../audit/schema';
+import { isOpen, OPEN_STATUSES } from '../audit/status';
 import type { Store } from '../store/types';
 import { sendClaim } from '../usecases/send';
 
@@ -21,7 +21,7 @@ export const SEND_UNDER_WAY_WAIT_MS = 30_000;
 export async function stopSends(store: Store, contactIds: string[], now: () => number, waitMs = SEND_UNDER_WAY_WAIT_MS): Promise<HeldKey[]> {
 	const underWay: string[] = [];
 	const held: HeldKey[] = [];
-	for (const status of OPEN) {
+	for (const status of OPEN_STATUSES) {
 		for await (const decision of iterateDecisions(store, { contactIds, status })) {
 			const { key, ttlMs } = sendClaim(decision.decisionId);
 			const at = now();
@@ -31,7 +31,7 @@ export async function stopSends(store: Store, contactIds: string[], now: () => n
 	}
 	const deadline = Date.now() + waitMs;
 	for (const decisionId of underWay) {
-		while (OPEN.includes((await store.getDecision(decisionId))?.status ?? 'sent') && Date.now() < deadline) await sleep(50);
+		while (isOpen((await store.getDecision(decisionId))?.status) && Date.now() < deadline) await sleep(50);
 	}
 	return held;
 }
@@ -46,4 +46,3 @@ export async function releaseHeld(store: Store, held: HeldKey[]): Promise<void> 
 	for (const { key, heldAs } of held) await store.releaseKey(key, heldAs);
 }
 
-const OPEN: Decision['status'][] = ['pending', 'delayed', 'review'];

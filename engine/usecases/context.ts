@@ -1,6 +1,6 @@
 import type { Decision, ReasonCode } from '../audit/schema';
 import type { WebhookPoster } from '../deliver/provider';
-import { moveTo } from '../audit/status';
+import { isOpen, moveTo } from '../audit/status';
 import { conversionOf } from '../journeys/journey';
 import type { Random } from '../decide/sampling';
 import { NudgeError } from '../errors';
@@ -70,8 +70,6 @@ export function newDecision(ctx: EngineContext, fields: { decisionId: string; at
 	};
 }
 
-const OPEN_STATUSES = new Set<Decision['status']>(['pending', 'delayed', 'review']);
-
 /**
  * The decision's send key is held by another execution sending it, or by an erasure of its contact, which holds the
  * key of every open decision and ends them CONTACT_ERASED. A decision ended since it was read is answered as stored:
@@ -79,7 +77,7 @@ const OPEN_STATUSES = new Set<Decision['status']>(['pending', 'delayed', 'review
  */
 export async function endedElsewhere(ctx: EngineContext, decision: Decision): Promise<Decision> {
 	const stored = await ctx.store.getDecision(decision.decisionId);
-	if (!stored || OPEN_STATUSES.has(stored.status)) throw new NudgeError('CONFLICT', `Decision ${decision.decisionId} is already being sent by another execution`, [], 409);
+	if (!stored || isOpen(stored.status)) throw new NudgeError('CONFLICT', `Decision ${decision.decisionId} is already being sent by another execution`, [], 409);
 	return stored;
 }
 
