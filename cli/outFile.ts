@@ -2,7 +2,7 @@ import type { WriteStream } from 'node:fs';
 import { lstat, open, readlink, realpath, rename, rm, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { NudgeError } from '../engine/errors';
-import { expandHome, sqliteFilesOf } from '../engine/store/open';
+import { sqliteFilesOf } from '../engine/store/open';
 
 /** An --out file being written: `finish(true)` puts it under its name, `finish(false)` discards it. */
 export interface OutFile {
@@ -36,9 +36,9 @@ export async function openOutFile(file: string, inputs: (string | undefined)[] =
 	if (await isDirectory(file)) throw cannotWrite(file, Object.assign(new Error('a directory'), { code: 'EISDIR' }));
 	const target = await realPath(file);
 	for (const input of inputs) {
-		// A store setting names its SQLite files (split stores' parts, any case of scheme); --data, --events and --policy are files.
-		const files = input === undefined ? [] : /^[a-z][a-z0-9+.-]*:/i.test(input.trim()) && !/^[a-z]:[\\/]/i.test(input.trim()) ? sqliteFilesOf(input) : [expandHome(input)];
-		for (const own of files) {
+		// A store setting names its SQLite files (split stores' parts, any case of scheme); --data, --events and --policy
+		// are plain paths, which name themselves.
+		for (const own of input === undefined ? [] : sqliteFilesOf(input)) {
 			if ((await realPath(own)) === target) throw new NudgeError('INVALID_INPUT', `--out ${file} is a file the command reads or keeps its data in (${input}): write the output somewhere else`);
 		}
 	}

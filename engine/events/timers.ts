@@ -285,7 +285,8 @@ export async function fireDueTimers(engine: Engine, now = Date.now(), limit = 10
 			const body = JSON.parse(timer.body) as TimerBody;
 			// A contact no longer in the store (erased, or removed by retention, while its timer was taken): nothing is taken
 			// in, or the fired event would make a new contact of the erased id.
-			if (!(await profileById(engine.store, body.contactId))) {
+			const profile = await profileById(engine.store, body.contactId);
+			if (!profile) {
 				done.push(timer);
 				continue;
 			}
@@ -298,7 +299,6 @@ export async function fireDueTimers(engine: Engine, now = Date.now(), limit = 10
 				// meeting them: this taker does) or before its flow had the decision (brought out again). With the record, or
 				// for a timer whose firings record nothing (set by a version before), they are not met again: a touch
 				// cancelled since would start again.
-				const profile = await engine.getProfile(body.contactId);
 				if (body.recorded && !(await engine.store.keyHeldUntil(touchesMetKey(timer), now))) timerFailures.push(...(await meetNextTouches(engine, timer, body, asSurvivor(result, profile), rules, node, now, retries)));
 				const left = await firingLeftBehind(engine, timer, body, result, profile);
 				if (left) fired.push(left);
