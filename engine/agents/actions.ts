@@ -1,5 +1,5 @@
 import type { Decision } from '../audit/schema';
-import { reopen } from '../audit/status';
+import { isOpen, reopen } from '../audit/status';
 import { channelOutsideJourney } from '../decide/chooseChannel';
 import { contextOf } from '../decide/learner';
 import { NudgeError } from '../errors';
@@ -12,7 +12,7 @@ import { type EngineContext, type ProfileLoader, newDecision, save, suppress, lo
 import { guardStage } from '../usecases/guard';
 import { logStage } from '../usecases/log';
 import { scoreStage } from '../usecases/score';
-import { send, type SendTarget } from '../usecases/send';
+import { send, type SendTarget, withSendKey } from '../usecases/send';
 import { approvalDecisionId, approvalState, newApprovalId } from './approvals';
 import { reserveBlastRadius } from './blastRadius';
 import { agentGate } from './gate';
@@ -180,31 +180,41 @@ export async function decideApproval(ctx: EngineContext, approvalId: string, inp
 	const found = id && couldBeStoredId(id) ? await ctx.store.getDecision(id) : undefined;
 	if (!found?.agent) throw new NudgeError('UNKNOWN_DECISION', `No agent action waits for approval ${String(approvalId).slice(0, 80)}`, [], 404);
 	return withActionLease(ctx.store, found.decisionId, () => ctx.wallNow().getTime(), async () => {
-		const decision = await loadDecision(ctx, found.decisionId);
-		const agent = decision.agent!;
 		const now = ctx.wallNow();
-		const state = approvalState(decision, approvalId, agent.agentId, agent.requestHash, now.getTime());
-		if (state.state !== 'pending' || decision.status !== 'review' || decision.review?.verdict) {
-			const why = state.state === 'refused' ? state.explanation : `it was already ${decision.review?.verdict ?? decision.status}`;
-			// Past its window the action can never be sent: it ends suppressed, in the log, not left in review for ever.
-			if (state.state === 'refused' && state.reason === 'APPROVAL_EXPIRED' && decision.status === 'review') {
-				suppress(decision, state.reason, state.explanation, 'agents.approval');
-				await settleAction(ctx, decision, false);
-			}
-			throw new NudgeError('INVALID_INPUT', `Action ${decision.decisionId} cannot be decided: ${why}`, [], 409);
-		}
-		Object.assign(decision.review!, { verdict: input.approve ? 'approved' : 'rejected', reviewer: approver, decidedAt: isoTime(now.getTime()), ...(input.note ? { note: input.note } : {}) });
-		if (!input.approve) {
-			suppress(decision, 'REVIEW_REJECTED', `refused by ${approver}${input.note ? `: ${input.note}` : ''}`, 'agents.approval');
-			return verdictOf(await settleAction(ctx, decision, false));
-		}
-		// The approval is of this action's exact content (its request hash), never of its variant label: an agent's
-		// variant is a free label, and approving it would let any later content under the same label through.
-		agent.approval!.expiresAt = isoTime(now.getTime() + durationMs(ctx.policy.agents.approvalTtl));
-		// Still `review` until the agent presents the approval (an action is sent only as its agent asks): the log says so.
-		decision.explanation = `approved by ${approver}; waiting for agent ${agent.agentId} to request it again with its approval id before ${agent.approval!.expiresAt}`;
-		return verdictOf(await save(ctx, decision, 'approval', now, { durable: true }));
+		const decision = await loadDecision(ctx, found.decisionId);
+		// Ended (sent, refused, expired): refused as it is, before its send key is looked at (a sent action's is held).
+		if (!isOpen(decision.status)) throw cannotDecide(decision, alreadyDecided(decision));
+		// Written under the action's send key, as a reviewer's verdict is: never over the row of a contact erased meanwhile.
+		return verdictOf(await withSendKey(ctx, decision, now, (current) => approvalWritten(ctx, current, approvalId, approver, input, now)));
 	});
+}
+
+const cannotDecide = (decision: Decision, why: string) => new NudgeError('INVALID_INPUT', `Action ${decision.decisionId} cannot be decided: ${why}`, [], 409);
+const alreadyDecided = (decision: Decision) => `it was already ${decision.review?.verdict ?? decision.status}`;
+
+/** The approver's verdict on an action, written (decideApproval); refused when the action is not waiting for one. */
+async function approvalWritten(ctx: EngineContext, decision: Decision, approvalId: string, approver: string, input: { approve: boolean; note?: string }, now: Date): Promise<Decision> {
+	const agent = decision.agent!;
+	const state = approvalState(decision, approvalId, agent.agentId, agent.requestHash, now.getTime());
+	if (state.state !== 'pending' || decision.status !== 'review' || decision.review?.verdict) {
+		// Past its window the action can never be sent: it ends suppressed, in the log, not left in review for ever.
+		if (state.state === 'refused' && state.reason === 'APPROVAL_EXPIRED' && decision.status === 'review') {
+			suppress(decision, state.reason, state.explanation, 'agents.approval');
+			await settleAction(ctx, decision, false);
+		}
+		throw cannotDecide(decision, state.state === 'refused' ? state.explanation : alreadyDecided(decision));
+	}
+	Object.assign(decision.review!, { verdict: input.approve ? 'approved' : 'rejected', reviewer: approver, decidedAt: isoTime(now.getTime()), ...(input.note ? { note: input.note } : {}) });
+	if (!input.approve) {
+		suppress(decision, 'REVIEW_REJECTED', `refused by ${approver}${input.note ? `: ${input.note}` : ''}`, 'agents.approval');
+		return settleAction(ctx, decision, false);
+	}
+	// The approval is of this action's exact content (its request hash), never of its variant label: an agent's
+	// variant is a free label, and approving it would let any later content under the same label through.
+	agent.approval!.expiresAt = isoTime(now.getTime() + durationMs(ctx.policy.agents.approvalTtl));
+	// Still `review` until the agent presents the approval (an action is sent only as its agent asks): the log says so.
+	decision.explanation = `approved by ${approver}; waiting for agent ${agent.agentId} to request it again with its approval id before ${agent.approval!.expiresAt}`;
+	return save(ctx, decision, 'approval', now, { durable: true });
 }
 
 /**

@@ -15,23 +15,28 @@ export const SEND_UNDER_WAY_WAIT_MS = 30_000;
  * key held reserves nothing and answers the erased row (usecases/context.ts endedElsewhere), whether a one-call
  * journey between its stages, a Frequency Cap node or Decisions Due bringing a delayed one back. It waits for every
  * open decision whose key was claimed already (by Send, or by a cap check whose send follows at once) to end; one
- * still open after `waitMs` (its process died mid-send) is erased as it stands. Returns the keys it claimed, each
+ * still open after `waitMs` (its process died mid-send) is erased as it stands; one whose key is let go while it is still
+ * open (a reviewer's verdict written) has it held then. Returns the keys it claimed, each
  * with the value it holds, for an erasure that fails to give back (releaseHeld).
  */
 export async function stopSends(store: Store, contactIds: string[], now: () => number, waitMs = SEND_UNDER_WAY_WAIT_MS): Promise<HeldKey[]> {
 	const underWay: string[] = [];
 	const held: HeldKey[] = [];
+	const hold = async (decisionId: string) => {
+		const { key, ttlMs } = sendClaim(decisionId);
+		const at = now();
+		if (!(await store.claimKey(key, ttlMs, at))) return false;
+		held.push({ key, heldAs: at + ttlMs });
+		return true;
+	};
 	for (const status of OPEN_STATUSES) {
-		for await (const decision of iterateDecisions(store, { contactIds, status })) {
-			const { key, ttlMs } = sendClaim(decision.decisionId);
-			const at = now();
-			if (await store.claimKey(key, ttlMs, at)) held.push({ key, heldAs: at + ttlMs });
-			else underWay.push(decision.decisionId);
-		}
+		for await (const decision of iterateDecisions(store, { contactIds, status })) if (!(await hold(decision.decisionId))) underWay.push(decision.decisionId);
 	}
 	const deadline = Date.now() + waitMs;
 	for (const decisionId of underWay) {
-		while (isOpen((await store.getDecision(decisionId))?.status) && Date.now() < deadline) await sleep(50);
+		// A reviewer's verdict holds the key only while it is written (usecases/send.ts withSendKey): let go with the
+		// decision still open (approved), the key is held now, as the others are.
+		while (isOpen((await store.getDecision(decisionId))?.status) && Date.now() < deadline && !(await hold(decisionId))) await sleep(50);
 	}
 	return held;
 }

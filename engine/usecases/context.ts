@@ -77,7 +77,7 @@ export function newDecision(ctx: EngineContext, fields: { decisionId: string; at
  */
 export async function endedElsewhere(ctx: EngineContext, decision: Decision): Promise<Decision> {
 	const stored = await ctx.store.getDecision(decision.decisionId);
-	if (!stored || isOpen(stored.status)) throw new NudgeError('CONFLICT', `Decision ${decision.decisionId} is already being sent by another execution`, [], 409);
+	if (!stored || isOpen(stored.status)) throw new NudgeError('CONFLICT', `Decision ${decision.decisionId} is already being sent by another execution, or its contact is being erased`, [], 409);
 	return stored;
 }
 

@@ -5,6 +5,7 @@ import { NudgeError } from '../errors';
 import type { DecisionRef } from '../items/decisionRef';
 import { type EngineContext, nowFor, save, suppress, loadDecision, profileLoader } from './context';
 import { guardStage } from './guard';
+import { withSendKey } from './send';
 import { isoTime } from '../util/isoTime';
 import { checkStorable } from '../events/limits';
 
@@ -21,19 +22,24 @@ export async function resolveReview(ctx: EngineContext, ref: DecisionRef | unkno
 		await decideApproval(ctx, decision.agent.approval.approvalId, { approver: verdict.reviewer, approve: verdict.approve, note: verdict.note });
 		return loadDecision(ctx, decision.decisionId);
 	}
-	if (decision.status !== 'review' || !decision.review) {
-		throw new NudgeError('INVALID_INPUT', `Decision ${decision.decisionId} is not waiting for review (it is ${decision.status})`);
-	}
+	if (decision.status !== 'review' || !decision.review) throw notInReview(decision);
 	const reviewer = verdict.reviewer?.trim();
 	if (!reviewer) throw new NudgeError('INVALID_INPUT', 'A review verdict needs the reviewer’s name or email, for the audit trail');
 	const now = nowFor(ctx, decision);
-	Object.assign(decision.review, { verdict: verdict.approve ? 'approved' : 'rejected', reviewer, decidedAt: isoTime(now.getTime()), ...(verdict.note ? { note: verdict.note } : {}) });
-	if (!verdict.approve) {
-		suppress(decision, 'REVIEW_REJECTED', `rejected by ${reviewer}${verdict.note ? `: ${verdict.note}` : ''}`);
-		return save(ctx, decision, 'review', now);
-	}
-	if (decision.message?.variant) await ctx.store.approveVariant(decision.message.variant, now.getTime());
-	reopen(decision);
-	await save(ctx, decision, 'review', now);
-	return guardStage(ctx, decision, profileLoader(ctx, decision), {}, true);
+	const written = await withSendKey(ctx, decision, now, async (current) => {
+		// Another reviewer's verdict may have landed since the decision was read.
+		if (current.status !== 'review' || !current.review) throw notInReview(current);
+		Object.assign(current.review, { verdict: verdict.approve ? 'approved' : 'rejected', reviewer, decidedAt: isoTime(now.getTime()), ...(verdict.note ? { note: verdict.note } : {}) });
+		if (!verdict.approve) {
+			suppress(current, 'REVIEW_REJECTED', `rejected by ${reviewer}${verdict.note ? `: ${verdict.note}` : ''}`);
+			return save(ctx, current, 'review', now);
+		}
+		if (current.message?.variant) await ctx.store.approveVariant(current.message.variant, now.getTime());
+		reopen(current);
+		return save(ctx, current, 'review', now);
+	});
+	if (written.status !== 'pending') return written;
+	return guardStage(ctx, written, profileLoader(ctx, written), {}, true);
 }
+
+const notInReview = (decision: Decision) => new NudgeError('INVALID_INPUT', `Decision ${decision.decisionId} is not waiting for review (it is ${decision.status})`);

@@ -13,6 +13,29 @@ import { isoTime } from '../util/isoTime';
 /** The key one execution holds to send a decision, for a day: a retried flow never sends it twice. */
 export const sendClaim = (decisionId: string): KeyClaim => ({ key: `send:${decisionId}`, ttlMs: 24 * 3_600_000 });
 
+/** How long a reviewer's verdict holds the decision's send key while it is written (withSendKey). */
+const VERDICT_HOLD_MS = 60_000;
+
+/**
+ * Writes a verdict on a decision in review (a reviewer's, an approver's) while holding its send key, which an erasure
+ * of its contact holds for every open decision before it pseudonymises them (privacy/stopSends.ts). With the erasure
+ * first, the verdict is not written over the erased row: the stored decision is answered (a conflict while the erasure
+ * still runs). With the verdict first, the erasure waits for the key. `write` gets the decision as stored under the
+ * key, and what it saves is durable before the key is let go.
+ */
+export async function withSendKey<T>(ctx: EngineContext, decision: Decision, now: Date, write: (current: Decision) => Promise<T>): Promise<T | Decision> {
+	const { key } = sendClaim(decision.decisionId);
+	const at = now.getTime();
+	if (!(await ctx.store.claimKey(key, VERDICT_HOLD_MS, at))) return endedElsewhere(ctx, decision);
+	try {
+		const written = await write(await loadDecision(ctx, decision.decisionId));
+		await ctx.store.sync();
+		return written;
+	} finally {
+		await ctx.store.releaseKey(key, at + VERDICT_HOLD_MS);
+	}
+}
+
 /** A webhook, a dry run, or any provider's sender (engine/deliver: Segment, HubSpot…). */
 export type SendTarget = WebhookTarget | { dryRun: true } | { sender: Sender; retry?: Partial<RetryPolicy> };
 

@@ -5,6 +5,9 @@
  * of the other operation: what another worker, or another flow of this process, does when it lands in that window.
  */
 import { parseActionRequest, requestHash } from '../../engine/agents/request';
+import type { Decision } from '../../engine/audit/schema';
+import type { Engine } from '../../engine/engine';
+import { sendClaim } from '../../engine/usecases/send';
 import { applyInactivityRules } from '../../engine/events/timers';
 import { contentHash } from '../../engine/ids';
 import { MemoryStore } from '../../engine/store/memory';
@@ -16,6 +19,18 @@ import { describeWithServer, TEST_POSTGRES_URL } from '../helpers/services';
 const EMAIL = 'zelda.quinn@example.org';
 const NURTURE = { journey: 'nurture', target: { dryRun: true as const } };
 
+
+/** Every new content variant waits for a reviewer; nothing else stops a message. */
+const REVIEW_POLICY = { caps: [], holdout: { globalShare: 0, journeys: {} }, review: [{ id: 'new-variant', newVariant: true }] };
+
+/** A decision of the person's, sent to review by its new variant. */
+async function inReview(engine: Engine): Promise<Decision> {
+	await engine.ingest({ type: 'identify', identities: { email: EMAIL }, traits: { consent: { email: 'opted_in' } } });
+	const { decision } = await engine.ingest({ type: 'track', name: 'Demo Requested', identities: { email: EMAIL } }, { journey: 'nurture' });
+	const held = await engine.checkCap(await engine.chooseChannel(decision), { variant: 'B' });
+	expect(held.status).toBe('review');
+	return held;
+}
 
 forEveryBackend('datarights', (backend: Backend) => {
 	/*
@@ -70,6 +85,75 @@ forEveryBackend('datarights', (backend: Backend) => {
 			await store.sync();
 			expect(found(await backend.dump(store), [EMAIL])).toEqual([]);
 		});
+	});
+
+	/*
+	 * A reviewer's verdict landing as the contact is erased: the verdict is written while the decision's send key is
+	 * held, which the erasure holds for every open decision before it pseudonymises them. With the erasure first, the
+	 * verdict answers the erased row and writes nothing back under the person's id (it used to write the decision it
+	 * had read, id and all, over the pseudonymised one).
+	 */
+	for (const approve of [true, false]) {
+		test(`${backend.name}: a review ${approve ? 'approved' : 'rejected'} as its contact is erased writes nothing back under the person's id`, async () => {
+			const store = backend.open();
+			await withEngine(store, async (engine) => {
+				const held = await inReview(engine);
+				const erasure = beforeFirstCall(store, ['claimKey', 'putDecision'], () => engine.eraseContact({ email: EMAIL }));
+				const after = await engine.resolveReview(held.decisionId, { approve, reviewer: 'mia@shop.example' });
+				expect(erasure.ran()).toBe(true);
+				expect({ status: after.status, reason: after.reason }).toEqual({ status: 'suppressed', reason: 'CONTACT_ERASED' });
+				expect(found(await backend.dump(store), [held.contactId, EMAIL])).toEqual([]);
+			}, REVIEW_POLICY);
+		});
+	}
+
+	/*
+	 * With the verdict first, the erasure waits for its write and then holds the send key of the approved decision (it
+	 * used to wait the whole SEND_UNDER_WAY_WAIT_MS for the decision to end, leaving the key to the Send that follows an
+	 * approval): the Send after it sends nothing.
+	 */
+	test(`${backend.name}: an erasure started while a review is approved holds the approved decision's send key`, async () => {
+		const store = backend.open();
+		await withEngine(store, async (engine) => {
+			const held = await inReview(engine);
+			let erasing: Promise<unknown> | undefined;
+			beforeFirstCall(store, ['putDecision'], async () => {
+				erasing = engine.eraseContact({ email: EMAIL });
+			});
+			const verdict = await engine.resolveReview(held.decisionId, { approve: true, reviewer: 'mia@shop.example' }).catch((error: Error) => error);
+			await erasing;
+			// The approval went on to its cap check, or found the key held by the erasure by then: never sent, either way.
+			if (verdict instanceof Error) expect(verdict.message).toMatch(/its contact is being erased/);
+			else expect(verdict.status).toBe('pending');
+			expect(await store.keyHeldUntil(sendClaim(held.decisionId).key, Date.now())).toBeGreaterThan(Date.now() + 3_600_000);
+			const sender = countingSender();
+			await expect(engine.send(held.decisionId, { sender })).rejects.toThrow(/CONTACT_ERASED/);
+			expect(sender.attempts).toBe(0);
+			expect(found(await backend.dump(store), [held.contactId, EMAIL])).toEqual([]);
+		}, REVIEW_POLICY);
+	});
+
+	/*
+	 * An approver's verdict on an agent's action as its contact is erased: written under the action's send key like a
+	 * reviewer's, so the action answers the erased row and its approval is not written back under the person's id.
+	 */
+	test(`${backend.name}: an agent's action approved as its contact is erased writes nothing back under the person's id`, async () => {
+		const store = backend.open();
+		await withEngine(
+			store,
+			async (engine) => {
+				const { profile } = await engine.ingest({ type: 'identify', identities: { email: EMAIL }, traits: { consent: { email: 'opted_in' } } });
+				const held = await engine.requestAction({ agentId: 'growth-bot', idempotencyKey: 'k1', contact: EMAIL, channel: 'email', message: { category: 'promotional', offerValue: 30, text: '30% off', subject: 'Hi' } });
+				expect(held.verdict).toBe('needs_approval');
+				// Past the action's own lease (a claimed key too): as the approver's verdict is about to be written.
+				const erasure = beforeFirstCall(store, ['claimKey', 'putDecision'], () => engine.eraseContact({ email: EMAIL }), (method, args) => method === 'putDecision' || String(args[0]).startsWith('send:'));
+				const verdict = await engine.decideApproval(held.approvalId!, { approver: 'mia@shop.example', approve: true });
+				expect(erasure.ran()).toBe(true);
+				expect(verdict).toMatchObject({ verdict: 'deny', reasons: ['CONTACT_ERASED'] });
+				expect(found(await backend.dump(store), [profile!.contactId, EMAIL])).toEqual([]);
+			},
+			{ agents: { blastRadius: [], approval: [{ id: 'big-offers', when: { field: 'message.offerValue', op: 'gt', value: 20 } }] } },
+		);
 	});
 
 	/*

@@ -35,14 +35,15 @@ export async function withEngine(store: Store, run: (engine: Engine, clock: { at
 
 /**
  * Each of the store's `methods` runs `first` before the first call of any of them: an erasure landing as the other
- * operation reaches the store (what another worker, or another flow of this process, does in that window).
+ * operation reaches the store (what another worker, or another flow of this process, does in that window); with
+ * `when`, the first call it says yes to.
  */
-export function beforeFirstCall<K extends keyof Store>(store: Store, methods: K[], first: () => Promise<unknown>): { ran: () => boolean } {
+export function beforeFirstCall<K extends keyof Store>(store: Store, methods: K[], first: () => Promise<unknown>, when: (method: K, args: unknown[]) => boolean = () => true): { ran: () => boolean } {
 	let ran = false;
 	for (const method of methods) {
 		const original = (store[method] as (...args: unknown[]) => Promise<unknown>).bind(store);
 		(store as unknown as Record<K, unknown>)[method] = async (...args: unknown[]) => {
-			if (!ran) {
+			if (!ran && when(method, args)) {
 				ran = true;
 				await first();
 			}
