@@ -54,9 +54,9 @@ export { PROVIDERS, createSender, type ClosableSender, type ProviderName, type P
 // Receiving events: signed webhooks, polling a vendor, inactivity timers, due decisions.
 export { MAX_WEBHOOK_BYTES, NOT_CONFIGURED_ANSWER, WEBHOOK_SOURCES, receiveSignedEvents, type WebhookSource } from './events/receive';
 export { headerValue, signatureHeaders, verifySignedRequest } from './events/signature';
-export { pollOnce, type PollSource } from './events/poll';
+export { pollOnce, previewPoll, type PollSource } from './events/poll';
 export { createPollSource, type PollSourceSpec } from './vendors/pollSources';
-export { applyInactivityRules, fireDueTimers, parseInactivityRules, parseInactivityRulesJson, policyHasTimers, TIMER_LEASE_MS, timerFailureText, type InactivityRule, type TimerFailure } from './events/timers';
+export { applyInactivityRules, fireDueTimers, parseInactivityRules, previewDueTimers, parseInactivityRulesJson, policyHasTimers, TIMER_LEASE_MS, timerFailureText, type InactivityRule, type TimerFailure } from './events/timers';
 export { takeDueDecisions } from './guard/waits';
 
 // Vendor settings (their SDKs load at the first call).

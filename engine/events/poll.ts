@@ -87,8 +87,8 @@ function readCursor(text: string | undefined): PollCursor | undefined {
 /** The last millisecond before the second `at` falls in: every change stamped in that second is after it. */
 const wholeSecondBefore = (at: number) => Math.floor(at / 1000) * 1000 - 1;
 
-/** One poll: fetch what changed after the cursor, ingest it, move the cursor. */
-export async function pollOnce(engine: Engine, source: PollSource, options: PollOptions): Promise<PollResult> {
+/** The records after the journey's cursor, up to `now - settleMs`, in cursor order; and the cursor as stored. */
+async function pageAfterCursor(engine: Engine, source: PollSource, options: PollOptions) {
 	const now = (options.now ?? Date.now)();
 	const settleMs = options.settleMs ?? 60_000;
 	const until = now - settleMs;
@@ -103,9 +103,27 @@ export async function pollOnce(engine: Engine, source: PollSource, options: Poll
 	const cursor = readCursor(started) ?? { at: wholeSecondBefore(options.since ? options.since.getTime() : until), id: '' };
 	const page = await source.fetch(cursor, until, options.limit ?? 200);
 	const records = page.records.filter((r) => isAfter(r, cursor) && r.modifiedAt < until).sort(byCursorOrder);
-	const result: PollResult = { accepted: [], duplicates: 0, invalid: [], more: page.more, cursor };
+	return { cursorName, stored, cursor, more: page.more, records };
+}
+
+/** The event a record becomes; its id is (object, id, modifiedAt), so a record read twice is one event. */
+const eventOf = (source: PollSource, record: PolledRecord) => ({ ...source.toEvent(record), eventId: `${source.cursorName}:${record.id}:${record.modifiedAt}`, source: source.source });
+
+/**
+ * What the next poll would take in, read without taking it in or moving a cursor: a test fetch in the editor (n8n's
+ * manual mode) shows the records without taking them from the active workflow, whose next poll still gets them.
+ */
+export async function previewPoll(engine: Engine, source: PollSource, options: PollOptions): Promise<{ events: Record<string, unknown>[]; more: boolean }> {
+	const { records, more } = await pageAfterCursor(engine, source, options);
+	return { events: records.map((record) => eventOf(source, record)), more };
+}
+
+/** One poll: fetch what changed after the cursor, ingest it, move the cursor. */
+export async function pollOnce(engine: Engine, source: PollSource, options: PollOptions): Promise<PollResult> {
+	const { cursorName, stored, cursor, more, records } = await pageAfterCursor(engine, source, options);
+	const result: PollResult = { accepted: [], duplicates: 0, invalid: [], more, cursor };
 	for (const record of records) {
-		const event = { ...source.toEvent(record), eventId: `${source.cursorName}:${record.id}:${record.modifiedAt}`, source: source.source };
+		const event = eventOf(source, record);
 		try {
 			const ingested = await engine.ingest(event, { journey: options.journey, source: source.source });
 			if (ingested.duplicate) result.duplicates++;

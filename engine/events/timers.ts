@@ -267,6 +267,29 @@ export interface FiredTimers {
 	acknowledge(): Promise<void>;
 }
 
+/** A due timer as a test fetch shows it (previewDueTimers). */
+export interface TimerPreview {
+	timerId: string;
+	dueAt: string;
+	contactId: string;
+	journey: string;
+	/** The event its firing takes in. */
+	fire: string;
+}
+
+/**
+ * The timers due at `now`, shown without firing them: a test fetch in the editor (n8n's manual mode). They are taken
+ * with a lease of a millisecond and not acknowledged, so the active workflow's next check takes and fires them as if
+ * they had not been looked at (firing them here would take them from it).
+ */
+export async function previewDueTimers(engine: Engine, now: number, limit: number, { journey }: TimerNode = {}): Promise<TimerPreview[]> {
+	const due = await engine.store.takeDueTimers(now, limit, 1, journey === undefined ? INACTIVITY_QUEUE : inactivityQueue(journey));
+	return due.map((timer) => {
+		const body = JSON.parse(timer.body) as TimerBody;
+		return { timerId: timer.timerId, dueAt: isoTime(timer.dueAt), contactId: body.contactId, journey: body.journey, fire: body.fire };
+	});
+}
+
 /**
  * Fires the timers due at `now` as events (one decision each, in the journey that started them). A fired
  * event may itself start a timer (Cart Abandoned → a second touch): `rules` and the policy's apply to it.

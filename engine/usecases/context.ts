@@ -131,6 +131,10 @@ export async function loadDecision(ctx: EngineContext, ref: DecisionRef | unknow
 	if (held) return held;
 	const id = decisionIdOf(ref);
 	if (!id) {
+		// A Poll Trigger's test fetch (n8n's "Fetch Test Event") shows changes without taking them in.
+		if ((ref as { preview?: unknown } | undefined)?.preview === true) {
+			throw new NudgeError('INVALID_INPUT', 'This item is a test fetch of the Nudge Poll Trigger: shown, not taken in, so it has no Nudge decision. Activate the workflow (its checks take the changes in), or test the flow with a Nudge Trigger’s test URL');
+		}
 		throw new NudgeError('INVALID_INPUT', 'This item carries no Nudge decision: connect the node after a Nudge Trigger (or another Nudge node), or pass an event');
 	}
 	const storable = couldBeStoredId(id);

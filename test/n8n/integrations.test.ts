@@ -162,6 +162,33 @@ describe('Nudge Poll Trigger, Source HubSpot (private app)', () => {
 		scope.done();
 	});
 
+	it('"Fetch Test Event" (manual mode) shows the changes without taking them from the active workflow', async () => {
+		const f = vendorFixture();
+		const modified = Date.now() - 5 * 60_000;
+		const contact = (id: string, email: string) => ({ id, properties: { hs_object_id: id, email, lifecyclestage: 'lead', hs_lastmodifieddate: new Date(modified).toISOString() }, createdAt: new Date(modified).toISOString(), updatedAt: new Date(modified).toISOString(), archived: false });
+		// https://developers.hubspot.com/docs/api/crm/search
+		const scope = nock('https://api.hubapi.com').post('/crm/v3/objects/contacts/search').times(2).reply(200, { total: 2, results: [contact('811', 'ann@example.com'), contact('812', 'ben@example.com')] });
+		await f.engine.store.setCursor('hubspot:contacts', JSON.stringify({ at: modified - 600_000, id: '' }), undefined);
+		const workflow = buildWorkflow({ nodes: [withVendor(nudgeNode('Poll', 'nudgePollTrigger', { source: 'hubspot', hubspotObject: 'contacts', journey: 'sales', settleSeconds: 60 }))], connections: {} });
+		const node = workflow.getNode('Poll')!;
+		const poll = (mode: 'manual' | 'trigger') => (nodeTypes.getByNameAndVersion(node.type, 1) as INodeType).poll!.call(new PollContext(workflow, node, additionalData(f.credentials), mode, mode === 'manual' ? 'manual' : 'activate'));
+		const shown = await poll('manual');
+		expect(shown![0].map((item) => [item.json.preview, (item.json.event as IDataObject).identities])).toEqual([
+			[true, { hubspotId: '811', email: 'ann@example.com' }],
+			[true, { hubspotId: '812', email: 'ben@example.com' }],
+		]);
+		expect(shown![0][0].json.note).toMatch(/^A test fetch: 2 change\(s\), which the active workflow's next check takes in/);
+		expect(await f.engine.queryDecisions({})).toEqual([]);
+		// A Nudge node after it says what the item is, and what to do.
+		await expect(f.engine.score(shown![0][0].json)).rejects.toThrow(/is a test fetch of the Nudge Poll Trigger: shown, not taken in/);
+		const taken = await poll('trigger');
+		expect(taken![0].map((item) => [(item.json.event as IDataObject).identities, (item.json.decision as IDataObject).status])).toEqual([
+			[{ hubspotId: '811', email: 'ann@example.com' }, 'pending'],
+			[{ hubspotId: '812', email: 'ben@example.com' }, 'pending'],
+		]);
+		scope.done();
+	});
+
 	it('fails the check with a message naming the missing token', async () => {
 		const f = vendorFixture();
 		f.credentials.nudgeHubSpotApi = { accessToken: '', clientSecret: '' };
@@ -210,6 +237,18 @@ describe('Inactivity timers: scheduled by Nudge Trigger, fired by Nudge Poll Tri
 		expect(names(await pollTimers(f, 'winback'))).toEqual(['winback:Cart Abandoned']);
 		expect(await pollTimers(f, 'winback')).toBeNull();
 		expect(names(await pollTimers(f, 'cart'))).toEqual(['cart:Cart Abandoned']);
+	});
+
+	it('"Fetch Test Event" (manual mode) shows the timers due without firing them: the active workflow fires them', async () => {
+		const f = vendorFixture();
+		await post(f, { type: 'track', event: 'Cart Updated', userId: 'u-test', messageId: 'cart-t1', timestamp: new Date(Date.now() - 40 * 60_000).toISOString() });
+		const workflow = buildWorkflow({ nodes: [nudgeNode('Timers', 'nudgePollTrigger', { source: 'timers' })], connections: {} });
+		const node = workflow.getNode('Timers')!;
+		const shown = await (nodeTypes.getByNameAndVersion(node.type, 1) as INodeType).poll!.call(new PollContext(workflow, node, additionalData(f.credentials), 'manual', 'manual'));
+		expect(shown![0].map((item) => [item.json.preview, item.json.timer])).toEqual([[true, expect.objectContaining({ journey: 'cart', fire: 'Cart Abandoned', dueAt: expect.any(String) })]]);
+		// Its lease (a millisecond) has run out by the next check.
+		await new Promise((resolve) => setTimeout(resolve, 5));
+		expect(names(await pollTimers(f))).toEqual(['cart:Cart Abandoned']);
 	});
 
 	it('fires "Cart Abandoned" once for a cart left 30 minutes, and never for a cart that was ordered', async () => {

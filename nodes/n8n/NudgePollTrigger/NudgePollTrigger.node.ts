@@ -1,6 +1,6 @@
 import type { IDataObject, INodeExecutionData, INodeType, INodeTypeDescription, IPollFunctions } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
-import { applyInactivityRules, createPollSource, DEFAULT_JOURNEY, fireDueTimers, TIMER_LEASE_MS, type IngestResult, journeyOf, pollOnce, type PollSourceSpec, timerFailureText } from '../../../engine';
+import { applyInactivityRules, createPollSource, DEFAULT_JOURNEY, fireDueTimers, TIMER_LEASE_MS, type IngestResult, journeyOf, pollOnce, previewDueTimers, previewPoll, type PollSourceSpec, timerFailureText } from '../../../engine';
 import {
 	hubspotAuth,
 	hubspotAuthenticationProperty,
@@ -108,7 +108,10 @@ export class NudgePollTrigger implements INodeType {
 			engine.startRetentionIfDue((line, failed) => this.logger[failed ? 'warn' : 'info'](line));
 			if (source === 'timers') {
 				const timerJourney = String(this.getNodeParameter('timerJourney', '') ?? '').trim();
-				const { fired, failed, timerFailures, acknowledge } = await fireDueTimers(engine, Date.now(), 100, [], TIMER_LEASE_MS, { journey: timerJourney ? journeyOf(timerJourney) : undefined, node: timerNodeOf(this) });
+				const node = { journey: timerJourney ? journeyOf(timerJourney) : undefined, node: timerNodeOf(this) };
+				// "Fetch Test Event": the timers due, shown without firing them (the active workflow's next check fires them).
+				if (this.getMode() === 'manual') return previewOf((await previewDueTimers(engine, Date.now(), 100, node)).map((timer) => ({ timer })), false, "timer(s) due, which the active workflow's next check fires");
+				const { fired, failed, timerFailures, acknowledge } = await fireDueTimers(engine, Date.now(), 100, [], TIMER_LEASE_MS, node);
 				for (const failure of timerFailures) this.logger.error(`Nudge Poll Trigger "${this.getNode().name}": ${timerFailureText(failure)}`);
 				// Unacknowledged timers fire again after their lease, on this or another process.
 				if (failed.length && !fired.length) throw failed[0].error;
@@ -124,8 +127,15 @@ export class NudgePollTrigger implements INodeType {
 				source === 'salesforce'
 					? { source, settings: await salesforceSettings(this), object: this.getNodeParameter('salesforceObject', 'Lead') as 'Lead' | 'Contact' }
 					: { source, auth: await hubspotAuth(this, this.getNodeParameter('authentication', 'privateApp')), object: this.getNodeParameter('hubspotObject', 'contacts') as 'contacts' | 'deals' };
+			const options = { journey, settleMs: Math.max(0, settleSeconds) * 1000 };
+			// "Fetch Test Event" in the editor: the changes the next check will take in, shown without taking them in (the
+			// cursor is shared with the active workflow, whose next check would otherwise find nothing).
+			if (this.getMode() === 'manual') {
+				const { events, more } = await previewPoll(engine, createPollSource(spec), options);
+				return previewOf(events.map((event) => ({ event })), more, "change(s), which the active workflow's next check takes in");
+			}
 			// The cursor lives in the Nudge store (not n8n static data), so it is shared and survives restarts.
-			const result = await pollOnce(engine, createPollSource(spec), { journey, settleMs: Math.max(0, settleSeconds) * 1000 });
+			const result = await pollOnce(engine, createPollSource(spec), options);
 			// The cursor moved past a record Nudge could not take in: said in n8n's log (as Node-RED warns), with the fix.
 			for (const bad of result.invalid) this.logger.warn(`Nudge Poll Trigger "${this.getNode().name}": skipped ${spec.source} record ${bad.id}, which Nudge cannot take in: ${bad.error}`);
 			for (const failure of await applyInactivityRules(engine, result.accepted, rules, timerNodeOf(this))) this.logger.error(`Nudge Poll Trigger "${this.getNode().name}": ${timerFailureText(failure)}`);
@@ -134,6 +144,13 @@ export class NudgePollTrigger implements INodeType {
 			throw toNodeError(this.getNode(), error);
 		}
 	}
+}
+
+/** A test fetch's items (events or timers), marked as a preview, with what the nodes after it can and cannot do with them. */
+function previewOf(shown: IDataObject[], more: boolean, what: string): INodeExecutionData[][] | null {
+	if (!shown.length) return null;
+	const note = `A test fetch: ${shown.length}${more ? ' (and more)' : ''} ${what}. Not taken in here, so they carry no Nudge decision for the nodes after this one.`;
+	return [shown.map((json) => ({ json: { preview: true, note, ...json } }))];
 }
 
 function itemsOf(accepted: IngestResult[]): INodeExecutionData[][] | null {
