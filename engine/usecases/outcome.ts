@@ -34,11 +34,25 @@ export interface OutcomeInput {
 }
 
 /**
+ * An order id and an amount as shops and forms send them: the id as a JSON number (two orders are two outcomes, not
+ * one and a duplicate), the amount as text ("12.50"; blank is no amount, never 0). Anything else is left for the
+ * checks below to refuse with the field's name.
+ */
+function asSent(input: OutcomeInput): OutcomeInput {
+	const { outcomeId, value } = input as { outcomeId?: unknown; value?: unknown };
+	const id = typeof outcomeId === 'number' && Number.isFinite(outcomeId) ? String(outcomeId) : typeof outcomeId === 'string' ? outcomeId.trim() || undefined : outcomeId;
+	const text = typeof value === 'string' ? value.trim() : undefined;
+	const amount = text === undefined ? value : text === '' ? undefined : Number.isNaN(Number(text)) ? value : Number(text);
+	return { ...input, outcomeId: id as string | undefined, value: amount as number | undefined };
+}
+
+/**
  * Attributes an outcome to its decision (by decision id, message id, or contact and channel within the
  * attribution window) and teaches the learner, once: a repeated outcome id is ignored and reported as
  * `duplicate`, and changes nothing.
  */
-export async function recordOutcome(ctx: EngineContext, input: OutcomeInput): Promise<{ decision: Decision; duplicate: boolean }> {
+export async function recordOutcome(ctx: EngineContext, given: OutcomeInput): Promise<{ decision: Decision; duplicate: boolean }> {
+	const input = asSent(given);
 	const at = input.at === undefined ? ctx.wallNow() : outcomeDate(input.at);
 	refuseFutureTime(ctx, at);
 	if (input.type === 'revenue' && !(typeof input.value === 'number' && Number.isFinite(input.value) && input.value >= 0)) {

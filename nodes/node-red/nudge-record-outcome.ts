@@ -55,8 +55,9 @@ export = function (RED: NodeAPI) {
 				const input: OutcomeInput = {
 					...reference,
 					type: type as OutcomeInput['type'],
-					...(rawValue !== undefined && rawValue !== null && rawValue !== '' ? { value: typeof rawValue === 'string' ? Number(rawValue) : (rawValue as number) } : {}),
-					...(typeof outcomeId === 'string' && outcomeId ? { outcomeId } : {}),
+					// As sent (a number or text): the engine reads an order id given as a number and an amount given as text.
+					...(rawValue !== undefined && rawValue !== null ? { value: rawValue as number } : {}),
+					...(outcomeId !== undefined && outcomeId !== null ? { outcomeId: outcomeId as string } : {}),
 					...(at ? { at } : {}),
 				};
 				const { decision, duplicate } = await engine.recordOutcome(input);

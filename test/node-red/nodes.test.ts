@@ -310,6 +310,25 @@ describe('nudge-record-outcome', () => {
 		expect((await caught).message).toMatch(/Channel "fax" is not one of email, sms/);
 	});
 
+	it('takes order ids as shops send them (JSON numbers: two orders are two conversions) and an amount as text; a blank amount is none', async () => {
+		const { decision } = await engineOf().ingest(segmentEvent(), { journey: 'nurture' });
+		const send = async (payload: Record<string, unknown>) => {
+			const out = nextMessage('recorded');
+			nodeOf('outcome').receive({ payload: { decisionId: decision.decisionId, ...payload } });
+			return out;
+		};
+		expect((await send({ type: 'conversion', value: 10, outcomeId: 1001 })).duplicate).toBe(false);
+		expect((await send({ type: 'conversion', value: ' 20.50 ', outcomeId: 1002 })).duplicate).toBe(false);
+		expect((await send({ type: 'conversion', value: 99, outcomeId: 1002 })).duplicate).toBe(true);
+		expect((await send({ type: 'conversion', value: '   ', outcomeId: '1003' })).duplicate).toBe(false);
+		const outcomes = (await engineOf().getDecision(decision.decisionId)).outcomes;
+		expect(outcomes.map((o) => [o.outcomeId, o.value])).toEqual([['1001', 10], ['1002', 20.5], ['1003', undefined]]);
+		// Revenue needs its amount: a blank one is refused, never taken as 0.
+		const caught = nextCaught();
+		nodeOf('outcome').receive({ payload: { decisionId: decision.decisionId, type: 'revenue', value: '  ', outcomeId: 1004 } });
+		expect((await caught).message).toMatch(/A revenue outcome needs its amount as a number of 0 or more; got nothing/);
+	});
+
 	it('uses the type and value set on the node, and msg.decisionId', async () => {
 		const { decision } = await engineOf().ingest(segmentEvent(), { journey: 'nurture' });
 		const out = nextMessage('recorded_fixed');
