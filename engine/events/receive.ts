@@ -2,6 +2,7 @@ import type { Engine, IngestResult } from '../engine';
 import { NudgeError } from '../errors';
 import type { CustomerEvent } from './schema';
 import { verifySignedRequest } from './signature';
+import { ingestHubSpotBatch } from '../vendors/hubspot/receive';
 import { verifyHubSpotRequest } from '../vendors/hubspot/signature';
 import { verifySegmentRequest } from '../vendors/segment/signature';
 
@@ -100,14 +101,17 @@ export async function receiveSignedEvents(
 	const events = eventsInBody(body);
 	let results: IngestResult[];
 	let refused: { index: number; error: string }[] = [];
+	let erased: number | undefined;
 	try {
 		// HubSpot never delivers a refused request again: one record it allows and Nudge does not (a property over the
 		// event limits) would lose the other 99 of its batch. Its valid events are taken in, the others named. Segment
-		// and Nudge's own format retry, so theirs is refused whole (fix it and the retry goes through).
+		// and Nudge's own format retry, so theirs is refused whole (fix it and the retry goes through). A HubSpot privacy
+		// deletion erases its contact (vendors/hubspot/receive.ts): the answer counts them, naming no one.
 		if (source === 'hubspot') {
-			const taken = await engine.ingestValid(events, { journey: options.journey, source: EVENT_SOURCE[source] });
+			const taken = await ingestHubSpotBatch(engine, events, options.journey);
 			results = taken.results;
 			refused = taken.invalid.map(({ index, error }) => ({ index, error }));
+			erased = taken.erased;
 		} else {
 			results = await engine.ingestBatch(events, { journey: options.journey, source: EVENT_SOURCE[source], batch: Array.isArray(body) || isBatchEnvelope(body) });
 		}
@@ -122,7 +126,7 @@ export async function receiveSignedEvents(
 	const accepted = results.filter((r) => !r.duplicate);
 	return {
 		status: 200,
-		body: { accepted: accepted.length, duplicates: results.length - accepted.length, decisionIds: accepted.map((r) => r.decision.decisionId), ...(refused.length ? { refused } : {}) },
+		body: { accepted: accepted.length, duplicates: results.length - accepted.length, decisionIds: accepted.map((r) => r.decision.decisionId), ...(erased !== undefined ? { erased } : {}), ...(refused.length ? { refused } : {}) },
 		accepted,
 		...(refused.length ? { refused } : {}),
 	};

@@ -60,6 +60,9 @@ export const NudgeEventInputSchema = CustomerEventSchema.extend({
 	receivedAt: isoDate.optional(),
 }).refine((e) => e.type !== 'track' || !!e.name, { message: 'a track event needs a name', path: ['name'] });
 
+/** A property of a HubSpot merge's event: the records folded into its contact, as hubspotId values (profiles.ts links them). */
+export const MERGED_HUBSPOT_IDS = 'mergedHubspotIds';
+
 /** Segment's common fields (https://segment.com/docs/connections/spec/common/). */
 export const SegmentEventSchema = z
 	.object({

@@ -1,6 +1,6 @@
 import type { Channel, ConsentState } from '../channels';
 import { isChannel } from '../channels';
-import type { CustomerEvent } from '../events/schema';
+import { MERGED_HUBSPOT_IDS, type CustomerEvent } from '../events/schema';
 import { createHash } from 'node:crypto';
 import { newId } from '../ids';
 import { heldLockKeys, lockAndReadProfiles, lockedOut, profileLockRequest, type HeldLocks } from './identityLock';
@@ -237,16 +237,26 @@ export function applyEvent(profile: Profile, event: CustomerEvent): Profile {
 	return profile;
 }
 
-/** A Segment alias names an earlier id (an old userId or an anonymousId) that now means this user. */
-function aliasOf(event: CustomerEvent): { previousId?: string; aliasKeys: string[] } {
+/** One id that now means the event's contact, as each kind of identity it may be known by. */
+type Alias = { kind: IdentityKind; value: string }[];
+
+/**
+ * Ids an event says now mean its contact: a Segment alias's previousId (an old userId or an anonymousId), the records
+ * a HubSpot merge folded into the event's one. Their contacts become this one, as any two an event links.
+ */
+function aliasesOf(event: CustomerEvent): Alias[] {
 	const previousId = event.type === 'alias' && typeof event.properties.previousId === 'string' ? event.properties.previousId : undefined;
-	return previousId ? { previousId, aliasKeys: [identityKey('userId', previousId), identityKey('anonymousId', previousId)] } : { aliasKeys: [] };
+	if (previousId) return [[{ kind: 'userId', value: previousId }, { kind: 'anonymousId', value: previousId }]];
+	const merged = event.source === 'hubspot' ? event.properties[MERGED_HUBSPOT_IDS] : undefined;
+	return Array.isArray(merged) ? merged.filter((id): id is string => typeof id === 'string' && id !== '').map((value) => [{ kind: 'hubspotId', value }]) : [];
 }
+
+const aliasKeysOf = (event: CustomerEvent): string[] => aliasesOf(event).flatMap((alias) => alias.map(({ kind, value }) => identityKey(kind, value)));
 
 /** What the profile update of an event locks and reads (the store step may take it with the event's claim: usecases/ingest.ts). */
 export function profileUpdateRequest(store: Store, event: CustomerEvent): ProfileLockRequest {
 	const own = eventIdentityKeys(event);
-	const keys = [...own, ...aliasOf(event).aliasKeys];
+	const keys = [...own, ...aliasKeysOf(event)];
 	const direct = event.identities.contactId;
 	// A contact id is locked as the contact's own lock, and resolved too: merged away, it leads to the surviving contact.
 	const withDirect = [...keys, ...(direct ? [contactIdKey(direct)] : [])];
@@ -264,7 +274,7 @@ export function profileUpdateRequest(store: Store, event: CustomerEvent): Profil
  */
 function suppressionChecked(event: CustomerEvent): string[] {
 	const direct = event.identities.contactId;
-	return [...eventIdentityKeys(event), ...aliasOf(event).aliasKeys, ...(direct ? [contactIdKey(direct)] : [])];
+	return [...eventIdentityKeys(event), ...aliasKeysOf(event), ...(direct ? [contactIdKey(direct)] : [])];
 }
 
 /**
@@ -334,7 +344,7 @@ export async function applyToProfile(
 	storeWide?: StoreWideMark,
 ): Promise<{ write: ProfileWrite; lockedAt: number } | undefined> {
 	const direct = event.identities.contactId;
-	const { previousId, aliasKeys } = aliasOf(event);
+	const aliases = aliasesOf(event);
 	const request = profileUpdateRequest(store, event);
 	// Locks taken and the profile's sources read in one store step; the save lets the locks go in the same step.
 	const { identities: resolved, profiles: found, records, lockedAt, lockedUntil } = locked ?? (await lockAndReadProfiles(store, request));
@@ -374,9 +384,10 @@ export async function applyToProfile(
 		// Only identities new to the contact can match the suppression list (an old one was checked when it came).
 		if (!profile.doNotContact && (await anySuppressed(store, suppressionChecked(event).filter((k) => !known.has(k)), records))) profile.doNotContact = true;
 		if (fresh) afterApply?.(profile, event);
-		if (previousId) {
-			const known = aliasKeys.filter((key) => resolved.has(key));
-			for (const key of known.length ? known : aliasKeys) addIdentity(profile, key.startsWith('userId:') ? 'userId' : 'anonymousId', previousId);
+		// An alias is kept under the kinds it is known by (all of them when it is new).
+		for (const alias of aliases) {
+			const known = alias.filter(({ kind, value }) => resolved.has(identityKey(kind, value)));
+			for (const { kind, value } of known.length ? known : alias) addIdentity(profile, kind, value);
 		}
 		return { write: { profile, identityKeys: profileIdentityKeys(profile), merged: merged.map((p) => p.contactId), release: held, lockedUntil }, lockedAt };
 	} catch (error) {

@@ -197,8 +197,9 @@ describe('Polling', () => {
 			const q = new URL(req.url!, base).searchParams.get('q')!;
 			const tie = /\(SystemModstamp > (\S+) OR \(SystemModstamp = \S+ AND Id > '(\w+)'\)\)/.exec(q);
 			const from = /SystemModstamp >= (\S+) AND/.exec(q);
+			const gt = /WHERE SystemModstamp > (\S+) AND/.exec(q);
 			const until = Date.parse(/SystemModstamp < (\S+) ORDER/.exec(q)![1]);
-			const newer = tie ? lead.at > Date.parse(tie[1]) || (lead.at === Date.parse(tie[1]) && lead.Id > tie[2]) : lead.at >= Date.parse(from![1]);
+			const newer = tie ? lead.at > Date.parse(tie[1]) || (lead.at === Date.parse(tie[1]) && lead.Id > tie[2]) : from ? lead.at >= Date.parse(from[1]) : lead.at > Date.parse(gt![1]);
 			const rows =
 				lead.visibleAt <= clock.now && newer && lead.at < until
 					? [{ attributes: { type: 'Lead', url: `/services/data/v62.0/sobjects/Lead/${lead.Id}` }, Id: lead.Id, SystemModstamp: '2026-11-21T09:00:00.000+0000', Email: 'lee@example.com', FirstName: 'Lee', LastName: 'Ng', Company: 'Acme', Status: 'Open - Not Contacted', LeadSource: 'Web', Phone: null, OwnerId: '005xx0000012345' }]

@@ -255,3 +255,13 @@ describe('HubSpot polling (CRM search on hs_lastmodifieddate)', () => {
 		expect(await engine.store.getCursor('hubspot:contacts@nurture')).toBeUndefined();
 	});
 });
+
+describe('HubSpot polled contacts', () => {
+	test('hs_timezone in HubSpot\'s form ("america_slash_los_angeles") becomes the IANA zone; a value Nudge cannot name is left out', () => {
+		const event = (hs_timezone: string) =>
+			source().toEvent({ id: '601', modifiedAt: T0, raw: { id: '601', properties: { email: 'la@example.com', hs_timezone, hs_lastmodifieddate: new Date(T0).toISOString() } } });
+		expect((event('america_slash_los_angeles').traits as Record<string, unknown>).timezone).toBe('America/Los_Angeles');
+		expect((event('Europe/Berlin').traits as Record<string, unknown>).timezone).toBe('Europe/Berlin');
+		expect((event('mars_slash_olympus_mons').traits as Record<string, unknown>).timezone).toBeUndefined();
+	});
+});

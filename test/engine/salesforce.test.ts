@@ -90,9 +90,10 @@ function org(records: OrgRecord[], clock: { now: number }, usage = '18/15000') {
 			const lit = (s: string) => Date.parse(s);
 			const tie = /\(SystemModstamp > (\S+) OR \(SystemModstamp = \S+ AND Id > '(\w+)'\)\)/.exec(q);
 			const from = /SystemModstamp >= (\S+) AND/.exec(q);
+			const gt = /WHERE SystemModstamp > (\S+) AND/.exec(q);
 			const until = lit(/SystemModstamp < (\S+) ORDER/.exec(q)![1]);
 			const limit = Number(/LIMIT (\d+)/.exec(q)![1]);
-			const newer = (r: OrgRecord) => (tie ? r.at > lit(tie[1]) || (r.at === lit(tie[1]) && r.Id > tie[2]) : r.at >= lit(from![1]));
+			const newer = (r: OrgRecord) => (tie ? r.at > lit(tie[1]) || (r.at === lit(tie[1]) && r.Id > tie[2]) : from ? r.at >= lit(from[1]) : r.at > lit(gt![1]));
 			const rows = records
 				.filter((r) => r.visibleAt <= clock.now && newer(r) && r.at < until)
 				.sort((a, b) => a.at - b.at || (a.Id < b.Id ? -1 : 1))
@@ -145,6 +146,32 @@ describe('Salesforce polling on (SystemModstamp, Id)', () => {
 		expect(seen).toEqual([leadId(99), ...[1, 2, 3, 4, 5, 6, 7].map(leadId), leadId(50)]);
 		const profile = await engine.getProfile((await engine.store.resolveIdentities([`salesforceId:${leadId(1)}`])).get(`salesforceId:${leadId(1)}`)!);
 		expect(profile).toMatchObject({ email: `${leadId(1).toLowerCase()}@example.com`, traits: { company: 'Acme', ownerId: '005xx0000012345' } });
+	});
+
+	test('a first poll starting inside a second asks only for later seconds: leads of the second before it (≥ the limit) never hold the cursor back', async () => {
+		tokenEndpoint();
+		// A Data Loader run touched 5 leads at 08:59:59, before the poll's start (09:00:00); a lead changes at 09:00:10.
+		// The first cursor is 08:59:59.999: those 5 are behind it, so a query that returns them (and 3 fill the limit)
+		// leaves the cursor where it was, and every poll would ask the same again.
+		const records = [1, 2, 3, 4, 5].map((n) => ({ Id: leadId(n), at: T0 - 1000, visibleAt: T0 - 1000 }));
+		records.push({ Id: leadId(50), at: T0 + 10_000, visibleAt: T0 + 10_000 });
+		const clock = { now: T0 + 600_000 };
+		org(records, clock);
+		const source = new SalesforcePollSource(salesforceConnector(settings), 'Lead');
+		const seen: string[] = [];
+		for (let i = 0; i < 3; i++) {
+			const r = await pollOnce(engine, source, { journey: 'nurture', since: new Date(T0), settleMs: 60_000, limit: 3, now: () => clock.now });
+			seen.push(...r.accepted.map((a) => String(a.event.properties.objectId)));
+			clock.now += 60_000;
+		}
+		expect(seen).toEqual([leadId(50)]);
+	});
+
+	test('the query for a cursor inside a second, or with no id, is exact for whole-second stamps', () => {
+		const where = (at: number, id: string) => /WHERE (.*) AND SystemModstamp </.exec(pollQuery('Lead', { at, id }, T0 + 60_000, 200))![1];
+		expect(where(T0 - 1, '')).toBe('SystemModstamp > 2026-11-21T08:59:59Z');
+		expect(where(T0 + 500, '00Qxx0000000001')).toBe('SystemModstamp > 2026-11-21T09:00:00Z');
+		expect(where(T0, '')).toBe('SystemModstamp >= 2026-11-21T09:00:00Z');
 	});
 
 	test('late writes: a lead committed 30 s after its SystemModstamp is picked up; with no settle window it would be skipped', async () => {

@@ -212,11 +212,11 @@ describe('HubSpot batch payloads → events and profiles', () => {
 		expect(answer.body).toMatchObject({ accepted: 5, duplicates: 0 });
 		const events = answer.accepted.map((r) => r.event);
 		expect(events.map((e) => [e.eventId, e.type, e.name])).toEqual([
-			['hubspot:62515:1001', 'track', 'Contact Created'],
-			['hubspot:62515:1002', 'identify', 'Contact Property Changed'],
-			['hubspot:62515:1003', 'identify', 'Contact Property Changed'],
-			['hubspot:62515:1004', 'track', 'Deal Stage Changed'],
-			['hubspot:62515:1005', 'track', 'Deal Created'],
+			['hubspot:62515:1001:25:501', 'track', 'Contact Created'],
+			['hubspot:62515:1002:26:501:email', 'identify', 'Contact Property Changed'],
+			['hubspot:62515:1003:26:501:lifecyclestage', 'identify', 'Contact Property Changed'],
+			['hubspot:62515:1004:27:9001:dealstage', 'track', 'Deal Stage Changed'],
+			['hubspot:62515:1005:28:9002', 'track', 'Deal Created'],
 		]);
 		expect(events[0]).toMatchObject({ source: 'hubspot', occurredAt: '2026-11-21T09:00:00.000Z', identities: { hubspotId: '501' }, properties: { portalId: '62515', objectType: 'contact', changeSource: 'CRM_UI' } });
 		expect(events[3]).toMatchObject({ identities: { hubspotId: 'deal:9001' }, properties: { propertyName: 'dealstage', propertyValue: 'contractsent' } });
@@ -243,7 +243,7 @@ describe('HubSpot batch payloads → events and profiles', () => {
 		expect(answer.status).toBe(200);
 		expect(answer.body).toMatchObject({ accepted: 2, duplicates: 0, refused: [{ index: 1, error: expect.stringMatching(/propertyValue|firstname|10,240|10240/) }] });
 		expect(answer.refused).toEqual([{ index: 1, error: expect.any(String) }]);
-		expect((await engine.queryDecisions({})).map((d) => d.event.eventId).sort()).toEqual(['hubspot:62515:1001', 'hubspot:62515:1002']);
+		expect((await engine.queryDecisions({})).map((d) => d.event.eventId).sort()).toEqual(['hubspot:62515:1001:25:501', 'hubspot:62515:1002:26:501:email']);
 	});
 
 	test('a batch of which nothing can be taken in is refused whole with the first index; nothing is stored', async () => {
@@ -282,5 +282,92 @@ describe('HubSpot values that name Object.prototype members', () => {
 		const answer = await hubspotPost([{ ...base, eventId: 4, subscriptionType: 'contact.creation', occurredAt: 1e20 }]);
 		expect(answer.status).toBe(400);
 		expect(String(answer.body.error)).toMatch(/occurredAt: must be a time in whole milliseconds/);
+	});
+});
+
+describe('HubSpot notifications: ids, associations, privacy deletions, time zones and merges', () => {
+	// Shaped like https://developers.hubspot.com/docs/apps/legacy-apps/public-apps/create-generic-webhook-subscriptions
+	// and https://developers.hubspot.com/changelog/new-subscription-types-for-webhooks (merge and association payloads).
+	const occurredAt = Date.now() - 120_000;
+	const base = { portalId: 62515, appId: 54321, attemptNumber: 0, changeSource: 'CRM_UI' };
+
+	test('two notifications sharing an eventId (HubSpot does not guarantee it unique) are both taken in; their retry is a duplicate', async () => {
+		// One change can fire two subscriptions with one eventId: they differ by subscriptionId, objectId, propertyName.
+		const batch = [
+			{ ...base, eventId: 4242, subscriptionId: 25, occurredAt, subscriptionType: 'contact.propertyChange', objectId: 501, propertyName: 'lifecyclestage', propertyValue: 'customer' },
+			{ ...base, eventId: 4242, subscriptionId: 26, occurredAt, subscriptionType: 'deal.propertyChange', objectId: 9001, propertyName: 'dealstage', propertyValue: 'closedwon' },
+		];
+		const answer = await hubspotPost(batch);
+		expect(answer.status).toBe(200);
+		expect(answer.body).toMatchObject({ accepted: 2, duplicates: 0 });
+		const retry = await hubspotPost(batch.map((e) => ({ ...e, attemptNumber: 1 })));
+		expect(retry.body).toMatchObject({ accepted: 0, duplicates: 2 });
+	});
+
+	test('an associationChange (fromObjectId/toObjectId, no objectId) is an event about the object it starts from', async () => {
+		const assoc = { ...base, eventId: 7001, subscriptionId: 30, occurredAt, subscriptionType: 'contact.associationChange', changeSource: 'USER', associationType: 'CONTACT_TO_DEAL', fromObjectId: 501, toObjectId: 9001, associationRemoved: false, isPrimaryAssociation: false };
+		const answer = await hubspotPost([assoc]);
+		expect(answer.status).toBe(200);
+		expect(answer.body).toMatchObject({ accepted: 1 });
+		expect(answer.accepted[0].event).toMatchObject({
+			name: 'Contact Association Changed',
+			identities: { hubspotId: '501' },
+			properties: { objectId: '501', toObjectId: '9001', associationType: 'CONTACT_TO_DEAL', associationRemoved: false },
+		});
+		// Its removal (same eventId is allowed) is another notification, not a duplicate.
+		const removed = await hubspotPost([{ ...assoc, associationRemoved: true }]);
+		expect(removed.body).toMatchObject({ accepted: 1, duplicates: 0 });
+	});
+
+	test('contact.privacyDeletion erases the contact (a GDPR delete in HubSpot) and records no event about them', async () => {
+		const created = await hubspotPost([{ ...base, eventId: 8001, subscriptionId: 26, occurredAt, subscriptionType: 'contact.propertyChange', objectId: 777, propertyName: 'email', propertyValue: 'gone@example.com' }]);
+		expect(created.body).toMatchObject({ accepted: 1 });
+		const deletion = { ...base, eventId: 8002, subscriptionId: 31, occurredAt: occurredAt + 1000, subscriptionType: 'contact.privacyDeletion', objectId: 777, changeSource: 'GDPR_DELETE' };
+		const answer = await hubspotPost([deletion]);
+		expect(answer.status).toBe(200);
+		expect(answer.body).toMatchObject({ accepted: 0, duplicates: 0, erased: 1 });
+		expect(JSON.stringify(answer.body)).not.toMatch(/777|gone@/);
+		expect((await engine.store.resolveIdentities(['hubspotId:777', 'email:gone@example.com'])).size).toBe(0);
+		expect((await engine.queryDecisions({})).map((d) => d.event.name)).not.toContain('Contact Privacy Deleted');
+		// HubSpot's retry, or a deletion of a contact Nudge never saw, erases nothing and is no error.
+		const again = await hubspotPost([{ ...deletion, attemptNumber: 1 }, { ...deletion, eventId: 8003, objectId: 778 }]);
+		expect(again.status).toBe(200);
+		expect(again.body).toMatchObject({ accepted: 0, erased: 0 });
+	});
+
+	test('a privacy deletion in a batch with the contact\'s changes erases them after those are taken in', async () => {
+		const answer = await hubspotPost([
+			{ ...base, eventId: 8101, subscriptionId: 26, occurredAt, subscriptionType: 'contact.propertyChange', objectId: 780, propertyName: 'email', propertyValue: 'brief@example.com' },
+			{ ...base, eventId: 8102, subscriptionId: 31, occurredAt: occurredAt + 1000, subscriptionType: 'contact.privacyDeletion', objectId: 780 },
+			{ ...base, eventId: 8103, subscriptionId: 25, occurredAt, subscriptionType: 'contact.creation', objectId: 781 },
+		]);
+		expect(answer.status).toBe(200);
+		expect(answer.body).toMatchObject({ accepted: 2, erased: 1 });
+		const left = await engine.store.resolveIdentities(['hubspotId:780', 'email:brief@example.com', 'hubspotId:781']);
+		expect([...left.keys()]).toEqual(['hubspotId:781']);
+	});
+
+	test('a propertyChange of hs_timezone gives the contact the IANA zone HubSpot\'s value names; one Nudge cannot name is left out', async () => {
+		const zone = (eventId: number, objectId: number, propertyValue: string) => ({ ...base, eventId, subscriptionId: 26, occurredAt, subscriptionType: 'contact.propertyChange', objectId, propertyName: 'hs_timezone', propertyValue });
+		const answer = await hubspotPost([zone(9001, 601, 'america_slash_los_angeles'), zone(9002, 602, 'Europe/Berlin'), zone(9003, 603, 'mars_slash_olympus_mons')]);
+		expect(answer.status).toBe(200);
+		const zones = await Promise.all(answer.accepted.map(async (r) => (await engine.getProfile(r.decision.contactId))?.timezone));
+		expect(zones).toEqual(['America/Los_Angeles', 'Europe/Berlin', undefined]);
+	});
+
+	test('contact.merge makes the merged records (mergedObjectIds) and the primary one a single Nudge contact', async () => {
+		const before = await hubspotPost([
+			{ ...base, eventId: 9101, subscriptionId: 25, occurredAt, subscriptionType: 'contact.creation', objectId: 701 },
+			{ ...base, eventId: 9102, subscriptionId: 25, occurredAt, subscriptionType: 'contact.creation', objectId: 702 },
+		]);
+		expect(before.body).toMatchObject({ accepted: 2 });
+		expect(before.accepted[0].decision.contactId).not.toBe(before.accepted[1].decision.contactId);
+		const merged = await hubspotPost([
+			{ ...base, eventId: 9103, subscriptionId: 32, occurredAt: occurredAt + 60_000, subscriptionType: 'contact.merge', objectId: 701, primaryObjectId: 701, mergedObjectIds: [702], newObjectId: 701, numberOfPropertiesMoved: 4 },
+		]);
+		expect(merged.status).toBe(200);
+		const ids = await engine.store.resolveIdentities(['hubspotId:701', 'hubspotId:702']);
+		expect(ids.get('hubspotId:702')).toBe(ids.get('hubspotId:701'));
+		expect((await engine.getProfile(ids.get('hubspotId:701')!))?.identities.hubspotId?.sort()).toEqual(['701', '702']);
 	});
 });

@@ -3,12 +3,18 @@
  * (https://developers.hubspot.com/docs/api/webhooks#webhook-payloads), each like
  * `{eventId, subscriptionId, portalId, appId, occurredAt (ms), subscriptionType: "contact.propertyChange",
  *   attemptNumber, objectId, propertyName, propertyValue, changeSource}`.
- * A retried delivery carries the same eventId (and a higher attemptNumber), so the event id is built
- * from portal + eventId and the engine's de-duplication drops the retry.
+ * A retried delivery carries the same eventId (and a higher attemptNumber), but HubSpot documents eventId as "not
+ * guaranteed to be unique" (one change firing two subscriptions shares it): the event id is built from the
+ * notification's stable fields (hubspotEventId), so the engine's de-duplication drops a retry and nothing else.
+ * Association changes name their objects `fromObjectId`/`toObjectId` (no objectId); merges name the records folded in
+ * (`mergedObjectIds`), which the profile module links to the contact (profiles.ts aliasesOf).
  */
 import { z } from 'zod/v4';
 import { NudgeError, describeIssues, issuesFromZod } from '../../errors';
 import { EVENT_LIMITS, boundedId, boundedString, isForbiddenKey } from '../../events/limits';
+import { MERGED_HUBSPOT_IDS } from '../../events/schema';
+import { contentHash } from '../../ids';
+import { timeZoneOf } from '../../policy/timeZone';
 import { inIsoYears, isoTime } from '../../util/isoTime';
 
 const id = boundedId()
@@ -20,7 +26,16 @@ export const HubSpotWebhookEventSchema = z.object({
 	portalId: id,
 	occurredAt: z.number().refine(inIsoYears, 'must be a time in whole milliseconds since 1970 within the years 0000–9999'),
 	subscriptionType: z.string().regex(/^[a-z_]+\.[A-Za-z]+$/, 'must look like contact.propertyChange'),
-	objectId: id,
+	/** Absent from association changes, which name fromObjectId instead. */
+	objectId: id.optional(),
+	fromObjectId: id.optional(),
+	toObjectId: id.optional(),
+	associationType: boundedString(EVENT_LIMITS.keyChars).optional(),
+	associationRemoved: z.boolean().optional(),
+	/** A merge: the records folded into the primary one, and the record that results. */
+	primaryObjectId: id.optional(),
+	mergedObjectIds: z.array(id).max(100, 'names at most 100 records').optional(),
+	newObjectId: id.optional(),
 	/** New-style generic subscriptions (object.creation…) say which object: 0-1 contact, 0-3 deal. */
 	objectTypeId: boundedString(EVENT_LIMITS.keyChars).optional(),
 	/** Becomes a trait's key, so it obeys the bounds of one. */
@@ -30,9 +45,10 @@ export const HubSpotWebhookEventSchema = z.object({
 	propertyValue: z.unknown().optional(),
 	changeSource: z.string().optional(),
 	attemptNumber: z.number().optional(),
-	subscriptionId: z.unknown().optional(),
+	subscriptionId: id.optional(),
 	appId: z.unknown().optional(),
-});
+}).refine((e) => e.objectId !== undefined || e.fromObjectId !== undefined, { message: 'is required (or fromObjectId, for an association change)', path: ['objectId'] });
+type HubSpotWebhookEvent = z.infer<typeof HubSpotWebhookEventSchema>;
 
 // Maps, not object literals: a sender's text ("constructor", "toString") must not find Object.prototype's members.
 const OBJECT_TYPE_IDS = new Map([
@@ -61,6 +77,41 @@ const CONTACT_FIELDS = new Map([
 
 const title = (word: string) => word.charAt(0).toUpperCase() + word.slice(1);
 
+/** The IANA zones this runtime knows, by their spelling in HubSpot's form (lower case, "/" written "_slash_"). */
+let zonesByHubSpotName: Map<string, string> | undefined;
+
+/**
+ * The IANA zone of a HubSpot time zone value (hs_timezone, whose options read "america_slash_los_angeles"), for the
+ * webhook and the polling paths alike: copied as it came it named no zone, and quiet hours and send times fell back to
+ * the policy's. A value that is a zone already is kept; one that matches none of the runtime's zones is undefined
+ * (left out, not guessed).
+ */
+export function hubspotTimeZone(value: unknown): string | undefined {
+	if (typeof value !== 'string' || !value) return undefined;
+	const zone = timeZoneOf(value);
+	if (zone) return zone;
+	zonesByHubSpotName ??= new Map(Intl.supportedValuesOf('timeZone').map((name) => [name.toLowerCase().replace(/\//g, '_slash_'), name]));
+	return zonesByHubSpotName.get(value.toLowerCase());
+}
+
+/**
+ * The event id of a notification: what tells it from another that shares its eventId (the subscription, the object,
+ * the property or association) and nothing a retry changes (attemptNumber, occurredAt). An id past the engine's bound
+ * (HubSpot's ids are numbers, but a sender's may be long text) is a hash of the same fields.
+ */
+function hubspotEventId(e: HubSpotWebhookEvent, objectId: string): string {
+	const association = e.toObjectId !== undefined ? [e.toObjectId, e.associationType ?? '', e.associationRemoved ? 'removed' : 'added'] : [];
+	const parts = [e.portalId, e.eventId, e.subscriptionId ?? '', objectId, ...association, ...(e.propertyName !== undefined ? [e.propertyName] : [])];
+	const text = `hubspot:${parts.join(':')}`;
+	return text.length <= EVENT_LIMITS.idChars ? text : `hubspot:${contentHash(parts, 32)}`;
+}
+
+/** The other records a merge made into this one (primary, merged and resulting records), as HubSpot names them. */
+function mergedRecords(e: HubSpotWebhookEvent, objectId: string): string[] {
+	const ids = [e.primaryObjectId, ...(e.mergedObjectIds ?? []), e.newObjectId].filter((v): v is string => v !== undefined && v !== objectId);
+	return [...new Set(ids)];
+}
+
 /**
  * The contact a HubSpot record stands for. A contact is the person; any other record (deal, company…)
  * is its own Nudge contact keyed `hubspotId = "<object>:<id>"`, so deal events can still drive
@@ -80,19 +131,23 @@ export function fromHubSpotWebhook(raw: Record<string, unknown>): Record<string,
 	const e = parsed.data;
 	const [prefix, action] = e.subscriptionType.split('.');
 	const objectName = prefix === 'object' ? (OBJECT_TYPE_IDS.get(e.objectTypeId ?? '') ?? `object_${e.objectTypeId ?? 'unknown'}`) : prefix;
-	const identities: Record<string, string> = { hubspotId: hubspotIdentity(objectName, e.objectId) };
+	// An association change starts from fromObjectId: the event is about that object.
+	const objectId = (e.objectId ?? e.fromObjectId)!;
+	const identities: Record<string, string> = { hubspotId: hubspotIdentity(objectName, objectId) };
 	const traits: Record<string, unknown> = {};
 	const changed = action === 'propertyChange' && e.propertyName !== undefined;
 	if (changed && objectName === 'contact') {
 		const value = e.propertyValue;
 		traits[e.propertyName!] = value;
 		const field = CONTACT_FIELDS.get(e.propertyName!);
-		if (field && typeof value === 'string' && value) traits[field] = value;
+		const fieldValue = field === 'timezone' ? hubspotTimeZone(value) : value;
+		if (field && typeof fieldValue === 'string' && fieldValue) traits[field] = fieldValue;
 		if (e.propertyName === 'email' && typeof value === 'string' && value.includes('@')) identities.email = value;
 	}
+	const merged = action === 'merge' ? mergedRecords(e, objectId) : [];
 	const name = objectName === 'deal' && e.propertyName === 'dealstage' ? 'Deal Stage Changed' : `${title(objectName)} ${ACTIONS.get(action) ?? title(action)}`;
 	return {
-		eventId: `hubspot:${e.portalId}:${e.eventId}`,
+		eventId: hubspotEventId(e, objectId),
 		source: 'hubspot',
 		type: changed && objectName === 'contact' ? 'identify' : 'track',
 		name,
@@ -102,9 +157,11 @@ export function fromHubSpotWebhook(raw: Record<string, unknown>): Record<string,
 		properties: {
 			portalId: e.portalId,
 			objectType: objectName,
-			objectId: e.objectId,
+			objectId,
 			subscriptionType: e.subscriptionType,
 			...(e.propertyName !== undefined ? { propertyName: e.propertyName, propertyValue: e.propertyValue } : {}),
+			...(e.toObjectId !== undefined ? { toObjectId: e.toObjectId, associationType: e.associationType, associationRemoved: e.associationRemoved } : {}),
+			...(merged.length ? { [MERGED_HUBSPOT_IDS]: merged.map((id) => hubspotIdentity(objectName, id)) } : {}),
 			...(e.changeSource ? { changeSource: e.changeSource } : {}),
 		},
 	};

@@ -11,7 +11,7 @@
 import { NudgeError } from '../../errors';
 import { HubSpotApi, HubSpotAuthError, hubspotTokens, type HubSpotAuthSettings } from './auth';
 import { HUBSPOT_TIMEOUT_MS, HubSpotAnswerUnread } from './http';
-import { hubspotIdentity } from './normalise';
+import { hubspotIdentity, hubspotTimeZone } from './normalise';
 import { byCursorOrder, isAfter, PollCursor, PolledRecord, PollPage, PollSource } from '../../events/poll';
 import { inIsoYears, isoTime, parseTime } from '../../util/isoTime';
 
@@ -212,7 +212,8 @@ export class HubSpotPollSource implements PollSource {
 			};
 		}
 		if (props.lifecyclestage) traits.lifecycle = props.lifecyclestage;
-		if (props.hs_timezone) traits.timezone = props.hs_timezone;
+		const timezone = hubspotTimeZone(props.hs_timezone);
+		if (timezone) traits.timezone = timezone;
 		if (props.mobilephone || props.phone) traits.phone = props.mobilephone || props.phone;
 		const email = props.email && props.email.includes('@') ? props.email : undefined;
 		return {

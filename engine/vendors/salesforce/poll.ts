@@ -27,9 +27,19 @@ export function soqlDateTime(ms: number): string {
 /** The one query of a poll; the cursor id is checked so nothing but an Id reaches the SOQL text. */
 export function pollQuery(object: SalesforcePollObject, after: PollCursor, until: number, limit: number): string {
 	if (after.id && !/^[A-Za-z0-9]{15,18}$/.test(after.id)) throw new NudgeError('INVALID_INPUT', `Stored Salesforce cursor id "${after.id}" is not a record Id`);
+	return `SELECT Id, SystemModstamp, ${FIELDS[object].join(', ')} FROM ${object} WHERE ${newerThan(after)} AND SystemModstamp < ${soqlDateTime(until)} ORDER BY SystemModstamp ASC, Id ASC LIMIT ${limit}`;
+}
+
+/**
+ * The records after the cursor as pollOnce's isAfter reads them, exactly, for stamps in whole seconds: soqlDateTime
+ * floors the cursor to its second, and a record of that second is before a cursor inside it (a first poll's, one ms
+ * before a whole second). Returned, such records filled the page and were dropped, so the cursor never moved.
+ */
+function newerThan(after: PollCursor): string {
 	const at = soqlDateTime(after.at);
-	const newer = after.id ? `(SystemModstamp > ${at} OR (SystemModstamp = ${at} AND Id > '${after.id}'))` : `SystemModstamp >= ${at}`;
-	return `SELECT Id, SystemModstamp, ${FIELDS[object].join(', ')} FROM ${object} WHERE ${newer} AND SystemModstamp < ${soqlDateTime(until)} ORDER BY SystemModstamp ASC, Id ASC LIMIT ${limit}`;
+	if (after.at % 1000 !== 0) return `SystemModstamp > ${at}`;
+	// On a whole second: an id orders the ties; no id (a first cursor) comes before every record of that second.
+	return after.id ? `(SystemModstamp > ${at} OR (SystemModstamp = ${at} AND Id > '${after.id}'))` : `SystemModstamp >= ${at}`;
 }
 
 export class SalesforcePollSource implements PollSource {
