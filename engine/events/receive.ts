@@ -42,6 +42,8 @@ export interface WebhookAnswer {
 	accepted: IngestResult[];
 	/** Events of a HubSpot batch refused one by one (the rest taken in): the trigger says so in its log. */
 	refused?: { index: number; error: string }[];
+	/** Refused before the signature was checked or as it failed: anyone can send these, so a trigger logs them sparingly. */
+	unauthenticated?: true;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -79,12 +81,12 @@ export async function receiveSignedEvents(
 	const refuse = (status: number, body: Record<string, unknown>): WebhookAnswer => ({ status, body, accepted: [] });
 	const size = request.rawBody === undefined ? 0 : Buffer.byteLength(request.rawBody);
 	if (size > MAX_WEBHOOK_BYTES) {
-		return refuse(413, { error: `The request is ${size} bytes; the limit is ${MAX_WEBHOOK_BYTES}. Send smaller batches.` });
+		return { ...refuse(413, { error: `The request is ${size} bytes; the limit is ${MAX_WEBHOOK_BYTES}. Send smaller batches.` }), unauthenticated: true };
 	}
 	try {
 		VERIFIERS[source](options.secret, request);
 	} catch (error) {
-		return refuse((error as NudgeError).httpStatus ?? 401, { error: (error as Error).message });
+		return { ...refuse((error as NudgeError).httpStatus ?? 401, { error: (error as Error).message }), unauthenticated: true };
 	}
 	let text: string;
 	try {

@@ -20,7 +20,11 @@ export const ContactRefSchema = z
 	.object({
 		// Not trimmed: a contact id is exact, as ingest keeps it (" x" and "x" are two people).
 		contactId: storableText(z.string().min(1, 'give a contact id').max(512, 'at most 512 characters')).optional(),
-		email: storableText(z.string().trim().min(3, 'give an email address').max(320, 'at most 320 characters')).optional(),
+		// An address as events give it: other text (a contact id, a request posted as text) names nobody, and erasing by
+		// it would answer as if it had erased someone.
+		email: storableText(z.string().trim().min(3, 'give an email address').max(320, 'at most 320 characters'))
+			.pipe(z.email('is not an email address (to name the contact by its id, give contactId)'))
+			.optional(),
 	})
 	.strict()
 	.refine((r) => (r.contactId === undefined) !== (r.email === undefined), { message: 'name the contact by its contact id or by its email address (one of them)' });

@@ -7,13 +7,25 @@ interface ContactDataDef extends NudgeNodeDef {
 	suppress?: boolean;
 }
 
-/** The contact the message names: msg.payload.contactId or msg.payload.email (a bare string payload is an email). */
+/**
+ * The contact the message names: msg.payload.contactId or msg.payload.email (a bare string payload is an email; the
+ * engine refuses one that is not). A request an http in node got as text (text/plain) is read as the JSON it spells.
+ */
 function contactOf(msg: NodeMessageInFlow): unknown {
-	const p = msg.payload;
+	const p = jsonText(msg.payload);
 	if (typeof p === 'string') return { email: p };
 	if (!p || typeof p !== 'object' || Array.isArray(p)) return {};
 	const { contactId, email } = p as Record<string, unknown>;
 	return { ...(contactId !== undefined ? { contactId } : {}), ...(email !== undefined ? { email } : {}) };
+}
+
+function jsonText(payload: unknown): unknown {
+	if (typeof payload !== 'string' || !payload.trim().startsWith('{')) return payload;
+	try {
+		return JSON.parse(payload) as unknown;
+	} catch {
+		return payload;
+	}
 }
 
 export = function (RED: NodeAPI) {
@@ -31,8 +43,10 @@ export = function (RED: NodeAPI) {
 			const run = async () => (erase ? await engine.eraseContact(contactOf(msg), { suppress: !!def.suppress }) : await engine.contactRecord(contactOf(msg)));
 			runMessage(this, engine, msg, done, run, (result) => {
 				msg.payload = result;
-				const text = 'erasureId' in result ? (result.found ? `erased ${result.counts.decisions} decisions` : 'suppressed') : `${result.decisions.length} decisions`;
-				this.status({ fill: 'green', shape: 'dot', text: shortText(text) });
+				// An erasure that found nobody (only a suppression kept) is not shown as done.
+				const nobody = 'erasureId' in result && !result.found;
+				const text = 'erasureId' in result ? (result.found ? `erased ${result.counts.decisions} decisions` : 'no one; suppressed') : `${result.decisions.length} decisions`;
+				this.status({ fill: nobody ? 'yellow' : 'green', shape: 'dot', text: shortText(text) });
 				send(msg);
 			});
 		});

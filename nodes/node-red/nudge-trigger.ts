@@ -64,17 +64,25 @@ export = function (RED: NodeAPI) {
 		// Every source signs its requests: without the secret each one is refused (401).
 		const secret = source === 'nudge' ? link.signingSecret : source === 'segment' ? vendorField(RED, def.segment, 'sharedSecret') : vendorField(RED, def.hubspot, 'clientSecret');
 
+		// Requests refused before the caller is known (not configured; unsigned or badly signed) are logged once a minute
+		// at most, with how many more there were: unauthenticated callers must not be able to flood the log.
 		let lastRefusalLogged = -Infinity;
+		let unlogged = 0;
+		const logRefusal = (log: (text: string) => void, text: string) => {
+			if (Date.now() - lastRefusalLogged < 60_000) {
+				unlogged++;
+				return;
+			}
+			lastRefusalLogged = Date.now();
+			log(unlogged ? `${text} (and ${unlogged} more refused in the minute before)` : text);
+			unlogged = 0;
+		};
 		const handler: WebhookHandler = (req, res) => {
 			if (!link.engine || link.error) {
 				// The caller is not authenticated yet: the reason (store, policy) goes to the Node-RED log only.
 				const error = link.error ?? new NudgeError('INVALID_CONFIG', 'The Nudge engine is not available', [], 503);
 				this.status(errorStatus(error));
-				// Once a minute at most: unauthenticated callers must not be able to flood the log.
-				if (Date.now() - lastRefusalLogged >= 60_000) {
-					lastRefusalLogged = Date.now();
-					this.error(`Refused a request to ${ROUTE_PREFIX}${path}: ${error.message}`);
-				}
+				logRefusal((text) => this.error(text), `Refused a request to ${ROUTE_PREFIX}${path}: ${error.message}`);
 				res.status(NOT_CONFIGURED_ANSWER.status).json(NOT_CONFIGURED_ANSWER.body);
 				return;
 			}
@@ -89,7 +97,9 @@ export = function (RED: NodeAPI) {
 					res.status(answer.status).json(answer.body);
 					if (answer.status !== 200) {
 						this.status({ fill: 'red', shape: 'dot', text: REFUSAL_LABELS[answer.status] ?? `refused ${answer.status}` });
-						this.warn(`Rejected a request to ${ROUTE_PREFIX}${path}: ${String(answer.body.error)}`);
+						const text = `Rejected a request to ${ROUTE_PREFIX}${path}: ${String(answer.body.error)}`;
+						if (answer.unauthenticated) logRefusal((line) => this.warn(line), text);
+						else this.warn(text);
 						return;
 					}
 					for (const { index, error } of answer.refused ?? []) this.warn(`Event ${index} of a ${source} batch was refused (the others were taken in): ${error}`);

@@ -39,6 +39,27 @@ describe('nudge-contact-data', () => {
 		expect(again).toMatchObject({ status: 'suppressed', reason: 'SUPPRESSION_LIST' });
 	});
 
+	it('a request an http in node got as text (text/plain JSON) erases the person it names', async () => {
+		const first = await engineOf().decide({ type: 'track', name: 'Demo Requested', identities: { email: 'text@example.com' } }, { journey: 'nurture', target: { dryRun: true } });
+		const receipt = await result('erase_node', JSON.stringify({ email: 'text@example.com' }));
+		expect(receipt).toMatchObject({ found: true, counts: { decisions: 1 } });
+		expect((await engineOf().getDecision(first.decisionId)).contactId).toBe(receipt.erasureId);
+	});
+
+	it('a bare text that is not an email address (a contact id) is refused with what to send, not answered as an erasure', async () => {
+		const first = await engineOf().decide({ type: 'track', name: 'Demo Requested', identities: { email: 'bare@example.com' } }, { journey: 'nurture', target: { dryRun: true } });
+		const caught = nextCaught();
+		nodeOf('erase_node').receive({ payload: first.contactId });
+		expect((await caught).message).toMatch(/Cannot erase the contact: email: is not an email address \(to name the contact by its id, give contactId\)/);
+		expect((await engineOf().getDecision(first.decisionId)).contactId).toBe(first.contactId);
+	});
+
+	it('an erasure that found nobody (a suppression kept) is shown as such, not as done', async () => {
+		const receipt = await result('erase_node', { email: 'never-seen@example.com' });
+		expect(receipt).toMatchObject({ found: false, suppressed: true });
+		expect(lastStatus('erase_node')).toEqual({ fill: 'yellow', shape: 'dot', text: 'no one; suppressed' });
+	});
+
 	it('a message naming no contact is caught with what to send', async () => {
 		const caught = nextCaught();
 		nodeOf('erase_node').receive({ payload: { name: 'Mo' } });

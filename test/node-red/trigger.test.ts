@@ -149,6 +149,18 @@ describe('refused requests', () => {
 		expect(nodeOf('trigger').warn.getCalls().some((c) => /Rejected a request to \/nudge\/events/.test(String(c.args[0])))).toBe(true);
 	});
 
+	it('many unsigned requests write one warning a minute, with the count of the others, not one each', async () => {
+		await load();
+		const rejected = () => nodeOf('trigger').warn.getCalls().map((c) => String(c.args[0])).filter((line) => line.startsWith('Rejected a request'));
+		const before = rejected().length;
+		for (let i = 0; i < 20; i++) expect((await post(httpNode(), '{"type":"track"}', {})).status).toBe(401);
+		expect(rejected().length - before).toBe(1);
+		// A signed request refused for its content is the integrator's to fix: logged every time.
+		const body = JSON.stringify({ type: 'track' });
+		for (let i = 0; i < 2; i++) expect((await post(httpNode(), body, signed(body))).status).toBe(400);
+		expect(rejected().length - before).toBe(3);
+	});
+
 	it('refuses a body changed after signing', async () => {
 		await load();
 		const body = JSON.stringify(segmentEvent({ userId: 'u-honest' }));
