@@ -5,6 +5,7 @@
  * neither skip nor repeat records.
  */
 import type { Node, NodeAPI } from 'node-red';
+import { unfinishedDecisions } from './shared/unfinished';
 import { applyInactivityRules, createPollSource, fireDueTimers, TIMER_LEASE_MS, type InactivityRule, journeyOf, NudgeError, parseInactivityRulesJson, policyHasTimers, pollOnce, type PollSourceSpec, timerFailureText } from '../../engine';
 import { asNudgeError, errorStatus, linkEngine, NudgeNodeDef, shortText, trackRun } from './shared/adapter';
 import { hubspotAuthOf, salesforceSettingsOf } from './shared/vendors';
@@ -62,6 +63,8 @@ export = function (RED: NodeAPI) {
 		}
 		const engine = link.engine;
 		const poller = source;
+		// The decisions handed to the flow, kept if it stops before finishing them and handed to it again when it starts.
+		const unfinished = unfinishedDecisions(RED, this, engine, journey);
 		let running = false;
 		const check = () => {
 			if (running) return;
@@ -75,7 +78,7 @@ export = function (RED: NodeAPI) {
 				})
 				.then(
 					async (result) => {
-						for (const { event, decision } of result.accepted) this.send({ payload: event, decision, topic: decision.contactId });
+						for (const taken of result.accepted) unfinished.handOut(taken);
 						for (const bad of result.invalid) this.warn(`Skipped record ${bad.id}: ${bad.error}`);
 						for (const { timerId, error } of result.timers?.failed ?? []) this.warn(`Timer ${timerId} could not fire (it will be retried): ${error.message}`);
 						for (const failure of result.timers?.timerFailures ?? []) this.error(timerFailureText(failure));
@@ -96,9 +99,9 @@ export = function (RED: NodeAPI) {
 		const timer = setInterval(check, intervalSeconds * 1000);
 		this.on('input', () => check());
 		this.status({ fill: 'grey', shape: 'ring', text: 'waiting' });
-		this.on('close', (_removed: boolean, done: () => void) => {
+		this.on('close', (removed: boolean, done: () => void) => {
 			clearInterval(timer);
-			done();
+			void unfinished.close(removed).finally(done);
 		});
 	}
 	RED.nodes.registerType('nudge-poll', NudgePoll);

@@ -8,6 +8,7 @@ import { applyInactivityRules, fireDueTimers, TIMER_LEASE_MS, headerValue, type 
 import { vendorField } from './shared/vendors';
 import { asNudgeError, errorStatus, linkEngine, NudgeNodeDef, shortText, trackRun } from './shared/adapter';
 import { claimPath, isValidPath, normalisePath, ROUTE_PREFIX, WebhookHandler } from './shared/webhook';
+import { unfinishedDecisions } from './shared/unfinished';
 
 /** Why every request is refused, for the log: the secret each source signs with, and where to set it. */
 const NO_SECRET: Record<WebhookSource, string> = {
@@ -106,7 +107,7 @@ export = function (RED: NodeAPI) {
 					const duplicates = Number(answer.body.duplicates);
 					const parts = [`${answer.accepted.length} accepted`, ...(duplicates ? [`${duplicates} dup`] : [])];
 					this.status({ fill: answer.accepted.length ? 'green' : 'yellow', shape: 'dot', text: shortText(parts.join(', ')) });
-					for (const { event, decision } of answer.accepted) this.send({ payload: event, decision, topic: decision.contactId });
+					for (const accepted of answer.accepted) unfinished.handOut(accepted);
 				})
 				.catch((error: unknown) => {
 					const e = asNudgeError(error, 'STORE_ERROR');
@@ -118,6 +119,9 @@ export = function (RED: NodeAPI) {
 			trackRun(this, engine, run);
 		};
 
+		// The decisions handed to the flow, kept if it stops before finishing them and handed to it again when it starts.
+		const unfinished = unfinishedDecisions(RED, this, link.engine, journey);
+
 		// Timers that ran out fire from here, as messages like any other event.
 		let firing = false;
 		const fireTimers = () => {
@@ -127,7 +131,7 @@ export = function (RED: NodeAPI) {
 			const run = fireDueTimers(link.engine, Date.now(), 100, rules, TIMER_LEASE_MS, { journey, node: this.id })
 				.then(
 					async ({ fired, failed, timerFailures, acknowledge }) => {
-						for (const { event, decision } of fired) this.send({ payload: event, decision, topic: decision.contactId });
+						for (const taken of fired) unfinished.handOut(taken);
 						for (const { timerId, error } of failed) this.warn(`Timer ${timerId} could not fire (it will be retried): ${error.message}`);
 						for (const failure of timerFailures) this.error(timerFailureText(failure));
 						// Acknowledged once sent: a timer taken by an instance that dies first fires again after its lease.
@@ -182,10 +186,10 @@ export = function (RED: NodeAPI) {
 			}
 		}
 
-		this.on('close', (_removed: boolean, done: () => void) => {
+		this.on('close', (removed: boolean, done: () => void) => {
 			if (timerLoop) clearInterval(timerLoop);
 			claim?.release();
-			done();
+			void unfinished.close(removed).finally(done);
 		});
 	}
 	RED.nodes.registerType('nudge-trigger', NudgeTrigger);

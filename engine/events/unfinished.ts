@@ -1,0 +1,75 @@
+/**
+ * Decisions a trigger handed to its flow that the flow had not finished when it stopped. Node-RED drops the messages
+ * in flight at a deploy or a stop, after the sender had its 200 and will not send again: without this, each deploy
+ * during traffic left a few decisions `pending` for ever, their events taken in and never acted on. The trigger keeps
+ * the ones still `pending` in the store as it stops, under its journey and node id, and hands them out again when its
+ * flow starts. Every step after it takes a decision it has seen before as it stands (Frequency Cap keeps an allowed
+ * decision's slot, Send sends a decision once), so one that the old flow did finish meanwhile is not sent twice.
+ * A process that dies without stopping (kill -9, a power cut) keeps nothing: run such a runtime behind a queue.
+ */
+import type { Decision } from '../audit/schema';
+import type { Engine } from '../engine';
+
+/** The most decisions one trigger keeps (the most recent): a flow stopped with more in flight keeps these. */
+export const MAX_UNFINISHED = 1_000;
+const CAS_TRIES = 5;
+
+const unfinishedKey = (journey: string, node: string) => `unfinished:${encodeURIComponent(journey)}:${node}`;
+
+function idsOf(text: string | undefined): string[] {
+	if (!text) return [];
+	try {
+		const ids = JSON.parse(text) as unknown;
+		return Array.isArray(ids) ? ids.filter((id): id is string => typeof id === 'string') : [];
+	} catch {
+		return [];
+	}
+}
+
+/** Of the decisions the flow was given, those still `pending` (none of its steps finished them), each read once. */
+async function stillPending(engine: Engine, decisionIds: string[]): Promise<string[]> {
+	const pending: string[] = [];
+	for (const id of decisionIds) if ((await engine.store.getDecision(id))?.status === 'pending') pending.push(id);
+	return pending;
+}
+
+/**
+ * As a trigger stops: keeps the decisions it handed out that are still pending, beside any kept before and not taken
+ * yet (another instance of the same flow on the store). Returns how many it keeps for this trigger.
+ */
+export async function keepUnfinished(engine: Engine, journey: string, node: string, decisionIds: string[]): Promise<number> {
+	const pending = await stillPending(engine, decisionIds.slice(-MAX_UNFINISHED));
+	if (!pending.length) return 0;
+	const key = unfinishedKey(journey, node);
+	for (let i = 0; i < CAS_TRIES; i++) {
+		const stored = await engine.store.getCursor(key);
+		const kept = [...new Set([...idsOf(stored), ...pending])].slice(-MAX_UNFINISHED);
+		if (await engine.store.setCursor(key, JSON.stringify(kept), stored)) {
+			await engine.store.sync();
+			return kept.length;
+		}
+	}
+	throw new Error(`Could not keep ${pending.length} unfinished decisions of journey ${journey}: the store changed under every try`);
+}
+
+/**
+ * As a trigger starts: takes the decisions kept for it (one instance takes each, compare-and-set) and returns those
+ * still pending, to be handed to its flow again.
+ */
+export async function takeUnfinished(engine: Engine, journey: string, node: string): Promise<Decision[]> {
+	const key = unfinishedKey(journey, node);
+	for (let i = 0; i < CAS_TRIES; i++) {
+		const stored = await engine.store.getCursor(key);
+		const ids = idsOf(stored);
+		if (!ids.length) return [];
+		if (!(await engine.store.setCursor(key, '[]', stored))) continue;
+		await engine.store.sync();
+		const decisions: Decision[] = [];
+		for (const id of ids) {
+			const decision = await engine.store.getDecision(id);
+			if (decision?.status === 'pending') decisions.push(decision);
+		}
+		return decisions;
+	}
+	return [];
+}
