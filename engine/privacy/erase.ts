@@ -101,6 +101,9 @@ async function holdErasedEvents(store: Store, contactIds: string[], now: number,
 	for (const eventId of events.keys()) marked.add(eventId);
 }
 
+/** How long an erasure, under the person's locks, waits for a send under way of a decision opened since it began. */
+const LATE_SEND_WAIT_MS = 5_000;
+
 /** What is kept of an erasure (in the store, under `privacy:erasure:<erasureId>`): nothing about the person. */
 export interface ErasureReceipt {
 	/** Also the pseudonym the contact's decisions now carry, so an audit can find them. */
@@ -125,6 +128,8 @@ interface LockedErasure {
 	keep?: (profile: Profile | undefined) => boolean;
 	/** Under the locks, marks the events of the person taken in since their first marking (holdErasedEvents). */
 	holdLateEvents?: (contactIds: string[]) => Promise<void>;
+	/** Under the locks, holds the send keys of the decisions opened since the erasure first held them (stopSends). */
+	stopLateSends?: (contactIds: string[]) => Promise<void>;
 	/** Claimed keys deleted with the contact's own (the agents' blast radius marks of the person). */
 	claimKeys?: string[];
 }
@@ -147,6 +152,7 @@ export async function eraseUnderLocks(store: Store, contactId: string, pseudonym
 		// Its contact id too: an event naming it (an integrator that kept it) makes a do-not-contact contact.
 		if (options.suppress) await suppressIdentities(store, [...new Set([...identityKeys, contactIdKey(contactId), ...(profile?.email ? [identityKey('email', profile.email)] : [])])], options.suppressAt!);
 		await options.holdLateEvents?.([contactId, ...(profile?.mergedFrom ?? [])]);
+		await options.stopLateSends?.([contactId, ...(profile?.mergedFrom ?? [])]);
 		const pseudonymise = (d: Decision) => pseudonymiseDecision(d, pseudonym, personal, at);
 		const scrub = options.scrub ?? true;
 		// Contacts merged into this one left decisions, ledger entries and hour counts under their own ids: erased first.
@@ -184,9 +190,12 @@ export async function eraseContact(store: Store, input: unknown, options: EraseO
 		const holdEvents = events && ((ids: string[]) => holdErasedEvents(store, ids, now.getTime(), events, marked));
 		await holdEvents?.(contactIds);
 		const held = await stopSends(store, contactIds, () => now.getTime());
+		// Another worker may open a decision of the person before the locks are taken (which its events then wait on): its
+		// key is held under them. A send of one already under way is waited for briefly, well within the locks' time.
+		const stopLateSends = async (ids: string[]) => void held.push(...(await stopSends(store, ids, () => now.getTime(), LATE_SEND_WAIT_MS, held)));
 		try {
 			const claimKeys = touches ? await agentTouchKeys(store, contactIds, now.getTime(), touches) : [];
-			receipt.counts = (await eraseUnderLocks(store, contactId, receipt.erasureId, receipt.at, { email: ref.email, suppress: options.suppress, suppressAt: now.getTime(), holdLateEvents: holdEvents, claimKeys }))!;
+			receipt.counts = (await eraseUnderLocks(store, contactId, receipt.erasureId, receipt.at, { email: ref.email, suppress: options.suppress, suppressAt: now.getTime(), holdLateEvents: holdEvents, stopLateSends, claimKeys }))!;
 		} catch (error) {
 			await releaseHeld(store, held).catch(() => undefined);
 			throw error;

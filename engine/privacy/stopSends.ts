@@ -19,9 +19,10 @@ export const SEND_UNDER_WAY_WAIT_MS = 30_000;
  * open (a reviewer's verdict written) has it held then. Returns the keys it claimed, each
  * with the value it holds, for an erasure that fails to give back (releaseHeld).
  */
-export async function stopSends(store: Store, contactIds: string[], now: () => number, waitMs = SEND_UNDER_WAY_WAIT_MS): Promise<HeldKey[]> {
+export async function stopSends(store: Store, contactIds: string[], now: () => number, waitMs = SEND_UNDER_WAY_WAIT_MS, heldAlready: HeldKey[] = []): Promise<HeldKey[]> {
 	const underWay: string[] = [];
 	const held: HeldKey[] = [];
+	const mine = new Set(heldAlready.map(({ key }) => key));
 	const hold = async (decisionId: string) => {
 		const { key, ttlMs } = sendClaim(decisionId);
 		const at = now();
@@ -30,7 +31,9 @@ export async function stopSends(store: Store, contactIds: string[], now: () => n
 		return true;
 	};
 	for (const status of OPEN_STATUSES) {
-		for await (const decision of iterateDecisions(store, { contactIds, status })) if (!(await hold(decision.decisionId))) underWay.push(decision.decisionId);
+		for await (const decision of iterateDecisions(store, { contactIds, status })) {
+			if (!mine.has(sendClaim(decision.decisionId).key) && !(await hold(decision.decisionId))) underWay.push(decision.decisionId);
+		}
 	}
 	const deadline = Date.now() + waitMs;
 	for (const decisionId of underWay) {

@@ -11,10 +11,14 @@ import { sendClaim } from '../../engine/usecases/send';
 import { applyInactivityRules } from '../../engine/events/timers';
 import { contentHash } from '../../engine/ids';
 import { MemoryStore } from '../../engine/store/memory';
+import { PostgresStore } from '../../engine/store/postgres';
+import { RedisStore } from '../../engine/store/redis';
+import { splitStore, type SplitStore } from '../../engine/store/split';
+import type { Store } from '../../engine/store/types';
 import { contactHourKeys } from '../../engine/store/types';
 import { beforeFirstCall, countingSender, withEngine } from '../helpers/erasure';
-import { found, forEveryBackend, memoryDump, postgresBackend, type Backend } from '../helpers/rawStores';
-import { describeWithServer, TEST_POSTGRES_URL } from '../helpers/services';
+import { found, forEveryBackend, memoryDump, postgresBackend, redisBackend, splitBackend, type Backend } from '../helpers/rawStores';
+import { describeWithServer, TEST_POSTGRES_URL, TEST_REDIS_URL } from '../helpers/services';
 
 const EMAIL = 'zelda.quinn@example.org';
 const NURTURE = { journey: 'nurture', target: { dryRun: true as const } };
@@ -168,6 +172,63 @@ forEveryBackend('datarights', (backend: Backend) => {
 			await engine.ingest({ type: 'alias', userId: 'zq-new-1', previousId: 'zq-user-8841' }, { source: 'segment' });
 			const d = await engine.decide({ type: 'track', userId: 'zq-user-8841', event: 'Demo Requested', traits: { email: 'zq@elsewhere.example', consent: { email: 'opted_in' } } }, NURTURE);
 			expect({ status: d.status, reason: d.reason }).toEqual({ status: 'suppressed', reason: 'SUPPRESSION_LIST' });
+		});
+	});
+});
+
+/** A second connection to the same data: another worker's. */
+function secondConnection(store: Store): Store {
+	if (store instanceof RedisStore) return new RedisStore(TEST_REDIS_URL, { prefix: store.prefix });
+	if (store instanceof PostgresStore) return new PostgresStore(TEST_POSTGRES_URL, { schema: store.schema, maxConnections: 4 });
+	const { hot, log } = (store as SplitStore<RedisStore, PostgresStore>).parts;
+	return splitStore(secondConnection(hot) as RedisStore, secondConnection(log) as PostgresStore);
+}
+
+function sharedBackends(run: (backend: Backend) => void): void {
+	describeWithServer('Redis', TEST_REDIS_URL)('on Redis', () => run(redisBackend('datarights_two')));
+	describeWithServer('PostgreSQL', TEST_POSTGRES_URL)('on PostgreSQL', () => {
+		run(postgresBackend('datarights_two'));
+		describeWithServer('Redis', TEST_REDIS_URL)('and split', () => run(splitBackend('datarights_two')));
+	});
+}
+
+sharedBackends((backend) => {
+	/*
+	 * Another worker takes in an event of the person after the erasure listed their open decisions (their send keys were
+	 * not held then) and before it erased them; its one-call journey reaches Frequency Cap after the erasure. The
+	 * erasure holds the send keys of the decisions opened meanwhile too (under the person's locks, which new events
+	 * wait on), so the journey sends nothing and answers the erased row.
+	 */
+	test(`${backend.name}: a decision another worker opened while the erasure ran sends nothing after it, and nothing is written back`, async () => {
+		const store = backend.open();
+		const other = secondConnection(store);
+		await withEngine(other, async (worker) => {
+			await withEngine(store, async (engine) => {
+				await engine.ingest({ type: 'identify', identities: { email: EMAIL }, traits: { consent: { email: 'opted_in' } } });
+				const sender = countingSender();
+				let reachedCap!: () => void;
+				const atCap = new Promise<void>((resolve) => (reachedCap = resolve));
+				let erased!: () => void;
+				const done = new Promise<void>((resolve) => (erased = resolve));
+				// The worker's journey waits at its cap check until the erasure has ended.
+				beforeFirstCall(other, ['reserveCapAndClaim'], async () => {
+					reachedCap();
+					await done;
+				});
+				let journey: Promise<Decision> | undefined;
+				let profileReads = 0;
+				// Past the erasure's listing of open decisions (its second read of the profile, before it locks): the event comes.
+				beforeFirstCall(store, ['getProfile'], async () => {
+					journey = worker.decide({ type: 'track', name: 'Demo Requested', identities: { email: EMAIL } }, { journey: 'nurture', target: { sender } });
+					await atCap;
+				}, () => ++profileReads === 2);
+				await engine.eraseContact({ email: EMAIL });
+				erased();
+				const d = await journey!;
+				expect({ attempts: sender.attempts, status: d.status, reason: d.reason }).toEqual({ attempts: 0, status: 'suppressed', reason: 'CONTACT_ERASED' });
+				await other.sync();
+				expect(found(await backend.dump(store), [EMAIL])).toEqual([]);
+			});
 		});
 	});
 });
