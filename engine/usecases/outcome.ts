@@ -40,7 +40,11 @@ export interface OutcomeInput {
  */
 function asSent(input: OutcomeInput): OutcomeInput {
 	const { outcomeId, value } = input as { outcomeId?: unknown; value?: unknown };
-	const id = typeof outcomeId === 'number' && Number.isFinite(outcomeId) ? String(outcomeId) : typeof outcomeId === 'string' ? outcomeId.trim() || undefined : outcomeId;
+	// Past 2^53 a JSON number is no longer the id that was sent (9007199254740993 reads as …992): two orders would be one.
+	if (typeof outcomeId === 'number' && !Number.isSafeInteger(outcomeId)) {
+		throw new NudgeError('INVALID_INPUT', `The outcome id ${String(outcomeId)} is a number JSON cannot carry exactly (a whole number up to 9007199254740991): send it as text`);
+	}
+	const id = typeof outcomeId === 'number' ? String(outcomeId) : typeof outcomeId === 'string' ? outcomeId.trim() || undefined : outcomeId;
 	const text = typeof value === 'string' ? value.trim() : undefined;
 	const amount = text === undefined ? value : text === '' ? undefined : Number.isNaN(Number(text)) ? value : Number(text);
 	return { ...input, outcomeId: id as string | undefined, value: amount as number | undefined };

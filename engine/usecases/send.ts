@@ -1,5 +1,6 @@
 import type { Decision } from '../audit/schema';
-import { checkMove, moveTo } from '../audit/status';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { checkMove, isOpen, moveTo } from '../audit/status';
 import { channelEligibility } from '../profiles/eligibility';
 import { sentTrials } from '../decide/bookkeeping';
 import { deliver, RetryPolicy, Sender, SendResult, WebhookTarget } from '../deliver/provider';
@@ -15,6 +16,8 @@ export const sendClaim = (decisionId: string): KeyClaim => ({ key: `send:${decis
 
 /** How long a reviewer's verdict holds the decision's send key while it is written (withSendKey). */
 const VERDICT_HOLD_MS = 60_000;
+/** How long a verdict waits for another one being written. */
+const VERDICT_WAIT_MS = 2_000;
 
 /**
  * Writes a verdict on a decision in review (a reviewer's, an approver's) while holding its send key, which an erasure
@@ -26,7 +29,13 @@ const VERDICT_HOLD_MS = 60_000;
 export async function withSendKey<T>(ctx: EngineContext, decision: Decision, now: Date, write: (current: Decision) => Promise<T>): Promise<T | Decision> {
 	const { key } = sendClaim(decision.decisionId);
 	const at = now.getTime();
-	if (!(await ctx.store.claimKey(key, VERDICT_HOLD_MS, at))) return endedElsewhere(ctx, decision);
+	// Held by another verdict being written (a colleague answering at the same moment) for a moment: waited for, so
+	// `write` says what that verdict made of the decision. Held longer (a send, an erasure): the stored decision answers.
+	const deadline = Date.now() + VERDICT_WAIT_MS;
+	while (!(await ctx.store.claimKey(key, VERDICT_HOLD_MS, at))) {
+		if (Date.now() >= deadline || !isOpen((await ctx.store.getDecision(decision.decisionId))?.status)) return endedElsewhere(ctx, decision);
+		await sleep(20);
+	}
 	try {
 		const written = await write(await loadDecision(ctx, decision.decisionId));
 		await ctx.store.sync();

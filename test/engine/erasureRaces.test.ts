@@ -354,3 +354,17 @@ describe('pseudonymisation and what an erasure leaves (the memory store: no back
 		});
 	});
 });
+
+describe('two reviewers answering at once (the memory store: no backend differs here)', () => {
+	test('the second is told what the first made of the decision, not that it is being sent or erased', async () => {
+		await withEngine(new MemoryStore(), async (engine) => {
+			const held = await inReview(engine);
+			const answers = await Promise.allSettled([
+				engine.resolveReview(held.decisionId, { approve: true, reviewer: 'mia@shop.example' }),
+				engine.resolveReview(held.decisionId, { approve: false, reviewer: 'tom@shop.example' }),
+			]);
+			const refused = answers.filter((a): a is PromiseRejectedResult => a.status === 'rejected').map((a) => (a.reason as Error).message);
+			expect(refused).toEqual([`Decision ${held.decisionId} is not waiting for review (it is pending)`]);
+		}, REVIEW_POLICY);
+	});
+});

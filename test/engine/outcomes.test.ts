@@ -115,3 +115,14 @@ describe('outcome times', () => {
 		await engine.close();
 	});
 });
+
+describe('outcome ids as shops send them', () => {
+	test('an order id given as a JSON number past 2^53 is refused, asking for text, not recorded under another order\'s id', async () => {
+		const engine = new Engine({ store: new MemoryStore(), policy: loadPolicy(base) });
+		const d = await engine.decide({ type: 'track', name: 'Demo Requested', identities: { email: 'big-order@x.io' } }, dry('nurture'));
+		const unsafe = JSON.parse('{"outcomeId": 9007199254740993}').outcomeId as string;
+		await expect(engine.recordOutcome({ decisionId: d.decisionId, type: 'conversion', outcomeId: unsafe })).rejects.toThrow(/outcome id 9007199254740992 is a number JSON cannot carry exactly .*send it as text/);
+		const safe = JSON.parse('{"outcomeId": 9007199254740991}').outcomeId as string;
+		expect((await engine.recordOutcome({ decisionId: d.decisionId, type: 'conversion', outcomeId: safe })).decision.outcomes.map((o) => o.outcomeId)).toEqual(['9007199254740991']);
+	});
+});

@@ -10,6 +10,10 @@ import { NudgeError } from '../../engine/errors';
 import { receiveSignedEvents, type WebhookSource } from '../../engine/events/receive';
 import { hubspotSignature, verifyHubSpotRequest } from '../../engine/vendors/hubspot/signature';
 import { segmentSignature, verifySegmentRequest } from '../../engine/vendors/segment/signature';
+import { hubspotTimeZone } from '../../engine/vendors/hubspot/normalise';
+import { ingestHubSpotBatch } from '../../engine/vendors/hubspot/receive';
+import { MemoryStore } from '../../engine/store/memory';
+import { withEngine } from '../helpers/erasure';
 
 const SEGMENT_SECRET = 'whsec-segment';
 const HUBSPOT_SECRET = 'hs-client-secret';
@@ -335,14 +339,15 @@ describe('HubSpot notifications: ids, associations, privacy deletions, time zone
 		expect(again.body).toMatchObject({ accepted: 0, erased: 0 });
 	});
 
-	test('a privacy deletion in a batch with the contact\'s changes erases them after those are taken in', async () => {
+	test('a privacy deletion in a batch with the contact\'s changes erases them after those are taken in (and does not hand them out)', async () => {
 		const answer = await hubspotPost([
 			{ ...base, eventId: 8101, subscriptionId: 26, occurredAt, subscriptionType: 'contact.propertyChange', objectId: 780, propertyName: 'email', propertyValue: 'brief@example.com' },
 			{ ...base, eventId: 8102, subscriptionId: 31, occurredAt: occurredAt + 1000, subscriptionType: 'contact.privacyDeletion', objectId: 780 },
 			{ ...base, eventId: 8103, subscriptionId: 25, occurredAt, subscriptionType: 'contact.creation', objectId: 781 },
 		]);
 		expect(answer.status).toBe(200);
-		expect(answer.body).toMatchObject({ accepted: 2, erased: 1 });
+		// The erased contact's change is taken in, then erased with them: only the other contact's is handed out.
+		expect(answer.body).toMatchObject({ accepted: 1, erased: 1 });
 		const left = await engine.store.resolveIdentities(['hubspotId:780', 'email:brief@example.com', 'hubspotId:781']);
 		expect([...left.keys()]).toEqual(['hubspotId:781']);
 	});
@@ -369,5 +374,65 @@ describe('HubSpot notifications: ids, associations, privacy deletions, time zone
 		const ids = await engine.store.resolveIdentities(['hubspotId:701', 'hubspotId:702']);
 		expect(ids.get('hubspotId:702')).toBe(ids.get('hubspotId:701'));
 		expect((await engine.getProfile(ids.get('hubspotId:701')!))?.identities.hubspotId?.sort()).toEqual(['701', '702']);
+	});
+});
+
+const hs = { portalId: 62515, appId: 54321, attemptNumber: 0, changeSource: 'CRM_UI' };
+const POLICY = { caps: [], holdout: { globalShare: 0, journeys: {} } };
+
+describe('HubSpot time zones and privacy deletions', () => {
+	/*
+	 * HubSpot's hs_timezone options are IANA names spelled with "_slash_" and "_hyphen_", current names and aliases
+	 * included, none of which are in the runtime's list of canonical names (Intl.supportedValuesOf lists Asia/Calcutta).
+	 */
+	test.each([
+		['asia_slash_kolkata', 'Asia/Kolkata'],
+		['asia_slash_kathmandu', 'Asia/Kathmandu'],
+		['america_slash_argentina_slash_buenos_aires', 'America/Argentina/Buenos_Aires'],
+		['asia_slash_ho_chi_minh', 'Asia/Ho_Chi_Minh'],
+		['europe_slash_kyiv', 'Europe/Kyiv'],
+		['us_slash_eastern', 'America/New_York'],
+		['us_slash_pacific', 'America/Los_Angeles'],
+		['america_slash_port_hyphen_au_hyphen_prince', 'America/Port-au-Prince'],
+	])('hs_timezone %s names a zone (%s)', (value, zone) => {
+		const got = hubspotTimeZone(value);
+		expect(got).toBeDefined();
+		// The same offset as the zone named, whatever spelling the runtime resolves it to.
+		const at = new Date('2026-01-15T12:00:00Z');
+		const offset = (z: string) => new Intl.DateTimeFormat('en-US', { timeZone: z, timeZoneName: 'longOffset' }).format(at);
+		expect(offset(got!)).toBe(offset(zone));
+	});
+
+	/*
+	 * HubSpot retries a notification that failed (a 5xx, a timeout) for up to a day: one made before the deletion and
+	 * delivered after it (a new eventId, so no duplicate) makes only a do-not-contact contact, as the erasure suppresses.
+	 */
+	test('a HubSpot notification delivered after the contact\'s privacy deletion does not make a messageable contact of them again', async () => {
+		const occurredAt = Date.now() - 60_000;
+		await withEngine(new MemoryStore(), async (engine) => {
+			await ingestHubSpotBatch(engine, [{ ...hs, eventId: 1, subscriptionId: 26, occurredAt, subscriptionType: 'contact.propertyChange', objectId: 777, propertyName: 'email', propertyValue: 'gone@example.com' }], 'sales');
+			const deleted = await ingestHubSpotBatch(engine, [{ ...hs, eventId: 3, subscriptionId: 31, occurredAt: occurredAt + 2000, subscriptionType: 'contact.privacyDeletion', objectId: 777 }], 'sales');
+			expect(deleted.erased).toBe(1);
+			// The retry of a change made before the deletion (its first delivery failed).
+			const late = await ingestHubSpotBatch(engine, [{ ...hs, eventId: 2, subscriptionId: 26, occurredAt: occurredAt + 1000, subscriptionType: 'contact.propertyChange', objectId: 777, propertyName: 'firstname', propertyValue: 'Gone' }], 'sales');
+			const profile = late.results[0] ? await engine.getProfile(late.results[0].decision.contactId) : undefined;
+			expect(profile === undefined || profile.doNotContact === true).toBe(true);
+		}, POLICY);
+	});
+
+	/*
+	 * A batch holding a contact's change and its privacy deletion: the change is not handed to the flow after the
+	 * erasure (a Slack post or a CRM sync after the trigger would get the data of the person just erased).
+	 */
+	test('the changes of a contact erased by the same batch are not handed to the flow', async () => {
+		const occurredAt = Date.now() - 60_000;
+		await withEngine(new MemoryStore(), async (engine) => {
+			const taken = await ingestHubSpotBatch(engine, [
+				{ ...hs, eventId: 8101, subscriptionId: 26, occurredAt, subscriptionType: 'contact.propertyChange', objectId: 780, propertyName: 'email', propertyValue: 'brief@example.com' },
+				{ ...hs, eventId: 8102, subscriptionId: 31, occurredAt: occurredAt + 1000, subscriptionType: 'contact.privacyDeletion', objectId: 780 },
+			], 'sales');
+			expect(taken.erased).toBe(1);
+			expect(JSON.stringify(taken.results)).not.toMatch(/brief@example\.com/);
+		}, POLICY);
 	});
 });

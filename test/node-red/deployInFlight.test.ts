@@ -9,18 +9,28 @@ import path from 'node:path';
 import request from 'supertest';
 import { closeAllEngines } from '../../engine/registry';
 import { startReceiver } from '../helpers/receiver';
-import { catchAll, engineOf, helper, httpNode, quietFor, SECRET, segmentEvent, signed, TAB, waitUntil, withHttpCapture } from './_helpers';
+import { catchAll, coreNode, engineOf, helper, httpNode, NUDGE_NODES, quietFor, SECRET, segmentEvent, signed, TAB, waitUntil, withHttpCapture } from './_helpers';
 
 const file = path.join(tmpdir(), `nudge-deploy-${process.pid}-${Date.now()}.db`);
 const store = `sqlite:${file}`;
 let receiver: Awaited<ReturnType<typeof startReceiver>>;
 
+type Hooks = { add(name: string, hook: (e: { msg: Record<string, unknown>; destination: { id: string } }) => void): void; remove(name: string): void };
+const testHelper = helper as unknown as { _RED: { hooks: Hooks }; _registryUtil: { createNodeApi(node: object): Record<string, unknown> } };
+
 beforeAll(async () => {
+	// The node API of a Node-RED runtime has the message hooks (RED.hooks); the test helper's mock runtime leaves them
+	// out, though its flows run them: given to the nodes here as Node-RED gives them.
+	const createNodeApi = testHelper._registryUtil.createNodeApi.bind(testHelper._registryUtil);
+	testHelper._registryUtil.createNodeApi = (node) => ({ ...createNodeApi(node), hooks: testHelper._RED.hooks });
 	await helper.startServer();
 	receiver = await startReceiver();
 });
-afterAll(async () => {
+afterEach(async () => {
 	await helper.unload();
+	await closeAllEngines();
+});
+afterAll(async () => {
 	await helper.stopServer();
 	await closeAllEngines();
 	await receiver.close();
@@ -51,3 +61,58 @@ test('every event answered 200 before a full deploy is sent once after it: none 
 	const decisions = await engineOf().queryDecisions({ limit: 100 });
 	expect({ posts: receiver.received.length, statuses: decisions.map((d) => d.status) }).toEqual({ posts: 10, statuses: decisions.map(() => 'sent') });
 }, 30_000);
+
+/** A trigger whose flow is `after`, its first node `first`. */
+const shortFlow = (after: object[], first: string) => [
+	...catchAll(),
+	{ id: 'eng1', type: 'nudge-engine', name: 'e', store, policy: '' },
+	{ id: 'trigger', type: 'nudge-trigger', z: TAB, engine: 'eng1', path: 'resume', journey: 'nurture', wires: [[first]] },
+	...after,
+];
+/** Ends the flow: done with every message (as Node-RED's own nodes are). */
+const END = { id: 'end', type: 'function', z: TAB, func: 'return null;', outputs: 1, wires: [[]] };
+/** Holds a message 2 s: a deploy meanwhile drops it. */
+const WAIT = { id: 'wait', type: 'delay', z: TAB, pauseType: 'delay', timeout: '2', timeoutUnits: 'seconds', rate: '1', nbRateUnits: '1', rateUnits: 'second', randomFirst: '1', randomLast: '5', randomUnits: 'seconds', drop: false, wires: [['end']] };
+const NODES = () => withHttpCapture([...NUDGE_NODES, coreNode('function/10-function.js'), coreNode('function/89-delay.js')]);
+
+/** The messages `id` receives, across deploys (Node-RED's onReceive hook outlives the nodes). */
+function received(id: string): Record<string, unknown>[] {
+	const hooks = testHelper._RED.hooks;
+	const seen: Record<string, unknown>[] = [];
+	hooks.remove('onReceive.deployTest');
+	hooks.add('onReceive.deployTest', (event) => {
+		if (event.destination.id === id) seen.push(event.msg);
+	});
+	return seen;
+}
+
+test('a decision whose message went through the whole flow (every node done with it) is not handed out again at a deploy', async () => {
+	const flow = shortFlow([END], 'end');
+	await helper.load(NODES(), flow, creds);
+	const seen = received('end');
+	const body = JSON.stringify(segmentEvent());
+	expect((await request(httpNode()).post('/nudge/resume').set(signed(body, SECRET)).send(body)).status).toBe(200);
+	await waitUntil(() => seen.length === 1, 'the hand-out');
+	await quietFor(100);
+	// Still pending (no Nudge step after the trigger moves it), but finished by the flow.
+	expect((await engineOf().getDecision(seen[0].decision)).status).toBe('pending');
+	await helper.setFlows(flow, 'full', creds);
+	await quietFor(500);
+	expect(seen).toHaveLength(1);
+});
+
+test('a decision handed out again, still in a delay node at a second deploy, is kept and handed out again then too', async () => {
+	const flow = shortFlow([WAIT, END], 'wait');
+	await helper.load(NODES(), flow, creds);
+	const waiting = received('wait');
+	const body = JSON.stringify(segmentEvent({ properties: { cartValue: 129 } }));
+	expect((await request(httpNode()).post('/nudge/resume').set(signed(body, SECRET)).send(body)).status).toBe(200);
+	await waitUntil(() => waiting.length === 1, 'the hand-out');
+	for (let deploy = 1; deploy <= 2; deploy++) {
+		await helper.setFlows(flow, 'full', creds);
+		await waitUntil(() => waiting.length === deploy + 1, 'the decision handed to the delay node again');
+		// The event as the decision log keeps it: its id, type and name, not its properties.
+		expect(waiting[deploy]).toMatchObject({ resumed: true, payload: { type: 'track', name: expect.any(String) } });
+		expect((waiting[deploy].payload as { properties?: unknown }).properties).toBeUndefined();
+	}
+});

@@ -77,21 +77,19 @@ const CONTACT_FIELDS = new Map([
 
 const title = (word: string) => word.charAt(0).toUpperCase() + word.slice(1);
 
-/** The IANA zones this runtime knows, by their spelling in HubSpot's form (lower case, "/" written "_slash_"). */
-let zonesByHubSpotName: Map<string, string> | undefined;
-
 /**
- * The IANA zone of a HubSpot time zone value (hs_timezone, whose options read "america_slash_los_angeles"), for the
- * webhook and the polling paths alike: copied as it came it named no zone, and quiet hours and send times fell back to
- * the policy's. A value that is a zone already is kept; one that matches none of the runtime's zones is undefined
- * (left out, not guessed).
+ * The IANA zone of a HubSpot time zone value (hs_timezone, whose options read "america_slash_los_angeles",
+ * "us_slash_eastern", "america_slash_port_hyphen_au_hyphen_prince"), for the webhook and the polling paths alike:
+ * copied as it came it named no zone, and quiet hours and send times fell back to the policy's. HubSpot's words are
+ * read back ("_slash_" "/", "_hyphen_" "-") and asked of the runtime's zones, aliases and current names included (its
+ * list of canonical names has neither Asia/Kolkata nor US/Eastern); one that names no zone is undefined (left out).
  */
 export function hubspotTimeZone(value: unknown): string | undefined {
 	if (typeof value !== 'string' || !value) return undefined;
-	const zone = timeZoneOf(value);
-	if (zone) return zone;
-	zonesByHubSpotName ??= new Map(Intl.supportedValuesOf('timeZone').map((name) => [name.toLowerCase().replace(/\//g, '_slash_'), name]));
-	return zonesByHubSpotName.get(value.toLowerCase());
+	const zone = timeZoneOf(value.replace(/_slash_/gi, '/').replace(/_hyphen_/gi, '-'));
+	if (!zone) return undefined;
+	// Named in lower case, as HubSpot writes it: the zone's own spelling ("us/eastern" → America/New_York).
+	return zone !== zone.toLowerCase() ? zone : new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
 }
 
 /**

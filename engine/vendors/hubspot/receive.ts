@@ -48,7 +48,7 @@ export async function ingestHubSpotBatch(engine: Engine, events: unknown[], jour
 			invalid = batchIndex(error.details.invalid as RefusedEvent[]);
 		}
 	}
-	let erased = 0;
+	const erased = new Set<string>();
 	for (const { raw, index } of deletions) {
 		const parsed = HubSpotWebhookEventSchema.safeParse(raw);
 		if (!parsed.success) {
@@ -56,24 +56,30 @@ export async function ingestHubSpotBatch(engine: Engine, events: unknown[], jour
 			invalid.push({ index, error: describeIssues(issues), issues });
 			continue;
 		}
-		if (await eraseHubSpotContact(engine, hubspotIdentity('contact', (parsed.data.objectId ?? parsed.data.fromObjectId)!))) erased++;
+		const contactId = await eraseHubSpotContact(engine, hubspotIdentity('contact', (parsed.data.objectId ?? parsed.data.fromObjectId)!));
+		if (contactId !== undefined) erased.add(contactId);
 	}
 	invalid.sort((a, b) => a.index - b.index);
 	if (invalid.length === events.length) throw batchRefused(invalid, events.length, events.length > 1);
-	return { results, invalid, erased };
+	// The batch's other changes of a contact it erased are not handed to the flow: they carry the person's data.
+	return { results: results.filter((r) => !erased.has(r.decision.contactId)), invalid, erased: erased.size };
 }
 
-/** Erases the contact of a HubSpot id; false when Nudge has none (never seen, or erased by an earlier delivery). */
-async function eraseHubSpotContact(engine: Engine, hubspotId: string): Promise<boolean> {
+/**
+ * Erases the contact of a HubSpot id, suppressed: HubSpot retries a failed notification for a day, and one made before
+ * the deletion and delivered after it would otherwise make a contactable contact of the person again. Undefined when
+ * Nudge has none (never seen, or erased by an earlier delivery).
+ */
+async function eraseHubSpotContact(engine: Engine, hubspotId: string): Promise<string | undefined> {
 	const key = identityKey('hubspotId', hubspotId);
 	const contactId = (await engine.store.resolveIdentities([key])).get(key);
-	if (contactId === undefined) return false;
+	if (contactId === undefined) return undefined;
 	try {
-		await engine.eraseContact({ contactId });
-		return true;
+		await engine.eraseContact({ contactId }, { suppress: true });
+		return contactId;
 	} catch (error) {
 		// Erased meanwhile by another delivery of the deletion.
-		if (error instanceof NudgeError && error.code === 'UNKNOWN_CONTACT') return false;
+		if (error instanceof NudgeError && error.code === 'UNKNOWN_CONTACT') return undefined;
 		throw error;
 	}
 }
