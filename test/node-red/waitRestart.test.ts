@@ -14,7 +14,7 @@ import { builtIsFresh, NodeRedRuntime, startNodeRed } from '../helpers/nodeRedRu
 import { closeReceivers, startReceiver } from '../helpers/receiver';
 import { SECRET, segmentEvent, waitUntil } from './_helpers';
 
-const fresh = builtIsFresh(['nodes/node-red/nudge-due.ts', 'nodes/node-red/nudge-frequency-cap.ts', 'engine/guard/waits.ts', 'engine/engine.ts']);
+const fresh = builtIsFresh(['nodes/node-red/nudge-due.ts', 'nodes/node-red/nudge-frequency-cap.ts', 'engine/guard/waits.ts', 'engine/engine.ts', 'nodes/node-red/shared/unfinished.ts', 'engine/events/unfinished.ts']);
 const maybe = fresh ? describe : describe.skip;
 
 const WINDOW_SECONDS = 4;
@@ -87,6 +87,55 @@ maybe('delayed decisions in a real Node-RED process', () => {
 			await new Promise((r) => setTimeout(r, 1000));
 			const sentIds = inbox.received.map((r) => (JSON.parse(r.body) as { decisionId: string }).decisionId);
 			expect(sentIds.sort()).toEqual([...ids].sort());
+		} finally {
+			await store.close();
+		}
+	}, 60_000);
+});
+
+/** Trigger → a 1 s delay node → Choose Channel → Frequency Cap → Send: a deploy within that second drops the messages. */
+function delayedFlows(sendUrl: string): object[] {
+	const node = (id: string, type: string, extra: Record<string, unknown>, wires: string[][] = [[]]) => ({ id, type, z: TAB, engine: 'eng1', ...extra, wires });
+	return [
+		{ id: TAB, type: 'tab', label: 'deploys' },
+		{ id: 'eng1', type: 'nudge-engine', name: 'deploys', policy: JSON.stringify({ ...DEFAULT_POLICY, name: 'deploys', caps: [] }) },
+		node('trigger', 'nudge-trigger', { path: 'events', journey: 'nurture' }, [['hold']]),
+		{ id: 'hold', type: 'delay', z: TAB, pauseType: 'delay', timeout: '1', timeoutUnits: 'seconds', rate: '1', nbRateUnits: '1', rateUnits: 'second', randomFirst: '1', randomLast: '5', randomUnits: 'seconds', drop: false, wires: [['choose']] },
+		node('choose', 'nudge-choose-channel', {}, [['cap'], ['cap'], ['cap'], ['cap'], ['cap'], ['cap'], []]),
+		node('cap', 'nudge-frequency-cap', { operation: 'check', channel: '' }, [['send'], [], [], []]),
+		node('send', 'nudge-send', { provider: 'webhook', url: sendUrl, timeout: 5, sign: false }, [[], []]),
+	];
+}
+
+maybe('a full deploy in a real Node-RED process while events are in its flow', () => {
+	let red: NodeRedRuntime | undefined;
+	afterEach(async () => {
+		await red?.stop();
+		await closeReceivers();
+	});
+
+	test('every event answered 200 before the deploy is sent once after it, through the admin API deploy users make', async () => {
+		const dir = tempDir('nudge-nr-deploy-');
+		const storeFile = join(dir, 'nudge.db');
+		const inbox = await startReceiver([200]);
+		const options = { flows: delayedFlows(inbox.url), credentials: { eng1: { signingSecret: SECRET, storeUrl: `sqlite:${storeFile}` } }, userDir: join(dir, 'node-red') };
+		mkdirSync(options.userDir, { recursive: true });
+		red = await startNodeRed(options);
+		const body = JSON.stringify(['ana', 'ben', 'cy', 'dee', 'eve'].map((name) => segmentEvent({ userId: `dp-${name}`, context: { traits: { email: `${name}@example.com` } } })));
+		const res = await fetch(`${red.origin}/nudge/events`, { method: 'POST', headers: { 'content-type': 'application/json', ...signatureHeaders(SECRET, body) }, body });
+		expect(res.status).toBe(200);
+		const ids = ((await res.json()) as { decisionIds: string[] }).decisionIds;
+		expect(ids).toHaveLength(5);
+		// The editor's Deploy (full), while the five wait in the delay node.
+		const deploy = await fetch(`${red.origin}/flows`, { method: 'POST', headers: { 'content-type': 'application/json', 'Node-RED-Deployment-Type': 'full', 'Node-RED-API-Version': 'v2' }, body: JSON.stringify({ flows: delayedFlows(inbox.url) }) });
+		expect(deploy.status).toBe(200);
+		const store = new SqliteStore(storeFile);
+		try {
+			await waitUntil(async () => (await Promise.all(ids.map((id) => store.getDecision(id)))).every((d) => d?.status === 'sent'), 'the five decisions to be sent after the deploy', 15_000);
+			await new Promise((r) => setTimeout(r, 500));
+			const sent = inbox.received.map((r) => (JSON.parse(r.body) as { decisionId: string }).decisionId);
+			expect(sent.sort()).toEqual([...ids].sort());
+			expect(red.output()).not.toMatch(/Could not (keep|hand)/);
 		} finally {
 			await store.close();
 		}
