@@ -36,20 +36,26 @@ function flows(sendUrl: string): object[] {
 	];
 }
 
-maybe('delayed decisions in a real Node-RED process', () => {
-	let red: NodeRedRuntime | undefined;
-	afterEach(async () => {
-		await red?.stop();
-		await closeReceivers();
-	});
+let red: NodeRedRuntime | undefined;
+afterEach(async () => {
+	await red?.stop();
+	await closeReceivers();
+});
 
+/** A real Node-RED on a folder and SQLite store of its own, its flows sending to a local inbox. */
+async function started(flowsFor: (sendUrl: string) => object[]) {
+	const dir = tempDir('nudge-nr-');
+	const storeFile = join(dir, 'nudge.db');
+	const inbox = await startReceiver([200]);
+	const options = { flows: flowsFor(inbox.url), credentials: { eng1: { signingSecret: SECRET, storeUrl: `sqlite:${storeFile}` } }, userDir: join(dir, 'node-red') };
+	mkdirSync(options.userDir, { recursive: true });
+	red = await startNodeRed(options);
+	return { storeFile, inbox, options };
+}
+
+maybe('delayed decisions in a real Node-RED process', () => {
 	test('stopped while decisions wait and started again on the same folder and store: none is lost, each is sent once when due', async () => {
-		const dir = tempDir('nudge-nr-waits-');
-		const storeFile = join(dir, 'nudge.db');
-		const inbox = await startReceiver([200]);
-		const options = { flows: flows(inbox.url), credentials: { eng1: { signingSecret: SECRET, storeUrl: `sqlite:${storeFile}` } }, userDir: join(dir, 'node-red') };
-		mkdirSync(options.userDir, { recursive: true });
-		red = await startNodeRed(options);
+		const { storeFile, inbox, options } = await started(flows);
 		const post = async (events: unknown[]) => {
 			const body = JSON.stringify(events);
 			const res = await fetch(`${red!.origin}/nudge/events`, { method: 'POST', headers: { 'content-type': 'application/json', ...signatureHeaders(SECRET, body) }, body });
@@ -70,7 +76,7 @@ maybe('delayed decisions in a real Node-RED process', () => {
 			for (const d of waiting) expect(d).toMatchObject({ reason: 'FREQUENCY_CAP', ruleId: 'email-burst', guard: { retryAt: expect.any(String) } });
 
 			// Stopped while they wait…
-			await red.stop();
+			await red!.stop();
 			expect(Date.now()).toBeLessThan(Math.min(...waiting.map((d) => Date.parse(d.guard!.retryAt!))));
 			expect((await Promise.all(waiting.map((d) => read(d.decisionId)))).map((d) => d.status)).toEqual(['delayed', 'delayed']);
 			// …and started again on the same folder and store: each comes out when due and is sent.
@@ -108,19 +114,9 @@ function delayedFlows(sendUrl: string): object[] {
 }
 
 maybe('a full deploy in a real Node-RED process while events are in its flow', () => {
-	let red: NodeRedRuntime | undefined;
-	afterEach(async () => {
-		await red?.stop();
-		await closeReceivers();
-	});
-
 	test('every event answered 200 before the deploy is sent once after it, through the admin API deploy users make', async () => {
-		const dir = tempDir('nudge-nr-deploy-');
-		const storeFile = join(dir, 'nudge.db');
-		const inbox = await startReceiver([200]);
-		const options = { flows: delayedFlows(inbox.url), credentials: { eng1: { signingSecret: SECRET, storeUrl: `sqlite:${storeFile}` } }, userDir: join(dir, 'node-red') };
-		mkdirSync(options.userDir, { recursive: true });
-		red = await startNodeRed(options);
+		const { storeFile, inbox } = await started(delayedFlows);
+		if (!red) throw new Error('Node-RED did not start');
 		const body = JSON.stringify(['ana', 'ben', 'cy', 'dee', 'eve'].map((name) => segmentEvent({ userId: `dp-${name}`, context: { traits: { email: `${name}@example.com` } } })));
 		const res = await fetch(`${red.origin}/nudge/events`, { method: 'POST', headers: { 'content-type': 'application/json', ...signatureHeaders(SECRET, body) }, body });
 		expect(res.status).toBe(200);
