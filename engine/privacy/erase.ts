@@ -9,7 +9,7 @@ import { identityLockKey, withIdentityLocks } from '../profiles/identityLock';
 import { contactIdKey, identityKey, profileById, profileIdentityKeys } from '../profiles/profiles';
 import type { ErasureCounts, Store } from '../store/types';
 import { personalValues, pseudonymiseDecision } from './pseudonymise';
-import { releaseHeld, stopSends } from './stopSends';
+import { type HeldKey, releaseHeld, SEND_UNDER_WAY_WAIT_MS, stopSends } from './stopSends';
 import { suppressIdentities } from './suppression';
 import { isoTime } from '../util/isoTime';
 import { storableText } from '../events/limits';
@@ -189,11 +189,12 @@ export async function eraseContact(store: Store, input: unknown, options: EraseO
 		const marked = new Set<string>();
 		const holdEvents = events && ((ids: string[]) => holdErasedEvents(store, ids, now.getTime(), events, marked));
 		await holdEvents?.(contactIds);
-		const held = await stopSends(store, contactIds, () => now.getTime());
+		const held: HeldKey[] = [];
 		// Another worker may open a decision of the person before the locks are taken (which its events then wait on): its
 		// key is held under them. A send of one already under way is waited for briefly, well within the locks' time.
-		const stopLateSends = async (ids: string[]) => void held.push(...(await stopSends(store, ids, () => now.getTime(), LATE_SEND_WAIT_MS, held)));
+		const stopLateSends = async (ids: string[]) => void (await stopSends(store, ids, () => now.getTime(), LATE_SEND_WAIT_MS, held));
 		try {
+			await stopSends(store, contactIds, () => now.getTime(), SEND_UNDER_WAY_WAIT_MS, held);
 			const claimKeys = touches ? await agentTouchKeys(store, contactIds, now.getTime(), touches) : [];
 			receipt.counts = (await eraseUnderLocks(store, contactId, receipt.erasureId, receipt.at, { email: ref.email, suppress: options.suppress, suppressAt: now.getTime(), holdLateEvents: holdEvents, stopLateSends, claimKeys }))!;
 		} catch (error) {

@@ -17,12 +17,13 @@ export const SEND_UNDER_WAY_WAIT_MS = 30_000;
  * open decision whose key was claimed already (by Send, or by a cap check whose send follows at once) to end; one
  * still open after `waitMs` (its process died mid-send) is erased as it stands; one whose key is let go while it is still
  * open (a reviewer's verdict written) has it held then. Returns the keys it claimed, each
- * with the value it holds, for an erasure that fails to give back (releaseHeld).
+ * with the value it holds, for an erasure that fails to give back (releaseHeld); given `held` (the keys a pass before
+ * held), it skips those and adds the new ones to it.
  */
-export async function stopSends(store: Store, contactIds: string[], now: () => number, waitMs = SEND_UNDER_WAY_WAIT_MS, heldAlready: HeldKey[] = []): Promise<HeldKey[]> {
+export async function stopSends(store: Store, contactIds: string[], now: () => number, waitMs = SEND_UNDER_WAY_WAIT_MS, held: HeldKey[] = []): Promise<HeldKey[]> {
 	const underWay: string[] = [];
-	const held: HeldKey[] = [];
-	const mine = new Set(heldAlready.map(({ key }) => key));
+	// Added to the caller's list as each is held: an erasure failing half-way gives back every key it held (releaseHeld).
+	const mine = new Set(held.map(({ key }) => key));
 	const hold = async (decisionId: string) => {
 		const { key, ttlMs } = sendClaim(decisionId);
 		const at = now();

@@ -368,3 +368,35 @@ describe('two reviewers answering at once (the memory store: no backend differs 
 		}, REVIEW_POLICY);
 	});
 });
+
+describe('an erasure that fails gives back every send key it held (the memory store: no backend differs here)', () => {
+	/*
+	 * The erasure's second pass (under the locks: decisions opened since it began) holds a key, then the store fails on
+	 * its next page. The contact is kept and its decisions go on (docs/privacy.md): that key too is given back.
+	 */
+	test("a failure in the second pass over the person's open decisions leaves their send keys free", async () => {
+		const store = new MemoryStore() as Store;
+		const query = store.queryDecisions.bind(store);
+		let failing = false;
+		const calls: Record<string, number> = {};
+		// The first pass does not see the decision (another worker opens it just after), the second does and holds its key.
+		(store as { queryDecisions: Store['queryDecisions'] }).queryDecisions = async (q) => {
+			if (failing && q.contactIds && q.status) {
+				const n = (calls[q.status] = (calls[q.status] ?? 0) + 1);
+				if (q.status === 'pending' && n === 1) return [];
+				if (q.status === 'delayed' && n === 2) throw new Error('connection reset');
+			}
+			return query(q);
+		};
+		await withEngine(store, async (engine) => {
+			await engine.ingest({ type: 'identify', identities: { email: EMAIL }, traits: { consent: { email: 'opted_in' } } });
+			const { decision } = await engine.ingest({ type: 'track', name: 'Demo Requested', identities: { email: EMAIL } }, { journey: 'nurture' });
+			failing = true;
+			await expect(engine.eraseContact({ email: EMAIL }, { suppress: true })).rejects.toThrow('connection reset');
+			failing = false;
+			expect(calls).toMatchObject({ pending: 2, delayed: 2 });
+			const { key, ttlMs } = sendClaim(decision.decisionId);
+			expect(await store.claimKey(key, ttlMs, Date.now())).toBe(true);
+		});
+	});
+});

@@ -316,7 +316,7 @@ describe('outcomes teach the learner exactly once', () => {
 		await expect(engine.recordOutcome({ decisionId: 'd_nope', type: 'conversion' })).rejects.toThrow(/d_nope is not in this engine's decision log/);
 		await expect(engine.recordOutcome({ decisionId: d.decisionId, type: 'revenue', value: -5 })).rejects.toThrow(/revenue outcome needs its amount/);
 		await expect(engine.recordOutcome({ decisionId: d.decisionId, type: 'revenue' })).rejects.toThrow(/got nothing/);
-		await expect(engine.recordOutcome({ decisionId: d.decisionId, type: 'revenue', value: '12' as unknown as number })).rejects.toThrow(/got "12"/);
+		await expect(engine.recordOutcome({ decisionId: d.decisionId, type: 'revenue', value: 'twelve' as unknown as number })).rejects.toThrow(/got "twelve"/);
 		await expect(engine.recordOutcome({ decisionId: d.decisionId, type: 'conversion', at: 'yesterday' })).rejects.toThrow(/is not a date-time/);
 		await expect(engine.recordOutcome({ decisionId: d.decisionId, type: 'conversion', at: '2000-01-01T00:00:00Z' })).rejects.toThrow(/earlier than its decision/);
 		await expect(engine.recordOutcome({ decisionId: d.decisionId, messageId: 'pm-1', type: 'conversion' })).rejects.toThrow(/names its decision one way/);

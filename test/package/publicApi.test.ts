@@ -10,14 +10,14 @@ const ROOT = join(__dirname, '..', '..');
 
 const VALUES = [
 	'AGENT_LIMITS', 'ActionRequestSchema', 'CHANNELS', 'CHANNEL_OUTPUTS', 'DECISION_STATUSES', 'DEFAULT_JOURNEY', 'DEFAULT_POLICY',
-	'DEFAULT_STORE_URL', 'DecisionConsole', 'DecisionSchema', 'Engine', 'GUARD_OUTPUTS', 'JOURNEYS', 'MAX_DATA_FILE_BYTES', 'MAX_WEBHOOK_BYTES', 'MemoryStore',
+	'DEFAULT_STORE_URL', 'DecisionConsole', 'DecisionSchema', 'Engine', 'GUARD_OUTPUTS', 'JOURNEYS', 'MAX_DATA_FILE_BYTES', 'MAX_UNFINISHED', 'MAX_WEBHOOK_BYTES', 'MemoryStore',
 	'NOT_CONFIGURED_ANSWER', 'NudgeError', 'OutcomeSchema', 'PROVIDERS', 'PolicySchema', 'REASON_CODES', 'SEND_OUTPUTS', 'TIMER_LEASE_MS', 'VERDICTS',
 	'WEBHOOK_SOURCES', 'acquireEngine', 'applyInactivityRules', 'checkEngineConfig', 'checkWebhookUrl', 'chooseChannelStep',
 	'closeAllEngines', 'connectSalesforce', 'createEngine', 'createPollSource', 'createSender', 'dataFileNotRegular', 'dataFileTooLarge', 'dataFileUnreadable', 'dataTable', 'decisionIdOf',
-	'fireDueTimers', 'getEngine', 'guardOptionsOf', 'headerValue', 'hubspotAuthFrom', 'journeyOf', 'jsonObjectOf', 'loadPolicy',
+	'fireDueTimers', 'getEngine', 'guardOptionsOf', 'headerValue', 'hubspotAuthFrom', 'journeyOf', 'jsonObjectOf', 'keepUnfinished', 'loadPolicy',
 	'loadPolicyFile', 'modelOperation', 'openItem', 'openStore', 'outcomeReference', 'outcomeTime', 'parseInactivityRules', 'parseInactivityRulesJson',
-	'policyHasTimers', 'policyJsonSchema', 'pollOnce', 'postWebhook', 'receiveSignedEvents', 'redactUrl', 'resolveActionContact',
-	'routeGuard', 'routeSend', 'routedChannel', 'runJourney', 'salesforceSettingsFrom', 'signatureHeaders', 'tableFromText', 'takeDueDecisions', 'timerFailureText',
+	'policyHasTimers', 'policyJsonSchema', 'pollOnce', 'postWebhook', 'previewDueTimers', 'previewPoll', 'receiveSignedEvents', 'redactUrl', 'resolveActionContact',
+	'routeGuard', 'routeSend', 'routedChannel', 'runJourney', 'salesforceSettingsFrom', 'signatureHeaders', 'tableFromText', 'takeDueDecisions', 'takeUnfinished', 'timerFailureText',
 	'verdictOf', 'verifySignedRequest',
 ];
 

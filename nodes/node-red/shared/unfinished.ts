@@ -1,79 +1,118 @@
 /**
- * A Node-RED trigger's decisions that its flow had not finished when the flow stopped (a deploy, a stop of the
- * runtime): kept in the store as the trigger closes and handed to the flow again once the flows have started
- * (engine/events/unfinished.ts). A message is finished when every node it reached has called done() on it: Node-RED's
- * message hooks count its deliveries (postDeliver) against the nodes done with it (onComplete), so a flow whose last
- * step leaves a decision pending (Score, then a CRM update) is not run again at a deploy.
+ * A Node-RED trigger's decisions whose message a deploy (or a stop of the runtime) dropped before the flow was done
+ * with it: handed to the flow again once the flows have started (engine/events/unfinished.ts keeps them in the store
+ * when the trigger itself stops). Each message handed out is followed with Node-RED's message hooks: which nodes hold
+ * it (delivered to them, preDeliver, and not yet done with it, onComplete). When the flows stop (`flows:stopping`
+ * says which nodes: all of them, the modified nodes, or the modified flows' nodes), a message every holder of which
+ * stops is lost; one still held by a node that keeps running is not (it is not run twice). A message no node holds any
+ * more is finished, whatever its decision's status (Score, then a CRM update, leaves it pending): not run again.
  */
 import type { Node, NodeAPI } from 'node-red';
 import { type Decision, type Engine, type IngestResult, keepUnfinished, MAX_UNFINISHED, takeUnfinished } from '../../../engine';
 
-/** How long after it was handed out a decision still in the flow is kept (a delay node's wait, a slow API). */
+/** How long after it was handed out a message still held is followed (a delay node's wait, a slow API). */
 const IN_FLOW_MS = 3_600_000;
+/** Messages followed at once, the most recent: a busy trigger hands out many an hour. */
+const MAX_FOLLOWED = 10_000;
 
+type HookEvent = { msg?: { _msgid?: string }; destination?: { id?: string }; node?: { id?: string } };
 /** Node-RED's message hooks (RED.hooks, Node-RED 2 and later), as far as they are used here. */
 interface MessageHooks {
-	add(name: string, hook: (event: { msg?: { _msgid?: string } }) => void): void;
+	add(name: string, hook: (event: HookEvent) => void): void;
 	remove(name: string): void;
+}
+/** Node-RED's flows:stopping event: which nodes stop (runtime/lib/flows stop()). */
+interface Stopping {
+	type?: string;
+	diff?: { changed?: string[]; removed?: string[]; linked?: string[]; rewired?: string[] };
 }
 
 export interface UnfinishedDecisions {
 	/** Gives the flow an event taken in, with its decision (msg.payload, msg.decision), and follows it through. */
 	handOut(taken: IngestResult): void;
-	/** As the node closes: keeps the ones not finished (not when the node was removed: no flow would take them). */
+	/** As the node closes: keeps the decisions a stop dropped (not when the node was removed: no flow would take them). */
 	close(removed: boolean): Promise<void>;
 }
 
+interface Followed {
+	decisionId: string;
+	at: number;
+	/** Nodes holding the message, with how many copies each. */
+	holders: Map<string, number>;
+}
+
+function stoppingNodes({ type, diff }: Stopping): Set<string> | 'all' {
+	if (!diff || type === 'full' || (type !== 'nodes' && type !== 'flows')) return 'all';
+	const lists = type === 'nodes' ? [diff.changed, diff.removed] : [diff.changed, diff.removed, diff.linked, diff.rewired];
+	return new Set(lists.flatMap((list) => list ?? []));
+}
+
 export function unfinishedDecisions(RED: NodeAPI, node: Node, engine: Engine | undefined, journey: string): UnfinishedDecisions {
-	// By the time handed out, oldest first (a Map keeps insertion order); and each message's deliveries not done yet.
-	const given = new Map<string, number>();
-	const inFlight = new Map<string, { decisionId: string; open: number }>();
 	const hooks = (RED as unknown as { hooks?: MessageHooks }).hooks;
 	const label = `nudgeUnfinished${node.id.replace(/[^A-Za-z0-9]/g, '')}`;
-	hooks?.add(`postDeliver.${label}`, ({ msg }) => {
-		const followed = msg?._msgid === undefined ? undefined : inFlight.get(msg._msgid);
-		if (followed) followed.open++;
+	// By message id, oldest first (a Map keeps insertion order).
+	const followed = new Map<string, Followed>();
+	/** Decisions whose message the last stop dropped. */
+	let lost: string[] = [];
+	const holdersOf = (event: HookEvent) => (event.msg?._msgid === undefined ? undefined : followed.get(event.msg._msgid)?.holders);
+	hooks?.add(`preDeliver.${label}`, (event) => {
+		const holders = holdersOf(event);
+		const id = event.destination?.id;
+		if (holders && id) holders.set(id, (holders.get(id) ?? 0) + 1);
 	});
-	hooks?.add(`onComplete.${label}`, ({ msg }) => {
-		const followed = msg?._msgid === undefined ? undefined : inFlight.get(msg._msgid);
-		if (!followed || --followed.open > 0) return;
-		inFlight.delete(msg!._msgid!);
-		given.delete(followed.decisionId);
+	hooks?.add(`onComplete.${label}`, (event) => {
+		const holders = holdersOf(event);
+		const id = event.node?.id;
+		const copies = id === undefined ? undefined : holders?.get(id);
+		// A node done before it sends on (a function node's asynchronous send) is followed again by that send's delivery.
+		if (copies === undefined) return;
+		if (copies > 1) holders!.set(id!, copies - 1);
+		else holders!.delete(id!);
 	});
+	const onStopping = (event: Stopping) => {
+		const stopping = stoppingNodes(event ?? {});
+		const since = Date.now() - IN_FLOW_MS;
+		// Without the hooks nothing says where a message is: every decision still pending may have been dropped.
+		lost = [...followed.values()].filter((f) => f.at >= since && (!hooks || (f.holders.size > 0 && (stopping === 'all' || [...f.holders.keys()].every((id) => stopping.has(id)))))).map((f) => f.decisionId);
+	};
 	const send = (decision: Decision, payload: unknown, resumed: boolean) => {
-		given.delete(decision.decisionId);
-		given.set(decision.decisionId, Date.now());
-		if (given.size > MAX_UNFINISHED) given.delete(given.keys().next().value!);
 		const _msgid = RED.util.generateId();
-		if (hooks) inFlight.set(_msgid, { decisionId: decision.decisionId, open: 0 });
-		if (inFlight.size > MAX_UNFINISHED) inFlight.delete(inFlight.keys().next().value!);
+		followed.set(_msgid, { decisionId: decision.decisionId, at: Date.now(), holders: new Map() });
+		if (followed.size > MAX_FOLLOWED) followed.delete(followed.keys().next().value!);
 		node.send({ _msgid, payload, decision, topic: decision.contactId, ...(resumed ? { resumed: true } : {}) });
 	};
-	const resume = () => {
-		if (!engine) return;
-		takeUnfinished(engine, journey, node.id).then(
-			(decisions) => {
-				if (!decisions.length) return;
-				node.log(`Handing ${decisions.length} decision(s) to the flow again: the flow stopped before they were finished`);
-				// The event as the decision log keeps it (id, type, name, time): the rest of what was sent is not stored.
-				for (const decision of decisions) send(decision, decision.event, true);
-			},
-			(error: Error) => node.warn(`Could not hand the decisions the flow had not finished to it again: ${error.message}`),
-		);
+	const handOutAgain = (decisions: Decision[]) => {
+		if (!decisions.length) return;
+		node.log(`Handing ${decisions.length} decision(s) to the flow again: a deploy or a stop dropped them before the flow was done`);
+		// The event as the decision log keeps it (id, type, name, time): the rest of what was sent is not stored.
+		for (const decision of decisions) send(decision, decision.event, true);
 	};
+	let started = false;
+	const onStarted = () => {
+		if (!engine) return;
+		const work = !started
+			? // This node just started: the decisions its previous instance kept as it stopped.
+				takeUnfinished(engine, journey, node.id)
+			: // It ran on through a partial deploy that stopped nodes after it: the decisions they dropped, still pending.
+				Promise.all(lost.map((id) => engine.store.getDecision(id))).then((found) => found.filter((d): d is Decision => d?.status === 'pending'));
+		started = true;
+		lost = [];
+		void engine.track(work.then(handOutAgain, (error: Error) => node.warn(`Could not hand the decisions the flow had not finished to it again: ${error.message}`)));
+	};
+	RED.events.on('flows:stopping', onStopping);
 	// Once every node of the flows runs: a message sent before would be lost again.
-	RED.events.once('flows:started', resume);
+	RED.events.on('flows:started', onStarted);
 	return {
 		handOut: ({ event, decision }) => send(decision, event, false),
 		async close(removed) {
-			RED.events.removeListener('flows:started', resume);
+			RED.events.removeListener('flows:stopping', onStopping);
+			RED.events.removeListener('flows:started', onStarted);
 			hooks?.remove(`*.${label}`);
-			if (removed || !engine || !given.size) return;
-			const since = Date.now() - IN_FLOW_MS;
-			const recent = [...given].filter(([, at]) => at >= since).map(([id]) => id);
+			const dropped = lost.slice(-MAX_UNFINISHED);
+			if (removed || !engine || !dropped.length) return;
 			try {
 				// Tracked: the engine's close (its config node stops with the flow) waits for it.
-				const kept = await engine.track(keepUnfinished(engine, journey, node.id, recent));
+				const kept = await engine.track(keepUnfinished(engine, journey, node.id, dropped));
 				if (kept) node.log(`Kept ${kept} decision(s) the flow had not finished: handed to it again when it starts`);
 			} catch (error) {
 				node.warn(`Could not keep the decisions the flow had not finished: ${(error as Error).message}`);
