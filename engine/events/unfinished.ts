@@ -1,11 +1,12 @@
 /**
  * Decisions a trigger handed to its flow that the flow had not finished when it stopped. Node-RED drops the messages
  * in flight at a deploy or a stop, after the sender had its 200 and will not send again: without this, each deploy
- * during traffic left a few decisions `pending` for ever, their events taken in and never acted on. The trigger keeps
- * the ones still `pending` in the store as it stops, under its journey and node id, and hands them out again when its
- * flow starts. Every step after it takes a decision it has seen before as it stands (Frequency Cap keeps an allowed
- * decision's slot, Send sends a decision once), so one that the old flow did finish meanwhile is not sent twice.
- * A process that dies without stopping (kill -9, a power cut) keeps nothing: run such a runtime behind a queue.
+ * during traffic left a few decisions `pending` for ever, their events taken in and never acted on. A stopping trigger
+ * keeps in the store, under its journey and node id, those of its decisions whose message the stop dropped
+ * (nodes/node-red/shared/unfinished.ts says which) and still `pending`; started again, it hands them out again. Every
+ * step after it takes a decision it has seen before as it stands (Frequency Cap keeps an allowed decision's slot, Send
+ * sends a decision once), so one the old flow did finish meanwhile is not sent twice. A process that dies without
+ * stopping (kill -9, a power cut) keeps nothing: run such a runtime behind a queue.
  */
 import type { Decision } from '../audit/schema';
 import type { Engine } from '../engine';
@@ -34,8 +35,8 @@ async function stillPending(engine: Engine, decisionIds: string[]): Promise<stri
 }
 
 /**
- * As a trigger stops: keeps the decisions it handed out that are still pending, beside any kept before and not taken
- * yet (another instance of the same flow on the store). Returns how many it keeps for this trigger.
+ * As a trigger stops: keeps those of `decisionIds` (the decisions the stop dropped) still pending, beside any kept
+ * before and not taken yet (another instance of the same flow on the store). Returns how many it keeps for this trigger.
  */
 export async function keepUnfinished(engine: Engine, journey: string, node: string, decisionIds: string[]): Promise<number> {
 	const pending = await stillPending(engine, decisionIds.slice(-MAX_UNFINISHED));
