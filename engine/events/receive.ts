@@ -79,14 +79,15 @@ export async function receiveSignedEvents(
 ): Promise<WebhookAnswer> {
 	const source = options.source ?? 'nudge';
 	const refuse = (status: number, body: Record<string, unknown>): WebhookAnswer => ({ status, body, accepted: [] });
+	const refuseUnsigned = (status: number, body: Record<string, unknown>): WebhookAnswer => ({ ...refuse(status, body), unauthenticated: true });
 	const size = request.rawBody === undefined ? 0 : Buffer.byteLength(request.rawBody);
 	if (size > MAX_WEBHOOK_BYTES) {
-		return { ...refuse(413, { error: `The request is ${size} bytes; the limit is ${MAX_WEBHOOK_BYTES}. Send smaller batches.` }), unauthenticated: true };
+		return refuseUnsigned(413, { error: `The request is ${size} bytes; the limit is ${MAX_WEBHOOK_BYTES}. Send smaller batches.` });
 	}
 	try {
 		VERIFIERS[source](options.secret, request);
 	} catch (error) {
-		return { ...refuse((error as NudgeError).httpStatus ?? 401, { error: (error as Error).message }), unauthenticated: true };
+		return refuseUnsigned((error as NudgeError).httpStatus ?? 401, { error: (error as Error).message });
 	}
 	let text: string;
 	try {

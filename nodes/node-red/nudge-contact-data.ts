@@ -1,6 +1,7 @@
 /** `nudge-contact-data`: a data request (GDPR) for one contact: its whole record, or its erasure (engine/privacy). */
 import type { Node, NodeAPI, NodeMessageInFlow } from 'node-red';
 import { Done, errorStatus, fail, linkEngine, NudgeNodeDef, runMessage, Send, shortText } from './shared/adapter';
+import { jsonObjectOf } from '../../engine';
 
 interface ContactDataDef extends NudgeNodeDef {
 	operation?: 'export' | 'erase';
@@ -9,23 +10,15 @@ interface ContactDataDef extends NudgeNodeDef {
 
 /**
  * The contact the message names: msg.payload.contactId or msg.payload.email (a bare string payload is an email; the
- * engine refuses one that is not). A request an http in node got as text (text/plain) is read as the JSON it spells.
+ * engine refuses one that is not). A request an http in node got as text (text/plain) is read as the JSON object it
+ * spells, as every node reads JSON settings (jsonObjectOf: text that is not JSON is refused, saying so).
  */
 function contactOf(msg: NodeMessageInFlow): unknown {
-	const p = jsonText(msg.payload);
+	const p = typeof msg.payload === 'string' && msg.payload.trim().startsWith('{') ? jsonObjectOf(msg.payload, 'msg.payload') : msg.payload;
 	if (typeof p === 'string') return { email: p };
 	if (!p || typeof p !== 'object' || Array.isArray(p)) return {};
 	const { contactId, email } = p as Record<string, unknown>;
 	return { ...(contactId !== undefined ? { contactId } : {}), ...(email !== undefined ? { email } : {}) };
-}
-
-function jsonText(payload: unknown): unknown {
-	if (typeof payload !== 'string' || !payload.trim().startsWith('{')) return payload;
-	try {
-		return JSON.parse(payload) as unknown;
-	} catch {
-		return payload;
-	}
 }
 
 export = function (RED: NodeAPI) {
