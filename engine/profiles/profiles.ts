@@ -163,14 +163,43 @@ const before = (a: string, b: string): boolean => parseTime(a) < parseTime(b);
 function laterTimes<T extends Record<string, string>>(mine: T | undefined, theirs: T | undefined): T | undefined {
 	if (!theirs) return mine;
 	const out: Record<string, string> = { ...mine };
-	for (const [key, at] of Object.entries(theirs)) if (out[key] === undefined || before(out[key], at)) out[key] = at;
+	for (const [key, at] of Object.entries(theirs)) if (!Object.hasOwn(out, key) || before(out[key], at)) out[key] = at;
 	return out as T;
+}
+
+/** When a profile's value of a trait was stated, if it says. */
+const statedAt = (profile: Profile, key: string): string | undefined => (profile.traitsAt && Object.hasOwn(profile.traitsAt, key) ? profile.traitsAt[key] : undefined);
+
+/** Did the other profile state the trait after the kept one (both times known)? */
+function statedLater(keep: Profile, other: Profile, key: string): boolean {
+	const mine = statedAt(keep, key);
+	const theirs = statedAt(other, key);
+	return mine !== undefined && theirs !== undefined && before(mine, theirs);
+}
+
+/** Both profiles' traits, each with the value stated later (without both times, the kept profile's) and its time. */
+function mergeTraits(keep: Profile, other: Profile): void {
+	const traits = { ...other.traits, ...keep.traits };
+	const times: Record<string, string> = {};
+	for (const key of Object.keys(traits)) {
+		const from = !Object.hasOwn(keep.traits, key) || statedLater(keep, other, key) ? other : keep;
+		traits[key] = from.traits[key];
+		const at = statedAt(from, key);
+		if (at !== undefined) times[key] = at;
+	}
+	// The address mailed at is stated under "email" too (applyEvent), with or without a trait of that name.
+	const emailFrom = other.email && (!keep.email || statedLater(keep, other, 'email')) ? other : keep;
+	if (emailFrom.email !== undefined) keep.email = emailFrom.email;
+	const emailAt = statedAt(emailFrom, 'email');
+	if (emailAt !== undefined && !Object.hasOwn(traits, 'email')) times.email = emailAt;
+	keep.traits = traits;
+	if (keep.traitsAt || other.traitsAt) keep.traitsAt = times;
 }
 
 /** Folds the second profile into the first (the older one keeps its id): identities, traits, counters. */
 export function mergeProfiles(keep: Profile, other: Profile): Profile {
 	for (const kind of IDENTITY_KINDS) for (const v of other.identities[kind] ?? []) addIdentity(keep, kind, v);
-	keep.traits = { ...other.traits, ...keep.traits };
+	mergeTraits(keep, other);
 	for (const [name, n] of Object.entries(other.counters)) keep.counters[name] = eventCount(keep, name) + n;
 	for (const [ch, state] of Object.entries(other.consent)) {
 		// An opt-out anywhere wins: merging must never re-open a channel someone closed.
@@ -187,7 +216,6 @@ export function mergeProfiles(keep: Profile, other: Profile): Profile {
 		const mine = keep.pauses?.[id];
 		if (!mine || (mine.until !== undefined && (pause.until === undefined || pause.until > mine.until))) (keep.pauses ??= {})[id] = pause;
 	}
-	keep.email ??= other.email;
 	keep.phone ??= other.phone;
 	keep.pushToken ??= other.pushToken;
 	// A real zone over one that is no zone (the guardrails would fall back to the policy's).
@@ -200,6 +228,22 @@ export function mergeProfiles(keep: Profile, other: Profile): Profile {
 	return keep;
 }
 
+/**
+ * The traits of an event stated at `at` that are no older than the values in force, each now stated at `at`. A change
+ * delivered after a newer one (HubSpot retries a failed notification with its first time; a Segment replay) leaves the
+ * newer value, and so what the contact points, zone and lifecycle follow.
+ */
+function takeTraits(profile: Profile, stated: Record<string, unknown>, at: string): Record<string, unknown> {
+	const times = (profile.traitsAt ??= {});
+	const taken: Record<string, unknown> = {};
+	for (const [key, value] of Object.entries(stated)) {
+		if (Object.hasOwn(times, key) && before(at, times[key])) continue;
+		taken[key] = value;
+		times[key] = at;
+	}
+	return taken;
+}
+
 /** Applies one event to a profile: identities, traits, contact points, consent, counters, recency. */
 export function applyEvent(profile: Profile, event: CustomerEvent): Profile {
 	const at = event.occurredAt;
@@ -207,10 +251,11 @@ export function applyEvent(profile: Profile, event: CustomerEvent): Profile {
 		const value = event.identities[kind];
 		if (value) addIdentity(profile, kind, value);
 	}
-	const { consent, ...traits } = event.traits as Record<string, unknown> & { consent?: unknown };
+	const { consent, ...stated } = event.traits as Record<string, unknown> & { consent?: unknown };
+	const traits = takeTraits(profile, stated, at);
 	Object.assign(profile.traits, traits);
 	// A valid traits.email is an identity by now (events/normalize.ts); one that is no address is never mailed.
-	if (event.identities.email) profile.email = event.identities.email.toLowerCase();
+	if (event.identities.email && takeTraits(profile, { email: true }, at).email) profile.email = event.identities.email.toLowerCase();
 	if (typeof traits.phone === 'string' && traits.phone.trim()) profile.phone = traits.phone.trim();
 	if (typeof traits.pushToken === 'string' && traits.pushToken) profile.pushToken = traits.pushToken;
 	// A zone that is no zone (a typo, "GMT+2") never replaces a real one: quiet hours would move to the policy's zone.

@@ -11,6 +11,12 @@ export const ProfileSchema = z.object({
 	/** Every identity ever seen for this contact, by kind. */
 	identities: z.partialRecord(z.enum(IDENTITY_KINDS), z.array(z.string())),
 	traits: z.record(z.string(), z.unknown()),
+	/**
+	 * When each trait's value in force was stated (its event's time; `email` also for the address the contact is mailed
+	 * at): a statement delivered after a newer one (a HubSpot retry, a Segment replay) changes nothing. Traits saved
+	 * before it was kept have no time, and any event replaces them.
+	 */
+	traitsAt: z.record(z.string(), z.string()).optional(),
 	email: z.string().optional(),
 	phone: z.string().optional(),
 	pushToken: z.string().optional(),

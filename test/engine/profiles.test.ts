@@ -85,4 +85,37 @@ describe('profiles', () => {
 		expect(kept.mergedFrom).toEqual(['y', 'w']);
 		expect(profileIdentityKeys(kept)).toEqual(['email:x@x.io', contactIdKey('y'), contactIdKey('w')]);
 	});
+
+	test('a trait stated before the value in force changes nothing; a profile saved before trait times takes any event', async () => {
+		const store = new MemoryStore();
+		const say = (traits: Record<string, unknown>, occurredAt: string) => ingestIntoProfile(store, ev({ type: 'identify', identities: { userId: 'u-late' }, traits, occurredAt }));
+		await say({ plan: 'pro', phone: '+15550101', lifecycle: 'customer' }, '2026-11-03T00:00:00Z');
+		const late = await say({ plan: 'free', phone: '+15550100', lifecycle: 'lead', company: 'Acme' }, '2026-11-02T00:00:00Z');
+		// The late statement's new trait is taken; those stated since keep their newer values.
+		expect(late.traits).toEqual({ plan: 'pro', phone: '+15550101', lifecycle: 'customer', company: 'Acme' });
+		expect(late).toMatchObject({ phone: '+15550101', lifecycle: 'customer' });
+		// At the same time, the later delivery wins (as before).
+		expect((await say({ plan: 'team' }, '2026-11-03T00:00:00Z')).traits.plan).toBe('team');
+
+		// Saved before trait times were kept: no time to compare, so an event of any time replaces the value.
+		const old = await store.getProfile(late.contactId);
+		delete old!.traitsAt;
+		await store.saveProfile(old!, profileIdentityKeys(old!), []);
+		expect((await say({ plan: 'legacy' }, '2026-10-01T00:00:00Z')).traits.plan).toBe('legacy');
+	});
+
+	test('merging two contacts keeps, trait by trait, the value stated later, and the mailing address stated later', () => {
+		const kept = mergeProfiles(
+			profile('x', { email: 'old@x.io', traits: { plan: 'free', title: 'VP', city: 'Oslo' }, traitsAt: { plan: '2026-11-01T00:00:00.000Z', title: '2026-11-05T00:00:00.000Z', email: '2026-11-01T00:00:00.000Z' } }),
+			profile('y', { email: 'new@x.io', traits: { plan: 'pro', title: 'CTO', toString: 'x' }, traitsAt: { plan: '2026-11-04T00:00:00.000Z', title: '2026-11-02T00:00:00.000Z', toString: '2026-11-02T00:00:00.000Z', email: '2026-11-03T00:00:00.000Z' } }),
+		);
+		expect(kept.traits).toEqual({ plan: 'pro', title: 'VP', city: 'Oslo', toString: 'x' });
+		expect(kept.email).toBe('new@x.io');
+		expect(kept.traitsAt).toEqual({ plan: '2026-11-04T00:00:00.000Z', title: '2026-11-05T00:00:00.000Z', toString: '2026-11-02T00:00:00.000Z', email: '2026-11-03T00:00:00.000Z' });
+		// Without both times (a profile saved before they were kept), the kept contact's value stays, as before.
+		const older = mergeProfiles(profile('x', { email: 'a@x.io', traits: { plan: 'free' } }), profile('y', { email: 'b@x.io', traits: { plan: 'pro' }, traitsAt: { plan: '2026-11-04T00:00:00.000Z' } }));
+		expect(older.traits.plan).toBe('free');
+		expect(older.email).toBe('a@x.io');
+		expect(older.traitsAt).toEqual({});
+	});
 });

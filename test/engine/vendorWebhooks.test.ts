@@ -436,3 +436,31 @@ describe('HubSpot time zones and privacy deletions', () => {
 		}, POLICY);
 	});
 });
+
+describe('HubSpot changes delivered out of order', () => {
+	/*
+	 * HubSpot retries a failed notification (a 5xx, a timeout) for up to a day with its first occurredAt: a change
+	 * delivered after a newer change of the same property leaves the newer value, and what follows it (zone, mailing
+	 * address); a change made after both is taken.
+	 */
+	test('a retried older change of a contact property does not overwrite the newer value', async () => {
+		const at = Date.now() - 600_000;
+		await withEngine(new MemoryStore(), async (engine) => {
+			const change = (eventId: number, offset: number, propertyName: string, propertyValue: string) => ({ ...hs, eventId, subscriptionId: 26, occurredAt: at + offset, subscriptionType: 'contact.propertyChange', objectId: 901, propertyName, propertyValue });
+			const first = await ingestHubSpotBatch(engine, [change(1, 0, 'email', 'rae@example.com')], 'sales');
+			const contactId = first.results[0].decision.contactId;
+			await ingestHubSpotBatch(engine, [change(3, 2000, 'jobtitle', 'CTO'), change(5, 2000, 'hs_timezone', 'europe_slash_berlin'), change(7, 2000, 'email', 'rae@new.example.com')], 'sales');
+			// The retries of changes made a second before those (their first deliveries failed).
+			await ingestHubSpotBatch(engine, [change(2, 1000, 'jobtitle', 'VP Marketing'), change(4, 1000, 'hs_timezone', 'america_slash_new_york'), change(6, 1000, 'email', 'rae@old.example.com')], 'sales');
+			let profile = (await engine.getProfile(contactId))!;
+			expect(profile.traits).toMatchObject({ jobtitle: 'CTO', hs_timezone: 'europe_slash_berlin', email: 'rae@new.example.com' });
+			expect(profile.timezone).toBe('Europe/Berlin');
+			expect(profile.email).toBe('rae@new.example.com');
+			// Still one contact, known by every address it had.
+			expect(profile.identities.email?.sort()).toEqual(['rae@example.com', 'rae@new.example.com', 'rae@old.example.com']);
+			await ingestHubSpotBatch(engine, [change(8, 3000, 'jobtitle', 'CEO')], 'sales');
+			profile = (await engine.getProfile(contactId))!;
+			expect(profile.traits.jobtitle).toBe('CEO');
+		}, POLICY);
+	});
+});
