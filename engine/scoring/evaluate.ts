@@ -166,11 +166,19 @@ export type Calibrator = { kind: 'isotonic'; x: number[]; y: number[] } | { kind
 
 const finiteNumbers = (v: unknown): v is number[] => Array.isArray(v) && v.every((n) => typeof n === 'number' && Number.isFinite(n));
 
-/** Whether a calibrator read from a file is one `calibrate` can use (anything else would score NaN or throw). */
-export function isCalibrator(c: unknown): c is Calibrator {
+/**
+ * Why a calibrator read from a file is not one `calibrate` can use, or undefined when it is: anything else would
+ * score NaN, throw, or (isotonic values beyond 0..1, or inputs out of order for its binary search) score outside 0..100.
+ */
+export function calibratorProblem(c: unknown): string | undefined {
 	const k = c as Record<string, unknown> | null | undefined;
-	if (k?.kind === 'platt') return finiteNumbers([k.a, k.b]);
-	return k?.kind === 'isotonic' && finiteNumbers(k.x) && finiteNumbers(k.y) && k.x.length > 0 && k.x.length === k.y.length;
+	if (k?.kind === 'platt') return finiteNumbers([k.a, k.b]) ? undefined : 'its calibration is missing or not numbers';
+	const { x, y } = k ?? {};
+	if (!(k?.kind === 'isotonic' && finiteNumbers(x) && finiteNumbers(y) && x.length > 0 && x.length === y.length)) return 'its calibration is missing or not numbers';
+	const inUnit = (v: number[]) => v.every((n) => n >= 0 && n <= 1);
+	if (!inUnit(x) || !inUnit(y)) return 'its calibration maps to or from values outside 0..1, which are not probabilities';
+	if (x.some((v, i) => i > 0 && v < x[i - 1])) return 'its calibration inputs are not in increasing order';
+	return undefined;
 }
 
 const logit = (p: number) => {

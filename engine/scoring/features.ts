@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { REDACTED } from '../audit/redact';
 import { isCredentialName } from '../util/credentialNames';
 import { NudgeError } from '../errors';
-import type { Table } from './table';
+import { type Table, ownValue } from './table';
 import { parseTime } from '../util/isoTime';
 
 /**
@@ -58,6 +58,8 @@ const OTHER = '(other)';
 const TRUE_WORDS = new Set(['true', 'yes', 'y']);
 const FALSE_WORDS = new Set(['false', 'no', 'n']);
 const DATE_RE = /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/;
+/** A text's time, only in the form training takes for a date: Date.parse alone would read "12" or "March 3" as days in 2001. */
+const dateOf = (s: string): number => (DATE_RE.test(s) ? parseTime(s) : NaN);
 
 export class Placeholders {
 	private readonly set: Set<string>;
@@ -90,6 +92,30 @@ const isNumber = (s: string) => Number.isFinite(toNumber(s));
 
 export function fingerprintOf(features: Feature[]): string {
 	return createHash('sha256').update(JSON.stringify(features)).digest('hex').slice(0, 16);
+}
+
+const KINDS: readonly unknown[] = ['numeric', 'boolean', 'categorical', 'date'] satisfies FeatureKind[];
+const isText = (v: unknown): v is string => typeof v === 'string';
+const isCode = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+
+/**
+ * What in a feature spec read from a file is of the wrong shape, or undefined: encoding reads every part of it
+ * on each score, so a categorical feature without its levels would fail there, not when the file is read.
+ */
+export function specProblem(spec: FeatureSpec): string | undefined {
+	if (!isText(spec.target) || !isText(spec.positive)) return 'its feature spec has no target column or success value';
+	if (!Array.isArray(spec.placeholders) || !spec.placeholders.every(isText)) return 'its feature spec has no list of placeholder values';
+	if (!Array.isArray(spec.skipped) || !spec.skipped.every((c) => isText(c?.name) && isText(c?.reason))) return 'its list of columns not used is not a list of names and reasons';
+	for (const [i, f] of spec.features.entries()) {
+		const what = `feature ${i + 1}${isText(f?.name) ? ` ("${f.name}")` : ''}`;
+		if (!isText(f?.name) || !KINDS.includes(f.kind)) return `${what} has no name or no known kind (numeric, boolean, categorical or date)`;
+		if (f.kind !== 'categorical') continue;
+		const levels = f.levels;
+		if (typeof levels !== 'object' || levels === null || Array.isArray(levels) || !Object.values(levels).every(isCode) || !isCode(f.otherCode)) {
+			return `${what} is categorical but its levels or its code for other values are missing or not numbers`;
+		}
+	}
+	return undefined;
 }
 
 function columnIndex(table: Table, name: string, role: string): number {
@@ -180,7 +206,7 @@ export function buildFeatureSpec(table: Table, labels: Labels, options: FeatureO
 			if (isNumber(s)) numeric++;
 			else if (junk.length < 3 && !junk.includes(s)) junk.push(s);
 			if (TRUE_WORDS.has(low) || FALSE_WORDS.has(low)) bool++;
-			if (DATE_RE.test(s) && !Number.isNaN(parseTime(s))) date++;
+			if (!Number.isNaN(dateOf(s))) date++;
 			const d = distinct.get(s) ?? { n: 0, pos: 0 };
 			d.n++;
 			d.pos += labels.y[r];
@@ -250,7 +276,7 @@ function encodeValue(feature: Feature, raw: unknown, ph: Placeholders, asOfMs: n
 			return low === undefined ? NaN : TRUE_WORDS.has(low) ? 1 : FALSE_WORDS.has(low) ? 0 : NaN;
 		}
 		case 'date': {
-			const t = s === undefined ? NaN : parseTime(s);
+			const t = s === undefined ? NaN : dateOf(s);
 			return Number.isNaN(t) ? NaN : (asOfMs - t) / 86_400_000;
 		}
 	}
@@ -284,13 +310,15 @@ export function encodeTable(table: Table, spec: FeatureSpec, options: { rows?: A
 /** Encodes one contact (a record keyed by column name; absent keys are blank). */
 export function encodeRecord(record: Record<string, unknown>, spec: FeatureSpec, asOf = new Date()): Float64Array {
 	const ph = new Placeholders(spec.placeholders);
-	return Float64Array.from(spec.features, (f) => encodeValue(f, record[f.name], ph, asOf.getTime()));
+	return Float64Array.from(spec.features, (f) => encodeValue(f, ownValue(record, f.name), ph, asOf.getTime()));
 }
 
 /** A feature's raw value in words for an explanation: `Lead Source = Google`, `TotalVisits is blank`. */
 export function describeValue(feature: Feature, raw: unknown, spec: FeatureSpec): string {
-	const s = typeof raw === 'boolean' ? String(raw) : new Placeholders(spec.placeholders).text(raw);
-	if (s === undefined) return `${feature.name} is blank`;
+	const ph = new Placeholders(spec.placeholders);
+	const s = typeof raw === 'boolean' ? String(raw) : ph.text(raw);
+	// A value the model could not read (text in a numeric column, "maybe" for yes/no) was scored as blank: say so.
+	if (s === undefined || (feature.kind !== 'categorical' && Number.isNaN(encodeValue(feature, raw, ph, 0)))) return `${feature.name} is blank`;
 	// A credential trait a model was trained on is named, never quoted: factors reach the console and AI agents.
 	if (isCredentialName(feature.name)) return `${feature.name} = ${REDACTED}`;
 	if (feature.kind === 'numeric' && isNumber(s)) return `${feature.name} = ${toNumber(s).toLocaleString('en-US', { maximumFractionDigits: 2 })}`;

@@ -1,9 +1,9 @@
 import { NudgeError } from '../errors';
-import { Calibrator, Evaluation, Split, calibrate, evaluate, fitIsotonic, fitPlatt, isCalibrator, stratifiedKFold, stratifiedSplit, timeSplit } from './evaluate';
-import { FeatureOptions, FeatureSpec, buildFeatureSpec, describeValue, encodeRecord, encodeTable, fingerprintOf, labelsOf } from './features';
+import { Calibrator, Evaluation, Split, calibrate, calibratorProblem, evaluate, fitIsotonic, fitPlatt, stratifiedKFold, stratifiedSplit, timeSplit } from './evaluate';
+import { FeatureOptions, FeatureSpec, buildFeatureSpec, describeValue, encodeRecord, encodeTable, fingerprintOf, labelsOf, specProblem } from './features';
 import { Forest, ForestOptions, Steps, Tree, drain, drainAsync, explainRow, growForest, predictForest } from './forest';
 import { tierOf } from './rulesModel';
-import type { Table } from './table';
+import { type Table, ownValue } from './table';
 import { isoTime, parseTime } from '../util/isoTime';
 
 /** Tier cut-offs on the 0–100 score (the policy's `scoring.tiers`). */
@@ -170,7 +170,7 @@ export function topFactors(spec: FeatureSpec, record: Record<string, unknown>, p
 			.sort((a, b) => Math.abs(b.points) - Math.abs(a.points))
 			.slice(0, top)
 			.map(({ f, points }) => ({
-				label: `${describeValue(spec.features[f], record[spec.features[f].name], spec)} ${points > 0 ? 'raises' : 'lowers'} ${what}`,
+				label: `${describeValue(spec.features[f], ownValue(record, spec.features[f].name), spec)} ${points > 0 ? 'raises' : 'lowers'} ${what}`,
 				contribution: Math.round(points * 10) / 10,
 			}));
 	return [...pick(1), ...pick(-1)];
@@ -224,7 +224,8 @@ const broken = (why: string) => new NudgeError('INVALID_INPUT', `This is not a u
 export function deserializeModel(json: string): TrainedModel {
 	return readingModel(broken, () => {
 		const { m, spec } = readModelJson(json, 'nudge-model/1', broken);
-		if (!isCalibrator(m.calibrator)) throw broken('its calibration is missing or not numbers');
+		const calibration = calibratorProblem(m.calibrator);
+		if (calibration) throw broken(calibration);
 		const finite = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
 		// The cold start reads these on every score.
 		if (!finite(m.summary?.rows) || !finite(m.summary?.positives)) throw broken('its training summary (rows and successes) is missing');
@@ -263,7 +264,10 @@ export function readModelJson(json: string, format: string, broke: (why: string)
 	}
 	if (m?.format !== format) throw broke(FORMATS[m?.format] ?? `unknown format "${m?.format}"`);
 	const spec = m.spec as FeatureSpec;
-	if (!spec?.features || fingerprintOf(spec.features) !== spec.fingerprint) throw broke('its feature spec does not match its fingerprint (the file was edited or mixed from two models)');
+	if (!Array.isArray(spec?.features) || fingerprintOf(spec.features) !== spec.fingerprint) throw broke('its feature spec does not match its fingerprint (the file was edited or mixed from two models)');
+	// The fingerprint proves the features unchanged, not well formed (it can be recomputed), and leaves the rest out.
+	const problem = specProblem(spec);
+	if (problem) throw broke(problem);
 	return { m, spec };
 }
 

@@ -84,12 +84,20 @@ export async function trainAndSave(store: Store, name: string, table: Table, opt
 		const active = await store.getModelVersion(name);
 		let activeAuc: number | undefined;
 		if (active) {
-			const current = deserializeModel(active.body);
+			// The new version is stored by now: an active version that cannot be compared (another kind, a broken file,
+			// other columns) leaves it stored and not activated, never a failure that blames the new model.
+			let current: TrainedModel | undefined;
 			try {
+				current = deserializeModel(active.body);
 				activeAuc = auc(predictTable(current, heldOut, options.asOf), yHeldOut);
 			} catch (error) {
 				if (!(error instanceof NudgeError)) throw error;
-				return notActivated(`: the active v${active.version} cannot read this data, so they cannot be compared (${error.message})`);
+				const why = current
+					? `cannot read this data, so they cannot be compared (${error.message})`
+					: isUpliftBody(active.body)
+						? 'is an uplift model (nudge uplift train), so it cannot be compared with this propensity model'
+						: `cannot be read, so they cannot be compared (${error.message})`;
+				return notActivated(`: the active v${active.version} ${why}. Activate v${version} by hand if it should replace it`);
 			}
 			if (!(model.evaluation.auc > activeAuc)) {
 				return notActivated(`: AUC ${model.evaluation.auc.toFixed(3)} does not beat the active v${active.version} (${activeAuc.toFixed(3)}) on the same held-out rows`, activeAuc);

@@ -59,6 +59,9 @@ function checkColumns(columns: string[]): void {
 	});
 }
 
+/** A record's own value under `key`: a row or contact without "constructor" has none, not Object.prototype's function. */
+export const ownValue = (record: Record<string, unknown>, key: string): unknown => (Object.hasOwn(record, key) ? record[key] : undefined);
+
 /** Objects (one per contact) to a table: the columns are every key seen, in first-seen order. */
 export function tableFromObjects(objects: unknown[], what = 'The data'): Table {
 	const columns: string[] = [];
@@ -69,7 +72,7 @@ export function tableFromObjects(objects: unknown[], what = 'The data'): Table {
 		}
 		for (const key of Object.keys(o)) if (!index.has(key)) index.set(key, columns.push(key) - 1);
 	});
-	const rows = objects.map((o) => columns.map((c) => (o as Record<string, unknown>)[c]));
+	const rows = objects.map((o) => columns.map((c) => ownValue(o as Record<string, unknown>, c)));
 	return { columns, rows };
 }
 

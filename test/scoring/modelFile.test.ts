@@ -1,4 +1,5 @@
 import { NudgeError } from '../../engine/errors';
+import { fingerprintOf } from '../../engine/scoring/features';
 import { deserializeModel, serializeModel, trainModel } from '../../engine/scoring/model';
 import { importModel } from '../../engine/scoring/registry';
 import { deserializeUplift, serializeUplift, simulate, trainUplift } from '../../engine/scoring/uplift';
@@ -77,6 +78,32 @@ describe('importing a propensity model file', () => {
 		await refusedAtImport(uneven, /its calibration is missing or not numbers/);
 	});
 
+	test('an isotonic calibration mapping beyond 0..1, or with its inputs out of order, is refused: it would score outside 0..100', async () => {
+		const beyond = modelFile();
+		beyond.calibrator = { kind: 'isotonic', x: [0, 1], y: [7, 42] };
+		await refusedAtImport(beyond, /^This is not a usable Nudge model: its calibration maps to or from values outside 0\.\.1/);
+		const unsorted = modelFile();
+		unsorted.calibrator = { kind: 'isotonic', x: [0.9, 0.1], y: [0.2, 0.8] };
+		await refusedAtImport(unsorted, /^This is not a usable Nudge model: its calibration inputs are not in increasing order/);
+	});
+
+	test('a feature of the wrong shape is refused even with the fingerprint recomputed, not a TypeError while scoring', async () => {
+		const noLevels = modelFile();
+		delete noLevels.spec.features.find((f: { kind: string }) => f.kind === 'categorical').levels;
+		noLevels.spec.fingerprint = fingerprintOf(noLevels.spec.features);
+		await refusedAtImport(noLevels, /^This is not a usable Nudge model: feature 2 \("Source"\) is categorical but its levels or its code for other values are missing/);
+		const unknownKind = modelFile();
+		unknownKind.spec.features[0].kind = 'text';
+		unknownKind.spec.fingerprint = fingerprintOf(unknownKind.spec.features);
+		await refusedAtImport(unknownKind, /^This is not a usable Nudge model: feature 1 \("Visits"\) has no name or no known kind/);
+	});
+
+	test('a feature spec without its list of placeholder values (outside the fingerprint) is refused, not a TypeError while scoring', async () => {
+		const file = modelFile();
+		delete file.spec.placeholders;
+		await refusedAtImport(file, /^This is not a usable Nudge model: its feature spec has no list of placeholder values/);
+	});
+
 	test('wrongly typed trees are refused with the usual error naming the problem, not a TypeError', async () => {
 		const numbers = modelFile();
 		numbers.forest.trees = [5];
@@ -110,6 +137,8 @@ describe('importing an uplift model file (same trees, same checks)', () => {
 		const calibrator = upliftFile();
 		calibrator.learner.calibrators.control = { kind: 'isotonic', x: [], y: [] };
 		await refusedAtImport(calibrator, /its calibration is missing or not numbers/);
+		calibrator.learner.calibrators.control = { kind: 'isotonic', x: [0.2, 0.6], y: [-0.5, 1.5] };
+		await refusedAtImport(calibrator, /its calibration maps to or from values outside 0\.\.1/);
 		expect(deserializeUplift(upliftJson).learner.kind).toBe('t-learner');
 	});
 });

@@ -7,6 +7,8 @@ import { OUTCOME_LABEL, outcomeTrainingTable } from '../../engine/scoring/outcom
 import { activateModel, importModel, modelOperation, rollbackModel, trainAndSave } from '../../engine/scoring/registry';
 import * as modelModule from '../../engine/scoring/model';
 import { crossValidate, serializeModel, trainModel } from '../../engine/scoring/model';
+import { simulate } from '../../engine/scoring/uplift';
+import { trainAndSaveUplift } from '../../engine/scoring/uplift/registry';
 import { MemoryStore } from '../../engine/store/memory';
 import { SqliteStore } from '../../engine/store/sqlite';
 import type { Store } from '../../engine/store/types';
@@ -135,6 +137,19 @@ describe.each([
 		// Its activation found v1 no longer active, so it compared again, with the better version, and lost.
 		expect(lost).toMatchObject({ activated: false, activation: expect.stringMatching(new RegExp(`does not beat the active v${better.version}`)) });
 		expect(await store.activeModelVersion('lead')).toBe(better.version);
+	});
+
+	test('require-better while the active version is an uplift model or unreadable: the new version is saved, not activated, and the result says why', async () => {
+		const sim = simulate({ rows: 2000, seed: 3 });
+		await trainAndSaveUplift(store, 'lead', sim.table, { treatment: 'treatment', outcome: 'converted', learner: 't-learner', trees: 3, seed: 1, replicates: 5 }, { activate: true, now });
+		const beside = await trainAndSave(store, 'lead', table, { ...options, trees: 5 }, { activate: true, requireBetter: true, now });
+		expect(beside).toMatchObject({ version: 2, activated: false, activation: expect.stringMatching(/^saved as lead v2, not activated: the active v1 is an uplift model \(nudge uplift train\), so it cannot be compared .*Activate v2 by hand/) });
+		// An active version edited in the database.
+		await store.saveModelVersion('lead', now.toISOString(), {}, '{"format":"nudge-model/1","spec":{}}');
+		await store.activateModelVersion({ name: 'lead', version: 3, action: 'activate', at: now.toISOString() });
+		const overBroken = await trainAndSave(store, 'lead', table, { ...options, trees: 5 }, { activate: true, requireBetter: true, now });
+		expect(overBroken).toMatchObject({ version: 4, activated: false, activation: expect.stringMatching(/^saved as lead v4, not activated: the active v3 cannot be read, so they cannot be compared \(This is not a usable Nudge model/) });
+		expect(await store.activeModelVersion('lead')).toBe(3);
 	});
 
 	test('a version whose held-out rows hold no success cannot be judged: it is saved, not activated, and the result says what to add', async () => {

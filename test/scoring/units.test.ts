@@ -6,7 +6,7 @@ import { deserializeModel, scoreRecord, serializeModel, splitFor, trainModel } f
 import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, ftruncateSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { detectDelimiter, MAX_DATA_FILE_BYTES, parseCsv, parseJson, parseJsonl, readTable, Table } from '../../engine/scoring/table';
+import { detectDelimiter, MAX_DATA_FILE_BYTES, parseCsv, parseJson, parseJsonl, readTable, Table, tableFromObjects } from '../../engine/scoring/table';
 import { tempDir } from '../helpers/fixtures';
 import { synthetic } from './synthetic';
 
@@ -108,6 +108,12 @@ describe('feature spec', () => {
 		expect(Number.isNaN(blank[0])).toBe(true);
 	});
 
+	test('a date column reads only what training takes for a date: "12" or "March 3" is blank, not a day in 2001', () => {
+		const at = spec.features.findIndex((f) => f.kind === 'date');
+		expect(spec.features[at].name).toBe('Last Seen');
+		expect(['12', 'March 3', '2025-12-22'].map((v) => encodeRecord({ 'Last Seen': v }, spec, asOf)[at])).toEqual([Number.NaN, Number.NaN, 10]);
+	});
+
 	test('numbers as exports write them: thousands commas, decimal commas', () => {
 		const t: Table = { columns: ['Spend', 'y'], rows: [['1,240', '1'], ['60,1', '0'], ['-3.5', '1'], ['7', '0']] };
 		const numeric = buildFeatureSpec(t, labelsOf(t, { target: 'y' }), { target: 'y' });
@@ -147,7 +153,23 @@ describe('feature spec', () => {
 	});
 });
 
-describe('categories named after Object.prototype members', () => {
+describe('columns, traits and categories named after Object.prototype members', () => {
+	test('rows given as objects: a row lacking the key "constructor" or "toString" is blank there, not the text of a JS function', () => {
+		const table = tableFromObjects([{ constructor: 'Web', toString: 'x', y: '1' }, { y: '0' }]);
+		expect(table.rows[1]).toEqual([undefined, undefined, '0']);
+	});
+
+	test('a contact without the trait "constructor" is encoded as the "(blank)" level, not as "(other)"', () => {
+		// "constructor" is Web or blank; blank rows convert more.
+		const rows: unknown[][] = Array.from({ length: 80 }, (_, i) => [i % 2 ? 'Web' : '', String(i % 4 === 0 ? 1 : i % 2 ? 0 : i % 8 === 2 ? 1 : 0)]);
+		const table: Table = { columns: ['constructor', 'y'], rows };
+		const spec = buildFeatureSpec(table, labelsOf(table, { target: 'y' }), { target: 'y' });
+		const f = spec.features[0];
+		expect(f.kind).toBe('categorical');
+		// What profileRecord builds for a contact lacking the trait: the key is simply absent.
+		expect(encodeRecord({}, spec)[0]).toBe(f.levels!['(blank)']);
+	});
+
 	test('a value "constructor", "toString" or "__proto__" a model never saw encodes as its other category, not as missing', () => {
 		const table: Table = { columns: ['Source', 'y'], rows: Array.from({ length: 60 }, (_, i) => [i % 3 ? 'Google' : 'Referral', String(i % 2)]) };
 		const spec = buildFeatureSpec(table, labelsOf(table, { target: 'y' }), { target: 'y', minCategoryCount: 1 });
@@ -283,6 +305,14 @@ describe('trained model', () => {
 		expect(model.evaluation.auc).toBeGreaterThan(0.9);
 		expect(model.evaluation.confusion.map((c) => c.cutoff)).toEqual([0.7, 0.4]);
 		expect(model.summary).toMatchObject({ rows: 2000, testRows: 400, trainRows: 1600, split: 'stratified', trees: 30 });
+	});
+
+	test('a value the model cannot read (text in a numeric column, "maybe" for yes/no) is scored as blank, and its factor says it is blank', () => {
+		const blank = scoreRecord(model, { Visits: '', Source: 'Google', 'Last Seen': '2025-12-01', 'Opted In': '' }, { asOf });
+		const unreadable = scoreRecord(model, { Visits: 'lots', Source: 'Google', 'Last Seen': '2025-12-01', 'Opted In': 'maybe' }, { asOf });
+		expect(unreadable.probability).toBe(blank.probability);
+		expect(unreadable.factors.map((f) => f.label)).toEqual(blank.factors.map((f) => f.label));
+		expect(blank.factors.map((f) => f.label)).toContainEqual(expect.stringMatching(/^Visits is blank/));
 	});
 
 	test('with a time column the held-out rows are the latest, and the time column is not a feature', () => {

@@ -1,6 +1,6 @@
 import { HOLDOUT_BUCKETS, holdoutBucket } from '../../decide/holdout';
 import { NudgeError } from '../../errors';
-import { isCalibrator, stratifiedSplit } from '../evaluate';
+import { calibratorProblem, stratifiedSplit } from '../evaluate';
 import { FeatureOptions, FeatureSpec, Placeholders, DEFAULT_PLACEHOLDERS, buildFeatureSpec, encodeRecord, encodeTable, labelsOf } from '../features';
 import { ForestOptions, Steps, drain, drainAsync } from '../forest';
 import { Factor, forestFromJson, forestToJson, readModelJson, readingModel, topFactors } from '../model';
@@ -270,7 +270,8 @@ export function deserializeUplift(json: string): UpliftModel {
 		if (m.fallback === beats || m.evaluation.beatsRandom !== beats) throw broken(`its fallback flag (${m.fallback}) contradicts its own evaluation (Qini 95% interval from ${m.evaluation.qini.low}): the file was edited`);
 		const l = m.learner;
 		let learner: Learner;
-		if (l?.kind === 't-learner' && !(isCalibrator(l.calibrators?.control) && isCalibrator(l.calibrators?.treated))) throw broken('its calibration is missing or not numbers');
+		const calibration = l?.kind === 't-learner' && (calibratorProblem(l.calibrators?.control) ?? calibratorProblem(l.calibrators?.treated));
+		if (calibration) throw broken(calibration);
 		if (l?.kind === 'transformed-outcome' && !(finite(l.low) && finite(l.high) && l.high > l.low)) throw broken('its outcome range is missing');
 		if (l?.kind === 't-learner') learner = { kind: l.kind, control: forestFromJson(l.control, spec, broken), treated: forestFromJson(l.treated, spec, broken), calibrators: l.calibrators };
 		else if (l?.kind === 'transformed-outcome') learner = { kind: l.kind, forest: forestFromJson(l.forest, spec, broken), low: l.low, high: l.high };
