@@ -24,7 +24,7 @@ import type { Store } from './store/types';
 import { chooseDecisionChannel, chooseVariant } from './usecases/choose';
 import { type EngineContext, loadDecision } from './usecases/context';
 import { checkCap, type GuardOptions } from './usecases/guard';
-import { ingest, ingestBatch, type IngestResult, ingestValid, open, type RefusedEvent } from './usecases/ingest';
+import { ingest, ingestBatch, type IngestOptions, type IngestResult, ingestValid, open, type RefusedEvent } from './usecases/ingest';
 import { logDecision } from './usecases/log';
 import { type OutcomeInput, recordOutcome } from './usecases/outcome';
 import { resolveReview } from './usecases/review';
@@ -122,7 +122,7 @@ export class Engine {
 	 * Takes in an event (Nudge or Segment format): validates it, drops a retried delivery, updates the
 	 * contact's profile and opens a decision for the journey. A malformed event throws and stores nothing.
 	 */
-	ingest(raw: unknown, options: { journey?: string; source?: CustomerEvent['source'] } = {}): Promise<IngestResult> {
+	ingest(raw: unknown, options: Omit<IngestOptions, 'deferMark'> = {}): Promise<IngestResult> {
 		return ingest(this.ctx, raw, options);
 	}
 

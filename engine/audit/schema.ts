@@ -46,6 +46,11 @@ export const REASON_CODES = [
 	'STOPPED_BY_ERROR',
 	/** The contact was erased (a data request, or retention of an inactive contact) while the decision was open: nothing is sent. */
 	'CONTACT_ERASED',
+	/**
+	 * The event that would start the message happened longer ago than the policy's dedupWindowHours: a repeat of it
+	 * could no longer be told from a first delivery, so it updated the contact and started nothing.
+	 */
+	'EVENT_TOO_OLD',
 ] as const;
 export const ReasonCodeSchema = z.enum(REASON_CODES);
 export type ReasonCode = z.infer<typeof ReasonCodeSchema>;

@@ -425,7 +425,7 @@ function fireTimer(engine: Engine, timer: LeasedTimer, body: TimerBody): Promise
 			identities: { contactId: body.contactId },
 			properties: { timer: true, startedBy: body.startedBy, waitedFor: body.start, minutes: body.minutes },
 		},
-		{ journey: body.journey },
+		{ journey: body.journey, firedTimer: true },
 	);
 }
 

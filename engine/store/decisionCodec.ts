@@ -25,7 +25,7 @@ const REASON_WORDS = [
 	'FREQUENCY_CAP', 'QUIET_HOURS', 'NO_CONSENT', 'UNREACHABLE', 'NEGATIVE_TRIGGER', 'HOLDOUT', 'REVIEW_REQUIRED', 'DUPLICATE_EVENT', 'POLICY_BLOCKED',
 	'NO_ELIGIBLE_CHANNEL', 'SEND_FAILED', 'SUPPRESSION_LIST', 'REVIEW_REJECTED', 'WAIT_CHOSEN', 'BEST_SEND_TIME', 'NOT_A_TRIGGER', 'AGENTS_DISABLED',
 	'AGENT_KILL_SWITCH', 'AGENT_BLOCKED', 'BLAST_RADIUS', 'APPROVAL_INVALID', 'APPROVAL_EXPIRED', 'APPROVAL_MISMATCH', 'LOW_UPLIFT',
-	'STOPPED_BY_ERROR', 'CONTACT_ERASED',
+	'STOPPED_BY_ERROR', 'CONTACT_ERASED', 'EVENT_TOO_OLD',
 ];
 const STAGE_WORDS = ['ingest', 'score', 'choose', 'guard', 'send', 'log', 'review', 'variant', 'agent', 'approval', 'erase'];
 const CHECK_WORDS = ['suppression', 'consent', 'negative_trigger', 'review', 'send_time', 'quiet_hours', 'frequency_cap'];

@@ -34,8 +34,19 @@ export interface IngestResult {
  * Takes in an event (Nudge or Segment format): validates it, drops a retried delivery, updates the
  * contact's profile and opens a decision for the journey. A malformed event throws and stores nothing.
  */
-export async function ingest(ctx: EngineContext, raw: unknown, options: { journey?: string; source?: CustomerEvent['source']; deferMark?: boolean } = {}): Promise<IngestResult> {
-	return accept(ctx, normalizeEvent(raw, { source: options.source, now: ctx.wallNow(), notAfterNow: ctx.clock !== 'event' }), options.journey, options.deferMark);
+export async function ingest(ctx: EngineContext, raw: unknown, options: IngestOptions = {}): Promise<IngestResult> {
+	return accept(ctx, normalizeEvent(raw, { source: options.source, now: ctx.wallNow(), notAfterNow: ctx.clock !== 'event' }), options.journey, options);
+}
+
+export interface IngestOptions {
+	journey?: string;
+	source?: CustomerEvent['source'];
+	deferMark?: boolean;
+	/**
+	 * The event is an inactivity timer's, fired by this engine (events/timers.ts): its time is when it fell due, and
+	 * however late it fires it is no repeat of anything (its own id is claimed once), so its age stops nothing.
+	 */
+	firedTimer?: boolean;
 }
 
 /** An event of a batch that was refused: its position, what is wrong, and the fields. */
@@ -102,7 +113,7 @@ export async function ingestValid(ctx: EngineContext, raws: unknown[], options: 
 	return { results, invalid };
 }
 
-async function accept(ctx: EngineContext, event: CustomerEvent, journey = DEFAULT_JOURNEY, deferMark = false): Promise<IngestResult> {
+async function accept(ctx: EngineContext, event: CustomerEvent, journey = DEFAULT_JOURNEY, { deferMark = false, firedTimer = false }: IngestOptions = {}): Promise<IngestResult> {
 	const at = ctx.clock === 'event' ? new Date(event.occurredAt) : ctx.wallNow();
 	const decision = newDecision(ctx, {
 		decisionId: newId('d'),
@@ -132,7 +143,7 @@ async function accept(ctx: EngineContext, event: CustomerEvent, journey = DEFAUL
 	let mark: EventMark | undefined;
 	try {
 		decision.contactId = profile.contactId;
-		await routeEvent(ctx, decision, contactIds(profile), event, at);
+		await routeEvent(ctx, decision, contactIds(profile), event, at, firedTimer);
 		// Durable before the caller acknowledges the event: an accepted event always has its decision row.
 		const saved = await save(ctx, decision, 'ingest', at, { durable: true });
 		mark = new EventMark(ctx.store, take, at.getTime(), dedupWindowMs(ctx), claimedUntil, held);
@@ -206,14 +217,21 @@ async function claimAndUpdateProfile(ctx: EngineContext, event: CustomerEvent, t
 /**
  * The journey's branches at ingest (policy `journeys.<id>`): an event that is an outcome of an earlier
  * message names that decision in `outcomeFor` (Record Outcome records it there); an event that is not one
- * of the journey's triggers only updated the profile, so its decision is settled NOT_A_TRIGGER.
+ * of the journey's triggers only updated the profile, so its decision is settled NOT_A_TRIGGER; a trigger that
+ * happened longer ago than the de-duplication window is settled EVENT_TOO_OLD.
  */
-async function routeEvent(ctx: EngineContext, decision: Decision, ids: string[], event: CustomerEvent, at: Date): Promise<void> {
+async function routeEvent(ctx: EngineContext, decision: Decision, ids: string[], event: CustomerEvent, at: Date, firedTimer: boolean): Promise<void> {
 	const outcomeFor = await outcomeOfMessage(ctx, ids, decision.journey, event, at);
 	if (outcomeFor) decision.outcomeFor = outcomeFor;
 	if (!startsMessage(ctx.policy, decision.journey, event)) {
 		const recorded = decision.outcomeFor ? `; it is recorded as ${decision.outcomeFor.type} of decision ${decision.outcomeFor.decisionId}` : '';
 		suppress(decision, 'NOT_A_TRIGGER', `${eventKey(event)} does not start a message in journey ${decision.journey} (policy journeys.${decision.journey}.triggers)${recorded}`);
+	} else if (!firedTimer && at.getTime() - Date.parse(event.occurredAt) > dedupWindowMs(ctx)) {
+		// A repeat is known for dedupWindowHours after the first delivery, which came no earlier than the event happened:
+		// acting only on events younger than the window, no repeat (a Segment replay of history, a captured request sent
+		// again days later: Segment signs no time) can message anyone twice.
+		const hours = ctx.policy.dedupWindowHours;
+		suppress(decision, 'EVENT_TOO_OLD', `${eventKey(event)} happened at ${event.occurredAt}, more than dedupWindowHours (${hours} h) before it arrived: Nudge tells a repeated delivery only within that window, so an event this old (a replay of history, a backfill, a delivery retried for days) updates the contact but starts no message; raise dedupWindowHours to act on older events`);
 	}
 }
 

@@ -22,7 +22,9 @@ const base: PolicyInput = {
 	journeys: { nurture: { channels: ['email'] }, cart: { channels: ['email'] } },
 };
 const dry = { journey: 'nurture', target: { dryRun: true } } as const;
-const day = (d: number) => `2026-03-${String(d + 1).padStart(2, '0')}T10:00:00Z`;
+/** Event times a few hours back, an hour apart (a trigger event older than the de-duplication window starts nothing). */
+const START = Math.floor(Date.now() / 1000) * 1000 - 12 * 3_600_000;
+const day = (d: number) => new Date(START + d * 3_600_000).toISOString();
 const track = (name: string, identities: Record<string, string>, d: number, extra: Record<string, unknown> = {}) => ({ type: 'track', name, identities, occurredAt: day(d), ...extra });
 
 /** A (user id u-a, day 1), B (email b@x.io, day 2; or named by its CRM id when given), then a link: B merges into A. */

@@ -30,7 +30,7 @@ describe('a SQLite file written before the named records', () => {
 
 		const engine = new Engine({ store: new SqliteStore(path), policy: policy() });
 		const guarded = async (email: string, variant: string) => {
-			const { decision } = await engine.ingest({ type: 'track', name: 'Pricing Viewed', identities: { email }, occurredAt: '2026-11-02T10:00:00Z' }, { journey: 'nurture' });
+			const { decision } = await engine.ingest({ type: 'track', name: 'Pricing Viewed', identities: { email }, occurredAt: new Date().toISOString() }, { journey: 'nurture' });
 			return engine.checkCap(await engine.chooseChannel(decision), { variant });
 		};
 		expect((await guarded('ana@example.com', 'subject-b')).guard?.outcome).toBe('allowed');

@@ -201,7 +201,8 @@ describe('HubSpot app webhooks: signature v3', () => {
 
 describe('HubSpot batch payloads → events and profiles', () => {
 	// Shaped like https://developers.hubspot.com/docs/api/webhooks#webhook-payloads (array of up to 100 events).
-	const occurredAt = Date.parse('2026-11-21T09:00:00.000Z');
+	// A few minutes back: a trigger event older than the de-duplication window starts no message.
+	const occurredAt = Math.floor(Date.now() / 1000) * 1000 - 300_000;
 	const batch = [
 		{ eventId: 1001, subscriptionId: 25, portalId: 62515, appId: 54321, occurredAt, subscriptionType: 'contact.creation', attemptNumber: 0, objectId: 501, changeFlag: 'CREATED', changeSource: 'CRM_UI', sourceId: 'userId:45678' },
 		{ eventId: 1002, subscriptionId: 26, portalId: 62515, appId: 54321, occurredAt: occurredAt + 1000, subscriptionType: 'contact.propertyChange', attemptNumber: 0, objectId: 501, propertyName: 'email', propertyValue: 'Rae@Example.com', changeSource: 'CRM_UI' },
@@ -222,7 +223,7 @@ describe('HubSpot batch payloads → events and profiles', () => {
 			['hubspot:62515:1004:27:9001:dealstage', 'track', 'Deal Stage Changed'],
 			['hubspot:62515:1005:28:9002', 'track', 'Deal Created'],
 		]);
-		expect(events[0]).toMatchObject({ source: 'hubspot', occurredAt: '2026-11-21T09:00:00.000Z', identities: { hubspotId: '501' }, properties: { portalId: '62515', objectType: 'contact', changeSource: 'CRM_UI' } });
+		expect(events[0]).toMatchObject({ source: 'hubspot', occurredAt: new Date(occurredAt).toISOString(), identities: { hubspotId: '501' }, properties: { portalId: '62515', objectType: 'contact', changeSource: 'CRM_UI' } });
 		expect(events[3]).toMatchObject({ identities: { hubspotId: 'deal:9001' }, properties: { propertyName: 'dealstage', propertyValue: 'contractsent' } });
 		const contact = await engine.getProfile(answer.accepted[0].decision.contactId);
 		expect(contact).toMatchObject({ email: 'rae@example.com', lifecycle: 'marketingqualifiedlead', identities: { hubspotId: ['501'], email: ['rae@example.com'] } });
@@ -462,5 +463,41 @@ describe('HubSpot changes delivered out of order', () => {
 			profile = (await engine.getProfile(contactId))!;
 			expect(profile.traits.jobtitle).toBe('CEO');
 		}, POLICY);
+	});
+});
+
+describe('events older than the de-duplication window', () => {
+	/*
+	 * Segment signs no timestamp, and its Replay re-sends history into a new destination with the original messageIds.
+	 * A repeat is recognised for dedupWindowHours after the first delivery; an event older than that when it arrives
+	 * updates the contact and starts no message, so no repeat, however late, messages anyone twice.
+	 */
+	const signed = (engine: Engine, body: unknown) => {
+		const rawBody = JSON.stringify(body);
+		return receiveSignedEvents(engine, { rawBody, headers: { 'X-Signature': segmentSignature(SEGMENT_SECRET, rawBody) } }, { secret: SEGMENT_SECRET, journey: 'nurture', source: 'segment' });
+	};
+	const HOUR = 3_600_000;
+
+	test('a signed delivery sent again after the window, and a backfill of old events, start no message; the contact is updated', async () => {
+		const t0 = Date.parse('2026-11-10T09:00:00.000Z');
+		await withEngine(new MemoryStore(), async (engine, clock) => {
+			const order = { type: 'track', messageId: 'm-replayed', userId: 'u-replay', event: 'Pricing Viewed', timestamp: new Date(t0).toISOString() };
+			const first = await signed(engine, order);
+			expect(first.accepted[0].decision).toMatchObject({ status: 'pending' });
+			// Within the window the repeat is a duplicate; past it the mark is gone, and the event is too old to act on.
+			clock.at = new Date(t0 + 71 * HOUR).toISOString();
+			expect((await signed(engine, order)).body).toMatchObject({ accepted: 0, duplicates: 1 });
+			clock.at = new Date(t0 + 80 * HOUR).toISOString();
+			const replayed = (await signed(engine, order)).accepted[0].decision;
+			expect(replayed).toMatchObject({ status: 'suppressed', reason: 'EVENT_TOO_OLD' });
+			expect(replayed.explanation).toMatch(/more than dedupWindowHours \(72 h\) before it arrived/);
+			// A backfill: events of last week arriving now. The profile takes them; no message starts.
+			const backfill = await signed(engine, { type: 'identify', messageId: 'm-old', userId: 'u-replay', traits: { plan: 'pro' }, timestamp: new Date(t0 + 2 * HOUR).toISOString() });
+			expect(backfill.accepted[0].decision).toMatchObject({ status: 'suppressed', reason: 'EVENT_TOO_OLD' });
+			expect((await engine.getProfile(replayed.contactId))?.traits.plan).toBe('pro');
+			// A fresh event of the same contact starts one, as always.
+			const fresh = await signed(engine, { ...order, messageId: 'm-new', timestamp: clock.at });
+			expect(fresh.accepted[0].decision).toMatchObject({ status: 'pending' });
+		}, { dedupWindowHours: 72, journeys: { nurture: { triggers: ['Pricing Viewed', 'identify'] } } }, new Date(t0).toISOString());
 	});
 });

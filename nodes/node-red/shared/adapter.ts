@@ -109,6 +109,7 @@ const REASON_LABELS: Record<ReasonCode, string> = {
 	LOW_UPLIFT: 'low uplift',
 	STOPPED_BY_ERROR: 'stopped by error',
 	CONTACT_ERASED: 'contact erased',
+	EVENT_TOO_OLD: 'event too old',
 };
 
 const ERROR_LABELS: Record<NudgeErrorCode, string> = {
