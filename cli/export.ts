@@ -5,8 +5,8 @@ import type { DecisionQuery } from '../engine/audit/schema';
 import { parseConsoleParams } from '../engine/audit/queries';
 import { NudgeError } from '../engine/errors';
 import { DEFAULT_STORE_URL } from '../engine/store/open';
-import { withStore } from './models';
 import { openOutFile } from './outFile';
+import { withExistingStore } from './storeFile';
 
 export const EXPORT_USAGE = `  export [--store STORE] [--format jsonl|csv] [--out FILE] [--redact] [--journey NAME]
          [--reason CODE] [--status STATUS] [--from ISO] [--to ISO]
@@ -19,7 +19,8 @@ export const EXPORT_USAGE = `  export [--store STORE] [--format jsonl|csv] [--ou
       memory stays small whatever its size.
 `;
 
-const OPTIONS = {
+/** The log export's options; all but --store are refused with --contact / --email (exportContact.ts). */
+export const OPTIONS = {
 	store: { type: 'string' },
 	format: { type: 'string', default: 'jsonl' },
 	out: { type: 'string' },
@@ -74,7 +75,7 @@ async function exportDecisionLog(values: ExportValues): Promise<number> {
 	if (!EXPORT_FORMATS.includes(format)) throw new NudgeError('INVALID_INPUT', `--format must be ${EXPORT_FORMATS.join(' or ')}, not "${values.format}"`);
 	const { filter } = parseConsoleParams({ journey: values.journey, reason: values.reason, status: values.status, from: values.from, to: values.to });
 	const query: DecisionQuery = { journey: filter.journey, reason: filter.reason, status: filter.status, from: filter.from, to: filter.to };
-	const n = await withStore(values.store, async (store) => {
+	const n = await withExistingStore(values.store, async (store) => {
 		const out = await outputTo(values.out, values.store ?? DEFAULT_STORE_URL);
 		try {
 			const written = await exportDecisions(store, query, { format, redact: values.redact }, out.write);
@@ -85,7 +86,7 @@ async function exportDecisionLog(values: ExportValues): Promise<number> {
 			if (error instanceof OutputClosed) return undefined;
 			throw error;
 		}
-	}, { existing: true });
+	});
 	if (n === undefined) {
 		process.stderr.write('nudge export: stopped: the reader closed the output\n');
 		return 0;

@@ -18,11 +18,13 @@ const REPLAY_USAGE = `  replay --events FILE.jsonl [--journey nurture|cart-aband
          [--store PATH] [--out FILE]
       Dry-runs a journey over past events (Nudge or Segment format, one JSON per line) on a fresh
       embedded store, each at its own time; the journey's inactivity timers fire in simulated time.
-      Policy: flows/policies/journeys.json unless --policy is given. Writes one JSON decision per
-      line (stdout, or --out FILE, written whole or not at all) and a summary on stderr. Nothing is
-      sent. Lines are decided in file order: give them in time order (a line dated before one already
-      decided sees that one's send). --store PATH keeps the replay's store: a new file, or one an earlier
-      replay kept; a store Nudge decided in (a live one) is refused, so dry runs never mix into its log.
+      Policy: flows/policies/journeys.json unless --policy is given. Once all is replayed, writes one
+      JSON decision per line, with the outcomes later events recorded (lift --decisions reads it), to
+      stdout or --out FILE (written whole or not at all; Ctrl+C leaves no partial file), and a summary on
+      stderr. Nothing is sent. Lines are decided in file order: give them in time order (a line dated
+      before one already decided sees that one's send). --store PATH keeps the replay's store: a new
+      file, or one only replays used; a store Nudge decided in (a live one, even after a replay) is
+      refused, so dry runs never mix into its log.
 `;
 
 /** Each command: its help text (also shown by `nudge <command> --help`) and what runs it. */

@@ -1,5 +1,6 @@
-import type { WriteStream } from 'node:fs';
+import { rmSync, type WriteStream } from 'node:fs';
 import { lstat, open, readlink, realpath, rename, rm, stat } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { NudgeError } from '../engine/errors';
 import { sqliteFilesOf } from '../engine/store/open';
@@ -50,16 +51,28 @@ export async function openOutFile(file: string, inputs: (string | undefined)[] =
 	// A write that fails later (disk full) is reported by finish, not as an unhandled 'error' event.
 	let failure: NodeJS.ErrnoException | undefined;
 	stream.on('error', (error) => (failure ??= error));
+	// Ctrl+C or a stop (SIGTERM) mid-write would leave FILE.partial, personal data included, until the next run:
+	// removed first, then the process ends as the signal would have ended it (exit code 128 + its number).
+	const interrupted = (signal: NodeJS.Signals) => {
+		rmSync(partial, { force: true });
+		process.exit(128 + osConstants.signals[signal]);
+	};
+	const signals = ['SIGINT', 'SIGTERM'] as const;
+	for (const signal of signals) process.once(signal, interrupted);
 	return {
 		stream,
 		finish: async (ok) => {
-			await new Promise<void>((resolve) => stream.end(() => resolve()));
-			if (ok && !failure) {
-				failure = await rename(partial, target).then(() => undefined, (error: NodeJS.ErrnoException) => error);
-				if (!failure) return;
+			try {
+				await new Promise<void>((resolve) => stream.end(() => resolve()));
+				if (ok && !failure) {
+					failure = await rename(partial, target).then(() => undefined, (error: NodeJS.ErrnoException) => error);
+					if (!failure) return;
+				}
+				await rm(partial, { force: true });
+				if (failure) throw cannotWrite(file, failure);
+			} finally {
+				for (const signal of signals) process.off(signal, interrupted);
 			}
-			await rm(partial, { force: true });
-			if (failure) throw cannotWrite(file, failure);
 		},
 	};
 }

@@ -12,6 +12,7 @@ import { Engine } from '../engine/engine';
 import { loadPolicyFile } from '../engine/policy/load';
 import { openStore } from '../engine/store/open';
 import type { Store } from '../engine/store/types';
+import { requireInputFile } from './inputFile';
 import { boundedLines } from './lines';
 
 /** The prebuilt journeys' policy (triggers, outcomes, timers, offers…), used unless --policy names another. */
@@ -41,16 +42,40 @@ export interface ReplaySummary {
 const REPLAY_STORE = 'replay-store';
 
 /**
- * Marks the store as a replay store, unless the engine has decided in it already (a live store): replay's
- * dry runs (status sent, provider dry-run) would then mix into the real decision log. A store of an
- * earlier replay, or an empty one, is fine.
+ * Where the replays into a store left its log: decisions are created at their events' times, a live engine's at the
+ * wall clock. `since` is the wall-clock time the last replay ended (or began, until it ends) and `own` how many
+ * decisions dated from then on the replays made (their events' timers may fire into the future). More decisions
+ * dated from `since` on than `own` were made by someone else (nudge mcp, the nodes) after that replay: a live store.
  */
-async function claimReplayStore(store: Store, file: string | undefined): Promise<void> {
-	if ((await store.getCursor(REPLAY_STORE)) !== undefined) return;
-	if ((await store.queryDecisions({ limit: 1 })).length) {
-		throw new NudgeError('INVALID_INPUT', `--store ${file} holds decisions Nudge made (a live store): replay would mix its dry runs into them. Give --store a new file, or leave it out; nothing was replayed`);
+interface ReplayMark {
+	since: string;
+	own: number;
+}
+
+/** Decisions dated from `since` on: counted on the log's date index, so a store of millions answers at once. */
+const decidedSince = async (store: Store, since: string) => (await store.countDecisions({ from: since }, [])).reduce((n, c) => n + c.n, 0);
+
+const markReplayStore = async (store: Store, since: string, previous: string | undefined) => {
+	const mark: ReplayMark = { since, own: await decidedSince(store, since) };
+	await store.setCursor(REPLAY_STORE, JSON.stringify(mark), previous);
+	return JSON.stringify(mark);
+};
+
+/**
+ * Marks the store as a replay store, unless the engine has decided in it (a live store): replay's dry runs (status
+ * sent, provider dry-run) would then mix into the real decision log. An empty store is fine; so is a store of
+ * earlier replays, as long as nothing else decided in it since. Returns the mark, for `markReplayStore` at the end.
+ */
+async function claimReplayStore(store: Store, file: string | undefined, startedAt: string): Promise<string> {
+	const value = await store.getCursor(REPLAY_STORE);
+	// A mark of an earlier version (the time it was marked, not JSON) is taken as it was then: trusted once, then replaced.
+	const mark = value === undefined ? undefined : (JSON.parse(value.startsWith('{') ? value : 'null') as ReplayMark | null);
+	const live = value === undefined ? (await store.queryDecisions({ limit: 1 })).length > 0 : !!mark && (await decidedSince(store, mark.since)) > mark.own;
+	if (live) {
+		const since = mark ? ` since a replay last used it, at ${mark.since}` : '';
+		throw new NudgeError('INVALID_INPUT', `--store ${file} holds decisions Nudge made (a live store)${since}: replay would mix its dry runs into them. Give --store a new file, or leave it out; nothing was replayed`);
 	}
-	await store.setCursor(REPLAY_STORE, new Date().toISOString(), undefined);
+	return markReplayStore(store, startedAt, value);
 }
 
 /**
@@ -58,24 +83,28 @@ async function claimReplayStore(store: Store, file: string | undefined): Promise
  * timestamp (so caps see history as it happened) and sending nothing: deliveries are dry runs. The
  * journey's inactivity timers (policy `journeys.<id>.timers`) fire in simulated time, and delayed decisions
  * (quiet hours, caps) are finished at their due time: before each event, everything due by its timestamp;
- * after the last, what is still waiting. Each decision is emitted once, as it ended: a delayed one when it
- * is finished (or, still delayed, at the end).
+ * after the last, what is still waiting. Each decision is emitted once, in the order the decisions ended (a
+ * delayed one when it is finished, or, still delayed, at the end), after the last event: read back from the store,
+ * it carries the outcomes later events recorded (an order after the cart reminder), which lift counts.
  */
 export async function replay(options: ReplayOptions, emit: (decision: Decision) => void): Promise<ReplaySummary> {
 	const journey = (options.journey ?? 'nurture') as JourneyName;
 	if (!JOURNEYS.includes(journey)) {
 		throw new NudgeError('INVALID_INPUT', `Unknown journey "${options.journey}". Available: ${JOURNEYS.join(', ')}`);
 	}
+	requireInputFile('--events', 'Events file', options.events);
 	// The policy first: a bad one stops the replay before its scratch store is created (and left behind).
 	const policy = loadPolicyFile(options.policy ?? JOURNEYS_POLICY!);
 	const scratch = options.store ? undefined : mkdtempSync(join(tmpdir(), 'nudge-replay-'));
 	const engine = new Engine({ store: openStore(`sqlite:${options.store ?? join(scratch!, 'replay.db')}`), policy, clock: 'event' });
 	const summary: ReplaySummary = { events: 0, timers: 0, rejected: [], byStatus: {}, byReason: {}, profileOnly: 0 };
 	try {
-		await claimReplayStore(engine.store, options.store);
+		const mark = await claimReplayStore(engine.store, options.store, new Date().toISOString());
+		// The decisions' ids only, in the order they ended; each is read back with its outcomes once all is replayed.
+		const ended: string[] = [];
 		const lines = boundedLines(createReadStream(options.events), EVENT_LIMITS.jsonBytes);
 		const count = (decision: Decision) => {
-			emit(decision);
+			ended.push(decision.decisionId);
 			if (decision.reason === 'NOT_A_TRIGGER') return void summary.profileOnly++;
 			// A holdout is kept from the message on purpose (to measure lift), not suppressed by a guardrail: counted apart.
 			const status = decision.reason === 'HOLDOUT' ? 'holdout' : decision.status;
@@ -140,15 +169,14 @@ export async function replay(options: ReplayOptions, emit: (decision: Decision) 
 		// enough for any chain of timers (each waits at most 90 days), and a bound should a policy's chain loop.
 		await fireUntil(lastAt + 180 * 86_400_000);
 		for (const decision of waiting.values()) count(decision);
-	} catch (error) {
-		if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-			throw new NudgeError('INVALID_INPUT', `Events file not found: ${options.events}`);
-		}
-		throw error;
+		for (const id of ended) emit((await engine.store.getDecision(id))!);
+		await markReplayStore(engine.store, new Date().toISOString(), mark);
 	} finally {
 		await engine.close();
 		if (scratch) rmSync(scratch, { recursive: true, force: true });
 	}
+	// A file of blank lines only (or none): nothing was replayed, which is no result to report as one.
+	if (!summary.events) throw new NudgeError('INVALID_INPUT', `--events ${options.events} holds no events: give a file of events, one JSON per line`);
 	return summary;
 }
 

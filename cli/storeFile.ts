@@ -1,9 +1,47 @@
 import { existsSync } from 'node:fs';
 import { NudgeError } from '../engine/errors';
-import { DEFAULT_STORE_URL, sqliteFileOf } from '../engine/store/open';
+import { DEFAULT_STORE_URL, openStore, sqliteFileOf } from '../engine/store/open';
+import { PostgresStore } from '../engine/store/postgres';
+import type { Store } from '../engine/store/types';
 
 /** Refuses a `--store` naming a SQLite file that is not there (other store URLs pass: their server answers for them). */
 export function requireStoreFile(path?: string): void {
 	const file = sqliteFileOf(path || DEFAULT_STORE_URL);
 	if (file && !existsSync(file)) throw new NudgeError('INVALID_INPUT', `There is no store at ${file}: check --store (without it, the store is ~/.nudge/nudge.db; the demo's is ~/.nudge/demo.db). Nothing was created`);
+}
+
+/** The PostgreSQL stores a store is made of (itself, or a split store's parts). */
+function postgresParts(store: Store): PostgresStore[] {
+	if (store instanceof PostgresStore) return [store];
+	const parts = (store as { parts?: Record<string, Store> }).parts;
+	return parts ? Object.values(parts).flatMap(postgresParts) : [];
+}
+
+/**
+ * Refuses a store whose PostgreSQL schema (?schema=) is not there, creating nothing: for a command that reads the log,
+ * or changes what it holds, a mistyped schema is a mistyped SQLite path, not an empty log to answer from.
+ */
+export async function requireSchemas(store: Store): Promise<void> {
+	for (const part of postgresParts(store)) await part.requireSchema();
+}
+
+/** Opens a `--store` whose data must be there already: a SQLite file that is, a PostgreSQL schema that is. */
+export async function openExistingStore(path?: string): Promise<Store> {
+	requireStoreFile(path);
+	const store = openStore(path || DEFAULT_STORE_URL);
+	await requireSchemas(store).catch(async (error) => {
+		await store.close().catch(() => undefined);
+		throw error;
+	});
+	return store;
+}
+
+/** Runs with a store that must be there already (openExistingStore), closing it after. */
+export async function withExistingStore<T>(path: string | undefined, run: (store: Store) => Promise<T>): Promise<T> {
+	const store = await openExistingStore(path);
+	try {
+		return await run(store);
+	} finally {
+		await store.close();
+	}
 }

@@ -223,6 +223,25 @@ export class PostgresStore extends ComposedSteps implements Store {
 		}
 	}
 
+	/**
+	 * Refuses a schema that is not there, creating nothing (a first query would create it): a command that only reads
+	 * (nudge export, lift, console) would otherwise answer from a new, empty schema a typo named, as if that were the log.
+	 */
+	async requireSchema(): Promise<void> {
+		let found: boolean;
+		try {
+			const client = await this.connect();
+			try {
+				found = ((await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.schema])).rowCount ?? 0) > 0;
+			} finally {
+				client.release();
+			}
+		} catch (error) {
+			throw new NudgeError('STORE_ERROR', `PostgreSQL store at ${this.where} could not check its schema: ${(error as Error).message}`, [], 503);
+		}
+		if (!found) throw new NudgeError('INVALID_INPUT', `There is no schema "${this.schema}" in the PostgreSQL database at ${this.where}: check ?schema= in the store URL (without it, the schema is nudge). Nothing was created`);
+	}
+
 	private async setup(): Promise<void> {
 		const client = await this.connect();
 		try {

@@ -82,6 +82,21 @@ describe('nudge export (the built CLI)', () => {
 		expect(nudge('--help').stdout).toContain('  export [--store STORE]');
 	});
 
+	test("the log export's options with --contact or --email name the conflict; a bad --email names --contact", () => {
+		for (const [option, by] of [
+			[['--format', 'csv'], '--contact'],
+			[['--out', join(dir, 'c.json')], '--contact'],
+			[['--journey=cart-abandonment'], '--email'],
+		] as const) {
+			const r = nudge('export', '--store', store, by, by === '--contact' ? 'u-marco' : 'ana@example.com', ...option);
+			const name = option[0].replace(/=.*/, '');
+			expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 2, stdout: '' });
+			expect(r.stderr).toBe(`nudge: ${name} is not used with ${by}: a contact's export is one JSON document (everything about them) on stdout; save it with > FILE.json. ${name} belongs to the decision log export: leave out ${by} for that\n`);
+		}
+		expect(existsSync(join(dir, 'c.json'))).toBe(false);
+		expect(nudge('export', '--store', store, '--email', 'notanemail')).toMatchObject({ status: 2, stderr: 'nudge: --email "notanemail" is not an email address: to name the contact by its id, give --contact ID\n' });
+	});
+
 	test('a reader that stops early (| head) ends the export quietly, not as an error', async () => {
 		const big = join(dir, 'big.db');
 		const store = new SqliteStore(big);

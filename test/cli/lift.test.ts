@@ -93,6 +93,19 @@ describe('nudge lift', () => {
 		}
 	});
 
+	test('lift --decisions on a replay --out file equals lift --store on its store: the decisions carry their outcomes', () => {
+		const dir = tempDir();
+		const store = join(dir, 'cart.db');
+		const out = join(dir, 'decisions.jsonl');
+		expect(nudge('replay', '--events', join(ROOT, 'flows/samples/cart-abandonment.jsonl'), '--journey', 'cart-abandonment', '--store', store, '--out', out).status).toBe(0);
+		const fromStore = nudge('lift', '--store', store, '--json');
+		const fromFile = nudge('lift', '--decisions', out, '--json');
+		expect([fromStore.status, fromFile.status]).toEqual([0, 0]);
+		const [all] = JSON.parse(fromFile.stdout);
+		expect(all.treated.conversions + all.holdout.conversions).toBeGreaterThan(0);
+		expect(JSON.parse(fromFile.stdout)).toEqual(JSON.parse(fromStore.stdout));
+	});
+
 	test('bad arguments and bad lines are clear errors', async () => {
 		const dir = tempDir();
 		writeFileSync(join(dir, 'bad.jsonl'), '{"decisionId": "x"}\n');
@@ -103,6 +116,10 @@ describe('nudge lift', () => {
 		await new SqliteStore(join(dir, 'empty.db')).close();
 		const empty = nudge('lift', '--store', join(dir, 'empty.db'));
 		expect(empty.stdout).toMatch(/nothing to compare/);
+		// A file that is not there or is a folder, and a range that ends before it starts: errors, not an empty report.
+		expect(nudge('lift', '--decisions', join(dir, 'nonexist.jsonl'))).toMatchObject({ status: 2, stderr: `nudge: Decisions file not found: ${join(dir, 'nonexist.jsonl')} (check --decisions)\n` });
+		expect(nudge('lift', '--decisions', join(dir, 'bad.jsonl'), '--outcomes', dir)).toMatchObject({ status: 2, stderr: `nudge: --outcomes ${dir} is a folder, not a file: give the file in it\n` });
+		expect(nudge('lift', '--store', join(dir, 'empty.db'), '--from', '2026-11-03', '--to', '2026-11-02')).toMatchObject({ status: 2, stderr: expect.stringMatching(/from \(2026-11-03T00:00:00\.000Z\) must be before to/) });
 		expect(nudge('--help').stdout).toContain('lift [--store PATH');
 	});
 

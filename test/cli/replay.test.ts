@@ -283,6 +283,65 @@ describe('nudge replay (the built CLI)', () => {
 		expect(result.stderr).toMatch(/^nudge: --store .*live\.db holds decisions Nudge made \(a live store\).*Give --store a new file/);
 	});
 
+	test('a store of earlier replays in which Nudge then decided live (nudge mcp, the nodes) is refused by the next replay', async () => {
+		const store = join(tempDir(), 'replay.db');
+		const decisions = () => {
+			const db = new DatabaseSync(store, { readOnly: true });
+			const n = (db.prepare('SELECT COUNT(*) AS n FROM decisions').get() as { n: number }).n;
+			db.close();
+			return n;
+		};
+		expect(run('replay', '--events', SAMPLES, '--store', store).status).toBe(0);
+		// A rerun into the replay's own store is fine: only replays decided in it.
+		expect(run('replay', '--events', SAMPLES, '--store', store).status).toBe(0);
+		const engine = new Engine({ store: new SqliteStore(store) });
+		await engine.decide({ type: 'track', name: 'Demo Requested', identities: { email: 'live@b.com', userId: 'live-1' } }, { journey: 'nurture', target: { dryRun: true } });
+		await engine.close();
+		const before = decisions();
+		const result = run('replay', '--events', SAMPLES, '--store', store);
+		expect({ status: result.status, decisions: decisions() }).toEqual({ status: 2, decisions: before });
+		expect(result.stderr).toMatch(/^nudge: --store .*replay\.db holds decisions Nudge made \(a live store\) since a replay last used it, at 20\d\d-.*Give --store a new file/);
+	});
+
+	test.each([
+		['SIGINT', 130],
+		['SIGTERM', 143],
+	] as const)('%s mid-replay removes the --out FILE.partial (personal data) and leaves the last run’s file as it was', async (signal, code) => {
+		const dir = tempDir();
+		const out = join(dir, 'decisions.jsonl');
+		writeFileSync(out, '{"decisionId":"last-run"}\n');
+		const events = lines([1, 2, 3, 4].map((n) => seg(n, `2026-03-0${n}T10:00:00Z`, { userId: `u-${n}`, context: { traits: { email: `lead${n}@example.com` } } })));
+		// Held mid-replay (storing m-3 never returns) with FILE.partial open: the signal always comes mid-write.
+		const child = spawn(process.execPath, ['-r', FAULTS, CLI, 'replay', '--events', events, '--out', out], {
+			cwd: ROOT,
+			env: { ...process.env, NUDGE_TEST_HANG_EVENT: 'm-3' },
+			stdio: ['ignore', 'ignore', 'pipe'],
+		});
+		const exited = new Promise<number | null>((resolve) => child.once('exit', (status) => resolve(status)));
+		let stderr = '';
+		await new Promise<void>((resolve, reject) => {
+			child.stderr.on('data', (chunk) => {
+				stderr += chunk;
+				if (stderr.includes('hanging m-3')) resolve();
+			});
+			void exited.then(() => reject(new Error(`the replay ended before it reached m-3: ${stderr}`)));
+		});
+		expect(readdirSync(dir).sort()).toEqual(['decisions.jsonl', 'decisions.jsonl.partial']);
+		child.kill(signal);
+		expect(await exited).toBe(code);
+		expect(readdirSync(dir)).toEqual(['decisions.jsonl']);
+		expect(readFileSync(out, 'utf8')).toBe('{"decisionId":"last-run"}\n');
+	});
+
+	test('an events file that is a folder, or holds no events, is a clear error with a non-zero exit', () => {
+		const dir = tempDir();
+		const folder = run('replay', '--events', dir);
+		expect({ status: folder.status, stderr: folder.stderr }).toEqual({ status: 2, stderr: `nudge: --events ${dir} is a folder, not a file: give the file in it\n` });
+		const empty = run('replay', '--events', lines(['', '  ']));
+		expect(empty.status).toBe(2);
+		expect(empty.stderr).toMatch(/^nudge: --events .*events\.jsonl holds no events: give a file of events, one JSON per line\n$/);
+	});
+
 	test('a hostile event file: each bad line is refused with its reason, the rest replayed, in bounded memory', () => {
 		const dir = tempDir();
 		const file = join(dir, 'hostile.jsonl');

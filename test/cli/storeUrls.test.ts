@@ -6,7 +6,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openStore } from '../../engine/store/open';
+import { PostgresStore } from '../../engine/store/postgres';
 import { tempDir } from '../helpers/fixtures';
+import { describeWithServer, runId, TEST_POSTGRES_URL } from '../helpers/services';
 
 const CLI = join(resolve(__dirname, '../..'), 'dist/cli/nudge.js');
 
@@ -91,5 +93,48 @@ describe('nudge with a SQLite --store that is not there', () => {
 		await openStore(join(dir, 'nudge.db')).close();
 		expect(nudge(dir, 'retention', '--dry-run', '--store', 'nudge.db').status).toBe(0);
 		expect(nudge(dir, 'export', '--store', 'nudge.db')).toMatchObject({ status: 0, stderr: 'nudge export: 0 decision(s)\n' });
+	});
+});
+
+describeWithServer('PostgreSQL', TEST_POSTGRES_URL)('nudge with a PostgreSQL --store whose schema is not there', () => {
+	const withSchema = (schema: string) => `${TEST_POSTGRES_URL}${TEST_POSTGRES_URL.includes('?') ? '&' : '?'}schema=${schema}`;
+	/** Whether the schema is in the database, asked without the store (whose first query would create it). */
+	async function schemaExists(schema: string): Promise<boolean> {
+		const { Client } = await import('pg');
+		const client = new Client({ connectionString: TEST_POSTGRES_URL });
+		await client.connect();
+		try {
+			return ((await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).rowCount ?? 0) > 0;
+		} finally {
+			await client.end();
+		}
+	}
+
+	// A mistyped ?schema= must not become a new, empty schema that answers "0 decisions" or "nothing to compare".
+	test.each([
+		['export', ['export'], false],
+		['export --contact', ['export', '--contact', 'u-1'], false],
+		['lift', ['lift'], false],
+		['console', ['console', '--port', '0'], false],
+		['a split store’s log', ['export'], true],
+	])('%s is refused, names the schema and creates nothing', async (_label, args, split) => {
+		const schema = runId('typo');
+		const store = withSchema(schema);
+		const result = nudge(tempDir('nudge-cli-schema-'), ...args, '--store', split ? `split:hot=memory:;log=${store}` : store);
+		expect(result.status).toBe(2);
+		expect(result.stderr).toMatch(new RegExp(`^nudge: There is no schema "${schema}" in the PostgreSQL database at postgres://.*: check \\?schema= in the store URL .*Nothing was created\n$`));
+		expect(await schemaExists(schema)).toBe(false);
+	});
+
+	test('a schema that is there is read as before', async () => {
+		const schema = runId('there');
+		const store = new PostgresStore(withSchema(schema));
+		try {
+			await store.getCursor('any');
+			expect(nudge(tempDir('nudge-cli-schema-'), 'export', '--store', withSchema(schema))).toMatchObject({ status: 0, stderr: 'nudge export: 0 decision(s)\n' });
+		} finally {
+			await store.dropAll();
+			await store.close();
+		}
 	});
 });

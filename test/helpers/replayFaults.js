@@ -18,6 +18,8 @@ if (hangAt) {
 		if (decision.event.eventId !== hangAt) return putDecision.call(this, decision);
 		// Said once the claim and the profile written so far are committed, as a process dying here leaves them.
 		void this.sync().then(() => process.stderr.write(`hanging ${hangAt}\n`));
+		// Kept alive until the test kills it (a promise that never settles holds nothing: node would exit at once).
+		setInterval(() => undefined, 60_000);
 		return new Promise(() => undefined);
 	};
 }
