@@ -8,7 +8,7 @@ import { readTable, tableRecords } from '../engine/scoring/table';
 import { DEFAULT_STORE_URL, openStore } from '../engine/store/open';
 import type { Store } from '../engine/store/types';
 import { withModelOut } from './outFile';
-import { requireStoreFile } from './storeFile';
+import { withExistingStore } from './storeFile';
 
 export const TRAIN_USAGE = `  train --data FILE --target COLUMN [--positive VALUE] [--exclude A,B] [--placeholders Select,…]
         [--name lead] [--store PATH] [--activate [--require-better]] [--trees 100] [--max-depth 10]
@@ -39,15 +39,6 @@ export function int(name: string, v: string | undefined): number | undefined {
 	return n;
 }
 
-/**
- * `--store`: a SQLite file path or any store URL (openStore tells them apart). A command that reads or changes
- * what is stored gives `existing`: a SQLite file that is not there is a mistyped path, and opening it would create
- * an empty store and answer from it (nothing to export, nothing to erase or delete) as if that were the truth.
- */
-export function storeOf(path?: string, { existing = false } = {}): Store {
-	if (existing) requireStoreFile(path);
-	return openStore(path || DEFAULT_STORE_URL);
-}
 
 /** A progress bar on stderr, redrawn in place. */
 function progressBar(label: string): (done: number, total: number) => void {
@@ -87,9 +78,14 @@ export function formatEvaluation(model: TrainedModel): string {
 	return `${lines.join('\n')}\n`;
 }
 
-/** Opens --store for one command and closes it after, whatever happens. */
-export async function withStore<T>(path: string | undefined, run: (store: Store) => Promise<T>, options?: { existing?: boolean }): Promise<T> {
-	const store = storeOf(path, options);
+/**
+ * Opens --store (a SQLite file path or any store URL) for one command and closes it after, whatever happens. A command
+ * that reads or changes what is stored gives `existing`: a SQLite file or PostgreSQL schema that is not there is a
+ * mistyped --store, and opening it would create an empty store and answer from it as if that were the truth.
+ */
+export async function withStore<T>(path: string | undefined, run: (store: Store) => Promise<T>, { existing = false } = {}): Promise<T> {
+	if (existing) return withExistingStore(path, run);
+	const store = openStore(path || DEFAULT_STORE_URL);
 	try {
 		return await run(store);
 	} finally {

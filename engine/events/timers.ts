@@ -222,7 +222,11 @@ async function meetRules(engine: Engine, accepted: IngestResult[], sets: RuleSet
 				await engine.store.cancelTimer(earlierTimerId(rule, decision.contactId));
 				changed.push(event.eventId);
 			}
-			for (const { rules, node } of met) {
+			// An event too old to start a message (EVENT_TOO_OLD: a repeat after the de-duplication window, a backfill)
+			// starts no wait either: its timer would fall due at once and fire a message, again for every repeat. It still
+			// cancels, which only ever stops one.
+			const starts = decision.reason !== 'EVENT_TOO_OLD';
+			for (const { rules, node } of starts ? met : []) {
 				for (const rule of rules.filter((r) => same(event.name, r.start) && !cancels(r))) {
 					if (after.some((name) => same(name, rule.fire))) {
 						failed.push({ eventId: event.eventId, error: new NudgeError('INVALID_CONFIG', `timers of two nodes of journey "${decision.journey}" form a cycle (${[...after, rule.fire].join(' → ')}): the wait for "${rule.fire}" was not started again`) });

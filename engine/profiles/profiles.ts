@@ -182,7 +182,8 @@ function mergeTraits(keep: Profile, other: Profile): void {
 	const traits = { ...other.traits, ...keep.traits };
 	const times: Record<string, string> = {};
 	for (const key of Object.keys(traits)) {
-		const from = !Object.hasOwn(keep.traits, key) || statedLater(keep, other, key) ? other : keep;
+		// A time stated without the trait (the address mailed at, given as an identity only) takes no value from it.
+		const from = Object.hasOwn(other.traits, key) && (!Object.hasOwn(keep.traits, key) || statedLater(keep, other, key)) ? other : keep;
 		traits[key] = from.traits[key];
 		const at = statedAt(from, key);
 		if (at !== undefined) times[key] = at;
@@ -192,6 +193,13 @@ function mergeTraits(keep: Profile, other: Profile): void {
 	if (emailFrom.email !== undefined) keep.email = emailFrom.email;
 	const emailAt = statedAt(emailFrom, 'email');
 	if (emailAt !== undefined && !Object.hasOwn(traits, 'email')) times.email = emailAt;
+	// The fields applyEvent takes from traits follow the value kept: the later-stated one, or the kept contact's.
+	for (const key of ['phone', 'pushToken', 'lifecycle'] as const) {
+		if (other[key] !== undefined && (keep[key] === undefined || statedLater(keep, other, key))) keep[key] = other[key];
+	}
+	// A real zone over one that is no zone (the guardrails would fall back to the policy's); of two real ones, the later-stated.
+	const realZone = other.timezone !== undefined && isTimeZone(other.timezone);
+	if (other.timezone && (!keep.timezone || (realZone && (!isTimeZone(keep.timezone) || statedLater(keep, other, 'timezone'))))) keep.timezone = other.timezone;
 	keep.traits = traits;
 	if (keep.traitsAt || other.traitsAt) keep.traitsAt = times;
 }
@@ -216,10 +224,6 @@ export function mergeProfiles(keep: Profile, other: Profile): Profile {
 		const mine = keep.pauses?.[id];
 		if (!mine || (mine.until !== undefined && (pause.until === undefined || pause.until > mine.until))) (keep.pauses ??= {})[id] = pause;
 	}
-	keep.phone ??= other.phone;
-	keep.pushToken ??= other.pushToken;
-	// A real zone over one that is no zone (the guardrails would fall back to the policy's).
-	if (other.timezone && (!keep.timezone || (!isTimeZone(keep.timezone) && isTimeZone(other.timezone)))) keep.timezone = other.timezone;
 	if (before(other.firstSeenAt, keep.firstSeenAt)) keep.firstSeenAt = other.firstSeenAt;
 	if (before(keep.lastSeenAt, other.lastSeenAt)) keep.lastSeenAt = other.lastSeenAt;
 	if (other.lastEngagedAt && (!keep.lastEngagedAt || before(keep.lastEngagedAt, other.lastEngagedAt))) {

@@ -117,10 +117,16 @@ describeWithServer('PostgreSQL', TEST_POSTGRES_URL)('nudge with a PostgreSQL --s
 		['lift', ['lift'], false],
 		['console', ['console', '--port', '0'], false],
 		['a split store’s log', ['export'], true],
+		['score', ['score', '--model', 'lead', '--data', 'leads.csv'], false],
+		['activate', ['activate', '--model', 'lead', '--version', '1'], false],
+		['rollback', ['rollback', '--model', 'lead'], false],
+		['uplift evaluate --journey', ['uplift', 'evaluate', '--journey', 'nurture', '--score', 'x'], false],
 	])('%s is refused, names the schema and creates nothing', async (_label, args, split) => {
 		const schema = runId('typo');
 		const store = withSchema(schema);
-		const result = nudge(tempDir('nudge-cli-schema-'), ...args, '--store', split ? `split:hot=memory:;log=${store}` : store);
+		const dir = tempDir('nudge-cli-schema-');
+		writeFileSync(join(dir, 'leads.csv'), 'a,b\n1,2\n');
+		const result = nudge(dir, ...args, '--store', split ? `split:hot=memory:;log=${store}` : store);
 		expect(result.status).toBe(2);
 		expect(result.stderr).toMatch(new RegExp(`^nudge: There is no schema "${schema}" in the PostgreSQL database at postgres://.*: check \\?schema= in the store URL .*Nothing was created\n$`));
 		expect(await schemaExists(schema)).toBe(false);

@@ -118,4 +118,17 @@ describe('profiles', () => {
 		expect(older.email).toBe('a@x.io');
 		expect(older.traitsAt).toEqual({});
 	});
+
+	test('a merge: the phone, push token, zone and lifecycle follow the traits it keeps; a trait one contact never stated stays', async () => {
+		const store = new MemoryStore();
+		const at = (h: number) => `2026-11-10T0${h}:00:00.000Z`;
+		const older = await ingestIntoProfile(store, ev({ type: 'identify', identities: { userId: 'u-merge' }, traits: { phone: '+15550000001', pushToken: 'tok-1', timezone: 'Europe/Paris', lifecycle: 'lead', email: 'old@example.com' }, occurredAt: at(1) }));
+		// The other contact: stated later, its address given as an identity only (no traits.email).
+		const newer = await ingestIntoProfile(store, ev({ type: 'track', name: 'Page Viewed', identities: { anonymousId: 'a-merge', email: 'new@example.com' }, traits: { phone: '+15550000002', pushToken: 'tok-2', timezone: 'America/New_York', lifecycle: 'customer' }, occurredAt: at(2) }));
+		expect(older.contactId).not.toBe(newer.contactId);
+		const merged = await ingestIntoProfile(store, ev({ type: 'track', name: 'Page Viewed', identities: { userId: 'u-merge', anonymousId: 'a-merge' }, occurredAt: at(3) }));
+		expect(merged.traits).toMatchObject({ phone: '+15550000002', pushToken: 'tok-2', timezone: 'America/New_York', lifecycle: 'customer', email: 'old@example.com' });
+		// What the senders and guardrails read: the SMS number, the push token, the quiet hours' zone, the lifecycle.
+		expect(merged).toMatchObject({ phone: '+15550000002', pushToken: 'tok-2', timezone: 'America/New_York', lifecycle: 'customer', email: 'new@example.com' });
+	});
 });

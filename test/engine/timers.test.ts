@@ -1,9 +1,11 @@
 /** Inactivity timers kept in the store: scheduled by a start event, cancelled by a clearing event, fired once. */
 import { join } from 'node:path';
-import type { Engine } from '../../engine/engine';
+import { Engine } from '../../engine/engine';
 import { applyInactivityRules, fireDueTimers, parseInactivityRules } from '../../engine/events/timers';
 import { loadPolicy } from '../../engine/policy/load';
-import { createEngine } from '../../engine/registry';
+import { MemoryStore } from '../../engine/store/memory';
+import { openStore } from '../../engine/store/open';
+import { withEngine } from '../helpers/erasure';
 import { tempDir } from '../helpers/fixtures';
 
 const T0 = Date.parse('2026-11-21T09:00:00.000Z');
@@ -23,8 +25,13 @@ describe('inactivity timer rules', () => {
 	});
 });
 
+/** The engines' wall clock: events arrive when they happen, timers fire when asked (an event older than the de-duplication window would start nothing). */
+let wallNow = T0;
+const engineOn = (store: string) => new Engine({ store: openStore(store), policy: loadPolicy(), now: () => new Date(wallNow) });
+
 /** Fires what is due and acknowledges it, as a node does once it has emitted the events. */
 async function fire(engine: Engine, now: number) {
+	wallNow = now;
 	const { fired, failed, acknowledge } = await fireDueTimers(engine, now);
 	expect(failed).toEqual([]);
 	await acknowledge();
@@ -32,14 +39,15 @@ async function fire(engine: Engine, now: number) {
 }
 
 async function event(engine: Engine, email: string, name: string, minutes: number) {
+	wallNow = T0 + minutes * 60_000;
 	const result = await engine.ingest({ type: 'track', name, identities: { email }, occurredAt: at(minutes) }, { journey: 'cart' });
 	await applyInactivityRules(engine, [result], rules);
 	return result;
 }
 
 describe.each([
-	['memory', () => createEngine({ store: 'memory:' })],
-	['sqlite', () => createEngine({ store: `sqlite:${join(tempDir(), 't.db')}` })],
+	['memory', () => engineOn('memory:')],
+	['sqlite', () => engineOn(`sqlite:${join(tempDir(), 't.db')}`)],
 ])('inactivity timers (%s store)', (_name, open) => {
 	let engine: Engine;
 	beforeEach(() => {
@@ -121,4 +129,52 @@ test('invalid rules are refused with the field at fault', () => {
 	const ping = [{ start: 'Ping', cancel: ['Stop'], minutes: 1, fire: 'Pong' }];
 	expect(() => parseInactivityRules(ping, policy, 'cart')).toThrow("(root): with the policy's journeys.cart.timers, timers form a cycle: Ping → Pong → Ping");
 	expect(parseInactivityRules(ping, policy, 'nurture')).toHaveLength(1);
+});
+
+/*
+ * An event too old to start a message (EVENT_TOO_OLD: older than dedupWindowHours when it arrives) starts no wait
+ * either: the wait would fall due at once and fire its message, again for every repeat of the event.
+ */
+describe('inactivity timers and events older than the de-duplication window', () => {
+	const HOUR = 3_600_000;
+	const iso = (ms: number) => new Date(ms).toISOString();
+
+	async function fire(engine: Engine, now: number) {
+		const { fired, failed, acknowledge } = await fireDueTimers(engine, now);
+		expect(failed).toEqual([]);
+		await acknowledge();
+		return fired.filter((r) => !r.duplicate).map((r) => `${r.event.name} ${r.decision.status}`);
+	}
+
+	test('a cart event delivered again after the window restarts no wait: no second "Cart Abandoned"', async () => {
+		await withEngine(new MemoryStore(), async (engine, clock) => {
+			const cart = { eventId: 'cart-1', type: 'track', name: 'Cart Updated', identities: { email: 'ana@example.com' }, occurredAt: iso(T0) };
+			const first = await engine.ingest(cart, { journey: 'cart' });
+			await applyInactivityRules(engine, [first], rules);
+			clock.at = iso(T0 + 31 * 60_000);
+			expect(await fire(engine, T0 + 31 * 60_000)).toEqual(['Cart Abandoned pending']);
+			// The same request sent again 80 h later (Segment signs no time).
+			clock.at = iso(T0 + 80 * HOUR);
+			const again = await engine.ingest(cart, { journey: 'cart' });
+			expect(again.decision).toMatchObject({ status: 'suppressed', reason: 'EVENT_TOO_OLD' });
+			await applyInactivityRules(engine, [again], rules);
+			expect(await fire(engine, T0 + 80 * HOUR)).toEqual([]);
+		}, {}, iso(T0));
+	});
+
+	test('a cart event of last week arriving now starts no wait; an old order still cancels one', async () => {
+		await withEngine(new MemoryStore(), async (engine, clock) => {
+			clock.at = iso(T0 + 7 * 24 * HOUR);
+			const old = await engine.ingest({ eventId: 'cart-old', type: 'track', name: 'Cart Updated', identities: { email: 'bo@example.com' }, occurredAt: iso(T0) }, { journey: 'cart' });
+			expect(old.decision).toMatchObject({ status: 'suppressed', reason: 'EVENT_TOO_OLD' });
+			await applyInactivityRules(engine, [old], rules);
+			expect(await fire(engine, T0 + 7 * 24 * HOUR)).toEqual([]);
+			// A fresh cart starts its wait; an order dated days back, arriving late, still cancels it (a cancel only stops).
+			const fresh = await engine.ingest({ eventId: 'cart-new', type: 'track', name: 'Cart Updated', identities: { email: 'bo@example.com' }, occurredAt: clock.at }, { journey: 'cart' });
+			await applyInactivityRules(engine, [fresh], rules);
+			const order = await engine.ingest({ eventId: 'order-old', type: 'track', name: 'Order Completed', identities: { email: 'bo@example.com' }, occurredAt: iso(T0 + HOUR) }, { journey: 'cart' });
+			await applyInactivityRules(engine, [order], rules);
+			expect(await fire(engine, T0 + 7 * 24 * HOUR + HOUR)).toEqual([]);
+		}, {}, iso(T0));
+	});
 });

@@ -17,7 +17,8 @@ import { tempDir } from '../helpers/fixtures';
 import { redisStore } from '../helpers/rawStores';
 import { describeWithServer, TEST_REDIS_URL } from '../helpers/services';
 
-const T0 = Date.parse('2026-11-21T09:00:00.000Z');
+/** A day back, on the minute: the engines' wall clock takes the events in, and a trigger older than the de-duplication window would start nothing. */
+const T0 = Math.floor(Date.now() / 60_000) * 60_000 - 24 * 3_600_000;
 const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
 const MIN = 60_000;
 
