@@ -27,8 +27,9 @@ function zoneSpelling(name: string): string | null {
 	} catch {
 		return null;
 	}
-	// The zone's own spelling when only the case differs ("europe/berlin"); an alias keeps its name ("Asia/Kolkata").
-	const spelled = resolved.toLowerCase() === lower ? resolved : name;
+	// The zone's own spelling when only the case differs ("europe/berlin"), or when the name is all in lower case, as
+	// HubSpot's hs_timezone writes aliases ("us/eastern" → America/New_York); an alias keeps its name ("Asia/Kolkata").
+	const spelled = resolved.toLowerCase() === lower || name === lower ? resolved : name;
 	spellings.set(lower, spelled);
 	return spelled;
 }

@@ -41,7 +41,6 @@ function scrubber(personal: string[]): <T extends string | undefined>(text: T) =
 	return (text) => (text === undefined ? text : (text.replace(values, ERASED) as typeof text));
 }
 
-
 /**
  * A decision as the log keeps it after its contact is erased: the same decision, status, reason, rule, channel,
  * score value and tier, guard checks, outcomes and trail, so counts and lift do not move; under a pseudonym, without

@@ -240,6 +240,9 @@ describe('contacts\' time zones', () => {
 	test('a zone in any spelling is the zone in its own spelling; a name that is no zone is none', () => {
 		expect(['europe/berlin', 'Europe/Berlin', 'EUROPE/BERLIN'].map(timeZoneOf)).toEqual(['Europe/Berlin', 'Europe/Berlin', 'Europe/Berlin']);
 		expect([timeZoneOf('Etc/UTC'), timeZoneOf('Asia/Kolkata'), timeZoneOf('US/Eastern')]).toEqual(['Etc/UTC', 'Asia/Kolkata', 'US/Eastern']);
+		// A name all in lower case (HubSpot's hs_timezone), not seen in another spelling before, is spelled as the runtime
+		// spells its zone ("US/Eastern" above keeps its own spelling, and so does "us/eastern" after it: one per name).
+		expect([timeZoneOf('europe/berlin'), timeZoneOf('us/pacific'), timeZoneOf('us/eastern')]).toEqual(['Europe/Berlin', 'America/Los_Angeles', 'US/Eastern']);
 		expect([timeZoneOf('Mars/Olympus'), timeZoneOf('+03:00'), timeZoneOf(`Europe/${'x'.repeat(100)}`)]).toEqual([undefined, undefined, undefined]);
 		expect(zoneFor('europe/berlin', 'UTC')).toBe('Europe/Berlin');
 		expect(zoneFallbackNote('US/Eastern', zoneFor('US/Eastern', 'UTC'))).toBeUndefined();

@@ -86,10 +86,8 @@ const title = (word: string) => word.charAt(0).toUpperCase() + word.slice(1);
  */
 export function hubspotTimeZone(value: unknown): string | undefined {
 	if (typeof value !== 'string' || !value) return undefined;
-	const zone = timeZoneOf(value.replace(/_slash_/gi, '/').replace(/_hyphen_/gi, '-'));
-	if (!zone) return undefined;
-	// Named in lower case, as HubSpot writes it: the zone's own spelling ("us/eastern" → America/New_York).
-	return zone !== zone.toLowerCase() ? zone : new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
+	// Named in lower case, as HubSpot writes it: timeZoneOf gives the zone's own spelling ("us/eastern" → America/New_York).
+	return timeZoneOf(value.replace(/_slash_/gi, '/').replace(/_hyphen_/gi, '-'));
 }
 
 /**
