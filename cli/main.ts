@@ -118,5 +118,6 @@ async function main(argv: string[]): Promise<number> {
 
 main(process.argv.slice(2)).then(
 	(code) => process.exit(code),
-	(error) => fail(error instanceof NudgeError || error?.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? error.message : `unexpected error: ${error?.stack ?? error}`),
+	// node:util parseArgs says what is wrong with the command line itself (an unknown option, a value that looks like one).
+	(error) => fail(error instanceof NudgeError || String(error?.code).startsWith('ERR_PARSE_ARGS_') ? error.message : `unexpected error: ${error?.stack ?? error}`),
 );

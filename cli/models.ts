@@ -32,13 +32,13 @@ export const ACTIVATE_USAGE = `  activate --model NAME --version N [--store PATH
 `;
 const list = (v?: string) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
 
-export function int(name: string, v: string | undefined): number | undefined {
+/** A whole-number option of at least `min` (0 for a seed: any whole number seeds the generator). */
+export function int(name: string, v: string | undefined, min = 1): number | undefined {
 	if (v === undefined) return undefined;
 	const n = Number(v);
-	if (!Number.isInteger(n) || n < 1) throw new NudgeError('INVALID_INPUT', `--${name} must be a whole number of at least 1, not "${v}"`);
+	if (!Number.isSafeInteger(n) || n < min) throw new NudgeError('INVALID_INPUT', `--${name} must be a whole number of at least ${min}, not "${v}"`);
 	return n;
 }
-
 
 /** A progress bar on stderr, redrawn in place. */
 function progressBar(label: string): (done: number, total: number) => void {
@@ -125,7 +125,7 @@ export async function runTrain(args: string[]): Promise<number> {
 		trees: int('trees', values.trees),
 		maxDepth: int('max-depth', values['max-depth']),
 		minLeaf: int('min-leaf', values['min-leaf']),
-		seed: int('seed', values.seed),
+		seed: int('seed', values.seed, 0),
 		timeColumn: values['time-column'],
 		onProgress: progressBar(`Training ${values.name}`),
 	};

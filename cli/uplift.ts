@@ -116,7 +116,7 @@ function upliftOptions(rows: Rows, values: Record<string, string | boolean | und
 	const learner = values.learner as string | undefined;
 	if (learner !== undefined && learner !== 't-learner' && learner !== 'transformed-outcome') throw new NudgeError('INVALID_INPUT', `--learner must be t-learner or transformed-outcome, not "${learner}"`);
 	const exclude = typeof values.exclude === 'string' ? values.exclude.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
-	return { treatment: rows.treatment, outcome: rows.outcome, positive: rows.positive, exclude, learner: learner as LearnerKind | undefined, trees: int('trees', values.trees as string), seed: int('seed', values.seed as string) };
+	return { treatment: rows.treatment, outcome: rows.outcome, positive: rows.positive, exclude, learner: learner as LearnerKind | undefined, trees: int('trees', values.trees as string), seed: int('seed', values.seed as string, 0) };
 }
 
 function report(model: UpliftModel, json: boolean, note?: string): string {

@@ -78,3 +78,23 @@ describeWithData()('nudge train / score / activate / rollback', () => {
 		expect(score.stderr).toMatch(/Scored 7043 rows with churn v1/);
 	});
 });
+
+describe('nudge train --seed', () => {
+	test('0 seeds the trees like any whole number (the same model twice); a negative or fractional seed is refused', () => {
+		const dir = tempDir();
+		const data = join(dir, 'leads.csv');
+		// 300 leads: visits decide conversion, with a tenth of the labels flipped.
+		const rows = Array.from({ length: 300 }, (_, i) => `${i},${(i * 37) % 100},${((i * 37) % 100 > 50) !== (i % 10 === 0) ? 'Yes' : 'No'}`);
+		writeFileSync(data, `Lead Id,Visits,Converted\n${rows.join('\n')}\n`);
+		const train = (seed: string, store: string) => nudge('train', '--data', data, '--target', 'Converted', '--exclude', 'Lead Id', '--name', 'lead', '--trees', '10', `--seed=${seed}`, '--store', join(dir, store));
+		const [first, second] = [train('0', 'a.db'), train('0', 'b.db')];
+		expect(first.status).toBe(0);
+		const evaluation = (out: string) => out.split('\n').filter((line) => !/ in [\d.]+ s\.$|^Saved /.test(line)).join('\n');
+		expect(evaluation(second.stdout)).toBe(evaluation(first.stdout));
+		for (const seed of ['-1', '1.5']) expect(train(seed, 'c.db')).toMatchObject({ status: 2, stderr: `nudge: --seed must be a whole number of at least 0, not "${seed}"\n` });
+		// Written with a space, a value starting with a dash reads as an option: the command line's own error, no stack trace.
+		const spaced = nudge('train', '--data', data, '--target', 'Converted', '--seed', '-1');
+		expect(spaced.status).toBe(2);
+		expect(spaced.stderr).toMatch(/^nudge: Option '--seed' argument is ambiguous\.\n.*\nTo specify an option argument starting with a dash use '--seed=-XYZ'\.\n$/);
+	});
+});
