@@ -206,7 +206,7 @@ interface RuleSet {
  * `after`: the events fired earlier in the chain that led to these (a fired timer's); a wait that would fire one of them
  * again is a cycle across nodes (each node's rules alone are checked when set) and is not started.
  */
-async function meetRules(engine: Engine, accepted: IngestResult[], sets: RuleSet[], after: string[] = []): Promise<TimerFailure[]> {
+async function meetRules(engine: Engine, accepted: IngestResult[], sets: RuleSet[], after: string[] = [], firedAt?: number): Promise<TimerFailure[]> {
 	const failed: TimerFailure[] = [];
 	const changed: string[] = [];
 	for (const { event, decision, profile } of accepted) {
@@ -235,7 +235,11 @@ async function meetRules(engine: Engine, accepted: IngestResult[], sets: RuleSet
 					const own = rulesOfNode(sets, node);
 					const chained = chainFrom(rule, own);
 					const body: TimerBody = { fire: rule.fire, contactId: decision.contactId, journey: decision.journey, startedBy: event.eventId, start: rule.start, minutes: rule.minutes, ...(chained.length ? { chained } : {}), ...(node !== undefined ? { setBy: node } : {}), ...(after.length ? { after } : {}), recorded: true };
-					await engine.store.scheduleTimer({ timerId: timerId(decision.journey, rule, decision.contactId), dueAt: parseTime(event.occurredAt) + rule.minutes * 60_000, body: JSON.stringify(body) });
+					// A wait starts when its event happened; a fired timer's next touch when it fired (`firedAt`): fired late
+					// (timers not checked for days), a next touch counted from its due time would be due at once, two messages
+					// minutes apart.
+					const from = Math.max(parseTime(event.occurredAt), firedAt ?? -Infinity);
+					await engine.store.scheduleTimer({ timerId: timerId(decision.journey, rule, decision.contactId), dueAt: from + rule.minutes * 60_000, body: JSON.stringify(body) });
 					await engine.store.cancelTimer(earlierTimerId(rule, decision.contactId));
 					changed.push(event.eventId);
 				}
@@ -363,7 +367,9 @@ const storeFailure = (failure: TimerFailure) => !(failure.error instanceof Nudge
  * flow a second time, and start again a touch the contact has cancelled since. A cycle stopped is no store error.
  */
 async function meetNextTouches(engine: Engine, timer: LeasedTimer, body: TimerBody, result: IngestResult, rules: InactivityRule[], node: string | undefined, now: number, retries: { left: boolean }): Promise<TimerFailure[]> {
-	const meet = () => meetRules(engine, [result], rulesMeeting(rules, body, node), [...(body.after ?? []), body.fire]);
+	// The next touches wait from when this one fired: the taker's time (`now`), or in a replay, which fires everything due
+	// before its next event, the decision's (the due time, on the events' clock).
+	const meet = () => meetRules(engine, [result], rulesMeeting(rules, body, node), [...(body.after ?? []), body.fire], Math.min(now, parseTime(result.decision.createdAt)));
 	let failures = await meet();
 	for (const pause of retries.left ? TOUCH_RETRY_PAUSES_MS : []) {
 		if (!failures.some(storeFailure)) break;

@@ -23,16 +23,24 @@ function zoneSpelling(name: string): string | null {
 	if (known) return known;
 	let resolved: string;
 	try {
-		resolved = new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
+		resolved = runtimeZoneName(name);
 	} catch {
 		return null;
 	}
-	// The zone's own spelling when only the case differs ("europe/berlin"), or when the name is all in lower case, as
-	// HubSpot's hs_timezone writes aliases ("us/eastern" → America/New_York); an alias keeps its name ("Asia/Kolkata").
-	const spelled = resolved.toLowerCase() === lower || name === lower ? resolved : name;
-	spellings.set(lower, spelled);
-	return spelled;
+	// The zone's own spelling when only the case differs ("europe/berlin").
+	if (resolved.toLowerCase() === lower) {
+		spellings.set(lower, resolved);
+		return resolved;
+	}
+	// An alias keeps its name ("Asia/Kolkata", "US/Eastern"). Written all in lower case (HubSpot's hs_timezone) it is
+	// the runtime's name for its zone, and takes no spelling of the alias from the one given properly.
+	if (name === lower) return resolved;
+	spellings.set(lower, name);
+	return name;
 }
+
+/** The runtime's own name for the zone a name stands for ("us/eastern" → America/New_York); throws when it is none. */
+export const runtimeZoneName = (name: string): string => new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
 
 /**
  * The zone a name stands for, spelled one way per zone ("europe/berlin" → "Europe/Berlin"), or undefined when it

@@ -177,6 +177,15 @@ function statedLater(keep: Profile, other: Profile, key: string): boolean {
 	return mine !== undefined && theirs !== undefined && before(mine, theirs);
 }
 
+type DerivedField = 'phone' | 'pushToken' | 'lifecycle' | 'timezone';
+
+/** The field a trait's value gives the profile (applyEvent), or undefined when it gives none (blank, not text). */
+function fieldOfTrait(key: DerivedField, value: unknown): string | undefined {
+	if (typeof value !== 'string') return undefined;
+	if (key === 'lifecycle') return value;
+	return value.trim() ? (key === 'phone' ? value.trim() : value) : undefined;
+}
+
 /** Both profiles' traits, each with the value stated later (without both times, the kept profile's) and its time. */
 function mergeTraits(keep: Profile, other: Profile): void {
 	const traits = { ...other.traits, ...keep.traits };
@@ -193,13 +202,19 @@ function mergeTraits(keep: Profile, other: Profile): void {
 	if (emailFrom.email !== undefined) keep.email = emailFrom.email;
 	const emailAt = statedAt(emailFrom, 'email');
 	if (emailAt !== undefined && !Object.hasOwn(traits, 'email')) times.email = emailAt;
-	// The fields applyEvent takes from traits follow the value kept: the later-stated one, or the kept contact's.
+	// The fields applyEvent takes from traits: the later-stated one's, or the kept contact's. A field is as old as its
+	// trait only while it holds the trait's value: a blank phone or a zone that is no zone stated later left it as it was.
+	const fieldAt = (p: Profile, key: DerivedField) => (p[key] !== undefined && fieldOfTrait(key, p.traits[key]) === p[key] ? statedAt(p, key) : undefined);
+	const laterField = (key: DerivedField) => {
+		const [mine, theirs] = [fieldAt(keep, key), fieldAt(other, key)];
+		return mine !== undefined && theirs !== undefined && before(mine, theirs);
+	};
 	for (const key of ['phone', 'pushToken', 'lifecycle'] as const) {
-		if (other[key] !== undefined && (keep[key] === undefined || statedLater(keep, other, key))) keep[key] = other[key];
+		if (other[key] !== undefined && (keep[key] === undefined || laterField(key))) keep[key] = other[key];
 	}
 	// A real zone over one that is no zone (the guardrails would fall back to the policy's); of two real ones, the later-stated.
 	const realZone = other.timezone !== undefined && isTimeZone(other.timezone);
-	if (other.timezone && (!keep.timezone || (realZone && (!isTimeZone(keep.timezone) || statedLater(keep, other, 'timezone'))))) keep.timezone = other.timezone;
+	if (other.timezone && (!keep.timezone || (realZone && (!isTimeZone(keep.timezone) || laterField('timezone'))))) keep.timezone = other.timezone;
 	keep.traits = traits;
 	if (keep.traitsAt || other.traitsAt) keep.traitsAt = times;
 }

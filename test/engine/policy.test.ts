@@ -267,3 +267,33 @@ describe('contacts\' time zones', () => {
 		expect(Number(run.stdout)).toBeLessThan(3 * 1024 * 1024);
 	});
 });
+
+describe('time zone spellings, whatever was looked up before', () => {
+	type Zones = typeof import('../../engine/policy/timeZone');
+	type HubSpot = typeof import('../../engine/vendors/hubspot/normalise');
+	const fresh = (): { zones: Zones; hubspot: HubSpot } => {
+		let out!: { zones: Zones; hubspot: HubSpot };
+		// Fresh modules: their caches of names looked up start empty.
+		jest.isolateModules(() => {
+			/* eslint-disable @typescript-eslint/no-require-imports */
+			out = { zones: require('../../engine/policy/timeZone'), hubspot: require('../../engine/vendors/hubspot/normalise') };
+			/* eslint-enable @typescript-eslint/no-require-imports */
+		});
+		return out;
+	};
+
+	test('an alias keeps its name ("Asia/Kolkata") even after HubSpot named it in lower case', () => {
+		const alone = fresh().zones.timeZoneOf('Asia/Kolkata');
+		const { zones } = fresh();
+		zones.timeZoneOf('asia/kolkata');
+		expect(zones.timeZoneOf('Asia/Kolkata')).toBe(alone);
+	});
+
+	test('HubSpot\'s "us_slash_eastern" is America/New_York even after a contact stated "US/Eastern"', () => {
+		const alone = fresh().hubspot.hubspotTimeZone('us_slash_eastern');
+		expect(alone).toBe('America/New_York');
+		const { zones, hubspot } = fresh();
+		zones.timeZoneOf('US/Eastern');
+		expect(hubspot.hubspotTimeZone('us_slash_eastern')).toBe(alone);
+	});
+});

@@ -1,5 +1,6 @@
 import { normalizeEvent } from '../../engine/events/normalize';
-import { contactIdKey, ingestIntoProfile, mergeProfiles, profileIdentityKeys } from '../../engine/profiles/profiles';
+import { applyEvent, contactIdKey, ingestIntoProfile, mergeProfiles, profileIdentityKeys } from '../../engine/profiles/profiles';
+import type { Profile } from '../../engine/profiles/schema';
 import { MemoryStore } from '../../engine/store/memory';
 import { profile } from '../helpers/fixtures';
 
@@ -130,5 +131,33 @@ describe('profiles', () => {
 		expect(merged.traits).toMatchObject({ phone: '+15550000002', pushToken: 'tok-2', timezone: 'America/New_York', lifecycle: 'customer', email: 'old@example.com' });
 		// What the senders and guardrails read: the SMS number, the push token, the quiet hours' zone, the lifecycle.
 		expect(merged).toMatchObject({ phone: '+15550000002', pushToken: 'tok-2', timezone: 'America/New_York', lifecycle: 'customer', email: 'new@example.com' });
+	});
+});
+
+/** Merged contacts' fields read from traits, against the same statements applied to one contact in order. */
+const HOUR = 3_600_000;
+const T0 = Date.parse('2026-11-21T09:00:00.000Z');
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** A profile built by applying events in order, as ingest does. */
+function built(id: string, events: { traits: Record<string, unknown>; at: number }[]): Profile {
+	const p = profile(id, { firstSeenAt: iso(T0 - 10 * 24 * HOUR), createdAt: iso(T0 - 10 * 24 * HOUR), lastSeenAt: iso(T0 - 10 * 24 * HOUR) });
+	for (const { traits, at } of events) applyEvent(p, normalizeEvent({ type: 'identify', identities: { userId: id }, traits, occurredAt: iso(at) }, { now: new Date(at) }));
+	return p;
+}
+
+/*
+ * One contact is told the older value (T1), then a blank or no-zone value (T3); the kept contact the newer value (T2).
+ * Applied in order to one contact, the T2 value stands (a blank, or a zone that is no zone, never replaces one); the
+ * merge must agree, though the merged contact's trait was stated last.
+ */
+describe('mergeProfiles: the fields read from traits follow the value stated later, as applyEvent does', () => {
+	test.each([
+		['phone', '+15550000002', '+15550000001', ''],
+		['timezone', 'America/New_York', 'Europe/Berlin', 'GMT+2'],
+	] as const)('%s: a value stated later that sets none does not bring back the merged contact\'s older one', (field, older, newer, none) => {
+		const at = (h: number, value: string) => ({ traits: { [field]: value }, at: T0 + h * HOUR });
+		expect(built('one', [at(1, older), at(2, newer), at(3, none)])[field]).toBe(newer);
+		expect(mergeProfiles(built('keep', [at(2, newer)]), built('other', [at(1, older), at(3, none)]))[field]).toBe(newer);
 	});
 });

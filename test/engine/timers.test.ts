@@ -178,3 +178,36 @@ describe('inactivity timers and events older than the de-duplication window', ()
 		}, {}, iso(T0));
 	});
 });
+
+/*
+ * A cadence's next touch waits from when the touch before it fired: fired days late (Decisions Due was off), a next
+ * touch counted from its due time would be due at once, and the contact would get two messages minutes apart.
+ */
+describe('a cadence whose first touch fires late', () => {
+	const DAY = 24 * 3_600_000;
+	const isoAt = (ms: number) => new Date(ms).toISOString();
+	const cadence = parseInactivityRules([
+		{ start: 'Cart Updated', cancel: ['Order Completed'], minutes: 30, fire: 'Cart Abandoned' },
+		{ start: 'Cart Abandoned', cancel: ['Order Completed'], minutes: 24 * 60, fire: 'Cart Still Abandoned' },
+	]);
+
+	async function fire(engine: Engine, now: number) {
+		const { fired, failed, acknowledge } = await fireDueTimers(engine, now, 100, cadence);
+		expect(failed).toEqual([]);
+		await acknowledge();
+		return fired.filter((r) => !r.duplicate).map((r) => r.event.name);
+	}
+
+	test('the first touch fired five days late acts; the second comes a day after it, not a minute', async () => {
+		await withEngine(new MemoryStore(), async (engine, clock) => {
+			const cart = await engine.ingest({ eventId: 'cart-1', type: 'track', name: 'Cart Updated', identities: { email: 'ana@example.com' }, occurredAt: isoAt(T0) }, { journey: 'cart' });
+			await applyInactivityRules(engine, [cart], cadence);
+			clock.at = isoAt(T0 + 5 * DAY);
+			expect(await fire(engine, T0 + 5 * DAY)).toEqual(['Cart Abandoned']);
+			clock.at = isoAt(T0 + 5 * DAY + 60_000);
+			expect(await fire(engine, T0 + 5 * DAY + 60_000)).toEqual([]);
+			clock.at = isoAt(T0 + 6 * DAY + 60_000);
+			expect(await fire(engine, T0 + 6 * DAY + 60_000)).toEqual(['Cart Still Abandoned']);
+		}, {}, isoAt(T0));
+	});
+});

@@ -26,8 +26,9 @@ describe('Inactivity timers: a cadence set on the Nudge Trigger, fired by one Po
 	const cadence = {
 		timer: [
 			{ start: 'Cart Updated', cancel: 'Order Completed', minutes: 30, fire: 'Cart Abandoned' },
-			{ start: 'Cart Abandoned', cancel: 'Order Completed', minutes: 1, fire: 'Cart Still Abandoned' },
-			{ start: 'Cart Still Abandoned', cancel: 'Order Completed', minutes: 1, fire: 'Cart Last Call' },
+			// Each next touch waits from when the one before it fired: 0.01 minutes (0.6 s), so the test waits for it.
+			{ start: 'Cart Abandoned', cancel: 'Order Completed', minutes: 0.01, fire: 'Cart Still Abandoned' },
+			{ start: 'Cart Still Abandoned', cancel: 'Order Completed', minutes: 0.01, fire: 'Cart Last Call' },
 		],
 	};
 	// One workflow, saved once: its Poll Trigger's node id is the same at every poll (n8n's INode.id).
@@ -47,7 +48,10 @@ describe('Inactivity timers: a cadence set on the Nudge Trigger, fired by one Po
 		};
 		await callWebhook({ workflow, nodeName: 'Nudge Trigger', rawBody: body, headers: { 'x-signature': segmentSignature(SHARED, body) }, credentials: f.credentials });
 		const names: string[] = [];
-		for (let i = 0; i < 4; i++) names.push(...((await pollTimers(f))?.[0] ?? []).map((item) => (item.json.event as { name: string }).name));
+		for (let i = 0; i < 4; i++) {
+			names.push(...((await pollTimers(f))?.[0] ?? []).map((item) => (item.json.event as { name: string }).name));
+			await new Promise((resolve) => setTimeout(resolve, 700));
+		}
 		// The Poll Trigger set the second timer as it fired the first (setBy = its id); firing that one it meets it with
 		// its own rules (none) instead of those the timer carries, and Cart Last Call is never started.
 		expect(names).toEqual(['Cart Abandoned', 'Cart Still Abandoned', 'Cart Last Call']);

@@ -14,7 +14,7 @@ import { NudgeError, describeIssues, issuesFromZod } from '../../errors';
 import { EVENT_LIMITS, boundedId, boundedString, isForbiddenKey } from '../../events/limits';
 import { MERGED_HUBSPOT_IDS } from '../../events/schema';
 import { contentHash } from '../../ids';
-import { timeZoneOf } from '../../policy/timeZone';
+import { runtimeZoneName, timeZoneOf } from '../../policy/timeZone';
 import { inIsoYears, isoTime } from '../../util/isoTime';
 
 const id = boundedId()
@@ -86,8 +86,10 @@ const title = (word: string) => word.charAt(0).toUpperCase() + word.slice(1);
  */
 export function hubspotTimeZone(value: unknown): string | undefined {
 	if (typeof value !== 'string' || !value) return undefined;
-	// Named in lower case, as HubSpot writes it: timeZoneOf gives the zone's own spelling ("us/eastern" → America/New_York).
-	return timeZoneOf(value.replace(/_slash_/gi, '/').replace(/_hyphen_/gi, '-'));
+	const name = value.replace(/_slash_/gi, '/').replace(/_hyphen_/gi, '-');
+	// Named in lower case, as HubSpot writes it: the runtime's own name for the zone ("us/eastern" → America/New_York),
+	// whatever spellings of it contacts have used.
+	return timeZoneOf(name) === undefined ? undefined : runtimeZoneName(name);
 }
 
 /**
