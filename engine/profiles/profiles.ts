@@ -273,7 +273,8 @@ export function applyEvent(profile: Profile, event: CustomerEvent): Profile {
 	const { consent, ...stated } = event.traits as Record<string, unknown> & { consent?: unknown };
 	const traits = takeTraits(profile, stated, at);
 	Object.assign(profile.traits, traits);
-	// A valid traits.email is an identity by now (events/normalize.ts); one that is no address is never mailed.
+	// A valid traits.email is an identity by now (events/normalize.ts); one that is no address is never mailed. The
+	// address mailed at is stated under "email" like the trait: an older statement of it changes nothing either.
 	if (event.identities.email && takeTraits(profile, { email: true }, at).email) profile.email = event.identities.email.toLowerCase();
 	if (typeof traits.phone === 'string' && traits.phone.trim()) profile.phone = traits.phone.trim();
 	if (typeof traits.pushToken === 'string' && traits.pushToken) profile.pushToken = traits.pushToken;

@@ -18,7 +18,7 @@ import { applyToProfile, contactIdKey, contactIds, eventIdentityKeys, profileUpd
 import { ERASED } from '../privacy/pseudonymise';
 import { apartFromOtherUpdates, type EngineContext, newDecision, save, suppress, loadDecision } from './context';
 import { settleStopped } from './log';
-import { isoTime, MAX_CLOCK_SKEW_MS } from '../util/isoTime';
+import { isoTime, MAX_CLOCK_SKEW_MS, parseTime } from '../util/isoTime';
 
 
 export interface IngestResult {
@@ -226,7 +226,7 @@ async function routeEvent(ctx: EngineContext, decision: Decision, ids: string[],
 	if (!startsMessage(ctx.policy, decision.journey, event)) {
 		const recorded = decision.outcomeFor ? `; it is recorded as ${decision.outcomeFor.type} of decision ${decision.outcomeFor.decisionId}` : '';
 		suppress(decision, 'NOT_A_TRIGGER', `${eventKey(event)} does not start a message in journey ${decision.journey} (policy journeys.${decision.journey}.triggers)${recorded}`);
-	} else if (!firedTimer && at.getTime() - Date.parse(event.occurredAt) > dedupWindowMs(ctx)) {
+	} else if (!firedTimer && at.getTime() - parseTime(event.occurredAt) > dedupWindowMs(ctx)) {
 		// A repeat is known for dedupWindowHours after the first delivery, which came no earlier than the event happened:
 		// acting only on events younger than the window, no repeat (a Segment replay of history, a captured request sent
 		// again days later: Segment signs no time) can message anyone twice.

@@ -9,6 +9,7 @@ import { vendorField } from './shared/vendors';
 import { asNudgeError, errorStatus, linkEngine, NudgeNodeDef, shortText, trackRun } from './shared/adapter';
 import { claimPath, isValidPath, normalisePath, ROUTE_PREFIX, WebhookHandler } from './shared/webhook';
 import { unfinishedDecisions } from './shared/unfinished';
+import { refusalLog } from './shared/refusalLog';
 
 /** Why every request is refused, for the log: the secret each source signs with, and where to set it. */
 const NO_SECRET: Record<WebhookSource, string> = {
@@ -65,19 +66,9 @@ export = function (RED: NodeAPI) {
 		// Every source signs its requests: without the secret each one is refused (401).
 		const secret = source === 'nudge' ? link.signingSecret : source === 'segment' ? vendorField(RED, def.segment, 'sharedSecret') : vendorField(RED, def.hubspot, 'clientSecret');
 
-		// Requests refused before the caller is known (not configured; unsigned or badly signed) are logged once a minute
-		// at most, with how many more there were: unauthenticated callers must not be able to flood the log.
-		let lastRefusalLogged = -Infinity;
-		let unlogged = 0;
-		const logRefusal = (log: (text: string) => void, text: string) => {
-			if (Date.now() - lastRefusalLogged < 60_000) {
-				unlogged++;
-				return;
-			}
-			lastRefusalLogged = Date.now();
-			log(unlogged ? `${text} (and ${unlogged} more refused in the minute before)` : text);
-			unlogged = 0;
-		};
+		// Requests refused before the caller is known (not configured; unsigned or badly signed): once a minute at most.
+		const refusals = refusalLog();
+		const logRefusal = refusals.refused;
 		const handler: WebhookHandler = (req, res) => {
 			if (!link.engine || link.error) {
 				// The caller is not authenticated yet: the reason (store, policy) goes to the Node-RED log only.
@@ -188,6 +179,7 @@ export = function (RED: NodeAPI) {
 
 		this.on('close', (removed: boolean, done: () => void) => {
 			if (timerLoop) clearInterval(timerLoop);
+			refusals.close();
 			claim?.release();
 			void unfinished.close(removed).finally(done);
 		});

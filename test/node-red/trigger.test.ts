@@ -5,6 +5,7 @@
 import express, { Express } from 'express';
 import request from 'supertest';
 import { closeAllEngines } from '../../engine/registry';
+import { refusalLog } from '../../nodes/node-red/shared/refusalLog';
 import {
 	catchAll,
 	coreNode,
@@ -351,5 +352,30 @@ describe('configuration problems', () => {
 		const res = await post(app, body, signed(body));
 		expect(res.status).toBe(404);
 		await helper.load(withHttpCapture(), flow(), credentials()); // afterEach unloads again
+	});
+});
+
+describe('refusals of unknown callers in the log', () => {
+	beforeEach(() => jest.useFakeTimers());
+	afterEach(() => jest.useRealTimers());
+
+	test('one line a minute, then the count of the others when the minute ends, though no refusal comes after it', () => {
+		const lines: string[] = [];
+		const log = refusalLog();
+		for (let i = 0; i < 5; i++) log.refused((text) => lines.push(text), `Rejected a request: unsigned ${i}`);
+		expect(lines).toEqual(['Rejected a request: unsigned 0']);
+		jest.advanceTimersByTime(59_999);
+		expect(lines).toHaveLength(1);
+		jest.advanceTimersByTime(1);
+		expect(lines).toEqual(['Rejected a request: unsigned 0', 'And 4 more request(s) refused in the minute before, the last: Rejected a request: unsigned 4']);
+		// A refusal in the minute the count opened waits for its end; closing the node drops it.
+		jest.advanceTimersByTime(10_000);
+		log.refused((text) => lines.push(text), 'Rejected a request: unsigned 5');
+		log.close();
+		jest.advanceTimersByTime(120_000);
+		expect(lines).toHaveLength(2);
+		// A minute on, a refusal is written at once.
+		log.refused((text) => lines.push(text), 'Rejected a request: unsigned 6');
+		expect(lines[2]).toBe('Rejected a request: unsigned 6 (and 1 more refused in the minute before)');
 	});
 });
