@@ -1,4 +1,4 @@
-import { DateTime } from 'luxon';
+import { DateTime, type Zone } from 'luxon';
 import type { GuardCheck } from '../audit/schema';
 import type { Channel } from '../channels';
 import type { Policy, QuietHours } from '../policy/schema';
@@ -12,80 +12,84 @@ export interface QuietHoursVerdict {
 	binding?: { rule: QuietHours; retryAt: number };
 }
 
-/** The first instant of `day` at which the local clock reads `clock` or later. */
-function atClock(day: DateTime, clock: string): DateTime {
-	const [hour, minute] = clock.split(':').map(Number);
-	const at = day.set({ hour, minute, second: 0, millisecond: 0 });
-	if (at.hour === hour && at.minute === minute) return at;
-	// A wall time the clocks skip (spring forward): luxon moves it on by the whole gap (02:30 → 03:30), past the moment
-	// the clocks jumped (03:00), from which the local time is already later than `clock`: the window starts there.
-	return DateTime.fromMillis(offsetChangeBefore(at.toMillis(), at.zone), { zone: at.zone });
-}
+const MINUTE_MS = 60_000;
+const DAY_MS = 86_400_000;
+
+/** "21:30" as ms after midnight. */
+const clockMs = (clock: string) => (Number(clock.slice(0, 2)) * 60 + Number(clock.slice(3))) * MINUTE_MS;
+
+/** What the local clock reads at `t` (ms after midnight) under a UTC offset of `offset` minutes. */
+const wallAt = (t: number, offset: number) => (((t + offset * MINUTE_MS) % DAY_MS) + DAY_MS) % DAY_MS;
 
 /**
- * The instant the UTC offset in force at `t` began, when it began less than 12 hours before (no zone changes its
- * offset twice within 36 hours): a binary search by the minute, as offsets change on whole minutes.
+ * The zone's UTC offset at an instant, and the next instant (within a day) at which it changes, with the offset from
+ * then: all a window's end needs, as no zone changes its offset twice within 36 hours.
  */
-function offsetChangeBefore(t: number, zone: DateTime['zone']): number {
-	const offsetAt = (ms: number) => DateTime.fromMillis(ms, { zone }).offset;
-	const after = offsetAt(t);
-	let lo = Math.floor((t - 12 * 3_600_000) / 60_000);
-	let hi = Math.floor(t / 60_000);
-	if (offsetAt(lo * 60_000) === after) return t;
+interface ZoneLine {
+	offset: number;
+	change?: number;
+	after?: number;
+}
+
+/** The offset at `t`, and its next change within the following day (found to the minute: offsets change on whole minutes). */
+function lineFrom(t: number, zone: Zone): ZoneLine {
+	const offset = zone.offset(t);
+	const after = zone.offset(t + DAY_MS);
+	if (after === offset) return { offset };
+	let lo = Math.floor(t / MINUTE_MS);
+	let hi = Math.floor((t + DAY_MS) / MINUTE_MS);
 	while (hi - lo > 1) {
 		const mid = Math.floor((lo + hi) / 2);
-		if (offsetAt(mid * 60_000) === after) hi = mid;
-		else lo = mid;
+		if (zone.offset(mid * MINUTE_MS) === offset) lo = mid;
+		else hi = mid;
 	}
-	return hi * 60_000;
+	return { offset, change: hi * MINUTE_MS, after };
+}
+
+/** Is the local clock `wall` (ms after midnight) inside the rule's window (start included, end not; it may cross midnight)? */
+function inWindow(rule: QuietHours, wall: number): boolean {
+	const start = clockMs(rule.start);
+	return (wall - start + DAY_MS) % DAY_MS < (clockMs(rule.end) - start + DAY_MS) % DAY_MS;
 }
 
 /**
- * A rule's window around one local day, as instants: the day's start and end clocks and the next day's end; `crosses`
- * when the window crosses midnight by its clocks (22:00–07:00), which the instants alone do not tell on a day whose
- * skipped hour holds both clocks (00:00–00:30 in Santiago the night 00:00 jumps to 01:00: no such time that day).
+ * When the window containing `now` ends, or undefined when `now` is outside it. The local clock decides, not instants
+ * worked out from it: the night the clocks fall back, the second 02:15 is as quiet as the first (luxon reads an
+ * ambiguous time as the first, and the window seemed to have ended an hour before). The end is the first instant the
+ * clock reads the end time, or the moment the clocks jump out of the window (past the end in spring, or back before
+ * the start in autumn).
  */
-interface QuietBounds {
-	start: number;
-	end: number;
-	nextEnd: number;
-	crosses: boolean;
-}
-
-/** The bounds around `local`'s day: they depend on its date and UTC offset alone. */
-function boundsAround(rule: QuietHours, local: DateTime): QuietBounds {
-	const day = local.startOf('day');
-	return { start: atClock(day, rule.start).toMillis(), end: atClock(day, rule.end).toMillis(), nextEnd: atClock(day.plus({ days: 1 }), rule.end).toMillis(), crosses: rule.start > rule.end };
-}
-
-/** When the window containing `now` (an instant in the bounds' day) ends, or undefined when `now` is outside it. */
-function endOfWindow({ start, end, nextEnd, crosses }: QuietBounds, now: number): number | undefined {
-	if (!crosses) return now >= start && now < end ? end : undefined;
-	// The window crosses midnight: late evening (until tomorrow's end) or early morning (until today's end).
-	if (now >= start) return nextEnd;
-	return now < end ? end : undefined;
+function endOfWindow(rule: QuietHours, now: number, { offset, change, after }: ZoneLine): number | undefined {
+	const wall = wallAt(now, offset);
+	if (!inWindow(rule, wall)) return undefined;
+	const end = clockMs(rule.end);
+	const reached = now + ((end - wall + DAY_MS) % DAY_MS);
+	if (change === undefined || reached < change) return reached;
+	const then = wallAt(change, after!);
+	return inWindow(rule, then) ? change + ((end - then + DAY_MS) % DAY_MS) : change;
 }
 
 /** When the quiet window containing `local` ends, or undefined when `local` is outside it. */
 export function quietUntil(rule: QuietHours, local: DateTime): DateTime | undefined {
-	const until = endOfWindow(boundsAround(rule, local), local.toMillis());
+	const until = endOfWindow(rule, local.toMillis(), lineFrom(local.toMillis(), local.zone));
 	return until === undefined ? undefined : DateTime.fromMillis(until, { zone: local.zone });
 }
 
 /**
- * Luxon took about 30 µs a rule for each decision's bounds (docs/benchmarks.md), and they change only with the local
- * day, so they are kept per rule and zone for the day. Keyed by the rule object, as cap windows are.
+ * Luxon took about 30 µs a rule for each decision (docs/benchmarks.md), and the zone's line changes only with the local
+ * day (on a day whose offset holds all day, the next change is found from its last instant), so it is kept per rule
+ * and zone for the day. Keyed by the rule object, as cap windows are.
  */
-const boundsByRule = new SpanCache<QuietHours, QuietBounds>(2_000);
+const linesByRule = new SpanCache<QuietHours, ZoneLine>(2_000);
 
 /** `quietUntil(rule, now in zone)` as an instant (ms): the same answer, with luxon asked once per rule, zone and day. */
 export function quietUntilMs(rule: QuietHours, now: number, zone: string): number | undefined {
-	let bounds = boundsByRule.find(rule, zone, now);
-	if (!bounds) {
+	let line = linesByRule.find(rule, zone, now);
+	if (!line) {
 		const { local, span } = localDay(now, zone);
-		bounds = boundsByRule.keep(rule, zone, span, boundsAround(rule, local));
+		line = linesByRule.keep(rule, zone, span, lineFrom(span ? span.until - 1 : now, local.zone));
 	}
-	return endOfWindow(bounds, now);
+	return endOfWindow(rule, now, line);
 }
 
 /** Quiet hours in the contact's time zone; exempt categories (transactional by default) pass. */

@@ -56,22 +56,39 @@ export const quietRule = fc
 	.map(({ start, end }): QuietHours => ({ id: 'q', start, end, action: 'delay', exemptCategories: [] }) as QuietHours);
 
 /**
- * quietUntil written plainly (luxon for every call): the reference the cached forms must equal. A clock the day skips
- * (spring forward) is the first instant the local clock reads past it, found a minute at a time.
+ * quietUntil written plainly (luxon for every call): the reference the cached forms must equal. The local clock
+ * decides (the second 02:15 of a fall-back night is as quiet as the first); the window ends at the first instant after
+ * `local` at which the clock reads outside it: one at which it reads the end time, or one at which the clocks change
+ * (found a minute at a time), whichever comes first.
  */
 export function referenceQuietUntil(rule: QuietHours, local: DateTime): DateTime | undefined {
-	const atClock = (day: DateTime, text: string) => {
-		const [hour, minute] = text.split(':').map(Number);
-		let at = day.set({ hour, minute, second: 0, millisecond: 0 });
-		if (at.hour === hour && at.minute === minute) return at;
-		for (let prev = at.minus({ minutes: 1 }); prev.hasSame(at, 'day') && prev.hour * 60 + prev.minute >= hour * 60 + minute; prev = prev.minus({ minutes: 1 })) at = prev;
-		return at;
+	const zone = local.zone;
+	const minutes = (text: string) => Number(text.slice(0, 2)) * 60 + Number(text.slice(3));
+	const [start, end] = [minutes(rule.start), minutes(rule.end)];
+	const inside = (t: number) => {
+		const at = DateTime.fromMillis(t, { zone });
+		const m = at.hour * 60 + at.minute;
+		return start < end ? m >= start && m < end : m >= start || m < end;
 	};
-	const day = local.startOf('day');
-	const start = atClock(day, rule.start);
-	const end = atClock(day, rule.end);
-	if (rule.start < rule.end) return local >= start && local < end ? end : undefined;
-	if (local >= start) return atClock(day.plus({ days: 1 }), rule.end);
-	if (local < end) return end;
-	return undefined;
+	const now = local.toMillis();
+	if (!inside(now)) return undefined;
+	const candidates: number[] = [];
+	const offsets = new Set([zone.offset(now)]);
+	for (let t = now; t < now + 27 * HOUR; t += HOUR) {
+		if (zone.offset(t) === zone.offset(t + HOUR)) continue;
+		let change = Math.floor(t / 60_000) * 60_000;
+		while (zone.offset(change) === zone.offset(t)) change += 60_000;
+		candidates.push(change);
+		offsets.add(zone.offset(change));
+	}
+	// The end time on the days around `local` (the end may be more than a day away when the clocks skip it), under each
+	// offset in force meanwhile, where that offset holds.
+	for (const day of [-1, 0, 1, 2].map((d) => local.startOf('day').plus({ days: d }))) {
+		for (const offset of offsets) {
+			const t = Date.UTC(day.year, day.month - 1, day.day, Math.floor(end / 60), end % 60) - offset * 60_000;
+			if (t > now && zone.offset(t) === offset) candidates.push(t);
+		}
+	}
+	const until = candidates.sort((a, b) => a - b).find((t) => !inside(t));
+	return until === undefined ? undefined : DateTime.fromMillis(until, { zone });
 }
