@@ -6,6 +6,10 @@ const id = () => boundedString(EVENT_LIMITS.idChars).min(1);
 // An event's name keys the contact's counters: "__proto__" could not be one.
 export const eventName = () => boundedString(EVENT_LIMITS.nameChars).refine((name) => !isForbiddenKey(name), 'is a name Nudge does not take ("__proto__", "constructor" and "prototype" are not allowed)');
 
+/** Event names are matched without regard to case everywhere a policy names them (journeys, negative triggers). */
+export const eventNameKey = (name: string): string => name.toLowerCase();
+export const sameEventName = (a: string, b: string): boolean => eventNameKey(a) === eventNameKey(b);
+
 export const EVENT_SOURCES = ['segment', 'hubspot', 'salesforce', 'webhook', 'nudge'] as const;
 export const EVENT_TYPES = ['identify', 'track', 'page', 'group', 'alias'] as const;
 

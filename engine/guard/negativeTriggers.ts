@@ -1,5 +1,5 @@
 import type { GuardCheck } from '../audit/schema';
-import type { CustomerEvent } from '../events/schema';
+import { type CustomerEvent, eventNameKey } from '../events/schema';
 import { holds } from '../policy/conditions';
 import type { NegativeTrigger, Policy } from '../policy/schema';
 import type { Profile } from '../profiles/schema';
@@ -12,23 +12,36 @@ function eventContext(profile: Profile, event: CustomerEvent) {
 }
 
 /**
+ * A trigger's event names, without case (as journey triggers and outcomes match: "ticket opened" is "Ticket
+ * Opened"), made once per loaded list: every event is looked up in every trigger's lists.
+ */
+const keysByList = new WeakMap<string[], Set<string>>();
+function nameKeys(names: string[]): Set<string> {
+	let keys = keysByList.get(names);
+	if (!keys) keysByList.set(names, (keys = new Set(names.map(eventNameKey))));
+	return keys;
+}
+
+/**
  * Starts and clears pauses as events arrive (called while the profile is updated, so a pause is in
  * place before the next decision): a starting event opens a pause, a clearing event ends it.
  */
 export function applyNegativeTriggers(profile: Profile, event: CustomerEvent, policy: Policy): void {
 	if (!event.name) return;
+	const key = eventNameKey(event.name);
 	const at = parseTime(event.occurredAt);
+	const named = (names: string[]) => nameKeys(names).has(key);
 	for (const trigger of policy.negativeTriggers) {
 		const pause = profile.pauses?.[trigger.id];
 		const cleared = profile.pausesClearedAt?.[trigger.id];
 		// By the events' own times, not their arrival: a clearing event from before the pause began (delivered late: an
 		// earlier ticket's "solved") ends nothing; a start older than the pause, or than the last clearing event, starts
 		// nothing (that episode ended).
-		if (trigger.clearedBy.includes(event.name)) {
+		if (named(trigger.clearedBy)) {
 			if (pause && at < parseTime(pause.since)) continue;
 			if (pause) delete profile.pauses![trigger.id];
 			if (cleared === undefined || at > parseTime(cleared)) (profile.pausesClearedAt ??= {})[trigger.id] = event.occurredAt;
-		} else if (trigger.events.includes(event.name) && trigger.where.every((c) => holds(c, eventContext(profile, event)))) {
+		} else if (named(trigger.events) && trigger.where.every((c) => holds(c, eventContext(profile, event)))) {
 			if ((pause && at < parseTime(pause.since)) || (cleared !== undefined && at < parseTime(cleared))) continue;
 			const since = event.occurredAt;
 			const until = trigger.timeout ? isoTime(at + durationMs(trigger.timeout)) : undefined;

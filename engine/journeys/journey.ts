@@ -4,7 +4,7 @@ import type { Profile } from '../profiles/schema';
 import { eventCount } from '../profiles/profiles';
 import type { Channel } from '../channels';
 import type { Engine, SendTarget } from '../engine';
-import type { CustomerEvent } from '../events/schema';
+import { type CustomerEvent, sameEventName } from '../events/schema';
 import { readPath } from '../policy/conditions';
 import type { JourneyPolicy, Policy, ScoringPolicy } from '../policy/schema';
 
@@ -35,13 +35,13 @@ export function outcomeEventNames(policy: Pick<Policy, 'journeys'>): string[] {
 /** Does this event start a message decision in the journey? Every event does unless `triggers` is set. */
 export function startsMessage(policy: Policy, journey: string, event: Pick<CustomerEvent, 'name' | 'type'>): boolean {
 	const triggers = journeyPolicy(policy, journey)?.triggers;
-	return !triggers || triggers.some((t) => t.toLowerCase() === eventKey(event).toLowerCase());
+	return !triggers || triggers.some((t) => sameEventName(t, eventKey(event)));
 }
 
 /** The outcome this event stands for in the journey, with its amount when the policy names the property. */
 export function outcomeOfEvent(policy: Policy, journey: string, event: CustomerEvent): { type: NonNullable<Decision['outcomeFor']>['type']; value?: number } | undefined {
 	const outcomes = journeyPolicy(policy, journey)?.outcomes ?? {};
-	const key = Object.keys(outcomes).find((name) => name.toLowerCase() === eventKey(event).toLowerCase());
+	const key = Object.keys(outcomes).find((name) => sameEventName(name, eventKey(event)));
 	if (!key) return undefined;
 	const rule = outcomes[key];
 	const raw = rule.value ? readPath(event.properties, rule.value) : undefined;

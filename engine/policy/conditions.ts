@@ -1,3 +1,5 @@
+import { MAX_LIST } from './bounds';
+
 /**
  * The one `field op value` evaluator: scoring rules, negative triggers and review thresholds all use it.
  */
@@ -9,15 +11,17 @@ export interface ConditionLike {
 
 /**
  * Reads `traits.title`, `counters.Email Opened`, `message.offerValue`… Names may themselves contain dots
- * or spaces, so at each level the whole remainder is tried first.
+ * or spaces, so at each level the whole remainder is tried first. Own fields only: `traits.constructor` on a
+ * contact without that trait is missing (not Object's), and `counters.toString` a counter never seen (0).
  */
 export function readPath(root: unknown, path: string): unknown {
 	if (!root || typeof root !== 'object') return undefined;
 	const record = root as Record<string, unknown>;
-	if (path in record) return record[path];
+	if (Object.hasOwn(record, path)) return record[path];
 	const dot = path.indexOf('.');
-	if (dot < 0) return undefined;
-	return readPath(record[path.slice(0, dot)], path.slice(dot + 1));
+	const head = path.slice(0, dot);
+	if (dot < 0 || !Object.hasOwn(record, head)) return undefined;
+	return readPath(record[head], path.slice(dot + 1));
 }
 
 function asNumber(v: unknown): number | undefined {
@@ -43,7 +47,11 @@ export function conditionValueIssue(op: ConditionLike['op'], value: unknown): st
 		case 'lte':
 			return asNumber(value) === undefined ? `compares as a number: give a number, e.g. 50 (not ${JSON.stringify(value)})` : undefined;
 		case 'in':
-			return Array.isArray(value) && value.length ? undefined : 'needs a list of values, e.g. ["VP", "Director"]';
+			if (!Array.isArray(value) || !value.length) return 'needs a list of values, e.g. ["VP", "Director"]';
+			// Every condition is checked on every decision: a list of addresses to leave out belongs in `suppression`.
+			if (value.length > MAX_LIST) return `must have at most ${MAX_LIST} values (to never message a long list of addresses, domains or ids, use suppression)`;
+			// For text, `in` means "contains one of them": "" is in every text, so the condition would hold for everyone.
+			return value.includes('') ? 'has an empty text "" among its values, which every text contains: remove it' : undefined;
 		case 'contains':
 			return typeof value === 'string' && value ? undefined : 'needs the text to look for, e.g. "VP"';
 		default:
@@ -73,9 +81,8 @@ export function conditionHolds(condition: ConditionLike, actual: unknown): boole
 			return condition.op === 'gt' ? a > b : condition.op === 'gte' ? a >= b : condition.op === 'lt' ? a < b : a <= b;
 		}
 		case 'in':
-			return Array.isArray(expected) && typeof actual === 'string'
-				? expected.some((e) => typeof e === 'string' && actual.toLowerCase().includes(e.toLowerCase()))
-				: Array.isArray(expected) && expected.includes(actual);
+			// A text contains one of the texts (ignoring case); anything else equals one of the values as `eq` does ("50" is 50).
+			return Array.isArray(expected) && expected.some((e) => (typeof actual === 'string' && typeof e === 'string' ? actual.toLowerCase().includes(e.toLowerCase()) : equal(actual, e)));
 		case 'contains':
 			return typeof actual === 'string' && typeof expected === 'string' && actual.toLowerCase().includes(expected.toLowerCase());
 	}

@@ -1,5 +1,6 @@
 import { z } from 'zod/v4';
 import { ChannelSchema } from '../channels';
+import { eventNameKey } from '../events/schema';
 import { InactivityRulesSchema } from '../events/timers';
 import { durationMs } from '../guard/duration';
 import { list, MAX_KEYS, MAX_SUPPRESSED, within } from './bounds';
@@ -83,7 +84,15 @@ export const CapRuleSchema = z
 		action: z.enum(['drop', 'delay']).default('drop'),
 		exemptions: list(ExemptionSchema).default([]),
 	})
-	.strict();
+	.strict()
+	.superRefine((rule, ctx) => {
+		// Listed twice (counted in one, not in the other), the log and the count could each take a different one.
+		const categories = rule.exemptions.map((e) => e.category);
+		const twice = categories.find((c, i) => categories.indexOf(c) !== i);
+		if (twice !== undefined) {
+			ctx.addIssue({ code: 'custom', path: ['exemptions'], message: `category "${twice}" is listed twice in cap ${rule.id}'s exemptions: keep one, with the countsTowardCap you mean` });
+		}
+	});
 export type CapRule = z.infer<typeof CapRuleSchema>;
 
 /** "HH:mm", 24-hour clock. */
@@ -123,6 +132,25 @@ const ConditionSchema = z
 	.superRefine(valueFitsOperator);
 export type Condition = z.infer<typeof ConditionSchema>;
 
+/** Pauses that would load and never hold: each is refused, naming the trigger. */
+function triggerIssues(t: { id: string; events: string[]; where: Condition[]; clearedBy: string[] }, ctx: z.RefinementCtx): void {
+	// A clearing event is looked at first: an event that both starts and clears the pause would never start it.
+	const clears = new Set(t.clearedBy.map(eventNameKey));
+	const both = t.events.find((e) => clears.has(eventNameKey(e)));
+	if (both !== undefined) {
+		ctx.addIssue({ code: 'custom', path: ['clearedBy'], message: `trigger ${t.id}: "${both}" is both in events and in clearedBy, so it would never pause; take it out of one of them` });
+	}
+	// Without `events`, the conditions are checked on the profile at each decision, where there is no event.
+	const onEvent = t.events.length ? undefined : t.where.find((c) => c.field === 'event' || c.field.startsWith('event.'));
+	if (onEvent) {
+		ctx.addIssue({
+			code: 'custom',
+			path: ['where'],
+			message: `trigger ${t.id}: ${onEvent.field} is read only on the event that starts a pause: name that event in \`events\`, or check the profile (traits.*, counters.*) instead`,
+		});
+	}
+}
+
 /**
  * Pauses journeys for a contact: from an event (a support ticket opened, an order placed, a deal in
  * negotiation) until a clearing event or a timeout, or while a profile condition holds (churned).
@@ -143,7 +171,8 @@ export const NegativeTriggerSchema = z
 		journeys: list(z.string().min(1)).optional(),
 	})
 	.strict()
-	.refine((t) => t.events.length > 0 || t.where.length > 0, { message: 'give the events that start the pause, or a `where` condition on the profile', path: ['events'] });
+	.refine((t) => t.events.length > 0 || t.where.length > 0, { message: 'give the events that start the pause, or a `where` condition on the profile', path: ['events'] })
+	.superRefine(triggerIssues);
 export type NegativeTrigger = z.infer<typeof NegativeTriggerSchema>;
 
 /** Sends a decision to a person instead of sending the message, when a condition holds. */
@@ -163,14 +192,20 @@ export const ReviewRuleSchema = z
 	.refine((r) => !!r.when !== !!r.newVariant, { message: 'give either `when` or `newVariant: true`', path: ['when'] });
 export type ReviewRule = z.infer<typeof ReviewRuleSchema>;
 
+/** A suppression entry, trimmed: pasted with spaces around it, it would match no one. */
+const suppressed = (example: string, min = 1) => {
+	const entry = z.string().trim().min(1, `is blank: remove it, or give ${example}`);
+	return min > 1 ? entry.min(min, `is too short to be ${example}`) : entry;
+};
+
 export const SuppressionSchema = z
 	.object({
 		/** Never message these addresses (case-insensitive). */
-		emails: list(z.string().min(3), MAX_SUPPRESSED).default([]),
+		emails: list(suppressed('an email address like "ana@example.com"', 3), MAX_SUPPRESSED).default([]),
 		/** Never message addresses at these domains ("competitor.com"). */
-		domains: list(z.string().min(1), MAX_SUPPRESSED).default([]),
+		domains: list(suppressed('a domain like "competitor.com"'), MAX_SUPPRESSED).default([]),
 		/** Never message these Nudge contact ids or user ids. */
-		userIds: list(z.string().min(1), MAX_SUPPRESSED).default([]),
+		userIds: list(suppressed('a contact id or user id'), MAX_SUPPRESSED).default([]),
 	})
 	.strict();
 

@@ -8,7 +8,7 @@ import { chooseArm, chooseArmKeys, contextOf, variantScopes, WAIT } from '../dec
 import { bestSendTime } from '../decide/sendTime';
 import { NudgeError } from '../errors';
 import { checkStorable } from '../events/limits';
-import { capLook } from '../guard/frequencyCap';
+import { AmbiguousExemption, capLook } from '../guard/frequencyCap';
 import { zoneFor } from '../guard/windows';
 import type { DecisionRef } from '../items/decisionRef';
 import { escalationFor, handoffFor } from '../journeys/journey';
@@ -70,7 +70,16 @@ export async function chooseStage(ctx: EngineContext, decision: Decision, profil
 	// "Not capped" is part of eligibility: a read-only look at the caps of the channels still in the running.
 	const open = openChannels(contact, ctx.policy, decision.journey, only);
 	const message = { journey: decision.journey, category: escalation?.category ?? decision.message?.category, tags: decision.message?.tags ?? [] };
-	const look = capLook(ctx.policy, open, message, now.getTime(), zoneFor(contact.timezone, ctx.policy.timezone));
+	let look: ReturnType<typeof capLook>;
+	try {
+		look = capLook(ctx.policy, open, message, now.getTime(), zoneFor(contact.timezone, ctx.policy.timezone));
+	} catch (error) {
+		// A message the policy cannot tell exempt or counted: blocked with the reason, in the log, as the guardrails
+		// block it on a named channel (usecases/guard.ts), not an exception that leaves the decision open.
+		if (!(error instanceof AmbiguousExemption)) throw error;
+		suppress(decision, 'POLICY_BLOCKED', error.message);
+		return save(ctx, decision, 'choose', now, { persist });
+	}
 	const context = contextOf(decision, contact, ctx.policy.learner);
 	// The learner's and the send time's counts are read with the caps, for every channel that could still be
 	// picked (the capped ones drop out below, and their counts go unused): one store call.

@@ -331,6 +331,25 @@ describe.each(local)('agent actions on %s', (_name, makeStore) => {
 		});
 	});
 
+	describe('a message the policy cannot tell exempt or counted', () => {
+		test('is denied POLICY_BLOCKED and logged whether the agent names the channel or lets Nudge choose; a repeat takes no slot', async () => {
+			const caps = [{ id: 'email-daily', scope: { kind: 'channel' as const, channel: 'email' as const }, limit: 1, window: { kind: 'rolling' as const, duration: '24h' }, exemptions: [{ category: 'transactional' }] }];
+			open({ caps }, { blastRadius: [{ id: 'two', count: 'actions', limit: 2, window: '1h' }] });
+			await contact(h.engine, 'ana@example.com');
+			// A promotional message tagged "transactional": exempt by its tag or counted by its category?
+			const posing = (channel: string, key: string) => ask({ idempotencyKey: key, channel, message: { category: 'promotional', tags: ['transactional'], text: 'Hi' } });
+			const named = await h.engine.requestAction(posing('email', 'k-email'));
+			expect(named).toMatchObject({ verdict: 'deny', reasons: ['POLICY_BLOCKED'] });
+			const chosen = await h.engine.requestAction(posing('choose', 'k-choose'));
+			expect(chosen).toMatchObject({ verdict: 'deny', reasons: ['POLICY_BLOCKED'] });
+			expect(chosen.explanation).toMatch(/tag "transactional" names a category that cap email-daily exempts/);
+			const logged = (await h.engine.queryDecisions({})).filter((d) => d.agent);
+			expect(logged.map((d) => [d.agent!.idempotencyKey, d.reason, !!d.loggedAt]).sort()).toEqual([['k-choose', 'POLICY_BLOCKED', true], ['k-email', 'POLICY_BLOCKED', true]]);
+			// The same key again is the same verdict, not a new evaluation: the blast radius (2 an hour) is not used up by it.
+			expect(await h.engine.requestAction(posing('choose', 'k-choose'))).toMatchObject({ verdict: 'deny', reasons: ['POLICY_BLOCKED'] });
+		});
+	});
+
 	describe('blast radius', () => {
 		test('at most N actions per agent and window; other agents are counted apart; dry runs do not count', async () => {
 			open({ caps: [] }, { blastRadius: [{ id: 'three-an-hour', count: 'actions', limit: 3, window: '1h' }] });

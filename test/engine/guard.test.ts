@@ -320,6 +320,11 @@ describe('consent, suppression and negative triggers', () => {
 		expect(held.reason).toBe('SUPPRESSION_LIST');
 	});
 
+	test('an address pasted into the suppression list with spaces around it still suppresses', async () => {
+		const engine = engineWith({ suppression: { emails: [' ana@example.com '], domains: [], userIds: [] } });
+		expect(await guarded(engine, '2026-11-02T10:00:00Z')).toMatchObject({ status: 'suppressed', reason: 'SUPPRESSION_LIST', explanation: 'ana@example.com is on the suppression list' });
+	});
+
 	/** The suppression check as it was written before the sets: each list scanned, each entry lower-cased, per check. */
 	function scannedHit(list: Policy['suppression'], profile: Profile): string | undefined {
 		if (profile.doNotContact) return 'this person had their data erased and asked not to be contacted';

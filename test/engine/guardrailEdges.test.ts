@@ -446,6 +446,36 @@ describe('quiet hours whose start and end both fall in a spring-forward gap', ()
 	});
 });
 
+describe('negative triggers and the case of event names', () => {
+	test('"Ticket Opened" starts a pause named "ticket opened", and "TICKET SOLVED" clears it, as journey triggers match', async () => {
+		const engine = new Engine({ store: new MemoryStore(), policy: policyOf({ negativeTriggers: [{ id: 'open-ticket', events: ['ticket opened'], clearedBy: ['ticket solved'] }] }), clock: 'event' });
+		const id = { email: 'ana@example.com' };
+		await engine.ingest({ type: 'track', name: 'Ticket Opened', identities: id, occurredAt: '2026-03-02T10:00:00Z' }, { journey: 'nurture' });
+		expect(await stepByStep(engine, ana('2026-03-02T11:00:00Z'))).toMatchObject({ status: 'suppressed', reason: 'NEGATIVE_TRIGGER', ruleId: 'open-ticket' });
+		await engine.ingest({ type: 'track', name: 'TICKET SOLVED', identities: id, occurredAt: '2026-03-02T12:00:00Z' }, { journey: 'nurture' });
+		expect((await stepByStep(engine, ana('2026-03-02T13:00:00Z', { eventId: 'after', traits: { consent: { email: 'opted_in' } } }))).status).toBe('sent');
+	});
+});
+
+describe('quiet hours when the clocks fall back: the contact\'s clock decides', () => {
+	const traitsIn = (timezone: string) => ({ timezone, consent: { email: 'opted_in' } });
+	test('Europe/Berlin, quiet 01:00–02:30: at the second 02:15 (CET, 2026-10-25) the message waits until 02:30 CET', async () => {
+		const engine = new Engine({ store: new MemoryStore(), policy: policyOf({ quietHours: [{ id: 'night', start: '01:00', end: '02:30', action: 'delay' }] }), clock: 'event' });
+		const first = await stepByStep(engine, ana('2026-10-25T00:15:00Z', { traits: traitsIn('Europe/Berlin'), eventId: 'first' }));
+		expect(first).toMatchObject({ status: 'delayed', reason: 'QUIET_HOURS', guard: { retryAt: '2026-10-25T00:30:00.000Z' } }); // the first 02:30 (CEST)
+		// Between the two: 02:45 CEST is after quiet hours by the clock.
+		expect((await stepByStep(engine, ana('2026-10-25T00:45:00Z', { traits: traitsIn('Europe/Berlin'), eventId: 'between' }))).status).toBe('sent');
+		const second = await stepByStep(engine, ana('2026-10-25T01:15:00Z', { traits: traitsIn('Europe/Berlin'), eventId: 'second' }));
+		expect(second).toMatchObject({ status: 'delayed', reason: 'QUIET_HOURS', guard: { retryAt: '2026-10-25T01:30:00.000Z' } });
+	});
+	test('America/New_York, quiet 22:00–01:30: at the second 01:15 (EST, 2026-11-01) the message waits until 01:30 EST', async () => {
+		const engine = new Engine({ store: new MemoryStore(), policy: policyOf({ quietHours: [{ id: 'night', start: '22:00', end: '01:30', action: 'delay' }] }), clock: 'event' });
+		expect(await stepByStep(engine, ana('2026-11-01T05:15:00Z', { traits: traitsIn('America/New_York'), eventId: 'first' }))).toMatchObject({ status: 'delayed', reason: 'QUIET_HOURS', guard: { retryAt: '2026-11-01T05:30:00.000Z' } });
+		const second = await stepByStep(engine, ana('2026-11-01T06:15:00Z', { traits: traitsIn('America/New_York'), eventId: 'second' }));
+		expect(second).toMatchObject({ status: 'delayed', reason: 'QUIET_HOURS', guard: { retryAt: '2026-11-01T06:30:00.000Z' } });
+	});
+});
+
 describe('negative triggers: a start delivered late, older than the event that cleared the pause', () => {
 	test('an old "Ticket Opened" arriving after a newer "Ticket Solved" does not pause the journey again', async () => {
 		const { engine, id } = ticketEngine();

@@ -205,7 +205,13 @@ describe('a policy file as a marketer edits it', () => {
 		['a scoring rule compared with a word', { scoring: { rules: [{ id: 'big', label: 'Big company', field: 'traits.employees', op: 'gte', value: 'fifty', points: 10 }] } }, /scoring\.rules\.0\.value: compares as a number/],
 		['`in` with one text instead of a list', { scoring: { rules: [{ id: 'vp', label: 'VP', field: 'traits.title', op: 'in', value: 'VP', points: 30 }] } }, /scoring\.rules\.0\.value: needs a list of values/],
 		['`contains` with a number', { agents: { approval: [{ id: 'x', when: { field: 'traits.title', op: 'contains', value: 5 } }] } }, /agents\.approval\.0\.when\.value: needs the text to look for/],
-	])('a condition that could never hold (or would hold for everyone) is refused: %s', (_what, change, message) => {
+		['`in` with an empty text among its values (every text contains "")', { review: [{ id: 'vip', when: { field: 'traits.plan', op: 'in', value: ['enterprise', ''] } }] }, /review\.0\.when\.value: has an empty text "" among its values, which every text contains: remove it/],
+		['`in` with more values than a list may hold', { review: [{ id: 'titles', when: { field: 'traits.title', op: 'in', value: Array.from({ length: 200_000 }, (_, i) => `title-${i}`) } }] }, /review\.0\.when\.value: must have at most 1000 values \(to never message a long list of addresses, domains or ids, use suppression\)/],
+		['a pause whose starting event also clears it (it would never pause)', { negativeTriggers: [{ id: 'ticket', events: ['Ticket Updated'], clearedBy: ['ticket updated', 'Ticket Closed'] }] }, /negativeTriggers\.0\.clearedBy: trigger ticket: "Ticket Updated" is both in events and in clearedBy/],
+		['a pause on the profile reading the event (which it never sees)', { negativeTriggers: [{ id: 'complaint', where: [{ field: 'event.name', op: 'eq', value: 'Complaint Filed' }] }] }, /negativeTriggers\.0\.where: trigger complaint: event\.name is read only on the event that starts a pause: name that event in `events`/],
+		['a cap exempting one category twice (counted in one, not in the other)', { caps: [{ id: 'email-daily', scope: { kind: 'channel', channel: 'email' }, limit: 1, window: { kind: 'rolling', duration: '24h' }, exemptions: [{ category: 'transactional', countsTowardCap: true }, { category: 'transactional' }] }] }, /caps\.0\.exemptions: category "transactional" is listed twice in cap email-daily's exemptions: keep one/],
+		['a blank suppression entry', { suppression: { emails: ['ana@example.com', '  '] } }, /suppression\.emails\.1: is blank: remove it/],
+	])('a rule that would load and never hold (or hold for everyone, or say two things) is refused: %s', (_what, change, message) => {
 		refused({ ...base(), ...change }, message);
 	});
 
@@ -219,6 +225,25 @@ describe('a policy file as a marketer edits it', () => {
 		expect(holds({ field: 'traits.accountValue', op: 'lt', value: 1000 }, contact)).toBe(false);
 		expect(holds({ field: 'counters.Email Opened', op: 'lt', value: 1 }, contact)).toBe(true);
 		expect(holds({ field: 'traits.nps', op: 'lte', value: 6 }, { traits: { nps: 4 } })).toBe(true);
+	});
+
+	test('a field the contact does not have is missing even when every object has it (constructor, __proto__, toString)', () => {
+		expect(holds({ field: 'traits.constructor', op: 'exists' }, { traits: {} })).toBe(false);
+		expect(holds({ field: 'traits.__proto__', op: 'exists' }, { traits: {} })).toBe(false);
+		expect(holds({ field: 'counters.toString', op: 'lte', value: 0 }, { counters: {} })).toBe(true);
+		expect(holds({ field: 'traits.constructor', op: 'eq', value: 'Acme' }, { traits: { constructor: 'Acme' } })).toBe(true);
+	});
+
+	test('`in` matches a number sent as text, as `eq` does; texts still match by containing one of the values', () => {
+		expect(holds({ field: 'traits.employees', op: 'eq', value: 50 }, { traits: { employees: '50' } })).toBe(true);
+		expect(holds({ field: 'traits.employees', op: 'in', value: [50, 100] }, { traits: { employees: '50' } })).toBe(true);
+		expect(holds({ field: 'traits.employees', op: 'in', value: ['50', '100'] }, { traits: { employees: 100 } })).toBe(true);
+		expect(holds({ field: 'traits.employees', op: 'in', value: [50, 100] }, { traits: { employees: '75' } })).toBe(false);
+		expect(holds({ field: 'traits.title', op: 'in', value: ['VP', 'Director'] }, { traits: { title: 'vp sales' } })).toBe(true);
+	});
+
+	test('suppression entries pasted with spaces around them are kept without the spaces', () => {
+		expect(loadPolicy({ ...base(), suppression: { emails: [' ana@example.com '], domains: ['\tcompetitor.io'], userIds: ['u-1 '] } }).policy.suppression).toEqual({ emails: ['ana@example.com'], domains: ['competitor.io'], userIds: ['u-1'] });
 	});
 
 	test.each([
