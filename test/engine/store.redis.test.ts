@@ -6,6 +6,7 @@ import { MemoryStore } from '../../engine/store/memory';
 import { RedisStore } from '../../engine/store/redis';
 import { waitQueue } from '../../engine/store/types';
 import { waitTimer } from '../../engine/guard/waits';
+import { freePort } from '../../bench/privateRedis';
 import { counterArb, entryArb, toCounter } from '../helpers/capArbitraries';
 import { tempDir } from '../helpers/fixtures';
 import { describeWithServer, runId, TEST_REDIS_URL } from '../helpers/services';
@@ -211,10 +212,11 @@ describe('Redis store across a Redis restart', () => {
 	maybe('calls fail with a clear error while Redis is down, and work again after it restarts, with nothing lost', async () => {
 		// A private server on another loopback port (never the machine's own Redis), persisting to an append-only file.
 		const dir = tempDir();
-		const port = 20_000 + Math.floor(Math.random() * 20_000);
+		// A port the kernel says is free (a random one could be the local end of another test's connection: no bind).
+		const port = await freePort();
 		const start = async () => {
 			const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''], { stdio: 'ignore' });
-			for (let i = 0; i < 100; i++) {
+			for (let i = 0; i < 100 && server.exitCode === null; i++) {
 				if (spawnSync(process.execPath, ['-e', `require('net').connect(${port},'127.0.0.1').on('connect',()=>process.exit(0)).on('error',()=>process.exit(1))`]).status === 0) return server;
 				await new Promise((r) => setTimeout(r, 50));
 			}
