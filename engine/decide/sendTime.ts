@@ -46,9 +46,11 @@ interface HourStarts {
 
 function hourStarts(rules: QuietHours[], { local, span }: { local: DateTime; span?: { from: number } }): HourStarts {
 	const starts: HourStarts = { today: [], tomorrow: [], quietToday: [], quietTomorrow: [], hourOf: span ? (now) => Math.floor((now - span.from) / HOUR_MS) : () => local.hour };
+	// Tomorrow's hours from tomorrow's date: from today's, the day after the clocks skip 02:00 its hour 2 was 03:00.
+	const nextDay = local.plus({ days: 1 });
 	for (const h of HOURS) {
 		const today = local.set({ hour: h, minute: 0, second: 0, millisecond: 0 });
-		const tomorrow = today.plus({ days: 1 });
+		const tomorrow = nextDay.set({ hour: h, minute: 0, second: 0, millisecond: 0 });
 		starts.today.push(today.toMillis());
 		starts.tomorrow.push(tomorrow.toMillis());
 		starts.quietToday.push(rules.some((r) => quietUntil(r, today)));

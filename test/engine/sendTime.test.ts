@@ -4,7 +4,7 @@ import { bestSendTime, engagementDeltas, nextHourStarts } from '../../engine/dec
 import { seededRandom } from '../../engine/decide/sampling';
 import { Engine } from '../../engine/engine';
 import { loadPolicy } from '../../engine/policy/load';
-import type { PolicyInput } from '../../engine/policy/schema';
+import type { Policy, PolicyInput } from '../../engine/policy/schema';
 import { MemoryStore } from '../../engine/store/memory';
 import type { Store } from '../../engine/store/types';
 import { quietRule, referenceQuietUntil, zoneAndTimes } from '../helpers/zoneTimes';
@@ -80,9 +80,10 @@ describe('send time', () => {
 					const { hour, startOf } = nextHourStarts(withRules, 'email', zone, now);
 					expect(hour).toBe(local.hour);
 					for (let h = 0; h < 24; h++) {
-						// As bestSendTime first did it, with luxon for every hour.
-						const today = local.set({ hour: h, minute: 0, second: 0, millisecond: 0 });
-						const start = h === local.hour ? local : today < local ? today.plus({ days: 1 }) : today;
+						// As bestSendTime first did it, with luxon for every hour; a passed hour on tomorrow's date.
+						const clock = { hour: h, minute: 0, second: 0, millisecond: 0 };
+						const today = local.set(clock);
+						const start = h === local.hour ? local : today < local ? local.plus({ days: 1 }).set(clock) : today;
 						expect(startOf(h)).toBe(rules.some((r) => referenceQuietUntil(r, start)) ? undefined : start.toMillis());
 					}
 				}
@@ -96,5 +97,27 @@ describe('send time', () => {
 		const now = Date.parse('2026-11-02T10:30:00Z');
 		expect(nextHourStarts(smsOnly, 'email', 'UTC', now).startOf(11)).toBe(Date.parse('2026-11-02T11:00:00Z'));
 		expect(nextHourStarts(smsOnly, 'sms', 'UTC', now).startOf(11)).toBeUndefined();
+	});
+});
+
+/*
+ * The day after the clocks skip 02:00 (America/New_York, 2026-03-08), hour 2 exists again: it starts when the clock
+ * reads 02:00, and quiet hours are checked then, not at the 03:00 that hour 2 was on the day of the change.
+ */
+describe('best send time the day after the clocks spring forward', () => {
+	const zone = 'America/New_York';
+	const at = (iso: string) => DateTime.fromISO(iso, { setZone: true }).toMillis();
+	const shown = (t: number | undefined) => (t === undefined ? 'held by quiet hours' : DateTime.fromMillis(t, { zone }).toISO());
+
+	test('hour 2 tomorrow starts when the clock reads 02:00 on 2026-03-09, not 03:00', () => {
+		const { startOf } = nextHourStarts({ quietHours: [] } as unknown as Policy, 'email', zone, at('2026-03-08T03:30:00.000-04:00'));
+		expect(shown(startOf(2))).toBe('2026-03-09T02:00:00.000-04:00');
+	});
+
+	test('quiet 03:00–06:00 does not hold tomorrow\'s hour 2: 02:00 is outside it by the contact\'s clock', () => {
+		const policy = { quietHours: [{ id: 'q', start: '03:00', end: '06:00', action: 'delay', exemptCategories: [] }] } as unknown as Policy;
+		const { startOf } = nextHourStarts(policy, 'email', zone, at('2026-03-08T12:00:00.000-04:00'));
+		expect(shown(startOf(2))).toBe('2026-03-09T02:00:00.000-04:00');
+		expect(shown(startOf(4))).toBe('held by quiet hours');
 	});
 });
