@@ -6,7 +6,7 @@ import { parseConsoleParams } from '../engine/audit/queries';
 import { NudgeError } from '../engine/errors';
 import { DEFAULT_STORE_URL } from '../engine/store/open';
 import { openOutFile } from './outFile';
-import { withExistingStore } from './storeFile';
+import { withStore } from './storeFile';
 
 export const EXPORT_USAGE = `  export [--store STORE] [--format jsonl|csv] [--out FILE] [--redact] [--journey NAME]
          [--reason CODE] [--status STATUS] [--from ISO] [--to ISO]
@@ -75,7 +75,7 @@ async function exportDecisionLog(values: ExportValues): Promise<number> {
 	if (!EXPORT_FORMATS.includes(format)) throw new NudgeError('INVALID_INPUT', `--format must be ${EXPORT_FORMATS.join(' or ')}, not "${values.format}"`);
 	const { filter } = parseConsoleParams({ journey: values.journey, reason: values.reason, status: values.status, from: values.from, to: values.to });
 	const query: DecisionQuery = { journey: filter.journey, reason: filter.reason, status: filter.status, from: filter.from, to: filter.to };
-	const n = await withExistingStore(values.store, async (store) => {
+	const n = await withStore(values.store, async (store) => {
 		const out = await outputTo(values.out, values.store ?? DEFAULT_STORE_URL);
 		try {
 			const written = await exportDecisions(store, query, { format, redact: values.redact }, out.write);
@@ -86,7 +86,7 @@ async function exportDecisionLog(values: ExportValues): Promise<number> {
 			if (error instanceof OutputClosed) return undefined;
 			throw error;
 		}
-	});
+	}, { existing: true });
 	if (n === undefined) {
 		process.stderr.write('nudge export: stopped: the reader closed the output\n');
 		return 0;

@@ -5,10 +5,9 @@ import { DEFAULT_TIERS, TrainedModel, deserializeModel, predictTable, scoreRecor
 import { activateModel, activeModel, importModel, rollbackModel, trainAndSave } from '../engine/scoring/registry';
 import { tierOf } from '../engine/scoring/rulesModel';
 import { readTable, tableRecords } from '../engine/scoring/table';
-import { DEFAULT_STORE_URL, openStore } from '../engine/store/open';
-import type { Store } from '../engine/store/types';
+import { DEFAULT_STORE_URL } from '../engine/store/open';
 import { withModelOut } from './outFile';
-import { withExistingStore } from './storeFile';
+import { withStore } from './storeFile';
 
 export const TRAIN_USAGE = `  train --data FILE --target COLUMN [--positive VALUE] [--exclude A,B] [--placeholders Select,…]
         [--name lead] [--store PATH] [--activate [--require-better]] [--trees 100] [--max-depth 10]
@@ -78,20 +77,6 @@ export function formatEvaluation(model: TrainedModel): string {
 	return `${lines.join('\n')}\n`;
 }
 
-/**
- * Opens --store (a SQLite file path or any store URL) for one command and closes it after, whatever happens. A command
- * that reads or changes what is stored gives `existing`: a SQLite file or PostgreSQL schema that is not there is a
- * mistyped --store, and opening it would create an empty store and answer from it as if that were the truth.
- */
-export async function withStore<T>(path: string | undefined, run: (store: Store) => Promise<T>, { existing = false } = {}): Promise<T> {
-	if (existing) return withExistingStore(path, run);
-	const store = openStore(path || DEFAULT_STORE_URL);
-	try {
-		return await run(store);
-	} finally {
-		await store.close();
-	}
-}
 
 export async function runTrain(args: string[]): Promise<number> {
 	const { values } = parseArgs({

@@ -36,9 +36,13 @@ export async function openExistingStore(path?: string): Promise<Store> {
 	return store;
 }
 
-/** Runs with a store that must be there already (openExistingStore), closing it after. */
-export async function withExistingStore<T>(path: string | undefined, run: (store: Store) => Promise<T>): Promise<T> {
-	const store = await openExistingStore(path);
+/**
+ * Opens --store (a SQLite file path or any store URL) for one command and closes it after, whatever happens. A command
+ * that reads or changes what is stored gives `existing` (openExistingStore): opening a mistyped --store would create an
+ * empty store and answer from it as if that were the truth.
+ */
+export async function withStore<T>(path: string | undefined, run: (store: Store) => Promise<T>, { existing = false } = {}): Promise<T> {
+	const store = existing ? await openExistingStore(path) : openStore(path || DEFAULT_STORE_URL);
 	try {
 		return await run(store);
 	} finally {

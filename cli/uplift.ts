@@ -8,7 +8,8 @@ import { readTable, Table } from '../engine/scoring/table';
 import { UpliftEvaluation, UpliftModel, UpliftOptions, checkArms, evaluateUplift, predictUpliftTable, storedUplift, trainAndSaveUplift, trainUplift, treatmentOf } from '../engine/scoring/uplift';
 import type { LearnerKind } from '../engine/scoring/uplift';
 import type { Store } from '../engine/store/types';
-import { int, withStore } from './models';
+import { int } from './models';
+import { withStore } from './storeFile';
 import { DEFAULT_STORE_URL } from '../engine/store/open';
 import { withModelOut } from './outFile';
 
