@@ -28,9 +28,12 @@ function idsOf(text: string | undefined): string[] {
 }
 
 /** Of the decisions the flow was given, those still `pending` (none of its steps finished them), each read once. */
-async function stillPending(engine: Engine, decisionIds: string[]): Promise<string[]> {
-	const pending: string[] = [];
-	for (const id of decisionIds) if ((await engine.store.getDecision(id))?.status === 'pending') pending.push(id);
+export async function stillPending(engine: Engine, decisionIds: string[]): Promise<Decision[]> {
+	const pending: Decision[] = [];
+	for (const id of decisionIds) {
+		const decision = await engine.store.getDecision(id);
+		if (decision?.status === 'pending') pending.push(decision);
+	}
 	return pending;
 }
 
@@ -39,7 +42,7 @@ async function stillPending(engine: Engine, decisionIds: string[]): Promise<stri
  * before and not taken yet (another instance of the same flow on the store). Returns how many it keeps for this trigger.
  */
 export async function keepUnfinished(engine: Engine, journey: string, node: string, decisionIds: string[]): Promise<number> {
-	const pending = await stillPending(engine, decisionIds.slice(-MAX_UNFINISHED));
+	const pending = (await stillPending(engine, decisionIds.slice(-MAX_UNFINISHED))).map((d) => d.decisionId);
 	if (!pending.length) return 0;
 	const key = unfinishedKey(journey, node);
 	for (let i = 0; i < CAS_TRIES; i++) {
@@ -65,12 +68,7 @@ export async function takeUnfinished(engine: Engine, journey: string, node: stri
 		if (!ids.length) return [];
 		if (!(await engine.store.setCursor(key, '[]', stored))) continue;
 		await engine.store.sync();
-		const decisions: Decision[] = [];
-		for (const id of ids) {
-			const decision = await engine.store.getDecision(id);
-			if (decision?.status === 'pending') decisions.push(decision);
-		}
-		return decisions;
+		return stillPending(engine, ids);
 	}
 	return [];
 }

@@ -17,7 +17,7 @@ const VALUES = [
 	'fireDueTimers', 'getEngine', 'guardOptionsOf', 'headerValue', 'hubspotAuthFrom', 'journeyOf', 'jsonObjectOf', 'keepUnfinished', 'loadPolicy',
 	'loadPolicyFile', 'modelOperation', 'openItem', 'openStore', 'outcomeReference', 'outcomeTime', 'parseInactivityRules', 'parseInactivityRulesJson',
 	'policyHasTimers', 'policyJsonSchema', 'pollOnce', 'postWebhook', 'previewDueTimers', 'previewPoll', 'receiveSignedEvents', 'redactUrl', 'resolveActionContact',
-	'routeGuard', 'routeSend', 'routedChannel', 'runJourney', 'salesforceSettingsFrom', 'signatureHeaders', 'tableFromText', 'takeDueDecisions', 'takeUnfinished', 'timerFailureText',
+	'routeGuard', 'routeSend', 'routedChannel', 'runJourney', 'salesforceSettingsFrom', 'signatureHeaders', 'stillPending', 'tableFromText', 'takeDueDecisions', 'takeUnfinished', 'timerFailureText',
 	'verdictOf', 'verifySignedRequest',
 ];
 

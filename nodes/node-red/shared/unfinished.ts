@@ -8,7 +8,7 @@
  * more is finished, whatever its decision's status (Score, then a CRM update, leaves it pending): not run again.
  */
 import type { Node, NodeAPI } from 'node-red';
-import { type Decision, type Engine, type IngestResult, keepUnfinished, MAX_UNFINISHED, takeUnfinished } from '../../../engine';
+import { type Decision, type Engine, type IngestResult, keepUnfinished, MAX_UNFINISHED, stillPending, takeUnfinished } from '../../../engine';
 
 /** How long after it was handed out a message still held is followed (a delay node's wait, a slow API). */
 const IN_FLOW_MS = 3_600_000;
@@ -94,7 +94,7 @@ export function unfinishedDecisions(RED: NodeAPI, node: Node, engine: Engine | u
 			? // This node just started: the decisions its previous instance kept as it stopped.
 				takeUnfinished(engine, journey, node.id)
 			: // It ran on through a partial deploy that stopped nodes after it: the decisions they dropped, still pending.
-				Promise.all(lost.map((id) => engine.store.getDecision(id))).then((found) => found.filter((d): d is Decision => d?.status === 'pending'));
+				stillPending(engine, lost);
 		started = true;
 		lost = [];
 		void engine.track(work.then(handOutAgain, (error: Error) => node.warn(`Could not hand the decisions the flow had not finished to it again: ${error.message}`)));
