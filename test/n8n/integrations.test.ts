@@ -220,14 +220,14 @@ describe('Inactivity timers: scheduled by Nudge Trigger, fired by Nudge Poll Tri
 		const chain = {
 			timer: [
 				{ start: 'Cart Updated', cancel: 'Order Completed', minutes: 30, fire: 'Cart Abandoned' },
-				{ start: 'Cart Abandoned', cancel: 'Order Completed', minutes: 0.01, fire: 'Cart Still Abandoned' },
+				{ start: 'Cart Abandoned', cancel: 'Order Completed', minutes: 0.05, fire: 'Cart Still Abandoned' },
 			],
 		};
 		await post(f, { type: 'track', event: 'Cart Updated', userId: 'u-chain', messageId: 'cart-c1', timestamp: new Date(Date.now() - 40 * 60_000).toISOString() }, 'cart', chain);
 		expect(names(await pollTimers(f))).toEqual(['cart:Cart Abandoned']);
-		// The second touch waits 0.01 minutes (0.6 s) from the first one's firing (not from its due time, 10 minutes ago).
+		// The second touch waits 0.05 minutes (3 s) from the first one's firing (not from its due time, 10 minutes ago).
 		expect(await pollTimers(f)).toBeNull();
-		await new Promise((resolve) => setTimeout(resolve, 700));
+		await new Promise((resolve) => setTimeout(resolve, 3_100));
 		expect(names(await pollTimers(f))).toEqual(['cart:Cart Still Abandoned']);
 	});
 

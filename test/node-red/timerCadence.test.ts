@@ -38,7 +38,7 @@ it('a three-touch cadence set by one trigger of the journey and fired by another
 	// A cart left 400 minutes ago, taken in by the Segment trigger (as its webhook would): its first touch is due.
 	const started = await engine.ingest({ type: 'track', name: 'Cart Updated', identities: { email: 'ana@example.com' }, occurredAt: new Date(Date.now() - 400 * 60_000).toISOString() }, { journey: 'cart' });
 	expect(await applyInactivityRules(engine, [started], parseInactivityRules(cadence), 'segTrigger')).toEqual([]);
-	await waitUntil(() => hsOut.length >= 2, 'two touches to leave the HubSpot trigger', 3000);
+	await waitUntil(() => hsOut.length >= 2, 'two touches to leave the HubSpot trigger', 10_000);
 	await quietFor(1000);
 	const names = [...segOut, ...hsOut].map((m) => (m.payload as { name: string }).name);
 	// The second timer names hsTrigger as its setter (it was set while hsTrigger fired the first): hsTrigger, firing it,
