@@ -4,7 +4,7 @@ import { DecisionConsole } from '../engine/audit/queries';
 import { LOOPBACK_HOSTS, startConsoleServer } from '../console/server';
 import { NudgeError } from '../engine/errors';
 import { createEngine } from '../engine/registry';
-import { requireSchemas, requireStoreFile } from './storeFile';
+import { requireStoredData, requireStoreFile } from './storeFile';
 
 export const CONSOLE_USAGE = `  console [--store STORE] [--port 4280] [--host 127.0.0.1] [--public-host NAME] [--token TOKEN] [--reveal-pii]
           [--policy FILE.json]
@@ -35,13 +35,13 @@ export async function runConsole(args: string[]): Promise<number> {
 	if (!Number.isInteger(port) || port < 0 || port > 65535) throw new NudgeError('INVALID_INPUT', `--port must be a port number (0–65535), not "${values.port}"`);
 	let token = values.token ?? process.env.NUDGE_CONSOLE_TOKEN;
 	if (!token && !LOOPBACK_HOSTS.includes(values.host)) token = randomBytes(24).toString('base64url');
-	// The console only reads: a SQLite file or PostgreSQL schema that is not there is a typo, not an empty log to show.
+	// The console only reads: a SQLite file, PostgreSQL schema or Redis prefix that is not there is a typo, not an empty log to show.
 	requireStoreFile(values.store);
 	const engine = createEngine({ store: values.store, policyFile: values.policy });
 	const decisionConsole = new DecisionConsole(engine, { revealPii: values['reveal-pii'] });
 	let running;
 	try {
-		await requireSchemas(engine.store);
+		await requireStoredData(engine.store);
 		running = await startConsoleServer({ console: decisionConsole, port, host: values.host, token, publicHosts: values['public-host'] });
 	} catch (error) {
 		await engine.close();

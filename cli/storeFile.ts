@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { NudgeError } from '../engine/errors';
 import { DEFAULT_STORE_URL, openStore, sqliteFileOf } from '../engine/store/open';
 import { PostgresStore } from '../engine/store/postgres';
+import { RedisStore } from '../engine/store/redis';
 import type { Store } from '../engine/store/types';
 
 /** Refuses a `--store` naming a SQLite file that is not there (other store URLs pass: their server answers for them). */
@@ -18,18 +19,21 @@ function postgresParts(store: Store): PostgresStore[] {
 }
 
 /**
- * Refuses a store whose PostgreSQL schema (?schema=) is not there, creating nothing: for a command that reads the log,
- * or changes what it holds, a mistyped schema is a mistyped SQLite path, not an empty log to answer from.
+ * Refuses a store whose data is not there, creating nothing: a PostgreSQL schema (?schema=) that is not there, or a Redis
+ * store with nothing under its prefix (?prefix=). For a command that reads the log, or changes what it holds, a mistyped
+ * schema or prefix is a mistyped SQLite path, not an empty log to answer from. A split store's Redis part is not asked:
+ * it holds the hot state, which a Redis without persistence loses on restart while the log (PostgreSQL) keeps it.
  */
-export async function requireSchemas(store: Store): Promise<void> {
+export async function requireStoredData(store: Store): Promise<void> {
+	if (store instanceof RedisStore) await store.requirePrefix();
 	for (const part of postgresParts(store)) await part.requireSchema();
 }
 
-/** Opens a `--store` whose data must be there already: a SQLite file that is, a PostgreSQL schema that is. */
+/** Opens a `--store` whose data must be there already: a SQLite file that is, a PostgreSQL schema that is, a Redis prefix with keys. */
 export async function openExistingStore(path?: string): Promise<Store> {
 	requireStoreFile(path);
 	const store = openStore(path || DEFAULT_STORE_URL);
-	await requireSchemas(store).catch(async (error) => {
+	await requireStoredData(store).catch(async (error) => {
 		await store.close().catch(() => undefined);
 		throw error;
 	});

@@ -1234,6 +1234,15 @@ export class RedisStore extends NamedRecords implements Store {
 		});
 	}
 
+	/**
+	 * Refuses a prefix under which nothing is stored (reading creates nothing here, but a command that only reads would
+	 * answer from the empty key space a mistyped ?prefix= names, as if that were the log). Stops at the first key found.
+	 */
+	async requirePrefix(): Promise<void> {
+		for await (const _keys of this.scanKeys('*')) return;
+		throw new NudgeError('INVALID_INPUT', `Nothing is stored under the prefix "${this.prefix}" in the Redis database at ${this.where.replace(/\?.*$/, '')}: check ?prefix= in the store URL (without it, the prefix is nudge:)`);
+	}
+
 	/** SCAN pages of this store's keys matching `pattern` (after the prefix), never KEYS. */
 	private async *scanKeys(pattern: string): AsyncGenerator<string[]> {
 		const match = `${this.prefix.replace(/[*?[\]\\]/g, '\\$&')}${pattern}`;

@@ -7,8 +7,9 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openStore } from '../../engine/store/open';
 import { PostgresStore } from '../../engine/store/postgres';
+import { RedisStore } from '../../engine/store/redis';
 import { tempDir } from '../helpers/fixtures';
-import { describeWithServer, runId, TEST_POSTGRES_URL } from '../helpers/services';
+import { describeWithServer, runId, TEST_POSTGRES_URL, TEST_REDIS_URL } from '../helpers/services';
 
 const CLI = join(resolve(__dirname, '../..'), 'dist/cli/nudge.js');
 
@@ -138,6 +139,35 @@ describeWithServer('PostgreSQL', TEST_POSTGRES_URL)('nudge with a PostgreSQL --s
 		try {
 			await store.getCursor('any');
 			expect(nudge(tempDir('nudge-cli-schema-'), 'export', '--store', withSchema(schema))).toMatchObject({ status: 0, stderr: 'nudge export: 0 decision(s)\n' });
+		} finally {
+			await store.dropAll();
+			await store.close();
+		}
+	});
+});
+
+describeWithServer('Redis', TEST_REDIS_URL)('nudge with a Redis --store with nothing under its prefix', () => {
+	const withPrefix = (prefix: string) => `${TEST_REDIS_URL}?prefix=${prefix}`;
+
+	// A mistyped ?prefix= must not answer "0 decisions" from an empty key space as if that were the log.
+	test.each([
+		['export', ['export']],
+		['export --contact', ['export', '--contact', 'u-1']],
+		['lift', ['lift']],
+		['console', ['console', '--port', '0']],
+		['rollback', ['rollback', '--model', 'lead']],
+	])('%s is refused and names the prefix', (_label, args) => {
+		const prefix = `${runId('typo')}:`;
+		const result = nudge(tempDir('nudge-cli-prefix-'), ...args, '--store', withPrefix(prefix));
+		expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 2, stderr: `nudge: Nothing is stored under the prefix "${prefix}" in the Redis database at ${TEST_REDIS_URL}: check ?prefix= in the store URL (without it, the prefix is nudge:)\n` });
+	});
+
+	test('a prefix with data is read as before', async () => {
+		const prefix = `${runId('there')}:`;
+		const store = new RedisStore(withPrefix(prefix));
+		try {
+			await store.setCursor('any', 'x', undefined);
+			expect(nudge(tempDir('nudge-cli-prefix-'), 'export', '--store', withPrefix(prefix))).toMatchObject({ status: 0, stderr: 'nudge export: 0 decision(s)\n' });
 		} finally {
 			await store.dropAll();
 			await store.close();
