@@ -32,6 +32,7 @@ export const EVENT_LIMITS = {
 /** Keys that would reach an object's prototype when merged with ordinary assignment. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 export const isForbiddenKey = (key: string) => FORBIDDEN_KEYS.has(key);
+const forbiddenKeyProblem = (key: string) => `has the key ${shownKey(key)}: "__proto__", "constructor" and "prototype" are not allowed as keys; rename it`;
 /** Half of a UTF-16 pair with no other half: not text, and PostgreSQL refuses it in JSON. */
 const LONE_SURROGATE = /\p{Surrogate}/u;
 
@@ -97,6 +98,8 @@ function storableIssue(value: unknown, path: string[]): FieldIssue | undefined {
 	}
 	if (value === null || typeof value !== 'object') return undefined;
 	for (const [key, item] of Object.entries(value)) {
+		// Copied into the decision's own objects (Object.assign, redaction), "__proto__" would set a prototype, not a key.
+		if (isForbiddenKey(key)) return at(forbiddenKeyProblem(key));
 		const problem = encodingProblem(key);
 		if (problem) return at(`has a key, ${shownKey(key)}, that ${problem}`);
 		path.push(key);
@@ -169,7 +172,7 @@ class BoundsWalk {
 			return undefined;
 		}
 		for (const key of keys!) {
-			if (isForbiddenKey(key)) return at(`has the key ${shownKey(key)}: "__proto__", "constructor" and "prototype" are not allowed as keys; rename it`);
+			if (isForbiddenKey(key)) return at(forbiddenKeyProblem(key));
 			const problem = textProblem(key, EVENT_LIMITS.keyChars);
 			if (problem) return at(`has a key, ${shownKey(key)}, that ${problem}`);
 			this.text += key.length;

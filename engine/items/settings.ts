@@ -58,6 +58,16 @@ export function messageOptionsOf(value: unknown, label = 'msg.message'): GuardOp
 	}
 }
 
+/**
+ * The node's own settings over what a message says (Node-RED's msg.message): the message fills only what the node leaves
+ * blank, so a flow cannot lower an offer the node was set to, or make a promotion it sends "transactional" (exempt from
+ * caps and quiet hours). `ignored` names the message's fields the node's settings overrode, for a warning.
+ */
+export function nodeSettingsFirst(settings: GuardOptions, fromMessage: GuardOptions): { options: GuardOptions; ignored: string[] } {
+	const ignored = (Object.keys(fromMessage) as (keyof GuardOptions)[]).filter((key) => settings[key] !== undefined && JSON.stringify(settings[key]) !== JSON.stringify(fromMessage[key]));
+	return { options: { ...fromMessage, ...settings }, ignored };
+}
+
 /** A reviewer's approve flag: true or false, also as text (HTML forms and query strings send "true"); anything else is an error naming `label`. */
 export function approvalOf(value: unknown, label: string): boolean {
 	const text = typeof value === 'string' ? value.trim().toLowerCase() : value;

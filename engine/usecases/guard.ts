@@ -97,11 +97,13 @@ export async function guardStage(ctx: EngineContext,
 		const contact = await profile();
 		if (await holdOutOrGate(ctx, decision, contact, contextOf(decision, contact, ctx.policy.learner))) return save(ctx, decision, 'guard', now, { persist });
 	}
-	decision.channel = channel;
 	const message = { category: options.category, tags: options.tags, offerValue: options.offerValue, variant: options.variant };
 	const given = Object.fromEntries(Object.entries(message).filter(([, v]) => v !== undefined));
+	// A reviewer approved the message they saw: checked again for another channel, offer, category, tags or variant, it
+	// goes to review again (a 30 % offer approved is not a 95 % one).
+	const approved = reviewApproved || (decision.review?.verdict === 'approved' && sameRequest(decision, { ...given, channel }));
+	decision.channel = channel;
 	if (Object.keys(given).length) decision.message = { ...decision.message, ...given };
-	const approved = reviewApproved || decision.review?.verdict === 'approved';
 	const contact = await profile();
 	// A merge's ledgers not moved yet (its move failed; the next update of the contact moves them for good): moved
 	// before the caps are counted, on every path (an agent's action, a due decision) and not only an event's.

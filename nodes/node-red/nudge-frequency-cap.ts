@@ -5,8 +5,8 @@
  */
 import type { NodeAPI, Node } from 'node-red';
 import type { GuardOptions } from '../../engine';
-import { approvalOf, guardOptionsOf, messageOptionsOf, type NudgeError, routeGuard } from '../../engine/items';
-import { decisionOf, decisionStatus, handleSteps, NudgeNodeDef } from './shared/adapter';
+import { approvalOf, guardOptionsOf, type NudgeError, routeGuard } from '../../engine/items';
+import { decisionOf, decisionStatus, handleSteps, messageOptions, NudgeNodeDef } from './shared/adapter';
 
 interface FrequencyCapDef extends NudgeNodeDef {
 	operation?: 'check' | 'review';
@@ -45,7 +45,7 @@ export = function (RED: NodeAPI) {
 								reviewer: typeof verdict?.reviewer === 'string' ? verdict.reviewer : '',
 								note: typeof verdict?.note === 'string' ? verdict.note : undefined,
 							})
-						: await engine.checkCap(current, { ...message, ...messageOptionsOf(msg.message) });
+						: await engine.checkCap(current, messageOptions(this, message, msg.message));
 				return { ...routeGuard(decision), status: decisionStatus(decision, `allowed ${decision.channel ?? ''}`.trim()) };
 			},
 		});

@@ -4,7 +4,8 @@
  */
 import type { NodeAPI, Node, NodeMessage } from 'node-red';
 import { checkWebhookUrl, type ClosableSender, createSender, type HubSpotAction, NudgeError, routeSend, type SalesforceAction } from '../../engine';
-import { decisionOf, decisionStatus, handleSteps, linkEngine, NudgeNodeDef } from './shared/adapter';
+import { decisionOf, decisionStatus, handleSteps, linkEngine, messageOptions, NudgeNodeDef } from './shared/adapter';
+import { guardOptionsOf } from '../../engine/items';
 import { hubspotAuthOf, salesforceSettingsOf, vendorConfig, vendorField } from './shared/vendors';
 
 interface SendDef extends NudgeNodeDef {
@@ -57,10 +58,10 @@ function settingsProblem(def: SendDef, signingSecret: string): NudgeError | unde
 	return undefined;
 }
 
-/** The message category: msg.message.category, else the node's setting. */
-function categoryOf(def: SendDef, msg: NodeMessage): { category?: string } {
+/** The message category: the node's setting, else msg.message.category (messageOptions; the rest of msg.message is not Send's). */
+function categoryOf(node: Node, def: SendDef, msg: NodeMessage): { category?: string } {
 	const fromMsg = (msg.message as { category?: unknown } | undefined)?.category;
-	const category = (typeof fromMsg === 'string' ? fromMsg : (def.category ?? '')).trim();
+	const { category } = messageOptions(node, guardOptionsOf({ category: def.category }), { category: typeof fromMsg === 'string' ? fromMsg : undefined });
 	return category ? { category } : {};
 }
 
@@ -80,7 +81,7 @@ export = function (RED: NodeAPI) {
 				outputs: 2,
 				settingsError: problem,
 				run: async (engine, msg) => {
-					const decision = await engine.send(await decisionOf(engine, msg), { sender }, categoryOf(def, msg));
+					const decision = await engine.send(await decisionOf(engine, msg), { sender }, categoryOf(this, def, msg));
 					return { ...routeSend(decision), status: decisionStatus(decision, 'sending') };
 				},
 			});
@@ -97,7 +98,7 @@ export = function (RED: NodeAPI) {
 			outputs: 2,
 			settingsError: settingsProblem(def, signingSecret),
 			run: async (engine, msg) => {
-				const decision = await engine.send(await decisionOf(engine, msg), target, categoryOf(def, msg));
+				const decision = await engine.send(await decisionOf(engine, msg), target, categoryOf(this, def, msg));
 				return { ...routeSend(decision), status: decisionStatus(decision, 'sending') };
 			},
 		});

@@ -416,4 +416,14 @@ describe('annotations a decision is logged with', () => {
 		await expect(engine.logDecision(id, { b: 'z'.repeat(10_000) })).rejects.toThrow(/over 16384/);
 		expect((await engine.getDecision(id)).annotations).toEqual({ a: 'y'.repeat(10_000) });
 	});
+
+	test.each([
+		['at the top', '{"__proto__": {"campaign": "spring"}, "ok": 1}', '(root)'],
+		['nested', '{"ok": 1, "utm": {"constructor": "x"}}', 'utm'],
+	])('a key named "__proto__" or "constructor" (JSON a flow parsed) %s is refused naming it, never silently dropped', async (_label, json, path) => {
+		const engine = new Engine({ store: new MemoryStore() });
+		const id = (await engine.ingest({ type: 'track', name: 'Pricing Viewed', identities: { userId: 'u-proto' } }, { journey: 'nurture' })).decision.decisionId;
+		await expect(engine.logDecision(id, JSON.parse(json) as Record<string, unknown>)).rejects.toThrow(new RegExp(`^Cannot log the decision: an annotation is not text Nudge can store: ${path.replace(/[()]/g, '\\$&')}: has the key "(__proto__|constructor)": .*not allowed as keys; rename it`));
+		expect((await engine.getDecision(id)).annotations).toEqual({});
+	});
 });

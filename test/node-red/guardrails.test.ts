@@ -34,6 +34,9 @@ function flow(policy = POLICY) {
 		{ id: 'receipt', type: 'nudge-send', z: TAB, engine: 'eng1', provider: 'webhook', url: receiverUrl, timeout: 5, sign: false, category: 'transactional', wires: [['sent'], ['failed']] },
 		{ id: 'cap', type: 'nudge-frequency-cap', z: TAB, engine: 'eng1', operation: 'check', channel: '', wires: outs.map((o) => [o]) },
 		{ id: 'verdict', type: 'nudge-frequency-cap', z: TAB, engine: 'eng1', operation: 'review', wires: outs.map((o) => [`v_${o}`]) },
+		// A Frequency Cap node and a Send node a flow sets for a 50 % promotion.
+		{ id: 'promoCap', type: 'nudge-frequency-cap', z: TAB, engine: 'eng1', operation: 'check', channel: '', offerValue: '50', category: 'promo', wires: outs.map((o) => [o]) },
+		{ id: 'promoSend', type: 'nudge-send', z: TAB, engine: 'eng1', provider: 'webhook', url: receiverUrl, timeout: 5, sign: false, category: 'promo', wires: [['sent'], ['failed']] },
 		...[...outs, ...outs.map((o) => `v_${o}`), 'sent', 'failed'].map((id) => ({ id, type: 'helper', z: TAB })),
 	];
 }
@@ -152,6 +155,42 @@ describe('nudge-frequency-cap: msg.message is checked like the node’s own sett
 	});
 });
 
+describe('the node’s own settings win over msg.message: a message cannot turn a guardrail off', () => {
+	const warnings = (id: string) => nodeOf(id).warn.getCalls().map((call) => String(call.args[0])).filter((line) => line.startsWith('msg.message'));
+
+	it('a node set to a 50 % offer sends the decision to review whatever msg.message.offerValue says, and warns once', async () => {
+		for (const email of ['low1@example.com', 'low2@example.com']) {
+			const review = nextMessage('review');
+			nodeOf('promoCap').receive({ decision: await chosen(email), message: { offerValue: 5, category: 'transactional' } });
+			expect((await review).decision).toMatchObject({ status: 'review', ruleId: 'big-discount', message: { offerValue: 50, category: 'promo' } });
+		}
+		expect(warnings('promoCap')).toEqual([
+			'msg.message.category is ignored: this node sets category itself ("promo"). Clear the node\'s category to take it from each message',
+			'msg.message.offerValue is ignored: this node sets offerValue itself (50). Clear the node\'s offerValue to take it from each message',
+		]);
+		// What the node leaves blank, the message still says.
+		const review = nextMessage('review');
+		nodeOf('promoCap').receive({ decision: await chosen('tagged@example.com'), message: { tags: ['spring'] } });
+		expect((await review).decision).toMatchObject({ message: { offerValue: 50, category: 'promo', tags: ['spring'] } });
+	});
+
+	it('an approval is of the message the reviewer saw: checked again with a larger offer, the decision goes back to review', async () => {
+		const review = nextMessage('review');
+		nodeOf('cap').receive({ decision: await chosen('approved30@example.com'), message: { offerValue: 30 } });
+		const approved = nextMessage('v_allowed');
+		nodeOf('verdict').receive({ decision: (await review).decision, review: { approve: true, reviewer: 'lee@agency.example' } });
+		const { decision } = await approved;
+		// The same message checked again (a retried execution) stays approved; a 95 % offer was never reviewed.
+		const same = nextMessage('allowed');
+		nodeOf('cap').receive({ decision, message: { offerValue: 30 } });
+		expect((await same).decision).toMatchObject({ status: 'pending', guard: { outcome: 'allowed' } });
+		const again = nextMessage('review');
+		nodeOf('cap').receive({ decision, message: { offerValue: 95 } });
+		expect((await again).decision).toMatchObject({ status: 'review', ruleId: 'big-discount', message: { offerValue: 95 } });
+		expect((await engineOf().getDecision((decision as { decisionId: string }).decisionId)).review).not.toHaveProperty('verdict');
+	});
+});
+
 describe('nudge-send: category', () => {
 	it('a transactional receipt goes out without a Frequency Cap slot when the policy allows it', async () => {
 		const before = posts;
@@ -159,5 +198,14 @@ describe('nudge-send: category', () => {
 		nodeOf('receipt').receive({ decision: await chosen('fay@example.com', 'Order Completed') });
 		expect((await sent).decision).toMatchObject({ status: 'sent', message: { category: 'transactional' } });
 		expect(posts).toBe(before + 1);
+	});
+
+	it('a Send node set to "promo" does not send a decision that never passed Frequency Cap as a receipt, whatever msg.message.category says', async () => {
+		const before = posts;
+		const caught = nextCaught();
+		nodeOf('promoSend').receive({ decision: await chosen('promo-send@example.com'), message: { category: 'transactional' } });
+		expect((await caught).message).toMatch(/has not passed Frequency Cap/);
+		expect(posts).toBe(before);
+		expect(nodeOf('promoSend').warn.getCalls().map((call) => String(call.args[0])).filter((line) => line.startsWith('msg.message'))).toEqual(['msg.message.category is ignored: this node sets category itself ("promo"). Clear the node\'s category to take it from each message']);
 	});
 });

@@ -6,8 +6,8 @@
  * No business rule lives here: the engine decides, this module only routes and reports.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
-import type { Decision, Engine, ReasonCode } from '../../../engine';
-import { decisionIdOf as refId, NudgeError, type NudgeErrorCode, openItem } from '../../../engine/items';
+import type { Decision, Engine, GuardOptions, ReasonCode } from '../../../engine';
+import { decisionIdOf as refId, messageOptionsOf, nodeSettingsFirst, NudgeError, type NudgeErrorCode, openItem } from '../../../engine/items';
 
 /** The node type of the config node; every flow node names one in its `engine` property. */
 export const ENGINE_NODE_TYPE = 'nudge-engine';
@@ -184,6 +184,23 @@ export function fail(node: Node, msg: NodeMessage, done: Done, error: unknown): 
 
 function isRecord(value: unknown): value is Record<string, unknown> {
 	return !!value && typeof value === 'object' && !Array.isArray(value);
+}
+
+const warnedFields = new WeakMap<Node, Set<string>>();
+
+/**
+ * The message options a node acts on: its own settings, with msg.message filling what it leaves blank
+ * (nodeSettingsFirst). A msg.message field the node's settings overrode is warned about once per node and field.
+ */
+export function messageOptions(node: Node, settings: GuardOptions, fromMessage: unknown): GuardOptions {
+	const { options, ignored } = nodeSettingsFirst(settings, messageOptionsOf(fromMessage));
+	let warned = warnedFields.get(node);
+	if (!warned) warnedFields.set(node, (warned = new Set()));
+	for (const field of ignored.filter((f) => !warned.has(f))) {
+		warned.add(field);
+		node.warn(`msg.message.${field} is ignored: this node sets ${field} itself (${JSON.stringify(settings[field as keyof GuardOptions])}). Clear the node's ${field} to take it from each message`);
+	}
+	return options;
 }
 
 /**
