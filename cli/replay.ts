@@ -73,7 +73,7 @@ async function claimReplayStore(store: Store, file: string | undefined, startedA
 	const live = value === undefined ? (await store.queryDecisions({ limit: 1 })).length > 0 : !!mark && (await decidedSince(store, mark.since)) > mark.own;
 	if (live) {
 		const since = mark ? ` since a replay last used it, at ${mark.since}` : '';
-		throw new NudgeError('INVALID_INPUT', `--store ${file} holds decisions Nudge made (a live store)${since}: replay would mix its dry runs into them. Give --store a new file, or leave it out; nothing was replayed`);
+		throw new NudgeError('INVALID_INPUT', `--store ${file} holds decisions Nudge made (a live store)${since}, or a replay into it was killed before it ended: replay would mix its dry runs into them. Give --store a new file, or leave it out; nothing was replayed`);
 	}
 	return markReplayStore(store, startedAt, value);
 }
@@ -98,8 +98,9 @@ export async function replay(options: ReplayOptions, emit: (decision: Decision) 
 	const scratch = options.store ? undefined : mkdtempSync(join(tmpdir(), 'nudge-replay-'));
 	const engine = new Engine({ store: openStore(`sqlite:${options.store ?? join(scratch!, 'replay.db')}`), policy, clock: 'event' });
 	const summary: ReplaySummary = { events: 0, timers: 0, rejected: [], byStatus: {}, byReason: {}, profileOnly: 0 };
+	let mark: string | undefined;
 	try {
-		const mark = await claimReplayStore(engine.store, options.store, new Date().toISOString());
+		mark = await claimReplayStore(engine.store, options.store, new Date().toISOString());
 		// The decisions' ids only, in the order they ended; each is read back with its outcomes once all is replayed.
 		const ended: string[] = [];
 		const lines = boundedLines(createReadStream(options.events), EVENT_LIMITS.jsonBytes);
@@ -170,8 +171,10 @@ export async function replay(options: ReplayOptions, emit: (decision: Decision) 
 		await fireUntil(lastAt + 180 * 86_400_000);
 		for (const decision of waiting.values()) count(decision);
 		for (const id of ended) emit((await engine.store.getDecision(id))!);
-		await markReplayStore(engine.store, new Date().toISOString(), mark);
 	} finally {
+		// Also when the replay stops on an error: its own decisions (timers fired into the future) would otherwise make
+		// the next replay into this store take it for a live one. A replay killed outright cannot mark it (the refusal says so).
+		if (mark !== undefined) await markReplayStore(engine.store, new Date().toISOString(), mark).catch(() => undefined);
 		await engine.close();
 		if (scratch) rmSync(scratch, { recursive: true, force: true });
 	}

@@ -99,7 +99,9 @@ export function loadPolicyFile(path: string): LoadedPolicy {
 	try {
 		text = readFileSync(path, 'utf8');
 	} catch (error) {
-		throw new NudgeError('INVALID_POLICY', `Cannot read policy file ${path}: ${(error as Error).message}`);
+		const code = (error as NodeJS.ErrnoException).code;
+		const why = code === 'EISDIR' ? 'it is a folder: name the policy\'s JSON file' : code === 'ENOENT' ? 'there is no such file' : (error as Error).message;
+		throw new NudgeError('INVALID_POLICY', `Cannot read policy file ${path}: ${why}`);
 	}
 	if (!withoutBom(text).trim()) throw new NudgeError('INVALID_POLICY', `Policy file ${path} is empty: write the policy's JSON into it, or leave the policy out to use the default one`);
 	return loadPolicy(text);

@@ -303,6 +303,21 @@ describe('nudge replay (the built CLI)', () => {
 		expect(result.stderr).toMatch(/^nudge: --store .*replay\.db holds decisions Nudge made \(a live store\) since a replay last used it, at 20\d\d-.*Give --store a new file/);
 	});
 
+	test('a replay that stopped on an error leaves the store its own: the next replay into it goes on', async () => {
+		const store = join(tempDir(), 'replay.db');
+		// A cart updated ten minutes ago: its abandonment timer fires, in the replay, an hour after: a decision dated later
+		// than the replay's start, which the store's mark must count as the replay's own.
+		const events = lines([{ ...seg(1, new Date(Date.now() - 600_000).toISOString()), event: 'Cart Updated' }]);
+		await expect(replay({ events, store, journey: 'cart-abandonment' }, () => {
+			throw new Error('the output could not be written');
+		})).rejects.toThrow('the output could not be written');
+		const db = new DatabaseSync(store, { readOnly: true });
+		const later = (db.prepare('SELECT COUNT(*) AS n FROM decisions WHERE created_at > ?').get(new Date().toISOString()) as { n: number }).n;
+		db.close();
+		expect(later).toBeGreaterThan(0);
+		expect(run('replay', '--events', events, '--journey', 'cart-abandonment', '--store', store)).toMatchObject({ status: 0 });
+	});
+
 	test.each([
 		['SIGINT', 130],
 		['SIGTERM', 143],

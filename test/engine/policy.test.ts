@@ -75,7 +75,8 @@ describe('policy', () => {
 		const path = join(tempDir(), 'policy.json');
 		writeFileSync(path, JSON.stringify({ name: 'acme', channelOrder: ['email'] }));
 		expect(loadPolicyFile(path).version).toMatch(/^acme@/);
-		expect(() => loadPolicyFile(join(tempDir(), 'missing.json'))).toThrow(/Cannot read policy file/);
+		expect(() => loadPolicyFile(join(tempDir(), 'missing.json'))).toThrow(/^Cannot read policy file .*missing\.json: there is no such file$/);
+		expect(() => loadPolicyFile(tempDir())).toThrow(/^Cannot read policy file .*: it is a folder: name the policy's JSON file$/);
 	});
 
 	test('the JSON Schema describes the policy for editors', () => {
