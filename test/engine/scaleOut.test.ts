@@ -76,7 +76,9 @@ withRedis('scale-out', () => {
 
 		test('kill -9 of one worker mid-run: no over-cap, no accepted decision lost, and its reservations expire', async () => {
 			const contacts = 60;
-			const policy = { ...TIGHT_CAPS_POLICY, reservationTimeoutSeconds: 1 };
+			// Short, so the second run can show the dead worker's slots freed; long enough that a live worker's send (a
+			// busy machine) does not outlast its own reservation.
+			const policy = { ...TIGHT_CAPS_POLICY, reservationTimeoutSeconds: 3 };
 			const killSink = await startSink();
 			const contact = (c: number) => 1000 + c;
 			const events = (phase: string, k0: number, k1: number) => {
@@ -105,12 +107,14 @@ withRedis('scale-out', () => {
 					return per;
 				};
 				const afterKill = await deliveries();
-				// The dead worker's unsettled reservations still hold their slots: nobody is over the cap.
-				expect(Math.max(...[...afterKill.values()].map((e) => e.delivered))).toBeLessThanOrEqual(2);
+				// The dead worker's unsettled reservations hold their slots while they last: no contact has more messages
+				// recorded sent than the cap, and beyond it only the dead worker's in-doubt ones (its reservations may have
+				// expired before the run ended, on a busy machine, freeing their slots).
+				for (const { delivered, inDoubt } of afterKill.values()) expect(delivered - inDoubt).toBeLessThanOrEqual(2);
 				expect(killSink.received).toBe(killSink.keys.size);
 
 				// Once its reservations expire, their slots free: a second run fills every contact to the cap.
-				await new Promise((r) => setTimeout(r, 1100));
+				await new Promise((r) => setTimeout(r, 3100));
 				const second = await runWorkers({ script: SCRIPT, store: storeUrl, policy, sinkUrl: killSink.url, inFlight: 8, workers: events('after', 4, 7).map((e) => ({ events: e })) });
 				expect(second.died).toBe(0);
 				const per = await deliveries();
