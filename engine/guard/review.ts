@@ -22,7 +22,12 @@ export async function checkReview(
 		if (rule.journeys && !rule.journeys.includes(decision.journey)) continue;
 		let hit = false;
 		let detail: string | undefined;
-		if (rule.when) {
+		if (rule.when && !decision.score && rule.when.field.startsWith('score.')) {
+			// A rule on the score cannot be read for a decision nobody scored (no Score step, or one that failed and an
+			// error setting let the decision go on): a person decides, rather than the rule passing unread.
+			hit = true;
+			detail = `${rule.when.field}: the decision has no score (no Score step before this one, or it failed), so a person decides`;
+		} else if (rule.when) {
 			hit = holds(rule.when, context);
 			if (hit) detail = `${rule.when.field} ${rule.when.op} ${JSON.stringify(rule.when.value ?? '')}`;
 		} else {

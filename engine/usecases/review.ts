@@ -22,13 +22,17 @@ export async function resolveReview(ctx: EngineContext, ref: DecisionRef | unkno
 		await decideApproval(ctx, decision.agent.approval.approvalId, { approver: verdict.reviewer, approve: verdict.approve, note: verdict.note });
 		return loadDecision(ctx, decision.decisionId);
 	}
-	if (decision.status !== 'review' || !decision.review) throw notInReview(decision);
+	if (decision.status !== 'review' || !decision.review) return givenAlready(decision, verdict.approve);
 	const reviewer = verdict.reviewer?.trim();
 	if (!reviewer) throw new NudgeError('INVALID_INPUT', 'A review verdict needs the reviewer’s name or email, for the audit trail');
 	const now = nowFor(ctx, decision);
+	let repeated = false;
 	const written = await withSendKey(ctx, decision, now, async (current) => {
-		// Another reviewer's verdict may have landed since the decision was read.
-		if (current.status !== 'review' || !current.review) throw notInReview(current);
+		// Another reviewer's verdict may have landed since the decision was read (that reviewer's step goes on with it).
+		if (current.status !== 'review' || !current.review) {
+			repeated = true;
+			return givenAlready(current, verdict.approve);
+		}
 		Object.assign(current.review, { verdict: verdict.approve ? 'approved' : 'rejected', reviewer, decidedAt: isoTime(now.getTime()), ...(verdict.note ? { note: verdict.note } : {}) });
 		if (!verdict.approve) {
 			suppress(current, 'REVIEW_REJECTED', `rejected by ${reviewer}${verdict.note ? `: ${verdict.note}` : ''}`);
@@ -38,8 +42,16 @@ export async function resolveReview(ctx: EngineContext, ref: DecisionRef | unkno
 		reopen(current);
 		return save(ctx, current, 'review', now);
 	});
-	if (written.status !== 'pending') return written;
+	if (repeated || written.status !== 'pending') return written;
 	return guardStage(ctx, written, profileLoader(ctx, written), {}, true);
 }
 
-const notInReview = (decision: Decision) => new NudgeError('INVALID_INPUT', `Decision ${decision.decisionId} is not waiting for review (it is ${decision.status})`);
+/**
+ * The same verdict again (approve clicked twice, an execution retried, Retry On Fail running the node again) answers
+ * with the decision as that verdict left it, so the approved message goes on once and no later item fails for it. The
+ * other verdict, or one on a decision never in review, is refused.
+ */
+function givenAlready(decision: Decision, approve: boolean): Decision {
+	if (decision.review?.verdict === (approve ? 'approved' : 'rejected')) return decision;
+	throw new NudgeError('INVALID_INPUT', `Decision ${decision.decisionId} is not waiting for review (it is ${decision.status}${decision.review?.verdict ? `, ${decision.review.verdict} by ${decision.review.reviewer}` : ''})`);
+}

@@ -54,7 +54,9 @@ export type SendTarget = WebhookTarget | { dryRun: true } | { sender: Sender; re
  */
 export async function send(ctx: EngineContext, ref: DecisionRef | unknown, target: SendTarget, message: { category?: string } = {}): Promise<Decision> {
 	const decision = await loadDecision(ctx, ref);
-	if (message.category && decision.status === 'pending') decision.message = { ...decision.message, category: message.category };
+	// Send's category is for a message no cap checked (a receipt): one Frequency Cap allowed keeps the category it was
+	// checked and counted under, which the log must show.
+	if (message.category && decision.status === 'pending' && !decision.guard?.allowed) decision.message = { ...decision.message, category: message.category };
 	// Sent or failed: a retried flow gets the same answer, and nothing is posted again.
 	if (decision.status === 'sent' || decision.status === 'failed') return decision;
 	if (decision.status === 'suppressed') {

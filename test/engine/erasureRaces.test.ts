@@ -364,7 +364,7 @@ describe('two reviewers answering at once (the memory store: no backend differs 
 				engine.resolveReview(held.decisionId, { approve: false, reviewer: 'tom@shop.example' }),
 			]);
 			const refused = answers.filter((a): a is PromiseRejectedResult => a.status === 'rejected').map((a) => (a.reason as Error).message);
-			expect(refused).toEqual([`Decision ${held.decisionId} is not waiting for review (it is pending)`]);
+			expect(refused).toEqual([`Decision ${held.decisionId} is not waiting for review (it is pending, approved by mia@shop.example)`]);
 		}, REVIEW_POLICY);
 	});
 });

@@ -423,7 +423,33 @@ describe('human review', () => {
 		const approved = await engine.resolveReview(d, { approve: true, reviewer: 'maria@agency.example', note: 'ok for VIP' });
 		expect(approved).toMatchObject({ status: 'pending', guard: { outcome: 'allowed' }, review: { verdict: 'approved', reviewer: 'maria@agency.example', note: 'ok for VIP' } });
 		expect((await engine.send(approved, { dryRun: true })).status).toBe('sent');
-		await expect(engine.resolveReview(approved, { approve: true, reviewer: 'x' })).rejects.toThrow(/not waiting for review/);
+		// The approval given again (an execution retried) answers with the decision as it is; a rejection is refused.
+		expect(await engine.resolveReview(approved, { approve: true, reviewer: 'x' })).toMatchObject({ status: 'sent', review: { reviewer: 'maria@agency.example' } });
+		await expect(engine.resolveReview(approved, { approve: false, reviewer: 'x' })).rejects.toThrow(`Decision ${d.decisionId} is not waiting for review (it is sent, approved by maria@agency.example)`);
+	});
+
+	test('the same verdict twice (approve clicked twice) answers the first one\'s decision: one slot, nothing refused', async () => {
+		const engine = engineWith({ review });
+		const d = await guarded(engine, '2026-11-02T10:00:00Z', {}, { offerValue: 40 });
+		const first = await engine.resolveReview(d, { approve: true, reviewer: 'maria@agency.example' });
+		const again = await engine.resolveReview(d, { approve: true, reviewer: 'maria@agency.example' });
+		expect(again).toMatchObject({ status: 'pending', guard: { outcome: 'allowed', reservationId: first.guard!.reservationId } });
+		expect(await engine.store.getDecision(d.decisionId)).toMatchObject({ guard: { reservationId: first.guard!.reservationId } });
+		const rejected = await guarded(engine, '2026-11-03T10:00:00Z', { identities: { email: 'bo@example.com' } }, { offerValue: 40 });
+		await engine.resolveReview(rejected, { approve: false, reviewer: 'sam' });
+		expect(await engine.resolveReview(rejected, { approve: false, reviewer: 'sam' })).toMatchObject({ status: 'suppressed', reason: 'REVIEW_REJECTED' });
+		await expect(engine.resolveReview(rejected, { approve: true, reviewer: 'sam' })).rejects.toThrow(/not waiting for review \(it is suppressed, rejected by sam\)/);
+	});
+
+	test('a rule on the score holds for a decision nobody scored: a person decides, not a rule passing unread', async () => {
+		const engine = engineWith({ review: [{ id: 'unsure', when: { field: 'score.probability', op: 'lt', value: 0.2 } }] });
+		const unscored = await guarded(engine, '2026-11-02T10:00:00Z');
+		expect(unscored).toMatchObject({ status: 'review', ruleId: 'unsure' });
+		expect(unscored.guard!.checks.find((c) => c.ruleId === 'unsure')).toMatchObject({ passed: false, detail: 'score.probability: the decision has no score (no Score step before this one, or it failed), so a person decides' });
+		// Scored, the rule reads the score.
+		const { decision } = await engine.ingest({ type: 'track', name: 'Pricing Viewed', identities: { email: 'cy@example.com' }, traits: { consent: { email: 'opted_in' } }, occurredAt: '2026-11-02T11:00:00Z' }, { journey: 'nurture' });
+		const scored = await engine.checkCap(await engine.chooseChannel(await engine.score(decision)));
+		expect(scored.status).toBe(scored.score!.probability < 0.2 ? 'review' : 'pending');
 	});
 
 	test('rejection ends the decision with REVIEW_REJECTED', async () => {
@@ -457,6 +483,9 @@ describe('send without a reservation', () => {
 		const receipt = await engine.send(await chosen('Order Completed'), { dryRun: true }, { category: 'transactional' });
 		expect(receipt).toMatchObject({ status: 'sent', message: { category: 'transactional' } });
 		expect(receipt.guard).toBeUndefined();
+		// A message Frequency Cap allowed keeps the category it was checked and counted under.
+		const promo = await guarded(engine, '2026-11-03T10:00:00Z', { identities: { email: 'bo@example.com' } }, { category: 'promotional' });
+		expect(await engine.send(promo, { dryRun: true }, { category: 'transactional' })).toMatchObject({ status: 'sent', message: { category: 'promotional' } });
 	});
 
 	test('a category sent without a cap check is never a way around a hold: waiting for review or delayed, it is refused', async () => {

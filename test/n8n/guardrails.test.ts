@@ -68,6 +68,44 @@ describe('Nudge Frequency Cap: the four outputs', () => {
 		expect(decisionOf(rejected.output('Review', 2)[0])).toMatchObject({ status: 'suppressed', reason: 'REVIEW_REJECTED' });
 	});
 
+	describe('the same verdict again: approve clicked twice, Retry On Fail, an execution retried', () => {
+		const reviewNode = (extra: Parameters<typeof nudgeNode>[3] = {}) => nudgeNode('Review', 'nudgeFrequencyCap', { operation: 'review', verdict: 'approve', reviewer: 'maria@agency.example' }, extra);
+		const inReview = async (f: ReturnType<typeof fixture>) => {
+			const [item] = (await run(f, guardFlow({ offerValue: 40 }), [anaEvent()])).output('Frequency Cap', 3);
+			return item;
+		};
+
+		it('twice in one batch: both items leave by Allowed, one slot held', async () => {
+			const f = fixture({ policy: POLICY });
+			const item = await inReview(f);
+			const result = await run(f, { nodes: [reviewNode()], connections: {} }, [item, item], 'Review');
+			expect(result.run.status).toBe('success');
+			const allowed = result.output('Review', 0).map(decisionOf);
+			expect(allowed).toHaveLength(2);
+			expect((allowed[1].guard as IDataObject).reservationId).toBe((allowed[0].guard as IDataObject).reservationId);
+		});
+
+		it('Retry On Fail with a later item failing: the error names that item, not the approved first one', async () => {
+			const f = fixture({ policy: POLICY });
+			const item = await inReview(f);
+			const result = await run(f, { nodes: [reviewNode({ retryOnFail: true, maxTries: 2, waitBetweenTries: 0 })], connections: {} }, [item, { decisionId: 'd_doesnotexist' }], 'Review');
+			expect(result.run.status).toBe('error');
+			const error = result.run.data.resultData.runData.Review[0].error as unknown as { message: string; context: { itemIndex: number } };
+			expect(error.message).toMatch(/not in this engine's decision log/);
+			expect(error.context.itemIndex).toBe(1);
+		});
+
+		it('On Error → Continue and the verdict item run again: Allowed again, nothing on Blocked', async () => {
+			const f = fixture({ policy: POLICY });
+			const item = await inReview(f);
+			const flow = { nodes: [reviewNode({ onError: 'continueRegularOutput' })], connections: {} };
+			expect((await run(f, flow, [item], 'Review')).output('Review', 0)).toHaveLength(1);
+			const again = await run(f, flow, [item], 'Review');
+			expect(again.output('Review', 2)).toEqual([]);
+			expect(again.output('Review', 0).map(decisionOf)).toMatchObject([{ status: 'pending', review: { verdict: 'approved' } }]);
+		});
+	});
+
 	it('a verdict for a decision that is not in review is an actionable error', async () => {
 		const f = fixture({ policy: POLICY });
 		const [allowed] = (await run(f, guardFlow(), [anaEvent()])).output('Frequency Cap', 0);

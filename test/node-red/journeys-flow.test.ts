@@ -235,7 +235,7 @@ describe('flows/node-red: the three journeys in one runtime', () => {
 		// A second verdict on the same decision is refused with the reason, nothing changes.
 		const again = await fetch(`${base}/demo/cart-abandonment/review`, { method: 'POST', headers: { 'content-type': 'application/json', ...REVIEWER }, body: JSON.stringify({ decisionId: probe.decisionId, approve: false, reviewer: 'lea@shop.example' }) });
 		expect(again.status).toBe(400);
-		expect(((await again.json()) as { error: string }).error).toMatch(/is not waiting for review \(it is sent\)/);
+		expect(((await again.json()) as { error: string }).error).toMatch(/is not waiting for review \(it is sent, approved by lea@shop\.example\)/);
 		const queue = (await (await fetch(`${base}/demo/cart-abandonment/review`, { headers: REVIEWER })).json()) as Array<Record<string, unknown>>;
 		expect(queue.map((t) => t.decisionId)).toContain(probe.decisionId);
 	});

@@ -71,7 +71,7 @@ export class NudgeSend implements INodeType {
 				default: '',
 				placeholder: 'transactional',
 				description:
-					'Optional. A message of a category your policy lists in sendWithoutCapCheck (e.g. a receipt marked transactional) may be sent without passing Frequency Cap; consent is still checked.',
+					'Optional. A message of a category your policy lists in sendWithoutCapCheck (e.g. a receipt marked transactional) may be sent without passing Frequency Cap; consent is still checked. A message Frequency Cap allowed keeps the category it was checked under.',
 			},
 			{
 				displayName: 'Salesforce Action',
