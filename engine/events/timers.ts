@@ -11,6 +11,7 @@ import { z } from 'zod/v4';
 import type { Decision } from '../audit/schema';
 import type { Engine, IngestResult } from '../engine';
 import { EVENT_LIMITS } from './limits';
+import { olderThanDedupWindow } from './eventAge';
 import { eventName } from './schema';
 import { FieldIssue, NudgeError, describeIssues, issuesFromZod } from '../errors';
 import { list, MAX_LIST, within } from '../policy/bounds';
@@ -222,10 +223,11 @@ async function meetRules(engine: Engine, accepted: IngestResult[], sets: RuleSet
 				await engine.store.cancelTimer(earlierTimerId(rule, decision.contactId));
 				changed.push(event.eventId);
 			}
-			// An event too old to start a message (EVENT_TOO_OLD: a repeat after the de-duplication window, a backfill)
-			// starts no wait either: its timer would fall due at once and fire a message, again for every repeat. It still
-			// cancels, which only ever stops one.
-			const starts = decision.reason !== 'EVENT_TOO_OLD';
+			// An event too old to start a message (a repeat after the de-duplication window, a backfill) starts no wait
+			// either, trigger or not (a cart update starts the cart's wait without being a trigger): its timer would fall due
+			// at once and fire a message, again for every repeat. It still cancels, which only ever stops one. A fired
+			// timer's event (`firedAt`: fired late, timers not checked for days) still starts its next touch.
+			const starts = decision.reason !== 'EVENT_TOO_OLD' && (firedAt !== undefined || !olderThanDedupWindow(engine.policy, event.occurredAt, parseTime(decision.createdAt)));
 			for (const { rules, node } of starts ? met : []) {
 				for (const rule of rules.filter((r) => same(event.name, r.start) && !cancels(r))) {
 					if (after.some((name) => same(name, rule.fire))) {

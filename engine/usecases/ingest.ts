@@ -18,7 +18,8 @@ import { applyToProfile, contactIdKey, contactIds, eventIdentityKeys, profileUpd
 import { ERASED } from '../privacy/pseudonymise';
 import { apartFromOtherUpdates, type EngineContext, newDecision, save, suppress, loadDecision } from './context';
 import { settleStopped } from './log';
-import { isoTime, MAX_CLOCK_SKEW_MS, parseTime } from '../util/isoTime';
+import { isoTime, MAX_CLOCK_SKEW_MS } from '../util/isoTime';
+import { olderThanDedupWindow } from '../events/eventAge';
 
 
 export interface IngestResult {
@@ -226,10 +227,7 @@ async function routeEvent(ctx: EngineContext, decision: Decision, ids: string[],
 	if (!startsMessage(ctx.policy, decision.journey, event)) {
 		const recorded = decision.outcomeFor ? `; it is recorded as ${decision.outcomeFor.type} of decision ${decision.outcomeFor.decisionId}` : '';
 		suppress(decision, 'NOT_A_TRIGGER', `${eventKey(event)} does not start a message in journey ${decision.journey} (policy journeys.${decision.journey}.triggers)${recorded}`);
-	} else if (!firedTimer && at.getTime() - parseTime(event.occurredAt) > dedupWindowMs(ctx)) {
-		// A repeat is known for dedupWindowHours after the first delivery, which came no earlier than the event happened:
-		// acting only on events younger than the window, no repeat (a Segment replay of history, a captured request sent
-		// again days later: Segment signs no time) can message anyone twice.
+	} else if (!firedTimer && olderThanDedupWindow(ctx.policy, event.occurredAt, at.getTime())) {
 		const hours = ctx.policy.dedupWindowHours;
 		suppress(decision, 'EVENT_TOO_OLD', `${eventKey(event)} happened at ${event.occurredAt}, more than dedupWindowHours (${hours} h) before it arrived: Nudge tells a repeated delivery only within that window, so an event this old (a replay of history, a backfill, a delivery retried for days) updates the contact but starts no message; raise dedupWindowHours to act on older events`);
 	}

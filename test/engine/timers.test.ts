@@ -177,6 +177,21 @@ describe('inactivity timers and events older than the de-duplication window', ()
 			expect(await fire(engine, T0 + 7 * 24 * HOUR + HOUR)).toEqual([]);
 		}, {}, iso(T0));
 	});
+
+	test('in a journey whose triggers leave the cart event out (as the shipped policy does), an old cart event starts no wait either', async () => {
+		const journeys = { cart: { channels: ['email' as const], triggers: ['Cart Abandoned'], timers: [{ start: 'Cart Updated', cancel: ['Order Completed'], minutes: 30, fire: 'Cart Abandoned' }] } };
+		await withEngine(new MemoryStore(), async (engine, clock) => {
+			clock.at = iso(T0 + 96 * HOUR);
+			const old = await engine.ingest({ eventId: 'cart-96h', type: 'track', name: 'Cart Updated', identities: { email: 'cy@example.com' }, occurredAt: iso(T0) }, { journey: 'cart' });
+			expect(old.decision).toMatchObject({ status: 'suppressed', reason: 'NOT_A_TRIGGER' });
+			await applyInactivityRules(engine, [old], []);
+			expect(await fire(engine, T0 + 96 * HOUR)).toEqual([]);
+			// A cart updated an hour ago starts its wait, and the reminder fires when due.
+			const fresh = await engine.ingest({ eventId: 'cart-1h', type: 'track', name: 'Cart Updated', identities: { email: 'cy@example.com' }, occurredAt: iso(T0 + 95 * HOUR) }, { journey: 'cart' });
+			await applyInactivityRules(engine, [fresh], []);
+			expect(await fire(engine, T0 + 96 * HOUR)).toEqual(['Cart Abandoned pending']);
+		}, { journeys }, iso(T0));
+	});
 });
 
 /*
