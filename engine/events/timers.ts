@@ -267,6 +267,8 @@ const rulesOfNode = (sets: RuleSet[], node: string | undefined) => sets.filter((
 export const TIMER_LEASE_MS = 60_000;
 
 export interface FiredTimers {
+	/** How many due timers the take held (at most its limit): fewer, and none were left due. */
+	taken: number;
 	/** New events, one per timer that fired (a timer whose event was already ingested fires nothing). */
 	fired: IngestResult[];
 	/** Timers that could not fire (e.g. the store failed): not acknowledged, so due again after the lease. */
@@ -342,6 +344,7 @@ export async function fireDueTimers(engine: Engine, now = Date.now(), limit = 10
 		}
 	}
 	return {
+		taken: due.length,
 		fired,
 		failed,
 		timerFailures,

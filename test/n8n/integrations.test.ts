@@ -6,6 +6,7 @@
 import nock from 'nock';
 import { PollContext } from 'n8n-core';
 import type { IDataObject, INode, INodeType } from 'n8n-workflow';
+import { applyInactivityRules, parseInactivityRules } from '../../engine/events/timers';
 import { closeAllEngines } from '../../engine/registry';
 import { hubspotSignature } from '../../engine/vendors/hubspot/signature';
 import { segmentSignature } from '../../engine/vendors/segment/signature';
@@ -251,6 +252,18 @@ describe('Inactivity timers: scheduled by Nudge Trigger, fired by Nudge Poll Tri
 		// Its lease (a millisecond) has run out by the next check.
 		await new Promise((resolve) => setTimeout(resolve, 5));
 		expect(names(await pollTimers(f))).toEqual(['cart:Cart Abandoned']);
+	});
+
+	it('one check fires every timer due, not only the first 100: n8n polls once a minute', async () => {
+		const f = vendorFixture();
+		const rules = parseInactivityRules(timers.timer.map((t) => ({ ...t, cancel: t.cancel.split(', ') })));
+		const longAgo = new Date(Date.now() - 40 * 60_000).toISOString();
+		for (let n = 0; n < 150; n++) {
+			const cart = await f.engine.ingest({ type: 'track', name: 'Cart Updated', eventId: `cart-many-${n}`, identities: { userId: `u-many-${n}` }, occurredAt: longAgo }, { journey: 'cart' });
+			expect(await applyInactivityRules(f.engine, [cart], rules)).toEqual([]);
+		}
+		expect((await pollTimers(f))![0]).toHaveLength(150);
+		expect(await pollTimers(f)).toBeNull();
 	});
 
 	it('fires "Cart Abandoned" once for a cart left 30 minutes, and never for a cart that was ordered', async () => {

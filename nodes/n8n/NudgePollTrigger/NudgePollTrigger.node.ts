@@ -16,6 +16,9 @@ import {
 import { engineCredentials, hubspotCredentials, journeyParameter, salesforceCredential } from '../shared/description';
 
 const recordSources = { show: { source: ['hubspot', 'salesforce'] } };
+/** Due timers one take fires, and the most takes one check makes (1,000 timers a minute per journey at most). */
+const TIMER_BATCH = 100;
+const TIMER_TAKES = 10;
 
 export class NudgePollTrigger implements INodeType {
 	description: INodeTypeDescription = {
@@ -111,14 +114,20 @@ export class NudgePollTrigger implements INodeType {
 				const node = { journey: timerJourney ? journeyOf(timerJourney) : undefined, node: timerNodeOf(this) };
 				// "Fetch Test Event": the timers due, shown without firing them (the active workflow's next check fires them).
 				if (this.getMode() === 'manual') return previewOf((await previewDueTimers(engine, Date.now(), 100, node)).map((timer) => ({ timer })), false, "timer(s) due, which the active workflow's next check fires");
-				const { fired, failed, timerFailures, acknowledge } = await fireDueTimers(engine, Date.now(), 100, [], TIMER_LEASE_MS, node);
-				for (const failure of timerFailures) this.logger.error(`Nudge Poll Trigger "${this.getNode().name}": ${timerFailureText(failure)}`);
-				// Unacknowledged timers fire again after their lease, on this or another process.
-				if (failed.length && !fired.length) throw failed[0].error;
-				const items = itemsOf(fired);
-				// n8n starts the execution with what poll() returns, and nothing can fail in between.
-				await acknowledge();
-				return items;
+				// n8n polls at most once a minute: a check takes batches until the due timers run out (up to TIMER_TAKES
+				// of them), or 150 carts due at once would wait a minute for each 100.
+				const fired: Awaited<ReturnType<typeof fireDueTimers>>['fired'] = [];
+				for (let take = 0; take < TIMER_TAKES; take++) {
+					const batch = await fireDueTimers(engine, Date.now(), TIMER_BATCH, [], TIMER_LEASE_MS, node);
+					for (const failure of batch.timerFailures) this.logger.error(`Nudge Poll Trigger "${this.getNode().name}": ${timerFailureText(failure)}`);
+					// Unacknowledged timers fire again after their lease, on this or another process.
+					if (batch.failed.length && !batch.fired.length && !fired.length) throw batch.failed[0].error;
+					fired.push(...batch.fired);
+					// n8n starts the execution with what poll() returns, and nothing can fail in between.
+					await batch.acknowledge();
+					if (batch.taken < TIMER_BATCH || batch.failed.length) break;
+				}
+				return itemsOf(fired);
 			}
 			const journey = journeyOf(this.getNodeParameter('journey', DEFAULT_JOURNEY));
 			const settleSeconds = this.getNodeParameter('settleSeconds', 60) as number;
