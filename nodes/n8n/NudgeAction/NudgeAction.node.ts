@@ -136,7 +136,7 @@ export class NudgeAction implements INodeType {
 		const agentId = fixedAgentId(this, 'the policy’s blocks, approvals and blast radius are per agent, so the model must not choose it');
 		const tool = isToolNode(this);
 		const onAllow = this.getNodeParameter('onAllow', 0, 'answer') as string;
-		return await runItems(this, { outputs: 1, errorOutput: 0 }, async ({ engine, settings, item, itemIndex }) => {
+		return await runItems(this, { outputs: 1, errorOutput: 0, unhandled: 'requests would get no answer' }, async ({ engine, settings, item, itemIndex }) => {
 			const param = (name: string) => this.getNodeParameter(name, itemIndex, '') as unknown;
 			const options = this.getNodeParameter('options', itemIndex, {}) as IDataObject;
 			const tags = text(options.tags).split(',').map((t) => t.trim()).filter(Boolean);

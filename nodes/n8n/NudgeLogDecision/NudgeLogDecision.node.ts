@@ -37,7 +37,7 @@ export class NudgeLogDecision implements INodeType {
 	methods = { credentialTest: { nudgeEngineConnectionTest } };
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
-		return await runForEachItem(this, { outputs: 1, errorOutput: 0 }, async ({ engine, item, itemIndex }) => {
+		return await runForEachItem(this, { outputs: 1, errorOutput: 0, logsErrorItems: true }, async ({ engine, item, itemIndex }) => {
 			const annotations = jsonObjectOf(this.getNodeParameter('annotations', itemIndex, '{}'), 'Annotations');
 			const decision = await engine.logDecision(await openItem(engine, { item: item.json }), annotations);
 			return { decision, output: 0 };

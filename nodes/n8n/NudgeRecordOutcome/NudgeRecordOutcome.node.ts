@@ -165,7 +165,7 @@ export class NudgeRecordOutcome implements INodeType {
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		// As a tool, an agent records outcomes only of its own actions.
 		const agentId = isToolNode(this) ? fixedAgentId(this, 'the model must not choose whose actions it records outcomes of') : undefined;
-		return await runForEachItem(this, { outputs: 1, errorOutput: 0 }, async ({ engine, itemIndex }) => {
+		return await runForEachItem(this, { outputs: 1, errorOutput: 0, unhandled: 'outcomes would not be recorded' }, async ({ engine, itemIndex }) => {
 			const matchBy = this.getNodeParameter('matchBy', itemIndex, 'decisionId') as 'decisionId' | 'messageId' | 'contact';
 			const text = (name: string) => String(this.getNodeParameter(name, itemIndex, '') ?? '').trim();
 			const key = { decisionId: 'decisionId', messageId: 'messageId', contact: 'contactId' }[matchBy];

@@ -143,15 +143,65 @@ export interface ItemResult {
 	output: number;
 }
 
+/** How a step node's items leave it. */
+export interface ItemShape {
+	outputs: number;
+	/** The output an item that failed leaves by with "On Error → Continue (regular output)". */
+	errorOutput: number;
+	/** What becomes of the items after the first if Execute Once were let run (default: their decisions left undecided). */
+	unhandled?: string;
+	/** Log Decision: takes the error item of an earlier node (it logs the decision as it stands, the error kept on the item). */
+	logsErrorItems?: boolean;
+}
+
+const isRecord = (value: unknown): value is IDataObject => !!value && typeof value === 'object' && !Array.isArray(value);
+
+/**
+ * The error an item is, when it is the error item of a Nudge node passed on by "On Error → Continue" (either
+ * output: n8n adds the input item's fields, its decisionId too, to the error output's item): its message and the
+ * node that failed (older error items do not name it). Undefined for any other item.
+ */
+export function nudgeErrorOf(json: IDataObject): { error: string; node?: string } | undefined {
+	const { error, details } = json;
+	if (typeof error !== 'string' || !isRecord(details) || typeof details.code !== 'string') return undefined;
+	return { error, ...(typeof details.node === 'string' ? { node: details.node } : {}) };
+}
+
+/**
+ * Why a step node will not take this item: Execute Once is on (n8n hands the node only its first item, the others
+ * would be left with no trace), or the item is an earlier node's error item (it still carries the decision that
+ * failed there, which must not go on as if that step had been done; Log Decision takes it). Tools are not refused:
+ * their items are an agent's arguments, one call at a time.
+ */
+function refusal(context: IExecuteFunctions, shape: ItemShape, item: INodeExecutionData, itemIndex: number): NodeOperationError | undefined {
+	const node = context.getNode();
+	if (node.executeOnce === true) {
+		return new NodeOperationError(
+			node,
+			`Execute Once is on in this node's Settings: n8n hands it only the first item, and the other items' ${shape.unhandled ?? 'decisions would be left undecided'}. Turn Execute Once off: Nudge nodes work on every item, one at a time`,
+			{ itemIndex },
+		);
+	}
+	const failed = shape.logsErrorItems ? undefined : nudgeErrorOf(item.json);
+	if (!failed) return undefined;
+	const why = failed.error.length > 300 ? `${failed.error.slice(0, 300)}…` : failed.error;
+	return new NodeOperationError(
+		node,
+		`This item is the error of an earlier node (${failed.node ? `${failed.node}: ` : ''}${why}), passed on by On Error → Continue: it is not a decision to go on with. Route it to Log Decision, or fix the error`,
+		{ itemIndex },
+	);
+}
+
 /**
  * Runs a step per input item, in order (caps are checked one contact at a time). A failing item throws a
  * NodeOperationError naming the item, or — with "On Error → Continue" — becomes an error item on
- * `errorOutput`. A tool emits everything on its first output (the only one n8n hands back to the agent),
- * errors included as `{error, details}`, so the agent can read them and correct its call.
+ * `errorOutput`: the input item's fields with `error` and `details` ({code, issues, node}), which later Nudge nodes
+ * refuse to go on with (Log Decision logs it). A tool emits everything on its first output (the only one n8n hands
+ * back to the agent), errors included as `{error, details}`, so the agent can read them and correct its call.
  */
 export async function runItems(
 	context: IExecuteFunctions,
-	shape: { outputs: number; errorOutput: number },
+	shape: ItemShape,
 	step: (input: StepInput) => Promise<ItemResult>,
 ): Promise<INodeExecutionData[][]> {
 	const items = context.getInputData();
@@ -167,6 +217,8 @@ export async function runItems(
 	for (let itemIndex = 0; itemIndex < items.length; itemIndex++) {
 		const item = items[itemIndex];
 		try {
+			const refused = tool ? undefined : refusal(context, shape, item, itemIndex);
+			if (refused) throw refused;
 			if (!loaded) throw loadError;
 			const result = await step({ ...loaded, item, itemIndex });
 			outputs[tool ? 0 : result.output].push({ json: result.json, pairedItem: { item: itemIndex } });
@@ -180,6 +232,7 @@ export async function runItems(
 				details: {
 					code: typeof nodeError.context.nudgeCode === 'string' ? nodeError.context.nudgeCode : 'NODE_ERROR',
 					issues: Array.isArray(nodeError.context.issues) ? nodeError.context.issues : [],
+					node: context.getNode().name,
 				},
 			};
 			const bare = tool || context.getNode().onError === 'continueErrorOutput';
@@ -195,7 +248,7 @@ export async function runItems(
 /** `runItems` for a step that returns a decision: emits the decision (a tool's answer: its summary). */
 export async function runForEachItem(
 	context: IExecuteFunctions,
-	shape: { outputs: number; errorOutput: number },
+	shape: ItemShape,
 	step: (input: StepInput) => Promise<StepResult>,
 ): Promise<INodeExecutionData[][]> {
 	const tool = isToolNode(context);
