@@ -56,7 +56,7 @@ export { MAX_WEBHOOK_BYTES, NOT_CONFIGURED_ANSWER, WEBHOOK_SOURCES, receiveSigne
 export { headerValue, signatureHeaders, verifySignedRequest } from './events/signature';
 export { pollOnce, previewPoll, type PollSource } from './events/poll';
 export { createPollSource, type PollSourceSpec } from './vendors/pollSources';
-export { applyInactivityRules, fireDueTimers, parseInactivityRules, previewDueTimers, parseInactivityRulesJson, policyHasTimers, TIMER_LEASE_MS, timerFailureText, type InactivityRule, type TimerFailure } from './events/timers';
+export { applyInactivityRules, fireDueTimers, parseInactivityRules, previewDueTimers, parseInactivityRulesJson, policyHasTimers, TIMER_LEASE_MS, timerFailureText, type FiredTimers, type InactivityRule, type TimerFailure } from './events/timers';
 export { takeDueDecisions } from './guard/waits';
 export { keepUnfinished, MAX_UNFINISHED, stillPending, takeUnfinished } from './events/unfinished';
 

@@ -53,11 +53,12 @@ function holdsSlot(ctx: EngineContext, decision: Decision): boolean {
 	return nowFor(ctx, decision).getTime() < parseTime(decision.updatedAt) + ctx.policy.reservationTimeoutSeconds * 1000;
 }
 
-/** Whether a check asks for what the decision was allowed for: its channel, and the message it was checked with. */
+/** Whether a check asks for what the decision was allowed for: its channel, and the message it was checked with (tags in any order). */
 function sameRequest(decision: Decision, opts: GuardOptions): boolean {
 	if (opts.channel && opts.channel !== decision.channel) return false;
 	const message: Record<string, unknown> = decision.message ?? {};
-	return Object.entries(opts).every(([key, value]) => key === 'channel' || value === undefined || JSON.stringify(value) === JSON.stringify(message[key]));
+	const comparable = (value: unknown) => JSON.stringify(Array.isArray(value) ? [...value].sort() : value);
+	return Object.entries(opts).every(([key, value]) => key === 'channel' || value === undefined || comparable(value) === comparable(message[key]));
 }
 
 /**

@@ -5,7 +5,8 @@ import { NudgeError } from '../errors';
 import type { DecisionRef } from '../items/decisionRef';
 import { type EngineContext, nowFor, save, suppress, loadDecision, profileLoader } from './context';
 import { guardStage } from './guard';
-import { withSendKey } from './send';
+import { VERDICT_WAIT_MS, withSendKey } from './send';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isoTime } from '../util/isoTime';
 import { checkStorable } from '../events/limits';
 
@@ -22,7 +23,7 @@ export async function resolveReview(ctx: EngineContext, ref: DecisionRef | unkno
 		await decideApproval(ctx, decision.agent.approval.approvalId, { approver: verdict.reviewer, approve: verdict.approve, note: verdict.note });
 		return loadDecision(ctx, decision.decisionId);
 	}
-	if (decision.status !== 'review' || !decision.review) return givenAlready(decision, verdict.approve);
+	if (decision.status !== 'review' || !decision.review) return finishApproval(ctx, givenAlready(decision, verdict.approve));
 	const reviewer = verdict.reviewer?.trim();
 	if (!reviewer) throw new NudgeError('INVALID_INPUT', 'A review verdict needs the reviewer’s name or email, for the audit trail');
 	const now = nowFor(ctx, decision);
@@ -42,8 +43,26 @@ export async function resolveReview(ctx: EngineContext, ref: DecisionRef | unkno
 		reopen(current);
 		return save(ctx, current, 'review', now);
 	});
-	if (repeated || written.status !== 'pending') return written;
+	if (repeated || written.status !== 'pending') return repeated ? finishApproval(ctx, written) : written;
 	return guardStage(ctx, written, profileLoader(ctx, written), {}, true);
+}
+
+const unchecked = (decision: Decision) => decision.status === 'pending' && decision.review?.verdict === 'approved' && decision.guard?.outcome === 'review';
+
+/**
+ * An approval given again, on a decision whose check after the approval has not completed: a colleague's approval still
+ * checking it is waited for (VERDICT_WAIT_MS); one that never completed (the store failed then) is done now, as the
+ * approval would have. Else the repeat answers a decision neither allowed nor in review, which a flow routes to
+ * Blocked and nothing finishes.
+ */
+async function finishApproval(ctx: EngineContext, decision: Decision): Promise<Decision> {
+	const deadline = Date.now() + VERDICT_WAIT_MS;
+	let current = decision;
+	while (unchecked(current) && Date.now() < deadline) {
+		await sleep(20);
+		current = await loadDecision(ctx, decision.decisionId);
+	}
+	return unchecked(current) ? guardStage(ctx, current, profileLoader(ctx, current), {}, true) : current;
 }
 
 /**

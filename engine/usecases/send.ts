@@ -16,8 +16,8 @@ export const sendClaim = (decisionId: string): KeyClaim => ({ key: `send:${decis
 
 /** How long a reviewer's verdict holds the decision's send key while it is written (withSendKey). */
 const VERDICT_HOLD_MS = 60_000;
-/** How long a verdict waits for another one being written. */
-const VERDICT_WAIT_MS = 2_000;
+/** How long a verdict waits for another one being written (or checked). */
+export const VERDICT_WAIT_MS = 2_000;
 
 /**
  * Writes a verdict on a decision in review (a reviewer's, an approver's) while holding its send key, which an erasure
@@ -54,9 +54,9 @@ export type SendTarget = WebhookTarget | { dryRun: true } | { sender: Sender; re
  */
 export async function send(ctx: EngineContext, ref: DecisionRef | unknown, target: SendTarget, message: { category?: string } = {}): Promise<Decision> {
 	const decision = await loadDecision(ctx, ref);
-	// Send's category is for a message no cap checked (a receipt): one Frequency Cap allowed keeps the category it was
-	// checked and counted under, which the log must show.
-	if (message.category && decision.status === 'pending' && !decision.guard?.allowed) decision.message = { ...decision.message, category: message.category };
+	// Send's category is for a message no cap checked (a receipt): one Frequency Cap checked (allowed, or approved and
+	// not yet checked again) keeps the category it was checked and counted under, which the log must show.
+	if (message.category && decision.status === 'pending' && !decision.guard) decision.message = { ...decision.message, category: message.category };
 	// Sent or failed: a retried flow gets the same answer, and nothing is posted again.
 	if (decision.status === 'sent' || decision.status === 'failed') return decision;
 	if (decision.status === 'suppressed') {

@@ -254,16 +254,44 @@ describe('Inactivity timers: scheduled by Nudge Trigger, fired by Nudge Poll Tri
 		expect(names(await pollTimers(f))).toEqual(['cart:Cart Abandoned']);
 	});
 
-	it('one check fires every timer due, not only the first 100: n8n polls once a minute', async () => {
-		const f = vendorFixture();
+	/** 150 carts left 40 minutes ago: their 30-minute waits are all due. */
+	async function cartsDue(f: ReturnType<typeof vendorFixture>, label: string) {
 		const rules = parseInactivityRules(timers.timer.map((t) => ({ ...t, cancel: t.cancel.split(', ') })));
 		const longAgo = new Date(Date.now() - 40 * 60_000).toISOString();
 		for (let n = 0; n < 150; n++) {
-			const cart = await f.engine.ingest({ type: 'track', name: 'Cart Updated', eventId: `cart-many-${n}`, identities: { userId: `u-many-${n}` }, occurredAt: longAgo }, { journey: 'cart' });
+			const cart = await f.engine.ingest({ type: 'track', name: 'Cart Updated', eventId: `cart-${label}-${n}`, identities: { userId: `u-${label}-${n}` }, occurredAt: longAgo }, { journey: 'cart' });
 			expect(await applyInactivityRules(f.engine, [cart], rules)).toEqual([]);
 		}
+	}
+
+	it('one check fires every timer due, not only the first 100: n8n polls once a minute', async () => {
+		const f = vendorFixture();
+		await cartsDue(f, 'many');
 		expect((await pollTimers(f))![0]).toHaveLength(150);
 		expect(await pollTimers(f)).toBeNull();
+	});
+
+	it('a later take that fails ends the check with what the earlier takes fired: every reminder reaches a workflow once', async () => {
+		const f = vendorFixture();
+		await cartsDue(f, 'lost');
+		const store = f.engine.store;
+		const original = store.takeDueTimers.bind(store);
+		let takes = 0;
+		const spy = jest.spyOn(store, 'takeDueTimers').mockImplementation(async (...args) => {
+			if (++takes === 2) throw new Error('SQLITE_BUSY: database is locked');
+			return original(...args);
+		});
+		let first: Awaited<ReturnType<typeof pollTimers>>;
+		try {
+			first = await pollTimers(f);
+		} finally {
+			spy.mockRestore();
+		}
+		expect(first![0]).toHaveLength(100);
+		const second = await pollTimers(f);
+		const seen = [...first![0], ...second![0]].map((item) => String(item.json.decisionId));
+		expect(seen).toHaveLength(150);
+		expect(new Set(seen).size).toBe(150);
 	});
 
 	it('fires "Cart Abandoned" once for a cart left 30 minutes, and never for a cart that was ordered', async () => {

@@ -6,7 +6,7 @@
  */
 import type { IDataObject, INode, NodeOperationError } from 'n8n-workflow';
 import { anaEvent, fixture, sendTargetForFile, trigger, type Fixture } from './fixtures';
-import { connect, nudgeNode, runWorkflow, type RunResult, type WorkflowJson } from './harness';
+import { connect, nudgeNode, runWorkflow, type RunResult, type WorkflowJson, type } from './harness';
 import './quiet';
 
 const sending = sendTargetForFile();
@@ -136,6 +136,31 @@ describe('On Error → Continue (regular output) on a one-output node: the error
 		expect(errorItem).toMatchObject({ decisionId: input[0][0].json.decisionId, details: { code: 'INVALID_INPUT', node: 'Frequency Cap' } });
 		stoppedAt(result, 'Send', /is the error of an earlier node \(Frequency Cap: .*has no channel yet.*\), passed on by On Error → Continue/);
 		expect(sending.target.received).toHaveLength(0);
+	});
+
+	it('a retry branch (the error output wired into the same step again) takes the decision: it skips nothing', async () => {
+		const f = fixture();
+		const wf: WorkflowJson = {
+			nodes: [TRIGGER, nudgeNode('Score', 'nudgeScore', {}, { onError: 'continueErrorOutput' }), nudgeNode('Score again', 'nudgeScore')],
+			// n8n appends its error output after Score's one output.
+			connections: connect([
+				['Nudge Trigger', 0, 'Score'],
+				['Score', 1, 'Score again'],
+			]),
+		};
+		const input = await trigger(f, wf, anaEvent());
+		const decisionId = String(input[0][0].json.decisionId);
+		const spy = jest.spyOn(f.engine, 'score').mockRejectedValueOnce(new Error('SQLITE_BUSY: database is locked'));
+		let result: RunResult;
+		try {
+			result = await run(f, wf, input[0].map((i) => i.json), 'Nudge Trigger');
+		} finally {
+			spy.mockRestore();
+		}
+		expect(result.output('Score', 1)).toMatchObject([{ decisionId, details: { node: 'Score', nodeType: type('nudgeScore') } }]);
+		expect(result.run.data.resultData.error?.message).toBeUndefined();
+		expect(result.output('Score again', 0)).toHaveLength(1);
+		expect((await f.engine.getDecision(decisionId)).score).toBeDefined();
 	});
 });
 

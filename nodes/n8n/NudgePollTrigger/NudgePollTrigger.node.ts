@@ -1,6 +1,6 @@
 import type { IDataObject, INodeExecutionData, INodeType, INodeTypeDescription, IPollFunctions } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
-import { applyInactivityRules, createPollSource, DEFAULT_JOURNEY, fireDueTimers, TIMER_LEASE_MS, type IngestResult, journeyOf, pollOnce, previewDueTimers, previewPoll, type PollSourceSpec, timerFailureText } from '../../../engine';
+import { applyInactivityRules, createPollSource, DEFAULT_JOURNEY, fireDueTimers, type FiredTimers, TIMER_LEASE_MS, type IngestResult, journeyOf, pollOnce, previewDueTimers, previewPoll, type PollSourceSpec, timerFailureText } from '../../../engine';
 import {
 	hubspotAuth,
 	hubspotAuthenticationProperty,
@@ -116,18 +116,28 @@ export class NudgePollTrigger implements INodeType {
 				if (this.getMode() === 'manual') return previewOf((await previewDueTimers(engine, Date.now(), 100, node)).map((timer) => ({ timer })), false, "timer(s) due, which the active workflow's next check fires");
 				// n8n polls at most once a minute: a check takes batches until the due timers run out (up to TIMER_TAKES
 				// of them), or 150 carts due at once would wait a minute for each 100.
-				const fired: Awaited<ReturnType<typeof fireDueTimers>>['fired'] = [];
+				// A later take that fails ends the check with what the earlier ones fired: they are handed to n8n (a throw
+				// would lose them, fired already); its own timers were not acknowledged and fire again after their lease.
+				const batches: FiredTimers[] = [];
 				for (let take = 0; take < TIMER_TAKES; take++) {
-					const batch = await fireDueTimers(engine, Date.now(), TIMER_BATCH, [], TIMER_LEASE_MS, node);
+					let batch: FiredTimers;
+					try {
+						batch = await fireDueTimers(engine, Date.now(), TIMER_BATCH, [], TIMER_LEASE_MS, node);
+					} catch (error) {
+						if (!batches.length) throw toNodeError(this.getNode(), error);
+						this.logger.warn(`Nudge Poll Trigger "${this.getNode().name}": ${(error as Error).message}; the timers not taken fire at the next check`);
+						break;
+					}
 					for (const failure of batch.timerFailures) this.logger.error(`Nudge Poll Trigger "${this.getNode().name}": ${timerFailureText(failure)}`);
 					// Unacknowledged timers fire again after their lease, on this or another process.
-					if (batch.failed.length && !batch.fired.length && !fired.length) throw batch.failed[0].error;
-					fired.push(...batch.fired);
-					// n8n starts the execution with what poll() returns, and nothing can fail in between.
-					await batch.acknowledge();
+					if (batch.failed.length && !batch.fired.length && !batches.length) throw batch.failed[0].error;
+					batches.push(batch);
 					if (batch.taken < TIMER_BATCH || batch.failed.length) break;
 				}
-				return itemsOf(fired);
+				// n8n starts the execution with what poll() returns. An acknowledgement that fails leaves its timer to fire
+				// again after the lease, as a repeat (its decision handed out again only if no step has touched it).
+				for (const batch of batches) await batch.acknowledge().catch((error: Error) => this.logger.warn(`Nudge Poll Trigger "${this.getNode().name}": could not acknowledge fired timers (they may fire again as duplicates): ${error.message}`));
+				return itemsOf(batches.flatMap((batch) => batch.fired));
 			}
 			const journey = journeyOf(this.getNodeParameter('journey', DEFAULT_JOURNEY));
 			const settleSeconds = this.getNodeParameter('settleSeconds', 60) as number;

@@ -161,10 +161,10 @@ const isRecord = (value: unknown): value is IDataObject => !!value && typeof val
  * output: n8n adds the input item's fields, its decisionId too, to the error output's item): its message and the
  * node that failed (older error items do not name it). Undefined for any other item.
  */
-export function nudgeErrorOf(json: IDataObject): { error: string; node?: string } | undefined {
+export function nudgeErrorOf(json: IDataObject): { error: string; node?: string; nodeType?: string } | undefined {
 	const { error, details } = json;
 	if (typeof error !== 'string' || !isRecord(details) || typeof details.code !== 'string') return undefined;
-	return { error, ...(typeof details.node === 'string' ? { node: details.node } : {}) };
+	return { error, ...(typeof details.node === 'string' ? { node: details.node } : {}), ...(typeof details.nodeType === 'string' ? { nodeType: details.nodeType } : {}) };
 }
 
 /**
@@ -183,7 +183,9 @@ function refusal(context: IExecuteFunctions, shape: ItemShape, item: INodeExecut
 		);
 	}
 	const failed = shape.logsErrorItems ? undefined : nudgeErrorOf(item.json);
-	if (!failed) return undefined;
+	// A node of the kind that failed takes the item: a retry branch (its error output wired into the same step again)
+	// skips nothing.
+	if (!failed || failed.nodeType === node.type) return undefined;
 	const why = failed.error.length > 300 ? `${failed.error.slice(0, 300)}…` : failed.error;
 	return new NodeOperationError(
 		node,
@@ -195,7 +197,7 @@ function refusal(context: IExecuteFunctions, shape: ItemShape, item: INodeExecut
 /**
  * Runs a step per input item, in order (caps are checked one contact at a time). A failing item throws a
  * NodeOperationError naming the item, or — with "On Error → Continue" — becomes an error item on
- * `errorOutput`: the input item's fields with `error` and `details` ({code, issues, node}), which later Nudge nodes
+ * `errorOutput`: the input item's fields with `error` and `details` ({code, issues, node, nodeType}), which later Nudge nodes
  * refuse to go on with (Log Decision logs it). A tool emits everything on its first output (the only one n8n hands
  * back to the agent), errors included as `{error, details}`, so the agent can read them and correct its call.
  */
@@ -233,6 +235,7 @@ export async function runItems(
 					code: typeof nodeError.context.nudgeCode === 'string' ? nodeError.context.nudgeCode : 'NODE_ERROR',
 					issues: Array.isArray(nodeError.context.issues) ? nodeError.context.issues : [],
 					node: context.getNode().name,
+					nodeType: context.getNode().type,
 				},
 			};
 			const bare = tool || context.getNode().onError === 'continueErrorOutput';
