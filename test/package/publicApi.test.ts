@@ -23,7 +23,7 @@ const VALUES = [
 
 const TYPES = [
 	'ActionRequest', 'ActionVerdict', 'Channel', 'ClosableSender', 'Decision', 'DecisionRef', 'DecisionStatus', 'EngineConfig',
-	'EngineOptions', 'FieldIssue', 'GuardOptions', 'HubSpotAction', 'HubSpotAuthSettings', 'InactivityRule', 'IngestResult',
+	'EngineOptions', 'FieldIssue', 'FiredTimers', 'GuardOptions', 'HubSpotAction', 'HubSpotAuthSettings', 'InactivityRule', 'IngestResult',
 	'JourneyName', 'LoadedPolicy', 'ModelRequest', 'ModelResponse', 'NudgeErrorCode', 'Outcome', 'OutcomeInput', 'Policy',
 	'PolicyInput', 'PollSource', 'PollSourceSpec', 'ProviderName', 'ProviderSpec', 'ReasonCode', 'Routed', 'SalesforceAction',
 	'SalesforceSettings', 'Score', 'SendResult', 'SendTarget', 'Sender', 'Store', 'TimerFailure', 'WebhookSource', 'WebhookTarget',
