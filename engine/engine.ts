@@ -32,6 +32,7 @@ import { decide, decideDue, decideIngested } from './usecases/run';
 import { scoreDecision, scoreProfile } from './usecases/score';
 import { send, type SendTarget } from './usecases/send';
 import { Serial } from './util/serial';
+import { dedupWindowMs } from './events/eventAge';
 
 export type { GuardOptions, IngestResult, OutcomeInput, SendTarget };
 
@@ -249,7 +250,7 @@ export class Engine {
 	eraseContact(contact: unknown, options: EraseOptions = {}): Promise<ErasureReceipt> {
 		// The policy's journeys, the default and the prebuilt ones (their flows run on a policy that may not name them).
 		const journeys = [...new Set([DEFAULT_JOURNEY, ...JOURNEYS, ...Object.keys(this.policy.journeys)])];
-		const events = { journeys, windowMs: this.policy.dedupWindowHours * 3_600_000, eventClock: this.ctx.clock === 'event' };
+		const events = { journeys, windowMs: dedupWindowMs(this.policy), eventClock: this.ctx.clock === 'event' };
 		return this.ctx.profileLock.run(() => eraseContact(this.store, contact, options, this.ctx.wallNow(), events, blastRadiusTouches(this.policy)));
 	}
 

@@ -1,6 +1,9 @@
 import type { Policy } from '../policy/schema';
 import { parseTime } from '../util/isoTime';
 
+/** How long a repeated delivery is recognised after the first (policy dedupWindowHours). */
+export const dedupWindowMs = (policy: Pick<Policy, 'dedupWindowHours'>) => policy.dedupWindowHours * 3_600_000;
+
 /**
  * Whether an event happened longer ago than the de-duplication window when it arrived. A repeat is known for
  * dedupWindowHours after the first delivery, which came no earlier than the event happened: acting only on younger
@@ -8,5 +11,5 @@ import { parseTime } from '../util/isoTime';
  * can message anyone twice. So such an event starts nothing: no message (EVENT_TOO_OLD) and no wait.
  */
 export function olderThanDedupWindow(policy: Pick<Policy, 'dedupWindowHours'>, occurredAt: string, arrivedAt: number): boolean {
-	return arrivedAt - parseTime(occurredAt) > policy.dedupWindowHours * 3_600_000;
+	return arrivedAt - parseTime(occurredAt) > dedupWindowMs(policy);
 }

@@ -12,6 +12,7 @@ import { RETENTION_BATCH, type Store } from '../store/types';
 import { blastRadiusTouches } from '../agents/blastRadius';
 import { type AgentTouches, agentTouchKeys, eraseUnderLocks } from './erase';
 import { isoTime, parseTime } from '../util/isoTime';
+import { dedupWindowMs } from '../events/eventAge';
 
 export { capLedgerKeepMs };
 
@@ -56,7 +57,7 @@ function cutoffs(policy: Policy, now: number) {
 		profiles: iso(now - durationMs(policy.retention.inactiveProfiles)),
 		capLedger: iso(now - capLedgerKeepMs(policy)),
 		// A claim past its expiry decides nothing; the dedup window on top keeps marks of events replayed late.
-		claims: iso(now - policy.dedupWindowHours * 3_600_000),
+		claims: iso(now - dedupWindowMs(policy)),
 	};
 }
 

@@ -19,7 +19,7 @@ import { ERASED } from '../privacy/pseudonymise';
 import { apartFromOtherUpdates, type EngineContext, newDecision, save, suppress, loadDecision } from './context';
 import { settleStopped } from './log';
 import { isoTime, MAX_CLOCK_SKEW_MS } from '../util/isoTime';
-import { olderThanDedupWindow } from '../events/eventAge';
+import { dedupWindowMs, olderThanDedupWindow } from '../events/eventAge';
 
 
 export interface IngestResult {
@@ -147,7 +147,7 @@ async function accept(ctx: EngineContext, event: CustomerEvent, journey = DEFAUL
 		await routeEvent(ctx, decision, contactIds(profile), event, at, firedTimer);
 		// Durable before the caller acknowledges the event: an accepted event always has its decision row.
 		const saved = await save(ctx, decision, 'ingest', at, { durable: true });
-		mark = new EventMark(ctx.store, take, at.getTime(), dedupWindowMs(ctx), claimedUntil, held);
+		mark = new EventMark(ctx.store, take, at.getTime(), dedupWindowMs(ctx.policy), claimedUntil, held);
 		if (deferMark) return { event, profile, decision: saved, duplicate: false, mark };
 		await mark.set();
 		return { event, profile, decision: saved, duplicate: false };
@@ -170,8 +170,6 @@ async function duplicateContact(ctx: EngineContext, event: CustomerEvent): Promi
 	return direct !== undefined && (await ctx.store.getProfile(direct)) ? direct : undefined;
 }
 
-const dedupWindowMs = (ctx: EngineContext) => ctx.policy.dedupWindowHours * 3_600_000;
-
 /** Taken in: the contact's profile updated; `held` when its save is left to the event's mark. */
 type TakenIn = { profile: Profile; held?: HeldProfileUpdate; claimedUntil: number };
 
@@ -186,7 +184,7 @@ type TakenIn = { profile: Profile; held?: HeldProfileUpdate; claimedUntil: numbe
 async function claimAndUpdateProfile(ctx: EngineContext, event: CustomerEvent, take: EventTake, at: Date, defer: boolean): Promise<TakenIn | { duplicate: string }> {
 	const request = profileUpdateRequest(ctx.store, event);
 	const afterApply = (p: Profile, e: CustomerEvent) => applyNegativeTriggers(p, e, ctx.policy);
-	const storeWide: StoreWideMark = { at: at.getTime(), windowMs: dedupWindowMs(ctx), marked: async () => (await ctx.store.keyHeldUntil(storeWideEventMarkKey(event.eventId), at.getTime())) !== undefined };
+	const storeWide: StoreWideMark = { at: at.getTime(), windowMs: dedupWindowMs(ctx.policy), marked: async () => (await ctx.store.keyHeldUntil(storeWideEventMarkKey(event.eventId), at.getTime())) !== undefined };
 	const duplicate = () => ({ duplicate: `event ${event.eventId} was already taken in by journey ${take.journey}` });
 	const update = async (claimedUntil: number, locked?: HeldLocks): Promise<TakenIn | { duplicate: string }> => {
 		try {
