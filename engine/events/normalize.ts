@@ -12,10 +12,8 @@ import {
 	SegmentEventSchema,
 } from './schema';
 import { beyondClockSkew, isoTime, parseTime } from '../util/isoTime';
+import { isRecord } from '../util/isRecord';
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-	return !!value && typeof value === 'object' && !Array.isArray(value);
-}
 
 /** Segment payloads carry messageId / userId / anonymousId at the top level; ours carry `identities`. */
 export function looksLikeSegment(raw: Record<string, unknown>): boolean {

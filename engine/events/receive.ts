@@ -5,6 +5,7 @@ import { verifySignedRequest } from './signature';
 import { ingestHubSpotBatch } from '../vendors/hubspot/receive';
 import { verifyHubSpotRequest } from '../vendors/hubspot/signature';
 import { verifySegmentRequest } from '../vendors/segment/signature';
+import { isRecord } from '../util/isRecord';
 
 /** Largest request body a trigger accepts (a batch of events). */
 export const MAX_WEBHOOK_BYTES = 5 * 1024 * 1024;
@@ -46,9 +47,6 @@ export interface WebhookAnswer {
 	unauthenticated?: true;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-	return !!value && typeof value === 'object' && !Array.isArray(value);
-}
 
 function isBatchEnvelope(body: unknown): body is { batch: unknown[] } {
 	return isRecord(body) && Array.isArray(body.batch) && !('type' in body);

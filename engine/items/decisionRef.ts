@@ -1,9 +1,8 @@
+import { isRecord } from '../util/isRecord';
+
 /** A step may be given a decision, its id, or an item that carries `decisionId` or `decision`. */
 export type DecisionRef = string | { decisionId: string } | { decision: { decisionId: string } };
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-	return !!value && typeof value === 'object' && !Array.isArray(value);
-}
 
 /** The decision id a reference names (see DecisionRef); undefined when it names none. */
 export function decisionIdOf(ref: unknown): string | undefined {

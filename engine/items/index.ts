@@ -14,3 +14,4 @@ export { NudgeError, redactUrl, type FieldIssue, type NudgeErrorCode } from '../
 export { CHANNELS, type Channel } from '../channels';
 export { VERDICTS, verdictOf, type ActionVerdict } from '../agents/verdict';
 export { OutcomeSchema, type Outcome } from '../audit/schema';
+export { isRecord } from '../util/isRecord';

@@ -1,6 +1,6 @@
 /** `nudge-log-decision`: finalises a decision in the decision log, with optional annotations. */
 import type { NodeAPI, Node } from 'node-red';
-import { jsonObjectOf, type NudgeError } from '../../engine/items';
+import { isRecord, jsonObjectOf, type NudgeError } from '../../engine/items';
 import { decisionOf, decisionStatus, handleSteps, NudgeNodeDef } from './shared/adapter';
 
 interface LogDecisionDef extends NudgeNodeDef {
@@ -24,7 +24,7 @@ export = function (RED: NodeAPI) {
 			outputs: 1,
 			settingsError: error,
 			run: async (engine, msg) => {
-				const fromMsg = msg.annotations && typeof msg.annotations === 'object' && !Array.isArray(msg.annotations) ? (msg.annotations as Record<string, unknown>) : {};
+				const fromMsg = isRecord(msg.annotations) ? msg.annotations : {};
 				const decision = await engine.logDecision(await decisionOf(engine, msg), { ...annotations, ...fromMsg });
 				return { decision, output: 0, status: decisionStatus(decision, 'logged: pending') };
 			},

@@ -1,7 +1,7 @@
 /** `nudge-record-outcome`: attributes an outcome (open, click, conversion…) to the decision that caused it. */
 import type { NodeAPI, Node } from 'node-red';
 import type { OutcomeInput } from '../../engine';
-import { NudgeError, outcomeReference, OutcomeSchema, outcomeTime } from '../../engine/items';
+import { isRecord, NudgeError, outcomeReference, OutcomeSchema, outcomeTime } from '../../engine/items';
 import { decisionIdOf, handleSteps, NudgeNodeDef, shortText } from './shared/adapter';
 
 interface RecordOutcomeDef extends NudgeNodeDef {
@@ -14,7 +14,7 @@ interface RecordOutcomeDef extends NudgeNodeDef {
 const OUTCOME_TYPES = OutcomeSchema.shape.type.options as readonly string[];
 
 function field(payload: unknown, key: string): unknown {
-	return payload && typeof payload === 'object' && !Array.isArray(payload) ? (payload as Record<string, unknown>)[key] : undefined;
+	return isRecord(payload) ? payload[key] : undefined;
 }
 
 export = function (RED: NodeAPI) {

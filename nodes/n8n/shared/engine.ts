@@ -19,6 +19,7 @@ import type {
 } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 import { checkEngineConfig, connectSalesforce, type Decision, type Engine, type EngineConfig, type FieldIssue, getEngine, hubspotAuthFrom, type HubSpotAuthSettings, type InactivityRule, NudgeError, parseInactivityRules, redactUrl, type SalesforceSettings, salesforceSettingsFrom } from '../../../engine';
+import { isRecord } from '../../../engine/items';
 import { isToolNode } from './tool';
 
 /** The credential type every Nudge node uses. */
@@ -153,8 +154,6 @@ export interface ItemShape {
 	/** Log Decision: takes the error item of an earlier node (it logs the decision as it stands, the error kept on the item). */
 	logsErrorItems?: boolean;
 }
-
-const isRecord = (value: unknown): value is IDataObject => !!value && typeof value === 'object' && !Array.isArray(value);
 
 /**
  * The error an item is, when it is the error item of a Nudge node passed on by "On Error → Continue" (either

@@ -7,7 +7,7 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
 import type { Decision, Engine, GuardOptions, ReasonCode } from '../../../engine';
-import { decisionIdOf as refId, messageOptionsOf, nodeSettingsFirst, NudgeError, type NudgeErrorCode, openItem } from '../../../engine/items';
+import { decisionIdOf as refId, isRecord, messageOptionsOf, nodeSettingsFirst, NudgeError, type NudgeErrorCode, openItem } from '../../../engine/items';
 
 /** The node type of the config node; every flow node names one in its `engine` property. */
 export const ENGINE_NODE_TYPE = 'nudge-engine';
@@ -181,10 +181,6 @@ export function fail(node: Node, msg: NodeMessage, done: Done, error: unknown): 
 
 // ---------------------------------------------------------------------------------------------
 // Messages ↔ decisions
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-	return !!value && typeof value === 'object' && !Array.isArray(value);
-}
 
 const warnedFields = new WeakMap<Node, Set<string>>();
 
