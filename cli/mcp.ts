@@ -4,7 +4,7 @@ import { checkWebhookUrl, longestSendMs } from '../engine/deliver/webhook';
 import type { SendTarget } from '../engine/engine';
 import { NudgeError } from '../engine/errors';
 import { createEngine } from '../engine/registry';
-import { requireStoreFile } from './storeFile';
+import { requireStoredData, requireStoreFile } from './storeFile';
 
 export const MCP_USAGE = `  mcp [--store STORE] [--policy FILE.json] [--agent-id ID] [--webhook URL [--webhook-secret S]] [--reveal-pii]
       [--http [--port 4281] [--host 127.0.0.1] [--token TOKEN] [--public-host NAME]]
@@ -49,10 +49,16 @@ export async function runMcp(args: string[]): Promise<number> {
 	const { createMcpServer, mcpAgentId } = await import('./mcp/tools');
 	const tools = { send, revealPii: values['reveal-pii'], agentId: values['agent-id'] };
 	mcpAgentId(tools);
-	// A --store that names no file is a typo (its empty log would deny every contact for want of consent); the
-	// default store is made on first use, as the nodes make it.
+	// A --store that names no file, PostgreSQL schema or Redis prefix with data is a typo (its empty log would deny every
+	// contact for want of consent); the default store is made on first use, as the nodes make it.
 	if (values.store) requireStoreFile(values.store);
 	const engine = createEngine({ store: values.store, policyFile: values.policy });
+	if (values.store) {
+		await requireStoredData(engine.store).catch(async (error) => {
+			await engine.close();
+			throw error;
+		});
+	}
 	const stopped = new Promise<void>((resolve) => {
 		process.once('SIGINT', resolve);
 		process.once('SIGTERM', resolve);

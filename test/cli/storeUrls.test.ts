@@ -117,6 +117,7 @@ describeWithServer('PostgreSQL', TEST_POSTGRES_URL)('nudge with a PostgreSQL --s
 		['export --contact', ['export', '--contact', 'u-1'], false],
 		['lift', ['lift'], false],
 		['console', ['console', '--port', '0'], false],
+		['mcp', ['mcp'], false],
 		['a split store’s log', ['export'], true],
 		['score', ['score', '--model', 'lead', '--data', 'leads.csv'], false],
 		['activate', ['activate', '--model', 'lead', '--version', '1'], false],
@@ -155,6 +156,7 @@ describeWithServer('Redis', TEST_REDIS_URL)('nudge with a Redis --store with not
 		['export --contact', ['export', '--contact', 'u-1']],
 		['lift', ['lift']],
 		['console', ['console', '--port', '0']],
+		['mcp', ['mcp']],
 		['rollback', ['rollback', '--model', 'lead']],
 	])('%s is refused and names the prefix', (_label, args) => {
 		const prefix = `${runId('typo')}:`;
