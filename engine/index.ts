@@ -58,7 +58,7 @@ export { pollOnce, previewPoll, type PollSource } from './events/poll';
 export { createPollSource, type PollSourceSpec } from './vendors/pollSources';
 export { applyInactivityRules, fireDueTimers, parseInactivityRules, previewDueTimers, parseInactivityRulesJson, policyHasTimers, TIMER_LEASE_MS, timerFailureText, type FiredTimers, type InactivityRule, type TimerFailure } from './events/timers';
 export { takeDueDecisions } from './guard/waits';
-export { keepUnfinished, MAX_UNFINISHED, stillPending, takeUnfinished } from './events/unfinished';
+export { type HandoutMark, keepUnfinished, lostHandout, MAX_UNFINISHED, recordHandout, stillPending, takeUnfinished } from './events/unfinished';
 
 // Vendor settings (their SDKs load at the first call).
 export { hubspotAuthFrom, type HubSpotAction, type HubSpotAuthSettings } from './vendors/hubspot';

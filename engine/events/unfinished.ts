@@ -72,3 +72,54 @@ export async function takeUnfinished(engine: Engine, journey: string, node: stri
 	}
 	return [];
 }
+
+/** The most decisions one poll trigger's hand-out record keeps: a check hands out at most 1,000 new ones. */
+export const MAX_HANDOUT = 2 * MAX_UNFINISHED;
+
+const handoutKey = (node: string, instance: string) => `handout:${node}:${instance}`;
+
+/**
+ * What a poll trigger keeps in its runtime's own state for each hand-out (n8n's node static data): its record's
+ * instance (one per runtime's copy of that state, so two runtimes running the same workflow on one store keep two
+ * records) and the token of the last hand-out the runtime took.
+ */
+export interface HandoutMark {
+	instance: string;
+	token: string;
+}
+
+/**
+ * A poll trigger's hand-out to a runtime that may drop it: n8n 2 discards what poll() returned when the workflow was
+ * deactivated, saved or published while it ran (its poll trigger executor), after the check had fired and
+ * acknowledged its timers or moved its HubSpot or Salesforce cursor. The runtime keeps the node's state only with an
+ * execution it starts (n8n saves static data as it emits, or commits it with the execution), so the trigger writes
+ * a fresh token there with each hand-out, and the same token here with the hand-out's decisions (`recordHandout`).
+ * At the next check a record whose token is not the one the runtime kept names a hand-out the runtime dropped: its
+ * decisions still pending are handed out again (`lostHandout`). Every step takes a decision it has seen before as it
+ * stands, so one handed out twice is not sent twice.
+ */
+export async function lostHandout(engine: Engine, node: string, kept: HandoutMark): Promise<Decision[]> {
+	const stored = await engine.store.getCursor(handoutKey(node, kept.instance));
+	if (!stored) return [];
+	let record: { token?: unknown; decisionIds?: unknown };
+	try {
+		record = JSON.parse(stored) as typeof record;
+	} catch {
+		return [];
+	}
+	if (record.token === kept.token || !Array.isArray(record.decisionIds)) return [];
+	return stillPending(engine, record.decisionIds.filter((id): id is string => typeof id === 'string'));
+}
+
+/** Records a hand-out under the token the runtime keeps with it (see lostHandout), durably, before it is handed out. */
+export async function recordHandout(engine: Engine, node: string, mark: HandoutMark, decisionIds: string[]): Promise<void> {
+	const key = handoutKey(node, mark.instance);
+	const record = JSON.stringify({ token: mark.token, decisionIds: decisionIds.slice(-MAX_HANDOUT) });
+	for (let i = 0; i < CAS_TRIES; i++) {
+		if (await engine.store.setCursor(key, record, await engine.store.getCursor(key))) {
+			await engine.store.sync();
+			return;
+		}
+	}
+	throw new Error(`Could not record the decisions handed out by ${node}: the store changed under every try`);
+}

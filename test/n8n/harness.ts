@@ -213,7 +213,8 @@ export function connect(edges: Array<[string, number, string]>): IConnections {
 	return connections;
 }
 
-export function buildWorkflow(json: WorkflowJson): Workflow {
+/** `staticData`: the workflow's static data as n8n's database holds it (an activation builds the workflow with it). */
+export function buildWorkflow(json: WorkflowJson, staticData: IDataObject = {}): Workflow {
 	return new Workflow({
 		id: 'wf-test',
 		name: json.name ?? 'test',
@@ -222,7 +223,7 @@ export function buildWorkflow(json: WorkflowJson): Workflow {
 		active: false,
 		nodeTypes,
 		settings: { executionOrder: 'v1' },
-		staticData: {},
+		staticData,
 	});
 }
 

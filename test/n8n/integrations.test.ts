@@ -5,7 +5,7 @@
  */
 import nock from 'nock';
 import { PollContext } from 'n8n-core';
-import type { IDataObject, INode, INodeType } from 'n8n-workflow';
+import type { IDataObject, INode, INodeType, Workflow } from 'n8n-workflow';
 import { applyInactivityRules, parseInactivityRules } from '../../engine/events/timers';
 import { closeAllEngines } from '../../engine/registry';
 import { hubspotSignature } from '../../engine/vendors/hubspot/signature';
@@ -163,6 +163,33 @@ describe('Nudge Poll Trigger, Source HubSpot (private app)', () => {
 		scope.done();
 	});
 
+	it('a check whose items n8n drops (the workflow replaced while it checked) is handed out again: the cursor had moved past its changes', async () => {
+		const f = vendorFixture();
+		const modified = Date.now() - 5 * 60_000;
+		const contact = (id: string, email: string) => ({ id, properties: { hs_object_id: id, email, lifecyclestage: 'lead', hs_lastmodifieddate: new Date(modified).toISOString() }, createdAt: new Date(modified).toISOString(), updatedAt: new Date(modified).toISOString(), archived: false });
+		// https://developers.hubspot.com/docs/api/crm/search
+		const scope = nock('https://api.hubapi.com')
+			.post('/crm/v3/objects/contacts/search')
+			.reply(200, { total: 1, results: [contact('821', 'cy@example.com')] })
+			.post('/crm/v3/objects/contacts/search')
+			.times(2)
+			.reply(200, { total: 2, results: [contact('821', 'cy@example.com'), contact('822', 'di@example.com')] });
+		await f.engine.store.setCursor('hubspot:contacts', JSON.stringify({ at: modified - 600_000, id: '' }), undefined);
+		const pollNode = () => withVendor(nudgeNode('Poll', 'nudgePollTrigger', { source: 'hubspot', hubspotObject: 'contacts', journey: 'sales', settleSeconds: 60 }, { id: 'poll-node' }));
+		const check = (workflow: Workflow) => (nodeTypes.getByNameAndVersion(workflow.getNode('Poll')!.type, 1) as INodeType).poll!.call(new PollContext(workflow, workflow.getNode('Poll')!, additionalData(f.credentials), 'trigger', 'activate'));
+		const workflow = buildWorkflow({ nodes: [pollNode()], connections: {} });
+		const taken = await check(workflow);
+		expect(taken![0]).toHaveLength(1);
+		const inDatabase = JSON.parse(JSON.stringify(workflow.staticData)) as IDataObject;
+		const dropped = await check(workflow);
+		expect(dropped![0].map((item) => (item.json.event as IDataObject).identities)).toEqual([{ hubspotId: '822', email: 'di@example.com' }]);
+		// Activated again, n8n builds the workflow with the static data the taken check left; HubSpot has nothing newer.
+		const again = buildWorkflow({ nodes: [pollNode()], connections: {} }, inDatabase);
+		const resumed = await check(again);
+		expect(resumed![0].map((item) => [item.json.decisionId, item.json.resumed])).toEqual([[dropped![0][0].json.decisionId, true]]);
+		scope.done();
+	});
+
 	it('"Fetch Test Event" (manual mode) shows the changes without taking them from the active workflow', async () => {
 		const f = vendorFixture();
 		const modified = Date.now() - 5 * 60_000;
@@ -292,6 +319,52 @@ describe('Inactivity timers: scheduled by Nudge Trigger, fired by Nudge Poll Tri
 		const seen = [...first![0], ...second![0]].map((item) => String(item.json.decisionId));
 		expect(seen).toHaveLength(150);
 		expect(new Set(seen).size).toBe(150);
+	});
+
+	describe('a check whose items n8n drops (the workflow deactivated, saved or published while it checked)', () => {
+		const timersWorkflow = (staticData?: IDataObject) => buildWorkflow({ nodes: [nudgeNode('Timers', 'nudgePollTrigger', { source: 'timers' }, { id: 'timers-node' })], connections: {} }, staticData);
+		const check = (f: ReturnType<typeof vendorFixture>, workflow: Workflow) =>
+			(nodeTypes.getByNameAndVersion(workflow.getNode('Timers')!.type, 1) as INodeType).poll!.call(new PollContext(workflow, workflow.getNode('Timers')!, additionalData(f.credentials), 'trigger', 'activate'));
+		/** The node's static data as n8n saved it with the last execution it started (n8n 2 discards a dropped check's). */
+		const saved = (workflow: Workflow) => JSON.parse(JSON.stringify(workflow.staticData)) as IDataObject;
+		const cartLeft = (f: ReturnType<typeof vendorFixture>, user: string) => post(f, { type: 'track', event: 'Cart Updated', userId: user, messageId: `cart-${user}`, timestamp: new Date(Date.now() - 40 * 60_000).toISOString() });
+
+		it('hands its decisions out again at the next check, once, marked resumed', async () => {
+			const f = vendorFixture();
+			const workflow = timersWorkflow();
+			await cartLeft(f, 'u-taken');
+			const taken = await check(f, workflow);
+			expect(names(taken)).toEqual(['cart:Cart Abandoned']);
+			const inDatabase = saved(workflow);
+			await cartLeft(f, 'u-dropped');
+			const dropped = await check(f, workflow);
+			expect(names(dropped)).toEqual(['cart:Cart Abandoned']);
+			// Activated again, n8n builds the workflow from its database: the static data the taken check left.
+			const again = timersWorkflow(inDatabase);
+			const resumed = await check(f, again);
+			expect(resumed![0].map((item) => [item.json.decisionId, item.json.resumed, (item.json.event as { name: string }).name])).toEqual([[dropped![0][0].json.decisionId, true, 'Cart Abandoned']]);
+			expect(await check(f, again)).toBeNull();
+		});
+
+		it('hands out again only decisions still pending, beside the new ones; a check n8n took is not handed out again', async () => {
+			const f = vendorFixture();
+			const workflow = timersWorkflow();
+			await cartLeft(f, 'u-0');
+			expect(names(await check(f, workflow))).toEqual(['cart:Cart Abandoned']);
+			await cartLeft(f, 'u-a');
+			await cartLeft(f, 'u-b');
+			const inDatabase = saved(workflow);
+			const dropped = await check(f, workflow);
+			expect(dropped![0]).toHaveLength(2);
+			// One of them was finished meanwhile (a step of an execution n8n did start, then lost its static data).
+			const [first, second] = dropped![0].map((item) => String(item.json.decisionId));
+			expect((await f.engine.checkCap(await f.engine.chooseChannel(first))).status).not.toBe('pending');
+			await cartLeft(f, 'u-c');
+			const again = timersWorkflow(inDatabase);
+			const next = await check(f, again);
+			expect(next![0].map((item) => [item.json.decisionId === second, item.json.resumed ?? false])).toEqual([[true, true], [false, false]]);
+			expect(await check(f, again)).toBeNull();
+		});
 	});
 
 	it('fires "Cart Abandoned" once for a cart left 30 minutes, and never for a cart that was ordered', async () => {

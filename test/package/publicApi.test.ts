@@ -14,16 +14,16 @@ const VALUES = [
 	'NOT_CONFIGURED_ANSWER', 'NudgeError', 'OutcomeSchema', 'PROVIDERS', 'PolicySchema', 'REASON_CODES', 'SEND_OUTPUTS', 'TIMER_LEASE_MS', 'VERDICTS',
 	'WEBHOOK_SOURCES', 'acquireEngine', 'applyInactivityRules', 'checkEngineConfig', 'checkWebhookUrl', 'chooseChannelStep',
 	'closeAllEngines', 'connectSalesforce', 'createEngine', 'createPollSource', 'createSender', 'dataFileNotRegular', 'dataFileTooLarge', 'dataFileUnreadable', 'dataTable', 'decisionIdOf',
-	'fireDueTimers', 'getEngine', 'guardOptionsOf', 'headerValue', 'hubspotAuthFrom', 'journeyOf', 'jsonObjectOf', 'keepUnfinished', 'loadPolicy',
+	'fireDueTimers', 'getEngine', 'guardOptionsOf', 'headerValue', 'hubspotAuthFrom', 'journeyOf', 'jsonObjectOf', 'keepUnfinished', 'loadPolicy', 'lostHandout',
 	'loadPolicyFile', 'modelOperation', 'openItem', 'openStore', 'outcomeReference', 'outcomeTime', 'parseInactivityRules', 'parseInactivityRulesJson',
-	'policyHasTimers', 'policyJsonSchema', 'pollOnce', 'postWebhook', 'previewDueTimers', 'previewPoll', 'receiveSignedEvents', 'redactUrl', 'resolveActionContact',
+	'policyHasTimers', 'policyJsonSchema', 'pollOnce', 'postWebhook', 'previewDueTimers', 'previewPoll', 'receiveSignedEvents', 'recordHandout', 'redactUrl', 'resolveActionContact',
 	'routeGuard', 'routeSend', 'routedChannel', 'runJourney', 'salesforceSettingsFrom', 'signatureHeaders', 'stillPending', 'tableFromText', 'takeDueDecisions', 'takeUnfinished', 'timerFailureText',
 	'verdictOf', 'verifySignedRequest',
 ];
 
 const TYPES = [
 	'ActionRequest', 'ActionVerdict', 'Channel', 'ClosableSender', 'Decision', 'DecisionRef', 'DecisionStatus', 'EngineConfig',
-	'EngineOptions', 'FieldIssue', 'FiredTimers', 'GuardOptions', 'HubSpotAction', 'HubSpotAuthSettings', 'InactivityRule', 'IngestResult',
+	'EngineOptions', 'FieldIssue', 'FiredTimers', 'GuardOptions', 'HandoutMark', 'HubSpotAction', 'HubSpotAuthSettings', 'InactivityRule', 'IngestResult',
 	'JourneyName', 'LoadedPolicy', 'ModelRequest', 'ModelResponse', 'NudgeErrorCode', 'Outcome', 'OutcomeInput', 'Policy',
 	'PolicyInput', 'PollSource', 'PollSourceSpec', 'ProviderName', 'ProviderSpec', 'ReasonCode', 'Routed', 'SalesforceAction',
 	'SalesforceSettings', 'Score', 'SendResult', 'SendTarget', 'Sender', 'Store', 'TimerFailure', 'WebhookSource', 'WebhookTarget',

@@ -1,6 +1,26 @@
+import { randomUUID } from 'node:crypto';
 import type { IDataObject, INodeExecutionData, INodeType, INodeTypeDescription, IPollFunctions } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
-import { applyInactivityRules, createPollSource, DEFAULT_JOURNEY, fireDueTimers, type FiredTimers, TIMER_LEASE_MS, type IngestResult, journeyOf, pollOnce, previewDueTimers, previewPoll, type PollSourceSpec, timerFailureText } from '../../../engine';
+import {
+	applyInactivityRules,
+	createPollSource,
+	type Decision,
+	DEFAULT_JOURNEY,
+	type Engine,
+	fireDueTimers,
+	type FiredTimers,
+	type HandoutMark,
+	TIMER_LEASE_MS,
+	type IngestResult,
+	journeyOf,
+	lostHandout,
+	pollOnce,
+	previewDueTimers,
+	previewPoll,
+	type PollSourceSpec,
+	recordHandout,
+	timerFailureText,
+} from '../../../engine';
 import {
 	hubspotAuth,
 	hubspotAuthenticationProperty,
@@ -118,6 +138,7 @@ export class NudgePollTrigger implements INodeType {
 				// of them), or 150 carts due at once would wait a minute for each 100.
 				// A later take that fails ends the check with what the earlier ones fired: they are handed to n8n (a throw
 				// would lose them, fired already); its own timers were not acknowledged and fire again after their lease.
+				const lost = await lostHandOut(this, engine);
 				const batches: FiredTimers[] = [];
 				for (let take = 0; take < TIMER_TAKES; take++) {
 					let batch: FiredTimers;
@@ -136,8 +157,9 @@ export class NudgePollTrigger implements INodeType {
 				}
 				// n8n starts the execution with what poll() returns. An acknowledgement that fails leaves its timer to fire
 				// again after the lease, as a repeat (its decision handed out again only if no step has touched it).
+				const items = await handOut(this, engine, lost, batches.flatMap((batch) => batch.fired));
 				for (const batch of batches) await batch.acknowledge().catch((error: Error) => this.logger.warn(`Nudge Poll Trigger "${this.getNode().name}": could not acknowledge fired timers (they may fire again as duplicates): ${error.message}`));
-				return itemsOf(batches.flatMap((batch) => batch.fired));
+				return items;
 			}
 			const journey = journeyOf(this.getNodeParameter('journey', DEFAULT_JOURNEY));
 			const settleSeconds = this.getNodeParameter('settleSeconds', 60) as number;
@@ -153,12 +175,13 @@ export class NudgePollTrigger implements INodeType {
 				const { events, more } = await previewPoll(engine, createPollSource(spec), options);
 				return previewOf(events.map((event) => ({ event })), more, "change(s), which the active workflow's next check takes in");
 			}
+			const lost = await lostHandOut(this, engine);
 			// The cursor lives in the Nudge store (not n8n static data), so it is shared and survives restarts.
 			const result = await pollOnce(engine, createPollSource(spec), options);
 			// The cursor moved past a record Nudge could not take in: said in n8n's log (as Node-RED warns), with the fix.
 			for (const bad of result.invalid) this.logger.warn(`Nudge Poll Trigger "${this.getNode().name}": skipped ${spec.source} record ${bad.id}, which Nudge cannot take in: ${bad.error}`);
 			for (const failure of await applyInactivityRules(engine, result.accepted, rules, timerNodeOf(this))) this.logger.error(`Nudge Poll Trigger "${this.getNode().name}": ${timerFailureText(failure)}`);
-			return itemsOf(result.accepted);
+			return await handOut(this, engine, lost, result.accepted);
 		} catch (error) {
 			throw toNodeError(this.getNode(), error);
 		}
@@ -172,16 +195,51 @@ function previewOf(shown: IDataObject[], more: boolean, what: string): INodeExec
 	return [shown.map((json) => ({ json: { preview: true, note, ...json } }))];
 }
 
-function itemsOf(accepted: IngestResult[]): INodeExecutionData[][] | null {
-	if (!accepted.length) return null;
-	return [
-		accepted.map(({ decision, event }) => ({
-			json: {
-				decisionId: decision.decisionId,
-				contactId: decision.contactId,
-				decision: decision as unknown as IDataObject,
-				event: event as unknown as IDataObject,
-			},
-		})),
+/** The node's mark of the last hand-out n8n took (engine/events/unfinished.ts lostHandout), kept in its static data. */
+type HandoutState = { nudgeHandout?: HandoutMark };
+
+/** The decisions of the last check that n8n dropped (deactivated or replaced mid-check): handed out again with this check's. */
+async function lostHandOut(context: IPollFunctions, engine: Engine): Promise<Decision[]> {
+	const kept = (context.getWorkflowStaticData('node') as HandoutState).nudgeHandout;
+	if (!kept) return [];
+	const lost = await lostHandout(engine, timerNodeOf(context), kept);
+	if (lost.length) context.logger.warn(`Nudge Poll Trigger "${context.getNode().name}": handing ${lost.length} decision(s) out again, which n8n dropped at an earlier check (the workflow was deactivated or replaced while it checked)`);
+	return lost;
+}
+
+/**
+ * This check's items: the decisions n8n dropped before (marked `resumed`, their event as the log keeps it), then the new
+ * ones. Recorded in the store under a fresh token, which goes into the node's static data: n8n keeps that only with the
+ * execution it starts, so the next check can tell whether it dropped these.
+ */
+async function handOut(context: IPollFunctions, engine: Engine, lost: Decision[], accepted: IngestResult[]): Promise<INodeExecutionData[][] | null> {
+	const fresh = new Set(accepted.map(({ decision }) => decision.decisionId));
+	const again = lost.filter((decision) => !fresh.has(decision.decisionId));
+	const items = [
+		...again.map((decision) => itemOf(decision, decision.event, true)),
+		...accepted.map(({ decision, event }) => itemOf(decision, event, false)),
 	];
+	if (!items.length) return null;
+	const state = context.getWorkflowStaticData('node') as HandoutState;
+	const mark = { instance: state.nudgeHandout?.instance ?? randomUUID(), token: randomUUID() };
+	try {
+		await recordHandout(engine, timerNodeOf(context), mark, items.map((item) => item.json.decisionId as string));
+		state.nudgeHandout = mark;
+	} catch (error) {
+		// The items go out all the same (their events are taken in): only a drop of this check by n8n would go unseen.
+		context.logger.warn(`Nudge Poll Trigger "${context.getNode().name}": could not record this check's decisions (if n8n drops them, they stay pending): ${(error as Error).message}`);
+	}
+	return [items];
+}
+
+function itemOf(decision: Decision, event: unknown, resumed: boolean): INodeExecutionData {
+	return {
+		json: {
+			decisionId: decision.decisionId,
+			contactId: decision.contactId,
+			decision: decision as unknown as IDataObject,
+			event: event as IDataObject,
+			...(resumed ? { resumed: true } : {}),
+		},
+	};
 }
