@@ -79,7 +79,7 @@ export const MAX_HANDOUT = 2 * MAX_UNFINISHED;
 const handoutKey = (node: string, instance: string) => `handout:${node}:${instance}`;
 
 /**
- * What a poll trigger keeps in its runtime's own state for each hand-out (n8n's node static data): its record's
+ * What a poll trigger keeps in its runtime's own state for each hand-out (n8n's workflow static data): its record's
  * instance (one per runtime's copy of that state, so two runtimes running the same workflow on one store keep two
  * records) and the token of the last hand-out the runtime took.
  */
@@ -92,7 +92,7 @@ export interface HandoutMark {
  * A poll trigger's hand-out to a runtime that may drop it: n8n 2 discards what poll() returned when the workflow was
  * deactivated, saved or published while it ran (its poll trigger executor), after the check had fired and
  * acknowledged its timers or moved its HubSpot or Salesforce cursor. The runtime keeps the node's state only with an
- * execution it starts (n8n saves static data as it emits, or commits it with the execution), so the trigger writes
+ * execution it starts (n8n saves static data as it emits the execution), so the trigger writes
  * a fresh token there with each hand-out, and the same token here with the hand-out's decisions (`recordHandout`).
  * At the next check a record whose token is not the one the runtime kept names a hand-out the runtime dropped: its
  * decisions still pending are handed out again (`lostHandout`). Every step takes a decision it has seen before as it

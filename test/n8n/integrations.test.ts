@@ -322,9 +322,11 @@ describe('Inactivity timers: scheduled by Nudge Trigger, fired by Nudge Poll Tri
 	});
 
 	describe('a check whose items n8n drops (the workflow deactivated, saved or published while it checked)', () => {
-		const timersWorkflow = (staticData?: IDataObject) => buildWorkflow({ nodes: [nudgeNode('Timers', 'nudgePollTrigger', { source: 'timers' }, { id: 'timers-node' })], connections: {} }, staticData);
-		const check = (f: ReturnType<typeof vendorFixture>, workflow: Workflow) =>
-			(nodeTypes.getByNameAndVersion(workflow.getNode('Timers')!.type, 1) as INodeType).poll!.call(new PollContext(workflow, workflow.getNode('Timers')!, additionalData(f.credentials), 'trigger', 'activate'));
+		const timersWorkflow = (staticData?: IDataObject, name = 'Timers') => buildWorkflow({ nodes: [nudgeNode(name, 'nudgePollTrigger', { source: 'timers' }, { id: 'timers-node' })], connections: {} }, staticData);
+		const check = (f: ReturnType<typeof vendorFixture>, workflow: Workflow) => {
+			const node = Object.values(workflow.nodes)[0];
+			return (nodeTypes.getByNameAndVersion(node.type, 1) as INodeType).poll!.call(new PollContext(workflow, node, additionalData(f.credentials), 'trigger', 'activate'));
+		};
 		/** The node's static data as n8n saved it with the last execution it started (n8n 2 discards a dropped check's). */
 		const saved = (workflow: Workflow) => JSON.parse(JSON.stringify(workflow.staticData)) as IDataObject;
 		const cartLeft = (f: ReturnType<typeof vendorFixture>, user: string) => post(f, { type: 'track', event: 'Cart Updated', userId: user, messageId: `cart-${user}`, timestamp: new Date(Date.now() - 40 * 60_000).toISOString() });
@@ -344,6 +346,19 @@ describe('Inactivity timers: scheduled by Nudge Trigger, fired by Nudge Poll Tri
 			const resumed = await check(f, again);
 			expect(resumed![0].map((item) => [item.json.decisionId, item.json.resumed, (item.json.event as { name: string }).name])).toEqual([[dropped![0][0].json.decisionId, true, 'Cart Abandoned']]);
 			expect(await check(f, again)).toBeNull();
+		});
+
+		it('hands them out again after the node was renamed (n8n keys a node’s own static data by its name)', async () => {
+			const f = vendorFixture();
+			const workflow = timersWorkflow();
+			await cartLeft(f, 'u-named');
+			expect(names(await check(f, workflow))).toEqual(['cart:Cart Abandoned']);
+			const inDatabase = saved(workflow);
+			await cartLeft(f, 'u-renamed');
+			const dropped = await check(f, workflow);
+			const renamed = timersWorkflow(inDatabase, 'Cart Timers');
+			const resumed = await check(f, renamed);
+			expect(resumed![0].map((item) => [item.json.decisionId, item.json.resumed])).toEqual([[dropped![0][0].json.decisionId, true]]);
 		});
 
 		it('hands out again only decisions still pending, beside the new ones; a check n8n took is not handed out again', async () => {

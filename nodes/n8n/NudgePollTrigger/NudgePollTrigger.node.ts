@@ -195,12 +195,17 @@ function previewOf(shown: IDataObject[], more: boolean, what: string): INodeExec
 	return [shown.map((json) => ({ json: { preview: true, note, ...json } }))];
 }
 
-/** The node's mark of the last hand-out n8n took (engine/events/unfinished.ts lostHandout), kept in its static data. */
-type HandoutState = { nudgeHandout?: HandoutMark };
+/**
+ * Each Poll Trigger's mark of the last hand-out n8n took (engine/events/unfinished.ts lostHandout), by node id in the
+ * workflow's static data: n8n keys a node's own static data by the node's name, which a rename changes (the mark, and
+ * with it a dropped check's decisions, would be lost).
+ */
+type HandoutState = { nudgeHandouts?: Record<string, HandoutMark> };
+const handoutState = (context: IPollFunctions) => context.getWorkflowStaticData('global') as HandoutState;
 
 /** The decisions of the last check that n8n dropped (deactivated or replaced mid-check): handed out again with this check's. */
 async function lostHandOut(context: IPollFunctions, engine: Engine): Promise<Decision[]> {
-	const kept = (context.getWorkflowStaticData('node') as HandoutState).nudgeHandout;
+	const kept = handoutState(context).nudgeHandouts?.[context.getNode().id];
 	if (!kept) return [];
 	const lost = await lostHandout(engine, timerNodeOf(context), kept);
 	if (lost.length) context.logger.warn(`Nudge Poll Trigger "${context.getNode().name}": handing ${lost.length} decision(s) out again, which n8n dropped at an earlier check (the workflow was deactivated or replaced while it checked)`);
@@ -209,8 +214,8 @@ async function lostHandOut(context: IPollFunctions, engine: Engine): Promise<Dec
 
 /**
  * This check's items: the decisions n8n dropped before (marked `resumed`, their event as the log keeps it), then the new
- * ones. Recorded in the store under a fresh token, which goes into the node's static data: n8n keeps that only with the
- * execution it starts, so the next check can tell whether it dropped these.
+ * ones. Recorded in the store under a fresh token, which goes into the workflow's static data: n8n keeps that only with
+ * the execution it starts, so the next check can tell whether it dropped these.
  */
 async function handOut(context: IPollFunctions, engine: Engine, lost: Decision[], accepted: IngestResult[]): Promise<INodeExecutionData[][] | null> {
 	const fresh = new Set(accepted.map(({ decision }) => decision.decisionId));
@@ -220,11 +225,12 @@ async function handOut(context: IPollFunctions, engine: Engine, lost: Decision[]
 		...accepted.map(({ decision, event }) => itemOf(decision, event, false)),
 	];
 	if (!items.length) return null;
-	const state = context.getWorkflowStaticData('node') as HandoutState;
-	const mark = { instance: state.nudgeHandout?.instance ?? randomUUID(), token: randomUUID() };
+	const state = handoutState(context);
+	const node = context.getNode().id;
+	const mark = { instance: state.nudgeHandouts?.[node]?.instance ?? randomUUID(), token: randomUUID() };
 	try {
 		await recordHandout(engine, timerNodeOf(context), mark, items.map((item) => item.json.decisionId as string));
-		state.nudgeHandout = mark;
+		state.nudgeHandouts = { ...state.nudgeHandouts, [node]: mark };
 	} catch (error) {
 		// The items go out all the same (their events are taken in): only a drop of this check by n8n would go unseen.
 		context.logger.warn(`Nudge Poll Trigger "${context.getNode().name}": could not record this check's decisions (if n8n drops them, they stay pending): ${(error as Error).message}`);
