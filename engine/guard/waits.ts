@@ -51,14 +51,14 @@ export interface DueDecisions {
  * acknowledged; a delayed decision's wait stays leased (see above).
  */
 export async function takeDueDecisions(engine: Engine, journey: string, now = Date.now(), limit = 100, leaseMs = WAIT_RETRY_MS): Promise<DueDecisions> {
+	await adoptEarlierDelays(engine, journey, now);
 	const due = await engine.store.takeDueTimers(now, limit, leaseMs, waitQueue(journey));
 	const decisions: Decision[] = [];
 	const failed: DueDecisions['failed'] = [];
 	const done: LeasedTimer[] = [];
 	for (const timer of due) {
 		try {
-			const { decisionId } = JSON.parse(timer.body) as { decisionId: string };
-			const decision = await engine.store.getDecision(decisionId);
+			const decision = await engine.store.getDecision(decisionOfWait(timer));
 			if (decision && stillToSend(decision)) decisions.push(decision);
 			else done.push(timer);
 		} catch (error) {
@@ -72,4 +72,56 @@ export async function takeDueDecisions(engine: Engine, journey: string, now = Da
 			for (const timer of done) await engine.store.ackTimer(timer.timerId, timer.lease);
 		},
 	};
+}
+
+/**
+ * The decision a wait brings back: named in its body, and in its id (waitTimer). A wait whose body is lost (on Redis, one
+ * an earlier version's process wrote during a rolling upgrade where this version does not read bodies, docs/deploy.md)
+ * is read by its id, rather than failed at every take for good.
+ */
+function decisionOfWait(timer: LeasedTimer): string {
+	try {
+		const { decisionId } = JSON.parse(timer.body) as { decisionId?: unknown };
+		if (typeof decisionId === 'string') return decisionId;
+	} catch {
+		// Read by its id below.
+	}
+	return timer.timerId.slice(timer.timerId.lastIndexOf(':') + 1);
+}
+
+/** Journeys whose delayed decisions this engine has seen adopted (the store's mark read once per process). */
+const adopted = new WeakMap<Engine, Set<string>>();
+const ADOPT_PAGE = 1_000;
+
+/**
+ * Versions before the store kept waits (2026-12-03) delayed a decision by writing it `delayed` with its `retryAt` and
+ * leaving the wait to the flow (an n8n Wait node's waiting execution, a Node-RED delay node): no wait of theirs is in the
+ * store, so once that execution is gone (the old workflow deleted as the current templates replace it: n8n deletes a
+ * deleted workflow's executions, waiting ones too) nothing would bring the decision back. The first take of a journey's
+ * due decisions on a store gives each of its delayed decisions a wait at its `retryAt`, once per
+ * store (a mark in it); not an agent's action, which the agent asks for again. One still held by such an execution may
+ * come out twice: every step takes a decision it has seen before as it stands, so it is sent once.
+ */
+async function adoptEarlierDelays(engine: Engine, journey: string, now: number): Promise<void> {
+	const seen = adopted.get(engine) ?? new Set<string>();
+	adopted.set(engine, seen);
+	if (seen.has(journey)) return;
+	const mark = `adopted-delays:${encodeURIComponent(journey)}`;
+	if ((await engine.store.getCursor(mark)) === undefined) {
+		let after: { createdAt: string; decisionId: string } | undefined;
+		for (;;) {
+			const page = await engine.store.queryDecisions({ journey, status: 'delayed', limit: ADOPT_PAGE, ...(after ? { after } : {}) });
+			for (const decision of page) {
+				// An agent's delayed action has no wait on purpose: the agent asks again (agents/actions.ts).
+				const retryAt = decision.guard?.retryAt ? Date.parse(decision.guard.retryAt) : NaN;
+				if (!decision.agent && Number.isFinite(retryAt)) await engine.store.scheduleTimer(waitTimer(decision, retryAt));
+			}
+			if (page.length < ADOPT_PAGE) break;
+			const last = page[page.length - 1];
+			after = { createdAt: last.createdAt, decisionId: last.decisionId };
+		}
+		// Another process may have set it meanwhile (it adopted the same decisions: the same waits).
+		await engine.store.setCursor(mark, new Date(now).toISOString(), undefined);
+	}
+	seen.add(journey);
 }

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { actionDecisionId } from '../../engine/agents/idempotency';
 import { Engine } from '../../engine/engine';
+import { takeDueDecisions } from '../../engine/guard/waits';
 import { NudgeError } from '../../engine/errors';
 import { DEFAULT_POLICY } from '../../engine/policy/defaultPolicy';
 import { loadPolicy } from '../../engine/policy/load';
@@ -165,6 +166,8 @@ describe.each(local)('agent actions on %s', (_name, makeStore) => {
 		const verdict = await h.engine.requestAction(ask());
 		expect(verdict).toMatchObject({ verdict: 'defer', reasons: ['QUIET_HOURS'], rule: 'nights', retryAt: '2026-05-05T08:00:00.000Z' });
 		expect(await h.store.takeDueTimers(Date.parse('2026-05-06T00:00:00Z'), 10, 1000, waitQueue('agent'))).toEqual([]);
+		// Nor does a journey's first take of its due decisions give it one (the waits an earlier version left to its flows).
+		expect((await takeDueDecisions(h.engine, 'agent', Date.parse('2026-05-06T00:00:00Z'))).decisions).toEqual([]);
 		h.clock.now = new Date('2026-05-05T07:00:00Z');
 		expect(await h.engine.requestAction(ask())).toMatchObject({ verdict: 'defer', duplicate: true });
 		h.clock.now = new Date('2026-05-05T08:30:00Z');
