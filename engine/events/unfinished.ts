@@ -10,6 +10,8 @@
  */
 import type { Decision } from '../audit/schema';
 import type { Engine } from '../engine';
+import { isRecord } from '../util/isRecord';
+import { dedupWindowMs } from './eventAge';
 
 /** The most decisions one trigger keeps (the most recent): a flow stopped with more in flight keeps these. */
 export const MAX_UNFINISHED = 1_000;
@@ -73,7 +75,10 @@ export async function takeUnfinished(engine: Engine, journey: string, node: stri
 	return [];
 }
 
-/** The most decisions one poll trigger's hand-out record keeps: a check hands out at most 1,000 new ones. */
+/**
+ * The most decisions a hand-out record names: a check hands out at most 1,000 new ones, and a check that finds a dropped
+ * hand-out hands out only those (the poll trigger's rule), so no record ever has to leave one out.
+ */
 export const MAX_HANDOUT = 2 * MAX_UNFINISHED;
 
 const handoutKey = (node: string, instance: string) => `handout:${node}:${instance}`;
@@ -98,23 +103,27 @@ export interface HandoutMark {
  * decisions still pending are handed out again (`lostHandout`). Every step takes a decision it has seen before as it
  * stands, so one handed out twice is not sent twice.
  */
-export async function lostHandout(engine: Engine, node: string, kept: HandoutMark): Promise<Decision[]> {
+export async function lostHandout(engine: Engine, node: string, kept: HandoutMark, now = Date.now()): Promise<Decision[]> {
 	const stored = await engine.store.getCursor(handoutKey(node, kept.instance));
 	if (!stored) return [];
-	let record: { token?: unknown; decisionIds?: unknown };
+	let record: unknown;
 	try {
-		record = JSON.parse(stored) as typeof record;
+		record = JSON.parse(stored);
 	} catch {
 		return [];
 	}
-	if (record.token === kept.token || !Array.isArray(record.decisionIds)) return [];
-	return stillPending(engine, record.decisionIds.filter((id): id is string => typeof id === 'string'));
+	// A record that is not one (restored, edited by hand) hands nothing out again, rather than failing every check.
+	if (!isRecord(record) || record.token === kept.token || !Array.isArray(record.decisionIds)) return [];
+	// Dropped longer ago than events are acted on (a workflow reactivated days later): a reminder that late is not sent.
+	if (typeof record.at === 'number' && now - record.at > dedupWindowMs(engine.policy)) return [];
+	return stillPending(engine, record.decisionIds.filter((id): id is string => typeof id === 'string').slice(-MAX_HANDOUT));
 }
 
 /** Records a hand-out under the token the runtime keeps with it (see lostHandout), durably, before it is handed out. */
-export async function recordHandout(engine: Engine, node: string, mark: HandoutMark, decisionIds: string[]): Promise<void> {
+export async function recordHandout(engine: Engine, node: string, mark: HandoutMark, decisionIds: string[], now = Date.now()): Promise<void> {
+	if (decisionIds.length > MAX_HANDOUT) throw new Error(`A hand-out of ${decisionIds.length} decisions cannot be recorded: at most ${MAX_HANDOUT}`);
 	const key = handoutKey(node, mark.instance);
-	const record = JSON.stringify({ token: mark.token, decisionIds: decisionIds.slice(-MAX_HANDOUT) });
+	const record = JSON.stringify({ token: mark.token, at: now, decisionIds });
 	for (let i = 0; i < CAS_TRIES; i++) {
 		if (await engine.store.setCursor(key, record, await engine.store.getCursor(key))) {
 			await engine.store.sync();

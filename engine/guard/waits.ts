@@ -114,7 +114,8 @@ async function adoptEarlierDelays(engine: Engine, journey: string, now: number):
 			for (const decision of page) {
 				// An agent's delayed action has no wait on purpose: the agent asks again (agents/actions.ts).
 				const retryAt = decision.guard?.retryAt ? Date.parse(decision.guard.retryAt) : NaN;
-				if (!decision.agent && Number.isFinite(retryAt)) await engine.store.scheduleTimer(waitTimer(decision, retryAt));
+				// One that has a wait keeps it (its due time, and its lease if a taker has it now).
+				if (!decision.agent && Number.isFinite(retryAt)) await engine.store.scheduleTimer(waitTimer(decision, retryAt), true);
 			}
 			if (page.length < ADOPT_PAGE) break;
 			const last = page[page.length - 1];

@@ -204,8 +204,8 @@ export class MemoryStore extends ComposedSteps implements Store {
 		return true;
 	}
 
-	async scheduleTimer(timer: StoredTimer) {
-		this.timers.set(timer.timerId, { ...timer });
+	async scheduleTimer(timer: StoredTimer, onlyIfAbsent = false) {
+		if (!onlyIfAbsent || !this.timers.has(timer.timerId)) this.timers.set(timer.timerId, { ...timer });
 	}
 
 	async cancelTimer(timerId: string) {

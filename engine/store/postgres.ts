@@ -708,10 +708,11 @@ export class PostgresStore extends ComposedSteps implements Store {
 		return rows.length > 0;
 	}
 
-	async scheduleTimer(timer: StoredTimer) {
+	async scheduleTimer(timer: StoredTimer, onlyIfAbsent = false) {
+		const conflict = onlyIfAbsent ? 'DO NOTHING' : 'DO UPDATE SET due_at = excluded.due_at, body = excluded.body, lease = NULL, lease_until = NULL';
 		await this.q(
 			'schedule a timer',
-			`INSERT INTO ${this.t('timers')} (timer_id, due_at, body) VALUES ($1, $2, $3) ON CONFLICT (timer_id) DO UPDATE SET due_at = excluded.due_at, body = excluded.body, lease = NULL, lease_until = NULL`,
+			`INSERT INTO ${this.t('timers')} (timer_id, due_at, body) VALUES ($1, $2, $3) ON CONFLICT (timer_id) ${conflict}`,
 			[timer.timerId, timer.dueAt, timer.body],
 		);
 	}

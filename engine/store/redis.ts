@@ -1112,11 +1112,16 @@ export class RedisStore extends NamedRecords implements Store {
 		return this.timersMoved;
 	}
 
-	scheduleTimer(timer: StoredTimer) {
+	scheduleTimer(timer: StoredTimer, onlyIfAbsent = false) {
 		const [due, bodies] = this.timerKeys(timerQueue(timer.timerId));
+		const body = `${timer.dueAt}||${timer.body}`;
 		return this.run('schedule a timer', async () => {
 			await this.timerLayout();
-			await execAll(this.redis.multi().zadd(due, timer.dueAt, timer.timerId).hset(bodies, timer.timerId, `${timer.dueAt}||${timer.body}`));
+			// One MULTI: a timer in the queue has its body, so both leave an existing one as it is, or both write.
+			const steps = onlyIfAbsent
+				? this.redis.multi().zadd(due, 'NX', timer.dueAt, timer.timerId).hsetnx(bodies, timer.timerId, body)
+				: this.redis.multi().zadd(due, timer.dueAt, timer.timerId).hset(bodies, timer.timerId, body);
+			await execAll(steps);
 		});
 	}
 

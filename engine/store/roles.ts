@@ -144,8 +144,11 @@ export interface CursorStore {
 
 /** Timers, each queue leased to one taker at a time. */
 export interface TimerStore {
-	/** Schedules a timer, replacing a pending one with the same id. */
-	scheduleTimer(timer: StoredTimer): Promise<void>;
+	/**
+	 * Schedules a timer, replacing a pending one with the same id (its due time, body and lease); with `onlyIfAbsent`, a
+	 * timer with that id is left as it is.
+	 */
+	scheduleTimer(timer: StoredTimer, onlyIfAbsent?: boolean): Promise<void>;
 	/** Cancels a pending timer; false when there was none. */
 	cancelTimer(timerId: string): Promise<boolean>;
 	/**

@@ -790,9 +790,10 @@ export class SqliteStore extends ComposedSteps implements Store {
 		});
 	}
 
-	scheduleTimer(timer: StoredTimer) {
+	scheduleTimer(timer: StoredTimer, onlyIfAbsent = false) {
+		const conflict = onlyIfAbsent ? 'DO NOTHING' : 'DO UPDATE SET due_at = excluded.due_at, body = excluded.body, lease = NULL, lease_until = NULL';
 		return this.write(() => {
-			this.prepared('INSERT INTO timers (timer_id, due_at, body) VALUES (?, ?, ?) ON CONFLICT(timer_id) DO UPDATE SET due_at = excluded.due_at, body = excluded.body, lease = NULL, lease_until = NULL').run(timer.timerId, timer.dueAt, timer.body);
+			this.prepared(`INSERT INTO timers (timer_id, due_at, body) VALUES (?, ?, ?) ON CONFLICT(timer_id) ${conflict}`).run(timer.timerId, timer.dueAt, timer.body);
 		});
 	}
 

@@ -739,6 +739,17 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
 			expect((await take(5000, 10)).map((t) => t.timerId)).toEqual(['t-late']);
 		});
 
+		test('a timer scheduled only if absent leaves one with its id as it is (due time, body, lease), and schedules one that is not there', async () => {
+			await store.scheduleTimer({ timerId: 't-kept', dueAt: 1000, body: '{"n":1}' });
+			const [leased] = await store.takeDueTimers(1000, 10, 60_000);
+			expect(leased).toMatchObject({ timerId: 't-kept' });
+			await store.scheduleTimer({ timerId: 't-kept', dueAt: 500, body: '{"n":2}' }, true);
+			await store.scheduleTimer({ timerId: 't-new', dueAt: 800, body: '{"n":3}' }, true);
+			// Still leased: not taken again before its lease runs out, and acknowledged with its lease as before.
+			expect((await store.takeDueTimers(2000, 10, 60_000)).map((t) => [t.timerId, t.dueAt, t.body])).toEqual([['t-new', 800, '{"n":3}']]);
+			expect(await store.ackTimer('t-kept', leased.lease)).toBe(true);
+		});
+
 		test("waiting decisions are a timer queue per journey: taken when due, never before, once each; apart from inactivity timers and other journeys' waits", async () => {
 			const odd = "it's 100%: a:b"; // a journey name with quotes, colons and percent signs is still one queue
 			await store.scheduleTimer(waitTimer({ decisionId: 'd-late', journey: 'nurture', contactId: 'c1' }, 3000));

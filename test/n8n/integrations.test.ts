@@ -187,6 +187,8 @@ describe('Nudge Poll Trigger, Source HubSpot (private app)', () => {
 		const again = buildWorkflow({ nodes: [pollNode()], connections: {} }, inDatabase);
 		const resumed = await check(again);
 		expect(resumed![0].map((item) => [item.json.decisionId, item.json.resumed])).toEqual([[dropped![0][0].json.decisionId, true]]);
+		// That check asked HubSpot nothing; the next one does, and finds nothing newer.
+		expect(await check(again)).toBeNull();
 		scope.done();
 	});
 
@@ -361,7 +363,29 @@ describe('Inactivity timers: scheduled by Nudge Trigger, fired by Nudge Poll Tri
 			expect(resumed![0].map((item) => [item.json.decisionId, item.json.resumed])).toEqual([[dropped![0][0].json.decisionId, true]]);
 		});
 
-		it('hands out again only decisions still pending, beside the new ones; a check n8n took is not handed out again', async () => {
+		it('checks dropped again and again lose nothing: each hands out the dropped decisions alone, the timers due wait for the next', async () => {
+			const f = vendorFixture();
+			await cartLeft(f, 'u-first');
+			const workflow = timersWorkflow();
+			expect(names(await check(f, workflow))).toEqual(['cart:Cart Abandoned']);
+			const inDatabase = saved(workflow);
+			// Each dropped check runs on the workflow as n8n's database holds it (a copy: n8n's workflow changes the object it is given).
+			const fromDatabase = () => timersWorkflow(JSON.parse(JSON.stringify(inDatabase)) as IDataObject);
+			await cartsDue(f, 'wave1');
+			const wave1 = (await check(f, fromDatabase()))![0].map((item) => item.json.decisionId);
+			expect(wave1).toHaveLength(150);
+			await cartsDue(f, 'wave2');
+			for (let drop = 0; drop < 2; drop++) expect((await check(f, fromDatabase()))![0].map((item) => item.json.decisionId)).toEqual(wave1);
+			const kept = fromDatabase();
+			const resumed = (await check(f, kept))![0];
+			expect(resumed.map((item) => [item.json.decisionId, item.json.resumed])).toEqual(wave1.map((id) => [id, true]));
+			const next = (await check(f, kept))![0];
+			expect(next).toHaveLength(150);
+			expect(next.filter((item) => wave1.includes(item.json.decisionId) || item.json.resumed)).toEqual([]);
+			expect(await check(f, kept)).toBeNull();
+		});
+
+		it('hands out again only decisions still pending, alone (the new ones at the check after); a check n8n took is not handed out again', async () => {
 			const f = vendorFixture();
 			const workflow = timersWorkflow();
 			await cartLeft(f, 'u-0');
@@ -377,7 +401,8 @@ describe('Inactivity timers: scheduled by Nudge Trigger, fired by Nudge Poll Tri
 			await cartLeft(f, 'u-c');
 			const again = timersWorkflow(inDatabase);
 			const next = await check(f, again);
-			expect(next![0].map((item) => [item.json.decisionId === second, item.json.resumed ?? false])).toEqual([[true, true], [false, false]]);
+			expect(next![0].map((item) => [item.json.decisionId, item.json.resumed])).toEqual([[second, true]]);
+			expect((await check(f, again))![0].map((item) => [item.json.contactId === next![0][0].json.contactId, item.json.resumed ?? false])).toEqual([[false, false]]);
 			expect(await check(f, again)).toBeNull();
 		});
 	});
