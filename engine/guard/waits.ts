@@ -98,9 +98,9 @@ const ADOPT_PAGE = 1_000;
  * leaving the wait to the flow (an n8n Wait node's waiting execution, a Node-RED delay node): no wait of theirs is in the
  * store, so once that execution is gone (the old workflow deleted as the current templates replace it: n8n deletes a
  * deleted workflow's executions, waiting ones too) nothing would bring the decision back. The first take of a journey's
- * due decisions on a store gives each of its delayed decisions a wait at its `retryAt`, once per
- * store (a mark in it); not an agent's action, which the agent asks for again. One still held by such an execution may
- * come out twice: every step takes a decision it has seen before as it stands, so it is sent once.
+ * due decisions on a store gives each of its delayed decisions that has none a wait at its `retryAt`, once per store (a
+ * mark in it); not an agent's action, which the agent asks for again. One still held by such an execution may come out
+ * twice: every step takes a decision it has seen before as it stands, so it is sent once.
  */
 async function adoptEarlierDelays(engine: Engine, journey: string, now: number): Promise<void> {
 	const seen = adopted.get(engine) ?? new Set<string>();

@@ -134,13 +134,13 @@ export class NudgePollTrigger implements INodeType {
 				const node = { journey: timerJourney ? journeyOf(timerJourney) : undefined, node: timerNodeOf(this) };
 				// "Fetch Test Event": the timers due, shown without firing them (the active workflow's next check fires them).
 				if (this.getMode() === 'manual') return previewOf((await previewDueTimers(engine, Date.now(), 100, node)).map((timer) => ({ timer })), false, "timer(s) due, which the active workflow's next check fires");
+				// A check that finds a dropped one hands out only its decisions; the timers due wait a minute for the next.
+				const lost = await lostHandOut(this, engine);
+				if (lost.length) return await handOut(this, engine, lost, []);
 				// n8n polls at most once a minute: a check takes batches until the due timers run out (up to TIMER_TAKES
 				// of them), or 150 carts due at once would wait a minute for each 100.
 				// A later take that fails ends the check with what the earlier ones fired: they are handed to n8n (a throw
 				// would lose them, fired already); its own timers were not acknowledged and fire again after their lease.
-				// A check that finds a dropped one hands out only its decisions; the timers due wait a minute for the next.
-				const lost = await lostHandOut(this, engine);
-				if (lost.length) return await handOut(this, engine, lost, []);
 				const batches: FiredTimers[] = [];
 				for (let take = 0; take < TIMER_TAKES; take++) {
 					let batch: FiredTimers;
@@ -206,7 +206,7 @@ function previewOf(shown: IDataObject[], more: boolean, what: string): INodeExec
 type HandoutState = { nudgeHandouts?: Record<string, HandoutMark> };
 const handoutState = (context: IPollFunctions) => context.getWorkflowStaticData('global') as HandoutState;
 
-/** The decisions of the last check that n8n dropped (deactivated or replaced mid-check): handed out again with this check's. */
+/** The decisions of the last check that n8n dropped (deactivated or replaced mid-check), to hand out again alone. */
 async function lostHandOut(context: IPollFunctions, engine: Engine): Promise<Decision[]> {
 	const kept = handoutState(context).nudgeHandouts?.[context.getNode().id];
 	if (!kept) return [];
