@@ -44,13 +44,23 @@ interface HourStarts {
 	hourOf(now: number): number;
 }
 
+/**
+ * When the local clock first shows h:00 on `day`'s date. An hour the clocks go back over comes twice; luxon's `set` picks
+ * either, by the offset it starts from (so tomorrow's hour depended on when today's starts were first worked out).
+ */
+function firstStart(day: DateTime, h: number): DateTime {
+	const start = day.set({ hour: h, minute: 0, second: 0, millisecond: 0 });
+	const hourBefore = start.minus({ hours: 1 });
+	return hourBefore.hour === h && hourBefore.minute === 0 && hourBefore.day === start.day ? hourBefore : start;
+}
+
 function hourStarts(rules: QuietHours[], { local, span }: { local: DateTime; span?: { from: number } }): HourStarts {
 	const starts: HourStarts = { today: [], tomorrow: [], quietToday: [], quietTomorrow: [], hourOf: span ? (now) => Math.floor((now - span.from) / HOUR_MS) : () => local.hour };
 	// Tomorrow's hours from tomorrow's date: from today's, the day after the clocks skip 02:00 its hour 2 was 03:00.
 	const nextDay = local.plus({ days: 1 });
 	for (const h of HOURS) {
-		const today = local.set({ hour: h, minute: 0, second: 0, millisecond: 0 });
-		const tomorrow = nextDay.set({ hour: h, minute: 0, second: 0, millisecond: 0 });
+		const today = firstStart(local, h);
+		const tomorrow = firstStart(nextDay, h);
 		starts.today.push(today.toMillis());
 		starts.tomorrow.push(tomorrow.toMillis());
 		starts.quietToday.push(rules.some((r) => quietUntil(r, today)));

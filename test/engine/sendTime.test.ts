@@ -80,16 +80,34 @@ describe('send time', () => {
 					const { hour, startOf } = nextHourStarts(withRules, 'email', zone, now);
 					expect(hour).toBe(local.hour);
 					for (let h = 0; h < 24; h++) {
-						// As bestSendTime first did it, with luxon for every hour; a passed hour on tomorrow's date.
-						const clock = { hour: h, minute: 0, second: 0, millisecond: 0 };
-						const today = local.set(clock);
-						const start = h === local.hour ? local : today < local ? local.plus({ days: 1 }).set(clock) : today;
+						// As bestSendTime first did it, with luxon for every hour; a passed hour on tomorrow's date. An hour the clocks
+						// go back over comes twice: it starts at the first (luxon's set picks either, by the offset it starts from).
+						const firstAt = (day: DateTime) => {
+							const at = day.set({ hour: h, minute: 0, second: 0, millisecond: 0 });
+							const before = at.minus({ hours: 1 });
+							return before.hour === h && before.minute === 0 && before.day === at.day ? before : at;
+						};
+						const today = firstAt(local);
+						const start = h === local.hour ? local : today < local ? firstAt(local.plus({ days: 1 })) : today;
 						expect(startOf(h)).toBe(rules.some((r) => referenceQuietUntil(r, start)) ? undefined : start.toMillis());
 					}
 				}
 			}),
 			{ numRuns: 100 },
 		);
+	});
+
+	test.each([
+		['America/New_York', '2026-10-31T06:30:00Z', '2026-11-01T01:00:00Z', 1, '2026-11-01T05:00:00Z'],
+		['America/St_Johns', '2026-10-31T05:00:00Z', '2026-11-01T00:00:00Z', 1, '2026-11-01T03:30:00Z'],
+		['Europe/Berlin', '2026-10-24T01:30:00Z', '2026-10-24T21:59:59Z', 2, '2026-10-25T00:00:00Z'],
+	])('in %s the hour the clocks go back over starts at its first occurrence, whenever the day’s starts were first worked out', (zone, early, late, hour, first) => {
+		// The day before the clocks go back: its starts are worked out once (at the day's first decision) and kept.
+		const kept = { ...policy(), quietHours: [] };
+		expect(nextHourStarts(kept, 'email', zone, Date.parse(early)).startOf(hour)).toBe(Date.parse(first));
+		expect(nextHourStarts(kept, 'email', zone, Date.parse(late)).startOf(hour)).toBe(Date.parse(first));
+		const fresh = { ...policy(), quietHours: [] };
+		expect(nextHourStarts(fresh, 'email', zone, Date.parse(late)).startOf(hour)).toBe(Date.parse(first));
 	});
 
 	test('a rule for another channel leaves the hours open', () => {
