@@ -11,7 +11,7 @@
  */
 import type { Decision } from '../audit/schema';
 import type { Engine } from '../engine';
-import { type LeasedTimer, type StoredTimer, waitQueue } from '../store/types';
+import { type LeasedTimer, type StoredTimer, timerQueue, waitQueue } from '../store/types';
 
 /**
  * The wait of one decision, in its journey's queue (a decision waits at most once at a time: a new delay moves it).
@@ -86,7 +86,7 @@ function decisionOfWait(timer: LeasedTimer): string {
 	} catch {
 		// Read by its id below.
 	}
-	return timer.timerId.slice(timer.timerId.lastIndexOf(':') + 1);
+	return timer.timerId.slice(timerQueue(timer.timerId).length + 1);
 }
 
 /** Journeys whose delayed decisions this engine has seen adopted (the store's mark read once per process). */

@@ -329,22 +329,28 @@ describe('Inactivity timers: scheduled by Nudge Trigger, fired by Nudge Poll Tri
 			const node = Object.values(workflow.nodes)[0];
 			return (nodeTypes.getByNameAndVersion(node.type, 1) as INodeType).poll!.call(new PollContext(workflow, node, additionalData(f.credentials), 'trigger', 'activate'));
 		};
-		/** The node's static data as n8n saved it with the last execution it started (n8n 2 discards a dropped check's). */
-		const saved = (workflow: Workflow) => JSON.parse(JSON.stringify(workflow.staticData)) as IDataObject;
 		const cartLeft = (f: ReturnType<typeof vendorFixture>, user: string) => post(f, { type: 'track', event: 'Cart Updated', userId: user, messageId: `cart-${user}`, timestamp: new Date(Date.now() - 40 * 60_000).toISOString() });
+		/**
+		 * A workflow whose first check n8n took (a cart's reminder), and `fromDatabase`: the workflow as n8n builds it
+		 * when activated again, with the static data saved with that execution (n8n 2 discards a dropped check's). A copy
+		 * each time: n8n's workflow changes the object it is given.
+		 */
+		async function afterTakenCheck(f: ReturnType<typeof vendorFixture>, user: string) {
+			const workflow = timersWorkflow();
+			await cartLeft(f, user);
+			expect(names(await check(f, workflow))).toEqual(['cart:Cart Abandoned']);
+			const inDatabase = JSON.stringify(workflow.staticData);
+			return { workflow, fromDatabase: (name?: string) => timersWorkflow(JSON.parse(inDatabase) as IDataObject, name) };
+		}
 
 		it('hands its decisions out again at the next check, once, marked resumed', async () => {
 			const f = vendorFixture();
-			const workflow = timersWorkflow();
-			await cartLeft(f, 'u-taken');
-			const taken = await check(f, workflow);
-			expect(names(taken)).toEqual(['cart:Cart Abandoned']);
-			const inDatabase = saved(workflow);
+			const { workflow, fromDatabase } = await afterTakenCheck(f, 'u-taken');
 			await cartLeft(f, 'u-dropped');
 			const dropped = await check(f, workflow);
 			expect(names(dropped)).toEqual(['cart:Cart Abandoned']);
 			// Activated again, n8n builds the workflow from its database: the static data the taken check left.
-			const again = timersWorkflow(inDatabase);
+			const again = fromDatabase();
 			const resumed = await check(f, again);
 			expect(resumed![0].map((item) => [item.json.decisionId, item.json.resumed, (item.json.event as { name: string }).name])).toEqual([[dropped![0][0].json.decisionId, true, 'Cart Abandoned']]);
 			expect(await check(f, again)).toBeNull();
@@ -352,25 +358,18 @@ describe('Inactivity timers: scheduled by Nudge Trigger, fired by Nudge Poll Tri
 
 		it('hands them out again after the node was renamed (n8n keys a node’s own static data by its name)', async () => {
 			const f = vendorFixture();
-			const workflow = timersWorkflow();
-			await cartLeft(f, 'u-named');
-			expect(names(await check(f, workflow))).toEqual(['cart:Cart Abandoned']);
-			const inDatabase = saved(workflow);
+			const { workflow, fromDatabase } = await afterTakenCheck(f, 'u-named');
 			await cartLeft(f, 'u-renamed');
 			const dropped = await check(f, workflow);
-			const renamed = timersWorkflow(inDatabase, 'Cart Timers');
+			const renamed = fromDatabase('Cart Timers');
 			const resumed = await check(f, renamed);
 			expect(resumed![0].map((item) => [item.json.decisionId, item.json.resumed])).toEqual([[dropped![0][0].json.decisionId, true]]);
 		});
 
 		it('checks dropped again and again lose nothing: each hands out the dropped decisions alone, the timers due wait for the next', async () => {
 			const f = vendorFixture();
-			await cartLeft(f, 'u-first');
-			const workflow = timersWorkflow();
-			expect(names(await check(f, workflow))).toEqual(['cart:Cart Abandoned']);
-			const inDatabase = saved(workflow);
-			// Each dropped check runs on the workflow as n8n's database holds it (a copy: n8n's workflow changes the object it is given).
-			const fromDatabase = () => timersWorkflow(JSON.parse(JSON.stringify(inDatabase)) as IDataObject);
+			// Each dropped check runs on the workflow as n8n's database holds it.
+			const { fromDatabase } = await afterTakenCheck(f, 'u-first');
 			await cartsDue(f, 'wave1');
 			const wave1 = (await check(f, fromDatabase()))![0].map((item) => item.json.decisionId);
 			expect(wave1).toHaveLength(150);
@@ -387,19 +386,16 @@ describe('Inactivity timers: scheduled by Nudge Trigger, fired by Nudge Poll Tri
 
 		it('hands out again only decisions still pending, alone (the new ones at the check after); a check n8n took is not handed out again', async () => {
 			const f = vendorFixture();
-			const workflow = timersWorkflow();
-			await cartLeft(f, 'u-0');
-			expect(names(await check(f, workflow))).toEqual(['cart:Cart Abandoned']);
+			const { workflow, fromDatabase } = await afterTakenCheck(f, 'u-0');
 			await cartLeft(f, 'u-a');
 			await cartLeft(f, 'u-b');
-			const inDatabase = saved(workflow);
 			const dropped = await check(f, workflow);
 			expect(dropped![0]).toHaveLength(2);
 			// One of them was finished meanwhile (a step of an execution n8n did start, then lost its static data).
 			const [first, second] = dropped![0].map((item) => String(item.json.decisionId));
 			expect((await f.engine.checkCap(await f.engine.chooseChannel(first))).status).not.toBe('pending');
 			await cartLeft(f, 'u-c');
-			const again = timersWorkflow(inDatabase);
+			const again = fromDatabase();
 			const next = await check(f, again);
 			expect(next![0].map((item) => [item.json.decisionId, item.json.resumed])).toEqual([[second, true]]);
 			expect((await check(f, again))![0].map((item) => [item.json.contactId === next![0][0].json.contactId, item.json.resumed ?? false])).toEqual([[false, false]]);

@@ -136,7 +136,7 @@ export class NudgePollTrigger implements INodeType {
 				if (this.getMode() === 'manual') return previewOf((await previewDueTimers(engine, Date.now(), 100, node)).map((timer) => ({ timer })), false, "timer(s) due, which the active workflow's next check fires");
 				// A check that finds a dropped one hands out only its decisions; the timers due wait a minute for the next.
 				const lost = await lostHandOut(this, engine);
-				if (lost.length) return await handOut(this, engine, lost, []);
+				if (lost.length) return await handOut(this, engine, lost.map(resumedItem));
 				// n8n polls at most once a minute: a check takes batches until the due timers run out (up to TIMER_TAKES
 				// of them), or 150 carts due at once would wait a minute for each 100.
 				// A later take that fails ends the check with what the earlier ones fired: they are handed to n8n (a throw
@@ -159,7 +159,7 @@ export class NudgePollTrigger implements INodeType {
 				}
 				// n8n starts the execution with what poll() returns. An acknowledgement that fails leaves its timer to fire
 				// again after the lease, as a repeat (its decision handed out again only if no step has touched it).
-				const items = await handOut(this, engine, [], batches.flatMap((batch) => batch.fired));
+				const items = await handOut(this, engine, batches.flatMap((batch) => batch.fired).map(newItem));
 				for (const batch of batches) await batch.acknowledge().catch((error: Error) => this.logger.warn(`Nudge Poll Trigger "${this.getNode().name}": could not acknowledge fired timers (they may fire again as duplicates): ${error.message}`));
 				return items;
 			}
@@ -178,13 +178,13 @@ export class NudgePollTrigger implements INodeType {
 				return previewOf(events.map((event) => ({ event })), more, "change(s), which the active workflow's next check takes in");
 			}
 			const lost = await lostHandOut(this, engine);
-			if (lost.length) return await handOut(this, engine, lost, []);
+			if (lost.length) return await handOut(this, engine, lost.map(resumedItem));
 			// The cursor lives in the Nudge store (not n8n static data), so it is shared and survives restarts.
 			const result = await pollOnce(engine, createPollSource(spec), options);
 			// The cursor moved past a record Nudge could not take in: said in n8n's log (as Node-RED warns), with the fix.
 			for (const bad of result.invalid) this.logger.warn(`Nudge Poll Trigger "${this.getNode().name}": skipped ${spec.source} record ${bad.id}, which Nudge cannot take in: ${bad.error}`);
 			for (const failure of await applyInactivityRules(engine, result.accepted, rules, timerNodeOf(this))) this.logger.error(`Nudge Poll Trigger "${this.getNode().name}": ${timerFailureText(failure)}`);
-			return await handOut(this, engine, [], result.accepted);
+			return await handOut(this, engine, result.accepted.map(newItem));
 		} catch (error) {
 			throw toNodeError(this.getNode(), error);
 		}
@@ -216,15 +216,11 @@ async function lostHandOut(context: IPollFunctions, engine: Engine): Promise<Dec
 }
 
 /**
- * This check's items: the decisions n8n dropped before (marked `resumed`, their event as the log keeps it), or the new
- * ones. Recorded in the store under a fresh token, which goes into the workflow's static data: n8n keeps that only with
- * the execution it starts, so the next check can tell whether it dropped these.
+ * This check's items: the decisions n8n dropped before, or the new ones. Recorded in the store under a fresh token, which
+ * goes into the workflow's static data: n8n keeps that only with the execution it starts, so the next check can tell
+ * whether it dropped these.
  */
-async function handOut(context: IPollFunctions, engine: Engine, lost: Decision[], accepted: IngestResult[]): Promise<INodeExecutionData[][] | null> {
-	const items = [
-		...lost.map((decision) => itemOf(decision, decision.event, true)),
-		...accepted.map(({ decision, event }) => itemOf(decision, event, false)),
-	];
+async function handOut(context: IPollFunctions, engine: Engine, items: INodeExecutionData[]): Promise<INodeExecutionData[][] | null> {
 	if (!items.length) return null;
 	const state = handoutState(context);
 	const node = context.getNode().id;
@@ -239,14 +235,9 @@ async function handOut(context: IPollFunctions, engine: Engine, lost: Decision[]
 	return [items];
 }
 
-function itemOf(decision: Decision, event: unknown, resumed: boolean): INodeExecutionData {
-	return {
-		json: {
-			decisionId: decision.decisionId,
-			contactId: decision.contactId,
-			decision: decision as unknown as IDataObject,
-			event: event as IDataObject,
-			...(resumed ? { resumed: true } : {}),
-		},
-	};
-}
+const itemOf = (decision: Decision, event: unknown, more: IDataObject = {}): INodeExecutionData => ({
+	json: { decisionId: decision.decisionId, contactId: decision.contactId, decision: decision as unknown as IDataObject, event: event as IDataObject, ...more },
+});
+const newItem = ({ decision, event }: IngestResult) => itemOf(decision, event);
+/** A decision a dropped check handed out, again: its event as the decision log keeps it. */
+const resumedItem = (decision: Decision) => itemOf(decision, decision.event, { resumed: true });
