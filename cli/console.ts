@@ -3,8 +3,7 @@ import { parseArgs } from 'node:util';
 import { DecisionConsole } from '../engine/audit/queries';
 import { LOOPBACK_HOSTS, startConsoleServer } from '../console/server';
 import { NudgeError } from '../engine/errors';
-import { createEngine } from '../engine/registry';
-import { requireStoredData, requireStoreFile } from './storeFile';
+import { createExistingEngine } from './storeFile';
 
 export const CONSOLE_USAGE = `  console [--store STORE] [--port 4280] [--host 127.0.0.1] [--public-host NAME] [--token TOKEN] [--reveal-pii]
           [--policy FILE.json]
@@ -36,12 +35,10 @@ export async function runConsole(args: string[]): Promise<number> {
 	let token = values.token ?? process.env.NUDGE_CONSOLE_TOKEN;
 	if (!token && !LOOPBACK_HOSTS.includes(values.host)) token = randomBytes(24).toString('base64url');
 	// The console only reads: a SQLite file, PostgreSQL schema or Redis prefix that is not there is a typo, not an empty log to show.
-	requireStoreFile(values.store);
-	const engine = createEngine({ store: values.store, policyFile: values.policy });
+	const engine = await createExistingEngine({ store: values.store, policyFile: values.policy });
 	const decisionConsole = new DecisionConsole(engine, { revealPii: values['reveal-pii'] });
 	let running;
 	try {
-		await requireStoredData(engine.store);
 		running = await startConsoleServer({ console: decisionConsole, port, host: values.host, token, publicHosts: values['public-host'] });
 	} catch (error) {
 		await engine.close();

@@ -4,7 +4,7 @@ import { checkWebhookUrl, longestSendMs } from '../engine/deliver/webhook';
 import type { SendTarget } from '../engine/engine';
 import { NudgeError } from '../engine/errors';
 import { createEngine } from '../engine/registry';
-import { requireStoredData, requireStoreFile } from './storeFile';
+import { createExistingEngine } from './storeFile';
 
 export const MCP_USAGE = `  mcp [--store STORE] [--policy FILE.json] [--agent-id ID] [--webhook URL [--webhook-secret S]] [--reveal-pii]
       [--http [--port 4281] [--host 127.0.0.1] [--token TOKEN] [--public-host NAME]]
@@ -51,14 +51,8 @@ export async function runMcp(args: string[]): Promise<number> {
 	mcpAgentId(tools);
 	// A --store that names no file, PostgreSQL schema or Redis prefix with data is a typo (its empty log would deny every
 	// contact for want of consent); the default store is made on first use, as the nodes make it.
-	if (values.store) requireStoreFile(values.store);
-	const engine = createEngine({ store: values.store, policyFile: values.policy });
-	if (values.store) {
-		await requireStoredData(engine.store).catch(async (error) => {
-			await engine.close();
-			throw error;
-		});
-	}
+	const config = { store: values.store, policyFile: values.policy };
+	const engine = values.store ? await createExistingEngine(config) : createEngine(config);
 	const stopped = new Promise<void>((resolve) => {
 		process.once('SIGINT', resolve);
 		process.once('SIGTERM', resolve);

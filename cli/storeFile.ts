@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
+import type { Engine } from '../engine/engine';
 import { NudgeError } from '../engine/errors';
+import { createEngine, type EngineConfig } from '../engine/registry';
 import { DEFAULT_STORE_URL, openStore, sqliteFileOf } from '../engine/store/open';
 import { PostgresStore } from '../engine/store/postgres';
 import { RedisStore } from '../engine/store/redis';
@@ -29,15 +31,29 @@ export async function requireStoredData(store: Store): Promise<void> {
 	for (const part of postgresParts(store)) await part.requireSchema();
 }
 
+/** `opened` when the store's data is there (requireStoredData); otherwise it is closed and the refusal thrown. */
+async function withDataOrClosed<T extends { close(): Promise<unknown> }>(opened: T, store: Store): Promise<T> {
+	try {
+		await requireStoredData(store);
+		return opened;
+	} catch (error) {
+		await opened.close().catch(() => undefined);
+		throw error;
+	}
+}
+
 /** Opens a `--store` whose data must be there already: a SQLite file that is, a PostgreSQL schema that is, a Redis prefix with keys. */
 export async function openExistingStore(path?: string): Promise<Store> {
 	requireStoreFile(path);
 	const store = openStore(path || DEFAULT_STORE_URL);
-	await requireStoredData(store).catch(async (error) => {
-		await store.close().catch(() => undefined);
-		throw error;
-	});
-	return store;
+	return await withDataOrClosed(store, store);
+}
+
+/** An engine (createEngine's: the policy is loaded before the store opens) on a `--store` whose data must be there already. */
+export async function createExistingEngine(config: EngineConfig): Promise<Engine> {
+	requireStoreFile(config.store);
+	const engine = createEngine(config);
+	return await withDataOrClosed(engine, engine.store);
 }
 
 /**
