@@ -209,3 +209,36 @@ describe('Execute Once on a per-item step node', () => {
 		expect(await f.engine.queryDecisions({})).toEqual([]);
 	});
 });
+
+describe('an Agent ID given as an expression on the regular Nudge Action node', () => {
+	// The setting takes no expressions (noDataExpression): n8n strips the "=" of one in imported JSON (n8n-workflow's
+	// getNodeParameters), so the item's own data never chooses the agent. The text left is refused per item.
+	const action = (extra: Partial<INode> = {}) =>
+		nudgeNode('Action', 'nudgeAction', { agentId: '={{ $json.agent }}', contact: '={{ $json.identities.email }}', channel: 'email', idempotencyKey: '={{ $json.eventId }}' }, extra);
+	const NOT_A_NAME = /agentId: may hold letters, digits and \. _ : @ \/ - only/;
+
+	it('is never evaluated: the run fails naming the setting, and nothing is decided', async () => {
+		const f = fixture({ policy: POLICY });
+		const result = await run(f, { nodes: [action()], connections: {} }, [{ ...contact(1), agent: 'trusted-bot' }], 'Action');
+		stoppedAt(result, 'Action', NOT_A_NAME);
+		expect(await f.engine.queryDecisions({})).toEqual([]);
+	});
+
+	it('with On Error → Continue, every item is an error item, not passed on as if it were answered', async () => {
+		const f = fixture({ policy: POLICY });
+		const items = [
+			{ ...contact(1), agent: 'trusted-bot' },
+			{ ...contact(2), agent: 'trusted-bot' },
+		];
+		const result = await run(f, { nodes: [action(CONTINUE)], connections: {} }, items, 'Action');
+		expect(result.run.status).toBe('success');
+		const out = result.output('Action', 0);
+		expect(out).toHaveLength(2);
+		for (const [i, item] of out.entries()) {
+			expect(item).toMatchObject({ eventId: items[i].eventId, details: expect.objectContaining({ code: 'INVALID_INPUT', node: 'Action' }) });
+			expect(item.error).toMatch(NOT_A_NAME);
+			expect(item.verdict).toBeUndefined();
+		}
+		expect(await f.engine.queryDecisions({})).toEqual([]);
+	});
+});
