@@ -164,4 +164,19 @@ describe('a failure after the engine step', () => {
 		expect(error.message).toMatch(/Nudge could not process this message: Maximum call stack size exceeded/);
 		expect(lastStatus('score')).toMatchObject({ fill: 'red' });
 	});
+
+	// Found by a burst of hostile messages into the shipped journeys' nodes in a real Node-RED runtime: a msg.decision
+	// that throws when read (a getter, or a Proxy Node-RED cannot copy) reached no Catch node, only the log.
+	it.each([
+		['a getter on msg.decision that throws', () => Object.defineProperty({ _msgid: 'm-getter' }, 'decision', { enumerable: true, get: () => { throw new Error('getter boom'); } })],
+		['a msg.decision Proxy that throws on every read', () => ({ _msgid: 'm-proxy', decision: new Proxy({}, { get: () => { throw new Error('getter boom'); }, ownKeys: () => { throw new Error('getter boom'); } }) })],
+	])('%s: the step node fails it with done(err) seen by a Catch node', async (_name, hostile) => {
+		await helper.load(NUDGE_NODES, [...catchAll(), engineNodeDef(), { id: 'score', type: 'nudge-score', z: TAB, engine: 'eng1', wires: [['next']] }, { id: 'next', type: 'helper', z: TAB }], credentials());
+		const reached = recordMessages(['next']);
+		const caught = nextCaught();
+		nodeOf('score').receive(hostile());
+		expect(await caught).toEqual({ message: 'Nudge could not process this message: getter boom', source: 'score' });
+		expect(lastStatus('score')).toMatchObject({ fill: 'red' });
+		expect(reached.next).toEqual([]);
+	});
 });

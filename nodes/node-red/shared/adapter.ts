@@ -173,9 +173,26 @@ export function fail(node: Node, msg: NodeMessage, done: Done, error: unknown): 
 	try {
 		done(nudgeError);
 	} catch {
-		// Node-RED copies the message for each Catch node and cannot copy one nested too deep (RangeError): the
-		// Catch nodes get the error with the message's id and decision instead of nothing.
-		node.error(nudgeError, { _msgid: msg._msgid, ...(msg.decision === undefined ? {} : { decision: msg.decision }) });
+		// Node-RED copies the message for each Catch node and cannot copy one nested too deep (RangeError) or one with
+		// a getter that throws: the Catch nodes get the error with the message's id and decision instead of nothing.
+		const id = readSafely(msg, '_msgid');
+		const report = { _msgid: typeof id === 'string' ? id : undefined };
+		const decision = readSafely(msg, 'decision');
+		try {
+			node.error(nudgeError, decision === undefined ? report : { ...report, decision });
+		} catch {
+			// The decision cannot be copied either (a Proxy, a getter of its own): the message's id alone.
+			node.error(nudgeError, report);
+		}
+	}
+}
+
+/** A message property, or undefined when reading it throws (a getter or a Proxy a flow put there). */
+function readSafely(msg: NodeMessage, key: string): unknown {
+	try {
+		return (msg as Record<string, unknown>)[key];
+	} catch {
+		return undefined;
 	}
 }
 
