@@ -123,15 +123,37 @@ export function lastStatus(id: string): NodeStatus | undefined {
 	return nodeOf(id).status.lastCall?.args[0];
 }
 
-/** Resolves with the next message a helper node receives. */
+type Waiter = (msg: NodeMessage & Record<string, unknown>) => void;
+const waitersOf = new WeakMap<Node, Set<Waiter>>();
+
+/**
+ * Resolves with the next message a helper node receives. One listener per node serves every waiter: a listener that
+ * removes itself while Node-RED calls the node's listeners (node.once) makes Node-RED skip the next one and fail the
+ * message with "Cannot read properties of undefined (reading 'call')" (runtime/lib/nodes/Node.js, _emitInput).
+ */
 export function nextMessage(id: string, timeoutMs = 5000): Promise<NodeMessage & Record<string, unknown>> {
 	const node = nodeOf(id);
+	let waiters = waitersOf.get(node);
+	if (!waiters) {
+		const all = new Set<Waiter>();
+		waitersOf.set(node, (waiters = all));
+		node.on('input', (msg: NodeMessage & Record<string, unknown>) => {
+			const now = [...all];
+			all.clear();
+			for (const waiter of now) waiter(msg);
+		});
+	}
+	const mine = waiters;
 	return new Promise((resolve, reject) => {
-		const timer = setTimeout(() => reject(new Error(`no message reached ${id} within ${timeoutMs} ms`)), timeoutMs);
-		node.once('input', (msg: NodeMessage & Record<string, unknown>) => {
+		const waiter: Waiter = (msg) => {
 			clearTimeout(timer);
 			resolve(msg);
-		});
+		};
+		const timer = setTimeout(() => {
+			mine.delete(waiter);
+			reject(new Error(`no message reached ${id} within ${timeoutMs} ms`));
+		}, timeoutMs);
+		mine.add(waiter);
 	});
 }
 
