@@ -73,6 +73,25 @@ describe('Segment Webhooks (Actions): X-Signature', () => {
 		expect(error.message).not.toContain(SEGMENT_SECRET);
 	});
 
+	test('a batched delivery, whose X-Signature Segment computes over the first event alone, is refused saying to turn batching off; nothing is stored', async () => {
+		// segmentio/action-destinations webhook/index.ts: `payload.length ? payload[0]['data'] : payload['data']`.
+		const events = [
+			{ type: 'track', messageId: 'b-1', userId: 'u-b1', event: 'Cart Viewed' },
+			{ type: 'identify', messageId: 'b-2', userId: 'u-b2', traits: { email: 'b2@example.com' } },
+		];
+		const rawBody = JSON.stringify(events);
+		const answer = await receiveSignedEvents(engine, { rawBody, headers: { 'x-signature': segmentSignature(SEGMENT_SECRET, JSON.stringify(events[0])) } }, { secret: SEGMENT_SECRET, journey: 'nurture', source: 'segment' });
+		expect(answer.status).toBe(401);
+		expect(String(answer.body.error)).toMatch(/^This is a batched delivery.*turn batching off/);
+		expect(await engine.queryDecisions({})).toEqual([]);
+		expect((await engine.store.resolveIdentities(['userId:u-b1', 'userId:u-b2'])).size).toBe(0);
+		// Signed with another secret, the same batch is the ordinary mismatch: only the right secret names batching.
+		const other = await receiveSignedEvents(engine, { rawBody, headers: { 'x-signature': segmentSignature('other', JSON.stringify(events[0])) } }, { secret: SEGMENT_SECRET, journey: 'nurture', source: 'segment' });
+		expect(String(other.body.error)).toMatch(/^X-Signature does not match/);
+		// An array signed over the whole body is taken in.
+		expect((await segmentPost(events)).body).toMatchObject({ accepted: 2 });
+	});
+
 	test('an altered body is refused and nothing is stored', async () => {
 		const rawBody = JSON.stringify({ type: 'identify', userId: 'u-9', messageId: 'm-9' });
 		const answer = await receiveSignedEvents(

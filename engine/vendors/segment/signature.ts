@@ -14,11 +14,33 @@ export function segmentSignature(secret: string, rawBody: Buffer | string): stri
 	return createHmac('sha1', secret).update(rawBody).digest('hex');
 }
 
+/**
+ * Whether `signature` is Segment's X-Signature of a batched delivery: with batching on, Webhooks (Actions) posts the
+ * JSON array of events and signs its first event alone (`payload.length ? payload[0]['data'] : payload['data']` in
+ * segmentio/action-destinations packages/destination-actions/src/destinations/webhook/index.ts), so the right secret
+ * gives a signature that does not match the body.
+ */
+function signsFirstEventOnly(secret: string, rawBody: Buffer | string, signature: string): boolean {
+	const text = typeof rawBody === 'string' ? rawBody : rawBody.toString('utf8');
+	if (!text.trimStart().startsWith('[')) return false;
+	let body: unknown;
+	try {
+		body = JSON.parse(text);
+	} catch {
+		return false;
+	}
+	return Array.isArray(body) && body.length > 0 && sameText(signature, segmentSignature(secret, JSON.stringify(body[0])));
+}
+
 export function verifySegmentRequest(secret: string, rawBody: Buffer | string | undefined, headers: Record<string, unknown>): void {
 	needSecretAndBody(secret, rawBody, 'Segment shared secret');
 	const given = headerValue(headers, SEGMENT_SIGNATURE_HEADER);
 	if (!given) rejectSignature('Missing X-Signature header: set a shared secret in the Segment destination’s settings');
-	if (!sameText(given.trim().toLowerCase(), segmentSignature(secret, rawBody))) {
-		rejectSignature('X-Signature does not match: the Segment destination and this trigger must use the same shared secret');
+	const signature = given.trim().toLowerCase();
+	if (sameText(signature, segmentSignature(secret, rawBody))) return;
+	// The other events of a batch are signed by nothing: taking them in would take in whatever anyone appended.
+	if (signsFirstEventOnly(secret, rawBody, signature)) {
+		rejectSignature('This is a batched delivery, and Segment signs only the first event of a batch, so the others cannot be checked and nothing was taken in: turn batching off in the Webhooks (Actions) destination’s Send mapping (Enable Batching), and Segment sends each event signed on its own');
 	}
+	rejectSignature('X-Signature does not match: the Segment destination and this trigger must use the same shared secret');
 }

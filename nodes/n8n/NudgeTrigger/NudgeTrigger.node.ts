@@ -63,7 +63,7 @@ export class NudgeTrigger implements INodeType {
 				description: 'Who sends events to this trigger; decides how requests are verified and read',
 			},
 			hubspotAuthenticationProperty(hubspotOnly),
-			notice('In Segment, add a Webhooks (Actions) destination with the URL above, and set the same shared secret there and in the Nudge Segment credential. Identify, track, page, group and alias calls are accepted.', { show: { source: ['segment'] } }, 'segmentNotice'),
+			notice('In Segment, add a Webhooks (Actions) destination with the URL above, and set the same shared secret there and in the Nudge Segment credential. Identify, track, page, group and alias calls are accepted. Leave the mapping’s batching off: Segment signs only the first event of a batch, so a batch is refused.', { show: { source: ['segment'] } }, 'segmentNotice'),
 			notice('In your HubSpot app’s Webhooks settings, set the target URL to the URL above and subscribe to contact and deal events. Requests are checked with the app’s client secret: from the Nudge HubSpot API credential (private app token) or the Nudge HubSpot OAuth2 API credential (OAuth2 app).', { show: { source: ['hubspot'] } }, 'hubspotNotice'),
 			notice('Send events to the URL above as JSON (one event, or an array of events) and sign each request with the signing secret of your Nudge Engine credential: header X-Nudge-Timestamp (Unix seconds) and X-Nudge-Signature = "v1=" + hex HMAC-SHA256 of "timestamp.body". Unsigned, altered or older than 5 minutes requests are refused.', { show: { source: ['nudge'] } }),
 			journeyParameter('Journey these events start. Your policy can give each journey its own channels.'),
@@ -107,11 +107,15 @@ export class NudgeTrigger implements INodeType {
 		const source = this.getNodeParameter('source', 'nudge') as WebhookSource;
 		const vendor = source === 'hubspot' ? hubspotVendor(this.getNodeParameter('authentication', 'privateApp')) : source;
 		const secret = vendor === 'nudge' ? loaded.settings.signingSecret : await vendorSecret(this, vendor);
-		// HubSpot signs the URL it called: n8n's public webhook URL plus the query string.
-		const query = req.originalUrl?.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?')) : '';
+		// HubSpot signs the URL it called: n8n's public webhook URL, the trailing slash if it called one (n8n drops it to
+		// find the webhook, LiveWebhooks.findWebhook, so `…/events/` reaches this trigger too), and the query string.
+		const called = req.originalUrl ?? '';
+		const queryAt = called.includes('?') ? called.indexOf('?') : called.length;
+		const webhookUrl = this.getNodeWebhookUrl('default') ?? '';
+		const slash = called.slice(0, queryAt).endsWith('/') && !webhookUrl.endsWith('/') ? '/' : '';
 		const answer = await receiveSignedEvents(
 			loaded.engine,
-			{ rawBody: req.rawBody, headers: req.headers as Record<string, unknown>, method: req.method, url: `${this.getNodeWebhookUrl('default')}${query}` },
+			{ rawBody: req.rawBody, headers: req.headers as Record<string, unknown>, method: req.method, url: `${webhookUrl}${slash}${called.slice(queryAt)}` },
 			{ secret, journey, source },
 		);
 		for (const failure of await applyInactivityRules(loaded.engine, answer.accepted, rules, timerNodeOf(this))) this.logger.error(`Nudge Trigger "${this.getNode().name}": ${timerFailureText(failure)}`);
