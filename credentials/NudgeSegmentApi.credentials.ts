@@ -2,7 +2,7 @@ import type { IAuthenticateGeneric, Icon, ICredentialTestRequest, ICredentialTyp
 
 /**
  * Segment, for Nudge: the source's write key (Nudge Send → Segment provider) and the shared secret of
- * the Webhooks (Actions) destination (Nudge Trigger with Source "Segment" checks X-Signature with it).
+ * the Webhooks (Actions) destination (Nudge Trigger with Source "Segment" checks X-Signature or X-Segment-Signature with it).
  */
 export class NudgeSegmentApi implements ICredentialType {
 	name = 'nudgeSegmentApi';

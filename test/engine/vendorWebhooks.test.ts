@@ -92,6 +92,37 @@ describe('Segment Webhooks (Actions): X-Signature', () => {
 		expect((await segmentPost(events)).body).toMatchObject({ accepted: 2 });
 	});
 
+	// The destination's "Use X-Segment-Signature Header" setting (segmentio/action-destinations webhook/index.ts): the
+	// header X-Segment-Signature, hex HMAC-SHA1 of the whole body sent (a batch's every event), instead of X-Signature.
+	describe('X-Segment-Signature (the whole body, so batching may be on)', () => {
+		const events = [
+			{ type: 'track', messageId: 's-1', userId: 'u-s1', event: 'Cart Viewed' },
+			{ type: 'identify', messageId: 's-2', userId: 'u-s2', traits: { email: 's2@example.com' } },
+		];
+		const rawBody = JSON.stringify(events);
+		const post = (headers: Record<string, string>, body = rawBody) => receiveSignedEvents(engine, { rawBody: body, headers }, { secret: SEGMENT_SECRET, journey: 'nurture', source: 'segment' });
+
+		test('a batch signed over its whole body is taken in, every event', async () => {
+			const answer = await post({ 'X-Segment-Signature': segmentSignature(SEGMENT_SECRET, rawBody) });
+			expect(answer.body).toMatchObject({ accepted: 2 });
+			expect((await engine.store.resolveIdentities(['userId:u-s1', 'userId:u-s2'])).size).toBe(2);
+		});
+
+		test.each([
+			['another secret', () => ({ 'x-segment-signature': segmentSignature('other', rawBody) })],
+			['the first event alone', () => ({ 'x-segment-signature': segmentSignature(SEGMENT_SECRET, JSON.stringify(events[0])) })],
+			['a body changed after signing', () => ({ 'x-segment-signature': segmentSignature(SEGMENT_SECRET, rawBody.replace('u-s2', 'u-s9')) })],
+			// Checked by the header that covers the body: a right X-Signature beside a wrong X-Segment-Signature does not pass.
+			['a wrong one beside a right X-Signature', () => ({ 'x-segment-signature': segmentSignature('other', rawBody), 'x-signature': segmentSignature(SEGMENT_SECRET, rawBody) })],
+		])('signed with %s: refused naming the header, nothing stored', async (_name, headers) => {
+			const answer = await post(headers());
+			expect(answer.status).toBe(401);
+			expect(String(answer.body.error)).toMatch(/^X-Segment-Signature does not match/);
+			expect(await engine.queryDecisions({})).toEqual([]);
+			expect((await engine.store.resolveIdentities(['userId:u-s1', 'userId:u-s2', 'userId:u-s9'])).size).toBe(0);
+		});
+	});
+
 	test('an altered body is refused and nothing is stored', async () => {
 		const rawBody = JSON.stringify({ type: 'identify', userId: 'u-9', messageId: 'm-9' });
 		const answer = await receiveSignedEvents(

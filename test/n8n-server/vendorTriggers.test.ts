@@ -534,9 +534,25 @@ for (const version of VERSIONS) {
 				expect([answer!.status, answer!.contentType]).toEqual([401, expect.stringMatching(/^application\/json/)]);
 				expect(answer!.body.error).toMatch(/batch/i);
 				expect(answer!.body.error).toMatch(/turn batching off/i);
+				expect(answer!.body.error).toMatch(/Use X-Segment-Signature Header/);
 				expect(answer!.body.error).not.toMatch(/same shared secret/);
 				expect(started).toEqual([]);
 				expect((await store.resolveIdentities(users.map((u) => `userId:${u}`))).size).toBe(0);
+			});
+
+			it('takes in a batch signed over the whole body in X-Segment-Signature (the destination’s Use X-Segment-Signature Header): 200 JSON, one execution, every event decided and logged', async () => {
+				// action-destinations webhook/index.ts with useSegmentSignatureHeader: the HMAC of JSON.stringify of every
+				// event's data, the body it posts, in X-Segment-Signature instead of X-Signature.
+				const users = [`seg-whole-${nextId()}`, `seg-whole-${nextId()}`, `seg-whole-${nextId()}`];
+				const events = users.map((userId) => segmentEvent('track', { userId, event: 'Cart Viewed', properties: { cart_id: `c-${userId}` } }));
+				const body = JSON.stringify(events);
+				const before = (await ofWorkflow(SEGMENT_FLOW)).length;
+				const answer = await postSegment(body, { 'x-segment-signature': segmentSignature(SEGMENT_SECRET, body) });
+				expect([answer.status, answer.body]).toEqual([200, { accepted: 3, duplicates: 0, decisionIds: users.map(() => expect.any(String)) }]);
+				const runs = await newRuns(SEGMENT_FLOW, before, 1);
+				expect(runs.map((e) => [e.mode, e.status])).toEqual([['webhook', 'success']]);
+				const decisions = await loggedDecisions(answer.body.decisionIds!);
+				expect(decisions.map((d) => [d.event.eventId, typeof d.loggedAt])).toEqual(events.map((e) => [e.messageId, 'string']));
 			});
 
 			it('refuses a body over 5 MB with 413 JSON, nothing stored and no execution', async () => {

@@ -4,6 +4,11 @@ import { headerValue } from '../../events/signature';
 import { needSecretAndBody, rejectSignature, sameText } from '../signing';
 
 export const SEGMENT_SIGNATURE_HEADER = 'x-signature';
+/**
+ * The destination's "Use X-Segment-Signature Header" setting: the same HMAC over the whole body sent, a batch's every
+ * event included (segmentio/action-destinations, destinations/webhook/index.ts), so batching may be on with it.
+ */
+export const SEGMENT_BODY_SIGNATURE_HEADER = 'x-segment-signature';
 
 /**
  * Segment Webhooks (Actions): `X-Signature` is the hex HMAC-SHA1 of the raw body keyed with the
@@ -34,13 +39,19 @@ function signsFirstEventOnly(secret: string, rawBody: Buffer | string, signature
 
 export function verifySegmentRequest(secret: string, rawBody: Buffer | string | undefined, headers: Record<string, unknown>): void {
 	needSecretAndBody(secret, rawBody, 'Segment shared secret');
+	// The header that covers the whole body decides when it is there: a right X-Signature beside it does not pass a wrong one.
+	const whole = headerValue(headers, SEGMENT_BODY_SIGNATURE_HEADER);
+	if (whole) {
+		if (sameText(whole.trim().toLowerCase(), segmentSignature(secret, rawBody))) return;
+		rejectSignature('X-Segment-Signature does not match: the Segment destination and this trigger must use the same shared secret');
+	}
 	const given = headerValue(headers, SEGMENT_SIGNATURE_HEADER);
-	if (!given) rejectSignature('Missing X-Signature header: set a shared secret in the Segment destination’s settings');
+	if (!given) rejectSignature('Missing X-Signature (or X-Segment-Signature) header: set a shared secret in the Segment destination’s settings');
 	const signature = given.trim().toLowerCase();
 	if (sameText(signature, segmentSignature(secret, rawBody))) return;
 	// The other events of a batch are signed by nothing: taking them in would take in whatever anyone appended.
 	if (signsFirstEventOnly(secret, rawBody, signature)) {
-		rejectSignature('This is a batched delivery, and Segment signs only the first event of a batch, so the others cannot be checked and nothing was taken in: turn batching off in the Webhooks (Actions) destination’s Send mapping (Enable Batching), and Segment sends each event signed on its own');
+		rejectSignature('This is a batched delivery, and with X-Signature Segment signs only the first event of a batch, so the others cannot be checked and nothing was taken in: in the Webhooks (Actions) destination’s settings turn on Use X-Segment-Signature Header (it signs the whole batch), or turn batching off in its Send mapping (Enable Batching)');
 	}
 	rejectSignature('X-Signature does not match: the Segment destination and this trigger must use the same shared secret');
 }
