@@ -7,7 +7,7 @@
 import type { Node, NodeAPI } from 'node-red';
 import { unfinishedDecisions } from './shared/unfinished';
 import { applyInactivityRules, createPollSource, fireDueTimers, TIMER_LEASE_MS, type InactivityRule, journeyOf, NudgeError, parseInactivityRulesJson, policyHasTimers, pollOnce, type PollSourceSpec, timerFailureText } from '../../engine';
-import { asNudgeError, errorStatus, linkEngine, NudgeNodeDef, shortText, trackRun } from './shared/adapter';
+import { asNudgeError, errorStatus, linkEngine, NudgeNodeDef, runsInFlight, shortText, trackRun } from './shared/adapter';
 import { hubspotAuthOf, salesforceSettingsOf } from './shared/vendors';
 
 interface PollDef extends NudgeNodeDef {
@@ -101,7 +101,8 @@ export = function (RED: NodeAPI) {
 		this.status({ fill: 'grey', shape: 'ring', text: 'waiting' });
 		this.on('close', (removed: boolean, done: () => void) => {
 			clearInterval(timer);
-			void unfinished.close(removed).finally(done);
+			// The work in flight may still hand decisions out: held and kept, not sent into the stopping flow.
+			void unfinished.close(removed, runsInFlight(this)).finally(done);
 		});
 	}
 	RED.nodes.registerType('nudge-poll', NudgePoll);

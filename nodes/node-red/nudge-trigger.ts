@@ -6,7 +6,7 @@
 import type { NodeAPI, Node } from 'node-red';
 import { applyInactivityRules, fireDueTimers, TIMER_LEASE_MS, headerValue, type InactivityRule, journeyOf, NOT_CONFIGURED_ANSWER, NudgeError, parseInactivityRulesJson, type Policy, policyHasTimers, receiveSignedEvents, timerFailureText, type WebhookSource } from '../../engine';
 import { vendorField } from './shared/vendors';
-import { asNudgeError, errorStatus, linkEngine, NudgeNodeDef, shortText, trackRun } from './shared/adapter';
+import { asNudgeError, errorStatus, linkEngine, NudgeNodeDef, runsInFlight, shortText, trackRun } from './shared/adapter';
 import { claimPath, isValidPath, normalisePath, ROUTE_PREFIX, WebhookHandler } from './shared/webhook';
 import { unfinishedDecisions } from './shared/unfinished';
 import { refusalLog } from './shared/refusalLog';
@@ -181,7 +181,8 @@ export = function (RED: NodeAPI) {
 			if (timerLoop) clearInterval(timerLoop);
 			refusals.close();
 			claim?.release();
-			void unfinished.close(removed).finally(done);
+			// The work in flight may still hand decisions out: held and kept, not sent into the stopping flow.
+			void unfinished.close(removed, runsInFlight(this)).finally(done);
 		});
 	}
 	RED.nodes.registerType('nudge-trigger', NudgeTrigger);

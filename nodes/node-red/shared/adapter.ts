@@ -276,6 +276,11 @@ export function trackRun(node: Node, engine: Engine, run: Promise<unknown>): voi
 	void tracked.then(() => runs.delete(tracked));
 }
 
+/** Settles once the node's runs in flight now (trackRun) have: what a close waits for before it reads their results. */
+export function runsInFlight(node: Node): Promise<void> {
+	return Promise.allSettled([...(nodeRuns.get(node) ?? [])]).then(() => undefined);
+}
+
 /**
  * Runs a message's engine work, then `ok` with its result (outputs, status), then done(). Anything thrown,
  * by the engine or by `ok` (Node-RED failing to copy a deeply nested message for a second wire), becomes a

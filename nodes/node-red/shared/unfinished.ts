@@ -6,6 +6,9 @@
  * says which nodes: all of them, the modified nodes, or the modified flows' nodes), a message every holder of which
  * stops is lost; one still held by a node that keeps running is not (it is not run twice). A message no node holds any
  * more is finished, whatever its decision's status (Score, then a CRM update, leaves it pending): not run again.
+ * A decision handed out after the flows began to stop (an event answered, a timer fired, while the deploy ran) is not
+ * sent into the stopping flow, which would drop it: it is held, and handed out once the flows have started, or kept
+ * with the others when this node stops (its close waits for the work in flight that may still hand some out).
  */
 import type { Node, NodeAPI } from 'node-red';
 import { type Decision, type Engine, type IngestResult, keepUnfinished, MAX_UNFINISHED, stillPending, takeUnfinished } from '../../../engine';
@@ -30,8 +33,11 @@ interface Stopping {
 export interface UnfinishedDecisions {
 	/** Gives the flow an event taken in, with its decision (msg.payload, msg.decision), and follows it through. */
 	handOut(taken: IngestResult): void;
-	/** As the node closes: keeps the decisions a stop dropped (not when the node was removed: no flow would take them). */
-	close(removed: boolean): Promise<void>;
+	/**
+	 * As the node closes: once `inFlight` (the node's work that may still hand decisions out) has settled, keeps the
+	 * decisions a stop dropped or held (not when the node was removed: no flow would take them).
+	 */
+	close(removed: boolean, inFlight?: Promise<unknown>): Promise<void>;
 }
 
 interface Followed {
@@ -54,6 +60,10 @@ export function unfinishedDecisions(RED: NodeAPI, node: Node, engine: Engine | u
 	const followed = new Map<string, Followed>();
 	/** Decisions whose message the last stop dropped. */
 	let lost: string[] = [];
+	/** From flows:stopping to flows:started: a message sent meanwhile would be dropped with the flow it enters. */
+	let stopping = false;
+	/** Decisions handed out while the flows stopped, with their event: handed out when they have started. */
+	let held: Array<{ decision: Decision; payload: unknown }> = [];
 	const holdersOf = (event: HookEvent) => (event.msg?._msgid === undefined ? undefined : followed.get(event.msg._msgid)?.holders);
 	hooks?.add(`preDeliver.${label}`, (event) => {
 		const holders = holdersOf(event);
@@ -70,12 +80,17 @@ export function unfinishedDecisions(RED: NodeAPI, node: Node, engine: Engine | u
 		else holders!.delete(id!);
 	});
 	const onStopping = (event: Stopping) => {
-		const stopping = stoppingNodes(event ?? {});
+		stopping = true;
+		const stoppingNow = stoppingNodes(event ?? {});
 		const since = Date.now() - IN_FLOW_MS;
 		// Without the hooks nothing says where a message is: every decision still pending may have been dropped.
-		lost = [...followed.values()].filter((f) => f.at >= since && (!hooks || (f.holders.size > 0 && (stopping === 'all' || [...f.holders.keys()].every((id) => stopping.has(id)))))).map((f) => f.decisionId);
+		lost = [...followed.values()].filter((f) => f.at >= since && (!hooks || (f.holders.size > 0 && (stoppingNow === 'all' || [...f.holders.keys()].every((id) => stoppingNow.has(id)))))).map((f) => f.decisionId);
 	};
 	const send = (decision: Decision, payload: unknown, resumed: boolean) => {
+		if (stopping) {
+			held.push({ decision, payload });
+			return;
+		}
 		const _msgid = RED.util.generateId();
 		followed.set(_msgid, { decisionId: decision.decisionId, at: Date.now(), holders: new Map() });
 		if (followed.size > MAX_FOLLOWED) followed.delete(followed.keys().next().value!);
@@ -97,6 +112,11 @@ export function unfinishedDecisions(RED: NodeAPI, node: Node, engine: Engine | u
 				stillPending(engine, lost);
 		started = true;
 		lost = [];
+		stopping = false;
+		// Handed out while the flows stopped: never in a flow yet, so not `resumed`.
+		const waiting = held;
+		held = [];
+		for (const { decision, payload } of waiting) send(decision, payload, false);
 		void engine.track(work.then(handOutAgain, (error: Error) => node.warn(`Could not hand the decisions the flow had not finished to it again: ${error.message}`)));
 	};
 	RED.events.on('flows:stopping', onStopping);
@@ -104,15 +124,21 @@ export function unfinishedDecisions(RED: NodeAPI, node: Node, engine: Engine | u
 	RED.events.on('flows:started', onStarted);
 	return {
 		handOut: ({ event, decision }) => send(decision, event, false),
-		async close(removed) {
+		async close(removed, inFlight = Promise.resolve()) {
+			// A closing node's messages go nowhere: what its work in flight hands out from now on is held.
+			stopping = true;
 			RED.events.removeListener('flows:stopping', onStopping);
 			RED.events.removeListener('flows:started', onStarted);
 			hooks?.remove(`*.${label}`);
-			const dropped = lost.slice(-MAX_UNFINISHED);
-			if (removed || !engine || !dropped.length) return;
+			if (removed || !engine) return;
 			try {
-				// Tracked: the engine's close (its config node stops with the flow) waits for it.
-				const kept = await engine.track(keepUnfinished(engine, journey, node.id, dropped));
+				// Tracked from now: the engine's close (its config node stops with the flow) waits for it.
+				const kept = await engine.track(
+					Promise.allSettled([inFlight]).then(() => {
+						const dropped = [...lost, ...held.map((h) => h.decision.decisionId)].slice(-MAX_UNFINISHED);
+						return dropped.length ? keepUnfinished(engine, journey, node.id, dropped) : 0;
+					}),
+				);
 				if (kept) node.log(`Kept ${kept} decision(s) the flow had not finished: handed to it again when it starts`);
 			} catch (error) {
 				node.warn(`Could not keep the decisions the flow had not finished: ${(error as Error).message}`);
