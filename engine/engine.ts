@@ -9,7 +9,7 @@ import type { Random } from './decide/sampling';
 import { webhookPoster } from './deliver/webhook';
 import type { CustomerEvent } from './events/schema';
 import type { DecisionRef } from './items/decisionRef';
-import { DEFAULT_JOURNEY } from './items/open';
+import { DEFAULT_JOURNEY, type NotFromEvent } from './items/open';
 import { JOURNEYS } from './journeys/journey';
 import { eraseContact, EraseOptions, ErasureReceipt } from './privacy/erase';
 import { ContactRecord, contactRecord } from './privacy/record';
@@ -147,10 +147,10 @@ export class Engine {
 
 	/**
 	 * A decision for an item: the one it carries (a decision, `{decision}`, `{decisionId}` or a `d_…` id),
-	 * or a new one when the item is itself an event (an object, or JSON text).
+	 * or a new one when the item is itself an event (an object, or JSON text), unless the step cannot go on with one.
 	 */
-	open(item: unknown, journey?: string): Promise<Decision> {
-		return open(this.ctx, item, journey);
+	open(item: unknown, journey?: string, notFromEvent?: NotFromEvent): Promise<Decision> {
+		return open(this.ctx, item, journey, notFromEvent);
 	}
 
 	score(ref: DecisionRef | unknown): Promise<Decision> {

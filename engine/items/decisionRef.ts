@@ -11,3 +11,11 @@ export function decisionIdOf(ref: unknown): string | undefined {
 	if (typeof ref.decisionId === 'string' && ref.decisionId.trim()) return ref.decisionId.trim();
 	return isRecord(ref.decision) ? decisionIdOf(ref.decision) : undefined;
 }
+
+/**
+ * The decision an item a step node is given carries: its id (in `decisionId`, `decision`, or the item itself as an id
+ * text). Text that is not an id is an event's JSON (a Node-RED payload), not a decision.
+ */
+export function carriedDecisionId(item: unknown): string | undefined {
+	return typeof item === 'string' ? (item.startsWith('d_') ? item : undefined) : decisionIdOf(item);
+}

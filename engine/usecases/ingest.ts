@@ -11,8 +11,8 @@ import { normalizeEvent } from '../events/normalize';
 import type { CustomerEvent } from '../events/schema';
 import { applyNegativeTriggers } from '../guard/negativeTriggers';
 import { newId } from '../ids';
-import { decisionIdOf } from '../items/decisionRef';
-import { DEFAULT_JOURNEY } from '../items/open';
+import { carriedDecisionId } from '../items/decisionRef';
+import { DEFAULT_JOURNEY, type NotFromEvent } from '../items/open';
 import { eventKey, outcomeOfEvent, startsMessage } from '../journeys/journey';
 import { applyToProfile, contactIdKey, contactIds, eventIdentityKeys, profileUpdateRequest, saveAndRelease, type StoreWideMark } from '../profiles/profiles';
 import { ERASED } from '../privacy/pseudonymise';
@@ -278,13 +278,15 @@ async function latestMessage(ctx: EngineContext, ids: string[], journey: string,
 
 /**
  * A decision for an item: the one it carries (a decision, `{decision}`, `{decisionId}` or a `d_…` id),
- * or a new one when the item is itself an event (an object, or JSON text).
+ * or a new one when the item is itself an event (an object, or JSON text), unless the step cannot go on with one
+ * (`notFromEvent`).
  */
-export async function open(ctx: EngineContext, item: unknown, journey?: string): Promise<Decision> {
-	const carried = typeof item === 'string' ? (item.startsWith('d_') ? item : undefined) : decisionIdOf(item);
+export async function open(ctx: EngineContext, item: unknown, journey?: string, notFromEvent?: NotFromEvent): Promise<Decision> {
+	const carried = carriedDecisionId(item);
 	if (carried) return loadDecision(ctx, carried);
+	let event: CustomerEvent;
 	try {
-		return (await ingest(ctx, item, { journey })).decision;
+		event = normalizeEvent(item, { now: ctx.wallNow(), notAfterNow: ctx.clock !== 'event' });
 	} catch (error) {
 		if (!(error instanceof NudgeError) || error.code !== 'INVALID_EVENT') throw error;
 		throw new NudgeError(
@@ -293,4 +295,7 @@ export async function open(ctx: EngineContext, item: unknown, journey?: string):
 			error.issues,
 		);
 	}
+	// Checked before the event is taken in, which would use it up: see NotFromEvent.
+	if (notFromEvent) throw new NudgeError(notFromEvent.code, `This item is an event, not a Nudge decision, and ${notFromEvent.why}. Nothing was taken in: once the flow is mended, the same event can be sent to it again`);
+	return (await accept(ctx, event, journey)).decision;
 }

@@ -5,7 +5,7 @@
  */
 import type { NodeAPI, Node } from 'node-red';
 import type { GuardOptions } from '../../engine';
-import { approvalOf, guardOptionsOf, type NudgeError, routeGuard } from '../../engine/items';
+import { approvalOf, capNotFromEvent, guardOptionsOf, type NudgeError, routeGuard } from '../../engine/items';
 import { decisionOf, decisionStatus, handleSteps, messageOptions, NudgeNodeDef } from './shared/adapter';
 
 interface FrequencyCapDef extends NudgeNodeDef {
@@ -35,7 +35,9 @@ export = function (RED: NodeAPI) {
 			outputs: 4,
 			settingsError: problem,
 			run: async (engine, msg) => {
-				const current = await decisionOf(engine, msg);
+				const review = def.operation === 'review';
+				const options = review ? {} : messageOptions(this, message, msg.message);
+				const current = await decisionOf(engine, msg, capNotFromEvent(review, options.channel));
 				// A review verdict comes with the message: msg.review = { approve, reviewer, note }.
 				const verdict = msg.review as { approve?: unknown; reviewer?: unknown; note?: unknown } | undefined;
 				const decision =
@@ -45,7 +47,7 @@ export = function (RED: NodeAPI) {
 								reviewer: typeof verdict?.reviewer === 'string' ? verdict.reviewer : '',
 								note: typeof verdict?.note === 'string' ? verdict.note : undefined,
 							})
-						: await engine.checkCap(current, messageOptions(this, message, msg.message));
+						: await engine.checkCap(current, options);
 				return { ...routeGuard(decision), status: decisionStatus(decision, `allowed ${decision.channel ?? ''}`.trim()) };
 			},
 		});

@@ -5,7 +5,7 @@
 import type { NodeAPI, Node, NodeMessage } from 'node-red';
 import { checkWebhookUrl, type ClosableSender, createSender, type HubSpotAction, NudgeError, routeSend, type SalesforceAction } from '../../engine';
 import { decisionOf, decisionStatus, handleSteps, linkEngine, messageOptions, NudgeNodeDef } from './shared/adapter';
-import { guardOptionsOf } from '../../engine/items';
+import { guardOptionsOf, SEND_NOT_FROM_EVENT } from '../../engine/items';
 import { hubspotAuthOf, salesforceSettingsOf, vendorConfig, vendorField } from './shared/vendors';
 
 interface SendDef extends NudgeNodeDef {
@@ -81,7 +81,7 @@ export = function (RED: NodeAPI) {
 				outputs: 2,
 				settingsError: problem,
 				run: async (engine, msg) => {
-					const decision = await engine.send(await decisionOf(engine, msg), { sender }, categoryOf(this, def, msg));
+					const decision = await engine.send(await decisionOf(engine, msg, SEND_NOT_FROM_EVENT), { sender }, categoryOf(this, def, msg));
 					return { ...routeSend(decision), status: decisionStatus(decision, 'sending') };
 				},
 			});
@@ -98,7 +98,7 @@ export = function (RED: NodeAPI) {
 			outputs: 2,
 			settingsError: settingsProblem(def, signingSecret),
 			run: async (engine, msg) => {
-				const decision = await engine.send(await decisionOf(engine, msg), target, categoryOf(this, def, msg));
+				const decision = await engine.send(await decisionOf(engine, msg, SEND_NOT_FROM_EVENT), target, categoryOf(this, def, msg));
 				return { ...routeSend(decision), status: decisionStatus(decision, 'sending') };
 			},
 		});

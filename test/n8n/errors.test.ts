@@ -190,8 +190,31 @@ describe('node settings and order mistakes', () => {
 
 	it('Frequency Cap needs a channel: from Choose Channel or set on the node', async () => {
 		const f = fixture();
-		const result = await runOne(f, nudgeNode('Frequency Cap', 'nudgeFrequencyCap'), [anaEvent()]);
+		const { decision } = await f.engine.ingest(anaEvent(), { journey: 'nurture' });
+		const result = await runOne(f, nudgeNode('Frequency Cap', 'nudgeFrequencyCap'), [{ decisionId: decision.decisionId }]);
 		expectNodeError(result, 'Frequency Cap', /has no channel yet: put Choose Channel before Frequency Cap/);
+	});
+
+	// An event these steps cannot go on with is refused before it is taken in: taken in, it was used up (a pending
+	// decision nothing finished), and the same event sent again to the mended flow was a duplicate that started nothing.
+	it.each([
+		['Send', () => nudgeNode('Send', 'nudgeSend', { url: sending.url }), /and Send sends only a decision that passed Frequency Cap/],
+		['Frequency Cap without a channel', () => nudgeNode('Frequency Cap', 'nudgeFrequencyCap'), /and a new decision has no channel yet: put Choose Channel before Frequency Cap/],
+		['a Frequency Cap review verdict', () => nudgeNode('Frequency Cap', 'nudgeFrequencyCap', { operation: 'review', verdict: 'approve', reviewer: 'lead@example.com' }), /and a review verdict is for a decision waiting for review/],
+	])('an event given straight to %s is refused before it is taken in, and once the flow is mended the same event is decided', async (_name, node, why) => {
+		const f = fixture();
+		const event = anaEvent();
+		const refused = await runOne(f, node(), [event]);
+		const error = expectNodeError(refused, node().name, why);
+		expect(error.message).toMatch(/^This item is an event, not a Nudge decision, .*Nothing was taken in: once the flow is mended, the same event can be sent to it again$/);
+		expect(await f.engine.queryDecisions({})).toEqual([]);
+		expect(target.received).toEqual([]);
+		// Mended: the same event through Frequency Cap with a channel is a new decision, not a duplicate.
+		const mended = await runOne(f, nudgeNode('Frequency Cap', 'nudgeFrequencyCap', { channel: 'email' }), [event]);
+		expect(mended.run.status).toBe('success');
+		const decisions = await f.engine.queryDecisions({});
+		expect(decisions.map((d) => [d.event.eventId, d.reason ?? null])).toEqual([[event.eventId, null]]);
+		expect(decisions[0].status).not.toBe('suppressed');
 	});
 
 	it('Log Decision names the Annotations parameter when it is not a JSON object', async () => {

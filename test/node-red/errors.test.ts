@@ -12,6 +12,7 @@ import {
 	helper,
 	lastStatus,
 	nextCaught,
+	nextMessage,
 	nodeOf,
 	NUDGE_NODES,
 	quietFor,
@@ -104,6 +105,27 @@ describe('messages that are not about a decision', () => {
 			expect(lastStatus(idOf(type))).toEqual({ fill: 'red', shape: 'dot', text: 'invalid event' });
 		}
 		expect(await engine.queryDecisions({})).toEqual([]);
+	});
+
+	// Taken in, such an event was used up (a pending decision nothing finished) and the same event sent again to the
+	// mended flow a duplicate that started nothing: refused before it is taken in, as in n8n.
+	it.each([
+		['nudge-send', /and Send sends only a decision that passed Frequency Cap/],
+		['nudge-frequency-cap', /and a new decision has no channel yet: put Choose Channel before Frequency Cap/],
+	])('an event given straight to %s (no channel set) is refused before it is taken in; the same event with a channel is decided', async (type, why) => {
+		const engine = engineOf();
+		const event = segmentEvent();
+		const caught = nextCaught();
+		nodeOf(idOf(type)).receive({ payload: event });
+		const { message } = await caught;
+		expect(message).toMatch(why);
+		expect(message).toMatch(/Nothing was taken in: once the flow is mended, the same event can be sent to it again$/);
+		expect(await engine.queryDecisions({})).toEqual([]);
+		const reached = nextMessage('out');
+		nodeOf(idOf('nudge-frequency-cap')).receive({ payload: event, message: { channel: 'email' } });
+		await reached;
+		const decisions = await engine.queryDecisions({});
+		expect(decisions.map((d) => [d.event.eventId, d.reason ?? null])).toEqual([[event.messageId, null]]);
 	});
 
 	it('names the missing field of an event', async () => {

@@ -11,8 +11,8 @@ const ROOT = join(__dirname, '..', '..');
 const VALUES = [
 	'AGENT_LIMITS', 'ActionRequestSchema', 'CHANNELS', 'CHANNEL_OUTPUTS', 'DECISION_STATUSES', 'DEFAULT_JOURNEY', 'DEFAULT_POLICY',
 	'DEFAULT_STORE_URL', 'DecisionConsole', 'DecisionSchema', 'Engine', 'GUARD_OUTPUTS', 'JOURNEYS', 'MAX_DATA_FILE_BYTES', 'MAX_UNFINISHED', 'MAX_WEBHOOK_BYTES', 'MemoryStore',
-	'NOT_CONFIGURED_ANSWER', 'NudgeError', 'OutcomeSchema', 'PROVIDERS', 'PolicySchema', 'REASON_CODES', 'SEND_OUTPUTS', 'TIMER_LEASE_MS', 'VERDICTS',
-	'WEBHOOK_SOURCES', 'acquireEngine', 'applyInactivityRules', 'checkEngineConfig', 'checkWebhookUrl', 'chooseChannelStep',
+	'NOT_CONFIGURED_ANSWER', 'NudgeError', 'OutcomeSchema', 'PROVIDERS', 'PolicySchema', 'REASON_CODES', 'SEND_NOT_FROM_EVENT', 'SEND_OUTPUTS', 'TIMER_LEASE_MS', 'VERDICTS',
+	'WEBHOOK_SOURCES', 'acquireEngine', 'applyInactivityRules', 'capNotFromEvent', 'checkEngineConfig', 'checkWebhookUrl', 'chooseChannelStep',
 	'closeAllEngines', 'connectSalesforce', 'createEngine', 'createPollSource', 'createSender', 'dataFileNotRegular', 'dataFileTooLarge', 'dataFileUnreadable', 'dataTable', 'decisionIdOf',
 	'fireDueTimers', 'getEngine', 'guardOptionsOf', 'headerValue', 'hubspotAuthFrom', 'journeyOf', 'jsonObjectOf', 'keepUnfinished', 'loadPolicy', 'lostHandout',
 	'loadPolicyFile', 'modelOperation', 'openItem', 'openStore', 'outcomeReference', 'outcomeTime', 'parseInactivityRules', 'parseInactivityRulesJson',
@@ -24,7 +24,7 @@ const VALUES = [
 const TYPES = [
 	'ActionRequest', 'ActionVerdict', 'Channel', 'ClosableSender', 'Decision', 'DecisionRef', 'DecisionStatus', 'EngineConfig',
 	'EngineOptions', 'FieldIssue', 'FiredTimers', 'GuardOptions', 'HandoutMark', 'HubSpotAction', 'HubSpotAuthSettings', 'InactivityRule', 'IngestResult',
-	'JourneyName', 'LoadedPolicy', 'ModelRequest', 'ModelResponse', 'NudgeErrorCode', 'Outcome', 'OutcomeInput', 'Policy',
+	'JourneyName', 'LoadedPolicy', 'ModelRequest', 'ModelResponse', 'NotFromEvent', 'NudgeErrorCode', 'Outcome', 'OutcomeInput', 'Policy',
 	'PolicyInput', 'PollSource', 'PollSourceSpec', 'ProviderName', 'ProviderSpec', 'ReasonCode', 'Routed', 'SalesforceAction',
 	'SalesforceSettings', 'Score', 'SendResult', 'SendTarget', 'Sender', 'Store', 'TimerFailure', 'WebhookSource', 'WebhookTarget',
 ];

@@ -196,11 +196,18 @@ describe('the same items give the same decisions and outputs on n8n and Node-RED
 		expect(seen.map((s) => s.extra?.duplicate)).toEqual([undefined, undefined, undefined, undefined, false, true]);
 	});
 
-	it('an event given straight to Frequency Cap, Send or Log Decision opens its decision for the default journey, nurture', async () => {
-		// Send refuses a decision that has not passed Frequency Cap, but the decision it opened is in the log.
-		for (const node of ['cap', 'send', 'log'] as const) {
+	it('an event given straight to Frequency Cap (with a channel) or Log Decision opens its decision for the default journey, nurture', async () => {
+		for (const node of ['cap', 'log'] as const) {
 			const { log } = await expectParity([{ node, event: anaEvent('Pricing Viewed', `evt-parity-${node}`), settings: node === 'cap' ? { channel: 'email' } : {} }]);
 			expect(log.map((d) => (d as { journey: string }).journey)).toEqual(['nurture']);
+		}
+	});
+
+	it('an event given straight to Send, or to Frequency Cap without a channel, is refused on both before it is taken in: nothing in the log', async () => {
+		for (const node of ['send', 'cap'] as const) {
+			const { steps, log } = await expectParity([{ node, event: anaEvent('Pricing Viewed', `evt-parity-refused-${node}`) }]);
+			expect(steps[0].error).toMatch(/^This item is an event, not a Nudge decision, and .*Nothing was taken in/);
+			expect(log).toEqual([]);
 		}
 	});
 

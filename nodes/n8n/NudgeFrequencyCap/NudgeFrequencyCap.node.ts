@@ -1,6 +1,6 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
-import { guardOptionsOf, openItem, routeGuard } from '../../../engine';
+import { capNotFromEvent, guardOptionsOf, openItem, routeGuard } from '../../../engine';
 import { channelOptions } from '../shared/channelOptions';
 import { nudgeEngineConnectionTest, runForEachItem } from '../shared/engine';
 import { engineCredentials, mainConnections, notice, tagsOption } from '../shared/description';
@@ -114,7 +114,8 @@ export class NudgeFrequencyCap implements INodeType {
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		return await runForEachItem(this, { outputs: 4, errorOutput: 2 }, async ({ engine, item, itemIndex }) => {
 			const operation = this.getNodeParameter('operation', itemIndex, 'check') as string;
-			const current = await openItem(engine, { item: item.json });
+			const channel = operation === 'review' ? '' : this.getNodeParameter('channel', itemIndex, '');
+			const current = await openItem(engine, { item: item.json, notFromEvent: capNotFromEvent(operation === 'review', channel) });
 			if (operation === 'review') {
 				return routeGuard(await engine.resolveReview(current, {
 					approve: this.getNodeParameter('verdict', itemIndex) === 'approve',
@@ -123,7 +124,7 @@ export class NudgeFrequencyCap implements INodeType {
 				}));
 			}
 			const message = this.getNodeParameter('message', itemIndex, {}) as IDataObject;
-			return routeGuard(await engine.checkCap(current, guardOptionsOf({ ...message, channel: this.getNodeParameter('channel', itemIndex, '') })));
+			return routeGuard(await engine.checkCap(current, guardOptionsOf({ ...message, channel })));
 		});
 	}
 }

@@ -1,6 +1,6 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
-import { type ClosableSender, createSender, type HubSpotAction, openItem, type ProviderName, routeSend, type SalesforceAction } from '../../../engine';
+import { type ClosableSender, createSender, type HubSpotAction, openItem, type ProviderName, routeSend, type SalesforceAction, SEND_NOT_FROM_EVENT } from '../../../engine';
 import {
 	hubspotAuth,
 	hubspotAuthenticationProperty,
@@ -153,7 +153,7 @@ export class NudgeSend implements INodeType {
 			try {
 				return await runForEachItem(this, { outputs: 2, errorOutput: 1 }, async ({ engine, item, itemIndex }) => {
 					sender ??= await providerSender(this, provider);
-					return routeSend(await engine.send(await openItem(engine, { item: item.json }), { sender }, categoryOf(this, itemIndex)));
+					return routeSend(await engine.send(await openItem(engine, { item: item.json, notFromEvent: SEND_NOT_FROM_EVENT }), { sender }, categoryOf(this, itemIndex)));
 				});
 			} finally {
 				// Segment queues events: flush them before the execution ends.
@@ -162,7 +162,7 @@ export class NudgeSend implements INodeType {
 		}
 		return await runForEachItem(this, { outputs: 2, errorOutput: 1 }, async ({ engine, settings, item, itemIndex }) => {
 			const target = webhookTarget(this, settings, itemIndex);
-			const decision = await engine.send(await openItem(engine, { item: item.json }), target, categoryOf(this, itemIndex));
+			const decision = await engine.send(await openItem(engine, { item: item.json, notFromEvent: SEND_NOT_FROM_EVENT }), target, categoryOf(this, itemIndex));
 			return routeSend(decision);
 		});
 	}

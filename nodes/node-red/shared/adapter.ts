@@ -7,7 +7,7 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
 import type { Decision, Engine, GuardOptions, ReasonCode } from '../../../engine';
-import { decisionIdOf as refId, isRecord, messageOptionsOf, nodeSettingsFirst, NudgeError, type NudgeErrorCode, openItem } from '../../../engine/items';
+import { decisionIdOf as refId, isRecord, messageOptionsOf, nodeSettingsFirst, NudgeError, type NudgeErrorCode, type NotFromEvent, openItem } from '../../../engine/items';
 
 /** The node type of the config node; every flow node names one in its `engine` property. */
 export const ENGINE_NODE_TYPE = 'nudge-engine';
@@ -219,10 +219,11 @@ export function messageOptions(node: Node, settings: GuardOptions, fromMessage: 
 /**
  * The decision a message is about: `msg.decision` when it is attached (a decision or its id); otherwise
  * the one `msg.payload` carries, or a new one for `msg.journey` when the payload is a customer event (an
- * object or JSON text), exactly as the Nudge Trigger would (engine/items, as in n8n).
+ * object or JSON text), exactly as the Nudge Trigger would (engine/items, as in n8n), unless the node cannot go on with
+ * one (`notFromEvent`).
  */
-export function decisionOf(engine: Engine, msg: NodeMessage): Promise<Decision> {
-	return openItem(engine, { item: msg.payload, decision: msg.decision, journey: msg.journey });
+export function decisionOf(engine: Engine, msg: NodeMessage, notFromEvent?: NotFromEvent): Promise<Decision> {
+	return openItem(engine, { item: msg.payload, decision: msg.decision, journey: msg.journey, notFromEvent });
 }
 
 /** The decision id a message names: msg.decision, msg.decisionId or msg.payload.decisionId. */
