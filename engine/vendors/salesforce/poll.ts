@@ -61,7 +61,10 @@ export class SalesforcePollSource implements PollSource {
 		checkApiBudget(conn, this.apiShare);
 		let result: { records: Record<string, unknown>[] };
 		try {
-			result = await conn.query(pollQuery(this.object, after, until, limit), { autoFetch: false });
+			// Salesforce may answer a query in batches smaller than its LIMIT ("the returned batch can include fewer records
+			// than the limit … based on the size and complexity of records queried", REST API, Query): the rest is behind
+			// nextRecordsUrl, read here up to the LIMIT, or a check would take only the first batch.
+			result = await conn.query(pollQuery(this.object, after, until, limit), { autoFetch: true, maxFetch: limit });
 		} catch (error) {
 			const e = error as { errorCode?: string; message?: string };
 			throw new NudgeError('STORE_ERROR', `Salesforce query failed (${e.errorCode ?? 'error'}): ${e.message ?? String(error)}`, [], 503);
