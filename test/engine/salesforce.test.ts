@@ -78,9 +78,25 @@ function tokenEndpoint(times = 1) {
 	return { bodies, issued: () => issued };
 }
 
-/** The org's query resource: evaluates the poll's WHERE/ORDER BY/LIMIT the way SOQL does. */
-function org(records: OrgRecord[], clock: { now: number }, usage = '18/15000') {
+/**
+ * The org's query resource: evaluates the poll's WHERE/ORDER BY/LIMIT the way SOQL does. With `batchSize`, it answers
+ * in batches as Salesforce may ("the returned batch can include fewer records than the limit"): `done: false` and a
+ * `nextRecordsUrl` (/query/<locator>) for the rest.
+ */
+function org(records: OrgRecord[], clock: { now: number }, usage = '18/15000', batchSize = Infinity) {
 	const queries: string[] = [];
+	const locators = new Map<string, unknown[]>();
+	const batchOf = (rows: unknown[], total: number): Reply => {
+		const rest = rows.slice(batchSize);
+		const answer: Record<string, unknown> = { totalSize: total, done: !rest.length, records: rows.slice(0, batchSize) };
+		if (rest.length) {
+			const locator = `01gxx0000000${locators.size + 1}-${batchSize}`;
+			locators.set(locator, rest);
+			answer.nextRecordsUrl = `/services/data/v62.0/query/${locator}`;
+			on('GET', answer.nextRecordsUrl as string, () => batchOf(locators.get(locator)!, total));
+		}
+		return [200, answer, { 'Sforce-Limit-Info': `api-usage=${usage}` }];
+	};
 	on(
 		'GET',
 		'/services/data/v62.0/query',
@@ -99,7 +115,7 @@ function org(records: OrgRecord[], clock: { now: number }, usage = '18/15000') {
 				.sort((a, b) => a.at - b.at || (a.Id < b.Id ? -1 : 1))
 				.slice(0, limit)
 				.map((r) => ({ attributes: { type: 'Lead', url: `/services/data/v62.0/sobjects/Lead/${r.Id}` }, Id: r.Id, SystemModstamp: new Date(r.at).toISOString().replace('Z', '+0000'), Email: `${r.Id.toLowerCase()}@example.com`, FirstName: 'Lee', LastName: r.Id, Company: 'Acme', Status: 'Open - Not Contacted', LeadSource: 'Web', Phone: null, OwnerId: '005xx0000012345' }));
-			return [200, { totalSize: rows.length, done: true, records: rows }, { 'Sforce-Limit-Info': `api-usage=${usage}` }];
+			return batchOf(rows, rows.length);
 		},
 		Infinity,
 	);
@@ -146,6 +162,20 @@ describe('Salesforce polling on (SystemModstamp, Id)', () => {
 		expect(seen).toEqual([leadId(99), ...[1, 2, 3, 4, 5, 6, 7].map(leadId), leadId(50)]);
 		const profile = await engine.getProfile((await engine.store.resolveIdentities([`salesforceId:${leadId(1)}`])).get(`salesforceId:${leadId(1)}`)!);
 		expect(profile).toMatchObject({ email: `${leadId(1).toLowerCase()}@example.com`, traits: { company: 'Acme', ownerId: '005xx0000012345' } });
+	});
+
+	test('a query Salesforce answers in batches smaller than its LIMIT is read whole in one check (nextRecordsUrl), each lead once', async () => {
+		tokenEndpoint();
+		const clock = { now: T0 + 600_000 };
+		const records = [1, 2, 3, 4, 5, 6, 7].map((n) => ({ Id: leadId(n), at: T0 + n * 1_000, visibleAt: T0 }));
+		const { queries } = org(records, clock, '18/15000', 2);
+		const source = new SalesforcePollSource(salesforceConnector(settings), 'Lead');
+		const first = await pollOnce(engine, source, { journey: 'nurture', since: new Date(T0), settleMs: 60_000, limit: 5, now: () => clock.now });
+		expect(first.accepted.map((a) => a.event.properties.objectId)).toEqual([1, 2, 3, 4, 5].map(leadId));
+		expect(first.more).toBe(true);
+		const second = await pollOnce(engine, source, { journey: 'nurture', since: new Date(T0), settleMs: 60_000, limit: 5, now: () => clock.now });
+		expect(second.accepted.map((a) => a.event.properties.objectId)).toEqual([6, 7].map(leadId));
+		expect(queries).toHaveLength(2);
 	});
 
 	test('a first poll starting inside a second asks only for later seconds: leads of the second before it (≥ the limit) never hold the cursor back', async () => {
