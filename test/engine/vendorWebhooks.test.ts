@@ -92,6 +92,24 @@ describe('Segment Webhooks (Actions): X-Signature', () => {
 		expect((await segmentPost(events)).body).toMatchObject({ accepted: 2 });
 	});
 
+	test('an unsigned body of deep nesting is refused as a bad signature: the batch hint parses nothing (JSON.parse, then stringify, threw RangeError on it)', () => {
+		const depth = 1_000_000;
+		const body = Buffer.from('['.repeat(depth) + ']'.repeat(depth));
+		const error = thrown(() => verifySegmentRequest(SEGMENT_SECRET, body, { 'x-signature': segmentSignature(SEGMENT_SECRET, '[') }));
+		expect([error.constructor.name, error.code, error.message]).toEqual(['NudgeError', 'BAD_SIGNATURE', expect.stringMatching(/^X-Signature does not match/)]);
+	});
+
+	test('the batch hint finds the first event by its text: strings with brackets, commas, quotes and escapes in it, a single-event batch', () => {
+		const events = [
+			{ type: 'track', messageId: 'q-1', userId: 'u-q1', event: 'Said "hi", [then] {left} \\ \u00e9', properties: { list: [1, { a: ']' }] } },
+			{ type: 'identify', messageId: 'q-2', userId: 'u-q2' },
+		];
+		for (const batch of [events, events.slice(0, 1)]) {
+			const error = thrown(() => verifySegmentRequest(SEGMENT_SECRET, Buffer.from(JSON.stringify(batch)), { 'x-signature': segmentSignature(SEGMENT_SECRET, JSON.stringify(batch[0])) }));
+			expect(error.message).toMatch(/^This is a batched delivery/);
+		}
+	});
+
 	// The destination's "Use X-Segment-Signature Header" setting (segmentio/action-destinations webhook/index.ts): the
 	// header X-Segment-Signature, hex HMAC-SHA1 of the whole body sent (a batch's every event), instead of X-Signature.
 	describe('X-Segment-Signature (the whole body, so batching may be on)', () => {
@@ -114,6 +132,7 @@ describe('Segment Webhooks (Actions): X-Signature', () => {
 			['a body changed after signing', () => ({ 'x-segment-signature': segmentSignature(SEGMENT_SECRET, rawBody.replace('u-s2', 'u-s9')) })],
 			// Checked by the header that covers the body: a right X-Signature beside a wrong X-Segment-Signature does not pass.
 			['a wrong one beside a right X-Signature', () => ({ 'x-segment-signature': segmentSignature('other', rawBody), 'x-signature': segmentSignature(SEGMENT_SECRET, rawBody) })],
+			['an empty one beside a right X-Signature', () => ({ 'x-segment-signature': '', 'x-signature': segmentSignature(SEGMENT_SECRET, rawBody) })],
 		])('signed with %s: refused naming the header, nothing stored', async (_name, headers) => {
 			const answer = await post(headers());
 			expect(answer.status).toBe(401);

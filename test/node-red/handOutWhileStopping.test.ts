@@ -156,3 +156,17 @@ test('an event answered 200 while a partial deploy stops other nodes is handed o
 	await quietFor(300);
 	expect({ status: (await engineOf().getDecision(id))?.status, posts: receiver.received.filter((r) => JSON.parse(r.body).decisionId === id).length }).toEqual({ status: 'sent', posts: 1 });
 }, 30_000);
+
+// A Modified Nodes deploy whose flows Node-RED will not start (a node type not installed: the editor deploys it once its
+// warning is confirmed) says flows:stopping and never flows:started; the trigger was not stopped and runs on, answering
+// 200. Found by a review: every decision it handed out was held in memory, never acted on.
+test('after a Modified Nodes deploy with a node type not installed, an event answered 200 is still acted on by the flow that runs on', async () => {
+	await helper.load(withHttpCapture(), flow(), creds());
+	await helper.setFlows([...flow(), { id: 'x', type: 'not-installed-type', z: TAB, wires: [] }], 'nodes', creds()).catch(() => undefined);
+	const body = JSON.stringify(segmentEvent({ event: 'Cart Abandoned' }));
+	const res = await request(httpNode()).post('/nudge/stopping').set(signed(body, SECRET)).send(body);
+	expect(res.status).toBe(200);
+	const [id] = (res.body as { decisionIds: string[] }).decisionIds;
+	await waitUntil(async () => (await engineOf().getDecision(id))?.status !== 'pending', 'the decision acted on by the flow that still runs', 5_000);
+	expect((await engineOf().getDecision(id))?.status).toBe('sent');
+}, 30_000);

@@ -10,6 +10,7 @@
  * sent into the stopping flow, which would drop it: it is held, and handed out once the flows have started, or kept
  * with the others when this node stops (its close waits for the work in flight that may still hand some out).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Node, NodeAPI } from 'node-red';
 import { type Decision, type Engine, type IngestResult, keepUnfinished, MAX_UNFINISHED, stillPending, takeUnfinished } from '../../../engine';
 
@@ -17,6 +18,10 @@ import { type Decision, type Engine, type IngestResult, keepUnfinished, MAX_UNFI
 const IN_FLOW_MS = 3_600_000;
 /** Messages followed at once, the most recent: a busy trigger hands out many an hour. */
 const MAX_FOLLOWED = 10_000;
+/** The longest a trigger holds what it hands out while the flows restart: past it, they are not starting (it runs on). */
+const MAX_HOLD_MS = 30_000;
+/** How long a closing trigger waits for its work in flight: less than Node-RED's wait for a closing node (15 s). */
+const CLOSE_WAIT_MS = 10_000;
 
 type HookEvent = { msg?: { _msgid?: string }; destination?: { id?: string }; node?: { id?: string } };
 /** Node-RED's message hooks (RED.hooks, Node-RED 2 and later), as far as they are used here. */
@@ -64,6 +69,7 @@ export function unfinishedDecisions(RED: NodeAPI, node: Node, engine: Engine | u
 	let stopping = false;
 	/** Decisions handed out while the flows stopped, with their event: handed out when they have started. */
 	let held: Array<{ decision: Decision; payload: unknown }> = [];
+	let holdTimer: NodeJS.Timeout | undefined;
 	const holdersOf = (event: HookEvent) => (event.msg?._msgid === undefined ? undefined : followed.get(event.msg._msgid)?.holders);
 	hooks?.add(`preDeliver.${label}`, (event) => {
 		const holders = holdersOf(event);
@@ -81,10 +87,27 @@ export function unfinishedDecisions(RED: NodeAPI, node: Node, engine: Engine | u
 	});
 	const onStopping = (event: Stopping) => {
 		stopping = true;
+		// A deploy whose flows cannot start (a node type or module missing) never says flows:started, and this node may run on.
+		clearTimeout(holdTimer);
+		holdTimer = setTimeout(release, MAX_HOLD_MS);
+		holdTimer.unref?.();
 		const stoppingNow = stoppingNodes(event ?? {});
 		const since = Date.now() - IN_FLOW_MS;
 		// Without the hooks nothing says where a message is: every decision still pending may have been dropped.
 		lost = [...followed.values()].filter((f) => f.at >= since && (!hooks || (f.holders.size > 0 && (stoppingNow === 'all' || [...f.holders.keys()].every((id) => stoppingNow.has(id)))))).map((f) => f.decisionId);
+	};
+	/** Hands out what was held (never in a flow yet, so not `resumed`): the flows started, or will not. */
+	const release = () => {
+		clearTimeout(holdTimer);
+		stopping = false;
+		const waiting = held;
+		held = [];
+		for (const { decision, payload } of waiting) send(decision, payload, false);
+	};
+	// A deploy whose flows Node-RED will not start (a node type or module missing: @node-red/runtime flows/index.js start):
+	// the nodes it did not stop run on. (Every stop also says runtime-state stop, with no error, before the start.)
+	const onRuntimeEvent = (event: { id?: string; payload?: { error?: string } }) => {
+		if (stopping && event?.id === 'runtime-state' && (event.payload?.error === 'missing-types' || event.payload?.error === 'missing-modules')) release();
 	};
 	const send = (decision: Decision, payload: unknown, resumed: boolean) => {
 		if (stopping) {
@@ -112,34 +135,39 @@ export function unfinishedDecisions(RED: NodeAPI, node: Node, engine: Engine | u
 				stillPending(engine, lost);
 		started = true;
 		lost = [];
-		stopping = false;
-		// Handed out while the flows stopped: never in a flow yet, so not `resumed`.
-		const waiting = held;
-		held = [];
-		for (const { decision, payload } of waiting) send(decision, payload, false);
+		release();
 		void engine.track(work.then(handOutAgain, (error: Error) => node.warn(`Could not hand the decisions the flow had not finished to it again: ${error.message}`)));
 	};
 	RED.events.on('flows:stopping', onStopping);
 	// Once every node of the flows runs: a message sent before would be lost again.
 	RED.events.on('flows:started', onStarted);
+	RED.events.on('runtime-event', onRuntimeEvent);
+	/** Keeps these decisions for the next start (at most MAX_UNFINISHED, the latest, saying so when more were dropped). */
+	const keep = async (decisionIds: string[]) => {
+		if (decisionIds.length > MAX_UNFINISHED) node.warn(`${decisionIds.length - MAX_UNFINISHED} decision(s) the flow had not finished are not kept (a trigger keeps the latest ${MAX_UNFINISHED}): they stay pending in the decision log`);
+		const kept = decisionIds.length ? await keepUnfinished(engine!, journey, node.id, decisionIds.slice(-MAX_UNFINISHED)) : 0;
+		if (kept) node.log(`Kept ${kept} decision(s) the flow had not finished: handed to it again when it starts`);
+	};
 	return {
 		handOut: ({ event, decision }) => send(decision, event, false),
 		async close(removed, inFlight = Promise.resolve()) {
 			// A closing node's messages go nowhere: what its work in flight hands out from now on is held.
 			stopping = true;
+			clearTimeout(holdTimer);
 			RED.events.removeListener('flows:stopping', onStopping);
 			RED.events.removeListener('flows:started', onStarted);
+			RED.events.removeListener('runtime-event', onRuntimeEvent);
 			hooks?.remove(`*.${label}`);
 			if (removed || !engine) return;
+			const settled = Promise.allSettled([inFlight]).then(() => true);
+			const heldIds = () => held.splice(0).map((h) => h.decision.decisionId);
 			try {
-				// Tracked from now: the engine's close (its config node stops with the flow) waits for it.
-				const kept = await engine.track(
-					Promise.allSettled([inFlight]).then(() => {
-						const dropped = [...lost, ...held.map((h) => h.decision.decisionId)].slice(-MAX_UNFINISHED);
-						return dropped.length ? keepUnfinished(engine, journey, node.id, dropped) : 0;
-					}),
-				);
-				if (kept) node.log(`Kept ${kept} decision(s) the flow had not finished: handed to it again when it starts`);
+				// Tracked from now: the engine's close (its config node stops with the flow) waits for it. The work in flight is
+				// waited for a while, not past Node-RED's own wait for a closing node (15 s), so the new instance takes these.
+				const done = await engine.track(Promise.race([settled, sleep(CLOSE_WAIT_MS, false, { ref: false })]));
+				await engine.track(keep([...lost, ...heldIds()]));
+				// Work still running (a slow poll) keeps what it hands out when it ends: taken at the next start.
+				if (!done) void engine.track(settled.then(() => keep(heldIds()))).catch((error: Error) => node.warn(`Could not keep the decisions the flow had not finished: ${error.message}`));
 			} catch (error) {
 				node.warn(`Could not keep the decisions the flow had not finished: ${(error as Error).message}`);
 			}
