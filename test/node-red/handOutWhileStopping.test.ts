@@ -78,7 +78,8 @@ function deploy(flows: object[], type: 'full' | 'nodes' = 'full') {
 
 const decisionsOf = async () => engineOf().queryDecisions({ limit: 100 });
 
-test('an event answered 200 after the deploy began is still sent, once', async () => {
+/** Loads the flow and posts an event whose taking-in, once stored, waits at a gate: the trigger's work still under way. */
+async function postHeldAtGate() {
 	await helper.load(withHttpCapture(), flow(), creds());
 	const held = gate();
 	const engine = engineOf() as Engine & { ingestBatch: Engine['ingestBatch'] };
@@ -91,6 +92,16 @@ test('an event answered 200 after the deploy began is still sent, once', async (
 	const body = JSON.stringify(segmentEvent({ event: 'Cart Abandoned' }));
 	const answer = request(httpNode()).post('/nudge/stopping').set(signed(body, SECRET)).send(body).then((r) => r);
 	await waitUntil(() => held.reached, 'the event taken in');
+	return { held, answer };
+}
+
+/** The decision ended sent, and the receiver got it once. */
+async function expectSentOnce(id: string) {
+	expect({ status: (await engineOf().getDecision(id))?.status, posts: receiver.received.filter((r) => JSON.parse(r.body).decisionId === id).length }).toEqual({ status: 'sent', posts: 1 });
+}
+
+test('an event answered 200 after the deploy began is still sent, once', async () => {
+	const { held, answer } = await postHeldAtGate();
 	const { stopping, deployed } = deploy(flow());
 	await stopping;
 	held.open();
@@ -100,7 +111,7 @@ test('an event answered 200 after the deploy began is still sent, once', async (
 	const [id] = (res.body as { decisionIds: string[] }).decisionIds;
 	await waitUntil(async () => (await engineOf().getDecision(id))?.status !== 'pending', 'the decision acted on after the deploy', 10_000);
 	await quietFor(300);
-	expect({ status: (await engineOf().getDecision(id))?.status, posts: receiver.received.filter((r) => JSON.parse(r.body).decisionId === id).length }).toEqual({ status: 'sent', posts: 1 });
+	await expectSentOnce(id);
 }, 30_000);
 
 test('a decision fired by an inactivity timer after the deploy began is still sent, once', async () => {
@@ -127,22 +138,11 @@ test('a decision fired by an inactivity timer after the deploy began is still se
 	expect(fired).toBeDefined();
 	await waitUntil(async () => (await engineOf().getDecision(fired!.decisionId))?.status !== 'pending', 'the fired decision acted on after the deploy', 10_000);
 	await quietFor(300);
-	expect({ status: (await engineOf().getDecision(fired!.decisionId))?.status, posts: receiver.received.filter((r) => JSON.parse(r.body).decisionId === fired!.decisionId).length }).toEqual({ status: 'sent', posts: 1 });
+	await expectSentOnce(fired!.decisionId);
 }, 30_000);
 
 test('an event answered 200 while a partial deploy stops other nodes is handed out once the flows have started, and sent once', async () => {
-	await helper.load(withHttpCapture(), flow(), creds());
-	const held = gate();
-	const engine = engineOf() as Engine & { ingestBatch: Engine['ingestBatch'] };
-	const ingestBatch = engine.ingestBatch.bind(engine);
-	engine.ingestBatch = async (...args) => {
-		const taken = await ingestBatch(...args);
-		await held.wait();
-		return taken;
-	};
-	const body = JSON.stringify(segmentEvent({ event: 'Cart Abandoned' }));
-	const answer = request(httpNode()).post('/nudge/stopping').set(signed(body, SECRET)).send(body).then((r) => r);
-	await waitUntil(() => held.reached, 'the event taken in');
+	const { held, answer } = await postHeldAtGate();
 	// Modified Nodes: only Send restarts; the trigger runs on.
 	const edited = flow().map((n) => (n.id === 'send' ? { ...n, name: 'edited' } : n));
 	const { stopping, deployed } = deploy(edited, 'nodes');
@@ -154,7 +154,7 @@ test('an event answered 200 while a partial deploy stops other nodes is handed o
 	const [id] = (res.body as { decisionIds: string[] }).decisionIds;
 	await waitUntil(async () => (await engineOf().getDecision(id))?.status !== 'pending', 'the decision acted on after the deploy', 10_000);
 	await quietFor(300);
-	expect({ status: (await engineOf().getDecision(id))?.status, posts: receiver.received.filter((r) => JSON.parse(r.body).decisionId === id).length }).toEqual({ status: 'sent', posts: 1 });
+	await expectSentOnce(id);
 }, 30_000);
 
 // A Modified Nodes deploy whose flows Node-RED will not start (a node type not installed: the editor deploys it once its
