@@ -8,7 +8,8 @@
  * more is finished, whatever its decision's status (Score, then a CRM update, leaves it pending): not run again.
  * A decision handed out after the flows began to stop (an event answered, a timer fired, while the deploy ran) is not
  * sent into the stopping flow, which would drop it: it is held, and handed out once the flows have started, or kept
- * with the others when this node stops (its close waits for the work in flight that may still hand some out).
+ * with the others when this node stops (its close waits up to CLOSE_WAIT_MS for the work in flight that may still hand
+ * some out, and keeps for the next start what slower work hands out later).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Node, NodeAPI } from 'node-red';
@@ -39,8 +40,9 @@ export interface UnfinishedDecisions {
 	/** Gives the flow an event taken in, with its decision (msg.payload, msg.decision), and follows it through. */
 	handOut(taken: IngestResult): void;
 	/**
-	 * As the node closes: once `inFlight` (the node's work that may still hand decisions out) has settled, keeps the
-	 * decisions a stop dropped or held (not when the node was removed: no flow would take them).
+	 * As the node closes: once `inFlight` (the node's work that may still hand decisions out) has settled, or after
+	 * CLOSE_WAIT_MS, keeps the decisions a stop dropped or held (not when the node was removed: no flow would take them);
+	 * what `inFlight` hands out after that is kept when it settles.
 	 */
 	close(removed: boolean, inFlight?: Promise<unknown>): Promise<void>;
 }
